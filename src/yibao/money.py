@@ -1,0 +1,115 @@
+"""Money and ratio arithmetic in integer fen (分) and integer ratio units (万分之一).
+
+Every rounding in yibao goes through this module so that the rule is stated once:
+
+* amounts are ``int`` fen; 1 元 = 100 fen;
+* ratios are ``int`` in units of 1/10000 (the national ``pool_prop_selfpay`` field is ``5,4`` decimal,
+  so four decimals are exact);
+* a ratio applied to an amount rounds **half up** to the fen (``apply_ratio``); the inverse question
+  "how much base does this payment use up" rounds **up** (``base_for_payment``) so that a capped fund
+  never appears to have consumed less base than it paid for.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+RATIO_ONE = 10_000
+FEN_PER_YUAN = 100
+
+
+class MoneyError(ValueError):
+    """A value that cannot be an amount or a ratio; the message says why."""
+
+
+def apply_ratio(amount_fen: int, ratio: int) -> int:
+    """``amount × ratio`` rounded half up to the fen (amount ≥ 0, 0 ≤ ratio)."""
+    return (amount_fen * ratio + RATIO_ONE // 2) // RATIO_ONE
+
+
+def base_for_payment(payment_fen: int, ratio: int) -> int:
+    """Smallest base whose ``apply_ratio`` reaches ``payment_fen`` (ceil division); ratio > 0."""
+    return -((-payment_fen * RATIO_ONE) // ratio)
+
+
+def yuan_to_fen(value: object, *, allow_negative: bool = False) -> int:
+    """Parse a yuan amount (``"1200"``, ``"12.5"``, ``1200``) into fen, refusing sub-fen precision.
+
+    Floats are refused on purpose: a binary float cannot carry a money amount exactly.
+    """
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError(f"amount must be a decimal string or integer, not {type(value).__name__} ({value!r})")
+    try:
+        d = Decimal(str(value).strip().replace(",", ""))
+    except (InvalidOperation, ValueError) as exc:
+        raise MoneyError(f"not a decimal amount: {value!r}") from exc
+    if not d.is_finite():
+        raise MoneyError(f"not a finite amount: {value!r}")
+    fen = d * FEN_PER_YUAN
+    if fen != fen.to_integral_value():
+        raise MoneyError(f"amount {value!r} has more than two decimals (finer than one fen)")
+    if fen < 0 and not allow_negative:
+        raise MoneyError(f"amount {value!r} is negative")
+    return int(fen)
+
+
+def fen_to_yuan(fen: int) -> Decimal:
+    """Fen to a two-decimal ``Decimal`` for display and for the national interface (``16,2``)."""
+    return (Decimal(fen) / FEN_PER_YUAN).quantize(Decimal("0.01"))
+
+
+def fmt_yuan(fen: int) -> str:
+    """Human display: ``13,440.00``."""
+    return f"{fen_to_yuan(fen):,.2f}"
+
+
+def parse_ratio(value: object, *, allow_negative: bool = False) -> int:
+    """Parse a ratio (``"0.85"``, ``"85%"``, ``1``) into units of 1/10000, at most four decimals exact."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError(f"ratio must be a decimal string or integer, not {type(value).__name__} ({value!r})")
+    text = str(value).strip()
+    scale = Decimal(1)
+    if text.endswith("%"):
+        text, scale = text[:-1].strip(), Decimal("0.01")
+    try:
+        d = Decimal(text) * scale
+    except (InvalidOperation, ValueError) as exc:
+        raise MoneyError(f"not a decimal ratio: {value!r}") from exc
+    if not d.is_finite():
+        raise MoneyError(f"not a finite ratio: {value!r}")
+    units = d * RATIO_ONE
+    if units != units.to_integral_value():
+        raise MoneyError(f"ratio {value!r} has more than four decimals")
+    if units < 0 and not allow_negative:
+        raise MoneyError(f"ratio {value!r} is negative")
+    if units > RATIO_ONE and not allow_negative:
+        raise MoneyError(f"ratio {value!r} is above 1 (100%)")
+    return int(units)
+
+
+def ratio_to_decimal(ratio: int) -> Decimal:
+    """Units of 1/10000 to the national ``5,4`` decimal."""
+    return (Decimal(ratio) / RATIO_ONE).quantize(Decimal("0.0001"))
+
+
+def split_largest_remainder(total: int, weights: list[int]) -> list[int]:
+    """Split ``total`` fen across ``weights`` in proportion, exactly (largest-remainder method).
+
+    Ties go to the earlier position, so the split is deterministic.  If every weight is zero the
+    whole amount goes to the first position (there is nowhere proportional to put it).
+    """
+    n = len(weights)
+    if n == 0:
+        if total:
+            raise MoneyError("cannot split a non-zero amount across no lines")
+        return []
+    wsum = sum(weights)
+    if wsum == 0:
+        return [total] + [0] * (n - 1)
+    shares = [total * w // wsum for w in weights]
+    rest = total - sum(shares)
+    if rest:
+        order = sorted(range(n), key=lambda i: (-(total * weights[i] % wsum), i))
+        for i in order[:rest]:
+            shares[i] += 1
+    return shares

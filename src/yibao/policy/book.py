@@ -1,0 +1,38 @@
+"""Pick and cache the compiled policy version in force on a date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from yibao.policy.compiled import CompiledPolicy, compile_version
+from yibao.policy.loader import LoadedRegion, load_region
+from yibao.settlement.model import SettlementError
+
+
+class PolicyBook:
+    """A region's versions, compiled on first use.  The version is chosen by the visit's begin date
+    (admission date for a stay), and so is the accumulator year."""
+
+    def __init__(self, loaded: LoadedRegion) -> None:
+        self.loaded = loaded
+        self._cache: dict[str, CompiledPolicy] = {}
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PolicyBook:
+        return cls(load_region(path))
+
+    @property
+    def admdvs(self) -> str:
+        return self.loaded.region.region.admdvs
+
+    def for_date(self, day: dt.date, field: str = "visit.begin_date") -> CompiledPolicy:
+        version = self.loaded.version_for(day)
+        if version is None:
+            spans = ", ".join(f"{v.effective_from}…{v.effective_to}" for v in self.loaded.region.versions)
+            raise SettlementError(field, f"{day} is outside every policy version of region "
+                                  f"{self.admdvs} ({spans})", "no_policy")
+        compiled = self._cache.get(version.id)
+        if compiled is None:
+            compiled = self._cache[version.id] = compile_version(self.loaded, version)
+        return compiled

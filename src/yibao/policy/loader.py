@@ -1,0 +1,194 @@
+"""Read and validate a region file.  Every error names the file, the path inside it and the reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from yibao.policy.catalogue import CatalogueError, CatalogueItem, parse_catalogue
+from yibao.policy.model import WILDCARD, Region, Version
+
+EXAMPLES_DIR = Path(__file__).parent / "regions"
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    reason: str
+
+
+class PolicyError(ValueError):
+    """A region file that cannot be used; ``problems`` lists every (path, reason) found."""
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = problems
+        lines = [f"{file}: {p.path or '<root>'}: {p.reason}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class LoadedRegion:
+    """A validated region with its catalogues, ready to pick a version and compile it."""
+
+    file: str
+    region: Region
+    catalogues: dict[str, dict[str, CatalogueItem]] = field(default_factory=dict)
+
+    def version_for(self, day: dt.date) -> Version | None:
+        """The version in force on ``day`` (inclusive bounds), or None."""
+        for v in self.region.versions:
+            if v.effective_from <= day <= v.effective_to:
+                return v
+        return None
+
+    def catalogue_for(self, version: Version) -> dict[str, CatalogueItem]:
+        return self.catalogues[version.catalogue or self.region.catalogue]
+
+
+def example_path(name: str) -> Path:
+    """Path of a shipped example region (``xian``, ``weinan``)."""
+    p = EXAMPLES_DIR / f"{name}.yaml"
+    if not p.exists():
+        known = sorted(x.stem for x in EXAMPLES_DIR.glob("*.yaml"))
+        raise FileNotFoundError(f"no example region {name!r}; known: {', '.join(known)}")
+    return p
+
+
+def load_region(path: str | Path) -> LoadedRegion:
+    """Load a region file (YAML) and the catalogue CSVs it names, validating everything."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(str(p), [Problem("", f"cannot read file: {exc.strerror or exc}")]) from exc
+    return load_region_text(text, file=str(p), base_dir=p.parent)
+
+
+def load_region_text(text: str, *, file: str = "<text>", base_dir: Path | None = None) -> LoadedRegion:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PolicyError(file, [Problem(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+    if not isinstance(raw, dict):
+        raise PolicyError(file, [Problem("", "the file must hold a mapping (key: value) at the top")])
+    try:
+        region = Region.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError(file, [_problem(e) for e in exc.errors()]) from exc
+    problems = check_references(region)
+    catalogues: dict[str, dict[str, CatalogueItem]] = {}
+    names = {region.catalogue} | {v.catalogue for v in region.versions if v.catalogue}
+    for name in sorted(names):
+        cpath = (base_dir or Path(".")) / name
+        try:
+            catalogues[name] = parse_catalogue(cpath.read_text(encoding="utf-8"))
+        except OSError as exc:
+            problems.append(Problem("catalogue", f"cannot read catalogue {str(cpath)!r}: {exc.strerror or exc}"))
+        except CatalogueError as exc:
+            problems.append(Problem("catalogue", f"{cpath.name}: {exc}"))
+    if problems:
+        raise PolicyError(file, problems)
+    return LoadedRegion(file=file, region=region, catalogues=catalogues)
+
+
+def _problem(err: Any) -> Problem:
+    path = ""
+    for part in err.get("loc", ()):
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    msg = str(err.get("msg", "invalid"))
+    msg = msg.removeprefix("Value error, ")
+    if err.get("type") == "extra_forbidden":
+        msg = "unknown key (not part of the yibao.policy/1 format)"
+    return Problem(path, msg)
+
+
+def check_references(region: Region) -> list[Problem]:
+    """Cross-field checks pydantic cannot express: codes exist, sources exist, versions don't overlap."""
+    out: list[Problem] = []
+    schemes = {s.code for s in region.schemes}
+    levels = {x.code for x in region.hospital_levels}
+    vtypes = {x.code for x in region.visit_types}
+    idents = {x.code for x in region.identities}
+    ptypes = {x.code: x for x in region.person_types}
+    sources = set(region.sources)
+
+    def need(path: str, value: str | None, known: set[str], what: str, wildcard: bool = False) -> None:
+        if value is None or (wildcard and value == WILDCARD):
+            return
+        if value not in known:
+            out.append(Problem(path, f"unknown {what} {value!r}; declared: {', '.join(sorted(known)) or 'none'}"))
+
+    for i, pt in enumerate(region.person_types):
+        need(f"person_types[{i}].scheme", pt.scheme, schemes, "scheme")
+    versions = sorted(enumerate(region.versions), key=lambda iv: iv[1].effective_from)
+    for (_, a), (j, b) in zip(versions, versions[1:], strict=False):
+        if b.effective_from <= a.effective_to:
+            out.append(Problem(f"versions[{j}].effective_from", f"overlaps version {a.id!r} (ends {a.effective_to})"))
+    for vi, v in enumerate(region.versions):
+        vp = f"versions[{vi}]"
+        if v.effective_to < v.effective_from:
+            out.append(Problem(f"{vp}.effective_to", "is before effective_from"))
+        seen: dict[tuple[str, str], str] = {}
+        for bi, b in enumerate(v.benefits):
+            bp = f"{vp}.benefits[{bi}]"
+            need(f"{bp}.scheme", b.scheme, schemes, "scheme")
+            need(f"{bp}.source", b.source, sources, "source")
+            need(f"{bp}.cap.source", b.cap.source, sources, "source")
+            need(f"{bp}.deductible.source", b.deductible.source, sources, "source")
+            for k, vt in enumerate(b.visit_types):
+                need(f"{bp}.visit_types[{k}]", vt, vtypes, "visit type")
+                if (b.scheme, vt) in seen:
+                    out.append(Problem(f"{bp}.visit_types[{k}]", f"scheme {b.scheme} / visit type {vt} is already "
+                                       f"covered by benefit {seen[(b.scheme, vt)]!r}"))
+                seen[(b.scheme, vt)] = b.id
+            for k, row in enumerate(b.deductible.amounts):
+                need(f"{bp}.deductible.amounts[{k}].level", row.level, levels, "hospital level", True)
+                need(f"{bp}.deductible.amounts[{k}].person_type", row.person_type, set(ptypes), "person type", True)
+            for k, r in enumerate(b.ratios):
+                need(f"{bp}.ratios[{k}].level", r.level, levels, "hospital level", True)
+                need(f"{bp}.ratios[{k}].person_type", r.person_type, set(ptypes), "person type", True)
+                need(f"{bp}.ratios[{k}].source", r.source, sources, "source")
+            scheme_pts = [c for c, p in ptypes.items() if p.scheme == b.scheme]
+            for lv in sorted(levels):
+                for pt_code in scheme_pts:
+                    if not any(_match(r.level, lv) and _match(r.person_type, pt_code) for r in b.ratios):
+                        out.append(Problem(f"{bp}.ratios", f"no ratio for hospital level {lv!r} and person type "
+                                           f"{pt_code!r} (add a row or a '*' row)"))
+                    if b.deductible.basis != "none" and not any(
+                        _match(r.level, lv) and _match(r.person_type, pt_code) for r in b.deductible.amounts
+                    ):
+                        out.append(Problem(f"{bp}.deductible.amounts", f"no deductible for level {lv!r} and "
+                                           f"person type {pt_code!r}"))
+        for li, layer in enumerate(v.layers):
+            lp = f"{vp}.layers[{li}]"
+            need(f"{lp}.source", layer.source, sources, "source")
+            for k, s in enumerate(layer.schemes):
+                need(f"{lp}.schemes[{k}]", s, schemes, "scheme")
+            for k, vt in enumerate(layer.visit_types):
+                need(f"{lp}.visit_types[{k}]", vt, vtypes, "visit type")
+            for k, ident in enumerate(layer.eligible_identities or []):
+                need(f"{lp}.eligible_identities[{k}]", ident, idents, "identity")
+            for k, var in enumerate(layer.variants):
+                need(f"{lp}.variants[{k}].source", var.source, sources, "source")
+                for m, ident in enumerate(var.identities):
+                    need(f"{lp}.variants[{k}].identities[{m}]", ident, idents, "identity")
+        for ai, acc in enumerate(v.accounts):
+            ap = f"{vp}.accounts[{ai}]"
+            need(f"{ap}.scheme", acc.scheme, schemes, "scheme")
+            need(f"{ap}.source", acc.source, sources, "source")
+            need(f"{ap}.funding.source", acc.funding.source, sources, "source")
+            for k, vt in enumerate(acc.visit_types):
+                need(f"{ap}.visit_types[{k}]", vt, vtypes, "visit type")
+    return out
+
+
+def _match(pattern: str, value: str) -> bool:
+    return pattern == WILDCARD or pattern == value

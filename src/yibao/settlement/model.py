@@ -1,0 +1,163 @@
+"""Settlement data shapes: the person, the visit and its lines in; the 2207-shaped result out.
+
+Field names follow the national interface (DOMAIN.md §1.8) where one exists.  All money is int fen;
+quantities are int in 1/10000 (the interface's ``cnt`` is ``16,4``); ratios are int in 1/10000.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+QTY_ONE = 10_000
+
+
+class SettlementError(ValueError):
+    """Input the engine cannot settle; ``field`` is the path of the offending input, ``reason`` why."""
+
+    def __init__(self, field: str, reason: str, code: str = "invalid") -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason, self.code = field, reason, code
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    psn_no: str
+    name: str
+    certno: str
+    gender: str  # 'M' / 'F'
+    birth_date: dt.date
+    insutype: str  # 310 职工 / 390 居民
+    psn_type: str
+    identities: frozenset[str] = frozenset()  # those valid on the visit date (低保, 特困 …)
+    insuplc_admdvs: str = ""
+    family: tuple[str, ...] = ()  # psn_no of spouse, parents, children (家庭共济)
+
+    def age_on(self, day: dt.date) -> int:
+        years = day.year - self.birth_date.year
+        return years - ((day.month, day.day) < (self.birth_date.month, self.birth_date.day))
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One fee line (2204 feedetl): ``amount`` is det_item_fee_sumamt, ``qty`` is cnt × 10000."""
+
+    feedetl_sn: str
+    code: str  # med_list_codg
+    qty: int
+    price: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    mdtrt_id: str
+    psn_no: str
+    med_type: str  # visit type code from the region file (11 普通门诊, 14 门诊慢特病, 21 住院 …)
+    fixmedins_code: str
+    hosp_lv: str
+    begin_date: dt.date
+    end_date: dt.date
+    lines: tuple[Line, ...]
+    locality: str = "local"  # local / remote_filed / remote_unfiled
+    emergency: bool = False  # 异地急诊抢救 is treated as filed
+    diagnoses: tuple[str, ...] = ()
+    use_account: bool = True
+    account_psn_no: str | None = None  # pay from this family member's account (家庭共济)
+
+
+@dataclass(frozen=True, slots=True)
+class FundDetail:
+    """One ``setldetail`` row."""
+
+    fund_pay_type: str
+    fund_pay_type_name: str
+    inscp_scp_amt: int  # the base this fund paid on
+    crt_payb_lmt_amt: int | None  # room left under the fund's cap before this visit (None = no cap)
+    fund_payamt: int
+    setl_proc_info: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineSplit:
+    """How one line's amount divides, every fen accounted for (fields sum to ``amount``)."""
+
+    feedetl_sn: str
+    code: str
+    amount: int
+    fulamt_ownpay_amt: int
+    overlmt_selfpay: int
+    preselfpay_amt: int
+    inscp_scp_amt: int
+    act_pay_dedc: int
+    fund_pay: dict[str, int]  # fund_pay_type -> fen
+    acct_pay: int
+    psn_cash_pay: int
+
+
+@dataclass(slots=True)
+class Settlement:
+    """The 2207 ``setlinfo`` plus ``setldetail``, the per-line parts and the engine's trace."""
+
+    mdtrt_id: str
+    psn_no: str
+    insutype: str
+    psn_type: str
+    med_type: str
+    admdvs: str
+    policy_version: str
+    medfee_sumamt: int = 0
+    fulamt_ownpay_amt: int = 0
+    overlmt_selfpay: int = 0
+    preselfpay_amt: int = 0
+    inscp_scp_amt: int = 0
+    act_pay_dedc: int = 0
+    hifp_pay: int = 0
+    pool_prop_selfpay: int = 0  # ratio 1/10000 (the national field name notwithstanding)
+    cvlserv_pay: int = 0
+    hifes_pay: int = 0
+    hifmi_pay: int = 0
+    hifob_pay: int = 0
+    maf_pay: int = 0
+    oth_pay: int = 0
+    fund_pay_sumamt: int = 0
+    psn_part_amt: int = 0
+    acct_pay: int = 0
+    acct_mulaid_pay: int = 0
+    psn_cash_pay: int = 0
+    hosp_part_amt: int = 0
+    balc: int = 0
+    account_psn_no: str | None = None
+    setldetail: list[FundDetail] = field(default_factory=list)
+    line_parts: list[tuple[int, int, int, int]] = field(default_factory=list)  # full, over, pre, inscp
+    deltas: dict[str, int] = field(default_factory=dict)  # yearly accumulator changes
+    steps: list[tuple[object, ...]] = field(default_factory=list)
+
+
+MONEY_FIELDS = (
+    "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
+    "act_pay_dedc", "hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay",
+    "oth_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay",
+    "hosp_part_amt", "balc",
+)  # fmt: skip
+FUND_FIELDS = ("hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay")
+
+
+def identity_violations(s: Settlement) -> list[str]:
+    """The §1.8 identities (and yibao's own) that ``s`` breaks; empty when it is consistent."""
+    bad: list[str] = []
+    if s.fund_pay_sumamt != sum(getattr(s, f) for f in FUND_FIELDS):
+        bad.append("fund_pay_sumamt ≠ hifp + cvlserv + hifes + hifmi + hifob + maf + oth")
+    if s.psn_part_amt != s.medfee_sumamt - s.fund_pay_sumamt - s.hosp_part_amt:
+        bad.append("psn_part_amt ≠ medfee_sumamt − fund_pay_sumamt − hosp_part_amt")
+    if s.psn_part_amt != s.acct_pay + s.psn_cash_pay:
+        bad.append("psn_part_amt ≠ acct_pay + psn_cash_pay")
+    if s.medfee_sumamt != s.fulamt_ownpay_amt + s.overlmt_selfpay + s.preselfpay_amt + s.inscp_scp_amt:
+        bad.append("medfee_sumamt ≠ fulamt_ownpay + overlmt_selfpay + preselfpay + inscp_scp")
+    if s.fund_pay_sumamt > s.inscp_scp_amt + s.preselfpay_amt:
+        bad.append("funds paid more than the policy-scope amount")
+    if sum(d.fund_payamt for d in s.setldetail) != s.fund_pay_sumamt:
+        bad.append("setldetail does not add up to fund_pay_sumamt")
+    if min(getattr(s, f) for f in MONEY_FIELDS) < 0:
+        bad.append("a money field is negative")
+    return bad
