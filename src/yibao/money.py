@@ -12,7 +12,7 @@ Every rounding in yibao goes through this module so that the rule is stated once
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 RATIO_ONE = 10_000
 FEN_PER_YUAN = 100

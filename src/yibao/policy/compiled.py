@@ -28,6 +28,7 @@ class CompiledBenefit:
     ratio: dict[tuple[str, str, str], int]  # (level, person_type, locality) -> 1/10000
     cap_counter: str
     cap: int | None
+    cap_by_person_type: dict[str, int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +167,8 @@ def compile_version(loaded: LoadedRegion, version: Version) -> CompiledPolicy:
                     # locality adjustment (e.g. 异地未备案 −20 points), clamped to [0, 1].
                     found = _specific(exact_rows[loc], lv, pt)
                     if found is None:
-                        found = (_specific(general_rows, lv, pt) or 0) + b.locality_adjustment.get(loc, 0)  # type: ignore[call-overload]
+                        adjust = b.locality_adjustment.get(loc, 0) if loc != "local" else 0
+                        found = (_specific(general_rows, lv, pt) or 0) + adjust
                     ratio[(lv, pt, loc)] = min(max(found, 0), RATIO_ONE)
         rep = b.deductible.repeat
         cb = CompiledBenefit(
@@ -181,6 +183,7 @@ def compile_version(loaded: LoadedRegion, version: Version) -> CompiledPolicy:
             ratio=ratio,
             cap_counter=b.cap.counter,
             cap=b.cap.amount,
+            cap_by_person_type={o.person_type: o.amount for o in b.cap.by_person_type},
         )
         for vt in b.visit_types:
             benefits[(b.scheme, vt)] = cb

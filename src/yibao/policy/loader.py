@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,9 +130,9 @@ def check_references(region: Region) -> list[Problem]:
     for i, pt in enumerate(region.person_types):
         need(f"person_types[{i}].scheme", pt.scheme, schemes, "scheme")
     versions = sorted(enumerate(region.versions), key=lambda iv: iv[1].effective_from)
-    for (_, a), (j, b) in zip(versions, versions[1:], strict=False):
-        if b.effective_from <= a.effective_to:
-            out.append(Problem(f"versions[{j}].effective_from", f"overlaps version {a.id!r} (ends {a.effective_to})"))
+    for (_, earlier), (j, later) in itertools.pairwise(versions):
+        if later.effective_from <= earlier.effective_to:
+            out.append(Problem(f"versions[{j}].effective_from", f"overlaps version {earlier.id!r} (ends {earlier.effective_to})"))
     for vi, v in enumerate(region.versions):
         vp = f"versions[{vi}]"
         if v.effective_to < v.effective_from:
@@ -142,6 +143,9 @@ def check_references(region: Region) -> list[Problem]:
             need(f"{bp}.scheme", b.scheme, schemes, "scheme")
             need(f"{bp}.source", b.source, sources, "source")
             need(f"{bp}.cap.source", b.cap.source, sources, "source")
+            for k, o in enumerate(b.cap.by_person_type):
+                need(f"{bp}.cap.by_person_type[{k}].person_type", o.person_type, set(ptypes), "person type")
+                need(f"{bp}.cap.by_person_type[{k}].source", o.source, sources, "source")
             need(f"{bp}.deductible.source", b.deductible.source, sources, "source")
             for k, vt in enumerate(b.visit_types):
                 need(f"{bp}.visit_types[{k}]", vt, vtypes, "visit type")

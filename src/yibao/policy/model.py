@@ -13,7 +13,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from yibao.money import parse_ratio, yuan_to_fen
 
-
 Fen = Annotated[int, BeforeValidator(lambda v: yuan_to_fen(v))]
 Ratio = Annotated[int, BeforeValidator(lambda v: parse_ratio(v))]
 SignedRatio = Annotated[int, BeforeValidator(lambda v: parse_ratio(v, allow_negative=True))]
@@ -104,14 +103,21 @@ class Deductible(Strict):
 class RatioRow(Strict):
     level: Code = WILDCARD
     person_type: Code = WILDCARD
-    locality: Literal["*", "local", "remote_filed", "remote_unfiled"] = WILDCARD
+    locality: Literal["*", "local", "remote_filed", "remote_unfiled"] = "*"
     ratio: Ratio
+    source: str | None = None
+
+
+class CapOverride(Strict):
+    person_type: Code
+    amount: Fen | None
     source: str | None = None
 
 
 class Cap(Strict):
     counter: str
     amount: Fen | None = Field(description="annual payment limit; null = no cap")
+    by_person_type: list[CapOverride] = Field(default_factory=list, description="e.g. a higher cap for retirees")
     source: str | None = None
 
 

@@ -66,10 +66,13 @@ def settle_visit(
     visit: Visit,
     acc: Mapping[str, int],
     account_balance: int = 0,
+    payer_insutype: str | None = None,
 ) -> Settlement:
     """Settle one visit.  ``acc`` holds the person's accumulators for the visit's year (counter → fen or
     count); ``account_balance`` is the balance of the paying account (the person's own, or the family
-    member's named in ``visit.account_psn_no``).  The result's ``deltas`` say how ``acc`` must change.
+    member's named in ``visit.account_psn_no``, whose scheme is ``payer_insutype``: the account rule of
+    the payer's scheme decides what a family member's account may pay).  The result's ``deltas`` say
+    how ``acc`` must change.
     """
     scheme = person.insutype
     psn_type = person.psn_type
@@ -153,7 +156,8 @@ def settle_visit(
             raise SettlementError("visit.locality", f"unknown locality {visit.locality!r}") from None
         base = ins_t - dedc
         raw = apply_ratio(base, ratio)
-        room = None if benefit.cap is None else max(benefit.cap - acc.get(benefit.cap_counter, 0), 0)
+        cap = benefit.cap_by_person_type.get(psn_type, benefit.cap) if benefit.cap_by_person_type else benefit.cap
+        room = None if cap is None else max(cap - acc.get(benefit.cap_counter, 0), 0)
         paid = raw if room is None or raw <= room else room
         if paid < raw:
             over_cap_base = base - min(base_for_payment(paid, ratio), base)
@@ -197,8 +201,10 @@ def settle_visit(
             setattr(s, layer.field, getattr(s, layer.field) + paid)
             fund_total += paid
         steps.append(("layer", layer.id, terms.label, lbase, before, terms.deductible, raw, room, paid))
+        if not lbase:
+            continue
         details.append(FundDetail(layer.fund_pay_type, layer.name, lbase, room, paid,
-                                  f"{layer.id}[{terms.label}] base {lbase} from {before}: {raw}, room {room}→{paid}"))
+                                  f"{layer.id}[{terms.label}] {layer.base}{'+pre' if layer.include_preselfpay else ''} base {lbase} from {before}: {raw}, room {room}→{paid}"))
 
     s.fund_pay_sumamt = fund_total
     psn_part = total - fund_total  # hosp_part_amt is 0: no hospital burden in fee-for-service
@@ -209,6 +215,7 @@ def settle_visit(
     rule = policy.accounts.get(scheme)
     payer = visit.account_psn_no
     if payer is not None and payer != person.psn_no:
+        rule = policy.accounts.get(payer_insutype or scheme)
         if rule is None or not rule.family_mutual_aid:
             raise SettlementError("visit.account_psn_no", "family mutual aid (家庭共济) is not allowed here")
         if payer not in person.family:

@@ -1,0 +1,1 @@
+"""The Quickstart demo: a small synthetic region settled end to end through the ledger."""

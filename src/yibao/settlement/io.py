@@ -1,0 +1,172 @@
+"""Edges of the settlement capability: visit JSON in, 2207-shaped JSON out.
+
+Input amounts are 元 with at most two decimals (the national ``16,2``), given as JSON numbers or
+strings; they are parsed as ``Decimal`` (never float) and held as fen.  ``cnt`` has at most four
+decimals.  Every problem raises :class:`SettlementError` naming the field path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from yibao.money import MoneyError, fen_to_yuan, ratio_to_decimal, yuan_to_fen
+from yibao.settlement.model import (
+    MONEY_FIELDS,
+    QTY_ONE,
+    Line,
+    LineSplit,
+    Settlement,
+    SettlementError,
+    Visit,
+)
+
+LOCALITY_VALUES = ("local", "remote_filed", "remote_unfiled")
+
+
+def loads(text: str) -> Any:
+    """JSON with decimals kept exact."""
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise SettlementError("<json>", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+
+
+def _req(d: dict[str, Any], key: str, path: str) -> Any:
+    if key not in d or d[key] is None or d[key] == "":
+        raise SettlementError(f"{path}{key}", "is required", "missing")
+    return d[key]
+
+
+def _text(d: dict[str, Any], key: str, path: str, required: bool = True, default: str = "") -> str:
+    if not required and (key not in d or d[key] is None):
+        return default
+    v = _req(d, key, path)
+    if not isinstance(v, str | int) or isinstance(v, bool):
+        raise SettlementError(f"{path}{key}", f"must be a string, got {type(v).__name__}")
+    return str(v)
+
+
+def _date(d: dict[str, Any], key: str, path: str) -> dt.date:
+    v = _text(d, key, path)
+    try:
+        return dt.date.fromisoformat(v[:10])
+    except ValueError:
+        raise SettlementError(f"{path}{key}", f"{v!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _money(d: dict[str, Any], key: str, path: str) -> int:
+    v = _req(d, key, path)
+    try:
+        return yuan_to_fen(v if not isinstance(v, float) else str(v))
+    except MoneyError as exc:
+        raise SettlementError(f"{path}{key}", str(exc), "bad_amount") from None
+
+
+def _qty(d: dict[str, Any], key: str, path: str) -> int:
+    v = _req(d, key, path)
+    if isinstance(v, bool):
+        raise SettlementError(f"{path}{key}", "must be a number")
+    try:
+        q = Decimal(str(v)) * QTY_ONE
+    except InvalidOperation:
+        raise SettlementError(f"{path}{key}", f"{v!r} is not a number") from None
+    if q != q.to_integral_value():
+        raise SettlementError(f"{path}{key}", f"{v!r} has more than four decimals")
+    if q <= 0:
+        raise SettlementError(f"{path}{key}", f"{v!r} must be positive")
+    return int(q)
+
+
+def parse_visit(raw: Any) -> Visit:
+    """Build a :class:`Visit` from its JSON form (see examples/visit-inpatient.json)."""
+    if not isinstance(raw, dict):
+        raise SettlementError("<visit>", "must be a JSON object")
+    lines_raw = _req(raw, "feedetail", "")
+    if not isinstance(lines_raw, list) or not lines_raw:
+        raise SettlementError("feedetail", "must be a non-empty list of fee lines")
+    lines: list[Line] = []
+    seen: set[str] = set()
+    for i, lr in enumerate(lines_raw):
+        lp = f"feedetail[{i}]."
+        if not isinstance(lr, dict):
+            raise SettlementError(f"feedetail[{i}]", "must be an object")
+        sn = _text(lr, "feedetl_sn", lp, required=False, default=str(i + 1))
+        if sn in seen:
+            raise SettlementError(f"{lp}feedetl_sn", f"duplicate fee line serial {sn!r}")
+        seen.add(sn)
+        qty = _qty(lr, "cnt", lp)
+        price = _money(lr, "pric", lp)
+        amount = _money(lr, "det_item_fee_sumamt", lp)
+        expected = (price * qty + QTY_ONE // 2) // QTY_ONE
+        if abs(expected - amount) > 1:
+            raise SettlementError(f"{lp}det_item_fee_sumamt", f"{fen_to_yuan(amount)} ≠ pric × cnt "
+                                  f"({fen_to_yuan(expected)})", "bad_amount")
+        lines.append(Line(sn, _text(lr, "med_list_codg", lp), qty, price, amount))
+    begin = _date(raw, "begntime", "")
+    end = _date(raw, "endtime", "") if raw.get("endtime") else begin
+    if end < begin:
+        raise SettlementError("endtime", f"{end} is before begntime {begin}")
+    locality = _text(raw, "locality", "", required=False, default="local")
+    if locality not in LOCALITY_VALUES:
+        raise SettlementError("locality", f"{locality!r} is not one of {', '.join(LOCALITY_VALUES)}")
+    diagnoses = raw.get("diagnoses") or []
+    if not isinstance(diagnoses, list) or not all(isinstance(x, str) for x in diagnoses):
+        raise SettlementError("diagnoses", "must be a list of ICD-10 code strings")
+    acct_flag = str(raw.get("acct_used_flag", "1"))
+    if acct_flag not in ("0", "1"):
+        raise SettlementError("acct_used_flag", f"{acct_flag!r} is not 0 or 1")
+    return Visit(
+        mdtrt_id=_text(raw, "mdtrt_id", ""),
+        psn_no=_text(raw, "psn_no", ""),
+        med_type=_text(raw, "med_type", ""),
+        fixmedins_code=_text(raw, "fixmedins_code", ""),
+        hosp_lv=_text(raw, "hosp_lv", ""),
+        begin_date=begin,
+        end_date=end,
+        lines=tuple(lines),
+        locality=locality,
+        emergency=bool(raw.get("emergency", False)),
+        diagnoses=tuple(diagnoses),
+        use_account=acct_flag == "1",
+        account_psn_no=_text(raw, "acct_psn_no", "", required=False) or None,
+    )
+
+
+def setlinfo(s: Settlement, setl_id: str | None = None) -> dict[str, Any]:
+    """The national ``setlinfo`` object: money as 2-decimal yuan strings, the ratio as 4-decimal."""
+    out: dict[str, Any] = {
+        "setl_id": setl_id, "mdtrt_id": s.mdtrt_id, "psn_no": s.psn_no, "insutype": s.insutype,
+        "psn_type": s.psn_type, "med_type": s.med_type, "insuplc_admdvs": s.admdvs,
+        "policy_version": s.policy_version,
+    }
+    for f in MONEY_FIELDS:
+        out[f] = str(fen_to_yuan(getattr(s, f)))
+    out["pool_prop_selfpay"] = str(ratio_to_decimal(s.pool_prop_selfpay))
+    out["acct_psn_no"] = s.account_psn_no
+    return out
+
+
+def setldetail(s: Settlement) -> list[dict[str, Any]]:
+    return [
+        {"fund_pay_type": d.fund_pay_type, "fund_pay_type_name": d.fund_pay_type_name,
+         "inscp_scp_amt": str(fen_to_yuan(d.inscp_scp_amt)),
+         "crt_payb_lmt_amt": None if d.crt_payb_lmt_amt is None else str(fen_to_yuan(d.crt_payb_lmt_amt)),
+         "fund_payamt": str(fen_to_yuan(d.fund_payamt)), "setl_proc_info": d.setl_proc_info}
+        for d in s.setldetail
+    ]
+
+
+def line_rows(splits: list[LineSplit]) -> list[dict[str, Any]]:
+    y = fen_to_yuan
+    return [
+        {"feedetl_sn": sp.feedetl_sn, "med_list_codg": sp.code, "det_item_fee_sumamt": str(y(sp.amount)),
+         "fulamt_ownpay_amt": str(y(sp.fulamt_ownpay_amt)), "overlmt_selfpay": str(y(sp.overlmt_selfpay)),
+         "preselfpay_amt": str(y(sp.preselfpay_amt)), "inscp_scp_amt": str(y(sp.inscp_scp_amt)),
+         "act_pay_dedc": str(y(sp.act_pay_dedc)),
+         "fund_pay": {k: str(y(v)) for k, v in sp.fund_pay.items()},
+         "acct_pay": str(y(sp.acct_pay)), "psn_cash_pay": str(y(sp.psn_cash_pay))}
+        for sp in splits
+    ]
