@@ -21,6 +21,16 @@ bench_app = typer.Typer(help="基准测试 benchmarks (JSON lines)", no_args_is_
 app.add_typer(policy_app, name="policy")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
+
+
+def _mount_optional() -> None:
+    """Capabilities with their own Typer apps, mounted here so the entry point stays thin."""
+    from yibao.synth.cli import synth_app
+
+    app.add_typer(synth_app, name="synth", help="合成统筹区数据 synthetic region year (Parquet)")
+
+
+_mount_optional()
 console = Console()
 err = Console(stderr=True)
 
@@ -196,6 +206,18 @@ def demo(
     from yibao.demo.run import run_demo
 
     run_demo(console, region=region, persons=persons, visits=visits, year=year, seed=seed, db_path=db_file)
+
+
+@bench_app.command("batch")
+def bench_batch(
+    persons: Annotated[int, typer.Option(help="synthetic persons (about 25 lines each; 400k ≈ 10M lines)")] = 400_000,
+    region: RegionOpt = "xian",
+) -> None:
+    """Print JSON lines: synth.generate throughput, batch.settle throughput and peak memory."""
+    from yibao.bench.batch import run
+
+    for rec in run(persons, region=region):
+        print(json.dumps(rec), flush=True)
 
 
 @bench_app.command("settle")

@@ -1,0 +1,231 @@
+"""The visit-stage kernel: numpy arrays in, 2207 money fields out, accumulators carried in state.
+
+Pure: it reads only its arguments and mutates only the ``State`` it is given.  Visits arrive sorted
+into rounds; within a round no two visits share a person-year or an account, so a round is one
+vectorised step.  As in the engine, every read in a visit sees the accumulators as they were before
+that visit, and the visit's deltas are applied after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+I64 = npt.NDArray[np.int64]
+RATIO_ONE = 10_000
+NO_CAP = np.iinfo(np.int64).max // 4
+
+
+@dataclass(frozen=True)
+class Terms:
+    deductible: int
+    bounds: tuple[tuple[int, int | None, int], ...]
+    cap: int | None
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One layer of one policy version; ``terms_idx`` per visit says which terms apply (−1: none)."""
+
+    field: str
+    over_cap: bool
+    include_pre: bool
+    counter: int
+    paid_counter: int
+    terms: tuple[Terms, ...]
+    terms_idx: npt.NDArray[np.int16]
+
+
+@dataclass(frozen=True)
+class RepeatRule:
+    schedule: tuple[int, ...] | None
+    step: int | None
+    floor: int | None
+
+
+@dataclass
+class Static:
+    """Per-visit parameters that do not depend on accumulators, all aligned with the round order."""
+
+    py: I64
+    acct: I64
+    full: I64
+    over: I64
+    pre: I64
+    ins: I64
+    has_ben: npt.NDArray[np.bool_]
+    basis: npt.NDArray[np.int8]  # 0 none, 1 per year, 2 per admission
+    ded_ctr: I64
+    n_ctr: I64
+    ded_full: I64
+    rep_id: I64  # −1 none
+    ratio: I64
+    cap_ctr: I64
+    cap: I64  # NO_CAP when uncapped
+    acct_ok: npt.NDArray[np.bool_]
+    acct_in: npt.NDArray[np.bool_]
+    acct_out: npt.NDArray[np.bool_]
+    family: npt.NDArray[np.bool_]
+    slots: list[Slot]
+    rules: list[RepeatRule]
+    round_starts: I64
+
+
+@dataclass
+class State:
+    counters: I64  # [counter id, person-year]
+    balance: I64  # [account index]
+
+
+FIELDS = ("hifmi_pay", "hifob_pay", "maf_pay", "cvlserv_pay", "hifes_pay", "oth_pay")
+
+
+@dataclass
+class Out:
+    n: int
+    cols: dict[str, I64] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("act_pay_dedc", "hifp_pay", *FIELDS, "fund_pay_sumamt", "psn_part_amt", "acct_pay",
+                     "acct_mulaid_pay", "psn_cash_pay", "balc", "pool_prop_selfpay"):
+            self.cols[name] = np.zeros(self.n, dtype=np.int64)
+
+
+def _half_up(x: I64) -> I64:
+    return (x + RATIO_ONE // 2) // RATIO_ONE
+
+
+def _due(s: Static, st: State, a: int, b: int) -> I64:
+    py = s.py[a:b]
+    basis = s.basis[a:b]
+    full = s.ded_full[a:b]
+    due = np.zeros(b - a, dtype=np.int64)
+    m1 = basis == 1
+    if m1.any():
+        used = st.counters[s.ded_ctr[a:b][m1], py[m1]]
+        due[m1] = np.maximum(full[m1] - used, 0)
+    m2 = basis == 2
+    if m2.any():
+        n = st.counters[s.n_ctr[a:b][m2], py[m2]]
+        f = full[m2]
+        d = f.copy()
+        rep = s.rep_id[a:b][m2]
+        for r, rule in enumerate(s.rules):
+            mr = rep == r
+            if not mr.any():
+                continue
+            if rule.schedule is not None:
+                sched = np.asarray(rule.schedule, dtype=np.int64)
+                factor = sched[np.minimum(n[mr], len(sched) - 1)]
+                d[mr] = _half_up(f[mr] * factor)
+            elif rule.step is not None:
+                nz = mr & (n > 0)
+                floor = np.minimum(rule.floor or 0, f[nz])
+                factor = np.maximum(RATIO_ONE - n[nz] * rule.step, 0)
+                d[nz] = np.maximum(_half_up(f[nz] * factor), floor)
+        due[m2] = d
+    return due
+
+
+def run(s: Static, st: State) -> Out:
+    """Settle every visit of ``s`` round by round, updating ``st``; returns the per-visit fields."""
+    n_total = len(s.py)
+    out = Out(n_total)
+    c = out.cols
+    starts = s.round_starts
+    for r in range(len(starts) - 1):
+        a, b = int(starts[r]), int(starts[r + 1])
+        _round(s, st, c, a, b)
+    return out
+
+
+def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
+    py = s.py[a:b]
+    ins, pre = s.ins[a:b], s.pre[a:b]
+    has = s.has_ben[a:b]
+    writes: list[tuple[I64, I64, I64]] = []
+    due = _due(s, st, a, b)
+    dedc = np.where(has, np.minimum(ins, due), 0)
+    basis = s.basis[a:b]
+    mded = has & (basis > 0)
+    writes.append((s.ded_ctr[a:b][mded], py[mded], dedc[mded]))
+    m2 = has & (basis == 2)
+    writes.append((s.n_ctr[a:b][m2], py[m2], np.ones(int(m2.sum()), dtype=np.int64)))
+    ratio = s.ratio[a:b]
+    base = ins - dedc
+    raw = np.where(has, _half_up(base * ratio), 0)
+    cap = s.cap[a:b]
+    cap_ctr = s.cap_ctr[a:b]
+    room = np.full(b - a, NO_CAP, dtype=np.int64)
+    mh = has & (cap < NO_CAP)
+    room[mh] = np.maximum(cap[mh] - st.counters[cap_ctr[mh], py[mh]], 0)
+    paid = np.minimum(raw, room)
+    capped = paid < raw
+    over_base = np.zeros(b - a, dtype=np.int64)
+    if capped.any():
+        used = -((-paid[capped] * RATIO_ONE) // ratio[capped])
+        over_base[capped] = base[capped] - np.minimum(used, base[capped])
+    writes.append((cap_ctr[has], py[has], paid[has]))
+    c["act_pay_dedc"][a:b] = dedc
+    c["hifp_pay"][a:b] = paid
+    c["pool_prop_selfpay"][a:b] = np.where(has, ratio, 0)
+    remaining_scope = ins - paid
+    remaining_pre = pre.copy()
+    fund_total = paid.copy()
+    for slot in s.slots:
+        ti = slot.terms_idx[a:b]
+        idx = np.nonzero(ti >= 0)[0]
+        if len(idx) == 0:
+            continue
+        t_of = ti[idx]
+        lbase = over_base[idx].copy() if slot.over_cap else \
+            remaining_scope[idx] + (remaining_pre[idx] if slot.include_pre else 0)
+        p_idx = py[idx]
+        before = st.counters[slot.counter, p_idx]
+        paid_before = st.counters[slot.paid_counter, p_idx]
+        lraw = np.zeros(len(idx), dtype=np.int64)
+        lroom = np.full(len(idx), NO_CAP, dtype=np.int64)
+        hi_amt = before + lbase
+        for t, terms in enumerate(slot.terms):
+            mt = t_of == t
+            if not mt.any():
+                continue
+            acc = np.zeros(int(mt.sum()), dtype=np.int64)
+            lo_amt, top = before[mt], hi_amt[mt]
+            for lo, hi, rt in terms.bounds:
+                lo_edge = np.maximum(lo, lo_amt)
+                hi_edge = top if hi is None else np.minimum(hi, top)
+                acc += np.maximum(hi_edge - lo_edge, 0) * rt
+            lraw[mt] = np.where(lbase[mt] > 0, _half_up(acc), 0)
+            if terms.cap is not None:
+                lroom[mt] = np.maximum(terms.cap - paid_before[mt], 0)
+        lpaid = np.minimum(lraw, lroom)
+        writes.append((np.full(len(idx), slot.counter, dtype=np.int64), p_idx, lbase))
+        writes.append((np.full(len(idx), slot.paid_counter, dtype=np.int64), p_idx, lpaid))
+        from_scope = np.minimum(lpaid, remaining_scope[idx])
+        remaining_scope[idx] -= from_scope
+        remaining_pre[idx] -= lpaid - from_scope
+        if slot.over_cap:
+            over_base[idx] -= np.minimum(lpaid, over_base[idx])
+        c[slot.field][a + idx] += lpaid
+        fund_total[idx] += lpaid
+    total = s.full[a:b] + s.over[a:b] + pre + ins
+    c["fund_pay_sumamt"][a:b] = fund_total
+    psn_part = total - fund_total
+    c["psn_part_amt"][a:b] = psn_part
+    acct_idx = s.acct[a:b]
+    bal = np.maximum(st.balance[acct_idx], 0)
+    ok = s.acct_ok[a:b]
+    payable = np.where(s.acct_in[a:b], ins + pre - fund_total, 0) + \
+        np.where(s.acct_out[a:b], s.full[a:b] + s.over[a:b], 0)
+    acct = np.where(ok, np.minimum(payable, bal), 0)
+    st.balance[acct_idx] -= acct
+    c["acct_pay"][a:b] = acct
+    c["acct_mulaid_pay"][a:b] = np.where(s.family[a:b], acct, 0)
+    c["psn_cash_pay"][a:b] = psn_part - acct
+    c["balc"][a:b] = bal - acct
+    for ctr, who, val in writes:
+        if len(val):
+            np.add.at(st.counters, (ctr, who), val)

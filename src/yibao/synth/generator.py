@@ -1,0 +1,1064 @@
+"""The year-scale synthetic region generator (``yibao synth generate``).
+
+Persons are generated in chunks of households; each chunk's visits and lines are built with numpy
+and written as Parquet row groups, so memory is bounded by the chunk size whatever the region size.
+Every chunk draws from its own child of ``SeedSequence(seed)``, so the output is a pure function of
+(region file, persons, year, seed, chunk size, injectors).  The model and its calibration are
+documented in docs/SYNTH.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+from yibao.policy.catalogue import CatalogueItem
+from yibao.policy.loader import LoadedRegion, load_region
+from yibao.synth import codes as C
+from yibao.synth.arrowutil import digits, fixed_strings, prefixed_digits, round_half_up_div
+from yibao.synth.inject import get_injector
+
+GENERATOR_VERSION = "yibao.synth/1"
+QTY_ONE = 10_000
+DEFAULT_CHUNK = 100_000
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
+
+# groups, schemes, visit types (internal indices)
+IN_SERVICE, RETIRED, RESIDENT = 0, 1, 2
+GROUPS = ("in_service", "retired", "resident")
+OP, MT, IP, RX = 0, 1, 2, 3
+VTYPE_CODES = ("11", "14", "21", "41")
+KIND_HOSPITAL, KIND_PRIMARY, KIND_PHARMACY, KIND_INTERNET = 0, 1, 2, 3
+KINDS = ("hospital", "primary", "pharmacy", "internet")
+
+PERSONS_SCHEMA = pa.schema([
+    ("psn_id", pa.int64()), ("psn_no", pa.string()), ("certno", pa.string()), ("gender", pa.string()),
+    ("birth_date", pa.date32()), ("age", pa.int16()), ("insutype", pa.string()), ("psn_type", pa.string()),
+    ("identities", pa.string()), ("household_id", pa.int64()), ("household_size", pa.int16()),
+    ("household_income", pa.int64()), ("district", pa.string()), ("account_balance", pa.int64()),
+    ("family_payer_id", pa.int64()),
+])  # fmt: skip
+INSTITUTIONS_SCHEMA = pa.schema([
+    ("fixmedins_code", pa.string()), ("name", pa.string()), ("kind", pa.string()), ("level", pa.string()),
+    ("district", pa.string()),
+])  # fmt: skip
+VISITS_SCHEMA = pa.schema([
+    ("visit_id", pa.int64()), ("seq", pa.int64()), ("mdtrt_id", pa.string()), ("psn_id", pa.int64()),
+    ("med_type", pa.string()), ("fixmedins_code", pa.string()), ("hosp_lv", pa.string()),
+    ("begin_date", pa.date32()), ("end_date", pa.date32()), ("locality", pa.string()), ("emergency", pa.bool_()),
+    ("use_account", pa.bool_()), ("account_payer_id", pa.int64()), ("diagnoses", pa.string()),
+    ("procedures", pa.string()), ("los_days", pa.int16()), ("discharge_status", pa.string()),
+    ("scenario", pa.string()), ("n_lines", pa.int16()),
+])  # fmt: skip
+LINES_SCHEMA = pa.schema([
+    ("visit_id", pa.int64()), ("feedetl_sn", pa.int32()), ("code", pa.string()), ("qty", pa.int64()),
+    ("price", pa.int64()), ("amount", pa.int64()), ("scenario", pa.string()),
+])  # fmt: skip
+
+# ----------------------------------------------------------------------------- model parameters
+# visits per person-year by group and age band (C.AGE_BANDS); see docs/SYNTH.md for the derivation
+OP_RATE = {
+    IN_SERVICE: np.array([0, 0, 4.4, 4.7, 5.5, 6.5, 6.5]),
+    RETIRED: np.array([0, 0, 0, 0, 9.0, 10.4, 11.7]),
+    RESIDENT: np.array([3.3, 2.1, 1.2, 1.5, 2.1, 3.3, 3.9]),
+}
+RX_RATE = {
+    IN_SERVICE: np.array([0, 0, 3.4, 3.8, 4.7, 5.1, 5.1]),
+    RETIRED: np.array([0, 0, 0, 0, 5.5, 6.4, 6.8]),
+    RESIDENT: np.array([0.1, 0.1, 0.2, 0.25, 0.3, 0.35, 0.35]),
+}
+IP_RATE = {
+    IN_SERVICE: np.array([0, 0, 0.118, 0.14, 0.18, 0.25, 0.25]),
+    RETIRED: np.array([0, 0, 0, 0, 0.24, 0.35, 0.53]),
+    RESIDENT: np.array([0.2, 0.08, 0.115, 0.16, 0.21, 0.38, 0.55]),
+}
+MT_RATE = {IN_SERVICE: 5.0, RETIRED: 7.0, RESIDENT: 4.0}  # per registered chronic patient
+MT_REGISTERED = {IN_SERVICE: 0.35, RETIRED: 0.6, RESIDENT: 0.35}
+# level mix (ranks 1..4, and "primary" as rank 1 kind primary) by scheme
+OP_LEVELS = {310: (0.28, 0.10, 0.25, 0.32, 0.05), 390: (0.50, 0.12, 0.22, 0.14, 0.02)}  # primary, L1..L4
+IP_LEVELS = {310: (0.05, 0.25, 0.58, 0.12), 390: (0.30, 0.42, 0.25, 0.03)}
+LEVEL_LOS = np.array([0.0, 0.85, 1.0, 1.1, 1.15])  # by rank
+LEVEL_INTENSITY = np.array([0.0, 0.4, 0.75, 1.45, 1.75])
+HOUSEHOLD_SIZES = np.array([0.25, 0.30, 0.22, 0.13, 0.07, 0.03])
+PC_INCOME_MEDIAN_YUAN = 30_000.0  # per-capita household income, 元 a year
+PC_INCOME_SIGMA = 0.75
+EMPLOYEE_INCOME_UPLIFT = 1.35
+DB_LINE = 0.32  # 低保 line as a share of the median per-capita income
+DBBY_LINE = 0.40
+P_WORK = 0.39  # share of working-age people who are insured employees in service
+P_RETIRED = 0.31  # share of people past retirement age who are employee retirees
+P_REMOTE = 0.065
+IP_DOSE_SCALE = 4.7  # calibrates cost per admission (docs/SYNTH.md)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    seed: int
+    persons: int
+    year: int
+    region_file: str
+    region_admdvs: str
+    chunk_size: int
+    inject: tuple[str, ...]
+    generator_version: str
+    rows: dict[str, int]
+    calibration: list[dict[str, Any]]
+    elapsed_s: float
+    files: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["inject"] = list(self.inject)
+        return json.dumps(d, ensure_ascii=False, indent=2)
+
+
+# ----------------------------------------------------------------------------- catalogue tables
+class Tables:
+    """The catalogue and the clinical profiles flattened into numpy arrays."""
+
+    def __init__(self, loaded: LoadedRegion, year: int) -> None:
+        region = loaded.region
+        version = loaded.version_for(dt.date(year, 1, 1)) or region.versions[0]
+        self.version = version
+        cat: dict[str, CatalogueItem] = loaded.catalogue_for(version)
+        items = [it for it in cat.values() if it.unit_price]
+        self.items = items
+        self.code_index = {it.code: i for i, it in enumerate(items)}
+        self.codes = pa.array([it.code for it in items], pa.string())
+        self.price = np.array([it.unit_price or 0 for it in items], dtype=np.int64)
+        self.kind = np.array([("drug", "service", "material").index(it.kind) for it in items], dtype=np.int8)
+        self.sex = np.array([{"M": 1, "F": 2}.get(it.sex or "", 0) for it in items], dtype=np.int8)
+        self.min_age = np.array([it.min_age if it.min_age is not None else -1 for it in items], dtype=np.int16)
+        self.max_age = np.array([it.max_age if it.max_age is not None else 999 for it in items], dtype=np.int16)
+        self.level_codes = [x.code for x in region.hospital_levels]
+        rank = {c: i + 1 for i, c in enumerate(self.level_codes)}
+        self.min_rank = np.array([rank.get(it.min_level or "", 0) for it in items], dtype=np.int8)
+        self.per_hour = np.array(["每小时" in it.name for it in items])
+        self.herb = np.array([it.category == "10" for it in items])
+        self.lab = np.array([it.category == "04" for it in items])
+        self.per_day = np.array(["每日" in it.name or "床位" in it.name for it in items])
+        self.restricted = (self.sex > 0) | (self.min_age >= 0) | (self.max_age < 999) | (self.min_rank > 1) | \
+            np.array([bool(it.indications) for it in items])
+        # diagnoses
+        dx: list[str] = []
+        for p in C.PROFILES:
+            dx += [d for d in p.dx if d not in dx]
+        dx += [d for d in C.COMORBID if d not in dx]
+        self.dx_codes = dx
+        self.dx_index = {d: i for i, d in enumerate(dx)}
+        self.dx_arr = pa.array(dx, pa.string())
+        ind = np.ones((len(dx), len(items)), dtype=bool)
+        for j, it in enumerate(items):
+            if it.indications:
+                pref = tuple(x.replace(".", "") for x in it.indications)
+                for i, d in enumerate(dx):
+                    ind[i, j] = d.startswith(pref)
+        self.ind_ok = ind
+        self.prof_dx = _csr([[self.dx_index[d] for d in p.dx] for p in C.PROFILES])
+        # pools
+        self.pool_drug = self._pool(lambda p: self._prefixed(p.drugs))
+        self.pool_drug_ip = self._pool(lambda p: self._prefixed(p.drugs + C.GENERIC_DRUGS))
+        self.pool_drug_rx = self._pool(lambda p: self._prefixed(p.drugs or C.GENERIC_PHARMACY))
+        self.pool_lab = self._pool(lambda p: self._exact(p.labs))
+        self.pool_lab_ip = self._pool(lambda p: self._exact(p.labs + C.GENERIC_IP_LABS))
+        self.pool_exam = self._pool(lambda p: self._exact(p.exams))
+        self.pool_exam_ip = self._pool(lambda p: self._exact(p.exams + C.GENERIC_EXAMS))
+        self.pool_svc = self._pool(lambda p: self._exact(p.services))
+        self.pool_svc_ip = self._pool(lambda p: self._exact(p.services + C.GENERIC_IP_SERVICES))
+        self.pool_mat = self._pool(lambda p: self._exact(p.materials))
+        self.pool_mat_ip = self._pool(lambda p: self._exact(C.GENERIC_IP_MATERIALS))
+        # surgeries: one flat list, CSR by profile
+        surg: list[tuple[int, C.Surgery]] = []
+        for pi, p in enumerate(C.PROFILES):
+            surg += [(pi, s) for s in p.surgeries]
+        self.surgeries = [s for _, s in surg]
+        self.prof_surg = _csr([[k for k, (pi, _) in enumerate(surg) if pi == j] for j in range(len(C.PROFILES))])
+        self.surg_items = _csr([self._exact(s.items + ((C.GA,) if s.general else (C.LA,)) + s.implants)
+                                for s in self.surgeries])
+        self.surg_min_rank = np.array([min(s.min_level, len(self.level_codes)) for s in self.surgeries] or [0],
+                                      dtype=np.int8)
+        self.surg_proc = pa.array(["|".join(s.procedures) for s in self.surgeries] or [""], pa.string())
+        self.p_surg = np.array([p.p_surg if p.surgeries else 0.0 for p in C.PROFILES])
+        self.ip_proc = pa.array([p.ip_procedure or "" for p in C.PROFILES], pa.string())
+        self.los_median = np.array([p.los for p in C.PROFILES])
+        self.intensity = np.array([p.intensity for p in C.PROFILES])
+        self.fixed = {k: self.code_index.get(v, -1) for k, v in {
+            "reg": C.REG, "consult": C.CONSULT, "deputy": C.CONSULT_DEPUTY, "chief": C.CONSULT_CHIEF,
+            "er": C.CONSULT_ER, "ip": C.CONSULT_IP, "primary": C.CONSULT_PRIMARY, "net": C.CONSULT_NET,
+            "bed3": C.BED_3, "bed2": C.BED_2, "bed1": C.BED_1, "icu": C.BED_ICU, "bedneo": C.BED_NEO,
+            "nurse2": C.NURSE_2, "nurse1": C.NURSE_1, "nurseneo": C.NURSE_NEO,
+        }.items()}  # fmt: skip
+        # unrestricted fallbacks by kind (drug / service / material)
+        self.fallback = [self._fallback(k) for k in range(3)]
+        # profile selection weights [vtype][band][sex] -> cumulative over profiles
+        n_prof = len(C.PROFILES)
+        self.prof_cdf = np.zeros((4, C.N_BANDS, 2, n_prof))
+        mids = np.array([2, 10, 22, 37, 52, 67, 80])
+        for vt, attr in ((OP, "w_op"), (IP, "w_ip"), (RX, "w_rx"), (MT, "w_op")):
+            for b in range(C.N_BANDS):
+                for s in range(2):
+                    w = np.zeros(n_prof)
+                    for j, p in enumerate(C.PROFILES):
+                        ok = (p.sex is None or p.sex == "MF"[s]) and p.min_age <= mids[b] and \
+                            (p.max_age >= mids[b] or (b == 0 and p.max_age >= 0))
+                        base = float(getattr(p, attr)) if vt != MT else (1.0 if p.mt else 0.0)
+                        w[j] = base * p.age_w[b] * ok
+                    if w.sum() == 0:
+                        w[C.PROFILE_INDEX["checkup"]] = 1.0
+                    self.prof_cdf[vt, b, s] = np.cumsum(w) / w.sum()
+        # chronic prevalence [band][sex] over profiles (+ none)
+        self.chronic_p = np.zeros((C.N_BANDS, 2, n_prof))
+        for j, p in enumerate(C.PROFILES):
+            if p.prevalence is None:
+                continue
+            for b in range(C.N_BANDS):
+                for s in range(2):
+                    if p.sex is None or p.sex == "MF"[s]:
+                        self.chronic_p[b, s, j] = p.prevalence[b]
+        self.mt_ok = np.array([p.mt for p in C.PROFILES])
+
+    def _prefixed(self, prefixes: Sequence[str]) -> list[int]:
+        out: list[int] = []
+        for i, it in enumerate(self.items):
+            if it.kind == "drug" and any(it.code.startswith(px) for px in prefixes):
+                out.append(i)
+        return out
+
+    def _exact(self, codes: Sequence[str]) -> list[int]:
+        out: list[int] = []
+        for c in codes:
+            i = self.code_index.get(c)
+            if i is not None and i not in out:
+                out.append(i)
+        return out
+
+    def _pool(self, f: Callable[[C.Profile], list[int]]) -> tuple[I64, I64, I64]:
+        return _csr([f(p) for p in C.PROFILES])
+
+    def _fallback(self, kind: int) -> I64:
+        ok = np.flatnonzero((self.kind == kind) & ~self.restricted)
+        if ok.size == 0:
+            ok = np.flatnonzero(~self.restricted)
+        return ok.astype(np.int64)
+
+
+def _csr(lists: Sequence[Sequence[int]]) -> tuple[I64, I64, I64]:
+    lens = np.array([len(x) for x in lists], dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    flat = np.array([v for x in lists for v in x] or [0], dtype=np.int64)
+    return start, lens, flat
+
+
+# ----------------------------------------------------------------------------- region helpers
+@dataclass
+class RegionInfo:
+    admdvs: str
+    level_codes: list[str]
+    in_service_type: str
+    retired_type: str
+    resident_types: tuple[str, str, str]  # child, adult, elderly
+    identities: set[str]
+    districts: list[str]
+    district_w: F64
+    in_service_rate: int  # 1/10000
+    retiree_monthly: int  # fen
+    family_aid: bool
+
+
+def region_info(loaded: LoadedRegion, tables: Tables) -> RegionInfo:
+    r = loaded.region
+    by_group: dict[str, list[Any]] = {}
+    for pt in r.person_types:
+        by_group.setdefault(pt.group, []).append(pt)
+    res = by_group.get("resident", [])
+    adult = res[0].code if res else ""
+
+    def pick(words: tuple[str, ...]) -> str:
+        for pt in res:
+            if any(w in (pt.name_en.lower() + pt.name) for w in words):
+                return str(pt.code)
+        return adult
+
+    child = pick(("child", "student", "学生", "儿童"))
+    elder = pick(("elder", "60", "老年"))
+    adult_t = next((pt.code for pt in res if pt.code not in (child, elder)), adult)
+    acct = next((a for a in tables.version.accounts if a.scheme == "310"), None)
+    d = C.DISTRICTS.get(r.region.admdvs)
+    names = [x for x, _ in d] if d else [f"第{i + 1}区" for i in range(8)]
+    w = np.array([x for _, x in d], dtype=float) if d else np.ones(8)
+    return RegionInfo(
+        admdvs=r.region.admdvs,
+        level_codes=tables.level_codes,
+        in_service_type=by_group["in_service"][0].code if "in_service" in by_group else adult,
+        retired_type=by_group["retired"][0].code if "retired" in by_group else adult,
+        resident_types=(child, adult_t, elder),
+        identities={x.code for x in r.identities},
+        districts=names,
+        district_w=w / w.sum(),
+        in_service_rate=(acct.funding.in_service_rate or 0) if acct else 0,
+        retiree_monthly=(acct.funding.retiree_monthly or 0) if acct else 0,
+        family_aid=bool(acct and acct.family_mutual_aid),
+    )
+
+
+# ----------------------------------------------------------------------------- institutions
+@dataclass
+class Institutions:
+    codes: list[str]
+    kind: I64
+    rank: I64
+    district: I64
+    group_start: I64  # by group key g = kind*8 + rank
+    group_len: I64
+    gd_start: I64  # [g, district]
+    gd_len: I64
+    table: pa.Table
+
+
+def make_institutions(rng: np.random.Generator, info: RegionInfo, persons: int) -> Institutions:
+    mix = C.InstitutionMix()
+    n_levels = len(info.level_codes)
+    rows: list[tuple[int, int, int]] = []  # kind, rank, district
+    for (kind_name, rank), per_m in mix.per_million.items():
+        kind = KINDS.index(kind_name)
+        r = min(rank, n_levels)
+        n = max(mix.floor[(kind_name, rank)], round(per_m * persons / 1_000_000))
+        if kind == KIND_HOSPITAL and rank >= 3:
+            dist = np.sort(rng.choice(len(info.districts), size=n, p=_concentrate(info.district_w)))
+        else:
+            dist = np.sort(rng.choice(len(info.districts), size=n, p=info.district_w))
+        rows += [(kind, r, int(d)) for d in dist]
+    rows.sort()
+    kind_a = np.array([x[0] for x in rows], dtype=np.int64)
+    rank_a = np.array([x[1] for x in rows], dtype=np.int64)
+    dist_a = np.array([x[2] for x in rows], dtype=np.int64)
+    prefix = {KIND_HOSPITAL: "H", KIND_PRIMARY: "H", KIND_PHARMACY: "P", KIND_INTERNET: "H"}
+    codes: list[str] = []
+    names: list[str] = []
+    counters: dict[tuple[int, int], int] = {}
+    brands = ("老百姓", "益丰", "大参林", "国大", "一心堂", "海王星辰", "众信", "广济堂")
+    for i, (k, r, d) in enumerate(rows):
+        codes.append(f"{prefix[k]}{info.admdvs}{i + 1:05d}")
+        dn = info.districts[d]
+        n = counters[(k, d)] = counters.get((k, d), 0) + 1
+        if k == KIND_HOSPITAL:
+            tier = {1: "医院", 2: "人民医院", 3: "中心医院", 4: "大学附属医院"}.get(r, "医院")
+            names.append(f"{dn}第{n}{tier}" if r < 4 else f"{dn}第{n}{tier}（三级特等）")
+        elif k == KIND_PRIMARY:
+            names.append(f"{dn}第{n}社区卫生服务中心")
+        elif k == KIND_PHARMACY:
+            names.append(f"{brands[i % len(brands)]}大药房（{dn}{n}店）")
+        else:
+            names.append(f"{dn}第{n}互联网医院")
+    g = kind_a * 8 + rank_a
+    nd = len(info.districts)
+    group_start = np.zeros(32, dtype=np.int64)
+    group_len = np.zeros(32, dtype=np.int64)
+    gd_start = np.zeros((32, nd), dtype=np.int64)
+    gd_len = np.zeros((32, nd), dtype=np.int64)
+    for key in np.unique(g):
+        idx = np.flatnonzero(g == key)
+        group_start[key], group_len[key] = idx[0], idx.size
+        for d in range(nd):
+            di = idx[dist_a[idx] == d]
+            if di.size:
+                gd_start[key, d], gd_len[key, d] = di[0], di.size
+    table = pa.table({
+        "fixmedins_code": pa.array(codes, pa.string()), "name": pa.array(names, pa.string()),
+        "kind": pa.array([KINDS[k] for k in kind_a], pa.string()),
+        "level": pa.array([info.level_codes[r - 1] for r in rank_a], pa.string()),
+        "district": pa.array([info.districts[d] for d in dist_a], pa.string()),
+    }, schema=INSTITUTIONS_SCHEMA)  # fmt: skip
+    return Institutions(codes, kind_a, rank_a, dist_a, group_start, group_len, gd_start, gd_len, table)
+
+
+def _concentrate(w: F64) -> F64:
+    """Tertiary hospitals cluster in the central districts: weight ∝ population²."""
+    x = w**2
+    return np.asarray(x / x.sum(), dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- persons
+@dataclass
+class People:
+    n: int
+    psn_id: I64
+    age: I64
+    female: B
+    group: I64
+    district: I64
+    household_id: I64
+    household_size: I64
+    pc_income: F64  # per-capita household income, 元
+    chronic: I64  # profile index or -1
+    mt_registered: B
+    frailty: F64
+    balance: I64
+    family_payer: I64
+    low_income: B
+    identities: list[str]
+    table: pa.Table
+
+
+def make_people(rng: np.random.Generator, info: RegionInfo, tables: Tables, start: int, n: int,
+                year: int) -> People:
+    # households
+    m = n // 2 + 16
+    sizes = rng.choice(np.arange(1, 7), size=m, p=HOUSEHOLD_SIZES)
+    while sizes.sum() < n:
+        sizes = np.concatenate([sizes, rng.choice(np.arange(1, 7), size=m, p=HOUSEHOLD_SIZES)])
+    cum = np.cumsum(sizes)
+    k = int(np.searchsorted(cum, n)) + 1
+    sizes = sizes[:k].copy()
+    sizes[-1] -= int(cum[k - 1] - n)
+    hh = np.repeat(np.arange(k), sizes)
+    hh_start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    pos = np.arange(n) - hh_start[hh]
+    size = sizes[hh]
+    # roles: 0 head, 1 spouse, 2 child, 3 parent
+    role_tab = np.array([[0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 1, 2, 0, 0, 0], [0, 1, 2, 2, 0, 0],
+                         [0, 1, 2, 3, 3, 0], [0, 1, 2, 2, 3, 3]])
+    role = role_tab[size - 1, pos]
+    # head age by household size
+    u = rng.random(k)
+    young = rng.integers(20, 40, k)
+    old = rng.integers(55, 92, k)
+    mid = rng.integers(26, 52, k)
+    head_age = np.where(sizes == 1, np.where(u < 0.45, young, old),
+                        np.where(sizes == 2, np.where(u < 0.3, young + 2, old - 3), mid))
+    head_age = np.where(sizes >= 5, rng.integers(26, 46, k), head_age)
+    ha = head_age[hh]
+    child_gap = rng.integers(22, 36, n) + (pos - 2) * rng.integers(1, 7, n)
+    age = np.select(
+        [role == 0, role == 1, role == 2, role == 3],
+        [ha, np.clip(ha + np.round(rng.normal(0, 3, n)).astype(np.int64), 18, 100),
+         np.maximum(ha - child_gap, 0), np.clip(ha + rng.integers(24, 34, n), 45, 100)],
+    ).astype(np.int64)
+    head_female = rng.random(k) < 0.5
+    female = np.where(role == 0, head_female[hh], np.where(role == 1, ~head_female[hh], rng.random(n) < 0.5))
+    female = np.where(role == 3, pos % 2 == 1, female).astype(bool)
+    # scheme groups
+    retire_age = np.where(female, 55, 60)
+    ur = rng.random(n)
+    group = np.full(n, RESIDENT, dtype=np.int64)
+    group[(age >= 18) & (age < retire_age) & (ur < P_WORK)] = IN_SERVICE
+    group[(age >= retire_age) & (ur < P_RETIRED)] = RETIRED
+    # household income (per capita, 元): log-normal, uplift when anyone is an employee
+    has_emp = np.zeros(k, dtype=bool)
+    np.logical_or.at(has_emp, hh, group != RESIDENT)
+    pc = np.exp(rng.normal(np.log(PC_INCOME_MEDIAN_YUAN), PC_INCOME_SIGMA, k)) * np.where(has_emp, EMPLOYEE_INCOME_UPLIFT, 1.0)
+    pc_p = pc[hh]
+    district = rng.choice(len(info.districts), size=k, p=info.district_w)[hh]
+    # identities (residents of low-income households)
+    line_db = DB_LINE * PC_INCOME_MEDIAN_YUAN
+    line_bb = DBBY_LINE * PC_INCOME_MEDIAN_YUAN
+    res = group == RESIDENT
+    low = res & (pc_p < line_db)
+    near = res & (pc_p >= line_db) & (pc_p < line_bb) & (rng.random(n) < 0.45)
+    uid = rng.random(n)
+    ident_code = np.full(n, "", dtype=object)
+    ident_code[low & (uid < 0.85)] = "DB"
+    ident_code[low & (uid >= 0.85)] = "FP"
+    ident_code[low & (size == 1) & (age >= 60)] = "TK"
+    ident_code[near] = "DBBY"
+    known = np.array([c in info.identities for c in ("DB", "FP", "TK", "DBBY")])
+    for c, ok in zip(("DB", "FP", "TK", "DBBY"), known, strict=True):
+        if not ok:
+            ident_code[ident_code == c] = ""
+    identities = [str(x) for x in ident_code]
+    # chronic condition (one per person at most), 门诊慢特病 registration
+    band = np.searchsorted(np.array(C.AGE_BANDS), age, side="right") - 1
+    probs = tables.chronic_p[band, female.astype(np.int64)]
+    cdfp = np.cumsum(probs, axis=1)
+    uc = rng.random(n)
+    chronic = (uc[:, None] >= cdfp).sum(axis=1)
+    chronic = np.where(chronic >= probs.shape[1], -1, chronic).astype(np.int64)
+    reg_p = np.array([MT_REGISTERED[IN_SERVICE], MT_REGISTERED[RETIRED], MT_REGISTERED[RESIDENT]])[group]
+    mt_registered = (chronic >= 0) & tables.mt_ok[np.maximum(chronic, 0)] & (rng.random(n) < reg_p)
+    frailty = rng.gamma(1.3, 1 / 1.3, n) * np.where(chronic >= 0, 1.4, 1.0)
+    # accounts (fen at 1 Jan): in service 2% × base × months, retirees monthly amount × months
+    months = rng.integers(1, 37, n)
+    base = np.clip(np.exp(rng.normal(np.log(6_500), 0.4, n)), 4_000, 25_000).astype(np.int64) * 100
+    bal = np.zeros(n, dtype=np.int64)
+    ins = group == IN_SERVICE
+    bal[ins] = (base[ins] * info.in_service_rate // 10_000) * months[ins]
+    bal[group == RETIRED] = info.retiree_monthly * months[group == RETIRED]
+    # 家庭共济: a member without an own account may use the first employee's account in the household
+    psn_id = start + np.arange(n, dtype=np.int64)
+    cand = np.where((group != RESIDENT) & (bal > 0), np.arange(n), n)
+    first_emp = np.minimum.reduceat(cand, hh_start)
+    fp_local = first_emp[hh]
+    family_payer = np.where((fp_local < n) & (bal == 0) & info.family_aid, start + fp_local, -1).astype(np.int64)
+    # strings and dates
+    birth_year_jan1 = (np.array(year - age - 1970, dtype=np.int64)).astype("datetime64[Y]").astype("datetime64[D]")
+    birth = birth_year_jan1 - rng.integers(0, 365, n).astype("timedelta64[D]")
+    by = birth.astype("datetime64[Y]").astype(np.int64) + 1970
+    bm = (birth.astype("datetime64[M]") - birth.astype("datetime64[Y]")).astype(np.int64) + 1
+    bd = (birth - birth.astype("datetime64[M]")).astype(np.int64) + 1
+    serial = (rng.integers(0, 500, n) * 2 + np.where(female, 0, 1)).astype(np.int64)
+    body = np.concatenate([
+        np.tile(np.frombuffer(info.admdvs.encode(), dtype=np.uint8), (n, 1)),
+        digits(by, 4), digits(bm, 2), digits(bd, 2), digits(serial, 3),
+    ], axis=1)  # fmt: skip
+    w = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+    chk = np.frombuffer(b"10X98765432", dtype=np.uint8)[((body.astype(np.int64) - 48) @ w) % 11]
+    certno = fixed_strings(np.concatenate([body, chk[:, None]], axis=1))
+    rt = info.resident_types
+    psn_type = np.where(group == IN_SERVICE, info.in_service_type, np.where(group == RETIRED, info.retired_type,
+                        np.where(age < 18, rt[0], np.where(age >= 60, rt[2], rt[1]))))
+    dist_arr = pa.array(info.districts, pa.string())
+    table = pa.table({
+        "psn_id": pa.array(psn_id), "psn_no": prefixed_digits("P", psn_id, 9), "certno": certno,
+        "gender": pa.array(["M", "F"], pa.string()).take(pa.array(female.astype(np.int8))),
+        "birth_date": pa.array(birth, pa.date32()), "age": pa.array(age.astype(np.int16)),
+        "insutype": pa.array(["310", "390"], pa.string()).take(pa.array((group == RESIDENT).astype(np.int8))),
+        "psn_type": pa.array(psn_type, pa.string()), "identities": pa.array(identities, pa.string()),
+        "household_id": pa.array(start + hh_start[hh]), "household_size": pa.array(size.astype(np.int16)),
+        "household_income": pa.array(np.round(pc_p * size * 100).astype(np.int64)),
+        "district": dist_arr.take(pa.array(district)), "account_balance": pa.array(bal),
+        "family_payer_id": pa.array(family_payer),
+    }, schema=PERSONS_SCHEMA)  # fmt: skip
+    return People(n, psn_id, age, female, group, district, start + hh_start[hh], size.astype(np.int64), pc_p,
+                  chronic, mt_registered, frailty, bal, family_payer, (ident_code != ""), identities, table)
+
+
+# ----------------------------------------------------------------------------- visits and lines
+@dataclass
+class Chunk:
+    visits: pa.Table
+    lines: pa.Table
+    vtype: I64
+    group: I64
+    cost: I64
+    remote: B
+
+
+def _pick_cdf(rng: np.random.Generator, cdf: F64) -> I64:
+    """One draw per row of ``cdf`` (rows are cumulative distributions)."""
+    u: F64 = rng.random(int(cdf.shape[0]))
+    picked: I64 = np.minimum((u[:, None] >= cdf).sum(axis=1), cdf.shape[1] - 1).astype(np.int64)
+    return picked
+
+
+def _pick_grouped(rng: np.random.Generator, cdfs: F64, group: I64) -> I64:
+    """One draw per row from the cumulative distribution ``cdfs[group]``: a single searchsorted over the
+    group-offset concatenation of all rows (no (rows × categories) temporary)."""
+    k = cdfs.shape[1]
+    flat = (cdfs + np.arange(cdfs.shape[0])[:, None]).ravel()
+    u: F64 = rng.random(int(group.size))
+    idx = np.searchsorted(flat, group + u, side="right") - group * k
+    picked: I64 = np.minimum(idx, k - 1).astype(np.int64)
+    return picked
+
+
+def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst: Institutions, ppl: People,
+               year: int, visit_base: int) -> Chunk:
+    n = ppl.n
+    band = np.searchsorted(np.array(C.AGE_BANDS), ppl.age, side="right") - 1
+    fr = ppl.frailty
+    rates = np.zeros((4, n))
+    for g in (IN_SERVICE, RETIRED, RESIDENT):
+        m = ppl.group == g
+        rates[OP, m] = OP_RATE[g][band[m]] * fr[m]
+        rates[RX, m] = RX_RATE[g][band[m]] * fr[m]
+        rates[IP, m] = IP_RATE[g][band[m]] * np.sqrt(fr[m])
+        rates[MT, m] = MT_RATE[g] * ppl.mt_registered[m]
+    counts = rng.poisson(rates)  # (4, n)
+    counts[IP] = np.minimum(counts[IP], 12)
+    vt = np.concatenate([np.full(int(counts[t].sum()), t, dtype=np.int64) for t in range(4)])
+    who = np.concatenate([np.repeat(np.arange(n), counts[t]) for t in range(4)])
+    nv = vt.size
+    age, female, grp = ppl.age[who], ppl.female[who], ppl.group[who]
+    vband = band[who]
+    sex_i = female.astype(np.int64)
+    scheme310 = grp != RESIDENT
+    # profile: chronic for mt, often for rx/op of chronic patients; else by (type, band, sex)
+    prof = _pick_grouped(rng, tables.prof_cdf.reshape(-1, tables.prof_cdf.shape[-1]),
+                         (vt * C.N_BANDS + vband) * 2 + sex_i)
+    chron = ppl.chronic[who]
+    use_chron = (chron >= 0) & ((vt == MT) | ((vt == RX) & (rng.random(nv) < 0.65)) |
+                                ((vt == OP) & (rng.random(nv) < 0.35)) | ((vt == IP) & (rng.random(nv) < 0.25)))
+    use_chron &= (vt != IP) | (np.asarray([p.w_ip for p in C.PROFILES])[np.maximum(chron, 0)] > 0)
+    prof = np.where(use_chron, chron, prof)
+    # dates (mild winter peak)
+    ndays = (dt.date(year, 12, 31) - dt.date(year, 1, 1)).days + 1
+    dw = 1 + 0.2 * np.cos(2 * np.pi * (np.arange(ndays) - 15) / ndays)
+    day = np.minimum(np.searchsorted(np.cumsum(dw) / dw.sum(), rng.random(nv)), ndays - 1).astype(np.int64)
+    # institution kind and level rank
+    n_lv = len(info.level_codes)
+    u = rng.random(nv)
+    op_cdf = np.where(scheme310[:, None], np.cumsum(OP_LEVELS[310])[None, :], np.cumsum(OP_LEVELS[390])[None, :])
+    ip_cdf = np.where(scheme310[:, None], np.cumsum(IP_LEVELS[310])[None, :], np.cumsum(IP_LEVELS[390])[None, :])
+    op_pick = (u[:, None] >= op_cdf).sum(axis=1)  # 0 primary, 1..4 hospital rank
+    ip_rank = (u[:, None] >= ip_cdf).sum(axis=1) + 1
+    kind = np.where(vt == RX, KIND_PHARMACY, np.where((vt == IP) | (op_pick > 0), KIND_HOSPITAL, KIND_PRIMARY))
+    rank = np.where(vt == IP, ip_rank, np.maximum(op_pick, 1))
+    rank = np.where(vt == RX, 1, rank)
+    internet = (vt == OP) & (rng.random(nv) < 0.02)
+    kind = np.where(internet, KIND_INTERNET, kind)
+    rank = np.where(internet, 3, rank)
+    # surgery
+    surg_ok = tables.prof_surg[1][prof] > 0
+    surgical = (vt == IP) & surg_ok & (rng.random(nv) < tables.p_surg[prof])
+    s_start, s_len, s_flat = tables.prof_surg
+    s_pos = np.minimum(s_start[prof] + (rng.random(nv) * np.maximum(s_len[prof], 1)).astype(np.int64), s_flat.size - 1)
+    surg = np.where(surgical, s_flat[s_pos], 0)
+    rank = np.where(surgical, np.maximum(rank, tables.surg_min_rank[surg]), rank)
+    rank = np.minimum(rank, n_lv)
+    gkey = kind * 8 + rank
+    glen = inst.group_len[gkey]
+    missing = glen == 0  # no such institution (small level sets): fall back to any hospital of rank 1..
+    if missing.any():
+        for alt in range(n_lv, 0, -1):
+            fix = missing & (inst.group_len[KIND_HOSPITAL * 8 + alt] > 0)
+            gkey = np.where(fix, KIND_HOSPITAL * 8 + alt, gkey)
+            rank = np.where(fix, alt, rank)
+            missing &= ~fix
+        glen = inst.group_len[gkey]
+    d = ppl.district[who]
+    dl = inst.gd_len[gkey, d]
+    local = (dl > 0) & (rng.random(nv) < 0.8)
+    ui = rng.random(nv)
+    inst_idx = np.where(local, inst.gd_start[gkey, d] + (ui * np.maximum(dl, 1)).astype(np.int64),
+                        inst.group_start[gkey] + (ui * glen).astype(np.int64))
+    # stays
+    ip = vt == IP
+    los_raw = np.exp(np.log(tables.los_median[prof] * LEVEL_LOS[rank]) + rng.normal(0, 0.5, nv))
+    los_raw = np.clip(np.round(los_raw), 1, 90).astype(np.int64)
+    end_day = np.where(ip, np.minimum(day + los_raw, ndays - 1), day)
+    los = end_day - day
+    bed_days = np.maximum(los, 1)
+    emergency = np.where(ip, rng.random(nv) < 0.12, (vt == OP) & ~internet & (rng.random(nv) < 0.03))
+    ur = rng.random(nv)
+    remote = (vt != RX) & ~internet & (ur < P_REMOTE * np.where(ip, 1.6, 0.85))
+    locality = np.where(remote, np.where(rng.random(nv) < 0.6, 1, 2), 0)
+    # ---------------------------------------------------------------- lines (block by block)
+    intensity = tables.intensity[prof] * LEVEL_INTENSITY[rank] * np.exp(rng.normal(0, 0.35, nv))
+    blocks_v: list[I64] = []
+    blocks_i: list[I64] = []
+    blocks_q: list[I64] = []
+    dx_prin = tables.prof_dx[2][tables.prof_dx[0][prof] + (rng.random(nv) * tables.prof_dx[1][prof]).astype(np.int64)]
+
+    def add(rows: I64, items: I64, qty_units: F64) -> None:
+        blocks_v.append(rows)
+        blocks_i.append(items)
+        blocks_q.append(np.maximum(np.round(qty_units * QTY_ONE), QTY_ONE // 2).astype(np.int64))
+
+    def sample(pool: tuple[I64, I64, I64], cnt: I64, kind_fb: int) -> tuple[I64, I64]:
+        start, ln, flat = pool
+        cnt = np.where(ln[prof] > 0, cnt, 0)
+        rows = np.repeat(np.arange(nv), cnt)
+        if rows.size == 0:
+            return rows, rows
+        p = prof[rows]
+        items = flat[start[p] + (rng.random(rows.size) * ln[p]).astype(np.int64)]
+        for _ in range(3):
+            bad = ~_valid(tables, items, rows, age, female, rank, dx_prin)
+            if not bad.any():
+                break
+            nb = int(bad.sum())
+            pb = p[bad]
+            items[bad] = flat[start[pb] + (rng.random(nb) * ln[pb]).astype(np.int64)]
+        bad = ~_valid(tables, items, rows, age, female, rank, dx_prin)
+        if bad.any():
+            fb = tables.fallback[kind_fb]
+            items[bad] = fb[(rng.random(int(bad.sum())) * fb.size).astype(np.int64)]
+        return rows, items
+
+    def fixed(mask: B, key: str, qty: F64) -> None:
+        idx = tables.fixed.get(key, -1)
+        if idx < 0:
+            return
+        rows = np.flatnonzero(mask)
+        add(rows, np.full(rows.size, idx, dtype=np.int64), qty[rows])
+
+    one = np.ones(nv)
+    opv = (vt == OP) | (vt == MT)
+    hosp = kind == KIND_HOSPITAL
+    # consultation / registration
+    u2 = rng.random(nv)
+    fixed(opv & (kind == KIND_PRIMARY), "primary", one)
+    fixed(opv & internet, "net", one)
+    fixed(opv & hosp & emergency, "er", one)
+    normal = opv & hosp & ~emergency & ((vt == OP) | (u2 < 0.6))
+    fixed(normal & ((rank < 3) | (u2 < 0.6)), "consult", one)
+    fixed(normal & (rank >= 3) & (u2 >= 0.6) & (u2 < 0.85), "deputy", one)
+    fixed(normal & (rank >= 3) & (u2 >= 0.85), "chief", one)
+    fixed(opv & hosp & (rng.random(nv) < 0.35), "reg", one)
+    # inpatient fixed daily items
+    neo = ip & (age == 0) & (prof == C.PROFILE_INDEX["neonatal"])
+    ub = rng.random(nv)
+    bd = bed_days.astype(np.float64)
+    fixed(ip, "ip", bd)
+    fixed(ip & neo, "bedneo", bd)
+    fixed(ip & neo, "nurseneo", bd)
+    adult_ip = ip & ~neo
+    icu = adult_ip & (intensity > 1.9) & (ub < 0.5)
+    fixed(adult_ip & ~icu & (ub < 0.72), "bed3", bd)
+    fixed(adult_ip & ~icu & (ub >= 0.72) & (ub < 0.93), "bed2", bd)
+    fixed(adult_ip & ~icu & (ub >= 0.93), "bed1", bd)
+    fixed(icu, "icu", np.minimum(bd, 5))
+    fixed(icu & (bd > 5), "bed3", bd - 5)
+    fixed(adult_ip & (ub < 0.75), "nurse2", bd)
+    fixed(adult_ip & (ub >= 0.75), "nurse1", bd)
+    # drugs
+    n_drug = np.select([vt == OP, vt == MT, vt == RX, vt == IP],
+                       [1 + rng.binomial(3, 0.35, nv), 1 + rng.binomial(3, 0.45, nv), 1 + rng.binomial(3, 0.3, nv),
+                        5 + rng.poisson(np.clip(6.0 * intensity, 1, 16))])
+    n_drug = np.minimum(n_drug, 24)
+    for pool, mask in ((tables.pool_drug, opv), (tables.pool_drug_rx, vt == RX), (tables.pool_drug_ip, ip)):
+        rows, items = sample(pool, np.where(mask, n_drug, 0), 0)
+        if rows.size:
+            add(rows, items, _drug_qty(rng, tables, items, vt[rows], bed_days[rows], intensity[rows],
+                                       prof[rows] == chron[rows]))
+    # labs, exams, services, materials
+    n_lab = np.select([vt == OP, vt == MT, vt == IP], [rng.binomial(2, 0.3, nv), rng.binomial(2, 0.25, nv),
+                                                         4 + rng.binomial(8, 0.5, nv)], 0)
+    n_exam = np.select([vt == OP, vt == MT, vt == IP], [rng.binomial(1, 0.2, nv), rng.binomial(1, 0.1, nv),
+                                                          1 + rng.binomial(2, 0.45, nv)], 0)
+    ckd = prof == C.PROFILE_INDEX["ckd"]
+    n_svc = np.select([vt == OP, vt == MT, vt == IP], [rng.binomial(1, 0.3, nv), np.where(ckd, 1, rng.binomial(1, 0.1, nv)),
+                                                         1 + rng.binomial(2, 0.5, nv)], 0)
+    n_mat = np.select([vt == MT, vt == RX, vt == IP], [np.where(ckd, 1, 0), rng.binomial(1, 0.3, nv),
+                                                         1 + rng.binomial(3, 0.5, nv)], 0)
+    nl = ~internet
+    for pool, cnt, kfb in ((tables.pool_lab, np.where(opv & nl, n_lab, 0), 1),
+                           (tables.pool_lab_ip, np.where(ip, n_lab, 0), 1),
+                           (tables.pool_exam, np.where(opv & nl, n_exam, 0), 1),
+                           (tables.pool_exam_ip, np.where(ip, n_exam, 0), 1),
+                           (tables.pool_svc, np.where(opv & nl, n_svc, 0), 1),
+                           (tables.pool_svc_ip, np.where(ip, n_svc, 0), 1),
+                           (tables.pool_mat, np.where((vt == MT) | (vt == RX), n_mat, 0), 2),
+                           (tables.pool_mat_ip, np.where(ip, n_mat, 0), 2)):
+        rows, items = sample(pool, cnt, kfb)
+        if rows.size:
+            add(rows, items, _other_qty(rng, tables, items, vt[rows], bed_days[rows]))
+    # surgery: operation fee, anaesthesia, implants
+    srows = np.flatnonzero(surgical)
+    if srows.size:
+        st, sl, sf = tables.surg_items
+        cnt = sl[surg[srows]]
+        rows = np.repeat(srows, cnt)
+        offs = np.arange(rows.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        items = sf[st[surg[rows]] + offs]
+        ok = _valid(tables, items, rows, age, female, rank, dx_prin)
+        add(rows[ok], items[ok], np.ones(int(ok.sum())))
+    # assemble lines: order by visit then block order, drop repeated codes within a visit
+    lv = np.concatenate(blocks_v) if blocks_v else np.zeros(0, dtype=np.int64)
+    li = np.concatenate(blocks_i) if blocks_i else np.zeros(0, dtype=np.int64)
+    lq = np.concatenate(blocks_q) if blocks_q else np.zeros(0, dtype=np.int64)
+    key = lv * 4096 + li
+    _, first = np.unique(key, return_index=True)
+    keep = np.sort(first)
+    lv, li, lq = lv[keep], li[keep], lq[keep]
+    order = np.argsort(lv, kind="stable")
+    lv, li, lq = lv[order], li[order], lq[order]
+    # at most 8 lines outpatient, 5 at a pharmacy (4 drugs + a supply), 60 inpatient: later blocks drop first
+    cnt0 = np.bincount(lv, minlength=nv)
+    pos_in_visit = np.arange(lv.size) - (np.cumsum(cnt0) - cnt0)[lv]
+    cap = np.where(vt == IP, 60, np.where(vt == RX, 5, 8))[lv]
+    fit = pos_in_visit < cap
+    lv, li, lq = lv[fit], li[fit], lq[fit]
+    # prices: unit price; services vary ±10% by hospital in 30% of lines
+    price = tables.price[li].copy()
+    var = (tables.kind[li] == 1) & (rng.random(li.size) < 0.3)
+    factor = 1 + rng.uniform(-0.1, 0.1, int(var.sum()))
+    price[var] = np.maximum(np.round(price[var] * factor), 1).astype(np.int64)
+    amount = round_half_up_div(price * lq, QTY_ONE)
+    n_lines = np.bincount(lv, minlength=nv).astype(np.int64)
+    cost = np.bincount(lv, weights=amount, minlength=nv).astype(np.int64)
+    # drop visits that ended up without lines (should not happen; defensive)
+    vkeep = n_lines > 0
+    # global order inside the chunk: by day, random tie-break
+    tie = rng.random(nv)
+    vorder = np.lexsort((tie, day))
+    vorder = vorder[vkeep[vorder]]
+    new_id = np.full(nv, -1, dtype=np.int64)
+    new_id[vorder] = visit_base + np.arange(vorder.size)
+    # diagnoses: principal, the patient's chronic condition, an age-related comorbidity
+    sec1 = np.where((chron >= 0) & (chron != prof) & (rng.random(nv) < 0.7),
+                    tables.prof_dx[2][tables.prof_dx[0][np.maximum(chron, 0)]], -1)
+    com = np.array([tables.dx_index[c] for c in C.COMORBID])
+    sec2 = np.where((age >= 45) & (vt != RX) & (rng.random(nv) < np.where(ip, 0.45, 0.15)),
+                    com[(rng.random(nv) * com.size).astype(np.int64)], -1)
+    male_only = np.array([tables.dx_index["N40"]])
+    sec2 = np.where((sec2 == dx_prin) | (sec2 == sec1) | (female & np.isin(sec2, male_only)), -1, sec2)
+    procs = np.where(surgical, surg, -1)
+    # ---------------------------------------------------------------- account use and family payer
+    bal = ppl.balance[who]
+    fam = ppl.family_payer[who]
+    fam_use = (fam >= 0) & (bal == 0) & (rng.random(nv) < 0.5)
+    use_account = np.where(scheme310, rng.random(nv) < 0.95, False) | fam_use
+    account_payer = np.where(fam_use, fam, -1)
+    # discharge status: 1 home, 2 transferred, 4 died (index into DISCHARGE)
+    discharge = np.where(ip, np.where(rng.random(nv) < np.where(age >= 80, 0.03, np.where(age >= 60, 0.012, 0.003)),
+                                      2, np.where(rng.random(nv) < 0.01, 1, 0)), 0)
+    # ---------------------------------------------------------------- Arrow tables (in visit_id order)
+    vo = vorder
+    jan1 = np.datetime64(f"{year}-01-01", "D")
+    dx_tab = tables.dx_arr
+    d1 = dx_tab.take(pa.array(dx_prin[vo]))
+    d2 = dx_tab.take(pa.array(sec1[vo], mask=sec1[vo] < 0))
+    d3 = dx_tab.take(pa.array(sec2[vo], mask=sec2[vo] < 0))
+    diagnoses = pc.binary_join_element_wise(d1, d2, d3, "|", null_handling="skip")
+    surg_proc = tables.surg_proc.take(pa.array(np.maximum(procs[vo], 0)))
+    ip_proc = tables.ip_proc.take(pa.array(prof[vo]))
+    pr = pc.if_else(pa.array(procs[vo] >= 0), surg_proc, pc.if_else(pa.array(ip[vo]), ip_proc, pa.scalar("")))
+    vid = new_id[vo]
+    loc_names = pa.array(["local", "remote_filed", "remote_unfiled"], pa.string())
+    lvl_arr = pa.array(info.level_codes, pa.string())
+    inst_codes = inst.table.column("fixmedins_code").combine_chunks()
+    visits = pa.table({
+        "visit_id": pa.array(vid), "seq": pa.array(vid),
+        "mdtrt_id": prefixed_digits(f"{info.admdvs}{year}", vid, 12),
+        "psn_id": pa.array(ppl.psn_id[who[vo]]),
+        "med_type": pa.array(list(VTYPE_CODES), pa.string()).take(pa.array(vt[vo])),
+        "fixmedins_code": inst_codes.take(pa.array(inst_idx[vo])),
+        "hosp_lv": lvl_arr.take(pa.array(rank[vo] - 1)),
+        "begin_date": pa.array(jan1 + day[vo].astype("timedelta64[D]"), pa.date32()),
+        "end_date": pa.array(jan1 + end_day[vo].astype("timedelta64[D]"), pa.date32()),
+        "locality": loc_names.take(pa.array(locality[vo])),
+        "emergency": pa.array(emergency[vo]), "use_account": pa.array(use_account[vo]),
+        "account_payer_id": pa.array(account_payer[vo]), "diagnoses": diagnoses, "procedures": pr,
+        "los_days": pa.array(los[vo].astype(np.int16)), "discharge_status": pa.array(["1", "2", "4"], pa.string()).take(pa.array(discharge[vo])),
+        "scenario": pa.nulls(vo.size, pa.string()), "n_lines": pa.array(n_lines[vo].astype(np.int16)),
+    }, schema=VISITS_SCHEMA)  # fmt: skip
+    # lines in visit_id order
+    # scatter lines into visit_id order (no sort): destination = visit's offset + position in visit
+    pos = np.arange(lv.size) - (np.cumsum(n_lines) - n_lines)[lv]
+    off = np.zeros(nv, dtype=np.int64)
+    off[vorder] = np.cumsum(n_lines[vorder]) - n_lines[vorder]
+    lorder = np.empty(lv.size, dtype=np.int64)
+    lorder[off[lv] + pos] = np.arange(lv.size)
+    lv_sorted = new_id[lv][lorder]
+    sn = (pos[lorder] + 1).astype(np.int32)
+    lines = pa.table({
+        "visit_id": pa.array(lv_sorted), "feedetl_sn": pa.array(sn),
+        "code": tables.codes.take(pa.array(li[lorder])), "qty": pa.array(lq[lorder]),
+        "price": pa.array(price[lorder]), "amount": pa.array(amount[lorder]),
+        "scenario": pa.nulls(lv_sorted.size, pa.string()),
+    }, schema=LINES_SCHEMA)  # fmt: skip
+    return Chunk(visits, lines, vt[vo], grp[vo], cost[vo], remote[vo])
+
+
+def _valid(tables: Tables, items: I64, rows: I64, age: I64, female: B, rank: I64, dx: I64) -> B:
+    s = tables.sex[items]
+    a = age[rows]
+    fem = female[rows]
+    ok = (s == 0) | ((s == 1) & ~fem) | ((s == 2) & fem)
+    ok &= (a >= tables.min_age[items]) & (a <= tables.max_age[items])
+    ok &= tables.min_rank[items] <= rank[rows]
+    ok &= tables.ind_ok[dx[rows], items]
+    return np.asarray(ok, dtype=np.bool_)
+
+
+def _drug_qty(rng: np.random.Generator, tables: Tables, items: I64, vt: I64, bed_days: I64, intensity: F64,
+              chronic: B) -> F64:
+    p = tables.price[items]
+    n = items.size
+    ipm = vt == IP
+    per_day = rng.integers(1, 4, n).astype(np.float64)
+    days = np.where(chronic | (vt == MT) | (vt == RX), rng.integers(14, 31, n), rng.integers(3, 8, n))
+    herb = tables.herb[items]
+    doses = np.where(ipm, np.minimum(bed_days, 14), 7)
+    grams = np.where(p <= 200, rng.integers(6, 31, n) * doses, rng.integers(1, 6, n))
+    # inpatient: daily doses over part of the stay, scaled by the case's intensity
+    ip_daily = np.maximum(np.round(per_day * IP_DOSE_SCALE * intensity * bed_days * rng.uniform(0.4, 1.0, n)), 1)
+    ip_dear = np.maximum(np.round(bed_days * rng.uniform(0.15, 0.5, n) * intensity), 1)
+    ip_q = np.select([p < 10_000, p < 100_000], [ip_daily, ip_dear], rng.integers(1, 3, n))
+    op_q = np.select([p < 500, p < 5_000, p < 100_000], [per_day * days, rng.integers(1, 7, n), rng.integers(1, 3, n)], 1)
+    q = np.where(herb, grams, np.where(ipm, ip_q, op_q)).astype(np.float64)
+    half = (p < 500) & ~herb & (rng.random(n) < 0.1)
+    return np.round(q) + np.where(half, 0.5, 0.0)
+
+
+def _other_qty(rng: np.random.Generator, tables: Tables, items: I64, vt: I64, bed_days: I64) -> F64:
+    n = items.size
+    p = tables.price[items]
+    kind = tables.kind[items]
+    ipm = vt == IP
+    daily = np.isin(items, np.array([tables.code_index.get(c, -1) for c in C.GENERIC_IP_SERVICES]))
+    q = np.ones(n)
+    q = np.where(ipm & tables.per_hour[items], bed_days * rng.integers(4, 25, n), q)
+    q = np.where(ipm & (tables.per_day[items] | daily), bed_days, q)
+    q = np.where(ipm & (kind == 0), 1, q)
+    labs = tables.lab[items]
+    q = np.where(ipm & labs, np.maximum(np.round(bed_days * rng.uniform(0.2, 0.5, n)), 1), q)
+    cheap_mat = (kind == 2) & (p < 5_000)
+    q = np.where(cheap_mat, np.where(ipm, bed_days * rng.integers(1, 3, n), rng.integers(1, 4, n)), q)
+    q = np.where(~ipm & tables.per_hour[items], rng.integers(1, 3, n), q)
+    return q.astype(np.float64)
+
+
+# ----------------------------------------------------------------------------- driver
+@dataclass
+class Stats:
+    """Running sums for the calibration table."""
+
+    persons: I64 = field(default_factory=lambda: np.zeros(3, dtype=np.int64))
+    age_band: I64 = field(default_factory=lambda: np.zeros(3, dtype=np.int64))  # 0-14, 15-59, 60+
+    female: int = 0
+    ident_res: int = 0
+    ident_low_q: int = 0
+    ident_total: int = 0
+    family: int = 0
+    visits: I64 = field(default_factory=lambda: np.zeros((3, 4), dtype=np.int64))
+    cost: I64 = field(default_factory=lambda: np.zeros((3, 4), dtype=np.int64))
+    lines: I64 = field(default_factory=lambda: np.zeros(4, dtype=np.int64))
+    remote: int = 0
+    remote_base: int = 0
+
+    def add_people(self, ppl: People) -> None:
+        self.persons += np.bincount(ppl.group, minlength=3)
+        self.age_band += np.bincount(np.digitize(ppl.age, [15, 60]), minlength=3)
+        self.female += int(ppl.female.sum())
+        res = ppl.group == RESIDENT
+        hard = np.isin(np.array(ppl.identities, dtype=object), ["DB", "TK", "FP"])
+        self.ident_res += int((hard & res).sum())
+        q20 = np.quantile(ppl.pc_income, 0.2)
+        self.ident_total += int(hard.sum())
+        self.ident_low_q += int((hard & (ppl.pc_income <= q20)).sum())
+        self.family += int((ppl.family_payer >= 0).sum())
+
+    def add_chunk(self, ch: Chunk) -> None:
+        np.add.at(self.visits, (ch.group, ch.vtype), 1)
+        np.add.at(self.cost, (ch.group, ch.vtype), ch.cost)
+        nl = ch.visits.column("n_lines").to_numpy().astype(np.int64)
+        np.add.at(self.lines, ch.vtype, nl)
+        self.remote += int(ch.remote.sum())
+        self.remote_base += int((ch.vtype != RX).sum())
+
+    def calibration(self) -> list[dict[str, Any]]:
+        P = self.persons.astype(float)
+        emp, ret, res = P[IN_SERVICE] + P[RETIRED], P[RETIRED], P[RESIDENT]
+        tot = P.sum()
+        V, K = self.visits.astype(float), self.cost.astype(float) / 100.0
+        adm_emp = V[IN_SERVICE, IP] + V[RETIRED, IP]
+        rows: list[dict[str, Any]] = []
+
+        def row(name: str, target: float | None, achieved: float, source: str, note: str = "") -> None:
+            rows.append({"metric": name, "target": target, "achieved": round(achieved, 4), "source": source,
+                         "note": note})
+
+        sd = max(tot, 1)
+        row("employee share of insured", 38_856.12 / 133_069.39, emp / sd, "DOMAIN.md §7 (2025 bulletin)")
+        row("retired share of employees", 10_793.80 / 38_856.12, ret / max(emp, 1), "DOMAIN.md §7")
+        row("in-service : retired ratio", 2.60, P[IN_SERVICE] / max(ret, 1), "DOMAIN.md §6")
+        row("share aged 0–14", 0.17, self.age_band[0] / sd, "national census 2020 (M)", "background, not in DOMAIN.md")
+        row("share aged 60+", 0.21, self.age_band[2] / sd, "national census 2020 (M)", "background, not in DOMAIN.md")
+        row("female share", 0.49, self.female / sd, "national census 2020 (M)")
+        row("residents with 低保/特困/返贫致贫", 0.045, self.ident_res / max(res, 1), "brief: 3–6%")
+        row("those identities in bottom income quintile", 1.0, self.ident_low_q / max(self.ident_total, 1),
+            "brief (model constraint)")
+        row("admission rate, employees", 0.214, adm_emp / max(emp, 1), "DOMAIN.md §6")
+        row("admission rate, residents", 0.208, V[RESIDENT, IP] / max(res, 1), "DOMAIN.md §6")
+        row("cost per admission, employees (元)", 11_522, (K[IN_SERVICE, IP] + K[RETIRED, IP]) / max(adm_emp, 1),
+            "DOMAIN.md §7 (brief figure)")
+        row("cost per admission, residents (元)", 7_339, K[RESIDENT, IP] / max(V[RESIDENT, IP], 1),
+            "DOMAIN.md §7 (brief figure)")
+        per_head_in = K[IN_SERVICE].sum() / max(P[IN_SERVICE], 1)
+        per_head_ret = K[RETIRED].sum() / max(ret, 1)
+        row("retiree / in-service medical cost per head", 3.34, per_head_ret / max(per_head_in, 1e-9), "DOMAIN.md §6")
+        row("retiree medical cost per head (元)", 9_614, per_head_ret, "DOMAIN.md §6")
+        ev_emp = V[IN_SERVICE].sum() + V[RETIRED].sum()
+        row("benefit events per employee per year", 54.86 / 3.885612, ev_emp / max(emp, 1), "DOMAIN.md §7")
+        row("benefit events per resident per year", 32.68 / 9.421327, V[RESIDENT].sum() / max(res, 1), "DOMAIN.md §7")
+        row("pharmacy share of employee benefit events", 22.51 / 54.86,
+            (V[IN_SERVICE, RX] + V[RETIRED, RX]) / max(ev_emp, 1), "DOMAIN.md §7")
+        row("lines per person-year", 20.0, self.lines.sum() / sd, "issue #3 sizing (1M persons ≈ 20M lines)")
+        row("remote (异地) share of non-pharmacy visits", 0.065, self.remote / max(self.remote_base, 1),
+            "brief: 5–8%")
+        row("fund spending per head, employees (元)", 4_987, float("nan"), "DOMAIN.md §6",
+            "needs settlement: reported by the batch engine, not the generator")
+        for r in rows:
+            if isinstance(r["achieved"], float) and np.isnan(r["achieved"]):
+                r["achieved"] = None
+        return rows
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+def generate(region_path: str | Path, out_dir: str | Path, persons: int, year: int = 2025, seed: int = 0,
+             inject: Sequence[str] = (), chunk_size: int = DEFAULT_CHUNK,
+             progress: ProgressFn | None = None, compression: str = "zstd") -> Manifest:
+    """Generate a region's year into ``out_dir`` (persons, institutions, visits, lines, manifest)."""
+    if persons < 1:
+        raise ValueError("persons must be at least 1")
+    t0 = time.perf_counter()
+    loaded = load_region(region_path)
+    tables = Tables(loaded, year)
+    info = region_info(loaded, tables)
+    injectors = [(name, get_injector(name)) for name in inject]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ss = np.random.SeedSequence(seed)
+    inst_seed, chunks_seed = ss.spawn(2)
+    inst = make_institutions(np.random.default_rng(inst_seed), info, persons)
+    pq.write_table(inst.table, out / "institutions.parquet", compression=compression)
+    n_chunks = (persons + chunk_size - 1) // chunk_size
+    child = chunks_seed.spawn(n_chunks)
+    stats = Stats()
+    rows = {"persons": 0, "visits": 0, "lines": 0, "institutions": inst.table.num_rows}
+    opts: dict[str, Any] = {"compression": compression, "write_statistics": True}
+    # Parquet encoding and compression run in a writer thread (Arrow releases the GIL) while the
+    # next chunk is generated: on 2 cores this overlaps the two halves of the work.
+    pending: Future[None] | None = None
+    with pq.ParquetWriter(out / "persons.parquet", PERSONS_SCHEMA, **opts) as wp, \
+            pq.ParquetWriter(out / "visits.parquet", VISITS_SCHEMA, **opts) as wv, \
+            pq.ParquetWriter(out / "lines.parquet", LINES_SCHEMA, **opts) as wl, \
+            ThreadPoolExecutor(max_workers=1) as pool:
+
+        def write(pt: pa.Table, vt: pa.Table, lt: pa.Table) -> None:
+            wp.write_table(pt, row_group_size=max(pt.num_rows, 1))
+            wv.write_table(vt, row_group_size=max(vt.num_rows, 1))
+            wl.write_table(lt, row_group_size=max(lt.num_rows, 1))
+
+        for ci in range(n_chunks):
+            start = ci * chunk_size
+            n = min(chunk_size, persons - start)
+            rng_p, rng_v, rng_i = (np.random.default_rng(s) for s in child[ci].spawn(3))
+            ppl = make_people(rng_p, info, tables, start, n, year)
+            ch = make_chunk(rng_v, info, tables, inst, ppl, year, visit_base=rows["visits"])
+            vt, lt = ch.visits, ch.lines
+            for _, inj in injectors:
+                vt, lt = inj(rng_i, ppl.table, vt, lt)
+            ch.visits = vt
+            stats.add_people(ppl)
+            stats.add_chunk(ch)
+            if pending is not None:
+                pending.result()
+                if progress is not None:
+                    progress(ci, n_chunks)
+            pending = pool.submit(write, ppl.table, vt, lt)
+            rows["persons"] += n
+            rows["visits"] += vt.num_rows
+            rows["lines"] += lt.num_rows
+        if pending is not None:
+            pending.result()
+            if progress is not None:
+                progress(n_chunks, n_chunks)
+    elapsed = time.perf_counter() - t0
+    manifest = Manifest(
+        seed=seed, persons=persons, year=year, region_file=str(region_path), region_admdvs=info.admdvs,
+        chunk_size=chunk_size, inject=tuple(inject), generator_version=GENERATOR_VERSION, rows=rows,
+        calibration=stats.calibration(), elapsed_s=round(elapsed, 3),
+        files={k: f"{k}.parquet" for k in ("persons", "institutions", "visits", "lines")},
+    )
+    (out / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+    return manifest
