@@ -27,7 +27,11 @@ def _mount_optional() -> None:
     """Capabilities with their own Typer apps, mounted here so the entry point stays thin."""
     from yibao.synth.cli import synth_app
 
+    from yibao.simulate.cli import simulate_cmd
+
     app.add_typer(synth_app, name="synth", help="合成统筹区数据 synthetic region year (Parquet)")
+    app.command("simulate", help="政策模拟 what-if: re-settle a year under a baseline and a candidate policy")(
+        simulate_cmd)
 
 
 _mount_optional()
@@ -196,8 +200,8 @@ def ledger_migrate(db: DbOpt = None) -> None:
 @app.command()
 def demo(
     region: RegionOpt = "xian",
-    persons: Annotated[int, typer.Option(min=10, help="synthetic insured persons")] = 2_000,
-    visits: Annotated[int, typer.Option(min=1, help="visits to settle")] = 5_000,
+    persons: Annotated[int, typer.Option(min=10, help="synthetic insured persons")] = 1_000,
+    visits: Annotated[int, typer.Option(min=0, help="settle at most this many visits (0: the whole year)")] = 0,
     year: Annotated[int, typer.Option(help="settlement year (a policy version must cover it)")] = 2025,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same result)")] = 7,
     db_file: Annotated[Path, typer.Option("--db-file", help="SQLite file to (re)create")] = DEFAULT_DB,

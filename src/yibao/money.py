@@ -28,7 +28,10 @@ def apply_ratio(amount_fen: int, ratio: int) -> int:
 
 
 def base_for_payment(payment_fen: int, ratio: int) -> int:
-    """Smallest base whose ``apply_ratio`` reaches ``payment_fen`` (ceil division); ratio > 0."""
+    """Smallest base ``b`` with ``b × ratio ≥ payment × 10000`` (exact ceiling division); ratio > 0.
+
+    This is the base a capped fund is deemed to have used up; the rest flows to an over-cap layer.
+    """
     return -((-payment_fen * RATIO_ONE) // ratio)
 
 

@@ -79,6 +79,10 @@ def test_pre_settle_writes_nothing_and_settle_is_idempotent(demo_db: str, tmp_pa
     again_json = json.loads(again)
     assert again_json["replayed"] is True
     assert again_json["output"]["setlinfo"] == info
+    changed = example_visit()
+    changed["mdtrt_id"] = "SOMETHING-ELSE"
+    code, out = run("settle", write(tmp_path, changed), "--db", demo_db)
+    assert code != 0 and json.loads(out)["code"] == "msgid_conflict"
     code, out = run("cancel", info["setl_id"], "--msgid", "H61000000001202505010000CANC", "--db", demo_db)
     assert code == 0, out
     code, out = run("cancel", info["setl_id"], "--msgid", "H61000000001202505010000CAN2", "--db", demo_db)
@@ -90,10 +94,12 @@ def test_pre_settle_writes_nothing_and_settle_is_idempotent(demo_db: str, tmp_pa
 def test_bad_input_gets_a_named_field_and_a_nonzero_exit(demo_db: str, tmp_path: Path) -> None:
     data = example_visit()
     data["psn_no"] = "NOBODY"
+    data["msgid"] = "H61000000001202505101030009901"
     code, out = run("settle", write(tmp_path, data), "--db", demo_db)
     assert code != 0 and json.loads(out)["field"] == "psn_no"
     data = example_visit()
-    data["begntime"] = "2031-01-01"
+    data["msgid"] = "H61000000001202505101030009902"
+    data["begntime"] = data["endtime"] = "2031-01-01"
     code, out = run("settle", write(tmp_path, data), "--db", demo_db)
     assert code != 0 and json.loads(out)["code"] == "no_policy"
     code, out = run("reverse", "NO-SUCH-MSGID", "--msgid", "X" * 30, "--db", demo_db)

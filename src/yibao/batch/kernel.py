@@ -180,7 +180,7 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
         if len(idx) == 0:
             continue
         t_of = ti[idx]
-        lbase = over_base[idx].copy() if slot.over_cap else \
+        lbase = np.minimum(over_base[idx], remaining_scope[idx]) if slot.over_cap else \
             remaining_scope[idx] + (remaining_pre[idx] if slot.include_pre else 0)
         p_idx = py[idx]
         before = st.counters[slot.counter, p_idx]

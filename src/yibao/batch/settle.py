@@ -83,59 +83,86 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
         catalogue_ids.setdefault(v.catalogue or loaded.region.catalogue, len(catalogue_ids))
     cat = catalogue_frame({cid: loaded.catalogues[name] for name, cid in catalogue_ids.items()})
 
-    # version per visit (by begin date), and its catalogue
-    starts = [v.effective_from for v in versions]
-    ends = [v.effective_to for v in versions]
-    vis = visits.sort("begin_date", "seq").with_columns(
-        year=pl.col("begin_date").dt.year().cast(pl.Int32),
-        ver=pl.col("begin_date").map_batches(
-            lambda s: pl.Series(_version_index(s.to_numpy(), starts, ends), dtype=pl.Int32),
-            return_dtype=pl.Int32),
-    )
-    if (vis["ver"] < 0).any():
-        bad = vis.filter(pl.col("ver") < 0).row(0, named=True)
-        raise SettlementError("visit.begin_date", f"{bad['begin_date']} (visit {bad['mdtrt_id']}) is outside every "
-                              f"policy version of region {book.admdvs}", "no_policy")
-    cat_of_ver = pl.DataFrame({"ver": list(range(len(versions))),
-                               "cat_id": [catalogue_ids[v.catalogue or loaded.region.catalogue] for v in versions]},
-                              schema={"ver": pl.Int32, "cat_id": pl.Int32})
+    # time order, version per visit (by begin date)
+    n_vis = visits.height
+    days = visits["begin_date"].to_numpy().astype("datetime64[D]")
+    seq = visits["seq"].to_numpy()
+    dint = days.astype(np.int64)
+    in_order = bool(n_vis < 2 or np.all((dint[1:] > dint[:-1]) | ((dint[1:] == dint[:-1]) & (seq[1:] > seq[:-1]))))
+    order = np.arange(n_vis) if in_order else np.lexsort((seq, days))
+    days = days[order]
+    ver_of = _version_index(days, [v.effective_from for v in versions], [v.effective_to for v in versions])
+    if (ver_of < 0).any():
+        i = int(order[np.nonzero(ver_of < 0)[0][0]])
+        raise SettlementError("visit.begin_date", f"{days[np.nonzero(ver_of < 0)[0][0]]} (visit "
+                              f"{visits['mdtrt_id'][i]}) is outside every policy version of region {book.admdvs}",
+                              "no_policy")
+    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    visit_ids = visits["visit_id"].to_numpy()[order]
+
+    # line stage → per-visit sums aligned with the time order
     sums: pl.DataFrame | None = None
     if len(catalogue_ids) == 1 and isinstance(lines, pl.DataFrame):
-        sums = split_lines_fast(lines, next(iter(loaded.catalogues.values())) if len(loaded.catalogues) == 1
-                                else loaded.catalogues[next(iter(catalogue_ids))])
+        sums = split_lines_fast(lines, loaded.catalogues[next(iter(catalogue_ids))])
     if sums is None:  # several catalogues, a lazy frame, or an unknown code to report
-        visit_cat = vis.select("visit_id", "ver").join(cat_of_ver, on="ver").select("visit_id", "cat_id")
+        cat_of_ver = np.array([catalogue_ids[v.catalogue or loaded.region.catalogue] for v in versions],
+                              dtype=np.int32)
+        visit_cat = pl.DataFrame({"visit_id": visit_ids, "cat_id": cat_of_ver[ver_of]})
         split = split_lines(lines.lazy(), visit_cat.lazy(), cat)
         sums = visit_sums(split).collect()
         if not sums["all_known"].all():
             bad_line = split.filter(~pl.col("known")).head(1).collect().row(0, named=True)
             raise SettlementError("lines.code", f"unknown item code {bad_line['code']!r} (visit_id "
                                   f"{bad_line['visit_id']}, line {bad_line['feedetl_sn']})", "unknown_item")
-        sums = sums.drop("all_known")
-    vis = vis.join(sums, on="visit_id", how="left").with_columns(
-        pl.col("full", "over", "pre", "ins").fill_null(0))
+    parts = _align(sums, visit_ids)
 
-    # persons' attributes, family payers' schemes
-    ppl = persons.select("psn_id", "insutype", "psn_type", "identities", "family_payer_id", "account_balance")
-    vis = vis.join(ppl.select("psn_id", "insutype", "psn_type", "identities", "family_payer_id"), on="psn_id",
-                   how="left")
-    if vis["insutype"].null_count():
+    # persons' attributes by dense psn_id, as integer codes
+    n_persons = int(persons["psn_id"].max()) + 1  # type: ignore[arg-type]
+    pid = persons["psn_id"].to_numpy()
+    scheme_codes, scheme_cats = _factor(persons["insutype"])
+    ptype_codes, ptype_cats = _factor(persons["psn_type"])
+    ident_codes, ident_cats = _factor(persons["identities"].fill_null(""))
+    p_scheme = np.full(n_persons, -1, dtype=np.int64)
+    p_ptype = np.zeros(n_persons, dtype=np.int64)
+    p_ident = np.zeros(n_persons, dtype=np.int64)
+    p_fam = np.full(n_persons, -1, dtype=np.int64)
+    p_scheme[pid], p_ptype[pid], p_ident[pid] = scheme_codes, ptype_codes, ident_codes
+    p_fam[pid] = persons["family_payer_id"].to_numpy()
+    psn = visits["psn_id"].to_numpy().astype(np.int64)[order]
+    if len(psn) and (psn.max() >= n_persons or (p_scheme[psn] < 0).any()):
         raise SettlementError("visit.psn_id", "refers to a person not in the persons table", "unknown_person")
-    payer_scheme = ppl.select(pl.col("psn_id").alias("account_payer_id"), pl.col("insutype").alias("payer_insutype"))
-    vis = vis.join(payer_scheme, on="account_payer_id", how="left")
-    vis = vis.with_columns(
-        family=(pl.col("account_payer_id") >= 0) & (pl.col("account_payer_id") != pl.col("psn_id")),
-        loc_eff=pl.when((pl.col("locality") == "remote_unfiled") & pl.col("emergency"))
-        .then(pl.lit("remote_filed")).otherwise(pl.col("locality")),
-    )
+    payer = visits["account_payer_id"].to_numpy().astype(np.int64)[order]
+    family = (payer >= 0) & (payer != psn)
+    payer_scheme = np.where(payer >= 0, p_scheme[np.maximum(payer, 0)], -1)
+    family_ok = np.where(family, p_fam[psn] == payer, True)
+    med_codes, med_cats = _factor(visits["med_type"])
+    lv_codes, lv_cats = _factor(visits["hosp_lv"])
+    loc_codes, loc_cats = _factor(visits["locality"])
+    emergency = visits["emergency"].to_numpy()[order]
+    use_acct = visits["use_account"].to_numpy()[order]
+    med, lv, loc = med_codes[order], lv_codes[order], loc_codes[order]
+    # 异地急诊抢救 is treated as filed (the engine's rule), folded into an effective locality code
+    loc_names = [*loc_cats, "remote_filed"]
+    unfiled = loc_cats.index("remote_unfiled") if "remote_unfiled" in loc_cats else -1
+    filed = loc_cats.index("remote_filed") if "remote_filed" in loc_cats else len(loc_cats)
+    loc = np.where((loc == unfiled) & emergency, filed, loc)
 
-    # static parameters per distinct combination
-    keys = ["ver", "insutype", "psn_type", "med_type", "hosp_lv", "loc_eff", "identities", "use_account",
-            "family", "payer_insutype", "family_ok"]
-    vis = vis.with_columns(family_ok=pl.when(pl.col("family")).then(
-        pl.col("family_payer_id") == pl.col("account_payer_id")).otherwise(True))
-    combos = vis.select(keys).unique(maintain_order=True).with_row_index("combo")
-    vis = vis.join(combos, on=keys, how="left", nulls_equal=True)
+    # static parameters per distinct combination of attributes
+    fields = [ver_of.astype(np.int64), p_scheme[psn], p_ptype[psn], med, lv, loc, p_ident[psn],
+              use_acct.astype(np.int64), family.astype(np.int64), payer_scheme + 1, family_ok.astype(np.int64)]
+    key = np.zeros(n_vis, dtype=np.int64)
+    for f in fields:
+        key = key * (int(f.max()) + 1 if len(f) else 1) + f
+    _, first_idx, combo_idx = np.unique(key, return_index=True, return_inverse=True)
+    combo_rows = []
+    for c, i in enumerate(first_idx):
+        combo_rows.append({
+            "combo": c, "ver": int(ver_of[i]), "insutype": scheme_cats[p_scheme[psn[i]]],
+            "psn_type": ptype_cats[p_ptype[psn[i]]], "med_type": med_cats[med[i]], "hosp_lv": lv_cats[lv[i]],
+            "loc_eff": loc_names[loc[i]], "identities": ident_cats[p_ident[psn[i]]], "use_account": bool(use_acct[i]),
+            "family": bool(family[i]), "payer_insutype": scheme_cats[payer_scheme[i]] if payer_scheme[i] >= 0 else None,
+            "family_ok": bool(family_ok[i]),
+        })
     ctr = _Counters()
     rules: list[kernel.RepeatRule] = []
     rule_ids: dict[tuple[Any, ...], int] = {}
@@ -144,13 +171,13 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
         by_id = {lay.id: lay for key_layers in policies[vi].layers.values() for lay in key_layers}
         for layer in v.layers:
             slot_defs.append((vi, by_id[layer.id]))
-    n_combo = combos.height
+    n_combo = len(combo_rows)
     cols: dict[str, list[Any]] = {k: [] for k in (
         "has_ben", "basis", "ded_ctr", "n_ctr", "ded_full", "rep_id", "ratio", "cap_ctr", "cap",
         "acct_ok", "acct_in", "acct_out")}
     slot_terms = [np.full(n_combo, -1, dtype=np.int16) for _ in slot_defs]
     slot_term_lists: list[list[Any]] = [[] for _ in slot_defs]
-    for row in combos.iter_rows(named=True):
+    for row in combo_rows:
         policy = policies[row["ver"]]
         _check_combo(policy, row)
         ben = policy.benefits.get((row["insutype"], row["med_type"]))
@@ -195,25 +222,21 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
         cols["acct_out"].append(a_out)
 
     # rounds: rank of each visit within its family-account component, in time order
-    n_persons = int(persons["psn_id"].max()) + 1  # type: ignore[arg-type]
-    psn = vis["psn_id"].to_numpy().astype(np.int64)
-    payer = vis["account_payer_id"].to_numpy().astype(np.int64)
     comp = _components(psn, payer, n_persons)[psn]
-    order = np.arange(len(psn))
-    by_comp = np.lexsort((order, comp))
+    pos = np.arange(n_vis)
+    by_comp = np.argsort(comp, kind="stable")
     sorted_comp = comp[by_comp]
-    first = np.r_[0, np.nonzero(np.diff(sorted_comp))[0] + 1]
-    rank_sorted = np.arange(len(psn)) - np.repeat(first, np.diff(np.r_[first, len(psn)]))
-    rank = np.empty(len(psn), dtype=np.int64)
+    first = np.r_[0, np.nonzero(np.diff(sorted_comp))[0] + 1] if n_vis else np.zeros(0, dtype=np.int64)
+    rank_sorted = pos - np.repeat(first, np.diff(np.r_[first, n_vis]))
+    rank = np.empty(n_vis, dtype=np.int64)
     rank[by_comp] = rank_sorted
-    perm = np.lexsort((order, rank))
-    round_starts = np.r_[np.searchsorted(rank[perm], np.arange(int(rank.max()) + 1 if len(rank) else 0)), len(psn)]
+    # ranks are small: a stable sort on a narrow integer type is a radix sort
+    perm = np.argsort(rank.astype(np.int16 if n_vis and rank.max() < 32_000 else np.int64), kind="stable")
+    round_starts = np.r_[np.searchsorted(rank[perm], np.arange(int(rank.max()) + 1 if n_vis else 0)), n_vis]
 
-    years = vis["year"].to_numpy().astype(np.int64)
-    y0 = int(years.min()) if len(years) else 0
-    py_key = psn * 64 + (years - y0)
-    uniq, py = np.unique(py_key, return_inverse=True)
-    combo_idx = vis["combo"].to_numpy().astype(np.int64)[perm]
+    y0 = int(years.min()) if n_vis else 0
+    uniq, py = np.unique(psn * 64 + (years - y0), return_inverse=True)
+    combo_idx = combo_idx[perm]
 
     def g(name: str, dtype: Any) -> Any:
         return np.asarray(cols[name], dtype=dtype)[combo_idx]
@@ -221,13 +244,12 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
     acct_idx = np.where(payer >= 0, payer, psn)[perm]
     static = kernel.Static(
         py=py.astype(np.int64)[perm], acct=acct_idx,
-        full=vis["full"].to_numpy().astype(np.int64)[perm], over=vis["over"].to_numpy().astype(np.int64)[perm],
-        pre=vis["pre"].to_numpy().astype(np.int64)[perm], ins=vis["ins"].to_numpy().astype(np.int64)[perm],
+        full=parts["full"][perm], over=parts["over"][perm], pre=parts["pre"][perm], ins=parts["ins"][perm],
         has_ben=g("has_ben", np.bool_), basis=g("basis", np.int8), ded_ctr=g("ded_ctr", np.int64),
         n_ctr=g("n_ctr", np.int64), ded_full=g("ded_full", np.int64), rep_id=g("rep_id", np.int64),
         ratio=g("ratio", np.int64), cap_ctr=g("cap_ctr", np.int64), cap=g("cap", np.int64),
         acct_ok=g("acct_ok", np.bool_), acct_in=g("acct_in", np.bool_), acct_out=g("acct_out", np.bool_),
-        family=vis["family"].to_numpy()[perm],
+        family=family[perm],
         slots=[],
         rules=rules,
         round_starts=round_starts.astype(np.int64),
@@ -248,19 +270,43 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
 
     inv = np.empty_like(perm)
     inv[perm] = np.arange(len(perm))
-    res: dict[str, Any] = {"visit_id": vis["visit_id"].to_numpy()}
+    res: dict[str, Any] = {"visit_id": visit_ids}
     for name, arr in out.cols.items():
         res[name] = arr[inv]
-    full_, over_, pre_, ins_ = (vis[c].to_numpy().astype(np.int64) for c in ("full", "over", "pre", "ins"))
+    full_, over_, pre_, ins_ = parts["full"], parts["over"], parts["pre"], parts["ins"]
     res.update(medfee_sumamt=full_ + over_ + pre_ + ins_, fulamt_ownpay_amt=full_, overlmt_selfpay=over_,
-               preselfpay_amt=pre_, inscp_scp_amt=ins_, hosp_part_amt=np.zeros(len(psn), dtype=np.int64))
+               preselfpay_amt=pre_, inscp_scp_amt=ins_, hosp_part_amt=np.zeros(n_vis, dtype=np.int64))
     frame = pl.DataFrame(res).select("visit_id", *MONEY_OUT, "pool_prop_selfpay")
     person_years = pl.DataFrame({"py": np.arange(len(uniq)), "psn_id": uniq // 64, "year": uniq % 64 + y0})
     return BatchResult(frame, dict(ctr.ids), person_years, state)
 
 
+def _factor(series: pl.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and their category names for a string column (categories sorted)."""
+    cats = sorted(x for x in series.cast(pl.String).unique().to_list() if x is not None)
+    if series.null_count():
+        raise SettlementError(series.name, "has missing values", "missing")
+    codes = series.cast(pl.String).cast(pl.Enum(cats)).to_physical().to_numpy().astype(np.int64)
+    return codes, cats
+
+
+def _align(sums: pl.DataFrame, visit_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-visit sums in the order of ``visit_ids`` (visits without lines get zeros)."""
+    sid = sums["visit_id"].to_numpy()
+    order = np.argsort(sid, kind="stable")
+    sid = sid[order]
+    where = np.searchsorted(sid, visit_ids)
+    where_c = np.minimum(where, max(len(sid) - 1, 0))
+    found = (where < len(sid)) & (sid[where_c] == visit_ids) if len(sid) else np.zeros(len(visit_ids), bool)
+    out = {}
+    for c in ("full", "over", "pre", "ins"):
+        v = sums[c].to_numpy().astype(np.int64)[order] if len(sid) else np.zeros(0, dtype=np.int64)
+        out[c] = np.where(found, v[where_c] if len(sid) else 0, 0).astype(np.int64)
+    return out
+
+
 def _version_index(days: np.ndarray, starts: list[dt.date], ends: list[dt.date]) -> np.ndarray:
-    out = np.full(len(days), -1, dtype=np.int32)
+    out = np.full(len(days), -1, dtype=np.int64)
     d = days.astype("datetime64[D]")
     for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
         out[(d >= np.datetime64(a)) & (d <= np.datetime64(b))] = i

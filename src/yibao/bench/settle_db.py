@@ -140,7 +140,8 @@ def bench_postgres(book: PolicyBook, clients: int, n_visits: int, url: str | Non
         led.migrate()
         led.add_persons(_persons(book, persons, day))
         led.close()
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        # fork: children inherit the compiled book instead of re-loading it (no connection is open here)
+        ctx: Any = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         barrier = ctx.Barrier(clients + 1)
         out = ctx.Queue()
         share = [n_visits // clients + (1 if i < n_visits % clients else 0) for i in range(clients)]

@@ -7,17 +7,18 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from yibao.demo.population import make_people, make_visits
 from yibao.ledger import Ledger, PersonRecord
 from yibao.money import fmt_yuan
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path, load_region
 from yibao.settlement.explain import explain
 from yibao.settlement.model import FUND_FIELDS, Settlement, SettlementError, Visit, identity_violations
+from yibao.synth import generate, read_visits_as_engine_inputs
 
 
 def msgid_for(visit: Visit, k: int) -> str:
@@ -39,15 +40,23 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
     ledger = Ledger.open(f"sqlite:///{db_path}")
     try:
         ledger.migrate()
-        people = make_people(loaded, persons, year, seed)
+        data_dir = db_path.parent / "demo-data"
+        with console.status("生成合成统筹区 generating a synthetic region …"):
+            manifest = generate(path, data_dir, persons=persons, year=year, seed=seed)
+        people = pl.read_parquet(data_dir / "persons.parquet")
+        psn_no = dict(zip(people["psn_id"].to_list(), people["psn_no"].to_list(), strict=True))
+        jan1 = dt.date(year, 1, 1)
         ledger.add_persons(
-            PersonRecord(psn_no=p.psn_no, name=p.name, certno=p.certno, gender=p.gender, birth_date=p.birth_date,
-                         insutype=p.insutype, psn_type=p.psn_type, insuplc_admdvs=info.admdvs,
-                         account_balance=p.account_balance,
-                         identities=[(c, dt.date(year, 1, 1), None) for c in p.identities], family=list(p.family))
-            for p in people
+            PersonRecord(psn_no=r["psn_no"], name=r["certno"][-4:], certno=r["certno"], gender=r["gender"],
+                         birth_date=r["birth_date"], insutype=r["insutype"], psn_type=r["psn_type"],
+                         insuplc_admdvs=info.admdvs, account_balance=r["account_balance"],
+                         identities=[(c, jan1, None) for c in r["identities"].split("|") if c],
+                         family=[psn_no[r["family_payer_id"]]] if r["family_payer_id"] >= 0 else [])
+            for r in people.iter_rows(named=True)
         )
-        console.print(f"参保人 insured persons: [bold]{len(people):,}[/]  ·  数据库 database: {db_path}")
+        total_visits = manifest.rows["visits"] if not visits else min(visits, manifest.rows["visits"])
+        console.print(f"参保人 insured persons: [bold]{people.height:,}[/] · 就诊 visits: [bold]{total_visits:,}[/] "
+                      f"({manifest.rows['lines']:,} 明细 lines in {data_dir}) · 数据库 database: {db_path}")
         by_key: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 9)
         errors: dict[str, int] = defaultdict(int)
         sample: tuple[Settlement, Visit] | None = None
@@ -55,8 +64,8 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
         t0 = time.perf_counter()
         with Progress(TextColumn("[bold blue]结算 settling"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console) as bar:
-            task = bar.add_task("settle", total=visits, rate="")
-            for k, visit in enumerate(make_visits(loaded, people, visits, year, seed)):
+            task = bar.add_task("settle", total=total_visits, rate="")
+            for k, (_person, visit) in enumerate(read_visits_as_engine_inputs(data_dir, limit=total_visits)):
                 try:
                     out = ledger.settle(book, visit, msgid_for(visit, k))
                 except SettlementError as exc:
@@ -107,26 +116,35 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
         ledger.close()
 
 
+def _wan(fen: int) -> str:
+    """Fen as 万元 with two decimals, for a summary that fits a terminal."""
+    return f"{fen / 1_000_000:,.2f}"
+
+
 def _summary(console: Console, region: object, by_key: dict[tuple[str, str], list[int]]) -> None:
     from yibao.policy.model import Region
 
     assert isinstance(region, Region)
-    schemes = {s.code: s.name for s in region.schemes}
+    schemes = {s.code: s.name[:2] for s in region.schemes}
     vtypes = {v.code: v.name for v in region.visit_types}
-    table = Table(title="谁付了多少 · who paid what (元)", show_lines=False)
-    for col in ("险种 scheme", "类型 visit", "人次 visits", "医疗费 total", "统筹 pool", "大病/大额 CI/large",
-                "救助 MA", "基金合计 funds", "个账 account", "现金 cash", "共济 family"):
-        table.add_column(col, justify="right" if "scheme" not in col and "visit" not in col else "left")
+    table = Table(title="谁付了多少 · who paid what（万元 = 10k yuan）", show_lines=False, pad_edge=False,
+                  caption="scheme · visit type · visits · total · pooled fund · critical-illness/large-amount · "
+                          "assistance · account · cash")
+    heads = ("险种", "类型", "人次", "医疗费", "统筹", "大病大额", "救助", "个账", "现金")
+    for i, col in enumerate(heads):
+        table.add_column(col, justify="left" if i < 2 else "right", no_wrap=True)
     total = [0] * 9
     for (scheme, med_type), row in sorted(by_key.items()):
         table.add_row(schemes.get(scheme, scheme), vtypes.get(med_type, med_type), f"{row[0]:,}",
-                      *[fmt_yuan(x) for x in row[1:]])
+                      _wan(row[1]), _wan(row[2]), _wan(row[3]), _wan(row[4]), _wan(row[6]), _wan(row[7]))
         total = [a + b for a, b in zip(total, row, strict=True)]
-    table.add_row("[bold]合计 total", "", f"[bold]{total[0]:,}", *[f"[bold]{fmt_yuan(x)}" for x in total[1:]])
+    table.add_row("[bold]合计", "[bold]total", f"[bold]{total[0]:,}", *[f"[bold]{_wan(total[i])}"
+                                                                       for i in (1, 2, 3, 4, 6, 7)])
     console.print(table)
     if total[1]:
-        console.print(f"基金支付占比 fund share {total[5] * 100 / total[1]:.1f}% · 个人负担 patient share "
-                      f"{(total[6] + total[7]) * 100 / total[1]:.1f}%")
+        console.print(f"基金支付 funds {fmt_yuan(total[5])} 元 ({total[5] * 100 / total[1]:.1f}%) · 个人账户 account "
+                      f"{fmt_yuan(total[6])} 元 · 现金 cash {fmt_yuan(total[7])} 元 · 家庭共济 family aid "
+                      f"{fmt_yuan(total[8])} 元")
 
 
 __all__ = ["FUND_FIELDS", "msgid_for", "run_demo"]

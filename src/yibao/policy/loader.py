@@ -143,6 +143,9 @@ def check_references(region: Region) -> list[Problem]:
             need(f"{bp}.scheme", b.scheme, schemes, "scheme")
             need(f"{bp}.source", b.source, sources, "source")
             need(f"{bp}.cap.source", b.cap.source, sources, "source")
+            if b.deductible.counter is not None and b.deductible.counter == b.cap.counter:
+                out.append(Problem(f"{bp}.cap.counter", f"{b.cap.counter!r} is also the deductible's counter; "
+                                   "a yearly accumulator must count one thing"))
             for k, o in enumerate(b.cap.by_person_type):
                 need(f"{bp}.cap.by_person_type[{k}].person_type", o.person_type, set(ptypes), "person type")
                 need(f"{bp}.cap.by_person_type[{k}].source", o.source, sources, "source")
@@ -171,8 +174,13 @@ def check_references(region: Region) -> list[Problem]:
                     ):
                         out.append(Problem(f"{bp}.deductible.amounts", f"no deductible for level {lv!r} and "
                                            f"person type {pt_code!r}"))
+        ded_counters = {b.deductible.counter for b in v.benefits if b.deductible.counter}
+        cap_counters = {b.cap.counter for b in v.benefits}
         for li, layer in enumerate(v.layers):
             lp = f"{vp}.layers[{li}]"
+            if layer.counter in ded_counters | cap_counters:
+                out.append(Problem(f"{lp}.counter", f"{layer.counter!r} is already a benefit's deductible or cap "
+                                   "counter; give the layer its own"))
             need(f"{lp}.source", layer.source, sources, "source")
             for k, s in enumerate(layer.schemes):
                 need(f"{lp}.schemes[{k}]", s, schemes, "scheme")

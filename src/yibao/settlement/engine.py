@@ -180,7 +180,8 @@ def settle_visit(
         if terms is None:
             continue
         if layer.base == "over_cap":
-            lbase = over_cap_base
+            # an earlier layer may already have paid part of the scope the cap left unpaid
+            lbase = over_cap_base if over_cap_base <= remaining_scope else remaining_scope
         else:
             lbase = remaining_scope + (remaining_pre if layer.include_preselfpay else 0)
         before = acc.get(layer.counter, 0)

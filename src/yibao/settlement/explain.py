@@ -40,13 +40,18 @@ def line_splits(s: Settlement, visit: Visit) -> list[LineSplit]:
     scope_left = [p[3] for p in parts]
     pre_left = [p[2] for p in parts]
     ded = split_largest_remainder(s.act_pay_dedc, scope_left)
-    scope_left = [a - b for a, b in zip(scope_left, ded, strict=True)]
+    has_basic = any(step[0] == "basic" for step in s.steps)
     funds: list[dict[str, int]] = [{} for _ in range(n)]
-    for d in s.setldetail:
+    for k, d in enumerate(s.setldetail):
         if not d.fund_payamt:
             continue
-        include_pre = _layer_includes_pre(s, d.fund_pay_type)
-        weights = [scope_left[i] + (pre_left[i] if include_pre else 0) for i in range(n)]
+        if k == 0 and has_basic:
+            # the pooled fund pays on the scope above the deductible; later layers pay on what it
+            # left, deductible included (合规自付)
+            weights = [scope_left[i] - ded[i] for i in range(n)]
+        else:
+            include_pre = _layer_includes_pre(s, d.fund_pay_type)
+            weights = [scope_left[i] + (pre_left[i] if include_pre else 0) for i in range(n)]
         shares = split_largest_remainder(d.fund_payamt, weights)
         for i, share in enumerate(shares):
             if not share:
@@ -55,7 +60,7 @@ def line_splits(s: Settlement, visit: Visit) -> list[LineSplit]:
             from_scope = min(share, scope_left[i])
             scope_left[i] -= from_scope
             pre_left[i] -= share - from_scope
-    personal = [parts[i][0] + parts[i][1] + pre_left[i] + scope_left[i] + ded[i] for i in range(n)]
+    personal = [parts[i][0] + parts[i][1] + pre_left[i] + scope_left[i] for i in range(n)]
     acct = split_largest_remainder(s.acct_pay, personal) if s.acct_pay else [0] * n
     out = []
     for i, (ln, p) in enumerate(zip(visit.lines, parts, strict=True)):
