@@ -25,9 +25,8 @@ app.add_typer(bench_app, name="bench")
 
 def _mount_optional() -> None:
     """Capabilities with their own Typer apps, mounted here so the entry point stays thin."""
-    from yibao.synth.cli import synth_app
-
     from yibao.simulate.cli import simulate_cmd
+    from yibao.synth.cli import synth_app
 
     app.add_typer(synth_app, name="synth", help="合成统筹区数据 synthetic region year (Parquet)")
     app.command("simulate", help="政策模拟 what-if: re-settle a year under a baseline and a candidate policy")(
