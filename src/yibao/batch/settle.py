@@ -29,7 +29,7 @@ MONEY_OUT = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpa
 
 @dataclass
 class BatchResult:
-    visits: pl.DataFrame  # visit_id + MONEY_OUT + pool_prop_selfpay, in the input's time order
+    visits: pl.DataFrame  # visit_id + MONEY_OUT + pool_prop_selfpay; row order unspecified, join on visit_id
     counters: dict[str, int]  # counter name → id
     person_years: pl.DataFrame  # py index → psn_id, year
     state: kernel.State
@@ -153,7 +153,7 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
     key = np.zeros(n_vis, dtype=np.int64)
     for f in fields:
         key = key * (int(f.max()) + 1 if len(f) else 1) + f
-    _, first_idx, combo_idx = np.unique(key, return_index=True, return_inverse=True)
+    combo_idx, first_idx = _dense(key)
     combo_rows = []
     for c, i in enumerate(first_idx):
         combo_rows.append({
@@ -224,7 +224,7 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
     # rounds: rank of each visit within its family-account component, in time order
     comp = _components(psn, payer, n_persons)[psn]
     pos = np.arange(n_vis)
-    by_comp = np.argsort(comp, kind="stable")
+    by_comp = pl.DataFrame({"c": comp, "i": pos}).select(pl.arg_sort_by("c", "i")).to_series().to_numpy()
     sorted_comp = comp[by_comp]
     first = np.r_[0, np.nonzero(np.diff(sorted_comp))[0] + 1] if n_vis else np.zeros(0, dtype=np.int64)
     rank_sorted = pos - np.repeat(first, np.diff(np.r_[first, n_vis]))
@@ -235,7 +235,9 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
     round_starts = np.r_[np.searchsorted(rank[perm], np.arange(int(rank.max()) + 1 if n_vis else 0)), n_vis]
 
     y0 = int(years.min()) if n_vis else 0
-    uniq, py = np.unique(psn * 64 + (years - y0), return_inverse=True)
+    py_key = psn * 64 + (years - y0)
+    py, py_first = _dense(py_key)
+    uniq = py_key[py_first]
     combo_idx = combo_idx[perm]
 
     def g(name: str, dtype: Any) -> Any:
@@ -268,17 +270,26 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
     state = kernel.State(counters=np.zeros((max(len(ctr.ids), 1), len(uniq)), dtype=np.int64), balance=balances)
     out = kernel.run(static, state)
 
-    inv = np.empty_like(perm)
-    inv[perm] = np.arange(len(perm))
-    res: dict[str, Any] = {"visit_id": visit_ids}
-    for name, arr in out.cols.items():
-        res[name] = arr[inv]
-    full_, over_, pre_, ins_ = parts["full"], parts["over"], parts["pre"], parts["ins"]
+    # results stay in round order (no scatter back): consumers join on visit_id
+    res: dict[str, Any] = {"visit_id": visit_ids[perm]}
+    res.update(out.cols)
+    full_, over_, pre_, ins_ = static.full, static.over, static.pre, static.ins
     res.update(medfee_sumamt=full_ + over_ + pre_ + ins_, fulamt_ownpay_amt=full_, overlmt_selfpay=over_,
                preselfpay_amt=pre_, inscp_scp_amt=ins_, hosp_part_amt=np.zeros(n_vis, dtype=np.int64))
     frame = pl.DataFrame(res).select("visit_id", *MONEY_OUT, "pool_prop_selfpay")
     person_years = pl.DataFrame({"py": np.arange(len(uniq)), "psn_id": uniq // 64, "year": uniq % 64 + y0})
     return BatchResult(frame, dict(ctr.ids), person_years, state)
+
+
+def _dense(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dense rank of each key in ascending key order, index of the first occurrence of each rank) —
+    ``np.unique(return_inverse, return_index)`` done with Polars' parallel rank."""
+    if len(key) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    inv = pl.Series(key).rank("dense").to_numpy().astype(np.int64) - 1
+    first = np.empty(int(inv.max()) + 1, dtype=np.int64)
+    first[inv[::-1]] = np.arange(len(inv) - 1, -1, -1)
+    return inv, first
 
 
 def _factor(series: pl.Series) -> tuple[np.ndarray, list[str]]:
