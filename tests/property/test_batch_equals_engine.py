@@ -8,10 +8,14 @@ from pathlib import Path
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_engine_properties import IDENTITIES, PTYPES, Generated, fee_lines, policies
 
 from yibao.batch import settle_batch
 from yibao.batch.settle import MONEY_OUT
 from yibao.policy.book import PolicyBook
+from yibao.policy.catalogue import parse_catalogue
+from yibao.policy.loader import LoadedRegion
+from yibao.policy.model import Region
 from yibao.settlement.engine import settle_visit
 from yibao.settlement.model import QTY_ONE, Line, Person, Visit
 
@@ -133,3 +137,85 @@ def test_a_heavy_year_hits_caps_and_layers_identically() -> None:
     assert sum(v["hifob_pay"] for v in expected.values()) > 0
     assert sum(v["hifmi_pay"] for v in expected.values()) > 0
     assert sum(v["maf_pay"] for v in expected.values()) > 0
+
+
+# --- random policies as well as random visits ---------------------------------------------------
+
+
+def _random_policy_book(gen: object) -> PolicyBook:
+    assert isinstance(gen, Generated)
+    model = Region.model_validate(gen.raw)
+    return PolicyBook(LoadedRegion("generated.yaml", model, {"catalogue.csv": parse_catalogue(gen.csv)}))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_batch_and_realtime_agree_on_random_policies(data: st.DataObject) -> None:
+    gen = data.draw(policies(layer_order=data.draw(st.sampled_from(["settlement", "any"]))), label="policy")
+    book = _random_policy_book(gen)
+    policy = book.for_date(dt.date(2025, 6, 1))
+    rule = policy.accounts.get("310")
+    family_ok = rule is not None and rule.family_mutual_aid
+    n_people = data.draw(st.integers(1, 4))
+    ppl = []
+    for _ in range(n_people):
+        pt = data.draw(st.sampled_from(sorted(PTYPES)))
+        idents = "|".join(sorted(data.draw(st.frozensets(st.sampled_from(IDENTITIES)))))
+        ppl.append((pt, idents, data.draw(st.integers(0, 2_000_000)) if PTYPES[pt][0] == "310" else 0))
+    employees = [i for i, p in enumerate(ppl) if PTYPES[p[0]][0] == "310"]
+    payers = [data.draw(st.sampled_from(employees)) if family_ok and employees and data.draw(st.booleans())
+              else -1 for _ in ppl]
+    payers = [p if p != i else -1 for i, p in enumerate(payers)]
+    persons = pl.DataFrame({
+        "psn_id": list(range(n_people)), "insutype": [PTYPES[p[0]][0] for p in ppl],
+        "psn_type": [p[0] for p in ppl], "identities": [p[1] for p in ppl], "family_payer_id": payers,
+        "account_balance": [p[2] for p in ppl],
+    }, schema={"psn_id": pl.Int64, "insutype": pl.String, "psn_type": pl.String, "identities": pl.String,
+               "family_payer_id": pl.Int64, "account_balance": pl.Int64})
+    n_visits = data.draw(st.integers(1, 25))
+    vrows, lrows, pairs = [], [], []
+    for seq in range(n_visits):
+        pi = data.draw(st.integers(0, n_people - 1))
+        pt, idents, _ = ppl[pi]
+        use_family = payers[pi] >= 0 and data.draw(st.booleans())
+        lines = tuple(data.draw(fee_lines(j + 1)) for j in range(data.draw(st.integers(1, 5))))
+        day = dt.date(2025, 1, 1) + dt.timedelta(days=data.draw(st.integers(0, 364)))
+        v = Visit(f"V{seq}", f"P{pi}", data.draw(st.sampled_from(["11", "21"])), "H1",
+                  data.draw(st.sampled_from(["1", "2", "3"])), day, day, lines,
+                  data.draw(st.sampled_from(["local", "remote_filed", "remote_unfiled"])), data.draw(st.booleans()),
+                  (), data.draw(st.booleans()), f"P{payers[pi]}" if use_family else None)
+        person = Person(f"P{pi}", "x", "x", "F", dt.date(1960, 1, 1), PTYPES[pt][0], pt,
+                        frozenset(x for x in idents.split("|") if x),
+                        family=(f"P{payers[pi]}",) if payers[pi] >= 0 else ())
+        pairs.append((person, v))
+        vrows.append({"visit_id": seq, "seq": seq, "mdtrt_id": v.mdtrt_id, "psn_id": pi, "med_type": v.med_type,
+                      "hosp_lv": v.hosp_lv, "begin_date": day, "end_date": day, "locality": v.locality,
+                      "emergency": v.emergency, "use_account": v.use_account,
+                      "account_payer_id": payers[pi] if use_family else -1})
+        lrows += [{"visit_id": seq, "feedetl_sn": int(ln.feedetl_sn), "code": ln.code, "qty": ln.qty,
+                   "price": ln.price, "amount": ln.amount} for ln in lines]
+    vdf = pl.DataFrame(vrows, schema={"visit_id": pl.Int64, "seq": pl.Int64, "mdtrt_id": pl.String,
+                                      "psn_id": pl.Int64, "med_type": pl.String, "hosp_lv": pl.String,
+                                      "begin_date": pl.Date, "end_date": pl.Date, "locality": pl.String,
+                                      "emergency": pl.Boolean, "use_account": pl.Boolean,
+                                      "account_payer_id": pl.Int64})
+    ldf = pl.DataFrame(lrows, schema={"visit_id": pl.Int64, "feedetl_sn": pl.Int32, "code": pl.String,
+                                      "qty": pl.Int64, "price": pl.Int64, "amount": pl.Int64})
+    # real time, in (begin_date, seq) order
+    acc: dict[tuple[str, int], dict[str, int]] = {}
+    bal = {f"P{i}": p[2] for i, p in enumerate(ppl)}
+    expected = {}
+    for i in sorted(range(n_visits), key=lambda k: (pairs[k][1].begin_date, k)):
+        person, v = pairs[i]
+        a = acc.setdefault((person.psn_no, 2025), {})
+        payer = v.account_psn_no or person.psn_no
+        s = settle_visit(policy, person, v, a, bal[payer], PTYPES[ppl[int(payer[1:])][0]][0])
+        for k, d in s.deltas.items():
+            a[k] = a.get(k, 0) + d
+        bal[payer] -= s.acct_pay
+        expected[v.mdtrt_id] = {f: getattr(s, f) for f in MONEY_OUT}
+    result = settle_batch(book, persons, vdf, ldf)
+    got = {f"V{r['visit_id']}": {f: r[f] for f in MONEY_OUT} for r in result.visits.iter_rows(named=True)}
+    assert got == expected
+    for (psn, year), d in acc.items():
+        assert result.accumulators(int(psn[1:]), year) == {k: v for k, v in d.items() if v}
