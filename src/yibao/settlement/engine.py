@@ -170,7 +170,7 @@ def settle_visit(
         steps.append(("basic", benefit.id, benefit.basis, due, n_adm, dedc, base, ratio, raw, room, paid,
                       over_cap_base, locality))
         details.append(FundDetail(benefit.fund_pay_type, names.get(benefit.fund_pay_type, ("", ""))[0], base,
-                                  room, paid, f"({base}-0)×{ratio}/10000→{raw}; cap room {room}→{paid}"))
+                                  room, paid, f"{base}×{ratio}/10000→{raw}; cap room {room}→{paid}"))
 
     # 3. later layers, in file order
     layers: tuple[CompiledLayer, ...] = policy.layers.get((scheme, med_type), ())
