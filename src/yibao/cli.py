@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from yibao.errors import FieldError
 from yibao.policy.loader import PolicyError, example_path, load_region
 
 app = typer.Typer(help="yibao 医保平台 — policy as data, one-stop settlement, ledger.", no_args_is_help=True,
@@ -88,7 +89,7 @@ def settle(
     explain_: Annotated[bool, typer.Option("--explain/--no-explain", help="include the explanation")] = True,
 ) -> None:
     """Settle (2207) or pre-settle (2206) a visit for a person in the ledger; prints the 2207 JSON."""
-    from yibao.ledger import Ledger, LedgerError
+    from yibao.ledger import Ledger
     from yibao.policy.book import PolicyBook
     from yibao.settlement import io
     from yibao.settlement.explain import explain, line_splits
@@ -110,7 +111,7 @@ def settle(
             out = ledger.settle(book, visit, str(mid or "PRESETTLE"), pre=pre)
         finally:
             ledger.close()
-    except (SettlementError, LedgerError) as exc:
+    except FieldError as exc:
         _fail({"infcode": -1, "field": exc.field, "reason": exc.reason, "code": exc.code, "err_msg": str(exc)})
     except PolicyError as exc:
         _fail({"infcode": -1, "field": "region", "err_msg": str(exc)})
@@ -149,12 +150,12 @@ def reverse(
 def _reversal(kind: str, key: str, msgid: str, db: str | None) -> None:
     from dataclasses import asdict, is_dataclass
 
-    from yibao.ledger import Ledger, LedgerError
+    from yibao.ledger import Ledger
 
     ledger = Ledger.open(_db_url(db))
     try:
         out = ledger.cancel(key, msgid) if kind == "cancel" else ledger.reverse(key, msgid)
-    except LedgerError as exc:
+    except FieldError as exc:
         _fail({"infcode": -1, "field": exc.field, "reason": exc.reason, "code": exc.code, "err_msg": str(exc)})
     finally:
         ledger.close()

@@ -30,6 +30,13 @@ PEOPLE = [  # psn_type, identities, balance (fen), family payer
     ("31", "", 0, 1),
 ]
 
+VISITS_SCHEMA = {"visit_id": pl.Int64, "seq": pl.Int64, "mdtrt_id": pl.String, "psn_id": pl.Int64,
+                 "med_type": pl.String, "hosp_lv": pl.String, "begin_date": pl.Date, "end_date": pl.Date,
+                 "locality": pl.String, "emergency": pl.Boolean, "use_account": pl.Boolean,
+                 "account_payer_id": pl.Int64}
+LINES_SCHEMA = {"visit_id": pl.Int64, "feedetl_sn": pl.Int32, "code": pl.String, "qty": pl.Int64,
+                "price": pl.Int64, "amount": pl.Int64}
+
 line_st = st.tuples(st.sampled_from(CODES), st.integers(1, 40_000), st.integers(1, 30) )
 visit_st = st.tuples(
     st.integers(0, len(PEOPLE) - 1),  # person
@@ -75,13 +82,8 @@ def build(visits: list[tuple]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame
         for ln in ls:
             lrows.append({"visit_id": seq, "feedetl_sn": int(ln.feedetl_sn), "code": ln.code, "qty": ln.qty,
                           "price": ln.price, "amount": ln.amount})
-    vdf = pl.DataFrame(vrows, schema={"visit_id": pl.Int64, "seq": pl.Int64, "mdtrt_id": pl.String,
-                                      "psn_id": pl.Int64, "med_type": pl.String, "hosp_lv": pl.String,
-                                      "begin_date": pl.Date, "end_date": pl.Date, "locality": pl.String,
-                                      "emergency": pl.Boolean, "use_account": pl.Boolean,
-                                      "account_payer_id": pl.Int64})
-    ldf = pl.DataFrame(lrows, schema={"visit_id": pl.Int64, "feedetl_sn": pl.Int32, "code": pl.String,
-                                      "qty": pl.Int64, "price": pl.Int64, "amount": pl.Int64})
+    vdf = pl.DataFrame(vrows, schema=VISITS_SCHEMA)
+    ldf = pl.DataFrame(lrows, schema=LINES_SCHEMA)
     return persons, vdf, ldf, pairs
 
 
@@ -194,13 +196,8 @@ def test_batch_and_realtime_agree_on_random_policies(data: st.DataObject) -> Non
                       "account_payer_id": payers[pi] if use_family else -1})
         lrows += [{"visit_id": seq, "feedetl_sn": int(ln.feedetl_sn), "code": ln.code, "qty": ln.qty,
                    "price": ln.price, "amount": ln.amount} for ln in lines]
-    vdf = pl.DataFrame(vrows, schema={"visit_id": pl.Int64, "seq": pl.Int64, "mdtrt_id": pl.String,
-                                      "psn_id": pl.Int64, "med_type": pl.String, "hosp_lv": pl.String,
-                                      "begin_date": pl.Date, "end_date": pl.Date, "locality": pl.String,
-                                      "emergency": pl.Boolean, "use_account": pl.Boolean,
-                                      "account_payer_id": pl.Int64})
-    ldf = pl.DataFrame(lrows, schema={"visit_id": pl.Int64, "feedetl_sn": pl.Int32, "code": pl.String,
-                                      "qty": pl.Int64, "price": pl.Int64, "amount": pl.Int64})
+    vdf = pl.DataFrame(vrows, schema=VISITS_SCHEMA)
+    ldf = pl.DataFrame(lrows, schema=LINES_SCHEMA)
     # real time, in (begin_date, seq) order
     acc: dict[tuple[str, int], dict[str, int]] = {}
     bal = {f"P{i}": p[2] for i, p in enumerate(ppl)}

@@ -5,18 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from yibao.errors import FieldError
 from yibao.settlement.model import Line, Settlement, Visit
 
 
-class LedgerError(ValueError):
+class LedgerError(FieldError):
     """A request the ledger refuses; nothing was written.  Shaped like ``SettlementError``:
     ``field`` is the offending input, ``reason`` why, ``code`` a stable machine-readable tag
     (``unknown_person``, ``unknown_settlement``, ``already_reversed``, ``not_latest``,
     ``duplicate_person``, ``msgid_conflict``, ``invalid``)."""
-
-    def __init__(self, field: str, reason: str, code: str = "invalid") -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason, self.code = field, reason, code
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from yibao.errors import FieldError
+
 QTY_ONE = 10_000
 
 
-class SettlementError(ValueError):
+class SettlementError(FieldError):
     """Input the engine cannot settle; ``field`` is the path of the offending input, ``reason`` why."""
-
-    def __init__(self, field: str, reason: str, code: str = "invalid") -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason, self.code = field, reason, code
 
 
 @dataclass(frozen=True, slots=True)
