@@ -176,7 +176,7 @@ class Ledger:
         return cls(*_parse_url(url))
 
     def migrate(self) -> None:
-        """``alembic upgrade head`` (idempotent)."""
+        """``alembic upgrade heads`` (idempotent; each capability adds its tables on its own branch)."""
         from yibao.ledger import migrate  # alembic and SQLAlchemy load only when migrating
 
         migrate.upgrade(self.sa_url)

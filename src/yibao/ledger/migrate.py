@@ -17,6 +17,6 @@ def alembic_config(sqlalchemy_url: str) -> Config:
     return cfg
 
 
-def upgrade(sqlalchemy_url: str, revision: str = "head") -> None:
-    """``alembic upgrade head`` on the database at ``sqlalchemy_url`` (idempotent)."""
+def upgrade(sqlalchemy_url: str, revision: str = "heads") -> None:
+    """``alembic upgrade heads`` on the database at ``sqlalchemy_url`` (idempotent)."""
     command.upgrade(alembic_config(sqlalchemy_url), revision)

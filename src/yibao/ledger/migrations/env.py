@@ -5,10 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from yibao.ledger.schema import metadata
+from yibao.ledger.schema import all_metadata
 
 config = context.config
-target_metadata = metadata
+target_metadata = all_metadata()
 
 
 def run_migrations_offline() -> None:
