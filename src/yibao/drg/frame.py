@@ -1,0 +1,167 @@
+"""Group a table of cases (the CLI input contract) — per case, or in parallel over chunks.
+
+Input columns, exactly: ``case_id, discharge_date, age, sex, discharge_status, pdx, sdx, sdx_poa,
+procedures`` (lists ``|``-separated, codes without dots; extra columns ignored) and, optional,
+``age_days, weight_g, los_days``. Output: ``case_id, mdc, adrg, drg, severity, trace`` in input order.
+
+Malformed rows (a missing column, an age that is not a whole number, a sex other than M/F, a POA list
+whose length differs from the secondary-diagnosis list) are refused with a :class:`CaseError` naming
+the row, the column and the reason, and nothing is grouped. Clinically unusable cases (no or an
+unknown principal diagnosis, a principal diagnosis that contradicts the sex) are *grouped* to the
+scheme's ungroupable group with the reason in the trace, as a bureau reports 未入组 cases.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from yibao.drg.engine import Case, Compiled, group_case
+from yibao.errors import FieldError
+
+REQUIRED = ("case_id", "discharge_date", "age", "sex", "discharge_status", "pdx", "sdx", "sdx_poa", "procedures")
+OPTIONAL_INT = ("age_days", "weight_g", "los_days")
+OUTPUT = ("case_id", "mdc", "adrg", "drg", "severity", "trace")
+PARALLEL_MIN = 40_000  # below this many cases one process is faster than starting workers
+
+
+class CaseError(FieldError):
+    """A malformed input row: ``field`` is ``row N (case_id X), column C``."""
+
+
+def _where(df: pl.DataFrame, i: int) -> str:
+    cid = df["case_id"][i] if "case_id" in df.columns else None
+    return f"row {i + 1}" + (f" (case_id {cid})" if cid is not None else "")
+
+
+def _int_column(df: pl.DataFrame, name: str, required: bool, lo: int, hi: int) -> pl.Series:
+    raw = df[name]
+    if raw.dtype.is_integer():
+        s = raw.cast(pl.Int64)
+        bad = (s < lo) | (s > hi)
+    else:
+        text = raw.cast(pl.String).str.strip_chars()
+        s = text.replace("", None).cast(pl.Int64, strict=False)
+        bad = (s.is_null() & text.is_not_null() & (text != "")) | (s < lo) | (s > hi)
+    if required:
+        bad = bad | s.is_null()
+    if bad.any():
+        i = int(bad.fill_null(False).arg_true()[0])
+        raise CaseError(f"{_where(df, i)}, column {name}",
+                        f"应为 {lo}–{hi} 的整数 must be a whole number from {lo} to {hi}, got {df[name][i]!r}")
+    return s
+
+
+def validate_cases(cases: pl.DataFrame) -> pl.DataFrame:
+    """The cases normalised to the contract's types; the first malformed row raises :class:`CaseError`."""
+    missing = [c for c in REQUIRED if c not in cases.columns]
+    if missing:
+        raise CaseError(f"column {missing[0]}", f"缺少必需列 required column missing (need {', '.join(REQUIRED)})", "missing")
+    cols: dict[str, pl.Series] = {}
+    for c in ("case_id", "discharge_date", "sex", "discharge_status", "pdx", "sdx", "sdx_poa", "procedures"):
+        s = cases[c].cast(pl.String)
+        cols[c] = s.str.strip_chars().fill_null("") if c != "case_id" else s
+    if cols["case_id"].null_count():
+        i = int(cols["case_id"].is_null().arg_true()[0])
+        raise CaseError(f"row {i + 1}, column case_id", "不能为空 must not be empty", "missing")
+    cols["age"] = _int_column(cases, "age", True, 0, 150)
+    for c in OPTIONAL_INT:
+        cols[c] = _int_column(cases, c, False, 0, 10_000_000) if c in cases.columns else pl.Series(
+            c, [None] * cases.height, dtype=pl.Int64)
+    bad_sex = ~cols["sex"].is_in(["M", "F"])
+    if bad_sex.any():
+        i = int(bad_sex.arg_true()[0])
+        raise CaseError(f"{_where(cases, i)}, column sex", f"应为 M 或 F must be M or F, got {cases['sex'][i]!r}")
+    n_sdx = (cols["sdx"].str.count_matches("|", literal=True) + 1) * (cols["sdx"] != "")
+    n_poa = (cols["sdx_poa"].str.count_matches("|", literal=True) + 1) * (cols["sdx_poa"] != "")
+    bad_poa = (n_poa != 0) & (n_poa != n_sdx)
+    if bad_poa.any():
+        i = int(bad_poa.arg_true()[0])
+        raise CaseError(f"{_where(cases, i)}, column sdx_poa",
+                        f"入院病情与其他诊断个数不符 has {n_poa[i]} entries for {n_sdx[i]} secondary diagnoses "
+                        "(give one per diagnosis, or none)")
+    if cases.height:
+        dates = cols["discharge_date"].str.to_date("%Y-%m-%d", strict=False)
+        bad_date = dates.is_null() & (cols["discharge_date"] != "")
+        if bad_date.any():
+            i = int(bad_date.arg_true()[0])
+            raise CaseError(f"{_where(cases, i)}, column discharge_date",
+                            f"应为日期 must be a date YYYY-MM-DD, got {cases['discharge_date'][i]!r}")
+    return pl.DataFrame([cols[c].alias(c) for c in (*REQUIRED, *OPTIONAL_INT)])
+
+
+def _split(s: str) -> tuple[str, ...]:
+    if not s:
+        return ()
+    return tuple(x.strip() for x in s.split("|")) if " " in s else tuple(s.split("|"))
+
+
+Columns = dict[str, list[Any]]
+_WORK: tuple[Compiled, Columns] | None = None  # inherited by forked workers
+
+
+def _group_range(cs: Compiled, c: Columns, lo: int, hi: int) -> tuple[list[str], ...]:
+    mdc: list[str] = []
+    adrg: list[str] = []
+    drg: list[str] = []
+    sev: list[str] = []
+    trace: list[str] = []
+    ids, ages, sexes, st, pdx = c["case_id"], c["age"], c["sex"], c["discharge_status"], c["pdx"]
+    sdx, poa, procs, ad, wg, los = c["sdx"], c["sdx_poa"], c["procedures"], c["age_days"], c["weight_g"], c["los_days"]
+    for i in range(lo, hi):
+        g = group_case(cs, Case(ids[i], ages[i], sexes[i], st[i], pdx[i], _split(sdx[i]), _split(poa[i]),
+                                _split(procs[i]), ad[i], wg[i], los[i]))
+        mdc.append(g.mdc)
+        adrg.append(g.adrg)
+        drg.append(g.drg)
+        sev.append(g.severity)
+        trace.append(g.trace)
+    return mdc, adrg, drg, sev, trace
+
+
+def _worker(bounds: tuple[int, int]) -> tuple[list[str], ...]:
+    assert _WORK is not None
+    return _group_range(_WORK[0], _WORK[1], *bounds)
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def group_frame(scheme: Compiled, cases: pl.DataFrame, workers: int | None = None) -> pl.DataFrame:
+    """Group every case of ``cases`` (CLI input contract) → ``case_id, mdc, adrg, drg, severity, trace``.
+
+    Same row order as the input. Large tables are grouped in ``workers`` forked processes over chunks;
+    the result is identical to grouping case by case (:func:`yibao.drg.engine.group_case`).
+    """
+    global _WORK
+    norm = validate_cases(cases)
+    n = norm.height
+    cols: Columns = {c: norm[c].to_list() for c in norm.columns}
+    cols["case_id"] = [str(x) for x in cols["case_id"]]
+    w = default_workers() if workers is None else max(1, workers)
+    if w == 1 or n < PARALLEL_MIN or "fork" not in mp.get_all_start_methods():
+        parts = [_group_range(scheme, cols, 0, n)]
+    else:
+        chunk = max(5_000, -(-n // (w * 4)))
+        bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
+        _WORK = (scheme, cols)
+        try:
+            with mp.get_context("fork").Pool(w) as pool:
+                parts = pool.map(_worker, bounds)
+        finally:
+            _WORK = None
+    out: dict[str, list[str]] = {k: [] for k in OUTPUT[1:]}
+    for p in parts:
+        for k, v in zip(OUTPUT[1:], p, strict=True):
+            out[k].extend(v)
+    return pl.DataFrame({"case_id": cases["case_id"], **{k: pl.Series(k, v, dtype=pl.String) for k, v in out.items()}})
+
+
+def group_rows(scheme: Compiled, cases: Sequence[Case]) -> list[Any]:
+    """Group a sequence of :class:`Case` one by one (the per-case path)."""
+    return [group_case(scheme, c) for c in cases]

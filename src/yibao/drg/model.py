@@ -1,0 +1,194 @@
+"""The grouping-scheme format: pydantic models of a scheme file (see docs/DRG.md).
+
+A scheme is pure data.  Everything a grouper decides — which MDC a principal diagnosis opens, which
+procedures count as operating-room (OR) or non-OR, which ADRG a procedure or diagnosis selects, how an
+ADRG splits by complication level, which secondary diagnoses are CC / MCC and which principal
+diagnoses exclude them — is read from here, never from code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Kind = Literal["or", "non_or", "medical"]
+SeverityKey = Literal["MCC", "CC", "NONE", "ALL"]
+Discharge = Literal["death", "alive", "transfer", "against_advice", "death_or_transfer"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    """Where a table or figure comes from (``source:`` citation) and under which licence."""
+
+    what: str
+    source: str
+    licence: str = ""
+
+
+class DistinctGroups(_Strict):
+    """At least ``min`` different groups among the principal and secondary diagnoses (e.g. MS-DRG MDC 24:
+    two significant trauma diagnoses from different body sites)."""
+
+    min: int = Field(ge=1)
+    groups: dict[str, list[str]]
+
+
+class Conditions(_Strict):
+    """Extra conditions on a case; every condition given must hold (inclusive bounds)."""
+
+    sex: Literal["M", "F"] | None = None
+    age_min: int | None = Field(None, ge=0, le=150)
+    age_max: int | None = Field(None, ge=0, le=150)
+    age_days_min: int | None = Field(None, ge=0)
+    age_days_max: int | None = Field(None, ge=0)
+    weight_g_min: int | None = Field(None, ge=0)
+    weight_g_max: int | None = Field(None, ge=0)
+    los_min: int | None = Field(None, ge=0)
+    los_max: int | None = Field(None, ge=0)
+    discharge: Discharge | None = None
+    pdx: list[str] | None = None  # the principal diagnosis must be one of these
+    sdx_any: list[str] | None = None  # at least one secondary diagnosis from this list
+    sdx_all_in: list[str] | None = None  # no secondary diagnosis, or only ones from this list
+    dx_any: list[str] | None = None  # the principal or a secondary diagnosis from this list
+    also_procedures: list[str] | None = None  # at least one procedure from this list, besides the selector
+    all_procedures_in: list[str] | None = None  # every OR procedure of the case is in this list
+    no_procedures: list[str] | None = None  # none of the case's procedures is in this list
+    distinct_groups: DistinctGroups | None = None  # over the principal and secondary diagnoses
+    distinct_procedure_groups: DistinctGroups | None = None  # over the procedures (e.g. bilateral joints)
+
+
+class Mdc(_Strict):
+    """A major diagnostic category, opened by its principal-diagnosis list (and conditions), in file order."""
+
+    code: str = Field(min_length=1)
+    name: str
+    pdx: list[str] | None = None  # None: every principal diagnosis (used with conditions, e.g. newborns)
+    when: Conditions | None = None
+    unrelated_or: bool = True  # False: OR procedures no OR ADRG of this MDC accepts are ignored (medical)
+
+
+class Adrg(_Strict):
+    """An ADRG (adjacent DRG; in MS-DRG a DRG family): its selector, conditions and severity split."""
+
+    code: str = Field(min_length=1)
+    name: str
+    mdc: str
+    kind: Kind
+    pre_mdc: bool = False
+    procedures: list[str] | None = None  # OR / non-OR ADRGs: any of these selects it (OR: None = any OR procedure)
+    pdx: list[str] | None = None  # medical ADRGs: the pdx selects it (None = any pdx of the MDC, ranked last)
+    when: Conditions | None = None
+    when_any: list[Conditions] | None = None  # besides ``when``, at least one of these must hold (an OR)
+    drg: dict[SeverityKey, str]  # {"ALL": d} not split, else MCC / CC / NONE → DRG
+    cc_exclude: list[str] | None = None  # secondary diagnoses that never count as CC/MCC in this ADRG
+    # a selecting procedure that counts only together with one of its companions (MS-DRG "code pairs",
+    # e.g. removal + replacement of a joint for a revision)
+    procedure_pairs: dict[str, list[str]] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Adrg:
+        if self.kind == "non_or" and not self.procedures:
+            raise ValueError(f"ADRG {self.code}: a non_or ADRG needs a non-empty procedures list")
+        if self.pre_mdc and self.kind != "medical" and not self.procedures:
+            raise ValueError(f"ADRG {self.code}: a pre-MDC {self.kind} ADRG needs a non-empty procedures list")
+        if self.kind == "medical" and self.procedures:
+            raise ValueError(f"ADRG {self.code}: a medical ADRG is selected by pdx, not procedures")
+        keys = set(self.drg)
+        if keys != {"ALL"} and keys != {"MCC", "CC", "NONE"}:
+            raise ValueError(f"ADRG {self.code}: drg must have the key ALL, or exactly MCC, CC and NONE")
+        return self
+
+
+class UnrelatedOr(_Strict):
+    """Where a case goes when it has an OR procedure that no OR ADRG of its MDC accepts (QY / 981–989)."""
+
+    adrg: str  # "{mdc}" is replaced by the case's MDC
+    name: str
+    when: Conditions | None = None
+    drg: dict[SeverityKey, str]
+
+
+class CcEntry(_Strict):
+    """One secondary diagnosis that raises severity."""
+
+    code: str
+    level: Literal["CC", "MCC"]
+    exclusion: str | None = None  # id of the exclusion list of principal diagnoses that cancel it
+    hac: bool = False  # hospital-acquired condition: does not count when POA is "not present"
+    alive_only: bool = False  # counts only when the patient is discharged alive
+
+
+class Ungroupable(_Strict):
+    mdc: str = ""
+    adrg: str
+    drg: str
+    invalid_pdx_drg: str | None = None  # a pdx that opens an MDC but no ADRG accepts (MS-DRG 998); else drg
+
+
+class Scheme(_Strict):
+    """A complete grouping scheme (validated form of the scheme file)."""
+
+    format: Literal[1] = 1
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    name: str
+    name_en: str = ""
+    version: str
+    official: bool
+    notice: str = ""
+    sources: list[Source] = Field(min_length=1)
+    code_match: Literal["exact", "prefix"] = "exact"
+    severity_digits: dict[str, str] = Field(default_factory=dict)  # informational: severity → last DRG digit
+    discharge_status: dict[Literal["home", "death", "transfer", "against_advice"], list[str]]
+    poa_not_present: list[str] = Field(default_factory=lambda: ["N", "U"])
+    ungroupable: Ungroupable
+    mdcs: list[Mdc] = Field(min_length=1)
+    or_procedures: list[str] = Field(default_factory=list)
+    non_or_procedures: list[str] = Field(default_factory=list)
+    adrgs: list[Adrg] = Field(min_length=1)
+    unrelated_or: list[UnrelatedOr] = Field(min_length=1)
+    cc: list[CcEntry] = Field(default_factory=list)
+    exclusions: dict[str, list[str]] = Field(default_factory=dict)
+    drg_names: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_split(cls, raw: Any) -> Any:
+        """``split: cc`` / ``split: none`` on an ADRG is shorthand for its DRG codes: ADRG code + the
+        scheme's ``severity_digits`` (CHS-DRG: 1 MCC, 3 CC, 5 none, 9 not split)."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("adrgs"), list):
+            return raw
+        digits = raw.get("severity_digits") or {}
+        adrgs = []
+        for a in raw["adrgs"]:
+            if isinstance(a, dict) and "split" in a and "drg" not in a:
+                a = dict(a)
+                split = a.pop("split")
+                code = str(a.get("code", ""))
+                keys = ("MCC", "CC", "NONE") if split == "cc" else ("ALL",) if split == "none" else ()
+                if not keys:
+                    raise ValueError(f"ADRG {code}: split must be 'cc' or 'none', not {split!r}")
+                missing = [k for k in keys if k not in digits]
+                if missing:
+                    raise ValueError(f"ADRG {code}: split needs severity_digits for {', '.join(missing)}")
+                a["drg"] = {k: code + digits[k] for k in keys}
+            adrgs.append(a)
+        return {**raw, "adrgs": adrgs}
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Scheme:
+        mdcs = {m.code for m in self.mdcs}
+        seen: set[str] = set()
+        for i, a in enumerate(self.adrgs):
+            if a.code in seen:
+                raise ValueError(f"adrgs.{i}: duplicate ADRG code {a.code}")
+            seen.add(a.code)
+            if not a.pre_mdc and a.mdc not in mdcs:
+                raise ValueError(f"adrgs.{i}: ADRG {a.code} names MDC {a.mdc!r}, which is not in mdcs")
+        for i, c in enumerate(self.cc):
+            if c.exclusion is not None and c.exclusion not in self.exclusions:
+                raise ValueError(f"cc.{i}: exclusion list {c.exclusion!r} of {c.code} is not in exclusions")
+        return self
