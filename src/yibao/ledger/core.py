@@ -32,6 +32,8 @@ from typing import Any
 import psycopg
 import psycopg.errors
 
+from yibao.ledger import deduction
+from yibao.ledger.deduction import DeductionItem, DeductionOutcome, SettlementCap
 from yibao.ledger.journal import ChainCheck, root_digest, row_hash
 from yibao.ledger.types import (
     LedgerError,
@@ -48,6 +50,7 @@ from yibao.settlement.engine import settle_visit
 from yibao.settlement.model import (
     FUND_FIELDS,
     MONEY_FIELDS,
+    AuditHook,
     FundDetail,
     Line,
     Person,
@@ -397,10 +400,13 @@ class Ledger:
         return dict(json.loads(row[0])) if row else {}
 
     # ------------------------------------------------------------------ settle (2206 / 2207)
-    def settle(self, book: PolicyBook, visit: Visit, msgid: str, *, pre: bool = False) -> SettleOutcome:
+    def settle(self, book: PolicyBook, visit: Visit, msgid: str, *, pre: bool = False,
+               audit: AuditHook | None = None) -> SettleOutcome:
         """Settle ``visit`` (2207) in one transaction, or pre-settle it (2206, ``pre=True``: nothing is
         written, not even the msgid).  A msgid seen before returns the stored first result with
-        ``replayed=True``.  Engine errors (``SettlementError``) propagate unchanged, nothing written."""
+        ``replayed=True``.  Engine errors (``SettlementError``) propagate unchanged, nothing written.
+        ``audit``: the in-event audit hook (事中审核) passed to the engine — blocked lines are settled as
+        fully self-paid and the findings come back on ``settlement.audit``."""
         policy = book.for_date(visit.begin_date)
         year = visit.begin_date.year
         patient = visit.psn_no
@@ -419,7 +425,7 @@ class Ledger:
                 raise LedgerError("visit.account_psn_no", f"unknown person {payer!r}", "unknown_person")
             payer_row = persons[payer] if payer else prow
             person = self._person(prow, visit.begin_date)
-            s = settle_visit(policy, person, visit, counters, int(payer_row[10]), payer_row[5])
+            s = settle_visit(policy, person, visit, counters, int(payer_row[10]), payer_row[5], audit=audit)
             if pre:
                 self._rollback()
                 return SettleOutcome(s, "", False)
@@ -601,6 +607,10 @@ class Ledger:
                 lock += " FOR UPDATE"
             prows = self._rx(lock, (keys,) if self._pg else tuple(keys)).fetchall()
             persons = {r[0]: r for r in prows}
+            # under the person lock, which a deduction also takes: a racing deduction is either seen here or waits
+            if not restore and self._deducted(setl_id):
+                raise LedgerError("setl_id", f"settlement {setl_id} has audit deductions (扣款) recovering its fund "
+                                  "payment; it cannot be undone", "deducted")
             row = self._rx("SELECT id, msgid, psn_no, year, status, cancel_msgid, account_psn_no, acct_pay, deltas "
                           "FROM settlement WHERE setl_id = %s", (setl_id,)).fetchone()
             sid, smsgid, psn_no, year, status, cancel_msgid, acct_psn, acct_pay, deltas_json = row
@@ -659,6 +669,30 @@ class Ledger:
                     return self._replay_undo(seen)
             raise
 
+    def _deducted(self, setl_id: str) -> bool:
+        return deduction.settled_deductions(self, setl_id) > 0
+
+    # ------------------------------------------------------------------ deductions (扣款)
+    def post_deduction(self, deduction_id: str, fixmedins_code: str, reference: str,
+                       items: Sequence[DeductionItem], memo: str = "") -> DeductionOutcome:
+        """Recover fund money from institution ``fixmedins_code`` (see :mod:`yibao.ledger.deduction`):
+        idempotent by ``deduction_id``, capped by what the fund paid, patient and accumulators untouched."""
+        return deduction.post(self, deduction_id, fixmedins_code, reference, items, memo)
+
+    def deduction_caps(self, setl_ids: Sequence[str]) -> dict[str, SettlementCap]:
+        """What may still be recovered per settlement and per line."""
+        return deduction.caps(self, setl_ids)
+
+    def list_deductions(self, fixmedins_code: str | None = None) -> list[DeductionOutcome]:
+        return deduction.list_deductions(self, fixmedins_code)
+
+    def find_settlement(self, mdtrt_id: str) -> str | None:
+        """The active settlement of visit ``mdtrt_id`` (its ``setl_id``), or None."""
+        row = self._x("SELECT setl_id FROM settlement WHERE mdtrt_id = %s AND status = 'active' ORDER BY id DESC",
+                      (mdtrt_id,)).fetchone()
+        self._end_read()
+        return None if row is None else str(row[0])
+
     # ------------------------------------------------------------------ reading settlements
     def get_settlement(self, setl_id: str) -> StoredSettlement:
         """Header, lines, ``setldetail`` and trace of one settlement; unknown → ``unknown_settlement``."""
@@ -712,6 +746,8 @@ class Ledger:
         out = {"count": int(row[0])}
         out.update({f: int(v) for f, v in zip(MONEY_FIELDS, row[1:], strict=True)})
         out.pop("balc", None)  # a balance after, not an amount: summing it means nothing
+        out.update(deduction.totals(self))  # fund money recovered from institutions (扣款)
+        self._end_read()
         return out
 
     def row_counts(self) -> dict[str, int]:
@@ -784,5 +820,7 @@ class Ledger:
         for (psn_no, year), expect in sorted(acc_sum.items()):
             if any(expect.values()):
                 problems.append(f"accumulator[{psn_no}/{year}]: missing, active settlements add up to {expect}")
-        root = root_digest((psn, h) for psn, (seq, h) in heads.items() if seq)
-        return VerifyReport(not problems, sum(1 for s, _ in heads.values() if s), check.rows, problems, root)
+        ded_rows, inst_heads = deduction.check(self, problems)
+        root = root_digest([*((psn, h) for psn, (seq, h) in heads.items() if seq), *inst_heads.items()])
+        return VerifyReport(not problems, sum(1 for s, _ in heads.values() if s), check.rows, problems, root,
+                            ded_rows)

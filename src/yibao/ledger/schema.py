@@ -141,7 +141,7 @@ message = Table(
 # Other capabilities keep their tables in the same database, each in its own module with its own
 # ``metadata`` and its own Alembic branch (``branch_labels``) off the ledger's first revision, so that
 # they can be added without editing each other's migrations.  ``Ledger.migrate`` upgrades all heads.
-CAPABILITY_SCHEMAS = ("yibao.audit.schema", "yibao.api.schema", "yibao.portal.schema")
+CAPABILITY_SCHEMAS = ("yibao.audit.schema", "yibao.api.schema", "yibao.portal.schema", "yibao.payment.schema")
 
 
 def all_metadata() -> MetaData:

@@ -102,10 +102,12 @@ class StoredSettlement:
 @dataclass(slots=True)
 class VerifyReport:
     """Outcome of :meth:`Ledger.verify`.  ``root`` is sha256 over the sorted ``psn_no:head-hash``
-    pairs of every non-empty chain: publish it, and any later rewrite of history changes it."""
+    pairs of every non-empty chain (and ``inst:<fixmedins_code>:head-hash`` of every deduction chain):
+    publish it, and any later rewrite of history changes it."""
 
     ok: bool
     chains: int
     rows: int
     problems: list[str]
     root: str
+    deductions: int = 0  # institution-side deduction rows checked (their chains enter ``root`` as inst:<code>)

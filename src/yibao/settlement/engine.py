@@ -18,10 +18,11 @@ from collections.abc import Mapping
 from yibao.money import RATIO_ONE, apply_ratio, base_for_payment
 from yibao.policy.catalogue import CLASS_C
 from yibao.policy.compiled import CompiledBenefit, CompiledLayer, CompiledPolicy
-from yibao.settlement.model import FundDetail, Person, Settlement, SettlementError, Visit
+from yibao.settlement.model import AuditHook, FundDetail, Person, Settlement, SettlementError, Visit
 
 _HALF_QTY = 5_000
 _QTY_ONE = 10_000
+_NOTHING_BLOCKED: frozenset[str] = frozenset()
 
 
 def deductible_due(benefit: CompiledBenefit, level: str, psn_type: str, acc: Mapping[str, int]) -> tuple[int, int]:
@@ -67,12 +68,17 @@ def settle_visit(
     acc: Mapping[str, int],
     account_balance: int = 0,
     payer_insutype: str | None = None,
+    audit: AuditHook | None = None,
 ) -> Settlement:
     """Settle one visit.  ``acc`` holds the person's accumulators for the visit's year (counter → fen or
     count); ``account_balance`` is the balance of the paying account (the person's own, or the family
     member's named in ``visit.account_psn_no``, whose scheme is ``payer_insutype``: the account rule of
     the payer's scheme decides what a family member's account may pay).  The result's ``deltas`` say
     how ``acc`` must change.
+
+    ``audit`` (optional, pure) is the in-event audit hook (事中审核, :mod:`yibao.audit.moments`): its findings
+    are kept in ``Settlement.audit``; a line it blocks is settled as fully self-paid (全自费), a visit-level
+    block makes every line self-paid.  Without a hook the result is exactly as before.
     """
     scheme = person.insutype
     psn_type = person.psn_type
@@ -88,6 +94,16 @@ def settle_visit(
         raise SettlementError("visit.hosp_lv", f"unknown hospital level {level!r}")
 
     s = Settlement(visit.mdtrt_id, person.psn_no, scheme, psn_type, med_type, policy.admdvs, policy.version_id)
+
+    blocked: frozenset[str] | set[str] = _NOTHING_BLOCKED
+    if audit is not None:
+        found = audit(person, visit)
+        if found:
+            s.audit.extend(found)
+            blocked = {f.feedetl_sn for f in found if f.severity == "block"}  # type: ignore[misc]
+            if None in blocked:
+                blocked = {ln.feedetl_sn for ln in visit.lines}
+            s.steps.append(("audit", len(found), len(blocked)))
 
     # 1. line split (hot loop: locals only)
     cat = policy.catalogue
@@ -119,6 +135,15 @@ def settle_visit(
             pre_t += pre
             ins_t += ins
         i += 1
+    if blocked:  # lines the audit hook blocked are settled as fully self-paid (全自费)
+        for j, ln in enumerate(visit.lines):
+            if ln.feedetl_sn in blocked:
+                full, over, pre, ins = parts[j]
+                full_t += ln.amount - full
+                over_t -= over
+                pre_t -= pre
+                ins_t -= ins
+                parts[j] = (ln.amount, 0, 0, 0)
     total = full_t + over_t + pre_t + ins_t
     s.medfee_sumamt = total
     s.fulamt_ownpay_amt = full_t

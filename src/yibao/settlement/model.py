@@ -7,6 +7,7 @@ quantities are int in 1/10000 (the interface's ``cnt`` is ``16,4``); ratios are 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from yibao.errors import FieldError
@@ -93,6 +94,22 @@ class LineSplit:
     psn_cash_pay: int
 
 
+@dataclass(frozen=True, slots=True)
+class AuditFinding:
+    """One in-event audit finding (事中审核) returned by an audit hook.  ``feedetl_sn`` None = the whole
+    visit.  ``severity`` "block": the line (or every line) is settled as fully self-paid (全自费);
+    "flag" / "warn": settled normally and recorded."""
+
+    feedetl_sn: str | None
+    rule_code: str
+    severity: str
+    reason_zh: str
+    reason_en: str
+
+
+AuditHook = Callable[["Person", "Visit"], Sequence[AuditFinding]]
+
+
 @dataclass(slots=True)
 class Settlement:
     """The 2207 ``setlinfo`` plus ``setldetail``, the per-line parts and the engine's trace."""
@@ -130,6 +147,7 @@ class Settlement:
     line_parts: list[tuple[int, int, int, int]] = field(default_factory=list)  # full, over, pre, inscp
     deltas: dict[str, int] = field(default_factory=dict)  # yearly accumulator changes
     steps: list[tuple[object, ...]] = field(default_factory=list)
+    audit: list[AuditFinding] = field(default_factory=list)  # in-event findings, when a hook ran
 
 
 MONEY_FIELDS = (

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+import yibao.audit.scenarios  # noqa: F401  (registers the audit's labelled fraud scenarios as injectors)
 from yibao.policy.loader import example_path
 from yibao.synth.generator import DEFAULT_CHUNK, generate
 from yibao.synth.inject import injector_names

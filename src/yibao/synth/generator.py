@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -127,11 +128,89 @@ class Manifest:
         return json.dumps(d, ensure_ascii=False, indent=2)
 
 
+# ----------------------------------------------------------------------------- prescribing limits
+@dataclass(frozen=True)
+class PrescribingLimits:
+    """The bureau's 事前 knowledge base as compliant providers apply it when they prescribe (docs/SYNTH.md).
+
+    Quantities are × 10000 (as ``lines.qty``).  ``supply_per_day`` × ``supply_days[med_type]`` caps a
+    drug line of those visit types (超量开药); ``course_visit`` caps a line in any one visit and
+    ``course_year`` a person's calendar-year total (药品限支付疗程); ``period`` caps a person's total of
+    an item within any ``period_days`` window (周期超频次): ``code -> (period_days, max)``.
+    """
+
+    supply_per_day: dict[str, int] = field(default_factory=dict)
+    supply_days: dict[str, int] = field(default_factory=dict)
+    course_visit: dict[str, int] = field(default_factory=dict)
+    course_year: dict[str, int] = field(default_factory=dict)
+    period: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @classmethod
+    def from_audit_knowledge(cls) -> PrescribingLimits:
+        """The limits of the shipped audit rule library and its EXAMPLE knowledge tables
+        (``yibao.audit``); no limits when that package is not installed."""
+        try:
+            from yibao.audit.knowledge import load_knowledge
+            from yibao.audit.rules import model as rules_model
+        except ImportError:  # pragma: no cover - the audit package ships with yibao
+            return cls()
+        k = load_knowledge()
+        lib = rules_model.load_library()
+        kinds = {r.kind for r in lib.rules if r.enabled}
+        days: dict[str, int] = {}
+        for r in lib.rules:
+            if r.kind == "over_supply" and r.enabled and isinstance(r.params, rules_model.SupplyParams):
+                days = dict(r.params.max_days)
+        course = k.payment_course.select("code", "basis", (pl.col("max_days") * pl.col("units_per_day_q")).alias("lim"))
+        freq = k.frequency.filter(pl.col("period_days").is_not_null() & pl.col("max_per_period_q").is_not_null())
+        return cls(
+            supply_per_day=dict(k.supply.select("code", "max_units_per_day_q").iter_rows()) if days else {},
+            supply_days=days,
+            course_visit={c: int(q) for c, b, q in course.iter_rows() if b == "admission"}
+            if "course_admission" in kinds else {},
+            course_year={c: int(q) for c, b, q in course.iter_rows() if b == "year"} if "course_year" in kinds else {},
+            period={c: (int(d), int(q)) for c, d, q in freq.select("code", "period_days", "max_per_period_q").iter_rows()}
+            if "frequency_period" in kinds else {},
+        )
+
+
+def _apply_limits(tables: Tables, vt: I64, who: I64, day: I64, lv: I64, li: I64, lq: I64) -> I64:
+    """Quantities of lines (visit row ``lv``, item ``li``) after a compliant provider's limits; 0 = not
+    prescribed (the caller drops the line).  Per-visit caps first, then the person's history in date order."""
+    q = np.minimum(lq, tables.cap_visit[vt[lv], li])
+    hist = np.flatnonzero(tables.lim_window[li] > 0)
+    if hist.size == 0:
+        return q
+    # greedy in (person, item, day) order: a line keeps what the window still allows (whole half units)
+    order = hist[np.lexsort((lv[hist], day[lv[hist]], li[hist], who[lv[hist]]))]
+    p_who, p_item, p_day, p_q = who[lv[order]], li[order], day[lv[order]], q[order]
+    win, lim = tables.lim_window[p_item], tables.lim_total[p_item]
+    half = QTY_ONE // 2
+    out = p_q.copy()
+    kept_day: list[int] = []
+    kept_q: list[int] = []
+    for j in range(order.size):
+        if j == 0 or p_who[j] != p_who[j - 1] or p_item[j] != p_item[j - 1]:
+            kept_day, kept_q = [], []
+        d, w = int(p_day[j]), int(win[j])
+        used = sum(x for dd, x in zip(kept_day, kept_q, strict=True) if dd > d - w)
+        room = max(int(lim[j]) - used, 0)
+        take = min(int(p_q[j]), room)
+        if take < int(p_q[j]):
+            take -= take % half
+        out[j] = take
+        if take:
+            kept_day.append(d)
+            kept_q.append(take)
+    q[order] = out
+    return q
+
+
 # ----------------------------------------------------------------------------- catalogue tables
 class Tables:
     """The catalogue and the clinical profiles flattened into numpy arrays."""
 
-    def __init__(self, loaded: LoadedRegion, year: int) -> None:
+    def __init__(self, loaded: LoadedRegion, year: int, limits: PrescribingLimits | None = None) -> None:
         region = loaded.region
         version = loaded.version_for(dt.date(year, 1, 1)) or region.versions[0]
         self.version = version
@@ -231,6 +310,35 @@ class Tables:
                     if p.sex is None or p.sex == "MF"[s]:
                         self.chronic_p[b, s, j] = p.prevalence[b]
         self.mt_ok = np.array([p.mt for p in C.PROFILES])
+        self._set_limits(limits or PrescribingLimits())
+
+    def _set_limits(self, lim: PrescribingLimits) -> None:
+        """Per (visit type, item) quantity caps and per-item history windows from ``lim``."""
+        n = len(self.items)
+        big = np.iinfo(np.int64).max
+        self.cap_visit = np.full((4, n), big, dtype=np.int64)
+        self.lim_window = np.zeros(n, dtype=np.int64)  # days; 0 = no history limit
+        self.lim_total = np.zeros(n, dtype=np.int64)
+        for code, q in lim.course_visit.items():
+            i = self.code_index.get(code)
+            if i is not None:
+                self.cap_visit[:, i] = np.minimum(self.cap_visit[:, i], q)
+        for t, med in enumerate(VTYPE_CODES):
+            d = lim.supply_days.get(med)
+            if d is None:
+                continue
+            for code, per_day in lim.supply_per_day.items():
+                i = self.code_index.get(code)
+                if i is not None:
+                    self.cap_visit[t, i] = min(int(self.cap_visit[t, i]), per_day * d)
+        for code, (days, q) in lim.period.items():
+            i = self.code_index.get(code)
+            if i is not None:
+                self.lim_window[i], self.lim_total[i] = days, q
+        for code, q in lim.course_year.items():
+            i = self.code_index.get(code)
+            if i is not None:
+                self.lim_window[i], self.lim_total[i] = 400, q  # longer than the year: the whole year
 
     def _prefixed(self, prefixes: Sequence[str]) -> list[int]:
         out: list[int] = []
@@ -701,7 +809,16 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     fixed(normal & (rank >= 3) & (u2 >= 0.85), "chief", one)
     fixed(opv & hosp & (rng.random(nv) < 0.35), "reg", one)
     # inpatient fixed daily items
-    neo = ip & (age == 0) & (prof == C.PROFILE_INDEX["neonatal"])
+    # newborn items (age limit 0) only before the first birthday: age 0 on 1 January can be 1 by the visit
+    birth = ppl.table.column("birth_date").to_numpy().astype("datetime64[D]")[who]
+    vdate = np.datetime64(f"{year}-01-01", "D") + day.astype("timedelta64[D]")
+
+    def month_day(d: npt.NDArray[np.datetime64]) -> I64:
+        m = (d.astype("datetime64[M]") - d.astype("datetime64[Y]")).astype(np.int64) + 1
+        return np.asarray(m * 100 + (d - d.astype("datetime64[M]")).astype(np.int64) + 1, dtype=np.int64)
+
+    under_one = (age == 0) & (month_day(vdate) < month_day(birth))
+    neo = ip & under_one & (prof == C.PROFILE_INDEX["neonatal"])
     ub = rng.random(nv)
     bd = bed_days.astype(np.float64)
     fixed(ip, "ip", bd)
@@ -774,6 +891,10 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     cap = np.where(vt == IP, 60, np.where(vt == RX, 5, 8))[lv]
     fit = pos_in_visit < cap
     lv, li, lq = lv[fit], li[fit], lq[fit]
+    # compliant prescribing: quantities within the knowledge base's supply, course and period limits
+    lq = _apply_limits(tables, vt, who, day, lv, li, lq)
+    given = lq > 0
+    lv, li, lq = lv[given], li[given], lq[given]
     # prices: unit price; services vary ±10% by hospital in 30% of lines
     price = tables.price[li].copy()
     var = (tables.kind[li] == 1) & (rng.random(li.size) < 0.3)
@@ -805,9 +926,17 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     fam_use = (fam >= 0) & (bal == 0) & (rng.random(nv) < 0.5)
     use_account = np.where(scheme310, rng.random(nv) < 0.95, False) | fam_use
     account_payer = np.where(fam_use, fam, -1)
-    # discharge status: 1 home, 2 transferred, 4 died (index into DISCHARGE)
-    discharge = np.where(ip, np.where(rng.random(nv) < np.where(age >= 80, 0.03, np.where(age >= 60, 0.012, 0.003)),
-                                      2, np.where(rng.random(nv) < 0.01, 1, 0)), 0)
+    # discharge status: 1 home, 2 transferred, 4 died (index into DISCHARGE).  A person can die only in
+    # their last stay of the year (no visit begins on or after its admission day), so no visit follows a death.
+    last_day = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(last_day, who[vkeep], day[vkeep])
+    later = np.zeros(nv, dtype=bool)  # another kept visit of the same person on the same last day
+    same = vkeep & (day == last_day[who])
+    k_same = np.bincount(who[same], minlength=n)
+    later[same] = k_same[who[same]] > 1
+    can_die = ip & vkeep & (day == last_day[who]) & ~later
+    died = can_die & (rng.random(nv) < np.where(age >= 80, 0.03, np.where(age >= 60, 0.012, 0.003)))
+    discharge = np.where(ip, np.where(died, 2, np.where(rng.random(nv) < 0.01, 1, 0)), 0)
     # ---------------------------------------------------------------- Arrow tables (in visit_id order)
     vo = vorder
     jan1 = np.datetime64(f"{year}-01-01", "D")
@@ -861,7 +990,9 @@ def _valid(tables: Tables, items: I64, rows: I64, age: I64, female: B, rank: I64
     a = age[rows]
     fem = female[rows]
     ok = (s == 0) | ((s == 1) & ~fem) | ((s == 2) & fem)
-    ok &= (a >= tables.min_age[items]) & (a <= tables.max_age[items])
+    # ``age`` is the age on 1 January; by the visit date the person may be a year older, so an item with
+    # an upper age limit must allow that older age too (clean visits never break an age restriction)
+    ok &= (a >= tables.min_age[items]) & (a + 1 <= tables.max_age[items])
     ok &= tables.min_rank[items] <= rank[rows]
     ok &= tables.ind_ok[dx[rows], items]
     return np.asarray(ok, dtype=np.bool_)
@@ -996,13 +1127,17 @@ ProgressFn = Callable[[int, int], None]
 
 def generate(region_path: str | Path, out_dir: str | Path, persons: int, year: int = 2025, seed: int = 0,
              inject: Sequence[str] = (), chunk_size: int = DEFAULT_CHUNK,
-             progress: ProgressFn | None = None, compression: str = "zstd") -> Manifest:
-    """Generate a region's year into ``out_dir`` (persons, institutions, visits, lines, manifest)."""
+             progress: ProgressFn | None = None, compression: str = "zstd",
+             limits: PrescribingLimits | None = None) -> Manifest:
+    """Generate a region's year into ``out_dir`` (persons, institutions, visits, lines, manifest).
+
+    ``limits``: the prescribing limits clean care keeps to (default: the audit rule library's example
+    knowledge base, :meth:`PrescribingLimits.from_audit_knowledge`)."""
     if persons < 1:
         raise ValueError("persons must be at least 1")
     t0 = time.perf_counter()
     loaded = load_region(region_path)
-    tables = Tables(loaded, year)
+    tables = Tables(loaded, year, limits if limits is not None else PrescribingLimits.from_audit_knowledge())
     info = region_info(loaded, tables)
     injectors = [(name, get_injector(name)) for name in inject]
     out = Path(out_dir)
@@ -1035,12 +1170,12 @@ def generate(region_path: str | Path, out_dir: str | Path, persons: int, year: i
             rng_p, rng_v, rng_i = (np.random.default_rng(s) for s in child[ci].spawn(3))
             ppl = make_people(rng_p, info, tables, start, n, year)
             ch = make_chunk(rng_v, info, tables, inst, ppl, year, visit_base=rows["visits"])
+            stats.add_people(ppl)
+            stats.add_chunk(ch)  # calibration describes the clean region, before any injector runs
             vt, lt = ch.visits, ch.lines
             for _, inj in injectors:
                 vt, lt = inj(rng_i, ppl.table, vt, lt)
             ch.visits = vt
-            stats.add_people(ppl)
-            stats.add_chunk(ch)
             if pending is not None:
                 pending.result()
                 if progress is not None:

@@ -1,0 +1,219 @@
+"""Measured quality of the audit: generate a region with every scenario injected, audit it, score it.
+
+Scoring is per visit (docs/AUDIT_EVALUATION.md has the full definition):
+
+* a visit is *flagged* when at least one flag (rule or model, any severity) names it;
+* *true positive*: a flagged visit whose ``scenario`` label is set; *false positive*: a flagged
+  visit without a label; *false negative*: a labelled visit nobody flagged;
+* recall of scenario s = flagged visits labelled s / visits labelled s;
+* precision of scenario s = TP_s / (TP_s + FP_s), where FP_s charges each false-positive visit to the
+  scenarios its detectors target (``evaluation.yaml``), split evenly among the detectors that flagged it
+  and among each detector's targets; detectors without a declared target charge ``(unattributed)``;
+* amount flagged = the amount at stake of the flagged visits (per visit the largest total any one
+  detector puts on it, so two detectors on one visit do not count it twice), integer fen.
+
+``overall`` uses every visit: precision = flagged labelled / flagged, recall = flagged labelled / labelled.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from yibao.audit.flags import conform, empty_flags
+from yibao.errors import FieldError
+
+EVAL_FILE = Path(__file__).with_name("evaluation.yaml")
+UNATTRIBUTED = "(unattributed)"
+
+
+@dataclass(frozen=True)
+class Score:
+    scenario: str
+    labelled: int  # visits carrying the label
+    flagged: int  # of those, flagged (true positives)
+    false_pos: float  # false-positive visits charged to the scenario
+    amount_flagged: int  # fen, at stake on the flagged labelled visits (overall: on all flagged visits)
+
+    @property
+    def recall(self) -> float | None:
+        return self.flagged / self.labelled if self.labelled else None
+
+    @property
+    def precision(self) -> float | None:
+        denom = self.flagged + self.false_pos
+        return self.flagged / denom if denom else None
+
+    def row(self) -> dict[str, Any]:
+        r, p = self.recall, self.precision
+        return {"scenario": self.scenario, "precision": None if p is None else round(p, 4),
+                "recall": None if r is None else round(r, 4), "amount_flagged": self.amount_flagged,
+                "labelled": self.labelled, "true_positives": self.flagged, "false_positives": round(self.false_pos, 2)}
+
+
+@cache
+def attribution(path: str = str(EVAL_FILE)) -> dict[str, Any]:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or "targets" not in data:
+        raise FieldError("evaluation.yaml", "needs a 'targets' mapping")
+    return data
+
+
+def detector_targets(codes: list[str], rule_checks: dict[str, str] | None = None) -> pl.DataFrame:
+    """(rule_code, target, weight) rows: each detector's share of a false positive per target scenario."""
+    cfg = attribution()
+    rows: list[tuple[str, str, float]] = []
+    for code in codes:
+        targets: list[str] = list(cfg["targets"].get(code, []))
+        if not targets and rule_checks and code in rule_checks:
+            targets = list(cfg.get("rule_checks", {}).get(rule_checks[code], []))
+        targets = targets or [UNATTRIBUTED]
+        rows += [(code, t, 1.0 / len(targets)) for t in targets]
+    return pl.DataFrame(rows, schema={"rule_code": pl.String, "target": pl.String, "weight": pl.Float64},
+                        orient="row")
+
+
+def score(visits: pl.DataFrame, flags: pl.DataFrame, scenarios: list[str],
+          rule_checks: dict[str, str] | None = None) -> list[Score]:
+    """Per-scenario and overall scores of ``flags`` against the ``scenario`` labels of ``visits``."""
+    labels = visits.select("visit_id", "scenario")
+    per_det = flags.group_by("visit_id", "rule_code").agg(pl.col("amount_fen").sum())
+    per_visit = (per_det.group_by("visit_id").agg(pl.col("amount_fen").max(), pl.len().alias("n_det"))
+                 .join(labels, on="visit_id", how="left"))
+    fp = per_det.join(per_visit.filter(pl.col("scenario").is_null()).select("visit_id", "n_det"), on="visit_id")
+    targets = detector_targets(sorted(set(fp["rule_code"].to_list())), rule_checks)
+    fp_by = (fp.join(targets, on="rule_code").with_columns((pl.col("weight") / pl.col("n_det")).alias("w"))
+             .group_by("target").agg(pl.col("w").sum()))
+    fp_map = dict(fp_by.iter_rows())
+    lab = labels.group_by("scenario").len()
+    lab_map = {k: int(n) for k, n in lab.iter_rows() if k is not None}
+    tp = per_visit.filter(pl.col("scenario").is_not_null()).group_by("scenario").agg(
+        pl.len().alias("n"), pl.col("amount_fen").sum().alias("amt"))
+    tp_map = {k: (int(n), int(a)) for k, n, a in tp.iter_rows()}
+    out = [Score(s, lab_map.get(s, 0), tp_map.get(s, (0, 0))[0], float(fp_map.get(s, 0.0)), tp_map.get(s, (0, 0))[1])
+           for s in scenarios]
+    if fp_map.get(UNATTRIBUTED):
+        out.append(Score(UNATTRIBUTED, 0, 0, float(fp_map[UNATTRIBUTED]), 0))
+    n_fp = per_visit.filter(pl.col("scenario").is_null()).height
+    out.append(Score("overall", sum(lab_map.values()), sum(n for n, _ in tp_map.values()), float(n_fp),
+                     int(per_visit["amount_fen"].sum() or 0)))
+    return out
+
+
+def detector_scores(visits: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
+    """Per detector (rule / model code): visits flagged, of which labelled (any scenario), its precision, and
+    the scenarios of the labelled visits it found — the table that says where false positives come from."""
+    labels = visits.select("visit_id", "scenario")
+    per = (flags.group_by("rule_code", "source", "visit_id").agg(pl.col("amount_fen").sum())
+           .join(labels, on="visit_id", how="left"))
+    return (per.group_by("rule_code", "source")
+            .agg(pl.len().alias("visits"), pl.col("scenario").is_not_null().sum().alias("labelled"),
+                 pl.col("amount_fen").sum().alias("amount_fen"),
+                 pl.col("scenario").drop_nulls().value_counts(sort=True).alias("_found"))
+            .with_columns((pl.col("labelled") / pl.col("visits")).round(4).alias("precision"),
+                          pl.col("_found").list.eval(pl.element().struct.field("scenario") + "="
+                                                     + pl.element().struct.field("count").cast(pl.String))
+                          .list.join(", ").alias("found"))
+            .drop("_found").sort("source", "rule_code"))
+
+
+# ----------------------------------------------------------------------------- the whole audit
+RulesFn = Callable[..., pl.DataFrame]
+
+
+def find_rules() -> tuple[RulesFn | None, dict[str, str]]:
+    """The rule library's batch run (``yibao.audit.rules.batch.run_rules`` over the shipped library and
+    knowledge tables) as ``fn(persons, visits, lines, settled)``, and each rule's kind; ``(None, {})``
+    while the rule library is not installed."""
+    try:
+        batch = importlib.import_module("yibao.audit.rules.batch")
+        model = importlib.import_module("yibao.audit.rules.model")
+        know = importlib.import_module("yibao.audit.knowledge")
+    except ImportError:
+        return None, {}
+    library = model.load_library()
+    knowledge = know.load_knowledge()
+    kinds = {str(r.code): str(r.kind) for r in library.rules}
+
+    def run(persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame,
+            settled: pl.DataFrame | None = None) -> pl.DataFrame:
+        out = batch.run_rules(library, knowledge, persons, visits, lines, settled=settled, moment="after")
+        if not isinstance(out, pl.DataFrame):
+            raise FieldError("run_rules", f"returned {type(out).__name__}, expected a flag frame")
+        return conform(out)
+
+    return run, kinds
+
+
+@dataclass
+class Evaluation:
+    seed: int
+    persons: int
+    scores: list[Score]
+    rows: dict[str, int]
+    timings: dict[str, float]
+    rules_used: bool
+    flags: pl.DataFrame
+    detectors: pl.DataFrame
+
+
+def run_audit(persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame, institutions: pl.DataFrame | None,
+              settled: pl.DataFrame | None, use_rules: bool = True) -> tuple[pl.DataFrame, dict[str, str], bool]:
+    """Rules (when available) plus models → one flag frame; also each rule's check kind."""
+    from yibao.audit.models import run_models
+
+    frames = [run_models(persons, visits, lines, settled, institutions=institutions)]
+    fn, checks = find_rules() if use_rules else (None, {})
+    if fn is not None:
+        frames.append(fn(persons, visits, lines, settled))
+    return pl.concat([empty_flags(), *frames]), checks, fn is not None
+
+
+def settle(region: str | Path, persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    """Per-visit payments from the batch settlement (visit_id, fund_pay_sumamt, acct_pay, medfee_sumamt)."""
+    from yibao.batch.settle import settle_batch
+    from yibao.policy.book import PolicyBook
+    from yibao.policy.loader import load_region
+
+    res = settle_batch(PolicyBook(load_region(region)), persons, visits, lines)
+    return res.visits.select("visit_id", "fund_pay_sumamt", "acct_pay", "medfee_sumamt")
+
+
+def evaluate(seed: int, persons: int = 20_000, region: str | Path | None = None, *, use_rules: bool = True,
+             with_settlement: bool = True, work_dir: str | Path | None = None) -> Evaluation:
+    """Generate a region (seed, persons) with every scenario injected, run the whole audit, score it."""
+    from yibao.audit.scenarios import SCENARIOS
+    from yibao.audit.scenarios.apply import inject_dir
+    from yibao.policy.loader import example_path
+    from yibao.synth.generator import generate
+
+    if persons < 1000:
+        raise FieldError("persons", "at least 1000 persons are needed for peer groups to exist")
+    region_path = Path(region) if region is not None else example_path("xian")
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="yibao-audit-eval-") as tmp:
+        d = Path(work_dir) if work_dir is not None else Path(tmp)
+        t0 = time.perf_counter()
+        generate(region_path, d, persons, seed=seed)
+        rows = inject_dir(d, SCENARIOS, seed)
+        timings["generate_s"] = time.perf_counter() - t0
+        p, v, ln = (pl.read_parquet(d / f"{f}.parquet") for f in ("persons", "visits", "lines"))
+        inst = pl.read_parquet(d / "institutions.parquet")
+    t0 = time.perf_counter()
+    settled = settle(region_path, p, v, ln) if with_settlement else None
+    timings["settle_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    flags, checks, used = run_audit(p, v, ln, inst, settled, use_rules)
+    timings["audit_s"] = time.perf_counter() - t0
+    scores = score(v, flags, list(SCENARIOS), checks)
+    return Evaluation(seed, persons, scores, rows, {k: round(x, 3) for k, x in timings.items()}, used, flags,
+                      detector_scores(v, flags))

@@ -1,0 +1,142 @@
+"""Knowledge tables (知识库) read by the rule library, loaded once into typed Polars frames.
+
+Each table is a CSV in one directory (``example/`` ships EXAMPLE content; a bureau points
+:func:`load_knowledge` at its own directory with the same columns).  Quantities are stored as
+integers in 1/10000 (as ``lines.qty``); prices in fen.  A bad cell raises :class:`KnowledgeError`
+naming ``table.column`` and the row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+
+from yibao.errors import FieldError
+
+QTY_ONE = 10_000
+
+
+class KnowledgeError(FieldError):
+    """A knowledge table that cannot be used: ``field`` is ``table.column``."""
+
+
+def example_dir() -> Path:
+    """The directory of the shipped EXAMPLE tables."""
+    return Path(str(resources.files("yibao.audit.knowledge") / "example"))
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """All knowledge tables, typed.  ``*_q`` columns are quantities × 10000."""
+
+    item_sex: pl.DataFrame  # code, sex (M/F)
+    item_age: pl.DataFrame  # code, min_age, max_age (Int32, null = open)
+    item_level: pl.DataFrame  # code, min_level
+    item_indication: pl.DataFrame  # code, icd_prefixes ('|'-joined ICD-10 prefixes, no dots)
+    price_standard: pl.DataFrame  # code, kind, standard_price_fen
+    duplicate_pairs: pl.DataFrame  # code_a, code_b
+    split_items: pl.DataFrame  # package_code, component_code
+    frequency: pl.DataFrame  # code, max_per_day_q, period_days, max_per_period_q
+    payment_course: pl.DataFrame  # code, max_days, units_per_day_q, basis (admission | year)
+    supply: pl.DataFrame  # code, max_units_per_day_q
+    imaging: pl.DataFrame  # code, modality, positive_icd_prefixes
+    deaths: pl.DataFrame  # psn_no, death_date
+
+
+_STR, _INT, _QTY, _DATE = "str", "int", "qty", "date"
+_COLUMNS: dict[str, dict[str, str]] = {
+    "item_sex": {"code": _STR, "sex": _STR},
+    "item_age": {"code": _STR, "min_age": _INT, "max_age": _INT},
+    "item_level": {"code": _STR, "min_level": _STR},
+    "item_indication": {"code": _STR, "icd_prefixes": _STR},
+    "price_standard": {"code": _STR, "kind": _STR, "standard_price_fen": _INT},
+    "duplicate_pairs": {"code_a": _STR, "code_b": _STR},
+    "split_items": {"package_code": _STR, "component_code": _STR},
+    "frequency": {"code": _STR, "max_per_day": _QTY, "period_days": _INT, "max_per_period": _QTY},
+    "payment_course": {"code": _STR, "max_days": _INT, "units_per_day": _QTY, "basis": _STR},
+    "supply": {"code": _STR, "max_units_per_day": _QTY},
+    "imaging": {"code": _STR, "modality": _STR, "positive_icd_prefixes": _STR},
+    "deaths": {"psn_no": _STR, "death_date": _DATE},
+}
+_REQUIRED = {"code", "sex", "min_level", "icd_prefixes", "kind", "standard_price_fen", "code_a", "code_b",
+             "package_code", "component_code", "max_days", "units_per_day", "basis", "max_units_per_day",
+             "modality", "psn_no", "death_date"}  # fmt: skip
+_ALLOWED = {("item_sex", "sex"): {"M", "F"}, ("payment_course", "basis"): {"admission", "year"}}
+
+
+def _qty(table: str, col: str, row: int, text: str | None) -> int | None:
+    if text is None or text == "":
+        return None
+    try:
+        d = Decimal(text) * QTY_ONE
+    except InvalidOperation:
+        raise KnowledgeError(f"{table}.{col}", f"row {row}: {text!r} is not a number") from None
+    if d != d.to_integral_value() or d < 0:
+        raise KnowledgeError(f"{table}.{col}", f"row {row}: {text!r} needs at most 4 decimals and ≥ 0")
+    return int(d)
+
+
+def _typed(table: str, raw: pl.DataFrame) -> pl.DataFrame:
+    spec = _COLUMNS[table]
+    cols: dict[str, pl.Series] = {}
+    for col, kind in spec.items():
+        if col not in raw.columns:
+            raise KnowledgeError(f"{table}.{col}", "column missing")
+        values = raw[col].to_list()
+        if col in _REQUIRED:
+            for i, v in enumerate(values):
+                if v is None or v == "":
+                    raise KnowledgeError(f"{table}.{col}", f"row {i + 1}: empty")
+        allowed = _ALLOWED.get((table, col))
+        if allowed is not None:
+            for i, v in enumerate(values):
+                if v not in allowed:
+                    raise KnowledgeError(f"{table}.{col}", f"row {i + 1}: {v!r} not one of {sorted(allowed)}")
+        if kind == _STR:
+            cols[col] = pl.Series(col, values, pl.String)
+        elif kind == _INT:
+            try:
+                cols[col] = pl.Series(col, [None if v in (None, "") else int(v) for v in values], pl.Int64)
+            except ValueError as e:
+                raise KnowledgeError(f"{table}.{col}", f"not an integer ({e})") from None
+        elif kind == _QTY:
+            cols[f"{col}_q"] = pl.Series(f"{col}_q", [_qty(table, col, i + 1, v) for i, v in enumerate(values)],
+                                         pl.Int64)
+        else:
+            try:
+                cols[col] = pl.Series(col, [None if v in (None, "") else dt.date.fromisoformat(v) for v in values],
+                                      pl.Date)
+            except ValueError as e:
+                raise KnowledgeError(f"{table}.{col}", f"not an ISO date ({e})") from None
+    return pl.DataFrame(list(cols.values()))
+
+
+def from_frames(**tables: pl.DataFrame) -> Knowledge:
+    """Knowledge from in-memory string frames (same columns as the CSVs); missing tables are empty."""
+    typed = {}
+    for f in fields(Knowledge):
+        raw = tables.get(f.name)
+        if raw is None:
+            raw = pl.DataFrame({c: pl.Series(c, [], pl.String) for c in _COLUMNS[f.name]})
+        typed[f.name] = _typed(f.name, raw.cast({c: pl.String for c in raw.columns}))
+    unknown = set(tables) - set(typed)
+    if unknown:
+        raise KnowledgeError(sorted(unknown)[0], "unknown knowledge table")
+    return Knowledge(**typed)
+
+
+def load_knowledge(directory: str | Path | None = None) -> Knowledge:
+    """Read every table ``<name>.csv`` from ``directory`` (default: the EXAMPLE tables)."""
+    base = Path(directory) if directory is not None else example_dir()
+    raw: dict[str, pl.DataFrame] = {}
+    for name in _COLUMNS:
+        path = base / f"{name}.csv"
+        if not path.exists():
+            raise KnowledgeError(name, f"file {path} missing")
+        raw[name] = pl.read_csv(path, infer_schema_length=0)
+    return from_frames(**raw)

@@ -1,0 +1,65 @@
+"""Anomaly models of the audit: what rules cannot catch (provider peers, patient patterns, networks, a forest).
+
+``run_models(persons, visits, lines, settled=None, groups=None)`` returns one flag frame in the shared
+flag schema (``source = "model"``, ``rule_class = "模型"``).  Every flag names its features and the peers
+it was compared with (``reason_zh`` / ``reason_en`` and JSON ``evidence``) and the amount at stake
+(the fund payment of the visit when ``settled`` is given, else the billed amount; a line's share of it
+for line-level flags).  Thresholds are in ``params.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from yibao.audit.flags import FLAG_SCHEMA, conform, empty_flags
+from yibao.audit.models import iforest, network, patient, peer
+from yibao.audit.models.features import Params, load_params, visit_frame
+
+MODEL_CODES: dict[str, tuple[str, str]] = {  # code → (zh, en)
+    "MX-PEER-001": ("次均费用（病种组调整）同级异常", "case-mix adjusted cost per case vs peers"),
+    "MX-PEER-002": ("药占比同级异常", "drug share vs peers"),
+    "MX-PEER-003": ("住院天数异常且日均诊疗少（挂床）", "long stay with little care per day"),
+    "MX-PEER-004": ("同一机构重复就诊", "repeat visits to one provider"),
+    "MX-PEER-005": ("项目构成同级异常（高套）", "item mix vs peers (upcoding)"),
+    "MX-PEER-006": ("模板化收费（虚构诊疗）", "templated bills (phantom billing)"),
+    "MX-PAT-002": ("多头就医", "doctor shopping"),
+    "MX-PAT-003": ("多药店购同一药品", "pharmacy shopping"),
+    "MX-PAT-004": ("贵重药品频繁购药（倒卖）", "early refills of dear drugs (resale)"),
+    "MX-PAT-005": ("单次药量异常（超量开药）", "excess quantity on a line"),
+    "MX-NET-001": ("同日结伴就诊团体（串通）", "co-visit ring (collusion)"),
+    "MX-IF-001": ("孤立森林多维异常", "isolation forest outlier"),
+}
+
+
+def run_models(persons: pl.DataFrame | None, visits: pl.DataFrame, lines: pl.DataFrame,
+               settled: pl.DataFrame | None = None, groups: pl.DataFrame | None = None, *,
+               institutions: pl.DataFrame | None = None, params: Params | str | Path | None = None,
+               only: set[str] | None = None) -> pl.DataFrame:
+    """All anomaly models over a period's claims → flags (one row per suspect visit or line per model).
+
+    ``institutions`` (fixmedins_code, kind) sharpens the peer groups (hospital vs primary vs internet);
+    ``only`` restricts the run to some model codes (MX-PAT-002 also yields MX-PAT-003).
+    """
+    p = params if isinstance(params, dict) else load_params(params)
+    v = visit_frame(visits, lines, settled, groups, institutions)
+    models: dict[str, Callable[[], pl.DataFrame]] = {
+        "MX-PEER-001": lambda: peer.cost_outliers(v, p),
+        "MX-PEER-002": lambda: peer.drug_share_outliers(v, p),
+        "MX-PEER-003": lambda: peer.los_outliers(v, p),
+        "MX-PEER-004": lambda: peer.repeat_visits(v, p),
+        "MX-PEER-005": lambda: peer.code_mix(v, lines, p),
+        "MX-PEER-006": lambda: peer.bill_templates(v, lines, p),
+        "MX-PAT-002": lambda: patient.shopping(v, lines, p),  # also MX-PAT-003
+        "MX-PAT-004": lambda: patient.early_refills(v, lines, p),
+        "MX-PAT-005": lambda: patient.excess_quantity(v, lines, p),
+        "MX-NET-001": lambda: network.co_visit_rings(v, persons, p),
+        "MX-IF-001": lambda: iforest.isolation_forest(v, p),
+    }
+    out = [fn() for code, fn in models.items() if only is None or code in only]
+    return conform(pl.concat([empty_flags(), *out])) if out else empty_flags()
+
+
+__all__ = ["FLAG_SCHEMA", "MODEL_CODES", "run_models"]

@@ -1,0 +1,128 @@
+"""Shared pieces of the anomaly models: the visit frame, robust z-scores, amounts at stake, flag rows."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from yibao.audit.flags import conform, empty_flags, flag_id_expr
+from yibao.errors import FieldError
+
+PARAMS_FILE = Path(__file__).with_name("params.yaml")
+MAD_SCALE = 1.4826  # MAD → σ for a normal distribution
+PER_DAY_PREFIXES = ("001109", "001201")  # bed and nursing fee items (charged per day)
+DRUG = pl.col("code").str.contains("^[XZ]")  # national drug codes: X western, Z Chinese patent medicine
+
+Params = dict[str, Any]
+
+
+@cache
+def _load(path: str) -> Params:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or "source" not in data:
+        raise FieldError("models/params.yaml", "must be a mapping with a 'source:' citation")
+    return data
+
+
+def load_params(path: str | Path | None = None) -> Params:
+    """The model thresholds (``params.yaml`` next to this module unless ``path`` is given)."""
+    return _load(str(path or PARAMS_FILE))
+
+
+def robust_z(x: pl.Expr, min_mad: float, over: str | list[str] | None = None) -> pl.Expr:
+    """(x − median) / (1.4826 × max(MAD, min_mad)), within ``over`` groups when given."""
+    med = x.median() if over is None else x.median().over(over)
+    dev = (x - med).abs()
+    mad = dev.median() if over is None else dev.median().over(over)
+    return (x - med) / (MAD_SCALE * pl.max_horizontal(mad, pl.lit(min_mad)))
+
+
+def visit_frame(visits: pl.DataFrame, lines: pl.DataFrame, settled: pl.DataFrame | None = None,
+                groups: pl.DataFrame | None = None, institutions: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per visit with the features the models share.
+
+    ``amount`` is the billed total; ``fund`` the money paid from insurance funds when ``settled`` (visit_id,
+    fund_pay_sumamt, acct_pay) is given — pooled funds plus the personal account, both 医保基金 — else the
+    billed total; ``cell`` the case-mix cell (the DRG group when
+    ``groups`` has one for the visit, else visit type + principal diagnosis category, ICD-10 3 chars);
+    ``kind`` the institution kind from ``institutions`` (hospital / primary / pharmacy / internet), else
+    the code's first letter (H / P); ``peer`` = kind and level.
+    """
+    per_day = pl.col("code").str.starts_with(PER_DAY_PREFIXES[0]) | pl.col("code").str.starts_with(PER_DAY_PREFIXES[1])
+    sums = lines.group_by("visit_id").agg(
+        pl.col("amount").sum().alias("amount"),
+        pl.col("amount").filter(DRUG).sum().alias("drug_amount"),
+        pl.col("amount").filter(~per_day).sum().alias("care_amount"),
+    )
+    v = visits.select("visit_id", "psn_id", "fixmedins_code", "med_type", "hosp_lv", "begin_date", "los_days",
+                      "emergency", pl.col("diagnoses").str.split("|").list.first().str.head(3).alias("dx3"))
+    v = v.join(sums, on="visit_id", how="left").with_columns(
+        pl.col("amount").fill_null(0), pl.col("drug_amount").fill_null(0), pl.col("care_amount").fill_null(0),
+        pl.col("fixmedins_code").str.head(1).alias("kind"))
+    if institutions is not None:
+        kinds = institutions.select("fixmedins_code", pl.col("kind").alias("_kind"))
+        v = v.join(kinds, on="fixmedins_code", how="left").with_columns(
+            pl.coalesce("_kind", "kind").alias("kind")).drop("_kind")
+    if settled is not None:
+        if "fund_pay_sumamt" not in settled.columns:
+            raise FieldError("settled.fund_pay_sumamt", "column missing (the batch settlement's visits frame)")
+        acct = pl.col("acct_pay") if "acct_pay" in settled.columns else pl.lit(0, pl.Int64)
+        v = v.join(settled.select("visit_id", (pl.col("fund_pay_sumamt") + acct).alias("fund")), on="visit_id",
+                   how="left")
+        v = v.with_columns(pl.col("fund").fill_null(0))
+    else:
+        v = v.with_columns(pl.col("amount").alias("fund"))
+    cell = pl.col("med_type") + ":" + pl.col("dx3").fill_null("")
+    if groups is not None:
+        gcol = next((c for c in groups.columns if c != "visit_id" and groups.schema[c] == pl.String), None)
+        if gcol is None:
+            raise FieldError("groups", "needs visit_id and a string group column (e.g. drg_code)")
+        v = v.join(groups.select("visit_id", pl.col(gcol).alias("_grp")), on="visit_id", how="left")
+        cell = pl.coalesce(pl.lit("DRG:") + pl.col("_grp"), cell)
+        v = v.with_columns(cell.alias("cell")).drop("_grp")
+    else:
+        v = v.with_columns(cell.alias("cell"))
+    # level tiers: 3 and 3S (三级特等) are one peer tier
+    return v.with_columns((pl.col("kind") + ":" + pl.col("hosp_lv").str.head(1)).alias("peer"))
+
+
+def stake(amount: pl.Expr) -> pl.Expr:
+    """Fund-relevant share of a billed ``amount`` of the visit: amount × fund / visit amount, rounded half
+    up in integer fen (the whole fund payment when ``amount`` is the visit amount)."""
+    num = amount * pl.col("fund")
+    den = pl.col("amount")
+    return pl.when(den > 0).then((2 * num + den) // (2 * den)).otherwise(0).cast(pl.Int64)
+
+
+def flags(rows: pl.DataFrame, code: str, severity: str, reason_zh: pl.Expr, reason_en: pl.Expr,
+          evidence: pl.Expr, line_level: bool = False) -> pl.DataFrame:
+    """Flag rows in the shared schema from ``rows`` (visit_id, psn_id, fixmedins_code, amount_fen[, feedetl_sn])."""
+    if rows.height == 0:
+        return empty_flags()
+    sn = pl.col("feedetl_sn").cast(pl.Int32) if line_level else pl.lit(None, pl.Int32)
+    out = rows.with_columns(sn.alias("feedetl_sn")).select(
+        flag_id_expr(pl.lit(code), pl.col("visit_id"), pl.col("feedetl_sn")).alias("flag_id"),
+        pl.lit("model").alias("source"), pl.lit(code).alias("rule_code"), pl.lit("模型").alias("rule_class"),
+        "psn_id", "fixmedins_code", "visit_id", "feedetl_sn", pl.col("amount_fen"),
+        pl.lit(severity).alias("severity"), reason_zh.alias("reason_zh"), reason_en.alias("reason_en"),
+        evidence.alias("evidence"),
+    )
+    return conform(out).unique("flag_id", keep="first", maintain_order=True)
+
+
+def json_of(**fields: pl.Expr) -> pl.Expr:
+    """A JSON object string from named expressions (the ``evidence`` column)."""
+    return pl.struct([e.alias(k) for k, e in fields.items()]).struct.json_encode()
+
+
+def fmt(x: pl.Expr, digits: int = 2) -> pl.Expr:
+    return x.round(digits).cast(pl.String)
+
+
+def yuan(fen: pl.Expr) -> pl.Expr:
+    """Fen as a 元 string with two decimals (display only)."""
+    return (fen // 100).cast(pl.String) + "." + (fen % 100).cast(pl.String).str.zfill(2)

@@ -1,0 +1,110 @@
+"""Patient-pattern models: early refills, over-quantity lines, doctor and pharmacy shopping."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from yibao.audit.models.features import DRUG, Params, flags, fmt, json_of, robust_z, stake
+
+
+def _drug_lines(v: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    return lines.filter(DRUG).select("visit_id", "feedetl_sn", "code", "qty", "price", pl.col("amount").alias("line_amount")) \
+        .join(v.select("visit_id", "psn_id", "fixmedins_code", "med_type", "begin_date", "amount", "fund", "kind"),
+              on="visit_id")
+
+
+def early_refills(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
+    """MX-PAT-004: a person buying the same dear drug at much shorter intervals than the drug's other buyers."""
+    cfg, peers = p["refill"], p["peers"]
+    d = _drug_lines(v, lines).filter(pl.col("price") >= int(cfg["min_unit_price_fen"]))
+    per = (d.sort("begin_date").group_by("psn_id", "code")
+           .agg(pl.col("begin_date").n_unique().alias("n"),
+                pl.col("begin_date").unique().sort().diff().dt.total_days().drop_nulls().median().alias("interval"),
+                pl.col("qty").sum().alias("total_qty")))
+    per = per.filter(pl.col("n") >= 3).with_columns(
+        robust_z(pl.col("interval").clip(1).log(), float(peers["min_mad"]), "code").alias("z"),
+        pl.col("interval").median().over("code").alias("_peer_interval"),
+        pl.len().over("code").alias("buyers"))
+    # a drug with too few repeat buyers is measured against the usual one-month pack
+    # the yardstick is never shorter than a one-month pack: a ring can be a large share of a drug's buyers
+    per = per.with_columns(pl.when(pl.col("buyers") >= int(cfg["min_buyers"]))
+                           .then(pl.max_horizontal(pl.col("_peer_interval"), pl.lit(float(cfg["default_interval_days"]))))
+                           .otherwise(float(cfg["default_interval_days"])).alias("peer_interval"),
+                           pl.when(pl.col("buyers") >= int(cfg["min_buyers"])).then(pl.col("z")).otherwise(-99.0)
+                           .alias("z"))
+    bad = per.filter((pl.col("n") >= int(cfg["min_purchases"]))
+                     & (pl.col("interval") <= float(cfg["max_interval_ratio"]) * pl.col("peer_interval")))
+    hit = d.join(bad, on=["psn_id", "code"]).with_columns(stake(pl.col("line_amount")).alias("amount_fen"))
+    return flags(
+        hit, "MX-PAT-004", "flag",
+        pl.lit("同一贵重药品 ") + pl.col("code") + " 年内购买 " + pl.col("n").cast(pl.String) + " 次，间隔中位数 "
+        + fmt(pl.col("interval"), 1) + " 天，其他购药人中位数 " + fmt(pl.col("peer_interval"), 1) + " 天（疑似倒卖药品/超量购药）",
+        pl.lit("dear drug ") + pl.col("code") + " bought " + pl.col("n").cast(pl.String) + " times, median interval "
+        + fmt(pl.col("interval"), 1) + " days vs " + fmt(pl.col("peer_interval"), 1)
+        + " for its other buyers (resale / early refill pattern)",
+        json_of(features=pl.lit("log median days between purchases"), code=pl.col("code"), purchases=pl.col("n"),
+                interval_days=pl.col("interval"), peer_interval_days=pl.col("peer_interval"), z=pl.col("z"),
+                peer_buyers=pl.col("buyers"), total_qty=pl.col("total_qty")),
+        line_level=True,
+    )
+
+
+def excess_quantity(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
+    """MX-PAT-005: a drug line with several times the usual quantity of that drug in that visit type."""
+    cfg, peers = p["quantity"], p["peers"]
+    d = _drug_lines(v, lines).filter(pl.col("med_type") != "21")
+    by = ["code", "med_type"]
+    d = d.with_columns(pl.len().over(by).alias("cell_n")).filter(pl.col("cell_n") >= int(cfg["min_cell"]))
+    d = d.with_columns(robust_z(pl.col("qty").cast(pl.Float64).log(), float(peers["min_mad"]), by).alias("z"),
+                       pl.col("qty").median().over(by).alias("qty_median"))
+    hit = d.filter((pl.col("z") >= float(cfg["line_z"]))
+                   & (pl.col("qty") >= float(cfg["min_ratio"]) * pl.col("qty_median")))
+    hit = hit.with_columns(stake(pl.col("line_amount")).alias("amount_fen"))
+    return flags(
+        hit, "MX-PAT-005", "flag",
+        pl.lit("药品 ") + pl.col("code") + " 数量为同类就诊中位数的 " + fmt(pl.col("qty") / pl.col("qty_median"), 1)
+        + " 倍（z=" + fmt(pl.col("z")) + "，疑似超量开药）",
+        pl.lit("drug ") + pl.col("code") + " quantity is " + fmt(pl.col("qty") / pl.col("qty_median"), 1)
+        + "x the median for this visit type (z=" + fmt(pl.col("z")) + ", over-prescription pattern)",
+        json_of(features=pl.lit("log quantity vs same drug and visit type"), code=pl.col("code"),
+                med_type=pl.col("med_type"), qty=pl.col("qty"), qty_median=pl.col("qty_median"), z=pl.col("z"),
+                cell_lines=pl.col("cell_n")),
+        line_level=True,
+    )
+
+
+def shopping(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
+    """MX-PAT-002 doctor shopping (many outpatient providers in a window) and MX-PAT-003 pharmacy shopping
+    (the same drug from several pharmacies in a window)."""
+    cfg = p["shopping"]
+    w = f"{int(cfg['window_days'])}d"
+    op = v.filter(pl.col("med_type") == "11").sort("psn_id", "begin_date")
+    docs = (op.rolling(index_column="begin_date", period=w, group_by="psn_id")
+            .agg(pl.col("fixmedins_code").n_unique().alias("n_prov")))
+    bad = docs.filter(pl.col("n_prov") >= int(cfg["min_providers"])).select("psn_id", "begin_date", "n_prov")
+    hit = op.join(bad.group_by("psn_id", "begin_date").agg(pl.col("n_prov").max()), on=["psn_id", "begin_date"])
+    hit = hit.with_columns(stake(pl.col("amount")).alias("amount_fen"))
+    out_doc = flags(
+        hit, "MX-PAT-002", "warn",
+        pl.lit(f"{int(cfg['window_days'])} 天内在 ") + pl.col("n_prov").cast(pl.String) + " 家机构门诊就诊（疑似多头就医）",
+        pl.lit(f"outpatient visits at {int(cfg['window_days'])}-day window: ") + pl.col("n_prov").cast(pl.String)
+        + " different providers (doctor shopping)",
+        json_of(features=pl.lit("distinct outpatient providers in a rolling window"), window_days=pl.lit(int(cfg["window_days"])),
+                providers=pl.col("n_prov")),
+    )
+    d = _drug_lines(v, lines).filter(pl.col("kind").is_in(["P", "pharmacy"])).sort("psn_id", "code", "begin_date")
+    ph = (d.rolling(index_column="begin_date", period=w, group_by=["psn_id", "code"])
+          .agg(pl.col("fixmedins_code").n_unique().alias("n_shop")))
+    bad2 = ph.filter(pl.col("n_shop") >= int(cfg["min_pharmacies"])).group_by("psn_id", "code", "begin_date").agg(
+        pl.col("n_shop").max())
+    hit2 = d.join(bad2, on=["psn_id", "code", "begin_date"]).with_columns(stake(pl.col("line_amount")).alias("amount_fen"))
+    out_ph = flags(
+        hit2, "MX-PAT-003", "warn",
+        pl.lit(f"{int(cfg['window_days'])} 天内在 ") + pl.col("n_shop").cast(pl.String) + " 家药店购买同一药品 " + pl.col("code"),
+        pl.lit("the same drug ") + pl.col("code") + " bought at " + pl.col("n_shop").cast(pl.String)
+        + f" pharmacies within {int(cfg['window_days'])} days (pharmacy shopping)",
+        json_of(features=pl.lit("distinct pharmacies per drug in a rolling window"), code=pl.col("code"),
+                pharmacies=pl.col("n_shop")),
+        line_level=True,
+    )
+    return pl.concat([out_doc, out_ph])

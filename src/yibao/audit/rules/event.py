@@ -1,0 +1,350 @@
+"""Single-visit rule evaluation for the before (事前) and during (事中) moments: plain Python over one
+visit, built for the settlement hot path.
+
+:class:`EventChecker` indexes the knowledge tables once (dicts keyed by item code) and evaluates one
+(person, visit) in a few microseconds.  It implements the same rule kinds, with the same definitions,
+as the vectorised :mod:`yibao.audit.rules.batch` (a property test holds the two to the same flags).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import polars as pl
+
+from yibao.audit.knowledge import QTY_ONE, Knowledge
+from yibao.audit.rules import model as m
+from yibao.settlement.model import AuditFinding, Line, Person, Visit
+
+
+def _q(v: int) -> str:
+    return str(round(v / QTY_ONE, 4))
+
+
+_NO_LIMIT = 1 << 62  # no price standard: no price is over it
+_CACHE_MAX = 200_000  # findings kept for reuse (they are immutable); the cache is cleared when full
+
+
+def _sn_key(sn: str) -> tuple[int, int, str]:
+    return (0, int(sn), "") if sn.isdigit() else (1, 0, sn)
+
+
+@dataclass(slots=True)
+class _Item:
+    """What the rules know about one item code (None fields: no such restriction)."""
+
+    price_limit: int | None = None  # standard × (10000 + tolerance), compared with price × 10000
+    standard: int | None = None
+    pmax: int = _NO_LIMIT  # highest price in fen that passes: price × 10000 > limit ⇔ price > limit // 10000
+    sex: str | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+    min_rank: int | None = None
+    min_level: str | None = None
+    indications: tuple[str, ...] | None = None
+    sums: bool = False  # course / frequency / supply need the visit's total of this code
+    course_lim: int | None = None
+    course_days: int = 0
+    per_day_q: int | None = None
+    supply_q: int | None = None
+    excluded_by: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    bed: bool = False  # a bed-fee item (bed-hanging)
+    care: bool = False  # an item that proves a day of care (bed-hanging)
+    restricted: bool = False  # any line-level check beyond price
+    aged: bool = False  # an age band applies (set by _finish)
+    tally: bool = False  # the line adds to the visit's per-code totals or bed / care days (set by _finish)
+
+
+class EventChecker:
+    """The library's rules for one moment (``during`` or ``before``), indexed for per-visit checks."""
+
+    def __init__(self, library: m.Library, knowledge: Knowledge, moment: m.Moment = "during",
+                 deaths: pl.DataFrame | None = None) -> None:
+        self.rules = {r.kind: r for r in library.active(moment) if r.kind in m.SINGLE_VISIT}
+        items: dict[str, _Item] = {}
+
+        def it(code: str) -> _Item:
+            x = items.get(code)
+            if x is None:
+                x = items[code] = _Item()
+            return x
+
+        r = self.rules.get("over_price")
+        if r is not None:
+            assert isinstance(r.params, m.PriceParams)
+            for code, std in knowledge.price_standard.select("code", "standard_price_fen").iter_rows():
+                x = it(code)
+                x.standard, x.price_limit = std, std * (10_000 + r.params.tolerance_bp)
+                x.pmax = x.price_limit // 10_000
+        if "sex_restriction" in self.rules:
+            for code, sex in knowledge.item_sex.iter_rows():
+                it(code).sex, it(code).restricted = sex, True
+        if "age_restriction" in self.rules:
+            for code, lo, hi in knowledge.item_age.iter_rows():
+                x = it(code)
+                x.min_age, x.max_age, x.restricted = lo, hi, True
+        r = self.rules.get("level_restriction")
+        self.rank: dict[str, int] = {}
+        if r is not None:
+            assert isinstance(r.params, m.LevelParams)
+            self.rank = {lv: i for i, lv in enumerate(r.params.level_order)}
+            for code, lv in knowledge.item_level.iter_rows():
+                x = it(code)
+                x.min_level, x.min_rank, x.restricted = lv, self.rank.get(lv), True
+        if "indication" in self.rules:
+            for code, pre in knowledge.item_indication.iter_rows():
+                x = it(code)
+                x.indications = tuple(p for p in pre.replace(".", "").split("|") if p)
+                x.restricted = True
+        if "course_admission" in self.rules:
+            for code, days, upd in (knowledge.payment_course.filter(pl.col("basis") == "admission")
+                                    .select("code", "max_days", "units_per_day_q").iter_rows()):
+                x = it(code)
+                x.course_lim, x.course_days, x.sums, x.restricted = days * upd, days, True, True
+        if "frequency_day" in self.rules:
+            for code, q in k_rows(knowledge.frequency.filter(pl.col("max_per_day_q").is_not_null()), "code", "max_per_day_q"):
+                x = it(code)
+                x.per_day_q, x.sums, x.restricted = q, True, True
+        r = self.rules.get("over_supply")
+        self.supply_days: dict[str, int] = {}
+        if r is not None:
+            assert isinstance(r.params, m.SupplyParams)
+            self.supply_days = dict(r.params.max_days)
+            for code, q in k_rows(knowledge.supply, "code", "max_units_per_day_q"):
+                x = it(code)
+                x.supply_q, x.sums, x.restricted = q, True, True
+        if "duplicate_pair" in self.rules:
+            by_b: dict[str, list[str]] = {}
+            for a, b in k_rows(knowledge.duplicate_pairs, "code_a", "code_b"):
+                by_b.setdefault(b, []).append(a)
+            for b, a_list in by_b.items():
+                it(b).excluded_by, it(b).restricted = tuple(sorted(set(a_list))), True
+        if "split_item" in self.rules:
+            by_c: dict[str, list[str]] = {}
+            for pk, comp in k_rows(knowledge.split_items, "package_code", "component_code"):
+                by_c.setdefault(comp, []).append(pk)
+            for comp, pks in by_c.items():
+                it(comp).packages, it(comp).restricted = tuple(sorted(set(pks))), True
+        r = self.rules.get("frequency_day")
+        self.freq_inpatient: tuple[str, ...] = ()
+        if r is not None:
+            assert isinstance(r.params, m.InpatientParams)
+            self.freq_inpatient = r.params.inpatient_types
+        self.bed = self.rules.get("bed_hanging")
+        self.bed_prefixes: tuple[str, ...] = ()
+        self.care_codes: frozenset[str] = frozenset()
+        self.bed_types: tuple[str, ...] = ()
+        if self.bed is not None:
+            bp = self.bed.params
+            assert isinstance(bp, m.BedParams)
+            self.bed_prefixes, self.care_codes, self.bed_types = bp.bed_prefixes, frozenset(bp.care_codes), bp.inpatient_types
+            for code in list(items) + list(bp.care_codes):
+                if code.startswith(self.bed_prefixes) or code in self.care_codes:
+                    x = it(code)
+                    x.bed, x.care, x.restricted = code.startswith(self.bed_prefixes), code in self.care_codes, True
+        self._cs = {kind: (r.code, r.severity) for kind, r in self.rules.items()}
+        self._dup = "duplicate_line" in self.rules
+        # findings are immutable: one object per (check, code, line number, what the reason depends on) is
+        # built once and reused (a frozen dataclass costs about a microsecond to build)
+        self._found: dict[tuple[object, ...], AuditFinding] = {}
+        # the supply limit applies only to some visit types: elsewhere a drug with no other restriction
+        # stays on the fast path (a price comparison)
+        self.items_supply = {code: _finish(x) for code, x in items.items()}
+        self.items = {code: _finish(x if x.supply_q is None else replace(x, supply_q=None)) for code, x in items.items()}
+        self.deaths: dict[str, dt.date] = {}
+        self.death_grace = dt.timedelta(0)
+        r = self.rules.get("after_death")
+        if r is not None:
+            assert isinstance(r.params, m.DeathParams)
+            self.death_grace = dt.timedelta(days=r.params.grace_days)
+            reg = knowledge.deaths if deaths is None else deaths
+            for psn_no, day in reg.select("psn_no", "death_date").iter_rows():
+                if psn_no not in self.deaths or day < self.deaths[psn_no]:
+                    self.deaths[psn_no] = day
+
+    def _f(self, kind: str, sn: str | None, zh: str, en: str) -> AuditFinding:
+        code, severity = self._cs[kind]  # only active kinds are ever asked for
+        return AuditFinding(sn, code, severity, zh, en)
+
+    def _keep(self, key: tuple[object, ...], f: AuditFinding) -> AuditFinding:
+        found = self._found
+        if len(found) >= _CACHE_MAX:
+            found.clear()
+        found[key] = f
+        return f
+
+    def check(self, person: Person, visit: Visit) -> list[AuditFinding]:
+        """The findings of every single-visit rule on ``visit`` (empty when nothing fires).
+
+        Per line: one dict lookup of the code's precompiled checks and one price comparison; only codes
+        with a line-level restriction (``_Item.restricted``) go on to :meth:`_restricted`.
+        """
+        out: list[AuditFinding] = []
+        items = self.items_supply if visit.med_type in self.supply_days else self.items
+        lines = visit.lines
+        slow: list[tuple[Line, _Item]] = []
+        get = items.get
+        for ln in lines:
+            x = get(ln.code)
+            if x is None:
+                if self.bed_prefixes and ln.code.startswith(self.bed_prefixes):  # a bed code the knowledge lacks
+                    slow.append((ln, _UNKNOWN_BED))
+                continue
+            if ln.price > x.pmax:
+                key: tuple[object, ...] = ("price", ln.code, ln.feedetl_sn, ln.price)
+                f = self._found.get(key)
+                out.append(f if f is not None else self._keep(key, self._f(
+                    "over_price", ln.feedetl_sn, f"项目{ln.code}单价{ln.price}分高于标准价{x.standard}分",
+                    f"item {ln.code} priced {ln.price} fen above the standard {x.standard} fen")))
+            if x.restricted:
+                slow.append((ln, x))
+        codes: set[str] | None = None
+        if slow:
+            codes = self._restricted(person, visit, slow, out)
+        # a repeated line needs a repeated code: the cheap set first
+        if self._dup:
+            if codes is None:
+                codes = {ln.code for ln in lines}
+            if len(codes) < len(lines) and len({(ln.code, ln.qty, ln.price) for ln in lines}) < len(lines):
+                self._duplicates(lines, out)
+        if self.deaths:
+            died = self.deaths.get(person.psn_no)
+            if died is not None and visit.begin_date > died + self.death_grace:
+                out.append(self._f("after_death", None, f"参保人已于{died}死亡，{visit.begin_date}仍发生结算",
+                                   f"the insured person died on {died}; a visit was settled on {visit.begin_date}"))
+        return out
+
+    def _restricted(self, person: Person, visit: Visit, slow: list[tuple[Line, _Item]],
+                    out: list[AuditFinding]) -> set[str] | None:
+        """The line-level restrictions of the ``slow`` lines; returns the visit's code set when it was built."""
+        found = self._found
+        age: int | None = None
+        codes: set[str] | None = None  # built only when a pair / package check needs it
+        totals: dict[str, int] = {}
+        bed = care = 0
+        for ln, x in slow:
+            if x.tally:
+                if x.sums:
+                    totals[ln.code] = totals.get(ln.code, 0) + ln.qty
+                if x.bed:
+                    bed += ln.qty
+                if x.care:
+                    care += ln.qty
+        if bed and visit.med_type in self.bed_types:
+            self._bed(bed, care, out)
+        days = 0  # computed on first use
+        supply_days = self.supply_days.get(visit.med_type)
+        gender, lv, dx = person.gender, visit.hosp_lv, visit.diagnoses
+        rank = self.rank.get(lv)
+        for ln, x in slow:
+            code, sn = ln.code, ln.feedetl_sn
+            if x.sex is not None and gender != x.sex:
+                key: tuple[object, ...] = ("sex", code, sn, gender)
+                f = found.get(key)
+                out.append(f if f is not None else self._keep(key, self._f(
+                    "sex_restriction", sn, f"项目{code}限{x.sex}性使用，患者性别为{gender}",
+                    f"item {code} is restricted to sex {x.sex}; the patient is {gender}")))
+            if x.aged:
+                if age is None:
+                    age = person.age_on(visit.begin_date)
+                if (x.min_age is not None and age < x.min_age) or (x.max_age is not None and age > x.max_age):
+                    key = ("age", code, sn, age)
+                    f = found.get(key)
+                    if f is None:
+                        band = f"{x.min_age if x.min_age is not None else ''}–{x.max_age if x.max_age is not None else ''}"
+                        f = self._keep(key, self._f("age_restriction", sn, f"项目{code}限{band}岁使用，患者{age}岁",
+                                                    f"item {code} is restricted to ages {band}; the patient is {age}"))
+                    out.append(f)
+            if x.min_rank is not None and rank is not None and rank < x.min_rank:
+                key = ("level", code, sn, lv)
+                f = found.get(key)
+                out.append(f if f is not None else self._keep(key, self._f(
+                    "level_restriction", sn, f"项目{code}限{x.min_level}级及以上医疗机构使用，本机构为{lv}级",
+                    f"item {code} needs hospital level {x.min_level} or above; this one is level {lv}")))
+            if x.indications is not None:
+                key = ("ind", code, sn, dx)
+                f = found.get(key)
+                if f is None and not any(d.startswith(x.indications) for d in dx):
+                    d_s, ind = "|".join(dx), "|".join(x.indications)
+                    f = self._keep(key, self._f("indication", sn, f"项目{code}限适应症（{ind}），本次诊断为{d_s}",
+                                                f"item {code} is paid only for {ind}; the visit's diagnoses are {d_s}"))
+                if f is not None:
+                    out.append(f)
+            if x.sums:
+                tot = totals[code]
+                if x.course_lim is not None and tot > x.course_lim:
+                    out.append(self._f("course_admission", sn,
+                                       f"项目{code}单次住院限支付{x.course_days}天（{_q(x.course_lim)}单位），本次{_q(tot)}单位",
+                                       f"item {code} is paid for at most {x.course_days} days ({_q(x.course_lim)} units) "
+                                       f"an admission; this one has {_q(tot)}"))
+                if x.per_day_q is not None and tot > x.per_day_q and not days:
+                    days = (max((visit.end_date - visit.begin_date).days, 1)
+                            if visit.med_type in self.freq_inpatient else 1)
+                if x.per_day_q is not None and tot > x.per_day_q * max(days, 1):
+                    out.append(self._f("frequency_day", sn, f"项目{code}每日限{_q(x.per_day_q)}次，{days}天共收{_q(tot)}次",
+                                       f"item {code} is limited to {_q(x.per_day_q)} a day; {days} day(s) carry {_q(tot)}"))
+                if x.supply_q is not None and supply_days is not None and tot > x.supply_q * supply_days:
+                    lim = x.supply_q * supply_days
+                    out.append(self._f("over_supply", sn,
+                                       f"药品{code}超量开药：{supply_days}天限{_q(lim)}单位，本次{_q(tot)}单位",
+                                       f"drug {code} over-supplied: {supply_days} days allow {_q(lim)} units, this visit has {_q(tot)}"))
+            if x.excluded_by:
+                if codes is None:
+                    codes = {ln.code for ln in visit.lines}
+                hit = [a for a in x.excluded_by if a in codes]
+                if hit:
+                    out.append(self._f("duplicate_pair", sn, f"项目{code}与{'|'.join(hit)}不得同时收取",
+                                       f"item {code} may not be charged together with {'|'.join(hit)}"))
+            if x.packages:
+                if codes is None:
+                    codes = {ln.code for ln in visit.lines}
+                hit = [p for p in x.packages if p in codes]
+                if hit:
+                    out.append(self._f("split_item", sn, f"项目{code}已包含在{'|'.join(hit)}中，分解收费",
+                                       f"item {code} is part of {'|'.join(hit)} and was charged separately"))
+        return codes
+
+    def _duplicates(self, lines: Iterable[Line], out: list[AuditFinding]) -> None:
+        first: dict[tuple[str, int, int], Line] = {}
+        for ln in sorted(lines, key=lambda ln: _sn_key(ln.feedetl_sn)):
+            key = (ln.code, ln.qty, ln.price)
+            f = first.get(key)
+            if f is None:
+                first[key] = ln
+            else:
+                out.append(self._f("duplicate_line", ln.feedetl_sn, f"项目{ln.code}与第{f.feedetl_sn}行数量、单价相同，重复收费",
+                                   f"item {ln.code} repeats line {f.feedetl_sn} (same quantity and price)"))
+
+    def _bed(self, bed: int, care: int, out: list[AuditFinding]) -> None:
+        assert self.bed is not None
+        p = self.bed.params
+        assert isinstance(p, m.BedParams)
+        if bed - care >= p.min_empty_days * QTY_ONE:
+            out.append(self._f("bed_hanging", None, f"住院床日{_q(bed)}天，有诊察记录{_q(care)}天，{_q(bed - care)}天无诊疗（挂床）",
+                               f"{_q(bed)} bed days but care charged on {_q(care)}; {_q(bed - care)} days without care "
+                               "(bed-hanging)"))
+
+    __call__ = check
+
+
+def _finish(x: _Item) -> _Item:
+    """``x`` with its derived flags set from its restrictions (a fresh copy: the two visit-type maps share
+    nothing)."""
+    y = replace(x)
+    y.sums = y.course_lim is not None or y.per_day_q is not None or y.supply_q is not None
+    y.aged = y.min_age is not None or y.max_age is not None
+    y.tally = y.sums or y.bed or y.care
+    y.restricted = (y.tally or bool(y.excluded_by) or bool(y.packages) or y.sex is not None or y.aged
+                    or y.min_rank is not None or y.indications is not None)
+    return y
+
+
+_UNKNOWN_BED = _finish(_Item(bed=True))
+
+
+def k_rows(frame: pl.DataFrame, *cols: str) -> Iterable[tuple[Any, ...]]:
+    return frame.select(cols).iter_rows()

@@ -1,0 +1,183 @@
+"""The rule library as data: each rule's code, class, kind of check, parameters, knowledge tables and source.
+
+:func:`load_library` reads a YAML file (default: the EXAMPLE ``library.yaml`` beside this module) and
+validates it with pydantic; a bad rule raises :class:`RuleError` naming ``rules[i].field``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from yibao.errors import FieldError
+
+Moment = Literal["before", "during", "after"]
+Severity = Literal["block", "flag", "warn"]
+RuleClass = Literal["政策", "管理", "医疗", "统计"]
+
+
+class RuleError(FieldError):
+    """A rule library that cannot be used."""
+
+
+class _P(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(_P):
+    pass
+
+
+class AgeParams(_P):
+    age_basis: Literal["visit_date"] = "visit_date"
+
+
+class LevelParams(_P):
+    level_order: tuple[str, ...] = Field(min_length=1)
+
+
+class InpatientParams(_P):
+    inpatient_types: tuple[str, ...] = ("21",)
+
+
+class SupplyParams(_P):
+    max_days: dict[str, int]  # med_type -> days of supply allowed
+
+    @field_validator("max_days")
+    @classmethod
+    def _positive(cls, v: dict[str, int]) -> dict[str, int]:
+        if any(d <= 0 for d in v.values()):
+            raise ValueError("days must be positive")
+        return v
+
+
+class PriceParams(_P):
+    tolerance_bp: int = Field(ge=0, le=100_000)  # allowed upward float, 1/10000
+
+
+class SplitAdmissionParams(_P):
+    window_days: int = Field(ge=0)
+    dx_chars: int = Field(ge=1, le=7)
+    inpatient_types: tuple[str, ...] = ("21",)
+
+
+class BedParams(_P):
+    inpatient_types: tuple[str, ...] = ("21",)
+    bed_prefixes: tuple[str, ...] = Field(min_length=1)
+    per_day_prefixes: tuple[str, ...] = Field(min_length=1)
+    care_codes: tuple[str, ...] = Field(min_length=1)
+    min_empty_days: int = Field(ge=1)
+
+
+class DeathParams(_P):
+    grace_days: int = Field(ge=0)
+    infer_from_discharge: bool = True
+
+
+class ImagingParams(_P):
+    floor_bp: dict[str, int]  # modality -> minimum positive rate, 1/10000
+    min_exams: int = Field(ge=1)
+
+
+PARAMS: dict[str, type[_P]] = {
+    "sex_restriction": NoParams, "age_restriction": AgeParams, "level_restriction": LevelParams,
+    "indication": NoParams, "course_admission": NoParams, "course_year": NoParams,
+    "duplicate_line": NoParams, "duplicate_pair": NoParams, "frequency_day": InpatientParams,
+    "frequency_period": NoParams, "over_supply": SupplyParams, "over_price": PriceParams,
+    "split_item": NoParams, "split_admission": SplitAdmissionParams, "bed_hanging": BedParams,
+    "after_death": DeathParams, "imaging_positive_rate": ImagingParams,
+}  # fmt: skip
+SINGLE_VISIT = frozenset({
+    "sex_restriction", "age_restriction", "level_restriction", "indication", "course_admission",
+    "duplicate_line", "duplicate_pair", "frequency_day", "over_supply", "over_price", "split_item",
+    "bed_hanging", "after_death",
+})  # fmt: skip  # kinds that need only the visit itself (and the death register): allowed in settlement
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(pattern=r"^(GZ|ZB)-[A-Z0-9]+-\d{3,14}$")
+    name_zh: str
+    name_en: str
+    rule_class: RuleClass
+    kind: str
+    severity: Severity
+    moments: tuple[Moment, ...] = Field(min_length=1)
+    knowledge: tuple[str, ...] = ()
+    params: Any = Field(default=None, validate_default=True)
+    source: str = Field(min_length=3)
+    enabled: bool = True
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in PARAMS:
+            raise ValueError(f"unknown kind {v!r}; known: {sorted(PARAMS)}")
+        return v
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, v: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        if kind is None:
+            return v
+        try:
+            return PARAMS[kind].model_validate(v or {})
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ValueError(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+
+    def model_post_init(self, __context: Any) -> None:
+        if "during" in self.moments and self.kind not in SINGLE_VISIT:
+            raise ValueError(f"kind {self.kind} needs history and cannot run during settlement")
+        if self.code.startswith("ZB") != (self.rule_class == "统计"):
+            raise ValueError("ZB codes are exactly the 统计 (statistical indicator) rules")
+
+
+class Library(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str
+    source: str
+    rules: tuple[Rule, ...]
+
+    def model_post_init(self, __context: Any) -> None:
+        codes = [r.code for r in self.rules]
+        dup = {c for c in codes if codes.count(c) > 1}
+        if dup:
+            raise ValueError(f"duplicate rule code {sorted(dup)[0]}")
+
+    def active(self, moment: Moment | None = None) -> tuple[Rule, ...]:
+        """Enabled rules, optionally only those that run at ``moment``."""
+        return tuple(r for r in self.rules if r.enabled and (moment is None or moment in r.moments))
+
+    def by_code(self, code: str) -> Rule:
+        for r in self.rules:
+            if r.code == code:
+                return r
+        raise RuleError("rule_code", f"no rule {code!r} in library {self.version}")
+
+
+def library_path() -> Path:
+    return Path(str(resources.files("yibao.audit.rules") / "library.yaml"))
+
+
+def parse_library(data: Any) -> Library:
+    """Validate an already-parsed YAML document; errors name the offending ``rules[i].field``."""
+    try:
+        return Library.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
+        raise RuleError(where or "library", err["msg"]) from None
+
+
+def load_library(path: str | Path | None = None) -> Library:
+    """Read and validate a rule library YAML (default: the shipped EXAMPLE library)."""
+    p = Path(path) if path is not None else library_path()
+    return parse_library(yaml.safe_load(p.read_text(encoding="utf-8")))

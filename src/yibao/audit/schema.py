@@ -1,0 +1,114 @@
+"""Tables of the audit case workflow and of the ledger's deduction journal (SQLAlchemy Core).
+
+Created by the Alembic migration ``0101`` on its own branch (``audit``) off the ledger's first revision;
+``yibao.ledger.schema.all_metadata`` picks this module up, so ``Ledger.migrate`` creates them.
+
+* ``audit_case`` / ``audit_case_item`` — one case per institution and audit period, its suspect items
+  and their appeal / decision / deduction; ``version`` is the number of logged events (optimistic lock).
+* ``audit_case_event`` — the append-only, hash-chained case log (who, when, what, state before / after).
+* ``ledger_deduction`` / ``ledger_deduction_item`` / ``ledger_inst_chain`` — deductions (扣款) recovered
+  from institutions, one hash chain per institution whose head is kept in ``ledger_inst_chain``; written
+  and verified by :mod:`yibao.ledger.deduction` (``Ledger.verify`` includes them).
+
+Timestamps are ISO-8601 text (they enter hashes); money is BIGINT fen.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+
+GENESIS = "0" * 64
+
+metadata = MetaData()
+
+audit_case = Table(
+    "audit_case",
+    metadata,
+    Column("case_id", String(80), primary_key=True),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("period", String(20), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("opened_at", String(40), nullable=False),
+    Column("notified_at", String(40), nullable=True),
+    Column("deadline", String(10), nullable=True),  # ISO date: last local day an appeal is accepted
+    Column("decided_at", String(40), nullable=True),
+    Column("deduction_id", String(100), nullable=True),
+    Column("flagged_fen", BigInteger, nullable=False),
+    Column("upheld_fen", BigInteger, nullable=False),
+    Column("deducted_fen", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("event_hash", String(64), nullable=False),
+    Index("ix_audit_case_inst", "fixmedins_code", "period"),
+    Index("ix_audit_case_state", "state"),
+)
+
+audit_case_item = Table(
+    "audit_case_item",
+    metadata,
+    Column("case_id", String(80), primary_key=True),
+    Column("item_no", Integer, primary_key=True),
+    Column("flag_ids", Text, nullable=False),  # JSON list
+    Column("rule_codes", Text, nullable=False),  # JSON list
+    Column("psn_id", BigInteger, nullable=False),
+    Column("visit_id", BigInteger, nullable=False),
+    Column("feedetl_sn", Integer, nullable=True),  # null: the whole visit
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("reason_zh", Text, nullable=False),
+    Column("reason_en", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("appeal_at", String(40), nullable=True),
+    Column("appeal_reason", Text, nullable=True),
+    Column("decision", String(12), nullable=True),
+    Column("decided_fen", BigInteger, nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    Column("deducted_fen", BigInteger, nullable=True),
+)
+
+audit_case_event = Table(
+    "audit_case_event",
+    metadata,
+    Column("case_id", String(80), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("at", String(40), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("state_before", String(12), nullable=False),
+    Column("state_after", String(12), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON: what changed, per item before / after
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+ledger_deduction = Table(
+    "ledger_deduction",
+    metadata,
+    Column("deduction_id", String(100), primary_key=True),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # position in the institution's chain (1, 2, 3 …)
+    Column("reference", String(100), nullable=False),  # e.g. the audit case id
+    Column("amount", BigInteger, nullable=False),  # fen recovered (> 0)
+    Column("memo", Text, nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ux_ledger_deduction_chain", "fixmedins_code", "seq", unique=True),
+)
+
+ledger_deduction_item = Table(
+    "ledger_deduction_item",
+    metadata,
+    Column("deduction_id", String(100), primary_key=True),
+    Column("item_no", Integer, primary_key=True),
+    Column("setl_id", String(40), nullable=False),
+    Column("feedetl_sn", String(64), nullable=False),  # '' = the settlement as a whole
+    Column("amount", BigInteger, nullable=False),
+    Index("ix_ledger_deduction_item_setl", "setl_id"),
+)
+
+ledger_inst_chain = Table(
+    "ledger_inst_chain",
+    metadata,
+    Column("fixmedins_code", String(30), primary_key=True),
+    Column("chain_seq", BigInteger, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+)

@@ -1,0 +1,175 @@
+"""Each anomaly model flags a planted anomaly in a small hand-built frame and leaves clean peers alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from typing import Any
+
+import polars as pl
+import pytest
+
+from yibao.audit.flags import validate_flags
+from yibao.audit.models import run_models
+from yibao.audit.models.features import load_params
+
+D0 = dt.date(2025, 1, 1)
+CONSULT, CHIEF, REG = "001102000010000", "001102000030000", "001101000010000"
+DRUG_A, DRUG_B, DEAR = "XA02BCA001A001010100001", "XC10AAA001A001010100002", "XN07XXA110B002010186548"
+BED, NURSE, LAB = "001109000010000", "001201000040000", "002503070030000"
+
+
+class Claims:
+    """A tiny claims builder: visits + lines with the synth column names the models read."""
+
+    def __init__(self) -> None:
+        self.v: list[dict[str, Any]] = []
+        self.ln: list[dict[str, Any]] = []
+
+    def visit(self, psn: int, prov: str, day: int, items: list[tuple[str, int, int]], med_type: str = "11",
+              lv: str = "2", los: int = 0, dx: str = "J06") -> int:
+        vid = len(self.v)
+        begin = D0 + dt.timedelta(days=day)
+        self.v.append({"visit_id": vid, "psn_id": psn, "fixmedins_code": prov, "med_type": med_type, "hosp_lv": lv,
+                       "begin_date": begin, "end_date": begin + dt.timedelta(days=los), "los_days": los,
+                       "emergency": False, "diagnoses": dx, "scenario": None})
+        for k, (code, qty_units, price) in enumerate(items):
+            self.ln.append({"visit_id": vid, "feedetl_sn": k + 1, "code": code, "qty": qty_units * 10_000,
+                            "price": price, "amount": qty_units * price})
+        return vid
+
+    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        v = pl.DataFrame(self.v, schema_overrides={"los_days": pl.Int16, "scenario": pl.String})
+        ln = pl.DataFrame(self.ln, schema_overrides={"feedetl_sn": pl.Int32})
+        return v, ln
+
+
+def run(c: Claims, code: str, persons: pl.DataFrame | None = None) -> pl.DataFrame:
+    v, ln = c.frames()
+    out = run_models(persons, v, ln, only={code})
+    validate_flags(out)
+    return out.filter(pl.col("rule_code") == code)
+
+
+def test_code_mix_flags_an_item_peers_never_bill() -> None:
+    c = Claims()
+    for p in range(6):
+        for i in range(60):
+            items = [(CONSULT, 1, 1000), (DRUG_A, 2, 300)]
+            if p == 5 and i < 30:
+                items[0] = (CHIEF, 1, 3000)  # upcoded consult grade at one provider
+            c.visit(1000 * p + i, f"H{p}", i, items)
+    f = run(c, "MX-PEER-005")
+    v, _ = c.frames()
+    flagged = v.filter(pl.col("visit_id").is_in(f["visit_id"].implode()))
+    assert flagged.height == 30 and set(flagged["fixmedins_code"].to_list()) == {"H5"}
+    assert f["feedetl_sn"].to_list() == [1] * 30 and (f["amount_fen"] == 3000).all()
+    ev = json.loads(f["evidence"][0])
+    assert ev["code"] == CHIEF and ev["peer_share"] < 0.05 and ev["lift"] > 4
+    assert "高套" in f["reason_zh"][0] and "upcoding" in f["reason_en"][0]
+
+
+def test_bill_template_flags_one_item_set_reused_for_many_patients() -> None:
+    c = Claims()
+    for p in range(5):
+        for i in range(80):
+            c.visit(1000 * p + i, f"H{p}", i % 300, [(CONSULT, 1, 1000), (DRUG_A, 1 + i % 7, 300), (LAB, 1, 500 + i)]
+                    if i % 2 else [(CONSULT, 1, 1000), (DRUG_B, 1 + i % 5, 200), (REG, 1, 100), (LAB, 1, 400)])
+    ghost = [c.visit(90_000 + k, "H4", k, [(CONSULT, 1, 1000), (DRUG_A, 3, 300), (DRUG_B, 2, 200), (NURSE, 1, 1800)])
+             for k in range(15)]
+    f = run(c, "MX-PEER-006")
+    assert sorted(f["visit_id"].to_list()) == ghost
+
+
+def test_network_finds_a_ring_seen_together_and_not_a_household() -> None:
+    c = Claims()
+    rng = random.Random(7)  # background: 200 regulars visiting H1 on random days
+    for p in range(200):
+        for d in rng.sample(range(360), 6):
+            c.visit(p, "H1", d, [(CONSULT, 1, 1000)])
+    ring = list(range(500, 510))
+    ring_days = list(range(10, 350, 17))
+    ring_visits = [c.visit(p, "H1", d, [(CONSULT, 1, 1000), (DRUG_A, 4, 300)]) for d in ring_days for p in ring]
+    family = [600, 601, 602, 603, 604]  # a household that always comes together is not a ring
+    for d in ring_days:
+        for p in family:
+            c.visit(p, "H1", d + 3, [(CONSULT, 1, 1000)])
+    persons = pl.DataFrame({"psn_id": list(range(700)),
+                            "household_id": [600 if 600 <= i < 605 else i for i in range(700)]})
+    f = run(c, "MX-NET-001", persons)
+    assert set(f["visit_id"].to_list()) == set(ring_visits)
+    ev = json.loads(f["evidence"][0])
+    assert ev["ring_size"] == 10 and ev["mean_expected_co_days"] < 2
+
+
+def test_early_refills_of_a_dear_drug() -> None:
+    c = Claims()
+    for p in range(20):  # ordinary buyers: about monthly
+        for k in range(10):
+            c.visit(p, "P1", k * 33 + p, [(DEAR, 1, 13800)], med_type="41", lv="1")
+    reseller = [c.visit(99, "P1" if k % 2 else "P2", k * 8, [(DEAR, 1, 13800)], med_type="41", lv="1")
+                for k in range(40)]
+    f = run(c, "MX-PAT-004")
+    assert sorted(f["visit_id"].to_list()) == reseller
+    assert json.loads(f["evidence"][0])["interval_days"] == 8.0
+
+
+def test_excess_quantity_on_one_line() -> None:
+    c = Claims()
+    for p in range(100):
+        c.visit(p, f"P{p % 3}", p, [(DRUG_A, 28 + p % 5, 300)], med_type="41", lv="1")
+    big = c.visit(500, "P0", 40, [(DRUG_A, 180, 300)], med_type="41", lv="1")
+    f = run(c, "MX-PAT-005")
+    assert f["visit_id"].to_list() == [big] and f["amount_fen"].to_list() == [180 * 300]
+
+
+def test_long_stay_with_little_care_is_flagged_but_a_long_busy_stay_is_not() -> None:
+    c = Claims()
+    for p in range(40):
+        los = 6 + p % 4
+        c.visit(p, "H1", p * 5, [(BED, los, 3000), (NURSE, los, 1800), (DRUG_A, 10 * los, 300), (LAB, los, 2000)],
+                med_type="21", los=los, dx="J18")
+    hung = c.visit(100, "H1", 250, [(BED, 30, 3000), (NURSE, 30, 1800), (DRUG_A, 60, 300), (LAB, 6, 2000)],
+                   med_type="21", los=30, dx="J18")
+    c.visit(101, "H1", 260, [(BED, 30, 3000), (NURSE, 30, 1800), (DRUG_A, 300, 300), (LAB, 30, 2000)],
+            med_type="21", los=30, dx="J18")
+    f = run(c, "MX-PEER-003")
+    assert f["visit_id"].to_list() == [hung]
+
+
+def test_cost_outlier_provider_and_only_its_dear_visits() -> None:
+    c = Claims()
+    for p in range(8):
+        for i in range(40):
+            units = 3 + i % 3
+            if p == 7 and i % 2 == 0:
+                units *= 6  # this provider bills six times the care on half its cases
+            c.visit(1000 * p + i, f"H{p}", i, [(CONSULT, 1, 1000), (DRUG_A, units, 300)])
+    f = run(c, "MX-PEER-001")
+    v, _ = c.frames()
+    flagged = v.filter(pl.col("visit_id").is_in(f["visit_id"].implode()))
+    assert flagged.height == 20 and set(flagged["fixmedins_code"].to_list()) == {"H7"}
+
+
+def test_isolation_forest_flags_the_extreme_visit_with_its_top_features() -> None:
+    c = Claims()
+    for p in range(3000):
+        c.visit(p, f"H{p % 10}", p % 360, [(CONSULT, 1, 1000), (DRUG_A, 2 + p % 4, 300)])
+    odd = c.visit(9999, "H3", 100, [(CONSULT, 1, 1000), (DRUG_A, 2, 300), (LAB, 400, 2000)], med_type="11")
+    v, ln = c.frames()
+    f = run_models(None, v, ln, only={"MX-IF-001"}, params={**load_params(), "iforest": {
+        **load_params()["iforest"], "score_quantile": 0.9995}})
+    assert odd in f["visit_id"].to_list()
+    assert f.height <= 3
+    assert "log_amount_ratio" in f.filter(pl.col("visit_id") == odd)["reason_en"][0]
+
+
+@pytest.mark.parametrize("code", ["MX-PEER-001", "MX-PEER-005", "MX-PEER-006", "MX-PAT-004", "MX-PAT-005",
+                                  "MX-NET-001", "MX-PEER-003"])
+def test_clean_peers_raise_no_flags(code: str) -> None:
+    c = Claims()
+    for p in range(6):
+        for i in range(50):
+            c.visit(1000 * p + i, f"H{p}", (i * 7) % 360, [(CONSULT, 1, 1000), (DRUG_A, 2 + i % 3, 300)])
+    assert run(c, code).height == 0

@@ -1,0 +1,313 @@
+"""Each rule of the EXAMPLE library: a positive and a negative case on a tiny claim set, run through the
+vectorised after-run; single-visit rules also through the in-event checker (same flags)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import pytest
+
+from yibao.audit.flags import validate_flags
+from yibao.audit.knowledge import Knowledge, load_knowledge
+from yibao.audit.moments import EventChecker, death_register, run_rules, visits_from_frames
+from yibao.audit.rules.model import Library, load_library
+
+D = dt.date
+LIB = load_library()
+KN = load_knowledge()
+
+
+@dataclass
+class Claims:
+    """A tiny region: persons, visits and lines in the synth schema."""
+
+    persons: list[dict[str, Any]] = field(default_factory=list)
+    visits: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+    def person(self, pid: int, gender: str = "F", birth: dt.date = D(1990, 5, 1)) -> int:
+        self.persons.append({"psn_id": pid, "psn_no": f"P{pid:09d}", "certno": "x", "gender": gender,
+                             "birth_date": birth, "insutype": "310", "psn_type": "11"})
+        return pid
+
+    def visit(self, vid: int, pid: int, *items: tuple[str, float] | tuple[str, float, int], med_type: str = "11",
+              begin: dt.date = D(2025, 3, 10), days: int = 0, hosp_lv: str = "3", dx: str = "I10",
+              inst: str = "H61010000001", emergency: bool = False, discharge: str = "1") -> int:
+        self.visits.append({"visit_id": vid, "mdtrt_id": f"M{vid}", "psn_id": pid, "med_type": med_type,
+                            "fixmedins_code": inst, "hosp_lv": hosp_lv, "begin_date": begin,
+                            "end_date": begin + dt.timedelta(days=days), "diagnoses": dx, "emergency": emergency,
+                            "discharge_status": discharge})
+        std = dict(KN.price_standard.select("code", "standard_price_fen").iter_rows())
+        for sn, it in enumerate(items, start=1):
+            code, units = it[0], it[1]
+            price = it[2] if len(it) == 3 else std[code]  # type: ignore[misc]
+            qty = round(units * 10_000)
+            self.lines.append({"visit_id": vid, "feedetl_sn": sn, "code": code, "qty": qty, "price": price,
+                               "amount": (price * qty + 5_000) // 10_000})
+        return vid
+
+    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        p = pl.DataFrame(self.persons, schema={"psn_id": pl.Int64, "psn_no": pl.String, "certno": pl.String,
+                                               "gender": pl.String, "birth_date": pl.Date, "insutype": pl.String,
+                                               "psn_type": pl.String})
+        v = pl.DataFrame(self.visits, schema={
+            "visit_id": pl.Int64, "mdtrt_id": pl.String, "psn_id": pl.Int64, "med_type": pl.String,
+            "fixmedins_code": pl.String, "hosp_lv": pl.String, "begin_date": pl.Date, "end_date": pl.Date,
+            "diagnoses": pl.String, "emergency": pl.Boolean, "discharge_status": pl.String})
+        ln = pl.DataFrame(self.lines, schema={"visit_id": pl.Int64, "feedetl_sn": pl.Int32, "code": pl.String,
+                                              "qty": pl.Int64, "price": pl.Int64, "amount": pl.Int64})
+        return p, v, ln
+
+
+def flagged(c: Claims, code: str, knowledge: Knowledge = KN, library: Library = LIB) -> set[tuple[int, int | None]]:
+    """(visit_id, feedetl_sn) flagged by rule ``code`` after the batch run — and, for a single-visit rule,
+    checked equal to what the in-event checker finds on the same visits."""
+    p, v, ln = c.frames()
+    flags = validate_flags(run_rules(library, knowledge, p, v, ln, only={code}))
+    got = {(r["visit_id"], r["feedetl_sn"]) for r in flags.iter_rows(named=True)}
+    for r in flags.iter_rows(named=True):
+        json.loads(r["evidence"])
+        assert r["reason_zh"] and r["reason_en"] and r["amount_fen"] >= 0
+    rule = library.by_code(code)
+    if "during" in rule.moments:
+        checker = EventChecker(library, knowledge, "during", death_register(knowledge, p, v))
+        event = {(vid, None if f.feedetl_sn is None else int(f.feedetl_sn))
+                 for vid, person, visit in visits_from_frames(p, v, ln) for f in checker.check(person, visit)
+                 if f.rule_code == code}
+        assert event == got
+    return got
+
+
+AMOX = "XJ01CAA001E001010191924"  # cheap oral, supply 3 a day
+
+
+def test_sex_restriction_flags_a_male_only_drug_for_a_woman_only() -> None:
+    c = Claims()
+    c.person(1, "F")
+    c.person(2, "M")
+    c.visit(10, 1, (AMOX, 6), ("XG04CBA125A001010182834", 30), dx="N40")
+    c.visit(11, 2, ("XG04CBA125A001010182834", 30), dx="N40")
+    assert flagged(c, "GZ-YB-001") == {(10, 2)}
+
+
+def test_age_restriction_uses_completed_years_on_the_visit_date() -> None:
+    c = Claims()
+    c.person(1, birth=D(2010, 3, 11))  # 14 on 2025-03-10, 15 from 2025-03-11
+    c.visit(10, 1, ("XN02BEA087G001010110869", 6), begin=D(2025, 3, 10))
+    c.visit(11, 1, ("XN02BEA087G001010110869", 6), begin=D(2025, 3, 11))
+    assert flagged(c, "GZ-YB-002") == {(11, 1)}
+
+
+def test_level_restriction_flags_below_the_minimum_level_only() -> None:
+    c = Claims()
+    c.person(1)
+    c.visit(10, 1, ("XJ01DHA011B002010137004", 4), hosp_lv="1", med_type="21", days=2)
+    c.visit(11, 1, ("XJ01DHA011B002010137004", 4), hosp_lv="2", med_type="21", days=2)
+    c.visit(12, 1, ("XJ01DHA011B002010137004", 4), hosp_lv="3S", med_type="21", days=2)
+    assert flagged(c, "GZ-YB-003") == {(10, 1)}
+
+
+def test_indication_matches_any_diagnosis_by_prefix_dots_ignored() -> None:
+    c = Claims()
+    c.person(1)
+    c.visit(10, 1, ("XJ05AHA019E001010158960", 4), dx="I10")
+    c.visit(11, 1, ("XJ05AHA019E001010158960", 4), dx="I10|J101")
+    c.visit(12, 1, ("XB03BAA067A001010153781", 30), dx="E114")  # table prefix E11.4
+    c.visit(13, 1, ("XB03BAA067A001010153781", 30), dx="E119")
+    assert flagged(c, "GZ-YB-004") == {(10, 1), (13, 1)}
+
+
+def test_course_within_one_admission_counts_the_visit_total_of_the_drug() -> None:
+    drug = "XC01EBA048B001010127476"  # 14 days × 8 units = 112
+    c = Claims()
+    c.person(1)
+    c.visit(10, 1, (drug, 60), (drug, 53), med_type="21", days=20)
+    c.visit(11, 1, (drug, 60), (drug, 52), med_type="21", days=20)
+    assert flagged(c, "GZ-YB-005") == {(10, 1), (10, 2)}
+
+
+def test_course_per_year_flags_the_lines_past_the_yearly_limit() -> None:
+    drug = "XN07XXA105E006010111174"  # 20 days × 6 = 120 a year
+    c = Claims()
+    c.person(1)
+    c.person(2)
+    c.visit(10, 1, (drug, 70), begin=D(2025, 2, 1))
+    c.visit(11, 1, (drug, 60), begin=D(2025, 3, 1))
+    c.visit(12, 2, (drug, 70), begin=D(2024, 12, 1))
+    c.visit(13, 2, (drug, 50), begin=D(2025, 1, 5))
+    c.visit(14, 2, (drug, 50), begin=D(2025, 2, 5))
+    assert flagged(c, "GZ-YB-006") == {(11, 1)}
+
+
+def test_duplicate_line_flags_the_repeat_not_the_first() -> None:
+    c = Claims()
+    c.person(1)
+    c.visit(10, 1, ("001204000030000", 1), (AMOX, 6), ("001204000030000", 1))
+    c.visit(11, 1, ("001204000030000", 1), ("001204000030000", 2))
+    assert flagged(c, "GZ-YB-007") == {(10, 3)}
+
+
+def test_duplicate_pair_flags_the_excluded_item_when_both_are_billed() -> None:
+    c = Claims()
+    c.person(1)
+    c.visit(10, 1, ("001102000010000", 1), ("001102000020000", 1))
+    c.visit(11, 1, ("001102000020000", 1), (AMOX, 6))
+    assert flagged(c, "GZ-YB-008") == {(10, 2)}
+
+
+def test_frequency_per_day_scales_with_inpatient_days() -> None:
+    c = Claims()
+    c.person(1)
+    c.visit(10, 1, ("001109000010000", 6), med_type="21", days=5)
+    c.visit(11, 1, ("001109000010000", 5), med_type="21", days=5)
+    c.visit(12, 1, ("001204000030000", 2))
+    c.visit(13, 1, ("001204000030000", 1))
+    assert flagged(c, "GZ-YB-009") == {(10, 1), (12, 1)}
+
+
+def test_frequency_per_period_uses_a_rolling_window() -> None:
+    hba1c = "002503020020000"  # once per 60 days
+    c = Claims()
+    c.person(1)
+    c.person(2)
+    c.visit(10, 1, (hba1c, 1), begin=D(2025, 1, 1))
+    c.visit(11, 1, (hba1c, 1), begin=D(2025, 1, 31))
+    c.visit(12, 2, (hba1c, 1), begin=D(2025, 1, 1))
+    c.visit(13, 2, (hba1c, 1), begin=D(2025, 3, 2))  # 60 days later: the first is out of the window
+    assert flagged(c, "GZ-YB-010") == {(11, 1)}
+
+
+def test_over_supply_limits_days_of_drug_by_visit_type() -> None:
+    c = Claims()
+    c.person(1)
+    c.visit(10, 1, (AMOX, 60), (AMOX, 31))  # 91 > 3 a day × 30 days
+    c.visit(11, 1, (AMOX, 90))
+    c.visit(12, 1, (AMOX, 500), med_type="21", days=10)  # inpatient drugs are not a take-home supply
+    assert flagged(c, "GZ-YB-011") == {(10, 1), (10, 2)}
+
+
+def test_over_price_allows_the_tolerance_and_stakes_the_excess() -> None:
+    c = Claims()
+    c.person(1)
+    c.visit(10, 1, ("001104000010000", 2, 1651), med_type="21", days=2)
+    c.visit(11, 1, ("001104000010000", 2, 1650), med_type="21", days=2)
+    p, v, ln = c.frames()
+    f = run_rules(LIB, KN, p, v, ln, only={"GZ-YB-012"})
+    assert f.select("visit_id", "feedetl_sn", "amount_fen").rows() == [(10, 1, (1651 - 1500) * 2)]
+    assert flagged(c, "GZ-YB-012") == {(10, 1)}
+
+
+def test_split_item_flags_a_component_beside_its_package() -> None:
+    c = Claims()
+    c.person(1)
+    c.visit(10, 1, ("003310030010000", 1), ("003316010010000", 1), med_type="21", days=3)
+    c.visit(11, 1, ("003316010010000", 1))
+    assert flagged(c, "GZ-YB-013") == {(10, 2)}
+
+
+def test_split_admission_same_hospital_same_disease_within_window_not_emergency() -> None:
+    c = Claims()
+    for pid in (1, 2, 3, 4):
+        c.person(pid)
+    c.visit(10, 1, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 1), days=5, dx="K350")
+    c.visit(11, 1, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 21), days=5, dx="K359")  # gap 15
+    c.visit(20, 2, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 1), days=5, dx="K350")
+    c.visit(21, 2, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 22), days=5, dx="K350")  # gap 16
+    c.visit(30, 3, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 1), days=5, dx="K350")
+    c.visit(31, 3, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 8), days=5, dx="K350", emergency=True)
+    c.visit(40, 4, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 1), days=5, dx="K350")
+    c.visit(41, 4, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 8), days=5, dx="I10")
+    assert flagged(c, "GZ-YB-014") == {(10, None), (11, None)}  # both halves of the pair
+    p, v, ln = c.frames()
+    f = run_rules(LIB, KN, p, v, ln, only={"GZ-YB-014"})
+    amounts = dict(f.select("visit_id", "amount_fen").rows())
+    assert amounts[10] == 0 and amounts[11] == int(ln.filter(pl.col("visit_id") == 11)["amount"].sum())
+    roles = {vid: json.loads(e)["role"] for vid, e in f.select("visit_id", "evidence").rows()}
+    assert roles == {10: "index_admission", 11: "readmission"}
+
+
+def test_bed_hanging_counts_bed_days_without_care() -> None:
+    c = Claims()
+    c.person(1)
+    c.visit(10, 1, ("001104000010000", 5), ("001109000010000", 10), ("001201000040000", 10), med_type="21", days=10)
+    c.visit(11, 1, ("001104000010000", 8), ("001109000010000", 10), med_type="21", days=10)
+    assert flagged(c, "GZ-YB-015") == {(10, None)}
+    p, v, ln = c.frames()
+    f = run_rules(LIB, KN, p, v, ln, only={"GZ-YB-015"})
+    bed, nurse = (int(KN.price_standard.filter(pl.col("code") == x)["standard_price_fen"][0])
+                  for x in ("001109000010000", "001201000040000"))
+    assert f["amount_fen"].to_list() == [5 * bed + 5 * nurse]  # five empty days of bed and nursing
+
+
+def test_settlement_after_death_from_the_register_and_from_a_death_discharge() -> None:
+    c = Claims()
+    c.person(1)
+    c.person(2)
+    c.person(3)
+    c.visit(10, 1, (AMOX, 6), begin=D(2025, 3, 1))
+    c.visit(11, 1, (AMOX, 6), begin=D(2025, 3, 2))
+    c.visit(20, 2, ("001109000010000", 5), med_type="21", begin=D(2025, 2, 1), days=5, discharge="4")
+    c.visit(21, 2, (AMOX, 6), begin=D(2025, 2, 7))
+    c.visit(30, 3, (AMOX, 6), begin=D(2025, 2, 7))
+    kn = Knowledge(**{**KN.__dict__, "deaths": pl.DataFrame({"psn_no": ["P000000001"], "death_date": [D(2025, 3, 1)]})})
+    assert flagged(c, "GZ-YB-016", kn) == {(11, None), (21, None)}
+
+
+def test_imaging_positive_rate_below_the_floor_flags_the_negative_exams() -> None:
+    def region(n_pos: int) -> Claims:
+        c = Claims()
+        c.person(1)
+        for i in range(30):
+            c.visit(100 + i, 1, ("002103000010000", 1), dx="C341" if i < n_pos else "R51")
+        return c
+
+    low = flagged(region(17), "ZB-YB-001")  # 17/30 = 56.7% < 60%
+    assert low == {(100 + i, 1) for i in range(17, 30)}
+    assert flagged(region(18), "ZB-YB-001") == set()  # 60% is not below the floor
+
+
+def test_imaging_uses_a_result_column_when_the_lines_carry_one() -> None:
+    c = Claims()
+    c.person(1)
+    for i in range(30):
+        c.visit(100 + i, 1, ("002103000010000", 1), dx="C341")
+    p, v, ln = c.frames()
+    ln = ln.with_columns((pl.col("visit_id") < 110).alias("positive"))  # 10/30 positive despite the diagnoses
+    f = run_rules(LIB, KN, p, v, ln, only={"ZB-YB-001"})
+    assert sorted(f["visit_id"].to_list()) == list(range(110, 130))
+
+
+def test_every_rule_of_the_library_has_a_test_here() -> None:
+    import sys
+
+    src = open(sys.modules[__name__].__file__ or "", encoding="utf-8").read()
+    missing = [r.code for r in LIB.rules if f'flagged(c, "{r.code}"' not in src and f'"{r.code}")' not in src]
+    assert missing == []
+
+
+def test_flags_are_deterministic_and_follow_the_contract() -> None:
+    c = Claims()
+    c.person(1, "F")
+    c.visit(10, 1, ("XG04CBA125A001010182834", 30), ("001102000010000", 1), ("001102000020000", 1), dx="N40")
+    p, v, ln = c.frames()
+    a = validate_flags(run_rules(LIB, KN, p, v, ln))
+    b = run_rules(LIB, KN, p, v, ln)
+    assert a.equals(b)
+    assert set(a["flag_id"]) == {"GZ-YB-001:10:1", "GZ-YB-008:10:3"}
+    assert set(a["severity"]) == {"block", "flag"} and set(a["source"]) == {"rule"}
+
+
+def test_missing_input_column_names_the_field() -> None:
+    from yibao.audit.rules.batch import AuditInputError
+
+    c = Claims()
+    c.person(1)
+    c.visit(10, 1, (AMOX, 6))
+    p, v, ln = c.frames()
+    with pytest.raises(AuditInputError) as e:
+        run_rules(LIB, KN, p, v.drop("hosp_lv"), ln)
+    assert e.value.field == "visits.hosp_lv"
