@@ -1,0 +1,393 @@
+"""The patient side, as pure functions: service clocks in working days, the life of a case (备案 / 投诉 /
+举报), my year so far, the cost estimator and the decision aid.  No database, no clock, no HTTP: the
+caller passes in today's date, the person, the accumulators and the compiled policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from yibao.errors import FieldError
+from yibao.policy.compiled import CompiledPolicy
+from yibao.settlement.engine import settle_visit
+from yibao.settlement.model import QTY_ONE, Line, Person, Settlement, Visit
+
+PARAMS_FILE = Path(__file__).with_name("params.yaml")
+
+
+class PortalError(FieldError):
+    """A portal request that cannot be done as asked; nothing was written."""
+
+
+# ---------------------------------------------------------------------------- parameters
+@dataclass(frozen=True)
+class SlaRule:
+    kind: str
+    days: int  # working days
+    name: str
+    name_en: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Working days: Monday–Friday, minus statutory holidays, plus the weekend days made working days."""
+
+    holidays: frozenset[dt.date]
+    workdays: frozenset[dt.date]
+
+    def is_working(self, day: dt.date) -> bool:
+        if day in self.workdays:
+            return True
+        return day.weekday() < 5 and day not in self.holidays
+
+    def add_working_days(self, start: dt.date, n: int) -> dt.date:
+        """The ``n``-th working day after ``start`` (the day of submission does not count)."""
+        if n < 0:
+            raise PortalError("days", "must not be negative")
+        day = start
+        while n:
+            day += dt.timedelta(days=1)
+            if self.is_working(day):
+                n -= 1
+        return day
+
+    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days after ``start`` up to and including ``end`` (0 when ``end`` ≤ ``start``)."""
+        count, day = 0, start
+        while day < end:
+            day += dt.timedelta(days=1)
+            count += self.is_working(day)
+        return count
+
+
+@dataclass(frozen=True)
+class PortalParams:
+    sla: dict[str, SlaRule]
+    calendar: Calendar
+    calendar_source: str
+    generic_prefix: int
+    class_prefix: int
+    max_alternatives: int
+    alternatives_source: str
+
+
+def _dates(field: str, raw: object) -> frozenset[dt.date]:
+    if not isinstance(raw, list):
+        raise PortalError(field, "must be a list of dates or [first, last] ranges")
+    out: set[dt.date] = set()
+    for i, item in enumerate(raw):
+        if isinstance(item, dt.date):
+            out.add(item)
+        elif isinstance(item, list) and len(item) == 2 and all(isinstance(x, dt.date) for x in item):
+            a, b = item
+            if b < a:
+                raise PortalError(f"{field}[{i}]", f"range ends ({b}) before it starts ({a})")
+            out.update(a + dt.timedelta(days=k) for k in range((b - a).days + 1))
+        else:
+            raise PortalError(f"{field}[{i}]", f"{item!r} is not a date or a [first, last] range")
+    return frozenset(out)
+
+
+def parse_params(data: Mapping[str, Any]) -> PortalParams:
+    """Validate the portal parameter file's content; every field is checked and named on error."""
+    sla_raw = data.get("sla")
+    if not isinstance(sla_raw, dict) or not sla_raw:
+        raise PortalError("sla", "must map each case kind to its clock")
+    sla: dict[str, SlaRule] = {}
+    for kind, rule in sla_raw.items():
+        if kind not in CASE_KINDS:
+            raise PortalError(f"sla.{kind}", f"unknown case kind (known: {', '.join(CASE_KINDS)})")
+        if not isinstance(rule, dict):
+            raise PortalError(f"sla.{kind}", "must be a mapping")
+        days = rule.get("days")
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 366:
+            raise PortalError(f"sla.{kind}.days", f"{days!r} is not a whole number of working days 1–366")
+        source = str(rule.get("source") or "").strip()
+        if not source:
+            raise PortalError(f"sla.{kind}.source", "every parameter needs a source", "missing")
+        sla[kind] = SlaRule(kind, days, str(rule.get("name") or kind), str(rule.get("name_en") or kind), source)
+    missing = [k for k in CASE_KINDS if k not in sla]
+    if missing:
+        raise PortalError("sla", f"no clock for {', '.join(missing)}", "missing")
+    cal = data.get("calendar") or {}
+    if not isinstance(cal, dict) or not str(cal.get("source") or "").strip():
+        raise PortalError("calendar.source", "the holiday calendar needs a source", "missing")
+    calendar = Calendar(_dates("calendar.holidays", cal.get("holidays", [])),
+                        _dates("calendar.workdays", cal.get("workdays", [])))
+    alt = data.get("alternatives") or {}
+    if not isinstance(alt, dict):
+        raise PortalError("alternatives", "must be a mapping")
+    ints: dict[str, int] = {}
+    for key in ("same_generic_prefix", "same_class_prefix", "max_per_item"):
+        v = alt.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise PortalError(f"alternatives.{key}", f"{v!r} is not a positive whole number")
+        ints[key] = v
+    if not str(alt.get("source") or "").strip():
+        raise PortalError("alternatives.source", "needs a source", "missing")
+    return PortalParams(sla, calendar, str(cal["source"]), ints["same_generic_prefix"], ints["same_class_prefix"],
+                        ints["max_per_item"], str(alt["source"]))
+
+
+@lru_cache(maxsize=4)
+def load_params(path: Path = PARAMS_FILE) -> PortalParams:
+    """The portal parameters from ``path`` (default: the shipped ``params.yaml``)."""
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    if not isinstance(data, dict):
+        raise PortalError(str(path), "is not a YAML mapping")
+    return parse_params(data)
+
+
+# ---------------------------------------------------------------------------- SLA clock
+@dataclass(frozen=True)
+class SlaClock:
+    """Where a case stands against its clock.  ``remaining`` is negative once overdue."""
+
+    due: dt.date
+    days: int
+    elapsed: int
+    remaining: int
+    overdue: bool
+    stopped: bool  # the case reached a decision; the clock no longer runs
+
+
+def sla_clock(calendar: Calendar, days: int, opened: dt.date, today: dt.date,
+              decided: dt.date | None = None) -> SlaClock:
+    """The clock of a case opened on ``opened`` with ``days`` working days, seen on ``today``.  Once the
+    case is decided (``decided``), the clock stops on that day: late is late, on time is on time."""
+    due = calendar.add_working_days(opened, days)
+    end = decided if decided is not None else today
+    elapsed = calendar.working_days_between(opened, end)
+    return SlaClock(due, days, elapsed, days - elapsed, end > due, decided is not None)
+
+
+# ---------------------------------------------------------------------------- cases
+CASE_KINDS: dict[str, tuple[str, str]] = {
+    "filing_remote": ("异地就医备案", "out-of-region care filing"),
+    "filing_chronic": ("门诊慢特病备案", "chronic / special disease filing"),
+    "filing_referral": ("转诊转院备案", "referral filing"),
+    "complaint": ("投诉", "complaint"),
+    "fraud_report": ("举报（疑似欺诈骗保）", "report of suspected fraud"),
+}
+FILING_KINDS = ("filing_remote", "filing_chronic", "filing_referral")
+
+STATUSES: dict[str, tuple[str, str]] = {
+    "submitted": ("已提交", "submitted"),
+    "accepted": ("已受理", "accepted"),
+    "in_progress": ("办理中", "in progress"),
+    "resolved": ("已办结", "resolved"),
+    "approved": ("备案通过", "approved"),
+    "rejected": ("不予受理/未通过", "rejected"),
+    "withdrawn": ("已撤回", "withdrawn"),
+}
+CLOSED = frozenset({"resolved", "approved", "rejected", "withdrawn"})
+# the first decision stops the SLA clock: accepting or refusing (or withdrawing) the case
+DECISIONS = frozenset({"accepted", "rejected", "approved", "withdrawn"})
+
+_STAFF_MOVES: dict[str, frozenset[str]] = {
+    "submitted": frozenset({"accepted", "rejected"}),
+    "accepted": frozenset({"in_progress", "resolved", "approved", "rejected"}),
+    "in_progress": frozenset({"resolved", "approved", "rejected"}),
+}
+STAFF_ROLES = frozenset({"auditor", "admin"})
+
+
+def allowed_moves(kind: str, status: str, role: str) -> frozenset[str]:
+    """Statuses a caller of ``role`` may move a case of ``kind`` from ``status`` to.  The applicant may
+    only withdraw an open case; staff decide, and only filings are *approved*, only complaints and
+    reports *resolved*."""
+    if status in CLOSED:
+        return frozenset()
+    if role == "insured":
+        return frozenset({"withdrawn"})
+    if role not in STAFF_ROLES:
+        return frozenset()
+    moves = _STAFF_MOVES.get(status, frozenset())
+    return moves - ({"resolved"} if kind in FILING_KINDS else {"approved"})
+
+
+def check_move(kind: str, status: str, new: str, role: str) -> None:
+    """Raise :class:`PortalError` unless ``role`` may move the case from ``status`` to ``new``."""
+    if new not in STATUSES:
+        raise PortalError("status", f"unknown status {new!r}")
+    if new not in allowed_moves(kind, status, role):
+        raise PortalError("status", f"a {role} cannot move a {kind} case from {status} to {new}", "bad_transition")
+
+
+def check_new_case(kind: str, detail: str, subject: str) -> None:
+    if kind not in CASE_KINDS:
+        raise PortalError("kind", f"unknown case kind {kind!r}")
+    if not detail.strip():
+        raise PortalError("detail", "please describe the case (请填写说明)", "missing")
+    if len(detail) > 4000:
+        raise PortalError("detail", "at most 4000 characters")
+    if len(subject) > 200:
+        raise PortalError("subject", "at most 200 characters")
+
+
+def may_act_for(family_psn_nos: Sequence[str], psn_no: str) -> bool:
+    """亲情账户: an insured login acts only for the persons linked to it (its own number included)."""
+    return psn_no in family_psn_nos
+
+
+def check_rating(stars: int, comment: str) -> None:
+    if not 1 <= stars <= 5:
+        raise PortalError("stars", f"{stars} is not a rating from 1 to 5")
+    if len(comment) > 1000:
+        raise PortalError("comment", "at most 1000 characters")
+
+
+# ---------------------------------------------------------------------------- my year so far
+@dataclass(frozen=True)
+class BenefitYear:
+    """One benefit (e.g. employee inpatient pooled fund) for a person this year."""
+
+    benefit_id: str
+    visit_types: tuple[str, ...]
+    deductible_basis: str
+    deductible_full: int | None  # per_year: the year's deductible at ``level``; None otherwise
+    deductible_met: int
+    cap: int | None
+    cap_used: int
+    cap_room: int | None
+
+
+def year_so_far(policy: CompiledPolicy, person: Person, acc: Mapping[str, int], level: str) -> list[BenefitYear]:
+    """Deductible met and cap room left for every benefit of the person's scheme, from the accumulators.
+    ``level`` is the hospital level whose deductible is shown (the deductible can differ by level)."""
+    seen: dict[str, tuple[Any, list[str]]] = {}
+    for (scheme, vt), b in sorted(policy.benefits.items()):
+        if scheme != person.insutype:
+            continue
+        seen.setdefault(b.id, (b, []))[1].append(vt)
+    out = []
+    for b, vts in seen.values():
+        counter_val = acc.get(b.counter, 0) if b.counter else 0
+        full = b.deductible.get((level, person.psn_type)) if b.basis == "per_year" else None
+        cap = b.cap_by_person_type.get(person.psn_type, b.cap)
+        used = acc.get(b.cap_counter, 0)
+        out.append(BenefitYear(b.id, tuple(vts), b.basis, full,
+                               min(counter_val, full) if full is not None else counter_val,
+                               cap, used, None if cap is None else max(cap - used, 0)))
+    return out
+
+
+# ---------------------------------------------------------------------------- estimator
+@dataclass(frozen=True)
+class Pick:
+    code: str
+    qty: int  # whole units
+
+
+def build_visit(policy: CompiledPolicy, psn_no: str, picks: Sequence[Pick], *, level: str, med_type: str,
+                day: dt.date, fixmedins_code: str = "ESTIMATE", use_account: bool = True) -> Visit:
+    """A hypothetical visit priced at the catalogue's typical unit prices (``unit_price``)."""
+    if level not in policy.levels:
+        raise PortalError("level", f"unknown hospital level {level!r} (known: {', '.join(policy.levels)})")
+    if med_type not in policy.visit_types:
+        raise PortalError("med_type", f"unknown visit type {med_type!r}")
+    if not picks:
+        raise PortalError("items", "pick at least one item (请至少选择一项)", "missing")
+    lines = []
+    for i, p in enumerate(picks):
+        item = policy.catalogue.get(p.code)
+        if item is None:
+            raise PortalError(f"items[{i}].code", f"{p.code!r} is not in the catalogue")
+        if item.unit_price is None:
+            raise PortalError(f"items[{i}].code", f"{p.code!r} has no typical price to estimate with")
+        if not 1 <= p.qty <= 999:
+            raise PortalError(f"items[{i}].qty", f"{p.qty} is not a quantity from 1 to 999")
+        lines.append(Line(str(i + 1), p.code, p.qty * QTY_ONE, item.unit_price, item.unit_price * p.qty))
+    return Visit(f"EST-{psn_no}", psn_no, med_type, fixmedins_code, level, day, day, tuple(lines),
+                 use_account=use_account)
+
+
+def estimate(policy: CompiledPolicy, person: Person, visit: Visit, acc: Mapping[str, int],
+             balance: int) -> Settlement:
+    """The pre-settlement (2206) of ``visit`` with the person's real accumulators and account balance.
+    Pure: the same call the ledger makes for a 2206, and nothing is written anywhere."""
+    return settle_visit(policy, person, visit, acc, balance, person.insutype)
+
+
+@dataclass(frozen=True)
+class LevelOption:
+    level: str
+    medfee: int
+    fund: int
+    own: int  # psn_part_amt: account + cash
+    cash: int
+
+
+def compare_levels(policy: CompiledPolicy, person: Person, picks: Sequence[Pick], acc: Mapping[str, int],
+                   balance: int, *, med_type: str, day: dt.date) -> list[LevelOption]:
+    """The same care at every hospital level of the region, cheapest own payment first (then by level)."""
+    out = []
+    for level in policy.levels:
+        v = build_visit(policy, person.psn_no, picks, level=level, med_type=med_type, day=day)
+        s = estimate(policy, person, v, acc, balance)
+        out.append(LevelOption(level, s.medfee_sumamt, s.fund_pay_sumamt, s.psn_part_amt, s.psn_cash_pay))
+    return sorted(out, key=lambda o: (o.own, list(policy.levels).index(o.level)))
+
+
+@dataclass(frozen=True)
+class Alternative:
+    for_code: str
+    code: str
+    relation: str  # same_generic / same_class
+    medfee: int
+    own: int
+    saving: int  # own payment of the original choice minus this one (positive = cheaper for me)
+
+
+def alternatives_for(policy: CompiledPolicy, code: str, params: PortalParams) -> list[tuple[str, str]]:
+    """Catalogue drugs that could replace ``code``: same generic first, then same class; priced only."""
+    item = policy.catalogue.get(code)
+    if item is None or item.kind != "drug":
+        return []
+    g, c = code[:params.generic_prefix], code[:params.class_prefix]
+    same_g = [x.code for x in policy.catalogue.values()
+              if x.kind == "drug" and x.code != code and x.unit_price and x.code.startswith(g)]
+    same_c = [x.code for x in policy.catalogue.values()
+              if x.kind == "drug" and x.code not in same_g and x.code != code and x.unit_price
+              and x.code.startswith(c)]
+    found = [(x, "same_generic") for x in sorted(same_g)] + [(x, "same_class") for x in sorted(same_c)]
+    return found[:params.max_alternatives]
+
+
+def compare_drugs(policy: CompiledPolicy, person: Person, picks: Sequence[Pick], acc: Mapping[str, int],
+                  balance: int, params: PortalParams, *, level: str, med_type: str,
+                  day: dt.date) -> list[Alternative]:
+    """For each picked drug, its alternatives, each estimated by swapping it into the same visit."""
+    base = estimate(policy, person, build_visit(policy, person.psn_no, picks, level=level, med_type=med_type,
+                                                day=day), acc, balance)
+    out = []
+    for i, p in enumerate(picks):
+        for alt, relation in alternatives_for(policy, p.code, params):
+            swapped = [Pick(alt, q.qty) if j == i else q for j, q in enumerate(picks)]
+            v = build_visit(policy, person.psn_no, swapped, level=level, med_type=med_type, day=day)
+            s = estimate(policy, person, v, acc, balance)
+            out.append(Alternative(p.code, alt, relation, s.medfee_sumamt, s.psn_part_amt,
+                                   base.psn_part_amt - s.psn_part_amt))
+    return out
+
+
+def parse_picks(codes: Iterable[str], qtys: Iterable[str]) -> list[Pick]:
+    """Form fields (parallel lists) → picks; blank codes are skipped, a bad quantity is named."""
+    out = []
+    for i, (code, qty) in enumerate(zip(codes, qtys, strict=False)):
+        code = code.strip()
+        if not code:
+            continue
+        q = qty.strip() or "1"
+        if not q.isdigit():
+            raise PortalError(f"items[{i}].qty", f"{qty!r} is not a whole number")
+        out.append(Pick(code, int(q)))
+    return out

@@ -1,0 +1,135 @@
+"""End to end in real headless Chromium (Debian's ``chromium``, driven by Playwright): the real app under
+uvicorn on a free port over a seeded SQLite demo database.  Screenshots go to ``tests/e2e/artifacts/``."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from yibao.portal.seed import Seeded, seed_demo_db
+
+CHROMIUM = os.environ.get("YIBAO_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+PASSWORD = "yibao-demo-2026"
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seeded]]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (this test must not skip)")
+    seeded = seed_demo_db(tmp_path_factory.mktemp("e2e") / "demo.db", persons=120)
+    port = _free_port()
+    env = {**os.environ, "YIBAO_DATABASE_URL": seeded.url, "YIBAO_DEMO": "1"}
+    log = tmp_path_factory.mktemp("e2e-log") / "uvicorn.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "yibao.api.app:create_app", "--factory",
+                                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"uvicorn did not start: {log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+        yield base, seeded
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / ".gitignore").write_text("*\n", encoding="utf-8")  # screenshots are never committed
+    with playwright_sync.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _login(page: object, base: str, username: str) -> None:
+    page.goto(f"{base}/login")  # type: ignore[attr-defined]
+    page.fill("input[name=username]", username)  # type: ignore[attr-defined]
+    page.fill("input[name=password]", PASSWORD)  # type: ignore[attr-defined]
+    page.click("button[type=submit]")  # type: ignore[attr-defined]
+
+
+def test_patient_opens_a_visit_explanation_and_files_a_complaint(server: tuple[str, Seeded], browser: object) -> None:
+    base, _seeded = server
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    _login(page, base, "insured")
+    page.wait_for_url(f"{base}/me")
+    assert "我的就诊" in page.content()
+    page.screenshot(path=str(ARTIFACTS / "01-patient-home.png"), full_page=True)
+
+    page.locator("a.visit").first.click()
+    page.wait_for_url(re.compile(r".*/me/visits/[0-9a-f]{32}$"))
+    explanation = page.locator("#explanation li")
+    assert explanation.count() >= 2
+    assert "本次医疗费用合计" in explanation.first.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "02-visit-explanation.png"), full_page=True)
+
+    page.goto(f"{base}/me/cases?kind=complaint")
+    page.select_option("select[name=kind]", "complaint")
+    page.fill("textarea[name=detail]", "候诊时间过长，收费项目没有解释清楚。")
+    page.click("#case-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/me/cases/[0-9a-f]{16}$"))
+    assert page.locator("#case-status").inner_text() == "已提交"
+    assert "15 个工作日" in page.locator("#sla-clock").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "03-complaint-tracked.png"), full_page=True)
+    page.goto(f"{base}/me/cases")
+    assert page.locator("ul.cases li").count() >= 1 and "投诉" in page.locator("ul.cases").inner_text()
+
+    page.goto(f"{base}/me?big=1")
+    assert "big" in (page.locator("body").get_attribute("class") or "")
+    size = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    body_size = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+    assert body_size > size  # elderly mode enlarges the text
+    page.screenshot(path=str(ARTIFACTS / "04-elderly-mode.png"))
+    ctx.close()
+
+
+def test_auditor_opens_the_dashboard_with_charts(server: tuple[str, Seeded], browser: object) -> None:
+    base, _seeded = server
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    _login(page, base, "auditor")
+    page.wait_for_url(f"{base}/dashboard")
+    assert "医保基金运行监测" in page.content()
+    # ECharts (vendored) draws into the chart containers
+    page.wait_for_selector("#chart-fund canvas", timeout=15_000)
+    page.wait_for_selector("#chart-level canvas", timeout=15_000)
+    assert page.evaluate("typeof echarts") == "object"
+    page.screenshot(path=str(ARTIFACTS / "05-dashboard.png"), full_page=True)
+    page.goto(f"{base}/dashboard/cases")
+    page.screenshot(path=str(ARTIFACTS / "06-complaint-queue.png"), full_page=True)
+    ctx.close()

@@ -1,0 +1,125 @@
+"""FHIR R4 under /fhir: resources validated against the fhir.resources R4B models (structurally R4 for
+these resources) and against rules written from the R4 / CARIN Blue Button specifications."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir.resources.R4B.coverage import Coverage
+from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.patient import Patient
+from test_api_support import HOSP, HOSP2, ME, PARENT, STRANGER, VISIT, Api, api, new_msgid
+
+from yibao.api import fhir_map as fm
+from yibao.ledger import Ledger
+
+__all__ = ["api"]
+FHIR = "application/fhir+json"
+
+
+def claim(psn_no: str = ME, provider: str = HOSP, use: str = "claim", msgid: str | None = None) -> dict[str, Any]:
+    return {
+        "resourceType": "Claim", "status": "active", "use": use, "created": "2025-05-10",
+        "identifier": [{"system": fm.SID_MSGID, "value": msgid or new_msgid(provider)}],
+        "type": {"coding": [{"system": fm.CS_CLAIM_TYPE, "code": "institutional"}]},
+        "subType": {"coding": [{"system": fm.CS_MED_TYPE, "code": VISIT["med_type"]}]},
+        "extension": [{"url": fm.EXT_HOSP_LV, "valueString": VISIT["hosp_lv"]}],
+        "patient": {"reference": f"Patient/{psn_no}"},
+        "provider": {"identifier": {"system": fm.SID_FIXMEDINS, "value": provider}},
+        "priority": {"coding": [{"code": "normal"}]},
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{psn_no}"}}],
+        "billablePeriod": {"start": VISIT["begntime"], "end": VISIT["endtime"]},
+        "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": {"coding": [{"system": fm.CS_ICD10, "code": "I21.0"}]}}],
+        "item": [{"sequence": int(ln["feedetl_sn"]),
+                  "productOrService": {"coding": [{"system": fm.CS_MED_LIST, "code": ln["med_list_codg"]}]},
+                  "quantity": {"value": ln["cnt"]},
+                  "unitPrice": {"value": ln["pric"], "currency": "CNY"},
+                  "net": {"value": ln["det_item_fee_sumamt"], "currency": "CNY"}} for ln in VISIT["feedetail"]],
+    }
+
+
+def amounts(entries: list[dict[str, Any]]) -> dict[str, Decimal]:
+    return {e["category"]["coding"][0]["code"]: Decimal(str(e["amount"]["value"])) for e in entries}
+
+
+def test_metadata_is_an_r4_capability_statement(api: Api) -> None:
+    r = api.client.get("/fhir/metadata")
+    assert r.status_code == 200 and r.headers["content-type"] == FHIR
+    cs = r.json()
+    CapabilityStatement.model_validate(cs)
+    assert cs["fhirVersion"] == "4.0.1"
+    assert {x["type"] for x in cs["rest"][0]["resource"]} == {"Patient", "Coverage", "Claim", "ExplanationOfBenefit"}
+
+
+def test_patient_and_coverage_of_the_insured_person(api: Api) -> None:
+    p = api.client.get(f"/fhir/Patient/{ME}", headers=api.h("insured"))
+    assert p.headers["content-type"] == FHIR
+    Patient.model_validate(p.json())
+    assert p.json()["gender"] == "male" and p.json()["birthDate"] == "1990-01-01"
+    c = api.client.get(f"/fhir/Coverage/{PARENT}", headers=api.h("insured")).json()
+    Coverage.model_validate(c)
+    assert c["beneficiary"]["reference"] == f"Patient/{PARENT}" and c["type"]["coding"][0]["code"] == "310"
+    b = api.client.get("/fhir/Coverage", params={"beneficiary": f"Patient/{ME}"}, headers=api.h("insured")).json()
+    assert b["resourceType"] == "Bundle" and b["total"] == 1
+
+
+def test_claim_settles_and_answers_a_claim_response_whose_totals_match_2207(api: Api) -> None:
+    body = claim()
+    r = api.client.post("/fhir/Claim", json=body, headers={**api.h("hospital"), "Content-Type": FHIR})
+    assert r.status_code == 201, r.text
+    cr = r.json()
+    ClaimResponse.model_validate(cr)
+    t = amounts(cr["total"])
+    assert t["submitted"] == Decimal("3381.40")
+    assert t["submitted"] == t["eligible"] + t["copay"] + t["noncovered"]  # the §1.2 visit identity
+    setl = cr["id"]
+    with Ledger.open(api.url) as led:
+        s = led.get_settlement(setl).settlement
+    assert t["benefit"] == Decimal(s.fund_pay_sumamt) / 100 and t["paidbypatient"] == Decimal(s.psn_part_amt) / 100
+    again = api.client.post("/fhir/Claim", json=body, headers=api.h("hospital"))
+    assert again.status_code == 200 and again.json()["id"] == setl
+
+
+def test_predetermination_is_a_pre_settlement_that_stores_nothing(api: Api) -> None:
+    r = api.client.post("/fhir/Claim", json=claim(use="predetermination"), headers=api.h("hospital"))
+    assert r.status_code == 200 and r.json()["id"].startswith("pre-")
+    with Ledger.open(api.url) as led:
+        assert led.row_counts()["settlement"] == 0
+
+
+def test_explanation_of_benefit_in_carin_style_for_the_patient(api: Api) -> None:
+    setl = api.client.post("/fhir/Claim", json=claim(), headers=api.h("hospital")).json()["id"]
+    eob = api.client.get(f"/fhir/ExplanationOfBenefit/{setl}", headers=api.h("insured")).json()
+    ExplanationOfBenefit.model_validate(eob)
+    # CARIN BB: profile, unique claim id, focal insurance, adjudicated lines that add up to the totals
+    assert eob["meta"]["profile"][0].endswith("C4BB-ExplanationOfBenefit-Inpatient-Institutional")
+    assert eob["identifier"][0]["type"]["coding"][0]["code"] == "uc"
+    assert eob["insurance"][0]["focal"] is True and eob["outcome"] == "complete"
+    lines = [amounts(it["adjudication"]) for it in eob["item"]]
+    assert sum(x["submitted"] for x in lines) == amounts(eob["total"])["submitted"]
+    assert sum(x["eligible"] for x in lines) == amounts(eob["total"])["eligible"]
+    bundle = api.client.get("/fhir/ExplanationOfBenefit", params={"patient": ME}, headers=api.h("insured")).json()
+    assert [e["resource"]["id"] for e in bundle["entry"]] == [setl]
+
+
+def test_errors_are_operation_outcomes(api: Api) -> None:
+    r = api.client.get(f"/fhir/Patient/{ME}")
+    assert r.status_code == 401 and r.headers["content-type"] == FHIR
+    OperationOutcome.model_validate(r.json())
+    assert api.client.get(f"/fhir/Patient/{STRANGER}", headers=api.h("insured")).json()["issue"][0]["code"] == "forbidden"
+    nf = api.client.get("/fhir/ExplanationOfBenefit/nope", headers=api.h("admin"))
+    assert nf.status_code == 404 and nf.json()["issue"][0]["code"] == "not-found"
+    bad = claim()
+    bad["item"][0]["net"]["value"] = "1.00"
+    r = api.client.post("/fhir/Claim", json=bad, headers=api.h("hospital"))
+    assert r.status_code == 422 and r.json()["issue"][0]["expression"] == ["Claim.item[0].net"]
+    structure = claim()
+    structure["status"] = 17
+    r = api.client.post("/fhir/Claim", json=structure, headers=api.h("hospital"))
+    assert r.status_code == 422 and r.json()["issue"][0]["code"] == "structure"
+    other = api.client.post("/fhir/Claim", json=claim(provider=HOSP2), headers=api.h("hospital"))
+    assert other.status_code == 403 and other.json()["resourceType"] == "OperationOutcome"

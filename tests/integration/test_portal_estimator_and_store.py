@@ -1,0 +1,95 @@
+"""The portal against the real ledger database (SQLite and PostgreSQL): the estimator equals the
+ledger's own pre-settlement, and cases and ratings are stored with their history."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from ledger_support import msgid, person
+
+from yibao.ledger import Ledger
+from yibao.policy.book import PolicyBook
+from yibao.policy.loader import example_path, load_region
+from yibao.portal import core
+from yibao.portal.store import PortalStore
+
+BOOK = PolicyBook(load_region(example_path("xian")))
+DAY = dt.date(2025, 6, 2)
+NOW = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
+
+
+def test_estimate_equals_the_ledgers_pre_settlement_and_writes_nothing(ledger: Ledger) -> None:
+    ledger.add_persons([person("E1", balance=150_000)])
+    policy = BOOK.for_date(DAY)
+    # an earlier visit this year, so the deductible and the account are partly used
+    earlier = core.build_visit(policy, "E1", [core.Pick("XJ01DDA005B002010110133", 30)], level="2", med_type="11",
+                               day=dt.date(2025, 3, 1))
+    ledger.settle(BOOK, dataclasses.replace(earlier, mdtrt_id="M-EARLIER"), msgid())
+    picks = [core.Pick("XJ01DDA003B002010119046", 40), core.Pick("001101000010000", 1)]
+    visit = core.build_visit(policy, "E1", picks, level="3", med_type="11", day=DAY)
+    before = ledger.row_counts()
+    acc = ledger.accumulators("E1", DAY.year)
+    assert acc, "the earlier visit must have left accumulators"
+    mine = core.estimate(policy, ledger.get_person("E1", DAY), visit, acc, ledger.account_balance("E1"))
+    theirs = ledger.settle(BOOK, visit, msgid(), pre=True)
+    assert theirs.setl_id == ""
+    assert dataclasses.asdict(mine) == dataclasses.asdict(theirs.settlement)
+    assert mine.acct_pay > 0 and mine.fund_pay_sumamt > 0
+    assert ledger.row_counts() == before
+
+
+def _store(ledger: Ledger) -> PortalStore:
+    return PortalStore(sa.create_engine(ledger.sa_url), core.load_params())
+
+
+def test_a_case_is_tracked_from_submission_to_resolution(ledger: Ledger) -> None:
+    store = _store(ledger)
+    c = store.open_case(kind="complaint", psn_no="P1", filed_by="u1", actor_role="insured", subject="H1",
+                        detail="挂号排队两小时", now=NOW)
+    assert (c.status, c.sla_days, c.opened_on, c.due_on) == ("submitted", 15, NOW.date(), dt.date(2026, 12, 14))
+    store.move(c.case_id, "accepted", actor_id="a1", actor_role="auditor", note="已受理", now=NOW + dt.timedelta(days=2))
+    done = store.move(c.case_id, "resolved", actor_id="a1", actor_role="auditor", note="已答复",
+                      now=NOW + dt.timedelta(days=9))
+    assert done.status == "resolved"
+    assert done.decided_on == dt.date(2026, 11, 25)  # the first decision (accepted) stopped the clock
+    assert [(e.status, e.actor_role, e.note) for e in store.events(c.case_id)] == [
+        ("submitted", "insured", ""), ("accepted", "auditor", "已受理"), ("resolved", "auditor", "已答复")]
+    clock = done.clock(store.params, dt.date(2027, 1, 1))
+    assert (clock.elapsed, clock.stopped, clock.overdue) == (2, True, False)
+    assert [x.case_id for x in store.queue()] == []
+    assert [x.case_id for x in store.queue(open_only=False)] == [c.case_id]
+
+
+def test_a_refused_move_writes_nothing(ledger: Ledger) -> None:
+    store = _store(ledger)
+    c = store.open_case(kind="filing_remote", psn_no="P1", filed_by="u1", actor_role="insured", subject="上海",
+                        detail="长期居住备案", now=NOW)
+    with pytest.raises(core.PortalError) as e:
+        store.move(c.case_id, "resolved", actor_id="a1", actor_role="auditor", note="", now=NOW)
+    assert e.value.code == "bad_transition"
+    with pytest.raises(core.PortalError) as e:
+        store.move(c.case_id, "accepted", actor_id="u1", actor_role="insured", note="", now=NOW)
+    assert e.value.code == "bad_transition"
+    assert store.get_case(c.case_id).status == "submitted"
+    assert len(store.events(c.case_id)) == 1
+    with pytest.raises(core.PortalError) as e:
+        store.open_case(kind="complaint", psn_no="P1", filed_by="u1", actor_role="insured", subject="",
+                        detail=" ", now=NOW)
+    assert e.value.field == "detail"
+    assert len(store.cases_for(["P1"])) == 1
+
+
+def test_rating_again_replaces_the_first_and_institutions_get_a_mean(ledger: Ledger) -> None:
+    store = _store(ledger)
+    store.rate(setl_id="S1", psn_no="P1", user_id="u1", fixmedins_code="H1", stars=2, comment="", now=NOW)
+    store.rate(setl_id="S1", psn_no="P1", user_id="u1", fixmedins_code="H1", stars=5, comment="好", now=NOW)
+    store.rate(setl_id="S2", psn_no="P1", user_id="u1", fixmedins_code="H1", stars=4, comment="", now=NOW)
+    r = store.rating("S1")
+    assert r is not None and (r.stars, r.comment) == (5, "好")
+    assert store.rating_summary() == [("H1", 2, 450)]
+    with pytest.raises(core.PortalError):
+        store.rate(setl_id="S3", psn_no="P1", user_id="u1", fixmedins_code="H1", stars=9, comment="", now=NOW)
+    assert store.rating("S3") is None

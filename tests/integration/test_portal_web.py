@@ -1,0 +1,249 @@
+"""The portal pages through FastAPI's TestClient over a seeded SQLite demo database."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from yibao.api.app import create_app
+from yibao.api.settings import Settings
+from yibao.ledger import Ledger
+from yibao.ledger.types import StoredSettlement
+from yibao.money import fmt_yuan
+from yibao.policy.book import PolicyBook
+from yibao.policy.loader import example_path
+from yibao.portal import core
+from yibao.portal.seed import Seeded, seed_demo_db
+from yibao.portal.web import VISITS_SHOWN, estimate_day, local_today
+from yibao.settlement.explain import explain
+
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    return seed_demo_db(tmp_path_factory.mktemp("portal") / "demo.db", persons=120)
+
+
+@pytest.fixture(scope="module")
+def app(seeded: Seeded) -> Iterator[object]:
+    yield create_app(Settings(database_url=seeded.url, demo=True))
+
+
+def client(app: object, username: str | None, password: str = "yibao-demo-2026") -> TestClient:
+    c = TestClient(app)  # type: ignore[arg-type]
+    if username:
+        r = c.post("/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+    return c
+
+
+def _ledger(seeded: Seeded) -> Ledger:
+    return Ledger.open(seeded.url)
+
+
+def led_settlements(seeded: Seeded, psn_no: str) -> list[StoredSettlement]:
+    led = _ledger(seeded)
+    try:
+        return led.list_settlements(psn_no, limit=10_000)
+    finally:
+        led.close()
+
+
+def test_anonymous_browser_is_sent_to_login_and_api_caller_gets_401(app: object) -> None:
+    c = client(app, None)
+    r = c.get("/me", headers=HTML, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert c.get("/me").status_code == 401
+    assert c.get("/dashboard").status_code == 401
+
+
+def test_my_visits_list_only_my_settlements(app: object, seeded: Seeded) -> None:
+    led = _ledger(seeded)
+    mine = {s.setl_id for s in led.list_settlements(seeded.insured_psn_no, limit=1000)}
+    theirs = {s.setl_id for s in led.list_settlements(seeded.family_psn_no, limit=1000)}
+    led.close()
+    c = client(app, "insured")
+    year = max(s.year for s in led_settlements(seeded, seeded.insured_psn_no))
+    in_year = {s.setl_id for s in led_settlements(seeded, seeded.insured_psn_no) if s.year == year}
+    first = set(re.findall(r"/me/visits/([0-9a-f]{32})", c.get("/me").text))
+    assert first and first <= mine and not first & theirs
+    assert len(first) == min(len(in_year), VISITS_SHOWN)
+    every = set(re.findall(r"/me/visits/([0-9a-f]{32})", c.get(f"/me?year={year}&all=1").text))
+    assert every == in_year
+
+
+def test_family_account_switches_to_a_linked_person_only(app: object, seeded: Seeded) -> None:
+    c = client(app, "insured")
+    r = c.get(f"/me?psn={seeded.family_psn_no}")
+    assert r.status_code == 200
+    led = _ledger(seeded)
+    theirs = {s.setl_id for s in led.list_settlements(seeded.family_psn_no, limit=1000)}
+    stranger = next(s.psn_no for s in led.list_settlements(None, limit=1000)
+                    if s.psn_no not in (seeded.insured_psn_no, seeded.family_psn_no))
+    led.close()
+    assert set(re.findall(r"/me/visits/([0-9a-f]{32})", r.text)) <= theirs
+    assert c.get(f"/me?psn={stranger}").status_code == 403
+    # insured2 is the family member's own login, with no link back
+    assert client(app, "insured2").get(f"/me?psn={seeded.insured_psn_no}").status_code == 403
+
+
+def test_a_visit_explains_who_paid_what_and_logs_the_read(app: object, seeded: Seeded) -> None:
+    led = _ledger(seeded)
+    stored = led.list_settlements(seeded.insured_psn_no, limit=1)[0]
+    led.close()
+    policy = PolicyBook.from_file(example_path("xian")).for_date(stored.visit.begin_date)
+    expected = explain(stored.settlement, stored.visit, policy)
+    c = client(app, "insured")
+    page = c.get(f"/me/visits/{stored.setl_id}").text
+    for sentence in expected["zh"]:
+        assert sentence in page.replace("&#34;", '"').replace("&#39;", "'")
+    assert fmt_yuan(stored.settlement.psn_cash_pay) in page
+    en = c.get(f"/me/visits/{stored.setl_id}?lang=en")
+    assert expected["en"][0] in en.text and en.cookies.get("yb_lang") == "en"
+    who = c.get("/me/access?lang=zh").text
+    assert f"settlement {stored.setl_id}" in who
+
+
+def test_someone_elses_visit_is_not_found(app: object, seeded: Seeded) -> None:
+    led = _ledger(seeded)
+    other = next(s for s in led.list_settlements(None, limit=1000)
+                 if s.psn_no not in (seeded.insured_psn_no, seeded.family_psn_no))
+    led.close()
+    assert client(app, "insured").get(f"/me/visits/{other.setl_id}").status_code == 404
+    assert client(app, "insured").get("/me/visits/nonexistent").status_code == 404
+
+
+def test_estimator_page_shows_the_real_pre_settlement(app: object, seeded: Seeded) -> None:
+    c = client(app, "insured")
+    form = {"level": "2", "med_type": "11", "code": ["XJ01DDA003B002010119046", "001101000010000", ""],
+            "qty": ["12", "1", "1"]}
+    r = c.post("/me/estimate", data=form)
+    assert r.status_code == 200
+    book = PolicyBook.from_file(example_path("xian"))
+    day = estimate_day(book, local_today())
+    policy = book.for_date(day)
+    led = _ledger(seeded)
+    picks = [core.Pick("XJ01DDA003B002010119046", 12), core.Pick("001101000010000", 1)]
+    visit = core.build_visit(policy, seeded.insured_psn_no, picks, level="2", med_type="11", day=day)
+    s = led.settle(book, visit, "EST" + "0" * 27, pre=True).settlement
+    led.close()
+    m = re.search(r'id="own-cash">([^<]+)<', r.text)
+    assert m and m.group(1) == fmt_yuan(s.psn_cash_pay)
+    assert "decision-aid" in r.text and "暂无数据" in r.text
+
+
+def test_estimator_names_a_bad_item(app: object) -> None:
+    r = client(app, "insured").post("/me/estimate", data={"level": "1", "med_type": "11", "code": ["NOPE"],
+                                                          "qty": ["1"]})
+    assert r.status_code == 422 and "items[0].code" in r.text
+
+
+def test_a_complaint_is_filed_tracked_and_answered_by_staff(app: object, seeded: Seeded) -> None:
+    me = client(app, "insured")
+    r = me.post("/me/cases", data={"kind": "complaint", "psn_no": seeded.family_psn_no, "subject": "H1",
+                                   "detail": "替父亲投诉：收费不透明"}, follow_redirects=False)
+    assert r.status_code == 303
+    case_id = r.headers["location"].rsplit("/", 1)[1]
+    page = me.get(f"/me/cases/{case_id}").text
+    assert "已提交" in page and "15 个工作日" in page and 'id="sla-clock"' in page
+    staff = client(app, "auditor")
+    assert case_id in staff.get("/dashboard/cases").text
+    r = staff.post(f"/dashboard/cases/{case_id}/status", data={"status": "accepted", "note": "已转稽核科"},
+                   follow_redirects=False)
+    assert r.status_code == 303
+    page = me.get(f"/me/cases/{case_id}").text
+    assert "已受理" in page and "已转稽核科" in page
+    # staff may not move it backwards; the applicant may not decide
+    assert staff.post(f"/dashboard/cases/{case_id}/status", data={"status": "submitted"}).status_code == 409
+    assert me.post(f"/dashboard/cases/{case_id}/status", data={"status": "resolved"}).status_code == 403
+    # staff reading the case is in the person's "who read my record"
+    assert staff.get(f"/dashboard/cases/{case_id}").status_code == 200
+    assert f"case {case_id}" in me.get(f"/me/access?psn={seeded.family_psn_no}").text
+    # the person it was filed for sees it under their own login too
+    assert client(app, "insured2").get(f"/me/cases/{case_id}").status_code == 200
+
+
+def test_a_case_of_someone_not_linked_is_not_found(app: object, seeded: Seeded) -> None:
+    r = client(app, "insured").post("/me/cases", data={"kind": "fraud_report", "psn_no": seeded.insured_psn_no,
+                                                       "subject": "某药店", "detail": "刷卡换购日用品"},
+                                    follow_redirects=False)
+    case_id = r.headers["location"].rsplit("/", 1)[1]
+    assert client(app, "insured2").get(f"/me/cases/{case_id}").status_code == 404
+    assert client(app, "insured2").post(f"/me/cases/{case_id}/withdraw").status_code == 404
+
+
+def test_filing_for_an_unlinked_person_is_forbidden(app: object, seeded: Seeded) -> None:
+    r = client(app, "insured2").post("/me/cases", data={"kind": "filing_remote", "psn_no": seeded.insured_psn_no,
+                                                        "detail": "x"})
+    assert r.status_code == 403
+
+
+def test_withdrawing_a_case_stops_its_clock(app: object, seeded: Seeded) -> None:
+    me = client(app, "insured")
+    r = me.post("/me/cases", data={"kind": "filing_remote", "psn_no": seeded.insured_psn_no, "subject": "上海",
+                                   "detail": "异地长期居住"}, follow_redirects=False)
+    case_id = r.headers["location"].rsplit("/", 1)[1]
+    assert me.post(f"/me/cases/{case_id}/withdraw", follow_redirects=False).status_code == 303
+    page = me.get(f"/me/cases/{case_id}").text
+    assert "已撤回" in page and "已作出决定" in page
+    assert me.post(f"/me/cases/{case_id}/withdraw").status_code == 409
+
+
+def test_rating_a_visit(app: object, seeded: Seeded) -> None:
+    led = _ledger(seeded)
+    stored = led.list_settlements(seeded.insured_psn_no, limit=1)[0]
+    led.close()
+    c = client(app, "insured")
+    r = c.post(f"/me/visits/{stored.setl_id}/rating", data={"stars": "4", "comment": "医生耐心"},
+               follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get(r.headers["location"]).text
+    assert 'value="4" checked' in page and "医生耐心" in page
+    assert c.post(f"/me/visits/{stored.setl_id}/rating", data={"stars": "7"}).status_code == 422
+
+
+def test_elderly_mode_and_language_are_remembered(app: object) -> None:
+    c = client(app, "insured")
+    r = c.get("/me?big=1&lang=en")
+    assert '<body class="big">' in r.text and 'lang="en"' in r.text
+    r = c.get("/me")
+    assert '<body class="big">' in r.text and "My visits" in r.text
+    assert '<body class="">' in c.get("/me?big=0").text
+
+
+ROUTES = ["/me", "/me/estimate", "/me/cases", "/me/access", "/dashboard", "/dashboard/data.json",
+          "/dashboard/cases", "/dashboard/simulation", "/dashboard/payment", "/dashboard/audit"]
+EXPECT = {
+    None: dict.fromkeys(ROUTES, 401),
+    "insured": {r: 200 if r.startswith("/me") else 403 for r in ROUTES},
+    "hospital": dict.fromkeys(ROUTES, 403),
+    "auditor": {r: 403 if r.startswith("/me") else 200 for r in ROUTES},
+    "admin": {r: 403 if r.startswith("/me") else 200 for r in ROUTES},
+}
+
+
+@pytest.mark.parametrize("user", list(EXPECT))
+def test_every_role_on_every_page(app: object, user: str | None) -> None:
+    c = client(app, user)
+    got = {r: c.get(r).status_code for r in ROUTES}
+    assert got == EXPECT[user]
+
+
+def test_home_sends_each_role_to_its_place(app: object) -> None:
+    assert client(app, "insured").get("/", follow_redirects=False).headers["location"] == "/me"
+    assert client(app, "auditor").get("/", follow_redirects=False).headers["location"] == "/dashboard"
+    assert client(app, "hospital").get("/").status_code == 200
+
+
+def test_logout_from_a_page_ends_the_session(app: object) -> None:
+    c = client(app, "insured")
+    r = c.post("/portal/logout", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    c.cookies.clear()
+    assert c.get("/me").status_code == 401
+
+

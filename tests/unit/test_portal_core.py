@@ -1,0 +1,197 @@
+"""The portal's pure core: working-day SLA clocks, case transitions, family access, parameters."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from yibao.policy.book import PolicyBook
+from yibao.policy.loader import example_path, load_region
+from yibao.portal import core
+from yibao.portal.core import Calendar, PortalError, allowed_moves, check_move, sla_clock
+from yibao.settlement.model import Person
+
+D = dt.date
+# 2026-10-01..07 National Day, Saturday 2026-10-10 a working day (调休), as in the shipped params
+CAL = Calendar(frozenset(D(2026, 10, d) for d in range(1, 8)), frozenset({D(2026, 10, 10)}))
+
+
+def test_weekends_do_not_count_as_working_days() -> None:
+    fri = D(2026, 11, 20)
+    assert CAL.add_working_days(fri, 1) == D(2026, 11, 23)  # Monday
+    assert CAL.working_days_between(fri, D(2026, 11, 22)) == 0
+
+
+def test_holidays_are_skipped_and_makeup_saturdays_count() -> None:
+    # filed Tue 2026-09-29: Wed 30 is day 1, 1–7 Oct holidays, Thu 8 day 2, Fri 9 day 3, Sat 10 (调休) day 4
+    assert CAL.add_working_days(D(2026, 9, 29), 4) == D(2026, 10, 10)
+    assert CAL.working_days_between(D(2026, 9, 29), D(2026, 10, 12)) == 5
+
+
+def test_fifteen_working_days_from_a_monday_is_three_weeks_later() -> None:
+    assert CAL.add_working_days(D(2026, 11, 23), 15) == D(2026, 12, 14)
+
+
+def test_sla_clock_runs_until_due_then_shows_overdue() -> None:
+    opened = D(2026, 11, 23)
+    on_time = sla_clock(CAL, 15, opened, D(2026, 12, 14))
+    assert (on_time.elapsed, on_time.remaining, on_time.overdue, on_time.stopped) == (15, 0, False, False)
+    late = sla_clock(CAL, 15, opened, D(2026, 12, 16))
+    assert (late.elapsed, late.remaining, late.overdue) == (17, -2, True)
+
+
+def test_a_decision_stops_the_clock_on_its_day() -> None:
+    c = sla_clock(CAL, 15, D(2026, 11, 23), D(2027, 3, 1), decided=D(2026, 11, 25))
+    assert (c.elapsed, c.remaining, c.overdue, c.stopped) == (2, 13, False, True)
+
+
+def test_shipped_calendar_has_the_2026_national_day_holiday() -> None:
+    params = core.load_params()
+    assert not params.calendar.is_working(D(2026, 10, 5))
+    assert params.calendar.is_working(D(2026, 10, 10))
+    assert params.sla["fraud_report"].days == 15 and "15个工作日" in params.sla["fraud_report"].source
+
+
+def test_applicant_may_only_withdraw_an_open_case() -> None:
+    assert allowed_moves("complaint", "submitted", "insured") == {"withdrawn"}
+    assert allowed_moves("complaint", "resolved", "insured") == frozenset()
+    with pytest.raises(PortalError) as e:
+        check_move("complaint", "submitted", "accepted", "insured")
+    assert e.value.field == "status" and e.value.code == "bad_transition"
+
+
+def test_staff_decide_filings_are_approved_complaints_resolved() -> None:
+    assert "approved" in allowed_moves("filing_remote", "accepted", "auditor")
+    assert "resolved" not in allowed_moves("filing_remote", "accepted", "auditor")
+    assert "resolved" in allowed_moves("complaint", "accepted", "admin")
+    assert "approved" not in allowed_moves("complaint", "accepted", "admin")
+    assert allowed_moves("complaint", "submitted", "institution") == frozenset()
+    check_move("fraud_report", "submitted", "accepted", "auditor")  # allowed: no error
+
+
+def test_closed_cases_cannot_move_again() -> None:
+    for status in core.CLOSED:
+        assert allowed_moves("complaint", status, "admin") == frozenset()
+
+
+def test_family_access_is_limited_to_linked_persons() -> None:
+    family = ("P1", "P2")
+    assert core.may_act_for(family, "P2")
+    assert not core.may_act_for(family, "P3")
+    assert not core.may_act_for((), "P1")
+
+
+def test_new_case_needs_a_known_kind_and_a_description() -> None:
+    with pytest.raises(PortalError) as e:
+        core.check_new_case("bribe", "x", "")
+    assert e.value.field == "kind"
+    with pytest.raises(PortalError) as e:
+        core.check_new_case("complaint", "   ", "")
+    assert e.value.field == "detail" and e.value.code == "missing"
+
+
+def test_ratings_are_one_to_five_stars() -> None:
+    core.check_rating(5, "")
+    for bad in (0, 6):
+        with pytest.raises(PortalError) as e:
+            core.check_rating(bad, "")
+        assert e.value.field == "stars"
+
+
+def _params_dict() -> dict[str, object]:
+    import yaml
+
+    data = yaml.safe_load(core.PARAMS_FILE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_a_clock_without_a_source_is_refused() -> None:
+    data = _params_dict()
+    data["sla"]["complaint"]["source"] = ""  # type: ignore[index]
+    with pytest.raises(PortalError) as e:
+        core.parse_params(data)
+    assert e.value.field == "sla.complaint.source"
+
+
+def test_a_backwards_holiday_range_is_refused() -> None:
+    data = _params_dict()
+    data["calendar"]["holidays"] = [[D(2026, 10, 7), D(2026, 10, 1)]]  # type: ignore[index]
+    with pytest.raises(PortalError) as e:
+        core.parse_params(data)
+    assert e.value.field == "calendar.holidays[0]"
+
+
+def test_every_case_kind_needs_a_clock() -> None:
+    data = _params_dict()
+    del data["sla"]["filing_referral"]  # type: ignore[attr-defined]
+    with pytest.raises(PortalError) as e:
+        core.parse_params(data)
+    assert e.value.field == "sla" and "filing_referral" in e.value.reason
+
+
+# ---------------------------------------------------------------------------- estimator, pure
+BOOK = PolicyBook(load_region(example_path("xian")))
+DAY = D(2025, 6, 2)
+POLICY = BOOK.for_date(DAY)
+EMPLOYEE = Person("P1", "测试", "610100198001010011", "M", D(1980, 1, 1), "310", "11")
+
+
+def test_estimate_prices_items_at_the_catalogue_price() -> None:
+    item = POLICY.catalogue["XJ01DDA003B002010119046"]
+    v = core.build_visit(POLICY, "P1", [core.Pick(item.code, 3)], level="1", med_type="11", day=DAY)
+    assert v.lines[0].amount == 3 * (item.unit_price or 0)
+    s = core.estimate(POLICY, EMPLOYEE, v, {}, 0)
+    assert s.medfee_sumamt == 3 * (item.unit_price or 0)
+
+
+def test_estimate_refuses_unknown_items_and_levels_naming_the_field() -> None:
+    with pytest.raises(PortalError) as e:
+        core.build_visit(POLICY, "P1", [core.Pick("NOPE", 1)], level="1", med_type="11", day=DAY)
+    assert e.value.field == "items[0].code"
+    with pytest.raises(PortalError) as e:
+        core.build_visit(POLICY, "P1", [core.Pick("XJ01DDA003B002010119046", 1)], level="9", med_type="11", day=DAY)
+    assert e.value.field == "level"
+    with pytest.raises(PortalError) as e:
+        core.parse_picks(["XJ01DDA003B002010119046"], ["two"])
+    assert e.value.field == "items[0].qty"
+
+
+def test_higher_levels_cost_an_inpatient_more_under_lower_ratios() -> None:
+    picks = [core.Pick("XJ01DDA003B002010119046", 200), core.Pick("001101000010000", 1)]
+    opts = {o.level: o for o in core.compare_levels(POLICY, EMPLOYEE, picks, {}, 0, med_type="21", day=DAY)}
+    assert set(opts) == set(POLICY.levels)
+    assert opts["1"].own < opts["2"].own < opts["3"].own  # deductible and ratio both worsen with level
+    for o in opts.values():
+        assert o.own + o.fund == o.medfee
+
+
+def test_drug_alternatives_are_same_generic_or_same_class_and_each_is_a_real_estimate() -> None:
+    params = core.load_params()
+    code = "XJ01DDA003B002010119046"
+    alts = core.alternatives_for(POLICY, code, params)
+    assert alts and all(a.startswith(code[:6]) and a != code for a, _ in alts)
+    assert len(alts) <= params.max_alternatives
+    picks = [core.Pick(code, 10)]
+    for a in core.compare_drugs(POLICY, EMPLOYEE, picks, {}, 0, params, level="1", med_type="11", day=DAY):
+        v = core.build_visit(POLICY, "P1", [core.Pick(a.code, 10)], level="1", med_type="11", day=DAY)
+        assert a.own == core.estimate(POLICY, EMPLOYEE, v, {}, 0).psn_part_amt
+        base = core.estimate(POLICY, EMPLOYEE, core.build_visit(POLICY, "P1", picks, level="1", med_type="11",
+                                                                day=DAY), {}, 0)
+        assert a.saving == base.psn_part_amt - a.own
+
+
+def test_non_drugs_have_no_alternatives() -> None:
+    assert core.alternatives_for(POLICY, "001101000010000", core.load_params()) == []
+
+
+def test_year_so_far_reads_deductible_and_cap_from_accumulators() -> None:
+    op = POLICY.benefits[("310", "11")]
+    assert op.basis == "per_year" and op.counter is not None
+    full = op.deductible[("1", "11")]
+    acc = {op.counter: full - 5_000, op.cap_counter: 70_000}
+    rows = {r.benefit_id: r for r in core.year_so_far(POLICY, EMPLOYEE, acc, "1")}
+    r = rows[op.id]
+    assert (r.deductible_met, r.deductible_full) == (full - 5_000, full)
+    assert r.cap is not None and r.cap_room == r.cap - 70_000
