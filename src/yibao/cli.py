@@ -26,12 +26,28 @@ app.add_typer(bench_app, name="bench")
 
 def _mount_optional() -> None:
     """Capabilities with their own Typer apps, mounted here so the entry point stays thin."""
+    from yibao.api.cli import serve_cmd
+    from yibao.audit.cases.cli import cases_app
+    from yibao.audit.cli import audit_app
+    from yibao.bench.api import bench_api_cmd
+    from yibao.drg.cli import drg_app
+    from yibao.payment.cli import payment_app
+    from yibao.portal.cli import portal_app
     from yibao.simulate.cli import simulate_cmd
     from yibao.synth.cli import synth_app
 
     app.add_typer(synth_app, name="synth", help="合成统筹区数据 synthetic region year (Parquet)")
     app.command("simulate", help="政策模拟 what-if: re-settle a year under a baseline and a candidate policy")(
         simulate_cmd)
+    app.command("serve", help="启动医保服务 HTTP service (national transactions, REST, FHIR R4, portal, dashboard)")(
+        serve_cmd)
+    bench_app.command("api", help="api.settle.8: 2207 over HTTP on PostgreSQL, 8 clients in a separate process")(
+        bench_api_cmd)
+    app.add_typer(portal_app, name="portal", help="参保人服务门户 patient portal (seed, due, queue)")
+    audit_app.add_typer(cases_app, name="cases", help="稽核案件 audit cases: 疑点 → 告知 → 申诉 → 裁定 → 扣款")
+    app.add_typer(audit_app, name="audit", help="智能审核 smart audit: rules, models, evaluation, cases")
+    app.add_typer(drg_app, name="drg", help="DRG 分组 DRG grouping (chs-drg-demo, ms-drg-v43)")
+    app.add_typer(payment_app, name="payment", help="DRG/DIP 医院付费 hospital payment (点数法 / 按病种分值)")
 
 
 _mount_optional()
@@ -205,11 +221,15 @@ def demo(
     year: Annotated[int, typer.Option(help="settlement year (a policy version must cover it)")] = 2025,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same result)")] = 7,
     db_file: Annotated[Path, typer.Option("--db-file", help="SQLite file to (re)create")] = DEFAULT_DB,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="start the HTTP service afterwards")] = True,
+    host: Annotated[str, typer.Option(help="service address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="service port")] = 8000,
 ) -> None:
-    """Settle a few thousand synthetic visits of an example region and show who paid what."""
+    """Settle a synthetic year, pay hospitals by DRG/DIP, then serve the portal and dashboard (演示)."""
     from yibao.demo.run import run_demo
 
-    run_demo(console, region=region, persons=persons, visits=visits, year=year, seed=seed, db_path=db_file)
+    run_demo(console, region=region, persons=persons, visits=visits, year=year, seed=seed, db_path=db_file,
+             serve=serve, host=host, port=port)
 
 
 @bench_app.command("batch")
@@ -235,6 +255,67 @@ def bench_settle(
     from yibao.bench.settle import run
 
     for rec in run(visits=visits, db_visits=db_visits, postgres=postgres, pg_url=pg_url):
+        print(json.dumps(rec), flush=True)
+
+
+@bench_app.command("drg")
+def bench_drg(
+    cases: Annotated[int, typer.Option(help="generated cases")] = 1_000_000,
+    scheme: Annotated[str, typer.Option(help="scheme id")] = "chs-drg-demo",
+    workers: Annotated[int, typer.Option(help="worker processes")] = 2,
+) -> None:
+    """Print JSON lines: drg.group throughput (cases/s), elapsed, cases per CPU-second."""
+    from yibao.drg.bench import bench_drg as run
+
+    run(cases, scheme, workers)
+
+
+@bench_app.command("audit")
+def bench_audit(
+    lines: Annotated[int, typer.Option(help="fee lines in the synthetic region (cached between runs)")] = 10_000_000,
+    settle_visits: Annotated[int, typer.Option(help="visits for the in-event hook benchmark")] = 100_000,
+    seed: Annotated[int, typer.Option(help="synthetic region seed")] = 1,
+) -> None:
+    """Print JSON lines: settle.engine with/without the in-event hook; audit.rules, audit.models, audit.full."""
+    from yibao.audit.bench import run
+
+    for rec in run(lines=lines, settle_visits=settle_visits, seed=seed):
+        print(json.dumps(rec), flush=True)
+
+
+@bench_app.command("audit-cases")
+def bench_audit_cases(
+    flags: Annotated[int, typer.Option(help="suspect items to group into cases")] = 1_000_000,
+    cases: Annotated[int, typer.Option(help="cases taken through notice, expiry and deduction")] = 200,
+    pg_url: Annotated[str | None, typer.Option(help="PostgreSQL database URL (default: SQLite only)")] = None,
+) -> None:
+    """Print JSON lines: case grouping throughput and workflow steps per second (SQLite, PostgreSQL)."""
+    from yibao.audit.cases.bench import run
+
+    for rec in run(flags=flags, cases=cases, pg_url=pg_url):
+        print(json.dumps(rec), flush=True)
+
+
+@bench_app.command("payment")
+def bench_payment(
+    cases: Annotated[int, typer.Option(help="discharges per year (4 years are generated)")] = 1_000_000,
+) -> None:
+    """Print JSON lines: payment.drg / payment.dip throughput (cases/s) and wall time."""
+    from yibao.payment.bench import run
+
+    for rec in run(cases):
+        print(json.dumps(rec), flush=True)
+
+
+@bench_app.command("portal")
+def bench_portal(
+    persons: Annotated[int, typer.Option(help="synthetic persons in the seeded database")] = 200,
+    requests: Annotated[int, typer.Option(help="requests per page")] = 200,
+) -> None:
+    """Print JSON lines: portal page latencies (in-process) and the decision aid."""
+    from yibao.portal.bench import run
+
+    for rec in run(persons=persons, requests=requests):
         print(json.dumps(rec), flush=True)
 
 

@@ -24,7 +24,7 @@ def run(*args: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     db = tmp_path_factory.mktemp("demo") / "demo.db"
-    code, out = run("demo", "--persons", "60", "--visits", "300", "--db-file", str(db))
+    code, out = run("demo", "--persons", "60", "--visits", "300", "--db-file", str(db), "--no-serve")
     assert code == 0, out
     assert "who paid what" in out and "通过 OK" in out
     return f"sqlite:///{db}"

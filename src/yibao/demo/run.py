@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import polars as pl
@@ -12,7 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from yibao.ledger import Ledger, PersonRecord
+from yibao.api.users import DemoLogin
+from yibao.audit.scenarios import SCENARIOS
+from yibao.demo.region import login_order, person_records
+from yibao.ledger import Ledger
 from yibao.money import fmt_yuan
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path, load_region
@@ -28,7 +31,10 @@ def msgid_for(visit: Visit, k: int) -> str:
 
 
 def run_demo(console: Console, *, region: str, persons: int, visits: int, year: int, seed: int,
-             db_path: Path) -> dict[str, int]:
+             db_path: Path, serve: bool = False, host: str = "127.0.0.1", port: int = 8000) -> dict[str, int]:
+    """Settle a synthetic year through the ledger, pay the hospitals by DRG and DIP, create the demo logins
+    and (``serve``) start the HTTP service with the portal and the dashboard."""
+    from yibao.api.users import seed_demo_users
     path = example_path(region) if not Path(region).exists() else Path(region)
     loaded = load_region(path)
     book = PolicyBook(loaded)
@@ -42,18 +48,10 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
         ledger.migrate()
         data_dir = db_path.parent / "demo-data"
         with console.status("生成合成统筹区 generating a synthetic region …"):
-            manifest = generate(path, data_dir, persons=persons, year=year, seed=seed)
+            manifest = generate(path, data_dir, persons=persons, year=year, seed=seed, inject=SCENARIOS)
         people = pl.read_parquet(data_dir / "persons.parquet")
-        psn_no = dict(zip(people["psn_id"].to_list(), people["psn_no"].to_list(), strict=True))
-        jan1 = dt.date(year, 1, 1)
-        ledger.add_persons(
-            PersonRecord(psn_no=r["psn_no"], name=r["certno"][-4:], certno=r["certno"], gender=r["gender"],
-                         birth_date=r["birth_date"], insutype=r["insutype"], psn_type=r["psn_type"],
-                         insuplc_admdvs=info.admdvs, account_balance=r["account_balance"],
-                         identities=[(c, jan1, None) for c in r["identities"].split("|") if c],
-                         family=[psn_no[r["family_payer_id"]]] if r["family_payer_id"] >= 0 else [])
-            for r in people.iter_rows(named=True)
-        )
+        records = person_records(people, info.admdvs, year)
+        ledger.add_persons(records)
         total_visits = manifest.rows["visits"] if not visits else min(visits, manifest.rows["visits"])
         console.print(f"参保人 insured persons: [bold]{people.height:,}[/] · 就诊 visits: [bold]{total_visits:,}[/] "
                       f"({manifest.rows['lines']:,} 明细 lines in {data_dir}) · 数据库 database: {db_path}")
@@ -61,6 +59,8 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
         errors: dict[str, int] = defaultdict(int)
         sample: tuple[Settlement, Visit] | None = None
         settled: list[str] = []
+        per_person: Counter[str] = Counter()
+        by_inst: Counter[str] = Counter()
         t0 = time.perf_counter()
         with Progress(TextColumn("[bold blue]结算 settling"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console) as bar:
@@ -76,6 +76,8 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
                 if identity_violations(s):
                     errors["identity"] += 1
                 settled.append(out.setl_id)
+                per_person[visit.psn_no] += 1
+                by_inst[visit.fixmedins_code] += 1
                 row = by_key[(s.insutype, s.med_type)]
                 for i, v in enumerate((1, s.medfee_sumamt, s.hifp_pay, s.hifmi_pay + s.hifob_pay, s.maf_pay,
                                        s.fund_pay_sumamt, s.acct_pay, s.psn_cash_pay, s.acct_mulaid_pay)):
@@ -107,13 +109,114 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
             console.rule(f"一笔住院结算的说明 · why each fen went where ({s.mdtrt_id})")
             for zh, en in list(zip(text["zh"], text["en"], strict=True))[:8]:
                 console.print(f"  {zh}\n  [dim]{en}[/]")
-        console.print("\n下一步 next: [bold]./yb settle examples/visit-inpatient.json --pre[/]  ·  "
-                      "[bold]./yb ledger verify[/]  ·  [bold]./yb policy validate "
-                      "src/yibao/policy/regions/xian.yaml[/]")
-        return {"settled": sum(r[0] for r in by_key.values()), "cancelled": cancelled,
-                "rejected": sum(errors.values()), "verify_ok": int(report.ok), "count": totals.get("count", 0)}
+        result = {"settled": sum(r[0] for r in by_key.values()), "cancelled": cancelled,
+                  "rejected": sum(errors.values()), "verify_ok": int(report.ok), "count": totals.get("count", 0)}
     finally:
         ledger.close()
+    url = f"sqlite:///{db_path}"
+    result.update(_payment_stage(console, url, path, data_dir, persons=persons, year=year, seed=seed))
+    result.update(_audit_stage(console, url, data_dir, year=year))
+    logins = seed_demo_users(url, login_order(records, per_person), fixmedins_code=by_inst.most_common(1)[0][0])
+    _logins_table(console, logins, host, port)
+    console.print("\n下一步 next: [bold]./yb settle examples/visit-inpatient.json --pre[/]  ·  "
+                  "[bold]./yb ledger verify[/]  ·  [bold]./yb payment demo[/]  ·  [bold]./yb serve[/]")
+    if serve:
+        from yibao.api.serve import run as serve_http
+        from yibao.api.settings import Settings
+
+        console.rule(f"[bold green]服务已启动 service running at http://{host}:{port}/  (Ctrl+C 停止 to stop)")
+        serve_http(host, port, Settings(database_url=url, region=region, demo=True), log_level="warning")
+    return result
+
+
+def _payment_stage(console: Console, url: str, region_path: Path, data_dir: Path, *, persons: int, year: int,
+                   seed: int) -> dict[str, int]:
+    """Group the year's discharges with the demonstration CHS-DRG scheme and pay the hospitals by DRG
+    (点数法) and by DIP; the history years the weights and scores need are synthesised alongside."""
+    from yibao.drg import cases_from_synth, group_frame, load_scheme
+    from yibao.payment.demo import claims_from_grouped, region_claims
+    from yibao.payment.dip import pay_dip
+    from yibao.payment.drg import pay_drg
+    from yibao.payment.policy import example_policy_path, load_policy
+    from yibao.payment.store import save_payment
+
+    policy = load_policy(example_policy_path("demo")).model_copy(update={"year": year})
+    with console.status("DRG/DIP: 合成历史年度并分组 synthesising history years and grouping …"):
+        # the same seeded population for every history year: a stable region, so last year's cost (the
+        # budget basis) is comparable with this year's and the demo shows payment, not sampling noise
+        history = pl.concat([region_claims(str(region_path), data_dir.parent / "demo-history", [y], persons, seed)
+                             for y in range(year - 3, year)])
+        cases = cases_from_synth(pl.read_parquet(data_dir / "visits.parquet"),
+                                 pl.read_parquet(data_dir / "persons.parquet"),
+                                 pl.read_parquet(data_dir / "lines.parquet", columns=["visit_id", "amount"]))
+        grouped = group_frame(load_scheme("chs-drg-demo"), cases)
+        current = claims_from_grouped(cases, grouped, f"{year}-")
+    out: dict[str, int] = {"discharges": current.height}
+    pays = [pay_drg(current, policy, history), pay_dip(current, policy, history)]
+    for pay in pays:
+        stored = save_payment(url, pay, run_id=f"demo-{pay.method}-{year}", policy_name=policy.name)
+        out[f"{pay.method}_due"] = stored.due_fen
+        out[f"{pay.method}_pool"] = pay.pool_fen
+    drg, dip = (p.hospitals.select("fixmedins_code", "hosp_lv", "cases", "cost_fen", "due_fen") for p in pays)
+    both = drg.join(dip.select("fixmedins_code", pl.col("due_fen").alias("dip_fen")), on="fixmedins_code")
+    table = Table(title=f"医院付费 hospital payment {year} · 出院 {current.height:,} 例 discharges（万元）",
+                  caption="机构 · 级别 · 出院 · 实际费用 · DRG 应付 · DIP 应付 — institution, level, discharges, "
+                          "actual cost, due under DRG (点数法) and DIP (按病种分值)", pad_edge=False)
+    for i, col in enumerate(("机构", "级别", "出院", "费用", "DRG", "DIP")):
+        table.add_column(col, justify="left" if i < 2 else "right", no_wrap=True)
+    for r in both.iter_rows(named=True):
+        table.add_row(r["fixmedins_code"], str(r["hosp_lv"]), f"{r['cases']:,}", _wan(r["cost_fen"]),
+                      _wan(r["due_fen"]), _wan(r["dip_fen"]))
+    table.add_row("[bold]合计 total", "", f"[bold]{current.height:,}", f"[bold]{_wan(int(both['cost_fen'].sum()))}",
+                  f"[bold]{_wan(out['drg_due'])}", f"[bold]{_wan(out['dip_due'])}")
+    console.print(table)
+    last = history.filter(pl.col("discharge_date").dt.year() == year - 1)["medfee_sumamt"].sum()
+    ok = all(out[f"{m}_due"] == out[f"{m}_pool"] for m in ("drg", "dip"))
+    growth = policy.budget.growth
+    basis = (f" = 上年住院费用 {year - 1} inpatient cost {fmt_yuan(int(last))} 元 × (1 + {growth / 10_000:.0%})"
+             if growth is not None else "")
+    console.print(f"预算 budget {fmt_yuan(pays[0].pool_fen)} 元{basis}；Σ 应付 due "
+                  f"{'[green]= 预算 equals the budget (DRG, DIP)' if ok else '[red]≠ 预算 does NOT equal the budget'}[/]")
+    return out
+
+
+def _audit_stage(console: Console, url: str, data_dir: Path, *, year: int) -> dict[str, int]:
+    """After-the-fact audit (事后审核) of the year: rules and models → suspect items (疑点) → one case per
+    institution, each sent its notice (告知书) so the appeal window runs; shown on the dashboard."""
+    from yibao.audit.cases import CaseStore, notify, open_cases
+    from yibao.audit.evaluate import run_audit
+
+    frames = [pl.read_parquet(data_dir / f"{f}.parquet") for f in ("persons", "visits", "lines", "institutions")]
+    with console.status("事后审核 auditing the year: rules and models …"):
+        flags, _, _ = run_audit(frames[0], frames[1], frames[2], frames[3], None, True)
+    now = dt.datetime(year + 1, 1, 5, 9, tzinfo=dt.UTC)
+    with CaseStore(url) as store:
+        cases = open_cases(store, flags, f"{year}", now)
+        for c in cases:
+            notify(store, c.case_id, now, "demo-auditor")
+    table = Table(title=f"事后审核 audit {year}: 疑点 {flags.height:,} 条 suspect items → {len(cases)} 个案件 cases",
+                  pad_edge=False, caption="规则/模型 · 疑点 · 涉及金额(元) — rule or model, items, amount at stake")
+    for i, col in enumerate(("规则 rule", "类别 class", "疑点", "金额")):
+        table.add_column(col, justify="left" if i < 2 else "right", no_wrap=True)
+    top = (flags.group_by("rule_code", "rule_class").agg(pl.len().alias("n"), pl.col("amount_fen").sum())
+           .sort("amount_fen", descending=True).head(10))
+    for r in top.iter_rows(named=True):
+        table.add_row(r["rule_code"], r["rule_class"], f"{r['n']:,}", fmt_yuan(int(r["amount_fen"])))
+    console.print(table)
+    return {"audit_flags": flags.height, "audit_cases": len(cases)}
+
+
+def _logins_table(console: Console, logins: list[DemoLogin], host: str, port: int) -> None:
+    roles = {"insured": "参保人 insured", "institution": "定点医院 institution", "auditor": "稽核 auditor",
+             "admin": "管理员 admin"}
+    table = Table(title=f"演示登录 demo logins · http://{host}:{port}/login", pad_edge=False,
+                  caption=f"密码 password (all): {logins[0].password}")
+    for col in ("用户 user", "角色 role", "说明 who"):
+        table.add_column(col, no_wrap=True)
+    for lg in logins:
+        who = lg.psn_no or lg.fixmedins_code or ""
+        table.add_row(lg.username, roles.get(lg.role, lg.role), f"{lg.display_name} {who}".strip())
+    console.print(table)
 
 
 def _wan(fen: int) -> str:
