@@ -58,25 +58,30 @@ def test_a_scenario_nobody_flags_has_zero_recall_and_no_precision() -> None:
     assert s["overall"].precision is None
 
 
-# Measured on seed 1 (a tuning seed), 20,000 persons, models only, no settlement — see
-# docs/AUDIT_EVALUATION.md: phantom 1.00 / 0.99, upcoding recall 0.89, drug resale 1.00, ring 1.00,
-# overall model precision 0.98.  Floors sit a little under.
+# Measured on seed 1 (a tuning seed), 20,000 persons, whole audit (rules + models), no settlement — see
+# docs/AUDIT_EVALUATION.md §4: recall phantom 0.973, split admission 1.000, drug resale 1.000, ring 1.000,
+# duplicate 1.000, sex/age 1.000, over-prescription 0.524, upcoding 0.448; overall precision 0.975, recall 0.649.
+# Floors sit a little under.  The clean generator keeps to the knowledge base's prescribing limits, so the
+# rule library's false positives on clean visits are gone: overall precision is the guarded figure.
 @pytest.fixture(scope="module")
 def seeded() -> dict[str, Score]:
-    return _by_name(evaluate(1, 20_000, use_rules=False, with_settlement=False).scores)
+    return _by_name(evaluate(1, 20_000, with_settlement=False).scores)
 
 
-def test_models_reach_their_floor_on_a_small_seeded_region(seeded: dict[str, Score]) -> None:
-    for name, floor in (("phantom_billing", 0.95), ("collusive_ring", 0.95), ("drug_resale", 0.95),
-                        ("upcoding", 0.85)):
+def test_whole_audit_reaches_its_floor_on_a_small_seeded_region(seeded: dict[str, Score]) -> None:
+    for name, floor in (("phantom_billing", 0.95), ("collusive_ring", 0.98), ("drug_resale", 0.98),
+                        ("split_admission", 0.98), ("duplicate_charging", 0.98), ("sex_age_impossible", 0.95),
+                        ("over_prescription", 0.5), ("upcoding", 0.42)):
         r = seeded[name].recall
         assert r is not None and r >= floor, (name, r)
-    for name in ("phantom_billing", "collusive_ring", "drug_resale", "upcoding"):
+    for name in ("phantom_billing", "collusive_ring", "drug_resale", "upcoding", "split_admission",
+                 "over_prescription", "sex_age_impossible"):
         p = seeded[name].precision
         assert p is not None and p >= 0.9, (name, p)
-    p = seeded["overall"].precision
-    assert p is not None and p >= 0.95
-    assert seeded["overall"].amount_flagged > 0
+    overall = seeded["overall"]
+    assert overall.precision is not None and overall.precision >= 0.96
+    assert overall.recall is not None and overall.recall >= 0.63
+    assert overall.amount_flagged > 0
 
 
 def test_evaluate_refuses_a_region_too_small_for_peers() -> None:

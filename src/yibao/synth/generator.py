@@ -359,7 +359,11 @@ class Tables:
         return _csr([f(p) for p in C.PROFILES])
 
     def _fallback(self, kind: int) -> I64:
-        ok = np.flatnonzero((self.kind == kind) & ~self.restricted)
+        # never a consultation, bed or nursing fee: those are billed once by the fixed items above, and a
+        # second grade drawn as a filler would be a mutually exclusive pair (重复收费) in clean care
+        fixed = np.zeros(len(self.items), dtype=bool)
+        fixed[[i for i in self.fixed.values() if i >= 0]] = True
+        ok = np.flatnonzero((self.kind == kind) & ~self.restricted & ~fixed)
         if ok.size == 0:
             ok = np.flatnonzero(~self.restricted)
         return ok.astype(np.int64)
