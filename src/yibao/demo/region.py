@@ -28,10 +28,13 @@ def person_records(people: pl.DataFrame, admdvs: str, year: int) -> list[PersonR
     ]
 
 
-def login_order(records: Sequence[PersonRecord], visits_per_person: Counter[str]) -> list[PersonRecord]:
+def login_order(records: Sequence[PersonRecord], visits_per_person: Counter[str],
+                prefer: frozenset[str] = frozenset()) -> list[PersonRecord]:
     """Records reordered so that the first two (the ``insured`` login and the person it acts for, see
-    :func:`yibao.api.users.seed_demo_users`) are the two persons with the most settled visits."""
-    ranked = [p for p, _ in visits_per_person.most_common(2)]
+    :func:`yibao.api.users.seed_demo_users`) are the two persons with the most settled visits, taken
+    first from ``prefer`` (e.g. persons with a hospital stay the fund paid for, so the portal has a
+    telling explanation to show)."""
+    ranked = sorted(visits_per_person, key=lambda p: (p not in prefer, -visits_per_person[p], p))[:2]
     if len(ranked) < 2:
         raise ValueError("the demo year has fewer than two persons with settled visits; settle more visits")
     by_no = {r.psn_no: r for r in records}

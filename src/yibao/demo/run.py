@@ -60,6 +60,7 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
         sample: tuple[Settlement, Visit] | None = None
         settled: list[str] = []
         per_person: Counter[str] = Counter()
+        stayed: set[str] = set()
         by_inst: Counter[str] = Counter()
         t0 = time.perf_counter()
         with Progress(TextColumn("[bold blue]结算 settling"), BarColumn(), MofNCompleteColumn(),
@@ -77,11 +78,13 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
                     errors["identity"] += 1
                 settled.append(out.setl_id)
                 per_person[visit.psn_no] += 1
+                if s.med_type == "21" and s.hifp_pay > 0:
+                    stayed.add(visit.psn_no)
                 by_inst[visit.fixmedins_code] += 1
                 row = by_key[(s.insutype, s.med_type)]
-                for i, v in enumerate((1, s.medfee_sumamt, s.hifp_pay, s.hifmi_pay + s.hifob_pay, s.maf_pay,
-                                       s.fund_pay_sumamt, s.acct_pay, s.psn_cash_pay, s.acct_mulaid_pay)):
-                    row[i] += v
+                for i, amt in enumerate((1, s.medfee_sumamt, s.hifp_pay, s.hifmi_pay + s.hifob_pay, s.maf_pay,
+                                         s.fund_pay_sumamt, s.acct_pay, s.psn_cash_pay, s.acct_mulaid_pay)):
+                    row[i] += amt
                 if sample is None and s.med_type == "21" and s.hifp_pay and s.acct_pay:
                     sample = (s, visit)
                 bar.update(task, advance=1, rate=f"{(k + 1) / (time.perf_counter() - t0):,.0f}/s")
@@ -116,7 +119,8 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
     url = f"sqlite:///{db_path}"
     result.update(_payment_stage(console, url, path, data_dir, persons=persons, year=year, seed=seed))
     result.update(_audit_stage(console, url, data_dir, year=year))
-    logins = seed_demo_users(url, login_order(records, per_person), fixmedins_code=by_inst.most_common(1)[0][0])
+    logins = seed_demo_users(url, login_order(records, per_person, frozenset(stayed)),
+                             fixmedins_code=by_inst.most_common(1)[0][0])
     _logins_table(console, logins, host, port)
     console.print("\n下一步 next: [bold]./yb settle examples/visit-inpatient.json --pre[/]  ·  "
                   "[bold]./yb ledger verify[/]  ·  [bold]./yb payment demo[/]  ·  [bold]./yb serve[/]")
