@@ -74,19 +74,19 @@ def test_a_year_without_a_holiday_list_is_refused() -> None:
 
 def test_parameters_without_a_source_or_with_a_bad_window_are_refused() -> None:
     good = {"appeal_window": {"working_days": 20, "source": "x"}, "timezone": {"name": "Asia/Shanghai", "source": "x"},
-            "weekend": {"iso_weekdays": [6, 7], "source": "x"},
-            "calendar": {2025: {"holidays": ["2025-01-01"], "source": "x"}}}
+            "calendar": {"weekend": {"iso_weekdays": [6, 7]}, "years": {2025: {"holidays": ["2025-01-01"], "source": "x"}}}}
     assert parse_params(good).appeal_working_days == 20
+    assert parse_params({k: v for k, v in good.items() if k != "calendar"}).calendar.years >= {2025, 2026}
     bad = json.loads(json.dumps(good))
-    bad["calendar"] = {2025: {"holidays": ["2025-01-01"], "source": "x"}}
+    bad["calendar"] = {"years": {2025: {"holidays": ["2025-01-01"], "source": "x"}}}
     bad["appeal_window"]["source"] = ""
     with pytest.raises(CaseError, match=r"appeal_window\.source"):
         parse_params(bad)
     bad["appeal_window"] = {"working_days": 0, "source": "x"}
     with pytest.raises(CaseError, match=r"appeal_window\.working_days"):
         parse_params(bad)
-    bad = {**good, "calendar": {2025: {"holidays": ["2025-02-30"], "source": "x"}}}
-    with pytest.raises(CaseError, match=r"calendar\.2025\.holidays"):
+    bad = {**good, "calendar": {"years": {2025: {"holidays": ["2025-02-30"], "source": "x"}}}}
+    with pytest.raises(CaseError, match=r"calendar\.years\.2025\.holidays"):
         parse_params(bad)
 
 

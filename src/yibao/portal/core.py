@@ -4,6 +4,7 @@ caller passes in today's date, the person, the accumulators and the compiled pol
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from yibao.errors import FieldError
 from yibao.policy.compiled import CompiledPolicy
 from yibao.settlement.engine import settle_visit
 from yibao.settlement.model import QTY_ONE, Line, Person, Settlement, Visit
+from yibao.workdays import CalendarError, WorkCalendar, national_calendar, parse_calendar
 
 PARAMS_FILE = Path(__file__).with_name("params.yaml")
 
@@ -35,36 +37,7 @@ class SlaRule:
     source: str
 
 
-@dataclass(frozen=True)
-class Calendar:
-    """Working days: Monday–Friday, minus statutory holidays, plus the weekend days made working days."""
-
-    holidays: frozenset[dt.date]
-    workdays: frozenset[dt.date]
-
-    def is_working(self, day: dt.date) -> bool:
-        if day in self.workdays:
-            return True
-        return day.weekday() < 5 and day not in self.holidays
-
-    def add_working_days(self, start: dt.date, n: int) -> dt.date:
-        """The ``n``-th working day after ``start`` (the day of submission does not count)."""
-        if n < 0:
-            raise PortalError("days", "must not be negative")
-        day = start
-        while n:
-            day += dt.timedelta(days=1)
-            if self.is_working(day):
-                n -= 1
-        return day
-
-    def working_days_between(self, start: dt.date, end: dt.date) -> int:
-        """Working days after ``start`` up to and including ``end`` (0 when ``end`` ≤ ``start``)."""
-        count, day = 0, start
-        while day < end:
-            day += dt.timedelta(days=1)
-            count += self.is_working(day)
-        return count
+Calendar = WorkCalendar  # working days of the platform calendar (yibao.workdays)
 
 
 @dataclass(frozen=True)
@@ -76,23 +49,6 @@ class PortalParams:
     class_prefix: int
     max_alternatives: int
     alternatives_source: str
-
-
-def _dates(field: str, raw: object) -> frozenset[dt.date]:
-    if not isinstance(raw, list):
-        raise PortalError(field, "must be a list of dates or [first, last] ranges")
-    out: set[dt.date] = set()
-    for i, item in enumerate(raw):
-        if isinstance(item, dt.date):
-            out.add(item)
-        elif isinstance(item, list) and len(item) == 2 and all(isinstance(x, dt.date) for x in item):
-            a, b = item
-            if b < a:
-                raise PortalError(f"{field}[{i}]", f"range ends ({b}) before it starts ({a})")
-            out.update(a + dt.timedelta(days=k) for k in range((b - a).days + 1))
-        else:
-            raise PortalError(f"{field}[{i}]", f"{item!r} is not a date or a [first, last] range")
-    return frozenset(out)
 
 
 def parse_params(data: Mapping[str, Any]) -> PortalParams:
@@ -116,11 +72,13 @@ def parse_params(data: Mapping[str, Any]) -> PortalParams:
     missing = [k for k in CASE_KINDS if k not in sla]
     if missing:
         raise PortalError("sla", f"no clock for {', '.join(missing)}", "missing")
-    cal = data.get("calendar") or {}
-    if not isinstance(cal, dict) or not str(cal.get("source") or "").strip():
-        raise PortalError("calendar.source", "the holiday calendar needs a source", "missing")
-    calendar = Calendar(_dates("calendar.holidays", cal.get("holidays", [])),
-                        _dates("calendar.workdays", cal.get("workdays", [])))
+    try:  # the national calendar unless the file brings its own ({weekend?, years: {YYYY: {…, source}}})
+        calendar = parse_calendar(data["calendar"]) if "calendar" in data else national_calendar()
+    except CalendarError as exc:
+        raise PortalError(exc.field, exc.reason, exc.code) from exc
+    # a service clock shown to people must not fail in a year whose holidays are not loaded yet: there it
+    # counts weekends only (the appeal deadlines of audit cases stay strict)
+    calendar = dataclasses.replace(calendar, strict=False)
     alt = data.get("alternatives") or {}
     if not isinstance(alt, dict):
         raise PortalError("alternatives", "must be a mapping")
@@ -132,7 +90,7 @@ def parse_params(data: Mapping[str, Any]) -> PortalParams:
         ints[key] = v
     if not str(alt.get("source") or "").strip():
         raise PortalError("alternatives.source", "needs a source", "missing")
-    return PortalParams(sla, calendar, str(cal["source"]), ints["same_generic_prefix"], ints["same_class_prefix"],
+    return PortalParams(sla, calendar, calendar.source, ints["same_generic_prefix"], ints["same_class_prefix"],
                         ints["max_per_item"], str(alt["source"]))
 
 

@@ -1,0 +1,1 @@
+"""Data files shared by several capabilities (the national working-day calendar)."""
