@@ -173,3 +173,23 @@ def test_clean_peers_raise_no_flags(code: str) -> None:
         for i in range(50):
             c.visit(1000 * p + i, f"H{p}", (i * 7) % 360, [(CONSULT, 1, 1000), (DRUG_A, 2 + i % 3, 300)])
     assert run(c, code).height == 0
+
+
+def test_network_co_day_counts_equal_a_same_day_self_join() -> None:
+    """The sparse incidence product counts exactly the shared days a (provider, day) self-join counts."""
+    from yibao.audit.models.network import _co_days
+
+    rng = random.Random(5)
+    rows = {(rng.randrange(40), f"H{rng.randrange(3)}", dt.date(2025, 1, 1) + dt.timedelta(days=rng.randrange(30)))
+            for _ in range(2_000)}
+    days = pl.DataFrame(list(rows), schema=["psn_id", "fixmedins_code", "begin_date"], orient="row")
+    per = days.group_by("psn_id", "fixmedins_code").agg(pl.len().alias("d"))
+    regulars = per.filter(pl.col("d") >= 4)
+    r = days.join(regulars.select("psn_id", "fixmedins_code"), on=["psn_id", "fixmedins_code"])
+    want = (r.join(r, on=["fixmedins_code", "begin_date"], suffix="_b").filter(pl.col("psn_id") < pl.col("psn_id_b"))
+            .group_by("fixmedins_code", "psn_id", "psn_id_b").agg(pl.len().cast(pl.Int64).alias("x"))
+            .filter(pl.col("x") >= 6))
+    got = _co_days(days, regulars, 6)
+    key = ["fixmedins_code", "psn_id", "psn_id_b", "x"]
+    assert want.height > 50
+    assert got.select(key).sort(key).equals(want.select(key).sort(key))

@@ -138,3 +138,29 @@ def test_knowledge_errors_name_table_and_column(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError) as e:
         load_knowledge(tmp_path)
     assert "missing" in e.value.reason
+
+
+def test_during_reused_findings_keep_each_visits_own_reason() -> None:
+    """The checker reuses finding objects per (check, code, line, context): the same line number and code on
+    visits of different patients and hospitals must still carry that visit's age, sex and level."""
+    hook = settlement_hook(LIB, KN)
+    age_code = KN.item_age.filter(pl.col("min_age") == 18)["code"][0]
+    lv_code = KN.item_level.filter(pl.col("min_level") == "3")["code"][0]
+    male_code = KN.item_sex.filter(pl.col("sex") == "M")["code"][0]
+    std = dict(KN.price_standard.select("code", "standard_price_fen").iter_rows())
+
+    def visit(level: str) -> Visit:
+        lines = tuple(Line(str(i + 1), c, 10_000, std[c], std[c]) for i, c in enumerate((age_code, lv_code, male_code)))
+        return Visit("M1", "P1", "11", "H61010000001", level, DAY, DAY, lines, diagnoses=("J101",))
+
+    got = {}
+    for who, birth, level in (("F", dt.date(2015, 1, 1), "1"), ("F", dt.date(2012, 1, 1), "2"), ("M", dt.date(2014, 1, 1), "1")):
+        person = Person("P1", "x", "x", who, birth, "310", "11")
+        got[(who, birth.year, level)] = {(f.rule_code, f.feedetl_sn): f.reason_en for f in hook(person, visit(level))}
+    assert "the patient is 10" in got[("F", 2015, "1")][("GZ-YB-002", "1")]
+    assert "the patient is 13" in got[("F", 2012, "2")][("GZ-YB-002", "1")]
+    assert "this one is level 1" in got[("F", 2015, "1")][("GZ-YB-003", "2")]
+    assert "this one is level 2" in got[("F", 2012, "2")][("GZ-YB-003", "2")]
+    assert "the patient is F" in got[("F", 2015, "1")][("GZ-YB-001", "3")]
+    assert ("GZ-YB-001", "3") not in got[("M", 2014, "1")]
+    assert "the patient is 11" in got[("M", 2014, "1")][("GZ-YB-002", "1")]

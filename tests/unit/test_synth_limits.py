@@ -58,6 +58,8 @@ def test_limits_are_read_from_the_shipped_library_and_knowledge() -> None:
 def _toy_tables(n_items: int) -> Tables:
     t = Tables.__new__(Tables)
     t.cap_visit = np.full((4, n_items), np.iinfo(np.int64).max, dtype=np.int64)
+    t.cap_visit_long = t.cap_visit  # the same array: no long-term supply in these toy tables
+    t.dx_long = np.zeros(1, dtype=bool)
     t.lim_window = np.zeros(n_items, dtype=np.int64)
     t.lim_total = np.zeros(n_items, dtype=np.int64)
     return t
@@ -74,7 +76,7 @@ def test_greedy_history_caps_keep_every_window_within_its_limit() -> None:
     lv = np.array([0, 1, 2, 3, 4, 5, 5], dtype=np.int64)
     li = np.array([0, 0, 0, 1, 1, 1, 2], dtype=np.int64)
     lq = np.array([1, 1, 1, 6, 6, 3, 90.5], dtype=np.float64) * QTY_ONE
-    q = _apply_limits(t, vt, who, day, lv, li, lq.astype(np.int64)) / QTY_ONE
+    q = _apply_limits(t, vt, who, day, lv, li, lq.astype(np.int64), np.zeros(6, dtype=np.int64)) / QTY_ONE
     # day 30 falls in day 0's 60-day window, day 60 does not; the year course leaves 4 then 0 units;
     # the half tablet on top of 90 units is not prescribed
     assert q.tolist() == [1, 0, 1, 6, 4, 0, 90]

@@ -8,6 +8,7 @@ region are timed apart from the audit; ``audit.full`` / ``elapsed`` is rules + m
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,6 +70,7 @@ def bench_audit(lines: int = 10_000_000, *, seed: int = 1, cache_dir: Path | Non
             mflags = run_models(persons, visits, fee_lines, institutions=institutions)
             t_models = time.perf_counter() - t0
             yield record("audit.models", "elapsed", t_models, "s")
+            yield record("audit.models", "throughput", n / t_models, "lines/s")
             yield record("audit.models", "flags", mflags.height, "flags")
     total = t_rules + t_models
     yield record("audit.full", "elapsed", total, "s")
@@ -152,6 +154,9 @@ def _replay(policy: Any, hook: Any, visits: int) -> Iterator[dict[str, Any]]:
 
 def run(lines: int = 10_000_000, settle_visits: int = 100_000, seed: int = 1,
         cache_dir: Path | None = None) -> Iterator[dict[str, Any]]:
-    """Everything ``yibao bench audit`` prints."""
+    """Everything ``yibao bench audit`` prints, with the host's 1-minute load average before and after (the
+    figures mean little on a machine that is busy with other work)."""
+    yield record("host", "load_1m", os.getloadavg()[0], "load")
     yield from bench_settle_hook(settle_visits)
     yield from bench_audit(lines, seed=seed, cache_dir=cache_dir)
+    yield record("host", "load_1m", os.getloadavg()[0], "load")

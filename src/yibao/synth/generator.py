@@ -144,6 +144,10 @@ class PrescribingLimits:
     course_visit: dict[str, int] = field(default_factory=dict)
     course_year: dict[str, int] = field(default_factory=dict)
     period: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # 长期处方: visit types whose supply limit is longer when the principal diagnosis starts with one of
+    # ``long_term_prefixes`` (``supply_days_long[med_type]`` days instead of ``supply_days``)
+    supply_days_long: dict[str, int] = field(default_factory=dict)
+    long_term_prefixes: tuple[str, ...] = ()
 
     @classmethod
     def from_audit_knowledge(cls) -> PrescribingLimits:
@@ -158,9 +162,11 @@ class PrescribingLimits:
         lib = rules_model.load_library()
         kinds = {r.kind for r in lib.rules if r.enabled}
         days: dict[str, int] = {}
+        days_long: dict[str, int] = {}
         for r in lib.rules:
             if r.kind == "over_supply" and r.enabled and isinstance(r.params, rules_model.SupplyParams):
                 days = dict(r.params.max_days)
+                days_long = dict(r.params.long_term_days)
         course = k.payment_course.select("code", "basis", (pl.col("max_days") * pl.col("units_per_day_q")).alias("lim"))
         freq = k.frequency.filter(pl.col("period_days").is_not_null() & pl.col("max_per_period_q").is_not_null())
         return cls(
@@ -171,13 +177,18 @@ class PrescribingLimits:
             course_year={c: int(q) for c, b, q in course.iter_rows() if b == "year"} if "course_year" in kinds else {},
             period={c: (int(d), int(q)) for c, d, q in freq.select("code", "period_days", "max_per_period_q").iter_rows()}
             if "frequency_period" in kinds else {},
+            supply_days_long=days_long,
+            long_term_prefixes=tuple(p.replace(".", "") for p in k.long_term_dx.get_column("icd_prefix").to_list() if p)
+            if days_long else (),
         )
 
 
-def _apply_limits(tables: Tables, vt: I64, who: I64, day: I64, lv: I64, li: I64, lq: I64) -> I64:
+def _apply_limits(tables: Tables, vt: I64, who: I64, day: I64, lv: I64, li: I64, lq: I64, dx: I64) -> I64:
     """Quantities of lines (visit row ``lv``, item ``li``) after a compliant provider's limits; 0 = not
-    prescribed (the caller drops the line).  Per-visit caps first, then the person's history in date order."""
-    q = np.minimum(lq, tables.cap_visit[vt[lv], li])
+    prescribed (the caller drops the line).  Per-visit caps first (the long-term caps where the visit's
+    principal diagnosis ``dx`` is a long-term condition), then the person's history in date order."""
+    long_visit = tables.dx_long[dx[lv]]
+    q = np.minimum(lq, np.where(long_visit, tables.cap_visit_long[vt[lv], li], tables.cap_visit[vt[lv], li]))
     hist = np.flatnonzero(tables.lim_window[li] > 0)
     if hist.size == 0:
         return q
@@ -323,14 +334,18 @@ class Tables:
             i = self.code_index.get(code)
             if i is not None:
                 self.cap_visit[:, i] = np.minimum(self.cap_visit[:, i], q)
+        self.cap_visit_long = self.cap_visit.copy()
         for t, med in enumerate(VTYPE_CODES):
-            d = lim.supply_days.get(med)
-            if d is None:
-                continue
-            for code, per_day in lim.supply_per_day.items():
-                i = self.code_index.get(code)
-                if i is not None:
-                    self.cap_visit[t, i] = min(int(self.cap_visit[t, i]), per_day * d)
+            for cap, d in ((self.cap_visit, lim.supply_days.get(med)),
+                           (self.cap_visit_long, lim.supply_days_long.get(med, lim.supply_days.get(med)))):
+                if d is None:
+                    continue
+                for code, per_day in lim.supply_per_day.items():
+                    i = self.code_index.get(code)
+                    if i is not None:
+                        cap[t, i] = min(int(cap[t, i]), per_day * d)
+        self.dx_long = np.array([any(c.startswith(p) for p in lim.long_term_prefixes) for c in self.dx_codes],
+                                dtype=bool)
         for code, (days, q) in lim.period.items():
             i = self.code_index.get(code)
             if i is not None:
@@ -896,7 +911,7 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     fit = pos_in_visit < cap
     lv, li, lq = lv[fit], li[fit], lq[fit]
     # compliant prescribing: quantities within the knowledge base's supply, course and period limits
-    lq = _apply_limits(tables, vt, who, day, lv, li, lq)
+    lq = _apply_limits(tables, vt, who, day, lv, li, lq, dx_prin)
     given = lq > 0
     lv, li, lq = lv[given], li[given], lq[given]
     # prices: unit price; services vary ±10% by hospital in 30% of lines

@@ -46,6 +46,7 @@ class Knowledge:
     supply: pl.DataFrame  # code, max_units_per_day_q
     imaging: pl.DataFrame  # code, modality, positive_icd_prefixes
     deaths: pl.DataFrame  # psn_no, death_date
+    long_term_dx: pl.DataFrame  # icd_prefix, name — conditions allowing a long-term prescription (长期处方)
 
 
 _STR, _INT, _QTY, _DATE = "str", "int", "qty", "date"
@@ -62,10 +63,12 @@ _COLUMNS: dict[str, dict[str, str]] = {
     "supply": {"code": _STR, "max_units_per_day": _QTY},
     "imaging": {"code": _STR, "modality": _STR, "positive_icd_prefixes": _STR},
     "deaths": {"psn_no": _STR, "death_date": _DATE},
+    "long_term_dx": {"icd_prefix": _STR, "name": _STR},
 }
+_OPTIONAL_TABLES = {"long_term_dx"}  # a directory without them loads them empty
 _REQUIRED = {"code", "sex", "min_level", "icd_prefixes", "kind", "standard_price_fen", "code_a", "code_b",
              "package_code", "component_code", "max_days", "units_per_day", "basis", "max_units_per_day",
-             "modality", "psn_no", "death_date"}  # fmt: skip
+             "modality", "psn_no", "death_date", "icd_prefix"}  # fmt: skip
 _ALLOWED = {("item_sex", "sex"): {"M", "F"}, ("payment_course", "basis"): {"admission", "year"}}
 
 
@@ -137,6 +140,8 @@ def load_knowledge(directory: str | Path | None = None) -> Knowledge:
     for name in _COLUMNS:
         path = base / f"{name}.csv"
         if not path.exists():
+            if name in _OPTIONAL_TABLES:
+                continue
             raise KnowledgeError(name, f"file {path} missing")
         raw[name] = pl.read_csv(path, infer_schema_length=0)
     return from_frames(**raw)

@@ -16,7 +16,7 @@ import polars as pl
 
 from yibao.audit.flags import FLAG_SCHEMA, conform, empty_flags
 from yibao.audit.models import iforest, network, patient, peer
-from yibao.audit.models.features import Params, load_params, visit_frame
+from yibao.audit.models.features import Params, line_frame, load_params, visit_frame
 
 MODEL_CODES: dict[str, tuple[str, str]] = {  # code → (zh, en)
     "MX-PEER-001": ("次均费用（病种组调整）同级异常", "case-mix adjusted cost per case vs peers"),
@@ -44,17 +44,25 @@ def run_models(persons: pl.DataFrame | None, visits: pl.DataFrame, lines: pl.Dat
     ``only`` restricts the run to some model codes (MX-PAT-002 also yields MX-PAT-003).
     """
     p = params if isinstance(params, dict) else load_params(params)
-    v = visit_frame(visits, lines, settled, groups, institutions)
+    lx = line_frame(lines)
+    v = visit_frame(visits, lx, settled, groups, institutions)
+    shared: dict[str, pl.DataFrame] = {}
+
+    def dl() -> pl.DataFrame:  # the drug lines with their visit columns, built on first use
+        if "dl" not in shared:
+            shared["dl"] = patient.drug_lines(v, lx)
+        return shared["dl"]
+
     models: dict[str, Callable[[], pl.DataFrame]] = {
         "MX-PEER-001": lambda: peer.cost_outliers(v, p),
         "MX-PEER-002": lambda: peer.drug_share_outliers(v, p),
         "MX-PEER-003": lambda: peer.los_outliers(v, p),
         "MX-PEER-004": lambda: peer.repeat_visits(v, p),
-        "MX-PEER-005": lambda: peer.code_mix(v, lines, p),
-        "MX-PEER-006": lambda: peer.bill_templates(v, lines, p),
-        "MX-PAT-002": lambda: patient.shopping(v, lines, p),  # also MX-PAT-003
-        "MX-PAT-004": lambda: patient.early_refills(v, lines, p),
-        "MX-PAT-005": lambda: patient.excess_quantity(v, lines, p),
+        "MX-PEER-005": lambda: peer.code_mix(v, lx, p),
+        "MX-PEER-006": lambda: peer.bill_templates(v, lx, p),
+        "MX-PAT-002": lambda: patient.shopping(v, dl(), p),  # also MX-PAT-003
+        "MX-PAT-004": lambda: patient.early_refills(dl(), p),
+        "MX-PAT-005": lambda: patient.excess_quantity(dl(), p),
         "MX-NET-001": lambda: network.co_visit_rings(v, persons, p),
         "MX-IF-001": lambda: iforest.isolation_forest(v, p),
     }

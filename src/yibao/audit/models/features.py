@@ -52,12 +52,12 @@ def visit_frame(visits: pl.DataFrame, lines: pl.DataFrame, settled: pl.DataFrame
     ``kind`` the institution kind from ``institutions`` (hospital / primary / pharmacy / internet), else
     the code's first letter (H / P); ``peer`` = kind and level.
     """
+    lx = lines if "drug" in lines.columns else line_frame(lines)
     per_day = pl.col("code").str.starts_with(PER_DAY_PREFIXES[0]) | pl.col("code").str.starts_with(PER_DAY_PREFIXES[1])
-    sums = lines.group_by("visit_id").agg(
-        pl.col("amount").sum().alias("amount"),
-        pl.col("amount").filter(DRUG).sum().alias("drug_amount"),
-        pl.col("amount").filter(~per_day).sum().alias("care_amount"),
-    )
+    # plain sums of masked columns: one pass, no per-group filtering (10M lines in well under a second)
+    sums = (lx.lazy().select("visit_id", "amount", pl.when(pl.col("drug")).then(pl.col("amount")).otherwise(0).alias("drug_amount"),
+                             pl.when(per_day).then(0).otherwise(pl.col("amount")).alias("care_amount"))
+            .group_by("visit_id").agg(pl.col("amount", "drug_amount", "care_amount").sum()).collect())
     v = visits.select("visit_id", "psn_id", "fixmedins_code", "med_type", "hosp_lv", "begin_date", "los_days",
                       "emergency", pl.col("diagnoses").str.split("|").list.first().str.head(3).alias("dx3"))
     v = v.join(sums, on="visit_id", how="left").with_columns(
@@ -88,6 +88,15 @@ def visit_frame(visits: pl.DataFrame, lines: pl.DataFrame, settled: pl.DataFrame
         v = v.with_columns(cell.alias("cell"))
     # level tiers: 3 and 3S (三级特等) are one peer tier
     return v.with_columns((pl.col("kind") + ":" + pl.col("hosp_lv").str.head(1)).alias("peer"))
+
+
+def line_frame(lines: pl.DataFrame) -> pl.DataFrame:
+    """The fee lines the models read (visit_id, feedetl_sn, code, qty, price, amount) and ``drug``: whether the
+    code is a drug.  The test runs on the distinct codes (a few thousand at most), not on every line."""
+    lx = lines.select("visit_id", "feedetl_sn", "code", "qty", "price", "amount")
+    codes = lx.select(pl.col("code").unique())
+    drugs = codes.filter(DRUG)["code"]
+    return lx.with_columns(pl.col("code").is_in(drugs.implode()).alias("drug"))
 
 
 def stake(amount: pl.Expr) -> pl.Expr:

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import polars as pl
 
-from yibao.audit.models.features import DRUG, Params, flags, fmt, json_of, robust_z, stake
+from yibao.audit.models.features import Params, flags, fmt, json_of, robust_z, stake
 
 
-def _drug_lines(v: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
-    return lines.filter(DRUG).select("visit_id", "feedetl_sn", "code", "qty", "price", pl.col("amount").alias("line_amount")) \
-        .join(v.select("visit_id", "psn_id", "fixmedins_code", "med_type", "begin_date", "amount", "fund", "kind"),
-              on="visit_id")
+def drug_lines(v: pl.DataFrame, lx: pl.DataFrame) -> pl.DataFrame:
+    """Drug lines (``lx`` from :func:`line_frame`) with the visit columns the patient models read; built once
+    per run and shared (joining millions of lines to their visits is the costly step)."""
+    return (lx.lazy().filter(pl.col("drug"))
+            .select("visit_id", "feedetl_sn", "code", "qty", "price", pl.col("amount").alias("line_amount"))
+            .join(v.lazy().select("visit_id", "psn_id", "fixmedins_code", "med_type", "begin_date", "amount", "fund", "kind"),
+                  on="visit_id").collect())
 
 
-def early_refills(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
+def early_refills(dl: pl.DataFrame, p: Params) -> pl.DataFrame:
     """MX-PAT-004: a person buying the same dear drug at much shorter intervals than the drug's other buyers."""
     cfg, peers = p["refill"], p["peers"]
-    d = _drug_lines(v, lines).filter(pl.col("price") >= int(cfg["min_unit_price_fen"]))
-    per = (d.sort("begin_date").group_by("psn_id", "code")
-           .agg(pl.col("begin_date").n_unique().alias("n"),
-                pl.col("begin_date").unique().sort().diff().dt.total_days().drop_nulls().median().alias("interval"),
-                pl.col("qty").sum().alias("total_qty")))
+    d = dl.filter(pl.col("price") >= int(cfg["min_unit_price_fen"]))
+    # purchase days per (person, drug), sorted; the gap to the previous purchase day of the same person and drug
+    days = d.select("psn_id", "code", "begin_date").unique().sort("psn_id", "code", "begin_date")
+    same = (pl.col("psn_id") == pl.col("psn_id").shift(1)) & (pl.col("code") == pl.col("code").shift(1))
+    days = days.with_columns(pl.when(same).then(pl.col("begin_date").diff().dt.total_days()).alias("gap"))
+    per = (days.group_by("psn_id", "code").agg(pl.len().alias("n"), pl.col("gap").median().alias("interval"))
+           .join(d.group_by("psn_id", "code").agg(pl.col("qty").sum().alias("total_qty")), on=["psn_id", "code"]))
     per = per.filter(pl.col("n") >= 3).with_columns(
         robust_z(pl.col("interval").clip(1).log(), float(peers["min_mad"]), "code").alias("z"),
         pl.col("interval").median().over("code").alias("_peer_interval"),
@@ -49,10 +54,10 @@ def early_refills(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFra
     )
 
 
-def excess_quantity(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
+def excess_quantity(dl: pl.DataFrame, p: Params) -> pl.DataFrame:
     """MX-PAT-005: a drug line with several times the usual quantity of that drug in that visit type."""
     cfg, peers = p["quantity"], p["peers"]
-    d = _drug_lines(v, lines).filter(pl.col("med_type") != "21")
+    d = dl.filter(pl.col("med_type") != "21")
     by = ["code", "med_type"]
     d = d.with_columns(pl.len().over(by).alias("cell_n")).filter(pl.col("cell_n") >= int(cfg["min_cell"]))
     d = d.with_columns(robust_z(pl.col("qty").cast(pl.Float64).log(), float(peers["min_mad"]), by).alias("z"),
@@ -73,7 +78,7 @@ def excess_quantity(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataF
     )
 
 
-def shopping(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
+def shopping(v: pl.DataFrame, dl: pl.DataFrame, p: Params) -> pl.DataFrame:
     """MX-PAT-002 doctor shopping (many outpatient providers in a window) and MX-PAT-003 pharmacy shopping
     (the same drug from several pharmacies in a window)."""
     cfg = p["shopping"]
@@ -92,7 +97,7 @@ def shopping(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
         json_of(features=pl.lit("distinct outpatient providers in a rolling window"), window_days=pl.lit(int(cfg["window_days"])),
                 providers=pl.col("n_prov")),
     )
-    d = _drug_lines(v, lines).filter(pl.col("kind").is_in(["P", "pharmacy"])).sort("psn_id", "code", "begin_date")
+    d = dl.filter(pl.col("kind").is_in(["P", "pharmacy"])).sort("psn_id", "code", "begin_date")
     ph = (d.rolling(index_column="begin_date", period=w, group_by=["psn_id", "code"])
           .agg(pl.col("fixmedins_code").n_unique().alias("n_shop")))
     bad2 = ph.filter(pl.col("n_shop") >= int(cfg["min_pharmacies"])).group_by("psn_id", "code", "begin_date").agg(

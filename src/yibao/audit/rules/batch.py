@@ -8,6 +8,7 @@ the shared flag frame (:data:`yibao.audit.flags.FLAG_SCHEMA`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Literal
 
@@ -282,14 +283,26 @@ def _frequency_period(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
               in_window=_q(pl.col("_win"))))
 
 
+def long_term_pattern(k: Knowledge) -> str | None:
+    """A regex matching a principal diagnosis of the ``long_term_dx`` table (None when it is empty)."""
+    prefixes = sorted({p.replace(".", "") for p in k.long_term_dx.get_column("icd_prefix").to_list() if p})
+    return "^(" + "|".join(re.escape(p) for p in prefixes) + ")" if prefixes else None
+
+
 def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     p = r.params
     assert isinstance(p, m.SupplyParams)
     days = pl.col("med_type").replace_strict(p.max_days, default=None, return_dtype=pl.Int64)
+    pattern = long_term_pattern(k) if p.long_term_days else None
+    if pattern is not None:  # 长期处方: a long-term principal diagnosis allows the longer supply of its visit type
+        long_days = pl.col("med_type").replace_strict(p.long_term_days, default=None, return_dtype=pl.Int64)
+        is_long = pl.col("diagnoses").str.split("|").list.first().fill_null("").str.contains(pattern)
+        days = pl.when(is_long & long_days.is_not_null()).then(long_days).otherwise(days)
     least = min(p.max_days.values())
     supplied = c.visits.filter(pl.col("med_type").is_in(list(p.max_days))).select("visit_id")
     x = (c.code_totals(k.supply.lazy(), pl.col("_tot") > pl.col("max_units_per_day_q") * least, supplied)
          .join(c.vcols.select("visit_id", "med_type"), on="visit_id")
+         .join(c.dx, on="visit_id", how="left")
          .with_columns(days.alias("_days"))
          .with_columns((pl.col("max_units_per_day_q") * pl.col("_days")).alias("_lim"))
          .filter(pl.col("_tot") > pl.col("_lim")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any
 
 import polars as pl
@@ -24,6 +25,8 @@ def _q(v: int) -> str:
     return str(round(v / QTY_ONE, 4))
 
 
+_CODE = attrgetter("code")
+_DUP_KEY = attrgetter("code", "qty", "price")  # lines repeating all three are duplicate charges
 _NO_LIMIT = 1 << 62  # no price standard: no price is over it
 _CACHE_MAX = 200_000  # findings kept for reuse (they are immutable); the cache is cleared when full
 
@@ -56,6 +59,7 @@ class _Item:
     care: bool = False  # an item that proves a day of care (bed-hanging)
     restricted: bool = False  # any line-level check beyond price
     aged: bool = False  # an age band applies (set by _finish)
+    checks: bool = False  # a check of the line itself beyond counting bed / care days (set by _finish)
     tally: bool = False  # the line adds to the visit's per-code totals or bed / care days (set by _finish)
 
 
@@ -138,10 +142,12 @@ class EventChecker:
         self.bed_prefixes: tuple[str, ...] = ()
         self.care_codes: frozenset[str] = frozenset()
         self.bed_types: tuple[str, ...] = ()
+        self.bed_empty_min = 1 << 62
         if self.bed is not None:
             bp = self.bed.params
             assert isinstance(bp, m.BedParams)
             self.bed_prefixes, self.care_codes, self.bed_types = bp.bed_prefixes, frozenset(bp.care_codes), bp.inpatient_types
+            self.bed_empty_min = bp.min_empty_days * QTY_ONE  # bed days without care that make a finding
             for code in list(items) + list(bp.care_codes):
                 if code.startswith(self.bed_prefixes) or code in self.care_codes:
                     x = it(code)
@@ -151,6 +157,7 @@ class EventChecker:
         # findings are immutable: one object per (check, code, line number, what the reason depends on) is
         # built once and reused (a frozen dataclass costs about a microsecond to build)
         self._found: dict[tuple[object, ...], AuditFinding] = {}
+        self._ind_ok: dict[tuple[str, tuple[str, ...]], bool] = {}
         # the supply limit applies only to some visit types: elsewhere a drug with no other restriction
         # stays on the fast path (a price comparison)
         self.items_supply = {code: _finish(x) for code, x in items.items()}
@@ -202,15 +209,11 @@ class EventChecker:
                     f"item {ln.code} priced {ln.price} fen above the standard {x.standard} fen")))
             if x.restricted:
                 slow.append((ln, x))
-        codes: set[str] | None = None
         if slow:
-            codes = self._restricted(person, visit, slow, out)
+            self._restricted(person, visit, slow, out)
         # a repeated line needs a repeated code: the cheap set first
-        if self._dup:
-            if codes is None:
-                codes = {ln.code for ln in lines}
-            if len(codes) < len(lines) and len({(ln.code, ln.qty, ln.price) for ln in lines}) < len(lines):
-                self._duplicates(lines, out)
+        if self._dup and len(set(map(_CODE, lines))) < len(lines) and len(set(map(_DUP_KEY, lines))) < len(lines):
+            self._duplicates(lines, out)
         if self.deaths:
             died = self.deaths.get(person.psn_no)
             if died is not None and visit.begin_date > died + self.death_grace:
@@ -218,14 +221,14 @@ class EventChecker:
                                    f"the insured person died on {died}; a visit was settled on {visit.begin_date}"))
         return out
 
-    def _restricted(self, person: Person, visit: Visit, slow: list[tuple[Line, _Item]],
-                    out: list[AuditFinding]) -> set[str] | None:
-        """The line-level restrictions of the ``slow`` lines; returns the visit's code set when it was built."""
+    def _restricted(self, person: Person, visit: Visit, slow: list[tuple[Line, _Item]], out: list[AuditFinding]) -> None:
+        """The line-level restrictions of the ``slow`` lines."""
         found = self._found
         age: int | None = None
         codes: set[str] | None = None  # built only when a pair / package check needs it
         totals: dict[str, int] = {}
         bed = care = 0
+        todo: list[tuple[Line, _Item]] = []  # lines with a line-level check (bed / care items only count days)
         for ln, x in slow:
             if x.tally:
                 if x.sums:
@@ -234,13 +237,15 @@ class EventChecker:
                     bed += ln.qty
                 if x.care:
                     care += ln.qty
-        if bed and visit.med_type in self.bed_types:
+            if x.checks:
+                todo.append((ln, x))
+        if bed and bed - care >= self.bed_empty_min and visit.med_type in self.bed_types:
             self._bed(bed, care, out)
         days = 0  # computed on first use
         supply_days = self.supply_days.get(visit.med_type)
         gender, lv, dx = person.gender, visit.hosp_lv, visit.diagnoses
         rank = self.rank.get(lv)
-        for ln, x in slow:
+        for ln, x in todo:
             code, sn = ln.code, ln.feedetl_sn
             if x.sex is not None and gender != x.sex:
                 key: tuple[object, ...] = ("sex", code, sn, gender)
@@ -265,15 +270,14 @@ class EventChecker:
                 out.append(f if f is not None else self._keep(key, self._f(
                     "level_restriction", sn, f"项目{code}限{x.min_level}级及以上医疗机构使用，本机构为{lv}级",
                     f"item {code} needs hospital level {x.min_level} or above; this one is level {lv}")))
-            if x.indications is not None:
+            if x.indications is not None and not self._indicated(code, x.indications, dx):
                 key = ("ind", code, sn, dx)
                 f = found.get(key)
-                if f is None and not any(d.startswith(x.indications) for d in dx):
+                if f is None:
                     d_s, ind = "|".join(dx), "|".join(x.indications)
                     f = self._keep(key, self._f("indication", sn, f"项目{code}限适应症（{ind}），本次诊断为{d_s}",
                                                 f"item {code} is paid only for {ind}; the visit's diagnoses are {d_s}"))
-                if f is not None:
-                    out.append(f)
+                out.append(f)
             if x.sums:
                 tot = totals[code]
                 if x.course_lim is not None and tot > x.course_lim:
@@ -281,12 +285,13 @@ class EventChecker:
                                        f"项目{code}单次住院限支付{x.course_days}天（{_q(x.course_lim)}单位），本次{_q(tot)}单位",
                                        f"item {code} is paid for at most {x.course_days} days ({_q(x.course_lim)} units) "
                                        f"an admission; this one has {_q(tot)}"))
-                if x.per_day_q is not None and tot > x.per_day_q and not days:
-                    days = (max((visit.end_date - visit.begin_date).days, 1)
-                            if visit.med_type in self.freq_inpatient else 1)
-                if x.per_day_q is not None and tot > x.per_day_q * max(days, 1):
-                    out.append(self._f("frequency_day", sn, f"项目{code}每日限{_q(x.per_day_q)}次，{days}天共收{_q(tot)}次",
-                                       f"item {code} is limited to {_q(x.per_day_q)} a day; {days} day(s) carry {_q(tot)}"))
+                if x.per_day_q is not None and tot > x.per_day_q:
+                    if not days:
+                        days = (max((visit.end_date - visit.begin_date).days, 1)
+                                if visit.med_type in self.freq_inpatient else 1)
+                    if tot > x.per_day_q * days:
+                            out.append(self._f("frequency_day", sn, f"项目{code}每日限{_q(x.per_day_q)}次，{days}天共收{_q(tot)}次",
+                                           f"item {code} is limited to {_q(x.per_day_q)} a day; {days} day(s) carry {_q(tot)}"))
                 if x.supply_q is not None and supply_days is not None and tot > x.supply_q * supply_days:
                     lim = x.supply_q * supply_days
                     out.append(self._f("over_supply", sn,
@@ -294,19 +299,30 @@ class EventChecker:
                                        f"drug {code} over-supplied: {supply_days} days allow {_q(lim)} units, this visit has {_q(tot)}"))
             if x.excluded_by:
                 if codes is None:
-                    codes = {ln.code for ln in visit.lines}
-                hit = [a for a in x.excluded_by if a in codes]
-                if hit:
+                    codes = set(map(_CODE, visit.lines))
+                if not codes.isdisjoint(x.excluded_by):
+                    hit = [a for a in x.excluded_by if a in codes]
                     out.append(self._f("duplicate_pair", sn, f"项目{code}与{'|'.join(hit)}不得同时收取",
                                        f"item {code} may not be charged together with {'|'.join(hit)}"))
             if x.packages:
                 if codes is None:
-                    codes = {ln.code for ln in visit.lines}
-                hit = [p for p in x.packages if p in codes]
-                if hit:
+                    codes = set(map(_CODE, visit.lines))
+                if not codes.isdisjoint(x.packages):
+                    hit = [p for p in x.packages if p in codes]
                     out.append(self._f("split_item", sn, f"项目{code}已包含在{'|'.join(hit)}中，分解收费",
                                        f"item {code} is part of {'|'.join(hit)} and was charged separately"))
-        return codes
+
+    def _indicated(self, code: str, indications: tuple[str, ...], dx: tuple[str, ...]) -> bool:
+        """Whether a diagnosis of ``dx`` starts with one of the item's indication prefixes (remembered per
+        code and diagnoses: most visits repeat a few diagnosis sets)."""
+        key = (code, dx)
+        ok = self._ind_ok.get(key)
+        if ok is None:
+            ok = any(d.startswith(indications) for d in dx)
+            if len(self._ind_ok) >= _CACHE_MAX:
+                self._ind_ok.clear()
+            self._ind_ok[key] = ok
+        return ok
 
     def _duplicates(self, lines: Iterable[Line], out: list[AuditFinding]) -> None:
         first: dict[tuple[str, int, int], Line] = {}
@@ -338,8 +354,9 @@ def _finish(x: _Item) -> _Item:
     y.sums = y.course_lim is not None or y.per_day_q is not None or y.supply_q is not None
     y.aged = y.min_age is not None or y.max_age is not None
     y.tally = y.sums or y.bed or y.care
-    y.restricted = (y.tally or bool(y.excluded_by) or bool(y.packages) or y.sex is not None or y.aged
-                    or y.min_rank is not None or y.indications is not None)
+    y.checks = (y.sums or bool(y.excluded_by) or bool(y.packages) or y.sex is not None or y.aged
+                or y.min_rank is not None or y.indications is not None)
+    y.restricted = y.tally or y.checks
     return y
 
 

@@ -46,8 +46,11 @@ class InpatientParams(_P):
 
 class SupplyParams(_P):
     max_days: dict[str, int]  # med_type -> days of supply allowed
+    # med_type -> days allowed when the principal diagnosis is a long-term condition of the knowledge table
+    # ``long_term_dx`` (长期处方: chronic and elderly conditions may be prescribed for longer)
+    long_term_days: dict[str, int] = {}
 
-    @field_validator("max_days")
+    @field_validator("max_days", "long_term_days")
     @classmethod
     def _positive(cls, v: dict[str, int]) -> dict[str, int]:
         if any(d <= 0 for d in v.values()):
