@@ -190,6 +190,16 @@ def test_over_supply_limits_days_of_drug_by_visit_type() -> None:
     assert flagged(c, "GZ-YB-011") == {(10, 1), (10, 2)}
 
 
+def test_an_ordinary_outpatient_prescription_is_limited_to_seven_days_unless_the_condition_is_long_term() -> None:
+    c = Claims()
+    c.person(1)
+    c.visit(20, 1, (AMOX, 22), dx="J029")  # acute pharyngitis: 22 > 3 a day × 7 days
+    c.visit(21, 1, (AMOX, 21), dx="J029")  # exactly 7 days
+    c.visit(22, 1, (AMOX, 22), dx="I10")  # hypertension is a long-term condition: 30 days allowed
+    c.visit(23, 1, (AMOX, 22), dx="E11.9|J029")  # the principal diagnosis decides (dots ignored)
+    assert flagged(c, "GZ-YB-011") == {(20, 1)}
+
+
 def test_over_price_allows_the_tolerance_and_stakes_the_excess() -> None:
     c = Claims()
     c.person(1)

@@ -48,7 +48,8 @@ def test_without_the_limits_the_same_region_does_break_them(regions: tuple[Path,
 def test_limits_are_read_from_the_shipped_library_and_knowledge() -> None:
     lim = PrescribingLimits.from_audit_knowledge()
     k = load_knowledge()
-    assert lim.supply_days == {"11": 30, "14": 30, "41": 30}
+    assert lim.supply_days == {"11": 7, "14": 30, "41": 30}
+    assert lim.supply_days_long == {"11": 30} and "I10" in lim.long_term_prefixes
     oseltamivir = "XJ05AHA019E001010158960"
     row = k.payment_course.filter(pl.col("code") == oseltamivir).row(0, named=True)
     assert lim.course_year[oseltamivir] == row["max_days"] * row["units_per_day_q"] == 10 * QTY_ONE

@@ -12,7 +12,8 @@ def drug_lines(v: pl.DataFrame, lx: pl.DataFrame) -> pl.DataFrame:
     per run and shared (joining millions of lines to their visits is the costly step)."""
     return (lx.lazy().filter(pl.col("drug"))
             .select("visit_id", "feedetl_sn", "code", "qty", "price", pl.col("amount").alias("line_amount"))
-            .join(v.lazy().select("visit_id", "psn_id", "fixmedins_code", "med_type", "begin_date", "amount", "fund", "kind"),
+            .join(v.lazy().select("visit_id", "psn_id", "fixmedins_code", "med_type", "begin_date", "amount", "fund", "kind",
+                                  "dx3"),
                   on="visit_id").collect())
 
 
@@ -55,10 +56,12 @@ def early_refills(dl: pl.DataFrame, p: Params) -> pl.DataFrame:
 
 
 def excess_quantity(dl: pl.DataFrame, p: Params) -> pl.DataFrame:
-    """MX-PAT-005: a drug line with several times the usual quantity of that drug in that visit type."""
+    """MX-PAT-005: a drug line with several times the usual quantity of that drug in that visit type for the
+    same condition (principal diagnosis category): a long-term prescription for a chronic condition is not
+    compared with a few days' course for an acute one."""
     cfg, peers = p["quantity"], p["peers"]
     d = dl.filter(pl.col("med_type") != "21")
-    by = ["code", "med_type"]
+    by = ["code", "med_type", "dx3"]
     d = d.with_columns(pl.len().over(by).alias("cell_n")).filter(pl.col("cell_n") >= int(cfg["min_cell"]))
     d = d.with_columns(robust_z(pl.col("qty").cast(pl.Float64).log(), float(peers["min_mad"]), by).alias("z"),
                        pl.col("qty").median().over(by).alias("qty_median"))
@@ -67,12 +70,12 @@ def excess_quantity(dl: pl.DataFrame, p: Params) -> pl.DataFrame:
     hit = hit.with_columns(stake(pl.col("line_amount")).alias("amount_fen"))
     return flags(
         hit, "MX-PAT-005", "flag",
-        pl.lit("药品 ") + pl.col("code") + " 数量为同类就诊中位数的 " + fmt(pl.col("qty") / pl.col("qty_median"), 1)
+        pl.lit("药品 ") + pl.col("code") + " 数量为同类就诊（同病种）中位数的 " + fmt(pl.col("qty") / pl.col("qty_median"), 1)
         + " 倍（z=" + fmt(pl.col("z")) + "，疑似超量开药）",
         pl.lit("drug ") + pl.col("code") + " quantity is " + fmt(pl.col("qty") / pl.col("qty_median"), 1)
-        + "x the median for this visit type (z=" + fmt(pl.col("z")) + ", over-prescription pattern)",
-        json_of(features=pl.lit("log quantity vs same drug and visit type"), code=pl.col("code"),
-                med_type=pl.col("med_type"), qty=pl.col("qty"), qty_median=pl.col("qty_median"), z=pl.col("z"),
+        + "x the median for this drug, visit type and diagnosis (z=" + fmt(pl.col("z")) + ", over-prescription pattern)",
+        json_of(features=pl.lit("log quantity vs same drug, visit type and diagnosis category"), code=pl.col("code"),
+                med_type=pl.col("med_type"), dx3=pl.col("dx3"), qty=pl.col("qty"), qty_median=pl.col("qty_median"), z=pl.col("z"),
                 cell_lines=pl.col("cell_n")),
         line_level=True,
     )

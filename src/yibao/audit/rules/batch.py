@@ -296,7 +296,8 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     pattern = long_term_pattern(k) if p.long_term_days else None
     if pattern is not None:  # 长期处方: a long-term principal diagnosis allows the longer supply of its visit type
         long_days = pl.col("med_type").replace_strict(p.long_term_days, default=None, return_dtype=pl.Int64)
-        is_long = pl.col("diagnoses").str.split("|").list.first().fill_null("").str.contains(pattern)
+        is_long = (pl.col("diagnoses").str.split("|").list.first().fill_null("")
+                   .str.replace_all(".", "", literal=True).str.contains(pattern))
         days = pl.when(is_long & long_days.is_not_null()).then(long_days).otherwise(days)
     least = min(p.max_days.values())
     supplied = c.visits.filter(pl.col("med_type").is_in(list(p.max_days))).select("visit_id")

@@ -115,9 +115,15 @@ class EventChecker:
                 x.per_day_q, x.sums, x.restricted = q, True, True
         r = self.rules.get("over_supply")
         self.supply_days: dict[str, int] = {}
+        self.supply_days_long: dict[str, int] = {}
+        self.long_term: tuple[str, ...] = ()
         if r is not None:
             assert isinstance(r.params, m.SupplyParams)
             self.supply_days = dict(r.params.max_days)
+            self.supply_days_long = dict(r.params.long_term_days)
+            if self.supply_days_long:  # 长期处方: a long-term principal diagnosis allows the longer supply
+                self.long_term = tuple(sorted({p.replace(".", "") for p in
+                                               knowledge.long_term_dx.get_column("icd_prefix").to_list() if p}))
             for code, q in k_rows(knowledge.supply, "code", "max_units_per_day_q"):
                 x = it(code)
                 x.supply_q, x.sums, x.restricted = q, True, True
@@ -243,6 +249,8 @@ class EventChecker:
             self._bed(bed, care, out)
         days = 0  # computed on first use
         supply_days = self.supply_days.get(visit.med_type)
+        if self.long_term and visit.diagnoses and visit.diagnoses[0].replace(".", "").startswith(self.long_term):
+            supply_days = self.supply_days_long.get(visit.med_type, supply_days)
         gender, lv, dx = person.gender, visit.hosp_lv, visit.diagnoses
         rank = self.rank.get(lv)
         for ln, x in todo:
