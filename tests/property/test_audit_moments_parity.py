@@ -14,7 +14,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from yibao.audit.knowledge import Knowledge, load_knowledge
+from yibao.audit.knowledge import Knowledge, load_knowledge, with_physicians
 from yibao.audit.moments import death_register, run_rules, settlement_hook, visits_from_frames
 from yibao.audit.rules.model import load_library
 from yibao.policy.book import PolicyBook
@@ -22,14 +22,17 @@ from yibao.policy.loader import example_path, load_region
 from yibao.settlement.engine import settle_visit
 
 LIB = load_library()
-KN = load_knowledge()
+# a registry with every title, one physician at two sites (the best title counts); "D9" is not registered
+REGISTRY = pl.DataFrame({"dr_code": ["D1", "D2", "D3", "D4", "D4"], "fixmedins_code": ["H61010000001"] * 5,
+                         "title": ["231", "232", "233", "234", "232"]})
+KN = with_physicians(load_knowledge(), REGISTRY)
 SINGLE = {r.code for r in LIB.active("during")}
 STD = dict(KN.price_standard.select("code", "standard_price_fen").iter_rows())
 # codes that exercise every single-visit rule, plus ordinary ones
 POOL = sorted({
     "XG04CBA125A001010182834", "XG03DAA129E006010113885", "XN02BEA087G001010110869", "XB05BAA078B001010113498",
     "XJ01DHA011B002010137004", "XJ05AHA019E001010158960", "XB03BAA067A001010153781", "XC01EBA048B001010127476",
-    "001102000010000", "001102000020000", "001104000010000", "001109000010000", "001201000040000",
+    "001102000010000", "001102000020000", "001102000030000", "001104000010000", "001109000010000", "001201000040000",
     "001204000030000", "003310030010000", "003316010010000", "XJ01CAA001E001010191924", "002501010010000",
     "001201000060000", "XA10BHA052A001010141309",
 })  # fmt: skip
@@ -41,6 +44,7 @@ visit_st = st.fixed_dictionaries({
     "hosp_lv": st.sampled_from(["1", "2", "3", "3S"]), "begin": st.dates(dt.date(2025, 1, 1), dt.date(2025, 12, 1)),
     "days": st.integers(0, 20), "dx": st.lists(st.sampled_from(DX), min_size=1, max_size=2),
     "lines": st.lists(line_st, min_size=1, max_size=8),
+    "doctor": st.sampled_from(["D1", "D2", "D3", "D4", "D9", None]),
 })  # fmt: skip
 person_st = st.tuples(st.sampled_from("MF"), st.dates(dt.date(1940, 1, 1), dt.date(2025, 1, 1)))
 
@@ -59,12 +63,14 @@ def frames(people: list[tuple[str, dt.date]], visits: list[dict[str, object]]
                       "med_type": v["med_type"], "fixmedins_code": "H61010000001", "hosp_lv": v["hosp_lv"],
                       "begin_date": begin, "end_date": begin + dt.timedelta(days=days),
                       "diagnoses": "|".join(d for d in v["dx"] if d), "emergency": False,  # type: ignore[attr-defined]
-                      "discharge_status": "4" if vid == 0 and v["med_type"] == "21" else "1"})
+                      "discharge_status": "4" if vid == 0 and v["med_type"] == "21" else "1",
+                      "bilg_dr_codg": v["doctor"]})
         for sn, (code, units, pct) in enumerate(v["lines"], start=1):  # type: ignore[arg-type]
             price = STD[code] * pct // 100
             lrows.append({"visit_id": vid, "feedetl_sn": sn, "code": code, "qty": units * 10_000, "price": price,
                           "amount": price * units})
-    return (p, pl.DataFrame(vrows, schema_overrides={"begin_date": pl.Date, "end_date": pl.Date}),
+    return (p, pl.DataFrame(vrows, schema_overrides={"begin_date": pl.Date, "end_date": pl.Date,
+                                                     "bilg_dr_codg": pl.String}),
             pl.DataFrame(lrows, schema_overrides={"feedetl_sn": pl.Int32}))
 
 

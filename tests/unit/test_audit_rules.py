@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from yibao.audit.flags import validate_flags
-from yibao.audit.knowledge import Knowledge, load_knowledge
+from yibao.audit.knowledge import Knowledge, KnowledgeError, load_knowledge, with_physicians
 from yibao.audit.moments import EventChecker, death_register, run_rules, visits_from_frames
 from yibao.audit.rules.model import Library, load_library
 
@@ -36,11 +36,12 @@ class Claims:
 
     def visit(self, vid: int, pid: int, *items: tuple[str, float] | tuple[str, float, int], med_type: str = "11",
               begin: dt.date = D(2025, 3, 10), days: int = 0, hosp_lv: str = "3", dx: str = "I10",
-              inst: str = "H61010000001", emergency: bool = False, discharge: str = "1") -> int:
+              inst: str = "H61010000001", emergency: bool = False, discharge: str = "1",
+              doctor: str | None = None) -> int:
         self.visits.append({"visit_id": vid, "mdtrt_id": f"M{vid}", "psn_id": pid, "med_type": med_type,
                             "fixmedins_code": inst, "hosp_lv": hosp_lv, "begin_date": begin,
                             "end_date": begin + dt.timedelta(days=days), "diagnoses": dx, "emergency": emergency,
-                            "discharge_status": discharge})
+                            "discharge_status": discharge, "bilg_dr_codg": doctor})
         std = dict(KN.price_standard.select("code", "standard_price_fen").iter_rows())
         for sn, it in enumerate(items, start=1):
             code, units = it[0], it[1]
@@ -57,7 +58,8 @@ class Claims:
         v = pl.DataFrame(self.visits, schema={
             "visit_id": pl.Int64, "mdtrt_id": pl.String, "psn_id": pl.Int64, "med_type": pl.String,
             "fixmedins_code": pl.String, "hosp_lv": pl.String, "begin_date": pl.Date, "end_date": pl.Date,
-            "diagnoses": pl.String, "emergency": pl.Boolean, "discharge_status": pl.String})
+            "diagnoses": pl.String, "emergency": pl.Boolean, "discharge_status": pl.String,
+            "bilg_dr_codg": pl.String})
         ln = pl.DataFrame(self.lines, schema={"visit_id": pl.Int64, "feedetl_sn": pl.Int32, "code": pl.String,
                                               "qty": pl.Int64, "price": pl.Int64, "amount": pl.Int64})
         return p, v, ln
@@ -289,6 +291,30 @@ def test_imaging_uses_a_result_column_when_the_lines_carry_one() -> None:
     ln = ln.with_columns((pl.col("visit_id") < 110).alias("positive"))  # 10/30 positive despite the diagnoses
     f = run_rules(LIB, KN, p, v, ln, only={"ZB-YB-001"})
     assert sorted(f["visit_id"].to_list()) == list(range(110, 130))
+
+
+def test_title_grade_checks_the_billing_physician_against_the_registry() -> None:
+    chief, deputy, ordinary = "001102000030000", "001102000020000", "001102000010000"
+    registry = pl.DataFrame({"dr_code": ["D-CHIEF", "D-DEP", "D-ATT", "D-ATT"],
+                             "fixmedins_code": ["H61010000001"] * 4, "title": ["231", "232", "233", "233"]})
+    kn = with_physicians(KN, registry)
+    c = Claims()
+    c.person(1)
+    c.visit(1, 1, (chief, 1), doctor="D-CHIEF")  # allowed
+    c.visit(2, 1, (deputy, 1), doctor="D-CHIEF")  # billing below the title is allowed
+    c.visit(3, 1, (chief, 1), doctor="D-DEP")  # above the title
+    c.visit(4, 1, ("XJ01CAA001E001010191924", 6), (deputy, 1), doctor="D-ATT")  # line 2, above the title
+    c.visit(5, 1, (ordinary, 1), doctor="D-ATT")  # the ordinary grade needs no title
+    c.visit(6, 1, (deputy, 1), doctor="D-GHOST")  # not in the registry
+    c.visit(7, 1, (chief, 1))  # no physician named: nothing to check
+    assert flagged(c, "GZ-YB-017", kn) == {(3, 1), (4, 2), (6, 1)}
+    assert flagged(c, "GZ-YB-017") == set()  # no registry loaded: the rule cannot judge anyone
+    p, v, ln = c.frames()
+    f = run_rules(LIB, kn, p, v, ln, only={"GZ-YB-017"}).filter(pl.col("visit_id") == 3)
+    assert json.loads(f["evidence"][0]) == {"code": chief, "titles": "231", "physician": "D-DEP", "title": "232"}
+    assert f["reason_zh"][0] == f"项目{chief}限职称231收取，开单医师D-DEP职称为232"
+    with pytest.raises(KnowledgeError, match="physicians.title"):
+        with_physicians(KN, registry.drop("title"))
 
 
 def test_every_rule_of_the_library_has_a_test_here() -> None:

@@ -16,6 +16,7 @@ from yibao.synth import (
     INSTITUTIONS_SCHEMA,
     LINES_SCHEMA,
     PERSONS_SCHEMA,
+    PHYSICIANS_SCHEMA,
     VISITS_SCHEMA,
     DuplicateCharging,
     bench_generate,
@@ -24,7 +25,7 @@ from yibao.synth import (
 )
 
 XIAN = example_path("xian")
-FILES = ("persons", "institutions", "visits", "lines")
+FILES = ("persons", "institutions", "physicians", "visits", "lines")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,8 @@ def test_different_seed_differs(small: Path, tmp_path: Path) -> None:
 
 def test_schema_exact(small: Path) -> None:
     t = _tables(small)
-    for f, schema in zip(FILES, (PERSONS_SCHEMA, INSTITUTIONS_SCHEMA, VISITS_SCHEMA, LINES_SCHEMA), strict=True):
+    for f, schema in zip(FILES, (PERSONS_SCHEMA, INSTITUTIONS_SCHEMA, PHYSICIANS_SCHEMA, VISITS_SCHEMA,
+                                        LINES_SCHEMA), strict=True):
         assert t[f].schema.remove_metadata().equals(schema), f
     p = t["persons"].to_pydict()
     assert p["psn_id"] == list(range(2_000))
@@ -71,6 +73,26 @@ def test_schema_exact(small: Path) -> None:
     assert set(v["fixmedins_code"]) <= set(inst["fixmedins_code"])
     assert all(x is None for x in v["scenario"])
     assert manifest_rows(small) == {f: t[f].num_rows for f in FILES}
+
+
+def test_physicians_and_consultation_grade(small: Path) -> None:
+    """Every visit but a pharmacy purchase names a physician of its own institution's roster, and at
+    level 3 and above the consultation grade billed is the one the physician's title allows."""
+    t = {f: pl.from_arrow(x) for f, x in _tables(small).items()}
+    dr, inst, v, ln = t["physicians"], t["institutions"], t["visits"], t["lines"]
+    assert isinstance(dr, pl.DataFrame) and isinstance(inst, pl.DataFrame)
+    assert isinstance(v, pl.DataFrame) and isinstance(ln, pl.DataFrame)
+    assert dr["dr_code"].is_unique().all() and set(dr["title"]) <= {"231", "232", "233", "234"}
+    assert set(dr["fixmedins_code"]) == set(inst.filter(pl.col("kind") != "pharmacy")["fixmedins_code"])
+    vv = v.join(inst.select("fixmedins_code", "kind"), on="fixmedins_code")
+    assert vv.filter((pl.col("kind") == "pharmacy") != pl.col("bilg_dr_codg").is_null()).height == 0
+    own = vv.join(dr, left_on="bilg_dr_codg", right_on="dr_code", how="inner", suffix="_dr")
+    assert own.height == vv.filter(pl.col("bilg_dr_codg").is_not_null()).height
+    assert (own["fixmedins_code"] == own["fixmedins_code_dr"]).all()
+    grade = {"001102000020000": {"231", "232"}, "001102000030000": {"231"}}
+    billed = ln.filter(pl.col("code").is_in(list(grade))).join(own.select("visit_id", "title"), on="visit_id")
+    assert billed.height > 0
+    assert all(t in grade[c] for c, t in billed.select("code", "title").iter_rows())
 
 
 def manifest_rows(d: Path) -> dict[str, int]:

@@ -80,7 +80,7 @@ def run_cmd(
     region: Annotated[Path | None, typer.Option(help="region file for --settle (default: the xian example)")] = None,
 ) -> None:
     """事后审核：对一个期间的结算数据运行规则与模型，输出疑点 / after-the-fact audit → flags + summary."""
-    from yibao.audit.evaluate import run_audit
+    from yibao.audit.evaluate import read_physicians, run_audit
     from yibao.audit.evaluate import settle as settle_fn
     from yibao.policy.loader import example_path
 
@@ -92,7 +92,7 @@ def run_cmd(
     p, v, ln = (pl.read_parquet(data / f"{f}.parquet") for f in ("persons", "visits", "lines"))
     inst = pl.read_parquet(data / "institutions.parquet") if (data / "institutions.parquet").exists() else None
     settled = settle_fn(region or example_path("xian"), p, v, ln) if settle else None
-    flags, _, used = run_audit(p, v, ln, inst, settled, rules)
+    flags, _, used = run_audit(p, v, ln, inst, settled, rules, physicians=read_physicians(data))
     tmp = out.with_name(out.name + ".tmp")
     if out.suffix == ".csv":
         flags.write_csv(tmp)

@@ -130,10 +130,10 @@ def detector_scores(visits: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
 RulesFn = Callable[..., pl.DataFrame]
 
 
-def find_rules() -> tuple[RulesFn | None, dict[str, str]]:
+def find_rules(physicians: pl.DataFrame | None = None) -> tuple[RulesFn | None, dict[str, str]]:
     """The rule library's batch run (``yibao.audit.rules.batch.run_rules`` over the shipped library and
-    knowledge tables) as ``fn(persons, visits, lines, settled)``, and each rule's kind; ``(None, {})``
-    while the rule library is not installed."""
+    knowledge tables, plus the region's physician registry when given) as ``fn(persons, visits, lines,
+    settled)``, and each rule's kind; ``(None, {})`` while the rule library is not installed."""
     try:
         batch = importlib.import_module("yibao.audit.rules.batch")
         model = importlib.import_module("yibao.audit.rules.model")
@@ -142,6 +142,8 @@ def find_rules() -> tuple[RulesFn | None, dict[str, str]]:
         return None, {}
     library = model.load_library()
     knowledge = know.load_knowledge()
+    if physicians is not None:
+        knowledge = know.with_physicians(knowledge, physicians)
     kinds = {str(r.code): str(r.kind) for r in library.rules}
 
     def run(persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame,
@@ -167,15 +169,23 @@ class Evaluation:
 
 
 def run_audit(persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame, institutions: pl.DataFrame | None,
-              settled: pl.DataFrame | None, use_rules: bool = True) -> tuple[pl.DataFrame, dict[str, str], bool]:
-    """Rules (when available) plus models → one flag frame; also each rule's check kind."""
+              settled: pl.DataFrame | None, use_rules: bool = True, *, physicians: pl.DataFrame | None = None
+              ) -> tuple[pl.DataFrame, dict[str, str], bool]:
+    """Rules (when available) plus models → one flag frame; also each rule's check kind.  ``physicians``:
+    the region's physician registry (医保医师库), which the title rule needs."""
     from yibao.audit.models import run_models
 
     frames = [run_models(persons, visits, lines, settled, institutions=institutions)]
-    fn, checks = find_rules() if use_rules else (None, {})
+    fn, checks = find_rules(physicians) if use_rules else (None, {})
     if fn is not None:
         frames.append(fn(persons, visits, lines, settled))
     return pl.concat([empty_flags(), *frames]), checks, fn is not None
+
+
+def read_physicians(data_dir: str | Path) -> pl.DataFrame | None:
+    """A synthetic region's physician registry (``physicians.parquet``), or None when it has none."""
+    path = Path(data_dir) / "physicians.parquet"
+    return pl.read_parquet(path) if path.exists() else None
 
 
 def settle(region: str | Path, persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
@@ -208,11 +218,12 @@ def evaluate(seed: int, persons: int = 20_000, region: str | Path | None = None,
         timings["generate_s"] = time.perf_counter() - t0
         p, v, ln = (pl.read_parquet(d / f"{f}.parquet") for f in ("persons", "visits", "lines"))
         inst = pl.read_parquet(d / "institutions.parquet")
+        doctors = read_physicians(d)
     t0 = time.perf_counter()
     settled = settle(region_path, p, v, ln) if with_settlement else None
     timings["settle_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    flags, checks, used = run_audit(p, v, ln, inst, settled, use_rules)
+    flags, checks, used = run_audit(p, v, ln, inst, settled, use_rules, physicians=doctors)
     timings["audit_s"] = time.perf_counter() - t0
     scores = score(v, flags, list(SCENARIOS), checks)
     return Evaluation(seed, persons, scores, rows, {k: round(x, 3) for k, x in timings.items()}, used, flags,

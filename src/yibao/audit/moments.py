@@ -167,9 +167,11 @@ def visits_from_frames(persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.Da
                                               .select("visit_id", "feedetl_sn", "code", "qty", "price", "amount").iter_rows()):
         by_visit.setdefault(vid, []).append(Line(str(sn), code, qty, price, amount))
     em = visits["emergency"] if "emergency" in visits.columns else pl.Series([False] * visits.height)
+    dr = visits["bilg_dr_codg"] if "bilg_dr_codg" in visits.columns else pl.Series([None] * visits.height, dtype=pl.String)
     vcols = visits.select("visit_id", "mdtrt_id", "psn_id", "med_type", "fixmedins_code", "hosp_lv", "begin_date",
-                          "end_date", pl.col("diagnoses").fill_null("")).with_columns(em.fill_null(False).alias("_em"))
-    for vid, mdtrt, pid, mt, fx, lv, b, e, dx, emg in vcols.iter_rows():
+                          "end_date", pl.col("diagnoses").fill_null("")).with_columns(em.fill_null(False).alias("_em"),
+                                                                                      dr.alias("_dr"))
+    for vid, mdtrt, pid, mt, fx, lv, b, e, dx, emg, doc in vcols.iter_rows():
         p = people[pid]
         yield vid, p, Visit(mdtrt, p.psn_no, mt, fx, lv, b, e, tuple(by_visit.get(vid, ())), emergency=bool(emg),
-                            diagnoses=tuple(d for d in dx.split("|") if d))
+                            diagnoses=tuple(d for d in dx.split("|") if d), bilg_dr_codg=doc)

@@ -188,11 +188,12 @@ def _audit_stage(console: Console, url: str, data_dir: Path, *, year: int) -> di
     """After-the-fact audit (事后审核) of the year: rules and models → suspect items (疑点) → one case per
     institution, each sent its notice (告知书) so the appeal window runs; shown on the dashboard."""
     from yibao.audit.cases import CaseStore, notify, open_cases
-    from yibao.audit.evaluate import run_audit
+    from yibao.audit.evaluate import read_physicians, run_audit
 
     frames = [pl.read_parquet(data_dir / f"{f}.parquet") for f in ("persons", "visits", "lines", "institutions")]
     with console.status("事后审核 auditing the year: rules and models …"):
-        flags, _, _ = run_audit(frames[0], frames[1], frames[2], frames[3], None, True)
+        flags, _, _ = run_audit(frames[0], frames[1], frames[2], frames[3], None, True,
+                                physicians=read_physicians(data_dir))
     now = dt.datetime(year + 1, 1, 5, 9, tzinfo=dt.UTC)
     with CaseStore(url) as store:
         cases = open_cases(store, flags, f"{year}", now)

@@ -519,6 +519,7 @@ class Ledger:
             "begin_date": visit.begin_date.isoformat(), "end_date": visit.end_date.isoformat(),
             "locality": visit.locality, "emergency": visit.emergency, "diagnoses": list(visit.diagnoses),
             "use_account": visit.use_account, "account_psn_no": visit.account_psn_no,
+            "bilg_dr_codg": visit.bilg_dr_codg,
         })
         header = (setl_id, msgid, s.psn_no, s.mdtrt_id, year, ACTIVE, now, None, s.policy_version, s.admdvs,
                   s.insutype, s.psn_type, s.med_type, s.account_psn_no, s.pool_prop_selfpay,
@@ -724,7 +725,8 @@ class Ledger:
         visit = Visit(h["mdtrt_id"], h["psn_no"], v["med_type"], v["fixmedins_code"], v["hosp_lv"],
                       dt.date.fromisoformat(v["begin_date"]), dt.date.fromisoformat(v["end_date"]),
                       tuple(Line(ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount) for ln in lines),
-                      v["locality"], v["emergency"], tuple(v["diagnoses"]), v["use_account"], v["account_psn_no"])
+                      v["locality"], v["emergency"], tuple(v["diagnoses"]), v["use_account"], v["account_psn_no"],
+                      v.get("bilg_dr_codg"))
         return StoredSettlement(h["setl_id"], h["msgid"], h["psn_no"], h["mdtrt_id"], int(h["year"]), h["status"],
                                 h["created"], h["cancel_msgid"], s, visit, lines)
 

@@ -132,6 +132,7 @@ def parse_visit(raw: Any) -> Visit:
         diagnoses=tuple(diagnoses),
         use_account=acct_flag == "1",
         account_psn_no=_text(raw, "acct_psn_no", "", required=False) or None,
+        bilg_dr_codg=_text(raw, "bilg_dr_codg", "", required=False) or None,
     )
 
 

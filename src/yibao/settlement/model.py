@@ -63,6 +63,7 @@ class Visit:
     diagnoses: tuple[str, ...] = ()
     use_account: bool = True
     account_psn_no: str | None = None  # pay from this family member's account (家庭共济)
+    bilg_dr_codg: str | None = None  # the billing physician's 医保医师 code (2204 bilg_dr_codg), when sent
 
 
 @dataclass(frozen=True, slots=True)

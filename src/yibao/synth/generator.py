@@ -31,7 +31,7 @@ from yibao.synth import codes as C
 from yibao.synth.arrowutil import digits, fixed_strings, prefixed_digits, round_half_up_div
 from yibao.synth.inject import get_injector
 
-GENERATOR_VERSION = "yibao.synth/1"
+GENERATOR_VERSION = "yibao.synth/2"  # 2: physicians registry and the billing doctor of each visit
 QTY_ONE = 10_000
 DEFAULT_CHUNK = 100_000
 
@@ -61,10 +61,14 @@ INSTITUTIONS_SCHEMA = pa.schema([
 VISITS_SCHEMA = pa.schema([
     ("visit_id", pa.int64()), ("seq", pa.int64()), ("mdtrt_id", pa.string()), ("psn_id", pa.int64()),
     ("med_type", pa.string()), ("fixmedins_code", pa.string()), ("hosp_lv", pa.string()),
+    ("bilg_dr_codg", pa.string()),
     ("begin_date", pa.date32()), ("end_date", pa.date32()), ("locality", pa.string()), ("emergency", pa.bool_()),
     ("use_account", pa.bool_()), ("account_payer_id", pa.int64()), ("diagnoses", pa.string()),
     ("procedures", pa.string()), ("los_days", pa.int16()), ("discharge_status", pa.string()),
     ("scenario", pa.string()), ("n_lines", pa.int16()),
+])  # fmt: skip
+PHYSICIANS_SCHEMA = pa.schema([
+    ("dr_code", pa.string()), ("fixmedins_code", pa.string()), ("title", pa.string()), ("title_name", pa.string()),
 ])  # fmt: skip
 LINES_SCHEMA = pa.schema([
     ("visit_id", pa.int64()), ("feedetl_sn", pa.int32()), ("code", pa.string()), ("qty", pa.int64()),
@@ -104,6 +108,17 @@ DBBY_LINE = 0.40
 P_WORK = 0.39  # share of working-age people who are insured employees in service
 P_RETIRED = 0.31  # share of people past retirement age who are employee retirees
 P_REMOTE = 0.065
+# 医保医师库 (physician registry): titles are GB/T 8561 专业技术职务 codes.  Roster sizes and title
+# mixes are modelling assumptions (docs/SYNTH.md "Physicians"): level-3 rosters are chosen so that a
+# visit's chance of meeting a 主任 / 副主任 physician is about 15 % / 25 %, the consultation-grade mix the
+# generator used before it had doctors.
+TITLES = ("231", "232", "233", "234")
+TITLE_NAMES = ("主任医师", "副主任医师", "主治医师", "医师")
+TITLE_MIX = {  # by (kind, rank); rank 1..4
+    "primary": (0.01, 0.05, 0.34, 0.60), 1: (0.02, 0.08, 0.40, 0.50), 2: (0.05, 0.15, 0.40, 0.40),
+    3: (0.15, 0.25, 0.35, 0.25), 4: (0.15, 0.25, 0.35, 0.25), "internet": (0.15, 0.25, 0.35, 0.25),
+}
+ROSTER_SIZE = {"primary": (4, 12), 1: (8, 20), 2: (30, 80), 3: (80, 200), 4: (150, 300), "internet": (20, 50)}
 IP_DOSE_SCALE = 4.7  # calibrates cost per admission (docs/SYNTH.md)
 
 
@@ -455,6 +470,10 @@ class Institutions:
     gd_start: I64  # [g, district]
     gd_len: I64
     table: pa.Table
+    dr_start: I64  # by institution: first physician of its roster (pharmacies: empty roster)
+    dr_len: I64
+    dr_title: I64  # by physician: index into TITLES
+    physicians: pa.Table
 
 
 def make_institutions(rng: np.random.Generator, info: RegionInfo, persons: int) -> Institutions:
@@ -511,7 +530,36 @@ def make_institutions(rng: np.random.Generator, info: RegionInfo, persons: int) 
         "level": pa.array([info.level_codes[r - 1] for r in rank_a], pa.string()),
         "district": pa.array([info.districts[d] for d in dist_a], pa.string()),
     }, schema=INSTITUTIONS_SCHEMA)  # fmt: skip
-    return Institutions(codes, kind_a, rank_a, dist_a, group_start, group_len, gd_start, gd_len, table)
+    dr_start, dr_len, dr_title, physicians = make_physicians(rng, info, codes, kind_a, rank_a)
+    return Institutions(codes, kind_a, rank_a, dist_a, group_start, group_len, gd_start, gd_len, table,
+                        dr_start, dr_len, dr_title, physicians)
+
+
+def make_physicians(rng: np.random.Generator, info: RegionInfo, codes: list[str], kind: I64,
+                    rank: I64) -> tuple[I64, I64, I64, pa.Table]:
+    """The registry of physicians (医保医师库): a roster per hospital, primary and internet institution."""
+    sizes = np.zeros(len(codes), dtype=np.int64)
+    mixes: list[tuple[float, ...]] = []
+    for i, (k, r) in enumerate(zip(kind, rank, strict=True)):
+        key: str | int = KINDS[k] if k in (KIND_PRIMARY, KIND_INTERNET) else int(r)
+        if k == KIND_PHARMACY:
+            mixes.append(())
+            continue
+        lo, hi = ROSTER_SIZE[key]
+        sizes[i] = int(rng.integers(lo, hi + 1))
+        mixes.append(TITLE_MIX[key])
+    start = np.cumsum(sizes) - sizes
+    titles = np.concatenate([rng.choice(len(TITLES), size=int(n), p=np.asarray(mx)) if n else np.zeros(0, np.int64)
+                             for n, mx in zip(sizes, mixes, strict=True)]).astype(np.int64)
+    owner = np.repeat(np.arange(len(codes)), sizes)
+    seq = np.arange(titles.size)
+    table = pa.table({
+        "dr_code": pa.array([f"D{info.admdvs}{j + 1:07d}" for j in seq], pa.string()),
+        "fixmedins_code": pa.array(codes, pa.string()).take(pa.array(owner)),
+        "title": pa.array(TITLES, pa.string()).take(pa.array(titles)),
+        "title_name": pa.array(TITLE_NAMES, pa.string()).take(pa.array(titles)),
+    }, schema=PHYSICIANS_SCHEMA)  # fmt: skip
+    return start.astype(np.int64), sizes, titles, table
 
 
 def _concentrate(w: F64) -> F64:
@@ -694,7 +742,9 @@ def _pick_grouped(rng: np.random.Generator, cdfs: F64, group: I64) -> I64:
 
 
 def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst: Institutions, ppl: People,
-               year: int, visit_base: int) -> Chunk:
+               year: int, visit_base: int, rng_dr: np.random.Generator | None = None) -> Chunk:
+    """One chunk of visits and lines.  ``rng_dr`` draws each visit's physician (its own stream, so the
+    rest of the chunk does not depend on the registry; default: a stream derived from ``rng``)."""
     n = ppl.n
     band = np.searchsorted(np.array(C.AGE_BANDS), ppl.age, side="right") - 1
     fr = ppl.frailty
@@ -763,6 +813,11 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     ui = rng.random(nv)
     inst_idx = np.where(local, inst.gd_start[gkey, d] + (ui * np.maximum(dl, 1)).astype(np.int64),
                         inst.group_start[gkey] + (ui * glen).astype(np.int64))
+    # the physician who sees the patient and bills the visit (pharmacies: none)
+    rdr = rng_dr if rng_dr is not None else np.random.default_rng(int(rng.integers(1 << 62)))
+    dlen = inst.dr_len[inst_idx]
+    dr = np.where(dlen > 0, inst.dr_start[inst_idx] + (rdr.random(nv) * np.maximum(dlen, 1)).astype(np.int64), -1)
+    title = np.where(dr >= 0, inst.dr_title[np.maximum(dr, 0)], -1)
     # stays
     ip = vt == IP
     los_raw = np.exp(np.log(tables.los_median[prof] * LEVEL_LOS[rank]) + rng.normal(0, 0.5, nv))
@@ -823,9 +878,11 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     fixed(opv & internet, "net", one)
     fixed(opv & hosp & emergency, "er", one)
     normal = opv & hosp & ~emergency & ((vt == OP) | (u2 < 0.6))
-    fixed(normal & ((rank < 3) | (u2 < 0.6)), "consult", one)
-    fixed(normal & (rank >= 3) & (u2 >= 0.6) & (u2 < 0.85), "deputy", one)
-    fixed(normal & (rank >= 3) & (u2 >= 0.85), "chief", one)
+    # the consultation grade follows the physician's title at level 3 and above (主任 / 副主任医师诊察费);
+    # below level 3 every consultation is billed at the ordinary grade
+    fixed(normal & ((rank < 3) | (title >= 2)), "consult", one)
+    fixed(normal & (rank >= 3) & (title == 1), "deputy", one)
+    fixed(normal & (rank >= 3) & (title == 0), "chief", one)
     fixed(opv & hosp & (rng.random(nv) < 0.35), "reg", one)
     # inpatient fixed daily items
     # newborn items (age limit 0) only before the first birthday: age 0 on 1 January can be 1 by the visit
@@ -978,6 +1035,8 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
         "med_type": pa.array(list(VTYPE_CODES), pa.string()).take(pa.array(vt[vo])),
         "fixmedins_code": inst_codes.take(pa.array(inst_idx[vo])),
         "hosp_lv": lvl_arr.take(pa.array(rank[vo] - 1)),
+        "bilg_dr_codg": inst.physicians.column("dr_code").combine_chunks().take(
+            pa.array(np.maximum(dr[vo], 0), mask=dr[vo] < 0)),
         "begin_date": pa.array(jan1 + day[vo].astype("timedelta64[D]"), pa.date32()),
         "end_date": pa.array(jan1 + end_day[vo].astype("timedelta64[D]"), pa.date32()),
         "locality": loc_names.take(pa.array(locality[vo])),
@@ -1165,10 +1224,12 @@ def generate(region_path: str | Path, out_dir: str | Path, persons: int, year: i
     inst_seed, chunks_seed = ss.spawn(2)
     inst = make_institutions(np.random.default_rng(inst_seed), info, persons)
     pq.write_table(inst.table, out / "institutions.parquet", compression=compression)
+    pq.write_table(inst.physicians, out / "physicians.parquet", compression=compression)
     n_chunks = (persons + chunk_size - 1) // chunk_size
     child = chunks_seed.spawn(n_chunks)
     stats = Stats()
-    rows = {"persons": 0, "visits": 0, "lines": 0, "institutions": inst.table.num_rows}
+    rows = {"persons": 0, "visits": 0, "lines": 0, "institutions": inst.table.num_rows,
+            "physicians": inst.physicians.num_rows}
     opts: dict[str, Any] = {"compression": compression, "write_statistics": True}
     # Parquet encoding and compression run in a writer thread (Arrow releases the GIL) while the
     # next chunk is generated: on 2 cores this overlaps the two halves of the work.
@@ -1186,9 +1247,10 @@ def generate(region_path: str | Path, out_dir: str | Path, persons: int, year: i
         for ci in range(n_chunks):
             start = ci * chunk_size
             n = min(chunk_size, persons - start)
-            rng_p, rng_v, rng_i = (np.random.default_rng(s) for s in child[ci].spawn(3))
+            # a fourth child stream for the physician picks: the first three are the same as before it existed
+            rng_p, rng_v, rng_i, rng_d = (np.random.default_rng(s) for s in child[ci].spawn(4))
             ppl = make_people(rng_p, info, tables, start, n, year)
-            ch = make_chunk(rng_v, info, tables, inst, ppl, year, visit_base=rows["visits"])
+            ch = make_chunk(rng_v, info, tables, inst, ppl, year, visit_base=rows["visits"], rng_dr=rng_d)
             stats.add_people(ppl)
             stats.add_chunk(ch)  # calibration describes the clean region, before any injector runs
             vt, lt = ch.visits, ch.lines
@@ -1212,7 +1274,7 @@ def generate(region_path: str | Path, out_dir: str | Path, persons: int, year: i
         seed=seed, persons=persons, year=year, region_file=str(region_path), region_admdvs=info.admdvs,
         chunk_size=chunk_size, inject=tuple(inject), generator_version=GENERATOR_VERSION, rows=rows,
         calibration=stats.calibration(), elapsed_s=round(elapsed, 3),
-        files={k: f"{k}.parquet" for k in ("persons", "institutions", "visits", "lines")},
+        files={k: f"{k}.parquet" for k in ("persons", "institutions", "physicians", "visits", "lines")},
     )
     (out / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     return manifest

@@ -56,4 +56,5 @@ def read_visits_as_engine_inputs(out_dir: str | Path, limit: int | None = None) 
             lines=tuple(by_visit.get(r["visit_id"], ())), locality=r["locality"], emergency=r["emergency"],
             diagnoses=tuple(x for x in r["diagnoses"].split("|") if x), use_account=r["use_account"],
             account_psn_no=persons[payer].psn_no if payer is not None and payer >= 0 else None,
+            bilg_dr_codg=r.get("bilg_dr_codg"),
         )

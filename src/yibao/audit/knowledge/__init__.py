@@ -9,7 +9,7 @@ naming ``table.column`` and the row.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
@@ -47,6 +47,8 @@ class Knowledge:
     imaging: pl.DataFrame  # code, modality, positive_icd_prefixes
     deaths: pl.DataFrame  # psn_no, death_date
     long_term_dx: pl.DataFrame  # icd_prefix, name — conditions allowing a long-term prescription (长期处方)
+    title_grade: pl.DataFrame  # code, titles ('|'-joined GB/T 8561 title codes allowed to bill the item)
+    physicians: pl.DataFrame  # dr_code, fixmedins_code, title — the physician registry (医保医师库)
 
 
 _STR, _INT, _QTY, _DATE = "str", "int", "qty", "date"
@@ -64,11 +66,15 @@ _COLUMNS: dict[str, dict[str, str]] = {
     "imaging": {"code": _STR, "modality": _STR, "positive_icd_prefixes": _STR},
     "deaths": {"psn_no": _STR, "death_date": _DATE},
     "long_term_dx": {"icd_prefix": _STR, "name": _STR},
+    "title_grade": {"code": _STR, "titles": _STR},
+    "physicians": {"dr_code": _STR, "fixmedins_code": _STR, "title": _STR},
 }
-_OPTIONAL_TABLES = {"long_term_dx"}  # a directory without them loads them empty
+# a directory without them loads them empty; the physician registry is region data that a deployment
+# loads from its 医保医师库 (or :func:`with_physicians` adds a synthetic region's ``physicians.parquet``)
+_OPTIONAL_TABLES = {"long_term_dx", "title_grade", "physicians"}
 _REQUIRED = {"code", "sex", "min_level", "icd_prefixes", "kind", "standard_price_fen", "code_a", "code_b",
              "package_code", "component_code", "max_days", "units_per_day", "basis", "max_units_per_day",
-             "modality", "psn_no", "death_date", "icd_prefix"}  # fmt: skip
+             "modality", "psn_no", "death_date", "icd_prefix", "titles", "dr_code", "title"}  # fmt: skip
 _ALLOWED = {("item_sex", "sex"): {"M", "F"}, ("payment_course", "basis"): {"admission", "year"}}
 
 
@@ -145,3 +151,13 @@ def load_knowledge(directory: str | Path | None = None) -> Knowledge:
             raise KnowledgeError(name, f"file {path} missing")
         raw[name] = pl.read_csv(path, infer_schema_length=0)
     return from_frames(**raw)
+
+
+def with_physicians(knowledge: Knowledge, physicians: pl.DataFrame) -> Knowledge:
+    """``knowledge`` with the physician registry ``physicians`` (dr_code, fixmedins_code, title; extra
+    columns are ignored), e.g. a synthetic region's ``physicians.parquet``."""
+    missing = [c for c in _COLUMNS["physicians"] if c not in physicians.columns]
+    if missing:
+        raise KnowledgeError(f"physicians.{missing[0]}", "column missing")
+    raw = physicians.select(list(_COLUMNS["physicians"])).cast(pl.String)
+    return replace(knowledge, physicians=_typed("physicians", raw))

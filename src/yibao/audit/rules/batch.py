@@ -59,6 +59,8 @@ class _Ctx:
             (pl.col("discharge_status") if "discharge_status" in visits.columns else pl.lit(None, pl.String))
             .alias("discharge_status"),
             (pl.col("end_date") - pl.col("begin_date")).dt.total_days().clip(lower_bound=1).alias("days"),
+            (pl.col("bilg_dr_codg") if "bilg_dr_codg" in visits.columns else pl.lit(None, pl.String))
+            .alias("bilg_dr_codg"),
         )  # fmt: skip
         self.visits = v
         self.persons = persons.lazy()
@@ -314,6 +316,24 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         _json(code=pl.col("code"), max_days=pl.col("_days"), limit_units=_q(pl.col("_lim")), units=_q(pl.col("_tot"))))
 
 
+def _title_grade(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """A graded consultation billed by a physician whose registered title may not bill it, or by one the
+    registry does not know (only where the visit names its physician and a registry is loaded)."""
+    registry_loaded = pl.lit(k.physicians.height > 0)  # without a registry nothing can be checked
+    reg = k.physicians.lazy().group_by("dr_code").agg(pl.col("title").min())  # a doctor at several sites: one title
+    x = (c.by_code(k.title_grade.lazy())
+         .join(c.visits.select("visit_id", "bilg_dr_codg").filter(pl.col("bilg_dr_codg").is_not_null()), on="visit_id")
+         .join(reg, left_on="bilg_dr_codg", right_on="dr_code", how="left")
+         .filter(registry_loaded & (pl.col("title").is_null()
+                 | ~pl.col("titles").str.split("|").list.contains(pl.col("title").fill_null("")))))
+    who = pl.col("title").fill_null("未登记")
+    return c.line_flags(
+        x, pl.format("项目{}限职称{}收取，开单医师{}职称为{}", "code", "titles", "bilg_dr_codg", who),
+        pl.format("item {} may be billed by titles {} only; physician {} holds {}", "code", "titles", "bilg_dr_codg",
+                  pl.col("title").fill_null("no registry entry")),
+        _json(code=pl.col("code"), titles=pl.col("titles"), physician=pl.col("bilg_dr_codg"), title=pl.col("title")))
+
+
 def _over_price(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     p = r.params
     assert isinstance(p, m.PriceParams)
@@ -466,7 +486,7 @@ KINDS: dict[str, Callable[[_Ctx, m.Rule, Knowledge], LF]] = {
     "duplicate_pair": _duplicate_pair, "frequency_day": _frequency_day, "frequency_period": _frequency_period,
     "over_supply": _over_supply, "over_price": _over_price, "split_item": _split_item,
     "split_admission": _split_admission, "bed_hanging": _bed_hanging, "after_death": _after_death,
-    "imaging_positive_rate": _imaging,
+    "imaging_positive_rate": _imaging, "title_grade": _title_grade,
 }  # fmt: skip
 
 

@@ -55,6 +55,7 @@ class _Item:
     supply_q: int | None = None
     excluded_by: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
+    titles: tuple[str, ...] | None = None  # physician titles that may bill the item (title_grade)
     bed: bool = False  # a bed-fee item (bed-hanging)
     care: bool = False  # an item that proves a day of care (bed-hanging)
     restricted: bool = False  # any line-level check beyond price
@@ -144,6 +145,14 @@ class EventChecker:
         if r is not None:
             assert isinstance(r.params, m.InpatientParams)
             self.freq_inpatient = r.params.inpatient_types
+        self.dr_title: dict[str, str] = {}  # physician registry: dr_code -> best title (GB/T 8561: lower is higher)
+        if "title_grade" in self.rules and knowledge.physicians.height:
+            for dr, title in k_rows(knowledge.physicians, "dr_code", "title"):
+                if dr not in self.dr_title or title < self.dr_title[dr]:
+                    self.dr_title[dr] = title
+            for code, titles in k_rows(knowledge.title_grade, "code", "titles"):
+                x = it(code)
+                x.titles, x.restricted = tuple(t for t in titles.split("|") if t), True
         self.bed = self.rules.get("bed_hanging")
         self.bed_prefixes: tuple[str, ...] = ()
         self.care_codes: frozenset[str] = frozenset()
@@ -305,6 +314,13 @@ class EventChecker:
                     out.append(self._f("over_supply", sn,
                                        f"药品{code}超量开药：{supply_days}天限{_q(lim)}单位，本次{_q(tot)}单位",
                                        f"drug {code} over-supplied: {supply_days} days allow {_q(lim)} units, this visit has {_q(tot)}"))
+            if x.titles is not None and visit.bilg_dr_codg is not None:
+                title = self.dr_title.get(visit.bilg_dr_codg)
+                if title is None or title not in x.titles:
+                    dr, ts = visit.bilg_dr_codg, "|".join(x.titles)
+                    out.append(self._f("title_grade", sn, f"项目{code}限职称{ts}收取，开单医师{dr}职称为{title or '未登记'}",
+                                       f"item {code} may be billed by titles {ts} only; physician {dr} holds "
+                                       f"{title or 'no registry entry'}"))
             if x.excluded_by:
                 if codes is None:
                     codes = set(map(_CODE, visit.lines))
@@ -363,7 +379,7 @@ def _finish(x: _Item) -> _Item:
     y.aged = y.min_age is not None or y.max_age is not None
     y.tally = y.sums or y.bed or y.care
     y.checks = (y.sums or bool(y.excluded_by) or bool(y.packages) or y.sex is not None or y.aged
-                or y.min_rank is not None or y.indications is not None)
+                or y.min_rank is not None or y.indications is not None or y.titles is not None)
     y.restricted = y.tally or y.checks
     return y
 
