@@ -37,7 +37,7 @@ class Claims:
     def visit(self, vid: int, pid: int, *items: tuple[str, float] | tuple[str, float, int], med_type: str = "11",
               begin: dt.date = D(2025, 3, 10), days: int = 0, hosp_lv: str = "3", dx: str = "I10",
               inst: str = "H61010000001", emergency: bool = False, discharge: str = "1",
-              doctor: str | None = None) -> int:
+              doctor: str | None = None, prd: tuple[int | None, ...] = ()) -> int:
         self.visits.append({"visit_id": vid, "mdtrt_id": f"M{vid}", "psn_id": pid, "med_type": med_type,
                             "fixmedins_code": inst, "hosp_lv": hosp_lv, "begin_date": begin,
                             "end_date": begin + dt.timedelta(days=days), "diagnoses": dx, "emergency": emergency,
@@ -48,7 +48,8 @@ class Claims:
             price = it[2] if len(it) == 3 else std[code]  # type: ignore[misc]
             qty = round(units * 10_000)
             self.lines.append({"visit_id": vid, "feedetl_sn": sn, "code": code, "qty": qty, "price": price,
-                               "amount": (price * qty + 5_000) // 10_000})
+                               "amount": (price * qty + 5_000) // 10_000,
+                               "prd_days": prd[sn - 1] if sn <= len(prd) else None})
         return vid
 
     def frames(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -61,7 +62,8 @@ class Claims:
             "diagnoses": pl.String, "emergency": pl.Boolean, "discharge_status": pl.String,
             "bilg_dr_codg": pl.String})
         ln = pl.DataFrame(self.lines, schema={"visit_id": pl.Int64, "feedetl_sn": pl.Int32, "code": pl.String,
-                                              "qty": pl.Int64, "price": pl.Int64, "amount": pl.Int64})
+                                              "qty": pl.Int64, "price": pl.Int64, "amount": pl.Int64,
+                                              "prd_days": pl.Int16})
         return p, v, ln
 
 
@@ -200,6 +202,29 @@ def test_an_ordinary_outpatient_prescription_is_limited_to_seven_days_unless_the
     c.visit(22, 1, (AMOX, 22), dx="I10")  # hypertension is a long-term condition: 30 days allowed
     c.visit(23, 1, (AMOX, 22), dx="E11.9|J029")  # the principal diagnosis decides (dots ignored)
     assert flagged(c, "GZ-YB-011") == {(20, 1)}
+
+
+def test_over_supply_also_reads_the_days_a_line_is_written_for() -> None:
+    c = Claims()
+    c.person(1)
+    c.visit(24, 1, (AMOX, 12), dx="J029", prd=(10,))  # 12 units are within 7 days, but written for 10
+    c.visit(25, 1, (AMOX, 12), dx="J029", prd=(7,))
+    c.visit(26, 1, (AMOX, 12), dx="I10", prd=(30,))  # long-term condition: 30 days allowed
+    c.visit(27, 1, (AMOX, 12), med_type="14", dx="J029", prd=(31,))
+    c.visit(28, 1, (AMOX, 500), med_type="21", days=10, prd=(60,))  # not a take-home supply
+    assert flagged(c, "GZ-YB-011") == {(24, 1), (27, 1)}
+
+
+def test_dose_days_flags_a_quantity_the_stated_days_cannot_use_up() -> None:
+    c = Claims()
+    c.person(1)
+    c.visit(30, 1, (AMOX, 21), dx="J029", prd=(7,))  # 3 a day × 7 days: exactly enough
+    c.visit(31, 1, (AMOX, 22), dx="J029", prd=(7,))  # one unit too many for 7 days
+    c.visit(32, 1, (AMOX, 63), dx="I10", prd=(7,))  # tripled, days left as written
+    c.visit(33, 1, (AMOX, 63), dx="I10", prd=(21,))  # tripled and the days with it: consistent
+    c.visit(34, 1, (AMOX, 63), dx="I10")  # no stated days: nothing to compare
+    c.visit(35, 1, ("001102000010000", 5), (AMOX, 30), dx="I10", prd=(1, 5))  # line 2; line 1 has no supply row
+    assert flagged(c, "GZ-YB-018") == {(31, 1), (32, 1), (35, 2)}
 
 
 def test_over_price_allows_the_tolerance_and_stakes_the_excess() -> None:

@@ -65,6 +65,20 @@ def _money(d: dict[str, Any], key: str, path: str) -> int:
         raise SettlementError(f"{path}{key}", str(exc), "bad_amount") from None
 
 
+def _prd_days(d: dict[str, Any], path: str) -> int | None:
+    """``prd_days`` (days the prescription is written for): optional, a whole number of days ≥ 0."""
+    raw = d.get("prd_days")
+    if raw is None or raw == "":
+        return None
+    try:
+        days = int(str(raw))
+    except ValueError:
+        raise SettlementError(f"{path}prd_days", f"{raw!r} is not a whole number of days") from None
+    if days < 0 or days > 3_660:
+        raise SettlementError(f"{path}prd_days", f"{days} is outside 0..3660 days")
+    return days
+
+
 def _qty(d: dict[str, Any], key: str, path: str) -> int:
     v = _req(d, key, path)
     if isinstance(v, bool):
@@ -104,7 +118,7 @@ def parse_visit(raw: Any) -> Visit:
         if abs(expected - amount) > 1:
             raise SettlementError(f"{lp}det_item_fee_sumamt", f"{fen_to_yuan(amount)} ≠ pric × cnt "
                                   f"({fen_to_yuan(expected)})", "bad_amount")
-        lines.append(Line(sn, _text(lr, "med_list_codg", lp), qty, price, amount))
+        lines.append(Line(sn, _text(lr, "med_list_codg", lp), qty, price, amount, _prd_days(lr, lp)))
     begin = _date(raw, "begntime", "")
     end = _date(raw, "endtime", "") if raw.get("endtime") else begin
     if end < begin:

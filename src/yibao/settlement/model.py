@@ -46,6 +46,7 @@ class Line:
     qty: int
     price: int
     amount: int
+    prd_days: int | None = None  # days the prescription is written for (2204 prd_days), when sent
 
 
 @dataclass(frozen=True, slots=True)

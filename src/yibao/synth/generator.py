@@ -72,7 +72,7 @@ PHYSICIANS_SCHEMA = pa.schema([
 ])  # fmt: skip
 LINES_SCHEMA = pa.schema([
     ("visit_id", pa.int64()), ("feedetl_sn", pa.int32()), ("code", pa.string()), ("qty", pa.int64()),
-    ("price", pa.int64()), ("amount", pa.int64()), ("scenario", pa.string()),
+    ("price", pa.int64()), ("amount", pa.int64()), ("scenario", pa.string()), ("prd_days", pa.int16()),
 ])  # fmt: skip
 
 # ----------------------------------------------------------------------------- model parameters
@@ -361,6 +361,15 @@ class Tables:
                         cap[t, i] = min(int(cap[t, i]), per_day * d)
         self.dx_long = np.array([any(c.startswith(p) for p in lim.long_term_prefixes) for c in self.dx_codes],
                                 dtype=bool)
+        # the stated days of a prescription (2204 prd_days) stay within the visit type's supply days
+        self.days_lim = np.array([lim.supply_days.get(med, 0) for med in VTYPE_CODES], dtype=np.int64)
+        self.days_lim_long = np.array([lim.supply_days_long.get(med, lim.supply_days.get(med, 0)) for med in VTYPE_CODES],
+                                      dtype=np.int64)
+        self.supply_q = np.zeros(n, dtype=np.int64)  # units a day at most (0: no supply row)
+        for code, per_day in lim.supply_per_day.items():
+            i = self.code_index.get(code)
+            if i is not None:
+                self.supply_q[i] = per_day
         for code, (days, q) in lim.period.items():
             i = self.code_index.get(code)
             if i is not None:
@@ -834,12 +843,14 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     blocks_v: list[I64] = []
     blocks_i: list[I64] = []
     blocks_q: list[I64] = []
+    blocks_d: list[I64] = []  # days of a prescription as written (drug lines outside a stay; else 0)
     dx_prin = tables.prof_dx[2][tables.prof_dx[0][prof] + (rng.random(nv) * tables.prof_dx[1][prof]).astype(np.int64)]
 
-    def add(rows: I64, items: I64, qty_units: F64) -> None:
+    def add(rows: I64, items: I64, qty_units: F64, days: I64 | None = None) -> None:
         blocks_v.append(rows)
         blocks_i.append(items)
         blocks_q.append(np.maximum(np.round(qty_units * QTY_ONE), QTY_ONE // 2).astype(np.int64))
+        blocks_d.append(days if days is not None else np.zeros(rows.size, dtype=np.int64))
 
     def sample(pool: tuple[I64, I64, I64], cnt: I64, kind_fb: int) -> tuple[I64, I64]:
         start, ln, flat = pool
@@ -917,8 +928,8 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     for pool, mask in ((tables.pool_drug, opv), (tables.pool_drug_rx, vt == RX), (tables.pool_drug_ip, ip)):
         rows, items = sample(pool, np.where(mask, n_drug, 0), 0)
         if rows.size:
-            add(rows, items, _drug_qty(rng, tables, items, vt[rows], bed_days[rows], intensity[rows],
-                                       prof[rows] == chron[rows]))
+            add(rows, items, *_drug_qty(rng, tables, items, vt[rows], bed_days[rows], intensity[rows],
+                                        prof[rows] == chron[rows]))
     # labs, exams, services, materials
     n_lab = np.select([vt == OP, vt == MT, vt == IP], [rng.binomial(2, 0.3, nv), rng.binomial(2, 0.25, nv),
                                                          4 + rng.binomial(8, 0.5, nv)], 0)
@@ -955,22 +966,24 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     lv = np.concatenate(blocks_v) if blocks_v else np.zeros(0, dtype=np.int64)
     li = np.concatenate(blocks_i) if blocks_i else np.zeros(0, dtype=np.int64)
     lq = np.concatenate(blocks_q) if blocks_q else np.zeros(0, dtype=np.int64)
+    ld = np.concatenate(blocks_d) if blocks_d else np.zeros(0, dtype=np.int64)
     key = lv * 4096 + li
     _, first = np.unique(key, return_index=True)
     keep = np.sort(first)
-    lv, li, lq = lv[keep], li[keep], lq[keep]
+    lv, li, lq, ld = lv[keep], li[keep], lq[keep], ld[keep]
     order = np.argsort(lv, kind="stable")
-    lv, li, lq = lv[order], li[order], lq[order]
+    lv, li, lq, ld = lv[order], li[order], lq[order], ld[order]
     # at most 8 lines outpatient, 5 at a pharmacy (4 drugs + a supply), 60 inpatient: later blocks drop first
     cnt0 = np.bincount(lv, minlength=nv)
     pos_in_visit = np.arange(lv.size) - (np.cumsum(cnt0) - cnt0)[lv]
     cap = np.where(vt == IP, 60, np.where(vt == RX, 5, 8))[lv]
     fit = pos_in_visit < cap
-    lv, li, lq = lv[fit], li[fit], lq[fit]
+    lv, li, lq, ld = lv[fit], li[fit], lq[fit], ld[fit]
     # compliant prescribing: quantities within the knowledge base's supply, course and period limits
     lq = _apply_limits(tables, vt, who, day, lv, li, lq, dx_prin)
     given = lq > 0
-    lv, li, lq = lv[given], li[given], lq[given]
+    lv, li, lq, ld = lv[given], li[given], lq[given], ld[given]
+    prd_days = _stated_days(tables, vt[lv], tables.dx_long[dx_prin[lv]], li, lq, ld)
     # prices: unit price; services vary ±10% by hospital in 30% of lines
     price = tables.price[li].copy()
     var = (tables.kind[li] == 1) & (rng.random(li.size) < 0.3)
@@ -1059,6 +1072,7 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
         "code": tables.codes.take(pa.array(li[lorder])), "qty": pa.array(lq[lorder]),
         "price": pa.array(price[lorder]), "amount": pa.array(amount[lorder]),
         "scenario": pa.nulls(lv_sorted.size, pa.string()),
+        "prd_days": pa.array(prd_days[lorder].astype(np.int16), mask=prd_days[lorder] <= 0),
     }, schema=LINES_SCHEMA)  # fmt: skip
     return Chunk(visits, lines, vt[vo], grp[vo], cost[vo], remote[vo])
 
@@ -1076,8 +1090,22 @@ def _valid(tables: Tables, items: I64, rows: I64, age: I64, female: B, rank: I64
     return np.asarray(ok, dtype=np.bool_)
 
 
+def _stated_days(tables: Tables, vt: I64, long_dx: B, items: I64, qty: I64, drawn: I64) -> I64:
+    """The days a compliant prescription states (2204 ``prd_days``; 0 = none: not a drug line outside a
+    stay): the days the quantity model drew, at least what the quantity lasts at the largest daily dose
+    (the supply table), at most the visit type's supply days.  Draws nothing."""
+    per = tables.supply_q[items]
+    need = np.where(per > 0, -(-qty // np.maximum(per, 1)), 0)
+    lim = np.where(long_dx, tables.days_lim_long[vt], tables.days_lim[vt])
+    days = np.maximum(drawn, need)
+    days = np.where(lim > 0, np.minimum(days, lim), days)
+    return np.where(drawn > 0, days, 0)
+
+
 def _drug_qty(rng: np.random.Generator, tables: Tables, items: I64, vt: I64, bed_days: I64, intensity: F64,
-              chronic: B) -> F64:
+              chronic: B) -> tuple[F64, I64]:
+    """Quantities (units) of drug lines, and the days each outpatient / pharmacy prescription is written
+    for (0 in a stay)."""
     p = tables.price[items]
     n = items.size
     ipm = vt == IP
@@ -1093,7 +1121,8 @@ def _drug_qty(rng: np.random.Generator, tables: Tables, items: I64, vt: I64, bed
     op_q = np.select([p < 500, p < 5_000, p < 100_000], [per_day * days, rng.integers(1, 7, n), rng.integers(1, 3, n)], 1)
     q = np.where(herb, grams, np.where(ipm, ip_q, op_q)).astype(np.float64)
     half = (p < 500) & ~herb & (rng.random(n) < 0.1)
-    return np.round(q) + np.where(half, 0.5, 0.0)
+    written = np.where(ipm, 0, np.where(herb, doses, days)).astype(np.int64)
+    return np.round(q) + np.where(half, 0.5, 0.0), written
 
 
 def _other_qty(rng: np.random.Generator, tables: Tables, items: I64, vt: I64, bed_days: I64) -> F64:

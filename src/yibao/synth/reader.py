@@ -43,9 +43,10 @@ def read_visits_as_engine_inputs(out_dir: str | Path, limit: int | None = None) 
     lines = (pl.scan_parquet(d / "lines.parquet").filter(pl.col("visit_id").is_in(ids.implode()))
              .sort(["visit_id", "feedetl_sn"]).collect())
     by_visit: dict[int, list[Line]] = {}
-    for vid, sn, code, qty, price, amount in lines.select(
-            "visit_id", "feedetl_sn", "code", "qty", "price", "amount").iter_rows():
-        by_visit.setdefault(vid, []).append(Line(str(sn), code, qty, price, amount))
+    prd = pl.col("prd_days") if "prd_days" in lines.columns else pl.lit(None, pl.Int16).alias("prd_days")
+    for vid, sn, code, qty, price, amount, days in lines.select(
+            "visit_id", "feedetl_sn", "code", "qty", "price", "amount", prd).iter_rows():
+        by_visit.setdefault(vid, []).append(Line(str(sn), code, qty, price, amount, days))
     for r in visits.iter_rows(named=True):
         p = persons[r["psn_id"]]
         payer = r["account_payer_id"]

@@ -71,8 +71,9 @@ class _Ctx:
         codes = lines.select(pl.col("code").unique().sort()).with_row_index("cid")
         self.codes = codes.lazy()
         cid = lines["code"].replace_strict(codes["code"], codes["cid"], return_dtype=pl.UInt32).alias("cid")
-        lines = lines.select(cols + (["positive"] if "positive" in lines.columns else [])).with_columns(cid)
-        cols.append("cid")
+        prd = (pl.col("prd_days") if "prd_days" in lines.columns else pl.lit(None)).cast(pl.Int64).alias("prd_days")
+        lines = lines.select(*cols, prd, *(["positive"] if "positive" in lines.columns else [])).with_columns(cid)
+        cols += ["prd_days", "cid"]
         self.has_positive = "positive" in lines.columns
         self.register = pl.DataFrame(schema={"psn_no": pl.String, "death_date": pl.Date})
         self.lines = lines.lazy().select(cols + (["positive"] if self.has_positive else []))
@@ -87,15 +88,17 @@ class _Ctx:
         return self.lines.join(t, on="cid", how=how)
 
     def code_totals(self, table: LF, keep: pl.Expr, in_visits: LF | None = None) -> LF:
-        """Lines of the codes in ``table`` with ``_tot``, the visit's total quantity of the code, for the
-        (visit, code) groups where ``keep`` holds (``keep`` may use ``_tot`` and the table's columns);
-        only visits in ``in_visits`` (visit_id) when given."""
+        """Lines of the codes in ``table`` with ``_tot``, the visit's total quantity of the code, and
+        ``_written``, the most days any of those lines is prescribed for, for the (visit, code) groups
+        where ``keep`` holds (``keep`` may use both and the table's columns); only visits in
+        ``in_visits`` (visit_id) when given."""
         t = table.join(self.codes, on="code")
         mine = self.lines.join(t.select("cid"), on="cid", how="semi")
         if in_visits is not None:
             mine = mine.join(in_visits, on="visit_id", how="semi")
         sums = (mine
-                .group_by("visit_id", "cid").agg(pl.col("qty").sum().alias("_tot"))
+                .group_by("visit_id", "cid").agg(pl.col("qty").sum().alias("_tot"),
+                                                 pl.col("prd_days").max().alias("_written"))
                 .join(t.drop("code"), on="cid").filter(keep))
         return self.lines.join(sums, on=["visit_id", "cid"])
 
@@ -303,17 +306,41 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         days = pl.when(is_long & long_days.is_not_null()).then(long_days).otherwise(days)
     least = min(p.max_days.values())
     supplied = c.visits.filter(pl.col("med_type").is_in(list(p.max_days))).select("visit_id")
-    x = (c.code_totals(k.supply.lazy(), pl.col("_tot") > pl.col("max_units_per_day_q") * least, supplied)
+    # a line over the limit by quantity (the visit's units of the drug), or by the days it is written for
+    keep = (pl.col("_tot") > pl.col("max_units_per_day_q") * least) | (pl.col("_written") > least)
+    x = (c.code_totals(k.supply.lazy(), keep, supplied)
          .join(c.vcols.select("visit_id", "med_type"), on="visit_id")
          .join(c.dx, on="visit_id", how="left")
          .with_columns(days.alias("_days"))
          .with_columns((pl.col("max_units_per_day_q") * pl.col("_days")).alias("_lim"))
-         .filter(pl.col("_tot") > pl.col("_lim")))
+         .filter((pl.col("_tot") > pl.col("_lim")) | (pl.col("prd_days") > pl.col("_days"))))
+    by_qty = pl.col("_tot") > pl.col("_lim")
+    zh = (pl.when(by_qty).then(pl.format("药品{}超量开药：{}天限{}单位，本次{}单位", "code", "_days", _q(pl.col("_lim")),
+                                         _q(pl.col("_tot"))))
+          .otherwise(pl.format("药品{}超量开药：处方{}天，限{}天", "code", "prd_days", "_days")))
+    en = (pl.when(by_qty).then(pl.format("drug {} over-supplied: {} days allow {} units, this visit has {}", "code",
+                                         "_days", _q(pl.col("_lim")), _q(pl.col("_tot"))))
+          .otherwise(pl.format("drug {} over-supplied: prescribed for {} days, {} allowed", "code", "prd_days", "_days")))
     return c.line_flags(
-        x, pl.format("药品{}超量开药：{}天限{}单位，本次{}单位", "code", "_days", _q(pl.col("_lim")), _q(pl.col("_tot"))),
-        pl.format("drug {} over-supplied: {} days allow {} units, this visit has {}", "code", "_days",
-                  _q(pl.col("_lim")), _q(pl.col("_tot"))),
-        _json(code=pl.col("code"), max_days=pl.col("_days"), limit_units=_q(pl.col("_lim")), units=_q(pl.col("_tot"))))
+        x, zh, en,
+        _json(code=pl.col("code"), max_days=pl.col("_days"), limit_units=_q(pl.col("_lim")), units=_q(pl.col("_tot")),
+              prescribed_days=pl.col("prd_days")))
+
+
+def _dose_days(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """A drug line with more units than its stated days allow even at the largest daily dose (开药量与用药
+    天数不符): the quantity cannot be taken in the days the prescription is written for."""
+    x = (c.by_code(k.supply.lazy().select("code", "max_units_per_day_q"))
+         .filter(pl.col("prd_days").is_not_null()
+                 & (pl.col("qty") > pl.col("max_units_per_day_q") * pl.col("prd_days"))))
+    lim = _q(pl.col("max_units_per_day_q") * pl.col("prd_days"))
+    return c.line_flags(
+        x, pl.format("药品{}开药{}单位，处方{}天按每日最大{}单位最多{}单位", "code", _q(pl.col("qty")), "prd_days",
+                     _q(pl.col("max_units_per_day_q")), lim),
+        pl.format("drug {}: {} units prescribed for {} days; at most {} a day that is {}", "code", _q(pl.col("qty")),
+                  "prd_days", _q(pl.col("max_units_per_day_q")), lim),
+        _json(code=pl.col("code"), units=_q(pl.col("qty")), prescribed_days=pl.col("prd_days"),
+              max_units_per_day=_q(pl.col("max_units_per_day_q")), limit_units=lim))
 
 
 def _title_grade(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
@@ -487,6 +514,7 @@ KINDS: dict[str, Callable[[_Ctx, m.Rule, Knowledge], LF]] = {
     "over_supply": _over_supply, "over_price": _over_price, "split_item": _split_item,
     "split_admission": _split_admission, "bed_hanging": _bed_hanging, "after_death": _after_death,
     "imaging_positive_rate": _imaging, "title_grade": _title_grade,
+    "dose_days": _dose_days,
 }  # fmt: skip
 
 

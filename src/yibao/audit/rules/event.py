@@ -53,6 +53,7 @@ class _Item:
     course_days: int = 0
     per_day_q: int | None = None
     supply_q: int | None = None
+    dose_q: int | None = None  # units a day at most, against the line's stated days (dose_days)
     excluded_by: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
     titles: tuple[str, ...] | None = None  # physician titles that may bill the item (title_grade)
@@ -128,6 +129,10 @@ class EventChecker:
             for code, q in k_rows(knowledge.supply, "code", "max_units_per_day_q"):
                 x = it(code)
                 x.supply_q, x.sums, x.restricted = q, True, True
+        if "dose_days" in self.rules:
+            for code, q in k_rows(knowledge.supply, "code", "max_units_per_day_q"):
+                x = it(code)
+                x.dose_q, x.restricted = q, True
         if "duplicate_pair" in self.rules:
             by_b: dict[str, list[str]] = {}
             for a, b in k_rows(knowledge.duplicate_pairs, "code_a", "code_b"):
@@ -309,11 +314,21 @@ class EventChecker:
                     if tot > x.per_day_q * days:
                             out.append(self._f("frequency_day", sn, f"项目{code}每日限{_q(x.per_day_q)}次，{days}天共收{_q(tot)}次",
                                            f"item {code} is limited to {_q(x.per_day_q)} a day; {days} day(s) carry {_q(tot)}"))
-                if x.supply_q is not None and supply_days is not None and tot > x.supply_q * supply_days:
-                    lim = x.supply_q * supply_days
-                    out.append(self._f("over_supply", sn,
-                                       f"药品{code}超量开药：{supply_days}天限{_q(lim)}单位，本次{_q(tot)}单位",
-                                       f"drug {code} over-supplied: {supply_days} days allow {_q(lim)} units, this visit has {_q(tot)}"))
+                if x.supply_q is not None and supply_days is not None:
+                    if tot > x.supply_q * supply_days:
+                        lim = x.supply_q * supply_days
+                        out.append(self._f("over_supply", sn,
+                                           f"药品{code}超量开药：{supply_days}天限{_q(lim)}单位，本次{_q(tot)}单位",
+                                           f"drug {code} over-supplied: {supply_days} days allow {_q(lim)} units, this visit has {_q(tot)}"))
+                    elif ln.prd_days is not None and ln.prd_days > supply_days:
+                        out.append(self._f("over_supply", sn, f"药品{code}超量开药：处方{ln.prd_days}天，限{supply_days}天",
+                                           f"drug {code} over-supplied: prescribed for {ln.prd_days} days, {supply_days} allowed"))
+            if x.dose_q is not None and ln.prd_days is not None and ln.qty > x.dose_q * ln.prd_days:
+                lim = x.dose_q * ln.prd_days
+                out.append(self._f("dose_days", sn,
+                                   f"药品{code}开药{_q(ln.qty)}单位，处方{ln.prd_days}天按每日最大{_q(x.dose_q)}单位最多{_q(lim)}单位",
+                                   f"drug {code}: {_q(ln.qty)} units prescribed for {ln.prd_days} days; at most "
+                                   f"{_q(x.dose_q)} a day that is {_q(lim)}"))
             if x.titles is not None and visit.bilg_dr_codg is not None:
                 title = self.dr_title.get(visit.bilg_dr_codg)
                 if title is None or title not in x.titles:
@@ -379,7 +394,8 @@ def _finish(x: _Item) -> _Item:
     y.aged = y.min_age is not None or y.max_age is not None
     y.tally = y.sums or y.bed or y.care
     y.checks = (y.sums or bool(y.excluded_by) or bool(y.packages) or y.sex is not None or y.aged
-                or y.min_rank is not None or y.indications is not None or y.titles is not None)
+                or y.min_rank is not None or y.indications is not None or y.titles is not None
+                or y.dose_q is not None)
     y.restricted = y.tally or y.checks
     return y
 

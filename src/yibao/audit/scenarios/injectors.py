@@ -68,6 +68,8 @@ class _ProviderHabit:
 def _append_lines(ln: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     new = new.with_columns((pl.int_range(0, pl.len(), dtype=pl.Int32) + NEW_SN).alias("feedetl_sn"),
                            pl.lit(0, pl.Int64).alias("amount"))
+    if "prd_days" not in new.columns:  # an added item states no prescription days
+        new = new.with_columns(pl.lit(None, pl.Int16).alias("prd_days"))
     return pl.concat([ln, new.select(ln.columns).cast(ln.schema)])
 
 
@@ -253,7 +255,9 @@ class BedHanging(_Configured):
 
 @dataclass(frozen=True)
 class OverPrescription(_Configured):
-    """超量开药: one drug line of a pharmacy / chronic / outpatient visit with several times the supply."""
+    """超量开药: one drug line of a pharmacy / chronic / outpatient visit with several times the supply.
+    On a share ``rewrite_days`` of them the prescription's stated days (``prd_days``) are multiplied too,
+    so the line is self-consistent; on the rest only the quantity is inflated."""
 
     name: str = "over_prescription"
     cfg: dict[str, Any] | None = None  # overrides of the params.yaml section (tests, what-ifs)
@@ -269,12 +273,16 @@ class OverPrescription(_Configured):
         pick = drug.filter(pl.Series(rng.random(drug.height) < float(cfg["rate"])))
         if pick.height == 0:
             return visits, lines
-        pick = pick.with_columns(pl.Series("_f", rng.integers(int(lo), int(hi) + 1, pick.height)))
+        pick = pick.with_columns(pl.Series("_f", rng.integers(int(lo), int(hi) + 1, pick.height)),
+                                 pl.Series("_d", rng.random(pick.height) < float(cfg["rewrite_days"])))
         ln = (ln.join(pick, on=["visit_id", "feedetl_sn"], how="left")
               .with_columns((pl.col("qty") * pl.col("_f").fill_null(1)).alias("qty"),
+                            pl.when(pl.col("_d").fill_null(False))
+                            .then((pl.col("prd_days").cast(pl.Int64) * pl.col("_f")).clip(upper_bound=32_767))
+                            .otherwise(pl.col("prd_days")).cast(pl.Int16).alias("prd_days"),
                             pl.when(pl.col("_f").is_not_null()).then(pl.lit(self.name))
                             .otherwise(pl.col("scenario")).alias("scenario"))
-              .drop("_f"))
+              .drop("_f", "_d"))
         v = label_visits(v, pick["visit_id"], self.name)
         return finish(v, ln, _first_id(v))
 
