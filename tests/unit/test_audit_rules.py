@@ -338,7 +338,7 @@ def test_title_grade_checks_the_billing_physician_against_the_registry() -> None
     f = run_rules(LIB, kn, p, v, ln, only={"GZ-YB-017"}).filter(pl.col("visit_id") == 3)
     assert json.loads(f["evidence"][0]) == {"code": chief, "titles": "231", "physician": "D-DEP", "title": "232"}
     assert f["reason_zh"][0] == f"项目{chief}限职称231收取，开单医师D-DEP职称为232"
-    with pytest.raises(KnowledgeError, match="physicians.title"):
+    with pytest.raises(KnowledgeError, match=r"physicians\.title"):
         with_physicians(KN, registry.drop("title"))
 
 
