@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import logging
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from yibao.api.jsonresp import dumps
 from yibao.api.masking import MaskingFilter, mask_certno, mask_name, mask_phone, mask_text
 from yibao.api.national import Envelope, EnvelopeError, Statement, data_of, reconcile, response
 from yibao.api.passwords import hash_password, verify_password
+from yibao.errors import FieldError
 
 
 def test_id_numbers_keep_region_and_last_four() -> None:
@@ -125,3 +127,39 @@ def test_a_foreign_currency_is_refused() -> None:
 def test_visit_fields_in_errors_map_back_to_claim_paths() -> None:
     assert fm.fhir_expression("feedetail[3].pric") == "Claim.item[3].unitPrice"
     assert fm.fhir_expression("begntime") == "Claim.billablePeriod.start"
+
+
+def test_the_service_audits_with_the_bureaus_knowledge_directory_and_reads_physician_and_days(tmp_path: Path) -> None:
+    """``YIBAO_AUDIT_KNOWLEDGE`` points the in-event audit at a bureau's tables; a ``physicians.csv`` there is
+    the registry GZ-YB-017 checks, and a fee line's ``prd_days`` is what GZ-YB-018 reads."""
+    import shutil
+
+    from yibao.api.app import _audit_hook
+    from yibao.api.settings import Settings
+    from yibao.audit.knowledge import example_dir
+    from yibao.settlement.io import parse_visit
+    from yibao.settlement.model import Person
+
+    kdir = tmp_path / "knowledge"
+    shutil.copytree(example_dir(), kdir)
+    (kdir / "physicians.csv").write_text("dr_code,fixmedins_code,title\nD1,H61000000001,233\n", encoding="utf-8")
+    visit = parse_visit({
+        "mdtrt_id": "M1", "psn_no": "P1", "med_type": "11", "fixmedins_code": "H61000000001", "hosp_lv": "3",
+        "begntime": "2025-05-03", "diagnoses": ["J02.9"], "bilg_dr_codg": "D1",
+        "feedetail": [
+            {"feedetl_sn": "1", "med_list_codg": "001102000030000", "cnt": 1, "pric": "30.00",
+             "det_item_fee_sumamt": "30.00"},
+            {"feedetl_sn": "2", "med_list_codg": "XJ01CAA001E001010191924", "cnt": 12, "pric": "0.30",
+             "det_item_fee_sumamt": "3.60", "prd_days": 3},
+        ]})
+    assert visit.bilg_dr_codg == "D1" and visit.lines[1].prd_days == 3
+    person = Person("P1", "", "x", "F", dt.date(1990, 1, 1), "310", "11")
+    found = {(f.rule_code, f.feedetl_sn) for f in _audit_hook(Settings(audit_knowledge=str(kdir)))(person, visit)}
+    assert {("GZ-YB-017", "1"), ("GZ-YB-018", "2")} <= found
+    plain = {f.rule_code for f in _audit_hook(Settings())(person, visit)}  # the EXAMPLE tables: no registry
+    assert "GZ-YB-017" not in plain and "GZ-YB-018" in plain
+    with pytest.raises(FieldError, match="prd_days"):
+        parse_visit({**{"mdtrt_id": "M1", "psn_no": "P1", "med_type": "11", "fixmedins_code": "H1", "hosp_lv": "3",
+                        "begntime": "2025-05-03"},
+                     "feedetail": [{"med_list_codg": "X", "cnt": 1, "pric": "1.00", "det_item_fee_sumamt": "1.00",
+                                    "prd_days": "seven"}]})

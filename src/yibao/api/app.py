@@ -61,14 +61,14 @@ def route_table(app: FastAPI) -> list[tuple[frozenset[str], str]]:
     return out
 
 
-def _audit_hook() -> AuditHook:
-    """The in-event audit (事中审核) for 2206/2207: the shipped rule library and knowledge tables (a bureau
-    replaces both with its own, docs/AUDIT_RULES.md)."""
+def _audit_hook(settings: Settings) -> AuditHook:
+    """The in-event audit (事中审核) for 2206/2207: the bureau's rule library and knowledge tables when the
+    settings name them, else the shipped EXAMPLE ones (docs/AUDIT_RULES.md)."""
     from yibao.audit.knowledge import load_knowledge
     from yibao.audit.moments import settlement_hook
     from yibao.audit.rules.model import load_library
 
-    return settlement_hook(load_library(), load_knowledge())
+    return settlement_hook(load_library(settings.audit_library), load_knowledge(settings.audit_knowledge))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.book = book
     app.state.store = store
     app.state.login_renderer = None
-    app.state.audit_hook = _audit_hook() if settings.audit_in_event else None
+    app.state.audit_hook = _audit_hook(settings) if settings.audit_in_event else None
     app.include_router(auth.router)
     app.include_router(transactions.router)
     app.include_router(rest.router)

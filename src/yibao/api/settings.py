@@ -24,7 +24,11 @@ class Settings:
     ``session_hours``: lifetime of a login session.  ``session_cache_seconds``: how long a worker trusts a
     token it has already checked without asking the database again (a logout in another worker takes
     effect within this time).  ``mount_web``: mount the portal and dashboard routers when installed.
-    ``cookie_secure``: mark the session cookie ``Secure`` (behind HTTPS)."""
+    ``cookie_secure``: mark the session cookie ``Secure`` (behind HTTPS).  ``audit_in_event``: run the
+    rule library's single-visit rules inside 2206/2207 (env ``YIBAO_AUDIT_IN_EVENT``).
+    ``audit_library`` / ``audit_knowledge``: the bureau's rule library file and knowledge-table directory
+    (env ``YIBAO_AUDIT_LIBRARY`` / ``YIBAO_AUDIT_KNOWLEDGE``; default: the shipped EXAMPLE ones).  A
+    ``physicians.csv`` in the knowledge directory is the 医保医师库 the title rule checks against."""
 
     database_url: str = f"sqlite:///{DEFAULT_SQLITE}"
     region: str = "xian"
@@ -36,6 +40,8 @@ class Settings:
     cookie_secure: bool = False
     access_log_sql: bool = True
     audit_in_event: bool = True
+    audit_library: str | None = None
+    audit_knowledge: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -46,6 +52,8 @@ class Settings:
             migrate=_flag("YIBAO_MIGRATE", True),
             cookie_secure=_flag("YIBAO_COOKIE_SECURE", False),
             audit_in_event=_flag("YIBAO_AUDIT_IN_EVENT", True),
+            audit_library=os.environ.get("YIBAO_AUDIT_LIBRARY") or None,
+            audit_knowledge=os.environ.get("YIBAO_AUDIT_KNOWLEDGE") or None,
         )
         return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
 
