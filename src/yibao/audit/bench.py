@@ -23,10 +23,11 @@ LINES_PER_PERSON = 25  # synth average (docs/SYNTH.md calibration table)
 
 def _region(lines: int, seed: int, cache_dir: Path | None) -> tuple[Path, float | None]:
     from yibao.policy.loader import example_path
-    from yibao.synth.generator import generate
+    from yibao.synth.generator import GENERATOR_VERSION, generate
 
     persons = max(lines // LINES_PER_PERSON, 1_000)
-    out = (cache_dir or Path("/tmp")) / f"yibao-audit-bench-{persons}-s{seed}"
+    version = GENERATOR_VERSION.rsplit("/", 1)[-1]  # a region of an older generator is not reused
+    out = (cache_dir or Path("/tmp")) / f"yibao-audit-bench-{persons}-s{seed}-g{version}"
     if (out / "manifest.json").exists():
         return out, None
     t0 = time.perf_counter()
@@ -37,7 +38,7 @@ def _region(lines: int, seed: int, cache_dir: Path | None) -> tuple[Path, float 
 def bench_audit(lines: int = 10_000_000, *, seed: int = 1, cache_dir: Path | None = None,
                 models: bool = True) -> Iterator[dict[str, Any]]:
     """Rules (+ models) over a cached synth region of about ``lines`` lines."""
-    from yibao.audit.knowledge import load_knowledge
+    from yibao.audit.knowledge import load_knowledge, with_physicians
     from yibao.audit.rules.batch import run_rules
     from yibao.audit.rules.model import load_library
 
@@ -53,6 +54,8 @@ def bench_audit(lines: int = 10_000_000, *, seed: int = 1, cache_dir: Path | Non
     n = fee_lines.height
     yield record("audit.full", "lines", n, "lines")
     library, knowledge = load_library(), load_knowledge()
+    if (path / "physicians.parquet").exists():  # the whole library: the title rule needs the registry
+        knowledge = with_physicians(knowledge, pl.read_parquet(path / "physicians.parquet"))
     t0 = time.perf_counter()
     flags = run_rules(library, knowledge, persons, visits, fee_lines)
     t_rules = time.perf_counter() - t0
