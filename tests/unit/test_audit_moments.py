@@ -42,6 +42,17 @@ def test_before_warns_in_both_languages_per_item() -> None:
     assert all(x.reason_zh and x.reason_en for x in w)
 
 
+def test_before_warns_when_the_quantity_outlasts_the_days_written() -> None:
+    clinic = Institution("H61010000001", "3")
+    w = check_prescription(KN, WOMAN, clinic, [Prescribed(AMOX, 240_000, days=7), Prescribed(AMOX, 60_000, days=2)],
+                           ["I10"], DAY)
+    assert {(x.item, x.rule_code) for x in w} == {(0, "GZ-YB-018")}  # 24 units in 7 days > 3 a day; 6 in 2 is not
+    assert "7天" in w[0].reason_zh and "7 days" in w[0].reason_en
+    assert check_prescription(KN, WOMAN, clinic, [Prescribed(AMOX, 240_000)], ["I10"], DAY) == []  # no days stated
+    with pytest.raises(PrescriptionError, match=r"items\[0\]\.days"):
+        check_prescription(KN, WOMAN, clinic, [Prescribed(AMOX, 10_000, days=0)], ["I10"], DAY)
+
+
 def test_before_is_silent_for_a_clean_prescription() -> None:
     assert check_prescription(KN, WOMAN, Institution("H61010000001", "3"), [Prescribed(AMOX, 60_000)], ["J101"], DAY) == []
 

@@ -51,11 +51,13 @@ class Institution:
 
 @dataclass(frozen=True, slots=True)
 class Prescribed:
-    """An item about to be prescribed: ``qty`` × 10000; ``price`` in fen (0 = the standard price)."""
+    """An item about to be prescribed: ``qty`` × 10000; ``price`` in fen (0 = the standard price);
+    ``days``: the days the prescription is written for (2204 ``prd_days``), when stated."""
 
     code: str
     qty: int
     price: int = 0
+    days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +100,12 @@ def check_prescription(knowledge: Knowledge, person: Person, institution: Instit
     for i, p in enumerate(items):
         if p.qty <= 0:
             raise PrescriptionError(f"items[{i}].qty", "must be positive (× 10000)")
+        if p.days is not None and p.days <= 0:
+            raise PrescriptionError(f"items[{i}].days", "must be a positive number of days")
     std = dict(knowledge.price_standard.select("code", "standard_price_fen").iter_rows())
     lines = tuple(Line(str(i + 1), p.code, p.qty, p.price or int(std.get(p.code, 0)),
-                       ((p.price or int(std.get(p.code, 0))) * p.qty + 5_000) // 10_000) for i, p in enumerate(items))
+                       ((p.price or int(std.get(p.code, 0))) * p.qty + 5_000) // 10_000, p.days)
+                  for i, p in enumerate(items))
     visit = Visit("before", person.psn_no, med_type, institution.fixmedins_code, institution.level, on_date, on_date,
                   lines, diagnoses=tuple(d.replace(".", "") for d in diagnoses))
     out = [Warning(None if f.feedetl_sn is None else int(f.feedetl_sn) - 1, f.rule_code, f.severity, f.reason_zh,

@@ -132,7 +132,7 @@ class EventChecker:
         if "dose_days" in self.rules:
             for code, q in k_rows(knowledge.supply, "code", "max_units_per_day_q"):
                 x = it(code)
-                x.dose_q, x.restricted = q, True
+                x.dose_q = q  # not `restricted`: only a line that states its days needs the slow path
         if "duplicate_pair" in self.rules:
             by_b: dict[str, list[str]] = {}
             for a, b in k_rows(knowledge.duplicate_pairs, "code_a", "code_b"):
@@ -227,7 +227,7 @@ class EventChecker:
                 out.append(f if f is not None else self._keep(key, self._f(
                     "over_price", ln.feedetl_sn, f"项目{ln.code}单价{ln.price}分高于标准价{x.standard}分",
                     f"item {ln.code} priced {ln.price} fen above the standard {x.standard} fen")))
-            if x.restricted:
+            if x.restricted or (ln.prd_days is not None and x.dose_q is not None):
                 slow.append((ln, x))
         if slow:
             self._restricted(person, visit, slow, out)
@@ -393,10 +393,10 @@ def _finish(x: _Item) -> _Item:
     y.sums = y.course_lim is not None or y.per_day_q is not None or y.supply_q is not None
     y.aged = y.min_age is not None or y.max_age is not None
     y.tally = y.sums or y.bed or y.care
-    y.checks = (y.sums or bool(y.excluded_by) or bool(y.packages) or y.sex is not None or y.aged
-                or y.min_rank is not None or y.indications is not None or y.titles is not None
-                or y.dose_q is not None)
-    y.restricted = y.tally or y.checks
+    line_checks = (y.sums or bool(y.excluded_by) or bool(y.packages) or y.sex is not None or y.aged
+                   or y.min_rank is not None or y.indications is not None or y.titles is not None)
+    y.checks = line_checks or y.dose_q is not None
+    y.restricted = y.tally or line_checks  # the days check is routed per line (it needs prd_days)
     return y
 
 
