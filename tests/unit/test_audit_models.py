@@ -28,19 +28,20 @@ class Claims:
         self.ln: list[dict[str, Any]] = []
 
     def visit(self, psn: int, prov: str, day: int, items: list[tuple[str, int, int]], med_type: str = "11",
-              lv: str = "2", los: int = 0, dx: str = "J06") -> int:
+              lv: str = "2", los: int = 0, dx: str = "J06", doctor: str | None = None) -> int:
         vid = len(self.v)
         begin = D0 + dt.timedelta(days=day)
         self.v.append({"visit_id": vid, "psn_id": psn, "fixmedins_code": prov, "med_type": med_type, "hosp_lv": lv,
                        "begin_date": begin, "end_date": begin + dt.timedelta(days=los), "los_days": los,
-                       "emergency": False, "diagnoses": dx, "scenario": None})
+                       "emergency": False, "diagnoses": dx, "scenario": None, "bilg_dr_codg": doctor})
         for k, (code, qty_units, price) in enumerate(items):
             self.ln.append({"visit_id": vid, "feedetl_sn": k + 1, "code": code, "qty": qty_units * 10_000,
                             "price": price, "amount": qty_units * price})
         return vid
 
     def frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        v = pl.DataFrame(self.v, schema_overrides={"los_days": pl.Int16, "scenario": pl.String})
+        v = pl.DataFrame(self.v, schema_overrides={"los_days": pl.Int16, "scenario": pl.String,
+                                                   "bilg_dr_codg": pl.String})
         ln = pl.DataFrame(self.ln, schema_overrides={"feedetl_sn": pl.Int32})
         return v, ln
 
@@ -80,6 +81,24 @@ def test_bill_template_flags_one_item_set_reused_for_many_patients() -> None:
              for k in range(15)]
     f = run(c, "MX-PEER-006")
     assert sorted(f["visit_id"].to_list()) == ghost
+
+
+def test_physician_template_flags_one_doctors_identical_short_bills() -> None:
+    c = Claims()
+    for i in range(240):  # honest two-item bills: the quantity follows the patient
+        c.visit(i, "H9", i % 300, [(CONSULT, 1, 1000), (DRUG_B, 1 + i % 11, 200)], doctor=f"D{i % 3}")
+    ghost = [c.visit(5_000 + k, "H9", k, [(CONSULT, 1, 1000), (DRUG_A, 3, 300)], doctor="D0") for k in range(12)]
+    for k in range(12):  # the same bill spread over three physicians: 4 patients each, not a template
+        c.visit(6_000 + k, "H8", k, [(CONSULT, 1, 1000), (DRUG_A, 3, 300)], doctor=f"E{k % 3}")
+    for k in range(12):  # ten patients of one busy physician's 200 visits: 5 %, under the share
+        c.visit(7_000 + k % 10, "H7", k, [(CONSULT, 1, 1000), (DRUG_A, 3, 300)], doctor="F1")
+    for i in range(188):
+        c.visit(8_000 + i, "H7", i, [(CONSULT, 1, 1000), (DRUG_B, 1 + i % 13, 200), (LAB, 1, 400)], doctor="F1")
+    f = run(c, "MX-PEER-007")
+    assert sorted(f["visit_id"].to_list()) == ghost
+    ev = json.loads(f["evidence"][0])
+    assert ev["physician"] == "D0" and ev["patients"] == 12 and ev["physician_visits"] == 92
+    assert "D0" in f["reason_zh"][0] and "physician D0" in f["reason_en"][0]
 
 
 def test_network_finds_a_ring_seen_together_and_not_a_household() -> None:
@@ -165,13 +184,14 @@ def test_isolation_forest_flags_the_extreme_visit_with_its_top_features() -> Non
     assert "log_amount_ratio" in f.filter(pl.col("visit_id") == odd)["reason_en"][0]
 
 
-@pytest.mark.parametrize("code", ["MX-PEER-001", "MX-PEER-005", "MX-PEER-006", "MX-PAT-004", "MX-PAT-005",
-                                  "MX-NET-001", "MX-PEER-003"])
+@pytest.mark.parametrize("code", ["MX-PEER-001", "MX-PEER-005", "MX-PEER-006", "MX-PEER-007", "MX-PAT-004",
+                                  "MX-PAT-005", "MX-NET-001", "MX-PEER-003"])
 def test_clean_peers_raise_no_flags(code: str) -> None:
     c = Claims()
     for p in range(6):
         for i in range(50):
-            c.visit(1000 * p + i, f"H{p}", (i * 7) % 360, [(CONSULT, 1, 1000), (DRUG_A, 2 + i % 3, 300)])
+            c.visit(1000 * p + i, f"H{p}", (i * 7) % 360, [(CONSULT, 1, 1000), (DRUG_A, 2 + i % 3, 300)],
+                    doctor=f"D{p}-{i % 5}")
     assert run(c, code).height == 0
 
 

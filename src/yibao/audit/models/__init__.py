@@ -25,6 +25,7 @@ MODEL_CODES: dict[str, tuple[str, str]] = {  # code → (zh, en)
     "MX-PEER-004": ("同一机构重复就诊", "repeat visits to one provider"),
     "MX-PEER-005": ("项目构成同级异常（高套）", "item mix vs peers (upcoding)"),
     "MX-PEER-006": ("模板化收费（虚构诊疗）", "templated bills (phantom billing)"),
+    "MX-PEER-007": ("医师重复同一收费（虚构诊疗）", "one physician's identical bills (phantom billing)"),
     "MX-PAT-002": ("多头就医", "doctor shopping"),
     "MX-PAT-003": ("多药店购同一药品", "pharmacy shopping"),
     "MX-PAT-004": ("贵重药品频繁购药（倒卖）", "early refills of dear drugs (resale)"),
@@ -60,6 +61,7 @@ def run_models(persons: pl.DataFrame | None, visits: pl.DataFrame, lines: pl.Dat
         "MX-PEER-004": lambda: peer.repeat_visits(v, p),
         "MX-PEER-005": lambda: peer.code_mix(v, lx, p),
         "MX-PEER-006": lambda: peer.bill_templates(v, lx, p),
+        "MX-PEER-007": lambda: peer.physician_templates(v, lx, p),
         "MX-PAT-002": lambda: patient.shopping(v, dl(), p),  # also MX-PAT-003
         "MX-PAT-004": lambda: patient.early_refills(dl(), p),
         "MX-PAT-005": lambda: patient.excess_quantity(dl(), p),

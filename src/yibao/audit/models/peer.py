@@ -248,3 +248,45 @@ def bill_templates(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFr
                 peer_share=pl.col("peer_share"), lift=pl.col("lift"), visit_amount_fen=pl.col("amount"),
                 amount_yuan=yuan(pl.col("amount"))),
     )
+
+
+def physician_templates(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
+    """MX-PEER-007: one physician billing the very same bill — the same items in the same quantities — to
+    many different patients, as a large share of all that physician's visits.  Honest bills of even two
+    items rarely repeat exactly (quantities follow each patient), so this reaches the short bills
+    (an internet consultation and one drug) that MX-PEER-006's item sets leave out."""
+    cfg = p["physician_template"]
+    hv = v.filter(~pl.col("kind").is_in(["P", "pharmacy"]) & pl.col("bilg_dr_codg").is_not_null())
+    if hv.height == 0:
+        return empty_flags()
+    # an order-free signature of the bill: sum of 40-bit hashes of (code, quantity) (see bill_templates)
+    line_hash = (pl.struct("code", "qty").hash(seed=11) % (1 << 40)).cast(pl.Int64)
+    sig = (lines.select("visit_id", "code", "qty").join(hv.select("visit_id"), on="visit_id")
+           .group_by("visit_id").agg(line_hash.sum().alias("_h"), pl.len().alias("n_items"))
+           .filter(pl.col("n_items") >= int(cfg["min_lines"]))
+           .with_columns((pl.col("_h") * 64 + pl.col("n_items").clip(0, 63)).alias("bill")).drop("_h"))
+    sv = sig.join(hv.select("visit_id", "psn_id", "fixmedins_code", "bilg_dr_codg", "amount", "fund"), on="visit_id")
+    per_dr = hv.group_by("fixmedins_code", "bilg_dr_codg").agg(pl.len().alias("dr_visits"))
+    t = (sv.group_by("fixmedins_code", "bilg_dr_codg", "bill").agg(pl.col("psn_id").n_unique().alias("count"))
+         .filter(pl.col("count") >= int(cfg["min_persons"]))
+         .join(per_dr, on=["fixmedins_code", "bilg_dr_codg"])
+         .with_columns((pl.col("count") / pl.col("dr_visits")).alias("share"))
+         .filter(pl.col("share") >= float(cfg["min_share"])))
+    if t.height == 0:
+        return empty_flags()
+    hit = sv.join(t, on=["fixmedins_code", "bilg_dr_codg", "bill"]).drop("bill")
+    readable = (lines.select("visit_id", "code", "qty").join(hit.select("visit_id"), on="visit_id")
+                .group_by("visit_id").agg((pl.col("code") + "×" + (pl.col("qty") / 10_000).cast(pl.String))
+                                          .sort().str.join(",").alias("bill")))
+    hit = hit.join(readable, on="visit_id").with_columns(stake(pl.col("amount")).alias("amount_fen"))
+    return flags(
+        hit, "MX-PEER-007", "flag",
+        pl.lit("医师") + pl.col("bilg_dr_codg") + " 将完全相同的收费（项目与数量）用于 " + pl.col("count").cast(pl.String)
+        + " 名不同参保人，占其全部就诊的 " + fmt(pl.col("share") * 100, 0) + "%（疑似模板化虚构诊疗）",
+        pl.lit("physician ") + pl.col("bilg_dr_codg") + " billed the very same bill (items and quantities) for "
+        + pl.col("count").cast(pl.String) + " different patients, " + fmt(pl.col("share") * 100, 0)
+        + "% of all their visits (templated, possibly fabricated visits)",
+        json_of(features=pl.lit("share of a physician's visits with this exact bill"), bill=pl.col("bill"),
+                physician=pl.col("bilg_dr_codg"), patients=pl.col("count"), physician_visits=pl.col("dr_visits"),
+                share=pl.col("share"), visit_amount_fen=pl.col("amount"), amount_yuan=yuan(pl.col("amount"))),
+    )
