@@ -335,8 +335,13 @@ def test_title_grade_checks_the_billing_physician_against_the_registry() -> None
     assert flagged(c, "GZ-YB-017", kn) == {(3, 1), (4, 2), (6, 1)}
     assert flagged(c, "GZ-YB-017") == set()  # no registry loaded: the rule cannot judge anyone
     p, v, ln = c.frames()
-    f = run_rules(LIB, kn, p, v, ln, only={"GZ-YB-017"}).filter(pl.col("visit_id") == 3)
-    assert json.loads(f["evidence"][0]) == {"code": chief, "titles": "231", "physician": "D-DEP", "title": "232"}
+    out = run_rules(LIB, kn, p, v, ln, only={"GZ-YB-017"})
+    f = out.filter(pl.col("visit_id") == 3)
+    assert json.loads(f["evidence"][0]) == {"code": chief, "titles": "231", "physician": "D-DEP", "title": "232",
+                                            "allowed_price_fen": 2000}
+    # at stake: the excess over the dearest grade the physician may bill (standard prices 10 / 20 / 30 元);
+    # all of it when the physician is not registered
+    assert dict(out.select("visit_id", "amount_fen").iter_rows()) == {3: 3000 - 2000, 4: 2000 - 1000, 6: 2000}
     assert f["reason_zh"][0] == f"项目{chief}限职称231收取，开单医师D-DEP职称为232"
     with pytest.raises(KnowledgeError, match=r"physicians\.title"):
         with_physicians(KN, registry.drop("title"))

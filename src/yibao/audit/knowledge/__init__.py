@@ -47,7 +47,9 @@ class Knowledge:
     imaging: pl.DataFrame  # code, modality, positive_icd_prefixes
     deaths: pl.DataFrame  # psn_no, death_date
     long_term_dx: pl.DataFrame  # icd_prefix, name — conditions allowing a long-term prescription (长期处方)
-    title_grade: pl.DataFrame  # code, titles ('|'-joined GB/T 8561 title codes allowed to bill the item)
+    # code, titles ('|'-joined GB/T 8561 title codes allowed to bill the item), base_code (the grade of the
+    # same family any physician may bill)
+    title_grade: pl.DataFrame
     physicians: pl.DataFrame  # dr_code, fixmedins_code, title — the physician registry (医保医师库)
 
 
@@ -66,7 +68,7 @@ _COLUMNS: dict[str, dict[str, str]] = {
     "imaging": {"code": _STR, "modality": _STR, "positive_icd_prefixes": _STR},
     "deaths": {"psn_no": _STR, "death_date": _DATE},
     "long_term_dx": {"icd_prefix": _STR, "name": _STR},
-    "title_grade": {"code": _STR, "titles": _STR},
+    "title_grade": {"code": _STR, "titles": _STR, "base_code": _STR},
     "physicians": {"dr_code": _STR, "fixmedins_code": _STR, "title": _STR},
 }
 # a directory without them loads them empty; the physician registry is region data that a deployment
@@ -74,7 +76,7 @@ _COLUMNS: dict[str, dict[str, str]] = {
 _OPTIONAL_TABLES = {"long_term_dx", "title_grade", "physicians"}
 _REQUIRED = {"code", "sex", "min_level", "icd_prefixes", "kind", "standard_price_fen", "code_a", "code_b",
              "package_code", "component_code", "max_days", "units_per_day", "basis", "max_units_per_day",
-             "modality", "psn_no", "death_date", "icd_prefix", "titles", "dr_code", "title"}  # fmt: skip
+             "modality", "psn_no", "death_date", "icd_prefix", "titles", "base_code", "dr_code", "title"}  # fmt: skip
 _ALLOWED = {("item_sex", "sex"): {"M", "F"}, ("payment_course", "basis"): {"admission", "year"}}
 
 

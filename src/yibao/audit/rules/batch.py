@@ -352,13 +352,30 @@ def _title_grade(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
          .join(c.visits.select("visit_id", "bilg_dr_codg").filter(pl.col("bilg_dr_codg").is_not_null()), on="visit_id")
          .join(reg, left_on="bilg_dr_codg", right_on="dr_code", how="left")
          .filter(registry_loaded & (pl.col("title").is_null()
-                 | ~pl.col("titles").str.split("|").list.contains(pl.col("title").fill_null("")))))
+                 | ~pl.col("titles").str.split("|").list.contains(pl.col("title").fill_null(""))))
+         .with_row_index("_rid"))
+    # at stake: the excess over the dearest grade of the family the physician may bill (the base grade, or a
+    # graded item whose titles include theirs) at its standard price; all of it for an unregistered physician
+    tg = k.title_grade.lazy()
+    family = pl.concat([tg.select("base_code", pl.col("code").alias("_alt"), pl.col("titles").alias("_alt_titles")),
+                        tg.select("base_code", pl.col("base_code").alias("_alt"), pl.lit(None, pl.String).alias("_alt_titles"))
+                        .unique()])
+    std = k.price_standard.lazy().select(pl.col("code").alias("_alt"), "standard_price_fen")
+    allowed = (x.filter(pl.col("title").is_not_null()).select("_rid", "base_code", "title")
+               .join(family, on="base_code").join(std, on="_alt")
+               .filter(pl.col("_alt_titles").is_null() | pl.col("_alt_titles").str.split("|").list.contains(pl.col("title")))
+               .group_by("_rid").agg(pl.col("standard_price_fen").max().alias("_allowed")))
+    x = x.join(allowed, on="_rid", how="left")
+    fair = (pl.col("_allowed") * pl.col("qty") + QTY_ONE // 2) // QTY_ONE
+    excess = pl.when(pl.col("_allowed").is_null()).then(pl.col("amount")).otherwise(
+        (pl.col("amount") - fair).clip(lower_bound=0))
     who = pl.col("title").fill_null("未登记")
     return c.line_flags(
         x, pl.format("项目{}限职称{}收取，开单医师{}职称为{}", "code", "titles", "bilg_dr_codg", who),
         pl.format("item {} may be billed by titles {} only; physician {} holds {}", "code", "titles", "bilg_dr_codg",
                   pl.col("title").fill_null("no registry entry")),
-        _json(code=pl.col("code"), titles=pl.col("titles"), physician=pl.col("bilg_dr_codg"), title=pl.col("title")))
+        _json(code=pl.col("code"), titles=pl.col("titles"), physician=pl.col("bilg_dr_codg"), title=pl.col("title"),
+              allowed_price_fen=pl.col("_allowed")), excess)
 
 
 def _over_price(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
