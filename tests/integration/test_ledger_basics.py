@@ -4,6 +4,7 @@ and keeps persons, accounts, accumulators and totals consistent."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from ledger_support import DAY, money, msgid, person, visit
 
@@ -11,7 +12,7 @@ from yibao.ledger import Ledger
 from yibao.policy.book import PolicyBook
 from yibao.settlement.engine import settle_visit
 from yibao.settlement.explain import explain
-from yibao.settlement.model import identity_violations
+from yibao.settlement.model import AuditFinding, Person, Visit, identity_violations
 
 IP = [("C01", 100_000, 1), ("M01", 140_000, 1), ("B10", 600_000, 1), ("A01", 1_160_000, 1)]  # DOMAIN §1.8
 
@@ -44,6 +45,30 @@ def test_a_stored_settlement_rebuilds_the_visit_and_its_explanation(ledger: Ledg
     assert [ln.code for ln in stored.lines] == ["C01", "M01", "B10", "A01"]
     policy = book.for_date(DAY)
     assert explain(stored.settlement, stored.visit, policy) == explain(out.settlement, v, policy)
+
+
+def test_in_event_findings_and_prescription_details_are_kept_with_the_stored_settlement(
+        ledger: Ledger, book: PolicyBook) -> None:
+    """事中 findings travel in the stored trace: read back, the settlement has the same findings and its
+    explanation says why a line was not paid; the billing physician and prescribed days come back too."""
+    ledger.add_persons([person("P1", balance=30_000)])
+    base = visit("P1", [("C01", 100_000, 1), ("M01", 2_000, 3)])
+    v = replace(base, bilg_dr_codg="D6101000000001",
+                lines=(base.lines[0], replace(base.lines[1], prd_days=3)))
+
+    def hook(p: Person, vis: Visit) -> list[AuditFinding]:
+        return [AuditFinding("2", "GZ-YB-001", "block", "限女性使用", "female only"),
+                AuditFinding(None, "GZ-YB-016", "warn", "整次提示", "whole visit noted")]
+
+    out = ledger.settle(book, v, msgid(), audit=hook)
+    assert out.settlement.line_parts[1] == (6_000, 0, 0, 0)  # blocked: fully self-paid
+    stored = ledger.get_settlement(out.setl_id)
+    assert stored.visit == v
+    assert stored.settlement.audit == out.settlement.audit == hook(ledger.get_person("P1", DAY), v)
+    text = explain(stored.settlement, stored.visit, book.for_date(DAY))
+    assert "第 2 行（GZ-YB-001，不予支付）：限女性使用。" in text["zh"]
+    assert "the whole visit (GZ-YB-016, noted): whole visit noted." in text["en"]
+    assert text == explain(out.settlement, v, book.for_date(DAY))
 
 
 def test_accounts_family_payment_totals_and_listing(ledger: Ledger, book: PolicyBook) -> None:

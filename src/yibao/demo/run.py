@@ -20,7 +20,14 @@ from yibao.money import fmt_yuan
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path, load_region
 from yibao.settlement.explain import explain
-from yibao.settlement.model import FUND_FIELDS, Settlement, SettlementError, Visit, identity_violations
+from yibao.settlement.model import (
+    FUND_FIELDS,
+    AuditHook,
+    Settlement,
+    SettlementError,
+    Visit,
+    identity_violations,
+)
 from yibao.synth import generate, read_visits_as_engine_inputs
 
 
@@ -28,6 +35,29 @@ def msgid_for(visit: Visit, k: int) -> str:
     """30-character msgid: institution code (12) + yyyyMMddHHmmss (14) + sequence (4), DOMAIN.md §2.1."""
     stamp = dt.datetime.combine(visit.begin_date, dt.time(8)) + dt.timedelta(seconds=k // 10_000)
     return f"{visit.fixmedins_code:<12.12}".replace(" ", "0") + f"{stamp:%Y%m%d%H%M%S}" + f"{k % 10_000:04d}"
+
+
+def demo_knowledge(data_dir: Path, out: Path) -> Path:
+    """The demo bureau's knowledge directory: the shipped EXAMPLE tables plus the region's 医保医师库 as
+    ``physicians.csv`` (so the in-event audit can check physicians' titles)."""
+    import shutil
+
+    from yibao.audit.knowledge import example_dir
+
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(example_dir(), out)
+    pl.read_parquet(data_dir / "physicians.parquet").select("dr_code", "fixmedins_code", "title").write_csv(
+        out / "physicians.csv")
+    return out
+
+
+def _in_event_hook(knowledge_dir: Path) -> AuditHook:
+    from yibao.audit.knowledge import load_knowledge
+    from yibao.audit.moments import settlement_hook
+    from yibao.audit.rules.model import load_library
+
+    return settlement_hook(load_library(), load_knowledge(knowledge_dir))
 
 
 def run_demo(console: Console, *, region: str, persons: int, visits: int, year: int, seed: int,
@@ -49,6 +79,8 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
         data_dir = db_path.parent / "demo-data"
         with console.status("生成合成统筹区 generating a synthetic region …"):
             manifest = generate(path, data_dir, persons=persons, year=year, seed=seed, inject=SCENARIOS)
+        knowledge_dir = demo_knowledge(data_dir, db_path.parent / "demo-knowledge")
+        hook = _in_event_hook(knowledge_dir)
         people = pl.read_parquet(data_dir / "persons.parquet")
         records = person_records(people, info.admdvs, year)
         ledger.add_persons(records)
@@ -58,6 +90,7 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
         by_key: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 9)
         errors: dict[str, int] = defaultdict(int)
         sample: tuple[Settlement, Visit] | None = None
+        findings: Counter[str] = Counter()  # 事中 findings by severity
         settled: list[str] = []
         per_person: Counter[str] = Counter()
         stayed: set[str] = set()
@@ -68,12 +101,13 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
             task = bar.add_task("settle", total=total_visits, rate="")
             for k, (_person, visit) in enumerate(read_visits_as_engine_inputs(data_dir, limit=total_visits)):
                 try:
-                    out = ledger.settle(book, visit, msgid_for(visit, k))
+                    out = ledger.settle(book, visit, msgid_for(visit, k), audit=hook)
                 except SettlementError as exc:
                     errors[exc.code] += 1
                     bar.advance(task)
                     continue
                 s = out.settlement
+                findings.update(f.severity for f in s.audit)
                 if identity_violations(s):
                     errors["identity"] += 1
                 settled.append(out.setl_id)
@@ -100,6 +134,10 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
         console.print(
             f"结算 {sum(r[0] for r in by_key.values()):,} 笔，用时 {elapsed:.1f} 秒；撤销 cancelled {cancelled} 笔；"
             f"拒绝 rejected {sum(errors.values())} 笔 {dict(errors) if errors else ''}"
+        )
+        console.print(
+            f"事中审核 in-event audit: 不予支付 blocked {findings['block']:,} 条，提示 flagged "
+            f"{findings['flag'] + findings['warn']:,} 条 (rules and knowledge in {knowledge_dir})"
         )
         console.print(
             f"账本核验 journal verify: {'[green]通过 OK' if report.ok else '[red]失败 FAILED'}[/] "
@@ -129,7 +167,8 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
         from yibao.api.settings import Settings
 
         console.rule(f"[bold green]服务已启动 service running at http://{host}:{port}/  (Ctrl+C 停止 to stop)")
-        serve_http(host, port, Settings(database_url=url, region=region, demo=True), log_level="warning")
+        serve_http(host, port, Settings(database_url=url, region=region, demo=True,
+                                        audit_knowledge=str(db_path.parent / "demo-knowledge")), log_level="warning")
     return result
 
 

@@ -50,6 +50,7 @@ from yibao.settlement.engine import settle_visit
 from yibao.settlement.model import (
     FUND_FIELDS,
     MONEY_FIELDS,
+    AuditFinding,
     AuditHook,
     FundDetail,
     Line,
@@ -520,6 +521,9 @@ class Ledger:
             "locality": visit.locality, "emergency": visit.emergency, "diagnoses": list(visit.diagnoses),
             "use_account": visit.use_account, "account_psn_no": visit.account_psn_no,
             "bilg_dr_codg": visit.bilg_dr_codg,
+            # a drug line's prescribed days (2204 prd_days), kept with the visit: the line table has no column
+            **({"prd_days": [ln.prd_days for ln in visit.lines]}
+               if any(ln.prd_days is not None for ln in visit.lines) else {}),
         })
         header = (setl_id, msgid, s.psn_no, s.mdtrt_id, year, ACTIVE, now, None, s.policy_version, s.admdvs,
                   s.insutype, s.psn_type, s.med_type, s.account_psn_no, s.pool_prop_selfpay,
@@ -718,13 +722,17 @@ class Ledger:
         s.setldetail = [FundDetail(*d) for d in json.loads(h["setldetail"])]
         s.deltas = {k: int(v) for k, v in json.loads(h["deltas"]).items()}
         s.steps = [tuple(x) for x in json.loads(h["steps"])]
+        s.audit = [AuditFinding(None if x[1] is None else str(x[1]), str(x[2]), str(x[3]), str(x[4]), str(x[5]))
+                   for x in s.steps if x[0] == "audit_finding"]
         lines = [StoredLine(*r) for r in line_rows]
         s.line_parts = [(ln.fulamt_ownpay_amt, ln.overlmt_selfpay, ln.preselfpay_amt, ln.inscp_scp_amt)
                         for ln in lines]
         v = json.loads(h["visit"])
+        days = v.get("prd_days") or [None] * len(lines)
         visit = Visit(h["mdtrt_id"], h["psn_no"], v["med_type"], v["fixmedins_code"], v["hosp_lv"],
                       dt.date.fromisoformat(v["begin_date"]), dt.date.fromisoformat(v["end_date"]),
-                      tuple(Line(ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount) for ln in lines),
+                      tuple(Line(ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount, d)
+                            for ln, d in zip(lines, days, strict=True)),
                       v["locality"], v["emergency"], tuple(v["diagnoses"]), v["use_account"], v["account_psn_no"],
                       v.get("bilg_dr_codg"))
         return StoredSettlement(h["setl_id"], h["msgid"], h["psn_no"], h["mdtrt_id"], int(h["year"]), h["status"],

@@ -104,6 +104,9 @@ def settle_visit(
             if None in blocked:
                 blocked = {ln.feedetl_sn for ln in visit.lines}
             s.steps.append(("audit", len(found), len(blocked)))
+            # each finding in the trace too, so a stored settlement keeps why a line was not paid
+            s.steps.extend(("audit_finding", f.feedetl_sn, f.rule_code, f.severity, f.reason_zh, f.reason_en)
+                           for f in found)
 
     # 1. line split (hot loop: locals only)
     cat = policy.catalogue

@@ -176,6 +176,20 @@ def explain_visit(s: Settlement, policy: CompiledPolicy) -> list[Sentence]:
                 zh += f"，受年度限额约束实付 {fmt_yuan(_n(paid))} 元"
                 en += f"; limited by its annual cap to {fmt_yuan(_n(paid))}"
             out.append(Sentence(zh + "。", en + "."))
+        elif kind == "audit":
+            (_, n_found, n_blocked) = step
+            out.append(Sentence(
+                f"事中审核：{_n(n_found)} 条审核提示，其中 {_n(n_blocked)} 行不予基金支付（按全自费结算）。",
+                f"In-event audit: {_n(n_found)} finding(s); {_n(n_blocked)} line(s) not paid by the funds "
+                "(settled as fully self-paid).",
+            ))
+        elif kind == "audit_finding":
+            (_, sn, rule, severity, why_zh, why_en) = step
+            where_zh = "整次就诊" if sn is None else f"第 {sn} 行"
+            where_en = "the whole visit" if sn is None else f"line {sn}"
+            act_zh = "不予支付" if severity == "block" else "提示"
+            act_en = "not paid" if severity == "block" else "noted"
+            out.append(Sentence(f"{where_zh}（{rule}，{act_zh}）：{why_zh}。", f"{where_en} ({rule}, {act_en}): {why_en}."))
         elif kind == "account":
             (_, payable, bal, acct, family) = step
             fz = "（家庭共济，使用家庭成员账户）" if family else ""
