@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+import pytest
 from ledger_support import DAY, money, msgid, person, visit
 
-from yibao.ledger import Ledger
+from yibao.ledger import Ledger, LedgerError
 from yibao.policy.book import PolicyBook
 from yibao.settlement.engine import settle_visit
 from yibao.settlement.explain import explain
@@ -69,6 +70,13 @@ def test_in_event_findings_and_prescription_details_are_kept_with_the_stored_set
     assert "第 2 行（GZ-YB-001，不予支付）：限女性使用。" in text["zh"]
     assert "the whole visit (GZ-YB-016, noted): whole visit noted." in text["en"]
     assert text == explain(out.settlement, v, book.for_date(DAY))
+    mid = msgid()
+    again = ledger.settle(book, replace(v, mdtrt_id="MDX"), mid, audit=hook)
+    assert ledger.settle(book, replace(v, mdtrt_id="MDX"), mid, audit=hook).replayed and not again.replayed
+    for changed in (replace(v, mdtrt_id="MDX", bilg_dr_codg="D-OTHER"),
+                    replace(v, mdtrt_id="MDX", lines=(v.lines[0], replace(v.lines[1], prd_days=30)))):
+        with pytest.raises(LedgerError, match="different visit"):  # what the audit depends on is part of the visit
+            ledger.settle(book, changed, mid, audit=hook)
 
 
 def test_accounts_family_payment_totals_and_listing(ledger: Ledger, book: PolicyBook) -> None:

@@ -39,7 +39,7 @@ POOL = sorted({
 DX = ["I10", "J101", "E114", "N40", "K350", "C341", ""]
 
 line_st = st.tuples(st.sampled_from(POOL), st.integers(1, 130), st.sampled_from([100, 100, 100, 112]),
-                    st.one_of(st.none(), st.integers(0, 45)))
+                    st.one_of(st.none(), st.integers(0, 45)), st.sampled_from([None, None, None, "D1", "D3", "D9"]))
 visit_st = st.fixed_dictionaries({
     "pid": st.integers(0, 3), "med_type": st.sampled_from(["11", "14", "21", "41"]),
     "hosp_lv": st.sampled_from(["1", "2", "3", "3S"]), "begin": st.dates(dt.date(2025, 1, 1), dt.date(2025, 12, 1)),
@@ -66,13 +66,14 @@ def frames(people: list[tuple[str, dt.date]], visits: list[dict[str, object]]
                       "diagnoses": "|".join(d for d in v["dx"] if d), "emergency": False,  # type: ignore[attr-defined]
                       "discharge_status": "4" if vid == 0 and v["med_type"] == "21" else "1",
                       "bilg_dr_codg": v["doctor"]})
-        for sn, (code, units, pct, prd) in enumerate(v["lines"], start=1):  # type: ignore[arg-type]
+        for sn, (code, units, pct, prd, doctor) in enumerate(v["lines"], start=1):  # type: ignore[arg-type]
             price = STD[code] * pct // 100
             lrows.append({"visit_id": vid, "feedetl_sn": sn, "code": code, "qty": units * 10_000, "price": price,
-                          "amount": price * units, "prd_days": prd})
+                          "amount": price * units, "prd_days": prd, "bilg_dr_codg": doctor})
     return (p, pl.DataFrame(vrows, schema_overrides={"begin_date": pl.Date, "end_date": pl.Date,
                                                      "bilg_dr_codg": pl.String}),
-            pl.DataFrame(lrows, schema_overrides={"feedetl_sn": pl.Int32, "prd_days": pl.Int16}))
+            pl.DataFrame(lrows, schema_overrides={"feedetl_sn": pl.Int32, "prd_days": pl.Int16,
+                                                  "bilg_dr_codg": pl.String}))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -158,8 +158,21 @@ def test_the_service_audits_with_the_bureaus_knowledge_directory_and_reads_physi
     assert {("GZ-YB-017", "1"), ("GZ-YB-018", "2")} <= found
     plain = {f.rule_code for f in _audit_hook(Settings())(person, visit)}  # the EXAMPLE tables: no registry
     assert "GZ-YB-017" not in plain and "GZ-YB-018" in plain
-    with pytest.raises(FieldError, match="prd_days"):
-        parse_visit({**{"mdtrt_id": "M1", "psn_no": "P1", "med_type": "11", "fixmedins_code": "H1", "hosp_lv": "3",
-                        "begntime": "2025-05-03"},
-                     "feedetail": [{"med_list_codg": "X", "cnt": 1, "pric": "1.00", "det_item_fee_sumamt": "1.00",
-                                    "prd_days": "seven"}]})
+    def days(raw: object) -> int | None:
+        return parse_visit({"mdtrt_id": "M1", "psn_no": "P1", "med_type": "11", "fixmedins_code": "H1", "hosp_lv": "3",
+                            "begntime": "2025-05-03",
+                            "feedetail": [{"med_list_codg": "X", "cnt": 1, "pric": "1.00", "det_item_fee_sumamt": "1.00",
+                                           "prd_days": raw}]}).lines[0].prd_days
+
+    assert [days(7), days("7"), days("7.00"), days(7.0), days(0), days(""), days(None)] == [7, 7, 7, 7, None, None, None]
+    for bad, why in (("seven", "not a number"), ("2.5", "whole number"), (-1, "outside"), (4000, "outside")):
+        with pytest.raises(FieldError, match=f"feedetail\\[0\\].prd_days.*{why}"):
+            days(bad)
+    # a fee line may name its own physician (2204 bilg_dr_codg): the title rule reads it before the visit's
+    v2 = parse_visit({"mdtrt_id": "M1", "psn_no": "P1", "med_type": "11", "fixmedins_code": "H61000000001",
+                      "hosp_lv": "3", "begntime": "2025-05-03",
+                      "feedetail": [{"feedetl_sn": "1", "med_list_codg": "001102000030000", "cnt": 1, "pric": "30.00",
+                                     "det_item_fee_sumamt": "30.00", "bilg_dr_codg": "D1"}]})
+    assert v2.bilg_dr_codg is None and v2.lines[0].bilg_dr_codg == "D1"
+    found2 = {f.rule_code for f in _audit_hook(Settings(audit_knowledge=str(kdir)))(person, v2)}
+    assert "GZ-YB-017" in found2

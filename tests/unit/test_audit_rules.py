@@ -225,6 +225,21 @@ def test_dose_days_flags_a_quantity_the_stated_days_cannot_use_up() -> None:
     c.visit(34, 1, (AMOX, 63), dx="I10")  # no stated days: nothing to compare
     c.visit(35, 1, ("001102000010000", 5), (AMOX, 30), dx="I10", prd=(1, 5))  # line 2; line 1 has no supply row
     assert flagged(c, "GZ-YB-018") == {(31, 1), (32, 1), (35, 2)}
+    c.visit(36, 1, (AMOX, 63), dx="I10", prd=(0,))  # 0 days: not stated, not judged
+    assert flagged(c, "GZ-YB-018") == {(31, 1), (32, 1), (35, 2)}
+
+
+def test_fractional_prescribed_days_are_refused_naming_the_column() -> None:
+    from yibao.audit.rules.batch import AuditInputError
+
+    c = Claims()
+    c.person(1)
+    c.visit(1, 1, (AMOX, 7), dx="J029", prd=(3,))
+    p, v, ln = c.frames()
+    with pytest.raises(AuditInputError, match=r"lines\.prd_days"):
+        run_rules(LIB, KN, p, v, ln.with_columns(pl.lit(2.5).alias("prd_days")), only={"GZ-YB-018"})
+    whole = ln.with_columns(pl.lit(2.0).alias("prd_days"))  # 7 units in 2 days > 3 a day, as an integer would
+    assert run_rules(LIB, KN, p, v, whole, only={"GZ-YB-018"}).height == 1
 
 
 def test_over_price_allows_the_tolerance_and_stakes_the_excess() -> None:
@@ -345,6 +360,12 @@ def test_title_grade_checks_the_billing_physician_against_the_registry() -> None
     assert f["reason_zh"][0] == f"项目{chief}限职称231收取，开单医师D-DEP职称为232"
     with pytest.raises(KnowledgeError, match=r"physicians\.title"):
         with_physicians(KN, registry.drop("title"))
+    # a physician column that is all null (e.g. built from dicts of None) is no physician, not an error
+    v_null = v.with_columns(pl.lit(None).alias("bilg_dr_codg"))
+    assert run_rules(LIB, kn, p, v_null, ln, only={"GZ-YB-017"}).height == 0
+    # the physician named on the line wins over the visit's
+    ln_dr = ln.with_columns(pl.when(pl.col("visit_id") == 1).then(pl.lit("D-DEP")).otherwise(None).alias("bilg_dr_codg"))
+    assert {r[0] for r in run_rules(LIB, kn, p, v, ln_dr, only={"GZ-YB-017"}).select("visit_id").iter_rows()} == {1, 3, 4, 6}
 
 
 def test_every_rule_of_the_library_has_a_test_here() -> None:

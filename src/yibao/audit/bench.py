@@ -116,22 +116,26 @@ def bench_settle_hook(visits: int = 100_000) -> Iterator[dict[str, Any]]:
     yield record("settle.engine", "throughput", visits / best["plain"], "visits/s")
     yield record("settle.engine+audit", "throughput", visits / best["hook"], "visits/s")
     yield record("settle.engine+audit", "findings_per_visit", findings / len(pool), "findings")
-    yield from _replay(policy, hook, visits)
+    yield from _replay(policy, visits)
 
 
-def _replay(policy: Any, hook: Any, visits: int) -> Iterator[dict[str, Any]]:
+def _replay(policy: Any, visits: int) -> Iterator[dict[str, Any]]:
     """The same comparison on realistic claims: a small synth region's visits replayed through the engine
     (the twenty-line benchmark visits draw items at random, without diagnoses, so most lines break a rule)."""
     import tempfile
 
-    from yibao.audit.moments import visits_from_frames
+    from yibao.audit.knowledge import load_knowledge, with_physicians
+    from yibao.audit.moments import settlement_hook, visits_from_frames
+    from yibao.audit.rules.model import load_library
     from yibao.policy.loader import example_path
     from yibao.settlement.engine import settle_visit
     from yibao.synth.generator import generate
 
     with tempfile.TemporaryDirectory(prefix="yibao-audit-hook-") as tmp:
         generate(example_path("xian"), tmp, 3_000, 2025, 7)
-        p, v, ln = (pl.read_parquet(Path(tmp) / f"{n}.parquet") for n in ("persons", "visits", "lines"))
+        p, v, ln, dr = (pl.read_parquet(Path(tmp) / f"{n}.parquet") for n in ("persons", "visits", "lines", "physicians"))
+    # the whole library on realistic claims: the title rule checks against the region's physician registry
+    hook = settlement_hook(load_library(), with_physicians(load_knowledge(), dr))
     every = [(person, visit) for _, person, visit in visits_from_frames(p, v, ln)]
     inpatient = [c for c in every if c[1].med_type == "21"]
     for name, claims in (("settle.replay", every), ("settle.replay_inpatient", inpatient)):

@@ -20,7 +20,7 @@ import polars as pl
 
 from yibao.audit.knowledge import Knowledge
 from yibao.audit.rules import model as m
-from yibao.audit.rules.batch import death_register, run_rules
+from yibao.audit.rules.batch import death_register, line_doctor_of, prd_days_of, run_rules
 from yibao.audit.rules.event import EventChecker
 from yibao.errors import FieldError
 from yibao.settlement.model import AuditFinding, AuditHook, Line, Person, Visit
@@ -168,13 +168,14 @@ def visits_from_frames(persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.Da
     pcols = ["psn_id", "psn_no", "certno", "gender", "birth_date", "insutype", "psn_type"]
     people = {r[0]: Person(r[1], "", r[2], r[3], r[4], r[5], r[6]) for r in persons.select(pcols).iter_rows()}
     by_visit: dict[int, list[Line]] = {}
-    prd = pl.col("prd_days") if "prd_days" in lines.columns else pl.lit(None, pl.Int16).alias("prd_days")
-    for vid, sn, code, qty, price, amount, days in (lines.sort("visit_id", "feedetl_sn")
-                                                    .select("visit_id", "feedetl_sn", "code", "qty", "price", "amount",
-                                                            prd).iter_rows()):
-        by_visit.setdefault(vid, []).append(Line(str(sn), code, qty, price, amount, days))
+    for vid, sn, code, qty, price, amount, days, doctor in (
+            lines.sort("visit_id", "feedetl_sn")
+            .select("visit_id", "feedetl_sn", "code", "qty", "price", "amount", prd_days_of(lines), line_doctor_of(lines))
+            .iter_rows()):
+        by_visit.setdefault(vid, []).append(Line(str(sn), code, qty, price, amount, days, doctor))
     em = visits["emergency"] if "emergency" in visits.columns else pl.Series([False] * visits.height)
-    dr = visits["bilg_dr_codg"] if "bilg_dr_codg" in visits.columns else pl.Series([None] * visits.height, dtype=pl.String)
+    dr = (visits["bilg_dr_codg"].cast(pl.String) if "bilg_dr_codg" in visits.columns
+          else pl.Series([None] * visits.height, dtype=pl.String))
     vcols = visits.select("visit_id", "mdtrt_id", "psn_id", "med_type", "fixmedins_code", "hosp_lv", "begin_date",
                           "end_date", pl.col("diagnoses").fill_null("")).with_columns(em.fill_null(False).alias("_em"),
                                                                                       dr.alias("_dr"))

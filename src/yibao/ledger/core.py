@@ -448,8 +448,11 @@ class Ledger:
             raise LedgerError("msgid", f"msgid {msg[0]!r} was already used by a {msg[1]} {msg[3]}", "msgid_conflict")
         stored = self.get_settlement(msg[2])
         first = stored.visit
-        if (first.mdtrt_id, first.psn_no, first.med_type, [(x.code, x.qty, x.amount) for x in first.lines]) != (
-                visit.mdtrt_id, visit.psn_no, visit.med_type, [(x.code, x.qty, x.amount) for x in visit.lines]):
+        def key(v: Visit) -> tuple[object, ...]:  # what the settlement and its audit depend on
+            return (v.mdtrt_id, v.psn_no, v.med_type, v.bilg_dr_codg,
+                    [(x.code, x.qty, x.amount, x.prd_days, x.bilg_dr_codg) for x in v.lines])
+
+        if key(first) != key(visit):
             raise LedgerError("msgid", f"msgid {msg[0]!r} was already used for a different visit "
                               f"({first.mdtrt_id}, {first.psn_no})", "msgid_conflict")
         return SettleOutcome(stored.settlement, msg[2], True)
@@ -521,9 +524,12 @@ class Ledger:
             "locality": visit.locality, "emergency": visit.emergency, "diagnoses": list(visit.diagnoses),
             "use_account": visit.use_account, "account_psn_no": visit.account_psn_no,
             "bilg_dr_codg": visit.bilg_dr_codg,
-            # a drug line's prescribed days (2204 prd_days), kept with the visit: the line table has no column
+            # a line's prescribed days and ordering physician (2204 prd_days / bilg_dr_codg), kept with the
+            # visit: the line table has no columns for them
             **({"prd_days": [ln.prd_days for ln in visit.lines]}
                if any(ln.prd_days is not None for ln in visit.lines) else {}),
+            **({"line_dr": [ln.bilg_dr_codg for ln in visit.lines]}
+               if any(ln.bilg_dr_codg is not None for ln in visit.lines) else {}),
         })
         header = (setl_id, msgid, s.psn_no, s.mdtrt_id, year, ACTIVE, now, None, s.policy_version, s.admdvs,
                   s.insutype, s.psn_type, s.med_type, s.account_psn_no, s.pool_prop_selfpay,
@@ -729,10 +735,11 @@ class Ledger:
                         for ln in lines]
         v = json.loads(h["visit"])
         days = v.get("prd_days") or [None] * len(lines)
+        doctors = v.get("line_dr") or [None] * len(lines)
         visit = Visit(h["mdtrt_id"], h["psn_no"], v["med_type"], v["fixmedins_code"], v["hosp_lv"],
                       dt.date.fromisoformat(v["begin_date"]), dt.date.fromisoformat(v["end_date"]),
-                      tuple(Line(ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount, d)
-                            for ln, d in zip(lines, days, strict=True)),
+                      tuple(Line(ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount, d, dr)
+                            for ln, d, dr in zip(lines, days, doctors, strict=True)),
                       v["locality"], v["emergency"], tuple(v["diagnoses"]), v["use_account"], v["account_psn_no"],
                       v.get("bilg_dr_codg"))
         return StoredSettlement(h["setl_id"], h["msgid"], h["psn_no"], h["mdtrt_id"], int(h["year"]), h["status"],

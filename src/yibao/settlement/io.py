@@ -66,17 +66,20 @@ def _money(d: dict[str, Any], key: str, path: str) -> int:
 
 
 def _prd_days(d: dict[str, Any], path: str) -> int | None:
-    """``prd_days`` (days the prescription is written for): optional, a whole number of days ≥ 0."""
+    """``prd_days`` (days the prescription is written for): optional; a whole number of days (``7``,
+    ``"7"``, ``"7.00"``) from 0 to 3660.  0 means not stated, as an empty value does."""
     raw = d.get("prd_days")
-    if raw is None or raw == "":
+    if raw is None or raw == "" or isinstance(raw, bool):
         return None
     try:
-        days = int(str(raw))
-    except ValueError:
-        raise SettlementError(f"{path}prd_days", f"{raw!r} is not a whole number of days") from None
+        days = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise SettlementError(f"{path}prd_days", f"{raw!r} is not a number of days") from None
+    if not days.is_finite() or days != days.to_integral_value():
+        raise SettlementError(f"{path}prd_days", f"{raw!r} is not a whole number of days")
     if days < 0 or days > 3_660:
-        raise SettlementError(f"{path}prd_days", f"{days} is outside 0..3660 days")
-    return days
+        raise SettlementError(f"{path}prd_days", f"{raw!r} is outside 0..3660 days")
+    return int(days) or None
 
 
 def _qty(d: dict[str, Any], key: str, path: str) -> int:
@@ -118,7 +121,8 @@ def parse_visit(raw: Any) -> Visit:
         if abs(expected - amount) > 1:
             raise SettlementError(f"{lp}det_item_fee_sumamt", f"{fen_to_yuan(amount)} ≠ pric × cnt "
                                   f"({fen_to_yuan(expected)})", "bad_amount")
-        lines.append(Line(sn, _text(lr, "med_list_codg", lp), qty, price, amount, _prd_days(lr, lp)))
+        lines.append(Line(sn, _text(lr, "med_list_codg", lp), qty, price, amount, _prd_days(lr, lp),
+                          _text(lr, "bilg_dr_codg", lp, required=False) or None))
     begin = _date(raw, "begntime", "")
     end = _date(raw, "endtime", "") if raw.get("endtime") else begin
     if end < begin:

@@ -47,6 +47,7 @@ class Line:
     price: int
     amount: int
     prd_days: int | None = None  # days the prescription is written for (2204 prd_days), when sent
+    bilg_dr_codg: str | None = None  # the physician who ordered the line (2204 bilg_dr_codg), when sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ class Visit:
     diagnoses: tuple[str, ...] = ()
     use_account: bool = True
     account_psn_no: str | None = None  # pay from this family member's account (家庭共济)
-    bilg_dr_codg: str | None = None  # the billing physician's 医保医师 code (2204 bilg_dr_codg), when sent
+    bilg_dr_codg: str | None = None  # the visit's billing physician (医保医师 code), when sent; a line's own wins
 
 
 @dataclass(frozen=True, slots=True)

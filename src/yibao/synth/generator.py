@@ -185,7 +185,9 @@ class PrescribingLimits:
         course = k.payment_course.select("code", "basis", (pl.col("max_days") * pl.col("units_per_day_q")).alias("lim"))
         freq = k.frequency.filter(pl.col("period_days").is_not_null() & pl.col("max_per_period_q").is_not_null())
         return cls(
-            supply_per_day=dict(k.supply.select("code", "max_units_per_day_q").iter_rows()) if days else {},
+            # the largest daily units also bound a line's stated days (GZ-YB-018), with or without a days limit
+            supply_per_day=dict(k.supply.select("code", "max_units_per_day_q").iter_rows())
+            if days or "dose_days" in kinds else {},
             supply_days=days,
             course_visit={c: int(q) for c, b, q in course.iter_rows() if b == "admission"}
             if "course_admission" in kinds else {},

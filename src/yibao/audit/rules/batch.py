@@ -40,6 +40,26 @@ def _check(name: str, frame: pl.DataFrame) -> None:
             raise AuditInputError(f"{name}.{col}", "column missing (see docs/SYNTH.md for the schema)")
 
 
+def prd_days_of(lines: pl.DataFrame) -> pl.Expr:
+    """``lines.prd_days`` as whole days (Int64; null when absent or 0 = not stated); a fractional value is
+    refused, naming the column (the in-event path reads the same expression)."""
+    if "prd_days" not in lines.columns:
+        return pl.lit(None, pl.Int64).alias("prd_days")
+    col = lines["prd_days"]
+    if col.dtype.is_float() and (col.drop_nulls() != col.drop_nulls().round()).any():
+        raise AuditInputError("lines.prd_days", "must be whole days")
+    if not (col.dtype.is_numeric() or col.dtype == pl.Null):
+        raise AuditInputError("lines.prd_days", f"must be a number of days, not {col.dtype}")
+    days = pl.col("prd_days").cast(pl.Int64)
+    return pl.when(days > 0).then(days).otherwise(None).alias("prd_days")
+
+
+def line_doctor_of(lines: pl.DataFrame) -> pl.Expr:
+    """The physician named on a fee line (2204 ``bilg_dr_codg``), as a string column (null when absent)."""
+    src = pl.col("bilg_dr_codg") if "bilg_dr_codg" in lines.columns else pl.lit(None)
+    return src.cast(pl.String).alias("line_dr")
+
+
 def _json(**cols: pl.Expr) -> pl.Expr:
     return pl.struct([e.alias(k) for k, e in cols.items()]).struct.json_encode()
 
@@ -59,7 +79,7 @@ class _Ctx:
             (pl.col("discharge_status") if "discharge_status" in visits.columns else pl.lit(None, pl.String))
             .alias("discharge_status"),
             (pl.col("end_date") - pl.col("begin_date")).dt.total_days().clip(lower_bound=1).alias("days"),
-            (pl.col("bilg_dr_codg") if "bilg_dr_codg" in visits.columns else pl.lit(None, pl.String))
+            (pl.col("bilg_dr_codg") if "bilg_dr_codg" in visits.columns else pl.lit(None)).cast(pl.String)
             .alias("bilg_dr_codg"),
         )  # fmt: skip
         self.visits = v
@@ -71,9 +91,9 @@ class _Ctx:
         codes = lines.select(pl.col("code").unique().sort()).with_row_index("cid")
         self.codes = codes.lazy()
         cid = lines["code"].replace_strict(codes["code"], codes["cid"], return_dtype=pl.UInt32).alias("cid")
-        prd = (pl.col("prd_days") if "prd_days" in lines.columns else pl.lit(None)).cast(pl.Int64).alias("prd_days")
-        lines = lines.select(*cols, prd, *(["positive"] if "positive" in lines.columns else [])).with_columns(cid)
-        cols += ["prd_days", "cid"]
+        lines = lines.select(*cols, prd_days_of(lines), line_doctor_of(lines),
+                             *(["positive"] if "positive" in lines.columns else [])).with_columns(cid)
+        cols += ["prd_days", "line_dr", "cid"]
         self.has_positive = "positive" in lines.columns
         self.register = pl.DataFrame(schema={"psn_no": pl.String, "death_date": pl.Date})
         self.lines = lines.lazy().select(cols + (["positive"] if self.has_positive else []))
@@ -349,7 +369,9 @@ def _title_grade(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     registry_loaded = pl.lit(k.physicians.height > 0)  # without a registry nothing can be checked
     reg = k.physicians.lazy().group_by("dr_code").agg(pl.col("title").min())  # a doctor at several sites: one title
     x = (c.by_code(k.title_grade.lazy())
-         .join(c.visits.select("visit_id", "bilg_dr_codg").filter(pl.col("bilg_dr_codg").is_not_null()), on="visit_id")
+         .join(c.visits.select("visit_id", pl.col("bilg_dr_codg").alias("visit_dr")), on="visit_id")
+         .with_columns(pl.coalesce("line_dr", "visit_dr").alias("bilg_dr_codg"))  # the line's own physician wins
+         .filter(pl.col("bilg_dr_codg").is_not_null())
          .join(reg, left_on="bilg_dr_codg", right_on="dr_code", how="left")
          .filter(registry_loaded & (pl.col("title").is_null()
                  | ~pl.col("titles").str.split("|").list.contains(pl.col("title").fill_null(""))))

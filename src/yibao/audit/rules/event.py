@@ -227,7 +227,7 @@ class EventChecker:
                 out.append(f if f is not None else self._keep(key, self._f(
                     "over_price", ln.feedetl_sn, f"项目{ln.code}单价{ln.price}分高于标准价{x.standard}分",
                     f"item {ln.code} priced {ln.price} fen above the standard {x.standard} fen")))
-            if x.restricted or (ln.prd_days is not None and x.dose_q is not None):
+            if x.restricted or (ln.prd_days and x.dose_q is not None):
                 slow.append((ln, x))
         if slow:
             self._restricted(person, visit, slow, out)
@@ -320,19 +320,20 @@ class EventChecker:
                         out.append(self._f("over_supply", sn,
                                            f"药品{code}超量开药：{supply_days}天限{_q(lim)}单位，本次{_q(tot)}单位",
                                            f"drug {code} over-supplied: {supply_days} days allow {_q(lim)} units, this visit has {_q(tot)}"))
-                    elif ln.prd_days is not None and ln.prd_days > supply_days:
+                    elif ln.prd_days and ln.prd_days > supply_days:
                         out.append(self._f("over_supply", sn, f"药品{code}超量开药：处方{ln.prd_days}天，限{supply_days}天",
                                            f"drug {code} over-supplied: prescribed for {ln.prd_days} days, {supply_days} allowed"))
-            if x.dose_q is not None and ln.prd_days is not None and ln.qty > x.dose_q * ln.prd_days:
+            if x.dose_q is not None and ln.prd_days and ln.qty > x.dose_q * ln.prd_days:
                 lim = x.dose_q * ln.prd_days
                 out.append(self._f("dose_days", sn,
                                    f"药品{code}开药{_q(ln.qty)}单位，处方{ln.prd_days}天按每日最大{_q(x.dose_q)}单位最多{_q(lim)}单位",
                                    f"drug {code}: {_q(ln.qty)} units prescribed for {ln.prd_days} days; at most "
                                    f"{_q(x.dose_q)} a day that is {_q(lim)}"))
-            if x.titles is not None and visit.bilg_dr_codg is not None:
-                title = self.dr_title.get(visit.bilg_dr_codg)
+            doctor = ln.bilg_dr_codg or visit.bilg_dr_codg  # the line's own physician wins
+            if x.titles is not None and doctor is not None:
+                title = self.dr_title.get(doctor)
                 if title is None or title not in x.titles:
-                    dr, ts = visit.bilg_dr_codg, "|".join(x.titles)
+                    dr, ts = doctor, "|".join(x.titles)
                     out.append(self._f("title_grade", sn, f"项目{code}限职称{ts}收取，开单医师{dr}职称为{title or '未登记'}",
                                        f"item {code} may be billed by titles {ts} only; physician {dr} holds "
                                        f"{title or 'no registry entry'}"))
