@@ -58,7 +58,7 @@ def visit_frame(visits: pl.DataFrame, lines: pl.DataFrame, settled: pl.DataFrame
     sums = (lx.lazy().select("visit_id", "amount", pl.when(pl.col("drug")).then(pl.col("amount")).otherwise(0).alias("drug_amount"),
                              pl.when(per_day).then(0).otherwise(pl.col("amount")).alias("care_amount"))
             .group_by("visit_id").agg(pl.col("amount", "drug_amount", "care_amount").sum()).collect())
-    doctor = pl.col("bilg_dr_codg") if "bilg_dr_codg" in visits.columns else pl.lit(None, pl.String)
+    doctor = (pl.col("bilg_dr_codg") if "bilg_dr_codg" in visits.columns else pl.lit(None)).cast(pl.String)
     v = visits.select("visit_id", "psn_id", "fixmedins_code", "med_type", "hosp_lv", "begin_date", "los_days",
                       "emergency", pl.col("diagnoses").str.split("|").list.first().str.head(3).alias("dx3"),
                       doctor.alias("bilg_dr_codg"))
