@@ -329,8 +329,7 @@ class EventChecker:
                                    f"药品{code}开药{_q(ln.qty)}单位，处方{ln.prd_days}天按每日最大{_q(x.dose_q)}单位最多{_q(lim)}单位",
                                    f"drug {code}: {_q(ln.qty)} units prescribed for {ln.prd_days} days; at most "
                                    f"{_q(x.dose_q)} a day that is {_q(lim)}"))
-            doctor = ln.bilg_dr_codg or visit.bilg_dr_codg  # the line's own physician wins
-            if x.titles is not None and doctor is not None:
+            if x.titles is not None and (doctor := ln.bilg_dr_codg or visit.bilg_dr_codg) is not None:  # line's wins
                 title = self.dr_title.get(doctor)
                 if title is None or title not in x.titles:
                     dr, ts = doctor, "|".join(x.titles)
