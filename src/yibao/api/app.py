@@ -64,11 +64,9 @@ def route_table(app: FastAPI) -> list[tuple[frozenset[str], str]]:
 def _audit_hook(settings: Settings) -> AuditHook:
     """The in-event audit (事中审核) for 2206/2207: the bureau's rule library and knowledge tables when the
     settings name them, else the shipped EXAMPLE ones (docs/AUDIT_RULES.md)."""
-    from yibao.audit.knowledge import load_knowledge
-    from yibao.audit.moments import settlement_hook
-    from yibao.audit.rules.model import load_library
+    from yibao.audit.moments import configured_hook
 
-    return settlement_hook(load_library(settings.audit_library), load_knowledge(settings.audit_knowledge))
+    return configured_hook(settings.audit_library, settings.audit_knowledge)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

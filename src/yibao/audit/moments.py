@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -32,6 +33,7 @@ __all__ = [
     "Prescribed",
     "Warning",
     "check_prescription",
+    "configured_hook",
     "death_register",
     "run_rules",
     "settlement_hook",
@@ -160,6 +162,14 @@ def settlement_hook(library: m.Library, knowledge: Knowledge, deaths: pl.DataFra
         return checker.check(person, visit)
 
     return hook
+
+
+def configured_hook(library: str | Path | None = None, knowledge: str | Path | None = None) -> AuditHook:
+    """The in-event hook over a rule library file and a knowledge directory (None: the shipped EXAMPLE
+    ones) — what the service and the demo settle with."""
+    from yibao.audit.knowledge import load_knowledge
+
+    return settlement_hook(m.load_library(library), load_knowledge(knowledge))
 
 
 def visits_from_frames(persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from yibao.api.users import DemoLogin
+from yibao.audit.moments import configured_hook
 from yibao.audit.scenarios import SCENARIOS
 from yibao.demo.region import login_order, person_records
 from yibao.ledger import Ledger
@@ -22,7 +23,6 @@ from yibao.policy.loader import example_path, load_region
 from yibao.settlement.explain import explain
 from yibao.settlement.model import (
     FUND_FIELDS,
-    AuditHook,
     Settlement,
     SettlementError,
     Visit,
@@ -52,14 +52,6 @@ def demo_knowledge(data_dir: Path, out: Path) -> Path:
     return out
 
 
-def _in_event_hook(knowledge_dir: Path) -> AuditHook:
-    from yibao.audit.knowledge import load_knowledge
-    from yibao.audit.moments import settlement_hook
-    from yibao.audit.rules.model import load_library
-
-    return settlement_hook(load_library(), load_knowledge(knowledge_dir))
-
-
 def run_demo(console: Console, *, region: str, persons: int, visits: int, year: int, seed: int,
              db_path: Path, serve: bool = False, host: str = "127.0.0.1", port: int = 8000) -> dict[str, int]:
     """Settle a synthetic year through the ledger, pay the hospitals by DRG and DIP, create the demo logins
@@ -80,7 +72,7 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
         with console.status("生成合成统筹区 generating a synthetic region …"):
             manifest = generate(path, data_dir, persons=persons, year=year, seed=seed, inject=SCENARIOS)
         knowledge_dir = demo_knowledge(data_dir, db_path.parent / "demo-knowledge")
-        hook = _in_event_hook(knowledge_dir)
+        hook = configured_hook(None, knowledge_dir)
         people = pl.read_parquet(data_dir / "persons.parquet")
         records = person_records(people, info.admdvs, year)
         ledger.add_persons(records)
