@@ -14,8 +14,11 @@ from rich.console import Console
 from yibao.errors import FieldError
 from yibao.policy.loader import PolicyError, example_path, load_region
 
-app = typer.Typer(help="yibao 医保平台 — policy as data, one-stop settlement, ledger.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="yibao 医保平台 — policy as data, one-stop settlement, ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 policy_app = typer.Typer(help="政策文件 policy files", no_args_is_help=True)
 ledger_app = typer.Typer(help="账本 ledger", no_args_is_help=True)
 bench_app = typer.Typer(help="基准测试 benchmarks (JSON lines)", no_args_is_help=True)
@@ -37,14 +40,19 @@ def _mount_optional() -> None:
     from yibao.synth.cli import synth_app
 
     app.add_typer(synth_app, name="synth", help="合成统筹区数据 synthetic region year (Parquet)")
-    app.command("simulate", help="政策模拟 what-if: re-settle a year under a baseline and a candidate policy")(
-        simulate_cmd)
-    app.command("serve", help="启动医保服务 HTTP service (national transactions, REST, FHIR R4, portal, dashboard)")(
-        serve_cmd)
-    bench_app.command("api", help="api.settle.8: 2207 over HTTP on PostgreSQL, 8 clients in a separate process")(
-        bench_api_cmd)
+    app.command(
+        "simulate", help="政策模拟 what-if: re-settle a year under a baseline and a candidate policy"
+    )(simulate_cmd)
+    app.command(
+        "serve", help="启动医保服务 HTTP service (national transactions, REST, FHIR R4, portal, dashboard)"
+    )(serve_cmd)
+    bench_app.command(
+        "api", help="api.settle.8: 2207 over HTTP on PostgreSQL, 8 clients in a separate process"
+    )(bench_api_cmd)
     app.add_typer(portal_app, name="portal", help="参保人服务门户 patient portal (seed, due, queue)")
-    audit_app.add_typer(cases_app, name="cases", help="稽核案件 audit cases: 疑点 → 告知 → 申诉 → 裁定 → 扣款")
+    audit_app.add_typer(
+        cases_app, name="cases", help="稽核案件 audit cases: 疑点 → 告知 → 申诉 → 裁定 → 扣款"
+    )
     app.add_typer(audit_app, name="audit", help="智能审核 smart audit: rules, models, evaluation, cases")
     app.add_typer(drg_app, name="drg", help="DRG 分组 DRG grouping (chs-drg-demo, ms-drg-v43)")
     app.add_typer(payment_app, name="payment", help="DRG/DIP 医院付费 hospital payment (点数法 / 按病种分值)")
@@ -55,8 +63,13 @@ console = Console()
 err = Console(stderr=True)
 
 DEFAULT_DB = Path(".yibao") / "demo.db"
-RegionOpt = Annotated[str, typer.Option("--region", "-r", help="example region name (xian, weinan) or a file")]
-DbOpt = Annotated[str | None, typer.Option("--db", help="database URL (default: $YIBAO_DATABASE_URL, else the demo's SQLite file)")]
+RegionOpt = Annotated[
+    str, typer.Option("--region", "-r", help="example region name (xian, weinan) or a file")
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="database URL (default: $YIBAO_DATABASE_URL, else the demo's SQLite file)"),
+]
 
 
 def _db_url(db: str | None) -> str:
@@ -86,11 +99,13 @@ def policy_validate(files: Annotated[list[Path], typer.Argument(help="region fil
             continue
         r = loaded.region
         n_items = sum(len(c) for c in loaded.catalogues.values())
-        console.print(f"[green]✓[/] {f}: {r.region.name} ({r.region.admdvs}) · {len(r.versions)} versions "
-                      f"({', '.join(f'{v.id}: {v.effective_from}…{v.effective_to}' for v in r.versions)}) · "
-                      f"{sum(len(v.benefits) for v in r.versions)} benefits · "
-                      f"{sum(len(v.layers) for v in r.versions)} layers · {n_items} catalogue items · "
-                      f"{len(r.sources)} sources")
+        console.print(
+            f"[green]✓[/] {f}: {r.region.name} ({r.region.admdvs}) · {len(r.versions)} versions "
+            f"({', '.join(f'{v.id}: {v.effective_from}…{v.effective_to}' for v in r.versions)}) · "
+            f"{sum(len(v.benefits) for v in r.versions)} benefits · "
+            f"{sum(len(v.layers) for v in r.versions)} layers · {n_items} catalogue items · "
+            f"{len(r.sources)} sources"
+        )
     if bad:
         raise typer.Exit(1)
 
@@ -98,8 +113,12 @@ def policy_validate(files: Annotated[list[Path], typer.Argument(help="region fil
 @app.command()
 def settle(
     visit_file: Annotated[Path, typer.Argument(help="visit JSON (see examples/), '-' for stdin")],
-    pre: Annotated[bool, typer.Option("--pre", help="pre-settle (2206): compute only, write nothing")] = False,
-    msgid: Annotated[str | None, typer.Option(help="message id (idempotency key); default from the file")] = None,
+    pre: Annotated[
+        bool, typer.Option("--pre", help="pre-settle (2206): compute only, write nothing")
+    ] = False,
+    msgid: Annotated[
+        str | None, typer.Option(help="message id (idempotency key); default from the file")
+    ] = None,
     region: RegionOpt = "xian",
     db: DbOpt = None,
     explain_: Annotated[bool, typer.Option("--explain/--no-explain", help="include the explanation")] = True,
@@ -120,7 +139,9 @@ def settle(
         visit = io.parse_visit(raw)
         mid = msgid or (raw.get("msgid") if isinstance(raw, dict) else None)
         if not pre and not mid:
-            raise SettlementError("msgid", "is required to settle (use --pre to pre-settle without one)", "missing")
+            raise SettlementError(
+                "msgid", "is required to settle (use --pre to pre-settle without one)", "missing"
+            )
         book = PolicyBook.from_file(_region_path(region))
         ledger = Ledger.open(_db_url(db))
         try:
@@ -128,13 +149,17 @@ def settle(
         finally:
             ledger.close()
     except FieldError as exc:
-        _fail({"infcode": -1, "field": exc.field, "reason": exc.reason, "code": exc.code, "err_msg": str(exc)})
+        _fail(
+            {"infcode": -1, "field": exc.field, "reason": exc.reason, "code": exc.code, "err_msg": str(exc)}
+        )
     except PolicyError as exc:
         _fail({"infcode": -1, "field": "region", "err_msg": str(exc)})
     s = out.settlement
     policy = book.for_date(visit.begin_date)
     payload: dict[str, Any] = {
-        "infcode": 0, "infno": "2206" if pre else "2207", "replayed": out.replayed,
+        "infcode": 0,
+        "infno": "2206" if pre else "2207",
+        "replayed": out.replayed,
         "output": {"setlinfo": io.setlinfo(s, None if pre else out.setl_id), "setldetail": io.setldetail(s)},
         "lines": io.line_rows(line_splits(s, visit)),
     }
@@ -172,12 +197,20 @@ def _reversal(kind: str, key: str, msgid: str, db: str | None) -> None:
     try:
         out = ledger.cancel(key, msgid) if kind == "cancel" else ledger.reverse(key, msgid)
     except FieldError as exc:
-        _fail({"infcode": -1, "field": exc.field, "reason": exc.reason, "code": exc.code, "err_msg": str(exc)})
+        _fail(
+            {"infcode": -1, "field": exc.field, "reason": exc.reason, "code": exc.code, "err_msg": str(exc)}
+        )
     finally:
         ledger.close()
     body = asdict(out) if is_dataclass(out) and not isinstance(out, type) else {"result": str(out)}
-    print(json.dumps({"infcode": 0, "infno": "2208" if kind == "cancel" else "2601", "output": body},
-                     ensure_ascii=False, indent=2, default=str))
+    print(
+        json.dumps(
+            {"infcode": 0, "infno": "2208" if kind == "cancel" else "2601", "output": body},
+            ensure_ascii=False,
+            indent=2,
+            default=str,
+        )
+    )
 
 
 @ledger_app.command("verify")
@@ -191,8 +224,10 @@ def ledger_verify(db: DbOpt = None) -> None:
     finally:
         ledger.close()
     if report.ok:
-        console.print(f"[green]✓ 账本完整 journal intact[/]: {report.rows:,} rows in {report.chains:,} chains; "
-                      f"root {report.root}")
+        console.print(
+            f"[green]✓ 账本完整 journal intact[/]: {report.rows:,} rows in {report.chains:,} chains; "
+            f"root {report.root}"
+        )
         return
     for p in report.problems:
         err.print(f"[red]✗[/] {p}")
@@ -217,24 +252,40 @@ def ledger_migrate(db: DbOpt = None) -> None:
 def demo(
     region: RegionOpt = "xian",
     persons: Annotated[int, typer.Option(min=10, help="synthetic insured persons")] = 1_000,
-    visits: Annotated[int, typer.Option(min=0, help="settle at most this many visits (0: the whole year)")] = 0,
+    visits: Annotated[
+        int, typer.Option(min=0, help="settle at most this many visits (0: the whole year)")
+    ] = 0,
     year: Annotated[int, typer.Option(help="settlement year (a policy version must cover it)")] = 2025,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same result)")] = 7,
     db_file: Annotated[Path, typer.Option("--db-file", help="SQLite file to (re)create")] = DEFAULT_DB,
-    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="start the HTTP service afterwards")] = True,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="start the HTTP service afterwards")
+    ] = True,
     host: Annotated[str, typer.Option(help="service address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="service port")] = 8000,
 ) -> None:
     """Settle a synthetic year, pay hospitals by DRG/DIP, then serve the portal and dashboard (演示)."""
     from yibao.demo.run import run_demo
 
-    run_demo(console, region=region, persons=persons, visits=visits, year=year, seed=seed, db_path=db_file,
-             serve=serve, host=host, port=port)
+    run_demo(
+        console,
+        region=region,
+        persons=persons,
+        visits=visits,
+        year=year,
+        seed=seed,
+        db_path=db_file,
+        serve=serve,
+        host=host,
+        port=port,
+    )
 
 
 @bench_app.command("batch")
 def bench_batch(
-    persons: Annotated[int, typer.Option(help="synthetic persons (about 25 lines each; 400k ≈ 10M lines)")] = 400_000,
+    persons: Annotated[
+        int, typer.Option(help="synthetic persons (about 25 lines each; 400k ≈ 10M lines)")
+    ] = 400_000,
     region: RegionOpt = "xian",
 ) -> None:
     """Print JSON lines: synth.generate throughput, batch.settle throughput and peak memory."""
@@ -272,7 +323,9 @@ def bench_drg(
 
 @bench_app.command("audit")
 def bench_audit(
-    lines: Annotated[int, typer.Option(help="fee lines in the synthetic region (cached between runs)")] = 10_000_000,
+    lines: Annotated[
+        int, typer.Option(help="fee lines in the synthetic region (cached between runs)")
+    ] = 10_000_000,
     settle_visits: Annotated[int, typer.Option(help="visits for the in-event hook benchmark")] = 100_000,
     seed: Annotated[int, typer.Option(help="synthetic region seed")] = 1,
 ) -> None:

@@ -41,7 +41,9 @@ def yuan_to_fen(value: object, *, allow_negative: bool = False) -> int:
     Floats are refused on purpose: a binary float cannot carry a money amount exactly.
     """
     if isinstance(value, bool) or isinstance(value, float):
-        raise MoneyError(f"amount must be a decimal string or integer, not {type(value).__name__} ({value!r})")
+        raise MoneyError(
+            f"amount must be a decimal string or integer, not {type(value).__name__} ({value!r})"
+        )
     try:
         d = Decimal(str(value).strip().replace(",", ""))
     except (InvalidOperation, ValueError) as exc:

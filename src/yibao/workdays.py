@@ -31,12 +31,18 @@ class WorkCalendar:
     years: frozenset[int]  # years the lists cover
     weekend: frozenset[int] = frozenset({6, 7})  # ISO weekdays
     source: str = ""
-    strict: bool = True  # False: a year without a list counts weekends only (an informative clock, not a deadline)
+    strict: bool = (
+        True  # False: a year without a list counts weekends only (an informative clock, not a deadline)
+    )
 
     def is_working_day(self, day: dt.date) -> bool:
         if day.year not in self.years and self.strict:
-            raise CalendarError("calendar", f"no holiday list for {day.year} (covered: {sorted(self.years)}); "
-                                f"add that year to the calendar", "calendar_not_covered")
+            raise CalendarError(
+                "calendar",
+                f"no holiday list for {day.year} (covered: {sorted(self.years)}); "
+                f"add that year to the calendar",
+                "calendar_not_covered",
+            )
         if day in self.workdays:
             return True
         return day.isoweekday() not in self.weekend and day not in self.holidays
@@ -104,7 +110,10 @@ def parse_calendar(data: Any, field: str = "calendar") -> WorkCalendar:
         src = str(block.get("source") or "").strip()
         if not src:
             raise CalendarError(f"{where}.source", "every holiday list needs a source", "missing")
-        h, w = _dates(block.get("holidays"), f"{where}.holidays"), _dates(block.get("workdays"), f"{where}.workdays")
+        h, w = (
+            _dates(block.get("holidays"), f"{where}.holidays"),
+            _dates(block.get("workdays"), f"{where}.workdays"),
+        )
         stray = sorted(d for d in h | w if d.year != year)
         if stray:
             raise CalendarError(where, f"{stray[0]} is not in {year}")
@@ -113,8 +122,9 @@ def parse_calendar(data: Any, field: str = "calendar") -> WorkCalendar:
         holidays |= h
         workdays |= w
         sources.append(f"{year}: {src}")
-    return WorkCalendar(frozenset(holidays), frozenset(workdays), frozenset(years_raw), frozenset(weekend),
-                        "; ".join(sources))
+    return WorkCalendar(
+        frozenset(holidays), frozenset(workdays), frozenset(years_raw), frozenset(weekend), "; ".join(sources)
+    )
 
 
 @functools.cache

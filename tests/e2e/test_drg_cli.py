@@ -14,11 +14,16 @@ HEADER = "case_id,discharge_date,age,sex,discharge_status,pdx,sdx,sdx_poa,proced
 
 def test_group_writes_one_row_per_case(tmp_path: Path) -> None:
     src = tmp_path / "cases.csv"
-    src.write_text(HEADER + "A1,2025-03-01,64,M,1,I214,J969|E119,1|1,3607,,,7,x\n"
-                   "A2,2025-03-02,0,F,1,P073,,,,5,1800,9,\n"
-                   "A3,2025-03-02,40,F,1,,,,,,,3,\n", encoding="utf-8")
+    src.write_text(
+        HEADER + "A1,2025-03-01,64,M,1,I214,J969|E119,1|1,3607,,,7,x\n"
+        "A2,2025-03-02,0,F,1,P073,,,,5,1800,9,\n"
+        "A3,2025-03-02,40,F,1,,,,,,,3,\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "out.csv"
-    r = CliRunner().invoke(drg_app, ["group", "--scheme", "chs-drg-demo", "--input", str(src), "--output", str(out)])
+    r = CliRunner().invoke(
+        drg_app, ["group", "--scheme", "chs-drg-demo", "--input", str(src), "--output", str(out)]
+    )
     assert r.exit_code == 0, r.output
     df = pl.read_csv(out, infer_schema=False)
     assert df.columns == ["case_id", "mdc", "adrg", "drg", "severity", "trace"]
@@ -28,9 +33,13 @@ def test_group_writes_one_row_per_case(tmp_path: Path) -> None:
 
 def test_bad_row_exits_2_naming_row_and_column_and_writes_nothing(tmp_path: Path) -> None:
     src = tmp_path / "cases.csv"
-    src.write_text(HEADER + "A1,2025-03-01,64,M,1,I214,,,,,,,\nA2,2025-03-01,64,W,1,I214,,,,,,,\n", encoding="utf-8")
+    src.write_text(
+        HEADER + "A1,2025-03-01,64,M,1,I214,,,,,,,\nA2,2025-03-01,64,W,1,I214,,,,,,,\n", encoding="utf-8"
+    )
     out = tmp_path / "out.csv"
-    r = CliRunner().invoke(drg_app, ["group", "--scheme", "chs-drg-demo", "--input", str(src), "--output", str(out)])
+    r = CliRunner().invoke(
+        drg_app, ["group", "--scheme", "chs-drg-demo", "--input", str(src), "--output", str(out)]
+    )
     assert r.exit_code == 2
     assert "row 2 (case_id A2), column sex" in r.output
     assert not out.exists()

@@ -29,13 +29,19 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     rows = []
     for year in (2023, 2024, 2025):
         for k in range(120):
-            rows.append({
-                "case_id": f"{year}-{k:04d}", "fixmedins_code": f"H{k % 4}", "hosp_lv": ["1", "2", "3", "3S"][k % 4],
-                "drg": ["GB11", "FR25", "ES39"][k % 3], "pdx": ["K358", "I209", "J189"][k % 3],
-                "main_procedure": ["4701", "", "0639"][k % 3],
-                "medfee_sumamt": 200_000 + (k * 7919) % 900_000 + (5_000_000 if k == 7 else 0),
-                "los_days": 3 + k % 9, "discharge_date": dt.date(year, 1 + k % 12, 1 + k % 28),
-            })
+            rows.append(
+                {
+                    "case_id": f"{year}-{k:04d}",
+                    "fixmedins_code": f"H{k % 4}",
+                    "hosp_lv": ["1", "2", "3", "3S"][k % 4],
+                    "drg": ["GB11", "FR25", "ES39"][k % 3],
+                    "pdx": ["K358", "I209", "J189"][k % 3],
+                    "main_procedure": ["4701", "", "0639"][k % 3],
+                    "medfee_sumamt": 200_000 + (k * 7919) % 900_000 + (5_000_000 if k == 7 else 0),
+                    "los_days": 3 + k % 9,
+                    "discharge_date": dt.date(year, 1 + k % 12, 1 + k % 28),
+                }
+            )
     df = pl.DataFrame(rows)
     claims = d / "claims.csv"
     df.filter(pl.col("discharge_date").dt.year() == 2025).write_csv(claims)
@@ -45,10 +51,13 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("method", ["drg", "dip"])
-def test_pay_from_files_writes_reports_that_add_up(files: tuple[Path, Path], tmp_path: Path, method: str) -> None:
+def test_pay_from_files_writes_reports_that_add_up(
+    files: tuple[Path, Path], tmp_path: Path, method: str
+) -> None:
     claims, history = files
-    code, out = run(method, "--claims", str(claims), "--history", str(history), "--policy", "demo",
-                    "--out", str(tmp_path))
+    code, out = run(
+        method, "--claims", str(claims), "--history", str(history), "--policy", "demo", "--out", str(tmp_path)
+    )
     assert code == 0, out
     assert "年度清算 annual clearing" in out and "月度预结算 monthly pre-settlement" in out
     assert "== 预算 pool 通过 OK" in out
@@ -82,7 +91,9 @@ def test_a_file_without_a_column_is_refused_by_name(files: tuple[Path, Path], tm
 
 
 def test_demo_region_end_to_end(tmp_path: Path) -> None:
-    code, out = run("demo", "--persons", "1500", "--workdir", str(tmp_path / "w"), "--out", str(tmp_path / "o"))
+    code, out = run(
+        "demo", "--persons", "1500", "--workdir", str(tmp_path / "w"), "--out", str(tmp_path / "o")
+    )
     assert code == 0, out
     assert out.count("== 预算 pool 通过 OK") == 2
     for method in ("drg", "dip"):

@@ -39,9 +39,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seed
     env = {**os.environ, "YIBAO_DATABASE_URL": seeded.url, "YIBAO_DEMO": "1"}
     log = tmp_path_factory.mktemp("e2e-log") / "uvicorn.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "yibao.api.app:create_app", "--factory",
-                                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "yibao.api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -82,7 +97,9 @@ def _login(page: object, base: str, username: str) -> None:
     page.click("button[type=submit]")  # type: ignore[attr-defined]
 
 
-def test_patient_opens_a_visit_explanation_and_files_a_complaint(server: tuple[str, Seeded], browser: object) -> None:
+def test_patient_opens_a_visit_explanation_and_files_a_complaint(
+    server: tuple[str, Seeded], browser: object
+) -> None:
     base, _seeded = server
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")  # type: ignore[attr-defined]
     page = ctx.new_page()

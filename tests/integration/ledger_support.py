@@ -49,28 +49,62 @@ def drop_pg_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def person(psn_no: str, *, insutype: str = "310", psn_type: str = "11", balance: int = 0,
-           identities: Sequence[tuple[str, dt.date, dt.date | None]] = (), family: Sequence[str] = (),
-           birth: dt.date = dt.date(1980, 3, 1)) -> PersonRecord:
+def person(
+    psn_no: str,
+    *,
+    insutype: str = "310",
+    psn_type: str = "11",
+    balance: int = 0,
+    identities: Sequence[tuple[str, dt.date, dt.date | None]] = (),
+    family: Sequence[str] = (),
+    birth: dt.date = dt.date(1980, 3, 1),
+) -> PersonRecord:
     """Person factory: an in-service employee by default (scheme 310, type 11)."""
-    return PersonRecord(psn_no, f"测试{psn_no}", f"6101{psn_no:0>14}"[-18:], "M", birth, insutype, psn_type,
-                        "610100", balance, list(identities), list(family))
+    return PersonRecord(
+        psn_no,
+        f"测试{psn_no}",
+        f"6101{psn_no:0>14}"[-18:],
+        "M",
+        birth,
+        insutype,
+        psn_type,
+        "610100",
+        balance,
+        list(identities),
+        list(family),
+    )
 
 
 _mdtrt = itertools.count(1)
 
 
-def visit(psn_no: str, lines: Sequence[tuple[str, int, int]], *, med_type: str = "11", hosp_lv: str = "1",
-          day: dt.date = DAY, account_psn_no: str | None = None, use_account: bool = True,
-          mdtrt_id: str | None = None) -> Visit:
+def visit(
+    psn_no: str,
+    lines: Sequence[tuple[str, int, int]],
+    *,
+    med_type: str = "11",
+    hosp_lv: str = "1",
+    day: dt.date = DAY,
+    account_psn_no: str | None = None,
+    use_account: bool = True,
+    mdtrt_id: str | None = None,
+) -> Visit:
     """Visit factory: ``lines`` are (item code, unit price in fen, quantity)."""
     return Visit(
-        mdtrt_id or f"MD{next(_mdtrt):08d}", psn_no, med_type, "H61010000001", hosp_lv, day,
+        mdtrt_id or f"MD{next(_mdtrt):08d}",
+        psn_no,
+        med_type,
+        "H61010000001",
+        hosp_lv,
+        day,
         day + dt.timedelta(days=7 if med_type == "21" else 0),
-        tuple(Line(str(i), code, qty * QTY_ONE, price, price * qty) for i, (code, price, qty) in enumerate(lines, 1)),
-        use_account=use_account, account_psn_no=account_psn_no,
+        tuple(
+            Line(str(i), code, qty * QTY_ONE, price, price * qty)
+            for i, (code, price, qty) in enumerate(lines, 1)
+        ),
+        use_account=use_account,
+        account_psn_no=account_psn_no,
     )
-
 
 
 def msgid() -> str:
@@ -97,20 +131,36 @@ def snapshot(led: Ledger, psn_nos: Sequence[str], year: int = DAY.year) -> dict[
 
 
 def visit_to_json(v: Visit) -> str:
-    return json.dumps({
-        "mdtrt_id": v.mdtrt_id, "psn_no": v.psn_no, "med_type": v.med_type, "fixmedins_code": v.fixmedins_code,
-        "hosp_lv": v.hosp_lv, "begin_date": v.begin_date.isoformat(), "end_date": v.end_date.isoformat(),
-        "lines": [[ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount] for ln in v.lines],
-        "use_account": v.use_account, "account_psn_no": v.account_psn_no,
-    })
+    return json.dumps(
+        {
+            "mdtrt_id": v.mdtrt_id,
+            "psn_no": v.psn_no,
+            "med_type": v.med_type,
+            "fixmedins_code": v.fixmedins_code,
+            "hosp_lv": v.hosp_lv,
+            "begin_date": v.begin_date.isoformat(),
+            "end_date": v.end_date.isoformat(),
+            "lines": [[ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount] for ln in v.lines],
+            "use_account": v.use_account,
+            "account_psn_no": v.account_psn_no,
+        }
+    )
 
 
 def visit_from_json(text: str) -> Visit:
     d = json.loads(text)
-    return Visit(d["mdtrt_id"], d["psn_no"], d["med_type"], d["fixmedins_code"], d["hosp_lv"],
-                 dt.date.fromisoformat(d["begin_date"]), dt.date.fromisoformat(d["end_date"]),
-                 tuple(Line(*x) for x in d["lines"]), use_account=d["use_account"],
-                 account_psn_no=d["account_psn_no"])
+    return Visit(
+        d["mdtrt_id"],
+        d["psn_no"],
+        d["med_type"],
+        d["fixmedins_code"],
+        d["hosp_lv"],
+        dt.date.fromisoformat(d["begin_date"]),
+        dt.date.fromisoformat(d["end_date"]),
+        tuple(Line(*x) for x in d["lines"]),
+        use_account=d["use_account"],
+        account_psn_no=d["account_psn_no"],
+    )
 
 
 def book_from_fixture() -> PolicyBook:

@@ -21,9 +21,14 @@ __all__ = ["api"]
 FHIR = "application/fhir+json"
 
 
-def claim(psn_no: str = ME, provider: str = HOSP, use: str = "claim", msgid: str | None = None) -> dict[str, Any]:
+def claim(
+    psn_no: str = ME, provider: str = HOSP, use: str = "claim", msgid: str | None = None
+) -> dict[str, Any]:
     return {
-        "resourceType": "Claim", "status": "active", "use": use, "created": "2025-05-10",
+        "resourceType": "Claim",
+        "status": "active",
+        "use": use,
+        "created": "2025-05-10",
         "identifier": [{"system": fm.SID_MSGID, "value": msgid or new_msgid(provider)}],
         "type": {"coding": [{"system": fm.CS_CLAIM_TYPE, "code": "institutional"}]},
         "subType": {"coding": [{"system": fm.CS_MED_TYPE, "code": VISIT["med_type"]}]},
@@ -33,12 +38,22 @@ def claim(psn_no: str = ME, provider: str = HOSP, use: str = "claim", msgid: str
         "priority": {"coding": [{"code": "normal"}]},
         "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{psn_no}"}}],
         "billablePeriod": {"start": VISIT["begntime"], "end": VISIT["endtime"]},
-        "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": {"coding": [{"system": fm.CS_ICD10, "code": "I21.0"}]}}],
-        "item": [{"sequence": int(ln["feedetl_sn"]),
-                  "productOrService": {"coding": [{"system": fm.CS_MED_LIST, "code": ln["med_list_codg"]}]},
-                  "quantity": {"value": ln["cnt"]},
-                  "unitPrice": {"value": ln["pric"], "currency": "CNY"},
-                  "net": {"value": ln["det_item_fee_sumamt"], "currency": "CNY"}} for ln in VISIT["feedetail"]],
+        "diagnosis": [
+            {
+                "sequence": 1,
+                "diagnosisCodeableConcept": {"coding": [{"system": fm.CS_ICD10, "code": "I21.0"}]},
+            }
+        ],
+        "item": [
+            {
+                "sequence": int(ln["feedetl_sn"]),
+                "productOrService": {"coding": [{"system": fm.CS_MED_LIST, "code": ln["med_list_codg"]}]},
+                "quantity": {"value": ln["cnt"]},
+                "unitPrice": {"value": ln["pric"], "currency": "CNY"},
+                "net": {"value": ln["det_item_fee_sumamt"], "currency": "CNY"},
+            }
+            for ln in VISIT["feedetail"]
+        ],
     }
 
 
@@ -52,7 +67,12 @@ def test_metadata_is_an_r4_capability_statement(api: Api) -> None:
     cs = r.json()
     CapabilityStatement.model_validate(cs)
     assert cs["fhirVersion"] == "4.0.1"
-    assert {x["type"] for x in cs["rest"][0]["resource"]} == {"Patient", "Coverage", "Claim", "ExplanationOfBenefit"}
+    assert {x["type"] for x in cs["rest"][0]["resource"]} == {
+        "Patient",
+        "Coverage",
+        "Claim",
+        "ExplanationOfBenefit",
+    }
 
 
 def test_patient_and_coverage_of_the_insured_person(api: Api) -> None:
@@ -63,7 +83,9 @@ def test_patient_and_coverage_of_the_insured_person(api: Api) -> None:
     c = api.client.get(f"/fhir/Coverage/{PARENT}", headers=api.h("insured")).json()
     Coverage.model_validate(c)
     assert c["beneficiary"]["reference"] == f"Patient/{PARENT}" and c["type"]["coding"][0]["code"] == "310"
-    b = api.client.get("/fhir/Coverage", params={"beneficiary": f"Patient/{ME}"}, headers=api.h("insured")).json()
+    b = api.client.get(
+        "/fhir/Coverage", params={"beneficiary": f"Patient/{ME}"}, headers=api.h("insured")
+    ).json()
     assert b["resourceType"] == "Bundle" and b["total"] == 1
 
 
@@ -79,7 +101,10 @@ def test_claim_settles_and_answers_a_claim_response_whose_totals_match_2207(api:
     setl = cr["id"]
     with Ledger.open(api.url) as led:
         s = led.get_settlement(setl).settlement
-    assert t["benefit"] == Decimal(s.fund_pay_sumamt) / 100 and t["paidbypatient"] == Decimal(s.psn_part_amt) / 100
+    assert (
+        t["benefit"] == Decimal(s.fund_pay_sumamt) / 100
+        and t["paidbypatient"] == Decimal(s.psn_part_amt) / 100
+    )
     again = api.client.post("/fhir/Claim", json=body, headers=api.h("hospital"))
     assert again.status_code == 200 and again.json()["id"] == setl
 
@@ -102,7 +127,9 @@ def test_explanation_of_benefit_in_carin_style_for_the_patient(api: Api) -> None
     lines = [amounts(it["adjudication"]) for it in eob["item"]]
     assert sum(x["submitted"] for x in lines) == amounts(eob["total"])["submitted"]
     assert sum(x["eligible"] for x in lines) == amounts(eob["total"])["eligible"]
-    bundle = api.client.get("/fhir/ExplanationOfBenefit", params={"patient": ME}, headers=api.h("insured")).json()
+    bundle = api.client.get(
+        "/fhir/ExplanationOfBenefit", params={"patient": ME}, headers=api.h("insured")
+    ).json()
     assert [e["resource"]["id"] for e in bundle["entry"]] == [setl]
 
 
@@ -110,7 +137,10 @@ def test_errors_are_operation_outcomes(api: Api) -> None:
     r = api.client.get(f"/fhir/Patient/{ME}")
     assert r.status_code == 401 and r.headers["content-type"] == FHIR
     OperationOutcome.model_validate(r.json())
-    assert api.client.get(f"/fhir/Patient/{STRANGER}", headers=api.h("insured")).json()["issue"][0]["code"] == "forbidden"
+    assert (
+        api.client.get(f"/fhir/Patient/{STRANGER}", headers=api.h("insured")).json()["issue"][0]["code"]
+        == "forbidden"
+    )
     nf = api.client.get("/fhir/ExplanationOfBenefit/nope", headers=api.h("admin"))
     assert nf.status_code == 404 and nf.json()["issue"][0]["code"] == "not-found"
     bad = claim()

@@ -40,9 +40,18 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
     ("POST", "/auth/login", ""): PUBLIC,
     ("POST", "/auth/logout", ""): SIGNED_IN,
     ("GET", "/auth/me", ""): SIGNED_IN,
-    **{(m, p, infno): roles for m, p in (("POST", "/api/transaction"), ("POST", "/fsi/api/{infno}"))
-       for infno, roles in (("1101", SIGNED_IN), ("2206", SETTLERS), ("2207", SETTLERS), ("2208", SETTLERS),
-                            ("2601", SETTLERS), ("3201", frozenset({"institution", "auditor", "admin"})))},
+    **{
+        (m, p, infno): roles
+        for m, p in (("POST", "/api/transaction"), ("POST", "/fsi/api/{infno}"))
+        for infno, roles in (
+            ("1101", SIGNED_IN),
+            ("2206", SETTLERS),
+            ("2207", SETTLERS),
+            ("2208", SETTLERS),
+            ("2601", SETTLERS),
+            ("3201", frozenset({"institution", "auditor", "admin"})),
+        )
+    },
     ("GET", "/api/v1/persons", ""): READERS,
     ("GET", "/api/v1/persons/{psn_no}", ""): frozenset({"insured", "auditor", "admin"}),
     ("GET", "/api/v1/persons/{psn_no}/year/{year}", ""): frozenset({"insured", "auditor", "admin"}),
@@ -101,24 +110,36 @@ def _call(api: Api, role: str, method: str, path: str, variant: str) -> Any:
     if role != "anonymous":
         token = api.tokens[LOGIN[role]]
         if path == "/auth/logout":  # a fresh session to end, not the one the other checks use
-            token = api.client.post("/auth/login", json={"username": LOGIN[role], "password": DEMO_PASSWORD}).json()["token"]
+            token = api.client.post(
+                "/auth/login", json={"username": LOGIN[role], "password": DEMO_PASSWORD}
+            ).json()["token"]
             api.client.cookies.clear()
         headers = {"Authorization": f"Bearer {token}"}
     setl_id, msgid = _settle(api)
-    url = (path.replace("{psn_no}", ME).replace("{setl_id}", setl_id).replace("{year}", "2025")
-           .replace("{infno}", variant))
+    url = (
+        path.replace("{psn_no}", ME)
+        .replace("{setl_id}", setl_id)
+        .replace("{year}", "2025")
+        .replace("{infno}", variant)
+    )
     body: dict[str, Any] | None = None
     data: dict[str, str] | None = None
     params: dict[str, str] = {}
     if variant:
         tx_data: dict[str, Any] = {
             "1101": {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERT_ME},
-            "2206": visit_json(), "2207": visit_json(),
-            "2208": {"setl_id": setl_id}, "2601": {"omsgid": msgid, "psn_no": ME},
+            "2206": visit_json(),
+            "2207": visit_json(),
+            "2208": {"setl_id": setl_id},
+            "2601": {"omsgid": msgid, "psn_no": ME},
             "3201": {"medfee_sumamt": "0", "fund_pay_sumamt": "0", "acct_pay": "0", "fixmedins_setl_cnt": 0},
         }[variant]
-        body = {"infno": variant, "msgid": new_msgid(), "fixmedins_code": HOSP if variant != "1101" else "",
-                "input": {"data": tx_data}}
+        body = {
+            "infno": variant,
+            "msgid": new_msgid(),
+            "fixmedins_code": HOSP if variant != "1101" else "",
+            "input": {"data": tx_data},
+        }
     elif path == "/auth/login":
         body = {"username": "auditor", "password": DEMO_PASSWORD}
     elif path == "/login" and method == "POST":
@@ -130,8 +151,16 @@ def _call(api: Api, role: str, method: str, path: str, variant: str) -> Any:
     elif path == "/api/v1/reversals":
         body = {"msgid": new_msgid(), "omsgid": msgid}
     elif path == "/api/v1/users":
-        body = {"username": "u" + new_msgid()[-12:], "password": "long-enough-1", "role": "auditor",
-                "display_name": "新稽核员"} if method == "POST" else None
+        body = (
+            {
+                "username": "u" + new_msgid()[-12:],
+                "password": "long-enough-1",
+                "role": "auditor",
+                "display_name": "新稽核员",
+            }
+            if method == "POST"
+            else None
+        )
     elif path == "/fhir/Claim":
         from test_api_fhir import claim
 
@@ -140,7 +169,9 @@ def _call(api: Api, role: str, method: str, path: str, variant: str) -> Any:
         params = {"beneficiary": f"Patient/{ME}"}
     elif path == "/fhir/ExplanationOfBenefit":
         params = {"patient": ME}
-    r = api.client.request(method, url, headers=headers, json=body, data=data, params=params, follow_redirects=False)
+    r = api.client.request(
+        method, url, headers=headers, json=body, data=data, params=params, follow_redirects=False
+    )
     api.client.cookies.clear()
     return r
 
@@ -188,7 +219,9 @@ def test_each_role_gets_exactly_what_its_rules_allow(env: Api, role: str) -> Non
             with Ledger.open(api.url) as led:
                 after = led.row_counts()
             settled = 1  # _call settles one visit (as the institution) to have something to act on
-            if after["settlement"] != before["settlement"] + settled or after["message"] != before["message"] + settled:
+            if (
+                after["settlement"] != before["settlement"] + settled
+                or after["message"] != before["message"] + settled
+            ):
                 wrong.append(f"{label}: refused but wrote something ({before} → {after})")
     assert wrong == [], "\n".join(wrong)
-

@@ -25,8 +25,14 @@ def test_requests_without_a_session_are_refused_with_401(api: Api) -> None:
 
 
 def test_wrong_password_is_refused_and_logout_ends_the_session(api: Api) -> None:
-    assert api.client.post("/auth/login", json={"username": "admin", "password": "wrong-pass"}).status_code == 401
-    assert api.client.post("/auth/login", json={"username": "nobody", "password": "wrong-pass"}).status_code == 401
+    assert (
+        api.client.post("/auth/login", json={"username": "admin", "password": "wrong-pass"}).status_code
+        == 401
+    )
+    assert (
+        api.client.post("/auth/login", json={"username": "nobody", "password": "wrong-pass"}).status_code
+        == 401
+    )
     assert api.client.get("/auth/me", headers=api.h("insured")).json()["family_psn_nos"] == [ME, PARENT]
     assert api.client.post("/auth/logout", headers=api.h("insured")).status_code == 204
     assert api.client.get("/auth/me", headers=api.h("insured")).status_code == 401
@@ -35,8 +41,11 @@ def test_wrong_password_is_refused_and_logout_ends_the_session(api: Api) -> None
 def test_login_form_sets_an_httponly_cookie_that_authenticates(api: Api) -> None:
     page = api.client.get("/login")
     assert page.status_code == 200 and "登录" in page.text
-    r = api.client.post("/login", data={"username": "insured", "password": "yibao-demo-2026", "next": "//evil.example"},
-                        follow_redirects=False)
+    r = api.client.post(
+        "/login",
+        data={"username": "insured", "password": "yibao-demo-2026", "next": "//evil.example"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/"
     assert "httponly" in r.headers["set-cookie"].lower() and r.headers["set-cookie"].startswith("yb_session=")
     assert api.client.get("/auth/me").json()["role"] == "insured"  # the cookie alone
@@ -62,7 +71,9 @@ def test_2207_settles_replays_its_msgid_and_2208_cancels(api: Api) -> None:
     again = api.tx("hospital", "2207", v, msgid).json()
     assert again["output"]["setlinfo"]["setl_id"] == info["setl_id"] and again["output"]["replayed"] is True
     assert rows(api.url)["settlement"] == 1
-    cancel = api.tx("hospital", "2208", {"setl_id": info["setl_id"], "psn_no": ME, "mdtrt_id": v["mdtrt_id"]}).json()
+    cancel = api.tx(
+        "hospital", "2208", {"setl_id": info["setl_id"], "psn_no": ME, "mdtrt_id": v["mdtrt_id"]}
+    ).json()
     assert cancel["infcode"] == 0 and cancel["output"]["status"] == "cancelled"
     assert Decimal(cancel["output"]["acct_change"]) == Decimal(info["acct_pay"])
 
@@ -70,9 +81,15 @@ def test_2207_settles_replays_its_msgid_and_2208_cancels(api: Api) -> None:
 def test_2601_reverses_a_settlement_by_its_original_msgid(api: Api) -> None:
     msgid = new_msgid()
     out = api.tx("hospital", "2207", visit_json(), msgid).json()["output"]
-    r = api.client.post("/fsi/api/2601", json={"infno": "2601", "msgid": new_msgid(),
-                                               "input": {"data": {"psn_no": ME, "omsgid": msgid, "oinfno": "2207"}}},
-                        headers=api.h("hospital")).json()
+    r = api.client.post(
+        "/fsi/api/2601",
+        json={
+            "infno": "2601",
+            "msgid": new_msgid(),
+            "input": {"data": {"psn_no": ME, "omsgid": msgid, "oinfno": "2207"}},
+        },
+        headers=api.h("hospital"),
+    ).json()
     assert r["infcode"] == 0 and r["output"]["setl_id"] == out["setlinfo"]["setl_id"]
     assert r["output"]["action"] == "cancel"
     with Ledger.open(api.url) as led:
@@ -119,8 +136,13 @@ def test_1101_finds_the_person_by_id_number_and_logs_the_read(api: Api) -> None:
 def test_3201_reconciles_the_institutions_own_settlements(api: Api) -> None:
     a = api.settle()["setlinfo"]
     api.settle(who="hospital2", fixmedins_code=HOSP2, psn_no=PARENT)
-    data = {"medfee_sumamt": a["medfee_sumamt"], "fund_pay_sumamt": a["fund_pay_sumamt"],
-            "acct_pay": a["acct_pay"], "fixmedins_setl_cnt": 1, "setl_optins": "610100"}
+    data = {
+        "medfee_sumamt": a["medfee_sumamt"],
+        "fund_pay_sumamt": a["fund_pay_sumamt"],
+        "acct_pay": a["acct_pay"],
+        "fixmedins_setl_cnt": 1,
+        "setl_optins": "610100",
+    }
     ok = api.tx("hospital", "3201", data).json()["output"]["stmtinfo"]
     assert ok["stmt_rslt"] == "0", ok
     data["medfee_sumamt"] = str(Decimal(a["medfee_sumamt"]) + Decimal("0.01"))
@@ -134,7 +156,9 @@ def test_3201_reconciles_the_institutions_own_settlements(api: Api) -> None:
 def test_an_institution_may_not_settle_or_cancel_a_visit_of_another_institution(api: Api) -> None:
     before = rows(api.url)
     assert api.tx("hospital", "2207", visit_json(fixmedins_code=HOSP2), new_msgid(HOSP)).status_code == 403
-    assert api.tx("hospital2", "2207", visit_json(fixmedins_code=HOSP2), new_msgid(HOSP)).status_code == 403  # msgid
+    assert (
+        api.tx("hospital2", "2207", visit_json(fixmedins_code=HOSP2), new_msgid(HOSP)).status_code == 403
+    )  # msgid
     assert rows(api.url) == before
     setl = api.settle()["setlinfo"]["setl_id"]
     assert api.tx("hospital2", "2208", {"setl_id": setl}, new_msgid(HOSP2)).status_code == 403
@@ -168,9 +192,14 @@ def test_who_looked_at_my_record_lists_every_reader_for_me_and_admin_only(api: A
     api.client.get(f"/api/v1/persons/{PARENT}", headers=api.h("auditor"))
     api.client.get(f"/fhir/Patient/{PARENT}", headers=api.h("insured"))
     seen = api.client.get(f"/api/v1/persons/{PARENT}/access-log", headers=api.h("insured2")).json()
-    assert [(e["role"], e["what"]) for e in seen] == [("insured", "FHIR Patient"), ("auditor", "person record")]
+    assert [(e["role"], e["what"]) for e in seen] == [
+        ("insured", "FHIR Patient"),
+        ("auditor", "person record"),
+    ]
     assert api.client.get(f"/api/v1/persons/{PARENT}/access-log", headers=api.h("auditor")).status_code == 403
-    assert api.client.get(f"/api/v1/persons/{STRANGER}/access-log", headers=api.h("insured")).status_code == 403
+    assert (
+        api.client.get(f"/api/v1/persons/{STRANGER}/access-log", headers=api.h("insured")).status_code == 403
+    )
     all_rows = api.client.get("/api/v1/access-log", headers=api.h("admin")).json()
     assert {e["psn_no"] for e in all_rows} == {PARENT}
 
@@ -191,26 +220,42 @@ def test_year_so_far_shows_the_accumulators_after_a_settlement(api: Api) -> None
 
 def test_rest_settle_cancel_and_reverse(api: Api) -> None:
     msgid = new_msgid()
-    r = api.client.post("/api/v1/settlements", json={"msgid": msgid, "visit": visit_json()}, headers=api.h("hospital"))
+    r = api.client.post(
+        "/api/v1/settlements", json={"msgid": msgid, "visit": visit_json()}, headers=api.h("hospital")
+    )
     assert r.status_code == 200, r.text
     setl = r.json()["setl_id"]
-    c = api.client.post(f"/api/v1/settlements/{setl}/cancel", json={"msgid": new_msgid()}, headers=api.h("hospital"))
+    c = api.client.post(
+        f"/api/v1/settlements/{setl}/cancel", json={"msgid": new_msgid()}, headers=api.h("hospital")
+    )
     assert c.json()["status"] == "cancelled"
-    again = api.client.post(f"/api/v1/settlements/{setl}/cancel", json={"msgid": new_msgid()}, headers=api.h("hospital"))
+    again = api.client.post(
+        f"/api/v1/settlements/{setl}/cancel", json={"msgid": new_msgid()}, headers=api.h("hospital")
+    )
     assert again.status_code == 409 and again.json()["detail"]["code"] == "already_reversed"
-    rv = api.client.post("/api/v1/reversals", json={"msgid": new_msgid(), "omsgid": c.json()["msgid"]},
-                         headers=api.h("hospital"))
+    rv = api.client.post(
+        "/api/v1/reversals",
+        json={"msgid": new_msgid(), "omsgid": c.json()["msgid"]},
+        headers=api.h("hospital"),
+    )
     assert rv.json()["action"] == "restore" and rv.json()["status"] == "active"
     assert api.client.get("/api/v1/settlements/nope", headers=api.h("admin")).status_code == 404
 
 
 def test_admin_creates_a_login_and_a_taken_username_is_409(api: Api) -> None:
-    body: dict[str, Any] = {"username": "nurse", "password": "long-enough-1", "role": "institution",
-                            "display_name": "护士", "fixmedins_code": HOSP}
+    body: dict[str, Any] = {
+        "username": "nurse",
+        "password": "long-enough-1",
+        "role": "institution",
+        "display_name": "护士",
+        "fixmedins_code": HOSP,
+    }
     assert api.client.post("/api/v1/users", json=body, headers=api.h("admin")).status_code == 201
     dup = api.client.post("/api/v1/users", json=body, headers=api.h("admin"))
     assert dup.status_code == 409 and dup.json()["detail"]["field"] == "username"
-    bad = api.client.post("/api/v1/users", json={**body, "username": "x", "fixmedins_code": None}, headers=api.h("admin"))
+    bad = api.client.post(
+        "/api/v1/users", json={**body, "username": "x", "fixmedins_code": None}, headers=api.h("admin")
+    )
     assert bad.status_code == 422 and bad.json()["detail"]["field"] == "fixmedins_code"
 
 
@@ -222,7 +267,9 @@ def test_log_masking_is_installed_when_the_app_starts(api: Api) -> None:
     logger = logging.getLogger("uvicorn.access")
     masks = [f for f in logger.filters if isinstance(f, MaskingFilter)]
     assert masks
-    rec = logger.makeRecord("uvicorn.access", logging.INFO, __file__, 1, "%s", ("GET /x?id=610101199001011234",), None)
+    rec = logger.makeRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, "%s", ("GET /x?id=610101199001011234",), None
+    )
     assert masks[0].filter(rec) and "610101********1234" in rec.getMessage()
 
 
@@ -254,10 +301,18 @@ def test_2207_runs_the_in_event_audit_and_settles_a_blocked_line_as_self_paid(ap
     out0 = api.tx("hospital", "2207", plain, new_msgid()).json()["output"]
     assert [f for f in out0["audit_info"] if f["severity"] == "block"] == []
     v = visit_json(psn_no=PARENT)
-    v["feedetail"].append({"feedetl_sn": "9", "med_list_codg": "XG04CBA125A001010182834", "cnt": 30,
-                           "pric": "1.20", "det_item_fee_sumamt": "36.00"})
+    v["feedetail"].append(
+        {
+            "feedetl_sn": "9",
+            "med_list_codg": "XG04CBA125A001010182834",
+            "cnt": 30,
+            "pric": "1.20",
+            "det_item_fee_sumamt": "36.00",
+        }
+    )
     out = api.tx("hospital", "2207", v, new_msgid()).json()["output"]
     blocked = [f for f in out["audit_info"] if f["severity"] == "block"]
     assert {f["feedetl_sn"] for f in blocked} == {"9"} and "GZ-YB-001" in {f["rule_code"] for f in blocked}
-    assert Decimal(out["setlinfo"]["fulamt_ownpay_amt"]) - Decimal(out0["setlinfo"]["fulamt_ownpay_amt"]) == \
-        Decimal("36.00")
+    assert Decimal(out["setlinfo"]["fulamt_ownpay_amt"]) - Decimal(
+        out0["setlinfo"]["fulamt_ownpay_amt"]
+    ) == Decimal("36.00")

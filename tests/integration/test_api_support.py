@@ -32,11 +32,25 @@ CERT_ME = "610101199001011234"
 
 def persons() -> list[PersonRecord]:
     return [
-        PersonRecord(ME, "张三丰", CERT_ME, "M", dt.date(1990, 1, 1), "310", "11", "610100", 100_000, [], [PARENT]),
-        PersonRecord(PARENT, "李四", "610101196001015678", "F", dt.date(1960, 1, 1), "310", "11", "610100",
-                     50_000, [], []),
-        PersonRecord(STRANGER, "王五", "610101198505059999", "M", dt.date(1985, 5, 5), "310", "11", "610100",
-                     0, [], []),
+        PersonRecord(
+            ME, "张三丰", CERT_ME, "M", dt.date(1990, 1, 1), "310", "11", "610100", 100_000, [], [PARENT]
+        ),
+        PersonRecord(
+            PARENT,
+            "李四",
+            "610101196001015678",
+            "F",
+            dt.date(1960, 1, 1),
+            "310",
+            "11",
+            "610100",
+            50_000,
+            [],
+            [],
+        ),
+        PersonRecord(
+            STRANGER, "王五", "610101198505059999", "M", dt.date(1985, 5, 5), "310", "11", "610100", 0, [], []
+        ),
     ]
 
 
@@ -52,9 +66,19 @@ def new_msgid(code: str = HOSP) -> str:
 
 
 def envelope(infno: str, data: dict[str, Any], msgid: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"infno": infno, "msgid": msgid or new_msgid(), "mdtrtarea_admvs": "610100", "insuplc_admdvs": "610100",
-            "recer_sys_code": "YBXT", "infver": "V1.0", "opter_type": "1", "opter": "001", "opter_name": "收费员",
-            "input": {"data": data}, **extra}
+    return {
+        "infno": infno,
+        "msgid": msgid or new_msgid(),
+        "mdtrtarea_admvs": "610100",
+        "insuplc_admdvs": "610100",
+        "recer_sys_code": "YBXT",
+        "infver": "V1.0",
+        "opter_type": "1",
+        "opter": "001",
+        "opter_name": "收费员",
+        "input": {"data": data},
+        **extra,
+    }
 
 
 @dataclass
@@ -67,7 +91,9 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
     def tx(self, who: str, infno: str, data: dict[str, Any], msgid: str | None = None, **extra: Any) -> Any:
-        r = self.client.post("/api/transaction", json=envelope(infno, data, msgid, **extra), headers=self.h(who))
+        r = self.client.post(
+            "/api/transaction", json=envelope(infno, data, msgid, **extra), headers=self.h(who)
+        )
         return r
 
     def settle(self, who: str = "hospital", **kw: Any) -> dict[str, Any]:
@@ -108,7 +134,7 @@ def build_api(url: str, *, mount_web: bool = True) -> Generator[Api, None, None]
             atexit.register(shutil.rmtree, tmp, True)
             _SQLITE_TEMPLATE.append((tmp / "seed.db", _seed(f"sqlite:///{tmp / 'seed.db'}")))
         seed_file, tokens = _SQLITE_TEMPLATE[0]
-        shutil.copyfile(seed_file, url[len("sqlite:///"):])
+        shutil.copyfile(seed_file, url[len("sqlite:///") :])
     else:
         tokens = _seed(url)
     app = create_app(Settings(database_url=url, session_cache_seconds=0, migrate=False, mount_web=mount_web))

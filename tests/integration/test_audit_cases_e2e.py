@@ -41,10 +41,24 @@ def at(day: str, hour: int = 10) -> dt.datetime:
     return dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=CST)
 
 
-def flag(rule: str, visit_id: int, sn: int | None, amount: int, psn: int = 1, inst: str = H1) -> dict[str, object]:
-    return {"flag_id": f"{rule}:{visit_id}:{sn or 0}", "source": "rule", "rule_code": rule, "rule_class": "政策",
-            "psn_id": psn, "fixmedins_code": inst, "visit_id": visit_id, "feedetl_sn": sn, "amount_fen": amount,
-            "severity": "flag", "reason_zh": "测试疑点", "reason_en": "test flag", "evidence": '{"k": 1}'}
+def flag(
+    rule: str, visit_id: int, sn: int | None, amount: int, psn: int = 1, inst: str = H1
+) -> dict[str, object]:
+    return {
+        "flag_id": f"{rule}:{visit_id}:{sn or 0}",
+        "source": "rule",
+        "rule_code": rule,
+        "rule_class": "政策",
+        "psn_id": psn,
+        "fixmedins_code": inst,
+        "visit_id": visit_id,
+        "feedetl_sn": sn,
+        "amount_fen": amount,
+        "severity": "flag",
+        "reason_zh": "测试疑点",
+        "reason_en": "test flag",
+        "evidence": '{"k": 1}',
+    }
 
 
 def line_shares(ledger: Ledger, setl_id: str) -> dict[str, int]:
@@ -74,12 +88,16 @@ def test_suspect_to_appeal_to_deduction_keeps_the_ledger_consistent(ledger: Ledg
     fund102 = ledger.get_settlement(s102).settlement.fund_pay_sumamt
     assert shares101["1"] > 0 and fund102 > 0
 
-    flags = pl.DataFrame([
-        flag("GZ-A", 101, 1, 30_000), flag("GZ-B", 101, 1, 20_000),  # one line, two rules: one item
-        flag("GZ-C", 101, 2, 12_345),
-        flag("GZ-D", 102, None, fund102 + 9_999, psn=2),  # visit-level, more than the fund paid
-        flag("GZ-E", 103, 3, 5_000, psn=2),
-    ], schema=FLAG_SCHEMA)
+    flags = pl.DataFrame(
+        [
+            flag("GZ-A", 101, 1, 30_000),
+            flag("GZ-B", 101, 1, 20_000),  # one line, two rules: one item
+            flag("GZ-C", 101, 2, 12_345),
+            flag("GZ-D", 102, None, fund102 + 9_999, psn=2),  # visit-level, more than the fund paid
+            flag("GZ-E", 103, 3, 5_000, psn=2),
+        ],
+        schema=FLAG_SCHEMA,
+    )
     store = CaseStore(ledger.sa_url)
     try:
         [case] = open_cases(store, flags, "2025Q2", at("2025-06-03"), actor="auditor")
@@ -96,22 +114,35 @@ def test_suspect_to_appeal_to_deduction_keeps_the_ledger_consistent(ledger: Ledg
         by_visit = {(i.visit_id, i.feedetl_sn): i.item_no for i in case.items}
         line1, line2 = by_visit[(101, 1)], by_visit[(101, 2)]
         whole, line3 = by_visit[(102, None)], by_visit[(103, 3)]
-        case = appeal(store, case.case_id, {line2: "有医嘱，合理用药", whole: "急诊抢救"}, at("2025-06-20"), "H1-医保办")
+        case = appeal(
+            store, case.case_id, {line2: "有医嘱，合理用药", whole: "急诊抢救"}, at("2025-06-20"), "H1-医保办"
+        )
         with pytest.raises(CaseError) as late:
             appeal(store, case.case_id, {line3: "迟到的申诉"}, at("2025-07-02", 9), "H1-医保办")
         assert late.value.code == "appeal_window_closed"
         assert store.get(case.case_id).item(line3).appeal_at is None  # refused: nothing written
 
-        case = decide(store, case.case_id, {line2: Decision("dismissed", "医嘱齐全"),
-                                            whole: Decision("partial", "部分合理", fund102 + 5_000)},
-                      at("2025-07-03"), "bureau")
+        case = decide(
+            store,
+            case.case_id,
+            {
+                line2: Decision("dismissed", "医嘱齐全"),
+                whole: Decision("partial", "部分合理", fund102 + 5_000),
+            },
+            at("2025-07-03"),
+            "bureau",
+        )
         assert case.state is CaseState.DECIDED
         assert case.item(line1).decided_fen == 30_000 and case.item(line3).decided_fen == 5_000
 
         result = post_deductions(store, ledger, case.case_id, at("2025-07-04"), "bureau")
         got = {i.item_no: i.deducted_fen for i in result.case.items}
-        assert got == {line1: min(30_000, shares101["1"]), line2: 0, whole: fund102,
-                       line3: min(5_000, shares103["3"])}
+        assert got == {
+            line1: min(30_000, shares101["1"]),
+            line2: 0,
+            whole: fund102,
+            line3: min(5_000, shares103["3"]),
+        }
         assert result.clamped[whole] == (fund102 + 5_000, fund102)  # never more than the fund paid
         assert result.case.state is CaseState.DEDUCTED and not result.replayed
         posted = sum(v or 0 for v in got.values())
@@ -122,8 +153,9 @@ def test_suspect_to_appeal_to_deduction_keeps_the_ledger_consistent(ledger: Ledg
         assert report.deductions == 1
         totals = ledger.totals()
         assert totals["deduction_count"] == 1 and totals["deduction_amt"] == posted
-        assert {k: v for k, v in totals.items() if not k.startswith("deduction")} == \
-            {k: v for k, v in before_totals.items() if not k.startswith("deduction")}
+        assert {k: v for k, v in totals.items() if not k.startswith("deduction")} == {
+            k: v for k, v in before_totals.items() if not k.startswith("deduction")
+        }
         assert ledger.row_counts() == before_rows  # no journal, settlement or accumulator rows added
         assert {p: ledger.accumulators(p, 2025) for p in ("A", "B")} == before_acc
 
@@ -156,10 +188,14 @@ def test_suspect_to_appeal_to_deduction_keeps_the_ledger_consistent(ledger: Ledg
         assert [c.case_id for c in list_cases(store, state="deducted")] == [case.case_id]
 
         # tampering is detected: a deduction item, a deleted deduction, a case event
-        execute(ledger.sa_url, f"UPDATE ledger_deduction_item SET amount = amount - 1 WHERE setl_id = '{s101}'")
+        execute(
+            ledger.sa_url, f"UPDATE ledger_deduction_item SET amount = amount - 1 WHERE setl_id = '{s101}'"
+        )
         bad = ledger.verify()
         assert not bad.ok and any("hash mismatch" in p for p in bad.problems)
-        execute(ledger.sa_url, f"UPDATE ledger_deduction_item SET amount = amount + 1 WHERE setl_id = '{s101}'")
+        execute(
+            ledger.sa_url, f"UPDATE ledger_deduction_item SET amount = amount + 1 WHERE setl_id = '{s101}'"
+        )
         assert ledger.verify().ok
         execute(ledger.sa_url, "UPDATE audit_case_event SET actor = 'nobody' WHERE seq = 4")
         assert any("hash mismatch" in p for p in verify_case(store, case.case_id))
@@ -178,8 +214,9 @@ def test_an_unanswered_notice_is_closed_and_deducted(ledger: Ledger, book: Polic
         v = dataclasses.replace(visit("C", IP, med_type="21", mdtrt_id=f"MD-{vid}"), fixmedins_code="H2")
         setl[vid] = ledger.settle(book, v, msgid()).setl_id
     share = {vid: line_shares(ledger, s)["1"] for vid, s in setl.items()}
-    flags = pl.DataFrame([flag("GZ-X", 77, 1, 800, inst="H2"), flag("GZ-Y", 78, 1, 500, inst="H2")],
-                         schema=FLAG_SCHEMA)
+    flags = pl.DataFrame(
+        [flag("GZ-X", 77, 1, 800, inst="H2"), flag("GZ-Y", 78, 1, 500, inst="H2")], schema=FLAG_SCHEMA
+    )
     store = CaseStore(ledger.sa_url)
     try:
         [case] = open_cases(store, flags, "2025Q3", at("2025-09-25"))
@@ -196,7 +233,9 @@ def test_an_unanswered_notice_is_closed_and_deducted(ledger: Ledger, book: Polic
             post_deductions(store, ledger, case.case_id, at("2025-10-31"), mdtrt_of={77: "MD-77"})
         assert unresolved.value.code == "unresolved_settlement"  # no mdtrt_id for visit 78: nothing written
         assert store.get(case.case_id).state is CaseState.DECIDED and ledger.totals()["deduction_count"] == 0
-        done = post_deductions(store, ledger, case.case_id, at("2025-10-31"), mdtrt_of={77: "MD-77", 78: "MD-78"})
+        done = post_deductions(
+            store, ledger, case.case_id, at("2025-10-31"), mdtrt_of={77: "MD-77", 78: "MD-78"}
+        )
         want = min(800, share[77]) + min(500, share[78])
         assert want > 0 and done.case.state is CaseState.DEDUCTED and done.case.deducted_fen == want
         assert ledger.verify().ok and ledger.totals()["deduction_amt"] == want

@@ -22,11 +22,27 @@ IP = [("A01", 100_000, 40), ("B10", 50_000, 20)]
 
 
 def flags(*insts: str) -> pl.DataFrame:
-    return pl.DataFrame([
-        {"flag_id": f"R:{n}:1", "source": "model", "rule_code": "MX-PEER-001", "rule_class": "模型", "psn_id": n,
-         "fixmedins_code": inst, "visit_id": n, "feedetl_sn": 1, "amount_fen": 100 * n, "severity": "warn",
-         "reason_zh": "同行离群", "reason_en": "peer outlier", "evidence": "{}"}
-        for n, inst in enumerate(insts, 1)], schema=FLAG_SCHEMA)
+    return pl.DataFrame(
+        [
+            {
+                "flag_id": f"R:{n}:1",
+                "source": "model",
+                "rule_code": "MX-PEER-001",
+                "rule_class": "模型",
+                "psn_id": n,
+                "fixmedins_code": inst,
+                "visit_id": n,
+                "feedetl_sn": 1,
+                "amount_fen": 100 * n,
+                "severity": "warn",
+                "reason_zh": "同行离群",
+                "reason_en": "peer outlier",
+                "evidence": "{}",
+            }
+            for n, inst in enumerate(insts, 1)
+        ],
+        schema=FLAG_SCHEMA,
+    )
 
 
 def test_a_stale_write_is_refused_and_the_log_stays_linear(db_url: str) -> None:
@@ -40,7 +56,10 @@ def test_a_stale_write_is_refused_and_the_log_stays_linear(db_url: str) -> None:
         with pytest.raises(CaseError) as e:
             store.save(case, second, ev2)
         assert e.value.code == "conflict"
-        assert [(x.event, x.actor) for x in store.events(case.case_id)] == [("open", "system"), ("notify", "alice")]
+        assert [(x.event, x.actor) for x in store.events(case.case_id)] == [
+            ("open", "system"),
+            ("notify", "alice"),
+        ]
     finally:
         store.close()
 
@@ -96,15 +115,19 @@ def test_racing_posts_of_one_deduction_record_it_once(db_url: str, book: PolicyB
 
 
 def test_a_crash_after_the_ledger_post_is_completed_without_a_second_deduction(
-        db_url: str, book: PolicyBook, monkeypatch: pytest.MonkeyPatch) -> None:
+    db_url: str, book: PolicyBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from yibao.audit.cases import CaseState, close_expired, post_deductions
 
     led = Ledger.open(db_url)
     store = CaseStore(db_url)
     try:
         led.add_persons([person("K")])
-        led.settle(book, dataclasses.replace(visit("K", IP, med_type="21", mdtrt_id="1"), fixmedins_code="H1"),
-                   msgid())
+        led.settle(
+            book,
+            dataclasses.replace(visit("K", IP, med_type="21", mdtrt_id="1"), fixmedins_code="H1"),
+            msgid(),
+        )
         [case] = open_cases(store, flags("H1"), "P1", NOW)
         notify(store, case.case_id, NOW, "a")
         close_expired(store, NOW + dt.timedelta(days=60))
@@ -120,7 +143,10 @@ def test_a_crash_after_the_ledger_post_is_completed_without_a_second_deduction(
         monkeypatch.setattr(CaseStore, "save", real_save)
         done = post_deductions(store, led, case.case_id, NOW + dt.timedelta(days=62))
         assert done.replayed and done.case.state is CaseState.DEDUCTED
-        assert done.case.deducted_fen == led.totals()["deduction_amt"] > 0 and led.totals()["deduction_count"] == 1
+        assert (
+            done.case.deducted_fen == led.totals()["deduction_amt"] > 0
+            and led.totals()["deduction_count"] == 1
+        )
         assert led.verify().ok
     finally:
         store.close()

@@ -29,7 +29,9 @@ def app(seeded: Seeded) -> Iterator[object]:
 @pytest.fixture
 def auditor(app: object) -> TestClient:
     c = TestClient(app)  # type: ignore[arg-type]
-    assert c.post("/auth/login", json={"username": "auditor", "password": "yibao-demo-2026"}).status_code == 200
+    assert (
+        c.post("/auth/login", json={"username": "auditor", "password": "yibao-demo-2026"}).status_code == 200
+    )
     return c
 
 
@@ -45,8 +47,9 @@ def test_chart_data_adds_up_to_the_ledger_totals(auditor: TestClient, seeded: Se
     assert spent == totals["hifp_pay"]
 
 
-def test_overview_shows_districts_drivers_and_the_illustrative_income_label(auditor: TestClient,
-                                                                            seeded: Seeded) -> None:
+def test_overview_shows_districts_drivers_and_the_illustrative_income_label(
+    auditor: TestClient, seeded: Seeded
+) -> None:
     page = auditor.get("/dashboard").text
     districts = set(pl.read_parquet(seeded.data_dir / "institutions.parquet")["district"].to_list())
     assert any(d in page for d in districts)
@@ -57,13 +60,17 @@ def test_overview_shows_districts_drivers_and_the_illustrative_income_label(audi
 def _fund_file(tmp_path: Path, opening: str, income: str) -> Path:
     body = "\n".join(f'      "2025-{m:02d}": "{income}"' for m in range(1, 13))
     p = tmp_path / "fund.yaml"
-    p.write_text(f'source: 测试收入月报 test\nschemes:\n  "310":\n    opening_balance: "{opening}"\n    income:\n{body}\n'
-                 f'  "390":\n    opening_balance: "{opening}"\n    income:\n{body}\n', encoding="utf-8")
+    p.write_text(
+        f'source: 测试收入月报 test\nschemes:\n  "310":\n    opening_balance: "{opening}"\n    income:\n{body}\n'
+        f'  "390":\n    opening_balance: "{opening}"\n    income:\n{body}\n',
+        encoding="utf-8",
+    )
     return p
 
 
-def test_a_loaded_fund_file_drives_months_payable_and_alerts(auditor: TestClient, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_loaded_fund_file_drives_months_payable_and_alerts(
+    auditor: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("YIBAO_FUND_FILE", str(_fund_file(tmp_path, "0", "0")))
     page = auditor.get("/dashboard").text
     assert "测试收入月报" in page and "尚未导入基金收入数据" not in page
@@ -74,7 +81,9 @@ def test_a_loaded_fund_file_drives_months_payable_and_alerts(auditor: TestClient
     assert "结余过多" in page
 
 
-def test_a_bad_fund_file_is_named(auditor: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_fund_file_is_named(
+    auditor: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from yibao.dashboard.core import DashboardError
     from yibao.dashboard.data import load_fund_file
 
@@ -91,7 +100,9 @@ def test_capability_pages_show_data_once_tables_exist(auditor: TestClient, seede
     eng = sa.create_engine(seeded.url)
     with eng.begin() as c:
         c.execute(sa.text("CREATE TABLE drg_demo_result (case_id TEXT, drg TEXT, status TEXT)"))
-        c.execute(sa.text("INSERT INTO drg_demo_result VALUES ('c1', 'ES23', 'grouped'), ('c2', 'FM19', 'grouped')"))
+        c.execute(
+            sa.text("INSERT INTO drg_demo_result VALUES ('c1', 'ES23', 'grouped'), ('c2', 'FM19', 'grouped')")
+        )
     try:
         page = auditor.get("/dashboard/payment").text
         assert "drg_demo_result" in page and "2 行" in page and "ES23" in page and "grouped: 2" in page
@@ -102,7 +113,8 @@ def test_capability_pages_show_data_once_tables_exist(auditor: TestClient, seede
 
 
 def test_simulation_reports_are_listed_and_served_from_their_folder_only(
-        auditor: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    auditor: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("YIBAO_REPORTS_DIR", str(tmp_path))
     assert "暂无数据" in auditor.get("/dashboard/simulation").text
     (tmp_path / "lower-deductible.html").write_text("<html>report</html>", encoding="utf-8")

@@ -24,7 +24,12 @@ def test_the_worked_example_settles_through_the_ledger(ledger: Ledger, book: Pol
     out = ledger.settle(book, v, msgid())
     s = out.settlement
     assert (s.medfee_sumamt, s.inscp_scp_amt, s.act_pay_dedc, s.hifp_pay, s.psn_part_amt) == (
-        2_000_000, 1_800_000, 120_000, 1_344_000, 656_000)
+        2_000_000,
+        1_800_000,
+        120_000,
+        1_344_000,
+        656_000,
+    )
     assert identity_violations(s) == []
     engine = settle_visit(book.for_date(DAY), ledger.get_person("P1", DAY), v, {}, 0, "310")
     assert money(s) == money(engine)
@@ -49,17 +54,21 @@ def test_a_stored_settlement_rebuilds_the_visit_and_its_explanation(ledger: Ledg
 
 
 def test_in_event_findings_and_prescription_details_are_kept_with_the_stored_settlement(
-        ledger: Ledger, book: PolicyBook) -> None:
+    ledger: Ledger, book: PolicyBook
+) -> None:
     """事中 findings travel in the stored trace: read back, the settlement has the same findings and its
     explanation says why a line was not paid; the billing physician and prescribed days come back too."""
     ledger.add_persons([person("P1", balance=30_000)])
     base = visit("P1", [("C01", 100_000, 1), ("M01", 2_000, 3)])
-    v = replace(base, bilg_dr_codg="D6101000000001",
-                lines=(base.lines[0], replace(base.lines[1], prd_days=3)))
+    v = replace(
+        base, bilg_dr_codg="D6101000000001", lines=(base.lines[0], replace(base.lines[1], prd_days=3))
+    )
 
     def hook(p: Person, vis: Visit) -> list[AuditFinding]:
-        return [AuditFinding("2", "GZ-YB-001", "block", "限女性使用", "female only"),
-                AuditFinding(None, "GZ-YB-016", "warn", "整次提示", "whole visit noted")]
+        return [
+            AuditFinding("2", "GZ-YB-001", "block", "限女性使用", "female only"),
+            AuditFinding(None, "GZ-YB-016", "warn", "整次提示", "whole visit noted"),
+        ]
 
     out = ledger.settle(book, v, msgid(), audit=hook)
     assert out.settlement.line_parts[1] == (6_000, 0, 0, 0)  # blocked: fully self-paid
@@ -73,14 +82,20 @@ def test_in_event_findings_and_prescription_details_are_kept_with_the_stored_set
     mid = msgid()
     again = ledger.settle(book, replace(v, mdtrt_id="MDX"), mid, audit=hook)
     assert ledger.settle(book, replace(v, mdtrt_id="MDX"), mid, audit=hook).replayed and not again.replayed
-    for changed in (replace(v, mdtrt_id="MDX", bilg_dr_codg="D-OTHER"),
-                    replace(v, mdtrt_id="MDX", lines=(v.lines[0], replace(v.lines[1], prd_days=30)))):
-        with pytest.raises(LedgerError, match="different visit"):  # what the audit depends on is part of the visit
+    for changed in (
+        replace(v, mdtrt_id="MDX", bilg_dr_codg="D-OTHER"),
+        replace(v, mdtrt_id="MDX", lines=(v.lines[0], replace(v.lines[1], prd_days=30))),
+    ):
+        with pytest.raises(
+            LedgerError, match="different visit"
+        ):  # what the audit depends on is part of the visit
             ledger.settle(book, changed, mid, audit=hook)
 
 
 def test_accounts_family_payment_totals_and_listing(ledger: Ledger, book: PolicyBook) -> None:
-    ledger.add_persons([person("A", balance=10_000, family=["B"]), person("B", psn_type="21", balance=90_000)])
+    ledger.add_persons(
+        [person("A", balance=10_000, family=["B"]), person("B", psn_type="21", balance=90_000)]
+    )
     own = ledger.settle(book, visit("A", [("A01", 10_000, 3)]), msgid()).settlement
     assert own.acct_pay == 10_000 and ledger.account_balance("A") == 0 and own.balc == 0
     fam = ledger.settle(book, visit("A", [("A01", 10_000, 3)], account_psn_no="B"), msgid()).settlement
@@ -96,8 +111,16 @@ def test_accounts_family_payment_totals_and_listing(ledger: Ledger, book: Policy
 
 
 def test_identities_are_those_valid_on_the_day(ledger: Ledger) -> None:
-    ledger.add_persons([person("D", insutype="390", psn_type="31",
-                               identities=[("DB", dt.date(2025, 3, 1), dt.date(2025, 6, 30)), ("TK", DAY, None)])])
+    ledger.add_persons(
+        [
+            person(
+                "D",
+                insutype="390",
+                psn_type="31",
+                identities=[("DB", dt.date(2025, 3, 1), dt.date(2025, 6, 30)), ("TK", DAY, None)],
+            )
+        ]
+    )
     assert ledger.get_person("D", dt.date(2025, 2, 1)).identities == frozenset()
     assert ledger.get_person("D", DAY).identities == {"DB", "TK"}
     assert ledger.get_person("D", dt.date(2025, 7, 1)).identities == {"TK"}

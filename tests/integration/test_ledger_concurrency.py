@@ -17,8 +17,13 @@ from yibao.settlement.engine import settle_visit
 WRITERS = 8
 VISITS_PER_WRITER = 300
 BALANCES = {"E1": 300_000, "E2": 150_000, "E3": 80_000, "E4": 0, "E5": 500_000, "R1": 0, "R2": 0}
-CAPS = {"emp-op-paid": 200_000, "emp-pool-paid": 40_000_000, "res-pool-paid": 13_000_000, "maf:paid": 5_000_000,
-        "res-ci:paid": 30_000_000}
+CAPS = {
+    "emp-op-paid": 200_000,
+    "emp-pool-paid": 40_000_000,
+    "res-pool-paid": 13_000_000,
+    "maf:paid": 5_000_000,
+    "res-ci:paid": 30_000_000,
+}
 CAPS_TK = {**CAPS, "maf:paid": 8_000_000, "res-ci:paid": 10**12}  # 特困: assistance cap 80,000元, no 大病 cap
 
 
@@ -41,8 +46,13 @@ def _random_visit(rng: random.Random) -> object:
         lines = [("A01", 1_000, rng.randint(5, 40)), ("S01", 1_000, 1), ("B10", 500, rng.randint(0, 10))]
         payer = "E5" if psn == "E1" and rng.random() < 0.5 else None
         return visit(psn, [x for x in lines if x[2]], hosp_lv=lv, account_psn_no=payer)
-    lines = [("A01", 10_000, rng.randint(10, 200)), ("B10", 5_000, rng.randint(1, 50)),
-             ("M01", 140_000, rng.randint(0, 2)), ("C01", 2_000, rng.randint(0, 5)), ("B20", 6_000, rng.randint(0, 3))]
+    lines = [
+        ("A01", 10_000, rng.randint(10, 200)),
+        ("B10", 5_000, rng.randint(1, 50)),
+        ("M01", 140_000, rng.randint(0, 2)),
+        ("C01", 2_000, rng.randint(0, 5)),
+        ("B20", 6_000, rng.randint(0, 3)),
+    ]
     return visit(psn, [x for x in lines if x[2]], med_type="21", hosp_lv=lv)
 
 
@@ -113,7 +123,10 @@ def test_eight_writers_on_hot_persons_serialise_exactly(pg_url: str, book: Polic
         assert acc == {k: v for k, v in want[psn].items() if v}, psn
         for key, cap in (CAPS_TK if psn == "R1" else CAPS).items():
             assert acc.get(key, 0) <= cap, (psn, key, acc.get(key))
-    assert max(setup.accumulators(p, DAY.year).get("emp-op-paid", 0) for p in ("E1", "E2", "E3")) == CAPS["emp-op-paid"]
+    assert (
+        max(setup.accumulators(p, DAY.year).get("emp-op-paid", 0) for p in ("E1", "E2", "E3"))
+        == CAPS["emp-op-paid"]
+    )
 
     # account balances = initial − Σ acct_pay of active settlements debiting them
     debits: dict[str, int] = defaultdict(int)

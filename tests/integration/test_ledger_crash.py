@@ -34,9 +34,13 @@ def _statements(led: Ledger, book: PolicyBook) -> tuple[int, int]:
     return n_settle, n_cancel
 
 
-def test_a_settlement_killed_between_any_two_statements_is_all_or_nothing(db_url: str, book: PolicyBook) -> None:
+def test_a_settlement_killed_between_any_two_statements_is_all_or_nothing(
+    db_url: str, book: PolicyBook
+) -> None:
     led = open_ledger(db_url)
-    led.add_persons([person("E1", balance=200_000, family=["E2"]), person("E2", balance=150_000, family=["E1"])])
+    led.add_persons(
+        [person("E1", balance=200_000, family=["E2"]), person("E2", balance=150_000, family=["E1"])]
+    )
     n_settle, n_cancel = _statements(led, book)
     assert n_settle >= 3 and n_cancel >= 3
 
@@ -47,7 +51,9 @@ def test_a_settlement_killed_between_any_two_statements_is_all_or_nothing(db_url
         rc = _run(db_url, n, "settle", visit_to_json(v), m)
         if n < n_settle:
             assert rc == 1, f"child should have died before statement {n}"
-            assert snapshot(led, PEOPLE) == before, f"partial settlement left after dying before statement {n}"
+            assert snapshot(led, PEOPLE) == before, (
+                f"partial settlement left after dying before statement {n}"
+            )
             assert not [s for s in led.list_settlements("E1") if s.msgid == m]
         else:
             assert rc == 0

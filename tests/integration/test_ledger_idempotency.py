@@ -13,7 +13,9 @@ from yibao.policy.book import PolicyBook
 LINES = [("A01", 10_000, 30), ("B10", 5_000, 10), ("C01", 2_000, 5)]  # 3,000 + 500 + 100 元
 
 
-def test_a_retried_msgid_returns_the_first_result_and_writes_nothing(ledger: Ledger, book: PolicyBook) -> None:
+def test_a_retried_msgid_returns_the_first_result_and_writes_nothing(
+    ledger: Ledger, book: PolicyBook
+) -> None:
     ledger.add_persons([person("P1", balance=50_000)])
     m = msgid()
     v = visit("P1", LINES, med_type="21", hosp_lv="2")
@@ -56,8 +58,13 @@ def test_two_threads_racing_with_one_msgid_make_exactly_one_settlement(db_url: s
         barrier = threading.Barrier(2)
         results: list[object] = [None, None]
 
-        def run(i: int, m: str = m, v: object = v, barrier: threading.Barrier = barrier,
-                results: list[object] = results) -> None:
+        def run(
+            i: int,
+            m: str = m,
+            v: object = v,
+            barrier: threading.Barrier = barrier,
+            results: list[object] = results,
+        ) -> None:
             led = open_ledger(db_url)
             try:
                 barrier.wait()
@@ -96,8 +103,11 @@ def test_a_retried_cancel_msgid_returns_the_first_outcome(ledger: Ledger, book: 
     first = ledger.cancel(out.setl_id, c)
     before = snapshot(ledger, ["P1"])
     again = ledger.cancel(out.setl_id, c)
-    assert again.replayed and (again.setl_id, again.action, again.acct_change) == (first.setl_id, "cancel",
-                                                                                    first.acct_change)
+    assert again.replayed and (again.setl_id, again.action, again.acct_change) == (
+        first.setl_id,
+        "cancel",
+        first.acct_change,
+    )
     assert snapshot(ledger, ["P1"]) == before
     r = msgid()
     ledger.reverse(c, r)

@@ -14,11 +14,13 @@ IP = [("A01", 100_000, 30), ("B10", 50_000, 6), ("M01", 140_000, 1)]
 
 
 def _workload(led: Ledger, book: PolicyBook) -> None:
-    led.add_persons([
-        person("E1", balance=100_000, family=["E2"]),
-        person("E2", psn_type="21", balance=60_000, family=["E1"]),
-        person("R1", insutype="390", psn_type="31"),
-    ])
+    led.add_persons(
+        [
+            person("E1", balance=100_000, family=["E2"]),
+            person("E2", psn_type="21", balance=60_000, family=["E1"]),
+            person("R1", insutype="390", psn_type="31"),
+        ]
+    )
     outs = []
     for i in range(6):
         outs.append(led.settle(book, visit("E1", OP, account_psn_no="E2" if i % 2 else None), msgid()))
@@ -28,8 +30,11 @@ def _workload(led: Ledger, book: PolicyBook) -> None:
 
 
 def _rows(led: Ledger, chain: str) -> list[tuple[object, ...]]:
-    rows = led._x("SELECT chain, seq, setl_id, msgid, kind, item, field, amount, created, prev_hash, hash "
-                  "FROM journal WHERE chain = %s ORDER BY seq", (chain,)).fetchall()
+    rows = led._x(
+        "SELECT chain, seq, setl_id, msgid, kind, item, field, amount, created, prev_hash, hash "
+        "FROM journal WHERE chain = %s ORDER BY seq",
+        (chain,),
+    ).fetchall()
     led._end_read()
     return [tuple(r) for r in rows]
 
@@ -51,7 +56,9 @@ def test_a_clean_workload_verifies_and_the_root_moves_with_history(ledger: Ledge
     assert ledger.verify().root != r1.root
 
 
-@pytest.mark.parametrize("tamper", ["edit_amount", "insert_linked", "insert_forged", "delete_middle", "delete_last"])
+@pytest.mark.parametrize(
+    "tamper", ["edit_amount", "insert_linked", "insert_forged", "delete_middle", "delete_last"]
+)
 def test_tampering_is_reported(db_url: str, book: PolicyBook, tamper: str) -> None:
     led = open_ledger(db_url)
     _workload(led, book)
@@ -65,17 +72,49 @@ def test_tampering_is_reported(db_url: str, book: PolicyBook, tamper: str) -> No
     elif tamper == "insert_linked":
         # a forger who knows the hash scheme appends a properly linked row to E1's chain
         seq = int(last[1]) + 1  # type: ignore[call-overload]
-        h = row_hash(str(last[10]), "E1", seq, str(last[2]), str(last[3]), "cash", "", "psn_cash_pay", -500,
-                     str(last[8]))
-        _exec(led, "INSERT INTO journal VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-              ("E1", seq, last[2], last[3], "cash", "", "psn_cash_pay", -500, last[8], last[10], h))
+        h = row_hash(
+            str(last[10]),
+            "E1",
+            seq,
+            str(last[2]),
+            str(last[3]),
+            "cash",
+            "",
+            "psn_cash_pay",
+            -500,
+            str(last[8]),
+        )
+        _exec(
+            led,
+            "INSERT INTO journal VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            ("E1", seq, last[2], last[3], "cash", "", "psn_cash_pay", -500, last[8], last[10], h),
+        )
         expect = ["person[E1]: chain head", f"settlement[{last[2]}]"]
     elif tamper == "insert_forged":
         seq = int(last[1]) + 1  # type: ignore[call-overload]
-        _exec(led, "INSERT INTO journal VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-              ("E1", seq, "forged", "forged", "fund", "310100", "hifp_pay", 99_999, last[8], "0" * 64, "f" * 64))
-        expect = [f"journal[E1#{seq}]: prev_hash", f"journal[E1#{seq}]: hash mismatch", "person[E1]: chain head",
-                  "journal[setl_id=forged]"]
+        _exec(
+            led,
+            "INSERT INTO journal VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                "E1",
+                seq,
+                "forged",
+                "forged",
+                "fund",
+                "310100",
+                "hifp_pay",
+                99_999,
+                last[8],
+                "0" * 64,
+                "f" * 64,
+            ),
+        )
+        expect = [
+            f"journal[E1#{seq}]: prev_hash",
+            f"journal[E1#{seq}]: hash mismatch",
+            "person[E1]: chain head",
+            "journal[setl_id=forged]",
+        ]
     elif tamper == "delete_middle":
         _exec(led, "DELETE FROM journal WHERE chain = %s AND seq = %s", (mid[0], mid[1]))
         expect = [f"journal[E1#{int(mid[1]) + 1}]: seq gap", f"settlement[{mid[2]}]"]  # type: ignore[call-overload]

@@ -22,5 +22,12 @@ def test_migrated_database_matches_the_schema_module(db_url: str) -> None:
         engine.dispose()
         led.close()
     assert diff == []
-    assert {"person", "accumulator", "settlement", "settlement_line", "journal", "message",
-            "alembic_version"} <= tables
+    assert {
+        "person",
+        "accumulator",
+        "settlement",
+        "settlement_line",
+        "journal",
+        "message",
+        "alembic_version",
+    } <= tables

@@ -21,7 +21,8 @@ def _people() -> list:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("how", ["cancel", "reverse"])
 def test_undo_restores_state_and_what_follows_is_as_if_it_never_happened(
-        db_url: str, book: PolicyBook, tmp_path: object, how: str) -> None:
+    db_url: str, book: PolicyBook, tmp_path: object, how: str
+) -> None:
     led = open_ledger(db_url)
     led.add_persons(_people())
     v1 = visit("E1", IP, med_type="21", hosp_lv="3")
@@ -82,7 +83,9 @@ def _drop_other(url: str) -> None:
         drop_pg_database(url.rsplit("/", 1)[1])
 
 
-def test_undoing_an_earlier_settlement_is_refused_while_a_later_one_is_active(ledger: Ledger, book: PolicyBook) -> None:
+def test_undoing_an_earlier_settlement_is_refused_while_a_later_one_is_active(
+    ledger: Ledger, book: PolicyBook
+) -> None:
     ledger.add_persons(_people())
     m1 = msgid()
     o1 = ledger.settle(book, visit("E1", IP, med_type="21", hosp_lv="3"), m1)
@@ -142,7 +145,9 @@ def test_reversing_a_cancel_restores_the_settlement(ledger: Ledger, book: Policy
     assert ledger.verify().ok
 
 
-def test_a_cancel_cannot_be_reversed_once_something_was_settled_after_it(ledger: Ledger, book: PolicyBook) -> None:
+def test_a_cancel_cannot_be_reversed_once_something_was_settled_after_it(
+    ledger: Ledger, book: PolicyBook
+) -> None:
     ledger.add_persons(_people())
     o = ledger.settle(book, visit("E1", IP, med_type="21", hosp_lv="3"), msgid())
     c = msgid()

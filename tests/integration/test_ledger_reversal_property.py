@@ -14,16 +14,28 @@ from yibao.ledger import Ledger
 
 BOOK = book_from_fixture()
 PEOPLE = ("E1", "E2", "R1")
-line = st.tuples(st.sampled_from(["A01", "B10", "C01", "M01", "B20"]), st.integers(100, 300_000), st.integers(1, 4))
-one_visit = st.tuples(st.sampled_from(PEOPLE), st.sampled_from(["11", "21"]), st.sampled_from(["1", "2", "3"]),
-                      st.booleans(), st.lists(line, min_size=1, max_size=4))
+line = st.tuples(
+    st.sampled_from(["A01", "B10", "C01", "M01", "B20"]), st.integers(100, 300_000), st.integers(1, 4)
+)
+one_visit = st.tuples(
+    st.sampled_from(PEOPLE),
+    st.sampled_from(["11", "21"]),
+    st.sampled_from(["1", "2", "3"]),
+    st.booleans(),
+    st.lists(line, min_size=1, max_size=4),
+)
 
 
 def fresh(path: Path) -> Ledger:
     led = Ledger.open(f"sqlite:///{path}")
     led.migrate()
-    led.add_persons([person("E1", balance=200_000, family=["R1"]), person("E2", psn_type="21", balance=30_000),
-                     person("R1", insutype="390", psn_type="31", family=["E1"])])
+    led.add_persons(
+        [
+            person("E1", balance=200_000, family=["R1"]),
+            person("E2", psn_type="21", balance=30_000),
+            person("R1", insutype="390", psn_type="31", family=["E1"]),
+        ]
+    )
     return led
 
 
@@ -37,10 +49,15 @@ def build(spec: tuple) -> object:  # a Visit
     return visit(who, lines, med_type=med, hosp_lv=lv, account_psn_no=payer)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.lists(one_visit, min_size=1, max_size=8), st.data())
-def test_undoing_the_last_settlements_is_as_if_they_never_happened(specs: list[tuple], data: st.DataObject) -> None:
+def test_undoing_the_last_settlements_is_as_if_they_never_happened(
+    specs: list[tuple], data: st.DataObject
+) -> None:
     k = data.draw(st.integers(1, len(specs)))
     nxt = data.draw(one_visit)
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,7 +74,9 @@ def test_undoing_the_last_settlements_is_as_if_they_never_happened(specs: list[t
                     a.reverse(a.get_settlement(out.setl_id).msgid, msgid())
             assert state(a) == state(b)
             v = build(nxt)
-            assert money(a.settle(BOOK, v, msgid()).settlement) == money(b.settle(BOOK, v, msgid()).settlement)  # type: ignore[arg-type]
+            assert money(a.settle(BOOK, v, msgid()).settlement) == money(
+                b.settle(BOOK, v, msgid()).settlement
+            )  # type: ignore[arg-type]
             assert a.verify().ok
         finally:
             a.close()

@@ -15,14 +15,28 @@ from yibao.payment.store import list_runs, save_payment
 
 
 def _claims() -> pl.DataFrame:
-    rows = [("a1", "H1", "3", "A", 100_000, 1), ("a2", "H1", "3", "A", 120_000, 2), ("a3", "H2", "1", "A", 90_000, 2),
-            ("b1", "H1", "3", "B", 300_000, 3), ("b2", "H2", "1", "B", 310_000, 3), ("b3", "H3", "2", "B", 280_000, 4)]
-    return pl.DataFrame({
-        "case_id": [r[0] for r in rows], "fixmedins_code": [r[1] for r in rows], "hosp_lv": [r[2] for r in rows],
-        "drg": [r[3] for r in rows], "pdx": ["K358"] * len(rows), "main_procedure": [""] * len(rows),
-        "medfee_sumamt": [r[4] for r in rows], "los_days": [5] * len(rows),
-        "discharge_date": [dt.date(2025, r[5], 15) for r in rows]},
-        schema_overrides={"medfee_sumamt": pl.Int64, "discharge_date": pl.Date})
+    rows = [
+        ("a1", "H1", "3", "A", 100_000, 1),
+        ("a2", "H1", "3", "A", 120_000, 2),
+        ("a3", "H2", "1", "A", 90_000, 2),
+        ("b1", "H1", "3", "B", 300_000, 3),
+        ("b2", "H2", "1", "B", 310_000, 3),
+        ("b3", "H3", "2", "B", 280_000, 4),
+    ]
+    return pl.DataFrame(
+        {
+            "case_id": [r[0] for r in rows],
+            "fixmedins_code": [r[1] for r in rows],
+            "hosp_lv": [r[2] for r in rows],
+            "drg": [r[3] for r in rows],
+            "pdx": ["K358"] * len(rows),
+            "main_procedure": [""] * len(rows),
+            "medfee_sumamt": [r[4] for r in rows],
+            "los_days": [5] * len(rows),
+            "discharge_date": [dt.date(2025, r[5], 15) for r in rows],
+        },
+        schema_overrides={"medfee_sumamt": pl.Int64, "discharge_date": pl.Date},
+    )
 
 
 def test_a_stored_run_adds_up_to_its_pool_and_a_repeated_run_id_writes_nothing(db_url: str) -> None:
@@ -35,7 +49,8 @@ def test_a_stored_run_adds_up_to_its_pool_and_a_repeated_run_id_writes_nothing(d
         save_payment(db_url, pay, run_id="drg-2025-a", policy_name="demo", now=now)
     runs = list_runs(db_url)
     assert [(r.run_id, r.method, r.due_fen, r.cases) for r in runs] == [
-        ("drg-2025-a", "drg", pay.pool_fen, pay.cases.height)]
+        ("drg-2025-a", "drg", pay.pool_fen, pay.cases.height)
+    ]
     with Ledger.open(db_url) as led:
         engine = sa.create_engine(led.sa_url)
     try:

@@ -25,8 +25,14 @@ def test_estimate_equals_the_ledgers_pre_settlement_and_writes_nothing(ledger: L
     ledger.add_persons([person("E1", balance=150_000)])
     policy = BOOK.for_date(DAY)
     # an earlier visit this year, so the deductible and the account are partly used
-    earlier = core.build_visit(policy, "E1", [core.Pick("XJ01DDA005B002010110133", 30)], level="2", med_type="11",
-                               day=dt.date(2025, 3, 1))
+    earlier = core.build_visit(
+        policy,
+        "E1",
+        [core.Pick("XJ01DDA005B002010110133", 30)],
+        level="2",
+        med_type="11",
+        day=dt.date(2025, 3, 1),
+    )
     ledger.settle(BOOK, dataclasses.replace(earlier, mdtrt_id="M-EARLIER"), msgid())
     picks = [core.Pick("XJ01DDA003B002010119046", 40), core.Pick("001101000010000", 1)]
     visit = core.build_visit(policy, "E1", picks, level="3", med_type="11", day=DAY)
@@ -47,16 +53,44 @@ def _store(ledger: Ledger) -> PortalStore:
 
 def test_a_case_is_tracked_from_submission_to_resolution(ledger: Ledger) -> None:
     store = _store(ledger)
-    c = store.open_case(kind="complaint", psn_no="P1", filed_by="u1", actor_role="insured", subject="H1",
-                        detail="挂号排队两小时", now=NOW)
-    assert (c.status, c.sla_days, c.opened_on, c.due_on) == ("submitted", 15, NOW.date(), dt.date(2026, 12, 14))
-    store.move(c.case_id, "accepted", actor_id="a1", actor_role="auditor", note="已受理", now=NOW + dt.timedelta(days=2))
-    done = store.move(c.case_id, "resolved", actor_id="a1", actor_role="auditor", note="已答复",
-                      now=NOW + dt.timedelta(days=9))
+    c = store.open_case(
+        kind="complaint",
+        psn_no="P1",
+        filed_by="u1",
+        actor_role="insured",
+        subject="H1",
+        detail="挂号排队两小时",
+        now=NOW,
+    )
+    assert (c.status, c.sla_days, c.opened_on, c.due_on) == (
+        "submitted",
+        15,
+        NOW.date(),
+        dt.date(2026, 12, 14),
+    )
+    store.move(
+        c.case_id,
+        "accepted",
+        actor_id="a1",
+        actor_role="auditor",
+        note="已受理",
+        now=NOW + dt.timedelta(days=2),
+    )
+    done = store.move(
+        c.case_id,
+        "resolved",
+        actor_id="a1",
+        actor_role="auditor",
+        note="已答复",
+        now=NOW + dt.timedelta(days=9),
+    )
     assert done.status == "resolved"
     assert done.decided_on == dt.date(2026, 11, 25)  # the first decision (accepted) stopped the clock
     assert [(e.status, e.actor_role, e.note) for e in store.events(c.case_id)] == [
-        ("submitted", "insured", ""), ("accepted", "auditor", "已受理"), ("resolved", "auditor", "已答复")]
+        ("submitted", "insured", ""),
+        ("accepted", "auditor", "已受理"),
+        ("resolved", "auditor", "已答复"),
+    ]
     clock = done.clock(store.params, dt.date(2027, 1, 1))
     assert (clock.elapsed, clock.stopped, clock.overdue) == (2, True, False)
     assert [x.case_id for x in store.queue()] == []
@@ -65,8 +99,15 @@ def test_a_case_is_tracked_from_submission_to_resolution(ledger: Ledger) -> None
 
 def test_a_refused_move_writes_nothing(ledger: Ledger) -> None:
     store = _store(ledger)
-    c = store.open_case(kind="filing_remote", psn_no="P1", filed_by="u1", actor_role="insured", subject="上海",
-                        detail="长期居住备案", now=NOW)
+    c = store.open_case(
+        kind="filing_remote",
+        psn_no="P1",
+        filed_by="u1",
+        actor_role="insured",
+        subject="上海",
+        detail="长期居住备案",
+        now=NOW,
+    )
     with pytest.raises(core.PortalError) as e:
         store.move(c.case_id, "resolved", actor_id="a1", actor_role="auditor", note="", now=NOW)
     assert e.value.code == "bad_transition"
@@ -76,8 +117,15 @@ def test_a_refused_move_writes_nothing(ledger: Ledger) -> None:
     assert store.get_case(c.case_id).status == "submitted"
     assert len(store.events(c.case_id)) == 1
     with pytest.raises(core.PortalError) as e:
-        store.open_case(kind="complaint", psn_no="P1", filed_by="u1", actor_role="insured", subject="",
-                        detail=" ", now=NOW)
+        store.open_case(
+            kind="complaint",
+            psn_no="P1",
+            filed_by="u1",
+            actor_role="insured",
+            subject="",
+            detail=" ",
+            now=NOW,
+        )
     assert e.value.field == "detail"
     assert len(store.cases_for(["P1"])) == 1
 

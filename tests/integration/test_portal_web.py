@@ -82,8 +82,11 @@ def test_family_account_switches_to_a_linked_person_only(app: object, seeded: Se
     assert r.status_code == 200
     led = _ledger(seeded)
     theirs = {s.setl_id for s in led.list_settlements(seeded.family_psn_no, limit=1000)}
-    stranger = next(s.psn_no for s in led.list_settlements(None, limit=1000)
-                    if s.psn_no not in (seeded.insured_psn_no, seeded.family_psn_no))
+    stranger = next(
+        s.psn_no
+        for s in led.list_settlements(None, limit=1000)
+        if s.psn_no not in (seeded.insured_psn_no, seeded.family_psn_no)
+    )
     led.close()
     assert set(re.findall(r"/me/visits/([0-9a-f]{32})", r.text)) <= theirs
     assert c.get(f"/me?psn={stranger}").status_code == 403
@@ -110,8 +113,11 @@ def test_a_visit_explains_who_paid_what_and_logs_the_read(app: object, seeded: S
 
 def test_someone_elses_visit_is_not_found(app: object, seeded: Seeded) -> None:
     led = _ledger(seeded)
-    other = next(s for s in led.list_settlements(None, limit=1000)
-                 if s.psn_no not in (seeded.insured_psn_no, seeded.family_psn_no))
+    other = next(
+        s
+        for s in led.list_settlements(None, limit=1000)
+        if s.psn_no not in (seeded.insured_psn_no, seeded.family_psn_no)
+    )
     led.close()
     assert client(app, "insured").get(f"/me/visits/{other.setl_id}").status_code == 404
     assert client(app, "insured").get("/me/visits/nonexistent").status_code == 404
@@ -119,8 +125,12 @@ def test_someone_elses_visit_is_not_found(app: object, seeded: Seeded) -> None:
 
 def test_estimator_page_shows_the_real_pre_settlement(app: object, seeded: Seeded) -> None:
     c = client(app, "insured")
-    form = {"level": "2", "med_type": "11", "code": ["XJ01DDA003B002010119046", "001101000010000", ""],
-            "qty": ["12", "1", "1"]}
+    form = {
+        "level": "2",
+        "med_type": "11",
+        "code": ["XJ01DDA003B002010119046", "001101000010000", ""],
+        "qty": ["12", "1", "1"],
+    }
     r = c.post("/me/estimate", data=form)
     assert r.status_code == 200
     book = PolicyBook.from_file(example_path("xian"))
@@ -137,23 +147,35 @@ def test_estimator_page_shows_the_real_pre_settlement(app: object, seeded: Seede
 
 
 def test_estimator_names_a_bad_item(app: object) -> None:
-    r = client(app, "insured").post("/me/estimate", data={"level": "1", "med_type": "11", "code": ["NOPE"],
-                                                          "qty": ["1"]})
+    r = client(app, "insured").post(
+        "/me/estimate", data={"level": "1", "med_type": "11", "code": ["NOPE"], "qty": ["1"]}
+    )
     assert r.status_code == 422 and "items[0].code" in r.text
 
 
 def test_a_complaint_is_filed_tracked_and_answered_by_staff(app: object, seeded: Seeded) -> None:
     me = client(app, "insured")
-    r = me.post("/me/cases", data={"kind": "complaint", "psn_no": seeded.family_psn_no, "subject": "H1",
-                                   "detail": "替父亲投诉：收费不透明"}, follow_redirects=False)
+    r = me.post(
+        "/me/cases",
+        data={
+            "kind": "complaint",
+            "psn_no": seeded.family_psn_no,
+            "subject": "H1",
+            "detail": "替父亲投诉：收费不透明",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     case_id = r.headers["location"].rsplit("/", 1)[1]
     page = me.get(f"/me/cases/{case_id}").text
     assert "已提交" in page and "15 个工作日" in page and 'id="sla-clock"' in page
     staff = client(app, "auditor")
     assert case_id in staff.get("/dashboard/cases").text
-    r = staff.post(f"/dashboard/cases/{case_id}/status", data={"status": "accepted", "note": "已转稽核科"},
-                   follow_redirects=False)
+    r = staff.post(
+        f"/dashboard/cases/{case_id}/status",
+        data={"status": "accepted", "note": "已转稽核科"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     page = me.get(f"/me/cases/{case_id}").text
     assert "已受理" in page and "已转稽核科" in page
@@ -168,24 +190,40 @@ def test_a_complaint_is_filed_tracked_and_answered_by_staff(app: object, seeded:
 
 
 def test_a_case_of_someone_not_linked_is_not_found(app: object, seeded: Seeded) -> None:
-    r = client(app, "insured").post("/me/cases", data={"kind": "fraud_report", "psn_no": seeded.insured_psn_no,
-                                                       "subject": "某药店", "detail": "刷卡换购日用品"},
-                                    follow_redirects=False)
+    r = client(app, "insured").post(
+        "/me/cases",
+        data={
+            "kind": "fraud_report",
+            "psn_no": seeded.insured_psn_no,
+            "subject": "某药店",
+            "detail": "刷卡换购日用品",
+        },
+        follow_redirects=False,
+    )
     case_id = r.headers["location"].rsplit("/", 1)[1]
     assert client(app, "insured2").get(f"/me/cases/{case_id}").status_code == 404
     assert client(app, "insured2").post(f"/me/cases/{case_id}/withdraw").status_code == 404
 
 
 def test_filing_for_an_unlinked_person_is_forbidden(app: object, seeded: Seeded) -> None:
-    r = client(app, "insured2").post("/me/cases", data={"kind": "filing_remote", "psn_no": seeded.insured_psn_no,
-                                                        "detail": "x"})
+    r = client(app, "insured2").post(
+        "/me/cases", data={"kind": "filing_remote", "psn_no": seeded.insured_psn_no, "detail": "x"}
+    )
     assert r.status_code == 403
 
 
 def test_withdrawing_a_case_stops_its_clock(app: object, seeded: Seeded) -> None:
     me = client(app, "insured")
-    r = me.post("/me/cases", data={"kind": "filing_remote", "psn_no": seeded.insured_psn_no, "subject": "上海",
-                                   "detail": "异地长期居住"}, follow_redirects=False)
+    r = me.post(
+        "/me/cases",
+        data={
+            "kind": "filing_remote",
+            "psn_no": seeded.insured_psn_no,
+            "subject": "上海",
+            "detail": "异地长期居住",
+        },
+        follow_redirects=False,
+    )
     case_id = r.headers["location"].rsplit("/", 1)[1]
     assert me.post(f"/me/cases/{case_id}/withdraw", follow_redirects=False).status_code == 303
     page = me.get(f"/me/cases/{case_id}").text
@@ -198,8 +236,11 @@ def test_rating_a_visit(app: object, seeded: Seeded) -> None:
     stored = led.list_settlements(seeded.insured_psn_no, limit=1)[0]
     led.close()
     c = client(app, "insured")
-    r = c.post(f"/me/visits/{stored.setl_id}/rating", data={"stars": "4", "comment": "医生耐心"},
-               follow_redirects=False)
+    r = c.post(
+        f"/me/visits/{stored.setl_id}/rating",
+        data={"stars": "4", "comment": "医生耐心"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     page = c.get(r.headers["location"]).text
     assert 'value="4" checked' in page and "医生耐心" in page
@@ -215,8 +256,18 @@ def test_elderly_mode_and_language_are_remembered(app: object) -> None:
     assert '<body class="">' in c.get("/me?big=0").text
 
 
-ROUTES = ["/me", "/me/estimate", "/me/cases", "/me/access", "/dashboard", "/dashboard/data.json",
-          "/dashboard/cases", "/dashboard/simulation", "/dashboard/payment", "/dashboard/audit"]
+ROUTES = [
+    "/me",
+    "/me/estimate",
+    "/me/cases",
+    "/me/access",
+    "/dashboard",
+    "/dashboard/data.json",
+    "/dashboard/cases",
+    "/dashboard/simulation",
+    "/dashboard/payment",
+    "/dashboard/audit",
+]
 EXPECT = {
     None: dict.fromkeys(ROUTES, 401),
     "insured": {r: 200 if r.startswith("/me") else 403 for r in ROUTES},
@@ -245,5 +296,3 @@ def test_logout_from_a_page_ends_the_session(app: object) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/login"
     c.cookies.clear()
     assert c.get("/me").status_code == 401
-
-

@@ -30,14 +30,30 @@ PEOPLE = [  # psn_type, identities, balance (fen), family payer
     ("31", "", 0, 1),
 ]
 
-VISITS_SCHEMA = {"visit_id": pl.Int64, "seq": pl.Int64, "mdtrt_id": pl.String, "psn_id": pl.Int64,
-                 "med_type": pl.String, "hosp_lv": pl.String, "begin_date": pl.Date, "end_date": pl.Date,
-                 "locality": pl.String, "emergency": pl.Boolean, "use_account": pl.Boolean,
-                 "account_payer_id": pl.Int64}
-LINES_SCHEMA = {"visit_id": pl.Int64, "feedetl_sn": pl.Int32, "code": pl.String, "qty": pl.Int64,
-                "price": pl.Int64, "amount": pl.Int64}
+VISITS_SCHEMA = {
+    "visit_id": pl.Int64,
+    "seq": pl.Int64,
+    "mdtrt_id": pl.String,
+    "psn_id": pl.Int64,
+    "med_type": pl.String,
+    "hosp_lv": pl.String,
+    "begin_date": pl.Date,
+    "end_date": pl.Date,
+    "locality": pl.String,
+    "emergency": pl.Boolean,
+    "use_account": pl.Boolean,
+    "account_payer_id": pl.Int64,
+}
+LINES_SCHEMA = {
+    "visit_id": pl.Int64,
+    "feedetl_sn": pl.Int32,
+    "code": pl.String,
+    "qty": pl.Int64,
+    "price": pl.Int64,
+    "amount": pl.Int64,
+}
 
-line_st = st.tuples(st.sampled_from(CODES), st.integers(1, 40_000), st.integers(1, 30) )
+line_st = st.tuples(st.sampled_from(CODES), st.integers(1, 40_000), st.integers(1, 30))
 visit_st = st.tuples(
     st.integers(0, len(PEOPLE) - 1),  # person
     st.sampled_from(["11", "21"]),  # med_type
@@ -52,15 +68,24 @@ visit_st = st.tuples(
 
 
 def build(visits: list[tuple]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, list[tuple[Person, Visit]]]:
-    persons = pl.DataFrame({
-        "psn_id": list(range(len(PEOPLE))),
-        "insutype": ["310" if p[0] in ("11", "21") else "390" for p in PEOPLE],
-        "psn_type": [p[0] for p in PEOPLE],
-        "identities": [p[1] for p in PEOPLE],
-        "family_payer_id": [p[3] for p in PEOPLE],
-        "account_balance": [p[2] for p in PEOPLE],
-    }, schema={"psn_id": pl.Int64, "insutype": pl.String, "psn_type": pl.String, "identities": pl.String,
-               "family_payer_id": pl.Int64, "account_balance": pl.Int64})
+    persons = pl.DataFrame(
+        {
+            "psn_id": list(range(len(PEOPLE))),
+            "insutype": ["310" if p[0] in ("11", "21") else "390" for p in PEOPLE],
+            "psn_type": [p[0] for p in PEOPLE],
+            "identities": [p[1] for p in PEOPLE],
+            "family_payer_id": [p[3] for p in PEOPLE],
+            "account_balance": [p[2] for p in PEOPLE],
+        },
+        schema={
+            "psn_id": pl.Int64,
+            "insutype": pl.String,
+            "psn_type": pl.String,
+            "identities": pl.String,
+            "family_payer_id": pl.Int64,
+            "account_balance": pl.Int64,
+        },
+    )
     vrows: list[dict[str, object]] = []
     lrows: list[dict[str, object]] = []
     pairs: list[tuple[Person, Visit]] = []
@@ -69,25 +94,72 @@ def build(visits: list[tuple]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame
         scheme = "310" if ptype in ("11", "21") else "390"
         payer_id = payer if (fam and payer >= 0) else -1
         begin = dt.date(2025, 1, 1) + dt.timedelta(days=day)
-        ls = tuple(Line(str(j + 1), code, qty * QTY_ONE, price, price * qty)
-                   for j, (code, price, qty) in enumerate(lines))
-        person = Person(f"P{pi}", "x", "x", "M", dt.date(1970, 1, 1), scheme, ptype,
-                        frozenset(x for x in idents.split("|") if x), family=(f"P{payer}",) if payer >= 0 else ())
-        visit = Visit(f"V{seq}", f"P{pi}", med, "H1", lv, begin, begin, ls, loc, emerg, (),
-                      use_acct, f"P{payer_id}" if payer_id >= 0 else None)
+        ls = tuple(
+            Line(str(j + 1), code, qty * QTY_ONE, price, price * qty)
+            for j, (code, price, qty) in enumerate(lines)
+        )
+        person = Person(
+            f"P{pi}",
+            "x",
+            "x",
+            "M",
+            dt.date(1970, 1, 1),
+            scheme,
+            ptype,
+            frozenset(x for x in idents.split("|") if x),
+            family=(f"P{payer}",) if payer >= 0 else (),
+        )
+        visit = Visit(
+            f"V{seq}",
+            f"P{pi}",
+            med,
+            "H1",
+            lv,
+            begin,
+            begin,
+            ls,
+            loc,
+            emerg,
+            (),
+            use_acct,
+            f"P{payer_id}" if payer_id >= 0 else None,
+        )
         pairs.append((person, visit))
-        vrows.append({"visit_id": seq, "seq": seq, "mdtrt_id": f"V{seq}", "psn_id": pi, "med_type": med,
-                      "hosp_lv": lv, "begin_date": begin, "end_date": begin, "locality": loc, "emergency": emerg,
-                      "use_account": use_acct, "account_payer_id": payer_id})
+        vrows.append(
+            {
+                "visit_id": seq,
+                "seq": seq,
+                "mdtrt_id": f"V{seq}",
+                "psn_id": pi,
+                "med_type": med,
+                "hosp_lv": lv,
+                "begin_date": begin,
+                "end_date": begin,
+                "locality": loc,
+                "emergency": emerg,
+                "use_account": use_acct,
+                "account_payer_id": payer_id,
+            }
+        )
         for ln in ls:
-            lrows.append({"visit_id": seq, "feedetl_sn": int(ln.feedetl_sn), "code": ln.code, "qty": ln.qty,
-                          "price": ln.price, "amount": ln.amount})
+            lrows.append(
+                {
+                    "visit_id": seq,
+                    "feedetl_sn": int(ln.feedetl_sn),
+                    "code": ln.code,
+                    "qty": ln.qty,
+                    "price": ln.price,
+                    "amount": ln.amount,
+                }
+            )
     vdf = pl.DataFrame(vrows, schema=VISITS_SCHEMA)
     ldf = pl.DataFrame(lrows, schema=LINES_SCHEMA)
     return persons, vdf, ldf, pairs
 
 
-def realtime(pairs: list[tuple[Person, Visit]]) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+def realtime(
+    pairs: list[tuple[Person, Visit]],
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Settle in (begin_date, seq) order, carrying accumulators and balances like the ledger does."""
     order = sorted(range(len(pairs)), key=lambda i: (pairs[i][1].begin_date, i))
     acc: dict[tuple[str, int], dict[str, int]] = {}
@@ -103,7 +175,9 @@ def realtime(pairs: list[tuple[Person, Visit]]) -> tuple[dict[str, dict[str, int
         for k, v in s.deltas.items():
             a[k] = a.get(k, 0) + v
         bal[payer] -= s.acct_pay
-        out[visit.mdtrt_id] = {f: getattr(s, f) for f in MONEY_OUT} | {"pool_prop_selfpay": s.pool_prop_selfpay}
+        out[visit.mdtrt_id] = {f: getattr(s, f) for f in MONEY_OUT} | {
+            "pool_prop_selfpay": s.pool_prop_selfpay
+        }
     final = {f"{k[0]}:{k[1]}": {n: v for n, v in d.items() if v} for k, d in acc.items()}
     return out, final
 
@@ -125,13 +199,19 @@ def test_batch_and_realtime_agree_to_the_fen(visits: list[tuple]) -> None:
 
 def test_a_heavy_year_hits_caps_and_layers_identically() -> None:
     # one resident with many large stays: deductibles, the 13万 cap, 大病 segments and assistance all bind
-    visits = [(2, "21", "3", d, "local", False, False, False, [("A01", 4_000_000, 5)]) for d in range(0, 360, 12)]
-    visits += [(0, "21", "3", d, "local", False, True, False, [("A01", 5_000_000, 3), ("B20", 6000, 2)])
-               for d in range(3, 360, 20)]
+    visits = [
+        (2, "21", "3", d, "local", False, False, False, [("A01", 4_000_000, 5)]) for d in range(0, 360, 12)
+    ]
+    visits += [
+        (0, "21", "3", d, "local", False, True, False, [("A01", 5_000_000, 3), ("B20", 6000, 2)])
+        for d in range(3, 360, 20)
+    ]
     persons, vdf, ldf, pairs = build(visits)
     expected, expected_acc = realtime(pairs)
     result = settle_batch(BOOK, persons, vdf, ldf)
-    got = {f"V{r['visit_id']}": {k: r[k] for k in expected["V0"]} for r in result.visits.iter_rows(named=True)}
+    got = {
+        f"V{r['visit_id']}": {k: r[k] for k in expected["V0"]} for r in result.visits.iter_rows(named=True)
+    }
     assert got == expected
     for key, acc in expected_acc.items():
         psn, year = key.split(":")
@@ -165,15 +245,29 @@ def test_batch_and_realtime_agree_on_random_policies(data: st.DataObject) -> Non
         idents = "|".join(sorted(data.draw(st.frozensets(st.sampled_from(IDENTITIES)))))
         ppl.append((pt, idents, data.draw(st.integers(0, 2_000_000)) if PTYPES[pt][0] == "310" else 0))
     employees = [i for i, p in enumerate(ppl) if PTYPES[p[0]][0] == "310"]
-    payers = [data.draw(st.sampled_from(employees)) if family_ok and employees and data.draw(st.booleans())
-              else -1 for _ in ppl]
+    payers = [
+        data.draw(st.sampled_from(employees)) if family_ok and employees and data.draw(st.booleans()) else -1
+        for _ in ppl
+    ]
     payers = [p if p != i else -1 for i, p in enumerate(payers)]
-    persons = pl.DataFrame({
-        "psn_id": list(range(n_people)), "insutype": [PTYPES[p[0]][0] for p in ppl],
-        "psn_type": [p[0] for p in ppl], "identities": [p[1] for p in ppl], "family_payer_id": payers,
-        "account_balance": [p[2] for p in ppl],
-    }, schema={"psn_id": pl.Int64, "insutype": pl.String, "psn_type": pl.String, "identities": pl.String,
-               "family_payer_id": pl.Int64, "account_balance": pl.Int64})
+    persons = pl.DataFrame(
+        {
+            "psn_id": list(range(n_people)),
+            "insutype": [PTYPES[p[0]][0] for p in ppl],
+            "psn_type": [p[0] for p in ppl],
+            "identities": [p[1] for p in ppl],
+            "family_payer_id": payers,
+            "account_balance": [p[2] for p in ppl],
+        },
+        schema={
+            "psn_id": pl.Int64,
+            "insutype": pl.String,
+            "psn_type": pl.String,
+            "identities": pl.String,
+            "family_payer_id": pl.Int64,
+            "account_balance": pl.Int64,
+        },
+    )
     n_visits = data.draw(st.integers(1, 25))
     vrows, lrows, pairs = [], [], []
     for seq in range(n_visits):
@@ -182,20 +276,60 @@ def test_batch_and_realtime_agree_on_random_policies(data: st.DataObject) -> Non
         use_family = payers[pi] >= 0 and data.draw(st.booleans())
         lines = tuple(data.draw(fee_lines(j + 1)) for j in range(data.draw(st.integers(1, 5))))
         day = dt.date(2025, 1, 1) + dt.timedelta(days=data.draw(st.integers(0, 364)))
-        v = Visit(f"V{seq}", f"P{pi}", data.draw(st.sampled_from(["11", "21"])), "H1",
-                  data.draw(st.sampled_from(["1", "2", "3"])), day, day, lines,
-                  data.draw(st.sampled_from(["local", "remote_filed", "remote_unfiled"])), data.draw(st.booleans()),
-                  (), data.draw(st.booleans()), f"P{payers[pi]}" if use_family else None)
-        person = Person(f"P{pi}", "x", "x", "F", dt.date(1960, 1, 1), PTYPES[pt][0], pt,
-                        frozenset(x for x in idents.split("|") if x),
-                        family=(f"P{payers[pi]}",) if payers[pi] >= 0 else ())
+        v = Visit(
+            f"V{seq}",
+            f"P{pi}",
+            data.draw(st.sampled_from(["11", "21"])),
+            "H1",
+            data.draw(st.sampled_from(["1", "2", "3"])),
+            day,
+            day,
+            lines,
+            data.draw(st.sampled_from(["local", "remote_filed", "remote_unfiled"])),
+            data.draw(st.booleans()),
+            (),
+            data.draw(st.booleans()),
+            f"P{payers[pi]}" if use_family else None,
+        )
+        person = Person(
+            f"P{pi}",
+            "x",
+            "x",
+            "F",
+            dt.date(1960, 1, 1),
+            PTYPES[pt][0],
+            pt,
+            frozenset(x for x in idents.split("|") if x),
+            family=(f"P{payers[pi]}",) if payers[pi] >= 0 else (),
+        )
         pairs.append((person, v))
-        vrows.append({"visit_id": seq, "seq": seq, "mdtrt_id": v.mdtrt_id, "psn_id": pi, "med_type": v.med_type,
-                      "hosp_lv": v.hosp_lv, "begin_date": day, "end_date": day, "locality": v.locality,
-                      "emergency": v.emergency, "use_account": v.use_account,
-                      "account_payer_id": payers[pi] if use_family else -1})
-        lrows += [{"visit_id": seq, "feedetl_sn": int(ln.feedetl_sn), "code": ln.code, "qty": ln.qty,
-                   "price": ln.price, "amount": ln.amount} for ln in lines]
+        vrows.append(
+            {
+                "visit_id": seq,
+                "seq": seq,
+                "mdtrt_id": v.mdtrt_id,
+                "psn_id": pi,
+                "med_type": v.med_type,
+                "hosp_lv": v.hosp_lv,
+                "begin_date": day,
+                "end_date": day,
+                "locality": v.locality,
+                "emergency": v.emergency,
+                "use_account": v.use_account,
+                "account_payer_id": payers[pi] if use_family else -1,
+            }
+        )
+        lrows += [
+            {
+                "visit_id": seq,
+                "feedetl_sn": int(ln.feedetl_sn),
+                "code": ln.code,
+                "qty": ln.qty,
+                "price": ln.price,
+                "amount": ln.amount,
+            }
+            for ln in lines
+        ]
     vdf = pl.DataFrame(vrows, schema=VISITS_SCHEMA)
     ldf = pl.DataFrame(lrows, schema=LINES_SCHEMA)
     # real time, in (begin_date, seq) order

@@ -21,8 +21,12 @@ def test_a_generated_year_agrees_with_the_realtime_engine(tmp_path: Path, region
     generate(example_path(region), out, persons=1_500, year=2025, seed=seed)
     book = PolicyBook.from_file(example_path(region))
     persons, visits, lines = read_inputs(out)
-    batch = {r["mdtrt_id"]: r for r in settle_batch(book, persons, visits, lines).visits
-             .join(visits.select("visit_id", "mdtrt_id"), on="visit_id").iter_rows(named=True)}
+    batch = {
+        r["mdtrt_id"]: r
+        for r in settle_batch(book, persons, visits, lines)
+        .visits.join(visits.select("visit_id", "mdtrt_id"), on="visit_id")
+        .iter_rows(named=True)
+    }
     balances = dict(zip(persons["psn_id"].to_list(), persons["account_balance"].to_list(), strict=True))
     schemes = dict(zip(persons["psn_id"].to_list(), persons["insutype"].to_list(), strict=True))
     acc: dict[tuple[str, int], dict[str, int]] = {}

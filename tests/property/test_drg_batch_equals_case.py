@@ -19,8 +19,22 @@ def per_case(scheme_id: str, df: pl.DataFrame) -> list[tuple[str, str, str, str,
 
     out = []
     for r in df.iter_rows(named=True):
-        g = group_case(cs, Case(r["case_id"], int(r["age"]), r["sex"], r["discharge_status"], r["pdx"], sp(r["sdx"]),
-                                sp(r["sdx_poa"]), sp(r["procedures"]), r["age_days"], r["weight_g"], r["los_days"]))
+        g = group_case(
+            cs,
+            Case(
+                r["case_id"],
+                int(r["age"]),
+                r["sex"],
+                r["discharge_status"],
+                r["pdx"],
+                sp(r["sdx"]),
+                sp(r["sdx_poa"]),
+                sp(r["procedures"]),
+                r["age_days"],
+                r["weight_g"],
+                r["los_days"],
+            ),
+        )
         out.append((g.mdc, g.adrg, g.drg, g.severity, g.trace))
     return out
 
@@ -29,7 +43,9 @@ def test_parallel_batch_equals_per_case_on_a_large_seeded_batch() -> None:
     df = random_cases(load_scheme("chs-drg-demo"), PARALLEL_MIN + 1_234, seed=5)
     out = group_frame(load_scheme("chs-drg-demo"), df, workers=2)
     assert out["case_id"].to_list() == df["case_id"].to_list()
-    assert list(out.select("mdc", "adrg", "drg", "severity", "trace").iter_rows()) == per_case("chs-drg-demo", df)
+    assert list(out.select("mdc", "adrg", "drg", "severity", "trace").iter_rows()) == per_case(
+        "chs-drg-demo", df
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -37,7 +53,9 @@ def test_parallel_batch_equals_per_case_on_a_large_seeded_batch() -> None:
 def test_batch_equals_per_case_for_any_seed(seed: int, n: int) -> None:
     df = random_cases(load_scheme("chs-drg-demo"), n, seed=seed)
     out = group_frame(load_scheme("chs-drg-demo"), df, workers=1)
-    assert list(out.select("mdc", "adrg", "drg", "severity", "trace").iter_rows()) == per_case("chs-drg-demo", df)
+    assert list(out.select("mdc", "adrg", "drg", "severity", "trace").iter_rows()) == per_case(
+        "chs-drg-demo", df
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -57,7 +75,11 @@ def test_msdrg_batch_equals_per_case_on_realistic_cases() -> None:
 
     cs = load_scheme("ms-drg-v43")
     df = realistic_cases(cs, 1_500, seed=3).with_columns(
-        pl.lit(None, dtype=pl.Int64).alias("age_days"), pl.lit(None, dtype=pl.Int64).alias("weight_g"),
-        pl.lit(None, dtype=pl.Int64).alias("los_days"))
+        pl.lit(None, dtype=pl.Int64).alias("age_days"),
+        pl.lit(None, dtype=pl.Int64).alias("weight_g"),
+        pl.lit(None, dtype=pl.Int64).alias("los_days"),
+    )
     out = group_frame(cs, df, workers=1)
-    assert list(out.select("mdc", "adrg", "drg", "severity", "trace").iter_rows()) == per_case("ms-drg-v43", df)
+    assert list(out.select("mdc", "adrg", "drg", "severity", "trace").iter_rows()) == per_case(
+        "ms-drg-v43", df
+    )

@@ -45,14 +45,20 @@ case = st.tuples(
 def frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
     # a hospital keeps one level whatever the draw says: the level of its first case
     level: dict[int, str] = {}
-    return pl.DataFrame({
-        "case_id": [f"c{i}" for i in range(len(rows))],
-        "fixmedins_code": [f"H{r[0]}" for r in rows],
-        "hosp_lv": [level.setdefault(r[0], r[1]) for r in rows],
-        "drg": [r[2] for r in rows], "pdx": [r[3] for r in rows], "main_procedure": [r[4] for r in rows],
-        "medfee_sumamt": [r[5] for r in rows], "los_days": [3] * len(rows),
-        "discharge_date": [dt.date(r[6], r[7], 1) for r in rows],
-    }, schema_overrides={"medfee_sumamt": pl.Int64})
+    return pl.DataFrame(
+        {
+            "case_id": [f"c{i}" for i in range(len(rows))],
+            "fixmedins_code": [f"H{r[0]}" for r in rows],
+            "hosp_lv": [level.setdefault(r[0], r[1]) for r in rows],
+            "drg": [r[2] for r in rows],
+            "pdx": [r[3] for r in rows],
+            "main_procedure": [r[4] for r in rows],
+            "medfee_sumamt": [r[5] for r in rows],
+            "los_days": [3] * len(rows),
+            "discharge_date": [dt.date(r[6], r[7], 1) for r in rows],
+        },
+        schema_overrides={"medfee_sumamt": pl.Int64},
+    )
 
 
 def check(pay: Any, pool: int) -> None:
@@ -73,10 +79,15 @@ def check(pay: Any, pool: int) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=st.lists(case, min_size=1, max_size=60), pool=st.integers(0, 10**13),
-       withholding=st.integers(0, 10_000), institution=st.booleans())
-def test_drg_and_dip_payments_add_up_to_the_budget(rows: list[tuple[Any, ...]], pool: int, withholding: int,
-                                                   institution: bool) -> None:
+@given(
+    rows=st.lists(case, min_size=1, max_size=60),
+    pool=st.integers(0, 10**13),
+    withholding=st.integers(0, 10_000),
+    institution=st.booleans(),
+)
+def test_drg_and_dip_payments_add_up_to_the_budget(
+    rows: list[tuple[Any, ...]], pool: int, withholding: int, institution: bool
+) -> None:
     df = frame(rows)
     current = df.filter(pl.col("discharge_date").dt.year() == 2025)
     if current.height == 0:
@@ -88,15 +99,22 @@ def test_drg_and_dip_payments_add_up_to_the_budget(rows: list[tuple[Any, ...]], 
 
 
 @settings(max_examples=150, deadline=None)
-@given(rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**9) | st.just(0)), min_size=1, max_size=40),
-       dues=st.lists(st.integers(0, 10**14), min_size=4, max_size=4))
-def test_vectorised_case_split_is_the_largest_remainder_method(rows: list[tuple[int, int]],
-                                                               dues: list[int]) -> None:
-    df = pl.DataFrame({"fixmedins_code": [f"H{h}" for h, _ in rows], "points_pu": [p for _, p in rows]},
-                      schema={"fixmedins_code": pl.String, "points_pu": pl.Int64}).sort(
-        "fixmedins_code", maintain_order=True)
-    df = df.with_columns(pl.col("fixmedins_code").replace_strict(
-        {f"H{i}": d for i, d in enumerate(dues)}, return_dtype=pl.Int64).alias("_due"))
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**9) | st.just(0)), min_size=1, max_size=40),
+    dues=st.lists(st.integers(0, 10**14), min_size=4, max_size=4),
+)
+def test_vectorised_case_split_is_the_largest_remainder_method(
+    rows: list[tuple[int, int]], dues: list[int]
+) -> None:
+    df = pl.DataFrame(
+        {"fixmedins_code": [f"H{h}" for h, _ in rows], "points_pu": [p for _, p in rows]},
+        schema={"fixmedins_code": pl.String, "points_pu": pl.Int64},
+    ).sort("fixmedins_code", maintain_order=True)
+    df = df.with_columns(
+        pl.col("fixmedins_code")
+        .replace_strict({f"H{i}": d for i, d in enumerate(dues)}, return_dtype=pl.Int64)
+        .alias("_due")
+    )
     got = split_within(df)
     for code, part in got.group_by("fixmedins_code", maintain_order=True):
         due = dues[int(str(code[0])[1:])]

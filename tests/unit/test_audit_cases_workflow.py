@@ -37,8 +37,14 @@ def item(no: int, amount: int, sn: int | None = None) -> CaseItem:
 
 
 def opened(*amounts: int) -> tuple[Case, list[CaseEvent]]:
-    case, events = open_case("2025Q2:H1", "H1", "2025Q2", [item(i, a, i) for i, a in enumerate(amounts, 1)],
-                             at("2025-06-03"), "auditor")
+    case, events = open_case(
+        "2025Q2:H1",
+        "H1",
+        "2025Q2",
+        [item(i, a, i) for i, a in enumerate(amounts, 1)],
+        at("2025-06-03"),
+        "auditor",
+    )
     return case, events
 
 
@@ -73,8 +79,14 @@ def test_a_year_without_a_holiday_list_is_refused() -> None:
 
 
 def test_parameters_without_a_source_or_with_a_bad_window_are_refused() -> None:
-    good = {"appeal_window": {"working_days": 20, "source": "x"}, "timezone": {"name": "Asia/Shanghai", "source": "x"},
-            "calendar": {"weekend": {"iso_weekdays": [6, 7]}, "years": {2025: {"holidays": ["2025-01-01"], "source": "x"}}}}
+    good = {
+        "appeal_window": {"working_days": 20, "source": "x"},
+        "timezone": {"name": "Asia/Shanghai", "source": "x"},
+        "calendar": {
+            "weekend": {"iso_weekdays": [6, 7]},
+            "years": {2025: {"holidays": ["2025-01-01"], "source": "x"}},
+        },
+    }
     assert parse_params(good).appeal_working_days == 20
     assert parse_params({k: v for k, v in good.items() if k != "calendar"}).calendar.years >= {2025, 2026}
     bad = json.loads(json.dumps(good))
@@ -105,12 +117,18 @@ def test_the_full_path_logs_every_step_with_a_linked_hash_chain() -> None:
     assert case.state is CaseState.DECIDED
     assert [i.decided_fen for i in case.items] == [1000, 0, 1200] and case.upheld_fen == 2200
     assert case.item(1).decision == "upheld" and "逾期" in (case.item(1).decision_reason or "")
-    case, ev = transition(case, RecordDeduction("bureau", "DED:x", {1: 1000, 3: 1200}), at("2025-07-11"), PARAMS)
+    case, ev = transition(
+        case, RecordDeduction("bureau", "DED:x", {1: 1000, 3: 1200}), at("2025-07-11"), PARAMS
+    )
     log += ev
     assert case.state is CaseState.DEDUCTED and case.deducted_fen == 2200
     assert [e.event for e in log] == ["open", "notify", "appeal", "decide", "deduct"]
     assert [(e.state_before, e.state_after) for e in log[1:]] == [
-        ("open", "notified"), ("notified", "appealed"), ("appealed", "decided"), ("decided", "deducted")]
+        ("open", "notified"),
+        ("notified", "appealed"),
+        ("appealed", "decided"),
+        ("decided", "deducted"),
+    ]
     assert log[2].detail["items"]["2"]["appeal_reason"] == [None, "病历可证"]
     assert log[3].detail["items"]["3"]["decided_fen"] == [None, 1200]
     assert verify_history(case, log) == []
@@ -133,18 +151,21 @@ def test_a_late_appeal_is_refused_and_changes_nothing() -> None:
     assert case.state is CaseState.NOTIFIED and case.item(1).appeal_at is None
 
 
-@pytest.mark.parametrize(("state_cmd", "code"), [
-    ("appeal_before_notice", "illegal_transition"),
-    ("notify_twice", "illegal_transition"),
-    ("decide_in_window", "appeal_window_open"),
-    ("expire_in_window", "appeal_window_open"),
-    ("deduct_undecided", "illegal_transition"),
-    ("appeal_twice", "already_appealed"),
-    ("unknown_item", "unknown_item"),
-    ("partial_too_big", "invalid_decision"),
-    ("missing_decision", "invalid_decision"),
-    ("bad_outcome", "invalid_decision"),
-])
+@pytest.mark.parametrize(
+    ("state_cmd", "code"),
+    [
+        ("appeal_before_notice", "illegal_transition"),
+        ("notify_twice", "illegal_transition"),
+        ("decide_in_window", "appeal_window_open"),
+        ("expire_in_window", "appeal_window_open"),
+        ("deduct_undecided", "illegal_transition"),
+        ("appeal_twice", "already_appealed"),
+        ("unknown_item", "unknown_item"),
+        ("partial_too_big", "invalid_decision"),
+        ("missing_decision", "invalid_decision"),
+        ("bad_outcome", "invalid_decision"),
+    ],
+)
 def test_illegal_transitions_are_refused_with_a_code(state_cmd: str, code: str) -> None:
     case, _ = opened(1000, 500)
     notified, _ = transition(case, Notify("a"), at("2025-06-03"), PARAMS)
@@ -153,15 +174,19 @@ def test_illegal_transitions_are_refused_with_a_code(state_cmd: str, code: str) 
     attempts = {
         "appeal_before_notice": lambda: transition(case, Appeal("h", {1: "r"}), at("2025-06-04"), PARAMS),
         "notify_twice": lambda: transition(notified, Notify("a"), at("2025-06-04"), PARAMS),
-        "decide_in_window": lambda: transition(appealed, Decide("b", {1: Decision("upheld", "r")}), at("2025-06-05"),
-                                               PARAMS),
+        "decide_in_window": lambda: transition(
+            appealed, Decide("b", {1: Decision("upheld", "r")}), at("2025-06-05"), PARAMS
+        ),
         "expire_in_window": lambda: transition(notified, Expire(), at("2025-06-05"), PARAMS),
         "deduct_undecided": lambda: transition(appealed, RecordDeduction("b", "D", {}), late, PARAMS),
         "appeal_twice": lambda: transition(appealed, Appeal("h", {1: "again"}), at("2025-06-05"), PARAMS),
         "unknown_item": lambda: transition(notified, Appeal("h", {9: "r"}), at("2025-06-05"), PARAMS),
-        "partial_too_big": lambda: transition(appealed, Decide("b", {1: Decision("partial", "r", 1000)}), late,
-                                              PARAMS),
-        "missing_decision": lambda: transition(appealed, Decide("b", {2: Decision("upheld", "r")}), late, PARAMS),
+        "partial_too_big": lambda: transition(
+            appealed, Decide("b", {1: Decision("partial", "r", 1000)}), late, PARAMS
+        ),
+        "missing_decision": lambda: transition(
+            appealed, Decide("b", {2: Decision("upheld", "r")}), late, PARAMS
+        ),
         "bad_outcome": lambda: transition(appealed, Decide("b", {1: Decision("maybe", "r")}), late, PARAMS),
     }
     with pytest.raises(CaseError) as e:
@@ -196,22 +221,58 @@ def test_a_naive_clock_is_refused() -> None:
 def _flags(rows: list[dict[str, object]]) -> pl.DataFrame:
     from yibao.audit.flags import FLAG_SCHEMA
 
-    base = {"source": "rule", "rule_class": "政策", "severity": "flag", "reason_zh": "重复收费",
-            "reason_en": "duplicate", "evidence": "{}"}
+    base = {
+        "source": "rule",
+        "rule_class": "政策",
+        "severity": "flag",
+        "reason_zh": "重复收费",
+        "reason_en": "duplicate",
+        "evidence": "{}",
+    }
     return pl.DataFrame([{**base, **r} for r in rows], schema=FLAG_SCHEMA)
 
 
 def test_flags_group_into_one_case_per_institution_and_one_item_per_line() -> None:
-    flags = _flags([
-        {"flag_id": "A:1:1", "rule_code": "A", "psn_id": 1, "fixmedins_code": "H1", "visit_id": 1, "feedetl_sn": 1,
-         "amount_fen": 500},
-        {"flag_id": "B:1:1", "rule_code": "B", "psn_id": 1, "fixmedins_code": "H1", "visit_id": 1, "feedetl_sn": 1,
-         "amount_fen": 700},
-        {"flag_id": "A:1:0", "rule_code": "A", "psn_id": 1, "fixmedins_code": "H1", "visit_id": 1, "feedetl_sn": None,
-         "amount_fen": 900},
-        {"flag_id": "A:2:3", "rule_code": "A", "psn_id": 2, "fixmedins_code": "H2", "visit_id": 2, "feedetl_sn": 3,
-         "amount_fen": 100},
-    ])
+    flags = _flags(
+        [
+            {
+                "flag_id": "A:1:1",
+                "rule_code": "A",
+                "psn_id": 1,
+                "fixmedins_code": "H1",
+                "visit_id": 1,
+                "feedetl_sn": 1,
+                "amount_fen": 500,
+            },
+            {
+                "flag_id": "B:1:1",
+                "rule_code": "B",
+                "psn_id": 1,
+                "fixmedins_code": "H1",
+                "visit_id": 1,
+                "feedetl_sn": 1,
+                "amount_fen": 700,
+            },
+            {
+                "flag_id": "A:1:0",
+                "rule_code": "A",
+                "psn_id": 1,
+                "fixmedins_code": "H1",
+                "visit_id": 1,
+                "feedetl_sn": None,
+                "amount_fen": 900,
+            },
+            {
+                "flag_id": "A:2:3",
+                "rule_code": "A",
+                "psn_id": 2,
+                "fixmedins_code": "H2",
+                "visit_id": 2,
+                "feedetl_sn": 3,
+                "amount_fen": 100,
+            },
+        ]
+    )
     drafts = group_flags(flags, "2025Q2")
     assert [(d.case_id, len(d.items)) for d in drafts] == [("2025Q2:H1", 2), ("2025Q2:H2", 1)]
     visit_level, line = drafts[0].items
@@ -222,8 +283,15 @@ def test_flags_group_into_one_case_per_institution_and_one_item_per_line() -> No
 
 
 def test_bad_flag_frames_name_the_column() -> None:
-    good = {"flag_id": "A:1:1", "rule_code": "A", "psn_id": 1, "fixmedins_code": "H1", "visit_id": 1,
-            "feedetl_sn": 1, "amount_fen": 5}
+    good = {
+        "flag_id": "A:1:1",
+        "rule_code": "A",
+        "psn_id": 1,
+        "fixmedins_code": "H1",
+        "visit_id": 1,
+        "feedetl_sn": 1,
+        "amount_fen": 5,
+    }
     with pytest.raises(CaseError, match=r"flags\.amount_fen"):
         group_flags(_flags([{**good, "amount_fen": -1}]), "P")
     with pytest.raises(CaseError, match=r"flags\.fixmedins_code"):

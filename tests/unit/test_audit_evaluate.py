@@ -14,13 +14,27 @@ from yibao.audit.flags import empty_flags
 
 def _flags(rows: list[tuple[str, int, int | None, int]]) -> pl.DataFrame:
     base = empty_flags()
-    df = pl.DataFrame(rows, schema={"rule_code": pl.String, "visit_id": pl.Int64, "feedetl_sn": pl.Int32,
-                                    "amount_fen": pl.Int64}, orient="row")
-    return pl.concat([base, df.with_columns(
-        (pl.col("rule_code") + ":" + pl.col("visit_id").cast(pl.String)).alias("flag_id"),
-        pl.lit("model").alias("source"), pl.lit("模型").alias("rule_class"), pl.lit(1, pl.Int64).alias("psn_id"),
-        pl.lit("H1").alias("fixmedins_code"), pl.lit("flag").alias("severity"), pl.lit("").alias("reason_zh"),
-        pl.lit("").alias("reason_en"), pl.lit("{}").alias("evidence")).select(base.columns)])
+    df = pl.DataFrame(
+        rows,
+        schema={"rule_code": pl.String, "visit_id": pl.Int64, "feedetl_sn": pl.Int32, "amount_fen": pl.Int64},
+        orient="row",
+    )
+    return pl.concat(
+        [
+            base,
+            df.with_columns(
+                (pl.col("rule_code") + ":" + pl.col("visit_id").cast(pl.String)).alias("flag_id"),
+                pl.lit("model").alias("source"),
+                pl.lit("模型").alias("rule_class"),
+                pl.lit(1, pl.Int64).alias("psn_id"),
+                pl.lit("H1").alias("fixmedins_code"),
+                pl.lit("flag").alias("severity"),
+                pl.lit("").alias("reason_zh"),
+                pl.lit("").alias("reason_en"),
+                pl.lit("{}").alias("evidence"),
+            ).select(base.columns),
+        ]
+    )
 
 
 def _by_name(scores: list[Score]) -> dict[str, Score]:
@@ -28,16 +42,24 @@ def _by_name(scores: list[Score]) -> dict[str, Score]:
 
 
 def test_scoring_counts_visits_attributes_false_positives_and_does_not_double_count_amounts() -> None:
-    visits = pl.DataFrame({"visit_id": [1, 2, 3, 4, 5, 6, 7],
-                           "scenario": ["upcoding", "upcoding", "phantom_billing", None, None, None, None]})
-    flags = _flags([
-        ("MX-PEER-005", 1, 1, 300), ("MX-PEER-005", 1, 2, 200),  # one visit, two lines: 500 at stake
-        ("MX-IF-001", 1, None, 400),  # a second detector on the same visit does not add to the amount
-        ("MX-PEER-006", 3, None, 1000),
-        ("MX-PEER-005", 4, 1, 50),  # false positive charged to upcoding
-        ("MX-PEER-005", 5, 1, 70), ("MX-PEER-006", 5, None, 90),  # two detectors: half each
-        ("XX-UNKNOWN", 6, None, 10),  # no declared target
-    ])
+    visits = pl.DataFrame(
+        {
+            "visit_id": [1, 2, 3, 4, 5, 6, 7],
+            "scenario": ["upcoding", "upcoding", "phantom_billing", None, None, None, None],
+        }
+    )
+    flags = _flags(
+        [
+            ("MX-PEER-005", 1, 1, 300),
+            ("MX-PEER-005", 1, 2, 200),  # one visit, two lines: 500 at stake
+            ("MX-IF-001", 1, None, 400),  # a second detector on the same visit does not add to the amount
+            ("MX-PEER-006", 3, None, 1000),
+            ("MX-PEER-005", 4, 1, 50),  # false positive charged to upcoding
+            ("MX-PEER-005", 5, 1, 70),
+            ("MX-PEER-006", 5, None, 90),  # two detectors: half each
+            ("XX-UNKNOWN", 6, None, 10),  # no declared target
+        ]
+    )
     s = _by_name(score(visits, flags, ["upcoding", "phantom_billing"]))
     up, ph, overall = s["upcoding"], s["phantom_billing"], s["overall"]
     assert (up.labelled, up.flagged, up.amount_flagged) == (2, 1, 500)
@@ -70,13 +92,27 @@ def seeded() -> dict[str, Score]:
 
 
 def test_whole_audit_reaches_its_floor_on_a_small_seeded_region(seeded: dict[str, Score]) -> None:
-    for name, floor in (("phantom_billing", 0.95), ("collusive_ring", 0.98), ("drug_resale", 0.98),
-                        ("split_admission", 0.98), ("duplicate_charging", 0.98), ("sex_age_impossible", 0.95),
-                        ("over_prescription", 0.9), ("upcoding", 0.88)):
+    for name, floor in (
+        ("phantom_billing", 0.95),
+        ("collusive_ring", 0.98),
+        ("drug_resale", 0.98),
+        ("split_admission", 0.98),
+        ("duplicate_charging", 0.98),
+        ("sex_age_impossible", 0.95),
+        ("over_prescription", 0.9),
+        ("upcoding", 0.88),
+    ):
         r = seeded[name].recall
         assert r is not None and r >= floor, (name, r)
-    for name in ("phantom_billing", "collusive_ring", "drug_resale", "upcoding", "split_admission",
-                 "over_prescription", "sex_age_impossible"):
+    for name in (
+        "phantom_billing",
+        "collusive_ring",
+        "drug_resale",
+        "upcoding",
+        "split_admission",
+        "over_prescription",
+        "sex_age_impossible",
+    ):
         p = seeded[name].precision
         assert p is not None and p >= 0.9, (name, p)
     overall = seeded["overall"]
@@ -111,8 +147,9 @@ def test_cli_run_writes_flags_and_evaluate_prints_json_lines(tmp_path: Path) -> 
     bad = CliRunner().invoke(audit_app, ["run", str(d), "--out", str(tmp_path / "flags.txt")])
     assert bad.exit_code != 0 and "out" in bad.output
 
-    r = CliRunner().invoke(audit_app, ["evaluate", "--seed", "3", "--persons", "5000", "--json", "--no-rules",
-                                       "--no-settle"])
+    r = CliRunner().invoke(
+        audit_app, ["evaluate", "--seed", "3", "--persons", "5000", "--json", "--no-rules", "--no-settle"]
+    )
     assert r.exit_code == 0, r.output
     rows = [json.loads(x) for x in r.output.strip().splitlines()]
     assert [x["scenario"] for x in rows][-1] == "overall"
@@ -124,8 +161,14 @@ def test_detector_table_says_where_false_positives_come_from() -> None:
     from yibao.audit.evaluate import detector_scores
 
     visits = pl.DataFrame({"visit_id": [1, 2, 3], "scenario": ["upcoding", None, "upcoding"]})
-    flags = _flags([("MX-PEER-005", 1, 1, 10), ("MX-PEER-005", 1, 2, 5), ("MX-PEER-005", 2, 1, 7),
-                    ("MX-PEER-005", 3, 1, 1)])
+    flags = _flags(
+        [
+            ("MX-PEER-005", 1, 1, 10),
+            ("MX-PEER-005", 1, 2, 5),
+            ("MX-PEER-005", 2, 1, 7),
+            ("MX-PEER-005", 3, 1, 1),
+        ]
+    )
     d = detector_scores(visits, flags).row(0, named=True)
     assert (d["rule_code"], d["visits"], d["labelled"], d["amount_fen"]) == ("MX-PEER-005", 3, 2, 23)
     assert d["precision"] == pytest.approx(2 / 3, abs=1e-4) and d["found"] == "upcoding=2"

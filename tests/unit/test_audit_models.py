@@ -27,21 +27,53 @@ class Claims:
         self.v: list[dict[str, Any]] = []
         self.ln: list[dict[str, Any]] = []
 
-    def visit(self, psn: int, prov: str, day: int, items: list[tuple[str, int, int]], med_type: str = "11",
-              lv: str = "2", los: int = 0, dx: str = "J06", doctor: str | None = None) -> int:
+    def visit(
+        self,
+        psn: int,
+        prov: str,
+        day: int,
+        items: list[tuple[str, int, int]],
+        med_type: str = "11",
+        lv: str = "2",
+        los: int = 0,
+        dx: str = "J06",
+        doctor: str | None = None,
+    ) -> int:
         vid = len(self.v)
         begin = D0 + dt.timedelta(days=day)
-        self.v.append({"visit_id": vid, "psn_id": psn, "fixmedins_code": prov, "med_type": med_type, "hosp_lv": lv,
-                       "begin_date": begin, "end_date": begin + dt.timedelta(days=los), "los_days": los,
-                       "emergency": False, "diagnoses": dx, "scenario": None, "bilg_dr_codg": doctor})
+        self.v.append(
+            {
+                "visit_id": vid,
+                "psn_id": psn,
+                "fixmedins_code": prov,
+                "med_type": med_type,
+                "hosp_lv": lv,
+                "begin_date": begin,
+                "end_date": begin + dt.timedelta(days=los),
+                "los_days": los,
+                "emergency": False,
+                "diagnoses": dx,
+                "scenario": None,
+                "bilg_dr_codg": doctor,
+            }
+        )
         for k, (code, qty_units, price) in enumerate(items):
-            self.ln.append({"visit_id": vid, "feedetl_sn": k + 1, "code": code, "qty": qty_units * 10_000,
-                            "price": price, "amount": qty_units * price})
+            self.ln.append(
+                {
+                    "visit_id": vid,
+                    "feedetl_sn": k + 1,
+                    "code": code,
+                    "qty": qty_units * 10_000,
+                    "price": price,
+                    "amount": qty_units * price,
+                }
+            )
         return vid
 
     def frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        v = pl.DataFrame(self.v, schema_overrides={"los_days": pl.Int16, "scenario": pl.String,
-                                                   "bilg_dr_codg": pl.String})
+        v = pl.DataFrame(
+            self.v, schema_overrides={"los_days": pl.Int16, "scenario": pl.String, "bilg_dr_codg": pl.String}
+        )
         ln = pl.DataFrame(self.ln, schema_overrides={"feedetl_sn": pl.Int32})
         return v, ln
 
@@ -75,10 +107,20 @@ def test_bill_template_flags_one_item_set_reused_for_many_patients() -> None:
     c = Claims()
     for p in range(5):
         for i in range(80):
-            c.visit(1000 * p + i, f"H{p}", i % 300, [(CONSULT, 1, 1000), (DRUG_A, 1 + i % 7, 300), (LAB, 1, 500 + i)]
-                    if i % 2 else [(CONSULT, 1, 1000), (DRUG_B, 1 + i % 5, 200), (REG, 1, 100), (LAB, 1, 400)])
-    ghost = [c.visit(90_000 + k, "H4", k, [(CONSULT, 1, 1000), (DRUG_A, 3, 300), (DRUG_B, 2, 200), (NURSE, 1, 1800)])
-             for k in range(15)]
+            c.visit(
+                1000 * p + i,
+                f"H{p}",
+                i % 300,
+                [(CONSULT, 1, 1000), (DRUG_A, 1 + i % 7, 300), (LAB, 1, 500 + i)]
+                if i % 2
+                else [(CONSULT, 1, 1000), (DRUG_B, 1 + i % 5, 200), (REG, 1, 100), (LAB, 1, 400)],
+            )
+    ghost = [
+        c.visit(
+            90_000 + k, "H4", k, [(CONSULT, 1, 1000), (DRUG_A, 3, 300), (DRUG_B, 2, 200), (NURSE, 1, 1800)]
+        )
+        for k in range(15)
+    ]
     f = run(c, "MX-PEER-006")
     assert sorted(f["visit_id"].to_list()) == ghost
 
@@ -87,13 +129,17 @@ def test_physician_template_flags_one_doctors_identical_short_bills() -> None:
     c = Claims()
     for i in range(240):  # honest two-item bills: the quantity follows the patient
         c.visit(i, "H9", i % 300, [(CONSULT, 1, 1000), (DRUG_B, 1 + i % 11, 200)], doctor=f"D{i % 3}")
-    ghost = [c.visit(5_000 + k, "H9", k, [(CONSULT, 1, 1000), (DRUG_A, 3, 300)], doctor="D0") for k in range(12)]
+    ghost = [
+        c.visit(5_000 + k, "H9", k, [(CONSULT, 1, 1000), (DRUG_A, 3, 300)], doctor="D0") for k in range(12)
+    ]
     for k in range(12):  # the same bill spread over three physicians: 4 patients each, not a template
         c.visit(6_000 + k, "H8", k, [(CONSULT, 1, 1000), (DRUG_A, 3, 300)], doctor=f"E{k % 3}")
     for k in range(12):  # ten patients of one busy physician's 200 visits: 5 %, under the share
         c.visit(7_000 + k % 10, "H7", k, [(CONSULT, 1, 1000), (DRUG_A, 3, 300)], doctor="F1")
     for i in range(188):
-        c.visit(8_000 + i, "H7", i, [(CONSULT, 1, 1000), (DRUG_B, 1 + i % 13, 200), (LAB, 1, 400)], doctor="F1")
+        c.visit(
+            8_000 + i, "H7", i, [(CONSULT, 1, 1000), (DRUG_B, 1 + i % 13, 200), (LAB, 1, 400)], doctor="F1"
+        )
     f = run(c, "MX-PEER-007")
     assert sorted(f["visit_id"].to_list()) == ghost
     ev = json.loads(f["evidence"][0])
@@ -109,13 +155,16 @@ def test_network_finds_a_ring_seen_together_and_not_a_household() -> None:
             c.visit(p, "H1", d, [(CONSULT, 1, 1000)])
     ring = list(range(500, 510))
     ring_days = list(range(10, 350, 17))
-    ring_visits = [c.visit(p, "H1", d, [(CONSULT, 1, 1000), (DRUG_A, 4, 300)]) for d in ring_days for p in ring]
+    ring_visits = [
+        c.visit(p, "H1", d, [(CONSULT, 1, 1000), (DRUG_A, 4, 300)]) for d in ring_days for p in ring
+    ]
     family = [600, 601, 602, 603, 604]  # a household that always comes together is not a ring
     for d in ring_days:
         for p in family:
             c.visit(p, "H1", d + 3, [(CONSULT, 1, 1000)])
-    persons = pl.DataFrame({"psn_id": list(range(700)),
-                            "household_id": [600 if 600 <= i < 605 else i for i in range(700)]})
+    persons = pl.DataFrame(
+        {"psn_id": list(range(700)), "household_id": [600 if 600 <= i < 605 else i for i in range(700)]}
+    )
     f = run(c, "MX-NET-001", persons)
     assert set(f["visit_id"].to_list()) == set(ring_visits)
     ev = json.loads(f["evidence"][0])
@@ -127,8 +176,10 @@ def test_early_refills_of_a_dear_drug() -> None:
     for p in range(20):  # ordinary buyers: about monthly
         for k in range(10):
             c.visit(p, "P1", k * 33 + p, [(DEAR, 1, 13800)], med_type="41", lv="1")
-    reseller = [c.visit(99, "P1" if k % 2 else "P2", k * 8, [(DEAR, 1, 13800)], med_type="41", lv="1")
-                for k in range(40)]
+    reseller = [
+        c.visit(99, "P1" if k % 2 else "P2", k * 8, [(DEAR, 1, 13800)], med_type="41", lv="1")
+        for k in range(40)
+    ]
     f = run(c, "MX-PAT-004")
     assert sorted(f["visit_id"].to_list()) == reseller
     assert json.loads(f["evidence"][0])["interval_days"] == 8.0
@@ -147,12 +198,33 @@ def test_long_stay_with_little_care_is_flagged_but_a_long_busy_stay_is_not() -> 
     c = Claims()
     for p in range(40):
         los = 6 + p % 4
-        c.visit(p, "H1", p * 5, [(BED, los, 3000), (NURSE, los, 1800), (DRUG_A, 10 * los, 300), (LAB, los, 2000)],
-                med_type="21", los=los, dx="J18")
-    hung = c.visit(100, "H1", 250, [(BED, 30, 3000), (NURSE, 30, 1800), (DRUG_A, 60, 300), (LAB, 6, 2000)],
-                   med_type="21", los=30, dx="J18")
-    c.visit(101, "H1", 260, [(BED, 30, 3000), (NURSE, 30, 1800), (DRUG_A, 300, 300), (LAB, 30, 2000)],
-            med_type="21", los=30, dx="J18")
+        c.visit(
+            p,
+            "H1",
+            p * 5,
+            [(BED, los, 3000), (NURSE, los, 1800), (DRUG_A, 10 * los, 300), (LAB, los, 2000)],
+            med_type="21",
+            los=los,
+            dx="J18",
+        )
+    hung = c.visit(
+        100,
+        "H1",
+        250,
+        [(BED, 30, 3000), (NURSE, 30, 1800), (DRUG_A, 60, 300), (LAB, 6, 2000)],
+        med_type="21",
+        los=30,
+        dx="J18",
+    )
+    c.visit(
+        101,
+        "H1",
+        260,
+        [(BED, 30, 3000), (NURSE, 30, 1800), (DRUG_A, 300, 300), (LAB, 30, 2000)],
+        med_type="21",
+        los=30,
+        dx="J18",
+    )
     f = run(c, "MX-PEER-003")
     assert f["visit_id"].to_list() == [hung]
 
@@ -177,21 +249,42 @@ def test_isolation_forest_flags_the_extreme_visit_with_its_top_features() -> Non
         c.visit(p, f"H{p % 10}", p % 360, [(CONSULT, 1, 1000), (DRUG_A, 2 + p % 4, 300)])
     odd = c.visit(9999, "H3", 100, [(CONSULT, 1, 1000), (DRUG_A, 2, 300), (LAB, 400, 2000)], med_type="11")
     v, ln = c.frames()
-    f = run_models(None, v, ln, only={"MX-IF-001"}, params={**load_params(), "iforest": {
-        **load_params()["iforest"], "score_quantile": 0.9995}})
+    f = run_models(
+        None,
+        v,
+        ln,
+        only={"MX-IF-001"},
+        params={**load_params(), "iforest": {**load_params()["iforest"], "score_quantile": 0.9995}},
+    )
     assert odd in f["visit_id"].to_list()
     assert f.height <= 3
     assert "log_amount_ratio" in f.filter(pl.col("visit_id") == odd)["reason_en"][0]
 
 
-@pytest.mark.parametrize("code", ["MX-PEER-001", "MX-PEER-005", "MX-PEER-006", "MX-PEER-007", "MX-PAT-004",
-                                  "MX-PAT-005", "MX-NET-001", "MX-PEER-003"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "MX-PEER-001",
+        "MX-PEER-005",
+        "MX-PEER-006",
+        "MX-PEER-007",
+        "MX-PAT-004",
+        "MX-PAT-005",
+        "MX-NET-001",
+        "MX-PEER-003",
+    ],
+)
 def test_clean_peers_raise_no_flags(code: str) -> None:
     c = Claims()
     for p in range(6):
         for i in range(50):
-            c.visit(1000 * p + i, f"H{p}", (i * 7) % 360, [(CONSULT, 1, 1000), (DRUG_A, 2 + i % 3, 300)],
-                    doctor=f"D{p}-{i % 5}")
+            c.visit(
+                1000 * p + i,
+                f"H{p}",
+                (i * 7) % 360,
+                [(CONSULT, 1, 1000), (DRUG_A, 2 + i % 3, 300)],
+                doctor=f"D{p}-{i % 5}",
+            )
     assert run(c, code).height == 0
 
 
@@ -200,15 +293,25 @@ def test_network_co_day_counts_equal_a_same_day_self_join() -> None:
     from yibao.audit.models.network import _co_days
 
     rng = random.Random(5)
-    rows = {(rng.randrange(40), f"H{rng.randrange(3)}", dt.date(2025, 1, 1) + dt.timedelta(days=rng.randrange(30)))
-            for _ in range(2_000)}
+    rows = {
+        (
+            rng.randrange(40),
+            f"H{rng.randrange(3)}",
+            dt.date(2025, 1, 1) + dt.timedelta(days=rng.randrange(30)),
+        )
+        for _ in range(2_000)
+    }
     days = pl.DataFrame(list(rows), schema=["psn_id", "fixmedins_code", "begin_date"], orient="row")
     per = days.group_by("psn_id", "fixmedins_code").agg(pl.len().alias("d"))
     regulars = per.filter(pl.col("d") >= 4)
     r = days.join(regulars.select("psn_id", "fixmedins_code"), on=["psn_id", "fixmedins_code"])
-    want = (r.join(r, on=["fixmedins_code", "begin_date"], suffix="_b").filter(pl.col("psn_id") < pl.col("psn_id_b"))
-            .group_by("fixmedins_code", "psn_id", "psn_id_b").agg(pl.len().cast(pl.Int64).alias("x"))
-            .filter(pl.col("x") >= 6))
+    want = (
+        r.join(r, on=["fixmedins_code", "begin_date"], suffix="_b")
+        .filter(pl.col("psn_id") < pl.col("psn_id_b"))
+        .group_by("fixmedins_code", "psn_id", "psn_id_b")
+        .agg(pl.len().cast(pl.Int64).alias("x"))
+        .filter(pl.col("x") >= 6)
+    )
     got = _co_days(days, regulars, 6)
     key = ["fixmedins_code", "psn_id", "psn_id_b", "x"]
     assert want.height > 50

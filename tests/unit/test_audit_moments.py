@@ -18,7 +18,7 @@ from yibao.audit.moments import (
     PrescriptionError,
     check_prescription,
     settlement_hook,
-)  # fmt: skip
+)
 from yibao.audit.rules.model import RuleError, library_path, load_library, parse_library
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path, load_region
@@ -35,8 +35,14 @@ BUTYL = "XN07XXA105E006010111174"  # 120 units a year
 
 
 def test_before_warns_in_both_languages_per_item() -> None:
-    w = check_prescription(KN, WOMAN, CLINIC, [Prescribed(AMOX, 60_000), Prescribed(FINASTERIDE, 300_000),
-                                              Prescribed(MEROPENEM, 20_000)], ["N40"], DAY)
+    w = check_prescription(
+        KN,
+        WOMAN,
+        CLINIC,
+        [Prescribed(AMOX, 60_000), Prescribed(FINASTERIDE, 300_000), Prescribed(MEROPENEM, 20_000)],
+        ["N40"],
+        DAY,
+    )
     got = {(x.item, x.rule_code) for x in w}
     assert got == {(1, "GZ-YB-001"), (2, "GZ-YB-003")}
     assert all(x.reason_zh and x.reason_en for x in w)
@@ -44,17 +50,27 @@ def test_before_warns_in_both_languages_per_item() -> None:
 
 def test_before_warns_when_the_quantity_outlasts_the_days_written() -> None:
     clinic = Institution("H61010000001", "3")
-    w = check_prescription(KN, WOMAN, clinic, [Prescribed(AMOX, 240_000, days=7), Prescribed(AMOX, 60_000, days=2)],
-                           ["I10"], DAY)
-    assert {(x.item, x.rule_code) for x in w} == {(0, "GZ-YB-018")}  # 24 units in 7 days > 3 a day; 6 in 2 is not
+    w = check_prescription(
+        KN, WOMAN, clinic, [Prescribed(AMOX, 240_000, days=7), Prescribed(AMOX, 60_000, days=2)], ["I10"], DAY
+    )
+    assert {(x.item, x.rule_code) for x in w} == {
+        (0, "GZ-YB-018")
+    }  # 24 units in 7 days > 3 a day; 6 in 2 is not
     assert "7天" in w[0].reason_zh and "7 days" in w[0].reason_en
-    assert check_prescription(KN, WOMAN, clinic, [Prescribed(AMOX, 240_000)], ["I10"], DAY) == []  # no days stated
+    assert (
+        check_prescription(KN, WOMAN, clinic, [Prescribed(AMOX, 240_000)], ["I10"], DAY) == []
+    )  # no days stated
     with pytest.raises(PrescriptionError, match=r"items\[0\]\.days"):
         check_prescription(KN, WOMAN, clinic, [Prescribed(AMOX, 10_000, days=0)], ["I10"], DAY)
 
 
 def test_before_is_silent_for_a_clean_prescription() -> None:
-    assert check_prescription(KN, WOMAN, Institution("H61010000001", "3"), [Prescribed(AMOX, 60_000)], ["J101"], DAY) == []
+    assert (
+        check_prescription(
+            KN, WOMAN, Institution("H61010000001", "3"), [Prescribed(AMOX, 60_000)], ["J101"], DAY
+        )
+        == []
+    )
 
 
 def test_before_uses_history_for_the_yearly_course() -> None:
@@ -68,8 +84,10 @@ def test_before_uses_history_for_the_yearly_course() -> None:
 def test_before_uses_history_for_the_period_frequency() -> None:
     hba1c = "002503020020000"
     hist = [PastItem(DAY - dt.timedelta(days=59), hba1c, 10_000)]
-    assert [x.rule_code for x in check_prescription(KN, WOMAN, CLINIC, [Prescribed(hba1c, 10_000)], ["E11"], DAY, hist)] \
-        == ["GZ-YB-010"]
+    assert [
+        x.rule_code
+        for x in check_prescription(KN, WOMAN, CLINIC, [Prescribed(hba1c, 10_000)], ["E11"], DAY, hist)
+    ] == ["GZ-YB-010"]
     hist = [PastItem(DAY - dt.timedelta(days=60), hba1c, 10_000)]
     assert check_prescription(KN, WOMAN, CLINIC, [Prescribed(hba1c, 10_000)], ["E11"], DAY, hist) == []
 
@@ -109,7 +127,12 @@ def test_during_a_flag_is_recorded_but_settles_normally() -> None:
 
 
 def test_during_settlement_after_death_blocks_every_line() -> None:
-    kn = Knowledge(**{**KN.__dict__, "deaths": pl.DataFrame({"psn_no": [WOMAN.psn_no], "death_date": [DAY - dt.timedelta(days=1)]})})
+    kn = Knowledge(
+        **{
+            **KN.__dict__,
+            "deaths": pl.DataFrame({"psn_no": [WOMAN.psn_no], "death_date": [DAY - dt.timedelta(days=1)]}),
+        }
+    )
     amox = Line("1", AMOX, 60_000, 25, 150)
     s = settle_visit(POLICY, WOMAN, _visit(amox, dx=("J101",)), {}, 0, audit=settlement_hook(LIB, kn))
     assert s.fund_pay_sumamt == 0 and s.line_parts == [(150, 0, 0, 0)]
@@ -161,13 +184,21 @@ def test_during_reused_findings_keep_each_visits_own_reason() -> None:
     std = dict(KN.price_standard.select("code", "standard_price_fen").iter_rows())
 
     def visit(level: str) -> Visit:
-        lines = tuple(Line(str(i + 1), c, 10_000, std[c], std[c]) for i, c in enumerate((age_code, lv_code, male_code)))
+        lines = tuple(
+            Line(str(i + 1), c, 10_000, std[c], std[c]) for i, c in enumerate((age_code, lv_code, male_code))
+        )
         return Visit("M1", "P1", "11", "H61010000001", level, DAY, DAY, lines, diagnoses=("J101",))
 
     got = {}
-    for who, birth, level in (("F", dt.date(2015, 1, 1), "1"), ("F", dt.date(2012, 1, 1), "2"), ("M", dt.date(2014, 1, 1), "1")):
+    for who, birth, level in (
+        ("F", dt.date(2015, 1, 1), "1"),
+        ("F", dt.date(2012, 1, 1), "2"),
+        ("M", dt.date(2014, 1, 1), "1"),
+    ):
         person = Person("P1", "x", "x", who, birth, "310", "11")
-        got[(who, birth.year, level)] = {(f.rule_code, f.feedetl_sn): f.reason_en for f in hook(person, visit(level))}
+        got[(who, birth.year, level)] = {
+            (f.rule_code, f.feedetl_sn): f.reason_en for f in hook(person, visit(level))
+        }
     assert "the patient is 10" in got[("F", 2015, "1")][("GZ-YB-002", "1")]
     assert "the patient is 13" in got[("F", 2012, "2")][("GZ-YB-002", "1")]
     assert "this one is level 1" in got[("F", 2015, "1")][("GZ-YB-003", "2")]

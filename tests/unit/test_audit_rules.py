@@ -30,44 +30,117 @@ class Claims:
     lines: list[dict[str, Any]] = field(default_factory=list)
 
     def person(self, pid: int, gender: str = "F", birth: dt.date = D(1990, 5, 1)) -> int:
-        self.persons.append({"psn_id": pid, "psn_no": f"P{pid:09d}", "certno": "x", "gender": gender,
-                             "birth_date": birth, "insutype": "310", "psn_type": "11"})
+        self.persons.append(
+            {
+                "psn_id": pid,
+                "psn_no": f"P{pid:09d}",
+                "certno": "x",
+                "gender": gender,
+                "birth_date": birth,
+                "insutype": "310",
+                "psn_type": "11",
+            }
+        )
         return pid
 
-    def visit(self, vid: int, pid: int, *items: tuple[str, float] | tuple[str, float, int], med_type: str = "11",
-              begin: dt.date = D(2025, 3, 10), days: int = 0, hosp_lv: str = "3", dx: str = "I10",
-              inst: str = "H61010000001", emergency: bool = False, discharge: str = "1",
-              doctor: str | None = None, prd: tuple[int | None, ...] = ()) -> int:
-        self.visits.append({"visit_id": vid, "mdtrt_id": f"M{vid}", "psn_id": pid, "med_type": med_type,
-                            "fixmedins_code": inst, "hosp_lv": hosp_lv, "begin_date": begin,
-                            "end_date": begin + dt.timedelta(days=days), "diagnoses": dx, "emergency": emergency,
-                            "discharge_status": discharge, "bilg_dr_codg": doctor})
+    def visit(
+        self,
+        vid: int,
+        pid: int,
+        *items: tuple[str, float] | tuple[str, float, int],
+        med_type: str = "11",
+        begin: dt.date = D(2025, 3, 10),
+        days: int = 0,
+        hosp_lv: str = "3",
+        dx: str = "I10",
+        inst: str = "H61010000001",
+        emergency: bool = False,
+        discharge: str = "1",
+        doctor: str | None = None,
+        prd: tuple[int | None, ...] = (),
+    ) -> int:
+        self.visits.append(
+            {
+                "visit_id": vid,
+                "mdtrt_id": f"M{vid}",
+                "psn_id": pid,
+                "med_type": med_type,
+                "fixmedins_code": inst,
+                "hosp_lv": hosp_lv,
+                "begin_date": begin,
+                "end_date": begin + dt.timedelta(days=days),
+                "diagnoses": dx,
+                "emergency": emergency,
+                "discharge_status": discharge,
+                "bilg_dr_codg": doctor,
+            }
+        )
         std = dict(KN.price_standard.select("code", "standard_price_fen").iter_rows())
         for sn, it in enumerate(items, start=1):
             code, units = it[0], it[1]
             price = it[2] if len(it) == 3 else std[code]  # type: ignore[misc]
             qty = round(units * 10_000)
-            self.lines.append({"visit_id": vid, "feedetl_sn": sn, "code": code, "qty": qty, "price": price,
-                               "amount": (price * qty + 5_000) // 10_000,
-                               "prd_days": prd[sn - 1] if sn <= len(prd) else None})
+            self.lines.append(
+                {
+                    "visit_id": vid,
+                    "feedetl_sn": sn,
+                    "code": code,
+                    "qty": qty,
+                    "price": price,
+                    "amount": (price * qty + 5_000) // 10_000,
+                    "prd_days": prd[sn - 1] if sn <= len(prd) else None,
+                }
+            )
         return vid
 
     def frames(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        p = pl.DataFrame(self.persons, schema={"psn_id": pl.Int64, "psn_no": pl.String, "certno": pl.String,
-                                               "gender": pl.String, "birth_date": pl.Date, "insutype": pl.String,
-                                               "psn_type": pl.String})
-        v = pl.DataFrame(self.visits, schema={
-            "visit_id": pl.Int64, "mdtrt_id": pl.String, "psn_id": pl.Int64, "med_type": pl.String,
-            "fixmedins_code": pl.String, "hosp_lv": pl.String, "begin_date": pl.Date, "end_date": pl.Date,
-            "diagnoses": pl.String, "emergency": pl.Boolean, "discharge_status": pl.String,
-            "bilg_dr_codg": pl.String})
-        ln = pl.DataFrame(self.lines, schema={"visit_id": pl.Int64, "feedetl_sn": pl.Int32, "code": pl.String,
-                                              "qty": pl.Int64, "price": pl.Int64, "amount": pl.Int64,
-                                              "prd_days": pl.Int16})
+        p = pl.DataFrame(
+            self.persons,
+            schema={
+                "psn_id": pl.Int64,
+                "psn_no": pl.String,
+                "certno": pl.String,
+                "gender": pl.String,
+                "birth_date": pl.Date,
+                "insutype": pl.String,
+                "psn_type": pl.String,
+            },
+        )
+        v = pl.DataFrame(
+            self.visits,
+            schema={
+                "visit_id": pl.Int64,
+                "mdtrt_id": pl.String,
+                "psn_id": pl.Int64,
+                "med_type": pl.String,
+                "fixmedins_code": pl.String,
+                "hosp_lv": pl.String,
+                "begin_date": pl.Date,
+                "end_date": pl.Date,
+                "diagnoses": pl.String,
+                "emergency": pl.Boolean,
+                "discharge_status": pl.String,
+                "bilg_dr_codg": pl.String,
+            },
+        )
+        ln = pl.DataFrame(
+            self.lines,
+            schema={
+                "visit_id": pl.Int64,
+                "feedetl_sn": pl.Int32,
+                "code": pl.String,
+                "qty": pl.Int64,
+                "price": pl.Int64,
+                "amount": pl.Int64,
+                "prd_days": pl.Int16,
+            },
+        )
         return p, v, ln
 
 
-def flagged(c: Claims, code: str, knowledge: Knowledge = KN, library: Library = LIB) -> set[tuple[int, int | None]]:
+def flagged(
+    c: Claims, code: str, knowledge: Knowledge = KN, library: Library = LIB
+) -> set[tuple[int, int | None]]:
     """(visit_id, feedetl_sn) flagged by rule ``code`` after the batch run — and, for a single-visit rule,
     checked equal to what the in-event checker finds on the same visits."""
     p, v, ln = c.frames()
@@ -79,9 +152,12 @@ def flagged(c: Claims, code: str, knowledge: Knowledge = KN, library: Library = 
     rule = library.by_code(code)
     if "during" in rule.moments:
         checker = EventChecker(library, knowledge, "during", death_register(knowledge, p, v))
-        event = {(vid, None if f.feedetl_sn is None else int(f.feedetl_sn))
-                 for vid, person, visit in visits_from_frames(p, v, ln) for f in checker.check(person, visit)
-                 if f.rule_code == code}
+        event = {
+            (vid, None if f.feedetl_sn is None else int(f.feedetl_sn))
+            for vid, person, visit in visits_from_frames(p, v, ln)
+            for f in checker.check(person, visit)
+            if f.rule_code == code
+        }
         assert event == got
     return got
 
@@ -194,7 +270,9 @@ def test_over_supply_limits_days_of_drug_by_visit_type() -> None:
     assert flagged(c, "GZ-YB-011") == {(10, 1), (10, 2)}
 
 
-def test_an_ordinary_outpatient_prescription_is_limited_to_seven_days_unless_the_condition_is_long_term() -> None:
+def test_an_ordinary_outpatient_prescription_is_limited_to_seven_days_unless_the_condition_is_long_term() -> (
+    None
+):
     c = Claims()
     c.person(1)
     c.visit(20, 1, (AMOX, 22), dx="J029")  # acute pharyngitis: 22 > 3 a day × 7 days
@@ -223,7 +301,9 @@ def test_dose_days_flags_a_quantity_the_stated_days_cannot_use_up() -> None:
     c.visit(32, 1, (AMOX, 63), dx="I10", prd=(7,))  # tripled, days left as written
     c.visit(33, 1, (AMOX, 63), dx="I10", prd=(21,))  # tripled and the days with it: consistent
     c.visit(34, 1, (AMOX, 63), dx="I10")  # no stated days: nothing to compare
-    c.visit(35, 1, ("001102000010000", 5), (AMOX, 30), dx="I10", prd=(1, 5))  # line 2; line 1 has no supply row
+    c.visit(
+        35, 1, ("001102000010000", 5), (AMOX, 30), dx="I10", prd=(1, 5)
+    )  # line 2; line 1 has no supply row
     assert flagged(c, "GZ-YB-018") == {(31, 1), (32, 1), (35, 2)}
     c.visit(36, 1, (AMOX, 63), dx="I10", prd=(0,))  # 0 days: not stated, not judged
     assert flagged(c, "GZ-YB-018") == {(31, 1), (32, 1), (35, 2)}
@@ -270,7 +350,9 @@ def test_split_admission_same_hospital_same_disease_within_window_not_emergency(
     c.visit(20, 2, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 1), days=5, dx="K350")
     c.visit(21, 2, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 22), days=5, dx="K350")  # gap 16
     c.visit(30, 3, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 1), days=5, dx="K350")
-    c.visit(31, 3, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 8), days=5, dx="K350", emergency=True)
+    c.visit(
+        31, 3, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 8), days=5, dx="K350", emergency=True
+    )
     c.visit(40, 4, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 1), days=5, dx="K350")
     c.visit(41, 4, ("001109000010000", 5), med_type="21", begin=D(2025, 3, 8), days=5, dx="I10")
     assert flagged(c, "GZ-YB-014") == {(10, None), (11, None)}  # both halves of the pair
@@ -285,13 +367,23 @@ def test_split_admission_same_hospital_same_disease_within_window_not_emergency(
 def test_bed_hanging_counts_bed_days_without_care() -> None:
     c = Claims()
     c.person(1)
-    c.visit(10, 1, ("001104000010000", 5), ("001109000010000", 10), ("001201000040000", 10), med_type="21", days=10)
+    c.visit(
+        10,
+        1,
+        ("001104000010000", 5),
+        ("001109000010000", 10),
+        ("001201000040000", 10),
+        med_type="21",
+        days=10,
+    )
     c.visit(11, 1, ("001104000010000", 8), ("001109000010000", 10), med_type="21", days=10)
     assert flagged(c, "GZ-YB-015") == {(10, None)}
     p, v, ln = c.frames()
     f = run_rules(LIB, KN, p, v, ln, only={"GZ-YB-015"})
-    bed, nurse = (int(KN.price_standard.filter(pl.col("code") == x)["standard_price_fen"][0])
-                  for x in ("001109000010000", "001201000040000"))
+    bed, nurse = (
+        int(KN.price_standard.filter(pl.col("code") == x)["standard_price_fen"][0])
+        for x in ("001109000010000", "001201000040000")
+    )
     assert f["amount_fen"].to_list() == [5 * bed + 5 * nurse]  # five empty days of bed and nursing
 
 
@@ -305,7 +397,9 @@ def test_settlement_after_death_from_the_register_and_from_a_death_discharge() -
     c.visit(20, 2, ("001109000010000", 5), med_type="21", begin=D(2025, 2, 1), days=5, discharge="4")
     c.visit(21, 2, (AMOX, 6), begin=D(2025, 2, 7))
     c.visit(30, 3, (AMOX, 6), begin=D(2025, 2, 7))
-    kn = Knowledge(**{**KN.__dict__, "deaths": pl.DataFrame({"psn_no": ["P000000001"], "death_date": [D(2025, 3, 1)]})})
+    kn = Knowledge(
+        **{**KN.__dict__, "deaths": pl.DataFrame({"psn_no": ["P000000001"], "death_date": [D(2025, 3, 1)]})}
+    )
     assert flagged(c, "GZ-YB-016", kn) == {(11, None), (21, None)}
 
 
@@ -335,8 +429,13 @@ def test_imaging_uses_a_result_column_when_the_lines_carry_one() -> None:
 
 def test_title_grade_checks_the_billing_physician_against_the_registry() -> None:
     chief, deputy, ordinary = "001102000030000", "001102000020000", "001102000010000"
-    registry = pl.DataFrame({"dr_code": ["D-CHIEF", "D-DEP", "D-ATT", "D-ATT"],
-                             "fixmedins_code": ["H61010000001"] * 4, "title": ["231", "232", "233", "233"]})
+    registry = pl.DataFrame(
+        {
+            "dr_code": ["D-CHIEF", "D-DEP", "D-ATT", "D-ATT"],
+            "fixmedins_code": ["H61010000001"] * 4,
+            "title": ["231", "232", "233", "233"],
+        }
+    )
     kn = with_physicians(KN, registry)
     c = Claims()
     c.person(1)
@@ -352,8 +451,13 @@ def test_title_grade_checks_the_billing_physician_against_the_registry() -> None
     p, v, ln = c.frames()
     out = run_rules(LIB, kn, p, v, ln, only={"GZ-YB-017"})
     f = out.filter(pl.col("visit_id") == 3)
-    assert json.loads(f["evidence"][0]) == {"code": chief, "titles": "231", "physician": "D-DEP", "title": "232",
-                                            "allowed_price_fen": 2000}
+    assert json.loads(f["evidence"][0]) == {
+        "code": chief,
+        "titles": "231",
+        "physician": "D-DEP",
+        "title": "232",
+        "allowed_price_fen": 2000,
+    }
     # at stake: the excess over the dearest grade the physician may bill (standard prices 10 / 20 / 30 元);
     # all of it when the physician is not registered
     assert dict(out.select("visit_id", "amount_fen").iter_rows()) == {3: 3000 - 2000, 4: 2000 - 1000, 6: 2000}
@@ -364,8 +468,12 @@ def test_title_grade_checks_the_billing_physician_against_the_registry() -> None
     v_null = v.with_columns(pl.lit(None).alias("bilg_dr_codg"))
     assert run_rules(LIB, kn, p, v_null, ln, only={"GZ-YB-017"}).height == 0
     # the physician named on the line wins over the visit's
-    ln_dr = ln.with_columns(pl.when(pl.col("visit_id") == 1).then(pl.lit("D-DEP")).otherwise(None).alias("bilg_dr_codg"))
-    assert {r[0] for r in run_rules(LIB, kn, p, v, ln_dr, only={"GZ-YB-017"}).select("visit_id").iter_rows()} == {1, 3, 4, 6}
+    ln_dr = ln.with_columns(
+        pl.when(pl.col("visit_id") == 1).then(pl.lit("D-DEP")).otherwise(None).alias("bilg_dr_codg")
+    )
+    assert {
+        r[0] for r in run_rules(LIB, kn, p, v, ln_dr, only={"GZ-YB-017"}).select("visit_id").iter_rows()
+    } == {1, 3, 4, 6}
 
 
 def test_every_rule_of_the_library_has_a_test_here() -> None:

@@ -60,10 +60,28 @@ def check_invariants(v: pl.DataFrame, ln: pl.DataFrame, first_id: int) -> None:
 
 
 def _signatures(v: pl.DataFrame, ln: pl.DataFrame) -> Counter[tuple[Any, ...]]:
-    items = ln.sort("code", "qty", "price").group_by("visit_id").agg(
-        pl.concat_str([pl.col("code"), pl.col("qty").cast(pl.String), pl.col("price").cast(pl.String)],
-                      separator="/").str.join(",").alias("items"))
-    cols = ["psn_id", "med_type", "fixmedins_code", "begin_date", "end_date", "los_days", "diagnoses", "items"]
+    items = (
+        ln.sort("code", "qty", "price")
+        .group_by("visit_id")
+        .agg(
+            pl.concat_str(
+                [pl.col("code"), pl.col("qty").cast(pl.String), pl.col("price").cast(pl.String)],
+                separator="/",
+            )
+            .str.join(",")
+            .alias("items")
+        )
+    )
+    cols = [
+        "psn_id",
+        "med_type",
+        "fixmedins_code",
+        "begin_date",
+        "end_date",
+        "los_days",
+        "diagnoses",
+        "items",
+    ]
     return Counter(v.join(items, on="visit_id", how="left").select(cols).iter_rows())
 
 
@@ -83,7 +101,9 @@ INJECTORS = [
 def test_injector_keeps_invariants_and_labels_what_it_touches(clean: Path, inj: Any) -> None:
     persons, visits, lines = _chunk(clean)
     out_v, out_l = inj(np.random.default_rng(3), persons, visits, lines)
-    assert out_v.schema == VISITS_SCHEMA and out_l.schema == LINES_SCHEMA  # no extra column a detector could read
+    assert (
+        out_v.schema == VISITS_SCHEMA and out_l.schema == LINES_SCHEMA
+    )  # no extra column a detector could read
     v, ln = pl.from_arrow(out_v), pl.from_arrow(out_l)
     assert isinstance(v, pl.DataFrame) and isinstance(ln, pl.DataFrame)
     check_invariants(v, ln, 0)
@@ -91,7 +111,9 @@ def test_injector_keeps_invariants_and_labels_what_it_touches(clean: Path, inj: 
     assert labelled.height > 0, "the injector touched nothing at these rates"
     assert set(v["scenario"].drop_nulls().unique().to_list()) == {inj.name}
     # a labelled line always sits on a labelled visit
-    bad = ln.filter(pl.col("scenario").is_not_null()).join(labelled.select("visit_id"), on="visit_id", how="anti")
+    bad = ln.filter(pl.col("scenario").is_not_null()).join(
+        labelled.select("visit_id"), on="visit_id", how="anti"
+    )
     assert bad.height == 0
     # every unlabelled visit after injection is one of the original visits, unchanged (lines included)
     v0, l0 = pl.from_arrow(visits), pl.from_arrow(lines)
@@ -107,13 +129,17 @@ def test_split_admission_makes_a_readmission_to_the_same_hospital(clean: Path) -
     v = pl.from_arrow(out_v)
     assert isinstance(v, pl.DataFrame)
     lab = v.filter(pl.col("scenario") == "split_admission").sort("psn_id", "begin_date")
-    pairs = lab.with_columns(pl.col("begin_date").shift(-1).over("psn_id").alias("next_begin"),
-                             pl.col("fixmedins_code").shift(-1).over("psn_id").alias("next_code"),
-                             pl.col("diagnoses").shift(-1).over("psn_id").alias("next_dx")).drop_nulls("next_begin")
+    pairs = lab.with_columns(
+        pl.col("begin_date").shift(-1).over("psn_id").alias("next_begin"),
+        pl.col("fixmedins_code").shift(-1).over("psn_id").alias("next_code"),
+        pl.col("diagnoses").shift(-1).over("psn_id").alias("next_dx"),
+    ).drop_nulls("next_begin")
     assert pairs.height > 0
     gap = (pairs["next_begin"] - pairs["end_date"]).dt.total_days()
     assert ((gap >= 1) & (gap <= 15)).any()
-    assert (pairs["next_code"] == pairs["fixmedins_code"]).any() and (pairs["next_dx"] == pairs["diagnoses"]).any()
+    assert (pairs["next_code"] == pairs["fixmedins_code"]).any() and (
+        pairs["next_dx"] == pairs["diagnoses"]
+    ).any()
 
 
 def test_sex_age_impossible_items_really_are_impossible(clean: Path) -> None:
@@ -121,8 +147,12 @@ def test_sex_age_impossible_items_really_are_impossible(clean: Path) -> None:
     out_v, out_l = SexAgeImpossible(cfg={"rate": 0.05})(np.random.default_rng(2), persons, visits, lines)
     ln, v, p = pl.from_arrow(out_l), pl.from_arrow(out_v), pl.from_arrow(persons)
     assert isinstance(ln, pl.DataFrame) and isinstance(v, pl.DataFrame) and isinstance(p, pl.DataFrame)
-    added = (ln.filter(pl.col("scenario").is_not_null()).join(v.select("visit_id", "psn_id"), on="visit_id")
-             .join(p.select("psn_id", "gender", "age"), on="psn_id").join(catalogue(), on="code"))
+    added = (
+        ln.filter(pl.col("scenario").is_not_null())
+        .join(v.select("visit_id", "psn_id"), on="visit_id")
+        .join(p.select("psn_id", "gender", "age"), on="psn_id")
+        .join(catalogue(), on="code")
+    )
     assert added.height > 0
     wrong_sex = added["sex"].is_not_null() & (added["sex"] != added["gender"])
     too_young = added["min_age"].is_not_null() & (added["age"] < added["min_age"])
@@ -142,7 +172,13 @@ def test_inject_dir_injects_every_scenario_deterministically(tmp_path: Path) -> 
         outs.append((v, ln))
     assert outs[0][0].equals(outs[1][0]) and outs[0][1].equals(outs[1][1])
     found = set(outs[0][0]["scenario"].drop_nulls().unique().to_list())
-    assert {"phantom_billing", "upcoding", "split_admission", "over_prescription", "duplicate_charging"} <= found
+    assert {
+        "phantom_billing",
+        "upcoding",
+        "split_admission",
+        "over_prescription",
+        "duplicate_charging",
+    } <= found
     share = outs[0][0]["scenario"].is_not_null().mean()
     assert isinstance(share, float) and share < 0.05  # realistic low rates
 

@@ -12,29 +12,74 @@ from yibao.drg.loader import validate
 
 def scheme(**extra: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "id": "t", "name": "t", "version": "1", "official": False,
+        "id": "t",
+        "name": "t",
+        "version": "1",
+        "official": False,
         "sources": [{"what": "test", "source": "written in the test"}],
         "discharge_status": {"home": ["1"], "death": ["5"], "transfer": ["2"], "against_advice": ["4"]},
         "ungroupable": {"adrg": "0000", "drg": "0000"},
         "mdcs": [{"code": "X", "name": "x", "pdx": ["A1", "A2", "T1", "T2"]}],
         "or_procedures": ["P1", "P2", "L1", "R1"],
         "adrgs": [
-            {"code": "XB", "name": "bilateral", "mdc": "X", "kind": "or", "procedures": ["L1", "R1"],
-             "when": {"distinct_procedure_groups": {"min": 2, "groups": {"left": ["L1"], "right": ["R1"]}}},
-             "drg": {"ALL": "XB9"}},
-            {"code": "XP", "name": "pair", "mdc": "X", "kind": "or", "procedures": ["P1", "L1", "R1"],
-             "procedure_pairs": {"P1": ["P2"]}, "drg": {"ALL": "XP9"}},
-            {"code": "XS", "name": "short stay", "mdc": "X", "kind": "medical", "pdx": ["A1"],
-             "when": {"los_max": 1}, "drg": {"ALL": "XS9"}},
-            {"code": "XC", "name": "child", "mdc": "X", "kind": "medical", "pdx": ["A1"],
-             "when": {"age_max": 17}, "drg": {"ALL": "XC9"}},
-            {"code": "XM", "name": "trauma two sites", "mdc": "X", "kind": "medical", "pdx": ["T1", "T2"],
-             "when": {"distinct_groups": {"min": 2, "groups": {"head": ["T1"], "leg": ["T2"]}}},
-             "drg": {"ALL": "XM9"}},
-            {"code": "XA", "name": "adult", "mdc": "X", "kind": "medical", "pdx": None, "drg": {"ALL": "XA9"}},
+            {
+                "code": "XB",
+                "name": "bilateral",
+                "mdc": "X",
+                "kind": "or",
+                "procedures": ["L1", "R1"],
+                "when": {
+                    "distinct_procedure_groups": {"min": 2, "groups": {"left": ["L1"], "right": ["R1"]}}
+                },
+                "drg": {"ALL": "XB9"},
+            },
+            {
+                "code": "XP",
+                "name": "pair",
+                "mdc": "X",
+                "kind": "or",
+                "procedures": ["P1", "L1", "R1"],
+                "procedure_pairs": {"P1": ["P2"]},
+                "drg": {"ALL": "XP9"},
+            },
+            {
+                "code": "XS",
+                "name": "short stay",
+                "mdc": "X",
+                "kind": "medical",
+                "pdx": ["A1"],
+                "when": {"los_max": 1},
+                "drg": {"ALL": "XS9"},
+            },
+            {
+                "code": "XC",
+                "name": "child",
+                "mdc": "X",
+                "kind": "medical",
+                "pdx": ["A1"],
+                "when": {"age_max": 17},
+                "drg": {"ALL": "XC9"},
+            },
+            {
+                "code": "XM",
+                "name": "trauma two sites",
+                "mdc": "X",
+                "kind": "medical",
+                "pdx": ["T1", "T2"],
+                "when": {"distinct_groups": {"min": 2, "groups": {"head": ["T1"], "leg": ["T2"]}}},
+                "drg": {"ALL": "XM9"},
+            },
+            {
+                "code": "XA",
+                "name": "adult",
+                "mdc": "X",
+                "kind": "medical",
+                "pdx": None,
+                "drg": {"ALL": "XA9"},
+            },
         ],
         "unrelated_or": [{"adrg": "XQY", "name": "qy", "drg": {"ALL": "XQY"}}],
-    }  # fmt: skip
+    }
     base.update(extra)
     return base
 
@@ -78,8 +123,18 @@ def test_a_drg_map_must_be_all_or_the_three_levels() -> None:
 
 def test_when_any_needs_one_of_its_condition_sets() -> None:
     raw = scheme()
-    raw["adrgs"].insert(0, {"code": "XE", "name": "either", "mdc": "X", "kind": "medical", "pdx": ["A2"],
-                            "when_any": [{"sex": "F"}, {"age_min": 80}], "drg": {"ALL": "XE9"}})
+    raw["adrgs"].insert(
+        0,
+        {
+            "code": "XE",
+            "name": "either",
+            "mdc": "X",
+            "kind": "medical",
+            "pdx": ["A2"],
+            "when_any": [{"sex": "F"}, {"age_min": 80}],
+            "drg": {"ALL": "XE9"},
+        },
+    )
     cs = compile_scheme(validate(raw))
     assert group_case(cs, Case("1", 40, "F", "1", "A2")).drg == "XE9"
     assert group_case(cs, Case("1", 85, "M", "1", "A2")).drg == "XE9"

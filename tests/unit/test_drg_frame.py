@@ -9,8 +9,18 @@ import pytest
 
 from yibao.drg import CaseError, cases_from_synth, group_frame, load_scheme
 
-ROW = {"case_id": "A1", "discharge_date": "2025-03-01", "age": "64", "sex": "M", "discharge_status": "1",
-       "pdx": "I214", "sdx": "I509|E119", "sdx_poa": "1|1", "procedures": "3607", "extra": "ignored"}
+ROW = {
+    "case_id": "A1",
+    "discharge_date": "2025-03-01",
+    "age": "64",
+    "sex": "M",
+    "discharge_status": "1",
+    "pdx": "I214",
+    "sdx": "I509|E119",
+    "sdx_poa": "1|1",
+    "procedures": "3607",
+    "extra": "ignored",
+}
 
 
 def frame(**over: str) -> pl.DataFrame:
@@ -19,20 +29,25 @@ def frame(**over: str) -> pl.DataFrame:
 
 
 def test_output_columns_and_order_follow_the_input() -> None:
-    df = pl.DataFrame([dict(ROW, case_id=f"K{i}", pdx=p) for i, p in enumerate(["J189", "I10", "N40", "I214"])])
+    df = pl.DataFrame(
+        [dict(ROW, case_id=f"K{i}", pdx=p) for i, p in enumerate(["J189", "I10", "N40", "I214"])]
+    )
     out = group_frame(load_scheme("chs-drg-demo"), df)
     assert out.columns == ["case_id", "mdc", "adrg", "drg", "severity", "trace"]
     assert out["case_id"].to_list() == ["K0", "K1", "K2", "K3"]
     assert out["adrg"].to_list() == ["EQY", "FM1", "MQY", "FM1"]  # 3607 is an OR procedure of MDC F only
 
 
-@pytest.mark.parametrize(("col", "value", "reason"), [
-    ("sex", "X", "must be M or F"),
-    ("age", "sixty", "whole number"),
-    ("age", "200", "whole number from 0 to 150"),
-    ("sdx_poa", "1", "1 entries for 2 secondary diagnoses"),
-    ("discharge_date", "01/03/2025", "YYYY-MM-DD"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("col", "value", "reason"),
+    [
+        ("sex", "X", "must be M or F"),
+        ("age", "sixty", "whole number"),
+        ("age", "200", "whole number from 0 to 150"),
+        ("sdx_poa", "1", "1 entries for 2 secondary diagnoses"),
+        ("discharge_date", "01/03/2025", "YYYY-MM-DD"),
+    ],
+)
 def test_malformed_row_is_refused_naming_row_column_and_reason(col: str, value: str, reason: str) -> None:
     with pytest.raises(CaseError) as e:
         group_frame(load_scheme("chs-drg-demo"), frame(**{col: value}))
@@ -46,16 +61,25 @@ def test_missing_column_is_refused() -> None:
 
 
 def test_cases_from_synth_builds_the_contract_from_visits_and_persons() -> None:
-    visits = pl.DataFrame({
-        "visit_id": [1, 2, 3], "mdtrt_id": ["M1", "M2", "M3"], "psn_id": [10, 11, 10], "med_type": ["21", "11", "21"],
-        "fixmedins_code": ["H1", "H1", "H2"], "hosp_lv": ["3", "3", "2"],
-        "begin_date": [dt.date(2025, 3, 1), dt.date(2025, 3, 2), dt.date(2025, 6, 1)],
-        "end_date": [dt.date(2025, 3, 9), dt.date(2025, 3, 2), dt.date(2025, 6, 5)],
-        "diagnoses": ["I214|I10|E119", "J069", "P599"], "procedures": ["3607|8856", "", ""],
-        "los_days": [8, 0, 4], "discharge_status": ["4", "1", "1"],
-    })  # fmt: skip
-    persons = pl.DataFrame({"psn_id": [10, 11], "gender": ["M", "F"],
-                            "birth_date": [dt.date(1960, 3, 2), dt.date(2025, 5, 29)]})
+    visits = pl.DataFrame(
+        {
+            "visit_id": [1, 2, 3],
+            "mdtrt_id": ["M1", "M2", "M3"],
+            "psn_id": [10, 11, 10],
+            "med_type": ["21", "11", "21"],
+            "fixmedins_code": ["H1", "H1", "H2"],
+            "hosp_lv": ["3", "3", "2"],
+            "begin_date": [dt.date(2025, 3, 1), dt.date(2025, 3, 2), dt.date(2025, 6, 1)],
+            "end_date": [dt.date(2025, 3, 9), dt.date(2025, 3, 2), dt.date(2025, 6, 5)],
+            "diagnoses": ["I214|I10|E119", "J069", "P599"],
+            "procedures": ["3607|8856", "", ""],
+            "los_days": [8, 0, 4],
+            "discharge_status": ["4", "1", "1"],
+        }
+    )
+    persons = pl.DataFrame(
+        {"psn_id": [10, 11], "gender": ["M", "F"], "birth_date": [dt.date(1960, 3, 2), dt.date(2025, 5, 29)]}
+    )
     lines = pl.DataFrame({"visit_id": [1, 1, 3], "amount": [100, 250, 7]})
     c = cases_from_synth(visits, persons, lines)
     assert c["case_id"].to_list() == ["M1", "M3"]
@@ -71,11 +95,22 @@ def test_cases_from_synth_builds_the_contract_from_visits_and_persons() -> None:
 
 
 def test_synth_newborn_gets_age_days() -> None:
-    visits = pl.DataFrame({
-        "visit_id": [1], "mdtrt_id": ["M1"], "psn_id": [1], "med_type": ["21"], "fixmedins_code": ["H1"],
-        "begin_date": [dt.date(2025, 6, 3)], "end_date": [dt.date(2025, 6, 9)], "diagnoses": ["P599"],
-        "procedures": [""], "los_days": [6], "discharge_status": ["1"], "medfee_sumamt": [500],
-    })  # fmt: skip
+    visits = pl.DataFrame(
+        {
+            "visit_id": [1],
+            "mdtrt_id": ["M1"],
+            "psn_id": [1],
+            "med_type": ["21"],
+            "fixmedins_code": ["H1"],
+            "begin_date": [dt.date(2025, 6, 3)],
+            "end_date": [dt.date(2025, 6, 9)],
+            "diagnoses": ["P599"],
+            "procedures": [""],
+            "los_days": [6],
+            "discharge_status": ["1"],
+            "medfee_sumamt": [500],
+        }
+    )
     persons = pl.DataFrame({"psn_id": [1], "gender": ["F"], "birth_date": [dt.date(2025, 5, 30)]})
     c = cases_from_synth(visits, persons)
     assert c["age_days"].to_list() == [4] and c["age"].to_list() == [0]

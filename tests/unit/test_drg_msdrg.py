@@ -36,12 +36,22 @@ HAND = [
     ("sepsis-mcc", 60, "F", "01", "A419", ("J9601",), ("Y",), (), "871", "sepsis without MV, MCC"),
     ("sepsis", 60, "F", "01", "A419", (), (), (), "872", "sepsis without MV, no MCC"),
     ("newborn", 0, "M", "01", "Z3800", (), (), (), "795", "normal newborn"),
-    ("unrelated-or", 70, "F", "01", "I5021", (), (), ("0SRD0J9",), "983",
-     "knee replacement with a heart-failure pdx: extensive OR unrelated, no CC"),
+    (
+        "unrelated-or",
+        70,
+        "F",
+        "01",
+        "I5021",
+        (),
+        (),
+        ("0SRD0J9",),
+        "983",
+        "knee replacement with a heart-failure pdx: extensive OR unrelated, no CC",
+    ),
     ("knee", 70, "F", "01", "M170", (), (), ("0SRD0J9",), "470", "knee replacement for osteoarthritis"),
     ("ama", 40, "M", "07", "F10230", (), (), (), "894", "alcohol dependence, left against medical advice"),
     ("invalid", 50, "M", "01", "XXXX", (), (), (), "999", "not a valid ICD-10-CM code"),
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")

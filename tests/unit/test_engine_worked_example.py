@@ -36,10 +36,16 @@ def line(sn: str, code: str, price_yuan: int, qty: int = 1) -> Line:
 
 WORKER = Person("P1", "张三", "610100199001011234", "M", dt.date(1990, 1, 1), "310", "11")
 VISIT = Visit(
-    "M1", "P1", "21", "H1", "3", ADMITTED, dt.date(2025, 5, 9),
+    "M1",
+    "P1",
+    "21",
+    "H1",
+    "3",
+    ADMITTED,
+    dt.date(2025, 5, 9),
     (line("1", "C01", 1000), line("2", "M01", 1400), line("3", "B10", 6000), line("4", "A01", 11600)),
     use_account=False,
-)  # fmt: skip
+)
 
 
 @pytest.fixture(scope="module")

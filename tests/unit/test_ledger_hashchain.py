@@ -9,9 +9,24 @@ def _chain(psn: str, amounts: list[int]) -> list[tuple[object, ...]]:
     rows: list[tuple[object, ...]] = []
     prev = GENESIS
     for seq, amount in enumerate(amounts, 1):
-        h = row_hash(prev, psn, seq, f"S{seq}", f"M{seq}", "fund", "310100", "hifp_pay", amount, "2025-01-01T00:00:00")
-        rows.append((psn, seq, f"S{seq}", f"M{seq}", "fund", "310100", "hifp_pay", amount, "2025-01-01T00:00:00",
-                     prev, h))
+        h = row_hash(
+            prev, psn, seq, f"S{seq}", f"M{seq}", "fund", "310100", "hifp_pay", amount, "2025-01-01T00:00:00"
+        )
+        rows.append(
+            (
+                psn,
+                seq,
+                f"S{seq}",
+                f"M{seq}",
+                "fund",
+                "310100",
+                "hifp_pay",
+                amount,
+                "2025-01-01T00:00:00",
+                prev,
+                h,
+            )
+        )
         prev = h
     return rows
 

@@ -12,7 +12,10 @@ from yibao.ledger.core import _parse_url
 
 def test_url_forms() -> None:
     assert _parse_url("postgresql://root@127.0.0.1:5432/test") == (
-        "pg", "postgresql://root@127.0.0.1:5432/test", "postgresql+psycopg://root@127.0.0.1:5432/test")
+        "pg",
+        "postgresql://root@127.0.0.1:5432/test",
+        "postgresql+psycopg://root@127.0.0.1:5432/test",
+    )
     assert _parse_url("postgresql+psycopg://u@h/db")[:2] == ("pg", "postgresql://u@h/db")
     assert _parse_url("sqlite:///rel/path.db") == ("sqlite", "rel/path.db", "sqlite:///rel/path.db")
     assert _parse_url("sqlite:////abs/path.db")[1] == "/abs/path.db"
@@ -36,7 +39,9 @@ def test_default_is_a_sqlite_file_under_dot_yibao(tmp_path: Path, monkeypatch: p
         led.close()
 
 
-def test_the_environment_variable_chooses_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_variable_chooses_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("YIBAO_DATABASE_URL", f"sqlite:///{tmp_path / 'x' / 'env.db'}")
     led = Ledger.open()
     led.close()

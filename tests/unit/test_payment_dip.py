@@ -11,19 +11,32 @@ from test_payment_support import claims, fixed_budget
 from yibao.payment import ClaimsError, build_dip_catalogue, pay_dip
 
 # history, all at level 3: one core combination (K358 × 4701, one case a year) and three one-off cases
-HISTORY = pl.concat([
-    claims([("h22", "H1", "3", "-", "K358", "4701", 100_000)], year=2022),
-    claims([("h23", "H1", "3", "-", "K358", "4701", 200_000)], year=2023),
-    claims([("h24", "H1", "3", "-", "K358", "4701", 300_000), ("c24", "H1", "3", "-", "K359", None, 400_000),
-            ("d24", "H2", "3", "-", "K352", "8872", 100_000), ("s24", "H2", "3", "-", "K351", "4702", 200_000)],
-           year=2024),
-])
-CURRENT = claims([
-    ("n1", "H1", "3", "-", "K358", "4701", 300_000), ("lo", "H1", "3", "-", "K358", "4701", 120_000),
-    ("hi", "H1", "3", "-", "K358", "4701", 900_000), ("rv", "H2", "3", "-", "K358", "4701", 1_800_000),
-    ("l2", "H3", "2", "-", "K358", "4701", 260_000), ("cz", "H2", "3", "-", "K359", "", 400_000),
-    ("new", "H3", "2", "-", "J189", "", 450_000),
-])
+HISTORY = pl.concat(
+    [
+        claims([("h22", "H1", "3", "-", "K358", "4701", 100_000)], year=2022),
+        claims([("h23", "H1", "3", "-", "K358", "4701", 200_000)], year=2023),
+        claims(
+            [
+                ("h24", "H1", "3", "-", "K358", "4701", 300_000),
+                ("c24", "H1", "3", "-", "K359", None, 400_000),
+                ("d24", "H2", "3", "-", "K352", "8872", 100_000),
+                ("s24", "H2", "3", "-", "K351", "4702", 200_000),
+            ],
+            year=2024,
+        ),
+    ]
+)
+CURRENT = claims(
+    [
+        ("n1", "H1", "3", "-", "K358", "4701", 300_000),
+        ("lo", "H1", "3", "-", "K358", "4701", 120_000),
+        ("hi", "H1", "3", "-", "K358", "4701", 900_000),
+        ("rv", "H2", "3", "-", "K358", "4701", 1_800_000),
+        ("l2", "H3", "2", "-", "K358", "4701", 260_000),
+        ("cz", "H2", "3", "-", "K359", "", 400_000),
+        ("new", "H3", "2", "-", "J189", "", 450_000),
+    ]
+)
 
 
 def pol(amount: str = "1000000", **changes: object):  # type: ignore[no-untyped-def]
@@ -38,8 +51,14 @@ def test_catalogue_core_and_comprehensive_groups_with_weighted_scores() -> None:
     assert set(t) == {"C.K358.4701", "Z.K35.C", "Z.K35.D", "Z.K35.S"}
     core = t["C.K358.4701"]
     # 1:2:7 over 1,000 / 2,000 / 3,000 元 → 2,600 元; RW 2,600 / 2,250 = 1.15556 → 1.1556; × 100 points
-    assert (core["kind"], core["treatment"], core["n_cases"], core["mean_fen"], core["rw"], core["score_pu"]) == (
-        "core", "surgical", 3, 260_000, 11_556, 1_155_600)
+    assert (
+        core["kind"],
+        core["treatment"],
+        core["n_cases"],
+        core["mean_fen"],
+        core["rw"],
+        core["score_pu"],
+    ) == ("core", "surgical", 3, 260_000, 11_556, 1_155_600)
     assert (t["Z.K35.C"]["treatment"], t["Z.K35.C"]["rw"]) == ("conservative", 17_778)
     assert (t["Z.K35.D"]["treatment"], t["Z.K35.D"]["rw"]) == ("diagnostic", 4_444)  # 88xx is diagnostic
     assert (t["Z.K35.S"]["kind"], t["Z.K35.S"]["rw"]) == ("comprehensive", 8_889)
@@ -68,8 +87,10 @@ def test_deviation_cases_and_level_coefficients() -> None:
 
 
 def test_payments_add_up_to_the_pool_and_the_ratio_basis() -> None:
-    p = pol("700000", budget={"basis": "amount", "amount": "700000", "reimbursement_ratio": "0.7",
-                              "source": "demo"})
+    p = pol(
+        "700000",
+        budget={"basis": "amount", "amount": "700000", "reimbursement_ratio": "0.7", "source": "demo"},
+    )
     pay = pay_dip(CURRENT, p, history=HISTORY)
     assert pay.pool_fen == 100_000_000  # 700,000 元 fund / 0.7
     assert pay.hospitals.get_column("due_fen").sum() == pay.pool_fen

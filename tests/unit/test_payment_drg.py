@@ -22,21 +22,32 @@ from yibao.payment.core import half_up
 # DRG A: four cases at 1,000 元, one at 100,000 元 (high outlier), one at 300 元 (low outlier)
 # DRG B: four cases at 3,000 元, one at 7,500 元 (2.5 × the mean: high for a 150-point group, tier 2×)
 ROWS = [
-    ("a1", "H1", "3", "A", "K358", "", 100_000, 1), ("a2", "H1", "3", "A", "K358", "", 100_000, 1),
-    ("a3", "H2", "1", "A", "K358", "", 100_000, 2), ("a4", "H2", "1", "A", "K358", "", 100_000, 2),
-    ("a-hi", "H1", "3", "A", "K358", "", 10_000_000, 2), ("a-lo", "H2", "1", "A", "K358", "", 30_000, 3),
-    ("b1", "H1", "3", "B", "I209", "", 300_000, 1), ("b2", "H1", "3", "B", "I209", "", 300_000, 3),
-    ("b3", "H2", "1", "B", "I209", "", 300_000, 3), ("b4", "H2", "1", "B", "I209", "", 300_000, 3),
+    ("a1", "H1", "3", "A", "K358", "", 100_000, 1),
+    ("a2", "H1", "3", "A", "K358", "", 100_000, 1),
+    ("a3", "H2", "1", "A", "K358", "", 100_000, 2),
+    ("a4", "H2", "1", "A", "K358", "", 100_000, 2),
+    ("a-hi", "H1", "3", "A", "K358", "", 10_000_000, 2),
+    ("a-lo", "H2", "1", "A", "K358", "", 30_000, 3),
+    ("b1", "H1", "3", "B", "I209", "", 300_000, 1),
+    ("b2", "H1", "3", "B", "I209", "", 300_000, 3),
+    ("b3", "H2", "1", "B", "I209", "", 300_000, 3),
+    ("b4", "H2", "1", "B", "I209", "", 300_000, 3),
     ("b-hi", "H1", "3", "B", "I209", "", 750_000, 3),
 ]
 # by hand: IQR fences (k 1.5) around Q1 = Q3 trim every non-typical case; means A 1,000 元, B 3,000 元;
 # overall mean of the kept cases (4 × 1,000 + 4 × 3,000) / 8 = 2,000 元 → RW A 0.5, B 1.5 → 50 and 150 points.
 POINTS_PU = {
-    "a1": 500_000, "a2": 500_000, "a3": 425_000, "a4": 425_000,  # level 1 coefficient 0.85
+    "a1": 500_000,
+    "a2": 500_000,
+    "a3": 425_000,
+    "a4": 425_000,  # level 1 coefficient 0.85
     "a-hi": 49_000_000,  # 50 + 50 × (100 − 3) points: cost ratio 100, tier ≤100 points → 3×
     # low outlier, paid at cost: standard cost 1,000 × 0.85 = 850 元, ratio 300 / 850 = 0.3529 ≤ 0.4
     "a-lo": 149_983,  # 50 × 0.85 × 0.3529 = 14.99825 points → 149,982.5 → half up
-    "b1": 1_500_000, "b2": 1_500_000, "b3": 1_275_000, "b4": 1_275_000,
+    "b1": 1_500_000,
+    "b2": 1_500_000,
+    "b3": 1_275_000,
+    "b4": 1_275_000,
     "b-hi": 2_250_000,  # 150 × (1 + 2.5 − 2): tier 100–300 points → 2×
 }
 POOL = 100_000_000  # 1,000,000.00 元
@@ -47,7 +58,12 @@ def test_weights_are_trimmed_group_means_over_the_overall_mean() -> None:
     assert w.overall_mean_fen == 200_000
     t = {r["drg"]: r for r in w.table.iter_rows(named=True)}
     assert (t["A"]["n_cases"], t["A"]["n_kept"], t["A"]["mean_fen"], t["A"]["rw"], t["A"]["base_pu"]) == (
-        6, 4, 100_000, 5_000, 500_000)
+        6,
+        4,
+        100_000,
+        5_000,
+        500_000,
+    )
     assert (t["B"]["n_cases"], t["B"]["n_kept"], t["B"]["mean_fen"], t["B"]["rw"]) == (5, 4, 300_000, 15_000)
 
 
@@ -80,8 +96,10 @@ def test_case_points_follow_the_outlier_rules_and_level_coefficients() -> None:
 def test_the_budget_is_split_by_points_to_the_fen() -> None:
     pay = pay_drg(claims(ROWS), fixed_budget("1000000"))
     h = {r["fixmedins_code"]: r for r in pay.hospitals.iter_rows(named=True)}
-    pts = [sum(v for k, v in POINTS_PU.items() if k in ids) for ids in
-           (("a1", "a2", "a-hi", "b1", "b2", "b-hi"), ("a3", "a4", "a-lo", "b3", "b4"))]
+    pts = [
+        sum(v for k, v in POINTS_PU.items() if k in ids)
+        for ids in (("a1", "a2", "a-hi", "b1", "b2", "b-hi"), ("a3", "a4", "a-lo", "b3", "b4"))
+    ]
     assert [h["H1"]["points_pu"], h["H2"]["points_pu"]] == pts == [55_250_000, 3_549_983]
     assert [h["H1"]["due_fen"], h["H2"]["due_fen"]] == split_largest_remainder(POOL, pts)
     assert h["H1"]["due_fen"] + h["H2"]["due_fen"] == POOL
@@ -111,8 +129,9 @@ def test_monthly_pre_settlement_and_annual_clearing() -> None:
 
 
 def test_institution_coefficient_overrides_the_level() -> None:
-    pol = fixed_budget("1000000", institution_coefficients=[
-        {"fixmedins_code": "H2", "coefficient": "1.2", "source": "demo"}])
+    pol = fixed_budget(
+        "1000000", institution_coefficients=[{"fixmedins_code": "H2", "coefficient": "1.2", "source": "demo"}]
+    )
     pay = pay_drg(claims(ROWS), pol)
     assert dict(pay.cases.select("case_id", "points_pu").iter_rows())["b3"] == 1_800_000
 
@@ -140,16 +159,26 @@ def test_fund_due_subtracts_what_patients_paid() -> None:
         assert r["fund_due_fen"] == r["due_fen"] - r["patient_share_fen"]
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    (lambda d: d.drop("drg"), "claims.drg"),
-    (lambda d: d.with_columns(pl.col("medfee_sumamt").cast(pl.Float64)), "claims.medfee_sumamt"),
-    (lambda d: d.with_columns(pl.when(pl.col("case_id") == "b1").then(-1).otherwise(pl.col("medfee_sumamt"))
-                              .alias("medfee_sumamt")), "claims.medfee_sumamt"),
-    (lambda d: d.with_columns(pl.lit("a1").alias("case_id")), "claims.case_id"),
-    (lambda d: d.with_columns(pl.lit("9").alias("hosp_lv")), "claims.hosp_lv"),
-    (lambda d: d.with_columns(pl.col("discharge_date").dt.offset_by("-1y")), "claims.discharge_date"),
-    (lambda d: d.with_columns(pl.lit(None, dtype=pl.String).alias("drg")), "claims.drg"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d.drop("drg"), "claims.drg"),
+        (lambda d: d.with_columns(pl.col("medfee_sumamt").cast(pl.Float64)), "claims.medfee_sumamt"),
+        (
+            lambda d: d.with_columns(
+                pl.when(pl.col("case_id") == "b1")
+                .then(-1)
+                .otherwise(pl.col("medfee_sumamt"))
+                .alias("medfee_sumamt")
+            ),
+            "claims.medfee_sumamt",
+        ),
+        (lambda d: d.with_columns(pl.lit("a1").alias("case_id")), "claims.case_id"),
+        (lambda d: d.with_columns(pl.lit("9").alias("hosp_lv")), "claims.hosp_lv"),
+        (lambda d: d.with_columns(pl.col("discharge_date").dt.offset_by("-1y")), "claims.discharge_date"),
+        (lambda d: d.with_columns(pl.lit(None, dtype=pl.String).alias("drg")), "claims.drg"),
+    ],
+)
 def test_bad_claims_name_the_column(change, field) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ClaimsError) as err:
         pay_drg(change(claims(ROWS)), fixed_budget("1000000"))
@@ -171,11 +200,15 @@ def test_base_rate_is_the_pool_over_weighted_cases() -> None:
 
 def test_level_coefficients_from_history_are_cost_over_group_means() -> None:
     rows = [
-        ("a1", "H1", "3", "A", "K358", "", 120_000), ("a2", "H1", "3", "A", "K358", "", 120_000),
-        ("a3", "H2", "1", "A", "K358", "", 80_000), ("a4", "H2", "1", "A", "K358", "", 80_000),
+        ("a1", "H1", "3", "A", "K358", "", 120_000),
+        ("a2", "H1", "3", "A", "K358", "", 120_000),
+        ("a3", "H2", "1", "A", "K358", "", 80_000),
+        ("a4", "H2", "1", "A", "K358", "", 80_000),
         ("a5", "H1", "3", "A", "K358", "", 5_000_000),  # trimmed (above Q3 + 1.5 IQR): not counted
-        ("b1", "H1", "3", "B", "I209", "", 330_000), ("b2", "H1", "3", "B", "I209", "", 330_000),
-        ("b3", "H2", "1", "B", "I209", "", 270_000), ("b4", "H2", "1", "B", "I209", "", 270_000),
+        ("b1", "H1", "3", "B", "I209", "", 330_000),
+        ("b2", "H1", "3", "B", "I209", "", 330_000),
+        ("b3", "H2", "1", "B", "I209", "", 270_000),
+        ("b4", "H2", "1", "B", "I209", "", 270_000),
     ]
     pol = fixed_budget("1000000", level_basis={"basis": "history", "source": "demo"})
     w = calibrate_drg_weights(claims(rows), pol)
@@ -191,15 +224,33 @@ def test_level_coefficients_from_history_are_cost_over_group_means() -> None:
 def test_high_outlier_tier_boundaries() -> None:
     # 100 points exactly is in the ≤100 tier (3×), 300 in the 100–300 tier (2×), 300.01 in the open tier (1.5×).
     # The cost ratio rounds half up to 1/10000 first: 2.99994 → 2.9999 is below 3, 2.99995 would not be.
-    table = pl.DataFrame({"drg": ["X", "Y", "Z"], "n_cases": [9, 9, 9], "n_kept": [9, 9, 9],
-                          "mean_fen": [100_000, 300_000, 300_010], "rw": [10_000, 30_000, 30_001],
-                          "base_pu": [1_000_000, 3_000_000, 3_000_100]})
+    table = pl.DataFrame(
+        {
+            "drg": ["X", "Y", "Z"],
+            "n_cases": [9, 9, 9],
+            "n_kept": [9, 9, 9],
+            "mean_fen": [100_000, 300_000, 300_010],
+            "rw": [10_000, 30_000, 30_001],
+            "base_pu": [1_000_000, 3_000_000, 3_000_100],
+        }
+    )
     weights = DrgWeights(table, 100_000, {2025: 1}, {"3": 10_000})
-    cases = claims([("x-at", "H1", "3", "X", "K358", "", 300_000), ("x-below", "H1", "3", "X", "K358", "", 299_994),
-                    ("y-at", "H1", "3", "Y", "K358", "", 600_000), ("y-below", "H1", "3", "Y", "K358", "", 599_970),
-                    ("z-at", "H1", "3", "Z", "K358", "", 450_015)])
+    cases = claims(
+        [
+            ("x-at", "H1", "3", "X", "K358", "", 300_000),
+            ("x-below", "H1", "3", "X", "K358", "", 299_994),
+            ("y-at", "H1", "3", "Y", "K358", "", 600_000),
+            ("y-below", "H1", "3", "Y", "K358", "", 599_970),
+            ("z-at", "H1", "3", "Z", "K358", "", 450_015),
+        ]
+    )
     got = score_drg_cases(cases, weights, fixed_budget("1"))
     assert dict(got.select("case_id", "outlier").iter_rows()) == {
-        "x-at": "high", "x-below": "normal", "y-at": "high", "y-below": "normal", "z-at": "high"}
+        "x-at": "high",
+        "x-below": "normal",
+        "y-at": "high",
+        "y-below": "normal",
+        "z-at": "high",
+    }
     # at the threshold the excess is zero: the standard points
     assert dict(got.select("case_id", "points_pu").iter_rows())["z-at"] == 3_000_100

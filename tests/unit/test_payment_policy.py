@@ -32,17 +32,23 @@ def with_change(path: list[str | int], value: object) -> dict[str, object]:
     return raw
 
 
-@pytest.mark.parametrize(("path", "value", "where"), [
-    (["drg", "low_outlier", "source"], "nowhere", "drg.low_outlier.source"),
-    (["levels", 0, "source"], "nowhere", "levels.0.source"),
-    (["budget", "growth"], 0.05, "budget.growth"),  # a float is refused: decimal strings only
-    (["levels", 1, "coefficient"], "-0.9", "levels.1.coefficient"),
-    (["dip", "deviation", "high"], "6", "dip.deviation"),  # low < high < review
-    (["drg", "high_outlier", "tiers"], [{"multiple": "2"}, {"max_points": "100", "multiple": "3"}],
-     "drg.high_outlier"),
-    (["pre_settlement", "withholding"], "1.5", "pre_settlement.withholding"),  # a share above 100 %
-    (["dip", "year_weights", "weights"], [0, 0, 0], "dip.year_weights"),
-])
+@pytest.mark.parametrize(
+    ("path", "value", "where"),
+    [
+        (["drg", "low_outlier", "source"], "nowhere", "drg.low_outlier.source"),
+        (["levels", 0, "source"], "nowhere", "levels.0.source"),
+        (["budget", "growth"], 0.05, "budget.growth"),  # a float is refused: decimal strings only
+        (["levels", 1, "coefficient"], "-0.9", "levels.1.coefficient"),
+        (["dip", "deviation", "high"], "6", "dip.deviation"),  # low < high < review
+        (
+            ["drg", "high_outlier", "tiers"],
+            [{"multiple": "2"}, {"max_points": "100", "multiple": "3"}],
+            "drg.high_outlier",
+        ),
+        (["pre_settlement", "withholding"], "1.5", "pre_settlement.withholding"),  # a share above 100 %
+        (["dip", "year_weights", "weights"], [0, 0, 0], "dip.year_weights"),
+    ],
+)
 def test_bad_values_name_their_path(path: list[str | int], value: object, where: str) -> None:
     with pytest.raises(PaymentPolicyError) as err:
         parse_policy(with_change(path, value))

@@ -40,8 +40,20 @@ def fixed_budget(amount_yuan: str, **changes: Any) -> PaymentPolicy:
 
 def claims(rows: list[tuple[Any, ...]], *, year: int = 2025) -> pl.DataFrame:
     """Rows of (case_id, hospital, level, drg, pdx, main_procedure, cost_fen[, month])."""
-    out: dict[str, list[Any]] = {c: [] for c in ("case_id", "fixmedins_code", "hosp_lv", "drg", "pdx",
-                                                 "main_procedure", "medfee_sumamt", "los_days", "discharge_date")}
+    out: dict[str, list[Any]] = {
+        c: []
+        for c in (
+            "case_id",
+            "fixmedins_code",
+            "hosp_lv",
+            "drg",
+            "pdx",
+            "main_procedure",
+            "medfee_sumamt",
+            "los_days",
+            "discharge_date",
+        )
+    }
     for r in rows:
         month = r[7] if len(r) > 7 else 6
         for c, v in zip(list(out)[:7], r[:7], strict=True):

@@ -466,8 +466,7 @@ def test_a_bad_catalogue_is_refused_naming_the_row_and_column(
 
 
 def test_a_counter_shared_by_a_deductible_and_a_cap_is_refused(tmp_path: Path) -> None:
-    text = FIXTURE_TEXT.replace(
-        "cap: {counter: emp-op-paid", "cap: {counter: emp-op-ded")
+    text = FIXTURE_TEXT.replace("cap: {counter: emp-op-paid", "cap: {counter: emp-op-ded")
     (tmp_path / "region.yaml").write_text(text, encoding="utf-8")
     shutil.copy(FIXTURES / "catalogue.csv", tmp_path / "catalogue.csv")
     with pytest.raises(PolicyError) as ei:

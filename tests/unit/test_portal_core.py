@@ -14,8 +14,12 @@ from yibao.settlement.model import Person
 
 D = dt.date
 # 2026-10-01..07 National Day, Saturday 2026-10-10 a working day (调休), as in the shipped params
-CAL = Calendar(frozenset(D(2026, 10, d) for d in range(1, 8)), frozenset({D(2026, 10, 10)}), frozenset({2026}),
-               strict=False)
+CAL = Calendar(
+    frozenset(D(2026, 10, d) for d in range(1, 8)),
+    frozenset({D(2026, 10, 10)}),
+    frozenset({2026}),
+    strict=False,
+)
 
 
 def test_weekends_do_not_count_as_working_days() -> None:
@@ -152,7 +156,9 @@ def test_estimate_refuses_unknown_items_and_levels_naming_the_field() -> None:
         core.build_visit(POLICY, "P1", [core.Pick("NOPE", 1)], level="1", med_type="11", day=DAY)
     assert e.value.field == "items[0].code"
     with pytest.raises(PortalError) as e:
-        core.build_visit(POLICY, "P1", [core.Pick("XJ01DDA003B002010119046", 1)], level="9", med_type="11", day=DAY)
+        core.build_visit(
+            POLICY, "P1", [core.Pick("XJ01DDA003B002010119046", 1)], level="9", med_type="11", day=DAY
+        )
     assert e.value.field == "level"
     with pytest.raises(PortalError) as e:
         core.parse_picks(["XJ01DDA003B002010119046"], ["two"])
@@ -178,8 +184,9 @@ def test_drug_alternatives_are_same_generic_or_same_class_and_each_is_a_real_est
     for a in core.compare_drugs(POLICY, EMPLOYEE, picks, {}, 0, params, level="1", med_type="11", day=DAY):
         v = core.build_visit(POLICY, "P1", [core.Pick(a.code, 10)], level="1", med_type="11", day=DAY)
         assert a.own == core.estimate(POLICY, EMPLOYEE, v, {}, 0).psn_part_amt
-        base = core.estimate(POLICY, EMPLOYEE, core.build_visit(POLICY, "P1", picks, level="1", med_type="11",
-                                                                day=DAY), {}, 0)
+        base = core.estimate(
+            POLICY, EMPLOYEE, core.build_visit(POLICY, "P1", picks, level="1", med_type="11", day=DAY), {}, 0
+        )
         assert a.saving == base.psn_part_amt - a.own
 
 

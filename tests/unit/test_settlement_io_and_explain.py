@@ -23,21 +23,57 @@ def policy():  # type: ignore[no-untyped-def]
 
 
 def worker(**kw: object) -> Person:
-    base = dict(psn_no="P1", name="张三", certno="x", gender="M", birth_date=dt.date(1980, 1, 1),
-                insutype="310", psn_type="11")
+    base = dict(
+        psn_no="P1",
+        name="张三",
+        certno="x",
+        gender="M",
+        birth_date=dt.date(1980, 1, 1),
+        insutype="310",
+        psn_type="11",
+    )
     base.update(kw)
     return Person(**base)  # type: ignore[arg-type]
 
 
 def visit_json(**over: object) -> dict[str, object]:
     v: dict[str, object] = {
-        "mdtrt_id": "M1", "psn_no": "P1", "med_type": "21", "fixmedins_code": "H1", "hosp_lv": "3",
-        "begntime": "2025-05-01", "endtime": "2025-05-09",
+        "mdtrt_id": "M1",
+        "psn_no": "P1",
+        "med_type": "21",
+        "fixmedins_code": "H1",
+        "hosp_lv": "3",
+        "begntime": "2025-05-01",
+        "endtime": "2025-05-09",
         "feedetail": [
-            {"feedetl_sn": "1", "med_list_codg": "C01", "cnt": 1, "pric": "1000.00", "det_item_fee_sumamt": "1000.00"},
-            {"feedetl_sn": "2", "med_list_codg": "M01", "cnt": 1, "pric": "1400", "det_item_fee_sumamt": "1400"},
-            {"feedetl_sn": "3", "med_list_codg": "B10", "cnt": 2, "pric": "3000", "det_item_fee_sumamt": "6000"},
-            {"feedetl_sn": "4", "med_list_codg": "A01", "cnt": "0.5", "pric": "23200", "det_item_fee_sumamt": "11600"},
+            {
+                "feedetl_sn": "1",
+                "med_list_codg": "C01",
+                "cnt": 1,
+                "pric": "1000.00",
+                "det_item_fee_sumamt": "1000.00",
+            },
+            {
+                "feedetl_sn": "2",
+                "med_list_codg": "M01",
+                "cnt": 1,
+                "pric": "1400",
+                "det_item_fee_sumamt": "1400",
+            },
+            {
+                "feedetl_sn": "3",
+                "med_list_codg": "B10",
+                "cnt": 2,
+                "pric": "3000",
+                "det_item_fee_sumamt": "6000",
+            },
+            {
+                "feedetl_sn": "4",
+                "med_list_codg": "A01",
+                "cnt": "0.5",
+                "pric": "23200",
+                "det_item_fee_sumamt": "11600",
+            },
         ],
     }
     v.update(over)
@@ -90,7 +126,9 @@ def test_bad_visit_fields_are_named(change: dict[str, object], field: str) -> No
         ({"med_list_codg": ""}, "feedetail[0].med_list_codg", "required"),
     ],
 )
-def test_bad_line_amounts_are_named_with_the_reason(line_change: dict[str, object], field: str, reason_part: str) -> None:
+def test_bad_line_amounts_are_named_with_the_reason(
+    line_change: dict[str, object], field: str, reason_part: str
+) -> None:
     d = visit_json()
     lines = d["feedetail"]
     assert isinstance(lines, list)

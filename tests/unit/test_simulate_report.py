@@ -78,7 +78,13 @@ def test_html_is_self_contained_and_parses(tmp_path: Path, report: SimulationRep
         assert chart in p.ids and chart in p.scripts[2][1]
     assert {f"ch-ratio-{d}" for d in ("insutype", "hosp_lv", "med_type", "age_band", "quintile")} <= p.ids
     assert text.startswith("<!DOCTYPE html>") and 'lang="zh-CN"' in text
-    for label in ("基金支出变化", "个人负担变化", "灾难性卫生支出发生率", "基金可支付月数", "Who gains and who loses"):
+    for label in (
+        "基金支出变化",
+        "个人负担变化",
+        "灾难性卫生支出发生率",
+        "基金可支付月数",
+        "Who gains and who loses",
+    ):
         assert label in text
 
 
@@ -97,5 +103,16 @@ def test_json_money_in_fen_with_yuan_strings(report: SimulationReport) -> None:
     assert pool["baseline_yuan"] == f"{pool['baseline_fen'] // 100}.{pool['baseline_fen'] % 100:02d}"
     mp = body["months_payable"][0]
     assert isinstance(mp["opening_fen"], int) and "opening_yuan" in mp
-    assert set(body) >= {"meta", "funds", "oop", "effective_ratio", "che", "equity", "months_payable", "winners",
-                         "policy_diff", "narrative", "assumptions"}
+    assert set(body) >= {
+        "meta",
+        "funds",
+        "oop",
+        "effective_ratio",
+        "che",
+        "equity",
+        "months_payable",
+        "winners",
+        "policy_diff",
+        "narrative",
+        "assumptions",
+    }

@@ -46,8 +46,10 @@ def _row(rows: list[dict], key: str) -> dict:
 
 def test_lowering_a_deductible_raises_fund_spending_and_lowers_oop(tmp_path: Path, frames) -> None:
     persons, visits, lines = frames
-    cand = _candidate(tmp_path, {"res-ip": {"1": "100", "2": "300", "3": "600"},
-                                 "emp-ip": {"1": "100", "2": "300", "3": "800"}})
+    cand = _candidate(
+        tmp_path,
+        {"res-ip": {"1": "100", "2": "300", "3": "600"}, "emp-ip": {"1": "100", "2": "300", "3": "800"}},
+    )
     r = simulate_frames(BASE, cand, persons, visits, lines)
     pool, total = _row(r.funds, "hifp_pay"), _row(r.funds, "fund_pay_sumamt")
     oop, ded = _row(r.oop, "total"), _row(r.oop, "deductible")
@@ -87,7 +89,9 @@ def test_fund_totals_reconcile_with_the_2207_identities(frames) -> None:
     r = simulate_frames(BASE, BASE, persons, visits, lines)
     f = {x["key"]: x["baseline_fen"] for x in r.funds}
     o = {x["key"]: x["baseline_fen"] for x in r.oop}
-    layers = sum(f[k] for k in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "cvlserv_pay", "hifes_pay", "oth_pay"))
+    layers = sum(
+        f[k] for k in ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay", "cvlserv_pay", "hifes_pay", "oth_pay")
+    )
     assert layers == f["fund_pay_sumamt"]
     assert o["medfee"] == f["fund_pay_sumamt"] + o["total"]
     assert o["total"] == o["cash"] + o["account"] == o["in_scope"] + o["out_of_scope"]
@@ -112,7 +116,9 @@ def test_shipped_candidates_differ_from_xian_only_where_they_say() -> None:
     lower = PolicyBook.from_file(resolve_policy("xian-lower-deductible"))
     changes = policy_diff(base, lower)
     assert {c.path.split(".deductible")[0] for c in changes} == {
-        "versions[2025].benefits[res-ip]", "versions[2026].benefits[res-ip]"}
+        "versions[2025].benefits[res-ip]",
+        "versions[2026].benefits[res-ip]",
+    }
     assert all(c.direction == -1 and c.kind == "deductible" for c in changes)
     reform = PolicyBook.from_file(EXAMPLES_DIR / "xian-outpatient-reform.yaml")
     kinds = {(c.kind, c.direction) for c in policy_diff(base, reform)}
@@ -126,12 +132,27 @@ def test_cli_writes_html_and_json(tmp_path: Path) -> None:
     app.command("simulate")(simulate_cmd)
     app.command("noop")(lambda: None)  # a group, so the command is addressed by name as under `yibao`
     out, js = tmp_path / "r.html", tmp_path / "r.json"
-    res = CliRunner().invoke(app, ["simulate", "--baseline", str(FIXTURE), "--candidate", cand.loaded.file,
-                                   "--visits", str(data / "visits.parquet"), "--out", str(out), "--json", str(js)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "--baseline",
+            str(FIXTURE),
+            "--candidate",
+            cand.loaded.file,
+            "--visits",
+            str(data / "visits.parquet"),
+            "--out",
+            str(out),
+            "--json",
+            str(js),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert out.exists() and "降低起付线" in res.output
     body = json.loads(js.read_text(encoding="utf-8"))
     assert body["format"] == "yibao.simulation/1"
-    bad = CliRunner().invoke(app, ["simulate", "--baseline", "no-such-region", "--candidate", "xian",
-                                   "--visits", str(data)])
+    bad = CliRunner().invoke(
+        app, ["simulate", "--baseline", "no-such-region", "--candidate", "xian", "--visits", str(data)]
+    )
     assert bad.exit_code == 2

@@ -33,8 +33,9 @@ def test_every_visit_settles(region: Path) -> None:
     family = 0
     for person, visit in read_visits_as_engine_inputs(region):
         payer = visit.account_psn_no or person.psn_no
-        s = settle_visit(book.for_date(visit.begin_date), person, visit, {}, balance[payer],
-                         payer_insutype=insutype[payer])
+        s = settle_visit(
+            book.for_date(visit.begin_date), person, visit, {}, balance[payer], payer_insutype=insutype[payer]
+        )
         assert not identity_violations(s), visit.mdtrt_id
         assert s.medfee_sumamt == sum(ln.amount for ln in visit.lines)
         key = visit.begin_date

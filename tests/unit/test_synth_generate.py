@@ -54,8 +54,11 @@ def test_different_seed_differs(small: Path, tmp_path: Path) -> None:
 
 def test_schema_exact(small: Path) -> None:
     t = _tables(small)
-    for f, schema in zip(FILES, (PERSONS_SCHEMA, INSTITUTIONS_SCHEMA, PHYSICIANS_SCHEMA, VISITS_SCHEMA,
-                                        LINES_SCHEMA), strict=True):
+    for f, schema in zip(
+        FILES,
+        (PERSONS_SCHEMA, INSTITUTIONS_SCHEMA, PHYSICIANS_SCHEMA, VISITS_SCHEMA, LINES_SCHEMA),
+        strict=True,
+    ):
         assert t[f].schema.remove_metadata().equals(schema), f
     p = t["persons"].to_pydict()
     assert p["psn_id"] == list(range(2_000))
@@ -120,15 +123,22 @@ def test_lines_consistent_and_in_catalogue(small: Path) -> None:
     assert j.filter(pl.col("price") > 3 * pl.col("unit")).height == 0
     assert j.filter(pl.col("qty") <= 0).height == 0
     # feedetl_sn is 1..n and n_lines matches
-    g = lines.group_by("visit_id").agg(pl.len().alias("n"), pl.col("feedetl_sn").min().alias("lo"),
-                                       pl.col("feedetl_sn").max().alias("hi"))
+    g = lines.group_by("visit_id").agg(
+        pl.len().alias("n"), pl.col("feedetl_sn").min().alias("lo"), pl.col("feedetl_sn").max().alias("hi")
+    )
     g = g.join(visits.select("visit_id", "n_lines"), on="visit_id")
     assert g.height == visits.height
-    assert g.filter((pl.col("lo") != 1) | (pl.col("hi") != pl.col("n")) | (pl.col("n") != pl.col("n_lines"))).height == 0
+    assert (
+        g.filter(
+            (pl.col("lo") != 1) | (pl.col("hi") != pl.col("n")) | (pl.col("n") != pl.col("n_lines"))
+        ).height
+        == 0
+    )
     # line counts by visit type
     vt = g.join(visits.select("visit_id", "med_type"), on="visit_id")
-    rng = vt.group_by("med_type").agg(pl.col("n").min().alias("lo"), pl.col("n").max().alias("hi"),
-                                      pl.col("n").mean().alias("mean"))
+    rng = vt.group_by("med_type").agg(
+        pl.col("n").min().alias("lo"), pl.col("n").max().alias("hi"), pl.col("n").mean().alias("mean")
+    )
     r = {row["med_type"]: row for row in rng.iter_rows(named=True)}
     assert r["11"]["lo"] >= 1 and r["11"]["hi"] <= 8
     assert r["41"]["lo"] >= 1 and r["41"]["hi"] <= 6
@@ -142,11 +152,13 @@ def test_restricted_items_respect_patient_and_level(small: Path) -> None:
     lines = pl.read_parquet(small / "lines.parquet")
     visits = pl.read_parquet(small / "visits.parquet")
     persons = pl.read_parquet(small / "persons.parquet")
-    x = lines.join(visits.select("visit_id", "psn_id", "hosp_lv", "begin_date", "diagnoses"), on="visit_id") \
-        .join(persons.select("psn_id", "gender", "birth_date"), on="psn_id")
+    x = lines.join(
+        visits.select("visit_id", "psn_id", "hosp_lv", "begin_date", "diagnoses"), on="visit_id"
+    ).join(persons.select("psn_id", "gender", "birth_date"), on="psn_id")
     checked = 0
-    for code, lv, begin, dx, gender, birth in x.select("code", "hosp_lv", "begin_date", "diagnoses", "gender",
-                                                        "birth_date").iter_rows():
+    for code, lv, begin, dx, gender, birth in x.select(
+        "code", "hosp_lv", "begin_date", "diagnoses", "gender", "birth_date"
+    ).iter_rows():
         it = cat[code]
         if it.sex:
             assert it.sex == gender, code
@@ -168,8 +180,9 @@ def test_restricted_items_by_age_on_jan1(small: Path) -> None:
     loaded = load_region(XIAN)
     cat = loaded.catalogue_for(loaded.region.versions[0])
     lines = pl.read_parquet(small / "lines.parquet")
-    x = lines.join(pl.read_parquet(small / "visits.parquet").select("visit_id", "psn_id"), on="visit_id") \
-        .join(pl.read_parquet(small / "persons.parquet").select("psn_id", "age"), on="psn_id")
+    x = lines.join(
+        pl.read_parquet(small / "visits.parquet").select("visit_id", "psn_id"), on="visit_id"
+    ).join(pl.read_parquet(small / "persons.parquet").select("psn_id", "age"), on="psn_id")
     for code, age in x.select("code", "age").iter_rows():
         it = cat[code]
         assert it.min_age is None or age >= it.min_age
@@ -182,7 +195,10 @@ def test_dates_and_stays(small: Path) -> None:
 
     assert v["begin_date"].min() >= dt.date(2025, 1, 1) and v["end_date"].max() <= dt.date(2025, 12, 31)
     ip = v.filter(pl.col("med_type") == "21")
-    assert ip.filter((pl.col("end_date") - pl.col("begin_date")).dt.total_days() != pl.col("los_days")).height == 0
+    assert (
+        ip.filter((pl.col("end_date") - pl.col("begin_date")).dt.total_days() != pl.col("los_days")).height
+        == 0
+    )
     assert v.filter((pl.col("med_type") != "21") & (pl.col("los_days") != 0)).height == 0
     assert ip.filter(pl.col("procedures") != "").height > 0
     assert set(v["locality"].unique().to_list()) <= {"local", "remote_filed", "remote_unfiled"}
@@ -193,14 +209,22 @@ def test_family_payer_links(small: Path) -> None:
     v = pl.read_parquet(small / "visits.parquet")
     linked = p.filter(pl.col("family_payer_id") >= 0)
     assert linked.height > 0
-    payers = p.join(linked.select(pl.col("family_payer_id").alias("psn_id"), pl.col("household_id").alias("hh")),
-                    on="psn_id")
+    payers = p.join(
+        linked.select(pl.col("family_payer_id").alias("psn_id"), pl.col("household_id").alias("hh")),
+        on="psn_id",
+    )
     assert payers.filter(pl.col("household_id") != pl.col("hh")).height == 0
     assert payers.filter((pl.col("insutype") != "310") | (pl.col("account_balance") <= 0)).height == 0
-    fam = v.filter(pl.col("account_payer_id") >= 0).join(p.select("psn_id", "family_payer_id", "account_balance"),
-                                                          on="psn_id")
+    fam = v.filter(pl.col("account_payer_id") >= 0).join(
+        p.select("psn_id", "family_payer_id", "account_balance"), on="psn_id"
+    )
     assert fam.height > 0
-    assert fam.filter((pl.col("account_payer_id") != pl.col("family_payer_id")) | (pl.col("account_balance") != 0)).height == 0
+    assert (
+        fam.filter(
+            (pl.col("account_payer_id") != pl.col("family_payer_id")) | (pl.col("account_balance") != 0)
+        ).height
+        == 0
+    )
     assert p.filter((pl.col("insutype") == "390") & (pl.col("account_balance") != 0)).height == 0
 
 

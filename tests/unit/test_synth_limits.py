@@ -17,8 +17,18 @@ from yibao.synth.generator import PrescribingLimits, Tables, _apply_limits, gene
 XIAN = example_path("xian")
 # the rules whose limits the generator applies, plus the age, death, exclusive-pair, physician-title and
 # stated-days rules that clean care must not break either
-CLEAN_RULES = {"GZ-YB-002", "GZ-YB-005", "GZ-YB-006", "GZ-YB-008", "GZ-YB-009", "GZ-YB-010", "GZ-YB-011",
-               "GZ-YB-016", "GZ-YB-017", "GZ-YB-018"}
+CLEAN_RULES = {
+    "GZ-YB-002",
+    "GZ-YB-005",
+    "GZ-YB-006",
+    "GZ-YB-008",
+    "GZ-YB-009",
+    "GZ-YB-010",
+    "GZ-YB-011",
+    "GZ-YB-016",
+    "GZ-YB-017",
+    "GZ-YB-018",
+}
 
 
 def _flags(d: Path) -> pl.DataFrame:
@@ -46,17 +56,25 @@ def test_without_the_limits_the_same_region_does_break_them(regions: tuple[Path,
     assert {"GZ-YB-005", "GZ-YB-006"} <= codes
 
 
-def test_the_title_and_days_rules_do_fire_on_that_region_when_its_bills_are_altered(regions: tuple[Path, Path]) -> None:
+def test_the_title_and_days_rules_do_fire_on_that_region_when_its_bills_are_altered(
+    regions: tuple[Path, Path],
+) -> None:
     """The clean result above is not vacuous: a chief's consultation fee on every level-3 visit, and the
     stated days cut to one on every drug line that has them, are caught."""
     d = regions[0]
     p, v, ln = (pl.read_parquet(d / f"{f}.parquet") for f in ("persons", "visits", "lines"))
     kn = with_physicians(load_knowledge(), pl.read_parquet(d / "physicians.parquet"))
     graded = ln["code"].is_in(["001102000010000", "001102000020000"])
-    bad = ln.with_columns(pl.when(graded).then(pl.lit("001102000030000")).otherwise(pl.col("code")).alias("code"),
-                          pl.when(pl.col("prd_days").is_not_null()).then(pl.lit(1, pl.Int16))
-                          .otherwise(pl.col("prd_days")).alias("prd_days"))
-    codes = run_rules(load_library(), kn, p, v, bad, only={"GZ-YB-017", "GZ-YB-018"})["rule_code"].value_counts()
+    bad = ln.with_columns(
+        pl.when(graded).then(pl.lit("001102000030000")).otherwise(pl.col("code")).alias("code"),
+        pl.when(pl.col("prd_days").is_not_null())
+        .then(pl.lit(1, pl.Int16))
+        .otherwise(pl.col("prd_days"))
+        .alias("prd_days"),
+    )
+    codes = run_rules(load_library(), kn, p, v, bad, only={"GZ-YB-017", "GZ-YB-018"})[
+        "rule_code"
+    ].value_counts()
     assert set(codes["rule_code"]) == {"GZ-YB-017", "GZ-YB-018"}
 
 

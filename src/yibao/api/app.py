@@ -83,8 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.migrate:
         ledger.migrate()
     book = PolicyBook.from_file(settings.region_path())
-    store = ServiceStore(ledger.sa_url, session_hours=settings.session_hours,
-                         cache_seconds=settings.session_cache_seconds)
+    store = ServiceStore(
+        ledger.sa_url, session_hours=settings.session_hours, cache_seconds=settings.session_cache_seconds
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,9 +94,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store.close()
         ledger.close()
 
-    app = FastAPI(title="yibao 医保服务 API", version="0.1.0", lifespan=lifespan,
-                  description="National-style transactions (国家医保接口 envelope), REST resources and FHIR R4. "
-                              "See docs/API.md.")
+    app = FastAPI(
+        title="yibao 医保服务 API",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="National-style transactions (国家医保接口 envelope), REST resources and FHIR R4. "
+        "See docs/API.md.",
+    )
     app.state.settings = settings
     app.state.ledger = ledger
     app.state.ledger_lock = threading.Lock()
@@ -113,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for name in WEB_ROUTERS:
             _optional_router(app, name)
     if not any(path == "/" for _, path in route_table(app)):
+
         @app.get("/", include_in_schema=False)
         def home() -> RedirectResponse:
             return RedirectResponse("/docs", status_code=307)

@@ -41,8 +41,14 @@ class Principal:
 
 
 def principal_of(user: UserRow) -> Principal:
-    return Principal(user.user_id, cast(Role, user.role), user.display_name, user.psn_no, user.family_psn_nos,
-                     user.fixmedins_code)
+    return Principal(
+        user.user_id,
+        cast(Role, user.role),
+        user.display_name,
+        user.psn_no,
+        user.family_psn_nos,
+        user.fixmedins_code,
+    )
 
 
 def _store(request: Request) -> ServiceStore:
@@ -79,16 +85,21 @@ async def current_principal_async(request: Request) -> Principal:
         return cached
     token = _token(request)
     store = _store(request)
-    user = (store.cached_user(token) or await run_in_threadpool(store.user_for_token, token)) if token else None
+    user = (
+        (store.cached_user(token) or await run_in_threadpool(store.user_for_token, token)) if token else None
+    )
     return _principal(request, user)
 
 
 def _principal(request: Request, user: UserRow | None) -> Principal:
     if user is None:
         if _wants_html(request):
-            raise HTTPException(303, "请先登录 login required", headers={"Location": f"/login?next={request.url.path}"})
-        raise HTTPException(401, "未登录或会话已过期 not logged in or session expired",
-                            headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                303, "请先登录 login required", headers={"Location": f"/login?next={request.url.path}"}
+            )
+        raise HTTPException(
+            401, "未登录或会话已过期 not logged in or session expired", headers={"WWW-Authenticate": "Bearer"}
+        )
     p = principal_of(user)
     request.state.principal = p
     return p
@@ -100,8 +111,11 @@ def require(*roles: str) -> Callable[..., Principal]:
 
     def dependency(p: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if p.role not in allowed:
-            raise HTTPException(403, f"角色 {p.role} 无权访问 role {p.role} may not do this "
-                                f"(allowed: {', '.join(sorted(allowed))})")
+            raise HTTPException(
+                403,
+                f"角色 {p.role} 无权访问 role {p.role} may not do this "
+                f"(allowed: {', '.join(sorted(allowed))})",
+            )
         return p
 
     return dependency
@@ -150,11 +164,20 @@ class Me(BaseModel):
 
 def _set_cookie(request: Request, response: Response, token: str) -> None:
     s = request.app.state.settings
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=s.cookie_secure,
-                        max_age=int(s.session_hours * 3600), path="/")
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=s.cookie_secure,
+        max_age=int(s.session_hours * 3600),
+        path="/",
+    )
 
 
-@router.post("/auth/login", response_model=LoginOut, responses={401: {"description": "wrong username or password"}})
+@router.post(
+    "/auth/login", response_model=LoginOut, responses={401: {"description": "wrong username or password"}}
+)
 def login(body: LoginIn, request: Request, response: Response) -> LoginOut:
     """Password login → opaque session token (also set as the HttpOnly cookie ``yb_session``)."""
     store = _store(request)
@@ -177,8 +200,14 @@ def logout(request: Request, response: Response, p: Annotated[Principal, Depends
 
 @router.get("/auth/me", response_model=Me)
 def me(p: Annotated[Principal, Depends(current_principal)]) -> Me:
-    return Me(user_id=p.user_id, role=p.role, display_name=p.display_name, psn_no=p.psn_no,
-              family_psn_nos=list(p.family_psn_nos), fixmedins_code=p.fixmedins_code)
+    return Me(
+        user_id=p.user_id,
+        role=p.role,
+        display_name=p.display_name,
+        psn_no=p.psn_no,
+        family_psn_nos=list(p.family_psn_nos),
+        fixmedins_code=p.fixmedins_code,
+    )
 
 
 def _safe_next(target: str | None) -> str:

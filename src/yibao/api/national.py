@@ -25,7 +25,11 @@ TRANSACTIONS = {
     "2601": "冲正交易 reversal",
     "3201": "医药机构费用结算对总账 reconciliation totals",
 }
-MDTRT_CERT_TYPES = {"01": "电子凭证 e-voucher", "02": "居民身份证 ID card", "03": "社会保障卡 social-security card"}
+MDTRT_CERT_TYPES = {
+    "01": "电子凭证 e-voucher",
+    "02": "居民身份证 ID card",
+    "03": "社会保障卡 social-security card",
+}
 
 
 class EnvelopeError(FieldError):
@@ -72,8 +76,9 @@ def _stamp(now: dt.datetime) -> str:
     return now.strftime("%Y%m%d%H%M%S")
 
 
-def response(admvs: str, output: Mapping[str, Any] | None, received: dt.datetime, *,
-             error: FieldError | None = None) -> dict[str, Any]:
+def response(
+    admvs: str, output: Mapping[str, Any] | None, received: dt.datetime, *, error: FieldError | None = None
+) -> dict[str, Any]:
     """The response envelope; ``inf_refmsgid`` = region (6) + time (14) + serial (10)."""
     now = dt.datetime.now(dt.UTC)
     serial = f"{uuid.uuid4().int % 10**10:010d}"
@@ -82,7 +87,8 @@ def response(admvs: str, output: Mapping[str, Any] | None, received: dt.datetime
         "inf_refmsgid": f"{(admvs or '000000')[:6]:0<6}{_stamp(now)}{serial}",
         "refmsg_time": received.strftime("%Y%m%d%H%M%S%f")[:17],
         "respond_time": now.strftime("%Y%m%d%H%M%S%f")[:17],
-        "err_msg": None, "output": dict(output) if output is not None else None,
+        "err_msg": None,
+        "output": dict(output) if output is not None else None,
     }
     if error is not None:
         out.update(err_msg=f"{error.field}: {error.reason}", err_field=error.field, err_code=error.code)
@@ -111,12 +117,25 @@ def text_field(data: Mapping[str, Any], key: str, *, required: bool = True, path
 def person_output(p: Person, balance: int, on: dt.date) -> dict[str, Any]:
     """1101 output: ``baseinfo``, ``insuinfo[]``, ``idetinfo[]`` (identities valid on ``on``)."""
     return {
-        "baseinfo": {"psn_no": p.psn_no, "psn_cert_type": "01", "certno": p.certno, "psn_name": p.name,
-                     "gend": {"M": "1", "F": "2"}.get(p.gender, "9"), "brdy": p.birth_date.isoformat(),
-                     "age": str(p.age_on(on))},
-        "insuinfo": [{"balc": str(fen_to_yuan(balance)), "insutype": p.insutype, "psn_type": p.psn_type,
-                      "psn_insu_stas": "1", "insuplc_admdvs": p.insuplc_admdvs,
-                      "cvlserv_flag": "0"}],
+        "baseinfo": {
+            "psn_no": p.psn_no,
+            "psn_cert_type": "01",
+            "certno": p.certno,
+            "psn_name": p.name,
+            "gend": {"M": "1", "F": "2"}.get(p.gender, "9"),
+            "brdy": p.birth_date.isoformat(),
+            "age": str(p.age_on(on)),
+        },
+        "insuinfo": [
+            {
+                "balc": str(fen_to_yuan(balance)),
+                "insutype": p.insutype,
+                "psn_type": p.psn_type,
+                "psn_insu_stas": "1",
+                "insuplc_admdvs": p.insuplc_admdvs,
+                "cvlserv_flag": "0",
+            }
+        ],
         "idetinfo": [{"psn_idet_type": t} for t in sorted(p.identities)],
         "family_psn_nos": list(p.family),
     }
@@ -125,16 +144,33 @@ def person_output(p: Person, balance: int, on: dt.date) -> dict[str, Any]:
 def settle_output(out: SettleOutcome) -> dict[str, Any]:
     """2206/2207 output: ``setlinfo`` + ``setldetail`` (2206 has no ``setl_id``), and ``audit_info``: the
     in-event audit findings (事中审核; a "block" line was settled as fully self-paid)."""
-    return {"setlinfo": sio.setlinfo(out.settlement, out.setl_id or None),
-            "setldetail": sio.setldetail(out.settlement), "replayed": out.replayed,
-            "audit_info": [{"feedetl_sn": f.feedetl_sn, "rule_code": f.rule_code, "severity": f.severity,
-                            "reason_zh": f.reason_zh, "reason_en": f.reason_en} for f in out.settlement.audit]}
+    return {
+        "setlinfo": sio.setlinfo(out.settlement, out.setl_id or None),
+        "setldetail": sio.setldetail(out.settlement),
+        "replayed": out.replayed,
+        "audit_info": [
+            {
+                "feedetl_sn": f.feedetl_sn,
+                "rule_code": f.rule_code,
+                "severity": f.severity,
+                "reason_zh": f.reason_zh,
+                "reason_en": f.reason_en,
+            }
+            for f in out.settlement.audit
+        ],
+    }
 
 
 def undo_output(out: ReversalOutcome) -> dict[str, Any]:
     """2208 / 2601 output; ``acct_change`` is what the paying account gained (元)."""
-    return {"setl_id": out.setl_id, "msgid": out.msgid, "action": out.action, "status": out.status,
-            "acct_change": str(fen_to_yuan(out.acct_change)), "replayed": out.replayed}
+    return {
+        "setl_id": out.setl_id,
+        "msgid": out.msgid,
+        "action": out.action,
+        "status": out.status,
+        "acct_change": str(fen_to_yuan(out.acct_change)),
+        "replayed": out.replayed,
+    }
 
 
 @dataclass(frozen=True)
@@ -153,10 +189,21 @@ def reconcile(submitted: Statement, ledger: Statement, setl_optins: str) -> dict
     diffs = {f: getattr(submitted, f) - getattr(ledger, f) for f in Statement.__dataclass_fields__}
     ok = not any(diffs.values())
     y = fen_to_yuan
-    return {"stmtinfo": {
-        "setl_optins": setl_optins, "stmt_rslt": "0" if ok else "1",
-        "stmt_rslt_dscr": "对账平 balanced" if ok else "对账不平 not balanced: " + ", ".join(
-            f"{k} {'+' if v > 0 else ''}{y(v) if k != 'fixmedins_setl_cnt' else v}" for k, v in diffs.items() if v),
-        "medfee_sumamt": str(y(ledger.medfee_sumamt)), "fund_pay_sumamt": str(y(ledger.fund_pay_sumamt)),
-        "acct_pay": str(y(ledger.acct_pay)), "fixmedins_setl_cnt": ledger.fixmedins_setl_cnt,
-    }}
+    return {
+        "stmtinfo": {
+            "setl_optins": setl_optins,
+            "stmt_rslt": "0" if ok else "1",
+            "stmt_rslt_dscr": "对账平 balanced"
+            if ok
+            else "对账不平 not balanced: "
+            + ", ".join(
+                f"{k} {'+' if v > 0 else ''}{y(v) if k != 'fixmedins_setl_cnt' else v}"
+                for k, v in diffs.items()
+                if v
+            ),
+            "medfee_sumamt": str(y(ledger.medfee_sumamt)),
+            "fund_pay_sumamt": str(y(ledger.fund_pay_sumamt)),
+            "acct_pay": str(y(ledger.acct_pay)),
+            "fixmedins_setl_cnt": ledger.fixmedins_setl_cnt,
+        }
+    }

@@ -16,8 +16,15 @@ def app_from_env() -> FastAPI:
     return create_app(Settings.from_env())
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, settings: Settings | None = None, *, workers: int = 1,
-        access_log: bool = True, log_level: str = "info") -> None:
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    settings: Settings | None = None,
+    *,
+    workers: int = 1,
+    access_log: bool = True,
+    log_level: str = "info",
+) -> None:
     """Serve until interrupted.  With ``workers`` > 1 the settings travel to the worker processes through
     ``YIBAO_*`` environment variables (uvicorn starts each worker from an import string), and the
     database is migrated once here first."""
@@ -34,7 +41,13 @@ def run(host: str = "127.0.0.1", port: int = 8000, settings: Settings | None = N
 
         with Ledger.open(settings.database_url) as led:
             led.migrate()
-    os.environ.update({"YIBAO_DATABASE_URL": settings.database_url, "YIBAO_REGION": settings.region,
-                       "YIBAO_DEMO": "1" if settings.demo else "0", "YIBAO_MIGRATE": "0",
-                       "YIBAO_COOKIE_SECURE": "1" if settings.cookie_secure else "0"})
+    os.environ.update(
+        {
+            "YIBAO_DATABASE_URL": settings.database_url,
+            "YIBAO_REGION": settings.region,
+            "YIBAO_DEMO": "1" if settings.demo else "0",
+            "YIBAO_MIGRATE": "0",
+            "YIBAO_COOKIE_SECURE": "1" if settings.cookie_secure else "0",
+        }
+    )
     uvicorn.run("yibao.api.serve:app_from_env", factory=True, workers=workers, **kw)  # type: ignore[arg-type]

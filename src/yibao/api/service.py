@@ -49,8 +49,10 @@ def _store(request: Request) -> ServiceStore:
 
 def _check_institution(p: Principal, fixmedins_code: str, what: str) -> None:
     if p.role == "institution" and fixmedins_code != p.fixmedins_code:
-        raise Forbidden(f"机构 {p.fixmedins_code} 不能{what}其他机构 {fixmedins_code} 的就诊 "
-                        f"institution {p.fixmedins_code} may not {what} a visit at {fixmedins_code}")
+        raise Forbidden(
+            f"机构 {p.fixmedins_code} 不能{what}其他机构 {fixmedins_code} 的就诊 "
+            f"institution {p.fixmedins_code} may not {what} a visit at {fixmedins_code}"
+        )
 
 
 def can_read_settlement(p: Principal, s: StoredSettlement) -> bool:
@@ -68,13 +70,16 @@ def find_psn_no(request: Request, cert_type: str, cert_no: str) -> str:
         with _store(request).engine.connect() as c:
             row = c.execute(sa.select(person.c.psn_no).where(person.c.certno == cert_no)).first()
         if row is None:
-            raise LedgerError("input.data.mdtrt_cert_no", "no insured person with this ID number", "unknown_person")
+            raise LedgerError(
+                "input.data.mdtrt_cert_no", "no insured person with this ID number", "unknown_person"
+            )
         return str(row[0])
     return cert_no
 
 
-def read_person(request: Request, p: Principal, psn_no: str, on: dt.date, what: str,
-                *, presented: bool = False) -> tuple[Person, int]:
+def read_person(
+    request: Request, p: Principal, psn_no: str, on: dt.date, what: str, *, presented: bool = False
+) -> tuple[Person, int]:
     """The person and their account balance.  ``presented``: the card/ID was presented at an institution
     (1101), which lets an institution read it; every read is written to the access log."""
     if not (can_read_person(p, psn_no) or (presented and p.role == "institution")):
@@ -97,8 +102,19 @@ def year_so_far(request: Request, p: Principal, psn_no: str, year: int) -> tuple
 
 
 def list_persons(request: Request, limit: int, offset: int) -> list[PersonRow]:
-    q = (sa.select(person.c.psn_no, person.c.name, person.c.certno, person.c.insutype, person.c.psn_type,
-                   person.c.insuplc_admdvs).order_by(person.c.psn_no).limit(limit).offset(offset))
+    q = (
+        sa.select(
+            person.c.psn_no,
+            person.c.name,
+            person.c.certno,
+            person.c.insutype,
+            person.c.psn_type,
+            person.c.insuplc_admdvs,
+        )
+        .order_by(person.c.psn_no)
+        .limit(limit)
+        .offset(offset)
+    )
     with _store(request).engine.connect() as c:
         return [PersonRow(*r) for r in c.execute(q)]
 
@@ -108,7 +124,9 @@ def check_msgid(p: Principal, msgid: str) -> None:
     """An institution's msgid starts with its own code (DOMAIN.md §2.1), so it cannot collide with — or
     replay — another institution's messages."""
     if p.role == "institution" and not msgid.startswith(p.fixmedins_code or "\0"):
-        raise Forbidden(f"msgid 必须以本机构编号 {p.fixmedins_code} 开头 msgid must start with the institution code")
+        raise Forbidden(
+            f"msgid 必须以本机构编号 {p.fixmedins_code} 开头 msgid must start with the institution code"
+        )
 
 
 def settle(request: Request, p: Principal, visit: Visit, msgid: str, *, pre: bool) -> SettleOutcome:
@@ -131,7 +149,9 @@ def get_settlement(request: Request, p: Principal, setl_id: str, *, log: bool = 
     return s
 
 
-def list_settlements(request: Request, p: Principal, psn_no: str | None, limit: int) -> list[StoredSettlement]:
+def list_settlements(
+    request: Request, p: Principal, psn_no: str | None, limit: int
+) -> list[StoredSettlement]:
     """Newest first, only what ``p`` may read."""
     if psn_no is not None and not (can_read_person(p, psn_no) or p.role == "institution"):
         raise Forbidden(f"无权查看人员 {psn_no} 的结算 not allowed to read settlements of {psn_no}")
@@ -152,7 +172,9 @@ def list_settlements(request: Request, p: Principal, psn_no: str | None, limit: 
     return rows
 
 
-def institution_settlements(request: Request, code: str, psn_no: str | None, limit: int) -> list[StoredSettlement]:
+def institution_settlements(
+    request: Request, code: str, psn_no: str | None, limit: int
+) -> list[StoredSettlement]:
     # the ledger keeps fixmedins_code inside the stored visit JSON; filter newest-first in bounded pages
     q = sa.select(settlement.c.setl_id, settlement.c.visit).order_by(settlement.c.id.desc())
     if psn_no is not None:
@@ -168,8 +190,9 @@ def institution_settlements(request: Request, code: str, psn_no: str | None, lim
         return [led.get_settlement(i) for i in ids]
 
 
-def cancel(request: Request, p: Principal, setl_id: str, msgid: str, *, psn_no: str = "",
-           mdtrt_id: str = "") -> ReversalOutcome:
+def cancel(
+    request: Request, p: Principal, setl_id: str, msgid: str, *, psn_no: str = "", mdtrt_id: str = ""
+) -> ReversalOutcome:
     if p.role not in SETTLING_ROLES:
         raise Forbidden(f"角色 {p.role} 不能撤销结算 role {p.role} may not cancel settlements")
     check_msgid(p, msgid)
@@ -179,9 +202,13 @@ def cancel(request: Request, p: Principal, setl_id: str, msgid: str, *, psn_no: 
             s = led.get_settlement(setl_id)
     _check_institution(p, s.visit.fixmedins_code, "撤销 cancel")
     if psn_no and psn_no != s.psn_no:
-        raise EnvelopeError("input.data.psn_no", f"settlement {setl_id} is not of person {psn_no}", "mismatch")
+        raise EnvelopeError(
+            "input.data.psn_no", f"settlement {setl_id} is not of person {psn_no}", "mismatch"
+        )
     if mdtrt_id and mdtrt_id != s.mdtrt_id:
-        raise EnvelopeError("input.data.mdtrt_id", f"settlement {setl_id} is not of visit {mdtrt_id}", "mismatch")
+        raise EnvelopeError(
+            "input.data.mdtrt_id", f"settlement {setl_id} is not of visit {mdtrt_id}", "mismatch"
+        )
     with ledger_of(request) as led:
         return led.cancel(setl_id, msgid)
 
@@ -200,16 +227,24 @@ def reverse(request: Request, p: Principal, omsgid: str, msgid: str) -> Reversal
         return led.reverse(omsgid, msgid)
 
 
-def statement(request: Request, p: Principal, *, fixmedins_code: str | None, insutype: str,
-              begin: dt.date | None, end: dt.date | None) -> Statement:
+def statement(
+    request: Request,
+    p: Principal,
+    *,
+    fixmedins_code: str | None,
+    insutype: str,
+    begin: dt.date | None,
+    end: dt.date | None,
+) -> Statement:
     """The ledger's 3201 figures over active settlements created in [begin, end] (UTC dates), for one
     institution (an institution caller: always its own) and optionally one insutype."""
     if p.role == "institution":
         fixmedins_code = p.fixmedins_code
     elif p.role not in ("auditor", "admin"):
         raise Forbidden(f"角色 {p.role} 不能对账 role {p.role} may not reconcile")
-    q = sa.select(settlement.c.medfee_sumamt, settlement.c.fund_pay_sumamt, settlement.c.acct_pay,
-                  settlement.c.visit).where(settlement.c.status == "active")
+    q = sa.select(
+        settlement.c.medfee_sumamt, settlement.c.fund_pay_sumamt, settlement.c.acct_pay, settlement.c.visit
+    ).where(settlement.c.status == "active")
     if insutype:
         q = q.where(settlement.c.insutype == insutype)
     if begin is not None:

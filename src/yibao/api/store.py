@@ -59,8 +59,15 @@ def token_digest(token: str) -> str:
 
 
 def _user(row: Any) -> UserRow:
-    return UserRow(row.user_id, row.username, row.role, row.display_name, row.psn_no,
-                   tuple(json.loads(row.family_psn_nos or "[]")), row.fixmedins_code)
+    return UserRow(
+        row.user_id,
+        row.username,
+        row.role,
+        row.display_name,
+        row.psn_no,
+        tuple(json.loads(row.family_psn_nos or "[]")),
+        row.fixmedins_code,
+    )
 
 
 class ServiceStore:
@@ -80,9 +87,18 @@ class ServiceStore:
         self.engine.dispose()
 
     # ------------------------------------------------------------------ users
-    def create_user(self, username: str, password: str, role: str, display_name: str, *,
-                    psn_no: str | None = None, family_psn_nos: Sequence[str] = (),
-                    fixmedins_code: str | None = None, user_id: str | None = None) -> UserRow:
+    def create_user(
+        self,
+        username: str,
+        password: str,
+        role: str,
+        display_name: str,
+        *,
+        psn_no: str | None = None,
+        family_psn_nos: Sequence[str] = (),
+        fixmedins_code: str | None = None,
+        user_id: str | None = None,
+    ) -> UserRow:
         """Create a login.  An insured login needs ``psn_no`` (its own number is always in the family
         list); an institution login needs ``fixmedins_code``."""
         if role not in ROLES:
@@ -95,23 +111,45 @@ class ServiceStore:
             raise UserError("psn_no", "an insured login must name its person (psn_no)", "missing")
         if role == "institution" and not fixmedins_code:
             raise UserError("fixmedins_code", "an institution login must name its institution", "missing")
-        family = tuple(dict.fromkeys(([psn_no] if psn_no else []) + list(family_psn_nos))) if role == "insured" else ()
-        row = UserRow(user_id or uuid.uuid4().hex, username, role, display_name,
-                      psn_no if role == "insured" else None, family,
-                      fixmedins_code if role == "institution" else None)
+        family = (
+            tuple(dict.fromkeys(([psn_no] if psn_no else []) + list(family_psn_nos)))
+            if role == "insured"
+            else ()
+        )
+        row = UserRow(
+            user_id or uuid.uuid4().hex,
+            username,
+            role,
+            display_name,
+            psn_no if role == "insured" else None,
+            family,
+            fixmedins_code if role == "institution" else None,
+        )
         try:
             with self.engine.begin() as c:
-                c.execute(app_user.insert().values(
-                    user_id=row.user_id, username=username, password_hash=hash_password(password), role=role,
-                    display_name=display_name, psn_no=row.psn_no, family_psn_nos=json.dumps(list(family)),
-                    fixmedins_code=row.fixmedins_code, active=1, created=_now().isoformat()))
+                c.execute(
+                    app_user.insert().values(
+                        user_id=row.user_id,
+                        username=username,
+                        password_hash=hash_password(password),
+                        role=role,
+                        display_name=display_name,
+                        psn_no=row.psn_no,
+                        family_psn_nos=json.dumps(list(family)),
+                        fixmedins_code=row.fixmedins_code,
+                        active=1,
+                        created=_now().isoformat(),
+                    )
+                )
         except sa.exc.IntegrityError as exc:
             raise UserError("username", f"{username!r} is already taken", "duplicate_user") from exc
         return row
 
     def get_user(self, user_id: str) -> UserRow | None:
         with self.engine.connect() as c:
-            r = c.execute(sa.select(app_user).where(app_user.c.user_id == user_id, app_user.c.active == 1)).first()
+            r = c.execute(
+                sa.select(app_user).where(app_user.c.user_id == user_id, app_user.c.active == 1)
+            ).first()
         return _user(r) if r else None
 
     def list_users(self) -> list[UserRow]:
@@ -120,8 +158,9 @@ class ServiceStore:
 
     def authenticate(self, username: str, password: str) -> UserRow | None:
         with self.engine.connect() as c:
-            r = c.execute(sa.select(app_user).where(app_user.c.username == username,
-                                                    app_user.c.active == 1)).first()
+            r = c.execute(
+                sa.select(app_user).where(app_user.c.username == username, app_user.c.active == 1)
+            ).first()
         ok = verify_password(password, r.password_hash if r else DUMMY_HASH)
         return _user(r) if r and ok else None
 
@@ -131,9 +170,14 @@ class ServiceStore:
         token = secrets.token_urlsafe(32)
         now = _now()
         with self.engine.begin() as c:
-            c.execute(app_session.insert().values(
-                token_hash=token_digest(token), user_id=user_id, created=now.isoformat(),
-                expires=(now + dt.timedelta(hours=self.session_hours)).isoformat()))
+            c.execute(
+                app_session.insert().values(
+                    token_hash=token_digest(token),
+                    user_id=user_id,
+                    created=now.isoformat(),
+                    expires=(now + dt.timedelta(hours=self.session_hours)).isoformat(),
+                )
+            )
         return token
 
     def close_session(self, token: str) -> None:
@@ -156,9 +200,11 @@ class ServiceStore:
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > mono:
             return hit[1]
-        q = (sa.select(app_user, app_session.c.expires)
-             .join(app_session, app_session.c.user_id == app_user.c.user_id)
-             .where(app_session.c.token_hash == digest, app_user.c.active == 1))
+        q = (
+            sa.select(app_user, app_session.c.expires)
+            .join(app_session, app_session.c.user_id == app_user.c.user_id)
+            .where(app_session.c.token_hash == digest, app_user.c.active == 1)
+        )
         with self.engine.connect() as c:
             r = c.execute(q).first()
         if r is None or r.expires <= _now().isoformat():
@@ -174,9 +220,17 @@ class ServiceStore:
     # ------------------------------------------------------------------ access log
     def log_access(self, user: UserRow, psn_no: str, what: str, path: str) -> None:
         with self.engine.begin() as c:
-            c.execute(access_log.insert().values(
-                at=_now().isoformat(timespec="seconds"), user_id=user.user_id, role=user.role,
-                display_name=user.display_name, psn_no=psn_no, what=what[:200], path=path[:300]))
+            c.execute(
+                access_log.insert().values(
+                    at=_now().isoformat(timespec="seconds"),
+                    user_id=user.user_id,
+                    role=user.role,
+                    display_name=user.display_name,
+                    psn_no=psn_no,
+                    what=what[:200],
+                    path=path[:300],
+                )
+            )
 
     def access_entries(self, psn_no: str | None = None, limit: int = 100) -> list[AccessEntry]:
         """Newest first; every person when ``psn_no`` is None."""
@@ -184,5 +238,7 @@ class ServiceStore:
         if psn_no is not None:
             q = q.where(access_log.c.psn_no == psn_no)
         with self.engine.connect() as c:
-            return [AccessEntry(r.id, r.at, r.user_id, r.role, r.display_name, r.psn_no, r.what, r.path)
-                    for r in c.execute(q)]
+            return [
+                AccessEntry(r.id, r.at, r.user_id, r.role, r.display_name, r.psn_no, r.what, r.path)
+                for r in c.execute(q)
+            ]

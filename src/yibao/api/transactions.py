@@ -30,7 +30,9 @@ def _1101(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     cert_type = national.text_field(data, "mdtrt_cert_type", required=False) or "02"
     if cert_type not in national.MDTRT_CERT_TYPES:
         raise EnvelopeError("input.data.mdtrt_cert_type", f"{cert_type!r} is not one of 01, 02, 03")
-    cert_no = national.text_field(data, "mdtrt_cert_no", required=False) or national.text_field(data, "psn_no")
+    cert_no = national.text_field(data, "mdtrt_cert_no", required=False) or national.text_field(
+        data, "psn_no"
+    )
     psn_no = service.find_psn_no(request, cert_type, cert_no)
     today = dt.date.today()
     pers, balance = service.read_person(request, p, psn_no, today, "1101 person info", presented=True)
@@ -42,8 +44,9 @@ def _settle(pre: bool) -> Handler:
         data = national.data_of(env)
         visit = sio.parse_visit(data)
         if env.fixmedins_code and env.fixmedins_code != visit.fixmedins_code:
-            raise EnvelopeError("fixmedins_code", f"envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}",
-                                "mismatch")
+            raise EnvelopeError(
+                "fixmedins_code", f"envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}", "mismatch"
+            )
         return national.settle_output(service.settle(request, p, visit, env.msgid, pre=pre))
 
     return handler
@@ -51,9 +54,14 @@ def _settle(pre: bool) -> Handler:
 
 def _2208(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     data = national.data_of(env)
-    out = service.cancel(request, p, national.text_field(data, "setl_id"), env.msgid,
-                         psn_no=national.text_field(data, "psn_no", required=False),
-                         mdtrt_id=national.text_field(data, "mdtrt_id", required=False))
+    out = service.cancel(
+        request,
+        p,
+        national.text_field(data, "setl_id"),
+        env.msgid,
+        psn_no=national.text_field(data, "psn_no", required=False),
+        mdtrt_id=national.text_field(data, "mdtrt_id", required=False),
+    )
     return national.undo_output(out)
 
 
@@ -76,25 +84,42 @@ def _3201(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     data = national.data_of(env)
     cnt_raw = data.get("fixmedins_setl_cnt", 0)
     if isinstance(cnt_raw, bool) or not str(cnt_raw).isdigit():
-        raise EnvelopeError("input.data.fixmedins_setl_cnt", f"{cnt_raw!r} is not a non-negative whole number")
-    submitted = Statement(_fen(data, "medfee_sumamt"), _fen(data, "fund_pay_sumamt"), _fen(data, "acct_pay"),
-                          int(str(cnt_raw)))
+        raise EnvelopeError(
+            "input.data.fixmedins_setl_cnt", f"{cnt_raw!r} is not a non-negative whole number"
+        )
+    submitted = Statement(
+        _fen(data, "medfee_sumamt"), _fen(data, "fund_pay_sumamt"), _fen(data, "acct_pay"), int(str(cnt_raw))
+    )
     code = env.fixmedins_code or national.text_field(data, "fixmedins_code", required=False) or None
     ours = service.statement(
-        request, p, fixmedins_code=code, insutype=national.text_field(data, "insutype", required=False),
+        request,
+        p,
+        fixmedins_code=code,
+        insutype=national.text_field(data, "insutype", required=False),
         begin=service.parse_date(data.get("stmt_begndate"), "input.data.stmt_begndate"),
-        end=service.parse_date(data.get("stmt_enddate"), "input.data.stmt_enddate"))
+        end=service.parse_date(data.get("stmt_enddate"), "input.data.stmt_enddate"),
+    )
     return national.reconcile(submitted, ours, national.text_field(data, "setl_optins", required=False))
 
 
 HANDLERS: dict[str, Handler] = {
-    "1101": _1101, "2206": _settle(True), "2207": _settle(False), "2208": _2208, "2601": _2601, "3201": _3201,
+    "1101": _1101,
+    "2206": _settle(True),
+    "2207": _settle(False),
+    "2208": _2208,
+    "2601": _2601,
+    "3201": _3201,
 }
-ENVELOPE_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": Envelope.model_json_schema()}}}}
+ENVELOPE_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": Envelope.model_json_schema()}},
+    }
+}
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "应答报文 response envelope (infcode 0 or −1)", "model": national.EnvelopeResponse},
-    401: {"description": "not logged in"}, 403: {"description": "role or institution not allowed"},
+    401: {"description": "not logged in"},
+    403: {"description": "role or institution not allowed"},
     422: {"description": "the body is not an envelope"},
 }
 
@@ -111,8 +136,9 @@ async def _envelope(request: Request, infno: str | None) -> Envelope:
     except ValidationError as exc:
         raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from None
     if infno is not None and env.infno != infno:
-        raise HTTPException(422, [{"loc": ["body", "infno"], "msg": f"infno {env.infno} ≠ path {infno}",
-                                   "type": "mismatch"}])
+        raise HTTPException(
+            422, [{"loc": ["body", "infno"], "msg": f"infno {env.infno} ≠ path {infno}", "type": "mismatch"}]
+        )
     return env
 
 
@@ -120,8 +146,9 @@ def _run(request: Request, p: Principal, env: Envelope) -> Response:
     received = dt.datetime.now(dt.UTC)
     handler = HANDLERS.get(env.infno)
     if handler is None:
-        err = EnvelopeError("infno", f"unsupported transaction {env.infno} (supported: {', '.join(HANDLERS)})",
-                            "unsupported")
+        err = EnvelopeError(
+            "infno", f"unsupported transaction {env.infno} (supported: {', '.join(HANDLERS)})", "unsupported"
+        )
         return json_response(national.response(env.mdtrtarea_admvs, None, received, error=err))
     try:
         output = handler(request, p, env)
@@ -132,15 +159,28 @@ def _run(request: Request, p: Principal, env: Envelope) -> Response:
     return json_response(national.response(env.mdtrtarea_admvs, output, received))
 
 
-@router.post("/api/transaction", response_model=national.EnvelopeResponse, responses=RESPONSES,
-             openapi_extra=ENVELOPE_SCHEMA, summary="国家接口交易 (dispatch by infno)")
-async def transaction(request: Request, p: Annotated[Principal, Depends(current_principal_async)]) -> Response:
+@router.post(
+    "/api/transaction",
+    response_model=national.EnvelopeResponse,
+    responses=RESPONSES,
+    openapi_extra=ENVELOPE_SCHEMA,
+    summary="国家接口交易 (dispatch by infno)",
+)
+async def transaction(
+    request: Request, p: Annotated[Principal, Depends(current_principal_async)]
+) -> Response:
     """One national-style transaction; ``infno`` ∈ 1101, 2206, 2207, 2208, 2601, 3201."""
     return _run(request, p, await _envelope(request, None))
 
 
-@router.post("/fsi/api/{infno}", response_model=national.EnvelopeResponse, responses=RESPONSES,
-             openapi_extra=ENVELOPE_SCHEMA, summary="国家接口交易 (infno in the path)")
-async def transaction_by_path(infno: str, request: Request,
-                              p: Annotated[Principal, Depends(current_principal_async)]) -> Response:
+@router.post(
+    "/fsi/api/{infno}",
+    response_model=national.EnvelopeResponse,
+    responses=RESPONSES,
+    openapi_extra=ENVELOPE_SCHEMA,
+    summary="国家接口交易 (infno in the path)",
+)
+async def transaction_by_path(
+    infno: str, request: Request, p: Annotated[Principal, Depends(current_principal_async)]
+) -> Response:
     return _run(request, p, await _envelope(request, infno))

@@ -22,8 +22,13 @@ class DemoLogin:
 DEMO_PASSWORD = "yibao-demo-2026"  # demo only; printed by `yibao demo`
 
 
-def seed_demo_users(ledger_url: str, persons: Sequence[PersonRecord], *,
-                    fixmedins_code: str = "H61000000001", password: str = DEMO_PASSWORD) -> list[DemoLogin]:
+def seed_demo_users(
+    ledger_url: str,
+    persons: Sequence[PersonRecord],
+    *,
+    fixmedins_code: str = "H61000000001",
+    password: str = DEMO_PASSWORD,
+) -> list[DemoLogin]:
     """Create the demo logins on the ledger database at ``ledger_url`` (migrated first; idempotent: logins
     already present are left as they are) and return them.
 
@@ -45,10 +50,21 @@ def seed_demo_users(ledger_url: str, persons: Sequence[PersonRecord], *,
         have = {u.username for u in store.list_users()}
         first, second = persons[0], persons[1]
         plan: list[tuple[DemoLogin, tuple[str, ...]]] = [
-            (DemoLogin("insured", password, "insured", first.name, psn_no=first.psn_no),
-             tuple(dict.fromkeys([second.psn_no, *first.family]))),
+            (
+                DemoLogin("insured", password, "insured", first.name, psn_no=first.psn_no),
+                tuple(dict.fromkeys([second.psn_no, *first.family])),
+            ),
             (DemoLogin("insured2", password, "insured", second.name, psn_no=second.psn_no), ()),
-            (DemoLogin("hospital", password, "institution", "示范医院 Demo hospital", fixmedins_code=fixmedins_code), ()),
+            (
+                DemoLogin(
+                    "hospital",
+                    password,
+                    "institution",
+                    "示范医院 Demo hospital",
+                    fixmedins_code=fixmedins_code,
+                ),
+                (),
+            ),
             (DemoLogin("auditor", password, "auditor", "稽核员 Auditor"), ()),
             (DemoLogin("admin", password, "admin", "管理员 Administrator"), ()),
         ]
@@ -63,5 +79,12 @@ def seed_demo_users(ledger_url: str, persons: Sequence[PersonRecord], *,
 
 
 def _create(store: ServiceStore, login: DemoLogin, family: tuple[str, ...]) -> UserRow:
-    return store.create_user(login.username, login.password, login.role, login.display_name,
-                             psn_no=login.psn_no, family_psn_nos=family, fixmedins_code=login.fixmedins_code)
+    return store.create_user(
+        login.username,
+        login.password,
+        login.role,
+        login.display_name,
+        psn_no=login.psn_no,
+        family_psn_nos=family,
+        fixmedins_code=login.fixmedins_code,
+    )

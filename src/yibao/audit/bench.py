@@ -35,8 +35,9 @@ def _region(lines: int, seed: int, cache_dir: Path | None) -> tuple[Path, float 
     return out, time.perf_counter() - t0
 
 
-def bench_audit(lines: int = 10_000_000, *, seed: int = 1, cache_dir: Path | None = None,
-                models: bool = True) -> Iterator[dict[str, Any]]:
+def bench_audit(
+    lines: int = 10_000_000, *, seed: int = 1, cache_dir: Path | None = None, models: bool = True
+) -> Iterator[dict[str, Any]]:
     """Rules (+ models) over a cached synth region of about ``lines`` lines."""
     from yibao.audit.knowledge import load_knowledge, with_physicians
     from yibao.audit.rules.batch import run_rules
@@ -133,7 +134,9 @@ def _replay(policy: Any, visits: int) -> Iterator[dict[str, Any]]:
 
     with tempfile.TemporaryDirectory(prefix="yibao-audit-hook-") as tmp:
         generate(example_path("xian"), tmp, 3_000, 2025, 7)
-        p, v, ln, dr = (pl.read_parquet(Path(tmp) / f"{n}.parquet") for n in ("persons", "visits", "lines", "physicians"))
+        p, v, ln, dr = (
+            pl.read_parquet(Path(tmp) / f"{n}.parquet") for n in ("persons", "visits", "lines", "physicians")
+        )
     # the whole library on realistic claims: the title rule checks against the region's physician registry
     hook = settlement_hook(load_library(), with_physicians(load_knowledge(), dr))
     every = [(person, visit) for _, person, visit in visits_from_frames(p, v, ln)]
@@ -159,8 +162,9 @@ def _replay(policy: Any, visits: int) -> Iterator[dict[str, Any]]:
         yield record(f"{name}+audit", "findings_per_visit", findings / len(claims), "findings")
 
 
-def run(lines: int = 10_000_000, settle_visits: int = 100_000, seed: int = 1,
-        cache_dir: Path | None = None) -> Iterator[dict[str, Any]]:
+def run(
+    lines: int = 10_000_000, settle_visits: int = 100_000, seed: int = 1, cache_dir: Path | None = None
+) -> Iterator[dict[str, Any]]:
     """Everything ``yibao bench audit`` prints, with the host's 1-minute load average before and after (the
     figures mean little on a machine that is busy with other work)."""
     yield record("host", "load_1m", os.getloadavg()[0], "load")

@@ -47,17 +47,37 @@ def evaluate_cmd(
             typer.echo(json.dumps(s.row(), ensure_ascii=False))
         if by_detector:
             for d in ev.detectors.iter_rows(named=True):
-                typer.echo(json.dumps({"detector": d["rule_code"], **{k: v for k, v in d.items() if k != "rule_code"}},
-                                      ensure_ascii=False))
+                typer.echo(
+                    json.dumps(
+                        {"detector": d["rule_code"], **{k: v for k, v in d.items() if k != "rule_code"}},
+                        ensure_ascii=False,
+                    )
+                )
         return
-    t = Table(title=f"审核评估 audit evaluation — seed {seed}, {persons:,} persons, "
-                    f"rules {'on' if ev.rules_used else 'off'}")
-    for col in ("场景 scenario", "标注 labelled", "命中 TP", "误报 FP", "精确率 precision", "召回率 recall",
-                "涉及金额 amount flagged (元)"):
+    t = Table(
+        title=f"审核评估 audit evaluation — seed {seed}, {persons:,} persons, "
+        f"rules {'on' if ev.rules_used else 'off'}"
+    )
+    for col in (
+        "场景 scenario",
+        "标注 labelled",
+        "命中 TP",
+        "误报 FP",
+        "精确率 precision",
+        "召回率 recall",
+        "涉及金额 amount flagged (元)",
+    ):
         t.add_column(col, justify="left" if col.startswith("场景") else "right", overflow="fold")
     for s in ev.scores:
-        t.add_row(s.scenario, str(s.labelled), str(s.flagged), f"{s.false_pos:.1f}", _pct(s.precision),
-                  _pct(s.recall), fmt_yuan(s.amount_flagged))
+        t.add_row(
+            s.scenario,
+            str(s.labelled),
+            str(s.flagged),
+            f"{s.false_pos:.1f}",
+            _pct(s.precision),
+            _pct(s.recall),
+            fmt_yuan(s.amount_flagged),
+        )
     console = Console()
     console.print(t)
     if by_detector:
@@ -65,19 +85,29 @@ def evaluate_cmd(
         for col in ("code", "source", "visits", "labelled", "precision", "found"):
             td.add_column(col, overflow="fold", min_width=11 if col == "code" else None)
         for d in ev.detectors.iter_rows(named=True):
-            td.add_row(d["rule_code"], d["source"], str(d["visits"]), str(d["labelled"]), _pct(d["precision"]),
-                       d["found"])
+            td.add_row(
+                d["rule_code"],
+                d["source"],
+                str(d["visits"]),
+                str(d["labelled"]),
+                _pct(d["precision"]),
+                d["found"],
+            )
         console.print(td)
     console.print(f"timings {ev.timings}; rows {ev.rows}")
 
 
 @audit_app.command("run")
 def run_cmd(
-    data: Annotated[Path, typer.Argument(help="synth directory (persons / visits / lines / institutions Parquet)")],
+    data: Annotated[
+        Path, typer.Argument(help="synth directory (persons / visits / lines / institutions Parquet)")
+    ],
     out: Annotated[Path, typer.Option(help="flags file (.parquet or .csv)")] = Path("flags.parquet"),
     rules: Annotated[bool, typer.Option(help="include the rule library when installed")] = True,
     settle: Annotated[bool, typer.Option(help="amounts at stake from the batch settlement")] = False,
-    region: Annotated[Path | None, typer.Option(help="region file for --settle (default: the xian example)")] = None,
+    region: Annotated[
+        Path | None, typer.Option(help="region file for --settle (default: the xian example)")
+    ] = None,
 ) -> None:
     """事后审核：对一个期间的结算数据运行规则与模型，输出疑点 / after-the-fact audit → flags + summary."""
     from yibao.audit.evaluate import read_physicians, run_audit
@@ -90,7 +120,9 @@ def run_cmd(
     if out.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter("out: must end in .parquet or .csv")
     p, v, ln = (pl.read_parquet(data / f"{f}.parquet") for f in ("persons", "visits", "lines"))
-    inst = pl.read_parquet(data / "institutions.parquet") if (data / "institutions.parquet").exists() else None
+    inst = (
+        pl.read_parquet(data / "institutions.parquet") if (data / "institutions.parquet").exists() else None
+    )
     settled = settle_fn(region or example_path("xian"), p, v, ln) if settle else None
     flags, _, used = run_audit(p, v, ln, inst, settled, rules, physicians=read_physicians(data))
     tmp = out.with_name(out.name + ".tmp")
@@ -99,12 +131,26 @@ def run_cmd(
     else:
         flags.write_parquet(tmp)
     tmp.replace(out)
-    summary = (flags.group_by("source", "rule_code", "severity")
-               .agg(pl.len().alias("flags"), pl.col("visit_id").n_unique().alias("visits"),
-                    pl.col("amount_fen").sum().alias("amount_fen"))
-               .sort("source", "rule_code"))
-    t = Table(title=f"疑点汇总 flags summary — {flags.height:,} flags, rules {'on' if used else 'off'} → {out}")
-    for col in ("来源 source", "规则/模型 code", "级别 severity", "疑点 flags", "就诊 visits", "金额 amount (元)"):
+    summary = (
+        flags.group_by("source", "rule_code", "severity")
+        .agg(
+            pl.len().alias("flags"),
+            pl.col("visit_id").n_unique().alias("visits"),
+            pl.col("amount_fen").sum().alias("amount_fen"),
+        )
+        .sort("source", "rule_code")
+    )
+    t = Table(
+        title=f"疑点汇总 flags summary — {flags.height:,} flags, rules {'on' if used else 'off'} → {out}"
+    )
+    for col in (
+        "来源 source",
+        "规则/模型 code",
+        "级别 severity",
+        "疑点 flags",
+        "就诊 visits",
+        "金额 amount (元)",
+    ):
         t.add_column(col, overflow="fold", min_width=11 if col.endswith("code") else None)
     for src, code, sev, n, nv, amt in summary.iter_rows():
         t.add_row(src, code, sev, str(n), str(nv), fmt_yuan(int(amt)))

@@ -55,9 +55,15 @@ class Score:
 
     def row(self) -> dict[str, Any]:
         r, p = self.recall, self.precision
-        return {"scenario": self.scenario, "precision": None if p is None else round(p, 4),
-                "recall": None if r is None else round(r, 4), "amount_flagged": self.amount_flagged,
-                "labelled": self.labelled, "true_positives": self.flagged, "false_positives": round(self.false_pos, 2)}
+        return {
+            "scenario": self.scenario,
+            "precision": None if p is None else round(p, 4),
+            "recall": None if r is None else round(r, 4),
+            "amount_flagged": self.amount_flagged,
+            "labelled": self.labelled,
+            "true_positives": self.flagged,
+            "false_positives": round(self.false_pos, 2),
+        }
 
 
 @cache
@@ -78,34 +84,63 @@ def detector_targets(codes: list[str], rule_checks: dict[str, str] | None = None
             targets = list(cfg.get("rule_checks", {}).get(rule_checks[code], []))
         targets = targets or [UNATTRIBUTED]
         rows += [(code, t, 1.0 / len(targets)) for t in targets]
-    return pl.DataFrame(rows, schema={"rule_code": pl.String, "target": pl.String, "weight": pl.Float64},
-                        orient="row")
+    return pl.DataFrame(
+        rows, schema={"rule_code": pl.String, "target": pl.String, "weight": pl.Float64}, orient="row"
+    )
 
 
-def score(visits: pl.DataFrame, flags: pl.DataFrame, scenarios: list[str],
-          rule_checks: dict[str, str] | None = None) -> list[Score]:
+def score(
+    visits: pl.DataFrame, flags: pl.DataFrame, scenarios: list[str], rule_checks: dict[str, str] | None = None
+) -> list[Score]:
     """Per-scenario and overall scores of ``flags`` against the ``scenario`` labels of ``visits``."""
     labels = visits.select("visit_id", "scenario")
     per_det = flags.group_by("visit_id", "rule_code").agg(pl.col("amount_fen").sum())
-    per_visit = (per_det.group_by("visit_id").agg(pl.col("amount_fen").max(), pl.len().alias("n_det"))
-                 .join(labels, on="visit_id", how="left"))
-    fp = per_det.join(per_visit.filter(pl.col("scenario").is_null()).select("visit_id", "n_det"), on="visit_id")
+    per_visit = (
+        per_det.group_by("visit_id")
+        .agg(pl.col("amount_fen").max(), pl.len().alias("n_det"))
+        .join(labels, on="visit_id", how="left")
+    )
+    fp = per_det.join(
+        per_visit.filter(pl.col("scenario").is_null()).select("visit_id", "n_det"), on="visit_id"
+    )
     targets = detector_targets(sorted(set(fp["rule_code"].to_list())), rule_checks)
-    fp_by = (fp.join(targets, on="rule_code").with_columns((pl.col("weight") / pl.col("n_det")).alias("w"))
-             .group_by("target").agg(pl.col("w").sum()))
+    fp_by = (
+        fp.join(targets, on="rule_code")
+        .with_columns((pl.col("weight") / pl.col("n_det")).alias("w"))
+        .group_by("target")
+        .agg(pl.col("w").sum())
+    )
     fp_map = dict(fp_by.iter_rows())
     lab = labels.group_by("scenario").len()
     lab_map = {k: int(n) for k, n in lab.iter_rows() if k is not None}
-    tp = per_visit.filter(pl.col("scenario").is_not_null()).group_by("scenario").agg(
-        pl.len().alias("n"), pl.col("amount_fen").sum().alias("amt"))
+    tp = (
+        per_visit.filter(pl.col("scenario").is_not_null())
+        .group_by("scenario")
+        .agg(pl.len().alias("n"), pl.col("amount_fen").sum().alias("amt"))
+    )
     tp_map = {k: (int(n), int(a)) for k, n, a in tp.iter_rows()}
-    out = [Score(s, lab_map.get(s, 0), tp_map.get(s, (0, 0))[0], float(fp_map.get(s, 0.0)), tp_map.get(s, (0, 0))[1])
-           for s in scenarios]
+    out = [
+        Score(
+            s,
+            lab_map.get(s, 0),
+            tp_map.get(s, (0, 0))[0],
+            float(fp_map.get(s, 0.0)),
+            tp_map.get(s, (0, 0))[1],
+        )
+        for s in scenarios
+    ]
     if fp_map.get(UNATTRIBUTED):
         out.append(Score(UNATTRIBUTED, 0, 0, float(fp_map[UNATTRIBUTED]), 0))
     n_fp = per_visit.filter(pl.col("scenario").is_null()).height
-    out.append(Score("overall", sum(lab_map.values()), sum(n for n, _ in tp_map.values()), float(n_fp),
-                     int(per_visit["amount_fen"].sum() or 0)))
+    out.append(
+        Score(
+            "overall",
+            sum(lab_map.values()),
+            sum(n for n, _ in tp_map.values()),
+            float(n_fp),
+            int(per_visit["amount_fen"].sum() or 0),
+        )
+    )
     return out
 
 
@@ -113,17 +148,33 @@ def detector_scores(visits: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
     """Per detector (rule / model code): visits flagged, of which labelled (any scenario), its precision, and
     the scenarios of the labelled visits it found — the table that says where false positives come from."""
     labels = visits.select("visit_id", "scenario")
-    per = (flags.group_by("rule_code", "source", "visit_id").agg(pl.col("amount_fen").sum())
-           .join(labels, on="visit_id", how="left"))
-    return (per.group_by("rule_code", "source")
-            .agg(pl.len().alias("visits"), pl.col("scenario").is_not_null().sum().alias("labelled"),
-                 pl.col("amount_fen").sum().alias("amount_fen"),
-                 pl.col("scenario").drop_nulls().value_counts(sort=True).alias("_found"))
-            .with_columns((pl.col("labelled") / pl.col("visits")).round(4).alias("precision"),
-                          pl.col("_found").list.eval(pl.element().struct.field("scenario") + "="
-                                                     + pl.element().struct.field("count").cast(pl.String))
-                          .list.join(", ").alias("found"))
-            .drop("_found").sort("source", "rule_code"))
+    per = (
+        flags.group_by("rule_code", "source", "visit_id")
+        .agg(pl.col("amount_fen").sum())
+        .join(labels, on="visit_id", how="left")
+    )
+    return (
+        per.group_by("rule_code", "source")
+        .agg(
+            pl.len().alias("visits"),
+            pl.col("scenario").is_not_null().sum().alias("labelled"),
+            pl.col("amount_fen").sum().alias("amount_fen"),
+            pl.col("scenario").drop_nulls().value_counts(sort=True).alias("_found"),
+        )
+        .with_columns(
+            (pl.col("labelled") / pl.col("visits")).round(4).alias("precision"),
+            pl.col("_found")
+            .list.eval(
+                pl.element().struct.field("scenario")
+                + "="
+                + pl.element().struct.field("count").cast(pl.String)
+            )
+            .list.join(", ")
+            .alias("found"),
+        )
+        .drop("_found")
+        .sort("source", "rule_code")
+    )
 
 
 # ----------------------------------------------------------------------------- the whole audit
@@ -146,8 +197,9 @@ def find_rules(physicians: pl.DataFrame | None = None) -> tuple[RulesFn | None, 
         knowledge = know.with_physicians(knowledge, physicians)
     kinds = {str(r.code): str(r.kind) for r in library.rules}
 
-    def run(persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame,
-            settled: pl.DataFrame | None = None) -> pl.DataFrame:
+    def run(
+        persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame, settled: pl.DataFrame | None = None
+    ) -> pl.DataFrame:
         out = batch.run_rules(library, knowledge, persons, visits, lines, settled=settled, moment="after")
         if not isinstance(out, pl.DataFrame):
             raise FieldError("run_rules", f"returned {type(out).__name__}, expected a flag frame")
@@ -168,9 +220,16 @@ class Evaluation:
     detectors: pl.DataFrame
 
 
-def run_audit(persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame, institutions: pl.DataFrame | None,
-              settled: pl.DataFrame | None, use_rules: bool = True, *, physicians: pl.DataFrame | None = None
-              ) -> tuple[pl.DataFrame, dict[str, str], bool]:
+def run_audit(
+    persons: pl.DataFrame,
+    visits: pl.DataFrame,
+    lines: pl.DataFrame,
+    institutions: pl.DataFrame | None,
+    settled: pl.DataFrame | None,
+    use_rules: bool = True,
+    *,
+    physicians: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, dict[str, str], bool]:
     """Rules (when available) plus models → one flag frame; also each rule's check kind.  ``physicians``:
     the region's physician registry (医保医师库), which the title rule needs."""
     from yibao.audit.models import run_models
@@ -188,7 +247,9 @@ def read_physicians(data_dir: str | Path) -> pl.DataFrame | None:
     return pl.read_parquet(path) if path.exists() else None
 
 
-def settle(region: str | Path, persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+def settle(
+    region: str | Path, persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame
+) -> pl.DataFrame:
     """Per-visit payments from the batch settlement (visit_id, fund_pay_sumamt, acct_pay, medfee_sumamt)."""
     from yibao.batch.settle import settle_batch
     from yibao.policy.book import PolicyBook
@@ -198,8 +259,15 @@ def settle(region: str | Path, persons: pl.DataFrame, visits: pl.DataFrame, line
     return res.visits.select("visit_id", "fund_pay_sumamt", "acct_pay", "medfee_sumamt")
 
 
-def evaluate(seed: int, persons: int = 20_000, region: str | Path | None = None, *, use_rules: bool = True,
-             with_settlement: bool = True, work_dir: str | Path | None = None) -> Evaluation:
+def evaluate(
+    seed: int,
+    persons: int = 20_000,
+    region: str | Path | None = None,
+    *,
+    use_rules: bool = True,
+    with_settlement: bool = True,
+    work_dir: str | Path | None = None,
+) -> Evaluation:
     """Generate a region (seed, persons) with every scenario injected, run the whole audit, score it."""
     from yibao.audit.scenarios import SCENARIOS
     from yibao.audit.scenarios.apply import inject_dir
@@ -226,5 +294,13 @@ def evaluate(seed: int, persons: int = 20_000, region: str | Path | None = None,
     flags, checks, used = run_audit(p, v, ln, inst, settled, use_rules, physicians=doctors)
     timings["audit_s"] = time.perf_counter() - t0
     scores = score(v, flags, list(SCENARIOS), checks)
-    return Evaluation(seed, persons, scores, rows, {k: round(x, 3) for k, x in timings.items()}, used, flags,
-                      detector_scores(v, flags))
+    return Evaluation(
+        seed,
+        persons,
+        scores,
+        rows,
+        {k: round(x, 3) for k, x in timings.items()},
+        used,
+        flags,
+        detector_scores(v, flags),
+    )

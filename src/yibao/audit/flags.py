@@ -12,20 +12,20 @@ import polars as pl
 from yibao.errors import FieldError
 
 FLAG_SCHEMA: dict[str, pl.DataType] = {
-    "flag_id": pl.String(),     # f"{rule_code}:{visit_id}:{feedetl_sn or 0}"
-    "source": pl.String(),      # "rule" | "model"
-    "rule_code": pl.String(),   # "GZ-YB-001" for rules, "MX-PEER-001" for models
+    "flag_id": pl.String(),  # f"{rule_code}:{visit_id}:{feedetl_sn or 0}"
+    "source": pl.String(),  # "rule" | "model"
+    "rule_code": pl.String(),  # "GZ-YB-001" for rules, "MX-PEER-001" for models
     "rule_class": pl.String(),  # 政策 | 管理 | 医疗 | 统计 (models: 模型)
     "psn_id": pl.Int64(),
     "fixmedins_code": pl.String(),
     "visit_id": pl.Int64(),
-    "feedetl_sn": pl.Int32(),   # null for visit-level / person-level flags
-    "amount_fen": pl.Int64(),   # amount at stake, integer fen
-    "severity": pl.String(),    # "block" | "flag" | "warn"
+    "feedetl_sn": pl.Int32(),  # null for visit-level / person-level flags
+    "amount_fen": pl.Int64(),  # amount at stake, integer fen
+    "severity": pl.String(),  # "block" | "flag" | "warn"
     "reason_zh": pl.String(),
     "reason_en": pl.String(),
-    "evidence": pl.String(),    # JSON: features / peer values / knowledge rows behind the flag
-}  # fmt: skip
+    "evidence": pl.String(),  # JSON: features / peer values / knowledge rows behind the flag
+}
 
 SOURCES = ("rule", "model")
 RULE_CLASSES = ("政策", "管理", "医疗", "统计", "模型")

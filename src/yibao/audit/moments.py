@@ -94,9 +94,18 @@ def _checker(library: m.Library, knowledge: Knowledge, moment: m.Moment) -> Even
     return hit[2]
 
 
-def check_prescription(knowledge: Knowledge, person: Person, institution: Institution, items: Sequence[Prescribed],
-                       diagnoses: Sequence[str], on_date: dt.date, history: Sequence[PastItem] = (), *,
-                       med_type: str = "11", library: m.Library | None = None) -> list[Warning]:
+def check_prescription(
+    knowledge: Knowledge,
+    person: Person,
+    institution: Institution,
+    items: Sequence[Prescribed],
+    diagnoses: Sequence[str],
+    on_date: dt.date,
+    history: Sequence[PastItem] = (),
+    *,
+    med_type: str = "11",
+    library: m.Library | None = None,
+) -> list[Warning]:
     """Warnings (事前提醒) for ``items`` prescribed to ``person`` at ``institution`` on ``on_date``."""
     lib = library if library is not None else m.load_library()
     for i, p in enumerate(items):
@@ -105,40 +114,88 @@ def check_prescription(knowledge: Knowledge, person: Person, institution: Instit
         if p.days is not None and p.days <= 0:
             raise PrescriptionError(f"items[{i}].days", "must be a positive number of days")
     std = dict(knowledge.price_standard.select("code", "standard_price_fen").iter_rows())
-    lines = tuple(Line(str(i + 1), p.code, p.qty, p.price or int(std.get(p.code, 0)),
-                       ((p.price or int(std.get(p.code, 0))) * p.qty + 5_000) // 10_000, p.days)
-                  for i, p in enumerate(items))
-    visit = Visit("before", person.psn_no, med_type, institution.fixmedins_code, institution.level, on_date, on_date,
-                  lines, diagnoses=tuple(d.replace(".", "") for d in diagnoses))
-    out = [Warning(None if f.feedetl_sn is None else int(f.feedetl_sn) - 1, f.rule_code, f.severity, f.reason_zh,
-                   f.reason_en) for f in _checker(lib, knowledge, "before").check(person, visit)]
+    lines = tuple(
+        Line(
+            str(i + 1),
+            p.code,
+            p.qty,
+            p.price or int(std.get(p.code, 0)),
+            ((p.price or int(std.get(p.code, 0))) * p.qty + 5_000) // 10_000,
+            p.days,
+        )
+        for i, p in enumerate(items)
+    )
+    visit = Visit(
+        "before",
+        person.psn_no,
+        med_type,
+        institution.fixmedins_code,
+        institution.level,
+        on_date,
+        on_date,
+        lines,
+        diagnoses=tuple(d.replace(".", "") for d in diagnoses),
+    )
+    out = [
+        Warning(
+            None if f.feedetl_sn is None else int(f.feedetl_sn) - 1,
+            f.rule_code,
+            f.severity,
+            f.reason_zh,
+            f.reason_en,
+        )
+        for f in _checker(lib, knowledge, "before").check(person, visit)
+    ]
     out.extend(_history_warnings(lib, knowledge, items, on_date, history))
     return out
 
 
-def _history_warnings(lib: m.Library, knowledge: Knowledge, items: Sequence[Prescribed], on_date: dt.date,
-                      history: Sequence[PastItem]) -> list[Warning]:
+def _history_warnings(
+    lib: m.Library,
+    knowledge: Knowledge,
+    items: Sequence[Prescribed],
+    on_date: dt.date,
+    history: Sequence[PastItem],
+) -> list[Warning]:
     out: list[Warning] = []
     rules = {r.kind: r for r in lib.active("before")}
     course = rules.get("course_year")
     if course is not None:
-        lim = {c: (d * u, d) for c, d, u in knowledge.payment_course.filter(pl.col("basis") == "year")
-               .select("code", "max_days", "units_per_day_q").iter_rows()}
+        lim = {
+            c: (d * u, d)
+            for c, d, u in knowledge.payment_course.filter(pl.col("basis") == "year")
+            .select("code", "max_days", "units_per_day_q")
+            .iter_rows()
+        }
         for i, p in enumerate(items):
             if p.code in lim:
-                used = sum(h.qty for h in history if h.code == p.code and h.on_date.year == on_date.year
-                           and h.on_date <= on_date)
+                used = sum(
+                    h.qty
+                    for h in history
+                    if h.code == p.code and h.on_date.year == on_date.year and h.on_date <= on_date
+                )
                 total = used + sum(q.qty for q in items[: i + 1] if q.code == p.code)
                 cap, days = lim[p.code]
                 if total > cap:
-                    out.append(Warning(i, course.code, course.severity,
-                                       f"项目{p.code}年度限支付{days}天，加上本次累计{total / 10_000:g}单位，超过{cap / 10_000:g}",
-                                       f"item {p.code} is paid for {days} days a year; with this one the year reaches "
-                                       f"{total / 10_000:g} units, above {cap / 10_000:g}"))
+                    out.append(
+                        Warning(
+                            i,
+                            course.code,
+                            course.severity,
+                            f"项目{p.code}年度限支付{days}天，加上本次累计{total / 10_000:g}单位，超过{cap / 10_000:g}",
+                            f"item {p.code} is paid for {days} days a year; with this one the year reaches "
+                            f"{total / 10_000:g} units, above {cap / 10_000:g}",
+                        )
+                    )
     freq = rules.get("frequency_period")
     if freq is not None:
-        per = {c: (d, q) for c, d, q in knowledge.frequency.filter(pl.col("period_days").is_not_null())
-               .select("code", "period_days", "max_per_period_q").iter_rows() if q is not None}
+        per = {
+            c: (d, q)
+            for c, d, q in knowledge.frequency.filter(pl.col("period_days").is_not_null())
+            .select("code", "period_days", "max_per_period_q")
+            .iter_rows()
+            if q is not None
+        }
         for i, p in enumerate(items):
             if p.code in per:
                 days, cap = per[p.code]
@@ -146,14 +203,22 @@ def _history_warnings(lib: m.Library, knowledge: Knowledge, items: Sequence[Pres
                 used = sum(h.qty for h in history if h.code == p.code and start <= h.on_date <= on_date)
                 total = used + sum(q.qty for q in items[: i + 1] if q.code == p.code)
                 if total > cap:
-                    out.append(Warning(i, freq.code, freq.severity,
-                                       f"项目{p.code}每{days}天限{cap / 10_000:g}次，加上本次为{total / 10_000:g}次",
-                                       f"item {p.code} is limited to {cap / 10_000:g} per {days} days; with this one "
-                                       f"{total / 10_000:g}"))
+                    out.append(
+                        Warning(
+                            i,
+                            freq.code,
+                            freq.severity,
+                            f"项目{p.code}每{days}天限{cap / 10_000:g}次，加上本次为{total / 10_000:g}次",
+                            f"item {p.code} is limited to {cap / 10_000:g} per {days} days; with this one "
+                            f"{total / 10_000:g}",
+                        )
+                    )
     return out
 
 
-def settlement_hook(library: m.Library, knowledge: Knowledge, deaths: pl.DataFrame | None = None) -> AuditHook:
+def settlement_hook(
+    library: m.Library, knowledge: Knowledge, deaths: pl.DataFrame | None = None
+) -> AuditHook:
     """The in-event hook for ``settle_visit(..., audit=hook)``; ``deaths`` (psn_no, death_date) overrides the
     knowledge register (e.g. :func:`death_register` of the period so far)."""
     checker = EventChecker(library, knowledge, "during", deaths)
@@ -172,24 +237,61 @@ def configured_hook(library: str | Path | None = None, knowledge: str | Path | N
     return settlement_hook(m.load_library(library), load_knowledge(knowledge))
 
 
-def visits_from_frames(persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame
-                       ) -> Iterator[tuple[int, Person, Visit]]:
+def visits_from_frames(
+    persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame
+) -> Iterator[tuple[int, Person, Visit]]:
     """(visit_id, Person, Visit) from synth-shaped frames, for replaying claims through the in-event path."""
     pcols = ["psn_id", "psn_no", "certno", "gender", "birth_date", "insutype", "psn_type"]
     people = {r[0]: Person(r[1], "", r[2], r[3], r[4], r[5], r[6]) for r in persons.select(pcols).iter_rows()}
     by_visit: dict[int, list[Line]] = {}
     for vid, sn, code, qty, price, amount, days, doctor in (
-            lines.sort("visit_id", "feedetl_sn")
-            .select("visit_id", "feedetl_sn", "code", "qty", "price", "amount", prd_days_of(lines), line_doctor_of(lines))
-            .iter_rows()):
+        lines.sort("visit_id", "feedetl_sn")
+        .select(
+            "visit_id",
+            "feedetl_sn",
+            "code",
+            "qty",
+            "price",
+            "amount",
+            prd_days_of(lines),
+            line_doctor_of(lines),
+        )
+        .iter_rows()
+    ):
         by_visit.setdefault(vid, []).append(Line(str(sn), code, qty, price, amount, days, doctor))
     em = visits["emergency"] if "emergency" in visits.columns else pl.Series([False] * visits.height)
-    dr = (visits["bilg_dr_codg"].cast(pl.String) if "bilg_dr_codg" in visits.columns
-          else pl.Series([None] * visits.height, dtype=pl.String))
-    vcols = visits.select("visit_id", "mdtrt_id", "psn_id", "med_type", "fixmedins_code", "hosp_lv", "begin_date",
-                          "end_date", pl.col("diagnoses").fill_null("")).with_columns(em.fill_null(False).alias("_em"),
-                                                                                      dr.alias("_dr"))
+    dr = (
+        visits["bilg_dr_codg"].cast(pl.String)
+        if "bilg_dr_codg" in visits.columns
+        else pl.Series([None] * visits.height, dtype=pl.String)
+    )
+    vcols = visits.select(
+        "visit_id",
+        "mdtrt_id",
+        "psn_id",
+        "med_type",
+        "fixmedins_code",
+        "hosp_lv",
+        "begin_date",
+        "end_date",
+        pl.col("diagnoses").fill_null(""),
+    ).with_columns(em.fill_null(False).alias("_em"), dr.alias("_dr"))
     for vid, mdtrt, pid, mt, fx, lv, b, e, dx, emg, doc in vcols.iter_rows():
         p = people[pid]
-        yield vid, p, Visit(mdtrt, p.psn_no, mt, fx, lv, b, e, tuple(by_visit.get(vid, ())), emergency=bool(emg),
-                            diagnoses=tuple(d for d in dx.split("|") if d), bilg_dr_codg=doc)
+        yield (
+            vid,
+            p,
+            Visit(
+                mdtrt,
+                p.psn_no,
+                mt,
+                fx,
+                lv,
+                b,
+                e,
+                tuple(by_visit.get(vid, ())),
+                emergency=bool(emg),
+                diagnoses=tuple(d for d in dx.split("|") if d),
+                bilg_dr_codg=doc,
+            ),
+        )

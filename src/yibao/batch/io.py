@@ -20,11 +20,27 @@ def data_dir(path: str | Path) -> Path:
 def read_inputs(path: str | Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(persons, visits, lines) with only the columns settlement reads."""
     d = data_dir(path)
-    persons = pl.read_parquet(d / "persons.parquet", columns=[
-        "psn_id", "insutype", "psn_type", "identities", "family_payer_id", "account_balance"])
-    visits = pl.read_parquet(d / "visits.parquet", columns=[
-        "visit_id", "seq", "mdtrt_id", "psn_id", "med_type", "hosp_lv", "begin_date", "locality", "emergency",
-        "use_account", "account_payer_id"])
-    lines = pl.read_parquet(d / "lines.parquet", columns=["visit_id", "feedetl_sn", "code", "qty", "price",
-                                                          "amount"])
+    persons = pl.read_parquet(
+        d / "persons.parquet",
+        columns=["psn_id", "insutype", "psn_type", "identities", "family_payer_id", "account_balance"],
+    )
+    visits = pl.read_parquet(
+        d / "visits.parquet",
+        columns=[
+            "visit_id",
+            "seq",
+            "mdtrt_id",
+            "psn_id",
+            "med_type",
+            "hosp_lv",
+            "begin_date",
+            "locality",
+            "emergency",
+            "use_account",
+            "account_payer_id",
+        ],
+    )
+    lines = pl.read_parquet(
+        d / "lines.parquet", columns=["visit_id", "feedetl_sn", "code", "qty", "price", "amount"]
+    )
     return persons, visits, lines

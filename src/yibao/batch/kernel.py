@@ -88,8 +88,18 @@ class Out:
     cols: dict[str, I64] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("act_pay_dedc", "hifp_pay", *FIELDS, "fund_pay_sumamt", "psn_part_amt", "acct_pay",
-                     "acct_mulaid_pay", "psn_cash_pay", "balc", "pool_prop_selfpay"):
+        for name in (
+            "act_pay_dedc",
+            "hifp_pay",
+            *FIELDS,
+            "fund_pay_sumamt",
+            "psn_part_amt",
+            "acct_pay",
+            "acct_mulaid_pay",
+            "psn_cash_pay",
+            "balc",
+            "pool_prop_selfpay",
+        ):
             self.cols[name] = np.zeros(self.n, dtype=np.int64)
 
 
@@ -180,8 +190,11 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
         if len(idx) == 0:
             continue
         t_of = ti[idx]
-        lbase = np.minimum(over_base[idx], remaining_scope[idx]) if slot.over_cap else \
-            remaining_scope[idx] + (remaining_pre[idx] if slot.include_pre else 0)
+        lbase = (
+            np.minimum(over_base[idx], remaining_scope[idx])
+            if slot.over_cap
+            else remaining_scope[idx] + (remaining_pre[idx] if slot.include_pre else 0)
+        )
         p_idx = py[idx]
         before = st.counters[slot.counter, p_idx]
         paid_before = st.counters[slot.paid_counter, p_idx]
@@ -218,8 +231,9 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     acct_idx = s.acct[a:b]
     bal = np.maximum(st.balance[acct_idx], 0)
     ok = s.acct_ok[a:b]
-    payable = np.where(s.acct_in[a:b], ins + pre - fund_total, 0) + \
-        np.where(s.acct_out[a:b], s.full[a:b] + s.over[a:b], 0)
+    payable = np.where(s.acct_in[a:b], ins + pre - fund_total, 0) + np.where(
+        s.acct_out[a:b], s.full[a:b] + s.over[a:b], 0
+    )
     acct = np.where(ok, np.minimum(payable, bal), 0)
     st.balance[acct_idx] -= acct
     c["acct_pay"][a:b] = acct

@@ -22,8 +22,16 @@ def catalogue_frame(catalogues: dict[int, dict[str, CatalogueItem]]) -> pl.DataF
             rows["is_c"].append(item.cls == CLASS_C)
             rows["selfpay"].append(item.selfpay_prop)
             rows["cap"].append(item.price_cap)
-    return pl.DataFrame(rows, schema={"cat_id": pl.Int32, "code": pl.String, "is_c": pl.Boolean,
-                                      "selfpay": pl.Int64, "cap": pl.Int64})
+    return pl.DataFrame(
+        rows,
+        schema={
+            "cat_id": pl.Int32,
+            "code": pl.String,
+            "is_c": pl.Boolean,
+            "selfpay": pl.Int64,
+            "cap": pl.Int64,
+        },
+    )
 
 
 def split_lines(lines: pl.LazyFrame, visit_cat: pl.LazyFrame, cat: pl.DataFrame) -> pl.LazyFrame:
@@ -31,9 +39,8 @@ def split_lines(lines: pl.LazyFrame, visit_cat: pl.LazyFrame, cat: pl.DataFrame)
 
     ``visit_cat`` maps visit_id → cat_id.  Lines whose code is not in the catalogue get ``known`` false.
     """
-    joined = (
-        lines.join(visit_cat, on="visit_id", how="left")
-        .join(cat.lazy(), on=["cat_id", "code"], how="left")
+    joined = lines.join(visit_cat, on="visit_id", how="left").join(
+        cat.lazy(), on=["cat_id", "code"], how="left"
     )
     over_raw = ((pl.col("price") - pl.col("cap")) * pl.col("qty") + 5_000) // 10_000
     over = (
@@ -47,7 +54,9 @@ def split_lines(lines: pl.LazyFrame, visit_cat: pl.LazyFrame, cat: pl.DataFrame)
         .with_columns(base=pl.col("amount") - pl.col("over"))
         .with_columns(
             full=pl.when(pl.col("is_c")).then(pl.col("amount")).otherwise(0),
-            pre=pl.when(pl.col("is_c")).then(0).otherwise((pl.col("base") * pl.col("selfpay") + 5_000) // 10_000),
+            pre=pl.when(pl.col("is_c"))
+            .then(0)
+            .otherwise((pl.col("base") * pl.col("selfpay") + 5_000) // 10_000),
         )
         .with_columns(ins=pl.when(pl.col("is_c")).then(0).otherwise(pl.col("base") - pl.col("pre")))
         .select("visit_id", "feedetl_sn", "code", "amount", "known", "full", "over", "pre", "ins")
@@ -56,8 +65,12 @@ def split_lines(lines: pl.LazyFrame, visit_cat: pl.LazyFrame, cat: pl.DataFrame)
 
 def visit_sums(split: pl.LazyFrame) -> pl.LazyFrame:
     return split.group_by("visit_id").agg(
-        pl.col("full").sum(), pl.col("over").sum(), pl.col("pre").sum(), pl.col("ins").sum(),
-        pl.col("known").all().alias("all_known"), pl.len().alias("n_lines"),
+        pl.col("full").sum(),
+        pl.col("over").sum(),
+        pl.col("pre").sum(),
+        pl.col("ins").sum(),
+        pl.col("known").all().alias("all_known"),
+        pl.len().alias("n_lines"),
     )
 
 
@@ -71,20 +84,27 @@ def split_lines_fast(lines: pl.DataFrame, items: dict[str, CatalogueItem]) -> pl
 
     codes = list(items)
     try:
-        idx = lines.select(pl.col("code").cast(pl.String).cast(pl.Enum(codes)).to_physical()).to_series().to_numpy()
+        idx = (
+            lines.select(pl.col("code").cast(pl.String).cast(pl.Enum(codes)).to_physical())
+            .to_series()
+            .to_numpy()
+        )
     except pl.exceptions.InvalidOperationError:
         return None
     is_c = np.array([items[c].cls == CLASS_C for c in codes])[idx]
     selfpay = np.array([items[c].selfpay_prop for c in codes], dtype=np.int64)[idx]
-    cap = np.array([items[c].price_cap if items[c].price_cap is not None else -1 for c in codes],
-                   dtype=np.int64)[idx]
+    cap = np.array(
+        [items[c].price_cap if items[c].price_cap is not None else -1 for c in codes], dtype=np.int64
+    )[idx]
     amount = lines["amount"].to_numpy().astype(np.int64, copy=False)
     price = lines["price"].to_numpy().astype(np.int64, copy=False)
     qty = lines["qty"].to_numpy().astype(np.int64, copy=False)
     capped = (~is_c) & (cap >= 0) & (price > cap)
     over = np.zeros(len(amount), dtype=np.int64)
     if capped.any():
-        over[capped] = np.minimum(((price[capped] - cap[capped]) * qty[capped] + 5_000) // 10_000, amount[capped])
+        over[capped] = np.minimum(
+            ((price[capped] - cap[capped]) * qty[capped] + 5_000) // 10_000, amount[capped]
+        )
     base = amount - over
     pre = np.where(is_c, 0, (base * selfpay + 5_000) // 10_000)
     ins = np.where(is_c, 0, base - pre)
@@ -92,11 +112,21 @@ def split_lines_fast(lines: pl.DataFrame, items: dict[str, CatalogueItem]) -> pl
     vid = lines["visit_id"].to_numpy()
     if len(vid) and bool(np.all(vid[1:] >= vid[:-1])):
         starts = np.r_[0, np.nonzero(np.diff(vid))[0] + 1]
-        return pl.DataFrame({
-            "visit_id": vid[starts],
-            "full": np.add.reduceat(full, starts), "over": np.add.reduceat(over, starts),
-            "pre": np.add.reduceat(pre, starts), "ins": np.add.reduceat(ins, starts),
-            "n_lines": np.diff(np.r_[starts, len(vid)]).astype(np.uint32),
-        }) if len(vid) else None
+        return (
+            pl.DataFrame(
+                {
+                    "visit_id": vid[starts],
+                    "full": np.add.reduceat(full, starts),
+                    "over": np.add.reduceat(over, starts),
+                    "pre": np.add.reduceat(pre, starts),
+                    "ins": np.add.reduceat(ins, starts),
+                    "n_lines": np.diff(np.r_[starts, len(vid)]).astype(np.uint32),
+                }
+            )
+            if len(vid)
+            else None
+        )
     frame = pl.DataFrame({"visit_id": vid, "full": full, "over": over, "pre": pre, "ins": ins})
-    return frame.group_by("visit_id").agg(pl.col("full", "over", "pre", "ins").sum(), pl.len().alias("n_lines"))
+    return frame.group_by("visit_id").agg(
+        pl.col("full", "over", "pre", "ins").sum(), pl.len().alias("n_lines")
+    )

@@ -21,10 +21,28 @@ from yibao.policy.book import PolicyBook
 from yibao.policy.compiled import CompiledPolicy
 from yibao.settlement.model import SettlementError
 
-MONEY_OUT = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
-             "act_pay_dedc", "hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay",
-             "oth_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay",
-             "hosp_part_amt", "balc")
+MONEY_OUT = (
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "cvlserv_pay",
+    "hifes_pay",
+    "hifmi_pay",
+    "hifob_pay",
+    "maf_pay",
+    "oth_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "acct_mulaid_pay",
+    "psn_cash_pay",
+    "hosp_part_amt",
+    "balc",
+)
 
 
 @dataclass
@@ -40,8 +58,11 @@ class BatchResult:
         if row.height == 0:
             return {}
         py = int(row["py"][0])
-        return {name: int(self.state.counters[cid, py]) for name, cid in self.counters.items()
-                if self.state.counters[cid, py]}
+        return {
+            name: int(self.state.counters[cid, py])
+            for name, cid in self.counters.items()
+            if self.state.counters[cid, py]
+        }
 
 
 def _components(psn: np.ndarray, payer: np.ndarray, n_persons: int) -> np.ndarray:
@@ -72,8 +93,9 @@ class _Counters:
         return self.ids[name]
 
 
-def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
-                 lines: pl.DataFrame | pl.LazyFrame) -> BatchResult:
+def settle_batch(
+    book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame | pl.LazyFrame
+) -> BatchResult:
     """Settle ``visits`` (with their ``lines``) of ``persons`` in time order (begin_date, seq)."""
     loaded = book.loaded
     versions = sorted(loaded.region.versions, key=lambda v: v.effective_from)
@@ -88,15 +110,20 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
     days = visits["begin_date"].to_numpy().astype("datetime64[D]")
     seq = visits["seq"].to_numpy()
     dint = days.astype(np.int64)
-    in_order = bool(n_vis < 2 or np.all((dint[1:] > dint[:-1]) | ((dint[1:] == dint[:-1]) & (seq[1:] > seq[:-1]))))
+    in_order = bool(
+        n_vis < 2 or np.all((dint[1:] > dint[:-1]) | ((dint[1:] == dint[:-1]) & (seq[1:] > seq[:-1])))
+    )
     order = np.arange(n_vis) if in_order else np.lexsort((seq, days))
     days = days[order]
     ver_of = _version_index(days, [v.effective_from for v in versions], [v.effective_to for v in versions])
     if (ver_of < 0).any():
         i = int(order[np.nonzero(ver_of < 0)[0][0]])
-        raise SettlementError("visit.begin_date", f"{days[np.nonzero(ver_of < 0)[0][0]]} (visit "
-                              f"{visits['mdtrt_id'][i]}) is outside every policy version of region {book.admdvs}",
-                              "no_policy")
+        raise SettlementError(
+            "visit.begin_date",
+            f"{days[np.nonzero(ver_of < 0)[0][0]]} (visit "
+            f"{visits['mdtrt_id'][i]}) is outside every policy version of region {book.admdvs}",
+            "no_policy",
+        )
     years = days.astype("datetime64[Y]").astype(np.int64) + 1970
     visit_ids = visits["visit_id"].to_numpy()[order]
 
@@ -105,15 +132,20 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
     if len(catalogue_ids) == 1 and isinstance(lines, pl.DataFrame):
         sums = split_lines_fast(lines, loaded.catalogues[next(iter(catalogue_ids))])
     if sums is None:  # several catalogues, a lazy frame, or an unknown code to report
-        cat_of_ver = np.array([catalogue_ids[v.catalogue or loaded.region.catalogue] for v in versions],
-                              dtype=np.int32)
+        cat_of_ver = np.array(
+            [catalogue_ids[v.catalogue or loaded.region.catalogue] for v in versions], dtype=np.int32
+        )
         visit_cat = pl.DataFrame({"visit_id": visit_ids, "cat_id": cat_of_ver[ver_of]})
         split = split_lines(lines.lazy(), visit_cat.lazy(), cat)
         sums = visit_sums(split).collect()
         if not sums["all_known"].all():
             bad_line = split.filter(~pl.col("known")).head(1).collect().row(0, named=True)
-            raise SettlementError("lines.code", f"unknown item code {bad_line['code']!r} (visit_id "
-                                  f"{bad_line['visit_id']}, line {bad_line['feedetl_sn']})", "unknown_item")
+            raise SettlementError(
+                "lines.code",
+                f"unknown item code {bad_line['code']!r} (visit_id "
+                f"{bad_line['visit_id']}, line {bad_line['feedetl_sn']})",
+                "unknown_item",
+            )
     parts = _align(sums, visit_ids)
 
     # persons' attributes by dense psn_id, as integer codes
@@ -148,21 +180,41 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
     loc = np.where((loc == unfiled) & emergency, filed, loc)
 
     # static parameters per distinct combination of attributes
-    fields = [ver_of.astype(np.int64), p_scheme[psn], p_ptype[psn], med, lv, loc, p_ident[psn],
-              use_acct.astype(np.int64), family.astype(np.int64), payer_scheme + 1, family_ok.astype(np.int64)]
+    fields = [
+        ver_of.astype(np.int64),
+        p_scheme[psn],
+        p_ptype[psn],
+        med,
+        lv,
+        loc,
+        p_ident[psn],
+        use_acct.astype(np.int64),
+        family.astype(np.int64),
+        payer_scheme + 1,
+        family_ok.astype(np.int64),
+    ]
     key = np.zeros(n_vis, dtype=np.int64)
     for f in fields:
         key = key * (int(f.max()) + 1 if len(f) else 1) + f
     combo_idx, first_idx = _dense(key)
     combo_rows = []
     for c, i in enumerate(first_idx):
-        combo_rows.append({
-            "combo": c, "ver": int(ver_of[i]), "insutype": scheme_cats[p_scheme[psn[i]]],
-            "psn_type": ptype_cats[p_ptype[psn[i]]], "med_type": med_cats[med[i]], "hosp_lv": lv_cats[lv[i]],
-            "loc_eff": loc_names[loc[i]], "identities": ident_cats[p_ident[psn[i]]], "use_account": bool(use_acct[i]),
-            "family": bool(family[i]), "payer_insutype": scheme_cats[payer_scheme[i]] if payer_scheme[i] >= 0 else None,
-            "family_ok": bool(family_ok[i]),
-        })
+        combo_rows.append(
+            {
+                "combo": c,
+                "ver": int(ver_of[i]),
+                "insutype": scheme_cats[p_scheme[psn[i]]],
+                "psn_type": ptype_cats[p_ptype[psn[i]]],
+                "med_type": med_cats[med[i]],
+                "hosp_lv": lv_cats[lv[i]],
+                "loc_eff": loc_names[loc[i]],
+                "identities": ident_cats[p_ident[psn[i]]],
+                "use_account": bool(use_acct[i]),
+                "family": bool(family[i]),
+                "payer_insutype": scheme_cats[payer_scheme[i]] if payer_scheme[i] >= 0 else None,
+                "family_ok": bool(family_ok[i]),
+            }
+        )
     ctr = _Counters()
     rules: list[kernel.RepeatRule] = []
     rule_ids: dict[tuple[Any, ...], int] = {}
@@ -172,9 +224,23 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
         for layer in v.layers:
             slot_defs.append((vi, by_id[layer.id]))
     n_combo = len(combo_rows)
-    cols: dict[str, list[Any]] = {k: [] for k in (
-        "has_ben", "basis", "ded_ctr", "n_ctr", "ded_full", "rep_id", "ratio", "cap_ctr", "cap",
-        "acct_ok", "acct_in", "acct_out")}
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "has_ben",
+            "basis",
+            "ded_ctr",
+            "n_ctr",
+            "ded_full",
+            "rep_id",
+            "ratio",
+            "cap_ctr",
+            "cap",
+            "acct_ok",
+            "acct_in",
+            "acct_out",
+        )
+    }
     slot_terms = [np.full(n_combo, -1, dtype=np.int16) for _ in slot_defs]
     slot_term_lists: list[list[Any]] = [[] for _ in slot_defs]
     for row in combo_rows:
@@ -183,8 +249,16 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
         ben = policy.benefits.get((row["insutype"], row["med_type"]))
         if ben is None:
             cols["has_ben"].append(False)
-            for k, val in (("basis", 0), ("ded_ctr", -1), ("n_ctr", -1), ("ded_full", 0), ("rep_id", -1),
-                           ("ratio", 0), ("cap_ctr", 0), ("cap", kernel.NO_CAP)):
+            for k, val in (
+                ("basis", 0),
+                ("ded_ctr", -1),
+                ("n_ctr", -1),
+                ("ded_full", 0),
+                ("rep_id", -1),
+                ("ratio", 0),
+                ("cap_ctr", 0),
+                ("cap", kernel.NO_CAP),
+            ):
                 cols[k].append(val)
         else:
             cols["has_ben"].append(True)
@@ -245,12 +319,24 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
 
     acct_idx = np.where(payer >= 0, payer, psn)[perm]
     static = kernel.Static(
-        py=py.astype(np.int64)[perm], acct=acct_idx,
-        full=parts["full"][perm], over=parts["over"][perm], pre=parts["pre"][perm], ins=parts["ins"][perm],
-        has_ben=g("has_ben", np.bool_), basis=g("basis", np.int8), ded_ctr=g("ded_ctr", np.int64),
-        n_ctr=g("n_ctr", np.int64), ded_full=g("ded_full", np.int64), rep_id=g("rep_id", np.int64),
-        ratio=g("ratio", np.int64), cap_ctr=g("cap_ctr", np.int64), cap=g("cap", np.int64),
-        acct_ok=g("acct_ok", np.bool_), acct_in=g("acct_in", np.bool_), acct_out=g("acct_out", np.bool_),
+        py=py.astype(np.int64)[perm],
+        acct=acct_idx,
+        full=parts["full"][perm],
+        over=parts["over"][perm],
+        pre=parts["pre"][perm],
+        ins=parts["ins"][perm],
+        has_ben=g("has_ben", np.bool_),
+        basis=g("basis", np.int8),
+        ded_ctr=g("ded_ctr", np.int64),
+        n_ctr=g("n_ctr", np.int64),
+        ded_full=g("ded_full", np.int64),
+        rep_id=g("rep_id", np.int64),
+        ratio=g("ratio", np.int64),
+        cap_ctr=g("cap_ctr", np.int64),
+        cap=g("cap", np.int64),
+        acct_ok=g("acct_ok", np.bool_),
+        acct_in=g("acct_in", np.bool_),
+        acct_out=g("acct_out", np.bool_),
         family=family[perm],
         slots=[],
         rules=rules,
@@ -259,23 +345,36 @@ def settle_batch(book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame,
     for si, (_vi, layer) in enumerate(slot_defs):
         if not slot_term_lists[si]:
             continue
-        static.slots.append(kernel.Slot(
-            field=layer.field, over_cap=layer.base == "over_cap", include_pre=layer.include_preselfpay,
-            counter=ctr(layer.counter), paid_counter=ctr(f"{layer.counter}:paid"),
-            terms=tuple(kernel.Terms(t.deductible, t.bounds, t.cap) for t in slot_term_lists[si]),
-            terms_idx=slot_terms[si][combo_idx],
-        ))
+        static.slots.append(
+            kernel.Slot(
+                field=layer.field,
+                over_cap=layer.base == "over_cap",
+                include_pre=layer.include_preselfpay,
+                counter=ctr(layer.counter),
+                paid_counter=ctr(f"{layer.counter}:paid"),
+                terms=tuple(kernel.Terms(t.deductible, t.bounds, t.cap) for t in slot_term_lists[si]),
+                terms_idx=slot_terms[si][combo_idx],
+            )
+        )
     balances = np.zeros(n_persons, dtype=np.int64)
     balances[persons["psn_id"].to_numpy()] = persons["account_balance"].to_numpy()
-    state = kernel.State(counters=np.zeros((max(len(ctr.ids), 1), len(uniq)), dtype=np.int64), balance=balances)
+    state = kernel.State(
+        counters=np.zeros((max(len(ctr.ids), 1), len(uniq)), dtype=np.int64), balance=balances
+    )
     out = kernel.run(static, state)
 
     # results stay in round order (no scatter back): consumers join on visit_id
     res: dict[str, Any] = {"visit_id": visit_ids[perm]}
     res.update(out.cols)
     full_, over_, pre_, ins_ = static.full, static.over, static.pre, static.ins
-    res.update(medfee_sumamt=full_ + over_ + pre_ + ins_, fulamt_ownpay_amt=full_, overlmt_selfpay=over_,
-               preselfpay_amt=pre_, inscp_scp_amt=ins_, hosp_part_amt=np.zeros(n_vis, dtype=np.int64))
+    res.update(
+        medfee_sumamt=full_ + over_ + pre_ + ins_,
+        fulamt_ownpay_amt=full_,
+        overlmt_selfpay=over_,
+        preselfpay_amt=pre_,
+        inscp_scp_amt=ins_,
+        hosp_part_amt=np.zeros(n_vis, dtype=np.int64),
+    )
     frame = pl.DataFrame(res).select("visit_id", *MONEY_OUT, "pool_prop_selfpay")
     person_years = pl.DataFrame({"py": np.arange(len(uniq)), "psn_id": uniq // 64, "year": uniq % 64 + y0})
     return BatchResult(frame, dict(ctr.ids), person_years, state)
@@ -330,7 +429,9 @@ def _check_combo(policy: CompiledPolicy, row: dict[str, Any]) -> None:
     if pt not in policy.person_groups:
         raise SettlementError("person.psn_type", f"unknown person type {pt!r} in region {policy.admdvs}")
     if policy.person_scheme[pt] != row["insutype"]:
-        raise SettlementError("person.insutype", f"person type {pt!r} does not belong to scheme {row['insutype']!r}")
+        raise SettlementError(
+            "person.insutype", f"person type {pt!r} does not belong to scheme {row['insutype']!r}"
+        )
     if row["med_type"] not in policy.visit_types:
         raise SettlementError("visit.med_type", f"unknown visit type {row['med_type']!r}")
     if row["hosp_lv"] not in policy.levels:

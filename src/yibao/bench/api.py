@@ -42,11 +42,23 @@ INSTITUTION = "H61000000001"  # the code settle_db's visits carry
 def visit_json(v: Visit) -> dict[str, Any]:
     """A visit in the JSON form that :func:`yibao.settlement.io.parse_visit` reads."""
     return {
-        "mdtrt_id": v.mdtrt_id, "psn_no": v.psn_no, "med_type": v.med_type, "fixmedins_code": v.fixmedins_code,
-        "hosp_lv": v.hosp_lv, "begntime": v.begin_date.isoformat(), "endtime": v.end_date.isoformat(),
-        "feedetail": [{"feedetl_sn": ln.feedetl_sn, "med_list_codg": ln.code, "cnt": str(ln.qty / QTY_ONE),
-                       "pric": str(fen_to_yuan(ln.price)), "det_item_fee_sumamt": str(fen_to_yuan(ln.amount))}
-                      for ln in v.lines],
+        "mdtrt_id": v.mdtrt_id,
+        "psn_no": v.psn_no,
+        "med_type": v.med_type,
+        "fixmedins_code": v.fixmedins_code,
+        "hosp_lv": v.hosp_lv,
+        "begntime": v.begin_date.isoformat(),
+        "endtime": v.end_date.isoformat(),
+        "feedetail": [
+            {
+                "feedetl_sn": ln.feedetl_sn,
+                "med_list_codg": ln.code,
+                "cnt": str(ln.qty / QTY_ONE),
+                "pric": str(fen_to_yuan(ln.price)),
+                "det_item_fee_sumamt": str(fen_to_yuan(ln.amount)),
+            }
+            for ln in v.lines
+        ],
     }
 
 
@@ -79,17 +91,34 @@ def _free_port() -> int:
 
 
 # ---------------------------------------------------------------------- load process
-async def _client(k: int, host: str, port: int, token: str, visits: list[dict[str, Any]], start: float,
-                  measure_from: float, stop: float, lat: list[float], errors: list[str]) -> int:
+async def _client(
+    k: int,
+    host: str,
+    port: int,
+    token: str,
+    visits: list[dict[str, Any]],
+    start: float,
+    measure_from: float,
+    stop: float,
+    lat: list[float],
+    errors: list[str],
+) -> int:
     reader, writer = await asyncio.open_connection(host, port)
-    head = (f"POST /api/transaction HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
-            "Content-Type: application/json\r\nContent-Length: ").encode()
+    head = (
+        f"POST /api/transaction HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Type: application/json\r\nContent-Length: "
+    ).encode()
     n = 0
     tag = uuid.uuid4().hex[:6]
     while time.perf_counter() < stop:
         v = visits[n % len(visits)]
-        env = {"infno": "2207", "msgid": f"{INSTITUTION}{tag}{k:02d}{n:010d}", "mdtrtarea_admvs": "610100",
-               "fixmedins_code": INSTITUTION, "input": {"data": {**v, "mdtrt_id": f"{v['mdtrt_id']}-{tag}{k}-{n}"}}}
+        env = {
+            "infno": "2207",
+            "msgid": f"{INSTITUTION}{tag}{k:02d}{n:010d}",
+            "mdtrtarea_admvs": "610100",
+            "fixmedins_code": INSTITUTION,
+            "input": {"data": {**v, "mdtrt_id": f"{v['mdtrt_id']}-{tag}{k}-{n}"}},
+        }
         body = orjson.dumps(env)
         t0 = time.perf_counter()
         writer.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
@@ -114,16 +143,39 @@ async def _client(k: int, host: str, port: int, token: str, visits: list[dict[st
     return n
 
 
-def _load(host: str, port: int, token: str, clients: int, warmup: float, seconds: float,
-          visits: list[dict[str, Any]], out: Any) -> None:
+def _load(
+    host: str,
+    port: int,
+    token: str,
+    clients: int,
+    warmup: float,
+    seconds: float,
+    visits: list[dict[str, Any]],
+    out: Any,
+) -> None:
     async def main() -> tuple[list[float], list[str], int, float, float]:
         start = time.perf_counter()
         measure_from, stop = start + warmup, start + warmup + seconds
         lat: list[float] = []
         errors: list[str] = []
         share = len(visits) // clients
-        sent = await asyncio.gather(*(_client(k, host, port, token, visits[k * share:(k + 1) * share], start,
-                                              measure_from, stop, lat, errors) for k in range(clients)))
+        sent = await asyncio.gather(
+            *(
+                _client(
+                    k,
+                    host,
+                    port,
+                    token,
+                    visits[k * share : (k + 1) * share],
+                    start,
+                    measure_from,
+                    stop,
+                    lat,
+                    errors,
+                )
+                for k in range(clients)
+            )
+        )
         return lat, errors, sum(sent), measure_from, stop
 
     try:
@@ -135,8 +187,16 @@ def _load(host: str, port: int, token: str, clients: int, warmup: float, seconds
             pass
         c0 = time.process_time()
         lat, errors, sent, t0, t1 = asyncio.run(main())
-        out.put({"lat": lat, "errors": errors[:5], "n_errors": len(errors), "sent": sent, "window": t1 - t0,
-                 "cpu": time.process_time() - c0})
+        out.put(
+            {
+                "lat": lat,
+                "errors": errors[:5],
+                "n_errors": len(errors),
+                "sent": sent,
+                "window": t1 - t0,
+                "cpu": time.process_time() - c0,
+            }
+        )
     except BaseException as exc:  # report instead of hanging the parent
         out.put({"fatal": repr(exc)})
 
@@ -157,14 +217,25 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60.0)
 
 
 def _login(base: str, username: str) -> str:
-    req = urllib.request.Request(base + "/auth/login", data=json.dumps({"username": username, "password": PASSWORD}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        base + "/auth/login",
+        data=json.dumps({"username": username, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return str(json.loads(r.read())["token"])
 
 
-def bench_api(clients: int = 8, seconds: float = 20.0, url: str | None = None, *, workers: int = 4,
-              warmup: float = 3.0, persons: int = 10_000, region: str = "xian") -> dict[str, Any]:
+def bench_api(
+    clients: int = 8,
+    seconds: float = 20.0,
+    url: str | None = None,
+    *,
+    workers: int = 4,
+    warmup: float = 3.0,
+    persons: int = 10_000,
+    region: str = "xian",
+) -> dict[str, Any]:
     """Run the HTTP settlement benchmark; ``url`` is a PostgreSQL admin URL (to create and drop a scratch
     database; default ``YIBAO_TEST_PG_URL`` or ``postgresql://root@127.0.0.1:5432/postgres``)."""
     import psycopg
@@ -174,7 +245,9 @@ def bench_api(clients: int = 8, seconds: float = 20.0, url: str | None = None, *
     from yibao.policy.book import PolicyBook
     from yibao.policy.loader import example_path
 
-    admin = (url or os.environ.get("YIBAO_TEST_PG_URL") or DEFAULT_ADMIN_URL).replace("postgresql+psycopg://", "postgresql://")
+    admin = (url or os.environ.get("YIBAO_TEST_PG_URL") or DEFAULT_ADMIN_URL).replace(
+        "postgresql+psycopg://", "postgresql://"
+    )
     name = "yibao_bench_api_" + uuid.uuid4().hex[:10]
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -193,20 +266,42 @@ def bench_api(clients: int = 8, seconds: float = 20.0, url: str | None = None, *
         port = _free_port()
         env = {**os.environ, "YIBAO_DATABASE_URL": db_url, "YIBAO_REGION": region, "YIBAO_MIGRATE": "0"}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "yibao.api.serve:app_from_env", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
-            env=env, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "yibao.api.serve:app_from_env",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            start_new_session=True,
+        )
         base = f"http://127.0.0.1:{port}"
         _wait_ready(base, proc)
         token = _login(base, "bench-hospital")
         server_pids = [proc.pid, *_children(proc.pid)]
         with psycopg.connect(admin, autocommit=True) as conn:
-            pg_pids = [int(r[0]) for r in conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)).fetchall()]
+            pg_pids = [
+                int(r[0])
+                for r in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)
+                ).fetchall()
+            ]
         cpu0 = (_cpu_seconds(server_pids), _cpu_seconds(pg_pids))
         ctx: Any = mp.get_context("spawn")
         out = ctx.Queue()
-        loader = ctx.Process(target=_load, args=("127.0.0.1", port, token, clients, warmup, seconds, visits, out))
+        loader = ctx.Process(
+            target=_load, args=("127.0.0.1", port, token, clients, warmup, seconds, visits, out)
+        )
         loader.start()
         res = out.get(timeout=warmup + seconds + 600)
         loader.join()
@@ -222,10 +317,18 @@ def bench_api(clients: int = 8, seconds: float = 20.0, url: str | None = None, *
         lat = sorted(res["lat"])
         n = len(lat)
         return {
-            "throughput": n / res["window"], "p99_ms": lat[min(n - 1, int(n * 0.99))] * 1e3 if n else 0.0,
-            "p50_ms": lat[n // 2] * 1e3 if n else 0.0, "settlements": n, "sent": res["sent"],
-            "errors": res["n_errors"], "error_samples": res["errors"], "stored": stored, "verified": ok,
-            "consistent": stored == res["sent"] - res["n_errors"], "workers": workers, "clients": clients,
+            "throughput": n / res["window"],
+            "p99_ms": lat[min(n - 1, int(n * 0.99))] * 1e3 if n else 0.0,
+            "p50_ms": lat[n // 2] * 1e3 if n else 0.0,
+            "settlements": n,
+            "sent": res["sent"],
+            "errors": res["n_errors"],
+            "error_samples": res["errors"],
+            "stored": stored,
+            "verified": ok,
+            "consistent": stored == res["sent"] - res["n_errors"],
+            "workers": workers,
+            "clients": clients,
             "seconds": res["window"],
             # CPU per settlement (ms) over warm-up + window, by process group: what bounds throughput on 2 cores
             "cpu_ms_server": cpu[0] / res["sent"] * 1e3 if res["sent"] else 0.0,
@@ -241,17 +344,28 @@ def bench_api(clients: int = 8, seconds: float = 20.0, url: str | None = None, *
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run(clients: int = 8, seconds: float = 20.0, url: str | None = None, workers: int = 4) -> Iterator[dict[str, Any]]:
+def run(
+    clients: int = 8, seconds: float = 20.0, url: str | None = None, workers: int = 4
+) -> Iterator[dict[str, Any]]:
     r = bench_api(clients, seconds, url, workers=workers)
     bench = f"api.settle.{clients}"
     yield record(bench, "throughput", r["throughput"], "settlements/s")
     yield record(bench, "p99", r["p99_ms"], "ms")
     yield record(bench, "p50", r["p50_ms"], "ms")
-    yield {"bench": bench, "metric": "check", "errors": r["errors"], "stored": r["stored"], "sent": r["sent"],
-           "verified": r["verified"], "consistent": r["consistent"], "workers": r["workers"],
-           "cpu_ms_per_settlement": {k: round(r[f"cpu_ms_{k}"], 3) for k in ("server", "postgres", "load")},
-           "load_avg_1m": r["load_avg_1m"],
-           "error_samples": r["error_samples"], "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    yield {
+        "bench": bench,
+        "metric": "check",
+        "errors": r["errors"],
+        "stored": r["stored"],
+        "sent": r["sent"],
+        "verified": r["verified"],
+        "consistent": r["consistent"],
+        "workers": r["workers"],
+        "cpu_ms_per_settlement": {k: round(r[f"cpu_ms_{k}"], 3) for k in ("server", "postgres", "load")},
+        "load_avg_1m": r["load_avg_1m"],
+        "error_samples": r["error_samples"],
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
 
 
 def bench_api_cmd(

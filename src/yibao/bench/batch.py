@@ -42,14 +42,19 @@ def run(persons: int, region: str = "xian", keep: Path | None = None) -> Iterato
         yield record("synth.generate", "lines", g["lines"], "lines")
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", _CHILD, str(out), region], capture_output=True, text=True,
-                              check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(out), region], capture_output=True, text=True, check=True
+        )
         wall = time.perf_counter() - t0
         peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         yield record("batch.settle", "throughput", res["lines"] / res["settle_s"], "lines/s")
-        yield record("batch.settle", "throughput_incl_read", res["lines"] / (res["read_s"] + res["settle_s"]),
-                     "lines/s")
+        yield record(
+            "batch.settle",
+            "throughput_incl_read",
+            res["lines"] / (res["read_s"] + res["settle_s"]),
+            "lines/s",
+        )
         yield record("batch.settle", "visits_per_s", res["visits"] / res["settle_s"], "visits/s")
         yield record("batch.settle", "peak_memory", max(peak_kb, before) / 1024, "MB")
         yield record("batch.settle", "process_wall", wall, "s")

@@ -30,8 +30,18 @@ def twenty_line_visits(book: PolicyBook, n: int, seed: int = 1) -> list[Visit]:
             Line(str(j + 1), it.code, q * QTY_ONE, it.unit_price or 0, (it.unit_price or 0) * q)
             for j, (it, q) in enumerate((it, rng.randint(1, 5)) for it in picks)
         )
-        out.append(Visit(f"B{k:09d}", "P0000001", "21", "H61000001", rng.choice("123"), dt.date(2025, 6, 1),
-                         dt.date(2025, 6, 8), lines))
+        out.append(
+            Visit(
+                f"B{k:09d}",
+                "P0000001",
+                "21",
+                "H61000001",
+                rng.choice("123"),
+                dt.date(2025, 6, 1),
+                dt.date(2025, 6, 8),
+                lines,
+            )
+        )
     return out
 
 

@@ -39,8 +39,9 @@ def _profile(book: PolicyBook, day: dt.date) -> tuple[str, str, str, list[str], 
     return pt.scheme, pt.code, med_type, sorted(policy.levels), items
 
 
-def _visits(book: PolicyBook, n: int, persons: int, lines: int, seed: int, codes: Sequence[str] | None,
-            day: dt.date) -> list[Visit]:
+def _visits(
+    book: PolicyBook, n: int, persons: int, lines: int, seed: int, codes: Sequence[str] | None, day: dt.date
+) -> list[Visit]:
     _scheme, _pt, med_type, levels, items = _profile(book, day)
     if codes:
         known = dict(items)
@@ -49,17 +50,41 @@ def _visits(book: PolicyBook, n: int, persons: int, lines: int, seed: int, codes
     out = []
     for k in range(n):
         picks = [items[rng.randrange(len(items))] for _ in range(lines)]
-        ls = tuple(Line(str(j + 1), code, q * QTY_ONE, price, price * q)
-                   for j, (code, price, q) in enumerate((c, p, rng.randint(1, 5)) for c, p in picks))
-        out.append(Visit(f"B{seed:03d}{k:09d}", f"P{rng.randrange(persons):07d}", med_type, "H61000000001",
-                         rng.choice(levels), day, day + dt.timedelta(days=5), ls))
+        ls = tuple(
+            Line(str(j + 1), code, q * QTY_ONE, price, price * q)
+            for j, (code, price, q) in enumerate((c, p, rng.randint(1, 5)) for c, p in picks)
+        )
+        out.append(
+            Visit(
+                f"B{seed:03d}{k:09d}",
+                f"P{rng.randrange(persons):07d}",
+                med_type,
+                "H61000000001",
+                rng.choice(levels),
+                day,
+                day + dt.timedelta(days=5),
+                ls,
+            )
+        )
     return out
 
 
 def _persons(book: PolicyBook, n: int, day: dt.date) -> list[PersonRecord]:
     scheme, pt, *_ = _profile(book, day)
-    return [PersonRecord(f"P{i:07d}", f"基准{i}", f"610100{i:012d}", "MF"[i % 2], dt.date(1970 + i % 40, 1, 1),
-                         scheme, pt, book.admdvs, 200_000) for i in range(n)]
+    return [
+        PersonRecord(
+            f"P{i:07d}",
+            f"基准{i}",
+            f"610100{i:012d}",
+            "MF"[i % 2],
+            dt.date(1970 + i % 40, 1, 1),
+            scheme,
+            pt,
+            book.admdvs,
+            200_000,
+        )
+        for i in range(n)
+    ]
 
 
 def _run(led: Ledger, book: PolicyBook, visits: Sequence[Visit]) -> list[float]:
@@ -86,8 +111,15 @@ def _summary(lat: list[float], elapsed: float, **extra: Any) -> dict[str, Any]:
     }
 
 
-def bench_sqlite(book: PolicyBook, n_visits: int, lines_per_visit: int = 20, *, persons: int = 10_000,
-                 codes: Sequence[str] | None = None, day: dt.date = DAY) -> dict[str, Any]:
+def bench_sqlite(
+    book: PolicyBook,
+    n_visits: int,
+    lines_per_visit: int = 20,
+    *,
+    persons: int = 10_000,
+    codes: Sequence[str] | None = None,
+    day: dt.date = DAY,
+) -> dict[str, Any]:
     """One client settling ``n_visits`` visits of ``lines_per_visit`` lines on a temporary SQLite file."""
     with tempfile.TemporaryDirectory(prefix="yibao-bench-") as tmp:
         led = Ledger.open(f"sqlite:///{Path(tmp) / 'bench.db'}")
@@ -105,8 +137,18 @@ def bench_sqlite(book: PolicyBook, n_visits: int, lines_per_visit: int = 20, *, 
     return _summary(lat, elapsed, clients=1, backend="sqlite", verified=ok)
 
 
-def _pg_client(url: str, book: PolicyBook, k: int, n: int, persons: int, lines: int, codes: Sequence[str] | None,
-               day: dt.date, barrier: Any, out: Any) -> None:
+def _pg_client(
+    url: str,
+    book: PolicyBook,
+    k: int,
+    n: int,
+    persons: int,
+    lines: int,
+    codes: Sequence[str] | None,
+    day: dt.date,
+    barrier: Any,
+    out: Any,
+) -> None:
     try:
         led = Ledger.open(url)
         visits = _visits(book, n + 20, persons, lines, 100 + k, codes, day)
@@ -120,9 +162,17 @@ def _pg_client(url: str, book: PolicyBook, k: int, n: int, persons: int, lines: 
         out.put((k, [], 0.0, 0.0, repr(exc)))
 
 
-def bench_postgres(book: PolicyBook, clients: int, n_visits: int, url: str | None = None, *,
-                   lines_per_visit: int = 20, persons: int = 10_000, codes: Sequence[str] | None = None,
-                   day: dt.date = DAY) -> dict[str, Any]:
+def bench_postgres(
+    book: PolicyBook,
+    clients: int,
+    n_visits: int,
+    url: str | None = None,
+    *,
+    lines_per_visit: int = 20,
+    persons: int = 10_000,
+    codes: Sequence[str] | None = None,
+    day: dt.date = DAY,
+) -> dict[str, Any]:
     """``clients`` processes settle ``n_visits`` visits in total on a fresh database.
 
     ``url`` is an admin URL used to create and drop the database (default ``YIBAO_TEST_PG_URL`` or
@@ -145,8 +195,13 @@ def bench_postgres(book: PolicyBook, clients: int, n_visits: int, url: str | Non
         barrier = ctx.Barrier(clients + 1)
         out = ctx.Queue()
         share = [n_visits // clients + (1 if i < n_visits % clients else 0) for i in range(clients)]
-        procs = [ctx.Process(target=_pg_client, args=(db_url, book, k, share[k], persons, lines_per_visit, codes,
-                                                      day, barrier, out)) for k in range(clients)]
+        procs = [
+            ctx.Process(
+                target=_pg_client,
+                args=(db_url, book, k, share[k], persons, lines_per_visit, codes, day, barrier, out),
+            )
+            for k in range(clients)
+        ]
         for p in procs:
             p.start()
         barrier.wait(timeout=600)

@@ -20,9 +20,17 @@ from yibao.money import apply_ratio
 
 PARAMS_FILE = Path(__file__).with_name("params.yaml")
 FRAME_SCHEMA: dict[str, Any] = {
-    "month": pl.String, "insutype": pl.String, "med_type": pl.String, "hosp_lv": pl.String,
-    "fixmedins_code": pl.String, "district": pl.String, "diagnosis": pl.String,
-    "medfee": pl.Int64, "fund": pl.Int64, "hifp": pl.Int64, "cash": pl.Int64,
+    "month": pl.String,
+    "insutype": pl.String,
+    "med_type": pl.String,
+    "hosp_lv": pl.String,
+    "fixmedins_code": pl.String,
+    "district": pl.String,
+    "diagnosis": pl.String,
+    "medfee": pl.Int64,
+    "fund": pl.Int64,
+    "hifp": pl.Int64,
+    "cash": pl.Int64,
 }
 LINE_SCHEMA: dict[str, Any] = {"code": pl.String, "amount": pl.Int64}
 
@@ -72,7 +80,9 @@ def parse_params(data: Mapping[str, Any]) -> DashParams:
             raise DashboardError(f"months_payable.{key}", f"{v!r} is not a whole number of months")
         vals[key] = v
     if not vals["red_below"] <= vals["amber_below"] <= vals["target_upto"] <= vals["excessive_above"]:
-        raise DashboardError("months_payable", "bands must rise: red_below ≤ amber_below ≤ target_upto ≤ excessive_above")
+        raise DashboardError(
+            "months_payable", "bands must rise: red_below ≤ amber_below ≤ target_upto ≤ excessive_above"
+        )
     if not str(mp.get("source") or "").strip():
         raise DashboardError("months_payable.source", "needs a source", "missing")
     inc = data.get("illustrative_income") or {}
@@ -132,8 +142,9 @@ def months_payable(balance: int, total_expenditure: int, n_months: int) -> int |
     return balance * 100 * n_months // total_expenditure
 
 
-def fund_by_month(expenditure: Mapping[str, int], income: Mapping[str, int], opening_balance: int,
-                  bands: Bands) -> list[MonthRow]:
+def fund_by_month(
+    expenditure: Mapping[str, int], income: Mapping[str, int], opening_balance: int, bands: Bands
+) -> list[MonthRow]:
     """Month by month (sorted): income, expenditure, cumulative balance and months payable with its band."""
     months = sorted(set(expenditure) | set(income))
     out = []
@@ -169,8 +180,9 @@ class Alert:
     en: str
 
 
-def alerts_for(scheme_names: Mapping[str, tuple[str, str]], rows_by_scheme: Mapping[str, list[MonthRow]],
-               bands: Bands) -> list[Alert]:
+def alerts_for(
+    scheme_names: Mapping[str, tuple[str, str]], rows_by_scheme: Mapping[str, list[MonthRow]], bands: Bands
+) -> list[Alert]:
     """Alerts on the latest month of each scheme: months payable outside the target band, and a
     current-period deficit (expenditure above income)."""
     out = []
@@ -181,18 +193,43 @@ def alerts_for(scheme_names: Mapping[str, tuple[str, str]], rows_by_scheme: Mapp
         zh, en = scheme_names.get(scheme, (scheme, scheme))
         mp = "—" if last.months_x100 is None else f"{last.months_x100 / 100:.1f}"
         if last.band == "red":
-            out.append(Alert("red", scheme, f"{zh}累计结余可支付 {mp} 个月，低于 {bands.red_below} 个月（结余不足）",
-                             f"{en}: {mp} months payable, below {bands.red_below} (insufficient)"))
+            out.append(
+                Alert(
+                    "red",
+                    scheme,
+                    f"{zh}累计结余可支付 {mp} 个月，低于 {bands.red_below} 个月（结余不足）",
+                    f"{en}: {mp} months payable, below {bands.red_below} (insufficient)",
+                )
+            )
         elif last.band == "amber":
-            out.append(Alert("amber", scheme, f"{zh}可支付 {mp} 个月，处于 {bands.red_below}–{bands.amber_below} 个月预警区间",
-                             f"{en}: {mp} months payable, in the {bands.red_below}–{bands.amber_below} month warning band"))
+            out.append(
+                Alert(
+                    "amber",
+                    scheme,
+                    f"{zh}可支付 {mp} 个月，处于 {bands.red_below}–{bands.amber_below} 个月预警区间",
+                    f"{en}: {mp} months payable, in the {bands.red_below}–{bands.amber_below} month warning band",
+                )
+            )
         elif last.band == "excessive":
-            out.append(Alert("amber", scheme, f"{zh}可支付 {mp} 个月，超过 {bands.excessive_above} 个月（结余过多）",
-                             f"{en}: {mp} months payable, above {bands.excessive_above} (excessive surplus)"))
+            out.append(
+                Alert(
+                    "amber",
+                    scheme,
+                    f"{zh}可支付 {mp} 个月，超过 {bands.excessive_above} 个月（结余过多）",
+                    f"{en}: {mp} months payable, above {bands.excessive_above} (excessive surplus)",
+                )
+            )
         income = sum(r.income for r in rows)
         spent = sum(r.expenditure for r in rows)
         if spent > income:
-            out.append(Alert("red", scheme, f"{zh}本期支出大于收入（当期赤字）", f"{en}: expenditure above income this period"))
+            out.append(
+                Alert(
+                    "red",
+                    scheme,
+                    f"{zh}本期支出大于收入（当期赤字）",
+                    f"{en}: expenditure above income this period",
+                )
+            )
     return out
 
 
@@ -208,17 +245,25 @@ class Group:
 
 def breakdown(df: pl.DataFrame, key: str) -> list[Group]:
     """Visits and amounts per value of ``key`` (scheme, level, district, …), largest total first."""
-    g = (df.group_by(key).agg(pl.len().alias("visits"), pl.col("medfee").sum(), pl.col("fund").sum(),
-                              pl.col("cash").sum())
-         .sort(["medfee", key], descending=[True, False]))
-    return [Group(str(k), int(n), int(m), int(f), int(c)) for k, n, m, f, c in
-            g.select(key, "visits", "medfee", "fund", "cash").iter_rows()]
+    g = (
+        df.group_by(key)
+        .agg(pl.len().alias("visits"), pl.col("medfee").sum(), pl.col("fund").sum(), pl.col("cash").sum())
+        .sort(["medfee", key], descending=[True, False])
+    )
+    return [
+        Group(str(k), int(n), int(m), int(f), int(c))
+        for k, n, m, f, c in g.select(key, "visits", "medfee", "fund", "cash").iter_rows()
+    ]
 
 
 def top_items(lines: pl.DataFrame, n: int) -> list[tuple[str, int, int]]:
     """Catalogue items with the largest total amount: (code, lines, amount)."""
-    g = (lines.group_by("code").agg(pl.len().alias("n"), pl.col("amount").sum())
-         .sort(["amount", "code"], descending=[True, False]).head(n))
+    g = (
+        lines.group_by("code")
+        .agg(pl.len().alias("n"), pl.col("amount").sum())
+        .sort(["amount", "code"], descending=[True, False])
+        .head(n)
+    )
     return [(str(c), int(k), int(a)) for c, k, a in g.iter_rows()]
 
 

@@ -25,10 +25,14 @@ class Institution:
     level: str
 
 
-def settlement_frames(engine: sa.Engine, institutions: dict[str, Institution]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def settlement_frames(
+    engine: sa.Engine, institutions: dict[str, Institution]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Active settlements (one row each, see ``core.FRAME_SCHEMA``) and their lines (code, amount)."""
-    q = sa.text("SELECT insutype, med_type, medfee_sumamt, fund_pay_sumamt, hifp_pay, psn_cash_pay, visit "
-                "FROM settlement WHERE status = 'active'")
+    q = sa.text(
+        "SELECT insutype, med_type, medfee_sumamt, fund_pay_sumamt, hifp_pay, psn_cash_pay, visit "
+        "FROM settlement WHERE status = 'active'"
+    )
     rows: dict[str, list[Any]] = {k: [] for k in FRAME_SCHEMA}
     with engine.connect() as c:
         for insutype, med_type, medfee, fund, hifp, cash, visit in c.execute(q):
@@ -46,11 +50,16 @@ def settlement_frames(engine: sa.Engine, institutions: dict[str, Institution]) -
             rows["fund"].append(int(fund))
             rows["hifp"].append(int(hifp))
             rows["cash"].append(int(cash))
-        lines = c.execute(sa.text(
-            "SELECT l.code, l.amount FROM settlement_line l JOIN settlement s ON s.setl_id = l.setl_id "
-            "WHERE s.status = 'active'")).all()
+        lines = c.execute(
+            sa.text(
+                "SELECT l.code, l.amount FROM settlement_line l JOIN settlement s ON s.setl_id = l.setl_id "
+                "WHERE s.status = 'active'"
+            )
+        ).all()
     df = pl.DataFrame(rows, schema=FRAME_SCHEMA)
-    ln = pl.DataFrame({"code": [r[0] for r in lines], "amount": [int(r[1]) for r in lines]}, schema=LINE_SCHEMA)
+    ln = pl.DataFrame(
+        {"code": [r[0] for r in lines], "amount": [int(r[1]) for r in lines]}, schema=LINE_SCHEMA
+    )
     return df, ln
 
 
@@ -61,7 +70,10 @@ def _candidates(db_url: str) -> list[Path]:
     if not db_url.startswith("sqlite:///"):
         return []
     db = Path(db_url.removeprefix("sqlite:///"))
-    return [db.parent / f"{db.stem}-data" / "institutions.parquet", db.parent / "demo-data" / "institutions.parquet"]
+    return [
+        db.parent / f"{db.stem}-data" / "institutions.parquet",
+        db.parent / "demo-data" / "institutions.parquet",
+    ]
 
 
 def load_institutions(db_url: str) -> dict[str, Institution]:
@@ -86,9 +98,9 @@ class FundData:
 def load_fund_file(path: Path | None = None) -> FundData | None:
     """The bureau's fund income file (env ``YIBAO_FUND_FILE``), YAML::
 
-        source: 2025 统筹基金收入月报
-        schemes:
-          "310": {opening_balance: "1200000.00", income: {"2025-01": "300000.00", …}}
+    source: 2025 统筹基金收入月报
+    schemes:
+      "310": {opening_balance: "1200000.00", income: {"2025-01": "300000.00", …}}
     """
     raw_path = path or (Path(os.environ["YIBAO_FUND_FILE"]) if os.environ.get("YIBAO_FUND_FILE") else None)
     if raw_path is None:
@@ -140,7 +152,11 @@ def capability_tables(engine: sa.Engine, prefixes: tuple[str, ...], sample: int 
             rows = [tuple(r) for r in c.execute(sa.select(t).limit(sample))]
             status: list[tuple[str, int]] = []
             if "status" in cols:
-                status = [(str(s), int(k)) for s, k in c.execute(
-                    sa.select(t.c.status, sa.func.count()).group_by(t.c.status).order_by(t.c.status))]
+                status = [
+                    (str(s), int(k))
+                    for s, k in c.execute(
+                        sa.select(t.c.status, sa.func.count()).group_by(t.c.status).order_by(t.c.status)
+                    )
+                ]
         out.append(TableView(name, n, cols, rows, status))
     return out

@@ -29,8 +29,14 @@ templates.env.globals["STATUSES"] = portal_core.STATUSES
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 Staff = Annotated[Principal, Depends(require("auditor", "admin"))]
-BAND_NAMES = {"red": ("不足", "insufficient"), "amber": ("预警", "warning"), "target": ("合理", "target"),
-              "high": ("偏高", "high"), "excessive": ("结余过多", "excessive"), "none": ("—", "—")}
+BAND_NAMES = {
+    "red": ("不足", "insufficient"),
+    "amber": ("预警", "warning"),
+    "target": ("合理", "target"),
+    "high": ("偏高", "high"),
+    "excessive": ("结余过多", "excessive"),
+    "none": ("—", "—"),
+}
 
 
 def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200) -> Response:
@@ -46,7 +52,8 @@ def _institutions(request: Request) -> dict[str, data.Institution]:
     cached = getattr(request.app.state, "dashboard_institutions", None)
     if cached is None:
         cached = request.app.state.dashboard_institutions = data.load_institutions(
-            request.app.state.settings.database_url)
+            request.app.state.settings.database_url
+        )
     return cast(dict[str, data.Institution], cached)
 
 
@@ -75,13 +82,22 @@ def overview_data(request: Request) -> dict[str, Any]:
         catalogue.update(book.for_date(v.effective_from).catalogue)
     n = params.top_n
     return {
-        "params": params, "fund": fund, "fund_source": fund_file.source if fund_file else None,
-        "alerts": core.alerts_for(schemes, fund, params.bands), "schemes": schemes, "levels": levels,
-        "by_scheme": core.breakdown(df, "insutype"), "by_level": core.breakdown(df, "hosp_lv"),
+        "params": params,
+        "fund": fund,
+        "fund_source": fund_file.source if fund_file else None,
+        "alerts": core.alerts_for(schemes, fund, params.bands),
+        "schemes": schemes,
+        "levels": levels,
+        "by_scheme": core.breakdown(df, "insutype"),
+        "by_level": core.breakdown(df, "hosp_lv"),
         "by_district": core.breakdown(df, "district") if insts else [],
-        "by_month": core.by_month(df), "top_items": core.top_items(lines, n),
-        "top_diagnoses": core.top_by(df, "diagnosis", n), "top_institutions": core.top_by(df, "fixmedins_code", n),
-        "catalogue": catalogue, "institutions": insts, "visits": df.height,
+        "by_month": core.by_month(df),
+        "top_items": core.top_items(lines, n),
+        "top_diagnoses": core.top_by(df, "diagnosis", n),
+        "top_institutions": core.top_by(df, "fixmedins_code", n),
+        "catalogue": catalogue,
+        "institutions": insts,
+        "visits": df.height,
         "total_medfee": int(df["medfee"].sum()) if df.height else 0,
     }
 
@@ -98,9 +114,16 @@ def overview(request: Request, p: Staff) -> Response:
     store = portal_store(request)
     today = local_today()
     queue = [(c, c.clock(store.params, today)) for c in store.queue()]
-    return render(request, "dashboard.html", {**d, "queue_open": len(queue),
-                                              "queue_overdue": sum(1 for _, k in queue if k.overdue),
-                                              "ratings": store.rating_summary()})
+    return render(
+        request,
+        "dashboard.html",
+        {
+            **d,
+            "queue_open": len(queue),
+            "queue_overdue": sum(1 for _, k in queue if k.overdue),
+            "ratings": store.rating_summary(),
+        },
+    )
 
 
 @router.get("/data.json")
@@ -113,18 +136,33 @@ def chart_data(request: Request, p: Staff) -> JSONResponse:
         return names.get(key, (key, key))[pick]
 
     # money in integer fen; the page divides by 100 for display
-    return JSONResponse({
-        "fund": {name(d["schemes"], s): [{"month": r.month, "income": r.income, "expenditure": r.expenditure,
-                                         "months_payable": None if r.months_x100 is None else r.months_x100 / 100}
-                                        for r in rows] for s, rows in d["fund"].items()},
-        "bands": {"red_below": d["params"].bands.red_below, "amber_below": d["params"].bands.amber_below,
-                  "target_upto": d["params"].bands.target_upto},
-        "by_month": [{"month": m, "visits": k, "medfee": a, "fund": f} for m, k, a, f in d["by_month"]],
-        "by_level": [{"name": name(d["levels"], g.key), "medfee": g.medfee, "fund": g.fund}
-                     for g in d["by_level"]],
-        "by_scheme": [{"name": name(d["schemes"], g.key), "medfee": g.medfee} for g in d["by_scheme"]],
-        "by_district": [{"name": g.key or "?", "medfee": g.medfee} for g in d["by_district"]],
-    })
+    return JSONResponse(
+        {
+            "fund": {
+                name(d["schemes"], s): [
+                    {
+                        "month": r.month,
+                        "income": r.income,
+                        "expenditure": r.expenditure,
+                        "months_payable": None if r.months_x100 is None else r.months_x100 / 100,
+                    }
+                    for r in rows
+                ]
+                for s, rows in d["fund"].items()
+            },
+            "bands": {
+                "red_below": d["params"].bands.red_below,
+                "amber_below": d["params"].bands.amber_below,
+                "target_upto": d["params"].bands.target_upto,
+            },
+            "by_month": [{"month": m, "visits": k, "medfee": a, "fund": f} for m, k, a, f in d["by_month"]],
+            "by_level": [
+                {"name": name(d["levels"], g.key), "medfee": g.medfee, "fund": g.fund} for g in d["by_level"]
+            ],
+            "by_scheme": [{"name": name(d["schemes"], g.key), "medfee": g.medfee} for g in d["by_scheme"]],
+            "by_district": [{"name": g.key or "?", "medfee": g.medfee} for g in d["by_district"]],
+        }
+    )
 
 
 # ---------------------------------------------------------------------------- complaint / filing queue
@@ -144,17 +182,31 @@ def staff_case(request: Request, p: Staff, case_id: str) -> Response:
     except portal_core.PortalError as exc:
         raise HTTPException(404, "未找到该事项 case not found") from exc
     log_access(request, p, case.psn_no, f"case {case_id}")
-    return render(request, "staff_case.html", {
-        "case": case, "clock": case.clock(store.params, local_today()), "events": store.events(case_id),
-        "rule": store.params.sla[case.kind], "moves": sorted(portal_core.allowed_moves(case.kind, case.status, p.role)),
-    })
+    return render(
+        request,
+        "staff_case.html",
+        {
+            "case": case,
+            "clock": case.clock(store.params, local_today()),
+            "events": store.events(case_id),
+            "rule": store.params.sla[case.kind],
+            "moves": sorted(portal_core.allowed_moves(case.kind, case.status, p.role)),
+        },
+    )
 
 
 @router.post("/cases/{case_id}/status")
-def move_case(request: Request, p: Staff, case_id: str, status: Annotated[str, Form()],
-              note: Annotated[str, Form()] = "") -> Response:
+def move_case(
+    request: Request,
+    p: Staff,
+    case_id: str,
+    status: Annotated[str, Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
     try:
-        portal_store(request).move(case_id, status, actor_id=p.user_id, actor_role=p.role, note=note, now=now_utc())
+        portal_store(request).move(
+            case_id, status, actor_id=p.user_id, actor_role=p.role, note=note, now=now_utc()
+        )
     except portal_core.PortalError as exc:
         code = 404 if exc.code == "unknown_case" else 409
         raise HTTPException(code, f"{exc.field}: {exc.reason}") from exc
@@ -171,15 +223,25 @@ def _reports_dir() -> Path:
 @router.get("/simulation")
 def simulation(request: Request, p: Staff) -> Response:
     d = _reports_dir()
-    reports = sorted((f for f in d.glob("*.html") if f.is_file()), key=lambda f: f.stat().st_mtime, reverse=True) \
-        if d.is_dir() else []
-    return render(request, "capability.html", {
-        "title": ("政策模拟报告", "Policy simulation reports"), "tables": [],
-        "reports": [(f.name, dt.datetime.fromtimestamp(f.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d %H:%M"))
-                    for f in reports],
-        "how": "yibao simulate -b xian -c <candidate> -v <synth dir> -o " + str(d / "report.html"),
-        "installed": _importable("yibao.simulate"),
-    })
+    reports = (
+        sorted((f for f in d.glob("*.html") if f.is_file()), key=lambda f: f.stat().st_mtime, reverse=True)
+        if d.is_dir()
+        else []
+    )
+    return render(
+        request,
+        "capability.html",
+        {
+            "title": ("政策模拟报告", "Policy simulation reports"),
+            "tables": [],
+            "reports": [
+                (f.name, dt.datetime.fromtimestamp(f.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d %H:%M"))
+                for f in reports
+            ],
+            "how": "yibao simulate -b xian -c <candidate> -v <synth dir> -o " + str(d / "report.html"),
+            "installed": _importable("yibao.simulate"),
+        },
+    )
 
 
 @router.get("/reports/{name}")
@@ -202,18 +264,29 @@ def _importable(module: str) -> bool:
 
 @router.get("/payment")
 def payment(request: Request, p: Staff) -> Response:
-    return render(request, "capability.html", {
-        "title": ("DRG / DIP 支付", "DRG / DIP payment"), "reports": None,
-        "tables": data.capability_tables(_engine(request), ("drg_", "dip_", "payment_")),
-        "how": "yibao drg … / yibao payment …",
-        "installed": _importable("yibao.drg") or _importable("yibao.payment"),
-    })
+    return render(
+        request,
+        "capability.html",
+        {
+            "title": ("DRG / DIP 支付", "DRG / DIP payment"),
+            "reports": None,
+            "tables": data.capability_tables(_engine(request), ("drg_", "dip_", "payment_")),
+            "how": "yibao drg … / yibao payment …",
+            "installed": _importable("yibao.drg") or _importable("yibao.payment"),
+        },
+    )
 
 
 @router.get("/audit")
 def audit(request: Request, p: Staff) -> Response:
-    return render(request, "capability.html", {
-        "title": ("稽核案件", "Audit cases"), "reports": None,
-        "tables": data.capability_tables(_engine(request), ("audit_",)),
-        "how": "yibao audit …", "installed": _importable("yibao.audit.cases"),
-    })
+    return render(
+        request,
+        "capability.html",
+        {
+            "title": ("稽核案件", "Audit cases"),
+            "reports": None,
+            "tables": data.capability_tables(_engine(request), ("audit_",)),
+            "how": "yibao audit …",
+            "installed": _importable("yibao.audit.cases"),
+        },
+    )

@@ -19,17 +19,26 @@ def person_records(people: pl.DataFrame, admdvs: str, year: int) -> list[PersonR
     psn_no = dict(zip(people["psn_id"].to_list(), people["psn_no"].to_list(), strict=True))
     jan1 = dt.date(year, 1, 1)
     return [
-        PersonRecord(psn_no=r["psn_no"], name=f"参保人{r['certno'][-4:]}", certno=r["certno"], gender=r["gender"],
-                     birth_date=r["birth_date"], insutype=r["insutype"], psn_type=r["psn_type"],
-                     insuplc_admdvs=admdvs, account_balance=r["account_balance"],
-                     identities=[(c, jan1, None) for c in r["identities"].split("|") if c],
-                     family=[psn_no[r["family_payer_id"]]] if r["family_payer_id"] >= 0 else [])
+        PersonRecord(
+            psn_no=r["psn_no"],
+            name=f"参保人{r['certno'][-4:]}",
+            certno=r["certno"],
+            gender=r["gender"],
+            birth_date=r["birth_date"],
+            insutype=r["insutype"],
+            psn_type=r["psn_type"],
+            insuplc_admdvs=admdvs,
+            account_balance=r["account_balance"],
+            identities=[(c, jan1, None) for c in r["identities"].split("|") if c],
+            family=[psn_no[r["family_payer_id"]]] if r["family_payer_id"] >= 0 else [],
+        )
         for r in people.iter_rows(named=True)
     ]
 
 
-def login_order(records: Sequence[PersonRecord], visits_per_person: Counter[str],
-                prefer: frozenset[str] = frozenset()) -> list[PersonRecord]:
+def login_order(
+    records: Sequence[PersonRecord], visits_per_person: Counter[str], prefer: frozenset[str] = frozenset()
+) -> list[PersonRecord]:
     """Records reordered so that the first two (the ``insured`` login and the person it acts for, see
     :func:`yibao.api.users.seed_demo_users`) are the two persons with the most settled visits, taken
     first from ``prefer`` (e.g. persons with a hospital stay the fund paid for, so the portal has a

@@ -48,15 +48,28 @@ def demo_knowledge(data_dir: Path, out: Path) -> Path:
         shutil.rmtree(out)
     shutil.copytree(example_dir(), out)
     pl.read_parquet(data_dir / "physicians.parquet").select("dr_code", "fixmedins_code", "title").write_csv(
-        out / "physicians.csv")
+        out / "physicians.csv"
+    )
     return out
 
 
-def run_demo(console: Console, *, region: str, persons: int, visits: int, year: int, seed: int,
-             db_path: Path, serve: bool = False, host: str = "127.0.0.1", port: int = 8000) -> dict[str, int]:
+def run_demo(
+    console: Console,
+    *,
+    region: str,
+    persons: int,
+    visits: int,
+    year: int,
+    seed: int,
+    db_path: Path,
+    serve: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> dict[str, int]:
     """Settle a synthetic year through the ledger, pay the hospitals by DRG and DIP, create the demo logins
     and (``serve``) start the HTTP service with the portal and the dashboard."""
     from yibao.api.users import seed_demo_users
+
     path = example_path(region) if not Path(region).exists() else Path(region)
     loaded = load_region(path)
     book = PolicyBook(loaded)
@@ -77,8 +90,10 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
         records = person_records(people, info.admdvs, year)
         ledger.add_persons(records)
         total_visits = manifest.rows["visits"] if not visits else min(visits, manifest.rows["visits"])
-        console.print(f"参保人 insured persons: [bold]{people.height:,}[/] · 就诊 visits: [bold]{total_visits:,}[/] "
-                      f"({manifest.rows['lines']:,} 明细 lines in {data_dir}) · 数据库 database: {db_path}")
+        console.print(
+            f"参保人 insured persons: [bold]{people.height:,}[/] · 就诊 visits: [bold]{total_visits:,}[/] "
+            f"({manifest.rows['lines']:,} 明细 lines in {data_dir}) · 数据库 database: {db_path}"
+        )
         by_key: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 9)
         errors: dict[str, int] = defaultdict(int)
         sample: tuple[Settlement, Visit] | None = None
@@ -88,8 +103,14 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
         stayed: set[str] = set()
         by_inst: Counter[str] = Counter()
         t0 = time.perf_counter()
-        with Progress(TextColumn("[bold blue]结算 settling"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console) as bar:
+        with Progress(
+            TextColumn("[bold blue]结算 settling"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=console,
+        ) as bar:
             task = bar.add_task("settle", total=total_visits, rate="")
             for k, (_person, visit) in enumerate(read_visits_as_engine_inputs(data_dir, limit=total_visits)):
                 try:
@@ -108,8 +129,19 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
                     stayed.add(visit.psn_no)
                 by_inst[visit.fixmedins_code] += 1
                 row = by_key[(s.insutype, s.med_type)]
-                for i, amt in enumerate((1, s.medfee_sumamt, s.hifp_pay, s.hifmi_pay + s.hifob_pay, s.maf_pay,
-                                         s.fund_pay_sumamt, s.acct_pay, s.psn_cash_pay, s.acct_mulaid_pay)):
+                for i, amt in enumerate(
+                    (
+                        1,
+                        s.medfee_sumamt,
+                        s.hifp_pay,
+                        s.hifmi_pay + s.hifob_pay,
+                        s.maf_pay,
+                        s.fund_pay_sumamt,
+                        s.acct_pay,
+                        s.psn_cash_pay,
+                        s.acct_mulaid_pay,
+                    )
+                ):
                     row[i] += amt
                 if sample is None and s.med_type == "21" and s.hifp_pay and s.acct_pay:
                     sample = (s, visit)
@@ -142,30 +174,50 @@ def run_demo(console: Console, *, region: str, persons: int, visits: int, year: 
             console.rule(f"一笔住院结算的说明 · why each fen went where ({s.mdtrt_id})")
             for zh, en in list(zip(text["zh"], text["en"], strict=True))[:8]:
                 console.print(f"  {zh}\n  [dim]{en}[/]")
-        result = {"settled": sum(r[0] for r in by_key.values()), "cancelled": cancelled,
-                  "rejected": sum(errors.values()), "verify_ok": int(report.ok), "count": totals.get("count", 0)}
+        result = {
+            "settled": sum(r[0] for r in by_key.values()),
+            "cancelled": cancelled,
+            "rejected": sum(errors.values()),
+            "verify_ok": int(report.ok),
+            "count": totals.get("count", 0),
+        }
     finally:
         ledger.close()
     url = f"sqlite:///{db_path}"
     result.update(_payment_stage(console, url, path, data_dir, persons=persons, year=year, seed=seed))
     result.update(_audit_stage(console, url, data_dir, year=year))
-    logins = seed_demo_users(url, login_order(records, per_person, frozenset(stayed)),
-                             fixmedins_code=by_inst.most_common(1)[0][0])
+    logins = seed_demo_users(
+        url, login_order(records, per_person, frozenset(stayed)), fixmedins_code=by_inst.most_common(1)[0][0]
+    )
     _logins_table(console, logins, host, port)
-    console.print("\n下一步 next: [bold]./yb settle examples/visit-inpatient.json --pre[/]  ·  "
-                  "[bold]./yb ledger verify[/]  ·  [bold]./yb payment demo[/]  ·  [bold]./yb serve[/]")
+    console.print(
+        "\n下一步 next: [bold]./yb settle examples/visit-inpatient.json --pre[/]  ·  "
+        "[bold]./yb ledger verify[/]  ·  [bold]./yb payment demo[/]  ·  [bold]./yb serve[/]"
+    )
     if serve:
         from yibao.api.serve import run as serve_http
         from yibao.api.settings import Settings
 
-        console.rule(f"[bold green]服务已启动 service running at http://{host}:{port}/  (Ctrl+C 停止 to stop)")
-        serve_http(host, port, Settings(database_url=url, region=region, demo=True,
-                                        audit_knowledge=str(db_path.parent / "demo-knowledge")), log_level="warning")
+        console.rule(
+            f"[bold green]服务已启动 service running at http://{host}:{port}/  (Ctrl+C 停止 to stop)"
+        )
+        serve_http(
+            host,
+            port,
+            Settings(
+                database_url=url,
+                region=region,
+                demo=True,
+                audit_knowledge=str(db_path.parent / "demo-knowledge"),
+            ),
+            log_level="warning",
+        )
     return result
 
 
-def _payment_stage(console: Console, url: str, region_path: Path, data_dir: Path, *, persons: int, year: int,
-                   seed: int) -> dict[str, int]:
+def _payment_stage(
+    console: Console, url: str, region_path: Path, data_dir: Path, *, persons: int, year: int, seed: int
+) -> dict[str, int]:
     """Group the year's discharges with the demonstration CHS-DRG scheme and pay the hospitals by DRG
     (点数法) and by DIP; the history years the weights and scores need are synthesised alongside."""
     from yibao.drg import cases_from_synth, group_frame, load_scheme
@@ -179,11 +231,17 @@ def _payment_stage(console: Console, url: str, region_path: Path, data_dir: Path
     with console.status("DRG/DIP: 合成历史年度并分组 synthesising history years and grouping …"):
         # the same seeded population for every history year: a stable region, so last year's cost (the
         # budget basis) is comparable with this year's and the demo shows payment, not sampling noise
-        history = pl.concat([region_claims(str(region_path), data_dir.parent / "demo-history", [y], persons, seed)
-                             for y in range(year - 3, year)])
-        cases = cases_from_synth(pl.read_parquet(data_dir / "visits.parquet"),
-                                 pl.read_parquet(data_dir / "persons.parquet"),
-                                 pl.read_parquet(data_dir / "lines.parquet", columns=["visit_id", "amount"]))
+        history = pl.concat(
+            [
+                region_claims(str(region_path), data_dir.parent / "demo-history", [y], persons, seed)
+                for y in range(year - 3, year)
+            ]
+        )
+        cases = cases_from_synth(
+            pl.read_parquet(data_dir / "visits.parquet"),
+            pl.read_parquet(data_dir / "persons.parquet"),
+            pl.read_parquet(data_dir / "lines.parquet", columns=["visit_id", "amount"]),
+        )
         grouped = group_frame(load_scheme("chs-drg-demo"), cases)
         current = claims_from_grouped(cases, grouped, f"{year}-")
     out: dict[str, int] = {"discharges": current.height}
@@ -194,24 +252,44 @@ def _payment_stage(console: Console, url: str, region_path: Path, data_dir: Path
         out[f"{pay.method}_pool"] = pay.pool_fen
     drg, dip = (p.hospitals.select("fixmedins_code", "hosp_lv", "cases", "cost_fen", "due_fen") for p in pays)
     both = drg.join(dip.select("fixmedins_code", pl.col("due_fen").alias("dip_fen")), on="fixmedins_code")
-    table = Table(title=f"医院付费 hospital payment {year} · 出院 {current.height:,} 例 discharges（万元）",
-                  caption="机构 · 级别 · 出院 · 实际费用 · DRG 应付 · DIP 应付 — institution, level, discharges, "
-                          "actual cost, due under DRG (点数法) and DIP (按病种分值)", pad_edge=False)
+    table = Table(
+        title=f"医院付费 hospital payment {year} · 出院 {current.height:,} 例 discharges（万元）",
+        caption="机构 · 级别 · 出院 · 实际费用 · DRG 应付 · DIP 应付 — institution, level, discharges, "
+        "actual cost, due under DRG (点数法) and DIP (按病种分值)",
+        pad_edge=False,
+    )
     for i, col in enumerate(("机构", "级别", "出院", "费用", "DRG", "DIP")):
         table.add_column(col, justify="left" if i < 2 else "right", no_wrap=True)
     for r in both.iter_rows(named=True):
-        table.add_row(r["fixmedins_code"], str(r["hosp_lv"]), f"{r['cases']:,}", _wan(r["cost_fen"]),
-                      _wan(r["due_fen"]), _wan(r["dip_fen"]))
-    table.add_row("[bold]合计 total", "", f"[bold]{current.height:,}", f"[bold]{_wan(int(both['cost_fen'].sum()))}",
-                  f"[bold]{_wan(out['drg_due'])}", f"[bold]{_wan(out['dip_due'])}")
+        table.add_row(
+            r["fixmedins_code"],
+            str(r["hosp_lv"]),
+            f"{r['cases']:,}",
+            _wan(r["cost_fen"]),
+            _wan(r["due_fen"]),
+            _wan(r["dip_fen"]),
+        )
+    table.add_row(
+        "[bold]合计 total",
+        "",
+        f"[bold]{current.height:,}",
+        f"[bold]{_wan(int(both['cost_fen'].sum()))}",
+        f"[bold]{_wan(out['drg_due'])}",
+        f"[bold]{_wan(out['dip_due'])}",
+    )
     console.print(table)
     last = history.filter(pl.col("discharge_date").dt.year() == year - 1)["medfee_sumamt"].sum()
     ok = all(out[f"{m}_due"] == out[f"{m}_pool"] for m in ("drg", "dip"))
     growth = policy.budget.growth
-    basis = (f" = 上年住院费用 {year - 1} inpatient cost {fmt_yuan(int(last))} 元 × (1 + {growth / 10_000:.0%})"
-             if growth is not None else "")
-    console.print(f"预算 budget {fmt_yuan(pays[0].pool_fen)} 元{basis}；Σ 应付 due "
-                  f"{'[green]= 预算 equals the budget (DRG, DIP)' if ok else '[red]≠ 预算 does NOT equal the budget'}[/]")
+    basis = (
+        f" = 上年住院费用 {year - 1} inpatient cost {fmt_yuan(int(last))} 元 × (1 + {growth / 10_000:.0%})"
+        if growth is not None
+        else ""
+    )
+    console.print(
+        f"预算 budget {fmt_yuan(pays[0].pool_fen)} 元{basis}；Σ 应付 due "
+        f"{'[green]= 预算 equals the budget (DRG, DIP)' if ok else '[red]≠ 预算 does NOT equal the budget'}[/]"
+    )
     return out
 
 
@@ -221,21 +299,31 @@ def _audit_stage(console: Console, url: str, data_dir: Path, *, year: int) -> di
     from yibao.audit.cases import CaseStore, notify, open_cases
     from yibao.audit.evaluate import read_physicians, run_audit
 
-    frames = [pl.read_parquet(data_dir / f"{f}.parquet") for f in ("persons", "visits", "lines", "institutions")]
+    frames = [
+        pl.read_parquet(data_dir / f"{f}.parquet") for f in ("persons", "visits", "lines", "institutions")
+    ]
     with console.status("事后审核 auditing the year: rules and models …"):
-        flags, _, _ = run_audit(frames[0], frames[1], frames[2], frames[3], None, True,
-                                physicians=read_physicians(data_dir))
+        flags, _, _ = run_audit(
+            frames[0], frames[1], frames[2], frames[3], None, True, physicians=read_physicians(data_dir)
+        )
     now = dt.datetime(year + 1, 1, 5, 9, tzinfo=dt.UTC)
     with CaseStore(url) as store:
         cases = open_cases(store, flags, f"{year}", now)
         for c in cases:
             notify(store, c.case_id, now, "demo-auditor")
-    table = Table(title=f"事后审核 audit {year}: 疑点 {flags.height:,} 条 suspect items → {len(cases)} 个案件 cases",
-                  pad_edge=False, caption="规则/模型 · 疑点 · 涉及金额(元) — rule or model, items, amount at stake")
+    table = Table(
+        title=f"事后审核 audit {year}: 疑点 {flags.height:,} 条 suspect items → {len(cases)} 个案件 cases",
+        pad_edge=False,
+        caption="规则/模型 · 疑点 · 涉及金额(元) — rule or model, items, amount at stake",
+    )
     for i, col in enumerate(("规则 rule", "类别 class", "疑点", "金额")):
         table.add_column(col, justify="left" if i < 2 else "right", no_wrap=True)
-    top = (flags.group_by("rule_code", "rule_class").agg(pl.len().alias("n"), pl.col("amount_fen").sum())
-           .sort("amount_fen", descending=True).head(10))
+    top = (
+        flags.group_by("rule_code", "rule_class")
+        .agg(pl.len().alias("n"), pl.col("amount_fen").sum())
+        .sort("amount_fen", descending=True)
+        .head(10)
+    )
     for r in top.iter_rows(named=True):
         table.add_row(r["rule_code"], r["rule_class"], f"{r['n']:,}", fmt_yuan(int(r["amount_fen"])))
     console.print(table)
@@ -243,10 +331,17 @@ def _audit_stage(console: Console, url: str, data_dir: Path, *, year: int) -> di
 
 
 def _logins_table(console: Console, logins: list[DemoLogin], host: str, port: int) -> None:
-    roles = {"insured": "参保人 insured", "institution": "定点医院 institution", "auditor": "稽核 auditor",
-             "admin": "管理员 admin"}
-    table = Table(title=f"演示登录 demo logins · http://{host}:{port}/login", pad_edge=False,
-                  caption=f"密码 password (all): {logins[0].password}")
+    roles = {
+        "insured": "参保人 insured",
+        "institution": "定点医院 institution",
+        "auditor": "稽核 auditor",
+        "admin": "管理员 admin",
+    }
+    table = Table(
+        title=f"演示登录 demo logins · http://{host}:{port}/login",
+        pad_edge=False,
+        caption=f"密码 password (all): {logins[0].password}",
+    )
     for col in ("用户 user", "角色 role", "说明 who"):
         table.add_column(col, no_wrap=True)
     for lg in logins:
@@ -266,24 +361,43 @@ def _summary(console: Console, region: object, by_key: dict[tuple[str, str], lis
     assert isinstance(region, Region)
     schemes = {s.code: s.name[:2] for s in region.schemes}
     vtypes = {v.code: v.name for v in region.visit_types}
-    table = Table(title="谁付了多少 · who paid what（万元 = 10k yuan）", show_lines=False, pad_edge=False,
-                  caption="scheme · visit type · visits · total · pooled fund · critical-illness/large-amount · "
-                          "assistance · account · cash")
+    table = Table(
+        title="谁付了多少 · who paid what（万元 = 10k yuan）",
+        show_lines=False,
+        pad_edge=False,
+        caption="scheme · visit type · visits · total · pooled fund · critical-illness/large-amount · "
+        "assistance · account · cash",
+    )
     heads = ("险种", "类型", "人次", "医疗费", "统筹", "大病大额", "救助", "个账", "现金")
     for i, col in enumerate(heads):
         table.add_column(col, justify="left" if i < 2 else "right", no_wrap=True)
     total = [0] * 9
     for (scheme, med_type), row in sorted(by_key.items()):
-        table.add_row(schemes.get(scheme, scheme), vtypes.get(med_type, med_type), f"{row[0]:,}",
-                      _wan(row[1]), _wan(row[2]), _wan(row[3]), _wan(row[4]), _wan(row[6]), _wan(row[7]))
+        table.add_row(
+            schemes.get(scheme, scheme),
+            vtypes.get(med_type, med_type),
+            f"{row[0]:,}",
+            _wan(row[1]),
+            _wan(row[2]),
+            _wan(row[3]),
+            _wan(row[4]),
+            _wan(row[6]),
+            _wan(row[7]),
+        )
         total = [a + b for a, b in zip(total, row, strict=True)]
-    table.add_row("[bold]合计", "[bold]total", f"[bold]{total[0]:,}", *[f"[bold]{_wan(total[i])}"
-                                                                       for i in (1, 2, 3, 4, 6, 7)])
+    table.add_row(
+        "[bold]合计",
+        "[bold]total",
+        f"[bold]{total[0]:,}",
+        *[f"[bold]{_wan(total[i])}" for i in (1, 2, 3, 4, 6, 7)],
+    )
     console.print(table)
     if total[1]:
-        console.print(f"基金支付 funds {fmt_yuan(total[5])} 元 ({total[5] * 100 / total[1]:.1f}%) · 个人账户 account "
-                      f"{fmt_yuan(total[6])} 元 · 现金 cash {fmt_yuan(total[7])} 元 · 家庭共济 family aid "
-                      f"{fmt_yuan(total[8])} 元")
+        console.print(
+            f"基金支付 funds {fmt_yuan(total[5])} 元 ({total[5] * 100 / total[1]:.1f}%) · 个人账户 account "
+            f"{fmt_yuan(total[6])} 元 · 现金 cash {fmt_yuan(total[7])} 元 · 家庭共济 family aid "
+            f"{fmt_yuan(total[8])} 元"
+        )
 
 
 __all__ = ["FUND_FIELDS", "msgid_for", "run_demo"]

@@ -16,8 +16,14 @@ from yibao.drg.loader import load_scheme
 
 
 def record(metric: str, value: float, unit: str, **extra: Any) -> dict[str, Any]:
-    return {"bench": "drg.group", "name": "drg.group", "metric": metric, "value": round(value, 3), "unit": unit,
-            **extra}
+    return {
+        "bench": "drg.group",
+        "name": "drg.group",
+        "metric": metric,
+        "value": round(value, 3),
+        "unit": unit,
+        **extra,
+    }
 
 
 def synthetic_cases(n: int, scheme: str, seed: int = 1) -> pl.DataFrame:
@@ -46,8 +52,15 @@ def bench_drg(n_cases: int, scheme: str, workers: int) -> list[dict[str, Any]]:
     cpu = _cpu_seconds() - cpu0
     ungroupable = int((out["drg"] == compiled.scheme.ungroupable.drg).sum())
     recs = [
-        record("throughput", n_cases / el, "cases/s", scheme=scheme, workers=workers, cases=n_cases,
-               cores=os.cpu_count()),
+        record(
+            "throughput",
+            n_cases / el,
+            "cases/s",
+            scheme=scheme,
+            workers=workers,
+            cases=n_cases,
+            cores=os.cpu_count(),
+        ),
         record("elapsed", el, "s", scheme=scheme, workers=workers, cases=n_cases, load_avg_1m=round(load, 2)),
         # CPU seconds of this process and its workers: on a machine shared with other jobs the wall-clock
         # figure understates what the grouper does per core; this one does not

@@ -40,7 +40,12 @@ def random_cases(cs: Compiled, n: int, seed: int = 1) -> pl.DataFrame:
     pdx_pool, by_mdc, procs, cc, pre = _pools(cs)
     st = cs.scheme.discharge_status
     home = st.get("home", ["1"])[0]
-    statuses = [home, st.get("death", [home])[0], st.get("transfer", [home])[0], st.get("against_advice", [home])[0]]
+    statuses = [
+        home,
+        st.get("death", [home])[0],
+        st.get("transfer", [home])[0],
+        st.get("against_advice", [home])[0],
+    ]
     poa_codes = ["Y", *cs.scheme.poa_not_present]
     mdc_of = {c: _mdc_of(cs, c) for c in pdx_pool}
     pdx_i = rng.integers(0, len(pdx_pool), n)
@@ -53,11 +58,21 @@ def random_cases(cs: Compiled, n: int, seed: int = 1) -> pl.DataFrame:
     rows_sdx, rows_poa, rows_proc = [], [], []
     for i in range(n):
         k = int(n_sdx[i])
-        sd = [cc[j % len(cc)] if r < 0.5 and cc else pdx_pool[j % len(pdx_pool)]
-              for r, j in zip(rng.random(k), rng.integers(0, 1 << 30, k), strict=True)] if k else []
+        sd = (
+            [
+                cc[j % len(cc)] if r < 0.5 and cc else pdx_pool[j % len(pdx_pool)]
+                for r, j in zip(rng.random(k), rng.integers(0, 1 << 30, k), strict=True)
+            ]
+            if k
+            else []
+        )
         rows_sdx.append("|".join(dict.fromkeys(sd)))
-        rows_poa.append("|".join(poa_codes[0] if r < 0.85 else poa_codes[1 + int(r * 1000) % (len(poa_codes) - 1)]
-                                 for r in rng.random(len(dict.fromkeys(sd)))))
+        rows_poa.append(
+            "|".join(
+                poa_codes[0] if r < 0.85 else poa_codes[1 + int(r * 1000) % (len(poa_codes) - 1)]
+                for r in rng.random(len(dict.fromkeys(sd)))
+            )
+        )
         m = int(n_proc[i])
         if m:
             local = by_mdc.get(mdc_of[pdx_pool[pdx_i[i]]], [])
@@ -70,17 +85,19 @@ def random_cases(cs: Compiled, n: int, seed: int = 1) -> pl.DataFrame:
             rows_proc.append("")
     age_days = np.where(age == 0, rng.integers(0, 365, n), age * 365 + rng.integers(0, 365, n))
     weight = np.where(age == 0, rng.integers(600, 4600, n), 0)
-    return pl.DataFrame({
-        "case_id": [f"C{i:09d}" for i in range(n)],
-        "discharge_date": ["2025-10-15"] * n,
-        "age": age.astype(np.int64),
-        "sex": sex,
-        "discharge_status": [statuses[j] for j in status_i],
-        "pdx": [pdx_pool[j] for j in pdx_i],
-        "sdx": rows_sdx,
-        "sdx_poa": rows_poa,
-        "procedures": rows_proc,
-        "age_days": age_days.astype(np.int64),
-        "weight_g": pl.Series(np.where(age == 0, weight, -1)).replace(-1, None),
-        "los_days": rng.integers(1, 31, n).astype(np.int64),
-    })
+    return pl.DataFrame(
+        {
+            "case_id": [f"C{i:09d}" for i in range(n)],
+            "discharge_date": ["2025-10-15"] * n,
+            "age": age.astype(np.int64),
+            "sex": sex,
+            "discharge_status": [statuses[j] for j in status_i],
+            "pdx": [pdx_pool[j] for j in pdx_i],
+            "sdx": rows_sdx,
+            "sdx_poa": rows_poa,
+            "procedures": rows_proc,
+            "age_days": age_days.astype(np.int64),
+            "weight_g": pl.Series(np.where(age == 0, weight, -1)).replace(-1, None),
+            "los_days": rng.integers(1, 31, n).astype(np.int64),
+        }
+    )

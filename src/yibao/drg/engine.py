@@ -148,15 +148,39 @@ class Compiled:
             if c is None:
                 return None
             dg, pg = c.distinct_groups, c.distinct_procedure_groups
-            groups = None if dg is None else CodeMap({code: g for g, codes in dg.groups.items() for code in codes},
-                                                     prefix)
-            pgroups = None if pg is None else CodeMap({code: g for g, codes in pg.groups.items() for code in codes},
-                                                      prefix)
-            return _Cond(c.sex, c.age_min, c.age_max, c.age_days_min, c.age_days_max, c.weight_g_min,
-                         c.weight_g_max, c.los_min, c.los_max, c.discharge, cmap(c.pdx), cmap(c.sdx_any),
-                         cmap(c.dx_any), cmap(c.also_procedures), cmap(c.all_procedures_in),
-                         cmap(c.no_procedures), groups, dg.min if dg else 0, cmap(c.sdx_all_in), pgroups,
-                         pg.min if pg else 0)
+            groups = (
+                None
+                if dg is None
+                else CodeMap({code: g for g, codes in dg.groups.items() for code in codes}, prefix)
+            )
+            pgroups = (
+                None
+                if pg is None
+                else CodeMap({code: g for g, codes in pg.groups.items() for code in codes}, prefix)
+            )
+            return _Cond(
+                c.sex,
+                c.age_min,
+                c.age_max,
+                c.age_days_min,
+                c.age_days_max,
+                c.weight_g_min,
+                c.weight_g_max,
+                c.los_min,
+                c.los_max,
+                c.discharge,
+                cmap(c.pdx),
+                cmap(c.sdx_any),
+                cmap(c.dx_any),
+                cmap(c.also_procedures),
+                cmap(c.all_procedures_in),
+                cmap(c.no_procedures),
+                groups,
+                dg.min if dg else 0,
+                cmap(c.sdx_all_in),
+                pgroups,
+                pg.min if pg else 0,
+            )
 
         st = scheme.discharge_status
         self.death = frozenset(st.get("death", ()))
@@ -195,12 +219,23 @@ class Compiled:
                 acond = _merge_pdx(acond, cmap(a.pdx))
             pairs = None if not a.procedure_pairs else {k: frozenset(v) for k, v in a.procedure_pairs.items()}
             any_of = tuple(c for c in (cond(w) for w in a.when_any or ()) if c is not None)
-            ca = _Adrg(a.code, a.mdc, a.kind, labels[a.kind], acond, {str(k): v for k, v in a.drg.items()},
-                       frozenset(a.cc_exclude or ()), pairs, any_of)
+            ca = _Adrg(
+                a.code,
+                a.mdc,
+                a.kind,
+                labels[a.kind],
+                acond,
+                {str(k): v for k, v in a.drg.items()},
+                frozenset(a.cc_exclude or ()),
+                pairs,
+                any_of,
+            )
             if a.pre_mdc:
                 self.pre.append((ca, cmap(a.procedures), cmap(a.pdx)))
                 continue
-            if a.kind == "medical" and a.pdx is None:  # any principal diagnosis of its MDC, after the specific
+            if (
+                a.kind == "medical" and a.pdx is None
+            ):  # any principal diagnosis of its MDC, after the specific
                 self.med_any.setdefault(a.mdc, []).append((rank + 1_000_000, ca))
                 continue
             if a.kind == "or" and a.procedures is None:  # any OR procedure, in hierarchy order
@@ -221,15 +256,30 @@ class Compiled:
         self.pre_by_proc = CodeMap({k: tuple(v) for k, v in pre_proc.items()}, prefix)
         # a cheap gate: when every procedure-less pre-MDC rule is for newborns, older cases skip them
         gates = [_age_days_max(self.pre[i][0].cond) for i in self.pre_procless]
-        self.pre_gate: int | None = None if not gates or None in gates else max(g for g in gates if g is not None)
+        self.pre_gate: int | None = (
+            None if not gates or None in gates else max(g for g in gates if g is not None)
+        )
         for (kind, mdc), bucket in acc.items():
             target = {"or": self.or_by_proc, "non_or": self.nonor_by_proc, "medical": self.med_by_pdx}[kind]
-            target[mdc] = CodeMap({k: tuple(sorted(v, key=lambda t: t[0])) for k, v in bucket.items()}, prefix)
-        self.unrelated = [(u.adrg, cond(u.when), {str(k): v for k, v in u.drg.items()}) for u in scheme.unrelated_or]
+            target[mdc] = CodeMap(
+                {k: tuple(sorted(v, key=lambda t: t[0])) for k, v in bucket.items()}, prefix
+            )
+        self.unrelated = [
+            (u.adrg, cond(u.when), {str(k): v for k, v in u.drg.items()}) for u in scheme.unrelated_or
+        ]
         excl = {k: frozenset(v) for k, v in scheme.exclusions.items()}
-        self.cc = CodeMap({e.code: _Cc(MCC if e.level == "MCC" else CC,
-                                       excl[e.exclusion] if e.exclusion else None, e.hac, e.alive_only)
-                           for e in scheme.cc}, prefix)
+        self.cc = CodeMap(
+            {
+                e.code: _Cc(
+                    MCC if e.level == "MCC" else CC,
+                    excl[e.exclusion] if e.exclusion else None,
+                    e.hac,
+                    e.alive_only,
+                )
+                for e in scheme.cc
+            },
+            prefix,
+        )
         # exclusion lists are matched on the pdx: with prefix matching, a list entry is a prefix
         self.excl_prefix = prefix
 
@@ -240,11 +290,32 @@ def _age_days_max(c: _Cond | None) -> int | None:
 
 def _merge_pdx(c: _Cond | None, pdx: CodeMap | None) -> _Cond:
     if c is None:
-        return _Cond(None, None, None, None, None, None, None, None, None, None, pdx, None, None, None, None, None)
-    return _Cond(c.sex, c.age_min, c.age_max, c.age_days_min, c.age_days_max, c.weight_min, c.weight_max,
-                 c.los_min, c.los_max, c.discharge, pdx, c.sdx_any, c.dx_any, c.also_procedures,
-                 c.all_procedures_in, c.no_procedures, c.groups, c.groups_min, c.sdx_all_in, c.pgroups,
-                 c.pgroups_min)
+        return _Cond(
+            None, None, None, None, None, None, None, None, None, None, pdx, None, None, None, None, None
+        )
+    return _Cond(
+        c.sex,
+        c.age_min,
+        c.age_max,
+        c.age_days_min,
+        c.age_days_max,
+        c.weight_min,
+        c.weight_max,
+        c.los_min,
+        c.los_max,
+        c.discharge,
+        pdx,
+        c.sdx_any,
+        c.dx_any,
+        c.also_procedures,
+        c.all_procedures_in,
+        c.no_procedures,
+        c.groups,
+        c.groups_min,
+        c.sdx_all_in,
+        c.pgroups,
+        c.pgroups_min,
+    )
 
 
 def compile_scheme(scheme: Scheme) -> Compiled:
@@ -348,8 +419,15 @@ def _excluded(cs: Compiled, excl: frozenset[str], pdx: str) -> bool:
     return False
 
 
-def _result(cs: Compiled, case: Case, mdc: str, adrg: str, drgs: dict[str, str], trace: list[str],
-            skip: frozenset[str] = frozenset()) -> Grouping:
+def _result(
+    cs: Compiled,
+    case: Case,
+    mdc: str,
+    adrg: str,
+    drgs: dict[str, str],
+    trace: list[str],
+    skip: frozenset[str] = frozenset(),
+) -> Grouping:
     if "ALL" in drgs:
         drg = drgs["ALL"].replace("{mdc}", mdc)
         trace.append(f"DRG={drg}")
@@ -362,8 +440,9 @@ def _result(cs: Compiled, case: Case, mdc: str, adrg: str, drgs: dict[str, str],
     return Grouping(case.case_id, mdc, adrg, drg, name, ">".join(trace))
 
 
-def _ungroupable(cs: Compiled, case: Case, reason: str, trace: list[str] | None = None,
-                 invalid_pdx: bool = False) -> Grouping:
+def _ungroupable(
+    cs: Compiled, case: Case, reason: str, trace: list[str] | None = None, invalid_pdx: bool = False
+) -> Grouping:
     u = cs.ungroupable
     drg = u.invalid_pdx_drg if invalid_pdx and u.invalid_pdx_drg else u.drg
     t = [*(trace or []), f"UNGROUPABLE({reason})", f"DRG={drg}"]
@@ -374,8 +453,14 @@ def _rank(t: tuple[int, _Adrg, str]) -> int:
     return t[0]
 
 
-def _pick(cs: Compiled, table: CodeMap | None, codes: Sequence[str], case: Case, or_procs: Sequence[str],
-          extra: list[tuple[int, _Adrg]] | None = None) -> tuple[_Adrg, str] | None:
+def _pick(
+    cs: Compiled,
+    table: CodeMap | None,
+    codes: Sequence[str],
+    case: Case,
+    or_procs: Sequence[str],
+    extra: list[tuple[int, _Adrg]] | None = None,
+) -> tuple[_Adrg, str] | None:
     """The highest-ranked ADRG any of ``codes`` selects (or ``extra`` offers) whose conditions hold."""
     cands: list[tuple[int, _Adrg, str]] = []
     sources = 0
@@ -415,7 +500,9 @@ def group_case(cs: Compiled, case: Case) -> Grouping:
         if hit is not None:
             cands.extend(hit)
     gate = cs.pre_gate
-    if cs.pre_procless and (gate is None or (case.age_days if case.age_days is not None else case.age * 365) <= gate):
+    if cs.pre_procless and (
+        gate is None or (case.age_days if case.age_days is not None else case.age * 365) <= gate
+    ):
         cands.extend(cs.pre_procless)
     if cands:
         if len(cands) > 1:

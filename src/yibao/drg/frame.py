@@ -23,7 +23,17 @@ import polars as pl
 from yibao.drg.engine import Case, Compiled, group_case
 from yibao.errors import FieldError
 
-REQUIRED = ("case_id", "discharge_date", "age", "sex", "discharge_status", "pdx", "sdx", "sdx_poa", "procedures")
+REQUIRED = (
+    "case_id",
+    "discharge_date",
+    "age",
+    "sex",
+    "discharge_status",
+    "pdx",
+    "sdx",
+    "sdx_poa",
+    "procedures",
+)
 OPTIONAL_INT = ("age_days", "weight_g", "los_days")
 OUTPUT = ("case_id", "mdc", "adrg", "drg", "severity", "trace")
 PARALLEL_MIN = 40_000  # below this many cases one process is faster than starting workers
@@ -51,8 +61,10 @@ def _int_column(df: pl.DataFrame, name: str, required: bool, lo: int, hi: int) -
         bad = bad | s.is_null()
     if bad.any():
         i = int(bad.fill_null(False).arg_true()[0])
-        raise CaseError(f"{_where(df, i)}, column {name}",
-                        f"应为 {lo}–{hi} 的整数 must be a whole number from {lo} to {hi}, got {df[name][i]!r}")
+        raise CaseError(
+            f"{_where(df, i)}, column {name}",
+            f"应为 {lo}–{hi} 的整数 must be a whole number from {lo} to {hi}, got {df[name][i]!r}",
+        )
     return s
 
 
@@ -60,7 +72,11 @@ def validate_cases(cases: pl.DataFrame) -> pl.DataFrame:
     """The cases normalised to the contract's types; the first malformed row raises :class:`CaseError`."""
     missing = [c for c in REQUIRED if c not in cases.columns]
     if missing:
-        raise CaseError(f"column {missing[0]}", f"缺少必需列 required column missing (need {', '.join(REQUIRED)})", "missing")
+        raise CaseError(
+            f"column {missing[0]}",
+            f"缺少必需列 required column missing (need {', '.join(REQUIRED)})",
+            "missing",
+        )
     cols: dict[str, pl.Series] = {}
     for c in ("case_id", "discharge_date", "sex", "discharge_status", "pdx", "sdx", "sdx_poa", "procedures"):
         s = cases[c].cast(pl.String)
@@ -70,27 +86,36 @@ def validate_cases(cases: pl.DataFrame) -> pl.DataFrame:
         raise CaseError(f"row {i + 1}, column case_id", "不能为空 must not be empty", "missing")
     cols["age"] = _int_column(cases, "age", True, 0, 150)
     for c in OPTIONAL_INT:
-        cols[c] = _int_column(cases, c, False, 0, 10_000_000) if c in cases.columns else pl.Series(
-            c, [None] * cases.height, dtype=pl.Int64)
+        cols[c] = (
+            _int_column(cases, c, False, 0, 10_000_000)
+            if c in cases.columns
+            else pl.Series(c, [None] * cases.height, dtype=pl.Int64)
+        )
     bad_sex = ~cols["sex"].is_in(["M", "F"])
     if bad_sex.any():
         i = int(bad_sex.arg_true()[0])
-        raise CaseError(f"{_where(cases, i)}, column sex", f"应为 M 或 F must be M or F, got {cases['sex'][i]!r}")
+        raise CaseError(
+            f"{_where(cases, i)}, column sex", f"应为 M 或 F must be M or F, got {cases['sex'][i]!r}"
+        )
     n_sdx = (cols["sdx"].str.count_matches("|", literal=True) + 1) * (cols["sdx"] != "")
     n_poa = (cols["sdx_poa"].str.count_matches("|", literal=True) + 1) * (cols["sdx_poa"] != "")
     bad_poa = (n_poa != 0) & (n_poa != n_sdx)
     if bad_poa.any():
         i = int(bad_poa.arg_true()[0])
-        raise CaseError(f"{_where(cases, i)}, column sdx_poa",
-                        f"入院病情与其他诊断个数不符 has {n_poa[i]} entries for {n_sdx[i]} secondary diagnoses "
-                        "(give one per diagnosis, or none)")
+        raise CaseError(
+            f"{_where(cases, i)}, column sdx_poa",
+            f"入院病情与其他诊断个数不符 has {n_poa[i]} entries for {n_sdx[i]} secondary diagnoses "
+            "(give one per diagnosis, or none)",
+        )
     if cases.height:
         dates = cols["discharge_date"].str.to_date("%Y-%m-%d", strict=False)
         bad_date = dates.is_null() & (cols["discharge_date"] != "")
         if bad_date.any():
             i = int(bad_date.arg_true()[0])
-            raise CaseError(f"{_where(cases, i)}, column discharge_date",
-                            f"应为日期 must be a date YYYY-MM-DD, got {cases['discharge_date'][i]!r}")
+            raise CaseError(
+                f"{_where(cases, i)}, column discharge_date",
+                f"应为日期 must be a date YYYY-MM-DD, got {cases['discharge_date'][i]!r}",
+            )
     return pl.DataFrame([cols[c].alias(c) for c in (*REQUIRED, *OPTIONAL_INT)])
 
 
@@ -111,10 +136,31 @@ def _group_range(cs: Compiled, c: Columns, lo: int, hi: int) -> tuple[list[str],
     sev: list[str] = []
     trace: list[str] = []
     ids, ages, sexes, st, pdx = c["case_id"], c["age"], c["sex"], c["discharge_status"], c["pdx"]
-    sdx, poa, procs, ad, wg, los = c["sdx"], c["sdx_poa"], c["procedures"], c["age_days"], c["weight_g"], c["los_days"]
+    sdx, poa, procs, ad, wg, los = (
+        c["sdx"],
+        c["sdx_poa"],
+        c["procedures"],
+        c["age_days"],
+        c["weight_g"],
+        c["los_days"],
+    )
     for i in range(lo, hi):
-        g = group_case(cs, Case(ids[i], ages[i], sexes[i], st[i], pdx[i], _split(sdx[i]), _split(poa[i]),
-                                _split(procs[i]), ad[i], wg[i], los[i]))
+        g = group_case(
+            cs,
+            Case(
+                ids[i],
+                ages[i],
+                sexes[i],
+                st[i],
+                pdx[i],
+                _split(sdx[i]),
+                _split(poa[i]),
+                _split(procs[i]),
+                ad[i],
+                wg[i],
+                los[i],
+            ),
+        )
         mdc.append(g.mdc)
         adrg.append(g.adrg)
         drg.append(g.drg)
@@ -159,7 +205,9 @@ def group_frame(scheme: Compiled, cases: pl.DataFrame, workers: int | None = Non
     for p in parts:
         for k, v in zip(OUTPUT[1:], p, strict=True):
             out[k].extend(v)
-    return pl.DataFrame({"case_id": cases["case_id"], **{k: pl.Series(k, v, dtype=pl.String) for k, v in out.items()}})
+    return pl.DataFrame(
+        {"case_id": cases["case_id"], **{k: pl.Series(k, v, dtype=pl.String) for k, v in out.items()}}
+    )
 
 
 def group_rows(scheme: Compiled, cases: Sequence[Case]) -> list[Any]:

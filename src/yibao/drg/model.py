@@ -79,7 +79,9 @@ class Adrg(_Strict):
     mdc: str
     kind: Kind
     pre_mdc: bool = False
-    procedures: list[str] | None = None  # OR / non-OR ADRGs: any of these selects it (OR: None = any OR procedure)
+    procedures: list[str] | None = (
+        None  # OR / non-OR ADRGs: any of these selects it (OR: None = any OR procedure)
+    )
     pdx: list[str] | None = None  # medical ADRGs: the pdx selects it (None = any pdx of the MDC, ranked last)
     when: Conditions | None = None
     when_any: list[Conditions] | None = None  # besides ``when``, at least one of these must hold (an OR)
@@ -94,7 +96,9 @@ class Adrg(_Strict):
         if self.kind == "non_or" and not self.procedures:
             raise ValueError(f"ADRG {self.code}: a non_or ADRG needs a non-empty procedures list")
         if self.pre_mdc and self.kind != "medical" and not self.procedures:
-            raise ValueError(f"ADRG {self.code}: a pre-MDC {self.kind} ADRG needs a non-empty procedures list")
+            raise ValueError(
+                f"ADRG {self.code}: a pre-MDC {self.kind} ADRG needs a non-empty procedures list"
+            )
         if self.kind == "medical" and self.procedures:
             raise ValueError(f"ADRG {self.code}: a medical ADRG is selected by pdx, not procedures")
         keys = set(self.drg)

@@ -12,7 +12,9 @@ SYNTH_TO_DISCHARGE = {"1": "1", "2": "2", "4": "5"}
 INPATIENT = "21"
 
 
-def cases_from_synth(visits: pl.DataFrame, persons: pl.DataFrame, lines: pl.DataFrame | None = None) -> pl.DataFrame:
+def cases_from_synth(
+    visits: pl.DataFrame, persons: pl.DataFrame, lines: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Inpatient visits (med_type 21) as grouping cases, in visit order.
 
     Columns: the CLI contract (``case_id`` = ``mdtrt_id``; ``age`` in whole years and ``age_days`` on the
@@ -22,21 +24,39 @@ def cases_from_synth(visits: pl.DataFrame, persons: pl.DataFrame, lines: pl.Data
     ``los_days``. ``medfee_sumamt`` is taken from ``visits`` when present (settled visits), else summed
     from ``lines``.
     """
-    need_v = ("visit_id", "mdtrt_id", "psn_id", "med_type", "fixmedins_code", "begin_date", "end_date",
-              "diagnoses", "procedures", "los_days", "discharge_status")
+    need_v = (
+        "visit_id",
+        "mdtrt_id",
+        "psn_id",
+        "med_type",
+        "fixmedins_code",
+        "begin_date",
+        "end_date",
+        "diagnoses",
+        "procedures",
+        "los_days",
+        "discharge_status",
+    )
     for c in need_v:
         if c not in visits.columns:
-            raise FieldError(f"visits.{c}", "column missing (expected the visits table of yibao synth)", "missing")
+            raise FieldError(
+                f"visits.{c}", "column missing (expected the visits table of yibao synth)", "missing"
+            )
     for c in ("psn_id", "gender", "birth_date"):
         if c not in persons.columns:
-            raise FieldError(f"persons.{c}", "column missing (expected the persons table of yibao synth)", "missing")
+            raise FieldError(
+                f"persons.{c}", "column missing (expected the persons table of yibao synth)", "missing"
+            )
     ip = visits.filter(pl.col("med_type") == INPATIENT)
     if "medfee_sumamt" not in ip.columns:
         if lines is None:
-            raise FieldError("medfee_sumamt", "visits carry no medfee_sumamt: pass the lines table", "missing")
+            raise FieldError(
+                "medfee_sumamt", "visits carry no medfee_sumamt: pass the lines table", "missing"
+            )
         fee = lines.group_by("visit_id").agg(pl.col("amount").sum().alias("medfee_sumamt"))
         ip = ip.join(fee, on="visit_id", how="left", maintain_order="left").with_columns(
-            pl.col("medfee_sumamt").fill_null(0))
+            pl.col("medfee_sumamt").fill_null(0)
+        )
     ppl = persons.select("psn_id", "gender", "birth_date")
     df = ip.join(ppl, on="psn_id", how="left", maintain_order="left")
     if df["gender"].null_count():
@@ -49,7 +69,10 @@ def cases_from_synth(visits: pl.DataFrame, persons: pl.DataFrame, lines: pl.Data
     return df.select(
         pl.col("mdtrt_id").alias("case_id"),
         pl.col("end_date").dt.strftime("%Y-%m-%d").alias("discharge_date"),
-        (begin.dt.year() - birth.dt.year() - before_birthday.cast(pl.Int32)).clip(0, 150).cast(pl.Int64).alias("age"),
+        (begin.dt.year() - birth.dt.year() - before_birthday.cast(pl.Int32))
+        .clip(0, 150)
+        .cast(pl.Int64)
+        .alias("age"),
         pl.col("gender").alias("sex"),
         pl.col("discharge_status").replace_strict(SYNTH_TO_DISCHARGE, default=pl.col("discharge_status")),
         dx.list.first().fill_null("").alias("pdx"),
@@ -59,7 +82,9 @@ def cases_from_synth(visits: pl.DataFrame, persons: pl.DataFrame, lines: pl.Data
         (begin - birth).dt.total_days().clip(0).cast(pl.Int64).alias("age_days"),
         pl.lit(None, dtype=pl.Int64).alias("weight_g"),
         pl.col("los_days").cast(pl.Int64),
-        "visit_id", "psn_id", "fixmedins_code",
+        "visit_id",
+        "psn_id",
+        "fixmedins_code",
         pl.col("hosp_lv") if "hosp_lv" in df.columns else pl.lit(None, dtype=pl.String).alias("hosp_lv"),
         pl.col("medfee_sumamt").cast(pl.Int64),
     )

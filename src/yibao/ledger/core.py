@@ -64,15 +64,58 @@ ACTIVE, CANCELLED = "active", "cancelled"
 JOURNAL_FIELDS = (*FUND_FIELDS, "acct_pay", "psn_cash_pay")
 TABLES = ("person", "accumulator", "settlement", "settlement_line", "journal", "message")
 
-_PERSON_COLS = ("psn_no, name, certno, gender, birth_date, insutype, psn_type, insuplc_admdvs, identities, "
-                "family, account_balance, chain_seq, chain_hash, version")
-_HEADER_COLS = ("setl_id", "msgid", "psn_no", "mdtrt_id", "year", "status", "created", "cancel_msgid",
-                "policy_version", "admdvs", "insutype", "psn_type", "med_type", "account_psn_no",
-                "pool_prop_selfpay", *MONEY_FIELDS, "deltas", "setldetail", "steps", "visit")
-_LINE_COLS = ("setl_id", "line_no", "feedetl_sn", "code", "qty", "price", "amount", "fulamt_ownpay_amt",
-              "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")
-_JOURNAL_COLS = ("chain", "seq", "setl_id", "msgid", "kind", "item", "field", "amount", "created",
-                 "prev_hash", "hash")
+_PERSON_COLS = (
+    "psn_no, name, certno, gender, birth_date, insutype, psn_type, insuplc_admdvs, identities, "
+    "family, account_balance, chain_seq, chain_hash, version"
+)
+_HEADER_COLS = (
+    "setl_id",
+    "msgid",
+    "psn_no",
+    "mdtrt_id",
+    "year",
+    "status",
+    "created",
+    "cancel_msgid",
+    "policy_version",
+    "admdvs",
+    "insutype",
+    "psn_type",
+    "med_type",
+    "account_psn_no",
+    "pool_prop_selfpay",
+    *MONEY_FIELDS,
+    "deltas",
+    "setldetail",
+    "steps",
+    "visit",
+)
+_LINE_COLS = (
+    "setl_id",
+    "line_no",
+    "feedetl_sn",
+    "code",
+    "qty",
+    "price",
+    "amount",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+)
+_JOURNAL_COLS = (
+    "chain",
+    "seq",
+    "setl_id",
+    "msgid",
+    "kind",
+    "item",
+    "field",
+    "amount",
+    "created",
+    "prev_hash",
+    "hash",
+)
 _MSG_COLS = ("msgid", "infno", "setl_id", "action", "omsgid", "acct_change", "status", "created")
 
 
@@ -84,12 +127,29 @@ _SQL_INS_HEADER = _ins("settlement", _HEADER_COLS)
 _SQL_INS_LINE = _ins("settlement_line", _LINE_COLS)
 _SQL_INS_JOURNAL = _ins("journal", _JOURNAL_COLS)
 _SQL_INS_MSG = _ins("message", _MSG_COLS)
-_SQL_INS_PERSON = _ins("person", ("psn_no", "name", "certno", "gender", "birth_date", "insutype", "psn_type",
-                                  "insuplc_admdvs", "identities", "family", "account_balance"))
-_SQL_UPSERT_ACC = ("INSERT INTO accumulator (psn_no, year, counters, version) VALUES (%s, %s, %s, %s) "
-                   "ON CONFLICT (psn_no, year) DO UPDATE SET counters = excluded.counters, version = excluded.version")
-_SQL_UPD_PERSON = ("UPDATE person SET account_balance = %s, chain_seq = %s, chain_hash = %s, version = %s "
-                   "WHERE psn_no = %s")
+_SQL_INS_PERSON = _ins(
+    "person",
+    (
+        "psn_no",
+        "name",
+        "certno",
+        "gender",
+        "birth_date",
+        "insutype",
+        "psn_type",
+        "insuplc_admdvs",
+        "identities",
+        "family",
+        "account_balance",
+    ),
+)
+_SQL_UPSERT_ACC = (
+    "INSERT INTO accumulator (psn_no, year, counters, version) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (psn_no, year) DO UPDATE SET counters = excluded.counters, version = excluded.version"
+)
+_SQL_UPD_PERSON = (
+    "UPDATE person SET account_balance = %s, chain_seq = %s, chain_hash = %s, version = %s WHERE psn_no = %s"
+)
 # PostgreSQL lock + read in one statement: lock the person rows in psn_no order, and join the patient's
 # accumulator row and the msgid record.  Under READ COMMITTED a statement that waited for the lock sees
 # the locked rows as committed by the previous holder but the joined rows as of its own start; the
@@ -99,7 +159,8 @@ _SQL_PG_LOCK_READ = (
     f"WITH p AS (SELECT {_PERSON_COLS} FROM person WHERE psn_no = ANY(%s) ORDER BY psn_no FOR UPDATE) "
     "SELECT p.*, a.counters, a.version, m.msgid, m.infno, m.setl_id, m.action, m.omsgid, m.acct_change, m.status "
     "FROM p LEFT JOIN accumulator a ON a.psn_no = p.psn_no AND a.psn_no = %s AND a.year = %s "
-    "LEFT JOIN message m ON m.msgid = %s ORDER BY p.psn_no")
+    "LEFT JOIN message m ON m.msgid = %s ORDER BY p.psn_no"
+)
 _V = 13  # index of person.version in a person row
 _SQL_ACC = "SELECT counters FROM accumulator WHERE psn_no = %s AND year = %s"
 _SQL_MSG = "SELECT msgid, infno, setl_id, action, omsgid, acct_change, status FROM message WHERE msgid = %s"
@@ -129,7 +190,7 @@ def _parse_url(url: str) -> tuple[str, str, str]:
         rest = url.split("://", 1)[1]
         return "pg", "postgresql://" + rest, "postgresql+psycopg://" + rest
     if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///") :]
         if not path or path == ":memory:":
             raise LedgerError("url", "an in-memory SQLite ledger is not supported; give a file path")
         return "sqlite", path, url
@@ -291,8 +352,10 @@ class Ledger:
                 else:
                     params.append(json.dumps(dict(zip(cols, p, strict=True))))
                 fn = "json_populate_recordset" if many else "json_populate_record"
-                part = (f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} "
-                        f"FROM {fn}(NULL::{table}, %s::json)")
+                part = (
+                    f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} "
+                    f"FROM {fn}(NULL::{table}, %s::json)"
+                )
             parts.append(f"w{i} AS ({part})")
         if stmt is None:
             stmt = self._sql_cache[key] = "WITH " + ", ".join(parts) + " SELECT 1"
@@ -301,8 +364,9 @@ class Ledger:
     def _is_dup(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.UniqueViolation | sqlite3.IntegrityError)
 
-    def _lock_read(self, keys: Sequence[str], acc_psn: str, year: int, msgid: str,
-                   lock: bool) -> tuple[dict[str, Any], dict[str, int], Any]:
+    def _lock_read(
+        self, keys: Sequence[str], acc_psn: str, year: int, msgid: str, lock: bool
+    ) -> tuple[dict[str, Any], dict[str, int], Any]:
         """Lock the person rows (sorted), read the patient's accumulators and the msgid record.
 
         PostgreSQL: one statement, one round trip (plus a re-read of the accumulators only when the
@@ -311,8 +375,8 @@ class Ledger:
         if self._pg and lock:
             self._tick()
             rows = self._conn.execute(_SQL_PG_LOCK_READ, (list(keys), acc_psn, year, msgid)).fetchall()
-            persons = {r[0]: r[:_V + 1] for r in rows}
-            mrow = rows[0][_V + 3:] if rows and rows[0][_V + 3] is not None else None
+            persons = {r[0]: r[: _V + 1] for r in rows}
+            mrow = rows[0][_V + 3 :] if rows and rows[0][_V + 3] is not None else None
             counters: dict[str, int] = {}
             prow = persons.get(acc_psn)
             if prow is not None:
@@ -345,9 +409,21 @@ class Ledger:
                 raise LedgerError("psn_no", f"{p.psn_no!r} appears twice in the input", "duplicate_person")
             seen.add(p.psn_no)
             idents = [[c, b.isoformat(), e.isoformat() if e else None] for c, b, e in p.identities]
-            rows.append((p.psn_no, p.name, p.certno, p.gender, self._date(p.birth_date), p.insutype,
-                         p.psn_type, p.insuplc_admdvs, _dumps(idents), _dumps(list(p.family)),
-                         p.account_balance))
+            rows.append(
+                (
+                    p.psn_no,
+                    p.name,
+                    p.certno,
+                    p.gender,
+                    self._date(p.birth_date),
+                    p.insutype,
+                    p.psn_type,
+                    p.insuplc_admdvs,
+                    _dumps(idents),
+                    _dumps(list(p.family)),
+                    p.account_balance,
+                )
+            )
         self._begin(write=True)
         try:
             if self._pg:
@@ -359,7 +435,9 @@ class Ledger:
         except BaseException as exc:
             self._rollback()
             if self._is_dup(exc):
-                raise LedgerError("psn_no", f"person already in the ledger ({exc})", "duplicate_person") from exc
+                raise LedgerError(
+                    "psn_no", f"person already in the ledger ({exc})", "duplicate_person"
+                ) from exc
             raise
         return len(rows)
 
@@ -370,8 +448,9 @@ class Ledger:
             birth = dt.date.fromisoformat(birth)
         day = on.isoformat()
         valid = frozenset(c for c, b, e in json.loads(idents) if b <= day and (e is None or day <= e))
-        return Person(psn_no, name, certno, gender, birth, insutype, psn_type, valid, admdvs,
-                      tuple(json.loads(family)))
+        return Person(
+            psn_no, name, certno, gender, birth, insutype, psn_type, valid, admdvs, tuple(json.loads(family))
+        )
 
     def get_person(self, psn_no: str, on: dt.date) -> Person:
         """The person with the identities valid on ``on``; unknown → ``unknown_person``."""
@@ -401,8 +480,9 @@ class Ledger:
         return dict(json.loads(row[0])) if row else {}
 
     # ------------------------------------------------------------------ settle (2206 / 2207)
-    def settle(self, book: PolicyBook, visit: Visit, msgid: str, *, pre: bool = False,
-               audit: AuditHook | None = None) -> SettleOutcome:
+    def settle(
+        self, book: PolicyBook, visit: Visit, msgid: str, *, pre: bool = False, audit: AuditHook | None = None
+    ) -> SettleOutcome:
         """Settle ``visit`` (2207) in one transaction, or pre-settle it (2206, ``pre=True``: nothing is
         written, not even the msgid).  A msgid seen before returns the stored first result with
         ``replayed=True``.  Engine errors (``SettlementError``) propagate unchanged, nothing written.
@@ -445,16 +525,27 @@ class Ledger:
     def _replay_settle(self, msg: Sequence[Any], visit: Visit) -> SettleOutcome:
         """A retry returns the first result; the same msgid carrying a different visit is refused."""
         if msg[3] != "settle":
-            raise LedgerError("msgid", f"msgid {msg[0]!r} was already used by a {msg[1]} {msg[3]}", "msgid_conflict")
+            raise LedgerError(
+                "msgid", f"msgid {msg[0]!r} was already used by a {msg[1]} {msg[3]}", "msgid_conflict"
+            )
         stored = self.get_settlement(msg[2])
         first = stored.visit
+
         def key(v: Visit) -> tuple[object, ...]:  # what the settlement and its audit depend on
-            return (v.mdtrt_id, v.psn_no, v.med_type, v.bilg_dr_codg,
-                    [(x.code, x.qty, x.amount, x.prd_days, x.bilg_dr_codg) for x in v.lines])
+            return (
+                v.mdtrt_id,
+                v.psn_no,
+                v.med_type,
+                v.bilg_dr_codg,
+                [(x.code, x.qty, x.amount, x.prd_days, x.bilg_dr_codg) for x in v.lines],
+            )
 
         if key(first) != key(visit):
-            raise LedgerError("msgid", f"msgid {msg[0]!r} was already used for a different visit "
-                              f"({first.mdtrt_id}, {first.psn_no})", "msgid_conflict")
+            raise LedgerError(
+                "msgid",
+                f"msgid {msg[0]!r} was already used for a different visit ({first.mdtrt_id}, {first.psn_no})",
+                "msgid_conflict",
+            )
         return SettleOutcome(stored.settlement, msg[2], True)
 
     def _fund_field_map(self, policy: CompiledPolicy) -> dict[str, str]:
@@ -472,12 +563,17 @@ class Ledger:
     def _entries(self, policy: CompiledPolicy, s: Settlement) -> list[Entry]:
         """The journal movements of a settlement: each fund payment, the account debit, the cash."""
         fmap = self._fund_field_map(policy)
-        out: list[Entry] = [(s.psn_no, "fund", d.fund_pay_type, fmap.get(d.fund_pay_type, "oth_pay"), d.fund_payamt)
-                            for d in s.setldetail if d.fund_payamt]
+        out: list[Entry] = [
+            (s.psn_no, "fund", d.fund_pay_type, fmap.get(d.fund_pay_type, "oth_pay"), d.fund_payamt)
+            for d in s.setldetail
+            if d.fund_payamt
+        ]
         sums: dict[str, int] = {}
         for e in out:
             sums[e[3]] = sums.get(e[3], 0) + e[4]
-        if any(sums.get(f, 0) != getattr(s, f) for f in FUND_FIELDS):  # ambiguous fund types: one row per field
+        if any(
+            sums.get(f, 0) != getattr(s, f) for f in FUND_FIELDS
+        ):  # ambiguous fund types: one row per field
             out = [(s.psn_no, "fund", "", f, getattr(s, f)) for f in FUND_FIELDS if getattr(s, f)]
         if s.acct_pay:
             assert s.account_psn_no is not None
@@ -487,8 +583,9 @@ class Ledger:
         return out
 
     @staticmethod
-    def _chain(entries: Sequence[Entry], state: dict[str, list[Any]], setl_id: str, msgid: str,
-               now: str) -> list[tuple[Any, ...]]:
+    def _chain(
+        entries: Sequence[Entry], state: dict[str, list[Any]], setl_id: str, msgid: str, now: str
+    ) -> list[tuple[Any, ...]]:
         """Journal rows for ``entries``, advancing the chain heads in ``state`` ([balance, seq, hash])."""
         rows = []
         for chain, kind, item, field, amount in entries:
@@ -510,35 +607,88 @@ class Ledger:
                 new.pop(k, None)
         return _dumps(new)
 
-    def _settle_ops(self, policy: CompiledPolicy, visit: Visit, s: Settlement, msgid: str, setl_id: str,
-                    year: int, persons: dict[str, Any], counters: dict[str, int]) -> list[Op]:
+    def _settle_ops(
+        self,
+        policy: CompiledPolicy,
+        visit: Visit,
+        s: Settlement,
+        msgid: str,
+        setl_id: str,
+        year: int,
+        persons: dict[str, Any],
+        counters: dict[str, int],
+    ) -> list[Op]:
         now = _now()
         state = {k: [int(r[10]), int(r[11]), r[12]] for k, r in persons.items()}  # balance, seq, hash
         jrows = self._chain(self._entries(policy, s), state, setl_id, msgid, now)
         if s.acct_pay:
             assert s.account_psn_no is not None
             state[s.account_psn_no][0] -= s.acct_pay
-        vjson = _dumps({
-            "med_type": visit.med_type, "fixmedins_code": visit.fixmedins_code, "hosp_lv": visit.hosp_lv,
-            "begin_date": visit.begin_date.isoformat(), "end_date": visit.end_date.isoformat(),
-            "locality": visit.locality, "emergency": visit.emergency, "diagnoses": list(visit.diagnoses),
-            "use_account": visit.use_account, "account_psn_no": visit.account_psn_no,
-            "bilg_dr_codg": visit.bilg_dr_codg,
-            # a line's prescribed days and ordering physician (2204 prd_days / bilg_dr_codg), kept with the
-            # visit: the line table has no columns for them
-            **({"prd_days": [ln.prd_days for ln in visit.lines]}
-               if any(ln.prd_days is not None for ln in visit.lines) else {}),
-            **({"line_dr": [ln.bilg_dr_codg for ln in visit.lines]}
-               if any(ln.bilg_dr_codg is not None for ln in visit.lines) else {}),
-        })
-        header = (setl_id, msgid, s.psn_no, s.mdtrt_id, year, ACTIVE, now, None, s.policy_version, s.admdvs,
-                  s.insutype, s.psn_type, s.med_type, s.account_psn_no, s.pool_prop_selfpay,
-                  *[getattr(s, f) for f in MONEY_FIELDS], _dumps(s.deltas),
-                  _dumps([[d.fund_pay_type, d.fund_pay_type_name, d.inscp_scp_amt, d.crt_payb_lmt_amt,
-                           d.fund_payamt, d.setl_proc_info] for d in s.setldetail]),
-                  json.dumps(s.steps, ensure_ascii=False, separators=(",", ":")), vjson)
-        lines = [(setl_id, i, ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount, *parts)
-                 for i, (ln, parts) in enumerate(zip(visit.lines, s.line_parts, strict=True), 1)]
+        vjson = _dumps(
+            {
+                "med_type": visit.med_type,
+                "fixmedins_code": visit.fixmedins_code,
+                "hosp_lv": visit.hosp_lv,
+                "begin_date": visit.begin_date.isoformat(),
+                "end_date": visit.end_date.isoformat(),
+                "locality": visit.locality,
+                "emergency": visit.emergency,
+                "diagnoses": list(visit.diagnoses),
+                "use_account": visit.use_account,
+                "account_psn_no": visit.account_psn_no,
+                "bilg_dr_codg": visit.bilg_dr_codg,
+                # a line's prescribed days and ordering physician (2204 prd_days / bilg_dr_codg), kept with the
+                # visit: the line table has no columns for them
+                **(
+                    {"prd_days": [ln.prd_days for ln in visit.lines]}
+                    if any(ln.prd_days is not None for ln in visit.lines)
+                    else {}
+                ),
+                **(
+                    {"line_dr": [ln.bilg_dr_codg for ln in visit.lines]}
+                    if any(ln.bilg_dr_codg is not None for ln in visit.lines)
+                    else {}
+                ),
+            }
+        )
+        header = (
+            setl_id,
+            msgid,
+            s.psn_no,
+            s.mdtrt_id,
+            year,
+            ACTIVE,
+            now,
+            None,
+            s.policy_version,
+            s.admdvs,
+            s.insutype,
+            s.psn_type,
+            s.med_type,
+            s.account_psn_no,
+            s.pool_prop_selfpay,
+            *[getattr(s, f) for f in MONEY_FIELDS],
+            _dumps(s.deltas),
+            _dumps(
+                [
+                    [
+                        d.fund_pay_type,
+                        d.fund_pay_type_name,
+                        d.inscp_scp_amt,
+                        d.crt_payb_lmt_amt,
+                        d.fund_payamt,
+                        d.setl_proc_info,
+                    ]
+                    for d in s.setldetail
+                ]
+            ),
+            json.dumps(s.steps, ensure_ascii=False, separators=(",", ":")),
+            vjson,
+        )
+        lines = [
+            (setl_id, i, ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount, *parts)
+            for i, (ln, parts) in enumerate(zip(visit.lines, s.line_parts, strict=True), 1)
+        ]
         ops: list[Op] = [
             (_SQL_INS_MSG, (msgid, "2207", setl_id, "settle", None, -s.acct_pay, ACTIVE, now), False),
             (_SQL_INS_HEADER, header, False),
@@ -594,21 +744,29 @@ class Ledger:
             return self._undo(orig[2], msgid, "2601", omsgid, restore=False)
         if orig[3] == "cancel":
             return self._undo(orig[2], msgid, "2601", omsgid, restore=True)
-        raise LedgerError("omsgid", f"{omsgid!r} is a 2601 reversal, which cannot be reversed", "not_reversible")
+        raise LedgerError(
+            "omsgid", f"{omsgid!r} is a 2601 reversal, which cannot be reversed", "not_reversible"
+        )
 
     def _replay_undo(self, msg: Sequence[Any]) -> ReversalOutcome:
         if msg[3] not in ("cancel", "restore"):
-            raise LedgerError("msgid", f"msgid {msg[0]!r} was already used by a {msg[1]} {msg[3]}", "msgid_conflict")
+            raise LedgerError(
+                "msgid", f"msgid {msg[0]!r} was already used by a {msg[1]} {msg[3]}", "msgid_conflict"
+            )
         return ReversalOutcome(msg[2], msg[0], msg[3], msg[6], int(msg[5]), True)
 
-    def _undo(self, setl_id: str, msgid: str, infno: str, omsgid: str | None, *, restore: bool) -> ReversalOutcome:
+    def _undo(
+        self, setl_id: str, msgid: str, infno: str, omsgid: str | None, *, restore: bool
+    ) -> ReversalOutcome:
         self._begin(write=True)
         try:
             seen = self._rx(_SQL_MSG, (msgid,)).fetchone()
             if seen is not None:
                 self._rollback()
                 return self._replay_undo(seen)
-            hdr = self._rx("SELECT psn_no, account_psn_no FROM settlement WHERE setl_id = %s", (setl_id,)).fetchone()
+            hdr = self._rx(
+                "SELECT psn_no, account_psn_no FROM settlement WHERE setl_id = %s", (setl_id,)
+            ).fetchone()
             if hdr is None:
                 raise LedgerError("setl_id", f"unknown settlement {setl_id!r}", "unknown_settlement")
             keys = sorted({hdr[0], hdr[1]} - {None})
@@ -620,32 +778,52 @@ class Ledger:
             persons = {r[0]: r for r in prows}
             # under the person lock, which a deduction also takes: a racing deduction is either seen here or waits
             if not restore and self._deducted(setl_id):
-                raise LedgerError("setl_id", f"settlement {setl_id} has audit deductions (扣款) recovering its fund "
-                                  "payment; it cannot be undone", "deducted")
-            row = self._rx("SELECT id, msgid, psn_no, year, status, cancel_msgid, account_psn_no, acct_pay, deltas "
-                          "FROM settlement WHERE setl_id = %s", (setl_id,)).fetchone()
+                raise LedgerError(
+                    "setl_id",
+                    f"settlement {setl_id} has audit deductions (扣款) recovering its fund "
+                    "payment; it cannot be undone",
+                    "deducted",
+                )
+            row = self._rx(
+                "SELECT id, msgid, psn_no, year, status, cancel_msgid, account_psn_no, acct_pay, deltas "
+                "FROM settlement WHERE setl_id = %s",
+                (setl_id,),
+            ).fetchone()
             sid, smsgid, psn_no, year, status, cancel_msgid, acct_psn, acct_pay, deltas_json = row
             if restore:
                 if status != CANCELLED or cancel_msgid != omsgid:
-                    raise LedgerError("omsgid", f"the cancel {omsgid!r} of {setl_id} was already reversed",
-                                      "already_reversed")
+                    raise LedgerError(
+                        "omsgid",
+                        f"the cancel {omsgid!r} of {setl_id} was already reversed",
+                        "already_reversed",
+                    )
                 source = cancel_msgid
             else:
                 if status != ACTIVE:
-                    raise LedgerError("setl_id", f"settlement {setl_id} is already cancelled", "already_reversed")
+                    raise LedgerError(
+                        "setl_id", f"settlement {setl_id} is already cancelled", "already_reversed"
+                    )
                 source = smsgid
             later = self._rx(
                 "SELECT setl_id FROM settlement WHERE id > %s AND status = 'active' AND "
                 "((psn_no = %s AND year = %s) OR account_psn_no = %s) ORDER BY id LIMIT 1",
-                (sid, psn_no, year, acct_psn if acct_pay else None)).fetchone()
+                (sid, psn_no, year, acct_psn if acct_pay else None),
+            ).fetchone()
             if later is not None:
                 what = "restore" if restore else "undo"
-                raise LedgerError("setl_id", f"cannot {what} {setl_id}: later active settlement {later[0]} of the "
-                                  "same person-year or account must be undone first (倒序撤销)", "not_latest")
+                raise LedgerError(
+                    "setl_id",
+                    f"cannot {what} {setl_id}: later active settlement {later[0]} of the "
+                    "same person-year or account must be undone first (倒序撤销)",
+                    "not_latest",
+                )
             arow = self._rx(_SQL_ACC, (psn_no, year)).fetchone()
             counters: dict[str, int] = json.loads(arow[0]) if arow else {}
-            src = self._rx("SELECT chain, kind, item, field, amount FROM journal WHERE msgid = %s AND setl_id = %s "
-                          "ORDER BY chain, seq", (source, setl_id)).fetchall()
+            src = self._rx(
+                "SELECT chain, kind, item, field, amount FROM journal WHERE msgid = %s AND setl_id = %s "
+                "ORDER BY chain, seq",
+                (source, setl_id),
+            ).fetchall()
             now = _now()
             sign = 1 if restore else -1
             state = {k: [int(r[10]), int(r[11]), r[12]] for k, r in persons.items()}
@@ -654,13 +832,18 @@ class Ledger:
             if acct_pay:
                 state[acct_psn][0] += acct_change
                 if state[acct_psn][0] < 0:
-                    raise LedgerError("setl_id", f"account {acct_psn} cannot pay {acct_pay} again", "insufficient_balance")
+                    raise LedgerError(
+                        "setl_id", f"account {acct_psn} cannot pay {acct_pay} again", "insufficient_balance"
+                    )
             new_status = ACTIVE if restore else CANCELLED
             action = "restore" if restore else "cancel"
             ops: list[Op] = [
                 (_SQL_INS_MSG, (msgid, infno, setl_id, action, omsgid, acct_change, new_status, now), False),
-                ("UPDATE settlement SET status = %s, cancel_msgid = %s WHERE setl_id = %s",
-                 (new_status, None if restore else msgid, setl_id), False),
+                (
+                    "UPDATE settlement SET status = %s, cancel_msgid = %s WHERE setl_id = %s",
+                    (new_status, None if restore else msgid, setl_id),
+                    False,
+                ),
             ]
             deltas = json.loads(deltas_json)
             if deltas:
@@ -684,8 +867,14 @@ class Ledger:
         return deduction.settled_deductions(self, setl_id) > 0
 
     # ------------------------------------------------------------------ deductions (扣款)
-    def post_deduction(self, deduction_id: str, fixmedins_code: str, reference: str,
-                       items: Sequence[DeductionItem], memo: str = "") -> DeductionOutcome:
+    def post_deduction(
+        self,
+        deduction_id: str,
+        fixmedins_code: str,
+        reference: str,
+        items: Sequence[DeductionItem],
+        memo: str = "",
+    ) -> DeductionOutcome:
         """Recover fund money from institution ``fixmedins_code`` (see :mod:`yibao.ledger.deduction`):
         idempotent by ``deduction_id``, capped by what the fund paid, patient and accumulators untouched."""
         return deduction.post(self, deduction_id, fixmedins_code, reference, items, memo)
@@ -699,8 +888,10 @@ class Ledger:
 
     def find_settlement(self, mdtrt_id: str) -> str | None:
         """The active settlement of visit ``mdtrt_id`` (its ``setl_id``), or None."""
-        row = self._x("SELECT setl_id FROM settlement WHERE mdtrt_id = %s AND status = 'active' ORDER BY id DESC",
-                      (mdtrt_id,)).fetchone()
+        row = self._x(
+            "SELECT setl_id FROM settlement WHERE mdtrt_id = %s AND status = 'active' ORDER BY id DESC",
+            (mdtrt_id,),
+        ).fetchone()
         self._end_read()
         return None if row is None else str(row[0])
 
@@ -709,8 +900,10 @@ class Ledger:
         """Header, lines, ``setldetail`` and trace of one settlement; unknown → ``unknown_settlement``."""
         cols = ", ".join(_HEADER_COLS)
         row = self._x(f"SELECT {cols} FROM settlement WHERE setl_id = %s", (setl_id,)).fetchone()
-        lines = self._x(f"SELECT {', '.join(_LINE_COLS[1:])} FROM settlement_line WHERE setl_id = %s "
-                        "ORDER BY line_no", (setl_id,)).fetchall()
+        lines = self._x(
+            f"SELECT {', '.join(_LINE_COLS[1:])} FROM settlement_line WHERE setl_id = %s ORDER BY line_no",
+            (setl_id,),
+        ).fetchall()
         self._end_read()
         if row is None:
             raise LedgerError("setl_id", f"unknown settlement {setl_id!r}", "unknown_settlement")
@@ -719,8 +912,15 @@ class Ledger:
     @staticmethod
     def _stored(row: Sequence[Any], line_rows: Sequence[Sequence[Any]]) -> StoredSettlement:
         h = dict(zip(_HEADER_COLS, row, strict=True))
-        s = Settlement(h["mdtrt_id"], h["psn_no"], h["insutype"], h["psn_type"], h["med_type"], h["admdvs"],
-                       h["policy_version"])
+        s = Settlement(
+            h["mdtrt_id"],
+            h["psn_no"],
+            h["insutype"],
+            h["psn_type"],
+            h["med_type"],
+            h["admdvs"],
+            h["policy_version"],
+        )
         for f in MONEY_FIELDS:
             setattr(s, f, int(h[f]))
         s.pool_prop_selfpay = int(h["pool_prop_selfpay"])
@@ -728,30 +928,59 @@ class Ledger:
         s.setldetail = [FundDetail(*d) for d in json.loads(h["setldetail"])]
         s.deltas = {k: int(v) for k, v in json.loads(h["deltas"]).items()}
         s.steps = [tuple(x) for x in json.loads(h["steps"])]
-        s.audit = [AuditFinding(None if x[1] is None else str(x[1]), str(x[2]), str(x[3]), str(x[4]), str(x[5]))
-                   for x in s.steps if x[0] == "audit_finding"]
+        s.audit = [
+            AuditFinding(None if x[1] is None else str(x[1]), str(x[2]), str(x[3]), str(x[4]), str(x[5]))
+            for x in s.steps
+            if x[0] == "audit_finding"
+        ]
         lines = [StoredLine(*r) for r in line_rows]
-        s.line_parts = [(ln.fulamt_ownpay_amt, ln.overlmt_selfpay, ln.preselfpay_amt, ln.inscp_scp_amt)
-                        for ln in lines]
+        s.line_parts = [
+            (ln.fulamt_ownpay_amt, ln.overlmt_selfpay, ln.preselfpay_amt, ln.inscp_scp_amt) for ln in lines
+        ]
         v = json.loads(h["visit"])
         days = v.get("prd_days") or [None] * len(lines)
         doctors = v.get("line_dr") or [None] * len(lines)
-        visit = Visit(h["mdtrt_id"], h["psn_no"], v["med_type"], v["fixmedins_code"], v["hosp_lv"],
-                      dt.date.fromisoformat(v["begin_date"]), dt.date.fromisoformat(v["end_date"]),
-                      tuple(Line(ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount, d, dr)
-                            for ln, d, dr in zip(lines, days, doctors, strict=True)),
-                      v["locality"], v["emergency"], tuple(v["diagnoses"]), v["use_account"], v["account_psn_no"],
-                      v.get("bilg_dr_codg"))
-        return StoredSettlement(h["setl_id"], h["msgid"], h["psn_no"], h["mdtrt_id"], int(h["year"]), h["status"],
-                                h["created"], h["cancel_msgid"], s, visit, lines)
+        visit = Visit(
+            h["mdtrt_id"],
+            h["psn_no"],
+            v["med_type"],
+            v["fixmedins_code"],
+            v["hosp_lv"],
+            dt.date.fromisoformat(v["begin_date"]),
+            dt.date.fromisoformat(v["end_date"]),
+            tuple(
+                Line(ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount, d, dr)
+                for ln, d, dr in zip(lines, days, doctors, strict=True)
+            ),
+            v["locality"],
+            v["emergency"],
+            tuple(v["diagnoses"]),
+            v["use_account"],
+            v["account_psn_no"],
+            v.get("bilg_dr_codg"),
+        )
+        return StoredSettlement(
+            h["setl_id"],
+            h["msgid"],
+            h["psn_no"],
+            h["mdtrt_id"],
+            int(h["year"]),
+            h["status"],
+            h["created"],
+            h["cancel_msgid"],
+            s,
+            visit,
+            lines,
+        )
 
     def list_settlements(self, psn_no: str | None = None, limit: int = 100) -> list[StoredSettlement]:
         """Newest first; all persons when ``psn_no`` is None."""
         if psn_no is None:
             ids = self._x("SELECT setl_id FROM settlement ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
         else:
-            ids = self._x("SELECT setl_id FROM settlement WHERE psn_no = %s ORDER BY id DESC LIMIT %s",
-                          (psn_no, limit)).fetchall()
+            ids = self._x(
+                "SELECT setl_id FROM settlement WHERE psn_no = %s ORDER BY id DESC LIMIT %s", (psn_no, limit)
+            ).fetchall()
         self._end_read()
         return [self.get_settlement(r[0]) for r in ids]
 
@@ -794,8 +1023,10 @@ class Ledger:
             self._rollback()
 
     def _verify(self, problems: list[str]) -> VerifyReport:
-        heads = {r[0]: (int(r[1]), r[2]) for r in
-                 self._x("SELECT psn_no, chain_seq, chain_hash FROM person").fetchall()}
+        heads = {
+            r[0]: (int(r[1]), r[2])
+            for r in self._x("SELECT psn_no, chain_seq, chain_hash FROM person").fetchall()
+        }
         check = ChainCheck(heads, problems)
         sql = f"SELECT {', '.join(_JOURNAL_COLS)} FROM journal ORDER BY chain, seq"
         if self._pg:  # stream through a server-side cursor instead of loading the journal at once
@@ -809,20 +1040,25 @@ class Ledger:
         cur.close()
         check.finish()
         sums: dict[str, dict[str, int]] = {}
-        for setl_id, field, total in self._x("SELECT setl_id, field, SUM(amount) FROM journal "
-                                             "GROUP BY setl_id, field").fetchall():
+        for setl_id, field, total in self._x(
+            "SELECT setl_id, field, SUM(amount) FROM journal GROUP BY setl_id, field"
+        ).fetchall():
             sums.setdefault(setl_id, {})[field] = int(total)
         cols = ", ".join(JOURNAL_FIELDS)
         acc_sum: dict[tuple[str, int], dict[str, int]] = {}
-        for row in self._x(f"SELECT setl_id, status, psn_no, year, deltas, {cols} FROM settlement").fetchall():
+        for row in self._x(
+            f"SELECT setl_id, status, psn_no, year, deltas, {cols} FROM settlement"
+        ).fetchall():
             setl_id, status, psn_no, year, deltas = row[:5]
             got = sums.pop(setl_id, {})
             active = status == ACTIVE
             for f, v in zip(JOURNAL_FIELDS, row[5:], strict=True):
                 want = int(v) if active else 0
                 if got.get(f, 0) != want:
-                    problems.append(f"settlement[{setl_id}]: {f} is {want if active else 0} ({status}) but its "
-                                    f"journal rows sum to {got.get(f, 0)}")
+                    problems.append(
+                        f"settlement[{setl_id}]: {f} is {want if active else 0} ({status}) but its "
+                        f"journal rows sum to {got.get(f, 0)}"
+                    )
             if active:
                 acc = acc_sum.setdefault((psn_no, int(year)), {})
                 for k, d in json.loads(deltas).items():
@@ -833,11 +1069,16 @@ class Ledger:
             expect = {k: v for k, v in acc_sum.pop((psn_no, int(year)), {}).items() if v}
             have = {k: int(v) for k, v in json.loads(counters).items() if v}
             if expect != have:
-                problems.append(f"accumulator[{psn_no}/{year}]: {have} but active settlements add up to {expect}")
+                problems.append(
+                    f"accumulator[{psn_no}/{year}]: {have} but active settlements add up to {expect}"
+                )
         for (psn_no, year), expect in sorted(acc_sum.items()):
             if any(expect.values()):
-                problems.append(f"accumulator[{psn_no}/{year}]: missing, active settlements add up to {expect}")
+                problems.append(
+                    f"accumulator[{psn_no}/{year}]: missing, active settlements add up to {expect}"
+                )
         ded_rows, inst_heads = deduction.check(self, problems)
         root = root_digest([*((psn, h) for psn, (seq, h) in heads.items() if seq), *inst_heads.items()])
-        return VerifyReport(not problems, sum(1 for s, _ in heads.values() if s), check.rows, problems, root,
-                            ded_rows)
+        return VerifyReport(
+            not problems, sum(1 for s, _ in heads.values() if s), check.rows, problems, root, ded_rows
+        )

@@ -79,11 +79,31 @@ class SettlementCap:
     lines: dict[str, int]
 
 
-def deduction_hash(prev_hash: str, deduction_id: str, fixmedins_code: str, seq: int, reference: str, amount: int,
-                   memo: str, created: str, items: Sequence[DeductionItem]) -> str:
-    body = json.dumps([deduction_id, fixmedins_code, seq, reference, amount, memo, created,
-                       [[i.setl_id, i.feedetl_sn, i.amount] for i in items]],
-                      ensure_ascii=False, separators=(",", ":"))
+def deduction_hash(
+    prev_hash: str,
+    deduction_id: str,
+    fixmedins_code: str,
+    seq: int,
+    reference: str,
+    amount: int,
+    memo: str,
+    created: str,
+    items: Sequence[DeductionItem],
+) -> str:
+    body = json.dumps(
+        [
+            deduction_id,
+            fixmedins_code,
+            seq,
+            reference,
+            amount,
+            memo,
+            created,
+            [[i.setl_id, i.feedetl_sn, i.amount] for i in items],
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
@@ -102,27 +122,37 @@ def tables_present(led: Ledger) -> bool:
     if led.kind == "pg":
         row = led._x("SELECT to_regclass('ledger_deduction') IS NOT NULL").fetchone()
     else:
-        row = led._x("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'ledger_deduction'").fetchone()
+        row = led._x(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'ledger_deduction'"
+        ).fetchone()
     return bool(row[0])
 
 
 def _caps(led: Ledger, setl_ids: Sequence[str]) -> dict[str, SettlementCap]:
     out: dict[str, SettlementCap] = {}
     for setl_id in sorted(set(setl_ids)):
-        row = led._x("SELECT status, fund_pay_sumamt, visit FROM settlement WHERE setl_id = %s", (setl_id,)).fetchone()
+        row = led._x(
+            "SELECT status, fund_pay_sumamt, visit FROM settlement WHERE setl_id = %s", (setl_id,)
+        ).fetchone()
         if row is None:
             raise LedgerError("items.setl_id", f"unknown settlement {setl_id!r}", "unknown_settlement")
         status, fund_paid, visit = row[0], int(row[1]), json.loads(row[2])
-        lines = led._x("SELECT feedetl_sn, inscp_scp_amt FROM settlement_line WHERE setl_id = %s ORDER BY line_no",
-                       (setl_id,)).fetchall()
+        lines = led._x(
+            "SELECT feedetl_sn, inscp_scp_amt FROM settlement_line WHERE setl_id = %s ORDER BY line_no",
+            (setl_id,),
+        ).fetchall()
         shares = line_fund_shares(fund_paid, [(str(a), int(b)) for a, b in lines])
-        done = led._x("SELECT feedetl_sn, SUM(amount) FROM ledger_deduction_item WHERE setl_id = %s "
-                      "GROUP BY feedetl_sn", (setl_id,)).fetchall()
+        done = led._x(
+            "SELECT feedetl_sn, SUM(amount) FROM ledger_deduction_item WHERE setl_id = %s "
+            "GROUP BY feedetl_sn",
+            (setl_id,),
+        ).fetchall()
         taken = {str(sn): int(a) for sn, a in done}
         remaining = fund_paid - sum(taken.values())
         per_line = {sn: share - taken.get(sn, 0) for sn, share in shares.items()}
-        out[setl_id] = SettlementCap(setl_id, str(visit.get("fixmedins_code", "")), str(status), fund_paid,
-                                     remaining, per_line)
+        out[setl_id] = SettlementCap(
+            setl_id, str(visit.get("fixmedins_code", "")), str(status), fund_paid, remaining, per_line
+        )
     return out
 
 
@@ -141,48 +171,91 @@ def _validate(fixmedins_code: str, items: Sequence[DeductionItem], cap: dict[str
         where = f"items[{n}]"
         c = cap[it.setl_id]
         if c.status != "active":
-            raise LedgerError(f"{where}.setl_id", f"settlement {it.setl_id} is {c.status}: its fund payment was "
-                              "already undone", "not_active")
+            raise LedgerError(
+                f"{where}.setl_id",
+                f"settlement {it.setl_id} is {c.status}: its fund payment was already undone",
+                "not_active",
+            )
         if c.fixmedins_code != fixmedins_code:
-            raise LedgerError(f"{where}.setl_id", f"settlement {it.setl_id} was settled by {c.fixmedins_code!r}, "
-                              f"not by {fixmedins_code!r}", "wrong_institution")
+            raise LedgerError(
+                f"{where}.setl_id",
+                f"settlement {it.setl_id} was settled by {c.fixmedins_code!r}, not by {fixmedins_code!r}",
+                "wrong_institution",
+            )
         if it.feedetl_sn != WHOLE:
             key = (it.setl_id, it.feedetl_sn)
             if key not in line_left:
-                raise LedgerError(f"{where}.feedetl_sn", f"settlement {it.setl_id} has no line {it.feedetl_sn!r}",
-                                  "unknown_line")
+                raise LedgerError(
+                    f"{where}.feedetl_sn",
+                    f"settlement {it.setl_id} has no line {it.feedetl_sn!r}",
+                    "unknown_line",
+                )
             if it.amount > line_left[key]:
-                raise LedgerError(f"{where}.amount", f"{it.amount} fen exceeds what the fund paid for line "
-                                  f"{it.feedetl_sn} of {it.setl_id} and is not yet recovered "
-                                  f"({line_left[key]} fen)", "over_fund_paid")
+                raise LedgerError(
+                    f"{where}.amount",
+                    f"{it.amount} fen exceeds what the fund paid for line "
+                    f"{it.feedetl_sn} of {it.setl_id} and is not yet recovered "
+                    f"({line_left[key]} fen)",
+                    "over_fund_paid",
+                )
             line_left[key] -= it.amount
         if it.amount > left[it.setl_id]:
-            raise LedgerError(f"{where}.amount", f"{it.amount} fen exceeds what the fund paid for {it.setl_id} and "
-                              f"is not yet recovered ({left[it.setl_id]} fen)", "over_fund_paid")
+            raise LedgerError(
+                f"{where}.amount",
+                f"{it.amount} fen exceeds what the fund paid for {it.setl_id} and "
+                f"is not yet recovered ({left[it.setl_id]} fen)",
+                "over_fund_paid",
+            )
         left[it.setl_id] -= it.amount
 
 
 def _stored(led: Ledger, deduction_id: str, replayed: bool = True) -> DeductionOutcome | None:
-    row = led._x("SELECT deduction_id, fixmedins_code, reference, amount, memo, seq, created, hash "
-                 "FROM ledger_deduction WHERE deduction_id = %s", (deduction_id,)).fetchone()
+    row = led._x(
+        "SELECT deduction_id, fixmedins_code, reference, amount, memo, seq, created, hash "
+        "FROM ledger_deduction WHERE deduction_id = %s",
+        (deduction_id,),
+    ).fetchone()
     if row is None:
         return None
-    items = led._x("SELECT setl_id, feedetl_sn, amount FROM ledger_deduction_item WHERE deduction_id = %s "
-                   "ORDER BY item_no", (deduction_id,)).fetchall()
-    return DeductionOutcome(row[0], row[1], row[2], int(row[3]), row[4], int(row[5]), row[6], row[7],
-                            tuple(DeductionItem(a, b, int(c)) for a, b, c in items), replayed)
+    items = led._x(
+        "SELECT setl_id, feedetl_sn, amount FROM ledger_deduction_item WHERE deduction_id = %s "
+        "ORDER BY item_no",
+        (deduction_id,),
+    ).fetchall()
+    return DeductionOutcome(
+        row[0],
+        row[1],
+        row[2],
+        int(row[3]),
+        row[4],
+        int(row[5]),
+        row[6],
+        row[7],
+        tuple(DeductionItem(a, b, int(c)) for a, b, c in items),
+        replayed,
+    )
 
 
-def _replay(first: DeductionOutcome, fixmedins_code: str, reference: str,
-            items: Sequence[DeductionItem]) -> DeductionOutcome:
+def _replay(
+    first: DeductionOutcome, fixmedins_code: str, reference: str, items: Sequence[DeductionItem]
+) -> DeductionOutcome:
     if (first.fixmedins_code, first.reference, first.items) != (fixmedins_code, reference, tuple(items)):
-        raise LedgerError("deduction_id", f"deduction {first.deduction_id!r} was already posted with different "
-                          "content", "deduction_conflict")
+        raise LedgerError(
+            "deduction_id",
+            f"deduction {first.deduction_id!r} was already posted with different content",
+            "deduction_conflict",
+        )
     return first
 
 
-def post(led: Ledger, deduction_id: str, fixmedins_code: str, reference: str, items: Sequence[DeductionItem],
-         memo: str = "") -> DeductionOutcome:
+def post(
+    led: Ledger,
+    deduction_id: str,
+    fixmedins_code: str,
+    reference: str,
+    items: Sequence[DeductionItem],
+    memo: str = "",
+) -> DeductionOutcome:
     """Record deduction ``deduction_id`` against ``fixmedins_code`` in one transaction (see module doc)."""
     if not deduction_id or len(deduction_id) > 100:
         raise LedgerError("deduction_id", "must be 1–100 characters")
@@ -200,8 +273,11 @@ def post(led: Ledger, deduction_id: str, fixmedins_code: str, reference: str, it
         if seen is not None:
             led._rollback()
             return _replay(seen, fixmedins_code, reference, items)
-        led._x("INSERT INTO ledger_inst_chain (fixmedins_code, chain_seq, chain_hash) VALUES (%s, 0, %s) "
-               "ON CONFLICT (fixmedins_code) DO NOTHING", (fixmedins_code, GENESIS))
+        led._x(
+            "INSERT INTO ledger_inst_chain (fixmedins_code, chain_seq, chain_hash) VALUES (%s, 0, %s) "
+            "ON CONFLICT (fixmedins_code) DO NOTHING",
+            (fixmedins_code, GENESIS),
+        )
         lock = "SELECT chain_seq, chain_hash FROM ledger_inst_chain WHERE fixmedins_code = %s"
         head = led._x(lock + (" FOR UPDATE" if led.kind == "pg" else ""), (fixmedins_code,)).fetchone()
         seen = _stored(led, deduction_id)  # again under the lock: a racing post of this id may have won
@@ -210,22 +286,34 @@ def post(led: Ledger, deduction_id: str, fixmedins_code: str, reference: str, it
             return _replay(seen, fixmedins_code, reference, items)
         setl_ids = sorted({it.setl_id for it in items})
         if led.kind == "pg":
-            led._x("SELECT p.psn_no FROM person p WHERE p.psn_no IN (SELECT psn_no FROM settlement WHERE setl_id = "
-                   "ANY(%s)) ORDER BY p.psn_no FOR UPDATE", (setl_ids,)).fetchall()
+            led._x(
+                "SELECT p.psn_no FROM person p WHERE p.psn_no IN (SELECT psn_no FROM settlement WHERE setl_id = "
+                "ANY(%s)) ORDER BY p.psn_no FOR UPDATE",
+                (setl_ids,),
+            ).fetchall()
         _validate(fixmedins_code, items, _caps(led, setl_ids))
         seq, now = int(head[0]) + 1, dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         total = sum(it.amount for it in items)
         h = deduction_hash(head[1], deduction_id, fixmedins_code, seq, reference, total, memo, now, items)
-        led._x("INSERT INTO ledger_deduction (deduction_id, fixmedins_code, seq, reference, amount, memo, created, "
-               "prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-               (deduction_id, fixmedins_code, seq, reference, total, memo, now, head[1], h))
+        led._x(
+            "INSERT INTO ledger_deduction (deduction_id, fixmedins_code, seq, reference, amount, memo, created, "
+            "prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (deduction_id, fixmedins_code, seq, reference, total, memo, now, head[1], h),
+        )
         for n, it in enumerate(items, 1):
-            led._x("INSERT INTO ledger_deduction_item (deduction_id, item_no, setl_id, feedetl_sn, amount) "
-                   "VALUES (%s, %s, %s, %s, %s)", (deduction_id, n, it.setl_id, it.feedetl_sn, it.amount))
-        led._x("UPDATE ledger_inst_chain SET chain_seq = %s, chain_hash = %s WHERE fixmedins_code = %s",
-               (seq, h, fixmedins_code))
+            led._x(
+                "INSERT INTO ledger_deduction_item (deduction_id, item_no, setl_id, feedetl_sn, amount) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (deduction_id, n, it.setl_id, it.feedetl_sn, it.amount),
+            )
+        led._x(
+            "UPDATE ledger_inst_chain SET chain_seq = %s, chain_hash = %s WHERE fixmedins_code = %s",
+            (seq, h, fixmedins_code),
+        )
         led._commit()
-        return DeductionOutcome(deduction_id, fixmedins_code, reference, total, memo, seq, now, h, items, False)
+        return DeductionOutcome(
+            deduction_id, fixmedins_code, reference, total, memo, seq, now, h, items, False
+        )
     except BaseException as exc:
         led._rollback()
         if led._is_dup(exc):  # a racing post of the same id won
@@ -252,7 +340,9 @@ def settled_deductions(led: Ledger, setl_id: str) -> int:
     """Fen already recovered from settlement ``setl_id`` (0 when the deduction tables are absent)."""
     if not tables_present(led):
         return 0
-    row = led._x("SELECT COALESCE(SUM(amount), 0) FROM ledger_deduction_item WHERE setl_id = %s", (setl_id,)).fetchone()
+    row = led._x(
+        "SELECT COALESCE(SUM(amount), 0) FROM ledger_deduction_item WHERE setl_id = %s", (setl_id,)
+    ).fetchone()
     return int(row[0])
 
 
@@ -269,14 +359,21 @@ def check(led: Ledger, problems: list[str]) -> tuple[int, dict[str, str]]:
     ``heads`` maps ``inst:<code>`` to the head hash kept in ``ledger_inst_chain`` (for the root)."""
     if not tables_present(led):
         return 0, {}
-    heads = {str(c): (int(s), str(h)) for c, s, h in
-             led._x("SELECT fixmedins_code, chain_seq, chain_hash FROM ledger_inst_chain").fetchall()}
+    heads = {
+        str(c): (int(s), str(h))
+        for c, s, h in led._x(
+            "SELECT fixmedins_code, chain_seq, chain_hash FROM ledger_inst_chain"
+        ).fetchall()
+    }
     items: dict[str, list[tuple[int, DeductionItem]]] = {}
-    for did, no, setl_id, sn, amount in led._x("SELECT deduction_id, item_no, setl_id, feedetl_sn, amount "
-                                                "FROM ledger_deduction_item").fetchall():
+    for did, no, setl_id, sn, amount in led._x(
+        "SELECT deduction_id, item_no, setl_id, feedetl_sn, amount FROM ledger_deduction_item"
+    ).fetchall():
         items.setdefault(str(did), []).append((int(no), DeductionItem(str(setl_id), str(sn), int(amount))))
-    rows = led._x("SELECT deduction_id, fixmedins_code, seq, reference, amount, memo, created, prev_hash, hash "
-                  "FROM ledger_deduction ORDER BY fixmedins_code, seq").fetchall()
+    rows = led._x(
+        "SELECT deduction_id, fixmedins_code, seq, reference, amount, memo, created, prev_hash, hash "
+        "FROM ledger_deduction ORDER BY fixmedins_code, seq"
+    ).fetchall()
     chain: str | None = None
     seq, prev = 0, GENESIS
     seen: set[str] = set()
@@ -287,8 +384,10 @@ def check(led: Ledger, problems: list[str]) -> tuple[int, dict[str, str]]:
             return
         seen.add(chain)
         if heads.get(chain) != (seq, prev):
-            problems.append(f"deduction_chain[{chain}]: head is {heads.get(chain)} but the last deduction is "
-                            f"seq {seq} (rows deleted or appended outside the ledger?)")
+            problems.append(
+                f"deduction_chain[{chain}]: head is {heads.get(chain)} but the last deduction is "
+                f"seq {seq} (rows deleted or appended outside the ledger?)"
+            )
 
     for did, code, s, ref, amount, memo, created, prev_hash, stored in rows:
         if code != chain:
@@ -302,8 +401,20 @@ def check(led: Ledger, problems: list[str]) -> tuple[int, dict[str, str]]:
         its = [it for _n, it in sorted(items.pop(str(did), []), key=lambda x: x[0])]
         if sum(it.amount for it in its) != int(amount) or not its:
             problems.append(f"{key}: amount {amount} but its items sum to {sum(it.amount for it in its)}")
-        if deduction_hash(str(prev_hash), str(did), str(code), int(s), str(ref), int(amount), str(memo), str(created),
-                          its) != stored:
+        if (
+            deduction_hash(
+                str(prev_hash),
+                str(did),
+                str(code),
+                int(s),
+                str(ref),
+                int(amount),
+                str(memo),
+                str(created),
+                its,
+            )
+            != stored
+        ):
             problems.append(f"{key}: hash mismatch (deduction {did} or its items edited)")
         by_inst.setdefault(str(code), []).extend(its)
         seq, prev = int(s), str(stored)
@@ -318,8 +429,9 @@ def check(led: Ledger, problems: list[str]) -> tuple[int, dict[str, str]]:
     return len(rows), {f"inst:{c}": h for c, (s, h) in heads.items() if s}
 
 
-def _caps_for_check(led: Ledger, code: str, its: Sequence[DeductionItem],
-                    problems: list[str]) -> dict[str, SettlementCap]:
+def _caps_for_check(
+    led: Ledger, code: str, its: Sequence[DeductionItem], problems: list[str]
+) -> dict[str, SettlementCap]:
     out: dict[str, SettlementCap] = {}
     for setl_id in sorted({it.setl_id for it in its}):
         try:
@@ -329,20 +441,29 @@ def _caps_for_check(led: Ledger, code: str, its: Sequence[DeductionItem],
     return out
 
 
-def _validate_totals(code: str, its: Sequence[DeductionItem], cap: dict[str, SettlementCap],
-                     problems: list[str]) -> None:
+def _validate_totals(
+    code: str, its: Sequence[DeductionItem], cap: dict[str, SettlementCap], problems: list[str]
+) -> None:
     """The stored deductions against the caps (the caps already subtract them, so none may be < 0)."""
     for setl_id, c in cap.items():
         if c.status != "active":
             problems.append(f"settlement[{setl_id}]: {c.status} but deductions recover money from it")
         if c.fixmedins_code != code:
-            problems.append(f"settlement[{setl_id}]: settled by {c.fixmedins_code!r} but deducted from {code!r}")
+            problems.append(
+                f"settlement[{setl_id}]: settled by {c.fixmedins_code!r} but deducted from {code!r}"
+            )
         if c.remaining < 0:
-            problems.append(f"settlement[{setl_id}]: deductions exceed the fund payment by {-c.remaining} fen")
+            problems.append(
+                f"settlement[{setl_id}]: deductions exceed the fund payment by {-c.remaining} fen"
+            )
         for sn, left in sorted(c.lines.items()):
             if left < 0:
-                problems.append(f"settlement[{setl_id}] line {sn}: deductions exceed its fund share by {-left} fen")
+                problems.append(
+                    f"settlement[{setl_id}] line {sn}: deductions exceed its fund share by {-left} fen"
+                )
     for it in its:
         found = cap.get(it.setl_id)
         if found is not None and it.feedetl_sn != WHOLE and it.feedetl_sn not in found.lines:
-            problems.append(f"settlement[{it.setl_id}]: deduction on line {it.feedetl_sn!r} that does not exist")
+            problems.append(
+                f"settlement[{it.setl_id}]: deduction on line {it.feedetl_sn!r} that does not exist"
+            )

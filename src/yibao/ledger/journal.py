@@ -25,10 +25,23 @@ GENESIS = "0" * 64  # prev_hash of the first row of every chain
 FIELDS = ("chain", "seq", "setl_id", "msgid", "kind", "item", "field", "amount", "created")
 
 
-def row_hash(prev_hash: str, chain: str, seq: int, setl_id: str, msgid: str, kind: str, item: str,
-             field: str, amount: int, created: str) -> str:
-    body = json.dumps([chain, seq, setl_id, msgid, kind, item, field, amount, created],
-                      ensure_ascii=False, separators=(",", ":"))
+def row_hash(
+    prev_hash: str,
+    chain: str,
+    seq: int,
+    setl_id: str,
+    msgid: str,
+    kind: str,
+    item: str,
+    field: str,
+    amount: int,
+    created: str,
+) -> str:
+    body = json.dumps(
+        [chain, seq, setl_id, msgid, kind, item, field, amount, created],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
@@ -62,14 +75,29 @@ class ChainCheck:
         if seq == self._seq:
             self.problems.append(f"{key}: duplicate seq (inserted row?)")
         elif seq != self._seq + 1:
-            self.problems.append(f"{key}: seq gap after {self._seq} (rows {self._seq + 1}…{seq - 1} deleted?)")
+            self.problems.append(
+                f"{key}: seq gap after {self._seq} (rows {self._seq + 1}…{seq - 1} deleted?)"
+            )
         if prev_hash != self._hash:
-            self.problems.append(f"{key}: prev_hash does not link to the previous row (row inserted or deleted?)")
-        computed = row_hash(str(prev_hash), chain, seq, str(setl_id), str(msgid), str(kind), str(item),
-                            str(field), amount, str(created))
+            self.problems.append(
+                f"{key}: prev_hash does not link to the previous row (row inserted or deleted?)"
+            )
+        computed = row_hash(
+            str(prev_hash),
+            chain,
+            seq,
+            str(setl_id),
+            str(msgid),
+            str(kind),
+            str(item),
+            str(field),
+            amount,
+            str(created),
+        )
         if computed != stored:
-            self.problems.append(f"{key}: hash mismatch (row edited: stored {str(stored)[:12]}…, "
-                                 f"recomputed {computed[:12]}…)")
+            self.problems.append(
+                f"{key}: hash mismatch (row edited: stored {str(stored)[:12]}…, recomputed {computed[:12]}…)"
+            )
         self._seq, self._hash = seq, str(stored)
 
     def _close(self) -> None:
@@ -82,9 +110,11 @@ class ChainCheck:
         if head is None:
             self.problems.append(f"journal[{self._chain}]: chain has no person row")
         elif head != (self._seq, self._hash):
-            self.problems.append(f"person[{self._chain}]: chain head is seq {head[0]} {head[1][:12]}… but the "
-                                 f"last journal row is seq {self._seq} {self._hash[:12]}… (rows deleted or "
-                                 "appended outside the ledger?)")
+            self.problems.append(
+                f"person[{self._chain}]: chain head is seq {head[0]} {head[1][:12]}… but the "
+                f"last journal row is seq {self._seq} {self._hash[:12]}… (rows deleted or "
+                "appended outside the ledger?)"
+            )
 
     def finish(self) -> None:
         self._close()

@@ -110,4 +110,6 @@ class VerifyReport:
     rows: int
     problems: list[str]
     root: str
-    deductions: int = 0  # institution-side deduction rows checked (their chains enter ``root`` as inst:<code>)
+    deductions: int = (
+        0  # institution-side deduction rows checked (their chains enter ``root`` as inst:<code>)
+    )

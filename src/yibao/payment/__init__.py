@@ -13,7 +13,18 @@ from yibao.payment.drg import DrgWeights, calibrate_drg_weights, pay_drg, score_
 from yibao.payment.policy import PaymentPolicy, PaymentPolicyError, load_policy, parse_policy
 
 __all__ = [
-    "ClaimsError", "DipCatalogue", "DrgWeights", "Payment", "PaymentPolicy", "PaymentPolicyError",
-    "build_dip_catalogue", "calibrate_drg_weights", "load_policy", "parse_policy", "pay_dip", "pay_drg",
-    "score_dip_cases", "score_drg_cases",
+    "ClaimsError",
+    "DipCatalogue",
+    "DrgWeights",
+    "Payment",
+    "PaymentPolicy",
+    "PaymentPolicyError",
+    "build_dip_catalogue",
+    "calibrate_drg_weights",
+    "load_policy",
+    "parse_policy",
+    "pay_dip",
+    "pay_drg",
+    "score_dip_cases",
+    "score_drg_cases",
 ]

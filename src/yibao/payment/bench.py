@@ -39,17 +39,19 @@ def synthetic_region(cases: int, year: int, seed: int = 1) -> pl.DataFrame:
     days = rng.integers(0, 365, n)
     dates = (years - 1970).astype("datetime64[Y]").astype("datetime64[D]") + days.clip(0, 364)
     procs = np.array(["", "4701", "8872", "3601", "0639"])
-    return pl.DataFrame({
-        "case_id": np.arange(n).astype(str),
-        "fixmedins_code": np.char.add("H", hosp.astype(str)),
-        "hosp_lv": LEVELS[hosp % 4],
-        "drg": np.char.add("D", group.astype(str)),
-        "pdx": np.char.add("K", (combo // 5 + 100).astype(str)),
-        "main_procedure": procs[combo % 5],
-        "medfee_sumamt": cost,
-        "los_days": rng.integers(1, 30, n),
-        "discharge_date": dates,
-    }).with_columns(pl.col("discharge_date").cast(pl.Date))
+    return pl.DataFrame(
+        {
+            "case_id": np.arange(n).astype(str),
+            "fixmedins_code": np.char.add("H", hosp.astype(str)),
+            "hosp_lv": LEVELS[hosp % 4],
+            "drg": np.char.add("D", group.astype(str)),
+            "pdx": np.char.add("K", (combo // 5 + 100).astype(str)),
+            "main_procedure": procs[combo % 5],
+            "medfee_sumamt": cost,
+            "los_days": rng.integers(1, 30, n),
+            "discharge_date": dates,
+        }
+    ).with_columns(pl.col("discharge_date").cast(pl.Date))
 
 
 def run(cases: int = 1_000_000) -> Iterator[dict[str, Any]]:

@@ -60,8 +60,9 @@ def half_up_expr(num: pl.Expr, den: pl.Expr | int) -> pl.Expr:
     return (num * 2 + den) // (den * 2)
 
 
-def check_claims(frame: pl.DataFrame, columns: Mapping[str, tuple[type[pl.DataType], ...]],
-                 name: str = "claims") -> pl.DataFrame:
+def check_claims(
+    frame: pl.DataFrame, columns: Mapping[str, tuple[type[pl.DataType], ...]], name: str = "claims"
+) -> pl.DataFrame:
     """Check required columns, types, nulls, negative costs and duplicate case ids; return a normalised frame.
 
     ``case_id`` becomes a string, money columns Int64.  Extra columns are kept.  Nothing is modified in place.
@@ -106,8 +107,11 @@ def level_coefficients(policy: PaymentPolicy, history: pl.DataFrame) -> dict[str
     out = policy.level_coefficients()
     if policy.level_basis is None or policy.level_basis.basis == "fixed":
         return out
-    per = (history.filter(pl.col("group_mean_fen") > 0).group_by("hosp_lv")
-           .agg(pl.col("medfee_sumamt").sum(), pl.col("group_mean_fen").sum()))
+    per = (
+        history.filter(pl.col("group_mean_fen") > 0)
+        .group_by("hosp_lv")
+        .agg(pl.col("medfee_sumamt").sum(), pl.col("group_mean_fen").sum())
+    )
     for lv, cost, mean in per.iter_rows():
         if lv in out:
             out[lv] = half_up(cost * RATIO_ONE, mean)
@@ -118,18 +122,21 @@ def coefficient_expr(policy: PaymentPolicy, levels: Mapping[str, int] | None = N
     """Case coefficient (1/10000): the institution's own coefficient if the policy gives one, else its level's."""
     lv = dict(levels) if levels is not None else policy.level_coefficients()
     inst = policy.institution_overrides()
-    by_level = pl.col("hosp_lv").replace_strict(list(lv), list(lv.values()), default=None, return_dtype=pl.Int64)
+    by_level = pl.col("hosp_lv").replace_strict(
+        list(lv), list(lv.values()), default=None, return_dtype=pl.Int64
+    )
     if not inst:
         return by_level
-    by_inst = pl.col("fixmedins_code").replace_strict(list(inst), list(inst.values()), default=None,
-                                                      return_dtype=pl.Int64)
+    by_inst = pl.col("fixmedins_code").replace_strict(
+        list(inst), list(inst.values()), default=None, return_dtype=pl.Int64
+    )
     return pl.coalesce(by_inst, by_level)
 
 
 def window_years(history: pl.DataFrame, weights: Sequence[int]) -> dict[int, int]:
     """Weight of each history year: the newest ``len(weights)`` years present, aligned oldest → newest."""
-    years = sorted(history.get_column("discharge_date").dt.year().unique().to_list())[-len(weights):]
-    return dict(zip(years, weights[len(weights) - len(years):], strict=True))
+    years = sorted(history.get_column("discharge_date").dt.year().unique().to_list())[-len(weights) :]
+    return dict(zip(years, weights[len(weights) - len(years) :], strict=True))
 
 
 def trim_mask(frame: pl.DataFrame, keys: list[str], trim: Trim | None) -> pl.Series:
@@ -144,8 +151,10 @@ def trim_mask(frame: pl.DataFrame, keys: list[str], trim: Trim | None) -> pl.Ser
         assert trim.k is not None
         # quartiles by the nearest-rank rule: always an actual cost, so exact integers
         stats = frame.group_by(keys).agg(
-            pl.len().alias("_n"), cost.quantile(0.25, interpolation="nearest").cast(pl.Int64).alias("_q1"),
-            cost.quantile(0.75, interpolation="nearest").cast(pl.Int64).alias("_q3"))
+            pl.len().alias("_n"),
+            cost.quantile(0.25, interpolation="nearest").cast(pl.Int64).alias("_q1"),
+            cost.quantile(0.75, interpolation="nearest").cast(pl.Int64).alias("_q3"),
+        )
         reach = half_up_expr((pl.col("_q3") - pl.col("_q1")) * trim.k, RATIO_ONE)
         stats = stats.with_columns((pl.col("_q1") - reach).alias("_lo"), (pl.col("_q3") + reach).alias("_hi"))
         keep = (cost >= pl.col("_lo")) & (cost <= pl.col("_hi"))
@@ -159,7 +168,9 @@ def trim_mask(frame: pl.DataFrame, keys: list[str], trim: Trim | None) -> pl.Ser
     # a group the rule would empty keeps every case (it still needs a mean)
     kept_any = df.group_by(keys).agg(pl.col("_keep").any().alias("_any"))
     df = df.join(kept_any, on=keys, how="left", maintain_order="left")
-    return df.select((pl.col("_keep") | (pl.col("_n") < trim.min_cases) | ~pl.col("_any")).alias("keep")).to_series()
+    return df.select(
+        (pl.col("_keep") | (pl.col("_n") < trim.min_cases) | ~pl.col("_any")).alias("keep")
+    ).to_series()
 
 
 def weighted_means(frame: pl.DataFrame, keys: list[str], years: Mapping[int, int]) -> pl.DataFrame:
@@ -168,8 +179,9 @@ def weighted_means(frame: pl.DataFrame, keys: list[str], years: Mapping[int, int
     Each year's mean rounds half up to the fen, then the weighted mean does; years in which a key has no
     case drop out and the remaining weights are renormalised.  Returns keys, ``n_cases``, ``mean_fen``.
     """
-    wy = pl.DataFrame({"_year": list(years), "_w": list(years.values())},
-                      schema={"_year": pl.Int32, "_w": pl.Int64})
+    wy = pl.DataFrame(
+        {"_year": list(years), "_w": list(years.values())}, schema={"_year": pl.Int32, "_w": pl.Int64}
+    )
     per_year = (
         frame.with_columns(pl.col("discharge_date").dt.year().alias("_year"))
         .join(wy, on="_year", how="inner")
@@ -180,8 +192,11 @@ def weighted_means(frame: pl.DataFrame, keys: list[str], years: Mapping[int, int
     )
     return (
         per_year.group_by(keys)
-        .agg((pl.col("_m") * pl.col("_w")).sum().alias("_mw"), pl.col("_w").sum().alias("_ws"),
-             pl.col("_n").sum().alias("n_cases"))
+        .agg(
+            (pl.col("_m") * pl.col("_w")).sum().alias("_mw"),
+            pl.col("_w").sum().alias("_ws"),
+            pl.col("_n").sum().alias("n_cases"),
+        )
         .with_columns(half_up_expr(pl.col("_mw"), pl.col("_ws")).alias("mean_fen"))
         .select([*keys, "n_cases", "mean_fen"])
     )
@@ -189,8 +204,9 @@ def weighted_means(frame: pl.DataFrame, keys: list[str], years: Mapping[int, int
 
 def overall_mean(frame: pl.DataFrame, years: Mapping[int, int]) -> int:
     """The year-weighted mean cost of all cases (the M of RW = m / M), rounded as in ``weighted_means``."""
-    per = (frame.group_by(pl.col("discharge_date").dt.year().alias("_y"))
-           .agg(pl.col("medfee_sumamt").sum().alias("_s"), pl.len().alias("_n")))
+    per = frame.group_by(pl.col("discharge_date").dt.year().alias("_y")).agg(
+        pl.col("medfee_sumamt").sum().alias("_s"), pl.len().alias("_n")
+    )
     num = den = 0
     for y, total, n in per.iter_rows():
         w = years.get(y, 0)
@@ -213,8 +229,9 @@ def pool_for(budget: Budget, history: pl.DataFrame, year: int) -> int:
     assert budget.growth is not None
     last = history.filter(pl.col("discharge_date").dt.year() == year - 1)
     if last.height == 0:
-        raise ClaimsError("history.discharge_date", f"no case discharged in {year - 1} for budget basis "
-                                                    "'last_year_growth'")
+        raise ClaimsError(
+            "history.discharge_date", f"no case discharged in {year - 1} for budget basis 'last_year_growth'"
+        )
     total = int(last.get_column("medfee_sumamt").sum())
     return half_up(total * (RATIO_ONE + budget.growth), RATIO_ONE)
 
@@ -226,8 +243,11 @@ def budget_point_value(history: pl.DataFrame, years: Mapping[int, int]) -> Fract
     (weights, outliers, coefficients) as the year to pay, so monthly pre-settlement and the year-end
     settlement price the same kind of point.
     """
-    per = (history.with_columns(pl.col("discharge_date").dt.year().alias("_y"))
-           .group_by("_y").agg(pl.col("medfee_sumamt").sum(), pl.col("points_pu").sum()))
+    per = (
+        history.with_columns(pl.col("discharge_date").dt.year().alias("_y"))
+        .group_by("_y")
+        .agg(pl.col("medfee_sumamt").sum(), pl.col("points_pu").sum())
+    )
     cost = pts = 0
     for y, c, p in per.iter_rows():
         w = years.get(y, 0)
@@ -264,9 +284,17 @@ class Payment:
         return pv * PU_PER_POINT
 
 
-def settle_points(method: str, year: int, cases: pl.DataFrame, pool_fen: int, pv_budget: Fraction,
-                  withholding: int, groups: pl.DataFrame, points_per_rw: int = 100,
-                  level_coefficients: Mapping[str, int] | None = None) -> Payment:
+def settle_points(
+    method: str,
+    year: int,
+    cases: pl.DataFrame,
+    pool_fen: int,
+    pv_budget: Fraction,
+    withholding: int,
+    groups: pl.DataFrame,
+    points_per_rw: int = 100,
+    level_coefficients: Mapping[str, int] | None = None,
+) -> Payment:
     """Pay a year of scored cases (``points_pu`` each) out of ``pool_fen``.
 
     Monthly pre-settlement (预结算) per hospital and discharge month: points × budget point value, rounded half
@@ -276,11 +304,17 @@ def settle_points(method: str, year: int, cases: pl.DataFrame, pool_fen: int, pv
     """
     if cases.height and cases.get_column("points_pu").min() < 0:  # type: ignore[operator]
         raise ClaimsError("points_pu", "negative points")
-    by_h = (cases.group_by("fixmedins_code")
-            .agg(pl.col("hosp_lv").first(), pl.len().cast(pl.Int64).alias("cases"),
-                 pl.col("points_pu").sum(), pl.col("medfee_sumamt").sum().alias("cost_fen"),
-                 *( [pl.col("rw").sum().alias("_rw")] if "rw" in cases.columns else []))
-            .sort("fixmedins_code"))
+    by_h = (
+        cases.group_by("fixmedins_code")
+        .agg(
+            pl.col("hosp_lv").first(),
+            pl.len().cast(pl.Int64).alias("cases"),
+            pl.col("points_pu").sum(),
+            pl.col("medfee_sumamt").sum().alias("cost_fen"),
+            *([pl.col("rw").sum().alias("_rw")] if "rw" in cases.columns else []),
+        )
+        .sort("fixmedins_code")
+    )
     pts = by_h.get_column("points_pu").to_list()
     total_pu = sum(pts)
     if cases.height and total_pu == 0:
@@ -290,36 +324,63 @@ def settle_points(method: str, year: int, cases: pl.DataFrame, pool_fen: int, pv
 
     # case-level: each hospital's due split over its cases by points (order: case_id)
     due_h = by_h.select("fixmedins_code", pl.Series("_due", due, dtype=pl.Int64))
-    cases_out = split_within(cases.sort(["fixmedins_code", "case_id"]).join(
-        due_h, on="fixmedins_code", how="left", maintain_order="left"))
+    cases_out = split_within(
+        cases.sort(["fixmedins_code", "case_id"]).join(
+            due_h, on="fixmedins_code", how="left", maintain_order="left"
+        )
+    )
     cases_out = cases_out.with_columns((pl.col("payment_fen") - pl.col("medfee_sumamt")).alias("profit_fen"))
 
-    monthly = (cases.with_columns(pl.col("discharge_date").dt.month().cast(pl.Int8).alias("month"))
-               .group_by(["fixmedins_code", "month"])
-               .agg(pl.len().cast(pl.Int64).alias("cases"), pl.col("points_pu").sum(),
-                    pl.col("medfee_sumamt").sum().alias("cost_fen"))
-               .sort(["fixmedins_code", "month"]))
+    monthly = (
+        cases.with_columns(pl.col("discharge_date").dt.month().cast(pl.Int8).alias("month"))
+        .group_by(["fixmedins_code", "month"])
+        .agg(
+            pl.len().cast(pl.Int64).alias("cases"),
+            pl.col("points_pu").sum(),
+            pl.col("medfee_sumamt").sum().alias("cost_fen"),
+        )
+        .sort(["fixmedins_code", "month"])
+    )
     pre_due = [_frac_half_up(p * pv_budget) for p in monthly.get_column("points_pu").to_list()]
     withheld = [half_up(d * withholding, RATIO_ONE) for d in pre_due]
-    monthly = monthly.with_columns(pl.Series("pre_due_fen", pre_due, dtype=pl.Int64),
-                                   pl.Series("withheld_fen", withheld, dtype=pl.Int64)).with_columns(
-        (pl.col("pre_due_fen") - pl.col("withheld_fen")).alias("pre_paid_fen"))
+    monthly = monthly.with_columns(
+        pl.Series("pre_due_fen", pre_due, dtype=pl.Int64), pl.Series("withheld_fen", withheld, dtype=pl.Int64)
+    ).with_columns((pl.col("pre_due_fen") - pl.col("withheld_fen")).alias("pre_paid_fen"))
 
     paid = monthly.group_by("fixmedins_code").agg(pl.col("pre_paid_fen").sum(), pl.col("withheld_fen").sum())
-    hospitals = (by_h.with_columns(pl.Series("due_fen", due, dtype=pl.Int64))
-                 .join(paid, on="fixmedins_code", how="left")
-                 .with_columns((pl.col("due_fen") - pl.col("pre_paid_fen")).alias("balance_fen"),
-                               (pl.col("due_fen") - pl.col("cost_fen")).alias("profit_fen")))
+    hospitals = (
+        by_h.with_columns(pl.Series("due_fen", due, dtype=pl.Int64))
+        .join(paid, on="fixmedins_code", how="left")
+        .with_columns(
+            (pl.col("due_fen") - pl.col("pre_paid_fen")).alias("balance_fen"),
+            (pl.col("due_fen") - pl.col("cost_fen")).alias("profit_fen"),
+        )
+    )
     if "_rw" in hospitals.columns:  # CMI = Σ RW / N, in 1/10000
-        hospitals = hospitals.with_columns(half_up_expr(pl.col("_rw"), pl.col("cases")).alias("cmi")).drop("_rw")
+        hospitals = hospitals.with_columns(half_up_expr(pl.col("_rw"), pl.col("cases")).alias("cmi")).drop(
+            "_rw"
+        )
     if "fund_pay_sumamt" in cases.columns:  # fund share of what is due: due − what patients paid
         pat = cases.group_by("fixmedins_code").agg(
-            (pl.col("medfee_sumamt") - pl.col("fund_pay_sumamt")).sum().alias("patient_share_fen"))
+            (pl.col("medfee_sumamt") - pl.col("fund_pay_sumamt")).sum().alias("patient_share_fen")
+        )
         hospitals = hospitals.join(pat, on="fixmedins_code", how="left").with_columns(
-            (pl.col("due_fen") - pl.col("patient_share_fen")).alias("fund_due_fen"))
-    return Payment(method, year, pool_fen, pv_budget, pv_settle, withholding, cases_out,
-                   hospitals.sort("fixmedins_code"), monthly, groups, points_per_rw,
-                   tuple((level_coefficients or {}).items()))
+            (pl.col("due_fen") - pl.col("patient_share_fen")).alias("fund_due_fen")
+        )
+    return Payment(
+        method,
+        year,
+        pool_fen,
+        pv_budget,
+        pv_settle,
+        withholding,
+        cases_out,
+        hospitals.sort("fixmedins_code"),
+        monthly,
+        groups,
+        points_per_rw,
+        tuple((level_coefficients or {}).items()),
+    )
 
 
 def split_within(cases: pl.DataFrame) -> pl.DataFrame:
@@ -335,18 +396,26 @@ def split_within(cases: pl.DataFrame) -> pl.DataFrame:
     den = pl.when(tot == 0).then(pl.lit(1, dtype=i128)).otherwise(tot)
     num = pl.col("_due").cast(i128) * pts
     # the remainder is below the hospital's total points, so it fits 64 bits again for ranking
-    df = cases.with_row_index("_row").with_columns((num // den).alias("_share"),
-                                                   (num % den).cast(pl.Int64).alias("_rem"))
-    df = df.with_columns((pl.col("_due").cast(i128) - pl.col("_share").sum().over(h)).alias("_rest"),
-                         pl.struct((-pl.col("_rem")).alias("r"), pl.col("_row").alias("i"))
-                         .rank("ordinal").over(h).alias("_rank"))
+    df = cases.with_row_index("_row").with_columns(
+        (num // den).alias("_share"), (num % den).cast(pl.Int64).alias("_rem")
+    )
+    df = df.with_columns(
+        (pl.col("_due").cast(i128) - pl.col("_share").sum().over(h)).alias("_rest"),
+        pl.struct((-pl.col("_rem")).alias("r"), pl.col("_row").alias("i"))
+        .rank("ordinal")
+        .over(h)
+        .alias("_rank"),
+    )
     extra = (pl.col("_rank") <= pl.col("_rest")).cast(i128)
     # as split_largest_remainder: with no points at all, the whole amount goes to the first row
-    pay = (pl.when(tot == 0).then(pl.when(pl.col("_rank") == 1).then(pl.col("_due").cast(i128))
-                                  .otherwise(pl.lit(0, dtype=i128)))
-           .otherwise(pl.col("_share") + extra))
+    pay = (
+        pl.when(tot == 0)
+        .then(pl.when(pl.col("_rank") == 1).then(pl.col("_due").cast(i128)).otherwise(pl.lit(0, dtype=i128)))
+        .otherwise(pl.col("_share") + extra)
+    )
     return df.with_columns(pay.cast(pl.Int64).alias("payment_fen")).drop(
-        "_row", "_share", "_rem", "_rest", "_rank", "_due")
+        "_row", "_share", "_rem", "_rest", "_rank", "_due"
+    )
 
 
 def _frac_half_up(x: Fraction) -> int:
@@ -362,5 +431,7 @@ def only_year(claims: pl.DataFrame, year: int) -> None:
     bad = claims.filter(pl.col("discharge_date").dt.year() != year)
     if bad.height:
         d: dt.date = bad.get_column("discharge_date")[0]
-        raise ClaimsError("claims.discharge_date", f"case {bad.get_column('case_id')[0]} discharged {d}, "
-                                                   f"outside the policy year {year}")
+        raise ClaimsError(
+            "claims.discharge_date",
+            f"case {bad.get_column('case_id')[0]} discharged {d}, outside the policy year {year}",
+        )

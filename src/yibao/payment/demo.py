@@ -17,8 +17,19 @@ from yibao.payment.dip import pay_dip
 from yibao.payment.drg import pay_drg
 from yibao.payment.policy import PaymentPolicy
 
-CLAIM_COLUMNS = ("case_id", "fixmedins_code", "hosp_lv", "drg", "adrg", "mdc", "pdx", "main_procedure",
-                 "medfee_sumamt", "los_days", "discharge_date")
+CLAIM_COLUMNS = (
+    "case_id",
+    "fixmedins_code",
+    "hosp_lv",
+    "drg",
+    "adrg",
+    "mdc",
+    "pdx",
+    "main_procedure",
+    "medfee_sumamt",
+    "los_days",
+    "discharge_date",
+)
 
 
 def claims_from_grouped(cases: pl.DataFrame, grouped: pl.DataFrame, case_prefix: str = "") -> pl.DataFrame:
@@ -34,9 +45,17 @@ def claims_from_grouped(cases: pl.DataFrame, grouped: pl.DataFrame, case_prefix:
         date = date.str.to_date("%Y-%m-%d")
     return df.select(
         (pl.lit(case_prefix) + pl.col("case_id").cast(pl.String)).alias("case_id"),
-        "fixmedins_code", "hosp_lv", "drg", "adrg", "mdc", "pdx",
+        "fixmedins_code",
+        "hosp_lv",
+        "drg",
+        "adrg",
+        "mdc",
+        "pdx",
         pl.col("procedures").fill_null("").str.split("|").list.first().fill_null("").alias("main_procedure"),
-        pl.col("medfee_sumamt").cast(pl.Int64), pl.col("los_days").cast(pl.Int64), date.alias("discharge_date"))
+        pl.col("medfee_sumamt").cast(pl.Int64),
+        pl.col("los_days").cast(pl.Int64),
+        date.alias("discharge_date"),
+    )
 
 
 @dataclass(frozen=True)
@@ -46,9 +65,15 @@ class DemoResult:
     dip: Payment
 
 
-def region_claims(region: str, workdir: Path, years: Sequence[int], persons: int, seed: int = 0,
-                  scheme: str = "chs-drg-demo",
-                  progress: Callable[[str], None] | None = None) -> pl.DataFrame:
+def region_claims(
+    region: str,
+    workdir: Path,
+    years: Sequence[int],
+    persons: int,
+    seed: int = 0,
+    scheme: str = "chs-drg-demo",
+    progress: Callable[[str], None] | None = None,
+) -> pl.DataFrame:
     """Generate (or reuse) a synthetic year per ``years``, group its inpatient discharges, stack the claims."""
     from yibao.drg import cases_from_synth, group_frame, load_scheme
     from yibao.policy.loader import example_path
@@ -74,9 +99,16 @@ def region_claims(region: str, workdir: Path, years: Sequence[int], persons: int
     return pl.concat(frames)
 
 
-def demo_region(policy: PaymentPolicy, workdir: Path, *, region: str = "xian", persons: int = 20_000,
-                history_years: int = 3, seed: int = 0,
-                progress: Callable[[str], None] | None = None) -> DemoResult:
+def demo_region(
+    policy: PaymentPolicy,
+    workdir: Path,
+    *,
+    region: str = "xian",
+    persons: int = 20_000,
+    history_years: int = 3,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> DemoResult:
     """The demo region end to end: synth ``history_years`` years before the policy year plus the policy year,
     group them with the demonstration CHS-DRG scheme, then pay the policy year by DRG and by DIP."""
     years = list(range(policy.year - history_years, policy.year + 1))

@@ -66,11 +66,13 @@ def calibrate_drg_weights(history: pl.DataFrame, policy: PaymentPolicy) -> DrgWe
     big_m = overall_mean(kept, years)
     means = weighted_means(kept, ["drg"], years).rename({"n_cases": "n_kept"})
     counts = in_window.group_by("drg").agg(pl.len().cast(pl.Int64).alias("n_cases"))
-    table = (counts.join(means, on="drg", how="left")
-             .with_columns(pl.col("n_kept").fill_null(0), pl.col("mean_fen").fill_null(0))
-             .with_columns(half_up_expr(pl.col("mean_fen") * RATIO_ONE, big_m).alias("rw"))
-             .with_columns((pl.col("rw") * drg.points_per_rw.value).alias("base_pu"))
-             .sort("drg"))
+    table = (
+        counts.join(means, on="drg", how="left")
+        .with_columns(pl.col("n_kept").fill_null(0), pl.col("mean_fen").fill_null(0))
+        .with_columns(half_up_expr(pl.col("mean_fen") * RATIO_ONE, big_m).alias("rw"))
+        .with_columns((pl.col("rw") * drg.points_per_rw.value).alias("base_pu"))
+        .sort("drg")
+    )
     # level coefficients from the calibration cases, so that the trimmed outliers are not counted twice
     hist = kept.join(table.select("drg", pl.col("mean_fen").alias("group_mean_fen")), on="drg")
     return DrgWeights(table, big_m, years, level_coefficients(policy, hist))
@@ -81,7 +83,11 @@ def _tier_multiple(drg: DrgPolicy) -> pl.Expr:
     expr: pl.Expr = pl.lit(tiers[-1].multiple, dtype=pl.Int64)
     for t in reversed(tiers[:-1]):
         assert t.max_points is not None
-        expr = pl.when(pl.col("base_pu") <= t.max_points).then(pl.lit(t.multiple, dtype=pl.Int64)).otherwise(expr)
+        expr = (
+            pl.when(pl.col("base_pu") <= t.max_points)
+            .then(pl.lit(t.multiple, dtype=pl.Int64))
+            .otherwise(expr)
+        )
     return expr
 
 
@@ -89,15 +95,17 @@ def score_drg_cases(claims: pl.DataFrame, weights: DrgWeights, policy: PaymentPo
     """Add rw, base_pu, group mean, cost ratio, outlier class, coefficient and points_pu to each case."""
     drg = _drg_policy(policy)
     ppr = drg.points_per_rw.value
-    w = weights.table.filter(pl.col("mean_fen") > 0).select("drg", "rw", "base_pu",
-                                                            pl.col("mean_fen").alias("drg_mean_fen"))
+    w = weights.table.filter(pl.col("mean_fen") > 0).select(
+        "drg", "rw", "base_pu", pl.col("mean_fen").alias("drg_mean_fen")
+    )
     df = claims.join(w, on="drg", how="left")
     df = df.with_columns(pl.col("rw").is_not_null().alias("_matched"))
     matched = pl.col("_matched")
     big_m = weights.overall_mean_fen
     df = df.with_columns(
         pl.col("drg_mean_fen").fill_null(big_m),
-        pl.col("rw").fill_null(RATIO_ONE), pl.col("base_pu").fill_null(RATIO_ONE * ppr),
+        pl.col("rw").fill_null(RATIO_ONE),
+        pl.col("base_pu").fill_null(RATIO_ONE * ppr),
         coefficient_expr(policy, weights.level_coefficients).alias("coefficient"),
     )
     # the case's standard: points and cost of the group at this hospital's coefficient; outliers are judged
@@ -107,24 +115,34 @@ def score_drg_cases(claims: pl.DataFrame, weights: DrgWeights, policy: PaymentPo
         half_up_expr(pl.col("drg_mean_fen") * pl.col("coefficient"), RATIO_ONE).alias("standard_fen"),
     )
     df = df.with_columns(
-        half_up_expr(pl.col("medfee_sumamt") * RATIO_ONE, pl.col("standard_fen")).alias("cost_ratio"))
+        half_up_expr(pl.col("medfee_sumamt") * RATIO_ONE, pl.col("standard_fen")).alias("cost_ratio")
+    )
     high = _tier_multiple(drg)
     share = drg.high_outlier.excess_share
     low = drg.low_outlier.multiple
     r = pl.col("cost_ratio")
     df = df.with_columns(
-        pl.when(~matched).then(pl.lit("unmatched"))
-        .when(r >= high).then(pl.lit("high"))
-        .when(r <= low).then(pl.lit("low"))
-        .otherwise(pl.lit("normal")).alias("outlier"),
-        pl.when(~matched).then(r)
-        .when(r >= high).then(RATIO_ONE + half_up_expr((r - high) * share, RATIO_ONE))
-        .when(r <= low).then(r)
-        .otherwise(pl.lit(RATIO_ONE)).alias("adjust"),
+        pl.when(~matched)
+        .then(pl.lit("unmatched"))
+        .when(r >= high)
+        .then(pl.lit("high"))
+        .when(r <= low)
+        .then(pl.lit("low"))
+        .otherwise(pl.lit("normal"))
+        .alias("outlier"),
+        pl.when(~matched)
+        .then(r)
+        .when(r >= high)
+        .then(RATIO_ONE + half_up_expr((r - high) * share, RATIO_ONE))
+        .when(r <= low)
+        .then(r)
+        .otherwise(pl.lit(RATIO_ONE))
+        .alias("adjust"),
     )
     # unmatched cases are priced at cost against RW 1 (the overall mean), so rw stays 1 for CMI
-    return (df.with_columns(half_up_expr(pl.col("standard_pu") * pl.col("adjust"), RATIO_ONE).alias("points_pu"))
-            .drop("_matched"))
+    return df.with_columns(
+        half_up_expr(pl.col("standard_pu") * pl.col("adjust"), RATIO_ONE).alias("points_pu")
+    ).drop("_matched")
 
 
 def pay_drg(claims: pl.DataFrame, policy: PaymentPolicy, history: pl.DataFrame | None = None) -> Payment:
@@ -144,5 +162,14 @@ def pay_drg(claims: pl.DataFrame, policy: PaymentPolicy, history: pl.DataFrame |
     pv_budget = budget_point_value(score_drg_cases(history, weights, policy), weights.years)
     pool = pool_for(policy.budget, history, policy.year)
     drg = _drg_policy(policy)
-    return settle_points("drg", policy.year, scored, pool, pv_budget, policy.pre_settlement.withholding,
-                         weights.table, drg.points_per_rw.value, weights.level_coefficients)
+    return settle_points(
+        "drg",
+        policy.year,
+        scored,
+        pool,
+        pv_budget,
+        policy.pre_settlement.withholding,
+        weights.table,
+        drg.points_per_rw.value,
+        weights.level_coefficients,
+    )

@@ -31,7 +31,9 @@ def _multiple(v: object) -> int:
 Fen = Annotated[int, BeforeValidator(lambda v: yuan_to_fen(v))]
 Ratio = Annotated[int, BeforeValidator(lambda v: parse_ratio(v))]
 Multiple = Annotated[int, BeforeValidator(_multiple)]
-Code = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]
+Code = Annotated[
+    str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+]
 
 
 class PaymentPolicyError(FieldError):
@@ -85,7 +87,8 @@ class Budget(Cited):
     amount: Fen | None = Field(default=None, description="元; with basis=amount")
     growth: Annotated[int, BeforeValidator(lambda v: parse_ratio(v, allow_negative=True))] | None = None
     reimbursement_ratio: Ratio | None = Field(
-        default=None, description="if set, `amount` is the fund and the pool is amount / ratio (DIP 结算点值)")
+        default=None, description="if set, `amount` is the fund and the pool is amount / ratio (DIP 结算点值)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Budget:
@@ -111,7 +114,9 @@ class YearWeights(Cited):
 
 
 class PreSettlement(Cited):
-    withholding: Ratio = Field(description="share of each monthly pre-settlement withheld until clearing (质量保证金)")
+    withholding: Ratio = Field(
+        description="share of each monthly pre-settlement withheld until clearing (质量保证金)"
+    )
 
 
 class Trim(Cited):
@@ -133,7 +138,9 @@ class Trim(Cited):
 
 
 class HighTier(Strict):
-    max_points: Multiple | None = Field(default=None, description="tier applies while base points ≤ this; last tier open")
+    max_points: Multiple | None = Field(
+        default=None, description="tier applies while base points ≤ this; last tier open"
+    )
     multiple: Multiple
 
 
@@ -172,11 +179,15 @@ class DrgPolicy(Strict):
 
 
 class CoreThreshold(Cited):
-    cases: int = Field(ge=1, description="a (diagnosis × procedure) combination with ≥ this many cases is a core group")
+    cases: int = Field(
+        ge=1, description="a (diagnosis × procedure) combination with ≥ this many cases is a core group"
+    )
 
 
 class DiagnosisKey(Cited):
-    core_chars: int = Field(ge=1, description="leading characters of the dot-less ICD-10 code for core groups")
+    core_chars: int = Field(
+        ge=1, description="leading characters of the dot-less ICD-10 code for core groups"
+    )
     comprehensive_chars: int = Field(ge=1, description="leading characters for comprehensive groups")
 
 

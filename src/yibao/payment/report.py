@@ -38,13 +38,19 @@ def summary(p: Payment) -> dict[str, Any]:
     flag = "outlier" if "outlier" in cases.columns else "deviation"
     classes = dict(cases.get_column(flag).value_counts().sort(flag).iter_rows())
     out: dict[str, Any] = {
-        "method": p.method, "year": p.year, "pool_fen": p.pool_fen,
-        "hospitals": h.height, "cases": cases.height, "groups": p.groups.height,
+        "method": p.method,
+        "year": p.year,
+        "pool_fen": p.pool_fen,
+        "hospitals": h.height,
+        "cases": cases.height,
+        "groups": p.groups.height,
         "points": str(points(int(h.get_column("points_pu").sum()))),
         "budget_point_value_yuan": str(fraction4(p.budget_point_value * PU_PER_POINT / 100)),
         "settlement_point_value_yuan": str(fraction4(p.settlement_point_value * PU_PER_POINT / 100)),
         "base_rate_yuan": str(fraction4(p.base_rate() / 100)),
-        "base_rate_by_level_yuan": {lv: str(fraction4(p.base_rate(c) / 100)) for lv, c in p.level_coefficients},
+        "base_rate_by_level_yuan": {
+            lv: str(fraction4(p.base_rate(c) / 100)) for lv, c in p.level_coefficients
+        },
         "due_fen": int(h.get_column("due_fen").sum()),
         "pre_paid_fen": int(h.get_column("pre_paid_fen").sum()),
         "withheld_fen": int(h.get_column("withheld_fen").sum()),
@@ -61,14 +67,33 @@ def summary(p: Payment) -> dict[str, Any]:
 def clearing_table(p: Payment, limit: int = 30) -> Table:
     """Annual clearing (年度清算) per hospital."""
     t = Table(title=f"{p.year} 年度清算 annual clearing · {p.method.upper()}", show_lines=False)
-    heads = ["机构 institution", "级 lv", "病例 cases", "CMI", "点数 points", "费用 cost", "应付 due",
-             "已付 paid", "差额 balance", "盈亏 profit"]
+    heads = [
+        "机构 institution",
+        "级 lv",
+        "病例 cases",
+        "CMI",
+        "点数 points",
+        "费用 cost",
+        "应付 due",
+        "已付 paid",
+        "差额 balance",
+        "盈亏 profit",
+    ]
     for i, hname in enumerate(heads):
         t.add_column(hname, justify="left" if i < 2 else "right", no_wrap=i == 0)
     for r in p.hospitals.head(limit).iter_rows(named=True):
-        t.add_row(r["fixmedins_code"], r["hosp_lv"], str(r["cases"]), str(ratio(r.get("cmi") or 0)),
-                  f"{points(r['points_pu']):,.0f}", wan(r["cost_fen"]), wan(r["due_fen"]),
-                  wan(r["pre_paid_fen"]), wan(r["balance_fen"]), wan(r["profit_fen"]))
+        t.add_row(
+            r["fixmedins_code"],
+            r["hosp_lv"],
+            str(r["cases"]),
+            str(ratio(r.get("cmi") or 0)),
+            f"{points(r['points_pu']):,.0f}",
+            wan(r["cost_fen"]),
+            wan(r["due_fen"]),
+            wan(r["pre_paid_fen"]),
+            wan(r["balance_fen"]),
+            wan(r["profit_fen"]),
+        )
     t.caption = "金额单位 万元 amounts in 10,000 元 (exact fen in hospitals.csv)"
     if p.hospitals.height > limit:
         t.caption += f"; 前 {limit} 家 / first {limit} of {p.hospitals.height} institutions (all in the CSV)"
@@ -79,12 +104,19 @@ def monthly_table(p: Payment, fixmedins_code: str | None = None) -> Table:
     """Monthly pre-settlement (月度预结算), one hospital (the first one by default)."""
     code = fixmedins_code or p.hospitals.item(0, "fixmedins_code")
     t = Table(title=f"{code} 月度预结算 monthly pre-settlement")
-    for i, hname in enumerate(["月 month", "病例 cases", "点数 points", "预结算 pre-due", "预留 withheld",
-                               "拨付 paid"]):
+    for i, hname in enumerate(
+        ["月 month", "病例 cases", "点数 points", "预结算 pre-due", "预留 withheld", "拨付 paid"]
+    ):
         t.add_column(hname, justify="right" if i else "left")
     for r in p.monthly.filter(pl.col("fixmedins_code") == code).iter_rows(named=True):
-        t.add_row(str(r["month"]), str(r["cases"]), f"{points(r['points_pu']):,.2f}", fmt_yuan(r["pre_due_fen"]),
-                  fmt_yuan(r["withheld_fen"]), fmt_yuan(r["pre_paid_fen"]))
+        t.add_row(
+            str(r["month"]),
+            str(r["cases"]),
+            f"{points(r['points_pu']):,.2f}",
+            fmt_yuan(r["pre_due_fen"]),
+            fmt_yuan(r["withheld_fen"]),
+            fmt_yuan(r["pre_paid_fen"]),
+        )
     return t
 
 

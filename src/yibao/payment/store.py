@@ -30,34 +30,58 @@ def _engine(url: str) -> sa.Engine:
         return sa.create_engine(led.sa_url)
 
 
-def save_payment(url: str, payment: Payment, *, run_id: str, policy_name: str,
-                 now: dt.datetime | None = None) -> StoredRun:
+def save_payment(
+    url: str, payment: Payment, *, run_id: str, policy_name: str, now: dt.datetime | None = None
+) -> StoredRun:
     """Insert the run and its clearing rows in one transaction; a ``run_id`` already stored is refused
     (``IntegrityError`` → nothing written)."""
     created = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     h = payment.hospitals
     rows = [
-        {"run_id": run_id, "fixmedins_code": r["fixmedins_code"], "hosp_lv": str(r["hosp_lv"]),
-         "cases": int(r["cases"]), "cmi": int(r["cmi"]) if r.get("cmi") is not None else None,
-         "points_pu": int(r["points_pu"]), "cost_fen": int(r["cost_fen"]), "due_fen": int(r["due_fen"]),
-         "pre_paid_fen": int(r["pre_paid_fen"]), "withheld_fen": int(r["withheld_fen"]),
-         "balance_fen": int(r["balance_fen"]), "profit_fen": int(r["profit_fen"])}
+        {
+            "run_id": run_id,
+            "fixmedins_code": r["fixmedins_code"],
+            "hosp_lv": str(r["hosp_lv"]),
+            "cases": int(r["cases"]),
+            "cmi": int(r["cmi"]) if r.get("cmi") is not None else None,
+            "points_pu": int(r["points_pu"]),
+            "cost_fen": int(r["cost_fen"]),
+            "due_fen": int(r["due_fen"]),
+            "pre_paid_fen": int(r["pre_paid_fen"]),
+            "withheld_fen": int(r["withheld_fen"]),
+            "balance_fen": int(r["balance_fen"]),
+            "profit_fen": int(r["profit_fen"]),
+        }
         for r in h.iter_rows(named=True)
     ]
     engine = _engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(payment_run.insert().values(
-                run_id=run_id, method=payment.method, year=payment.year, policy=policy_name[:200],
-                pool_fen=payment.pool_fen, budget_point_value=str(payment.budget_point_value),
-                settlement_point_value=str(payment.settlement_point_value), cases=payment.cases.height,
-                created=created))
+            conn.execute(
+                payment_run.insert().values(
+                    run_id=run_id,
+                    method=payment.method,
+                    year=payment.year,
+                    policy=policy_name[:200],
+                    pool_fen=payment.pool_fen,
+                    budget_point_value=str(payment.budget_point_value),
+                    settlement_point_value=str(payment.settlement_point_value),
+                    cases=payment.cases.height,
+                    created=created,
+                )
+            )
             if rows:
                 conn.execute(payment_clearing.insert(), rows)
     finally:
         engine.dispose()
-    return StoredRun(run_id, payment.method, payment.year, payment.pool_fen, payment.cases.height,
-                     sum(r["due_fen"] for r in rows))
+    return StoredRun(
+        run_id,
+        payment.method,
+        payment.year,
+        payment.pool_fen,
+        payment.cases.height,
+        sum(r["due_fen"] for r in rows),
+    )
 
 
 def list_runs(url: str) -> list[StoredRun]:
@@ -65,12 +89,26 @@ def list_runs(url: str) -> list[StoredRun]:
     engine = _engine(url)
     try:
         with engine.connect() as conn:
-            due = (sa.select(payment_clearing.c.run_id, sa.func.sum(payment_clearing.c.due_fen).label("due"))
-                   .group_by(payment_clearing.c.run_id).subquery())
-            q = (sa.select(payment_run.c.run_id, payment_run.c.method, payment_run.c.year, payment_run.c.pool_fen,
-                           payment_run.c.cases, sa.func.coalesce(due.c.due, 0))
-                 .select_from(payment_run.outerjoin(due, due.c.run_id == payment_run.c.run_id))
-                 .order_by(payment_run.c.created.desc(), payment_run.c.run_id))
-            return [StoredRun(str(a), str(b), int(c), int(d), int(e), int(f)) for a, b, c, d, e, f in conn.execute(q)]
+            due = (
+                sa.select(payment_clearing.c.run_id, sa.func.sum(payment_clearing.c.due_fen).label("due"))
+                .group_by(payment_clearing.c.run_id)
+                .subquery()
+            )
+            q = (
+                sa.select(
+                    payment_run.c.run_id,
+                    payment_run.c.method,
+                    payment_run.c.year,
+                    payment_run.c.pool_fen,
+                    payment_run.c.cases,
+                    sa.func.coalesce(due.c.due, 0),
+                )
+                .select_from(payment_run.outerjoin(due, due.c.run_id == payment_run.c.run_id))
+                .order_by(payment_run.c.created.desc(), payment_run.c.run_id)
+            )
+            return [
+                StoredRun(str(a), str(b), int(c), int(d), int(e), int(f))
+                for a, b, c, d, e, f in conn.execute(q)
+            ]
     finally:
         engine.dispose()

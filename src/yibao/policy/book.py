@@ -30,8 +30,9 @@ class PolicyBook:
         version = self.loaded.version_for(day)
         if version is None:
             spans = ", ".join(f"{v.effective_from}…{v.effective_to}" for v in self.loaded.region.versions)
-            raise SettlementError(field, f"{day} is outside every policy version of region "
-                                  f"{self.admdvs} ({spans})", "no_policy")
+            raise SettlementError(
+                field, f"{day} is outside every policy version of region {self.admdvs} ({spans})", "no_policy"
+            )
         compiled = self._cache.get(version.id)
         if compiled is None:
             compiled = self._cache[version.id] = compile_version(self.loaded, version)

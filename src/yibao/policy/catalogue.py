@@ -17,9 +17,21 @@ CLASS_A, CLASS_B, CLASS_C = "01", "02", "03"  # chrgitm_lv 甲 / 乙 / 丙
 CLASS_NAMES = {CLASS_A: ("甲类", "class A"), CLASS_B: ("乙类", "class B"), CLASS_C: ("丙类", "class C")}
 FEE_CATEGORIES = {f"{i:02d}" for i in range(1, 15)}  # med_chrgitm_type 01–14
 COLUMNS = (
-    "code", "name", "name_en", "category", "class", "selfpay_prop", "price_cap", "unit_price",
-    "sex", "min_age", "max_age", "min_level", "indications", "kind",
-)  # fmt: skip
+    "code",
+    "name",
+    "name_en",
+    "category",
+    "class",
+    "selfpay_prop",
+    "price_cap",
+    "unit_price",
+    "sex",
+    "min_age",
+    "max_age",
+    "min_level",
+    "indications",
+    "kind",
+)
 REQUIRED = ("code", "name", "category", "class")
 
 

@@ -152,7 +152,8 @@ def compile_version(loaded: LoadedRegion, version: Version) -> CompiledPolicy:
     for b in version.benefits:
         drows = [(r.level, r.person_type, r.amount) for r in b.deductible.amounts]
         exact_rows = {
-            loc: [(r.level, r.person_type, r.ratio) for r in b.ratios if r.locality == loc] for loc in LOCALITIES
+            loc: [(r.level, r.person_type, r.ratio) for r in b.ratios if r.locality == loc]
+            for loc in LOCALITIES
         }
         general_rows = [(r.level, r.person_type, r.ratio) for r in b.ratios if r.locality == WILDCARD]
         ded: dict[tuple[str, str], int] = {}
@@ -226,4 +227,3 @@ def compile_version(loaded: LoadedRegion, version: Version) -> CompiledPolicy:
         accounts=accounts,
         fund_names=fund_names,
     )
-

@@ -92,7 +92,9 @@ def load_region_text(text: str, *, file: str = "<text>", base_dir: Path | None =
         try:
             catalogues[name] = parse_catalogue(cpath.read_text(encoding="utf-8"))
         except OSError as exc:
-            problems.append(Problem("catalogue", f"cannot read catalogue {str(cpath)!r}: {exc.strerror or exc}"))
+            problems.append(
+                Problem("catalogue", f"cannot read catalogue {str(cpath)!r}: {exc.strerror or exc}")
+            )
         except CatalogueError as exc:
             problems.append(Problem("catalogue", f"{cpath.name}: {exc}"))
     if problems:
@@ -125,14 +127,21 @@ def check_references(region: Region) -> list[Problem]:
         if value is None or (wildcard and value == WILDCARD):
             return
         if value not in known:
-            out.append(Problem(path, f"unknown {what} {value!r}; declared: {', '.join(sorted(known)) or 'none'}"))
+            out.append(
+                Problem(path, f"unknown {what} {value!r}; declared: {', '.join(sorted(known)) or 'none'}")
+            )
 
     for i, pt in enumerate(region.person_types):
         need(f"person_types[{i}].scheme", pt.scheme, schemes, "scheme")
     versions = sorted(enumerate(region.versions), key=lambda iv: iv[1].effective_from)
     for (_, earlier), (j, later) in itertools.pairwise(versions):
         if later.effective_from <= earlier.effective_to:
-            out.append(Problem(f"versions[{j}].effective_from", f"overlaps version {earlier.id!r} (ends {earlier.effective_to})"))
+            out.append(
+                Problem(
+                    f"versions[{j}].effective_from",
+                    f"overlaps version {earlier.id!r} (ends {earlier.effective_to})",
+                )
+            )
     for vi, v in enumerate(region.versions):
         vp = f"versions[{vi}]"
         if v.effective_to < v.effective_from:
@@ -144,8 +153,13 @@ def check_references(region: Region) -> list[Problem]:
             need(f"{bp}.source", b.source, sources, "source")
             need(f"{bp}.cap.source", b.cap.source, sources, "source")
             if b.deductible.counter is not None and b.deductible.counter == b.cap.counter:
-                out.append(Problem(f"{bp}.cap.counter", f"{b.cap.counter!r} is also the deductible's counter; "
-                                   "a yearly accumulator must count one thing"))
+                out.append(
+                    Problem(
+                        f"{bp}.cap.counter",
+                        f"{b.cap.counter!r} is also the deductible's counter; "
+                        "a yearly accumulator must count one thing",
+                    )
+                )
             for k, o in enumerate(b.cap.by_person_type):
                 need(f"{bp}.cap.by_person_type[{k}].person_type", o.person_type, set(ptypes), "person type")
                 need(f"{bp}.cap.by_person_type[{k}].source", o.source, sources, "source")
@@ -153,12 +167,23 @@ def check_references(region: Region) -> list[Problem]:
             for k, vt in enumerate(b.visit_types):
                 need(f"{bp}.visit_types[{k}]", vt, vtypes, "visit type")
                 if (b.scheme, vt) in seen:
-                    out.append(Problem(f"{bp}.visit_types[{k}]", f"scheme {b.scheme} / visit type {vt} is already "
-                                       f"covered by benefit {seen[(b.scheme, vt)]!r}"))
+                    out.append(
+                        Problem(
+                            f"{bp}.visit_types[{k}]",
+                            f"scheme {b.scheme} / visit type {vt} is already "
+                            f"covered by benefit {seen[(b.scheme, vt)]!r}",
+                        )
+                    )
                 seen[(b.scheme, vt)] = b.id
             for k, row in enumerate(b.deductible.amounts):
                 need(f"{bp}.deductible.amounts[{k}].level", row.level, levels, "hospital level", True)
-                need(f"{bp}.deductible.amounts[{k}].person_type", row.person_type, set(ptypes), "person type", True)
+                need(
+                    f"{bp}.deductible.amounts[{k}].person_type",
+                    row.person_type,
+                    set(ptypes),
+                    "person type",
+                    True,
+                )
             for k, r in enumerate(b.ratios):
                 need(f"{bp}.ratios[{k}].level", r.level, levels, "hospital level", True)
                 need(f"{bp}.ratios[{k}].person_type", r.person_type, set(ptypes), "person type", True)
@@ -167,20 +192,34 @@ def check_references(region: Region) -> list[Problem]:
             for lv in sorted(levels):
                 for pt_code in scheme_pts:
                     if not any(_match(r.level, lv) and _match(r.person_type, pt_code) for r in b.ratios):
-                        out.append(Problem(f"{bp}.ratios", f"no ratio for hospital level {lv!r} and person type "
-                                           f"{pt_code!r} (add a row or a '*' row)"))
+                        out.append(
+                            Problem(
+                                f"{bp}.ratios",
+                                f"no ratio for hospital level {lv!r} and person type "
+                                f"{pt_code!r} (add a row or a '*' row)",
+                            )
+                        )
                     if b.deductible.basis != "none" and not any(
                         _match(r.level, lv) and _match(r.person_type, pt_code) for r in b.deductible.amounts
                     ):
-                        out.append(Problem(f"{bp}.deductible.amounts", f"no deductible for level {lv!r} and "
-                                           f"person type {pt_code!r}"))
+                        out.append(
+                            Problem(
+                                f"{bp}.deductible.amounts",
+                                f"no deductible for level {lv!r} and person type {pt_code!r}",
+                            )
+                        )
         ded_counters = {b.deductible.counter for b in v.benefits if b.deductible.counter}
         cap_counters = {b.cap.counter for b in v.benefits}
         for li, layer in enumerate(v.layers):
             lp = f"{vp}.layers[{li}]"
             if layer.counter in ded_counters | cap_counters:
-                out.append(Problem(f"{lp}.counter", f"{layer.counter!r} is already a benefit's deductible or cap "
-                                   "counter; give the layer its own"))
+                out.append(
+                    Problem(
+                        f"{lp}.counter",
+                        f"{layer.counter!r} is already a benefit's deductible or cap "
+                        "counter; give the layer its own",
+                    )
+                )
             need(f"{lp}.source", layer.source, sources, "source")
             for k, s in enumerate(layer.schemes):
                 need(f"{lp}.schemes[{k}]", s, schemes, "scheme")

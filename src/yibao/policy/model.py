@@ -16,7 +16,9 @@ from yibao.money import parse_ratio, yuan_to_fen
 Fen = Annotated[int, BeforeValidator(lambda v: yuan_to_fen(v))]
 Ratio = Annotated[int, BeforeValidator(lambda v: parse_ratio(v))]
 SignedRatio = Annotated[int, BeforeValidator(lambda v: parse_ratio(v, allow_negative=True))]
-Code = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]
+Code = Annotated[
+    str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+]
 
 PersonGroup = Literal["in_service", "retired", "resident"]
 Locality = Literal["local", "remote_filed", "remote_unfiled"]
@@ -69,7 +71,9 @@ class DeductibleRow(Strict):
 class RepeatAdmission(Strict):
     """Later admissions in the same year: a fixed schedule, or a stepped reduction with a floor."""
 
-    schedule: list[Ratio] | None = Field(default=None, description="factor on the level amount for the 1st, 2nd … admission of the year")
+    schedule: list[Ratio] | None = Field(
+        default=None, description="factor on the level amount for the 1st, 2nd … admission of the year"
+    )
     step: Ratio | None = None
     floor: Fen | None = None
 
@@ -117,7 +121,9 @@ class CapOverride(Strict):
 class Cap(Strict):
     counter: str
     amount: Fen | None = Field(description="annual payment limit; null = no cap")
-    by_person_type: list[CapOverride] = Field(default_factory=list, description="e.g. a higher cap for retirees")
+    by_person_type: list[CapOverride] = Field(
+        default_factory=list, description="e.g. a higher cap for retirees"
+    )
     source: str | None = None
 
 
@@ -130,7 +136,9 @@ class Benefit(Strict):
     fund_pay_type: Code = Field(pattern=r"^\d{6}$")
     deductible: Deductible
     ratios: list[RatioRow] = Field(min_length=1)
-    locality_adjustment: dict[Literal["remote_filed", "remote_unfiled"], SignedRatio] = Field(default_factory=dict)
+    locality_adjustment: dict[Literal["remote_filed", "remote_unfiled"], SignedRatio] = Field(
+        default_factory=dict
+    )
     cap: Cap
     source: str | None = None
 
@@ -210,7 +218,9 @@ class Version(Strict):
     benefits: list[Benefit] = Field(default_factory=list)
     layers: list[Layer] = Field(default_factory=list)
     accounts: list[AccountRule] = Field(default_factory=list)
-    catalogue: str | None = Field(default=None, description="catalogue file for this version, else the region's")
+    catalogue: str | None = Field(
+        default=None, description="catalogue file for this version, else the region's"
+    )
 
 
 class Region(Strict):

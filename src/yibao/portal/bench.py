@@ -52,8 +52,11 @@ def run(*, persons: int = 200, requests: int = 200) -> Iterator[dict[str, Any]]:
         setl_id = led.list_settlements(seeded.insured_psn_no, limit=1)[0].setl_id
         led.close()
         params = core.load_params()
-        picks = [core.Pick("XJ01DDA003B002010119046", 10), core.Pick("XC10AAA033A001020112059", 30),
-                 core.Pick("001101000010000", 1)]
+        picks = [
+            core.Pick("XJ01DDA003B002010119046", 10),
+            core.Pick("XC10AAA033A001020112059", 30),
+            core.Pick("001101000010000", 1),
+        ]
         picks = [p for p in picks if p.code in policy.catalogue]
 
         def aid() -> None:
@@ -68,7 +71,12 @@ def run(*, persons: int = 200, requests: int = 200) -> Iterator[dict[str, Any]]:
         xs = _timed(requests, lambda: c.get(f"/me/visits/{setl_id}"))
         yield record("portal.visit_page", "p50", _p(xs, 0.5), "ms")
         yield record("portal.visit_page", "p99", _p(xs, 0.99), "ms")
-        form = {"level": "2", "med_type": "11", "code": [p.code for p in picks], "qty": [str(p.qty) for p in picks]}
+        form = {
+            "level": "2",
+            "med_type": "11",
+            "code": [p.code for p in picks],
+            "qty": [str(p.qty) for p in picks],
+        }
         xs = _timed(max(requests // 4, 1), lambda: c.post("/me/estimate", data=form))
         yield record("portal.estimate_page", "p50", _p(xs, 0.5), "ms")
         s = TestClient(app)

@@ -68,7 +68,9 @@ def parse_params(data: Mapping[str, Any]) -> PortalParams:
         source = str(rule.get("source") or "").strip()
         if not source:
             raise PortalError(f"sla.{kind}.source", "every parameter needs a source", "missing")
-        sla[kind] = SlaRule(kind, days, str(rule.get("name") or kind), str(rule.get("name_en") or kind), source)
+        sla[kind] = SlaRule(
+            kind, days, str(rule.get("name") or kind), str(rule.get("name_en") or kind), source
+        )
     missing = [k for k in CASE_KINDS if k not in sla]
     if missing:
         raise PortalError("sla", f"no clock for {', '.join(missing)}", "missing")
@@ -90,8 +92,15 @@ def parse_params(data: Mapping[str, Any]) -> PortalParams:
         ints[key] = v
     if not str(alt.get("source") or "").strip():
         raise PortalError("alternatives.source", "needs a source", "missing")
-    return PortalParams(sla, calendar, calendar.source, ints["same_generic_prefix"], ints["same_class_prefix"],
-                        ints["max_per_item"], str(alt["source"]))
+    return PortalParams(
+        sla,
+        calendar,
+        calendar.source,
+        ints["same_generic_prefix"],
+        ints["same_class_prefix"],
+        ints["max_per_item"],
+        str(alt["source"]),
+    )
 
 
 @lru_cache(maxsize=4)
@@ -117,8 +126,9 @@ class SlaClock:
     stopped: bool  # the case reached a decision; the clock no longer runs
 
 
-def sla_clock(calendar: Calendar, days: int, opened: dt.date, today: dt.date,
-              decided: dt.date | None = None) -> SlaClock:
+def sla_clock(
+    calendar: Calendar, days: int, opened: dt.date, today: dt.date, decided: dt.date | None = None
+) -> SlaClock:
     """The clock of a case opened on ``opened`` with ``days`` working days, seen on ``today``.  Once the
     case is decided (``decided``), the clock stops on that day: late is late, on time is on time."""
     due = calendar.add_working_days(opened, days)
@@ -177,7 +187,9 @@ def check_move(kind: str, status: str, new: str, role: str) -> None:
     if new not in STATUSES:
         raise PortalError("status", f"unknown status {new!r}")
     if new not in allowed_moves(kind, status, role):
-        raise PortalError("status", f"a {role} cannot move a {kind} case from {status} to {new}", "bad_transition")
+        raise PortalError(
+            "status", f"a {role} cannot move a {kind} case from {status} to {new}", "bad_transition"
+        )
 
 
 def check_new_case(kind: str, detail: str, subject: str) -> None:
@@ -218,7 +230,9 @@ class BenefitYear:
     cap_room: int | None
 
 
-def year_so_far(policy: CompiledPolicy, person: Person, acc: Mapping[str, int], level: str) -> list[BenefitYear]:
+def year_so_far(
+    policy: CompiledPolicy, person: Person, acc: Mapping[str, int], level: str
+) -> list[BenefitYear]:
     """Deductible met and cap room left for every benefit of the person's scheme, from the accumulators.
     ``level`` is the hospital level whose deductible is shown (the deductible can differ by level)."""
     seen: dict[str, tuple[Any, list[str]]] = {}
@@ -232,9 +246,18 @@ def year_so_far(policy: CompiledPolicy, person: Person, acc: Mapping[str, int], 
         full = b.deductible.get((level, person.psn_type)) if b.basis == "per_year" else None
         cap = b.cap_by_person_type.get(person.psn_type, b.cap)
         used = acc.get(b.cap_counter, 0)
-        out.append(BenefitYear(b.id, tuple(vts), b.basis, full,
-                               min(counter_val, full) if full is not None else counter_val,
-                               cap, used, None if cap is None else max(cap - used, 0)))
+        out.append(
+            BenefitYear(
+                b.id,
+                tuple(vts),
+                b.basis,
+                full,
+                min(counter_val, full) if full is not None else counter_val,
+                cap,
+                used,
+                None if cap is None else max(cap - used, 0),
+            )
+        )
     return out
 
 
@@ -245,8 +268,17 @@ class Pick:
     qty: int  # whole units
 
 
-def build_visit(policy: CompiledPolicy, psn_no: str, picks: Sequence[Pick], *, level: str, med_type: str,
-                day: dt.date, fixmedins_code: str = "ESTIMATE", use_account: bool = True) -> Visit:
+def build_visit(
+    policy: CompiledPolicy,
+    psn_no: str,
+    picks: Sequence[Pick],
+    *,
+    level: str,
+    med_type: str,
+    day: dt.date,
+    fixmedins_code: str = "ESTIMATE",
+    use_account: bool = True,
+) -> Visit:
     """A hypothetical visit priced at the catalogue's typical unit prices (``unit_price``)."""
     if level not in policy.levels:
         raise PortalError("level", f"unknown hospital level {level!r} (known: {', '.join(policy.levels)})")
@@ -264,12 +296,22 @@ def build_visit(policy: CompiledPolicy, psn_no: str, picks: Sequence[Pick], *, l
         if not 1 <= p.qty <= 999:
             raise PortalError(f"items[{i}].qty", f"{p.qty} is not a quantity from 1 to 999")
         lines.append(Line(str(i + 1), p.code, p.qty * QTY_ONE, item.unit_price, item.unit_price * p.qty))
-    return Visit(f"EST-{psn_no}", psn_no, med_type, fixmedins_code, level, day, day, tuple(lines),
-                 use_account=use_account)
+    return Visit(
+        f"EST-{psn_no}",
+        psn_no,
+        med_type,
+        fixmedins_code,
+        level,
+        day,
+        day,
+        tuple(lines),
+        use_account=use_account,
+    )
 
 
-def estimate(policy: CompiledPolicy, person: Person, visit: Visit, acc: Mapping[str, int],
-             balance: int) -> Settlement:
+def estimate(
+    policy: CompiledPolicy, person: Person, visit: Visit, acc: Mapping[str, int], balance: int
+) -> Settlement:
     """The pre-settlement (2206) of ``visit`` with the person's real accumulators and account balance.
     Pure: the same call the ledger makes for a 2206, and nothing is written anywhere."""
     return settle_visit(policy, person, visit, acc, balance, person.insutype)
@@ -284,8 +326,16 @@ class LevelOption:
     cash: int
 
 
-def compare_levels(policy: CompiledPolicy, person: Person, picks: Sequence[Pick], acc: Mapping[str, int],
-                   balance: int, *, med_type: str, day: dt.date) -> list[LevelOption]:
+def compare_levels(
+    policy: CompiledPolicy,
+    person: Person,
+    picks: Sequence[Pick],
+    acc: Mapping[str, int],
+    balance: int,
+    *,
+    med_type: str,
+    day: dt.date,
+) -> list[LevelOption]:
     """The same care at every hospital level of the region, cheapest own payment first (then by level)."""
     out = []
     for level in policy.levels:
@@ -310,30 +360,56 @@ def alternatives_for(policy: CompiledPolicy, code: str, params: PortalParams) ->
     item = policy.catalogue.get(code)
     if item is None or item.kind != "drug":
         return []
-    g, c = code[:params.generic_prefix], code[:params.class_prefix]
-    same_g = [x.code for x in policy.catalogue.values()
-              if x.kind == "drug" and x.code != code and x.unit_price and x.code.startswith(g)]
-    same_c = [x.code for x in policy.catalogue.values()
-              if x.kind == "drug" and x.code not in same_g and x.code != code and x.unit_price
-              and x.code.startswith(c)]
+    g, c = code[: params.generic_prefix], code[: params.class_prefix]
+    same_g = [
+        x.code
+        for x in policy.catalogue.values()
+        if x.kind == "drug" and x.code != code and x.unit_price and x.code.startswith(g)
+    ]
+    same_c = [
+        x.code
+        for x in policy.catalogue.values()
+        if x.kind == "drug"
+        and x.code not in same_g
+        and x.code != code
+        and x.unit_price
+        and x.code.startswith(c)
+    ]
     found = [(x, "same_generic") for x in sorted(same_g)] + [(x, "same_class") for x in sorted(same_c)]
-    return found[:params.max_alternatives]
+    return found[: params.max_alternatives]
 
 
-def compare_drugs(policy: CompiledPolicy, person: Person, picks: Sequence[Pick], acc: Mapping[str, int],
-                  balance: int, params: PortalParams, *, level: str, med_type: str,
-                  day: dt.date) -> list[Alternative]:
+def compare_drugs(
+    policy: CompiledPolicy,
+    person: Person,
+    picks: Sequence[Pick],
+    acc: Mapping[str, int],
+    balance: int,
+    params: PortalParams,
+    *,
+    level: str,
+    med_type: str,
+    day: dt.date,
+) -> list[Alternative]:
     """For each picked drug, its alternatives, each estimated by swapping it into the same visit."""
-    base = estimate(policy, person, build_visit(policy, person.psn_no, picks, level=level, med_type=med_type,
-                                                day=day), acc, balance)
+    base = estimate(
+        policy,
+        person,
+        build_visit(policy, person.psn_no, picks, level=level, med_type=med_type, day=day),
+        acc,
+        balance,
+    )
     out = []
     for i, p in enumerate(picks):
         for alt, relation in alternatives_for(policy, p.code, params):
             swapped = [Pick(alt, q.qty) if j == i else q for j, q in enumerate(picks)]
             v = build_visit(policy, person.psn_no, swapped, level=level, med_type=med_type, day=day)
             s = estimate(policy, person, v, acc, balance)
-            out.append(Alternative(p.code, alt, relation, s.medfee_sumamt, s.psn_part_amt,
-                                   base.psn_part_amt - s.psn_part_amt))
+            out.append(
+                Alternative(
+                    p.code, alt, relation, s.medfee_sumamt, s.psn_part_amt, base.psn_part_amt - s.psn_part_amt
+                )
+            )
     return out
 
 

@@ -30,8 +30,15 @@ class Seeded:
     password: str
 
 
-def seed_demo_db(db_path: Path, *, region: str = "xian", persons: int = 200, visits: int | None = None, year: int = 2025,
-                 seed: int = 7) -> Seeded:
+def seed_demo_db(
+    db_path: Path,
+    *,
+    region: str = "xian",
+    persons: int = 200,
+    visits: int | None = None,
+    year: int = 2025,
+    seed: int = 7,
+) -> Seeded:
     """Create (replacing) a SQLite database at ``db_path`` with settled visits and the demo logins."""
     from yibao.api.users import DEMO_PASSWORD, seed_demo_users
     from yibao.demo.run import msgid_for

@@ -62,8 +62,9 @@ def ui_prefs(request: Request) -> tuple[str, bool]:
     return (lang if lang in ("zh", "en") else "zh"), big
 
 
-def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200,
-           env: Jinja2Templates | None = None) -> Response:
+def render(
+    request: Request, name: str, ctx: dict[str, Any], status: int = 200, env: Jinja2Templates | None = None
+) -> Response:
     """Render a page with the caller's language and elderly-mode preferences (``env``: another
     template set, e.g. the dashboard's, that can extend ``base.html``)."""
     lang, big = ui_prefs(request)
@@ -82,9 +83,20 @@ def render(request: Request, name: str, ctx: dict[str, Any], status: int = 200,
         return here + "?" + "&".join(f"{k}={v}" for k, v in q.items())
 
     principal = getattr(request.state, "principal", None)
-    resp = (env or templates).TemplateResponse(request, name, {
-        "t": t, "pair": pair, "lang": lang, "big": big, "switch": switch, "principal": principal, **ctx,
-    }, status_code=status)
+    resp = (env or templates).TemplateResponse(
+        request,
+        name,
+        {
+            "t": t,
+            "pair": pair,
+            "lang": lang,
+            "big": big,
+            "switch": switch,
+            "principal": principal,
+            **ctx,
+        },
+        status_code=status,
+    )
     if request.query_params.get("lang") in ("zh", "en"):
         resp.set_cookie("yb_lang", lang, max_age=365 * 86400, samesite="lax", path="/")
     if request.query_params.get("big") in ("0", "1"):
@@ -98,7 +110,9 @@ def acting_for(request: Request, p: Principal) -> str:
     wanted = request.query_params.get("psn") or request.cookies.get("yb_psn") or p.psn_no
     if not (core.may_act_for(p.family_psn_nos, wanted) and can_read_person(p, wanted)):
         if request.query_params.get("psn"):
-            raise HTTPException(403, "只能查看本人或已绑定亲属的信息 you may act only for yourself and linked family")
+            raise HTTPException(
+                403, "只能查看本人或已绑定亲属的信息 you may act only for yourself and linked family"
+            )
         return p.psn_no  # a stale cookie from another login: fall back to oneself
     return wanted
 
@@ -157,12 +171,25 @@ def my_home(request: Request, p: Insured, year: int | None = None, all: int = 0)
         benefits, vt_names, level_names, level = [], {}, {}, ""
     visits = [s for s in settlements if s.year == the_year]
     log_access(request, p, psn, f"portal home {the_year}")
-    resp = render(request, "me.html", {
-        "person": person, "family": _family(request, p), "psn": psn, "year": the_year, "years": years,
-        "benefits": benefits, "balance": balance, "vt_names": vt_names, "level_names": level_names,
-        "level": level, "visits": visits if all else visits[:VISITS_SHOWN], "more": max(len(visits) - VISITS_SHOWN, 0),
-        "show_all": bool(all),
-    })
+    resp = render(
+        request,
+        "me.html",
+        {
+            "person": person,
+            "family": _family(request, p),
+            "psn": psn,
+            "year": the_year,
+            "years": years,
+            "benefits": benefits,
+            "balance": balance,
+            "vt_names": vt_names,
+            "level_names": level_names,
+            "level": level,
+            "visits": visits if all else visits[:VISITS_SHOWN],
+            "more": max(len(visits) - VISITS_SHOWN, 0),
+            "show_all": bool(all),
+        },
+    )
     return _remember_psn(resp, request, psn)
 
 
@@ -173,8 +200,9 @@ def _own_settlement(request: Request, p: Principal, setl_id: str) -> StoredSettl
         except LedgerError:
             stored = None
     # someone else's settlement looks exactly like a missing one: nothing leaks
-    if stored is None or not (core.may_act_for(p.family_psn_nos, stored.psn_no)
-                              and can_read_person(p, stored.psn_no)):
+    if stored is None or not (
+        core.may_act_for(p.family_psn_nos, stored.psn_no) and can_read_person(p, stored.psn_no)
+    ):
         raise HTTPException(404, "未找到该结算 settlement not found")
     return stored
 
@@ -187,21 +215,42 @@ def visit_page(request: Request, p: Insured, setl_id: str) -> Response:
     splits = line_splits(stored.settlement, stored.visit)
     log_access(request, p, stored.psn_no, f"settlement {setl_id}")
     rows = [{"split": sp, "item": policy.catalogue.get(sp.code)} for sp in splits]
-    return render(request, "visit.html", {
-        "stored": stored, "s": stored.settlement, "v": stored.visit, "text": text, "rows": rows,
-        "policy": policy, "rating": portal_store(request).rating(setl_id),
-        "fund_names": policy.fund_names, "saved": request.query_params.get("saved") == "1",
-    })
+    return render(
+        request,
+        "visit.html",
+        {
+            "stored": stored,
+            "s": stored.settlement,
+            "v": stored.visit,
+            "text": text,
+            "rows": rows,
+            "policy": policy,
+            "rating": portal_store(request).rating(setl_id),
+            "fund_names": policy.fund_names,
+            "saved": request.query_params.get("saved") == "1",
+        },
+    )
 
 
 @router.post("/me/visits/{setl_id}/rating")
-def rate_visit(request: Request, p: Insured, setl_id: str, stars: Annotated[int, Form()],
-               comment: Annotated[str, Form()] = "") -> Response:
+def rate_visit(
+    request: Request,
+    p: Insured,
+    setl_id: str,
+    stars: Annotated[int, Form()],
+    comment: Annotated[str, Form()] = "",
+) -> Response:
     stored = _own_settlement(request, p, setl_id)
     try:
-        portal_store(request).rate(setl_id=setl_id, psn_no=stored.psn_no, user_id=p.user_id,
-                                   fixmedins_code=stored.visit.fixmedins_code, stars=stars, comment=comment,
-                                   now=now_utc())
+        portal_store(request).rate(
+            setl_id=setl_id,
+            psn_no=stored.psn_no,
+            user_id=p.user_id,
+            fixmedins_code=stored.visit.fixmedins_code,
+            stars=stars,
+            comment=comment,
+            now=now_utc(),
+        )
     except core.PortalError as exc:
         raise _form_error(request, exc) from exc
     return RedirectResponse(f"/me/visits/{setl_id}?saved=1", status_code=303)
@@ -227,14 +276,29 @@ def estimate_form(request: Request, p: Insured) -> Response:
     psn = acting_for(request, p)
     day = estimate_day(book_of(request), local_today())
     policy = book_of(request).for_date(day)
-    return render(request, "estimate.html", {"items": _priced_items(request, day), "policy": policy, "psn": psn,
-                                             "result": None, "day": day, "form": {}})
+    return render(
+        request,
+        "estimate.html",
+        {
+            "items": _priced_items(request, day),
+            "policy": policy,
+            "psn": psn,
+            "result": None,
+            "day": day,
+            "form": {},
+        },
+    )
 
 
 @router.post("/me/estimate", response_class=HTMLResponse)
-def estimate_submit(request: Request, p: Insured, level: Annotated[str, Form()] = "",
-                    med_type: Annotated[str, Form()] = "", code: Annotated[list[str] | None, Form()] = None,
-                    qty: Annotated[list[str] | None, Form()] = None) -> Response:
+def estimate_submit(
+    request: Request,
+    p: Insured,
+    level: Annotated[str, Form()] = "",
+    med_type: Annotated[str, Form()] = "",
+    code: Annotated[list[str] | None, Form()] = None,
+    qty: Annotated[list[str] | None, Form()] = None,
+) -> Response:
     psn = acting_for(request, p)
     day = estimate_day(book_of(request), local_today())
     policy = book_of(request).for_date(day)
@@ -249,18 +313,45 @@ def estimate_submit(request: Request, p: Insured, level: Annotated[str, Form()] 
         visit = core.build_visit(policy, psn, picks, level=level, med_type=med_type, day=day)
         s = core.estimate(policy, person, visit, acc, balance)
         by_level = core.compare_levels(policy, person, picks, acc, balance, med_type=med_type, day=day)
-        drugs = core.compare_drugs(policy, person, picks, acc, balance, params, level=level, med_type=med_type,
-                                   day=day)
+        drugs = core.compare_drugs(
+            policy, person, picks, acc, balance, params, level=level, med_type=med_type, day=day
+        )
     except (core.PortalError, SettlementError, LedgerError) as exc:
-        return render(request, "estimate.html", {
-            "items": _priced_items(request, day), "policy": policy, "psn": psn, "result": None, "day": day,
-            "error": f"{exc.field}: {exc.reason}", "form": {"level": level, "med_type": med_type}}, status=422)
+        return render(
+            request,
+            "estimate.html",
+            {
+                "items": _priced_items(request, day),
+                "policy": policy,
+                "psn": psn,
+                "result": None,
+                "day": day,
+                "error": f"{exc.field}: {exc.reason}",
+                "form": {"level": level, "med_type": med_type},
+            },
+            status=422,
+        )
     log_access(request, p, psn, "estimate (accumulators, balance)")
     text = explain(s, visit, policy)
-    return render(request, "estimate.html", {
-        "items": _priced_items(request, day), "policy": policy, "psn": psn, "day": day,
-        "result": {"s": s, "visit": visit, "text": text, "by_level": by_level, "drugs": drugs, "picks": picks},
-        "form": {"level": level, "med_type": med_type}})
+    return render(
+        request,
+        "estimate.html",
+        {
+            "items": _priced_items(request, day),
+            "policy": policy,
+            "psn": psn,
+            "day": day,
+            "result": {
+                "s": s,
+                "visit": visit,
+                "text": text,
+                "by_level": by_level,
+                "drugs": drugs,
+                "picks": picks,
+            },
+            "form": {"level": level, "med_type": med_type},
+        },
+    )
 
 
 # ---------------------------------------------------------------------------- cases: 备案, 投诉, 举报
@@ -270,21 +361,40 @@ def my_cases(request: Request, p: Insured) -> Response:
     store = portal_store(request)
     cases = store.cases_for(list(p.family_psn_nos))
     today = local_today()
-    return render(request, "cases.html", {
-        "psn": psn, "family": _family(request, p), "params": store.params,
-        "cases": [(c, c.clock(store.params, today)) for c in cases],
-        "kind": request.query_params.get("kind", "complaint"),
-    })
+    return render(
+        request,
+        "cases.html",
+        {
+            "psn": psn,
+            "family": _family(request, p),
+            "params": store.params,
+            "cases": [(c, c.clock(store.params, today)) for c in cases],
+            "kind": request.query_params.get("kind", "complaint"),
+        },
+    )
 
 
 @router.post("/me/cases")
-def file_case(request: Request, p: Insured, kind: Annotated[str, Form()], detail: Annotated[str, Form()],
-              psn_no: Annotated[str, Form()], subject: Annotated[str, Form()] = "") -> Response:
+def file_case(
+    request: Request,
+    p: Insured,
+    kind: Annotated[str, Form()],
+    detail: Annotated[str, Form()],
+    psn_no: Annotated[str, Form()],
+    subject: Annotated[str, Form()] = "",
+) -> Response:
     if not (core.may_act_for(p.family_psn_nos, psn_no) and can_read_person(p, psn_no)):
         raise HTTPException(403, "只能为本人或已绑定亲属办理 only for yourself and linked family")
     try:
-        case = portal_store(request).open_case(kind=kind, psn_no=psn_no, filed_by=p.user_id, actor_role=p.role,
-                                               subject=subject, detail=detail, now=now_utc())
+        case = portal_store(request).open_case(
+            kind=kind,
+            psn_no=psn_no,
+            filed_by=p.user_id,
+            actor_role=p.role,
+            subject=subject,
+            detail=detail,
+            now=now_utc(),
+        )
     except core.PortalError as exc:
         raise _form_error(request, exc) from exc
     return RedirectResponse(f"/me/cases/{case.case_id}", status_code=303)
@@ -306,18 +416,26 @@ def _own_case(request: Request, p: Principal, case_id: str) -> Case:
 def case_page(request: Request, p: Insured, case_id: str) -> Response:
     case = _own_case(request, p, case_id)
     store = portal_store(request)
-    return render(request, "case.html", {
-        "case": case, "clock": case.clock(store.params, local_today()), "events": store.events(case_id),
-        "rule": store.params.sla[case.kind], "moves": core.allowed_moves(case.kind, case.status, p.role),
-    })
+    return render(
+        request,
+        "case.html",
+        {
+            "case": case,
+            "clock": case.clock(store.params, local_today()),
+            "events": store.events(case_id),
+            "rule": store.params.sla[case.kind],
+            "moves": core.allowed_moves(case.kind, case.status, p.role),
+        },
+    )
 
 
 @router.post("/me/cases/{case_id}/withdraw")
 def withdraw_case(request: Request, p: Insured, case_id: str) -> Response:
     case = _own_case(request, p, case_id)
     try:
-        portal_store(request).move(case.case_id, "withdrawn", actor_id=p.user_id, actor_role=p.role, note="",
-                                   now=now_utc())
+        portal_store(request).move(
+            case.case_id, "withdrawn", actor_id=p.user_id, actor_role=p.role, note="", now=now_utc()
+        )
     except core.PortalError as exc:
         raise HTTPException(409, f"{exc.field}: {exc.reason}") from exc
     return RedirectResponse(f"/me/cases/{case_id}", status_code=303)

@@ -25,7 +25,9 @@ _QTY_ONE = 10_000
 _NOTHING_BLOCKED: frozenset[str] = frozenset()
 
 
-def deductible_due(benefit: CompiledBenefit, level: str, psn_type: str, acc: Mapping[str, int]) -> tuple[int, int]:
+def deductible_due(
+    benefit: CompiledBenefit, level: str, psn_type: str, acc: Mapping[str, int]
+) -> tuple[int, int]:
     """(deductible for this visit before it starts, admissions already this year)."""
     full = benefit.deductible.get((level, psn_type), 0)
     if benefit.basis == "per_year":
@@ -83,9 +85,13 @@ def settle_visit(
     scheme = person.insutype
     psn_type = person.psn_type
     if psn_type not in policy.person_groups:
-        raise SettlementError("person.psn_type", f"unknown person type {psn_type!r} in region {policy.admdvs}")
+        raise SettlementError(
+            "person.psn_type", f"unknown person type {psn_type!r} in region {policy.admdvs}"
+        )
     if policy.person_scheme[psn_type] != scheme:
-        raise SettlementError("person.insutype", f"person type {psn_type!r} does not belong to scheme {scheme!r}")
+        raise SettlementError(
+            "person.insutype", f"person type {psn_type!r} does not belong to scheme {scheme!r}"
+        )
     med_type = visit.med_type
     if med_type not in policy.visit_types:
         raise SettlementError("visit.med_type", f"unknown visit type {med_type!r}")
@@ -93,7 +99,9 @@ def settle_visit(
     if level not in policy.levels:
         raise SettlementError("visit.hosp_lv", f"unknown hospital level {level!r}")
 
-    s = Settlement(visit.mdtrt_id, person.psn_no, scheme, psn_type, med_type, policy.admdvs, policy.version_id)
+    s = Settlement(
+        visit.mdtrt_id, person.psn_no, scheme, psn_type, med_type, policy.admdvs, policy.version_id
+    )
 
     blocked: frozenset[str] | set[str] = _NOTHING_BLOCKED
     if audit is not None:
@@ -105,8 +113,10 @@ def settle_visit(
                 blocked = {ln.feedetl_sn for ln in visit.lines}
             s.steps.append(("audit", len(found), len(blocked)))
             # each finding in the trace too, so a stored settlement keeps why a line was not paid
-            s.steps.extend(("audit_finding", f.feedetl_sn, f.rule_code, f.severity, f.reason_zh, f.reason_en)
-                           for f in found)
+            s.steps.extend(
+                ("audit_finding", f.feedetl_sn, f.rule_code, f.severity, f.reason_zh, f.reason_en)
+                for f in found
+            )
 
     # 1. line split (hot loop: locals only)
     cat = policy.catalogue
@@ -117,7 +127,9 @@ def settle_visit(
     for ln in visit.lines:
         item = cat.get(ln.code)
         if item is None:
-            raise SettlementError(f"lines[{i}].med_list_codg", f"unknown item code {ln.code!r}", "unknown_item")
+            raise SettlementError(
+                f"lines[{i}].med_list_codg", f"unknown item code {ln.code!r}", "unknown_item"
+            )
         amt = ln.amount
         if item.cls == CLASS_C:
             append((amt, 0, 0, 0))
@@ -184,7 +196,11 @@ def settle_visit(
             raise SettlementError("visit.locality", f"unknown locality {visit.locality!r}") from None
         base = ins_t - dedc
         raw = apply_ratio(base, ratio)
-        cap = benefit.cap_by_person_type.get(psn_type, benefit.cap) if benefit.cap_by_person_type else benefit.cap
+        cap = (
+            benefit.cap_by_person_type.get(psn_type, benefit.cap)
+            if benefit.cap_by_person_type
+            else benefit.cap
+        )
         room = None if cap is None else max(cap - acc.get(benefit.cap_counter, 0), 0)
         paid = raw if room is None or raw <= room else room
         if paid < raw:
@@ -195,10 +211,33 @@ def settle_visit(
         fund_total = paid
         if paid:
             deltas[benefit.cap_counter] = paid
-        steps.append(("basic", benefit.id, benefit.basis, due, n_adm, dedc, base, ratio, raw, room, paid,
-                      over_cap_base, locality))
-        details.append(FundDetail(benefit.fund_pay_type, names.get(benefit.fund_pay_type, ("", ""))[0], base,
-                                  room, paid, f"{base}×{ratio}/10000→{raw}; cap room {room}→{paid}"))
+        steps.append(
+            (
+                "basic",
+                benefit.id,
+                benefit.basis,
+                due,
+                n_adm,
+                dedc,
+                base,
+                ratio,
+                raw,
+                room,
+                paid,
+                over_cap_base,
+                locality,
+            )
+        )
+        details.append(
+            FundDetail(
+                benefit.fund_pay_type,
+                names.get(benefit.fund_pay_type, ("", ""))[0],
+                base,
+                room,
+                paid,
+                f"{base}×{ratio}/10000→{raw}; cap room {room}→{paid}",
+            )
+        )
 
     # 3. later layers, in file order
     layers: tuple[CompiledLayer, ...] = policy.layers.get((scheme, med_type), ())
@@ -232,8 +271,16 @@ def settle_visit(
         steps.append(("layer", layer.id, terms.label, lbase, before, terms.deductible, raw, room, paid))
         if not lbase:
             continue
-        details.append(FundDetail(layer.fund_pay_type, layer.name, lbase, room, paid,
-                                  f"{layer.id}[{terms.label}] {layer.base}{'+pre' if layer.include_preselfpay else ''} base {lbase} from {before}: {raw}, room {room}→{paid}"))
+        details.append(
+            FundDetail(
+                layer.fund_pay_type,
+                layer.name,
+                lbase,
+                room,
+                paid,
+                f"{layer.id}[{terms.label}] {layer.base}{'+pre' if layer.include_preselfpay else ''} base {lbase} from {before}: {raw}, room {room}→{paid}",
+            )
+        )
 
     s.fund_pay_sumamt = fund_total
     psn_part = total - fund_total  # hosp_part_amt is 0: no hospital burden in fee-for-service

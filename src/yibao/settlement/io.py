@@ -31,7 +31,9 @@ def loads(text: str) -> Any:
     try:
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        raise SettlementError("<json>", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
+        raise SettlementError(
+            "<json>", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from exc
 
 
 def _req(d: dict[str, Any], key: str, path: str) -> Any:
@@ -119,10 +121,22 @@ def parse_visit(raw: Any) -> Visit:
         amount = _money(lr, "det_item_fee_sumamt", lp)
         expected = (price * qty + QTY_ONE // 2) // QTY_ONE
         if abs(expected - amount) > 1:
-            raise SettlementError(f"{lp}det_item_fee_sumamt", f"{fen_to_yuan(amount)} ≠ pric × cnt "
-                                  f"({fen_to_yuan(expected)})", "bad_amount")
-        lines.append(Line(sn, _text(lr, "med_list_codg", lp), qty, price, amount, _prd_days(lr, lp),
-                          _text(lr, "bilg_dr_codg", lp, required=False) or None))
+            raise SettlementError(
+                f"{lp}det_item_fee_sumamt",
+                f"{fen_to_yuan(amount)} ≠ pric × cnt ({fen_to_yuan(expected)})",
+                "bad_amount",
+            )
+        lines.append(
+            Line(
+                sn,
+                _text(lr, "med_list_codg", lp),
+                qty,
+                price,
+                amount,
+                _prd_days(lr, lp),
+                _text(lr, "bilg_dr_codg", lp, required=False) or None,
+            )
+        )
     begin = _date(raw, "begntime", "")
     end = _date(raw, "endtime", "") if raw.get("endtime") else begin
     if end < begin:
@@ -157,8 +171,13 @@ def parse_visit(raw: Any) -> Visit:
 def setlinfo(s: Settlement, setl_id: str | None = None) -> dict[str, Any]:
     """The national ``setlinfo`` object: money as 2-decimal yuan strings, the ratio as 4-decimal."""
     out: dict[str, Any] = {
-        "setl_id": setl_id, "mdtrt_id": s.mdtrt_id, "psn_no": s.psn_no, "insutype": s.insutype,
-        "psn_type": s.psn_type, "med_type": s.med_type, "insuplc_admdvs": s.admdvs,
+        "setl_id": setl_id,
+        "mdtrt_id": s.mdtrt_id,
+        "psn_no": s.psn_no,
+        "insutype": s.insutype,
+        "psn_type": s.psn_type,
+        "med_type": s.med_type,
+        "insuplc_admdvs": s.admdvs,
         "policy_version": s.policy_version,
     }
     for f in MONEY_FIELDS:
@@ -170,10 +189,14 @@ def setlinfo(s: Settlement, setl_id: str | None = None) -> dict[str, Any]:
 
 def setldetail(s: Settlement) -> list[dict[str, Any]]:
     return [
-        {"fund_pay_type": d.fund_pay_type, "fund_pay_type_name": d.fund_pay_type_name,
-         "inscp_scp_amt": str(fen_to_yuan(d.inscp_scp_amt)),
-         "crt_payb_lmt_amt": None if d.crt_payb_lmt_amt is None else str(fen_to_yuan(d.crt_payb_lmt_amt)),
-         "fund_payamt": str(fen_to_yuan(d.fund_payamt)), "setl_proc_info": d.setl_proc_info}
+        {
+            "fund_pay_type": d.fund_pay_type,
+            "fund_pay_type_name": d.fund_pay_type_name,
+            "inscp_scp_amt": str(fen_to_yuan(d.inscp_scp_amt)),
+            "crt_payb_lmt_amt": None if d.crt_payb_lmt_amt is None else str(fen_to_yuan(d.crt_payb_lmt_amt)),
+            "fund_payamt": str(fen_to_yuan(d.fund_payamt)),
+            "setl_proc_info": d.setl_proc_info,
+        }
         for d in s.setldetail
     ]
 
@@ -181,11 +204,18 @@ def setldetail(s: Settlement) -> list[dict[str, Any]]:
 def line_rows(splits: list[LineSplit]) -> list[dict[str, Any]]:
     y = fen_to_yuan
     return [
-        {"feedetl_sn": sp.feedetl_sn, "med_list_codg": sp.code, "det_item_fee_sumamt": str(y(sp.amount)),
-         "fulamt_ownpay_amt": str(y(sp.fulamt_ownpay_amt)), "overlmt_selfpay": str(y(sp.overlmt_selfpay)),
-         "preselfpay_amt": str(y(sp.preselfpay_amt)), "inscp_scp_amt": str(y(sp.inscp_scp_amt)),
-         "act_pay_dedc": str(y(sp.act_pay_dedc)),
-         "fund_pay": {k: str(y(v)) for k, v in sp.fund_pay.items()},
-         "acct_pay": str(y(sp.acct_pay)), "psn_cash_pay": str(y(sp.psn_cash_pay))}
+        {
+            "feedetl_sn": sp.feedetl_sn,
+            "med_list_codg": sp.code,
+            "det_item_fee_sumamt": str(y(sp.amount)),
+            "fulamt_ownpay_amt": str(y(sp.fulamt_ownpay_amt)),
+            "overlmt_selfpay": str(y(sp.overlmt_selfpay)),
+            "preselfpay_amt": str(y(sp.preselfpay_amt)),
+            "inscp_scp_amt": str(y(sp.inscp_scp_amt)),
+            "act_pay_dedc": str(y(sp.act_pay_dedc)),
+            "fund_pay": {k: str(y(v)) for k, v in sp.fund_pay.items()},
+            "acct_pay": str(y(sp.acct_pay)),
+            "psn_cash_pay": str(y(sp.psn_cash_pay)),
+        }
         for sp in splits
     ]

@@ -65,7 +65,9 @@ class Visit:
     diagnoses: tuple[str, ...] = ()
     use_account: bool = True
     account_psn_no: str | None = None  # pay from this family member's account (家庭共济)
-    bilg_dr_codg: str | None = None  # the visit's billing physician (医保医师 code), when sent; a line's own wins
+    bilg_dr_codg: str | None = (
+        None  # the visit's billing physician (医保医师 code), when sent; a line's own wins
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +156,27 @@ class Settlement:
 
 
 MONEY_FIELDS = (
-    "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
-    "act_pay_dedc", "hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay",
-    "oth_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay",
-    "hosp_part_amt", "balc",
-)  # fmt: skip
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "cvlserv_pay",
+    "hifes_pay",
+    "hifmi_pay",
+    "hifob_pay",
+    "maf_pay",
+    "oth_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "acct_mulaid_pay",
+    "psn_cash_pay",
+    "hosp_part_amt",
+    "balc",
+)
 FUND_FIELDS = ("hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay", "oth_pay")
 
 

@@ -7,5 +7,15 @@ from yibao.simulate.assumptions import AnalysisOptions, FundAssumptions, Househo
 from yibao.simulate.core import SimulationReport, simulate, simulate_frames
 from yibao.simulate.report import render_html, to_json, write_html
 
-__all__ = ["AnalysisOptions", "FundAssumptions", "HouseholdModel", "SchemeFund", "SimulationReport",
-           "render_html", "simulate", "simulate_frames", "to_json", "write_html"]
+__all__ = [
+    "AnalysisOptions",
+    "FundAssumptions",
+    "HouseholdModel",
+    "SchemeFund",
+    "SimulationReport",
+    "render_html",
+    "simulate",
+    "simulate_frames",
+    "to_json",
+    "write_html",
+]

@@ -36,7 +36,8 @@ class SchemeFund:
 def _default_schemes() -> dict[str, SchemeFund]:
     return {
         "310": SchemeFund(
-            name="职工医保统筹基金", name_en="employee pooled fund",
+            name="职工医保统筹基金",
+            name_en="employee pooled fund",
             # DOMAIN.md §6 [T]: 2025 employee pooled-fund income 18,292.91亿 over §7 [T] 38,856.12万 employees
             # = 4,707.86 元 per head.
             income_per_head_fen=470_786,
@@ -49,7 +50,8 @@ def _default_schemes() -> dict[str, SchemeFund]:
             income_to_spending=1.3456,
         ),
         "390": SchemeFund(
-            name="居民医保基金", name_en="resident fund",
+            name="居民医保基金",
+            name_en="resident fund",
             # DOMAIN.md §6 [T]: 2025 resident fund income 11,237.72亿 over §7 [T] 94,213.27万 residents
             # = 1,192.80 元 per head.
             income_per_head_fen=119_280,

@@ -1,6 +1,6 @@
 """``yibao simulate``: the what-if simulator on the command line (mounted by yibao.cli).
 
-    yibao simulate --baseline xian --candidate xian-lower-deductible --visits .yibao/synth
+yibao simulate --baseline xian --candidate xian-lower-deductible --visits .yibao/synth
 """
 
 from __future__ import annotations
@@ -42,12 +42,24 @@ def resolve_policy(name: Path | str) -> Path:
 
 
 def simulate_cmd(
-    baseline: Annotated[Path, typer.Option("--baseline", "-b", help="baseline policy: file or example name (xian)")],
-    candidate: Annotated[Path, typer.Option("--candidate", "-c",
-                                            help="candidate policy: file or example name (xian-lower-deductible)")],
-    visits: Annotated[Path, typer.Option("--visits", "-v",
-                                         help="synth output directory, or its visits.parquet (persons.parquet "
-                                              "and lines.parquet alongside)")],
+    baseline: Annotated[
+        Path, typer.Option("--baseline", "-b", help="baseline policy: file or example name (xian)")
+    ],
+    candidate: Annotated[
+        Path,
+        typer.Option(
+            "--candidate", "-c", help="candidate policy: file or example name (xian-lower-deductible)"
+        ),
+    ],
+    visits: Annotated[
+        Path,
+        typer.Option(
+            "--visits",
+            "-v",
+            help="synth output directory, or its visits.parquet (persons.parquet "
+            "and lines.parquet alongside)",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML report to write")] = Path("simulation.html"),
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the JSON report here")] = None,
 ) -> None:
@@ -62,8 +74,15 @@ def simulate_cmd(
         console.print(f"[red]✗[/] {exc}")
         raise typer.Exit(2) from exc
 
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=False) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         task = bar.add_task(STAGES["read"], total=len(STAGES))
         started: list[str] = []
 

@@ -95,9 +95,14 @@ def policy_diff(baseline: PolicyBook, candidate: PolicyBook) -> list[Change]:
     ca, cb = _catalogue_items(baseline), _catalogue_items(candidate)
     if ca != cb:
         changed = sum(1 for k in ca.keys() & cb.keys() if ca[k] != cb[k])
-        out.append(Change("catalogue(items)", f"{len(ca)} items",
-                          f"{len(cb)} items; {len(cb.keys() - ca.keys())} added, "
-                          f"{len(ca.keys() - cb.keys())} removed, {changed} changed"))
+        out.append(
+            Change(
+                "catalogue(items)",
+                f"{len(ca)} items",
+                f"{len(cb)} items; {len(cb.keys() - ca.keys())} added, "
+                f"{len(ca.keys() - cb.keys())} removed, {changed} changed",
+            )
+        )
     return out
 
 
@@ -132,6 +137,15 @@ def display(path: str, value: Any) -> str:
 
 def as_rows(changes: list[Change]) -> list[dict[str, Any]]:
     """JSON rows: path, raw values (fen / ratio units), display strings, kind and direction."""
-    return [{"path": c.path, "baseline": c.baseline, "candidate": c.candidate,
-             "baseline_display": display(c.path, c.baseline), "candidate_display": display(c.path, c.candidate),
-             "kind": c.kind, "direction": c.direction} for c in changes]
+    return [
+        {
+            "path": c.path,
+            "baseline": c.baseline,
+            "candidate": c.candidate,
+            "baseline_display": display(c.path, c.baseline),
+            "candidate_display": display(c.path, c.candidate),
+            "kind": c.kind,
+            "direction": c.direction,
+        }
+        for c in changes
+    ]

@@ -29,6 +29,7 @@ ACCOUNT = ("acct_pay", "个人账户", "personal account")
 
 # --------------------------------------------------------------------------------------- fund and OOP
 
+
 def fund_expenditure(settled: pl.DataFrame) -> dict[str, int]:
     """Σ over visits of each fund's payment (fen).
 
@@ -36,7 +37,9 @@ def fund_expenditure(settled: pl.DataFrame) -> dict[str, int]:
     maf + oth, DOMAIN.md §1.8) and ``total_with_account`` (= fund_pay_sumamt + acct_pay).
     """
     names = [f for f, _, _ in FUNDS] + ["acct_pay", "fund_pay_sumamt"]
-    row = settled.select(pl.col(names).sum()).row(0, named=True) if settled.height else dict.fromkeys(names, 0)
+    row = (
+        settled.select(pl.col(names).sum()).row(0, named=True) if settled.height else dict.fromkeys(names, 0)
+    )
     out = {k: int(row[k] or 0) for k in names}
     out["total_with_account"] = out["fund_pay_sumamt"] + out["acct_pay"]
     return out
@@ -61,12 +64,17 @@ def out_of_pocket(settled: pl.DataFrame) -> dict[str, int]:
     part of in-scope OOP that is deductible, 起付线); ``medfee`` = Σ medfee_sumamt.
     """
     if settled.height == 0:
-        return dict.fromkeys(("total", "cash", "account", "in_scope", "out_of_scope", "deductible", "medfee"), 0)
+        return dict.fromkeys(
+            ("total", "cash", "account", "in_scope", "out_of_scope", "deductible", "medfee"), 0
+        )
     row = settled.select(
-        total=pl.col("psn_part_amt").sum(), cash=pl.col("psn_cash_pay").sum(), account=pl.col("acct_pay").sum(),
+        total=pl.col("psn_part_amt").sum(),
+        cash=pl.col("psn_cash_pay").sum(),
+        account=pl.col("acct_pay").sum(),
         in_scope=in_scope_oop().sum(),
         out_of_scope=(pl.col("fulamt_ownpay_amt") + pl.col("overlmt_selfpay")).sum(),
-        deductible=pl.col("act_pay_dedc").sum(), medfee=pl.col("medfee_sumamt").sum(),
+        deductible=pl.col("act_pay_dedc").sum(),
+        medfee=pl.col("medfee_sumamt").sum(),
     ).row(0, named=True)
     return {k: int(v or 0) for k, v in row.items()}
 
@@ -86,12 +94,15 @@ def effective_ratio(settled: pl.DataFrame, by: str) -> pl.DataFrame:
     return (
         settled.group_by(by)
         .agg(visits=pl.len(), medfee=pl.col("medfee_sumamt").sum(), fund=pl.col("fund_pay_sumamt").sum())
-        .with_columns(ratio=pl.when(pl.col("medfee") > 0).then(pl.col("fund") / pl.col("medfee")).otherwise(None))
+        .with_columns(
+            ratio=pl.when(pl.col("medfee") > 0).then(pl.col("fund") / pl.col("medfee")).otherwise(None)
+        )
         .sort(by)
     )
 
 
 # --------------------------------------------------------------------------------------- groupings
+
 
 def age_band_labels(edges: tuple[int, ...]) -> list[str]:
     """Labels for bands [0, e1), [e1, e2) … [ek, ∞): with (18, 45, 60, 75): 0–17 … 75+."""
@@ -123,7 +134,8 @@ def income_groups(persons: pl.DataFrame, n: int = 5) -> pl.DataFrame:
     """
     total = persons.height
     return persons.select(
-        "psn_id", pc_income=per_capita_income(persons),
+        "psn_id",
+        pc_income=per_capita_income(persons),
     ).with_columns(
         quintile=(1 + (n * (pl.col("pc_income").rank("min") - 1)) // max(total, 1)).cast(pl.Int8),
     )
@@ -131,10 +143,13 @@ def income_groups(persons: pl.DataFrame, n: int = 5) -> pl.DataFrame:
 
 # --------------------------------------------------------------------------------------- households
 
+
 def person_oop(settled: pl.DataFrame, persons: pl.DataFrame, field: str = "psn_part_amt") -> pl.DataFrame:
     """Yearly out-of-pocket per person (fen) = Σ of ``field`` over the person's visits; 0 without visits."""
     per = settled.group_by("psn_id").agg(oop=pl.col(field).sum())
-    return persons.select("psn_id").join(per, on="psn_id", how="left").with_columns(pl.col("oop").fill_null(0))
+    return (
+        persons.select("psn_id").join(per, on="psn_id", how="left").with_columns(pl.col("oop").fill_null(0))
+    )
 
 
 def households(persons: pl.DataFrame, oop: pl.DataFrame) -> pl.DataFrame:
@@ -147,8 +162,12 @@ def households(persons: pl.DataFrame, oop: pl.DataFrame) -> pl.DataFrame:
         persons.select("psn_id", "household_id", "household_size", "household_income")
         .join(oop, on="psn_id", how="left")
         .group_by("household_id")
-        .agg(pl.col("household_size").first(), pl.col("household_income").first(),
-             members=pl.len(), oop=pl.col("oop").fill_null(0).sum())
+        .agg(
+            pl.col("household_size").first(),
+            pl.col("household_income").first(),
+            members=pl.len(),
+            oop=pl.col("oop").fill_null(0).sum(),
+        )
         .sort("household_id")
     )
 
@@ -193,7 +212,8 @@ def household_burden(hh: pl.DataFrame, model: HouseholdModel, line: float) -> pl
     """
     sp = _household_spending(hh, model).with_columns(se=pl.col("eqsize") * line)
     return sp.with_columns(
-        ctp=pl.when(pl.col("se") <= pl.col("food")).then(pl.col("exp") - pl.col("se"))
+        ctp=pl.when(pl.col("se") <= pl.col("food"))
+        .then(pl.col("exp") - pl.col("se"))
         .otherwise(pl.col("exp") - pl.col("food")),
     ).with_columns(
         che=(pl.col("oop") > 0) & (pl.col("oop") >= model.che_threshold * pl.col("ctp")),
@@ -208,6 +228,7 @@ def incidence(flags: pl.Series) -> float:
 
 
 # --------------------------------------------------------------------------------------- equity
+
 
 def fractional_rank(x: np.ndarray) -> np.ndarray:
     """Fractional rank r_i = (R_i − ½) / N with R_i the 1-based rank, ties given their mean rank.
@@ -250,8 +271,10 @@ def concentration_index(values: np.ndarray, income: np.ndarray) -> float | None:
 
 # --------------------------------------------------------------------------------------- fund
 
-def months_payable(opening_fen: float, income_fen: float, expenditure_fen: float,
-                   months_per_year: int = 12) -> tuple[float, float | None]:
+
+def months_payable(
+    opening_fen: float, income_fen: float, expenditure_fen: float, months_per_year: int = 12
+) -> tuple[float, float | None]:
     """Closing balance and months payable (累计结余可支付月数, DOMAIN.md §6).
 
     closing = opening + income − expenditure (one simulated year);
@@ -268,8 +291,9 @@ def balance_rate(income_fen: float, expenditure_fen: float) -> float | None:
     return (income_fen - expenditure_fen) / income_fen if income_fen else None
 
 
-def fund_projection(scheme: str, persons: int, base_exp: int, cand_exp: int,
-                    fund: FundAssumptions) -> dict[str, Any]:
+def fund_projection(
+    scheme: str, persons: int, base_exp: int, cand_exp: int, fund: FundAssumptions
+) -> dict[str, Any]:
     """Months payable under each policy for one scheme's pooled fund.
 
     income = income_per_head × insured persons of the scheme (or, with income_basis "spending_ratio",
@@ -287,13 +311,22 @@ def fund_projection(scheme: str, persons: int, base_exp: int, cand_exp: int,
     close_b, months_b = months_payable(opening, income, base_exp, fund.months_per_year)
     close_c, months_c = months_payable(opening, income, cand_exp, fund.months_per_year)
     return {
-        "scheme": scheme, "name": sf.name, "name_en": sf.name_en, "persons": persons,
+        "scheme": scheme,
+        "name": sf.name,
+        "name_en": sf.name_en,
+        "persons": persons,
         "expenditure_fields": list(sf.expenditure_fields),
-        "income_basis": sf.income_basis, "income_fen": int(income), "opening_fen": round(opening),
-        "baseline_expenditure_fen": base_exp, "candidate_expenditure_fen": cand_exp,
-        "baseline_closing_fen": round(close_b), "candidate_closing_fen": round(close_c),
-        "baseline_months": months_b, "candidate_months": months_c,
-        "baseline_band": fund.band(months_b), "candidate_band": fund.band(months_c),
+        "income_basis": sf.income_basis,
+        "income_fen": int(income),
+        "opening_fen": round(opening),
+        "baseline_expenditure_fen": base_exp,
+        "candidate_expenditure_fen": cand_exp,
+        "baseline_closing_fen": round(close_b),
+        "candidate_closing_fen": round(close_c),
+        "baseline_months": months_b,
+        "candidate_months": months_c,
+        "baseline_band": fund.band(months_b),
+        "candidate_band": fund.band(months_c),
         "baseline_balance_rate": balance_rate(income, base_exp),
         "candidate_balance_rate": balance_rate(income, cand_exp),
         "spending_per_head_fen": (base_exp // persons) if persons else None,
@@ -301,6 +334,7 @@ def fund_projection(scheme: str, persons: int, base_exp: int, cand_exp: int,
 
 
 # --------------------------------------------------------------------------------------- gainers / losers
+
 
 def gainers_losers(persons_change: pl.DataFrame, options: AnalysisOptions) -> dict[str, Any]:
     """Who gains and who loses: per-person Δ = OOP(candidate) − OOP(baseline), fen/year.
@@ -316,28 +350,48 @@ def gainers_losers(persons_change: pl.DataFrame, options: AnalysisOptions) -> di
     keys = ["insutype", "age_band", "quintile"]
     groups = (
         d.group_by(keys)
-        .agg(persons=pl.len(), mean_delta=pl.col("delta").mean(), total_delta=pl.col("delta").sum(),
-             better_off=(pl.col("delta") < -thr).sum(), worse_off=(pl.col("delta") > thr).sum())
+        .agg(
+            persons=pl.len(),
+            mean_delta=pl.col("delta").mean(),
+            total_delta=pl.col("delta").sum(),
+            better_off=(pl.col("delta") < -thr).sum(),
+            worse_off=(pl.col("delta") > thr).sum(),
+        )
         .filter(pl.col("persons") >= options.min_group_persons)
     )
     gain = groups.filter(pl.col("mean_delta") < 0).sort(["mean_delta", *keys]).head(options.top_groups)
-    loss = groups.filter(pl.col("mean_delta") > 0).sort(
-        ["mean_delta", *keys], descending=[True, False, False, False]).head(options.top_groups)
+    loss = (
+        groups.filter(pl.col("mean_delta") > 0)
+        .sort(["mean_delta", *keys], descending=[True, False, False, False])
+        .head(options.top_groups)
+    )
     delta = d["delta"]
 
     def rows(df: pl.DataFrame) -> list[dict[str, Any]]:
-        return [{"insutype": r["insutype"], "age_band": r["age_band"], "quintile": int(r["quintile"]),
-                 "persons": int(r["persons"]), "mean_delta_fen": round(r["mean_delta"]),
-                 "total_delta_fen": int(r["total_delta"]), "better_off": int(r["better_off"]),
-                 "worse_off": int(r["worse_off"])} for r in df.iter_rows(named=True)]
+        return [
+            {
+                "insutype": r["insutype"],
+                "age_band": r["age_band"],
+                "quintile": int(r["quintile"]),
+                "persons": int(r["persons"]),
+                "mean_delta_fen": round(r["mean_delta"]),
+                "total_delta_fen": int(r["total_delta"]),
+                "better_off": int(r["better_off"]),
+                "worse_off": int(r["worse_off"]),
+            }
+            for r in df.iter_rows(named=True)
+        ]
 
     return {
-        "threshold_fen": thr, "persons": d.height,
-        "better_off": int((delta < -thr).sum()), "worse_off": int((delta > thr).sum()),
+        "threshold_fen": thr,
+        "persons": d.height,
+        "better_off": int((delta < -thr).sum()),
+        "worse_off": int((delta > thr).sum()),
         "changed": int((delta != 0).sum()),
         "largest_gain_fen": int(-min(int(delta.min() or 0), 0)) if d.height else 0,  # type: ignore[arg-type]
         "largest_loss_fen": int(max(int(delta.max() or 0), 0)) if d.height else 0,  # type: ignore[arg-type]
-        "top_gainers": rows(gain), "top_losers": rows(loss),
+        "top_gainers": rows(gain),
+        "top_losers": rows(loss),
     }
 
 

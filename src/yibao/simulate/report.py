@@ -37,10 +37,18 @@ def to_json(report: SimulationReport) -> dict[str, Any]:
     """The report for machines: money in integer fen (``*_fen``) plus ``*_yuan`` decimal strings."""
     body = {
         "format": "yibao.simulation/1",
-        "meta": report.meta, "narrative": report.narrative, "policy_diff": report.policy_diff,
-        "funds": report.funds, "oop": report.oop, "effective_ratio": report.ratios,
-        "oop_by_quintile": report.oop_by_quintile, "che": report.che, "equity": report.equity,
-        "months_payable": report.months_payable, "winners": report.winners, "assumptions": report.assumptions,
+        "meta": report.meta,
+        "narrative": report.narrative,
+        "policy_diff": report.policy_diff,
+        "funds": report.funds,
+        "oop": report.oop,
+        "effective_ratio": report.ratios,
+        "oop_by_quintile": report.oop_by_quintile,
+        "che": report.che,
+        "equity": report.equity,
+        "months_payable": report.months_payable,
+        "winners": report.winners,
+        "assumptions": report.assumptions,
     }
     result: dict[str, Any] = _with_yuan(body)
     return result
@@ -68,8 +76,10 @@ def _money(fen: int) -> str:
 
 
 def _card(title: str, value: str, detail: str, cls: str = "") -> str:
-    return (f'<div class="card {cls}"><div class="t">{title}</div><div class="v">{value}</div>'
-            f'<div class="d">{detail}</div></div>')
+    return (
+        f'<div class="card {cls}"><div class="t">{title}</div><div class="v">{value}</div>'
+        f'<div class="d">{detail}</div></div>'
+    )
 
 
 def _cards(r: SimulationReport) -> str:
@@ -78,24 +88,39 @@ def _cards(r: SimulationReport) -> str:
     f, o = funds["fund_pay_sumamt"], oop["total"]
     che = r.che
     cards = [
-        _card("基金支出变化<br><small>Fund spending change</small>", f"{_money(f['change_fen'])} 元",
-              f"{_pct(f['pct'])} · 统筹 pool {_money(funds['hifp_pay']['change_fen'])} 元",
-              "up" if f["change_fen"] > 0 else "down" if f["change_fen"] < 0 else ""),
-        _card("个人负担变化<br><small>Out-of-pocket change</small>", f"{_money(o['change_fen'])} 元",
-              f"{_pct(o['pct'])} · 政策范围内 in scope {_money(oop['in_scope']['change_fen'])} 元",
-              "good" if o["change_fen"] < 0 else "bad" if o["change_fen"] > 0 else ""),
-        _card("灾难性卫生支出发生率<br><small>CHE incidence (households)</small>",
-              f"{che['baseline']['che_rate'] * 100:.2f}% → {che['candidate']['che_rate'] * 100:.2f}%",
-              f"因病致贫 impoverished {che['baseline']['impoverished_households']:,} → "
-              f"{che['candidate']['impoverished_households']:,} 户 households"),
+        _card(
+            "基金支出变化<br><small>Fund spending change</small>",
+            f"{_money(f['change_fen'])} 元",
+            f"{_pct(f['pct'])} · 统筹 pool {_money(funds['hifp_pay']['change_fen'])} 元",
+            "up" if f["change_fen"] > 0 else "down" if f["change_fen"] < 0 else "",
+        ),
+        _card(
+            "个人负担变化<br><small>Out-of-pocket change</small>",
+            f"{_money(o['change_fen'])} 元",
+            f"{_pct(o['pct'])} · 政策范围内 in scope {_money(oop['in_scope']['change_fen'])} 元",
+            "good" if o["change_fen"] < 0 else "bad" if o["change_fen"] > 0 else "",
+        ),
+        _card(
+            "灾难性卫生支出发生率<br><small>CHE incidence (households)</small>",
+            f"{che['baseline']['che_rate'] * 100:.2f}% → {che['candidate']['che_rate'] * 100:.2f}%",
+            f"因病致贫 impoverished {che['baseline']['impoverished_households']:,} → "
+            f"{che['candidate']['impoverished_households']:,} 户 households",
+        ),
     ]
     months = []
     for mp in r.months_payable:
         b, c = mp["baseline_months"], mp["candidate_months"]
-        months.append(f'<span class="band-{mp["candidate_band"]}">{_esc(mp["scheme"])}: '
-                      f'{"∞" if b is None else f"{b:.1f}"} → {"∞" if c is None else f"{c:.1f}"}</span>')
-    cards.append(_card("基金可支付月数<br><small>Months payable (pooled funds)</small>",
-                       "<br>".join(months) or "—", "目标 target 6–9 · 红 red &lt;3 · 过多 excessive &gt;15"))
+        months.append(
+            f'<span class="band-{mp["candidate_band"]}">{_esc(mp["scheme"])}: '
+            f"{'∞' if b is None else f'{b:.1f}'} → {'∞' if c is None else f'{c:.1f}'}</span>"
+        )
+    cards.append(
+        _card(
+            "基金可支付月数<br><small>Months payable (pooled funds)</small>",
+            "<br>".join(months) or "—",
+            "目标 target 6–9 · 红 red &lt;3 · 过多 excessive &gt;15",
+        )
+    )
     return '<section class="cards">' + "".join(cards) + "</section>"
 
 
@@ -106,15 +131,25 @@ def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
 
 
 def _money_rows(items: list[dict[str, Any]]) -> list[list[str]]:
-    return [[f"{_esc(x['name'])}<br><small>{_esc(x['name_en'])}</small>", _money(x["baseline_fen"]),
-             _money(x["candidate_fen"]), _money(x["change_fen"]), _pct(x["pct"])] for x in items]
+    return [
+        [
+            f"{_esc(x['name'])}<br><small>{_esc(x['name_en'])}</small>",
+            _money(x["baseline_fen"]),
+            _money(x["candidate_fen"]),
+            _money(x["change_fen"]),
+            _pct(x["pct"]),
+        ]
+        for x in items
+    ]
 
 
 def _diff_table(r: SimulationReport) -> str:
     if not r.policy_diff:
         return "<p>两套政策参数相同。<i>The two policies have the same parameters.</i></p>"
-    rows = [[f"<code>{_esc(d['path'])}</code>", _esc(d["baseline_display"]), _esc(d["candidate_display"])]
-            for d in r.policy_diff]
+    rows = [
+        [f"<code>{_esc(d['path'])}</code>", _esc(d["baseline_display"]), _esc(d["candidate_display"])]
+        for d in r.policy_diff
+    ]
     return _table(["参数路径 Parameter path", "基线 Baseline", "候选 Candidate"], rows, "diff")
 
 
@@ -122,18 +157,38 @@ def _winners_table(r: SimulationReport) -> str:
     w = r.winners
 
     def rows(items: list[dict[str, Any]]) -> list[list[str]]:
-        return [[_esc(x["scheme_label"]), _esc(x["age_band"]), _esc(x["quintile_label"]), f"{x['persons']:,}",
-                 _money(x["mean_delta_fen"]), _money(x["total_delta_fen"]), f"{x['better_off']:,}",
-                 f"{x['worse_off']:,}"] for x in items]
+        return [
+            [
+                _esc(x["scheme_label"]),
+                _esc(x["age_band"]),
+                _esc(x["quintile_label"]),
+                f"{x['persons']:,}",
+                _money(x["mean_delta_fen"]),
+                _money(x["total_delta_fen"]),
+                f"{x['better_off']:,}",
+                f"{x['worse_off']:,}",
+            ]
+            for x in items
+        ]
 
-    head = ["险种 Scheme", "年龄 Age", "收入组 Income", "人数 Persons", "人均变化 Mean Δ (元)", "合计 Total Δ (元)",
-            f"受益&gt;{yuan(w['threshold_fen'])}元 Better off", f"受损&gt;{yuan(w['threshold_fen'])}元 Worse off"]
-    parts = [f"<p>个人负担减少超过 {yuan(w['threshold_fen'])} 元：<b>{w['better_off']:,}</b> 人；增加超过 "
-             f"{yuan(w['threshold_fen'])} 元：<b>{w['worse_off']:,}</b> 人；负担有变化 {w['changed']:,} 人 / 共 "
-             f"{w['persons']:,} 人。单人最大减少 {yuan(w['largest_gain_fen'])} 元，最大增加 "
-             f"{yuan(w['largest_loss_fen'])} 元。<br><i>Better off by more than ¥{yuan(w['threshold_fen'])}: "
-             f"{w['better_off']:,}; worse off: {w['worse_off']:,}; changed: {w['changed']:,} of "
-             f"{w['persons']:,} persons.</i></p>"]
+    head = [
+        "险种 Scheme",
+        "年龄 Age",
+        "收入组 Income",
+        "人数 Persons",
+        "人均变化 Mean Δ (元)",
+        "合计 Total Δ (元)",
+        f"受益&gt;{yuan(w['threshold_fen'])}元 Better off",
+        f"受损&gt;{yuan(w['threshold_fen'])}元 Worse off",
+    ]
+    parts = [
+        f"<p>个人负担减少超过 {yuan(w['threshold_fen'])} 元：<b>{w['better_off']:,}</b> 人；增加超过 "
+        f"{yuan(w['threshold_fen'])} 元：<b>{w['worse_off']:,}</b> 人；负担有变化 {w['changed']:,} 人 / 共 "
+        f"{w['persons']:,} 人。单人最大减少 {yuan(w['largest_gain_fen'])} 元，最大增加 "
+        f"{yuan(w['largest_loss_fen'])} 元。<br><i>Better off by more than ¥{yuan(w['threshold_fen'])}: "
+        f"{w['better_off']:,}; worse off: {w['worse_off']:,}; changed: {w['changed']:,} of "
+        f"{w['persons']:,} persons.</i></p>"
+    ]
     parts.append("<h3>受益最多的群体 Largest mean gains (OOP falls)</h3>")
     parts.append(_table(head, rows(w["top_gainers"])) if w["top_gainers"] else "<p>—</p>")
     parts.append("<h3>负担增加最多的群体 Largest mean losses (OOP rises)</h3>")
@@ -145,11 +200,29 @@ def _ratio_table(r: SimulationReport) -> str:
     rows = []
     for dim, zh, en in (("overall", "全部", "overall"), *DIMENSIONS):
         for x in r.ratios.get(dim, []):
-            rows.append([f"{zh} <small>{en}</small>", _esc(x["label"]), f"{x['visits']:,}", _money(x["medfee_fen"]),
-                         _ratio(x["baseline_ratio"]), _ratio(x["candidate_ratio"]),
-                         "—" if x["change_pp"] is None else f"{x['change_pp']:+.2f}"])
-    return _table(["维度 Dimension", "组 Group", "人次 Visits", "医疗费用 Cost (元)", "基线 Baseline",
-                   "候选 Candidate", "变化 Δ (pp)"], rows)
+            rows.append(
+                [
+                    f"{zh} <small>{en}</small>",
+                    _esc(x["label"]),
+                    f"{x['visits']:,}",
+                    _money(x["medfee_fen"]),
+                    _ratio(x["baseline_ratio"]),
+                    _ratio(x["candidate_ratio"]),
+                    "—" if x["change_pp"] is None else f"{x['change_pp']:+.2f}",
+                ]
+            )
+    return _table(
+        [
+            "维度 Dimension",
+            "组 Group",
+            "人次 Visits",
+            "医疗费用 Cost (元)",
+            "基线 Baseline",
+            "候选 Candidate",
+            "变化 Δ (pp)",
+        ],
+        rows,
+    )
 
 
 def _meta(r: SimulationReport) -> str:
@@ -157,10 +230,12 @@ def _meta(r: SimulationReport) -> str:
     b, c = m["baseline"], m["candidate"]
     period = " – ".join(m["period"]) if m.get("period") else "—"
     lines = f"{m['lines']:,}" if m.get("lines") is not None else "—"
-    return (f"<p class=meta>基线 Baseline: <b>{_esc(b['name'])}</b> <code>{_esc(Path(b['file']).name)}</code> · "
-            f"候选 Candidate: <b>{_esc(c['name'])}</b> <code>{_esc(Path(c['file']).name)}</code><br>"
-            f"参保人 persons {m['persons']:,} · 家庭 households {m['households']:,} · 就诊 visits {m['visits']:,} · "
-            f"明细 lines {lines} · 期间 period {_esc(period)} · 生成 generated {_esc(m['generated'])}</p>")
+    return (
+        f"<p class=meta>基线 Baseline: <b>{_esc(b['name'])}</b> <code>{_esc(Path(b['file']).name)}</code> · "
+        f"候选 Candidate: <b>{_esc(c['name'])}</b> <code>{_esc(Path(c['file']).name)}</code><br>"
+        f"参保人 persons {m['persons']:,} · 家庭 households {m['households']:,} · 就诊 visits {m['visits']:,} · "
+        f"明细 lines {lines} · 期间 period {_esc(period)} · 生成 generated {_esc(m['generated'])}</p>"
+    )
 
 
 CSS = """
@@ -273,42 +348,68 @@ def render_html(report: SimulationReport) -> str:
     """The report as one HTML string (UTF-8, zh-CN first with English labels, no external references)."""
     data = json.dumps(to_json(report), ensure_ascii=False).replace("</", "<\\/")
     ratio_divs = "".join(f'<div class="chart" id="ch-ratio-{d}"></div>' for d, _, _ in DIMENSIONS)
-    mp_rows = [[f"{_esc(x['scheme'])} {_esc(x['name'])}<br><small>{_esc(x['name_en'])}</small>",
-                f"{x['persons']:,}", "—" if x["spending_per_head_fen"] is None else _money(x["spending_per_head_fen"]),
-                _money(x["income_fen"]), _money(x["opening_fen"]),
-                _money(x["baseline_expenditure_fen"]), _money(x["candidate_expenditure_fen"]),
-                _band(x["baseline_months"], x["baseline_band"]), _band(x["candidate_months"], x["candidate_band"])]
-               for x in report.months_payable]
+    mp_rows = [
+        [
+            f"{_esc(x['scheme'])} {_esc(x['name'])}<br><small>{_esc(x['name_en'])}</small>",
+            f"{x['persons']:,}",
+            "—" if x["spending_per_head_fen"] is None else _money(x["spending_per_head_fen"]),
+            _money(x["income_fen"]),
+            _money(x["opening_fen"]),
+            _money(x["baseline_expenditure_fen"]),
+            _money(x["candidate_expenditure_fen"]),
+            _band(x["baseline_months"], x["baseline_band"]),
+            _band(x["candidate_months"], x["candidate_band"]),
+        ]
+        for x in report.months_payable
+    ]
     che = report.che
     eq = report.equity
-    ci = (f"<p>个人负担集中指数（按人均家庭收入排序）Concentration index of OOP by per-capita household income: "
-          f"基线 baseline <b>{_fmt(eq['oop_ci_baseline'])}</b> → 候选 candidate <b>{_fmt(eq['oop_ci_candidate'])}</b>"
-          f"（负值 = 负担集中于低收入者 negative = concentrated among the poor）。基金受益集中指数 Benefit "
-          f"(fund payments) CI: {_fmt(eq['benefit_ci_baseline'])} → {_fmt(eq['benefit_ci_candidate'])}。</p>")
-    che_p = (f"<p>家庭 {che['households']:,} 户；生存线 subsistence line {yuan(che['subsistence_per_eq_adult_fen'])} "
-             f"元/等价成人/年 per equivalent adult · 自付口径 OOP field <code>{_esc(che['oop_field'])}</code> · "
-             f"自付前已低于生存线 already below subsistence before OOP: {che['poor_before_oop_households']:,} 户。"
-             f"CHE 户数 households: {che['baseline']['che_households']:,} → {che['candidate']['che_households']:,}；"
-             f"因病致贫 impoverished: {che['baseline']['impoverished_households']:,} → "
-             f"{che['candidate']['impoverished_households']:,}。</p>")
+    ci = (
+        f"<p>个人负担集中指数（按人均家庭收入排序）Concentration index of OOP by per-capita household income: "
+        f"基线 baseline <b>{_fmt(eq['oop_ci_baseline'])}</b> → 候选 candidate <b>{_fmt(eq['oop_ci_candidate'])}</b>"
+        f"（负值 = 负担集中于低收入者 negative = concentrated among the poor）。基金受益集中指数 Benefit "
+        f"(fund payments) CI: {_fmt(eq['benefit_ci_baseline'])} → {_fmt(eq['benefit_ci_candidate'])}。</p>"
+    )
+    che_p = (
+        f"<p>家庭 {che['households']:,} 户；生存线 subsistence line {yuan(che['subsistence_per_eq_adult_fen'])} "
+        f"元/等价成人/年 per equivalent adult · 自付口径 OOP field <code>{_esc(che['oop_field'])}</code> · "
+        f"自付前已低于生存线 already below subsistence before OOP: {che['poor_before_oop_households']:,} 户。"
+        f"CHE 户数 households: {che['baseline']['che_households']:,} → {che['candidate']['che_households']:,}；"
+        f"因病致贫 impoverished: {che['baseline']['impoverished_households']:,} → "
+        f"{che['candidate']['impoverished_households']:,}。</p>"
+    )
     body = f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>医保政策模拟报告 · Policy what-if simulation</title>
 <style>{CSS}</style></head>
 <body>
-<header><h1>医保政策模拟报告 <small>Medical-insurance policy what-if simulation</small></h1>{_meta(report)}</header>
+<header><h1>医保政策模拟报告 <small>Medical-insurance policy what-if simulation</small></h1>{
+        _meta(report)
+    }</header>
 <main>
 {_cards(report)}
 <h2>结果解读 <small>Reading</small></h2>
-<div class="reading"><p>{_esc(report.narrative.get('zh', ''))}</p><p lang="en"><i>{_esc(report.narrative.get('en', ''))}</i></p></div>
+<div class="reading"><p>{_esc(report.narrative.get("zh", ""))}</p><p lang="en"><i>{
+        _esc(report.narrative.get("en", ""))
+    }</i></p></div>
 <h2>政策差异 <small>Policy differences (candidate vs baseline)</small></h2>
 {_diff_table(report)}
 <h2>基金支出 <small>Fund expenditure</small></h2>
 <div class="grid"><div class="chart" id="ch-funds"></div></div>
-{_table(["基金 Fund", "基线 Baseline (元)", "候选 Candidate (元)", "变化 Change (元)", "变化 %"], _money_rows(report.funds))}
+{
+        _table(
+            ["基金 Fund", "基线 Baseline (元)", "候选 Candidate (元)", "变化 Change (元)", "变化 %"],
+            _money_rows(report.funds),
+        )
+    }
 <h2>个人负担 <small>Out-of-pocket (OOP)</small></h2>
-{_table(["项目 Item", "基线 Baseline (元)", "候选 Candidate (元)", "变化 Change (元)", "变化 %"], _money_rows(report.oop))}
+{
+        _table(
+            ["项目 Item", "基线 Baseline (元)", "候选 Candidate (元)", "变化 Change (元)", "变化 %"],
+            _money_rows(report.oop),
+        )
+    }
 <div class="grid"><div class="chart" id="ch-oop-q"></div><div class="chart" id="ch-hist"></div></div>
 <h2>实际报销比例 <small>Effective reimbursement ratio (fund_pay_sumamt / medfee_sumamt)</small></h2>
 <div class="grid">{ratio_divs}</div>
@@ -320,13 +421,29 @@ def render_html(report: SimulationReport) -> str:
 {ci}
 <h2>基金可支付月数 <small>Fund months payable (DOMAIN.md §6)</small></h2>
 <div class="grid"><div class="chart" id="ch-months"></div></div>
-{_table(["基金 Fund", "参保人 Persons", "人均基线支出 Spending/head (元)", "年筹资 Income (元)", "期初结余 Opening (元)", "基线支出 Baseline spending",
-         "候选支出 Candidate spending", "基线月数 Baseline months", "候选月数 Candidate months"], mp_rows)}
+{
+        _table(
+            [
+                "基金 Fund",
+                "参保人 Persons",
+                "人均基线支出 Spending/head (元)",
+                "年筹资 Income (元)",
+                "期初结余 Opening (元)",
+                "基线支出 Baseline spending",
+                "候选支出 Candidate spending",
+                "基线月数 Baseline months",
+                "候选月数 Candidate months",
+            ],
+            mp_rows,
+        )
+    }
 <p class="meta">期初结余与筹资为示意性假设（见 docs/SIMULATE.md）。Opening balances and income are illustrative assumptions.</p>
 <h2>谁受益、谁受损 <small>Who gains and who loses</small></h2>
 {_winners_table(report)}
 <h2>假设 <small>Assumptions</small></h2>
-<details><summary>全部参数 All parameters (JSON)</summary><pre>{_esc(json.dumps(report.assumptions, ensure_ascii=False, indent=1))}</pre></details>
+<details><summary>全部参数 All parameters (JSON)</summary><pre>{
+        _esc(json.dumps(report.assumptions, ensure_ascii=False, indent=1))
+    }</pre></details>
 </main>
 <footer>由 yibao.simulate 生成 · Generated by yibao.simulate · 图表 Charts: Apache ECharts (Apache License 2.0), embedded in this file.</footer>
 <script>{_echarts()}</script>

@@ -18,8 +18,9 @@ from yibao.policy.catalogue import CLASS_C
 QTY_ONE = 10_000
 
 
-def make_sample(book: PolicyBook, n_persons: int = 2_000, seed: int = 7,
-                year: int = 2025) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def make_sample(
+    book: PolicyBook, n_persons: int = 2_000, seed: int = 7, year: int = 2025
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(persons, visits, lines) for ``book``'s region: households of 1–5, employees and residents,
     outpatient and inpatient visits with catalogue lines.  Deterministic for a seed."""
     rng = np.random.default_rng(seed)
@@ -41,8 +42,11 @@ def make_sample(book: PolicyBook, n_persons: int = 2_000, seed: int = 7,
     age = rng.integers(0, 91, size=n_persons)
     employee = (rng.random(n_persons) < 0.35) & (age >= 18)
     retired = employee & (age >= 60)
-    psn_type = np.where(retired, first.get("retired", ""), np.where(
-        employee, first.get("in_service", ""), first.get("resident", "")))
+    psn_type = np.where(
+        retired,
+        first.get("retired", ""),
+        np.where(employee, first.get("in_service", ""), first.get("resident", "")),
+    )
     insutype = np.where(employee, "310", "390")
     u = rng.random(n_persons)
     ident = np.full(n_persons, "", dtype=object)
@@ -53,22 +57,30 @@ def make_sample(book: PolicyBook, n_persons: int = 2_000, seed: int = 7,
     if "TK" in idents:
         ident[(~employee) & poor & (u > 0.95)] = "TK"
     balance = np.where(employee, rng.integers(0, 300_000, size=n_persons), 0)
-    persons = pl.DataFrame({
-        "psn_id": np.arange(n_persons, dtype=np.int64),
-        "psn_no": [f"P{i:08d}" for i in range(n_persons)],
-        "gender": np.where(rng.random(n_persons) < 0.5, "M", "F"),
-        "age": age.astype(np.int16), "insutype": insutype, "psn_type": psn_type,
-        "identities": ident.astype(str), "household_id": hh_of.astype(np.int64),
-        "household_size": size.astype(np.int16), "household_income": hh_income[hh_of],
-        "account_balance": balance.astype(np.int64), "family_payer_id": np.full(n_persons, -1, dtype=np.int64),
-    })
+    persons = pl.DataFrame(
+        {
+            "psn_id": np.arange(n_persons, dtype=np.int64),
+            "psn_no": [f"P{i:08d}" for i in range(n_persons)],
+            "gender": np.where(rng.random(n_persons) < 0.5, "M", "F"),
+            "age": age.astype(np.int16),
+            "insutype": insutype,
+            "psn_type": psn_type,
+            "identities": ident.astype(str),
+            "household_id": hh_of.astype(np.int64),
+            "household_size": size.astype(np.int16),
+            "household_income": hh_income[hh_of],
+            "account_balance": balance.astype(np.int64),
+            "family_payer_id": np.full(n_persons, -1, dtype=np.int64),
+        }
+    )
 
     # visits: outpatient ~ Poisson(1 + age/25), inpatient ~ Poisson(0.05 + age/400)
     n_op = rng.poisson(1 + age / 25)
     n_ip = rng.poisson(0.05 + age / 400)
     vtypes = {x.code for x in region.visit_types}
-    levels = [x.code for x in region.hospital_levels if x.code in ("1", "2", "3")] or \
-        [x.code for x in region.hospital_levels]
+    levels = [x.code for x in region.hospital_levels if x.code in ("1", "2", "3")] or [
+        x.code for x in region.hospital_levels
+    ]
     psn = np.r_[np.repeat(np.arange(n_persons), n_op), np.repeat(np.arange(n_persons), n_ip)]
     is_ip = np.r_[np.zeros(n_op.sum(), bool), np.ones(n_ip.sum(), bool)]
     if "21" not in vtypes:
@@ -80,14 +92,22 @@ def make_sample(book: PolicyBook, n_persons: int = 2_000, seed: int = 7,
     cost_yuan = np.where(is_ip, rng.lognormal(np.log(6_000), 0.9, nv), rng.lognormal(np.log(100), 0.8, nv))
     order = np.lexsort((psn, begin))
     psn, is_ip, begin, lv, cost_yuan = psn[order], is_ip[order], begin[order], lv[order], cost_yuan[order]
-    visits = pl.DataFrame({
-        "visit_id": np.arange(nv, dtype=np.int64), "seq": np.arange(nv, dtype=np.int64),
-        "mdtrt_id": [f"V{i:09d}" for i in range(nv)], "psn_id": psn.astype(np.int64),
-        "med_type": np.where(is_ip, "21", "11"), "hosp_lv": lv,
-        "begin_date": begin, "end_date": begin, "locality": np.full(nv, "local"),
-        "emergency": np.zeros(nv, bool), "use_account": insutype[psn] == "310",
-        "account_payer_id": np.full(nv, -1, dtype=np.int64),
-    }).with_columns(pl.col("begin_date", "end_date").cast(pl.Date))
+    visits = pl.DataFrame(
+        {
+            "visit_id": np.arange(nv, dtype=np.int64),
+            "seq": np.arange(nv, dtype=np.int64),
+            "mdtrt_id": [f"V{i:09d}" for i in range(nv)],
+            "psn_id": psn.astype(np.int64),
+            "med_type": np.where(is_ip, "21", "11"),
+            "hosp_lv": lv,
+            "begin_date": begin,
+            "end_date": begin,
+            "locality": np.full(nv, "local"),
+            "emergency": np.zeros(nv, bool),
+            "use_account": insutype[psn] == "310",
+            "account_payer_id": np.full(nv, -1, dtype=np.int64),
+        }
+    ).with_columns(pl.col("begin_date", "end_date").cast(pl.Date))
 
     # lines: 1–6 per visit, costs split across catalogue items priced at their unit price
     items = [it for it in catalogue.values() if it.unit_price]
@@ -102,10 +122,16 @@ def make_sample(book: PolicyBook, n_persons: int = 2_000, seed: int = 7,
     target_fen = cost_yuan[lv_id] * share * 100
     qty_units = np.maximum(1, np.round(target_fen / prices[pick])).astype(np.int64)
     sn = np.arange(len(lv_id)) - np.repeat(np.r_[0, np.cumsum(n_lines)[:-1]], n_lines) + 1
-    lines = pl.DataFrame({
-        "visit_id": lv_id.astype(np.int64), "feedetl_sn": sn.astype(np.int32), "code": codes[pick],
-        "qty": qty_units * QTY_ONE, "price": prices[pick], "amount": qty_units * prices[pick],
-    })
+    lines = pl.DataFrame(
+        {
+            "visit_id": lv_id.astype(np.int64),
+            "feedetl_sn": sn.astype(np.int32),
+            "code": codes[pick],
+            "qty": qty_units * QTY_ONE,
+            "price": prices[pick],
+            "amount": qty_units * prices[pick],
+        }
+    )
     visits = visits.with_columns(n_lines=pl.Series(n_lines.astype(np.int64)))
     return persons, visits, lines
 

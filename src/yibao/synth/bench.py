@@ -12,8 +12,13 @@ from yibao.policy.loader import example_path
 from yibao.synth.generator import DEFAULT_CHUNK, generate
 
 
-def bench_generate(n_persons: int, region: str = "xian", seed: int = 1, out_dir: str | Path | None = None,
-                   chunk_size: int = DEFAULT_CHUNK) -> dict[str, Any]:
+def bench_generate(
+    n_persons: int,
+    region: str = "xian",
+    seed: int = 1,
+    out_dir: str | Path | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> dict[str, Any]:
     """Generate ``n_persons`` to Parquet (a temporary directory unless ``out_dir``) and time it."""
     tmp = None
     if out_dir is None:
@@ -29,7 +34,14 @@ def bench_generate(n_persons: int, region: str = "xian", seed: int = 1, out_dir:
             shutil.rmtree(tmp, ignore_errors=True)
     lines = m.rows["lines"]
     return {
-        "name": "synth.generate", "metric": "throughput", "unit": "lines/s",
-        "value": round(lines / elapsed, 1), "lines_per_s": round(lines / elapsed, 1), "elapsed_s": round(elapsed, 3),
-        "persons": n_persons, "visits": m.rows["visits"], "lines": lines, "chunk_size": chunk_size,
+        "name": "synth.generate",
+        "metric": "throughput",
+        "unit": "lines/s",
+        "value": round(lines / elapsed, 1),
+        "lines_per_s": round(lines / elapsed, 1),
+        "elapsed_s": round(elapsed, 3),
+        "persons": n_persons,
+        "visits": m.rows["visits"],
+        "lines": lines,
+        "chunk_size": chunk_size,
     }

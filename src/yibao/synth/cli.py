@@ -20,29 +20,53 @@ console = Console()
 
 @synth_app.command("generate")
 def generate_cmd(
-    region: Annotated[str, typer.Option("--region", "-r", help="example region name (xian, weinan) or a file")] = "xian",
-    persons: Annotated[int, typer.Option("--persons", "-n", min=1, help="number of insured persons")] = 100_000,
+    region: Annotated[
+        str, typer.Option("--region", "-r", help="example region name (xian, weinan) or a file")
+    ] = "xian",
+    persons: Annotated[
+        int, typer.Option("--persons", "-n", min=1, help="number of insured persons")
+    ] = 100_000,
     year: Annotated[int, typer.Option("--year", help="calendar year of the visits")] = 2025,
     seed: Annotated[int, typer.Option("--seed", help="random seed (same seed + size → same content)")] = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="output directory")] = Path("synth-out"),
-    inject: Annotated[str, typer.Option("--inject", help="comma-separated injectors: " + ", ".join(injector_names()))] = "",
-    chunk_size: Annotated[int, typer.Option("--chunk-size", min=1, help="persons per chunk (row group)")] = DEFAULT_CHUNK,
+    inject: Annotated[
+        str, typer.Option("--inject", help="comma-separated injectors: " + ", ".join(injector_names()))
+    ] = "",
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", min=1, help="persons per chunk (row group)")
+    ] = DEFAULT_CHUNK,
 ) -> None:
     """Generate persons, institutions, visits and fee lines as Parquet, plus manifest.json."""
     path = Path(region) if Path(region).exists() else example_path(region)
     names = tuple(x.strip() for x in inject.split(",") if x.strip())
-    with Progress(TextColumn("[bold]synth[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("chunks"),
-                  TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        TextColumn("[bold]synth[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("chunks"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         task = bar.add_task("generate", total=None)
 
         def step(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        m = generate(path, out, persons=persons, year=year, seed=seed, inject=names, chunk_size=chunk_size,
-                     progress=step)
+        m = generate(
+            path,
+            out,
+            persons=persons,
+            year=year,
+            seed=seed,
+            inject=names,
+            chunk_size=chunk_size,
+            progress=step,
+        )
     lines = m.rows["lines"]
-    console.print(f"wrote {out}: {m.rows['persons']:,} persons, {m.rows['visits']:,} visits, {lines:,} lines "
-                  f"in {m.elapsed_s:.1f}s ({lines / max(m.elapsed_s, 1e-9):,.0f} lines/s)")
+    console.print(
+        f"wrote {out}: {m.rows['persons']:,} persons, {m.rows['visits']:,} visits, {lines:,} lines "
+        f"in {m.elapsed_s:.1f}s ({lines / max(m.elapsed_s, 1e-9):,.0f} lines/s)"
+    )
     for r in m.calibration:
         tgt = "—" if r["target"] is None else f"{r['target']:,.4g}"
         got = "—" if r["achieved"] is None else f"{r['achieved']:,.4g}"

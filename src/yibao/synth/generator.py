@@ -47,33 +47,78 @@ VTYPE_CODES = ("11", "14", "21", "41")
 KIND_HOSPITAL, KIND_PRIMARY, KIND_PHARMACY, KIND_INTERNET = 0, 1, 2, 3
 KINDS = ("hospital", "primary", "pharmacy", "internet")
 
-PERSONS_SCHEMA = pa.schema([
-    ("psn_id", pa.int64()), ("psn_no", pa.string()), ("certno", pa.string()), ("gender", pa.string()),
-    ("birth_date", pa.date32()), ("age", pa.int16()), ("insutype", pa.string()), ("psn_type", pa.string()),
-    ("identities", pa.string()), ("household_id", pa.int64()), ("household_size", pa.int16()),
-    ("household_income", pa.int64()), ("district", pa.string()), ("account_balance", pa.int64()),
-    ("family_payer_id", pa.int64()),
-])  # fmt: skip
-INSTITUTIONS_SCHEMA = pa.schema([
-    ("fixmedins_code", pa.string()), ("name", pa.string()), ("kind", pa.string()), ("level", pa.string()),
-    ("district", pa.string()),
-])  # fmt: skip
-VISITS_SCHEMA = pa.schema([
-    ("visit_id", pa.int64()), ("seq", pa.int64()), ("mdtrt_id", pa.string()), ("psn_id", pa.int64()),
-    ("med_type", pa.string()), ("fixmedins_code", pa.string()), ("hosp_lv", pa.string()),
-    ("bilg_dr_codg", pa.string()),
-    ("begin_date", pa.date32()), ("end_date", pa.date32()), ("locality", pa.string()), ("emergency", pa.bool_()),
-    ("use_account", pa.bool_()), ("account_payer_id", pa.int64()), ("diagnoses", pa.string()),
-    ("procedures", pa.string()), ("los_days", pa.int16()), ("discharge_status", pa.string()),
-    ("scenario", pa.string()), ("n_lines", pa.int16()),
-])  # fmt: skip
-PHYSICIANS_SCHEMA = pa.schema([
-    ("dr_code", pa.string()), ("fixmedins_code", pa.string()), ("title", pa.string()), ("title_name", pa.string()),
-])  # fmt: skip
-LINES_SCHEMA = pa.schema([
-    ("visit_id", pa.int64()), ("feedetl_sn", pa.int32()), ("code", pa.string()), ("qty", pa.int64()),
-    ("price", pa.int64()), ("amount", pa.int64()), ("scenario", pa.string()), ("prd_days", pa.int16()),
-])  # fmt: skip
+PERSONS_SCHEMA = pa.schema(
+    [
+        ("psn_id", pa.int64()),
+        ("psn_no", pa.string()),
+        ("certno", pa.string()),
+        ("gender", pa.string()),
+        ("birth_date", pa.date32()),
+        ("age", pa.int16()),
+        ("insutype", pa.string()),
+        ("psn_type", pa.string()),
+        ("identities", pa.string()),
+        ("household_id", pa.int64()),
+        ("household_size", pa.int16()),
+        ("household_income", pa.int64()),
+        ("district", pa.string()),
+        ("account_balance", pa.int64()),
+        ("family_payer_id", pa.int64()),
+    ]
+)
+INSTITUTIONS_SCHEMA = pa.schema(
+    [
+        ("fixmedins_code", pa.string()),
+        ("name", pa.string()),
+        ("kind", pa.string()),
+        ("level", pa.string()),
+        ("district", pa.string()),
+    ]
+)
+VISITS_SCHEMA = pa.schema(
+    [
+        ("visit_id", pa.int64()),
+        ("seq", pa.int64()),
+        ("mdtrt_id", pa.string()),
+        ("psn_id", pa.int64()),
+        ("med_type", pa.string()),
+        ("fixmedins_code", pa.string()),
+        ("hosp_lv", pa.string()),
+        ("bilg_dr_codg", pa.string()),
+        ("begin_date", pa.date32()),
+        ("end_date", pa.date32()),
+        ("locality", pa.string()),
+        ("emergency", pa.bool_()),
+        ("use_account", pa.bool_()),
+        ("account_payer_id", pa.int64()),
+        ("diagnoses", pa.string()),
+        ("procedures", pa.string()),
+        ("los_days", pa.int16()),
+        ("discharge_status", pa.string()),
+        ("scenario", pa.string()),
+        ("n_lines", pa.int16()),
+    ]
+)
+PHYSICIANS_SCHEMA = pa.schema(
+    [
+        ("dr_code", pa.string()),
+        ("fixmedins_code", pa.string()),
+        ("title", pa.string()),
+        ("title_name", pa.string()),
+    ]
+)
+LINES_SCHEMA = pa.schema(
+    [
+        ("visit_id", pa.int64()),
+        ("feedetl_sn", pa.int32()),
+        ("code", pa.string()),
+        ("qty", pa.int64()),
+        ("price", pa.int64()),
+        ("amount", pa.int64()),
+        ("scenario", pa.string()),
+        ("prd_days", pa.int16()),
+    ]
+)
 
 # ----------------------------------------------------------------------------- model parameters
 # visits per person-year by group and age band (C.AGE_BANDS); see docs/SYNTH.md for the derivation
@@ -115,8 +160,12 @@ P_REMOTE = 0.065
 TITLES = ("231", "232", "233", "234")
 TITLE_NAMES = ("主任医师", "副主任医师", "主治医师", "医师")
 TITLE_MIX = {  # by (kind, rank); rank 1..4
-    "primary": (0.01, 0.05, 0.34, 0.60), 1: (0.02, 0.08, 0.40, 0.50), 2: (0.05, 0.15, 0.40, 0.40),
-    3: (0.15, 0.25, 0.35, 0.25), 4: (0.15, 0.25, 0.35, 0.25), "internet": (0.15, 0.25, 0.35, 0.25),
+    "primary": (0.01, 0.05, 0.34, 0.60),
+    1: (0.02, 0.08, 0.40, 0.50),
+    2: (0.05, 0.15, 0.40, 0.40),
+    3: (0.15, 0.25, 0.35, 0.25),
+    4: (0.15, 0.25, 0.35, 0.25),
+    "internet": (0.15, 0.25, 0.35, 0.25),
 }
 ROSTER_SIZE = {"primary": (4, 12), 1: (8, 20), 2: (30, 80), 3: (80, 200), 4: (150, 300), "internet": (20, 50)}
 IP_DOSE_SCALE = 4.7  # calibrates cost per admission (docs/SYNTH.md)
@@ -182,21 +231,36 @@ class PrescribingLimits:
             if r.kind == "over_supply" and r.enabled and isinstance(r.params, rules_model.SupplyParams):
                 days = dict(r.params.max_days)
                 days_long = dict(r.params.long_term_days)
-        course = k.payment_course.select("code", "basis", (pl.col("max_days") * pl.col("units_per_day_q")).alias("lim"))
-        freq = k.frequency.filter(pl.col("period_days").is_not_null() & pl.col("max_per_period_q").is_not_null())
+        course = k.payment_course.select(
+            "code", "basis", (pl.col("max_days") * pl.col("units_per_day_q")).alias("lim")
+        )
+        freq = k.frequency.filter(
+            pl.col("period_days").is_not_null() & pl.col("max_per_period_q").is_not_null()
+        )
         return cls(
             # the largest daily units also bound a line's stated days (GZ-YB-018), with or without a days limit
             supply_per_day=dict(k.supply.select("code", "max_units_per_day_q").iter_rows())
-            if days or "dose_days" in kinds else {},
+            if days or "dose_days" in kinds
+            else {},
             supply_days=days,
             course_visit={c: int(q) for c, b, q in course.iter_rows() if b == "admission"}
-            if "course_admission" in kinds else {},
-            course_year={c: int(q) for c, b, q in course.iter_rows() if b == "year"} if "course_year" in kinds else {},
-            period={c: (int(d), int(q)) for c, d, q in freq.select("code", "period_days", "max_per_period_q").iter_rows()}
-            if "frequency_period" in kinds else {},
+            if "course_admission" in kinds
+            else {},
+            course_year={c: int(q) for c, b, q in course.iter_rows() if b == "year"}
+            if "course_year" in kinds
+            else {},
+            period={
+                c: (int(d), int(q))
+                for c, d, q in freq.select("code", "period_days", "max_per_period_q").iter_rows()
+            }
+            if "frequency_period" in kinds
+            else {},
             supply_days_long=days_long,
-            long_term_prefixes=tuple(p.replace(".", "") for p in k.long_term_dx.get_column("icd_prefix").to_list() if p)
-            if days_long else (),
+            long_term_prefixes=tuple(
+                p.replace(".", "") for p in k.long_term_dx.get_column("icd_prefix").to_list() if p
+            )
+            if days_long
+            else (),
         )
 
 
@@ -250,8 +314,12 @@ class Tables:
         self.price = np.array([it.unit_price or 0 for it in items], dtype=np.int64)
         self.kind = np.array([("drug", "service", "material").index(it.kind) for it in items], dtype=np.int8)
         self.sex = np.array([{"M": 1, "F": 2}.get(it.sex or "", 0) for it in items], dtype=np.int8)
-        self.min_age = np.array([it.min_age if it.min_age is not None else -1 for it in items], dtype=np.int16)
-        self.max_age = np.array([it.max_age if it.max_age is not None else 999 for it in items], dtype=np.int16)
+        self.min_age = np.array(
+            [it.min_age if it.min_age is not None else -1 for it in items], dtype=np.int16
+        )
+        self.max_age = np.array(
+            [it.max_age if it.max_age is not None else 999 for it in items], dtype=np.int16
+        )
         self.level_codes = [x.code for x in region.hospital_levels]
         rank = {c: i + 1 for i, c in enumerate(self.level_codes)}
         self.min_rank = np.array([rank.get(it.min_level or "", 0) for it in items], dtype=np.int8)
@@ -259,8 +327,13 @@ class Tables:
         self.herb = np.array([it.category == "10" for it in items])
         self.lab = np.array([it.category == "04" for it in items])
         self.per_day = np.array(["每日" in it.name or "床位" in it.name for it in items])
-        self.restricted = (self.sex > 0) | (self.min_age >= 0) | (self.max_age < 999) | (self.min_rank > 1) | \
-            np.array([bool(it.indications) for it in items])
+        self.restricted = (
+            (self.sex > 0)
+            | (self.min_age >= 0)
+            | (self.max_age < 999)
+            | (self.min_rank > 1)
+            | np.array([bool(it.indications) for it in items])
+        )
         # diagnoses
         dx: list[str] = []
         for p in C.PROFILES:
@@ -294,22 +367,41 @@ class Tables:
         for pi, p in enumerate(C.PROFILES):
             surg += [(pi, s) for s in p.surgeries]
         self.surgeries = [s for _, s in surg]
-        self.prof_surg = _csr([[k for k, (pi, _) in enumerate(surg) if pi == j] for j in range(len(C.PROFILES))])
-        self.surg_items = _csr([self._exact(s.items + ((C.GA,) if s.general else (C.LA,)) + s.implants)
-                                for s in self.surgeries])
-        self.surg_min_rank = np.array([min(s.min_level, len(self.level_codes)) for s in self.surgeries] or [0],
-                                      dtype=np.int8)
+        self.prof_surg = _csr(
+            [[k for k, (pi, _) in enumerate(surg) if pi == j] for j in range(len(C.PROFILES))]
+        )
+        self.surg_items = _csr(
+            [self._exact(s.items + ((C.GA,) if s.general else (C.LA,)) + s.implants) for s in self.surgeries]
+        )
+        self.surg_min_rank = np.array(
+            [min(s.min_level, len(self.level_codes)) for s in self.surgeries] or [0], dtype=np.int8
+        )
         self.surg_proc = pa.array(["|".join(s.procedures) for s in self.surgeries] or [""], pa.string())
         self.p_surg = np.array([p.p_surg if p.surgeries else 0.0 for p in C.PROFILES])
         self.ip_proc = pa.array([p.ip_procedure or "" for p in C.PROFILES], pa.string())
         self.los_median = np.array([p.los for p in C.PROFILES])
         self.intensity = np.array([p.intensity for p in C.PROFILES])
-        self.fixed = {k: self.code_index.get(v, -1) for k, v in {
-            "reg": C.REG, "consult": C.CONSULT, "deputy": C.CONSULT_DEPUTY, "chief": C.CONSULT_CHIEF,
-            "er": C.CONSULT_ER, "ip": C.CONSULT_IP, "primary": C.CONSULT_PRIMARY, "net": C.CONSULT_NET,
-            "bed3": C.BED_3, "bed2": C.BED_2, "bed1": C.BED_1, "icu": C.BED_ICU, "bedneo": C.BED_NEO,
-            "nurse2": C.NURSE_2, "nurse1": C.NURSE_1, "nurseneo": C.NURSE_NEO,
-        }.items()}  # fmt: skip
+        self.fixed = {
+            k: self.code_index.get(v, -1)
+            for k, v in {
+                "reg": C.REG,
+                "consult": C.CONSULT,
+                "deputy": C.CONSULT_DEPUTY,
+                "chief": C.CONSULT_CHIEF,
+                "er": C.CONSULT_ER,
+                "ip": C.CONSULT_IP,
+                "primary": C.CONSULT_PRIMARY,
+                "net": C.CONSULT_NET,
+                "bed3": C.BED_3,
+                "bed2": C.BED_2,
+                "bed1": C.BED_1,
+                "icu": C.BED_ICU,
+                "bedneo": C.BED_NEO,
+                "nurse2": C.NURSE_2,
+                "nurse1": C.NURSE_1,
+                "nurseneo": C.NURSE_NEO,
+            }.items()
+        }
         # unrestricted fallbacks by kind (drug / service / material)
         self.fallback = [self._fallback(k) for k in range(3)]
         # profile selection weights [vtype][band][sex] -> cumulative over profiles
@@ -321,8 +413,11 @@ class Tables:
                 for s in range(2):
                     w = np.zeros(n_prof)
                     for j, p in enumerate(C.PROFILES):
-                        ok = (p.sex is None or p.sex == "MF"[s]) and p.min_age <= mids[b] and \
-                            (p.max_age >= mids[b] or (b == 0 and p.max_age >= 0))
+                        ok = (
+                            (p.sex is None or p.sex == "MF"[s])
+                            and p.min_age <= mids[b]
+                            and (p.max_age >= mids[b] or (b == 0 and p.max_age >= 0))
+                        )
                         base = float(getattr(p, attr)) if vt != MT else (1.0 if p.mt else 0.0)
                         w[j] = base * p.age_w[b] * ok
                     if w.sum() == 0:
@@ -353,20 +448,25 @@ class Tables:
                 self.cap_visit[:, i] = np.minimum(self.cap_visit[:, i], q)
         self.cap_visit_long = self.cap_visit.copy()
         for t, med in enumerate(VTYPE_CODES):
-            for cap, d in ((self.cap_visit, lim.supply_days.get(med)),
-                           (self.cap_visit_long, lim.supply_days_long.get(med, lim.supply_days.get(med)))):
+            for cap, d in (
+                (self.cap_visit, lim.supply_days.get(med)),
+                (self.cap_visit_long, lim.supply_days_long.get(med, lim.supply_days.get(med))),
+            ):
                 if d is None:
                     continue
                 for code, per_day in lim.supply_per_day.items():
                     i = self.code_index.get(code)
                     if i is not None:
                         cap[t, i] = min(int(cap[t, i]), per_day * d)
-        self.dx_long = np.array([any(c.startswith(p) for p in lim.long_term_prefixes) for c in self.dx_codes],
-                                dtype=bool)
+        self.dx_long = np.array(
+            [any(c.startswith(p) for p in lim.long_term_prefixes) for c in self.dx_codes], dtype=bool
+        )
         # the stated days of a prescription (2204 prd_days) stay within the visit type's supply days
         self.days_lim = np.array([lim.supply_days.get(med, 0) for med in VTYPE_CODES], dtype=np.int64)
-        self.days_lim_long = np.array([lim.supply_days_long.get(med, lim.supply_days.get(med, 0)) for med in VTYPE_CODES],
-                                      dtype=np.int64)
+        self.days_lim_long = np.array(
+            [lim.supply_days_long.get(med, lim.supply_days.get(med, 0)) for med in VTYPE_CODES],
+            dtype=np.int64,
+        )
         self.supply_q = np.zeros(n, dtype=np.int64)  # units a day at most (0: no supply row)
         for code, per_day in lim.supply_per_day.items():
             i = self.code_index.get(code)
@@ -535,19 +635,37 @@ def make_institutions(rng: np.random.Generator, info: RegionInfo, persons: int) 
             di = idx[dist_a[idx] == d]
             if di.size:
                 gd_start[key, d], gd_len[key, d] = di[0], di.size
-    table = pa.table({
-        "fixmedins_code": pa.array(codes, pa.string()), "name": pa.array(names, pa.string()),
-        "kind": pa.array([KINDS[k] for k in kind_a], pa.string()),
-        "level": pa.array([info.level_codes[r - 1] for r in rank_a], pa.string()),
-        "district": pa.array([info.districts[d] for d in dist_a], pa.string()),
-    }, schema=INSTITUTIONS_SCHEMA)  # fmt: skip
+    table = pa.table(
+        {
+            "fixmedins_code": pa.array(codes, pa.string()),
+            "name": pa.array(names, pa.string()),
+            "kind": pa.array([KINDS[k] for k in kind_a], pa.string()),
+            "level": pa.array([info.level_codes[r - 1] for r in rank_a], pa.string()),
+            "district": pa.array([info.districts[d] for d in dist_a], pa.string()),
+        },
+        schema=INSTITUTIONS_SCHEMA,
+    )
     dr_start, dr_len, dr_title, physicians = make_physicians(rng, info, codes, kind_a, rank_a)
-    return Institutions(codes, kind_a, rank_a, dist_a, group_start, group_len, gd_start, gd_len, table,
-                        dr_start, dr_len, dr_title, physicians)
+    return Institutions(
+        codes,
+        kind_a,
+        rank_a,
+        dist_a,
+        group_start,
+        group_len,
+        gd_start,
+        gd_len,
+        table,
+        dr_start,
+        dr_len,
+        dr_title,
+        physicians,
+    )
 
 
-def make_physicians(rng: np.random.Generator, info: RegionInfo, codes: list[str], kind: I64,
-                    rank: I64) -> tuple[I64, I64, I64, pa.Table]:
+def make_physicians(
+    rng: np.random.Generator, info: RegionInfo, codes: list[str], kind: I64, rank: I64
+) -> tuple[I64, I64, I64, pa.Table]:
     """The registry of physicians (医保医师库): a roster per hospital, primary and internet institution."""
     sizes = np.zeros(len(codes), dtype=np.int64)
     mixes: list[tuple[float, ...]] = []
@@ -560,16 +678,23 @@ def make_physicians(rng: np.random.Generator, info: RegionInfo, codes: list[str]
         sizes[i] = int(rng.integers(lo, hi + 1))
         mixes.append(TITLE_MIX[key])
     start = np.cumsum(sizes) - sizes
-    titles = np.concatenate([rng.choice(len(TITLES), size=int(n), p=np.asarray(mx)) if n else np.zeros(0, np.int64)
-                             for n, mx in zip(sizes, mixes, strict=True)]).astype(np.int64)
+    titles = np.concatenate(
+        [
+            rng.choice(len(TITLES), size=int(n), p=np.asarray(mx)) if n else np.zeros(0, np.int64)
+            for n, mx in zip(sizes, mixes, strict=True)
+        ]
+    ).astype(np.int64)
     owner = np.repeat(np.arange(len(codes)), sizes)
     seq = np.arange(titles.size)
-    table = pa.table({
-        "dr_code": pa.array([f"D{info.admdvs}{j + 1:07d}" for j in seq], pa.string()),
-        "fixmedins_code": pa.array(codes, pa.string()).take(pa.array(owner)),
-        "title": pa.array(TITLES, pa.string()).take(pa.array(titles)),
-        "title_name": pa.array(TITLE_NAMES, pa.string()).take(pa.array(titles)),
-    }, schema=PHYSICIANS_SCHEMA)  # fmt: skip
+    table = pa.table(
+        {
+            "dr_code": pa.array([f"D{info.admdvs}{j + 1:07d}" for j in seq], pa.string()),
+            "fixmedins_code": pa.array(codes, pa.string()).take(pa.array(owner)),
+            "title": pa.array(TITLES, pa.string()).take(pa.array(titles)),
+            "title_name": pa.array(TITLE_NAMES, pa.string()).take(pa.array(titles)),
+        },
+        schema=PHYSICIANS_SCHEMA,
+    )
     return start.astype(np.int64), sizes, titles, table
 
 
@@ -601,8 +726,9 @@ class People:
     table: pa.Table
 
 
-def make_people(rng: np.random.Generator, info: RegionInfo, tables: Tables, start: int, n: int,
-                year: int) -> People:
+def make_people(
+    rng: np.random.Generator, info: RegionInfo, tables: Tables, start: int, n: int, year: int
+) -> People:
     # households
     m = n // 2 + 16
     sizes = rng.choice(np.arange(1, 7), size=m, p=HOUSEHOLD_SIZES)
@@ -617,23 +743,38 @@ def make_people(rng: np.random.Generator, info: RegionInfo, tables: Tables, star
     pos = np.arange(n) - hh_start[hh]
     size = sizes[hh]
     # roles: 0 head, 1 spouse, 2 child, 3 parent
-    role_tab = np.array([[0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 1, 2, 0, 0, 0], [0, 1, 2, 2, 0, 0],
-                         [0, 1, 2, 3, 3, 0], [0, 1, 2, 2, 3, 3]])
+    role_tab = np.array(
+        [
+            [0, 0, 0, 0, 0, 0],
+            [0, 1, 0, 0, 0, 0],
+            [0, 1, 2, 0, 0, 0],
+            [0, 1, 2, 2, 0, 0],
+            [0, 1, 2, 3, 3, 0],
+            [0, 1, 2, 2, 3, 3],
+        ]
+    )
     role = role_tab[size - 1, pos]
     # head age by household size
     u = rng.random(k)
     young = rng.integers(20, 40, k)
     old = rng.integers(55, 92, k)
     mid = rng.integers(26, 52, k)
-    head_age = np.where(sizes == 1, np.where(u < 0.45, young, old),
-                        np.where(sizes == 2, np.where(u < 0.3, young + 2, old - 3), mid))
+    head_age = np.where(
+        sizes == 1,
+        np.where(u < 0.45, young, old),
+        np.where(sizes == 2, np.where(u < 0.3, young + 2, old - 3), mid),
+    )
     head_age = np.where(sizes >= 5, rng.integers(26, 46, k), head_age)
     ha = head_age[hh]
     child_gap = rng.integers(22, 36, n) + (pos - 2) * rng.integers(1, 7, n)
     age = np.select(
         [role == 0, role == 1, role == 2, role == 3],
-        [ha, np.clip(ha + np.round(rng.normal(0, 3, n)).astype(np.int64), 18, 100),
-         np.maximum(ha - child_gap, 0), np.clip(ha + rng.integers(24, 34, n), 45, 100)],
+        [
+            ha,
+            np.clip(ha + np.round(rng.normal(0, 3, n)).astype(np.int64), 18, 100),
+            np.maximum(ha - child_gap, 0),
+            np.clip(ha + rng.integers(24, 34, n), 45, 100),
+        ],
     ).astype(np.int64)
     head_female = rng.random(k) < 0.5
     female = np.where(role == 0, head_female[hh], np.where(role == 1, ~head_female[hh], rng.random(n) < 0.5))
@@ -647,7 +788,9 @@ def make_people(rng: np.random.Generator, info: RegionInfo, tables: Tables, star
     # household income (per capita, 元): log-normal, uplift when anyone is an employee
     has_emp = np.zeros(k, dtype=bool)
     np.logical_or.at(has_emp, hh, group != RESIDENT)
-    pc = np.exp(rng.normal(np.log(PC_INCOME_MEDIAN_YUAN), PC_INCOME_SIGMA, k)) * np.where(has_emp, EMPLOYEE_INCOME_UPLIFT, 1.0)
+    pc = np.exp(rng.normal(np.log(PC_INCOME_MEDIAN_YUAN), PC_INCOME_SIGMA, k)) * np.where(
+        has_emp, EMPLOYEE_INCOME_UPLIFT, 1.0
+    )
     pc_p = pc[hh]
     district = rng.choice(len(info.districts), size=k, p=info.district_w)[hh]
     # identities (residents of low-income households)
@@ -689,38 +832,81 @@ def make_people(rng: np.random.Generator, info: RegionInfo, tables: Tables, star
     cand = np.where((group != RESIDENT) & (bal > 0), np.arange(n), n)
     first_emp = np.minimum.reduceat(cand, hh_start)
     fp_local = first_emp[hh]
-    family_payer = np.where((fp_local < n) & (bal == 0) & info.family_aid, start + fp_local, -1).astype(np.int64)
+    family_payer = np.where((fp_local < n) & (bal == 0) & info.family_aid, start + fp_local, -1).astype(
+        np.int64
+    )
     # strings and dates
-    birth_year_jan1 = (np.array(year - age - 1970, dtype=np.int64)).astype("datetime64[Y]").astype("datetime64[D]")
+    birth_year_jan1 = (
+        (np.array(year - age - 1970, dtype=np.int64)).astype("datetime64[Y]").astype("datetime64[D]")
+    )
     birth = birth_year_jan1 - rng.integers(0, 365, n).astype("timedelta64[D]")
     by = birth.astype("datetime64[Y]").astype(np.int64) + 1970
     bm = (birth.astype("datetime64[M]") - birth.astype("datetime64[Y]")).astype(np.int64) + 1
     bd = (birth - birth.astype("datetime64[M]")).astype(np.int64) + 1
     serial = (rng.integers(0, 500, n) * 2 + np.where(female, 0, 1)).astype(np.int64)
-    body = np.concatenate([
-        np.tile(np.frombuffer(info.admdvs.encode(), dtype=np.uint8), (n, 1)),
-        digits(by, 4), digits(bm, 2), digits(bd, 2), digits(serial, 3),
-    ], axis=1)  # fmt: skip
+    body = np.concatenate(
+        [
+            np.tile(np.frombuffer(info.admdvs.encode(), dtype=np.uint8), (n, 1)),
+            digits(by, 4),
+            digits(bm, 2),
+            digits(bd, 2),
+            digits(serial, 3),
+        ],
+        axis=1,
+    )
     w = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
     chk = np.frombuffer(b"10X98765432", dtype=np.uint8)[((body.astype(np.int64) - 48) @ w) % 11]
     certno = fixed_strings(np.concatenate([body, chk[:, None]], axis=1))
     rt = info.resident_types
-    psn_type = np.where(group == IN_SERVICE, info.in_service_type, np.where(group == RETIRED, info.retired_type,
-                        np.where(age < 18, rt[0], np.where(age >= 60, rt[2], rt[1]))))
+    psn_type = np.where(
+        group == IN_SERVICE,
+        info.in_service_type,
+        np.where(
+            group == RETIRED, info.retired_type, np.where(age < 18, rt[0], np.where(age >= 60, rt[2], rt[1]))
+        ),
+    )
     dist_arr = pa.array(info.districts, pa.string())
-    table = pa.table({
-        "psn_id": pa.array(psn_id), "psn_no": prefixed_digits("P", psn_id, 9), "certno": certno,
-        "gender": pa.array(["M", "F"], pa.string()).take(pa.array(female.astype(np.int8))),
-        "birth_date": pa.array(birth, pa.date32()), "age": pa.array(age.astype(np.int16)),
-        "insutype": pa.array(["310", "390"], pa.string()).take(pa.array((group == RESIDENT).astype(np.int8))),
-        "psn_type": pa.array(psn_type, pa.string()), "identities": pa.array(identities, pa.string()),
-        "household_id": pa.array(start + hh_start[hh]), "household_size": pa.array(size.astype(np.int16)),
-        "household_income": pa.array(np.round(pc_p * size * 100).astype(np.int64)),
-        "district": dist_arr.take(pa.array(district)), "account_balance": pa.array(bal),
-        "family_payer_id": pa.array(family_payer),
-    }, schema=PERSONS_SCHEMA)  # fmt: skip
-    return People(n, psn_id, age, female, group, district, start + hh_start[hh], size.astype(np.int64), pc_p,
-                  chronic, mt_registered, frailty, bal, family_payer, (ident_code != ""), identities, table)
+    table = pa.table(
+        {
+            "psn_id": pa.array(psn_id),
+            "psn_no": prefixed_digits("P", psn_id, 9),
+            "certno": certno,
+            "gender": pa.array(["M", "F"], pa.string()).take(pa.array(female.astype(np.int8))),
+            "birth_date": pa.array(birth, pa.date32()),
+            "age": pa.array(age.astype(np.int16)),
+            "insutype": pa.array(["310", "390"], pa.string()).take(
+                pa.array((group == RESIDENT).astype(np.int8))
+            ),
+            "psn_type": pa.array(psn_type, pa.string()),
+            "identities": pa.array(identities, pa.string()),
+            "household_id": pa.array(start + hh_start[hh]),
+            "household_size": pa.array(size.astype(np.int16)),
+            "household_income": pa.array(np.round(pc_p * size * 100).astype(np.int64)),
+            "district": dist_arr.take(pa.array(district)),
+            "account_balance": pa.array(bal),
+            "family_payer_id": pa.array(family_payer),
+        },
+        schema=PERSONS_SCHEMA,
+    )
+    return People(
+        n,
+        psn_id,
+        age,
+        female,
+        group,
+        district,
+        start + hh_start[hh],
+        size.astype(np.int64),
+        pc_p,
+        chronic,
+        mt_registered,
+        frailty,
+        bal,
+        family_payer,
+        (ident_code != ""),
+        identities,
+        table,
+    )
 
 
 # ----------------------------------------------------------------------------- visits and lines
@@ -752,8 +938,16 @@ def _pick_grouped(rng: np.random.Generator, cdfs: F64, group: I64) -> I64:
     return picked
 
 
-def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst: Institutions, ppl: People,
-               year: int, visit_base: int, rng_dr: np.random.Generator | None = None) -> Chunk:
+def make_chunk(
+    rng: np.random.Generator,
+    info: RegionInfo,
+    tables: Tables,
+    inst: Institutions,
+    ppl: People,
+    year: int,
+    visit_base: int,
+    rng_dr: np.random.Generator | None = None,
+) -> Chunk:
     """One chunk of visits and lines.  ``rng_dr`` draws each visit's physician (its own stream, so the
     rest of the chunk does not depend on the registry; default: a stream derived from ``rng``)."""
     n = ppl.n
@@ -776,11 +970,16 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     sex_i = female.astype(np.int64)
     scheme310 = grp != RESIDENT
     # profile: chronic for mt, often for rx/op of chronic patients; else by (type, band, sex)
-    prof = _pick_grouped(rng, tables.prof_cdf.reshape(-1, tables.prof_cdf.shape[-1]),
-                         (vt * C.N_BANDS + vband) * 2 + sex_i)
+    prof = _pick_grouped(
+        rng, tables.prof_cdf.reshape(-1, tables.prof_cdf.shape[-1]), (vt * C.N_BANDS + vband) * 2 + sex_i
+    )
     chron = ppl.chronic[who]
-    use_chron = (chron >= 0) & ((vt == MT) | ((vt == RX) & (rng.random(nv) < 0.65)) |
-                                ((vt == OP) & (rng.random(nv) < 0.35)) | ((vt == IP) & (rng.random(nv) < 0.25)))
+    use_chron = (chron >= 0) & (
+        (vt == MT)
+        | ((vt == RX) & (rng.random(nv) < 0.65))
+        | ((vt == OP) & (rng.random(nv) < 0.35))
+        | ((vt == IP) & (rng.random(nv) < 0.25))
+    )
     use_chron &= (vt != IP) | (np.asarray([p.w_ip for p in C.PROFILES])[np.maximum(chron, 0)] > 0)
     prof = np.where(use_chron, chron, prof)
     # dates (mild winter peak)
@@ -790,11 +989,17 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     # institution kind and level rank
     n_lv = len(info.level_codes)
     u = rng.random(nv)
-    op_cdf = np.where(scheme310[:, None], np.cumsum(OP_LEVELS[310])[None, :], np.cumsum(OP_LEVELS[390])[None, :])
-    ip_cdf = np.where(scheme310[:, None], np.cumsum(IP_LEVELS[310])[None, :], np.cumsum(IP_LEVELS[390])[None, :])
+    op_cdf = np.where(
+        scheme310[:, None], np.cumsum(OP_LEVELS[310])[None, :], np.cumsum(OP_LEVELS[390])[None, :]
+    )
+    ip_cdf = np.where(
+        scheme310[:, None], np.cumsum(IP_LEVELS[310])[None, :], np.cumsum(IP_LEVELS[390])[None, :]
+    )
     op_pick = (u[:, None] >= op_cdf).sum(axis=1)  # 0 primary, 1..4 hospital rank
     ip_rank = (u[:, None] >= ip_cdf).sum(axis=1) + 1
-    kind = np.where(vt == RX, KIND_PHARMACY, np.where((vt == IP) | (op_pick > 0), KIND_HOSPITAL, KIND_PRIMARY))
+    kind = np.where(
+        vt == RX, KIND_PHARMACY, np.where((vt == IP) | (op_pick > 0), KIND_HOSPITAL, KIND_PRIMARY)
+    )
     rank = np.where(vt == IP, ip_rank, np.maximum(op_pick, 1))
     rank = np.where(vt == RX, 1, rank)
     internet = (vt == OP) & (rng.random(nv) < 0.02)
@@ -804,7 +1009,9 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     surg_ok = tables.prof_surg[1][prof] > 0
     surgical = (vt == IP) & surg_ok & (rng.random(nv) < tables.p_surg[prof])
     s_start, s_len, s_flat = tables.prof_surg
-    s_pos = np.minimum(s_start[prof] + (rng.random(nv) * np.maximum(s_len[prof], 1)).astype(np.int64), s_flat.size - 1)
+    s_pos = np.minimum(
+        s_start[prof] + (rng.random(nv) * np.maximum(s_len[prof], 1)).astype(np.int64), s_flat.size - 1
+    )
     surg = np.where(surgical, s_flat[s_pos], 0)
     rank = np.where(surgical, np.maximum(rank, tables.surg_min_rank[surg]), rank)
     rank = np.minimum(rank, n_lv)
@@ -822,12 +1029,17 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     dl = inst.gd_len[gkey, d]
     local = (dl > 0) & (rng.random(nv) < 0.8)
     ui = rng.random(nv)
-    inst_idx = np.where(local, inst.gd_start[gkey, d] + (ui * np.maximum(dl, 1)).astype(np.int64),
-                        inst.group_start[gkey] + (ui * glen).astype(np.int64))
+    inst_idx = np.where(
+        local,
+        inst.gd_start[gkey, d] + (ui * np.maximum(dl, 1)).astype(np.int64),
+        inst.group_start[gkey] + (ui * glen).astype(np.int64),
+    )
     # the physician who sees the patient and bills the visit (pharmacies: none)
     rdr = rng_dr if rng_dr is not None else np.random.default_rng(int(rng.integers(1 << 62)))
     dlen = inst.dr_len[inst_idx]
-    dr = np.where(dlen > 0, inst.dr_start[inst_idx] + (rdr.random(nv) * np.maximum(dlen, 1)).astype(np.int64), -1)
+    dr = np.where(
+        dlen > 0, inst.dr_start[inst_idx] + (rdr.random(nv) * np.maximum(dlen, 1)).astype(np.int64), -1
+    )
     title = np.where(dr >= 0, inst.dr_title[np.maximum(dr, 0)], -1)
     # stays
     ip = vt == IP
@@ -846,7 +1058,9 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     blocks_i: list[I64] = []
     blocks_q: list[I64] = []
     blocks_d: list[I64] = []  # days of a prescription as written (drug lines outside a stay; else 0)
-    dx_prin = tables.prof_dx[2][tables.prof_dx[0][prof] + (rng.random(nv) * tables.prof_dx[1][prof]).astype(np.int64)]
+    dx_prin = tables.prof_dx[2][
+        tables.prof_dx[0][prof] + (rng.random(nv) * tables.prof_dx[1][prof]).astype(np.int64)
+    ]
 
     def add(rows: I64, items: I64, qty_units: F64, days: I64 | None = None) -> None:
         blocks_v.append(rows)
@@ -923,34 +1137,59 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     fixed(adult_ip & (ub < 0.75), "nurse2", bd)
     fixed(adult_ip & (ub >= 0.75), "nurse1", bd)
     # drugs
-    n_drug = np.select([vt == OP, vt == MT, vt == RX, vt == IP],
-                       [1 + rng.binomial(3, 0.35, nv), 1 + rng.binomial(3, 0.45, nv), 1 + rng.binomial(3, 0.3, nv),
-                        5 + rng.poisson(np.clip(6.0 * intensity, 1, 16))])
+    n_drug = np.select(
+        [vt == OP, vt == MT, vt == RX, vt == IP],
+        [
+            1 + rng.binomial(3, 0.35, nv),
+            1 + rng.binomial(3, 0.45, nv),
+            1 + rng.binomial(3, 0.3, nv),
+            5 + rng.poisson(np.clip(6.0 * intensity, 1, 16)),
+        ],
+    )
     n_drug = np.minimum(n_drug, 24)
     for pool, mask in ((tables.pool_drug, opv), (tables.pool_drug_rx, vt == RX), (tables.pool_drug_ip, ip)):
         rows, items = sample(pool, np.where(mask, n_drug, 0), 0)
         if rows.size:
-            add(rows, items, *_drug_qty(rng, tables, items, vt[rows], bed_days[rows], intensity[rows],
-                                        prof[rows] == chron[rows]))
+            add(
+                rows,
+                items,
+                *_drug_qty(
+                    rng, tables, items, vt[rows], bed_days[rows], intensity[rows], prof[rows] == chron[rows]
+                ),
+            )
     # labs, exams, services, materials
-    n_lab = np.select([vt == OP, vt == MT, vt == IP], [rng.binomial(2, 0.3, nv), rng.binomial(2, 0.25, nv),
-                                                         4 + rng.binomial(8, 0.5, nv)], 0)
-    n_exam = np.select([vt == OP, vt == MT, vt == IP], [rng.binomial(1, 0.2, nv), rng.binomial(1, 0.1, nv),
-                                                          1 + rng.binomial(2, 0.45, nv)], 0)
+    n_lab = np.select(
+        [vt == OP, vt == MT, vt == IP],
+        [rng.binomial(2, 0.3, nv), rng.binomial(2, 0.25, nv), 4 + rng.binomial(8, 0.5, nv)],
+        0,
+    )
+    n_exam = np.select(
+        [vt == OP, vt == MT, vt == IP],
+        [rng.binomial(1, 0.2, nv), rng.binomial(1, 0.1, nv), 1 + rng.binomial(2, 0.45, nv)],
+        0,
+    )
     ckd = prof == C.PROFILE_INDEX["ckd"]
-    n_svc = np.select([vt == OP, vt == MT, vt == IP], [rng.binomial(1, 0.3, nv), np.where(ckd, 1, rng.binomial(1, 0.1, nv)),
-                                                         1 + rng.binomial(2, 0.5, nv)], 0)
-    n_mat = np.select([vt == MT, vt == RX, vt == IP], [np.where(ckd, 1, 0), rng.binomial(1, 0.3, nv),
-                                                         1 + rng.binomial(3, 0.5, nv)], 0)
+    n_svc = np.select(
+        [vt == OP, vt == MT, vt == IP],
+        [rng.binomial(1, 0.3, nv), np.where(ckd, 1, rng.binomial(1, 0.1, nv)), 1 + rng.binomial(2, 0.5, nv)],
+        0,
+    )
+    n_mat = np.select(
+        [vt == MT, vt == RX, vt == IP],
+        [np.where(ckd, 1, 0), rng.binomial(1, 0.3, nv), 1 + rng.binomial(3, 0.5, nv)],
+        0,
+    )
     nl = ~internet
-    for pool, cnt, kfb in ((tables.pool_lab, np.where(opv & nl, n_lab, 0), 1),
-                           (tables.pool_lab_ip, np.where(ip, n_lab, 0), 1),
-                           (tables.pool_exam, np.where(opv & nl, n_exam, 0), 1),
-                           (tables.pool_exam_ip, np.where(ip, n_exam, 0), 1),
-                           (tables.pool_svc, np.where(opv & nl, n_svc, 0), 1),
-                           (tables.pool_svc_ip, np.where(ip, n_svc, 0), 1),
-                           (tables.pool_mat, np.where((vt == MT) | (vt == RX), n_mat, 0), 2),
-                           (tables.pool_mat_ip, np.where(ip, n_mat, 0), 2)):
+    for pool, cnt, kfb in (
+        (tables.pool_lab, np.where(opv & nl, n_lab, 0), 1),
+        (tables.pool_lab_ip, np.where(ip, n_lab, 0), 1),
+        (tables.pool_exam, np.where(opv & nl, n_exam, 0), 1),
+        (tables.pool_exam_ip, np.where(ip, n_exam, 0), 1),
+        (tables.pool_svc, np.where(opv & nl, n_svc, 0), 1),
+        (tables.pool_svc_ip, np.where(ip, n_svc, 0), 1),
+        (tables.pool_mat, np.where((vt == MT) | (vt == RX), n_mat, 0), 2),
+        (tables.pool_mat_ip, np.where(ip, n_mat, 0), 2),
+    ):
         rows, items = sample(pool, cnt, kfb)
         if rows.size:
             add(rows, items, _other_qty(rng, tables, items, vt[rows], bed_days[rows]))
@@ -1003,11 +1242,17 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     new_id = np.full(nv, -1, dtype=np.int64)
     new_id[vorder] = visit_base + np.arange(vorder.size)
     # diagnoses: principal, the patient's chronic condition, an age-related comorbidity
-    sec1 = np.where((chron >= 0) & (chron != prof) & (rng.random(nv) < 0.7),
-                    tables.prof_dx[2][tables.prof_dx[0][np.maximum(chron, 0)]], -1)
+    sec1 = np.where(
+        (chron >= 0) & (chron != prof) & (rng.random(nv) < 0.7),
+        tables.prof_dx[2][tables.prof_dx[0][np.maximum(chron, 0)]],
+        -1,
+    )
     com = np.array([tables.dx_index[c] for c in C.COMORBID])
-    sec2 = np.where((age >= 45) & (vt != RX) & (rng.random(nv) < np.where(ip, 0.45, 0.15)),
-                    com[(rng.random(nv) * com.size).astype(np.int64)], -1)
+    sec2 = np.where(
+        (age >= 45) & (vt != RX) & (rng.random(nv) < np.where(ip, 0.45, 0.15)),
+        com[(rng.random(nv) * com.size).astype(np.int64)],
+        -1,
+    )
     male_only = np.array([tables.dx_index["N40"]])
     sec2 = np.where((sec2 == dx_prin) | (sec2 == sec1) | (female & np.isin(sec2, male_only)), -1, sec2)
     procs = np.where(surgical, surg, -1)
@@ -1043,23 +1288,33 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     loc_names = pa.array(["local", "remote_filed", "remote_unfiled"], pa.string())
     lvl_arr = pa.array(info.level_codes, pa.string())
     inst_codes = inst.table.column("fixmedins_code").combine_chunks()
-    visits = pa.table({
-        "visit_id": pa.array(vid), "seq": pa.array(vid),
-        "mdtrt_id": prefixed_digits(f"{info.admdvs}{year}", vid, 12),
-        "psn_id": pa.array(ppl.psn_id[who[vo]]),
-        "med_type": pa.array(list(VTYPE_CODES), pa.string()).take(pa.array(vt[vo])),
-        "fixmedins_code": inst_codes.take(pa.array(inst_idx[vo])),
-        "hosp_lv": lvl_arr.take(pa.array(rank[vo] - 1)),
-        "bilg_dr_codg": inst.physicians.column("dr_code").combine_chunks().take(
-            pa.array(np.maximum(dr[vo], 0), mask=dr[vo] < 0)),
-        "begin_date": pa.array(jan1 + day[vo].astype("timedelta64[D]"), pa.date32()),
-        "end_date": pa.array(jan1 + end_day[vo].astype("timedelta64[D]"), pa.date32()),
-        "locality": loc_names.take(pa.array(locality[vo])),
-        "emergency": pa.array(emergency[vo]), "use_account": pa.array(use_account[vo]),
-        "account_payer_id": pa.array(account_payer[vo]), "diagnoses": diagnoses, "procedures": pr,
-        "los_days": pa.array(los[vo].astype(np.int16)), "discharge_status": pa.array(["1", "2", "4"], pa.string()).take(pa.array(discharge[vo])),
-        "scenario": pa.nulls(vo.size, pa.string()), "n_lines": pa.array(n_lines[vo].astype(np.int16)),
-    }, schema=VISITS_SCHEMA)  # fmt: skip
+    visits = pa.table(
+        {
+            "visit_id": pa.array(vid),
+            "seq": pa.array(vid),
+            "mdtrt_id": prefixed_digits(f"{info.admdvs}{year}", vid, 12),
+            "psn_id": pa.array(ppl.psn_id[who[vo]]),
+            "med_type": pa.array(list(VTYPE_CODES), pa.string()).take(pa.array(vt[vo])),
+            "fixmedins_code": inst_codes.take(pa.array(inst_idx[vo])),
+            "hosp_lv": lvl_arr.take(pa.array(rank[vo] - 1)),
+            "bilg_dr_codg": inst.physicians.column("dr_code")
+            .combine_chunks()
+            .take(pa.array(np.maximum(dr[vo], 0), mask=dr[vo] < 0)),
+            "begin_date": pa.array(jan1 + day[vo].astype("timedelta64[D]"), pa.date32()),
+            "end_date": pa.array(jan1 + end_day[vo].astype("timedelta64[D]"), pa.date32()),
+            "locality": loc_names.take(pa.array(locality[vo])),
+            "emergency": pa.array(emergency[vo]),
+            "use_account": pa.array(use_account[vo]),
+            "account_payer_id": pa.array(account_payer[vo]),
+            "diagnoses": diagnoses,
+            "procedures": pr,
+            "los_days": pa.array(los[vo].astype(np.int16)),
+            "discharge_status": pa.array(["1", "2", "4"], pa.string()).take(pa.array(discharge[vo])),
+            "scenario": pa.nulls(vo.size, pa.string()),
+            "n_lines": pa.array(n_lines[vo].astype(np.int16)),
+        },
+        schema=VISITS_SCHEMA,
+    )
     # lines in visit_id order
     # scatter lines into visit_id order (no sort): destination = visit's offset + position in visit
     pos = np.arange(lv.size) - (np.cumsum(n_lines) - n_lines)[lv]
@@ -1069,13 +1324,19 @@ def make_chunk(rng: np.random.Generator, info: RegionInfo, tables: Tables, inst:
     lorder[off[lv] + pos] = np.arange(lv.size)
     lv_sorted = new_id[lv][lorder]
     sn = (pos[lorder] + 1).astype(np.int32)
-    lines = pa.table({
-        "visit_id": pa.array(lv_sorted), "feedetl_sn": pa.array(sn),
-        "code": tables.codes.take(pa.array(li[lorder])), "qty": pa.array(lq[lorder]),
-        "price": pa.array(price[lorder]), "amount": pa.array(amount[lorder]),
-        "scenario": pa.nulls(lv_sorted.size, pa.string()),
-        "prd_days": pa.array(prd_days[lorder].astype(np.int16), mask=prd_days[lorder] <= 0),
-    }, schema=LINES_SCHEMA)  # fmt: skip
+    lines = pa.table(
+        {
+            "visit_id": pa.array(lv_sorted),
+            "feedetl_sn": pa.array(sn),
+            "code": tables.codes.take(pa.array(li[lorder])),
+            "qty": pa.array(lq[lorder]),
+            "price": pa.array(price[lorder]),
+            "amount": pa.array(amount[lorder]),
+            "scenario": pa.nulls(lv_sorted.size, pa.string()),
+            "prd_days": pa.array(prd_days[lorder].astype(np.int16), mask=prd_days[lorder] <= 0),
+        },
+        schema=LINES_SCHEMA,
+    )
     return Chunk(visits, lines, vt[vo], grp[vo], cost[vo], remote[vo])
 
 
@@ -1104,8 +1365,9 @@ def _stated_days(tables: Tables, vt: I64, long_dx: B, items: I64, qty: I64, draw
     return np.where(drawn > 0, days, 0)
 
 
-def _drug_qty(rng: np.random.Generator, tables: Tables, items: I64, vt: I64, bed_days: I64, intensity: F64,
-              chronic: B) -> tuple[F64, I64]:
+def _drug_qty(
+    rng: np.random.Generator, tables: Tables, items: I64, vt: I64, bed_days: I64, intensity: F64, chronic: B
+) -> tuple[F64, I64]:
     """Quantities (units) of drug lines, and the days each outpatient / pharmacy prescription is written
     for (0 in a stay)."""
     p = tables.price[items]
@@ -1117,10 +1379,14 @@ def _drug_qty(rng: np.random.Generator, tables: Tables, items: I64, vt: I64, bed
     doses = np.where(ipm, np.minimum(bed_days, 14), 7)
     grams = np.where(p <= 200, rng.integers(6, 31, n) * doses, rng.integers(1, 6, n))
     # inpatient: daily doses over part of the stay, scaled by the case's intensity
-    ip_daily = np.maximum(np.round(per_day * IP_DOSE_SCALE * intensity * bed_days * rng.uniform(0.4, 1.0, n)), 1)
+    ip_daily = np.maximum(
+        np.round(per_day * IP_DOSE_SCALE * intensity * bed_days * rng.uniform(0.4, 1.0, n)), 1
+    )
     ip_dear = np.maximum(np.round(bed_days * rng.uniform(0.15, 0.5, n) * intensity), 1)
     ip_q = np.select([p < 10_000, p < 100_000], [ip_daily, ip_dear], rng.integers(1, 3, n))
-    op_q = np.select([p < 500, p < 5_000, p < 100_000], [per_day * days, rng.integers(1, 7, n), rng.integers(1, 3, n)], 1)
+    op_q = np.select(
+        [p < 500, p < 5_000, p < 100_000], [per_day * days, rng.integers(1, 7, n), rng.integers(1, 3, n)], 1
+    )
     q = np.where(herb, grams, np.where(ipm, ip_q, op_q)).astype(np.float64)
     half = (p < 500) & ~herb & (rng.random(n) < 0.1)
     written = np.where(ipm, 0, np.where(herb, doses, days)).astype(np.int64)
@@ -1192,39 +1458,93 @@ class Stats:
         rows: list[dict[str, Any]] = []
 
         def row(name: str, target: float | None, achieved: float, source: str, note: str = "") -> None:
-            rows.append({"metric": name, "target": target, "achieved": round(achieved, 4), "source": source,
-                         "note": note})
+            rows.append(
+                {
+                    "metric": name,
+                    "target": target,
+                    "achieved": round(achieved, 4),
+                    "source": source,
+                    "note": note,
+                }
+            )
 
         sd = max(tot, 1)
         row("employee share of insured", 38_856.12 / 133_069.39, emp / sd, "DOMAIN.md §7 (2025 bulletin)")
         row("retired share of employees", 10_793.80 / 38_856.12, ret / max(emp, 1), "DOMAIN.md §7")
         row("in-service : retired ratio", 2.60, P[IN_SERVICE] / max(ret, 1), "DOMAIN.md §6")
-        row("share aged 0–14", 0.17, self.age_band[0] / sd, "national census 2020 (M)", "background, not in DOMAIN.md")
-        row("share aged 60+", 0.21, self.age_band[2] / sd, "national census 2020 (M)", "background, not in DOMAIN.md")
+        row(
+            "share aged 0–14",
+            0.17,
+            self.age_band[0] / sd,
+            "national census 2020 (M)",
+            "background, not in DOMAIN.md",
+        )
+        row(
+            "share aged 60+",
+            0.21,
+            self.age_band[2] / sd,
+            "national census 2020 (M)",
+            "background, not in DOMAIN.md",
+        )
         row("female share", 0.49, self.female / sd, "national census 2020 (M)")
         row("residents with 低保/特困/返贫致贫", 0.045, self.ident_res / max(res, 1), "brief: 3–6%")
-        row("those identities in bottom income quintile", 1.0, self.ident_low_q / max(self.ident_total, 1),
-            "brief (model constraint)")
+        row(
+            "those identities in bottom income quintile",
+            1.0,
+            self.ident_low_q / max(self.ident_total, 1),
+            "brief (model constraint)",
+        )
         row("admission rate, employees", 0.214, adm_emp / max(emp, 1), "DOMAIN.md §6")
         row("admission rate, residents", 0.208, V[RESIDENT, IP] / max(res, 1), "DOMAIN.md §6")
-        row("cost per admission, employees (元)", 11_522, (K[IN_SERVICE, IP] + K[RETIRED, IP]) / max(adm_emp, 1),
-            "DOMAIN.md §7 (brief figure)")
-        row("cost per admission, residents (元)", 7_339, K[RESIDENT, IP] / max(V[RESIDENT, IP], 1),
-            "DOMAIN.md §7 (brief figure)")
+        row(
+            "cost per admission, employees (元)",
+            11_522,
+            (K[IN_SERVICE, IP] + K[RETIRED, IP]) / max(adm_emp, 1),
+            "DOMAIN.md §7 (brief figure)",
+        )
+        row(
+            "cost per admission, residents (元)",
+            7_339,
+            K[RESIDENT, IP] / max(V[RESIDENT, IP], 1),
+            "DOMAIN.md §7 (brief figure)",
+        )
         per_head_in = K[IN_SERVICE].sum() / max(P[IN_SERVICE], 1)
         per_head_ret = K[RETIRED].sum() / max(ret, 1)
-        row("retiree / in-service medical cost per head", 3.34, per_head_ret / max(per_head_in, 1e-9), "DOMAIN.md §6")
+        row(
+            "retiree / in-service medical cost per head",
+            3.34,
+            per_head_ret / max(per_head_in, 1e-9),
+            "DOMAIN.md §6",
+        )
         row("retiree medical cost per head (元)", 9_614, per_head_ret, "DOMAIN.md §6")
         ev_emp = V[IN_SERVICE].sum() + V[RETIRED].sum()
         row("benefit events per employee per year", 54.86 / 3.885612, ev_emp / max(emp, 1), "DOMAIN.md §7")
-        row("benefit events per resident per year", 32.68 / 9.421327, V[RESIDENT].sum() / max(res, 1), "DOMAIN.md §7")
-        row("pharmacy share of employee benefit events", 22.51 / 54.86,
-            (V[IN_SERVICE, RX] + V[RETIRED, RX]) / max(ev_emp, 1), "DOMAIN.md §7")
+        row(
+            "benefit events per resident per year",
+            32.68 / 9.421327,
+            V[RESIDENT].sum() / max(res, 1),
+            "DOMAIN.md §7",
+        )
+        row(
+            "pharmacy share of employee benefit events",
+            22.51 / 54.86,
+            (V[IN_SERVICE, RX] + V[RETIRED, RX]) / max(ev_emp, 1),
+            "DOMAIN.md §7",
+        )
         row("lines per person-year", 20.0, self.lines.sum() / sd, "issue #3 sizing (1M persons ≈ 20M lines)")
-        row("remote (异地) share of non-pharmacy visits", 0.065, self.remote / max(self.remote_base, 1),
-            "brief: 5–8%")
-        row("fund spending per head, employees (元)", 4_987, float("nan"), "DOMAIN.md §6",
-            "needs settlement: reported by the batch engine, not the generator")
+        row(
+            "remote (异地) share of non-pharmacy visits",
+            0.065,
+            self.remote / max(self.remote_base, 1),
+            "brief: 5–8%",
+        )
+        row(
+            "fund spending per head, employees (元)",
+            4_987,
+            float("nan"),
+            "DOMAIN.md §6",
+            "needs settlement: reported by the batch engine, not the generator",
+        )
         for r in rows:
             if isinstance(r["achieved"], float) and np.isnan(r["achieved"]):
                 r["achieved"] = None
@@ -1234,10 +1554,18 @@ class Stats:
 ProgressFn = Callable[[int, int], None]
 
 
-def generate(region_path: str | Path, out_dir: str | Path, persons: int, year: int = 2025, seed: int = 0,
-             inject: Sequence[str] = (), chunk_size: int = DEFAULT_CHUNK,
-             progress: ProgressFn | None = None, compression: str = "zstd",
-             limits: PrescribingLimits | None = None) -> Manifest:
+def generate(
+    region_path: str | Path,
+    out_dir: str | Path,
+    persons: int,
+    year: int = 2025,
+    seed: int = 0,
+    inject: Sequence[str] = (),
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: ProgressFn | None = None,
+    compression: str = "zstd",
+    limits: PrescribingLimits | None = None,
+) -> Manifest:
     """Generate a region's year into ``out_dir`` (persons, institutions, visits, lines, manifest).
 
     ``limits``: the prescribing limits clean care keeps to (default: the audit rule library's example
@@ -1259,16 +1587,23 @@ def generate(region_path: str | Path, out_dir: str | Path, persons: int, year: i
     n_chunks = (persons + chunk_size - 1) // chunk_size
     child = chunks_seed.spawn(n_chunks)
     stats = Stats()
-    rows = {"persons": 0, "visits": 0, "lines": 0, "institutions": inst.table.num_rows,
-            "physicians": inst.physicians.num_rows}
+    rows = {
+        "persons": 0,
+        "visits": 0,
+        "lines": 0,
+        "institutions": inst.table.num_rows,
+        "physicians": inst.physicians.num_rows,
+    }
     opts: dict[str, Any] = {"compression": compression, "write_statistics": True}
     # Parquet encoding and compression run in a writer thread (Arrow releases the GIL) while the
     # next chunk is generated: on 2 cores this overlaps the two halves of the work.
     pending: Future[None] | None = None
-    with pq.ParquetWriter(out / "persons.parquet", PERSONS_SCHEMA, **opts) as wp, \
-            pq.ParquetWriter(out / "visits.parquet", VISITS_SCHEMA, **opts) as wv, \
-            pq.ParquetWriter(out / "lines.parquet", LINES_SCHEMA, **opts) as wl, \
-            ThreadPoolExecutor(max_workers=1) as pool:
+    with (
+        pq.ParquetWriter(out / "persons.parquet", PERSONS_SCHEMA, **opts) as wp,
+        pq.ParquetWriter(out / "visits.parquet", VISITS_SCHEMA, **opts) as wv,
+        pq.ParquetWriter(out / "lines.parquet", LINES_SCHEMA, **opts) as wl,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
 
         def write(pt: pa.Table, vt: pa.Table, lt: pa.Table) -> None:
             wp.write_table(pt, row_group_size=max(pt.num_rows, 1))
@@ -1302,9 +1637,17 @@ def generate(region_path: str | Path, out_dir: str | Path, persons: int, year: i
                 progress(n_chunks, n_chunks)
     elapsed = time.perf_counter() - t0
     manifest = Manifest(
-        seed=seed, persons=persons, year=year, region_file=str(region_path), region_admdvs=info.admdvs,
-        chunk_size=chunk_size, inject=tuple(inject), generator_version=GENERATOR_VERSION, rows=rows,
-        calibration=stats.calibration(), elapsed_s=round(elapsed, 3),
+        seed=seed,
+        persons=persons,
+        year=year,
+        region_file=str(region_path),
+        region_admdvs=info.admdvs,
+        chunk_size=chunk_size,
+        inject=tuple(inject),
+        generator_version=GENERATOR_VERSION,
+        rows=rows,
+        calibration=stats.calibration(),
+        elapsed_s=round(elapsed, 3),
         files={k: f"{k}.parquet" for k in ("persons", "institutions", "physicians", "visits", "lines")},
     )
     (out / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")

@@ -56,8 +56,9 @@ class DuplicateCharging:
     rate: float = 0.001
     name: str = "duplicate_charging"
 
-    def __call__(self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table,
-                 lines: pa.Table) -> tuple[pa.Table, pa.Table]:
+    def __call__(
+        self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table, lines: pa.Table
+    ) -> tuple[pa.Table, pa.Table]:
         codes = lines.column("code").to_numpy(zero_copy_only=False).astype(str)
         if self.service_codes:
             is_svc = np.isin(codes, np.array(sorted(self.service_codes)))
@@ -77,21 +78,32 @@ class DuplicateCharging:
         vids = line_vid[pick]
         visit_ids = visits.column("visit_id").to_numpy()
         n_lines = visits.column("n_lines").to_numpy().astype(np.int64)
-        vpos = np.searchsorted(visit_ids, vids) if np.all(np.diff(visit_ids) > 0) else \
-            np.array([int(np.flatnonzero(visit_ids == v)[0]) for v in vids], dtype=np.int64)
+        vpos = (
+            np.searchsorted(visit_ids, vids)
+            if np.all(np.diff(visit_ids) > 0)
+            else np.array([int(np.flatnonzero(visit_ids == v)[0]) for v in vids], dtype=np.int64)
+        )
         dup = lines.take(pa.array(pick))
-        dup = dup.set_column(dup.schema.get_field_index("feedetl_sn"), "feedetl_sn",
-                             pa.array((n_lines[vpos] + 1).astype(np.int32)))
-        dup = dup.set_column(dup.schema.get_field_index("scenario"), "scenario",
-                             pa.array([self.name] * pick.size, pa.string()))
+        dup = dup.set_column(
+            dup.schema.get_field_index("feedetl_sn"),
+            "feedetl_sn",
+            pa.array((n_lines[vpos] + 1).astype(np.int32)),
+        )
+        dup = dup.set_column(
+            dup.schema.get_field_index("scenario"), "scenario", pa.array([self.name] * pick.size, pa.string())
+        )
         new_n = n_lines.copy()
         new_n[vpos] += 1
         vmask = np.zeros(visit_ids.size, dtype=bool)
         vmask[vpos] = True
-        visits = visits.set_column(visits.schema.get_field_index("n_lines"), "n_lines",
-                                   pa.array(new_n.astype(np.int16)))
-        visits = visits.set_column(visits.schema.get_field_index("scenario"), "scenario",
-                                   label(visits.column("scenario"), vmask, self.name))
+        visits = visits.set_column(
+            visits.schema.get_field_index("n_lines"), "n_lines", pa.array(new_n.astype(np.int16))
+        )
+        visits = visits.set_column(
+            visits.schema.get_field_index("scenario"),
+            "scenario",
+            label(visits.column("scenario"), vmask, self.name),
+        )
         merged = pa.concat_tables([lines, dup])
         order = np.lexsort((merged.column("feedetl_sn").to_numpy(), merged.column("visit_id").to_numpy()))
         # keep the visits' original order of appearance in the file

@@ -26,7 +26,25 @@ from yibao.audit.cases.store import CaseStore
 from yibao.audit.cases.workflow import Decision, transition
 
 __all__ = [
-    "Case", "CaseError", "CaseEvent", "CaseItem", "CaseParams", "CaseState", "CaseStore", "Decision", "Outcome",
-    "PostResult", "appeal", "case_history", "close_expired", "decide", "list_cases", "load_params", "notify",
-    "open_cases", "post_deductions", "transition", "verify_case",
-]  # fmt: skip
+    "Case",
+    "CaseError",
+    "CaseEvent",
+    "CaseItem",
+    "CaseParams",
+    "CaseState",
+    "CaseStore",
+    "Decision",
+    "Outcome",
+    "PostResult",
+    "appeal",
+    "case_history",
+    "close_expired",
+    "decide",
+    "list_cases",
+    "load_params",
+    "notify",
+    "open_cases",
+    "post_deductions",
+    "transition",
+    "verify_case",
+]

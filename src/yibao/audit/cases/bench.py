@@ -40,16 +40,27 @@ def synthetic_flags(n: int, institutions: int, seed: int = 1) -> pl.DataFrame:
     visit = rng.integers(1, max(2, n // 6), n)
     sn = rng.integers(1, 3, n).astype(np.int32)
     rule = rng.integers(1, 30, n)
-    frame = pl.DataFrame({
-        "rule_code": [f"GZ-{r:03d}" for r in rule], "visit_id": visit, "feedetl_sn": sn,
-        "psn_id": visit // 3, "fixmedins_code": [f"H{v % institutions:06d}" for v in visit],
-        "amount_fen": rng.integers(100, 100_000, n),
-    }).unique(["rule_code", "visit_id", "feedetl_sn"])
+    frame = pl.DataFrame(
+        {
+            "rule_code": [f"GZ-{r:03d}" for r in rule],
+            "visit_id": visit,
+            "feedetl_sn": sn,
+            "psn_id": visit // 3,
+            "fixmedins_code": [f"H{v % institutions:06d}" for v in visit],
+            "amount_fen": rng.integers(100, 100_000, n),
+        }
+    ).unique(["rule_code", "visit_id", "feedetl_sn"])
     return frame.with_columns(
-        flag_id=pl.concat_str([pl.col("rule_code"), pl.col("visit_id").cast(pl.String),
-                               pl.col("feedetl_sn").cast(pl.String)], separator=":"),
-        source=pl.lit("rule"), rule_class=pl.lit("政策"), severity=pl.lit("flag"), reason_zh=pl.lit("基准"),
-        reason_en=pl.lit("bench"), evidence=pl.lit("{}"),
+        flag_id=pl.concat_str(
+            [pl.col("rule_code"), pl.col("visit_id").cast(pl.String), pl.col("feedetl_sn").cast(pl.String)],
+            separator=":",
+        ),
+        source=pl.lit("rule"),
+        rule_class=pl.lit("政策"),
+        severity=pl.lit("flag"),
+        reason_zh=pl.lit("基准"),
+        reason_en=pl.lit("bench"),
+        evidence=pl.lit("{}"),
     ).select([pl.col(c).cast(t) for c, t in FLAG_SCHEMA.items()])
 
 
@@ -70,18 +81,41 @@ def bench_workflow(url: str, name: str, cases: int) -> Iterator[dict[str, Any]]:
     items = [c for c in policy.catalogue.values() if c.unit_price and c.cls == "01" and c.min_age is None][:4]
     led = Ledger.open(url)
     led.migrate()
-    led.add_persons(PersonRecord(f"P{k:07d}", "基准", f"61010019900101{k:04d}", "M", dt.date(1990, 1, 1),
-                                 emp.scheme, emp.code) for k in range(cases))
+    led.add_persons(
+        PersonRecord(
+            f"P{k:07d}", "基准", f"61010019900101{k:04d}", "M", dt.date(1990, 1, 1), emp.scheme, emp.code
+        )
+        for k in range(cases)
+    )
     rows = []
     for k in range(cases):
         # large quantities of class-A drugs: well past the inpatient deductible, so the fund pays each line
-        lines = tuple(Line(str(j + 1), it.code, 2_000 * QTY_ONE, it.unit_price or 0, 2_000 * (it.unit_price or 0))
-                      for j, it in enumerate(items))
-        v = Visit(str(k), f"P{k:07d}", "21", f"H{k:06d}", "3", dt.date(2025, 5, 6), dt.date(2025, 5, 12), lines)
+        lines = tuple(
+            Line(str(j + 1), it.code, 2_000 * QTY_ONE, it.unit_price or 0, 2_000 * (it.unit_price or 0))
+            for j, it in enumerate(items)
+        )
+        v = Visit(
+            str(k), f"P{k:07d}", "21", f"H{k:06d}", "3", dt.date(2025, 5, 6), dt.date(2025, 5, 12), lines
+        )
         led.settle(book, v, f"BENCH{k:025d}")
-        rows += [{"flag_id": f"GZ:{k}:{sn}", "source": "rule", "rule_code": "GZ", "rule_class": "政策", "psn_id": k,
-                  "fixmedins_code": f"H{k:06d}", "visit_id": k, "feedetl_sn": sn, "amount_fen": 50_000,
-                  "severity": "flag", "reason_zh": "基准", "reason_en": "bench", "evidence": "{}"} for sn in (1, 2)]
+        rows += [
+            {
+                "flag_id": f"GZ:{k}:{sn}",
+                "source": "rule",
+                "rule_code": "GZ",
+                "rule_class": "政策",
+                "psn_id": k,
+                "fixmedins_code": f"H{k:06d}",
+                "visit_id": k,
+                "feedetl_sn": sn,
+                "amount_fen": 50_000,
+                "severity": "flag",
+                "reason_zh": "基准",
+                "reason_en": "bench",
+                "evidence": "{}",
+            }
+            for sn in (1, 2)
+        ]
     flags = pl.DataFrame(rows, schema=FLAG_SCHEMA)
     store = CaseStore(url)
     try:

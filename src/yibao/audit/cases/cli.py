@@ -27,10 +27,17 @@ from yibao.errors import FieldError
 cases_app = typer.Typer(help="稽核案件 audit cases: 疑点 → 告知 → 申诉 → 裁定 → 扣款", no_args_is_help=True)
 
 DEFAULT_DB = Path(".yibao") / "demo.db"
-DbOpt = Annotated[str | None, typer.Option("--db", help="database URL (default: $YIBAO_DATABASE_URL, else the demo's SQLite file)")]
-NowOpt = Annotated[str | None, typer.Option("--now", help="the clock, ISO-8601 with offset (default: now, UTC)")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="database URL (default: $YIBAO_DATABASE_URL, else the demo's SQLite file)"),
+]
+NowOpt = Annotated[
+    str | None, typer.Option("--now", help="the clock, ISO-8601 with offset (default: now, UTC)")
+]
 ActorOpt = Annotated[str, typer.Option("--actor", help="who acts (logged in the case history)")]
-ParamsOpt = Annotated[Path | None, typer.Option("--params", help="case parameters YAML (default: the shipped one)")]
+ParamsOpt = Annotated[
+    Path | None, typer.Option("--params", help="case parameters YAML (default: the shipped one)")
+]
 T = TypeVar("T")
 
 
@@ -56,11 +63,17 @@ def _print(obj: Any) -> None:
 
 def _case_json(c: Case, items: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "case_id": c.case_id, "fixmedins_code": c.fixmedins_code, "period": c.period, "state": c.state.value,
-        "items": len(c.items), "flagged_fen": c.flagged_fen, "upheld_fen": c.upheld_fen,
-        "deducted_fen": c.deducted_fen, "deadline": c.deadline.isoformat() if c.deadline else None,
+        "case_id": c.case_id,
+        "fixmedins_code": c.fixmedins_code,
+        "period": c.period,
+        "state": c.state.value,
+        "items": len(c.items),
+        "flagged_fen": c.flagged_fen,
+        "upheld_fen": c.upheld_fen,
+        "deducted_fen": c.deducted_fen,
+        "deadline": c.deadline.isoformat() if c.deadline else None,
         "deduction_id": c.deduction_id,
-    }  # fmt: skip
+    }
     if items:
         out["items"] = [dataclasses.asdict(i) for i in c.items]
     return out
@@ -84,9 +97,13 @@ def _run(fn: Callable[[], T]) -> T:
 
 
 @cases_app.command("open")
-def open_cmd(flags: Annotated[Path, typer.Option("--flags", help="flag frame (Parquet, FLAG_SCHEMA)")],
-             period: Annotated[str, typer.Option("--period", help="audit period, e.g. 2025Q2")],
-             db: DbOpt = None, now: NowOpt = None, actor: ActorOpt = "system") -> None:
+def open_cmd(
+    flags: Annotated[Path, typer.Option("--flags", help="flag frame (Parquet, FLAG_SCHEMA)")],
+    period: Annotated[str, typer.Option("--period", help="audit period, e.g. 2025Q2")],
+    db: DbOpt = None,
+    now: NowOpt = None,
+    actor: ActorOpt = "system",
+) -> None:
     """立案 open one case per institution from a flag frame."""
     import polars as pl
 
@@ -94,15 +111,19 @@ def open_cmd(flags: Annotated[Path, typer.Option("--flags", help="flag frame (Pa
         if not flags.exists():
             raise CaseError("--flags", f"no such file {flags}")
         with _store(db) as s:
-            return [_case_json(c) for c in service.open_cases(s, pl.read_parquet(flags), period, _now(now), actor)]
+            return [
+                _case_json(c) for c in service.open_cases(s, pl.read_parquet(flags), period, _now(now), actor)
+            ]
 
     _print(_run(go))
 
 
 @cases_app.command("notify")
-def notify_cmd(case_id: str, db: DbOpt = None, now: NowOpt = None, actor: ActorOpt = "system",
-               params: ParamsOpt = None) -> None:
+def notify_cmd(
+    case_id: str, db: DbOpt = None, now: NowOpt = None, actor: ActorOpt = "system", params: ParamsOpt = None
+) -> None:
     """告知 send the notice; the appeal window starts."""
+
     def go() -> dict[str, Any]:
         with _store(db) as s:
             return _case_json(service.notify(s, case_id, _now(now), actor, load_params(params)))
@@ -121,15 +142,21 @@ def _pairs(values: list[str], what: str) -> dict[int, str]:
 
 
 @cases_app.command("appeal")
-def appeal_cmd(case_id: str,
-               item: Annotated[list[str], typer.Option("--item", help="ITEM_NO=申诉理由 (repeatable)")],
-               db: DbOpt = None, now: NowOpt = None, actor: ActorOpt = "institution",
-               params: ParamsOpt = None) -> None:
+def appeal_cmd(
+    case_id: str,
+    item: Annotated[list[str], typer.Option("--item", help="ITEM_NO=申诉理由 (repeatable)")],
+    db: DbOpt = None,
+    now: NowOpt = None,
+    actor: ActorOpt = "institution",
+    params: ParamsOpt = None,
+) -> None:
     """申诉 the institution contests items within the window."""
+
     def go() -> dict[str, Any]:
         with _store(db) as s:
-            return _case_json(service.appeal(s, case_id, _pairs(item, "--item"), _now(now), actor,
-                                             load_params(params)))
+            return _case_json(
+                service.appeal(s, case_id, _pairs(item, "--item"), _now(now), actor, load_params(params))
+            )
 
     _print(_run(go))
 
@@ -149,24 +176,44 @@ def _decisions(values: list[str]) -> dict[int, Decision]:
 
 
 @cases_app.command("decide")
-def decide_cmd(case_id: str,
-               decision: Annotated[list[str], typer.Option(
-                   "--decision", help="ITEM_NO=upheld:理由 | ITEM_NO=dismissed:理由 | ITEM_NO=partial:FEN:理由")] = [],  # noqa: B006
-               db: DbOpt = None, now: NowOpt = None, actor: ActorOpt = "bureau", params: ParamsOpt = None) -> None:
+def decide_cmd(
+    case_id: str,
+    decision: Annotated[
+        list[str],
+        typer.Option(
+            "--decision", help="ITEM_NO=upheld:理由 | ITEM_NO=dismissed:理由 | ITEM_NO=partial:FEN:理由"
+        ),
+    ] = [],  # noqa: B006
+    db: DbOpt = None,
+    now: NowOpt = None,
+    actor: ActorOpt = "bureau",
+    params: ParamsOpt = None,
+) -> None:
     """裁定 decide the items (unappealed items stand once the window is over)."""
+
     def go() -> dict[str, Any]:
         with _store(db) as s:
-            return _case_json(service.decide(s, case_id, _decisions(decision), _now(now), actor,
-                                             load_params(params)))
+            return _case_json(
+                service.decide(s, case_id, _decisions(decision), _now(now), actor, load_params(params))
+            )
 
     _print(_run(go))
 
 
 @cases_app.command("post")
-def post_cmd(case_id: str, db: DbOpt = None, now: NowOpt = None, actor: ActorOpt = "bureau",
-             visits: Annotated[Path | None, typer.Option(
-                 "--visits", help="visits Parquet (visit_id → mdtrt_id); default mdtrt_id = str(visit_id)")] = None,
-             params: ParamsOpt = None) -> None:
+def post_cmd(
+    case_id: str,
+    db: DbOpt = None,
+    now: NowOpt = None,
+    actor: ActorOpt = "bureau",
+    visits: Annotated[
+        Path | None,
+        typer.Option(
+            "--visits", help="visits Parquet (visit_id → mdtrt_id); default mdtrt_id = str(visit_id)"
+        ),
+    ] = None,
+    params: ParamsOpt = None,
+) -> None:
     """扣款 post the decided case's deduction to the ledger (idempotent)."""
     from yibao.ledger import Ledger
 
@@ -183,17 +230,22 @@ def post_cmd(case_id: str, db: DbOpt = None, now: NowOpt = None, actor: ActorOpt
                 r = service.post_deductions(s, led, case_id, _now(now), actor, mdtrt_of, load_params(params))
         finally:
             led.close()
-        return {"case": _case_json(r.case), "replayed": r.replayed,
-                "deduction": dataclasses.asdict(r.deduction) if r.deduction else None,
-                "clamped": {str(k): {"upheld": a, "recovered": b} for k, (a, b) in r.clamped.items()}}
+        return {
+            "case": _case_json(r.case),
+            "replayed": r.replayed,
+            "deduction": dataclasses.asdict(r.deduction) if r.deduction else None,
+            "clamped": {str(k): {"upheld": a, "recovered": b} for k, (a, b) in r.clamped.items()},
+        }
 
     _print(_run(go))
 
 
 @cases_app.command("close-expired")
-def close_expired_cmd(db: DbOpt = None, now: NowOpt = None, actor: ActorOpt = "system",
-                      params: ParamsOpt = None) -> None:
+def close_expired_cmd(
+    db: DbOpt = None, now: NowOpt = None, actor: ActorOpt = "system", params: ParamsOpt = None
+) -> None:
     """逾期 finalise notified cases left unanswered past their deadline."""
+
     def go() -> list[dict[str, Any]]:
         with _store(db) as s:
             return [_case_json(c) for c in service.close_expired(s, _now(now), actor, load_params(params))]
@@ -202,13 +254,19 @@ def close_expired_cmd(db: DbOpt = None, now: NowOpt = None, actor: ActorOpt = "s
 
 
 @cases_app.command("list")
-def list_cmd(db: DbOpt = None, state: Annotated[str | None, typer.Option("--state")] = None,
-             inst: Annotated[str | None, typer.Option("--inst", help="fixmedins_code")] = None,
-             period: Annotated[str | None, typer.Option("--period")] = None) -> None:
+def list_cmd(
+    db: DbOpt = None,
+    state: Annotated[str | None, typer.Option("--state")] = None,
+    inst: Annotated[str | None, typer.Option("--inst", help="fixmedins_code")] = None,
+    period: Annotated[str | None, typer.Option("--period")] = None,
+) -> None:
     """列表 list cases."""
+
     def go() -> list[dict[str, Any]]:
         with _store(db) as s:
-            return [_case_json(c) for c in service.list_cases(s, state=state, fixmedins_code=inst, period=period)]
+            return [
+                _case_json(c) for c in service.list_cases(s, state=state, fixmedins_code=inst, period=period)
+            ]
 
     _print(_run(go))
 
@@ -216,6 +274,7 @@ def list_cmd(db: DbOpt = None, state: Annotated[str | None, typer.Option("--stat
 @cases_app.command("show")
 def show_cmd(case_id: str, db: DbOpt = None) -> None:
     """案件 one case with its items."""
+
     def go() -> dict[str, Any]:
         with _store(db) as s:
             return _case_json(s.get(case_id), items=True)
@@ -226,9 +285,12 @@ def show_cmd(case_id: str, db: DbOpt = None) -> None:
 @cases_app.command("history")
 def history_cmd(case_id: str, db: DbOpt = None) -> None:
     """记录 the case's event log (who, when, what, before / after) and whether its hash chain is intact."""
+
     def go() -> dict[str, Any]:
         with _store(db) as s:
-            return {"events": [dataclasses.asdict(e) for e in service.case_history(s, case_id)],
-                    "problems": service.verify_case(s, case_id)}
+            return {
+                "events": [dataclasses.asdict(e) for e in service.case_history(s, case_id)],
+                "problems": service.verify_case(s, case_id),
+            }
 
     _print(_run(go))

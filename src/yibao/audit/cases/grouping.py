@@ -58,11 +58,19 @@ def group_flags(flags: pl.DataFrame, period: str) -> list[CaseDraft]:
     grouped = (
         frame.group_by(["fixmedins_code", "psn_id", "visit_id", "feedetl_sn"], maintain_order=False)
         .agg(
-            pl.col("flag_id").sort(), pl.col("rule_code").unique().sort(), pl.col("amount_fen").max(),
+            pl.col("flag_id").sort(),
+            pl.col("rule_code").unique().sort(),
+            pl.col("amount_fen").max(),
             pl.col("reason_zh").drop_nulls().unique(maintain_order=True).str.join("；"),
             pl.col("reason_en").drop_nulls().unique(maintain_order=True).str.join("; "),
             # the contract's evidence is JSON text: the item's is the JSON array of its flags' (in flag_id order)
-            pl.concat_str([pl.lit("["), pl.col("evidence").sort_by("flag_id").fill_null("null").str.join(","), pl.lit("]")]),
+            pl.concat_str(
+                [
+                    pl.lit("["),
+                    pl.col("evidence").sort_by("flag_id").fill_null("null").str.join(","),
+                    pl.lit("]"),
+                ]
+            ),
         )
         .sort(["fixmedins_code", "psn_id", "visit_id", "feedetl_sn"], nulls_last=False)
     )
@@ -73,4 +81,3 @@ def group_flags(flags: pl.DataFrame, period: str) -> list[CaseDraft]:
             items.append(CaseItem(no, tuple(fids), tuple(codes), psn, vid, sn, amount, zh, en, evidence))
         drafts.append(CaseDraft(case_id_for(period, str(code)), str(code), period, tuple(items)))
     return drafts
-

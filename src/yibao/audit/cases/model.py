@@ -69,7 +69,14 @@ class CaseItem:
     deducted_fen: int | None = None  # amount actually recovered (≤ decided, capped by what the fund paid)
 
 
-MUTABLE_ITEM_FIELDS = ("appeal_at", "appeal_reason", "decision", "decided_fen", "decision_reason", "deducted_fen")
+MUTABLE_ITEM_FIELDS = (
+    "appeal_at",
+    "appeal_reason",
+    "decision",
+    "decided_fen",
+    "decision_reason",
+    "deducted_fen",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,12 +129,25 @@ class CaseEvent:
     hash: str
 
 
-def event_hash(prev_hash: str, case_id: str, seq: int, at: str, actor: str, event: str, state_before: str,
-               state_after: str, detail: dict[str, Any]) -> str:
+def event_hash(
+    prev_hash: str,
+    case_id: str,
+    seq: int,
+    at: str,
+    actor: str,
+    event: str,
+    state_before: str,
+    state_after: str,
+    detail: dict[str, Any],
+) -> str:
     """sha256 over the previous hash and the event's canonical JSON: editing, inserting or deleting a
     logged event breaks the chain (:func:`verify_history`)."""
-    body = json.dumps([case_id, seq, at, actor, event, state_before, state_after, detail],
-                      ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    body = json.dumps(
+        [case_id, seq, at, actor, event, state_before, state_after, detail],
+        ensure_ascii=False,
+        separators=(",", ":"),
+        sort_keys=True,
+    )
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
@@ -140,8 +160,12 @@ def verify_history(case: Case, events: list[CaseEvent]) -> list[str]:
             problems.append(f"event[{case.case_id}#{e.seq}]: expected seq {seq + 1}")
         if e.prev_hash != prev:
             problems.append(f"event[{case.case_id}#{e.seq}]: prev_hash does not link")
-        if event_hash(e.prev_hash, e.case_id, e.seq, e.at, e.actor, e.event, e.state_before, e.state_after,
-                      e.detail) != e.hash:
+        if (
+            event_hash(
+                e.prev_hash, e.case_id, e.seq, e.at, e.actor, e.event, e.state_before, e.state_after, e.detail
+            )
+            != e.hash
+        ):
             problems.append(f"event[{case.case_id}#{e.seq}]: hash mismatch (event edited)")
         prev, seq = e.hash, e.seq
     if (seq, prev) != (case.version, case.event_hash):

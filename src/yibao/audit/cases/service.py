@@ -35,43 +35,62 @@ def _params(params: CaseParams | None) -> CaseParams:
     return params if params is not None else load_params()
 
 
-def _apply(store: CaseStore, case_id: str, command: Command, now: dt.datetime, params: CaseParams | None) -> Case:
+def _apply(
+    store: CaseStore, case_id: str, command: Command, now: dt.datetime, params: CaseParams | None
+) -> Case:
     before = store.get(case_id)
     after, events = transition(before, command, now, _params(params))
     store.save(before, after, events)
     return after
 
 
-def open_cases(store: CaseStore, flags: pl.DataFrame, period: str, now: dt.datetime,
-               actor: str = SYSTEM) -> list[Case]:
+def open_cases(
+    store: CaseStore, flags: pl.DataFrame, period: str, now: dt.datetime, actor: str = SYSTEM
+) -> list[Case]:
     """Group the flag frame into one case per institution for ``period`` and store them (all or none).
     A case for the same institution and period already stored → ``case_exists``, nothing written."""
-    opened = [open_case(d.case_id, d.fixmedins_code, d.period, d.items, now, actor)
-              for d in group_flags(flags, period)]
+    opened = [
+        open_case(d.case_id, d.fixmedins_code, d.period, d.items, now, actor)
+        for d in group_flags(flags, period)
+    ]
     store.add(opened)
     return [c for c, _e in opened]
 
 
-def notify(store: CaseStore, case_id: str, now: dt.datetime, actor: str,
-           params: CaseParams | None = None) -> Case:
+def notify(
+    store: CaseStore, case_id: str, now: dt.datetime, actor: str, params: CaseParams | None = None
+) -> Case:
     """Send the notice (告知书): the appeal window starts and its deadline is fixed."""
     return _apply(store, case_id, Notify(actor), now, params)
 
 
-def appeal(store: CaseStore, case_id: str, reasons: Mapping[int, str], now: dt.datetime, actor: str,
-           params: CaseParams | None = None) -> Case:
+def appeal(
+    store: CaseStore,
+    case_id: str,
+    reasons: Mapping[int, str],
+    now: dt.datetime,
+    actor: str,
+    params: CaseParams | None = None,
+) -> Case:
     """The institution contests items (item_no → reason); refused after the window (``appeal_window_closed``)."""
     return _apply(store, case_id, Appeal(actor, dict(reasons)), now, params)
 
 
-def decide(store: CaseStore, case_id: str, decisions: Mapping[int, Decision], now: dt.datetime, actor: str,
-           params: CaseParams | None = None) -> Case:
+def decide(
+    store: CaseStore,
+    case_id: str,
+    decisions: Mapping[int, Decision],
+    now: dt.datetime,
+    actor: str,
+    params: CaseParams | None = None,
+) -> Case:
     """Decide the items: every appealed item needs a decision; unappealed items stand once the window is over."""
     return _apply(store, case_id, Decide(actor, dict(decisions)), now, params)
 
 
-def close_expired(store: CaseStore, now: dt.datetime, actor: str = SYSTEM,
-                  params: CaseParams | None = None) -> list[Case]:
+def close_expired(
+    store: CaseStore, now: dt.datetime, actor: str = SYSTEM, params: CaseParams | None = None
+) -> list[Case]:
     """Finalise every notified case left unanswered past its deadline (all items upheld).  The clock is
     explicit: run it with the time you mean (a nightly job passes ``datetime.now(UTC)``)."""
     p = _params(params)
@@ -99,8 +118,15 @@ def deduction_id_for(case_id: str) -> str:
 MdtrtOf = Callable[[int], str] | Mapping[int, str]
 
 
-def post_deductions(store: CaseStore, ledger: Ledger, case_id: str, now: dt.datetime, actor: str = SYSTEM,
-                    mdtrt_of: MdtrtOf | None = None, params: CaseParams | None = None) -> PostResult:
+def post_deductions(
+    store: CaseStore,
+    ledger: Ledger,
+    case_id: str,
+    now: dt.datetime,
+    actor: str = SYSTEM,
+    mdtrt_of: MdtrtOf | None = None,
+    params: CaseParams | None = None,
+) -> PostResult:
     """Post the decided case's deduction (扣款) to the ledger, then mark the case ``deducted``.
 
     Each upheld item is mapped to its active settlement (``visit_id`` → ``mdtrt_id`` via ``mdtrt_of``,
@@ -116,8 +142,11 @@ def post_deductions(store: CaseStore, ledger: Ledger, case_id: str, now: dt.date
         done = [d for d in ledger.list_deductions(case.fixmedins_code) if d.deduction_id == did]
         return PostResult(case, done[0] if done else None, {}, True)
     if case.state is not CaseState.DECIDED:
-        raise CaseError("state", f"cannot post the deduction of case {case_id} in state {case.state.value} "
-                        "(allowed in: decided)", "illegal_transition")
+        raise CaseError(
+            "state",
+            f"cannot post the deduction of case {case_id} in state {case.state.value} (allowed in: decided)",
+            "illegal_transition",
+        )
     resolve = _resolver(mdtrt_of)
     upheld = [i for i in case.items if i.decided_fen]
     setl_of: dict[int, str] = {}
@@ -125,13 +154,18 @@ def post_deductions(store: CaseStore, ledger: Ledger, case_id: str, now: dt.date
         mdtrt_id = resolve(it.visit_id)
         setl_id = ledger.find_settlement(mdtrt_id)
         if setl_id is None:
-            raise CaseError(f"items[{it.item_no}].visit_id", f"no active settlement for visit {it.visit_id} "
-                            f"(mdtrt_id {mdtrt_id!r}) in the ledger", "unresolved_settlement")
+            raise CaseError(
+                f"items[{it.item_no}].visit_id",
+                f"no active settlement for visit {it.visit_id} (mdtrt_id {mdtrt_id!r}) in the ledger",
+                "unresolved_settlement",
+            )
         setl_of[it.item_no] = setl_id
     posted = [d for d in ledger.list_deductions(case.fixmedins_code) if d.deduction_id == did]
     if posted:  # posted before a crash between the ledger and the case update: complete the case
         first = dataclasses.replace(posted[0], replayed=True)
-        after, events = transition(case, RecordDeduction(actor, did, _amounts_from(first, upheld, setl_of)), now, p)
+        after, events = transition(
+            case, RecordDeduction(actor, did, _amounts_from(first, upheld, setl_of)), now, p
+        )
         store.save(case, after, events)
         return PostResult(after, first, {}, True)
     caps = ledger.deduction_caps(sorted(set(setl_of.values()))) if setl_of else {}
@@ -162,7 +196,9 @@ def post_deductions(store: CaseStore, ledger: Ledger, case_id: str, now: dt.date
     return PostResult(after, outcome, clamped, outcome.replayed if outcome else False)
 
 
-def _amounts_from(outcome: DeductionOutcome, upheld: Sequence[CaseItem], setl_of: Mapping[int, str]) -> dict[int, int]:
+def _amounts_from(
+    outcome: DeductionOutcome, upheld: Sequence[CaseItem], setl_of: Mapping[int, str]
+) -> dict[int, int]:
     """Item amounts of an already-posted deduction, matched back to the case items in order."""
     pool = [(d.setl_id, d.feedetl_sn, d.amount) for d in outcome.items]
     out: dict[int, int] = {}
@@ -190,13 +226,20 @@ def _resolver(mdtrt_of: MdtrtOf | None) -> Callable[[int], str]:
         try:
             return table[visit_id]
         except KeyError as exc:
-            raise CaseError("visit_id", f"no mdtrt_id known for visit {visit_id}", "unresolved_settlement") from exc
+            raise CaseError(
+                "visit_id", f"no mdtrt_id known for visit {visit_id}", "unresolved_settlement"
+            ) from exc
 
     return look
 
 
-def list_cases(store: CaseStore, *, state: str | None = None, fixmedins_code: str | None = None,
-               period: str | None = None) -> list[Case]:
+def list_cases(
+    store: CaseStore,
+    *,
+    state: str | None = None,
+    fixmedins_code: str | None = None,
+    period: str | None = None,
+) -> list[Case]:
     return store.find(state=state, fixmedins_code=fixmedins_code, period=period)
 
 

@@ -82,10 +82,16 @@ def _actor(actor: str) -> str:
     return actor.strip()
 
 
-def _event(case: Case, new: Case, at: str, actor: str, event: str, detail: dict[str, Any]) -> tuple[Case, CaseEvent]:
+def _event(
+    case: Case, new: Case, at: str, actor: str, event: str, detail: dict[str, Any]
+) -> tuple[Case, CaseEvent]:
     seq = case.version + 1
-    h = event_hash(case.event_hash, case.case_id, seq, at, actor, event, case.state.value, new.state.value, detail)
-    e = CaseEvent(case.case_id, seq, at, actor, event, case.state.value, new.state.value, detail, case.event_hash, h)
+    h = event_hash(
+        case.event_hash, case.case_id, seq, at, actor, event, case.state.value, new.state.value, detail
+    )
+    e = CaseEvent(
+        case.case_id, seq, at, actor, event, case.state.value, new.state.value, detail, case.event_hash, h
+    )
     return dataclasses.replace(new, version=seq, event_hash=h), e
 
 
@@ -93,19 +99,26 @@ def _item_changes(old: Case, new_items: Sequence[CaseItem]) -> dict[str, Any]:
     """Per changed item, the mutable fields with their before / after values."""
     out: dict[str, Any] = {}
     for a, b in zip(old.items, new_items, strict=True):
-        diff = {f: [getattr(a, f), getattr(b, f)] for f in MUTABLE_ITEM_FIELDS if getattr(a, f) != getattr(b, f)}
+        diff = {
+            f: [getattr(a, f), getattr(b, f)] for f in MUTABLE_ITEM_FIELDS if getattr(a, f) != getattr(b, f)
+        }
         if diff:
             out[str(a.item_no)] = diff
     return out
 
 
 def _refuse(case: Case, what: str, allowed: Sequence[CaseState]) -> CaseError:
-    return CaseError("state", f"cannot {what} case {case.case_id} in state {case.state.value} "
-                     f"(allowed in: {', '.join(s.value for s in allowed)})", "illegal_transition")
+    return CaseError(
+        "state",
+        f"cannot {what} case {case.case_id} in state {case.state.value} "
+        f"(allowed in: {', '.join(s.value for s in allowed)})",
+        "illegal_transition",
+    )
 
 
-def open_case(case_id: str, fixmedins_code: str, period: str, items: Sequence[CaseItem], now: dt.datetime,
-              actor: str) -> tuple[Case, list[CaseEvent]]:
+def open_case(
+    case_id: str, fixmedins_code: str, period: str, items: Sequence[CaseItem], now: dt.datetime, actor: str
+) -> tuple[Case, list[CaseEvent]]:
     """A new case in state ``open`` with its first event."""
     at, who = _iso(now), _actor(actor)
     if not items:
@@ -115,10 +128,15 @@ def open_case(case_id: str, fixmedins_code: str, period: str, items: Sequence[Ca
     if len({i.item_no for i in items}) != len(items):
         raise CaseError("items.item_no", "item numbers must be unique")
     blank = Case(case_id, fixmedins_code, period, CaseState.OPEN, at, tuple(items))
-    detail = {"items": len(items), "flagged_fen": blank.flagged_fen,
-              "flag_ids": [f for i in items for f in i.flag_ids]}
+    detail = {
+        "items": len(items),
+        "flagged_fen": blank.flagged_fen,
+        "flag_ids": [f for i in items for f in i.flag_ids],
+    }
     # the opening event's state_before is "open" too: there is no earlier state
-    case, ev = _event(dataclasses.replace(blank, version=0, event_hash=GENESIS), blank, at, who, "open", detail)
+    case, ev = _event(
+        dataclasses.replace(blank, version=0, event_hash=GENESIS), blank, at, who, "open", detail
+    )
     return case, [ev]
 
 
@@ -128,8 +146,11 @@ def _notify(case: Case, cmd: Notify, now: dt.datetime, params: CaseParams) -> tu
     at, who = _iso(now), _actor(cmd.actor)
     deadline = params.appeal_deadline(now)
     new = dataclasses.replace(case, state=CaseState.NOTIFIED, notified_at=at, deadline=deadline)
-    detail = {"deadline": deadline.isoformat(), "working_days": params.appeal_working_days,
-              "flagged_fen": case.flagged_fen}
+    detail = {
+        "deadline": deadline.isoformat(),
+        "working_days": params.appeal_working_days,
+        "flagged_fen": case.flagged_fen,
+    }
     c, e = _event(case, new, at, who, "notify", detail)
     return c, [e]
 
@@ -142,19 +163,28 @@ def _appeal(case: Case, cmd: Appeal, now: dt.datetime, params: CaseParams) -> tu
     assert case.deadline is not None
     today = params.local_date(now)
     if today > case.deadline:
-        raise CaseError("now", f"appeal of case {case.case_id} on {today} is late: the window closed on "
-                        f"{case.deadline} ({params.appeal_working_days} working days after the notice)",
-                        "appeal_window_closed")
+        raise CaseError(
+            "now",
+            f"appeal of case {case.case_id} on {today} is late: the window closed on "
+            f"{case.deadline} ({params.appeal_working_days} working days after the notice)",
+            "appeal_window_closed",
+        )
     if not cmd.reasons:
         raise CaseError("reasons", "an appeal names at least one item")
     for no, reason in cmd.reasons.items():
         it = case.item(no)
         if it.appeal_at is not None:
-            raise CaseError(f"reasons[{no}]", f"item {no} was already appealed on {it.appeal_at}", "already_appealed")
+            raise CaseError(
+                f"reasons[{no}]", f"item {no} was already appealed on {it.appeal_at}", "already_appealed"
+            )
         if not reason or not reason.strip():
             raise CaseError(f"reasons[{no}]", "an appeal needs a reason (申诉理由)")
-    items = tuple(dataclasses.replace(i, appeal_at=at, appeal_reason=cmd.reasons[i.item_no].strip())
-                  if i.item_no in cmd.reasons else i for i in case.items)
+    items = tuple(
+        dataclasses.replace(i, appeal_at=at, appeal_reason=cmd.reasons[i.item_no].strip())
+        if i.item_no in cmd.reasons
+        else i
+        for i in case.items
+    )
     new = dataclasses.replace(case, state=CaseState.APPEALED, items=items)
     c, e = _event(case, new, at, who, "appeal", {"items": _item_changes(case, items)})
     return c, [e]
@@ -173,8 +203,12 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
     window_open = params.local_date(now) <= case.deadline
     unappealed = [i.item_no for i in case.items if i.appeal_at is None]
     if window_open and unappealed:
-        raise CaseError("now", f"the appeal window of case {case.case_id} is open until {case.deadline} and items "
-                        f"{unappealed[:10]} may still be appealed", "appeal_window_open")
+        raise CaseError(
+            "now",
+            f"the appeal window of case {case.case_id} is open until {case.deadline} and items "
+            f"{unappealed[:10]} may still be appealed",
+            "appeal_window_open",
+        )
     for no in cmd.decisions:
         case.item(no)
     missing = [i.item_no for i in case.items if i.appeal_at is not None and i.item_no not in cmd.decisions]
@@ -184,8 +218,14 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
     for it in case.items:
         d = cmd.decisions.get(it.item_no)
         if d is None:  # not appealed and the window is over: the item stands as flagged
-            items.append(dataclasses.replace(it, decision=Outcome.UPHELD.value, decided_fen=it.amount_fen,
-                                             decision_reason=EXPIRED_REASON))
+            items.append(
+                dataclasses.replace(
+                    it,
+                    decision=Outcome.UPHELD.value,
+                    decided_fen=it.amount_fen,
+                    decision_reason=EXPIRED_REASON,
+                )
+            )
             continue
         where = f"decisions[{it.item_no}]"
         if not d.reason or not d.reason.strip():
@@ -193,8 +233,11 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
         try:
             outcome = Outcome(d.outcome)
         except ValueError as exc:
-            raise CaseError(f"{where}.outcome", f"must be one of {[o.value for o in Outcome]}, got {d.outcome!r}",
-                            "invalid_decision") from exc
+            raise CaseError(
+                f"{where}.outcome",
+                f"must be one of {[o.value for o in Outcome]}, got {d.outcome!r}",
+                "invalid_decision",
+            ) from exc
         if outcome is Outcome.UPHELD:
             amount = it.amount_fen
         elif outcome is Outcome.DISMISSED:
@@ -202,13 +245,23 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
         else:
             amount = d.amount_fen if d.amount_fen is not None else -1
             if not (isinstance(d.amount_fen, int) and 0 < amount < it.amount_fen):
-                raise CaseError(f"{where}.amount_fen", f"a partial decision upholds more than 0 and less than "
-                                f"{it.amount_fen} fen, got {d.amount_fen!r}", "invalid_decision")
+                raise CaseError(
+                    f"{where}.amount_fen",
+                    f"a partial decision upholds more than 0 and less than "
+                    f"{it.amount_fen} fen, got {d.amount_fen!r}",
+                    "invalid_decision",
+                )
         if outcome is not Outcome.PARTIAL and d.amount_fen is not None and d.amount_fen != amount:
-            raise CaseError(f"{where}.amount_fen", f"{outcome.value} means {amount} fen, got {d.amount_fen}",
-                            "invalid_decision")
-        items.append(dataclasses.replace(it, decision=outcome.value, decided_fen=amount,
-                                         decision_reason=d.reason.strip()))
+            raise CaseError(
+                f"{where}.amount_fen",
+                f"{outcome.value} means {amount} fen, got {d.amount_fen}",
+                "invalid_decision",
+            )
+        items.append(
+            dataclasses.replace(
+                it, decision=outcome.value, decided_fen=amount, decision_reason=d.reason.strip()
+            )
+        )
     new = dataclasses.replace(case, state=_decided_state(items), items=tuple(items), decided_at=at)
     detail = {"items": _item_changes(case, items), "upheld_fen": new.upheld_fen}
     c, e = _event(case, new, at, who, "decide", detail)
@@ -221,18 +274,30 @@ def _expire(case: Case, cmd: Expire, now: dt.datetime, params: CaseParams) -> tu
     at, who = _iso(now), _actor(cmd.actor)
     assert case.deadline is not None
     if params.local_date(now) <= case.deadline:
-        raise CaseError("now", f"the appeal window of case {case.case_id} is open until {case.deadline}",
-                        "appeal_window_open")
-    items = tuple(dataclasses.replace(i, decision=Outcome.UPHELD.value, decided_fen=i.amount_fen,
-                                      decision_reason=EXPIRED_REASON) for i in case.items)
+        raise CaseError(
+            "now",
+            f"the appeal window of case {case.case_id} is open until {case.deadline}",
+            "appeal_window_open",
+        )
+    items = tuple(
+        dataclasses.replace(
+            i, decision=Outcome.UPHELD.value, decided_fen=i.amount_fen, decision_reason=EXPIRED_REASON
+        )
+        for i in case.items
+    )
     new = dataclasses.replace(case, state=_decided_state(items), items=items, decided_at=at)
-    detail = {"deadline": case.deadline.isoformat(), "items": _item_changes(case, items),
-              "upheld_fen": new.upheld_fen}
+    detail = {
+        "deadline": case.deadline.isoformat(),
+        "items": _item_changes(case, items),
+        "upheld_fen": new.upheld_fen,
+    }
     c, e = _event(case, new, at, who, "expire", detail)
     return c, [e]
 
 
-def _record(case: Case, cmd: RecordDeduction, now: dt.datetime, params: CaseParams) -> tuple[Case, list[CaseEvent]]:
+def _record(
+    case: Case, cmd: RecordDeduction, now: dt.datetime, params: CaseParams
+) -> tuple[Case, list[CaseEvent]]:
     if case.state is not CaseState.DECIDED:
         raise _refuse(case, "record a deduction on", [CaseState.DECIDED])
     at, who = _iso(now), _actor(cmd.actor)
@@ -242,19 +307,29 @@ def _record(case: Case, cmd: RecordDeduction, now: dt.datetime, params: CasePara
     for it in case.items:
         got = cmd.amounts.get(it.item_no, 0)
         if not isinstance(got, int) or got < 0 or got > (it.decided_fen or 0):
-            raise CaseError(f"amounts[{it.item_no}]", f"must be 0…{it.decided_fen or 0} fen (the amount upheld), "
-                            f"got {got!r}")
+            raise CaseError(
+                f"amounts[{it.item_no}]",
+                f"must be 0…{it.decided_fen or 0} fen (the amount upheld), got {got!r}",
+            )
         items.append(dataclasses.replace(it, deducted_fen=got))
     for no in cmd.amounts:
         case.item(no)
-    new = dataclasses.replace(case, state=CaseState.DEDUCTED, items=tuple(items), deduction_id=cmd.deduction_id)
-    detail = {"deduction_id": cmd.deduction_id, "items": _item_changes(case, items),
-              "deducted_fen": new.deducted_fen, "upheld_fen": case.upheld_fen}
+    new = dataclasses.replace(
+        case, state=CaseState.DEDUCTED, items=tuple(items), deduction_id=cmd.deduction_id
+    )
+    detail = {
+        "deduction_id": cmd.deduction_id,
+        "items": _item_changes(case, items),
+        "deducted_fen": new.deducted_fen,
+        "upheld_fen": case.upheld_fen,
+    }
     c, e = _event(case, new, at, who, "deduct", detail)
     return c, [e]
 
 
-def transition(case: Case, command: Command, now: dt.datetime, params: CaseParams) -> tuple[Case, list[CaseEvent]]:
+def transition(
+    case: Case, command: Command, now: dt.datetime, params: CaseParams
+) -> tuple[Case, list[CaseEvent]]:
     """Apply ``command`` to ``case`` at ``now``: the new case and the events to append."""
     if isinstance(command, Notify):
         return _notify(case, command, now, params)
@@ -271,8 +346,11 @@ def transition(case: Case, command: Command, now: dt.datetime, params: CaseParam
 
 def is_expirable(case: Case, now: dt.datetime, params: CaseParams) -> bool:
     """True when ``close_expired`` would finalise ``case`` at ``now`` (notified, unanswered, window over)."""
-    return (case.state is CaseState.NOTIFIED and case.deadline is not None
-            and params.local_date(now) > case.deadline)
+    return (
+        case.state is CaseState.NOTIFIED
+        and case.deadline is not None
+        and params.local_date(now) > case.deadline
+    )
 
 
 def dumps(obj: object) -> str:

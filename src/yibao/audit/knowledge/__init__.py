@@ -74,9 +74,30 @@ _COLUMNS: dict[str, dict[str, str]] = {
 # a directory without them loads them empty; the physician registry is region data that a deployment
 # loads from its 医保医师库 (or :func:`with_physicians` adds a synthetic region's ``physicians.parquet``)
 _OPTIONAL_TABLES = {"long_term_dx", "title_grade", "physicians"}
-_REQUIRED = {"code", "sex", "min_level", "icd_prefixes", "kind", "standard_price_fen", "code_a", "code_b",
-             "package_code", "component_code", "max_days", "units_per_day", "basis", "max_units_per_day",
-             "modality", "psn_no", "death_date", "icd_prefix", "titles", "base_code", "dr_code", "title"}  # fmt: skip
+_REQUIRED = {
+    "code",
+    "sex",
+    "min_level",
+    "icd_prefixes",
+    "kind",
+    "standard_price_fen",
+    "code_a",
+    "code_b",
+    "package_code",
+    "component_code",
+    "max_days",
+    "units_per_day",
+    "basis",
+    "max_units_per_day",
+    "modality",
+    "psn_no",
+    "death_date",
+    "icd_prefix",
+    "titles",
+    "base_code",
+    "dr_code",
+    "title",
+}
 _ALLOWED = {("item_sex", "sex"): {"M", "F"}, ("payment_course", "basis"): {"admission", "year"}}
 
 
@@ -116,12 +137,14 @@ def _typed(table: str, raw: pl.DataFrame) -> pl.DataFrame:
             except ValueError as e:
                 raise KnowledgeError(f"{table}.{col}", f"not an integer ({e})") from None
         elif kind == _QTY:
-            cols[f"{col}_q"] = pl.Series(f"{col}_q", [_qty(table, col, i + 1, v) for i, v in enumerate(values)],
-                                         pl.Int64)
+            cols[f"{col}_q"] = pl.Series(
+                f"{col}_q", [_qty(table, col, i + 1, v) for i, v in enumerate(values)], pl.Int64
+            )
         else:
             try:
-                cols[col] = pl.Series(col, [None if v in (None, "") else dt.date.fromisoformat(v) for v in values],
-                                      pl.Date)
+                cols[col] = pl.Series(
+                    col, [None if v in (None, "") else dt.date.fromisoformat(v) for v in values], pl.Date
+                )
             except ValueError as e:
                 raise KnowledgeError(f"{table}.{col}", f"not an ISO date ({e})") from None
     return pl.DataFrame(list(cols.values()))

@@ -35,10 +35,17 @@ MODEL_CODES: dict[str, tuple[str, str]] = {  # code → (zh, en)
 }
 
 
-def run_models(persons: pl.DataFrame | None, visits: pl.DataFrame, lines: pl.DataFrame,
-               settled: pl.DataFrame | None = None, groups: pl.DataFrame | None = None, *,
-               institutions: pl.DataFrame | None = None, params: Params | str | Path | None = None,
-               only: set[str] | None = None) -> pl.DataFrame:
+def run_models(
+    persons: pl.DataFrame | None,
+    visits: pl.DataFrame,
+    lines: pl.DataFrame,
+    settled: pl.DataFrame | None = None,
+    groups: pl.DataFrame | None = None,
+    *,
+    institutions: pl.DataFrame | None = None,
+    params: Params | str | Path | None = None,
+    only: set[str] | None = None,
+) -> pl.DataFrame:
     """All anomaly models over a period's claims → flags (one row per suspect visit or line per model).
 
     ``institutions`` (fixmedins_code, kind) sharpens the peer groups (hospital vs primary vs internet);

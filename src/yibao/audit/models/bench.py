@@ -20,7 +20,9 @@ def record(bench: str, metric: str, value: float, unit: str) -> dict[str, Any]:
     return {"bench": bench, "metric": metric, "value": round(value, 3), "unit": unit}
 
 
-def run(persons: int = 400_000, seed: int = 7, work_dir: str | Path | None = None) -> Iterator[dict[str, Any]]:
+def run(
+    persons: int = 400_000, seed: int = 7, work_dir: str | Path | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield the benchmark records (about 10M lines at the default 400,000 persons)."""
     from yibao.audit.models import run_models
     from yibao.audit.scenarios import SCENARIOS
@@ -36,7 +38,9 @@ def run(persons: int = 400_000, seed: int = 7, work_dir: str | Path | None = Non
         t0 = time.perf_counter()
         inject_dir(d, SCENARIOS, seed)
         yield record("audit.models.inject", "elapsed", time.perf_counter() - t0, "s")
-        p, v, ln, inst = (pl.read_parquet(d / f"{f}.parquet") for f in ("persons", "visits", "lines", "institutions"))
+        p, v, ln, inst = (
+            pl.read_parquet(d / f"{f}.parquet") for f in ("persons", "visits", "lines", "institutions")
+        )
     t0 = time.perf_counter()
     flags = run_models(p, v, ln, institutions=inst)
     el = time.perf_counter() - t0

@@ -15,21 +15,38 @@ from sklearn.ensemble import IsolationForest  # type: ignore[import-untyped]
 from yibao.audit.flags import empty_flags
 from yibao.audit.models.features import MAD_SCALE, Params, flags, json_of, stake
 
-FEATURES = ("log_amount_ratio", "drug_share", "log_los_ratio", "log_person_visits", "log_pair_visits",
-            "log_provider_cases", "care_share")
-FIT_SAMPLE = 262_144  # above this many visits the forest is fitted on a seeded sample of this size (64 × max_samples)
+FEATURES = (
+    "log_amount_ratio",
+    "drug_share",
+    "log_los_ratio",
+    "log_person_visits",
+    "log_pair_visits",
+    "log_provider_cases",
+    "care_share",
+)
+FIT_SAMPLE = (
+    262_144  # above this many visits the forest is fitted on a seeded sample of this size (64 × max_samples)
+)
 SCORE_JOBS = 2  # threads scoring the forest (the benchmark machine has 2 cores)
-NAMES_ZH = {"log_amount_ratio": "费用/同组中位数", "drug_share": "药占比", "log_los_ratio": "住院天数/同组中位数",
-            "log_person_visits": "个人年就诊次数", "log_pair_visits": "个人在本机构就诊次数",
-            "log_provider_cases": "机构就诊量", "care_share": "非床位护理费用占比"}
+NAMES_ZH = {
+    "log_amount_ratio": "费用/同组中位数",
+    "drug_share": "药占比",
+    "log_los_ratio": "住院天数/同组中位数",
+    "log_person_visits": "个人年就诊次数",
+    "log_pair_visits": "个人在本机构就诊次数",
+    "log_provider_cases": "机构就诊量",
+    "care_share": "非床位护理费用占比",
+}
 
 
 def features(v: pl.DataFrame) -> pl.DataFrame:
     x = v.with_columns(
         pl.col("amount").median().over("cell").alias("_cm"),
         pl.col("los_days").cast(pl.Float64).median().over("cell").alias("_lm"),
-        pl.len().over("psn_id").alias("_pv"), pl.len().over("psn_id", "fixmedins_code").alias("_pp"),
-        pl.len().over("fixmedins_code").alias("_pc"))
+        pl.len().over("psn_id").alias("_pv"),
+        pl.len().over("psn_id", "fixmedins_code").alias("_pp"),
+        pl.len().over("fixmedins_code").alias("_pc"),
+    )
     return x.with_columns(
         ((pl.col("amount") + 100) / (pl.col("_cm") + 100)).log().alias("log_amount_ratio"),
         (pl.col("drug_amount") / pl.max_horizontal(pl.col("amount"), pl.lit(1))).alias("drug_share"),
@@ -50,9 +67,17 @@ def isolation_forest(v: pl.DataFrame, p: Params) -> pl.DataFrame:
     seed = int(cfg["random_state"])
     # each tree sees max_samples rows anyway; fitting on a seeded sample keeps sklearn from carrying every
     # visit (as zero weights) through every tree
-    fit_rows = m if len(m) <= FIT_SAMPLE else m[np.random.default_rng(seed).choice(len(m), FIT_SAMPLE, replace=False)]
-    forest = IsolationForest(n_estimators=int(cfg["n_estimators"]), max_samples=min(int(cfg["max_samples"]), len(fit_rows)),
-                             random_state=seed, n_jobs=SCORE_JOBS)
+    fit_rows = (
+        m
+        if len(m) <= FIT_SAMPLE
+        else m[np.random.default_rng(seed).choice(len(m), FIT_SAMPLE, replace=False)]
+    )
+    forest = IsolationForest(
+        n_estimators=int(cfg["n_estimators"]),
+        max_samples=min(int(cfg["max_samples"]), len(fit_rows)),
+        random_state=seed,
+        n_jobs=SCORE_JOBS,
+    )
     forest.fit(fit_rows)
     # scoring walks every tree for every visit: trees in parallel threads (the tree walk releases the GIL;
     # sklearn's documented way is a joblib backend around score_samples), in float32 as sklearn scores
@@ -67,14 +92,29 @@ def isolation_forest(v: pl.DataFrame, p: Params) -> pl.DataFrame:
     top = np.argsort(-np.abs(z), axis=1)[:, :3]
     names = np.array(FEATURES)
     top_en = [", ".join(f"{names[j]} z={z[i, j]:.1f}" for j in row) for i, row in enumerate(top)]
-    top_zh = ["，".join(f"{NAMES_ZH[str(names[j])]} z={z[i, j]:.1f}" for j in row) for i, row in enumerate(top)]
-    hit = x.filter(pl.Series(keep)).with_columns(pl.Series("top_en", top_en, pl.String),
-                                                 pl.Series("top_zh", top_zh, pl.String))
+    top_zh = [
+        "，".join(f"{NAMES_ZH[str(names[j])]} z={z[i, j]:.1f}" for j in row) for i, row in enumerate(top)
+    ]
+    hit = x.filter(pl.Series(keep)).with_columns(
+        pl.Series("top_en", top_en, pl.String), pl.Series("top_zh", top_zh, pl.String)
+    )
     return flags(
-        hit, "MX-IF-001", "warn",
-        pl.lit("多维异常（孤立森林得分 ") + pl.col("score").round(3).cast(pl.String) + "）：" + pl.col("top_zh"),
-        pl.lit("multivariate outlier (isolation forest score ") + pl.col("score").round(3).cast(pl.String) + "): "
+        hit,
+        "MX-IF-001",
+        "warn",
+        pl.lit("多维异常（孤立森林得分 ")
+        + pl.col("score").round(3).cast(pl.String)
+        + "）："
+        + pl.col("top_zh"),
+        pl.lit("multivariate outlier (isolation forest score ")
+        + pl.col("score").round(3).cast(pl.String)
+        + "): "
         + pl.col("top_en"),
-        json_of(features=pl.lit(",".join(FEATURES)), score=pl.col("score"), cutoff=pl.lit(cut),
-                top_features=pl.col("top_en"), cell=pl.col("cell")),
+        json_of(
+            features=pl.lit(",".join(FEATURES)),
+            score=pl.col("score"),
+            cutoff=pl.lit(cut),
+            top_features=pl.col("top_en"),
+            cell=pl.col("cell"),
+        ),
     )

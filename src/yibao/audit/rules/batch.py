@@ -29,7 +29,16 @@ class AuditInputError(FieldError):
 
 _NEED = {
     "persons": ("psn_id", "psn_no", "gender", "birth_date"),
-    "visits": ("visit_id", "psn_id", "med_type", "fixmedins_code", "hosp_lv", "begin_date", "end_date", "diagnoses"),
+    "visits": (
+        "visit_id",
+        "psn_id",
+        "med_type",
+        "fixmedins_code",
+        "hosp_lv",
+        "begin_date",
+        "end_date",
+        "diagnoses",
+    ),
     "lines": ("visit_id", "feedetl_sn", "code", "qty", "price", "amount"),
 }
 
@@ -73,15 +82,27 @@ class _Ctx:
 
     def __init__(self, persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame) -> None:
         v = visits.lazy().select(
-            "visit_id", "psn_id", "med_type", "fixmedins_code", "hosp_lv", "begin_date", "end_date",
+            "visit_id",
+            "psn_id",
+            "med_type",
+            "fixmedins_code",
+            "hosp_lv",
+            "begin_date",
+            "end_date",
             pl.col("diagnoses").fill_null(""),
-            (pl.col("emergency").fill_null(False) if "emergency" in visits.columns else pl.lit(False)).alias("emergency"),
-            (pl.col("discharge_status") if "discharge_status" in visits.columns else pl.lit(None, pl.String))
-            .alias("discharge_status"),
+            (pl.col("emergency").fill_null(False) if "emergency" in visits.columns else pl.lit(False)).alias(
+                "emergency"
+            ),
+            (
+                pl.col("discharge_status")
+                if "discharge_status" in visits.columns
+                else pl.lit(None, pl.String)
+            ).alias("discharge_status"),
             (pl.col("end_date") - pl.col("begin_date")).dt.total_days().clip(lower_bound=1).alias("days"),
-            (pl.col("bilg_dr_codg") if "bilg_dr_codg" in visits.columns else pl.lit(None)).cast(pl.String)
+            (pl.col("bilg_dr_codg") if "bilg_dr_codg" in visits.columns else pl.lit(None))
+            .cast(pl.String)
             .alias("bilg_dr_codg"),
-        )  # fmt: skip
+        )
         self.visits = v
         self.persons = persons.lazy()
         self.has_death_col = "death_date" in persons.columns
@@ -91,13 +112,19 @@ class _Ctx:
         codes = lines.select(pl.col("code").unique().sort()).with_row_index("cid")
         self.codes = codes.lazy()
         cid = lines["code"].replace_strict(codes["code"], codes["cid"], return_dtype=pl.UInt32).alias("cid")
-        lines = lines.select(*cols, prd_days_of(lines), line_doctor_of(lines),
-                             *(["positive"] if "positive" in lines.columns else [])).with_columns(cid)
+        lines = lines.select(
+            *cols,
+            prd_days_of(lines),
+            line_doctor_of(lines),
+            *(["positive"] if "positive" in lines.columns else []),
+        ).with_columns(cid)
         cols += ["prd_days", "line_dr", "cid"]
         self.has_positive = "positive" in lines.columns
         self.register = pl.DataFrame(schema={"psn_no": pl.String, "death_date": pl.Date})
         self.lines = lines.lazy().select(cols + (["positive"] if self.has_positive else []))
-        self.vcols = v.select("visit_id", "psn_id", "med_type", "hosp_lv", "begin_date", "days", "fixmedins_code")
+        self.vcols = v.select(
+            "visit_id", "psn_id", "med_type", "hosp_lv", "begin_date", "days", "fixmedins_code"
+        )
         self.dx = v.select("visit_id", "diagnoses")
 
     def by_code(self, table: LF, right_on: str = "code", how: Literal["inner", "semi"] = "inner") -> LF:
@@ -116,17 +143,24 @@ class _Ctx:
         mine = self.lines.join(t.select("cid"), on="cid", how="semi")
         if in_visits is not None:
             mine = mine.join(in_visits, on="visit_id", how="semi")
-        sums = (mine
-                .group_by("visit_id", "cid").agg(pl.col("qty").sum().alias("_tot"),
-                                                 pl.col("prd_days").max().alias("_written"))
-                .join(t.drop("code"), on="cid").filter(keep))
+        sums = (
+            mine.group_by("visit_id", "cid")
+            .agg(pl.col("qty").sum().alias("_tot"), pl.col("prd_days").max().alias("_written"))
+            .join(t.drop("code"), on="cid")
+            .filter(keep)
+        )
         return self.lines.join(sums, on=["visit_id", "cid"])
 
     def together(self, table: LF, a: str, b: str) -> LF:
         """Lines of code ``table[b]`` (joined with the table row) in visits that also bill ``table[a]``."""
-        universe = pl.concat([table.select(pl.col(a).alias("code")), table.select(pl.col(b).alias("code"))]).unique()
-        u = (self.by_code(universe, how="semi").select("visit_id", "feedetl_sn", "code", "amount")
-             .filter(pl.col("visit_id").is_duplicated()))  # a pair needs two lines of the universe in one visit
+        universe = pl.concat(
+            [table.select(pl.col(a).alias("code")), table.select(pl.col(b).alias("code"))]
+        ).unique()
+        u = (
+            self.by_code(universe, how="semi")
+            .select("visit_id", "feedetl_sn", "code", "amount")
+            .filter(pl.col("visit_id").is_duplicated())
+        )  # a pair needs two lines of the universe in one visit
         present = u.select("visit_id", pl.col("code").alias(a)).unique()
         return u.join(table, left_on="code", right_on=b).join(present, on=["visit_id", a], how="semi")
 
@@ -135,32 +169,45 @@ class _Ctx:
         Filtering by code first keeps every query small: most lines match no knowledge row."""
         return self.by_code(table, right_on).join(self.vcols, on="visit_id", how="inner")
 
-    def line_flags(self, frame: LF, zh: pl.Expr, en: pl.Expr, evidence: pl.Expr,
-                   amount: pl.Expr | None = None) -> LF:
+    def line_flags(
+        self, frame: LF, zh: pl.Expr, en: pl.Expr, evidence: pl.Expr, amount: pl.Expr | None = None
+    ) -> LF:
         return frame.select(
-            "visit_id", pl.col("feedetl_sn").cast(pl.Int32),
+            "visit_id",
+            pl.col("feedetl_sn").cast(pl.Int32),
             (amount if amount is not None else pl.col("amount")).cast(pl.Int64).alias("amount_fen"),
-            zh.alias("reason_zh"), en.alias("reason_en"), evidence.alias("evidence"))
+            zh.alias("reason_zh"),
+            en.alias("reason_en"),
+            evidence.alias("evidence"),
+        )
 
     def visit_amounts(self, of: LF) -> LF:
         """Total line amount of the visits in ``of`` (visit_id)."""
-        return (self.lines.join(of.select("visit_id"), on="visit_id", how="semi")
-                .group_by("visit_id").agg(pl.col("amount").sum().alias("visit_amount")))
+        return (
+            self.lines.join(of.select("visit_id"), on="visit_id", how="semi")
+            .group_by("visit_id")
+            .agg(pl.col("amount").sum().alias("visit_amount"))
+        )
 
 
 # ------------------------------------------------------------------------------------------ rule kinds
 def _sex(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
-    x = (c.lv(k.item_sex.lazy())
-         .join(c.persons.select("psn_id", "gender"), on="psn_id")
-         .filter(pl.col("gender") != pl.col("sex")))
+    x = (
+        c.lv(k.item_sex.lazy())
+        .join(c.persons.select("psn_id", "gender"), on="psn_id")
+        .filter(pl.col("gender") != pl.col("sex"))
+    )
     return c.line_flags(
-        x, pl.format("项目{}限{}性使用，患者性别为{}", "code", "sex", "gender"),
+        x,
+        pl.format("项目{}限{}性使用，患者性别为{}", "code", "sex", "gender"),
         pl.format("item {} is restricted to sex {}; the patient is {}", "code", "sex", "gender"),
-        _json(code=pl.col("code"), item_sex=pl.col("sex"), patient_sex=pl.col("gender")))
+        _json(code=pl.col("code"), item_sex=pl.col("sex"), patient_sex=pl.col("gender")),
+    )
 
 
 def age_expr(begin: pl.Expr, birth: pl.Expr) -> pl.Expr:
     """Completed years on ``begin`` (the same rule as :meth:`yibao.settlement.model.Person.age_on`)."""
+
     def md(d: pl.Expr) -> pl.Expr:  # month and day as one Int32 (month() is Int8: ×100 would overflow)
         return d.dt.month().cast(pl.Int32) * 100 + d.dt.day().cast(pl.Int32)
 
@@ -169,39 +216,60 @@ def age_expr(begin: pl.Expr, birth: pl.Expr) -> pl.Expr:
 
 
 def _age(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
-    x = (c.lv(k.item_age.lazy())
-         .join(c.persons.select("psn_id", "birth_date"), on="psn_id")
-         .with_columns(age_expr(pl.col("begin_date"), pl.col("birth_date")).alias("age"))
-         .filter((pl.col("min_age").is_not_null() & (pl.col("age") < pl.col("min_age")))
-                 | (pl.col("max_age").is_not_null() & (pl.col("age") > pl.col("max_age")))))
+    x = (
+        c.lv(k.item_age.lazy())
+        .join(c.persons.select("psn_id", "birth_date"), on="psn_id")
+        .with_columns(age_expr(pl.col("begin_date"), pl.col("birth_date")).alias("age"))
+        .filter(
+            (pl.col("min_age").is_not_null() & (pl.col("age") < pl.col("min_age")))
+            | (pl.col("max_age").is_not_null() & (pl.col("age") > pl.col("max_age")))
+        )
+    )
     rng = pl.format("{}–{}", _s(pl.col("min_age")).fill_null(""), _s(pl.col("max_age")).fill_null(""))
     return c.line_flags(
-        x, pl.format("项目{}限{}岁使用，患者{}岁", "code", rng, "age"),
+        x,
+        pl.format("项目{}限{}岁使用，患者{}岁", "code", rng, "age"),
         pl.format("item {} is restricted to ages {}; the patient is {}", "code", rng, "age"),
-        _json(code=pl.col("code"), min_age=pl.col("min_age"), max_age=pl.col("max_age"), age=pl.col("age")))
+        _json(code=pl.col("code"), min_age=pl.col("min_age"), max_age=pl.col("max_age"), age=pl.col("age")),
+    )
 
 
 def _level(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     p = r.params
     assert isinstance(p, m.LevelParams)
     rank = {lv: i for i, lv in enumerate(p.level_order)}
-    x = (c.lv(k.item_level.lazy())
-         .with_columns(pl.col("hosp_lv").replace_strict(rank, default=None, return_dtype=pl.Int32).alias("_r"),
-                       pl.col("min_level").replace_strict(rank, default=None, return_dtype=pl.Int32).alias("_m"))
-         .filter(pl.col("_r") < pl.col("_m")))
+    x = (
+        c.lv(k.item_level.lazy())
+        .with_columns(
+            pl.col("hosp_lv").replace_strict(rank, default=None, return_dtype=pl.Int32).alias("_r"),
+            pl.col("min_level").replace_strict(rank, default=None, return_dtype=pl.Int32).alias("_m"),
+        )
+        .filter(pl.col("_r") < pl.col("_m"))
+    )
     return c.line_flags(
-        x, pl.format("项目{}限{}级及以上医疗机构使用，本机构为{}级", "code", "min_level", "hosp_lv"),
-        pl.format("item {} needs hospital level {} or above; this one is level {}", "code", "min_level", "hosp_lv"),
-        _json(code=pl.col("code"), min_level=pl.col("min_level"), hosp_lv=pl.col("hosp_lv")))
+        x,
+        pl.format("项目{}限{}级及以上医疗机构使用，本机构为{}级", "code", "min_level", "hosp_lv"),
+        pl.format(
+            "item {} needs hospital level {} or above; this one is level {}", "code", "min_level", "hosp_lv"
+        ),
+        _json(code=pl.col("code"), min_level=pl.col("min_level"), hosp_lv=pl.col("hosp_lv")),
+    )
 
 
 def _prefix_match(frame: LF, dx: str, prefixes: str) -> LF:
     """Row ids (``_rid``) of ``frame`` where some '|'-joined diagnosis starts with some '|'-joined prefix."""
-    return (frame.select("_rid", pl.col(dx).str.split("|").alias("_dx"),
-                         pl.col(prefixes).str.replace_all(".", "", literal=True).str.split("|").alias("_pre"))
-            .explode("_dx").explode("_pre")
-            .filter((pl.col("_pre") != "") & pl.col("_dx").str.starts_with(pl.col("_pre")))
-            .select("_rid").unique())
+    return (
+        frame.select(
+            "_rid",
+            pl.col(dx).str.split("|").alias("_dx"),
+            pl.col(prefixes).str.replace_all(".", "", literal=True).str.split("|").alias("_pre"),
+        )
+        .explode("_dx")
+        .explode("_pre")
+        .filter((pl.col("_pre") != "") & pl.col("_dx").str.starts_with(pl.col("_pre")))
+        .select("_rid")
+        .unique()
+    )
 
 
 def _indication(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
@@ -209,20 +277,50 @@ def _indication(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     ok = _prefix_match(x, "diagnoses", "icd_prefixes")
     bad = x.join(ok, on="_rid", how="anti")
     return c.line_flags(
-        bad, pl.format("项目{}限适应症（{}），本次诊断为{}", "code", "icd_prefixes", "diagnoses"),
-        pl.format("item {} is paid only for {}; the visit's diagnoses are {}", "code", "icd_prefixes", "diagnoses"),
-        _json(code=pl.col("code"), indications=pl.col("icd_prefixes"), diagnoses=pl.col("diagnoses")))
+        bad,
+        pl.format("项目{}限适应症（{}），本次诊断为{}", "code", "icd_prefixes", "diagnoses"),
+        pl.format(
+            "item {} is paid only for {}; the visit's diagnoses are {}", "code", "icd_prefixes", "diagnoses"
+        ),
+        _json(code=pl.col("code"), indications=pl.col("icd_prefixes"), diagnoses=pl.col("diagnoses")),
+    )
 
 
 def _course_admission(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
-    t = (k.payment_course.lazy().filter(pl.col("basis") == "admission")
-         .select("code", "max_days", "units_per_day_q", (pl.col("max_days") * pl.col("units_per_day_q")).alias("_lim")))
+    t = (
+        k.payment_course.lazy()
+        .filter(pl.col("basis") == "admission")
+        .select(
+            "code",
+            "max_days",
+            "units_per_day_q",
+            (pl.col("max_days") * pl.col("units_per_day_q")).alias("_lim"),
+        )
+    )
     x = c.code_totals(t, pl.col("_tot") > pl.col("_lim"))
     return c.line_flags(
-        x, pl.format("项目{}单次住院限支付{}天（{}单位），本次{}单位", "code", "max_days", _q(pl.col("_lim")), _q(pl.col("_tot"))),
-        pl.format("item {} is paid for at most {} days ({} units) an admission; this one has {}", "code",
-                  "max_days", _q(pl.col("_lim")), _q(pl.col("_tot"))),
-        _json(code=pl.col("code"), max_days=pl.col("max_days"), limit_units=_q(pl.col("_lim")), units=_q(pl.col("_tot"))))
+        x,
+        pl.format(
+            "项目{}单次住院限支付{}天（{}单位），本次{}单位",
+            "code",
+            "max_days",
+            _q(pl.col("_lim")),
+            _q(pl.col("_tot")),
+        ),
+        pl.format(
+            "item {} is paid for at most {} days ({} units) an admission; this one has {}",
+            "code",
+            "max_days",
+            _q(pl.col("_lim")),
+            _q(pl.col("_tot")),
+        ),
+        _json(
+            code=pl.col("code"),
+            max_days=pl.col("max_days"),
+            limit_units=_q(pl.col("_lim")),
+            units=_q(pl.col("_tot")),
+        ),
+    )
 
 
 def _q(e: pl.Expr) -> pl.Expr:
@@ -231,44 +329,83 @@ def _q(e: pl.Expr) -> pl.Expr:
 
 
 def _course_year(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
-    t = (k.payment_course.lazy().filter(pl.col("basis") == "year")
-         .select("code", "max_days", (pl.col("max_days") * pl.col("units_per_day_q")).alias("_lim")))
-    x = (c.lv(t).sort("psn_id", "code", "begin_date", "visit_id", "feedetl_sn")
-         .with_columns(pl.col("qty").cum_sum().over("psn_id", "code", pl.col("begin_date").dt.year()).alias("_cum"))
-         .filter(pl.col("_cum") > pl.col("_lim")))
+    t = (
+        k.payment_course.lazy()
+        .filter(pl.col("basis") == "year")
+        .select("code", "max_days", (pl.col("max_days") * pl.col("units_per_day_q")).alias("_lim"))
+    )
+    x = (
+        c.lv(t)
+        .sort("psn_id", "code", "begin_date", "visit_id", "feedetl_sn")
+        .with_columns(
+            pl.col("qty").cum_sum().over("psn_id", "code", pl.col("begin_date").dt.year()).alias("_cum")
+        )
+        .filter(pl.col("_cum") > pl.col("_lim"))
+    )
     return c.line_flags(
-        x, pl.format("项目{}年度限支付{}天（{}单位），累计已达{}单位", "code", "max_days", _q(pl.col("_lim")), _q(pl.col("_cum"))),
-        pl.format("item {} is paid for at most {} days ({} units) a year; the year's total reaches {}", "code",
-                  "max_days", _q(pl.col("_lim")), _q(pl.col("_cum"))),
-        _json(code=pl.col("code"), max_days=pl.col("max_days"), limit_units=_q(pl.col("_lim")), cumulative=_q(pl.col("_cum"))))
+        x,
+        pl.format(
+            "项目{}年度限支付{}天（{}单位），累计已达{}单位",
+            "code",
+            "max_days",
+            _q(pl.col("_lim")),
+            _q(pl.col("_cum")),
+        ),
+        pl.format(
+            "item {} is paid for at most {} days ({} units) a year; the year's total reaches {}",
+            "code",
+            "max_days",
+            _q(pl.col("_lim")),
+            _q(pl.col("_cum")),
+        ),
+        _json(
+            code=pl.col("code"),
+            max_days=pl.col("max_days"),
+            limit_units=_q(pl.col("_lim")),
+            cumulative=_q(pl.col("_cum")),
+        ),
+    )
 
 
 def _duplicate_line(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     key = ["visit_id", "code", "qty", "price"]
     # a cheap integer key first (code as its small id), then confirm on the few candidates: a collision
     # can only add a candidate, never a flag
-    quick = pl.col("visit_id").hash(1) ^ pl.col("cid").hash(2) ^ pl.col("qty").hash(3) ^ pl.col("price").hash(4)
+    quick = (
+        pl.col("visit_id").hash(1) ^ pl.col("cid").hash(2) ^ pl.col("qty").hash(3) ^ pl.col("price").hash(4)
+    )
     keys = c.lines.select(quick.alias("_k")).sort("_k")
     dup = keys.filter(pl.col("_k") == pl.col("_k").shift(1)).unique()
     cand = c.lines.with_columns(quick.alias("_k")).join(dup, on="_k", how="semi")
-    x = (cand.filter(pl.struct(key).is_duplicated()).join(c.vcols, on="visit_id")
-         .with_columns(pl.col("feedetl_sn").min().over(key).alias("_first"))
-         .filter(pl.col("feedetl_sn") != pl.col("_first")))
+    x = (
+        cand.filter(pl.struct(key).is_duplicated())
+        .join(c.vcols, on="visit_id")
+        .with_columns(pl.col("feedetl_sn").min().over(key).alias("_first"))
+        .filter(pl.col("feedetl_sn") != pl.col("_first"))
+    )
     return c.line_flags(
-        x, pl.format("项目{}与第{}行数量、单价相同，重复收费", "code", "_first"),
+        x,
+        pl.format("项目{}与第{}行数量、单价相同，重复收费", "code", "_first"),
         pl.format("item {} repeats line {} (same quantity and price)", "code", "_first"),
-        _json(code=pl.col("code"), first_line=pl.col("_first"), qty=_q(pl.col("qty")), price_fen=pl.col("price")))
+        _json(
+            code=pl.col("code"), first_line=pl.col("_first"), qty=_q(pl.col("qty")), price_fen=pl.col("price")
+        ),
+    )
 
 
 def _duplicate_pair(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     pairs = k.duplicate_pairs.lazy()
-    x = (c.together(pairs, "code_a", "code_b")
-         .group_by("visit_id", "feedetl_sn", "code", "amount")
-         .agg(pl.col("code_a").sort().str.join("|")))
+    x = (
+        c.together(pairs, "code_a", "code_b")
+        .group_by("visit_id", "feedetl_sn", "code", "amount")
+        .agg(pl.col("code_a").sort().str.join("|"))
+    )
     return c.line_flags(
-        x, pl.format("项目{}与{}不得同时收取", "code", "code_a"),
+        x,
+        pl.format("项目{}与{}不得同时收取", "code", "code_a"),
         pl.format("item {} may not be charged together with {}", "code", "code_a"),
-        _json(code=pl.col("code"), excluded_by=pl.col("code_a")))
+        _json(code=pl.col("code"), excluded_by=pl.col("code_a")),
+    )
 
 
 def _frequency_day(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
@@ -276,15 +413,31 @@ def _frequency_day(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     assert isinstance(p, m.InpatientParams)
     t = k.frequency.lazy().filter(pl.col("max_per_day_q").is_not_null()).select("code", "max_per_day_q")
     days = pl.when(pl.col("med_type").is_in(list(p.inpatient_types))).then(pl.col("days")).otherwise(1)
-    x = (c.code_totals(t, pl.col("_tot") > pl.col("max_per_day_q"))  # days ≥ 1: only these can exceed
-         .join(c.vcols.select("visit_id", "med_type", "days"), on="visit_id")
-         .with_columns(days.alias("_days"))
-         .filter(pl.col("_tot") > pl.col("max_per_day_q") * pl.col("_days")))
+    x = (
+        c.code_totals(t, pl.col("_tot") > pl.col("max_per_day_q"))  # days ≥ 1: only these can exceed
+        .join(c.vcols.select("visit_id", "med_type", "days"), on="visit_id")
+        .with_columns(days.alias("_days"))
+        .filter(pl.col("_tot") > pl.col("max_per_day_q") * pl.col("_days"))
+    )
     return c.line_flags(
-        x, pl.format("项目{}每日限{}次，{}天共收{}次", "code", _q(pl.col("max_per_day_q")), "_days", _q(pl.col("_tot"))),
-        pl.format("item {} is limited to {} a day; {} day(s) carry {}", "code", _q(pl.col("max_per_day_q")), "_days",
-                  _q(pl.col("_tot"))),
-        _json(code=pl.col("code"), per_day=_q(pl.col("max_per_day_q")), days=pl.col("_days"), total=_q(pl.col("_tot"))))
+        x,
+        pl.format(
+            "项目{}每日限{}次，{}天共收{}次", "code", _q(pl.col("max_per_day_q")), "_days", _q(pl.col("_tot"))
+        ),
+        pl.format(
+            "item {} is limited to {} a day; {} day(s) carry {}",
+            "code",
+            _q(pl.col("max_per_day_q")),
+            "_days",
+            _q(pl.col("_tot")),
+        ),
+        _json(
+            code=pl.col("code"),
+            per_day=_q(pl.col("max_per_day_q")),
+            days=pl.col("_days"),
+            total=_q(pl.col("_tot")),
+        ),
+    )
 
 
 def _frequency_period(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
@@ -292,20 +445,44 @@ def _frequency_period(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     parts: list[LF] = []
     for days in sorted(set(t["period_days"].to_list())):
         tt = t.filter(pl.col("period_days") == days).select("code", "period_days", "max_per_period_q").lazy()
-        x = (c.lv(tt).sort("psn_id", "code", "begin_date")
-             .with_columns(pl.col("qty").rolling_sum_by("begin_date", window_size=f"{days}d")
-                           .over("psn_id", "code").alias("_win"))
-             .filter(pl.col("_win") > pl.col("max_per_period_q")))
+        x = (
+            c.lv(tt)
+            .sort("psn_id", "code", "begin_date")
+            .with_columns(
+                pl.col("qty")
+                .rolling_sum_by("begin_date", window_size=f"{days}d")
+                .over("psn_id", "code")
+                .alias("_win")
+            )
+            .filter(pl.col("_win") > pl.col("max_per_period_q"))
+        )
         parts.append(x)
     if not parts:
         return empty_partial()
     x = pl.concat(parts)
     return c.line_flags(
-        x, pl.format("项目{}每{}天限{}次，本期已达{}次", "code", "period_days", _q(pl.col("max_per_period_q")), _q(pl.col("_win"))),
-        pl.format("item {} is limited to {} per {} days; the window holds {}", "code", _q(pl.col("max_per_period_q")),
-                  "period_days", _q(pl.col("_win"))),
-        _json(code=pl.col("code"), period_days=pl.col("period_days"), limit=_q(pl.col("max_per_period_q")),
-              in_window=_q(pl.col("_win"))))
+        x,
+        pl.format(
+            "项目{}每{}天限{}次，本期已达{}次",
+            "code",
+            "period_days",
+            _q(pl.col("max_per_period_q")),
+            _q(pl.col("_win")),
+        ),
+        pl.format(
+            "item {} is limited to {} per {} days; the window holds {}",
+            "code",
+            _q(pl.col("max_per_period_q")),
+            "period_days",
+            _q(pl.col("_win")),
+        ),
+        _json(
+            code=pl.col("code"),
+            period_days=pl.col("period_days"),
+            limit=_q(pl.col("max_per_period_q")),
+            in_window=_q(pl.col("_win")),
+        ),
+    )
 
 
 def long_term_pattern(k: Knowledge) -> str | None:
@@ -319,110 +496,226 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     assert isinstance(p, m.SupplyParams)
     days = pl.col("med_type").replace_strict(p.max_days, default=None, return_dtype=pl.Int64)
     pattern = long_term_pattern(k) if p.long_term_days else None
-    if pattern is not None:  # 长期处方: a long-term principal diagnosis allows the longer supply of its visit type
+    if (
+        pattern is not None
+    ):  # 长期处方: a long-term principal diagnosis allows the longer supply of its visit type
         long_days = pl.col("med_type").replace_strict(p.long_term_days, default=None, return_dtype=pl.Int64)
-        is_long = (pl.col("diagnoses").str.split("|").list.first().fill_null("")
-                   .str.replace_all(".", "", literal=True).str.contains(pattern))
+        is_long = (
+            pl.col("diagnoses")
+            .str.split("|")
+            .list.first()
+            .fill_null("")
+            .str.replace_all(".", "", literal=True)
+            .str.contains(pattern)
+        )
         days = pl.when(is_long & long_days.is_not_null()).then(long_days).otherwise(days)
     least = min(p.max_days.values())
     supplied = c.visits.filter(pl.col("med_type").is_in(list(p.max_days))).select("visit_id")
     # a line over the limit by quantity (the visit's units of the drug), or by the days it is written for
     keep = (pl.col("_tot") > pl.col("max_units_per_day_q") * least) | (pl.col("_written") > least)
-    x = (c.code_totals(k.supply.lazy(), keep, supplied)
-         .join(c.vcols.select("visit_id", "med_type"), on="visit_id")
-         .join(c.dx, on="visit_id", how="left")
-         .with_columns(days.alias("_days"))
-         .with_columns((pl.col("max_units_per_day_q") * pl.col("_days")).alias("_lim"))
-         .filter((pl.col("_tot") > pl.col("_lim")) | (pl.col("prd_days") > pl.col("_days"))))
+    x = (
+        c.code_totals(k.supply.lazy(), keep, supplied)
+        .join(c.vcols.select("visit_id", "med_type"), on="visit_id")
+        .join(c.dx, on="visit_id", how="left")
+        .with_columns(days.alias("_days"))
+        .with_columns((pl.col("max_units_per_day_q") * pl.col("_days")).alias("_lim"))
+        .filter((pl.col("_tot") > pl.col("_lim")) | (pl.col("prd_days") > pl.col("_days")))
+    )
     by_qty = pl.col("_tot") > pl.col("_lim")
-    zh = (pl.when(by_qty).then(pl.format("药品{}超量开药：{}天限{}单位，本次{}单位", "code", "_days", _q(pl.col("_lim")),
-                                         _q(pl.col("_tot"))))
-          .otherwise(pl.format("药品{}超量开药：处方{}天，限{}天", "code", "prd_days", "_days")))
-    en = (pl.when(by_qty).then(pl.format("drug {} over-supplied: {} days allow {} units, this visit has {}", "code",
-                                         "_days", _q(pl.col("_lim")), _q(pl.col("_tot"))))
-          .otherwise(pl.format("drug {} over-supplied: prescribed for {} days, {} allowed", "code", "prd_days", "_days")))
+    zh = (
+        pl.when(by_qty)
+        .then(
+            pl.format(
+                "药品{}超量开药：{}天限{}单位，本次{}单位",
+                "code",
+                "_days",
+                _q(pl.col("_lim")),
+                _q(pl.col("_tot")),
+            )
+        )
+        .otherwise(pl.format("药品{}超量开药：处方{}天，限{}天", "code", "prd_days", "_days"))
+    )
+    en = (
+        pl.when(by_qty)
+        .then(
+            pl.format(
+                "drug {} over-supplied: {} days allow {} units, this visit has {}",
+                "code",
+                "_days",
+                _q(pl.col("_lim")),
+                _q(pl.col("_tot")),
+            )
+        )
+        .otherwise(
+            pl.format(
+                "drug {} over-supplied: prescribed for {} days, {} allowed", "code", "prd_days", "_days"
+            )
+        )
+    )
     return c.line_flags(
-        x, zh, en,
-        _json(code=pl.col("code"), max_days=pl.col("_days"), limit_units=_q(pl.col("_lim")), units=_q(pl.col("_tot")),
-              prescribed_days=pl.col("prd_days")))
+        x,
+        zh,
+        en,
+        _json(
+            code=pl.col("code"),
+            max_days=pl.col("_days"),
+            limit_units=_q(pl.col("_lim")),
+            units=_q(pl.col("_tot")),
+            prescribed_days=pl.col("prd_days"),
+        ),
+    )
 
 
 def _dose_days(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     """A drug line with more units than its stated days allow even at the largest daily dose (开药量与用药
     天数不符): the quantity cannot be taken in the days the prescription is written for."""
-    x = (c.by_code(k.supply.lazy().select("code", "max_units_per_day_q"))
-         .filter(pl.col("prd_days").is_not_null()
-                 & (pl.col("qty") > pl.col("max_units_per_day_q") * pl.col("prd_days"))))
+    x = c.by_code(k.supply.lazy().select("code", "max_units_per_day_q")).filter(
+        pl.col("prd_days").is_not_null()
+        & (pl.col("qty") > pl.col("max_units_per_day_q") * pl.col("prd_days"))
+    )
     lim = _q(pl.col("max_units_per_day_q") * pl.col("prd_days"))
     return c.line_flags(
-        x, pl.format("药品{}开药{}单位，处方{}天按每日最大{}单位最多{}单位", "code", _q(pl.col("qty")), "prd_days",
-                     _q(pl.col("max_units_per_day_q")), lim),
-        pl.format("drug {}: {} units prescribed for {} days; at most {} a day that is {}", "code", _q(pl.col("qty")),
-                  "prd_days", _q(pl.col("max_units_per_day_q")), lim),
-        _json(code=pl.col("code"), units=_q(pl.col("qty")), prescribed_days=pl.col("prd_days"),
-              max_units_per_day=_q(pl.col("max_units_per_day_q")), limit_units=lim))
+        x,
+        pl.format(
+            "药品{}开药{}单位，处方{}天按每日最大{}单位最多{}单位",
+            "code",
+            _q(pl.col("qty")),
+            "prd_days",
+            _q(pl.col("max_units_per_day_q")),
+            lim,
+        ),
+        pl.format(
+            "drug {}: {} units prescribed for {} days; at most {} a day that is {}",
+            "code",
+            _q(pl.col("qty")),
+            "prd_days",
+            _q(pl.col("max_units_per_day_q")),
+            lim,
+        ),
+        _json(
+            code=pl.col("code"),
+            units=_q(pl.col("qty")),
+            prescribed_days=pl.col("prd_days"),
+            max_units_per_day=_q(pl.col("max_units_per_day_q")),
+            limit_units=lim,
+        ),
+    )
 
 
 def _title_grade(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     """A graded consultation billed by a physician whose registered title may not bill it, or by one the
     registry does not know (only where the visit names its physician and a registry is loaded)."""
     registry_loaded = pl.lit(k.physicians.height > 0)  # without a registry nothing can be checked
-    reg = k.physicians.lazy().group_by("dr_code").agg(pl.col("title").min())  # a doctor at several sites: one title
-    x = (c.by_code(k.title_grade.lazy())
-         .join(c.visits.select("visit_id", pl.col("bilg_dr_codg").alias("visit_dr")), on="visit_id")
-         .with_columns(pl.coalesce("line_dr", "visit_dr").alias("bilg_dr_codg"))  # the line's own physician wins
-         .filter(pl.col("bilg_dr_codg").is_not_null())
-         .join(reg, left_on="bilg_dr_codg", right_on="dr_code", how="left")
-         .filter(registry_loaded & (pl.col("title").is_null()
-                 | ~pl.col("titles").str.split("|").list.contains(pl.col("title").fill_null(""))))
-         .with_row_index("_rid"))
+    reg = (
+        k.physicians.lazy().group_by("dr_code").agg(pl.col("title").min())
+    )  # a doctor at several sites: one title
+    x = (
+        c.by_code(k.title_grade.lazy())
+        .join(c.visits.select("visit_id", pl.col("bilg_dr_codg").alias("visit_dr")), on="visit_id")
+        .with_columns(
+            pl.coalesce("line_dr", "visit_dr").alias("bilg_dr_codg")
+        )  # the line's own physician wins
+        .filter(pl.col("bilg_dr_codg").is_not_null())
+        .join(reg, left_on="bilg_dr_codg", right_on="dr_code", how="left")
+        .filter(
+            registry_loaded
+            & (
+                pl.col("title").is_null()
+                | ~pl.col("titles").str.split("|").list.contains(pl.col("title").fill_null(""))
+            )
+        )
+        .with_row_index("_rid")
+    )
     # at stake: the excess over the dearest grade of the family the physician may bill (the base grade, or a
     # graded item whose titles include theirs) at its standard price; all of it for an unregistered physician
     tg = k.title_grade.lazy()
-    family = pl.concat([tg.select("base_code", pl.col("code").alias("_alt"), pl.col("titles").alias("_alt_titles")),
-                        tg.select("base_code", pl.col("base_code").alias("_alt"), pl.lit(None, pl.String).alias("_alt_titles"))
-                        .unique()])
+    family = pl.concat(
+        [
+            tg.select("base_code", pl.col("code").alias("_alt"), pl.col("titles").alias("_alt_titles")),
+            tg.select(
+                "base_code", pl.col("base_code").alias("_alt"), pl.lit(None, pl.String).alias("_alt_titles")
+            ).unique(),
+        ]
+    )
     std = k.price_standard.lazy().select(pl.col("code").alias("_alt"), "standard_price_fen")
-    allowed = (x.filter(pl.col("title").is_not_null()).select("_rid", "base_code", "title")
-               .join(family, on="base_code").join(std, on="_alt")
-               .filter(pl.col("_alt_titles").is_null() | pl.col("_alt_titles").str.split("|").list.contains(pl.col("title")))
-               .group_by("_rid").agg(pl.col("standard_price_fen").max().alias("_allowed")))
+    allowed = (
+        x.filter(pl.col("title").is_not_null())
+        .select("_rid", "base_code", "title")
+        .join(family, on="base_code")
+        .join(std, on="_alt")
+        .filter(
+            pl.col("_alt_titles").is_null()
+            | pl.col("_alt_titles").str.split("|").list.contains(pl.col("title"))
+        )
+        .group_by("_rid")
+        .agg(pl.col("standard_price_fen").max().alias("_allowed"))
+    )
     x = x.join(allowed, on="_rid", how="left")
     fair = (pl.col("_allowed") * pl.col("qty") + QTY_ONE // 2) // QTY_ONE
-    excess = pl.when(pl.col("_allowed").is_null()).then(pl.col("amount")).otherwise(
-        (pl.col("amount") - fair).clip(lower_bound=0))
+    excess = (
+        pl.when(pl.col("_allowed").is_null())
+        .then(pl.col("amount"))
+        .otherwise((pl.col("amount") - fair).clip(lower_bound=0))
+    )
     who = pl.col("title").fill_null("未登记")
     return c.line_flags(
-        x, pl.format("项目{}限职称{}收取，开单医师{}职称为{}", "code", "titles", "bilg_dr_codg", who),
-        pl.format("item {} may be billed by titles {} only; physician {} holds {}", "code", "titles", "bilg_dr_codg",
-                  pl.col("title").fill_null("no registry entry")),
-        _json(code=pl.col("code"), titles=pl.col("titles"), physician=pl.col("bilg_dr_codg"), title=pl.col("title"),
-              allowed_price_fen=pl.col("_allowed")), excess)
+        x,
+        pl.format("项目{}限职称{}收取，开单医师{}职称为{}", "code", "titles", "bilg_dr_codg", who),
+        pl.format(
+            "item {} may be billed by titles {} only; physician {} holds {}",
+            "code",
+            "titles",
+            "bilg_dr_codg",
+            pl.col("title").fill_null("no registry entry"),
+        ),
+        _json(
+            code=pl.col("code"),
+            titles=pl.col("titles"),
+            physician=pl.col("bilg_dr_codg"),
+            title=pl.col("title"),
+            allowed_price_fen=pl.col("_allowed"),
+        ),
+        excess,
+    )
 
 
 def _over_price(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     p = r.params
     assert isinstance(p, m.PriceParams)
-    x = (c.by_code(k.price_standard.lazy().select("code", "standard_price_fen"))
-         .filter(pl.col("price") * 10_000 > pl.col("standard_price_fen") * (10_000 + p.tolerance_bp)))
-    excess = pl.min_horizontal(((pl.col("price") - pl.col("standard_price_fen")) * pl.col("qty") + QTY_ONE // 2)
-                               // QTY_ONE, pl.col("amount"))
+    x = c.by_code(k.price_standard.lazy().select("code", "standard_price_fen")).filter(
+        pl.col("price") * 10_000 > pl.col("standard_price_fen") * (10_000 + p.tolerance_bp)
+    )
+    excess = pl.min_horizontal(
+        ((pl.col("price") - pl.col("standard_price_fen")) * pl.col("qty") + QTY_ONE // 2) // QTY_ONE,
+        pl.col("amount"),
+    )
     return c.line_flags(
-        x, pl.format("项目{}单价{}分高于标准价{}分", "code", "price", "standard_price_fen"),
+        x,
+        pl.format("项目{}单价{}分高于标准价{}分", "code", "price", "standard_price_fen"),
         pl.format("item {} priced {} fen above the standard {} fen", "code", "price", "standard_price_fen"),
-        _json(code=pl.col("code"), price_fen=pl.col("price"), standard_fen=pl.col("standard_price_fen"),
-              tolerance_bp=pl.lit(p.tolerance_bp)), excess)
+        _json(
+            code=pl.col("code"),
+            price_fen=pl.col("price"),
+            standard_fen=pl.col("standard_price_fen"),
+            tolerance_bp=pl.lit(p.tolerance_bp),
+        ),
+        excess,
+    )
 
 
 def _split_item(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     split = k.split_items.lazy()
-    x = (c.together(split, "package_code", "component_code")
-         .group_by("visit_id", "feedetl_sn", "code", "amount")
-         .agg(pl.col("package_code").sort().str.join("|")))
+    x = (
+        c.together(split, "package_code", "component_code")
+        .group_by("visit_id", "feedetl_sn", "code", "amount")
+        .agg(pl.col("package_code").sort().str.join("|"))
+    )
     return c.line_flags(
-        x, pl.format("项目{}已包含在{}中，分解收费", "code", "package_code"),
+        x,
+        pl.format("项目{}已包含在{}中，分解收费", "code", "package_code"),
         pl.format("item {} is part of {} and was charged separately", "code", "package_code"),
-        _json(code=pl.col("code"), package=pl.col("package_code")))
+        _json(code=pl.col("code"), package=pl.col("package_code")),
+    )
 
 
 def _starts_any(prefixes: tuple[str, ...]) -> pl.Expr:
@@ -435,40 +728,77 @@ def _starts_any(prefixes: tuple[str, ...]) -> pl.Expr:
 def _bed_hanging(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     p = r.params
     assert isinstance(p, m.BedParams)
-    wanted = c.codes.filter(_starts_any(p.per_day_prefixes + p.bed_prefixes) | pl.col("code").is_in(list(p.care_codes)))
-    ip = (c.by_code(wanted.select("code"), how="semi")
-          .join(c.visits.filter(pl.col("med_type").is_in(list(p.inpatient_types))).select("visit_id"), on="visit_id",
-                how="semi"))
+    wanted = c.codes.filter(
+        _starts_any(p.per_day_prefixes + p.bed_prefixes) | pl.col("code").is_in(list(p.care_codes))
+    )
+    ip = c.by_code(wanted.select("code"), how="semi").join(
+        c.visits.filter(pl.col("med_type").is_in(list(p.inpatient_types))).select("visit_id"),
+        on="visit_id",
+        how="semi",
+    )
     per_day = _starts_any(p.per_day_prefixes)
-    agg = (ip.group_by("visit_id").agg(
-        pl.col("qty").filter(_starts_any(p.bed_prefixes)).sum().alias("_bed"),
-        pl.col("qty").filter(pl.col("code").is_in(list(p.care_codes))).sum().alias("_care"),
-        pl.struct("price", "qty").filter(per_day).alias("_pd"))
+    agg = (
+        ip.group_by("visit_id")
+        .agg(
+            pl.col("qty").filter(_starts_any(p.bed_prefixes)).sum().alias("_bed"),
+            pl.col("qty").filter(pl.col("code").is_in(list(p.care_codes))).sum().alias("_care"),
+            pl.struct("price", "qty").filter(per_day).alias("_pd"),
+        )
         .with_columns((pl.col("_bed") - pl.col("_care")).alias("_empty"))
-        .filter(pl.col("_empty") >= p.min_empty_days * QTY_ONE))
-    stake = (agg.explode("_pd").unnest("_pd")
-             .with_columns(((pl.col("price") * pl.min_horizontal("qty", "_empty") + QTY_ONE // 2) // QTY_ONE)
-                           .fill_null(0).alias("_s"))
-             .group_by("visit_id").agg(pl.col("_s").sum()))
+        .filter(pl.col("_empty") >= p.min_empty_days * QTY_ONE)
+    )
+    stake = (
+        agg.explode("_pd")
+        .unnest("_pd")
+        .with_columns(
+            ((pl.col("price") * pl.min_horizontal("qty", "_empty") + QTY_ONE // 2) // QTY_ONE)
+            .fill_null(0)
+            .alias("_s")
+        )
+        .group_by("visit_id")
+        .agg(pl.col("_s").sum())
+    )
     x = agg.join(stake, on="visit_id").with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"))
     return c.line_flags(
-        x, pl.format("住院床日{}天，有诊察记录{}天，{}天无诊疗（挂床）", _q(pl.col("_bed")), _q(pl.col("_care")), _q(pl.col("_empty"))),
-        pl.format("{} bed days but care charged on {}; {} days without care (bed-hanging)", _q(pl.col("_bed")),
-                  _q(pl.col("_care")), _q(pl.col("_empty"))),
+        x,
+        pl.format(
+            "住院床日{}天，有诊察记录{}天，{}天无诊疗（挂床）",
+            _q(pl.col("_bed")),
+            _q(pl.col("_care")),
+            _q(pl.col("_empty")),
+        ),
+        pl.format(
+            "{} bed days but care charged on {}; {} days without care (bed-hanging)",
+            _q(pl.col("_bed")),
+            _q(pl.col("_care")),
+            _q(pl.col("_empty")),
+        ),
         _json(bed_days=_q(pl.col("_bed")), care_days=_q(pl.col("_care")), empty_days=_q(pl.col("_empty"))),
-        pl.col("_s"))
+        pl.col("_s"),
+    )
 
 
-def death_register(knowledge: Knowledge, persons: pl.DataFrame, visits: pl.DataFrame,
-                   infer_from_discharge: bool = True) -> pl.DataFrame:
+def death_register(
+    knowledge: Knowledge, persons: pl.DataFrame, visits: pl.DataFrame, infer_from_discharge: bool = True
+) -> pl.DataFrame:
     """(psn_no, death_date): the earliest death date known from the register, ``persons.death_date`` and
     (when ``infer_from_discharge``) admissions that ended in death (``discharge_status`` 4)."""
     parts = [knowledge.deaths.select("psn_no", "death_date")]
     if "death_date" in persons.columns:
-        parts.append(persons.filter(pl.col("death_date").is_not_null()).select("psn_no", pl.col("death_date").cast(pl.Date)))
+        parts.append(
+            persons.filter(pl.col("death_date").is_not_null()).select(
+                "psn_no", pl.col("death_date").cast(pl.Date)
+            )
+        )
     if infer_from_discharge and "discharge_status" in visits.columns:
-        parts.append(visits.lazy().filter(pl.col("discharge_status") == "4").select("psn_id", pl.col("end_date").alias("death_date"))
-                     .join(persons.lazy().select("psn_id", "psn_no"), on="psn_id").select("psn_no", "death_date").collect())
+        parts.append(
+            visits.lazy()
+            .filter(pl.col("discharge_status") == "4")
+            .select("psn_id", pl.col("end_date").alias("death_date"))
+            .join(persons.lazy().select("psn_id", "psn_no"), on="psn_id")
+            .select("psn_no", "death_date")
+            .collect()
+        )
     return pl.concat(parts).group_by("psn_no").agg(pl.col("death_date").min()).sort("psn_no")
 
 
@@ -476,47 +806,96 @@ def _after_death(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     p = r.params
     assert isinstance(p, m.DeathParams)
     reg = c.register.lazy()
-    x = (c.visits.join(c.persons.select("psn_id", "psn_no"), on="psn_id").join(reg, on="psn_no")
-         .filter(pl.col("begin_date") > pl.col("death_date") + pl.duration(days=p.grace_days))
-         .with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn")))
+    x = (
+        c.visits.join(c.persons.select("psn_id", "psn_no"), on="psn_id")
+        .join(reg, on="psn_no")
+        .filter(pl.col("begin_date") > pl.col("death_date") + pl.duration(days=p.grace_days))
+        .with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"))
+    )
     x = x.join(c.visit_amounts(x), on="visit_id")
     return c.line_flags(
-        x, pl.format("参保人已于{}死亡，{}仍发生结算", _s(pl.col("death_date")), _s(pl.col("begin_date"))),
-        pl.format("the insured person died on {}; a visit was settled on {}", _s(pl.col("death_date")), _s(pl.col("begin_date"))),
-        _json(death_date=_s(pl.col("death_date")), visit_date=_s(pl.col("begin_date"))), pl.col("visit_amount"))
+        x,
+        pl.format("参保人已于{}死亡，{}仍发生结算", _s(pl.col("death_date")), _s(pl.col("begin_date"))),
+        pl.format(
+            "the insured person died on {}; a visit was settled on {}",
+            _s(pl.col("death_date")),
+            _s(pl.col("begin_date")),
+        ),
+        _json(death_date=_s(pl.col("death_date")), visit_date=_s(pl.col("begin_date"))),
+        pl.col("visit_amount"),
+    )
 
 
 def _split_admission(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     p = r.params
     assert isinstance(p, m.SplitAdmissionParams)
     key = ["psn_id", "fixmedins_code"]
-    x = (c.visits.filter(pl.col("med_type").is_in(list(p.inpatient_types)))
-         .with_columns(pl.col("diagnoses").str.split("|").list.first().str.slice(0, p.dx_chars).alias("_dx"))
-         .sort(*key, "begin_date", "visit_id")
-         .with_columns(pl.col("end_date").shift(1).over(key).alias("_prev_end"),
-                       pl.col("_dx").shift(1).over(key).alias("_prev_dx"),
-                       pl.col("visit_id").shift(1).over(key).alias("_prev_visit"))
-         .with_columns((pl.col("begin_date") - pl.col("_prev_end")).dt.total_days().alias("_gap"))
-         .filter(pl.col("_gap").is_between(0, p.window_days) & (pl.col("_dx") == pl.col("_prev_dx"))
-                 & ~pl.col("emergency"))
-         .with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn")))
+    x = (
+        c.visits.filter(pl.col("med_type").is_in(list(p.inpatient_types)))
+        .with_columns(pl.col("diagnoses").str.split("|").list.first().str.slice(0, p.dx_chars).alias("_dx"))
+        .sort(*key, "begin_date", "visit_id")
+        .with_columns(
+            pl.col("end_date").shift(1).over(key).alias("_prev_end"),
+            pl.col("_dx").shift(1).over(key).alias("_prev_dx"),
+            pl.col("visit_id").shift(1).over(key).alias("_prev_visit"),
+        )
+        .with_columns((pl.col("begin_date") - pl.col("_prev_end")).dt.total_days().alias("_gap"))
+        .filter(
+            pl.col("_gap").is_between(0, p.window_days)
+            & (pl.col("_dx") == pl.col("_prev_dx"))
+            & ~pl.col("emergency")
+        )
+        .with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"))
+    )
     x = x.join(c.visit_amounts(x), on="visit_id")
     # the violation is the pair: the readmission carries the amount at stake (its settlement is what the
     # split added), the index admission is flagged as its other half with nothing at stake of its own, so
     # an auditor sees both stays and no amount is counted twice (docs/AUDIT_RULES.md)
     readmission = c.line_flags(
-        x, pl.format("出院{}天后以同一疾病（{}）再次入住同一医院（前次就诊{}），非急诊", "_gap", "_dx", "_prev_visit"),
-        pl.format("readmitted {} day(s) after discharge to the same hospital for the same disease ({}; previous visit {}), "
-                  "not an emergency", "_gap", "_dx", "_prev_visit"),
-        _json(role=pl.lit("readmission"), previous_visit=pl.col("_prev_visit"), gap_days=pl.col("_gap"),
-              disease=pl.col("_dx"), window_days=pl.lit(p.window_days)), pl.col("visit_amount"))
+        x,
+        pl.format(
+            "出院{}天后以同一疾病（{}）再次入住同一医院（前次就诊{}），非急诊", "_gap", "_dx", "_prev_visit"
+        ),
+        pl.format(
+            "readmitted {} day(s) after discharge to the same hospital for the same disease ({}; previous visit {}), "
+            "not an emergency",
+            "_gap",
+            "_dx",
+            "_prev_visit",
+        ),
+        _json(
+            role=pl.lit("readmission"),
+            previous_visit=pl.col("_prev_visit"),
+            gap_days=pl.col("_gap"),
+            disease=pl.col("_dx"),
+            window_days=pl.lit(p.window_days),
+        ),
+        pl.col("visit_amount"),
+    )
     index = c.line_flags(
         x.with_columns(pl.col("visit_id").alias("_next_visit"), pl.col("_prev_visit").alias("visit_id")),
-        pl.format("本次住院出院{}天后以同一疾病（{}）再次入住同一医院（就诊{}），疑为分解住院的前半段", "_gap", "_dx", "_next_visit"),
-        pl.format("index stay of a suspected split admission: readmitted {} day(s) after this discharge for the same "
-                  "disease ({}; readmission {})", "_gap", "_dx", "_next_visit"),
-        _json(role=pl.lit("index_admission"), readmission=pl.col("_next_visit"), gap_days=pl.col("_gap"),
-              disease=pl.col("_dx"), window_days=pl.lit(p.window_days)), pl.lit(0, pl.Int64))
+        pl.format(
+            "本次住院出院{}天后以同一疾病（{}）再次入住同一医院（就诊{}），疑为分解住院的前半段",
+            "_gap",
+            "_dx",
+            "_next_visit",
+        ),
+        pl.format(
+            "index stay of a suspected split admission: readmitted {} day(s) after this discharge for the same "
+            "disease ({}; readmission {})",
+            "_gap",
+            "_dx",
+            "_next_visit",
+        ),
+        _json(
+            role=pl.lit("index_admission"),
+            readmission=pl.col("_next_visit"),
+            gap_days=pl.col("_gap"),
+            disease=pl.col("_dx"),
+            window_days=pl.lit(p.window_days),
+        ),
+        pl.lit(0, pl.Int64),
+    )
     return pl.concat([readmission, index])  # a stay that is both keeps its readmission flag (first wins)
 
 
@@ -530,16 +909,35 @@ def _imaging(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         ok = _prefix_match(x, "diagnoses", "positive_icd_prefixes").with_columns(pl.lit(True).alias("_pos"))
         x = x.join(ok, on="_rid", how="left").with_columns(pl.col("_pos").fill_null(False))
     floor = pl.col("modality").replace_strict(p.floor_bp, default=None, return_dtype=pl.Int64)
-    x = (x.with_columns(pl.len().over("fixmedins_code", "modality").alias("_n"),
-                        pl.col("_pos").sum().over("fixmedins_code", "modality").alias("_npos"), floor.alias("_floor"))
-         .filter((pl.col("_n") >= p.min_exams) & (pl.col("_npos") * 10_000 < pl.col("_floor") * pl.col("_n"))
-                 & ~pl.col("_pos")))
+    x = x.with_columns(
+        pl.len().over("fixmedins_code", "modality").alias("_n"),
+        pl.col("_pos").sum().over("fixmedins_code", "modality").alias("_npos"),
+        floor.alias("_floor"),
+    ).filter(
+        (pl.col("_n") >= p.min_exams)
+        & (pl.col("_npos") * 10_000 < pl.col("_floor") * pl.col("_n"))
+        & ~pl.col("_pos")
+    )
     rate = ((pl.col("_npos") * 100).cast(pl.Float64) / pl.col("_n")).round(1).cast(pl.String)
     return c.line_flags(
-        x, pl.format("{}阳性率{}%低于{}%（{}例），本例阴性", "modality", rate, _s(pl.col("_floor") // 100), "_n"),
-        pl.format("{} positive rate {}% below the {}% floor ({} exams); this exam negative", "modality", rate,
-                  _s(pl.col("_floor") // 100), "_n"),
-        _json(modality=pl.col("modality"), exams=pl.col("_n"), positive=pl.col("_npos"), floor_bp=pl.col("_floor")))
+        x,
+        pl.format(
+            "{}阳性率{}%低于{}%（{}例），本例阴性", "modality", rate, _s(pl.col("_floor") // 100), "_n"
+        ),
+        pl.format(
+            "{} positive rate {}% below the {}% floor ({} exams); this exam negative",
+            "modality",
+            rate,
+            _s(pl.col("_floor") // 100),
+            "_n",
+        ),
+        _json(
+            modality=pl.col("modality"),
+            exams=pl.col("_n"),
+            positive=pl.col("_npos"),
+            floor_bp=pl.col("_floor"),
+        ),
+    )
 
 
 def empty_partial() -> LF:
@@ -547,19 +945,39 @@ def empty_partial() -> LF:
 
 
 KINDS: dict[str, Callable[[_Ctx, m.Rule, Knowledge], LF]] = {
-    "sex_restriction": _sex, "age_restriction": _age, "level_restriction": _level, "indication": _indication,
-    "course_admission": _course_admission, "course_year": _course_year, "duplicate_line": _duplicate_line,
-    "duplicate_pair": _duplicate_pair, "frequency_day": _frequency_day, "frequency_period": _frequency_period,
-    "over_supply": _over_supply, "over_price": _over_price, "split_item": _split_item,
-    "split_admission": _split_admission, "bed_hanging": _bed_hanging, "after_death": _after_death,
-    "imaging_positive_rate": _imaging, "title_grade": _title_grade,
+    "sex_restriction": _sex,
+    "age_restriction": _age,
+    "level_restriction": _level,
+    "indication": _indication,
+    "course_admission": _course_admission,
+    "course_year": _course_year,
+    "duplicate_line": _duplicate_line,
+    "duplicate_pair": _duplicate_pair,
+    "frequency_day": _frequency_day,
+    "frequency_period": _frequency_period,
+    "over_supply": _over_supply,
+    "over_price": _over_price,
+    "split_item": _split_item,
+    "split_admission": _split_admission,
+    "bed_hanging": _bed_hanging,
+    "after_death": _after_death,
+    "imaging_positive_rate": _imaging,
+    "title_grade": _title_grade,
     "dose_days": _dose_days,
-}  # fmt: skip
+}
 
 
-def run_rules(library: m.Library, knowledge: Knowledge, persons: pl.DataFrame, visits: pl.DataFrame,
-              lines: pl.DataFrame, *, settled: pl.DataFrame | None = None, moment: m.Moment = "after",
-              only: set[str] | None = None) -> pl.DataFrame:
+def run_rules(
+    library: m.Library,
+    knowledge: Knowledge,
+    persons: pl.DataFrame,
+    visits: pl.DataFrame,
+    lines: pl.DataFrame,
+    *,
+    settled: pl.DataFrame | None = None,
+    moment: m.Moment = "after",
+    only: set[str] | None = None,
+) -> pl.DataFrame:
     """Every enabled rule of ``library`` that runs at ``moment`` → the flag frame (FLAG_SCHEMA).
 
     ``settled`` (visit_id, fund_pay_sumamt, medfee_sumamt), when given, scales each amount at stake by the
@@ -579,23 +997,37 @@ def run_rules(library: m.Library, knowledge: Knowledge, persons: pl.DataFrame, v
     queries = []
     for r in rules:
         q = KINDS[r.kind](c, r, knowledge).with_columns(
-            pl.lit(r.code).alias("rule_code"), pl.lit(r.rule_class).alias("rule_class"),
-            pl.lit(r.severity).alias("severity"))
+            pl.lit(r.code).alias("rule_code"),
+            pl.lit(r.rule_class).alias("rule_class"),
+            pl.lit(r.severity).alias("severity"),
+        )
         queries.append(q)
     frames = pl.collect_all(queries)
-    out = pl.concat([f for f in frames if f.height], how="vertical_relaxed") if any(f.height for f in frames) else None
+    out = (
+        pl.concat([f for f in frames if f.height], how="vertical_relaxed")
+        if any(f.height for f in frames)
+        else None
+    )
     if out is None:
         return empty_flags()
     out = out.unique(subset=["rule_code", "visit_id", "feedetl_sn"], keep="first", maintain_order=True)
     if settled is not None:
         share = settled.select("visit_id", "fund_pay_sumamt", "medfee_sumamt")
-        out = (out.join(share, on="visit_id", how="left")
-               .with_columns(pl.when(pl.col("medfee_sumamt") > 0)
-                             .then((pl.col("amount_fen") * pl.col("fund_pay_sumamt") * 2 + pl.col("medfee_sumamt"))
-                                   // (2 * pl.col("medfee_sumamt")))
-                             .otherwise(pl.col("amount_fen")).alias("amount_fen")))
+        out = out.join(share, on="visit_id", how="left").with_columns(
+            pl.when(pl.col("medfee_sumamt") > 0)
+            .then(
+                (pl.col("amount_fen") * pl.col("fund_pay_sumamt") * 2 + pl.col("medfee_sumamt"))
+                // (2 * pl.col("medfee_sumamt"))
+            )
+            .otherwise(pl.col("amount_fen"))
+            .alias("amount_fen")
+        )
     out = out.join(visits.select("visit_id", "psn_id", "fixmedins_code"), on="visit_id", how="left")
-    return (out.with_columns(flag_id_expr(pl.col("rule_code"), pl.col("visit_id"), pl.col("feedetl_sn")).alias("flag_id"),
-                             pl.lit("rule").alias("source"))
-            .select([pl.col(n).cast(t) for n, t in FLAG_SCHEMA.items()])
-            .sort("rule_code", "visit_id", "feedetl_sn", nulls_last=True))
+    return (
+        out.with_columns(
+            flag_id_expr(pl.col("rule_code"), pl.col("visit_id"), pl.col("feedetl_sn")).alias("flag_id"),
+            pl.lit("rule").alias("source"),
+        )
+        .select([pl.col(n).cast(t) for n, t in FLAG_SCHEMA.items()])
+        .sort("rule_code", "visit_id", "feedetl_sn", nulls_last=True)
+    )

@@ -68,8 +68,13 @@ class _Item:
 class EventChecker:
     """The library's rules for one moment (``during`` or ``before``), indexed for per-visit checks."""
 
-    def __init__(self, library: m.Library, knowledge: Knowledge, moment: m.Moment = "during",
-                 deaths: pl.DataFrame | None = None) -> None:
+    def __init__(
+        self,
+        library: m.Library,
+        knowledge: Knowledge,
+        moment: m.Moment = "during",
+        deaths: pl.DataFrame | None = None,
+    ) -> None:
         self.rules = {r.kind: r for r in library.active(moment) if r.kind in m.SINGLE_VISIT}
         items: dict[str, _Item] = {}
 
@@ -107,12 +112,17 @@ class EventChecker:
                 x.indications = tuple(p for p in pre.replace(".", "").split("|") if p)
                 x.restricted = True
         if "course_admission" in self.rules:
-            for code, days, upd in (knowledge.payment_course.filter(pl.col("basis") == "admission")
-                                    .select("code", "max_days", "units_per_day_q").iter_rows()):
+            for code, days, upd in (
+                knowledge.payment_course.filter(pl.col("basis") == "admission")
+                .select("code", "max_days", "units_per_day_q")
+                .iter_rows()
+            ):
                 x = it(code)
                 x.course_lim, x.course_days, x.sums, x.restricted = days * upd, days, True, True
         if "frequency_day" in self.rules:
-            for code, q in k_rows(knowledge.frequency.filter(pl.col("max_per_day_q").is_not_null()), "code", "max_per_day_q"):
+            for code, q in k_rows(
+                knowledge.frequency.filter(pl.col("max_per_day_q").is_not_null()), "code", "max_per_day_q"
+            ):
                 x = it(code)
                 x.per_day_q, x.sums, x.restricted = q, True, True
         r = self.rules.get("over_supply")
@@ -124,8 +134,15 @@ class EventChecker:
             self.supply_days = dict(r.params.max_days)
             self.supply_days_long = dict(r.params.long_term_days)
             if self.supply_days_long:  # 长期处方: a long-term principal diagnosis allows the longer supply
-                self.long_term = tuple(sorted({p.replace(".", "") for p in
-                                               knowledge.long_term_dx.get_column("icd_prefix").to_list() if p}))
+                self.long_term = tuple(
+                    sorted(
+                        {
+                            p.replace(".", "")
+                            for p in knowledge.long_term_dx.get_column("icd_prefix").to_list()
+                            if p
+                        }
+                    )
+                )
             for code, q in k_rows(knowledge.supply, "code", "max_units_per_day_q"):
                 x = it(code)
                 x.supply_q, x.sums, x.restricted = q, True, True
@@ -150,7 +167,9 @@ class EventChecker:
         if r is not None:
             assert isinstance(r.params, m.InpatientParams)
             self.freq_inpatient = r.params.inpatient_types
-        self.dr_title: dict[str, str] = {}  # physician registry: dr_code -> best title (GB/T 8561: lower is higher)
+        self.dr_title: dict[
+            str, str
+        ] = {}  # physician registry: dr_code -> best title (GB/T 8561: lower is higher)
         if "title_grade" in self.rules and knowledge.physicians.height:
             for dr, title in k_rows(knowledge.physicians, "dr_code", "title"):
                 if dr not in self.dr_title or title < self.dr_title[dr]:
@@ -166,12 +185,20 @@ class EventChecker:
         if self.bed is not None:
             bp = self.bed.params
             assert isinstance(bp, m.BedParams)
-            self.bed_prefixes, self.care_codes, self.bed_types = bp.bed_prefixes, frozenset(bp.care_codes), bp.inpatient_types
+            self.bed_prefixes, self.care_codes, self.bed_types = (
+                bp.bed_prefixes,
+                frozenset(bp.care_codes),
+                bp.inpatient_types,
+            )
             self.bed_empty_min = bp.min_empty_days * QTY_ONE  # bed days without care that make a finding
             for code in list(items) + list(bp.care_codes):
                 if code.startswith(self.bed_prefixes) or code in self.care_codes:
                     x = it(code)
-                    x.bed, x.care, x.restricted = code.startswith(self.bed_prefixes), code in self.care_codes, True
+                    x.bed, x.care, x.restricted = (
+                        code.startswith(self.bed_prefixes),
+                        code in self.care_codes,
+                        True,
+                    )
         self._cs = {kind: (r.code, r.severity) for kind, r in self.rules.items()}
         self._dup = "duplicate_line" in self.rules
         # findings are immutable: one object per (check, code, line number, what the reason depends on) is
@@ -181,7 +208,9 @@ class EventChecker:
         # the supply limit applies only to some visit types: elsewhere a drug with no other restriction
         # stays on the fast path (a price comparison)
         self.items_supply = {code: _finish(x) for code, x in items.items()}
-        self.items = {code: _finish(x if x.supply_q is None else replace(x, supply_q=None)) for code, x in items.items()}
+        self.items = {
+            code: _finish(x if x.supply_q is None else replace(x, supply_q=None)) for code, x in items.items()
+        }
         self.deaths: dict[str, dt.date] = {}
         self.death_grace = dt.timedelta(0)
         r = self.rules.get("after_death")
@@ -218,37 +247,63 @@ class EventChecker:
         for ln in lines:
             x = get(ln.code)
             if x is None:
-                if self.bed_prefixes and ln.code.startswith(self.bed_prefixes):  # a bed code the knowledge lacks
+                if self.bed_prefixes and ln.code.startswith(
+                    self.bed_prefixes
+                ):  # a bed code the knowledge lacks
                     slow.append((ln, _UNKNOWN_BED))
                 continue
             if ln.price > x.pmax:
                 key: tuple[object, ...] = ("price", ln.code, ln.feedetl_sn, ln.price)
                 f = self._found.get(key)
-                out.append(f if f is not None else self._keep(key, self._f(
-                    "over_price", ln.feedetl_sn, f"项目{ln.code}单价{ln.price}分高于标准价{x.standard}分",
-                    f"item {ln.code} priced {ln.price} fen above the standard {x.standard} fen")))
+                out.append(
+                    f
+                    if f is not None
+                    else self._keep(
+                        key,
+                        self._f(
+                            "over_price",
+                            ln.feedetl_sn,
+                            f"项目{ln.code}单价{ln.price}分高于标准价{x.standard}分",
+                            f"item {ln.code} priced {ln.price} fen above the standard {x.standard} fen",
+                        ),
+                    )
+                )
             if x.restricted or (ln.prd_days and x.dose_q is not None):
                 slow.append((ln, x))
         if slow:
             self._restricted(person, visit, slow, out)
         # a repeated line needs a repeated code: the cheap set first
-        if self._dup and len(set(map(_CODE, lines))) < len(lines) and len(set(map(_DUP_KEY, lines))) < len(lines):
+        if (
+            self._dup
+            and len(set(map(_CODE, lines))) < len(lines)
+            and len(set(map(_DUP_KEY, lines))) < len(lines)
+        ):
             self._duplicates(lines, out)
         if self.deaths:
             died = self.deaths.get(person.psn_no)
             if died is not None and visit.begin_date > died + self.death_grace:
-                out.append(self._f("after_death", None, f"参保人已于{died}死亡，{visit.begin_date}仍发生结算",
-                                   f"the insured person died on {died}; a visit was settled on {visit.begin_date}"))
+                out.append(
+                    self._f(
+                        "after_death",
+                        None,
+                        f"参保人已于{died}死亡，{visit.begin_date}仍发生结算",
+                        f"the insured person died on {died}; a visit was settled on {visit.begin_date}",
+                    )
+                )
         return out
 
-    def _restricted(self, person: Person, visit: Visit, slow: list[tuple[Line, _Item]], out: list[AuditFinding]) -> None:
+    def _restricted(
+        self, person: Person, visit: Visit, slow: list[tuple[Line, _Item]], out: list[AuditFinding]
+    ) -> None:
         """The line-level restrictions of the ``slow`` lines."""
         found = self._found
         age: int | None = None
         codes: set[str] | None = None  # built only when a pair / package check needs it
         totals: dict[str, int] = {}
         bed = care = 0
-        todo: list[tuple[Line, _Item]] = []  # lines with a line-level check (bed / care items only count days)
+        todo: list[
+            tuple[Line, _Item]
+        ] = []  # lines with a line-level check (bed / care items only count days)
         for ln, x in slow:
             if x.tally:
                 if x.sums:
@@ -263,7 +318,11 @@ class EventChecker:
             self._bed(bed, care, out)
         days = 0  # computed on first use
         supply_days = self.supply_days.get(visit.med_type)
-        if self.long_term and visit.diagnoses and visit.diagnoses[0].replace(".", "").startswith(self.long_term):
+        if (
+            self.long_term
+            and visit.diagnoses
+            and visit.diagnoses[0].replace(".", "").startswith(self.long_term)
+        ):
             supply_days = self.supply_days_long.get(visit.med_type, supply_days)
         gender, lv, dx = person.gender, visit.hosp_lv, visit.diagnoses
         rank = self.rank.get(lv)
@@ -272,9 +331,19 @@ class EventChecker:
             if x.sex is not None and gender != x.sex:
                 key: tuple[object, ...] = ("sex", code, sn, gender)
                 f = found.get(key)
-                out.append(f if f is not None else self._keep(key, self._f(
-                    "sex_restriction", sn, f"项目{code}限{x.sex}性使用，患者性别为{gender}",
-                    f"item {code} is restricted to sex {x.sex}; the patient is {gender}")))
+                out.append(
+                    f
+                    if f is not None
+                    else self._keep(
+                        key,
+                        self._f(
+                            "sex_restriction",
+                            sn,
+                            f"项目{code}限{x.sex}性使用，患者性别为{gender}",
+                            f"item {code} is restricted to sex {x.sex}; the patient is {gender}",
+                        ),
+                    )
+                )
             if x.aged:
                 if age is None:
                     age = person.age_on(visit.begin_date)
@@ -283,73 +352,147 @@ class EventChecker:
                     f = found.get(key)
                     if f is None:
                         band = f"{x.min_age if x.min_age is not None else ''}–{x.max_age if x.max_age is not None else ''}"
-                        f = self._keep(key, self._f("age_restriction", sn, f"项目{code}限{band}岁使用，患者{age}岁",
-                                                    f"item {code} is restricted to ages {band}; the patient is {age}"))
+                        f = self._keep(
+                            key,
+                            self._f(
+                                "age_restriction",
+                                sn,
+                                f"项目{code}限{band}岁使用，患者{age}岁",
+                                f"item {code} is restricted to ages {band}; the patient is {age}",
+                            ),
+                        )
                     out.append(f)
             if x.min_rank is not None and rank is not None and rank < x.min_rank:
                 key = ("level", code, sn, lv)
                 f = found.get(key)
-                out.append(f if f is not None else self._keep(key, self._f(
-                    "level_restriction", sn, f"项目{code}限{x.min_level}级及以上医疗机构使用，本机构为{lv}级",
-                    f"item {code} needs hospital level {x.min_level} or above; this one is level {lv}")))
+                out.append(
+                    f
+                    if f is not None
+                    else self._keep(
+                        key,
+                        self._f(
+                            "level_restriction",
+                            sn,
+                            f"项目{code}限{x.min_level}级及以上医疗机构使用，本机构为{lv}级",
+                            f"item {code} needs hospital level {x.min_level} or above; this one is level {lv}",
+                        ),
+                    )
+                )
             if x.indications is not None and not self._indicated(code, x.indications, dx):
                 key = ("ind", code, sn, dx)
                 f = found.get(key)
                 if f is None:
                     d_s, ind = "|".join(dx), "|".join(x.indications)
-                    f = self._keep(key, self._f("indication", sn, f"项目{code}限适应症（{ind}），本次诊断为{d_s}",
-                                                f"item {code} is paid only for {ind}; the visit's diagnoses are {d_s}"))
+                    f = self._keep(
+                        key,
+                        self._f(
+                            "indication",
+                            sn,
+                            f"项目{code}限适应症（{ind}），本次诊断为{d_s}",
+                            f"item {code} is paid only for {ind}; the visit's diagnoses are {d_s}",
+                        ),
+                    )
                 out.append(f)
             if x.sums:
                 tot = totals[code]
                 if x.course_lim is not None and tot > x.course_lim:
-                    out.append(self._f("course_admission", sn,
-                                       f"项目{code}单次住院限支付{x.course_days}天（{_q(x.course_lim)}单位），本次{_q(tot)}单位",
-                                       f"item {code} is paid for at most {x.course_days} days ({_q(x.course_lim)} units) "
-                                       f"an admission; this one has {_q(tot)}"))
+                    out.append(
+                        self._f(
+                            "course_admission",
+                            sn,
+                            f"项目{code}单次住院限支付{x.course_days}天（{_q(x.course_lim)}单位），本次{_q(tot)}单位",
+                            f"item {code} is paid for at most {x.course_days} days ({_q(x.course_lim)} units) "
+                            f"an admission; this one has {_q(tot)}",
+                        )
+                    )
                 if x.per_day_q is not None and tot > x.per_day_q:
                     if not days:
-                        days = (max((visit.end_date - visit.begin_date).days, 1)
-                                if visit.med_type in self.freq_inpatient else 1)
+                        days = (
+                            max((visit.end_date - visit.begin_date).days, 1)
+                            if visit.med_type in self.freq_inpatient
+                            else 1
+                        )
                     if tot > x.per_day_q * days:
-                            out.append(self._f("frequency_day", sn, f"项目{code}每日限{_q(x.per_day_q)}次，{days}天共收{_q(tot)}次",
-                                           f"item {code} is limited to {_q(x.per_day_q)} a day; {days} day(s) carry {_q(tot)}"))
+                        out.append(
+                            self._f(
+                                "frequency_day",
+                                sn,
+                                f"项目{code}每日限{_q(x.per_day_q)}次，{days}天共收{_q(tot)}次",
+                                f"item {code} is limited to {_q(x.per_day_q)} a day; {days} day(s) carry {_q(tot)}",
+                            )
+                        )
                 if x.supply_q is not None and supply_days is not None:
                     if tot > x.supply_q * supply_days:
                         lim = x.supply_q * supply_days
-                        out.append(self._f("over_supply", sn,
-                                           f"药品{code}超量开药：{supply_days}天限{_q(lim)}单位，本次{_q(tot)}单位",
-                                           f"drug {code} over-supplied: {supply_days} days allow {_q(lim)} units, this visit has {_q(tot)}"))
+                        out.append(
+                            self._f(
+                                "over_supply",
+                                sn,
+                                f"药品{code}超量开药：{supply_days}天限{_q(lim)}单位，本次{_q(tot)}单位",
+                                f"drug {code} over-supplied: {supply_days} days allow {_q(lim)} units, this visit has {_q(tot)}",
+                            )
+                        )
                     elif ln.prd_days and ln.prd_days > supply_days:
-                        out.append(self._f("over_supply", sn, f"药品{code}超量开药：处方{ln.prd_days}天，限{supply_days}天",
-                                           f"drug {code} over-supplied: prescribed for {ln.prd_days} days, {supply_days} allowed"))
+                        out.append(
+                            self._f(
+                                "over_supply",
+                                sn,
+                                f"药品{code}超量开药：处方{ln.prd_days}天，限{supply_days}天",
+                                f"drug {code} over-supplied: prescribed for {ln.prd_days} days, {supply_days} allowed",
+                            )
+                        )
             if x.dose_q is not None and ln.prd_days and ln.qty > x.dose_q * ln.prd_days:
                 lim = x.dose_q * ln.prd_days
-                out.append(self._f("dose_days", sn,
-                                   f"药品{code}开药{_q(ln.qty)}单位，处方{ln.prd_days}天按每日最大{_q(x.dose_q)}单位最多{_q(lim)}单位",
-                                   f"drug {code}: {_q(ln.qty)} units prescribed for {ln.prd_days} days; at most "
-                                   f"{_q(x.dose_q)} a day that is {_q(lim)}"))
-            if x.titles is not None and (doctor := ln.bilg_dr_codg or visit.bilg_dr_codg) is not None:  # line's wins
+                out.append(
+                    self._f(
+                        "dose_days",
+                        sn,
+                        f"药品{code}开药{_q(ln.qty)}单位，处方{ln.prd_days}天按每日最大{_q(x.dose_q)}单位最多{_q(lim)}单位",
+                        f"drug {code}: {_q(ln.qty)} units prescribed for {ln.prd_days} days; at most "
+                        f"{_q(x.dose_q)} a day that is {_q(lim)}",
+                    )
+                )
+            if (
+                x.titles is not None and (doctor := ln.bilg_dr_codg or visit.bilg_dr_codg) is not None
+            ):  # line's wins
                 title = self.dr_title.get(doctor)
                 if title is None or title not in x.titles:
                     dr, ts = doctor, "|".join(x.titles)
-                    out.append(self._f("title_grade", sn, f"项目{code}限职称{ts}收取，开单医师{dr}职称为{title or '未登记'}",
-                                       f"item {code} may be billed by titles {ts} only; physician {dr} holds "
-                                       f"{title or 'no registry entry'}"))
+                    out.append(
+                        self._f(
+                            "title_grade",
+                            sn,
+                            f"项目{code}限职称{ts}收取，开单医师{dr}职称为{title or '未登记'}",
+                            f"item {code} may be billed by titles {ts} only; physician {dr} holds "
+                            f"{title or 'no registry entry'}",
+                        )
+                    )
             if x.excluded_by:
                 if codes is None:
                     codes = set(map(_CODE, visit.lines))
                 if not codes.isdisjoint(x.excluded_by):
                     hit = [a for a in x.excluded_by if a in codes]
-                    out.append(self._f("duplicate_pair", sn, f"项目{code}与{'|'.join(hit)}不得同时收取",
-                                       f"item {code} may not be charged together with {'|'.join(hit)}"))
+                    out.append(
+                        self._f(
+                            "duplicate_pair",
+                            sn,
+                            f"项目{code}与{'|'.join(hit)}不得同时收取",
+                            f"item {code} may not be charged together with {'|'.join(hit)}",
+                        )
+                    )
             if x.packages:
                 if codes is None:
                     codes = set(map(_CODE, visit.lines))
                 if not codes.isdisjoint(x.packages):
                     hit = [p for p in x.packages if p in codes]
-                    out.append(self._f("split_item", sn, f"项目{code}已包含在{'|'.join(hit)}中，分解收费",
-                                       f"item {code} is part of {'|'.join(hit)} and was charged separately"))
+                    out.append(
+                        self._f(
+                            "split_item",
+                            sn,
+                            f"项目{code}已包含在{'|'.join(hit)}中，分解收费",
+                            f"item {code} is part of {'|'.join(hit)} and was charged separately",
+                        )
+                    )
 
     def _indicated(self, code: str, indications: tuple[str, ...], dx: tuple[str, ...]) -> bool:
         """Whether a diagnosis of ``dx`` starts with one of the item's indication prefixes (remembered per
@@ -371,17 +514,29 @@ class EventChecker:
             if f is None:
                 first[key] = ln
             else:
-                out.append(self._f("duplicate_line", ln.feedetl_sn, f"项目{ln.code}与第{f.feedetl_sn}行数量、单价相同，重复收费",
-                                   f"item {ln.code} repeats line {f.feedetl_sn} (same quantity and price)"))
+                out.append(
+                    self._f(
+                        "duplicate_line",
+                        ln.feedetl_sn,
+                        f"项目{ln.code}与第{f.feedetl_sn}行数量、单价相同，重复收费",
+                        f"item {ln.code} repeats line {f.feedetl_sn} (same quantity and price)",
+                    )
+                )
 
     def _bed(self, bed: int, care: int, out: list[AuditFinding]) -> None:
         assert self.bed is not None
         p = self.bed.params
         assert isinstance(p, m.BedParams)
         if bed - care >= p.min_empty_days * QTY_ONE:
-            out.append(self._f("bed_hanging", None, f"住院床日{_q(bed)}天，有诊察记录{_q(care)}天，{_q(bed - care)}天无诊疗（挂床）",
-                               f"{_q(bed)} bed days but care charged on {_q(care)}; {_q(bed - care)} days without care "
-                               "(bed-hanging)"))
+            out.append(
+                self._f(
+                    "bed_hanging",
+                    None,
+                    f"住院床日{_q(bed)}天，有诊察记录{_q(care)}天，{_q(bed - care)}天无诊疗（挂床）",
+                    f"{_q(bed)} bed days but care charged on {_q(care)}; {_q(bed - care)} days without care "
+                    "(bed-hanging)",
+                )
+            )
 
     __call__ = check
 
@@ -393,8 +548,16 @@ def _finish(x: _Item) -> _Item:
     y.sums = y.course_lim is not None or y.per_day_q is not None or y.supply_q is not None
     y.aged = y.min_age is not None or y.max_age is not None
     y.tally = y.sums or y.bed or y.care
-    line_checks = (y.sums or bool(y.excluded_by) or bool(y.packages) or y.sex is not None or y.aged
-                   or y.min_rank is not None or y.indications is not None or y.titles is not None)
+    line_checks = (
+        y.sums
+        or bool(y.excluded_by)
+        or bool(y.packages)
+        or y.sex is not None
+        or y.aged
+        or y.min_rank is not None
+        or y.indications is not None
+        or y.titles is not None
+    )
     y.checks = line_checks or y.dose_q is not None
     y.restricted = y.tally or line_checks  # the days check is routed per line (it needs prd_days)
     return y

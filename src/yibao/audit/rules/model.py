@@ -87,19 +87,45 @@ class ImagingParams(_P):
 
 
 PARAMS: dict[str, type[_P]] = {
-    "sex_restriction": NoParams, "age_restriction": AgeParams, "level_restriction": LevelParams,
-    "indication": NoParams, "course_admission": NoParams, "course_year": NoParams,
-    "duplicate_line": NoParams, "duplicate_pair": NoParams, "frequency_day": InpatientParams,
-    "frequency_period": NoParams, "over_supply": SupplyParams, "over_price": PriceParams,
-    "split_item": NoParams, "split_admission": SplitAdmissionParams, "bed_hanging": BedParams,
-    "after_death": DeathParams, "imaging_positive_rate": ImagingParams, "title_grade": NoParams,
+    "sex_restriction": NoParams,
+    "age_restriction": AgeParams,
+    "level_restriction": LevelParams,
+    "indication": NoParams,
+    "course_admission": NoParams,
+    "course_year": NoParams,
+    "duplicate_line": NoParams,
+    "duplicate_pair": NoParams,
+    "frequency_day": InpatientParams,
+    "frequency_period": NoParams,
+    "over_supply": SupplyParams,
+    "over_price": PriceParams,
+    "split_item": NoParams,
+    "split_admission": SplitAdmissionParams,
+    "bed_hanging": BedParams,
+    "after_death": DeathParams,
+    "imaging_positive_rate": ImagingParams,
+    "title_grade": NoParams,
     "dose_days": NoParams,
-}  # fmt: skip
-SINGLE_VISIT = frozenset({
-    "sex_restriction", "age_restriction", "level_restriction", "indication", "course_admission",
-    "duplicate_line", "duplicate_pair", "frequency_day", "over_supply", "over_price", "split_item",
-    "bed_hanging", "after_death", "title_grade", "dose_days",
-})  # fmt: skip  # kinds that need only the visit itself (and the death register): allowed in settlement
+}
+SINGLE_VISIT = frozenset(
+    {
+        "sex_restriction",
+        "age_restriction",
+        "level_restriction",
+        "indication",
+        "course_admission",
+        "duplicate_line",
+        "duplicate_pair",
+        "frequency_day",
+        "over_supply",
+        "over_price",
+        "split_item",
+        "bed_hanging",
+        "after_death",
+        "title_grade",
+        "dose_days",
+    }
+)  # kinds that need only the visit itself (and the death register): allowed in settlement
 
 
 class Rule(BaseModel):

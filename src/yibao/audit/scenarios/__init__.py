@@ -17,19 +17,34 @@ from yibao.audit.scenarios.injectors import (
     SexAgeImpossible,
     SplitAdmission,
     Upcoding,
-)  # fmt: skip
+)
 from yibao.synth.inject import register_injector
 
 SCENARIOS: tuple[str, ...] = (
-    "phantom_billing", "upcoding", "split_admission", "bed_hanging", "duplicate_charging",
-    "over_prescription", "drug_resale", "collusive_ring", "sex_age_impossible",
-)  # fmt: skip
+    "phantom_billing",
+    "upcoding",
+    "split_admission",
+    "bed_hanging",
+    "duplicate_charging",
+    "over_prescription",
+    "drug_resale",
+    "collusive_ring",
+    "sex_age_impossible",
+)
 
 
 def register_all() -> None:
     """(Re-)register every scenario injector; provider habits start afresh."""
-    for inj in (PhantomBilling(), Upcoding(), SplitAdmission(), BedHanging(), OverPrescription(), DrugResale(),
-                CollusiveRing(), SexAgeImpossible()):
+    for inj in (
+        PhantomBilling(),
+        Upcoding(),
+        SplitAdmission(),
+        BedHanging(),
+        OverPrescription(),
+        DrugResale(),
+        CollusiveRing(),
+        SexAgeImpossible(),
+    ):
         register_injector(inj.name, inj)
 
 

@@ -50,7 +50,10 @@ def inject_dir(region_dir: str | Path, names: Sequence[str], seed: int) -> dict[
     tmp_v, tmp_l = d / "visits.parquet.tmp", d / "lines.parquet.tmp"
     opts = {"compression": "zstd", "write_statistics": True}
     rows = {"visits": 0, "lines": 0}
-    with pq.ParquetWriter(tmp_v, VISITS_SCHEMA, **opts) as wv, pq.ParquetWriter(tmp_l, LINES_SCHEMA, **opts) as wl:
+    with (
+        pq.ParquetWriter(tmp_v, VISITS_SCHEMA, **opts) as wv,
+        pq.ParquetWriter(tmp_l, LINES_SCHEMA, **opts) as wl,
+    ):
         for g in range(n):
             persons = pf_p.read_row_group(g)
             visits, lines = pf_v.read_row_group(g), pf_l.read_row_group(g)
@@ -67,6 +70,10 @@ def inject_dir(region_dir: str | Path, names: Sequence[str], seed: int) -> dict[
             rows["lines"] += lines.num_rows
     tmp_v.replace(d / "visits.parquet")
     tmp_l.replace(d / "lines.parquet")
-    (d / "injected.json").write_text(json.dumps({"inject": list(names), "seed": seed, "salt": SALT, "rows": rows},
-                                                ensure_ascii=False, indent=2), encoding="utf-8")
+    (d / "injected.json").write_text(
+        json.dumps(
+            {"inject": list(names), "seed": seed, "salt": SALT, "rows": rows}, ensure_ascii=False, indent=2
+        ),
+        encoding="utf-8",
+    )
     return rows

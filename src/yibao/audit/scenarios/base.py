@@ -40,11 +40,14 @@ def catalogue(path: str = str(DEFAULT_CATALOGUE)) -> pl.DataFrame:
     """Catalogue rows with a unit price: code, kind, unit price (fen), sex / age restrictions."""
     raw = pl.read_csv(path, infer_schema_length=0)
     return raw.filter(pl.col("unit_price").is_not_null()).select(
-        "code", "name", "kind",
+        "code",
+        "name",
+        "kind",
         (pl.col("unit_price").cast(pl.Decimal(12, 2)) * 100).cast(pl.Int64).alias("unit_price"),
         pl.col("sex"),
-        pl.col("min_age").cast(pl.Int32), pl.col("max_age").cast(pl.Int32),
-    )  # fmt: skip
+        pl.col("min_age").cast(pl.Int32),
+        pl.col("max_age").cast(pl.Int32),
+    )
 
 
 def frames(visits: pa.Table, lines: pa.Table) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -68,8 +71,12 @@ def amount_expr() -> pl.Expr:
 def label_visits(v: pl.DataFrame, ids: pl.Series | list[int], name: str) -> pl.DataFrame:
     """``v`` with ``scenario`` = ``name`` on the visits in ``ids`` (an earlier label is kept)."""
     hit = pl.col("visit_id").is_in(pl.Series(ids, dtype=pl.Int64).implode())
-    return v.with_columns(pl.when(hit & pl.col("scenario").is_null()).then(pl.lit(name))
-                          .otherwise(pl.col("scenario")).alias("scenario"))
+    return v.with_columns(
+        pl.when(hit & pl.col("scenario").is_null())
+        .then(pl.lit(name))
+        .otherwise(pl.col("scenario"))
+        .alias("scenario")
+    )
 
 
 def year_bounds(v: pl.DataFrame) -> tuple[dt.date, dt.date]:
@@ -84,18 +91,27 @@ def finish(v: pl.DataFrame, ln: pl.DataFrame, first_id: int) -> tuple[pa.Table, 
     new_id = pl.int_range(0, pl.len(), dtype=pl.Int64) + first_id
     remap = v.select(pl.col("visit_id").alias("old"), new_id.alias("new"))
     prefix = v["mdtrt_id"].str.head(-12)
-    ln = (ln.join(remap, left_on="visit_id", right_on="old", how="inner")
-          .with_columns(pl.col("new").alias("visit_id")).drop("new")
-          .sort("visit_id", "feedetl_sn")
-          .with_columns((pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("visit_id")).alias("feedetl_sn"),
-                        amount_expr()))
+    ln = (
+        ln.join(remap, left_on="visit_id", right_on="old", how="inner")
+        .with_columns(pl.col("new").alias("visit_id"))
+        .drop("new")
+        .sort("visit_id", "feedetl_sn")
+        .with_columns(
+            (pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("visit_id")).alias("feedetl_sn"),
+            amount_expr(),
+        )
+    )
     counts = ln.group_by("visit_id").agg(pl.len().cast(pl.Int16).alias("n_lines"))
-    v = (v.with_columns(new_id.alias("visit_id"), prefix.alias("_prefix"))
-         .with_columns(pl.col("visit_id").alias("seq"),
-                       (pl.col("_prefix") + pl.col("visit_id").cast(pl.String).str.zfill(12)).alias("mdtrt_id"))
-         .drop("_prefix", "n_lines")
-         .join(counts, on="visit_id", how="left")
-         .with_columns(pl.col("n_lines").fill_null(0)))
+    v = (
+        v.with_columns(new_id.alias("visit_id"), prefix.alias("_prefix"))
+        .with_columns(
+            pl.col("visit_id").alias("seq"),
+            (pl.col("_prefix") + pl.col("visit_id").cast(pl.String).str.zfill(12)).alias("mdtrt_id"),
+        )
+        .drop("_prefix", "n_lines")
+        .join(counts, on="visit_id", how="left")
+        .with_columns(pl.col("n_lines").fill_null(0))
+    )
     return _arrow(v, VISITS_SCHEMA), _arrow(ln, LINES_SCHEMA)
 
 

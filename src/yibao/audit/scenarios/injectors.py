@@ -29,7 +29,7 @@ from yibao.audit.scenarios.base import (
     params,
     persons_frame,
     year_bounds,
-)  # fmt: skip
+)
 from yibao.synth.generator import QTY_ONE
 
 PER_DAY_PREFIXES = ("001109", "001201")  # bed (床位费) and nursing (护理费) items, charged per day
@@ -59,15 +59,19 @@ class _ProviderHabit:
 
     def providers(self, rng: np.random.Generator, v: pl.DataFrame, share: float) -> set[str]:
         if _first_id(v) == 0:
-            codes = sorted(set(v.filter(pl.col("fixmedins_code").str.starts_with("H"))["fixmedins_code"].to_list()))
+            codes = sorted(
+                set(v.filter(pl.col("fixmedins_code").str.starts_with("H"))["fixmedins_code"].to_list())
+            )
             n = max(1, round(share * len(codes))) if codes else 0
             self.chosen = set(rng.choice(np.array(codes), size=n, replace=False).tolist()) if n else set()
         return self.chosen
 
 
 def _append_lines(ln: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
-    new = new.with_columns((pl.int_range(0, pl.len(), dtype=pl.Int32) + NEW_SN).alias("feedetl_sn"),
-                           pl.lit(0, pl.Int64).alias("amount"))
+    new = new.with_columns(
+        (pl.int_range(0, pl.len(), dtype=pl.Int32) + NEW_SN).alias("feedetl_sn"),
+        pl.lit(0, pl.Int64).alias("amount"),
+    )
     if "prd_days" not in new.columns:  # an added item states no prescription days
         new = new.with_columns(pl.lit(None, pl.Int16).alias("prd_days"))
     return pl.concat([ln, new.select(ln.columns).cast(ln.schema)])
@@ -89,26 +93,37 @@ class SexAgeImpossible(_Configured):
     name: str = "sex_age_impossible"
     cfg: dict[str, Any] | None = None  # overrides of the params.yaml section (tests, what-ifs)
 
-    def __call__(self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table,
-                 lines: pa.Table) -> tuple[pa.Table, pa.Table]:
+    def __call__(
+        self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table, lines: pa.Table
+    ) -> tuple[pa.Table, pa.Table]:
         v, ln = frames(visits, lines)
         cand = v.filter(pl.col("med_type").is_in(["11", "21"])).select("visit_id", "psn_id")
         pick = cand.filter(pl.Series(rng.random(cand.height) < self.config()["rate"]))
         if pick.height == 0:
             return visits, lines
         p = persons_frame(persons).select("psn_id", "gender", "age")
-        cat = catalogue().filter(pl.col("sex").is_not_null() | pl.col("min_age").is_not_null()
-                                 | pl.col("max_age").is_not_null())
-        pairs = (pick.join(p, on="psn_id").join(cat, how="cross")
-                 .filter((pl.col("sex").is_not_null() & (pl.col("sex") != pl.col("gender")))
-                         | (pl.col("min_age").is_not_null() & (pl.col("age") < pl.col("min_age")))
-                         | (pl.col("max_age").is_not_null() & (pl.col("age") > pl.col("max_age")))))
+        cat = catalogue().filter(
+            pl.col("sex").is_not_null() | pl.col("min_age").is_not_null() | pl.col("max_age").is_not_null()
+        )
+        pairs = (
+            pick.join(p, on="psn_id")
+            .join(cat, how="cross")
+            .filter(
+                (pl.col("sex").is_not_null() & (pl.col("sex") != pl.col("gender")))
+                | (pl.col("min_age").is_not_null() & (pl.col("age") < pl.col("min_age")))
+                | (pl.col("max_age").is_not_null() & (pl.col("age") > pl.col("max_age")))
+            )
+        )
         if pairs.height == 0:
             return visits, lines
         pairs = pairs.with_columns(pl.Series("u", rng.random(pairs.height))).sort("visit_id", "u")
         new = pairs.unique("visit_id", keep="first", maintain_order=True).select(
-            "visit_id", "code", pl.lit(QTY_ONE, pl.Int64).alias("qty"), pl.col("unit_price").alias("price"),
-            pl.lit(self.name).alias("scenario"))
+            "visit_id",
+            "code",
+            pl.lit(QTY_ONE, pl.Int64).alias("qty"),
+            pl.col("unit_price").alias("price"),
+            pl.lit(self.name).alias("scenario"),
+        )
         ln = _append_lines(ln, new)
         v = label_visits(v, new["visit_id"], self.name)
         return finish(v, ln, _first_id(v))
@@ -123,18 +138,21 @@ class Upcoding(_Configured):
     cfg: dict[str, Any] | None = None  # overrides of the params.yaml section (tests, what-ifs)
     habit: _ProviderHabit = field(default_factory=_ProviderHabit)
 
-    def __call__(self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table,
-                 lines: pa.Table) -> tuple[pa.Table, pa.Table]:
+    def __call__(
+        self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table, lines: pa.Table
+    ) -> tuple[pa.Table, pa.Table]:
         cfg = self.config()
         v, ln = frames(visits, lines)
         providers = self.habit.providers(rng, v, float(cfg["provider_share"]))
         steps: dict[str, list[str]] = {}
         for fam in cfg["families"]:
             for i, code in enumerate(fam[:-1]):
-                steps[code] = fam[i + 1:]
+                steps[code] = fam[i + 1 :]
         prices = dict(catalogue().select("code", "unit_price").iter_rows())
         at = v.filter(pl.col("fixmedins_code").is_in(sorted(providers))).select("visit_id")
-        elig = ln.join(at, on="visit_id").filter(pl.col("code").is_in(sorted(steps)))["visit_id"].unique().sort()
+        elig = (
+            ln.join(at, on="visit_id").filter(pl.col("code").is_in(sorted(steps)))["visit_id"].unique().sort()
+        )
         chosen = elig.filter(pl.Series(rng.random(elig.len()) < float(cfg["visit_share"])))
         if chosen.len() == 0:
             return visits, lines
@@ -144,13 +162,22 @@ class Upcoding(_Configured):
         for code in rows["code"].to_list():
             options = steps[code]
             up_codes.append(options[min(len(options) - 1, int(rng.integers(0, 2)))])
-        up = rows.select("_r").with_columns(pl.Series("_code", up_codes),
-                                            pl.Series("_price", [prices[c] for c in up_codes], pl.Int64))
-        ln = (ln.with_row_index("_r").join(up, on="_r", how="left")
-              .with_columns(pl.coalesce("_code", "code").alias("code"), pl.coalesce("_price", "price").alias("price"),
-                            pl.when(pl.col("_code").is_not_null()).then(pl.lit(self.name))
-                            .otherwise(pl.col("scenario")).alias("scenario"))
-              .drop("_r", "_code", "_price"))
+        up = rows.select("_r").with_columns(
+            pl.Series("_code", up_codes), pl.Series("_price", [prices[c] for c in up_codes], pl.Int64)
+        )
+        ln = (
+            ln.with_row_index("_r")
+            .join(up, on="_r", how="left")
+            .with_columns(
+                pl.coalesce("_code", "code").alias("code"),
+                pl.coalesce("_price", "price").alias("price"),
+                pl.when(pl.col("_code").is_not_null())
+                .then(pl.lit(self.name))
+                .otherwise(pl.col("scenario"))
+                .alias("scenario"),
+            )
+            .drop("_r", "_code", "_price")
+        )
         v = label_visits(v, chosen, self.name)
         return finish(v, ln, _first_id(v))
 
@@ -163,13 +190,18 @@ class SplitAdmission(_Configured):
     name: str = "split_admission"
     cfg: dict[str, Any] | None = None  # overrides of the params.yaml section (tests, what-ifs)
 
-    def __call__(self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table,
-                 lines: pa.Table) -> tuple[pa.Table, pa.Table]:
+    def __call__(
+        self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table, lines: pa.Table
+    ) -> tuple[pa.Table, pa.Table]:
         cfg = self.config()
         v, ln = frames(visits, lines)
         _, year_end = year_bounds(v)
-        cand = v.filter((pl.col("med_type") == "21") & ~pl.col("emergency") & (pl.col("los_days") >= 4)
-                        & (pl.col("end_date") <= year_end - dt.timedelta(days=int(cfg["max_gap_days"]))))
+        cand = v.filter(
+            (pl.col("med_type") == "21")
+            & ~pl.col("emergency")
+            & (pl.col("los_days") >= 4)
+            & (pl.col("end_date") <= year_end - dt.timedelta(days=int(cfg["max_gap_days"])))
+        )
         pick = cand.filter(pl.Series(rng.random(cand.height) < float(cfg["rate"])))
         if pick.height == 0:
             return visits, lines
@@ -179,22 +211,36 @@ class SplitAdmission(_Configured):
         gap = rng.integers(1, int(cfg["max_gap_days"]) + 1, pick.height)
         new_id = new_ids(v, pick.height)
         plan = pick.select("visit_id").with_columns(
-            pl.Series("k", first_days), pl.Series("los", los), pl.Series("gap", gap),
-            pl.Series("new_id", new_id, pl.Int64))
-        second = (pick.join(plan, on="visit_id")
-                  .with_columns((pl.col("begin_date") + pl.duration(days=pl.col("k") + pl.col("gap"))).alias("begin_date"),
-                                (pl.col("end_date") + pl.duration(days=pl.col("gap"))).alias("end_date"),
-                                (pl.col("los") - pl.col("k")).cast(pl.Int16).alias("los_days"),
-                                pl.col("new_id").alias("visit_id"))
-                  .select(v.columns))
-        v = (v.join(plan.select("visit_id", "k"), on="visit_id", how="left")
-             .with_columns(pl.when(pl.col("k").is_not_null())
-                           .then(pl.col("begin_date") + pl.duration(days=pl.col("k"))).otherwise(pl.col("end_date"))
-                           .alias("end_date"),
-                           pl.coalesce(pl.col("k").cast(pl.Int16), pl.col("los_days")).alias("los_days"),
-                           pl.when(pl.col("k").is_not_null()).then(pl.lit("1")).otherwise(pl.col("discharge_status"))
-                           .alias("discharge_status"))
-             .drop("k"))
+            pl.Series("k", first_days),
+            pl.Series("los", los),
+            pl.Series("gap", gap),
+            pl.Series("new_id", new_id, pl.Int64),
+        )
+        second = (
+            pick.join(plan, on="visit_id")
+            .with_columns(
+                (pl.col("begin_date") + pl.duration(days=pl.col("k") + pl.col("gap"))).alias("begin_date"),
+                (pl.col("end_date") + pl.duration(days=pl.col("gap"))).alias("end_date"),
+                (pl.col("los") - pl.col("k")).cast(pl.Int16).alias("los_days"),
+                pl.col("new_id").alias("visit_id"),
+            )
+            .select(v.columns)
+        )
+        v = (
+            v.join(plan.select("visit_id", "k"), on="visit_id", how="left")
+            .with_columns(
+                pl.when(pl.col("k").is_not_null())
+                .then(pl.col("begin_date") + pl.duration(days=pl.col("k")))
+                .otherwise(pl.col("end_date"))
+                .alias("end_date"),
+                pl.coalesce(pl.col("k").cast(pl.Int16), pl.col("los_days")).alias("los_days"),
+                pl.when(pl.col("k").is_not_null())
+                .then(pl.lit("1"))
+                .otherwise(pl.col("discharge_status"))
+                .alias("discharge_status"),
+            )
+            .drop("k")
+        )
         v = pl.concat([v, second.cast(v.schema)])
         # lines: per-unit counts split by days (whole units), single-unit lines go to one part or the other
         mine = ln.join(plan, on="visit_id")
@@ -205,15 +251,24 @@ class SplitAdmission(_Configured):
         to_second = ~multi & (rng.random(mine.height) >= share)
         q1 = np.where(multi, q1_units * QTY_ONE, mine["qty"].to_numpy())
         q2 = np.where(multi, mine["qty"].to_numpy() - q1_units * QTY_ONE, mine["qty"].to_numpy())
-        mine = mine.with_columns(pl.Series("_q1", q1), pl.Series("_q2", q2), pl.Series("_to2", to_second),
-                                 pl.Series("_multi", multi))
+        mine = mine.with_columns(
+            pl.Series("_q1", q1),
+            pl.Series("_q2", q2),
+            pl.Series("_to2", to_second),
+            pl.Series("_multi", multi),
+        )
         part1 = mine.filter(pl.col("_multi") | ~pl.col("_to2")).with_columns(pl.col("_q1").alias("qty"))
-        part2 = (mine.filter(pl.col("_multi") | pl.col("_to2"))
-                 .with_columns(pl.col("_q2").alias("qty"), pl.col("new_id").alias("visit_id")))
+        part2 = mine.filter(pl.col("_multi") | pl.col("_to2")).with_columns(
+            pl.col("_q2").alias("qty"), pl.col("new_id").alias("visit_id")
+        )
         labelled = pl.lit(self.name).alias("scenario")
-        ln = pl.concat([ln.join(plan.select("visit_id"), on="visit_id", how="anti"),
-                        part1.with_columns(labelled).select(ln.columns),
-                        part2.with_columns(labelled).select(ln.columns)])
+        ln = pl.concat(
+            [
+                ln.join(plan.select("visit_id"), on="visit_id", how="anti"),
+                part1.with_columns(labelled).select(ln.columns),
+                part2.with_columns(labelled).select(ln.columns),
+            ]
+        )
         v = label_visits(v, plan["visit_id"].to_list() + new_id, self.name)
         return finish(v, ln, _first_id(v))
 
@@ -225,30 +280,50 @@ class BedHanging(_Configured):
     name: str = "bed_hanging"
     cfg: dict[str, Any] | None = None  # overrides of the params.yaml section (tests, what-ifs)
 
-    def __call__(self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table,
-                 lines: pa.Table) -> tuple[pa.Table, pa.Table]:
+    def __call__(
+        self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table, lines: pa.Table
+    ) -> tuple[pa.Table, pa.Table]:
         cfg = self.config()
         lo, hi = cfg["extra_days"]
         v, ln = frames(visits, lines)
         _, year_end = year_bounds(v)
-        per_day = pl.col("code").str.starts_with(PER_DAY_PREFIXES[0]) | pl.col("code").str.starts_with(PER_DAY_PREFIXES[1])
+        per_day = pl.col("code").str.starts_with(PER_DAY_PREFIXES[0]) | pl.col("code").str.starts_with(
+            PER_DAY_PREFIXES[1]
+        )
         with_bed = ln.filter(pl.col("code").str.starts_with(PER_DAY_PREFIXES[0]))["visit_id"].unique()
-        cand = v.filter((pl.col("med_type") == "21") & pl.col("visit_id").is_in(with_bed.implode())
-                        & (pl.col("end_date") <= year_end - dt.timedelta(days=int(hi))))
+        cand = v.filter(
+            (pl.col("med_type") == "21")
+            & pl.col("visit_id").is_in(with_bed.implode())
+            & (pl.col("end_date") <= year_end - dt.timedelta(days=int(hi)))
+        )
         pick = cand.filter(pl.Series(rng.random(cand.height) < float(cfg["rate"])))
         if pick.height == 0:
             return visits, lines
-        plan = pick.select("visit_id").with_columns(pl.Series("d", rng.integers(int(lo), int(hi) + 1, pick.height)))
-        v = (v.join(plan, on="visit_id", how="left")
-             .with_columns((pl.col("end_date") + pl.duration(days=pl.col("d").fill_null(0))).alias("end_date"),
-                           (pl.col("los_days") + pl.col("d").fill_null(0)).cast(pl.Int16).alias("los_days"))
-             .drop("d"))
-        ln = (ln.join(plan, on="visit_id", how="left")
-              .with_columns(pl.when(pl.col("d").is_not_null() & per_day)
-                            .then(pl.col("qty") + pl.col("d") * QTY_ONE).otherwise(pl.col("qty")).alias("qty"),
-                            pl.when(pl.col("d").is_not_null() & per_day).then(pl.lit(self.name))
-                            .otherwise(pl.col("scenario")).alias("scenario"))
-              .drop("d"))
+        plan = pick.select("visit_id").with_columns(
+            pl.Series("d", rng.integers(int(lo), int(hi) + 1, pick.height))
+        )
+        v = (
+            v.join(plan, on="visit_id", how="left")
+            .with_columns(
+                (pl.col("end_date") + pl.duration(days=pl.col("d").fill_null(0))).alias("end_date"),
+                (pl.col("los_days") + pl.col("d").fill_null(0)).cast(pl.Int16).alias("los_days"),
+            )
+            .drop("d")
+        )
+        ln = (
+            ln.join(plan, on="visit_id", how="left")
+            .with_columns(
+                pl.when(pl.col("d").is_not_null() & per_day)
+                .then(pl.col("qty") + pl.col("d") * QTY_ONE)
+                .otherwise(pl.col("qty"))
+                .alias("qty"),
+                pl.when(pl.col("d").is_not_null() & per_day)
+                .then(pl.lit(self.name))
+                .otherwise(pl.col("scenario"))
+                .alias("scenario"),
+            )
+            .drop("d")
+        )
         v = label_visits(v, plan["visit_id"], self.name)
         return finish(v, ln, _first_id(v))
 
@@ -262,51 +337,81 @@ class OverPrescription(_Configured):
     name: str = "over_prescription"
     cfg: dict[str, Any] | None = None  # overrides of the params.yaml section (tests, what-ifs)
 
-    def __call__(self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table,
-                 lines: pa.Table) -> tuple[pa.Table, pa.Table]:
+    def __call__(
+        self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table, lines: pa.Table
+    ) -> tuple[pa.Table, pa.Table]:
         cfg = self.config()
         lo, hi = cfg["factor"]
         v, ln = frames(visits, lines)
         outp = v.filter(pl.col("med_type").is_in(["11", "14", "41"])).select("visit_id")
-        drug = (ln.join(outp, on="visit_id").filter(pl.col("code").str.contains("^[XZ]"))
-                .group_by("visit_id").agg(pl.col("feedetl_sn").min()).sort("visit_id"))
+        drug = (
+            ln.join(outp, on="visit_id")
+            .filter(pl.col("code").str.contains("^[XZ]"))
+            .group_by("visit_id")
+            .agg(pl.col("feedetl_sn").min())
+            .sort("visit_id")
+        )
         pick = drug.filter(pl.Series(rng.random(drug.height) < float(cfg["rate"])))
         if pick.height == 0:
             return visits, lines
-        pick = pick.with_columns(pl.Series("_f", rng.integers(int(lo), int(hi) + 1, pick.height)),
-                                 pl.Series("_d", rng.random(pick.height) < float(cfg["rewrite_days"])))
-        ln = (ln.join(pick, on=["visit_id", "feedetl_sn"], how="left")
-              .with_columns((pl.col("qty") * pl.col("_f").fill_null(1)).alias("qty"),
-                            pl.when(pl.col("_d").fill_null(False))
-                            .then((pl.col("prd_days").cast(pl.Int64) * pl.col("_f")).clip(upper_bound=32_767))
-                            .otherwise(pl.col("prd_days")).cast(pl.Int16).alias("prd_days"),
-                            pl.when(pl.col("_f").is_not_null()).then(pl.lit(self.name))
-                            .otherwise(pl.col("scenario")).alias("scenario"))
-              .drop("_f", "_d"))
+        pick = pick.with_columns(
+            pl.Series("_f", rng.integers(int(lo), int(hi) + 1, pick.height)),
+            pl.Series("_d", rng.random(pick.height) < float(cfg["rewrite_days"])),
+        )
+        ln = (
+            ln.join(pick, on=["visit_id", "feedetl_sn"], how="left")
+            .with_columns(
+                (pl.col("qty") * pl.col("_f").fill_null(1)).alias("qty"),
+                pl.when(pl.col("_d").fill_null(False))
+                .then((pl.col("prd_days").cast(pl.Int64) * pl.col("_f")).clip(upper_bound=32_767))
+                .otherwise(pl.col("prd_days"))
+                .cast(pl.Int16)
+                .alias("prd_days"),
+                pl.when(pl.col("_f").is_not_null())
+                .then(pl.lit(self.name))
+                .otherwise(pl.col("scenario"))
+                .alias("scenario"),
+            )
+            .drop("_f", "_d")
+        )
         v = label_visits(v, pick["visit_id"], self.name)
         return finish(v, ln, _first_id(v))
 
 
-def _clone_visits(rng: np.random.Generator, v: pl.DataFrame, ln: pl.DataFrame, templates: pl.DataFrame,
-                  psn: np.ndarray, dates: list[dt.date], qty_factor: np.ndarray | None,
-                  name: str, use_account: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _clone_visits(
+    rng: np.random.Generator,
+    v: pl.DataFrame,
+    ln: pl.DataFrame,
+    templates: pl.DataFrame,
+    psn: np.ndarray,
+    dates: list[dt.date],
+    qty_factor: np.ndarray | None,
+    name: str,
+    use_account: bool = False,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """New visits copying ``templates`` row by row (same length as ``psn``/``dates``), with their lines;
     paid from the patient's own account when ``use_account``."""
     ids = new_ids(v, templates.height)
     newv = templates.with_columns(
-        pl.Series("_src", templates["visit_id"]), pl.Series("visit_id", ids, pl.Int64),
-        pl.Series("psn_id", psn, pl.Int64), pl.Series("begin_date", dates, pl.Date),
-        pl.Series("end_date", dates, pl.Date), pl.lit(use_account).alias("use_account"),
-        pl.lit(-1, pl.Int64).alias("account_payer_id"), pl.lit(name).alias("scenario"))
+        pl.Series("_src", templates["visit_id"]),
+        pl.Series("visit_id", ids, pl.Int64),
+        pl.Series("psn_id", psn, pl.Int64),
+        pl.Series("begin_date", dates, pl.Date),
+        pl.Series("end_date", dates, pl.Date),
+        pl.lit(use_account).alias("use_account"),
+        pl.lit(-1, pl.Int64).alias("account_payer_id"),
+        pl.lit(name).alias("scenario"),
+    )
     src = newv.select("_src", pl.col("visit_id").alias("_new"))
     if qty_factor is not None:
         src = src.with_columns(pl.Series("_f", qty_factor, pl.Int64))
     newl = ln.join(src, left_on="visit_id", right_on="_src")
     if qty_factor is not None:
         newl = newl.with_columns((pl.col("qty") * pl.col("_f")).alias("qty"))
-    newl = newl.with_columns(pl.col("_new").alias("visit_id"), pl.lit(name).alias("scenario")).select(ln.columns)
-    return (pl.concat([v, newv.select(v.columns).cast(v.schema)]),
-            pl.concat([ln, newl.cast(ln.schema)]))
+    newl = newl.with_columns(pl.col("_new").alias("visit_id"), pl.lit(name).alias("scenario")).select(
+        ln.columns
+    )
+    return (pl.concat([v, newv.select(v.columns).cast(v.schema)]), pl.concat([ln, newl.cast(ln.schema)]))
 
 
 def _adults(persons: pa.Table, with_account: bool = False) -> np.ndarray:
@@ -323,14 +428,16 @@ class DrugResale(_Configured):
     name: str = "drug_resale"
     cfg: dict[str, Any] | None = None  # overrides of the params.yaml section (tests, what-ifs)
 
-    def __call__(self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table,
-                 lines: pa.Table) -> tuple[pa.Table, pa.Table]:
+    def __call__(
+        self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table, lines: pa.Table
+    ) -> tuple[pa.Table, pa.Table]:
         cfg = self.config()
         v, ln = frames(visits, lines)
         n_rings = _stochastic_round(rng, float(cfg["rings_per_100k"]) * persons.num_rows / 100_000)
         rx = v.filter(pl.col("med_type") == "41").select("visit_id", "fixmedins_code")
-        dear = (ln.join(rx, on="visit_id").filter(pl.col("code").str.contains("^[XZ]")
-                                                   & (pl.col("price") >= int(cfg["min_unit_price_fen"]))))
+        dear = ln.join(rx, on="visit_id").filter(
+            pl.col("code").str.contains("^[XZ]") & (pl.col("price") >= int(cfg["min_unit_price_fen"]))
+        )
         adults = _adults(persons, with_account=True)
         if n_rings == 0 or dear.height == 0 or adults.size == 0:
             return visits, lines
@@ -352,17 +459,24 @@ class DrugResale(_Configured):
                     psn.append(int(m))
                     dates.append(day)
                     srcs.append(int(rng.choice(src_ids)))
-                    day += dt.timedelta(days=int(rng.integers(int(cfg["interval_days"][0]),
-                                                              int(cfg["interval_days"][1]) + 1)))
-            templates = (pl.DataFrame({"visit_id": srcs}).with_row_index("_o")
-                         .join(v, on="visit_id").sort("_o").drop("_o"))
+                    day += dt.timedelta(
+                        days=int(rng.integers(int(cfg["interval_days"][0]), int(cfg["interval_days"][1]) + 1))
+                    )
+            templates = (
+                pl.DataFrame({"visit_id": srcs})
+                .with_row_index("_o")
+                .join(v, on="visit_id")
+                .sort("_o")
+                .drop("_o")
+            )
             shop = rng.choice(shops, size=templates.height)
             templates = templates.with_columns(pl.Series("fixmedins_code", shop))
             # only the dear drug is bought: the template's other lines are not copied
             first_new = new_ids(v, 1)[0]
             only = ln.filter(pl.col("code") == code)
-            v, with_new = _clone_visits(rng, v, only, templates, np.array(psn), dates, None, self.name,
-                                        use_account=True)
+            v, with_new = _clone_visits(
+                rng, v, only, templates, np.array(psn), dates, None, self.name, use_account=True
+            )
             ln = pl.concat([ln, with_new.filter(pl.col("visit_id") >= first_new)])
         return finish(v, ln, _first_id(v))
 
@@ -375,13 +489,20 @@ class CollusiveRing(_Configured):
     name: str = "collusive_ring"
     cfg: dict[str, Any] | None = None  # overrides of the params.yaml section (tests, what-ifs)
 
-    def __call__(self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table,
-                 lines: pa.Table) -> tuple[pa.Table, pa.Table]:
+    def __call__(
+        self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table, lines: pa.Table
+    ) -> tuple[pa.Table, pa.Table]:
         cfg = self.config()
         v, ln = frames(visits, lines)
         n_rings = _stochastic_round(rng, float(cfg["rings_per_100k"]) * persons.num_rows / 100_000)
         op = v.filter((pl.col("med_type") == "11") & pl.col("fixmedins_code").str.starts_with("H"))
-        busy = op.group_by("fixmedins_code").len().filter(pl.col("len") >= 30)["fixmedins_code"].sort().to_numpy()
+        busy = (
+            op.group_by("fixmedins_code")
+            .len()
+            .filter(pl.col("len") >= 30)["fixmedins_code"]
+            .sort()
+            .to_numpy()
+        )
         adults = _adults(persons)
         if n_rings == 0 or busy.size == 0 or adults.size == 0:
             return visits, lines
@@ -392,8 +513,13 @@ class CollusiveRing(_Configured):
             pool = op.filter(pl.col("fixmedins_code") == provider)
             size = int(rng.integers(int(cfg["ring_size"][0]), int(cfg["ring_size"][1]) + 1))
             members = rng.choice(adults, size=min(size, adults.size), replace=False)
-            days = np.sort(rng.choice(n_days, size=int(rng.integers(int(cfg["days"][0]), int(cfg["days"][1]) + 1)),
-                                      replace=False))
+            days = np.sort(
+                rng.choice(
+                    n_days,
+                    size=int(rng.integers(int(cfg["days"][0]), int(cfg["days"][1]) + 1)),
+                    replace=False,
+                )
+            )
             psn: list[int] = []
             dates: list[dt.date] = []
             for d in days:
@@ -418,8 +544,9 @@ class PhantomBilling(_Configured):
     cfg: dict[str, Any] | None = None  # overrides of the params.yaml section (tests, what-ifs)
     habit: _ProviderHabit = field(default_factory=_ProviderHabit)
 
-    def __call__(self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table,
-                 lines: pa.Table) -> tuple[pa.Table, pa.Table]:
+    def __call__(
+        self, rng: np.random.Generator, persons: pa.Table, visits: pa.Table, lines: pa.Table
+    ) -> tuple[pa.Table, pa.Table]:
         cfg = self.config()
         v, ln = frames(visits, lines)
         providers = sorted(self.habit.providers(rng, v, float(cfg["provider_share"])))
@@ -428,8 +555,11 @@ class PhantomBilling(_Configured):
         n_days = (year_end - year_start).days + 1
         changed = False
         for provider in providers:
-            pool = v.filter((pl.col("med_type") == "11") & (pl.col("fixmedins_code") == provider)
-                            & (pl.col("n_lines") >= 3))
+            pool = v.filter(
+                (pl.col("med_type") == "11")
+                & (pl.col("fixmedins_code") == provider)
+                & (pl.col("n_lines") >= 3)
+            )
             if pool.height == 0 or everyone.size == 0:
                 continue
             n_ghost = max(3, round(float(cfg["ghost_share"]) * pool.height))

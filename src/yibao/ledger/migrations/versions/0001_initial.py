@@ -21,11 +21,27 @@ depends_on = None
 
 GENESIS = "0" * 64
 MONEY_FIELDS = (
-    "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",
-    "act_pay_dedc", "hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay", "maf_pay",
-    "oth_pay", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay",
-    "hosp_part_amt", "balc",
-)  # fmt: skip
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "cvlserv_pay",
+    "hifes_pay",
+    "hifmi_pay",
+    "hifob_pay",
+    "maf_pay",
+    "oth_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "acct_mulaid_pay",
+    "psn_cash_pay",
+    "hosp_part_amt",
+    "balc",
+)
 
 
 def upgrade() -> None:
@@ -55,7 +71,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "settlement",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("setl_id", sa.String(40), nullable=False, unique=True),
         sa.Column("msgid", sa.String(64), nullable=False),
         sa.Column("psn_no", sa.String(40), sa.ForeignKey("person.psn_no"), nullable=False),

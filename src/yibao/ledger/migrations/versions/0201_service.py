@@ -42,7 +42,9 @@ def upgrade() -> None:
     op.create_index("ix_app_session_user", "app_session", ["user_id"])
     op.create_table(
         "access_log",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("at", sa.String(40), nullable=False),
         sa.Column("user_id", sa.String(40), nullable=False),
         sa.Column("role", sa.String(16), nullable=False),

@@ -38,7 +38,9 @@ def upgrade() -> None:
     op.create_index("ix_portal_case_status", "portal_case", ["status", "due_on"])
     op.create_table(
         "portal_case_event",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("case_id", sa.String(40), nullable=False),
         sa.Column("at", sa.String(40), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
