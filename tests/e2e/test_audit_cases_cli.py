@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 from typer.testing import CliRunner
 
-from yibao.audit.cases.cli import cases_app
 from yibao.audit.flags import FLAG_SCHEMA
+from yibao.cli.audit_cases import cases_app
 from yibao.ledger import Ledger, PersonRecord
 from yibao.policy.book import PolicyBook
 from yibao.settlement.model import QTY_ONE, Line, Visit

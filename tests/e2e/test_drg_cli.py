@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 from typer.testing import CliRunner
 
-from yibao.drg.cli import drg_app
+from yibao.cli.drg import drg_app
 
 HEADER = "case_id,discharge_date,age,sex,discharge_status,pdx,sdx,sdx_poa,procedures,age_days,weight_g,los_days,note\n"
 

@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from yibao.payment.cli import payment_app
+from yibao.cli.payment import payment_app
 
 app = typer.Typer()
 app.add_typer(payment_app, name="payment")  # as the lead mounts it in yibao.cli

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from yibao.portal.seed import Seeded, seed_demo_db
+from yibao.demo.seed import Seeded, seed_demo_db
 
 CHROMIUM = os.environ.get("YIBAO_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -44,7 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seed
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "yibao.api.app:create_app",
+                "yibao.web.app:create_app",
                 "--factory",
                 "--host",
                 "127.0.0.1",

@@ -14,8 +14,8 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
 from test_api_support import HOSP, HOSP2, ME, PARENT, STRANGER, VISIT, Api, api, new_msgid
 
-from yibao.api import fhir_map as fm
 from yibao.ledger import Ledger
+from yibao.web import fhir_map as fm
 
 __all__ = ["api"]
 FHIR = "application/fhir+json"

@@ -16,9 +16,9 @@ import pytest
 from fastapi import FastAPI
 from test_api_support import CERT_ME, HOSP, ME, Api, build_api, new_msgid, visit_json
 
-from yibao.api.app import route_table
-from yibao.api.users import DEMO_PASSWORD
+from yibao.demo.logins import DEMO_PASSWORD
 from yibao.ledger import Ledger
+from yibao.web.app import route_table
 
 ROLES = ("anonymous", "insured", "institution", "auditor", "admin")
 LOGIN = {"insured": "insured", "institution": "hospital", "auditor": "auditor", "admin": "admin"}

@@ -262,7 +262,7 @@ def test_admin_creates_a_login_and_a_taken_username_is_409(api: Api) -> None:
 def test_log_masking_is_installed_when_the_app_starts(api: Api) -> None:
     import logging
 
-    from yibao.api.masking import MaskingFilter
+    from yibao.web.masking import MaskingFilter
 
     logger = logging.getLogger("uvicorn.access")
     masks = [f for f in logger.filters if isinstance(f, MaskingFilter)]
@@ -281,7 +281,7 @@ def test_an_institution_reading_a_settlement_is_in_the_patients_access_log(api: 
 
 
 def test_an_expired_session_is_refused(api: Api) -> None:
-    from yibao.api.store import ServiceStore
+    from yibao.access.store import ServiceStore
 
     with Ledger.open(api.url) as led:
         store = ServiceStore(led.sa_url, session_hours=-1.0)

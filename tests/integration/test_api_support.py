@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from yibao.api.app import create_app
-from yibao.api.settings import Settings
-from yibao.api.store import ServiceStore
-from yibao.api.users import DEMO_PASSWORD, seed_demo_users
+from yibao.access.store import ServiceStore
+from yibao.demo.logins import DEMO_PASSWORD, seed_demo_users
 from yibao.ledger import Ledger, PersonRecord
+from yibao.settings import Settings
+from yibao.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 VISIT = json.loads((ROOT / "examples" / "visit-inpatient.json").read_text(encoding="utf-8"))

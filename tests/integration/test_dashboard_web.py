@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from yibao.api.app import create_app
-from yibao.api.settings import Settings
+from yibao.demo.seed import Seeded, seed_demo_db
 from yibao.ledger import Ledger
-from yibao.portal.seed import Seeded, seed_demo_db
+from yibao.settings import Settings
+from yibao.web.app import create_app
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +84,8 @@ def test_a_loaded_fund_file_drives_months_payable_and_alerts(
 def test_a_bad_fund_file_is_named(
     auditor: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from yibao.dashboard.core import DashboardError
-    from yibao.dashboard.data import load_fund_file
+    from yibao.fund.core import DashboardError
+    from yibao.fund.data import load_fund_file
 
     p = tmp_path / "bad.yaml"
     p.write_text('source: x\nschemes:\n  "310": {opening_balance: "1.234"}\n', encoding="utf-8")

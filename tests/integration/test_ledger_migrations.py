@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+from yibao.db.migrate import all_metadata
 from yibao.ledger import Ledger
-from yibao.ledger.schema import all_metadata
 
 
 def test_migrated_database_matches_the_schema_module(db_url: str) -> None:

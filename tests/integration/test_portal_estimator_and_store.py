@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from ledger_support import msgid, person
 
+from yibao.feedback import core
+from yibao.feedback.store import PortalStore
 from yibao.ledger import Ledger
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path, load_region
-from yibao.portal import core
-from yibao.portal.store import PortalStore
 
 BOOK = PolicyBook(load_region(example_path("xian")))
 DAY = dt.date(2025, 6, 2)

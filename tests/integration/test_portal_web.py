@@ -8,17 +8,17 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from yibao.api.app import create_app
-from yibao.api.settings import Settings
+from yibao.demo.seed import Seeded, seed_demo_db
+from yibao.feedback import core
 from yibao.ledger import Ledger
 from yibao.ledger.types import StoredSettlement
 from yibao.money import fmt_yuan
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path
-from yibao.portal import core
-from yibao.portal.seed import Seeded, seed_demo_db
-from yibao.portal.web import VISITS_SHOWN, estimate_day, local_today
+from yibao.settings import Settings
 from yibao.settlement.explain import explain
+from yibao.web.app import create_app
+from yibao.web.portal.pages import VISITS_SHOWN, estimate_day, local_today
 
 HTML = {"accept": "text/html"}
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from yibao.api import fhir_map as fm
-from yibao.api.jsonresp import dumps
-from yibao.api.masking import MaskingFilter, mask_certno, mask_name, mask_phone, mask_text
-from yibao.api.national import Envelope, EnvelopeError, Statement, data_of, reconcile, response
-from yibao.api.passwords import hash_password, verify_password
+from yibao.access.passwords import hash_password, verify_password
 from yibao.errors import FieldError
+from yibao.web import fhir_map as fm
+from yibao.web.jsonresp import dumps
+from yibao.web.masking import MaskingFilter, mask_certno, mask_name, mask_phone, mask_text
+from yibao.web.national import Envelope, EnvelopeError, Statement, data_of, reconcile, response
 
 
 def test_id_numbers_keep_region_and_last_four() -> None:
@@ -167,11 +167,11 @@ def test_the_service_audits_with_the_bureaus_knowledge_directory_and_reads_physi
     the registry GZ-YB-017 checks, and a fee line's ``prd_days`` is what GZ-YB-018 reads."""
     import shutil
 
-    from yibao.api.app import _audit_hook
-    from yibao.api.settings import Settings
     from yibao.audit.knowledge import example_dir
+    from yibao.settings import Settings
     from yibao.settlement.io import parse_visit
     from yibao.settlement.model import Person
+    from yibao.web.app import _audit_hook
 
     kdir = tmp_path / "knowledge"
     shutil.copytree(example_dir(), kdir)

@@ -129,9 +129,9 @@ def test_evaluate_refuses_a_region_too_small_for_peers() -> None:
 def test_cli_run_writes_flags_and_evaluate_prints_json_lines(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from yibao.audit.cli import audit_app
     from yibao.audit.scenarios import SCENARIOS
     from yibao.audit.scenarios.apply import inject_dir
+    from yibao.cli.audit import audit_app
     from yibao.policy.loader import example_path
     from yibao.synth.generator import generate
 

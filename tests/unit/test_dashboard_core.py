@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from yibao.dashboard import core
-from yibao.dashboard.core import FRAME_SCHEMA, Bands, DashboardError
+from yibao.fund import core
+from yibao.fund.core import FRAME_SCHEMA, Bands, DashboardError
 
 BANDS = Bands(3, 6, 9, 15, "test")
 

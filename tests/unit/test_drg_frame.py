@@ -120,7 +120,7 @@ def test_synth_newborn_gets_age_days() -> None:
 def test_bench_drg_prints_json_lines_in_the_bench_format(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from yibao.drg.bench import bench_drg
+    from yibao.bench.drg import bench_drg
 
     recs = bench_drg(3_000, "chs-drg-demo", 1)
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]

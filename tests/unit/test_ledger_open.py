@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from yibao.ledger import Ledger, LedgerError
-from yibao.ledger.core import _parse_url
+from yibao.db import DatabaseUrlError
+from yibao.db import parse_url as _parse_url
+from yibao.ledger import Ledger
 
 
 def test_url_forms() -> None:
@@ -20,7 +21,7 @@ def test_url_forms() -> None:
     assert _parse_url("sqlite:///rel/path.db") == ("sqlite", "rel/path.db", "sqlite:///rel/path.db")
     assert _parse_url("sqlite:////abs/path.db")[1] == "/abs/path.db"
     for bad in ("mysql://x/y", "sqlite:///:memory:", "sqlite:///"):
-        with pytest.raises(LedgerError):
+        with pytest.raises(DatabaseUrlError):
             _parse_url(bad)
 
 

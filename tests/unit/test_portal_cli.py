@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from yibao.portal.cli import portal_app
+from yibao.cli.portal import portal_app
 
 
 def test_due_counts_working_days_across_the_national_day_holiday() -> None:

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
+from yibao.feedback import core
+from yibao.feedback.core import Calendar, PortalError, allowed_moves, check_move, sla_clock
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path, load_region
-from yibao.portal import core
-from yibao.portal.core import Calendar, PortalError, allowed_moves, check_move, sla_clock
 from yibao.settlement.model import Person
 
 D = dt.date

@@ -12,9 +12,10 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+from yibao.cli.simulate import simulate_cmd
 from yibao.policy.book import PolicyBook
 from yibao.simulate import simulate, simulate_frames, to_json
-from yibao.simulate.cli import EXAMPLES_DIR, resolve_policy, simulate_cmd
+from yibao.simulate.candidates import EXAMPLES_DIR, resolve_policy
 from yibao.simulate.diff import policy_diff
 from yibao.simulate.sample import make_sample, write_sample
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from yibao.bench.synth import bench_generate
 from yibao.policy.loader import example_path, load_region
 from yibao.synth import (
     INSTITUTIONS_SCHEMA,
@@ -19,7 +20,6 @@ from yibao.synth import (
     PHYSICIANS_SCHEMA,
     VISITS_SCHEMA,
     DuplicateCharging,
-    bench_generate,
     generate,
     register_injector,
 )

@@ -1,7 +1,7 @@
 """Tables of the audit case workflow and of the ledger's deduction journal (SQLAlchemy Core).
 
 Created by the Alembic migration ``0101`` on its own branch (``audit``) off the ledger's first revision;
-``yibao.ledger.schema.all_metadata`` picks this module up, so ``Ledger.migrate`` creates them.
+its tables are registered on the shared :data:`yibao.db.metadata`.
 
 * ``audit_case`` / ``audit_case_item`` — one case per institution and audit period, its suspect items
   and their appeal / decision / deduction; ``version`` is the number of logged events (optimistic lock).
@@ -15,11 +15,12 @@ Timestamps are ISO-8601 text (they enter hashes); money is BIGINT fen.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
+
+from yibao.db import metadata
 
 GENESIS = "0" * 64
 
-metadata = MetaData()
 
 audit_case = Table(
     "audit_case",

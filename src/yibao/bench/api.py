@@ -240,7 +240,7 @@ def bench_api(
     database; default ``YIBAO_TEST_PG_URL`` or ``postgresql://root@127.0.0.1:5432/postgres``)."""
     import psycopg
 
-    from yibao.api.store import ServiceStore
+    from yibao.access.store import ServiceStore
     from yibao.ledger import Ledger
     from yibao.policy.book import PolicyBook
     from yibao.policy.loader import example_path
@@ -270,7 +270,7 @@ def bench_api(
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "yibao.api.serve:app_from_env",
+                "yibao.web.serve:app_from_env",
                 "--factory",
                 "--host",
                 "127.0.0.1",

@@ -33,7 +33,7 @@ print(json.dumps({"read_s": t_read, "settle_s": t_settle, "lines": lines.height,
 
 
 def run(persons: int, region: str = "xian", keep: Path | None = None) -> Iterator[dict[str, Any]]:
-    from yibao.synth import bench_generate
+    from yibao.bench.synth import bench_generate
 
     with tempfile.TemporaryDirectory(prefix="yibao-bench-") as tmp:
         out = keep or Path(tmp) / "year"

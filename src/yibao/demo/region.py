@@ -40,7 +40,7 @@ def login_order(
     records: Sequence[PersonRecord], visits_per_person: Counter[str], prefer: frozenset[str] = frozenset()
 ) -> list[PersonRecord]:
     """Records reordered so that the first two (the ``insured`` login and the person it acts for, see
-    :func:`yibao.api.users.seed_demo_users`) are the two persons with the most settled visits, taken
+    :func:`yibao.demo.logins.seed_demo_users`) are the two persons with the most settled visits, taken
     first from ``prefer`` (e.g. persons with a hospital stay the fund paid for, so the portal has a
     telling explanation to show)."""
     ranked = sorted(visits_per_person, key=lambda p: (p not in prefer, -visits_per_person[p], p))[:2]

@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from yibao.api.users import DemoLogin
 from yibao.audit.moments import configured_hook
 from yibao.audit.scenarios import SCENARIOS
+from yibao.demo.logins import DemoLogin
 from yibao.demo.region import login_order, person_records
 from yibao.ledger import Ledger
 from yibao.money import fmt_yuan
@@ -68,7 +68,7 @@ def run_demo(
 ) -> dict[str, int]:
     """Settle a synthetic year through the ledger, pay the hospitals by DRG and DIP, create the demo logins
     and (``serve``) start the HTTP service with the portal and the dashboard."""
-    from yibao.api.users import seed_demo_users
+    from yibao.demo.logins import seed_demo_users
 
     path = example_path(region) if not Path(region).exists() else Path(region)
     loaded = load_region(path)
@@ -195,8 +195,8 @@ def run_demo(
         "[bold]./yb ledger verify[/]  ·  [bold]./yb payment demo[/]  ·  [bold]./yb serve[/]"
     )
     if serve:
-        from yibao.api.serve import run as serve_http
-        from yibao.api.settings import Settings
+        from yibao.settings import Settings
+        from yibao.web.serve import run as serve_http
 
         console.rule(
             f"[bold green]服务已启动 service running at http://{host}:{port}/  (Ctrl+C 停止 to stop)"

@@ -32,6 +32,7 @@ from typing import Any
 import psycopg
 import psycopg.errors
 
+from yibao.db import DEFAULT_SQLITE, parse_url
 from yibao.ledger import deduction
 from yibao.ledger.deduction import DeductionItem, DeductionOutcome, SettlementCap
 from yibao.ledger.journal import ChainCheck, root_digest, row_hash
@@ -59,7 +60,6 @@ from yibao.settlement.model import (
     Visit,
 )
 
-DEFAULT_SQLITE = Path(".yibao") / "yibao.db"
 ACTIVE, CANCELLED = "active", "cancelled"
 JOURNAL_FIELDS = (*FUND_FIELDS, "acct_pay", "psn_cash_pay")
 TABLES = ("person", "accumulator", "settlement", "settlement_line", "journal", "message")
@@ -184,21 +184,6 @@ def _dumps(obj: object) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def _parse_url(url: str) -> tuple[str, str, str]:
-    """(kind, target, sqlalchemy url): kind 'pg' with a libpq conninfo, or 'sqlite' with a file path."""
-    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        rest = url.split("://", 1)[1]
-        return "pg", "postgresql://" + rest, "postgresql+psycopg://" + rest
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///") :]
-        if not path or path == ":memory:":
-            raise LedgerError("url", "an in-memory SQLite ledger is not supported; give a file path")
-        return "sqlite", path, url
-    if "://" not in url:  # a bare file path
-        return "sqlite", url, "sqlite:///" + url
-    raise LedgerError("url", f"unsupported database URL {url!r} (use sqlite:///path or postgresql://…)")
-
-
 class Ledger:
     """Persons, accounts, accumulators, settlements and the journal, on SQLite or PostgreSQL.
 
@@ -238,11 +223,11 @@ class Ledger:
         """Open ``url``; None → env ``YIBAO_DATABASE_URL`` → SQLite file ``.yibao/yibao.db``."""
         if url is None:
             url = os.environ.get("YIBAO_DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE}"
-        return cls(*_parse_url(url))
+        return cls(*parse_url(url))
 
     def migrate(self) -> None:
         """``alembic upgrade heads`` (idempotent; each capability adds its tables on its own branch)."""
-        from yibao.ledger import migrate  # alembic and SQLAlchemy load only when migrating
+        from yibao.db import migrate  # alembic and SQLAlchemy load only when migrating
 
         migrate.upgrade(self.sa_url)
 

@@ -24,16 +24,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
 )
 
+from yibao.db import metadata
 from yibao.ledger.journal import GENESIS
 from yibao.settlement.model import MONEY_FIELDS
-
-metadata = MetaData()
 
 person = Table(
     "person",
@@ -136,28 +134,3 @@ message = Table(
     Column("status", String(10), nullable=False),  # the settlement's status right after this message
     Column("created", String(40), nullable=False),
 )
-
-
-# Other capabilities keep their tables in the same database, each in its own module with its own
-# ``metadata`` and its own Alembic branch (``branch_labels``) off the ledger's first revision, so that
-# they can be added without editing each other's migrations.  ``Ledger.migrate`` upgrades all heads.
-CAPABILITY_SCHEMAS = ("yibao.audit.schema", "yibao.api.schema", "yibao.portal.schema", "yibao.payment.schema")
-
-
-def all_metadata() -> MetaData:
-    """The ledger's tables plus those of every installed capability schema, in one ``MetaData``."""
-    import importlib
-
-    combined = MetaData()
-    for table in metadata.tables.values():
-        table.to_metadata(combined)
-    for name in CAPABILITY_SCHEMAS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue  # capability not present in this build
-            raise
-        for table in module.metadata.tables.values():
-            table.to_metadata(combined)
-    return combined

@@ -9,9 +9,9 @@ Money is BIGINT fen.  A run is written in one transaction (all rows or none)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table
 
-metadata = MetaData()
+from yibao.db import metadata
 
 payment_run = Table(
     "payment_run",

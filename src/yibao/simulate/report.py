@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import html
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from yibao.money import fen_to_yuan
 from yibao.simulate.core import DIMENSIONS, SimulationReport
 from yibao.simulate.narrative import BANDS, yuan
+
+ECHARTS_PATH = Path(__file__).parent / "static" / "echarts.min.js"  # vendored Apache ECharts
 
 
 def _with_yuan(obj: Any) -> Any:
@@ -55,7 +56,7 @@ def to_json(report: SimulationReport) -> dict[str, Any]:
 
 
 def _echarts() -> str:
-    return resources.files("yibao.simulate").joinpath("static/echarts.min.js").read_text(encoding="utf-8")
+    return ECHARTS_PATH.read_text(encoding="utf-8")
 
 
 def _esc(v: Any) -> str:

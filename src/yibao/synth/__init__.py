@@ -5,7 +5,6 @@ visits / lines Parquet files and ``manifest.json``; ``read_visits_as_engine_inpu
 the real-time engine's (Person, Visit) pairs.  See docs/SYNTH.md.
 """
 
-from yibao.synth.bench import bench_generate
 from yibao.synth.generator import (
     INSTITUTIONS_SCHEMA,
     LINES_SCHEMA,
@@ -27,7 +26,6 @@ __all__ = [
     "DuplicateCharging",
     "Injector",
     "Manifest",
-    "bench_generate",
     "generate",
     "get_injector",
     "injector_names",

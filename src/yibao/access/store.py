@@ -1,0 +1,244 @@
+"""Adapter: logins, sessions and the access log on the ledger's database (SQLAlchemy Core, pooled,
+thread-safe — unlike the ledger's single raw connection)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from yibao.access.passwords import DUMMY_HASH, hash_password, verify_password
+from yibao.access.schema import access_log, app_session, app_user
+from yibao.errors import FieldError
+
+ROLES = ("insured", "institution", "auditor", "admin")
+
+
+class UserError(FieldError):
+    """A login that cannot be created as asked; nothing was written."""
+
+
+@dataclass(frozen=True)
+class UserRow:
+    user_id: str
+    username: str
+    role: str
+    display_name: str
+    psn_no: str | None
+    family_psn_nos: tuple[str, ...]
+    fixmedins_code: str | None
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    id: int
+    at: str
+    user_id: str
+    role: str
+    display_name: str
+    psn_no: str
+    what: str
+    path: str
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _user(row: Any) -> UserRow:
+    return UserRow(
+        row.user_id,
+        row.username,
+        row.role,
+        row.display_name,
+        row.psn_no,
+        tuple(json.loads(row.family_psn_nos or "[]")),
+        row.fixmedins_code,
+    )
+
+
+class ServiceStore:
+    """Users, sessions, access log.  ``sa_url`` is a SQLAlchemy URL (``Ledger.sa_url``)."""
+
+    def __init__(self, sa_url: str, *, session_hours: float = 8.0, cache_seconds: float = 5.0) -> None:
+        kw: dict[str, Any] = {"pool_pre_ping": True}
+        if sa_url.startswith("sqlite"):
+            kw["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        self.engine = sa.create_engine(sa_url, **kw)
+        self.session_hours = session_hours
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, UserRow]] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ users
+    def create_user(
+        self,
+        username: str,
+        password: str,
+        role: str,
+        display_name: str,
+        *,
+        psn_no: str | None = None,
+        family_psn_nos: Sequence[str] = (),
+        fixmedins_code: str | None = None,
+        user_id: str | None = None,
+    ) -> UserRow:
+        """Create a login.  An insured login needs ``psn_no`` (its own number is always in the family
+        list); an institution login needs ``fixmedins_code``."""
+        if role not in ROLES:
+            raise UserError("role", f"{role!r} is not one of {', '.join(ROLES)}")
+        if not username.strip():
+            raise UserError("username", "is required", "missing")
+        if len(password) < 8:
+            raise UserError("password", "must be at least 8 characters")
+        if role == "insured" and not psn_no:
+            raise UserError("psn_no", "an insured login must name its person (psn_no)", "missing")
+        if role == "institution" and not fixmedins_code:
+            raise UserError("fixmedins_code", "an institution login must name its institution", "missing")
+        family = (
+            tuple(dict.fromkeys(([psn_no] if psn_no else []) + list(family_psn_nos)))
+            if role == "insured"
+            else ()
+        )
+        row = UserRow(
+            user_id or uuid.uuid4().hex,
+            username,
+            role,
+            display_name,
+            psn_no if role == "insured" else None,
+            family,
+            fixmedins_code if role == "institution" else None,
+        )
+        try:
+            with self.engine.begin() as c:
+                c.execute(
+                    app_user.insert().values(
+                        user_id=row.user_id,
+                        username=username,
+                        password_hash=hash_password(password),
+                        role=role,
+                        display_name=display_name,
+                        psn_no=row.psn_no,
+                        family_psn_nos=json.dumps(list(family)),
+                        fixmedins_code=row.fixmedins_code,
+                        active=1,
+                        created=_now().isoformat(),
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            raise UserError("username", f"{username!r} is already taken", "duplicate_user") from exc
+        return row
+
+    def get_user(self, user_id: str) -> UserRow | None:
+        with self.engine.connect() as c:
+            r = c.execute(
+                sa.select(app_user).where(app_user.c.user_id == user_id, app_user.c.active == 1)
+            ).first()
+        return _user(r) if r else None
+
+    def list_users(self) -> list[UserRow]:
+        with self.engine.connect() as c:
+            return [_user(r) for r in c.execute(sa.select(app_user).order_by(app_user.c.username))]
+
+    def authenticate(self, username: str, password: str) -> UserRow | None:
+        with self.engine.connect() as c:
+            r = c.execute(
+                sa.select(app_user).where(app_user.c.username == username, app_user.c.active == 1)
+            ).first()
+        ok = verify_password(password, r.password_hash if r else DUMMY_HASH)
+        return _user(r) if r and ok else None
+
+    # ------------------------------------------------------------------ sessions
+    def open_session(self, user_id: str) -> str:
+        """A new opaque token (256 random bits); only its SHA-256 is stored."""
+        token = secrets.token_urlsafe(32)
+        now = _now()
+        with self.engine.begin() as c:
+            c.execute(
+                app_session.insert().values(
+                    token_hash=token_digest(token),
+                    user_id=user_id,
+                    created=now.isoformat(),
+                    expires=(now + dt.timedelta(hours=self.session_hours)).isoformat(),
+                )
+            )
+        return token
+
+    def close_session(self, token: str) -> None:
+        digest = token_digest(token)
+        with self._lock:
+            self._cache.pop(digest, None)
+        with self.engine.begin() as c:
+            c.execute(app_session.delete().where(app_session.c.token_hash == digest))
+
+    def cached_user(self, token: str) -> UserRow | None:
+        """The user of a session this worker checked within ``cache_seconds``, else None (ask
+        :meth:`user_for_token`)."""
+        hit = self._cache.get(token_digest(token))
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def user_for_token(self, token: str) -> UserRow | None:
+        """The user of a live session, or None (unknown, expired or user disabled)."""
+        digest = token_digest(token)
+        mono = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[0] > mono:
+            return hit[1]
+        q = (
+            sa.select(app_user, app_session.c.expires)
+            .join(app_session, app_session.c.user_id == app_user.c.user_id)
+            .where(app_session.c.token_hash == digest, app_user.c.active == 1)
+        )
+        with self.engine.connect() as c:
+            r = c.execute(q).first()
+        if r is None or r.expires <= _now().isoformat():
+            return None
+        user = _user(r)
+        if self.cache_seconds > 0:
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[digest] = (mono + self.cache_seconds, user)
+        return user
+
+    # ------------------------------------------------------------------ access log
+    def log_access(self, user: UserRow, psn_no: str, what: str, path: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                access_log.insert().values(
+                    at=_now().isoformat(timespec="seconds"),
+                    user_id=user.user_id,
+                    role=user.role,
+                    display_name=user.display_name,
+                    psn_no=psn_no,
+                    what=what[:200],
+                    path=path[:300],
+                )
+            )
+
+    def access_entries(self, psn_no: str | None = None, limit: int = 100) -> list[AccessEntry]:
+        """Newest first; every person when ``psn_no`` is None."""
+        q = sa.select(access_log).order_by(access_log.c.id.desc()).limit(limit)
+        if psn_no is not None:
+            q = q.where(access_log.c.psn_no == psn_no)
+        with self.engine.connect() as c:
+            return [
+                AccessEntry(r.id, r.at, r.user_id, r.role, r.display_name, r.psn_no, r.what, r.path)
+                for r in c.execute(q)
+            ]

@@ -1,0 +1,135 @@
+"""The FastAPI application: auth, national transactions, REST resources, FHIR R4, and — when installed —
+the portal and dashboard pages."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import BaseRoute
+
+from yibao.access.store import ServiceStore
+from yibao.ledger import Ledger
+from yibao.policy.book import PolicyBook
+from yibao.settings import Settings
+from yibao.settlement.model import AuditHook
+from yibao.web.masking import install_log_masking
+
+WEB_ROUTERS = ("yibao.web.portal.pages", "yibao.web.dashboard.pages")
+STATIC_DIRS = {  # URL name -> folder under src/yibao
+    "portal": "web/portal/static",
+    "dashboard": "web/dashboard/static",
+    "simulate": "simulate/static",
+}
+
+
+def _optional_router(app: FastAPI, module_name: str) -> bool:
+    """Include ``module_name.router`` if the capability is installed; a module that offers
+    ``render(request, name, ctx, status)`` (the portal) also renders the ``/login`` page."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            return False  # capability not installed in this build
+        raise
+    app.include_router(module.router)
+    if callable(getattr(module, "render", None)) and getattr(app.state, "login_renderer", None) is None:
+        app.state.login_renderer = module.render
+    return True
+
+
+def route_table(app: FastAPI) -> list[tuple[frozenset[str], str]]:
+    """Every (HTTP methods, path) the app serves, included routers flattened (FastAPI ≥ 0.120 keeps
+    included routers as one route object each); mounts appear with no methods."""
+    out: list[tuple[frozenset[str], str]] = []
+
+    def walk(routes: list[BaseRoute] | list[object]) -> None:
+        for r in routes:
+            contexts = getattr(r, "effective_route_contexts", None)
+            if contexts is not None:
+                for ctx in contexts():
+                    out.append((frozenset(getattr(ctx.original_route, "methods", None) or ()), ctx.path))
+            elif isinstance(r, APIRoute) or hasattr(r, "methods"):
+                out.append((frozenset(getattr(r, "methods", None) or ()), str(getattr(r, "path", ""))))
+            else:
+                out.append((frozenset(), str(getattr(r, "path", ""))))
+
+    walk(list(app.routes))
+    return out
+
+
+def _audit_hook(settings: Settings) -> AuditHook:
+    """The in-event audit (事中审核) for 2206/2207: the bureau's rule library and knowledge tables when the
+    settings name them, else the shipped EXAMPLE ones (docs/AUDIT_RULES.md)."""
+    from yibao.audit.moments import configured_hook
+
+    return configured_hook(settings.audit_library, settings.audit_knowledge)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service.  ``app.state``: ``settings``, ``ledger`` (one :class:`Ledger` per process; use
+    :func:`yibao.web.deps.ledger_of` to hold it), ``ledger_lock``, ``book`` (:class:`PolicyBook`),
+    ``store`` (:class:`ServiceStore`: users, sessions, access log).
+
+    Static files: ``/static/<pkg>`` serves ``yibao/<pkg>/static`` for ``portal``, ``dashboard`` and
+    ``simulate`` (the vendored ECharts) when that folder exists."""
+    from yibao.web import auth, fhir, rest, transactions
+
+    settings = settings or Settings.from_env()
+    ledger = Ledger.open(settings.database_url)
+    if settings.migrate:
+        ledger.migrate()
+    book = PolicyBook.from_file(settings.region_path())
+    store = ServiceStore(
+        ledger.sa_url, session_hours=settings.session_hours, cache_seconds=settings.session_cache_seconds
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_log_masking()  # here, in every worker, after uvicorn has configured its loggers
+        yield
+        store.close()
+        ledger.close()
+
+    app = FastAPI(
+        title="yibao 医保服务 API",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="National-style transactions (国家医保接口 envelope), REST resources and FHIR R4. "
+        "See docs/API.md.",
+    )
+    app.state.settings = settings
+    app.state.ledger = ledger
+    app.state.ledger_lock = threading.Lock()
+    app.state.book = book
+    app.state.store = store
+    app.state.login_renderer = None
+    app.state.audit_hook = _audit_hook(settings) if settings.audit_in_event else None
+    app.include_router(auth.router)
+    app.include_router(transactions.router)
+    app.include_router(rest.router)
+    app.include_router(fhir.router)
+    fhir.install_error_handlers(app)
+    rest.install_error_handlers(app)
+    if settings.mount_web:
+        for name in WEB_ROUTERS:
+            _optional_router(app, name)
+    if not any(path == "/" for _, path in route_table(app)):
+
+        @app.get("/", include_in_schema=False)
+        def home() -> RedirectResponse:
+            return RedirectResponse("/docs", status_code=307)
+
+    base = Path(__file__).resolve().parent.parent
+    for pkg, folder in STATIC_DIRS.items():
+        d = base / folder
+        if d.is_dir():
+            app.mount(f"/static/{pkg}", StaticFiles(directory=d), name=f"static-{pkg}")
+    return app

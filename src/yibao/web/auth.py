@@ -1,0 +1,256 @@
+"""Who is calling, and what they may see.
+
+Login (``POST /auth/login`` JSON, or the ``/login`` HTML form) opens a session: an opaque token returned
+in the body and set as the HttpOnly cookie ``yb_session``; later requests carry it as
+``Authorization: Bearer <token>`` or as that cookie.  Roles (least privilege):
+
+* ``insured`` — their own record and those of family members linked to their login (亲情账户);
+* ``institution`` — visits and settlements at their own ``fixmedins_code``; 2206/2207/2208/2601 only there;
+* ``auditor`` — read everything, settle nothing;
+* ``admin`` — everything, including the access log of every person.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal, cast
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from yibao.access.store import ServiceStore, UserRow
+
+Role = Literal["insured", "institution", "auditor", "admin"]
+COOKIE = "yb_session"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The logged-in caller."""
+
+    user_id: str
+    role: Role
+    display_name: str
+    psn_no: str | None  # insured: own psn_no
+    family_psn_nos: tuple[str, ...]  # insured: persons they may act for (亲情账户), incl. own
+    fixmedins_code: str | None  # institution
+
+
+def principal_of(user: UserRow) -> Principal:
+    return Principal(
+        user.user_id,
+        cast(Role, user.role),
+        user.display_name,
+        user.psn_no,
+        user.family_psn_nos,
+        user.fixmedins_code,
+    )
+
+
+def _store(request: Request) -> ServiceStore:
+    return cast(ServiceStore, request.app.state.store)
+
+
+def _token(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return request.cookies.get(COOKIE) or None
+
+
+def _wants_html(request: Request) -> bool:
+    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+
+
+def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the caller, or 401 (a browser asking for a page is sent to ``/login``)."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    token = _token(request)
+    return _principal(request, _store(request).user_for_token(token) if token else None)
+
+
+async def current_principal_async(request: Request) -> Principal:
+    """:func:`current_principal` for the hot path: a session this worker checked recently is answered on
+    the event loop; otherwise the database is asked from the thread pool."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    token = _token(request)
+    store = _store(request)
+    user = (
+        (store.cached_user(token) or await run_in_threadpool(store.user_for_token, token)) if token else None
+    )
+    return _principal(request, user)
+
+
+def _principal(request: Request, user: UserRow | None) -> Principal:
+    if user is None:
+        if _wants_html(request):
+            raise HTTPException(
+                303, "请先登录 login required", headers={"Location": f"/login?next={request.url.path}"}
+            )
+        raise HTTPException(
+            401, "未登录或会话已过期 not logged in or session expired", headers={"WWW-Authenticate": "Bearer"}
+        )
+    p = principal_of(user)
+    request.state.principal = p
+    return p
+
+
+def require(*roles: str) -> Callable[..., Principal]:
+    """Dependency factory: the caller if their role is one of ``roles``, else 403."""
+    allowed = frozenset(roles)
+
+    def dependency(p: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if p.role not in allowed:
+            raise HTTPException(
+                403,
+                f"角色 {p.role} 无权访问 role {p.role} may not do this "
+                f"(allowed: {', '.join(sorted(allowed))})",
+            )
+        return p
+
+    return dependency
+
+
+def can_read_person(p: Principal, psn_no: str) -> bool:
+    """May ``p`` read the record of person ``psn_no``?  Auditors and admins: anyone; insured: themself
+    and their linked family; institutions: no person record as such (they see their own visits and
+    settlements, and person info only through 1101 with the card presented)."""
+    if p.role in ("auditor", "admin"):
+        return True
+    if p.role == "insured":
+        return psn_no in p.family_psn_nos
+    return False
+
+
+def log_access(request: Request, p: Principal, psn_no: str, what: str) -> None:
+    """Record that ``p`` read ``what`` of person ``psn_no`` (个人信息访问记录)."""
+    user = UserRow(p.user_id, "", p.role, p.display_name, p.psn_no, p.family_psn_nos, p.fixmedins_code)
+    _store(request).log_access(user, psn_no, what, request.url.path)
+
+
+# ---------------------------------------------------------------------- routes
+router = APIRouter(tags=["auth 登录"])
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class LoginOut(BaseModel):
+    token: str
+    role: str
+    display_name: str
+
+
+class Me(BaseModel):
+    user_id: str
+    role: str
+    display_name: str
+    psn_no: str | None
+    family_psn_nos: list[str]
+    fixmedins_code: str | None
+
+
+def _set_cookie(request: Request, response: Response, token: str) -> None:
+    s = request.app.state.settings
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=s.cookie_secure,
+        max_age=int(s.session_hours * 3600),
+        path="/",
+    )
+
+
+@router.post(
+    "/auth/login", response_model=LoginOut, responses={401: {"description": "wrong username or password"}}
+)
+def login(body: LoginIn, request: Request, response: Response) -> LoginOut:
+    """Password login → opaque session token (also set as the HttpOnly cookie ``yb_session``)."""
+    store = _store(request)
+    user = store.authenticate(body.username, body.password)
+    if user is None:
+        raise HTTPException(401, "用户名或密码错误 wrong username or password")
+    token = store.open_session(user.user_id)
+    _set_cookie(request, response, token)
+    return LoginOut(token=token, role=user.role, display_name=user.display_name)
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(request: Request, response: Response, p: Annotated[Principal, Depends(current_principal)]) -> None:
+    """End this session (the token stops working; other workers within ``session_cache_seconds``)."""
+    token = _token(request)
+    if token:
+        _store(request).close_session(token)
+    response.delete_cookie(COOKIE, path="/")
+
+
+@router.get("/auth/me", response_model=Me)
+def me(p: Annotated[Principal, Depends(current_principal)]) -> Me:
+    return Me(
+        user_id=p.user_id,
+        role=p.role,
+        display_name=p.display_name,
+        psn_no=p.psn_no,
+        family_psn_nos=list(p.family_psn_nos),
+        fixmedins_code=p.fixmedins_code,
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    # only local paths: no open redirect to another site
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _login_page(request: Request, next_: str, error: str | None, status: int) -> Response:
+    # the portal's page (its ``render(request, "login.html", ctx, status)``) when the portal is mounted
+    renderer = getattr(request.app.state, "login_renderer", None)
+    if renderer is not None:
+        ctx = {"next": next_, "error": error, "demo": request.app.state.settings.demo}
+        return cast(Response, renderer(request, "login.html", ctx, status))
+    err = f'<p role="alert" style="color:#b00">{html.escape(error)}</p>' if error else ""
+    body = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>登录 Login · yibao 医保</title></head>
+<body style="font-family:sans-serif;max-width:24rem;margin:3rem auto;font-size:1.15rem">
+<h1>医保服务登录 <small>Login</small></h1>{err}
+<form method="post" action="/login">
+<input type="hidden" name="next" value="{html.escape(next_)}">
+<p><label>用户名 Username<br><input name="username" autocomplete="username" required></label></p>
+<p><label>密码 Password<br><input name="password" type="password" autocomplete="current-password" required></label></p>
+<p><button type="submit">登录 Log in</button></p></form></body></html>"""
+    return HTMLResponse(body, status_code=status)
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page(request: Request, next: str | None = None) -> Response:
+    return _login_page(request, _safe_next(next), None, 200)
+
+
+@router.post("/login", response_class=HTMLResponse, include_in_schema=False)
+async def login_form(request: Request) -> Response:
+    form = await request.form()
+    username, password = str(form.get("username") or ""), str(form.get("password") or "")
+    next_ = _safe_next(str(form.get("next") or "/"))
+    store = _store(request)
+    user = await run_in_threadpool(store.authenticate, username, password) if username and password else None
+    if user is None:
+        return _login_page(request, next_, "用户名或密码错误 Wrong username or password", 401)
+    token = store.open_session(user.user_id)
+    resp = RedirectResponse(next_, status_code=303)
+    _set_cookie(request, resp, token)
+    return resp

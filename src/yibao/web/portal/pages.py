@@ -1,0 +1,464 @@
+"""The patient portal's pages (server-rendered Jinja2, a little vanilla JS, nothing from a CDN).
+
+Language: zh-CN by default, ``?lang=en`` switches (remembered in the cookie ``yb_lang``).  Elderly mode
+(适老化: large type, big targets, high contrast): ``?big=1`` / ``?big=0`` (cookie ``yb_big``).  Acting for a
+family member (亲情账户): ``?psn=<psn_no>`` (cookie ``yb_psn``), only within ``Principal.family_psn_nos``.
+Every read of a person's record goes to the service's access log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from yibao.feedback import core
+from yibao.feedback.store import Case, PortalStore
+from yibao.ledger import LedgerError
+from yibao.ledger.types import StoredSettlement
+from yibao.money import fmt_yuan
+from yibao.policy.book import PolicyBook
+from yibao.settlement.explain import explain, line_splits
+from yibao.settlement.model import SettlementError
+from yibao.web.auth import Principal, can_read_person, current_principal, log_access, require
+from yibao.web.deps import book_of, ledger_of
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.globals["yuan"] = fmt_yuan
+templates.env.globals["CASE_KINDS"] = core.CASE_KINDS
+templates.env.globals["STATUSES"] = core.STATUSES
+
+router = APIRouter(include_in_schema=False)
+Insured = Annotated[Principal, Depends(require("insured"))]
+VISITS_SHOWN = 20  # newest first; "show all" lists the rest
+
+
+def now_utc() -> dt.datetime:
+    """The clock (one place, so tests can pin it)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def local_today() -> dt.date:
+    # SLA clocks count Beijing working days
+    return (now_utc() + dt.timedelta(hours=8)).date()
+
+
+def portal_store(request: Request) -> PortalStore:
+    st = getattr(request.app.state, "portal_store", None)
+    if st is None:
+        st = request.app.state.portal_store = PortalStore(request.app.state.store.engine, core.load_params())
+    return cast(PortalStore, st)
+
+
+# ---------------------------------------------------------------------------- rendering
+def ui_prefs(request: Request) -> tuple[str, bool]:
+    q_lang, q_big = request.query_params.get("lang"), request.query_params.get("big")
+    lang = q_lang if q_lang in ("zh", "en") else request.cookies.get("yb_lang", "zh")
+    big = q_big == "1" if q_big in ("0", "1") else request.cookies.get("yb_big") == "1"
+    return (lang if lang in ("zh", "en") else "zh"), big
+
+
+def render(
+    request: Request, name: str, ctx: dict[str, Any], status: int = 200, env: Jinja2Templates | None = None
+) -> Response:
+    """Render a page with the caller's language and elderly-mode preferences (``env``: another
+    template set, e.g. the dashboard's, that can extend ``base.html``)."""
+    lang, big = ui_prefs(request)
+
+    def t(zh: str, en: str) -> str:
+        return en if lang == "en" else zh
+
+    def pair(names: tuple[str, str]) -> str:
+        return names[1] if lang == "en" else names[0]
+
+    here = request.url.path
+    base_q = {k: v for k, v in request.query_params.items() if k not in ("lang", "big")}
+
+    def switch(**kw: str) -> str:
+        q = {**base_q, **kw}
+        return here + "?" + "&".join(f"{k}={v}" for k, v in q.items())
+
+    principal = getattr(request.state, "principal", None)
+    resp = (env or templates).TemplateResponse(
+        request,
+        name,
+        {
+            "t": t,
+            "pair": pair,
+            "lang": lang,
+            "big": big,
+            "switch": switch,
+            "principal": principal,
+            **ctx,
+        },
+        status_code=status,
+    )
+    if request.query_params.get("lang") in ("zh", "en"):
+        resp.set_cookie("yb_lang", lang, max_age=365 * 86400, samesite="lax", path="/")
+    if request.query_params.get("big") in ("0", "1"):
+        resp.set_cookie("yb_big", "1" if big else "0", max_age=365 * 86400, samesite="lax", path="/")
+    return resp
+
+
+def acting_for(request: Request, p: Principal) -> str:
+    """The person the insured caller is looking at: own record, or a linked family member (亲情账户)."""
+    assert p.psn_no is not None
+    wanted = request.query_params.get("psn") or request.cookies.get("yb_psn") or p.psn_no
+    if not (core.may_act_for(p.family_psn_nos, wanted) and can_read_person(p, wanted)):
+        if request.query_params.get("psn"):
+            raise HTTPException(
+                403, "只能查看本人或已绑定亲属的信息 you may act only for yourself and linked family"
+            )
+        return p.psn_no  # a stale cookie from another login: fall back to oneself
+    return wanted
+
+
+def _family(request: Request, p: Principal) -> list[dict[str, str]]:
+    out = []
+    with ledger_of(request) as led:
+        for psn in p.family_psn_nos:
+            try:
+                person = led.get_person(psn, dt.date.today())
+                out.append({"psn_no": psn, "name": person.name})
+            except LedgerError:
+                out.append({"psn_no": psn, "name": psn})
+    return out
+
+
+def _remember_psn(resp: Response, request: Request, psn: str) -> Response:
+    if request.query_params.get("psn"):
+        resp.set_cookie("yb_psn", psn, httponly=True, samesite="lax", path="/")
+    return resp
+
+
+def _form_error(request: Request, exc: core.PortalError | SettlementError | LedgerError) -> HTTPException:
+    return HTTPException(422, f"{exc.field}: {exc.reason}")
+
+
+# ---------------------------------------------------------------------------- pages
+@router.get("/")
+def home(request: Request, p: Annotated[Principal, Depends(current_principal)]) -> Response:
+    if p.role == "insured":
+        return RedirectResponse("/me", status_code=303)
+    if p.role in ("auditor", "admin"):
+        return RedirectResponse("/dashboard", status_code=303)
+    return render(request, "institution.html", {})
+
+
+@router.get("/me", response_class=HTMLResponse)
+def my_home(request: Request, p: Insured, year: int | None = None, all: int = 0) -> Response:
+    psn = acting_for(request, p)
+    with ledger_of(request) as led:
+        settlements = led.list_settlements(psn, limit=5_000)
+        years = sorted({s.year for s in settlements}, reverse=True)
+        the_year = year or (years[0] if years else local_today().year)
+        person = led.get_person(psn, dt.date(the_year, 12, 31))
+        acc = led.accumulators(psn, the_year)
+        balance = led.account_balance(psn)
+    book = book_of(request)
+    try:
+        policy = book.for_date(dt.date(the_year, 6, 30))
+        levels = list(policy.levels)
+        level = request.query_params.get("level") or (levels[-1] if levels else "3")
+        benefits = core.year_so_far(policy, person, acc, level)
+        vt_names = policy.visit_types
+        level_names = policy.levels
+    except SettlementError:
+        benefits, vt_names, level_names, level = [], {}, {}, ""
+    visits = [s for s in settlements if s.year == the_year]
+    log_access(request, p, psn, f"portal home {the_year}")
+    resp = render(
+        request,
+        "me.html",
+        {
+            "person": person,
+            "family": _family(request, p),
+            "psn": psn,
+            "year": the_year,
+            "years": years,
+            "benefits": benefits,
+            "balance": balance,
+            "vt_names": vt_names,
+            "level_names": level_names,
+            "level": level,
+            "visits": visits if all else visits[:VISITS_SHOWN],
+            "more": max(len(visits) - VISITS_SHOWN, 0),
+            "show_all": bool(all),
+        },
+    )
+    return _remember_psn(resp, request, psn)
+
+
+def _own_settlement(request: Request, p: Principal, setl_id: str) -> StoredSettlement:
+    with ledger_of(request) as led:
+        try:
+            stored = led.get_settlement(setl_id)
+        except LedgerError:
+            stored = None
+    # someone else's settlement looks exactly like a missing one: nothing leaks
+    if stored is None or not (
+        core.may_act_for(p.family_psn_nos, stored.psn_no) and can_read_person(p, stored.psn_no)
+    ):
+        raise HTTPException(404, "未找到该结算 settlement not found")
+    return stored
+
+
+@router.get("/me/visits/{setl_id}", response_class=HTMLResponse)
+def visit_page(request: Request, p: Insured, setl_id: str) -> Response:
+    stored = _own_settlement(request, p, setl_id)
+    policy = book_of(request).for_date(stored.visit.begin_date)
+    text = explain(stored.settlement, stored.visit, policy)
+    splits = line_splits(stored.settlement, stored.visit)
+    log_access(request, p, stored.psn_no, f"settlement {setl_id}")
+    rows = [{"split": sp, "item": policy.catalogue.get(sp.code)} for sp in splits]
+    return render(
+        request,
+        "visit.html",
+        {
+            "stored": stored,
+            "s": stored.settlement,
+            "v": stored.visit,
+            "text": text,
+            "rows": rows,
+            "policy": policy,
+            "rating": portal_store(request).rating(setl_id),
+            "fund_names": policy.fund_names,
+            "saved": request.query_params.get("saved") == "1",
+        },
+    )
+
+
+@router.post("/me/visits/{setl_id}/rating")
+def rate_visit(
+    request: Request,
+    p: Insured,
+    setl_id: str,
+    stars: Annotated[int, Form()],
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    stored = _own_settlement(request, p, setl_id)
+    try:
+        portal_store(request).rate(
+            setl_id=setl_id,
+            psn_no=stored.psn_no,
+            user_id=p.user_id,
+            fixmedins_code=stored.visit.fixmedins_code,
+            stars=stars,
+            comment=comment,
+            now=now_utc(),
+        )
+    except core.PortalError as exc:
+        raise _form_error(request, exc) from exc
+    return RedirectResponse(f"/me/visits/{setl_id}?saved=1", status_code=303)
+
+
+# ---------------------------------------------------------------------------- estimator and decision aid
+def _priced_items(request: Request, day: dt.date) -> list[Any]:
+    policy = book_of(request).for_date(day)
+    return sorted((c for c in policy.catalogue.values() if c.unit_price), key=lambda c: (c.kind, c.code))
+
+
+def estimate_day(book: PolicyBook, today: dt.date) -> dt.date:
+    """Estimates use the policy in force today, or the latest version when today is past every version."""
+    try:
+        book.for_date(today)
+        return today
+    except SettlementError:
+        return max(v.effective_to for v in book.loaded.region.versions)
+
+
+@router.get("/me/estimate", response_class=HTMLResponse)
+def estimate_form(request: Request, p: Insured) -> Response:
+    psn = acting_for(request, p)
+    day = estimate_day(book_of(request), local_today())
+    policy = book_of(request).for_date(day)
+    return render(
+        request,
+        "estimate.html",
+        {
+            "items": _priced_items(request, day),
+            "policy": policy,
+            "psn": psn,
+            "result": None,
+            "day": day,
+            "form": {},
+        },
+    )
+
+
+@router.post("/me/estimate", response_class=HTMLResponse)
+def estimate_submit(
+    request: Request,
+    p: Insured,
+    level: Annotated[str, Form()] = "",
+    med_type: Annotated[str, Form()] = "",
+    code: Annotated[list[str] | None, Form()] = None,
+    qty: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    psn = acting_for(request, p)
+    day = estimate_day(book_of(request), local_today())
+    policy = book_of(request).for_date(day)
+    codes, qtys = code or [], qty or []
+    params = core.load_params()
+    try:
+        picks = core.parse_picks(codes, qtys)
+        with ledger_of(request) as led:
+            person = led.get_person(psn, day)
+            acc = led.accumulators(psn, day.year)
+            balance = led.account_balance(psn)
+        visit = core.build_visit(policy, psn, picks, level=level, med_type=med_type, day=day)
+        s = core.estimate(policy, person, visit, acc, balance)
+        by_level = core.compare_levels(policy, person, picks, acc, balance, med_type=med_type, day=day)
+        drugs = core.compare_drugs(
+            policy, person, picks, acc, balance, params, level=level, med_type=med_type, day=day
+        )
+    except (core.PortalError, SettlementError, LedgerError) as exc:
+        return render(
+            request,
+            "estimate.html",
+            {
+                "items": _priced_items(request, day),
+                "policy": policy,
+                "psn": psn,
+                "result": None,
+                "day": day,
+                "error": f"{exc.field}: {exc.reason}",
+                "form": {"level": level, "med_type": med_type},
+            },
+            status=422,
+        )
+    log_access(request, p, psn, "estimate (accumulators, balance)")
+    text = explain(s, visit, policy)
+    return render(
+        request,
+        "estimate.html",
+        {
+            "items": _priced_items(request, day),
+            "policy": policy,
+            "psn": psn,
+            "day": day,
+            "result": {
+                "s": s,
+                "visit": visit,
+                "text": text,
+                "by_level": by_level,
+                "drugs": drugs,
+                "picks": picks,
+            },
+            "form": {"level": level, "med_type": med_type},
+        },
+    )
+
+
+# ---------------------------------------------------------------------------- cases: 备案, 投诉, 举报
+@router.get("/me/cases", response_class=HTMLResponse)
+def my_cases(request: Request, p: Insured) -> Response:
+    psn = acting_for(request, p)
+    store = portal_store(request)
+    cases = store.cases_for(list(p.family_psn_nos))
+    today = local_today()
+    return render(
+        request,
+        "cases.html",
+        {
+            "psn": psn,
+            "family": _family(request, p),
+            "params": store.params,
+            "cases": [(c, c.clock(store.params, today)) for c in cases],
+            "kind": request.query_params.get("kind", "complaint"),
+        },
+    )
+
+
+@router.post("/me/cases")
+def file_case(
+    request: Request,
+    p: Insured,
+    kind: Annotated[str, Form()],
+    detail: Annotated[str, Form()],
+    psn_no: Annotated[str, Form()],
+    subject: Annotated[str, Form()] = "",
+) -> Response:
+    if not (core.may_act_for(p.family_psn_nos, psn_no) and can_read_person(p, psn_no)):
+        raise HTTPException(403, "只能为本人或已绑定亲属办理 only for yourself and linked family")
+    try:
+        case = portal_store(request).open_case(
+            kind=kind,
+            psn_no=psn_no,
+            filed_by=p.user_id,
+            actor_role=p.role,
+            subject=subject,
+            detail=detail,
+            now=now_utc(),
+        )
+    except core.PortalError as exc:
+        raise _form_error(request, exc) from exc
+    return RedirectResponse(f"/me/cases/{case.case_id}", status_code=303)
+
+
+def _own_case(request: Request, p: Principal, case_id: str) -> Case:
+    store = portal_store(request)
+    case: Case | None
+    try:
+        case = store.get_case(case_id)
+    except core.PortalError:
+        case = None
+    if case is None or not core.may_act_for(p.family_psn_nos, case.psn_no):
+        raise HTTPException(404, "未找到该事项 case not found")
+    return case
+
+
+@router.get("/me/cases/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, p: Insured, case_id: str) -> Response:
+    case = _own_case(request, p, case_id)
+    store = portal_store(request)
+    return render(
+        request,
+        "case.html",
+        {
+            "case": case,
+            "clock": case.clock(store.params, local_today()),
+            "events": store.events(case_id),
+            "rule": store.params.sla[case.kind],
+            "moves": core.allowed_moves(case.kind, case.status, p.role),
+        },
+    )
+
+
+@router.post("/me/cases/{case_id}/withdraw")
+def withdraw_case(request: Request, p: Insured, case_id: str) -> Response:
+    case = _own_case(request, p, case_id)
+    try:
+        portal_store(request).move(
+            case.case_id, "withdrawn", actor_id=p.user_id, actor_role=p.role, note="", now=now_utc()
+        )
+    except core.PortalError as exc:
+        raise HTTPException(409, f"{exc.field}: {exc.reason}") from exc
+    return RedirectResponse(f"/me/cases/{case_id}", status_code=303)
+
+
+# ---------------------------------------------------------------------------- who read my record
+@router.get("/me/access", response_class=HTMLResponse)
+def who_read(request: Request, p: Insured) -> Response:
+    psn = acting_for(request, p)
+    store = request.app.state.store
+    entries = store.access_entries(psn, limit=200) if hasattr(store, "access_entries") else None
+    return render(request, "access.html", {"psn": psn, "entries": entries})
+
+
+@router.post("/portal/logout")
+def portal_logout(request: Request, p: Annotated[Principal, Depends(current_principal)]) -> Response:
+    """Log out from a page (the API's ``POST /auth/logout`` answers 204, which a form cannot use)."""
+    from yibao.web.auth import COOKIE, _token
+
+    token = _token(request)
+    if token:
+        request.app.state.store.close_session(token)
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(COOKIE, path="/")
+    resp.delete_cookie("yb_psn", path="/")
+    return resp

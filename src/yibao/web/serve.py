@@ -1,0 +1,53 @@
+"""Run the service with uvicorn: :func:`run` (used by ``yibao serve`` and ``yibao demo``)."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from yibao.settings import Settings
+from yibao.web.app import create_app
+from yibao.web.masking import install_log_masking
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: settings from the environment, migrations already run by the parent."""
+    return create_app(Settings.from_env())
+
+
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    settings: Settings | None = None,
+    *,
+    workers: int = 1,
+    access_log: bool = True,
+    log_level: str = "info",
+) -> None:
+    """Serve until interrupted.  With ``workers`` > 1 the settings travel to the worker processes through
+    ``YIBAO_*`` environment variables (uvicorn starts each worker from an import string), and the
+    database is migrated once here first."""
+    import uvicorn
+
+    settings = settings or Settings.from_env()
+    install_log_masking()
+    kw: dict[str, object] = {"host": host, "port": port, "access_log": access_log, "log_level": log_level}
+    if workers <= 1:
+        uvicorn.run(create_app(settings), **kw)  # type: ignore[arg-type]
+        return
+    if settings.migrate:
+        from yibao.ledger import Ledger
+
+        with Ledger.open(settings.database_url) as led:
+            led.migrate()
+    os.environ.update(
+        {
+            "YIBAO_DATABASE_URL": settings.database_url,
+            "YIBAO_REGION": settings.region,
+            "YIBAO_DEMO": "1" if settings.demo else "0",
+            "YIBAO_MIGRATE": "0",
+            "YIBAO_COOKIE_SECURE": "1" if settings.cookie_secure else "0",
+        }
+    )
+    uvicorn.run("yibao.web.serve:app_from_env", factory=True, workers=workers, **kw)  # type: ignore[arg-type]
