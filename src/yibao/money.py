@@ -5,29 +5,66 @@ Every rounding in yibao goes through this module so that the rule is stated once
 * amounts are ``int`` fen; 1 元 = 100 fen;
 * ratios are ``int`` in units of 1/10000 (the national ``pool_prop_selfpay`` field is ``5,4`` decimal,
   so four decimals are exact);
+* quantities are ``int`` in units of 1/10000 of a unit (the national ``cnt`` field is ``16,4``);
 * a ratio applied to an amount rounds **half up** to the fen (``apply_ratio``); the inverse question
   "how much base does this payment use up" rounds **up** (``base_for_payment``) so that a capped fund
-  never appears to have consumed less base than it paid for.
+  never appears to have consumed less base than it paid for;
+* price × quantity rounds half up to the fen (``price_times_qty``).
+
+The half-up helpers use only ``+``, ``*`` and ``//``, so the same function serves a Python ``int``, a
+numpy integer array and a Polars integer expression: the real-time engine, the batch executors and the
+generators round by one definition.  They are meant for non-negative amounts (``//`` floors, so a
+negative amount would round towards +∞ at the half).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    import polars as pl
+
+    Num = TypeVar("Num", int, npt.NDArray[np.int64], pl.Expr)
 
 RATIO_ONE = 10_000
+QTY_ONE = 10_000
 FEN_PER_YUAN = 100
+
+
+def half_up_div(numerator: Num, denominator: Num | int) -> Num:
+    """``numerator / denominator`` rounded half up (``numerator`` ≥ 0, ``denominator`` > 0); int, numpy array
+    or Polars expr, and the denominator may be one too (exact for odd denominators as well)."""
+    return (numerator * 2 + denominator) // (denominator * 2)
+
+
+def price_times_qty(price_fen: Num, qty_units: Num | int) -> Num:
+    """A line amount: unit price (fen) × quantity (1/10000 units), rounded half up to the fen."""
+    return (price_fen * qty_units + QTY_ONE // 2) // QTY_ONE
+
+
+def ratio_sum_to_fen(ratio_fen: Num) -> Num:
+    """A sum of ``amount × ratio`` products (in 1/10000 fen) rounded half up to the fen."""
+    return (ratio_fen + RATIO_ONE // 2) // RATIO_ONE
 
 
 class MoneyError(ValueError):
     """A value that cannot be an amount or a ratio; the message says why."""
 
 
-def apply_ratio(amount_fen: int, ratio: int) -> int:
-    """``amount × ratio`` rounded half up to the fen (amount ≥ 0, 0 ≤ ratio)."""
+def apply_ratio(amount_fen: Num, ratio: Num | int) -> Num:
+    """``amount × ratio`` rounded half up to the fen (amount ≥ 0, 0 ≤ ratio); int, numpy array or Polars expr."""
     return (amount_fen * ratio + RATIO_ONE // 2) // RATIO_ONE
 
 
-def base_for_payment(payment_fen: int, ratio: int) -> int:
+def apply_ratio_down(amount_fen: Num, ratio: Num | int) -> Num:
+    """``amount × ratio`` rounded **down** to the fen, where a rule says so (e.g. a monthly account credit)."""
+    return (amount_fen * ratio) // RATIO_ONE
+
+
+def base_for_payment(payment_fen: Num, ratio: Num | int) -> Num:
     """Smallest base ``b`` with ``b × ratio ≥ payment × 10000`` (exact ceiling division); ratio > 0.
 
     This is the base a capped fund is deemed to have used up; the rest flows to an over-cap layer.

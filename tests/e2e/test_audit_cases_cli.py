@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 from yibao.audit.flags import FLAG_SCHEMA
 from yibao.cli.audit_cases import cases_app
 from yibao.ledger import Ledger, PersonRecord
+from yibao.money import QTY_ONE
 from yibao.policy.book import PolicyBook
-from yibao.settlement.model import QTY_ONE, Line, Visit
+from yibao.settlement.model import Line, Visit
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 runner = CliRunner()

@@ -19,8 +19,9 @@ import psycopg
 import pytest
 
 from yibao.ledger import Ledger, PersonRecord
+from yibao.money import QTY_ONE
 from yibao.policy.book import PolicyBook
-from yibao.settlement.model import MONEY_FIELDS, QTY_ONE, Line, Settlement, Visit
+from yibao.settlement.model import MONEY_FIELDS, Line, Settlement, Visit
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 REGION = FIXTURES / "region.yaml"

@@ -12,12 +12,13 @@ from test_engine_properties import IDENTITIES, PTYPES, Generated, fee_lines, pol
 
 from yibao.batch import settle_batch
 from yibao.batch.settle import MONEY_OUT
+from yibao.money import QTY_ONE
 from yibao.policy.book import PolicyBook
 from yibao.policy.catalogue import parse_catalogue
 from yibao.policy.loader import LoadedRegion
 from yibao.policy.model import Region
 from yibao.settlement.engine import settle_visit
-from yibao.settlement.model import QTY_ONE, Line, Person, Visit
+from yibao.settlement.model import Line, Person, Visit
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "region.yaml"
 BOOK = PolicyBook.from_file(FIXTURE)

@@ -18,16 +18,15 @@ import yaml
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from yibao.money import RATIO_ONE
+from yibao.money import QTY_ONE, RATIO_ONE
 from yibao.policy.catalogue import parse_catalogue
 from yibao.policy.compiled import CompiledPolicy, compile_version
 from yibao.policy.loader import LoadedRegion, check_references, load_region_text
 from yibao.policy.model import Region
+from yibao.settlement.allocation import line_splits
 from yibao.settlement.engine import settle_visit
-from yibao.settlement.explain import line_splits
 from yibao.settlement.model import (
     FUND_FIELDS,
-    QTY_ONE,
     Line,
     Person,
     Settlement,
@@ -533,7 +532,7 @@ def check_one(
     assert 0 <= s.acct_pay <= max(balance, 0)
     assert s.fund_pay_sumamt <= s.medfee_sumamt - s.fulamt_ownpay_amt - s.overlmt_selfpay
     # the per-line explanation assigns every fen (signs: see the known-bug hunt below)
-    splits = line_splits(s, visit)
+    splits = line_splits(s, visit.lines)
     for sp in splits:
         assert sum(sp.fund_pay.values()) + sp.acct_pay + sp.psn_cash_pay == sp.amount
     assert sum(sp.acct_pay for sp in splits) == s.acct_pay
@@ -726,5 +725,5 @@ def test_the_per_line_explanation_has_no_negative_parts(data: st.DataObject) -> 
     s = settle(gen.policy, person, visit, acc, data.draw(st.integers(0, 5_000_000), label="balance"))
     if s is None:
         return
-    for sp in line_splits(s, visit):
+    for sp in line_splits(s, visit.lines):
         assert min([sp.acct_pay, sp.psn_cash_pay, *sp.fund_pay.values()]) >= 0, sp

@@ -24,6 +24,7 @@ from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path, load_region
 from yibao.settlement.engine import settle_visit
 from yibao.settlement.model import Line, Person, Visit
+from yibao.settlement.trace import AuditSummary
 
 KN = load_knowledge()
 LIB = load_library()
@@ -114,7 +115,7 @@ def test_during_a_blocked_line_is_fully_self_paid_and_the_reason_kept() -> None:
     assert [(f.feedetl_sn, f.rule_code, f.severity) for f in s.audit] == [("1", "GZ-YB-001", "block")]
     assert s.line_parts[0] == (3_600, 0, 0, 0) and s.line_parts[1] == plain.line_parts[1]
     assert s.fulamt_ownpay_amt == plain.fulamt_ownpay_amt + 3_600 and s.medfee_sumamt == plain.medfee_sumamt
-    assert ("audit", 1, 1) in s.steps
+    assert AuditSummary(1, 1) in s.steps
 
 
 def test_during_a_flag_is_recorded_but_settles_normally() -> None:

@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 import yaml
 
+from yibao.money import QTY_ONE
 from yibao.policy.book import PolicyBook
 from yibao.policy.compiled import CompiledPolicy
 from yibao.policy.loader import load_region_text
 from yibao.settlement.engine import settle_visit
 from yibao.settlement.model import (
-    QTY_ONE,
     Line,
     Person,
     Settlement,
@@ -36,6 +36,7 @@ from yibao.settlement.model import (
     Visit,
     identity_violations,
 )
+from yibao.settlement.trace import NoBenefit
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 DAY = dt.date(2025, 5, 1)
@@ -567,7 +568,7 @@ def test_a_visit_type_without_a_benefit_is_wholly_personal(policy: CompiledPolic
     assert (s.hifp_pay, s.fund_pay_sumamt, s.act_pay_dedc, s.pool_prop_selfpay) == (0, 0, 0, 0)
     assert s.psn_part_amt == s.psn_cash_pay == 100_00
     assert s.setldetail == [] and s.deltas == {}
-    assert ("no_benefit", "390", "11") in s.steps
+    assert NoBenefit("390", "11") in s.steps
 
 
 def test_an_unknown_item_code_names_the_line(policy: CompiledPolicy) -> None:
@@ -619,12 +620,12 @@ def test_listing_assistance_before_the_large_amount_subsidy_never_pays_more_than
 def test_assistance_paid_on_the_deductible_is_not_attributed_to_a_class_c_line(
     policy: CompiledPolicy,
 ) -> None:
-    from yibao.settlement.explain import line_splits
+    from yibao.settlement.allocation import line_splits
 
     # DB employee, level 3: the 1,000 in-scope line is all deductible; 救助 pays 70% of it = 700
     v = visit(ln("C01", 100_00), a01(1_000))
     s = settle(policy, person(identities=("DB",)), v)
     assert (s.act_pay_dedc, s.hifp_pay, s.maf_pay) == (1_000_00, 0, 700_00)
-    c_line, a_line = line_splits(s, v)
+    c_line, a_line = line_splits(s, v.lines)
     assert c_line.fund_pay == {} and c_line.psn_cash_pay == 100_00  # today: {'610100': 70000}, cash −600.00
     assert a_line.fund_pay == {"610100": 700_00}

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from yibao.money import QTY_ONE
 from yibao.policy.book import PolicyBook
 from yibao.policy.compiled import CompiledPolicy
 from yibao.settlement.engine import settle_visit
-from yibao.settlement.model import QTY_ONE, FundDetail, Line, Person, Settlement, Visit, identity_violations
+from yibao.settlement.model import FundDetail, Line, Person, Settlement, Visit, identity_violations
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "region.yaml"
 ADMITTED = dt.date(2025, 5, 1)

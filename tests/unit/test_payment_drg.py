@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from test_payment_support import claims, fixed_budget, policy
 
-from yibao.money import split_largest_remainder
+from yibao.money import half_up_div, split_largest_remainder
 from yibao.payment import (
     ClaimsError,
     DrgWeights,
@@ -17,7 +17,6 @@ from yibao.payment import (
     pay_drg,
     score_drg_cases,
 )
-from yibao.payment.core import half_up
 
 # DRG A: four cases at 1,000 元, one at 100,000 元 (high outlier), one at 300 元 (low outlier)
 # DRG B: four cases at 3,000 元, one at 7,500 元 (2.5 × the mean: high for a 150-point group, tier 2×)
@@ -118,8 +117,8 @@ def test_monthly_pre_settlement_and_annual_clearing() -> None:
     assert h1.get_column("month").to_list() == [1, 2, 3]
     month_pu = [500_000 + 500_000 + 1_500_000, 49_000_000, 1_500_000 + 2_250_000]
     assert h1.get_column("points_pu").to_list() == month_pu
-    pre_due = [half_up((p * pv).numerator, (p * pv).denominator) for p in month_pu]
-    withheld = [half_up(d * 500, 10_000) for d in pre_due]  # 5 % withholding
+    pre_due = [half_up_div((p * pv).numerator, (p * pv).denominator) for p in month_pu]
+    withheld = [half_up_div(d * 500, 10_000) for d in pre_due]  # 5 % withholding
     assert h1.get_column("pre_due_fen").to_list() == pre_due
     assert h1.get_column("withheld_fen").to_list() == withheld
     row = pay.hospitals.filter(pl.col("fixmedins_code") == "H1").row(0, named=True)
@@ -148,7 +147,7 @@ def test_budget_from_last_year_with_growth() -> None:
     last = claims(ROWS, year=2024)
     pol = policy(budget={"basis": "last_year_growth", "growth": "0.05", "source": "demo"})
     pay = pay_drg(claims(ROWS), pol, history=last)
-    assert pay.pool_fen == half_up(12_380_000 * 10_500, 10_000)
+    assert pay.pool_fen == half_up_div(12_380_000 * 10_500, 10_000)
     assert pay.hospitals.get_column("due_fen").sum() == pay.pool_fen
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from yibao.policy.book import PolicyBook
 from yibao.settlement import io
+from yibao.settlement.allocation import line_splits
 from yibao.settlement.engine import settle_visit
-from yibao.settlement.explain import explain, line_splits
+from yibao.settlement.explain import explain
 from yibao.settlement.model import Person, SettlementError
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "region.yaml"
@@ -151,7 +152,7 @@ def test_duplicate_line_serials_are_refused() -> None:
 def test_every_line_adds_up_and_lines_add_up_to_the_visit(policy) -> None:  # type: ignore[no-untyped-def]
     v = parse(visit_json())
     s = settle_visit(policy, worker(), v, {"emp-ip-ded:n": 1}, 2_000_00)
-    splits = line_splits(s, v)
+    splits = line_splits(s, v.lines)
     for sp in splits:
         assert sp.fulamt_ownpay_amt + sp.overlmt_selfpay + sp.preselfpay_amt + sp.inscp_scp_amt == sp.amount
         assert sum(sp.fund_pay.values()) + sp.acct_pay + sp.psn_cash_pay == sp.amount
@@ -164,7 +165,7 @@ def test_every_line_adds_up_and_lines_add_up_to_the_visit(policy) -> None:  # ty
 def test_class_c_lines_get_no_fund_money(policy) -> None:  # type: ignore[no-untyped-def]
     v = parse(visit_json())
     s = settle_visit(policy, worker(), v, {}, 0)
-    c_line = line_splits(s, v)[0]
+    c_line = line_splits(s, v.lines)[0]
     assert c_line.fund_pay == {} and c_line.psn_cash_pay == c_line.amount
 
 

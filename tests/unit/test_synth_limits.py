@@ -8,9 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from yibao.audit.knowledge import QTY_ONE, load_knowledge, with_physicians
+from yibao.audit.knowledge import load_knowledge, with_physicians
 from yibao.audit.rules.batch import run_rules
 from yibao.audit.rules.model import load_library
+from yibao.money import QTY_ONE
 from yibao.policy.loader import example_path
 from yibao.synth.generator import PrescribingLimits, Tables, _apply_limits, generate
 

@@ -24,6 +24,7 @@ from yibao.audit.rules import model as m
 from yibao.audit.rules.batch import death_register, line_doctor_of, prd_days_of, run_rules
 from yibao.audit.rules.event import EventChecker
 from yibao.errors import FieldError
+from yibao.money import price_times_qty
 from yibao.settlement.model import AuditFinding, AuditHook, Line, Person, Visit
 
 __all__ = [
@@ -120,7 +121,7 @@ def check_prescription(
             p.code,
             p.qty,
             p.price or int(std.get(p.code, 0)),
-            ((p.price or int(std.get(p.code, 0))) * p.qty + 5_000) // 10_000,
+            price_times_qty(p.price or int(std.get(p.code, 0)), p.qty),
             p.days,
         )
         for i, p in enumerate(items)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from yibao.money import RATIO_ONE, base_for_payment, ratio_sum_to_fen
+
 I64 = npt.NDArray[np.int64]
-RATIO_ONE = 10_000
 NO_CAP = np.iinfo(np.int64).max // 4
 
 
@@ -103,10 +104,6 @@ class Out:
             self.cols[name] = np.zeros(self.n, dtype=np.int64)
 
 
-def _half_up(x: I64) -> I64:
-    return (x + RATIO_ONE // 2) // RATIO_ONE
-
-
 def _due(s: Static, st: State, a: int, b: int) -> I64:
     py = s.py[a:b]
     basis = s.basis[a:b]
@@ -129,12 +126,12 @@ def _due(s: Static, st: State, a: int, b: int) -> I64:
             if rule.schedule is not None:
                 sched = np.asarray(rule.schedule, dtype=np.int64)
                 factor = sched[np.minimum(n[mr], len(sched) - 1)]
-                d[mr] = _half_up(f[mr] * factor)
+                d[mr] = ratio_sum_to_fen(f[mr] * factor)
             elif rule.step is not None:
                 nz = mr & (n > 0)
                 floor = np.minimum(rule.floor or 0, f[nz])
                 factor = np.maximum(RATIO_ONE - n[nz] * rule.step, 0)
-                d[nz] = np.maximum(_half_up(f[nz] * factor), floor)
+                d[nz] = np.maximum(ratio_sum_to_fen(f[nz] * factor), floor)
         due[m2] = d
     return due
 
@@ -165,7 +162,7 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     writes.append((s.n_ctr[a:b][m2], py[m2], np.ones(int(m2.sum()), dtype=np.int64)))
     ratio = s.ratio[a:b]
     base = ins - dedc
-    raw = np.where(has, _half_up(base * ratio), 0)
+    raw = np.where(has, ratio_sum_to_fen(base * ratio), 0)
     cap = s.cap[a:b]
     cap_ctr = s.cap_ctr[a:b]
     room = np.full(b - a, NO_CAP, dtype=np.int64)
@@ -175,7 +172,7 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     capped = paid < raw
     over_base = np.zeros(b - a, dtype=np.int64)
     if capped.any():
-        used = -((-paid[capped] * RATIO_ONE) // ratio[capped])
+        used = base_for_payment(paid[capped], ratio[capped])
         over_base[capped] = base[capped] - np.minimum(used, base[capped])
     writes.append((cap_ctr[has], py[has], paid[has]))
     c["act_pay_dedc"][a:b] = dedc
@@ -211,7 +208,7 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
                 lo_edge = np.maximum(lo, lo_amt)
                 hi_edge = top if hi is None else np.minimum(hi, top)
                 acc += np.maximum(hi_edge - lo_edge, 0) * rt
-            lraw[mt] = np.where(lbase[mt] > 0, _half_up(acc), 0)
+            lraw[mt] = np.where(lbase[mt] > 0, ratio_sum_to_fen(acc), 0)
             if terms.cap is not None:
                 lroom[mt] = np.maximum(terms.cap - paid_before[mt], 0)
         lpaid = np.minimum(lraw, lroom)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from yibao.money import apply_ratio, price_times_qty
 from yibao.policy.catalogue import CLASS_C, CatalogueItem
 
 
@@ -42,7 +43,7 @@ def split_lines(lines: pl.LazyFrame, visit_cat: pl.LazyFrame, cat: pl.DataFrame)
     joined = lines.join(visit_cat, on="visit_id", how="left").join(
         cat.lazy(), on=["cat_id", "code"], how="left"
     )
-    over_raw = ((pl.col("price") - pl.col("cap")) * pl.col("qty") + 5_000) // 10_000
+    over_raw = price_times_qty(pl.col("price") - pl.col("cap"), pl.col("qty"))
     over = (
         pl.when(pl.col("is_c") | pl.col("cap").is_null() | (pl.col("price") <= pl.col("cap")))
         .then(0)
@@ -54,9 +55,7 @@ def split_lines(lines: pl.LazyFrame, visit_cat: pl.LazyFrame, cat: pl.DataFrame)
         .with_columns(base=pl.col("amount") - pl.col("over"))
         .with_columns(
             full=pl.when(pl.col("is_c")).then(pl.col("amount")).otherwise(0),
-            pre=pl.when(pl.col("is_c"))
-            .then(0)
-            .otherwise((pl.col("base") * pl.col("selfpay") + 5_000) // 10_000),
+            pre=pl.when(pl.col("is_c")).then(0).otherwise(apply_ratio(pl.col("base"), pl.col("selfpay"))),
         )
         .with_columns(ins=pl.when(pl.col("is_c")).then(0).otherwise(pl.col("base") - pl.col("pre")))
         .select("visit_id", "feedetl_sn", "code", "amount", "known", "full", "over", "pre", "ins")
@@ -102,11 +101,9 @@ def split_lines_fast(lines: pl.DataFrame, items: dict[str, CatalogueItem]) -> pl
     capped = (~is_c) & (cap >= 0) & (price > cap)
     over = np.zeros(len(amount), dtype=np.int64)
     if capped.any():
-        over[capped] = np.minimum(
-            ((price[capped] - cap[capped]) * qty[capped] + 5_000) // 10_000, amount[capped]
-        )
+        over[capped] = np.minimum(price_times_qty(price[capped] - cap[capped], qty[capped]), amount[capped])
     base = amount - over
-    pre = np.where(is_c, 0, (base * selfpay + 5_000) // 10_000)
+    pre = np.where(is_c, 0, apply_ratio(base, selfpay))
     ins = np.where(is_c, 0, base - pre)
     full = np.where(is_c, amount, 0)
     vid = lines["visit_id"].to_numpy()

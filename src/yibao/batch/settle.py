@@ -19,6 +19,7 @@ from yibao.batch import kernel
 from yibao.batch.lines import catalogue_frame, split_lines, split_lines_fast, visit_sums
 from yibao.policy.book import PolicyBook
 from yibao.policy.compiled import CompiledPolicy
+from yibao.settlement.engine import check_attributes
 from yibao.settlement.model import SettlementError
 
 MONEY_OUT = (
@@ -96,16 +97,68 @@ class _Counters:
 def settle_batch(
     book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame | pl.LazyFrame
 ) -> BatchResult:
-    """Settle ``visits`` (with their ``lines``) of ``persons`` in time order (begin_date, seq)."""
-    loaded = book.loaded
-    versions = sorted(loaded.region.versions, key=lambda v: v.effective_from)
-    policies: list[CompiledPolicy] = [book.for_date(v.effective_from) for v in versions]
-    catalogue_ids: dict[str, int] = {}
-    for v in versions:
-        catalogue_ids.setdefault(v.catalogue or loaded.region.catalogue, len(catalogue_ids))
-    cat = catalogue_frame({cid: loaded.catalogues[name] for name, cid in catalogue_ids.items()})
+    """Settle ``visits`` (with their ``lines``) of ``persons`` in time order (begin_date, seq).
 
-    # time order, version per visit (by begin date)
+    The steps: order the visits in time and find each one's policy version; split the lines and sum
+    them per visit; read the persons' attributes; resolve the static parameters once per distinct
+    combination of attributes; arrange the visits in rounds (one visit per family-account component
+    per round); run the accumulator kernel round by round; return the result frame.
+    """
+    versions = _Versions.of(book)
+    timing = _time_order(book, visits, versions)
+    parts = _line_stage(book, lines, versions, timing)
+    who = _Attributes.of(persons, visits, timing.order)
+    table = _static_parameters(versions, timing, who)
+    perm, round_starts = _rounds(who.psn, who.payer, who.n_persons)
+    py, uniq = _person_years(who.psn, timing.years)
+    static = table.static(py, who, parts, perm, round_starts)
+    balances = np.zeros(who.n_persons, dtype=np.int64)
+    balances[persons["psn_id"].to_numpy()] = persons["account_balance"].to_numpy()
+    state = kernel.State(
+        counters=np.zeros((max(len(table.ctr.ids), 1), len(uniq)), dtype=np.int64), balance=balances
+    )
+    out = kernel.run(static, state)
+    frame = _result_frame(timing.visit_ids[perm], static, out)
+    y0 = int(timing.years.min()) if len(timing.years) else 0
+    person_years = pl.DataFrame({"py": np.arange(len(uniq)), "psn_id": uniq // 64, "year": uniq % 64 + y0})
+    return BatchResult(frame, dict(table.ctr.ids), person_years, state)
+
+
+@dataclass(frozen=True)
+class _Versions:
+    """The region's policy versions in date order, each compiled, and their catalogues as one frame."""
+
+    versions: list[Any]
+    policies: list[CompiledPolicy]
+    catalogue_ids: dict[str, int]  # catalogue name -> id in ``frame``
+    frame: pl.DataFrame
+    book: PolicyBook
+
+    @classmethod
+    def of(cls, book: PolicyBook) -> _Versions:
+        loaded = book.loaded
+        versions = sorted(loaded.region.versions, key=lambda v: v.effective_from)
+        policies = [book.for_date(v.effective_from) for v in versions]
+        catalogue_ids: dict[str, int] = {}
+        for v in versions:
+            catalogue_ids.setdefault(v.catalogue or loaded.region.catalogue, len(catalogue_ids))
+        frame = catalogue_frame({cid: loaded.catalogues[name] for name, cid in catalogue_ids.items()})
+        return cls(versions, policies, catalogue_ids, frame, book)
+
+    def catalogue_of(self, v: Any) -> str:
+        return str(v.catalogue or self.book.loaded.region.catalogue)
+
+
+@dataclass(frozen=True)
+class _Timing:
+    order: np.ndarray  # visit row index in time order
+    ver_of: np.ndarray  # policy version index per visit (time order)
+    years: np.ndarray  # accumulator year per visit (time order)
+    visit_ids: np.ndarray  # visit_id per visit (time order)
+
+
+def _time_order(book: PolicyBook, visits: pl.DataFrame, vs: _Versions) -> _Timing:
+    """Visits in time order (begin_date, then seq) and the policy version in force on each begin date."""
     n_vis = visits.height
     days = visits["begin_date"].to_numpy().astype("datetime64[D]")
     seq = visits["seq"].to_numpy()
@@ -115,169 +168,230 @@ def settle_batch(
     )
     order = np.arange(n_vis) if in_order else np.lexsort((seq, days))
     days = days[order]
-    ver_of = _version_index(days, [v.effective_from for v in versions], [v.effective_to for v in versions])
+    ver_of = _version_index(
+        days, [v.effective_from for v in vs.versions], [v.effective_to for v in vs.versions]
+    )
     if (ver_of < 0).any():
-        i = int(order[np.nonzero(ver_of < 0)[0][0]])
+        k = int(np.nonzero(ver_of < 0)[0][0])
         raise SettlementError(
             "visit.begin_date",
-            f"{days[np.nonzero(ver_of < 0)[0][0]]} (visit "
-            f"{visits['mdtrt_id'][i]}) is outside every policy version of region {book.admdvs}",
+            f"就诊日期 {days[k]}（就诊 {visits['mdtrt_id'][int(order[k])]}）不在统筹区 {book.admdvs} 任何政策版本的"
+            "有效期内 is outside every policy version of the region",
             "no_policy",
         )
     years = days.astype("datetime64[Y]").astype(np.int64) + 1970
-    visit_ids = visits["visit_id"].to_numpy()[order]
+    return _Timing(order, ver_of, years, visits["visit_id"].to_numpy()[order])
 
-    # line stage → per-visit sums aligned with the time order
+
+def _line_stage(
+    book: PolicyBook, lines: pl.DataFrame | pl.LazyFrame, vs: _Versions, timing: _Timing
+) -> dict[str, np.ndarray]:
+    """Every line split into its four parts and summed per visit, aligned with the time order."""
+    loaded = book.loaded
     sums: pl.DataFrame | None = None
-    if len(catalogue_ids) == 1 and isinstance(lines, pl.DataFrame):
-        sums = split_lines_fast(lines, loaded.catalogues[next(iter(catalogue_ids))])
+    if len(vs.catalogue_ids) == 1 and isinstance(lines, pl.DataFrame):
+        sums = split_lines_fast(lines, loaded.catalogues[next(iter(vs.catalogue_ids))])
     if sums is None:  # several catalogues, a lazy frame, or an unknown code to report
-        cat_of_ver = np.array(
-            [catalogue_ids[v.catalogue or loaded.region.catalogue] for v in versions], dtype=np.int32
-        )
-        visit_cat = pl.DataFrame({"visit_id": visit_ids, "cat_id": cat_of_ver[ver_of]})
-        split = split_lines(lines.lazy(), visit_cat.lazy(), cat)
+        cat_of_ver = np.array([vs.catalogue_ids[vs.catalogue_of(v)] for v in vs.versions], dtype=np.int32)
+        visit_cat = pl.DataFrame({"visit_id": timing.visit_ids, "cat_id": cat_of_ver[timing.ver_of]})
+        split = split_lines(lines.lazy(), visit_cat.lazy(), vs.frame)
         sums = visit_sums(split).collect()
         if not sums["all_known"].all():
             bad_line = split.filter(~pl.col("known")).head(1).collect().row(0, named=True)
             raise SettlementError(
                 "lines.code",
-                f"unknown item code {bad_line['code']!r} (visit_id "
-                f"{bad_line['visit_id']}, line {bad_line['feedetl_sn']})",
+                f"目录中没有该项目编码 {bad_line['code']!r}（就诊 {bad_line['visit_id']}，明细 "
+                f"{bad_line['feedetl_sn']}） unknown item code",
                 "unknown_item",
             )
-    parts = _align(sums, visit_ids)
+    return _align(sums, timing.visit_ids)
 
-    # persons' attributes by dense psn_id, as integer codes
-    n_persons = int(persons["psn_id"].max()) + 1  # type: ignore[arg-type]
-    pid = persons["psn_id"].to_numpy()
-    scheme_codes, scheme_cats = _factor(persons["insutype"])
-    ptype_codes, ptype_cats = _factor(persons["psn_type"])
-    ident_codes, ident_cats = _factor(persons["identities"].fill_null(""))
-    p_scheme = np.full(n_persons, -1, dtype=np.int64)
-    p_ptype = np.zeros(n_persons, dtype=np.int64)
-    p_ident = np.zeros(n_persons, dtype=np.int64)
-    p_fam = np.full(n_persons, -1, dtype=np.int64)
-    p_scheme[pid], p_ptype[pid], p_ident[pid] = scheme_codes, ptype_codes, ident_codes
-    p_fam[pid] = persons["family_payer_id"].to_numpy()
-    psn = visits["psn_id"].to_numpy().astype(np.int64)[order]
-    if len(psn) and (psn.max() >= n_persons or (p_scheme[psn] < 0).any()):
-        raise SettlementError("visit.psn_id", "refers to a person not in the persons table", "unknown_person")
-    payer = visits["account_payer_id"].to_numpy().astype(np.int64)[order]
-    family = (payer >= 0) & (payer != psn)
-    payer_scheme = np.where(payer >= 0, p_scheme[np.maximum(payer, 0)], -1)
-    family_ok = np.where(family, p_fam[psn] == payer, True)
-    med_codes, med_cats = _factor(visits["med_type"])
-    lv_codes, lv_cats = _factor(visits["hosp_lv"])
-    loc_codes, loc_cats = _factor(visits["locality"])
-    emergency = visits["emergency"].to_numpy()[order]
-    use_acct = visits["use_account"].to_numpy()[order]
-    med, lv, loc = med_codes[order], lv_codes[order], loc_codes[order]
-    # 异地急诊抢救 is treated as filed (the engine's rule), folded into an effective locality code
-    loc_names = [*loc_cats, "remote_filed"]
-    unfiled = loc_cats.index("remote_unfiled") if "remote_unfiled" in loc_cats else -1
-    filed = loc_cats.index("remote_filed") if "remote_filed" in loc_cats else len(loc_cats)
-    loc = np.where((loc == unfiled) & emergency, filed, loc)
 
-    # static parameters per distinct combination of attributes
-    fields = [
-        ver_of.astype(np.int64),
-        p_scheme[psn],
-        p_ptype[psn],
-        med,
-        lv,
-        loc,
-        p_ident[psn],
-        use_acct.astype(np.int64),
-        family.astype(np.int64),
-        payer_scheme + 1,
-        family_ok.astype(np.int64),
-    ]
-    key = np.zeros(n_vis, dtype=np.int64)
+@dataclass(frozen=True)
+class _Attributes:
+    """Persons' and visits' attributes as integer codes, in time order (``*_cats`` name the codes)."""
+
+    n_persons: int
+    psn: np.ndarray
+    payer: np.ndarray
+    family: np.ndarray
+    family_ok: np.ndarray
+    scheme: np.ndarray
+    ptype: np.ndarray
+    ident: np.ndarray
+    payer_scheme: np.ndarray
+    med: np.ndarray
+    lv: np.ndarray
+    loc: np.ndarray
+    use_acct: np.ndarray
+    scheme_cats: list[str]
+    ptype_cats: list[str]
+    ident_cats: list[str]
+    med_cats: list[str]
+    lv_cats: list[str]
+    loc_names: list[str]
+
+    @classmethod
+    def of(cls, persons: pl.DataFrame, visits: pl.DataFrame, order: np.ndarray) -> _Attributes:
+        n_persons = int(persons["psn_id"].max()) + 1  # type: ignore[arg-type]
+        pid = persons["psn_id"].to_numpy()
+        scheme_codes, scheme_cats = _factor(persons["insutype"])
+        ptype_codes, ptype_cats = _factor(persons["psn_type"])
+        ident_codes, ident_cats = _factor(persons["identities"].fill_null(""))
+        p_scheme = np.full(n_persons, -1, dtype=np.int64)
+        p_ptype = np.zeros(n_persons, dtype=np.int64)
+        p_ident = np.zeros(n_persons, dtype=np.int64)
+        p_fam = np.full(n_persons, -1, dtype=np.int64)
+        p_scheme[pid], p_ptype[pid], p_ident[pid] = scheme_codes, ptype_codes, ident_codes
+        p_fam[pid] = persons["family_payer_id"].to_numpy()
+        psn = visits["psn_id"].to_numpy().astype(np.int64)[order]
+        if len(psn) and (psn.max() >= n_persons or (p_scheme[psn] < 0).any()):
+            raise SettlementError(
+                "visit.psn_id",
+                "人员表中没有该人员 refers to a person not in the persons table",
+                "unknown_person",
+            )
+        payer = visits["account_payer_id"].to_numpy().astype(np.int64)[order]
+        family = (payer >= 0) & (payer != psn)
+        med_codes, med_cats = _factor(visits["med_type"])
+        lv_codes, lv_cats = _factor(visits["hosp_lv"])
+        loc_codes, loc_cats = _factor(visits["locality"])
+        emergency = visits["emergency"].to_numpy()[order]
+        loc = loc_codes[order]
+        # 异地急诊抢救 is treated as filed (the engine's rule), folded into an effective locality code
+        unfiled = loc_cats.index("remote_unfiled") if "remote_unfiled" in loc_cats else -1
+        filed = loc_cats.index("remote_filed") if "remote_filed" in loc_cats else len(loc_cats)
+        return cls(
+            n_persons=n_persons,
+            psn=psn,
+            payer=payer,
+            family=family,
+            family_ok=np.where(family, p_fam[psn] == payer, True),
+            scheme=p_scheme[psn],
+            ptype=p_ptype[psn],
+            ident=p_ident[psn],
+            payer_scheme=np.where(payer >= 0, p_scheme[np.maximum(payer, 0)], -1),
+            med=med_codes[order],
+            lv=lv_codes[order],
+            loc=np.where((loc == unfiled) & emergency, filed, loc),
+            use_acct=visits["use_account"].to_numpy()[order],
+            scheme_cats=scheme_cats,
+            ptype_cats=ptype_cats,
+            ident_cats=ident_cats,
+            med_cats=med_cats,
+            lv_cats=lv_cats,
+            loc_names=[*loc_cats, "remote_filed"],
+        )
+
+
+_BENEFIT_COLUMNS = ("has_ben", "basis", "ded_ctr", "n_ctr", "ded_full", "rep_id", "ratio", "cap_ctr", "cap")
+_NO_BENEFIT = {"has_ben": False, "basis": 0, "ded_ctr": -1, "n_ctr": -1, "ded_full": 0, "rep_id": -1, "ratio": 0,
+               "cap_ctr": 0, "cap": kernel.NO_CAP}  # fmt: skip
+_BASIS_CODE = {"none": 0, "per_year": 1, "per_admission": 2}
+
+
+@dataclass
+class _StaticTable:
+    """The static parameters per distinct combination of attributes (``combo``), and the layer slots."""
+
+    combo_idx: np.ndarray  # combination of each visit (time order)
+    cols: dict[str, list[Any]]  # parameter -> value per combination
+    slot_defs: list[tuple[int, Any]]  # (version index, CompiledLayer) in file order
+    slot_terms: list[np.ndarray]  # per slot: terms index per combination (-1: the layer does not apply)
+    slot_term_lists: list[list[Any]]
+    rules: list[kernel.RepeatRule]
+    ctr: _Counters
+
+    def static(
+        self,
+        py: np.ndarray,
+        who: _Attributes,
+        parts: dict[str, np.ndarray],
+        perm: np.ndarray,
+        round_starts: np.ndarray,
+    ) -> kernel.Static:
+        """The kernel's per-visit inputs, in round order."""
+        combo = self.combo_idx[perm]
+
+        def g(name: str, dtype: Any) -> Any:
+            return np.asarray(self.cols[name], dtype=dtype)[combo]
+
+        static = kernel.Static(
+            py=py.astype(np.int64)[perm],
+            acct=np.where(who.payer >= 0, who.payer, who.psn)[perm],
+            full=parts["full"][perm],
+            over=parts["over"][perm],
+            pre=parts["pre"][perm],
+            ins=parts["ins"][perm],
+            has_ben=g("has_ben", np.bool_),
+            basis=g("basis", np.int8),
+            ded_ctr=g("ded_ctr", np.int64),
+            n_ctr=g("n_ctr", np.int64),
+            ded_full=g("ded_full", np.int64),
+            rep_id=g("rep_id", np.int64),
+            ratio=g("ratio", np.int64),
+            cap_ctr=g("cap_ctr", np.int64),
+            cap=g("cap", np.int64),
+            acct_ok=g("acct_ok", np.bool_),
+            acct_in=g("acct_in", np.bool_),
+            acct_out=g("acct_out", np.bool_),
+            family=who.family[perm],
+            slots=[],
+            rules=self.rules,
+            round_starts=round_starts.astype(np.int64),
+        )
+        for si, (_vi, layer) in enumerate(self.slot_defs):
+            if not self.slot_term_lists[si]:
+                continue
+            static.slots.append(
+                kernel.Slot(
+                    field=layer.field,
+                    over_cap=layer.base == "over_cap",
+                    include_pre=layer.include_preselfpay,
+                    counter=self.ctr(layer.counter),
+                    paid_counter=self.ctr(f"{layer.counter}:paid"),
+                    terms=tuple(
+                        kernel.Terms(t.deductible, t.bounds, t.cap) for t in self.slot_term_lists[si]
+                    ),
+                    terms_idx=self.slot_terms[si][combo],
+                )
+            )
+        return static
+
+
+def _static_parameters(vs: _Versions, timing: _Timing, who: _Attributes) -> _StaticTable:
+    """Resolve benefit, ratio, deductible, caps, layers and account rule once per distinct combination of
+    visit attributes, with the compiled-policy lookups the engine uses."""
+    ver_of = timing.ver_of
+    fields = [ver_of.astype(np.int64), who.scheme, who.ptype, who.med, who.lv, who.loc, who.ident,
+              who.use_acct.astype(np.int64), who.family.astype(np.int64), who.payer_scheme + 1,
+              who.family_ok.astype(np.int64)]  # fmt: skip
+    key = np.zeros(len(ver_of), dtype=np.int64)
     for f in fields:
         key = key * (int(f.max()) + 1 if len(f) else 1) + f
     combo_idx, first_idx = _dense(key)
-    combo_rows = []
-    for c, i in enumerate(first_idx):
-        combo_rows.append(
-            {
-                "combo": c,
-                "ver": int(ver_of[i]),
-                "insutype": scheme_cats[p_scheme[psn[i]]],
-                "psn_type": ptype_cats[p_ptype[psn[i]]],
-                "med_type": med_cats[med[i]],
-                "hosp_lv": lv_cats[lv[i]],
-                "loc_eff": loc_names[loc[i]],
-                "identities": ident_cats[p_ident[psn[i]]],
-                "use_account": bool(use_acct[i]),
-                "family": bool(family[i]),
-                "payer_insutype": scheme_cats[payer_scheme[i]] if payer_scheme[i] >= 0 else None,
-                "family_ok": bool(family_ok[i]),
-            }
-        )
-    ctr = _Counters()
-    rules: list[kernel.RepeatRule] = []
+    slot_defs: list[tuple[int, Any]] = []
+    for vi, v in enumerate(vs.versions):
+        by_id = {lay.id: lay for key_layers in vs.policies[vi].layers.values() for lay in key_layers}
+        slot_defs.extend((vi, by_id[layer.id]) for layer in v.layers)
+    table = _StaticTable(
+        combo_idx=combo_idx,
+        cols={k: [] for k in (*_BENEFIT_COLUMNS, "acct_ok", "acct_in", "acct_out")},
+        slot_defs=slot_defs,
+        slot_terms=[np.full(len(first_idx), -1, dtype=np.int16) for _ in slot_defs],
+        slot_term_lists=[[] for _ in slot_defs],
+        rules=[],
+        ctr=_Counters(),
+    )
     rule_ids: dict[tuple[Any, ...], int] = {}
-    slot_defs: list[tuple[int, Any]] = []  # (version index, CompiledLayer) in file order
-    for vi, v in enumerate(versions):
-        by_id = {lay.id: lay for key_layers in policies[vi].layers.values() for lay in key_layers}
-        for layer in v.layers:
-            slot_defs.append((vi, by_id[layer.id]))
-    n_combo = len(combo_rows)
-    cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "has_ben",
-            "basis",
-            "ded_ctr",
-            "n_ctr",
-            "ded_full",
-            "rep_id",
-            "ratio",
-            "cap_ctr",
-            "cap",
-            "acct_ok",
-            "acct_in",
-            "acct_out",
+    for c, i in enumerate(first_idx):
+        row = _combo_row(who, int(i), int(ver_of[i]))
+        policy = vs.policies[row["ver"]]
+        check_attributes(
+            policy, row["insutype"], row["psn_type"], row["med_type"], row["hosp_lv"], row["loc_eff"]
         )
-    }
-    slot_terms = [np.full(n_combo, -1, dtype=np.int16) for _ in slot_defs]
-    slot_term_lists: list[list[Any]] = [[] for _ in slot_defs]
-    for row in combo_rows:
-        policy = policies[row["ver"]]
-        _check_combo(policy, row)
-        ben = policy.benefits.get((row["insutype"], row["med_type"]))
-        if ben is None:
-            cols["has_ben"].append(False)
-            for k, val in (
-                ("basis", 0),
-                ("ded_ctr", -1),
-                ("n_ctr", -1),
-                ("ded_full", 0),
-                ("rep_id", -1),
-                ("ratio", 0),
-                ("cap_ctr", 0),
-                ("cap", kernel.NO_CAP),
-            ):
-                cols[k].append(val)
-        else:
-            cols["has_ben"].append(True)
-            cols["basis"].append({"none": 0, "per_year": 1, "per_admission": 2}[ben.basis])
-            cols["ded_ctr"].append(ctr(ben.counter) if ben.basis != "none" else -1)
-            cols["n_ctr"].append(ctr(f"{ben.counter}:n") if ben.basis == "per_admission" else -1)
-            cols["ded_full"].append(ben.deductible.get((row["hosp_lv"], row["psn_type"]), 0))
-            rk = (ben.repeat_schedule, ben.repeat_step, ben.repeat_floor)
-            if ben.basis == "per_admission" and (rk[0] is not None or rk[1] is not None):
-                if rk not in rule_ids:
-                    rule_ids[rk] = len(rules)
-                    rules.append(kernel.RepeatRule(*rk))
-                cols["rep_id"].append(rule_ids[rk])
-            else:
-                cols["rep_id"].append(-1)
-            cols["ratio"].append(ben.ratio[(row["hosp_lv"], row["psn_type"], row["loc_eff"])])
-            cols["cap_ctr"].append(ctr(ben.cap_counter))
-            cap = ben.cap_by_person_type.get(row["psn_type"], ben.cap) if ben.cap_by_person_type else ben.cap
-            cols["cap"].append(kernel.NO_CAP if cap is None else cap)
+        for k, val in _benefit_parameters(policy, row, table, rule_ids).items():
+            table.cols[k].append(val)
         idents = frozenset(x for x in (row["identities"] or "").split("|") if x)
         applicable = {lay.id for lay in policy.layers.get((row["insutype"], row["med_type"]), ())}
         for si, (vi, layer) in enumerate(slot_defs):
@@ -286,16 +400,68 @@ def settle_batch(
             terms = layer.terms_for(idents)
             if terms is None:
                 continue
-            tl = slot_term_lists[si]
+            tl = table.slot_term_lists[si]
             if terms not in tl:
                 tl.append(terms)
-            slot_terms[si][row["combo"]] = tl.index(terms)
+            table.slot_terms[si][c] = tl.index(terms)
         ok, a_in, a_out = _account(policy, row)
-        cols["acct_ok"].append(ok)
-        cols["acct_in"].append(a_in)
-        cols["acct_out"].append(a_out)
+        table.cols["acct_ok"].append(ok)
+        table.cols["acct_in"].append(a_in)
+        table.cols["acct_out"].append(a_out)
+    return table
 
-    # rounds: rank of each visit within its family-account component, in time order
+
+def _combo_row(who: _Attributes, i: int, ver: int) -> dict[str, Any]:
+    """The attributes of visit ``i`` (time order) by name."""
+    ps = who.payer_scheme[i]
+    return {
+        "ver": ver,
+        "insutype": who.scheme_cats[who.scheme[i]],
+        "psn_type": who.ptype_cats[who.ptype[i]],
+        "med_type": who.med_cats[who.med[i]],
+        "hosp_lv": who.lv_cats[who.lv[i]],
+        "loc_eff": who.loc_names[who.loc[i]],
+        "identities": who.ident_cats[who.ident[i]],
+        "use_account": bool(who.use_acct[i]),
+        "family": bool(who.family[i]),
+        "payer_insutype": who.scheme_cats[ps] if ps >= 0 else None,
+        "family_ok": bool(who.family_ok[i]),
+    }
+
+
+def _benefit_parameters(
+    policy: CompiledPolicy, row: dict[str, Any], table: _StaticTable, rule_ids: dict[tuple[Any, ...], int]
+) -> dict[str, Any]:
+    """The basic pooled fund's parameters for one combination (the engine's basic-fund step)."""
+    ben = policy.benefits.get((row["insutype"], row["med_type"]))
+    if ben is None:
+        return _NO_BENEFIT
+    ctr = table.ctr
+    rk = (ben.repeat_schedule, ben.repeat_step, ben.repeat_floor)
+    rep_id = -1
+    if ben.basis == "per_admission" and (rk[0] is not None or rk[1] is not None):
+        if rk not in rule_ids:
+            rule_ids[rk] = len(table.rules)
+            table.rules.append(kernel.RepeatRule(*rk))
+        rep_id = rule_ids[rk]
+    cap = ben.cap_by_person_type.get(row["psn_type"], ben.cap) if ben.cap_by_person_type else ben.cap
+    return {
+        "has_ben": True,
+        "basis": _BASIS_CODE[ben.basis],
+        "ded_ctr": ctr(ben.counter) if ben.basis != "none" else -1,
+        "n_ctr": ctr(f"{ben.counter}:n") if ben.basis == "per_admission" else -1,
+        "ded_full": ben.deductible.get((row["hosp_lv"], row["psn_type"]), 0),
+        "rep_id": rep_id,
+        "ratio": ben.ratio[(row["hosp_lv"], row["psn_type"], row["loc_eff"])],
+        "cap_ctr": ctr(ben.cap_counter),
+        "cap": kernel.NO_CAP if cap is None else cap,
+    }
+
+
+def _rounds(psn: np.ndarray, payer: np.ndarray, n_persons: int) -> tuple[np.ndarray, np.ndarray]:
+    """(permutation into round order, start of each round): round r holds every family-account
+    component's r-th visit in time order, so no two visits of a round share a person or an account."""
+    n_vis = len(psn)
     comp = _components(psn, payer, n_persons)[psn]
     pos = np.arange(n_vis)
     by_comp = pl.DataFrame({"c": comp, "i": pos}).select(pl.arg_sort_by("c", "i")).to_series().to_numpy()
@@ -307,64 +473,20 @@ def settle_batch(
     # ranks are small: a stable sort on a narrow integer type is a radix sort
     perm = np.argsort(rank.astype(np.int16 if n_vis and rank.max() < 32_000 else np.int64), kind="stable")
     round_starts = np.r_[np.searchsorted(rank[perm], np.arange(int(rank.max()) + 1 if n_vis else 0)), n_vis]
+    return perm, round_starts
 
-    y0 = int(years.min()) if n_vis else 0
+
+def _person_years(psn: np.ndarray, years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dense person-year index per visit, the person-year keys ``psn_id * 64 + (year - first year)``)."""
+    y0 = int(years.min()) if len(years) else 0
     py_key = psn * 64 + (years - y0)
     py, py_first = _dense(py_key)
-    uniq = py_key[py_first]
-    combo_idx = combo_idx[perm]
+    return py, py_key[py_first]
 
-    def g(name: str, dtype: Any) -> Any:
-        return np.asarray(cols[name], dtype=dtype)[combo_idx]
 
-    acct_idx = np.where(payer >= 0, payer, psn)[perm]
-    static = kernel.Static(
-        py=py.astype(np.int64)[perm],
-        acct=acct_idx,
-        full=parts["full"][perm],
-        over=parts["over"][perm],
-        pre=parts["pre"][perm],
-        ins=parts["ins"][perm],
-        has_ben=g("has_ben", np.bool_),
-        basis=g("basis", np.int8),
-        ded_ctr=g("ded_ctr", np.int64),
-        n_ctr=g("n_ctr", np.int64),
-        ded_full=g("ded_full", np.int64),
-        rep_id=g("rep_id", np.int64),
-        ratio=g("ratio", np.int64),
-        cap_ctr=g("cap_ctr", np.int64),
-        cap=g("cap", np.int64),
-        acct_ok=g("acct_ok", np.bool_),
-        acct_in=g("acct_in", np.bool_),
-        acct_out=g("acct_out", np.bool_),
-        family=family[perm],
-        slots=[],
-        rules=rules,
-        round_starts=round_starts.astype(np.int64),
-    )
-    for si, (_vi, layer) in enumerate(slot_defs):
-        if not slot_term_lists[si]:
-            continue
-        static.slots.append(
-            kernel.Slot(
-                field=layer.field,
-                over_cap=layer.base == "over_cap",
-                include_pre=layer.include_preselfpay,
-                counter=ctr(layer.counter),
-                paid_counter=ctr(f"{layer.counter}:paid"),
-                terms=tuple(kernel.Terms(t.deductible, t.bounds, t.cap) for t in slot_term_lists[si]),
-                terms_idx=slot_terms[si][combo_idx],
-            )
-        )
-    balances = np.zeros(n_persons, dtype=np.int64)
-    balances[persons["psn_id"].to_numpy()] = persons["account_balance"].to_numpy()
-    state = kernel.State(
-        counters=np.zeros((max(len(ctr.ids), 1), len(uniq)), dtype=np.int64), balance=balances
-    )
-    out = kernel.run(static, state)
-
-    # results stay in round order (no scatter back): consumers join on visit_id
-    res: dict[str, Any] = {"visit_id": visit_ids[perm]}
+def _result_frame(visit_ids: np.ndarray, static: kernel.Static, out: Any) -> pl.DataFrame:
+    """One row per visit (round order; consumers join on visit_id) with the 2207 money fields."""
+    res: dict[str, Any] = {"visit_id": visit_ids}
     res.update(out.cols)
     full_, over_, pre_, ins_ = static.full, static.over, static.pre, static.ins
     res.update(
@@ -373,11 +495,9 @@ def settle_batch(
         overlmt_selfpay=over_,
         preselfpay_amt=pre_,
         inscp_scp_amt=ins_,
-        hosp_part_amt=np.zeros(n_vis, dtype=np.int64),
+        hosp_part_amt=np.zeros(len(visit_ids), dtype=np.int64),
     )
-    frame = pl.DataFrame(res).select("visit_id", *MONEY_OUT, "pool_prop_selfpay")
-    person_years = pl.DataFrame({"py": np.arange(len(uniq)), "psn_id": uniq // 64, "year": uniq % 64 + y0})
-    return BatchResult(frame, dict(ctr.ids), person_years, state)
+    return pl.DataFrame(res).select("visit_id", *MONEY_OUT, "pool_prop_selfpay")
 
 
 def _dense(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -423,32 +543,19 @@ def _version_index(days: np.ndarray, starts: list[dt.date], ends: list[dt.date])
     return out
 
 
-def _check_combo(policy: CompiledPolicy, row: dict[str, Any]) -> None:
-    """The engine's input checks, once per combination (same fields, same reasons)."""
-    pt = row["psn_type"]
-    if pt not in policy.person_groups:
-        raise SettlementError("person.psn_type", f"unknown person type {pt!r} in region {policy.admdvs}")
-    if policy.person_scheme[pt] != row["insutype"]:
-        raise SettlementError(
-            "person.insutype", f"person type {pt!r} does not belong to scheme {row['insutype']!r}"
-        )
-    if row["med_type"] not in policy.visit_types:
-        raise SettlementError("visit.med_type", f"unknown visit type {row['med_type']!r}")
-    if row["hosp_lv"] not in policy.levels:
-        raise SettlementError("visit.hosp_lv", f"unknown hospital level {row['hosp_lv']!r}")
-    if row["loc_eff"] not in ("local", "remote_filed", "remote_unfiled"):
-        raise SettlementError("visit.locality", f"unknown locality {row['loc_eff']!r}")
-
-
 def _account(policy: CompiledPolicy, row: dict[str, Any]) -> tuple[bool, bool, bool]:
     """(account pays on this visit, covers in-scope, covers out-of-scope) — the engine's step 4."""
     rule = policy.accounts.get(row["insutype"])
     if row["family"]:
         rule = policy.accounts.get(row["payer_insutype"] or row["insutype"])
         if rule is None or not rule.family_mutual_aid:
-            raise SettlementError("visit.account_psn_no", "family mutual aid (家庭共济) is not allowed here")
+            raise SettlementError(
+                "visit.account_psn_no", "此处不允许家庭共济 family mutual aid (家庭共济) is not allowed here"
+            )
         if not row["family_ok"]:
-            raise SettlementError("visit.account_psn_no", "the payer is not a registered family member")
+            raise SettlementError(
+                "visit.account_psn_no", "付款人不是登记的家庭成员 the payer is not a registered family member"
+            )
         active = True
     else:
         active = bool(row["use_account"]) and rule is not None

@@ -32,8 +32,8 @@ import typer
 
 from yibao.bench.settle import record
 from yibao.bench.settle_db import DAY, DEFAULT_ADMIN_URL, _persons, _visits
-from yibao.money import fen_to_yuan
-from yibao.settlement.model import QTY_ONE, Visit
+from yibao.money import QTY_ONE, fen_to_yuan
+from yibao.settlement.model import Visit
 
 PASSWORD = "bench-password-1"
 INSTITUTION = "H61000000001"  # the code settle_db's visits carry

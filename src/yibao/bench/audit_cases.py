@@ -22,9 +22,10 @@ from yibao.audit.cases.grouping import group_flags
 from yibao.audit.cases.store import CaseStore
 from yibao.audit.flags import FLAG_SCHEMA
 from yibao.ledger import Ledger, PersonRecord
+from yibao.money import QTY_ONE
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path, load_region
-from yibao.settlement.model import QTY_ONE, Line, Visit
+from yibao.settlement.model import Line, Visit
 
 NOTICE = dt.datetime(2025, 6, 3, 2, 0, tzinfo=dt.UTC)
 AFTER = dt.datetime(2025, 8, 1, 2, 0, tzinfo=dt.UTC)

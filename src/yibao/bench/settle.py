@@ -8,10 +8,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from yibao.money import QTY_ONE
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path, load_region
 from yibao.settlement.engine import settle_visit
-from yibao.settlement.model import QTY_ONE, Line, Person, Visit
+from yibao.settlement.model import Line, Person, Visit
 
 
 def record(bench: str, metric: str, value: float, unit: str) -> dict[str, Any]:

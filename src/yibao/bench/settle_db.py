@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from yibao.ledger import Ledger, PersonRecord
+from yibao.money import QTY_ONE
 from yibao.policy.book import PolicyBook
-from yibao.settlement.model import QTY_ONE, Line, Visit
+from yibao.settlement.model import Line, Visit
 
 DAY = dt.date(2025, 6, 1)
 DEFAULT_ADMIN_URL = "postgresql://root@127.0.0.1:5432/postgres"

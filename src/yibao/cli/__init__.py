@@ -127,7 +127,8 @@ def settle(
     from yibao.ledger import Ledger
     from yibao.policy.book import PolicyBook
     from yibao.settlement import io
-    from yibao.settlement.explain import explain, line_splits
+    from yibao.settlement.allocation import line_splits
+    from yibao.settlement.explain import explain
     from yibao.settlement.model import SettlementError
 
     try:
@@ -161,7 +162,7 @@ def settle(
         "infno": "2206" if pre else "2207",
         "replayed": out.replayed,
         "output": {"setlinfo": io.setlinfo(s, None if pre else out.setl_id), "setldetail": io.setldetail(s)},
-        "lines": io.line_rows(line_splits(s, visit)),
+        "lines": io.line_rows(line_splits(s, visit.lines)),
     }
     if explain_:
         payload["explanation"] = explain(s, visit, policy)

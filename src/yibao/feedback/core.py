@@ -15,9 +15,10 @@ from typing import Any
 import yaml
 
 from yibao.errors import FieldError
+from yibao.money import QTY_ONE
 from yibao.policy.compiled import CompiledPolicy
 from yibao.settlement.engine import settle_visit
-from yibao.settlement.model import QTY_ONE, Line, Person, Settlement, Visit
+from yibao.settlement.model import Line, Person, Settlement, Visit
 from yibao.workdays import CalendarError, WorkCalendar, national_calendar, parse_calendar
 
 PARAMS_FILE = Path(__file__).with_name("params.yaml")

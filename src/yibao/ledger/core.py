@@ -59,6 +59,7 @@ from yibao.settlement.model import (
     Settlement,
     Visit,
 )
+from yibao.settlement.trace import AuditFindingStep, read_steps, step_to_json
 
 ACTIVE, CANCELLED = "active", "cancelled"
 JOURNAL_FIELDS = (*FUND_FIELDS, "acct_pay", "psn_cash_pay")
@@ -667,7 +668,7 @@ class Ledger:
                     for d in s.setldetail
                 ]
             ),
-            json.dumps(s.steps, ensure_ascii=False, separators=(",", ":")),
+            json.dumps([step_to_json(x) for x in s.steps], ensure_ascii=False, separators=(",", ":")),
             vjson,
         )
         lines = [
@@ -912,11 +913,11 @@ class Ledger:
         s.account_psn_no = h["account_psn_no"]
         s.setldetail = [FundDetail(*d) for d in json.loads(h["setldetail"])]
         s.deltas = {k: int(v) for k, v in json.loads(h["deltas"]).items()}
-        s.steps = [tuple(x) for x in json.loads(h["steps"])]
+        s.steps = read_steps(json.loads(h["steps"]), s.setldetail)
         s.audit = [
-            AuditFinding(None if x[1] is None else str(x[1]), str(x[2]), str(x[3]), str(x[4]), str(x[5]))
+            AuditFinding(x.feedetl_sn, x.rule_code, x.severity, x.reason_zh, x.reason_en)
             for x in s.steps
-            if x[0] == "audit_finding"
+            if isinstance(x, AuditFindingStep)
         ]
         lines = [StoredLine(*r) for r in line_rows]
         s.line_parts = [

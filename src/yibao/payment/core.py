@@ -22,7 +22,7 @@ from fractions import Fraction
 import polars as pl
 
 from yibao.errors import FieldError
-from yibao.money import RATIO_ONE, split_largest_remainder
+from yibao.money import RATIO_ONE, half_up_div, split_largest_remainder
 from yibao.payment.policy import Budget, PaymentPolicy, Trim
 
 PU_PER_POINT = RATIO_ONE  # points are held in 1/10000 of a point
@@ -46,18 +46,6 @@ BASE_COLUMNS: Columns = {
 }
 DRG_COLUMNS: Columns = {**BASE_COLUMNS, "drg": (pl.String,)}
 DIP_COLUMNS: Columns = {**BASE_COLUMNS, "pdx": (pl.String,), "main_procedure": (pl.String,)}
-
-
-def half_up(num: int, den: int) -> int:
-    """``num / den`` rounded half up, for ``num ≥ 0`` and ``den > 0``."""
-    return (2 * num + den) // (2 * den)
-
-
-def half_up_expr(num: pl.Expr, den: pl.Expr | int) -> pl.Expr:
-    """The same rounding on Int64 columns (non-negative numerators, positive denominators)."""
-    if isinstance(den, int):
-        return (num * 2 + den) // (2 * den)
-    return (num * 2 + den) // (den * 2)
 
 
 def check_claims(
@@ -114,7 +102,7 @@ def level_coefficients(policy: PaymentPolicy, history: pl.DataFrame) -> dict[str
     )
     for lv, cost, mean in per.iter_rows():
         if lv in out:
-            out[lv] = half_up(cost * RATIO_ONE, mean)
+            out[lv] = half_up_div(cost * RATIO_ONE, mean)
     return out
 
 
@@ -155,13 +143,13 @@ def trim_mask(frame: pl.DataFrame, keys: list[str], trim: Trim | None) -> pl.Ser
             cost.quantile(0.25, interpolation="nearest").cast(pl.Int64).alias("_q1"),
             cost.quantile(0.75, interpolation="nearest").cast(pl.Int64).alias("_q3"),
         )
-        reach = half_up_expr((pl.col("_q3") - pl.col("_q1")) * trim.k, RATIO_ONE)
+        reach = half_up_div((pl.col("_q3") - pl.col("_q1")) * trim.k, RATIO_ONE)
         stats = stats.with_columns((pl.col("_q1") - reach).alias("_lo"), (pl.col("_q3") + reach).alias("_hi"))
         keep = (cost >= pl.col("_lo")) & (cost <= pl.col("_hi"))
     else:
         assert trim.low is not None and trim.high is not None
         stats = frame.group_by(keys).agg(pl.len().alias("_n"), cost.sum().alias("_s"))
-        mean = half_up_expr(pl.col("_s"), pl.col("_n").cast(pl.Int64))
+        mean = half_up_div(pl.col("_s"), pl.col("_n").cast(pl.Int64))
         keep = (cost * RATIO_ONE >= mean * trim.low) & (cost * RATIO_ONE <= mean * trim.high)
     df = frame.select([*keys, "medfee_sumamt"]).join(stats, on=keys, how="left", maintain_order="left")
     df = df.with_columns(keep.alias("_keep"))
@@ -187,7 +175,7 @@ def weighted_means(frame: pl.DataFrame, keys: list[str], years: Mapping[int, int
         .join(wy, on="_year", how="inner")
         .group_by([*keys, "_year", "_w"])
         .agg(pl.col("medfee_sumamt").sum().alias("_s"), pl.len().cast(pl.Int64).alias("_n"))
-        .with_columns(half_up_expr(pl.col("_s"), pl.col("_n")).alias("_m"))
+        .with_columns(half_up_div(pl.col("_s"), pl.col("_n")).alias("_m"))
         .filter(pl.col("_w") > 0)
     )
     return (
@@ -197,7 +185,7 @@ def weighted_means(frame: pl.DataFrame, keys: list[str], years: Mapping[int, int
             pl.col("_w").sum().alias("_ws"),
             pl.col("_n").sum().alias("n_cases"),
         )
-        .with_columns(half_up_expr(pl.col("_mw"), pl.col("_ws")).alias("mean_fen"))
+        .with_columns(half_up_div(pl.col("_mw"), pl.col("_ws")).alias("mean_fen"))
         .select([*keys, "n_cases", "mean_fen"])
     )
 
@@ -211,9 +199,9 @@ def overall_mean(frame: pl.DataFrame, years: Mapping[int, int]) -> int:
     for y, total, n in per.iter_rows():
         w = years.get(y, 0)
         if w and n:
-            num += w * half_up(total, n)
+            num += w * half_up_div(total, n)
             den += w
-    m = half_up(num, den) if den else 0
+    m = half_up_div(num, den) if den else 0
     if m == 0:
         raise ClaimsError("history", "no case with a positive cost in the weighting years")
     return m
@@ -224,7 +212,7 @@ def pool_for(budget: Budget, history: pl.DataFrame, year: int) -> int:
     if budget.basis == "amount":
         assert budget.amount is not None
         if budget.reimbursement_ratio is not None:
-            return half_up(budget.amount * RATIO_ONE, budget.reimbursement_ratio)
+            return half_up_div(budget.amount * RATIO_ONE, budget.reimbursement_ratio)
         return budget.amount
     assert budget.growth is not None
     last = history.filter(pl.col("discharge_date").dt.year() == year - 1)
@@ -233,7 +221,7 @@ def pool_for(budget: Budget, history: pl.DataFrame, year: int) -> int:
             "history.discharge_date", f"no case discharged in {year - 1} for budget basis 'last_year_growth'"
         )
     total = int(last.get_column("medfee_sumamt").sum())
-    return half_up(total * (RATIO_ONE + budget.growth), RATIO_ONE)
+    return half_up_div(total * (RATIO_ONE + budget.growth), RATIO_ONE)
 
 
 def budget_point_value(history: pl.DataFrame, years: Mapping[int, int]) -> Fraction:
@@ -342,7 +330,7 @@ def settle_points(
         .sort(["fixmedins_code", "month"])
     )
     pre_due = [_frac_half_up(p * pv_budget) for p in monthly.get_column("points_pu").to_list()]
-    withheld = [half_up(d * withholding, RATIO_ONE) for d in pre_due]
+    withheld = [half_up_div(d * withholding, RATIO_ONE) for d in pre_due]
     monthly = monthly.with_columns(
         pl.Series("pre_due_fen", pre_due, dtype=pl.Int64), pl.Series("withheld_fen", withheld, dtype=pl.Int64)
     ).with_columns((pl.col("pre_due_fen") - pl.col("withheld_fen")).alias("pre_paid_fen"))
@@ -357,7 +345,7 @@ def settle_points(
         )
     )
     if "_rw" in hospitals.columns:  # CMI = Σ RW / N, in 1/10000
-        hospitals = hospitals.with_columns(half_up_expr(pl.col("_rw"), pl.col("cases")).alias("cmi")).drop(
+        hospitals = hospitals.with_columns(half_up_div(pl.col("_rw"), pl.col("cases")).alias("cmi")).drop(
             "_rw"
         )
     if "fund_pay_sumamt" in cases.columns:  # fund share of what is due: due − what patients paid
@@ -419,7 +407,7 @@ def split_within(cases: pl.DataFrame) -> pl.DataFrame:
 
 
 def _frac_half_up(x: Fraction) -> int:
-    return half_up(x.numerator, x.denominator)
+    return half_up_div(x.numerator, x.denominator)
 
 
 def years_of(frame: pl.DataFrame) -> list[int]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from yibao.money import RATIO_ONE
+from yibao.money import RATIO_ONE, half_up_div
 from yibao.payment.core import (
     DIP_COLUMNS,
     ClaimsError,
@@ -29,7 +29,6 @@ from yibao.payment.core import (
     check_claims,
     check_levels,
     coefficient_expr,
-    half_up_expr,
     level_coefficients,
     only_year,
     overall_mean,
@@ -139,7 +138,7 @@ def build_dip_catalogue(history: pl.DataFrame, policy: PaymentPolicy) -> DipCata
     ppr = dip.points_per_rw.value
     table = (
         meta.join(means, on="dip_group")
-        .with_columns(half_up_expr(pl.col("mean_fen") * RATIO_ONE, big_m).alias("rw"))
+        .with_columns(half_up_div(pl.col("mean_fen") * RATIO_ONE, big_m).alias("rw"))
         .with_columns((pl.col("rw") * ppr).alias("score_pu"))
         .rename({"dip_group": "group_id"})
         .sort("group_id")
@@ -149,7 +148,7 @@ def build_dip_catalogue(history: pl.DataFrame, policy: PaymentPolicy) -> DipCata
         grouped.filter(pl.col("discharge_date").dt.year() == newest)
         .group_by(["dip_group", "hosp_lv"])
         .agg(pl.col("medfee_sumamt").sum().alias("_s"), pl.len().cast(pl.Int64).alias("_n"))
-        .with_columns(half_up_expr(pl.col("_s"), pl.col("_n")).alias("ref_fen"))
+        .with_columns(half_up_div(pl.col("_s"), pl.col("_n")).alias("ref_fen"))
         .select(pl.col("dip_group").alias("group_id"), "hosp_lv", "ref_fen")
         .filter(pl.col("ref_fen") > 0)
     )
@@ -182,7 +181,7 @@ def score_dip_cases(claims: pl.DataFrame, catalogue: DipCatalogue, policy: Payme
         coefficient_expr(policy, catalogue.level_coefficients).alias("coefficient"),
     )
     df = df.with_columns(
-        half_up_expr(pl.col("medfee_sumamt") * RATIO_ONE, pl.col("ref_fen")).alias("cost_ratio")
+        half_up_div(pl.col("medfee_sumamt") * RATIO_ONE, pl.col("ref_fen")).alias("cost_ratio")
     )
     r, dev = pl.col("cost_ratio"), dip.deviation
     df = df.with_columns(
@@ -204,8 +203,8 @@ def score_dip_cases(claims: pl.DataFrame, catalogue: DipCatalogue, policy: Payme
         .otherwise(pl.lit(RATIO_ONE))
         .alias("adjust"),
     )
-    df = df.with_columns(half_up_expr(pl.col("score_pu") * pl.col("adjust"), RATIO_ONE).alias("_pu"))
-    df = df.with_columns(half_up_expr(pl.col("_pu") * pl.col("coefficient"), RATIO_ONE).alias("points_pu"))
+    df = df.with_columns(half_up_div(pl.col("score_pu") * pl.col("adjust"), RATIO_ONE).alias("_pu"))
+    df = df.with_columns(half_up_div(pl.col("_pu") * pl.col("coefficient"), RATIO_ONE).alias("points_pu"))
     return df.drop([c for c in df.columns if c.startswith("_")])
 
 

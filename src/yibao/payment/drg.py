@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from yibao.money import RATIO_ONE
+from yibao.money import RATIO_ONE, half_up_div
 from yibao.payment.core import (
     DRG_COLUMNS,
     ClaimsError,
@@ -26,7 +26,6 @@ from yibao.payment.core import (
     check_claims,
     check_levels,
     coefficient_expr,
-    half_up_expr,
     level_coefficients,
     only_year,
     overall_mean,
@@ -69,7 +68,7 @@ def calibrate_drg_weights(history: pl.DataFrame, policy: PaymentPolicy) -> DrgWe
     table = (
         counts.join(means, on="drg", how="left")
         .with_columns(pl.col("n_kept").fill_null(0), pl.col("mean_fen").fill_null(0))
-        .with_columns(half_up_expr(pl.col("mean_fen") * RATIO_ONE, big_m).alias("rw"))
+        .with_columns(half_up_div(pl.col("mean_fen") * RATIO_ONE, big_m).alias("rw"))
         .with_columns((pl.col("rw") * drg.points_per_rw.value).alias("base_pu"))
         .sort("drg")
     )
@@ -111,11 +110,11 @@ def score_drg_cases(claims: pl.DataFrame, weights: DrgWeights, policy: PaymentPo
     # the case's standard: points and cost of the group at this hospital's coefficient; outliers are judged
     # against the standard cost, so a low outlier is paid at its actual cost whatever the level
     df = df.with_columns(
-        half_up_expr(pl.col("base_pu") * pl.col("coefficient"), RATIO_ONE).alias("standard_pu"),
-        half_up_expr(pl.col("drg_mean_fen") * pl.col("coefficient"), RATIO_ONE).alias("standard_fen"),
+        half_up_div(pl.col("base_pu") * pl.col("coefficient"), RATIO_ONE).alias("standard_pu"),
+        half_up_div(pl.col("drg_mean_fen") * pl.col("coefficient"), RATIO_ONE).alias("standard_fen"),
     )
     df = df.with_columns(
-        half_up_expr(pl.col("medfee_sumamt") * RATIO_ONE, pl.col("standard_fen")).alias("cost_ratio")
+        half_up_div(pl.col("medfee_sumamt") * RATIO_ONE, pl.col("standard_fen")).alias("cost_ratio")
     )
     high = _tier_multiple(drg)
     share = drg.high_outlier.excess_share
@@ -133,7 +132,7 @@ def score_drg_cases(claims: pl.DataFrame, weights: DrgWeights, policy: PaymentPo
         pl.when(~matched)
         .then(r)
         .when(r >= high)
-        .then(RATIO_ONE + half_up_expr((r - high) * share, RATIO_ONE))
+        .then(RATIO_ONE + half_up_div((r - high) * share, RATIO_ONE))
         .when(r <= low)
         .then(r)
         .otherwise(pl.lit(RATIO_ONE))
@@ -141,7 +140,7 @@ def score_drg_cases(claims: pl.DataFrame, weights: DrgWeights, policy: PaymentPo
     )
     # unmatched cases are priced at cost against RW 1 (the overall mean), so rw stays 1 for CMI
     return df.with_columns(
-        half_up_expr(pl.col("standard_pu") * pl.col("adjust"), RATIO_ONE).alias("points_pu")
+        half_up_div(pl.col("standard_pu") * pl.col("adjust"), RATIO_ONE).alias("points_pu")
     ).drop("_matched")
 
 

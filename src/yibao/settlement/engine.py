@@ -14,15 +14,16 @@ Rounding: every ratio applied rounds half up to the fen, once per fund per visit
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from yibao.money import RATIO_ONE, apply_ratio, base_for_payment
+from yibao.money import RATIO_ONE, apply_ratio, base_for_payment, price_times_qty, ratio_sum_to_fen
 from yibao.policy.catalogue import CLASS_C
 from yibao.policy.compiled import CompiledBenefit, CompiledLayer, CompiledPolicy
 from yibao.settlement.model import AuditHook, FundDetail, Person, Settlement, SettlementError, Visit
+from yibao.settlement.trace import Account, AuditFindingStep, AuditSummary, BasicFund, Layer, NoBenefit
 
-_HALF_QTY = 5_000
-_QTY_ONE = 10_000
 _NOTHING_BLOCKED: frozenset[str] = frozenset()
+LOCALITIES = ("local", "remote_filed", "remote_unfiled")
 
 
 def deductible_due(
@@ -60,7 +61,7 @@ def layer_payment(bounds: tuple[tuple[int, int | None, int], ...], before: int, 
         b = hi_amt if hi is None or hi > hi_amt else hi
         if b > a:
             acc += (b - a) * ratio
-    return (acc + RATIO_ONE // 2) // RATIO_ONE
+    return ratio_sum_to_fen(acc)
 
 
 def settle_visit(
@@ -81,176 +82,197 @@ def settle_visit(
     ``audit`` (optional, pure) is the in-event audit hook (事中审核, :mod:`yibao.audit.moments`): its findings
     are kept in ``Settlement.audit``; a line it blocks is settled as fully self-paid (全自费), a visit-level
     block makes every line self-paid.  Without a hook the result is exactly as before.
+
+    The steps, in the order of the one-stop settlement: check the visit against the policy, run the
+    in-event audit, split the lines, pay the basic pooled fund, pay each later layer, then the account.
     """
-    scheme = person.insutype
-    psn_type = person.psn_type
+    _check_visit(policy, person, visit)
+    s = Settlement(
+        visit.mdtrt_id,
+        person.psn_no,
+        person.insutype,
+        person.psn_type,
+        visit.med_type,
+        policy.admdvs,
+        policy.version_id,
+    )
+    blocked = _run_audit(s, person, visit, audit)
+    _split_lines(s, policy, visit, blocked)
+    left = _pay_basic_fund(s, policy, person, visit, acc)
+    _pay_layers(s, policy, person, acc, left)
+    _pay_account(s, policy, person, visit, account_balance, payer_insutype)
+    return s
+
+
+@dataclass(slots=True)
+class _Left:
+    """What the funds so far have left unpaid: the policy-scope amount, the pay-first amount and the
+    part of the scope the basic fund's cap kept it from paying (the base of an over-cap layer)."""
+
+    scope: int
+    preselfpay: int
+    over_cap: int
+
+
+def _check_visit(policy: CompiledPolicy, person: Person, visit: Visit) -> None:
+    check_attributes(policy, person.insutype, person.psn_type, visit.med_type, visit.hosp_lv, None)
+
+
+def check_attributes(
+    policy: CompiledPolicy, scheme: str, psn_type: str, med_type: str, level: str, locality: str | None
+) -> None:
+    """The visit's attributes must be ones the policy knows (every executor checks the same way)."""
     if psn_type not in policy.person_groups:
         raise SettlementError(
-            "person.psn_type", f"unknown person type {psn_type!r} in region {policy.admdvs}"
+            "person.psn_type",
+            f"人员类别 {psn_type!r} 不在统筹区 {policy.admdvs} 的政策中 unknown person type",
         )
     if policy.person_scheme[psn_type] != scheme:
         raise SettlementError(
-            "person.insutype", f"person type {psn_type!r} does not belong to scheme {scheme!r}"
+            "person.insutype",
+            f"人员类别 {psn_type!r} 不属于险种 {scheme!r} person type does not belong to the scheme",
         )
-    med_type = visit.med_type
     if med_type not in policy.visit_types:
-        raise SettlementError("visit.med_type", f"unknown visit type {med_type!r}")
-    level = visit.hosp_lv
+        raise SettlementError("visit.med_type", f"未知的医疗类别 {med_type!r} unknown visit type")
     if level not in policy.levels:
-        raise SettlementError("visit.hosp_lv", f"unknown hospital level {level!r}")
+        raise SettlementError("visit.hosp_lv", f"未知的医院等级 {level!r} unknown hospital level")
+    if locality is not None and locality not in LOCALITIES:
+        raise SettlementError("visit.locality", f"未知的就医地类别 {locality!r} unknown locality")
 
-    s = Settlement(
-        visit.mdtrt_id, person.psn_no, scheme, psn_type, med_type, policy.admdvs, policy.version_id
+
+def _run_audit(s: Settlement, person: Person, visit: Visit, audit: AuditHook | None) -> frozenset[str]:
+    """Run the in-event audit hook; the feedetl_sn of the lines it blocks (every line for a visit block)."""
+    if audit is None:
+        return _NOTHING_BLOCKED
+    found = audit(person, visit)
+    if not found:
+        return _NOTHING_BLOCKED
+    s.audit.extend(found)
+    blocked = frozenset(f.feedetl_sn for f in found if f.severity == "block" and f.feedetl_sn is not None)
+    if any(f.severity == "block" and f.feedetl_sn is None for f in found):
+        blocked = frozenset(ln.feedetl_sn for ln in visit.lines)
+    s.steps.append(AuditSummary(len(found), len(blocked)))
+    s.steps.extend(
+        AuditFindingStep(f.feedetl_sn, f.rule_code, f.severity, f.reason_zh, f.reason_en) for f in found
     )
+    return blocked
 
-    blocked: frozenset[str] | set[str] = _NOTHING_BLOCKED
-    if audit is not None:
-        found = audit(person, visit)
-        if found:
-            s.audit.extend(found)
-            blocked = {f.feedetl_sn for f in found if f.severity == "block"}  # type: ignore[misc]
-            if None in blocked:
-                blocked = {ln.feedetl_sn for ln in visit.lines}
-            s.steps.append(("audit", len(found), len(blocked)))
-            # each finding in the trace too, so a stored settlement keeps why a line was not paid
-            s.steps.extend(
-                ("audit_finding", f.feedetl_sn, f.rule_code, f.severity, f.reason_zh, f.reason_en)
-                for f in found
-            )
 
-    # 1. line split (hot loop: locals only)
+def _split_lines(s: Settlement, policy: CompiledPolicy, visit: Visit, blocked: frozenset[str]) -> None:
+    """Each line into 全自费 / 超限价 / 先行自付 / 政策范围内 (a hot loop: locals only)."""
     cat = policy.catalogue
     parts = s.line_parts
     append = parts.append
     full_t = over_t = pre_t = ins_t = 0
-    i = 0
-    for ln in visit.lines:
+    for i, ln in enumerate(visit.lines):
         item = cat.get(ln.code)
         if item is None:
             raise SettlementError(
-                f"lines[{i}].med_list_codg", f"unknown item code {ln.code!r}", "unknown_item"
+                f"lines[{i}].med_list_codg",
+                f"目录中没有该项目编码 {ln.code!r} unknown item code",
+                "unknown_item",
             )
         amt = ln.amount
-        if item.cls == CLASS_C:
-            append((amt, 0, 0, 0))
+        if item.cls == CLASS_C or (blocked and ln.feedetl_sn in blocked):
+            append((amt, 0, 0, 0))  # class C, or blocked by the in-event audit: fully self-paid
             full_t += amt
-        else:
-            cap = item.price_cap
-            over = 0
-            if cap is not None and ln.price > cap:
-                over = ((ln.price - cap) * ln.qty + _HALF_QTY) // _QTY_ONE
-                if over > amt:
-                    over = amt
-            base = amt - over
-            sp = item.selfpay_prop
-            pre = (base * sp + 5_000) // 10_000 if sp else 0
-            ins = base - pre
-            append((0, over, pre, ins))
-            over_t += over
-            pre_t += pre
-            ins_t += ins
-        i += 1
-    if blocked:  # lines the audit hook blocked are settled as fully self-paid (全自费)
-        for j, ln in enumerate(visit.lines):
-            if ln.feedetl_sn in blocked:
-                full, over, pre, ins = parts[j]
-                full_t += ln.amount - full
-                over_t -= over
-                pre_t -= pre
-                ins_t -= ins
-                parts[j] = (ln.amount, 0, 0, 0)
-    total = full_t + over_t + pre_t + ins_t
-    s.medfee_sumamt = total
+            continue
+        cap = item.price_cap
+        over = 0
+        if cap is not None and ln.price > cap:
+            over = price_times_qty(ln.price - cap, ln.qty)
+            if over > amt:
+                over = amt
+        base = amt - over
+        sp = item.selfpay_prop
+        pre = apply_ratio(base, sp) if sp else 0
+        ins = base - pre
+        append((0, over, pre, ins))
+        over_t += over
+        pre_t += pre
+        ins_t += ins
+    s.medfee_sumamt = full_t + over_t + pre_t + ins_t
     s.fulamt_ownpay_amt = full_t
     s.overlmt_selfpay = over_t
     s.preselfpay_amt = pre_t
     s.inscp_scp_amt = ins_t
 
-    deltas = s.deltas
-    steps = s.steps
-    details = s.setldetail
-    names = policy.fund_names
+
+def _pay_basic_fund(
+    s: Settlement, policy: CompiledPolicy, person: Person, visit: Visit, acc: Mapping[str, int]
+) -> _Left:
+    """Deductible, ratio and annual cap of the basic pooled fund (统筹基金)."""
+    ins_t = s.inscp_scp_amt
+    left = _Left(ins_t, s.preselfpay_amt, 0)
+    benefit = policy.benefits.get((person.insutype, visit.med_type))
+    if benefit is None:
+        s.steps.append(NoBenefit(person.insutype, visit.med_type))
+        return left
+    level, psn_type = visit.hosp_lv, person.psn_type
     locality = visit.locality
     if locality == "remote_unfiled" and visit.emergency:
-        locality = "remote_filed"  # 异地急诊抢救 is treated as filed (DOMAIN.md §5)
+        locality = "remote_filed"  # 异地急诊抢救 is treated as filed (跨省异地就医直接结算经办规程)
+    due, n_adm = deductible_due(benefit, level, psn_type, acc)
+    dedc = ins_t if ins_t < due else due
+    s.act_pay_dedc = dedc
+    deltas = s.deltas
+    if benefit.counter is not None:
+        if dedc:
+            deltas[benefit.counter] = dedc
+        if benefit.basis == "per_admission":
+            deltas[f"{benefit.counter}:n"] = 1
+    try:
+        ratio = benefit.ratio[(level, psn_type, locality)]
+    except KeyError:
+        raise SettlementError(
+            "visit.locality", f"未知的就医地类别 {visit.locality!r} unknown locality"
+        ) from None
+    base = ins_t - dedc
+    raw = apply_ratio(base, ratio)
+    cap = benefit.cap_by_person_type.get(psn_type, benefit.cap) if benefit.cap_by_person_type else benefit.cap
+    room = None if cap is None else max(cap - acc.get(benefit.cap_counter, 0), 0)
+    paid = raw if room is None or raw <= room else room
+    if paid < raw:
+        left.over_cap = base - min(base_for_payment(paid, ratio), base)
+    s.hifp_pay = paid
+    s.pool_prop_selfpay = ratio
+    s.fund_pay_sumamt = paid
+    left.scope -= paid
+    if paid:
+        deltas[benefit.cap_counter] = paid
+    s.steps.append(
+        BasicFund(
+            benefit.id, benefit.basis, due, n_adm, dedc, base, ratio, raw, room, paid, left.over_cap, locality
+        )
+    )
+    s.setldetail.append(
+        FundDetail(
+            benefit.fund_pay_type,
+            policy.fund_names.get(benefit.fund_pay_type, ("", ""))[0],
+            base,
+            room,
+            paid,
+            f"{base}×{ratio}/10000→{raw}; cap room {room}→{paid}",
+        )
+    )
+    return left
 
-    # 2. basic pooled fund
-    benefit = policy.benefits.get((scheme, med_type))
-    remaining_scope = ins_t  # policy-scope amount not yet paid by a fund
-    over_cap_base = 0
-    fund_total = 0
-    if benefit is None:
-        steps.append(("no_benefit", scheme, med_type))
-    else:
-        due, n_adm = deductible_due(benefit, level, psn_type, acc)
-        dedc = ins_t if ins_t < due else due
-        s.act_pay_dedc = dedc
-        if benefit.counter is not None:
-            if dedc:
-                deltas[benefit.counter] = dedc
-            if benefit.basis == "per_admission":
-                deltas[f"{benefit.counter}:n"] = 1
-        try:
-            ratio = benefit.ratio[(level, psn_type, locality)]
-        except KeyError:
-            raise SettlementError("visit.locality", f"unknown locality {visit.locality!r}") from None
-        base = ins_t - dedc
-        raw = apply_ratio(base, ratio)
-        cap = (
-            benefit.cap_by_person_type.get(psn_type, benefit.cap)
-            if benefit.cap_by_person_type
-            else benefit.cap
-        )
-        room = None if cap is None else max(cap - acc.get(benefit.cap_counter, 0), 0)
-        paid = raw if room is None or raw <= room else room
-        if paid < raw:
-            over_cap_base = base - min(base_for_payment(paid, ratio), base)
-        s.hifp_pay = paid
-        s.pool_prop_selfpay = ratio
-        remaining_scope -= paid
-        fund_total = paid
-        if paid:
-            deltas[benefit.cap_counter] = paid
-        steps.append(
-            (
-                "basic",
-                benefit.id,
-                benefit.basis,
-                due,
-                n_adm,
-                dedc,
-                base,
-                ratio,
-                raw,
-                room,
-                paid,
-                over_cap_base,
-                locality,
-            )
-        )
-        details.append(
-            FundDetail(
-                benefit.fund_pay_type,
-                names.get(benefit.fund_pay_type, ("", ""))[0],
-                base,
-                room,
-                paid,
-                f"{base}×{ratio}/10000→{raw}; cap room {room}→{paid}",
-            )
-        )
 
-    # 3. later layers, in file order
-    layers: tuple[CompiledLayer, ...] = policy.layers.get((scheme, med_type), ())
-    remaining_pre = pre_t
+def _pay_layers(
+    s: Settlement, policy: CompiledPolicy, person: Person, acc: Mapping[str, int], left: _Left
+) -> None:
+    """Each later layer in file order (大额补助, 大病保险, 医疗救助 …) on what the earlier funds left."""
+    deltas = s.deltas
+    layers: tuple[CompiledLayer, ...] = policy.layers.get((person.insutype, s.med_type), ())
     for layer in layers:
         terms = layer.terms_for(person.identities)
         if terms is None:
             continue
         if layer.base == "over_cap":
             # an earlier layer may already have paid part of the scope the cap left unpaid
-            lbase = over_cap_base if over_cap_base <= remaining_scope else remaining_scope
+            lbase = left.over_cap if left.over_cap <= left.scope else left.scope
         else:
-            lbase = remaining_scope + (remaining_pre if layer.include_preselfpay else 0)
+            lbase = left.scope + (left.preselfpay if layer.include_preselfpay else 0)
         before = acc.get(layer.counter, 0)
         raw = layer_payment(terms.bounds, before, lbase)
         paid_key = f"{layer.counter}:paid"
@@ -261,55 +283,78 @@ def settle_visit(
         if paid:
             deltas[paid_key] = deltas.get(paid_key, 0) + paid
             # drawn from the policy-scope amount first, then from pay-first (先行自付) when included
-            from_scope = paid if paid <= remaining_scope else remaining_scope
-            remaining_scope -= from_scope
-            remaining_pre -= paid - from_scope
+            from_scope = paid if paid <= left.scope else left.scope
+            left.scope -= from_scope
+            left.preselfpay -= paid - from_scope
             if layer.base == "over_cap":
-                over_cap_base -= paid if paid <= over_cap_base else over_cap_base
+                left.over_cap -= paid if paid <= left.over_cap else left.over_cap
             setattr(s, layer.field, getattr(s, layer.field) + paid)
-            fund_total += paid
-        steps.append(("layer", layer.id, terms.label, lbase, before, terms.deductible, raw, room, paid))
+            s.fund_pay_sumamt += paid
+        s.steps.append(
+            Layer(
+                layer.id,
+                terms.label,
+                lbase,
+                before,
+                terms.deductible,
+                raw,
+                room,
+                paid,
+                layer.include_preselfpay,
+            )
+        )
         if not lbase:
             continue
-        details.append(
+        pre_note = "+pre" if layer.include_preselfpay else ""
+        s.setldetail.append(
             FundDetail(
                 layer.fund_pay_type,
                 layer.name,
                 lbase,
                 room,
                 paid,
-                f"{layer.id}[{terms.label}] {layer.base}{'+pre' if layer.include_preselfpay else ''} base {lbase} from {before}: {raw}, room {room}→{paid}",
+                f"{layer.id}[{terms.label}] {layer.base}{pre_note} base {lbase} from {before}: {raw}, room {room}→{paid}",
             )
         )
+    s.psn_part_amt = (
+        s.medfee_sumamt - s.fund_pay_sumamt
+    )  # hosp_part_amt is 0: no hospital burden in fee-for-service
 
-    s.fund_pay_sumamt = fund_total
-    psn_part = total - fund_total  # hosp_part_amt is 0: no hospital burden in fee-for-service
-    s.psn_part_amt = psn_part
 
-    # 4. personal account, then cash
+def _pay_account(
+    s: Settlement,
+    policy: CompiledPolicy,
+    person: Person,
+    visit: Visit,
+    account_balance: int,
+    payer_insutype: str | None,
+) -> None:
+    """The personal account pays what its rule allows (own, or a family member's: 家庭共济); the rest is cash."""
     acct = 0
-    rule = policy.accounts.get(scheme)
+    rule = policy.accounts.get(person.insutype)
     payer = visit.account_psn_no
     if payer is not None and payer != person.psn_no:
-        rule = policy.accounts.get(payer_insutype or scheme)
+        rule = policy.accounts.get(payer_insutype or person.insutype)
         if rule is None or not rule.family_mutual_aid:
-            raise SettlementError("visit.account_psn_no", "family mutual aid (家庭共济) is not allowed here")
+            raise SettlementError(
+                "visit.account_psn_no", "此处不允许家庭共济 family mutual aid (家庭共济) is not allowed here"
+            )
         if payer not in person.family:
-            raise SettlementError("visit.account_psn_no", f"{payer!r} is not a registered family member")
+            raise SettlementError(
+                "visit.account_psn_no", f"{payer!r} 不是登记的家庭成员 is not a registered family member"
+            )
         s.account_psn_no = payer
     elif visit.use_account and rule is not None:
         s.account_psn_no = person.psn_no
-    if s.account_psn_no is not None and rule is not None and med_type in rule.visit_types:
-        in_scope = ins_t + pre_t - fund_total
-        payable = (in_scope if rule.in_scope else 0) + (full_t + over_t if rule.out_of_scope else 0)
-        bal = account_balance if account_balance > 0 else 0
+    bal = account_balance if account_balance > 0 else 0
+    if s.account_psn_no is not None and rule is not None and visit.med_type in rule.visit_types:
+        in_scope = s.inscp_scp_amt + s.preselfpay_amt - s.fund_pay_sumamt
+        out_scope = s.fulamt_ownpay_amt + s.overlmt_selfpay
+        payable = (in_scope if rule.in_scope else 0) + (out_scope if rule.out_of_scope else 0)
         acct = payable if payable <= bal else bal
-        steps.append(("account", payable, bal, acct, s.account_psn_no != person.psn_no))
-        s.balc = bal - acct
-    else:
-        s.balc = account_balance if account_balance > 0 else 0
+        s.steps.append(Account(payable, bal, acct, s.account_psn_no != person.psn_no))
+    s.balc = bal - acct
     s.acct_pay = acct
     if s.account_psn_no is not None and s.account_psn_no != person.psn_no:
         s.acct_mulaid_pay = acct
-    s.psn_cash_pay = psn_part - acct
-    return s
+    s.psn_cash_pay = s.psn_part_amt - acct

@@ -1,12 +1,8 @@
-"""Why each fen went where: per-line allocation of visit-level amounts and a bilingual explanation.
+"""Why each fen went where: the bilingual explanation of a settlement, rendered from its trace and its
+per-line allocation (:mod:`yibao.settlement.allocation`).
 
 The engine keeps its hot loop lean; everything a person reads is derived here from the result, so
 the explanation of a stored settlement is rebuilt the same way years later.
-
-Allocation rule (explicit, deterministic): each visit-level amount — deductible, then each fund in
-payment order, then the personal account — is spread over the lines in proportion to what is still
-unpaid on each line in the amount's own scope, by the largest-remainder method.  Shares never exceed
-a line's remaining amount, and every line's parts add up to its amount exactly.
 """
 
 from __future__ import annotations
@@ -14,79 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from yibao.money import fmt_yuan, ratio_to_decimal, split_largest_remainder
+from yibao.money import fmt_yuan, ratio_to_decimal
 from yibao.policy.catalogue import CLASS_A, CLASS_C, CLASS_NAMES, CatalogueItem
 from yibao.policy.compiled import CompiledPolicy
+from yibao.settlement.allocation import line_splits
 from yibao.settlement.model import LineSplit, Settlement, Visit
+from yibao.settlement.trace import AuditFindingStep, AuditSummary, BasicFund, Layer, NoBenefit, Step
 
 
 @dataclass(frozen=True)
 class Sentence:
     zh: str
     en: str
-
-
-def _n(x: object) -> int:
-    """A number from a trace tuple (an int in memory, possibly a string after a JSON round trip)."""
-    if isinstance(x, bool) or not isinstance(x, int | str):
-        raise TypeError(f"trace value {x!r} is not a number")
-    return int(x)
-
-
-def line_splits(s: Settlement, visit: Visit) -> list[LineSplit]:
-    """Per-line splits of ``s`` (settled from ``visit``): every fen of every line assigned."""
-    parts = s.line_parts
-    n = len(parts)
-    scope_left = [p[3] for p in parts]
-    pre_left = [p[2] for p in parts]
-    ded = split_largest_remainder(s.act_pay_dedc, scope_left)
-    has_basic = any(step[0] == "basic" for step in s.steps)
-    funds: list[dict[str, int]] = [{} for _ in range(n)]
-    for k, d in enumerate(s.setldetail):
-        if not d.fund_payamt:
-            continue
-        if k == 0 and has_basic:
-            # the pooled fund pays on the scope above the deductible; later layers pay on what it
-            # left, deductible included (合规自付)
-            weights = [scope_left[i] - ded[i] for i in range(n)]
-        else:
-            include_pre = _layer_includes_pre(s, d.fund_pay_type)
-            weights = [scope_left[i] + (pre_left[i] if include_pre else 0) for i in range(n)]
-        shares = split_largest_remainder(d.fund_payamt, weights)
-        for i, share in enumerate(shares):
-            if not share:
-                continue
-            funds[i][d.fund_pay_type] = funds[i].get(d.fund_pay_type, 0) + share
-            from_scope = min(share, scope_left[i])
-            scope_left[i] -= from_scope
-            pre_left[i] -= share - from_scope
-    personal = [parts[i][0] + parts[i][1] + pre_left[i] + scope_left[i] for i in range(n)]
-    acct = split_largest_remainder(s.acct_pay, personal) if s.acct_pay else [0] * n
-    out = []
-    for i, (ln, p) in enumerate(zip(visit.lines, parts, strict=True)):
-        out.append(
-            LineSplit(
-                feedetl_sn=ln.feedetl_sn,
-                code=ln.code,
-                amount=ln.amount,
-                fulamt_ownpay_amt=p[0],
-                overlmt_selfpay=p[1],
-                preselfpay_amt=p[2],
-                inscp_scp_amt=p[3],
-                act_pay_dedc=ded[i],
-                fund_pay=funds[i],
-                acct_pay=acct[i],
-                psn_cash_pay=personal[i] - acct[i],
-            )
-        )
-    return out
-
-
-def _layer_includes_pre(s: Settlement, fund_pay_type: str) -> bool:
-    # The engine records include_preselfpay in the layer's trace label via setl_proc_info; the
-    # allocation only needs to know whether pay-first amounts were in the base: a fund paid more
-    # than the remaining scope can only have drawn on them.
-    return any(d.fund_pay_type == fund_pay_type and "+pre" in d.setl_proc_info for d in s.setldetail)
 
 
 def explain_line(
@@ -151,100 +86,7 @@ def explain_visit(s: Settlement, policy: CompiledPolicy) -> list[Sentence]:
     ]
     layer_names = {layer.id: (layer.name, layer.name_en) for ls in policy.layers.values() for layer in ls}
     for step in s.steps:
-        kind = step[0]
-        if kind == "no_benefit":
-            vt = policy.visit_types.get(str(step[2]), (str(step[2]), str(step[2])))
-            out.append(
-                Sentence(
-                    f"本险种在“{vt[0]}”没有统筹基金待遇，费用由个人负担。",
-                    f"This scheme has no pooled-fund benefit for '{vt[1]}'; the patient pays.",
-                )
-            )
-        elif kind == "basic":
-            (_, _bid, basis, due, n_adm, dedc, base, ratio, raw, room, paid, _over_base, locality) = step
-            bz = {"per_year": "按年度累计", "per_admission": "按次", "none": "不设"}.get(
-                str(basis), str(basis)
-            )
-            be = {"per_year": "yearly", "per_admission": "per admission", "none": "none"}.get(
-                str(basis), str(basis)
-            )
-            extra_zh = f"（本年度第 {_n(n_adm) + 1} 次住院）" if basis == "per_admission" else ""
-            extra_en = f" (admission no. {_n(n_adm) + 1} this year)" if basis == "per_admission" else ""
-            out.append(
-                Sentence(
-                    f"起付线（{bz}）{extra_zh}：本次应付 {fmt_yuan(_n(due))} 元，实际由个人支付 {fmt_yuan(_n(dedc))} 元。",
-                    f"Deductible ({be}){extra_en}: {fmt_yuan(_n(due))} due, {fmt_yuan(_n(dedc))} paid by the patient.",
-                )
-            )
-            pct = ratio_to_decimal(_n(ratio)) * 100
-            loc = {
-                "local": ("本地就医", "local care"),
-                "remote_filed": ("异地已备案", "out of region, filed"),
-                "remote_unfiled": ("异地未备案", "out of region, not filed"),
-            }.get(str(locality), (str(locality),) * 2)
-            zh = f"统筹基金：（{fmt_yuan(_n(base))} 元 × {pct:.2f}%，{loc[0]}）= {fmt_yuan(_n(raw))} 元"
-            en = f"Pooled fund: {fmt_yuan(_n(base))} × {pct:.2f}% ({loc[1]}) = {fmt_yuan(_n(raw))}"
-            if room is not None and _n(paid) < _n(raw):
-                zh += f"，但年度封顶仅剩 {fmt_yuan(_n(room))} 元，实付 {fmt_yuan(_n(paid))} 元"
-                en += f", but only {fmt_yuan(_n(room))} was left under the annual cap; paid {fmt_yuan(_n(paid))}"
-            out.append(Sentence(zh + "。", en + "."))
-            rest = _n(base) - _n(paid)
-            if rest > 0:
-                out.append(
-                    Sentence(
-                        f"政策范围内个人自付（合规自付）{fmt_yuan(rest)} 元。",
-                        f"Patient's share within policy scope: {fmt_yuan(rest)}.",
-                    )
-                )
-        elif kind == "layer":
-            (_, lid, label, lbase, before, ded, raw, room, paid) = step
-            nz, ne = layer_names.get(str(lid), (str(lid), str(lid)))
-            who_zh = "" if label == "default" else f"（按 {label} 身份待遇）"
-            who_en = "" if label == "default" else f" (terms for {label})"
-            if _n(lbase) <= 0:
-                continue
-            zh = (
-                f"{nz}{who_zh}：本次计入 {fmt_yuan(_n(lbase))} 元，年度累计此前 {fmt_yuan(_n(before))} 元，"
-                f"起付 {fmt_yuan(_n(ded))} 元，分段计算得 {fmt_yuan(_n(raw))} 元"
-            )
-            en = (
-                f"{ne}{who_en}: {fmt_yuan(_n(lbase))} eligible this time, {fmt_yuan(_n(before))} earlier "
-                f"this year, deductible {fmt_yuan(_n(ded))}; by segment {fmt_yuan(_n(raw))}"
-            )
-            if room is not None and _n(paid) < _n(raw):
-                zh += f"，受年度限额约束实付 {fmt_yuan(_n(paid))} 元"
-                en += f"; limited by its annual cap to {fmt_yuan(_n(paid))}"
-            out.append(Sentence(zh + "。", en + "."))
-        elif kind == "audit":
-            (_, n_found, n_blocked) = step
-            out.append(
-                Sentence(
-                    f"事中审核：{_n(n_found)} 条审核提示，其中 {_n(n_blocked)} 行不予基金支付（按全自费结算）。",
-                    f"In-event audit: {_n(n_found)} finding(s); {_n(n_blocked)} line(s) not paid by the funds "
-                    "(settled as fully self-paid).",
-                )
-            )
-        elif kind == "audit_finding":
-            (_, sn, rule, severity, why_zh, why_en) = step
-            where_zh = "整次就诊" if sn is None else f"第 {sn} 行"
-            where_en = "the whole visit" if sn is None else f"line {sn}"
-            act_zh = "不予支付" if severity == "block" else "提示"
-            act_en = "not paid" if severity == "block" else "noted"
-            out.append(
-                Sentence(
-                    f"{where_zh}（{rule}，{act_zh}）：{why_zh}。", f"{where_en} ({rule}, {act_en}): {why_en}."
-                )
-            )
-        elif kind == "account":
-            (_, payable, bal, acct, family) = step
-            fz = "（家庭共济，使用家庭成员账户）" if family else ""
-            fe = " (family mutual aid: a family member's account)" if family else ""
-            out.append(
-                Sentence(
-                    f"个人账户{fz}：可支付 {fmt_yuan(_n(payable))} 元，余额 {fmt_yuan(_n(bal))} 元，支付 {fmt_yuan(_n(acct))} 元。",
-                    f"Personal account{fe}: {fmt_yuan(_n(payable))} payable, balance {fmt_yuan(_n(bal))}, paid {fmt_yuan(_n(acct))}.",
-                )
-            )
+        out.extend(_explain_step(step, policy, layer_names))
     out.append(
         Sentence(
             f"基金合计支付 {fmt_yuan(s.fund_pay_sumamt)} 元；个人负担 {fmt_yuan(s.psn_part_amt)} 元，其中个人账户 "
@@ -259,7 +101,7 @@ def explain_visit(s: Settlement, policy: CompiledPolicy) -> list[Sentence]:
 def explain(s: Settlement, visit: Visit, policy: CompiledPolicy) -> dict[str, list[str]]:
     """The full explanation in both languages: visit-level steps, then one sentence per line."""
     visit_sentences = explain_visit(s, policy)
-    splits = line_splits(s, visit)
+    splits = line_splits(s, visit.lines)
     lines = [explain_line(policy.catalogue.get(sp.code), sp, policy.fund_names) for sp in splits]
     return {
         "zh": [x.zh for x in visit_sentences] + [x.zh for x in lines],
@@ -284,3 +126,112 @@ def splits_as_rows(splits: Sequence[LineSplit]) -> list[dict[str, object]]:
         }
         for sp in splits
     ]
+
+
+_BASIS = {
+    "per_year": ("按年度累计", "yearly"),
+    "per_admission": ("按次", "per admission"),
+    "none": ("不设", "none"),
+}
+_LOCALITY = {
+    "local": ("本地就医", "local care"),
+    "remote_filed": ("异地已备案", "out of region, filed"),
+    "remote_unfiled": ("异地未备案", "out of region, not filed"),
+}
+
+
+def _explain_step(
+    step: Step, policy: CompiledPolicy, layer_names: dict[str, tuple[str, str]]
+) -> list[Sentence]:
+    """The sentences one trace step contributes to the visit-level explanation."""
+    if isinstance(step, NoBenefit):
+        vt = policy.visit_types.get(step.med_type, (step.med_type, step.med_type))
+        return [
+            Sentence(
+                f"本险种在“{vt[0]}”没有统筹基金待遇，费用由个人负担。",
+                f"This scheme has no pooled-fund benefit for '{vt[1]}'; the patient pays.",
+            )
+        ]
+    if isinstance(step, BasicFund):
+        return _explain_basic(step)
+    if isinstance(step, Layer):
+        if step.base <= 0:
+            return []
+        nz, ne = layer_names.get(step.layer_id, (step.layer_id, step.layer_id))
+        who_zh = "" if step.terms_label == "default" else f"（按 {step.terms_label} 身份待遇）"
+        who_en = "" if step.terms_label == "default" else f" (terms for {step.terms_label})"
+        zh = (
+            f"{nz}{who_zh}：本次计入 {fmt_yuan(step.base)} 元，年度累计此前 {fmt_yuan(step.before)} 元，"
+            f"起付 {fmt_yuan(step.deductible)} 元，分段计算得 {fmt_yuan(step.raw)} 元"
+        )
+        en = (
+            f"{ne}{who_en}: {fmt_yuan(step.base)} eligible this time, {fmt_yuan(step.before)} earlier "
+            f"this year, deductible {fmt_yuan(step.deductible)}; by segment {fmt_yuan(step.raw)}"
+        )
+        if step.cap_room is not None and step.paid < step.raw:
+            zh += f"，受年度限额约束实付 {fmt_yuan(step.paid)} 元"
+            en += f"; limited by its annual cap to {fmt_yuan(step.paid)}"
+        return [Sentence(zh + "。", en + ".")]
+    if isinstance(step, AuditSummary):
+        return [
+            Sentence(
+                f"事中审核：{step.findings} 条审核提示，其中 {step.blocked_lines} 行不予基金支付（按全自费结算）。",
+                f"In-event audit: {step.findings} finding(s); {step.blocked_lines} line(s) not paid by the funds "
+                "(settled as fully self-paid).",
+            )
+        ]
+    if isinstance(step, AuditFindingStep):
+        where_zh = "整次就诊" if step.feedetl_sn is None else f"第 {step.feedetl_sn} 行"
+        where_en = "the whole visit" if step.feedetl_sn is None else f"line {step.feedetl_sn}"
+        act_zh = "不予支付" if step.severity == "block" else "提示"
+        act_en = "not paid" if step.severity == "block" else "noted"
+        return [
+            Sentence(
+                f"{where_zh}（{step.rule_code}，{act_zh}）：{step.reason_zh}。",
+                f"{where_en} ({step.rule_code}, {act_en}): {step.reason_en}.",
+            )
+        ]
+    fz = "（家庭共济，使用家庭成员账户）" if step.family else ""
+    fe = " (family mutual aid: a family member's account)" if step.family else ""
+    return [
+        Sentence(
+            f"个人账户{fz}：可支付 {fmt_yuan(step.payable)} 元，余额 {fmt_yuan(step.balance)} 元，"
+            f"支付 {fmt_yuan(step.paid)} 元。",
+            f"Personal account{fe}: {fmt_yuan(step.payable)} payable, balance {fmt_yuan(step.balance)}, "
+            f"paid {fmt_yuan(step.paid)}.",
+        )
+    ]
+
+
+def _explain_basic(step: BasicFund) -> list[Sentence]:
+    bz, be = _BASIS.get(step.basis, (step.basis, step.basis))
+    nth = step.admissions_before + 1
+    extra_zh = f"（本年度第 {nth} 次住院）" if step.basis == "per_admission" else ""
+    extra_en = f" (admission no. {nth} this year)" if step.basis == "per_admission" else ""
+    out = [
+        Sentence(
+            f"起付线（{bz}）{extra_zh}：本次应付 {fmt_yuan(step.deductible_due)} 元，"
+            f"实际由个人支付 {fmt_yuan(step.deductible_paid)} 元。",
+            f"Deductible ({be}){extra_en}: {fmt_yuan(step.deductible_due)} due, "
+            f"{fmt_yuan(step.deductible_paid)} paid by the patient.",
+        )
+    ]
+    pct = ratio_to_decimal(step.ratio) * 100
+    loc = _LOCALITY.get(step.locality, (step.locality, step.locality))
+    zh = f"统筹基金：（{fmt_yuan(step.base)} 元 × {pct:.2f}%，{loc[0]}）= {fmt_yuan(step.raw)} 元"
+    en = f"Pooled fund: {fmt_yuan(step.base)} × {pct:.2f}% ({loc[1]}) = {fmt_yuan(step.raw)}"
+    if step.cap_room is not None and step.paid < step.raw:
+        zh += f"，但年度封顶仅剩 {fmt_yuan(step.cap_room)} 元，实付 {fmt_yuan(step.paid)} 元"
+        en += (
+            f", but only {fmt_yuan(step.cap_room)} was left under the annual cap; paid {fmt_yuan(step.paid)}"
+        )
+    out.append(Sentence(zh + "。", en + "."))
+    rest = step.base - step.paid
+    if rest > 0:
+        out.append(
+            Sentence(
+                f"政策范围内个人自付（合规自付）{fmt_yuan(rest)} 元。",
+                f"Patient's share within policy scope: {fmt_yuan(rest)}.",
+            )
+        )
+    return out

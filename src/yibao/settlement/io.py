@@ -12,10 +12,9 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from yibao.money import MoneyError, fen_to_yuan, ratio_to_decimal, yuan_to_fen
+from yibao.money import QTY_ONE, MoneyError, fen_to_yuan, price_times_qty, ratio_to_decimal, yuan_to_fen
 from yibao.settlement.model import (
     MONEY_FIELDS,
-    QTY_ONE,
     Line,
     LineSplit,
     Settlement,
@@ -119,7 +118,7 @@ def parse_visit(raw: Any) -> Visit:
         qty = _qty(lr, "cnt", lp)
         price = _money(lr, "pric", lp)
         amount = _money(lr, "det_item_fee_sumamt", lp)
-        expected = (price * qty + QTY_ONE // 2) // QTY_ONE
+        expected = price_times_qty(price, qty)
         if abs(expected - amount) > 1:
             raise SettlementError(
                 f"{lp}det_item_fee_sumamt",

@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from yibao.errors import FieldError
+from yibao.settlement.trace import Step
 
-QTY_ONE = 10_000
+LineParts = tuple[int, int, int, int]  # (fulamt_ownpay_amt, overlmt_selfpay, preselfpay_amt, inscp_scp_amt)
 
 
 class SettlementError(FieldError):
@@ -149,10 +150,12 @@ class Settlement:
     balc: int = 0
     account_psn_no: str | None = None
     setldetail: list[FundDetail] = field(default_factory=list)
-    line_parts: list[tuple[int, int, int, int]] = field(default_factory=list)  # full, over, pre, inscp
+    line_parts: list[LineParts] = field(default_factory=list)
     deltas: dict[str, int] = field(default_factory=dict)  # yearly accumulator changes
-    steps: list[tuple[object, ...]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)  # the trace (yibao.settlement.trace)
     audit: list[AuditFinding] = field(default_factory=list)  # in-event findings, when a hook ran
+    # what each line's payers paid, once allocated (yibao.settlement.allocation; the ledger stores it)
+    line_splits: list[LineSplit] = field(default_factory=list, compare=False)
 
 
 MONEY_FIELDS = (

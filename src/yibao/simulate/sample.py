@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from yibao.money import QTY_ONE
 from yibao.policy.book import PolicyBook
 from yibao.policy.catalogue import CLASS_C
-
-QTY_ONE = 10_000
 
 
 def make_sample(

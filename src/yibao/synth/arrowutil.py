@@ -33,8 +33,3 @@ def prefixed_digits(prefix: str, values: npt.NDArray[np.integer], width: int) ->
     mat[:, : len(head)] = head
     mat[:, len(head) :] = d
     return fixed_strings(mat)
-
-
-def round_half_up_div(num: I64, den: int) -> I64:
-    """round(num / den) half up for non-negative integers."""
-    return (num + den // 2) // den

@@ -25,14 +25,14 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+from yibao.money import QTY_ONE, apply_ratio_down, price_times_qty
 from yibao.policy.catalogue import CatalogueItem
 from yibao.policy.loader import LoadedRegion, load_region
 from yibao.synth import codes as C
-from yibao.synth.arrowutil import digits, fixed_strings, prefixed_digits, round_half_up_div
+from yibao.synth.arrowutil import digits, fixed_strings, prefixed_digits
 from yibao.synth.inject import get_injector
 
 GENERATOR_VERSION = "yibao.synth/2"  # 2: physicians registry and the billing doctor of each visit
-QTY_ONE = 10_000
 DEFAULT_CHUNK = 100_000
 
 I64 = npt.NDArray[np.int64]
@@ -825,7 +825,7 @@ def make_people(
     base = np.clip(np.exp(rng.normal(np.log(6_500), 0.4, n)), 4_000, 25_000).astype(np.int64) * 100
     bal = np.zeros(n, dtype=np.int64)
     ins = group == IN_SERVICE
-    bal[ins] = (base[ins] * info.in_service_rate // 10_000) * months[ins]
+    bal[ins] = apply_ratio_down(base[ins], info.in_service_rate) * months[ins]
     bal[group == RETIRED] = info.retiree_monthly * months[group == RETIRED]
     # 家庭共济: a member without an own account may use the first employee's account in the household
     psn_id = start + np.arange(n, dtype=np.int64)
@@ -1230,7 +1230,7 @@ def make_chunk(
     var = (tables.kind[li] == 1) & (rng.random(li.size) < 0.3)
     factor = 1 + rng.uniform(-0.1, 0.1, int(var.sum()))
     price[var] = np.maximum(np.round(price[var] * factor), 1).astype(np.int64)
-    amount = round_half_up_div(price * lq, QTY_ONE)
+    amount = price_times_qty(price, lq)
     n_lines = np.bincount(lv, minlength=nv).astype(np.int64)
     cost = np.bincount(lv, weights=amount, minlength=nv).astype(np.int64)
     # drop visits that ended up without lines (should not happen; defensive)

@@ -17,8 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from yibao.errors import FieldError
-
-QTY_ONE = 10_000
+from yibao.money import QTY_ONE
 
 
 class KnowledgeError(FieldError):

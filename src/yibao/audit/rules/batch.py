@@ -15,9 +15,10 @@ from typing import Literal
 import polars as pl
 
 from yibao.audit.flags import FLAG_SCHEMA, empty_flags, flag_id_expr
-from yibao.audit.knowledge import QTY_ONE, Knowledge
+from yibao.audit.knowledge import Knowledge
 from yibao.audit.rules import model as m
 from yibao.errors import FieldError
+from yibao.money import QTY_ONE, price_times_qty
 
 LF = pl.LazyFrame
 _OUT = ["visit_id", "feedetl_sn", "amount_fen", "reason_zh", "reason_en", "evidence"]
@@ -651,7 +652,7 @@ def _title_grade(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         .agg(pl.col("standard_price_fen").max().alias("_allowed"))
     )
     x = x.join(allowed, on="_rid", how="left")
-    fair = (pl.col("_allowed") * pl.col("qty") + QTY_ONE // 2) // QTY_ONE
+    fair = price_times_qty(pl.col("_allowed"), pl.col("qty"))
     excess = (
         pl.when(pl.col("_allowed").is_null())
         .then(pl.col("amount"))
@@ -686,7 +687,7 @@ def _over_price(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         pl.col("price") * 10_000 > pl.col("standard_price_fen") * (10_000 + p.tolerance_bp)
     )
     excess = pl.min_horizontal(
-        ((pl.col("price") - pl.col("standard_price_fen")) * pl.col("qty") + QTY_ONE // 2) // QTY_ONE,
+        price_times_qty(pl.col("price") - pl.col("standard_price_fen"), pl.col("qty")),
         pl.col("amount"),
     )
     return c.line_flags(
@@ -751,9 +752,7 @@ def _bed_hanging(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         agg.explode("_pd")
         .unnest("_pd")
         .with_columns(
-            ((pl.col("price") * pl.min_horizontal("qty", "_empty") + QTY_ONE // 2) // QTY_ONE)
-            .fill_null(0)
-            .alias("_s")
+            price_times_qty(pl.col("price"), pl.min_horizontal("qty", "_empty")).fill_null(0).alias("_s")
         )
         .group_by("visit_id")
         .agg(pl.col("_s").sum())

@@ -16,8 +16,9 @@ from typing import Any
 
 import polars as pl
 
-from yibao.audit.knowledge import QTY_ONE, Knowledge
+from yibao.audit.knowledge import Knowledge
 from yibao.audit.rules import model as m
+from yibao.money import QTY_ONE
 from yibao.settlement.model import AuditFinding, Line, Person, Visit
 
 

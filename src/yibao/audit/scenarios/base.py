@@ -19,7 +19,8 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import yaml
 
 from yibao.errors import FieldError
-from yibao.synth.generator import LINES_SCHEMA, QTY_ONE, VISITS_SCHEMA
+from yibao.money import price_times_qty
+from yibao.synth.generator import LINES_SCHEMA, VISITS_SCHEMA
 
 PARAMS_FILE = Path(__file__).with_name("params.yaml")
 DEFAULT_CATALOGUE = Path(__file__).parents[2] / "policy" / "regions" / "catalogue-shaanxi.csv"
@@ -65,7 +66,7 @@ def persons_frame(persons: pa.Table) -> pl.DataFrame:
 
 def amount_expr() -> pl.Expr:
     """``round_half_up(price × qty / 10000)`` for non-negative price and qty (the schema's rule)."""
-    return ((pl.col("price") * pl.col("qty") + QTY_ONE // 2) // QTY_ONE).alias("amount")
+    return price_times_qty(pl.col("price"), pl.col("qty")).alias("amount")
 
 
 def label_visits(v: pl.DataFrame, ids: pl.Series | list[int], name: str) -> pl.DataFrame:

@@ -30,7 +30,7 @@ from yibao.audit.scenarios.base import (
     persons_frame,
     year_bounds,
 )
-from yibao.synth.generator import QTY_ONE
+from yibao.money import QTY_ONE
 
 PER_DAY_PREFIXES = ("001109", "001201")  # bed (床位费) and nursing (护理费) items, charged per day
 

@@ -21,7 +21,8 @@ from yibao.ledger import LedgerError
 from yibao.ledger.types import StoredSettlement
 from yibao.money import fmt_yuan
 from yibao.policy.book import PolicyBook
-from yibao.settlement.explain import explain, line_splits
+from yibao.settlement.allocation import line_splits
+from yibao.settlement.explain import explain
 from yibao.settlement.model import SettlementError
 from yibao.web.auth import Principal, can_read_person, current_principal, log_access, require
 from yibao.web.deps import book_of, ledger_of
@@ -212,7 +213,7 @@ def visit_page(request: Request, p: Insured, setl_id: str) -> Response:
     stored = _own_settlement(request, p, setl_id)
     policy = book_of(request).for_date(stored.visit.begin_date)
     text = explain(stored.settlement, stored.visit, policy)
-    splits = line_splits(stored.settlement, stored.visit)
+    splits = line_splits(stored.settlement, stored.visit.lines)
     log_access(request, p, stored.psn_no, f"settlement {setl_id}")
     rows = [{"split": sp, "item": policy.catalogue.get(sp.code)} for sp in splits]
     return render(

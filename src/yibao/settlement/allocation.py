@@ -1,0 +1,90 @@
+"""How much of each line every payer paid: the one definition of a line's fund, account and cash shares.
+
+The engine settles a visit as a whole; a person's itemised bill (费用明白单), a deduction's per-line cap
+(扣款), FHIR ``ExplanationOfBenefit.item.adjudication`` and the portal all need the same amounts per line.
+They are computed here once, when the settlement is made, and stored with it (``settlement_line``).
+
+Rule (explicit, deterministic): each visit-level amount — the deductible, then each fund in payment
+order, then the personal account — is spread over the lines in proportion to what is still unpaid on
+each line in that amount's own scope, by the largest-remainder method
+(:func:`yibao.money.split_largest_remainder`):
+
+* the deductible (起付线) over the lines' policy-scope amounts;
+* the basic pooled fund over the policy scope above each line's deductible share;
+* each later layer over what is left of the policy scope, plus the pay-first amount (先行自付) when the
+  layer's base includes it; a layer's share is drawn from a line's scope first, then its pay-first;
+* the personal account over each line's remaining personal part; the rest of the line is cash.
+
+Shares never exceed a line's remaining amount, and every line's parts add up to its amount exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from yibao.money import split_largest_remainder
+from yibao.settlement.model import Line, LineSplit, Settlement
+from yibao.settlement.trace import BasicFund, Layer
+
+
+def allocate(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:
+    """Per-line splits of ``s``, settled from ``lines``: every fen of every line assigned to a payer."""
+    parts = s.line_parts
+    n = len(parts)
+    scope_left = [p[3] for p in parts]
+    pre_left = [p[2] for p in parts]
+    ded = split_largest_remainder(s.act_pay_dedc, scope_left)
+    funds: list[dict[str, int]] = [{} for _ in range(n)]
+    # setldetail holds the basic fund first (when the scheme has one), then each layer with a base, in
+    # the order the trace records them; the trace says whether a layer's base included pay-first
+    has_basic = any(isinstance(step, BasicFund) for step in s.steps)
+    layer_steps = [step for step in s.steps if isinstance(step, Layer) and step.base > 0]
+    includes_pre = [False] * (1 if has_basic else 0) + [step.includes_preselfpay for step in layer_steps]
+    for k, detail in enumerate(s.setldetail):
+        if not detail.fund_payamt:
+            continue
+        if k == 0 and has_basic:
+            # the pooled fund pays on the scope above the deductible; later layers pay on what it left,
+            # deductible included (合规自付)
+            weights = [scope_left[i] - ded[i] for i in range(n)]
+        else:
+            with_pre = includes_pre[k] if k < len(includes_pre) else False
+            weights = [scope_left[i] + (pre_left[i] if with_pre else 0) for i in range(n)]
+        shares = split_largest_remainder(detail.fund_payamt, weights)
+        for i, share in enumerate(shares):
+            if not share:
+                continue
+            funds[i][detail.fund_pay_type] = funds[i].get(detail.fund_pay_type, 0) + share
+            from_scope = min(share, scope_left[i])
+            scope_left[i] -= from_scope
+            pre_left[i] -= share - from_scope
+    personal = [parts[i][0] + parts[i][1] + pre_left[i] + scope_left[i] for i in range(n)]
+    acct = split_largest_remainder(s.acct_pay, personal) if s.acct_pay else [0] * n
+    return [
+        LineSplit(
+            feedetl_sn=ln.feedetl_sn,
+            code=ln.code,
+            amount=ln.amount,
+            fulamt_ownpay_amt=p[0],
+            overlmt_selfpay=p[1],
+            preselfpay_amt=p[2],
+            inscp_scp_amt=p[3],
+            act_pay_dedc=ded[i],
+            fund_pay=funds[i],
+            acct_pay=acct[i],
+            psn_cash_pay=personal[i] - acct[i],
+        )
+        for i, (ln, p) in enumerate(zip(lines, parts, strict=True))
+    ]
+
+
+def line_splits(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:
+    """The per-line splits of ``s``: those stored with it, else allocated now (the same rule)."""
+    if not s.line_splits:
+        s.line_splits = allocate(s, lines)
+    return s.line_splits
+
+
+def line_fund_paid(split: LineSplit) -> int:
+    """What the funds together paid for one line (the most a deduction may recover from it)."""
+    return sum(split.fund_pay.values())
