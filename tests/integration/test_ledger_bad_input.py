@@ -9,7 +9,7 @@ import pytest
 from ledger_support import msgid, person, snapshot, visit
 
 from yibao.ledger import Ledger, LedgerError
-from yibao.policy.book import PolicyBook
+from yibao.policy.book import NoPolicyVersion, PolicyBook
 from yibao.settlement.model import SettlementError
 
 OP = [("A01", 10_000, 3)]
@@ -90,7 +90,7 @@ def test_visit_outside_every_policy_version(seeded: Ledger, book: PolicyBook) ->
     _refused(
         seeded,
         lambda: seeded.settle(book, visit("E1", OP, day=dt.date(2030, 1, 1)), msgid()),
-        SettlementError,
+        NoPolicyVersion,
         "no_policy",
         "visit.begin_date",
     )

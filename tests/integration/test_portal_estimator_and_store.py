@@ -15,6 +15,7 @@ from yibao.feedback.store import PortalStore
 from yibao.ledger import Ledger
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path, load_region
+from yibao.settlement import estimate
 
 BOOK = PolicyBook(load_region(example_path("xian")))
 DAY = dt.date(2025, 6, 2)
@@ -25,21 +26,21 @@ def test_estimate_equals_the_ledgers_pre_settlement_and_writes_nothing(ledger: L
     ledger.add_persons([person("E1", balance=150_000)])
     policy = BOOK.for_date(DAY)
     # an earlier visit this year, so the deductible and the account are partly used
-    earlier = core.build_visit(
+    earlier = estimate.build_visit(
         policy,
         "E1",
-        [core.Pick("XJ01DDA005B002010110133", 30)],
+        [estimate.Pick("XJ01DDA005B002010110133", 30)],
         level="2",
         med_type="11",
         day=dt.date(2025, 3, 1),
     )
     ledger.settle(BOOK, dataclasses.replace(earlier, mdtrt_id="M-EARLIER"), msgid())
-    picks = [core.Pick("XJ01DDA003B002010119046", 40), core.Pick("001101000010000", 1)]
-    visit = core.build_visit(policy, "E1", picks, level="3", med_type="11", day=DAY)
+    picks = [estimate.Pick("XJ01DDA003B002010119046", 40), estimate.Pick("001101000010000", 1)]
+    visit = estimate.build_visit(policy, "E1", picks, level="3", med_type="11", day=DAY)
     before = ledger.row_counts()
     acc = ledger.accumulators("E1", DAY.year)
     assert acc, "the earlier visit must have left accumulators"
-    mine = core.estimate(policy, ledger.get_person("E1", DAY), visit, acc, ledger.account_balance("E1"))
+    mine = estimate.estimate(policy, ledger.get_person("E1", DAY), visit, acc, ledger.account_balance("E1"))
     theirs = ledger.settle(BOOK, visit, msgid(), pre=True)
     assert theirs.setl_id == ""
     assert dataclasses.asdict(mine) == dataclasses.asdict(theirs.settlement)

@@ -9,13 +9,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from yibao.demo.seed import Seeded, seed_demo_db
-from yibao.feedback import core
 from yibao.ledger import Ledger
 from yibao.ledger.types import StoredSettlement
 from yibao.money import fmt_yuan
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path
 from yibao.settings import Settings
+from yibao.settlement import estimate
 from yibao.settlement.explain import explain
 from yibao.web.app import create_app
 from yibao.web.portal.pages import VISITS_SHOWN, estimate_day, local_today
@@ -137,8 +137,8 @@ def test_estimator_page_shows_the_real_pre_settlement(app: object, seeded: Seede
     day = estimate_day(book, local_today())
     policy = book.for_date(day)
     led = _ledger(seeded)
-    picks = [core.Pick("XJ01DDA003B002010119046", 12), core.Pick("001101000010000", 1)]
-    visit = core.build_visit(policy, seeded.insured_psn_no, picks, level="2", med_type="11", day=day)
+    picks = [estimate.Pick("XJ01DDA003B002010119046", 12), estimate.Pick("001101000010000", 1)]
+    visit = estimate.build_visit(policy, seeded.insured_psn_no, picks, level="2", med_type="11", day=day)
     s = led.settle(book, visit, "EST" + "0" * 27, pre=True).settlement
     led.close()
     m = re.search(r'id="own-cash">([^<]+)<', r.text)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.batch import settle_batch
 from yibao.batch.io import read_inputs
 from yibao.batch.settle import MONEY_OUT
@@ -18,7 +19,7 @@ from yibao.synth import generate, read_visits_as_engine_inputs
 @pytest.mark.parametrize(("region", "seed"), [("xian", 11), ("weinan", 12)])
 def test_a_generated_year_agrees_with_the_realtime_engine(tmp_path: Path, region: str, seed: int) -> None:
     out = tmp_path / region
-    generate(example_path(region), out, persons=1_500, year=2025, seed=seed)
+    generate(example_path(region), out, persons=1_500, year=2025, seed=seed, limits=prescribing_limits())
     book = PolicyBook.from_file(example_path(region))
     persons, visits, lines = read_inputs(out)
     batch = {

@@ -10,6 +10,7 @@ import pytest
 
 from yibao.audit.evaluate import UNATTRIBUTED, Score, evaluate, score
 from yibao.audit.flags import empty_flags
+from yibao.audit.knowledge.limits import prescribing_limits
 
 
 def _flags(rows: list[tuple[str, int, int | None, int]]) -> pl.DataFrame:
@@ -136,7 +137,7 @@ def test_cli_run_writes_flags_and_evaluate_prints_json_lines(tmp_path: Path) -> 
     from yibao.synth.generator import generate
 
     d = tmp_path / "region"
-    generate(example_path("xian"), d, 5000, seed=9)
+    generate(example_path("xian"), d, 5000, seed=9, limits=prescribing_limits())
     inject_dir(d, SCENARIOS, seed=9)
     out = tmp_path / "flags.csv"
     r = CliRunner().invoke(audit_app, ["run", str(d), "--out", str(out), "--no-rules"])

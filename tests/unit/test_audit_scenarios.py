@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.audit.scenarios import SCENARIOS
 from yibao.audit.scenarios.apply import inject_dir
 from yibao.audit.scenarios.base import catalogue
@@ -34,7 +35,7 @@ PERSONS = 4000
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("clean")
-    generate(example_path("xian"), d, PERSONS, seed=11)
+    generate(example_path("xian"), d, PERSONS, seed=11, limits=prescribing_limits())
     return d
 
 
@@ -164,7 +165,7 @@ def test_inject_dir_injects_every_scenario_deterministically(tmp_path: Path) -> 
     outs = []
     for k in range(2):
         d = tmp_path / f"r{k}"
-        generate(example_path("xian"), d, 6000, seed=4, chunk_size=3000)
+        generate(example_path("xian"), d, 6000, seed=4, chunk_size=3000, limits=prescribing_limits())
         rows = inject_dir(d, SCENARIOS, seed=4)
         v, ln = pl.read_parquet(d / "visits.parquet"), pl.read_parquet(d / "lines.parquet")
         assert rows == {"visits": v.height, "lines": ln.height}

@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from yibao.payment.demo import claims_from_grouped
+from yibao.demo.payment import claims_from_grouped
 
 
 def test_grouped_cases_become_payment_claims() -> None:

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from yibao.policy.book import PolicyBook
+from yibao.policy.book import NoPolicyVersion, PolicyBook
 from yibao.policy.catalogue import CLASS_A, CLASS_B, CLASS_C
 from yibao.policy.loader import PolicyError, example_path, load_region, load_region_text
-from yibao.settlement.model import SettlementError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 FIXTURE_TEXT = (FIXTURES / "region.yaml").read_text(encoding="utf-8")
@@ -99,7 +98,7 @@ def test_the_policy_book_compiles_the_version_in_force_and_caches_it() -> None:
 @pytest.mark.parametrize("day", [dt.date(2024, 12, 31), dt.date(2026, 1, 1)])
 def test_a_date_outside_every_version_is_refused_naming_the_visit_begin_date(day: dt.date) -> None:
     book = PolicyBook.from_file(FIXTURES / "region.yaml")
-    with pytest.raises(SettlementError) as ei:
+    with pytest.raises(NoPolicyVersion) as ei:
         book.for_date(day)
     assert ei.value.field == "visit.begin_date"
     assert ei.value.code == "no_policy"

@@ -10,6 +10,7 @@ from yibao.feedback import core
 from yibao.feedback.core import Calendar, PortalError, allowed_moves, check_move, sla_clock
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path, load_region
+from yibao.settlement import estimate
 from yibao.settlement.model import Person
 
 D = dt.date
@@ -145,29 +146,31 @@ EMPLOYEE = Person("P1", "测试", "610100198001010011", "M", D(1980, 1, 1), "310
 
 def test_estimate_prices_items_at_the_catalogue_price() -> None:
     item = POLICY.catalogue["XJ01DDA003B002010119046"]
-    v = core.build_visit(POLICY, "P1", [core.Pick(item.code, 3)], level="1", med_type="11", day=DAY)
+    v = estimate.build_visit(POLICY, "P1", [estimate.Pick(item.code, 3)], level="1", med_type="11", day=DAY)
     assert v.lines[0].amount == 3 * (item.unit_price or 0)
-    s = core.estimate(POLICY, EMPLOYEE, v, {}, 0)
+    s = estimate.estimate(POLICY, EMPLOYEE, v, {}, 0)
     assert s.medfee_sumamt == 3 * (item.unit_price or 0)
 
 
 def test_estimate_refuses_unknown_items_and_levels_naming_the_field() -> None:
-    with pytest.raises(PortalError) as e:
-        core.build_visit(POLICY, "P1", [core.Pick("NOPE", 1)], level="1", med_type="11", day=DAY)
+    with pytest.raises(estimate.EstimateError) as e:
+        estimate.build_visit(POLICY, "P1", [estimate.Pick("NOPE", 1)], level="1", med_type="11", day=DAY)
     assert e.value.field == "items[0].code"
-    with pytest.raises(PortalError) as e:
-        core.build_visit(
-            POLICY, "P1", [core.Pick("XJ01DDA003B002010119046", 1)], level="9", med_type="11", day=DAY
+    with pytest.raises(estimate.EstimateError) as e:
+        estimate.build_visit(
+            POLICY, "P1", [estimate.Pick("XJ01DDA003B002010119046", 1)], level="9", med_type="11", day=DAY
         )
     assert e.value.field == "level"
-    with pytest.raises(PortalError) as e:
-        core.parse_picks(["XJ01DDA003B002010119046"], ["two"])
+    with pytest.raises(estimate.EstimateError) as e:
+        estimate.parse_picks(["XJ01DDA003B002010119046"], ["two"])
     assert e.value.field == "items[0].qty"
 
 
 def test_higher_levels_cost_an_inpatient_more_under_lower_ratios() -> None:
-    picks = [core.Pick("XJ01DDA003B002010119046", 200), core.Pick("001101000010000", 1)]
-    opts = {o.level: o for o in core.compare_levels(POLICY, EMPLOYEE, picks, {}, 0, med_type="21", day=DAY)}
+    picks = [estimate.Pick("XJ01DDA003B002010119046", 200), estimate.Pick("001101000010000", 1)]
+    opts = {
+        o.level: o for o in estimate.compare_levels(POLICY, EMPLOYEE, picks, {}, 0, med_type="21", day=DAY)
+    }
     assert set(opts) == set(POLICY.levels)
     assert opts["1"].own < opts["2"].own < opts["3"].own  # deductible and ratio both worsen with level
     for o in opts.values():
@@ -177,21 +180,27 @@ def test_higher_levels_cost_an_inpatient_more_under_lower_ratios() -> None:
 def test_drug_alternatives_are_same_generic_or_same_class_and_each_is_a_real_estimate() -> None:
     params = core.load_params()
     code = "XJ01DDA003B002010119046"
-    alts = core.alternatives_for(POLICY, code, params)
+    alts = estimate.alternatives_for(POLICY, code, params)
     assert alts and all(a.startswith(code[:6]) and a != code for a, _ in alts)
     assert len(alts) <= params.max_alternatives
-    picks = [core.Pick(code, 10)]
-    for a in core.compare_drugs(POLICY, EMPLOYEE, picks, {}, 0, params, level="1", med_type="11", day=DAY):
-        v = core.build_visit(POLICY, "P1", [core.Pick(a.code, 10)], level="1", med_type="11", day=DAY)
-        assert a.own == core.estimate(POLICY, EMPLOYEE, v, {}, 0).psn_part_amt
-        base = core.estimate(
-            POLICY, EMPLOYEE, core.build_visit(POLICY, "P1", picks, level="1", med_type="11", day=DAY), {}, 0
+    picks = [estimate.Pick(code, 10)]
+    for a in estimate.compare_drugs(
+        POLICY, EMPLOYEE, picks, {}, 0, params, level="1", med_type="11", day=DAY
+    ):
+        v = estimate.build_visit(POLICY, "P1", [estimate.Pick(a.code, 10)], level="1", med_type="11", day=DAY)
+        assert a.own == estimate.estimate(POLICY, EMPLOYEE, v, {}, 0).psn_part_amt
+        base = estimate.estimate(
+            POLICY,
+            EMPLOYEE,
+            estimate.build_visit(POLICY, "P1", picks, level="1", med_type="11", day=DAY),
+            {},
+            0,
         )
         assert a.saving == base.psn_part_amt - a.own
 
 
 def test_non_drugs_have_no_alternatives() -> None:
-    assert core.alternatives_for(POLICY, "001101000010000", core.load_params()) == []
+    assert estimate.alternatives_for(POLICY, "001101000010000", core.load_params()) == []
 
 
 def test_year_so_far_reads_deductible_and_cap_from_accumulators() -> None:
@@ -199,7 +208,7 @@ def test_year_so_far_reads_deductible_and_cap_from_accumulators() -> None:
     assert op.basis == "per_year" and op.counter is not None
     full = op.deductible[("1", "11")]
     acc = {op.counter: full - 5_000, op.cap_counter: 70_000}
-    rows = {r.benefit_id: r for r in core.year_so_far(POLICY, EMPLOYEE, acc, "1")}
+    rows = {r.benefit_id: r for r in estimate.year_so_far(POLICY, EMPLOYEE, acc, "1")}
     r = rows[op.id]
     assert (r.deductible_met, r.deductible_full) == (full - 5_000, full)
     assert r.cap is not None and r.cap_room == r.cap - 70_000

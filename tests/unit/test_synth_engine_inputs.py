@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path
 from yibao.settlement.engine import settle_visit
@@ -19,7 +20,7 @@ XIAN = example_path("xian")
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("synth-engine")
-    generate(XIAN, out, persons=2_000, year=2025, seed=5, chunk_size=1_000)
+    generate(XIAN, out, persons=2_000, year=2025, seed=5, chunk_size=1_000, limits=prescribing_limits())
     return out
 
 

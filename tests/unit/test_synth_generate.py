@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.bench.synth import bench_generate
 from yibao.policy.loader import example_path, load_region
 from yibao.synth import (
@@ -31,7 +32,7 @@ FILES = ("persons", "institutions", "physicians", "visits", "lines")
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("synth-small")
-    generate(XIAN, out, persons=2_000, year=2025, seed=7, chunk_size=700)
+    generate(XIAN, out, persons=2_000, year=2025, seed=7, chunk_size=700, limits=prescribing_limits())
     return out
 
 
@@ -40,7 +41,7 @@ def _tables(d: Path) -> dict[str, pa.Table]:
 
 
 def test_deterministic_same_seed(small: Path, tmp_path: Path) -> None:
-    generate(XIAN, tmp_path, persons=2_000, year=2025, seed=7, chunk_size=700)
+    generate(XIAN, tmp_path, persons=2_000, year=2025, seed=7, chunk_size=700, limits=prescribing_limits())
     a, b = _tables(small), _tables(tmp_path)
     for f in FILES:
         assert a[f].equals(b[f]), f
@@ -48,7 +49,7 @@ def test_deterministic_same_seed(small: Path, tmp_path: Path) -> None:
 
 
 def test_different_seed_differs(small: Path, tmp_path: Path) -> None:
-    generate(XIAN, tmp_path, persons=2_000, year=2025, seed=8, chunk_size=700)
+    generate(XIAN, tmp_path, persons=2_000, year=2025, seed=8, chunk_size=700, limits=prescribing_limits())
     assert not _tables(small)["lines"].equals(_tables(tmp_path)["lines"])
 
 
@@ -235,7 +236,16 @@ def test_chunks_are_row_groups(small: Path) -> None:
 
 def test_injector_labels(tmp_path: Path) -> None:
     register_injector("test_dup_high", DuplicateCharging(rate=0.05, name="test_dup_high"))
-    generate(XIAN, tmp_path, persons=2_000, year=2025, seed=7, chunk_size=700, inject=("test_dup_high",))
+    generate(
+        XIAN,
+        tmp_path,
+        persons=2_000,
+        year=2025,
+        seed=7,
+        chunk_size=700,
+        inject=("test_dup_high",),
+        limits=prescribing_limits(),
+    )
     v = pl.read_parquet(tmp_path / "visits.parquet")
     ln = pl.read_parquet(tmp_path / "lines.parquet")
     hit = v.filter(pl.col("scenario") == "test_dup_high")
@@ -255,14 +265,18 @@ def test_injector_labels(tmp_path: Path) -> None:
 
 
 def test_default_injector_registered(tmp_path: Path) -> None:
-    m = generate(XIAN, tmp_path, persons=1_000, seed=3, inject=("duplicate_charging",))
+    m = generate(
+        XIAN, tmp_path, persons=1_000, seed=3, inject=("duplicate_charging",), limits=prescribing_limits()
+    )
     assert m.inject == ("duplicate_charging",)
     with pytest.raises(KeyError):
-        generate(XIAN, tmp_path, persons=1_000, seed=3, inject=("no_such_injector",))
+        generate(
+            XIAN, tmp_path, persons=1_000, seed=3, inject=("no_such_injector",), limits=prescribing_limits()
+        )
 
 
 def test_calibration_20k(tmp_path: Path) -> None:
-    m = generate(XIAN, tmp_path, persons=20_000, seed=11)
+    m = generate(XIAN, tmp_path, persons=20_000, seed=11, limits=prescribing_limits())
     got = {r["metric"]: r["achieved"] for r in m.calibration}
     bands = {
         "admission rate, employees": (0.15, 0.28),

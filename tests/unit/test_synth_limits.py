@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from yibao.audit.knowledge import load_knowledge, with_physicians
+from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.audit.rules.batch import run_rules
 from yibao.audit.rules.model import load_library
 from yibao.money import QTY_ONE
@@ -41,7 +42,7 @@ def _flags(d: Path) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def regions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     limited, free = tmp_path_factory.mktemp("limited"), tmp_path_factory.mktemp("free")
-    generate(XIAN, limited, 8_000, seed=5)
+    generate(XIAN, limited, 8_000, seed=5, limits=prescribing_limits())
     generate(XIAN, free, 8_000, seed=5, limits=PrescribingLimits())
     return limited, free
 
@@ -80,7 +81,7 @@ def test_the_title_and_days_rules_do_fire_on_that_region_when_its_bills_are_alte
 
 
 def test_limits_are_read_from_the_shipped_library_and_knowledge() -> None:
-    lim = PrescribingLimits.from_audit_knowledge()
+    lim = prescribing_limits()
     k = load_knowledge()
     assert lim.supply_days == {"11": 7, "14": 30, "41": 30}
     assert lim.supply_days_long == {"11": 30} and "I10" in lim.long_term_prefixes

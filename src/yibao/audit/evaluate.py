@@ -30,6 +30,7 @@ import polars as pl
 import yaml
 
 from yibao.audit.flags import conform, empty_flags
+from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.errors import FieldError
 
 EVAL_FILE = Path(__file__).with_name("evaluation.yaml")
@@ -281,7 +282,7 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="yibao-audit-eval-") as tmp:
         d = Path(work_dir) if work_dir is not None else Path(tmp)
         t0 = time.perf_counter()
-        generate(region_path, d, persons, seed=seed)
+        generate(region_path, d, persons, seed=seed, limits=prescribing_limits())
         rows = inject_dir(d, SCENARIOS, seed)
         timings["generate_s"] = time.perf_counter() - t0
         p, v, ln = (pl.read_parquet(d / f"{f}.parquet") for f in ("persons", "visits", "lines"))

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.bench.settle import record
 
 LINES_PER_PERSON = 25  # synth average (docs/SYNTH.md calibration table)
@@ -31,7 +32,7 @@ def _region(lines: int, seed: int, cache_dir: Path | None) -> tuple[Path, float 
     if (out / "manifest.json").exists():
         return out, None
     t0 = time.perf_counter()
-    generate(example_path("xian"), out, persons, 2025, seed)
+    generate(example_path("xian"), out, persons, 2025, seed, limits=prescribing_limits())
     return out, time.perf_counter() - t0
 
 
@@ -133,7 +134,7 @@ def _replay(policy: Any, visits: int) -> Iterator[dict[str, Any]]:
     from yibao.synth.generator import generate
 
     with tempfile.TemporaryDirectory(prefix="yibao-audit-hook-") as tmp:
-        generate(example_path("xian"), tmp, 3_000, 2025, 7)
+        generate(example_path("xian"), tmp, 3_000, 2025, 7, limits=prescribing_limits())
         p, v, ln, dr = (
             pl.read_parquet(Path(tmp) / f"{n}.parquet") for n in ("persons", "visits", "lines", "physicians")
         )

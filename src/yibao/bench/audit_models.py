@@ -15,6 +15,8 @@ from typing import Any
 
 import polars as pl
 
+from yibao.audit.knowledge.limits import prescribing_limits
+
 
 def record(bench: str, metric: str, value: float, unit: str) -> dict[str, Any]:
     return {"bench": bench, "metric": metric, "value": round(value, 3), "unit": unit}
@@ -33,7 +35,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="yibao-bench-audit-models-") as tmp:
         d = Path(work_dir) if work_dir is not None else Path(tmp)
         t0 = time.perf_counter()
-        generate(example_path("xian"), d, persons, seed=seed)
+        generate(example_path("xian"), d, persons, seed=seed, limits=prescribing_limits())
         yield record("audit.models.generate", "elapsed", time.perf_counter() - t0, "s")
         t0 = time.perf_counter()
         inject_dir(d, SCENARIOS, seed)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from yibao.bench.settle import record
+from yibao.settlement import estimate
 
 
 def _timed(n: int, fn: Any) -> list[float]:
@@ -53,15 +54,15 @@ def run(*, persons: int = 200, requests: int = 200) -> Iterator[dict[str, Any]]:
         led.close()
         params = core.load_params()
         picks = [
-            core.Pick("XJ01DDA003B002010119046", 10),
-            core.Pick("XC10AAA033A001020112059", 30),
-            core.Pick("001101000010000", 1),
+            estimate.Pick("XJ01DDA003B002010119046", 10),
+            estimate.Pick("XC10AAA033A001020112059", 30),
+            estimate.Pick("001101000010000", 1),
         ]
         picks = [p for p in picks if p.code in policy.catalogue]
 
         def aid() -> None:
-            core.compare_levels(policy, person, picks, acc, bal, med_type="11", day=day)
-            core.compare_drugs(policy, person, picks, acc, bal, params, level="2", med_type="11", day=day)
+            estimate.compare_levels(policy, person, picks, acc, bal, med_type="11", day=day)
+            estimate.compare_drugs(policy, person, picks, acc, bal, params, level="2", med_type="11", day=day)
 
         xs = _timed(requests, aid)
         yield record("portal.estimate", "decision_aid_p50", _p(xs, 0.5), "ms")

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.policy.loader import example_path
 from yibao.synth.generator import DEFAULT_CHUNK, generate
 
@@ -27,7 +28,9 @@ def bench_generate(
     path = Path(region) if Path(region).exists() else example_path(region)
     try:
         t0 = time.perf_counter()
-        m = generate(path, out_dir, persons=n_persons, seed=seed, chunk_size=chunk_size)
+        m = generate(
+            path, out_dir, persons=n_persons, seed=seed, chunk_size=chunk_size, limits=prescribing_limits()
+        )
         elapsed = time.perf_counter() - t0
     finally:
         if tmp is not None:

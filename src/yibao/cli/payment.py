@@ -160,7 +160,7 @@ def demo_cmd(
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
     """演示: synth 3 history years + the policy year → group (chs-drg-demo) → pay by DRG and by DIP."""
-    from yibao.payment.demo import demo_region
+    from yibao.demo.payment import demo_region
 
     console = _console()
     try:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import yibao.audit.scenarios  # noqa: F401  (registers the audit's labelled fraud scenarios as injectors)
+from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.policy.loader import example_path
 from yibao.synth.generator import DEFAULT_CHUNK, generate
 from yibao.synth.inject import injector_names
@@ -61,6 +62,7 @@ def generate_cmd(
             inject=names,
             chunk_size=chunk_size,
             progress=step,
+            limits=prescribing_limits(),
         )
     lines = m.rows["lines"]
     console.print(

@@ -12,13 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.audit.moments import configured_hook
 from yibao.audit.scenarios import SCENARIOS
 from yibao.demo.logins import DemoLogin
 from yibao.demo.region import login_order, person_records
 from yibao.ledger import Ledger
 from yibao.money import fmt_yuan
-from yibao.policy.book import PolicyBook
+from yibao.policy.book import NoPolicyVersion, PolicyBook
 from yibao.policy.loader import example_path, load_region
 from yibao.settlement.explain import explain
 from yibao.settlement.model import (
@@ -83,7 +84,15 @@ def run_demo(
         ledger.migrate()
         data_dir = db_path.parent / "demo-data"
         with console.status("生成合成统筹区 generating a synthetic region …"):
-            manifest = generate(path, data_dir, persons=persons, year=year, seed=seed, inject=SCENARIOS)
+            manifest = generate(
+                path,
+                data_dir,
+                persons=persons,
+                year=year,
+                seed=seed,
+                inject=SCENARIOS,
+                limits=prescribing_limits(),
+            )
         knowledge_dir = demo_knowledge(data_dir, db_path.parent / "demo-knowledge")
         hook = configured_hook(None, knowledge_dir)
         people = pl.read_parquet(data_dir / "persons.parquet")
@@ -115,7 +124,7 @@ def run_demo(
             for k, (_person, visit) in enumerate(read_visits_as_engine_inputs(data_dir, limit=total_visits)):
                 try:
                     out = ledger.settle(book, visit, msgid_for(visit, k), audit=hook)
-                except SettlementError as exc:
+                except (SettlementError, NoPolicyVersion) as exc:
                     errors[exc.code] += 1
                     bar.advance(task)
                     continue
@@ -220,8 +229,8 @@ def _payment_stage(
 ) -> dict[str, int]:
     """Group the year's discharges with the demonstration CHS-DRG scheme and pay the hospitals by DRG
     (点数法) and by DIP; the history years the weights and scores need are synthesised alongside."""
+    from yibao.demo.payment import claims_from_grouped, region_claims
     from yibao.drg import cases_from_synth, group_frame, load_scheme
-    from yibao.payment.demo import claims_from_grouped, region_claims
     from yibao.payment.dip import pay_dip
     from yibao.payment.drg import pay_drg
     from yibao.payment.policy import example_policy_path, load_policy

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import polars as pl
 
+from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.demo.region import login_order, person_records
 from yibao.ledger import Ledger
-from yibao.policy.book import PolicyBook
+from yibao.policy.book import NoPolicyVersion, PolicyBook
 from yibao.policy.loader import example_path, load_region
 from yibao.settlement.model import SettlementError
 from yibao.synth import generate, read_visits_as_engine_inputs
@@ -52,7 +53,7 @@ def seed_demo_db(
     db_path.parent.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{db_path}"
     data_dir = db_path.parent / f"{db_path.stem}-data"
-    generate(path, data_dir, persons=persons, year=year, seed=seed)
+    generate(path, data_dir, persons=persons, year=year, seed=seed, limits=prescribing_limits())
     people = pl.read_parquet(data_dir / "persons.parquet")
     records = person_records(people, admdvs, year)
     ledger = Ledger.open(url)
@@ -64,7 +65,7 @@ def seed_demo_db(
         for k, (_p, visit) in enumerate(read_visits_as_engine_inputs(data_dir, limit=visits)):
             try:
                 ledger.settle(book, visit, msgid_for(visit, k))
-            except SettlementError:
+            except (SettlementError, NoPolicyVersion):
                 continue
             per_person[visit.psn_no] += 1
             settled += 1

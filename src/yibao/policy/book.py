@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from yibao.errors import FieldError
 from yibao.policy.compiled import CompiledPolicy, compile_version
 from yibao.policy.loader import LoadedRegion, load_region
-from yibao.settlement.model import SettlementError
+
+
+class NoPolicyVersion(FieldError):
+    """No version of the region's policy is in force on the date asked for."""
 
 
 class PolicyBook:
@@ -30,8 +34,11 @@ class PolicyBook:
         version = self.loaded.version_for(day)
         if version is None:
             spans = ", ".join(f"{v.effective_from}…{v.effective_to}" for v in self.loaded.region.versions)
-            raise SettlementError(
-                field, f"{day} is outside every policy version of region {self.admdvs} ({spans})", "no_policy"
+            raise NoPolicyVersion(
+                field,
+                f"{day} 不在统筹区 {self.admdvs} 任何政策版本的有效期内（{spans}） "
+                f"{day} is outside every policy version of region {self.admdvs} ({spans})",
+                "no_policy",
             )
         compiled = self._cache.get(version.id)
         if compiled is None:

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -212,56 +211,6 @@ class PrescribingLimits:
     # ``long_term_prefixes`` (``supply_days_long[med_type]`` days instead of ``supply_days``)
     supply_days_long: dict[str, int] = field(default_factory=dict)
     long_term_prefixes: tuple[str, ...] = ()
-
-    @classmethod
-    def from_audit_knowledge(cls) -> PrescribingLimits:
-        """The limits of the shipped audit rule library and its EXAMPLE knowledge tables
-        (``yibao.audit``); no limits when that package is not installed."""
-        try:
-            from yibao.audit.knowledge import load_knowledge
-            from yibao.audit.rules import model as rules_model
-        except ImportError:  # pragma: no cover - the audit package ships with yibao
-            return cls()
-        k = load_knowledge()
-        lib = rules_model.load_library()
-        kinds = {r.kind for r in lib.rules if r.enabled}
-        days: dict[str, int] = {}
-        days_long: dict[str, int] = {}
-        for r in lib.rules:
-            if r.kind == "over_supply" and r.enabled and isinstance(r.params, rules_model.SupplyParams):
-                days = dict(r.params.max_days)
-                days_long = dict(r.params.long_term_days)
-        course = k.payment_course.select(
-            "code", "basis", (pl.col("max_days") * pl.col("units_per_day_q")).alias("lim")
-        )
-        freq = k.frequency.filter(
-            pl.col("period_days").is_not_null() & pl.col("max_per_period_q").is_not_null()
-        )
-        return cls(
-            # the largest daily units also bound a line's stated days (GZ-YB-018), with or without a days limit
-            supply_per_day=dict(k.supply.select("code", "max_units_per_day_q").iter_rows())
-            if days or "dose_days" in kinds
-            else {},
-            supply_days=days,
-            course_visit={c: int(q) for c, b, q in course.iter_rows() if b == "admission"}
-            if "course_admission" in kinds
-            else {},
-            course_year={c: int(q) for c, b, q in course.iter_rows() if b == "year"}
-            if "course_year" in kinds
-            else {},
-            period={
-                c: (int(d), int(q))
-                for c, d, q in freq.select("code", "period_days", "max_per_period_q").iter_rows()
-            }
-            if "frequency_period" in kinds
-            else {},
-            supply_days_long=days_long,
-            long_term_prefixes=tuple(
-                p.replace(".", "") for p in k.long_term_dx.get_column("icd_prefix").to_list() if p
-            )
-            if days_long
-            else (),
-        )
 
 
 def _apply_limits(tables: Tables, vt: I64, who: I64, day: I64, lv: I64, li: I64, lq: I64, dx: I64) -> I64:
@@ -1568,13 +1517,14 @@ def generate(
 ) -> Manifest:
     """Generate a region's year into ``out_dir`` (persons, institutions, visits, lines, manifest).
 
-    ``limits``: the prescribing limits clean care keeps to (default: the audit rule library's example
-    knowledge base, :meth:`PrescribingLimits.from_audit_knowledge`)."""
+    ``limits``: the prescribing limits clean care keeps to (default: none).  A bureau's knowledge base
+    gives them: :func:`yibao.audit.knowledge.limits.prescribing_limits` turns the audit rule library and
+    its knowledge tables into limits; the generator itself knows no detector."""
     if persons < 1:
         raise ValueError("persons must be at least 1")
     t0 = time.perf_counter()
     loaded = load_region(region_path)
-    tables = Tables(loaded, year, limits if limits is not None else PrescribingLimits.from_audit_knowledge())
+    tables = Tables(loaded, year, limits if limits is not None else PrescribingLimits())
     info = region_info(loaded, tables)
     injectors = [(name, get_injector(name)) for name in inject]
     out = Path(out_dir)

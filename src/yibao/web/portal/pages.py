@@ -15,12 +15,14 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from yibao.errors import FieldError
 from yibao.feedback import core
 from yibao.feedback.store import Case, PortalStore
 from yibao.ledger import LedgerError
 from yibao.ledger.types import StoredSettlement
 from yibao.money import fmt_yuan
-from yibao.policy.book import PolicyBook
+from yibao.policy.book import NoPolicyVersion, PolicyBook
+from yibao.settlement import estimate
 from yibao.settlement.allocation import line_splits
 from yibao.settlement.explain import explain
 from yibao.settlement.model import SettlementError
@@ -136,7 +138,7 @@ def _remember_psn(resp: Response, request: Request, psn: str) -> Response:
     return resp
 
 
-def _form_error(request: Request, exc: core.PortalError | SettlementError | LedgerError) -> HTTPException:
+def _form_error(request: Request, exc: FieldError) -> HTTPException:
     return HTTPException(422, f"{exc.field}: {exc.reason}")
 
 
@@ -165,10 +167,10 @@ def my_home(request: Request, p: Insured, year: int | None = None, all: int = 0)
         policy = book.for_date(dt.date(the_year, 6, 30))
         levels = list(policy.levels)
         level = request.query_params.get("level") or (levels[-1] if levels else "3")
-        benefits = core.year_so_far(policy, person, acc, level)
+        benefits = estimate.year_so_far(policy, person, acc, level)
         vt_names = policy.visit_types
         level_names = policy.levels
-    except SettlementError:
+    except (SettlementError, NoPolicyVersion):
         benefits, vt_names, level_names, level = [], {}, {}, ""
     visits = [s for s in settlements if s.year == the_year]
     log_access(request, p, psn, f"portal home {the_year}")
@@ -268,7 +270,7 @@ def estimate_day(book: PolicyBook, today: dt.date) -> dt.date:
     try:
         book.for_date(today)
         return today
-    except SettlementError:
+    except (SettlementError, NoPolicyVersion):
         return max(v.effective_to for v in book.loaded.region.versions)
 
 
@@ -306,18 +308,18 @@ def estimate_submit(
     codes, qtys = code or [], qty or []
     params = core.load_params()
     try:
-        picks = core.parse_picks(codes, qtys)
+        picks = estimate.parse_picks(codes, qtys)
         with ledger_of(request) as led:
             person = led.get_person(psn, day)
             acc = led.accumulators(psn, day.year)
             balance = led.account_balance(psn)
-        visit = core.build_visit(policy, psn, picks, level=level, med_type=med_type, day=day)
-        s = core.estimate(policy, person, visit, acc, balance)
-        by_level = core.compare_levels(policy, person, picks, acc, balance, med_type=med_type, day=day)
-        drugs = core.compare_drugs(
+        visit = estimate.build_visit(policy, psn, picks, level=level, med_type=med_type, day=day)
+        s = estimate.estimate(policy, person, visit, acc, balance)
+        by_level = estimate.compare_levels(policy, person, picks, acc, balance, med_type=med_type, day=day)
+        drugs = estimate.compare_drugs(
             policy, person, picks, acc, balance, params, level=level, med_type=med_type, day=day
         )
-    except (core.PortalError, SettlementError, LedgerError) as exc:
+    except (estimate.EstimateError, SettlementError, NoPolicyVersion, LedgerError) as exc:
         return render(
             request,
             "estimate.html",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.payment.core import Payment
 from yibao.payment.dip import pay_dip
 from yibao.payment.drg import pay_drg
@@ -87,7 +88,7 @@ def region_claims(
         if not (out / "manifest.json").exists():
             if progress:
                 progress(f"合成 synth {year}: {persons:,} persons")
-            generate(region_path, out, persons, year=year, seed=seed + k)
+            generate(region_path, out, persons, year=year, seed=seed + k, limits=prescribing_limits())
         visits = pl.read_parquet(out / "visits.parquet")
         persons_df = pl.read_parquet(out / "persons.parquet")
         lines = pl.read_parquet(out / "lines.parquet", columns=["visit_id", "amount"])
