@@ -1,34 +1,34 @@
-"""Service settings, read from the environment (``YIBAO_*``) with the same defaults as the ledger."""
+"""Settings of a yibao process (the service, the command line, the demo), read from the environment
+(``YIBAO_*``, e.g. ``YIBAO_DATABASE_URL``, ``YIBAO_SESSION_HOURS``) by pydantic-settings, so that every
+setting can be set without code; an argument given in code wins over the environment."""
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from yibao.db import DEFAULT_SQLITE
+from yibao.settlement.model import AuditHook
 
 
-def _flag(name: str, default: bool) -> bool:
-    v = os.environ.get(name)
-    return default if v is None else v.strip().lower() in ("1", "true", "yes", "on")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """``database_url``: the ledger database (env ``YIBAO_DATABASE_URL``; default SQLite ``.yibao/yibao.db``).
-    ``region``: an example region name (``xian``, ``weinan``) or a region file (env ``YIBAO_REGION``).
-    ``demo``: demo mode — the login page lists the demo logins (env ``YIBAO_DEMO``).
+class Settings(BaseSettings):
+    """``database_url``: the database (default SQLite ``.yibao/yibao.db``).
+    ``region``: an example region name (``xian``, ``weinan``) or a region file.
+    ``demo``: demo mode — the login page lists the demo logins.
     ``migrate``: run the Alembic migrations at start-up (idempotent).
     ``session_hours``: lifetime of a login session.  ``session_cache_seconds``: how long a worker trusts a
     token it has already checked without asking the database again (a logout in another worker takes
-    effect within this time).  ``mount_web``: mount the portal and dashboard routers when installed.
+    effect within this time).  ``mount_web``: mount the portal and dashboard pages.
     ``cookie_secure``: mark the session cookie ``Secure`` (behind HTTPS).  ``audit_in_event``: run the
-    rule library's single-visit rules inside 2206/2207 (env ``YIBAO_AUDIT_IN_EVENT``).
+    rule library's single-visit rules inside 2206/2207 and ``yibao settle``.
     ``audit_library`` / ``audit_knowledge``: the bureau's rule library file and knowledge-table directory
-    (env ``YIBAO_AUDIT_LIBRARY`` / ``YIBAO_AUDIT_KNOWLEDGE``; default: the shipped EXAMPLE ones).  A
-    ``physicians.csv`` in the knowledge directory is the 医保医师库 the title rule checks against."""
+    (default: the shipped EXAMPLE ones).  A ``physicians.csv`` in the knowledge directory is the 医保医师库
+    the title rule checks against."""
+
+    model_config = SettingsConfigDict(env_prefix="YIBAO_", frozen=True, extra="forbid")
 
     database_url: str = f"sqlite:///{DEFAULT_SQLITE}"
     region: str = "xian"
@@ -44,21 +44,25 @@ class Settings:
     audit_knowledge: str | None = None
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
-        base = cls(
-            database_url=os.environ.get("YIBAO_DATABASE_URL") or cls.database_url,
-            region=os.environ.get("YIBAO_REGION") or cls.region,
-            demo=_flag("YIBAO_DEMO", False),
-            migrate=_flag("YIBAO_MIGRATE", True),
-            cookie_secure=_flag("YIBAO_COOKIE_SECURE", False),
-            audit_in_event=_flag("YIBAO_AUDIT_IN_EVENT", True),
-            audit_library=os.environ.get("YIBAO_AUDIT_LIBRARY") or None,
-            audit_knowledge=os.environ.get("YIBAO_AUDIT_KNOWLEDGE") or None,
-        )
-        return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
+    def from_env(cls, **overrides: Any) -> Settings:
+        """The environment's settings with ``overrides`` on top (the same as ``Settings(**overrides)``)."""
+        return cls(**overrides)
 
     def region_path(self) -> Path:
         from yibao.policy.loader import example_path
 
         p = Path(self.region)
         return p if p.suffix in (".yaml", ".yml") or p.exists() else example_path(self.region)
+
+    @cached_property
+    def _hook(self) -> AuditHook | None:
+        if not self.audit_in_event:
+            return None
+        from yibao.audit.moments import configured_hook
+
+        return configured_hook(self.audit_library, self.audit_knowledge)
+
+    def audit_hook(self) -> AuditHook | None:
+        """The in-event audit (事中审核) every settle path uses: the bureau's rule library and knowledge
+        tables when set, else the shipped EXAMPLE ones; None when ``audit_in_event`` is off."""
+        return self._hook

@@ -14,7 +14,7 @@ from yibao.ledger import Ledger
 def main(argv: list[str]) -> int:
     url, fault_after, op, arg, msgid = argv
     led = Ledger.open(url)
-    led._fault_after = int(fault_after)
+    led.conn.fault_after = int(fault_after)
     if op == "settle":
         led.settle(book_from_fixture(), visit_from_json(arg), msgid)
     else:

@@ -23,14 +23,14 @@ def _run(url: str, n: int, *args: str) -> int:
 
 def _statements(led: Ledger, book: PolicyBook) -> tuple[int, int]:
     """(statements in a settle, statements in a cancel), COMMIT included, learned by a probe run."""
-    led._fault_after = 10**9
+    led.conn.fault_after = 10**9
     try:
         out = led.settle(book, visit("E1", OP, account_psn_no="E2"), msgid())
-        n_settle = led._stmts
+        n_settle = led.conn.statements
         led.cancel(out.setl_id, msgid())
-        n_cancel = led._stmts
+        n_cancel = led.conn.statements
     finally:
-        led._fault_after = None
+        led.conn.fault_after = None
     return n_settle, n_cancel
 
 

@@ -30,20 +30,20 @@ def _workload(led: Ledger, book: PolicyBook) -> None:
 
 
 def _rows(led: Ledger, chain: str) -> list[tuple[object, ...]]:
-    rows = led._x(
+    rows = led.conn.execute(
         "SELECT chain, seq, setl_id, msgid, kind, item, field, amount, created, prev_hash, hash "
         "FROM journal WHERE chain = %s ORDER BY seq",
         (chain,),
     ).fetchall()
-    led._end_read()
+    led.conn.end_read()
     return [tuple(r) for r in rows]
 
 
 def _exec(led: Ledger, sql: str, params: tuple[object, ...]) -> None:
     """Tamper behind the ledger's back (autocommit on SQLite, explicit commit on PostgreSQL)."""
-    led._x(sql, params)
+    led.conn.execute(sql, params)
     if led.kind == "pg":
-        led._commit()
+        led.conn.commit()
 
 
 def test_a_clean_workload_verifies_and_the_root_moves_with_history(ledger: Ledger, book: PolicyBook) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -171,7 +173,6 @@ def test_the_service_audits_with_the_bureaus_knowledge_directory_and_reads_physi
     from yibao.settings import Settings
     from yibao.settlement.io import parse_visit
     from yibao.settlement.model import Person
-    from yibao.web.app import _audit_hook
 
     kdir = tmp_path / "knowledge"
     shutil.copytree(example_dir(), kdir)
@@ -210,10 +211,10 @@ def test_the_service_audits_with_the_bureaus_knowledge_directory_and_reads_physi
     assert visit.bilg_dr_codg == "D1" and visit.lines[1].prd_days == 3
     person = Person("P1", "", "x", "F", dt.date(1990, 1, 1), "310", "11")
     found = {
-        (f.rule_code, f.feedetl_sn) for f in _audit_hook(Settings(audit_knowledge=str(kdir)))(person, visit)
+        (f.rule_code, f.feedetl_sn) for f in _hook(Settings(audit_knowledge=str(kdir)))(person, visit)
     }
     assert {("GZ-YB-017", "1"), ("GZ-YB-018", "2")} <= found
-    plain = {f.rule_code for f in _audit_hook(Settings())(person, visit)}  # the EXAMPLE tables: no registry
+    plain = {f.rule_code for f in _hook(Settings())(person, visit)}  # the EXAMPLE tables: no registry
     assert "GZ-YB-017" not in plain and "GZ-YB-018" in plain
 
     def days(raw: object) -> int | None:
@@ -275,5 +276,14 @@ def test_the_service_audits_with_the_bureaus_knowledge_directory_and_reads_physi
         }
     )
     assert v2.bilg_dr_codg is None and v2.lines[0].bilg_dr_codg == "D1"
-    found2 = {f.rule_code for f in _audit_hook(Settings(audit_knowledge=str(kdir)))(person, v2)}
+    found2 = {f.rule_code for f in _hook(Settings(audit_knowledge=str(kdir)))(person, v2)}
     assert "GZ-YB-017" in found2
+
+
+def _hook(settings: object) -> Callable[..., Any]:
+    from yibao.settings import Settings
+
+    assert isinstance(settings, Settings)
+    hook = settings.audit_hook()
+    assert hook is not None
+    return hook

@@ -6,9 +6,8 @@ its tables are registered on the shared :data:`yibao.db.metadata`.
 * ``audit_case`` / ``audit_case_item`` — one case per institution and audit period, its suspect items
   and their appeal / decision / deduction; ``version`` is the number of logged events (optimistic lock).
 * ``audit_case_event`` — the append-only, hash-chained case log (who, when, what, state before / after).
-* ``ledger_deduction`` / ``ledger_deduction_item`` / ``ledger_inst_chain`` — deductions (扣款) recovered
-  from institutions, one hash chain per institution whose head is kept in ``ledger_inst_chain``; written
-  and verified by :mod:`yibao.ledger.deduction` (``Ledger.verify`` includes them).
+(The deductions a decided case posts — ``ledger_deduction`` and its items — are the ledger's tables,
+:mod:`yibao.ledger.schema`; the audit migration ``0101`` created them first.)
 
 Timestamps are ISO-8601 text (they enter hashes); money is BIGINT fen.
 """
@@ -18,9 +17,6 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
 from yibao.db import metadata
-
-GENESIS = "0" * 64
-
 
 audit_case = Table(
     "audit_case",
@@ -78,38 +74,4 @@ audit_case_event = Table(
     Column("detail", Text, nullable=False),  # JSON: what changed, per item before / after
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-)
-
-ledger_deduction = Table(
-    "ledger_deduction",
-    metadata,
-    Column("deduction_id", String(100), primary_key=True),
-    Column("fixmedins_code", String(30), nullable=False),
-    Column("seq", BigInteger, nullable=False),  # position in the institution's chain (1, 2, 3 …)
-    Column("reference", String(100), nullable=False),  # e.g. the audit case id
-    Column("amount", BigInteger, nullable=False),  # fen recovered (> 0)
-    Column("memo", Text, nullable=False),
-    Column("created", String(40), nullable=False),
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False),
-    Index("ux_ledger_deduction_chain", "fixmedins_code", "seq", unique=True),
-)
-
-ledger_deduction_item = Table(
-    "ledger_deduction_item",
-    metadata,
-    Column("deduction_id", String(100), primary_key=True),
-    Column("item_no", Integer, primary_key=True),
-    Column("setl_id", String(40), nullable=False),
-    Column("feedetl_sn", String(64), nullable=False),  # '' = the settlement as a whole
-    Column("amount", BigInteger, nullable=False),
-    Index("ix_ledger_deduction_item_setl", "setl_id"),
-)
-
-ledger_inst_chain = Table(
-    "ledger_inst_chain",
-    metadata,
-    Column("fixmedins_code", String(30), primary_key=True),
-    Column("chain_seq", BigInteger, nullable=False),
-    Column("chain_hash", String(64), nullable=False),
 )

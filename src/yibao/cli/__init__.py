@@ -126,10 +126,12 @@ def settle(
     """Settle (2207) or pre-settle (2206) a visit for a person in the ledger; prints the 2207 JSON."""
     from yibao.ledger import Ledger
     from yibao.policy.book import PolicyBook
+    from yibao.settings import Settings
     from yibao.settlement import io
     from yibao.settlement.allocation import line_splits
     from yibao.settlement.explain import explain
     from yibao.settlement.model import SettlementError
+    from yibao.usecases import settlement as usecase
 
     try:
         text = sys.stdin.read() if str(visit_file) == "-" else visit_file.read_text(encoding="utf-8")
@@ -143,10 +145,14 @@ def settle(
             raise SettlementError(
                 "msgid", "is required to settle (use --pre to pre-settle without one)", "missing"
             )
-        book = PolicyBook.from_file(_region_path(region))
-        ledger = Ledger.open(_db_url(db))
+        settings = Settings(region=str(_region_path(region)), database_url=_db_url(db))
+        book = PolicyBook.from_file(settings.region_path())
+        ledger = Ledger.open(settings.database_url)
         try:
-            out = ledger.settle(book, visit, str(mid or "PRESETTLE"), pre=pre)
+            # the same use case and in-event audit as the national 2206/2207 over HTTP
+            out = usecase.settle(
+                ledger, book, visit, str(mid or "PRESETTLE"), audit=settings.audit_hook(), pre=pre
+            )
         finally:
             ledger.close()
     except FieldError as exc:
@@ -193,10 +199,15 @@ def _reversal(kind: str, key: str, msgid: str, db: str | None) -> None:
     from dataclasses import asdict, is_dataclass
 
     from yibao.ledger import Ledger
+    from yibao.usecases import settlement as usecase
 
     ledger = Ledger.open(_db_url(db))
     try:
-        out = ledger.cancel(key, msgid) if kind == "cancel" else ledger.reverse(key, msgid)
+        out = (
+            usecase.cancel(ledger, None, key, msgid)
+            if kind == "cancel"
+            else usecase.reverse(ledger, None, key, msgid)
+        )
     except FieldError as exc:
         _fail(
             {"infcode": -1, "field": exc.field, "reason": exc.reason, "code": exc.code, "err_msg": str(exc)}

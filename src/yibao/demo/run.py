@@ -13,7 +13,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from yibao.audit.knowledge.limits import prescribing_limits
-from yibao.audit.moments import configured_hook
 from yibao.audit.scenarios import SCENARIOS
 from yibao.demo.logins import DemoLogin
 from yibao.demo.region import login_order, person_records
@@ -21,6 +20,7 @@ from yibao.ledger import Ledger
 from yibao.money import fmt_yuan
 from yibao.policy.book import NoPolicyVersion, PolicyBook
 from yibao.policy.loader import example_path, load_region
+from yibao.settings import Settings
 from yibao.settlement.explain import explain
 from yibao.settlement.model import (
     FUND_FIELDS,
@@ -30,6 +30,7 @@ from yibao.settlement.model import (
     identity_violations,
 )
 from yibao.synth import generate, read_visits_as_engine_inputs
+from yibao.usecases import settlement as usecase
 
 
 def msgid_for(visit: Visit, k: int) -> str:
@@ -94,7 +95,14 @@ def run_demo(
                 limits=prescribing_limits(),
             )
         knowledge_dir = demo_knowledge(data_dir, db_path.parent / "demo-knowledge")
-        hook = configured_hook(None, knowledge_dir)
+        # one configuration for settling the year here and for the service started below
+        settings = Settings(
+            database_url=f"sqlite:///{db_path}",
+            region=str(path),
+            demo=True,
+            audit_knowledge=str(knowledge_dir),
+        )
+        hook = settings.audit_hook()
         people = pl.read_parquet(data_dir / "persons.parquet")
         records = person_records(people, info.admdvs, year)
         ledger.add_persons(records)
@@ -123,7 +131,7 @@ def run_demo(
             task = bar.add_task("settle", total=total_visits, rate="")
             for k, (_person, visit) in enumerate(read_visits_as_engine_inputs(data_dir, limit=total_visits)):
                 try:
-                    out = ledger.settle(book, visit, msgid_for(visit, k), audit=hook)
+                    out = usecase.settle(ledger, book, visit, msgid_for(visit, k), audit=hook)
                 except (SettlementError, NoPolicyVersion) as exc:
                     errors[exc.code] += 1
                     bar.advance(task)
@@ -204,7 +212,6 @@ def run_demo(
         "[bold]./yb ledger verify[/]  ·  [bold]./yb payment demo[/]  ·  [bold]./yb serve[/]"
     )
     if serve:
-        from yibao.settings import Settings
         from yibao.web.serve import run as serve_http
 
         console.rule(
@@ -213,12 +220,7 @@ def run_demo(
         serve_http(
             host,
             port,
-            Settings(
-                database_url=url,
-                region=region,
-                demo=True,
-                audit_knowledge=str(db_path.parent / "demo-knowledge"),
-            ),
+            settings,
             log_level="warning",
         )
     return result

@@ -2,7 +2,7 @@
 written in one transaction per settlement, with a hash-chained journal.
 
 SQLite by default (``.yibao/yibao.db``), PostgreSQL by URL (env ``YIBAO_DATABASE_URL``).  The schema is
-created by the Alembic migrations shipped in ``yibao/ledger/migrations`` (:meth:`Ledger.migrate`).
+created by the Alembic migrations in ``yibao/db/migrations`` (:meth:`Ledger.migrate`).
 """
 
 from yibao.ledger.core import Ledger

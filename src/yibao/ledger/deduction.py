@@ -17,9 +17,9 @@ How a deduction is recorded, and why:
 * It is **idempotent** by ``deduction_id``: posting the same id again returns the first result; the same
   id with different content is refused (``deduction_conflict``).
 * It **never recovers more than the fund paid**: per settlement at most ``fund_pay_sumamt`` over all
-  deductions, and per line at most the line's share of it — ``fund_pay_sumamt`` split over the lines in
-  proportion to their in-scope amount (``inscp_scp_amt``, the base the fund pays on) by the
-  largest-remainder method (:func:`yibao.money.split_largest_remainder`).  Only active settlements of
+  deductions, and per line at most what the funds paid for that line — the line's allocation stored
+  with the settlement (:mod:`yibao.settlement.allocation`), the same amounts the patient's itemised
+  explanation shows.  Only active settlements of
   the deducting institution can be deducted, and a settlement with deductions cannot be cancelled.
 
 Concurrency: the institution's chain row is locked first (``SELECT … FOR UPDATE``; SQLite ``BEGIN
@@ -34,14 +34,13 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from yibao.db.connection import Connection
 from yibao.ledger.journal import GENESIS
+from yibao.ledger.queries import read_settlement
 from yibao.ledger.types import LedgerError
-from yibao.money import split_largest_remainder
-
-if TYPE_CHECKING:
-    from yibao.ledger.core import Ledger
+from yibao.settlement.allocation import line_fund_paid
 
 WHOLE = ""  # feedetl_sn of an item that concerns the settlement as a whole
 
@@ -107,61 +106,48 @@ def deduction_hash(
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
-def line_fund_shares(fund_paid: int, lines: Sequence[tuple[str, int]]) -> dict[str, int]:
-    """Each line's share of the settlement's fund payment: ``fund_paid`` split over ``(feedetl_sn,
-    inscp_scp_amt)`` in proportion to the in-scope amount, exactly (largest remainder)."""
-    shares = split_largest_remainder(fund_paid, [max(int(w), 0) for _sn, w in lines])
-    out: dict[str, int] = {}
-    for (sn, _w), s in zip(lines, shares, strict=True):
-        out[sn] = out.get(sn, 0) + s
-    return out
-
-
-def tables_present(led: Ledger) -> bool:
+def tables_present(conn: Connection) -> bool:
     """True when the deduction tables exist (the ``audit`` migration branch has run)."""
-    if led.kind == "pg":
-        row = led._x("SELECT to_regclass('ledger_deduction') IS NOT NULL").fetchone()
+    if conn.pg:
+        row = conn.execute("SELECT to_regclass('ledger_deduction') IS NOT NULL").fetchone()
     else:
-        row = led._x(
+        row = conn.execute(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'ledger_deduction'"
         ).fetchone()
     return bool(row[0])
 
 
-def _caps(led: Ledger, setl_ids: Sequence[str]) -> dict[str, SettlementCap]:
+def _caps(conn: Connection, setl_ids: Sequence[str]) -> dict[str, SettlementCap]:
     out: dict[str, SettlementCap] = {}
     for setl_id in sorted(set(setl_ids)):
-        row = led._x(
-            "SELECT status, fund_pay_sumamt, visit FROM settlement WHERE setl_id = %s", (setl_id,)
+        row = conn.execute(
+            "SELECT status, fund_pay_sumamt, fixmedins_code FROM settlement WHERE setl_id = %s", (setl_id,)
         ).fetchone()
         if row is None:
-            raise LedgerError("items.setl_id", f"unknown settlement {setl_id!r}", "unknown_settlement")
-        status, fund_paid, visit = row[0], int(row[1]), json.loads(row[2])
-        lines = led._x(
-            "SELECT feedetl_sn, inscp_scp_amt FROM settlement_line WHERE setl_id = %s ORDER BY line_no",
-            (setl_id,),
-        ).fetchall()
-        shares = line_fund_shares(fund_paid, [(str(a), int(b)) for a, b in lines])
-        done = led._x(
-            "SELECT feedetl_sn, SUM(amount) FROM ledger_deduction_item WHERE setl_id = %s "
-            "GROUP BY feedetl_sn",
+            raise LedgerError(
+                "items.setl_id", f"结算 {setl_id!r} 不存在 unknown settlement", "unknown_settlement"
+            )
+        status, fund_paid, code = row[0], int(row[1]), str(row[2])
+        shares: dict[str, int] = {}
+        for sp in read_settlement(conn, setl_id).settlement.line_splits:
+            shares[sp.feedetl_sn] = shares.get(sp.feedetl_sn, 0) + line_fund_paid(sp)
+        done = conn.execute(
+            "SELECT feedetl_sn, SUM(amount) FROM ledger_deduction_item WHERE setl_id = %s GROUP BY feedetl_sn",
             (setl_id,),
         ).fetchall()
         taken = {str(sn): int(a) for sn, a in done}
         remaining = fund_paid - sum(taken.values())
         per_line = {sn: share - taken.get(sn, 0) for sn, share in shares.items()}
-        out[setl_id] = SettlementCap(
-            setl_id, str(visit.get("fixmedins_code", "")), str(status), fund_paid, remaining, per_line
-        )
+        out[setl_id] = SettlementCap(setl_id, code, str(status), fund_paid, remaining, per_line)
     return out
 
 
-def caps(led: Ledger, setl_ids: Sequence[str]) -> dict[str, SettlementCap]:
+def caps(conn: Connection, setl_ids: Sequence[str]) -> dict[str, SettlementCap]:
     """Recoverable amounts per settlement as of now (read only)."""
     try:
-        return _caps(led, setl_ids)
+        return _caps(conn, setl_ids)
     finally:
-        led._end_read()
+        conn.end_read()
 
 
 def _validate(fixmedins_code: str, items: Sequence[DeductionItem], cap: dict[str, SettlementCap]) -> None:
@@ -209,15 +195,15 @@ def _validate(fixmedins_code: str, items: Sequence[DeductionItem], cap: dict[str
         left[it.setl_id] -= it.amount
 
 
-def _stored(led: Ledger, deduction_id: str, replayed: bool = True) -> DeductionOutcome | None:
-    row = led._x(
+def _stored(conn: Connection, deduction_id: str, replayed: bool = True) -> DeductionOutcome | None:
+    row = conn.execute(
         "SELECT deduction_id, fixmedins_code, reference, amount, memo, seq, created, hash "
         "FROM ledger_deduction WHERE deduction_id = %s",
         (deduction_id,),
     ).fetchone()
     if row is None:
         return None
-    items = led._x(
+    items = conn.execute(
         "SELECT setl_id, feedetl_sn, amount FROM ledger_deduction_item WHERE deduction_id = %s "
         "ORDER BY item_no",
         (deduction_id,),
@@ -249,7 +235,7 @@ def _replay(
 
 
 def post(
-    led: Ledger,
+    conn: Connection,
     deduction_id: str,
     fixmedins_code: str,
     reference: str,
@@ -267,110 +253,110 @@ def post(
         if not isinstance(it.amount, int) or isinstance(it.amount, bool) or it.amount <= 0:
             raise LedgerError(f"items[{n}].amount", f"must be a positive integer of fen, got {it.amount!r}")
     items = tuple(items)
-    led._begin(write=True)
+    conn.begin(write=True)
     try:
-        seen = _stored(led, deduction_id)
+        seen = _stored(conn, deduction_id)
         if seen is not None:
-            led._rollback()
+            conn.rollback()
             return _replay(seen, fixmedins_code, reference, items)
-        led._x(
+        conn.execute(
             "INSERT INTO ledger_inst_chain (fixmedins_code, chain_seq, chain_hash) VALUES (%s, 0, %s) "
             "ON CONFLICT (fixmedins_code) DO NOTHING",
             (fixmedins_code, GENESIS),
         )
         lock = "SELECT chain_seq, chain_hash FROM ledger_inst_chain WHERE fixmedins_code = %s"
-        head = led._x(lock + (" FOR UPDATE" if led.kind == "pg" else ""), (fixmedins_code,)).fetchone()
-        seen = _stored(led, deduction_id)  # again under the lock: a racing post of this id may have won
+        head = conn.execute(lock + (" FOR UPDATE" if conn.pg else ""), (fixmedins_code,)).fetchone()
+        seen = _stored(conn, deduction_id)  # again under the lock: a racing post of this id may have won
         if seen is not None:
-            led._rollback()
+            conn.rollback()
             return _replay(seen, fixmedins_code, reference, items)
         setl_ids = sorted({it.setl_id for it in items})
-        if led.kind == "pg":
-            led._x(
+        if conn.pg:
+            conn.execute(
                 "SELECT p.psn_no FROM person p WHERE p.psn_no IN (SELECT psn_no FROM settlement WHERE setl_id = "
                 "ANY(%s)) ORDER BY p.psn_no FOR UPDATE",
                 (setl_ids,),
             ).fetchall()
-        _validate(fixmedins_code, items, _caps(led, setl_ids))
+        _validate(fixmedins_code, items, _caps(conn, setl_ids))
         seq, now = int(head[0]) + 1, dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         total = sum(it.amount for it in items)
         h = deduction_hash(head[1], deduction_id, fixmedins_code, seq, reference, total, memo, now, items)
-        led._x(
+        conn.execute(
             "INSERT INTO ledger_deduction (deduction_id, fixmedins_code, seq, reference, amount, memo, created, "
             "prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (deduction_id, fixmedins_code, seq, reference, total, memo, now, head[1], h),
         )
         for n, it in enumerate(items, 1):
-            led._x(
+            conn.execute(
                 "INSERT INTO ledger_deduction_item (deduction_id, item_no, setl_id, feedetl_sn, amount) "
                 "VALUES (%s, %s, %s, %s, %s)",
                 (deduction_id, n, it.setl_id, it.feedetl_sn, it.amount),
             )
-        led._x(
+        conn.execute(
             "UPDATE ledger_inst_chain SET chain_seq = %s, chain_hash = %s WHERE fixmedins_code = %s",
             (seq, h, fixmedins_code),
         )
-        led._commit()
+        conn.commit()
         return DeductionOutcome(
             deduction_id, fixmedins_code, reference, total, memo, seq, now, h, items, False
         )
     except BaseException as exc:
-        led._rollback()
-        if led._is_dup(exc):  # a racing post of the same id won
-            seen = _stored(led, deduction_id)
-            led._end_read()
+        conn.rollback()
+        if conn.is_unique_violation(exc):  # a racing post of the same id won
+            seen = _stored(conn, deduction_id)
+            conn.end_read()
             if seen is not None:
                 return _replay(seen, fixmedins_code, reference, items)
         raise
 
 
-def list_deductions(led: Ledger, fixmedins_code: str | None = None) -> list[DeductionOutcome]:
+def list_deductions(conn: Connection, fixmedins_code: str | None = None) -> list[DeductionOutcome]:
     """Deductions in chain order (by institution, then seq)."""
     sql = "SELECT deduction_id FROM ledger_deduction"
     args: tuple[Any, ...] = ()
     if fixmedins_code is not None:
         sql, args = sql + " WHERE fixmedins_code = %s", (fixmedins_code,)
-    ids = [r[0] for r in led._x(sql + " ORDER BY fixmedins_code, seq", args).fetchall()]
-    out = [d for d in (_stored(led, i, replayed=False) for i in ids) if d is not None]
-    led._end_read()
+    ids = [r[0] for r in conn.execute(sql + " ORDER BY fixmedins_code, seq", args).fetchall()]
+    out = [d for d in (_stored(conn, i, replayed=False) for i in ids) if d is not None]
+    conn.end_read()
     return out
 
 
-def settled_deductions(led: Ledger, setl_id: str) -> int:
+def settled_deductions(conn: Connection, setl_id: str) -> int:
     """Fen already recovered from settlement ``setl_id`` (0 when the deduction tables are absent)."""
-    if not tables_present(led):
+    if not tables_present(conn):
         return 0
-    row = led._x(
+    row = conn.execute(
         "SELECT COALESCE(SUM(amount), 0) FROM ledger_deduction_item WHERE setl_id = %s", (setl_id,)
     ).fetchone()
     return int(row[0])
 
 
-def totals(led: Ledger) -> dict[str, int]:
+def totals(conn: Connection) -> dict[str, int]:
     """``deduction_count`` and ``deduction_amt`` (fen) over every posted deduction."""
-    if not tables_present(led):
+    if not tables_present(conn):
         return {"deduction_count": 0, "deduction_amt": 0}
-    row = led._x("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger_deduction").fetchone()
+    row = conn.execute("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM ledger_deduction").fetchone()
     return {"deduction_count": int(row[0]), "deduction_amt": int(row[1])}
 
 
-def check(led: Ledger, problems: list[str]) -> tuple[int, dict[str, str]]:
+def check(conn: Connection, problems: list[str]) -> tuple[int, dict[str, str]]:
     """Recompute every institution chain and the caps; append problems.  Returns (rows, heads) where
     ``heads`` maps ``inst:<code>`` to the head hash kept in ``ledger_inst_chain`` (for the root)."""
-    if not tables_present(led):
+    if not tables_present(conn):
         return 0, {}
     heads = {
         str(c): (int(s), str(h))
-        for c, s, h in led._x(
+        for c, s, h in conn.execute(
             "SELECT fixmedins_code, chain_seq, chain_hash FROM ledger_inst_chain"
         ).fetchall()
     }
     items: dict[str, list[tuple[int, DeductionItem]]] = {}
-    for did, no, setl_id, sn, amount in led._x(
+    for did, no, setl_id, sn, amount in conn.execute(
         "SELECT deduction_id, item_no, setl_id, feedetl_sn, amount FROM ledger_deduction_item"
     ).fetchall():
         items.setdefault(str(did), []).append((int(no), DeductionItem(str(setl_id), str(sn), int(amount))))
-    rows = led._x(
+    rows = conn.execute(
         "SELECT deduction_id, fixmedins_code, seq, reference, amount, memo, created, prev_hash, hash "
         "FROM ledger_deduction ORDER BY fixmedins_code, seq"
     ).fetchall()
@@ -425,17 +411,17 @@ def check(led: Ledger, problems: list[str]) -> tuple[int, dict[str, str]]:
     for did in sorted(items):
         problems.append(f"deduction_item[{did}]: items of a deduction that does not exist")
     for code, its in sorted(by_inst.items()):
-        _validate_totals(code, its, _caps_for_check(led, code, its, problems), problems)
+        _validate_totals(code, its, _caps_for_check(conn, code, its, problems), problems)
     return len(rows), {f"inst:{c}": h for c, (s, h) in heads.items() if s}
 
 
 def _caps_for_check(
-    led: Ledger, code: str, its: Sequence[DeductionItem], problems: list[str]
+    conn: Connection, code: str, its: Sequence[DeductionItem], problems: list[str]
 ) -> dict[str, SettlementCap]:
     out: dict[str, SettlementCap] = {}
     for setl_id in sorted({it.setl_id for it in its}):
         try:
-            out.update(_caps(led, [setl_id]))
+            out.update(_caps(conn, [setl_id]))
         except LedgerError:
             problems.append(f"deduction_chain[{code}]: deducts from settlement {setl_id} that does not exist")
     return out

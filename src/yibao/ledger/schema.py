@@ -69,6 +69,7 @@ settlement = Table(
     Column("msgid", String(64), nullable=False),
     Column("psn_no", String(40), ForeignKey("person.psn_no"), nullable=False),
     Column("mdtrt_id", String(64), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False, server_default=""),  # the settling institution
     Column("year", Integer, nullable=False),
     Column("status", String(10), nullable=False),  # active / cancelled
     Column("created", String(40), nullable=False),
@@ -87,6 +88,7 @@ settlement = Table(
     Column("visit", Text, nullable=False),
     Index("ix_settlement_psn_year", "psn_no", "year", "id"),
     Index("ix_settlement_account", "account_psn_no", "id"),
+    Index("ix_settlement_institution", "fixmedins_code", "id"),
 )
 
 settlement_line = Table(
@@ -103,6 +105,13 @@ settlement_line = Table(
     Column("overlmt_selfpay", BigInteger, nullable=False),
     Column("preselfpay_amt", BigInteger, nullable=False),
     Column("inscp_scp_amt", BigInteger, nullable=False),
+    # what each payer paid for the line (yibao.settlement.allocation), stored with the settlement so the
+    # explanation, a deduction's cap, FHIR adjudication and the portal read one answer; NULL on rows
+    # stored before migration 0002 (read as allocated by the same rule)
+    Column("act_pay_dedc", BigInteger, nullable=True),
+    Column("fund_pay", Text, nullable=True),  # JSON {fund_pay_type: fen}
+    Column("acct_pay", BigInteger, nullable=True),
+    Column("psn_cash_pay", BigInteger, nullable=True),
 )
 
 journal = Table(
@@ -133,4 +142,40 @@ message = Table(
     Column("acct_change", BigInteger, nullable=False, server_default="0"),
     Column("status", String(10), nullable=False),  # the settlement's status right after this message
     Column("created", String(40), nullable=False),
+)
+
+# Deductions (扣款): fund money recovered from an institution after an audit decision, one hash chain per
+# institution whose head is kept in ``ledger_inst_chain`` (yibao.ledger.deduction; created by migration 0101).
+ledger_deduction = Table(
+    "ledger_deduction",
+    metadata,
+    Column("deduction_id", String(100), primary_key=True),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # position in the institution's chain (1, 2, 3 …)
+    Column("reference", String(100), nullable=False),  # e.g. the audit case id
+    Column("amount", BigInteger, nullable=False),  # fen recovered (> 0)
+    Column("memo", Text, nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ux_ledger_deduction_chain", "fixmedins_code", "seq", unique=True),
+)
+
+ledger_deduction_item = Table(
+    "ledger_deduction_item",
+    metadata,
+    Column("deduction_id", String(100), primary_key=True),
+    Column("item_no", Integer, primary_key=True),
+    Column("setl_id", String(40), nullable=False),
+    Column("feedetl_sn", String(64), nullable=False),  # '' = the settlement as a whole
+    Column("amount", BigInteger, nullable=False),
+    Index("ix_ledger_deduction_item_setl", "setl_id"),
+)
+
+ledger_inst_chain = Table(
+    "ledger_inst_chain",
+    metadata,
+    Column("fixmedins_code", String(30), primary_key=True),
+    Column("chain_seq", BigInteger, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
 )

@@ -19,7 +19,6 @@ from yibao.access.store import ServiceStore
 from yibao.ledger import Ledger
 from yibao.policy.book import PolicyBook
 from yibao.settings import Settings
-from yibao.settlement.model import AuditHook
 from yibao.web.masking import install_log_masking
 
 WEB_ROUTERS = ("yibao.web.portal.pages", "yibao.web.dashboard.pages")
@@ -65,14 +64,6 @@ def route_table(app: FastAPI) -> list[tuple[frozenset[str], str]]:
     return out
 
 
-def _audit_hook(settings: Settings) -> AuditHook:
-    """The in-event audit (事中审核) for 2206/2207: the bureau's rule library and knowledge tables when the
-    settings name them, else the shipped EXAMPLE ones (docs/AUDIT_RULES.md)."""
-    from yibao.audit.moments import configured_hook
-
-    return configured_hook(settings.audit_library, settings.audit_knowledge)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service.  ``app.state``: ``settings``, ``ledger`` (one :class:`Ledger` per process; use
     :func:`yibao.web.deps.ledger_of` to hold it), ``ledger_lock``, ``book`` (:class:`PolicyBook`),
@@ -107,11 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.ledger = ledger
-    app.state.ledger_lock = threading.Lock()
+    app.state.ledger_lock = threading.RLock()
     app.state.book = book
     app.state.store = store
     app.state.login_renderer = None
-    app.state.audit_hook = _audit_hook(settings) if settings.audit_in_event else None
+    app.state.audit_hook = settings.audit_hook()
     app.include_router(auth.router)
     app.include_router(transactions.router)
     app.include_router(rest.router)

@@ -1,54 +1,26 @@
-"""Who is calling, and what they may see.
+"""Who is calling: logins, sessions and the caller of a request.
 
 Login (``POST /auth/login`` JSON, or the ``/login`` HTML form) opens a session: an opaque token returned
 in the body and set as the HttpOnly cookie ``yb_session``; later requests carry it as
-``Authorization: Bearer <token>`` or as that cookie.  Roles (least privilege):
-
-* ``insured`` — their own record and those of family members linked to their login (亲情账户);
-* ``institution`` — visits and settlements at their own ``fixmedins_code``; 2206/2207/2208/2601 only there;
-* ``auditor`` — read everything, settle nothing;
-* ``admin`` — everything, including the access log of every person.
+``Authorization: Bearer <token>`` or as that cookie.  The roles and what each may read are
+:mod:`yibao.access.principal`.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Literal, cast
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from yibao.access.principal import Principal, principal_of
 from yibao.access.store import ServiceStore, UserRow
 
-Role = Literal["insured", "institution", "auditor", "admin"]
 COOKIE = "yb_session"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The logged-in caller."""
-
-    user_id: str
-    role: Role
-    display_name: str
-    psn_no: str | None  # insured: own psn_no
-    family_psn_nos: tuple[str, ...]  # insured: persons they may act for (亲情账户), incl. own
-    fixmedins_code: str | None  # institution
-
-
-def principal_of(user: UserRow) -> Principal:
-    return Principal(
-        user.user_id,
-        cast(Role, user.role),
-        user.display_name,
-        user.psn_no,
-        user.family_psn_nos,
-        user.fixmedins_code,
-    )
 
 
 def _store(request: Request) -> ServiceStore:
@@ -119,23 +91,6 @@ def require(*roles: str) -> Callable[..., Principal]:
         return p
 
     return dependency
-
-
-def can_read_person(p: Principal, psn_no: str) -> bool:
-    """May ``p`` read the record of person ``psn_no``?  Auditors and admins: anyone; insured: themself
-    and their linked family; institutions: no person record as such (they see their own visits and
-    settlements, and person info only through 1101 with the card presented)."""
-    if p.role in ("auditor", "admin"):
-        return True
-    if p.role == "insured":
-        return psn_no in p.family_psn_nos
-    return False
-
-
-def log_access(request: Request, p: Principal, psn_no: str, what: str) -> None:
-    """Record that ``p`` read ``what`` of person ``psn_no`` (个人信息访问记录)."""
-    user = UserRow(p.user_id, "", p.role, p.display_name, p.psn_no, p.family_psn_nos, p.fixmedins_code)
-    _store(request).log_access(user, psn_no, what, request.url.path)
 
 
 # ---------------------------------------------------------------------- routes
@@ -254,3 +209,6 @@ async def login_form(request: Request) -> Response:
     resp = RedirectResponse(next_, status_code=303)
     _set_cookie(request, resp, token)
     return resp
+
+
+Caller = Annotated[Principal, Depends(current_principal)]

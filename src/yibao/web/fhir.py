@@ -13,15 +13,18 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from yibao.access.principal import Principal
 from yibao.errors import FieldError
+from yibao.ledger import SettleOutcome
 from yibao.settlement import io as sio
-from yibao.settlement.model import SettlementError
+from yibao.settlement.model import Person, SettlementError, Visit
+from yibao.usecases import persons, settlement
 from yibao.web import fhir_map as fm
-from yibao.web import service
-from yibao.web.auth import Principal, current_principal
-from yibao.web.deps import book_of
+from yibao.web.auth import current_principal
+from yibao.web.deps import access_log_of, audit_hook_of, book_of, ledger_of
 from yibao.web.jsonresp import dumps
 
 FHIR_JSON = "application/fhir+json"
@@ -160,13 +163,13 @@ def metadata(request: Request) -> Response:
 
 @router.get("/Patient/{psn_no}", responses=RESOURCE)
 def read_patient(psn_no: str, request: Request, p: Caller) -> Response:
-    pers, _ = service.read_person(request, p, psn_no, dt.date.today(), "FHIR Patient")
+    pers = _read_person(request, p, psn_no, "FHIR Patient")
     return fhir_response(fm.patient(pers))
 
 
 @router.get("/Coverage/{psn_no}", responses=RESOURCE)
 def read_coverage(psn_no: str, request: Request, p: Caller) -> Response:
-    pers, _ = service.read_person(request, p, psn_no, dt.date.today(), "FHIR Coverage")
+    pers = _read_person(request, p, psn_no, "FHIR Coverage")
     return fhir_response(fm.coverage(pers))
 
 
@@ -190,13 +193,14 @@ def _ref(value: str) -> str:
 def search_coverage(
     request: Request, p: Caller, beneficiary: Annotated[str, Query(min_length=1)]
 ) -> Response:
-    pers, _ = service.read_person(request, p, _ref(beneficiary), dt.date.today(), "FHIR Coverage")
+    pers = _read_person(request, p, _ref(beneficiary), "FHIR Coverage")
     return fhir_response(_bundle([fm.coverage(pers)], str(request.base_url).rstrip("/") + "/fhir"))
 
 
 @router.get("/ExplanationOfBenefit/{setl_id}", responses=RESOURCE)
 def read_eob(setl_id: str, request: Request, p: Caller) -> Response:
-    s = service.get_settlement(request, p, setl_id)
+    with ledger_of(request) as led:
+        s = settlement.get_settlement(led, p, setl_id, access_log_of(request))
     return fhir_response(fm.explanation_of_benefit(s, book_of(request).admdvs))
 
 
@@ -207,7 +211,8 @@ def search_eob(
     patient: Annotated[str, Query(min_length=1)],
     count: Annotated[int, Query(alias="_count", ge=1, le=200)] = 50,
 ) -> Response:
-    rows = service.list_settlements(request, p, _ref(patient), count)
+    with ledger_of(request) as led:
+        rows = settlement.list_settlements(led, p, _ref(patient), count, access_log_of(request))
     admdvs = book_of(request).admdvs
     return fhir_response(
         _bundle(
@@ -261,8 +266,22 @@ async def submit_claim(request: Request, p: Caller) -> Response:
         )
     visit_json, msgid, pre = fm.claim_to_visit(raw)
     visit = sio.parse_visit(sio.loads(json.dumps(visit_json)))
-    out = service.settle(request, p, visit, msgid, pre=pre)
+    out = await run_in_threadpool(_settle, request, p, visit, msgid, pre)
     body = fm.claim_response(
         out.settlement, out.setl_id, visit.psn_no, msgid, raw["use"], book_of(request).admdvs, out.replayed
     )
     return fhir_response(body, 200 if out.replayed or pre else 201)
+
+
+def _read_person(request: Request, p: Principal, psn_no: str, what: str) -> Person:
+    with ledger_of(request) as led:
+        pers, _balance = persons.read_person(led, p, psn_no, dt.date.today(), what, access_log_of(request))
+    return pers
+
+
+def _settle(request: Request, p: Principal, visit: Visit, msgid: str, pre: bool) -> SettleOutcome:
+    """Off the event loop: the ledger is held and the settlement runs on a worker thread."""
+    with ledger_of(request) as led:
+        return settlement.settle(
+            led, book_of(request), visit, msgid, audit=audit_hook_of(request), pre=pre, caller=p
+        )

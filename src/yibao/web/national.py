@@ -207,3 +207,13 @@ def reconcile(submitted: Statement, ledger: Statement, setl_optins: str) -> dict
             "fixmedins_setl_cnt": ledger.fixmedins_setl_cnt,
         }
     }
+
+
+def parse_date(value: Any, field: str) -> dt.date | None:
+    """An optional ``YYYY-MM-DD`` input field."""
+    if value in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise EnvelopeError(field, f"{value!r} 不是日期（YYYY-MM-DD） is not a date") from None

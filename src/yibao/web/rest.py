@@ -9,13 +9,15 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Req
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from yibao.access.store import ServiceStore
+from yibao.access.principal import Forbidden, Principal
 from yibao.errors import FieldError
 from yibao.ledger import StoredSettlement
 from yibao.money import fen_to_yuan
 from yibao.settlement import io as sio
-from yibao.web import national, service
-from yibao.web.auth import Principal, current_principal, require
+from yibao.usecases import persons, settlement
+from yibao.web import national
+from yibao.web.auth import current_principal, require
+from yibao.web.deps import AccessLogDep, AuditHookDep, BookDep, LedgerDep, StoreDep
 from yibao.web.masking import mask_certno, mask_name
 
 router = APIRouter(prefix="/api/v1", tags=["REST"])
@@ -42,11 +44,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _store(request: Request) -> ServiceStore:
-    store: ServiceStore = request.app.state.store
-    return store
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """``FieldError`` → 404 (unknown person/settlement) or 409/422 with ``{"field","reason","code"}``;
     ``Forbidden`` → 403.  FHIR paths get OperationOutcome instead (see :mod:`yibao.web.fhir`)."""
@@ -63,7 +60,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def forbidden(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, service.Forbidden)
+        assert isinstance(exc, Forbidden)
         if request.url.path.startswith("/fhir"):
             from yibao.web.fhir import outcome_json
 
@@ -73,7 +70,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": exc.reason}, status_code=403)
 
     app.add_exception_handler(FieldError, field_error)
-    app.add_exception_handler(service.Forbidden, forbidden)
+    app.add_exception_handler(Forbidden, forbidden)
 
 
 # ---------------------------------------------------------------------- shapes
@@ -197,7 +194,7 @@ def _settlement_out(s: StoredSettlement) -> SettlementOut:
 # ---------------------------------------------------------------------- persons
 @router.get("/persons", response_model=list[PersonListItem], responses=ERRORS)
 def list_persons(
-    request: Request,
+    led: LedgerDep,
     p: Reader,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -212,17 +209,17 @@ def list_persons(
             psn_type=r.psn_type,
             insuplc_admdvs=r.insuplc_admdvs,
         )
-        for r in service.list_persons(request, limit, offset)
+        for r in persons.list_persons(led, p, limit, offset)
     ]
 
 
 @router.get(
     "/persons/{psn_no}", response_model=PersonOut, responses={**ERRORS, 404: {"description": "unknown"}}
 )
-def get_person(psn_no: str, request: Request, p: Caller) -> PersonOut:
+def get_person(psn_no: str, led: LedgerDep, log: AccessLogDep, p: Caller) -> PersonOut:
     """One person's record (1101 content); the read is written to the access log."""
     today = dt.date.today()
-    pers, bal = service.read_person(request, p, psn_no, today, "person record")
+    pers, bal = persons.read_person(led, p, psn_no, today, "person record", log)
     base = national.person_output(pers, bal, today)["baseinfo"]
     return PersonOut(
         psn_no=pers.psn_no,
@@ -241,23 +238,27 @@ def get_person(psn_no: str, request: Request, p: Caller) -> PersonOut:
 
 @router.get("/persons/{psn_no}/year/{year}", response_model=YearOut, responses=ERRORS)
 def person_year(
-    psn_no: str, year: Annotated[int, Path(ge=1990, le=2100)], request: Request, p: Caller
+    psn_no: str, year: Annotated[int, Path(ge=1990, le=2100)], led: LedgerDep, log: AccessLogDep, p: Caller
 ) -> YearOut:
     """The person's year so far: accumulators (deductible met, fund paid …) and account balance."""
-    acc, bal = service.year_so_far(request, p, psn_no, year)
+    acc, bal = persons.year_so_far(led, p, psn_no, year, log)
     return YearOut(psn_no=psn_no, year=year, accumulators=acc, balc=str(fen_to_yuan(bal)))
 
 
 @router.get("/persons/{psn_no}/settlements", response_model=list[SettlementOut], responses=ERRORS)
 def person_settlements(
-    psn_no: str, request: Request, p: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    psn_no: str,
+    led: LedgerDep,
+    log: AccessLogDep,
+    p: Caller,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[SettlementOut]:
-    return [_settlement_out(s) for s in service.list_settlements(request, p, psn_no, limit)]
+    return [_settlement_out(s) for s in settlement.list_settlements(led, p, psn_no, limit, log)]
 
 
 @router.get("/persons/{psn_no}/access-log", response_model=list[AccessOut], responses=ERRORS)
 def person_access_log(
-    psn_no: str, request: Request, p: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    psn_no: str, store: StoreDep, p: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[AccessOut]:
     """谁查看了我的信息 — who read this person's record: the person (and family linked to them) and admins."""
     if not (p.role == "admin" or (p.role == "insured" and psn_no in p.family_psn_nos)):
@@ -272,7 +273,7 @@ def person_access_log(
             what=e.what,
             path=e.path,
         )
-        for e in _store(request).access_entries(psn_no, limit)
+        for e in store.access_entries(psn_no, limit)
     ]
 
 
@@ -280,10 +281,12 @@ def person_access_log(
 @router.post(
     "/settlements", response_model=SettleOut, responses={**ERRORS, 422: {"description": "bad visit"}}
 )
-def create_settlement(body: SettleIn, request: Request, p: Settler) -> SettleOut:
+def create_settlement(
+    body: SettleIn, led: LedgerDep, book: BookDep, audit: AuditHookDep, p: Settler
+) -> SettleOut:
     """Settle (2207) or pre-settle (``pre``: 2206) a visit; idempotent on ``msgid``."""
     visit = sio.parse_visit(sio.loads(_json_text(body.visit)))
-    out = service.settle(request, p, visit, body.msgid, pre=body.pre)
+    out = settlement.settle(led, book, visit, body.msgid, audit=audit, pre=body.pre, caller=p)
     return SettleOut(
         setl_id=out.setl_id or None,
         replayed=out.replayed,
@@ -300,10 +303,14 @@ def _json_text(obj: Any) -> str:
 
 @router.get("/settlements", response_model=list[SettlementOut], responses=ERRORS)
 def list_settlements(
-    request: Request, p: Caller, psn_no: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    led: LedgerDep,
+    log: AccessLogDep,
+    p: Caller,
+    psn_no: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[SettlementOut]:
     """Newest first — only those the caller may read (insured: own and family; institution: its own)."""
-    return [_settlement_out(s) for s in service.list_settlements(request, p, psn_no, limit)]
+    return [_settlement_out(s) for s in settlement.list_settlements(led, p, psn_no, limit, log)]
 
 
 @router.get(
@@ -311,8 +318,8 @@ def list_settlements(
     response_model=SettlementOut,
     responses={**ERRORS, 404: {"description": "unknown"}},
 )
-def get_settlement(setl_id: str, request: Request, p: Caller) -> SettlementOut:
-    return _settlement_out(service.get_settlement(request, p, setl_id))
+def get_settlement(setl_id: str, led: LedgerDep, log: AccessLogDep, p: Caller) -> SettlementOut:
+    return _settlement_out(settlement.get_settlement(led, p, setl_id, log))
 
 
 @router.post(
@@ -320,27 +327,27 @@ def get_settlement(setl_id: str, request: Request, p: Caller) -> SettlementOut:
     response_model=UndoOut,
     responses={**ERRORS, 409: {"description": "refused"}},
 )
-def cancel_settlement(setl_id: str, body: UndoIn, request: Request, p: Settler) -> UndoOut:
+def cancel_settlement(setl_id: str, body: UndoIn, led: LedgerDep, p: Settler) -> UndoOut:
     """2208 门诊结算撤销 (newest first, 倒序撤销)."""
-    return UndoOut(**national.undo_output(service.cancel(request, p, setl_id, body.msgid)))
+    return UndoOut(**national.undo_output(settlement.cancel(led, p, setl_id, body.msgid)))
 
 
 @router.post("/reversals", response_model=UndoOut, responses={**ERRORS, 409: {"description": "refused"}})
-def create_reversal(body: ReverseIn, request: Request, p: Settler) -> UndoOut:
+def create_reversal(body: ReverseIn, led: LedgerDep, p: Settler) -> UndoOut:
     """2601 冲正 of the transaction recorded under ``omsgid``."""
-    return UndoOut(**national.undo_output(service.reverse(request, p, body.omsgid, body.msgid)))
+    return UndoOut(**national.undo_output(settlement.reverse(led, p, body.omsgid, body.msgid)))
 
 
 @router.get("/totals", response_model=dict[str, int], responses=ERRORS)
-def totals(request: Request, p: Reader) -> dict[str, int]:
+def totals(led: LedgerDep, p: Reader) -> dict[str, int]:
     """Sums over active settlements (fen) and ``count`` — the 3201 figures for the whole ledger."""
-    return service.totals(request)
+    return led.totals()
 
 
 # ---------------------------------------------------------------------- access log and users (admin)
 @router.get("/access-log", response_model=list[AccessOut], responses=ERRORS)
 def access_log(
-    request: Request, p: Admin, psn_no: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    store: StoreDep, p: Admin, psn_no: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[AccessOut]:
     return [
         AccessOut(
@@ -352,12 +359,12 @@ def access_log(
             what=e.what,
             path=e.path,
         )
-        for e in _store(request).access_entries(psn_no, limit)
+        for e in store.access_entries(psn_no, limit)
     ]
 
 
 @router.get("/users", response_model=list[UserOut], responses=ERRORS)
-def list_users(request: Request, p: Admin) -> list[UserOut]:
+def list_users(store: StoreDep, p: Admin) -> list[UserOut]:
     return [
         UserOut(
             user_id=u.user_id,
@@ -368,16 +375,16 @@ def list_users(request: Request, p: Admin) -> list[UserOut]:
             family_psn_nos=list(u.family_psn_nos),
             fixmedins_code=u.fixmedins_code,
         )
-        for u in _store(request).list_users()
+        for u in store.list_users()
     ]
 
 
 @router.post(
     "/users", response_model=UserOut, status_code=201, responses={**ERRORS, 409: {"description": "taken"}}
 )
-def create_user(body: UserIn, request: Request, p: Admin) -> UserOut:
+def create_user(body: UserIn, store: StoreDep, p: Admin) -> UserOut:
     """Create a login (admin).  ``UserError`` names the field (duplicate username → 409)."""
-    u = _store(request).create_user(
+    u = store.create_user(
         body.username,
         body.password,
         body.role,

@@ -12,11 +12,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from yibao.access.principal import Forbidden, Principal
 from yibao.errors import FieldError
 from yibao.money import MoneyError, yuan_to_fen
 from yibao.settlement import io as sio
-from yibao.web import national, service
-from yibao.web.auth import Principal, current_principal_async
+from yibao.usecases import persons, settlement
+from yibao.web import national
+from yibao.web.auth import current_principal_async
+from yibao.web.deps import access_log_of, audit_hook_of, book_of, ledger_of
 from yibao.web.jsonresp import json_response
 from yibao.web.national import Envelope, EnvelopeError, Statement
 
@@ -33,9 +36,12 @@ def _1101(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     cert_no = national.text_field(data, "mdtrt_cert_no", required=False) or national.text_field(
         data, "psn_no"
     )
-    psn_no = service.find_psn_no(request, cert_type, cert_no)
     today = dt.date.today()
-    pers, balance = service.read_person(request, p, psn_no, today, "1101 person info", presented=True)
+    with ledger_of(request) as led:
+        psn_no = persons.find_psn_no(led, cert_type, cert_no)
+        pers, balance = persons.read_person(
+            led, p, psn_no, today, "1101 person info", access_log_of(request), presented=True
+        )
     return national.person_output(pers, balance, today)
 
 
@@ -47,21 +53,26 @@ def _settle(pre: bool) -> Handler:
             raise EnvelopeError(
                 "fixmedins_code", f"envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}", "mismatch"
             )
-        return national.settle_output(service.settle(request, p, visit, env.msgid, pre=pre))
+        with ledger_of(request) as led:
+            out = settlement.settle(
+                led, book_of(request), visit, env.msgid, audit=audit_hook_of(request), pre=pre, caller=p
+            )
+        return national.settle_output(out)
 
     return handler
 
 
 def _2208(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     data = national.data_of(env)
-    out = service.cancel(
-        request,
-        p,
-        national.text_field(data, "setl_id"),
-        env.msgid,
-        psn_no=national.text_field(data, "psn_no", required=False),
-        mdtrt_id=national.text_field(data, "mdtrt_id", required=False),
-    )
+    with ledger_of(request) as led:
+        out = settlement.cancel(
+            led,
+            p,
+            national.text_field(data, "setl_id"),
+            env.msgid,
+            psn_no=national.text_field(data, "psn_no", required=False),
+            mdtrt_id=national.text_field(data, "mdtrt_id", required=False),
+        )
     return national.undo_output(out)
 
 
@@ -70,7 +81,9 @@ def _2601(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     oinfno = national.text_field(data, "oinfno", required=False)
     if oinfno and oinfno not in ("2207", "2208"):
         raise EnvelopeError("input.data.oinfno", f"{oinfno} cannot be reversed here (2207 or 2208)")
-    return national.undo_output(service.reverse(request, p, national.text_field(data, "omsgid"), env.msgid))
+    with ledger_of(request) as led:
+        out = settlement.reverse(led, p, national.text_field(data, "omsgid"), env.msgid)
+    return national.undo_output(out)
 
 
 def _fen(data: dict[str, Any], key: str) -> int:
@@ -91,15 +104,19 @@ def _3201(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         _fen(data, "medfee_sumamt"), _fen(data, "fund_pay_sumamt"), _fen(data, "acct_pay"), int(str(cnt_raw))
     )
     code = env.fixmedins_code or national.text_field(data, "fixmedins_code", required=False) or None
-    ours = service.statement(
-        request,
-        p,
-        fixmedins_code=code,
-        insutype=national.text_field(data, "insutype", required=False),
-        begin=service.parse_date(data.get("stmt_begndate"), "input.data.stmt_begndate"),
-        end=service.parse_date(data.get("stmt_enddate"), "input.data.stmt_enddate"),
+    with ledger_of(request) as led:
+        ours = settlement.statement(
+            led,
+            p,
+            fixmedins_code=code,
+            insutype=national.text_field(data, "insutype", required=False),
+            begin=national.parse_date(data.get("stmt_begndate"), "input.data.stmt_begndate"),
+            end=national.parse_date(data.get("stmt_enddate"), "input.data.stmt_enddate"),
+        )
+    ledger_side = Statement(ours.medfee_sumamt, ours.fund_pay_sumamt, ours.acct_pay, ours.count)
+    return national.reconcile(
+        submitted, ledger_side, national.text_field(data, "setl_optins", required=False)
     )
-    return national.reconcile(submitted, ours, national.text_field(data, "setl_optins", required=False))
 
 
 HANDLERS: dict[str, Handler] = {
@@ -152,7 +169,7 @@ def _run(request: Request, p: Principal, env: Envelope) -> Response:
         return json_response(national.response(env.mdtrtarea_admvs, None, received, error=err))
     try:
         output = handler(request, p, env)
-    except service.Forbidden as exc:
+    except Forbidden as exc:
         raise HTTPException(403, exc.reason) from None
     except FieldError as exc:
         return json_response(national.response(env.mdtrtarea_admvs, None, received, error=exc))

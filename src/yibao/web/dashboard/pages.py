@@ -12,12 +12,13 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from yibao.access.principal import Principal
 from yibao.feedback import core as portal_core
 from yibao.fund import core, data
 from yibao.money import fmt_yuan
 from yibao.simulate.report import ECHARTS_PATH
-from yibao.web.auth import Principal, log_access, require
-from yibao.web.deps import book_of
+from yibao.web.auth import require
+from yibao.web.deps import access_log_of, book_of
 from yibao.web.portal.pages import local_today, now_utc, portal_store
 from yibao.web.portal.pages import render as portal_render
 
@@ -182,7 +183,7 @@ def staff_case(request: Request, p: Staff, case_id: str) -> Response:
         case = store.get_case(case_id)
     except portal_core.PortalError as exc:
         raise HTTPException(404, "未找到该事项 case not found") from exc
-    log_access(request, p, case.psn_no, f"case {case_id}")
+    access_log_of(request)(p, case.psn_no, f"case {case_id}")
     return render(
         request,
         "staff_case.html",

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from yibao.access.principal import Principal, can_read_person
 from yibao.errors import FieldError
 from yibao.feedback import core
 from yibao.feedback.store import Case, PortalStore
@@ -26,8 +27,8 @@ from yibao.settlement import estimate
 from yibao.settlement.allocation import line_splits
 from yibao.settlement.explain import explain
 from yibao.settlement.model import SettlementError
-from yibao.web.auth import Principal, can_read_person, current_principal, log_access, require
-from yibao.web.deps import book_of, ledger_of
+from yibao.web.auth import current_principal, require
+from yibao.web.deps import access_log_of, book_of, ledger_of
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -173,7 +174,7 @@ def my_home(request: Request, p: Insured, year: int | None = None, all: int = 0)
     except (SettlementError, NoPolicyVersion):
         benefits, vt_names, level_names, level = [], {}, {}, ""
     visits = [s for s in settlements if s.year == the_year]
-    log_access(request, p, psn, f"portal home {the_year}")
+    access_log_of(request)(p, psn, f"portal home {the_year}")
     resp = render(
         request,
         "me.html",
@@ -216,7 +217,7 @@ def visit_page(request: Request, p: Insured, setl_id: str) -> Response:
     policy = book_of(request).for_date(stored.visit.begin_date)
     text = explain(stored.settlement, stored.visit, policy)
     splits = line_splits(stored.settlement, stored.visit.lines)
-    log_access(request, p, stored.psn_no, f"settlement {setl_id}")
+    access_log_of(request)(p, stored.psn_no, f"settlement {setl_id}")
     rows = [{"split": sp, "item": policy.catalogue.get(sp.code)} for sp in splits]
     return render(
         request,
@@ -334,7 +335,7 @@ def estimate_submit(
             },
             status=422,
         )
-    log_access(request, p, psn, "estimate (accumulators, balance)")
+    access_log_of(request)(p, psn, "estimate (accumulators, balance)")
     text = explain(s, visit, policy)
     return render(
         request,

@@ -1,0 +1,330 @@
+"""Reading the ledger: stored settlements, persons, an institution's settlements, 3201 totals.
+
+Plain reads on a :class:`~yibao.db.connection.Connection`; each ends its implicit read transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from yibao.db.connection import Connection
+from yibao.ledger.rows import (
+    ACTIVE,
+    HEADER_COLS,
+    LINE_COLS,
+    SQL_ACC,
+    SQL_INS_PERSON,
+    SQL_MSG,
+    SQL_PERSON,
+    TABLES,
+    MessageRow,
+    dumps,
+    message_row,
+    person_of,
+    person_row,
+    split_of,
+)
+from yibao.ledger.types import LedgerError, PersonRecord, StoredLine, StoredSettlement
+from yibao.settlement.allocation import allocate
+from yibao.settlement.model import MONEY_FIELDS, AuditFinding, FundDetail, Line, Person, Settlement, Visit
+from yibao.settlement.trace import AuditFindingStep, read_steps
+
+_LINE_READ = LINE_COLS[1:]  # setl_id is the key
+
+
+# ---------------------------------------------------------------------------- persons
+def add_persons(conn: Connection, persons: Iterable[PersonRecord]) -> int:
+    """Insert persons in one transaction; a psn_no already present (or repeated) → ``duplicate_person``."""
+    rows = []
+    seen: set[str] = set()
+    for p in persons:
+        if p.psn_no in seen:
+            raise LedgerError(
+                "psn_no", f"人员 {p.psn_no!r} 在输入中出现两次 appears twice in the input", "duplicate_person"
+            )
+        seen.add(p.psn_no)
+        idents = [[c, b.isoformat(), e.isoformat() if e else None] for c, b, e in p.identities]
+        rows.append(
+            (
+                p.psn_no,
+                p.name,
+                p.certno,
+                p.gender,
+                conn.date(p.birth_date),
+                p.insutype,
+                p.psn_type,
+                p.insuplc_admdvs,
+                dumps(idents),
+                dumps(list(p.family)),
+                p.account_balance,
+            )
+        )
+    conn.begin(write=True)
+    try:
+        if conn.pg:
+            with conn.raw.cursor() as cur:
+                cur.executemany(SQL_INS_PERSON, rows)
+        else:
+            conn.raw.executemany(conn.sql(SQL_INS_PERSON), rows)
+        conn.commit()
+    except BaseException as exc:
+        conn.rollback()
+        if conn.is_unique_violation(exc):
+            raise LedgerError(
+                "psn_no", f"人员已在账本中 person already in the ledger ({exc})", "duplicate_person"
+            ) from exc
+        raise
+    return len(rows)
+
+
+def get_person(conn: Connection, psn_no: str, on: dt.date) -> Person:
+    """The person with the identities valid on ``on``; unknown → ``unknown_person``."""
+    row = conn.execute(f"{SQL_PERSON} WHERE psn_no = %s", (psn_no,)).fetchone()
+    conn.end_read()
+    if row is None:
+        raise LedgerError("psn_no", f"人员 {psn_no!r} 不存在 unknown person", "unknown_person")
+    return person_of(person_row(row), on)
+
+
+def account_balance(conn: Connection, psn_no: str) -> int:
+    row = conn.execute("SELECT account_balance FROM person WHERE psn_no = %s", (psn_no,)).fetchone()
+    conn.end_read()
+    if row is None:
+        raise LedgerError("psn_no", f"人员 {psn_no!r} 不存在 unknown person", "unknown_person")
+    return int(row[0])
+
+
+def accumulators(conn: Connection, psn_no: str, year: int) -> dict[str, int]:
+    row = conn.execute(SQL_ACC, (psn_no, year)).fetchone()
+    exists = row is not None or conn.execute("SELECT 1 FROM person WHERE psn_no = %s", (psn_no,)).fetchone()
+    conn.end_read()
+    if not exists:
+        raise LedgerError("psn_no", f"人员 {psn_no!r} 不存在 unknown person", "unknown_person")
+    return dict(json.loads(row[0])) if row else {}
+
+
+def psn_no_by_certno(conn: Connection, certno: str) -> str | None:
+    """The person holding ID number ``certno`` (公民身份号码), if any."""
+    row = conn.execute("SELECT psn_no FROM person WHERE certno = %s", (certno,)).fetchone()
+    conn.end_read()
+    return None if row is None else str(row[0])
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    psn_no: str
+    name: str
+    certno: str
+    insutype: str
+    psn_type: str
+    insuplc_admdvs: str
+
+
+def list_persons(conn: Connection, limit: int, offset: int) -> list[PersonSummary]:
+    rows = conn.execute(
+        "SELECT psn_no, name, certno, insutype, psn_type, insuplc_admdvs FROM person ORDER BY psn_no "
+        "LIMIT %s OFFSET %s",
+        (limit, offset),
+    ).fetchall()
+    conn.end_read()
+    return [PersonSummary(*r) for r in rows]
+
+
+# ---------------------------------------------------------------------------- settlements
+def get_settlement(conn: Connection, setl_id: str) -> StoredSettlement:
+    """Header, lines, ``setldetail``, trace and per-line allocation of one settlement."""
+    try:
+        return read_settlement(conn, setl_id)
+    finally:
+        conn.end_read()
+
+
+def read_settlement(conn: Connection, setl_id: str) -> StoredSettlement:
+    """:func:`get_settlement` inside the caller's transaction (which is left open)."""
+    row = conn.execute(
+        f"SELECT {', '.join(HEADER_COLS)} FROM settlement WHERE setl_id = %s", (setl_id,)
+    ).fetchone()
+    lines = conn.execute(
+        f"SELECT {', '.join(_LINE_READ)} FROM settlement_line WHERE setl_id = %s ORDER BY line_no", (setl_id,)
+    ).fetchall()
+    if row is None:
+        raise LedgerError("setl_id", f"结算 {setl_id!r} 不存在 unknown settlement", "unknown_settlement")
+    return stored_settlement(row, lines)
+
+
+def stored_settlement(row: Sequence[Any], line_rows: Sequence[Sequence[Any]]) -> StoredSettlement:
+    """A settlement header row and its line rows as the engine's result and the visit it settled."""
+    h = dict(zip(HEADER_COLS, row, strict=True))
+    s = Settlement(
+        h["mdtrt_id"],
+        h["psn_no"],
+        h["insutype"],
+        h["psn_type"],
+        h["med_type"],
+        h["admdvs"],
+        h["policy_version"],
+    )
+    for f in MONEY_FIELDS:
+        setattr(s, f, int(h[f]))
+    s.pool_prop_selfpay = int(h["pool_prop_selfpay"])
+    s.account_psn_no = h["account_psn_no"]
+    s.setldetail = [FundDetail(*d) for d in json.loads(h["setldetail"])]
+    s.deltas = {k: int(v) for k, v in json.loads(h["deltas"]).items()}
+    s.steps = read_steps(json.loads(h["steps"]), s.setldetail)
+    s.audit = [
+        AuditFinding(x.feedetl_sn, x.rule_code, x.severity, x.reason_zh, x.reason_en)
+        for x in s.steps
+        if isinstance(x, AuditFindingStep)
+    ]
+    named = [dict(zip(_LINE_READ, r, strict=True)) for r in line_rows]
+    lines = [StoredLine(*(r[c] for c in _LINE_READ[:10])) for r in named]
+    s.line_parts = [
+        (ln.fulamt_ownpay_amt, ln.overlmt_selfpay, ln.preselfpay_amt, ln.inscp_scp_amt) for ln in lines
+    ]
+    v = json.loads(h["visit"])
+    days = v.get("prd_days") or [None] * len(lines)
+    doctors = v.get("line_dr") or [None] * len(lines)
+    visit = Visit(
+        h["mdtrt_id"],
+        h["psn_no"],
+        v["med_type"],
+        v["fixmedins_code"],
+        v["hosp_lv"],
+        dt.date.fromisoformat(v["begin_date"]),
+        dt.date.fromisoformat(v["end_date"]),
+        tuple(
+            Line(ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount, d, dr)
+            for ln, d, dr in zip(lines, days, doctors, strict=True)
+        ),
+        v["locality"],
+        v["emergency"],
+        tuple(v["diagnoses"]),
+        v["use_account"],
+        v["account_psn_no"],
+        v.get("bilg_dr_codg"),
+    )
+    splits = [split_of(r) for r in named]
+    s.line_splits = (
+        [x for x in splits if x is not None]
+        if all(x is not None for x in splits)
+        else allocate(s, visit.lines)
+    )
+    return StoredSettlement(
+        h["setl_id"],
+        h["msgid"],
+        h["psn_no"],
+        h["mdtrt_id"],
+        int(h["year"]),
+        h["status"],
+        h["created"],
+        h["cancel_msgid"],
+        s,
+        visit,
+        lines,
+    )
+
+
+def list_settlements(conn: Connection, psn_no: str | None = None, limit: int = 100) -> list[StoredSettlement]:
+    """Newest first; all persons when ``psn_no`` is None."""
+    if psn_no is None:
+        ids = conn.execute("SELECT setl_id FROM settlement ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
+    else:
+        ids = conn.execute(
+            "SELECT setl_id FROM settlement WHERE psn_no = %s ORDER BY id DESC LIMIT %s", (psn_no, limit)
+        ).fetchall()
+    conn.end_read()
+    return [get_settlement(conn, r[0]) for r in ids]
+
+
+def institution_settlements(
+    conn: Connection, fixmedins_code: str, psn_no: str | None, limit: int
+) -> list[StoredSettlement]:
+    """An institution's settlements, newest first (optionally of one person)."""
+    sql = "SELECT setl_id FROM settlement WHERE fixmedins_code = %s"
+    args: tuple[Any, ...] = (fixmedins_code,)
+    if psn_no is not None:
+        sql, args = sql + " AND psn_no = %s", (*args, psn_no)
+    ids = conn.execute(sql + " ORDER BY id DESC LIMIT %s", (*args, limit)).fetchall()
+    conn.end_read()
+    return [get_settlement(conn, r[0]) for r in ids]
+
+
+def find_settlement(conn: Connection, mdtrt_id: str) -> str | None:
+    """The active settlement of visit ``mdtrt_id`` (its ``setl_id``), or None."""
+    row = conn.execute(
+        "SELECT setl_id FROM settlement WHERE mdtrt_id = %s AND status = 'active' ORDER BY id DESC",
+        (mdtrt_id,),
+    ).fetchone()
+    conn.end_read()
+    return None if row is None else str(row[0])
+
+
+def message(conn: Connection, msgid: str) -> MessageRow | None:
+    """What the ledger did under ``msgid`` (2207 / 2208 / 2601), if anything."""
+    row = message_row(conn.execute(SQL_MSG, (msgid,)).fetchone())
+    conn.end_read()
+    return row
+
+
+@dataclass(frozen=True)
+class Statement:
+    """3201 对总账 figures: totals over a set of active settlements."""
+
+    medfee_sumamt: int
+    fund_pay_sumamt: int
+    acct_pay: int
+    count: int
+
+
+def statement(
+    conn: Connection,
+    *,
+    fixmedins_code: str | None,
+    insutype: str,
+    begin: dt.date | None,
+    end: dt.date | None,
+) -> Statement:
+    """Totals over active settlements created in [begin, end] (UTC dates), of one institution and one
+    insutype when given."""
+    sql = (
+        "SELECT COALESCE(SUM(medfee_sumamt), 0), COALESCE(SUM(fund_pay_sumamt), 0), COALESCE(SUM(acct_pay), 0), "
+        "COUNT(*) FROM settlement WHERE status = %s"
+    )
+    args: list[Any] = [ACTIVE]
+    if fixmedins_code:
+        sql += " AND fixmedins_code = %s"
+        args.append(fixmedins_code)
+    if insutype:
+        sql += " AND insutype = %s"
+        args.append(insutype)
+    if begin is not None:
+        sql += " AND created >= %s"
+        args.append(begin.isoformat())
+    if end is not None:
+        sql += " AND created < %s"
+        args.append((end + dt.timedelta(days=1)).isoformat())
+    row = conn.execute(sql, args).fetchone()
+    conn.end_read()
+    return Statement(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+def totals(conn: Connection) -> dict[str, int]:
+    """Sums of the money fields over active settlements, plus ``count`` (3201 对总账 figures)."""
+    sums = ", ".join(f"COALESCE(SUM({f}), 0)" for f in MONEY_FIELDS)
+    row = conn.execute(f"SELECT COUNT(*), {sums} FROM settlement WHERE status = 'active'").fetchone()
+    conn.end_read()
+    out = {"count": int(row[0])}
+    out.update({f: int(v) for f, v in zip(MONEY_FIELDS, row[1:], strict=True)})
+    out.pop("balc", None)  # a balance after, not an amount: summing it means nothing
+    return out
+
+
+def row_counts(conn: Connection) -> dict[str, int]:
+    """Rows per ledger table (for checks that a refused call wrote nothing)."""
+    out = {t: int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES}
+    conn.end_read()
+    return out

@@ -1,0 +1,166 @@
+"""The ledger's rows by name: the columns of each table as the hot path writes them, the SQL that reads
+and writes them, and the mapping between rows and the settlement's data shapes.
+
+Rows come back from the DBAPI as tuples; every read here turns them into a named tuple or a dataclass
+at once, so no code reads a row by position."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from yibao.db.connection import insert_sql
+from yibao.settlement.model import FUND_FIELDS, MONEY_FIELDS, FundDetail, LineSplit, Person
+
+ACTIVE, CANCELLED = "active", "cancelled"
+JOURNAL_FIELDS = (*FUND_FIELDS, "acct_pay", "psn_cash_pay")  # the money fields the journal carries
+TABLES = ("person", "accumulator", "settlement", "settlement_line", "journal", "message")
+
+PERSON_COLS = (
+    "psn_no", "name", "certno", "gender", "birth_date", "insutype", "psn_type", "insuplc_admdvs",
+    "identities", "family", "account_balance", "chain_seq", "chain_hash", "version",
+)  # fmt: skip
+PERSON_INSERT_COLS = PERSON_COLS[:11]
+HEADER_COLS = (
+    "setl_id", "msgid", "psn_no", "mdtrt_id", "fixmedins_code", "year", "status", "created", "cancel_msgid",
+    "policy_version", "admdvs", "insutype", "psn_type", "med_type", "account_psn_no", "pool_prop_selfpay",
+    *MONEY_FIELDS, "deltas", "setldetail", "steps", "visit",
+)  # fmt: skip
+LINE_COLS = (
+    "setl_id", "line_no", "feedetl_sn", "code", "qty", "price", "amount", "fulamt_ownpay_amt",
+    "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc", "fund_pay", "acct_pay",
+    "psn_cash_pay",
+)  # fmt: skip
+JOURNAL_COLS = (
+    "chain", "seq", "setl_id", "msgid", "kind", "item", "field", "amount", "created", "prev_hash", "hash",
+)  # fmt: skip
+MSG_COLS = ("msgid", "infno", "setl_id", "action", "omsgid", "acct_change", "status", "created")
+
+SQL_PERSON = f"SELECT {', '.join(PERSON_COLS)} FROM person"
+SQL_INS_PERSON = insert_sql("person", PERSON_INSERT_COLS)
+SQL_UPSERT_ACC = (
+    "INSERT INTO accumulator (psn_no, year, counters, version) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (psn_no, year) DO UPDATE SET counters = excluded.counters, version = excluded.version"
+)
+SQL_UPD_PERSON = (
+    "UPDATE person SET account_balance = %s, chain_seq = %s, chain_hash = %s, version = %s WHERE psn_no = %s"
+)
+SQL_ACC = "SELECT counters FROM accumulator WHERE psn_no = %s AND year = %s"
+SQL_MSG = f"SELECT {', '.join(MSG_COLS[:-1])} FROM message WHERE msgid = %s"
+# PostgreSQL lock + read in one statement: lock the person rows in psn_no order, and join the patient's
+# accumulator row and the msgid record.  Under READ COMMITTED a statement that waited for the lock sees
+# the locked rows as committed by the previous holder but the joined rows as of its own start; the
+# accumulator's ``version`` (= person.version when written) tells whether it is current — if not, it is
+# read again by a second statement.  A stale "msgid unseen" is caught by the message primary key.
+SQL_PG_LOCK_READ = (
+    f"WITH p AS ({SQL_PERSON} WHERE psn_no = ANY(%s) ORDER BY psn_no FOR UPDATE) "
+    "SELECT p.*, a.counters, a.version, m.msgid, m.infno, m.setl_id, m.action, m.omsgid, m.acct_change, m.status "
+    "FROM p LEFT JOIN accumulator a ON a.psn_no = p.psn_no AND a.psn_no = %s AND a.year = %s "
+    "LEFT JOIN message m ON m.msgid = %s ORDER BY p.psn_no"
+)
+
+
+class PersonRow(NamedTuple):
+    """A ``person`` row: who, the account balance, the head of the person's journal chain and the row
+    version every money transaction bumps."""
+
+    psn_no: str
+    name: str
+    certno: str
+    gender: str
+    birth_date: Any  # date (PostgreSQL) or ISO text (SQLite)
+    insutype: str
+    psn_type: str
+    insuplc_admdvs: str
+    identities: str  # JSON [[code, begin, end|null]]
+    family: str  # JSON [psn_no]
+    account_balance: int
+    chain_seq: int
+    chain_hash: str
+    version: int
+
+
+class MessageRow(NamedTuple):
+    """A ``message`` row: a msgid the ledger acted on, and what it did."""
+
+    msgid: str
+    infno: str
+    setl_id: str
+    action: str  # settle / cancel / restore
+    omsgid: str | None
+    acct_change: int
+    status: str
+
+
+class ChainHead(NamedTuple):
+    """A person's state a money transaction advances: account balance and journal chain head."""
+
+    balance: int
+    seq: int
+    hash: str
+
+
+def person_row(raw: Sequence[Any]) -> PersonRow:
+    return PersonRow(*raw[: len(PERSON_COLS)])
+
+
+def message_row(raw: Sequence[Any] | None) -> MessageRow | None:
+    return None if raw is None else MessageRow(*raw[:7])
+
+
+def person_of(row: PersonRow, on: dt.date) -> Person:
+    """The engine's person, with the identities (低保, 特困 …) valid on ``on``."""
+    birth = row.birth_date if isinstance(row.birth_date, dt.date) else dt.date.fromisoformat(row.birth_date)
+    day = on.isoformat()
+    valid = frozenset(c for c, b, e in json.loads(row.identities) if b <= day and (e is None or day <= e))
+    return Person(
+        row.psn_no, row.name, row.certno, row.gender, birth, row.insutype, row.psn_type, valid,
+        row.insuplc_admdvs, tuple(json.loads(row.family)),
+    )  # fmt: skip
+
+
+def dumps(obj: object) -> str:
+    """Canonical JSON for stored documents (sorted keys, no spaces, Chinese as is)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def now() -> str:
+    """The timestamp stored with a row (UTC, ISO-8601 with microseconds; it enters hashes)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def setldetail_json(details: Sequence[FundDetail]) -> str:
+    return dumps(
+        [
+            [
+                d.fund_pay_type,
+                d.fund_pay_type_name,
+                d.inscp_scp_amt,
+                d.crt_payb_lmt_amt,
+                d.fund_payamt,
+                d.setl_proc_info,
+            ]
+            for d in details
+        ]
+    )
+
+
+def split_of(line: dict[str, Any]) -> LineSplit | None:
+    """A stored line's allocation (``None`` for rows stored before lines kept it)."""
+    if line["fund_pay"] is None:
+        return None
+    return LineSplit(
+        feedetl_sn=line["feedetl_sn"],
+        code=line["code"],
+        amount=int(line["amount"]),
+        fulamt_ownpay_amt=int(line["fulamt_ownpay_amt"]),
+        overlmt_selfpay=int(line["overlmt_selfpay"]),
+        preselfpay_amt=int(line["preselfpay_amt"]),
+        inscp_scp_amt=int(line["inscp_scp_amt"]),
+        act_pay_dedc=int(line["act_pay_dedc"]),
+        fund_pay={k: int(v) for k, v in json.loads(line["fund_pay"]).items()},
+        acct_pay=int(line["acct_pay"]),
+        psn_cash_pay=int(line["psn_cash_pay"]),
+    )
