@@ -43,7 +43,12 @@ class PaasAuth:
         nonce = secrets.token_hex(8)
         ts = str(now_s)
         sig = hashlib.sha256(f"{ts}{self.paas_token}{nonce}{ts}".encode()).hexdigest()
-        return {"x-tif-paasid": self.paas_id, "x-tif-timestamp": ts, "x-tif-nonce": nonce, "x-tif-signature": sig}
+        return {
+            "x-tif-paasid": self.paas_id,
+            "x-tif-timestamp": ts,
+            "x-tif-nonce": nonce,
+            "x-tif-signature": sig,
+        }
 
 
 def _plain(value: Any, numbers: str) -> Any:

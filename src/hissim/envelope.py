@@ -42,7 +42,9 @@ class Institution:
                 "must be 12 characters (msgid = code(12) + time(14) + serial(4))"
             )
         if len(self.mdtrtarea_admvs) != 6 or not self.mdtrtarea_admvs.isdigit():
-            raise ValueError(f"mdtrtarea_admvs {self.mdtrtarea_admvs!r}: 医保区划应为 6 位数字 must be 6 digits")
+            raise ValueError(
+                f"mdtrtarea_admvs {self.mdtrtarea_admvs!r}: 医保区划应为 6 位数字 must be 6 digits"
+            )
 
     @property
     def optins(self) -> str:
@@ -88,7 +90,10 @@ class MsgIdSequence:
 class Signer(Protocol):
     """Fills cainfo for an envelope."""
 
-    signtype: str
+    @property
+    def signtype(self) -> str:
+        """The envelope's signtype (SM3, SM2, …)."""
+        ...
 
     def sign(self, payload: bytes) -> str:
         """The cainfo for the canonical bytes of an envelope."""

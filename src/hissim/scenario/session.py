@@ -134,7 +134,9 @@ class Session:
         body = answer.body if isinstance(answer.body, Mapping) else {}
         ok = to_decimal(body.get("infcode")) == 0
         if not ok:
-            self.fail(infno, "infcode", f"交易失败 infcode={body.get('infcode')!r}: {body.get('err_msg')}", msgid)
+            self.fail(
+                infno, "infcode", f"交易失败 infcode={body.get('infcode')!r}: {body.get('err_msg')}", msgid
+            )
         return Exchange(infno, msgid, request, answer, ok, body.get("output") if ok else None)
 
 
