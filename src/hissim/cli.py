@@ -34,8 +34,9 @@ def _node_table(node: Node, out: TextIO) -> None:
         )
 
 
-def print_spec(spec: Spec, infno: str, out: TextIO = sys.stdout) -> None:
+def print_spec(spec: Spec, infno: str, out: TextIO | None = None) -> None:
     """Markdown field tables of one transaction (``envelope`` for the envelope)."""
+    out = out or sys.stdout
     if infno == "envelope":
         for label, fields in (
             ("请求 request", spec.request_envelope),

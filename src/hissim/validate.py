@@ -396,7 +396,7 @@ def settlement_identities(
         if detail_sum != fund:
             out.append(
                 Problem(
-                    f"{path.rsplit('.', 1)[0]}.setldetail",
+                    f"{path.rsplit('.', 1)[0]}.setldetail" if "." in path else "setldetail",
                     f"基金分项之和 {detail_sum} ≠ 基金支付总额 {fund} the fund lines must add up to fund_pay_sumamt",
                     "identity",
                 )
