@@ -104,7 +104,7 @@ def test_sm2_cainfo_verifies_with_the_public_key_only():
     env = _signed(Sm2Signer(private, public))
     assert env["signtype"] == "SM2"
     assert verify_cainfo(env, public)
-    other_private, other_public = sm2_keypair()
+    _, other_public = sm2_keypair()
     assert not verify_cainfo(env, other_public)
     env["inf_time"] = "2026-12-07 09:30:01"
     assert not verify_cainfo(env, public)
