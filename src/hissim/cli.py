@@ -4,6 +4,7 @@ transaction's field tables."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -34,9 +35,16 @@ def _node_table(node: Node, out: TextIO) -> None:
         )
 
 
-def print_spec(spec: Spec, infno: str, out: TextIO | None = None) -> None:
-    """Markdown field tables of one transaction (``envelope`` for the envelope)."""
+DOC_ORDER = (
+    "9001 9002 1101 2001 2201 2202 2203 2204 2205 2206 2207 2208 2401 2403 2404 2301 2302 2402 2405 "
+    "2303 2304 2305 2601 5203 5204 5206 3201 9101 3202 9102 3203"
+).split()
+
+
+def print_spec(spec: Spec, infno: str, out: TextIO | None = None, level: int = 1) -> None:
+    """Markdown field tables of one transaction (``envelope`` for the envelope); ``level`` = heading depth."""
     out = out or sys.stdout
+    h = "#" * level
     if infno == "envelope":
         for label, fields in (
             ("请求 request", spec.request_envelope),
@@ -45,27 +53,38 @@ def print_spec(spec: Spec, infno: str, out: TextIO | None = None) -> None:
             _node_table(Node(label, "object", fields), out)
         return
     tx = spec.tx(infno)
-    out.write(f"# {tx.infno} {tx.name}\n\n{tx.purpose}\n\n来源 sources: {', '.join(tx.src)}\n")
-    out.write("\n## 输入 input\n")
+    out.write(f"{h} {tx.infno} {tx.name}\n\n{tx.purpose}\n\n来源 sources: {', '.join(tx.src)}\n")
+    out.write(f"\n{h}# 输入 input\n")
     for node in tx.input:
         _node_table(node, out)
-    out.write("\n## 输出 output\n")
+    out.write(f"\n{h}# 输出 output\n")
     if not tx.output:
         out.write("\n（无业务输出 no output beyond the envelope）\n")
     for node in tx.output:
         _node_table(node, out)
     for name, node in tx.files.items():
-        out.write(f"\n## 文件 {name}\n")
+        out.write(f"\n{h}# 文件 {name}\n")
         _node_table(node, out)
     if tx.notes:
         out.write(f"\n注 notes: {tx.notes}\n")
+
+
+def render_all(spec: Spec) -> str:
+    """Every transaction's tables in flow order (the generated part of docs/NATIONAL_INTERFACE.md)."""
+    buf = io.StringIO()
+    buf.write("### 报文头 envelope\n")
+    print_spec(spec, "envelope", buf)
+    for infno in DOC_ORDER:
+        buf.write("\n")
+        print_spec(spec, infno, buf, level=3)
+    return buf.getvalue()
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hissim", description="HIS 模拟器 — national interface simulator")
     sub = p.add_subparsers(dest="cmd", required=True)
     sp = sub.add_parser("spec", help="打印交易字段表 print a transaction's field tables")
-    sp.add_argument("infno", help="交易编号, e.g. 2207, or 'envelope' or 'list'")
+    sp.add_argument("infno", help="交易编号, e.g. 2207, or 'envelope', 'all', 'list'")
     d = sub.add_parser("day", help="模拟一天的医院业务 play a day of hospitals against a server")
     d.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8000")
     d.add_argument("--path", default="/fsi/api/{infno}", help="transaction path template ({infno} replaced)")
@@ -167,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     if a.cmd == "spec":
         spec = load_spec()
+        if a.infno == "all":
+            sys.stdout.write(render_all(spec))
+            return 0
         if a.infno == "list":
             for tx in spec.transactions.values():
                 print(f"{tx.infno}\t{tx.name}")
