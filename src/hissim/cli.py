@@ -113,6 +113,15 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--paas", help="paas_id:paas_token for x-tif-* gateway headers")
     d.add_argument("--infver", default="V1.0")
     d.add_argument("--timeout", type=float, default=30.0)
+    d.add_argument(
+        "--transport",
+        choices=("httpx", "stdlib"),
+        default="httpx",
+        help="stdlib: http.client, lighter for benchmarks",
+    )
+    d.add_argument(
+        "--check-every", type=int, default=1, help="validate every n-th answer field by field (default all)"
+    )
     d.add_argument("--mode", choices=("thread", "process"), default="thread")
     d.add_argument("--no-reconcile", action="store_true", help="skip 3201/3202 at the end of the day")
     d.add_argument("--clearing", action="store_true", help="also send 3203 清算申请")
@@ -164,6 +173,8 @@ def config_from_args(a: argparse.Namespace) -> DayConfig:
         run_id=(a.run_id or datetime.now().strftime("%H%M%S"))[:6],
         path=a.path,
         timeout=a.timeout,
+        transport=a.transport,
+        check_every=a.check_every,
         numbers=a.numbers,
         headers=tuple(headers),
         login=login,

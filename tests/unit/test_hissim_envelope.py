@@ -131,3 +131,20 @@ def test_paas_gateway_signature():
 
     expect = hashlib.sha256(f"1700000000tok{h['x-tif-nonce']}1700000000".encode()).hexdigest()
     assert h["x-tif-signature"] == expect and h["x-tif-paasid"] == "pid"
+
+
+@pytest.mark.parametrize("transport", ["httpx", "stdlib"])
+def test_no_answer_is_a_transport_error_for_both_transports(transport):
+    import socket
+
+    from hissim.client import HttpClient, TransportError
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = HttpClient(f"http://127.0.0.1:{port}", timeout=2, transport=transport)
+    with pytest.raises(TransportError):
+        client.post("9001", {"infno": "9001"})
+    client.close()
+    assert client.url_for("2207") == "/fsi/api/2207"
+    assert HttpClient("http://x", path="/api/transaction").url_for("2207") == "/api/transaction"

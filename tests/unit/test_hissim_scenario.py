@@ -205,3 +205,13 @@ def test_bench_lines_report_throughput_p99_and_failures():
         "seed": 1,
     }
     assert percentile([], 0.99) == 0.0 and percentile([3.0], 0.5) == 3.0
+
+
+def test_default_config_is_ready_to_run_and_partitions_persons():
+    from hissim.scenario.day import default_config
+
+    cfg = default_config("http://127.0.0.1:8000", hospitals=3, visits=5, seed=9, path="/api/transaction")
+    assert [i.fixmedins_code for i in cfg.institutions] == ["H61010000001", "H61010000002", "H61010000003"]
+    assert len(cfg.persons) == 75 and cfg.items and cfg.path == "/api/transaction"
+    groups = partition(cfg.persons, 3)
+    assert not set(p.certno for p in groups[0]) & set(p.certno for p in groups[1])

@@ -73,6 +73,8 @@ class DayConfig:
     run_id: str = "000000"
     path: str = "/fsi/api/{infno}"
     timeout: float = 30.0
+    transport: str = "httpx"  # httpx | stdlib
+    check_every: int = 1  # validate every n-th answer field by field (benchmarks may sample)
     numbers: str = "string"
     headers: tuple[tuple[str, str], ...] = ()
     login: tuple[str, str, str] | None = None  # (path, username, password)
@@ -90,6 +92,38 @@ class DayConfig:
     codes_overlay: Mapping[str, Any] | None = None
 
 
+def default_config(
+    url: str,
+    hospitals: int = 8,
+    visits: int = 200,
+    seed: int = 1,
+    persons: Sequence[Person] | None = None,
+    admvs: str = "610100",
+    **options: Any,
+) -> DayConfig:
+    """A day with stand-in hospitals, the example catalogue and the given (or synthetic) persons.
+
+    The entry point for other programs (e.g. a ``bench his`` command): ``run_day(default_config(url))``.
+    ``options`` are further :class:`DayConfig` fields (``path``, ``login``, ``business_date`` …).
+    """
+    from hissim.scenario.data import default_institutions, load_items, synthetic_persons
+
+    people = (
+        tuple(persons)
+        if persons is not None
+        else tuple(synthetic_persons(max(hospitals * 25, 50), seed, admvs))
+    )
+    return DayConfig(
+        url=url,
+        institutions=tuple(default_institutions(hospitals, admvs)),
+        persons=people,
+        items=tuple(load_items()),
+        visits=visits,
+        seed=seed,
+        **options,
+    )
+
+
 @dataclass
 class HospitalResult:
     """What one hospital's day produced."""
@@ -101,6 +135,7 @@ class HospitalResult:
     settlements: int = 0
     sent: int = 0
     elapsed_s: float = 0.0
+    cpu_s: float = 0.0  # the simulator's own CPU time for this hospital (its thread)
     failures: list[Failure] = field(default_factory=list)
     latencies: dict[str, list[float]] = field(default_factory=dict)
 
@@ -152,6 +187,9 @@ def bench_lines(result: DayResult, cfg: DayConfig) -> list[dict[str, Any]]:
             **common,
             "visits_done": result.visits_done,
             "wall_s": round(result.wall_s, 3),
+            "client_cpu_ms_per_visit": round(
+                1000 * sum(h.cpu_s for h in result.hospitals) / max(1, result.visits_done), 2
+            ),
         }
     ]
     for infno, values in sorted(result.latencies().items()):
@@ -206,6 +244,7 @@ class Hospital:
             numbers="number" if cfg.numbers == "number" else "string",
             headers=dict(cfg.headers),
             paas=PaasAuth(*cfg.paas) if cfg.paas else None,
+            transport="stdlib" if cfg.transport == "stdlib" else "httpx",
         )
         self.sess = Session(
             spec,
@@ -214,11 +253,12 @@ class Hospital:
             Operator(opter=f"{index + 1:04d}", opter_name=f"收费员{index + 1:02d}"),
             signer=_signer(cfg),
             infver=cfg.infver,
+            check_every=max(1, cfg.check_every),
         )
         self.books = Books()
         self.result = HospitalResult(index, self.inst.fixmedins_code)
         self.day0 = datetime.combine(cfg.business_date, datetime.min.time())
-        self.queried = 0
+        self._cpu0 = 0.0
 
     # -- helpers -------------------------------------------------------------------------------
     def _no(self, kind: str, seq: int) -> str:
@@ -1014,6 +1054,7 @@ class Hospital:
         """Play the plan: 9001, visits, stays, 5206, reconciliation, 9002."""
         s, r = self.sess, self.result
         t0 = time.perf_counter()
+        self._cpu0 = time.thread_time()
         r.visits_planned = len(plan.outpatients) + len(plan.inpatients)
         try:
             if self.cfg.login is not None:
@@ -1055,6 +1096,7 @@ class Hospital:
     def _finish(self, t0: float) -> HospitalResult:
         r, s = self.result, self.sess
         r.elapsed_s = time.perf_counter() - t0
+        r.cpu_s = time.thread_time() - self._cpu0
         r.failures, r.latencies, r.sent = list(s.failures), dict(s.latencies), s.sent
         return r
 

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
-
-from hissim.client import Answer, HttpClient
+from hissim.client import Answer, HttpClient, TransportError
 from hissim.envelope import Institution, MsgIdSequence, Operator, Signer, build_request
 from hissim.spec import Spec
 from hissim.validate import to_decimal, validate_request, validate_response
@@ -74,6 +72,9 @@ class Session:
     failures: list[Failure] = field(default_factory=list)
     latencies: dict[str, list[float]] = field(default_factory=dict)
     sent: int = 0
+    check_every: int = (
+        1  # validate every n-th answer field by field (1 = all; the scenario checks always run)
+    )
 
     def __post_init__(self) -> None:
         self._seq = MsgIdSequence(self.institution.fixmedins_code)
@@ -113,14 +114,15 @@ class Session:
             infver=self.infver,
             signer=self.signer,
         )
-        own = validate_request(self.spec, request)
+        self.sent += 1
+        full = self.check_every <= 1 or self.sent % self.check_every == 0
+        own = validate_request(self.spec, request) if full else []
         if own:
             raise SimulatorBug(f"{infno} 请求不合规范 request breaks the spec: " + "; ".join(map(str, own)))
-        self.sent += 1
         try:
             answer = self.client.post(infno, request)
-        except httpx.HTTPError as exc:
-            self.fail(infno, "transport", f"无应答 no answer: {type(exc).__name__}: {exc}", msgid)
+        except TransportError as exc:
+            self.fail(infno, "transport", f"无应答 no answer: {exc}", msgid)
             return Exchange(infno, msgid, request, None, False)
         self.latencies.setdefault(infno, []).append(answer.elapsed_ms)
         if answer.status != 200:
@@ -129,8 +131,9 @@ class Session:
         if infno == "9102" and answer.body is None:
             # the platform answers a download with the file itself
             return Exchange(infno, msgid, request, answer, True, answer.raw)
-        for p in validate_response(self.spec, infno, answer.body):
-            self.fail(infno, p.path, p.reason, msgid)
+        if full:
+            for p in validate_response(self.spec, infno, answer.body):
+                self.fail(infno, p.path, p.reason, msgid)
         body = answer.body if isinstance(answer.body, Mapping) else {}
         ok = to_decimal(body.get("infcode")) == 0
         if not ok:

@@ -240,9 +240,12 @@ def _code_table(key: str, raw: Mapping[str, Any], base: CodeTable | None = None)
     )
 
 
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: ~10× faster
+
+
 def _read_packaged(name: str) -> Any:
     text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=_Loader)  # a safe loader (CSafeLoader or SafeLoader)
 
 
 def build_spec(
