@@ -125,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--mode", choices=("thread", "process"), default="thread")
     d.add_argument("--no-reconcile", action="store_true", help="skip 3201/3202 at the end of the day")
     d.add_argument("--clearing", action="store_true", help="also send 3203 清算申请")
+    d.add_argument("--treatment-check", action="store_true", help="send 2001 待遇检查 before each admission")
     d.add_argument("--refd-setl-flag", default=None, help="send refd_setl_flag in 3201/3202 (later editions)")
     d.add_argument("--outpatient-med-type", default="11")
     d.add_argument("--pharmacy-med-type", default="11")
@@ -187,6 +188,7 @@ def config_from_args(a: argparse.Namespace) -> DayConfig:
         inpatient_med_type=a.inpatient_med_type,
         reconcile=not a.no_reconcile,
         clearing=a.clearing,
+        treatment_check=a.treatment_check,
         refd_setl_flag=a.refd_setl_flag,
         codes_overlay=dict(load_codes_overlay(a.codes_file)) if a.codes_file else None,
     )

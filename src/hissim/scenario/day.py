@@ -88,6 +88,7 @@ class DayConfig:
     rates: Rates = field(default_factory=Rates)
     reconcile: bool = True
     clearing: bool = False
+    treatment_check: bool = False  # 2001 人员待遇享受检查 before each admission
     refd_setl_flag: str | None = None  # send refd_setl_flag in 3201/3202 (later editions)
     codes_overlay: Mapping[str, Any] | None = None
 
@@ -764,6 +765,24 @@ class Hospital:
             "dscg_maindiag_code": code,
             "dscg_maindiag_name": name,
         }
+        if cfg.treatment_check:
+            chk = s.send(
+                "2001",
+                {
+                    "data": {
+                        "psn_no": psn_no,
+                        "insutype": insutype,
+                        "fixmedins_code": self.inst.fixmedins_code,
+                        "med_type": med_type,
+                        "begntime": _t(admit),
+                    }
+                },
+                insuplc,
+            )
+            rows = chk.output.get("trtinfo") if chk.ok and isinstance(chk.output, Mapping) else None
+            s.expect(
+                isinstance(rows, list), "2001", "output.trtinfo", "未返回待遇检查结果 no trtinfo", chk.msgid
+            )
         ex = s.send("2401", {"mdtrtinfo": admission, "diseinfo": diseinfo(None, admit)}, insuplc)
         out = ex.output.get("result") if ex.ok and isinstance(ex.output, Mapping) else None
         mdtrt_id = str(out.get("mdtrt_id") or "") if isinstance(out, Mapping) else ""
