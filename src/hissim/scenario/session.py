@@ -126,7 +126,8 @@ class Session:
             return Exchange(infno, msgid, request, None, False)
         self.latencies.setdefault(infno, []).append(answer.elapsed_ms)
         if answer.status != 200:
-            self.fail(infno, "http", f"HTTP {answer.status}: {answer.raw[:200]!r}", msgid)
+            text = answer.raw[:300].decode("utf-8", errors="replace")
+            self.fail(infno, "http", f"HTTP {answer.status}: {text}", msgid)
             return Exchange(infno, msgid, request, answer, False)
         if infno == "9102" and answer.body is None:
             # the platform answers a download with the file itself
