@@ -210,9 +210,7 @@ def test_the_service_audits_with_the_bureaus_knowledge_directory_and_reads_physi
     )
     assert visit.bilg_dr_codg == "D1" and visit.lines[1].prd_days == 3
     person = Person("P1", "", "x", "F", dt.date(1990, 1, 1), "310", "11")
-    found = {
-        (f.rule_code, f.feedetl_sn) for f in _hook(Settings(audit_knowledge=str(kdir)))(person, visit)
-    }
+    found = {(f.rule_code, f.feedetl_sn) for f in _hook(Settings(audit_knowledge=str(kdir)))(person, visit)}
     assert {("GZ-YB-017", "1"), ("GZ-YB-018", "2")} <= found
     plain = {f.rule_code for f in _hook(Settings())(person, visit)}  # the EXAMPLE tables: no registry
     assert "GZ-YB-017" not in plain and "GZ-YB-018" in plain
