@@ -11,7 +11,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from yibao.care.policy import CareError, CareParams, Condition, InternetHospital
-from yibao.settlement.model import QTY_ONE, Line, Visit
+from yibao.money import QTY_ONE
+from yibao.settlement.model import Line, Visit
 
 FOLLOWUP_STATES = ("requested", "prescribed", "paid", "dispensed", "delivered", "cancelled")
 FOLLOWUP_MOVES = {

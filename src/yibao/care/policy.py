@@ -26,6 +26,13 @@ class Consortium:
 
 
 @dataclass(frozen=True)
+class Hospital:
+    code: str
+    name: str
+    level: str
+
+
+@dataclass(frozen=True)
 class InternetHospital:
     code: str
     name: str
@@ -96,6 +103,7 @@ class Product:
 @dataclass(frozen=True)
 class CareParams:
     consortia: Mapping[str, Consortium]
+    hospitals: Mapping[str, Hospital]
     internet_hospitals: Mapping[str, InternetHospital]
     pharmacies: Mapping[str, Pharmacy]
     physicians: Mapping[str, Physician]
@@ -203,6 +211,7 @@ def parse_params(data: Mapping[str, Any]) -> CareParams:
     consortia = {
         c["id"]: Consortium(c["id"], c["name"], frozenset(c["members"])) for c in r.items(data, "consortia")
     }
+    hospitals = {h["code"]: Hospital(h["code"], h["name"], str(h["level"])) for h in r.items(data, "hospitals")}
     ihs = {}
     for i, h in enumerate(r.items(data, "internet_hospitals")):
         if h["consortium"] not in consortia:
@@ -275,6 +284,7 @@ def parse_params(data: Mapping[str, Any]) -> CareParams:
         )
     return CareParams(
         consortia=consortia,
+        hospitals=hospitals,
         internet_hospitals=ihs,
         pharmacies=pharmacies,
         physicians=physicians,
