@@ -103,7 +103,10 @@ def capitation_month(
     per = {m.psn_no: member_month(cap, m, month_first) for m in members}
     budget = sum(per.values())
     pool = apply_ratio(budget, cap.bonus_pool)
-    withheld = min(apply_ratio(outside_fund_paid, cap.referral_withhold_ratio), apply_ratio(budget, cap.referral_withhold_cap))
+    withheld = min(
+        apply_ratio(outside_fund_paid, cap.referral_withhold_ratio),
+        apply_ratio(budget, cap.referral_withhold_cap),
+    )
     rates = {o.measure: (o.controlled * RATIO_ONE // o.measured) for o in outcomes if o.measured > 0}
     judged = [m for m in cap.targets if m in rates]
     met = sum(1 for m in judged if rates[m] >= cap.targets[m])
@@ -126,5 +129,7 @@ def check_package_payment(pkg: Package, payer: str) -> None:
     """A package's fee may be paid only by the payers its policy lists (fund, account, commercial, self)."""
     if payer not in pkg.payers:
         raise CareError(
-            "payer", f"该服务包不能由 {payer} 支付 package {pkg.id} cannot be paid by {payer} ({', '.join(pkg.payers)})", "bad_payer"
+            "payer",
+            f"该服务包不能由 {payer} 支付 package {pkg.id} cannot be paid by {payer} ({', '.join(pkg.payers)})",
+            "bad_payer",
         )

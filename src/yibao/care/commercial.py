@@ -67,7 +67,13 @@ class OneBill:
 
 
 def one_bill(
-    medfee_sumamt: int, fund_pay_sumamt: int, hifp_pay: int, psn_part_amt: int, extras: int, commercial: int, insurer: str
+    medfee_sumamt: int,
+    fund_pay_sumamt: int,
+    hifp_pay: int,
+    psn_part_amt: int,
+    extras: int,
+    commercial: int,
+    insurer: str,
 ) -> OneBill:
     """Put the settlement, the extras and the commercial payment on one bill; every fen is accounted for:
     ``total = hifp + other funds + commercial + patient``."""
@@ -88,7 +94,9 @@ class Statement:
     lines: tuple[tuple[str, int], ...] = ()  # (claim id, paid)
 
 
-def statement(insurer: str, period_from: str, period_to: str, rows: Iterable[tuple[str, int, int]]) -> Statement:
+def statement(
+    insurer: str, period_from: str, period_to: str, rows: Iterable[tuple[str, int, int]]
+) -> Statement:
     """The statement for ``insurer`` over the period from ``(claim id, base, paid)`` rows."""
     rows = sorted(rows)
     return Statement(

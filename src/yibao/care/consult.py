@@ -12,7 +12,9 @@ def consult_fee(params: CareParams, consultant_level: str) -> int:
     fee = params.remote_fee_by_level.get(consultant_level)
     if fee is None:
         raise CareError(
-            "consultant", f"该级别医院无会诊收费标准 no consultation fee for level {consultant_level!r}", "no_fee"
+            "consultant",
+            f"该级别医院无会诊收费标准 no consultation fee for level {consultant_level!r}",
+            "no_fee",
         )
     return fee
 

@@ -29,7 +29,9 @@ def check_credit(params: CareParams, history: CreditHistory, amount: int, today:
     """Refuse credit for ``amount`` fen when the person is not eligible; each reason has its own code."""
     if history.suspended_until is not None and today <= history.suspended_until:
         raise CareError(
-            "pay_mode", f"信用支付已暂停至 {history.suspended_until} credit suspended until then", "credit_suspended"
+            "pay_mode",
+            f"信用支付已暂停至 {history.suspended_until} credit suspended until then",
+            "credit_suspended",
         )
     if history.unpaid_overdue:
         raise CareError("pay_mode", "有逾期未还账单 an overdue bill is unpaid", "credit_overdue")

@@ -28,7 +28,15 @@ def online_share(online_visits: int, all_visits: int) -> Share:
 def credit_summary(bills: Iterable[Mapping[str, object]]) -> dict[str, int]:
     """Counts and fen by status of credit bills (``status``, ``amount``, ``paid``): billed, repaid, outstanding,
     overdue, in default, written off, and the default rate (default + written off over billed, 1/10000)."""
-    out = {"bills": 0, "billed": 0, "repaid": 0, "outstanding": 0, "overdue": 0, "default": 0, "written_off": 0}
+    out = {
+        "bills": 0,
+        "billed": 0,
+        "repaid": 0,
+        "outstanding": 0,
+        "overdue": 0,
+        "default": 0,
+        "written_off": 0,
+    }
     for b in bills:
         amount, paid, status = int(b["amount"]), int(b["paid"]), str(b["status"])  # type: ignore[call-overload]
         out["bills"] += 1

@@ -62,24 +62,34 @@ class Finding:
 def check_move(current: str, new: str) -> None:
     """Refuse a follow-up status change the flow does not allow."""
     if new not in FOLLOWUP_MOVES.get(current, ()):
-        raise CareError("status", f"不能从 {current} 变为 {new} cannot move from {current} to {new}", "bad_move")
+        raise CareError(
+            "status", f"不能从 {current} 变为 {new} cannot move from {current} to {new}", "bad_move"
+        )
 
 
 def internet_hospital(params: CareParams, code: str) -> InternetHospital:
     """The internet hospital ``code`` (refused when it is not registered)."""
     ih = params.internet_hospitals.get(code)
     if ih is None:
-        raise CareError("internet_hospital", f"未登记的互联网医院 unknown internet hospital {code!r}", "unknown_ih")
+        raise CareError(
+            "internet_hospital", f"未登记的互联网医院 unknown internet hospital {code!r}", "unknown_ih"
+        )
     return ih
 
 
-def check_followup(params: CareParams, ih_code: str, diagnosis: str, registered: Collection[str]) -> Condition:
+def check_followup(
+    params: CareParams, ih_code: str, diagnosis: str, registered: Collection[str]
+) -> Condition:
     """A follow-up request may go ahead: known internet hospital, a condition that may be followed up online,
     and (复诊 only) the person has that condition registered from an offline visit.  Returns the condition."""
     internet_hospital(params, ih_code)
     cond = params.condition_for(diagnosis)
     if cond is None:
-        raise CareError("diagnosis", f"该病种不可线上复诊 {diagnosis!r} is not a condition followed up online", "not_chronic")
+        raise CareError(
+            "diagnosis",
+            f"该病种不可线上复诊 {diagnosis!r} is not a condition followed up online",
+            "not_chronic",
+        )
     if params.follow_up_only and cond.code not in registered:
         raise CareError(
             "diagnosis",
@@ -98,9 +108,19 @@ def check_prescription(
     out: list[Finding] = []
     doc = params.physicians.get(rx.prescriber)
     if doc is None or doc.internet_hospital != rx.internet_hospital:
-        out.append(Finding("CARE-RX-01", "开方医师未在该互联网医院备案", "prescriber not registered at this internet hospital"))
+        out.append(
+            Finding(
+                "CARE-RX-01",
+                "开方医师未在该互联网医院备案",
+                "prescriber not registered at this internet hospital",
+            )
+        )
     elif not doc.valid_from <= rx.issued_on <= doc.valid_to:
-        out.append(Finding("CARE-RX-01", "开方医师备案已失效", "prescriber's registration not valid on the issue day"))
+        out.append(
+            Finding(
+                "CARE-RX-01", "开方医师备案已失效", "prescriber's registration not valid on the issue day"
+            )
+        )
     if (today - rx.issued_on).days >= params.rx_valid_days or today < rx.issued_on:
         out.append(Finding("CARE-RX-02", f"处方已超过{params.rx_valid_days}天有效期", "prescription expired"))
     if dispensed_before:
@@ -110,10 +130,19 @@ def check_prescription(
     for i, ln in enumerate(rx.lines):
         form = ln.code[10:11] if len(ln.code) > 10 else ""
         if form in params.not_online_forms or ln.code.startswith(params.not_online_prefixes):
-            out.append(Finding("CARE-RX-04", "药品超出互联网医院支付范围", "drug outside the internet-hospital scope", i))
+            out.append(
+                Finding(
+                    "CARE-RX-04", "药品超出互联网医院支付范围", "drug outside the internet-hospital scope", i
+                )
+            )
         if ln.days <= 0 or ln.days > params.rx_max_supply_days:
             out.append(
-                Finding("CARE-RX-06", f"用药天数须为1至{params.rx_max_supply_days}天", "days of supply out of range", i)
+                Finding(
+                    "CARE-RX-06",
+                    f"用药天数须为1至{params.rx_max_supply_days}天",
+                    "days of supply out of range",
+                    i,
+                )
             )
         if ln.units <= 0 or ln.price < 0:
             out.append(Finding("CARE-RX-07", "数量或单价无效", "invalid quantity or price", i))
@@ -127,9 +156,15 @@ def online_visit(params: CareParams, rx: Prescription, mdtrt_id: str, registered
     cond = params.condition_for(rx.diagnosis)
     chronic = cond is not None and cond.code in registered
     med_type = params.chronic_med_type if chronic else params.other_med_type
-    lines = [Line("1", params.consult_item, QTY_ONE, params.consult_price, params.consult_price, None, rx.prescriber)]
+    lines = [
+        Line(
+            "1", params.consult_item, QTY_ONE, params.consult_price, params.consult_price, None, rx.prescriber
+        )
+    ]
     for i, ln in enumerate(rx.lines, start=2):
-        lines.append(Line(str(i), ln.code, ln.units * QTY_ONE, ln.price, ln.units * ln.price, ln.days, rx.prescriber))
+        lines.append(
+            Line(str(i), ln.code, ln.units * QTY_ONE, ln.price, ln.units * ln.price, ln.days, rx.prescriber)
+        )
     return Visit(
         mdtrt_id=mdtrt_id,
         psn_no=rx.psn_no,

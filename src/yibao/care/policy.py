@@ -158,7 +158,9 @@ class _Reader:
     def src(self, entry: Mapping[str, Any], where: str) -> None:
         key = entry.get("source")
         if not key or key not in self.sources:
-            raise CareError(f"{where}.source", f"须引用 sources 中的条目 must name an entry of sources (got {key!r})")
+            raise CareError(
+                f"{where}.source", f"须引用 sources 中的条目 must name an entry of sources (got {key!r})"
+            )
 
     def entry(self, data: Mapping[str, Any], path: str) -> Mapping[str, Any]:
         node: Any = data
@@ -211,13 +213,19 @@ def parse_params(data: Mapping[str, Any]) -> CareParams:
     consortia = {
         c["id"]: Consortium(c["id"], c["name"], frozenset(c["members"])) for c in r.items(data, "consortia")
     }
-    hospitals = {h["code"]: Hospital(h["code"], h["name"], str(h["level"])) for h in r.items(data, "hospitals")}
+    hospitals = {
+        h["code"]: Hospital(h["code"], h["name"], str(h["level"])) for h in r.items(data, "hospitals")
+    }
     ihs = {}
     for i, h in enumerate(r.items(data, "internet_hospitals")):
         if h["consortium"] not in consortia:
             raise CareError(f"internet_hospitals[{i}].consortium", "未知医联体 unknown consortium")
-        ihs[h["code"]] = InternetHospital(h["code"], h["name"], h["attached_to"], str(h["level"]), h["consortium"])
-    pharmacies = {p["code"]: Pharmacy(p["code"], p["name"], p["consortium"]) for p in r.items(data, "pharmacies")}
+        ihs[h["code"]] = InternetHospital(
+            h["code"], h["name"], h["attached_to"], str(h["level"]), h["consortium"]
+        )
+    pharmacies = {
+        p["code"]: Pharmacy(p["code"], p["name"], p["consortium"]) for p in r.items(data, "pharmacies")
+    }
     physicians = {}
     for i, p in enumerate(r.items(data, "physicians")):
         if p["internet_hospital"] not in ihs:
@@ -225,7 +233,10 @@ def parse_params(data: Mapping[str, Any]) -> CareParams:
         physicians[p["code"]] = Physician(
             p["code"], p["name"], p["internet_hospital"], _date(p["valid_from"]), _date(p["valid_to"])
         )
-    conditions = {c["code"]: Condition(c["code"], c["name"], c.get("measure") or "") for c in r.items(data, "conditions")}
+    conditions = {
+        c["code"]: Condition(c["code"], c["name"], c.get("measure") or "")
+        for c in r.items(data, "conditions")
+    }
     consult = r.entry(data, "online.consultation")
     delivery = r.entry(data, "online.delivery_fee")
     fees = {}
@@ -297,7 +308,9 @@ def parse_params(data: Mapping[str, Any]) -> CareParams:
         delivery_fee=r.fen(delivery["amount"], "online.delivery_fee.amount"),
         delivery_insured=bool(delivery.get("insured", False)),
         rx_valid_days=r.int_(r.value(data, "prescription.valid_days"), "prescription.valid_days"),
-        rx_max_supply_days=r.int_(r.value(data, "prescription.max_supply_days"), "prescription.max_supply_days"),
+        rx_max_supply_days=r.int_(
+            r.value(data, "prescription.max_supply_days"), "prescription.max_supply_days"
+        ),
         not_online_forms=frozenset(r.value(data, "prescription.not_online_dosage_forms")),
         not_online_prefixes=tuple(r.value(data, "prescription.not_online_prefixes")),
         credit_days=r.int_(r.value(data, "credit.repayment_days"), "credit.repayment_days"),
@@ -306,10 +319,14 @@ def parse_params(data: Mapping[str, Any]) -> CareParams:
         credit_min_followups=r.int_(r.value(data, "credit.min_paid_followups"), "credit.min_paid_followups"),
         credit_default_after=r.int_(r.value(data, "credit.default_after_days"), "credit.default_after_days"),
         credit_suspend_days=r.int_(r.value(data, "credit.suspend_days"), "credit.suspend_days"),
-        credit_write_off_after=r.int_(r.value(data, "credit.write_off_after_days"), "credit.write_off_after_days"),
+        credit_write_off_after=r.int_(
+            r.value(data, "credit.write_off_after_days"), "credit.write_off_after_days"
+        ),
         remote_item=str(r.value(data, "consultation.item")),
         remote_fee_by_level=fees,
-        remote_consultant_share=r.ratio(r.value(data, "consultation.consultant_share"), "consultation.consultant_share"),
+        remote_consultant_share=r.ratio(
+            r.value(data, "consultation.consultant_share"), "consultation.consultant_share"
+        ),
         packages=packages,
         capitation=capitation,
         insurers=insurers,

@@ -102,7 +102,9 @@ class CareService:
         """Register a chronic condition diagnosed at an offline visit (idempotent); returns its code."""
         cond = self.params.condition_for(diagnosis)
         if cond is None:
-            raise CareError("diagnosis", f"非登记慢病 {diagnosis!r} is not a registrable condition", "not_chronic")
+            raise CareError(
+                "diagnosis", f"非登记慢病 {diagnosis!r} is not a registrable condition", "not_chronic"
+            )
         with self.engine.begin() as c:
             exists = c.execute(
                 sa.select(care_condition.c.code).where(
@@ -112,7 +114,10 @@ class CareService:
             if exists is None:
                 c.execute(
                     care_condition.insert().values(
-                        psn_no=psn_no, code=cond.code, registered_on=on.isoformat(), fixmedins_code=fixmedins_code
+                        psn_no=psn_no,
+                        code=cond.code,
+                        registered_on=on.isoformat(),
+                        fixmedins_code=fixmedins_code,
                     )
                 )
         return cond.code
@@ -123,7 +128,14 @@ class CareService:
 
     # ------------------------------------------------------------------ follow-up → rx → pay → delivery
     def request_followup(
-        self, *, psn_no: str, internet_hospital: str, diagnosis: str, requested_by: str, address: str, now: dt.datetime
+        self,
+        *,
+        psn_no: str,
+        internet_hospital: str,
+        diagnosis: str,
+        requested_by: str,
+        address: str,
+        now: dt.datetime,
     ) -> dict[str, Any]:
         """A patient (or the family member acting for them) asks for an online follow-up."""
         online.check_followup(self.params, internet_hospital, diagnosis, self.conditions(psn_no))
@@ -149,7 +161,9 @@ class CareService:
     def followup(self, followup_id: str) -> dict[str, Any]:
         return self._one(care_followup, "followup_id", followup_id, "复诊申请")
 
-    def followups(self, *, psn_nos: list[str] | None = None, internet_hospital: str | None = None) -> list[dict[str, Any]]:
+    def followups(
+        self, *, psn_nos: list[str] | None = None, internet_hospital: str | None = None
+    ) -> list[dict[str, Any]]:
         q = sa.select(care_followup).order_by(care_followup.c.created.desc())
         if psn_nos is not None:
             q = q.where(care_followup.c.psn_no.in_(psn_nos))
@@ -157,7 +171,9 @@ class CareService:
             q = q.where(care_followup.c.internet_hospital == internet_hospital)
         return self._rows(q.limit(500))
 
-    def _move(self, c: sa.Connection, followup_id: str, current: str, new: str, now: dt.datetime, **values: Any) -> None:
+    def _move(
+        self, c: sa.Connection, followup_id: str, current: str, new: str, now: dt.datetime, **values: Any
+    ) -> None:
         online.check_move(current, new)
         res = c.execute(
             care_followup.update()
@@ -181,11 +197,15 @@ class CareService:
         """The internet hospital's physician issues the e-prescription; it is checked before it is stored."""
         f = self.followup(followup_id)
         if f["internet_hospital"] != internet_hospital:
-            raise CareError("followup_id", "不是本院的复诊申请 not a request to this internet hospital", "forbidden")
+            raise CareError(
+                "followup_id", "不是本院的复诊申请 not a request to this internet hospital", "forbidden"
+            )
         ih = online.internet_hospital(self.params, internet_hospital)
         if target != ih.attached_to and target not in self.params.pharmacies:
             raise CareError("target", f"未知药房 unknown pharmacy {target!r}", "unknown_pharmacy")
-        rx = online.Prescription(_id(), f["psn_no"], internet_hospital, prescriber, today, f["diagnosis"], tuple(lines), target)
+        rx = online.Prescription(
+            _id(), f["psn_no"], internet_hospital, prescriber, today, f["diagnosis"], tuple(lines), target
+        )
         online.refuse_findings(online.check_prescription(self.params, rx, today))
         with self.engine.begin() as c:
             self._move(c, followup_id, f["status"], "prescribed", now, rx_id=rx.rx_id)
@@ -207,7 +227,9 @@ class CareService:
 
     def rx(self, rx_id: str) -> dict[str, Any]:
         row = self._one(care_rx, "rx_id", rx_id, "处方")
-        row["lines"] = [dict(zip(("code", "units", "price", "days"), ln, strict=True)) for ln in json.loads(row["lines"])]
+        row["lines"] = [
+            dict(zip(("code", "units", "price", "days"), ln, strict=True)) for ln in json.loads(row["lines"])
+        ]
         with self.engine.connect() as c:
             d = c.execute(sa.select(care_delivery).where(care_delivery.c.rx_id == rx_id)).first()
         row["delivery"] = dict(d._mapping) if d else None
@@ -225,7 +247,9 @@ class CareService:
             row["target"],
         )
 
-    def prescriptions(self, *, psn_nos: list[str] | None = None, target: str | None = None) -> list[dict[str, Any]]:
+    def prescriptions(
+        self, *, psn_nos: list[str] | None = None, target: str | None = None
+    ) -> list[dict[str, Any]]:
         q = sa.select(care_rx.c.rx_id).order_by(care_rx.c.issued_on.desc())
         if psn_nos is not None:
             q = q.where(care_rx.c.psn_no.in_(psn_nos))
@@ -247,10 +271,14 @@ class CareService:
         """Settle the follow-up (consultation + drugs) through insurance as offline, apply commercial cover
         (一单制), and either take the patient's part now (``cash``) or bill it on credit (``credit``)."""
         if pay_mode not in ("cash", "credit"):
-            raise CareError("pay_mode", "支付方式须为 cash 或 credit pay_mode must be cash or credit", "bad_mode")
+            raise CareError(
+                "pay_mode", "支付方式须为 cash 或 credit pay_mode must be cash or credit", "bad_mode"
+            )
         f = self.followup(followup_id)
         if f["status"] != "prescribed":
-            raise CareError("status", f"当前状态 {f['status']} 不能支付 cannot pay in status {f['status']}", "bad_move")
+            raise CareError(
+                "status", f"当前状态 {f['status']} 不能支付 cannot pay in status {f['status']}", "bad_move"
+            )
         rxrow = self.rx(f["rx_id"])
         rx = self._prescription(rxrow)
         registered = self.conditions(f["psn_no"])
@@ -270,7 +298,9 @@ class CareService:
             audit=audit,
         )
         with self.engine.begin() as c:
-            self._move(c, followup_id, "prescribed", "paid", now, pay_mode=pay_mode, bill_id=paid.bill["bill_id"])
+            self._move(
+                c, followup_id, "prescribed", "paid", now, pay_mode=pay_mode, bill_id=paid.bill["bill_id"]
+            )
             c.execute(
                 care_delivery.insert().values(
                     rx_id=rx.rx_id, psn_no=rx.psn_no, address=f["note"], fee=extras, status="pending"
@@ -294,15 +324,23 @@ class CareService:
         audit: AuditHook | None,
     ) -> Paid:
         psn = visit.psn_no
-        if pay_mode == "credit":  # refuse before anything is written; the amount is checked on a pre-settlement
+        if (
+            pay_mode == "credit"
+        ):  # refuse before anything is written; the amount is checked on a pre-settlement
             pre = led.settle(book, visit, "PRESETTLE", pre=True, audit=audit).settlement
             cover = self._commercial_for(psn, scene, visit.diagnoses, today, pre.psn_part_amt, extras)
-            credit.check_credit(self.params, self.credit_history(psn, today), pre.psn_part_amt + extras - cover[1], today)
+            credit.check_credit(
+                self.params, self.credit_history(psn, today), pre.psn_part_amt + extras - cover[1], today
+            )
         out = led.settle(book, visit, _msgid(kind, ref), audit=audit)
         s = out.settlement
-        product, cpay, cl = self._commercial_for(psn, scene, visit.diagnoses, today, s.psn_part_amt, extras, full=True)
+        product, cpay, cl = self._commercial_for(
+            psn, scene, visit.diagnoses, today, s.psn_part_amt, extras, full=True
+        )
         insurer = product.insurer if product else ""
-        bill = commercial.one_bill(s.medfee_sumamt, s.fund_pay_sumamt, s.hifp_pay, s.psn_part_amt, extras, cpay, insurer)
+        bill = commercial.one_bill(
+            s.medfee_sumamt, s.fund_pay_sumamt, s.hifp_pay, s.psn_part_amt, extras, cpay, insurer
+        )
         bill_id = _id()
         with self.engine.begin() as c:
             c.execute(
@@ -347,14 +385,23 @@ class CareService:
                         amount=bill.patient_pay,
                         paid=0,
                         created_on=today.isoformat(),
-                        due_on=None if kind == "followup" else credit.due_date(self.params, today).isoformat(),
+                        due_on=None
+                        if kind == "followup"
+                        else credit.due_date(self.params, today).isoformat(),
                         status="pending" if kind == "followup" else "open",
                     )
                 )
         return Paid({"bill_id": bill_id, **bill.as_dict(), "pay_mode": pay_mode}, out.setl_id, s)
 
     def _commercial_for(
-        self, psn_no: str, scene: str, diagnoses: tuple[str, ...], today: dt.date, psn_part: int, extras: int, full: bool = False
+        self,
+        psn_no: str,
+        scene: str,
+        diagnoses: tuple[str, ...],
+        today: dt.date,
+        psn_part: int,
+        extras: int,
+        full: bool = False,
     ) -> Any:
         """(product, paid, claim) of the first cover of ``psn_no`` valid today that applies."""
         day = today.isoformat()
@@ -369,10 +416,16 @@ class CareService:
                 sa.select(
                     sa.func.coalesce(sa.func.sum(care_claim.c.paid), 0).label("paid"),
                     sa.func.coalesce(sa.func.sum(care_claim.c.deductible), 0).label("ded"),
-                ).where(care_claim.c.psn_no == psn_no, care_claim.c.product == product.id, care_claim.c.year == today.year)
+                ).where(
+                    care_claim.c.psn_no == psn_no,
+                    care_claim.c.product == product.id,
+                    care_claim.c.year == today.year,
+                )
             )[0]
             base = psn_part + (extras if product.covers_delivery else 0)
-            cl = commercial.claim(product, base, year_paid=int(used["paid"]), year_deductible=int(used["ded"]))
+            cl = commercial.claim(
+                product, base, year_paid=int(used["paid"]), year_deductible=int(used["ded"])
+            )
             return (product, cl.paid, cl) if full else (product, cl.paid)
         return (None, 0, None) if full else (None, 0)
 
@@ -380,9 +433,11 @@ class CareService:
         """The pharmacy (or the hospital's own) dispenses a paid prescription once, checked again on the day."""
         row = self.rx(rx_id)
         if row["target"] != pharmacy:
-            raise CareError("rx_id", "处方未流转至本药房 prescription not routed to this pharmacy", "forbidden")
+            raise CareError(
+                "rx_id", "处方未流转至本药房 prescription not routed to this pharmacy", "forbidden"
+            )
         f = self.followup(row["followup_id"])
-        if f["status"] != "paid":
+        if f["status"] != "paid" and row["status"] != "dispensed":
             raise CareError("status", "处方尚未支付 prescription not paid yet", "not_paid")
         findings = online.check_prescription(
             self.params, self._prescription(row), today, dispensed_before=row["status"] == "dispensed"
@@ -395,10 +450,14 @@ class CareService:
                 .values(status="dispensed", dispensed_at=_ts(now), dispensed_by=pharmacy)
             )
             if res.rowcount != 1:
-                raise CareError("rx_id", "处方已调剂，不能重复取药 prescription already dispensed", "CARE-RX-03")
+                raise CareError(
+                    "rx_id", "处方已调剂，不能重复取药 prescription already dispensed", "CARE-RX-03"
+                )
             self._move(c, f["followup_id"], "paid", "dispensed", now)
             c.execute(
-                care_delivery.update().where(care_delivery.c.rx_id == rx_id).values(status="shipped", shipped_at=_ts(now))
+                care_delivery.update()
+                .where(care_delivery.c.rx_id == rx_id)
+                .values(status="shipped", shipped_at=_ts(now))
             )
         return self.rx(rx_id)
 
@@ -406,12 +465,16 @@ class CareService:
         """The drugs arrived: the follow-up is done and a credit bill's repayment window starts."""
         row = self.rx(rx_id)
         if row["target"] != pharmacy:
-            raise CareError("rx_id", "处方未流转至本药房 prescription not routed to this pharmacy", "forbidden")
+            raise CareError(
+                "rx_id", "处方未流转至本药房 prescription not routed to this pharmacy", "forbidden"
+            )
         f = self.followup(row["followup_id"])
         with self.engine.begin() as c:
             self._move(c, f["followup_id"], "dispensed", "delivered", now)
             c.execute(
-                care_delivery.update().where(care_delivery.c.rx_id == rx_id).values(status="delivered", delivered_on=on.isoformat())
+                care_delivery.update()
+                .where(care_delivery.c.rx_id == rx_id)
+                .values(status="delivered", delivered_on=on.isoformat())
             )
             c.execute(
                 care_credit.update()
@@ -424,7 +487,9 @@ class CareService:
         return self._one(care_bill, "bill_id", bill_id, "账单")
 
     def bills(self, psn_nos: list[str]) -> list[dict[str, Any]]:
-        return self._rows(sa.select(care_bill).where(care_bill.c.psn_no.in_(psn_nos)).order_by(care_bill.c.created.desc()))
+        return self._rows(
+            sa.select(care_bill).where(care_bill.c.psn_no.in_(psn_nos)).order_by(care_bill.c.created.desc())
+        )
 
     # ------------------------------------------------------------------ credit
     def credit_history(self, psn_no: str, today: dt.date) -> credit.CreditHistory:
@@ -433,7 +498,8 @@ class CareService:
         paid_followups = len(
             self._rows(
                 sa.select(care_followup.c.followup_id).where(
-                    care_followup.c.psn_no == psn_no, care_followup.c.status.in_(["paid", "dispensed", "delivered"])
+                    care_followup.c.psn_no == psn_no,
+                    care_followup.c.status.in_(["paid", "dispensed", "delivered"]),
                 )
             )
         )
@@ -452,12 +518,19 @@ class CareService:
         """Move every unpaid credit bill to its status on ``today``; returns how many changed."""
         changed = 0
         with self.engine.begin() as c:
-            rows = list(c.execute(sa.select(care_credit).where(care_credit.c.status.in_(["open", "overdue", "default"]))))
+            rows = list(
+                c.execute(
+                    sa.select(care_credit).where(care_credit.c.status.in_(["open", "overdue", "default"]))
+                )
+            )
             for b in rows:
                 due = dt.date.fromisoformat(b.due_on) if b.due_on else None
                 new = credit.bill_status(self.params, due, b.amount, b.paid, today)
-                if new != b.status:
-                    c.execute(care_credit.update().where(care_credit.c.bill_id == b.bill_id).values(status=new))
+                # statuses only move forward: a report run for a later day is not undone by an earlier one
+                if credit.BILL_STATES.index(new) > credit.BILL_STATES.index(b.status):
+                    c.execute(
+                        care_credit.update().where(care_credit.c.bill_id == b.bill_id).values(status=new)
+                    )
                     changed += 1
         return changed
 
@@ -468,14 +541,20 @@ class CareService:
             q = q.where(care_credit.c.psn_no.in_(psn_nos))
         return self._rows(q)
 
-    def repay(self, *, bill_id: str, amount: int, by_user: str, today: dt.date, now: dt.datetime) -> dict[str, Any]:
+    def repay(
+        self, *, bill_id: str, amount: int, by_user: str, today: dt.date, now: dt.datetime
+    ) -> dict[str, Any]:
         """The patient (or their proxy) repays part or all of a credit bill from the portal."""
         with self.engine.begin() as c:
             b = c.execute(sa.select(care_credit).where(care_credit.c.bill_id == bill_id)).first()
             if b is None:
                 raise CareError("bill_id", "账单不存在 unknown bill", "not_found")
             if b.status == "written_off":
-                raise CareError("bill_id", "账单已核销，请联系经办机构 bill written off; contact the agency", "written_off")
+                raise CareError(
+                    "bill_id",
+                    "账单已核销，请联系经办机构 bill written off; contact the agency",
+                    "written_off",
+                )
             credit.check_repayment(b.amount, b.paid, amount)
             paid = b.paid + amount
             due = dt.date.fromisoformat(b.due_on) if b.due_on else None
@@ -487,7 +566,11 @@ class CareService:
             )
             if res.rowcount != 1:
                 raise CareError("bill_id", "账单已被更改，请重试 bill changed; retry", "conflict")
-            c.execute(care_credit_payment.insert().values(bill_id=bill_id, amount=amount, at=_ts(now), by_user=by_user))
+            c.execute(
+                care_credit_payment.insert().values(
+                    bill_id=bill_id, amount=amount, at=_ts(now), by_user=by_user
+                )
+            )
         return self._one(care_credit, "bill_id", bill_id, "账单")
 
     # ------------------------------------------------------------------ remote consultation
@@ -497,9 +580,17 @@ class CareService:
         """A grass-roots clinic asks a higher-level hospital for a remote consultation."""
         req, con = self.params.hospitals.get(requester), self.params.hospitals.get(consultant)
         if req is None or con is None:
-            raise CareError("consultant" if req else "requester", "未登记的医疗机构 unknown institution", "unknown_institution")
+            raise CareError(
+                "consultant" if req else "requester",
+                "未登记的医疗机构 unknown institution",
+                "unknown_institution",
+            )
         if con.level <= req.level:
-            raise CareError("consultant", "会诊方须为上级医院 the consultant must be a higher-level hospital", "not_higher")
+            raise CareError(
+                "consultant",
+                "会诊方须为上级医院 the consultant must be a higher-level hospital",
+                "not_higher",
+            )
         fee = consult.consult_fee(self.params, con.level)
         c_share, r_share = consult.split_fee(self.params, fee)
         cid = _id()
@@ -526,10 +617,14 @@ class CareService:
         row["ordered"] = json.loads(row["ordered"]) if row["ordered"] else []
         return row
 
-    def consults(self, institution: str | None = None, psn_nos: list[str] | None = None) -> list[dict[str, Any]]:
+    def consults(
+        self, institution: str | None = None, psn_nos: list[str] | None = None
+    ) -> list[dict[str, Any]]:
         q = sa.select(care_consult.c.consult_id).order_by(care_consult.c.created.desc())
         if institution is not None:
-            q = q.where(sa.or_(care_consult.c.requester == institution, care_consult.c.consultant == institution))
+            q = q.where(
+                sa.or_(care_consult.c.requester == institution, care_consult.c.consultant == institution)
+            )
         if psn_nos is not None:
             q = q.where(care_consult.c.psn_no.in_(psn_nos))
         return [self.consult(r["consult_id"]) for r in self._rows(q.limit(200))]
@@ -540,14 +635,18 @@ class CareService:
         """The consultant gives advice and orders tests, to be done and settled at the requesting clinic."""
         row = self.consult(consult_id)
         if row["consultant"] != consultant:
-            raise CareError("consult_id", "不是发给本院的会诊 not a consultation for this hospital", "forbidden")
+            raise CareError(
+                "consult_id", "不是发给本院的会诊 not a consultation for this hospital", "forbidden"
+            )
         if row["status"] != "requested":
             raise CareError("status", "会诊已答复 already answered", "bad_move")
         with self.engine.begin() as c:
             c.execute(
                 care_consult.update()
                 .where(care_consult.c.consult_id == consult_id, care_consult.c.status == "requested")
-                .values(status="answered", advice=advice[:4000], ordered=json.dumps(ordered), updated=_ts(now))
+                .values(
+                    status="answered", advice=advice[:4000], ordered=json.dumps(ordered), updated=_ts(now)
+                )
             )
         return self.consult(consult_id)
 
@@ -567,26 +666,43 @@ class CareService:
         and the tests the consultant ordered, done locally.  ``test_lines``: (code, units, unit price fen)."""
         row = self.consult(consult_id)
         if row["requester"] != requester:
-            raise CareError("consult_id", "不是本院发起的会诊 not a consultation this clinic asked for", "forbidden")
+            raise CareError(
+                "consult_id", "不是本院发起的会诊 not a consultation this clinic asked for", "forbidden"
+            )
         if row["status"] != "answered":
             raise CareError("status", "会诊尚未答复或已结算 not answered yet or already settled", "bad_move")
         unordered = [code for code, _, _ in test_lines if code not in row["ordered"]]
         if unordered:
-            raise CareError("test_lines", f"未经会诊医嘱的项目 not ordered by the consultant: {unordered}", "not_ordered")
+            raise CareError(
+                "test_lines", f"未经会诊医嘱的项目 not ordered by the consultant: {unordered}", "not_ordered"
+            )
         lines = [Line("1", self.params.remote_item, QTY_ONE, row["fee"], row["fee"])]
         for i, (code, units, price) in enumerate(test_lines, start=2):
             lines.append(Line(str(i), code, units * QTY_ONE, price, units * price))
         level = self.params.hospitals[requester].level
-        visit = Visit(f"CAREMD{consult_id}", row["psn_no"], "11", requester, level, today, today, tuple(lines))
+        visit = Visit(
+            f"CAREMD{consult_id}", row["psn_no"], "11", requester, level, today, today, tuple(lines)
+        )
         paid = self._settle_bill(
-            led, book, visit, kind="consult", ref=consult_id, scene="remote_consult", extras=0, pay_mode="cash",
-            today=today, now=now, audit=audit,
+            led,
+            book,
+            visit,
+            kind="consult",
+            ref=consult_id,
+            scene="remote_consult",
+            extras=0,
+            pay_mode="cash",
+            today=today,
+            now=now,
+            audit=audit,
         )
         with self.engine.begin() as c:
             c.execute(
                 care_consult.update()
                 .where(care_consult.c.consult_id == consult_id)
-                .values(status="settled", mdtrt_id=visit.mdtrt_id, bill_id=paid.bill["bill_id"], updated=_ts(now))
+                .values(
+                    status="settled", mdtrt_id=visit.mdtrt_id, bill_id=paid.bill["bill_id"], updated=_ts(now)
+                )
             )
         return paid
 
@@ -609,10 +725,16 @@ class CareService:
         capmod.check_package_payment(pkg, payer)
         cons = self.params.consortium_of(fixmedins_code)
         if not cons:
-            raise CareError("fixmedins_code", "签约机构须属于医联体 the clinic must belong to a consortium", "no_consortium")
+            raise CareError(
+                "fixmedins_code",
+                "签约机构须属于医联体 the clinic must belong to a consortium",
+                "no_consortium",
+            )
         active = self._rows(
             sa.select(care_contract.c.contract_id).where(
-                care_contract.c.psn_no == psn_no, care_contract.c.status == "active", care_contract.c.end_on >= start.isoformat()
+                care_contract.c.psn_no == psn_no,
+                care_contract.c.status == "active",
+                care_contract.c.end_on >= start.isoformat(),
             )
         )
         if active:
@@ -638,7 +760,9 @@ class CareService:
             )
         return self._one(care_contract, "contract_id", cid, "签约")
 
-    def contracts(self, *, psn_nos: list[str] | None = None, consortium: str | None = None) -> list[dict[str, Any]]:
+    def contracts(
+        self, *, psn_nos: list[str] | None = None, consortium: str | None = None
+    ) -> list[dict[str, Any]]:
         q = sa.select(care_contract).order_by(care_contract.c.created.desc())
         if psn_nos is not None:
             q = q.where(care_contract.c.psn_no.in_(psn_nos))
@@ -653,7 +777,9 @@ class CareService:
         with self.engine.begin() as c:
             c.execute(
                 care_outcome.delete().where(
-                    care_outcome.c.psn_no == psn_no, care_outcome.c.month == month, care_outcome.c.measure == measure
+                    care_outcome.c.psn_no == psn_no,
+                    care_outcome.c.month == month,
+                    care_outcome.c.measure == measure,
                 )
             )
             c.execute(
@@ -662,11 +788,15 @@ class CareService:
                 )
             )
 
-    def compute_capitation(self, led: Ledger, *, consortium: str, month_first: dt.date, now: dt.datetime) -> dict[str, Any]:
+    def compute_capitation(
+        self, led: Ledger, *, consortium: str, month_first: dt.date, now: dt.datetime
+    ) -> dict[str, Any]:
         """The consortium's capitation month from its active contracts, the fund paid for its members outside
         it (from the ledger's settlements) and the recorded outcomes; stored (recomputing replaces it)."""
         if consortium not in self.params.consortia:
-            raise CareError("consortium", f"未知医联体 unknown consortium {consortium!r}", "unknown_consortium")
+            raise CareError(
+                "consortium", f"未知医联体 unknown consortium {consortium!r}", "unknown_consortium"
+            )
         if month_first.day != 1:
             raise CareError("month", "须为月初日期 must be the first day of a month", "bad_month")
         nxt = (month_first + dt.timedelta(days=32)).replace(day=1)
@@ -684,7 +814,9 @@ class CareService:
         outside = 0
         for r in rows:
             p = led.get_person(r["psn_no"], month_first)
-            members.append(capmod.Member(p.psn_no, p.gender, p.birth_date, tuple(sorted(self.conditions(p.psn_no)))))
+            members.append(
+                capmod.Member(p.psn_no, p.gender, p.birth_date, tuple(sorted(self.conditions(p.psn_no))))
+            )
             for st in led.list_settlements(p.psn_no, limit=1000):
                 v = st.visit
                 if st.active and month_first <= v.begin_date < nxt and v.fixmedins_code not in inside:
@@ -700,7 +832,9 @@ class CareService:
         detail = {**result.as_dict(), "outside_fund_paid": outside, "per_member": dict(result.per_member)}
         with self.engine.begin() as c:
             c.execute(
-                care_capitation.delete().where(care_capitation.c.consortium == consortium, care_capitation.c.month == month)
+                care_capitation.delete().where(
+                    care_capitation.c.consortium == consortium, care_capitation.c.month == month
+                )
             )
             c.execute(
                 care_capitation.insert().values(
@@ -727,10 +861,15 @@ class CareService:
         if product not in self.params.products:
             raise CareError("product", f"未知商保产品 unknown product {product!r}", "unknown_product")
         with self.engine.begin() as c:
-            c.execute(care_cover.delete().where(care_cover.c.psn_no == psn_no, care_cover.c.product == product))
+            c.execute(
+                care_cover.delete().where(care_cover.c.psn_no == psn_no, care_cover.c.product == product)
+            )
             c.execute(
                 care_cover.insert().values(
-                    psn_no=psn_no, product=product, valid_from=valid_from.isoformat(), valid_to=valid_to.isoformat()
+                    psn_no=psn_no,
+                    product=product,
+                    valid_from=valid_from.isoformat(),
+                    valid_to=valid_to.isoformat(),
                 )
             )
 
@@ -742,7 +881,9 @@ class CareService:
             q = q.where(care_claim.c.psn_no.in_(psn_nos))
         return self._rows(q)
 
-    def make_statement(self, *, insurer: str, period_from: dt.date, period_to: dt.date, now: dt.datetime) -> dict[str, Any]:
+    def make_statement(
+        self, *, insurer: str, period_from: dt.date, period_to: dt.date, now: dt.datetime
+    ) -> dict[str, Any]:
         """The statement of the insurer's claims in the period not yet on a statement (清算单)."""
         if insurer not in self.params.insurers:
             raise CareError("insurer", f"未知保险公司 unknown insurer {insurer!r}", "unknown_insurer")
@@ -758,7 +899,9 @@ class CareService:
                     )
                 )
             )
-            st = commercial.statement(insurer, period_from.isoformat(), period_to.isoformat(), [tuple(r) for r in rows])
+            st = commercial.statement(
+                insurer, period_from.isoformat(), period_to.isoformat(), [tuple(r) for r in rows]
+            )
             c.execute(
                 care_statement.insert().values(
                     statement_id=sid,
@@ -775,14 +918,22 @@ class CareService:
             )
             if rows:
                 c.execute(
-                    care_claim.update().where(care_claim.c.claim_id.in_([r[0] for r in rows])).values(statement_id=sid)
+                    care_claim.update()
+                    .where(care_claim.c.claim_id.in_([r[0] for r in rows]))
+                    .values(statement_id=sid)
                 )
-        return {**self._one(care_statement, "statement_id", sid, "清算单"), "lines": [list(x) for x in st.lines]}
+        return {
+            **self._one(care_statement, "statement_id", sid, "清算单"),
+            "lines": [list(x) for x in st.lines],
+        }
 
     def reconcile_statement(self, *, statement_id: str, theirs: dict[str, int]) -> dict[str, Any]:
         """Compare the insurer's returned amounts with the statement's claims; ``reconciled`` or ``disputed``."""
         st = self._one(care_statement, "statement_id", statement_id, "清算单")
-        ours = {r["claim_id"]: r["paid"] for r in self._rows(sa.select(care_claim).where(care_claim.c.statement_id == statement_id))}
+        ours = {
+            r["claim_id"]: r["paid"]
+            for r in self._rows(sa.select(care_claim).where(care_claim.c.statement_id == statement_id))
+        }
         rec = commercial.reconcile(ours, theirs)
         result = {
             "matched": rec.matched,

@@ -154,6 +154,12 @@ class VoucherStore:
         self._ring = None
         return kid
 
+    def ensure_key(self, now: dt.datetime) -> str:
+        """The signing key's id, creating the first key when there is none (a new service's first start)."""
+        with self.engine.connect() as c:
+            kid = c.execute(sa.select(voucher_key.c.kid).where(voucher_key.c.state == "signing")).scalar()
+        return str(kid) if kid else self.rotate(now)
+
     def retire(self, now: dt.datetime, kid: str | None = None) -> list[str]:
         """Retire ``kid`` (a ``verify`` key), or when no kid is given every ``verify`` key whose last token
         has expired (stopped signing more than the maximum lifetime plus the clock skew ago)."""

@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(transactions.router)
     app.include_router(rest.router)
     app.include_router(fhir.router)
+    _optional_router(app, "yibao.web.care")  # internet care and the voucher (/api/care)
     fhir.install_error_handlers(app)
     rest.install_error_handlers(app)
     if settings.mount_web:
