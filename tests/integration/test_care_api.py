@@ -331,3 +331,36 @@ def test_capitation_month_with_a_referral_out_and_an_outcome_bonus(api: Api) -> 
     assert got["payable"] == budget - withheld and got["outside_fund_paid"] == outside_fund
     assert get(api, "auditor", "/figures")["capitation"][0]["payable"] == budget - withheld
     assert sorted(c["package"] for c in get(api, "insured", "/contracts")) == ["basic", "chronic-online"]
+
+
+def test_the_portal_page_lets_a_family_member_show_the_voucher_request_pay_and_repay(api: Api) -> None:
+    post(api, "hospital", "/conditions", {"psn_no": PARENT, "diagnosis": "E11.9"})
+    h = api.h("insured")
+    page = api.client.get(f"/me/care?psn={PARENT}&big=1", headers=h)
+    assert page.status_code == 200 and "医保电子凭证" in page.text and 'class="big"' in page.text
+    assert "2型糖尿病" in page.text  # the registered condition is offered for a follow-up
+    qr = api.client.post("/me/care/voucher", data={"psn_no": PARENT}, headers=h)
+    assert qr.status_code == 200 and "<svg" in qr.text and "代办人" in qr.text
+    assert api.client.post("/me/care/voucher", data={"psn_no": STRANGER}, headers=h).status_code == 403
+    r = api.client.post(
+        "/me/care/followup",
+        data={"psn_no": PARENT, "internet_hospital": IH, "diagnosis": "E11", "address": "灞桥区"},
+        headers=h,
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    (f,) = get(api, "insured", "/followups")
+    post(
+        api,
+        "ih",
+        f"/followups/{f['followup_id']}/prescription",
+        {"prescriber": "D610100001", "target": PHARMACY, "lines": [METFORMIN]},
+    )
+    assert "先用药后付款" in api.client.get(f"/me/care?psn={PARENT}", headers=h).text
+    paid = api.client.post(
+        f"/me/care/pay/{f['followup_id']}", data={"pay_mode": "cash"}, headers=h, follow_redirects=False
+    )
+    assert paid.status_code == 303
+    (bill,) = get(api, "insured", "/bills")
+    page = api.client.get(f"/me/care?psn={PARENT}", headers=h).text
+    assert f"{bill['patient_pay'] / 100:,.2f}" in page and "已支付，待发药" in page

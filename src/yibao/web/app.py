@@ -22,7 +22,7 @@ from yibao.settings import Settings
 from yibao.settlement.model import AuditHook
 from yibao.web.masking import install_log_masking
 
-WEB_ROUTERS = ("yibao.web.portal.pages", "yibao.web.dashboard.pages")
+WEB_ROUTERS = ("yibao.web.portal.pages", "yibao.web.portal.care_pages", "yibao.web.dashboard.pages")
 STATIC_DIRS = {  # URL name -> folder under src/yibao
     "portal": "web/portal/static",
     "dashboard": "web/dashboard/static",
