@@ -42,3 +42,18 @@ def test_rotate_issue_verify_replay_and_revoke(tmp_path: Path) -> None:
     assert code == 0 and "signing" in out
     code, out = run("voucher", "keys", "retire", "nokey", "--db", db)
     assert code == 2 and json.loads(out)["code"] == "unknown_key"
+
+
+def test_care_demo_runs_every_scene(tmp_path: Path) -> None:
+    code, out = run("care", "demo", "--db-file", str(tmp_path / "care.db"))
+    assert code == 0, out
+    for scene in (
+        "voucher",
+        "follow-up",
+        "credit pay",
+        "remote consultation",
+        "capitation",
+        "insurer clearing",
+    ):
+        assert scene in out
+    assert "reconciled" in out and "凭证已使用" in out

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from ledger_support import create_pg_database, drop_pg_database
 from test_api_support import ME, PARENT, STRANGER, Api, build_api, new_msgid, visit_json
 
 from yibao.access.store import ServiceStore
@@ -29,7 +30,25 @@ INJECTION = {"code": "XJ01DDA003B002010119046", "units": 1, "price": "3.50", "da
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    for a in build_api(f"sqlite:///{tmp_path / 'care.db'}"):
+    """The seeded service (SQLite) with the care logins."""
+    yield from _with_care_logins(build_api(f"sqlite:///{tmp_path / 'care.db'}"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def api_both(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """The same on SQLite and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield from _with_care_logins(build_api(f"sqlite:///{tmp_path / 'care.db'}"))
+        return
+    name, url = create_pg_database()
+    try:
+        yield from _with_care_logins(build_api(url))
+    finally:
+        drop_pg_database(name)
+
+
+def _with_care_logins(apis: Iterator[Api]) -> Iterator[Api]:
+    for a in apis:
         store = ServiceStore(a.client.app.state.ledger.sa_url)  # type: ignore[attr-defined]
         try:
             for name, code in (("ih", IH), ("pharmacy", PHARMACY), ("clinic", CLINIC), ("outside", OUTSIDE)):
@@ -89,7 +108,10 @@ def test_voucher_shown_by_a_family_member_is_verified_once_at_the_counter(api: A
     assert post(api, "pharmacy", "/voucher/verify", {"token": lost["token"]}, 409)["code"] == "revoked"
 
 
-def test_followup_to_delivery_in_one_bill_with_commercial_cover_and_an_insurer_statement(api: Api) -> None:
+def test_followup_to_delivery_in_one_bill_with_commercial_cover_and_an_insurer_statement(
+    api_both: Api,
+) -> None:
+    api = api_both
     post(api, "hospital", "/conditions", {"psn_no": PARENT, "diagnosis": "E11.9"})
     y = today().year
     post(
@@ -196,7 +218,8 @@ def test_followup_to_delivery_in_one_bill_with_commercial_cover_and_an_insurer_s
     assert figures["online_visits"] == 1 and figures["commercial"]["INS-01"]["paid"] == bill["commercial_pay"]
 
 
-def test_credit_pay_to_repayment_and_to_default(api: Api) -> None:
+def test_credit_pay_to_repayment_and_to_default(api_both: Api) -> None:
+    api = api_both
     post(api, "hospital", "/conditions", {"psn_no": ME, "diagnosis": "E11.9"})
     first = followup_paid(api, ME, "E11.9", "credit", 409)
     assert first["paid"]["code"] == "credit_not_eligible"  # no earlier paid follow-up; nothing settled

@@ -32,6 +32,7 @@ def _mount_optional() -> None:
     from yibao.bench.api import bench_api_cmd
     from yibao.cli.audit import audit_app
     from yibao.cli.audit_cases import cases_app
+    from yibao.cli.care import care_app
     from yibao.cli.drg import drg_app
     from yibao.cli.payment import payment_app
     from yibao.cli.portal import portal_app
@@ -58,6 +59,7 @@ def _mount_optional() -> None:
     app.add_typer(drg_app, name="drg", help="DRG 分组 DRG grouping (chs-drg-demo, ms-drg-v43)")
     app.add_typer(payment_app, name="payment", help="DRG/DIP 医院付费 hospital payment (点数法 / 按病种分值)")
     app.add_typer(voucher_app, name="voucher", help="医保电子凭证 electronic insurance voucher")
+    app.add_typer(care_app, name="care", help="互联网医疗 internet care scenes")
 
 
 _mount_optional()
@@ -384,6 +386,17 @@ def bench_voucher(
     from yibao.bench.voucher import run
 
     for rec in run(tokens=tokens, db_tokens=db_tokens):
+        print(json.dumps(rec), flush=True)
+
+
+@bench_app.command("care")
+def bench_care(
+    visits: Annotated[int, typer.Option(help="online follow-ups settled in memory")] = 100_000,
+) -> None:
+    """Print JSON lines: care.followup.engine — follow-up settlement with commercial cover (engine part)."""
+    from yibao.bench.care import run
+
+    for rec in run(visits):
         print(json.dumps(rec), flush=True)
 
 
