@@ -27,6 +27,8 @@ SIGNED_IN = frozenset(ROLES[1:])
 SETTLERS = frozenset({"institution", "admin"})
 READERS = frozenset({"auditor", "admin"})
 ADMIN = frozenset({"admin"})
+INSURED = frozenset({"insured"})
+INSTITUTION = frozenset({"institution"})
 
 # (method, path, variant) -> roles allowed.  The variant distinguishes transactions sharing one route.
 RULES: dict[tuple[str, str, str], frozenset[str]] = {
@@ -73,6 +75,42 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/fhir/ExplanationOfBenefit/{setl_id}", ""): SIGNED_IN,
     ("GET", "/fhir/ExplanationOfBenefit", ""): SIGNED_IN,
     ("POST", "/fhir/Claim", ""): SETTLERS,
+    # internet care and the voucher (yibao.web.care); data-level checks (whose person, which institution)
+    # are tested in test_care_api
+    **{
+        (m, "/api/care" + p, ""): roles
+        for m, p, roles in (
+            ("POST", "/voucher", INSURED),
+            ("POST", "/voucher/verify", INSTITUTION),
+            ("POST", "/voucher/keys/rotate", ADMIN),
+            ("POST", "/voucher/revoke", INSURED),
+            ("POST", "/conditions", INSTITUTION),
+            ("POST", "/followups", INSURED),
+            ("GET", "/followups", SIGNED_IN),
+            ("POST", "/followups/{followup_id}/prescription", INSTITUTION),
+            ("POST", "/followups/{followup_id}/pay", INSURED),
+            ("GET", "/prescriptions", SIGNED_IN),
+            ("POST", "/prescriptions/{rx_id}/dispense", INSTITUTION),
+            ("POST", "/prescriptions/{rx_id}/deliver", INSTITUTION),
+            ("GET", "/bills", INSURED),
+            ("GET", "/credit", frozenset({"insured", "auditor", "admin"})),
+            ("POST", "/credit/{bill_id}/repay", INSURED),
+            ("POST", "/credit/sweep", ADMIN),
+            ("POST", "/consults", INSTITUTION),
+            ("GET", "/consults", SIGNED_IN),
+            ("POST", "/consults/{consult_id}/answer", INSTITUTION),
+            ("POST", "/consults/{consult_id}/settle", INSTITUTION),
+            ("POST", "/contracts", INSTITUTION),
+            ("GET", "/contracts", SIGNED_IN),
+            ("POST", "/outcomes", INSTITUTION),
+            ("POST", "/capitation", ADMIN),
+            ("POST", "/covers", ADMIN),
+            ("GET", "/claims", READERS),
+            ("POST", "/statements", ADMIN),
+            ("POST", "/statements/{statement_id}/reconcile", ADMIN),
+            ("GET", "/figures", READERS),
+        )
+    },
 }
 MOUNTS = frozenset({"/static/portal", "/static/dashboard", "/static/simulate"})
 

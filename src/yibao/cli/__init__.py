@@ -32,12 +32,14 @@ def _mount_optional() -> None:
     from yibao.bench.api import bench_api_cmd
     from yibao.cli.audit import audit_app
     from yibao.cli.audit_cases import cases_app
+    from yibao.cli.care import care_app
     from yibao.cli.drg import drg_app
     from yibao.cli.payment import payment_app
     from yibao.cli.portal import portal_app
     from yibao.cli.serve import serve_cmd
     from yibao.cli.simulate import simulate_cmd
     from yibao.cli.synth import synth_app
+    from yibao.cli.voucher import voucher_app
 
     app.add_typer(synth_app, name="synth", help="合成统筹区数据 synthetic region year (Parquet)")
     app.command(
@@ -56,6 +58,8 @@ def _mount_optional() -> None:
     app.add_typer(audit_app, name="audit", help="智能审核 smart audit: rules, models, evaluation, cases")
     app.add_typer(drg_app, name="drg", help="DRG 分组 DRG grouping (chs-drg-demo, ms-drg-v43)")
     app.add_typer(payment_app, name="payment", help="DRG/DIP 医院付费 hospital payment (点数法 / 按病种分值)")
+    app.add_typer(voucher_app, name="voucher", help="医保电子凭证 electronic insurance voucher")
+    app.add_typer(care_app, name="care", help="互联网医疗 internet care scenes")
 
 
 _mount_optional()
@@ -381,6 +385,29 @@ def bench_portal(
     from yibao.bench.portal import run
 
     for rec in run(persons=persons, requests=requests):
+        print(json.dumps(rec), flush=True)
+
+
+@bench_app.command("voucher")
+def bench_voucher(
+    tokens: Annotated[int, typer.Option(help="vouchers issued and verified in memory")] = 50_000,
+    db_tokens: Annotated[int, typer.Option(help="vouchers verified against the SQLite nonce table")] = 2_000,
+) -> None:
+    """Print JSON lines: voucher.issue, voucher.verify (one core), replay refusal, SQLite verify."""
+    from yibao.bench.voucher import run
+
+    for rec in run(tokens=tokens, db_tokens=db_tokens):
+        print(json.dumps(rec), flush=True)
+
+
+@bench_app.command("care")
+def bench_care(
+    visits: Annotated[int, typer.Option(help="online follow-ups settled in memory")] = 100_000,
+) -> None:
+    """Print JSON lines: care.followup.engine — follow-up settlement with commercial cover (engine part)."""
+    from yibao.bench.care import run
+
+    for rec in run(visits):
         print(json.dumps(rec), flush=True)
 
 

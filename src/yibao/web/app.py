@@ -21,7 +21,7 @@ from yibao.policy.book import PolicyBook
 from yibao.settings import Settings
 from yibao.web.masking import install_log_masking
 
-WEB_ROUTERS = ("yibao.web.portal.pages", "yibao.web.dashboard.pages")
+WEB_ROUTERS = ("yibao.web.portal.pages", "yibao.web.portal.care_pages", "yibao.web.dashboard.pages")
 STATIC_DIRS = {  # URL name -> folder under src/yibao
     "portal": "web/portal/static",
     "dashboard": "web/dashboard/static",
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(transactions.router)
     app.include_router(rest.router)
     app.include_router(fhir.router)
+    _optional_router(app, "yibao.web.care")  # internet care and the voucher (/api/care)
     fhir.install_error_handlers(app)
     rest.install_error_handlers(app)
     if settings.mount_web:

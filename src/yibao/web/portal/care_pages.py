@@ -1,0 +1,136 @@
+"""The insured person's internet-care pages: show my voucher (QR), request a follow-up, my prescriptions and
+deliveries, my bills (一单制), my credit bills and repayment, my family-doctor contract.
+
+Ageing-friendly as the rest of the portal: Chinese first, ``?big=1`` large text, everything on one page with few
+steps, and a family member can act (``?psn=``, 亲情账户).  Each form posts to the same use cases as the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from yibao.errors import FieldError
+from yibao.money import MoneyError, yuan_to_fen
+from yibao.voucher.qr import qr_svg
+from yibao.web.auth import Principal, log_access, require
+from yibao.web.care import _care, _now, _today, _vouchers
+from yibao.web.deps import book_of, ledger_of
+from yibao.web.portal.pages import _family, _remember_psn, acting_for, render
+
+router = APIRouter(include_in_schema=False)
+Insured = Annotated[Principal, Depends(require("insured"))]
+
+
+def _refused(exc: FieldError) -> HTTPException:
+    return HTTPException(422, f"{exc.reason}（{exc.field}）")
+
+
+@router.get("/me/care", response_class=HTMLResponse)
+def care_home(request: Request, p: Insured) -> Response:
+    psn = acting_for(request, p)
+    svc = _care(request)
+    today = _today()
+    log_access(request, p, psn, "portal internet care")
+    conditions = sorted(svc.conditions(psn))
+    resp = render(
+        request,
+        "care.html",
+        {
+            "psn": psn,
+            "family": _family(request, p),
+            "conditions": [
+                (c, svc.params.conditions[c].name) for c in conditions if c in svc.params.conditions
+            ],
+            "hospitals": list(svc.params.internet_hospitals.values()),
+            "followups": svc.followups(psn_nos=[psn]),
+            "prescriptions": svc.prescriptions(psn_nos=[psn]),
+            "bills": svc.bills([psn]),
+            "credit": svc.credit_bills([psn], today),
+            "contracts": svc.contracts(psn_nos=[psn]),
+            "packages": svc.params.packages,
+        },
+    )
+    return _remember_psn(resp, request, psn)
+
+
+@router.post("/me/care/voucher", response_class=HTMLResponse)
+def show_voucher(request: Request, p: Insured, psn_no: Annotated[str, Form()]) -> Response:
+    if psn_no not in p.family_psn_nos:
+        raise HTTPException(403, "只能为本人或已绑定亲属出示凭证 only for yourself or linked family")
+    vs = _vouchers(request)
+    v = vs.issue(psn_no=psn_no, holder=p.psn_no or f"user:{p.user_id}", issued_by=p.user_id, now=_now())
+    log_access(request, p, psn_no, "voucher issued")
+    refresh = max(10, vs.params.lifetime_seconds - 10)
+    return render(
+        request,
+        "care_voucher.html",
+        {"v": v, "svg": qr_svg(v.token, scale=6), "refresh": refresh, "psn": psn_no},
+    )
+
+
+@router.post("/me/care/followup")
+def request_followup(
+    request: Request,
+    p: Insured,
+    psn_no: Annotated[str, Form()],
+    internet_hospital: Annotated[str, Form()],
+    diagnosis: Annotated[str, Form()],
+    address: Annotated[str, Form()],
+) -> Response:
+    if psn_no not in p.family_psn_nos:
+        raise HTTPException(403, "只能为本人或已绑定亲属办理 only for yourself or linked family")
+    try:
+        _care(request).request_followup(
+            psn_no=psn_no,
+            internet_hospital=internet_hospital,
+            diagnosis=diagnosis,
+            requested_by=p.user_id,
+            address=address,
+            now=_now(),
+        )
+    except FieldError as exc:
+        raise _refused(exc) from exc
+    return RedirectResponse(f"/me/care?psn={psn_no}", status_code=303)
+
+
+@router.post("/me/care/pay/{followup_id}")
+def pay(
+    request: Request, p: Insured, followup_id: str, pay_mode: Annotated[str, Form()] = "cash"
+) -> Response:
+    svc = _care(request)
+    try:
+        f = svc.followup(followup_id)
+        if f["psn_no"] not in p.family_psn_nos:
+            raise HTTPException(403, "无权代办 not allowed")
+        with ledger_of(request) as led:
+            svc.pay_followup(
+                led,
+                book_of(request),
+                followup_id=followup_id,
+                pay_mode=pay_mode,
+                today=_today(),
+                now=_now(),
+                audit=request.app.state.audit_hook,
+            )
+    except FieldError as exc:
+        raise _refused(exc) from exc
+    return RedirectResponse(f"/me/care?psn={f['psn_no']}", status_code=303)
+
+
+@router.post("/me/care/repay/{bill_id}")
+def repay(request: Request, p: Insured, bill_id: str, amount: Annotated[str, Form()]) -> Response:
+    svc = _care(request)
+    try:
+        bill = svc.bill(bill_id)
+        if bill["psn_no"] not in p.family_psn_nos:
+            raise HTTPException(403, "无权代办 not allowed")
+        try:
+            fen = yuan_to_fen(amount)
+        except MoneyError as exc:
+            raise FieldError("amount", f"金额无效 invalid amount: {exc}") from exc
+        svc.repay(bill_id=bill_id, amount=fen, by_user=p.user_id, today=_today(), now=_now())
+    except FieldError as exc:
+        raise _refused(exc) from exc
+    return RedirectResponse(f"/me/care?psn={bill['psn_no']}", status_code=303)

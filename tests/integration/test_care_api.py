@@ -1,0 +1,389 @@
+"""Internet care end to end through the HTTP API: the voucher at the counter, follow-up → e-prescription →
+payment (医保 + 商保 一单制) → dispensing → delivery with an insurer statement, credit pay to repayment and to
+default, remote consultation split, a capitation month with a referral out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from ledger_support import create_pg_database, drop_pg_database
+from test_api_support import ME, PARENT, STRANGER, Api, build_api, new_msgid, visit_json
+
+from yibao.access.store import ServiceStore
+from yibao.demo.logins import DEMO_PASSWORD
+from yibao.money import apply_ratio, parse_ratio, yuan_to_fen
+
+PARAMS = yaml.safe_load(
+    (Path(__file__).parents[2] / "src/yibao/care/params.yaml").read_text(encoding="utf-8")
+)
+IH, PHARMACY, CLINIC, OUTSIDE = "IH61000000001", "D61000000001", "C61000000011", "H61000000099"
+METFORMIN = {"code": "XA10BAA049A001010198648", "units": 60, "price": "0.04", "days": 30}
+SITAGLIPTIN = {"code": "XA10BHA052A001010141309", "units": 30, "price": "2.10", "days": 30}
+INJECTION = {"code": "XJ01DDA003B002010119046", "units": 1, "price": "3.50", "days": 1}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    """The seeded service (SQLite) with the care logins."""
+    yield from _with_care_logins(build_api(f"sqlite:///{tmp_path / 'care.db'}"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def api_both(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """The same on SQLite and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield from _with_care_logins(build_api(f"sqlite:///{tmp_path / 'care.db'}"))
+        return
+    name, url = create_pg_database()
+    try:
+        yield from _with_care_logins(build_api(url))
+    finally:
+        drop_pg_database(name)
+
+
+def _with_care_logins(apis: Iterator[Api]) -> Iterator[Api]:
+    for a in apis:
+        store = ServiceStore(a.client.app.state.ledger.sa_url)  # type: ignore[attr-defined]
+        try:
+            for name, code in (("ih", IH), ("pharmacy", PHARMACY), ("clinic", CLINIC), ("outside", OUTSIDE)):
+                user = store.create_user(name, DEMO_PASSWORD, "institution", name, fixmedins_code=code)
+                a.tokens[name] = store.open_session(user.user_id)
+        finally:
+            store.close()
+        yield a
+
+
+def post(api: Api, who: str, path: str, body: dict[str, Any] | None = None, status: int = 200) -> Any:
+    r = api.client.post(f"/api/care{path}", json=body or {}, headers=api.h(who))
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def get(api: Api, who: str, path: str) -> Any:
+    r = api.client.get(f"/api/care{path}", headers=api.h(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def today() -> dt.date:
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def followup_paid(
+    api: Api, psn: str, diagnosis: str, pay_mode: str = "cash", status: int = 200
+) -> dict[str, Any]:
+    f = post(
+        api,
+        "insured",
+        "/followups",
+        {"psn_no": psn, "internet_hospital": IH, "diagnosis": diagnosis, "address": "雁塔区"},
+        201,
+    )
+    rx = post(
+        api,
+        "ih",
+        f"/followups/{f['followup_id']}/prescription",
+        {"prescriber": "D610100001", "target": PHARMACY, "lines": [METFORMIN, SITAGLIPTIN]},
+    )
+    paid = post(api, "insured", f"/followups/{f['followup_id']}/pay", {"pay_mode": pay_mode}, status)
+    return {"followup": f, "rx": rx, "paid": paid}
+
+
+def test_voucher_shown_by_a_family_member_is_verified_once_at_the_counter(api: Api) -> None:
+    v = post(api, "insured", "/voucher", {"psn_no": PARENT})
+    assert v["by_proxy"] and v["holder"] == ME and v["qr_svg"].startswith("<svg")
+    ok = post(api, "hospital", "/voucher/verify", {"token": v["token"], "psn_no": PARENT})
+    assert ok["psn_no"] == PARENT and ok["by_proxy"] is True
+    again = post(api, "hospital", "/voucher/verify", {"token": v["token"]}, 409)
+    assert again["code"] == "replayed" and "已使用" in again["reason"]
+    assert post(api, "insured", "/voucher", {"psn_no": STRANGER}, 403)["code"] == "forbidden"
+    lost = post(api, "insured", "/voucher", {"psn_no": ME})
+    post(api, "insured", "/voucher/revoke", {"psn_no": ME})
+    assert post(api, "pharmacy", "/voucher/verify", {"token": lost["token"]}, 409)["code"] == "revoked"
+
+
+def test_followup_to_delivery_in_one_bill_with_commercial_cover_and_an_insurer_statement(
+    api_both: Api,
+) -> None:
+    api = api_both
+    post(api, "hospital", "/conditions", {"psn_no": PARENT, "diagnosis": "E11.9"})
+    y = today().year
+    post(
+        api,
+        "admin",
+        "/covers",
+        {"psn_no": PARENT, "product": "DM-ONLINE", "valid_from": f"{y}-01-01", "valid_to": f"{y}-12-31"},
+    )
+    # 复诊 only: a condition not registered offline is refused
+    refused = post(
+        api,
+        "insured",
+        "/followups",
+        {"psn_no": ME, "internet_hospital": IH, "diagnosis": "E11.9", "address": "x"},
+        422,
+    )
+    assert refused["code"] == "first_visit_online"
+    f = post(
+        api,
+        "insured",
+        "/followups",
+        {"psn_no": PARENT, "internet_hospital": IH, "diagnosis": "E11.9", "address": "雁塔区"},
+        201,
+    )
+    fid = f["followup_id"]
+    # the prescription checks: registry entry, drugs outside the internet-hospital scope
+    bad = post(
+        api,
+        "ih",
+        f"/followups/{fid}/prescription",
+        {"prescriber": "D610100002", "target": PHARMACY, "lines": [METFORMIN]},
+        409,
+    )
+    assert bad["code"] == "CARE-RX-01"
+    bad = post(
+        api,
+        "ih",
+        f"/followups/{fid}/prescription",
+        {"prescriber": "D610100001", "target": PHARMACY, "lines": [INJECTION]},
+        409,
+    )
+    assert bad["code"] == "CARE-RX-04" and bad["field"] == "prescription.lines[0]"
+    assert (
+        post(
+            api,
+            "hospital",
+            f"/followups/{fid}/prescription",
+            {"prescriber": "D610100001", "target": PHARMACY, "lines": [METFORMIN]},
+            403,
+        )["code"]
+        == "forbidden"
+    )
+    rx = post(
+        api,
+        "ih",
+        f"/followups/{fid}/prescription",
+        {"prescriber": "D610100001", "target": PHARMACY, "lines": [METFORMIN, SITAGLIPTIN]},
+    )
+    paid = post(api, "insured", f"/followups/{fid}/pay", {"pay_mode": "cash"})
+    bill, s = paid["bill"], paid["settlement"]
+    # 线上线下一致: settled as 门诊慢特病 at the attached hospital, consultation fee + drugs
+    drugs = 60 * 4 + 30 * 210
+    consult = yuan_to_fen(PARAMS["online"]["consultation"]["price"])
+    delivery = yuan_to_fen(PARAMS["online"]["delivery_fee"]["amount"])
+    assert s["med_type"] == "14" and s["medfee_sumamt"] == consult + drugs and s["hifp_pay"] > 0
+    # 一单制: after the public funds the product pays 80 % of the rest (delivery fee included), one bill
+    product = PARAMS["commercial"]["products"][0]
+    expected = min(
+        apply_ratio(s["psn_part_amt"] + delivery, parse_ratio(product["ratio"])),
+        yuan_to_fen(product["per_claim_cap"]),
+    )
+    assert bill["commercial_pay"] == expected > 0 and bill["insurer"] == "INS-01"
+    assert (
+        bill["total"] == bill["hifp_pay"] + bill["other_funds"] + bill["commercial_pay"] + bill["patient_pay"]
+    )
+    assert bill["patient_pay"] * 10 < bill["total"]  # seed 002: the patient's share falls below 10 %
+    # dispensing once, then delivery
+    assert post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/dispense")["status"] == "dispensed"
+    assert post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/dispense", status=409)["code"] == "CARE-RX-03"
+    post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/deliver", {})
+    (mine,) = get(api, "insured", "/prescriptions")
+    assert mine["delivery"]["status"] == "delivered" and mine["delivery"]["fee"] == delivery
+    assert get(api, "insured", "/followups")[0]["status"] == "delivered"
+    # the insurer's statement and reconciliation
+    st = post(
+        api,
+        "admin",
+        "/statements",
+        {"insurer": "INS-01", "period_from": f"{y}-01-01", "period_to": f"{y}-12-31"},
+        201,
+    )
+    assert st["claims"] == 1 and st["paid"] == bill["commercial_pay"]
+    ((claim_id, amount),) = st["lines"]
+    wrong = post(api, "admin", f"/statements/{st['statement_id']}/reconcile", {"claims": {claim_id: "0.01"}})
+    assert wrong["status"] == "disputed" and wrong["result"]["amount_differs"] == [[claim_id, amount, 1]]
+    right = post(
+        api,
+        "admin",
+        f"/statements/{st['statement_id']}/reconcile",
+        {"claims": {claim_id: f"{amount / 100:.2f}"}},
+    )
+    assert right["status"] == "reconciled" and right["result"]["balanced"]
+    figures = get(api, "auditor", "/figures")
+    assert figures["online_visits"] == 1 and figures["commercial"]["INS-01"]["paid"] == bill["commercial_pay"]
+
+
+def test_credit_pay_to_repayment_and_to_default(api_both: Api) -> None:
+    api = api_both
+    post(api, "hospital", "/conditions", {"psn_no": ME, "diagnosis": "E11.9"})
+    first = followup_paid(api, ME, "E11.9", "credit", 409)
+    assert first["paid"]["code"] == "credit_not_eligible"  # no earlier paid follow-up; nothing settled
+    assert get(api, "insured", "/bills") == []
+    post(api, "insured", f"/followups/{first['followup']['followup_id']}/pay", {"pay_mode": "cash"})
+    second = followup_paid(api, ME, "E11.9", "credit")
+    owed = second["paid"]["bill"]["patient_pay"]
+    (bill,) = get(api, "insured", "/credit")
+    assert bill["status"] == "pending" and bill["amount"] == owed and bill["due_on"] is None
+    rx = second["rx"]["rx_id"]
+    post(api, "pharmacy", f"/prescriptions/{rx}/dispense")
+    post(api, "pharmacy", f"/prescriptions/{rx}/deliver", {"on": today().isoformat()})
+    (bill,) = get(api, "insured", "/credit")
+    days = PARAMS["credit"]["repayment_days"]["value"]
+    assert bill["status"] == "open" and bill["due_on"] == (today() + dt.timedelta(days=days)).isoformat()
+    part = owed // 2
+    r = post(api, "insured", f"/credit/{bill['bill_id']}/repay", {"amount": f"{part / 100:.2f}"})
+    assert r["paid"] == part and r["status"] == "open"
+    assert (
+        post(api, "insured", f"/credit/{bill['bill_id']}/repay", {"amount": f"{owed / 100:.2f}"}, 409)["code"]
+        == "overpay"
+    )
+    r = post(api, "insured", f"/credit/{bill['bill_id']}/repay", {"amount": f"{(owed - part) / 100:.2f}"})
+    assert r["status"] == "paid" and r["closed_on"] == today().isoformat()
+    # a third follow-up on credit, never repaid: overdue, then default; credit refused afterwards
+    third = followup_paid(api, ME, "E11.9", "credit")
+    rx = third["rx"]["rx_id"]
+    post(api, "pharmacy", f"/prescriptions/{rx}/dispense")
+    post(api, "pharmacy", f"/prescriptions/{rx}/deliver", {"on": today().isoformat()})
+    due = today() + dt.timedelta(days=days)
+    post(api, "admin", "/credit/sweep", {"on": (due + dt.timedelta(days=1)).isoformat()})
+    states = {b["bill_id"]: b["status"] for b in get(api, "insured", "/credit")}
+    assert sorted(states.values()) == ["overdue", "paid"]
+    late = PARAMS["credit"]["default_after_days"]["value"]
+    post(api, "admin", "/credit/sweep", {"on": (due + dt.timedelta(days=late + 1)).isoformat()})
+    figures = get(api, "admin", "/figures")["credit"]
+    assert figures["default"] == third["paid"]["bill"]["patient_pay"] and figures["repaid"] == owed
+    assert figures["default_rate"] > 0
+    fourth = followup_paid(api, ME, "E11.9", "credit", 409)
+    assert fourth["paid"]["code"] == "credit_suspended"  # a default suspends credit
+
+
+def test_remote_consultation_fee_split_and_tests_settled_at_the_clinic(api: Api) -> None:
+    assert (
+        post(
+            api,
+            "hospital",
+            "/consults",
+            {"psn_no": STRANGER, "consultant": "H61000000002", "reason": "x"},
+            422,
+        )["code"]
+        == "not_higher"
+    )
+    c = post(
+        api,
+        "clinic",
+        "/consults",
+        {"psn_no": STRANGER, "consultant": "H61000000001", "reason": "胸痛待查"},
+        201,
+    )
+    fee = yuan_to_fen(next(f["amount"] for f in PARAMS["consultation"]["fee_by_level"] if f["level"] == "3"))
+    share = apply_ratio(fee, parse_ratio(PARAMS["consultation"]["consultant_share"]["value"]))
+    assert (c["fee"], c["consultant_share"], c["requester_share"]) == (fee, share, fee - share)
+    assert (
+        post(api, "clinic", f"/consults/{c['consult_id']}/answer", {"advice": "x"}, 403)["code"]
+        == "forbidden"
+    )
+    ultrasound = "002202010010000"
+    post(api, "hospital", f"/consults/{c['consult_id']}/answer", {"advice": "做B超", "ordered": [ultrasound]})
+    not_ordered = {"tests": [{"code": "002206000010000", "price": "180.00"}]}
+    assert (
+        post(api, "clinic", f"/consults/{c['consult_id']}/settle", not_ordered, 422)["code"] == "not_ordered"
+    )
+    out = post(
+        api,
+        "clinic",
+        f"/consults/{c['consult_id']}/settle",
+        {"tests": [{"code": ultrasound, "price": "40.00"}]},
+    )
+    assert out["bill"]["medfee_sumamt"] == fee + 4000 and out["setl_id"]
+    assert out["consult"]["status"] == "settled" and out["consult"]["mdtrt_id"]
+    # one visit record across both institutions: both see the consultation
+    assert [x["consult_id"] for x in get(api, "hospital", "/consults")] == [c["consult_id"]]
+    assert get(api, "clinic", "/consults")[0]["bill_id"] == out["bill"]["bill_id"]
+
+
+def test_capitation_month_with_a_referral_out_and_an_outcome_bonus(api: Api) -> None:
+    month = dt.date(2025, 5, 1)
+    cap = PARAMS["family_doctor"]["capitation"]
+    bad = {"psn_no": ME, "doctor": "家医王", "package": "basic", "payer": "self", "start": month.isoformat()}
+    assert post(api, "clinic", "/contracts", bad, 422)["code"] == "bad_payer"
+    post(api, "clinic", "/contracts", {**bad, "payer": "fund"}, 201)
+    post(
+        api,
+        "clinic",
+        "/contracts",
+        {
+            "psn_no": PARENT,
+            "doctor": "家医王",
+            "package": "chronic-online",
+            "payer": "account",
+            "start": month.isoformat(),
+        },
+        201,
+    )
+    assert post(api, "clinic", "/contracts", {**bad, "payer": "fund"}, 409)["code"] == "already_signed"
+    post(api, "clinic", "/conditions", {"psn_no": PARENT, "diagnosis": "I10"})
+    post(
+        api,
+        "clinic",
+        "/outcomes",
+        {"psn_no": PARENT, "month": "2025-05", "measure": "bp", "controlled": True},
+    )
+    # PARENT is treated outside the consortium in May (a referral out)
+    v = visit_json(psn_no=PARENT, fixmedins_code=OUTSIDE)
+    r = api.tx("outside", "2207", v, new_msgid(OUTSIDE))
+    outside_fund = yuan_to_fen(str(r.json()["output"]["setlinfo"]["fund_pay_sumamt"]))
+    assert outside_fund > 0
+    got = post(api, "admin", "/capitation", {"consortium": "YLT-XA-01", "month": "2025-05"})
+    w = {b["from"]: parse_ratio(b["weight"], allow_negative=True) for b in cap["age_bands"]}
+    sex = {k: parse_ratio(v, allow_negative=True) for k, v in cap["sex"].items() if k != "source"}
+    base = yuan_to_fen(cap["base_per_year"]["value"])
+    me_w = w[7] * sex["M"] // 10_000  # 35 years old in May 2025
+    parent_w = w[60] * sex["F"] // 10_000 + parse_ratio(
+        cap["conditions"]["I10"], allow_negative=True
+    )  # 65, I10
+    budget = sum((base * wt + 60_000) // 120_000 for wt in (me_w, parent_w))
+    pool = apply_ratio(budget, parse_ratio(cap["bonus_pool"]["value"]))
+    withheld = min(outside_fund, apply_ratio(budget, parse_ratio(cap["referral_withhold_cap"]["value"])))
+    assert (got["members"], got["budget"], got["pool"], got["withheld"]) == (2, budget, pool, withheld)
+    assert got["bonus"] == pool  # blood pressure control 100 % ≥ target; glucose not measured
+    assert got["payable"] == budget - withheld and got["outside_fund_paid"] == outside_fund
+    assert get(api, "auditor", "/figures")["capitation"][0]["payable"] == budget - withheld
+    assert sorted(c["package"] for c in get(api, "insured", "/contracts")) == ["basic", "chronic-online"]
+
+
+def test_the_portal_page_lets_a_family_member_show_the_voucher_request_pay_and_repay(api: Api) -> None:
+    post(api, "hospital", "/conditions", {"psn_no": PARENT, "diagnosis": "E11.9"})
+    h = api.h("insured")
+    page = api.client.get(f"/me/care?psn={PARENT}&big=1", headers=h)
+    assert page.status_code == 200 and "医保电子凭证" in page.text and 'class="big"' in page.text
+    assert "2型糖尿病" in page.text  # the registered condition is offered for a follow-up
+    qr = api.client.post("/me/care/voucher", data={"psn_no": PARENT}, headers=h)
+    assert qr.status_code == 200 and "<svg" in qr.text and "代办人" in qr.text
+    assert api.client.post("/me/care/voucher", data={"psn_no": STRANGER}, headers=h).status_code == 403
+    r = api.client.post(
+        "/me/care/followup",
+        data={"psn_no": PARENT, "internet_hospital": IH, "diagnosis": "E11", "address": "灞桥区"},
+        headers=h,
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    (f,) = get(api, "insured", "/followups")
+    post(
+        api,
+        "ih",
+        f"/followups/{f['followup_id']}/prescription",
+        {"prescriber": "D610100001", "target": PHARMACY, "lines": [METFORMIN]},
+    )
+    assert "先用药后付款" in api.client.get(f"/me/care?psn={PARENT}", headers=h).text
+    paid = api.client.post(
+        f"/me/care/pay/{f['followup_id']}", data={"pay_mode": "cash"}, headers=h, follow_redirects=False
+    )
+    assert paid.status_code == 303
+    (bill,) = get(api, "insured", "/bills")
+    page = api.client.get(f"/me/care?psn={PARENT}", headers=h).text
+    assert f"{bill['patient_pay'] / 100:,.2f}" in page and "已支付，待发药" in page
