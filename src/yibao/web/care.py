@@ -16,13 +16,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from yibao.access.principal import Principal
 from yibao.care.online import RxLine
 from yibao.care.store import CareService
 from yibao.errors import FieldError
 from yibao.money import MoneyError, yuan_to_fen
 from yibao.voucher.qr import qr_svg
 from yibao.voucher.store import VoucherStore
-from yibao.web.auth import Principal, current_principal, require
+from yibao.web.auth import current_principal, require
 from yibao.web.deps import book_of, ledger_of
 
 router = APIRouter(prefix="/api/care", tags=["internet care"])

@@ -11,12 +11,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from yibao.access.principal import Principal
 from yibao.errors import FieldError
 from yibao.money import MoneyError, yuan_to_fen
 from yibao.voucher.qr import qr_svg
-from yibao.web.auth import Principal, log_access, require
+from yibao.web.auth import require
 from yibao.web.care import _care, _now, _today, _vouchers
-from yibao.web.deps import book_of, ledger_of
+from yibao.web.deps import access_log_of, book_of, ledger_of
 from yibao.web.portal.pages import _family, _remember_psn, acting_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -32,7 +33,7 @@ def care_home(request: Request, p: Insured) -> Response:
     psn = acting_for(request, p)
     svc = _care(request)
     today = _today()
-    log_access(request, p, psn, "portal internet care")
+    access_log_of(request)(p, psn, "portal internet care")
     conditions = sorted(svc.conditions(psn))
     resp = render(
         request,
@@ -61,7 +62,7 @@ def show_voucher(request: Request, p: Insured, psn_no: Annotated[str, Form()]) -
         raise HTTPException(403, "只能为本人或已绑定亲属出示凭证 only for yourself or linked family")
     vs = _vouchers(request)
     v = vs.issue(psn_no=psn_no, holder=p.psn_no or f"user:{p.user_id}", issued_by=p.user_id, now=_now())
-    log_access(request, p, psn_no, "voucher issued")
+    access_log_of(request)(p, psn_no, "voucher issued")
     refresh = max(10, vs.params.lifetime_seconds - 10)
     return render(
         request,
