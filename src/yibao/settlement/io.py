@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from yibao.money import QTY_ONE, MoneyError, fen_to_yuan, price_times_qty, ratio_to_decimal, yuan_to_fen
+from yibao import fields
+from yibao.money import QTY_ONE, fen_to_yuan, price_times_qty, ratio_to_decimal
 from yibao.settlement.model import (
     MONEY_FIELDS,
     Line,
@@ -23,6 +25,8 @@ from yibao.settlement.model import (
 )
 
 LOCALITY_VALUES = ("local", "remote_filed", "remote_unfiled")
+# ICD-10 (医保版 / WHO / -CM): a letter, two digits, then up to five more characters, with or without the dot
+ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,5})?")
 
 
 def loads(text: str) -> Any:
@@ -37,33 +41,54 @@ def loads(text: str) -> Any:
 
 def _req(d: dict[str, Any], key: str, path: str) -> Any:
     if key not in d or d[key] is None or d[key] == "":
-        raise SettlementError(f"{path}{key}", "is required", "missing")
+        raise SettlementError(f"{path}{key}", "必填 is required", "missing")
     return d[key]
 
 
-def _text(d: dict[str, Any], key: str, path: str, required: bool = True, default: str = "") -> str:
-    if not required and (key not in d or d[key] is None):
-        return default
-    v = _req(d, key, path)
-    if not isinstance(v, str | int) or isinstance(v, bool):
-        raise SettlementError(f"{path}{key}", f"must be a string, got {type(v).__name__}")
-    return str(v)
+def _strict(exc: fields.InputError) -> SettlementError:
+    """The field parsers' refusal as this module's error (same field, reason and code)."""
+    return SettlementError(exc.field, exc.reason, exc.code)
+
+
+def _text(
+    d: dict[str, Any], key: str, path: str, required: bool = True, default: str = "", max_len: int = 30
+) -> str:
+    try:
+        return fields.parse_text(
+            d.get(key), f"{path}{key}", max_len=max_len, required=required, default=default
+        )
+    except fields.InputError as exc:
+        raise _strict(exc) from None
 
 
 def _date(d: dict[str, Any], key: str, path: str) -> dt.date:
-    v = _text(d, key, path)
     try:
-        return dt.date.fromisoformat(v[:10])
-    except ValueError:
-        raise SettlementError(f"{path}{key}", f"{v!r} is not a date (YYYY-MM-DD)") from None
+        return fields.parse_date(d.get(key), f"{path}{key}")
+    except fields.InputError as exc:
+        raise _strict(exc) from None
 
 
 def _money(d: dict[str, Any], key: str, path: str) -> int:
-    v = _req(d, key, path)
     try:
-        return yuan_to_fen(v if not isinstance(v, float) else str(v))
-    except MoneyError as exc:
-        raise SettlementError(f"{path}{key}", str(exc), "bad_amount") from None
+        return fields.parse_money(d.get(key), f"{path}{key}")
+    except fields.InputError as exc:
+        raise _strict(exc) from None
+
+
+def _flag(d: dict[str, Any], key: str, default: bool) -> bool:
+    try:
+        return fields.parse_flag(d.get(key), key, default=default)
+    except fields.InputError as exc:
+        raise _strict(exc) from None
+
+
+def _qty(d: dict[str, Any], key: str, path: str) -> int:
+    try:
+        return int(
+            fields.parse_decimal(d.get(key), f"{path}{key}", digits=16, scale=4, positive=True) * QTY_ONE
+        )
+    except fields.InputError as exc:
+        raise _strict(exc) from None
 
 
 def _prd_days(d: dict[str, Any], path: str) -> int | None:
@@ -81,21 +106,6 @@ def _prd_days(d: dict[str, Any], path: str) -> int | None:
     if days < 0 or days > 3_660:
         raise SettlementError(f"{path}prd_days", f"{raw!r} is outside 0..3660 days")
     return int(days) or None
-
-
-def _qty(d: dict[str, Any], key: str, path: str) -> int:
-    v = _req(d, key, path)
-    if isinstance(v, bool):
-        raise SettlementError(f"{path}{key}", "must be a number")
-    try:
-        q = Decimal(str(v)) * QTY_ONE
-    except InvalidOperation:
-        raise SettlementError(f"{path}{key}", f"{v!r} is not a number") from None
-    if q != q.to_integral_value():
-        raise SettlementError(f"{path}{key}", f"{v!r} has more than four decimals")
-    if q <= 0:
-        raise SettlementError(f"{path}{key}", f"{v!r} must be positive")
-    return int(q)
 
 
 def parse_visit(raw: Any) -> Visit:
@@ -128,7 +138,7 @@ def parse_visit(raw: Any) -> Visit:
         lines.append(
             Line(
                 sn,
-                _text(lr, "med_list_codg", lp),
+                _text(lr, "med_list_codg", lp, max_len=50),
                 qty,
                 price,
                 amount,
@@ -145,10 +155,12 @@ def parse_visit(raw: Any) -> Visit:
         raise SettlementError("locality", f"{locality!r} is not one of {', '.join(LOCALITY_VALUES)}")
     diagnoses = raw.get("diagnoses") or []
     if not isinstance(diagnoses, list) or not all(isinstance(x, str) for x in diagnoses):
-        raise SettlementError("diagnoses", "must be a list of ICD-10 code strings")
-    acct_flag = str(raw.get("acct_used_flag", "1"))
-    if acct_flag not in ("0", "1"):
-        raise SettlementError("acct_used_flag", f"{acct_flag!r} is not 0 or 1")
+        raise SettlementError("diagnoses", "应为 ICD-10 编码列表 must be a list of ICD-10 code strings")
+    for k, code in enumerate(diagnoses):
+        if not ICD10.fullmatch(code):
+            raise SettlementError(
+                f"diagnoses[{k}]", f"{code[:20]!r} 不是 ICD-10 编码 is not an ICD-10 code", "bad_code"
+            )
     return Visit(
         mdtrt_id=_text(raw, "mdtrt_id", ""),
         psn_no=_text(raw, "psn_no", ""),
@@ -159,9 +171,9 @@ def parse_visit(raw: Any) -> Visit:
         end_date=end,
         lines=tuple(lines),
         locality=locality,
-        emergency=bool(raw.get("emergency", False)),
+        emergency=_flag(raw, "emergency", False),
         diagnoses=tuple(diagnoses),
-        use_account=acct_flag == "1",
+        use_account=_flag(raw, "acct_used_flag", True),
         account_psn_no=_text(raw, "acct_psn_no", "", required=False) or None,
         bilg_dr_codg=_text(raw, "bilg_dr_codg", "", required=False) or None,
     )
