@@ -21,21 +21,27 @@ from test_api_support import Api, build_api
 MAX_EXAMPLES = int(os.environ.get("YIBAO_SCHEMATHESIS_EXAMPLES", "12"))
 
 
-# schemathesis parametrizes at collection time, so the app is built when the module is imported
-_TMP = Path(tempfile.mkdtemp(prefix="yibao-st-"))
-_GEN = build_api(f"sqlite:///{_TMP / 'st.db'}", mount_web=False)
-_API = next(_GEN)
-_API.settle()  # something to read
-schema = schemathesis.openapi.from_asgi("/openapi.json", _API.client.app)
+@pytest.fixture(scope="module")
+def served() -> Iterator[Api]:
+    """The service with something to read; built when the first test here runs, never at collection."""
+    tmp = Path(tempfile.mkdtemp(prefix="yibao-st-"))
+    gen = build_api(f"sqlite:///{tmp / 'st.db'}", mount_web=False)
+    api = next(gen)
+    api.settle()
+    try:
+        yield api
+    finally:
+        gen.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[Api]:
-    try:
-        yield _API
-    finally:
-        _GEN.close()
-        shutil.rmtree(_TMP, ignore_errors=True)
+def api_schema(served: Api) -> Any:
+    return schemathesis.openapi.from_asgi("/openapi.json", served.client.app)
+
+
+# loaded lazily from the fixture, so `pytest --collect-only` and `pytest -k` do not build the service
+schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
