@@ -127,27 +127,27 @@ class Settlement:
     med_type: str
     admdvs: str
     policy_version: str
-    medfee_sumamt: int = 0
-    fulamt_ownpay_amt: int = 0
-    overlmt_selfpay: int = 0
-    preselfpay_amt: int = 0
-    inscp_scp_amt: int = 0
-    act_pay_dedc: int = 0
-    hifp_pay: int = 0
-    pool_prop_selfpay: int = 0  # ratio 1/10000 (the national field name notwithstanding)
-    cvlserv_pay: int = 0
-    hifes_pay: int = 0
-    hifmi_pay: int = 0
-    hifob_pay: int = 0
-    maf_pay: int = 0
-    oth_pay: int = 0
-    fund_pay_sumamt: int = 0
-    psn_part_amt: int = 0
-    acct_pay: int = 0
-    acct_mulaid_pay: int = 0
-    psn_cash_pay: int = 0
-    hosp_part_amt: int = 0
-    balc: int = 0
+    medfee_sumamt: int = 0  # 医疗费总额: the whole bill
+    fulamt_ownpay_amt: int = 0  # 全自费金额: class C and out-of-catalogue items, paid wholly by the patient
+    overlmt_selfpay: int = 0  # 超限价自费: the part of a price above its cap (支付标准), paid by the patient
+    preselfpay_amt: int = 0  # 先行自付: a class B item's pay-first share, paid by the patient first
+    inscp_scp_amt: int = 0  # 符合政策范围金额: what remains within policy scope, the funds' base
+    act_pay_dedc: int = 0  # 实际支付起付线: the deductible (起付线) the patient paid on this visit
+    hifp_pay: int = 0  # 基本医疗保险统筹基金支出: the basic pooled fund
+    pool_prop_selfpay: int = 0  # 统筹基金支付比例: the pooled fund's ratio, 1/10000 (the name notwithstanding)
+    cvlserv_pay: int = 0  # 公务员医疗补助资金支出: civil-servant subsidy
+    hifes_pay: int = 0  # 企业补充医疗保险基金支出: enterprise supplementary insurance
+    hifmi_pay: int = 0  # 居民大病保险资金支出: resident critical-illness insurance
+    hifob_pay: int = 0  # 职工大额医疗费用补助基金支出: employee large-amount subsidy
+    maf_pay: int = 0  # 医疗救助基金支出: medical assistance
+    oth_pay: int = 0  # 其他支出: any other fund
+    fund_pay_sumamt: int = 0  # 基金支付总额: all funds together
+    psn_part_amt: int = 0  # 个人负担总金额: what the patient bears (account + cash)
+    acct_pay: int = 0  # 个人账户支出: paid from a personal account
+    acct_mulaid_pay: int = 0  # 个人账户共济支付金额: of which from a family member's account (家庭共济)
+    psn_cash_pay: int = 0  # 个人现金支出: paid in cash
+    hosp_part_amt: int = 0  # 医院负担金额: borne by the hospital (0 under fee-for-service)
+    balc: int = 0  # 余额: the paying account's balance after this visit
     account_psn_no: str | None = None
     setldetail: list[FundDetail] = field(default_factory=list)
     line_parts: list[LineParts] = field(default_factory=list)
