@@ -134,7 +134,7 @@ class Settlement:
     inscp_scp_amt: int = 0  # 符合政策范围金额: what remains within policy scope, the funds' base
     act_pay_dedc: int = 0  # 实际支付起付线: the deductible (起付线) the patient paid on this visit
     hifp_pay: int = 0  # 基本医疗保险统筹基金支出: the basic pooled fund
-    pool_prop_selfpay: int = 0  # 统筹基金支付比例: the pooled fund's ratio, 1/10000 (the name notwithstanding)
+    pool_prop_selfpay: int = 0  # 统筹基金支付比例: the pooled fund ratio in 1/10000 (despite the name)
     cvlserv_pay: int = 0  # 公务员医疗补助资金支出: civil-servant subsidy
     hifes_pay: int = 0  # 企业补充医疗保险基金支出: enterprise supplementary insurance
     hifmi_pay: int = 0  # 居民大病保险资金支出: resident critical-illness insurance
