@@ -34,7 +34,7 @@ from yibao.usecases import settlement as usecase
 
 
 def msgid_for(visit: Visit, k: int) -> str:
-    """30-character msgid: institution code (12) + yyyyMMddHHmmss (14) + sequence (4), DOMAIN.md §2.1."""
+    """30-character msgid: institution code (12) + yyyyMMddHHmmss (14) + sequence (4), as the national interface defines 报文ID."""
     stamp = dt.datetime.combine(visit.begin_date, dt.time(8)) + dt.timedelta(seconds=k // 10_000)
     return f"{visit.fixmedins_code:<12.12}".replace(" ", "0") + f"{stamp:%Y%m%d%H%M%S}" + f"{k % 10_000:04d}"
 

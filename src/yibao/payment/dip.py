@@ -1,4 +1,4 @@
-"""DIP payment (按病种分值付费), DOMAIN.md §3.4.  Pure: frames in, frames out.
+"""DIP payment (按病种分值付费), after 《国家医疗保障按病种分值付费（DIP）技术规范》.  Pure: frames in, frames out.
 
 1. ``build_dip_catalogue``: from local history, each (principal-diagnosis key × main procedure) combination
    with at least ``core_threshold.cases`` cases in the weighting years is a core group (核心病种); every other

@@ -1,4 +1,4 @@
-"""DRG payment by the point method (点数法), DOMAIN.md §3.3.  Pure: frames in, frames out.
+"""DRG payment by the point method (点数法), after the CHS-DRG technical specification (医保办发〔2019〕36号) and local 点数法 rules.  Pure: frames in, frames out.
 
 1. ``calibrate_drg_weights``: per DRG, trim outliers (policy ``drg.calibration``), take the year-weighted mean
    cost; RW = group mean / overall mean (1/10000); base points = RW × points per RW.

@@ -48,7 +48,7 @@ class Strict(BaseModel):
 
 
 class Source(Strict):
-    """Where a parameter comes from; ``tag`` as in DOMAIN.md: V read, T third-party, M lead, X illustrative."""
+    """Where a parameter comes from; ``tag``: V read in an official text, T third-party compilation, M a lead to check, X illustrative."""
 
     title: str
     url: str | None = None
@@ -81,7 +81,7 @@ class InstitutionCoefficient(Cited):
 
 
 class Budget(Cited):
-    """The year's pool: a fixed amount, or last year's total inpatient cost × (1 + growth) (DOMAIN §3.3)."""
+    """The year's pool: a fixed amount, or last year's total inpatient cost × (1 + growth) (CHS-DRG 点数法)."""
 
     basis: Literal["amount", "last_year_growth"]
     amount: Fen | None = Field(default=None, description="元; with basis=amount")
@@ -196,7 +196,7 @@ class DiagnosticProcedures(Cited):
 
 
 class Deviation(Cited):
-    """DIP 偏差病例 (DOMAIN §3.4): below `low` × reference → cost ratio; above `high` → extra points."""
+    """DIP 偏差病例 (DIP 技术规范): below `low` × reference → cost ratio; above `high` → extra points."""
 
     low: Multiple
     high: Multiple

@@ -31,7 +31,7 @@ class Strict(BaseModel):
 
 
 class Source(Strict):
-    """Where a parameter comes from; ``tag`` follows DOMAIN.md: V read, T third-party, M lead, X illustrative."""
+    """Where a parameter comes from; ``tag``: V read in an official text, T third-party compilation, M a lead to check, X illustrative."""
 
     title: str
     url: str | None = None

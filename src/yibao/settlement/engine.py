@@ -1,6 +1,6 @@
 """The settlement engine: a pure function of (policy, person, accumulators, visit) → Settlement.
 
-Order of the one-stop settlement (一站式, DOMAIN.md §1.1):
+Order of the one-stop settlement (一站式结算, 国办发〔2021〕42号):
 
 1. each line splits into 全自费 / 超限价 / 先行自付 / 政策范围内 (§1.2);
 2. the basic pooled fund applies its deductible, ratio and annual cap (§1.3);

@@ -1,6 +1,6 @@
 """Settlement data shapes: the person, the visit and its lines in; the 2207-shaped result out.
 
-Field names follow the national interface (DOMAIN.md §1.8) where one exists.  All money is int fen;
+Field names follow the national interface (国家医疗保障信息平台 定点医药机构接口规范, 2207 output) where one exists.  All money is int fen;
 quantities are int in 1/10000 (the interface's ``cnt`` is ``16,4``); ratios are int in 1/10000.
 """
 

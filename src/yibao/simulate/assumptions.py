@@ -1,6 +1,6 @@
 """Every number the simulator uses that is not in a policy file, with its default and its source.
 
-Source tags follow /work/shared/DOMAIN.md: V read in an official text, T third-party compilation,
+Source tags: V read in an official text, T third-party compilation,
 M background knowledge (a lead: check the document), X illustrative.  docs/SIMULATE.md explains each
 parameter and how it enters the metrics; nothing outside these dataclasses is a model parameter.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class SchemeFund:
-    """The pooled fund of one scheme (insutype) for the months-payable projection (DOMAIN.md §6)."""
+    """The pooled fund of one scheme (insutype) for the months-payable projection (累计结余可支付月数)."""
 
     name: str
     name_en: str
@@ -38,29 +38,29 @@ def _default_schemes() -> dict[str, SchemeFund]:
         "310": SchemeFund(
             name="职工医保统筹基金",
             name_en="employee pooled fund",
-            # DOMAIN.md §6 [T]: 2025 employee pooled-fund income 18,292.91亿 over §7 [T] 38,856.12万 employees
+            # 《2025年全国医疗保障事业发展统计公报》 [T]: 2025 employee pooled-fund income 18,292.91亿 over 38,856.12万 employees
             # = 4,707.86 元 per head.
             income_per_head_fen=470_786,
             # [X] illustrative: the employee pool is well funded nationally (balance rate 25.7%, §6 [T]).
             opening_months=18.0,
             # hifp only: the 大额补助 is usually financed by its own premium [M], so it is left out by default.
             expenditure_fields=("hifp_pay",),
-            source="DOMAIN.md §6/§7 [T] for income; opening balance [X]",
-            # DOMAIN.md §6 [T]: 18,292.91亿 / 13,594.28亿
+            source="2025年全国医疗保障事业发展统计公报 [T] for income; opening balance [X]",
+            # 2025 bulletin [T]: 18,292.91亿 / 13,594.28亿
             income_to_spending=1.3456,
         ),
         "390": SchemeFund(
             name="居民医保基金",
             name_en="resident fund",
-            # DOMAIN.md §6 [T]: 2025 resident fund income 11,237.72亿 over §7 [T] 94,213.27万 residents
+            # 《2025年全国医疗保障事业发展统计公报》 [T]: 2025 resident fund income 11,237.72亿 over 94,213.27万 residents
             # = 1,192.80 元 per head.
             income_per_head_fen=119_280,
             # [X] illustrative: thin — the resident fund's 2025 balance rate was 5.0% (§6 [T]).
             opening_months=8.0,
             # 大病保险 is bought out of the resident basic fund (国办发〔2015〕57号 [M]), so hifmi counts.
             expenditure_fields=("hifp_pay", "hifmi_pay"),
-            source="DOMAIN.md §6/§7 [T] for income; opening balance [X]",
-            # DOMAIN.md §6 [T]: 11,237.72亿 / 10,678.63亿
+            source="2025年全国医疗保障事业发展统计公报 [T] for income; opening balance [X]",
+            # 2025 bulletin [T]: 11,237.72亿 / 10,678.63亿
             income_to_spending=1.0524,
         ),
     }
@@ -68,7 +68,7 @@ def _default_schemes() -> dict[str, SchemeFund]:
 
 @dataclass(frozen=True)
 class FundAssumptions:
-    """Fund financing and the months-payable bands (DOMAIN.md §6, 人社部发〔2009〕67号 [M])."""
+    """Fund financing and the months-payable bands (人社部发〔2009〕67号 [M])."""
 
     schemes: dict[str, SchemeFund] = field(default_factory=_default_schemes)
     red_below_months: float = 3.0

@@ -34,7 +34,7 @@ def fund_expenditure(settled: pl.DataFrame) -> dict[str, int]:
     """Σ over visits of each fund's payment (fen).
 
     Keys: the FUNDS fields, ``acct_pay``, ``fund_pay_sumamt`` (= hifp + cvlserv + hifes + hifmi + hifob +
-    maf + oth, DOMAIN.md §1.8) and ``total_with_account`` (= fund_pay_sumamt + acct_pay).
+    maf + oth, the 2207 identities) and ``total_with_account`` (= fund_pay_sumamt + acct_pay).
     """
     names = [f for f, _, _ in FUNDS] + ["acct_pay", "fund_pay_sumamt"]
     row = (
@@ -48,7 +48,7 @@ def fund_expenditure(settled: pl.DataFrame) -> dict[str, int]:
 def in_scope_oop(df: pl.DataFrame | None = None) -> pl.Expr:
     """In-scope out-of-pocket per visit: psn_part_amt − fulamt_ownpay_amt − overlmt_selfpay.
 
-    Since psn_part_amt = medfee − fund_pay_sumamt − hosp_part_amt (DOMAIN.md §1.8) and the funds pay
+    Since psn_part_amt = medfee − fund_pay_sumamt − hosp_part_amt (a 2207 identity) and the funds pay
     only policy-scope money, this equals preselfpay_amt + inscp_scp_amt − fund_pay_sumamt − hosp_part_amt:
     the 先行自付, deductible and co-payment the insured bear inside the catalogue (政策范围内个人负担).
     """
@@ -56,7 +56,7 @@ def in_scope_oop(df: pl.DataFrame | None = None) -> pl.Expr:
 
 
 def out_of_pocket(settled: pl.DataFrame) -> dict[str, int]:
-    """Patients' out-of-pocket (fen), DOMAIN.md §1.4/§1.8.
+    """Patients' out-of-pocket (fen), as 2207 reports it.
 
     ``total`` = Σ psn_part_amt (= acct_pay + psn_cash_pay); ``cash`` = Σ psn_cash_pay; ``account`` =
     Σ acct_pay; ``in_scope`` = Σ (psn_part_amt − fulamt_ownpay_amt − overlmt_selfpay);
@@ -89,7 +89,7 @@ def effective_ratio(settled: pl.DataFrame, by: str) -> pl.DataFrame:
     """Effective reimbursement ratio per group: Σ fund_pay_sumamt / Σ medfee_sumamt.
 
     The realised 实际报销比例 (all spending, in and out of scope); the national bulletins' 政策范围内
-    支付比例 would divide by inscp instead (DOMAIN.md §1.3).  Returns (by, visits, medfee, fund, ratio).
+    支付比例 would divide by inscp instead.  Returns (by, visits, medfee, fund, ratio).
     """
     return (
         settled.group_by(by)
@@ -275,7 +275,7 @@ def concentration_index(values: np.ndarray, income: np.ndarray) -> float | None:
 def months_payable(
     opening_fen: float, income_fen: float, expenditure_fen: float, months_per_year: int = 12
 ) -> tuple[float, float | None]:
-    """Closing balance and months payable (累计结余可支付月数, DOMAIN.md §6).
+    """Closing balance and months payable (累计结余可支付月数).
 
     closing = opening + income − expenditure (one simulated year);
     months = closing / (expenditure / months_per_year).  None when there is no expenditure.
@@ -287,7 +287,7 @@ def months_payable(
 
 
 def balance_rate(income_fen: float, expenditure_fen: float) -> float | None:
-    """Current-year balance rate (当期结余率, DOMAIN.md §6) = (income − expenditure) / income."""
+    """Current-year balance rate (当期结余率) = (income − expenditure) / income."""
     return (income_fen - expenditure_fen) / income_fen if income_fen else None
 
 

@@ -420,7 +420,7 @@ def render_html(report: SimulationReport) -> str:
 <div class="grid"><div class="chart" id="ch-che"></div></div>
 <h2>公平性 <small>Equity</small></h2>
 {ci}
-<h2>基金可支付月数 <small>Fund months payable (DOMAIN.md §6)</small></h2>
+<h2>基金可支付月数 <small>Fund months payable</small></h2>
 <div class="grid"><div class="chart" id="ch-months"></div></div>
 {
         _table(
