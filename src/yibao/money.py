@@ -155,3 +155,23 @@ def split_largest_remainder(total: int, weights: list[int]) -> list[int]:
         for i in order[:rest]:
             shares[i] += 1
     return shares
+
+
+def div_half_up(num: int, den: int) -> int:
+    """``num / den`` rounded half away from zero to an integer (``den > 0``); exact for any size."""
+    if den <= 0:
+        raise MoneyError(f"denominator must be positive, got {den}")
+    q = (2 * abs(num) + den) // (2 * den)
+    return q if num >= 0 else -q
+
+
+def fen_from_estimate(value: float) -> int:
+    """A statistical estimate in fen (a float from a projection) to whole fen, half away from zero.
+
+    Only for modelled figures (projections, expected values); booked amounts never pass through a float."""
+    d = Decimal(repr(float(value)))
+    if not d.is_finite():
+        raise MoneyError(f"not a finite estimate: {value!r}")
+    from decimal import ROUND_HALF_UP
+
+    return int(d.quantize(Decimal(1), rounding=ROUND_HALF_UP))

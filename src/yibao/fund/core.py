@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from yibao.errors import FieldError
-from yibao.money import apply_ratio
+from yibao.fund.accounts import band, months_payable
+from yibao.fund.params import load_params as load_fund_params
 
-PARAMS_FILE = Path(__file__).with_name("params.yaml")
+__all__ = ["band", "months_payable"]
 FRAME_SCHEMA: dict[str, Any] = {
     "month": pl.String,
     "insutype": pl.String,
@@ -51,79 +49,21 @@ class Bands:
 @dataclass(frozen=True)
 class DashParams:
     bands: Bands
-    income_ratio: dict[str, int]  # scheme → 1/10000 (may exceed 10000)
-    income_source: str
     top_n: int
 
 
-def _ratio_over_one(field: str, value: object) -> int:
-    from decimal import Decimal, InvalidOperation
-
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise DashboardError(field, f"{value!r} is not a decimal ratio") from exc
-    units = d * 10_000
-    if not d.is_finite() or units != units.to_integral_value() or units < 0:
-        raise DashboardError(field, f"{value!r} must be a non-negative ratio with at most four decimals")
-    return int(units)
-
-
-def parse_params(data: Mapping[str, Any]) -> DashParams:
-    mp = data.get("months_payable")
-    if not isinstance(mp, dict):
-        raise DashboardError("months_payable", "must be a mapping", "missing")
-    vals: dict[str, int] = {}
-    for key in ("red_below", "amber_below", "target_upto", "excessive_above"):
-        v = mp.get(key)
-        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-            raise DashboardError(f"months_payable.{key}", f"{v!r} is not a whole number of months")
-        vals[key] = v
-    if not vals["red_below"] <= vals["amber_below"] <= vals["target_upto"] <= vals["excessive_above"]:
-        raise DashboardError(
-            "months_payable", "bands must rise: red_below ≤ amber_below ≤ target_upto ≤ excessive_above"
-        )
-    if not str(mp.get("source") or "").strip():
-        raise DashboardError("months_payable.source", "needs a source", "missing")
-    inc = data.get("illustrative_income") or {}
-    if not isinstance(inc, dict) or not str(inc.get("source") or "").strip():
-        raise DashboardError("illustrative_income.source", "needs a source", "missing")
-    ratios = inc.get("ratio") or {}
-    if not isinstance(ratios, dict):
-        raise DashboardError("illustrative_income.ratio", "must map scheme → ratio")
-    income_ratio = {str(k): _ratio_over_one(f"illustrative_income.ratio.{k}", v) for k, v in ratios.items()}
-    top_n = data.get("top_n", 10)
-    if not isinstance(top_n, int) or isinstance(top_n, bool) or not 1 <= top_n <= 100:
-        raise DashboardError("top_n", f"{top_n!r} is not a whole number 1–100")
-    return DashParams(Bands(**vals, source=str(mp["source"])), income_ratio, str(inc["source"]), top_n)
-
-
-@lru_cache(maxsize=4)
-def load_params(path: Path = PARAMS_FILE) -> DashParams:
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    if not isinstance(data, dict):
-        raise DashboardError(str(path), "is not a YAML mapping")
-    return parse_params(data)
+def load_params() -> DashParams:
+    """The overview's parameters: the months-payable bands and the length of its top-N lists
+    (``params.yaml``)."""
+    p = load_fund_params()
+    mp = p.months_payable
+    return DashParams(
+        Bands(mp.red_below, mp.amber_below, mp.target_upto, mp.excessive_above, p.sources[mp.source].title),
+        p.top_n,
+    )
 
 
 # ---------------------------------------------------------------------------- fund and months payable
-def band(months_x100: int | None, b: Bands) -> str:
-    """``red`` (<3: 结余不足) · ``amber`` (3–6) · ``target`` (6–9) · ``high`` (9–15) · ``excessive``
-    (>15: 结余过多) with the default bands; ``none`` when there is no expenditure to divide by."""
-    if months_x100 is None:
-        return "none"
-    if months_x100 < b.red_below * 100:
-        return "red"
-    if months_x100 < b.amber_below * 100:
-        return "amber"
-    if months_x100 <= b.target_upto * 100:
-        return "target"
-    if months_x100 <= b.excessive_above * 100:
-        return "high"
-    return "excessive"
-
-
 @dataclass(frozen=True)
 class MonthRow:
     month: str
@@ -132,14 +72,6 @@ class MonthRow:
     balance: int  # cumulative: opening balance + every month's income − expenditure so far
     months_x100: int | None  # months payable in hundredths (balance ÷ average monthly expenditure so far)
     band: str
-
-
-def months_payable(balance: int, total_expenditure: int, n_months: int) -> int | None:
-    """Cumulative balance ÷ average monthly expenditure, in hundredths of a month, rounded toward −∞.
-    None when nothing was spent yet."""
-    if n_months <= 0 or total_expenditure <= 0:
-        return None
-    return balance * 100 * n_months // total_expenditure
 
 
 def fund_by_month(
@@ -165,11 +97,6 @@ def expenditure_by_scheme_month(df: pl.DataFrame) -> dict[str, dict[str, int]]:
     for scheme, month, amt in g.iter_rows():
         out.setdefault(scheme, {})[month] = int(amt)
     return out
-
-
-def illustrative_income(expenditure: Mapping[str, int], ratio: int) -> dict[str, int]:
-    """Income shown when none is loaded: each month's expenditure × the scheme's national ratio."""
-    return {m: apply_ratio(v, ratio) for m, v in expenditure.items()}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,438 @@
+"""Adapter: the fund tables (``yibao.fund.schema``) — booking batches of entries, reading them back, the
+alert lifecycle, stored projections and budgets.  Every write is one transaction: all rows or none."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from yibao.fund.accounts import ENTRY_SCHEMA, KINDS, FundError, check_entries
+from yibao.fund.schema import (
+    fund_alert,
+    fund_alert_event,
+    fund_batch,
+    fund_budget,
+    fund_budget_line,
+    fund_budget_month,
+    fund_clearing,
+    fund_entry,
+    fund_projection,
+)
+from yibao.fund.warning import AlertError, Reading, check_move
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    kind: str
+    period: str
+    label: str
+    source: str
+    entries: int
+    total_fen: int
+    created: str
+    created_by: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    alert_id: str
+    indicator: str
+    scope: str
+    first_month: str
+    last_month: str
+    level: str
+    value: int | None
+    unit: str
+    threshold: int | None
+    message_zh: str
+    message_en: str
+    source: str
+    status: str
+    raised_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    at: str
+    status: str
+    actor: str
+    note: str
+
+
+def _now(now: dt.datetime | None) -> str:
+    return (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+
+
+class FundStore:
+    """The fund tables on one engine (the migrated platform database)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> FundStore:
+        """Migrate the database at ``url`` (every branch) and open the fund tables on it."""
+        from yibao.db import parse_url
+        from yibao.db.migrate import upgrade
+
+        _, _, sa_url = parse_url(url)
+        upgrade(sa_url)
+        return cls(sa.create_engine(sa_url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> FundStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------- entries
+    def book(
+        self,
+        entries: pl.DataFrame,
+        *,
+        batch_id: str,
+        kind: str,
+        period: str,
+        label: str,
+        source: str,
+        funds: Sequence[str],
+        actor: str,
+        now: dt.datetime | None = None,
+    ) -> Batch:
+        """Book a batch of entries; a ``batch_id`` already booked is refused (nothing written), so booking
+        the same month twice cannot double a fund."""
+        if not batch_id.strip() or len(batch_id) > 80:
+            raise FundError("batch_id", "批次号须为 1–80 个字符 batch id must be 1–80 characters")
+        if kind not in (*KINDS, "payments", "transfer"):
+            raise FundError("kind", f"未知批次类别 {kind!r} unknown batch kind")
+        if not source.strip():
+            raise FundError("source", "须注明数据来源 the source of the figures is required", "missing")
+        df = check_entries(entries, funds)
+        created = _now(now)
+        total = int(df["amount_fen"].sum()) if df.height else 0
+        with self.engine.begin() as c:
+            if c.execute(sa.select(fund_batch.c.batch_id).where(fund_batch.c.batch_id == batch_id)).first():
+                raise FundError("batch_id", f"批次 {batch_id} 已记账 already booked", "duplicate")
+            c.execute(
+                fund_batch.insert().values(
+                    batch_id=batch_id,
+                    kind=kind,
+                    period=period,
+                    label=label[:200],
+                    source=source,
+                    entries=df.height,
+                    total_fen=total,
+                    created=created,
+                    created_by=actor,
+                )
+            )
+            if df.height:
+                c.execute(
+                    fund_entry.insert(), [{"batch_id": batch_id, **r} for r in df.iter_rows(named=True)]
+                )
+        return Batch(batch_id, kind, period, label[:200], source, df.height, total, created, actor)
+
+    def has_batch(self, batch_id: str) -> bool:
+        with self.engine.connect() as c:
+            return (
+                c.execute(sa.select(fund_batch.c.batch_id).where(fund_batch.c.batch_id == batch_id)).first()
+                is not None
+            )
+
+    def batches(self) -> list[Batch]:
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(fund_batch).order_by(fund_batch.c.created, fund_batch.c.batch_id)
+            ).all()
+        return [Batch(*(r[k] for k in fund_batch.c.keys())) for r in (x._mapping for x in rows)]
+
+    def entries(self, funds: Sequence[str] | None = None, last_month: str | None = None) -> pl.DataFrame:
+        """Booked entries (``accounts.ENTRY_SCHEMA``), optionally of some funds, up to a month."""
+        q = sa.select(*[fund_entry.c[k] for k in ENTRY_SCHEMA])
+        if funds is not None:
+            q = q.where(fund_entry.c.fund_pay_type.in_(list(funds)))
+        if last_month is not None:
+            q = q.where(fund_entry.c.month <= last_month)
+        with self.engine.connect() as c:
+            rows = c.execute(q.order_by(fund_entry.c.id)).all()
+        return pl.DataFrame([tuple(r) for r in rows], schema=ENTRY_SCHEMA, orient="row")
+
+    # -------------------------------------------------------------------------------------- alerts
+    def raise_alerts(
+        self,
+        readings: Sequence[Reading],
+        messages: Mapping[tuple[str, str], tuple[str, str]],
+        now: dt.datetime | None = None,
+    ) -> list[str]:
+        """Record breaches: a breach of an indicator for a scope that already has an alert not yet closed
+        updates it (latest month, value, level; a change of level is logged); otherwise a new alert opens.
+        Returns the ids of new alerts."""
+        at = _now(now)
+        new: list[str] = []
+        with self.engine.begin() as c:
+            for r in readings:
+                if not r.breach:
+                    continue
+                zh, en = messages[(r.indicator, r.scope)]
+                live = c.execute(
+                    sa.select(fund_alert.c.alert_id, fund_alert.c.level, fund_alert.c.last_month)
+                    .where(
+                        fund_alert.c.indicator == r.indicator,
+                        fund_alert.c.scope == r.scope,
+                        fund_alert.c.status != "closed",
+                    )
+                    .limit(1)
+                ).first()
+                if live is not None:
+                    if r.month < live.last_month:
+                        continue
+                    c.execute(
+                        fund_alert.update()
+                        .where(fund_alert.c.alert_id == live.alert_id)
+                        .values(
+                            last_month=r.month,
+                            level=r.level,
+                            value=r.value,
+                            threshold=r.threshold,
+                            message_zh=zh,
+                            message_en=en,
+                            updated_at=at,
+                        )
+                    )
+                    if live.level != r.level:
+                        c.execute(
+                            fund_alert_event.insert().values(
+                                alert_id=live.alert_id,
+                                at=at,
+                                status="level",
+                                actor="system",
+                                note=f"{r.month} 级别 {live.level} → {r.level}",
+                            )
+                        )
+                    continue
+                alert_id = (
+                    "A" + hashlib.sha256(f"{r.indicator}|{r.scope}|{r.month}|{at}".encode()).hexdigest()[:15]
+                )
+                c.execute(
+                    fund_alert.insert().values(
+                        alert_id=alert_id,
+                        indicator=r.indicator,
+                        scope=r.scope,
+                        first_month=r.month,
+                        last_month=r.month,
+                        level=r.level,
+                        value=r.value,
+                        unit=r.unit,
+                        threshold=r.threshold,
+                        message_zh=zh,
+                        message_en=en,
+                        source=r.source,
+                        status="open",
+                        raised_at=at,
+                        updated_at=at,
+                    )
+                )
+                c.execute(
+                    fund_alert_event.insert().values(
+                        alert_id=alert_id, at=at, status="open", actor="system", note=zh
+                    )
+                )
+                new.append(alert_id)
+        return new
+
+    def alerts(self, *, open_only: bool = False) -> list[Alert]:
+        q = sa.select(fund_alert)
+        if open_only:
+            q = q.where(fund_alert.c.status != "closed")
+        q = q.order_by(
+            sa.case((fund_alert.c.level == "red", 0), else_=1),
+            fund_alert.c.raised_at.desc(),
+            fund_alert.c.alert_id,
+        )
+        with self.engine.connect() as c:
+            return [Alert(**dict(r._mapping)) for r in c.execute(q)]
+
+    def alert(self, alert_id: str) -> Alert:
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(fund_alert).where(fund_alert.c.alert_id == alert_id)).first()
+        if r is None:
+            raise AlertError("alert_id", f"预警 {alert_id} 不存在 unknown alert", "unknown_alert")
+        return Alert(**dict(r._mapping))
+
+    def events(self, alert_id: str) -> list[AlertEvent]:
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(
+                    fund_alert_event.c.at,
+                    fund_alert_event.c.status,
+                    fund_alert_event.c.actor,
+                    fund_alert_event.c.note,
+                )
+                .where(fund_alert_event.c.alert_id == alert_id)
+                .order_by(fund_alert_event.c.id)
+            ).all()
+        return [AlertEvent(*r) for r in rows]
+
+    def move_alert(
+        self, alert_id: str, status: str, *, actor: str, note: str = "", now: dt.datetime | None = None
+    ) -> Alert:
+        """Acknowledge, follow up or close an alert (who, when, note); the status is read under the
+        transaction's write lock so two people cannot both acknowledge."""
+        at = _now(now)
+        with self.engine.begin() as c:
+            q = sa.select(fund_alert.c.status).where(fund_alert.c.alert_id == alert_id)
+            if self.engine.dialect.name == "postgresql":
+                q = q.with_for_update()
+            row = c.execute(q).first()
+            if row is None:
+                raise AlertError("alert_id", f"预警 {alert_id} 不存在 unknown alert", "unknown_alert")
+            check_move(row.status, status, actor, note)
+            done = c.execute(
+                fund_alert.update()
+                .where(fund_alert.c.alert_id == alert_id, fund_alert.c.status == row.status)
+                .values(status=status, updated_at=at)
+            )
+            if done.rowcount != 1:
+                raise AlertError(
+                    "status", "预警已被他人处理，请刷新 the alert was changed meanwhile; reload", "conflict"
+                )
+            c.execute(
+                fund_alert_event.insert().values(
+                    alert_id=alert_id, at=at, status=status, actor=actor.strip(), note=note.strip()
+                )
+            )
+        return self.alert(alert_id)
+
+    # --------------------------------------------------------------------------------- projections
+    def save_projection(
+        self,
+        run_id: str,
+        label: str,
+        base_month: str,
+        horizon: int,
+        paths: int,
+        result: Mapping[str, Any],
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Store a projection run (replacing one with the same id)."""
+        with self.engine.begin() as c:
+            c.execute(fund_projection.delete().where(fund_projection.c.run_id == run_id))
+            c.execute(
+                fund_projection.insert().values(
+                    run_id=run_id,
+                    created=_now(now),
+                    label=label[:200],
+                    base_month=base_month,
+                    horizon=horizon,
+                    paths=paths,
+                    result=json.dumps(result, ensure_ascii=False),
+                )
+            )
+
+    def latest_projection(self) -> dict[str, Any] | None:
+        with self.engine.connect() as c:
+            r = c.execute(
+                sa.select(fund_projection)
+                .order_by(fund_projection.c.created.desc(), fund_projection.c.run_id.desc())
+                .limit(1)
+            ).first()
+        if r is None:
+            return None
+        out: dict[str, Any] = json.loads(r.result)
+        out["run_id"], out["created"], out["label"] = r.run_id, r.created, r.label
+        return out
+
+    # -------------------------------------------------------------------------------------- budgets
+    def save_budget(
+        self,
+        run_id: str,
+        year: int,
+        *,
+        projection_run: str | None,
+        total: int,
+        reserve: int,
+        region_budget: int,
+        basis: Mapping[str, Any],
+        lines: Sequence[Mapping[str, Any]],
+        months: Sequence[Mapping[str, Any]],
+        clearing: Sequence[Mapping[str, Any]] = (),
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Store a budget run with its institution lines, monthly advances and (when done) clearing; a
+        run id already stored is replaced as a whole."""
+        with self.engine.begin() as c:
+            for t in (fund_clearing, fund_budget_month, fund_budget_line, fund_budget):
+                c.execute(t.delete().where(t.c.run_id == run_id))
+            c.execute(
+                fund_budget.insert().values(
+                    run_id=run_id,
+                    year=year,
+                    created=_now(now),
+                    projection_run=projection_run,
+                    total_fen=total,
+                    reserve_fen=reserve,
+                    region_budget_fen=region_budget,
+                    basis=json.dumps(basis, ensure_ascii=False),
+                )
+            )
+            if lines:
+                c.execute(fund_budget_line.insert(), [{"run_id": run_id, **x} for x in lines])
+            if months:
+                c.execute(fund_budget_month.insert(), [{"run_id": run_id, **x} for x in months])
+            if clearing:
+                c.execute(fund_clearing.insert(), [{"run_id": run_id, **x} for x in clearing])
+
+    def save_clearing(self, run_id: str, clearing: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the clearing rows of a stored budget run."""
+        with self.engine.begin() as c:
+            if (
+                c.execute(sa.select(fund_budget.c.run_id).where(fund_budget.c.run_id == run_id)).first()
+                is None
+            ):
+                raise FundError("run_id", f"预算 {run_id} 不存在 unknown budget run", "unknown_budget")
+            c.execute(fund_clearing.delete().where(fund_clearing.c.run_id == run_id))
+            if clearing:
+                c.execute(fund_clearing.insert(), [{"run_id": run_id, **x} for x in clearing])
+
+    def latest_budget(self) -> dict[str, Any] | None:
+        """The newest budget run with its lines, months and clearing rows (plain dicts)."""
+        with self.engine.connect() as c:
+            head = c.execute(
+                sa.select(fund_budget)
+                .order_by(fund_budget.c.created.desc(), fund_budget.c.run_id.desc())
+                .limit(1)
+            ).first()
+            if head is None:
+                return None
+            rid = head.run_id
+
+            def rows(t: sa.Table, *order: Any) -> list[dict[str, Any]]:
+                return [
+                    dict(r._mapping)
+                    for r in c.execute(sa.select(t).where(t.c.run_id == rid).order_by(*order))
+                ]
+
+            out = dict(head._mapping)
+            out["basis"] = json.loads(out["basis"])
+            out["lines"] = rows(
+                fund_budget_line, fund_budget_line.c.fixmedins_code, fund_budget_line.c.fund_pay_type
+            )
+            out["months"] = rows(
+                fund_budget_month, fund_budget_month.c.fixmedins_code, fund_budget_month.c.month
+            )
+            out["clearing"] = rows(fund_clearing, fund_clearing.c.fixmedins_code)
+            for r in out["clearing"]:
+                r["explanation"] = json.loads(r["explanation"])
+        return out
