@@ -1,0 +1,1 @@
+"""Service-network equity (服务网络布局): institutions per 10k people, travel time to the nearest institution of each tier, residents beyond the line, cross-district outflow and where a new designated institution would help most."""
