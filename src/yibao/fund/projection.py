@@ -613,7 +613,8 @@ def project(
         for j, f in zip(fi, keep, strict=True):
             # a path without payments has no months payable: it sorts above every finite value
             col_mp = np.where(np.isnan(mp[:, :, j]), np.inf, mp[:, :, j])
-            qs = np.percentile(col_mp, [*pct, 50], axis=0)
+            with np.errstate(invalid="ignore"):
+                qs = np.percentile(col_mp, [*pct, 50], axis=0)
             fan = {f"p{q}": [_r2(x) for x in qs[i]] for i, q in enumerate(pct)}
             median = [_r2(x) for x in qs[-1]]
             red = mp_lines.red_below

@@ -3,6 +3,11 @@
 * ``fund_batch`` / ``fund_entry`` — the fund accounts: every booked movement (opening balance, income by
   source, interest, transfers, payments) of one fund in one month, grouped in batches so a booking is all
   rows or none and never twice (the batch id is the idempotency key).  Balances are sums of entries.
+* ``fund_activity`` / ``fund_members`` / ``fund_institution_year`` — booked with the payments: settled care
+  per month (visits, cost, fund paid by scheme, visit type and locality), insured persons per year, and each
+  institution's payments per fund and year — the warnings and the budget read these, so prior years
+  restated outside the ledger count like the ledger's own.
+* ``fund_reading`` — the early-warning indicators as last computed for each month.
 * ``fund_alert`` / ``fund_alert_event`` — early-warning alerts and their lifecycle (raised → acknowledged →
   followed up → closed), every step with who, when and a note.
 * ``fund_projection`` — stored projection runs (fan chart, band crossings, scenarios, backtest) as JSON.
@@ -44,6 +49,59 @@ fund_entry = Table(
     Column("amount_fen", BigInteger, nullable=False),
     Index("ix_fund_entry_fund_month", "fund_pay_type", "month"),
     Index("ix_fund_entry_batch", "batch_id"),
+)
+
+fund_activity = Table(
+    "fund_activity",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("batch_id", String(80), ForeignKey("fund_batch.batch_id"), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("insutype", String(6), nullable=False),
+    Column("med_type", String(6), nullable=False),
+    Column("locality", String(20), nullable=False),
+    Column("visits", BigInteger, nullable=False),
+    Column("medfee_fen", BigInteger, nullable=False),
+    Column("fund_fen", BigInteger, nullable=False),
+    Index("ix_fund_activity_month", "month"),
+)
+
+fund_members = Table(
+    "fund_members",
+    metadata,
+    Column("year", Integer, primary_key=True),
+    Column("batch_id", String(80), ForeignKey("fund_batch.batch_id"), nullable=False),
+    Column("in_service", BigInteger, nullable=False),
+    Column("retired", BigInteger, nullable=False),
+    Column("residents", BigInteger, nullable=False),
+)
+
+fund_institution_year = Table(
+    "fund_institution_year",
+    metadata,
+    Column("year", Integer, primary_key=True),
+    Column("fixmedins_code", String(30), primary_key=True),
+    Column("fund_pay_type", String(6), primary_key=True),
+    Column("batch_id", String(80), ForeignKey("fund_batch.batch_id"), nullable=False),
+    Column("paid_fen", BigInteger, nullable=False),
+    Column("inpatient_fen", BigInteger, nullable=False),
+)
+
+fund_reading = Table(
+    "fund_reading",
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("indicator", String(40), primary_key=True),
+    Column("scope", String(20), primary_key=True),
+    Column("value", BigInteger, nullable=True),
+    Column("unit", String(12), nullable=False),
+    Column("level", String(10), nullable=False),
+    Column("threshold", BigInteger, nullable=True),
+    Column("national", BigInteger, nullable=True),
+    Column("source", Text, nullable=False),
+    Column("note_zh", Text, nullable=False),
+    Column("note_en", Text, nullable=False),
+    Column("computed_at", String(40), nullable=False),
 )
 
 fund_alert = Table(

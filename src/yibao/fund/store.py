@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from yibao.fund.accounts import ENTRY_SCHEMA, KINDS, FundError, check_entries
 from yibao.fund.schema import (
+    fund_activity,
     fund_alert,
     fund_alert_event,
     fund_batch,
@@ -23,9 +24,12 @@ from yibao.fund.schema import (
     fund_budget_month,
     fund_clearing,
     fund_entry,
+    fund_institution_year,
+    fund_members,
     fund_projection,
+    fund_reading,
 )
-from yibao.fund.warning import AlertError, Reading, check_move
+from yibao.fund.warning import ACTIVITY_SCHEMA, AlertError, Members, Reading, check_move
 
 
 @dataclass(frozen=True)
@@ -110,9 +114,13 @@ class FundStore:
         funds: Sequence[str],
         actor: str,
         now: dt.datetime | None = None,
+        activity: pl.DataFrame | None = None,
+        members: tuple[int, Members] | None = None,
+        institution_year: pl.DataFrame | None = None,
     ) -> Batch:
-        """Book a batch of entries; a ``batch_id`` already booked is refused (nothing written), so booking
-        the same month twice cannot double a fund."""
+        """Book a batch of entries (and, with payments, the care activity, the insured count of the year
+        and each institution's payments by fund); a ``batch_id`` already booked is refused (nothing
+        written), so booking the same month twice cannot double a fund."""
         if not batch_id.strip() or len(batch_id) > 80:
             raise FundError("batch_id", "批次号须为 1–80 个字符 batch id must be 1–80 characters")
         if kind not in (*KINDS, "payments", "transfer"):
@@ -142,6 +150,40 @@ class FundStore:
                 c.execute(
                     fund_entry.insert(), [{"batch_id": batch_id, **r} for r in df.iter_rows(named=True)]
                 )
+            if activity is not None and activity.height:
+                c.execute(
+                    fund_activity.insert(),
+                    [
+                        {
+                            "batch_id": batch_id,
+                            "month": r["month"],
+                            "insutype": r["insutype"],
+                            "med_type": r["med_type"],
+                            "locality": r["locality"],
+                            "visits": int(r["visits"]),
+                            "medfee_fen": int(r["medfee"]),
+                            "fund_fen": int(r["fund"]),
+                        }
+                        for r in activity.iter_rows(named=True)
+                    ],
+                )
+            if members is not None:
+                year, m = members
+                c.execute(fund_members.delete().where(fund_members.c.year == year))
+                c.execute(
+                    fund_members.insert().values(
+                        year=year,
+                        batch_id=batch_id,
+                        in_service=m.in_service,
+                        retired=m.retired,
+                        residents=m.residents,
+                    )
+                )
+            if institution_year is not None and institution_year.height:
+                c.execute(
+                    fund_institution_year.insert(),
+                    [{"batch_id": batch_id, **r} for r in institution_year.iter_rows(named=True)],
+                )
         return Batch(batch_id, kind, period, label[:200], source, df.height, total, created, actor)
 
     def has_batch(self, batch_id: str) -> bool:
@@ -168,6 +210,142 @@ class FundStore:
         with self.engine.connect() as c:
             rows = c.execute(q.order_by(fund_entry.c.id)).all()
         return pl.DataFrame([tuple(r) for r in rows], schema=ENTRY_SCHEMA, orient="row")
+
+    def activity(self) -> pl.DataFrame:
+        """Booked care activity (``warning.ACTIVITY_SCHEMA``)."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(
+                    fund_activity.c.month,
+                    fund_activity.c.insutype,
+                    fund_activity.c.med_type,
+                    fund_activity.c.locality,
+                    fund_activity.c.visits,
+                    fund_activity.c.medfee_fen,
+                    fund_activity.c.fund_fen,
+                )
+            ).all()
+        df = pl.DataFrame([tuple(r) for r in rows], schema=ACTIVITY_SCHEMA, orient="row")
+        return (
+            df.group_by("month", "insutype", "med_type", "locality")
+            .agg(pl.col("visits").sum(), pl.col("medfee").sum(), pl.col("fund").sum())
+            .sort("month", "insutype", "med_type", "locality")
+        )
+
+    def members(self) -> dict[int, Members]:
+        """Insured persons by year, as booked."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(
+                    fund_members.c.year,
+                    fund_members.c.in_service,
+                    fund_members.c.retired,
+                    fund_members.c.residents,
+                )
+            ).all()
+        return {int(r[0]): Members(int(r[1]), int(r[2]), int(r[3])) for r in rows}
+
+    def institution_history(self) -> pl.DataFrame:
+        """Each institution's payments per fund and year (``budget.HISTORY_SCHEMA``)."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(
+                    fund_institution_year.c.fixmedins_code,
+                    fund_institution_year.c.fund_pay_type,
+                    fund_institution_year.c.year,
+                    fund_institution_year.c.paid_fen,
+                    fund_institution_year.c.inpatient_fen,
+                )
+            ).all()
+        return pl.DataFrame(
+            [tuple(r) for r in rows],
+            schema={
+                "fixmedins_code": pl.String,
+                "fund_pay_type": pl.String,
+                "year": pl.Int64,
+                "paid_fen": pl.Int64,
+                "inpatient_fen": pl.Int64,
+            },
+            orient="row",
+        )
+
+    # ------------------------------------------------------------------------------------- readings
+    def save_readings(self, readings: Sequence[Reading], now: dt.datetime | None = None) -> None:
+        """Store the indicators computed for their months (replacing earlier computations of them)."""
+        at = _now(now)
+        months = sorted({r.month for r in readings})
+        with self.engine.begin() as c:
+            if months:
+                c.execute(fund_reading.delete().where(fund_reading.c.month.in_(months)))
+            if readings:
+                c.execute(
+                    fund_reading.insert(),
+                    [
+                        {
+                            "month": r.month,
+                            "indicator": r.indicator,
+                            "scope": r.scope,
+                            "value": r.value,
+                            "unit": r.unit,
+                            "level": r.level,
+                            "threshold": r.threshold,
+                            "national": r.national,
+                            "source": r.source,
+                            "note_zh": r.note_zh,
+                            "note_en": r.note_en,
+                            "computed_at": at,
+                        }
+                        for r in readings
+                    ],
+                )
+
+    def readings(self, month: str | None = None) -> list[Reading]:
+        """Stored indicators of ``month`` (default: the latest month computed)."""
+        with self.engine.connect() as c:
+            if month is None:
+                month = c.execute(sa.select(sa.func.max(fund_reading.c.month))).scalar()
+            if month is None:
+                return []
+            rows = c.execute(sa.select(fund_reading).where(fund_reading.c.month == month)).all()
+        return [
+            Reading(
+                r.indicator,
+                r.scope,
+                r.month,
+                r.value,
+                r.level,
+                r.threshold,
+                r.source,
+                r.note_zh,
+                r.note_en,
+                r.national,
+            )
+            for r in rows
+        ]
+
+    def reading_series(self, indicator: str) -> list[Reading]:
+        """One indicator over every month computed."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(fund_reading)
+                .where(fund_reading.c.indicator == indicator)
+                .order_by(fund_reading.c.month)
+            ).all()
+        return [
+            Reading(
+                r.indicator,
+                r.scope,
+                r.month,
+                r.value,
+                r.level,
+                r.threshold,
+                r.source,
+                r.note_zh,
+                r.note_en,
+                r.national,
+            )
+            for r in rows
+        ]
 
     # -------------------------------------------------------------------------------------- alerts
     def raise_alerts(
@@ -406,14 +584,28 @@ class FundStore:
             if clearing:
                 c.execute(fund_clearing.insert(), [{"run_id": run_id, **x} for x in clearing])
 
+    def budget_runs(self) -> list[tuple[str, int, str, int]]:
+        """(run_id, year, created, region budget) of every stored budget, newest first."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(
+                    fund_budget.c.run_id,
+                    fund_budget.c.year,
+                    fund_budget.c.created,
+                    fund_budget.c.region_budget_fen,
+                ).order_by(fund_budget.c.created.desc(), fund_budget.c.run_id.desc())
+            ).all()
+        return [(str(a), int(b), str(c_), int(d)) for a, b, c_, d in rows]
+
     def latest_budget(self) -> dict[str, Any] | None:
         """The newest budget run with its lines, months and clearing rows (plain dicts)."""
+        runs = self.budget_runs()
+        return self.budget_run(runs[0][0]) if runs else None
+
+    def budget_run(self, run_id: str) -> dict[str, Any] | None:
+        """A stored budget run with its lines, months and clearing rows (plain dicts); None if unknown."""
         with self.engine.connect() as c:
-            head = c.execute(
-                sa.select(fund_budget)
-                .order_by(fund_budget.c.created.desc(), fund_budget.c.run_id.desc())
-                .limit(1)
-            ).first()
+            head = c.execute(sa.select(fund_budget).where(fund_budget.c.run_id == run_id)).first()
             if head is None:
                 return None
             rid = head.run_id

@@ -1,4 +1,5 @@
-"""Fund tables: accounts (fund_batch, fund_entry), alerts (fund_alert, fund_alert_event), projections
+"""Fund tables: accounts (fund_batch, fund_entry, with fund_activity, fund_members, fund_institution_year),
+readings (fund_reading), alerts (fund_alert, fund_alert_event), projections
 (fund_projection), global budget and clearing (fund_budget, fund_budget_line, fund_budget_month,
 fund_clearing) — yibao.fund.schema.
 
@@ -52,6 +53,51 @@ def upgrade() -> None:
     )
     op.create_index("ix_fund_entry_fund_month", "fund_entry", ["fund_pay_type", "month"])
     op.create_index("ix_fund_entry_batch", "fund_entry", ["batch_id"])
+    op.create_table(
+        "fund_activity",
+        _id(),
+        sa.Column("batch_id", sa.String(80), sa.ForeignKey("fund_batch.batch_id"), nullable=False),
+        sa.Column("month", sa.String(7), nullable=False),
+        sa.Column("insutype", sa.String(6), nullable=False),
+        sa.Column("med_type", sa.String(6), nullable=False),
+        sa.Column("locality", sa.String(20), nullable=False),
+        sa.Column("visits", sa.BigInteger, nullable=False),
+        sa.Column("medfee_fen", sa.BigInteger, nullable=False),
+        sa.Column("fund_fen", sa.BigInteger, nullable=False),
+    )
+    op.create_index("ix_fund_activity_month", "fund_activity", ["month"])
+    op.create_table(
+        "fund_members",
+        sa.Column("year", sa.Integer, primary_key=True),
+        sa.Column("batch_id", sa.String(80), sa.ForeignKey("fund_batch.batch_id"), nullable=False),
+        sa.Column("in_service", sa.BigInteger, nullable=False),
+        sa.Column("retired", sa.BigInteger, nullable=False),
+        sa.Column("residents", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
+        "fund_institution_year",
+        sa.Column("year", sa.Integer, primary_key=True),
+        sa.Column("fixmedins_code", sa.String(30), primary_key=True),
+        sa.Column("fund_pay_type", sa.String(6), primary_key=True),
+        sa.Column("batch_id", sa.String(80), sa.ForeignKey("fund_batch.batch_id"), nullable=False),
+        sa.Column("paid_fen", sa.BigInteger, nullable=False),
+        sa.Column("inpatient_fen", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
+        "fund_reading",
+        sa.Column("month", sa.String(7), primary_key=True),
+        sa.Column("indicator", sa.String(40), primary_key=True),
+        sa.Column("scope", sa.String(20), primary_key=True),
+        sa.Column("value", sa.BigInteger, nullable=True),
+        sa.Column("unit", sa.String(12), nullable=False),
+        sa.Column("level", sa.String(10), nullable=False),
+        sa.Column("threshold", sa.BigInteger, nullable=True),
+        sa.Column("national", sa.BigInteger, nullable=True),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("note_zh", sa.Text, nullable=False),
+        sa.Column("note_en", sa.Text, nullable=False),
+        sa.Column("computed_at", sa.String(40), nullable=False),
+    )
     op.create_table(
         "fund_alert",
         sa.Column("alert_id", sa.String(40), primary_key=True),
@@ -154,6 +200,11 @@ def downgrade() -> None:
     op.drop_table("fund_alert_event")
     op.drop_index("ix_fund_alert_key", table_name="fund_alert")
     op.drop_table("fund_alert")
+    op.drop_table("fund_reading")
+    op.drop_table("fund_institution_year")
+    op.drop_table("fund_members")
+    op.drop_index("ix_fund_activity_month", table_name="fund_activity")
+    op.drop_table("fund_activity")
     op.drop_index("ix_fund_entry_batch", table_name="fund_entry")
     op.drop_index("ix_fund_entry_fund_month", table_name="fund_entry")
     op.drop_table("fund_entry")
