@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 
 import polars as pl
 
 from yibao.errors import FieldError
+from yibao.money import MoneyError, parse_ratio
 
 SURVEY_SCHEMA: dict[str, type[pl.DataType]] = {
     "fixmedins_code": pl.String,
@@ -65,3 +67,32 @@ def parse_survey_csv(text: str, surveyor: str = "") -> pl.DataFrame:
     if not rows:
         raise SurveyError("survey", "文件没有数据行 the file has no rows")
     return pl.DataFrame(rows, schema=SURVEY_SCHEMA, orient="row")
+
+
+def parse_inputs_csv(text: str, indicators: Sequence[str]) -> pl.DataFrame:
+    """Explicit indicator values (``fixmedins_code`` + indicator columns as decimals, e.g. ``0.97``) →
+    1/10000 integers; an empty cell stays not available, an unknown column is refused."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    head = reader.fieldnames or []
+    if "fixmedins_code" not in head:
+        raise SurveyError("inputs.fixmedins_code", "缺少该列 required column is missing")
+    cols = [c for c in head if c != "fixmedins_code"]
+    for c in cols:
+        if c not in indicators:
+            raise SurveyError(f"inputs.{c}", "不是考核指标 is not an assessment indicator")
+    rows: list[dict[str, object]] = []
+    for i, r in enumerate(reader, start=2):
+        code = (r.get("fixmedins_code") or "").strip()
+        if not code:
+            raise SurveyError(f"inputs line {i}.fixmedins_code", "机构编码为空 empty institution code")
+        row: dict[str, object] = {"fixmedins_code": code}
+        for c in cols:
+            raw = (r.get(c) or "").strip()
+            try:
+                row[c] = None if raw == "" else parse_ratio(raw, allow_negative=True)
+            except MoneyError as exc:
+                raise SurveyError(
+                    f"inputs line {i}.{c}", f"{raw!r} 不是小数 is not a decimal ({exc})"
+                ) from exc
+        rows.append(row)
+    return pl.DataFrame(rows, schema={"fixmedins_code": pl.String, **{c: pl.Int64 for c in cols}})

@@ -30,10 +30,13 @@ app.add_typer(bench_app, name="bench")
 def _mount_optional() -> None:
     """Capabilities with their own Typer apps, mounted here so the entry point stays thin."""
     from yibao.bench.api import bench_api_cmd
+    from yibao.bench.fund import bench_fund_cmd
+    from yibao.cli.assess import assess_app
     from yibao.cli.audit import audit_app
     from yibao.cli.audit_cases import cases_app
     from yibao.cli.care import care_app
     from yibao.cli.drg import drg_app
+    from yibao.cli.fund import fund_app
     from yibao.cli.payment import payment_app
     from yibao.cli.portal import portal_app
     from yibao.cli.serve import serve_cmd
@@ -60,6 +63,9 @@ def _mount_optional() -> None:
     app.add_typer(payment_app, name="payment", help="DRG/DIP 医院付费 hospital payment (点数法 / 按病种分值)")
     app.add_typer(voucher_app, name="voucher", help="医保电子凭证 electronic insurance voucher")
     app.add_typer(care_app, name="care", help="互联网医疗 internet care scenes")
+    app.add_typer(fund_app, name="fund", help="医保基金 fund: accounts, warnings, projection, budget")
+    app.add_typer(assess_app, name="assess", help="定点机构年度考核 institution assessment and appeals")
+    bench_app.command("fund", help="fund.project (10M persons) and assess.score (2,000)")(bench_fund_cmd)
 
 
 _mount_optional()

@@ -149,16 +149,6 @@ def cohort_from_frames(
         np.add.at(visits, (g_, s_, b_, v_), 1.0)
         for j, f in enumerate(fp.funds):
             np.add.at(cost[..., j], (g_, s_, b_, v_), s[f"f{f.code}"].to_numpy().astype(np.float64))
-    pop_b = np.zeros((3, 2, nb))
-    for b in range(nb):
-        pop_b[:, :, b] = pop_mid[:, :, bi == b].sum(axis=2)
-    pm = pop_b * n_months  # person-months
-    k = pp.costs.credibility_person_years * 12.0
-    pc_b = _credible(cost, pm, k)
-    util_b = _credible(visits, pm, k)
-    pc = pc_b[:, :, bi]  # (G,S,A,SVC,F)
-    util = util_b[:, :, bi]
-    # monthly payments and exposure of the base data
     pay = np.zeros((len(months), F))
     if s.height:
         by = s.group_by("month").agg(*[pl.col(f"f{f.code}").sum() for f in fp.funds])
@@ -166,9 +156,40 @@ def cohort_from_frames(
         for row in by.iter_rows():
             if row[0] in idx:
                 pay[idx[row[0]]] = np.asarray(row[1:], dtype=np.float64)
+    return cohort_from_cells(
+        base_month, tuple(fp.codes()), pop, pop_mid, cost, visits, n_months, assisted, months, pay, pp
+    )
+
+
+def cohort_from_cells(
+    base_month: str,
+    funds: tuple[str, ...],
+    pop: F64,
+    pop_mid: F64,
+    cost: F64,
+    visits: F64,
+    n_months: int,
+    assisted: dict[str, float],
+    months: list[str],
+    payments: F64,
+    pp: ProjectionParams,
+) -> CohortBase:
+    """The base from aggregates: persons by (group, sex, age) at the base month's end and in the middle of
+    the base year, payments (G, S, band, service, fund) and visits (G, S, band, service) of the base year
+    over ``n_months`` months — what a register of any size reduces to."""
+    ages = pop.shape[2]
+    bi = band_index(ages, pp.costs.age_bands)
+    nb = len(pp.costs.age_bands)
+    pop_b = np.zeros((3, 2, nb))
+    for b in range(nb):
+        pop_b[:, :, b] = pop_mid[:, :, bi == b].sum(axis=2)
+    pm = pop_b * n_months  # person-months
+    k = pp.costs.credibility_person_years * 12.0
+    pc = _credible(cost, pm, k)[:, :, bi]  # (G,S,A,SVC,F)
+    util = _credible(visits, pm, k)[:, :, bi]
     exposure = np.full(len(months), float((pop_mid[..., None, None] * pc).sum()))
     return CohortBase(
-        base_month, tuple(fp.codes()), pop, pc, util, assisted, months, pay, exposure, pop_mid * n_months / 12
+        base_month, funds, pop, pc, util, assisted, months, payments, exposure, pop_mid * n_months / 12
     )
 
 
