@@ -255,7 +255,8 @@ def fund_stage(
         out["readings"] = len(readings)
         out["alerts"] = len(alerts)
         if alerts:
-            a = alerts[0]
+            rank = {"months_payable": 0, "balance_rate": 1, "admission_rate": 2}
+            a = min(alerts, key=lambda x: (rank.get(x.indicator, 9), x.level != "red", x.alert_id))
             store.move_alert(
                 a.alert_id,
                 "acknowledged",

@@ -283,6 +283,7 @@ class Costs(Cited):
     unit_cost_trend: dict[Literal["outpatient", "inpatient"], Dec]
     utilisation_trend: dict[Literal["outpatient", "inpatient"], Dec]
     min_years_for_fit: int = Field(ge=2)
+    trend_prior_sd: Dec
     seasonality_min_years: int = Field(ge=1)
     seasonality_credibility_years: int = Field(ge=0)
 

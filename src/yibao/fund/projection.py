@@ -281,9 +281,15 @@ def fit_history(payments: F64, exposure: F64, months: Sequence[str], pp: Project
         shrink = nyears / (nyears + c) if nyears + c > 0 else 0.0
         season = np.exp(seas * shrink)
         season = season / season.mean()
-        g = math.exp(beta) - 1
-        trend = {s: g for s in SERVICES}
-        method, nz, ne = "fitted", f"按 {years:.1f} 年历史拟合", f"fitted on {years:.1f} years"
+        # the fit against the assumption, weighted by their precisions (normal prior on the log trend)
+        prior = _f(pp.costs.trend_prior_sd)
+        w = prior**2 / (prior**2 + se**2) if prior > 0 else 1.0
+        assumed = assumed_trend(pp)
+        trend = {s: math.exp(w * beta + (1 - w) * math.log1p(assumed[s])) - 1 for s in SERVICES}
+        se = math.sqrt(1.0 / (1.0 / prior**2 + 1.0 / se**2)) if prior > 0 and se > 0 else se
+        method = "fitted"
+        nz = f"按 {years:.1f} 年历史拟合：拟合年趋势 {math.exp(beta) - 1:+.1%}（标准误 {math.sqrt(cov[12, 12]):.1%}），与假设趋势按精度加权，拟合权重 {w:.0%}"
+        ne = f"fitted on {years:.1f} years: trend {math.exp(beta) - 1:+.1%} (se {math.sqrt(cov[12, 12]):.1%}), weighed against the assumed trend, weight of the fit {w:.0%}"
     else:
         resid = y - y.mean()
         trend, season, se = assumed_trend(pp), np.ones(12), 0.0

@@ -398,7 +398,7 @@ def message(r: Reading, scope_names: Mapping[str, tuple[str, str]]) -> tuple[str
     else:
         t_dir = "below" if r.indicator in ("balance_rate", "active_retired_ratio") else "above"
         rel, rel_en = ("低于", "below") if t_dir == "below" else ("高于", "above")
-    zh = f"{word_zh}：{sz}{r.month} {zh_name} {v}，{rel}预警线 {line}（依据：{r.source}）"
+    zh = f"{word_zh}：{sz} {r.month} {zh_name} {v}，{rel}预警线 {line}（依据：{r.source}）"
     en = f"{word_en}: {se} {r.month} {en_name} {v}, {rel_en} the line {line} (source: {r.source})"
     return zh, en
 

@@ -242,6 +242,17 @@ def geojson(geo: Geography, properties: dict[str, dict[str, Any]] | None = None)
     return {"type": "FeatureCollection", "name": "yibao synthetic region", "features": feats}
 
 
+def _census_weights(data_dir: Path) -> dict[str, float]:
+    """District populations the generator drew from (``codes.DISTRICTS`` of the manifest's region)."""
+    from yibao.synth.codes import DISTRICTS
+
+    m = data_dir / "manifest.json"
+    if not m.is_file():
+        return {}
+    admdvs = str(json.loads(m.read_text(encoding="utf-8")).get("region_admdvs", ""))
+    return {name: float(w) for name, w in DISTRICTS.get(admdvs, ())}
+
+
 def write_geo(data_dir: Path, seed: int = 0) -> dict[str, Path]:
     """Read a synth output directory (persons, institutions), write ``region.geojson``,
     ``institution_coords.parquet`` and ``residence_coords.parquet`` beside it; return their paths."""
@@ -253,6 +264,9 @@ def write_geo(data_dir: Path, seed: int = 0) -> dict[str, Path]:
         if d not in names:
             names.append(d)
     weights = [float(dict(pop.iter_rows()).get(d, 1)) for d in names]
+    census = _census_weights(data_dir)  # the generator's district populations, when it used a known table
+    if census and all(n in census for n in names):
+        weights = [census[n] for n in names]
     geo = make_geography(names, weights, seed)
     households = (
         persons.group_by("household_id", "district").agg(pl.len().alias("members")).sort("household_id")

@@ -21,7 +21,12 @@ from yibao.policy.book import PolicyBook
 from yibao.settings import Settings
 from yibao.web.masking import install_log_masking
 
-WEB_ROUTERS = ("yibao.web.portal.pages", "yibao.web.portal.care_pages", "yibao.web.dashboard.pages")
+WEB_ROUTERS = (
+    "yibao.web.portal.pages",
+    "yibao.web.portal.care_pages",
+    "yibao.web.dashboard.pages",
+    "yibao.web.dashboard.fund_pages",
+)
 STATIC_DIRS = {  # URL name -> folder under src/yibao
     "portal": "web/portal/static",
     "dashboard": "web/dashboard/static",

@@ -68,17 +68,7 @@ def overview_data(request: Request) -> dict[str, Any]:
     region = book.loaded.region
     schemes = {s.code: (s.name, s.name_en) for s in region.schemes}
     levels = {x.code: (x.name, x.name_en) for x in region.hospital_levels}
-    fund_file = data.load_fund_file()
-    exp = core.expenditure_by_scheme_month(df)
-    fund: dict[str, list[core.MonthRow]] = {}
-    for scheme, by_month in sorted(exp.items()):
-        if fund_file is not None:
-            income = fund_file.income.get(scheme, {})
-            opening = fund_file.opening_balance.get(scheme, 0)
-        else:
-            income = core.illustrative_income(by_month, params.income_ratio.get(scheme, 10_000))
-            opening = 0
-        fund[scheme] = core.fund_by_month(by_month, income, opening, params.bands)
+    fund, fund_source, alerts = _fund_overview(request, df, params, schemes)
     catalogue: dict[str, Any] = {}
     for v in region.versions:
         catalogue.update(book.for_date(v.effective_from).catalogue)
@@ -86,8 +76,8 @@ def overview_data(request: Request) -> dict[str, Any]:
     return {
         "params": params,
         "fund": fund,
-        "fund_source": fund_file.source if fund_file else None,
-        "alerts": core.alerts_for(schemes, fund, params.bands),
+        "fund_source": fund_source,
+        "alerts": alerts,
         "schemes": schemes,
         "levels": levels,
         "by_scheme": core.breakdown(df, "insutype"),
@@ -102,6 +92,60 @@ def overview_data(request: Request) -> dict[str, Any]:
         "visits": df.height,
         "total_medfee": int(df["medfee"].sum()) if df.height else 0,
     }
+
+
+def _fund_overview(
+    request: Request, df: Any, params: core.DashParams, schemes: dict[str, tuple[str, str]]
+) -> tuple[dict[str, list[core.MonthRow]], str | None, list[core.Alert]]:
+    """The pooled funds month by month: from the booked fund accounts (with their open alerts), else from a
+    bureau's fund file, else expenditure only (income not booked: no months payable, no alerts)."""
+    from yibao.fund.accounts import positions
+    from yibao.fund.params import load_params as load_fund_params
+    from yibao.fund.store import FundStore
+
+    fp = load_fund_params()
+    store = FundStore(_engine(request))
+    entries = store.entries()
+    if entries.height:
+        pos = positions(entries, fp.codes(), fp.months_payable)
+        fund = {
+            f.scheme or f.code: [
+                core.MonthRow(
+                    r.month,
+                    r.income + r.interest + r.transfer_in - r.transfer_out,
+                    r.payments,
+                    r.closing,
+                    r.months_x100,
+                    r.band,
+                )
+                for r in pos[f.code]
+            ]
+            for f in fp.funds
+            if f.group == "pool"
+        }
+        alerts = [
+            core.Alert("red" if a.level == "red" else "amber", a.scope, a.message_zh, a.message_en)
+            for a in store.alerts(open_only=True)
+        ]
+        return fund, "基金账户（已记账，见“基金账户”页） booked fund accounts", alerts
+    exp = core.expenditure_by_scheme_month(df)
+    fund_file = data.load_fund_file()
+    if fund_file is not None:
+        fund = {
+            scheme: core.fund_by_month(
+                by_month,
+                fund_file.income.get(scheme, {}),
+                fund_file.opening_balance.get(scheme, 0),
+                params.bands,
+            )
+            for scheme, by_month in sorted(exp.items())
+        }
+        return fund, fund_file.source, core.alerts_for(schemes, fund, params.bands)
+    fund = {
+        scheme: [core.MonthRow(m, 0, by_month[m], 0, None, "none") for m in sorted(by_month)]
+        for scheme, by_month in sorted(exp.items())
+    }
+    return fund, None, []
 
 
 @router.get("/echarts.min.js")
