@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from yibao.fund import core
-from yibao.fund.core import FRAME_SCHEMA, Bands, DashboardError
+from yibao.fund.core import FRAME_SCHEMA, Bands
 
 BANDS = Bands(3, 6, 9, 15, "test")
 
@@ -46,14 +46,6 @@ def test_fund_by_month_accumulates_the_balance() -> None:
     # Feb: balance 1000 / (400 / 2) = 5.00 months → amber
     assert (rows[1].months_x100, rows[1].band) == (500, "amber")
     assert (rows[0].months_x100, rows[0].band) == (1_100, "high")
-
-
-def test_illustrative_income_applies_the_ratio_half_up_per_month() -> None:
-    assert core.illustrative_income({"2025-01": 10_000, "2025-02": 1}, 13_456) == {
-        "2025-01": 13_456,
-        "2025-02": 1,
-    }
-    assert core.illustrative_income({"2025-01": 3}, 15_000) == {"2025-01": 5}  # 4.5 → 5
 
 
 def test_alerts_name_the_scheme_and_the_band() -> None:
@@ -136,39 +128,33 @@ def test_shipped_parameters_load_with_sources() -> None:
         9,
         15,
     )
-    assert p.income_ratio == {"310": 13_456, "390": 10_524}
-    assert "18,292.91" in p.income_source
+    assert "人社部发〔2009〕67号" in p.bands.source
+
+
+def _fund_params() -> dict[str, object]:
+    import yaml
+
+    from yibao.fund.params import HERE
+
+    data: dict[str, object] = yaml.safe_load((HERE / "params.yaml").read_text(encoding="utf-8"))
+    return data
 
 
 def test_bands_must_rise() -> None:
-    with pytest.raises(DashboardError) as e:
-        core.parse_params(
-            {
-                "months_payable": {
-                    "red_below": 6,
-                    "amber_below": 3,
-                    "target_upto": 9,
-                    "excessive_above": 15,
-                    "source": "x",
-                },
-                "illustrative_income": {"source": "x", "ratio": {}},
-            }
-        )
-    assert e.value.field == "months_payable"
+    from yibao.fund.params import FundParams, FundParamsError, parse
+
+    data = _fund_params()
+    data["months_payable"] = {**data["months_payable"], "red_below": 7}  # type: ignore[dict-item]
+    with pytest.raises(FundParamsError) as e:
+        parse(FundParams, data, "params.yaml")
+    assert e.value.field.startswith("params.yaml:months_payable")
 
 
-def test_a_bad_income_ratio_is_named() -> None:
-    with pytest.raises(DashboardError) as e:
-        core.parse_params(
-            {
-                "months_payable": {
-                    "red_below": 3,
-                    "amber_below": 6,
-                    "target_upto": 9,
-                    "excessive_above": 15,
-                    "source": "x",
-                },
-                "illustrative_income": {"source": "x", "ratio": {"310": "1.23456"}},
-            }
-        )
-    assert e.value.field == "illustrative_income.ratio.310"
+def test_every_number_cites_a_listed_source() -> None:
+    from yibao.fund.params import FundParams, FundParamsError, parse
+
+    data = _fund_params()
+    data["interest"] = {**data["interest"], "source": "a blog"}  # type: ignore[dict-item]
+    with pytest.raises(FundParamsError) as e:
+        parse(FundParams, data, "params.yaml")
+    assert e.value.field == "interest.source"

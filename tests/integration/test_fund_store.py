@@ -1,0 +1,229 @@
+"""The fund and assessment tables on SQLite and PostgreSQL: a booking is all or nothing and never twice;
+an alert is raised once per breach, carried while it lasts, acknowledged, followed up and closed by named
+people; an appeal is filed in time, decided, and rescoring follows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from yibao.assess import core as acore
+from yibao.assess.appeal import AppealError
+from yibao.assess.params import load_params as load_assess
+from yibao.assess.store import AssessStore
+from yibao.db import parse_url
+from yibao.fund import accounts
+from yibao.fund.accounts import FundError
+from yibao.fund.params import load_params
+from yibao.fund.store import FundStore
+from yibao.fund.warning import AlertError, Members, Reading
+from yibao.workdays import national_calendar
+
+FP = load_params()
+NOW = dt.datetime(2026, 1, 12, 9, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def engine(db_url: str) -> sa.Engine:
+    eng = sa.create_engine(parse_url(db_url)[2])
+    yield eng  # type: ignore[misc]
+    eng.dispose()
+
+
+def _income() -> pl.DataFrame:
+    return accounts.income_entries(
+        pl.DataFrame(
+            {
+                "month": ["2025-01", "2025-02"],
+                "fund_pay_type": ["390100", "390100"],
+                "source": ["individual", "fiscal_subsidy"],
+                "amount_fen": [1_000, 2_000],
+            }
+        ),
+        FP.codes(),
+    )
+
+
+def test_a_batch_is_booked_once_and_read_back_exactly(engine: sa.Engine) -> None:
+    st = FundStore(engine)
+    act = pl.DataFrame(
+        {
+            "month": ["2025-01"],
+            "insutype": ["390"],
+            "med_type": ["21"],
+            "locality": ["local"],
+            "visits": [3],
+            "medfee": [900],
+            "fund": [600],
+        }
+    )
+    hist = pl.DataFrame(
+        {
+            "year": [2025],
+            "fixmedins_code": ["H1"],
+            "fund_pay_type": ["390100"],
+            "paid_fen": [600],
+            "inpatient_fen": [600],
+        }
+    )
+    b = st.book(
+        _income(),
+        batch_id="t-income-2025",
+        kind="income",
+        period="2025",
+        label="收入",
+        source="测试",
+        funds=FP.codes(),
+        actor="tester",
+        now=NOW,
+        activity=act,
+        members=(2025, Members(1, 2, 3)),
+        institution_year=hist,
+    )
+    assert (b.entries, b.total_fen) == (2, 3_000)
+    with pytest.raises(FundError) as e:
+        st.book(
+            _income(),
+            batch_id="t-income-2025",
+            kind="income",
+            period="2025",
+            label="x",
+            source="x",
+            funds=FP.codes(),
+            actor="x",
+        )
+    assert e.value.code == "duplicate"
+    got = st.entries()
+    assert got.sort("month").select("month", "source", "amount_fen").rows() == [
+        ("2025-01", "individual", 1_000),
+        ("2025-02", "fiscal_subsidy", 2_000),
+    ]
+    assert st.activity()["visits"].to_list() == [3] and st.members() == {2025: Members(1, 2, 3)}
+    assert st.institution_history()["paid_fen"].to_list() == [600]
+    bad = _income().with_columns(pl.lit(-5).alias("amount_fen"))
+    with pytest.raises(FundError):
+        st.book(
+            bad,
+            batch_id="t-bad",
+            kind="income",
+            period="2025",
+            label="x",
+            source="x",
+            funds=FP.codes(),
+            actor="x",
+        )
+    assert not st.has_batch("t-bad") and st.entries().height == 2  # nothing half-written
+
+
+def _breach(month: str, level: str = "amber", value: int = 450) -> Reading:
+    return Reading("months_payable", "390100", month, value, level, 600, "人社部发〔2009〕67号")
+
+
+def test_the_alert_lifecycle(engine: sa.Engine) -> None:
+    st = FundStore(engine)
+    msg = {("months_payable", "390100"): ("黄色预警：居民基金", "amber")}
+    new = st.raise_alerts(
+        [_breach("2025-05"), Reading("balance_rate", "390100", "2025-05", 900, "ok", 500, "x")], msg, NOW
+    )
+    assert len(new) == 1
+    # the same breach next month updates the alert; a worse level is logged, not a second alert
+    assert st.raise_alerts([_breach("2025-06", "red", 250)], msg, NOW) == []
+    a = st.alert(new[0])
+    assert (a.first_month, a.last_month, a.level, a.status) == ("2025-05", "2025-06", "red", "open")
+    with pytest.raises(AlertError):
+        st.move_alert(a.alert_id, "closed", actor="张三", note="x", now=NOW)
+    st.move_alert(a.alert_id, "acknowledged", actor="张三", now=NOW)
+    st.move_alert(a.alert_id, "following_up", actor="李四", note="约谈定点医院", now=NOW)
+    with pytest.raises(AlertError) as e:
+        st.move_alert(a.alert_id, "closed", actor="李四", note="  ", now=NOW)
+    assert e.value.field == "note"
+    st.move_alert(a.alert_id, "closed", actor="李四", note="已整改", now=NOW)
+    ev = st.events(a.alert_id)
+    assert [x.status for x in ev] == ["open", "level", "acknowledged", "following_up", "closed"]
+    assert [x.actor for x in ev[2:]] == ["张三", "李四", "李四"] and ev[-1].note == "已整改"
+    # a closed alert stays closed: the next breach opens a new one
+    assert len(st.raise_alerts([_breach("2025-07")], msg, NOW)) == 1
+    assert len(st.alerts(open_only=True)) == 1 and len(st.alerts()) == 2
+    with pytest.raises(AlertError) as e2:
+        st.move_alert("A-none", "acknowledged", actor="x")
+    assert e2.value.code == "unknown_alert"
+
+
+def test_readings_are_stored_per_month_and_replaced_when_recomputed(engine: sa.Engine) -> None:
+    st = FundStore(engine)
+    st.save_readings([_breach("2025-05"), _breach("2025-06")], NOW)
+    st.save_readings([_breach("2025-06", "red", 200)], NOW)
+    assert [(r.month, r.level) for r in st.reading_series("months_payable")] == [
+        ("2025-05", "amber"),
+        ("2025-06", "red"),
+    ]
+    assert st.readings()[0].value == 200
+
+
+def test_scores_appeals_and_rescoring(engine: sa.Engine) -> None:
+    p = load_assess()
+    st = AssessStore(engine)
+    keys = list(p.indicators)
+    frame = pl.DataFrame(
+        {
+            "fixmedins_code": ["H1"],
+            "level": ["2"],
+            **{k: [None] for k in keys},
+            "ratings_n": [None],
+            "survey_n": [None],
+            "ratings_rate": [None],
+            "survey_rate": [None],
+        },
+        schema={
+            "fixmedins_code": pl.String,
+            "level": pl.String,
+            **{k: pl.Int64 for k in [*keys, "ratings_n", "survey_n", "ratings_rate", "survey_rate"]},
+        },
+    ).with_columns(pl.lit(4_500).alias("drug_share"), pl.lit(9_500).alias("satisfaction"))
+    scores = acore.score(frame, p)
+    st.save_run(
+        "r1",
+        2025,
+        frame,
+        scores,
+        p,
+        notified_on=dt.date(2026, 1, 12),
+        names={"H1": "第一医院"},
+        inputs={"x": True},
+        now=NOW,
+    )
+    s = st.get_score("r1", "H1")
+    assert s.zh[0].startswith("第一医院（H1）") and s.version == 1
+    cal = national_calendar()
+    a = st.file_appeal(
+        "r1",
+        "H1",
+        "drug_share",
+        "外院药品误计",
+        actor="H1-医保办",
+        today=dt.date(2026, 1, 15),
+        p=p,
+        cal=cal,
+        now=NOW,
+    )
+    with pytest.raises(AppealError) as dup:
+        st.file_appeal("r1", "H1", "drug_share", "再次", actor="H1", today=dt.date(2026, 1, 15), p=p, cal=cal)
+    assert dup.value.code == "duplicate"
+    with pytest.raises(AppealError) as late:
+        st.file_appeal(
+            "r1", "H1", "self_pay_share", "x", actor="H1", today=dt.date(2026, 3, 30), p=p, cal=cal
+        )
+    assert late.value.code == "late"
+    with pytest.raises(AppealError):
+        st.move_appeal(a.appeal_id, "under_review", actor="H1", role="institution", p=p)
+    st.move_appeal(a.appeal_id, "under_review", actor="稽核员", role="auditor", p=p, now=NOW)
+    done = st.move_appeal(
+        a.appeal_id, "upheld", actor="稽核员", role="auditor", note="核实", revised_value=3_000, p=p, now=NOW
+    )
+    after = st.get_score("r1", "H1")
+    assert done.score_before == s.score_x100 and done.score_after == after.score_x100 > s.score_x100
+    assert after.version == 2 and any(a.appeal_id in x for x in after.zh)
+    assert [e[1] for e in st.appeal_events(a.appeal_id)] == ["filed", "under_review", "upheld"]
