@@ -47,13 +47,14 @@ def test_chart_data_adds_up_to_the_ledger_totals(auditor: TestClient, seeded: Se
     assert spent == totals["hifp_pay"]
 
 
-def test_overview_shows_districts_drivers_and_the_illustrative_income_label(
+def test_overview_shows_districts_drivers_and_says_when_no_fund_accounts_are_booked(
     auditor: TestClient, seeded: Seeded
 ) -> None:
     page = auditor.get("/dashboard").text
     districts = set(pl.read_parquet(seeded.data_dir / "institutions.parquet")["district"].to_list())
     assert any(d in page for d in districts)
-    assert "尚未导入基金收入数据" in page and "18,292.91" in page
+    assert "基金账户尚未记账" in page and "yibao fund book" in page
+    assert 'class="alert' not in page  # no income booked: no months payable, no invented deficit
     assert 'id="drivers"' in page and "/dashboard/echarts.min.js" in page
 
 

@@ -226,6 +226,12 @@ def fund_budget(request: Request, p: Staff, run: str | None = None) -> Response:
 
 
 # ---------------------------------------------------------------------------------------- assessment
+def _today() -> Any:
+    from yibao.web.portal import pages as portal_pages
+
+    return portal_pages.local_today()
+
+
 def _may_see(p: Principal, code: str) -> None:
     if p.role == "institution" and p.fixmedins_code != code:
         raise HTTPException(403, "只能查看本机构的考核结果 an institution sees its own assessment only")
@@ -295,7 +301,8 @@ def assess_detail(request: Request, p: StaffOrInstitution, code: str) -> Respons
             "STATE_NAMES": ap.STATE_NAMES,
             "inst": _institutions(request).get(code),
             "clearing": clearing,
-            "can_file": p.role == "institution" and p.fixmedins_code == code,
+            "can_file": p.role == "institution" and p.fixmedins_code == code and _today() <= file_by,
+            "window_open": _today() <= file_by,
         },
     )
 
