@@ -190,3 +190,15 @@ def test_the_alert_lifecycle_allows_acknowledge_follow_up_and_close() -> None:
     warning.check_move("acknowledged", "following_up", "张三", "约谈医院")
     warning.check_move("following_up", "following_up", "张三", "复核")
     warning.check_move("following_up", "closed", "张三", "已整改")
+
+
+def test_the_assistance_fund_pays_the_premiums_it_subsidises() -> None:
+    from yibao.fund.service import premium_subsidy_payments
+
+    c = income.HeadCounts(in_service=0, retired=0, residents=50, assisted={"TK": 3, "DB": 4})
+    inc = accounts.income_entries(income.contributions(c, RATES, 2025), FP.codes())
+    pay = premium_subsidy_payments(inc, FP.codes())
+    assert pay["fund_pay_type"].unique().to_list() == ["610100"] and pay["kind"].unique().to_list() == [
+        "payment"
+    ]
+    assert pay["amount_fen"].sum() == inc.filter(pl.col("source") == "assistance")["amount_fen"].sum() > 0

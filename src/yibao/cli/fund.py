@@ -78,9 +78,10 @@ def book(
     db: DbOpt = None,
     region: RegionOpt = "xian",
     income: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
-            help="income entries in the enrolment income_frame shape (Parquet/CSV); default: stand-in"
+            help="income in the enrolment income_frame shape (Parquet/CSV; repeat for several files, e.g. "
+            "`yibao enrol income` plus the assistance budget); default: the stand-in contributions"
         ),
     ] = None,
     opening: Annotated[
@@ -96,7 +97,13 @@ def book(
         with FundStore.open(_url(db)) as store:
             settled = data.settled_frame(store.engine, year)
             persons = data.persons_frame(store.engine)
-            inc = _read_frame(income) if income else None
+            inc = (
+                pl.concat(
+                    [_read_frame(f).select("month", "fund_pay_type", "source", "amount_fen") for f in income]
+                )
+                if income
+                else None
+            )
             op, op_src = None, ""
             if opening is not None:
                 body = yaml.safe_load(opening.read_text(encoding="utf-8")) or {}

@@ -82,8 +82,8 @@ def restated_year(
 
 
 def _claims(vis: pl.DataFrame, ppl_dir: Path, year: int, policy_year: int) -> pl.DataFrame:
+    from yibao.demo.payment import claims_from_grouped
     from yibao.drg import cases_from_synth, group_frame, load_scheme
-    from yibao.payment.demo import claims_from_grouped
 
     cases = cases_from_synth(
         vis,

@@ -93,6 +93,34 @@ def institution_year(settled: pl.DataFrame, fp: FundParams) -> pl.DataFrame:
     )
 
 
+ASSISTANCE_FUND = "610100"
+
+
+def premium_subsidy_payments(income_entries: pl.DataFrame, codes: Sequence[str]) -> pl.DataFrame:
+    """What the assistance fund pays for the premiums it subsidises (资助参保支出): the resident funds book
+    that money as income with source ``assistance``; the assistance fund books the same amount, the same
+    month, as a payment (source ``premium_subsidy``).  Nothing when no assistance fund is configured."""
+    if ASSISTANCE_FUND not in codes:
+        return accounts.empty_entries()
+    a = income_entries.filter(
+        (pl.col("source") == "assistance") & (pl.col("fund_pay_type") != ASSISTANCE_FUND)
+    )
+    return (
+        a.group_by("month")
+        .agg(pl.col("amount_fen").sum())
+        .filter(pl.col("amount_fen") > 0)
+        .select(
+            "month",
+            pl.lit(ASSISTANCE_FUND).alias("fund_pay_type"),
+            pl.lit("payment").alias("kind"),
+            pl.lit("premium_subsidy").alias("source"),
+            pl.lit("").alias("counterpart"),
+            pl.col("amount_fen").cast(pl.Int64),
+        )
+        .sort("month")
+    )
+
+
 def book_year(
     store: FundStore,
     s: Setup,
@@ -139,9 +167,10 @@ def book_year(
         )
     else:
         inc_src = "参保登记与征缴 enrolment income_frame"
+    inc_entries = accounts.income_entries(income_frame, codes)
     out.append(
         store.book(
-            accounts.income_entries(income_frame, codes),
+            pl.concat([inc_entries, premium_subsidy_payments(inc_entries, codes)]),
             batch_id=f"{tag}-income-{year}",
             kind="income",
             period=str(year),
