@@ -285,7 +285,6 @@ class Costs(Cited):
     min_years_for_fit: int = Field(ge=2)
     trend_prior_sd: Dec
     seasonality_min_years: int = Field(ge=1)
-    seasonality_credibility_years: int = Field(ge=0)
 
     @model_validator(mode="after")
     def _bands(self) -> Costs:

@@ -276,9 +276,15 @@ def fit_history(payments: F64, exposure: F64, months: Sequence[str], pp: Project
         cov = s2 * np.linalg.pinv(X.T @ X)
         beta, se = float(coef[12]), math.sqrt(max(cov[12, 12], 0.0))
         seas = coef[:12] - coef[:12].mean()
-        nyears = years if years >= pp.costs.seasonality_min_years else 0.0
-        c = pp.costs.seasonality_credibility_years
-        shrink = nyears / (nyears + c) if nyears + c > 0 else 0.0
+        # empirical Bayes: each month's index is seen `years` times with noise s2, so its sampling variance
+        # is about s2 / years; the true seasonal spread is what is left of the indices' spread above that
+        noise_var = s2 / max(years, 1e-9)
+        true_var = max(float(seas.var()) - noise_var, 0.0)
+        shrink = (
+            true_var / (true_var + noise_var)
+            if years >= pp.costs.seasonality_min_years and true_var > 0
+            else 0.0
+        )
         season = np.exp(seas * shrink)
         season = season / season.mean()
         # the fit against the assumption, weighted by their precisions (normal prior on the log trend)
