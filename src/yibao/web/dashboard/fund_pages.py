@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
+from yibao.access.principal import Principal
 from yibao.assess import appeal as ap
 from yibao.assess.params import load_params as load_assess
 from yibao.assess.store import AssessStore
@@ -20,7 +21,7 @@ from yibao.fund import accounts, data
 from yibao.fund import service as fs
 from yibao.fund.store import FundStore
 from yibao.fund.warning import NAMES, STATUS_NAMES, fmt_value
-from yibao.web.auth import Principal, require
+from yibao.web.auth import require
 from yibao.web.dashboard.pages import render
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
