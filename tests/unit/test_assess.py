@@ -1,5 +1,5 @@
 """The annual assessment: points between the lines, weight handed on when an input is not available,
-the release of the withheld deposit by score, the satisfaction coefficient (under 80 % → 0.95, seed 003),
+the release of the withheld deposit by score, the satisfaction coefficient (under 80 % → 0.95),
 indicators from settlements, lines and DRG cases, the survey import, and the appeal clocks in working days."""
 
 from __future__ import annotations
