@@ -203,6 +203,8 @@ def run_demo(
     url = f"sqlite:///{db_path}"
     result.update(_payment_stage(console, url, path, data_dir, persons=persons, year=year, seed=seed))
     result.update(_audit_stage(console, url, data_dir, year=year))
+    _fund_stage(console, url, data_dir, path, year=year, seed=seed)
+    _care_stage(console, url, region=region)
     logins = seed_demo_users(
         url, login_order(records, per_person, frozenset(stayed)), fixmedins_code=by_inst.most_common(1)[0][0]
     )
@@ -412,3 +414,28 @@ def _summary(console: Console, region: object, by_key: dict[tuple[str, str], lis
 
 
 __all__ = ["FUND_FIELDS", "msgid_for", "run_demo"]
+
+
+def _fund_stage(console: Console, url: str, data_dir: Path, region: Path, *, year: int, seed: int) -> None:
+    """The funds' year with real income and expenditure, a warning raised and acknowledged, the projection
+    with its backtest, the budget and each institution's assessment (docs/FUND.md, docs/ASSESSMENT.md)."""
+    from yibao.demo.fund import fund_stage
+
+    with console.status("基金与考核 fund accounts, warnings, projection, budget and assessment …") as status:
+        out = fund_stage(url, data_dir, region=region, year=year, seed=seed, progress=status.update)
+    console.rule("基金运行与机构考核 funds and institution assessment")
+    for line in out["lines"]:
+        console.print(line)
+
+
+def _care_stage(console: Console, url: str, *, region: str) -> None:
+    """Internet care and the electronic voucher, scene by scene (docs/INTERNET_CARE.md)."""
+    from yibao.demo.care import run_care_demo
+
+    console.rule("互联网医疗与医保电子凭证 internet care and the electronic insurance voucher")
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("场景 scene")
+    table.add_column("结果 outcome")
+    for scene, outcome in run_care_demo(url, region=region):
+        table.add_row(scene, outcome)
+    console.print(table)
