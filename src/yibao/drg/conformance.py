@@ -74,8 +74,12 @@ COMMON_PDX = (
 COMMON_SDX = (
     "I10 E119 E785 I2510 N183 N184 I4891 E039 F329 K219 Z794 Z7901 Z87891 E669 E6601 D649 J449 "
     "G4733 M199 E1122 I129 Z9181 F17210 Z66 R2689 M6281 E559 G8929 Z8673 N400 Z951 Z96651 I739 "
-    "Z370 Z3A39 O99214 O99284 O09523 P0730 P599 Z23"
 ).split()
+MATERNAL_SDX = (
+    "Z370 Z3A39 Z3A38 Z3A40 O99214 O99284 O09523 O700 O701 O99824 O2441 O134 O99019 O9989 Z3009 O4202 "
+    "O99334 F17210 Z6841"
+).split()
+NEWBORN_SDX = "P599 P0730 P0734 P0737 Z23 P922 P704 P220 Q381 P051 P809 P0739 P0832".split()
 ACUTE = (
     "N179 E871 E872 D62 J9601 J9621 R6521 I5023 I5021 E43 N170 G9341 K7211 L89154 J690 A419 "
     "E1165 E861 R6520 I2699 D6959 N390 T83511A L89153 S72001A S0990XA"
@@ -143,9 +147,14 @@ class _Pools:
                 self.pr_by_mark[m].append(code)
         self.common_pdx = [c for c in COMMON_PDX if c in f.dx]
         self.common_sdx = [c for c in COMMON_SDX if c in f.dx]
+        self.maternal_sdx = [c for c in MATERNAL_SDX if c in f.dx]
+        self.newborn_sdx = [c for c in NEWBORN_SDX if c in f.dx]
         self.acute = [c for c in ACUTE if c in f.dx]
         self.common_pr = set(c for c in COMMON_PROC if c in f.pr)
-        self.common_dx = set(self.common_pdx) | set(self.common_sdx) | set(self.acute)
+        self.common_dx = (
+            set(self.common_pdx) | set(self.common_sdx) | set(self.acute) | set(self.maternal_sdx)
+            | set(self.newborn_sdx)
+        )
         self.cc = [c for c, v in f.dx.items() if v[1] == 1]
         self.mcc = [c for c, v in f.dx.items() if v[1] == 2]
         self.hac = sorted({c for m in f.hac_lists for c in self.dx_by_mark.get(m, [])})
@@ -153,6 +162,7 @@ class _Pools:
         self.nonor = [c for c in self.pr_by_mark.get("nonor", [])]
         self.rules: dict[str, list[tuple[str, str, _Node]]] = {}
         self.rule_of_drg: dict[str, tuple[str, _Node]] = {}
+        self.family_of: dict[str, str] = {}
         for lst, rules in f.rules.items():
             out = []
             for r in rules:
@@ -161,8 +171,11 @@ class _Pools:
                 node = parse(r.formula)
                 out.append((r.drg, r.formula, node))
                 self.rule_of_drg.setdefault(r.drg, (lst, node))
+                if r.family:
+                    self.family_of[r.drg] = r.family
             self.rules[lst] = out
-        self.excl = {c: set(f.exclusion_groups[g]) for c, g in f.pdx_exclusion.items()}
+        groups = [frozenset(g) for g in f.exclusion_groups]
+        self.excl = {c: groups[g] for c, g in f.pdx_exclusion.items()}
         self.sex_mdc = f.dx_sex_mdc
 
 
@@ -192,12 +205,13 @@ class _Builder:
         self.mix = mix
         self.rng = rng
 
-    def case(self, lst: str, node: _Node) -> dict[str, Any]:
+    def case(self, lst: str, node: _Node, target: str = "") -> dict[str, Any]:
         """A case meeting ``node`` (a rule of list ``lst``), with comorbidities and a discharge status."""
         rng, p = self.rng, self.p
         atoms: list[str] = []
         _needs(node, rng, atoms)
-        pdx_marks = [a[4:] for a in atoms if a.startswith("PDX:")]
+        # ONLY:m (the pdx and every secondary diagnosis have m) also asks the pdx for m
+        pdx_marks = [a.split(":", 1)[1] for a in atoms if a.startswith("PDX:") or a.startswith("ONLY:")]
         mdc = lst if lst not in (p.f.pre, p.f.unrelated or "") and lst in p.pdx_by_mdc else ""
         pdx = self._pdx(mdc, pdx_marks)
         sdx: list[str] = []
@@ -211,8 +225,13 @@ class _Builder:
                 severity = a
             elif a.startswith("SDX:"):
                 self._add(sdx, p.dx_by_mark.get(a[4:], []), p.common_dx)
-            elif a.startswith("ONLY:"):
+            elif a.startswith("ONLY:"):  # e.g. normal newborn: no secondary diagnosis, or only these
                 sdx.clear()
+                only = p.dx_by_mark.get(a[5:], [])
+                for _ in range(int(rng.integers(0, 3))):
+                    self._add(sdx, only, p.common_dx)
+                self._companions(procs)
+                return self._finish(pdx, sdx, procs, status, mdc)
             elif a == "DIED":
                 status = STATUS_DIED
             elif a == "AMA":
@@ -240,6 +259,15 @@ class _Builder:
                 elif m in p.dx_by_mark:
                     self._add(sdx, p.dx_by_mark[m], p.common_dx)
         self._companions(procs)
+        if not severity and target:  # the family's severity split tells which level the target needs
+            fam = p.f.families.get(p.family_of.get(target, ""))
+            if fam is not None and "ALL" not in fam.drg:
+                if target == fam.drg["MCC"]:
+                    severity = "MCC"
+                elif target == fam.drg["CC"] and target != fam.drg["NONE"]:
+                    severity = "CC"
+                elif target == fam.drg["NONE"]:
+                    severity = "NONE"
         self._comorbid(pdx, sdx, severity)
         return self._finish(pdx, sdx, procs, status, mdc)
 
@@ -287,17 +315,29 @@ class _Builder:
 
     def _comorbid(self, pdx: str, sdx: list[str], severity: str) -> None:
         rng, p, mix = self.rng, self.p, self.mix
-        excl = p.excl.get(pdx, set())
+        excl = p.excl.get(pdx, frozenset())
+        mdc = p.dx_mdc.get(pdx, "")
+        chronic = p.newborn_sdx if mdc == "15" else p.maternal_sdx if mdc == "14" else p.common_sdx
+        if severity == "NONE":  # a case of the "without CC/MCC" DRG: comorbidities that are no CC / MCC
+            for _ in range(int(min(rng.poisson(mix.comorbidities), 15))):
+                c = _pick(rng, chronic, None)
+                if (p.dx_level.get(c) == 0 or c in excl) and c != pdx and c not in sdx:
+                    sdx.append(c)
+            return
         if severity:
-            pool = [c for c in (p.acute if rng.random() < 0.7 else (p.mcc if severity == "MCC" else p.cc))
-                    if p.dx_level.get(c) == (2 if severity == "MCC" else 1) and c not in excl and c != pdx]
-            if pool:
-                sdx.append(_pick(rng, pool, None))
+            level = 2 if severity == "MCC" else 1
+            acute = [c for c in p.acute if p.dx_level.get(c) == level]
+            for _ in range(20):  # a CC / MCC of the wanted level that the pdx does not exclude
+                pool = acute if acute and rng.random() < 0.7 else (p.mcc if level == 2 else p.cc)
+                c = _pick(rng, pool, None)
+                if c not in excl and c != pdx:
+                    sdx.append(c)
+                    break
         for _ in range(int(min(rng.poisson(mix.comorbidities), 15))):
-            c = _pick(rng, p.common_sdx, None) if rng.random() < 0.8 else _pick(rng, p.cc + p.mcc, None)
+            c = _pick(rng, chronic, None) if rng.random() < 0.9 else _pick(rng, p.cc + p.mcc, None)
             if c != pdx and c not in sdx:
                 sdx.append(c)
-        for _ in range(3):
+        for _ in range(3 if mdc not in ("14", "15") else 1):
             if rng.random() < mix.acute:
                 c = _pick(rng, p.acute, None)
                 if c != pdx and c not in sdx:
@@ -335,14 +375,14 @@ class _Builder:
     def volume_case(self, targets: list[str], weights: np.ndarray) -> tuple[dict[str, Any], str]:
         d = targets[int(self.rng.choice(len(targets), p=weights))]
         lst, node = self.p.rule_of_drg[d]
-        return self.case(lst, node), d
+        return self.case(lst, node, d), d
 
     def mdc_case(self) -> dict[str, Any]:
         keys = sorted(k for k in self.p.rules if k not in (self.p.f.pre, self.p.f.unrelated) and self.p.rules[k])
         lst = keys[int(self.rng.integers(len(keys)))]
         rules = self.p.rules[lst]
-        _, _, node = rules[int(self.rng.integers(len(rules)))]
-        return self.case(lst, node)
+        drg, _, node = rules[int(self.rng.integers(len(rules)))]
+        return self.case(lst, node, drg)
 
     def pre_case(self) -> dict[str, Any]:
         rules = self.p.rules[self.p.f.pre]
