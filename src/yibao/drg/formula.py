@@ -140,7 +140,7 @@ class _Rule(NamedTuple):
     suppress: frozenset[str] | None
     label: str  # "05.58" list and position, for the trace
     formula: str
-    text: str  # "RULE 05.58(formula)" for the trace
+    text: str  # "ADRG=321-322(rule 05.56: formula)" for the trace
     final: bool  # gives a DRG itself (no reroute, not ungroupable)
     split: bool  # its family splits by severity (MCC / CC / NONE)
     fam_code: str  # the family (ADRG column)
@@ -345,7 +345,7 @@ class Program:
                     frozenset(r.suppress) if r.suppress else None,
                     f"{name}.{i}",
                     r.formula,
-                    f"RULE {name}.{i}({r.formula})",
+                    f"ADRG={r.family or r.drg}(rule {name}.{i}: {r.formula})" if r.drg else f"rule {name}.{i}: {r.formula}",
                     r.drg is not None and r.reroute is None and not r.ungroupable,
                     r.family is not None and "ALL" not in self.logic.families[r.family].drg,
                     r.family or r.drg or "",
