@@ -374,6 +374,12 @@ class Program:
                 return got
         return self._group(pdx, sdx, poa, procs, sex, status)
 
+    def group_general(
+        self, pdx: str, sdx: Sequence[str], poa: Sequence[str], procs: Sequence[str], sex: str, status: str
+    ) -> Result:
+        """The general path alone (what every case would get without the fast path; tests compare them)."""
+        return self._group(pdx, sdx, poa, procs, sex, status)
+
     def _fast_entry(self, pdx: str, smk: frozenset[str]) -> _Fast | None:
         """What the fast path needs for a principal diagnosis and discharge-status marks (cached), or None
         when the case must take the general path (unknown pdx, sex-dependent MDC, 'only' marks, a
