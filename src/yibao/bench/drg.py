@@ -106,16 +106,47 @@ def bench_vs_msdrg(n_cases: int = VS_MSDRG_CASES, seed: int = 101) -> list[dict[
         ref, _ = msdrg_group(chunk)
         theirs += time.process_time() - t0
         agree += sum(a == b for a, b in zip(out["drg"].to_list(), ref, strict=True))
-    extra = {"scheme": "ms-drg-v43", "cases": n_cases, "cores": 1, "suite": "conformance TUNING", "seed": seed}
+    extra = {
+        "scheme": "ms-drg-v43",
+        "cases": n_cases,
+        "cores": 1,
+        "suite": "conformance TUNING",
+        "seed": seed,
+    }
     recs = [
-        {"bench": "drg.vs_msdrg", "name": "yibao", "metric": "throughput", "value": round(n_cases / ours, 1),
-         "unit": "cases/cpu-s", **extra},
-        {"bench": "drg.vs_msdrg", "name": "msdrg", "metric": "throughput", "value": round(n_cases / theirs, 1),
-         "unit": "cases/cpu-s", "version": "msdrg 1.2.0 (v43.0), MsdrgGrouper.group per case", **extra},
-        {"bench": "drg.vs_msdrg", "name": "ratio", "metric": "speed_ratio", "value": round(theirs / ours, 2),
-         "unit": "x", **extra},
-        {"bench": "drg.vs_msdrg", "name": "agreement", "metric": "agreement", "value": round(agree / n_cases, 4),
-         "unit": "ratio", **extra},
+        {
+            "bench": "drg.vs_msdrg",
+            "name": "yibao",
+            "metric": "throughput",
+            "value": round(n_cases / ours, 1),
+            "unit": "cases/cpu-s",
+            **extra,
+        },
+        {
+            "bench": "drg.vs_msdrg",
+            "name": "msdrg",
+            "metric": "throughput",
+            "value": round(n_cases / theirs, 1),
+            "unit": "cases/cpu-s",
+            "version": "msdrg 1.2.0 (v43.0), MsdrgGrouper.group per case",
+            **extra,
+        },
+        {
+            "bench": "drg.vs_msdrg",
+            "name": "ratio",
+            "metric": "speed_ratio",
+            "value": round(theirs / ours, 2),
+            "unit": "x",
+            **extra,
+        },
+        {
+            "bench": "drg.vs_msdrg",
+            "name": "agreement",
+            "metric": "agreement",
+            "value": round(agree / n_cases, 4),
+            "unit": "ratio",
+            **extra,
+        },
     ]
     for r in recs:
         print(json.dumps(r, ensure_ascii=False))

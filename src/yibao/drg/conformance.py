@@ -152,7 +152,10 @@ class _Pools:
         self.acute = [c for c in ACUTE if c in f.dx]
         self.common_pr = set(c for c in COMMON_PROC if c in f.pr)
         self.common_dx = (
-            set(self.common_pdx) | set(self.common_sdx) | set(self.acute) | set(self.maternal_sdx)
+            set(self.common_pdx)
+            | set(self.common_sdx)
+            | set(self.acute)
+            | set(self.maternal_sdx)
             | set(self.newborn_sdx)
         )
         self.cc = [c for c, v in f.dx.items() if v[1] == 1]
@@ -239,17 +242,26 @@ class _Builder:
             elif a == "XFRNBA":
                 status = "02"
             elif a == "MULTST":
-                self._sites(sdx, ("sthead", "stchest", "stabdom", "stpel", "stlolimb", "stuplimb"), p.dx_by_mark)
+                self._sites(
+                    sdx, ("sthead", "stchest", "stabdom", "stpel", "stlolimb", "stuplimb"), p.dx_by_mark
+                )
             elif a == "BILATERAL":
                 self._sites(procs, ("righthip", "lefthip", "rightknee", "leftknee"), p.pr_by_mark)
-            elif a in ("FOUR_STENTS", "FOUR_VESSELS", "FOUR_DRUG_ELUTING_STENTS", "FOUR_NON_DRUG_ELUTING_STENTS"):
+            elif a in (
+                "FOUR_STENTS",
+                "FOUR_VESSELS",
+                "FOUR_DRUG_ELUTING_STENTS",
+                "FOUR_NON_DRUG_ELUTING_STENTS",
+            ):
                 pool = p.pr_by_mark.get("stent4", []) or p.pr_by_mark.get("vessel4", [])
                 self._add(procs, pool, p.common_pr)
             elif a in ("MULTFUSE", "SGLANTCTR", "SINGLEFUSIONCTR"):
                 for _ in range(3 if a == "SINGLEFUSIONCTR" else 2):
                     self._add(procs, p.pr_by_mark.get("sglantfuse", []), p.common_pr, dup=True)
             elif a in ("SGLPOST1CTR", "SGLPOSTFUSECTR", "SGLANTSECTXCTR"):
-                mark = {"SGLPOST1CTR": "sglpostfuse1", "SGLPOSTFUSECTR": "sglpostfuse"}.get(a, "sglantsectXfuse")
+                mark = {"SGLPOST1CTR": "sglpostfuse1", "SGLPOSTFUSECTR": "sglpostfuse"}.get(
+                    a, "sglantsectXfuse"
+                )
                 for _ in range(2):
                     self._add(procs, p.pr_by_mark.get(mark, []), p.common_pr, dup=True)
             else:
@@ -358,18 +370,37 @@ class _Builder:
                 poa.append("Y")
         if status == STATUS_HOME:
             r = rng.random()
-            status = (STATUS_DIED if r < mix.died else TRANSFERS[int(rng.integers(len(TRANSFERS)))]
-                      if r < mix.died + mix.transferred else STATUS_AMA if r < mix.died + mix.transferred + mix.ama
-                      else STATUS_HOME)
+            status = (
+                STATUS_DIED
+                if r < mix.died
+                else TRANSFERS[int(rng.integers(len(TRANSFERS)))]
+                if r < mix.died + mix.transferred
+                else STATUS_AMA
+                if r < mix.died + mix.transferred + mix.ama
+                else STATUS_HOME
+            )
         pm = p.dx_mdc.get(pdx, mdc)
         sm = p.sex_mdc.get(pdx)
         if sm is not None:
             sex = "M" if sm[0] >= 0 and (sm[1] < 0 or rng.random() < 0.5) else "F"
         else:
             sex = "F" if pm in ("13", "14") else "M" if pm == "12" else ("M" if rng.random() < 0.48 else "F")
-        age = 0 if pm == "15" else int(min(100, max(18, rng.normal(66, 16)))) if pm != "14" else int(rng.integers(16, 45))
-        return {"age": age, "sex": sex, "discharge_status": status, "pdx": pdx, "sdx": sdx, "sdx_poa": poa,
-                "procedures": procs}
+        age = (
+            0
+            if pm == "15"
+            else int(min(100, max(18, rng.normal(66, 16))))
+            if pm != "14"
+            else int(rng.integers(16, 45))
+        )
+        return {
+            "age": age,
+            "sex": sex,
+            "discharge_status": status,
+            "pdx": pdx,
+            "sdx": sdx,
+            "sdx_poa": poa,
+            "procedures": procs,
+        }
 
     # ---------------------------------------------------------------- parts
     def volume_case(self, targets: list[str], weights: np.ndarray) -> tuple[dict[str, Any], str]:
@@ -378,7 +409,9 @@ class _Builder:
         return self.case(lst, node, d), d
 
     def mdc_case(self) -> dict[str, Any]:
-        keys = sorted(k for k in self.p.rules if k not in (self.p.f.pre, self.p.f.unrelated) and self.p.rules[k])
+        keys = sorted(
+            k for k in self.p.rules if k not in (self.p.f.pre, self.p.f.unrelated) and self.p.rules[k]
+        )
         lst = keys[int(self.rng.integers(len(keys)))]
         rules = self.p.rules[lst]
         drg, _, node = rules[int(self.rng.integers(len(rules)))]
@@ -401,9 +434,12 @@ class _Builder:
         elif kind == "ecode_pdx":
             c["pdx"] = str(rng.choice(["W19XXXA", "V4350XA", "X58XXXA", "Y92009"]))
         elif kind == "sex_conflict":
-            c["pdx"], c["sex"] = (("O80", "M") if rng.random() < 0.5 else ("N400", "F"))
+            c["pdx"], c["sex"] = ("O80", "M") if rng.random() < 0.5 else ("N400", "F")
         elif kind == "newborn_adult":
-            c["pdx"], c["age"] = str(rng.choice(["Z3800", "P0730", "P599", "Z3801"])), int(rng.integers(20, 90))
+            c["pdx"], c["age"] = (
+                str(rng.choice(["Z3800", "P0730", "P599", "Z3801"])),
+                int(rng.integers(20, 90)),
+            )
         elif kind == "expired":
             c["discharge_status"] = STATUS_DIED
             if rng.random() < 0.5:
@@ -411,8 +447,11 @@ class _Builder:
         elif kind == "ama":
             c["discharge_status"] = STATUS_AMA
         elif kind == "transfer_newborn":
-            c.update(pdx=str(rng.choice(["Z3800", "P0730", "P220", "Z3801"])), age=0,
-                     discharge_status=str(rng.choice(["02", "05", "66", "03"])))
+            c.update(
+                pdx=str(rng.choice(["Z3800", "P0730", "P220", "Z3801"])),
+                age=0,
+                discharge_status=str(rng.choice(["02", "05", "66", "03"])),
+            )
         elif kind == "hac" and p.hac:
             h = _pick(rng, p.hac, None)
             c["sdx"].append(h)
@@ -500,7 +539,9 @@ def msdrg_group(cases: pl.DataFrame) -> tuple[list[str], list[str]]:
 
     drgs, mdcs = [], []
     with msdrg.MsdrgGrouper() as g:
-        for r in cases.select("age", "sex", "discharge_status", "pdx", "sdx", "sdx_poa", "procedures").iter_rows():
+        for r in cases.select(
+            "age", "sex", "discharge_status", "pdx", "sdx", "sdx_poa", "procedures"
+        ).iter_rows():
             age, sex, st, pdx, sdx_s, poa_s, pr_s = r
             sdx = sdx_s.split("|") if sdx_s else []
             poa = poa_s.split("|") if poa_s else ["Y"] * len(sdx)
@@ -549,7 +590,12 @@ def grade(cs: Compiled, cases: pl.DataFrame) -> dict[str, Any]:
     ids = cases["case_id"].to_list()
     for i in range(n):
         t = theirs[i]
-        for d, key in ((by_mdc, their_mdc[i] or "—"), (by_fam, fam_of.get(t, t)), (by_part, parts[i]), (by_drg, t)):
+        for d, key in (
+            (by_mdc, their_mdc[i] or "—"),
+            (by_fam, fam_of.get(t, t)),
+            (by_part, parts[i]),
+            (by_drg, t),
+        ):
             d[key][0] += ok[i]
             d[key][1] += 1
         if not ok[i]:

@@ -110,7 +110,7 @@ def _python(n: _Node) -> str:
 def compile_formula(formula: str) -> Test:
     """The formula as a function ``test(marks, severity) -> bool``."""
     code = _python(parse(formula))
-    fn: Test = eval(f"lambda M, S: {code}", {"__builtins__": {}})  # noqa: S307 - generated from the parse tree
+    fn: Test = eval(f"lambda M, S: {code}", {"__builtins__": {}})
     return fn
 
 
@@ -148,7 +148,7 @@ class _Rule(NamedTuple):
 
 class _RuleList(NamedTuple):
     rules: tuple[_Rule, ...]
-    index: dict[str, tuple[int, ...]]  # trigger mark → rule positions
+    by_mark: dict[str, tuple[int, ...]]  # trigger mark → rule positions
     keys: frozenset[str]
     always: tuple[int, ...]  # rules without a trigger mark
 
@@ -207,8 +207,12 @@ class Program:
         # only the marks some formula, counter or rule reads are carried per case (smaller sets, and
         # secondary diagnoses that carry none of them and no CC level do not change the grouping)
         used = self._referenced(f)
-        as_pdx = [frozenset(m for a in p for m in (a, "PDX:" + a, "ANY:" + a) if m in used) for p in f.patterns]
-        as_sdx = [frozenset(m for a in p for m in (a, "SDX:" + a, "ANY:" + a) if m in used) for p in f.patterns]
+        as_pdx = [
+            frozenset(m for a in p for m in (a, "PDX:" + a, "ANY:" + a) if m in used) for p in f.patterns
+        ]
+        as_sdx = [
+            frozenset(m for a in p for m in (a, "SDX:" + a, "ANY:" + a) if m in used) for p in f.patterns
+        ]
         pr_sets = [frozenset(m for a in p for m in (a, "ANY:" + a) if m in used) for p in f.patterns]
         self.pr_marks = {c: pr_sets[p] for c, p in f.pr.items()}
         self.pr_raw = {c: raw[p] for c, p in f.pr.items()}
@@ -227,8 +231,13 @@ class Program:
                 bool(raw[p] & dead),
                 tuple(m for m in f.only_marks if m in raw[p]),
             )
-        self.sex_mdc = {c: (f"{m:02d}" if m >= 0 else "", f"{w:02d}" if w >= 0 else "") for c, (m, w) in f.dx_sex_mdc.items()}
-        self.clusters = [(c.code, [frozenset(ch) for ch in c.choices], frozenset(c.suppress_mdcs)) for c in f.clusters]
+        self.sex_mdc = {
+            c: (f"{m:02d}" if m >= 0 else "", f"{w:02d}" if w >= 0 else "")
+            for c, (m, w) in f.dx_sex_mdc.items()
+        }
+        self.clusters = [
+            (c.code, [frozenset(ch) for ch in c.choices], frozenset(c.suppress_mdcs)) for c in f.clusters
+        ]
         idx: dict[str, list[int]] = {}
         for i, c in enumerate(f.clusters):
             for ch in c.choices:
@@ -246,8 +255,8 @@ class Program:
         for v in f.dx.values():  # diagnosis marks are far more common in cases than procedure marks
             for a in f.patterns[v[2]]:
                 freq[a] = freq.get(a, 0) + 100
-        self._weight: Callable[[str], int] = lambda m: freq.get(m.split(":", 1)[-1], 1) + (
-            100_000 if m in ("ALIVE", "ANYDX") else 0
+        self._weight: Callable[[str], int] = lambda m: (
+            freq.get(m.split(":", 1)[-1], 1) + (100_000 if m in ("ALIVE", "ANYDX") else 0)
         )
         self.lists = {k: self._compile_list(k, rules) for k, rules in f.rules.items()}
         self.pre = f.pre
@@ -284,7 +293,9 @@ class Program:
         self.pdx_base: dict[str, frozenset[str]] = {}
         for code, e in self.dx.items():
             self.pdx_base[code] = (
-                self.always | e.as_pdx | self.mdc_marks.get(e.mdc, frozenset())
+                self.always
+                | e.as_pdx
+                | self.mdc_marks.get(e.mdc, frozenset())
                 | self.prefix_marks.get(code[:1], frozenset())
             )
         self.pdx_cands: dict[tuple[str, ...], tuple[int, ...]] = {}
@@ -345,7 +356,9 @@ class Program:
                     frozenset(r.suppress) if r.suppress else None,
                     f"{name}.{i}",
                     r.formula,
-                    f"ADRG={r.family or r.drg}(rule {name}.{i}: {r.formula})" if r.drg else f"rule {name}.{i}: {r.formula}",
+                    f"ADRG={r.family or r.drg}(rule {name}.{i}: {r.formula})"
+                    if r.drg
+                    else f"rule {name}.{i}: {r.formula}",
                     r.drg is not None and r.reroute is None and not r.ungroupable,
                     r.family is not None and "ALL" not in self.logic.families[r.family].drg,
                     r.family or r.drg or "",
@@ -390,12 +403,23 @@ class Program:
             m0 = self.pdx_base[pdx] | smk
             pre = self.lists[self.pre]
             rl = self.lists.get(d.mdc)
-            if rl is not None and not pre.always and pre.keys.isdisjoint(m0) and self.counter_marks.isdisjoint(m0):
+            if (
+                rl is not None
+                and not pre.always
+                and pre.keys.isdisjoint(m0)
+                and self.counter_marks.isdisjoint(m0)
+            ):
                 cands: set[int] = set(rl.always)
                 for k in rl.keys.intersection(m0):
-                    cands.update(rl.index[k])
+                    cands.update(rl.by_mark[k])
                 out = _Fast(
-                    d.mdc, m0, tuple(sorted(cands)), rl, self.pdx_excl.get(pdx), bool(smk & self.dead_marks), d.only
+                    d.mdc,
+                    m0,
+                    tuple(sorted(cands)),
+                    rl,
+                    self.pdx_excl.get(pdx),
+                    bool(smk & self.dead_marks),
+                    d.only,
                 )
         if len(self.fast) < MEMO_MAX:
             self.fast[(pdx, smk)] = out
@@ -482,7 +506,7 @@ class Program:
             hits = rl.keys.intersection(adds)
             if hits:
                 c = set(cands)
-                index = rl.index
+                index = rl.by_mark
                 for k in hits:
                     c.update(index[k])
                 order = sorted(c)
@@ -504,8 +528,17 @@ class Program:
                 if r.split:
                     name = LEVEL_NAME[lv]
                     cc = f"CC:{name}({why})" if why else "CC:NONE"
-                    return Result(mdc, r.fam_code, r.drg or "", name, f"MDC={mdc}(pdx {pdx})>{r.text}>{cc}>DRG={r.drg}", False)
-                return Result(mdc, r.fam_code, r.drg or "", "ALL", f"MDC={mdc}(pdx {pdx})>{r.text}>DRG={r.drg}", False)
+                    return Result(
+                        mdc,
+                        r.fam_code,
+                        r.drg or "",
+                        name,
+                        f"MDC={mdc}(pdx {pdx})>{r.text}>{cc}>DRG={r.drg}",
+                        False,
+                    )
+                return Result(
+                    mdc, r.fam_code, r.drg or "", "ALL", f"MDC={mdc}(pdx {pdx})>{r.text}>DRG={r.drg}", False
+                )
         return None
 
     def _group(
@@ -525,7 +558,9 @@ class Program:
             else:
                 mdc = (sm[0] if sex == "M" else sm[1]) or mdc
                 base = (
-                    self.always | d.as_pdx | self.mdc_marks.get(mdc, frozenset())
+                    self.always
+                    | d.as_pdx
+                    | self.mdc_marks.get(mdc, frozenset())
                     | self.prefix_marks.get(pdx[:1], frozenset())
                 )
         # marks the secondary diagnoses, procedures and discharge status add to the pdx's own
@@ -610,13 +645,26 @@ class Program:
                 if r.split:
                     name = LEVEL_NAME[lv]
                     cc = f"CC:{name}({why})" if why else "CC:NONE"
-                    return Result(mdc, r.fam_code, r.drg or "", name, f"MDC={mdc}(pdx {pdx})>{r.text}>{cc}>DRG={r.drg}", False)
-                return Result(mdc, r.fam_code, r.drg or "", "ALL", f"MDC={mdc}(pdx {pdx})>{r.text}>DRG={r.drg}", False)
+                    return Result(
+                        mdc,
+                        r.fam_code,
+                        r.drg or "",
+                        name,
+                        f"MDC={mdc}(pdx {pdx})>{r.text}>{cc}>DRG={r.drg}",
+                        False,
+                    )
+                return Result(
+                    mdc, r.fam_code, r.drg or "", "ALL", f"MDC={mdc}(pdx {pdx})>{r.text}>DRG={r.drg}", False
+                )
             trace: list[str] = [f"MDC={mdc}(pdx {pdx})"]
             if got is not None:
                 trace.append(got[0].text)
-            return self._finish(got, mdc, "", pdx, trace, key, base, extra, marks, suppressed, sev, base_level, base_why)
-        return self._finish(got, mdc, "PRE", pdx, [], key, base, extra, marks, suppressed, sev, base_level, base_why)
+            return self._finish(
+                got, mdc, "", pdx, trace, key, base, extra, marks, suppressed, sev, base_level, base_why
+            )
+        return self._finish(
+            got, mdc, "PRE", pdx, [], key, base, extra, marks, suppressed, sev, base_level, base_why
+        )
 
     def _finish(
         self,
@@ -652,7 +700,11 @@ class Program:
             trace.append(f"REROUTE {target}:{nxt[0].text}")
             got = nxt
         if got is None or got[0].ungroupable or got[0].drg is None:
-            why = got[0].formula if got is not None else (f"pdx {pdx} not in any MDC" if not mdc else "no rule holds")
+            why = (
+                got[0].formula
+                if got is not None
+                else (f"pdx {pdx} not in any MDC" if not mdc else "no rule holds")
+            )
             trace.append(f"UNGROUPABLE({why})")
             trace.append(f"DRG={self.ungroupable_drg}")
             return Result("", self.ungroupable_drg, self.ungroupable_drg, "NONE", ">".join(trace), True)
@@ -692,7 +744,7 @@ class Program:
             hits = rl.keys.intersection(m)
             cand: set[int] = set(rl.always)
             for k in hits:
-                cand.update(rl.index[k])
+                cand.update(rl.by_mark[k])
             order = sorted(cand)
         else:
             # the rules the principal diagnosis's own marks can trigger are known per pdx (cached);
@@ -702,7 +754,7 @@ class Program:
             if pc is None:
                 pcs: set[int] = set(rl.always)
                 for k in rl.keys.intersection(base):
-                    pcs.update(rl.index[k])
+                    pcs.update(rl.by_mark[k])
                 pc = tuple(sorted(pcs))
                 if len(self.pdx_cands) < MEMO_MAX:
                     self.pdx_cands[ck] = pc
@@ -711,7 +763,7 @@ class Program:
                 order = pc
             else:
                 cand = set(pc)
-                index = rl.index
+                index = rl.by_mark
                 for k in hits:
                     cand.update(index[k])
                 order = sorted(cand)
@@ -748,7 +800,11 @@ class Program:
                 marks.add(c.mark)
 
     def _hacs(
-        self, valid: list[tuple[int, str, _Dx]], poa: Sequence[str], marks: set[str], excl: frozenset[str] | None
+        self,
+        valid: list[tuple[int, str, _Dx]],
+        poa: Sequence[str],
+        marks: set[str],
+        excl: frozenset[str] | None,
     ) -> set[int]:
         """Positions of secondary diagnoses that are hospital-acquired conditions with their criteria met."""
         met: list[tuple[int, str, str, bool]] = []
@@ -760,7 +816,7 @@ class Program:
                         if t is not None and t(marks, 0):
                             met.append((i, num, lst, lst not in self.hac_show))
         skip: set[int] = set()
-        for i, num, lst, _plain in met:
+        for i, _num, lst, _plain in met:
             if lst in self.hac_show:
                 need = self.hac_show[lst]
                 if not any(n == need and plain for _, n, _, plain in met):
