@@ -166,6 +166,21 @@ def test_counter_marks_and_clusters() -> None:
     assert g("C1", procs=("Q1",)).drg == "12"
 
 
+def test_a_status_written_without_its_leading_zero_is_read_as_the_two_digit_code() -> None:
+    assert g("C1", ("A",), procs=("P1",), status="20").severity == "NONE"
+    ms = load_scheme("ms-drg-v43")
+    a = group_case(ms, Case("t", 40, "M", "7", "F10230"))
+    b = group_case(ms, Case("t", 40, "M", "07", "F10230"))
+    assert a.drg == b.drg == "894"
+
+
+def test_formula_schemes_match_codes_exactly() -> None:
+    raw = scheme()
+    raw["code_match"] = "prefix"
+    with pytest.raises(SchemeError, match="match codes exactly"):
+        validate(raw, "tiny.json")
+
+
 def test_unknown_pdx_is_ungroupable() -> None:
     r = g("NOPE")
     assert r.drg == "999" and "UNGROUPABLE" in r.trace

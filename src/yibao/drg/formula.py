@@ -377,6 +377,8 @@ class Program:
         self, pdx: str, sdx: Sequence[str], poa: Sequence[str], procs: Sequence[str], sex: str, status: str
     ) -> Result:
         """Group one case (pure). Most cases take the one-pass fast path; the rest the general path."""
+        if status not in self.status_marks and status.isdigit() and len(status) < 2:
+            status = status.zfill(2)  # UB-04 status "1" written without its leading zero
         smk = self.status_marks.get(status, self.status_other)
         fp = self.fast.get((pdx, smk), _UNSET)
         if fp is _UNSET:
@@ -391,6 +393,8 @@ class Program:
         self, pdx: str, sdx: Sequence[str], poa: Sequence[str], procs: Sequence[str], sex: str, status: str
     ) -> Result:
         """The general path alone (what every case would get without the fast path; tests compare them)."""
+        if status not in self.status_marks and status.isdigit() and len(status) < 2:
+            status = status.zfill(2)
         return self._group(pdx, sdx, poa, procs, sex, status)
 
     def _fast_entry(self, pdx: str, smk: frozenset[str]) -> _Fast | None:

@@ -298,6 +298,8 @@ class Scheme(_Strict):
     def _cross_check(self) -> Scheme:
         if self.format == 2 and self.formulas is None:
             raise ValueError("format 2 needs formulas")
+        if self.formulas is not None and self.code_match != "exact":
+            raise ValueError("formula schemes match codes exactly (code_match: exact)")
         if self.formulas is None and (not self.adrgs or not self.unrelated_or):
             raise ValueError("adrgs and unrelated_or must each have at least one entry")
         mdcs = {m.code for m in self.mdcs}
