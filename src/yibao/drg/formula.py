@@ -183,6 +183,7 @@ class _Fast(NamedTuple):
 
 
 _UNSET: object = object()
+_new = tuple.__new__  # builds a Result without the NamedTuple constructor's Python-level call
 
 
 class Result(NamedTuple):
@@ -244,6 +245,20 @@ class Program:
                 for code in ch:
                     idx.setdefault(code, []).append(i)
         self.cluster_by_code = {k: tuple(v) for k, v in idx.items()}
+        # two-choice clusters (nearly all) by their code pairs; the others by code, checked in full
+        pairs: dict[tuple[str, str], list[int]] = {}
+        multi: dict[str, list[int]] = {}
+        for i, c in enumerate(f.clusters):
+            if len(c.choices) == 2:
+                for a_ in c.choices[0]:
+                    for b_ in c.choices[1]:
+                        pairs.setdefault((a_, b_) if a_ <= b_ else (b_, a_), []).append(i)
+            else:
+                for ch in c.choices:
+                    for code in ch:
+                        multi.setdefault(code, []).append(i)
+        self.cluster_pairs = {k: tuple(v) for k, v in pairs.items()}
+        self.cluster_multi = {k: tuple(v) for k, v in multi.items()}
         self.excl = [frozenset(g) for g in f.exclusion_groups]
         self.pdx_excl = {c: self.excl[g] for c, g in f.pdx_exclusion.items()}
         self.families = f.families
@@ -300,6 +315,7 @@ class Program:
             )
         self.pdx_cands: dict[tuple[str, ...], tuple[int, ...]] = {}
         self.fast: dict[tuple[str, frozenset[str]], _Fast | None] = {}
+        self.fast_by_status: dict[str, dict[str, _Fast | None]] = {}
         self.dead_marks = frozenset(("DIED",))
         # marks that send a case to the general path: pre-MDC triggers and counted marks
         self.pre_keys = self.lists[self.pre].keys
@@ -379,10 +395,14 @@ class Program:
         """Group one case (pure). Most cases take the one-pass fast path; the rest the general path."""
         if status not in self.status_marks and status.isdigit() and len(status) < 2:
             status = status.zfill(2)  # UB-04 status "1" written without its leading zero
-        smk = self.status_marks.get(status, self.status_other)
-        fp = self.fast.get((pdx, smk), _UNSET)
+        by_pdx = self.fast_by_status.get(status)
+        if by_pdx is None:
+            by_pdx = self.fast_by_status.setdefault(status, {})
+        fp = by_pdx.get(pdx, _UNSET)
         if fp is _UNSET:
-            fp = self._fast_entry(pdx, smk)
+            fp = self._fast_entry(pdx, self.status_marks.get(status, self.status_other))
+            if len(by_pdx) < MEMO_MAX:
+                by_pdx[pdx] = fp
         if fp is not None:
             got = self._fast(fp, pdx, sdx, poa, procs, status)  # type: ignore[arg-type]
             if got is not None:
@@ -471,14 +491,17 @@ class Program:
             pr_marks = self.pr_marks
             cbc = self.cluster_by_code
             plist = []
+            maybe = 0
             for p in procs:
                 pm = pr_marks.get(p)
                 if pm is None:
                     continue
                 if p in cbc:
-                    return None
+                    maybe += 1
                 adds = pm if adds is None else adds | pm
                 plist.append(p)
+            if maybe > 1 and self._formed(plist):
+                return None  # a procedure cluster forms: the general path adds and suppresses marks
         if only_ok:
             extra_only = frozenset("ONLY:" + o for o in only)
             adds = extra_only if adds is None else adds | extra_only
@@ -532,17 +555,10 @@ class Program:
                 if r.split:
                     name = LEVEL_NAME[lv]
                     cc = f"CC:{name}({why})" if why else "CC:NONE"
-                    return Result(
-                        mdc,
-                        r.fam_code,
-                        r.drg or "",
-                        name,
-                        f"MDC={mdc}(pdx {pdx})>{r.text}>{cc}>DRG={r.drg}",
-                        False,
-                    )
-                return Result(
-                    mdc, r.fam_code, r.drg or "", "ALL", f"MDC={mdc}(pdx {pdx})>{r.text}>DRG={r.drg}", False
-                )
+                    trace = f"MDC={mdc}(pdx {pdx})>{r.text}>{cc}>DRG={r.drg}"
+                    return _new(Result, (mdc, r.fam_code, r.drg or "", name, trace, False))
+                trace = f"MDC={mdc}(pdx {pdx})>{r.text}>DRG={r.drg}"
+                return _new(Result, (mdc, r.fam_code, r.drg or "", "ALL", trace, False))
         return None
 
     def _group(
@@ -828,28 +844,40 @@ class Program:
             skip.add(i)
         return skip
 
+    def _formed(self, plist: Sequence[str]) -> list[int]:
+        """The clusters the procedures complete (a code from every choice), in cluster order."""
+        have = set(plist)
+        found: set[int] = set()
+        codes = sorted(have)
+        pairs = self.cluster_pairs
+        for x in range(len(codes)):
+            for y in range(x + 1, len(codes)):
+                hit = pairs.get((codes[x], codes[y]))
+                if hit:
+                    found.update(hit)
+        multi = self.cluster_multi
+        for p in codes:
+            for ci in multi.get(p, ()):
+                if ci not in found and all(ch & have for ch in self.clusters[ci][1]):
+                    found.add(ci)
+        return sorted(found)
+
     def _clusters(self, plist: list[str], marks: set[str]) -> dict[str, frozenset[str]]:
         """Form the clusters the procedures complete: add their marks, and return mark → MDCs in which it
         no longer counts (marks of member procedures that no other code of the case gives)."""
         have = set(plist)
-        seen: set[int] = set()
         members: dict[str, set[str]] = {}
         free: set[str] = set()
-        for p in plist:
-            for ci in self.cluster_by_code.get(p, ()):
-                if ci in seen:
-                    continue
-                seen.add(ci)
-                code, choices, supp = self.clusters[ci]
-                if all(ch & have for ch in choices):
-                    cm = self.pr_marks.get(code)
-                    if cm is not None:
-                        marks |= cm
-                        free |= cm
-                    if supp:
-                        for ch in choices:
-                            for q in ch & have:
-                                members.setdefault(q, set()).update(supp)
+        for ci in self._formed(plist):
+            code, choices, supp = self.clusters[ci]
+            cm = self.pr_marks.get(code)
+            if cm is not None:
+                marks |= cm
+                free |= cm
+            if supp:
+                for ch in choices:
+                    for q in ch & have:
+                        members.setdefault(q, set()).update(supp)
         if not members:
             return {}
         out: dict[str, set[str]] = {}
