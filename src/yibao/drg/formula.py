@@ -286,7 +286,6 @@ class Program:
             )
             for c in f.counters
         ]
-        self.term_marks = frozenset(k for c in f.counters for t in c.terms or () for k in t.weights)
         self.status_marks = {k: frozenset(v) for k, v in f.status_marks.items()}
         self.status_other = frozenset(("ALIVE",)) if f.status_marks else frozenset()
         self.always = frozenset(f.always_marks)
@@ -314,7 +313,6 @@ class Program:
                 | self.prefix_marks.get(code[:1], frozenset())
             )
         self.pdx_cands: dict[tuple[str, ...], tuple[int, ...]] = {}
-        self.fast: dict[tuple[str, frozenset[str]], _Fast | None] = {}
         self.fast_by_status: dict[str, dict[str, _Fast | None]] = {}
         self.dead_marks = frozenset(("DIED",))
         # marks that send a case to the general path: pre-MDC triggers and counted marks
@@ -418,7 +416,7 @@ class Program:
         return self._group(pdx, sdx, poa, procs, sex, status)
 
     def _fast_entry(self, pdx: str, smk: frozenset[str]) -> _Fast | None:
-        """What the fast path needs for a principal diagnosis and discharge-status marks (cached), or None
+        """What the fast path needs for a principal diagnosis and discharge-status marks, or None
         when the case must take the general path (unknown pdx, sex-dependent MDC, 'only' marks, a
         pre-MDC rule or a counter its own marks can trigger)."""
         d = self.dx.get(pdx)
@@ -445,8 +443,6 @@ class Program:
                     bool(smk & self.dead_marks),
                     d.only,
                 )
-        if len(self.fast) < MEMO_MAX:
-            self.fast[(pdx, smk)] = out
         return out
 
     def _fast(
