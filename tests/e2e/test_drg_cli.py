@@ -49,3 +49,41 @@ def test_schemes_lists_the_demo_as_not_official() -> None:
     r = CliRunner().invoke(drg_app, ["schemes"])
     assert r.exit_code == 0, r.output
     assert "chs-drg-demo" in r.output and "NOT OFFICIAL" in r.output
+
+
+def test_group_ms_drg_keeps_the_columns(tmp_path: Path) -> None:
+    src = tmp_path / "cases.csv"
+    src.write_text(
+        "case_id,discharge_date,age,sex,discharge_status,pdx,sdx,sdx_poa,procedures\n"
+        "D1,2025-11-15,28,F,01,O6981X0,Z370,Y,10E0XZZ\n"
+        "D2,2025-11-15,66,F,01,I214,I5021,Y,02703DZ|4A023N7\n"
+        "D3,2025-11-15,50,M,01,XXXX,,,\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    r = CliRunner().invoke(
+        drg_app, ["group", "--scheme", "ms-drg-v43", "--input", str(src), "--output", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    df = pl.read_csv(out, infer_schema=False)
+    assert df.columns == ["case_id", "mdc", "adrg", "drg", "severity", "trace"]
+    assert df["drg"].to_list() == ["807", "321", "999"]
+    assert df["adrg"][1] == "321-322" and df["severity"][1] == "MCC"
+
+
+def test_conformance_prints_the_agreement_tables() -> None:
+    import json
+
+    r = CliRunner().invoke(drg_app, ["conformance", "--cases", "400", "--seed", "3"])
+    assert r.exit_code == 0, r.output
+    assert "agreement" in r.output and "volume-weighted" in r.output and "MDC" in r.output
+    r = CliRunner().invoke(drg_app, ["conformance", "--cases", "300", "--seed", "3", "--holdout", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["mix"] == "holdout" and data["seed"] == 9003 and data["cases"] == 300
+    assert set(data["by_part"]) <= {"volume", "every_mdc", "pre_mdc", "edge"}
+
+
+def test_conformance_refuses_a_scheme_without_formulas() -> None:
+    r = CliRunner().invoke(drg_app, ["conformance", "--cases", "10", "--scheme", "chs-drg-demo"])
+    assert r.exit_code == 2 and "不是公式方案" in r.output and "formula" in r.output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from yibao.drg import Case, group_case, group_frame, load_scheme
@@ -70,11 +70,16 @@ def test_every_result_is_a_drg_of_the_scheme_and_the_trace_ends_with_it(seed: in
         assert trace.endswith(f"DRG={drg}")
 
 
-def test_msdrg_batch_equals_per_case_on_realistic_cases() -> None:
-    from yibao.drg.compare import realistic_cases
+# no shrinking: a failing seed is reported as it is (shrinking a whole suite takes minutes)
+@settings(max_examples=4, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(seed=st.integers(0, 10_000))
+def test_msdrg_batch_equals_per_case_on_conformance_cases(seed: int) -> None:
+    """The formula program's fast path and general path agree with each other, and the batch with the
+    per-case function, on every kind of case of the conformance suite (both mixes)."""
+    from yibao.drg.conformance import HOLDOUT, TUNING, build_suite
 
     cs = load_scheme("ms-drg-v43")
-    df = realistic_cases(cs, 1_500, seed=3).with_columns(
+    df = build_suite(cs, 400, seed=seed, mix=TUNING if seed % 2 else HOLDOUT).with_columns(
         pl.lit(None, dtype=pl.Int64).alias("age_days"),
         pl.lit(None, dtype=pl.Int64).alias("weight_g"),
         pl.lit(None, dtype=pl.Int64).alias("los_days"),
@@ -83,3 +88,28 @@ def test_msdrg_batch_equals_per_case_on_realistic_cases() -> None:
     assert list(out.select("mdc", "adrg", "drg", "severity", "trace").iter_rows()) == per_case(
         "ms-drg-v43", df
     )
+
+
+@settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(seed=st.integers(0, 10_000))
+def test_msdrg_fast_path_equals_general_path(seed: int) -> None:
+    from yibao.drg.conformance import HOLDOUT, TUNING, build_suite
+
+    cs = load_scheme("ms-drg-v43")
+    prog = cs.program
+    assert prog is not None
+    df = build_suite(cs, 500, seed=seed, mix=HOLDOUT if seed % 2 else TUNING)
+
+    def sp(s: str) -> tuple[str, ...]:
+        return tuple(s.split("|")) if s else ()
+
+    for r in df.iter_rows(named=True):
+        args = (
+            r["pdx"],
+            sp(r["sdx"]),
+            sp(r["sdx_poa"]),
+            sp(r["procedures"]),
+            r["sex"],
+            r["discharge_status"],
+        )
+        assert prog.group(*args) == prog.group_general(*args), r

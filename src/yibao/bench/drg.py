@@ -1,4 +1,7 @@
-"""``yibao bench drg``: grouping throughput on a large batch (JSON lines, as ``yibao bench settle``)."""
+"""``yibao bench drg``: grouping throughput on a large batch (JSON lines, as ``yibao bench settle``), then
+yibao's ms-drg-v43 against the independent ``msdrg`` grouper on the same conformance cases, on one core
+(``drg.vs_msdrg``: both cases/s and the ratio, measured in one run, interleaved in chunks so that a
+machine shared with other jobs slows both alike)."""
 
 from __future__ import annotations
 
@@ -27,8 +30,7 @@ def record(metric: str, value: float, unit: str, **extra: Any) -> dict[str, Any]
 
 
 def synthetic_cases(n: int, scheme: str, seed: int = 1) -> pl.DataFrame:
-    """``n`` distinct cases for ``scheme``: demo cases from the synthetic region's code set, or for MS-DRG
-    the seeded v43 case generator of tools/compare_msdrg.py's kind (pdx / sdx / POA / procedures)."""
+    """``n`` distinct cases for ``scheme``: seeded cases drawn from the scheme's own tables."""
     from yibao.drg.cases import random_cases
 
     return random_cases(load_scheme(scheme), n, seed)
@@ -67,6 +69,112 @@ def bench_drg(n_cases: int, scheme: str, workers: int) -> list[dict[str, Any]]:
         record("throughput_per_cpu_second", n_cases / cpu, "cases/cpu-s", scheme=scheme, workers=workers),
         record("ungroupable_share", ungroupable / max(1, n_cases), "ratio", scheme=scheme),
         record("distinct_drgs", float(np.unique(out["drg"].to_numpy()).size), "count", scheme=scheme),
+    ]
+    for r in recs:
+        print(json.dumps(r, ensure_ascii=False))
+    recs += bench_vs_msdrg(min(n_cases, VS_MSDRG_CASES))
+    return recs
+
+
+VS_MSDRG_CASES = 20_000
+CHUNK = 2_000
+
+
+def bench_vs_msdrg(n_cases: int = VS_MSDRG_CASES, seed: int = 101) -> list[dict[str, Any]]:
+    """ms-drg-v43 with yibao (``group_frame``, one process) and with msdrg (its Python API, one case at a
+    time) on the same ``n_cases`` conformance-suite cases; CPU seconds of this process for each, summed
+    over alternating chunks. Prints and returns ``drg.vs_msdrg`` records; none if msdrg is not installed."""
+    try:
+        import msdrg  # noqa: F401 - the reference grouper (dev dependency)
+    except ImportError:
+        return []
+    from yibao.drg.conformance import TUNING, build_suite, msdrg_group
+
+    compiled = load_scheme("ms-drg-v43")
+    cases = build_suite(compiled, n_cases, seed, TUNING)
+    warm = build_suite(compiled, 1_000, seed + 1, TUNING)
+    group_frame(compiled, warm, workers=1)
+    msdrg_group(warm.head(200))
+    ours = theirs = ours_wall = theirs_wall = 0.0
+    agree = 0
+    for lo in range(0, n_cases, CHUNK):
+        chunk = cases.slice(lo, CHUNK)
+        t0, w0 = time.process_time(), time.perf_counter()
+        out = group_frame(compiled, chunk, workers=1)
+        ours += time.process_time() - t0
+        ours_wall += time.perf_counter() - w0
+        t0, w0 = time.process_time(), time.perf_counter()
+        ref, _ = msdrg_group(chunk)
+        theirs += time.process_time() - t0
+        theirs_wall += time.perf_counter() - w0
+        agree += sum(a == b for a, b in zip(out["drg"].to_list(), ref, strict=True))
+    extra = {
+        "scheme": "ms-drg-v43",
+        "cases": n_cases,
+        "cores": 1,
+        "suite": "conformance TUNING",
+        "seed": seed,
+    }
+    recs = [
+        {
+            "bench": "drg.vs_msdrg",
+            "name": "yibao",
+            "metric": "throughput",
+            "value": round(n_cases / ours, 1),
+            "unit": "cases/cpu-s",
+            **extra,
+        },
+        {
+            "bench": "drg.vs_msdrg",
+            "name": "msdrg",
+            "metric": "throughput",
+            "value": round(n_cases / theirs, 1),
+            "unit": "cases/cpu-s",
+            "version": "msdrg 1.2.0 (v43.0), MsdrgGrouper.group per case",
+            **extra,
+        },
+        {
+            "bench": "drg.vs_msdrg",
+            "name": "ratio",
+            "metric": "speed_ratio",
+            "value": round(theirs / ours, 2),
+            "unit": "x",
+            "basis": "CPU seconds",
+            **extra,
+        },
+        {
+            "bench": "drg.vs_msdrg",
+            "name": "yibao",
+            "metric": "wall_throughput",
+            "value": round(n_cases / ours_wall, 1),
+            "unit": "cases/s",
+            **extra,
+        },
+        {
+            "bench": "drg.vs_msdrg",
+            "name": "msdrg",
+            "metric": "wall_throughput",
+            "value": round(n_cases / theirs_wall, 1),
+            "unit": "cases/s",
+            **extra,
+        },
+        {
+            "bench": "drg.vs_msdrg",
+            "name": "ratio",
+            "metric": "wall_speed_ratio",
+            "value": round(theirs_wall / ours_wall, 2),
+            "unit": "x",
+            "basis": "wall-clock seconds",
+            **extra,
+        },
+        {
+            "bench": "drg.vs_msdrg",
+            "name": "agreement",
+            "metric": "agreement",
+            "value": round(agree / n_cases, 4),
+            "unit": "ratio",
+            **extra,
+        },
     ]
     for r in recs:
         print(json.dumps(r, ensure_ascii=False))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from yibao.drg.formula import Program
 from yibao.drg.model import Conditions, Scheme
 
 MCC, CC, NONE = 2, 1, 0
@@ -140,6 +141,8 @@ class Compiled:
         prefix = scheme.code_match == "prefix"
         self.scheme = scheme
         self.prefix = prefix
+        # format 2 (formula schemes, e.g. MS-DRG): the marks-and-formulas program does the grouping
+        self.program: Program | None = Program(scheme) if scheme.formulas is not None else None
 
         def cmap(codes: Sequence[str] | None) -> CodeMap | None:
             return None if codes is None else CodeMap(dict.fromkeys(codes, True), prefix)
@@ -492,6 +495,10 @@ def group_case(cs: Compiled, case: Case) -> Grouping:
     pdx = case.pdx
     if not pdx:
         return _ungroupable(cs, case, "no principal diagnosis")
+    prog = cs.program
+    if prog is not None:
+        r = prog.group(pdx, case.sdx, case.sdx_poa, case.procedures, case.sex, case.discharge_status)
+        return Grouping(case.case_id, r.mdc, r.family, r.drg, r.severity, r.trace)
     look = cs.proc_kind.look
     or_procs = [p for p in case.procedures if look(p) == "or"]
     cands: list[int] = []

@@ -126,6 +126,117 @@ class CcEntry(_Strict):
     alive_only: bool = False  # counts only when the patient is discharged alive
 
 
+class FormulaRule(_Strict):
+    """One rule of a formula scheme: when ``formula`` holds, the case gets ``drg`` (in ``family``), or goes on
+    with the rules of MDC ``reroute``, or is ungroupable (``ungroupable``, the formula names the edit)."""
+
+    formula: str = Field(min_length=1)
+    drg: str | None = None
+    family: str | None = None
+    reroute: str | None = None
+    ungroupable: bool = False
+    # secondary diagnoses carrying one of these marks do not count toward this rule's CC / MCC
+    suppress: list[str] | None = None
+
+
+class Cluster(_Strict):
+    """Procedure codes that count together: when the case has a code from every choice, the cluster's own
+    marks are added and the member codes' marks no longer count in ``suppress_mdcs``."""
+
+    code: str
+    choices: list[list[str]] = Field(min_length=1)
+    suppress_mdcs: list[str] = Field(default_factory=list)
+
+
+class CounterTerm(_Strict):
+    """Per procedure: the sum of ``weights`` of its marks, if it has one of ``requires`` (or always)."""
+
+    weights: dict[str, int]
+    requires: list[str] | None = None
+
+
+class Counter(_Strict):
+    """A mark derived from a count: ``distinct`` (how many of these marks the case has, over all its codes)
+    or ``terms`` (summed over the procedures); the mark is set when the count reaches ``min``."""
+
+    mark: str
+    min: int = Field(ge=1)
+    distinct: list[str] | None = None
+    terms: list[CounterTerm] | None = None
+
+
+class Family(_Strict):
+    """A DRG family (MS-DRG base DRG): title, MDC, surgical or medical, and its severity split."""
+
+    name: str
+    mdc: str
+    surgical: bool = False
+    drg: dict[SeverityKey, str]
+
+
+class FormulaLogic(_Strict):
+    """Format 2: the grouping logic as marks and formulas (CMS MS-DRG grouper tables; docs/DRG.md).
+
+    Every code carries *marks* (the logic lists it is on); a case's marks are its codes' marks — a
+    principal diagnosis's also as ``PDX:m``, a secondary's as ``SDX:m``, any as ``ANY:m`` — plus derived
+    marks (clusters, counters, discharge status …). Rules are boolean formulas over marks (``&``, ``|``,
+    ``~``, parentheses; ``MCC`` / ``CC`` / ``NONE`` = the case's severity for that rule), tried in file
+    order: first the ``pre`` list, else the list of the principal diagnosis's MDC; a rule may reroute
+    to another list (MDC 24 / 25, unrelated OR procedures).
+    """
+
+    patterns: list[list[str]]  # mark lists, referenced by index
+    dx: dict[str, list[int]]  # diagnosis → [MDC number (0 = none), level (0 none, 1 CC, 2 MCC), pattern]
+    dx_sex_mdc: dict[str, list[int]] = Field(default_factory=dict)  # diagnosis → [MDC if male, if female]
+    pr: dict[str, int]  # procedure (or cluster code) → pattern
+    clusters: list[Cluster] = Field(default_factory=list)
+    exclusion_groups: list[list[str]] = Field(default_factory=list)  # secondary diagnoses excluded …
+    pdx_exclusion: dict[str, int] = Field(default_factory=dict)  # … as CC / MCC under this principal dx
+    families: dict[str, Family]
+    rules: dict[str, list[FormulaRule]]
+    pre: str  # the rule list tried first (pre-MDC)
+    unrelated: str | None = None  # the rule list of unrelated OR procedures (reported under the pdx MDC)
+    counters: list[Counter] = Field(default_factory=list)
+    status_marks: dict[str, list[str]] = Field(default_factory=dict)  # discharge status → marks
+    always_marks: list[str] = Field(default_factory=list)
+    mdc_marks: dict[str, list[str]] = Field(default_factory=dict)  # pdx MDC → marks
+    pdx_prefix_marks: dict[str, list[str]] = Field(default_factory=dict)  # first letter of the pdx → marks
+    unknown_pdx_marks: list[str] = Field(default_factory=list)
+    only_marks: list[str] = Field(default_factory=list)  # ONLY:m when the pdx and every valid sdx have m
+    dead_excludes: list[str] = Field(default_factory=list)  # sdx with these marks: no CC / MCC if died
+    hac: dict[str, str] = Field(default_factory=dict)  # HAC number → formula (criteria met)
+    hac_lists: dict[str, str] = Field(default_factory=dict)  # mark → HAC number
+    hac_show: dict[str, str] = Field(default_factory=dict)  # show-list mark → HAC it needs met elsewhere
+    hac_poa_present: list[str] = Field(default_factory=lambda: ["Y", "W"])
+
+    @model_validator(mode="after")
+    def _check(self) -> FormulaLogic:
+        n = len(self.patterns)
+        for code, v in self.dx.items():
+            if len(v) != 3 or not 0 <= v[2] < n or v[1] not in (0, 1, 2):
+                raise ValueError(f"dx.{code}: must be [MDC, level 0/1/2, pattern index < {n}]")
+        for code, p in self.pr.items():
+            if not 0 <= p < n:
+                raise ValueError(f"pr.{code}: pattern index {p} out of range")
+        if self.pre not in self.rules:
+            raise ValueError(f"pre: no rule list {self.pre!r}")
+        for mdc, rules in self.rules.items():
+            for i, r in enumerate(rules):
+                if r.reroute is not None and r.reroute not in self.rules:
+                    raise ValueError(f"rules.{mdc}.{i}: reroute to {r.reroute!r}, which has no rules")
+                if r.family is not None and r.family not in self.families:
+                    raise ValueError(f"rules.{mdc}.{i}: family {r.family!r} is not in families")
+                if r.drg is None and r.reroute is None and not r.ungroupable:
+                    raise ValueError(f"rules.{mdc}.{i}: needs drg, reroute or ungroupable")
+        for i, g in enumerate(self.exclusion_groups):
+            if not g:
+                raise ValueError(f"exclusion_groups.{i}: empty")
+        for code, gi in self.pdx_exclusion.items():
+            if not 0 <= gi < len(self.exclusion_groups):
+                raise ValueError(f"pdx_exclusion.{code}: no exclusion group {gi}")
+        return self
+
+
 class Ungroupable(_Strict):
     mdc: str = ""
     adrg: str
@@ -136,7 +247,7 @@ class Ungroupable(_Strict):
 class Scheme(_Strict):
     """A complete grouping scheme (validated form of the scheme file)."""
 
-    format: Literal[1] = 1
+    format: Literal[1, 2] = 1
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     name: str
     name_en: str = ""
@@ -152,11 +263,12 @@ class Scheme(_Strict):
     mdcs: list[Mdc] = Field(min_length=1)
     or_procedures: list[str] = Field(default_factory=list)
     non_or_procedures: list[str] = Field(default_factory=list)
-    adrgs: list[Adrg] = Field(min_length=1)
-    unrelated_or: list[UnrelatedOr] = Field(min_length=1)
+    adrgs: list[Adrg] = Field(default_factory=list)
+    unrelated_or: list[UnrelatedOr] = Field(default_factory=list)
     cc: list[CcEntry] = Field(default_factory=list)
     exclusions: dict[str, list[str]] = Field(default_factory=dict)
     drg_names: dict[str, str] = Field(default_factory=dict)
+    formulas: FormulaLogic | None = None  # format 2: the logic as marks and formulas (adrgs unused)
 
     @model_validator(mode="before")
     @classmethod
@@ -184,6 +296,12 @@ class Scheme(_Strict):
 
     @model_validator(mode="after")
     def _cross_check(self) -> Scheme:
+        if self.format == 2 and self.formulas is None:
+            raise ValueError("format 2 needs formulas")
+        if self.formulas is not None and self.code_match != "exact":
+            raise ValueError("formula schemes match codes exactly (code_match: exact)")
+        if self.formulas is None and (not self.adrgs or not self.unrelated_or):
+            raise ValueError("adrgs and unrelated_or must each have at least one entry")
         mdcs = {m.code for m in self.mdcs}
         seen: set[str] = set()
         for i, a in enumerate(self.adrgs):
