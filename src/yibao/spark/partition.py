@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from yibao.batch import settle_batch
 from yibao.batch.settle import MONEY_OUT
@@ -63,7 +63,8 @@ def _local_persons(v: pl.DataFrame) -> pl.DataFrame:
     missing = persons.filter(pl.col("insutype").is_null())
     if missing.height:
         raise SettlementError(
-            "visit.psn_id", f"参保人不存在 refers to a person not in the persons table ({missing['psn_id'][0]})"
+            "visit.psn_id",
+            f"参保人不存在 refers to a person not in the persons table ({missing['psn_id'][0]})",
         )
     return persons
 

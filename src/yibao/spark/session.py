@@ -52,7 +52,9 @@ def spark_session(
     interpreter, so the workers see the same packages."""
     home = java_home()
     if home is None:
-        raise FieldError("spark.java", "找不到 Java（安装 openjdk-17-jre-headless）no Java found: install Java 17")
+        raise FieldError(
+            "spark.java", "找不到 Java（安装 openjdk-17-jre-headless）no Java found: install Java 17"
+        )
     os.environ.setdefault("JAVA_HOME", home)
     from pyspark.sql import SparkSession
 

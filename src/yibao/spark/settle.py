@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]
 
 from yibao.errors import FieldError
 from yibao.policy.book import PolicyBook
@@ -66,7 +66,9 @@ def read_inputs(spark: SparkSession, source: str) -> SparkInputs:
         for f in ("persons", "visits", "lines"):
             if not os.path.exists(_join(base, f"{f}.parquet")):
                 raise FieldError("data", f"缺少 {f}.parquet missing {f}.parquet in {source}")
-    persons, visits, lines = (spark.read.parquet(_join(base, f"{f}.parquet")) for f in ("persons", "visits", "lines"))
+    persons, visits, lines = (
+        spark.read.parquet(_join(base, f"{f}.parquet")) for f in ("persons", "visits", "lines")
+    )
     return SparkInputs(persons, visits, lines)
 
 
@@ -126,7 +128,9 @@ def partitioned(spark: SparkSession, inputs: SparkInputs, partitions: int) -> tu
     if "psn_id" in lines.columns:  # a 2204-style export names the person on each line: no join needed
         ln = (
             lines.join(F.broadcast(comp_df), on="psn_id", how="left")
-            .withColumn("part", F.expr(f"pmod(xxhash64(coalesce(comp, psn_id)), {int(partitions)})").cast("int"))
+            .withColumn(
+                "part", F.expr(f"pmod(xxhash64(coalesce(comp, psn_id)), {int(partitions)})").cast("int")
+            )
             .select(*LINE_COLS, "part")
         )
     else:
@@ -208,6 +212,8 @@ def _spark_schema_json(schema: pa.Schema) -> str:
     return json.dumps(
         {
             "type": "struct",
-            "fields": [{"name": f.name, "type": _TYPES[f.type], "nullable": True, "metadata": {}} for f in schema],
+            "fields": [
+                {"name": f.name, "type": _TYPES[f.type], "nullable": True, "metadata": {}} for f in schema
+            ],
         }
     )

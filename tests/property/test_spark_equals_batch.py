@@ -1,0 +1,298 @@
+"""One semantics, three executors: Spark (local mode) == the Polars batch == the real-time engine, to the fen.
+
+The partition function is checked on many random cases without Spark (any split of the persons into
+whole components settles the same); then fewer cases go through a real local SparkSession.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_batch_equals_engine import (
+    BOOK,
+    LINES_SCHEMA,
+    VISITS_SCHEMA,
+    _random_policy_book,
+    build,
+    realtime,
+    visit_st,
+)
+from test_engine_properties import IDENTITIES, PTYPES, fee_lines, policies
+
+from yibao.batch import settle_batch
+from yibao.batch.io import read_inputs as read_polars
+from yibao.batch.settle import MONEY_OUT
+from yibao.policy.book import PolicyBook
+from yibao.policy.loader import example_path
+from yibao.settlement.engine import settle_visit
+from yibao.settlement.model import Person, SettlementError, Visit
+from yibao.spark import SparkInputs, field_errors, read_inputs, settle_partition, settle_spark
+from yibao.spark.partition import PERSON_ATTRS, VISIT_COLS
+from yibao.spark.settle import label_components
+from yibao.synth import generate, read_visits_as_engine_inputs
+
+RESULT = ["visit_id", *MONEY_OUT, "pool_prop_selfpay"]
+
+
+def _attach(persons: pl.DataFrame, visits: pl.DataFrame) -> pl.DataFrame:
+    """Visit rows with their person's and payer's attributes, as the Spark plan builds them."""
+    p = persons.select("psn_id", *PERSON_ATTRS)
+    return (
+        visits.select(*VISIT_COLS)
+        .join(p.rename({a: f"psn_{a}" for a in PERSON_ATTRS}), on="psn_id", how="left")
+        .join(
+            p.rename({"psn_id": "account_payer_id", **{a: f"payer_{a}" for a in PERSON_ATTRS}}),
+            on="account_payer_id",
+            how="left",
+        )
+    )
+
+
+def settle_in_pieces(
+    book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame, pieces: int, seed: int
+) -> pl.DataFrame:
+    """Split the persons' components at random into ``pieces`` partitions and settle each one alone."""
+    edges = (
+        visits.filter((pl.col("account_payer_id") >= 0) & (pl.col("account_payer_id") != pl.col("psn_id")))
+        .select("psn_id", "account_payer_id")
+        .to_numpy()
+    )
+    ids, comp = label_components(edges.astype(np.int64))
+    comp_of = dict(zip(ids.tolist(), comp.tolist(), strict=True))
+    rng = np.random.default_rng(seed)
+    salt = {c: int(rng.integers(pieces)) for c in set(comp_of.values()) | set(visits["psn_id"].to_list())}
+    v = _attach(persons, visits).with_columns(
+        pl.col("psn_id").map_elements(lambda p: salt[comp_of.get(p, p)], return_dtype=pl.Int64).alias("part")
+    )
+    ln = lines.join(v.select("visit_id", "part"), on="visit_id")
+    out = []
+    for k in range(pieces):
+        vk = v.filter(pl.col("part") == k).drop("part")
+        lk = ln.filter(pl.col("part") == k).drop("part")
+        res, _ = settle_partition(book, vk.to_arrow(), lk.to_arrow())
+        out.append(pl.from_arrow(res))
+    return pl.concat(out).sort("visit_id")  # type: ignore[arg-type]
+
+
+def _rows(frame: pl.DataFrame) -> dict[str, dict[str, int]]:
+    return {
+        f"V{r['visit_id']}": {k: r[k] for k in (*MONEY_OUT, "pool_prop_selfpay")}
+        for r in frame.iter_rows(named=True)
+    }
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(visit_st, min_size=1, max_size=40), st.integers(1, 4), st.integers(0, 10_000))
+def test_any_split_into_whole_components_settles_like_the_engine(
+    visits: list[tuple], pieces: int, seed: int
+) -> None:
+    persons, vdf, ldf, pairs = build(visits)
+    expected, _ = realtime(pairs)
+    got = _rows(settle_in_pieces(BOOK, persons, vdf, ldf, pieces, seed))
+    assert got == expected
+
+
+@st.composite
+def random_cases(
+    draw: st.DrawFn,
+) -> tuple[PolicyBook, pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, dict[str, int]]]:
+    """A random policy, people (some paying from a family member's account) and a year of visits,
+    with the real-time engine's settlement of each visit in (begin_date, seq) order."""
+    gen = draw(policies(layer_order=draw(st.sampled_from(["settlement", "any"]))))
+    book = _random_policy_book(gen)
+    policy = book.for_date(dt.date(2025, 6, 1))
+    rule = policy.accounts.get("310")
+    family_ok = rule is not None and rule.family_mutual_aid
+    n_people = draw(st.integers(1, 5))
+    ppl = []
+    for _ in range(n_people):
+        pt = draw(st.sampled_from(sorted(PTYPES)))
+        idents = "|".join(sorted(draw(st.frozensets(st.sampled_from(IDENTITIES)))))
+        ppl.append((pt, idents, draw(st.integers(0, 2_000_000)) if PTYPES[pt][0] == "310" else 0))
+    employees = [i for i, p in enumerate(ppl) if PTYPES[p[0]][0] == "310"]
+    payers = [
+        draw(st.sampled_from(employees)) if family_ok and employees and draw(st.booleans()) else -1
+        for _ in ppl
+    ]
+    payers = [p if p != i else -1 for i, p in enumerate(payers)]
+    persons = pl.DataFrame(
+        {
+            "psn_id": list(range(n_people)),
+            "insutype": [PTYPES[p[0]][0] for p in ppl],
+            "psn_type": [p[0] for p in ppl],
+            "identities": [p[1] for p in ppl],
+            "family_payer_id": payers,
+            "account_balance": [p[2] for p in ppl],
+        },
+        schema={
+            "psn_id": pl.Int64,
+            "insutype": pl.String,
+            "psn_type": pl.String,
+            "identities": pl.String,
+            "family_payer_id": pl.Int64,
+            "account_balance": pl.Int64,
+        },
+    )
+    vrows: list[dict[str, Any]] = []
+    lrows: list[dict[str, Any]] = []
+    pairs: list[tuple[Person, Visit]] = []
+    for seq in range(draw(st.integers(1, 25))):
+        pi = draw(st.integers(0, n_people - 1))
+        pt, idents, _ = ppl[pi]
+        use_family = payers[pi] >= 0 and draw(st.booleans())
+        lines = tuple(draw(fee_lines(j + 1)) for j in range(draw(st.integers(1, 5))))
+        day = dt.date(2025, 1, 1) + dt.timedelta(days=draw(st.integers(0, 364)))
+        v = Visit(
+            f"V{seq}",
+            f"P{pi}",
+            draw(st.sampled_from(["11", "21"])),
+            "H1",
+            draw(st.sampled_from(["1", "2", "3"])),
+            day,
+            day,
+            lines,
+            draw(st.sampled_from(["local", "remote_filed", "remote_unfiled"])),
+            draw(st.booleans()),
+            (),
+            draw(st.booleans()),
+            f"P{payers[pi]}" if use_family else None,
+        )
+        person = Person(
+            f"P{pi}",
+            "x",
+            "x",
+            "F",
+            dt.date(1960, 1, 1),
+            PTYPES[pt][0],
+            pt,
+            frozenset(x for x in idents.split("|") if x),
+            family=(f"P{payers[pi]}",) if payers[pi] >= 0 else (),
+        )
+        pairs.append((person, v))
+        vrows.append(
+            {
+                "visit_id": seq,
+                "seq": seq,
+                "mdtrt_id": v.mdtrt_id,
+                "psn_id": pi,
+                "med_type": v.med_type,
+                "hosp_lv": v.hosp_lv,
+                "begin_date": day,
+                "end_date": day,
+                "locality": v.locality,
+                "emergency": v.emergency,
+                "use_account": v.use_account,
+                "account_payer_id": payers[pi] if use_family else -1,
+            }
+        )
+        lrows += [
+            {
+                "visit_id": seq,
+                "feedetl_sn": int(ln.feedetl_sn),
+                "code": ln.code,
+                "qty": ln.qty,
+                "price": ln.price,
+                "amount": ln.amount,
+            }
+            for ln in lines
+        ]
+    acc: dict[str, dict[str, int]] = {}
+    bal = {f"P{i}": p[2] for i, p in enumerate(ppl)}
+    expected: dict[str, dict[str, int]] = {}
+    for i in sorted(range(len(pairs)), key=lambda k: (pairs[k][1].begin_date, k)):
+        person, v = pairs[i]
+        a = acc.setdefault(person.psn_no, {})
+        payer = v.account_psn_no or person.psn_no
+        s = settle_visit(policy, person, v, a, bal[payer], PTYPES[ppl[int(payer[1:])][0]][0])
+        for k, d in s.deltas.items():
+            a[k] = a.get(k, 0) + d
+        bal[payer] -= s.acct_pay
+        expected[v.mdtrt_id] = {f: getattr(s, f) for f in (*MONEY_OUT, "pool_prop_selfpay")}
+    return (
+        book,
+        persons,
+        pl.DataFrame(vrows, schema=VISITS_SCHEMA),
+        pl.DataFrame(lrows, schema=LINES_SCHEMA),
+        expected,
+    )
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_cases(), st.integers(1, 4), st.integers(0, 10_000))
+def test_partitions_agree_with_the_engine_on_random_policies(case: Any, pieces: int, seed: int) -> None:
+    book, persons, vdf, ldf, expected = case
+    assert _rows(settle_in_pieces(book, persons, vdf, ldf, pieces, seed)) == expected
+
+
+def _spark_inputs(
+    spark: Any, persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame
+) -> SparkInputs:
+    return SparkInputs(*(spark.createDataFrame(f.to_arrow()) for f in (persons, visits, lines)))
+
+
+def _collect(df: Any) -> pl.DataFrame:
+    with field_errors():
+        out = pl.from_arrow(df.toArrow())
+    assert isinstance(out, pl.DataFrame)
+    return out.sort("visit_id")
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(case=random_cases(), partitions=st.integers(1, 5))
+def test_spark_agrees_with_the_engine_and_the_batch_on_random_policies(
+    spark: Any, case: Any, partitions: int
+) -> None:
+    book, persons, vdf, ldf, expected = case
+    got = _collect(settle_spark(spark, book, _spark_inputs(spark, persons, vdf, ldf), partitions=partitions))
+    assert _rows(got) == expected
+    assert got.equals(settle_batch(book, persons, vdf, ldf).visits.select(RESULT).sort("visit_id"))
+
+
+def test_spark_reports_an_unknown_item_code_naming_the_field(spark: Any) -> None:
+    persons, vdf, ldf, _ = build([(0, "11", "1", 10, "local", False, True, False, [("A01", 100, 1)])])
+    ldf = ldf.with_columns(pl.lit("NOPE").alias("code"))
+    with pytest.raises(SettlementError) as e:
+        _collect(settle_spark(spark, BOOK, _spark_inputs(spark, persons, vdf, ldf)))
+    assert e.value.field == "lines.code" and "NOPE" in e.value.reason
+
+
+@pytest.mark.parametrize(("region", "seed"), [("xian", 21), ("weinan", 22)])
+def test_a_synthetic_year_spark_equals_batch_equals_engine(
+    spark: Any, tmp_path: Path, region: str, seed: int
+) -> None:
+    out = tmp_path / region
+    generate(example_path(region), out, persons=1_500, year=2025, seed=seed)
+    book = PolicyBook.from_file(example_path(region))
+    got = _collect(settle_spark(spark, book, read_inputs(spark, str(out)), partitions=4))
+    persons, visits, lines = read_polars(out)
+    batch = settle_batch(book, persons, visits, lines).visits.select(RESULT).sort("visit_id")
+    assert got.equals(batch)
+    ids = dict(zip(visits["mdtrt_id"].to_list(), visits["visit_id"].to_list(), strict=True))
+    rows = {r["visit_id"]: r for r in got.iter_rows(named=True)}
+    balances = dict(zip(persons["psn_id"].to_list(), persons["account_balance"].to_list(), strict=True))
+    schemes = dict(zip(persons["psn_id"].to_list(), persons["insutype"].to_list(), strict=True))
+    acc: dict[tuple[str, int], dict[str, int]] = {}
+    n = 0
+    for person, visit in read_visits_as_engine_inputs(out):
+        a = acc.setdefault((person.psn_no, visit.begin_date.year), {})
+        payer = int((visit.account_psn_no or person.psn_no)[1:])
+        s = settle_visit(book.for_date(visit.begin_date), person, visit, a, balances[payer], schemes[payer])
+        for k, v in s.deltas.items():
+            a[k] = a.get(k, 0) + v
+        balances[payer] -= s.acct_pay
+        row = rows[ids[visit.mdtrt_id]]
+        assert {f: row[f] for f in MONEY_OUT} == {f: getattr(s, f) for f in MONEY_OUT}, visit.mdtrt_id
+        n += 1
+    assert n == got.height > 3_000
+    assert int(got["acct_mulaid_pay"].sum()) > 0  # family-account payments crossed partitions' persons
