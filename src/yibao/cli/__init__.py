@@ -317,6 +317,25 @@ def bench_batch(
         print(json.dumps(rec), flush=True)
 
 
+@bench_app.command("spark")
+def bench_spark(
+    lines: Annotated[
+        str, typer.Option(help="sizes in fee lines, comma-separated")
+    ] = "1000000,10000000,30000000",
+    cores: Annotated[str, typer.Option(help="executor cores of local mode, comma-separated")] = "1,2",
+    data: Annotated[Path, typer.Option(help="where the generated years are kept")] = Path(
+        ".yibao/bench-spark"
+    ),
+    region: RegionOpt = "xian",
+) -> None:
+    """Print JSON lines: spark.batch throughput (lines, cores), session start and cost per partition."""
+    from yibao.bench.spark import run
+
+    sizes, ncores = [int(x) for x in lines.split(",")], [int(x) for x in cores.split(",")]
+    for rec in run(sizes, ncores, data=data, region=region):
+        print(json.dumps(rec), flush=True)
+
+
 @bench_app.command("settle")
 def bench_settle(
     visits: Annotated[int, typer.Option(help="visits for the engine benchmark")] = 100_000,

@@ -100,16 +100,47 @@ def evaluate_cmd(
 @audit_app.command("run")
 def run_cmd(
     data: Annotated[
-        Path, typer.Argument(help="synth directory (persons / visits / lines / institutions Parquet)")
+        str,
+        typer.Argument(
+            help="synth directory (persons / visits / lines / institutions Parquet); "
+            "with --engine spark also a URL (s3a://…, hdfs://…)"
+        ),
     ],
-    out: Annotated[Path, typer.Option(help="flags file (.parquet or .csv)")] = Path("flags.parquet"),
+    out: Annotated[
+        str,
+        typer.Option(
+            help="flags file (.parquet or .csv); with --engine spark a directory or URL of Parquet "
+            "partitioned by source and rule code"
+        ),
+    ] = "flags.parquet",
     rules: Annotated[bool, typer.Option(help="include the rule library when installed")] = True,
     settle: Annotated[bool, typer.Option(help="amounts at stake from the batch settlement")] = False,
     region: Annotated[
         Path | None, typer.Option(help="region file for --settle (default: the xian example)")
     ] = None,
+    engine: Annotated[str, typer.Option(help="polars (this machine) or spark")] = "polars",
+    master: Annotated[str, typer.Option(help="Spark master: local[N] or a cluster URL")] = "local[2]",
 ) -> None:
     """事后审核：对一个期间的结算数据运行规则与模型，输出疑点 / after-the-fact audit → flags + summary."""
+    if engine == "spark":
+        from yibao.spark import spark_session
+        from yibao.spark.audit import audit_spark
+
+        session = spark_session(master, app_name="yibao-audit")
+        try:
+            flags, used = audit_spark(session, data, region=region, settle=settle, use_rules=rules, out=out)
+        except FieldError as e:
+            raise typer.BadParameter(str(e)) from e
+        finally:
+            session.stop()
+        _summary(flags, used, out)
+        return
+    if engine != "polars":
+        raise typer.BadParameter("engine: polars 或 spark / polars or spark")
+    _run_polars(Path(data), Path(out), rules, settle, region)
+
+
+def _run_polars(data: Path, out: Path, rules: bool, settle: bool, region: Path | None) -> None:
     from yibao.audit.evaluate import read_physicians, run_audit
     from yibao.audit.evaluate import settle as settle_fn
     from yibao.policy.loader import example_path
@@ -131,6 +162,10 @@ def run_cmd(
     else:
         flags.write_parquet(tmp)
     tmp.replace(out)
+    _summary(flags, used, str(out))
+
+
+def _summary(flags: pl.DataFrame, used: bool, out: str) -> None:
     summary = (
         flags.group_by("source", "rule_code", "severity")
         .agg(

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from yibao.errors import FieldError
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import PolicyError
 from yibao.simulate.candidates import resolve_policy
@@ -37,16 +38,22 @@ def simulate_cmd(
         ),
     ],
     visits: Annotated[
-        Path,
+        str,
         typer.Option(
             "--visits",
             "-v",
             help="synth output directory, or its visits.parquet (persons.parquet "
-            "and lines.parquet alongside)",
+            "and lines.parquet alongside); with --engine spark also a URL (s3a://…, hdfs://…)",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML report to write")] = Path("simulation.html"),
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the JSON report here")] = None,
+    engine: Annotated[str, typer.Option(help="polars (this machine) or spark")] = "polars",
+    master: Annotated[str, typer.Option(help="Spark master: local[N] or a cluster URL")] = "local[2]",
+    parquet_out: Annotated[
+        str | None,
+        typer.Option(help="spark: write the per-visit settlements here as Parquet partitioned by policy"),
+    ] = None,
 ) -> None:
     """Re-settle a year of claims under two policies; write a self-contained HTML report (and JSON)."""
     from yibao.simulate.core import simulate
@@ -78,8 +85,22 @@ def simulate_cmd(
             bar.update(task, description=STAGES.get(stage, stage))
 
         try:
-            report = simulate(books[0], books[1], visits, progress=step)
-        except FileNotFoundError as exc:
+            if engine == "spark":
+                from yibao.spark import spark_session
+                from yibao.spark.simulate import simulate_spark
+
+                session = spark_session(master, app_name="yibao-simulate")
+                try:
+                    report = simulate_spark(
+                        session, books[0], books[1], visits, out=parquet_out, progress=step
+                    )
+                finally:
+                    session.stop()
+            elif engine == "polars":
+                report = simulate(books[0], books[1], Path(visits), progress=step)
+            else:
+                raise typer.BadParameter("engine: polars 或 spark / polars or spark")
+        except (FileNotFoundError, FieldError) as exc:
             console.print(f"[red]✗[/] {exc}")
             raise typer.Exit(2) from exc
         step("report")

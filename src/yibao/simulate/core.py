@@ -184,6 +184,33 @@ def simulate_frames(
     return report
 
 
+def report_from_settled(
+    baseline: PolicyBook,
+    candidate: PolicyBook,
+    persons: pl.DataFrame,
+    visits: pl.DataFrame,
+    res_b: pl.DataFrame,
+    res_c: pl.DataFrame,
+    *,
+    fund: FundAssumptions | None = None,
+    household: HouseholdModel | None = None,
+    options: AnalysisOptions | None = None,
+) -> SimulationReport:
+    """The report from per-visit settlements made by another executor (Spark): ``res_b`` / ``res_c``
+    hold ``visit_id`` and MONEY_KEEP; the metrics are the same code as :func:`simulate_frames`."""
+    return _measure(
+        baseline,
+        candidate,
+        persons,
+        visits,
+        res_b,
+        res_c,
+        fund or FundAssumptions(),
+        household or HouseholdModel(),
+        options or AnalysisOptions(),
+    )
+
+
 def _attrs(persons: pl.DataFrame, options: AnalysisOptions) -> pl.DataFrame:
     q = m.income_groups(persons, options.n_income_groups)
     return persons.select(

@@ -105,12 +105,18 @@ def label_components(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ids, ids[comp]
 
 
+BROADCAST_VISITS = 5_000_000
+"""Up to this many visits, the (visit_id → partition) table is broadcast to the lines instead of
+shuffling the lines for the join (about 12 bytes a visit)."""
+
+
 def partitioned(spark: SparkSession, inputs: SparkInputs, partitions: int) -> tuple[DataFrame, DataFrame]:
     """(visits with person/payer attributes and ``part``, lines with ``part``): step 1 and 2 of the plan."""
     from pyspark.sql import functions as F
 
     psn, comp = label_components(component_edges(inputs.visits))
     comp_df = spark.createDataFrame(pa.table({"psn_id": psn, "comp": comp}))
+    part_of = F.expr(f"pmod(xxhash64(coalesce(comp, psn_id)), {int(partitions)})").cast("int")
     p = inputs.persons.select("psn_id", *PERSON_ATTRS)
     own = p.select(F.col("psn_id"), *(F.col(a).alias(f"psn_{a}") for a in PERSON_ATTRS))
     payer = p.select(
@@ -121,20 +127,21 @@ def partitioned(spark: SparkSession, inputs: SparkInputs, partitions: int) -> tu
         .join(own, on="psn_id", how="left")
         .join(payer, on="account_payer_id", how="left")
         .join(F.broadcast(comp_df), on="psn_id", how="left")
-        .withColumn("part", F.expr(f"pmod(xxhash64(coalesce(comp, psn_id)), {int(partitions)})").cast("int"))
+        .withColumn("part", part_of)
         .drop("comp")
     )
     lines = inputs.lines
     if "psn_id" in lines.columns:  # a 2204-style export names the person on each line: no join needed
         ln = (
             lines.join(F.broadcast(comp_df), on="psn_id", how="left")
-            .withColumn(
-                "part", F.expr(f"pmod(xxhash64(coalesce(comp, psn_id)), {int(partitions)})").cast("int")
-            )
+            .withColumn("part", part_of)
             .select(*LINE_COLS, "part")
         )
     else:
-        vp = v.select("visit_id", F.col("part").alias("line_part"))
+        vp = inputs.visits.select("visit_id", "psn_id").join(F.broadcast(comp_df), on="psn_id", how="left")
+        vp = vp.select("visit_id", part_of.alias("line_part"))
+        if inputs.visits.count() <= BROADCAST_VISITS:
+            vp = F.broadcast(vp)
         ln = (
             lines.select(*LINE_COLS)
             .join(vp, on="visit_id", how="inner")
