@@ -46,6 +46,10 @@ MONEY_OUT = (
 )
 
 
+OPENING_SCHEMA = {"psn_id": pl.Int64, "year": pl.Int32, "counter": pl.String, "value": pl.Int64}
+"""Accumulators at the start of the period: one row per (person, year, counter), as the ledger keeps them."""
+
+
 @dataclass
 class BatchResult:
     visits: pl.DataFrame  # visit_id + MONEY_OUT + pool_prop_selfpay; row order unspecified, join on visit_id
@@ -64,6 +68,21 @@ class BatchResult:
             for name, cid in self.counters.items()
             if self.state.counters[cid, py]
         }
+
+    def closing(self) -> pl.DataFrame:
+        """Every person-year's non-zero accumulators after the batch (OPENING_SCHEMA): the opening of
+        the period that follows."""
+        names = sorted(self.counters, key=self.counters.__getitem__)
+        cid, py = np.nonzero(self.state.counters[: len(names)])
+        return pl.DataFrame(
+            {
+                "psn_id": self.person_years["psn_id"].to_numpy()[py],
+                "year": self.person_years["year"].to_numpy()[py],
+                "counter": [names[c] for c in cid],
+                "value": self.state.counters[cid, py],
+            },
+            schema=OPENING_SCHEMA,
+        )
 
 
 def _components(psn: np.ndarray, payer: np.ndarray, n_persons: int) -> np.ndarray:
@@ -95,9 +114,17 @@ class _Counters:
 
 
 def settle_batch(
-    book: PolicyBook, persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame | pl.LazyFrame
+    book: PolicyBook,
+    persons: pl.DataFrame,
+    visits: pl.DataFrame,
+    lines: pl.DataFrame | pl.LazyFrame,
+    opening: pl.DataFrame | None = None,
 ) -> BatchResult:
     """Settle ``visits`` (with their ``lines``) of ``persons`` in time order (begin_date, seq).
+
+    ``opening`` (OPENING_SCHEMA) holds accumulators at the start of the period — a region that starts
+    mid-year, or the rest of a year re-settled: each visit then sees them as the engine sees the
+    ledger's accumulator row (a deductible already met is not charged again).
 
     The steps: order the visits in time and find each one's policy version; split the lines and sum
     them per visit; read the persons' attributes; resolve the static parameters once per distinct
@@ -114,14 +141,45 @@ def settle_batch(
     static = table.static(py, who, parts, perm, round_starts)
     balances = np.zeros(who.n_persons, dtype=np.int64)
     balances[persons["psn_id"].to_numpy()] = persons["account_balance"].to_numpy()
+    names = _opening_counters(opening, table.ctr)
     state = kernel.State(
         counters=np.zeros((max(len(table.ctr.ids), 1), len(uniq)), dtype=np.int64), balance=balances
     )
+    if opening is not None and opening.height:
+        _apply_opening(state.counters, opening, names, uniq, timing.years)
     out = kernel.run(static, state)
     frame = _result_frame(timing.visit_ids[perm], static, out)
     y0 = int(timing.years.min()) if len(timing.years) else 0
     person_years = pl.DataFrame({"py": np.arange(len(uniq)), "psn_id": uniq // 64, "year": uniq % 64 + y0})
     return BatchResult(frame, dict(table.ctr.ids), person_years, state)
+
+
+def _opening_counters(opening: pl.DataFrame | None, ctr: _Counters) -> dict[str, int]:
+    """Give every opening counter an id (so one no visit touches is still carried to the closing state)."""
+    if opening is None or opening.height == 0:
+        return dict(ctr.ids)
+    for col in OPENING_SCHEMA:
+        if col not in opening.columns:
+            raise SettlementError(f"opening.{col}", "期初累计缺少列 column missing", "missing")
+    if opening["value"].null_count() or (opening["value"] < 0).any():
+        raise SettlementError("opening.value", "期初累计须为非负整数 must be a non-negative integer")
+    for name in sorted(opening["counter"].unique().to_list()):
+        ctr(name)
+    return dict(ctr.ids)
+
+
+def _apply_opening(
+    counters: np.ndarray, opening: pl.DataFrame, names: dict[str, int], uniq: np.ndarray, years: np.ndarray
+) -> None:
+    """Add the opening rows of the person-years in this batch to the state (others are not settled here)."""
+    y0 = int(years.min()) if len(years) else 0
+    o = opening.filter((pl.col("year") >= y0) & (pl.col("year") < y0 + 64))
+    key = o["psn_id"].to_numpy().astype(np.int64) * 64 + (o["year"].to_numpy().astype(np.int64) - y0)
+    at = np.searchsorted(uniq, key)
+    at_c = np.minimum(at, max(len(uniq) - 1, 0))
+    hit = (at < len(uniq)) & (uniq[at_c] == key) if len(uniq) else np.zeros(len(key), dtype=bool)
+    cid = np.array([names[c] for c in o["counter"].to_list()], dtype=np.int64)
+    np.add.at(counters, (cid[hit], at_c[hit]), o["value"].to_numpy().astype(np.int64)[hit])
 
 
 @dataclass(frozen=True)

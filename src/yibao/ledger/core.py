@@ -84,6 +84,10 @@ class Ledger:
     def accumulators(self, psn_no: str, year: int) -> dict[str, int]:
         return queries.accumulators(self.conn, psn_no, year)
 
+    def open_accumulators(self, psn_no: str, year: int, counters: dict[str, int], source: str) -> None:
+        """Accumulators at the start of the period (:func:`yibao.ledger.queries.open_accumulators`)."""
+        queries.open_accumulators(self.conn, psn_no, year, counters, source)
+
     def psn_no_by_certno(self, certno: str) -> str | None:
         return queries.psn_no_by_certno(self.conn, certno)
 

@@ -20,6 +20,7 @@ from yibao.ledger.rows import (
     SQL_INS_PERSON,
     SQL_MSG,
     SQL_PERSON,
+    SQL_UPSERT_ACC,
     TABLES,
     MessageRow,
     dumps,
@@ -105,6 +106,43 @@ def accumulators(conn: Connection, psn_no: str, year: int) -> dict[str, int]:
     if not exists:
         raise LedgerError("psn_no", f"人员 {psn_no!r} 不存在 unknown person", "unknown_person")
     return dict(json.loads(row[0])) if row else {}
+
+
+def open_accumulators(
+    conn: Connection, psn_no: str, year: int, counters: dict[str, int], source: str
+) -> None:
+    """State ``psn_no``'s accumulators at the start of ``year``'s period, before any settlement of that
+    person-year (a region that starts mid-year; the rest of a year re-settled).  Refused once the
+    person-year has an accumulator row (``already_open``): figures stated after settlements would
+    make undo inexact."""
+    bad = next(
+        (k for k, v in counters.items() if not isinstance(v, int) or isinstance(v, bool) or v < 0), None
+    )
+    if bad is not None:
+        raise LedgerError(
+            f"counters.{bad}", "期初累计须为非负整数 must be a non-negative integer (fen or count)"
+        )
+    if not source.strip():
+        raise LedgerError("source", "须说明期初累计的来源 state where the figures come from")
+    conn.begin(write=True)
+    try:
+        row = conn.execute("SELECT version FROM person WHERE psn_no = %s", (psn_no,)).fetchone()
+        if row is None:
+            raise LedgerError("psn_no", f"人员 {psn_no!r} 不存在 unknown person", "unknown_person")
+        if conn.execute(SQL_ACC, (psn_no, year)).fetchone() is not None:
+            raise LedgerError(
+                "year", f"{psn_no} {year} 年已有累计 the person-year already has accumulators", "already_open"
+            )
+        text = dumps({k: v for k, v in sorted(counters.items()) if v})
+        conn.execute(
+            "INSERT INTO accumulator_opening (psn_no, year, counters, source) VALUES (%s, %s, %s, %s)",
+            (psn_no, year, text, source),
+        )
+        conn.execute(SQL_UPSERT_ACC, (psn_no, year, text, int(row[0])))
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
 
 
 def psn_no_by_certno(conn: Connection, certno: str) -> str | None:

@@ -61,6 +61,15 @@ accumulator = Table(
     Column("version", BigInteger, nullable=False, server_default="0"),  # person.version when last written
 )
 
+accumulator_opening = Table(  # accumulators at the start of the period, stated before any settlement
+    "accumulator_opening",
+    metadata,
+    Column("psn_no", String(40), ForeignKey("person.psn_no"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("counters", Text, nullable=False),  # JSON {counter: int}
+    Column("source", Text, nullable=False),  # where the figures come from (the previous system, a file)
+)
+
 settlement = Table(
     "settlement",
     metadata,

@@ -71,6 +71,12 @@ def _verify(conn: Connection, problems: list[str]) -> VerifyReport:
                 acc[k] = acc.get(k, 0) + int(d)
     for setl_id in sorted(sums):
         problems.append(f"journal[setl_id={setl_id}]: rows for a settlement that does not exist")
+    for psn_no, year, counters in conn.execute(
+        "SELECT psn_no, year, counters FROM accumulator_opening"
+    ).fetchall():  # the period started from these
+        acc = acc_sum.setdefault((psn_no, int(year)), {})
+        for k, d in json.loads(counters).items():
+            acc[k] = acc.get(k, 0) + int(d)
     for psn_no, year, counters in conn.execute("SELECT psn_no, year, counters FROM accumulator").fetchall():
         expect = {k: v for k, v in acc_sum.pop((psn_no, int(year)), {}).items() if v}
         have = {k: int(v) for k, v in json.loads(counters).items() if v}

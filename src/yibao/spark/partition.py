@@ -114,7 +114,22 @@ def settle_partition(
             }
         )
     )
-    res = settle_batch(book, local_persons, local_visits, line_frame)
+    opening = None
+    if "psn_opening" in v.columns:
+        o = (
+            v.select("psn_id", "psn_opening")
+            .unique("psn_id")
+            .explode("psn_opening")
+            .drop_nulls("psn_opening")
+            .unnest("psn_opening")
+        )
+        opening = o.select(
+            pl.Series("psn_id", _remap(ids, o["psn_id"].to_numpy())),
+            pl.col("year").cast(pl.Int32),
+            pl.col("counter").cast(pl.String),
+            pl.col("value").cast(pl.Int64),
+        )
+    res = settle_batch(book, local_persons, local_visits, line_frame, opening)
     out = res.visits.select([pl.col(c).cast(pl.Int64) for c in RESULT_COLS]).to_arrow()
     if not accumulators:
         return out, None

@@ -110,8 +110,11 @@ BROADCAST_VISITS = 5_000_000
 shuffling the lines for the join (about 12 bytes a visit)."""
 
 
-def partitioned(spark: SparkSession, inputs: SparkInputs, partitions: int) -> tuple[DataFrame, DataFrame]:
-    """(visits with person/payer attributes and ``part``, lines with ``part``): step 1 and 2 of the plan."""
+def partitioned(
+    spark: SparkSession, inputs: SparkInputs, partitions: int, opening: DataFrame | None = None
+) -> tuple[DataFrame, DataFrame]:
+    """(visits with person/payer attributes and ``part``, lines with ``part``): step 1 and 2 of the plan.
+    ``opening`` (psn_id, year, counter, value) rides on the person's visit rows as ``psn_opening``."""
     from pyspark.sql import functions as F
 
     psn, comp = label_components(component_edges(inputs.visits))
@@ -130,6 +133,17 @@ def partitioned(spark: SparkSession, inputs: SparkInputs, partitions: int) -> tu
         .withColumn("part", part_of)
         .drop("comp")
     )
+    if opening is not None:
+        per_person = opening.groupBy("psn_id").agg(
+            F.collect_list(
+                F.struct(
+                    F.col("year").cast("int").alias("year"),
+                    F.col("counter").cast("string").alias("counter"),
+                    F.col("value").cast("long").alias("value"),
+                )
+            ).alias("psn_opening")
+        )
+        v = v.join(per_person, on="psn_id", how="left")
     lines = inputs.lines
     if "psn_id" in lines.columns:  # a 2204-style export names the person on each line: no join needed
         ln = (
@@ -170,15 +184,21 @@ def field_errors() -> Iterator[None]:
 
 
 def settle_spark(
-    spark: SparkSession, book: PolicyBook, inputs: SparkInputs, *, partitions: int | None = None
+    spark: SparkSession,
+    book: PolicyBook,
+    inputs: SparkInputs,
+    *,
+    partitions: int | None = None,
+    opening: DataFrame | None = None,
 ) -> DataFrame:
     """Settle every visit in time order per person on Spark; one row per visit with the batch's
-    columns (visit_id, the 2207 money fields, pool_prop_selfpay).  Lazy: an action runs it (wrap the
-    action in :func:`field_errors` to get input errors back as SettlementError)."""
+    columns (visit_id, the 2207 money fields, pool_prop_selfpay).  ``opening``: accumulators at the
+    start of the period (psn_id, year, counter, value).  Lazy: an action runs it (wrap the action in
+    :func:`field_errors` to get input errors back as SettlementError)."""
     from pyspark.sql.types import StructType
 
     n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 8)
-    v, ln = partitioned(spark, inputs, n)
+    v, ln = partitioned(spark, inputs, n, opening)
     schema = StructType.fromJson(json.loads(_spark_schema_json(result_schema())))
 
     def settle_group(visits: pa.Table, lines: pa.Table) -> pa.Table:
@@ -192,13 +212,18 @@ def settle_spark(
 
 
 def closing_accumulators(
-    spark: SparkSession, book: PolicyBook, inputs: SparkInputs, *, partitions: int | None = None
+    spark: SparkSession,
+    book: PolicyBook,
+    inputs: SparkInputs,
+    *,
+    partitions: int | None = None,
+    opening: DataFrame | None = None,
 ) -> DataFrame:
     """The accumulators after the period, one row per (psn_id, year, counter) with a non-zero value."""
     from pyspark.sql.types import StructType
 
     n = partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 8)
-    v, ln = partitioned(spark, inputs, n)
+    v, ln = partitioned(spark, inputs, n, opening)
     schema = StructType.fromJson(json.loads(_spark_schema_json(accumulator_schema())))
 
     def group_acc(visits: pa.Table, lines: pa.Table) -> pa.Table:
