@@ -39,7 +39,7 @@ def test_the_submit_job_writes_what_the_batch_computes(tmp_path: Path) -> None:
     acc = pl.read_parquet(out / "accumulators" / "**" / "*.parquet", hive_partitioning=True)
     key = ["psn_id", "year", "counter"]
     assert (
-        acc.select(key, "value")
+        acc.select(*key, "value")
         .with_columns(pl.col("year").cast(pl.Int32))
         .sort(key)
         .equals(res.closing().sort(key))
