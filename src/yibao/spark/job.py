@@ -32,13 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partitions", type=int, help="settlement partitions (about 1M lines each)")
     args = ap.parse_args(argv)
     spark = SparkSession.builder.appName("yibao-settle").getOrCreate()
-    book = PolicyBook.from_file(args.policy)
-    inputs = read_inputs(spark, args.source)
-    opening = spark.read.parquet(args.opening) if args.opening else None
     n = args.partitions or int(spark.conf.get("spark.sql.shuffle.partitions") or 200)
     out = args.out.rstrip("/")
     try:
         with field_errors():
+            book = PolicyBook.from_file(args.policy)
+            inputs = read_inputs(spark, args.source)
+            opening = spark.read.parquet(args.opening) if args.opening else None
             visits = settle_spark(spark, book, inputs, partitions=n, opening=opening)
             visits.withColumn("bucket", F.expr(f"pmod(visit_id, {n})")).write.mode("overwrite").partitionBy(
                 "bucket"
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 acc = acc.unionByName(untouched.select(*acc.columns))
             acc.write.mode("overwrite").partitionBy("year").parquet(f"{out}/accumulators")
-    except ValueError as exc:  # SettlementError / FieldError: the input names the field
+    except (ValueError, FileNotFoundError) as exc:  # SettlementError / FieldError / PolicyError
         print(f"✗ {exc}", file=sys.stderr)
         return 2
     finally:
