@@ -39,7 +39,6 @@ from dataclasses import dataclass, field, replace
 from yibao.enrolment.contributions import (
     add_months,
     collection_timing,
-    grace_end,
     month_of,
 )
 from yibao.enrolment.history import (
@@ -171,8 +170,10 @@ class _Compiler:
         premiums: Sequence[ResidentPremium],
         contributions: Sequence[EmployeeContribution],
         claims: ClaimHistory | None,
+        cache: dict[tuple[object, ...], tuple[Eligibility, Eligibility]] | None = None,
     ) -> None:
         self.facts, self.policy, self.claims = facts, policy, claims
+        self.cache = cache if cache is not None else {}
         self.premiums, self.contributions = premiums, contributions
         for i, e in enumerate(events):
             if e.psn_no != facts.psn_no:
@@ -272,7 +273,8 @@ class _Compiler:
                 m = month_of(s.start)
                 last = month_of(s.end - ONE_DAY) if s.end else None
                 while last is None or m <= last:
-                    g = grace_end(m, pol).toordinal() + 1
+                    k = m[0] * 12 + m[1] + pol.arrears_grace_months  # the month after the grace, 0-based
+                    g = dt.date(k // 12, k % 12 + 1, 1).toordinal()
                     p = paid.get(m, dt.date.max)
                     if p == dt.date.max:
                         # never recorded or recorded unpaid: in arrears from the end of its grace until paid
@@ -306,11 +308,14 @@ class _Compiler:
             f.gender, max(pol.retirement_required_months.values())
         )
         need_local = pol.retirement_required_local_months
-        carried = sum(
-            e.months_carried
-            for e in self.events
-            if e.kind in (EventKind.ENROL, EventKind.TRANSFER_IN) and e.insutype == EMPLOYEE and e.day <= r
-        )
+        # months carried on an enrolment are this region's earlier or deemed months (local); on a transfer in,
+        # months paid elsewhere (they count toward the total only)
+        carried = local_carried = 0
+        for e in self.events:
+            if e.insutype == EMPLOYEE and e.day <= r and e.kind in (EventKind.ENROL, EventKind.TRANSFER_IN):
+                carried += e.months_carried
+                if e.kind == EventKind.ENROL:
+                    local_carried += e.months_carried
         credits: list[tuple[dt.date, int]] = []
         for c in self.contributions:
             if c.paid_on is None:
@@ -318,7 +323,7 @@ class _Compiler:
             if c.kind == "top_up" or (c.kind == "normal" and c.month < month_of(r)):
                 credits.append((c.paid_on, c.months))
         credits.sort()
-        total, local = carried, 0
+        total, local = carried, local_carried
         enough_on: dt.date | None = None
         pending = list(credits)
         while pending and pending[0][0] <= r:
@@ -378,14 +383,16 @@ class _Compiler:
         def live(o: _Label) -> bool:
             return o.insutype == RESIDENT and o.reason in (COVERED, "waiting_period")
 
-        def active_in(year: int) -> bool:
-            a, b = dt.date(year, 1, 1).toordinal(), dt.date(year, 12, 31).toordinal() + 1
-            return any(s.start.toordinal() < b and (s.end is None or s.end.toordinal() > a) for s in res)
+        active_years: set[int] = set()
+        for sg in res:
+            active_years.update(
+                range(sg.start.year, (sg.end - ONE_DAY).year + 1 if sg.end else last_year + 1)
+            )
 
         for y in range(first_year, last_year + 1):
             jan1, dec31 = dt.date(y, 1, 1), dt.date(y, 12, 31)
             end_y = dec31.toordinal() + 1
-            if not active_in(y):
+            if y not in active_years:
                 continue
             carried = max((u for u in carried_until if u >= jan1 and u.year == y), default=None)
             p = self.annual.get(y)
@@ -523,33 +530,52 @@ class _Compiler:
                 n, uplift = self.incentive(year)
                 if lab.insutype != RESIDENT:
                     uplift = 0
-            zh, en, src = _texts(lab, since, until, year, n, uplift, pol, self.facts.birth_date)
-            covered = lab.reason == COVERED
-            base = Eligibility(
-                covered=covered,
-                reason_code="ok" if covered else lab.reason,
-                reason_zh=zh,
-                reason_en=en,
-                insutype=lab.insutype,
-                psn_type=lab.psn_type,
-                psn_insu_stas=lab.stas,
-                since=since,
-                until=until,
-                self_pay_instead=(not covered) and lab.reason in pol.self_pay_reasons,
-                account_usable=covered and lab.insutype == EMPLOYEE,
-                continuous_years=n,
-                ci_cap_uplift_fen=uplift,
-                ci_uplift_max_share=pol.incentive_max_share_of_cap if lab.insutype == RESIDENT else 0,
-                waiting_months=lab.waiting_months,
-                source=src,
-            )
-            acct_ok = lab.insutype == EMPLOYEE and lab.reason in _ACCOUNT_REASONS
+            unborn = lab.reason == "not_enrolled" and until is not None and until < self.facts.birth_date
+            key = (lab, ra, rb, year, n, uplift, unborn)
+            pair = self.cache.get(key)
+            if pair is None:
+                pair = self.cache[key] = _decisions(lab, since, until, year, n, uplift, unborn, pol)
             starts.append(a)
-            decisions.append(base)
-            acct.append(base if acct_ok == base.account_usable else _with_account(base, acct_ok))
+            decisions.append(pair[0])
+            acct.append(pair[1])
         return PersonStatus(
             self.facts.psn_no, tuple(starts), tuple(decisions), tuple(acct), pol.account_only_med_types
         )
+
+
+def _decisions(
+    lab: _Label,
+    since: dt.date | None,
+    until: dt.date | None,
+    year: int,
+    n: int,
+    uplift: int,
+    unborn: bool,
+    pol: EnrolmentPolicy,
+) -> tuple[Eligibility, Eligibility]:
+    """The (ordinary, account-only) decisions of one status interval."""
+    zh, en, src = _texts(lab, since, until, year, n, uplift, pol, unborn)
+    covered = lab.reason == COVERED
+    base = Eligibility(
+        covered=covered,
+        reason_code="ok" if covered else lab.reason,
+        reason_zh=zh,
+        reason_en=en,
+        insutype=lab.insutype,
+        psn_type=lab.psn_type,
+        psn_insu_stas=lab.stas,
+        since=since,
+        until=until,
+        self_pay_instead=(not covered) and lab.reason in pol.self_pay_reasons,
+        account_usable=covered and lab.insutype == EMPLOYEE,
+        continuous_years=n,
+        ci_cap_uplift_fen=uplift,
+        ci_uplift_max_share=pol.incentive_max_share_of_cap if lab.insutype == RESIDENT else 0,
+        waiting_months=lab.waiting_months,
+        source=src,
+    )
+    acct_ok = lab.insutype == EMPLOYEE and lab.reason in _ACCOUNT_REASONS
+    return base, (base if acct_ok == base.account_usable else _with_account(base, acct_ok))
 
 
 # the personal account stays the person's own: account-only visits may use it in these states
@@ -572,7 +598,7 @@ def _texts(
     n: int,
     uplift: int,
     pol: EnrolmentPolicy,
-    birth: dt.date,
+    unborn: bool,
 ) -> tuple[str, str, str]:
     """(reason in Chinese, in English, the source's title) for one status interval."""
     r = lab.reason
@@ -595,7 +621,7 @@ def _texts(
             pol.cite(pol.employee_source),
         )
     if r == "not_enrolled":
-        if until is not None and until < birth:
+        if unborn:
             return "尚未出生", "not yet born", ""
         return (
             "未参加本统筹区基本医疗保险",
@@ -674,11 +700,13 @@ def compile_status(
     premiums: Sequence[ResidentPremium] = (),
     contributions: Sequence[EmployeeContribution] = (),
     claims: ClaimHistory | None = None,
+    cache: dict[tuple[object, ...], tuple[Eligibility, Eligibility]] | None = None,
 ) -> PersonStatus:
     """Compile a person's history into status intervals with a ready decision each (see the module doc
     for the rules).  ``claims`` None: the claim history is unknown and no claim-free reward is given.
-    Raises :class:`EnrolmentError` naming the offending event or premium."""
-    c = _Compiler(facts, events, policy, premiums, contributions, claims)
+    ``cache``: a dict shared across persons compiled under the same policy, so that equal intervals share
+    one decision object.  Raises :class:`EnrolmentError` naming the offending event or premium."""
+    c = _Compiler(facts, events, policy, premiums, contributions, claims, cache)
     c.paint_relation()
     c.paint_employee()
     c.paint_resident()

@@ -170,3 +170,31 @@ class Eligibility:
     ci_uplift_max_share: int = 0
     waiting_months: int = 0
     source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One bad row of an imported file: its line number (the header is line 1), the column and why."""
+
+    row: int
+    field: str
+    reason: str  # Chinese first, then English
+
+    def as_dict(self) -> dict[str, object]:
+        return {"row": self.row, "field": self.field, "reason": self.reason}
+
+
+class ImportRejected(EnrolmentError):
+    """A file refused as a whole: nothing of it was written.  ``problems`` lists every bad row found
+    (``total`` counts them all when the list was cut short)."""
+
+    def __init__(self, problems: list[RowError], total: int | None = None, what: str = "file") -> None:
+        self.problems = problems
+        self.total = len(problems) if total is None else total
+        first = problems[0] if problems else None
+        head = f"第{first.row}行 {first.field}: {first.reason}" if first else ""
+        super().__init__(
+            what,
+            f"文件有{self.total}处错误，未导入任何数据 {self.total} bad row(s): nothing was imported; {head}",
+            "rejected",
+        )

@@ -110,10 +110,20 @@ class _Newborn(_Strict):
     source: str
 
 
+class _ResidentTypes(_Strict):
+    child: Code
+    adult: Code
+    elderly: Code
+    child_below_age: int = Field(ge=0, le=30)
+    elderly_from_age: int = Field(ge=40, le=100)
+    source: str
+
+
 class _Resident(_Strict):
     critical_illness_share: Ratio
     source: str
     newborn: _Newborn
+    person_types: _ResidentTypes
 
 
 class _Floor(_Strict):
@@ -254,6 +264,11 @@ class EnrolmentPolicy:
     resident_source: str
     newborn_window_days: int
     newborn_source: str
+    resident_type_child: str
+    resident_type_adult: str
+    resident_type_elderly: str
+    child_below_age: int
+    elderly_from_age: int
     # waiting period (国办发〔2024〕38号)
     fixed_waiting_months: int
     months_per_lapsed_year: int
@@ -355,6 +370,7 @@ def parse_policy(raw: object, *, file: str = "<data>") -> EnrolmentPolicy:
         ("employee.retirement.source", f.employee.retirement.source),
         ("resident.source", f.resident.source),
         ("resident.newborn.source", f.resident.newborn.source),
+        ("resident.person_types.source", f.resident.person_types.source),
         ("waiting_period.source", f.waiting_period.source),
         ("incentives.source", f.incentives.source),
         ("not_covered.source", f.not_covered.source),
@@ -417,6 +433,11 @@ def parse_policy(raw: object, *, file: str = "<data>") -> EnrolmentPolicy:
         resident_source=res.source,
         newborn_window_days=res.newborn.window_days,
         newborn_source=res.newborn.source,
+        resident_type_child=res.person_types.child,
+        resident_type_adult=res.person_types.adult,
+        resident_type_elderly=res.person_types.elderly,
+        child_below_age=res.person_types.child_below_age,
+        elderly_from_age=res.person_types.elderly_from_age,
         fixed_waiting_months=wp.fixed_months,
         months_per_lapsed_year=wp.months_per_lapsed_year,
         months_repaired_per_year_paid=wp.months_repaired_per_year_paid,
@@ -459,6 +480,15 @@ def bind_region(policy: EnrolmentPolicy, loaded: LoadedRegion) -> EnrolmentPolic
         for i, a in enumerate(policy.assistance)
         for c in sorted(a.identities - idents)
     ]
+    res_types = {pt.code for pt in r.person_types if pt.group == "resident"}
+    for key in ("child", "adult", "elderly"):
+        code = getattr(policy, f"resident_type_{key}")
+        if code not in res_types:
+            problems.append(
+                Problem(
+                    f"resident.person_types.{key}", f"{code!r} is not a resident person type of {loaded.file}"
+                )
+            )
     if problems:
         raise PolicyError(policy.file, problems)
 
