@@ -275,7 +275,10 @@ def read_collection(path: str | Path, policy: EnrolmentPolicy) -> CollectionFile
         pl.col("_paid").alias("paid_on"),
         pl.col("_ind").alias("individual_fen"),
         pl.col("_asst").alias("assistance_fen"),
-        pl.col("_sub").alias("subsidy_fen"),
+        pl.when(pl.col("_kind") == "repair")
+        .then(pl.lit(0, pl.Int64))
+        .otherwise(pl.col("_sub"))
+        .alias("subsidy_fen"),
         pl.col("_ident").alias("identity"),
         pl.col("_kind").alias("kind"),
         pl.col("household_no").fill_null(""),

@@ -256,7 +256,9 @@ def generate_enrolment(
                     "paid_on": _dates(paid),
                     "individual_fen": ry.individual_fen - assist,
                     "assistance_fen": assist,
-                    "subsidy_fen": np.full(len(who), ry.fiscal_subsidy_fen, dtype=np.int64),
+                    "subsidy_fen": np.full(
+                        len(who), ry.fiscal_subsidy_fen if kind == "annual" else 0, dtype=np.int64
+                    ),
                     "identity": np.where(assist > 0, code, ""),
                 },
                 schema=PREMIUM_SCHEMA,
