@@ -1,11 +1,11 @@
 """Enrolment tables (SQLAlchemy Core on the shared metadata; Alembic branch ``enrolment``, revision 0501).
 
 * ``enrol_person`` — the registered person (参保人员登记): ID, name, gender, birth date, district, household,
-  identities (JSON ``[[code, begin, end|null]]``).
+  identities (JSON ``[[code, begin, end|null]]``) and the current relation (``rel_state``, ``rel_insutype``,
+  ``rel_psn_type``, ``rel_emp_no``, ``rel_since``, ``last_seq`` — kept in step with ``enrol_event`` in the
+  same transaction; imports check against it).
 * ``enrol_event`` — the relation history (参保关系变更), append-only, one row per event, ordered by ``seq``
   per person.
-* ``enrol_relation`` — each person's current relation (state, scheme, type, employer, last ``seq``), kept
-  in step with ``enrol_event`` in the same transaction; imports check against it.
 * ``enrol_employer`` (参保单位), ``enrol_household`` and ``enrol_household_member`` (居民家庭, 家庭共济).
 * ``enrol_employee_contribution`` — one row per person, month and kind (normal / top_up); ``paid_on`` NULL
   is a month due and unpaid (欠费).
@@ -33,6 +33,12 @@ enrol_person = Table(
     Column("district", String(50), nullable=False, server_default=""),
     Column("household_no", String(40), nullable=False, server_default=""),
     Column("identities", Text, nullable=False, server_default="[]"),
+    Column("rel_state", String(16), nullable=False, server_default=""),
+    Column("rel_insutype", String(6), nullable=False, server_default=""),
+    Column("rel_psn_type", String(6), nullable=False, server_default=""),
+    Column("rel_emp_no", String(40), nullable=False, server_default=""),
+    Column("rel_since", Date, nullable=True),
+    Column("last_seq", Integer, nullable=False, server_default="0"),
     Column("batch_id", String(40), nullable=False, server_default=""),
 )
 
@@ -53,18 +59,6 @@ enrol_event = Table(
     Column("insured_until", Date, nullable=True),
     Column("reason", String(100), nullable=False, server_default=""),
     Column("batch_id", String(40), nullable=False, server_default=""),
-)
-
-enrol_relation = Table(
-    "enrol_relation",
-    metadata,
-    Column("psn_no", String(40), primary_key=True),
-    Column("state", String(16), nullable=False),
-    Column("insutype", String(6), nullable=False),
-    Column("psn_type", String(6), nullable=False),
-    Column("emp_no", String(40), nullable=False, server_default=""),
-    Column("since", Date, nullable=False),
-    Column("last_seq", Integer, nullable=False),
 )
 
 enrol_employer = Table(
@@ -148,7 +142,6 @@ enrol_import_batch = Table(
 TABLES = (
     enrol_person,
     enrol_event,
-    enrol_relation,
     enrol_employer,
     enrol_household,
     enrol_household_member,

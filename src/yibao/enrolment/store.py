@@ -53,26 +53,6 @@ from yibao.enrolment.policy import EnrolmentPolicy
 from yibao.enrolment.roster import CurrentRelation, apply_roster
 
 LOCK_KEY = 5_010_501  # pg_advisory_xact_lock key of enrolment imports
-STAGE_COLUMNS = (
-    ("row", "BIGINT"),
-    ("psn_no", "VARCHAR(40)"),
-    ("certno", "VARCHAR(18)"),
-    ("psn_name", "VARCHAR(100)"),
-    ("gender", "VARCHAR(1)"),
-    ("birth_date", "DATE"),
-    ("year", "INTEGER"),
-    ("paid_on", "DATE"),
-    ("individual_fen", "BIGINT"),
-    ("assistance_fen", "BIGINT"),
-    ("subsidy_fen", "BIGINT"),
-    ("identity", "VARCHAR(8)"),
-    ("kind", "VARCHAR(8)"),
-    ("household_no", "VARCHAR(40)"),
-    ("district", "VARCHAR(50)"),
-    ("first_row", "INTEGER"),  # 1: the person's first row in the file (registers the person)
-    ("enrols", "INTEGER"),  # 1: the person's earliest annual row (enrols / resumes the relation)
-    ("psn_type", "VARCHAR(6)"),
-)
 
 
 @dataclass(frozen=True)
@@ -128,6 +108,7 @@ class EnrolmentStore:
         self.kind, self.target, self.sa_url = parse_url(url)
         self.policy = policy
         self._pg = self.kind == "pg"
+        self.last_phases: dict[str, float] = {}
         if migrate:
             from yibao.db import migrate as m
 
@@ -179,9 +160,15 @@ class EnrolmentStore:
             return v
         return dt.date.fromisoformat(str(v))
 
-    def _begin_import(self) -> None:
+    def _begin_import(self, *, bulk: bool = False) -> None:
+        """Start an import transaction holding the import lock.  ``bulk`` (PostgreSQL): larger sort and hash
+        memory for this transaction, and COMMIT does not wait for the WAL flush (a crash right after it may
+        lose the whole batch — never part of it — and the file can then be imported again)."""
         if self._pg:
             self._x("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            if bulk:
+                self._x("SET LOCAL synchronous_commit TO OFF")
+                self._x("SET LOCAL work_mem TO '256MB'")
         else:
             self._conn.execute("BEGIN IMMEDIATE")
 
@@ -249,37 +236,77 @@ class EnrolmentStore:
         Besides the file's own rules (:func:`~yibao.enrolment.files.read_collection`) a row is refused when
         its certno belongs to another person, its person is registered with another certno, its premium is
         already stored, or (annual rows) the person is dead or insured as an employee (重复参保).
-        Unknown persons are registered (参保登记 at payment) and enrolled as residents on the day paid."""
+        Unknown persons are registered (参保登记 at payment) and enrolled as residents on the day paid; a
+        terminated, transferred-out or suspended relation is re-enrolled or resumed.
+
+        Under the import lock the registry's keys are read into Polars, the rows are checked against them
+        there, and the new rows are written with ``COPY`` (PostgreSQL) or ``executemany`` (SQLite)."""
         import time
 
         t0 = time.perf_counter()
+        phases: dict[str, float] = {}
+        self.last_phases = phases
+        clock = [t0]
+
+        def lap(name: str) -> None:
+            now = time.perf_counter()
+            phases[name] = round(now - clock[0], 3)
+            clock[0] = now
+
         p = Path(path)
         sha = _sha256(p)
-        cf = read_collection(p, self.policy)
-        frame = self._stage_frame(cf.frame)
+        frame = self._stage_frame(read_collection(p, self.policy).frame)
+        lap("read_validate")
         batch_id = "C" + uuid.uuid4().hex[:20]
         try:
-            self._begin_import()
+            self._begin_import(bulk=True)
             self._refuse_known_file(sha, p.name)
-            self._stage(frame)
-            self._conflicts()
-            registered, events = self._apply_stage(batch_id)
-            self._periods(frame["year"].unique().to_list())
+            existing = self._fetch(
+                "SELECT psn_no, certno, rel_state, rel_insutype, last_seq FROM enrol_person",
+                {"psn_no": pl.String, "certno": pl.String, "rel_state": pl.String, "rel_insutype": pl.String,
+                 "last_seq": pl.Int32},
+            )  # fmt: skip
+            years = sorted(frame["year"].unique().to_list())
+            stored = self._fetch(
+                "SELECT psn_no, year, batch_id FROM enrol_resident_premium WHERE year IN ("
+                + ", ".join(str(int(y)) for y in years)
+                + ")",
+                {"psn_no": pl.String, "year": pl.Int32, "batch_id": pl.String},
+            )
+            lap("fetch_keys")
+            _collection_conflicts(frame, existing, stored)
+            lap("conflicts")
+            registered, events = self._write_collection(frame, existing, batch_id, lap)
+            self._periods(years)
             self._batch(batch_id, "collection", p.name, sha, frame.height)
             self._commit()
+            lap("commit")
         except BaseException:
             self._rollback()
             raise
-        finally:
-            if not self._pg:
-                self._conn.execute("DROP TABLE IF EXISTS temp.enrol_stage")
         return ImportSummary(
             batch_id, "collection", frame.height, registered, events, time.perf_counter() - t0
         )
 
+    def _fetch(self, sql: str, schema: dict[str, Any]) -> pl.DataFrame:
+        """A query's rows as a frame (PostgreSQL: ``COPY … TO STDOUT``, CSV)."""
+        if self._pg:
+            buf = io.BytesIO()
+            with self._conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as cp:
+                for block in cp:
+                    buf.write(block)
+            if buf.tell() == 0:
+                return pl.DataFrame(schema=schema)
+            buf.seek(0)
+            out = pl.read_csv(buf, has_header=False, new_columns=list(schema), schema_overrides=schema)
+            return out.with_columns(pl.col(c).fill_null("") for c, t in schema.items() if t == pl.String)
+        rows = self._x(sql).fetchall()
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
     def _stage_frame(self, f: pl.DataFrame) -> pl.DataFrame:
+        """Mark each person's first row (registers them) and earliest annual row (enrols them), and the
+        resident person type by age on the day paid."""
         pol = self.policy
-        child, adult, elderly = pol.resident_type_child, pol.resident_type_adult, pol.resident_type_elderly
         age = (
             pl.col("paid_on").dt.year()
             - pl.col("birth_date").dt.year()
@@ -288,137 +315,121 @@ class EnrolmentStore:
                 < (pl.col("birth_date").dt.month() * 100 + pl.col("birth_date").dt.day())
             ).cast(pl.Int32)
         )
+        f = f.sort("psn_no", "paid_on", "row")
+        first = pl.col("psn_no") != pl.col("psn_no").shift(1)
         annual = pl.col("kind") == "annual"
-        key = pl.when(annual).then(pl.col("paid_on").cast(pl.Int64) * 10_000_000_000 + pl.col("row"))
-        return f.with_columns(
-            pl.col("psn_no").is_first_distinct().cast(pl.Int32).alias("first_row"),
-            (annual & (key == key.min().over("psn_no"))).fill_null(False).cast(pl.Int32).alias("enrols"),
-            pl.when(age < pol.child_below_age)
-            .then(pl.lit(child))
-            .when(age >= pol.elderly_from_age)
-            .then(pl.lit(elderly))
-            .otherwise(pl.lit(adult))
-            .alias("psn_type"),
-        ).select([c for c, _ in STAGE_COLUMNS])
-
-    def _stage(self, frame: pl.DataFrame) -> None:
-        cols = ", ".join(f"{c} {t}" for c, t in STAGE_COLUMNS)
-        names = ", ".join(c for c, _ in STAGE_COLUMNS)
-        if self._pg:
-            self._x(f"CREATE TEMP TABLE enrol_stage ({cols}) ON COMMIT DROP")
-            with (
-                self._conn.cursor() as cur,
-                cur.copy(f"COPY enrol_stage ({names}) FROM STDIN (FORMAT csv)") as cp,
-            ):
-                step = 500_000
-                for off in range(0, frame.height, step):
-                    buf = io.BytesIO()
-                    frame.slice(off, step).write_csv(buf, include_header=False, date_format="%Y-%m-%d")
-                    cp.write(buf.getvalue())
-            self._x("CREATE INDEX ON enrol_stage (psn_no)")
-            self._x("ANALYZE enrol_stage")
+        # the earliest annual row of each person: sorted by (psn_no, paid_on), the first annual one
+        rank = pl.when(annual).then(pl.int_range(pl.len())).otherwise(None)
+        f = f.with_columns(first.fill_null(True).alias("first_row"), rank.alias("_rank"))
+        multi = f.filter(pl.col("psn_no").is_duplicated())
+        if multi.height:
+            earliest = multi.group_by("psn_no").agg(pl.col("_rank").min().alias("_min"))
+            f = f.join(earliest, on="psn_no", how="left").with_columns(
+                (annual & (pl.col("_min").is_null() | (pl.col("_rank") == pl.col("_min")))).alias("enrols")
+            )
         else:
-            self._conn.execute("DROP TABLE IF EXISTS temp.enrol_stage")
-            self._conn.execute(f"CREATE TEMP TABLE enrol_stage ({cols})")
-            marks = ", ".join("?" for _ in STAGE_COLUMNS)
-            out = frame.with_columns(pl.col("birth_date").cast(pl.String), pl.col("paid_on").cast(pl.String))
-            step = 100_000
-            for off in range(0, out.height, step):
-                self._conn.executemany(
-                    f"INSERT INTO enrol_stage ({names}) VALUES ({marks})", out.slice(off, step).iter_rows()
-                )
-            self._conn.execute("CREATE INDEX temp.ix_enrol_stage ON enrol_stage (psn_no)")
+            f = f.with_columns(annual.alias("enrols"))
+        return f.with_columns(
+            pl.when(age < pol.child_below_age)
+            .then(pl.lit(pol.resident_type_child))
+            .when(age >= pol.elderly_from_age)
+            .then(pl.lit(pol.resident_type_elderly))
+            .otherwise(pl.lit(pol.resident_type_adult))
+            .alias("psn_type"),
+        ).drop("_rank", "_min", strict=False)
 
-    def _conflicts(self) -> None:
-        checks: tuple[tuple[str, str, Callable[[Sequence[Any]], str]], ...] = (
-            (
-                "SELECT s.row, s.certno, p.psn_no FROM enrol_stage s JOIN enrol_person p ON p.certno = s.certno "
-                "AND p.psn_no <> s.psn_no",
-                "certno",
-                lambda r: f"身份证号已登记在人员{r[2]}名下 certno {r[1]} is registered to person {r[2]}",
+    def _write_collection(
+        self, frame: pl.DataFrame, existing: pl.DataFrame, batch_id: str, lap: Callable[[str], None]
+    ) -> tuple[int, int]:
+        ex = existing.select("psn_no", "rel_state", "last_seq").with_columns(pl.lit(True).alias("_known"))
+        f = frame.join(ex, on="psn_no", how="left", maintain_order="left")
+        reenrol_states = [TERMINATED, TRANSFERRED_OUT, SUSPENDED]
+        enrols = f.filter(
+            pl.col("enrols") & (pl.col("_known").is_null() | pl.col("rel_state").is_in(reenrol_states))
+        ).with_columns(
+            (pl.col("last_seq").fill_null(0) + 1).cast(pl.Int32).alias("seq"),
+            pl.when(pl.col("rel_state") == SUSPENDED)
+            .then(pl.lit("resume"))
+            .otherwise(pl.lit("enrol"))
+            .alias("kind"),
+        )
+        new = f.filter(pl.col("first_row") & pl.col("_known").is_null()).join(
+            enrols.select(
+                "psn_no", "seq", pl.col("paid_on").alias("_since"), pl.col("psn_type").alias("_ptype")
             ),
-            (
-                "SELECT s.row, s.certno, p.certno FROM enrol_stage s JOIN enrol_person p ON p.psn_no = s.psn_no "
-                "AND p.certno <> s.certno",
-                "certno",
-                lambda r: f"该人员登记的身份证号是{r[2]} the person is registered with certno {r[2]}",
-            ),
-            (
-                "SELECT s.row, s.year, r.batch_id FROM enrol_stage s JOIN enrol_resident_premium r "
-                "ON r.psn_no = s.psn_no AND r.year = s.year",
-                "year",
-                lambda r: f"{r[1]}年度的缴费已导入（批次{r[2]}） the {r[1]} premium is already stored",
-            ),
-            (
-                "SELECT s.row, rel.state, rel.insutype FROM enrol_stage s JOIN enrol_relation rel "
-                "ON rel.psn_no = s.psn_no WHERE s.kind = 'annual' AND (rel.state = 'deceased' OR "
-                "(rel.state IN ('active', 'suspended') AND rel.insutype = '310'))",
+            on="psn_no",
+            how="left",
+        )
+        persons = new.select(
+            "psn_no",
+            "certno",
+            pl.col("psn_name").alias("name"),
+            "gender",
+            "birth_date",
+            "district",
+            "household_no",
+            pl.lit("[]").alias("identities"),
+            pl.when(pl.col("seq").is_null()).then(pl.lit("")).otherwise(pl.lit(ACTIVE)).alias("rel_state"),
+            pl.when(pl.col("seq").is_null())
+            .then(pl.lit(""))
+            .otherwise(pl.lit(RESIDENT))
+            .alias("rel_insutype"),
+            pl.col("_ptype").fill_null("").alias("rel_psn_type"),
+            pl.lit("").alias("rel_emp_no"),
+            pl.col("_since").alias("rel_since"),
+            pl.col("seq").fill_null(0).alias("last_seq"),
+            pl.lit(batch_id).alias("batch_id"),
+        )
+        self._bulk("enrol_person", persons)
+        lap("insert_person")
+        events = enrols.select(
+            "psn_no",
+            "seq",
+            pl.col("paid_on").alias("day"),
+            "kind",
+            pl.lit(RESIDENT).alias("insutype"),
+            "psn_type",
+            pl.lit("").alias("emp_no"),
+            "household_no",
+            pl.lit("").alias("other_admdvs"),
+            pl.lit(0).alias("months_carried"),
+            pl.lit(0).alias("years_carried"),
+            pl.lit(None, dtype=pl.Date).alias("insured_until"),
+            pl.lit("征缴参保").alias("reason"),
+            pl.lit(batch_id).alias("batch_id"),
+        )
+        self._bulk("enrol_event", events)
+        lap("insert_event")
+        again = enrols.filter(pl.col("_known").is_not_null())
+        self._many(
+            "UPDATE enrol_person SET rel_state = %s, rel_insutype = %s, rel_psn_type = %s, rel_emp_no = '', "
+            "rel_since = %s, last_seq = %s WHERE psn_no = %s",
+            [
+                (ACTIVE, RESIDENT, t, self._d(d), int(q), psn)
+                for psn, t, d, q in again.select("psn_no", "psn_type", "paid_on", "seq").rows()
+            ],
+        )
+        self._bulk(
+            "enrol_resident_premium",
+            f.select(
                 "psn_no",
-                lambda r: (
-                    "参保人已死亡 the person has died"
-                    if r[1] == DECEASED
-                    else "已参加职工医保，不能重复参加居民医保 already insured as an employee (duplicate enrolment)"
-                ),
+                "year",
+                "kind",
+                "paid_on",
+                "individual_fen",
+                "assistance_fen",
+                "subsidy_fen",
+                "identity",
+                pl.lit(batch_id).alias("batch_id"),
             ),
         )
-        errors: list[RowError] = []
-        for sql, fld, reason in checks:
-            for r in self._x(sql + " ORDER BY 1 LIMIT 1000").fetchall():
-                errors.append(RowError(int(r[0]), fld, reason(r)))
-        if errors:
-            errors.sort(key=lambda e: e.row)
-            raise ImportRejected(errors)
-
-    def _apply_stage(self, batch_id: str) -> tuple[int, int]:
-        x = self._x
-        cur = x(
-            "INSERT INTO enrol_person (psn_no, certno, name, gender, birth_date, district, household_no, "
-            "identities, batch_id) SELECT s.psn_no, s.certno, s.psn_name, s.gender, s.birth_date, s.district, "
-            "s.household_no, '[]', %s FROM enrol_stage s WHERE s.first_row = 1 AND NOT EXISTS "
-            "(SELECT 1 FROM enrol_person p WHERE p.psn_no = s.psn_no)",
-            (batch_id,),
-        )
-        registered = cur.rowcount
-        cur = x(
-            "INSERT INTO enrol_event (psn_no, seq, day, kind, insutype, psn_type, emp_no, household_no, "
-            "other_admdvs, months_carried, years_carried, insured_until, reason, batch_id) "
-            "SELECT s.psn_no, COALESCE(r.last_seq, 0) + 1, s.paid_on, "
-            f"CASE WHEN r.state = '{SUSPENDED}' THEN 'resume' ELSE 'enrol' END, '390', s.psn_type, '', "
-            "s.household_no, '', 0, 0, NULL, '征缴参保', %s FROM enrol_stage s "
-            "LEFT JOIN enrol_relation r ON r.psn_no = s.psn_no "
-            f"WHERE s.enrols = 1 AND (r.psn_no IS NULL OR r.state IN ('{TERMINATED}', '{TRANSFERRED_OUT}', "
-            f"'{SUSPENDED}'))",
-            (batch_id,),
-        )
-        events = cur.rowcount
-        x(
-            "UPDATE enrol_relation SET state = 'active', insutype = '390', psn_type = s.psn_type, emp_no = '', "
-            "since = s.paid_on, last_seq = enrol_relation.last_seq + 1 FROM enrol_stage s "
-            "WHERE s.enrols = 1 AND s.psn_no = enrol_relation.psn_no AND enrol_relation.state IN "
-            f"('{TERMINATED}', '{TRANSFERRED_OUT}', '{SUSPENDED}')"
-        )
-        x(
-            "INSERT INTO enrol_relation (psn_no, state, insutype, psn_type, emp_no, since, last_seq) "
-            "SELECT s.psn_no, 'active', '390', s.psn_type, '', s.paid_on, 1 FROM enrol_stage s "
-            "WHERE s.enrols = 1 AND NOT EXISTS (SELECT 1 FROM enrol_relation r WHERE r.psn_no = s.psn_no)"
-        )
-        x(
-            "INSERT INTO enrol_resident_premium (psn_no, year, kind, paid_on, individual_fen, assistance_fen, "
-            "subsidy_fen, identity, batch_id) SELECT psn_no, year, kind, paid_on, individual_fen, "
-            "assistance_fen, subsidy_fen, identity, %s FROM enrol_stage",
-            (batch_id,),
-        )
-        x(
-            "INSERT INTO enrol_household (household_no, district) SELECT s.household_no, MIN(s.district) "
-            "FROM enrol_stage s WHERE s.household_no <> '' AND NOT EXISTS (SELECT 1 FROM enrol_household h "
-            "WHERE h.household_no = s.household_no) GROUP BY s.household_no"
-        )
-        x(
-            "INSERT INTO enrol_household_member (household_no, psn_no, relation) SELECT s.household_no, s.psn_no, "
-            "'member' FROM enrol_stage s WHERE s.first_row = 1 AND s.household_no <> '' AND NOT EXISTS "
-            "(SELECT 1 FROM enrol_household_member m WHERE m.household_no = s.household_no AND m.psn_no = s.psn_no)"
-        )
-        return registered, events
+        lap("insert_premium")
+        hh = f.filter(pl.col("household_no") != "").group_by("household_no").agg(pl.col("district").min())
+        if hh.height:
+            known = self._fetch("SELECT household_no FROM enrol_household", {"household_no": pl.String})
+            self._bulk("enrol_household", hh.join(known, on="household_no", how="anti").sort("household_no"))
+        lap("insert_household")
+        return persons.height, events.height
 
     # ------------------------------------------------------------------ employer roster
     def import_roster(self, path: str | Path) -> ImportSummary:
@@ -446,13 +457,13 @@ class EnrolmentStore:
             for chunk in _chunks(psns, 500):
                 marks = ", ".join("%s" for _ in chunk)
                 for r in self._x(
-                    f"SELECT psn_no, state, insutype, psn_type, emp_no, last_seq FROM enrol_relation "
-                    f"WHERE psn_no IN ({marks})",
+                    f"SELECT psn_no, certno, rel_state, rel_insutype, rel_psn_type, rel_emp_no, last_seq "
+                    f"FROM enrol_person WHERE psn_no IN ({marks})",
                     chunk,
                 ):
-                    current[r[0]] = CurrentRelation(r[0], r[1], r[2], r[3], r[4], int(r[5]))
-                for r in self._x(f"SELECT psn_no, certno FROM enrol_person WHERE psn_no IN ({marks})", chunk):
                     persons[r[0]] = r[1]
+                    if r[2]:
+                        current[r[0]] = CurrentRelation(r[0], r[2], r[3], r[4], r[5], int(r[6]))
                 for r in self._x(
                     f"SELECT psn_no, month FROM enrol_employee_contribution WHERE kind = 'normal' AND month = %s "
                     f"AND psn_no IN ({marks})",
@@ -568,21 +579,16 @@ class EnrolmentStore:
         )
 
     def _upsert_relations(self, rels: Iterable[CurrentRelation], days: dict[str, dt.date]) -> None:
-        for r in rels:
-            since = days.get(r.psn_no)
-            if since is None:
-                continue  # unchanged
-            n = self._x(
-                "UPDATE enrol_relation SET state = %s, insutype = %s, psn_type = %s, emp_no = %s, since = %s, "
-                "last_seq = %s WHERE psn_no = %s",
-                (r.state, r.insutype, r.psn_type, r.emp_no, self._d(since), r.last_seq, r.psn_no),
-            ).rowcount
-            if n == 0:
-                self._x(
-                    "INSERT INTO enrol_relation (psn_no, state, insutype, psn_type, emp_no, since, last_seq) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (r.psn_no, r.state, r.insutype, r.psn_type, r.emp_no, self._d(since), r.last_seq),
-                )
+        """Write persons' current relations (those whose events start on ``days``) onto their rows."""
+        self._many(
+            "UPDATE enrol_person SET rel_state = %s, rel_insutype = %s, rel_psn_type = %s, rel_emp_no = %s, "
+            "rel_since = %s, last_seq = %s WHERE psn_no = %s",
+            [
+                (r.state, r.insutype, r.psn_type, r.emp_no, self._d(days[r.psn_no]), r.last_seq, r.psn_no)
+                for r in rels
+                if r.psn_no in days
+            ],
+        )
 
     # ------------------------------------------------------------------ single events
     def record_events(self, events: Sequence[RelationEvent], *, batch_id: str = "") -> int:
@@ -680,11 +686,10 @@ class EnrolmentStore:
         """The enrolment tables as Polars frames (persons, events, relations, premiums, contributions,
         employers) — the input of :mod:`yibao.enrolment.figures` and of :meth:`statuses`."""
         queries = {
-            "persons": "SELECT psn_no, certno, name, gender, birth_date, district, household_no, identities "
-            "FROM enrol_person",
+            "persons": "SELECT psn_no, certno, name, gender, birth_date, district, household_no, identities, "
+            "rel_state, rel_insutype, rel_psn_type, rel_emp_no, rel_since, last_seq FROM enrol_person",
             "events": "SELECT psn_no, seq, day, kind, insutype, psn_type, emp_no, household_no, other_admdvs, "
             "months_carried, years_carried, insured_until, reason FROM enrol_event",
-            "relations": "SELECT psn_no, state, insutype, psn_type, emp_no, since, last_seq FROM enrol_relation",
             "premiums": "SELECT psn_no, year, kind, paid_on, individual_fen, assistance_fen, subsidy_fen, identity "
             "FROM enrol_resident_premium",
             "contributions": "SELECT psn_no, month, kind, emp_no, base_fen, employer_fen, individual_fen, "
@@ -697,7 +702,7 @@ class EnrolmentStore:
             cols = [d[0] for d in cur.description]
             data = cur.fetchall()
             df = pl.DataFrame(data, schema=cols, orient="row", infer_schema_length=None)
-            for c in ("birth_date", "day", "insured_until", "since", "paid_on"):
+            for c in ("birth_date", "day", "insured_until", "rel_since", "paid_on"):
                 if c in df.columns and df.schema[c] == pl.String:
                     df = df.with_columns(pl.col(c).str.to_date("%Y-%m-%d", strict=False))
                 elif c in df.columns and df.schema[c] == pl.Null:
@@ -726,14 +731,19 @@ class EnrolmentStore:
             b"".join((d / f).read_bytes() for f in ("enrol_events.parquet", "resident_premiums.parquet"))
         ).hexdigest()
         batch_id = "S" + uuid.uuid4().hex[:20]
-        relations = _relations_from_events(events)
+        persons = (
+            persons.join(_relations_from_events(events), on="psn_no", how="left")
+            .with_columns(
+                pl.col(c).fill_null("") for c in ("rel_state", "rel_insutype", "rel_psn_type", "rel_emp_no")
+            )
+            .with_columns(pl.col("last_seq").fill_null(0))
+        )
         try:
             self._begin_import()
             self._refuse_known_file(sha, d.name)
             self._bulk("enrol_person", persons.with_columns(pl.lit(batch_id).alias("batch_id")))
             self._bulk("enrol_employer", employers)
             self._bulk("enrol_event", events.with_columns(pl.lit(batch_id).alias("batch_id")))
-            self._bulk("enrol_relation", relations)
             self._bulk("enrol_resident_premium", premiums.with_columns(pl.lit(batch_id).alias("batch_id")))
             self._bulk(
                 "enrol_employee_contribution", contributions.with_columns(pl.lit(batch_id).alias("batch_id"))
@@ -761,7 +771,11 @@ class EnrolmentStore:
                 for off in range(0, df.height, step):
                     buf = io.BytesIO()
                     df.slice(off, step).write_csv(
-                        buf, include_header=False, date_format="%Y-%m-%d", null_value=""
+                        buf,
+                        include_header=False,
+                        date_format="%Y-%m-%d",
+                        null_value="",
+                        quote_style="non_numeric",
                     )
                     cp.write(buf.getvalue())
         else:
@@ -772,6 +786,58 @@ class EnrolmentStore:
                 self._conn.executemany(
                     f"INSERT INTO {table} ({names}) VALUES ({marks})", out.slice(off, step).iter_rows()
                 )
+
+
+def _collection_conflicts(frame: pl.DataFrame, existing: pl.DataFrame, stored: pl.DataFrame) -> None:
+    """Rows of a collection file that contradict the registry: certno of another person, person registered
+    with another certno, premium already stored, (annual) dead or insured as an employee."""
+    errors: list[RowError] = []
+    f = frame.select("row", "psn_no", "certno", "year", "kind")
+    by_cert = f.join(existing.select("certno", pl.col("psn_no").alias("_owner")), on="certno", how="inner")
+    for row, cert, owner in (
+        by_cert.filter(pl.col("_owner") != pl.col("psn_no")).select("row", "certno", "_owner").rows()
+    ):
+        errors.append(
+            RowError(
+                row,
+                "certno",
+                f"身份证号已登记在人员{owner}名下 certno {cert} is registered to person {owner}",
+            )
+        )
+    by_psn = f.join(existing, on="psn_no", how="inner", suffix="_db")
+    for row, cert in by_psn.filter(pl.col("certno_db") != pl.col("certno")).select("row", "certno_db").rows():
+        errors.append(
+            RowError(
+                row, "certno", f"该人员登记的身份证号是{cert} the person is registered with certno {cert}"
+            )
+        )
+    bad = by_psn.filter(
+        (pl.col("kind") == "annual")
+        & (
+            (pl.col("rel_state") == DECEASED)
+            | (pl.col("rel_state").is_in([ACTIVE, SUSPENDED]) & (pl.col("rel_insutype") == "310"))
+        )
+    )
+    for row, state in bad.select("row", "rel_state").rows():
+        errors.append(
+            RowError(
+                row,
+                "psn_no",
+                "参保人已死亡 the person has died"
+                if state == DECEASED
+                else "已参加职工医保，不能重复参加居民医保 already insured as an employee (duplicate enrolment)",
+            )
+        )
+    dup = f.join(stored, on=["psn_no", "year"], how="inner")
+    for row, year, batch in dup.select("row", "year", "batch_id").rows():
+        errors.append(
+            RowError(
+                row, "year", f"{year}年度的缴费已导入（批次{batch}） the {year} premium is already stored"
+            )
+        )
+    if errors:
+        errors.sort(key=lambda e: e.row)
+        raise ImportRejected(errors[:1000], len(errors))
 
 
 def _chunks(items: Sequence[str], n: int) -> Iterator[list[str]]:
@@ -854,11 +920,11 @@ def _relations_from_events(events: pl.DataFrame) -> pl.DataFrame:
         rows,
         schema={
             "psn_no": pl.String,
-            "state": pl.String,
-            "insutype": pl.String,
-            "psn_type": pl.String,
-            "emp_no": pl.String,
-            "since": pl.Date,
+            "rel_state": pl.String,
+            "rel_insutype": pl.String,
+            "rel_psn_type": pl.String,
+            "rel_emp_no": pl.String,
+            "rel_since": pl.Date,
             "last_seq": pl.Int32,
         },
         orient="row",

@@ -541,10 +541,12 @@ def generate_enrolment(
         [json.dumps([[c, f"{y - HISTORY_YEARS}-01-01", None]]) if c else "[]" for c in idents], dtype=object
     )
     names = _names(rng, n)
+    certno, reissued = _unique_certnos(persons["certno"], rng)
+    counts["certno_reissued"] = reissued
     registry = pl.DataFrame(
         {
             "psn_no": psn_no.astype(str),
-            "certno": persons["certno"],
+            "certno": certno,
             "name": names,
             "gender": persons["gender"],
             "birth_date": persons["birth_date"],
@@ -561,6 +563,33 @@ def generate_enrolment(
         "employee_contributions": pl.concat(contrib) if contrib else pl.DataFrame(schema=CONTRIBUTION_SCHEMA),
     }
     return tables, counts
+
+
+def _check_digit(body17: str) -> str:
+    w = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return "10X98765432"[sum(int(c) * k for c, k in zip(body17, w, strict=True)) % 11]
+
+
+def _unique_certnos(certno: pl.Series, rng: np.random.Generator) -> tuple[pl.Series, int]:
+    """The generator draws ID serials at random, so a few persons share an ID; the registry needs one ID per
+    person: a repeated ID gets a new serial (same region, birth date and gender digit, valid check digit)."""
+    dup = certno.is_duplicated() & ~certno.is_first_distinct()
+    if not dup.any():
+        return certno, 0
+    values = certno.to_list()
+    taken = set(values)
+    idx = np.flatnonzero(dup.to_numpy())
+    for i in idx:
+        old = values[i]
+        parity = int(old[16]) % 2
+        while True:
+            body = old[:14] + f"{int(rng.integers(0, 500)) * 2 + parity:03d}"
+            new = body + _check_digit(body)
+            if new not in taken:
+                break
+        taken.add(new)
+        values[i] = new
+    return pl.Series(certno.name, values, dtype=pl.String), len(idx)
 
 
 def _names(rng: np.random.Generator, n: int) -> list[str]:
@@ -629,14 +658,17 @@ def write_collection_file(
     rng = np.random.default_rng(np.random.SeedSequence([seed, ENROL_STREAM, 2]))
     n = persons
     ids = np.arange(start, start + n, dtype=np.int64)
-    age = rng.integers(0, 95, n)
-    birth = np.array(_days(dt.date(year - 1, 1, 1)), dtype=np.int64) - age * 365 - rng.integers(0, 365, n)
+    # unique IDs: every (birth day, serial) pair is used once — day = id mod span, serial = id div span
+    span = 95 * 365
+    if start + n > span * 1000:
+        raise ValueError("at most 34,675,000 distinct persons")
+    day = ids % span
+    serial = ids // span
+    birth = np.array(_days(dt.date(year - 1, 12, 31)), dtype=np.int64) - day
     bd = birth.astype("datetime64[D]")
     by = bd.astype("datetime64[Y]").astype(np.int64) + 1970
     bm = (bd.astype("datetime64[M]") - bd.astype("datetime64[Y]")).astype(np.int64) + 1
     bday = (bd - bd.astype("datetime64[M]")).astype(np.int64) + 1
-    female = rng.random(n) < 0.5
-    serial = rng.integers(0, 500, n) * 2 + np.where(female, 0, 1)
     body = np.concatenate(
         [
             np.tile(np.frombuffer(policy.admdvs.encode(), dtype=np.uint8), (n, 1)),

@@ -1,4 +1,4 @@
-"""Enrolment: persons, relation events and current relations, employers, households, contributions,
+"""Enrolment: persons (with their current relation), relation events, employers, households, contributions,
 resident premiums, collection periods, import batches (yibao.enrolment.schema).
 
 Revision ID: 0501
@@ -30,6 +30,12 @@ def upgrade() -> None:
         sa.Column("district", sa.String(50), nullable=False, server_default=""),
         sa.Column("household_no", sa.String(40), nullable=False, server_default=""),
         sa.Column("identities", sa.Text, nullable=False, server_default="[]"),
+        sa.Column("rel_state", sa.String(16), nullable=False, server_default=""),
+        sa.Column("rel_insutype", sa.String(6), nullable=False, server_default=""),
+        sa.Column("rel_psn_type", sa.String(6), nullable=False, server_default=""),
+        sa.Column("rel_emp_no", sa.String(40), nullable=False, server_default=""),
+        sa.Column("rel_since", sa.Date, nullable=True),
+        sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
         sa.Column("batch_id", sa.String(40), nullable=False, server_default=""),
     )
     op.create_table(
@@ -48,16 +54,6 @@ def upgrade() -> None:
         sa.Column("insured_until", sa.Date, nullable=True),
         sa.Column("reason", sa.String(100), nullable=False, server_default=""),
         sa.Column("batch_id", sa.String(40), nullable=False, server_default=""),
-    )
-    op.create_table(
-        "enrol_relation",
-        sa.Column("psn_no", sa.String(40), primary_key=True),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("insutype", sa.String(6), nullable=False),
-        sa.Column("psn_type", sa.String(6), nullable=False),
-        sa.Column("emp_no", sa.String(40), nullable=False, server_default=""),
-        sa.Column("since", sa.Date, nullable=False),
-        sa.Column("last_seq", sa.Integer, nullable=False),
     )
     op.create_table(
         "enrol_employer",
@@ -134,6 +130,5 @@ def downgrade() -> None:
     op.drop_table("enrol_household_member")
     op.drop_table("enrol_household")
     op.drop_table("enrol_employer")
-    op.drop_table("enrol_relation")
     op.drop_table("enrol_event")
     op.drop_table("enrol_person")
