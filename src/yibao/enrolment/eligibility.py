@@ -269,7 +269,16 @@ class _Compiler:
             def owed(lab: _Label) -> bool:
                 return lab.reason == COVERED and lab.insutype == EMPLOYEE and lab.psn_type not in retired
 
+            # a run of the relation lasts from an enrolment (or transfer in) to the next one: arrears of one
+            # employment never block the benefits of a later one
+            run_end: dict[dt.date, int] = {}
+            end_of_run = INF_ORD
+            for sg in reversed(self.segs):
+                run_end[sg.start] = end_of_run
+                if sg.opened_by.kind in (EventKind.ENROL, EventKind.TRANSFER_IN):
+                    end_of_run = sg.start.toordinal()
             for s in in_service:
+                stop = run_end[s.start]
                 m = month_of(s.start)
                 last = month_of(s.end - ONE_DAY) if s.end else None
                 while last is None or m <= last:
@@ -279,21 +288,11 @@ class _Compiler:
                     if p == dt.date.max:
                         # never recorded or recorded unpaid: in arrears from the end of its grace until paid
                         lab_m = m
-                        self.tl.paint(
-                            g,
-                            INF_ORD,
-                            _keep("arrears", "1", (lab_m,)),
-                            owed,
-                        )
+                        self.tl.paint(g, stop, _keep("arrears", "1", (lab_m,)), owed)
                         break
                     if p.toordinal() >= g:
                         lab_m = m
-                        self.tl.paint(
-                            g,
-                            p.toordinal(),
-                            _keep("arrears", "1", (lab_m,)),
-                            owed,
-                        )
+                        self.tl.paint(g, min(p.toordinal(), stop), _keep("arrears", "1", (lab_m,)), owed)
                     y, mo = m
                     m = (y + mo // 12, mo % 12 + 1)
         retired_segs = [
@@ -371,7 +370,14 @@ class _Compiler:
         if not res:
             return
         first_year = min(s.start.year for s in res)
-        last_year = max([first_year, *self.annual, *(s.start.year for s in res)])
+        last_year = max(
+            [
+                first_year,
+                *self.annual,
+                *(s.start.year for s in res),
+                *((s.end - ONE_DAY).year for s in res if s.end),
+            ]
+        )
         open_ended = any(s.end is None for s in res)
         carried_until = {
             e.insured_until
