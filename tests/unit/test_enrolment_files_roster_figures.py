@@ -9,7 +9,6 @@ import polars as pl
 import pytest
 import yaml
 
-from yibao.enrolment.files import read_collection, read_roster
 from yibao.enrolment.figures import (
     arrears_by_employer,
     collection_report,
@@ -17,6 +16,7 @@ from yibao.enrolment.figures import (
     income_frame,
     rate,
 )
+from yibao.enrolment.files import read_collection, read_roster
 from yibao.enrolment.history import ACTIVE, SUSPENDED
 from yibao.enrolment.model import EventKind, ImportRejected
 from yibao.enrolment.policy import (

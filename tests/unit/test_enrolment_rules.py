@@ -205,7 +205,7 @@ def test_switch_from_the_employee_scheme_within_three_months_has_no_waiting(pol:
     ]
     st = status(pol, ev, [prem(pol, 2025, D(2025, 4, 20))], co)
     assert check(st, D(2025, 4, 20), "21").covered
-    late = status(pol, ev[:2] + [enrol(D(2025, 7, 20))], [prem(pol, 2025, D(2025, 7, 20))], co)
+    late = status(pol, [*ev[:2], enrol(D(2025, 7, 20))], [prem(pol, 2025, D(2025, 7, 20))], co)
     assert check(late, D(2025, 8, 1), "21").reason_code == "waiting_period"
 
 
