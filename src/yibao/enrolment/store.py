@@ -301,7 +301,14 @@ class EnrolmentStore:
             out = pl.read_csv(buf, has_header=False, new_columns=list(schema), schema_overrides=schema)
             return out.with_columns(pl.col(c).fill_null("") for c, t in schema.items() if t == pl.String)
         rows = self._x(sql).fetchall()
-        return pl.DataFrame(rows, schema=schema, orient="row")
+        return pl.DataFrame(
+            [
+                tuple(None if v is None else (v.isoformat() if isinstance(v, dt.date) else v) for v in r)
+                for r in rows
+            ],
+            schema=schema,
+            orient="row",
+        )
 
     def _stage_frame(self, f: pl.DataFrame) -> pl.DataFrame:
         """Mark each person's first row (registers them) and earliest annual row (enrols them), and the
@@ -685,29 +692,39 @@ class EnrolmentStore:
     def frames(self) -> dict[str, pl.DataFrame]:
         """The enrolment tables as Polars frames (persons, events, relations, premiums, contributions,
         employers) — the input of :mod:`yibao.enrolment.figures` and of :meth:`statuses`."""
-        queries = {
-            "persons": "SELECT psn_no, certno, name, gender, birth_date, district, household_no, identities, "
-            "rel_state, rel_insutype, rel_psn_type, rel_emp_no, rel_since, last_seq FROM enrol_person",
-            "events": "SELECT psn_no, seq, day, kind, insutype, psn_type, emp_no, household_no, other_admdvs, "
-            "months_carried, years_carried, insured_until, reason FROM enrol_event",
-            "premiums": "SELECT psn_no, year, kind, paid_on, individual_fen, assistance_fen, subsidy_fen, identity "
-            "FROM enrol_resident_premium",
-            "contributions": "SELECT psn_no, month, kind, emp_no, base_fen, employer_fen, individual_fen, "
-            "account_fen, months, paid_on FROM enrol_employee_contribution",
-            "employers": "SELECT emp_no, name, district FROM enrol_employer",
-        }
+        S, I32, I64, DATE = pl.String, pl.Int32, pl.Int64, pl.Date
+        tables: dict[str, tuple[str, dict[str, Any]]] = {
+            "persons": (
+                "enrol_person",
+                {"psn_no": S, "certno": S, "name": S, "gender": S, "birth_date": DATE, "district": S,
+                 "household_no": S, "identities": S, "rel_state": S, "rel_insutype": S, "rel_psn_type": S,
+                 "rel_emp_no": S, "rel_since": DATE, "last_seq": I32},
+            ),
+            "events": (
+                "enrol_event",
+                {"psn_no": S, "seq": I32, "day": DATE, "kind": S, "insutype": S, "psn_type": S, "emp_no": S,
+                 "household_no": S, "other_admdvs": S, "months_carried": I32, "years_carried": I32,
+                 "insured_until": DATE, "reason": S},
+            ),
+            "premiums": (
+                "enrol_resident_premium",
+                {"psn_no": S, "year": I32, "kind": S, "paid_on": DATE, "individual_fen": I64,
+                 "assistance_fen": I64, "subsidy_fen": I64, "identity": S},
+            ),
+            "contributions": (
+                "enrol_employee_contribution",
+                {"psn_no": S, "month": S, "kind": S, "emp_no": S, "base_fen": I64, "employer_fen": I64,
+                 "individual_fen": I64, "account_fen": I64, "months": I32, "paid_on": DATE},
+            ),
+            "employers": ("enrol_employer", {"emp_no": S, "name": S, "district": S}),
+        }  # fmt: skip
         out = {}
-        for name, sql in queries.items():
-            cur = self._x(sql)
-            cols = [d[0] for d in cur.description]
-            data = cur.fetchall()
-            df = pl.DataFrame(data, schema=cols, orient="row", infer_schema_length=None)
-            for c in ("birth_date", "day", "insured_until", "rel_since", "paid_on"):
-                if c in df.columns and df.schema[c] == pl.String:
-                    df = df.with_columns(pl.col(c).str.to_date("%Y-%m-%d", strict=False))
-                elif c in df.columns and df.schema[c] == pl.Null:
-                    df = df.with_columns(pl.col(c).cast(pl.Date))
-            out[name] = df
+        for name, (table, schema) in tables.items():
+            raw = {c: (S if t == DATE else t) for c, t in schema.items()}  # SQLite hands dates back as text
+            df = self._fetch(f"SELECT {', '.join(schema)} FROM {table}", raw)
+            out[name] = df.with_columns(
+                pl.col(c).replace("", None).str.to_date("%Y-%m-%d") for c, t in schema.items() if t == DATE
+            )
         self._end_read()
         return out
 
