@@ -35,9 +35,9 @@ import polars as pl
 from yibao.enrolment.contributions import base_bounds
 from yibao.enrolment.model import EMPLOYEE, RESIDENT
 from yibao.enrolment.policy import EnrolmentPolicy, policy_for_region
-from yibao.money import RATIO_ONE, apply_ratio
+from yibao.money import apply_ratio
 from yibao.policy.loader import LoadedRegion
-from yibao.synth.arrowutil import digits, fixed_strings, prefixed_digits, round_half_up_div
+from yibao.synth.arrowutil import digits, fixed_strings, prefixed_digits
 
 ENROL_STREAM = 0x454E524F4C  # "ENROL": this module's own child of the seed
 HISTORY_YEARS = 5  # residents' premiums from year − 5 (continuity incentives need more than 4 years)
@@ -103,11 +103,6 @@ class EnrolmentManifest:
 
 def _days(d: dt.date) -> int:
     return (d - EPOCH).days
-
-
-def _ratio(amount: I64, ratio: I64 | int) -> I64:
-    """``amount × ratio`` half up to the fen, elementwise (the rule of :func:`yibao.money.apply_ratio`)."""
-    return round_half_up_div(np.asarray(amount, dtype=np.int64) * ratio, RATIO_ONE)
 
 
 def _year_of(days: I64) -> I64:
@@ -246,7 +241,7 @@ def generate_enrolment(
         code = idents[who]
         uniq, inv = np.unique(code, return_inverse=True)
         share = np.array([policy.assistance_share({c})[0] if c else 0 for c in uniq], dtype=np.int64)[inv]
-        assist = _ratio(np.full(len(who), ry.individual_fen, dtype=np.int64), share)
+        assist = apply_ratio(np.full(len(who), ry.individual_fen, dtype=np.int64), share)
         prem.append(
             pl.DataFrame(
                 {
@@ -449,9 +444,9 @@ def generate_enrolment(
             continue
         floor, ceiling = base_bounds(yy, policy)
         base = np.clip(wage_fen[who], floor, ceiling)
-        employer = _ratio(base, policy.employer_rate)
-        individual = _ratio(base, policy.individual_rate)
-        account = _ratio(individual, policy.account_share_of_individual)
+        employer = apply_ratio(base, policy.employer_rate)
+        individual = apply_ratio(base, policy.individual_rate)
+        account = apply_ratio(individual, policy.account_share_of_individual)
         nxt = dt.date(yy + (mm == 12), mm % 12 + 1, 1)
         paid = np.full(len(who), _days(dt.date(yy, mm, 15))) + rng.integers(0, 20, len(who))
         eo = emp_of[who]
