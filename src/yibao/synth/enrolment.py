@@ -277,7 +277,7 @@ def generate_enrolment(
         ],
         "transfer_out",
     ).astype(object)
-    scen[young & np.isin(scen, ["late_first", "lapsed", "transfer_in"])] = "continuous"
+    scen[young & np.isin(scen, ["late_first", "lapsed", "transfer_in", "transfer_out"])] = "continuous"
     scen[(age[res] < 18) & (scen == "late_first")] = "continuous"
     first = np.where(young, birth_year[res], y - HISTORY_YEARS)
     # newborns: enrolled within the window (85 %) or late
