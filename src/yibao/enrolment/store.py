@@ -322,7 +322,8 @@ class EnrolmentStore:
                 < (pl.col("birth_date").dt.month() * 100 + pl.col("birth_date").dt.day())
             ).cast(pl.Int32)
         )
-        f = f.sort("psn_no", "paid_on", "row")
+        if not (f["psn_no"].is_sorted() and not f["psn_no"].is_duplicated().any()):
+            f = f.sort("psn_no", "paid_on", "row")  # rows in key order also fill the indexes in order
         first = pl.col("psn_no") != pl.col("psn_no").shift(1)
         annual = pl.col("kind") == "annual"
         # the earliest annual row of each person: sorted by (psn_no, paid_on), the first annual one
