@@ -18,6 +18,7 @@ import sqlite3
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -376,14 +377,12 @@ class EnrolmentStore:
             "birth_date",
             "district",
             "household_no",
-            pl.lit("[]").alias("identities"),
             pl.when(pl.col("seq").is_null()).then(pl.lit("")).otherwise(pl.lit(ACTIVE)).alias("rel_state"),
             pl.when(pl.col("seq").is_null())
             .then(pl.lit(""))
             .otherwise(pl.lit(RESIDENT))
             .alias("rel_insutype"),
             pl.col("_ptype").fill_null("").alias("rel_psn_type"),
-            pl.lit("").alias("rel_emp_no"),
             pl.col("_since").alias("rel_since"),
             pl.col("seq").fill_null(0).alias("last_seq"),
             pl.lit(batch_id).alias("batch_id"),
@@ -397,13 +396,8 @@ class EnrolmentStore:
             "kind",
             pl.lit(RESIDENT).alias("insutype"),
             "psn_type",
-            pl.lit("").alias("emp_no"),
             "household_no",
-            pl.lit("").alias("other_admdvs"),
-            pl.lit(0).alias("months_carried"),
-            pl.lit(0).alias("years_carried"),
-            pl.lit(None, dtype=pl.Date).alias("insured_until"),
-            pl.lit("征缴参保").alias("reason"),
+            pl.lit("征缴参保").alias("reason"),  # the other columns take their defaults
             pl.lit(batch_id).alias("batch_id"),
         )
         self._bulk("enrol_event", events)
@@ -781,21 +775,31 @@ class EnrolmentStore:
             return
         names = ", ".join(df.columns)
         if self._pg:
+            step = 250_000
+
+            def chunk(off: int) -> bytes:
+                buf = io.BytesIO()
+                df.slice(off, step).write_csv(
+                    buf,
+                    include_header=False,
+                    date_format="%Y-%m-%d",
+                    null_value="",
+                    quote_style="non_numeric",
+                )
+                return buf.getvalue()
+
+            # the next chunk is formatted (Polars releases the GIL) while the server takes in this one
             with (
+                ThreadPoolExecutor(max_workers=1) as pool,
                 self._conn.cursor() as cur,
                 cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as cp,
             ):
-                step = 500_000
+                nxt = pool.submit(chunk, 0)
                 for off in range(0, df.height, step):
-                    buf = io.BytesIO()
-                    df.slice(off, step).write_csv(
-                        buf,
-                        include_header=False,
-                        date_format="%Y-%m-%d",
-                        null_value="",
-                        quote_style="non_numeric",
-                    )
-                    cp.write(buf.getvalue())
+                    data = nxt.result()
+                    if off + step < df.height:
+                        nxt = pool.submit(chunk, off + step)
+                    cp.write(data)
         else:
             out = df.with_columns(pl.col(c).cast(pl.String) for c, t in df.schema.items() if t == pl.Date)
             marks = ", ".join("?" for _ in df.columns)

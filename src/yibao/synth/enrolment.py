@@ -643,10 +643,12 @@ def write_collection_file(
     seed: int = 0,
     start: int = 0,
     prefix: str = "R",
+    households: bool = False,
 ) -> int:
     """A tax-authority collection file (CSV, docs/ENROLMENT.md §4.1) of ``persons`` residents paying for
     benefit ``year``: valid IDs, the year's premium with 低保/特困 assistance shares, payment days mostly in
-    the collection period.  Person numbers are ``prefix`` + 9 digits from ``start``.  Returns the rows."""
+    the collection period.  Person numbers are ``prefix`` + 9 digits from ``start``; a tax file carries no
+    household numbers unless ``households`` (three persons a household).  Returns the rows."""
     ry = policy.resident_year(year)
     if ry is None:
         raise ValueError(f"the policy has no benefit year {year}")
@@ -707,11 +709,17 @@ def write_collection_file(
             "assistance": _yuan(a_fen),
             "identity": np.where(a_fen > 0, ident, ""),
             "kind": np.full(n, "annual"),
-            "household_no": pl.Series("household_no", pl.from_arrow(prefixed_digits("H" + prefix, hh, 9))),
+            "household_no": pl.Series("household_no", pl.from_arrow(prefixed_digits("H" + prefix, hh, 9)))
+            if households
+            else np.full(n, ""),
             "district": np.full(n, ""),
         }
     )
-    df = df.with_columns(pl.col("identity").replace("", None), pl.col("district").replace("", None))
+    df = df.with_columns(
+        pl.col("identity").replace("", None),
+        pl.col("district").replace("", None),
+        pl.col("household_no").replace("", None),
+    )
     df.write_csv(path)
     return n
 
