@@ -54,6 +54,7 @@ from yibao.enrolment.policy import EnrolmentPolicy
 from yibao.enrolment.roster import CurrentRelation, apply_roster
 
 LOCK_KEY = 5_010_501  # pg_advisory_xact_lock key of enrolment imports
+REBUILD_AT = 200_000  # new persons from which a collection import rebuilds the certno index (PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -387,7 +388,16 @@ class EnrolmentStore:
             pl.col("seq").fill_null(0).alias("last_seq"),
             pl.lit(batch_id).alias("batch_id"),
         )
+        # A large registration (more new persons than registered ones, and many) rebuilds the certno
+        # uniqueness index once, sorted, instead of inserting millions of random keys into it one by one.
+        # Inside this transaction: on any failure the rollback restores it; readers of enrol_person wait.
+        rebuild = self._pg and persons.height >= max(REBUILD_AT, existing.height)
+        if rebuild:
+            self._x("ALTER TABLE enrol_person DROP CONSTRAINT enrol_person_certno_key")
         self._bulk("enrol_person", persons)
+        if rebuild:
+            self._x("SET LOCAL maintenance_work_mem TO '512MB'")
+            self._x("ALTER TABLE enrol_person ADD CONSTRAINT enrol_person_certno_key UNIQUE (certno)")
         lap("insert_person")
         events = enrols.select(
             "psn_no",
