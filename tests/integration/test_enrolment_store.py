@@ -269,3 +269,21 @@ def test_a_large_registration_rebuilds_the_id_index_and_keeps_it(
             )
         assert "enrol_person_certno_key" in str(exc.value)
         s._conn.rollback()
+
+
+def test_a_person_registered_by_a_repair_is_enrolled_by_the_annual_premium(
+    db_url: str, tmp_path: Path, pol: EnrolmentPolicy
+) -> None:
+    header = "psn_no,certno,psn_name,year,paid_on,individual,kind\n"
+    cert = "610100198005010011"
+    w = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    cert = cert[:17] + "10X98765432"[sum(int(c) * k for c, k in zip(cert[:17], w, strict=True)) % 11]
+    repair, annual = tmp_path / "r.csv", tmp_path / "a.csv"
+    repair.write_text(header + f"Q1,{cert},张三,2023,2024-03-01,380,repair\n", encoding="utf-8")
+    annual.write_text(header + f"Q1,{cert},张三,2025,2025-03-10,400,annual\n", encoding="utf-8")
+    with EnrolmentStore(db_url, pol) as s:
+        assert s.import_collection(repair).events == 0
+        assert s.person("Q1").events == []  # type: ignore[union-attr]
+        assert s.import_collection(annual).events == 1
+        e = check(s.status("Q1"), D(2025, 3, 10), "21")
+        assert e.reason_code == "waiting_period" and e.waiting_months == 3  # never insured before: fixed only

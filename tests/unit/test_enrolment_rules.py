@@ -448,3 +448,26 @@ def test_2001_trtinfo_rows(pol: EnrolmentPolicy) -> None:
     assert [r["fund_pay_type"] for r in rows] == ["390100", "390200", "610100"]
     assert all(r["trt_enjymnt_flag"] == "0" and "等待期" in r["trt_chk_rslt"] for r in rows)
     assert refusal(waiting)["selfpay"] is True
+
+
+def test_near_relatives_for_family_mutual_aid() -> None:
+    """家庭共济 (国办发〔2021〕14号, widened to 近亲属 by 国办发〔2024〕38号): spouse, parents, children, siblings,
+    grandparents, grandchildren; not in-laws."""
+    from yibao.enrolment.households import near_relatives
+    from yibao.enrolment.model import HouseholdMember
+
+    roles = {
+        "H": "head",
+        "S": "spouse",
+        "C1": "child",
+        "C2": "child",
+        "P": "parent",
+        "B": "sibling",
+        "X": "member",
+    }
+    hh = [HouseholdMember("H01", p, r) for p, r in roles.items()]
+    assert near_relatives(hh, "H") == ("S", "C1", "C2", "P", "B")
+    assert near_relatives(hh, "S") == ("H", "C1", "C2")  # not the head's parent or sibling
+    assert near_relatives(hh, "C1") == ("H", "S", "C2", "P")
+    assert near_relatives(hh, "P") == ("H", "C1", "C2", "B")
+    assert near_relatives(hh, "X") == () and near_relatives(hh, "nobody") == ()

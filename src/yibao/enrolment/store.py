@@ -353,7 +353,7 @@ class EnrolmentStore:
     ) -> tuple[int, int]:
         ex = existing.select("psn_no", "rel_state", "last_seq").with_columns(pl.lit(True).alias("_known"))
         f = frame.join(ex, on="psn_no", how="left", maintain_order="left")
-        reenrol_states = [TERMINATED, TRANSFERRED_OUT, SUSPENDED]
+        reenrol_states = ["", TERMINATED, TRANSFERRED_OUT, SUSPENDED]  # "": registered, never enrolled
         enrols = f.filter(
             pl.col("enrols") & (pl.col("_known").is_null() | pl.col("rel_state").is_in(reenrol_states))
         ).with_columns(
