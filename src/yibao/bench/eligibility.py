@@ -79,17 +79,19 @@ def bench_check(persons: int, visits: int, seed: int = 1, region: str = "xian") 
         check(st, day, mt)
     n = len(pool)
     rounds = max(1, visits // n)
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(rounds):
         for st, day, mt in pool:
             check(st, day, mt)
-    el = time.perf_counter() - t0
+    el, cpu = time.perf_counter() - t0, time.process_time() - c0
     calls = rounds * n
     yield record(
         "eligibility.check",
         "latency_mean",
         el / calls * 1e6,
         "us",
+        cpu_us=round(cpu / calls * 1e6, 3),  # this process's CPU time: what the check costs on a busy machine
+        load_1min=round(os.getloadavg()[0], 2),
         calls=calls,
         persons=persons,
         intervals_per_person=round(intervals / len(statuses), 2),
@@ -154,6 +156,7 @@ def bench_import(persons: int, pg_url: str | None = None, seed: int = 1) -> Iter
             out.elapsed_s,
             "s",
             backend="postgres",
+            load_1min=round(os.getloadavg()[0], 2),
             rows=out.rows,
             rows_per_s=round(out.rows / out.elapsed_s, 1),
             phases=phases,
