@@ -36,8 +36,8 @@ def _mount_optional() -> None:
     from yibao.cli.audit_cases import cases_app
     from yibao.cli.care import care_app
     from yibao.cli.drg import drg_app
-    from yibao.cli.fund import fund_app
     from yibao.cli.enrol import enrol_app
+    from yibao.cli.fund import fund_app
     from yibao.cli.payment import payment_app
     from yibao.cli.portal import portal_app
     from yibao.cli.serve import serve_cmd
