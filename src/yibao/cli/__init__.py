@@ -36,6 +36,7 @@ def _mount_optional() -> None:
     from yibao.cli.audit_cases import cases_app
     from yibao.cli.care import care_app
     from yibao.cli.drg import drg_app
+    from yibao.cli.enrol import enrol_app
     from yibao.cli.fund import fund_app
     from yibao.cli.payment import payment_app
     from yibao.cli.portal import portal_app
@@ -66,6 +67,9 @@ def _mount_optional() -> None:
     app.add_typer(fund_app, name="fund", help="医保基金 fund: accounts, warnings, projection, budget")
     app.add_typer(assess_app, name="assess", help="定点机构年度考核 institution assessment and appeals")
     bench_app.command("fund", help="fund.project (10M persons) and assess.score (2,000)")(bench_fund_cmd)
+    app.add_typer(
+        enrol_app, name="enrol", help="参保登记与缴费 enrolment, contributions, the benefit check (2001)"
+    )
 
 
 _mount_optional()
@@ -399,6 +403,25 @@ def bench_payment(
 
     for rec in run(cases):
         print(json.dumps(rec), flush=True)
+
+
+@bench_app.command("eligibility")
+def bench_eligibility(
+    persons: Annotated[int, typer.Option(help="synthetic persons whose statuses are checked")] = 20_000,
+    visits: Annotated[int, typer.Option(help="benefit checks timed")] = 1_000_000,
+    import_persons: Annotated[
+        int, typer.Option(help="rows of the collection file imported (0: skip)")
+    ] = 5_000_000,
+    postgres: Annotated[bool, typer.Option("--postgres/--no-postgres")] = True,
+    pg_url: Annotated[str | None, typer.Option(help="PostgreSQL admin URL for the scratch database")] = None,
+) -> None:
+    """Print JSON lines: eligibility.check latency_mean (µs), check_frame throughput, enrol.import elapsed (s)."""
+    from yibao.bench.eligibility import run
+
+    for rec in run(
+        persons=persons, visits=visits, import_persons=import_persons, postgres=postgres, pg_url=pg_url
+    ):
+        print(json.dumps(rec, ensure_ascii=False), flush=True)
 
 
 @bench_app.command("portal")

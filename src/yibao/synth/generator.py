@@ -29,6 +29,7 @@ from yibao.policy.catalogue import CatalogueItem
 from yibao.policy.loader import LoadedRegion, load_region
 from yibao.synth import codes as C
 from yibao.synth.arrowutil import digits, fixed_strings, prefixed_digits
+from yibao.synth.enrolment import write_enrolment
 from yibao.synth.inject import get_injector
 
 GENERATOR_VERSION = "yibao.synth/2"  # 2: physicians registry and the billing doctor of each visit
@@ -1585,6 +1586,8 @@ def generate(
             pending.result()
             if progress is not None:
                 progress(n_chunks, n_chunks)
+    # enrolment histories and contributions (their own seeded stream; docs/ENROLMENT.md §7)
+    write_enrolment(out, loaded, year=year, seed=seed, compression=compression)
     elapsed = time.perf_counter() - t0
     manifest = Manifest(
         seed=seed,
