@@ -89,3 +89,24 @@ def describe(scope: str) -> tuple[str, str]:
     zh, en = NAMES.get(p.resource, (p.resource, p.resource))
     how = "查看" if p.read and not p.search else "查询" if p.search and not p.read else "查看和查询"
     return (f"{how}{zh}", f"read {en}")
+
+
+def expand(scopes: Sequence[str]) -> list[str]:
+    """The resource scopes of ``scopes`` with each ``patient/*.x`` spelled out per resource type, so that
+    the person can tick the kinds of data one by one."""
+    out: list[str] = []
+    for s in scopes:
+        p = parse(s)
+        if p is None:
+            continue
+        mode = s.rsplit(".", 1)[1]
+        for t in READABLE if p.resource == "*" else (p.resource,):
+            x = f"patient/{t}.{mode}"
+            if x not in out:
+                out.append(x)
+    return out
+
+
+def within(scope: str, asked: Sequence[str]) -> bool:
+    """Is ``scope`` one of ``asked`` or narrower than one of them (never wider)?"""
+    return scope in asked and parse(scope) is not None or scope in expand(asked)

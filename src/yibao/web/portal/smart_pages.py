@@ -87,7 +87,7 @@ def authorize_page(request: Request) -> Response:
         {
             "app": app,
             "pending": pending,
-            "scopes": [(s, *sc.describe(s)) for s in granted if sc.parse(s) is not None],
+            "scopes": [(s, *sc.describe(s)) for s in sc.expand(granted)],
             "family": _family(request, p),
             "me": p.psn_no,
         },
@@ -110,7 +110,7 @@ async def authorize_decision(request: Request) -> Response:
     req = oauth_request(request, params)
     grant = srv.get_authorization_grant(req)
     asked = sc.split(params.get("scope", ""))
-    chosen = [s for s in (str(x) for x in form.getlist("scope")) if s in asked and sc.parse(s) is not None]
+    chosen = [s for s in dict.fromkeys(str(x) for x in form.getlist("scope")) if sc.within(s, asked)]
     patient = str(form.get("patient") or p.psn_no)
     allowed = form.get("decision") == "allow" and patient in p.family_psn_nos and sc.readable_types(chosen)
     user: dict[str, str] | None = None
