@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from ledger_support import create_pg_database, drop_pg_database
 from test_api_support import HOSP, ME, PARENT, Api, build_api, new_msgid, visit_json
 
 from yibao.ledger import Ledger
@@ -69,10 +70,19 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
-@pytest.fixture
-def many(tmp_path: Path, registry: Path) -> Iterator[tuple[Api, list[str]]]:
-    for api in build_api(f"sqlite:///{tmp_path / 'many.db'}"):
-        yield api, _settle_many(api.url, ME, N)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def many(request: pytest.FixtureRequest, tmp_path: Path, registry: Path) -> Iterator[tuple[Api, list[str]]]:
+    """A person with 92 settled stays, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        for api in build_api(f"sqlite:///{tmp_path / 'many.db'}"):
+            yield api, _settle_many(api.url, ME, N)
+        return
+    name, url = create_pg_database()
+    try:
+        for api in build_api(url):
+            yield api, _settle_many(api.url, ME, N)
+    finally:
+        drop_pg_database(name)
 
 
 def _get(api: Api, who: str, path: str, **params: Any) -> dict[str, Any]:

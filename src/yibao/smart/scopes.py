@@ -109,4 +109,4 @@ def expand(scopes: Sequence[str]) -> list[str]:
 
 def within(scope: str, asked: Sequence[str]) -> bool:
     """Is ``scope`` one of ``asked`` or narrower than one of them (never wider)?"""
-    return scope in asked and parse(scope) is not None or scope in expand(asked)
+    return (scope in asked and parse(scope) is not None) or scope in expand(asked)
