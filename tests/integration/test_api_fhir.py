@@ -16,6 +16,7 @@ from test_api_support import HOSP, HOSP2, ME, PARENT, STRANGER, VISIT, Api, api,
 
 from yibao.ledger import Ledger
 from yibao.web import fhir_map as fm
+from yibao.web import fhir_validate as fv
 
 __all__ = ["api"]
 FHIR = "application/fhir+json"
@@ -67,12 +68,15 @@ def test_metadata_is_an_r4_capability_statement(api: Api) -> None:
     cs = r.json()
     CapabilityStatement.model_validate(cs)
     assert cs["fhirVersion"] == "4.0.1"
-    assert {x["type"] for x in cs["rest"][0]["resource"]} == {
-        "Patient",
-        "Coverage",
-        "Claim",
-        "ExplanationOfBenefit",
-    }
+    served = {x["type"]: x for x in cs["rest"][0]["resource"]}
+    assert set(served) == {
+        "Patient", "Coverage", "Claim", "ClaimResponse", "ExplanationOfBenefit", "Organization",
+        "Location", "Practitioner", "CodeSystem",
+    }  # fmt: skip
+    eob = {p["name"] for p in served["ExplanationOfBenefit"]["searchParam"]}
+    assert eob == {"_id", "patient", "identifier", "type", "status", "service-date", "_lastUpdated"}
+    assert "ExplanationOfBenefit:patient" in served["ExplanationOfBenefit"]["searchInclude"]
+    assert cs["rest"][0]["security"]["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
 
 
 def test_patient_and_coverage_of_the_insured_person(api: Api) -> None:
@@ -87,6 +91,17 @@ def test_patient_and_coverage_of_the_insured_person(api: Api) -> None:
         "/fhir/Coverage", params={"beneficiary": f"Patient/{ME}"}, headers=api.h("insured")
     ).json()
     assert b["resourceType"] == "Bundle" and b["total"] == 1
+    # the claimed profiles are met, with a versioned claim and a structured Chinese name
+    assert fv.check(p.json()) == [] and fv.check(c) == []
+    assert p.json()["meta"]["profile"] == [fm.PROFILE_PATIENT] and fm.PROFILE_PATIENT.endswith("|2.2.0")
+    assert p.json()["name"][0]["family"] == "张" and p.json()["name"][0]["given"] == ["三丰"]
+    assert fm.split_name("欧阳修") == ("欧阳", "修")
+    # _id search (was 404) and _revinclude of the Coverage
+    r = api.client.get(
+        "/fhir/Patient", params={"_id": ME, "_revinclude": "Coverage:beneficiary"}, headers=api.h("insured")
+    ).json()
+    assert r["total"] == 1 and [e["search"]["mode"] for e in r["entry"]] == ["match", "include"]
+    assert r["entry"][1]["resource"]["resourceType"] == "Coverage"
 
 
 def test_claim_settles_and_answers_a_claim_response_whose_totals_match_2207(api: Api) -> None:
@@ -99,6 +114,16 @@ def test_claim_settles_and_answers_a_claim_response_whose_totals_match_2207(api:
     assert t["submitted"] == Decimal("3381.40")
     assert t["submitted"] == t["eligible"] + t["copay"] + t["noncovered"]  # the §1.2 visit identity
     setl = cr["id"]
+    # the ClaimResponse and the Claim can be read back; Location names the ClaimResponse
+    assert r.headers["location"].endswith(f"/fhir/ClaimResponse/{setl}")
+    back = api.client.get(f"/fhir/ClaimResponse/{setl}", headers=api.h("hospital"))
+    assert back.status_code == 200 and back.json()["request"] == {"reference": f"Claim/{setl}"}
+    assert amounts(back.json()["total"]) == t
+    sent = api.client.get(f"/fhir/Claim/{setl}", headers=api.h("hospital")).json()
+    assert [Decimal(str(i["net"]["value"])) for i in sent["item"]] == [
+        Decimal(x["net"]["value"]) for x in body["item"]
+    ]
+    assert fv.check(back.json()) == [] and fv.check(sent) == []
     with Ledger.open(api.url) as led:
         s = led.get_settlement(setl).settlement
     assert (
@@ -120,9 +145,16 @@ def test_explanation_of_benefit_in_carin_style_for_the_patient(api: Api) -> None
     setl = api.client.post("/fhir/Claim", json=claim(), headers=api.h("hospital")).json()["id"]
     eob = api.client.get(f"/fhir/ExplanationOfBenefit/{setl}", headers=api.h("insured")).json()
     ExplanationOfBenefit.model_validate(eob)
-    # CARIN BB: profile, unique claim id, focal insurance, adjudicated lines that add up to the totals
-    assert eob["meta"]["profile"][0].endswith("C4BB-ExplanationOfBenefit-Inpatient-Institutional")
+    # CARIN BB structure: unique claim id, subType, admission period, diagnosis types, payment status,
+    # focal insurance, adjudicated lines that add up to the totals; no C4BB profile is claimed
+    assert "profile" not in eob["meta"] and eob["meta"]["lastUpdated"]
+    assert fv.check(eob) == []
     assert eob["identifier"][0]["type"]["coding"][0]["code"] == "uc"
+    assert eob["subType"]["coding"][0]["code"] == "inpatient"
+    assert eob["supportingInfo"][0]["timingPeriod"] == {"start": VISIT["begntime"], "end": VISIT["endtime"]}
+    assert eob["diagnosis"][0]["type"][0]["coding"][0]["code"] == "principal"
+    assert eob["adjudication"][0]["reason"]["coding"][0]["code"] == "innetwork"
+    assert "医疗费用总额 3,381.40 元" in eob["text"]["div"]
     assert eob["insurance"][0]["focal"] is True and eob["outcome"] == "complete"
     lines = [amounts(it["adjudication"]) for it in eob["item"]]
     assert sum(x["submitted"] for x in lines) == amounts(eob["total"])["submitted"]
@@ -143,6 +175,8 @@ def test_errors_are_operation_outcomes(api: Api) -> None:
     )
     nf = api.client.get("/fhir/ExplanationOfBenefit/nope", headers=api.h("admin"))
     assert nf.status_code == 404 and nf.json()["issue"][0]["code"] == "not-found"
+    nobody = api.client.get("/fhir/Patient/P999", headers=api.h("admin")).json()["issue"][0]
+    assert nobody["code"] == "not-found" and "expression" not in nobody  # not "Claim.patient"
     bad = claim()
     bad["item"][0]["net"]["value"] = "1.00"
     r = api.client.post("/fhir/Claim", json=bad, headers=api.h("hospital"))

@@ -75,6 +75,23 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/fhir/ExplanationOfBenefit/{setl_id}", ""): SIGNED_IN,
     ("GET", "/fhir/ExplanationOfBenefit", ""): SIGNED_IN,
     ("POST", "/fhir/Claim", ""): SETTLERS,
+    ("GET", "/fhir/Claim/{setl_id}", ""): SIGNED_IN,
+    ("GET", "/fhir/ClaimResponse/{setl_id}", ""): SIGNED_IN,
+    ("GET", "/fhir/Patient", ""): frozenset({"insured", "auditor", "admin"}),
+    **{
+        ("GET", f"/fhir/{t}{rid}", ""): SIGNED_IN
+        for t in ("Organization", "Location", "Practitioner")
+        for rid in ("", "/{rid}")
+    },
+    ("GET", "/fhir/CodeSystem", ""): PUBLIC,
+    ("GET", "/fhir/CodeSystem/{rid}", ""): PUBLIC,
+    # SMART App Launch (yibao.web.smart): discovery is public; the token and revocation endpoints
+    # authenticate the app, not a login (test_api_smart covers them); registering an app is the admin's
+    ("GET", "/.well-known/smart-configuration", ""): PUBLIC,
+    ("GET", "/fhir/.well-known/smart-configuration", ""): PUBLIC,
+    ("POST", "/oauth/token", ""): PUBLIC,
+    ("POST", "/oauth/revoke", ""): PUBLIC,
+    ("POST", "/oauth/apps", ""): ADMIN,
     # internet care and the voucher (yibao.web.care); data-level checks (whose person, which institution)
     # are tested in test_care_api
     **{
@@ -203,6 +220,15 @@ def _call(api: Api, role: str, method: str, path: str, variant: str) -> Any:
         from test_api_fhir import claim
 
         body = claim()
+    elif path in ("/oauth/token", "/oauth/revoke"):
+        _perm_app(api)
+        data = {"client_id": "perm-app", "token": "x", "grant_type": "authorization_code", "code": "x"}
+    elif path == "/oauth/apps":
+        body = {
+            "client_id": "a" + new_msgid()[-12:],
+            "name": "应用",
+            "redirect_uris": ["https://a.example/cb"],
+        }
     elif path == "/fhir/Coverage":
         params = {"beneficiary": f"Patient/{ME}"}
     elif path == "/fhir/ExplanationOfBenefit":
@@ -212,6 +238,14 @@ def _call(api: Api, role: str, method: str, path: str, variant: str) -> Any:
     )
     api.client.cookies.clear()
     return r
+
+
+def _perm_app(api: Api) -> None:
+    from yibao.smart.store import SmartStore
+
+    store = SmartStore(api.client.app.state.store.engine)  # type: ignore[attr-defined]
+    if store.get_app("perm-app") is None:
+        store.register_app("perm-app", "权限测试应用", ["https://a.example/cb"])
 
 
 def test_every_endpoint_has_a_rule_and_every_rule_an_endpoint(env: Api) -> None:

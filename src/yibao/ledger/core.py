@@ -18,7 +18,7 @@ from yibao.db import DEFAULT_SQLITE
 from yibao.db.connection import Connection
 from yibao.ledger import deduction, queries, transactions, verify
 from yibao.ledger.deduction import DeductionItem, DeductionOutcome, SettlementCap
-from yibao.ledger.queries import PersonSummary, Statement
+from yibao.ledger.queries import PersonSummary, SettlementPage, SettlementQuery, Statement
 from yibao.ledger.rows import ACTIVE, CANCELLED, JOURNAL_FIELDS, TABLES, MessageRow
 from yibao.ledger.types import PersonRecord, ReversalOutcome, SettleOutcome, StoredSettlement, VerifyReport
 from yibao.policy.book import PolicyBook
@@ -143,6 +143,19 @@ class Ledger:
         self, fixmedins_code: str, psn_no: str | None = None, limit: int = 100
     ) -> list[StoredSettlement]:
         return queries.institution_settlements(self.conn, fixmedins_code, psn_no, limit)
+
+    def search_settlements(self, q: SettlementQuery, limit: int, offset: int) -> SettlementPage:
+        """Settlements matching ``q`` (newest first): the count and one page
+        (:func:`yibao.ledger.queries.search_settlements`)."""
+        return queries.search_settlements(self.conn, q, limit, offset)
+
+    def last_updated(self, setl_ids: Sequence[str]) -> dict[str, str]:
+        """When each settlement last changed (its cancellation, else its creation)."""
+        return queries.last_updated(self.conn, setl_ids)
+
+    def person_last_changed(self, psn_no: str) -> str | None:
+        """When the ledger last wrote to the person's record (newest journal row), if ever."""
+        return queries.person_last_changed(self.conn, psn_no)
 
     def find_settlement(self, mdtrt_id: str) -> str | None:
         """The active settlement of visit ``mdtrt_id`` (its ``setl_id``), or None."""

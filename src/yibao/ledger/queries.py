@@ -291,6 +291,109 @@ def institution_settlements(
     return [get_settlement(conn, r[0]) for r in ids]
 
 
+@dataclass(frozen=True)
+class SettlementQuery:
+    """A filtered, paged read of settlements, newest first (``id`` descending).
+
+    ``psn_nos`` / ``fixmedins_code`` / ``setl_ids`` / ``statuses`` / ``med_types``: None = any.
+    ``dates``: (field, operator, ISO value) with field ``begin_date`` / ``end_date`` (the visit's service
+    dates) or ``last_updated`` (when the stored settlement last changed: its cancellation, else its
+    creation) and operator one of ``<`` ``<=`` ``>`` ``>=``.  ``upto_id``: only rows stored up to this
+    row id (a snapshot, so that paging is not shifted by settlements stored meanwhile)."""
+
+    psn_nos: tuple[str, ...] | None = None
+    fixmedins_code: str | None = None
+    setl_ids: tuple[str, ...] | None = None
+    statuses: tuple[str, ...] | None = None
+    med_types: tuple[str, ...] | None = None
+    dates: tuple[tuple[str, str, str], ...] = ()
+    upto_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SettlementPage:
+    """``total`` rows match; ``rows`` is the page; ``upto_id`` the snapshot the page was read under."""
+
+    total: int
+    upto_id: int
+    rows: list[StoredSettlement]
+
+
+_DATE_OPS = frozenset({"<", "<=", ">", ">="})
+
+
+def _visit_date(conn: Connection, key: str) -> str:
+    return f"(s.visit::json->>'{key}')" if conn.pg else f"json_extract(s.visit, '$.{key}')"
+
+
+def search_settlements(conn: Connection, q: SettlementQuery, limit: int, offset: int) -> SettlementPage:
+    """Settlements matching ``q``, newest first: the count of all matches and one page of them."""
+    where: list[str] = []
+    args: list[Any] = []
+    for col, values in (
+        ("s.psn_no", q.psn_nos),
+        ("s.setl_id", q.setl_ids),
+        ("s.status", q.statuses),
+        ("s.med_type", q.med_types),
+    ):
+        if values is not None:
+            if not values:
+                where.append("1 = 0")
+                continue
+            frag, params = conn.in_list(values)
+            where.append(f"{col} {frag}")
+            args.extend(params)
+    if q.fixmedins_code is not None:
+        where.append("s.fixmedins_code = %s")
+        args.append(q.fixmedins_code)
+    columns = {
+        "begin_date": _visit_date(conn, "begin_date"),
+        "end_date": _visit_date(conn, "end_date"),
+        "last_updated": "COALESCE(m.created, s.created)",
+    }
+    for field, op, value in q.dates:
+        if field not in columns or op not in _DATE_OPS:
+            raise LedgerError("dates", f"不支持的日期条件 unsupported date condition {field} {op}", "invalid")
+        where.append(f"{columns[field]} {op} %s")
+        args.append(value)
+    row = conn.execute("SELECT COALESCE(MAX(id), 0) FROM settlement").fetchone()
+    upto = int(row[0]) if q.upto_id is None else q.upto_id
+    where.append("s.id <= %s")
+    args.append(upto)
+    body = (
+        "FROM settlement s LEFT JOIN message m ON m.msgid = s.cancel_msgid AND s.status = 'cancelled' "
+        "WHERE " + " AND ".join(where)
+    )
+    total = int(conn.execute(f"SELECT COUNT(*) {body}", args).fetchone()[0])
+    ids = conn.execute(
+        f"SELECT s.setl_id {body} ORDER BY s.id DESC LIMIT %s OFFSET %s", (*args, limit, offset)
+    ).fetchall()
+    conn.end_read()
+    return SettlementPage(total, upto, [get_settlement(conn, r[0]) for r in ids])
+
+
+def last_updated(conn: Connection, setl_ids: Sequence[str]) -> dict[str, str]:
+    """When each stored settlement last changed: its cancellation (2208) if cancelled, else its creation."""
+    if not setl_ids:
+        return {}
+    frag, params = conn.in_list(setl_ids)
+    rows = conn.execute(
+        "SELECT s.setl_id, COALESCE(m.created, s.created) FROM settlement s "
+        "LEFT JOIN message m ON m.msgid = s.cancel_msgid AND s.status = 'cancelled' "
+        f"WHERE s.setl_id {frag}",
+        params,
+    ).fetchall()
+    conn.end_read()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def person_last_changed(conn: Connection, psn_no: str) -> str | None:
+    """When the ledger last wrote to the person's record (their newest journal row), if ever."""
+    row = conn.execute("SELECT MAX(created) FROM journal WHERE chain = %s", (psn_no,)).fetchone()
+    conn.end_read()
+    return None if row is None or row[0] is None else str(row[0])
+
+
 def find_settlement(conn: Connection, mdtrt_id: str) -> str | None:
     """The active settlement of visit ``mdtrt_id`` (its ``setl_id``), or None."""
     row = conn.execute(

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 
 from yibao.access.principal import SETTLING_ROLES, STAFF_ROLES, Forbidden, Principal, can_read_person
 from yibao.errors import FieldError
 from yibao.ledger import Ledger, ReversalOutcome, SettleOutcome, StoredSettlement
-from yibao.ledger.queries import Statement
+from yibao.ledger.queries import SettlementPage, SettlementQuery, Statement
 from yibao.policy.book import PolicyBook
 from yibao.settlement.model import AuditHook, Visit
 
@@ -102,6 +103,32 @@ def list_settlements(
     for k in sorted({s.psn_no for s in rows}):
         log(caller, k, "settlement list")
     return rows
+
+
+def search_settlements(
+    led: Ledger, caller: Principal, q: SettlementQuery, limit: int, offset: int, log: AccessLog = _no_log
+) -> SettlementPage:
+    """Settlements matching ``q`` that ``caller`` may read, newest first, one page and the true count.
+    The caller's reach is added to the query (an insured person: their linked family only; an
+    institution: its own settlements), so counts and pages never include what they may not see."""
+    if caller.role == "insured":
+        allowed = tuple(caller.family_psn_nos)
+        if q.psn_nos is not None:
+            refused = [k for k in q.psn_nos if k not in allowed]
+            if refused:
+                raise Forbidden(
+                    f"无权查看人员 {refused[0]} 的结算 not allowed to read settlements of {refused[0]}"
+                )
+            allowed = q.psn_nos
+        q = replace(q, psn_nos=allowed)
+    elif caller.role == "institution":
+        q = replace(q, fixmedins_code=caller.fixmedins_code or "")
+    elif caller.role not in STAFF_ROLES:
+        raise Forbidden(f"角色 {caller.role} 不能查询结算 role {caller.role} may not search settlements")
+    page = led.search_settlements(q, limit, offset)
+    for k in sorted({s.psn_no for s in page.rows}):
+        log(caller, k, "settlement search")
+    return page
 
 
 def cancel(

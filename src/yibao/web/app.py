@@ -24,6 +24,7 @@ from yibao.web.masking import install_log_masking
 WEB_ROUTERS = (
     "yibao.web.portal.pages",
     "yibao.web.portal.care_pages",
+    "yibao.web.portal.smart_pages",
     "yibao.web.dashboard.pages",
     "yibao.web.dashboard.fund_pages",
 )
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rest.router)
     app.include_router(fhir.router)
     _optional_router(app, "yibao.web.care")  # internet care and the voucher (/api/care)
+    _optional_router(app, "yibao.web.smart")  # SMART App Launch: OAuth 2 server, discovery
     fhir.install_error_handlers(app)
     rest.install_error_handlers(app)
     if settings.mount_web:

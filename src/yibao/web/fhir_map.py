@@ -1,21 +1,32 @@
 """Pure mapping between yibao's records and FHIR R4 resources (JSON dicts), and a Claim back to a visit.
 
-Money is written as ``Decimal`` 元 (an exact JSON number at serialisation, currency ``CNY``).  Code
-systems of the national interface use ``urn:yibao:<field>`` URIs (the national platform publishes no FHIR
-code systems); adjudication categories use HL7's and CARIN Blue Button's code systems so that consumer
-apps built for CARIN read the amounts.
+Money is written as ``Decimal`` 元 (an exact JSON number at serialisation, currency ``CNY``).  yibao's own
+code systems (national code tables and the region's tables) keep their ``urn:yibao:<field>`` URIs and
+are published as CodeSystem resources (:func:`code_system`) with Chinese displays and English
+designations.  Adjudication, claim type and the CARIN Blue Button (C4BB, version 2.2.0) code systems are
+used where they say what we mean, so that consumer apps built for CARIN read the amounts.
+
+Profiles claimed (``meta.profile``, versioned) are only those every resource built here meets:
+C4BB-Patient, C4BB-Coverage and C4BB-Organization.  The ExplanationOfBenefit follows the C4BB
+institutional EOB structure (unique claim id, subType, admission period, diagnosis types, the
+benefit-payment-status adjudication, per-line amounts, totals) but does not claim the C4BB EOB
+profiles: they bind diagnoses to ICD-10-CM, lines to US procedure codes and inpatient lines to US
+revenue codes (required bindings), which Chinese claims do not carry (docs/FHIR.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from yibao.errors import FieldError
 from yibao.ledger import StoredSettlement
-from yibao.money import fen_to_yuan
-from yibao.settlement.model import Person, Settlement
+from yibao.money import fen_to_yuan, fmt_yuan
+from yibao.settlement.model import LineSplit, Person, Settlement
 
 FHIR_VERSION = "4.0.1"
 SID_PSN = "urn:yibao:psn_no"
@@ -23,80 +34,241 @@ SID_CERT = "urn:yibao:certno"  # 公民身份号码
 SID_SETL = "urn:yibao:setl_id"
 SID_MSGID = "urn:yibao:msgid"
 SID_FIXMEDINS = "urn:yibao:fixmedins_code"
+SID_ADMDVS = "urn:yibao:admdvs"
+SID_DR = "urn:yibao:dr_code"  # 医保医师代码
 CS_INSUTYPE = "urn:yibao:insutype"
 CS_MED_TYPE = "urn:yibao:med_type"
 CS_MED_LIST = "urn:yibao:med_list_codg"  # 医保目录编码
 CS_FUND = "urn:yibao:fund_pay_type"
+CS_PSN_TYPE = "urn:yibao:psn_type"
+CS_HOSP_LV = "urn:yibao:hosp_lv"
+CS_CHRGITM_LV = "urn:yibao:chrgitm_lv"
+CS_TITLE = "urn:yibao:title"
 EXT_HOSP_LV = "urn:yibao:hosp_lv"
 EXT_LOCALITY = "urn:yibao:locality"
 EXT_ACCT_USED = "urn:yibao:acct_used_flag"
 CS_ADJ = "http://terminology.hl7.org/CodeSystem/adjudication"
-CS_C4BB_ADJ = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBAdjudication"
 CS_CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 CS_ICD10 = "http://hl7.org/fhir/sid/icd-10"
-C4BB = "http://hl7.org/fhir/us/carin-bb/StructureDefinition/"
-INSUTYPE_NAMES = {
-    "310": "职工基本医疗保险",
-    "390": "城乡居民基本医疗保险",
-    "320": "公务员医疗补助",
-    "330": "大额医疗费用补助",
-    "340": "离休人员医疗保障",
-    "392": "城乡居民大病医疗保险",
-    "510": "生育保险",
-}
-INPATIENT_MED_TYPES = frozenset({"21", "22", "52"})  # 住院 types use the inpatient EOB profile
+CS_V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+CS_DIAG_TYPE = "http://terminology.hl7.org/CodeSystem/ex-diagnosistype"
+CS_CARE_ROLE = "http://terminology.hl7.org/CodeSystem/claimcareteamrole"
+CS_SOPT = "https://nahdo.org/sopt"  # Source of Payment Typology (US Core Coverage.type, extensible)
+CARIN = "http://hl7.org/fhir/us/carin-bb/"
+C4BB = CARIN + "StructureDefinition/"
+C4BB_VERSION = "2.2.0"
+CS_C4BB_ADJ = CARIN + "CodeSystem/C4BBAdjudication"
+CS_C4BB_DISC = CARIN + "CodeSystem/C4BBAdjudicationDiscriminator"
+CS_C4BB_STATUS = CARIN + "CodeSystem/C4BBPayerAdjudicationStatus"
+CS_C4BB_SUBTYPE = CARIN + "CodeSystem/C4BBInstitutionalClaimSubType"
+CS_C4BB_INFO = CARIN + "CodeSystem/C4BBSupportingInfoType"
+CS_C4BB_IDTYPE = CARIN + "CodeSystem/C4BBIdentifierType"
+CS_C4BB_DIAG = CARIN + "CodeSystem/C4BBClaimDiagnosisType"
+PROFILE_PATIENT = f"{C4BB}C4BB-Patient|{C4BB_VERSION}"
+PROFILE_COVERAGE = f"{C4BB}C4BB-Coverage|{C4BB_VERSION}"
+PROFILE_ORGANIZATION = f"{C4BB}C4BB-Organization|{C4BB_VERSION}"
+INPATIENT_MED_TYPES = frozenset({"21", "22", "52"})  # 住院 types: CARIN subType inpatient
+XHTML = "http://www.w3.org/1999/xhtml"
+# 复姓 (two-character surnames) of the Hundred Family Surnames; any other name's surname is its first character
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 端木 独孤 南宫 西门 "
+    "闻人 万俟 澹台 公冶 宗政 濮阳 太叔 申屠 赫连 呼延 百里 东郭 拓跋 第五".split()
+)
+CodeNames = Mapping[str, tuple[str, str]]  # code -> (Chinese, English)
 
 
 class ClaimError(FieldError):
     """A Claim that cannot become a visit; ``field`` is a FHIRPath expression."""
 
 
+@dataclass(frozen=True)
+class Names:
+    """What the mapping needs to name things: the region's and the national code tables, and which
+    institutions and physicians the server can serve (so that references are only made to resources that
+    resolve)."""
+
+    admdvs: str
+    region_name: str
+    med_type: CodeNames = field(default_factory=dict)
+    insutype: CodeNames = field(default_factory=dict)
+    psn_type: CodeNames = field(default_factory=dict)
+    funds: CodeNames = field(default_factory=dict)
+    catalogue: Callable[[dt.date, str], tuple[str, str] | None] = lambda _d, _c: None
+    institution: Callable[[str], str | None] = lambda _c: None  # name of a served Organization
+    physician: Callable[[str], bool] = lambda _c: False  # is there a served Practitioner
+
+    @property
+    def payer_id(self) -> str:
+        return f"ybj-{self.admdvs}"
+
+    @property
+    def payer_name(self) -> str:
+        return f"{self.region_name}医疗保障局"
+
+
 def money(fen: int) -> dict[str, Any]:
     return {"value": fen_to_yuan(fen), "currency": "CNY"}
 
 
-def patient(p: Person) -> dict[str, Any]:
+def coding(system: str, code: str, names: CodeNames | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"system": system, "code": code}
+    if names is not None and code in names:
+        out["display"] = names[code][0]
+    return out
+
+
+def narrative(paragraphs: Sequence[str]) -> dict[str, Any]:
+    """A generated narrative (a short Chinese text for generic viewers), escaped XHTML."""
+    body = "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs)
+    return {"status": "generated", "div": f'<div xmlns="{XHTML}">{body}</div>'}
+
+
+def split_name(full: str) -> tuple[str, str]:
+    """(surname 姓, given name 名) of a Chinese full name; a name that is not one run of Han characters
+    is returned whole as the given name."""
+    name = full.strip()
+    if len(name) < 2 or not all("\u4e00" <= ch <= "\u9fff" for ch in name):
+        return "", name
+    k = 2 if name[:2] in COMPOUND_SURNAMES and len(name) > 2 else 1
+    return name[:k], name[k:]
+
+
+def instant(value: str | None, fallback: dt.datetime) -> str:
+    """An ISO instant with seconds and a zone (FHIR ``instant``)."""
+    if value:
+        t = dt.datetime.fromisoformat(value)
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=dt.UTC)
+        return t.isoformat()
+    return fallback.isoformat(timespec="seconds")
+
+
+def beijing_date(value: str) -> str:
+    """The Beijing calendar date of a stored UTC timestamp."""
+    t = dt.datetime.fromisoformat(value)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return (t.astimezone(dt.timezone(dt.timedelta(hours=8)))).date().isoformat()
+
+
+def _ref(kind: str, rid: str, display: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"reference": f"{kind}/{rid}"}
+    if display:
+        out["display"] = display
+    return out
+
+
+def payer_ref(names: Names) -> dict[str, Any]:
+    return _ref("Organization", names.payer_id, names.payer_name)
+
+
+def provider_ref(names: Names, code: str) -> dict[str, Any]:
+    """``Organization/<code>`` when the server serves it, else the identifier alone (never a dangling
+    reference)."""
+    name = names.institution(code)
+    if name is not None:
+        return _ref("Organization", code, name)
+    return {"identifier": {"system": SID_FIXMEDINS, "value": code}}
+
+
+# ---------------------------------------------------------------------------- Patient, Coverage
+def patient(p: Person, last_updated: str, *, with_certno: bool = True) -> dict[str, Any]:
+    """C4BB-Patient: the member id (psn_no, type MB), the ID number (type NI, not given to third-party
+    apps), the name as surname and given name, gender, birth date."""
+    family, given = split_name(p.name)
+    name: dict[str, Any] = {"use": "official", "text": p.name}
+    if family:
+        name["family"] = family
+    if given:
+        name["given"] = [given]
+    idents: list[dict[str, Any]] = [
+        {
+            "type": {"coding": [{"system": CS_V2_0203, "code": "MB", "display": "Member Number"}]},
+            "system": SID_PSN,
+            "value": p.psn_no,
+        }
+    ]
+    if with_certno:
+        idents.append(
+            {
+                "type": {
+                    "coding": [
+                        {
+                            "system": CS_V2_0203,
+                            "code": "NI",
+                            "display": "National unique individual identifier",
+                        }
+                    ]
+                },
+                "system": SID_CERT,
+                "value": p.certno,
+            }
+        )
+    gender = {"M": "male", "F": "female"}.get(p.gender, "unknown")
     return {
         "resourceType": "Patient",
         "id": p.psn_no,
-        "meta": {"profile": [C4BB + "C4BB-Patient"]},
-        "identifier": [{"system": SID_PSN, "value": p.psn_no}, {"system": SID_CERT, "value": p.certno}],
+        "meta": {"lastUpdated": last_updated, "profile": [PROFILE_PATIENT]},
+        "text": narrative(
+            [
+                f"参保人 {p.name}（人员编号 {p.psn_no}），{ {'male': '男', 'female': '女'}.get(gender, '性别未知') }，"
+                f"出生日期 {p.birth_date.isoformat()}。"
+            ]
+        ),
+        "identifier": idents,
         "active": True,
-        "name": [{"text": p.name}],
-        "gender": {"M": "male", "F": "female"}.get(p.gender, "unknown"),
+        "name": [name],
+        "gender": gender,
         "birthDate": p.birth_date.isoformat(),
     }
 
 
-def coverage(p: Person) -> dict[str, Any]:
+def coverage(p: Person, last_updated: str, names: Names) -> dict[str, Any]:
+    """C4BB-Coverage: the person's basic medical insurance with the bureau as payor."""
+    scheme = names.insutype.get(p.insutype, (p.insutype, p.insutype))
+    ptype = names.psn_type.get(p.psn_type, (p.psn_type, p.psn_type))
     return {
         "resourceType": "Coverage",
         "id": p.psn_no,
-        "meta": {"profile": [C4BB + "C4BB-Coverage"]},
-        "identifier": [{"system": SID_PSN, "value": p.psn_no}],
+        "meta": {"lastUpdated": last_updated, "profile": [PROFILE_COVERAGE]},
+        "text": narrative(
+            [
+                f"{p.name}（人员编号 {p.psn_no}）参加{scheme[0]}，人员类别：{ptype[0]}，"
+                f"参保地 {names.payer_name}。"
+            ]
+        ),
+        "identifier": [
+            {
+                "type": {"coding": [{"system": CS_V2_0203, "code": "MB", "display": "Member Number"}]},
+                "system": SID_PSN,
+                "value": p.psn_no,
+            }
+        ],
         "status": "active",
         "type": {
             "coding": [
+                coding(CS_INSUTYPE, p.insutype, names.insutype),
+                # PHDSC Source of Payment Typology 3: other government (a public scheme run by a city)
                 {
-                    "system": CS_INSUTYPE,
-                    "code": p.insutype,
-                    "display": INSUTYPE_NAMES.get(p.insutype, p.insutype),
+                    "system": CS_SOPT,
+                    "code": "3",
+                    "display": "OTHER GOVERNMENT (Federal/State/Local) (excluding Department of Corrections)",
+                },
+            ],
+            "text": scheme[0],
+        },
+        "subscriberId": p.psn_no,
+        "beneficiary": _ref("Patient", p.psn_no, p.name),
+        "relationship": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship",
+                    "code": "self",
+                    "display": "Self",
                 }
             ]
         },
-        "subscriberId": p.psn_no,
-        "beneficiary": {"reference": f"Patient/{p.psn_no}"},
-        "relationship": {
-            "coding": [
-                {"system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship", "code": "self"}
-            ]
-        },
-        "payor": [
-            {
-                "identifier": {"system": "urn:yibao:admdvs", "value": p.insuplc_admdvs},
-                "display": f"医疗保障局 {p.insuplc_admdvs}",
-            }
-        ],
+        "payor": [payer_ref(names)],
         "class": [
             {
                 "type": {
@@ -104,15 +276,139 @@ def coverage(p: Person) -> dict[str, Any]:
                         {"system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "plan"}
                     ]
                 },
+                "value": p.insutype,
+                "name": scheme[0],
+            },
+            {
+                "type": {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "group"}
+                    ]
+                },
                 "value": p.psn_type,
-                "name": "人员类别 psn_type",
-            }
+                "name": ptype[0],
+            },
         ],
     }
 
 
-def _adj(code: str, fen: int, system: str = CS_ADJ) -> dict[str, Any]:
-    return {"category": {"coding": [{"system": system, "code": code}]}, "amount": money(fen)}
+# ---------------------------------------------------------------------------- directory
+def payer_organization(names: Names, last_updated: str) -> dict[str, Any]:
+    """The bureau (医疗保障局) of the pooling region: insurer of every EOB, payor of every Coverage."""
+    return {
+        "resourceType": "Organization",
+        "id": names.payer_id,
+        "meta": {"lastUpdated": last_updated, "profile": [PROFILE_ORGANIZATION]},
+        "text": narrative([f"{names.payer_name}（统筹区 {names.admdvs}），基本医疗保险经办机构。"]),
+        "identifier": [{"system": SID_ADMDVS, "value": names.admdvs}],
+        "active": True,
+        "type": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/organization-type",
+                        "code": "pay",
+                        "display": "Payer",
+                    }
+                ]
+            }
+        ],
+        "name": names.payer_name,
+        "address": [{"city": names.region_name, "country": "CN"}],
+    }
+
+
+@dataclass(frozen=True)
+class InstitutionInfo:
+    code: str
+    name: str
+    level: str
+    district: str
+
+
+@dataclass(frozen=True)
+class PhysicianInfo:
+    dr_code: str
+    fixmedins_code: str
+    title: str
+
+
+def organization(inst: InstitutionInfo, names: Names, levels: CodeNames, last_updated: str) -> dict[str, Any]:
+    """A designated institution (定点医药机构) as C4BB-Organization."""
+    level = levels.get(inst.level, (inst.level, inst.level))[0] if inst.level else ""
+    address: dict[str, Any] = {"city": names.region_name, "country": "CN"}
+    if inst.district:
+        address["district"] = inst.district
+    kinds: list[dict[str, Any]] = [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/organization-type",
+            "code": "prov",
+            "display": "Healthcare Provider",
+        }
+    ]
+    if inst.level:
+        kinds.append(coding(CS_HOSP_LV, inst.level, levels))
+    where = "".join(x for x in ("，" + level if level else "", "，" + inst.district if inst.district else ""))
+    return {
+        "resourceType": "Organization",
+        "id": inst.code,
+        "meta": {"lastUpdated": last_updated, "profile": [PROFILE_ORGANIZATION]},
+        "text": narrative([f"{inst.name}（定点医药机构编号 {inst.code}）{where}。"]),
+        "identifier": [{"system": SID_FIXMEDINS, "value": inst.code}],
+        "active": True,
+        "type": [{"coding": kinds}],
+        "name": inst.name,
+        "address": [address],
+    }
+
+
+def location(inst: InstitutionInfo, names: Names, last_updated: str) -> dict[str, Any]:
+    """Where a designated institution is (its district), managed by that institution."""
+    address: dict[str, Any] = {"city": names.region_name, "country": "CN"}
+    if inst.district:
+        address["district"] = inst.district
+    return {
+        "resourceType": "Location",
+        "id": inst.code,
+        "meta": {"lastUpdated": last_updated},
+        "text": narrative([f"{inst.name}，{names.region_name}{inst.district}。"]),
+        "identifier": [{"system": SID_FIXMEDINS, "value": inst.code}],
+        "status": "active",
+        "name": inst.name,
+        "mode": "instance",
+        "address": address,
+        "managingOrganization": _ref("Organization", inst.code, inst.name),
+    }
+
+
+def practitioner(
+    dr: PhysicianInfo, titles: CodeNames, inst_name: str | None, last_updated: str
+) -> dict[str, Any]:
+    """A physician of the 医保医师库: code and professional title (the registry holds no names)."""
+    title = titles.get(dr.title, (dr.title, dr.title))
+    qual: dict[str, Any] = {"code": {"coding": [coding(CS_TITLE, dr.title, titles)], "text": title[0]}}
+    if inst_name is not None:
+        qual["issuer"] = _ref("Organization", dr.fixmedins_code, inst_name)
+    return {
+        "resourceType": "Practitioner",
+        "id": dr.dr_code,
+        "meta": {"lastUpdated": last_updated},
+        "text": narrative(
+            [f"医保医师 {dr.dr_code}，{title[0]}" + (f"，执业于{inst_name}" if inst_name else "") + "。"]
+        ),
+        "identifier": [{"system": SID_DR, "value": dr.dr_code}],
+        "active": True,
+        "qualification": [qual],
+    }
+
+
+# ---------------------------------------------------------------------------- ExplanationOfBenefit
+def _cat(code: str, system: str = CS_ADJ, extra: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}, *extra]}
+
+
+def _adj(code: str, fen: int, system: str = CS_ADJ, extra: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    return {"category": _cat(code, system, extra), "amount": money(fen)}
 
 
 def _totals(s: Settlement) -> list[dict[str, Any]]:
@@ -124,27 +420,30 @@ def _totals(s: Settlement) -> list[dict[str, Any]]:
         _adj("copay", s.preselfpay_amt),
         _adj("benefit", s.fund_pay_sumamt),
         _adj("paidbypatient", s.psn_part_amt, CS_C4BB_ADJ),
+        _adj("paidbypatienthealthaccount", s.acct_pay, CS_C4BB_ADJ),
+        _adj("paidbypatientcash", s.psn_cash_pay, CS_C4BB_ADJ),
     ]
 
 
-def _items(stored: StoredSettlement) -> list[dict[str, Any]]:
-    out = []
-    for i, ln in enumerate(stored.lines, 1):
-        out.append(
-            {
-                "sequence": i,
-                "productOrService": {"coding": [{"system": CS_MED_LIST, "code": ln.code}]},
-                "quantity": {"value": Decimal(ln.qty) / 10_000},
-                "unitPrice": money(ln.price),
-                "net": money(ln.amount),
-                "adjudication": [
-                    _adj("submitted", ln.amount),
-                    _adj("noncovered", ln.fulamt_ownpay_amt + ln.overlmt_selfpay, CS_C4BB_ADJ),
-                    _adj("copay", ln.preselfpay_amt),
-                    _adj("eligible", ln.inscp_scp_amt),
-                ],
-            }
-        )
+def line_adjudication(sp: LineSplit, names: Names) -> list[dict[str, Any]]:
+    """One line's amounts exactly as the settlement allocated them (yibao.settlement.allocation):
+    submitted = noncovered + copay (先行自付) + eligible (政策范围内); the deductible; one ``benefit`` per
+    fund that paid (with the fund's code as a second coding); paid by the patient from the account and
+    in cash."""
+    out = [
+        _adj("submitted", sp.amount),
+        _adj("noncovered", sp.fulamt_ownpay_amt + sp.overlmt_selfpay, CS_C4BB_ADJ),
+        _adj("copay", sp.preselfpay_amt),
+        _adj("eligible", sp.inscp_scp_amt),
+        _adj("deductible", sp.act_pay_dedc),
+    ]
+    for fund, fen in sorted(sp.fund_pay.items()):
+        out.append(_adj("benefit", fen, extra=[coding(CS_FUND, fund, names.funds)]))
+    out += [
+        _adj("paidbypatienthealthaccount", sp.acct_pay, CS_C4BB_ADJ),
+        _adj("paidbypatientcash", sp.psn_cash_pay, CS_C4BB_ADJ),
+        _adj("paidbypatient", sp.acct_pay + sp.psn_cash_pay, CS_C4BB_ADJ),
+    ]
     return out
 
 
@@ -168,61 +467,190 @@ def _fund_notes(s: Settlement) -> list[dict[str, Any]]:
     return notes
 
 
-def explanation_of_benefit(stored: StoredSettlement, insurer_admdvs: str) -> dict[str, Any]:
-    """A CARIN-BB-style ExplanationOfBenefit (consumer view) of one stored settlement."""
+def _eob_text(stored: StoredSettlement, names: Names) -> dict[str, Any]:
+    s, v = stored.settlement, stored.visit
+    kind = names.med_type.get(v.med_type, (v.med_type, v.med_type))[0]
+    where = names.institution(v.fixmedins_code) or f"定点医药机构 {v.fixmedins_code}"
+    when = (
+        v.begin_date.isoformat()
+        if v.begin_date == v.end_date
+        else f"{v.begin_date.isoformat()} 至 {v.end_date.isoformat()}"
+    )
+    funds = "、".join(
+        f"{d.fund_pay_type_name} {fmt_yuan(d.fund_payamt)} 元" for d in s.setldetail if d.fund_payamt
+    )
+    lines = [
+        f"{when} 在{where}{kind}，医疗费用总额 {fmt_yuan(s.medfee_sumamt)} 元。",
+        f"医保基金支付 {fmt_yuan(s.fund_pay_sumamt)} 元" + (f"（{funds}）" if funds else "") + "；"
+        f"个人负担 {fmt_yuan(s.psn_part_amt)} 元，其中个人账户 {fmt_yuan(s.acct_pay)} 元、现金 {fmt_yuan(s.psn_cash_pay)} 元。",
+        f"其中起付线 {fmt_yuan(s.act_pay_dedc)} 元，全自费 {fmt_yuan(s.fulamt_ownpay_amt)} 元，"
+        f"超限价 {fmt_yuan(s.overlmt_selfpay)} 元，先行自付 {fmt_yuan(s.preselfpay_amt)} 元。",
+    ]
+    if not stored.active:
+        lines.append("该结算已撤销。")
+    return narrative(lines)
+
+
+def explanation_of_benefit(stored: StoredSettlement, names: Names, last_updated: str) -> dict[str, Any]:
+    """The consumer view of one stored settlement, in the CARIN institutional EOB structure (see the
+    module docstring for why no C4BB profile is claimed).  Line amounts are the stored allocation."""
     s, v = stored.settlement, stored.visit
     inpatient = v.med_type in INPATIENT_MED_TYPES
-    profile = "C4BB-ExplanationOfBenefit-" + (
-        "Inpatient-Institutional" if inpatient else "Outpatient-Institutional"
+    received = beijing_date(stored.created)
+    info: list[dict[str, Any]] = []
+    if inpatient:
+        info.append(
+            {
+                "sequence": 1,
+                "category": _cat("admissionperiod", CS_C4BB_INFO),
+                "timingPeriod": {"start": v.begin_date.isoformat(), "end": v.end_date.isoformat()},
+            }
+        )
+    info.append(
+        {"sequence": len(info) + 1, "category": _cat("clmrecvddate", CS_C4BB_INFO), "timingDate": received}
     )
-    return {
+    diagnoses = [
+        {
+            "sequence": k,
+            "diagnosisCodeableConcept": {"coding": [{"system": CS_ICD10, "code": d}]},
+            "type": [
+                {"coding": [{"system": CS_DIAG_TYPE, "code": "principal", "display": "Principal Diagnosis"}]}
+                if k == 1
+                else {"coding": [{"system": CS_C4BB_DIAG, "code": "other", "display": "Other"}]}
+            ],
+        }
+        for k, d in enumerate(v.diagnoses, 1)
+    ]
+    items = []
+    for i, (ln, sp) in enumerate(zip(v.lines, s.line_splits, strict=True), 1):
+        product = coding(CS_MED_LIST, ln.code)
+        named = names.catalogue(v.begin_date, ln.code)
+        if named is not None:
+            product["display"] = named[0]
+        items.append(
+            {
+                "sequence": i,
+                "productOrService": {"coding": [product]} | ({"text": named[0]} if named else {}),
+                "servicedDate": v.begin_date.isoformat(),
+                "quantity": {"value": Decimal(ln.qty) / 10_000},
+                "unitPrice": money(ln.price),
+                "net": money(ln.amount),
+                "adjudication": line_adjudication(sp, names),
+            }
+        )
+    network = "outofnetwork" if v.locality == "remote_unfiled" else "innetwork"
+    eob: dict[str, Any] = {
         "resourceType": "ExplanationOfBenefit",
         "id": stored.setl_id,
-        "meta": {"profile": [C4BB + profile], "lastUpdated": stored.created},
+        "meta": {"lastUpdated": last_updated},
+        "text": _eob_text(stored, names),
         "identifier": [
             {
-                "type": {
-                    "coding": [
-                        {
-                            "system": "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBIdentifierType",
-                            "code": "uc",
-                        }
-                    ]
-                },
+                "type": {"coding": [{"system": CS_C4BB_IDTYPE, "code": "uc", "display": "Unique Claim ID"}]},
                 "system": SID_SETL,
                 "value": stored.setl_id,
             }
         ],
         "status": "active" if stored.active else "cancelled",
-        "type": {"coding": [{"system": CS_CLAIM_TYPE, "code": "institutional"}]},
-        "subType": {"coding": [{"system": CS_MED_TYPE, "code": v.med_type}]},
-        "use": "claim",
-        "patient": {"reference": f"Patient/{stored.psn_no}"},
-        "billablePeriod": {"start": v.begin_date.isoformat(), "end": v.end_date.isoformat()},
-        "created": stored.created,
-        "insurer": {
-            "identifier": {"system": "urn:yibao:admdvs", "value": insurer_admdvs},
-            "display": f"医疗保障局 {insurer_admdvs}",
+        "type": {"coding": [{"system": CS_CLAIM_TYPE, "code": "institutional", "display": "Institutional"}]},
+        "subType": {
+            "coding": [
+                {"system": CS_C4BB_SUBTYPE, "code": "inpatient" if inpatient else "outpatient"},
+                coding(CS_MED_TYPE, v.med_type, names.med_type),
+            ]
         },
-        "provider": {"identifier": {"system": SID_FIXMEDINS, "value": v.fixmedins_code}},
+        "use": "claim",
+        "patient": _ref("Patient", stored.psn_no),
+        "billablePeriod": {"start": v.begin_date.isoformat(), "end": v.end_date.isoformat()},
+        "created": instant(stored.created, dt.datetime.now(dt.UTC)),
+        "insurer": payer_ref(names),
+        "provider": provider_ref(names, v.fixmedins_code),
         "outcome": "complete",
         "disposition": "已结算 settled" if stored.active else "已撤销 cancelled",
+        "supportingInfo": info,
+        "diagnosis": diagnoses,
+        "insurance": [{"focal": True, "coverage": _ref("Coverage", stored.psn_no)}],
+        "item": items,
+        "adjudication": [
+            {
+                "category": _cat("benefitpaymentstatus", CS_C4BB_DISC),
+                "reason": {"coding": [{"system": CS_C4BB_STATUS, "code": network}]},
+            }
+        ],
+        "total": _totals(s),
+        "processNote": _fund_notes(s),
+    }
+    if names.institution(v.fixmedins_code) is not None:
+        eob["facility"] = _ref("Location", v.fixmedins_code)
+    if v.bilg_dr_codg:
+        dr = (
+            _ref("Practitioner", v.bilg_dr_codg)
+            if names.physician(v.bilg_dr_codg)
+            else {"identifier": {"system": SID_DR, "value": v.bilg_dr_codg}}
+        )
+        eob["careTeam"] = [
+            {"sequence": 1, "provider": dr, "role": {"coding": [{"system": CS_CARE_ROLE, "code": "primary"}]}}
+        ]
+    if stored.active:
+        eob["payment"] = {
+            "type": {"coding": [{"system": CS_C4BB_STATUS, "code": "paid", "display": "Paid"}]},
+            "date": received,
+            "amount": money(s.fund_pay_sumamt),
+        }
+    return eob
+
+
+def claim(stored: StoredSettlement, names: Names) -> dict[str, Any]:
+    """The Claim that was settled, rebuilt from the stored visit (what the institution submitted)."""
+    v = stored.visit
+    return {
+        "resourceType": "Claim",
+        "id": stored.setl_id,
+        "identifier": [{"system": SID_MSGID, "value": stored.msgid}],
+        "status": "active" if stored.active else "cancelled",
+        "type": {"coding": [{"system": CS_CLAIM_TYPE, "code": "institutional"}]},
+        "subType": {"coding": [coding(CS_MED_TYPE, v.med_type, names.med_type)]},
+        "use": "claim",
+        "patient": _ref("Patient", stored.psn_no),
+        "billablePeriod": {"start": v.begin_date.isoformat(), "end": v.end_date.isoformat()},
+        "created": instant(stored.created, dt.datetime.now(dt.UTC)),
+        "insurer": payer_ref(names),
+        "provider": provider_ref(names, v.fixmedins_code),
+        "priority": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]
+        },
         "diagnosis": [
             {"sequence": k, "diagnosisCodeableConcept": {"coding": [{"system": CS_ICD10, "code": d}]}}
             for k, d in enumerate(v.diagnoses, 1)
         ],
-        "insurance": [{"focal": True, "coverage": {"reference": f"Coverage/{stored.psn_no}"}}],
-        "item": _items(stored),
-        "total": _totals(s),
-        "payment": {"amount": money(s.fund_pay_sumamt)},
-        "processNote": _fund_notes(s),
+        "insurance": [{"sequence": 1, "focal": True, "coverage": _ref("Coverage", stored.psn_no)}],
+        "item": [
+            {
+                "sequence": i,
+                "productOrService": {"coding": [coding(CS_MED_LIST, ln.code)]},
+                "quantity": {"value": Decimal(ln.qty) / 10_000},
+                "unitPrice": money(ln.price),
+                "net": money(ln.amount),
+            }
+            for i, ln in enumerate(v.lines, 1)
+        ],
+        "total": money(sum(ln.amount for ln in v.lines)),
     }
 
 
 def claim_response(
-    s: Settlement, setl_id: str, psn_no: str, msgid: str, use: str, insurer_admdvs: str, replayed: bool
+    s: Settlement,
+    setl_id: str,
+    psn_no: str,
+    msgid: str,
+    use: str,
+    names: Names,
+    replayed: bool,
+    created: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    """The adjudication of a Claim: the totals and fund notes of its settlement.  A stored settlement's
+    ClaimResponse has the settlement's id and points at ``Claim/<setl_id>``."""
+    out: dict[str, Any] = {
         "resourceType": "ClaimResponse",
         "id": setl_id or f"pre-{msgid}",
         "identifier": ([{"system": SID_SETL, "value": setl_id}] if setl_id else [])
@@ -230,9 +658,9 @@ def claim_response(
         "status": "active",
         "type": {"coding": [{"system": CS_CLAIM_TYPE, "code": "institutional"}]},
         "use": use,
-        "patient": {"reference": f"Patient/{psn_no}"},
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "insurer": {"identifier": {"system": "urn:yibao:admdvs", "value": insurer_admdvs}},
+        "patient": _ref("Patient", psn_no),
+        "created": instant(created, dt.datetime.now(dt.UTC)),
+        "insurer": payer_ref(names),
         "outcome": "complete",
         "disposition": (
             "重复请求，返回首次结果 replayed"
@@ -252,6 +680,59 @@ def claim_response(
         },
         "processNote": _fund_notes(s),
     }
+    if setl_id:
+        out["request"] = _ref("Claim", setl_id)
+    return out
+
+
+# ---------------------------------------------------------------------------- CodeSystem
+@dataclass(frozen=True)
+class CodeTable:
+    """One published code system: id, canonical url, title, source and concepts (code → names)."""
+
+    id: str
+    url: str
+    title: str
+    source: str
+    concepts: CodeNames
+    properties: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # code -> {prop: code}
+
+
+def code_system(t: CodeTable, version: str, date: str) -> dict[str, Any]:
+    """A complete CodeSystem: Chinese display, English designation, the source of the table."""
+    concepts = []
+    for code, (zh, en) in t.concepts.items():
+        c: dict[str, Any] = {"code": code, "display": zh}
+        if en and en != zh:
+            c["designation"] = [{"language": "en", "value": en}]
+        props = t.properties.get(code)
+        if props:
+            c["property"] = [{"code": k, "valueCode": v} for k, v in props.items()]
+        concepts.append(c)
+    out: dict[str, Any] = {
+        "resourceType": "CodeSystem",
+        "id": t.id,
+        "meta": {"lastUpdated": date},
+        "text": narrative([f"{t.title}：{len(concepts)} 个代码。来源：{t.source}"]),
+        "url": t.url,
+        "version": version,
+        "name": "".join(ch for ch in t.id.title() if ch.isalnum()),
+        "title": t.title,
+        "status": "active",
+        "experimental": False,
+        "date": date,
+        "publisher": "yibao",
+        "description": f"来源 source: {t.source}",
+        "language": "zh-CN",
+        "caseSensitive": True,
+        "content": "complete",
+        "count": len(concepts),
+        "concept": concepts,
+    }
+    if t.properties:
+        keys = sorted({k for props in t.properties.values() for k in props})
+        out["property"] = [{"code": k, "type": "code"} for k in keys]
+    return out
 
 
 def _codes(cc: Any) -> list[tuple[str | None, str | None]]:
