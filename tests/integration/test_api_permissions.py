@@ -42,6 +42,9 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
     ("POST", "/auth/login", ""): PUBLIC,
     ("POST", "/auth/logout", ""): SIGNED_IN,
     ("GET", "/auth/me", ""): SIGNED_IN,
+    ("POST", "/auth/password", ""): SIGNED_IN,
+    ("GET", "/password", ""): SIGNED_IN,
+    ("POST", "/password", ""): SIGNED_IN,
     **{
         (m, p, infno): roles
         for m, p in (("POST", "/api/transaction"), ("POST", "/fsi/api/{infno}"))

@@ -43,8 +43,10 @@ def _mount_optional() -> None:
     from yibao.cli.serve import serve_cmd
     from yibao.cli.simulate import simulate_cmd
     from yibao.cli.synth import synth_app
+    from yibao.cli.users import users_app
     from yibao.cli.voucher import voucher_app
 
+    app.add_typer(users_app, name="users", help="登录用户 logins: create-admin, passwd, disable")
     app.add_typer(synth_app, name="synth", help="合成统筹区数据 synthetic region year (Parquet)")
     app.command(
         "simulate", help="政策模拟 what-if: re-settle a year under a baseline and a candidate policy"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from yibao.access.principal import Principal, principal_of
-from yibao.access.store import ServiceStore, UserRow
+from yibao.access.store import ServiceStore, UserError, UserRow
 
 COOKIE = "yb_session"
 
@@ -72,9 +72,25 @@ def _principal(request: Request, user: UserRow | None) -> Principal:
         raise HTTPException(
             401, "未登录或会话已过期 not logged in or session expired", headers={"WWW-Authenticate": "Bearer"}
         )
+    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        if _wants_html(request):
+            raise HTTPException(
+                303, "请先修改密码 change your password first", headers={"Location": "/password"}
+            )
+        raise HTTPException(
+            403,
+            "首次登录或密码被重置，请先修改密码 (POST /auth/password) "
+            "the password must be changed before anything else",
+        )
     p = principal_of(user)
     request.state.principal = p
     return p
+
+
+# what a login that must change its password may still do
+PASSWORD_CHANGE_PATHS = frozenset(
+    {"/auth/password", "/auth/logout", "/auth/me", "/password", "/portal/logout"}
+)
 
 
 def require(*roles: str) -> Callable[..., Principal]:
@@ -106,6 +122,14 @@ class LoginOut(BaseModel):
     token: str
     role: str
     display_name: str
+    must_change_password: bool = Field(
+        False, description="true: only POST /auth/password (and logout) work until the password is changed"
+    )
+
+
+class PasswordIn(BaseModel):
+    old_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
 
 
 class Me(BaseModel):
@@ -141,7 +165,32 @@ def login(body: LoginIn, request: Request, response: Response) -> LoginOut:
         raise HTTPException(401, "用户名或密码错误 wrong username or password")
     token = store.open_session(user.user_id)
     _set_cookie(request, response, token)
-    return LoginOut(token=token, role=user.role, display_name=user.display_name)
+    return LoginOut(
+        token=token,
+        role=user.role,
+        display_name=user.display_name,
+        must_change_password=user.must_change_password,
+    )
+
+
+def _change_password(request: Request, user_id: str, old: str, new: str) -> None:
+    try:
+        _store(request).change_password(user_id, old, new, keep_session=_token(request))
+    except UserError as exc:
+        raise HTTPException(422, f"{exc.reason} ({exc.field})") from exc
+
+
+@router.post(
+    "/auth/password",
+    status_code=204,
+    responses={422: {"description": "wrong current password, or the new password is refused"}},
+)
+def change_password(
+    body: PasswordIn, request: Request, p: Annotated[Principal, Depends(current_principal)]
+) -> None:
+    """Change the caller's own password (required first after an administrator's reset or a new login).
+    Every other session of the login ends."""
+    _change_password(request, p.user_id, body.old_password, body.new_password)
 
 
 @router.post("/auth/logout", status_code=204)
@@ -206,9 +255,40 @@ async def login_form(request: Request) -> Response:
     if user is None:
         return _login_page(request, next_, "用户名或密码错误 Wrong username or password", 401)
     token = store.open_session(user.user_id)
-    resp = RedirectResponse(next_, status_code=303)
+    resp = RedirectResponse("/password" if user.must_change_password else next_, status_code=303)
     _set_cookie(request, resp, token)
     return resp
+
+
+def _password_page(error: str | None, status: int, done: bool = False) -> HTMLResponse:
+    err = f'<p role="alert" style="color:#b00">{html.escape(error)}</p>' if error else ""
+    ok = '<p role="status">密码已修改 Password changed. <a href="/">继续 Continue</a></p>' if done else ""
+    body = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>修改密码 Change password · yibao 医保</title></head>
+<body style="font-family:sans-serif;max-width:24rem;margin:3rem auto;font-size:1.15rem">
+<h1>修改密码 <small>Change password</small></h1>{err}{ok}
+<form method="post" action="/password">
+<p><label>当前密码 Current password<br><input name="old_password" type="password" autocomplete="current-password" required></label></p>
+<p><label>新密码 New password (至少 8 个字符 at least 8 characters)<br><input name="new_password" type="password" autocomplete="new-password" minlength="8" required></label></p>
+<p><button type="submit">修改 Change</button></p></form></body></html>"""
+    return HTMLResponse(body, status_code=status)
+
+
+@router.get("/password", response_class=HTMLResponse, include_in_schema=False)
+def password_page(p: Annotated[Principal, Depends(current_principal)]) -> Response:
+    return _password_page(None, 200)
+
+
+@router.post("/password", response_class=HTMLResponse, include_in_schema=False)
+async def password_form(request: Request) -> Response:
+    p = await current_principal_async(request)
+    form = await request.form()
+    old, new = str(form.get("old_password") or ""), str(form.get("new_password") or "")
+    try:
+        await run_in_threadpool(_change_password, request, p.user_id, old, new)
+    except HTTPException as exc:
+        return _password_page(str(exc.detail), exc.status_code)
+    return _password_page(None, 200, done=True)
 
 
 Caller = Annotated[Principal, Depends(current_principal)]
