@@ -38,6 +38,8 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/docs/oauth2-redirect", ""): PUBLIC,
     ("GET", "/redoc", ""): PUBLIC,
     ("GET", "/login", ""): PUBLIC,
+    ("GET", "/healthz", ""): PUBLIC,
+    ("GET", "/readyz", ""): PUBLIC,
     ("POST", "/login", ""): PUBLIC,
     ("POST", "/auth/login", ""): PUBLIC,
     ("POST", "/auth/logout", ""): SIGNED_IN,

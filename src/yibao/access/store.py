@@ -24,6 +24,7 @@ from yibao.access.passwords import (
     verify_password,
 )
 from yibao.access.schema import access_log, app_meta, app_session, app_user
+from yibao.db import make_engine
 from yibao.errors import FieldError
 
 ROLES = ("insured", "institution", "auditor", "admin")
@@ -84,10 +85,7 @@ class ServiceStore:
     """Users, sessions, access log.  ``sa_url`` is a SQLAlchemy URL (``Ledger.sa_url``)."""
 
     def __init__(self, sa_url: str, *, session_hours: float = 8.0, cache_seconds: float = 5.0) -> None:
-        kw: dict[str, Any] = {"pool_pre_ping": True}
-        if sa_url.startswith("sqlite"):
-            kw["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        self.engine = sa.create_engine(sa_url, **kw)
+        self.engine = make_engine(sa_url)
         self.session_hours = session_hours
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, UserRow]] = {}

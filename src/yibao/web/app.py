@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Static files: ``/static/<pkg>`` serves ``yibao/<pkg>/static`` for ``portal``, ``dashboard`` and
     ``simulate`` (the vendored ECharts) when that folder exists."""
-    from yibao.web import auth, fhir, rest, transactions
+    from yibao.web import auth, fhir, health, rest, transactions
 
     settings = settings or Settings.from_env()
     ledger = Ledger.open(settings.database_url)
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.login_renderer = None
     app.state.audit_hook = settings.audit_hook()
+    app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(transactions.router)
     app.include_router(rest.router)
