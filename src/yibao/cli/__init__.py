@@ -263,6 +263,58 @@ def ledger_verify(db: DbOpt = None) -> None:
     raise typer.Exit(1)
 
 
+anchor_app = typer.Typer(
+    help="账本锚点 daily anchors of the journal (root digest + time)", no_args_is_help=True
+)
+ledger_app.add_typer(anchor_app, name="anchor")
+
+
+@anchor_app.command("export")
+def anchor_export(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="write the anchor here (else print it)")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Export today's anchor: the journal's root digest as of a minute ago, with that time.  Keep the file
+    outside the database (publish it, sign it, send it to the payer's security office)."""
+    from yibao.ledger import Ledger
+
+    with Ledger.open(_db_url(db)) as ledger:
+        a = ledger.export_anchor()
+    if out is None:
+        print(a.to_json(), end="")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(a.to_json(), encoding="utf-8")
+    console.print(
+        f"[green]✓ 锚点已导出 anchor exported[/]: {out} (root {a.root[:16]}…, {a.rows:,} rows as of {a.at})"
+    )
+
+
+@anchor_app.command("check")
+def anchor_check(
+    files: Annotated[list[Path], typer.Argument(help="anchor files exported earlier")],
+    db: DbOpt = None,
+) -> None:
+    """Check anchors against today's journal; exit 1 if the journal before any anchor's moment changed
+    (an edited row re-hashed forward included)."""
+    from yibao.ledger import Ledger
+    from yibao.ledger.anchor import Anchor
+
+    bad = 0
+    with Ledger.open(_db_url(db)) as ledger:
+        for f in files:
+            r = ledger.check_anchor(Anchor.from_json(f.read_text(encoding="utf-8")))
+            if r.ok:
+                console.print(f"[green]✓[/] {f}: {r.anchor.rows:,} rows as of {r.anchor.at} unchanged")
+            else:
+                bad += 1
+                err.print(f"[red]✗[/] {f}: {r.problem}")
+    if bad:
+        raise typer.Exit(1)
+
+
 @ledger_app.command("migrate")
 def ledger_migrate(db: DbOpt = None) -> None:
     """Create or upgrade the ledger schema (Alembic migrations)."""

@@ -54,6 +54,7 @@ class Connection:
         self.kind, self.target, self.sa_url = kind, target, sa_url
         self.pg = kind == "pg"
         self.raw: Any = self._connect()
+        self.closed = False
         self._sql_cache: dict[str, str] = {}
         # PostgreSQL: send the write statement and COMMIT in one pipelined round trip (saves a round
         # trip per transaction; on a local socket the gain is small).
@@ -78,13 +79,14 @@ class Connection:
         return cls(*parse_url(url))
 
     def close(self) -> None:
+        self.closed = True
         self.raw.close()
 
     # ------------------------------------------------------------------ lost connections
     @property
     def lost(self) -> bool:
-        """PostgreSQL: the connection is known to be closed or broken (a failed statement told us)."""
-        return bool(self.pg and (self.raw.closed or self.raw.broken))
+        """The connection was closed, or (PostgreSQL) is known to be broken (a failed statement told us)."""
+        return self.closed or bool(self.pg and (self.raw.closed or self.raw.broken))
 
     def is_disconnect(self, exc: BaseException) -> bool:
         """Is ``exc`` the database connection failing (server gone, backend terminated, network), as
@@ -100,6 +102,7 @@ class Connection:
         except Exception:
             pass
         self.raw = self._connect()
+        self.closed = False
         self._sql_cache.clear()
 
     def ensure(self) -> None:

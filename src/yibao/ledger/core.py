@@ -19,7 +19,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from yibao.db import DEFAULT_SQLITE
 from yibao.db.connection import Connection
-from yibao.ledger import deduction, queries, transactions, verify
+from yibao.ledger import anchor, deduction, queries, transactions, verify
 from yibao.ledger.deduction import DeductionItem, DeductionOutcome, SettlementCap
 from yibao.ledger.queries import PersonSummary, SettlementPage, SettlementQuery, Statement
 from yibao.ledger.rows import ACTIVE, CANCELLED, JOURNAL_FIELDS, TABLES, MessageRow
@@ -51,7 +51,7 @@ def idempotent(fn: Callable[Concatenate[Ledger, P], R]) -> Callable[Concatenate[
                 conn.ensure()
                 return fn(led, *args, **kwargs)
             except Exception as exc:
-                if not conn.is_disconnect(exc) and not (conn.pg and conn.lost):
+                if not conn.is_disconnect(exc) and not conn.lost:
                     raise
                 led.reconnects += 1
         conn.ensure()
@@ -262,3 +262,14 @@ class Ledger:
     def verify(self) -> VerifyReport:
         """Recompute every journal chain and cross-check settlements, accumulators and deductions."""
         return verify.verify(self.conn)
+
+    @idempotent
+    def export_anchor(self) -> anchor.Anchor:
+        """The journal's anchor as of a minute ago (:mod:`yibao.ledger.anchor`): keep it outside the
+        database (print, publish, sign) and :meth:`check_anchor` it later."""
+        return anchor.export(self.conn)
+
+    @idempotent
+    def check_anchor(self, a: anchor.Anchor) -> anchor.AnchorCheck:
+        """Does today's journal, as of the anchor's moment, still give the anchored digest?"""
+        return anchor.check(self.conn, a)

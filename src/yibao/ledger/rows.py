@@ -23,7 +23,7 @@ PERSON_COLS = (
     "psn_no", "name", "certno", "gender", "birth_date", "insutype", "psn_type", "insuplc_admdvs",
     "identities", "family", "account_balance", "chain_seq", "chain_hash", "version",
 )  # fmt: skip
-PERSON_INSERT_COLS = PERSON_COLS[:11]
+PERSON_INSERT_COLS = PERSON_COLS[:13]  # with the chain head: the opening balance is the chain's first row
 HEADER_COLS = (
     "setl_id", "msgid", "psn_no", "mdtrt_id", "fixmedins_code", "year", "status", "created", "cancel_msgid",
     "policy_version", "admdvs", "insutype", "psn_type", "med_type", "account_psn_no", "pool_prop_selfpay",
@@ -41,9 +41,15 @@ MSG_COLS = (
     "msgid", "infno", "setl_id", "action", "omsgid", "acct_change", "status", "created", "fingerprint",
 )  # fmt: skip
 MSG_READ_COLS = tuple(c for c in MSG_COLS if c != "created")
+# what a settlement's content digest covers: every stored column but its status and timestamps (which
+# the journal sums and the message rows cover) and the explanation trace; and every line column
+DIGEST_HEADER_COLS = tuple(c for c in HEADER_COLS if c not in ("status", "created", "cancel_msgid", "steps"))
+DIGEST_LINE_COLS = LINE_COLS[1:]
+DIGEST_WIDTH = 40  # hex characters kept in the journal row's ``item`` (160 bits)
 
 SQL_PERSON = f"SELECT {', '.join(PERSON_COLS)} FROM person"
 SQL_INS_PERSON = insert_sql("person", PERSON_INSERT_COLS)
+SQL_INS_JOURNAL = insert_sql("journal", JOURNAL_COLS)
 SQL_UPSERT_ACC = (
     "INSERT INTO accumulator (psn_no, year, counters, version) VALUES (%s, %s, %s, %s) "
     "ON CONFLICT (psn_no, year) DO UPDATE SET counters = excluded.counters, version = excluded.version"
@@ -153,6 +159,31 @@ def visit_fingerprint(visit: Visit) -> str:
         lines,
     ]
     return hashlib.sha256(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+class ContentDigest:
+    """SHA-256 over a settlement's stored columns (:data:`DIGEST_HEADER_COLS`) then each of its lines
+    (:data:`DIGEST_LINE_COLS`, in line order), one canonical JSON array per line of input; the first
+    :data:`DIGEST_WIDTH` hex characters go into the journal as a ``digest`` row of the patient's chain,
+    so editing any money column, the stored visit (institution, dates …) or a line breaks the chain."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, header: Sequence[Any]) -> None:
+        self._h = hashlib.sha256(_canon(header))
+
+    def line(self, values: Sequence[Any]) -> None:
+        self._h.update(_canon(values))
+
+    def hex(self) -> str:
+        return self._h.hexdigest()[:DIGEST_WIDTH]
+
+
+def _canon(values: Sequence[Any]) -> bytes:
+    return (
+        json.dumps([None if v is None else str(v) for v in values], ensure_ascii=False, separators=(",", ":"))
+        + "\n"
+    ).encode("utf-8")
 
 
 def undo_fingerprint(infno: str, target: str) -> str:

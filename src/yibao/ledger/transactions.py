@@ -28,6 +28,7 @@ from yibao.ledger.journal import row_hash
 from yibao.ledger.rows import (
     ACTIVE,
     CANCELLED,
+    DIGEST_HEADER_COLS,
     HEADER_COLS,
     JOURNAL_COLS,
     LINE_COLS,
@@ -39,6 +40,7 @@ from yibao.ledger.rows import (
     SQL_UPD_PERSON,
     SQL_UPSERT_ACC,
     ChainHead,
+    ContentDigest,
     MessageRow,
     PersonRow,
     dumps,
@@ -281,11 +283,6 @@ def _settle_ops(
 ) -> list[Op]:
     at = now()
     heads = {k: ChainHead(int(r.account_balance), int(r.chain_seq), r.chain_hash) for k, r in persons.items()}
-    jrows = _chain(_entries(policy, s), heads, setl_id, msgid, at)
-    if s.acct_pay:
-        assert s.account_psn_no is not None
-        h = heads[s.account_psn_no]
-        heads[s.account_psn_no] = h._replace(balance=h.balance - s.acct_pay)
     header = (
         setl_id,
         msgid,
@@ -326,6 +323,15 @@ def _settle_ops(
         )
         for i, (ln, parts, sp) in enumerate(zip(visit.lines, s.line_parts, s.line_splits, strict=True), 1)
     ]
+    digest = ContentDigest([header[HEADER_COLS.index(c)] for c in DIGEST_HEADER_COLS])
+    for line in lines:
+        digest.line(line[1:])
+    entries = [*_entries(policy, s), (s.psn_no, "digest", digest.hex(), "settlement", 0)]
+    jrows = _chain(entries, heads, setl_id, msgid, at)
+    if s.acct_pay:
+        assert s.account_psn_no is not None
+        h = heads[s.account_psn_no]
+        heads[s.account_psn_no] = h._replace(balance=h.balance - s.acct_pay)
     ops: list[Op] = [
         insert(
             "message",
@@ -482,6 +488,7 @@ def _undo(
         counters: dict[str, int] = json.loads(arow[0]) if arow else {}
         src = conn.execute_in_write(
             "SELECT chain, kind, item, field, amount FROM journal WHERE msgid = %s AND setl_id = %s "
+            "AND kind <> 'digest' "
             "ORDER BY chain, seq",
             (source, setl_id),
         ).fetchall()
