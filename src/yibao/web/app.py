@@ -19,6 +19,7 @@ from yibao.access.store import ServiceStore
 from yibao.ledger import Ledger
 from yibao.policy.book import PolicyBook
 from yibao.settings import Settings
+from yibao.web.limits import install_input_guards
 from yibao.web.masking import install_log_masking
 
 WEB_ROUTERS = (
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Static files: ``/static/<pkg>`` serves ``yibao/<pkg>/static`` for ``portal``, ``dashboard`` and
     ``simulate`` (the vendored ECharts) when that folder exists."""
-    from yibao.web import auth, fhir, health, rest, transactions
+    from yibao.web import auth, fhir, health, rest, secure, transactions
 
     settings = settings or Settings.from_env()
     ledger = Ledger.open(settings.database_url)
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="yibao 医保服务 API",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served from local files by yibao.web.secure (no CDN)
+        redoc_url=None,
         description="National-style transactions (国家医保接口 envelope), REST resources and FHIR R4. "
         "See docs/API.md.",
     )
@@ -118,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _optional_router(app, "yibao.web.smart")  # SMART App Launch: OAuth 2 server, discovery
     fhir.install_error_handlers(app)
     rest.install_error_handlers(app)
+    install_input_guards(app, settings)
+    secure.install(app)
     if settings.mount_web:
         for name in WEB_ROUTERS:
             _optional_router(app, name)

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yibao.access.principal import Principal, principal_of
 from yibao.access.store import ServiceStore, UserError, UserRow
+from yibao.access.throttle import LoginThrottle
 
 COOKIE = "yb_session"
 
@@ -109,6 +110,43 @@ def require(*roles: str) -> Callable[..., Principal]:
     return dependency
 
 
+def _throttle(request: Request) -> LoginThrottle:
+    t = getattr(request.app.state, "login_throttle", None)
+    if t is None:
+        s = request.app.state.settings
+        t = request.app.state.login_throttle = LoginThrottle(
+            max_failures=s.login_max_failures,
+            max_failures_ip=s.login_max_failures_ip,
+            window=s.login_lockout_seconds,
+            lockout=s.login_lockout_seconds,
+        )
+    return cast(LoginThrottle, t)
+
+
+class LockedOut(HTTPException):
+    def __init__(self, seconds: int) -> None:
+        super().__init__(
+            429,
+            f"密码错误次数过多，请 {seconds} 秒后再试 too many wrong passwords; try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+def _authenticate(request: Request, username: str, password: str) -> UserRow | None:
+    """:meth:`ServiceStore.authenticate` behind the login throttle (raises :class:`LockedOut`)."""
+    throttle = _throttle(request)
+    ip = request.client.host if request.client else "?"
+    wait = throttle.retry_after(username, ip)
+    if wait:
+        raise LockedOut(wait)
+    user = _store(request).authenticate(username, password)
+    if user is None:
+        throttle.failed(username, ip)
+    else:
+        throttle.succeeded(username)
+    return user
+
+
 # ---------------------------------------------------------------------- routes
 router = APIRouter(tags=["auth 登录"])
 
@@ -158,9 +196,10 @@ def _set_cookie(request: Request, response: Response, token: str) -> None:
     "/auth/login", response_model=LoginOut, responses={401: {"description": "wrong username or password"}}
 )
 def login(body: LoginIn, request: Request, response: Response) -> LoginOut:
-    """Password login → opaque session token (also set as the HttpOnly cookie ``yb_session``)."""
+    """Password login → opaque session token (also set as the HttpOnly cookie ``yb_session``).  After
+    repeated wrong passwords the username (and the client address) is locked for a while: 429."""
     store = _store(request)
-    user = store.authenticate(body.username, body.password)
+    user = _authenticate(request, body.username, body.password)
     if user is None:
         raise HTTPException(401, "用户名或密码错误 wrong username or password")
     token = store.open_session(user.user_id)
@@ -251,7 +290,14 @@ async def login_form(request: Request) -> Response:
     username, password = str(form.get("username") or ""), str(form.get("password") or "")
     next_ = _safe_next(str(form.get("next") or "/"))
     store = _store(request)
-    user = await run_in_threadpool(store.authenticate, username, password) if username and password else None
+    try:
+        user = (
+            await run_in_threadpool(_authenticate, request, username, password)
+            if username and password
+            else None
+        )
+    except LockedOut as exc:
+        return _login_page(request, next_, str(exc.detail), 429)
     if user is None:
         return _login_page(request, next_, "用户名或密码错误 Wrong username or password", 401)
     token = store.open_session(user.user_id)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from yibao.access.principal import Forbidden, Principal
 from yibao.errors import FieldError
@@ -137,11 +138,18 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "应答报文 response envelope (infcode 0 or −1)", "model": national.EnvelopeResponse},
     401: {"description": "not logged in"},
     403: {"description": "role or institution not allowed"},
+    415: {"description": "the body is not application/json"},
     422: {"description": "the body is not an envelope"},
 }
 
 
 async def _envelope(request: Request, infno: str | None) -> Envelope:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        # a browser may send text/plain cross-site without a preflight: only JSON is an envelope
+        raise HTTPException(
+            415, f"报文须为 application/json the envelope must be application/json, not {ctype!r}"
+        )
     body = await request.body()
     try:
         raw = sio.loads(body.decode("utf-8", errors="replace"))
@@ -187,7 +195,7 @@ async def transaction(
     request: Request, p: Annotated[Principal, Depends(current_principal_async)]
 ) -> Response:
     """One national-style transaction; ``infno`` ∈ 1101, 2206, 2207, 2208, 2601, 3201."""
-    return _run(request, p, await _envelope(request, None))
+    return await run_in_threadpool(_run, request, p, await _envelope(request, None))
 
 
 @router.post(
@@ -200,4 +208,4 @@ async def transaction(
 async def transaction_by_path(
     infno: str, request: Request, p: Annotated[Principal, Depends(current_principal_async)]
 ) -> Response:
-    return _run(request, p, await _envelope(request, infno))
+    return await run_in_threadpool(_run, request, p, await _envelope(request, infno))
