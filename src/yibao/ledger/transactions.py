@@ -42,6 +42,7 @@ from yibao.ledger.rows import (
     MessageRow,
     PersonRow,
     dumps,
+    dumps_ordered,
     message_row,
     now,
     person_of,
@@ -308,7 +309,7 @@ def _settle_ops(
         *[getattr(s, f) for f in MONEY_FIELDS],
         dumps(s.deltas),
         setldetail_json(s.setldetail),
-        json.dumps([step_to_json(x) for x in s.steps], ensure_ascii=False, separators=(",", ":")),
+        dumps_ordered([step_to_json(x) for x in s.steps]),
         _visit_json(visit),
     )
     lines = [

@@ -83,7 +83,9 @@ class FundDetail:
     setl_proc_info: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(
+    slots=True
+)  # not frozen: built for every line of every stored settlement (frozen init costs a setattr a field)
 class LineSplit:
     """How one line's amount divides, every fen accounted for (fields sum to ``amount``)."""
 
