@@ -36,6 +36,7 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
     url = f"sqlite:///{d / 'demo.db'}"
     book = PolicyBook.from_file(path)
     settled: Counter[str] = Counter()
+    inpatients: list[str] = []  # people with an inpatient stay, so that both EOB profiles are crawled
     with Ledger.open(url) as led:
         led.migrate()
         led.add_persons(person_records(pl.read_parquet(data / "persons.parquet"), book.admdvs, 2025))
@@ -45,6 +46,8 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
             except Exception:
                 continue
             settled[visit.psn_no] += 1
+            if visit.med_type == "21" and visit.psn_no not in inpatients:
+                inpatients.append(visit.psn_no)
         if settled:
             top = settled.most_common(1)[0][0]
             led.cancel(led.list_settlements(top, 1)[0].setl_id, "CANCEL" + "0" * 24)
@@ -59,7 +62,8 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
         Settings(database_url=url, region=str(path), migrate=False, mount_web=False, audit_in_event=False)
     )
     with TestClient(app) as client:
-        yield client, token, [k for k, _n in settled.most_common(5)]
+        top5 = [k for k, _n in settled.most_common(5)]
+        yield client, token, top5 + [k for k in inpatients if k not in top5][:5]
 
 
 def test_every_served_resource_is_valid_and_every_reference_resolves(
