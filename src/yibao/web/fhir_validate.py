@@ -379,6 +379,20 @@ def _bound(path: str, rule: str, ok: Callable[[str, str], bool], what: str) -> R
     return Rule(rule, check)
 
 
+def _extensible(path: str, rule: str, allowed: Callable[[str, str], bool], what: str) -> Rule:
+    """An extensible binding: other codes are allowed where the value set has no suitable concept, and
+    the HL7 validator warns on them — so does this (one warning per path and resource, with a count)."""
+
+    def check(r: dict[str, Any]) -> list[str]:
+        outside = [cc for cc in get(r, path) if not any(allowed(s, c) for s, c in codings(cc))]
+        if not outside:
+            return []
+        systems = sorted({s for cc in outside for s, _c in codings(cc)})
+        return [f"{path}: {len(outside)} outside {what} (extensible), systems {systems}"]
+
+    return Rule(rule, check, "warning")
+
+
 def _diagnosis_code(system: str, code: str) -> bool:  # CDCICD910CMDiagnosisCodes
     return (
         (system == fm.CS_ICD10CM and bool(ICD10CM_CODE.match(code)))
@@ -389,6 +403,10 @@ def _diagnosis_code(system: str, code: str) -> bool:  # CDCICD910CMDiagnosisCode
 
 def _institutional_procedure(system: str, code: str) -> bool:  # C4BBEOBInstitutionalProcedureCodes
     return system in (CS_CPT, CS_HCPCS, CS_HIPPS) or (system == fm.CS_DAR and code == "not-applicable")
+
+
+def _category_discriminator(system: str, code: str) -> bool:  # C4BBAdjudicationCategoryDiscriminator
+    return (system, code) in C4BB_ADJ_CODES or system == fm.CS_C4BB_DISC
 
 
 def _revenue_code(system: str, code: str) -> bool:  # AHANUBCRevenueCodes
@@ -537,6 +555,15 @@ C4BB_EOB_INSTITUTIONAL: list[Rule] = [
     _header_slice("benefitpaymentstatus", 1, BENEFIT_PAYMENT_STATUS),
     _header_slice("billingnetworkstatus", 0, NETWORK_STATUS),
     Rule("adjudication amount slices", _amount_slices), _card("total", 1),
+    _extensible("supportingInfo.category", "supportingInfo.category binding C4BBSupportingInfoType",
+                lambda s, _c: s == fm.CS_C4BB_INFO, "C4BBSupportingInfoType"),
+    _extensible("adjudication.category", "adjudication.category binding C4BBAdjudicationCategoryDiscriminator",
+                _category_discriminator, "C4BBAdjudicationCategoryDiscriminator"),
+    _extensible("item.adjudication.category",
+                "item.adjudication.category binding C4BBAdjudicationCategoryDiscriminator",
+                _category_discriminator, "C4BBAdjudicationCategoryDiscriminator"),
+    _extensible("total.category", "total.category binding C4BBTotalCategoryDiscriminator",
+                lambda s, c: (s, c) in C4BB_ADJ_CODES, "C4BBTotalCategoryDiscriminator"),
 ]  # fmt: skip
 
 PROFILE_RULES[fm.PROFILE_EOB_INPATIENT] = [
