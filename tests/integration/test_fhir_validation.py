@@ -258,7 +258,7 @@ def test_an_eob_missing_what_its_profile_requires_is_reported(
     """Each claimed C4BB EOB profile's required elements, fixed values, slices and bindings are live: a
     served EOB that meets its profile, with one thing removed or broken, is reported under that rule."""
     eob = next(e for e in _served_eobs(region) if e["meta"].get("profile") == [profile])
-    assert fv.check(eob) == []
+    assert [i for i in fv.check(eob) if i.severity == "error"] == []
     bad = copy.deepcopy(eob)
     breaks(bad)
     found = [i for i in fv.check(bad) if i.severity == "error"]
