@@ -273,6 +273,7 @@ def test_every_eob_claims_its_profile_unless_it_cannot_be_met(
     eobs = _served_eobs(region)
     kinds = Counter(tuple(e["meta"].get("profile", [])) for e in eobs)
     assert kinds[(fm.PROFILE_EOB_INPATIENT,)] > 0 and kinds[(fm.PROFILE_EOB_OUTPATIENT,)] > 0
+    why: Counter[str] = Counter()
     for e in eobs:
         med_type = next(c["code"] for c in e["subType"]["coding"] if c["system"] == fm.CS_MED_TYPE)
         no_cm = (
@@ -286,6 +287,16 @@ def test_every_eob_claims_its_profile_unless_it_cannot_be_met(
         unmeetable = med_type in fm.PHARMACY_MED_TYPES or no_cm or no_revenue
         assert ("profile" not in e["meta"]) == unmeetable, e["id"]
         assert ("careTeam" in e) <= unmeetable  # a claimed EOB names its physician in a note
+        why[
+            "pharmacy purchase"
+            if med_type in fm.PHARMACY_MED_TYPES
+            else "no ICD-10-CM equivalent"
+            if no_cm
+            else "inpatient line without revenue class"
+            if no_revenue
+            else e["meta"]["profile"][0].split("/")[-1]
+        ] += 1
+    print(f"EOBs {len(eobs)}: " + ", ".join(f"{k} {n}" for k, n in sorted(why.items())))
 
 
 def test_a_reference_to_a_resource_without_the_required_profile_is_reported(
