@@ -518,10 +518,12 @@ def _eob_text(stored: StoredSettlement, names: Names) -> dict[str, Any]:
 
 def icd10cm_of(code: str, names: Names, claim: Sequence[str] = ()) -> str | None:
     """The ICD-10-CM code meaning the same as an ICD-10 (国家临床版) code on a claim with diagnoses
-    ``claim``, from the crosswalk; the national extension after the fourth character (``J18.900``) is
-    not part of the match."""
+    ``claim``, from the crosswalk; the national extension after the fourth character (``J18.900``) and
+    after a three-character category's ``x`` placeholder (``I10.x00``) is not part of the match."""
     key = code.replace(".", "").upper()
     found = names.icd10cm.get(key) or names.icd10cm.get(key[:4])
+    if found is None and key[3:4] == "X":
+        found = names.icd10cm.get(key[:3])
     if found is None:
         return None
     cm, unless = found
