@@ -30,7 +30,7 @@ from typing import Any
 from yibao.errors import FieldError
 from yibao.ledger import StoredSettlement
 from yibao.money import fen_to_yuan, fmt_yuan
-from yibao.settlement.model import LineSplit, Person, Settlement
+from yibao.settlement.model import Line, LineSplit, Person, Settlement, Visit
 
 FHIR_VERSION = "4.0.1"
 SID_PSN = "urn:yibao:psn_no"
@@ -561,7 +561,7 @@ def eob_profile(stored: StoredSettlement, names: Names) -> str | None:
     return PROFILE_EOB_INPATIENT
 
 
-def _item(i: int, ln: Any, sp: LineSplit, v: Any, names: Names) -> dict[str, Any]:
+def _item(i: int, ln: Line, sp: LineSplit, v: Visit, names: Names) -> dict[str, Any]:
     product = coding(CS_MED_LIST, ln.code)
     named = names.catalogue(v.begin_date, ln.code)
     if named is not None:
