@@ -680,6 +680,17 @@ class EnrolmentStore:
         if self._pg:
             self._conn.rollback()
 
+    def has_persons(self) -> bool:
+        """Whether any person is registered (a region with enrolment data: the benefit check applies).
+        A database whose enrolment tables were never created has none."""
+        try:
+            row = self._x("SELECT 1 FROM enrol_person LIMIT 1").fetchone()
+        except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
+            self._end_read()
+            return False
+        self._end_read()
+        return row is not None
+
     def status(self, psn_no: str, claims: ClaimHistory | None = None) -> PersonStatus | None:
         """The compiled status of one person (None when not registered)."""
         rec = self.person(psn_no)

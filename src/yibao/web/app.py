@@ -19,6 +19,7 @@ from yibao.access.store import ServiceStore
 from yibao.ledger import Ledger
 from yibao.policy.book import PolicyBook
 from yibao.settings import Settings
+from yibao.usecases.eligibility import open_source
 from yibao.web.masking import install_log_masking
 
 WEB_ROUTERS = (
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         store.close()
         ledger.close()
+        if app.state.eligibility is not None:
+            app.state.eligibility.store.close()
 
     app = FastAPI(
         title="yibao 医保服务 API",
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.login_renderer = None
     app.state.audit_hook = settings.audit_hook()
+    app.state.eligibility = open_source(settings.database_url, book.loaded)
     app.include_router(auth.router)
     app.include_router(transactions.router)
     app.include_router(rest.router)
