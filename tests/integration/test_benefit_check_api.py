@@ -1,0 +1,102 @@
+"""The benefit check (待遇享受检查) over the national interface: 2207 refuses a person absent from a region's
+enrolment data (national error shape), settles a late enrolee in the waiting period of 国办发〔2024〕38号
+fully self-paid (the Xi'an enrolment file's ``not_covered.self_pay``) and a covered person as before; 2001
+answers per fund; 1101 shows the insurance status; a region without enrolment data keeps today's behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_api_support import ME, PARENT, STRANGER, Api, build_api, new_msgid, visit_json
+
+from yibao.enrolment.policy import policy_for_region
+from yibao.enrolment.store import EnrolmentStore
+from yibao.policy.loader import example_path, load_region
+
+HEADER = "psn_no,certno,psn_name,year,paid_on,individual,assistance,identity,kind,household_no,district\n"
+
+
+def _cert(body17: str) -> str:
+    w = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body17 + "10X98765432"[sum(int(c) * k for c, k in zip(body17, w, strict=True)) % 11]
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    yield from build_api(f"sqlite:///{tmp_path / 'api.db'}", mount_web=False)
+
+
+def _enrol(api: Api, tmp_path: Path) -> None:
+    f = tmp_path / "collection-2025.csv"
+    f.write_text(
+        HEADER
+        + f"{ME},{_cert('61010019900101123')},张三丰,2025,2024-10-01,400,,,,H1,雁塔区\n"  # in the period
+        + f"{PARENT},{_cert('61010019600101567')},李四,2025,2025-03-15,400,,,,H2,碑林区\n",  # late
+        encoding="utf-8",
+    )
+    policy = policy_for_region(load_region(example_path("xian")))
+    assert policy is not None
+    with EnrolmentStore(api.url, policy, migrate=False) as store:
+        store.import_collection(f)
+
+
+def test_without_enrolment_data_everyone_known_settles_as_before(api: Api) -> None:
+    out = api.settle(psn_no=STRANGER)
+    assert int(float(out["setlinfo"]["fund_pay_sumamt"]) * 100) > 0
+
+
+def test_the_check_inside_2207_2206_and_2001(api: Api, tmp_path: Path) -> None:
+    _enrol(api, tmp_path)
+    # covered: settles with the funds paying
+    out = api.settle(psn_no=ME)
+    assert float(out["setlinfo"]["fund_pay_sumamt"]) > 0
+    # absent from the region's enrolment data: refused in the national error shape, nothing written
+    msgid = new_msgid()
+    body = api.tx("hospital", "2207", visit_json(psn_no=STRANGER), msgid).json()
+    assert body["infcode"] == -1 and body["err_code"] == "not_enrolled"
+    assert body["err_field"] == "input.data.psn_no"
+    assert body["err_msg"].startswith("input.data.psn_no: 人员待遇享受检查未通过：未参加本统筹区基本医疗保险")
+    assert api.tx("hospital", "2206", visit_json(psn_no=STRANGER)).json()["err_code"] == "not_enrolled"
+    # the late enrolee in the waiting period (visit on 2025-05-03): settled fully self-paid
+    out = api.settle(psn_no=PARENT)
+    info = out["setlinfo"]
+    assert float(info["fund_pay_sumamt"]) == 0 and info["psn_part_amt"] == info["medfee_sumamt"]
+    # 2001 per fund, with the reason and the day benefits start
+    r = api.tx("hospital", "2001", {"psn_no": PARENT, "begntime": "2025-05-03", "med_type": "21"}).json()
+    assert r["infcode"] == 0, r
+    rows = r["output"]["trtinfo"]
+    assert {x["fund_pay_type"] for x in rows} == {"390100", "390200"}
+    assert {x["trt_enjymnt_flag"] for x in rows} == {"0"}
+    assert (
+        "2025年6月15日起享受待遇" in rows[0]["trt_chk_rslt"]
+        and "国办发〔2024〕38号" in rows[0]["trt_chk_rslt"]
+    )
+    assert r["output"]["check"]["decision"] == "self_pay"
+    r = api.tx("hospital", "2001", {"psn_no": PARENT, "begntime": "2025-06-15", "med_type": "21"}).json()
+    assert {x["trt_enjymnt_flag"] for x in r["output"]["trtinfo"]} == {"1"}
+    r = api.tx("hospital", "2001", {"psn_no": STRANGER, "begntime": "2025-06-15", "med_type": "21"}).json()
+    assert r["output"]["check"]["decision"] == "refuse" and r["output"]["check"]["infcode"] == -1
+    bad = api.tx("hospital", "2001", {"psn_no": PARENT, "begntime": "2025/06/15", "med_type": "21"}).json()
+    assert bad["infcode"] == -1 and bad["err_field"] == "input.data.begntime"
+    # an insured person may not check a stranger
+    assert (
+        api.tx(
+            "insured", "2001", {"psn_no": STRANGER, "begntime": "2025-06-15", "med_type": "21"}
+        ).status_code
+        == 403
+    )
+
+
+def test_a_retry_of_a_settled_msgid_returns_the_first_result_after_a_refusal_starts(
+    api: Api, tmp_path: Path
+) -> None:
+    msgid = new_msgid()
+    visit = visit_json(psn_no=STRANGER)
+    first = api.tx("hospital", "2207", visit, msgid).json()
+    assert first["infcode"] == 0
+    _enrol(api, tmp_path)  # the region's enrolment data arrives; STRANGER is not in it
+    again = api.tx("hospital", "2207", visit, msgid).json()
+    assert again["infcode"] == 0 and again["output"]["replayed"] is True
+    assert again["output"]["setlinfo"] == first["output"]["setlinfo"]
