@@ -11,11 +11,15 @@ usable → self-paid; otherwise refused.  A region without enrolment data is not
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import polars as pl
 
 from yibao.batch.settle import ELIG_COLS, REFUSE, SELF_PAY, SETTLE
-from yibao.enrolment.check import check_frame
+from yibao.enrolment.check import check_frame, status_frame
+from yibao.enrolment.policy import EnrolmentPolicy, policy_for_region
+from yibao.enrolment.store import statuses_from_frames
+from yibao.policy.loader import LoadedRegion
 
 
 def attach_eligibility(
@@ -55,3 +59,36 @@ def attach_eligibility(
         pl.col("reason_zh"),
     )
     return pl.concat([visits.drop([c for c in cols.columns if c in visits.columns]), cols], how="horizontal")
+
+
+ENROLMENT_FILES = ("enrol_persons", "enrol_events", "resident_premiums", "employee_contributions")
+
+
+def region_statuses(directory: str | Path, policy: EnrolmentPolicy) -> pl.DataFrame | None:
+    """The :func:`~yibao.enrolment.check.status_frame` of a generated (or exported) region's enrolment files
+    (``yibao.synth.enrolment``); None when the directory has none (a region without enrolment data)."""
+    d = Path(directory)
+    if not all((d / f"{name}.parquet").exists() for name in ENROLMENT_FILES):
+        return None
+    frames = {
+        "persons": pl.read_parquet(d / "enrol_persons.parquet"),
+        "events": pl.read_parquet(d / "enrol_events.parquet"),
+        "premiums": pl.read_parquet(d / "resident_premiums.parquet"),
+        "contributions": pl.read_parquet(d / "employee_contributions.parquet"),
+    }
+    return status_frame(statuses_from_frames(frames, policy))
+
+
+def with_region_eligibility(
+    directory: str | Path, loaded_region: LoadedRegion, visits: pl.DataFrame
+) -> pl.DataFrame:
+    """``visits`` of a generated region with the benefit check's columns when the region has an enrolment
+    file and the directory enrolment data; unchanged otherwise (today's behaviour)."""
+    policy = policy_for_region(loaded_region)
+    if policy is None:
+        return visits
+    statuses = region_statuses(directory, policy)
+    if statuses is None:
+        return visits
+    persons = pl.read_parquet(Path(directory) / "persons.parquet", columns=["psn_id", "psn_no"])
+    return attach_eligibility(visits, persons, statuses, policy.account_only_med_types)
