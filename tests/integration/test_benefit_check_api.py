@@ -25,7 +25,7 @@ def _cert(body17: str) -> str:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    yield from build_api(f"sqlite:///{tmp_path / 'api.db'}", mount_web=False)
+    yield from build_api(f"sqlite:///{tmp_path / 'api.db'}")
 
 
 def _enrol(api: Api, tmp_path: Path) -> None:
@@ -100,3 +100,21 @@ def test_a_retry_of_a_settled_msgid_returns_the_first_result_after_a_refusal_sta
     again = api.tx("hospital", "2207", visit, msgid).json()
     assert again["infcode"] == 0 and again["output"]["replayed"] is True
     assert again["output"]["setlinfo"] == first["output"]["setlinfo"]
+
+
+def test_the_portal_explains_the_status_and_lists_the_payments(api: Api, tmp_path: Path) -> None:
+    h = {**api.h("insured"), "accept": "text/html"}
+    page = api.client.get("/me/insurance", headers=h)
+    assert page.status_code == 200 and "尚未登记参保数据" in page.text
+    _enrol(api, tmp_path)
+    # the insured person's linked parent, a late enrolee, on a day in the waiting period
+    page = api.client.get(f"/me/insurance?psn={PARENT}&on=2025-05-03", headers=h)
+    assert page.status_code == 200, page.text
+    assert "暂不能享受医保待遇" in page.text and "处于待遇等待期" in page.text
+    assert "2025年6月15日起享受待遇" in page.text and "全部由个人负担" in page.text
+    page = api.client.get(f"/me/insurance?psn={PARENT}&on=2025-06-15", headers=h)
+    assert "可以享受医保待遇" in page.text
+    page = api.client.get(f"/me/contributions?psn={PARENT}", headers=h)
+    assert page.status_code == 200 and "2025-03-15" in page.text and "400.00" in page.text
+    assert api.client.get("/me/insurance?on=2025-13-01", headers=h).status_code == 422
+    assert api.client.get(f"/me/insurance?psn={STRANGER}", headers=h).status_code == 403

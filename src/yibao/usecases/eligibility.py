@@ -30,7 +30,8 @@ from typing import Any, Protocol
 from yibao.access.principal import STAFF_ROLES, Forbidden, Principal, can_read_person
 from yibao.enrolment.check import NOT_ENROLLED, check, refusal, trtinfo_2001
 from yibao.enrolment.eligibility import PersonStatus
-from yibao.enrolment.model import ClaimHistory, Eligibility
+from yibao.enrolment.model import EVENT_NAMES_ZH, ClaimHistory, Eligibility
+from yibao.enrolment.store import PersonRecordSet
 from yibao.errors import FieldError
 from yibao.settlement.model import Entitlement, Visit
 
@@ -66,6 +67,10 @@ class EligibilitySource(Protocol):
         """The person's assistance identities (低保, 特困 …) valid on ``day``."""
         ...
 
+    def record(self, psn_no: str) -> PersonRecordSet | None:
+        """Everything stored about the person (history, premiums, contributions), when stored."""
+        ...
+
 
 @dataclass
 class MemoryEligibility:
@@ -83,6 +88,9 @@ class MemoryEligibility:
 
     def identities(self, psn_no: str, day: dt.date) -> frozenset[str]:
         return self.idents.get(psn_no, frozenset())
+
+    def record(self, psn_no: str) -> PersonRecordSet | None:
+        return None
 
 
 class StoreEligibility:
@@ -112,9 +120,13 @@ class StoreEligibility:
         return st
 
     def identities(self, psn_no: str, day: dt.date) -> frozenset[str]:
-        with self._lock:
-            rec = self.store.person(psn_no)
+        rec = self.record(psn_no)
         return frozenset() if rec is None else frozenset(rec.facts.identities_on(day))
+
+    def record(self, psn_no: str) -> PersonRecordSet | None:
+        with self._lock:
+            rec: PersonRecordSet | None = self.store.person(psn_no)
+        return rec
 
 
 def decide(e: Eligibility) -> Entitlement:
@@ -230,3 +242,96 @@ def open_source(database_url: str, loaded_region: Any) -> StoreEligibility | Non
     if policy is None:
         return None
     return StoreEligibility(EnrolmentStore(database_url, policy, migrate=False))
+
+
+SCHEME_NAMES = {"310": "职工基本医疗保险", "390": "城乡居民基本医疗保险"}
+
+
+def insurance_record(
+    caller: Principal | None,
+    source: EligibilitySource | None,
+    log: Callable[[Principal, str, str], None],
+    psn_no: str,
+    on: dt.date,
+) -> dict[str, Any] | None:
+    """The person's 参保信息 and 缴费记录 as the portal shows them: the status on ``on`` (with the reason in
+    plain Chinese when benefits cannot be used, the day they start again and the rule's name), every status
+    period, the relation's history, resident premiums and employee contributions (欠缴 marked).  None when the
+    region has no enrolment data.  An insured caller may read only themselves and their linked family."""
+    if caller is not None:
+        if not (can_read_person(caller, psn_no) or caller.role in STAFF_ROLES):
+            raise Forbidden(f"无权查看人员 {psn_no} 的参保信息 not allowed to read person {psn_no}")
+        log(caller, psn_no, "insurance record")
+    if source is None or not source.has_data():
+        return None
+    rec = source.record(psn_no)
+    status = source.status(psn_no)
+    e = check(status, on, "11")
+    periods = [
+        {
+            "first": first,
+            "last": last,
+            "covered": d.covered,
+            "reason_zh": d.reason_zh,
+            "reason_en": d.reason_en,
+            "self_pay": d.self_pay_instead,
+            "source": d.source,
+        }
+        for first, last, d, _a in (status.intervals() if status is not None else [])
+        if d.reason_zh != "尚未出生"
+    ]
+    out: dict[str, Any] = {
+        "psn_no": psn_no,
+        "on": on,
+        "eligibility": e,
+        "scheme_name": SCHEME_NAMES.get(e.insutype, ""),
+        "periods": periods,
+        "name": "",
+        "district": "",
+        "household_no": "",
+        "events": [],
+        "premiums": [],
+        "contributions": [],
+        "arrears_months": 0,
+    }
+    if rec is not None:
+        out.update(name=rec.name, district=rec.district, household_no=rec.household_no)
+        out["events"] = [
+            {
+                "day": ev.day,
+                "kind": EVENT_NAMES_ZH.get(ev.kind, str(ev.kind)),
+                "scheme": SCHEME_NAMES.get(ev.insutype, ev.insutype),
+                "psn_type": ev.psn_type,
+                "emp_no": ev.emp_no,
+                "other_admdvs": ev.other_admdvs,
+                "years_carried": ev.years_carried,
+            }
+            for ev in rec.events
+        ]
+        out["premiums"] = [
+            {
+                "year": p.year,
+                "paid_on": p.paid_on,
+                "individual_fen": p.individual_fen,
+                "assistance_fen": p.assistance_fen,
+                "subsidy_fen": p.subsidy_fen,
+                "kind": "缴费修复" if p.kind == "repair" else "年度缴费",
+            }
+            for p in sorted(rec.premiums, key=lambda p: (p.year, p.paid_on), reverse=True)
+        ]
+        out["contributions"] = [
+            {
+                "month": f"{c.month[0]}-{c.month[1]:02d}",
+                "emp_no": c.emp_no,
+                "base_fen": c.base_fen,
+                "employer_fen": c.employer_fen,
+                "individual_fen": c.individual_fen,
+                "account_fen": c.account_fen,
+                "paid_on": c.paid_on,
+                "kind": "一次性补缴" if c.kind == "top_up" else "月缴",
+                "months": c.months,
+            }
+            for c in sorted(rec.contributions, key=lambda c: (c.month, c.kind), reverse=True)
+        ]
+        out["arrears_months"] = sum(1 for c in rec.contributions if c.paid_on is None)
+    return out

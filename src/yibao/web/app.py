@@ -25,6 +25,7 @@ from yibao.web.masking import install_log_masking
 WEB_ROUTERS = (
     "yibao.web.portal.pages",
     "yibao.web.portal.care_pages",
+    "yibao.web.portal.enrol_pages",
     "yibao.web.portal.smart_pages",
     "yibao.web.dashboard.pages",
     "yibao.web.dashboard.fund_pages",
