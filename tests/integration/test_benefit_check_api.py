@@ -118,3 +118,50 @@ def test_the_portal_explains_the_status_and_lists_the_payments(api: Api, tmp_pat
     assert page.status_code == 200 and "2025-03-15" in page.text and "400.00" in page.text
     assert api.client.get("/me/insurance?on=2025-13-01", headers=h).status_code == 422
     assert api.client.get(f"/me/insurance?psn={STRANGER}", headers=h).status_code == 403
+
+
+def test_the_bureau_sees_enrolment_figures_and_an_employers_arrears(api: Api, tmp_path: Path) -> None:
+    h = {**api.h("auditor"), "accept": "text/html"}
+    page = api.client.get("/dashboard/enrolment", headers=h)
+    assert page.status_code == 200 and "暂无数据" in page.text
+    _enrol(api, tmp_path)
+    roster = tmp_path / "roster-2025-01.csv"
+    roster.write_text(
+        "emp_no,emp_name,month,psn_no,certno,psn_name,wage,action,paid_on,effective,psn_type\n"
+        f"E1,西安示例公司,2025-01,W1,{_cert('61010019850101321')},赵六,6000,add,,,\n",
+        encoding="utf-8",
+    )
+    policy = policy_for_region(load_region(example_path("xian")))
+    assert policy is not None
+    with EnrolmentStore(api.url, policy, migrate=False) as store:
+        store.import_roster(roster)
+    page = api.client.get("/dashboard/enrolment?year=2025&on=2025-05-03", headers=h)
+    assert page.status_code == 200, page.text
+    assert "雁塔区" in page.text and "碑林区" in page.text  # coverage by district
+    assert "西安示例公司" in page.text and "waiting_period" in page.text
+    page = api.client.get("/dashboard/enrolment/employers/E1?on=2025-05-03", headers=h)
+    assert page.status_code == 200 and "W1" in page.text and "2025-01" in page.text
+    assert api.client.get("/dashboard/enrolment/employers/NOPE", headers=h).status_code == 404
+    assert api.client.get(
+        "/dashboard/enrolment", headers={**api.h("insured"), "accept": "text/html"}
+    ).status_code in (
+        303,
+        403,
+    )
+
+
+def test_fund_income_comes_from_the_recorded_premiums_once_there_are_any(api: Api, tmp_path: Path) -> None:
+    from yibao.usecases.enrolment import fund_income
+
+    loaded = load_region(example_path("xian"))
+    assert fund_income(api.url, loaded, 2025) is None  # no enrolment data: the fund books its stand-in
+    _enrol(api, tmp_path)
+    inc = fund_income(api.url, loaded, 2025)
+    assert inc is not None
+    # cash basis: money in the month paid — the late premium of March 2025 (400 元 and the fiscal subsidy per
+    # head of 2025, 700 元) is 2025's; the one paid in the collection period (October 2024) is 2024's
+    assert int(inc["amount_fen"].sum()) == 40_000 + 70_000
+    assert set(inc["month"].to_list()) == {"2025-03"}
+    assert set(inc["fund_pay_type"].to_list()) == {"390100", "390200"}
+    earlier = fund_income(api.url, loaded, 2024)
+    assert earlier is not None and set(earlier["month"].to_list()) == {"2024-10"}

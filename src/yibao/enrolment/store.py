@@ -691,6 +691,17 @@ class EnrolmentStore:
         self._end_read()
         return row is not None
 
+    def version(self) -> tuple[int, ...]:
+        """Row counts of the tables eligibility reads: changes whenever anything is imported or recorded
+        (the faces cache figures by it)."""
+        row = self._x(
+            "SELECT (SELECT count(*) FROM enrol_person), (SELECT count(*) FROM enrol_event), "
+            "(SELECT count(*) FROM enrol_resident_premium), (SELECT count(*) FROM enrol_employee_contribution), "
+            "(SELECT count(*) FROM enrol_employer)"
+        ).fetchone()
+        self._end_read()
+        return tuple(int(x) for x in row)
+
     def status(self, psn_no: str, claims: ClaimHistory | None = None) -> PersonStatus | None:
         """The compiled status of one person (None when not registered)."""
         rec = self.person(psn_no)

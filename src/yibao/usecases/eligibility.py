@@ -104,18 +104,18 @@ class StoreEligibility:
         self.store = store
         self.claims = claims
         self._known = False
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
     def has_data(self) -> bool:
         if self._known:  # once a region has enrolment data it keeps it
             return True
-        with self._lock:
+        with self.lock:
             self._known = self.store.has_persons()
         return self._known
 
     def status(self, psn_no: str) -> PersonStatus | None:
         history = self.claims(psn_no) if self.claims is not None else None
-        with self._lock:
+        with self.lock:
             st: PersonStatus | None = self.store.status(psn_no, history)
         return st
 
@@ -124,7 +124,7 @@ class StoreEligibility:
         return frozenset() if rec is None else frozenset(rec.facts.identities_on(day))
 
     def record(self, psn_no: str) -> PersonRecordSet | None:
-        with self._lock:
+        with self.lock:
             rec: PersonRecordSet | None = self.store.person(psn_no)
         return rec
 

@@ -29,6 +29,7 @@ WEB_ROUTERS = (
     "yibao.web.portal.smart_pages",
     "yibao.web.dashboard.pages",
     "yibao.web.dashboard.fund_pages",
+    "yibao.web.dashboard.enrol_pages",
 )
 STATIC_DIRS = {  # URL name -> folder under src/yibao
     "portal": "web/portal/static",
