@@ -59,6 +59,14 @@ def test_the_check_inside_2207_2206_and_2001(api: Api, tmp_path: Path) -> None:
     assert body["err_field"] == "input.data.psn_no"
     assert body["err_msg"].startswith("input.data.psn_no: 人员待遇享受检查未通过：未参加本统筹区基本医疗保险")
     assert api.tx("hospital", "2206", visit_json(psn_no=STRANGER)).json()["err_code"] == "not_enrolled"
+    # input the ledger refuses anyway is named first: an unknown person, a date without a policy
+    assert (
+        api.tx("hospital", "2207", visit_json(psn_no="NOBODY"), new_msgid()).json()["err_code"]
+        == "unknown_person"
+    )
+    late = visit_json(psn_no=STRANGER)
+    late["begntime"] = late["endtime"] = "2031-01-01"
+    assert api.tx("hospital", "2207", late, new_msgid()).json()["err_code"] == "no_policy"
     # the late enrolee in the waiting period (visit on 2025-05-03): settled fully self-paid
     out = api.settle(psn_no=PARENT)
     info = out["setlinfo"]

@@ -129,6 +129,9 @@ class StoreEligibility:
         return rec
 
 
+COVERED = Entitlement()
+
+
 def decide(e: Eligibility) -> Entitlement:
     """What settlement does with the check's answer: an :class:`Entitlement`, or :class:`BenefitRefused`."""
     if e.covered:
@@ -163,8 +166,12 @@ def eligibility_on(
 def entitlement_for(source: EligibilitySource | None, visit: Visit) -> Entitlement | None:
     """The benefit check inside 2206/2207 and the batch executors' per-visit rule: None (no check), an
     :class:`Entitlement`, or :class:`BenefitRefused` raised."""
-    e = eligibility_on(source, visit.psn_no, visit.begin_date, visit.med_type)
-    return None if e is None else decide(e)
+    if source is None or not source.has_data():
+        return None
+    e = check(source.status(visit.psn_no), visit.begin_date, visit.med_type)
+    if e.covered and not e.ci_cap_uplift_fen:
+        return COVERED  # the common case: no allocation on the settlement path
+    return decide(e)
 
 
 def check_2001(

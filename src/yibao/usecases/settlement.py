@@ -80,10 +80,13 @@ def settle(
     try:
         entitlement = entitlement_for(eligibility, visit)
     except BenefitRefused:
-        if pre or led.message(msgid) is None:
-            raise
-        # a retry of a settled msgid returns the first result, whatever the person's status is now
-        return led.settle(book, visit, msgid, pre=pre, audit=audit)
+        if not pre and led.message(msgid) is not None:
+            # a retry of a settled msgid returns the first result, whatever the person's status is now
+            return led.settle(book, visit, msgid, pre=pre, audit=audit)
+        # input the ledger would refuse anyway is named first: no policy on the date, an unknown person
+        book.for_date(visit.begin_date)
+        led.get_person(visit.psn_no, visit.begin_date)
+        raise
     return led.settle(book, visit, msgid, pre=pre, audit=audit, entitlement=entitlement)
 
 
