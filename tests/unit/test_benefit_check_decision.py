@@ -115,3 +115,32 @@ def test_the_self_paid_settlement_explains_the_refusal_to_the_person() -> None:
     assert "处于待遇等待期" in text and "全自费" in text
     plain = settle_visit(policy, WORKER, VISIT, {}, 0)
     assert plain.fund_pay_sumamt > 0 and plain.medfee_sumamt == s.medfee_sumamt
+
+
+def test_the_zero_claim_history_comes_from_the_stored_settlements() -> None:
+    """国办发〔2024〕38号: a year without fund payments is claim-free; a year in which the raised critical-illness
+    cap was used clears the reward; cancelled settlements and the current year do not count."""
+    from types import SimpleNamespace as NS
+
+    from yibao.settlement.trace import CapUplift, Layer
+    from yibao.usecases.eligibility import claim_history
+
+    def stored(year: int, fund: int, steps: list[object], status: str = "active") -> NS:
+        return NS(year=year, status=status, settlement=NS(insutype="390", fund_pay_sumamt=fund, steps=steps))
+
+    up = CapUplift("res-ci", 30_000_000, 2_000_000)
+    within = Layer("res-ci", "default", 5_000_000, 0, 0, 4_000_000, 32_000_000, 4_000_000)  # 4M of 30M
+    beyond = Layer("res-ci", "default", 5_000_000, 0, 0, 4_000_000, 3_000_000, 3_000_000)  # 29M→32M
+    h = claim_history(
+        [
+            stored(2021, 100, []),
+            stored(2022, 0, []),
+            stored(2023, 100, [up, within]),
+            stored(2024, 100, [up, beyond]),
+            stored(2020, 100, [], status="cancelled"),
+            stored(2026, 100, []),
+        ],
+        2026,
+    )
+    assert h.fund_paid_years == frozenset({2021, 2023, 2024})
+    assert h.reward_used_years == frozenset({2024})

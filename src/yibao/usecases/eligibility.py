@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,6 +34,7 @@ from yibao.enrolment.model import EVENT_NAMES_ZH, ClaimHistory, Eligibility
 from yibao.enrolment.store import PersonRecordSet
 from yibao.errors import FieldError
 from yibao.settlement.model import Entitlement, Visit
+from yibao.settlement.trace import CapUplift, Layer
 
 PSN_FIELD = "input.data.psn_no"
 
@@ -239,16 +240,19 @@ def insuinfo_overrides(source: EligibilitySource | None, psn_no: str, day: dt.da
     return out
 
 
-def open_source(database_url: str, loaded_region: Any) -> StoreEligibility | None:
+def open_source(
+    database_url: str, loaded_region: Any, claims: Callable[[str], ClaimHistory | None] | None = None
+) -> StoreEligibility | None:
     """The benefit check's source for a process: the enrolment tables of ``database_url`` under the
-    region's enrolment file (matched by ``admdvs``); None when the region has no enrolment file."""
+    region's enrolment file (matched by ``admdvs``); None when the region has no enrolment file.
+    ``claims``: the zero-claim reward's history (:func:`ledger_claims`); None: no zero-claim reward."""
     from yibao.enrolment.policy import policy_for_region
     from yibao.enrolment.store import EnrolmentStore
 
     policy = policy_for_region(loaded_region)
     if policy is None:
         return None
-    return StoreEligibility(EnrolmentStore(database_url, policy, migrate=False))
+    return StoreEligibility(EnrolmentStore(database_url, policy, migrate=False), claims)
 
 
 SCHEME_NAMES = {"310": "职工基本医疗保险", "390": "城乡居民基本医疗保险"}
@@ -342,3 +346,45 @@ def insurance_record(
         ]
         out["arrears_months"] = sum(1 for c in rec.contributions if c.paid_on is None)
     return out
+
+
+def claim_history(settlements: Iterable[Any], before_year: int) -> ClaimHistory:
+    """What the zero-claim reward (国办发〔2024〕38号) needs, from a person's stored settlements of years before
+    ``before_year``: the years in which a resident fund paid anything (not claim-free), and the years in
+    which the raised critical-illness cap was actually used (the cumulative payment of its layer went past
+    the original cap: the reward is then used up and cleared).  Cancelled settlements do not count."""
+    paid: set[int] = set()
+    used: set[int] = set()
+    for s in settlements:
+        if s.status != "active" or s.year >= before_year:
+            continue
+        st = s.settlement
+        if st.insutype == "390" and st.fund_pay_sumamt > 0:
+            paid.add(s.year)
+        ups = {x.layer_id: x for x in st.steps if isinstance(x, CapUplift)}
+        for x in st.steps:
+            if isinstance(x, Layer) and x.layer_id in ups and x.cap_room is not None:
+                u = ups[x.layer_id]
+                paid_before = u.cap + u.uplift - x.cap_room
+                if paid_before + x.paid > u.cap:
+                    used.add(s.year)
+    return ClaimHistory(frozenset(paid), frozenset(used))
+
+
+def ledger_claims(
+    read: Callable[[str], Iterable[Any]], today: Callable[[], dt.date] = dt.date.today
+) -> Callable[[str], ClaimHistory]:
+    """A ``claims`` function for :class:`StoreEligibility` reading the ledger (``read``: psn_no → its stored
+    settlements).  Only earlier years count, so a person's history is kept per (person, year) in memory."""
+    cache: dict[tuple[str, int], ClaimHistory] = {}
+
+    def claims(psn_no: str) -> ClaimHistory:
+        year = today().year
+        got = cache.get((psn_no, year))
+        if got is None:
+            if len(cache) > 100_000:
+                cache.clear()
+            got = cache[(psn_no, year)] = claim_history(read(psn_no), year)
+        return got
+
+    return claims
