@@ -680,6 +680,10 @@ class EnrolmentStore:
         if self._pg:
             self._conn.rollback()
 
+    def server_pid(self) -> int | None:
+        """The PostgreSQL backend serving this store (None on SQLite): the benchmark reads its CPU time."""
+        return int(self._conn.info.backend_pid) if self._pg else None
+
     def has_persons(self) -> bool:
         """Whether any person is registered (a region with enrolment data: the benefit check applies).
         A database whose enrolment tables were never created has none."""

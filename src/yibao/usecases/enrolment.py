@@ -139,13 +139,14 @@ def store_for(database_url: str, loaded_region: Any) -> EnrolmentStore | None:
     return None if policy is None else EnrolmentStore(database_url, policy, migrate=False)
 
 
-def fund_income(database_url: str, loaded_region: Any, year: int) -> pl.DataFrame | None:
+def fund_income(database_url: str, loaded_region: Any, year: int, basis: str = "cash") -> pl.DataFrame | None:
     """What the fund books as ``year``'s income: the enrolment contributions and premiums when the region has
-    enrolment data (cash basis: money in the month paid), else None (the fund's stand-in)."""
+    enrolment data (``cash``: money in the month paid; ``accrual``: employee months in their month, resident
+    money evenly over its benefit year), else None (the fund's stand-in)."""
     store = store_for(database_url, loaded_region)
     if store is None:
         return None
     try:
-        return income_for_year(store, year) if store.has_persons() else None
+        return income_for_year(store, year, basis) if store.has_persons() else None
     finally:
         store.close()
