@@ -84,6 +84,8 @@ def with_region_eligibility(
 ) -> pl.DataFrame:
     """``visits`` of a generated region with the benefit check's columns when the region has an enrolment
     file and the directory enrolment data; unchanged otherwise (today's behaviour)."""
+    if not all((Path(directory) / f"{name}.parquet").exists() for name in ENROLMENT_FILES):
+        return visits  # no enrolment data: nothing to check against
     policy = policy_for_region(loaded_region)
     if policy is None:
         return visits
