@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from test_api_support import ME, PARENT, STRANGER, Api, build_api, new_msgid, visit_json
 
+from yibao.enrolment.check import check
 from yibao.enrolment.policy import policy_for_region
 from yibao.enrolment.store import EnrolmentStore
 from yibao.policy.loader import example_path, load_region
@@ -88,6 +89,18 @@ def test_the_check_inside_2207_2206_and_2001(api: Api, tmp_path: Path) -> None:
     assert r["output"]["check"]["decision"] == "refuse" and r["output"]["check"]["infcode"] == -1
     bad = api.tx("hospital", "2001", {"psn_no": PARENT, "begntime": "2025/06/15", "med_type": "21"}).json()
     assert bad["infcode"] == -1 and bad["err_field"] == "input.data.begntime"
+    # 1101: the insurance status as the enrolment tables know it today
+    import datetime as dt
+
+    policy = policy_for_region(load_region(example_path("xian")))
+    assert policy is not None
+    with EnrolmentStore(api.url, policy, migrate=False) as store:
+        today = check(store.status(PARENT), dt.date.today(), "")
+    info = api.tx("hospital", "1101", {"mdtrt_cert_type": "01", "mdtrt_cert_no": PARENT}).json()
+    row = info["output"]["insuinfo"][0]
+    assert row["psn_insu_stas"] == today.psn_insu_stas
+    assert row["trt_enjymnt_flag"] == ("1" if today.covered else "0")
+    assert row.get("trt_chk_rslt", "") == ("" if today.covered else today.reason_zh)
     # an insured person may not check a stranger
     assert (
         api.tx(
