@@ -36,6 +36,29 @@ class NoBenefit:
 
 
 @dataclass(slots=True)
+class NotEntitled:
+    """The benefit check (待遇享受检查) found the person not covered on the visit date and policy settles the
+    visit fully self-paid: no fund pays (the personal account pays only when ``account_usable``)."""
+
+    kind: ClassVar[str] = "not_entitled"
+    reason_code: str
+    reason_zh: str
+    reason_en: str
+    account_usable: bool
+
+
+@dataclass(slots=True)
+class CapUplift:
+    """A continuity incentive raised the critical-illness layer's cap (国办发〔2024〕38号): ``cap`` the
+    original, ``uplift`` what was added (already limited to the policy's share of the original)."""
+
+    kind: ClassVar[str] = "cap_uplift"
+    layer_id: str
+    cap: int
+    uplift: int
+
+
+@dataclass(slots=True)
 class BasicFund:
     """The basic pooled fund (统筹基金): deductible (起付线), ratio (支付比例) and annual cap (封顶线)."""
 
@@ -102,9 +125,10 @@ class AuditFindingStep:
     reason_en: str
 
 
-Step = NoBenefit | BasicFund | Layer | Account | AuditSummary | AuditFindingStep
+Step = NoBenefit | NotEntitled | CapUplift | BasicFund | Layer | Account | AuditSummary | AuditFindingStep
 STEP_TYPES: dict[str, type[Step]] = {
-    t.kind: t for t in (NoBenefit, BasicFund, Layer, Account, AuditSummary, AuditFindingStep)
+    t.kind: t
+    for t in (NoBenefit, NotEntitled, CapUplift, BasicFund, Layer, Account, AuditSummary, AuditFindingStep)
 }
 
 
