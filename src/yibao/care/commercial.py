@@ -79,7 +79,7 @@ def one_bill(
     ``total = hifp + other funds + commercial + patient``."""
     patient = psn_part_amt + extras - commercial
     if patient < 0:
-        raise ValueError("commercial payment above the personal burden")
+        raise ValueError("商业保险支付额超过个人负担 commercial payment above the personal burden")
     return OneBill(medfee_sumamt, extras, hifp_pay, fund_pay_sumamt - hifp_pay, commercial, insurer, patient)
 
 
