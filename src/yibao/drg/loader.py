@@ -42,7 +42,9 @@ def _path_for(name: str | Path) -> Path:
         q = SCHEMES_DIR / f"{name}{suf}"
         if q.exists():
             return q
-    raise SchemeError("scheme", f"no scheme {str(name)!r}; shipped: {', '.join(scheme_ids())}", "unknown")
+    raise SchemeError(
+        "scheme", f"分组方案不存在 no scheme {str(name)!r}; shipped: {', '.join(scheme_ids())}", "unknown"
+    )
 
 
 def read_raw(path: Path) -> Any:
@@ -59,7 +61,9 @@ def read_raw(path: Path) -> Any:
                 return json.load(f)
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError, lzma.LZMAError) as exc:
-        raise SchemeError(str(path), f"cannot read the scheme file: {exc}", "unreadable") from exc
+        raise SchemeError(
+            str(path), f"无法读取分组方案文件 cannot read the scheme file: {exc}", "unreadable"
+        ) from exc
 
 
 def validate(raw: Any, file: str = "<scheme>") -> Scheme:
