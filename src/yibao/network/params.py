@@ -23,7 +23,7 @@ class NetworkParamsError(FieldError):
 
 def _dec(v: object) -> Decimal:
     if isinstance(v, float | bool):
-        raise ValueError(f"write {v!r} as a quoted decimal")
+        raise ValueError(f"须写成带引号的小数 write {v!r} as a quoted decimal")
     return Decimal(str(v))
 
 
