@@ -57,7 +57,7 @@ def example_path(name: str) -> Path:
     p = EXAMPLES_DIR / f"{name}.yaml"
     if not p.exists():
         known = sorted(x.stem for x in EXAMPLES_DIR.glob("*.yaml"))
-        raise FileNotFoundError(f"no example region {name!r}; known: {', '.join(known)}")
+        raise FileNotFoundError(f"示例地区不存在 no example region {name!r}; known: {', '.join(known)}")
     return p
 
 
