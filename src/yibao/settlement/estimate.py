@@ -97,20 +97,27 @@ def build_visit(
 ) -> Visit:
     """A hypothetical visit priced at the catalogue's typical unit prices (``unit_price``)."""
     if level not in policy.levels:
-        raise EstimateError("level", f"unknown hospital level {level!r} (known: {', '.join(policy.levels)})")
+        raise EstimateError(
+            "level", f"医院等级无效 unknown hospital level {level!r} (known: {', '.join(policy.levels)})"
+        )
     if med_type not in policy.visit_types:
-        raise EstimateError("med_type", f"unknown visit type {med_type!r}")
+        raise EstimateError("med_type", f"就诊类型无效 unknown visit type {med_type!r}")
     if not picks:
         raise EstimateError("items", "pick at least one item (请至少选择一项)", "missing")
     lines = []
     for i, p in enumerate(picks):
         item = policy.catalogue.get(p.code)
         if item is None:
-            raise EstimateError(f"items[{i}].code", f"{p.code!r} is not in the catalogue")
+            raise EstimateError(f"items[{i}].code", f"目录中没有该项目 {p.code!r} is not in the catalogue")
         if item.unit_price is None:
-            raise EstimateError(f"items[{i}].code", f"{p.code!r} has no typical price to estimate with")
+            raise EstimateError(
+                f"items[{i}].code",
+                f"该项目没有参考价格，无法估算 {p.code!r} has no typical price to estimate with",
+            )
         if not 1 <= p.qty <= 999:
-            raise EstimateError(f"items[{i}].qty", f"{p.qty} is not a quantity from 1 to 999")
+            raise EstimateError(
+                f"items[{i}].qty", f"数量须为 1 到 999 {p.qty} is not a quantity from 1 to 999"
+            )
         lines.append(Line(str(i + 1), p.code, p.qty * QTY_ONE, item.unit_price, item.unit_price * p.qty))
     return Visit(
         f"EST-{psn_no}",
@@ -238,6 +245,6 @@ def parse_picks(codes: Iterable[str], qtys: Iterable[str]) -> list[Pick]:
             continue
         q = qty.strip() or "1"
         if not q.isdigit():
-            raise EstimateError(f"items[{i}].qty", f"{qty!r} is not a whole number")
+            raise EstimateError(f"items[{i}].qty", f"数量须为整数 {qty!r} is not a whole number")
         out.append(Pick(code, int(q)))
     return out
