@@ -3,7 +3,7 @@ and clearing with the insurer as a counter-party (statements, reconciliation) �
 
 The product pays ``ratio`` of the remaining personal burden (psn_part_amt after every public layer, plus the
 covered extras such as the delivery fee) above its yearly deductible, within its per-claim and yearly caps
-(seed 002: 医保报销后剩余部分可由商险按80%比例赔付)."""
+(《医联体背景下互联网医院支付资源下沉策略》: 医保报销后剩余部分可由商险按80%比例赔付)."""
 
 from __future__ import annotations
 
