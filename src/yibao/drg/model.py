@@ -27,6 +27,9 @@ class Source(_Strict):
     what: str
     source: str
     licence: str = ""
+    # official: read in the published text; to_check: a document named by number, not yet checked against it;
+    # illustrative: written for yibao
+    basis: Literal["official", "to_check", "illustrative"] = "official"
 
 
 class DistinctGroups(_Strict):
