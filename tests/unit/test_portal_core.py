@@ -121,6 +121,16 @@ def test_a_clock_without_a_source_is_refused() -> None:
     assert e.value.field == "sla.complaint.source"
 
 
+def test_a_clock_states_its_basis_and_an_unknown_basis_is_refused() -> None:
+    shipped = core.parse_params(_params_dict())
+    assert {r.basis for r in shipped.sla.values()} == {"local_commitment"}
+    data = _params_dict()
+    data["sla"]["complaint"]["basis"] = "assumed"  # type: ignore[index]
+    with pytest.raises(PortalError) as e:
+        core.parse_params(data)
+    assert e.value.field == "sla.complaint.basis" and e.value.reason.startswith("依据类型无效")
+
+
 def test_a_backwards_holiday_range_is_refused() -> None:
     data = _params_dict()
     data["calendar"] = {"years": {2026: {"holidays": ["2026-10-07..2026-10-01"], "source": "x"}}}

@@ -32,7 +32,12 @@ class SlaRule:
     name: str
     name_en: str
     source: str
+    basis: str = (
+        "local_commitment"  # national_rule: a national text sets it; local_commitment: the bureau's choice
+    )
 
+
+SLA_BASES = ("national_rule", "local_commitment")
 
 Calendar = WorkCalendar  # working days of the platform calendar (yibao.workdays)
 
@@ -72,8 +77,14 @@ def parse_params(data: Mapping[str, Any]) -> PortalParams:
             raise PortalError(
                 f"sla.{kind}.source", "每个参数须注明出处 every parameter needs a source", "missing"
             )
+        basis = str(rule.get("basis") or "local_commitment")
+        if basis not in SLA_BASES:
+            raise PortalError(
+                f"sla.{kind}.basis",
+                f"依据类型无效 {basis!r} is not one of {', '.join(SLA_BASES)}",
+            )
         sla[kind] = SlaRule(
-            kind, days, str(rule.get("name") or kind), str(rule.get("name_en") or kind), source
+            kind, days, str(rule.get("name") or kind), str(rule.get("name_en") or kind), source, basis
         )
     missing = [k for k in CASE_KINDS if k not in sla]
     if missing:
