@@ -184,7 +184,7 @@ FUND_FIELDS = ("hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay",
 
 
 def identity_violations(s: Settlement) -> list[str]:
-    """The §1.8 identities (and yibao's own) that ``s`` breaks; empty when it is consistent."""
+    """The identities of the national 2207/2304 ``setlinfo`` output (and yibao's own) that ``s`` breaks; empty when it is consistent."""
     bad: list[str] = []
     if s.fund_pay_sumamt != sum(getattr(s, f) for f in FUND_FIELDS):
         bad.append("fund_pay_sumamt ≠ hifp + cvlserv + hifes + hifmi + hifob + maf + oth")
