@@ -19,12 +19,13 @@ from yibao.money import fmt_yuan
 from yibao.simulate.report import ECHARTS_PATH
 from yibao.web.auth import require
 from yibao.web.deps import access_log_of, book_of
-from yibao.web.portal.pages import local_today, now_utc, portal_store
+from yibao.web.portal.pages import install_filters, local_today, now_utc, portal_store
 from yibao.web.portal.pages import render as portal_render
 
 HERE = Path(__file__).resolve().parent
 ECHARTS = ECHARTS_PATH
 templates = Jinja2Templates(directory=[str(HERE / "templates"), str(HERE.parent / "portal" / "templates")])
+install_filters(templates.env)
 templates.env.globals["yuan"] = fmt_yuan
 templates.env.globals["CASE_KINDS"] = portal_core.CASE_KINDS
 templates.env.globals["STATUSES"] = portal_core.STATUSES
