@@ -325,3 +325,12 @@ def test_logout_from_a_page_ends_the_session(app: object) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/login"
     c.cookies.clear()
     assert c.get("/me").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/me", "/me/cases", "/me/access", "/me/estimate"])
+def test_english_pages_use_english_punctuation(app: object, path: str) -> None:
+    page = client(app, "insured").get(path + "?lang=en").text
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<script.*?</script>", "", page, flags=re.S))
+    # Chinese proper names (institutions, people) are data and keep their own punctuation
+    words = [w for w in text.split() if not re.search(r"[\u4e00-\u9fff]", w)]
+    assert not re.findall(r"[：（）。，；、]", " ".join(words))

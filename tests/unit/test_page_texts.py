@@ -45,3 +45,12 @@ def test_a_bilingual_message_splits_at_the_last_chinese_character() -> None:
     assert zh == "角色 insured 无权访问" and en.startswith("role insured may not")
     assert texts.bilingual("only English") == ("only English", "only English")
     assert texts.bilingual("只有中文。") == ("只有中文。", "只有中文。")
+
+
+def test_a_citation_written_chinese_first_with_english_in_brackets_splits_cleanly() -> None:
+    zh, en = texts.bilingual("本地服务承诺 (local service commitment)")
+    assert (zh, en) == ("本地服务承诺", "local service commitment")
+
+
+def test_english_punctuation_replaces_the_chinese_marks() -> None:
+    assert texts.EN_PUNCTUATION["："] == ": " and texts.EN_PUNCTUATION["。"] == "."

@@ -281,10 +281,7 @@ def simulation(request: Request, p: Staff) -> Response:
         {
             "title": ("政策模拟报告", "Policy simulation reports"),
             "tables": [],
-            "reports": [
-                (f.name, dt.datetime.fromtimestamp(f.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d %H:%M"))
-                for f in reports
-            ],
+            "reports": [(f.name, dt.datetime.fromtimestamp(f.stat().st_mtime, dt.UTC)) for f in reports],
             "how": "yibao simulate -b xian -c <candidate> -v <synth dir> -o " + str(d / "report.html"),
             "installed": _importable("yibao.simulate"),
         },

@@ -100,6 +100,10 @@ def render(
     def pair(names: tuple[str, str]) -> str:
         return names[1] if lang == "en" else names[0]
 
+    def pn(mark: str) -> str:
+        """Chinese punctuation written in a template, in the page's language."""
+        return texts.EN_PUNCTUATION.get(mark, mark) if lang == "en" else mark
+
     here = request.url.path
     base_q = {k: v for k, v in request.query_params.items() if k not in ("lang", "big")}
 
@@ -120,6 +124,8 @@ def render(
         {
             "t": t,
             "pair": pair,
+            "pn": pn,
+            "say": lambda text: pair(texts.bilingual(str(text))),
             "lang": lang,
             "big": big,
             "switch": switch,

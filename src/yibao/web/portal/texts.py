@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from yibao.access.principal import ROLE_NAMES
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+EN_PUNCTUATION = {"：": ": ", "（": " (", "）": ")", "。": ".", "，": ", ", "、": ", ", "；": "; "}
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -113,4 +114,6 @@ def bilingual(message: str) -> tuple[str, str]:
     if not ends:
         return message, message
     zh, en = message[: ends[-1]].strip(), message[ends[-1] :].strip(" ：:，,")
+    if en.startswith("(") and en.endswith(")"):
+        en = en[1:-1].strip()
     return zh, en or zh
