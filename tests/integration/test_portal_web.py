@@ -149,11 +149,24 @@ def test_estimator_page_shows_the_real_pre_settlement(app: object, seeded: Seede
     assert "decision-aid" in r.text and "暂无数据" in r.text
 
 
-def test_estimator_names_a_bad_item(app: object) -> None:
+def test_estimator_names_a_bad_item_in_chinese_and_keeps_the_rows(app: object) -> None:
     r = client(app, "insured").post(
-        "/me/estimate", data={"level": "1", "med_type": "11", "code": ["NOPE"], "qty": ["1"]}
+        "/me/estimate?lang=zh",
+        data={"level": "1", "med_type": "11", "code": ["挂号费", "NOPE"], "qty": ["1", "2"]},
     )
-    assert r.status_code == 422 and "items[0].code" in r.text
+    assert r.status_code == 422 and "目录中没有该项目" in r.text and "items[1].code" in r.text
+    assert "is not in the catalogue" not in r.text
+    assert 'value="挂号费"' in r.text and 'value="NOPE"' in r.text and 'value="2"' in r.text
+
+
+def test_estimator_takes_names_and_shows_names_after_the_estimate(app: object) -> None:
+    r = client(app, "insured").post(
+        "/me/estimate?lang=en",
+        data={"level": "2", "med_type": "11", "code": ["ceftriaxone sodium for injection 1 g"], "qty": ["2"]},
+    )
+    assert r.status_code == 200 and 'id="estimate-result"' in r.text
+    assert 'value="ceftriaxone sodium for injection 1 g"' in r.text
+    assert 'name="code" list="catalogue" aria-label="item name" value="XJ01DDA003B002010119046"' not in r.text
 
 
 def test_a_complaint_is_filed_tracked_and_answered_by_staff(app: object, seeded: Seeded) -> None:

@@ -388,6 +388,13 @@ def _priced_items(request: Request, day: dt.date) -> list[Any]:
     return sorted((c for c in policy.catalogue.values() if c.unit_price), key=lambda c: (c.kind, c.code))
 
 
+def _item_label(request: Request, items: list[Any]) -> Any:
+    """``item_label(item)`` for the estimator: the name people type and read (the code only where a name
+    is shared), in the page's language."""
+    labels = estimate.item_labels(items, english=ui_prefs(request)[0] == "en")
+    return lambda item: labels.get(item.code, item.code)
+
+
 def estimate_day(book: PolicyBook, today: dt.date) -> dt.date:
     """Estimates use the policy in force today, or the latest version when today is past every version."""
     try:
@@ -402,11 +409,13 @@ def estimate_form(request: Request, p: Insured) -> Response:
     psn = acting_for(request, p)
     day = estimate_day(book_of(request), local_today())
     policy = book_of(request).for_date(day)
+    items = _priced_items(request, day)
     return render(
         request,
         "estimate.html",
         {
-            "items": _priced_items(request, day),
+            "items": items,
+            "item_label": _item_label(request, items),
             "policy": policy,
             "psn": psn,
             "result": None,
@@ -428,10 +437,11 @@ def estimate_submit(
     psn = acting_for(request, p)
     day = estimate_day(book_of(request), local_today())
     policy = book_of(request).for_date(day)
+    items = _priced_items(request, day)
     codes, qtys = code or [], qty or []
     params = core.load_params()
     try:
-        picks = estimate.parse_picks(codes, qtys)
+        picks = estimate.resolve_picks(policy, estimate.parse_picks(codes, qtys))
         with ledger_of(request) as led:
             person = led.get_person(psn, day)
             acc = led.accumulators(psn, day.year)
@@ -447,13 +457,16 @@ def estimate_submit(
             request,
             "estimate.html",
             {
-                "items": _priced_items(request, day),
+                "items": items,
+                "item_label": _item_label(request, items),
                 "policy": policy,
                 "psn": psn,
                 "result": None,
                 "day": day,
-                "error": f"{exc.field}: {exc.reason}",
-                "form": {"level": level, "med_type": med_type},
+                "error": texts.bilingual(exc.reason),
+                "error_field": exc.field,
+                # the rows as typed, so nothing has to be entered again
+                "form": {"level": level, "med_type": med_type, "rows": list(zip(codes, qtys, strict=False))},
             },
             status=422,
         )
@@ -463,7 +476,8 @@ def estimate_submit(
         request,
         "estimate.html",
         {
-            "items": _priced_items(request, day),
+            "items": items,
+            "item_label": _item_label(request, items),
             "policy": policy,
             "psn": psn,
             "day": day,
