@@ -355,7 +355,7 @@ def test_bad_yaml_is_reported_with_its_line_and_column(tmp_path: Path) -> None:
     assert len(err.problems) == 1
     assert err.problems[0].path == "line 3, column 8"
     assert "not valid YAML" in err.problems[0].reason
-    assert str(err).startswith(f"{path}: line 3, column 8: not valid YAML")
+    assert str(err).startswith(f"{path}: line 3, column 8: 不是有效的 YAML not valid YAML")
 
 
 def test_bad_indentation_is_reported_with_its_line(tmp_path: Path) -> None:
@@ -365,7 +365,7 @@ def test_bad_indentation_is_reported_with_its_line(tmp_path: Path) -> None:
 
 def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
     err = load_error(write_region(tmp_path, text="- a\n- b\n"))
-    assert err.problems[0].reason.startswith("the file must hold a mapping")
+    assert err.problems[0].reason.startswith("文件顶层须为映射表 the file must hold a mapping")
     assert "<root>" in str(err)
 
 

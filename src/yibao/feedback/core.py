@@ -213,7 +213,7 @@ def check_new_case(kind: str, detail: str, subject: str) -> None:
     if kind not in CASE_KINDS:
         raise PortalError("kind", f"事项类型无效 unknown case kind {kind!r}")
     if not detail.strip():
-        raise PortalError("detail", "please describe the case (请填写说明)", "missing")
+        raise PortalError("detail", "请填写说明 please describe the case", "missing")
     if len(detail) > 4000:
         raise PortalError("detail", "最多 4000 字 at most 4000 characters")
     if len(subject) > 200:
