@@ -337,6 +337,18 @@ def test_a_malformed_region_is_refused_naming_file_path_and_reason(
     assert reason in str(err)
 
 
+def test_schema_problems_give_the_chinese_reason_first(tmp_path: Path) -> None:
+    err = load_error(write_region(tmp_path, mutated(_set("['region']['postcode']", "710000"))))
+    reasons = {p.path: p.reason for p in err.problems}
+    assert reasons["region.postcode"] == "未知的键 unknown key (not part of the yibao.policy/1 format)"
+
+
+def test_a_missing_field_is_named_with_a_chinese_reason(tmp_path: Path) -> None:
+    err = load_error(write_region(tmp_path, mutated(lambda raw: raw["region"].pop("name"))))
+    reasons = {p.path: p.reason for p in err.problems}
+    assert reasons["region.name"].startswith("缺少必填项 ")
+
+
 def test_every_problem_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
     def two_problems(raw: Raw) -> None:
         benefit0(raw)["source"] = "nope"
