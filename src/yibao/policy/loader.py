@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from yibao.errors import validation_reason
 from yibao.policy.catalogue import CatalogueError, CatalogueItem, parse_catalogue
 from yibao.policy.model import WILDCARD, Region, Version
 
@@ -117,33 +117,9 @@ def _problem(err: Any) -> Problem:
     for part in err.get("loc", ()):
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     msg = str(err.get("msg", "invalid"))
-    msg = msg.removeprefix("Value error, ")
     if err.get("type") == "extra_forbidden":
         msg = "unknown key (not part of the yibao.policy/1 format)"
-    if not _CJK.search(msg):  # pydantic's own wording: the Chinese reason first
-        msg = f"{_PYDANTIC_ZH.get(str(err.get('type')), '取值无效')} {msg}"
-    return Problem(path, msg)
-
-
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-# pydantic error types → the Chinese reason put before pydantic's English message
-_PYDANTIC_ZH = {
-    "missing": "缺少必填项",
-    "extra_forbidden": "未知的键",
-    "literal_error": "取值不在允许范围内",
-    "string_pattern_mismatch": "格式不符",
-    "string_type": "须为文字",
-    "too_short": "内容过少",
-    "int_parsing": "须为整数",
-    "int_type": "须为整数",
-    "bool_parsing": "须为 true 或 false",
-    "date_from_datetime_parsing": "日期格式错误",
-    "date_parsing": "日期格式错误",
-    "date_type": "日期格式错误",
-    "list_type": "须为列表",
-    "dict_type": "须为映射表",
-    "model_type": "须为映射表",
-}
+    return Problem(path, validation_reason({**err, "msg": msg}))
 
 
 def check_references(region: Region) -> list[Problem]:
