@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from yibao.drg.engine import Compiled, compile_scheme
 from yibao.drg.model import Scheme
-from yibao.errors import FieldError
+from yibao.errors import FieldError, validation_reason
 
 SCHEMES_DIR = Path(__file__).parent / "schemes"
 SUFFIXES = (".yaml", ".json", ".json.xz", ".json.gz")
@@ -74,7 +74,7 @@ def validate(raw: Any, file: str = "<scheme>") -> Scheme:
         problems = []
         for e in exc.errors():
             loc = ".".join(str(x) for x in e["loc"]) or "<root>"
-            problems.append(f"{loc}: {e['msg']}")
+            problems.append(f"{loc}: {validation_reason(e)}")
         raise SchemeError(file, "; ".join(problems[:5]) + (" …" if len(problems) > 5 else "")) from exc
 
 
