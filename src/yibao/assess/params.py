@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from yibao.errors import FieldError
+from yibao.errors import FieldError, validation_reason
 from yibao.money import MoneyError, parse_ratio
 
 HERE = Path(__file__).parent
@@ -191,7 +191,7 @@ def parse_params(data: Any, name: str = "params.yaml") -> AssessParams:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        raise AssessParamsError(f"{name}:{loc}" if loc else name, f"参数无效 {err['msg']}") from exc
+        raise AssessParamsError(f"{name}:{loc}" if loc else name, validation_reason(err)) from exc
 
 
 @lru_cache(maxsize=4)

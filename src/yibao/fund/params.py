@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from yibao.errors import FieldError
+from yibao.errors import FieldError, validation_reason
 from yibao.money import MoneyError, parse_ratio, yuan_to_fen
 
 HERE = Path(__file__).parent
@@ -418,7 +418,7 @@ def parse(model: type[Strict], data: Any, name: str) -> Any:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        raise FundParamsError(f"{name}:{loc}" if loc else name, f"参数无效 {err['msg']}") from exc
+        raise FundParamsError(f"{name}:{loc}" if loc else name, validation_reason(err)) from exc
 
 
 def _read(path: Path) -> Any:

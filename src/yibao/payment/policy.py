@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from yibao.errors import FieldError
+from yibao.errors import FieldError, validation_reason
 from yibao.money import RATIO_ONE, parse_ratio, yuan_to_fen
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
@@ -294,7 +294,7 @@ def parse_policy(raw: Any) -> PaymentPolicy:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "<root>"
-        raise PaymentPolicyError(where, err["msg"]) from exc
+        raise PaymentPolicyError(where, validation_reason(err)) from exc
     check_citations(policy)
     return policy
 
