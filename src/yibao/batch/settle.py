@@ -641,7 +641,7 @@ def _factor(series: pl.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes and their category names for a string column (categories sorted)."""
     cats = sorted(x for x in series.cast(pl.String).unique().to_list() if x is not None)
     if series.null_count():
-        raise SettlementError(series.name, "has missing values", "missing")
+        raise SettlementError(series.name, "存在空值 has missing values", "missing")
     codes = series.cast(pl.String).cast(pl.Enum(cats)).to_physical().to_numpy().astype(np.int64)
     return codes, cats
 

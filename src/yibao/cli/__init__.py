@@ -158,7 +158,9 @@ def settle(
         mid = msgid or (raw.get("msgid") if isinstance(raw, dict) else None)
         if not pre and not mid:
             raise SettlementError(
-                "msgid", "is required to settle (use --pre to pre-settle without one)", "missing"
+                "msgid",
+                "结算须提供报文号 is required to settle (use --pre to pre-settle without one)",
+                "missing",
             )
         settings = Settings(region=str(_region_path(region)), database_url=_db_url(db))
         book = PolicyBook.from_file(settings.region_path())

@@ -2,8 +2,8 @@
 
 Order of the one-stop settlement (一站式结算, 国办发〔2021〕42号):
 
-1. each line splits into 全自费 / 超限价 / 先行自付 / 政策范围内 (§1.2);
-2. the basic pooled fund applies its deductible, ratio and annual cap (§1.3);
+1. each line splits into 全自费 / 超限价 / 先行自付 / 政策范围内 (catalogue classes 甲/乙/丙, price caps);
+2. the basic pooled fund applies its deductible, ratio and annual cap (the region file's benefit layer);
 3. each later layer in file order (大额补助, 大病保险, 医疗救助 …) pays on what the earlier ones left;
 4. the personal account pays what it may, and the rest is cash.
 

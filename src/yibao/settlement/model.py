@@ -151,7 +151,10 @@ AuditHook = Callable[["Person", "Visit"], Sequence[AuditFinding]]
 
 @dataclass(slots=True)
 class Settlement:
-    """The 2207 ``setlinfo`` plus ``setldetail``, the per-line parts and the engine's trace."""
+    """The 2207 ``setlinfo`` plus ``setldetail``, the per-line parts and the engine's trace.
+
+    Field names are those of the national platform's settlement output (2207 / 2304 ``setlinfo``); every
+    amount is integer fen."""
 
     mdtrt_id: str
     psn_no: str
@@ -166,19 +169,32 @@ class Settlement:
     preselfpay_amt: int = 0  # 先行自付: a class B item's pay-first share, paid by the patient first
     inscp_scp_amt: int = 0  # 符合政策范围金额: what remains within policy scope, the funds' base
     act_pay_dedc: int = 0  # 实际支付起付线: the deductible (起付线) the patient paid on this visit
-    hifp_pay: int = 0  # 基本医疗保险统筹基金支出: the basic pooled fund
+    # 基本医疗保险统筹基金支出: what the basic pooled fund (职工 or 居民) pays: the policy-scope amount above the
+    # deductible, at the scheme's ratio for the hospital level, up to the yearly cap
+    hifp_pay: int = 0
     pool_prop_selfpay: int = 0  # 统筹基金支付比例: the pooled fund ratio in 1/10000 (despite the name)
-    cvlserv_pay: int = 0  # 公务员医疗补助资金支出: civil-servant subsidy
-    hifes_pay: int = 0  # 企业补充医疗保险基金支出: enterprise supplementary insurance
-    hifmi_pay: int = 0  # 居民大病保险资金支出: resident critical-illness insurance
-    hifob_pay: int = 0  # 职工大额医疗费用补助基金支出: employee large-amount subsidy
-    maf_pay: int = 0  # 医疗救助基金支出: medical assistance
-    oth_pay: int = 0  # 其他支出: any other fund
-    fund_pay_sumamt: int = 0  # 基金支付总额: all funds together
-    psn_part_amt: int = 0  # 个人负担总金额: what the patient bears (account + cash)
-    acct_pay: int = 0  # 个人账户支出: paid from a personal account
+    # 公务员医疗补助资金支出: the civil-servant medical subsidy, paid on what civil servants bear after the pooled fund
+    cvlserv_pay: int = 0
+    # 企业补充医疗保险基金支出: an employer's supplementary insurance, for its own employees
+    hifes_pay: int = 0
+    # 居民大病保险资金支出: resident critical-illness insurance, on the policy-scope self-pay above its own
+    # deductible in a year (bought out of the resident fund)
+    hifmi_pay: int = 0
+    # 职工大额医疗费用补助基金支出: the employee large-amount subsidy, paying above the basic pooled fund's yearly cap
+    hifob_pay: int = 0
+    # 医疗救助基金支出: medical assistance for 低保, 特困 and other eligible people, paid last on what the insurance
+    # layers left them to bear
+    maf_pay: int = 0
+    oth_pay: int = 0  # 其他基金支付: any other fund the region adds
+    # 基金支付总额: everything the funds pay for the visit = hifp + cvlserv + hifes + hifmi + hifob + maf + oth
+    fund_pay_sumamt: int = 0
+    # 个人负担总金额: what the patient bears = medfee_sumamt − fund_pay_sumamt − hosp_part_amt = acct_pay + psn_cash_pay
+    psn_part_amt: int = 0
+    # 个人账户支出: the part of the personal burden paid from a personal account (own or a family member's)
+    acct_pay: int = 0
     acct_mulaid_pay: int = 0  # 个人账户共济支付金额: of which from a family member's account (家庭共济)
-    psn_cash_pay: int = 0  # 个人现金支出: paid in cash
+    # 个人现金支出: the rest of the personal burden, paid by the patient in cash, card or mobile payment
+    psn_cash_pay: int = 0
     hosp_part_amt: int = 0  # 医院负担金额: borne by the hospital (0 under fee-for-service)
     balc: int = 0  # 余额: the paying account's balance after this visit
     account_psn_no: str | None = None
@@ -217,7 +233,7 @@ FUND_FIELDS = ("hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay",
 
 
 def identity_violations(s: Settlement) -> list[str]:
-    """The §1.8 identities (and yibao's own) that ``s`` breaks; empty when it is consistent."""
+    """The identities of the national 2207/2304 ``setlinfo`` output (and yibao's own) that ``s`` breaks; empty when it is consistent."""
     bad: list[str] = []
     if s.fund_pay_sumamt != sum(getattr(s, f) for f in FUND_FIELDS):
         bad.append("fund_pay_sumamt ≠ hifp + cvlserv + hifes + hifmi + hifob + maf + oth")

@@ -95,7 +95,7 @@ def data_files(path: Path) -> tuple[Path, Path, Path]:
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         raise FileNotFoundError(
-            f"missing synthetic-region file(s): {', '.join(missing)} "
+            f"缺少模拟地区数据文件 missing synthetic-region file(s): {', '.join(missing)} "
             "(generate a region with `yibao synth` first)"
         )
     return files

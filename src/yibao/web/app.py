@@ -53,6 +53,8 @@ def _optional_router(app: FastAPI, module_name: str) -> bool:
     app.include_router(module.router)
     if callable(getattr(module, "render", None)) and getattr(app.state, "login_renderer", None) is None:
         app.state.login_renderer = module.render
+    if callable(getattr(module, "install_page_errors", None)):
+        module.install_page_errors(app)  # errors on pages as a page, in the reader's language
     return True
 
 

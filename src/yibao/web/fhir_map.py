@@ -831,7 +831,9 @@ def _ref_id(ref: Any, kind: str, field: str) -> str:
     ident = (ref or {}).get("identifier") or {}
     if ident.get("value"):
         return str(ident["value"])
-    raise ClaimError(field, f"must reference {kind}/<id> or carry an identifier", "missing")
+    raise ClaimError(
+        field, f"须引用资源或提供标识 must reference {kind}/<id> or carry an identifier", "missing"
+    )
 
 
 def _ext(exts: Any, url: str) -> str | None:
@@ -849,20 +851,26 @@ def claim_to_visit(claim: dict[str, Any]) -> tuple[dict[str, Any], str, bool]:
     pre-settle (2206).  ``Claim.identifier[0].value`` is the msgid (idempotency key)."""
     use = claim.get("use")
     if use not in ("claim", "preauthorization", "predetermination"):
-        raise ClaimError("Claim.use", f"{use!r} is not claim, preauthorization or predetermination")
+        raise ClaimError(
+            "Claim.use", f"申请类型无效 {use!r} is not claim, preauthorization or predetermination"
+        )
     idents = claim.get("identifier") or []
     msgid = next((i.get("value") for i in idents if i.get("value")), None)
     if not msgid:
-        raise ClaimError("Claim.identifier", "one identifier (the msgid) is required", "missing")
+        raise ClaimError(
+            "Claim.identifier", "须提供一个标识（报文号） one identifier (the msgid) is required", "missing"
+        )
     med_type = next((c for s, c in _codes(claim.get("subType")) if s == CS_MED_TYPE), None)
     if not med_type:
         raise ClaimError(
-            "Claim.subType", f"a coding with system {CS_MED_TYPE} (med_type) is required", "missing"
+            "Claim.subType",
+            f"须提供就诊类型编码 a coding with system {CS_MED_TYPE} (med_type) is required",
+            "missing",
         )
     period = claim.get("billablePeriod") or {}
     items = claim.get("item") or []
     if not items:
-        raise ClaimError("Claim.item", "at least one item is required", "missing")
+        raise ClaimError("Claim.item", "须至少一个项目 at least one item is required", "missing")
     lines = []
     for k, it in enumerate(items):
         code = next(
@@ -871,16 +879,16 @@ def claim_to_visit(claim: dict[str, Any]) -> tuple[dict[str, Any], str, bool]:
         if not code:
             raise ClaimError(
                 f"Claim.item[{k}].productOrService",
-                f"a coding with system {CS_MED_LIST} is required",
+                f"须提供医保目录编码 a coding with system {CS_MED_LIST} is required",
                 "missing",
             )
         for fld in ("quantity", "unitPrice", "net"):
             if (it.get(fld) or {}).get("value") is None:
-                raise ClaimError(f"Claim.item[{k}].{fld}", "is required", "missing")
+                raise ClaimError(f"Claim.item[{k}].{fld}", "必填 is required", "missing")
         for fld in ("unitPrice", "net"):
             cur = it[fld].get("currency")
             if cur not in (None, "CNY"):
-                raise ClaimError(f"Claim.item[{k}].{fld}.currency", f"{cur!r} is not CNY")
+                raise ClaimError(f"Claim.item[{k}].{fld}.currency", f"币种须为人民币 {cur!r} is not CNY")
         lines.append(
             {
                 "feedetl_sn": str(it.get("sequence", k + 1)),
