@@ -113,16 +113,22 @@ class ServiceStore:
         :func:`~yibao.access.passwords.password_problem` (a published demo password only in a demo
         database); ``must_change_password``: the login must choose a new password before anything else."""
         if role not in ROLES:
-            raise UserError("role", f"{role!r} is not one of {', '.join(ROLES)}")
+            raise UserError("role", f"角色无效 {role!r} is not one of {', '.join(ROLES)}")
         if not username.strip():
-            raise UserError("username", "is required", "missing")
+            raise UserError("username", "用户名必填 is required", "missing")
         problem = password_problem(password, username=username, demo_db=self.is_demo_db())
         if problem:
             raise UserError("password", problem, "weak_password")
         if role == "insured" and not psn_no:
-            raise UserError("psn_no", "an insured login must name its person (psn_no)", "missing")
+            raise UserError(
+                "psn_no", "参保人账号须填写人员编号 an insured login must name its person (psn_no)", "missing"
+            )
         if role == "institution" and not fixmedins_code:
-            raise UserError("fixmedins_code", "an institution login must name its institution", "missing")
+            raise UserError(
+                "fixmedins_code",
+                "机构账号须填写定点机构编号 an institution login must name its institution",
+                "missing",
+            )
         family = (
             tuple(dict.fromkeys(([psn_no] if psn_no else []) + list(family_psn_nos)))
             if role == "insured"
@@ -156,7 +162,9 @@ class ServiceStore:
                     )
                 )
         except sa.exc.IntegrityError as exc:
-            raise UserError("username", f"{username!r} is already taken", "duplicate_user") from exc
+            raise UserError(
+                "username", f"用户名已被占用 {username!r} is already taken", "duplicate_user"
+            ) from exc
         return row
 
     def get_user(self, user_id: str) -> UserRow | None:
