@@ -98,3 +98,25 @@ def test_strict_dates_and_codes_in_a_visit(api: Api, field: str, value: object) 
     v[field] = value
     r = api.tx("hospital", "2207", v)
     assert r.status_code == 200 and r.json()["infcode"] == -1 and field in r.json()["err_field"]
+
+
+def test_every_post_form_carries_a_csrf_token_and_a_browser_post_needs_it(api: Api) -> None:
+    c = api.client
+    page = c.get("/login")
+    token = c.cookies.get("yb_csrf")
+    assert token and f'name="csrf_token" value="{token}"' in page.text
+    browser = {"origin": "http://testserver"}
+    creds = {"username": "insured", "password": DEMO_PASSWORD}
+    # a browser post without the token, or with another one, is refused
+    assert c.post("/login", data=creds, headers=browser, follow_redirects=False).status_code == 403
+    bad = {**creds, "csrf_token": "x" * 43}
+    assert c.post("/login", data=bad, headers=browser, follow_redirects=False).status_code == 403
+    ok = c.post("/login", data={**creds, "csrf_token": token}, headers=browser, follow_redirects=False)
+    assert ok.status_code == 303
+    # the portal's pages carry it in every post form too
+    me = c.get("/me/cases", headers={"accept": "text/html"})
+    forms = me.text.count('method="post"')
+    assert forms >= 1 and me.text.count('name="csrf_token"') >= forms
+    # multipart forms are checked the same way
+    r = c.post("/portal/logout", files={"csrf_token": (None, token)}, headers=browser, follow_redirects=False)
+    assert r.status_code in (200, 303)

@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _optional_router(app, "yibao.web.smart")  # SMART App Launch: OAuth 2 server, discovery
     fhir.install_error_handlers(app)
     rest.install_error_handlers(app)
+    secure.install_csrf(app)  # innermost of the three: the body limit below wraps it
     install_input_guards(app, settings)
     secure.install(app)
     if settings.mount_web:

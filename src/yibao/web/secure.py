@@ -103,7 +103,15 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": jsonable_encoder(_scrub(list(exc.errors())))}, status_code=422)
 
 
+def install_csrf(app: FastAPI) -> None:
+    """The CSRF token middleware; add it before the body limit so that the limit wraps it."""
+    from yibao.web.csrf import CsrfTokens
+
+    app.add_middleware(CsrfTokens)
+
+
 def install(app: FastAPI) -> None:
+    """Security headers (outermost) and the local API documentation."""
     app.add_middleware(SecurityHeaders)
     import fastapi_standalone_docs
 
