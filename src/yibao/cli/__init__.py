@@ -30,6 +30,7 @@ app.add_typer(bench_app, name="bench")
 def _mount_optional() -> None:
     """Capabilities with their own Typer apps, mounted here so the entry point stays thin."""
     from yibao.bench.api import bench_api_cmd
+    from yibao.bench.faults import bench_faults_cmd
     from yibao.bench.fund import bench_fund_cmd
     from yibao.cli.assess import assess_app
     from yibao.cli.audit import audit_app
@@ -57,6 +58,9 @@ def _mount_optional() -> None:
     bench_app.command(
         "api", help="api.settle.8: 2207 over HTTP on PostgreSQL, 8 clients in a separate process"
     )(bench_api_cmd)
+    bench_app.command(
+        "faults", help="faults: settle over HTTP while killing the server and PostgreSQL connections"
+    )(bench_faults_cmd)
     app.add_typer(portal_app, name="portal", help="参保人服务门户 patient portal (seed, due, queue)")
     audit_app.add_typer(
         cases_app, name="cases", help="稽核案件 audit cases: 疑点 → 告知 → 申诉 → 裁定 → 扣款"
