@@ -10,7 +10,6 @@ region's catalogue with its prices).  :func:`serve` starts ``yibao serve`` on a 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
@@ -232,8 +231,3 @@ def bench_his(
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def main_lines(lines: list[dict[str, Any]]) -> None:
-    for ln in lines:
-        print(json.dumps(ln, ensure_ascii=False))

@@ -37,7 +37,7 @@ from yibao.settlement.model import Person
 from yibao.usecases import encounter as uc
 from yibao.usecases import settlement
 from yibao.web import national
-from yibao.web.deps import audit_hook_of, book_of, ledger_of
+from yibao.web.deps import audit_hook_of, book_of
 from yibao.web.masking import mask_certno
 from yibao.web.national import Envelope, EnvelopeError, data_of
 
@@ -88,6 +88,30 @@ def _voucher_length(path: str, code: str, payload: Any) -> bool:
 def now_text() -> str:
     """Beijing time as the interface writes it (yyyy-MM-dd HH:mm:ss)."""
     return dt.datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class _LockedLedger:
+    """The process's ledger with its lock taken per call, not around a whole transaction: the visit's own
+    records (another connection) are read and written without holding up other requests' settlements."""
+
+    def __init__(self, request: Request) -> None:
+        self._lock = request.app.state.ledger_lock
+        self._led = request.app.state.ledger
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._led, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
+def locked_ledger(request: Request) -> Ledger:
+    return cast(Ledger, _LockedLedger(request))
 
 
 def store_of(request: Request) -> EncounterStore:
@@ -291,22 +315,22 @@ def _1101(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     check_input("1101", env.input)
     data = data_of(env)
     today = dt.date.today()
-    with ledger_of(request) as led:
-        ctx = _ctx(request, p, env, led, env.input)
-        psn_no = uc.identify(
-            ctx,
-            _s(data, "mdtrt_cert_type"),
-            _s(data, "mdtrt_cert_no"),
-            card_sn=_s(data, "card_sn"),
-            psn_name=_s(data, "psn_name"),
-            voucher=_voucher_check(request, ctx.fixmedins_code),
-        )
-        from yibao.usecases import persons
-        from yibao.web.deps import access_log_of
+    led = locked_ledger(request)
+    ctx = _ctx(request, p, env, led, env.input)
+    psn_no = uc.identify(
+        ctx,
+        _s(data, "mdtrt_cert_type"),
+        _s(data, "mdtrt_cert_no"),
+        card_sn=_s(data, "card_sn"),
+        psn_name=_s(data, "psn_name"),
+        voucher=_voucher_check(request, ctx.fixmedins_code),
+    )
+    from yibao.usecases import persons
+    from yibao.web.deps import access_log_of
 
-        pers, balance = persons.read_person(
-            led, p, psn_no, today, "1101 person info", access_log_of(request), presented=True
-        )
+    pers, balance = persons.read_person(
+        led, p, psn_no, today, "1101 person info", access_log_of(request), presented=True
+    )
     out = national.person_output(pers, balance, today)
     out.pop("family_psn_nos", None)  # a hospital learns nothing of the family from a card
     out["baseinfo"]["certno"] = mask_certno(pers.certno)
@@ -330,20 +354,20 @@ def _open(kind: str) -> Handler:
             med_type = _s(d, "med_type")
             number = _s(d, "ipt_no")
         keep = {k: v for k, v in d.items() if k not in ("psn_no", "insutype", "mdtrt_cert_no")}
-        with ledger_of(request) as led:
-            answer = uc.open_visit(
-                _ctx(request, p, env, led, env.input),
-                kind=kind,
-                psn_no=_s(d, "psn_no"),
-                insutype=_s(d, "insutype"),
-                med_type=med_type,
-                begntime=_s(d, "begntime"),
-                ipt_otp_no=number,
-                cert_type=_s(d, "mdtrt_cert_type"),
-                cert_no=_s(d, "mdtrt_cert_no"),
-                diagnoses=diagnoses,
-                info=keep,
-            )
+        led = locked_ledger(request)
+        answer = uc.open_visit(
+            _ctx(request, p, env, led, env.input),
+            kind=kind,
+            psn_no=_s(d, "psn_no"),
+            insutype=_s(d, "insutype"),
+            med_type=med_type,
+            begntime=_s(d, "begntime"),
+            ipt_otp_no=number,
+            cert_type=_s(d, "mdtrt_cert_type"),
+            cert_no=_s(d, "mdtrt_cert_no"),
+            diagnoses=diagnoses,
+            info=keep,
+        )
         if kind == OUTPATIENT:
             return {"data": answer}
         return {
@@ -363,10 +387,8 @@ def _close(kind: str) -> Handler:
     def handler(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         check_input(infno, env.input)
         d = data_of(env)
-        with ledger_of(request) as led:
-            return uc.close_visit(
-                _ctx(request, p, env, led, env.input), _s(d, "mdtrt_id"), _s(d, "psn_no"), kind
-            )
+        led = locked_ledger(request)
+        return uc.close_visit(_ctx(request, p, env, led, env.input), _s(d, "mdtrt_id"), _s(d, "psn_no"), kind)
 
     return handler
 
@@ -375,32 +397,32 @@ def _2203(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     check_input("2203", env.input)
     d = _node(env, "mdtrtinfo")
     info = {k: v for k, v in d.items() if k not in ("mdtrt_id", "psn_no", "med_type")}
-    with ledger_of(request) as led:
-        return uc.update_info(
-            _ctx(request, p, env, led, env.input),
-            _s(d, "mdtrt_id"),
-            _s(d, "psn_no"),
-            OUTPATIENT,
-            med_type=_s(d, "med_type"),
-            diagnoses=_diagnoses(env.input.get("diseinfo")),
-            info=info,
-        )
+    led = locked_ledger(request)
+    return uc.update_info(
+        _ctx(request, p, env, led, env.input),
+        _s(d, "mdtrt_id"),
+        _s(d, "psn_no"),
+        OUTPATIENT,
+        med_type=_s(d, "med_type"),
+        diagnoses=_diagnoses(env.input.get("diseinfo")),
+        info=info,
+    )
 
 
 def _2403(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     check_input("2403", env.input)
     d = _node(env, "adminfo")
     info = {k: v for k, v in d.items() if k not in ("mdtrt_id", "psn_no", "med_type")}
-    with ledger_of(request) as led:
-        return uc.update_info(
-            _ctx(request, p, env, led, env.input),
-            _s(d, "mdtrt_id"),
-            _s(d, "psn_no"),
-            INPATIENT,
-            med_type=_s(d, "med_type"),
-            diagnoses=_diagnoses(env.input.get("diseinfo")),
-            info=info,
-        )
+    led = locked_ledger(request)
+    return uc.update_info(
+        _ctx(request, p, env, led, env.input),
+        _s(d, "mdtrt_id"),
+        _s(d, "psn_no"),
+        INPATIENT,
+        med_type=_s(d, "med_type"),
+        diagnoses=_diagnoses(env.input.get("diseinfo")),
+        info=info,
+    )
 
 
 def _lines(env: Envelope, kind: str) -> tuple[list[FeeLine], list[str]]:
@@ -475,8 +497,8 @@ def _upload(kind: str) -> Handler:
     def handler(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         check_input(infno, env.input)
         lines, psn_nos = _lines(env, kind)
-        with ledger_of(request) as led:
-            done = uc.upload(_ctx(request, p, env, led, env.input), kind, [ln for ln in lines], psn_nos)
+        led = locked_ledger(request)
+        done = uc.upload(_ctx(request, p, env, led, env.input), kind, [ln for ln in lines], psn_nos)
         stored = {ln.feedetl_sn: ln for ln in store_of(request).lines(lines[0].mdtrt_id, live_only=False)}
         return {"result": [core.fee_result(stored.get(ln.feedetl_sn, ln), item) for ln, item in done]}
 
@@ -486,49 +508,49 @@ def _upload(kind: str) -> Handler:
 def _2205(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     check_input("2205", env.input)
     d = data_of(env)
-    with ledger_of(request) as led:
-        return uc.cancel_lines(
-            _ctx(request, p, env, led, env.input),
-            _s(d, "mdtrt_id"),
-            _s(d, "psn_no"),
-            OUTPATIENT,
-            batch=_s(d, "chrg_bchno"),
-        )
+    led = locked_ledger(request)
+    return uc.cancel_lines(
+        _ctx(request, p, env, led, env.input),
+        _s(d, "mdtrt_id"),
+        _s(d, "psn_no"),
+        OUTPATIENT,
+        batch=_s(d, "chrg_bchno"),
+    )
 
 
 def _2302(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     check_input("2302", env.input)
     d = data_of(env)
-    with ledger_of(request) as led:
-        return uc.cancel_lines(
-            _ctx(request, p, env, led, env.input),
-            _s(d, "mdtrt_id"),
-            _s(d, "psn_no"),
-            INPATIENT,
-            sn=_s(d, "feedetl_sn"),
-        )
+    led = locked_ledger(request)
+    return uc.cancel_lines(
+        _ctx(request, p, env, led, env.input),
+        _s(d, "mdtrt_id"),
+        _s(d, "psn_no"),
+        INPATIENT,
+        sn=_s(d, "feedetl_sn"),
+    )
 
 
 def _2402(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     check_input("2402", env.input)
     d = _node(env, "dscginfo")
     info = {k: v for k, v in d.items() if k not in ("mdtrt_id", "psn_no", "endtime")}
-    with ledger_of(request) as led:
-        return uc.discharge(
-            _ctx(request, p, env, led, env.input),
-            _s(d, "mdtrt_id"),
-            _s(d, "psn_no"),
-            endtime=_s(d, "endtime"),
-            diagnoses=_diagnoses(env.input.get("diseinfo")),
-            info=info,
-        )
+    led = locked_ledger(request)
+    return uc.discharge(
+        _ctx(request, p, env, led, env.input),
+        _s(d, "mdtrt_id"),
+        _s(d, "psn_no"),
+        endtime=_s(d, "endtime"),
+        diagnoses=_diagnoses(env.input.get("diseinfo")),
+        info=info,
+    )
 
 
 def _2405(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     check_input("2405", env.input)
     d = data_of(env)
-    with ledger_of(request) as led:
-        return uc.undischarge(_ctx(request, p, env, led, env.input), _s(d, "mdtrt_id"), _s(d, "psn_no"))
+    led = locked_ledger(request)
+    return uc.undischarge(_ctx(request, p, env, led, env.input), _s(d, "mdtrt_id"), _s(d, "psn_no"))
 
 
 def _settle(kind: str, pre: bool) -> Handler:
@@ -543,19 +565,19 @@ def _settle(kind: str, pre: bool) -> Handler:
         check_input(infno, env.input)
         d = data_of(env)
         path = "input.data."
-        with ledger_of(request) as led:
-            return uc.settle(
-                _ctx(request, p, env, led, env.input),
-                _s(d, "mdtrt_id"),
-                _s(d, "psn_no"),
-                kind,
-                chrg_bchno=_s(d, "chrg_bchno") if kind == OUTPATIENT else None,
-                declared=_money(d, "medfee_sumamt", path),
-                use_account=_flag(d, "acct_used_flag", path, True),
-                pre=pre,
-                mid_stay=kind == INPATIENT and _flag(d, "mid_setl_flag", path, False),
-                render=_settle_render(led, env.msgid, final=not pre),
-            )
+        led = locked_ledger(request)
+        return uc.settle(
+            _ctx(request, p, env, led, env.input),
+            _s(d, "mdtrt_id"),
+            _s(d, "psn_no"),
+            kind,
+            chrg_bchno=_s(d, "chrg_bchno") if kind == OUTPATIENT else None,
+            declared=_money(d, "medfee_sumamt", path),
+            use_account=_flag(d, "acct_used_flag", path, True),
+            pre=pre,
+            mid_stay=kind == INPATIENT and _flag(d, "mid_setl_flag", path, False),
+            render=_settle_render(led, env.msgid, final=not pre),
+        )
 
     return handler
 
@@ -566,15 +588,15 @@ def _cancel(kind: str) -> Handler:
     def handler(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         check_input(infno, env.input)
         d = data_of(env)
-        with ledger_of(request) as led:
-            return uc.cancel_settlement(
-                _ctx(request, p, env, led, env.input),
-                _s(d, "setl_id"),
-                _s(d, "mdtrt_id"),
-                _s(d, "psn_no"),
-                kind,
-                _cancel_render(led, env.msgid),
-            )
+        led = locked_ledger(request)
+        return uc.cancel_settlement(
+            _ctx(request, p, env, led, env.input),
+            _s(d, "setl_id"),
+            _s(d, "mdtrt_id"),
+            _s(d, "psn_no"),
+            kind,
+            _cancel_render(led, env.msgid),
+        )
 
     return handler
 
@@ -582,10 +604,10 @@ def _cancel(kind: str) -> Handler:
 def _2601(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     check_input("2601", env.input)
     d = data_of(env)
-    with ledger_of(request) as led:
-        return uc.reverse(
-            _ctx(request, p, env, led, env.input), _s(d, "omsgid"), _s(d, "oinfno"), _s(d, "psn_no")
-        )
+    led = locked_ledger(request)
+    return uc.reverse(
+        _ctx(request, p, env, led, env.input), _s(d, "omsgid"), _s(d, "oinfno"), _s(d, "psn_no")
+    )
 
 
 def is_flow_settle(env: Envelope) -> bool:
@@ -612,10 +634,10 @@ def _readable(led: Ledger, p: Principal, setl_id: str, psn_no: str, mdtrt_id: st
 def _5203(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     check_input("5203", env.input)
     d = data_of(env)
-    with ledger_of(request) as led:
-        s = _readable(led, p, _s(d, "setl_id"), _s(d, "psn_no"), _s(d, "mdtrt_id"))
-        person = led.get_person(s.psn_no, s.visit.begin_date)
-        st = s.settlement
+    led = locked_ledger(request)
+    s = _readable(led, p, _s(d, "setl_id"), _s(d, "psn_no"), _s(d, "mdtrt_id"))
+    person = led.get_person(s.psn_no, s.visit.begin_date)
+    st = s.settlement
     inst = store_of(request).institution(s.visit.fixmedins_code)
     info = sio.setlinfo(st, s.setl_id)
     info.update(_person_fields(person, s.visit.begin_date))
@@ -651,10 +673,10 @@ def _5204(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     if v is None or (code is not None and v.fixmedins_code != code) or v.psn_no != _s(d, "psn_no"):
         raise EnvelopeError("input.data.mdtrt_id", "就诊ID不存在或不属本机构 unknown visit", "not_found")
     lines = [ln for ln in st.lines(mdtrt_id) if (ln.setl_id == setl_id if setl_id else True)]
-    with ledger_of(request) as led:
-        catalogue = book_of(request).for_date(v.begin_date).catalogue
-        if setl_id:
-            _readable(led, p, setl_id, v.psn_no, mdtrt_id)
+    led = locked_ledger(request)
+    catalogue = book_of(request).for_date(v.begin_date).catalogue
+    if setl_id:
+        _readable(led, p, setl_id, v.psn_no, mdtrt_id)
     out = []
     for ln in lines:
         item: CatalogueItem | None = catalogue.get(ln.med_list_codg)
@@ -685,20 +707,20 @@ def _5206(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     psn_no = _s(d, "psn_no")
     cum_ym = _s(d, "cum_ym") or dt.datetime.now(BEIJING).strftime("%Y%m")
     year = int(cum_ym[:4])
-    with ledger_of(request) as led:
-        if p.role == "institution":
-            # a hospital reads the accumulators of a person it has a visit with (a presented credential)
-            code = p.fixmedins_code or ""
-            if not store_of(request).has_visit(code, psn_no):
-                raise Forbidden(f"本机构与人员 {psn_no} 无就诊记录 no visit of this person here")
-            acc = led.accumulators(psn_no, year)
-            person = led.get_person(psn_no, dt.date(year, 12, 31))
-        else:
-            from yibao.usecases import persons
-            from yibao.web.deps import access_log_of
+    led = locked_ledger(request)
+    if p.role == "institution":
+        # a hospital reads the accumulators of a person it has a visit with (a presented credential)
+        code = p.fixmedins_code or ""
+        if not store_of(request).has_visit(code, psn_no):
+            raise Forbidden(f"本机构与人员 {psn_no} 无就诊记录 no visit of this person here")
+        acc = led.accumulators(psn_no, year)
+        person = led.get_person(psn_no, dt.date(year, 12, 31))
+    else:
+        from yibao.usecases import persons
+        from yibao.web.deps import access_log_of
 
-            acc, _bal = persons.year_so_far(led, p, psn_no, year, access_log_of(request))
-            person = led.get_person(psn_no, dt.date(year, 12, 31))
+        acc, _bal = persons.year_so_far(led, p, psn_no, year, access_log_of(request))
+        person = led.get_person(psn_no, dt.date(year, 12, 31))
     rows = [
         {
             "insutype": person.insutype,
@@ -755,15 +777,15 @@ def _3201_flow(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
             fields.parse_decimal(d.get("fixmedins_setl_cnt"), path + "fixmedins_setl_cnt", digits=10, scale=0)
         ),
     )
-    with ledger_of(request) as led:
-        ours = _ledger_totals(
-            led,
-            code,
-            _s(d, "insutype"),
-            _s(d, "clr_type"),
-            _date(d, "stmt_begndate"),
-            _date(d, "stmt_enddate"),
-        )
+    led = locked_ledger(request)
+    ours = _ledger_totals(
+        led,
+        code,
+        _s(d, "insutype"),
+        _s(d, "clr_type"),
+        _date(d, "stmt_begndate"),
+        _date(d, "stmt_enddate"),
+    )
     return national.reconcile(submitted, ours, _s(d, "setl_optins"))
 
 
@@ -838,58 +860,58 @@ def _3202(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     results: list[list[str]] = []
     seen: set[str] = set()
     y = fen_to_yuan
-    with ledger_of(request) as led:
-        for line in (ln for ln in text.splitlines() if ln.strip()):
-            cells = [c.strip() for c in (line.split("\t") if "\t" in line else line.split(","))]
-            if len(cells) < 6 or cells[0] == "setl_id":
-                continue
-            setl_id = cells[0]
-            seen.add(setl_id)
-            try:
-                s = led.get_settlement(setl_id)
-            except Exception:
-                results.append(
-                    [
-                        cells[2],
-                        cells[1],
-                        setl_id,
-                        "",
-                        "1",
-                        "0",
-                        "医保无此结算 unknown settlement",
-                        cells[3],
-                        cells[4],
-                        cells[5],
-                    ]
-                )
-                continue
-            if s.visit.fixmedins_code != code:
-                results.append(
-                    [
-                        cells[2],
-                        cells[1],
-                        setl_id,
-                        "",
-                        "1",
-                        "0",
-                        "不是本机构的结算 not this institution's",
-                        cells[3],
-                        cells[4],
-                        cells[5],
-                    ]
-                )
-                continue
-            st_ = s.settlement
-            mine = (str(y(st_.medfee_sumamt)), str(y(st_.fund_pay_sumamt)), str(y(st_.acct_pay)))
-            theirs = tuple(str(Decimal(c).quantize(Decimal("0.01"))) if c else "" for c in cells[3:6])
-            ok = s.active and mine == theirs and s.psn_no == cells[2] and s.mdtrt_id == cells[1]
-            memo = (
-                ""
-                if ok
-                else ("结算已撤销 cancelled" if not s.active else "金额或人员不符 amounts or person differ")
+    led = locked_ledger(request)
+    for line in (ln for ln in text.splitlines() if ln.strip()):
+        cells = [c.strip() for c in (line.split("\t") if "\t" in line else line.split(","))]
+        if len(cells) < 6 or cells[0] == "setl_id":
+            continue
+        setl_id = cells[0]
+        seen.add(setl_id)
+        try:
+            s = led.get_settlement(setl_id)
+        except Exception:
+            results.append(
+                [
+                    cells[2],
+                    cells[1],
+                    setl_id,
+                    "",
+                    "1",
+                    "0",
+                    "医保无此结算 unknown settlement",
+                    cells[3],
+                    cells[4],
+                    cells[5],
+                ]
             )
-            results.append([s.psn_no, s.mdtrt_id, setl_id, s.msgid, "0" if ok else "1", "0", memo, *mine])
-        page = led.search_settlements(SettlementQuery(fixmedins_code=code, statuses=("active",)), 10_000, 0)
+            continue
+        if s.visit.fixmedins_code != code:
+            results.append(
+                [
+                    cells[2],
+                    cells[1],
+                    setl_id,
+                    "",
+                    "1",
+                    "0",
+                    "不是本机构的结算 not this institution's",
+                    cells[3],
+                    cells[4],
+                    cells[5],
+                ]
+            )
+            continue
+        st_ = s.settlement
+        mine = (str(y(st_.medfee_sumamt)), str(y(st_.fund_pay_sumamt)), str(y(st_.acct_pay)))
+        theirs = tuple(str(Decimal(c).quantize(Decimal("0.01"))) if c else "" for c in cells[3:6])
+        ok = s.active and mine == theirs and s.psn_no == cells[2] and s.mdtrt_id == cells[1]
+        memo = (
+            ""
+            if ok
+            else ("结算已撤销 cancelled" if not s.active else "金额或人员不符 amounts or person differ")
+        )
+        results.append([s.psn_no, s.mdtrt_id, setl_id, s.msgid, "0" if ok else "1", "0", memo, *mine])
+    page = led.search_settlements(SettlementQuery(fixmedins_code=code, statuses=("active",)), 10_000, 0)
     for s in page.rows:
         if (
             s.setl_id in seen
@@ -946,8 +968,8 @@ def _3203(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         if m.request_key != request_key("3203", env.input):
             raise EnvelopeError("msgid", "报文ID已用于另一笔交易 msgid already used", "msgid_conflict")
         return m.answer
-    with ledger_of(request) as led:
-        ours = _ledger_totals(led, code, "", _s(d, "clr_type"), _date(d, "begndate"), _date(d, "enddate"))
+    led = locked_ledger(request)
+    ours = _ledger_totals(led, code, "", _s(d, "clr_type"), _date(d, "begndate"), _date(d, "enddate"))
     mine = (_money(d, "medfee_sumamt", path), _money(d, "fund_appy_sum", path), _money(d, "acct_pay", path))
     theirs = (ours.medfee_sumamt, ours.fund_pay_sumamt, ours.acct_pay)
     if mine != theirs:
