@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_api_support import CERT_ME, HOSP, HOSP2, ME, PARENT, Api, build_api, new_msgid
+from test_api_support import CERT_ME, HOSP, HOSP2, ME, PARENT, Api, build_api, new_msgid, visit_json
 
+from yibao.encounter.schema import enc_presented
 from yibao.encounter.store import EncounterStore, Institution
 from yibao.ledger import Ledger
 from yibao.voucher.store import VoucherStore
@@ -25,6 +26,8 @@ def api(tmp_path: Path) -> Iterator[Api]:
         with Ledger.open(a.url) as led:
             sa_url = led.sa_url
         st = EncounterStore.open(sa_url)
+        with st.engine.begin() as c:  # here nobody has presented a credential yet
+            c.execute(enc_presented.delete())
         st.add_institution(Institution(HOSP, "一院", "3", "610100"))
         st.add_institution(Institution(HOSP2, "二院", "2", "610100"))
         st.add_card("SSC0001", "SN0001", ME)
@@ -243,6 +246,17 @@ def test_a_hospital_cannot_open_or_settle_a_visit_of_a_person_not_presented_ther
     two.refused("2204", {"feedetail": [fee(mdtrt_id, "1", 0, "B1")]}, "not_found")
     two.refused("2207", settle_in(mdtrt_id, "30.00", "B1"), "not_found")
     two.refused("5204", {"data": {"psn_no": ME, "mdtrt_id": mdtrt_id}}, "not_found")
+
+
+def test_the_inline_extension_settles_only_a_person_presented_at_the_hospital(api: Api) -> None:
+    c = Counter(api)
+    body = c.send("2207", {"data": visit_json(psn_no=ME)})
+    assert body["infcode"] == -1 and body["err_code"] == "not_presented"
+    two = Counter(api, "hospital2", HOSP2)
+    two.present()  # presented at the other hospital only
+    assert c.send("2207", {"data": visit_json(psn_no=ME)})["err_code"] == "not_presented"
+    c.present()
+    assert c.ok("2207", {"data": visit_json(psn_no=ME)})["setlinfo"]["psn_no"] == ME
 
 
 # ---------------------------------------------------------------------------- sign-in

@@ -104,6 +104,7 @@ enc_presented = Table(
     Column("psn_no", String(30), nullable=False),
     Column("at", String(40), nullable=False),
 )
+Index("ix_enc_presented_psn", enc_presented.c.fixmedins_code, enc_presented.c.psn_no)
 
 enc_file = Table(
     "enc_file",

@@ -162,6 +162,26 @@ class EncounterStore:
                 )
             )
 
+    def present_many(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
+        """Bulk :meth:`presented`: (fixmedins_code, cert_type, cert_no, psn_no) rows (fixtures, benchmarks)."""
+        at = now_utc()
+        with self.engine.begin() as c:
+            c.execute(
+                enc_presented.insert(),
+                [
+                    {"digest": self._digest(f, t, n), "fixmedins_code": f, "psn_no": p, "at": at}
+                    for f, t, n, p in rows
+                ],
+            )
+
+    def presented_at(self, fixmedins_code: str, psn_no: str) -> bool:
+        """Whether any credential of ``psn_no`` was presented at ``fixmedins_code``."""
+        q = sa.select(enc_presented.c.digest).where(
+            enc_presented.c.fixmedins_code == fixmedins_code, enc_presented.c.psn_no == psn_no
+        )
+        with self.engine.connect() as c:
+            return c.execute(q.limit(1)).first() is not None
+
     def presented_psn(self, fixmedins_code: str, cert_type: str, cert_no: str) -> str | None:
         """The person a credential presented at ``fixmedins_code`` named, if it was presented there."""
         digest = self._digest(fixmedins_code, cert_type, cert_no)

@@ -33,6 +33,15 @@ def _settle(pre: bool) -> Handler:
     def handler(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         data = national.data_of(env)
         visit = sio.parse_visit(data)
+        if p.role == "institution" and not flow.store_of(request).presented_at(
+            p.fixmedins_code or "", visit.psn_no
+        ):
+            raise EnvelopeError(
+                "psn_no",
+                "该人员未在本机构出示就诊凭证（请先做 1101 人员信息获取） "
+                "no credential of this person was presented here (1101 first)",
+                "not_presented",
+            )
         if env.fixmedins_code and env.fixmedins_code != visit.fixmedins_code:
             raise EnvelopeError(
                 "fixmedins_code", f"envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}", "mismatch"

@@ -110,9 +110,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_enc_visit_inst", "enc_visit", ["fixmedins_code", "ipt_otp_no"])
     op.create_index("ix_enc_line_setl", "enc_line", ["setl_id"])
+    op.create_index("ix_enc_presented_psn", "enc_presented", ["fixmedins_code", "psn_no"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_enc_presented_psn", "enc_presented")
     op.drop_index("ix_enc_line_setl", "enc_line")
     op.drop_index("ix_enc_visit_inst", "enc_visit")
     op.drop_table("enc_institution")
