@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_api_support import CERT_ME, HOSP, HOSP2, ME, PARENT, Api, build_api, new_msgid, visit_json
+from test_api_support import CERT_ME, HOSP, HOSP2, ME, PARENT, Api, build_api, visit_json
 
 from yibao.encounter.schema import enc_presented
 from yibao.encounter.store import EncounterStore, Institution
@@ -35,6 +35,15 @@ def api(tmp_path: Path) -> Iterator[Api]:
         yield a
 
 
+_SERIAL = [0]
+
+
+def msgid_of(code: str) -> str:
+    """定点医药机构编号(12) + yyyyMMddHHmmss(14) + 顺序号(4)."""
+    _SERIAL[0] += 1
+    return f"{code}{dt.datetime.now():%Y%m%d%H%M%S}{_SERIAL[0] % 10_000:04d}"
+
+
 class Counter:
     """One hospital's counter: signs in, sends envelopes with its sign_no, keeps msgids."""
 
@@ -44,7 +53,7 @@ class Counter:
     def send(self, infno: str, payload: dict[str, Any], msgid: str | None = None) -> dict[str, Any]:
         env = {
             "infno": infno,
-            "msgid": msgid or new_msgid(self.code),
+            "msgid": msgid or msgid_of(self.code),
             "mdtrtarea_admvs": "610100",
             "insuplc_admdvs": "610100",
             "recer_sys_code": "YBXT",
@@ -53,6 +62,8 @@ class Counter:
             "opter": "001",
             "opter_name": "收费员",
             "fixmedins_code": self.code,
+            "fixmedins_name": "医院",
+            "inf_time": "2025-05-03 09:00:00",
             "sign_no": self.sign_no,
             "input": payload,
         }
@@ -485,6 +496,10 @@ def test_a_stay_over_new_year_settles_in_the_discharge_year_and_follows_the_stat
 def test_flow_input_is_checked_against_the_field_tables(api: Api) -> None:
     c = Counter(api)
     c.sign_in()
+    bad = c.send(
+        "2202", {"data": {"psn_no": ME, "mdtrt_id": "x", "ipt_otp_no": "x"}}, msgid=HOSP + "not-a-time"
+    )
+    assert bad["infcode"] == -1 and bad["err_field"] == "envelope.msgid"
     body = c.refused(
         "1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "x" * 51, "psn_name": "a"}}, "length"
     )

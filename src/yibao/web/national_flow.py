@@ -22,7 +22,7 @@ from typing import Any, cast
 from fastapi import Request
 
 from hissim.spec import Spec, load_spec
-from hissim.validate import check_node
+from hissim.validate import check_fields, check_msgid, check_node
 from yibao import fields
 from yibao.access.principal import SETTLING_ROLES, Forbidden, Principal
 from yibao.encounter import core
@@ -136,9 +136,27 @@ def _inst_code(p: Principal, env: Envelope) -> str:
     return code
 
 
+def check_envelope(env: Envelope) -> None:
+    """The envelope of a visit-flow transaction against the envelope table (required fields, lengths, the
+    opter_type code, inf_time's format) and its msgid's layout (institution code + time + serial)."""
+    if env.infno not in NEEDS_SIGN_NO and env.infno not in ("9001", "9002"):
+        return
+    given = env.model_dump(exclude_unset=True)
+    fields_ = [f for f in spec().request_envelope if f.name not in ("input", "sign_no")]
+    problems = check_fields(fields_, given, "envelope", spec().codes)
+    if env.fixmedins_code:
+        problems += check_msgid(env.msgid, env.fixmedins_code)
+    if problems:
+        first = problems[0]
+        more = f"（另有 {len(problems) - 1} 处）" if len(problems) > 1 else ""
+        raise EnvelopeError(first.path, first.reason + more, first.code)
+
+
 def check_sign(request: Request, p: Principal, env: Envelope) -> None:
     """An institution signs in (9001) before business: later calls carry a sign_no it holds, not signed
-    out.  The inline extension (2206/2207 with lines), 1101, 2601 and 3201 check one when sent."""
+    out.  The inline extension (2206/2207 with lines), 1101, 2601 and 3201 check one when sent.  The
+    envelope of a visit-flow transaction is checked against its table first."""
+    check_envelope(env)
     if p.role != "institution" or env.infno in ("9001",):
         return
     if not env.sign_no:
