@@ -14,6 +14,7 @@ import binascii
 import datetime as dt
 import functools
 import io
+import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -136,6 +137,24 @@ def _inst_code(p: Principal, env: Envelope) -> str:
     return code
 
 
+SIGN_CACHE_SECONDS = 5.0  # a sign-out reaches the other worker processes within this time
+_SIGNS: dict[str, tuple[float, tuple[str, str, str | None] | None]] = {}
+
+
+def _sign_of(request: Request, sign_no: str) -> tuple[str, str, str | None] | None:
+    """(institution, operator, sign-out time) of a sign_no, remembered briefly (one read per sign_no and
+    few seconds instead of one per transaction)."""
+    now = time.monotonic()
+    hit = _SIGNS.get(sign_no)
+    if hit is not None and now - hit[0] < SIGN_CACHE_SECONDS:
+        return hit[1]
+    found = store_of(request).sign(sign_no)
+    if len(_SIGNS) > 10_000:
+        _SIGNS.clear()
+    _SIGNS[sign_no] = (now, found)
+    return found
+
+
 def check_envelope(env: Envelope) -> None:
     """The envelope of a visit-flow transaction against the envelope table (required fields, lengths, the
     opter_type code, inf_time's format) and its msgid's layout (institution code + time + serial)."""
@@ -165,7 +184,7 @@ def check_sign(request: Request, p: Principal, env: Envelope) -> None:
                 "sign_no", "未签到：请先做 9001 签到 not signed in (9001 first)", "not_signed_in"
             )
         return
-    found = store_of(request).sign(env.sign_no)
+    found = _sign_of(request, env.sign_no)
     if found is None or found[0] != p.fixmedins_code:
         raise EnvelopeError("sign_no", "签到编号无效 unknown sign_no", "not_signed_in")
     if found[2] is not None:
@@ -313,6 +332,7 @@ def _9002(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     when = now_text()
     if found[2] is None:
         st.sign_out(_s(node, "sign_no"), when)
+    _SIGNS.pop(_s(node, "sign_no"), None)
     return {"signoutoutb": {"sign_time": found[2] or when}}
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from yibao.access.principal import Forbidden, Principal
 from yibao.errors import FieldError
@@ -226,7 +227,7 @@ async def transaction(
     request: Request, p: Annotated[Principal, Depends(current_principal_async)]
 ) -> Response:
     """One national-style transaction, dispatched by ``infno`` (docs/NATIONAL_INTERFACE.md lists them)."""
-    return _run(request, p, await _envelope(request, None))
+    return await run_in_threadpool(_run, request, p, await _envelope(request, None))
 
 
 @router.post(
@@ -239,4 +240,4 @@ async def transaction(
 async def transaction_by_path(
     infno: str, request: Request, p: Annotated[Principal, Depends(current_principal_async)]
 ) -> Response:
-    return _run(request, p, await _envelope(request, infno))
+    return await run_in_threadpool(_run, request, p, await _envelope(request, infno))
