@@ -6,6 +6,10 @@ the settlement, so an explanation can be rebuilt years later with better wording
 
 Stored form: a JSON object per step with a ``kind`` and the record's fields.  Settlements stored before
 the records were typed hold positional lists; :func:`step_from_json` reads both.
+
+The records are slotted dataclasses but not frozen: the engine builds several per visit on its hot path, and a
+frozen dataclass pays an ``object.__setattr__`` per field (about a fifth of the engine's time per visit).  Nothing
+mutates a step after the engine appends it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ class FundDetailLike(Protocol):
     def setl_proc_info(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NoBenefit:
     """The scheme has no pooled-fund benefit for this visit type: the funds pay nothing."""
 
@@ -31,7 +35,7 @@ class NoBenefit:
     med_type: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BasicFund:
     """The basic pooled fund (统筹基金): deductible (起付线), ratio (支付比例) and annual cap (封顶线)."""
 
@@ -50,7 +54,7 @@ class BasicFund:
     locality: str  # effective locality (local / remote_filed / remote_unfiled)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Layer:
     """A later layer (大额补助, 大病保险, 医疗救助 …) paying on what earlier funds left."""
 
@@ -66,7 +70,7 @@ class Layer:
     includes_preselfpay: bool = False  # the base included pay-first (先行自付) amounts
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Account:
     """The personal account (个人账户), own or a family member's (家庭共济)."""
 
@@ -77,7 +81,7 @@ class Account:
     family: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuditSummary:
     """The in-event audit (事中审核) ran: how many findings, how many lines it kept from the funds."""
 
@@ -86,7 +90,7 @@ class AuditSummary:
     blocked_lines: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuditFindingStep:
     """One in-event finding, kept so a stored settlement still says why a line was not paid."""
 
