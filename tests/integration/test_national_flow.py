@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -508,3 +509,27 @@ def test_flow_input_is_checked_against_the_field_tables(api: Api) -> None:
     c.refused("2207", settle_in("x", "1.00", "B", acct_used_flag="2"), "code_table")
     c.refused("2207", settle_in("x", "abc", "B"), "type")
     assert PARENT  # the second person exists for the permission tests; unused here
+
+
+def test_two_settlements_racing_for_one_batch_leave_one_in_force(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = Counter(api)
+    c.sign_in()
+    c.present()
+    mdtrt_id = c.register()
+    c.ok("2204", {"feedetail": [fee(mdtrt_id, "1", 0, "B1")]})
+    first = c.ok("2207", settle_in(mdtrt_id, "30.00", "B1"))["setlinfo"]
+    # the second request read the lines before the first marked them (a stale read, as under a race)
+    real = EncounterStore.lines
+
+    def stale(self: EncounterStore, mdtrt: str, *, live_only: bool = True) -> list[Any]:
+        return [replace(ln, setl_id=None) for ln in real(self, mdtrt, live_only=live_only)]
+
+    monkeypatch.setattr(EncounterStore, "lines", stale)
+    body = c.send("2207", settle_in(mdtrt_id, "30.00", "B1"))
+    assert body["infcode"] == -1 and body["err_code"] == "taken"
+    monkeypatch.undo()
+    with Ledger.open(api.url) as led:
+        active = [s for s in led.list_settlements(ME, 100) if s.mdtrt_id == mdtrt_id and s.active]
+    assert [s.setl_id for s in active] == [first["setl_id"]]

@@ -10,7 +10,8 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,9 +116,23 @@ class EncounterStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        """A write transaction; a unique key taken meanwhile by a concurrent request (the same msgid, the
+        same feedetl_sn) is a refusal naming it, not a server error."""
+        try:
+            with self.engine.begin() as c:
+                yield c
+        except sa.exc.IntegrityError:
+            raise EncounterError(
+                "msgid",
+                "同一报文或明细正由另一笔交易处理 the same message or line is being processed",
+                "duplicate",
+            ) from None
+
     # ------------------------------------------------------------------ reference data
     def add_institution(self, inst: Institution) -> None:
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(enc_institution.delete().where(enc_institution.c.fixmedins_code == inst.fixmedins_code))
             c.execute(
                 enc_institution.insert().values(
@@ -135,7 +150,7 @@ class EncounterStore:
 
     def add_card(self, card_no: str, card_sn: str, psn_no: str) -> None:
         """Register a social-security card (社会保障卡) of ``psn_no``."""
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(enc_card.delete().where(enc_card.c.card_no == card_no))
             c.execute(
                 enc_card.insert().values(card_no=card_no, card_sn=card_sn, psn_no=psn_no, status="valid")
@@ -154,7 +169,7 @@ class EncounterStore:
     def presented(self, fixmedins_code: str, cert_type: str, cert_no: str, psn_no: str) -> None:
         """Record that a credential naming ``psn_no`` was presented (1101) at ``fixmedins_code``."""
         digest = self._digest(fixmedins_code, cert_type, cert_no)
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(enc_presented.delete().where(enc_presented.c.digest == digest))
             c.execute(
                 enc_presented.insert().values(
@@ -165,7 +180,7 @@ class EncounterStore:
     def present_many(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
         """Bulk :meth:`presented`: (fixmedins_code, cert_type, cert_no, psn_no) rows (fixtures, benchmarks)."""
         at = now_utc()
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(
                 enc_presented.insert(),
                 [
@@ -192,7 +207,7 @@ class EncounterStore:
     # ------------------------------------------------------------------ sign-in
     def sign_in(self, fixmedins_code: str, opter: str, when: str) -> str:
         sign_no = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(
                 enc_sign.insert().values(
                     sign_no=sign_no, fixmedins_code=fixmedins_code, opter=opter, sign_time=when
@@ -207,7 +222,7 @@ class EncounterStore:
         return None if r is None else (r.fixmedins_code, r.opter, r.signout_time)
 
     def sign_out(self, sign_no: str, when: str) -> None:
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(enc_sign.update().where(enc_sign.c.sign_no == sign_no).values(signout_time=when))
 
     # ------------------------------------------------------------------ messages
@@ -272,7 +287,7 @@ class EncounterStore:
             return c.execute(q.limit(1)).first() is not None
 
     def create_visit(self, v: VisitRecord, msg: Message | None) -> None:
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(
                 enc_visit.insert().values(
                     mdtrt_id=v.mdtrt_id,
@@ -311,7 +326,7 @@ class EncounterStore:
         if "info" in values:
             values["info"] = json.dumps(values["info"], ensure_ascii=False, default=str)
         values["updated"] = now_utc()
-        with self.engine.begin() as c:
+        with self._begin() as c:
             res = c.execute(
                 enc_visit.update()
                 .where(enc_visit.c.mdtrt_id == mdtrt_id, enc_visit.c.status == expect_status)
@@ -340,7 +355,7 @@ class EncounterStore:
 
     def add_lines(self, lines: Sequence[FeeLine], msg: Message | None) -> None:
         """Insert uploaded lines; a feedetl_sn already used in the visit (even cancelled) is refused."""
-        with self.engine.begin() as c:
+        with self._begin() as c:
             for mdtrt_id in {ln.mdtrt_id for ln in lines}:
                 sns = [ln.feedetl_sn for ln in lines if ln.mdtrt_id == mdtrt_id]
                 dup = c.execute(
@@ -386,7 +401,7 @@ class EncounterStore:
     ) -> int:
         """Cancel (``cancelled``) or restore (``live``) unsettled lines; returns how many changed."""
         sns = list(sns)
-        with self.engine.begin() as c:
+        with self._begin() as c:
             res = c.execute(
                 enc_line.update()
                 .where(
@@ -410,20 +425,28 @@ class EncounterStore:
         *,
         reversal_of: str = "",
     ) -> None:
-        """Lines taken by a settlement (``setl_id``) or freed again (None: cancelled or reversed)."""
-        with self.engine.begin() as c:
-            c.execute(
-                enc_line.update()
-                .where(enc_line.c.mdtrt_id == mdtrt_id, enc_line.c.feedetl_sn.in_(list(sns)))
-                .values(setl_id=setl_id)
-            )
+        """Lines taken by a settlement (``setl_id``) or freed again (None: cancelled or reversed).  Taking
+        lines only takes live unsettled ones: when another settlement took one meanwhile nothing changes
+        and :class:`EncounterError` ``taken`` is raised (the caller undoes its settlement)."""
+        sns = list(sns)
+        with self._begin() as c:
+            q = enc_line.update().where(enc_line.c.mdtrt_id == mdtrt_id, enc_line.c.feedetl_sn.in_(sns))
+            if setl_id is not None and not reversal_of:
+                q = q.where(enc_line.c.setl_id.is_(None), enc_line.c.status == LIVE)
+            res = c.execute(q.values(setl_id=setl_id))
+            if setl_id is not None and not reversal_of and res.rowcount != len(sns):
+                raise EncounterError(
+                    "input.data.mdtrt_id",
+                    "费用明细已被另一笔结算占用 the lines were settled by another request meanwhile",
+                    "taken",
+                )
             if reversal_of and msg is not None:
                 self.mark_reversed(c, reversal_of, msg.msgid)
             self._record(c, msg)
 
     def record(self, msg: Message, *, reversal_of: str = "") -> None:
         """Record a message (and, for a 2601, the reversal of ``reversal_of``) on its own."""
-        with self.engine.begin() as c:
+        with self._begin() as c:
             if reversal_of:
                 self.mark_reversed(c, reversal_of, msg.msgid)
             self._record(c, msg)
@@ -431,7 +454,7 @@ class EncounterStore:
     # ------------------------------------------------------------------ files
     def put_file(self, fixmedins_code: str, filename: str, content: bytes, kind: str) -> str:
         file_qury_no = "F" + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(7)
-        with self.engine.begin() as c:
+        with self._begin() as c:
             c.execute(
                 enc_file.insert().values(
                     file_qury_no=file_qury_no,

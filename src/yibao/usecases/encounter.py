@@ -516,12 +516,18 @@ def settle(
     answer = render(out, v)
     if not pre:
         sns = [ln.feedetl_sn for ln in take]
-        ctx.store.mark_settled(
-            mdtrt_id,
-            sns,
-            out.setl_id,
-            ctx.msg(answer, {"op": "settle", "mdtrt_id": mdtrt_id, "setl_id": out.setl_id, "sns": sns}),
-        )
+        try:
+            ctx.store.mark_settled(
+                mdtrt_id,
+                sns,
+                out.setl_id,
+                ctx.msg(answer, {"op": "settle", "mdtrt_id": mdtrt_id, "setl_id": out.setl_id, "sns": sns}),
+            )
+        except EncounterError as exc:
+            if exc.code == "taken" and not out.replayed:
+                # another request settled these lines meanwhile: undo this settlement (never twice paid)
+                settlement.reverse(ctx.led, ctx.caller, ctx.msgid, (ctx.msgid + "R")[:64])
+            raise
     return answer
 
 
