@@ -533,3 +533,52 @@ def test_two_settlements_racing_for_one_batch_leave_one_in_force(
     with Ledger.open(api.url) as led:
         active = [s for s in led.list_settlements(ME, 100) if s.mdtrt_id == mdtrt_id and s.active]
     assert [s.setl_id for s in active] == [first["setl_id"]]
+
+
+def test_malformed_inputs_of_every_flow_transaction_are_refused_never_a_server_error(api: Api) -> None:
+    from yibao.web.national_flow import HANDLERS, spec
+
+    c = Counter(api)
+    c.sign_in()
+    c.present()
+    mdtrt_id = c.register()
+    junk: list[Any] = [
+        {},
+        {"data": "x"},
+        {"data": []},
+        {"feedetail": [1, None]},
+        {"data": {"mdtrt_id": mdtrt_id}},
+    ]
+    for infno in sorted(HANDLERS):
+        tx = spec().tx(infno)
+        for node in tx.input:
+            row = {f.name: "9" * 60 for f in node.fields}
+            junk.append({node.name: [row] if node.kind == "list" else row})
+            ok_shape = {
+                f.name: ("2025-13-45 99:99:99" if f.type in ("date", "datetime") else "1")
+                for f in node.fields
+            }
+            junk.append({node.name: [ok_shape] if node.kind == "list" else ok_shape})
+        for payload in junk:
+            env = {
+                "infno": infno,
+                "msgid": msgid_of(HOSP),
+                "fixmedins_code": HOSP,
+                "fixmedins_name": "医院",
+                "mdtrtarea_admvs": "610100",
+                "recer_sys_code": "YBXT",
+                "infver": "V1.0",
+                "opter_type": "1",
+                "opter": "1",
+                "opter_name": "a",
+                "inf_time": "2025-05-03 09:00:00",
+                "sign_no": c.sign_no,
+                "input": payload,
+            }
+            r = api.client.post(f"/fsi/api/{infno}", json=env, headers=api.h("hospital"))
+            assert r.status_code in (200, 403), (infno, payload, r.text[:300])  # 403: may not read the person
+            body = r.json()
+            assert r.status_code == 403 or body["infcode"] == -1 or infno in ("9001", "9101"), (
+                infno,
+                payload,
+            )
