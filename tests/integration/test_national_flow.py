@@ -521,12 +521,13 @@ def test_two_settlements_racing_for_one_batch_leave_one_in_force(
     c.ok("2204", {"feedetail": [fee(mdtrt_id, "1", 0, "B1")]})
     first = c.ok("2207", settle_in(mdtrt_id, "30.00", "B1"))["setlinfo"]
     # the second request read the lines before the first marked them (a stale read, as under a race)
-    real = EncounterStore.lines
+    real = EncounterStore.snapshot
 
-    def stale(self: EncounterStore, mdtrt: str, *, live_only: bool = True) -> list[Any]:
-        return [replace(ln, setl_id=None) for ln in real(self, mdtrt, live_only=live_only)]
+    def stale(self: EncounterStore, msgid: str, mdtrt: str, *, with_lines: bool) -> Any:
+        m, v, _lines = real(self, msgid, mdtrt, with_lines=with_lines)
+        return m, v, [replace(ln, setl_id=None) for ln in EncounterStore.lines(self, mdtrt)]
 
-    monkeypatch.setattr(EncounterStore, "lines", stale)
+    monkeypatch.setattr(EncounterStore, "snapshot", stale)
     body = c.send("2207", settle_in(mdtrt_id, "30.00", "B1"))
     assert body["infcode"] == -1 and body["err_code"] == "taken"
     monkeypatch.undo()

@@ -241,6 +241,38 @@ class EncounterStore:
             r.reversed_by,
         )
 
+    def snapshot(
+        self, msgid: str, mdtrt_id: str, *, with_lines: bool
+    ) -> tuple[Message | None, VisitRecord | None, list[FeeLine]]:
+        """The message under ``msgid``, the visit and (``with_lines``) its live lines in one connection —
+        what most transactions read before they decide."""
+        with self.engine.connect() as c:
+            m = c.execute(sa.select(enc_msg).where(enc_msg.c.msgid == msgid)).first()
+            v = c.execute(sa.select(enc_visit).where(enc_visit.c.mdtrt_id == mdtrt_id)).first()
+            rows = (
+                c.execute(
+                    sa.select(enc_line)
+                    .where(enc_line.c.mdtrt_id == mdtrt_id, enc_line.c.status == LIVE)
+                    .order_by(enc_line.c.fee_ocur_time, enc_line.c.feedetl_sn)
+                ).all()
+                if with_lines and v is not None
+                else []
+            )
+        msg = (
+            None
+            if m is None
+            else Message(
+                m.msgid,
+                m.infno,
+                m.fixmedins_code,
+                m.request_key,
+                json.loads(m.answer),
+                json.loads(m.undo),
+                m.reversed_by,
+            )
+        )
+        return msg, None if v is None else _visit(v), [_line(r) for r in rows]
+
     @staticmethod
     def _record(c: sa.Connection, msg: Message | None) -> None:
         if msg is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from yibao.access.principal import SETTLING_ROLES, Forbidden, Principal
@@ -56,6 +56,7 @@ class Ctx:
     infno: str
     payload: Any  # the input, for the msgid's request digest
     audit: AuditHook | None = None
+    pre: dict[str, Any] = field(default_factory=dict)  # what prefetch() read, for this transaction only
 
     def msg(self, answer: dict[str, Any], undo: dict[str, Any] | None = None) -> Message:
         return Message(
@@ -83,9 +84,23 @@ def guard(ctx: Ctx) -> None:
     settlement.check_msgid(p, ctx.msgid)
 
 
+def prefetch(ctx: Ctx, mdtrt_id: str, *, with_lines: bool = False) -> None:
+    """Read the msgid's record, the visit and its lines at once (one connection, not three)."""
+    m, v, lines = ctx.store.snapshot(ctx.msgid, mdtrt_id, with_lines=with_lines)
+    ctx.pre.update(msg=m, visit=v, mdtrt_id=mdtrt_id)
+    if with_lines:
+        ctx.pre["lines"] = lines
+
+
+def live_lines(ctx: Ctx, mdtrt_id: str) -> list[FeeLine]:
+    if "lines" in ctx.pre and ctx.pre.get("mdtrt_id") == mdtrt_id:
+        return list(ctx.pre["lines"])
+    return ctx.store.lines(mdtrt_id)
+
+
 def replayed(ctx: Ctx) -> dict[str, Any] | None:
     """The answer already given to this msgid (a retry), or None; another input under it is refused."""
-    m = ctx.store.message(ctx.msgid)
+    m = ctx.pre["msg"] if "msg" in ctx.pre else ctx.store.message(ctx.msgid)
     if m is None:
         return None
     need(
@@ -255,7 +270,7 @@ def open_visit(
 
 
 def visit_of(ctx: Ctx, mdtrt_id: str, psn_no: str, kind: str) -> VisitRecord:
-    v = ctx.store.visit(mdtrt_id)
+    v = ctx.pre["visit"] if ctx.pre.get("mdtrt_id") == mdtrt_id else ctx.store.visit(mdtrt_id)
     need(v is not None, "input.data.mdtrt_id", f"就诊ID {mdtrt_id} 不存在", "unknown mdtrt_id", "not_found")
     assert v is not None
     core.check_owner(v, psn_no, ctx.fixmedins_code)
@@ -271,6 +286,7 @@ def visit_of(ctx: Ctx, mdtrt_id: str, psn_no: str, kind: str) -> VisitRecord:
 def close_visit(ctx: Ctx, mdtrt_id: str, psn_no: str, kind: str) -> dict[str, Any]:
     """2202 挂号撤销 / 2404 入院撤销: only a visit with no live lines and no settlement."""
     guard(ctx)
+    prefetch(ctx, mdtrt_id)
     again = replayed(ctx)
     if again is not None:
         return again
@@ -309,6 +325,7 @@ def update_info(
 ) -> dict[str, Any]:
     """2203 就诊信息上传 / 2403 入院信息变更: the medical type, diagnoses and the rest of the information."""
     guard(ctx)
+    prefetch(ctx, mdtrt_id)
     again = replayed(ctx)
     if again is not None:
         return again
@@ -336,6 +353,7 @@ def upload(
     need(bool(lines), "input.feedetail", "费用明细不能为空", "no fee lines", "missing")
     mdtrt_ids = {ln.mdtrt_id for ln in lines}
     need(len(mdtrt_ids) == 1, "input.feedetail", "一次上传只能属于一个就诊", "one visit per upload")
+    prefetch(ctx, lines[0].mdtrt_id)
     v = visit_of(ctx, lines[0].mdtrt_id, psn_nos[0] if psn_nos else "", kind)
     need(
         all(p == v.psn_no for p in psn_nos),
@@ -346,8 +364,9 @@ def upload(
     )
     catalogue = ctx.book.for_date(v.begin_date).catalogue
     again = replayed(ctx)
-    if again is not None:
-        return [(ln, catalogue.get(ln.med_list_codg)) for ln in lines]
+    if again is not None:  # a retry: answer the lines as stored
+        stored = {ln.feedetl_sn: ln for ln in ctx.store.lines(v.mdtrt_id, live_only=False)}
+        return [(stored.get(ln.feedetl_sn, ln), catalogue.get(ln.med_list_codg)) for ln in lines]
     ok = v.status == REGISTERED if kind == OUTPATIENT else v.status == ADMITTED
     need(
         ok, "input.feedetail.mdtrt_id", f"就诊状态为 {v.status}，不能上传明细", "the visit takes no lines now"
@@ -375,6 +394,7 @@ def cancel_lines(
 ) -> dict[str, Any]:
     """2205 (a charge batch, ``0000`` all) / 2302 (one line, ``0000`` all): unsettled lines only."""
     guard(ctx)
+    prefetch(ctx, mdtrt_id, with_lines=True)
     again = replayed(ctx)
     if again is not None:
         return again
@@ -386,7 +406,7 @@ def cancel_lines(
         "已出院，请先撤销出院",
         "discharged: cancel the discharge first",
     )
-    live = ctx.store.lines(mdtrt_id)
+    live = live_lines(ctx, mdtrt_id)
     if kind == OUTPATIENT:
         chosen = [ln for ln in live if batch in (ALL_BATCHES, ln.chrg_bchno)]
         where = "input.data.chrg_bchno"
@@ -415,6 +435,7 @@ def discharge(
 ) -> dict[str, Any]:
     """2402 出院办理."""
     guard(ctx)
+    prefetch(ctx, mdtrt_id)
     again = replayed(ctx)
     if again is not None:
         return again
@@ -447,6 +468,7 @@ def discharge(
 def undischarge(ctx: Ctx, mdtrt_id: str, psn_no: str) -> dict[str, Any]:
     """2405 出院撤销: only when no settlement of the stay is in force."""
     guard(ctx)
+    prefetch(ctx, mdtrt_id)
     again = replayed(ctx)
     if again is not None:
         return again
@@ -501,12 +523,13 @@ def settle(
     """2206 / 2207 (one charge batch) and 2303 / 2304 (the stay): ``medfee_sumamt`` must equal the
     uploaded lines; the visit goes through the one settle path; the lines then carry the setl_id."""
     guard(ctx)
+    prefetch(ctx, mdtrt_id, with_lines=True)
     if not pre:
         again = replayed(ctx)
         if again is not None:
             return again
     v = visit_of(ctx, mdtrt_id, psn_no, kind)
-    take = core.settle_lines(v, ctx.store.lines(mdtrt_id), chrg_bchno, mid_stay=mid_stay)
+    take = core.settle_lines(v, live_lines(ctx, mdtrt_id), chrg_bchno, mid_stay=mid_stay)
     core.check_total(declared, take)
     end = v.end_date if v.kind == INPATIENT and not mid_stay else None
     if v.kind == INPATIENT and mid_stay:

@@ -537,8 +537,7 @@ def _upload(kind: str) -> Handler:
         lines, psn_nos = _lines(env, kind)
         led = locked_ledger(request)
         done = uc.upload(_ctx(request, p, env, led, env.input), kind, [ln for ln in lines], psn_nos)
-        stored = {ln.feedetl_sn: ln for ln in store_of(request).lines(lines[0].mdtrt_id, live_only=False)}
-        return {"result": [core.fee_result(stored.get(ln.feedetl_sn, ln), item) for ln, item in done]}
+        return {"result": [core.fee_result(ln, item) for ln, item in done]}
 
     return handler
 
