@@ -258,6 +258,26 @@ def test_a_hospital_cannot_open_or_settle_a_visit_of_a_person_not_presented_ther
     two.refused("2204", {"feedetail": [fee(mdtrt_id, "1", 0, "B1")]}, "not_found")
     two.refused("2207", settle_in(mdtrt_id, "30.00", "B1"), "not_found")
     two.refused("5204", {"data": {"psn_no": ME, "mdtrt_id": mdtrt_id}}, "not_found")
+    env = {
+        "infno": "5206",
+        "msgid": msgid_of(HOSP2),
+        "fixmedins_code": HOSP2,
+        "fixmedins_name": "二院",
+        "mdtrtarea_admvs": "610100",
+        "recer_sys_code": "YBXT",
+        "infver": "V1.0",
+        "opter_type": "1",
+        "opter": "1",
+        "opter_name": "a",
+        "inf_time": "2025-05-03 09:00:00",
+        "sign_no": two.sign_no,
+        "input": {"data": {"psn_no": ME}},
+    }
+    r = api.client.post("/fsi/api/5206", json=env, headers=api.h("hospital2"))
+    assert (
+        r.status_code == 403
+    )  # no visit of this person at hospital 2: its accumulators are not its business
+    assert one.ok("5206", {"data": {"psn_no": ME}})["cuminfo"] is not None
 
 
 def test_the_inline_extension_settles_only_a_person_presented_at_the_hospital(api: Api) -> None:
