@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     rule library's single-visit rules inside 2206/2207 and ``yibao settle``.
     ``audit_library`` / ``audit_knowledge``: the bureau's rule library file and knowledge-table directory
     (default: the shipped EXAMPLE ones).  A ``physicians.csv`` in the knowledge directory is the 医保医师库
-    the title rule checks against."""
+    the title rule checks against.  ``national_signtype`` (``SM3`` / ``SM2``): the region requires every
+    national envelope signed (``cainfo``); SM2 keys are the institutions' registered public keys.  Without
+    it a ``cainfo`` that is sent is still verified."""
 
     model_config = SettingsConfigDict(env_prefix="YIBAO_", frozen=True, extra="forbid")
 
@@ -42,6 +44,9 @@ class Settings(BaseSettings):
     audit_in_event: bool = True
     audit_library: str | None = None
     audit_knowledge: str | None = None
+    national_signtype: str = (
+        ""  # "" | SM3 | SM2: every national envelope must carry a valid cainfo of this type
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -603,3 +603,48 @@ def test_malformed_inputs_of_every_flow_transaction_are_refused_never_a_server_e
                 infno,
                 payload,
             )
+
+
+def test_signed_envelopes_are_verified_and_required_where_the_region_says_so(api: Api) -> None:
+    from hissim.envelope import Sm2Signer, Sm3Signer, canonical_bytes, sm2_keypair
+
+    def post(signer: Any, tamper: bool = False) -> dict[str, Any]:
+        env: dict[str, Any] = {
+            "infno": "9001",
+            "msgid": msgid_of(HOSP),
+            "mdtrtarea_admvs": "610100",
+            "recer_sys_code": "YBXT",
+            "infver": "V1.0",
+            "opter_type": "1",
+            "opter": "001",
+            "opter_name": "收费员",
+            "fixmedins_code": HOSP,
+            "fixmedins_name": "医院",
+            "inf_time": "2025-05-03 09:00:00",
+            "input": {"signIn": {"opter_no": "001", "mac": "00-00", "ip": "127.0.0.1"}},
+        }
+        if signer is not None:
+            env["signtype"] = signer.signtype
+            env["cainfo"] = signer.sign(canonical_bytes(env))
+        if tamper:
+            env["opter"] = "002"
+        return dict(api.client.post("/fsi/api/9001", json=env, headers=api.h("hospital")).json())
+
+    assert post(None)["infcode"] == 0  # no region requirement: unsigned is fine
+    assert post(Sm3Signer())["infcode"] == 0
+    assert post(Sm3Signer(), tamper=True)["err_code"] == "signature"  # a sent cainfo is always verified
+    app = api.client.app
+    app.state.settings = app.state.settings.model_copy(update={"national_signtype": "SM3"})  # type: ignore[attr-defined]
+    assert post(None)["err_code"] == "signature"
+    assert post(Sm3Signer())["infcode"] == 0
+    private, public = sm2_keypair()
+    app.state.settings = app.state.settings.model_copy(update={"national_signtype": "SM2"})  # type: ignore[attr-defined]
+    assert post(Sm2Signer(private, public))["err_code"] == "signature"  # no key registered yet
+    with Ledger.open(api.url) as led:
+        st = EncounterStore.open(led.sa_url)
+    st.add_institution(Institution(HOSP, "一院", "3", "610100", public))
+    st.close()
+    assert post(Sm2Signer(private, public))["infcode"] == 0
+    other, other_pub = sm2_keypair()
+    assert post(Sm2Signer(other, other_pub))["err_code"] == "signature"
+    assert post(Sm3Signer())["err_code"] == "signature"

@@ -124,4 +124,5 @@ enc_institution = Table(
     Column("fixmedins_name", String(200), nullable=False),
     Column("hosp_lv", String(6), nullable=False),
     Column("admdvs", String(6), nullable=False),
+    Column("sm2_public_key", String(130)),  # hex x‖y: verifies the institution's SM2-signed envelopes
 )

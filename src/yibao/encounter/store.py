@@ -59,6 +59,7 @@ class Institution:
     fixmedins_name: str
     hosp_lv: str
     admdvs: str
+    sm2_public_key: str = ""
 
 
 def _visit(r: Any) -> VisitRecord:
@@ -140,13 +141,16 @@ class EncounterStore:
                     fixmedins_name=inst.fixmedins_name,
                     hosp_lv=inst.hosp_lv,
                     admdvs=inst.admdvs,
+                    sm2_public_key=inst.sm2_public_key or None,
                 )
             )
 
     def institution(self, code: str) -> Institution | None:
         with self.engine.connect() as c:
             r = c.execute(sa.select(enc_institution).where(enc_institution.c.fixmedins_code == code)).first()
-        return None if r is None else Institution(r.fixmedins_code, r.fixmedins_name, r.hosp_lv, r.admdvs)
+        if r is None:
+            return None
+        return Institution(r.fixmedins_code, r.fixmedins_name, r.hosp_lv, r.admdvs, r.sm2_public_key or "")
 
     def add_card(self, card_no: str, card_sn: str, psn_no: str) -> None:
         """Register a social-security card (社会保障卡) of ``psn_no``."""

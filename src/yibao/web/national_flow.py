@@ -171,11 +171,42 @@ def check_envelope(env: Envelope) -> None:
         raise EnvelopeError(first.path, first.reason + more, first.code)
 
 
+def check_signature(request: Request, env: Envelope) -> None:
+    """``cainfo`` / ``signtype``: required when the region says so (``national_signtype``), verified
+    whenever sent.  The signed bytes are the envelope without ``cainfo`` and ``signtype``, keys sorted,
+    compact JSON, UTF-8 (amounts as the text they were sent as); SM3 → the hex digest, SM2 → the hex
+    signature (SM3, default user id) under the institution's registered public key."""
+    required = str(getattr(request.app.state.settings, "national_signtype", "") or "")
+    if not env.cainfo and not required:
+        return
+    if required and env.signtype != required:
+        raise EnvelopeError(
+            "signtype", f"本地区要求 {required} 签名 the region requires {required} signatures", "signature"
+        )
+    if env.signtype not in ("SM3", "SM2"):
+        raise EnvelopeError(
+            "signtype", f"签名类型 {env.signtype!r} 不支持（SM3、SM2） unsupported signtype", "signature"
+        )
+    key = ""
+    if env.signtype == "SM2":
+        inst = store_of(request).institution(env.fixmedins_code)
+        key = inst.sm2_public_key if inst is not None else ""
+        if not key:
+            raise EnvelopeError(
+                "cainfo", "机构未登记 SM2 公钥 no SM2 key registered for the institution", "signature"
+            )
+    from hissim.envelope import verify_cainfo
+
+    if not verify_cainfo(env.model_dump(exclude_unset=True), key or None):
+        raise EnvelopeError("cainfo", "数字签名验证失败 the signature does not verify", "signature")
+
+
 def check_sign(request: Request, p: Principal, env: Envelope) -> None:
     """An institution signs in (9001) before business: later calls carry a sign_no it holds, not signed
     out.  The inline extension (2206/2207 with lines), 1101, 2601 and 3201 check one when sent.  The
-    envelope of a visit-flow transaction is checked against its table first."""
+    envelope of a visit-flow transaction is checked against its table and its signature first."""
     check_envelope(env)
+    check_signature(request, env)
     if p.role != "institution" or env.infno in ("9001",):
         return
     if not env.sign_no:

@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.Column("fixmedins_name", sa.String(200), nullable=False),
         sa.Column("hosp_lv", sa.String(6), nullable=False),
         sa.Column("admdvs", sa.String(6), nullable=False),
+        sa.Column("sm2_public_key", sa.String(130)),
     )
     op.create_index("ix_enc_visit_inst", "enc_visit", ["fixmedins_code", "ipt_otp_no"])
     op.create_index("ix_enc_line_setl", "enc_line", ["setl_id"])
