@@ -648,3 +648,22 @@ def test_signed_envelopes_are_verified_and_required_where_the_region_says_so(api
     other, other_pub = sm2_keypair()
     assert post(Sm2Signer(other, other_pub))["err_code"] == "signature"
     assert post(Sm3Signer())["err_code"] == "signature"
+
+
+def test_2001_checks_the_benefit_of_a_presented_person(api: Api) -> None:
+    c = Counter(api)
+    c.sign_in()
+    data = {
+        "psn_no": ME,
+        "insutype": "310",
+        "fixmedins_code": HOSP,
+        "med_type": "21",
+        "begntime": "2025-05-03 09:00:00",
+    }
+    c.refused("2001", {"data": data}, "not_presented")
+    c.present()
+    rows = c.ok("2001", {"data": data})["trtinfo"]
+    assert rows and {r["psn_no"] for r in rows} == {ME}
+    assert {r["trt_enjymnt_flag"] for r in rows} <= {"0", "1"}
+    # this person is not in the enrolment registry: no benefit is enjoyed, and the reason is given
+    assert all(r["trt_enjymnt_flag"] == "0" and r["trt_chk_rslt"] for r in rows)

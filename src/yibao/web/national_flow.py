@@ -14,6 +14,7 @@ import binascii
 import datetime as dt
 import functools
 import io
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -50,7 +51,7 @@ Handler = Callable[[Request, Principal, Envelope], dict[str, Any]]
 
 # transactions that need a sign_no from 9001 (an institution's later calls)
 NEEDS_SIGN_NO = frozenset(
-    "2201 2202 2203 2204 2205 2301 2302 2303 2304 2305 2401 2402 2403 2404 2405 3202 3203 5203 5204 5206 "
+    "2001 2201 2202 2203 2204 2205 2301 2302 2303 2304 2305 2401 2402 2403 2404 2405 3202 3203 5203 5204 5206 "
     "9101 9102".split()
 )
 
@@ -404,6 +405,58 @@ def _1101(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     out.pop("family_psn_nos", None)  # a hospital learns nothing of the family from a card
     out["baseinfo"]["certno"] = mask_certno(pers.certno)
     return out
+
+
+# ---------------------------------------------------------------------------------------- 2001
+_ENROL_LOCK = threading.Lock()
+
+
+def _enrolment(request: Request) -> Any:
+    """The process's enrolment registry (one connection, used under a lock), or None when the region
+    has no enrolment policy."""
+    with _ENROL_LOCK:
+        if not hasattr(request.app.state, "enrolment"):
+            from yibao.enrolment.policy import policy_for_region
+            from yibao.enrolment.store import EnrolmentStore
+            from yibao.policy.loader import load_region
+
+            settings = request.app.state.settings
+            pol = policy_for_region(load_region(settings.region_path()))
+            request.app.state.enrolment = (
+                None if pol is None else EnrolmentStore(request.app.state.ledger.sa_url, pol, migrate=False)
+            )
+        return request.app.state.enrolment
+
+
+def _2001(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
+    """2001 人员待遇享受检查 from the enrolment registry (waiting periods, paused insurance, the account);
+    an institution checks only a person whose credential was presented there."""
+    check_input("2001", env.input)
+    d = data_of(env)
+    code = _inst_code(p, env)
+    psn_no = _s(d, "psn_no")
+    if p.role == "institution" and not store_of(request).presented_at(code, psn_no):
+        raise EnvelopeError(
+            "input.data.psn_no",
+            "该人员未在本机构出示就诊凭证（请先做 1101） not presented here",
+            "not_presented",
+        )
+    from yibao.enrolment.check import NOT_ENROLLED, check, trtinfo_2001
+
+    day = fields.parse_date(d.get("begntime"), "input.data.begntime")
+    reg = _enrolment(request)
+    if reg is None:
+        raise EnvelopeError(
+            "input.data.psn_no",
+            "本统筹区未配置参保政策，无法做待遇检查 no enrolment policy here",
+            "no_policy",
+        )
+    with _ENROL_LOCK:
+        rec = reg.person(psn_no)
+        status = reg.status(psn_no) if rec is not None else None
+    e = check(status, day, _s(d, "med_type")) if status is not None else NOT_ENROLLED
+    idents = rec.facts.identities_on(day) if rec is not None else frozenset()
+    return {"trtinfo": trtinfo_2001(psn_no, e, identities=idents, insutype=_s(d, "insutype"))}
 
 
 # ---------------------------------------------------------------------------------------- visits
@@ -1057,6 +1110,7 @@ HANDLERS: dict[str, Handler] = {
     "9001": _9001,
     "9002": _9002,
     "1101": _1101,
+    "2001": _2001,
     "2201": _open(OUTPATIENT),
     "2202": _close(OUTPATIENT),
     "2203": _2203,
