@@ -33,6 +33,7 @@ def test_a_full_simulated_day_passes_every_check(tmp_path: Path) -> None:
         "2207",
         "2208",
         "2601",
+        "2001",
         "2401",
         "2403",
         "2301",

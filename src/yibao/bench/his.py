@@ -188,6 +188,7 @@ def play(
         check_every=check_every,
         login=("/auth/login", prep.username, prep.password),
         clearing=True,
+        treatment_check=True,
     )
     return run_day(cfg), cfg
 

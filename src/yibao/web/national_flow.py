@@ -456,7 +456,10 @@ def _2001(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         status = reg.status(psn_no) if rec is not None else None
     e = check(status, day, _s(d, "med_type")) if status is not None else NOT_ENROLLED
     idents = rec.facts.identities_on(day) if rec is not None else frozenset()
-    return {"trtinfo": trtinfo_2001(psn_no, e, identities=idents, insutype=_s(d, "insutype"))}
+    rows = trtinfo_2001(psn_no, e, identities=idents, insutype=_s(d, "insutype"))
+    for r in rows:  # no status known (not enrolled): the answer covers the day checked
+        r["begndate"] = r.get("begndate") or day.isoformat()
+    return {"trtinfo": rows}
 
 
 # ---------------------------------------------------------------------------------------- visits
