@@ -41,6 +41,7 @@ def _enrol(api: Api, tmp_path: Path) -> None:
     assert policy is not None
     with EnrolmentStore(api.url, policy, migrate=False) as store:
         store.import_collection(f)
+    api.client.app.state.eligibility.refresh()  # type: ignore[attr-defined]  # seen at once, not within seconds
 
 
 def test_without_enrolment_data_everyone_known_settles_as_before(api: Api) -> None:
