@@ -187,3 +187,34 @@ def test_fund_income_comes_from_the_recorded_premiums_once_there_are_any(api: Ap
     assert set(inc["fund_pay_type"].to_list()) == {"390100", "390200"}
     earlier = fund_income(api.url, loaded, 2024)
     assert earlier is not None and set(earlier["month"].to_list()) == {"2024-10"}
+
+
+@pytest.mark.postgres
+def test_the_check_on_postgres(tmp_path: Path) -> None:
+    from ledger_support import create_pg_database, drop_pg_database
+
+    name, url = create_pg_database()
+    try:
+        gen = build_api(url)
+        api = next(gen)
+        try:
+            assert api.settle(psn_no=STRANGER)  # no enrolment data yet: as before
+            _enrol(api, tmp_path)
+            body = api.tx("hospital", "2207", visit_json(psn_no=STRANGER), new_msgid()).json()
+            assert body["infcode"] == -1 and body["err_code"] == "not_enrolled"
+            info = api.settle(psn_no=PARENT)["setlinfo"]
+            assert float(info["fund_pay_sumamt"]) == 0 and info["psn_part_amt"] == info["medfee_sumamt"]
+            assert float(api.settle(psn_no=ME)["setlinfo"]["fund_pay_sumamt"]) > 0
+            r = api.tx(
+                "hospital", "2001", {"psn_no": PARENT, "begntime": "2025-05-03", "med_type": "21"}
+            ).json()
+            assert r["output"]["check"]["reason_code"] == "waiting_period"
+            page = api.client.get(
+                "/dashboard/enrolment?year=2025&on=2025-05-03",
+                headers={**api.h("auditor"), "accept": "text/html"},
+            )
+            assert page.status_code == 200 and "雁塔区" in page.text and "待遇等待期" in page.text
+        finally:
+            gen.close()
+    finally:
+        drop_pg_database(name)
