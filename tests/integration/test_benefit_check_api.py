@@ -45,6 +45,7 @@ def _enrol(api: Api, tmp_path: Path) -> None:
     assert policy is not None
     with EnrolmentStore(api.url, policy, migrate=False) as store:
         store.import_collection(f)
+    api.client.app.state.eligibility.refresh()  # type: ignore[attr-defined]  # seen at once, not within seconds
 
 
 def test_without_enrolment_data_everyone_known_settles_as_before(api: Api) -> None:
@@ -172,7 +173,7 @@ def test_the_portal_explains_the_status_and_lists_the_payments(api: Api, tmp_pat
     page = api.client.get(f"/me/insurance?psn={PARENT}&on=2025-06-15", headers=h)
     assert "可以享受医保待遇" in page.text
     page = api.client.get(f"/me/contributions?psn={PARENT}", headers=h)
-    assert page.status_code == 200 and "2025-03-15" in page.text and "400.00" in page.text
+    assert page.status_code == 200 and "2025年3月15日" in page.text and "400.00" in page.text
     assert api.client.get("/me/insurance?on=2025-13-01", headers=h).status_code == 422
     assert api.client.get(f"/me/insurance?psn={STRANGER}", headers=h).status_code == 403
 
@@ -195,7 +196,7 @@ def test_the_bureau_sees_enrolment_figures_and_an_employers_arrears(api: Api, tm
     page = api.client.get("/dashboard/enrolment?year=2025&on=2025-05-03", headers=h)
     assert page.status_code == 200, page.text
     assert "雁塔区" in page.text and "碑林区" in page.text  # coverage by district
-    assert "西安示例公司" in page.text and "waiting_period" in page.text
+    assert "西安示例公司" in page.text and "待遇等待期" in page.text
     page = api.client.get("/dashboard/enrolment/employers/E1?on=2025-05-03", headers=h)
     assert page.status_code == 200 and "W1" in page.text and "2025-01" in page.text
     assert api.client.get("/dashboard/enrolment/employers/NOPE", headers=h).status_code == 404
@@ -222,3 +223,34 @@ def test_fund_income_comes_from_the_recorded_premiums_once_there_are_any(api: Ap
     assert set(inc["fund_pay_type"].to_list()) == {"390100", "390200"}
     earlier = fund_income(api.url, loaded, 2024)
     assert earlier is not None and set(earlier["month"].to_list()) == {"2024-10"}
+
+
+@pytest.mark.postgres
+def test_the_check_on_postgres(tmp_path: Path) -> None:
+    from ledger_support import create_pg_database, drop_pg_database
+
+    name, url = create_pg_database()
+    try:
+        gen = build_api(url)
+        api = next(gen)
+        try:
+            assert api.settle(psn_no=STRANGER)  # no enrolment data yet: as before
+            _enrol(api, tmp_path)
+            body = api.tx("hospital", "2207", visit_json(psn_no=STRANGER), new_msgid()).json()
+            assert body["infcode"] == -1 and body["err_code"] == "not_enrolled"
+            info = api.settle(psn_no=PARENT)["setlinfo"]
+            assert float(info["fund_pay_sumamt"]) == 0 and info["psn_part_amt"] == info["medfee_sumamt"]
+            assert float(api.settle(psn_no=ME)["setlinfo"]["fund_pay_sumamt"]) > 0
+            r = api.tx(
+                "hospital", "2001", {"psn_no": PARENT, "begntime": "2025-05-03", "med_type": "21"}
+            ).json()
+            assert r["output"]["check"]["reason_code"] == "waiting_period"
+            page = api.client.get(
+                "/dashboard/enrolment?year=2025&on=2025-05-03",
+                headers={**api.h("auditor"), "accept": "text/html"},
+            )
+            assert page.status_code == 200 and "雁塔区" in page.text and "待遇等待期" in page.text
+        finally:
+            gen.close()
+    finally:
+        drop_pg_database(name)
