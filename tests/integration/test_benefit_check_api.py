@@ -241,10 +241,16 @@ def test_the_check_on_postgres(tmp_path: Path) -> None:
             info = api.settle(psn_no=PARENT)["setlinfo"]
             assert float(info["fund_pay_sumamt"]) == 0 and info["psn_part_amt"] == info["medfee_sumamt"]
             assert float(api.settle(psn_no=ME)["setlinfo"]["fund_pay_sumamt"]) > 0
-            r = api.tx(
-                "hospital", "2001", {"psn_no": PARENT, "begntime": "2025-05-03", "med_type": "21"}
-            ).json()
-            assert r["output"]["check"]["reason_code"] == "waiting_period"
+            counter = Counter(api)
+            counter.sign_in()
+            data = {
+                "psn_no": PARENT,
+                "insutype": "390",
+                "fixmedins_code": HOSP,
+                "med_type": "21",
+                "begntime": "2025-05-03 09:00:00",
+            }
+            assert counter.ok("2001", {"data": data})["check"]["reason_code"] == "waiting_period"
             page = api.client.get(
                 "/dashboard/enrolment?year=2025&on=2025-05-03",
                 headers={**api.h("auditor"), "accept": "text/html"},
