@@ -205,6 +205,19 @@ def test_dates_and_stays(small: Path) -> None:
     assert set(v["locality"].unique().to_list()) <= {"local", "remote_filed", "remote_unfiled"}
 
 
+def test_every_line_carries_a_service_date_within_its_visit(small: Path) -> None:
+    v = pl.read_parquet(small / "visits.parquet").select("visit_id", "med_type", "begin_date", "end_date")
+    ln = pl.read_parquet(small / "lines.parquet").join(v, on="visit_id")
+    assert ln["fee_ocur_time"].null_count() == 0
+    assert ln.filter(
+        (pl.col("fee_ocur_time") < pl.col("begin_date")) | (pl.col("fee_ocur_time") > pl.col("end_date"))
+    ).is_empty()
+    stays = ln.filter(pl.col("med_type") == "21")
+    assert stays.filter(pl.col("fee_ocur_time") > pl.col("begin_date")).height > 0  # spread over the stay
+    reg = pl.read_parquet(small / "registered_conditions.parquet")
+    assert reg.height > 0 and reg["psn_no"].is_unique().all()
+
+
 def test_family_payer_links(small: Path) -> None:
     p = pl.read_parquet(small / "persons.parquet")
     v = pl.read_parquet(small / "visits.parquet")

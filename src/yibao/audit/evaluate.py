@@ -182,7 +182,9 @@ def detector_scores(visits: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
 RulesFn = Callable[..., pl.DataFrame]
 
 
-def find_rules(physicians: pl.DataFrame | None = None) -> tuple[RulesFn | None, dict[str, str]]:
+def find_rules(
+    physicians: pl.DataFrame | None = None, knowledge: Any | None = None
+) -> tuple[RulesFn | None, dict[str, str]]:
     """The rule library's batch run (``yibao.audit.rules.batch.run_rules`` over the shipped library and
     knowledge tables, plus the region's physician registry when given) as ``fn(persons, visits, lines,
     settled)``, and each rule's kind; ``(None, {})`` while the rule library is not installed."""
@@ -193,7 +195,8 @@ def find_rules(physicians: pl.DataFrame | None = None) -> tuple[RulesFn | None, 
     except ImportError:
         return None, {}
     library = model.load_library()
-    knowledge = know.load_knowledge()
+    if knowledge is None:
+        knowledge = know.load_knowledge()
     if physicians is not None:
         knowledge = know.with_physicians(knowledge, physicians)
     kinds = {str(r.code): str(r.kind) for r in library.rules}
@@ -230,13 +233,15 @@ def run_audit(
     use_rules: bool = True,
     *,
     physicians: pl.DataFrame | None = None,
+    knowledge: Any | None = None,
 ) -> tuple[pl.DataFrame, dict[str, str], bool]:
     """Rules (when available) plus models → one flag frame; also each rule's check kind.  ``physicians``:
-    the region's physician registry (医保医师库), which the title rule needs."""
+    the region's physician registry (医保医师库), which the title rule needs; ``knowledge``: the
+    bureau's knowledge tables (default: the EXAMPLE tables)."""
     from yibao.audit.models import run_models
 
     frames = [run_models(persons, visits, lines, settled, institutions=institutions)]
-    fn, checks = find_rules(physicians) if use_rules else (None, {})
+    fn, checks = find_rules(physicians, knowledge) if use_rules else (None, {})
     if fn is not None:
         frames.append(fn(persons, visits, lines, settled))
     return pl.concat([empty_flags(), *frames]), checks, fn is not None
@@ -246,6 +251,14 @@ def read_physicians(data_dir: str | Path) -> pl.DataFrame | None:
     """A synthetic region's physician registry (``physicians.parquet``), or None when it has none."""
     path = Path(data_dir) / "physicians.parquet"
     return pl.read_parquet(path) if path.exists() else None
+
+
+def region_knowledge(data_dir: str | Path, knowledge_dir: str | Path | None = None) -> Any:
+    """The knowledge tables of ``knowledge_dir`` (default: the EXAMPLE tables) with the region's own
+    registers read from ``data_dir`` (physicians, 门慢门特 registrations, institution types)."""
+    from yibao.audit.knowledge import load_knowledge, with_region
+
+    return with_region(load_knowledge(knowledge_dir), data_dir)
 
 
 def settle(
@@ -268,6 +281,7 @@ def evaluate(
     use_rules: bool = True,
     with_settlement: bool = True,
     work_dir: str | Path | None = None,
+    knowledge_dir: str | Path | None = None,
 ) -> Evaluation:
     """Generate a region (seed, persons) with every scenario injected, run the whole audit, score it."""
     from yibao.audit.scenarios import SCENARIOS
@@ -288,11 +302,14 @@ def evaluate(
         p, v, ln = (pl.read_parquet(d / f"{f}.parquet") for f in ("persons", "visits", "lines"))
         inst = pl.read_parquet(d / "institutions.parquet")
         doctors = read_physicians(d)
+        knowledge = region_knowledge(d, knowledge_dir)
     t0 = time.perf_counter()
     settled = settle(region_path, p, v, ln) if with_settlement else None
     timings["settle_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    flags, checks, used = run_audit(p, v, ln, inst, settled, use_rules, physicians=doctors)
+    flags, checks, used = run_audit(
+        p, v, ln, inst, settled, use_rules, physicians=doctors, knowledge=knowledge
+    )
     timings["audit_s"] = time.perf_counter() - t0
     scores = score(v, flags, list(SCENARIOS), checks)
     return Evaluation(

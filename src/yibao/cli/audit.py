@@ -34,12 +34,15 @@ def evaluate_cmd(
     rules: Annotated[bool, typer.Option(help="include the rule library when installed")] = True,
     settle: Annotated[bool, typer.Option(help="amounts at stake from the batch settlement")] = True,
     by_detector: Annotated[bool, typer.Option(help="also a table per rule / model code")] = False,
+    knowledge: Annotated[
+        Path | None, typer.Option(help="知识库目录 knowledge directory (default: the EXAMPLE tables)")
+    ] = None,
 ) -> None:
     """生成含全部欺诈场景的地区并评估审核的精确率与召回率 / precision and recall per scenario."""
     from yibao.audit.evaluate import evaluate
 
     try:
-        ev = evaluate(seed, persons, region, use_rules=rules, with_settlement=settle)
+        ev = evaluate(seed, persons, region, use_rules=rules, with_settlement=settle, knowledge_dir=knowledge)
     except FieldError as e:
         raise typer.BadParameter(str(e)) from e
     if as_json:
@@ -120,6 +123,10 @@ def run_cmd(
     ] = None,
     engine: Annotated[str, typer.Option(help="polars (this machine) or spark")] = "polars",
     master: Annotated[str, typer.Option(help="Spark master: local[N] or a cluster URL")] = "local[2]",
+    knowledge: Annotated[
+        Path | None,
+        typer.Option(help="知识库目录 knowledge directory (default: the shipped EXAMPLE tables)"),
+    ] = None,
 ) -> None:
     """事后审核：对一个期间的结算数据运行规则与模型，输出疑点 / after-the-fact audit → flags + summary."""
     if engine == "spark":
@@ -137,11 +144,13 @@ def run_cmd(
         return
     if engine != "polars":
         raise typer.BadParameter("engine: polars 或 spark / polars or spark")
-    _run_polars(Path(data), Path(out), rules, settle, region)
+    _run_polars(Path(data), Path(out), rules, settle, region, knowledge)
 
 
-def _run_polars(data: Path, out: Path, rules: bool, settle: bool, region: Path | None) -> None:
-    from yibao.audit.evaluate import read_physicians, run_audit
+def _run_polars(
+    data: Path, out: Path, rules: bool, settle: bool, region: Path | None, knowledge_dir: Path | None
+) -> None:
+    from yibao.audit.evaluate import region_knowledge, run_audit
     from yibao.audit.evaluate import settle as settle_fn
     from yibao.policy.loader import example_path
 
@@ -155,7 +164,11 @@ def _run_polars(data: Path, out: Path, rules: bool, settle: bool, region: Path |
         pl.read_parquet(data / "institutions.parquet") if (data / "institutions.parquet").exists() else None
     )
     settled = settle_fn(region or example_path("xian"), p, v, ln) if settle else None
-    flags, _, used = run_audit(p, v, ln, inst, settled, rules, physicians=read_physicians(data))
+    try:
+        know = region_knowledge(data, knowledge_dir)
+    except FieldError as e:
+        raise typer.BadParameter(str(e)) from e
+    flags, _, used = run_audit(p, v, ln, inst, settled, rules, knowledge=know)
     tmp = out.with_name(out.name + ".tmp")
     if out.suffix == ".csv":
         flags.write_csv(tmp)
@@ -190,3 +203,25 @@ def _summary(flags: pl.DataFrame, used: bool, out: str) -> None:
     for src, code, sev, n, nv, amt in summary.iter_rows():
         t.add_row(src, code, sev, str(n), str(nv), fmt_yuan(int(amt)))
     Console().print(t)
+
+
+@audit_app.command("knowledge-import")
+def knowledge_import_cmd(
+    catalogue: Annotated[Path, typer.Argument(help="目录表 catalogue CSV with restriction columns")],
+    out: Annotated[Path, typer.Argument(help="knowledge directory to write")],
+    base: Annotated[
+        Path | None,
+        typer.Option(help="tables the catalogue does not give are copied from here (default: EXAMPLE)"),
+    ] = None,
+) -> None:
+    """从目录表导入知识库 / build a knowledge directory from a catalogue with restriction columns."""
+    from yibao.audit.knowledge.importer import import_catalogue
+
+    try:
+        k = import_catalogue(catalogue, out, base)
+    except FieldError as e:
+        raise typer.BadParameter(str(e)) from e
+    Console().print(
+        f"知识库已写入 knowledge written → {out}: {k.item_pack.height} 包装/日最大量 pack rows, "
+        f"{k.days_limit.height} 天数限制 days-limit rows, {k.price_standard.height} 价格 price rows"
+    )

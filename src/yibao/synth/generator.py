@@ -32,7 +32,7 @@ from yibao.synth.arrowutil import digits, fixed_strings, prefixed_digits
 from yibao.synth.enrolment import write_enrolment
 from yibao.synth.inject import get_injector
 
-GENERATOR_VERSION = "yibao.synth/2"  # 2: physicians registry and the billing doctor of each visit
+GENERATOR_VERSION = "yibao.synth/3"  # 2: physicians registry and billing doctor; 3: service date of each line
 DEFAULT_CHUNK = 100_000
 
 I64 = npt.NDArray[np.int64]
@@ -64,6 +64,13 @@ PERSONS_SCHEMA = pa.schema(
         ("district", pa.string()),
         ("account_balance", pa.int64()),
         ("family_payer_id", pa.int64()),
+    ]
+)
+REGISTERED_SCHEMA = pa.schema(  # 门慢门特 registration: a person attribute, not a diagnosis on the visit
+    [
+        ("psn_no", pa.string()),
+        ("icd_prefix", pa.string()),
+        ("condition", pa.string()),
     ]
 )
 INSTITUTIONS_SCHEMA = pa.schema(
@@ -117,6 +124,7 @@ LINES_SCHEMA = pa.schema(
         ("amount", pa.int64()),
         ("scenario", pa.string()),
         ("prd_days", pa.int16()),
+        ("fee_ocur_time", pa.date32()),  # 2204 fee_ocur_time: the day the item was given (service date)
     ]
 )
 
@@ -352,6 +360,16 @@ class Tables:
                 "nurseneo": C.NURSE_NEO,
             }.items()
         }
+        # items billed once per day of a stay (consultation, beds, nursing)
+        self.daily_fixed = np.array(
+            [
+                i
+                for k, i in self.fixed.items()
+                if i >= 0
+                and k in ("ip", "bed3", "bed2", "bed1", "icu", "bedneo", "nurse2", "nurse1", "nurseneo")
+            ],
+            dtype=np.int64,
+        )
         # unrestricted fallbacks by kind (drug / service / material)
         self.fallback = [self._fallback(k) for k in range(3)]
         # profile selection weights [vtype][band][sex] -> cumulative over profiles
@@ -870,6 +888,16 @@ class Chunk:
     remote: B
 
 
+def registered_conditions(ppl: People) -> pa.Table:
+    """The 门慢门特 register of a chunk's persons (psn_no, icd_prefix, condition): one row per registered
+    person, their chronic condition's first diagnosis code."""
+    idx = np.flatnonzero(ppl.mt_registered)
+    icd = pa.array([C.PROFILES[int(c)].dx[0] for c in ppl.chronic[idx]], pa.string())
+    name = pa.array([C.PROFILES[int(c)].key for c in ppl.chronic[idx]], pa.string())
+    psn_no = ppl.table.column("psn_no").combine_chunks().take(pa.array(idx))
+    return pa.table({"psn_no": psn_no, "icd_prefix": icd, "condition": name}, schema=REGISTERED_SCHEMA)
+
+
 def _pick_cdf(rng: np.random.Generator, cdf: F64) -> I64:
     """One draw per row of ``cdf`` (rows are cumulative distributions)."""
     u: F64 = rng.random(int(cdf.shape[0]))
@@ -1265,6 +1293,7 @@ def make_chunk(
         },
         schema=VISITS_SCHEMA,
     )
+    fee_day = _fee_days(rng, tables, vt, day, end_day, lv, li)
     # lines in visit_id order
     # scatter lines into visit_id order (no sort): destination = visit's offset + position in visit
     pos = np.arange(lv.size) - (np.cumsum(n_lines) - n_lines)[lv]
@@ -1284,10 +1313,26 @@ def make_chunk(
             "amount": pa.array(amount[lorder]),
             "scenario": pa.nulls(lv_sorted.size, pa.string()),
             "prd_days": pa.array(prd_days[lorder].astype(np.int16), mask=prd_days[lorder] <= 0),
+            "fee_ocur_time": pa.array(jan1 + fee_day[lorder].astype("timedelta64[D]"), pa.date32()),
         },
         schema=LINES_SCHEMA,
     )
     return Chunk(visits, lines, vt[vo], grp[vo], cost[vo], remote[vo])
+
+
+def _fee_days(
+    rng: np.random.Generator, tables: Tables, vt: I64, day: I64, end_day: I64, lv: I64, li: I64
+) -> I64:
+    """The service day (2204 ``fee_ocur_time``, day of the year) of each line: the visit's day outside a
+    stay; in a stay, per-day items (bed, nursing, the daily consultation) on the admission day (their
+    quantity covers the stay) and every other item on a day of the stay.  Draws last in the chunk, so the
+    rest of the chunk does not depend on it."""
+    start = day[lv]
+    span = end_day[lv] - start + 1
+    u = rng.random(lv.size)
+    daily = tables.per_day[li] | np.isin(li, tables.daily_fixed)
+    spread = (vt[lv] == IP) & ~daily
+    return np.where(spread, start + np.minimum((u * span).astype(np.int64), span - 1), start)
 
 
 def _valid(tables: Tables, items: I64, rows: I64, age: I64, female: B, rank: I64, dx: I64) -> B:
@@ -1553,6 +1598,7 @@ def generate(
         pq.ParquetWriter(out / "persons.parquet", PERSONS_SCHEMA, **opts) as wp,
         pq.ParquetWriter(out / "visits.parquet", VISITS_SCHEMA, **opts) as wv,
         pq.ParquetWriter(out / "lines.parquet", LINES_SCHEMA, **opts) as wl,
+        pq.ParquetWriter(out / "registered_conditions.parquet", REGISTERED_SCHEMA, **opts) as wr,
         ThreadPoolExecutor(max_workers=1) as pool,
     ):
 
@@ -1579,6 +1625,7 @@ def generate(
                 if progress is not None:
                     progress(ci, n_chunks)
             pending = pool.submit(write, ppl.table, vt, lt)
+            wr.write_table(registered_conditions(ppl))
             rows["persons"] += n
             rows["visits"] += vt.num_rows
             rows["lines"] += lt.num_rows
@@ -1601,7 +1648,10 @@ def generate(
         rows=rows,
         calibration=stats.calibration(),
         elapsed_s=round(elapsed, 3),
-        files={k: f"{k}.parquet" for k in ("persons", "institutions", "physicians", "visits", "lines")},
+        files={
+            k: f"{k}.parquet"
+            for k in ("persons", "institutions", "physicians", "visits", "lines", "registered_conditions")
+        },
     )
     (out / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     return manifest

@@ -70,6 +70,26 @@ def line_doctor_of(lines: pl.DataFrame) -> pl.Expr:
     return src.cast(pl.String).alias("line_dr")
 
 
+def fee_date_of(lines: pl.DataFrame) -> pl.Expr:
+    """The service date of a fee line (2204 ``fee_ocur_time``: a date, or a date-time whose day is taken)
+    as ``fee_date`` (null when the lines do not carry it; the caller then takes the visit's first day)."""
+    if "fee_ocur_time" not in lines.columns:
+        return pl.lit(None, pl.Date).alias("fee_date")
+    dtype = lines.schema["fee_ocur_time"]
+    col = pl.col("fee_ocur_time")
+    if dtype == pl.String:
+        try:
+            lines.select(col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=True))
+        except pl.exceptions.InvalidOperationError:
+            raise AuditInputError(
+                "lines.fee_ocur_time", "费用发生时间格式错误 must be yyyy-MM-dd[ HH:mm:ss]"
+            ) from None
+        return col.str.slice(0, 10).str.to_date("%Y-%m-%d").alias("fee_date")
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return col.cast(pl.Date).alias("fee_date")
+    raise AuditInputError("lines.fee_ocur_time", f"must be a date, not {dtype}")
+
+
 def _json(**cols: pl.Expr) -> pl.Expr:
     return pl.struct([e.alias(k) for k, e in cols.items()]).struct.json_encode()
 
@@ -117,9 +137,17 @@ class _Ctx:
             *cols,
             prd_days_of(lines),
             line_doctor_of(lines),
+            fee_date_of(lines),
             *(["positive"] if "positive" in lines.columns else []),
         ).with_columns(cid)
-        cols += ["prd_days", "line_dr", "cid"]
+        cols += ["prd_days", "line_dr", "fee_date", "cid"]
+        if lines["fee_date"].null_count():  # lines without a service date: the visit's first day
+            first = visits.select("visit_id", pl.col("begin_date").cast(pl.Date).alias("_b"))
+            lines = (
+                lines.join(first, on="visit_id", how="left")
+                .with_columns(pl.col("fee_date").fill_null(pl.col("_b")))
+                .drop("_b")
+            )
         self.has_positive = "positive" in lines.columns
         self.register = pl.DataFrame(schema={"psn_no": pl.String, "death_date": pl.Date})
         self.lines = lines.lazy().select(cols + (["positive"] if self.has_positive else []))

@@ -74,6 +74,8 @@ def _append_lines(ln: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     )
     if "prd_days" not in new.columns:  # an added item states no prescription days
         new = new.with_columns(pl.lit(None, pl.Int16).alias("prd_days"))
+    if "fee_ocur_time" not in new.columns:  # dated on its visit's first day by finish()
+        new = new.with_columns(pl.lit(None, pl.Date).alias("fee_ocur_time"))
     return pl.concat([ln, new.select(ln.columns).cast(ln.schema)])
 
 
