@@ -21,7 +21,7 @@ import polars as pl
 
 from yibao.audit.knowledge import Knowledge
 from yibao.audit.rules import model as m
-from yibao.audit.rules.batch import death_register, line_doctor_of, prd_days_of, run_rules
+from yibao.audit.rules.batch import death_register, fee_date_of, line_doctor_of, prd_days_of, run_rules
 from yibao.audit.rules.event import EventChecker
 from yibao.errors import FieldError
 from yibao.money import price_times_qty
@@ -245,7 +245,7 @@ def visits_from_frames(
     pcols = ["psn_id", "psn_no", "certno", "gender", "birth_date", "insutype", "psn_type"]
     people = {r[0]: Person(r[1], "", r[2], r[3], r[4], r[5], r[6]) for r in persons.select(pcols).iter_rows()}
     by_visit: dict[int, list[Line]] = {}
-    for vid, sn, code, qty, price, amount, days, doctor in (
+    for vid, sn, code, qty, price, amount, days, doctor, day in (
         lines.sort("visit_id", "feedetl_sn")
         .select(
             "visit_id",
@@ -256,10 +256,11 @@ def visits_from_frames(
             "amount",
             prd_days_of(lines),
             line_doctor_of(lines),
+            fee_date_of(lines),
         )
         .iter_rows()
     ):
-        by_visit.setdefault(vid, []).append(Line(str(sn), code, qty, price, amount, days, doctor))
+        by_visit.setdefault(vid, []).append(Line(str(sn), code, qty, price, amount, days, doctor, day))
     em = visits["emergency"] if "emergency" in visits.columns else pl.Series([False] * visits.height)
     dr = (
         visits["bilg_dr_codg"].cast(pl.String)

@@ -220,14 +220,36 @@ class PrescribingLimits:
     # ``long_term_prefixes`` (``supply_days_long[med_type]`` days instead of ``supply_days``)
     supply_days_long: dict[str, int] = field(default_factory=dict)
     long_term_prefixes: tuple[str, ...] = ()
+    # the item's own days limit (code -> days; overrides the visit type's), and the days a person on the
+    # 门慢门特 register may be supplied (长期处方, 0 = no such extension)
+    item_days: dict[str, int] = field(default_factory=dict)
+    registered_days: int = 0
+    # dispensing pack of a drug (code -> units × 10000): whole packs are dispensed (see Conventions)
+    pack_units: dict[str, int] = field(default_factory=dict)
 
 
-def _apply_limits(tables: Tables, vt: I64, who: I64, day: I64, lv: I64, li: I64, lq: I64, dx: I64) -> I64:
+@dataclass(frozen=True)
+class Conventions:
+    """How hospitals and pharmacies really bill clean care (docs/SYNTH.md, "Billing conventions").  Every
+    number is a modelling parameter, varied between tuning and hold-out regions."""
+
+    whole_pack_share: float = 0.8  # outpatient / pharmacy drug lines dispensed as whole packs
+    long_rx_share: float = 0.3  # chronic prescriptions of registered persons written for 8-12 weeks
+    per_day_lines: bool = True  # bed, nursing and the daily consultation: one line per day of a stay
+
+
+def _apply_limits(
+    tables: Tables, vt: I64, who: I64, day: I64, lv: I64, li: I64, lq: I64, dx: I64, reg: B | None = None
+) -> I64:
     """Quantities of lines (visit row ``lv``, item ``li``) after a compliant provider's limits; 0 = not
     prescribed (the caller drops the line).  Per-visit caps first (the long-term caps where the visit's
-    principal diagnosis ``dx`` is a long-term condition), then the person's history in date order."""
+    principal diagnosis ``dx`` is a long-term condition, the registered caps where the person is on the
+    门慢门特 register, ``reg`` per visit), then the person's history in date order."""
     long_visit = tables.dx_long[dx[lv]]
-    q = np.minimum(lq, np.where(long_visit, tables.cap_visit_long[vt[lv], li], tables.cap_visit[vt[lv], li]))
+    cap = np.where(long_visit, tables.cap_visit_long[vt[lv], li], tables.cap_visit[vt[lv], li])
+    if reg is not None:
+        cap = np.where(reg[lv], np.maximum(cap, tables.cap_visit_reg[vt[lv], li]), cap)
+    q = np.minimum(lq, cap)
     hist = np.flatnonzero(tables.lim_window[li] > 0)
     if hist.size == 0:
         return q
@@ -415,26 +437,41 @@ class Tables:
             if i is not None:
                 self.cap_visit[:, i] = np.minimum(self.cap_visit[:, i], q)
         self.cap_visit_long = self.cap_visit.copy()
+        self.cap_visit_reg = self.cap_visit.copy()
+        item_days = np.zeros(n, dtype=np.int64)  # the item's own days limit (0: the visit type's)
+        for code, d in lim.item_days.items():
+            i = self.code_index.get(code)
+            if i is not None:
+                item_days[i] = d
+        # days of supply per (visit type, item): ordinary, long-term diagnosis, registered person
+        self.days_cap = np.zeros((4, n), dtype=np.int64)
+        self.days_cap_long = np.zeros((4, n), dtype=np.int64)
+        self.days_cap_reg = np.zeros((4, n), dtype=np.int64)
         for t, med in enumerate(VTYPE_CODES):
-            for cap, d in (
-                (self.cap_visit, lim.supply_days.get(med)),
-                (self.cap_visit_long, lim.supply_days_long.get(med, lim.supply_days.get(med))),
+            base = lim.supply_days.get(med)
+            if base is None:
+                continue
+            long = lim.supply_days_long.get(med, base)
+            self.days_cap[t] = np.where(item_days > 0, item_days, base)
+            self.days_cap_long[t] = np.where(item_days > 0, item_days, long)
+            self.days_cap_reg[t] = np.maximum(self.days_cap[t], lim.registered_days)
+            for cap, days in (
+                (self.cap_visit, self.days_cap[t]),
+                (self.cap_visit_long, self.days_cap_long[t]),
+                (self.cap_visit_reg, self.days_cap_reg[t]),
             ):
-                if d is None:
-                    continue
                 for code, per_day in lim.supply_per_day.items():
                     i = self.code_index.get(code)
                     if i is not None:
-                        cap[t, i] = min(int(cap[t, i]), per_day * d)
+                        cap[t, i] = min(int(cap[t, i]), per_day * int(days[i]))
         self.dx_long = np.array(
             [any(c.startswith(p) for p in lim.long_term_prefixes) for c in self.dx_codes], dtype=bool
         )
-        # the stated days of a prescription (2204 prd_days) stay within the visit type's supply days
-        self.days_lim = np.array([lim.supply_days.get(med, 0) for med in VTYPE_CODES], dtype=np.int64)
-        self.days_lim_long = np.array(
-            [lim.supply_days_long.get(med, lim.supply_days.get(med, 0)) for med in VTYPE_CODES],
-            dtype=np.int64,
-        )
+        self.pack = np.zeros(n, dtype=np.int64)  # units × 10000 in one dispensing pack (0: unknown)
+        for code, q in lim.pack_units.items():
+            i = self.code_index.get(code)
+            if i is not None:
+                self.pack[i] = q
         self.supply_q = np.zeros(n, dtype=np.int64)  # units a day at most (0: no supply row)
         for code, per_day in lim.supply_per_day.items():
             i = self.code_index.get(code)
@@ -448,6 +485,12 @@ class Tables:
             i = self.code_index.get(code)
             if i is not None:
                 self.lim_window[i], self.lim_total[i] = 400, q  # longer than the year: the whole year
+        # items under a course or period limit are not rounded up to whole packs (the limit is exact)
+        self.course_item = self.lim_window > 0
+        for code in lim.course_visit:
+            i = self.code_index.get(code)
+            if i is not None:
+                self.course_item[i] = True
 
     def _prefixed(self, prefixes: Sequence[str]) -> list[int]:
         out: list[int] = []
@@ -925,9 +968,11 @@ def make_chunk(
     year: int,
     visit_base: int,
     rng_dr: np.random.Generator | None = None,
+    conv: Conventions | None = None,
 ) -> Chunk:
     """One chunk of visits and lines.  ``rng_dr`` draws each visit's physician (its own stream, so the
     rest of the chunk does not depend on the registry; default: a stream derived from ``rng``)."""
+    cv = conv if conv is not None else Conventions()
     n = ppl.n
     band = np.searchsorted(np.array(C.AGE_BANDS), ppl.age, side="right") - 1
     fr = ppl.frailty
@@ -960,6 +1005,9 @@ def make_chunk(
     )
     use_chron &= (vt != IP) | (np.asarray([p.w_ip for p in C.PROFILES])[np.maximum(chron, 0)] > 0)
     prof = np.where(use_chron, chron, prof)
+    # 门慢门特 registration (a person attribute) and long prescriptions of registered chronic care
+    reg_v = ppl.mt_registered[who]
+    long_rx = reg_v & use_chron & (vt != IP) & (rng.random(nv) < cv.long_rx_share)
     # dates (mild winter peak)
     ndays = (dt.date(year, 12, 31) - dt.date(year, 1, 1)).days + 1
     dw = 1 + 0.2 * np.cos(2 * np.pi * (np.arange(ndays) - 15) / ndays)
@@ -1132,7 +1180,14 @@ def make_chunk(
                 rows,
                 items,
                 *_drug_qty(
-                    rng, tables, items, vt[rows], bed_days[rows], intensity[rows], prof[rows] == chron[rows]
+                    rng,
+                    tables,
+                    items,
+                    vt[rows],
+                    bed_days[rows],
+                    intensity[rows],
+                    prof[rows] == chron[rows],
+                    long_rx[rows],
                 ),
             )
     # labs, exams, services, materials
@@ -1199,10 +1254,23 @@ def make_chunk(
     fit = pos_in_visit < cap
     lv, li, lq, ld = lv[fit], li[fit], lq[fit], ld[fit]
     # compliant prescribing: quantities within the knowledge base's supply, course and period limits
-    lq = _apply_limits(tables, vt, who, day, lv, li, lq, dx_prin)
+    lq = _apply_limits(tables, vt, who, day, lv, li, lq, dx_prin, reg_v)
     given = lq > 0
     lv, li, lq, ld = lv[given], li[given], lq[given], ld[given]
-    prd_days = _stated_days(tables, vt[lv], tables.dx_long[dx_prin[lv]], li, lq, ld)
+    prd_days = _stated_days(tables, vt[lv], tables.dx_long[dx_prin[lv]], li, lq, ld, reg_v[lv])
+    # whole packs: a take-home drug is dispensed in whole packs (within one pack of the days' need)
+    packed = (
+        (vt[lv] != IP)
+        & (tables.pack[li] > 0)
+        & ~tables.course_item[li]
+        & (rng.random(li.size) < cv.whole_pack_share)
+    )
+    pk = np.maximum(tables.pack[li], 1)
+    lq = np.where(packed, -(-lq // pk) * pk, lq)
+    # per-day lines: bed, nursing and the daily consultation billed one line a day over the stay
+    lv, li, lq, ld, prd_days, day_off = _per_day_lines(
+        tables, vt, icu, lv, li, lq, ld, prd_days, cv.per_day_lines
+    )
     # prices: unit price; services vary ±10% by hospital in 30% of lines
     price = tables.price[li].copy()
     var = (tables.kind[li] == 1) & (rng.random(li.size) < 0.3)
@@ -1293,7 +1361,7 @@ def make_chunk(
         },
         schema=VISITS_SCHEMA,
     )
-    fee_day = _fee_days(rng, tables, vt, day, end_day, lv, li)
+    fee_day = _fee_days(rng, tables, vt, day, end_day, lv, li, day_off)
     # lines in visit_id order
     # scatter lines into visit_id order (no sort): destination = visit's offset + position in visit
     pos = np.arange(lv.size) - (np.cumsum(n_lines) - n_lines)[lv]
@@ -1320,8 +1388,26 @@ def make_chunk(
     return Chunk(visits, lines, vt[vo], grp[vo], cost[vo], remote[vo])
 
 
+def _per_day_lines(
+    tables: Tables, vt: I64, icu: B, lv: I64, li: I64, lq: I64, ld: I64, prd: I64, split: bool
+) -> tuple[I64, I64, I64, I64, I64, I64]:
+    """Lines with each per-day item of a stay (bed, nursing, the daily consultation) as one line per day
+    of one unit when ``split``, and ``day_off``: each line's day within its stay (-1: not a per-day line).
+    An ordinary bed after the first five intensive-care days starts on day five.  Draws nothing."""
+    daily = (vt[lv] == IP) & (tables.per_day[li] | np.isin(li, tables.daily_fixed))
+    whole = (lq % QTY_ONE) == 0
+    expand = daily & whole & split
+    n = np.where(expand, lq // QTY_ONE, 1).astype(np.int64)
+    rep = np.repeat(np.arange(lv.size), n)
+    k = np.arange(rep.size) - np.repeat(np.cumsum(n) - n, n)
+    after_icu = (li == tables.fixed.get("bed3", -1)) & icu[lv]
+    off = np.where(expand[rep], k + np.where(after_icu[rep], 5, 0), np.where(daily[rep], 0, -1))
+    q = np.where(expand[rep], QTY_ONE, lq[rep])
+    return lv[rep], li[rep], q, ld[rep], prd[rep], off.astype(np.int64)
+
+
 def _fee_days(
-    rng: np.random.Generator, tables: Tables, vt: I64, day: I64, end_day: I64, lv: I64, li: I64
+    rng: np.random.Generator, tables: Tables, vt: I64, day: I64, end_day: I64, lv: I64, li: I64, day_off: I64
 ) -> I64:
     """The service day (2204 ``fee_ocur_time``, day of the year) of each line: the visit's day outside a
     stay; in a stay, per-day items (bed, nursing, the daily consultation) on the admission day (their
@@ -1332,7 +1418,8 @@ def _fee_days(
     u = rng.random(lv.size)
     daily = tables.per_day[li] | np.isin(li, tables.daily_fixed)
     spread = (vt[lv] == IP) & ~daily
-    return np.where(spread, start + np.minimum((u * span).astype(np.int64), span - 1), start)
+    fixed = np.minimum(start + np.maximum(day_off, 0), end_day[lv])
+    return np.where(spread, start + np.minimum((u * span).astype(np.int64), span - 1), fixed)
 
 
 def _valid(tables: Tables, items: I64, rows: I64, age: I64, female: B, rank: I64, dx: I64) -> B:
@@ -1348,20 +1435,29 @@ def _valid(tables: Tables, items: I64, rows: I64, age: I64, female: B, rank: I64
     return np.asarray(ok, dtype=np.bool_)
 
 
-def _stated_days(tables: Tables, vt: I64, long_dx: B, items: I64, qty: I64, drawn: I64) -> I64:
+def _stated_days(tables: Tables, vt: I64, long_dx: B, items: I64, qty: I64, drawn: I64, reg: B) -> I64:
     """The days a compliant prescription states (2204 ``prd_days``; 0 = none: not a drug line outside a
     stay): the days the quantity model drew, at least what the quantity lasts at the largest daily dose
-    (the supply table), at most the visit type's supply days.  Draws nothing."""
+    (the supply table), at most the item's (else the visit type's) supply days — a registered person's
+    when ``reg``.  Draws nothing."""
     per = tables.supply_q[items]
     need = np.where(per > 0, -(-qty // np.maximum(per, 1)), 0)
-    lim = np.where(long_dx, tables.days_lim_long[vt], tables.days_lim[vt])
+    lim = np.where(long_dx, tables.days_cap_long[vt, items], tables.days_cap[vt, items])
+    lim = np.where(reg, np.maximum(lim, tables.days_cap_reg[vt, items]), lim)
     days = np.maximum(drawn, need)
     days = np.where(lim > 0, np.minimum(days, lim), days)
     return np.where(drawn > 0, days, 0)
 
 
 def _drug_qty(
-    rng: np.random.Generator, tables: Tables, items: I64, vt: I64, bed_days: I64, intensity: F64, chronic: B
+    rng: np.random.Generator,
+    tables: Tables,
+    items: I64,
+    vt: I64,
+    bed_days: I64,
+    intensity: F64,
+    chronic: B,
+    long_rx: B,
 ) -> tuple[F64, I64]:
     """Quantities (units) of drug lines, and the days each outpatient / pharmacy prescription is written
     for (0 in a stay)."""
@@ -1370,6 +1466,7 @@ def _drug_qty(
     ipm = vt == IP
     per_day = rng.integers(1, 4, n).astype(np.float64)
     days = np.where(chronic | (vt == MT) | (vt == RX), rng.integers(14, 31, n), rng.integers(3, 8, n))
+    days = np.where(long_rx & chronic, rng.integers(56, 85, n), days)  # 长期处方: 8-12 weeks
     herb = tables.herb[items]
     doses = np.where(ipm, np.minimum(bed_days, 14), 7)
     grams = np.where(p <= 200, rng.integers(6, 31, n) * doses, rng.integers(1, 6, n))
@@ -1560,6 +1657,7 @@ def generate(
     progress: ProgressFn | None = None,
     compression: str = "zstd",
     limits: PrescribingLimits | None = None,
+    conventions: Conventions | None = None,
 ) -> Manifest:
     """Generate a region's year into ``out_dir`` (persons, institutions, visits, lines, manifest).
 
@@ -1613,7 +1711,17 @@ def generate(
             # a fourth child stream for the physician picks: the first three are the same as before it existed
             rng_p, rng_v, rng_i, rng_d = (np.random.default_rng(s) for s in child[ci].spawn(4))
             ppl = make_people(rng_p, info, tables, start, n, year)
-            ch = make_chunk(rng_v, info, tables, inst, ppl, year, visit_base=rows["visits"], rng_dr=rng_d)
+            ch = make_chunk(
+                rng_v,
+                info,
+                tables,
+                inst,
+                ppl,
+                year,
+                visit_base=rows["visits"],
+                rng_dr=rng_d,
+                conv=conventions,
+            )
             stats.add_people(ppl)
             stats.add_chunk(ch)  # calibration describes the clean region, before any injector runs
             vt, lt = ch.visits, ch.lines
