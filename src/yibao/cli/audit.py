@@ -37,17 +37,37 @@ def evaluate_cmd(
     knowledge: Annotated[
         Path | None, typer.Option(help="知识库目录 knowledge directory (default: the EXAMPLE tables)")
     ] = None,
+    conventions: Annotated[
+        str | None,
+        typer.Option(
+            help="计费习惯 billing conventions of the generated region: a preset of evaluation.yaml "
+            "(e.g. holdout) or a YAML file; default: the generator's defaults"
+        ),
+    ] = None,
 ) -> None:
     """生成含全部欺诈场景的地区并评估审核的精确率与召回率 / precision and recall per scenario."""
-    from yibao.audit.evaluate import evaluate
+    from yibao.audit.evaluate import evaluate, load_conventions
 
     try:
-        ev = evaluate(seed, persons, region, use_rules=rules, with_settlement=settle, knowledge_dir=knowledge)
+        conv = load_conventions(conventions) if conventions else None
+        ev = evaluate(
+            seed,
+            persons,
+            region,
+            use_rules=rules,
+            with_settlement=settle,
+            knowledge_dir=knowledge,
+            conventions=conv,
+        )
     except FieldError as e:
         raise typer.BadParameter(str(e)) from e
     if as_json:
         for s in ev.scores:
             typer.echo(json.dumps(s.row(), ensure_ascii=False))
+        for m in ev.metrics:
+            typer.echo(json.dumps({"queue": m["scenario"], **m}, ensure_ascii=False))
+        for d in ev.demoted.iter_rows(named=True):
+            typer.echo(json.dumps({"demoted": d["rule_code"], **d}, ensure_ascii=False))
         if by_detector:
             for d in ev.detectors.iter_rows(named=True):
                 typer.echo(
@@ -97,7 +117,45 @@ def evaluate_cmd(
                 d["found"],
             )
         console.print(td)
+    tq = Table(title="审核队列 review queue — own flag set and the top of the ranking")
+    cols = [c for c in ev.metrics[-1] if c != "scenario"]
+    tq.add_column("scenario")
+    for c in cols:
+        tq.add_column(c, justify="right")
+    for m in ev.metrics:
+        tq.add_row(m["scenario"], *("" if m.get(c) is None else str(m[c]) for c in cols))
+    console.print(tq)
+    for d in ev.demoted.iter_rows(named=True):
+        console.print(f"降级 demoted {d['rule_code']}: {d['note_zh']} / {d['note_en']}")
     console.print(f"timings {ev.timings}; rows {ev.rows}")
+
+
+@audit_app.command("calibrate")
+def calibrate_cmd(
+    seeds: Annotated[str, typer.Option(help="tuning seeds, e.g. 1-9 or 1,2,3")] = "1-9",
+    persons: Annotated[int, typer.Option(help="persons per region")] = 20_000,
+    out: Annotated[Path, typer.Option(help="calibration table to write (CSV)")] = Path(
+        "flag_calibration.csv"
+    ),
+) -> None:
+    """在调参地区上拟合每条规则/模型的确认率 / fit each detector's confirmed share on tuning regions."""
+    from yibao.audit.evaluate import evaluate
+
+    try:
+        if "-" in seeds:
+            lo, hi = (int(x) for x in seeds.split("-", 1))
+            chosen = list(range(lo, hi + 1))
+        else:
+            chosen = [int(x) for x in seeds.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter("seeds: 形如 1-9 或 1,2,3 / like 1-9 or 1,2,3") from None
+    parts = []
+    for sd in chosen:
+        parts.append(evaluate(sd, persons, with_settlement=False).calibration)
+        Console().print(f"seed {sd} done")
+    cal = pl.concat(parts).group_by("rule_code").agg(pl.col("flagged", "confirmed").sum()).sort("rule_code")
+    cal.write_csv(out)
+    Console().print(f"校准表已写入 calibration written → {out} ({cal.height} detectors, seeds {seeds})")
 
 
 @audit_app.command("run")

@@ -57,6 +57,7 @@ class Knowledge:
     care_markers: pl.DataFrame  # code_prefix, kind — items whose billing shows care was given on that day
     course_markers: pl.DataFrame  # match (diagnosis|procedure|item), prefix, course, min_gap_days
     institution_types: pl.DataFrame  # fixmedins_code, inst_type, district — the bureau's register
+    flag_calibration: pl.DataFrame  # rule_code, flagged, confirmed — audited outcomes per detector (queue)
 
 
 _STR, _INT, _QTY, _DATE = "str", "int", "qty", "date"
@@ -82,6 +83,7 @@ _COLUMNS: dict[str, dict[str, str]] = {
     "care_markers": {"code_prefix": _STR, "kind": _STR},
     "course_markers": {"match": _STR, "prefix": _STR, "course": _STR, "min_gap_days": _INT},
     "institution_types": {"fixmedins_code": _STR, "inst_type": _STR, "district": _STR},
+    "flag_calibration": {"rule_code": _STR, "flagged": _INT, "confirmed": _INT},
 }
 # columns a table may leave out, with the value they then take
 _DEFAULTS: dict[tuple[str, str], str] = {
@@ -103,6 +105,7 @@ _OPTIONAL_TABLES = {
     "care_markers",
     "course_markers",
     "institution_types",
+    "flag_calibration",
 }
 _REQUIRED = {
     "code",
@@ -133,6 +136,9 @@ _REQUIRED = {
     "course",
     "inst_type",
     "scope",
+    "rule_code",
+    "flagged",
+    "confirmed",
 }
 _ALLOWED = {
     ("item_sex", "sex"): {"M", "F"},

@@ -131,7 +131,10 @@ def visit_frame(
 def line_frame(lines: pl.DataFrame) -> pl.DataFrame:
     """The fee lines the models read (visit_id, feedetl_sn, code, qty, price, amount) and ``drug``: whether the
     code is a drug.  The test runs on the distinct codes (a few thousand at most), not on every line."""
-    lx = lines.select("visit_id", "feedetl_sn", "code", "qty", "price", "amount")
+    days = (
+        pl.col("prd_days").cast(pl.Int64) if "prd_days" in lines.columns else pl.lit(None, pl.Int64)
+    ).alias("prd_days")
+    lx = lines.select("visit_id", "feedetl_sn", "code", "qty", "price", "amount", days)
     codes = lx.select(pl.col("code").unique())
     drugs = codes.filter(DRUG)["code"]
     return lx.with_columns(pl.col("code").is_in(drugs.implode()).alias("drug"))
