@@ -117,13 +117,12 @@ def evaluate_cmd(
                 d["found"],
             )
         console.print(td)
-    tq = Table(title="审核队列 review queue — own flag set and the top of the ranking")
-    cols = [c for c in ev.metrics[-1] if c != "scenario"]
-    tq.add_column("scenario")
-    for c in cols:
-        tq.add_column(c, justify="right")
+    tq = Table(title="审核队列 review queue — own flag set and the top of the ranking (one row per measure)")
+    tq.add_column("measure")
     for m in ev.metrics:
-        tq.add_row(m["scenario"], *("" if m.get(c) is None else str(m[c]) for c in cols))
+        tq.add_column(m["scenario"][:10], justify="right")
+    for c in [c for c in ev.metrics[-1] if c != "scenario"]:
+        tq.add_row(c, *("" if m.get(c) is None else str(m[c]) for m in ev.metrics))
     console.print(tq)
     for d in ev.demoted.iter_rows(named=True):
         console.print(f"降级 demoted {d['rule_code']}: {d['note_zh']} / {d['note_en']}")
@@ -185,8 +184,18 @@ def run_cmd(
         Path | None,
         typer.Option(help="知识库目录 knowledge directory (default: the shipped EXAMPLE tables)"),
     ] = None,
+    top: Annotated[
+        str | None,
+        typer.Option(
+            help="审核队列 review queue: show the top visits (e.g. 1% or 500); written beside --out"
+        ),
+    ] = None,
 ) -> None:
     """事后审核：对一个期间的结算数据运行规则与模型，输出疑点 / after-the-fact audit → flags + summary."""
+    if engine == "spark" and top is not None:
+        raise typer.BadParameter(
+            "top: 审核队列仅支持 polars 引擎 / the review queue runs with --engine polars"
+        )
     if engine == "spark":
         from yibao.spark import spark_session
         from yibao.spark.audit import audit_spark
@@ -202,11 +211,17 @@ def run_cmd(
         return
     if engine != "polars":
         raise typer.BadParameter("engine: polars 或 spark / polars or spark")
-    _run_polars(Path(data), Path(out), rules, settle, region, knowledge)
+    _run_polars(Path(data), Path(out), rules, settle, region, knowledge, top)
 
 
 def _run_polars(
-    data: Path, out: Path, rules: bool, settle: bool, region: Path | None, knowledge_dir: Path | None
+    data: Path,
+    out: Path,
+    rules: bool,
+    settle: bool,
+    region: Path | None,
+    knowledge_dir: Path | None,
+    top: str | None = None,
 ) -> None:
     from yibao.audit.evaluate import region_knowledge, run_audit
     from yibao.audit.evaluate import settle as settle_fn
@@ -233,7 +248,53 @@ def _run_polars(
     else:
         flags.write_parquet(tmp)
     tmp.replace(out)
-    _summary(flags, used, str(out))
+    if top is None:
+        _summary(flags, used, str(out))
+        return
+    _queue(flags, v.height, know.flag_calibration, top, out)
+
+
+def _queue(flags: pl.DataFrame, n_visits: int, calibration: pl.DataFrame, top: str, out: Path) -> None:
+    """Score the flags, rank the visits, write the queue beside ``out`` and show its top."""
+    from yibao.audit.queue import parse_top, score_flags, visit_queue
+
+    try:
+        n = parse_top(top, n_visits)
+    except FieldError as e:
+        raise typer.BadParameter(str(e)) from e
+    scored, report = score_flags(flags, n_visits, calibration)
+    queue = visit_queue(scored)
+    qpath = out.with_name(out.stem + ".queue.parquet")
+    queue.write_parquet(qpath)
+    own = int(queue["own"].sum())
+    t = Table(
+        title=f"审核队列 review queue — top {min(n, queue.height):,} of {n_visits:,} visits; "
+        f"own flag set {own:,} ({own / max(n_visits, 1):.2%}) → {qpath}"
+    )
+    for col in (
+        "序 rank",
+        "就诊 visit",
+        "机构 institution",
+        "分值 score",
+        "金额 amount (元)",
+        "规则/模型 detectors",
+        "理由 reason",
+    ):
+        t.add_column(col, overflow="fold")
+    for r in queue.head(n).iter_rows(named=True):
+        t.add_row(
+            str(r["rank"]),
+            str(r["visit_id"]),
+            r["fixmedins_code"],
+            f"{r['score']:.3f}",
+            fmt_yuan(int(r["amount_fen"])),
+            r["detectors"],
+            r["reason_zh"],
+        )
+    console = Console()
+    console.print(t)
+    for d in report.filter(pl.col("demoted")).iter_rows(named=True):
+        console.print(f"降级 demoted {d['rule_code']}: {d['note_zh']} / {d['note_en']}")
 
 
 def _summary(flags: pl.DataFrame, used: bool, out: str) -> None:

@@ -236,6 +236,19 @@ class Conventions:
     whole_pack_share: float = 0.8  # outpatient / pharmacy drug lines dispensed as whole packs
     long_rx_share: float = 0.3  # chronic prescriptions of registered persons written for 8-12 weeks
     per_day_lines: bool = True  # bed, nursing and the daily consultation: one line per day of a stay
+    dialysis_share: float = (
+        0.5  # registered CKD patients on maintenance haemodialysis (three sessions a week)
+    )
+    dialysis_missed: float = 0.05  # share of scheduled sessions not held (illness, travel)
+    chemo_share: float = 0.4  # cancer patients in a chemotherapy course of short admissions
+    chemo_cycles: tuple[int, int] = (4, 8)  # cycles in the year, inclusive range
+    chemo_cycle_days: tuple[int, ...] = (14, 21)  # the cycle lengths (every 2 or 3 weeks)
+    december_rx_boost: float = (
+        0.6  # extra pharmacy purchases in December (personal accounts spent before the year ends)
+    )
+    preholiday_rx_boost: float = (
+        0.8  # extra pharmacy purchases in the 10 days before the Spring Festival / National Day
+    )
 
 
 def _apply_limits(
@@ -985,6 +998,16 @@ def make_chunk(
         rates[MT, m] = MT_RATE[g] * ppl.mt_registered[m]
     counts = rng.poisson(rates)  # (4, n)
     counts[IP] = np.minimum(counts[IP], 12)
+    # courses: maintenance dialysis (registered CKD patients) and chemotherapy cycles (cancer patients)
+    ckd_p = C.PROFILE_INDEX["ckd"]
+    cancer = np.isin(ppl.chronic, [C.PROFILE_INDEX[k] for k in ("cancer_lung", "cancer_gi", "cancer_breast")])
+    dialysis = ppl.mt_registered & (ppl.chronic == ckd_p) & (rng.random(n) < cv.dialysis_share)
+    sessions = rng.binomial(3 * 52, 1 - cv.dialysis_missed, n)
+    counts[MT] = np.where(dialysis, sessions, counts[MT])
+    chemo = cancer & (rng.random(n) < cv.chemo_share)
+    lo_c, hi_c = cv.chemo_cycles
+    counts[IP] = np.where(chemo, rng.integers(lo_c, hi_c + 1, n), counts[IP])
+    cycle = np.asarray(cv.chemo_cycle_days, dtype=np.int64)[rng.integers(0, len(cv.chemo_cycle_days), n)]
     vt = np.concatenate([np.full(int(counts[t].sum()), t, dtype=np.int64) for t in range(4)])
     who = np.concatenate([np.repeat(np.arange(n), counts[t]) for t in range(4)])
     nv = vt.size
@@ -1004,6 +1027,8 @@ def make_chunk(
         | ((vt == IP) & (rng.random(nv) < 0.25))
     )
     use_chron &= (vt != IP) | (np.asarray([p.w_ip for p in C.PROFILES])[np.maximum(chron, 0)] > 0)
+    course_v = ((vt == MT) & dialysis[who]) | ((vt == IP) & chemo[who])
+    use_chron |= course_v
     prof = np.where(use_chron, chron, prof)
     # 门慢门特 registration (a person attribute) and long prescriptions of registered chronic care
     reg_v = ppl.mt_registered[who]
@@ -1012,6 +1037,24 @@ def make_chunk(
     ndays = (dt.date(year, 12, 31) - dt.date(year, 1, 1)).days + 1
     dw = 1 + 0.2 * np.cos(2 * np.pi * (np.arange(ndays) - 15) / ndays)
     day = np.minimum(np.searchsorted(np.cumsum(dw) / dw.sum(), rng.random(nv)), ndays - 1).astype(np.int64)
+    # pharmacy purchases: December (personal accounts spent before the year ends) and stocking up before the
+    # Spring Festival and National Day holidays
+    rx_w = dw * _rx_season(year, ndays, cv)
+    rx = vt == RX
+    day[rx] = np.minimum(
+        np.searchsorted(np.cumsum(rx_w) / rx_w.sum(), rng.random(int(rx.sum()))), ndays - 1
+    ).astype(np.int64)
+    # course visits on their schedule: dialysis Monday / Wednesday / Friday style (every 2-3 days), chemo
+    # cycles every 14 or 21 days from a start day
+    run_key = vt * n + who  # a person's visits of one type are consecutive
+    idx = np.arange(nv)
+    run_start = np.maximum.accumulate(np.where(np.r_[True, run_key[1:] != run_key[:-1]], idx, 0))
+    k_in = idx - run_start  # the visit's number among the person's visits of its type
+    dial_v = (vt == MT) & dialysis[who]
+    day = np.where(dial_v, np.minimum((k_in // 3) * 7 + (k_in % 3) * 2 + who % 2, ndays - 1), day)
+    chemo_v = (vt == IP) & chemo[who]
+    first_c = rng.integers(0, 60, n)
+    day = np.where(chemo_v, np.minimum(first_c[who] + k_in * cycle[who], ndays - 1), day)
     # institution kind and level rank
     n_lv = len(info.level_codes)
     u = rng.random(nv)
@@ -1033,7 +1076,7 @@ def make_chunk(
     rank = np.where(internet, 3, rank)
     # surgery
     surg_ok = tables.prof_surg[1][prof] > 0
-    surgical = (vt == IP) & surg_ok & (rng.random(nv) < tables.p_surg[prof])
+    surgical = (vt == IP) & surg_ok & (rng.random(nv) < tables.p_surg[prof]) & ~chemo_v
     s_start, s_len, s_flat = tables.prof_surg
     s_pos = np.minimum(
         s_start[prof] + (rng.random(nv) * np.maximum(s_len[prof], 1)).astype(np.int64), s_flat.size - 1
@@ -1060,6 +1103,8 @@ def make_chunk(
         inst.gd_start[gkey, d] + (ui * np.maximum(dl, 1)).astype(np.int64),
         inst.group_start[gkey] + (ui * glen).astype(np.int64),
     )
+    # a course is held at one institution: the one of the person's first session of the year
+    inst_idx = np.where(dial_v | chemo_v, inst_idx[run_start], inst_idx)
     # the physician who sees the patient and bills the visit (pharmacies: none)
     rdr = rng_dr if rng_dr is not None else np.random.default_rng(int(rng.integers(1 << 62)))
     dlen = inst.dr_len[inst_idx]
@@ -1071,6 +1116,7 @@ def make_chunk(
     ip = vt == IP
     los_raw = np.exp(np.log(tables.los_median[prof] * LEVEL_LOS[rank]) + rng.normal(0, 0.5, nv))
     los_raw = np.clip(np.round(los_raw), 1, 90).astype(np.int64)
+    los_raw = np.where(chemo_v, rng.integers(2, 5, nv), los_raw)  # a chemotherapy cycle: a short stay
     end_day = np.where(ip, np.minimum(day + los_raw, ndays - 1), day)
     los = end_day - day
     bed_days = np.maximum(los, 1)
@@ -1173,6 +1219,9 @@ def make_chunk(
         ],
     )
     n_drug = np.minimum(n_drug, 24)
+    n_drug = np.where(
+        dial_v & (rng.random(nv) < 0.9), 0, n_drug
+    )  # most dialysis sessions: no take-home drugs
     for pool, mask in ((tables.pool_drug, opv), (tables.pool_drug_rx, vt == RX), (tables.pool_drug_ip, ip)):
         rows, items = sample(pool, np.where(mask, n_drug, 0), 0)
         if rows.size:
@@ -1386,6 +1435,19 @@ def make_chunk(
         schema=LINES_SCHEMA,
     )
     return Chunk(visits, lines, vt[vo], grp[vo], cost[vo], remote[vo])
+
+
+def _rx_season(year: int, ndays: int, cv: Conventions) -> F64:
+    """Relative weight of each day of ``year`` for pharmacy purchases: December and the ten days before
+    the Spring Festival (approximated as 28 January) and National Day (1 October) are busier."""
+    w = np.ones(ndays)
+    jan1 = dt.date(year, 1, 1)
+    dec1 = (dt.date(year, 12, 1) - jan1).days
+    w[dec1:] *= 1 + cv.december_rx_boost
+    for holiday in (dt.date(year, 1, 28), dt.date(year, 10, 1)):
+        h = (holiday - jan1).days
+        w[max(h - 10, 0) : h] *= 1 + cv.preholiday_rx_boost
+    return w
 
 
 def _per_day_lines(
