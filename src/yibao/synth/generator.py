@@ -327,7 +327,16 @@ class Tables:
             | (self.min_rank > 1)
             | np.array([bool(it.indications) for it in items])
         )
-        # diagnoses
+        self._diagnoses()
+        self._pools()
+        self._surgeries()
+        self._fixed_items()
+        self._profile_weights()
+        self._set_limits(limits or PrescribingLimits())
+
+    def _diagnoses(self) -> None:
+        """The diagnosis codes of the profiles and which item each may be billed for (indications)."""
+        items = self.items
         dx: list[str] = []
         for p in C.PROFILES:
             dx += [d for d in p.dx if d not in dx]
@@ -343,7 +352,9 @@ class Tables:
                     ind[i, j] = d.startswith(pref)
         self.ind_ok = ind
         self.prof_dx = _csr([[self.dx_index[d] for d in p.dx] for p in C.PROFILES])
-        # pools
+
+    def _pools(self) -> None:
+        """Per profile, the items a visit draws from (drugs, labs, exams, services, materials)."""
         self.pool_drug = self._pool(lambda p: self._prefixed(p.drugs))
         self.pool_drug_ip = self._pool(lambda p: self._prefixed(p.drugs + C.GENERIC_DRUGS))
         self.pool_drug_rx = self._pool(lambda p: self._prefixed(p.drugs or C.GENERIC_PHARMACY))
@@ -355,6 +366,9 @@ class Tables:
         self.pool_svc_ip = self._pool(lambda p: self._exact(p.services + C.GENERIC_IP_SERVICES))
         self.pool_mat = self._pool(lambda p: self._exact(p.materials))
         self.pool_mat_ip = self._pool(lambda p: self._exact(C.GENERIC_IP_MATERIALS))
+
+    def _surgeries(self) -> None:
+        """The operations of the profiles, their items, levels and the stay parameters."""
         # surgeries: one flat list, CSR by profile
         surg: list[tuple[int, C.Surgery]] = []
         for pi, p in enumerate(C.PROFILES):
@@ -374,6 +388,9 @@ class Tables:
         self.ip_proc = pa.array([p.ip_procedure or "" for p in C.PROFILES], pa.string())
         self.los_median = np.array([p.los for p in C.PROFILES])
         self.intensity = np.array([p.intensity for p in C.PROFILES])
+
+    def _fixed_items(self) -> None:
+        """Items every visit of a kind bills (registration, consultation, bed, nursing) and the fallbacks."""
         self.fixed = {
             k: self.code_index.get(v, -1)
             for k, v in {
@@ -407,6 +424,9 @@ class Tables:
         )
         # unrestricted fallbacks by kind (drug / service / material)
         self.fallback = [self._fallback(k) for k in range(3)]
+
+    def _profile_weights(self) -> None:
+        """Profile selection weights by visit type, age band and sex, and chronic prevalence."""
         # profile selection weights [vtype][band][sex] -> cumulative over profiles
         n_prof = len(C.PROFILES)
         self.prof_cdf = np.zeros((4, C.N_BANDS, 2, n_prof))
@@ -436,7 +456,6 @@ class Tables:
                     if p.sex is None or p.sex == "MF"[s]:
                         self.chronic_p[b, s, j] = p.prevalence[b]
         self.mt_ok = np.array([p.mt for p in C.PROFILES])
-        self._set_limits(limits or PrescribingLimits())
 
     def _set_limits(self, lim: PrescribingLimits) -> None:
         """Per (visit type, item) quantity caps and per-item history windows from ``lim``."""
@@ -972,22 +991,12 @@ def _pick_grouped(rng: np.random.Generator, cdfs: F64, group: I64) -> I64:
     return picked
 
 
-def make_chunk(
-    rng: np.random.Generator,
-    info: RegionInfo,
-    tables: Tables,
-    inst: Institutions,
-    ppl: People,
-    year: int,
-    visit_base: int,
-    rng_dr: np.random.Generator | None = None,
-    conv: Conventions | None = None,
-) -> Chunk:
-    """One chunk of visits and lines.  ``rng_dr`` draws each visit's physician (its own stream, so the
-    rest of the chunk does not depend on the registry; default: a stream derived from ``rng``)."""
-    cv = conv if conv is not None else Conventions()
+def _visit_counts(
+    rng: np.random.Generator, ppl: People, band: I64, cv: Conventions
+) -> tuple[npt.NDArray[np.int64], B, B, I64]:
+    """Visits per person and type (4 × n), with the course patients: maintenance dialysis (registered CKD
+    patients, three sessions a week) and chemotherapy cycles (cancer patients) and each one's cycle days."""
     n = ppl.n
-    band = np.searchsorted(np.array(C.AGE_BANDS), ppl.age, side="right") - 1
     fr = ppl.frailty
     rates = np.zeros((4, n))
     for g in (IN_SERVICE, RETIRED, RESIDENT):
@@ -1008,6 +1017,66 @@ def make_chunk(
     lo_c, hi_c = cv.chemo_cycles
     counts[IP] = np.where(chemo, rng.integers(lo_c, hi_c + 1, n), counts[IP])
     cycle = np.asarray(cv.chemo_cycle_days, dtype=np.int64)[rng.integers(0, len(cv.chemo_cycle_days), n)]
+    return counts, dialysis, chemo, cycle
+
+
+def _visit_days(
+    rng: np.random.Generator,
+    year: int,
+    cv: Conventions,
+    vt: I64,
+    who: I64,
+    n: int,
+    dialysis: B,
+    chemo: B,
+    cycle: I64,
+) -> tuple[I64, int, I64, B, B]:
+    """The day of the year of each visit (a mild winter peak; pharmacy seasonality; courses on their
+    schedule), the number of days in the year, each visit's first visit of its (person, type) run, and
+    which visits are dialysis sessions and chemotherapy cycles."""
+    nv = vt.size
+    # dates (mild winter peak)
+    ndays = (dt.date(year, 12, 31) - dt.date(year, 1, 1)).days + 1
+    dw = 1 + 0.2 * np.cos(2 * np.pi * (np.arange(ndays) - 15) / ndays)
+    day = np.minimum(np.searchsorted(np.cumsum(dw) / dw.sum(), rng.random(nv)), ndays - 1).astype(np.int64)
+    # pharmacy purchases: December (personal accounts spent before the year ends) and stocking up before the
+    # Spring Festival and National Day holidays
+    rx_w = dw * _rx_season(year, ndays, cv)
+    rx = vt == RX
+    day[rx] = np.minimum(
+        np.searchsorted(np.cumsum(rx_w) / rx_w.sum(), rng.random(int(rx.sum()))), ndays - 1
+    ).astype(np.int64)
+    # course visits on their schedule: dialysis Monday / Wednesday / Friday style (every 2-3 days), chemo
+    # cycles every 14 or 21 days from a start day
+    run_key = vt * n + who  # a person's visits of one type are consecutive
+    idx = np.arange(nv)
+    run_start = np.maximum.accumulate(np.where(np.r_[True, run_key[1:] != run_key[:-1]], idx, 0))
+    k_in = idx - run_start  # the visit's number among the person's visits of its type
+    dial_v = (vt == MT) & dialysis[who]
+    day = np.where(dial_v, np.minimum((k_in // 3) * 7 + (k_in % 3) * 2 + who % 2, ndays - 1), day)
+    chemo_v = (vt == IP) & chemo[who]
+    first_c = rng.integers(0, 60, n)
+    day = np.where(chemo_v, np.minimum(first_c[who] + k_in * cycle[who], ndays - 1), day)
+    return day, ndays, run_start, dial_v, chemo_v
+
+
+def make_chunk(
+    rng: np.random.Generator,
+    info: RegionInfo,
+    tables: Tables,
+    inst: Institutions,
+    ppl: People,
+    year: int,
+    visit_base: int,
+    rng_dr: np.random.Generator | None = None,
+    conv: Conventions | None = None,
+) -> Chunk:
+    """One chunk of visits and lines.  ``rng_dr`` draws each visit's physician (its own stream, so the
+    rest of the chunk does not depend on the registry; default: a stream derived from ``rng``)."""
+    cv = conv if conv is not None else Conventions()
+    n = ppl.n
+    band = np.searchsorted(np.array(C.AGE_BANDS), ppl.age, side="right") - 1
+    counts, dialysis, chemo, cycle = _visit_counts(rng, ppl, band, cv)
     vt = np.concatenate([np.full(int(counts[t].sum()), t, dtype=np.int64) for t in range(4)])
     who = np.concatenate([np.repeat(np.arange(n), counts[t]) for t in range(4)])
     nv = vt.size
@@ -1033,28 +1102,7 @@ def make_chunk(
     # 门慢门特 registration (a person attribute) and long prescriptions of registered chronic care
     reg_v = ppl.mt_registered[who]
     long_rx = reg_v & use_chron & (vt != IP) & (rng.random(nv) < cv.long_rx_share)
-    # dates (mild winter peak)
-    ndays = (dt.date(year, 12, 31) - dt.date(year, 1, 1)).days + 1
-    dw = 1 + 0.2 * np.cos(2 * np.pi * (np.arange(ndays) - 15) / ndays)
-    day = np.minimum(np.searchsorted(np.cumsum(dw) / dw.sum(), rng.random(nv)), ndays - 1).astype(np.int64)
-    # pharmacy purchases: December (personal accounts spent before the year ends) and stocking up before the
-    # Spring Festival and National Day holidays
-    rx_w = dw * _rx_season(year, ndays, cv)
-    rx = vt == RX
-    day[rx] = np.minimum(
-        np.searchsorted(np.cumsum(rx_w) / rx_w.sum(), rng.random(int(rx.sum()))), ndays - 1
-    ).astype(np.int64)
-    # course visits on their schedule: dialysis Monday / Wednesday / Friday style (every 2-3 days), chemo
-    # cycles every 14 or 21 days from a start day
-    run_key = vt * n + who  # a person's visits of one type are consecutive
-    idx = np.arange(nv)
-    run_start = np.maximum.accumulate(np.where(np.r_[True, run_key[1:] != run_key[:-1]], idx, 0))
-    k_in = idx - run_start  # the visit's number among the person's visits of its type
-    dial_v = (vt == MT) & dialysis[who]
-    day = np.where(dial_v, np.minimum((k_in // 3) * 7 + (k_in % 3) * 2 + who % 2, ndays - 1), day)
-    chemo_v = (vt == IP) & chemo[who]
-    first_c = rng.integers(0, 60, n)
-    day = np.where(chemo_v, np.minimum(first_c[who] + k_in * cycle[who], ndays - 1), day)
+    day, ndays, run_start, dial_v, chemo_v = _visit_days(rng, year, cv, vt, who, n, dialysis, chemo, cycle)
     # institution kind and level rank
     n_lv = len(info.level_codes)
     u = rng.random(nv)

@@ -9,7 +9,7 @@ as the vectorised :mod:`yibao.audit.rules.batch` (a property test holds the two 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Any
@@ -81,13 +81,16 @@ class EventChecker:
     ) -> None:
         self.rules = {r.kind: r for r in library.active(moment) if r.kind in m.SINGLE_VISIT}
         items: dict[str, _Item] = {}
+        self._index_restrictions(knowledge, items)
+        self._index_quantities(knowledge, items)
+        self._index_pairs_and_titles(knowledge, items)
+        self._index_bed_days(knowledge, items)
+        self._index_finish(knowledge, items)
+        self._index_deaths(knowledge, deaths)
 
-        def it(code: str) -> _Item:
-            x = items.get(code)
-            if x is None:
-                x = items[code] = _Item()
-            return x
-
+    def _index_restrictions(self, knowledge: Knowledge, items: dict[str, _Item]) -> None:
+        """Price standards and the patient / level / indication restrictions of each item."""
+        it = _getter(items)
         r = self.rules.get("over_price")
         if r is not None:
             assert isinstance(r.params, m.PriceParams)
@@ -115,6 +118,10 @@ class EventChecker:
                 x = it(code)
                 x.indications = tuple(p for p in pre.replace(".", "").split("|") if p)
                 x.restricted = True
+
+    def _index_quantities(self, knowledge: Knowledge, items: dict[str, _Item]) -> None:
+        """Payment courses, daily frequencies, supply limits and the stated-days dose of each item."""
+        it = _getter(items)
         if "course_admission" in self.rules:
             for code, days, upd in (
                 knowledge.payment_course.filter(pl.col("basis") == "admission")
@@ -166,6 +173,11 @@ class EventChecker:
                 x = it(code)
                 x.dose_q = q  # not `restricted`: only a line that states its days needs the slow path
                 x.pack_q = pack
+
+    def _index_pairs_and_titles(self, knowledge: Knowledge, items: dict[str, _Item]) -> None:
+        """Exclusive pairs (by scope), bundles, the inpatient types of the frequency rule and the physician
+        titles that may bill each graded item."""
+        it = _getter(items)
         if "duplicate_pair" in self.rules:
             by_b: dict[tuple[str, str], list[str]] = {}
             for a, b, scope in k_rows(knowledge.duplicate_pairs, "code_a", "code_b", "scope"):
@@ -198,6 +210,10 @@ class EventChecker:
             for code, titles in k_rows(knowledge.title_grade, "code", "titles"):
                 x = it(code)
                 x.titles, x.restricted = tuple(t for t in titles.split("|") if t), True
+
+    def _index_bed_days(self, knowledge: Knowledge, items: dict[str, _Item]) -> None:
+        """Bed and care items of the bed-hanging rule."""
+        it = _getter(items)
         self.bed = self.rules.get("bed_hanging")
         self.bed_prefixes: tuple[str, ...] = ()
         self.care_codes: frozenset[str] = frozenset()
@@ -220,6 +236,9 @@ class EventChecker:
                         code in self.care_codes,
                         True,
                     )
+
+    def _index_finish(self, knowledge: Knowledge, items: dict[str, _Item]) -> None:
+        """Care markers, duplicate limits, the finding cache and the two per-visit-type item maps."""
         self.marker_prefixes = tuple(knowledge.care_markers.get_column("code_prefix").to_list())
         self._cs = {kind: (r.code, r.severity) for kind, r in self.rules.items()}
         self._dup = "duplicate_line" in self.rules
@@ -234,6 +253,9 @@ class EventChecker:
         self.items = {
             code: _finish(x if x.supply_q is None else replace(x, supply_q=None)) for code, x in items.items()
         }
+
+    def _index_deaths(self, knowledge: Knowledge, deaths: pl.DataFrame | None) -> None:
+        """The death register of the after-death rule."""
         self.deaths: dict[str, dt.date] = {}
         self.death_grace = dt.timedelta(0)
         r = self.rules.get("after_death")
@@ -594,6 +616,18 @@ class EventChecker:
             )
 
     __call__ = check
+
+
+def _getter(items: dict[str, _Item]) -> Callable[[str], _Item]:
+    """``it(code)``: the item's entry, created empty on first use."""
+
+    def it(code: str) -> _Item:
+        x = items.get(code)
+        if x is None:
+            x = items[code] = _Item()
+        return x
+
+    return it
 
 
 def _finish(x: _Item) -> _Item:
