@@ -203,3 +203,25 @@ def parse_top(text: str, n_visits: int) -> int:
         raise FieldError(
             "top", f"应为百分比或正整数 must be a share like 1% or a positive count, got {text!r}"
         ) from None
+
+
+QUEUE_COLUMNS = ("rank", "visit_id", "fixmedins_code", "score", "amount_fen", "detectors", "reason_zh")
+
+
+def read_queue(path: str | Path, n: int = 50) -> tuple[int, list[str], list[tuple[Any, ...]]]:
+    """The first ``n`` rows of a queue file written by ``yibao audit run --top``: (rows in the file,
+    columns, rows) — the score rounded to three places, the amount in 元."""
+    q = pl.read_parquet(path, columns=list(QUEUE_COLUMNS))
+    top = q.head(n).with_columns(
+        pl.col("score").round(3), (pl.col("amount_fen") / 100).round(2).alias("amount_fen")
+    )
+    cols = [
+        "序 rank",
+        "就诊 visit",
+        "机构 institution",
+        "分值 score",
+        "金额 amount (元)",
+        "规则/模型 detectors",
+        "理由 reason",
+    ]
+    return q.height, cols, [tuple(r) for r in top.iter_rows()]

@@ -47,6 +47,7 @@ def visit_frame(
     settled: pl.DataFrame | None = None,
     groups: pl.DataFrame | None = None,
     institutions: pl.DataFrame | None = None,
+    course_min_visits: int = 4,
 ) -> pl.DataFrame:
     """One row per visit with the features the models share.
 
@@ -125,7 +126,12 @@ def visit_frame(
     else:
         v = v.with_columns(cell.alias("cell"))
     # level tiers: 3 and 3S (三级特等) are one peer tier
-    return v.with_columns((pl.col("kind") + ":" + pl.col("hosp_lv").str.head(1)).alias("peer"))
+    # a course (dialysis sessions, chemotherapy cycles, rehabilitation): the person's visits of one type at
+    # one provider that recur through the year — legitimate repeats the bill-pattern models set aside
+    course = pl.len().over("psn_id", "fixmedins_code", "med_type") >= course_min_visits
+    return v.with_columns(
+        (pl.col("kind") + ":" + pl.col("hosp_lv").str.head(1)).alias("peer"), course.alias("course")
+    )
 
 
 def line_frame(lines: pl.DataFrame) -> pl.DataFrame:
