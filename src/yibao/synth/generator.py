@@ -1152,7 +1152,10 @@ def make_chunk(
         inst.group_start[gkey] + (ui * glen).astype(np.int64),
     )
     # a course is held at one institution: the one of the person's first session of the year
-    inst_idx = np.where(dial_v | chemo_v, inst_idx[run_start], inst_idx)
+    course = dial_v | chemo_v
+    inst_idx = np.where(course, inst_idx[run_start], inst_idx)
+    rank = np.where(course, rank[run_start], rank)  # the level and kind of that institution
+    kind = np.where(course, kind[run_start], kind)
     # the physician who sees the patient and bills the visit (pharmacies: none)
     rdr = rng_dr if rng_dr is not None else np.random.default_rng(int(rng.integers(1 << 62)))
     dlen = inst.dr_len[inst_idx]

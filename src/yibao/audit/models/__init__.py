@@ -53,7 +53,7 @@ def run_models(
     """
     p = params if isinstance(params, dict) else load_params(params)
     lx = line_frame(lines)
-    v = visit_frame(visits, lx, settled, groups, institutions, int(p["peers"].get("course_min_visits", 4)))
+    v = visit_frame(visits, lx, settled, groups, institutions)
     shared: dict[str, pl.DataFrame] = {}
 
     def dl() -> pl.DataFrame:  # the drug lines with their visit columns, built on first use

@@ -47,7 +47,6 @@ def visit_frame(
     settled: pl.DataFrame | None = None,
     groups: pl.DataFrame | None = None,
     institutions: pl.DataFrame | None = None,
-    course_min_visits: int = 4,
 ) -> pl.DataFrame:
     """One row per visit with the features the models share.
 
@@ -126,11 +125,11 @@ def visit_frame(
     else:
         v = v.with_columns(cell.alias("cell"))
     # level tiers: 3 and 3S (三级特等) are one peer tier
-    # a course (dialysis sessions, chemotherapy cycles, rehabilitation): the person's visits of one type at
-    # one provider that recur through the year — legitimate repeats the bill-pattern models set aside
-    course = pl.len().over("psn_id", "fixmedins_code", "med_type") >= course_min_visits
+    # ``course_n``: the person's visits of this type at this provider in the period — a course (dialysis
+    # sessions, chemotherapy cycles, rehabilitation) recurs, and the bill-pattern models set it aside
+    course_n = pl.len().over("psn_id", "fixmedins_code", "med_type")
     return v.with_columns(
-        (pl.col("kind") + ":" + pl.col("hosp_lv").str.head(1)).alias("peer"), course.alias("course")
+        (pl.col("kind") + ":" + pl.col("hosp_lv").str.head(1)).alias("peer"), course_n.alias("course_n")
     )
 
 
