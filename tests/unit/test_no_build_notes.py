@@ -14,16 +14,11 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
-BUILD_NOTE = re.compile(r"DOMAIN\.md|/work/|\.\./shared|\[(?:V|T|M|X)\]")
+BUILD_NOTE = re.compile(r"DOMAIN\.md|/work/|\.\./shared|(?<!\w)\[(?:V|T|M|X)\]")  # not numpy's datetime64[M]
 
 # Directories and files other helpers were editing in parallel when this test was written; remove each
 # line once that branch is merged and its files are cleaned (the lead's job after the merge).
-NOT_YET: tuple[str, ...] = (
-    "yibao/audit",
-    "yibao/synth",
-    "yibao/web/national.py",
-    "hissim",
-)
+NOT_YET: tuple[str, ...] = ()
 
 TEXT_SUFFIXES = (".yaml", ".yml", ".html", ".csv")
 

@@ -1,4 +1,4 @@
-"""The three moments of audit (DOMAIN.md §4.5): before (事前提醒), during (事中), after (事后).
+"""The three moments of audit (国家医保局智能审核和监控: 事前提醒、事中审核、事后审核): before (事前提醒), during (事中), after (事后).
 
 * before — :func:`check_prescription`: warnings for items about to be prescribed, from the single-visit
   rules plus the history-based ones (year course, period frequency) over the ``history`` given.  Pure.

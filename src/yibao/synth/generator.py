@@ -1674,44 +1674,44 @@ class Stats:
             )
 
         sd = max(tot, 1)
-        row("employee share of insured", 38_856.12 / 133_069.39, emp / sd, "DOMAIN.md §7 (2025 bulletin)")
-        row("retired share of employees", 10_793.80 / 38_856.12, ret / max(emp, 1), "DOMAIN.md §7")
-        row("in-service : retired ratio", 2.60, P[IN_SERVICE] / max(ret, 1), "DOMAIN.md §6")
+        row("employee share of insured", 38_856.12 / 133_069.39, emp / sd, "2025年全国医疗保障事业发展统计公报")
+        row("retired share of employees", 10_793.80 / 38_856.12, ret / max(emp, 1), "2025年全国医疗保障事业发展统计公报")
+        row("in-service : retired ratio", 2.60, P[IN_SERVICE] / max(ret, 1), "2025年全国医疗保障事业发展统计公报 (derived)")
         row(
             "share aged 0–14",
             0.17,
             self.age_band[0] / sd,
-            "national census 2020 (M)",
-            "background, not in DOMAIN.md",
+            "第七次全国人口普查 2020 (to check)",
+            "background figure, not a bulletin figure",
         )
         row(
             "share aged 60+",
             0.21,
             self.age_band[2] / sd,
-            "national census 2020 (M)",
-            "background, not in DOMAIN.md",
+            "第七次全国人口普查 2020 (to check)",
+            "background figure, not a bulletin figure",
         )
-        row("female share", 0.49, self.female / sd, "national census 2020 (M)")
-        row("residents with 低保/特困/返贫致贫", 0.045, self.ident_res / max(res, 1), "brief: 3–6%")
+        row("female share", 0.49, self.female / sd, "第七次全国人口普查 2020 (to check)")
+        row("residents with 低保/特困/返贫致贫", 0.045, self.ident_res / max(res, 1), "modelling assumption: 3–6%")
         row(
             "those identities in bottom income quintile",
             1.0,
             self.ident_low_q / max(self.ident_total, 1),
-            "brief (model constraint)",
+            "model constraint",
         )
-        row("admission rate, employees", 0.214, adm_emp / max(emp, 1), "DOMAIN.md §6")
-        row("admission rate, residents", 0.208, V[RESIDENT, IP] / max(res, 1), "DOMAIN.md §6")
+        row("admission rate, employees", 0.214, adm_emp / max(emp, 1), "2025年全国医疗保障事业发展统计公报 (derived)")
+        row("admission rate, residents", 0.208, V[RESIDENT, IP] / max(res, 1), "2025年全国医疗保障事业发展统计公报 (derived)")
         row(
             "cost per admission, employees (元)",
             11_522,
             (K[IN_SERVICE, IP] + K[RETIRED, IP]) / max(adm_emp, 1),
-            "DOMAIN.md §7 (brief figure)",
+            "2025年全国医疗保障事业发展统计公报",
         )
         row(
             "cost per admission, residents (元)",
             7_339,
             K[RESIDENT, IP] / max(V[RESIDENT, IP], 1),
-            "DOMAIN.md §7 (brief figure)",
+            "2025年全国医疗保障事业发展统计公报",
         )
         per_head_in = K[IN_SERVICE].sum() / max(P[IN_SERVICE], 1)
         per_head_ret = K[RETIRED].sum() / max(ret, 1)
@@ -1719,35 +1719,35 @@ class Stats:
             "retiree / in-service medical cost per head",
             3.34,
             per_head_ret / max(per_head_in, 1e-9),
-            "DOMAIN.md §6",
+            "2025年全国医疗保障事业发展统计公报 (derived)",
         )
-        row("retiree medical cost per head (元)", 9_614, per_head_ret, "DOMAIN.md §6")
+        row("retiree medical cost per head (元)", 9_614, per_head_ret, "2025年全国医疗保障事业发展统计公报 (derived)")
         ev_emp = V[IN_SERVICE].sum() + V[RETIRED].sum()
-        row("benefit events per employee per year", 54.86 / 3.885612, ev_emp / max(emp, 1), "DOMAIN.md §7")
+        row("benefit events per employee per year", 54.86 / 3.885612, ev_emp / max(emp, 1), "2025年全国医疗保障事业发展统计公报")
         row(
             "benefit events per resident per year",
             32.68 / 9.421327,
             V[RESIDENT].sum() / max(res, 1),
-            "DOMAIN.md §7",
+            "2025年全国医疗保障事业发展统计公报",
         )
         row(
             "pharmacy share of employee benefit events",
             22.51 / 54.86,
             (V[IN_SERVICE, RX] + V[RETIRED, RX]) / max(ev_emp, 1),
-            "DOMAIN.md §7",
+            "2025年全国医疗保障事业发展统计公报",
         )
-        row("lines per person-year", 20.0, self.lines.sum() / sd, "issue #3 sizing (1M persons ≈ 20M lines)")
+        row("lines per person-year", 20.0, self.lines.sum() / sd, "sizing assumption (1M persons ≈ 20M lines)")
         row(
             "remote (异地) share of non-pharmacy visits",
             0.065,
             self.remote / max(self.remote_base, 1),
-            "brief: 5–8%",
+            "modelling assumption: 5–8%",
         )
         row(
             "fund spending per head, employees (元)",
             4_987,
             float("nan"),
-            "DOMAIN.md §6",
+            "2025年全国医疗保障事业发展统计公报 (derived)",
             "needs settlement: reported by the batch engine, not the generator",
         )
         for r in rows:

@@ -1,4 +1,4 @@
-"""Pure core of the national-style transactions (DOMAIN.md §2): the envelope, the output shapes of
+"""Pure core of the national-style transactions (《医疗保障信息平台 定点医药机构接口规范》): the envelope, the output shapes of
 1101 / 2206 / 2207 / 2208 / 2601 / 3201, and the 3201 comparison.  No I/O here."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class EnvelopeError(FieldError):
 
 
 class Envelope(BaseModel):
-    """Request envelope (DOMAIN.md §2.1).  Only ``infno``, ``msgid`` and ``input`` are required here;
+    """Request envelope (接口规范 报文头).  Only ``infno``, ``msgid`` and ``input`` are required here;
     the rest are carried for the record."""
 
     model_config = ConfigDict(extra="allow")
