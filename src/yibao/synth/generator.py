@@ -1674,9 +1674,24 @@ class Stats:
             )
 
         sd = max(tot, 1)
-        row("employee share of insured", 38_856.12 / 133_069.39, emp / sd, "2025年全国医疗保障事业发展统计公报")
-        row("retired share of employees", 10_793.80 / 38_856.12, ret / max(emp, 1), "2025年全国医疗保障事业发展统计公报")
-        row("in-service : retired ratio", 2.60, P[IN_SERVICE] / max(ret, 1), "2025年全国医疗保障事业发展统计公报 (derived)")
+        row(
+            "employee share of insured",
+            38_856.12 / 133_069.39,
+            emp / sd,
+            "2025年全国医疗保障事业发展统计公报",
+        )
+        row(
+            "retired share of employees",
+            10_793.80 / 38_856.12,
+            ret / max(emp, 1),
+            "2025年全国医疗保障事业发展统计公报",
+        )
+        row(
+            "in-service : retired ratio",
+            2.60,
+            P[IN_SERVICE] / max(ret, 1),
+            "2025年全国医疗保障事业发展统计公报 (derived)",
+        )
         row(
             "share aged 0–14",
             0.17,
@@ -1692,15 +1707,30 @@ class Stats:
             "background figure, not a bulletin figure",
         )
         row("female share", 0.49, self.female / sd, "第七次全国人口普查 2020 (to check)")
-        row("residents with 低保/特困/返贫致贫", 0.045, self.ident_res / max(res, 1), "modelling assumption: 3–6%")
+        row(
+            "residents with 低保/特困/返贫致贫",
+            0.045,
+            self.ident_res / max(res, 1),
+            "modelling assumption: 3–6%",
+        )
         row(
             "those identities in bottom income quintile",
             1.0,
             self.ident_low_q / max(self.ident_total, 1),
             "model constraint",
         )
-        row("admission rate, employees", 0.214, adm_emp / max(emp, 1), "2025年全国医疗保障事业发展统计公报 (derived)")
-        row("admission rate, residents", 0.208, V[RESIDENT, IP] / max(res, 1), "2025年全国医疗保障事业发展统计公报 (derived)")
+        row(
+            "admission rate, employees",
+            0.214,
+            adm_emp / max(emp, 1),
+            "2025年全国医疗保障事业发展统计公报 (derived)",
+        )
+        row(
+            "admission rate, residents",
+            0.208,
+            V[RESIDENT, IP] / max(res, 1),
+            "2025年全国医疗保障事业发展统计公报 (derived)",
+        )
         row(
             "cost per admission, employees (元)",
             11_522,
@@ -1721,9 +1751,19 @@ class Stats:
             per_head_ret / max(per_head_in, 1e-9),
             "2025年全国医疗保障事业发展统计公报 (derived)",
         )
-        row("retiree medical cost per head (元)", 9_614, per_head_ret, "2025年全国医疗保障事业发展统计公报 (derived)")
+        row(
+            "retiree medical cost per head (元)",
+            9_614,
+            per_head_ret,
+            "2025年全国医疗保障事业发展统计公报 (derived)",
+        )
         ev_emp = V[IN_SERVICE].sum() + V[RETIRED].sum()
-        row("benefit events per employee per year", 54.86 / 3.885612, ev_emp / max(emp, 1), "2025年全国医疗保障事业发展统计公报")
+        row(
+            "benefit events per employee per year",
+            54.86 / 3.885612,
+            ev_emp / max(emp, 1),
+            "2025年全国医疗保障事业发展统计公报",
+        )
         row(
             "benefit events per resident per year",
             32.68 / 9.421327,
@@ -1736,7 +1776,9 @@ class Stats:
             (V[IN_SERVICE, RX] + V[RETIRED, RX]) / max(ev_emp, 1),
             "2025年全国医疗保障事业发展统计公报",
         )
-        row("lines per person-year", 20.0, self.lines.sum() / sd, "sizing assumption (1M persons ≈ 20M lines)")
+        row(
+            "lines per person-year", 20.0, self.lines.sum() / sd, "sizing assumption (1M persons ≈ 20M lines)"
+        )
         row(
             "remote (异地) share of non-pharmacy visits",
             0.065,
