@@ -52,7 +52,7 @@ def _store(ledger: Ledger) -> PortalStore:
     return PortalStore(sa.create_engine(ledger.sa_url), core.load_params())
 
 
-def test_a_case_is_tracked_from_submission_to_resolution(ledger: Ledger) -> None:
+def test_a_complaint_is_tracked_from_submission_to_satisfaction_with_a_review(ledger: Ledger) -> None:
     store = _store(ledger)
     c = store.open_case(
         kind="complaint",
@@ -62,40 +62,71 @@ def test_a_case_is_tracked_from_submission_to_resolution(ledger: Ledger) -> None
         subject="H1",
         detail="挂号排队两小时",
         now=NOW,
+        setl_id="S1",
     )
-    assert (c.status, c.sla_days, c.opened_on, c.due_on) == (
+    assert (c.status, c.sla_days, c.opened_on, c.due_on, c.setl_id, c.review_round) == (
         "submitted",
         15,
         NOW.date(),
         dt.date(2026, 12, 14),
+        "S1",
+        0,
     )
-    store.move(
-        c.case_id,
-        "accepted",
-        actor_id="a1",
-        actor_role="auditor",
-        note="已受理",
-        now=NOW + dt.timedelta(days=2),
+
+    def move(new: str, days: int, role: str = "auditor", note: str = "") -> object:
+        actor = "u1" if role == "insured" else "a1"
+        return store.move(
+            c.case_id, new, actor_id=actor, actor_role=role, note=note, now=NOW + dt.timedelta(days=days)
+        )
+
+    accepted = move("accepted", 2, note="已受理")
+    assert store.get_case(c.case_id).decided_on is None, "accepting does not stop a complaint's clock"
+    assert accepted is not None
+    move("answered", 9, note="已责令医院改进挂号流程")
+    answered = store.get_case(c.case_id)
+    assert answered.decided_on == dt.date(2026, 12, 2)  # the answer stopped the clock
+    clock = answered.clock(store.params, dt.date(2027, 1, 1))
+    assert (clock.elapsed, clock.stopped, clock.overdue) == (7, True, False)
+    assert [x.case_id for x in store.queue()] == [], "an answered complaint waits for the person"
+
+    move("reopened", 10, role="insured", note="排队问题依旧")
+    review = store.get_case(c.case_id)
+    assert (review.status, review.review_round, review.opened_on, review.sla_days) == (
+        "reopened",
+        1,
+        dt.date(2026, 12, 3),
+        store.params.review["complaint"].days,
     )
-    done = store.move(
-        c.case_id,
-        "resolved",
-        actor_id="a1",
-        actor_role="auditor",
-        note="已答复",
-        now=NOW + dt.timedelta(days=9),
-    )
-    assert done.status == "resolved"
-    assert done.decided_on == dt.date(2026, 11, 25)  # the first decision (accepted) stopped the clock
-    assert [(e.status, e.actor_role, e.note) for e in store.events(c.case_id)] == [
-        ("submitted", "insured", ""),
-        ("accepted", "auditor", "已受理"),
-        ("resolved", "auditor", "已答复"),
+    assert review.due_on == dt.date(2026, 12, 24) and review.decided_on is None
+    assert [x.case_id for x in store.queue()] == [c.case_id], "a review is back in the staff queue"
+    late = review.clock(store.params, dt.date(2026, 12, 28))
+    assert late.overdue and not late.stopped and late.remaining == -2  # Fri 25th and Mon 28th
+
+    move("answered", 14, note="已增设挂号窗口")
+    move("resolved", 15, role="insured", note="")
+    done = store.get_case(c.case_id)
+    assert done.status == "resolved" and done.decided_on == dt.date(2026, 12, 7)
+    assert [(e.status, e.actor_role) for e in store.events(c.case_id)] == [
+        ("submitted", "insured"),
+        ("accepted", "auditor"),
+        ("answered", "auditor"),
+        ("reopened", "insured"),
+        ("answered", "auditor"),
+        ("resolved", "insured"),
     ]
-    clock = done.clock(store.params, dt.date(2027, 1, 1))
-    assert (clock.elapsed, clock.stopped, clock.overdue) == (2, True, False)
-    assert [x.case_id for x in store.queue()] == []
-    assert [x.case_id for x in store.queue(open_only=False)] == [c.case_id]
+    notices = store.notices("u1")
+    assert [n.status for n in notices] == [
+        "resolved",
+        "answered",
+        "reopened",
+        "answered",
+        "accepted",
+        "submitted",
+    ]
+    assert store.notices("a1") == []
+    assert store.unread("u1") == 6
+    assert store.mark_read("u1", NOW) == 6
+    assert store.unread("u1") == 0 and all(n.read for n in store.notices("u1"))
 
 
 def test_a_refused_move_writes_nothing(ledger: Ledger) -> None:

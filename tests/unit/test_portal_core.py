@@ -62,17 +62,20 @@ def test_shipped_calendar_has_the_2026_national_day_holiday() -> None:
 
 def test_applicant_may_only_withdraw_an_open_case() -> None:
     assert allowed_moves("complaint", "submitted", "insured") == {"withdrawn"}
+    assert allowed_moves("complaint", "reopened", "insured") == {"withdrawn"}
     assert allowed_moves("complaint", "resolved", "insured") == frozenset()
     with pytest.raises(PortalError) as e:
         check_move("complaint", "submitted", "accepted", "insured")
     assert e.value.field == "status" and e.value.code == "bad_transition"
 
 
-def test_staff_decide_filings_are_approved_complaints_resolved() -> None:
+def test_staff_decide_filings_are_approved_complaints_answered_reports_resolved() -> None:
     assert "approved" in allowed_moves("filing_remote", "accepted", "auditor")
     assert "resolved" not in allowed_moves("filing_remote", "accepted", "auditor")
-    assert "resolved" in allowed_moves("complaint", "accepted", "admin")
-    assert "approved" not in allowed_moves("complaint", "accepted", "admin")
+    assert "answered" in allowed_moves("complaint", "accepted", "admin")
+    assert "resolved" in allowed_moves("fraud_report", "accepted", "admin")
+    # only the person closes a complaint (by being satisfied); staff cannot skip the answer
+    assert not {"resolved", "approved"} & allowed_moves("complaint", "accepted", "admin")
     assert allowed_moves("complaint", "submitted", "institution") == frozenset()
     check_move("fraud_report", "submitted", "accepted", "auditor")  # allowed: no error
 
@@ -80,6 +83,49 @@ def test_staff_decide_filings_are_approved_complaints_resolved() -> None:
 def test_closed_cases_cannot_move_again() -> None:
     for status in core.CLOSED:
         assert allowed_moves("complaint", status, "admin") == frozenset()
+
+
+def test_after_the_answer_the_person_says_satisfied_or_asks_for_a_review() -> None:
+    assert allowed_moves("complaint", "answered", "insured") == {"resolved", "reopened"}
+    assert allowed_moves("complaint", "answered", "auditor") == frozenset()  # waiting for the person
+    assert allowed_moves("complaint", "reopened", "auditor") == {"answered"}
+    check_move("complaint", "answered", "resolved", "insured")  # satisfied: no reason needed
+    with pytest.raises(PortalError) as e:
+        check_move("complaint", "answered", "reopened", "insured", "  ")
+    assert e.value.field == "note" and e.value.code == "missing" and "不满意" in e.value.reason
+    check_move("complaint", "answered", "reopened", "insured", "药费还是没退")
+
+
+def test_an_answer_needs_its_text() -> None:
+    with pytest.raises(PortalError) as e:
+        check_move("complaint", "accepted", "answered", "auditor", "")
+    assert e.value.field == "note" and "答复" in e.value.reason
+    check_move("complaint", "accepted", "answered", "auditor", "已责令医院退还多收费用")
+
+
+def test_a_complaint_clock_runs_until_the_answer_a_report_clock_until_acceptance() -> None:
+    assert not core.stops_clock("complaint", "accepted")
+    assert not core.stops_clock("complaint", "in_progress")
+    assert core.stops_clock("complaint", "answered")
+    assert core.stops_clock("complaint", "withdrawn")
+    assert core.stops_clock("fraud_report", "accepted")
+    assert core.stops_clock("filing_chronic", "approved")
+
+
+def test_the_review_clock_is_a_parameter_with_a_source() -> None:
+    shipped = core.parse_params(_params_dict())
+    rule = shipped.review["complaint"]
+    assert rule.days == 15 and "信访工作条例" in rule.source and rule.basis == "local_commitment"
+    data = _params_dict()
+    del data["review"]["complaint"]  # type: ignore[attr-defined]
+    with pytest.raises(PortalError) as e:
+        core.parse_params(data)
+    assert e.value.field == "review" and e.value.code == "missing"
+    data = _params_dict()
+    data["review"]["complaint"]["days"] = 0  # type: ignore[index]
+    with pytest.raises(PortalError) as e:
+        core.parse_params(data)
+    assert e.value.field == "review.complaint.days"
 
 
 def test_family_access_is_limited_to_linked_persons() -> None:

@@ -51,6 +51,8 @@ class PortalParams:
     class_prefix: int
     max_alternatives: int
     alternatives_source: str
+    # the clock of a review (复核) after the person says they are not satisfied with the answer, per kind
+    review: Mapping[str, SlaRule] = dataclasses.field(default_factory=dict)
 
 
 def parse_params(data: Mapping[str, Any]) -> PortalParams:
@@ -58,37 +60,17 @@ def parse_params(data: Mapping[str, Any]) -> PortalParams:
     sla_raw = data.get("sla")
     if not isinstance(sla_raw, dict) or not sla_raw:
         raise PortalError("sla", "须为每类事项设定办理时限 must map each case kind to its clock")
-    sla: dict[str, SlaRule] = {}
-    for kind, rule in sla_raw.items():
-        if kind not in CASE_KINDS:
-            raise PortalError(
-                f"sla.{kind}", f"事项类型无效 unknown case kind (known: {', '.join(CASE_KINDS)})"
-            )
-        if not isinstance(rule, dict):
-            raise PortalError(f"sla.{kind}", "须为映射表 must be a mapping")
-        days = rule.get("days")
-        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 366:
-            raise PortalError(
-                f"sla.{kind}.days",
-                f"办理时限须为 1 到 366 个工作日 {days!r} is not a whole number of working days 1–366",
-            )
-        source = str(rule.get("source") or "").strip()
-        if not source:
-            raise PortalError(
-                f"sla.{kind}.source", "每个参数须注明出处 every parameter needs a source", "missing"
-            )
-        basis = str(rule.get("basis") or "local_commitment")
-        if basis not in SLA_BASES:
-            raise PortalError(
-                f"sla.{kind}.basis",
-                f"依据类型无效 {basis!r} is not one of {', '.join(SLA_BASES)}",
-            )
-        sla[kind] = SlaRule(
-            kind, days, str(rule.get("name") or kind), str(rule.get("name_en") or kind), source, basis
-        )
+    sla = _parse_clocks("sla", sla_raw)
     missing = [k for k in CASE_KINDS if k not in sla]
     if missing:
         raise PortalError("sla", f"缺少办理时限 no clock for {', '.join(missing)}", "missing")
+    review_raw = data.get("review")
+    if not isinstance(review_raw, dict):
+        raise PortalError("review", "须为每类可复核事项设定复核时限 must map each kind to its review clock")
+    review = _parse_clocks("review", review_raw)
+    missing = [k for k in ANSWER_KINDS if k not in review]
+    if missing:
+        raise PortalError("review", f"缺少复核时限 no review clock for {', '.join(missing)}", "missing")
     try:  # the national calendar unless the file brings its own ({weekend?, years: {YYYY: {…, source}}})
         calendar = parse_calendar(data["calendar"]) if "calendar" in data else national_calendar()
     except CalendarError as exc:
@@ -115,7 +97,41 @@ def parse_params(data: Mapping[str, Any]) -> PortalParams:
         ints["same_class_prefix"],
         ints["max_per_item"],
         str(alt["source"]),
+        review,
     )
+
+
+def _parse_clocks(block: str, raw: Mapping[str, Any]) -> dict[str, SlaRule]:
+    """``{kind: {days, name, name_en, basis, source}}``, every field checked and named on error."""
+    out: dict[str, SlaRule] = {}
+    for kind, rule in raw.items():
+        if kind not in CASE_KINDS:
+            raise PortalError(
+                f"{block}.{kind}", f"事项类型无效 unknown case kind (known: {', '.join(CASE_KINDS)})"
+            )
+        if not isinstance(rule, dict):
+            raise PortalError(f"{block}.{kind}", "须为映射表 must be a mapping")
+        days = rule.get("days")
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 366:
+            raise PortalError(
+                f"{block}.{kind}.days",
+                f"办理时限须为 1 到 366 个工作日 {days!r} is not a whole number of working days 1–366",
+            )
+        source = str(rule.get("source") or "").strip()
+        if not source:
+            raise PortalError(
+                f"{block}.{kind}.source", "每个参数须注明出处 every parameter needs a source", "missing"
+            )
+        basis = str(rule.get("basis") or "local_commitment")
+        if basis not in SLA_BASES:
+            raise PortalError(
+                f"{block}.{kind}.basis",
+                f"依据类型无效 {basis!r} is not one of {', '.join(SLA_BASES)}",
+            )
+        out[kind] = SlaRule(
+            kind, days, str(rule.get("name") or kind), str(rule.get("name_en") or kind), source, basis
+        )
+    return out
 
 
 @lru_cache(maxsize=4)
@@ -166,39 +182,66 @@ STATUSES: dict[str, tuple[str, str]] = {
     "submitted": ("已提交", "submitted"),
     "accepted": ("已受理", "accepted"),
     "in_progress": ("办理中", "in progress"),
+    "answered": ("已答复", "answered"),
+    "reopened": ("复核中", "under review"),
     "resolved": ("已办结", "resolved"),
     "approved": ("备案通过", "approved"),
     "rejected": ("不予受理/未通过", "rejected"),
     "withdrawn": ("已撤回", "withdrawn"),
 }
 CLOSED = frozenset({"resolved", "approved", "rejected", "withdrawn"})
-# the first decision stops the SLA clock: accepting or refusing (or withdrawing) the case
+# statuses the staff still has to act on (the queue); ``answered`` waits for the person's verdict
+OPEN_FOR_STAFF = ("submitted", "accepted", "in_progress", "reopened")
+# the first decision stops the SLA clock of a filing or a fraud report (whose clock is the decision on
+# accepting it); a complaint's clock runs until the bureau's answer (答复) — see :func:`stops_clock`
 DECISIONS = frozenset({"accepted", "rejected", "approved", "withdrawn"})
+ANSWER_KINDS = frozenset({"complaint"})  # the closed satisfaction loop: answer, 满意吗?, 复核
+COMPLAINT_STOPS = frozenset({"answered", "rejected", "withdrawn", "resolved"})
+# a staff move that must say something to the person, and the person's "not satisfied" must give a reason
+NOTE_REQUIRED = frozenset({"answered", "reopened"})
 
 _STAFF_MOVES: dict[str, frozenset[str]] = {
     "submitted": frozenset({"accepted", "rejected"}),
     "accepted": frozenset({"in_progress", "resolved", "approved", "rejected"}),
     "in_progress": frozenset({"resolved", "approved", "rejected"}),
 }
+_COMPLAINT_STAFF_MOVES: dict[str, frozenset[str]] = {
+    "submitted": frozenset({"accepted", "rejected"}),
+    "accepted": frozenset({"in_progress", "answered", "rejected"}),
+    "in_progress": frozenset({"answered", "rejected"}),
+    "reopened": frozenset({"answered"}),  # 复核: answered again
+}
 STAFF_ROLES = frozenset({"auditor", "admin"})
+
+
+def stops_clock(kind: str, status: str) -> bool:
+    """Does reaching ``status`` stop the running clock of a case of ``kind``?  A complaint's clock (and the
+    review clock after a re-open) runs until the answer; other kinds stop at their first decision."""
+    return status in (COMPLAINT_STOPS if kind in ANSWER_KINDS else DECISIONS)
 
 
 def allowed_moves(kind: str, status: str, role: str) -> frozenset[str]:
     """Statuses a caller of ``role`` may move a case of ``kind`` from ``status`` to.  The applicant may
-    only withdraw an open case; staff decide, and only filings are *approved*, only complaints and
-    reports *resolved*."""
+    withdraw an open case and, once a complaint is answered, say whether they are satisfied (``resolved``)
+    or not (``reopened``, 复核); staff decide, and only filings are *approved*, only reports *resolved*
+    by staff, only complaints *answered*."""
     if status in CLOSED:
         return frozenset()
     if role == "insured":
+        if status == "answered":
+            return frozenset({"resolved", "reopened"})
         return frozenset({"withdrawn"})
     if role not in STAFF_ROLES:
         return frozenset()
+    if kind in ANSWER_KINDS:
+        return _COMPLAINT_STAFF_MOVES.get(status, frozenset())
     moves = _STAFF_MOVES.get(status, frozenset())
     return moves - ({"resolved"} if kind in FILING_KINDS else {"approved"})
 
 
-def check_move(kind: str, status: str, new: str, role: str) -> None:
-    """Raise :class:`PortalError` unless ``role`` may move the case from ``status`` to ``new``."""
+def check_move(kind: str, status: str, new: str, role: str, note: str = "") -> None:
+    """Raise :class:`PortalError` unless ``role`` may move the case from ``status`` to ``new`` (with
+    ``note`` where the move must give one: an answer, a refusal, the reason for not being satisfied)."""
     if new not in STATUSES:
         raise PortalError("status", f"状态无效 unknown status {new!r}")
     if new not in allowed_moves(kind, status, role):
@@ -207,6 +250,12 @@ def check_move(kind: str, status: str, new: str, role: str) -> None:
             f"无权变更事项状态 a {role} cannot move a {kind} case from {status} to {new}",
             "bad_transition",
         )
+    if new in NOTE_REQUIRED and not note.strip():
+        what = {
+            "answered": "请填写答复内容 the answer is missing",
+            "reopened": "请说明不满意的原因 please say why you are not satisfied",
+        }[new]
+        raise PortalError("note", what, "missing")
 
 
 def check_new_case(kind: str, detail: str, subject: str) -> None:

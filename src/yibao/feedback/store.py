@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from yibao.feedback.core import (
-    DECISIONS,
+    OPEN_FOR_STAFF,
     PortalError,
     PortalParams,
     SlaClock,
@@ -19,8 +19,9 @@ from yibao.feedback.core import (
     check_new_case,
     check_rating,
     sla_clock,
+    stops_clock,
 )
-from yibao.feedback.schema import portal_case, portal_case_event, portal_rating
+from yibao.feedback.schema import portal_case, portal_case_event, portal_notice, portal_rating
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,24 @@ class Case:
     sla_days: int
     due_on: dt.date
     decided_on: dt.date | None
+    setl_id: str | None = None  # the visit the case is about
+    review_round: int = 0  # n during and after the n-th review (复核); the clock is then the review's
 
     def clock(self, params: PortalParams, today: dt.date) -> SlaClock:
         return sla_clock(params.calendar, self.sla_days, self.opened_on, today, self.decided_on)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification: the case ``case_id`` moved to ``status`` at ``at`` (with the actor's note)."""
+
+    id: int
+    case_id: str
+    kind: str
+    at: str
+    status: str
+    note: str
+    read: bool
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,8 @@ def _case(r: Any) -> Case:
         int(r.sla_days),
         dt.date.fromisoformat(r.due_on),
         dt.date.fromisoformat(r.decided_on) if r.decided_on else None,
+        r.setl_id,
+        int(r.review_round or 0),
     )
 
 
@@ -94,8 +112,10 @@ class PortalStore:
         subject: str,
         detail: str,
         now: dt.datetime,
+        setl_id: str | None = None,
     ) -> Case:
-        """File a new case for ``psn_no``; its SLA clock starts on ``now``'s date."""
+        """File a new case for ``psn_no`` (about the visit ``setl_id``, which the caller has checked is
+        the person's own); its SLA clock starts on ``now``'s date.  The filer is notified."""
         check_new_case(kind, detail, subject)
         rule = self.params.sla[kind]
         opened = now.date()
@@ -116,6 +136,8 @@ class PortalStore:
                     sla_days=rule.days,
                     due_on=due.isoformat(),
                     decided_on=None,
+                    setl_id=setl_id or None,
+                    review_round=0,
                 )
             )
             c.execute(
@@ -128,6 +150,7 @@ class PortalStore:
                     note="",
                 )
             )
+            _notify(c, filed_by, case_id, "submitted", "", now)
         return self.get_case(case_id)
 
     def get_case(self, case_id: str) -> Case:
@@ -159,15 +182,16 @@ class PortalStore:
         """Staff queue: oldest due date first."""
         q = sa.select(portal_case).order_by(portal_case.c.due_on, portal_case.c.created).limit(limit)
         if open_only:
-            q = q.where(portal_case.c.status.in_(["submitted", "accepted", "in_progress"]))
+            q = q.where(portal_case.c.status.in_(OPEN_FOR_STAFF))
         with self.engine.connect() as c:
             return [_case(r) for r in c.execute(q)]
 
     def move(
         self, case_id: str, new: str, *, actor_id: str, actor_role: str, note: str, now: dt.datetime
     ) -> Case:
-        """Change the status (checked against :func:`yibao.feedback.core.allowed_moves`) and record it.  The
-        row is re-read under a conditional update so two concurrent moves cannot both succeed."""
+        """Change the status (checked against :func:`yibao.feedback.core.allowed_moves`), record it and
+        notify the filer.  The row is re-read under a conditional update so two concurrent moves cannot
+        both succeed.  A re-open (复核) starts the review's own clock; the answer stops the clock."""
         if len(note) > 2000:
             raise PortalError("note", "最多 2000 字 at most 2000 characters")
         with self.engine.begin() as c:
@@ -175,9 +199,19 @@ class PortalStore:
             if r is None:
                 raise PortalError("case_id", f"事项不存在 unknown case {case_id!r}", "unknown_case")
             case = _case(r)
-            check_move(case.kind, case.status, new, actor_role)
+            check_move(case.kind, case.status, new, actor_role, note)
             values: dict[str, Any] = {"status": new}
-            if new in DECISIONS and case.decided_on is None:
+            if new == "reopened":
+                rule = self.params.review[case.kind]
+                opened = now.date()
+                values |= {
+                    "review_round": case.review_round + 1,
+                    "opened_on": opened.isoformat(),
+                    "sla_days": rule.days,
+                    "due_on": self.params.calendar.add_working_days(opened, rule.days).isoformat(),
+                    "decided_on": None,
+                }
+            elif stops_clock(case.kind, new) and case.decided_on is None:
                 values["decided_on"] = now.date().isoformat()
             done = c.execute(
                 portal_case.update()
@@ -200,7 +234,41 @@ class PortalStore:
                     note=note.strip(),
                 )
             )
+            _notify(c, case.filed_by, case_id, new, note.strip(), now)
         return self.get_case(case_id)
+
+    # ------------------------------------------------------------------ notifications
+    def notices(self, user_id: str, *, limit: int = 100) -> list[Notice]:
+        """The login's notifications, newest first."""
+        q = (
+            sa.select(portal_notice, portal_case.c.kind)
+            .join(portal_case, portal_case.c.case_id == portal_notice.c.case_id)
+            .where(portal_notice.c.user_id == user_id)
+            .order_by(portal_notice.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as c:
+            return [
+                Notice(int(r.id), r.case_id, r.kind, r.at, r.status, r.note, r.read_at is not None)
+                for r in c.execute(q)
+            ]
+
+    def unread(self, user_id: str) -> int:
+        q = sa.select(sa.func.count()).where(
+            portal_notice.c.user_id == user_id, portal_notice.c.read_at.is_(None)
+        )
+        with self.engine.connect() as c:
+            return int(c.execute(q).scalar_one())
+
+    def mark_read(self, user_id: str, now: dt.datetime) -> int:
+        """Mark every unread notification of the login as read; how many were."""
+        with self.engine.begin() as c:
+            done = c.execute(
+                portal_notice.update()
+                .where(portal_notice.c.user_id == user_id, portal_notice.c.read_at.is_(None))
+                .values(read_at=now.isoformat(timespec="seconds"))
+            )
+        return int(done.rowcount)
 
     # ------------------------------------------------------------------ ratings
     def rate(
@@ -248,3 +316,16 @@ class PortalStore:
         )
         with self.engine.connect() as c:
             return [(r[0], int(r[1]), int(r[2]) * 100 // int(r[1])) for r in c.execute(q)]
+
+
+def _notify(c: sa.Connection, user_id: str, case_id: str, status: str, note: str, now: dt.datetime) -> None:
+    c.execute(
+        portal_notice.insert().values(
+            user_id=user_id,
+            case_id=case_id,
+            at=now.isoformat(timespec="seconds"),
+            status=status,
+            note=note,
+            read_at=None,
+        )
+    )
