@@ -277,10 +277,17 @@ def test_withdrawing_a_case_stops_its_clock(app: object, seeded: Seeded) -> None
         follow_redirects=False,
     )
     case_id = r.headers["location"].rsplit("/", 1)[1]
-    assert me.post(f"/me/cases/{case_id}/withdraw", follow_redirects=False).status_code == 303
+    # withdrawing asks first: a bare post only leads to the question, nothing changes
+    r = me.post(f"/me/cases/{case_id}/withdraw", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/me/cases/{case_id}/withdraw"
+    assert "已提交" in me.get(f"/me/cases/{case_id}").text
+    ask = me.get(f"/me/cases/{case_id}/withdraw").text
+    assert "确定撤回吗" in ask and 'name="confirm" value="yes"' in ask
+    r = me.post(f"/me/cases/{case_id}/withdraw", data={"confirm": "yes"}, follow_redirects=False)
+    assert r.status_code == 303
     page = me.get(f"/me/cases/{case_id}").text
     assert "已撤回" in page and "已作出决定" in page
-    assert me.post(f"/me/cases/{case_id}/withdraw").status_code == 409
+    assert me.post(f"/me/cases/{case_id}/withdraw", data={"confirm": "yes"}).status_code == 409
 
 
 def test_a_page_error_is_a_page_in_the_readers_language_with_a_way_back(app: object, seeded: Seeded) -> None:
@@ -413,3 +420,103 @@ def test_the_audit_page_shows_the_review_queue_it_is_pointed_at(
     page = c.get("/dashboard/audit").text
     assert "审核队列" in page and "424242" in page and "123.45" in page and "药品超量开药" in page
     assert page.index("424242") < page.index("H61010000002")  # ranked: the likelier case first
+
+
+def _unread(page: str) -> int:
+    m = re.search(r'id="unread-count"[^>]*>(\d+)<', page)
+    return int(m.group(1)) if m else 0
+
+
+def test_the_complaint_loop_closes_from_visit_to_satisfaction_with_a_review(
+    app: object, seeded: Seeded
+) -> None:
+    """Filed about a visit → accepted → answered → not satisfied → reviewed → answered → satisfied, with a
+    notification to the person at every step."""
+    me, staff = client(app, "insured"), client(app, "auditor")
+    me.get("/me/notices")  # start from nothing unread
+    visit = led_settlements(seeded, seeded.insured_psn_no)[0]
+    form = me.get(f"/me/cases?psn={seeded.insured_psn_no}").text
+    assert f'<option value="{visit.setl_id}"' in form  # the visit picker lists my own visits
+    r = me.post(
+        "/me/cases",
+        data={
+            "kind": "complaint",
+            "psn_no": seeded.insured_psn_no,
+            "setl_id": visit.setl_id,
+            "detail": "自费部分比医生说的多",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    case_id = r.headers["location"].rsplit("/", 1)[1]
+    page = me.get(f"/me/cases/{case_id}").text
+    assert f'href="/me/visits/{visit.setl_id}"' in page and _unread(page) == 1
+    assert f"/dashboard/cases/{case_id}" in staff.get("/dashboard/cases").text
+
+    def staff_move(status: str, note: str) -> int:
+        return staff.post(
+            f"/dashboard/cases/{case_id}/status",
+            data={"status": status, "note": note},
+            follow_redirects=False,
+        ).status_code
+
+    assert staff_move("accepted", "已转医保科核查") == 303
+    page = me.get(f"/me/cases/{case_id}").text
+    assert "已受理" in page and "已作出决定" not in page and "剩余" in page  # the clock still runs
+    assert staff_move("answered", "") == 422  # an answer needs its text; nothing changed
+    assert staff_move("answered", "经核查，自费药品已按规定告知") == 303
+    page = me.get(f"/me/cases/{case_id}").text
+    assert "已答复" in page and "您对答复满意吗" in page and "经核查，自费药品已按规定告知" in page
+    assert _unread(page) == 3
+    # not satisfied needs a reason
+    r = me.post(f"/me/cases/{case_id}/verdict", data={"satisfied": "no", "reason": " "})
+    assert r.status_code == 422 and "不满意的原因" in r.text
+    r = me.post(
+        f"/me/cases/{case_id}/verdict",
+        data={"satisfied": "no", "reason": "没有看到告知书"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = me.get(f"/me/cases/{case_id}").text
+    assert (
+        "复核中" in page and "第1次复核" in page and "投诉复核答复" in page and "您对答复满意吗" not in page
+    )
+    assert "复核" in staff.get("/dashboard/cases").text and case_id in staff.get("/dashboard/cases").text
+    assert staff_move("answered", "已调取签字的自费告知书，附件已寄送") == 303
+    r = me.post(f"/me/cases/{case_id}/verdict", data={"satisfied": "yes"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = me.get(f"/me/cases/{case_id}").text
+    assert "已办结" in page and "您对答复满意吗" not in page and "withdraw-link" not in page
+    assert staff_move("answered", "再答复") == 409  # closed
+    # every change notified the person: filed, accepted, answered, re-opened, answered, resolved
+    assert _unread(page) == 6
+    notices = me.get("/me/notices").text
+    assert notices.count(f"/me/cases/{case_id}") == 6 and "请查看答复并评价是否满意" in notices
+    assert _unread(me.get("/me").text) == 0  # read once opened
+    # the staff login gets no notifications of its own
+    assert "unread-count" not in staff.get("/dashboard/cases").text
+
+
+def test_a_complaint_cannot_name_someone_elses_visit(app: object, seeded: Seeded) -> None:
+    theirs = led_settlements(seeded, seeded.family_psn_no)[0]
+    r = client(app, "insured2").post(
+        "/me/cases",
+        data={
+            "kind": "complaint",
+            "psn_no": seeded.family_psn_no,
+            "setl_id": led_settlements(seeded, seeded.insured_psn_no)[0].setl_id,
+            "detail": "x",
+        },
+    )
+    assert r.status_code == 404  # another person's visit looks like a missing one
+    # the insured login acts for its parent, but cannot pin the parent's complaint on its own visit
+    r = client(app, "insured").post(
+        "/me/cases",
+        data={
+            "kind": "complaint",
+            "psn_no": seeded.insured_psn_no,
+            "setl_id": theirs.setl_id,
+            "detail": "x",
+        },
+    )
+    assert r.status_code == 422 and "不是该参保人的" in r.text

@@ -20,7 +20,7 @@ from yibao.money import fmt_yuan
 from yibao.simulate.report import ECHARTS_PATH
 from yibao.web.auth import require
 from yibao.web.deps import access_log_of, book_of
-from yibao.web.portal.pages import install_filters, local_today, now_utc, portal_store
+from yibao.web.portal.pages import install_filters, linked_visit, local_today, now_utc, portal_store
 from yibao.web.portal.pages import render as portal_render
 
 HERE = Path(__file__).resolve().parent
@@ -237,8 +237,13 @@ def staff_case(request: Request, p: Staff, case_id: str) -> Response:
             "case": case,
             "clock": case.clock(store.params, local_today()),
             "events": store.events(case_id),
-            "rule": store.params.sla[case.kind],
-            "moves": sorted(portal_core.allowed_moves(case.kind, case.status, p.role)),
+            "rule": store.params.review[case.kind] if case.review_round else store.params.sla[case.kind],
+            "moves": sorted(
+                portal_core.allowed_moves(case.kind, case.status, p.role),
+                key=lambda m: (m not in ("answered", "approved"), m),  # the answer first: the obvious click
+            ),
+            "visit": linked_visit(request, case),
+            "note_required": portal_core.NOTE_REQUIRED,
         },
     )
 
@@ -256,8 +261,8 @@ def move_case(
             case_id, status, actor_id=p.user_id, actor_role=p.role, note=note, now=now_utc()
         )
     except portal_core.PortalError as exc:
-        code = 404 if exc.code == "unknown_case" else 409
-        raise HTTPException(code, f"{exc.field}: {exc.reason}") from exc
+        code = 404 if exc.code == "unknown_case" else 422 if exc.code == "missing" else 409
+        raise HTTPException(code, exc.reason) from exc
     return RedirectResponse(f"/dashboard/cases/{case_id}", status_code=303)
 
 

@@ -60,6 +60,7 @@ templates.env.globals["STATUSES"] = core.STATUSES
 router = APIRouter(include_in_schema=False)
 Insured = Annotated[Principal, Depends(require("insured"))]
 VISITS_SHOWN = 20  # newest first; "show all" lists the rest
+VISITS_PICKED = 200  # the newest visits offered when linking a complaint to the visit it is about
 
 
 def now_utc() -> dt.datetime:
@@ -118,6 +119,11 @@ def render(
         return names.get(code or "", code or "")
 
     principal = getattr(request.state, "principal", None)
+    unread = (
+        portal_store(request).unread(principal.user_id)
+        if principal is not None and principal.role == "insured"
+        else 0
+    )
     resp = (env or templates).TemplateResponse(
         request,
         name,
@@ -130,6 +136,7 @@ def render(
             "big": big,
             "switch": switch,
             "principal": principal,
+            "unread": unread,
             "inst": inst,
             "role_name": lambda role: texts.role_name(role, lang),
             "describe_read": lambda what: texts.describe_read(what, lang),
@@ -505,6 +512,8 @@ def my_cases(request: Request, p: Insured) -> Response:
         if core.may_see_case(p.user_id, p.family_psn_nos, c.kind, c.psn_no, c.filed_by)
     ]
     today = local_today()
+    with ledger_of(request) as led:
+        visits = [s for s in led.list_settlements(psn, limit=VISITS_PICKED) if s.status == "active"]
     return render(
         request,
         "cases.html",
@@ -514,6 +523,8 @@ def my_cases(request: Request, p: Insured) -> Response:
             "params": store.params,
             "cases": [(c, c.clock(store.params, today)) for c in cases],
             "kind": request.query_params.get("kind", "complaint"),
+            "visits": visits,
+            "setl": request.query_params.get("setl", ""),
         },
     )
 
@@ -526,9 +537,14 @@ def file_case(
     detail: Annotated[str, Form()],
     psn_no: Annotated[str, Form()],
     subject: Annotated[str, Form()] = "",
+    setl_id: Annotated[str, Form()] = "",
 ) -> Response:
     if not (core.may_act_for(p.family_psn_nos, psn_no) and can_read_person(p, psn_no)):
         raise HTTPException(403, "只能为本人或已绑定亲属办理 only for yourself and linked family")
+    if setl_id and _own_settlement(request, p, setl_id).psn_no != psn_no:
+        return error_page(
+            request, 422, "所选就诊不是该参保人的 the visit chosen is not this person's", "setl_id"
+        )
     try:
         case = portal_store(request).open_case(
             kind=kind,
@@ -538,6 +554,7 @@ def file_case(
             subject=subject,
             detail=detail,
             now=now_utc(),
+            setl_id=setl_id or None,
         )
     except core.PortalError as exc:
         return _form_error(request, exc)
@@ -558,6 +575,16 @@ def _own_case(request: Request, p: Principal, case_id: str) -> Case:
     return case
 
 
+def linked_visit(request: Request, case: Case) -> StoredSettlement | None:
+    if not case.setl_id:
+        return None
+    with ledger_of(request) as led:
+        try:
+            return led.get_settlement(case.setl_id)
+        except LedgerError:
+            return None
+
+
 @router.get("/me/cases/{case_id}", response_class=HTMLResponse)
 def case_page(request: Request, p: Insured, case_id: str) -> Response:
     case = _own_case(request, p, case_id)
@@ -569,15 +596,29 @@ def case_page(request: Request, p: Insured, case_id: str) -> Response:
             "case": case,
             "clock": case.clock(store.params, local_today()),
             "events": store.events(case_id),
-            "rule": store.params.sla[case.kind],
+            "rule": store.params.review[case.kind] if case.review_round else store.params.sla[case.kind],
             "moves": core.allowed_moves(case.kind, case.status, p.role),
+            "visit": linked_visit(request, case),
         },
     )
 
 
-@router.post("/me/cases/{case_id}/withdraw")
-def withdraw_case(request: Request, p: Insured, case_id: str) -> Response:
+@router.get("/me/cases/{case_id}/withdraw", response_class=HTMLResponse)
+def withdraw_confirm(request: Request, p: Insured, case_id: str) -> Response:
+    """Withdrawing asks first: a page that says what happens, with "withdraw" and "keep it"."""
     case = _own_case(request, p, case_id)
+    if "withdrawn" not in core.allowed_moves(case.kind, case.status, p.role):
+        return error_page(request, 409, "该事项已不能撤回 this case can no longer be withdrawn", "status")
+    return render(request, "withdraw.html", {"case": case})
+
+
+@router.post("/me/cases/{case_id}/withdraw")
+def withdraw_case(
+    request: Request, p: Insured, case_id: str, confirm: Annotated[str, Form()] = ""
+) -> Response:
+    case = _own_case(request, p, case_id)
+    if confirm != "yes":  # a bare post (no confirmation given) only shows the question
+        return RedirectResponse(f"/me/cases/{case_id}/withdraw", status_code=303)
     try:
         portal_store(request).move(
             case.case_id, "withdrawn", actor_id=p.user_id, actor_role=p.role, note="", now=now_utc()
@@ -585,6 +626,41 @@ def withdraw_case(request: Request, p: Insured, case_id: str) -> Response:
     except core.PortalError as exc:
         return error_page(request, 409, exc.reason, exc.field)
     return RedirectResponse(f"/me/cases/{case_id}", status_code=303)
+
+
+@router.post("/me/cases/{case_id}/verdict")
+def case_verdict(
+    request: Request,
+    p: Insured,
+    case_id: str,
+    satisfied: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """满意吗？ after the answer: satisfied closes the case; not satisfied (with a reason) re-opens it for a
+    review (复核) with its own clock."""
+    case = _own_case(request, p, case_id)
+    if satisfied not in ("yes", "no"):
+        return error_page(request, 422, "请选择满意或不满意 please choose satisfied or not", "satisfied")
+    new = "resolved" if satisfied == "yes" else "reopened"
+    note = reason.strip()
+    try:
+        portal_store(request).move(
+            case.case_id, new, actor_id=p.user_id, actor_role=p.role, note=note, now=now_utc()
+        )
+    except core.PortalError as exc:
+        status = 422 if exc.code == "missing" else 409
+        return error_page(request, status, exc.reason, exc.field)
+    return RedirectResponse(f"/me/cases/{case_id}", status_code=303)
+
+
+# ---------------------------------------------------------------------------- notifications
+@router.get("/me/notices", response_class=HTMLResponse)
+def my_notices(request: Request, p: Insured) -> Response:
+    """The login's notifications, newest first; opening the list marks them read."""
+    store = portal_store(request)
+    notices = store.notices(p.user_id)
+    store.mark_read(p.user_id, now_utc())
+    return render(request, "notices.html", {"notices": notices, "unread": 0})
 
 
 # ---------------------------------------------------------------------------- who read my record
