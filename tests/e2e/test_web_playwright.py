@@ -109,7 +109,7 @@ def test_patient_opens_a_visit_explanation_and_files_a_complaint(
     page.screenshot(path=str(ARTIFACTS / "01-patient-home.png"), full_page=True)
 
     page.locator("a.visit").first.click()
-    page.wait_for_url(re.compile(r".*/me/visits/[0-9a-f]{32}$"))
+    page.wait_for_url(re.compile(r".*/me/visits/[0-9a-f]{30}$"))
     explanation = page.locator("#explanation li")
     assert explanation.count() >= 2
     assert "本次医疗费用合计" in explanation.first.inner_text()
@@ -149,4 +149,96 @@ def test_auditor_opens_the_dashboard_with_charts(server: tuple[str, Seeded], bro
     page.screenshot(path=str(ARTIFACTS / "05-dashboard.png"), full_page=True)
     page.goto(f"{base}/dashboard/cases")
     page.screenshot(path=str(ARTIFACTS / "06-complaint-queue.png"), full_page=True)
+    ctx.close()
+
+
+def test_the_complaint_loop_closes_in_a_browser(server: tuple[str, Seeded], browser: object) -> None:
+    """A complaint about a visit, accepted and answered by the auditor, not satisfied → 复核 → answered
+    again → satisfied; the person's header counts the unread notifications."""
+    base, _seeded = server
+    me = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")  # type: ignore[attr-defined]
+    staff = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")  # type: ignore[attr-defined]
+    page, desk = me.new_page(), staff.new_page()
+    _login(page, base, "insured")
+    page.wait_for_url(f"{base}/me")
+    page.goto(f"{base}/me/notices")  # start from nothing unread
+    page.goto(f"{base}/me/cases?kind=complaint")
+    picker = page.locator("#visit-pick option")
+    assert picker.count() >= 2  # "no particular visit" and at least one of my visits
+    visit_label = picker.nth(1).inner_text()
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 · \S", visit_label)  # a date and a hospital name
+    page.select_option("#visit-pick", index=1)
+    page.fill("textarea[name=detail]", "自费部分比医生说的多，没有签过告知书。")
+    page.click("#case-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/me/cases/[0-9a-f]{16}$"))
+    case_url = page.url
+    case_id = case_url.rsplit("/", 1)[1]
+    assert page.locator("#case-visit").count() == 1
+    assert page.locator("#unread-count").inner_text() == "1"
+
+    _login(desk, base, "auditor")
+    desk.wait_for_url(f"{base}/dashboard")
+
+    def staff_moves(status: str, note: str) -> None:
+        desk.goto(f"{base}/dashboard/cases/{case_id}")
+        desk.select_option("select[name=status]", status)
+        desk.fill("textarea[name=note]", note)
+        desk.click("form button[type=submit].primary")
+        desk.wait_for_url(f"{base}/dashboard/cases/{case_id}")
+
+    staff_moves("accepted", "已转医保科核查")
+    page.goto(case_url)
+    assert page.locator("#case-status").inner_text() == "已受理"
+    assert "剩余" in page.locator("#sla-clock").inner_text()  # accepting does not stop the clock
+    staff_moves("answered", "经核查，自费药品已按规定告知。")
+    page.goto(case_url)
+    assert page.locator("#case-status").inner_text() == "已答复"
+    assert page.locator("#unread-count").inner_text() == "3"
+    page.screenshot(path=str(ARTIFACTS / "07-complaint-answered.png"), full_page=True)
+    page.fill("#verdict-reason", "没有看到签字的告知书。")
+    page.click("#satisfied-no")
+    page.wait_for_url(case_url)
+    assert page.locator("#case-status").inner_text() == "复核中"
+    assert "投诉复核答复" in page.locator("#sla-clock").inner_text()
+
+    desk.goto(f"{base}/dashboard/cases")
+    assert desk.locator(f"a[href='/dashboard/cases/{case_id}']").count() == 1
+    staff_moves("answered", "已调取签字的告知书并寄送。")
+    page.goto(case_url)
+    page.click("#satisfied-yes")
+    page.wait_for_url(case_url)
+    assert page.locator("#case-status").inner_text() == "已办结"
+    assert page.locator("#verdict").count() == 0 and page.locator("#withdraw-link").count() == 0
+    assert page.locator("#unread-count").inner_text() == "6"
+    page.click("#notices-link")
+    page.wait_for_url(f"{base}/me/notices")
+    assert page.locator(f"#notices a[href='/me/cases/{case_id}']").count() == 6
+    page.screenshot(path=str(ARTIFACTS / "08-notices.png"), full_page=True)
+    page.goto(f"{base}/me")
+    assert page.locator("#unread-count").count() == 0  # read once the list was opened
+    me.close()
+    staff.close()
+
+
+def test_withdrawing_asks_for_confirmation_in_a_browser(server: tuple[str, Seeded], browser: object) -> None:
+    base, _seeded = server
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    _login(page, base, "insured")
+    page.wait_for_url(f"{base}/me")
+    page.goto(f"{base}/me/cases?kind=complaint")
+    page.fill("textarea[name=detail]", "窗口排队太久。")
+    page.click("#case-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/me/cases/[0-9a-f]{16}$"))
+    case_url = page.url
+    page.click("#withdraw-link")
+    page.wait_for_url(case_url + "/withdraw")
+    assert "确定撤回吗" in page.content()
+    page.click("text=不撤回，返回")
+    page.wait_for_url(case_url)
+    assert page.locator("#case-status").inner_text() == "已提交"
+    page.click("#withdraw-link")
+    page.click("#withdraw-confirm")
+    page.wait_for_url(case_url)
+    assert page.locator("#case-status").inner_text() == "已撤回"
     ctx.close()

@@ -28,7 +28,7 @@ def test_security_headers_and_no_store(api: Api) -> None:
         assert r.status_code == 200
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["x-frame-options"] == "DENY"
-        assert r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["referrer-policy"] == "same-origin"  # no-referrer makes form posts Origin: null
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
         assert "script-src 'self';" in r.headers["content-security-policy"]
         assert r.headers["cache-control"] == "no-store"

@@ -27,7 +27,10 @@ DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin, not no-referrer: under no-referrer a browser sends ``Origin: null`` on every form post
+    # (Fetch standard, "serialize a request origin"), which the cross-site check must refuse; nothing
+    # leaves for other sites either way
+    (b"referrer-policy", b"same-origin"),
 ]
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECRET_FIELDS = frozenset({"password", "old_password", "new_password", "client_secret", "token", "code"})
