@@ -271,6 +271,10 @@ def test_a_page_error_is_a_page_in_the_readers_language_with_a_way_back(app: obj
     # the API keeps its JSON
     api = c.get("/api/v1/settlements/nonexistent")
     assert api.status_code == 404 and api.headers["content-type"].startswith("application/json")
+    # and its validation errors read Chinese first, in FastAPI's shape
+    bad_login = client(app, None).post("/auth/login", json={"username": "x"})
+    assert bad_login.status_code == 422
+    assert bad_login.json()["detail"][0]["msg"] == "缺少必填项 Field required"
 
 
 def test_rating_a_visit(app: object, seeded: Seeded) -> None:
