@@ -35,7 +35,10 @@ def test_roles_have_names_and_unknown_roles_keep_their_code() -> None:
 def test_logged_reads_are_told_in_words() -> None:
     assert texts.describe_read("settlement abc123") == "查看一次就诊的费用明细（结算号 abc123）"
     assert texts.describe_read("portal home 2025", "en") == "viewed the 2025 overview"
-    assert texts.describe_read("FHIR ExplanationOfBenefit/1") == "通过健康应用接口读取结算明细"
+    assert texts.describe_read("FHIR FHIR Patient") == "读取参保人信息（通过健康应用接口）"
+    assert texts.describe_read("FHIR settlement s1", "en") == (
+        "viewed a visit's itemised bill (settlement s1) (via a health-app interface, FHIR)"
+    )
     assert texts.describe_read("something new") == "something new"
 
 
