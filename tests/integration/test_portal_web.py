@@ -330,6 +330,19 @@ def test_every_role_on_every_page(app: object, user: str | None) -> None:
     assert got == EXPECT[user]
 
 
+BUILD_NOTES = re.compile(r"DOMAIN\.md|/work/|\.\./shared|\[(?:V|T|M|X)\]|\{\"detail\"|\+00:00")
+
+
+@pytest.mark.parametrize("user", ["insured", "auditor"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_build_notes_raw_errors_or_utc_times_on_any_page(app: object, user: str, lang: str) -> None:
+    c = client(app, user)
+    pages = [r for r in ROUTES if r.endswith(".json") is False and EXPECT[user][r] == 200]
+    for r in [*pages, "/me/visits/nonexistent", "/dashboard/cases/nonexistent"]:
+        text = c.get(f"{r}?lang={lang}", headers=HTML).text
+        assert not BUILD_NOTES.search(text), (r, BUILD_NOTES.search(text))
+
+
 def test_home_sends_each_role_to_its_place(app: object) -> None:
     assert client(app, "insured").get("/", follow_redirects=False).headers["location"] == "/me"
     assert client(app, "auditor").get("/", follow_redirects=False).headers["location"] == "/dashboard"
