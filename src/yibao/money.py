@@ -155,8 +155,9 @@ def split_largest_remainder(total: int, weights: list[int]) -> list[int]:
     shares = [total * w // wsum for w in weights]
     rest = total - sum(shares)
     if rest:
-        order = sorted(range(n), key=lambda i: (-(total * weights[i] % wsum), i))
-        for i in order[:rest]:
+        # largest remainder first, ties to the earlier position (a stable sort on the remainder alone)
+        remainders = [-(total * w % wsum) for w in weights]  # negated: the sort is stable and ascending
+        for i in sorted(range(n), key=remainders.__getitem__)[:rest]:
             shares[i] += 1
     return shares
 

@@ -146,6 +146,7 @@ def settle(
     from yibao.settlement.explain import explain
     from yibao.settlement.model import SettlementError
     from yibao.usecases import settlement as usecase
+    from yibao.usecases.eligibility import open_source
 
     try:
         text = sys.stdin.read() if str(visit_file) == "-" else visit_file.read_text(encoding="utf-8")
@@ -164,13 +165,22 @@ def settle(
         settings = Settings(region=str(_region_path(region)), database_url=_db_url(db))
         book = PolicyBook.from_file(settings.region_path())
         ledger = Ledger.open(settings.database_url)
+        source = open_source(settings.database_url, book.loaded)
         try:
-            # the same use case and in-event audit as the national 2206/2207 over HTTP
+            # the same use case, in-event audit and benefit check as the national 2206/2207 over HTTP
             out = usecase.settle(
-                ledger, book, visit, str(mid or "PRESETTLE"), audit=settings.audit_hook(), pre=pre
+                ledger,
+                book,
+                visit,
+                str(mid or "PRESETTLE"),
+                audit=settings.audit_hook(),
+                pre=pre,
+                eligibility=source,
             )
         finally:
             ledger.close()
+            if source is not None:
+                source.store.close()
     except FieldError as exc:
         _fail(
             {"infcode": -1, "field": exc.field, "reason": exc.reason, "code": exc.code, "err_msg": str(exc)}

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from yibao.errors import FieldError
+from yibao.money import apply_ratio
 from yibao.settlement.trace import Step
 
 LineParts = tuple[int, int, int, int]  # (fulamt_ownpay_amt, overlmt_selfpay, preselfpay_amt, inscp_scp_amt)
@@ -72,6 +73,36 @@ class Visit:
 
 
 @dataclass(frozen=True, slots=True)
+class Entitlement:
+    """What the benefit check (待遇享受检查) on the visit date means for the engine; built from the
+    enrolment capability's decision by :mod:`yibao.usecases.eligibility` (None: no check, today's rules).
+
+    ``self_pay``: not covered, and policy settles the visit fully self-paid instead of refusing it — no
+    fund pays and no yearly accumulator moves; the personal account pays only when ``account_usable``
+    (e.g. an employee in arrears at a pharmacy).  ``ci_cap_uplift_fen`` / ``ci_uplift_max_share``: the
+    continuity incentives of 国办发〔2024〕38号 (policy data of the region's enrolment file) raising the cap
+    of the resident critical-illness layer (the layer reported in ``hifmi_pay``), the uplift limited to
+    ``ci_uplift_max_share`` (1/10000) of the original cap."""
+
+    self_pay: bool = False
+    account_usable: bool = True
+    ci_cap_uplift_fen: int = 0
+    ci_uplift_max_share: int = 0
+    reason_code: str = "ok"
+    reason_zh: str = ""
+    reason_en: str = ""
+
+
+CI_LAYER_FIELD = "hifmi_pay"  # 居民大病保险资金支出: the layer whose cap the continuity incentives raise
+
+
+def uplifted_cap(cap: int, uplift: int, max_share: int) -> int:
+    """The critical-illness cap with the continuity uplift, the uplift limited to ``max_share`` of ``cap``
+    (国办发〔2024〕38号: both incentives together at most 20% of the original cap), never below zero."""
+    return max(0, cap + min(uplift, apply_ratio(cap, max_share)))
+
+
+@dataclass(frozen=True, slots=True)
 class FundDetail:
     """One ``setldetail`` row."""
 
@@ -83,7 +114,9 @@ class FundDetail:
     setl_proc_info: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(
+    slots=True
+)  # not frozen: built for every line of every stored settlement (frozen init costs a setattr a field)
 class LineSplit:
     """How one line's amount divides, every fen accounted for (fields sum to ``amount``)."""
 

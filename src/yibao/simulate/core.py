@@ -120,12 +120,22 @@ def simulate(
     progress: Progress | None = None,
     household: HouseholdModel | None = None,
     options: AnalysisOptions | None = None,
+    benefit_check: bool = False,
 ) -> SimulationReport:
-    """Read the synthetic region in ``data_dir`` (or its visits.parquet) and compare the two policies."""
+    """Read the synthetic region in ``data_dir`` (or its visits.parquet) and compare the two policies.
+
+    ``benefit_check``: check every visit against the region's enrolment (its generated enrolment files,
+    :mod:`yibao.batch.eligibility`) as settlement does — refused visits are not settled by either policy,
+    visits of people in a waiting period or in arrears are settled with no fund paying."""
     if progress:
         progress("read")
     t0 = time.perf_counter()
     persons, visits, lines = read_data(Path(data_dir))
+    if benefit_check:
+        from yibao.batch.eligibility import with_region_eligibility
+
+        d = Path(data_dir)
+        visits = with_region_eligibility(d.parent if d.suffix == ".parquet" else d, baseline.loaded, visits)
     report = simulate_frames(
         baseline,
         candidate,
