@@ -364,3 +364,11 @@ def test_english_pages_use_english_punctuation(app: object, path: str) -> None:
     # Chinese proper names (institutions, people) are data and keep their own punctuation
     words = [w for w in text.split() if not re.search(r"[\u4e00-\u9fff]", w)]
     assert not re.findall(r"[：（）。，；、]", " ".join(words))
+
+
+def test_a_failed_login_says_why_in_the_readers_language(app: object) -> None:
+    c = client(app, None)
+    zh = c.post("/login?lang=zh", data={"username": "insured", "password": "wrong-password"})
+    assert zh.status_code == 401 and "用户名或密码错误" in zh.text and "Wrong username" not in zh.text
+    en = c.post("/login?lang=en", data={"username": "insured", "password": "wrong-password"})
+    assert en.status_code == 401 and "Wrong username or password" in en.text and "用户名或密码错误" not in en.text
