@@ -371,4 +371,8 @@ def test_a_failed_login_says_why_in_the_readers_language(app: object) -> None:
     zh = c.post("/login?lang=zh", data={"username": "insured", "password": "wrong-password"})
     assert zh.status_code == 401 and "用户名或密码错误" in zh.text and "Wrong username" not in zh.text
     en = c.post("/login?lang=en", data={"username": "insured", "password": "wrong-password"})
-    assert en.status_code == 401 and "Wrong username or password" in en.text and "用户名或密码错误" not in en.text
+    assert (
+        en.status_code == 401
+        and "Wrong username or password" in en.text
+        and "用户名或密码错误" not in en.text
+    )
