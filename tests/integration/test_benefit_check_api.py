@@ -136,7 +136,7 @@ def test_the_portal_explains_the_status_and_lists_the_payments(api: Api, tmp_pat
     page = api.client.get(f"/me/insurance?psn={PARENT}&on=2025-06-15", headers=h)
     assert "可以享受医保待遇" in page.text
     page = api.client.get(f"/me/contributions?psn={PARENT}", headers=h)
-    assert page.status_code == 200 and "2025-03-15" in page.text and "400.00" in page.text
+    assert page.status_code == 200 and "2025年3月15日" in page.text and "400.00" in page.text
     assert api.client.get("/me/insurance?on=2025-13-01", headers=h).status_code == 422
     assert api.client.get(f"/me/insurance?psn={STRANGER}", headers=h).status_code == 403
 
