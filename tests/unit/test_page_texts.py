@@ -57,3 +57,18 @@ def test_a_citation_written_chinese_first_with_english_in_brackets_splits_cleanl
 
 def test_english_punctuation_replaces_the_chinese_marks() -> None:
     assert texts.EN_PUNCTUATION["："] == ": " and texts.EN_PUNCTUATION["。"] == "."
+
+
+def test_templates_write_chinese_punctuation_through_pn() -> None:
+    """A "：" typed into a template's text would show on English pages too; pn('：') follows the language."""
+    import re
+    from pathlib import Path
+
+    web = Path(texts.__file__).resolve().parents[1]
+    jinja = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+    found = [
+        f"{p.relative_to(web)}: {m}"
+        for p in sorted(web.glob("*/templates/*.html"))
+        for m in re.findall(r"[：（）。，、；]", jinja.sub(" ", p.read_text(encoding="utf-8")))
+    ]
+    assert not found, found
