@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from yibao.errors import FieldError
 from yibao.ledger import ReversalOutcome, SettleOutcome
@@ -43,7 +43,12 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     infno: str = Field(min_length=4, max_length=6, description="交易编号 transaction code")
-    msgid: str = Field(min_length=1, max_length=64, description="报文ID: 定点机构编号(12)+时间(14)+流水号(4)")
+    msgid: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[\x21-\x7e]+$",
+        description="报文ID: 定点机构编号(12)+时间(14)+流水号(4) (visible ASCII only)",
+    )
     mdtrtarea_admvs: str = Field("", max_length=12, description="就医地医保区划")
     insuplc_admdvs: str = Field("", max_length=12, description="参保地医保区划")
     recer_sys_code: str = Field("YBXT", max_length=10, description="接收方系统代码")
@@ -61,6 +66,18 @@ class Envelope(BaseModel):
     sign_no: str = Field("", max_length=30)
     input: dict[str, Any] = Field(default_factory=dict, description="交易输入 (usually {'data': {...}})")
 
+    @model_validator(mode="after")
+    def _printable(self) -> Envelope:
+        """No control characters (NUL …) or unpaired surrogates in any header field: the database
+        cannot store them and no national code contains them."""
+        for name in type(self).model_fields:
+            v = getattr(self, name)
+            if isinstance(v, str) and any(
+                (ord(c) < 32 and c not in "\t\n\r") or 0xD800 <= ord(c) <= 0xDFFF for c in v
+            ):
+                raise ValueError(f"{name}: 含有控制字符或无效字符 contains control or invalid characters")
+        return self
+
 
 class EnvelopeResponse(BaseModel):
     infcode: int = Field(description="0 成功; -1 失败 (system-level errors need a 2601 冲正)")
@@ -68,19 +85,35 @@ class EnvelopeResponse(BaseModel):
     refmsg_time: str
     respond_time: str
     err_msg: str | None = None
+    warn_msg: str | None = Field(None, description="警告信息")
     err_field: str | None = Field(None, description="yibao extension: the offending input")
     err_code: str | None = Field(None, description="yibao extension: stable machine-readable reason")
-    output: dict[str, Any] | None = None
+    output: dict[str, Any] | list[Any] | None = None
 
 
 def _stamp(now: dt.datetime) -> str:
     return now.strftime("%Y%m%d%H%M%S")
 
 
+ERR_MSG_MAX = 200  # err_msg / warn_msg: 字符型 200 in the response envelope table
+
+
+def err_msg(error: FieldError) -> str:
+    """The message a HIS shows its clerk: the reason (Chinese first), then the field, within 200 characters."""
+    text = f"{error.reason}（{error.field}）"
+    return text if len(text) <= ERR_MSG_MAX else text[: ERR_MSG_MAX - 1] + "…"
+
+
 def response(
-    admvs: str, output: Mapping[str, Any] | None, received: dt.datetime, *, error: FieldError | None = None
+    admvs: str,
+    output: Mapping[str, Any] | list[Any] | None,
+    received: dt.datetime,
+    *,
+    error: FieldError | None = None,
+    warn_msg: str | None = None,
 ) -> dict[str, Any]:
-    """The response envelope; ``inf_refmsgid`` = region (6) + time (14) + serial (10)."""
+    """The response envelope; ``inf_refmsgid`` = region (6) + time (14) + serial (10); ``infcode``,
+    ``err_msg``, ``warn_msg``, ``refmsg_time`` and ``respond_time`` are in every answer."""
     now = dt.datetime.now(dt.UTC)
     serial = f"{uuid.uuid4().int % 10**10:010d}"
     out: dict[str, Any] = {
@@ -89,10 +122,11 @@ def response(
         "refmsg_time": received.strftime("%Y%m%d%H%M%S%f")[:17],
         "respond_time": now.strftime("%Y%m%d%H%M%S%f")[:17],
         "err_msg": None,
-        "output": dict(output) if output is not None else None,
+        "warn_msg": warn_msg,
+        "output": dict(output) if isinstance(output, Mapping) else output,
     }
     if error is not None:
-        out.update(err_msg=f"{error.field}: {error.reason}", err_field=error.field, err_code=error.code)
+        out.update(err_msg=err_msg(error), err_field=error.field, err_code=error.code)
     return out
 
 
