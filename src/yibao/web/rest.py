@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from yibao.access.principal import Forbidden, Principal
-from yibao.errors import FieldError, validation_reason
+from yibao.errors import FieldError
 from yibao.ledger import StoredSettlement
 from yibao.money import fen_to_yuan
 from yibao.settlement import io as sio
@@ -72,20 +69,8 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         return JSONResponse({"detail": exc.reason}, status_code=403)
 
-    previous_validation = app.exception_handlers.get(RequestValidationError)
-
-    async def validation_error(request: Request, exc: Exception) -> Response:
-        """FastAPI's 422 shape, each ``msg`` Chinese first (FHIR paths keep their OperationOutcome)."""
-        assert isinstance(exc, RequestValidationError)
-        if request.url.path.startswith("/fhir") and previous_validation is not None:
-            answer = previous_validation(request, exc)
-            return await answer if inspect.isawaitable(answer) else answer
-        errors = [{**e, "msg": validation_reason(e)} for e in exc.errors()]
-        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
-
     app.add_exception_handler(FieldError, field_error)
     app.add_exception_handler(Forbidden, forbidden)
-    app.add_exception_handler(RequestValidationError, validation_error)
 
 
 # ---------------------------------------------------------------------- shapes
