@@ -50,6 +50,7 @@ class Line:
     amount: int
     prd_days: int | None = None  # days the prescription is written for (2204 prd_days), when sent
     bilg_dr_codg: str | None = None  # the physician who ordered the line (2204 bilg_dr_codg), when sent
+    fee_ocur_time: dt.date | None = None  # the day the item was given (2204 fee_ocur_time), when sent
 
 
 @dataclass(frozen=True, slots=True)
