@@ -21,19 +21,29 @@ NAME_ME = "张三丰"
 ITEMS = (("001109000010000", "30.00"), ("001109000040000", "400.00"), ("003301000020000", "800.00"))
 
 
+def _prepare(a: Api) -> Api:
+    with Ledger.open(a.url) as led:
+        sa_url = led.sa_url
+    st = EncounterStore.open(sa_url)
+    with st.engine.begin() as c:  # here nobody has presented a credential yet
+        c.execute(enc_presented.delete())
+    st.add_institution(Institution(HOSP, "一院", "3", "610100"))
+    st.add_institution(Institution(HOSP2, "二院", "2", "610100"))
+    st.add_card("SSC0001", "SN0001", ME)
+    st.close()
+    return a
+
+
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     for a in build_api(f"sqlite:///{tmp_path / 'flow.db'}"):
-        with Ledger.open(a.url) as led:
-            sa_url = led.sa_url
-        st = EncounterStore.open(sa_url)
-        with st.engine.begin() as c:  # here nobody has presented a credential yet
-            c.execute(enc_presented.delete())
-        st.add_institution(Institution(HOSP, "一院", "3", "610100"))
-        st.add_institution(Institution(HOSP2, "二院", "2", "610100"))
-        st.add_card("SSC0001", "SN0001", ME)
-        st.close()
-        yield a
+        yield _prepare(a)
+
+
+@pytest.fixture
+def pg_api(pg_url: str) -> Iterator[Api]:
+    for a in build_api(pg_url):
+        yield _prepare(a)
 
 
 _SERIAL = [0]
@@ -667,3 +677,21 @@ def test_2001_checks_the_benefit_of_a_presented_person(api: Api) -> None:
     assert {r["trt_enjymnt_flag"] for r in rows} <= {"0", "1"}
     # this person is not in the enrolment registry: no benefit is enjoyed, and the reason is given
     assert all(r["trt_enjymnt_flag"] == "0" and r["trt_chk_rslt"] for r in rows)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "flow",
+    [
+        "test_outpatient_batches_settle_against_the_uploaded_lines",
+        "test_2601_reverses_any_reversible_message_once",
+        "test_a_stay_over_new_year_settles_in_the_discharge_year_and_follows_the_states",
+        "test_two_settlements_racing_for_one_batch_leave_one_in_force",
+    ],
+)
+def test_the_flows_on_postgresql(flow: str, pg_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    fn = globals()[flow]
+    if "monkeypatch" in fn.__code__.co_varnames[: fn.__code__.co_argcount]:
+        fn(pg_api, monkeypatch)
+    else:
+        fn(pg_api)
