@@ -38,10 +38,15 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/docs/oauth2-redirect", ""): PUBLIC,
     ("GET", "/redoc", ""): PUBLIC,
     ("GET", "/login", ""): PUBLIC,
+    ("GET", "/healthz", ""): PUBLIC,
+    ("GET", "/readyz", ""): PUBLIC,
     ("POST", "/login", ""): PUBLIC,
     ("POST", "/auth/login", ""): PUBLIC,
     ("POST", "/auth/logout", ""): SIGNED_IN,
     ("GET", "/auth/me", ""): SIGNED_IN,
+    ("POST", "/auth/password", ""): SIGNED_IN,
+    ("GET", "/password", ""): SIGNED_IN,
+    ("POST", "/password", ""): SIGNED_IN,
     **{
         (m, p, infno): roles
         for m, p in (("POST", "/api/transaction"), ("POST", "/fsi/api/{infno}"))

@@ -119,7 +119,11 @@ def test_business_errors_answer_infcode_minus_1_naming_the_field_and_write_nothi
 
 
 def test_a_body_that_is_not_an_envelope_is_422(api: Api) -> None:
-    r = api.client.post("/api/transaction", content=b"{not json", headers=api.h("hospital"))
+    r = api.client.post(
+        "/api/transaction",
+        content=b"{not json",
+        headers={**api.h("hospital"), "content-type": "application/json"},
+    )
     assert r.status_code == 422
     r = api.client.post("/fsi/api/2207", json={"infno": "2208", "msgid": "x"}, headers=api.h("hospital"))
     assert r.status_code == 422

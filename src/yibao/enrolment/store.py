@@ -140,7 +140,27 @@ class EnrolmentStore:
         return sql if self._pg else sql.replace("%s", "?")
 
     def _x(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(self._q(sql), params)
+        if not self._pg:
+            return self._conn.execute(self._q(sql), params)
+        if self._conn.closed or self._conn.broken:  # a failure already ended the unit of work using it
+            self._reconnect()
+        idle = self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        try:
+            return self._conn.execute(sql, params)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            # the server dropped the connection (restart, terminated backend): a statement that opened
+            # its transaction runs again on a new connection; one inside a longer unit of work fails
+            if not (idle and (self._conn.closed or self._conn.broken)):
+                raise
+            self._reconnect()
+            return self._conn.execute(sql, params)
+
+    def _reconnect(self) -> None:
+        try:
+            self._conn.close()
+        except psycopg.Error:
+            pass
+        self._conn = psycopg.connect(self.target, autocommit=False, prepare_threshold=None, connect_timeout=5)
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -679,6 +699,32 @@ class EnrolmentStore:
     def _end_read(self) -> None:
         if self._pg:
             self._conn.rollback()
+
+    def server_pid(self) -> int | None:
+        """The PostgreSQL backend serving this store (None on SQLite): the benchmark reads its CPU time."""
+        return int(self._conn.info.backend_pid) if self._pg else None
+
+    def has_persons(self) -> bool:
+        """Whether any person is registered (a region with enrolment data: the benefit check applies).
+        A database whose enrolment tables were never created has none."""
+        try:
+            row = self._x("SELECT 1 FROM enrol_person LIMIT 1").fetchone()
+        except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
+            self._end_read()
+            return False
+        self._end_read()
+        return row is not None
+
+    def version(self) -> tuple[int, ...]:
+        """Row counts of the tables eligibility reads: changes whenever anything is imported or recorded
+        (the faces cache figures by it)."""
+        row = self._x(
+            "SELECT (SELECT count(*) FROM enrol_person), (SELECT count(*) FROM enrol_event), "
+            "(SELECT count(*) FROM enrol_resident_premium), (SELECT count(*) FROM enrol_employee_contribution), "
+            "(SELECT count(*) FROM enrol_employer)"
+        ).fetchone()
+        self._end_read()
+        return tuple(int(x) for x in row)
 
     def status(self, psn_no: str, claims: ClaimHistory | None = None) -> PersonStatus | None:
         """The compiled status of one person (None when not registered)."""

@@ -80,9 +80,11 @@ class RepeatAdmission(Strict):
     @model_validator(mode="after")
     def _one_kind(self) -> RepeatAdmission:
         if (self.schedule is None) == (self.step is None):
-            raise ValueError("give either 'schedule' or 'step' (with 'floor'), not both or neither")
+            raise ValueError(
+                "须提供 schedule 或 step（带 floor）之一 give either 'schedule' or 'step' (with 'floor'), not both or neither"
+            )
         if self.step is not None and self.floor is None:
-            raise ValueError("'step' needs a 'floor'")
+            raise ValueError("step 须提供 floor 'step' needs a 'floor'")
         return self
 
 
@@ -96,11 +98,13 @@ class Deductible(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Deductible:
         if self.basis != "none" and not self.amounts:
-            raise ValueError("a deductible needs at least one row in 'amounts'")
+            raise ValueError("起付线须至少一行金额 a deductible needs at least one row in 'amounts'")
         if self.basis in ("per_year", "per_admission") and not self.counter:
-            raise ValueError(f"basis {self.basis!r} needs a 'counter' (the yearly accumulator it uses)")
+            raise ValueError(
+                f"起付线须指定年度累计计数器 basis {self.basis!r} needs a 'counter' (the yearly accumulator it uses)"
+            )
         if self.repeat is not None and self.basis != "per_admission":
-            raise ValueError("'repeat' applies only to basis 'per_admission'")
+            raise ValueError("repeat 只适用于按次起付 'repeat' applies only to basis 'per_admission'")
         return self
 
 
@@ -159,9 +163,13 @@ class LayerTerms(Strict):
         for i, seg in enumerate(self.segments):
             last = i == len(self.segments) - 1
             if seg.upto is None and not last:
-                raise ValueError(f"segments[{i}]: only the last segment may be open-ended")
+                raise ValueError(
+                    f"只有最后一段可以不设上限 segments[{i}]: only the last segment may be open-ended"
+                )
             if seg.upto is not None and seg.upto <= prev:
-                raise ValueError(f"segments[{i}].upto must be above the deductible and the segment before it")
+                raise ValueError(
+                    f"分段上限须高于起付线和前一段 segments[{i}].upto must be above the deductible and the segment before it"
+                )
             prev = seg.upto if seg.upto is not None else prev
         return self
 

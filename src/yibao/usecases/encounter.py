@@ -35,6 +35,7 @@ from yibao.policy.book import PolicyBook
 from yibao.policy.catalogue import CatalogueItem
 from yibao.settlement.model import AuditHook
 from yibao.usecases import settlement
+from yibao.usecases.eligibility import EligibilitySource
 
 VoucherCheck = Callable[[str], str]  # token → psn_no (verifies and uses up the voucher)
 
@@ -57,6 +58,7 @@ class Ctx:
     payload: Any  # the input, for the msgid's request digest
     audit: AuditHook | None = None
     pre: dict[str, Any] = field(default_factory=dict)  # what prefetch() read, for this transaction only
+    eligibility: EligibilitySource | None = None  # the benefit check's source (None: no enrolment data)
 
     def msg(self, answer: dict[str, Any], undo: dict[str, Any] | None = None) -> Message:
         return Message(
@@ -535,7 +537,16 @@ def settle(
     if v.kind == INPATIENT and mid_stay:
         end = max(dt.date.fromisoformat(ln.fee_ocur_time[:10]) for ln in take)
     visit = core.to_visit(v, take, use_account=use_account, end=end)
-    out = settlement.settle(ctx.led, ctx.book, visit, ctx.msgid, audit=ctx.audit, pre=pre, caller=ctx.caller)
+    out = settlement.settle(
+        ctx.led,
+        ctx.book,
+        visit,
+        ctx.msgid,
+        audit=ctx.audit,
+        pre=pre,
+        caller=ctx.caller,
+        eligibility=ctx.eligibility,
+    )
     answer = render(out, v)
     if not pre:
         sns = [ln.feedetl_sn for ln in take]

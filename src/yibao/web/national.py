@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from yibao.errors import FieldError
 from yibao.ledger import ReversalOutcome, SettleOutcome
@@ -19,6 +19,7 @@ from yibao.settlement.model import Person
 
 TRANSACTIONS = {
     "1101": "人员信息获取 person info",
+    "2001": "人员待遇享受检查 benefit check",
     "2206": "门诊预结算 pre-settlement",
     "2207": "门诊结算 settlement",
     "2208": "门诊结算撤销 settlement cancel",
@@ -42,7 +43,12 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     infno: str = Field(min_length=4, max_length=6, description="交易编号 transaction code")
-    msgid: str = Field(min_length=1, max_length=64, description="报文ID: 定点机构编号(12)+时间(14)+流水号(4)")
+    msgid: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[\x21-\x7e]+$",
+        description="报文ID: 定点机构编号(12)+时间(14)+流水号(4) (visible ASCII only)",
+    )
     mdtrtarea_admvs: str = Field("", max_length=12, description="就医地医保区划")
     insuplc_admdvs: str = Field("", max_length=12, description="参保地医保区划")
     recer_sys_code: str = Field("YBXT", max_length=10, description="接收方系统代码")
@@ -59,6 +65,18 @@ class Envelope(BaseModel):
     fixmedins_name: str = Field("", max_length=200)
     sign_no: str = Field("", max_length=30)
     input: dict[str, Any] = Field(default_factory=dict, description="交易输入 (usually {'data': {...}})")
+
+    @model_validator(mode="after")
+    def _printable(self) -> Envelope:
+        """No control characters (NUL …) or unpaired surrogates in any header field: the database
+        cannot store them and no national code contains them."""
+        for name in type(self).model_fields:
+            v = getattr(self, name)
+            if isinstance(v, str) and any(
+                (ord(c) < 32 and c not in "\t\n\r") or 0xD800 <= ord(c) <= 0xDFFF for c in v
+            ):
+                raise ValueError(f"{name}: 含有控制字符或无效字符 contains control or invalid characters")
+        return self
 
 
 class EnvelopeResponse(BaseModel):

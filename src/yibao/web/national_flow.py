@@ -14,7 +14,6 @@ import binascii
 import datetime as dt
 import functools
 import io
-import threading
 import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -36,10 +35,10 @@ from yibao.money import QTY_ONE, fen_to_yuan, price_times_qty
 from yibao.policy.catalogue import CatalogueItem
 from yibao.settlement import io as sio
 from yibao.settlement.model import Person
+from yibao.usecases import eligibility, settlement
 from yibao.usecases import encounter as uc
-from yibao.usecases import settlement
 from yibao.web import national
-from yibao.web.deps import audit_hook_of, book_of
+from yibao.web.deps import access_log_of, audit_hook_of, book_of, eligibility_of
 from yibao.web.masking import mask_certno
 from yibao.web.national import Envelope, EnvelopeError, data_of
 
@@ -234,6 +233,7 @@ def _ctx(request: Request, p: Principal, env: Envelope, led: Ledger, payload: An
         env.infno,
         payload,
         audit_hook_of(request),
+        eligibility=eligibility_of(request),
     )
 
 
@@ -402,32 +402,14 @@ def _1101(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         led, p, psn_no, today, "1101 person info", access_log_of(request), presented=True
     )
     out = national.person_output(pers, balance, today)
+    for row in out["insuinfo"]:  # the insurance status of the day as the enrolment tables know it
+        row.update(eligibility.insuinfo_overrides(eligibility_of(request), psn_no, today))
     out.pop("family_psn_nos", None)  # a hospital learns nothing of the family from a card
     out["baseinfo"]["certno"] = mask_certno(pers.certno)
     return out
 
 
 # ---------------------------------------------------------------------------------------- 2001
-_ENROL_LOCK = threading.Lock()
-
-
-def _enrolment(request: Request) -> Any:
-    """The process's enrolment registry (one connection, used under a lock), or None when the region
-    has no enrolment policy."""
-    with _ENROL_LOCK:
-        if not hasattr(request.app.state, "enrolment"):
-            from yibao.enrolment.policy import policy_for_region
-            from yibao.enrolment.store import EnrolmentStore
-            from yibao.policy.loader import load_region
-
-            settings = request.app.state.settings
-            pol = policy_for_region(load_region(settings.region_path()))
-            request.app.state.enrolment = (
-                None if pol is None else EnrolmentStore(request.app.state.ledger.sa_url, pol, migrate=False)
-            )
-        return request.app.state.enrolment
-
-
 def _2001(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     """2001 人员待遇享受检查 from the enrolment registry (waiting periods, paused insurance, the account);
     an institution checks only a person whose credential was presented there."""
@@ -441,25 +423,10 @@ def _2001(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
             "该人员未在本机构出示就诊凭证（请先做 1101） not presented here",
             "not_presented",
         )
-    from yibao.enrolment.check import NOT_ENROLLED, check, trtinfo_2001
-
     day = fields.parse_date(d.get("begntime"), "input.data.begntime")
-    reg = _enrolment(request)
-    if reg is None:
-        raise EnvelopeError(
-            "input.data.psn_no",
-            "本统筹区未配置参保政策，无法做待遇检查 no enrolment policy here",
-            "no_policy",
-        )
-    with _ENROL_LOCK:
-        rec = reg.person(psn_no)
-        status = reg.status(psn_no) if rec is not None else None
-    e = check(status, day, _s(d, "med_type")) if status is not None else NOT_ENROLLED
-    idents = rec.facts.identities_on(day) if rec is not None else frozenset()
-    rows = trtinfo_2001(psn_no, e, identities=idents, insutype=_s(d, "insutype"))
-    for r in rows:  # no status known (not enrolled): the answer covers the day checked
-        r["begndate"] = r.get("begndate") or day.isoformat()
-    return {"trtinfo": rows}
+    return eligibility.benefit_check(
+        p, eligibility_of(request), access_log_of(request), psn_no, day, _s(d, "med_type"), _s(d, "insutype")
+    )
 
 
 # ---------------------------------------------------------------------------------------- visits

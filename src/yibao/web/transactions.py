@@ -21,7 +21,7 @@ from yibao.usecases import settlement
 from yibao.web import national
 from yibao.web import national_flow as flow
 from yibao.web.auth import current_principal_async
-from yibao.web.deps import audit_hook_of, book_of, ledger_of
+from yibao.web.deps import audit_hook_of, book_of, eligibility_of, ledger_of
 from yibao.web.jsonresp import json_response
 from yibao.web.national import Envelope, EnvelopeError, Statement
 
@@ -49,7 +49,14 @@ def _settle(pre: bool) -> Handler:
             )
         with ledger_of(request) as led:
             out = settlement.settle(
-                led, book_of(request), visit, env.msgid, audit=audit_hook_of(request), pre=pre, caller=p
+                led,
+                book_of(request),
+                visit,
+                env.msgid,
+                audit=audit_hook_of(request),
+                pre=pre,
+                caller=p,
+                eligibility=eligibility_of(request),
             )
         return national.settle_output(out)
 
@@ -176,11 +183,18 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "应答报文 response envelope (infcode 0 or −1)", "model": national.EnvelopeResponse},
     401: {"description": "not logged in"},
     403: {"description": "role or institution not allowed"},
+    415: {"description": "the body is not application/json"},
     422: {"description": "the body is not an envelope"},
 }
 
 
 async def _envelope(request: Request, infno: str | None) -> Envelope:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        # a browser may send text/plain cross-site without a preflight: only JSON is an envelope
+        raise HTTPException(
+            415, f"报文须为 application/json the envelope must be application/json, not {ctype!r}"
+        )
     body = await request.body()
     try:
         raw = sio.loads(body.decode("utf-8", errors="replace"))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -19,12 +20,13 @@ from yibao.money import fmt_yuan
 from yibao.simulate.report import ECHARTS_PATH
 from yibao.web.auth import require
 from yibao.web.deps import access_log_of, book_of
-from yibao.web.portal.pages import local_today, now_utc, portal_store
+from yibao.web.portal.pages import install_filters, local_today, now_utc, portal_store
 from yibao.web.portal.pages import render as portal_render
 
 HERE = Path(__file__).resolve().parent
 ECHARTS = ECHARTS_PATH
 templates = Jinja2Templates(directory=[str(HERE / "templates"), str(HERE.parent / "portal" / "templates")])
+install_filters(templates.env)
 templates.env.globals["yuan"] = fmt_yuan
 templates.env.globals["CASE_KINDS"] = portal_core.CASE_KINDS
 templates.env.globals["STATUSES"] = portal_core.STATUSES
@@ -280,10 +282,7 @@ def simulation(request: Request, p: Staff) -> Response:
         {
             "title": ("政策模拟报告", "Policy simulation reports"),
             "tables": [],
-            "reports": [
-                (f.name, dt.datetime.fromtimestamp(f.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d %H:%M"))
-                for f in reports
-            ],
+            "reports": [(f.name, dt.datetime.fromtimestamp(f.stat().st_mtime, dt.UTC)) for f in reports],
             "how": "yibao simulate -b xian -c <candidate> -v <synth dir> -o " + str(d / "report.html"),
             "installed": _importable("yibao.simulate"),
         },
@@ -325,14 +324,22 @@ def payment(request: Request, p: Staff) -> Response:
 
 @router.get("/audit")
 def audit(request: Request, p: Staff) -> Response:
+    tables = data.capability_tables(_engine(request), ("audit_",))
+    # the review queue of the latest `yibao audit run --top` (its .queue.parquet), when the deployment names it
+    queue_file = os.environ.get("YIBAO_AUDIT_QUEUE")
+    if queue_file and Path(queue_file).is_file():
+        from yibao.audit.queue import read_queue
+
+        n, cols, rows = read_queue(queue_file)
+        tables.insert(0, data.TableView("审核队列 review queue", n, cols, rows, []))
     return render(
         request,
         "capability.html",
         {
-            "title": ("稽核案件", "Audit cases"),
+            "title": ("稽核案件与审核队列", "Audit cases and review queue"),
             "reports": None,
-            "tables": data.capability_tables(_engine(request), ("audit_",)),
-            "how": "yibao audit …",
+            "tables": tables,
+            "how": "yibao audit run DATA --top 1% (YIBAO_AUDIT_QUEUE=…queue.parquet) / yibao audit cases …",
             "installed": _importable("yibao.audit.cases"),
         },
     )
