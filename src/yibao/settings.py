@@ -31,7 +31,10 @@ class Settings(BaseSettings):
     ``max_transaction_body_bytes``: the same for the national transaction endpoints (a 2204 upload with
     tens of thousands of fee lines).  ``login_max_failures`` (per username) / ``login_max_failures_ip``
     (per client address) wrong passwords within ``login_lockout_seconds`` lock further logins for that
-    long (429)."""
+    long (429).
+    ``national_signtype`` (``SM3`` / ``SM2``): the region requires every
+    national envelope signed (``cainfo``); SM2 keys are the institutions' registered public keys.  Without
+    it a ``cainfo`` that is sent is still verified."""
 
     model_config = SettingsConfigDict(env_prefix="YIBAO_", frozen=True, extra="forbid")
 
@@ -52,6 +55,9 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_max_failures_ip: int = 50
     login_lockout_seconds: float = 900.0
+    national_signtype: str = (
+        ""  # "" | SM3 | SM2: every national envelope must carry a valid cainfo of this type
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -51,7 +51,7 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
         (m, p, infno): roles
         for m, p in (("POST", "/api/transaction"), ("POST", "/fsi/api/{infno}"))
         for infno, roles in (
-            ("1101", SIGNED_IN),
+            ("1101", SETTLERS),  # a credential is presented at a counter, never by the insured
             ("2206", SETTLERS),
             ("2207", SETTLERS),
             ("2208", SETTLERS),
@@ -187,7 +187,7 @@ def _call(api: Api, role: str, method: str, path: str, variant: str) -> Any:
     params: dict[str, str] = {}
     if variant:
         tx_data: dict[str, Any] = {
-            "1101": {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERT_ME},
+            "1101": {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERT_ME, "psn_name": "张三丰"},
             "2206": visit_json(),
             "2207": visit_json(),
             "2208": {"setl_id": setl_id},

@@ -130,7 +130,9 @@ def test_a_body_that_is_not_an_envelope_is_422(api: Api) -> None:
 
 
 def test_1101_finds_the_person_by_id_number_and_logs_the_read(api: Api) -> None:
-    r = api.tx("hospital", "1101", {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERT_ME}).json()
+    r = api.tx(
+        "hospital", "1101", {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERT_ME, "psn_name": "张三丰"}
+    ).json()
     assert r["infcode"] == 0
     assert r["output"]["baseinfo"]["psn_no"] == ME and r["output"]["insuinfo"][0]["balc"] == "1000.00"
     log = api.client.get(f"/api/v1/persons/{ME}/access-log", headers=api.h("insured")).json()

@@ -12,7 +12,7 @@ from ledger_support import msgid, person, visit
 from sqlalchemy import create_engine, text
 
 from yibao.audit.cases import (
-    CaseError,
+    AuditCaseError,
     CaseState,
     CaseStore,
     Decision,
@@ -102,10 +102,10 @@ def test_suspect_to_appeal_to_deduction_keeps_the_ledger_consistent(ledger: Ledg
     try:
         [case] = open_cases(store, flags, "2025Q2", at("2025-06-03"), actor="auditor")
         assert case.case_id == f"2025Q2:{H1}" and len(case.items) == 4
-        with pytest.raises(CaseError) as dup:
+        with pytest.raises(AuditCaseError) as dup:
             open_cases(store, flags, "2025Q2", at("2025-06-03"))
         assert dup.value.code == "case_exists"
-        with pytest.raises(CaseError) as early:
+        with pytest.raises(AuditCaseError) as early:
             post_deductions(store, ledger, case.case_id, at("2025-06-03"))
         assert early.value.code == "illegal_transition"
 
@@ -117,7 +117,7 @@ def test_suspect_to_appeal_to_deduction_keeps_the_ledger_consistent(ledger: Ledg
         case = appeal(
             store, case.case_id, {line2: "有医嘱，合理用药", whole: "急诊抢救"}, at("2025-06-20"), "H1-医保办"
         )
-        with pytest.raises(CaseError) as late:
+        with pytest.raises(AuditCaseError) as late:
             appeal(store, case.case_id, {line3: "迟到的申诉"}, at("2025-07-02", 9), "H1-医保办")
         assert late.value.code == "appeal_window_closed"
         assert store.get(case.case_id).item(line3).appeal_at is None  # refused: nothing written
@@ -229,7 +229,7 @@ def test_an_unanswered_notice_is_closed_and_deducted(ledger: Ledger, book: Polic
         assert closed.state is CaseState.DECIDED and closed.upheld_fen == 1_300
         assert [e.event for e in case_history(store, case.case_id)][-1] == "expire"
         assert close_expired(store, at("2025-10-31")) == []  # nothing left to close
-        with pytest.raises(CaseError) as unresolved:
+        with pytest.raises(AuditCaseError) as unresolved:
             post_deductions(store, ledger, case.case_id, at("2025-10-31"), mdtrt_of={77: "MD-77"})
         assert unresolved.value.code == "unresolved_settlement"  # no mdtrt_id for visit 78: nothing written
         assert store.get(case.case_id).state is CaseState.DECIDED and ledger.totals()["deduction_count"] == 0

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from ledger_support import msgid, person, visit
 
-from yibao.audit.cases import CaseError, CaseStore, load_params, notify, open_cases, transition
+from yibao.audit.cases import AuditCaseError, CaseStore, load_params, notify, open_cases, transition
 from yibao.audit.cases.workflow import Notify
 from yibao.audit.flags import FLAG_SCHEMA
 from yibao.ledger import Ledger
@@ -53,7 +53,7 @@ def test_a_stale_write_is_refused_and_the_log_stays_linear(db_url: str) -> None:
         first, ev1 = transition(case, Notify("alice"), NOW, params)
         second, ev2 = transition(case, Notify("bob"), NOW, params)  # computed from the same version
         store.save(case, first, ev1)
-        with pytest.raises(CaseError) as e:
+        with pytest.raises(AuditCaseError) as e:
             store.save(case, second, ev2)
         assert e.value.code == "conflict"
         assert [(x.event, x.actor) for x in store.events(case.case_id)] == [
@@ -68,11 +68,11 @@ def test_opening_is_all_or_nothing(db_url: str) -> None:
     store = CaseStore(db_url)
     try:
         open_cases(store, flags("H2"), "P1", NOW)
-        with pytest.raises(CaseError) as e:
+        with pytest.raises(AuditCaseError) as e:
             open_cases(store, flags("H1", "H2", "H3"), "P1", NOW)  # H2 exists: H1 and H3 must not be written
         assert e.value.code == "case_exists"
         assert [c.fixmedins_code for c in store.find()] == ["H2"]
-        with pytest.raises(CaseError) as unknown:
+        with pytest.raises(AuditCaseError) as unknown:
             notify(store, "P1:H1", NOW, "a")
         assert unknown.value.code == "unknown_case"
     finally:

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_api_support import ME, PARENT, STRANGER, Api, build_api, new_msgid, visit_json
+from test_api_support import HOSP, ME, PARENT, STRANGER, Api, build_api, new_msgid, visit_json
+from test_national_flow import Counter, msgid_of
 
 from yibao.enrolment.check import check
 from yibao.enrolment.policy import policy_for_region
 from yibao.enrolment.store import EnrolmentStore
 from yibao.policy.loader import example_path, load_region
+
+CERT_PARENT = "610101196001015678"  # test_api_support.persons(): 李四
 
 HEADER = "psn_no,certno,psn_name,year,paid_on,individual,assistance,identity,kind,household_no,district\n"
 
@@ -41,6 +45,7 @@ def _enrol(api: Api, tmp_path: Path) -> None:
     assert policy is not None
     with EnrolmentStore(api.url, policy, migrate=False) as store:
         store.import_collection(f)
+    api.client.app.state.eligibility.refresh()  # type: ignore[attr-defined]  # seen at once, not within seconds
 
 
 def test_without_enrolment_data_everyone_known_settles_as_before(api: Api) -> None:
@@ -58,12 +63,15 @@ def test_the_check_inside_2207_2206_and_2001(api: Api, tmp_path: Path) -> None:
     body = api.tx("hospital", "2207", visit_json(psn_no=STRANGER), msgid).json()
     assert body["infcode"] == -1 and body["err_code"] == "not_enrolled"
     assert body["err_field"] == "input.data.psn_no"
-    assert body["err_msg"].startswith("input.data.psn_no: 人员待遇享受检查未通过：未参加本统筹区基本医疗保险")
+    # as a HIS shows it to a clerk: the Chinese reason first, the field named at the end
+    assert body["err_msg"].startswith("人员待遇享受检查未通过：未参加本统筹区基本医疗保险")
+    assert body["err_msg"].endswith("（input.data.psn_no）")
     assert api.tx("hospital", "2206", visit_json(psn_no=STRANGER)).json()["err_code"] == "not_enrolled"
-    # input the ledger refuses anyway is named first: an unknown person, a date without a policy
+    # input refused anyway is named first: a person who presented no credential here (an unknown person
+    # cannot present one), a date without a policy
     assert (
         api.tx("hospital", "2207", visit_json(psn_no="NOBODY"), new_msgid()).json()["err_code"]
-        == "unknown_person"
+        == "not_presented"
     )
     late = visit_json(psn_no=STRANGER)
     late["begntime"] = late["endtime"] = "2031-01-01"
@@ -72,8 +80,22 @@ def test_the_check_inside_2207_2206_and_2001(api: Api, tmp_path: Path) -> None:
     out = api.settle(psn_no=PARENT)
     info = out["setlinfo"]
     assert float(info["fund_pay_sumamt"]) == 0 and info["psn_part_amt"] == info["medfee_sumamt"]
-    # 2001 per fund, with the reason and the day benefits start
-    r = api.tx("hospital", "2001", {"psn_no": PARENT, "begntime": "2025-05-03", "med_type": "21"}).json()
+    # 2001 per fund, with the reason and the day benefits start — as a HIS sends it: signed in (9001), the
+    # person's credential presented (the test persons showed their ID cards at this hospital)
+    counter = Counter(api)
+    counter.sign_in()
+
+    def check_2001(psn_no: str, begntime: str) -> dict[str, Any]:
+        data = {
+            "psn_no": psn_no,
+            "insutype": "390",  # the enrolment data registers them as residents (城乡居民)
+            "fixmedins_code": HOSP,
+            "med_type": "21",
+            "begntime": begntime,
+        }
+        return counter.send("2001", {"data": data})
+
+    r = check_2001(PARENT, "2025-05-03 09:00:00")
     assert r["infcode"] == 0, r
     rows = r["output"]["trtinfo"]
     assert {x["fund_pay_type"] for x in rows} == {"390100", "390200"}
@@ -83,31 +105,46 @@ def test_the_check_inside_2207_2206_and_2001(api: Api, tmp_path: Path) -> None:
         and "国办发〔2024〕38号" in rows[0]["trt_chk_rslt"]
     )
     assert r["output"]["check"]["decision"] == "self_pay"
-    r = api.tx("hospital", "2001", {"psn_no": PARENT, "begntime": "2025-06-15", "med_type": "21"}).json()
+    r = check_2001(PARENT, "2025-06-15 09:00:00")
     assert {x["trt_enjymnt_flag"] for x in r["output"]["trtinfo"]} == {"1"}
-    r = api.tx("hospital", "2001", {"psn_no": STRANGER, "begntime": "2025-06-15", "med_type": "21"}).json()
+    r = check_2001(STRANGER, "2025-06-15 09:00:00")
     assert r["output"]["check"]["decision"] == "refuse" and r["output"]["check"]["infcode"] == -1
-    bad = api.tx("hospital", "2001", {"psn_no": PARENT, "begntime": "2025/06/15", "med_type": "21"}).json()
+    bad = check_2001(PARENT, "2025/06/15")
     assert bad["infcode"] == -1 and bad["err_field"] == "input.data.begntime"
-    # 1101: the insurance status as the enrolment tables know it today
+    # 1101 (an ID card with the name): the insurance status as the enrolment tables know it today
     import datetime as dt
 
     policy = policy_for_region(load_region(example_path("xian")))
     assert policy is not None
     with EnrolmentStore(api.url, policy, migrate=False) as store:
         today = check(store.status(PARENT), dt.date.today(), "")
-    info = api.tx("hospital", "1101", {"mdtrt_cert_type": "01", "mdtrt_cert_no": PARENT}).json()
-    row = info["output"]["insuinfo"][0]
+    info = counter.ok(
+        "1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERT_PARENT, "psn_name": "李四"}}
+    )
+    row = info["insuinfo"][0]
     assert row["psn_insu_stas"] == today.psn_insu_stas
     assert row["trt_enjymnt_flag"] == ("1" if today.covered else "0")
     assert row.get("trt_chk_rslt", "") == ("" if today.covered else today.reason_zh)
-    # an insured person may not check a stranger
-    assert (
-        api.tx(
-            "insured", "2001", {"psn_no": STRANGER, "begntime": "2025-06-15", "med_type": "21"}
-        ).status_code
-        == 403
-    )
+    # an insured person may not check a stranger, even with a complete envelope
+    env = {
+        "infno": "2001",
+        "msgid": msgid_of(HOSP),
+        "mdtrtarea_admvs": "610100",
+        "insuplc_admdvs": "610100",
+        "recer_sys_code": "YBXT",
+        "infver": "V1.0",
+        "opter_type": "1",
+        "opter": "001",
+        "opter_name": "本人",
+        "fixmedins_code": HOSP,
+        "fixmedins_name": "医院",
+        "inf_time": "2025-06-15 09:00:00",
+        "sign_no": counter.sign_no,
+        "input": {"data": {"psn_no": STRANGER, "insutype": "390", "fixmedins_code": HOSP, "med_type": "21",
+                           "begntime": "2025-06-15 09:00:00"}},
+    }  # fmt: skip
+    r = api.client.post("/fsi/api/2001", json=env, headers=api.h("insured"))
+    assert r.status_code == 403
 
 
 def test_a_retry_of_a_settled_msgid_returns_the_first_result_after_a_refusal_starts(
@@ -136,7 +173,7 @@ def test_the_portal_explains_the_status_and_lists_the_payments(api: Api, tmp_pat
     page = api.client.get(f"/me/insurance?psn={PARENT}&on=2025-06-15", headers=h)
     assert "可以享受医保待遇" in page.text
     page = api.client.get(f"/me/contributions?psn={PARENT}", headers=h)
-    assert page.status_code == 200 and "2025-03-15" in page.text and "400.00" in page.text
+    assert page.status_code == 200 and "2025年3月15日" in page.text and "400.00" in page.text
     assert api.client.get("/me/insurance?on=2025-13-01", headers=h).status_code == 422
     assert api.client.get(f"/me/insurance?psn={STRANGER}", headers=h).status_code == 403
 
@@ -159,7 +196,7 @@ def test_the_bureau_sees_enrolment_figures_and_an_employers_arrears(api: Api, tm
     page = api.client.get("/dashboard/enrolment?year=2025&on=2025-05-03", headers=h)
     assert page.status_code == 200, page.text
     assert "雁塔区" in page.text and "碑林区" in page.text  # coverage by district
-    assert "西安示例公司" in page.text and "waiting_period" in page.text
+    assert "西安示例公司" in page.text and "待遇等待期" in page.text
     page = api.client.get("/dashboard/enrolment/employers/E1?on=2025-05-03", headers=h)
     assert page.status_code == 200 and "W1" in page.text and "2025-01" in page.text
     assert api.client.get("/dashboard/enrolment/employers/NOPE", headers=h).status_code == 404
@@ -186,3 +223,40 @@ def test_fund_income_comes_from_the_recorded_premiums_once_there_are_any(api: Ap
     assert set(inc["fund_pay_type"].to_list()) == {"390100", "390200"}
     earlier = fund_income(api.url, loaded, 2024)
     assert earlier is not None and set(earlier["month"].to_list()) == {"2024-10"}
+
+
+@pytest.mark.postgres
+def test_the_check_on_postgres(tmp_path: Path) -> None:
+    from ledger_support import create_pg_database, drop_pg_database
+
+    name, url = create_pg_database()
+    try:
+        gen = build_api(url)
+        api = next(gen)
+        try:
+            assert api.settle(psn_no=STRANGER)  # no enrolment data yet: as before
+            _enrol(api, tmp_path)
+            body = api.tx("hospital", "2207", visit_json(psn_no=STRANGER), new_msgid()).json()
+            assert body["infcode"] == -1 and body["err_code"] == "not_enrolled"
+            info = api.settle(psn_no=PARENT)["setlinfo"]
+            assert float(info["fund_pay_sumamt"]) == 0 and info["psn_part_amt"] == info["medfee_sumamt"]
+            assert float(api.settle(psn_no=ME)["setlinfo"]["fund_pay_sumamt"]) > 0
+            counter = Counter(api)
+            counter.sign_in()
+            data = {
+                "psn_no": PARENT,
+                "insutype": "390",
+                "fixmedins_code": HOSP,
+                "med_type": "21",
+                "begntime": "2025-05-03 09:00:00",
+            }
+            assert counter.ok("2001", {"data": data})["check"]["reason_code"] == "waiting_period"
+            page = api.client.get(
+                "/dashboard/enrolment?year=2025&on=2025-05-03",
+                headers={**api.h("auditor"), "accept": "text/html"},
+            )
+            assert page.status_code == 200 and "雁塔区" in page.text and "待遇等待期" in page.text
+        finally:
+            gen.close()
+    finally:
+        drop_pg_database(name)

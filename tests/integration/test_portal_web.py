@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -381,3 +382,34 @@ def test_english_pages_use_english_punctuation(app: object, path: str) -> None:
     # Chinese proper names (institutions, people) are data and keep their own punctuation
     words = [w for w in text.split() if not re.search(r"[\u4e00-\u9fff]", w)]
     assert not re.findall(r"[：（）。，；、]", " ".join(words))
+
+
+def test_the_audit_page_shows_the_review_queue_it_is_pointed_at(
+    app: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polars as pl
+
+    from yibao.audit.queue import visit_queue
+
+    scored = pl.DataFrame(
+        {
+            "visit_id": [424242, 7],
+            "rule_code": ["GZ-YB-011", "MX-PEER-004"],
+            "score": [0.97, 0.01],
+            "amount_fen": [12_345, 10],
+            "psn_id": [1, 2],
+            "fixmedins_code": ["H61010000001", "H61010000002"],
+            "demoted": [False, False],
+            "severity": ["flag", "warn"],
+            "reason_zh": ["药品超量开药", "重复就诊"],
+            "reason_en": ["over-supply", "repeat visits"],
+        }
+    )
+    path = tmp_path / "f.queue.parquet"
+    visit_queue(scored).write_parquet(path)
+    c = client(app, "auditor")
+    assert "424242" not in c.get("/dashboard/audit").text  # no queue named: the page lists the case tables
+    monkeypatch.setenv("YIBAO_AUDIT_QUEUE", str(path))
+    page = c.get("/dashboard/audit").text
+    assert "审核队列" in page and "424242" in page and "123.45" in page and "药品超量开药" in page
+    assert page.index("424242") < page.index("H61010000002")  # ranked: the likelier case first

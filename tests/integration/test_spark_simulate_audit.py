@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from yibao.audit.evaluate import read_physicians, run_audit, settle
+from yibao.audit.evaluate import region_knowledge, run_audit, settle
 from yibao.audit.scenarios import SCENARIOS
 from yibao.audit.scenarios.apply import inject_dir
 from yibao.policy.book import PolicyBook
@@ -55,7 +55,8 @@ def test_the_audit_on_spark_flags_what_the_polars_audit_flags(spark: Any, tmp_pa
     p, v, ln = (pl.read_parquet(data / f"{f}.parquet") for f in ("persons", "visits", "lines"))
     inst = pl.read_parquet(data / "institutions.parquet")
     settled = settle(example_path("xian"), p, v, ln)
-    expected, _, used = run_audit(p, v, ln, inst, settled, True, physicians=read_physicians(data))
+    # the region's registers (physicians, 门慢门特) as `yibao audit run` reads them
+    expected, _, used = run_audit(p, v, ln, inst, settled, True, knowledge=region_knowledge(data))
     out = tmp_path / "flags"
     got, used_spark = audit_spark(spark, str(data), settle=True, partitions=3, out=str(out))
     assert used and used_spark

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from yibao.audit.cases import (
+    AuditCaseError,
     Case,
-    CaseError,
     CaseEvent,
     CaseState,
     Decision,
@@ -73,7 +73,7 @@ def test_the_local_date_decides_not_the_utc_date() -> None:
 
 
 def test_a_year_without_a_holiday_list_is_refused() -> None:
-    with pytest.raises(CaseError) as e:
+    with pytest.raises(AuditCaseError) as e:
         PARAMS.add_working_days(dt.date(2027, 12, 20), 20)
     assert e.value.code == "calendar_not_covered" and e.value.field == "calendar"
 
@@ -92,13 +92,13 @@ def test_parameters_without_a_source_or_with_a_bad_window_are_refused() -> None:
     bad = json.loads(json.dumps(good))
     bad["calendar"] = {"years": {2025: {"holidays": ["2025-01-01"], "source": "x"}}}
     bad["appeal_window"]["source"] = ""
-    with pytest.raises(CaseError, match=r"appeal_window\.source"):
+    with pytest.raises(AuditCaseError, match=r"appeal_window\.source"):
         parse_params(bad)
     bad["appeal_window"] = {"working_days": 0, "source": "x"}
-    with pytest.raises(CaseError, match=r"appeal_window\.working_days"):
+    with pytest.raises(AuditCaseError, match=r"appeal_window\.working_days"):
         parse_params(bad)
     bad = {**good, "calendar": {"years": {2025: {"holidays": ["2025-02-30"], "source": "x"}}}}
-    with pytest.raises(CaseError, match=r"calendar\.years\.2025\.holidays"):
+    with pytest.raises(AuditCaseError, match=r"calendar\.years\.2025\.holidays"):
         parse_params(bad)
 
 
@@ -145,7 +145,7 @@ def test_a_late_appeal_is_refused_and_changes_nothing() -> None:
     ok, _ = transition(case, Appeal("H1", {1: "理由"}), on_deadline, PARAMS)
     assert ok.state is CaseState.APPEALED
     day_after = at((case.deadline + dt.timedelta(days=1)).isoformat(), 0)
-    with pytest.raises(CaseError) as e:
+    with pytest.raises(AuditCaseError) as e:
         transition(case, Appeal("H1", {1: "理由"}), day_after, PARAMS)
     assert e.value.code == "appeal_window_closed" and e.value.field == "now"
     assert case.state is CaseState.NOTIFIED and case.item(1).appeal_at is None
@@ -189,7 +189,7 @@ def test_illegal_transitions_are_refused_with_a_code(state_cmd: str, code: str) 
         ),
         "bad_outcome": lambda: transition(appealed, Decide("b", {1: Decision("maybe", "r")}), late, PARAMS),
     }
-    with pytest.raises(CaseError) as e:
+    with pytest.raises(AuditCaseError) as e:
         attempts[state_cmd]()
     assert e.value.code == code
 
@@ -213,7 +213,7 @@ def test_dismissing_everything_closes_the_case() -> None:
 
 
 def test_a_naive_clock_is_refused() -> None:
-    with pytest.raises(CaseError, match="timezone-aware"):
+    with pytest.raises(AuditCaseError, match="timezone-aware"):
         open_case("c", "H1", "p", [item(1, 5)], dt.datetime(2025, 6, 3), "a")
 
 
@@ -292,11 +292,11 @@ def test_bad_flag_frames_name_the_column() -> None:
         "feedetl_sn": 1,
         "amount_fen": 5,
     }
-    with pytest.raises(CaseError, match=r"flags\.amount_fen"):
+    with pytest.raises(AuditCaseError, match=r"flags\.amount_fen"):
         group_flags(_flags([{**good, "amount_fen": -1}]), "P")
-    with pytest.raises(CaseError, match=r"flags\.fixmedins_code"):
+    with pytest.raises(AuditCaseError, match=r"flags\.fixmedins_code"):
         group_flags(_flags([{**good, "fixmedins_code": None}]), "P")
-    with pytest.raises(CaseError, match=r"flags\.flag_id"):
+    with pytest.raises(AuditCaseError, match=r"flags\.flag_id"):
         group_flags(_flags([good, good]), "P")
-    with pytest.raises(CaseError, match=r"flags\.severity"):
+    with pytest.raises(AuditCaseError, match=r"flags\.severity"):
         group_flags(_flags([good]).drop("severity"), "P")

@@ -52,12 +52,17 @@ def test_before_warns_in_both_languages_per_item() -> None:
 def test_before_warns_when_the_quantity_outlasts_the_days_written() -> None:
     clinic = Institution("H61010000001", "3")
     w = check_prescription(
-        KN, WOMAN, clinic, [Prescribed(AMOX, 240_000, days=7), Prescribed(AMOX, 60_000, days=2)], ["I10"], DAY
+        KN,
+        WOMAN,
+        clinic,
+        [Prescribed(AMOX, 310_000, days=2), Prescribed(AMOX, 60_000, days=2)],
+        ["I10"],
+        DAY,
     )
     assert {(x.item, x.rule_code) for x in w} == {
         (0, "GZ-YB-018")
-    }  # 24 units in 7 days > 3 a day; 6 in 2 is not
-    assert "7天" in w[0].reason_zh and "7 days" in w[0].reason_en
+    }  # 31 units in 2 days > 3 a day and a pack of 24 (whole-pack dispensing); 6 in 2 is not
+    assert "2天" in w[0].reason_zh and "2 days" in w[0].reason_en
     assert (
         check_prescription(KN, WOMAN, clinic, [Prescribed(AMOX, 240_000)], ["I10"], DAY) == []
     )  # no days stated

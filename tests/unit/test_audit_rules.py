@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
 import pytest
 
 from yibao.audit.flags import validate_flags
-from yibao.audit.knowledge import Knowledge, KnowledgeError, load_knowledge, with_physicians
+from yibao.audit.knowledge import Knowledge, KnowledgeError, from_frames, load_knowledge, with_physicians
 from yibao.audit.moments import EventChecker, death_register, run_rules, visits_from_frames
 from yibao.audit.rules.model import Library, load_library
 
@@ -58,7 +58,9 @@ class Claims:
         discharge: str = "1",
         doctor: str | None = None,
         prd: tuple[int | None, ...] = (),
+        on: tuple[int, ...] = (),
     ) -> int:
+        """``on``: each line's service day as days after ``begin`` (default: the visit's first day)."""
         self.visits.append(
             {
                 "visit_id": vid,
@@ -89,6 +91,7 @@ class Claims:
                     "price": price,
                     "amount": (price * qty + 5_000) // 10_000,
                     "prd_days": prd[sn - 1] if sn <= len(prd) else None,
+                    "fee_ocur_time": begin + dt.timedelta(days=on[sn - 1] if sn <= len(on) else 0),
                 }
             )
         return vid
@@ -133,9 +136,16 @@ class Claims:
                 "price": pl.Int64,
                 "amount": pl.Int64,
                 "prd_days": pl.Int16,
+                "fee_ocur_time": pl.Date,
             },
         )
         return p, v, ln
+
+
+def from_frames_like(k: Knowledge, **tables: pl.DataFrame) -> Knowledge:
+    """``k`` with some tables replaced by in-memory string frames (typed as the loader types them)."""
+    typed = from_frames(**tables)
+    return replace(k, **{name: getattr(typed, name) for name in tables})
 
 
 def flagged(
@@ -223,12 +233,19 @@ def test_course_per_year_flags_the_lines_past_the_yearly_limit() -> None:
     assert flagged(c, "GZ-YB-006") == {(11, 1)}
 
 
-def test_duplicate_line_flags_the_repeat_not_the_first() -> None:
+def test_duplicate_line_is_the_same_code_on_the_same_day_beyond_its_daily_maximum() -> None:
+    infusion, bed, cbc = "001204000030000", "001109000010000", "002501010010000"  # 1 a day, 1 a day, none
     c = Claims()
     c.person(1)
-    c.visit(10, 1, ("001204000030000", 1), (AMOX, 6), ("001204000030000", 1))
-    c.visit(11, 1, ("001204000030000", 1), ("001204000030000", 2))
-    assert flagged(c, "GZ-YB-007") == {(10, 3)}
+    c.visit(10, 1, (infusion, 1), (AMOX, 6), (infusion, 1))  # twice on one day: the second is over
+    c.visit(11, 1, (infusion, 1), (infusion, 2))
+    # a stay billing its bed once a day on one line a day is not duplicate charging (per-day lines)
+    c.visit(12, 1, (bed, 1), (bed, 1), (bed, 1), (bed, 1), med_type="21", days=4, on=(0, 1, 2, 3))
+    c.visit(13, 1, (bed, 1), (bed, 1), (bed, 1), med_type="21", days=4, on=(0, 1, 1))  # day 1 twice
+    # no daily maximum known: a line repeating quantity and price on the same day
+    c.visit(14, 1, (cbc, 1), (cbc, 1), (cbc, 1), med_type="21", days=3, on=(0, 0, 2))
+    c.visit(15, 1, (cbc, 1), (cbc, 2))
+    assert flagged(c, "GZ-YB-007") == {(10, 3), (11, 2), (13, 3), (14, 2)}
 
 
 def test_duplicate_pair_flags_the_excluded_item_when_both_are_billed() -> None:
@@ -236,7 +253,10 @@ def test_duplicate_pair_flags_the_excluded_item_when_both_are_billed() -> None:
     c.person(1)
     c.visit(10, 1, ("001102000010000", 1), ("001102000020000", 1))
     c.visit(11, 1, ("001102000020000", 1), (AMOX, 6))
-    assert flagged(c, "GZ-YB-008") == {(10, 2)}
+    # bed grades exclude each other on the same day only: a move to another room is not a duplicate
+    c.visit(12, 1, ("001109000010000", 2), ("001109000020000", 2), med_type="21", days=4, on=(0, 2))
+    c.visit(13, 1, ("001109000010000", 2), ("001109000020000", 2), med_type="21", days=4, on=(1, 1))
+    assert flagged(c, "GZ-YB-008") == {(10, 2), (13, 2)}
 
 
 def test_frequency_per_day_scales_with_inpatient_days() -> None:
@@ -264,8 +284,9 @@ def test_frequency_per_period_uses_a_rolling_window() -> None:
 def test_over_supply_limits_days_of_drug_by_visit_type() -> None:
     c = Claims()
     c.person(1)
-    c.visit(10, 1, (AMOX, 60), (AMOX, 31))  # 91 > 3 a day × 30 days
-    c.visit(11, 1, (AMOX, 90))
+    # amoxicillin: an acute item (7 days, 3 a day) dispensed in packs of 24: 21 + one pack = 45 pass
+    c.visit(10, 1, (AMOX, 30), (AMOX, 16), med_type="41")  # 46 > 45
+    c.visit(11, 1, (AMOX, 45), med_type="41")
     c.visit(12, 1, (AMOX, 500), med_type="21", days=10)  # inpatient drugs are not a take-home supply
     assert flagged(c, "GZ-YB-011") == {(10, 1), (10, 2)}
 
@@ -275,11 +296,30 @@ def test_an_ordinary_outpatient_prescription_is_limited_to_seven_days_unless_the
 ):
     c = Claims()
     c.person(1)
-    c.visit(20, 1, (AMOX, 22), dx="J029")  # acute pharyngitis: 22 > 3 a day × 7 days
-    c.visit(21, 1, (AMOX, 21), dx="J029")  # exactly 7 days
-    c.visit(22, 1, (AMOX, 22), dx="I10")  # hypertension is a long-term condition: 30 days allowed
-    c.visit(23, 1, (AMOX, 22), dx="E11.9|J029")  # the principal diagnosis decides (dots ignored)
-    assert flagged(c, "GZ-YB-011") == {(20, 1)}
+    c.visit(20, 1, (AMOX, 46), dx="J029")  # 46 > 3 a day × 7 days + one pack of 24
+    c.visit(21, 1, (AMOX, 24), dx="J029")  # one whole pack for a 5-day course: normal dispensing
+    c.visit(22, 1, (AMOX, 46), dx="I10")  # the item's own limit, not the diagnosis, decides
+    assert flagged(c, "GZ-YB-011") == {(20, 1), (22, 1)}
+    # an item without its own days limit: 7 days at an ordinary visit, 30 for a long-term condition
+    plain = replace(KN, days_limit=KN.days_limit.filter(pl.col("code") != AMOX))
+    c2 = Claims()
+    c2.person(1)
+    c2.visit(23, 1, (AMOX, 46), dx="J029")
+    c2.visit(24, 1, (AMOX, 46), dx="E11.9|J029")  # the principal diagnosis decides (dots ignored)
+    assert flagged(c2, "GZ-YB-011", plain) == {(23, 1)}
+
+
+def test_a_person_on_the_chronic_register_may_be_supplied_for_twelve_weeks() -> None:
+    metformin = "XA10BAA049A001010198648"
+    c = Claims()
+    c.person(1)
+    c.person(2)
+    c.visit(40, 1, (metformin, 84 * 3), dx="E119", prd=(84,))  # registered: 84 days allowed
+    c.visit(41, 2, (metformin, 84 * 3), dx="E119", prd=(84,))  # not registered: 28 days for this item
+    c.visit(42, 1, (metformin, 120 * 3), dx="E119", prd=(120,))  # beyond 12 weeks
+    reg = pl.DataFrame({"psn_no": ["P000000001"], "icd_prefix": ["E11"], "condition": ["diabetes"]})
+    k = from_frames_like(KN, registered_conditions=reg)
+    assert flagged(c, "GZ-YB-011", k) == {(41, 1), (42, 1)}
 
 
 def test_over_supply_also_reads_the_days_a_line_is_written_for() -> None:
@@ -287,25 +327,25 @@ def test_over_supply_also_reads_the_days_a_line_is_written_for() -> None:
     c.person(1)
     c.visit(24, 1, (AMOX, 12), dx="J029", prd=(10,))  # 12 units are within 7 days, but written for 10
     c.visit(25, 1, (AMOX, 12), dx="J029", prd=(7,))
-    c.visit(26, 1, (AMOX, 12), dx="I10", prd=(30,))  # long-term condition: 30 days allowed
-    c.visit(27, 1, (AMOX, 12), med_type="14", dx="J029", prd=(31,))
+    c.visit(26, 1, (AMOX, 12), med_type="14", dx="I10", prd=(8,))  # the item's 7 days at any visit type
     c.visit(28, 1, (AMOX, 500), med_type="21", days=10, prd=(60,))  # not a take-home supply
-    assert flagged(c, "GZ-YB-011") == {(24, 1), (27, 1)}
+    assert flagged(c, "GZ-YB-011") == {(24, 1), (26, 1)}
 
 
 def test_dose_days_flags_a_quantity_the_stated_days_cannot_use_up() -> None:
     c = Claims()
     c.person(1)
-    c.visit(30, 1, (AMOX, 21), dx="J029", prd=(7,))  # 3 a day × 7 days: exactly enough
-    c.visit(31, 1, (AMOX, 22), dx="J029", prd=(7,))  # one unit too many for 7 days
-    c.visit(32, 1, (AMOX, 63), dx="I10", prd=(7,))  # tripled, days left as written
-    c.visit(33, 1, (AMOX, 63), dx="I10", prd=(21,))  # tripled and the days with it: consistent
-    c.visit(34, 1, (AMOX, 63), dx="I10")  # no stated days: nothing to compare
+    # amoxicillin: 3 a day at most, packs of 24 — a quantity within one pack above the days' need passes
+    c.visit(30, 1, (AMOX, 24), dx="J029", prd=(5,))  # one pack for a 5-day course: whole-pack dispensing
+    c.visit(31, 1, (AMOX, 46), dx="J029", prd=(7,))  # 21 + 24 = 45 at most
+    c.visit(32, 1, (AMOX, 126), dx="I10", prd=(7,))  # multiplied, days left as written
+    c.visit(33, 1, (AMOX, 126), dx="I10", prd=(42,))  # multiplied and the days with it: consistent
+    c.visit(34, 1, (AMOX, 126), dx="I10")  # no stated days: nothing to compare
     c.visit(
-        35, 1, ("001102000010000", 5), (AMOX, 30), dx="I10", prd=(1, 5)
-    )  # line 2; line 1 has no supply row
+        35, 1, ("001102000010000", 5), (AMOX, 40), dx="I10", prd=(1, 5)
+    )  # line 2 (15 + 24 = 39); line 1 has no supply row
     assert flagged(c, "GZ-YB-018") == {(31, 1), (32, 1), (35, 2)}
-    c.visit(36, 1, (AMOX, 63), dx="I10", prd=(0,))  # 0 days: not stated, not judged
+    c.visit(36, 1, (AMOX, 126), dx="I10", prd=(0,))  # 0 days: not stated, not judged
     assert flagged(c, "GZ-YB-018") == {(31, 1), (32, 1), (35, 2)}
 
 
@@ -314,11 +354,13 @@ def test_fractional_prescribed_days_are_refused_naming_the_column() -> None:
 
     c = Claims()
     c.person(1)
-    c.visit(1, 1, (AMOX, 7), dx="J029", prd=(3,))
+    c.visit(1, 1, (AMOX, 31), dx="J029", prd=(3,))
     p, v, ln = c.frames()
     with pytest.raises(AuditInputError, match=r"lines\.prd_days"):
         run_rules(LIB, KN, p, v, ln.with_columns(pl.lit(2.5).alias("prd_days")), only={"GZ-YB-018"})
-    whole = ln.with_columns(pl.lit(2.0).alias("prd_days"))  # 7 units in 2 days > 3 a day, as an integer would
+    whole = ln.with_columns(
+        pl.lit(2.0).alias("prd_days")
+    )  # 31 units > 2 days × 3 + a pack, as an integer would
     assert run_rules(LIB, KN, p, v, whole, only={"GZ-YB-018"}).height == 1
 
 
@@ -385,6 +427,60 @@ def test_bed_hanging_counts_bed_days_without_care() -> None:
         for x in ("001109000010000", "001201000040000")
     )
     assert f["amount_fen"].to_list() == [5 * bed + 5 * nurse]  # five empty days of bed and nursing
+
+
+def test_a_stay_with_daily_medication_or_tests_is_cared_for_without_a_consultation_code() -> None:
+    cbc = "002501010010000"
+    c = Claims()
+    c.person(1)
+    # no daily consultation billed, but a drug or a test on each of 9 of the 10 days: cared for
+    c.visit(
+        12,
+        1,
+        ("001109000010000", 10),
+        *[(AMOX, 3)] * 5,
+        *[(cbc, 1)] * 4,
+        med_type="21",
+        days=10,
+        on=(0, 0, 1, 2, 3, 4, 5, 6, 7, 8),
+    )
+    # medication on 4 days of 10 only, and nursing every day: nursing alone is not care
+    c.visit(
+        13,
+        1,
+        ("001109000010000", 10),
+        ("001201000040000", 10),
+        *[(AMOX, 3)] * 4,
+        med_type="21",
+        days=10,
+        on=(0, 0, 0, 1, 2, 3),
+    )
+    assert flagged(c, "GZ-YB-015") == {(13, None)}
+
+
+def test_a_chemotherapy_cycle_or_a_dialysis_course_is_not_a_split_admission() -> None:
+    c = Claims()
+    for pid in (1, 2, 3):
+        c.person(pid)
+    bed = ("001109000010000", 3)
+    # chemotherapy every 14 days (procedure 99.25): the next cycle, not a split
+    c.visit(10, 1, bed, med_type="21", begin=D(2025, 3, 1), days=3, dx="C349")
+    c.visit(11, 1, bed, med_type="21", begin=D(2025, 3, 15), days=3, dx="C349")
+    # a chemotherapy stay readmitted 2 days later: shorter than a cycle, still a suspect split
+    c.visit(20, 2, bed, med_type="21", begin=D(2025, 3, 1), days=3, dx="Z511|C349")
+    c.visit(21, 2, bed, med_type="21", begin=D(2025, 3, 6), days=3, dx="Z511|C349")
+    # the same pair without a course marker
+    c.visit(30, 3, bed, med_type="21", begin=D(2025, 3, 1), days=3, dx="C349")
+    c.visit(31, 3, bed, med_type="21", begin=D(2025, 3, 15), days=3, dx="C349")
+    p, v, ln = c.frames()
+    v = v.with_columns(
+        pl.when(pl.col("visit_id").is_in([10, 11]))
+        .then(pl.lit("9925"))
+        .otherwise(pl.lit(""))
+        .alias("procedures")
+    )
+    got = set(run_rules(LIB, KN, p, v, ln, only={"GZ-YB-014"})["visit_id"].to_list())
+    assert got == {20, 21, 30, 31}
 
 
 def test_settlement_after_death_from_the_register_and_from_a_death_discharge() -> None:

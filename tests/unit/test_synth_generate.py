@@ -143,7 +143,11 @@ def test_lines_consistent_and_in_catalogue(small: Path) -> None:
     r = {row["med_type"]: row for row in rng.iter_rows(named=True)}
     assert r["11"]["lo"] >= 1 and r["11"]["hi"] <= 8
     assert r["41"]["lo"] >= 1 and r["41"]["hi"] <= 6
-    assert 18 <= r["21"]["mean"] <= 45
+    # a stay bills its per-day items one line a day: its distinct items are what the line model draws
+    items = lines.join(visits.filter(pl.col("med_type") == "21").select("visit_id"), on="visit_id")
+    per_stay = items.group_by("visit_id").agg(pl.col("code").n_unique().alias("k"), pl.len().alias("n"))
+    assert 18 <= per_stay["k"].mean() <= 45  # type: ignore[operator]
+    assert per_stay.filter(pl.col("n") > pl.col("k")).height > 0.5 * per_stay.height
 
 
 def test_restricted_items_respect_patient_and_level(small: Path) -> None:
@@ -203,6 +207,19 @@ def test_dates_and_stays(small: Path) -> None:
     assert v.filter((pl.col("med_type") != "21") & (pl.col("los_days") != 0)).height == 0
     assert ip.filter(pl.col("procedures") != "").height > 0
     assert set(v["locality"].unique().to_list()) <= {"local", "remote_filed", "remote_unfiled"}
+
+
+def test_every_line_carries_a_service_date_within_its_visit(small: Path) -> None:
+    v = pl.read_parquet(small / "visits.parquet").select("visit_id", "med_type", "begin_date", "end_date")
+    ln = pl.read_parquet(small / "lines.parquet").join(v, on="visit_id")
+    assert ln["fee_ocur_time"].null_count() == 0
+    assert ln.filter(
+        (pl.col("fee_ocur_time") < pl.col("begin_date")) | (pl.col("fee_ocur_time") > pl.col("end_date"))
+    ).is_empty()
+    stays = ln.filter(pl.col("med_type") == "21")
+    assert stays.filter(pl.col("fee_ocur_time") > pl.col("begin_date")).height > 0  # spread over the stay
+    reg = pl.read_parquet(small / "registered_conditions.parquet")
+    assert reg.height > 0 and reg["psn_no"].is_unique().all()
 
 
 def test_family_payer_links(small: Path) -> None:

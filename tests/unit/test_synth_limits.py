@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from yibao.audit.knowledge import load_knowledge, with_physicians
+from yibao.audit.knowledge import load_knowledge, with_physicians, with_region
 from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.audit.rules.batch import run_rules
 from yibao.audit.rules.model import load_library
@@ -18,8 +18,12 @@ from yibao.synth.generator import PrescribingLimits, Tables, _apply_limits, gene
 
 XIAN = example_path("xian")
 # the rules whose limits the generator applies, plus the age, death, exclusive-pair, physician-title and
-# stated-days rules that clean care must not break either
+# stated-days rules that clean care must not break either, and the rules of billing conventions (per-day
+# lines, whole packs, long prescriptions of registered persons, courses)
 CLEAN_RULES = {
+    "GZ-YB-007",
+    "GZ-YB-014",
+    "GZ-YB-015",
     "GZ-YB-002",
     "GZ-YB-005",
     "GZ-YB-006",
@@ -35,7 +39,7 @@ CLEAN_RULES = {
 
 def _flags(d: Path) -> pl.DataFrame:
     p, v, ln = (pl.read_parquet(d / f"{f}.parquet") for f in ("persons", "visits", "lines"))
-    kn = with_physicians(load_knowledge(), pl.read_parquet(d / "physicians.parquet"))
+    kn = with_region(load_knowledge(), d)  # physicians and the 门慢门特 register of the region
     return run_rules(load_library(), kn, p, v, ln, only=CLEAN_RULES)
 
 

@@ -178,11 +178,62 @@ def detector_scores(visits: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# ----------------------------------------------------------------------------- the review queue
+TOP_SHARES = (0.005, 0.01, 0.02, 0.05)
+
+
+def queue_metrics(visits: pl.DataFrame, lines: pl.DataFrame, queue: pl.DataFrame) -> list[dict[str, Any]]:
+    """Per scenario and ``overall``: the own flag set's recall (and, overall, precision and the share of
+    visits flagged), recall (overall also precision) among the top 0.5 / 1 / 2 / 5 % of all visits in the
+    ranked queue, and amount-weighted recall of the own flag set; overall also average precision of the
+    whole ranking (a visit never flagged is never retrieved)."""
+    n = visits.height
+    amt = lines.group_by("visit_id").agg(pl.col("amount").sum().alias("_amt"))
+    lab = (
+        visits.select("visit_id", "scenario")
+        .join(amt, on="visit_id", how="left")
+        .join(queue.select("visit_id", "rank", "own"), on="visit_id", how="left")
+        .with_columns(pl.col("_amt").fill_null(0), pl.col("own").fill_null(False))
+    )
+    tops = {s: max(1, round(s * n)) for s in TOP_SHARES}
+    rows: list[dict[str, Any]] = []
+    groups = sorted(x for x in lab["scenario"].unique().to_list() if x is not None)
+    for name in [*groups, "overall"]:
+        g = lab.filter(pl.col("scenario").is_not_null() if name == "overall" else pl.col("scenario") == name)
+        total, total_amt = g.height, int(g["_amt"].sum() or 0)
+        row: dict[str, Any] = {"scenario": name, "labelled": total}
+        own = g.filter(pl.col("own"))
+        row["own_recall"] = round(own.height / total, 4) if total else None
+        row["amount_recall"] = round(int(own["_amt"].sum() or 0) / total_amt, 4) if total_amt else None
+        for s, k in tops.items():
+            hit = g.filter(pl.col("rank") <= k).height
+            row[f"recall@{s:.1%}"] = round(hit / total, 4) if total else None
+            if name == "overall":
+                row[f"precision@{s:.1%}"] = round(hit / min(k, queue.height) if queue.height else 0.0, 4)
+        if name == "overall":
+            n_own = int(queue["own"].sum())
+            row["own_precision"] = round(own.height / n_own, 4) if n_own else None
+            row["share_flagged"] = round(n_own / n, 4) if n else None
+            row["average_precision"] = round(average_precision(g["rank"].drop_nulls(), total), 4)
+        rows.append(row)
+    return rows
+
+
+def average_precision(ranks: pl.Series, positives: int) -> float:
+    """Mean over the positives of the precision at each positive's rank (never-ranked positives add 0)."""
+    if positives == 0:
+        return 0.0
+    r = ranks.sort().to_list()
+    return float(sum((i + 1) / rank for i, rank in enumerate(r)) / positives)
+
+
 # ----------------------------------------------------------------------------- the whole audit
 RulesFn = Callable[..., pl.DataFrame]
 
 
-def find_rules(physicians: pl.DataFrame | None = None) -> tuple[RulesFn | None, dict[str, str]]:
+def find_rules(
+    physicians: pl.DataFrame | None = None, knowledge: Any | None = None
+) -> tuple[RulesFn | None, dict[str, str]]:
     """The rule library's batch run (``yibao.audit.rules.batch.run_rules`` over the shipped library and
     knowledge tables, plus the region's physician registry when given) as ``fn(persons, visits, lines,
     settled)``, and each rule's kind; ``(None, {})`` while the rule library is not installed."""
@@ -193,7 +244,8 @@ def find_rules(physicians: pl.DataFrame | None = None) -> tuple[RulesFn | None, 
     except ImportError:
         return None, {}
     library = model.load_library()
-    knowledge = know.load_knowledge()
+    if knowledge is None:
+        knowledge = know.load_knowledge()
     if physicians is not None:
         knowledge = know.with_physicians(knowledge, physicians)
     kinds = {str(r.code): str(r.kind) for r in library.rules}
@@ -219,6 +271,10 @@ class Evaluation:
     rules_used: bool
     flags: pl.DataFrame
     detectors: pl.DataFrame
+    queue: pl.DataFrame
+    demoted: pl.DataFrame
+    metrics: list[dict[str, Any]]
+    calibration: pl.DataFrame  # this region's (rule_code, flagged, confirmed): summed over tuning seeds
 
 
 def run_audit(
@@ -230,13 +286,15 @@ def run_audit(
     use_rules: bool = True,
     *,
     physicians: pl.DataFrame | None = None,
+    knowledge: Any | None = None,
 ) -> tuple[pl.DataFrame, dict[str, str], bool]:
     """Rules (when available) plus models → one flag frame; also each rule's check kind.  ``physicians``:
-    the region's physician registry (医保医师库), which the title rule needs."""
+    the region's physician registry (医保医师库), which the title rule needs; ``knowledge``: the
+    bureau's knowledge tables (default: the EXAMPLE tables)."""
     from yibao.audit.models import run_models
 
     frames = [run_models(persons, visits, lines, settled, institutions=institutions)]
-    fn, checks = find_rules(physicians) if use_rules else (None, {})
+    fn, checks = find_rules(physicians, knowledge) if use_rules else (None, {})
     if fn is not None:
         frames.append(fn(persons, visits, lines, settled))
     return pl.concat([empty_flags(), *frames]), checks, fn is not None
@@ -246,6 +304,36 @@ def read_physicians(data_dir: str | Path) -> pl.DataFrame | None:
     """A synthetic region's physician registry (``physicians.parquet``), or None when it has none."""
     path = Path(data_dir) / "physicians.parquet"
     return pl.read_parquet(path) if path.exists() else None
+
+
+def load_conventions(name: str) -> Any:
+    """The generator's billing conventions from a preset of ``evaluation.yaml`` (``conventions:``) or a
+    YAML file of :class:`yibao.synth.generator.Conventions` fields."""
+    from dataclasses import fields
+
+    from yibao.synth.generator import Conventions
+
+    presets = attribution().get("conventions", {})
+    if name in presets:
+        data = presets[name]
+    elif Path(name).exists():
+        data = yaml.safe_load(Path(name).read_text(encoding="utf-8"))
+    else:
+        raise FieldError(
+            "conventions", f"未知的预设或文件 unknown preset or file: {name!r} (presets: {sorted(presets)})"
+        )
+    known = {f.name for f in fields(Conventions)}
+    if not isinstance(data, dict) or set(data) - known - {"rationale"}:
+        raise FieldError("conventions", f"字段应为 fields must be among {sorted(known)}")
+    return Conventions(**{k: v for k, v in data.items() if k in known})
+
+
+def region_knowledge(data_dir: str | Path, knowledge_dir: str | Path | None = None) -> Any:
+    """The knowledge tables of ``knowledge_dir`` (default: the EXAMPLE tables) with the region's own
+    registers read from ``data_dir`` (physicians, 门慢门特 registrations, institution types)."""
+    from yibao.audit.knowledge import load_knowledge, with_region
+
+    return with_region(load_knowledge(knowledge_dir), data_dir)
 
 
 def settle(
@@ -268,6 +356,8 @@ def evaluate(
     use_rules: bool = True,
     with_settlement: bool = True,
     work_dir: str | Path | None = None,
+    knowledge_dir: str | Path | None = None,
+    conventions: Any | None = None,
 ) -> Evaluation:
     """Generate a region (seed, persons) with every scenario injected, run the whole audit, score it."""
     from yibao.audit.scenarios import SCENARIOS
@@ -282,19 +372,28 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="yibao-audit-eval-") as tmp:
         d = Path(work_dir) if work_dir is not None else Path(tmp)
         t0 = time.perf_counter()
-        generate(region_path, d, persons, seed=seed, limits=prescribing_limits())
+        generate(region_path, d, persons, seed=seed, limits=prescribing_limits(), conventions=conventions)
         rows = inject_dir(d, SCENARIOS, seed)
         timings["generate_s"] = time.perf_counter() - t0
         p, v, ln = (pl.read_parquet(d / f"{f}.parquet") for f in ("persons", "visits", "lines"))
         inst = pl.read_parquet(d / "institutions.parquet")
         doctors = read_physicians(d)
+        knowledge = region_knowledge(d, knowledge_dir)
     t0 = time.perf_counter()
     settled = settle(region_path, p, v, ln) if with_settlement else None
     timings["settle_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    flags, checks, used = run_audit(p, v, ln, inst, settled, use_rules, physicians=doctors)
+    flags, checks, used = run_audit(
+        p, v, ln, inst, settled, use_rules, physicians=doctors, knowledge=knowledge
+    )
     timings["audit_s"] = time.perf_counter() - t0
-    scores = score(v, flags, list(SCENARIOS), checks)
+    from yibao.audit.queue import fit_calibration, score_flags, visit_queue
+
+    scored, report = score_flags(flags, v.height, knowledge.flag_calibration)
+    queue = visit_queue(scored)
+    own_flags = scored.filter(pl.col("visit_id").is_in(queue.filter(pl.col("own"))["visit_id"].implode()))
+    own_flags = own_flags.filter(~pl.col("demoted") & (pl.col("severity") != "warn")).select(flags.columns)
+    scores = score(v, own_flags, list(SCENARIOS), checks)
     return Evaluation(
         seed,
         persons,
@@ -304,4 +403,8 @@ def evaluate(
         used,
         flags,
         detector_scores(v, flags),
+        queue,
+        report.filter(pl.col("demoted")),
+        queue_metrics(v, ln, queue),
+        fit_calibration(v, flags),
     )

@@ -21,7 +21,7 @@ import polars as pl
 
 from yibao.audit.knowledge import Knowledge
 from yibao.audit.rules import model as m
-from yibao.audit.rules.batch import death_register, line_doctor_of, prd_days_of, run_rules
+from yibao.audit.rules.batch import death_register, fee_date_of, line_doctor_of, prd_days_of, run_rules
 from yibao.audit.rules.event import EventChecker
 from yibao.errors import FieldError
 from yibao.money import price_times_qty
@@ -32,7 +32,7 @@ __all__ = [
     "Institution",
     "PastItem",
     "Prescribed",
-    "Warning",
+    "PrescriptionWarning",
     "check_prescription",
     "configured_hook",
     "death_register",
@@ -73,7 +73,7 @@ class PastItem:
 
 
 @dataclass(frozen=True, slots=True)
-class Warning:
+class PrescriptionWarning:
     """A bilingual reminder; ``item`` is the index in the prescription (None: the whole prescription)."""
 
     item: int | None
@@ -106,7 +106,7 @@ def check_prescription(
     *,
     med_type: str = "11",
     library: m.Library | None = None,
-) -> list[Warning]:
+) -> list[PrescriptionWarning]:
     """Warnings (事前提醒) for ``items`` prescribed to ``person`` at ``institution`` on ``on_date``."""
     lib = library if library is not None else m.load_library()
     for i, p in enumerate(items):
@@ -138,7 +138,7 @@ def check_prescription(
         diagnoses=tuple(d.replace(".", "") for d in diagnoses),
     )
     out = [
-        Warning(
+        PrescriptionWarning(
             None if f.feedetl_sn is None else int(f.feedetl_sn) - 1,
             f.rule_code,
             f.severity,
@@ -157,8 +157,8 @@ def _history_warnings(
     items: Sequence[Prescribed],
     on_date: dt.date,
     history: Sequence[PastItem],
-) -> list[Warning]:
-    out: list[Warning] = []
+) -> list[PrescriptionWarning]:
+    out: list[PrescriptionWarning] = []
     rules = {r.kind: r for r in lib.active("before")}
     course = rules.get("course_year")
     if course is not None:
@@ -179,7 +179,7 @@ def _history_warnings(
                 cap, days = lim[p.code]
                 if total > cap:
                     out.append(
-                        Warning(
+                        PrescriptionWarning(
                             i,
                             course.code,
                             course.severity,
@@ -205,7 +205,7 @@ def _history_warnings(
                 total = used + sum(q.qty for q in items[: i + 1] if q.code == p.code)
                 if total > cap:
                     out.append(
-                        Warning(
+                        PrescriptionWarning(
                             i,
                             freq.code,
                             freq.severity,
@@ -245,7 +245,7 @@ def visits_from_frames(
     pcols = ["psn_id", "psn_no", "certno", "gender", "birth_date", "insutype", "psn_type"]
     people = {r[0]: Person(r[1], "", r[2], r[3], r[4], r[5], r[6]) for r in persons.select(pcols).iter_rows()}
     by_visit: dict[int, list[Line]] = {}
-    for vid, sn, code, qty, price, amount, days, doctor in (
+    for vid, sn, code, qty, price, amount, days, doctor, day in (
         lines.sort("visit_id", "feedetl_sn")
         .select(
             "visit_id",
@@ -256,10 +256,11 @@ def visits_from_frames(
             "amount",
             prd_days_of(lines),
             line_doctor_of(lines),
+            fee_date_of(lines),
         )
         .iter_rows()
     ):
-        by_visit.setdefault(vid, []).append(Line(str(sn), code, qty, price, amount, days, doctor))
+        by_visit.setdefault(vid, []).append(Line(str(sn), code, qty, price, amount, days, doctor, day))
     em = visits["emergency"] if "emergency" in visits.columns else pl.Series([False] * visits.height)
     dr = (
         visits["bilg_dr_codg"].cast(pl.String)

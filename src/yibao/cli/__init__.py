@@ -424,6 +424,21 @@ def bench_settle(
         print(json.dumps(rec), flush=True)
 
 
+@bench_app.command("his")
+def bench_his(
+    hospitals: Annotated[int, typer.Option(help="hospitals playing their day in parallel")] = 8,
+    visits: Annotated[int, typer.Option(help="outpatient visits per hospital (stays come on top)")] = 40,
+    workers: Annotated[int, typer.Option(help="yibao serve worker processes")] = 2,
+    pg_url: Annotated[str | None, typer.Option(help="PostgreSQL admin URL for the scratch database")] = None,
+) -> None:
+    """Print JSON lines his.day: throughput (settled visits/s, each its whole sequence of transactions),
+    p99 per transaction, failures — the HIS simulator against yibao serve on PostgreSQL."""
+    from yibao.bench.his import bench_his as run
+
+    for rec in run(hospitals=hospitals, visits=visits, url=pg_url, workers=workers):
+        print(json.dumps(rec, ensure_ascii=False), flush=True)
+
+
 @bench_app.command("drg")
 def bench_drg(
     cases: Annotated[int, typer.Option(help="generated cases")] = 1_000_000,

@@ -34,17 +34,40 @@ def evaluate_cmd(
     rules: Annotated[bool, typer.Option(help="include the rule library when installed")] = True,
     settle: Annotated[bool, typer.Option(help="amounts at stake from the batch settlement")] = True,
     by_detector: Annotated[bool, typer.Option(help="also a table per rule / model code")] = False,
+    knowledge: Annotated[
+        Path | None, typer.Option(help="知识库目录 knowledge directory (default: the EXAMPLE tables)")
+    ] = None,
+    conventions: Annotated[
+        str | None,
+        typer.Option(
+            help="计费习惯 billing conventions of the generated region: a preset of evaluation.yaml "
+            "(e.g. holdout) or a YAML file; default: the generator's defaults"
+        ),
+    ] = None,
 ) -> None:
     """生成含全部欺诈场景的地区并评估审核的精确率与召回率 / precision and recall per scenario."""
-    from yibao.audit.evaluate import evaluate
+    from yibao.audit.evaluate import evaluate, load_conventions
 
     try:
-        ev = evaluate(seed, persons, region, use_rules=rules, with_settlement=settle)
+        conv = load_conventions(conventions) if conventions else None
+        ev = evaluate(
+            seed,
+            persons,
+            region,
+            use_rules=rules,
+            with_settlement=settle,
+            knowledge_dir=knowledge,
+            conventions=conv,
+        )
     except FieldError as e:
         raise typer.BadParameter(str(e)) from e
     if as_json:
         for s in ev.scores:
             typer.echo(json.dumps(s.row(), ensure_ascii=False))
+        for m in ev.metrics:
+            typer.echo(json.dumps({"queue": m["scenario"], **m}, ensure_ascii=False))
+        for d in ev.demoted.iter_rows(named=True):
+            typer.echo(json.dumps({"demoted": d["rule_code"], **d}, ensure_ascii=False))
         if by_detector:
             for d in ev.detectors.iter_rows(named=True):
                 typer.echo(
@@ -94,7 +117,44 @@ def evaluate_cmd(
                 d["found"],
             )
         console.print(td)
+    tq = Table(title="审核队列 review queue — own flag set and the top of the ranking (one row per measure)")
+    tq.add_column("measure")
+    for m in ev.metrics:
+        tq.add_column(m["scenario"][:10], justify="right")
+    for c in [c for c in ev.metrics[-1] if c != "scenario"]:
+        tq.add_row(c, *("" if m.get(c) is None else str(m[c]) for m in ev.metrics))
+    console.print(tq)
+    for d in ev.demoted.iter_rows(named=True):
+        console.print(f"降级 demoted {d['rule_code']}: {d['note_zh']} / {d['note_en']}")
     console.print(f"timings {ev.timings}; rows {ev.rows}")
+
+
+@audit_app.command("calibrate")
+def calibrate_cmd(
+    seeds: Annotated[str, typer.Option(help="tuning seeds, e.g. 1-9 or 1,2,3")] = "1-9",
+    persons: Annotated[int, typer.Option(help="persons per region")] = 20_000,
+    out: Annotated[Path, typer.Option(help="calibration table to write (CSV)")] = Path(
+        "flag_calibration.csv"
+    ),
+) -> None:
+    """在调参地区上拟合每条规则/模型的确认率 / fit each detector's confirmed share on tuning regions."""
+    from yibao.audit.evaluate import evaluate
+
+    try:
+        if "-" in seeds:
+            lo, hi = (int(x) for x in seeds.split("-", 1))
+            chosen = list(range(lo, hi + 1))
+        else:
+            chosen = [int(x) for x in seeds.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter("seeds: 形如 1-9 或 1,2,3 / like 1-9 or 1,2,3") from None
+    parts = []
+    for sd in chosen:
+        parts.append(evaluate(sd, persons, with_settlement=False).calibration)
+        Console().print(f"seed {sd} done")
+    cal = pl.concat(parts).group_by("rule_code").agg(pl.col("flagged", "confirmed").sum()).sort("rule_code")
+    cal.write_csv(out)
+    Console().print(f"校准表已写入 calibration written → {out} ({cal.height} detectors, seeds {seeds})")
 
 
 @audit_app.command("run")
@@ -120,8 +180,22 @@ def run_cmd(
     ] = None,
     engine: Annotated[str, typer.Option(help="polars (this machine) or spark")] = "polars",
     master: Annotated[str, typer.Option(help="Spark master: local[N] or a cluster URL")] = "local[2]",
+    knowledge: Annotated[
+        Path | None,
+        typer.Option(help="知识库目录 knowledge directory (default: the shipped EXAMPLE tables)"),
+    ] = None,
+    top: Annotated[
+        str | None,
+        typer.Option(
+            help="审核队列 review queue: show the top visits (e.g. 1% or 500); written beside --out"
+        ),
+    ] = None,
 ) -> None:
     """事后审核：对一个期间的结算数据运行规则与模型，输出疑点 / after-the-fact audit → flags + summary."""
+    if engine == "spark" and top is not None:
+        raise typer.BadParameter(
+            "top: 审核队列仅支持 polars 引擎 / the review queue runs with --engine polars"
+        )
     if engine == "spark":
         from yibao.spark import spark_session
         from yibao.spark.audit import audit_spark
@@ -137,11 +211,19 @@ def run_cmd(
         return
     if engine != "polars":
         raise typer.BadParameter("engine: polars 或 spark / polars or spark")
-    _run_polars(Path(data), Path(out), rules, settle, region)
+    _run_polars(Path(data), Path(out), rules, settle, region, knowledge, top)
 
 
-def _run_polars(data: Path, out: Path, rules: bool, settle: bool, region: Path | None) -> None:
-    from yibao.audit.evaluate import read_physicians, run_audit
+def _run_polars(
+    data: Path,
+    out: Path,
+    rules: bool,
+    settle: bool,
+    region: Path | None,
+    knowledge_dir: Path | None,
+    top: str | None = None,
+) -> None:
+    from yibao.audit.evaluate import region_knowledge, run_audit
     from yibao.audit.evaluate import settle as settle_fn
     from yibao.policy.loader import example_path
 
@@ -155,14 +237,64 @@ def _run_polars(data: Path, out: Path, rules: bool, settle: bool, region: Path |
         pl.read_parquet(data / "institutions.parquet") if (data / "institutions.parquet").exists() else None
     )
     settled = settle_fn(region or example_path("xian"), p, v, ln) if settle else None
-    flags, _, used = run_audit(p, v, ln, inst, settled, rules, physicians=read_physicians(data))
+    try:
+        know = region_knowledge(data, knowledge_dir)
+    except FieldError as e:
+        raise typer.BadParameter(str(e)) from e
+    flags, _, used = run_audit(p, v, ln, inst, settled, rules, knowledge=know)
     tmp = out.with_name(out.name + ".tmp")
     if out.suffix == ".csv":
         flags.write_csv(tmp)
     else:
         flags.write_parquet(tmp)
     tmp.replace(out)
-    _summary(flags, used, str(out))
+    if top is None:
+        _summary(flags, used, str(out))
+        return
+    _queue(flags, v.height, know.flag_calibration, top, out)
+
+
+def _queue(flags: pl.DataFrame, n_visits: int, calibration: pl.DataFrame, top: str, out: Path) -> None:
+    """Score the flags, rank the visits, write the queue beside ``out`` and show its top."""
+    from yibao.audit.queue import parse_top, score_flags, visit_queue
+
+    try:
+        n = parse_top(top, n_visits)
+    except FieldError as e:
+        raise typer.BadParameter(str(e)) from e
+    scored, report = score_flags(flags, n_visits, calibration)
+    queue = visit_queue(scored)
+    qpath = out.with_name(out.stem + ".queue.parquet")
+    queue.write_parquet(qpath)
+    own = int(queue["own"].sum())
+    t = Table(
+        title=f"审核队列 review queue — top {min(n, queue.height):,} of {n_visits:,} visits; "
+        f"own flag set {own:,} ({own / max(n_visits, 1):.2%}) → {qpath}"
+    )
+    for col in (
+        "序 rank",
+        "就诊 visit",
+        "机构 institution",
+        "分值 score",
+        "金额 amount (元)",
+        "规则/模型 detectors",
+        "理由 reason",
+    ):
+        t.add_column(col, overflow="fold")
+    for r in queue.head(n).iter_rows(named=True):
+        t.add_row(
+            str(r["rank"]),
+            str(r["visit_id"]),
+            r["fixmedins_code"],
+            f"{r['score']:.3f}",
+            fmt_yuan(int(r["amount_fen"])),
+            r["detectors"],
+            r["reason_zh"],
+        )
+    console = Console()
+    console.print(t)
+    for d in report.filter(pl.col("demoted")).iter_rows(named=True):
+        console.print(f"降级 demoted {d['rule_code']}: {d['note_zh']} / {d['note_en']}")
 
 
 def _summary(flags: pl.DataFrame, used: bool, out: str) -> None:
@@ -190,3 +322,25 @@ def _summary(flags: pl.DataFrame, used: bool, out: str) -> None:
     for src, code, sev, n, nv, amt in summary.iter_rows():
         t.add_row(src, code, sev, str(n), str(nv), fmt_yuan(int(amt)))
     Console().print(t)
+
+
+@audit_app.command("knowledge-import")
+def knowledge_import_cmd(
+    catalogue: Annotated[Path, typer.Argument(help="目录表 catalogue CSV with restriction columns")],
+    out: Annotated[Path, typer.Argument(help="knowledge directory to write")],
+    base: Annotated[
+        Path | None,
+        typer.Option(help="tables the catalogue does not give are copied from here (default: EXAMPLE)"),
+    ] = None,
+) -> None:
+    """从目录表导入知识库 / build a knowledge directory from a catalogue with restriction columns."""
+    from yibao.audit.knowledge.importer import import_catalogue
+
+    try:
+        k = import_catalogue(catalogue, out, base)
+    except FieldError as e:
+        raise typer.BadParameter(str(e)) from e
+    Console().print(
+        f"知识库已写入 knowledge written → {out}: {k.item_pack.height} 包装/日最大量 pack rows, "
+        f"{k.days_limit.height} 天数限制 days-limit rows, {k.price_standard.height} 价格 price rows"
+    )

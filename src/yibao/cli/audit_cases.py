@@ -19,7 +19,7 @@ import typer
 
 from yibao.audit.cases import service
 from yibao.audit.cases.calendar import load_params
-from yibao.audit.cases.model import Case, CaseError, Outcome
+from yibao.audit.cases.model import AuditCaseError, Case, Outcome
 from yibao.audit.cases.store import CaseStore
 from yibao.audit.cases.workflow import Decision
 from yibao.errors import FieldError
@@ -51,9 +51,9 @@ def _now(text: str | None) -> dt.datetime:
     try:
         now = dt.datetime.fromisoformat(text)
     except ValueError as exc:
-        raise CaseError("--now", f"时间格式错误 not an ISO-8601 instant: {text!r}") from exc
+        raise AuditCaseError("--now", f"时间格式错误 not an ISO-8601 instant: {text!r}") from exc
     if now.tzinfo is None:
-        raise CaseError("--now", "时间须带时区偏移 give a UTC offset, e.g. 2025-06-02T09:00:00+08:00")
+        raise AuditCaseError("--now", "时间须带时区偏移 give a UTC offset, e.g. 2025-06-02T09:00:00+08:00")
     return now
 
 
@@ -109,7 +109,7 @@ def open_cmd(
 
     def go() -> list[dict[str, Any]]:
         if not flags.exists():
-            raise CaseError("--flags", f"文件不存在 no such file {flags}")
+            raise AuditCaseError("--flags", f"文件不存在 no such file {flags}")
         with _store(db) as s:
             return [
                 _case_json(c) for c in service.open_cases(s, pl.read_parquet(flags), period, _now(now), actor)
@@ -136,7 +136,7 @@ def _pairs(values: list[str], what: str) -> dict[int, str]:
     for v in values:
         no, sep, rest = v.partition("=")
         if not sep or not no.strip().isdigit():
-            raise CaseError(what, f"格式错误 expected ITEM_NO=…, got {v!r}")
+            raise AuditCaseError(what, f"格式错误 expected ITEM_NO=…, got {v!r}")
         out[int(no)] = rest
     return out
 
@@ -169,7 +169,9 @@ def _decisions(values: list[str]) -> dict[int, Decision]:
         if outcome == Outcome.PARTIAL.value:
             text, _sep, rest = rest.partition(":")
             if not text.isdigit():
-                raise CaseError(f"--decision {no}", f"partial needs an amount in fen: {no}=partial:FEN:理由")
+                raise AuditCaseError(
+                    f"--decision {no}", f"partial needs an amount in fen: {no}=partial:FEN:理由"
+                )
             amount = int(text)
         out[no] = Decision(outcome, rest, amount)
     return out

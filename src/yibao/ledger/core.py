@@ -255,6 +255,15 @@ class Ledger:
         )
 
     @idempotent
+    def statement_by_med_type(
+        self, *, fixmedins_code: str, insutype: str, since: str, until: str
+    ) -> dict[str, Statement]:
+        """3201 totals per med_type (see :func:`yibao.ledger.queries.statement_by_med_type`)."""
+        return queries.statement_by_med_type(
+            self.conn, fixmedins_code=fixmedins_code, insutype=insutype, since=since, until=until
+        )
+
+    @idempotent
     def totals(self) -> dict[str, int]:
         """Sums of the money fields over active settlements, ``count``, and the deductions posted."""
         out = queries.totals(self.conn)

@@ -474,6 +474,25 @@ def statement(
     return Statement(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 
+def statement_by_med_type(
+    conn: Connection, *, fixmedins_code: str, insutype: str, since: str, until: str
+) -> dict[str, Statement]:
+    """3201 figures per med_type over active settlements of one institution (and one insutype when given)
+    created in [since, until) (ISO instants in UTC, as ``created`` is stored)."""
+    sql = (
+        "SELECT med_type, COALESCE(SUM(medfee_sumamt), 0), COALESCE(SUM(fund_pay_sumamt), 0), "
+        "COALESCE(SUM(acct_pay), 0), COUNT(*) FROM settlement WHERE status = %s AND fixmedins_code = %s "
+        "AND created >= %s AND created < %s"
+    )
+    args: list[Any] = [ACTIVE, fixmedins_code, since, until]
+    if insutype:
+        sql += " AND insutype = %s"
+        args.append(insutype)
+    rows = conn.execute(sql + " GROUP BY med_type", args).fetchall()
+    conn.end_read()
+    return {str(r[0]): Statement(int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows}
+
+
 def totals(conn: Connection) -> dict[str, int]:
     """Sums of the money fields over active settlements, plus ``count`` (3201 对总账 figures)."""
     sums = ", ".join(f"COALESCE(SUM({f}), 0)" for f in MONEY_FIELDS)

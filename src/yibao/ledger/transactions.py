@@ -84,8 +84,8 @@ def settle(
     ``replayed=True`` (``read`` fetches it).  Engine errors propagate unchanged, nothing written.
     ``audit``: the in-event audit hook (事中审核) passed to the engine; ``entitlement``: the benefit
     check's answer for the visit date (:class:`~yibao.settlement.model.Entitlement`), passed to the engine."""
-    policy = book.for_date(visit.begin_date)
-    year = visit.begin_date.year
+    policy = book.for_date(visit.counts_on)
+    year = visit.counts_on.year
     patient = visit.psn_no
     payer = visit.account_psn_no if visit.account_psn_no not in (None, patient) else None
     keys = sorted((patient, payer)) if payer else [patient]
@@ -117,7 +117,7 @@ def settle(
         if pre:
             conn.rollback()
             return SettleOutcome(s, "", False)
-        setl_id = uuid.uuid4().hex
+        setl_id = uuid.uuid4().hex[:30]  # 结算ID: 字符型 30 in the national interface
         s.line_splits = allocate(s, visit.lines)
         conn.write(_settle_ops(policy, visit, s, msgid, setl_id, year, persons, counters))
         return SettleOutcome(s, setl_id, False)

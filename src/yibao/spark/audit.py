@@ -160,7 +160,7 @@ def audit_spark(
             frames.append(run_models(persons, visits, lines, settled, institutions=inst))
         fn, _ = find_rules(physicians) if use_rules else (None, {})
         if fn is not None:
-            library, knowledge = _library(physicians)
+            library, knowledge = _library(physicians, _optional(spark, source, "registered_conditions"))
             active = library.active("after")
             parts: list[DataFrame] = []
             by_person = [r.code for r in active if r.kind not in PROVIDER_KINDS]
@@ -181,7 +181,11 @@ def audit_spark(
     return flags, fn is not None
 
 
-def _library(physicians: pl.DataFrame | None) -> tuple[Any, Any]:
+def _library(physicians: pl.DataFrame | None, registered: pl.DataFrame | None = None) -> tuple[Any, Any]:
+    """The rule library and the knowledge tables with the region's physician registry and 门慢门特
+    register (the over-supply rule allows registered persons their long prescriptions)."""
+    from dataclasses import replace
+
     from yibao.audit import knowledge as know
     from yibao.audit.rules import model
 
@@ -189,6 +193,9 @@ def _library(physicians: pl.DataFrame | None) -> tuple[Any, Any]:
     knowledge = know.load_knowledge()
     if physicians is not None:
         knowledge = know.with_physicians(knowledge, physicians)
+    if registered is not None and knowledge.registered_conditions.height == 0:
+        reg = know.from_frames(registered_conditions=registered.cast(pl.String)).registered_conditions
+        knowledge = replace(knowledge, registered_conditions=reg)
     return library, knowledge
 
 

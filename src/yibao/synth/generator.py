@@ -32,7 +32,7 @@ from yibao.synth.arrowutil import digits, fixed_strings, prefixed_digits
 from yibao.synth.enrolment import DEFAULT_SCENARIOS, EnrolmentScenarios, write_enrolment
 from yibao.synth.inject import get_injector
 
-GENERATOR_VERSION = "yibao.synth/2"  # 2: physicians registry and the billing doctor of each visit
+GENERATOR_VERSION = "yibao.synth/3"  # 2: physicians registry and billing doctor; 3: service date of each line
 DEFAULT_CHUNK = 100_000
 
 I64 = npt.NDArray[np.int64]
@@ -64,6 +64,13 @@ PERSONS_SCHEMA = pa.schema(
         ("district", pa.string()),
         ("account_balance", pa.int64()),
         ("family_payer_id", pa.int64()),
+    ]
+)
+REGISTERED_SCHEMA = pa.schema(  # 门慢门特 registration: a person attribute, not a diagnosis on the visit
+    [
+        ("psn_no", pa.string()),
+        ("icd_prefix", pa.string()),
+        ("condition", pa.string()),
     ]
 )
 INSTITUTIONS_SCHEMA = pa.schema(
@@ -117,6 +124,7 @@ LINES_SCHEMA = pa.schema(
         ("amount", pa.int64()),
         ("scenario", pa.string()),
         ("prd_days", pa.int16()),
+        ("fee_ocur_time", pa.date32()),  # 2204 fee_ocur_time: the day the item was given (service date)
     ]
 )
 
@@ -212,14 +220,49 @@ class PrescribingLimits:
     # ``long_term_prefixes`` (``supply_days_long[med_type]`` days instead of ``supply_days``)
     supply_days_long: dict[str, int] = field(default_factory=dict)
     long_term_prefixes: tuple[str, ...] = ()
+    # the item's own days limit (code -> days; overrides the visit type's), and the days a person on the
+    # 门慢门特 register may be supplied (长期处方, 0 = no such extension)
+    item_days: dict[str, int] = field(default_factory=dict)
+    registered_days: int = 0
+    # dispensing pack of a drug (code -> units × 10000): whole packs are dispensed (see Conventions)
+    pack_units: dict[str, int] = field(default_factory=dict)
 
 
-def _apply_limits(tables: Tables, vt: I64, who: I64, day: I64, lv: I64, li: I64, lq: I64, dx: I64) -> I64:
+@dataclass(frozen=True)
+class Conventions:
+    """How hospitals and pharmacies really bill clean care (docs/SYNTH.md, "Billing conventions").  Every
+    number is a modelling parameter, varied between tuning and hold-out regions."""
+
+    whole_pack_share: float = 0.8  # outpatient / pharmacy drug lines dispensed as whole packs
+    long_rx_share: float = 0.3  # chronic prescriptions of registered persons written for 8-12 weeks
+    per_day_lines: bool = True  # bed, nursing and the daily consultation: one line per day of a stay
+    dialysis_share: float = (
+        0.5  # registered CKD patients on maintenance haemodialysis (three sessions a week)
+    )
+    dialysis_missed: float = 0.05  # share of scheduled sessions not held (illness, travel)
+    chemo_share: float = 0.4  # cancer patients in a chemotherapy course of short admissions
+    chemo_cycles: tuple[int, int] = (4, 8)  # cycles in the year, inclusive range
+    chemo_cycle_days: tuple[int, ...] = (14, 21)  # the cycle lengths (every 2 or 3 weeks)
+    december_rx_boost: float = (
+        0.6  # extra pharmacy purchases in December (personal accounts spent before the year ends)
+    )
+    preholiday_rx_boost: float = (
+        0.8  # extra pharmacy purchases in the 10 days before the Spring Festival / National Day
+    )
+
+
+def _apply_limits(
+    tables: Tables, vt: I64, who: I64, day: I64, lv: I64, li: I64, lq: I64, dx: I64, reg: B | None = None
+) -> I64:
     """Quantities of lines (visit row ``lv``, item ``li``) after a compliant provider's limits; 0 = not
     prescribed (the caller drops the line).  Per-visit caps first (the long-term caps where the visit's
-    principal diagnosis ``dx`` is a long-term condition), then the person's history in date order."""
+    principal diagnosis ``dx`` is a long-term condition, the registered caps where the person is on the
+    门慢门特 register, ``reg`` per visit), then the person's history in date order."""
     long_visit = tables.dx_long[dx[lv]]
-    q = np.minimum(lq, np.where(long_visit, tables.cap_visit_long[vt[lv], li], tables.cap_visit[vt[lv], li]))
+    cap = np.where(long_visit, tables.cap_visit_long[vt[lv], li], tables.cap_visit[vt[lv], li])
+    if reg is not None:
+        cap = np.where(reg[lv], np.maximum(cap, tables.cap_visit_reg[vt[lv], li]), cap)
+    q = np.minimum(lq, cap)
     hist = np.flatnonzero(tables.lim_window[li] > 0)
     if hist.size == 0:
         return q
@@ -284,7 +327,16 @@ class Tables:
             | (self.min_rank > 1)
             | np.array([bool(it.indications) for it in items])
         )
-        # diagnoses
+        self._diagnoses()
+        self._pools()
+        self._surgeries()
+        self._fixed_items()
+        self._profile_weights()
+        self._set_limits(limits or PrescribingLimits())
+
+    def _diagnoses(self) -> None:
+        """The diagnosis codes of the profiles and which item each may be billed for (indications)."""
+        items = self.items
         dx: list[str] = []
         for p in C.PROFILES:
             dx += [d for d in p.dx if d not in dx]
@@ -300,7 +352,9 @@ class Tables:
                     ind[i, j] = d.startswith(pref)
         self.ind_ok = ind
         self.prof_dx = _csr([[self.dx_index[d] for d in p.dx] for p in C.PROFILES])
-        # pools
+
+    def _pools(self) -> None:
+        """Per profile, the items a visit draws from (drugs, labs, exams, services, materials)."""
         self.pool_drug = self._pool(lambda p: self._prefixed(p.drugs))
         self.pool_drug_ip = self._pool(lambda p: self._prefixed(p.drugs + C.GENERIC_DRUGS))
         self.pool_drug_rx = self._pool(lambda p: self._prefixed(p.drugs or C.GENERIC_PHARMACY))
@@ -312,6 +366,9 @@ class Tables:
         self.pool_svc_ip = self._pool(lambda p: self._exact(p.services + C.GENERIC_IP_SERVICES))
         self.pool_mat = self._pool(lambda p: self._exact(p.materials))
         self.pool_mat_ip = self._pool(lambda p: self._exact(C.GENERIC_IP_MATERIALS))
+
+    def _surgeries(self) -> None:
+        """The operations of the profiles, their items, levels and the stay parameters."""
         # surgeries: one flat list, CSR by profile
         surg: list[tuple[int, C.Surgery]] = []
         for pi, p in enumerate(C.PROFILES):
@@ -331,6 +388,9 @@ class Tables:
         self.ip_proc = pa.array([p.ip_procedure or "" for p in C.PROFILES], pa.string())
         self.los_median = np.array([p.los for p in C.PROFILES])
         self.intensity = np.array([p.intensity for p in C.PROFILES])
+
+    def _fixed_items(self) -> None:
+        """Items every visit of a kind bills (registration, consultation, bed, nursing) and the fallbacks."""
         self.fixed = {
             k: self.code_index.get(v, -1)
             for k, v in {
@@ -352,8 +412,21 @@ class Tables:
                 "nurseneo": C.NURSE_NEO,
             }.items()
         }
+        # items billed once per day of a stay (consultation, beds, nursing)
+        self.daily_fixed = np.array(
+            [
+                i
+                for k, i in self.fixed.items()
+                if i >= 0
+                and k in ("ip", "bed3", "bed2", "bed1", "icu", "bedneo", "nurse2", "nurse1", "nurseneo")
+            ],
+            dtype=np.int64,
+        )
         # unrestricted fallbacks by kind (drug / service / material)
         self.fallback = [self._fallback(k) for k in range(3)]
+
+    def _profile_weights(self) -> None:
+        """Profile selection weights by visit type, age band and sex, and chronic prevalence."""
         # profile selection weights [vtype][band][sex] -> cumulative over profiles
         n_prof = len(C.PROFILES)
         self.prof_cdf = np.zeros((4, C.N_BANDS, 2, n_prof))
@@ -383,7 +456,6 @@ class Tables:
                     if p.sex is None or p.sex == "MF"[s]:
                         self.chronic_p[b, s, j] = p.prevalence[b]
         self.mt_ok = np.array([p.mt for p in C.PROFILES])
-        self._set_limits(limits or PrescribingLimits())
 
     def _set_limits(self, lim: PrescribingLimits) -> None:
         """Per (visit type, item) quantity caps and per-item history windows from ``lim``."""
@@ -397,26 +469,41 @@ class Tables:
             if i is not None:
                 self.cap_visit[:, i] = np.minimum(self.cap_visit[:, i], q)
         self.cap_visit_long = self.cap_visit.copy()
+        self.cap_visit_reg = self.cap_visit.copy()
+        item_days = np.zeros(n, dtype=np.int64)  # the item's own days limit (0: the visit type's)
+        for code, d in lim.item_days.items():
+            i = self.code_index.get(code)
+            if i is not None:
+                item_days[i] = d
+        # days of supply per (visit type, item): ordinary, long-term diagnosis, registered person
+        self.days_cap = np.zeros((4, n), dtype=np.int64)
+        self.days_cap_long = np.zeros((4, n), dtype=np.int64)
+        self.days_cap_reg = np.zeros((4, n), dtype=np.int64)
         for t, med in enumerate(VTYPE_CODES):
-            for cap, d in (
-                (self.cap_visit, lim.supply_days.get(med)),
-                (self.cap_visit_long, lim.supply_days_long.get(med, lim.supply_days.get(med))),
+            base = lim.supply_days.get(med)
+            if base is None:
+                continue
+            long = lim.supply_days_long.get(med, base)
+            self.days_cap[t] = np.where(item_days > 0, item_days, base)
+            self.days_cap_long[t] = np.where(item_days > 0, item_days, long)
+            self.days_cap_reg[t] = np.maximum(self.days_cap[t], lim.registered_days)
+            for cap, days in (
+                (self.cap_visit, self.days_cap[t]),
+                (self.cap_visit_long, self.days_cap_long[t]),
+                (self.cap_visit_reg, self.days_cap_reg[t]),
             ):
-                if d is None:
-                    continue
                 for code, per_day in lim.supply_per_day.items():
                     i = self.code_index.get(code)
                     if i is not None:
-                        cap[t, i] = min(int(cap[t, i]), per_day * d)
+                        cap[t, i] = min(int(cap[t, i]), per_day * int(days[i]))
         self.dx_long = np.array(
             [any(c.startswith(p) for p in lim.long_term_prefixes) for c in self.dx_codes], dtype=bool
         )
-        # the stated days of a prescription (2204 prd_days) stay within the visit type's supply days
-        self.days_lim = np.array([lim.supply_days.get(med, 0) for med in VTYPE_CODES], dtype=np.int64)
-        self.days_lim_long = np.array(
-            [lim.supply_days_long.get(med, lim.supply_days.get(med, 0)) for med in VTYPE_CODES],
-            dtype=np.int64,
-        )
+        self.pack = np.zeros(n, dtype=np.int64)  # units × 10000 in one dispensing pack (0: unknown)
+        for code, q in lim.pack_units.items():
+            i = self.code_index.get(code)
+            if i is not None:
+                self.pack[i] = q
         self.supply_q = np.zeros(n, dtype=np.int64)  # units a day at most (0: no supply row)
         for code, per_day in lim.supply_per_day.items():
             i = self.code_index.get(code)
@@ -430,6 +517,12 @@ class Tables:
             i = self.code_index.get(code)
             if i is not None:
                 self.lim_window[i], self.lim_total[i] = 400, q  # longer than the year: the whole year
+        # items under a course or period limit are not rounded up to whole packs (the limit is exact)
+        self.course_item = self.lim_window > 0
+        for code in lim.course_visit:
+            i = self.code_index.get(code)
+            if i is not None:
+                self.course_item[i] = True
 
     def _prefixed(self, prefixes: Sequence[str]) -> list[int]:
         out: list[int] = []
@@ -870,6 +963,16 @@ class Chunk:
     remote: B
 
 
+def registered_conditions(ppl: People) -> pa.Table:
+    """The 门慢门特 register of a chunk's persons (psn_no, icd_prefix, condition): one row per registered
+    person, their chronic condition's first diagnosis code."""
+    idx = np.flatnonzero(ppl.mt_registered)
+    icd = pa.array([C.PROFILES[int(c)].dx[0] for c in ppl.chronic[idx]], pa.string())
+    name = pa.array([C.PROFILES[int(c)].key for c in ppl.chronic[idx]], pa.string())
+    psn_no = ppl.table.column("psn_no").combine_chunks().take(pa.array(idx))
+    return pa.table({"psn_no": psn_no, "icd_prefix": icd, "condition": name}, schema=REGISTERED_SCHEMA)
+
+
 def _pick_cdf(rng: np.random.Generator, cdf: F64) -> I64:
     """One draw per row of ``cdf`` (rows are cumulative distributions)."""
     u: F64 = rng.random(int(cdf.shape[0]))
@@ -888,20 +991,12 @@ def _pick_grouped(rng: np.random.Generator, cdfs: F64, group: I64) -> I64:
     return picked
 
 
-def make_chunk(
-    rng: np.random.Generator,
-    info: RegionInfo,
-    tables: Tables,
-    inst: Institutions,
-    ppl: People,
-    year: int,
-    visit_base: int,
-    rng_dr: np.random.Generator | None = None,
-) -> Chunk:
-    """One chunk of visits and lines.  ``rng_dr`` draws each visit's physician (its own stream, so the
-    rest of the chunk does not depend on the registry; default: a stream derived from ``rng``)."""
+def _visit_counts(
+    rng: np.random.Generator, ppl: People, band: I64, cv: Conventions
+) -> tuple[npt.NDArray[np.int64], B, B, I64]:
+    """Visits per person and type (4 × n), with the course patients: maintenance dialysis (registered CKD
+    patients, three sessions a week) and chemotherapy cycles (cancer patients) and each one's cycle days."""
     n = ppl.n
-    band = np.searchsorted(np.array(C.AGE_BANDS), ppl.age, side="right") - 1
     fr = ppl.frailty
     rates = np.zeros((4, n))
     for g in (IN_SERVICE, RETIRED, RESIDENT):
@@ -912,6 +1007,76 @@ def make_chunk(
         rates[MT, m] = MT_RATE[g] * ppl.mt_registered[m]
     counts = rng.poisson(rates)  # (4, n)
     counts[IP] = np.minimum(counts[IP], 12)
+    # courses: maintenance dialysis (registered CKD patients) and chemotherapy cycles (cancer patients)
+    ckd_p = C.PROFILE_INDEX["ckd"]
+    cancer = np.isin(ppl.chronic, [C.PROFILE_INDEX[k] for k in ("cancer_lung", "cancer_gi", "cancer_breast")])
+    dialysis = ppl.mt_registered & (ppl.chronic == ckd_p) & (rng.random(n) < cv.dialysis_share)
+    sessions = rng.binomial(3 * 52, 1 - cv.dialysis_missed, n)
+    counts[MT] = np.where(dialysis, sessions, counts[MT])
+    chemo = cancer & (rng.random(n) < cv.chemo_share)
+    lo_c, hi_c = cv.chemo_cycles
+    counts[IP] = np.where(chemo, rng.integers(lo_c, hi_c + 1, n), counts[IP])
+    cycle = np.asarray(cv.chemo_cycle_days, dtype=np.int64)[rng.integers(0, len(cv.chemo_cycle_days), n)]
+    return counts, dialysis, chemo, cycle
+
+
+def _visit_days(
+    rng: np.random.Generator,
+    year: int,
+    cv: Conventions,
+    vt: I64,
+    who: I64,
+    n: int,
+    dialysis: B,
+    chemo: B,
+    cycle: I64,
+) -> tuple[I64, int, I64, B, B]:
+    """The day of the year of each visit (a mild winter peak; pharmacy seasonality; courses on their
+    schedule), the number of days in the year, each visit's first visit of its (person, type) run, and
+    which visits are dialysis sessions and chemotherapy cycles."""
+    nv = vt.size
+    # dates (mild winter peak)
+    ndays = (dt.date(year, 12, 31) - dt.date(year, 1, 1)).days + 1
+    dw = 1 + 0.2 * np.cos(2 * np.pi * (np.arange(ndays) - 15) / ndays)
+    day = np.minimum(np.searchsorted(np.cumsum(dw) / dw.sum(), rng.random(nv)), ndays - 1).astype(np.int64)
+    # pharmacy purchases: December (personal accounts spent before the year ends) and stocking up before the
+    # Spring Festival and National Day holidays
+    rx_w = dw * _rx_season(year, ndays, cv)
+    rx = vt == RX
+    day[rx] = np.minimum(
+        np.searchsorted(np.cumsum(rx_w) / rx_w.sum(), rng.random(int(rx.sum()))), ndays - 1
+    ).astype(np.int64)
+    # course visits on their schedule: dialysis Monday / Wednesday / Friday style (every 2-3 days), chemo
+    # cycles every 14 or 21 days from a start day
+    run_key = vt * n + who  # a person's visits of one type are consecutive
+    idx = np.arange(nv)
+    run_start = np.maximum.accumulate(np.where(np.r_[True, run_key[1:] != run_key[:-1]], idx, 0))
+    k_in = idx - run_start  # the visit's number among the person's visits of its type
+    dial_v = (vt == MT) & dialysis[who]
+    day = np.where(dial_v, np.minimum((k_in // 3) * 7 + (k_in % 3) * 2 + who % 2, ndays - 1), day)
+    chemo_v = (vt == IP) & chemo[who]
+    first_c = rng.integers(0, 60, n)
+    day = np.where(chemo_v, np.minimum(first_c[who] + k_in * cycle[who], ndays - 1), day)
+    return day, ndays, run_start, dial_v, chemo_v
+
+
+def make_chunk(
+    rng: np.random.Generator,
+    info: RegionInfo,
+    tables: Tables,
+    inst: Institutions,
+    ppl: People,
+    year: int,
+    visit_base: int,
+    rng_dr: np.random.Generator | None = None,
+    conv: Conventions | None = None,
+) -> Chunk:
+    """One chunk of visits and lines.  ``rng_dr`` draws each visit's physician (its own stream, so the
+    rest of the chunk does not depend on the registry; default: a stream derived from ``rng``)."""
+    cv = conv if conv is not None else Conventions()
+    n = ppl.n
+    band = np.searchsorted(np.array(C.AGE_BANDS), ppl.age, side="right") - 1
+    counts, dialysis, chemo, cycle = _visit_counts(rng, ppl, band, cv)
     vt = np.concatenate([np.full(int(counts[t].sum()), t, dtype=np.int64) for t in range(4)])
     who = np.concatenate([np.repeat(np.arange(n), counts[t]) for t in range(4)])
     nv = vt.size
@@ -931,11 +1096,13 @@ def make_chunk(
         | ((vt == IP) & (rng.random(nv) < 0.25))
     )
     use_chron &= (vt != IP) | (np.asarray([p.w_ip for p in C.PROFILES])[np.maximum(chron, 0)] > 0)
+    course_v = ((vt == MT) & dialysis[who]) | ((vt == IP) & chemo[who])
+    use_chron |= course_v
     prof = np.where(use_chron, chron, prof)
-    # dates (mild winter peak)
-    ndays = (dt.date(year, 12, 31) - dt.date(year, 1, 1)).days + 1
-    dw = 1 + 0.2 * np.cos(2 * np.pi * (np.arange(ndays) - 15) / ndays)
-    day = np.minimum(np.searchsorted(np.cumsum(dw) / dw.sum(), rng.random(nv)), ndays - 1).astype(np.int64)
+    # 门慢门特 registration (a person attribute) and long prescriptions of registered chronic care
+    reg_v = ppl.mt_registered[who]
+    long_rx = reg_v & use_chron & (vt != IP) & (rng.random(nv) < cv.long_rx_share)
+    day, ndays, run_start, dial_v, chemo_v = _visit_days(rng, year, cv, vt, who, n, dialysis, chemo, cycle)
     # institution kind and level rank
     n_lv = len(info.level_codes)
     u = rng.random(nv)
@@ -957,7 +1124,7 @@ def make_chunk(
     rank = np.where(internet, 3, rank)
     # surgery
     surg_ok = tables.prof_surg[1][prof] > 0
-    surgical = (vt == IP) & surg_ok & (rng.random(nv) < tables.p_surg[prof])
+    surgical = (vt == IP) & surg_ok & (rng.random(nv) < tables.p_surg[prof]) & ~chemo_v
     s_start, s_len, s_flat = tables.prof_surg
     s_pos = np.minimum(
         s_start[prof] + (rng.random(nv) * np.maximum(s_len[prof], 1)).astype(np.int64), s_flat.size - 1
@@ -984,6 +1151,11 @@ def make_chunk(
         inst.gd_start[gkey, d] + (ui * np.maximum(dl, 1)).astype(np.int64),
         inst.group_start[gkey] + (ui * glen).astype(np.int64),
     )
+    # a course is held at one institution: the one of the person's first session of the year
+    course = dial_v | chemo_v
+    inst_idx = np.where(course, inst_idx[run_start], inst_idx)
+    rank = np.where(course, rank[run_start], rank)  # the level and kind of that institution
+    kind = np.where(course, kind[run_start], kind)
     # the physician who sees the patient and bills the visit (pharmacies: none)
     rdr = rng_dr if rng_dr is not None else np.random.default_rng(int(rng.integers(1 << 62)))
     dlen = inst.dr_len[inst_idx]
@@ -995,6 +1167,7 @@ def make_chunk(
     ip = vt == IP
     los_raw = np.exp(np.log(tables.los_median[prof] * LEVEL_LOS[rank]) + rng.normal(0, 0.5, nv))
     los_raw = np.clip(np.round(los_raw), 1, 90).astype(np.int64)
+    los_raw = np.where(chemo_v, rng.integers(2, 5, nv), los_raw)  # a chemotherapy cycle: a short stay
     end_day = np.where(ip, np.minimum(day + los_raw, ndays - 1), day)
     los = end_day - day
     bed_days = np.maximum(los, 1)
@@ -1097,6 +1270,9 @@ def make_chunk(
         ],
     )
     n_drug = np.minimum(n_drug, 24)
+    n_drug = np.where(
+        dial_v & (rng.random(nv) < 0.9), 0, n_drug
+    )  # most dialysis sessions: no take-home drugs
     for pool, mask in ((tables.pool_drug, opv), (tables.pool_drug_rx, vt == RX), (tables.pool_drug_ip, ip)):
         rows, items = sample(pool, np.where(mask, n_drug, 0), 0)
         if rows.size:
@@ -1104,7 +1280,14 @@ def make_chunk(
                 rows,
                 items,
                 *_drug_qty(
-                    rng, tables, items, vt[rows], bed_days[rows], intensity[rows], prof[rows] == chron[rows]
+                    rng,
+                    tables,
+                    items,
+                    vt[rows],
+                    bed_days[rows],
+                    intensity[rows],
+                    prof[rows] == chron[rows],
+                    long_rx[rows],
                 ),
             )
     # labs, exams, services, materials
@@ -1171,10 +1354,23 @@ def make_chunk(
     fit = pos_in_visit < cap
     lv, li, lq, ld = lv[fit], li[fit], lq[fit], ld[fit]
     # compliant prescribing: quantities within the knowledge base's supply, course and period limits
-    lq = _apply_limits(tables, vt, who, day, lv, li, lq, dx_prin)
+    lq = _apply_limits(tables, vt, who, day, lv, li, lq, dx_prin, reg_v)
     given = lq > 0
     lv, li, lq, ld = lv[given], li[given], lq[given], ld[given]
-    prd_days = _stated_days(tables, vt[lv], tables.dx_long[dx_prin[lv]], li, lq, ld)
+    prd_days = _stated_days(tables, vt[lv], tables.dx_long[dx_prin[lv]], li, lq, ld, reg_v[lv])
+    # whole packs: a take-home drug is dispensed in whole packs (within one pack of the days' need)
+    packed = (
+        (vt[lv] != IP)
+        & (tables.pack[li] > 0)
+        & ~tables.course_item[li]
+        & (rng.random(li.size) < cv.whole_pack_share)
+    )
+    pk = np.maximum(tables.pack[li], 1)
+    lq = np.where(packed, -(-lq // pk) * pk, lq)
+    # per-day lines: bed, nursing and the daily consultation billed one line a day over the stay
+    lv, li, lq, ld, prd_days, day_off = _per_day_lines(
+        tables, vt, icu, lv, li, lq, ld, prd_days, cv.per_day_lines
+    )
     # prices: unit price; services vary ±10% by hospital in 30% of lines
     price = tables.price[li].copy()
     var = (tables.kind[li] == 1) & (rng.random(li.size) < 0.3)
@@ -1265,6 +1461,7 @@ def make_chunk(
         },
         schema=VISITS_SCHEMA,
     )
+    fee_day = _fee_days(rng, tables, vt, day, end_day, lv, li, day_off)
     # lines in visit_id order
     # scatter lines into visit_id order (no sort): destination = visit's offset + position in visit
     pos = np.arange(lv.size) - (np.cumsum(n_lines) - n_lines)[lv]
@@ -1284,10 +1481,58 @@ def make_chunk(
             "amount": pa.array(amount[lorder]),
             "scenario": pa.nulls(lv_sorted.size, pa.string()),
             "prd_days": pa.array(prd_days[lorder].astype(np.int16), mask=prd_days[lorder] <= 0),
+            "fee_ocur_time": pa.array(jan1 + fee_day[lorder].astype("timedelta64[D]"), pa.date32()),
         },
         schema=LINES_SCHEMA,
     )
     return Chunk(visits, lines, vt[vo], grp[vo], cost[vo], remote[vo])
+
+
+def _rx_season(year: int, ndays: int, cv: Conventions) -> F64:
+    """Relative weight of each day of ``year`` for pharmacy purchases: December and the ten days before
+    the Spring Festival (approximated as 28 January) and National Day (1 October) are busier."""
+    w = np.ones(ndays)
+    jan1 = dt.date(year, 1, 1)
+    dec1 = (dt.date(year, 12, 1) - jan1).days
+    w[dec1:] *= 1 + cv.december_rx_boost
+    for holiday in (dt.date(year, 1, 28), dt.date(year, 10, 1)):
+        h = (holiday - jan1).days
+        w[max(h - 10, 0) : h] *= 1 + cv.preholiday_rx_boost
+    return w
+
+
+def _per_day_lines(
+    tables: Tables, vt: I64, icu: B, lv: I64, li: I64, lq: I64, ld: I64, prd: I64, split: bool
+) -> tuple[I64, I64, I64, I64, I64, I64]:
+    """Lines with each per-day item of a stay (bed, nursing, the daily consultation) as one line per day
+    of one unit when ``split``, and ``day_off``: each line's day within its stay (-1: not a per-day line).
+    An ordinary bed after the first five intensive-care days starts on day five.  Draws nothing."""
+    daily = (vt[lv] == IP) & (tables.per_day[li] | np.isin(li, tables.daily_fixed))
+    whole = (lq % QTY_ONE) == 0
+    expand = daily & whole & split
+    n = np.where(expand, lq // QTY_ONE, 1).astype(np.int64)
+    rep = np.repeat(np.arange(lv.size), n)
+    k = np.arange(rep.size) - np.repeat(np.cumsum(n) - n, n)
+    after_icu = (li == tables.fixed.get("bed3", -1)) & icu[lv]
+    off = np.where(expand[rep], k + np.where(after_icu[rep], 5, 0), np.where(daily[rep], 0, -1))
+    q = np.where(expand[rep], QTY_ONE, lq[rep])
+    return lv[rep], li[rep], q, ld[rep], prd[rep], off.astype(np.int64)
+
+
+def _fee_days(
+    rng: np.random.Generator, tables: Tables, vt: I64, day: I64, end_day: I64, lv: I64, li: I64, day_off: I64
+) -> I64:
+    """The service day (2204 ``fee_ocur_time``, day of the year) of each line: the visit's day outside a
+    stay; in a stay, per-day items (bed, nursing, the daily consultation) on the admission day (their
+    quantity covers the stay) and every other item on a day of the stay.  Draws last in the chunk, so the
+    rest of the chunk does not depend on it."""
+    start = day[lv]
+    span = end_day[lv] - start + 1
+    u = rng.random(lv.size)
+    daily = tables.per_day[li] | np.isin(li, tables.daily_fixed)
+    spread = (vt[lv] == IP) & ~daily
+    fixed = np.minimum(start + np.maximum(day_off, 0), end_day[lv])
+    return np.where(spread, start + np.minimum((u * span).astype(np.int64), span - 1), fixed)
 
 
 def _valid(tables: Tables, items: I64, rows: I64, age: I64, female: B, rank: I64, dx: I64) -> B:
@@ -1303,20 +1548,29 @@ def _valid(tables: Tables, items: I64, rows: I64, age: I64, female: B, rank: I64
     return np.asarray(ok, dtype=np.bool_)
 
 
-def _stated_days(tables: Tables, vt: I64, long_dx: B, items: I64, qty: I64, drawn: I64) -> I64:
+def _stated_days(tables: Tables, vt: I64, long_dx: B, items: I64, qty: I64, drawn: I64, reg: B) -> I64:
     """The days a compliant prescription states (2204 ``prd_days``; 0 = none: not a drug line outside a
     stay): the days the quantity model drew, at least what the quantity lasts at the largest daily dose
-    (the supply table), at most the visit type's supply days.  Draws nothing."""
+    (the supply table), at most the item's (else the visit type's) supply days — a registered person's
+    when ``reg``.  Draws nothing."""
     per = tables.supply_q[items]
     need = np.where(per > 0, -(-qty // np.maximum(per, 1)), 0)
-    lim = np.where(long_dx, tables.days_lim_long[vt], tables.days_lim[vt])
+    lim = np.where(long_dx, tables.days_cap_long[vt, items], tables.days_cap[vt, items])
+    lim = np.where(reg, np.maximum(lim, tables.days_cap_reg[vt, items]), lim)
     days = np.maximum(drawn, need)
     days = np.where(lim > 0, np.minimum(days, lim), days)
     return np.where(drawn > 0, days, 0)
 
 
 def _drug_qty(
-    rng: np.random.Generator, tables: Tables, items: I64, vt: I64, bed_days: I64, intensity: F64, chronic: B
+    rng: np.random.Generator,
+    tables: Tables,
+    items: I64,
+    vt: I64,
+    bed_days: I64,
+    intensity: F64,
+    chronic: B,
+    long_rx: B,
 ) -> tuple[F64, I64]:
     """Quantities (units) of drug lines, and the days each outpatient / pharmacy prescription is written
     for (0 in a stay)."""
@@ -1325,6 +1579,7 @@ def _drug_qty(
     ipm = vt == IP
     per_day = rng.integers(1, 4, n).astype(np.float64)
     days = np.where(chronic | (vt == MT) | (vt == RX), rng.integers(14, 31, n), rng.integers(3, 8, n))
+    days = np.where(long_rx & chronic, rng.integers(56, 85, n), days)  # 长期处方: 8-12 weeks
     herb = tables.herb[items]
     doses = np.where(ipm, np.minimum(bed_days, 14), 7)
     grams = np.where(p <= 200, rng.integers(6, 31, n) * doses, rng.integers(1, 6, n))
@@ -1515,6 +1770,7 @@ def generate(
     progress: ProgressFn | None = None,
     compression: str = "zstd",
     limits: PrescribingLimits | None = None,
+    conventions: Conventions | None = None,
     enrolment: EnrolmentScenarios | None = None,
 ) -> Manifest:
     """Generate a region's year into ``out_dir`` (persons, institutions, visits, lines, manifest).
@@ -1557,6 +1813,7 @@ def generate(
         pq.ParquetWriter(out / "persons.parquet", PERSONS_SCHEMA, **opts) as wp,
         pq.ParquetWriter(out / "visits.parquet", VISITS_SCHEMA, **opts) as wv,
         pq.ParquetWriter(out / "lines.parquet", LINES_SCHEMA, **opts) as wl,
+        pq.ParquetWriter(out / "registered_conditions.parquet", REGISTERED_SCHEMA, **opts) as wr,
         ThreadPoolExecutor(max_workers=1) as pool,
     ):
 
@@ -1571,7 +1828,17 @@ def generate(
             # a fourth child stream for the physician picks: the first three are the same as before it existed
             rng_p, rng_v, rng_i, rng_d = (np.random.default_rng(s) for s in child[ci].spawn(4))
             ppl = make_people(rng_p, info, tables, start, n, year)
-            ch = make_chunk(rng_v, info, tables, inst, ppl, year, visit_base=rows["visits"], rng_dr=rng_d)
+            ch = make_chunk(
+                rng_v,
+                info,
+                tables,
+                inst,
+                ppl,
+                year,
+                visit_base=rows["visits"],
+                rng_dr=rng_d,
+                conv=conventions,
+            )
             stats.add_people(ppl)
             stats.add_chunk(ch)  # calibration describes the clean region, before any injector runs
             vt, lt = ch.visits, ch.lines
@@ -1583,6 +1850,7 @@ def generate(
                 if progress is not None:
                     progress(ci, n_chunks)
             pending = pool.submit(write, ppl.table, vt, lt)
+            wr.write_table(registered_conditions(ppl))
             rows["persons"] += n
             rows["visits"] += vt.num_rows
             rows["lines"] += lt.num_rows
@@ -1607,7 +1875,10 @@ def generate(
         rows=rows,
         calibration=stats.calibration(),
         elapsed_s=round(elapsed, 3),
-        files={k: f"{k}.parquet" for k in ("persons", "institutions", "physicians", "visits", "lines")},
+        files={
+            k: f"{k}.parquet"
+            for k in ("persons", "institutions", "physicians", "visits", "lines", "registered_conditions")
+        },
     )
     (out / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
     return manifest

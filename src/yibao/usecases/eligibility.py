@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -101,18 +102,32 @@ class StoreEligibility:
     claim-free reward is given (the continuity uplift still is).  Calls are serialised: the store holds one
     database connection."""
 
+    RECHECK_SECONDS = 2.0  # a region without enrolment data is asked again at most this often
+
     def __init__(self, store: Any, claims: Callable[[str], ClaimHistory | None] | None = None) -> None:
         self.store = store
         self.claims = claims
         self._known = False
+        self._asked = -1e18
         self.lock = threading.Lock()
 
     def has_data(self) -> bool:
-        if self._known:  # once a region has enrolment data it keeps it
+        """Once a region has enrolment data it keeps it; until then the tables are asked again at most every
+        :attr:`RECHECK_SECONDS` (so settling in a region without enrolment data costs no extra query per
+        visit, and a first import is seen within seconds)."""
+        if self._known:
             return True
+        now = time.monotonic()
+        if now - self._asked < self.RECHECK_SECONDS:
+            return False
         with self.lock:
             self._known = self.store.has_persons()
+            self._asked = now
         return self._known
+
+    def refresh(self) -> None:
+        """Ask the tables again at the next check (after an import in this process)."""
+        self._asked = -1e18
 
     def status(self, psn_no: str) -> PersonStatus | None:
         history = self.claims(psn_no) if self.claims is not None else None

@@ -24,6 +24,29 @@ from yibao.enrolment.figures import (
 from yibao.enrolment.store import EnrolmentStore, statuses_from_frames
 from yibao.errors import FieldError
 
+REASON_NAMES = {
+    "not_enrolled": ("未参保", "not enrolled"),
+    "not_paid": ("当年未缴费", "premium not paid"),
+    "suspended": ("暂停参保", "suspended"),
+    "terminated": ("终止参保", "terminated"),
+    "transferred_out": ("关系已转出", "transferred out"),
+    "deceased": ("死亡", "deceased"),
+    "waiting_period": ("待遇等待期", "waiting period"),
+    "arrears": ("欠费", "in arrears"),
+    "retiree_years_short": ("退休人员缴费年限不足", "retiree contribution years short"),
+}
+
+
+STATE_NAMES = {
+    "active": ("在职参保", "insured"),
+    "suspended": ("暂停参保", "suspended"),
+    "terminated": ("终止参保", "terminated"),
+    "transferred_out": ("关系已转出", "transferred out"),
+    "deceased": ("死亡", "deceased"),
+    "left": ("已离开本单位", "left this employer"),
+    "": ("—", "—"),
+}
+
 
 def _staff(caller: Principal | None) -> None:
     if caller is not None and caller.role not in STAFF_ROLES:
@@ -64,12 +87,19 @@ def bureau_figures(
             {**r, "name": names.get(r["emp_no"], r["emp_no"])} for r in arrears.head(50).to_dicts()
         ],
         "arrears_total_fen": int(arrears["amount_fen"].sum() or 0),
-        "not_covered_on_day": checked.filter(~pl.col("covered"))
-        .group_by("reason_code", "reason_en")
-        .agg(pl.len().alias("persons"), pl.col("reason_zh").first())
-        .sort("persons", descending=True)
-        .head(20)
-        .to_dicts(),
+        "not_covered_on_day": [
+            {
+                **r,
+                "name_zh": REASON_NAMES.get(r["reason_code"], (r["reason_code"],) * 2)[0],
+                "name_en": REASON_NAMES.get(r["reason_code"], (r["reason_code"],) * 2)[1],
+            }
+            for r in checked.filter(~pl.col("covered"))
+            .group_by("reason_code")
+            .agg(pl.len().alias("persons"), pl.col("reason_zh").first(), pl.col("reason_en").first())
+            .sort("persons", "reason_code", descending=[True, False])
+            .head(20)
+            .to_dicts()
+        ],
     }
 
 
@@ -108,7 +138,14 @@ def employer_view(
         "name": emp["name"][0],
         "district": emp["district"][0],
         "on": on,
-        "roster": roster.to_dicts(),
+        "roster": [
+            {
+                **r,
+                "state_zh": STATE_NAMES.get(r["rel_state"], (r["rel_state"],) * 2)[0],
+                "state_en": STATE_NAMES.get(r["rel_state"], (r["rel_state"],) * 2)[1],
+            }
+            for r in roster.to_dicts()
+        ],
         "arrears": arrears.to_dicts()[0] if arrears.height else None,
         "unpaid": unpaid.select("psn_no", "month", "employer_fen", "individual_fen").to_dicts(),
         "grace_months": pol.arrears_grace_months,

@@ -85,19 +85,35 @@ class EnvelopeResponse(BaseModel):
     refmsg_time: str
     respond_time: str
     err_msg: str | None = None
+    warn_msg: str | None = Field(None, description="警告信息")
     err_field: str | None = Field(None, description="yibao extension: the offending input")
     err_code: str | None = Field(None, description="yibao extension: stable machine-readable reason")
-    output: dict[str, Any] | None = None
+    output: dict[str, Any] | list[Any] | None = None
 
 
 def _stamp(now: dt.datetime) -> str:
     return now.strftime("%Y%m%d%H%M%S")
 
 
+ERR_MSG_MAX = 200  # err_msg / warn_msg: 字符型 200 in the response envelope table
+
+
+def err_msg(error: FieldError) -> str:
+    """The message a HIS shows its clerk: the reason (Chinese first), then the field, within 200 characters."""
+    text = f"{error.reason}（{error.field}）"
+    return text if len(text) <= ERR_MSG_MAX else text[: ERR_MSG_MAX - 1] + "…"
+
+
 def response(
-    admvs: str, output: Mapping[str, Any] | None, received: dt.datetime, *, error: FieldError | None = None
+    admvs: str,
+    output: Mapping[str, Any] | list[Any] | None,
+    received: dt.datetime,
+    *,
+    error: FieldError | None = None,
+    warn_msg: str | None = None,
 ) -> dict[str, Any]:
-    """The response envelope; ``inf_refmsgid`` = region (6) + time (14) + serial (10)."""
+    """The response envelope; ``inf_refmsgid`` = region (6) + time (14) + serial (10); ``infcode``,
+    ``err_msg``, ``warn_msg``, ``refmsg_time`` and ``respond_time`` are in every answer."""
     now = dt.datetime.now(dt.UTC)
     serial = f"{uuid.uuid4().int % 10**10:010d}"
     out: dict[str, Any] = {
@@ -106,10 +122,11 @@ def response(
         "refmsg_time": received.strftime("%Y%m%d%H%M%S%f")[:17],
         "respond_time": now.strftime("%Y%m%d%H%M%S%f")[:17],
         "err_msg": None,
-        "output": dict(output) if output is not None else None,
+        "warn_msg": warn_msg,
+        "output": dict(output) if isinstance(output, Mapping) else output,
     }
     if error is not None:
-        out.update(err_msg=f"{error.field}: {error.reason}", err_field=error.field, err_code=error.code)
+        out.update(err_msg=err_msg(error), err_field=error.field, err_code=error.code)
     return out
 
 

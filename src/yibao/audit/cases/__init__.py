@@ -9,7 +9,7 @@ machine, ``transition(case, command, now, params)``), :mod:`~yibao.audit.cases.c
 """
 
 from yibao.audit.cases.calendar import CaseParams, load_params
-from yibao.audit.cases.model import Case, CaseError, CaseEvent, CaseItem, CaseState, Outcome
+from yibao.audit.cases.model import AuditCaseError, Case, CaseEvent, CaseItem, CaseState, Outcome
 from yibao.audit.cases.service import (
     PostResult,
     appeal,
@@ -26,8 +26,8 @@ from yibao.audit.cases.store import CaseStore
 from yibao.audit.cases.workflow import Decision, transition
 
 __all__ = [
+    "AuditCaseError",
     "Case",
-    "CaseError",
     "CaseEvent",
     "CaseItem",
     "CaseParams",

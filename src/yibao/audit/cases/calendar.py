@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from yibao.audit.cases.model import CaseError
+from yibao.audit.cases.model import AuditCaseError
 from yibao.workdays import CalendarError, WorkCalendar, national_calendar, parse_calendar
 
 DEFAULT_PARAMS = "params.yaml"
@@ -30,22 +30,22 @@ class CaseParams:
     def local_date(self, now: dt.datetime) -> dt.date:
         """The bureau's local calendar date of the aware instant ``now``."""
         if now.tzinfo is None or now.utcoffset() is None:
-            raise CaseError("now", "must be timezone-aware (e.g. datetime.now(UTC))")
+            raise AuditCaseError("now", "must be timezone-aware (e.g. datetime.now(UTC))")
         return now.astimezone(self.tz).date()
 
     def is_working_day(self, day: dt.date) -> bool:
-        """True on a working day; a day in a year without a holiday list → ``CaseError`` (``calendar``)."""
+        """True on a working day; a day in a year without a holiday list → ``AuditCaseError`` (``calendar``)."""
         try:
             return self.calendar.is_working_day(day)
         except CalendarError as exc:
-            raise CaseError(exc.field, exc.reason, exc.code) from exc
+            raise AuditCaseError(exc.field, exc.reason, exc.code) from exc
 
     def add_working_days(self, start: dt.date, n: int) -> dt.date:
         """The ``n``-th working day after ``start`` (``start`` itself is not counted)."""
         try:
             return self.calendar.add_working_days(start, n)
         except CalendarError as exc:
-            raise CaseError("n" if exc.field == "days" else exc.field, exc.reason, exc.code) from exc
+            raise AuditCaseError("n" if exc.field == "days" else exc.field, exc.reason, exc.code) from exc
 
     def appeal_deadline(self, notified: dt.datetime) -> dt.date:
         """Last local day on which an appeal is accepted: the window's last working day after the notice."""
@@ -57,24 +57,24 @@ def parse_params(data: Any) -> CaseParams:
     calendar is the national one (:func:`yibao.workdays.national_calendar`) unless the document has its
     own ``calendar`` (``{weekend?, years: {YYYY: {holidays, workdays, source}}}``)."""
     if not isinstance(data, dict):
-        raise CaseError("params", "must be a mapping")
+        raise AuditCaseError("params", "must be a mapping")
     for key in ("appeal_window", "timezone"):
         block = data.get(key)
         if not isinstance(block, dict):
-            raise CaseError(key, "missing or not a mapping")
+            raise AuditCaseError(key, "missing or not a mapping")
         if not str(block.get("source") or "").strip():
-            raise CaseError(f"{key}.source", "every policy figure needs a source")
+            raise AuditCaseError(f"{key}.source", "every policy figure needs a source")
     days = data["appeal_window"].get("working_days")
     if not isinstance(days, int) or isinstance(days, bool) or days <= 0:
-        raise CaseError("appeal_window.working_days", f"must be a positive integer, got {days!r}")
+        raise AuditCaseError("appeal_window.working_days", f"must be a positive integer, got {days!r}")
     try:
         tz = ZoneInfo(str(data["timezone"].get("name")))
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise CaseError("timezone.name", f"unknown time zone {data['timezone'].get('name')!r}") from exc
+        raise AuditCaseError("timezone.name", f"unknown time zone {data['timezone'].get('name')!r}") from exc
     try:
         calendar = parse_calendar(data["calendar"]) if "calendar" in data else national_calendar()
     except CalendarError as exc:
-        raise CaseError(exc.field, exc.reason, exc.code) from exc
+        raise AuditCaseError(exc.field, exc.reason, exc.code) from exc
     return CaseParams(days, tz, calendar)
 
 
@@ -97,9 +97,9 @@ def _load(path: str | Path | None) -> CaseParams:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise CaseError("params", f"cannot read {path}: {exc}") from exc
+            raise AuditCaseError("params", f"cannot read {path}: {exc}") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise CaseError("params", f"not valid YAML: {exc}") from exc
+        raise AuditCaseError("params", f"not valid YAML: {exc}") from exc
     return parse_params(data)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from yibao.audit.cases.model import CaseError, CaseItem
+from yibao.audit.cases.model import AuditCaseError, CaseItem
 from yibao.audit.flags import FLAG_SCHEMA
 
 
@@ -32,26 +32,26 @@ def validate_flags(flags: pl.DataFrame) -> pl.DataFrame:
     """The flag frame with its columns checked against ``FLAG_SCHEMA``; errors name the column."""
     for name, dtype in FLAG_SCHEMA.items():
         if name not in flags.columns:
-            raise CaseError(f"flags.{name}", "column missing (see yibao.audit.flags.FLAG_SCHEMA)")
+            raise AuditCaseError(f"flags.{name}", "column missing (see yibao.audit.flags.FLAG_SCHEMA)")
         if flags.schema[name] != dtype:
-            raise CaseError(f"flags.{name}", f"must be {dtype}, got {flags.schema[name]}")
+            raise AuditCaseError(f"flags.{name}", f"must be {dtype}, got {flags.schema[name]}")
     for name in ("flag_id", "psn_id", "fixmedins_code", "visit_id", "amount_fen", "rule_code"):
         nulls = flags[name].null_count()
         if nulls:
-            raise CaseError(f"flags.{name}", f"{nulls} null value(s); every suspect item needs one")
+            raise AuditCaseError(f"flags.{name}", f"{nulls} null value(s); every suspect item needs one")
     if flags.height and int(flags["amount_fen"].min()) < 0:  # type: ignore[arg-type]
         bad = flags.filter(pl.col("amount_fen") < 0)["flag_id"][0]
-        raise CaseError("flags.amount_fen", f"negative amount at stake (flag {bad})")
+        raise AuditCaseError("flags.amount_fen", f"negative amount at stake (flag {bad})")
     dup = flags["flag_id"].is_duplicated()
     if dup.any():
-        raise CaseError("flags.flag_id", f"duplicate flag id {flags.filter(dup)['flag_id'][0]!r}")
+        raise AuditCaseError("flags.flag_id", f"duplicate flag id {flags.filter(dup)['flag_id'][0]!r}")
     return flags.select(list(FLAG_SCHEMA))
 
 
 def group_flags(flags: pl.DataFrame, period: str) -> list[CaseDraft]:
     """Cases (sorted by institution) with items numbered 1… in (person, visit, line) order."""
     if not period or not period.strip():
-        raise CaseError("period", "the audit period must be named (e.g. 2025Q2)")
+        raise AuditCaseError("period", "the audit period must be named (e.g. 2025Q2)")
     frame = validate_flags(flags)
     if frame.height == 0:
         return []

@@ -24,7 +24,7 @@ from yibao.errors import FieldError
 GENESIS = "0" * 64
 
 
-class CaseError(FieldError):
+class AuditCaseError(FieldError):
     """A refused case operation; nothing was written.  ``code``: ``illegal_transition``,
     ``appeal_window_closed``, ``appeal_window_open``, ``unknown_item``, ``already_appealed``,
     ``invalid_decision``, ``unknown_case``, ``case_exists``, ``conflict``, ``calendar_not_covered``,
@@ -110,7 +110,9 @@ class Case:
         for it in self.items:
             if it.item_no == item_no:
                 return it
-        raise CaseError(f"items[{item_no}]", f"case {self.case_id} has no item {item_no}", "unknown_item")
+        raise AuditCaseError(
+            f"items[{item_no}]", f"case {self.case_id} has no item {item_no}", "unknown_item"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import polars as pl
 
 from yibao.audit.cases.calendar import CaseParams, load_params
 from yibao.audit.cases.grouping import group_flags
-from yibao.audit.cases.model import Case, CaseError, CaseEvent, CaseItem, CaseState, verify_history
+from yibao.audit.cases.model import AuditCaseError, Case, CaseEvent, CaseItem, CaseState, verify_history
 from yibao.audit.cases.store import CaseStore
 from yibao.audit.cases.workflow import (
     Appeal,
@@ -142,7 +142,7 @@ def post_deductions(
         done = [d for d in ledger.list_deductions(case.fixmedins_code) if d.deduction_id == did]
         return PostResult(case, done[0] if done else None, {}, True)
     if case.state is not CaseState.DECIDED:
-        raise CaseError(
+        raise AuditCaseError(
             "state",
             f"cannot post the deduction of case {case_id} in state {case.state.value} (allowed in: decided)",
             "illegal_transition",
@@ -154,7 +154,7 @@ def post_deductions(
         mdtrt_id = resolve(it.visit_id)
         setl_id = ledger.find_settlement(mdtrt_id)
         if setl_id is None:
-            raise CaseError(
+            raise AuditCaseError(
                 f"items[{it.item_no}].visit_id",
                 f"no active settlement for visit {it.visit_id} (mdtrt_id {mdtrt_id!r}) in the ledger",
                 "unresolved_settlement",
@@ -226,7 +226,7 @@ def _resolver(mdtrt_of: MdtrtOf | None) -> Callable[[int], str]:
         try:
             return table[visit_id]
         except KeyError as exc:
-            raise CaseError(
+            raise AuditCaseError(
                 "visit_id", f"no mdtrt_id known for visit {visit_id}", "unresolved_settlement"
             ) from exc
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from yibao.audit.cases.model import MUTABLE_ITEM_FIELDS, Case, CaseError, CaseEvent, CaseItem, CaseState
+from yibao.audit.cases.model import MUTABLE_ITEM_FIELDS, AuditCaseError, Case, CaseEvent, CaseItem, CaseState
 from yibao.audit.schema import audit_case, audit_case_event, audit_case_item
 from yibao.db import make_engine
 
@@ -106,7 +106,7 @@ class CaseStore:
                     conn.execute(insert(audit_case_item), [_item_row(case.case_id, i) for i in case.items])
                     conn.execute(insert(audit_case_event), [_event_row(e) for e in events])
         except IntegrityError as exc:
-            raise CaseError(
+            raise AuditCaseError(
                 "case_id", f"a case with this id already exists ({exc.orig})", "case_exists"
             ) from exc
 
@@ -121,7 +121,7 @@ class CaseStore:
                     .values(**row)
                 )
                 if res.rowcount != 1:
-                    raise CaseError(
+                    raise AuditCaseError(
                         "case_id",
                         f"case {before.case_id} changed meanwhile (expected version "
                         f"{before.version}); reload and retry",
@@ -143,7 +143,7 @@ class CaseStore:
                 if events:
                     conn.execute(insert(audit_case_event), [_event_row(e) for e in events])
         except IntegrityError as exc:
-            raise CaseError(
+            raise AuditCaseError(
                 "case_id", f"case {before.case_id} changed meanwhile ({exc.orig})", "conflict"
             ) from exc
 
@@ -152,7 +152,7 @@ class CaseStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(audit_case).where(audit_case.c.case_id == case_id)).mappings().first()
             if row is None:
-                raise CaseError("case_id", f"unknown case {case_id!r}", "unknown_case")
+                raise AuditCaseError("case_id", f"unknown case {case_id!r}", "unknown_case")
             items = (
                 conn.execute(
                     select(audit_case_item)
@@ -170,7 +170,7 @@ class CaseStore:
         q = select(audit_case.c.case_id).order_by(audit_case.c.case_id)
         if state is not None:
             if state not in {s.value for s in CaseState}:
-                raise CaseError("state", f"must be one of {[s.value for s in CaseState]}, got {state!r}")
+                raise AuditCaseError("state", f"must be one of {[s.value for s in CaseState]}, got {state!r}")
             q = q.where(audit_case.c.state == state)
         if fixmedins_code is not None:
             q = q.where(audit_case.c.fixmedins_code == fixmedins_code)

@@ -1,7 +1,7 @@
 """The case state machine, pure: ``transition(case, command, now, params) -> (case, events)``.
 
 No I/O and no clock: the caller passes ``now`` (timezone-aware).  An illegal command raises
-:class:`CaseError` naming the field and the reason; the input case is never modified (it is frozen).
+:class:`AuditCaseError` naming the field and the reason; the input case is never modified (it is frozen).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from yibao.audit.cases.calendar import CaseParams
 from yibao.audit.cases.model import (
     GENESIS,
     MUTABLE_ITEM_FIELDS,
+    AuditCaseError,
     Case,
-    CaseError,
     CaseEvent,
     CaseItem,
     CaseState,
@@ -72,13 +72,13 @@ Command = Notify | Appeal | Decide | Expire | RecordDeduction
 
 def _iso(now: dt.datetime) -> str:
     if now.tzinfo is None or now.utcoffset() is None:
-        raise CaseError("now", "must be timezone-aware (e.g. datetime.now(UTC))")
+        raise AuditCaseError("now", "must be timezone-aware (e.g. datetime.now(UTC))")
     return now.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def _actor(actor: str) -> str:
     if not actor or not actor.strip():
-        raise CaseError("actor", "who acts must be named (every step is audited)")
+        raise AuditCaseError("actor", "who acts must be named (every step is audited)")
     return actor.strip()
 
 
@@ -107,8 +107,8 @@ def _item_changes(old: Case, new_items: Sequence[CaseItem]) -> dict[str, Any]:
     return out
 
 
-def _refuse(case: Case, what: str, allowed: Sequence[CaseState]) -> CaseError:
-    return CaseError(
+def _refuse(case: Case, what: str, allowed: Sequence[CaseState]) -> AuditCaseError:
+    return AuditCaseError(
         "state",
         f"cannot {what} case {case.case_id} in state {case.state.value} "
         f"(allowed in: {', '.join(s.value for s in allowed)})",
@@ -122,11 +122,11 @@ def open_case(
     """A new case in state ``open`` with its first event."""
     at, who = _iso(now), _actor(actor)
     if not items:
-        raise CaseError("items", f"case {case_id} has no suspect items")
+        raise AuditCaseError("items", f"case {case_id} has no suspect items")
     if any(i.amount_fen < 0 for i in items):
-        raise CaseError("items.amount_fen", "amounts at stake must be ≥ 0 fen")
+        raise AuditCaseError("items.amount_fen", "amounts at stake must be ≥ 0 fen")
     if len({i.item_no for i in items}) != len(items):
-        raise CaseError("items.item_no", "item numbers must be unique")
+        raise AuditCaseError("items.item_no", "item numbers must be unique")
     blank = Case(case_id, fixmedins_code, period, CaseState.OPEN, at, tuple(items))
     detail = {
         "items": len(items),
@@ -163,22 +163,22 @@ def _appeal(case: Case, cmd: Appeal, now: dt.datetime, params: CaseParams) -> tu
     assert case.deadline is not None
     today = params.local_date(now)
     if today > case.deadline:
-        raise CaseError(
+        raise AuditCaseError(
             "now",
             f"appeal of case {case.case_id} on {today} is late: the window closed on "
             f"{case.deadline} ({params.appeal_working_days} working days after the notice)",
             "appeal_window_closed",
         )
     if not cmd.reasons:
-        raise CaseError("reasons", "an appeal names at least one item")
+        raise AuditCaseError("reasons", "an appeal names at least one item")
     for no, reason in cmd.reasons.items():
         it = case.item(no)
         if it.appeal_at is not None:
-            raise CaseError(
+            raise AuditCaseError(
                 f"reasons[{no}]", f"item {no} was already appealed on {it.appeal_at}", "already_appealed"
             )
         if not reason or not reason.strip():
-            raise CaseError(f"reasons[{no}]", "an appeal needs a reason (申诉理由)")
+            raise AuditCaseError(f"reasons[{no}]", "an appeal needs a reason (申诉理由)")
     items = tuple(
         dataclasses.replace(i, appeal_at=at, appeal_reason=cmd.reasons[i.item_no].strip())
         if i.item_no in cmd.reasons
@@ -203,7 +203,7 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
     window_open = params.local_date(now) <= case.deadline
     unappealed = [i.item_no for i in case.items if i.appeal_at is None]
     if window_open and unappealed:
-        raise CaseError(
+        raise AuditCaseError(
             "now",
             f"the appeal window of case {case.case_id} is open until {case.deadline} and items "
             f"{unappealed[:10]} may still be appealed",
@@ -213,7 +213,9 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
         case.item(no)
     missing = [i.item_no for i in case.items if i.appeal_at is not None and i.item_no not in cmd.decisions]
     if missing:
-        raise CaseError("decisions", f"appealed items {missing[:10]} need a decision", "invalid_decision")
+        raise AuditCaseError(
+            "decisions", f"appealed items {missing[:10]} need a decision", "invalid_decision"
+        )
     items = []
     for it in case.items:
         d = cmd.decisions.get(it.item_no)
@@ -229,11 +231,13 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
             continue
         where = f"decisions[{it.item_no}]"
         if not d.reason or not d.reason.strip():
-            raise CaseError(f"{where}.reason", "a decision needs a reason (裁定理由)", "invalid_decision")
+            raise AuditCaseError(
+                f"{where}.reason", "a decision needs a reason (裁定理由)", "invalid_decision"
+            )
         try:
             outcome = Outcome(d.outcome)
         except ValueError as exc:
-            raise CaseError(
+            raise AuditCaseError(
                 f"{where}.outcome",
                 f"must be one of {[o.value for o in Outcome]}, got {d.outcome!r}",
                 "invalid_decision",
@@ -245,14 +249,14 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
         else:
             amount = d.amount_fen if d.amount_fen is not None else -1
             if not (isinstance(d.amount_fen, int) and 0 < amount < it.amount_fen):
-                raise CaseError(
+                raise AuditCaseError(
                     f"{where}.amount_fen",
                     f"a partial decision upholds more than 0 and less than "
                     f"{it.amount_fen} fen, got {d.amount_fen!r}",
                     "invalid_decision",
                 )
         if outcome is not Outcome.PARTIAL and d.amount_fen is not None and d.amount_fen != amount:
-            raise CaseError(
+            raise AuditCaseError(
                 f"{where}.amount_fen",
                 f"{outcome.value} means {amount} fen, got {d.amount_fen}",
                 "invalid_decision",
@@ -274,7 +278,7 @@ def _expire(case: Case, cmd: Expire, now: dt.datetime, params: CaseParams) -> tu
     at, who = _iso(now), _actor(cmd.actor)
     assert case.deadline is not None
     if params.local_date(now) <= case.deadline:
-        raise CaseError(
+        raise AuditCaseError(
             "now",
             f"the appeal window of case {case.case_id} is open until {case.deadline}",
             "appeal_window_open",
@@ -302,12 +306,12 @@ def _record(
         raise _refuse(case, "record a deduction on", [CaseState.DECIDED])
     at, who = _iso(now), _actor(cmd.actor)
     if not cmd.deduction_id:
-        raise CaseError("deduction_id", "must not be empty")
+        raise AuditCaseError("deduction_id", "must not be empty")
     items = []
     for it in case.items:
         got = cmd.amounts.get(it.item_no, 0)
         if not isinstance(got, int) or got < 0 or got > (it.decided_fen or 0):
-            raise CaseError(
+            raise AuditCaseError(
                 f"amounts[{it.item_no}]",
                 f"must be 0…{it.decided_fen or 0} fen (the amount upheld), got {got!r}",
             )
@@ -341,7 +345,7 @@ def transition(
         return _expire(case, command, now, params)
     if isinstance(command, RecordDeduction):
         return _record(case, command, now, params)
-    raise CaseError("command", f"unknown command {command!r}")
+    raise AuditCaseError("command", f"unknown command {command!r}")
 
 
 def is_expirable(case: Case, now: dt.datetime, params: CaseParams) -> bool:

@@ -50,6 +50,14 @@ class Knowledge:
     # same family any physician may bill)
     title_grade: pl.DataFrame
     physicians: pl.DataFrame  # dr_code, fixmedins_code, title — the physician registry (医保医师库)
+    # billing conventions (docs/AUDIT_RULES.md "Billing conventions"); every one optional: empty = not known
+    item_pack: pl.DataFrame  # code, pack_units_q, daily_max_q — dispensing pack and the largest daily dose
+    days_limit: pl.DataFrame  # code, max_days, days_class — days of supply one prescription may cover
+    registered_conditions: pl.DataFrame  # psn_no, icd_prefix, condition — 门慢门特 registration (person)
+    care_markers: pl.DataFrame  # code_prefix, kind — items whose billing shows care was given on that day
+    course_markers: pl.DataFrame  # match (diagnosis|procedure|item), prefix, course, min_gap_days
+    institution_types: pl.DataFrame  # fixmedins_code, inst_type, district — the bureau's register
+    flag_calibration: pl.DataFrame  # rule_code, flagged, confirmed — audited outcomes per detector (queue)
 
 
 _STR, _INT, _QTY, _DATE = "str", "int", "qty", "date"
@@ -59,7 +67,7 @@ _COLUMNS: dict[str, dict[str, str]] = {
     "item_level": {"code": _STR, "min_level": _STR},
     "item_indication": {"code": _STR, "icd_prefixes": _STR},
     "price_standard": {"code": _STR, "kind": _STR, "standard_price_fen": _INT},
-    "duplicate_pairs": {"code_a": _STR, "code_b": _STR},
+    "duplicate_pairs": {"code_a": _STR, "code_b": _STR, "scope": _STR},
     "split_items": {"package_code": _STR, "component_code": _STR},
     "frequency": {"code": _STR, "max_per_day": _QTY, "period_days": _INT, "max_per_period": _QTY},
     "payment_course": {"code": _STR, "max_days": _INT, "units_per_day": _QTY, "basis": _STR},
@@ -69,10 +77,36 @@ _COLUMNS: dict[str, dict[str, str]] = {
     "long_term_dx": {"icd_prefix": _STR, "name": _STR},
     "title_grade": {"code": _STR, "titles": _STR, "base_code": _STR},
     "physicians": {"dr_code": _STR, "fixmedins_code": _STR, "title": _STR},
+    "item_pack": {"code": _STR, "pack_units": _QTY, "daily_max": _QTY},
+    "days_limit": {"code": _STR, "max_days": _INT, "days_class": _STR},
+    "registered_conditions": {"psn_no": _STR, "icd_prefix": _STR, "condition": _STR},
+    "care_markers": {"code_prefix": _STR, "kind": _STR},
+    "course_markers": {"match": _STR, "prefix": _STR, "course": _STR, "min_gap_days": _INT},
+    "institution_types": {"fixmedins_code": _STR, "inst_type": _STR, "district": _STR},
+    "flag_calibration": {"rule_code": _STR, "flagged": _INT, "confirmed": _INT},
+}
+# columns a table may leave out, with the value they then take
+_DEFAULTS: dict[tuple[str, str], str] = {
+    ("duplicate_pairs", "scope"): "visit",
+    ("course_markers", "min_gap_days"): "0",
+    ("institution_types", "district"): "",
+    ("days_limit", "days_class"): "",
+    ("registered_conditions", "condition"): "",
 }
 # a directory without them loads them empty; the physician registry is region data that a deployment
 # loads from its 医保医师库 (or :func:`with_physicians` adds a synthetic region's ``physicians.parquet``)
-_OPTIONAL_TABLES = {"long_term_dx", "title_grade", "physicians"}
+_OPTIONAL_TABLES = {
+    "long_term_dx",
+    "title_grade",
+    "physicians",
+    "item_pack",
+    "days_limit",
+    "registered_conditions",
+    "care_markers",
+    "course_markers",
+    "institution_types",
+    "flag_calibration",
+}
 _REQUIRED = {
     "code",
     "sex",
@@ -96,8 +130,22 @@ _REQUIRED = {
     "base_code",
     "dr_code",
     "title",
+    "code_prefix",
+    "prefix",
+    "match",
+    "course",
+    "inst_type",
+    "scope",
+    "rule_code",
+    "flagged",
+    "confirmed",
 }
-_ALLOWED = {("item_sex", "sex"): {"M", "F"}, ("payment_course", "basis"): {"admission", "year"}}
+_ALLOWED = {
+    ("item_sex", "sex"): {"M", "F"},
+    ("payment_course", "basis"): {"admission", "year"},
+    ("duplicate_pairs", "scope"): {"day", "visit"},
+    ("course_markers", "match"): {"diagnosis", "procedure", "item"},
+}
 
 
 def _qty(table: str, col: str, row: int, text: str | None) -> int | None:
@@ -117,7 +165,9 @@ def _typed(table: str, raw: pl.DataFrame) -> pl.DataFrame:
     cols: dict[str, pl.Series] = {}
     for col, kind in spec.items():
         if col not in raw.columns:
-            raise KnowledgeError(f"{table}.{col}", "column missing")
+            if (table, col) not in _DEFAULTS:
+                raise KnowledgeError(f"{table}.{col}", "column missing")
+            raw = raw.with_columns(pl.lit(_DEFAULTS[table, col], pl.String).alias(col))
         values = raw[col].to_list()
         if col in _REQUIRED:
             for i, v in enumerate(values):
@@ -175,6 +225,30 @@ def load_knowledge(directory: str | Path | None = None) -> Knowledge:
             raise KnowledgeError(name, f"file {path} missing")
         raw[name] = pl.read_csv(path, infer_schema_length=0)
     return from_frames(**raw)
+
+
+def with_region(knowledge: Knowledge, data_dir: str | Path) -> Knowledge:
+    """``knowledge`` with the region data a synthetic region ships beside its claims and a bureau keeps in
+    its own registers: the physician registry (``physicians.parquet``), the 门慢门特 register
+    (``registered_conditions.parquet``) and the institutions' type and district (``institutions.parquet``,
+    its ``kind`` read as the type), each only when the knowledge directory did not already give it."""
+    d = Path(data_dir)
+    k = knowledge
+    if k.physicians.height == 0 and (d / "physicians.parquet").exists():
+        k = with_physicians(k, pl.read_parquet(d / "physicians.parquet"))
+    if k.registered_conditions.height == 0 and (d / "registered_conditions.parquet").exists():
+        reg = pl.read_parquet(d / "registered_conditions.parquet")
+        k = replace(k, registered_conditions=_typed("registered_conditions", reg.cast(pl.String)))
+    if k.institution_types.height == 0 and (d / "institutions.parquet").exists():
+        inst = pl.read_parquet(d / "institutions.parquet")
+        if {"fixmedins_code", "kind"} <= set(inst.columns):
+            raw = inst.select(
+                "fixmedins_code",
+                pl.col("kind").alias("inst_type"),
+                (pl.col("district") if "district" in inst.columns else pl.lit("")).alias("district"),
+            ).cast(pl.String)
+            k = replace(k, institution_types=_typed("institution_types", raw))
+    return k
 
 
 def with_physicians(knowledge: Knowledge, physicians: pl.DataFrame) -> Knowledge:

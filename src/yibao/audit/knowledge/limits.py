@@ -6,6 +6,7 @@ import polars as pl
 
 from yibao.audit.knowledge import Knowledge, load_knowledge
 from yibao.audit.rules import model as rules_model
+from yibao.audit.rules.batch import pack_table
 from yibao.audit.rules.model import Library
 from yibao.synth.generator import PrescribingLimits
 
@@ -21,17 +22,19 @@ def prescribing_limits(
     kinds = {r.kind for r in lib.rules if r.enabled}
     days: dict[str, int] = {}
     days_long: dict[str, int] = {}
+    registered_days = 0
     for r in lib.rules:
         if r.kind == "over_supply" and r.enabled and isinstance(r.params, rules_model.SupplyParams):
             days = dict(r.params.max_days)
             days_long = dict(r.params.long_term_days)
+            registered_days = r.params.registered_days
     course = k.payment_course.select(
         "code", "basis", (pl.col("max_days") * pl.col("units_per_day_q")).alias("lim")
     )
     freq = k.frequency.filter(pl.col("period_days").is_not_null() & pl.col("max_per_period_q").is_not_null())
     return PrescribingLimits(
         # the largest daily units also bound a line's stated days (GZ-YB-018), with or without a days limit
-        supply_per_day=dict(k.supply.select("code", "max_units_per_day_q").iter_rows())
+        supply_per_day=dict(pack_table(k).select("code", "_daily").iter_rows())
         if days or "dose_days" in kinds
         else {},
         supply_days=days,
@@ -53,4 +56,7 @@ def prescribing_limits(
         )
         if days_long
         else (),
+        item_days={c: int(d) for c, d in k.days_limit.select("code", "max_days").iter_rows()} if days else {},
+        registered_days=registered_days,
+        pack_units={c: int(q) for c, q in k.item_pack.select("code", "pack_units_q").iter_rows() if q},
     )

@@ -125,13 +125,21 @@ def visit_frame(
     else:
         v = v.with_columns(cell.alias("cell"))
     # level tiers: 3 and 3S (三级特等) are one peer tier
-    return v.with_columns((pl.col("kind") + ":" + pl.col("hosp_lv").str.head(1)).alias("peer"))
+    # ``course_n``: the person's visits of this type at this provider in the period — a course (dialysis
+    # sessions, chemotherapy cycles, rehabilitation) recurs, and the bill-pattern models set it aside
+    course_n = pl.len().over("psn_id", "fixmedins_code", "med_type")
+    return v.with_columns(
+        (pl.col("kind") + ":" + pl.col("hosp_lv").str.head(1)).alias("peer"), course_n.alias("course_n")
+    )
 
 
 def line_frame(lines: pl.DataFrame) -> pl.DataFrame:
     """The fee lines the models read (visit_id, feedetl_sn, code, qty, price, amount) and ``drug``: whether the
     code is a drug.  The test runs on the distinct codes (a few thousand at most), not on every line."""
-    lx = lines.select("visit_id", "feedetl_sn", "code", "qty", "price", "amount")
+    days = (
+        pl.col("prd_days").cast(pl.Int64) if "prd_days" in lines.columns else pl.lit(None, pl.Int64)
+    ).alias("prd_days")
+    lx = lines.select("visit_id", "feedetl_sn", "code", "qty", "price", "amount", days)
     codes = lx.select(pl.col("code").unique())
     drugs = codes.filter(DRUG)["code"]
     return lx.with_columns(pl.col("code").is_in(drugs.implode()).alias("drug"))

@@ -13,7 +13,15 @@ def drug_lines(v: pl.DataFrame, lx: pl.DataFrame) -> pl.DataFrame:
     return (
         lx.lazy()
         .filter(pl.col("drug"))
-        .select("visit_id", "feedetl_sn", "code", "qty", "price", pl.col("amount").alias("line_amount"))
+        .select(
+            "visit_id",
+            "feedetl_sn",
+            "code",
+            "qty",
+            "price",
+            "prd_days",
+            pl.col("amount").alias("line_amount"),
+        )
         .join(
             v.lazy().select(
                 "visit_id",
@@ -103,18 +111,22 @@ def early_refills(dl: pl.DataFrame, p: Params) -> pl.DataFrame:
 def excess_quantity(dl: pl.DataFrame, p: Params) -> pl.DataFrame:
     """MX-PAT-005: a drug line with several times the usual quantity of that drug in that visit type for the
     same condition (principal diagnosis category): a long-term prescription for a chronic condition is not
-    compared with a few days' course for an acute one."""
+    compared with a few days' course for an acute one.  A line that states its days (2204 ``prd_days``) is
+    compared by its quantity a day: a 12-week prescription is not twelve times a one-week one."""
     cfg, peers = p["quantity"], p["peers"]
-    d = dl.filter(pl.col("med_type") != "21")
-    by = ["code", "med_type", "dx3"]
+    d = dl.filter(pl.col("med_type") != "21").with_columns(
+        pl.col("prd_days").is_not_null().alias("has_days"),
+        (pl.col("qty").cast(pl.Float64) / pl.col("prd_days").fill_null(1).clip(lower_bound=1)).alias("q_day"),
+    )
+    by = ["code", "med_type", "dx3", "has_days"]
     d = d.with_columns(pl.len().over(by).alias("cell_n")).filter(pl.col("cell_n") >= int(cfg["min_cell"]))
     d = d.with_columns(
-        robust_z(pl.col("qty").cast(pl.Float64).log(), float(peers["min_mad"]), by).alias("z"),
-        pl.col("qty").median().over(by).alias("qty_median"),
+        robust_z(pl.col("q_day").log(), float(peers["min_mad"]), by).alias("z"),
+        pl.col("q_day").median().over(by).alias("qty_median"),
     )
     hit = d.filter(
         (pl.col("z") >= float(cfg["line_z"]))
-        & (pl.col("qty") >= float(cfg["min_ratio"]) * pl.col("qty_median"))
+        & (pl.col("q_day") >= float(cfg["min_ratio"]) * pl.col("qty_median"))
     )
     hit = hit.with_columns(stake(pl.col("line_amount")).alias("amount_fen"))
     return flags(
@@ -124,24 +136,27 @@ def excess_quantity(dl: pl.DataFrame, p: Params) -> pl.DataFrame:
         pl.lit("药品 ")
         + pl.col("code")
         + " 数量为同类就诊（同病种）中位数的 "
-        + fmt(pl.col("qty") / pl.col("qty_median"), 1)
+        + fmt(pl.col("q_day") / pl.col("qty_median"), 1)
         + " 倍（z="
         + fmt(pl.col("z"))
         + "，疑似超量开药）",
         pl.lit("drug ")
         + pl.col("code")
         + " quantity is "
-        + fmt(pl.col("qty") / pl.col("qty_median"), 1)
+        + fmt(pl.col("q_day") / pl.col("qty_median"), 1)
         + "x the median for this drug, visit type and diagnosis (z="
         + fmt(pl.col("z"))
         + ", over-prescription pattern)",
         json_of(
-            features=pl.lit("log quantity vs same drug, visit type and diagnosis category"),
+            features=pl.lit(
+                "log quantity (a day, when the days are stated) vs same drug, visit type and diagnosis"
+            ),
             code=pl.col("code"),
             med_type=pl.col("med_type"),
             dx3=pl.col("dx3"),
             qty=pl.col("qty"),
             qty_median=pl.col("qty_median"),
+            prescribed_days=pl.col("prd_days"),
             z=pl.col("z"),
             cell_lines=pl.col("cell_n"),
         ),

@@ -300,7 +300,9 @@ def code_mix(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
     """MX-PEER-005: items a provider bills far more often than its peers (the 高套 / upcoding pattern)."""
     cfg = p["code_mix"]
     # shares are per visit type: a provider's inpatient / outpatient mix must not look like an item anomaly
-    hv = v.filter(~pl.col("kind").is_in(["P", "pharmacy"])).with_columns(
+    hv = v.filter(
+        ~pl.col("kind").is_in(["P", "pharmacy"]) & (pl.col("course_n") < int(cfg["course_min_visits"]))
+    ).with_columns(
         (pl.col("fixmedins_code") + "|" + pl.col("med_type")).alias("unit"),
         (pl.col("peer") + "|" + pl.col("med_type")).alias("peer"),
         (pl.col("kind") + "|" + pl.col("med_type")).alias("kind"),
@@ -382,7 +384,10 @@ def code_mix(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
 def bill_templates(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
     """MX-PEER-006: the same item set billed to many different patients at one provider, far more than at peers."""
     cfg = p["template"]
-    hv = v.filter(~pl.col("kind").is_in(["P", "pharmacy"]))
+    # a course repeats its bill: a person's recurring visits at the provider are set aside
+    hv = v.filter(
+        ~pl.col("kind").is_in(["P", "pharmacy"]) & (pl.col("course_n") < int(cfg["course_min_visits"]))
+    )
     # an order-free signature of the item set: sum of 40-bit code hashes (× 64 + item count); a collision
     # between two different item sets has probability about 2^-40 per pair.  The readable list is built
     # only for the flagged visits.

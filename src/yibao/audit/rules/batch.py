@@ -70,6 +70,26 @@ def line_doctor_of(lines: pl.DataFrame) -> pl.Expr:
     return src.cast(pl.String).alias("line_dr")
 
 
+def fee_date_of(lines: pl.DataFrame) -> pl.Expr:
+    """The service date of a fee line (2204 ``fee_ocur_time``: a date, or a date-time whose day is taken)
+    as ``fee_date`` (null when the lines do not carry it; the caller then takes the visit's first day)."""
+    if "fee_ocur_time" not in lines.columns:
+        return pl.lit(None, pl.Date).alias("fee_date")
+    dtype = lines.schema["fee_ocur_time"]
+    col = pl.col("fee_ocur_time")
+    if dtype == pl.String:
+        try:
+            lines.select(col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=True))
+        except pl.exceptions.InvalidOperationError:
+            raise AuditInputError(
+                "lines.fee_ocur_time", "费用发生时间格式错误 must be yyyy-MM-dd[ HH:mm:ss]"
+            ) from None
+        return col.str.slice(0, 10).str.to_date("%Y-%m-%d").alias("fee_date")
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return col.cast(pl.Date).alias("fee_date")
+    raise AuditInputError("lines.fee_ocur_time", f"must be a date, not {dtype}")
+
+
 def _json(**cols: pl.Expr) -> pl.Expr:
     return pl.struct([e.alias(k) for k, e in cols.items()]).struct.json_encode()
 
@@ -100,6 +120,9 @@ class _Ctx:
                 else pl.lit(None, pl.String)
             ).alias("discharge_status"),
             (pl.col("end_date") - pl.col("begin_date")).dt.total_days().clip(lower_bound=1).alias("days"),
+            (pl.col("procedures") if "procedures" in visits.columns else pl.lit(None, pl.String))
+            .cast(pl.String)
+            .alias("procedures"),
             (pl.col("bilg_dr_codg") if "bilg_dr_codg" in visits.columns else pl.lit(None))
             .cast(pl.String)
             .alias("bilg_dr_codg"),
@@ -117,9 +140,17 @@ class _Ctx:
             *cols,
             prd_days_of(lines),
             line_doctor_of(lines),
+            fee_date_of(lines),
             *(["positive"] if "positive" in lines.columns else []),
         ).with_columns(cid)
-        cols += ["prd_days", "line_dr", "cid"]
+        cols += ["prd_days", "line_dr", "fee_date", "cid"]
+        if lines["fee_date"].null_count():  # lines without a service date: the visit's first day
+            first = visits.select("visit_id", pl.col("begin_date").cast(pl.Date).alias("_b"))
+            lines = (
+                lines.join(first, on="visit_id", how="left")
+                .with_columns(pl.col("fee_date").fill_null(pl.col("_b")))
+                .drop("_b")
+            )
         self.has_positive = "positive" in lines.columns
         self.register = pl.DataFrame(schema={"psn_no": pl.String, "death_date": pl.Date})
         self.lines = lines.lazy().select(cols + (["positive"] if self.has_positive else []))
@@ -152,18 +183,20 @@ class _Ctx:
         )
         return self.lines.join(sums, on=["visit_id", "cid"])
 
-    def together(self, table: LF, a: str, b: str) -> LF:
-        """Lines of code ``table[b]`` (joined with the table row) in visits that also bill ``table[a]``."""
+    def together(self, table: LF, a: str, b: str, by_day: bool = False) -> LF:
+        """Lines of code ``table[b]`` (joined with the table row) in visits that also bill ``table[a]``
+        (``by_day``: on the same service day)."""
         universe = pl.concat(
             [table.select(pl.col(a).alias("code")), table.select(pl.col(b).alias("code"))]
         ).unique()
         u = (
             self.by_code(universe, how="semi")
-            .select("visit_id", "feedetl_sn", "code", "amount")
+            .select("visit_id", "feedetl_sn", "code", "amount", "fee_date")
             .filter(pl.col("visit_id").is_duplicated())
         )  # a pair needs two lines of the universe in one visit
-        present = u.select("visit_id", pl.col("code").alias(a)).unique()
-        return u.join(table, left_on="code", right_on=b).join(present, on=["visit_id", a], how="semi")
+        on = ["visit_id", a, "fee_date"] if by_day else ["visit_id", a]
+        present = u.select("visit_id", pl.col("code").alias(a), "fee_date").select(on).unique()
+        return u.join(table, left_on="code", right_on=b).join(present, on=on, how="semi")
 
     def lv(self, table: LF, right_on: str = "code") -> LF:
         """Lines whose code is in a knowledge table (joined with its row), with their visit's columns.
@@ -368,38 +401,91 @@ def _course_year(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     )
 
 
-def _duplicate_line(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
-    key = ["visit_id", "code", "qty", "price"]
-    # a cheap integer key first (code as its small id), then confirm on the few candidates: a collision
-    # can only add a candidate, never a flag
-    quick = (
-        pl.col("visit_id").hash(1) ^ pl.col("cid").hash(2) ^ pl.col("qty").hash(3) ^ pl.col("price").hash(4)
+def daily_max(k: Knowledge) -> pl.DataFrame:
+    """(code, _dmax): the most of an item billable a day — the frequency table's per-day limit, else the
+    item_pack table's largest daily dose."""
+    f = k.frequency.filter(pl.col("max_per_day_q").is_not_null()).select(
+        "code", pl.col("max_per_day_q").alias("_dmax")
     )
+    pk = k.item_pack.filter(pl.col("daily_max_q").is_not_null()).select(
+        "code", pl.col("daily_max_q").alias("_dmax")
+    )
+    return pl.concat([f, pk.join(f, on="code", how="anti")]).unique("code", keep="first")
+
+
+def _duplicate_line(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """The same code billed again on the same service day beyond its daily maximum (without a known daily
+    maximum: a line repeating an earlier line's quantity and price on the same day).  Per-day items billed
+    on one line a day over a stay are not duplicates: their days differ."""
+    day_key = ["visit_id", "cid", "fee_date"]
+    # a cheap integer key first, then confirm on the few candidates: a collision only adds a candidate
+    quick = pl.col("visit_id").hash(1) ^ pl.col("cid").hash(2) ^ pl.col("fee_date").hash(3)
     keys = c.lines.select(quick.alias("_k")).sort("_k")
     dup = keys.filter(pl.col("_k") == pl.col("_k").shift(1)).unique()
     cand = c.lines.with_columns(quick.alias("_k")).join(dup, on="_k", how="semi")
     x = (
-        cand.filter(pl.struct(key).is_duplicated())
-        .join(c.vcols, on="visit_id")
-        .with_columns(pl.col("feedetl_sn").min().over(key).alias("_first"))
-        .filter(pl.col("feedetl_sn") != pl.col("_first"))
+        cand.filter(pl.struct(day_key).is_duplicated())
+        .join(daily_max(k).lazy().join(c.codes, on="code").drop("code"), on="cid", how="left")
+        .sort("visit_id", "feedetl_sn")
+        .with_columns(
+            pl.col("feedetl_sn").min().over(day_key).alias("_day_first"),
+            pl.col("feedetl_sn").min().over([*day_key, "qty", "price"]).alias("_first"),
+            pl.col("qty").cum_sum().over(day_key).alias("_cum"),
+        )
+        .filter(
+            (pl.col("feedetl_sn") != pl.col("_day_first"))
+            & pl.when(pl.col("_dmax").is_not_null())
+            .then(pl.col("_cum") > pl.col("_dmax"))
+            .otherwise(pl.col("feedetl_sn") != pl.col("_first"))
+        )
+        .with_columns(
+            pl.coalesce(pl.when(pl.col("_dmax").is_null()).then("_first"), "_day_first").alias("_ref")
+        )
     )
     return c.line_flags(
         x,
-        pl.format("项目{}与第{}行数量、单价相同，重复收费", "code", "_first"),
-        pl.format("item {} repeats line {} (same quantity and price)", "code", "_first"),
+        pl.when(pl.col("_dmax").is_null())
+        .then(pl.format("项目{}与第{}行同日、数量、单价相同，重复收费", "code", "_ref"))
+        .otherwise(
+            pl.format(
+                "项目{}同日累计{}，超过每日最多{}，重复收费", "code", _q(pl.col("_cum")), _q(pl.col("_dmax"))
+            )
+        ),
+        pl.when(pl.col("_dmax").is_null())
+        .then(pl.format("item {} repeats line {} on the same day (same quantity and price)", "code", "_ref"))
+        .otherwise(
+            pl.format(
+                "item {} reaches {} on one day, above its daily maximum {}",
+                "code",
+                _q(pl.col("_cum")),
+                _q(pl.col("_dmax")),
+            )
+        ),
         _json(
-            code=pl.col("code"), first_line=pl.col("_first"), qty=_q(pl.col("qty")), price_fen=pl.col("price")
+            code=pl.col("code"),
+            first_line=pl.col("_ref"),
+            day=_s(pl.col("fee_date")),
+            qty=_q(pl.col("qty")),
+            day_total=_q(pl.col("_cum")),
+            daily_max=_q(pl.col("_dmax")),
+            price_fen=pl.col("price"),
         ),
     )
 
 
 def _duplicate_pair(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """Mutually exclusive items: a ``visit``-scope pair may not meet in one visit, a ``day``-scope pair
+    (grades that may change during a stay: bed, nursing) not on one service day."""
     pairs = k.duplicate_pairs.lazy()
-    x = (
-        c.together(pairs, "code_a", "code_b")
-        .group_by("visit_id", "feedetl_sn", "code", "amount")
-        .agg(pl.col("code_a").sort().str.join("|"))
+    x = pl.concat(
+        [
+            c.together(pairs.filter(pl.col("scope") == "visit"), "code_a", "code_b"),
+            c.together(pairs.filter(pl.col("scope") == "day"), "code_a", "code_b", by_day=True),
+        ],
+        how="diagonal_relaxed",
+    )
+    x = x.group_by("visit_id", "feedetl_sn", "code", "amount").agg(
+        pl.col("code_a").unique().sort().str.join("|")
     )
     return c.line_flags(
         x,
@@ -492,7 +578,35 @@ def long_term_pattern(k: Knowledge) -> str | None:
     return "^(" + "|".join(re.escape(p) for p in prefixes) + ")" if prefixes else None
 
 
+def pack_table(k: Knowledge) -> pl.DataFrame:
+    """(code, _daily, _pack, _item_days): per drug the largest daily units (item_pack, else supply), the
+    dispensing pack (0 when unknown) and the item's own days limit (days_limit; null when none)."""
+    pk = k.item_pack.select("code", pl.col("daily_max_q").alias("_d1"), pl.col("pack_units_q").alias("_pack"))
+    sp = k.supply.select("code", pl.col("max_units_per_day_q").alias("_d2"))
+    days = k.days_limit.select("code", pl.col("max_days").alias("_item_days")).unique("code", keep="first")
+    return (
+        pk.join(sp, on="code", how="full", coalesce=True)
+        .join(days, on="code", how="left")
+        .select(
+            "code",
+            pl.coalesce("_d1", "_d2").alias("_daily"),
+            pl.col("_pack").fill_null(0),
+            "_item_days",
+        )
+        .filter(pl.col("_daily").is_not_null())
+    )
+
+
+def registered_persons(c: _Ctx, k: Knowledge) -> LF:
+    """psn_id of the persons on the 门慢门特 register (registered_conditions)."""
+    reg = k.registered_conditions.lazy().select("psn_no").unique()
+    return c.persons.select("psn_id", "psn_no").join(reg, on="psn_no", how="semi").select("psn_id")
+
+
 def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """More days of a drug than one prescription may cover: the item's own days limit (days_limit), else the
+    visit type's; a person on the 门慢门特 register up to ``registered_days`` (长期处方); the quantity
+    passes within ``pack_tolerance`` whole packs above those days at the largest daily dose."""
     p = r.params
     assert isinstance(p, m.SupplyParams)
     days = pl.col("med_type").replace_strict(p.max_days, default=None, return_dtype=pl.Int64)
@@ -510,16 +624,24 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
             .str.contains(pattern)
         )
         days = pl.when(is_long & long_days.is_not_null()).then(long_days).otherwise(days)
-    least = min(p.max_days.values())
+    days = pl.coalesce("_item_days", days)
+    days = pl.when(pl.col("_reg")).then(pl.max_horizontal(days, pl.lit(p.registered_days))).otherwise(days)
+    t = pack_table(k)
+    item_least = t["_item_days"].min()
+    least = min([*p.max_days.values(), *([int(item_least)] if isinstance(item_least, int) else [])])
     supplied = c.visits.filter(pl.col("med_type").is_in(list(p.max_days))).select("visit_id")
-    # a line over the limit by quantity (the visit's units of the drug), or by the days it is written for
-    keep = (pl.col("_tot") > pl.col("max_units_per_day_q") * least) | (pl.col("_written") > least)
+    tol = pl.col("_pack") * p.pack_tolerance
+    # a cheap pre-filter on the visit's units of the drug or the days a line is written for
+    keep = (pl.col("_tot") > pl.col("_daily") * least + tol) | (pl.col("_written") > least)
+    reg = registered_persons(c, k).with_columns(pl.lit(True).alias("_reg"))
     x = (
-        c.code_totals(k.supply.lazy(), keep, supplied)
-        .join(c.vcols.select("visit_id", "med_type"), on="visit_id")
+        c.code_totals(t.lazy(), keep, supplied)
+        .join(c.vcols.select("visit_id", "med_type", "psn_id"), on="visit_id")
+        .join(reg, on="psn_id", how="left")
+        .with_columns(pl.col("_reg").fill_null(False))
         .join(c.dx, on="visit_id", how="left")
         .with_columns(days.alias("_days"))
-        .with_columns((pl.col("max_units_per_day_q") * pl.col("_days")).alias("_lim"))
+        .with_columns((pl.col("_daily") * pl.col("_days") + tol).alias("_lim"))
         .filter((pl.col("_tot") > pl.col("_lim")) | (pl.col("prd_days") > pl.col("_days")))
     )
     by_qty = pl.col("_tot") > pl.col("_lim")
@@ -527,7 +649,7 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         pl.when(by_qty)
         .then(
             pl.format(
-                "药品{}超量开药：{}天限{}单位，本次{}单位",
+                "药品{}超量开药：{}天（含整包装余量）限{}单位，本次{}单位",
                 "code",
                 "_days",
                 _q(pl.col("_lim")),
@@ -540,7 +662,7 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         pl.when(by_qty)
         .then(
             pl.format(
-                "drug {} over-supplied: {} days allow {} units, this visit has {}",
+                "drug {} over-supplied: {} days (with a whole-pack allowance) allow {} units, this visit has {}",
                 "code",
                 "_days",
                 _q(pl.col("_lim")),
@@ -562,42 +684,47 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
             max_days=pl.col("_days"),
             limit_units=_q(pl.col("_lim")),
             units=_q(pl.col("_tot")),
+            pack_units=_q(pl.col("_pack")),
+            registered=pl.col("_reg"),
             prescribed_days=pl.col("prd_days"),
         ),
     )
 
 
 def _dose_days(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
-    """A drug line with more units than its stated days allow even at the largest daily dose (开药量与用药
-    天数不符): the quantity cannot be taken in the days the prescription is written for."""
-    x = c.by_code(k.supply.lazy().select("code", "max_units_per_day_q")).filter(
-        pl.col("prd_days").is_not_null()
-        & (pl.col("qty") > pl.col("max_units_per_day_q") * pl.col("prd_days"))
+    """A drug line with more units than its stated days allow even at the largest daily dose, beyond
+    ``pack_tolerance`` whole packs (开药量与用药天数不符): dispensing whole packs is not over-supply."""
+    p = r.params
+    assert isinstance(p, m.DoseParams)
+    lim_e = pl.col("_daily") * pl.col("prd_days") + pl.col("_pack") * p.pack_tolerance
+    x = c.by_code(pack_table(k).lazy().select("code", "_daily", "_pack")).filter(
+        pl.col("prd_days").is_not_null() & (pl.col("qty") > lim_e)
     )
-    lim = _q(pl.col("max_units_per_day_q") * pl.col("prd_days"))
+    lim = _q(lim_e)
     return c.line_flags(
         x,
         pl.format(
-            "药品{}开药{}单位，处方{}天按每日最大{}单位最多{}单位",
+            "药品{}开药{}单位，处方{}天按每日最大{}单位加整包装余量最多{}单位",
             "code",
             _q(pl.col("qty")),
             "prd_days",
-            _q(pl.col("max_units_per_day_q")),
+            _q(pl.col("_daily")),
             lim,
         ),
         pl.format(
-            "drug {}: {} units prescribed for {} days; at most {} a day that is {}",
+            "drug {}: {} units prescribed for {} days; at most {} a day plus a whole-pack allowance is {}",
             "code",
             _q(pl.col("qty")),
             "prd_days",
-            _q(pl.col("max_units_per_day_q")),
+            _q(pl.col("_daily")),
             lim,
         ),
         _json(
             code=pl.col("code"),
             units=_q(pl.col("qty")),
             prescribed_days=pl.col("prd_days"),
-            max_units_per_day=_q(pl.col("max_units_per_day_q")),
+            max_units_per_day=_q(pl.col("_daily")),
+            pack_units=_q(pl.col("_pack")),
             limit_units=lim,
         ),
     )
@@ -727,37 +854,22 @@ def _starts_any(prefixes: tuple[str, ...]) -> pl.Expr:
 
 
 def _bed_hanging(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """Bed days without care (挂床): bed days minus the days care shows (:func:`care_days`); at stake the
+    per-day items (bed, nursing) of the empty days."""
     p = r.params
     assert isinstance(p, m.BedParams)
-    wanted = c.codes.filter(
-        _starts_any(p.per_day_prefixes + p.bed_prefixes) | pl.col("code").is_in(list(p.care_codes))
-    )
-    ip = c.by_code(wanted.select("code"), how="semi").join(
-        c.visits.filter(pl.col("med_type").is_in(list(p.inpatient_types))).select("visit_id"),
-        on="visit_id",
-        how="semi",
-    )
-    per_day = _starts_any(p.per_day_prefixes)
-    agg = (
-        ip.group_by("visit_id")
-        .agg(
-            pl.col("qty").filter(_starts_any(p.bed_prefixes)).sum().alias("_bed"),
-            pl.col("qty").filter(pl.col("code").is_in(list(p.care_codes))).sum().alias("_care"),
-            pl.struct("price", "qty").filter(per_day).alias("_pd"),
-        )
-        .with_columns((pl.col("_bed") - pl.col("_care")).alias("_empty"))
-        .filter(pl.col("_empty") >= p.min_empty_days * QTY_ONE)
+    empty = care_days(c, k, p).filter(pl.col("_empty") >= p.min_empty_days * QTY_ONE)
+    per_day = c.by_code(c.codes.filter(_starts_any(p.per_day_prefixes)).select("code"), how="semi").join(
+        empty, on="visit_id", how="inner"
     )
     stake = (
-        agg.explode("_pd")
-        .unnest("_pd")
-        .with_columns(
+        per_day.with_columns(
             price_times_qty(pl.col("price"), pl.min_horizontal("qty", "_empty")).fill_null(0).alias("_s")
         )
         .group_by("visit_id")
-        .agg(pl.col("_s").sum())
+        .agg(pl.col("_s").sum(), pl.col("qty").filter(_starts_any(p.bed_prefixes)).sum().alias("_bed"))
     )
-    x = agg.join(stake, on="visit_id").with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"))
+    x = empty.join(stake, on="visit_id").with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"))
     return c.line_flags(
         x,
         pl.format(
@@ -774,6 +886,43 @@ def _bed_hanging(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         ),
         _json(bed_days=_q(pl.col("_bed")), care_days=_q(pl.col("_care")), empty_days=_q(pl.col("_empty"))),
         pl.col("_s"),
+    )
+
+
+def care_days(c: _Ctx, k: Knowledge, p: m.BedParams) -> LF:
+    """Per stay with bed days: ``_bed``, ``_care`` — the days care shows, the larger of the per-day care
+    items' quantity (``care_codes``: the daily consultation) and the service days that carry an item of the
+    care-marker table (medication, tests, treatments) — and ``_empty``, the bed days without care."""
+    inpatient = c.visits.filter(pl.col("med_type").is_in(list(p.inpatient_types))).select("visit_id")
+    bed = (
+        c.by_code(c.codes.filter(_starts_any(p.bed_prefixes)).select("code"), how="semi")
+        .join(inpatient, on="visit_id", how="semi")
+        .group_by("visit_id")
+        .agg(pl.col("qty").sum().alias("_bed"))
+    )
+    coded = (
+        c.by_code(c.codes.filter(pl.col("code").is_in(list(p.care_codes))).select("code"), how="semi")
+        .group_by("visit_id")
+        .agg(pl.col("qty").sum().alias("_coded"))
+    )
+    prefixes = tuple(k.care_markers.get_column("code_prefix").to_list())
+    if prefixes:
+        marked = (
+            c.by_code(c.codes.filter(_starts_any(prefixes)).select("code"), how="semi")
+            .join(bed.select("visit_id"), on="visit_id", how="semi")
+            .group_by("visit_id")
+            .agg((pl.col("fee_date").n_unique().cast(pl.Int64) * QTY_ONE).alias("_marked"))
+        )
+    else:
+        marked = bed.select("visit_id", pl.lit(0, pl.Int64).alias("_marked"))
+    return (
+        bed.join(coded, on="visit_id", how="left")
+        .join(marked, on="visit_id", how="left")
+        .with_columns(
+            pl.max_horizontal(pl.col("_coded").fill_null(0), pl.col("_marked").fill_null(0)).alias("_care")
+        )
+        .with_columns((pl.col("_bed") - pl.col("_care")).alias("_empty"))
+        .select("visit_id", "_care", "_empty")
     )
 
 
@@ -846,6 +995,19 @@ def _split_admission(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         )
         .with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"))
     )
+    if p.course_exempt and k.course_markers.height:
+        courses = course_stays(c, k, p.inpatient_types)
+        x = (
+            x.join(courses, on="visit_id", how="left")
+            .join(courses.rename({"visit_id": "_prev_visit", "_cgap": "_pgap"}), on="_prev_visit", how="left")
+            .filter(
+                ~(
+                    (pl.col("_cgap").is_not_null() & (pl.col("_gap") >= pl.col("_cgap")))
+                    | (pl.col("_pgap").is_not_null() & (pl.col("_gap") >= pl.col("_pgap")))
+                )
+            )
+            .drop("_cgap", "_pgap")
+        )
     x = x.join(c.visit_amounts(x), on="visit_id")
     # the violation is the pair: the readmission carries the amount at stake (its settlement is what the
     # split added), the index admission is flagged as its other half with nothing at stake of its own, so
@@ -896,6 +1058,46 @@ def _split_admission(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         pl.lit(0, pl.Int64),
     )
     return pl.concat([readmission, index])  # a stay that is both keeps its readmission flag (first wins)
+
+
+def course_stays(c: _Ctx, k: Knowledge, types: tuple[str, ...]) -> LF:
+    """(visit_id, _cgap): stays of a planned course (chemotherapy cycle, radiotherapy, dialysis,
+    rehabilitation — the course_markers table, by diagnosis, procedure or item) and the least gap in days
+    after which a readmission is the course's next session (the largest min_gap_days of its markers)."""
+    km = k.course_markers
+    stays = c.visits.filter(pl.col("med_type").is_in(list(types)))
+    parts: list[LF] = []
+    for match, col in (("diagnosis", "diagnoses"), ("procedure", "procedures")):
+        rows = km.filter(pl.col("match") == match)
+        if rows.height == 0:
+            continue
+        pat = "(^|\\|)(" + "|".join(re.escape(x.replace(".", "")) for x in rows["prefix"].to_list()) + ")"
+        gaps = rows.select(pl.col("prefix").str.replace_all(".", "", literal=True), "min_gap_days")
+        parts.append(
+            stays.select(
+                "visit_id", pl.col(col).fill_null("").str.replace_all(".", "", literal=True).alias("_c")
+            )
+            .filter(pl.col("_c").str.contains(pat))
+            .with_columns(pl.col("_c").str.split("|"))
+            .explode("_c")
+            .join(gaps.lazy(), how="cross")
+            .filter(pl.col("_c").str.starts_with(pl.col("prefix")))
+            .select("visit_id", pl.col("min_gap_days").alias("_cgap"))
+        )
+    items = km.filter(pl.col("match") == "item")
+    if items.height:
+        codes = c.codes.join(items.lazy().select("prefix", "min_gap_days"), how="cross").filter(
+            pl.col("code").str.starts_with(pl.col("prefix"))
+        )
+        parts.append(
+            c.lines.select("visit_id", "cid")
+            .join(codes.select("cid", pl.col("min_gap_days").alias("_cgap")), on="cid")
+            .join(stays.select("visit_id"), on="visit_id", how="semi")
+            .select("visit_id", "_cgap")
+        )
+    if not parts:
+        return pl.LazyFrame(schema={"visit_id": pl.Int64, "_cgap": pl.Int64})
+    return pl.concat(parts).group_by("visit_id").agg(pl.col("_cgap").max())
 
 
 def _imaging(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:

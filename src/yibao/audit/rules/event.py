@@ -9,7 +9,7 @@ as the vectorised :mod:`yibao.audit.rules.batch` (a property test holds the two 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Any
@@ -18,6 +18,7 @@ import polars as pl
 
 from yibao.audit.knowledge import Knowledge
 from yibao.audit.rules import model as m
+from yibao.audit.rules.batch import daily_max, pack_table
 from yibao.money import QTY_ONE
 from yibao.settlement.model import AuditFinding, Line, Person, Visit
 
@@ -27,7 +28,6 @@ def _q(v: int) -> str:
 
 
 _CODE = attrgetter("code")
-_DUP_KEY = attrgetter("code", "qty", "price")  # lines repeating all three are duplicate charges
 _NO_LIMIT = 1 << 62  # no price standard: no price is over it
 _CACHE_MAX = 200_000  # findings kept for reuse (they are immutable); the cache is cleared when full
 
@@ -55,7 +55,10 @@ class _Item:
     per_day_q: int | None = None
     supply_q: int | None = None
     dose_q: int | None = None  # units a day at most, against the line's stated days (dose_days)
+    pack_q: int = 0  # one dispensing pack (item_pack): the whole-pack allowance
+    item_days: int | None = None  # the item's own days limit (days_limit)
     excluded_by: tuple[str, ...] = ()
+    excluded_by_day: tuple[str, ...] = ()  # exclusive only on the same service day
     packages: tuple[str, ...] = ()
     titles: tuple[str, ...] | None = None  # physician titles that may bill the item (title_grade)
     bed: bool = False  # a bed-fee item (bed-hanging)
@@ -78,13 +81,16 @@ class EventChecker:
     ) -> None:
         self.rules = {r.kind: r for r in library.active(moment) if r.kind in m.SINGLE_VISIT}
         items: dict[str, _Item] = {}
+        self._index_restrictions(knowledge, items)
+        self._index_quantities(knowledge, items)
+        self._index_pairs_and_titles(knowledge, items)
+        self._index_bed_days(knowledge, items)
+        self._index_finish(knowledge, items)
+        self._index_deaths(knowledge, deaths)
 
-        def it(code: str) -> _Item:
-            x = items.get(code)
-            if x is None:
-                x = items[code] = _Item()
-            return x
-
+    def _index_restrictions(self, knowledge: Knowledge, items: dict[str, _Item]) -> None:
+        """Price standards and the patient / level / indication restrictions of each item."""
+        it = _getter(items)
         r = self.rules.get("over_price")
         if r is not None:
             assert isinstance(r.params, m.PriceParams)
@@ -112,6 +118,10 @@ class EventChecker:
                 x = it(code)
                 x.indications = tuple(p for p in pre.replace(".", "").split("|") if p)
                 x.restricted = True
+
+    def _index_quantities(self, knowledge: Knowledge, items: dict[str, _Item]) -> None:
+        """Payment courses, daily frequencies, supply limits and the stated-days dose of each item."""
+        it = _getter(items)
         if "course_admission" in self.rules:
             for code, days, upd in (
                 knowledge.payment_course.filter(pl.col("basis") == "admission")
@@ -127,6 +137,9 @@ class EventChecker:
                 x = it(code)
                 x.per_day_q, x.sums, x.restricted = q, True, True
         r = self.rules.get("over_supply")
+        self.registered: frozenset[str] = frozenset()
+        self.registered_days = 0
+        self.supply_tol = 0
         self.supply_days: dict[str, int] = {}
         self.supply_days_long: dict[str, int] = {}
         self.long_term: tuple[str, ...] = ()
@@ -144,19 +157,38 @@ class EventChecker:
                         }
                     )
                 )
-            for code, q in k_rows(knowledge.supply, "code", "max_units_per_day_q"):
+            self.registered_days = r.params.registered_days
+            self.supply_tol = r.params.pack_tolerance
+            self.registered = frozenset(knowledge.registered_conditions.get_column("psn_no").to_list())
+            for code, q, pack, days in pack_table(knowledge).iter_rows():
                 x = it(code)
                 x.supply_q, x.sums, x.restricted = q, True, True
-        if "dose_days" in self.rules:
-            for code, q in k_rows(knowledge.supply, "code", "max_units_per_day_q"):
+                x.pack_q, x.item_days = pack, days
+        r = self.rules.get("dose_days")
+        self.dose_tol = 0
+        if r is not None:
+            assert isinstance(r.params, m.DoseParams)
+            self.dose_tol = r.params.pack_tolerance
+            for code, q, pack, _ in pack_table(knowledge).iter_rows():
                 x = it(code)
                 x.dose_q = q  # not `restricted`: only a line that states its days needs the slow path
+                x.pack_q = pack
+
+    def _index_pairs_and_titles(self, knowledge: Knowledge, items: dict[str, _Item]) -> None:
+        """Exclusive pairs (by scope), bundles, the inpatient types of the frequency rule and the physician
+        titles that may bill each graded item."""
+        it = _getter(items)
         if "duplicate_pair" in self.rules:
-            by_b: dict[str, list[str]] = {}
-            for a, b in k_rows(knowledge.duplicate_pairs, "code_a", "code_b"):
-                by_b.setdefault(b, []).append(a)
-            for b, a_list in by_b.items():
-                it(b).excluded_by, it(b).restricted = tuple(sorted(set(a_list))), True
+            by_b: dict[tuple[str, str], list[str]] = {}
+            for a, b, scope in k_rows(knowledge.duplicate_pairs, "code_a", "code_b", "scope"):
+                by_b.setdefault((b, scope), []).append(a)
+            for (b, scope), a_list in by_b.items():
+                x = it(b)
+                if scope == "day":
+                    x.excluded_by_day = tuple(sorted(set(a_list)))
+                else:
+                    x.excluded_by = tuple(sorted(set(a_list)))
+                x.restricted = True
         if "split_item" in self.rules:
             by_c: dict[str, list[str]] = {}
             for pk, comp in k_rows(knowledge.split_items, "package_code", "component_code"):
@@ -178,6 +210,10 @@ class EventChecker:
             for code, titles in k_rows(knowledge.title_grade, "code", "titles"):
                 x = it(code)
                 x.titles, x.restricted = tuple(t for t in titles.split("|") if t), True
+
+    def _index_bed_days(self, knowledge: Knowledge, items: dict[str, _Item]) -> None:
+        """Bed and care items of the bed-hanging rule."""
+        it = _getter(items)
         self.bed = self.rules.get("bed_hanging")
         self.bed_prefixes: tuple[str, ...] = ()
         self.care_codes: frozenset[str] = frozenset()
@@ -200,8 +236,13 @@ class EventChecker:
                         code in self.care_codes,
                         True,
                     )
+
+    def _index_finish(self, knowledge: Knowledge, items: dict[str, _Item]) -> None:
+        """Care markers, duplicate limits, the finding cache and the two per-visit-type item maps."""
+        self.marker_prefixes = tuple(knowledge.care_markers.get_column("code_prefix").to_list())
         self._cs = {kind: (r.code, r.severity) for kind, r in self.rules.items()}
         self._dup = "duplicate_line" in self.rules
+        self.dmax: dict[str, int] = dict(daily_max(knowledge).iter_rows()) if self._dup else {}
         # findings are immutable: one object per (check, code, line number, what the reason depends on) is
         # built once and reused (a frozen dataclass costs about a microsecond to build)
         self._found: dict[tuple[object, ...], AuditFinding] = {}
@@ -212,6 +253,9 @@ class EventChecker:
         self.items = {
             code: _finish(x if x.supply_q is None else replace(x, supply_q=None)) for code, x in items.items()
         }
+
+    def _index_deaths(self, knowledge: Knowledge, deaths: pl.DataFrame | None) -> None:
+        """The death register of the after-death rule."""
         self.deaths: dict[str, dt.date] = {}
         self.death_grace = dt.timedelta(0)
         r = self.rules.get("after_death")
@@ -274,12 +318,8 @@ class EventChecker:
         if slow:
             self._restricted(person, visit, slow, out)
         # a repeated line needs a repeated code: the cheap set first
-        if (
-            self._dup
-            and len(set(map(_CODE, lines))) < len(lines)
-            and len(set(map(_DUP_KEY, lines))) < len(lines)
-        ):
-            self._duplicates(lines, out)
+        if self._dup and len(set(map(_CODE, lines))) < len(lines):
+            self._duplicates(visit, out)
         if self.deaths:
             died = self.deaths.get(person.psn_no)
             if died is not None and visit.begin_date > died + self.death_grace:
@@ -316,15 +356,21 @@ class EventChecker:
             if x.checks:
                 todo.append((ln, x))
         if bed and bed - care >= self.bed_empty_min and visit.med_type in self.bed_types:
+            if self.marker_prefixes:  # service days that carry medication, tests or treatment
+                first = visit.begin_date
+                pre = self.marker_prefixes
+                marked = len({ln.fee_ocur_time or first for ln in visit.lines if ln.code.startswith(pre)})
+                care = max(care, marked * QTY_ONE)
             self._bed(bed, care, out)
         days = 0  # computed on first use
-        supply_days = self.supply_days.get(visit.med_type)
+        visit_days = self.supply_days.get(visit.med_type)
         if (
             self.long_term
             and visit.diagnoses
             and visit.diagnoses[0].replace(".", "").startswith(self.long_term)
         ):
-            supply_days = self.supply_days_long.get(visit.med_type, supply_days)
+            visit_days = self.supply_days_long.get(visit.med_type, visit_days)
+        registered = person.psn_no in self.registered
         gender, lv, dx = person.gender, visit.hosp_lv, visit.diagnoses
         rank = self.rank.get(lv)
         for ln, x in todo:
@@ -422,15 +468,19 @@ class EventChecker:
                                 f"item {code} is limited to {_q(x.per_day_q)} a day; {days} day(s) carry {_q(tot)}",
                             )
                         )
+                supply_days = x.item_days if x.item_days is not None else visit_days
+                if registered and supply_days is not None:
+                    supply_days = max(supply_days, self.registered_days)
                 if x.supply_q is not None and supply_days is not None:
-                    if tot > x.supply_q * supply_days:
-                        lim = x.supply_q * supply_days
+                    lim = x.supply_q * supply_days + x.pack_q * self.supply_tol
+                    if tot > lim:
                         out.append(
                             self._f(
                                 "over_supply",
                                 sn,
-                                f"药品{code}超量开药：{supply_days}天限{_q(lim)}单位，本次{_q(tot)}单位",
-                                f"drug {code} over-supplied: {supply_days} days allow {_q(lim)} units, this visit has {_q(tot)}",
+                                f"药品{code}超量开药：{supply_days}天（含整包装余量）限{_q(lim)}单位，本次{_q(tot)}单位",
+                                f"drug {code} over-supplied: {supply_days} days (with a whole-pack allowance) allow "
+                                f"{_q(lim)} units, this visit has {_q(tot)}",
                             )
                         )
                     elif ln.prd_days and ln.prd_days > supply_days:
@@ -442,15 +492,18 @@ class EventChecker:
                                 f"drug {code} over-supplied: prescribed for {ln.prd_days} days, {supply_days} allowed",
                             )
                         )
-            if x.dose_q is not None and ln.prd_days and ln.qty > x.dose_q * ln.prd_days:
-                lim = x.dose_q * ln.prd_days
+            if (
+                x.dose_q is not None
+                and ln.prd_days
+                and ln.qty > (lim := x.dose_q * ln.prd_days + x.pack_q * self.dose_tol)
+            ):
                 out.append(
                     self._f(
                         "dose_days",
                         sn,
-                        f"药品{code}开药{_q(ln.qty)}单位，处方{ln.prd_days}天按每日最大{_q(x.dose_q)}单位最多{_q(lim)}单位",
+                        f"药品{code}开药{_q(ln.qty)}单位，处方{ln.prd_days}天按每日最大{_q(x.dose_q)}单位加整包装余量最多{_q(lim)}单位",
                         f"drug {code}: {_q(ln.qty)} units prescribed for {ln.prd_days} days; at most "
-                        f"{_q(x.dose_q)} a day that is {_q(lim)}",
+                        f"{_q(x.dose_q)} a day plus a whole-pack allowance is {_q(lim)}",
                     )
                 )
             if (
@@ -468,11 +521,15 @@ class EventChecker:
                             f"{title or 'no registry entry'}",
                         )
                     )
-            if x.excluded_by:
+            if x.excluded_by or x.excluded_by_day:
                 if codes is None:
                     codes = set(map(_CODE, visit.lines))
-                if not codes.isdisjoint(x.excluded_by):
-                    hit = [a for a in x.excluded_by if a in codes]
+                hit = [a for a in x.excluded_by if a in codes]
+                if x.excluded_by_day and not codes.isdisjoint(x.excluded_by_day):
+                    day = ln.fee_ocur_time or visit.begin_date
+                    same_day = {o.code for o in visit.lines if (o.fee_ocur_time or visit.begin_date) == day}
+                    hit = sorted({*hit, *(a for a in x.excluded_by_day if a in same_day)})
+                if hit:
                     out.append(
                         self._f(
                             "duplicate_pair",
@@ -507,22 +564,41 @@ class EventChecker:
             self._ind_ok[key] = ok
         return ok
 
-    def _duplicates(self, lines: Iterable[Line], out: list[AuditFinding]) -> None:
-        first: dict[tuple[str, int, int], Line] = {}
-        for ln in sorted(lines, key=lambda ln: _sn_key(ln.feedetl_sn)):
-            key = (ln.code, ln.qty, ln.price)
-            f = first.get(key)
-            if f is None:
-                first[key] = ln
-            else:
-                out.append(
-                    self._f(
-                        "duplicate_line",
-                        ln.feedetl_sn,
-                        f"项目{ln.code}与第{f.feedetl_sn}行数量、单价相同，重复收费",
-                        f"item {ln.code} repeats line {f.feedetl_sn} (same quantity and price)",
+    def _duplicates(self, visit: Visit, out: list[AuditFinding]) -> None:
+        """The same code again on the same service day beyond its daily maximum (no known maximum: a line
+        repeating an earlier line's quantity and price that day) — as the batch rule."""
+        groups: dict[tuple[str, dt.date], list[Line]] = {}
+        first_day = visit.begin_date
+        for ln in sorted(visit.lines, key=lambda ln: _sn_key(ln.feedetl_sn)):
+            groups.setdefault((ln.code, ln.fee_ocur_time or first_day), []).append(ln)
+        for (code, _), group in groups.items():
+            if len(group) < 2:
+                continue
+            dmax = self.dmax.get(code)
+            cum = group[0].qty
+            seen = {(group[0].qty, group[0].price): group[0]}
+            for ln in group[1:]:
+                cum += ln.qty
+                same = seen.setdefault((ln.qty, ln.price), ln)
+                if dmax is not None:
+                    if cum > dmax:
+                        out.append(
+                            self._f(
+                                "duplicate_line",
+                                ln.feedetl_sn,
+                                f"项目{code}同日累计{_q(cum)}，超过每日最多{_q(dmax)}，重复收费",
+                                f"item {code} reaches {_q(cum)} on one day, above its daily maximum {_q(dmax)}",
+                            )
+                        )
+                elif same is not ln:
+                    out.append(
+                        self._f(
+                            "duplicate_line",
+                            ln.feedetl_sn,
+                            f"项目{code}与第{same.feedetl_sn}行同日、数量、单价相同，重复收费",
+                            f"item {code} repeats line {same.feedetl_sn} on the same day (same quantity and price)",
+                        )
                     )
-                )
 
     def _bed(self, bed: int, care: int, out: list[AuditFinding]) -> None:
         assert self.bed is not None
@@ -542,6 +618,18 @@ class EventChecker:
     __call__ = check
 
 
+def _getter(items: dict[str, _Item]) -> Callable[[str], _Item]:
+    """``it(code)``: the item's entry, created empty on first use."""
+
+    def it(code: str) -> _Item:
+        x = items.get(code)
+        if x is None:
+            x = items[code] = _Item()
+        return x
+
+    return it
+
+
 def _finish(x: _Item) -> _Item:
     """``x`` with its derived flags set from its restrictions (a fresh copy: the two visit-type maps share
     nothing)."""
@@ -552,6 +640,7 @@ def _finish(x: _Item) -> _Item:
     line_checks = (
         y.sums
         or bool(y.excluded_by)
+        or bool(y.excluded_by_day)
         or bool(y.packages)
         or y.sex is not None
         or y.aged

@@ -49,6 +49,10 @@ class SupplyParams(_P):
     # med_type -> days allowed when the principal diagnosis is a long-term condition of the knowledge table
     # ``long_term_dx`` (长期处方: chronic and elderly conditions may be prescribed for longer)
     long_term_days: dict[str, int] = {}
+    # days a person on the 门慢门特 register (knowledge table registered_conditions) may be supplied at once
+    registered_days: int = Field(default=84, ge=1)
+    # whole packs: a quantity within this many packs (knowledge table item_pack) above the days' need passes
+    pack_tolerance: int = Field(default=1, ge=0)
 
     @field_validator("max_days", "long_term_days")
     @classmethod
@@ -66,6 +70,13 @@ class SplitAdmissionParams(_P):
     window_days: int = Field(ge=0)
     dx_chars: int = Field(ge=1, le=7)
     inpatient_types: tuple[str, ...] = ("21",)
+    # a readmission after a course stay (knowledge table course_markers) at least the course's
+    # min_gap_days later is the next cycle, not a split
+    course_exempt: bool = True
+
+
+class DoseParams(_P):
+    pack_tolerance: int = Field(default=1, ge=0)  # packs above the stated days' need that still pass
 
 
 class BedParams(_P):
@@ -105,7 +116,7 @@ PARAMS: dict[str, type[_P]] = {
     "after_death": DeathParams,
     "imaging_positive_rate": ImagingParams,
     "title_grade": NoParams,
-    "dose_days": NoParams,
+    "dose_days": DoseParams,
 }
 SINGLE_VISIT = frozenset(
     {

@@ -89,6 +89,7 @@ def year_bounds(v: pl.DataFrame) -> tuple[dt.date, dt.date]:
 def finish(v: pl.DataFrame, ln: pl.DataFrame, first_id: int) -> tuple[pa.Table, pa.Table]:
     """Renumber visits and lines and rebuild the derived columns (see the module docstring)."""
     v = v.sort("begin_date", "visit_id")
+    ln = service_dates(v, ln)
     new_id = pl.int_range(0, pl.len(), dtype=pl.Int64) + first_id
     remap = v.select(pl.col("visit_id").alias("old"), new_id.alias("new"))
     prefix = v["mdtrt_id"].str.head(-12)
@@ -114,6 +115,24 @@ def finish(v: pl.DataFrame, ln: pl.DataFrame, first_id: int) -> tuple[pa.Table, 
         .with_columns(pl.col("n_lines").fill_null(0))
     )
     return _arrow(v, VISITS_SCHEMA), _arrow(ln, LINES_SCHEMA)
+
+
+def service_dates(v: pl.DataFrame, ln: pl.DataFrame) -> pl.DataFrame:
+    """``ln`` with every ``fee_ocur_time`` inside its visit's dates: a line an injector added (null) is
+    dated on the visit's first day, a line of a visit whose dates moved is kept within them."""
+    if "fee_ocur_time" not in ln.columns:
+        ln = ln.with_columns(pl.lit(None, pl.Date).alias("fee_ocur_time"))
+    span = v.select("visit_id", pl.col("begin_date").alias("_b"), pl.col("end_date").alias("_e"))
+    return (
+        ln.join(span, on="visit_id", how="left")
+        .with_columns(
+            pl.col("fee_ocur_time")
+            .fill_null(pl.col("_b"))
+            .clip(pl.col("_b"), pl.col("_e"))
+            .alias("fee_ocur_time")
+        )
+        .drop("_b", "_e")
+    )
 
 
 def _arrow(df: pl.DataFrame, schema: pa.Schema) -> pa.Table:

@@ -74,6 +74,8 @@ def _append_lines(ln: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
     )
     if "prd_days" not in new.columns:  # an added item states no prescription days
         new = new.with_columns(pl.lit(None, pl.Int16).alias("prd_days"))
+    if "fee_ocur_time" not in new.columns:  # dated on its visit's first day by finish()
+        new = new.with_columns(pl.lit(None, pl.Date).alias("fee_ocur_time"))
     return pl.concat([ln, new.select(ln.columns).cast(ln.schema)])
 
 
@@ -310,20 +312,27 @@ class BedHanging(_Configured):
             )
             .drop("d")
         )
-        ln = (
-            ln.join(plan, on="visit_id", how="left")
-            .with_columns(
-                pl.when(pl.col("d").is_not_null() & per_day)
-                .then(pl.col("qty") + pl.col("d") * QTY_ONE)
-                .otherwise(pl.col("qty"))
-                .alias("qty"),
-                pl.when(pl.col("d").is_not_null() & per_day)
-                .then(pl.lit(self.name))
-                .otherwise(pl.col("scenario"))
-                .alias("scenario"),
-            )
-            .drop("d")
+        # the empty days bill what the stay bills every day: one line a day of each bed and nursing item
+        # (the item's last line of the stay, repeated on each added day after the old discharge day)
+        ends = pick.select("visit_id", pl.col("end_date").alias("_end")).join(plan, on="visit_id")
+        last = (
+            ln.join(ends, on="visit_id")
+            .filter(per_day)
+            .sort("visit_id", "code", "fee_ocur_time", "feedetl_sn")
+            .group_by("visit_id", "code", maintain_order=True)
+            .last()
         )
+        added = (
+            last.with_columns(pl.int_ranges(1, pl.col("d") + 1).alias("_k"))
+            .explode("_k")
+            .with_columns(
+                (pl.col("_end") + pl.duration(days=pl.col("_k"))).alias("fee_ocur_time"),
+                pl.lit(QTY_ONE, pl.Int64).alias("qty"),
+                pl.lit(self.name).alias("scenario"),
+            )
+            .drop("_end", "d", "_k", "feedetl_sn", "amount")
+        )
+        ln = _append_lines(ln, added)
         v = label_visits(v, plan["visit_id"], self.name)
         return finish(v, ln, _first_id(v))
 

@@ -82,4 +82,6 @@ def employer(request: Request, p: Staff, emp_no: str) -> Response:
         view = uc.employer_view(p, frames, store, emp_no, on)
     except FieldError as exc:
         raise HTTPException(404, exc.reason) from None
-    return render(request, "enrol_employer.html", {"v": view, "on": on})
+    region = request.app.state.book.loaded.region
+    type_names = {t.code: (t.name, t.name_en or t.name) for t in region.person_types}
+    return render(request, "enrol_employer.html", {"v": view, "on": on, "type_names": type_names})

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -323,14 +324,22 @@ def payment(request: Request, p: Staff) -> Response:
 
 @router.get("/audit")
 def audit(request: Request, p: Staff) -> Response:
+    tables = data.capability_tables(_engine(request), ("audit_",))
+    # the review queue of the latest `yibao audit run --top` (its .queue.parquet), when the deployment names it
+    queue_file = os.environ.get("YIBAO_AUDIT_QUEUE")
+    if queue_file and Path(queue_file).is_file():
+        from yibao.audit.queue import read_queue
+
+        n, cols, rows = read_queue(queue_file)
+        tables.insert(0, data.TableView("审核队列 review queue", n, cols, rows, []))
     return render(
         request,
         "capability.html",
         {
-            "title": ("稽核案件", "Audit cases"),
+            "title": ("稽核案件与审核队列", "Audit cases and review queue"),
             "reports": None,
-            "tables": data.capability_tables(_engine(request), ("audit_",)),
-            "how": "yibao audit …",
+            "tables": tables,
+            "how": "yibao audit run DATA --top 1% (YIBAO_AUDIT_QUEUE=…queue.parquet) / yibao audit cases …",
             "installed": _importable("yibao.audit.cases"),
         },
     )

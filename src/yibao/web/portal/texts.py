@@ -83,6 +83,8 @@ _READS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         (r"^voucher issued$", "生成医保电子凭证", "issued the electronic insurance voucher"),
         (r"^case (\S+)$", "查看办理事项（{0}）", "viewed a case ({0})"),
         (r"^1101\b", "医疗机构查询参保信息", "an institution looked up the insurance details"),
+        (r"^2001\b", "医疗机构进行待遇享受检查", "an institution checked whether benefits may be used"),
+        (r"^insurance record$", "查看参保信息与缴费记录", "viewed the insurance status and payments"),
         (r"^person record$", "查看参保信息", "viewed the insurance details"),
         (r"^accumulators (\d{4})$", "查看{0}年度累计", "viewed the {0} year-to-date totals"),
     )
