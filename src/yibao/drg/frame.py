@@ -145,25 +145,13 @@ def _group_range(cs: Compiled, c: Columns, lo: int, hi: int) -> tuple[list[str],
         c["los_days"],
     )
     prog = cs.program
-    if prog is not None:  # formula schemes: straight to the program (no per-row Case / Grouping objects)
-        pg = prog.group
-        for i in range(lo, hi):
-            pd = pdx[i]
-            if not pd:
-                g = group_case(cs, Case(ids[i], ages[i], sexes[i], st[i], pd))
-                mdc.append(g.mdc)
-                adrg.append(g.adrg)
-                drg.append(g.drg)
-                sev.append(g.severity)
-                trace.append(g.trace)
-                continue
-            r = pg(pd, _split(sdx[i]), _split(poa[i]), _split(procs[i]), sexes[i], st[i])
-            mdc.append(r.mdc)
-            adrg.append(r.family)
-            drg.append(r.drg)
-            sev.append(r.severity)
-            trace.append(r.trace)
-        return mdc, adrg, drg, sev, trace
+    if prog is not None:  # formula schemes: the program's batch loop (no per-row Case / Grouping objects)
+
+        def no_pdx(i: int) -> tuple[str, str, str, str, str]:
+            g = group_case(cs, Case(ids[i], ages[i], sexes[i], st[i], pdx[i]))
+            return g.mdc, g.adrg, g.drg, g.severity, g.trace
+
+        return prog.group_many(pdx, sdx, poa, procs, sexes, st, lo, hi, no_pdx)
     for i in range(lo, hi):
         g = group_case(
             cs,
