@@ -207,6 +207,18 @@ class _Fast(NamedTuple):
     only: tuple[str, ...]  # the pdx's "only" marks (every secondary diagnosis must have them too)
 
 
+class _Pick(NamedTuple):
+    """A memoised rule choice: the rule (None: no rule holds), its suppress slot, and when the rule gives
+    a DRG itself, its result at each level NONE / CC / MCC without a trace."""
+
+    rule: _Rule | None
+    slot: int
+    outs: tuple[Result, ...]
+
+
+_NO_RULE = _Pick(None, 0, ())
+
+
 class _LeanList(NamedTuple):
     """A rule list for the lean path: marks as the bits of an int, and a memo of the rule chosen."""
 
@@ -219,7 +231,8 @@ class _LeanList(NamedTuple):
     by_bit: dict[int, tuple[int, ...]]  # trigger mark bit → rule positions
     always: tuple[int, ...]  # rules without a trigger mark
     shift: int  # bits the severity signature takes in a memo key
-    memo: dict[int, tuple[_Rule | None, int]]  # key → (the first rule that holds or None, its suppress slot)
+    memo: dict[int, _Pick]  # key → the first rule that holds (or none), its suppress slot, its results
+    mdc: str
 
 
 class _LeanEntry(NamedTuple):
@@ -235,7 +248,6 @@ class _LeanEntry(NamedTuple):
 
 
 _UNSET: object = object()
-_NO_RULE: tuple[None, int] = (None, 0)
 _new = tuple.__new__  # builds a Result without the NamedTuple constructor's Python-level call
 
 
@@ -458,6 +470,7 @@ class Program:
                 rl.always,
                 2 * (1 + len(supps)),
                 {},
+                name,
             )
         self.lean_pre = self.lean_lists[self.pre]
         self.lean_pre_keys = self._mask(self.lists[self.pre].keys)
@@ -477,6 +490,11 @@ class Program:
             if ctr.distinct is None:
                 terms.append(ctr)
         self.lean_terms = tuple(terms)
+        self.lean_term_rel = self._mask(frozenset(k for c in terms for k in c.relevant))
+        # a counter's own mark that a procedure counter reads: the procedures always key the memo
+        self.lean_term_chain = bool(self.lean_term_rel & self._mask(frozenset(c.mark for c in self.counters)))
+        self.count_memo: dict[object, int] = {}
+        self.poa_all: dict[str, bool] = {}  # unsplit POA list → every entry present on admission
         self.lean_count_rel = self._mask(self.counter_marks)
         self.pr_terms: dict[str, tuple[int, ...]] = {}  # procedure → its weight in every term counter
         self.lean_hac = {k: compile_mask_formula(v, self._bit) for k, v in f.hac.items()}
@@ -514,7 +532,7 @@ class Program:
             tuple(self.lean_only[m] for m in d.only),
         )
 
-    def _lean_choose(self, lst: _LeanList, m: int, sig: int) -> tuple[_Rule | None, int]:
+    def _lean_choose(self, lst: _LeanList, m: int, sig: int) -> _Pick:
         """The first rule of the list that holds for marks ``m`` at the levels of ``sig`` (memo miss)."""
         cand: set[int] = set(lst.always)
         x = m & lst.keys
@@ -525,7 +543,12 @@ class Program:
         for j in sorted(cand):
             si = lst.rule_si[j]
             if lst.tests[j](m, (sig >> (2 * si)) & 3):
-                return lst.rules[j], si
+                r = lst.rules[j]
+                if not r.final:
+                    return _Pick(r, si, ())
+                drg = r.drg or ""
+                names = LEVEL_NAME if r.split else ("ALL",) * 3
+                return _Pick(r, si, tuple(Result(lst.mdc, r.fam_code, drg, n, "", False) for n in names))
         return _NO_RULE
 
     @staticmethod
@@ -542,7 +565,7 @@ class Program:
             k += 2
         return sig
 
-    def _lean_pick(self, lst: _LeanList, m: int, sig: int) -> tuple[_Rule | None, int]:
+    def _lean_pick(self, lst: _LeanList, m: int, sig: int) -> _Pick:
         key = ((m & lst.ref) << lst.shift) | sig
         memo = lst.memo
         hit = memo.get(key)
@@ -553,7 +576,18 @@ class Program:
         return hit
 
     def _lean_count(self, m: int, procs: Sequence[str]) -> int:
-        """Counter marks over bits (as :meth:`_count`)."""
+        """Counter marks over bits (as :meth:`_count`), remembered by the counted marks (and the
+        procedures, when a counter over procedures can run)."""
+        k = m & self.lean_count_rel
+        key: object = (k, *procs) if k & self.lean_term_rel or self.lean_term_chain else k
+        add = self.count_memo.get(key)
+        if add is None:
+            add = self._lean_count_bits(k, procs) & ~k
+            if len(self.count_memo) < MEMO_MAX:
+                self.count_memo[key] = add
+        return m | add
+
+    def _lean_count_bits(self, m: int, procs: Sequence[str]) -> int:
         tot: list[int] | None = None
         for b, mn, dmask, ti, rel in self.lean_counters:
             if not m & rel:
@@ -610,18 +644,24 @@ class Program:
         return skip
 
     def _lean(
-        self, e: _LeanEntry, sdx: Sequence[str], poa: Sequence[str] | str, procs: Sequence[str]
+        self,
+        e: _LeanEntry,
+        sdx: Sequence[str],
+        poa: Sequence[str] | str,
+        procs: Sequence[str],
+        trace: bool = True,
     ) -> Result | None:
         """A case with its marks as the bits of one int and the rule choice memoised per rule list (by the
-        marks its rules read and the severity levels). ``poa`` may be the unsplit ``|`` list (it is read
-        only for diagnoses on a HAC list). None hands the case to the fast / general path, which give
-        the same result: procedure clusters, a code listed twice that is on a HAC list."""
+        marks its rules read and the severity levels). ``poa`` may be the unsplit ``|`` list. Without
+        ``trace`` the result is a shared tuple with an empty trace. None hands the case to the fast /
+        general path, which give the same result (procedure clusters, a HAC-listed code listed twice)."""
         m0, lst, excl, dead, head, mdc, only = e
         info = self.lean_sdx
         adds = 0
         lvl, why = NONE, ""
         sev: list[tuple[int, str, int]] = []
         hac: list[int] | None = None
+        allp: bool | None = None
         for s in sdx:
             t = info.get(s)
             if t is None:
@@ -630,13 +670,16 @@ class Program:
             adds |= ms
             if fl:
                 if fl & 1:
-                    if sdx.count(s) > 1:
-                        return None  # the general path tells the positions apart
-                    i = sdx.index(s)
-                    if isinstance(poa, str):
-                        poa = split_codes(poa)
-                    if (poa[i] if i < len(poa) else "Y") not in self.poa_present:
-                        hac = [i] if hac is None else [*hac, i]
+                    if allp is None:
+                        allp = self._poa_all(poa)
+                    if not allp:  # some diagnosis not present on admission: find the positions
+                        if sdx.count(s) > 1:
+                            return None  # the general path tells the positions apart
+                        i = sdx.index(s)
+                        if isinstance(poa, str):
+                            poa = split_codes(poa)
+                        if (poa[i] if i < len(poa) else "Y") not in self.poa_present:
+                            hac = [i] if hac is None else [*hac, i]
                 if fl & 2 and dead:
                     continue
             if lv and (excl is None or s not in excl):
@@ -675,8 +718,8 @@ class Program:
             pl = self.lean_pre
             psig = self._signature(pl, lvl, sev) if pl.supps else lvl
             ph = self._lean_pick(pl, m, psig)
-            if ph[0] is not None:  # a pre-MDC rule holds
-                return self._lean_finish(ph[0], ph[1], pl, psig, m, sev, lvl, why, e, True)
+            if ph.rule is not None:  # a pre-MDC rule holds
+                return self._lean_finish(ph.rule, ph.slot, pl, psig, m, sev, lvl, why, e, True)
         supps = lst.supps
         sig = lvl
         if supps:
@@ -691,21 +734,36 @@ class Program:
         hit = lst.memo.get(((m & lst.ref) << lst.shift) | sig)
         if hit is None:
             hit = self._lean_pick(lst, m, sig)
-        r, si = hit
-        if r is None or not r.final:
+        r, si, outs = hit
+        if not outs:
             return self._lean_finish(r, si, lst, sig, m, sev, lvl, why, e, False)
-        if not r.split:
-            return _new(Result, (mdc, r.fam_code, r.drg, "ALL", f"{head}{r.text}>DRG={r.drg}", False))
         if si:
             lvl = (sig >> (2 * si)) & 3
-            sm = supps[si - 1]
-            why = next((s for x, s, sb in sev if x == lvl and not sb & sm), "")
+            if trace:
+                sm = supps[si - 1]
+                why = next((s for x, s, sb in sev if x == lvl and not sb & sm), "")
+        if not trace:
+            return outs[lvl]
+        assert r is not None
+        if not r.split:
+            return _new(Result, (mdc, r.fam_code, r.drg, "ALL", f"{head}{r.text}>DRG={r.drg}", False))
         name = LEVEL_NAME[lvl]
         if why:
             return _new(
                 Result, (mdc, r.fam_code, r.drg, name, f"{head}{r.text}>CC:{name}({why})>DRG={r.drg}", False)
             )
         return _new(Result, (mdc, r.fam_code, r.drg, name, f"{head}{r.text}>CC:NONE>DRG={r.drg}", False))
+
+    def _poa_all(self, poa: Sequence[str] | str) -> bool:
+        """Every POA entry present on admission (remembered per unsplit list: few distinct ones)."""
+        if not isinstance(poa, str):
+            return all(x in self.poa_present for x in poa)
+        got = self.poa_all.get(poa)
+        if got is None:
+            got = all(x in self.poa_present for x in split_codes(poa))
+            if len(self.poa_all) < MEMO_MAX:
+                self.poa_all[poa] = got
+        return got
 
     def _lean_level(
         self, lst: _LeanList, si: int, sig: int, sev: list[tuple[int, str, int]], lvl: int, why: str
@@ -742,20 +800,20 @@ class Program:
                 break
             target = got[0].reroute
             tl = self.lean_lists.get(target)
-            nxt: tuple[_Rule | None, int] = _NO_RULE
+            nxt = _NO_RULE
             tsig = lvl
             if tl is not None:
                 tsig = self._signature(tl, lvl, sev) if tl.supps else lvl
                 nxt = self._lean_pick(tl, m, tsig)
-            if tl is None or nxt[0] is None:
+            if tl is None or nxt.rule is None:
                 trace.append(f"REROUTE {target}: no rule holds")
                 got = None
                 break
             lst, sig = tl, tsig
             if where == "PRE":
                 where = target
-            trace.append(f"REROUTE {target}:{nxt[0].text}")
-            got = (nxt[0], nxt[1])
+            trace.append(f"REROUTE {target}:{nxt.rule.text}")
+            got = (nxt.rule, nxt.slot)
         if got is None or got[0].ungroupable or got[0].drg is None:
             trace.append(f"UNGROUPABLE({got[0].formula if got is not None else 'no rule holds'})")
             trace.append(f"DRG={self.ungroupable_drg}")
@@ -879,10 +937,13 @@ class Program:
         lo: int,
         hi: int,
         no_pdx: Callable[[int], tuple[str, str, str, str, str]],
-    ) -> tuple[list[str], list[str], list[str], list[str], list[str]]:
+        trace: bool = True,
+    ) -> tuple[list[str], ...]:
         """Group rows ``lo:hi`` of columns in the CLI input contract (code lists unsplit, ``|``-separated)
-        → MDC, family, DRG, severity and trace lists; the same results as :meth:`group` row by row.
-        ``no_pdx(i)`` gives the row of a case without a principal diagnosis."""
+        → MDC, family, DRG, severity and (with ``trace``) trace lists; the same results as :meth:`group`
+        row by row. ``no_pdx(i)`` gives the row of a case without a principal diagnosis. Without the
+        trace nothing is built per case for the common path (results are shared tuples); the trace of
+        any case is :meth:`group` again (pure, so the same grouping)."""
         o_mdc: list[str] = []
         o_fam: list[str] = []
         o_drg: list[str] = []
@@ -914,7 +975,7 @@ class Program:
                     if len(by) < MEMO_MAX:
                         by[pd] = e
                 if e is not None:
-                    r = lean(e, sd, poa[i], pr)  # type: ignore[arg-type]
+                    r = lean(e, sd, poa[i], pr, trace)  # type: ignore[arg-type]
             if r is None:
                 r = self.group(pd, sd, split_codes(poa[i]), pr, sex[i], st)
             o_mdc.append(r[0])
@@ -922,6 +983,8 @@ class Program:
             o_drg.append(r[2])
             o_sev.append(r[3])
             o_trace.append(r[4])
+        if not trace:
+            return o_mdc, o_fam, o_drg, o_sev
         return o_mdc, o_fam, o_drg, o_sev, o_trace
 
     def _status(self, status: str) -> str:
