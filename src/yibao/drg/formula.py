@@ -236,12 +236,11 @@ class _LeanList(NamedTuple):
 
 
 class _LeanEntry(NamedTuple):
-    """What the lean path needs for one principal diagnosis and discharge status."""
+    """What the lean path needs for one principal diagnosis."""
 
-    m0: int  # the pdx's and the status's marks
+    m0: int  # the pdx's marks
     lst: _LeanList
     excl: frozenset[str] | None
-    dead: bool
     head: str  # the trace's first step, ``MDC=05(pdx I214)>``
     mdc: str
     only: tuple[tuple[frozenset[str], int], ...]  # per 'only' mark of the pdx: (codes that have it, ONLY bit)
@@ -502,7 +501,10 @@ class Program:
             m: frozenset(c for c, e in self.dx.items() if m in e.raw) for m in f.only_marks
         }
         self.lean_only = {m: (only_has[m], self._bit("ONLY:" + m)) for m in f.only_marks}
-        self.lean_by_status: dict[str, dict[str, _LeanEntry | None]] = {}
+        self.lean_pdx: dict[str, _LeanEntry | None] = {}
+        self.lean_status: dict[str, tuple[int, bool]] = {}  # status as given → (its marks, died)
+        for code in self.dx:  # every principal diagnosis's entry, once (a few tenths of a second)
+            self._lean_entry(code)
 
     @staticmethod
     def _atoms(n: _Node, out: set[str]) -> None:
@@ -512,25 +514,32 @@ class Program:
         for k in n.kids:
             Program._atoms(k, out)
 
-    def _lean_entry(self, pdx: str, status: str) -> _LeanEntry | None:
-        """The lean path's entry for a pdx and (normalised) status; None: the case takes the other paths
-        (an unknown pdx, one without an MDC or whose MDC depends on the sex)."""
+    def _lean_entry(self, pdx: str) -> _LeanEntry | None:
+        """The lean path's entry for a pdx (remembered); None: the case takes the other paths (an unknown
+        pdx, one without an MDC or whose MDC depends on the sex)."""
         d = self.dx.get(pdx)
-        if d is None or not d.mdc or pdx in self.sex_mdc or self.lists[self.pre].always:
-            return None
-        lst = self.lean_lists.get(d.mdc)
-        if lst is None:
-            return None
-        m0 = self._fmask(self.pdx_base[pdx]) | self._fmask(self.status_marks.get(status, self.status_other))
-        return _LeanEntry(
-            m0,
-            lst,
-            self.pdx_excl.get(pdx),
-            status in self.death,
-            f"MDC={d.mdc}(pdx {pdx})>",
-            d.mdc,
-            tuple(self.lean_only[m] for m in d.only),
-        )
+        e = None
+        lst = self.lean_lists.get(d.mdc) if d is not None else None
+        if d is not None and lst is not None and pdx not in self.sex_mdc and not self.lists[self.pre].always:
+            e = _LeanEntry(
+                self._fmask(self.pdx_base[pdx]),
+                lst,
+                self.pdx_excl.get(pdx),
+                f"MDC={d.mdc}(pdx {pdx})>",
+                d.mdc,
+                tuple(self.lean_only[m] for m in d.only),
+            )
+        if len(self.lean_pdx) < MEMO_MAX:
+            self.lean_pdx[pdx] = e
+        return e
+
+    def _lean_status_of(self, status: str) -> tuple[int, bool]:
+        """A discharge status's marks and whether the patient died (remembered per status as given)."""
+        st = self._status(status)
+        got = (self._fmask(self.status_marks.get(st, self.status_other)), st in self.death)
+        if len(self.lean_status) < 1_000:  # bounded: a stream of junk statuses cannot grow it
+            self.lean_status[status] = got
+        return got
 
     def _lean_choose(self, lst: _LeanList, m: int, sig: int) -> _Pick:
         """The first rule of the list that holds for marks ``m`` at the levels of ``sig`` (memo miss)."""
@@ -646,6 +655,7 @@ class Program:
     def _lean(
         self,
         e: _LeanEntry,
+        sm: tuple[int, bool],
         sdx: Sequence[str],
         poa: Sequence[str] | str,
         procs: Sequence[str],
@@ -655,7 +665,9 @@ class Program:
         marks its rules read and the severity levels). ``poa`` may be the unsplit ``|`` list. Without
         ``trace`` the result is a shared tuple with an empty trace. None hands the case to the fast /
         general path, which give the same result (procedure clusters, a HAC-listed code listed twice)."""
-        m0, lst, excl, dead, head, mdc, only = e
+        m0, lst, excl, head, mdc, only = e
+        m0 |= sm[0]
+        dead = sm[1]
         info = self.lean_sdx
         adds = 0
         lvl, why = NONE, ""
@@ -724,10 +736,10 @@ class Program:
         sig = lvl
         if supps:
             k = 2
-            for sm in supps:
+            for smask in supps:
                 top = NONE
                 for x, _, sb in sev:
-                    if x > top and not sb & sm:
+                    if x > top and not sb & smask:
                         top = x
                 sig |= top << k
                 k += 2
@@ -740,8 +752,8 @@ class Program:
         if si:
             lvl = (sig >> (2 * si)) & 3
             if trace:
-                sm = supps[si - 1]
-                why = next((s for x, s, sb in sev if x == lvl and not sb & sm), "")
+                smask = supps[si - 1]
+                why = next((s for x, s, sb in sev if x == lvl and not sb & smask), "")
         if not trace:
             return outs[lvl]
         assert r is not None
@@ -897,20 +909,14 @@ class Program:
     ) -> Result:
         """Group one case (pure). Most cases take the lean path, then the one-pass fast path; the rest
         the general path (each gives the same result as the general path alone)."""
-        lean = self.lean_by_status.get(status)
-        if lean is not None:
-            e = lean.get(pdx, _UNSET)
-            if e is _UNSET:
-                e = self._lean_entry(pdx, self._status(status))
-                if len(lean) < MEMO_MAX:
-                    lean[pdx] = e
-            if e is not None:
-                got = self._lean(e, sdx, poa, procs)  # type: ignore[arg-type]
-                if got is not None:
-                    return got
-        elif len(self.lean_by_status) < 1_000:  # bounded: a stream of junk statuses cannot grow it
-            self.lean_by_status[status] = {}
-            return self.group(pdx, sdx, poa, procs, sex, status)
+        e = self.lean_pdx.get(pdx, _UNSET)
+        if e is _UNSET:
+            e = self._lean_entry(pdx)
+        if e is not None:
+            sm = self.lean_status.get(status) or self._lean_status_of(status)
+            got = self._lean(e, sm, sdx, poa, procs)  # type: ignore[arg-type]
+            if got is not None:
+                return got
         status = self._status(status)
         by_pdx = self.fast_by_status.get(status)
         if by_pdx is None:
@@ -944,22 +950,14 @@ class Program:
         row by row. ``no_pdx(i)`` gives the row of a case without a principal diagnosis. Without the
         trace nothing is built per case for the common path (results are shared tuples); the trace of
         any case is :meth:`group` again (pure, so the same grouping)."""
-        o_mdc: list[str] = []
-        o_fam: list[str] = []
-        o_drg: list[str] = []
-        o_sev: list[str] = []
-        o_trace: list[str] = []
-        lean_by = self.lean_by_status
+        res: list[tuple[str, str, str, str, str] | Result] = []
+        lean_pdx = self.lean_pdx
+        lean_st = self.lean_status
         lean = self._lean
         for i in range(lo, hi):
             pd = pdx[i]
             if not pd:
-                a, b, c, d, t = no_pdx(i)
-                o_mdc.append(a)
-                o_fam.append(b)
-                o_drg.append(c)
-                o_sev.append(d)
-                o_trace.append(t)
+                res.append(no_pdx(i))
                 continue
             st = status[i]
             s = sdx[i]
@@ -967,25 +965,15 @@ class Program:
             s = procs[i]
             pr = (s.split("|") if " " not in s else [x.strip() for x in s.split("|")]) if s else ()
             r: Result | None = None
-            by = lean_by.get(st)
-            if by is not None:
-                e = by.get(pd, _UNSET)
-                if e is _UNSET:
-                    e = self._lean_entry(pd, self._status(st))
-                    if len(by) < MEMO_MAX:
-                        by[pd] = e
-                if e is not None:
-                    r = lean(e, sd, poa[i], pr, trace)  # type: ignore[arg-type]
-            if r is None:
-                r = self.group(pd, sd, split_codes(poa[i]), pr, sex[i], st)
-            o_mdc.append(r[0])
-            o_fam.append(r[1])
-            o_drg.append(r[2])
-            o_sev.append(r[3])
-            o_trace.append(r[4])
-        if not trace:
-            return o_mdc, o_fam, o_drg, o_sev
-        return o_mdc, o_fam, o_drg, o_sev, o_trace
+            e = lean_pdx.get(pd, _UNSET)
+            if e is _UNSET:
+                e = self._lean_entry(pd)
+            if e is not None:
+                sm = lean_st.get(st) or self._lean_status_of(st)
+                r = lean(e, sm, sd, poa[i], pr, trace)  # type: ignore[arg-type]
+            res.append(r or self.group(pd, sd, split_codes(poa[i]), pr, sex[i], st))
+        cols: list[list[str]] = [list(c) for c in zip(*res, strict=False)] if res else [[] for _ in range(5)]
+        return tuple(cols[:5] if trace else cols[:4])
 
     def _status(self, status: str) -> str:
         if status not in self.status_marks and status.isdigit() and len(status) < 2:
