@@ -21,8 +21,11 @@ Code = Annotated[
 ]
 
 PersonGroup = Literal["in_service", "retired", "resident"]
-Locality = Literal["local", "remote_filed", "remote_unfiled"]
-LOCALITIES: tuple[Locality, ...] = ("local", "remote_filed", "remote_unfiled")
+# local; remote_longterm: filed as a long-term resident elsewhere (异地长期居住/安置退休/常驻异地工作);
+# remote_filed: a temporary visitor filed (转诊, 其他临时外出) or an emergency; remote_unfiled: not filed.
+Locality = Literal["local", "remote_longterm", "remote_filed", "remote_unfiled"]
+RemoteLocality = Literal["remote_longterm", "remote_filed", "remote_unfiled"]
+LOCALITIES: tuple[Locality, ...] = ("local", "remote_longterm", "remote_filed", "remote_unfiled")
 WILDCARD = "*"
 
 
@@ -107,7 +110,7 @@ class Deductible(Strict):
 class RatioRow(Strict):
     level: Code = WILDCARD
     person_type: Code = WILDCARD
-    locality: Literal["*", "local", "remote_filed", "remote_unfiled"] = "*"
+    locality: Literal["*", "local", "remote_longterm", "remote_filed", "remote_unfiled"] = "*"
     ratio: Ratio
     source: str | None = None
 
@@ -136,9 +139,7 @@ class Benefit(Strict):
     fund_pay_type: Code = Field(pattern=r"^\d{6}$")
     deductible: Deductible
     ratios: list[RatioRow] = Field(min_length=1)
-    locality_adjustment: dict[Literal["remote_filed", "remote_unfiled"], SignedRatio] = Field(
-        default_factory=dict
-    )
+    locality_adjustment: dict[RemoteLocality, SignedRatio] = Field(default_factory=dict)
     cap: Cap
     source: str | None = None
 

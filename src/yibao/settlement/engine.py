@@ -23,7 +23,7 @@ from yibao.settlement.model import AuditHook, FundDetail, Person, Settlement, Se
 from yibao.settlement.trace import Account, AuditFindingStep, AuditSummary, BasicFund, Layer, NoBenefit
 
 _NOTHING_BLOCKED: frozenset[str] = frozenset()
-LOCALITIES = ("local", "remote_filed", "remote_unfiled")
+LOCALITIES = ("local", "remote_longterm", "remote_filed", "remote_unfiled")
 
 
 def deductible_due(
