@@ -176,7 +176,7 @@ def settle(
     except PolicyError as exc:
         _fail({"infcode": -1, "field": "region", "err_msg": str(exc)})
     s = out.settlement
-    policy = book.for_date(visit.begin_date)
+    policy = book.for_date(book.settlement_day(visit.begin_date, visit.end_date))
     payload: dict[str, Any] = {
         "infcode": 0,
         "infno": "2206" if pre else "2207",

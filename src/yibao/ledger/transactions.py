@@ -77,8 +77,9 @@ def settle(
     written, not even the msgid).  A msgid seen before returns the stored first result with
     ``replayed=True`` (``read`` fetches it).  Engine errors propagate unchanged, nothing written.
     ``audit``: the in-event audit hook (事中审核) passed to the engine."""
-    policy = book.for_date(visit.begin_date)
-    year = visit.begin_date.year
+    day = book.settlement_day(visit.begin_date, visit.end_date)
+    policy = book.for_date(day, "visit.end_date" if book.by_discharge else "visit.begin_date")
+    year = day.year
     patient = visit.psn_no
     payer = visit.account_psn_no if visit.account_psn_no not in (None, patient) else None
     keys = sorted((patient, payer)) if payer else [patient]
