@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     rule library's single-visit rules inside 2206/2207 and ``yibao settle``.
     ``audit_library`` / ``audit_knowledge``: the bureau's rule library file and knowledge-table directory
     (default: the shipped EXAMPLE ones).  A ``physicians.csv`` in the knowledge directory is the 医保医师库
-    the title rule checks against."""
+    the title rule checks against.
+    ``hub_url`` / ``hub_key`` / ``hub_timeout``: the cross-region clearing hub this region routes visitors'
+    settlements through, the key shared with it, and how long to wait for the insured region's answer
+    (default: the cross-region parameters' figure)."""
 
     model_config = SettingsConfigDict(env_prefix="YIBAO_", frozen=True, extra="forbid")
 
@@ -42,6 +45,9 @@ class Settings(BaseSettings):
     audit_in_event: bool = True
     audit_library: str | None = None
     audit_knowledge: str | None = None
+    hub_url: str | None = None
+    hub_key: str = ""
+    hub_timeout: float | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, String, Table, Text
 
 from yibao.db import metadata
 
@@ -28,3 +28,63 @@ xr_filing = Table(
     Column("closed_on", String(10)),
 )
 Index("ix_xr_filing_psn", xr_filing.c.psn_no)
+
+# ---------------------------------------------------------------- migration 1302
+# * ``xr_outbound`` — the care region's record of each visitor's settlement sent to an insured region, and
+#   whether it stands (settled), is being undone (reversing) or was undone (reversed / refused).
+# * ``xr_inbound`` — the insured region's record of each visit settled for a care region (settling →
+#   settled / reversed); a reversal that arrives first leaves a tombstone so a late settle is refused.
+# * ``xr_route`` — the hub's log of every routed settlement and its outcome (the clearing's source).
+xr_outbound = Table(
+    "xr_outbound",
+    metadata,
+    Column("msgid", String(64), primary_key=True),
+    Column("insu_admdvs", String(6), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("psn_no", String(40), nullable=False),
+    Column("mdtrt_id", String(40), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("setl_id", String(40), nullable=False, server_default=""),
+    Column("medfee_sumamt", BigInteger, nullable=False, server_default="0"),
+    Column("fund_pay_sumamt", BigInteger, nullable=False, server_default="0"),
+    Column("acct_pay", BigInteger, nullable=False, server_default="0"),
+    Column("psn_cash_pay", BigInteger, nullable=False, server_default="0"),
+    Column("output", Text, nullable=False, server_default=""),
+    Column("setl_date", String(10), nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("updated", String(40), nullable=False),
+)
+Index("ix_xr_outbound_status", xr_outbound.c.status)
+
+xr_inbound = Table(
+    "xr_inbound",
+    metadata,
+    Column("msgid", String(64), primary_key=True),
+    Column("care_admdvs", String(6), nullable=False),
+    Column("psn_no", String(40), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("setl_id", String(40), nullable=False, server_default=""),
+    Column("medfee_sumamt", BigInteger, nullable=False, server_default="0"),
+    Column("fund_pay_sumamt", BigInteger, nullable=False, server_default="0"),
+    Column("acct_pay", BigInteger, nullable=False, server_default="0"),
+    Column("setl_date", String(10), nullable=False, server_default=""),
+    Column("created", String(40), nullable=False),
+    Column("updated", String(40), nullable=False),
+)
+
+xr_route = Table(
+    "xr_route",
+    metadata,
+    Column("msgid", String(64), primary_key=True),
+    Column("care_admdvs", String(6), nullable=False),
+    Column("insu_admdvs", String(6), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("setl_id", String(40), nullable=False, server_default=""),
+    Column("medfee_sumamt", BigInteger, nullable=False, server_default="0"),
+    Column("fund_pay_sumamt", BigInteger, nullable=False, server_default="0"),
+    Column("acct_pay", BigInteger, nullable=False, server_default="0"),
+    Column("setl_date", String(10), nullable=False, server_default=""),
+    Column("created", String(40), nullable=False),
+    Column("updated", String(40), nullable=False),
+)
+Index("ix_xr_route_pair", xr_route.c.care_admdvs, xr_route.c.insu_admdvs, xr_route.c.setl_date)

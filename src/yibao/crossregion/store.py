@@ -99,3 +99,67 @@ class FilingStore:
                 .limit(limit)
             ).fetchall()
         return [_filing(r) for r in rows]
+
+
+# ---------------------------------------------------------------- routing records
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+MONEY = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
+
+
+class RouteTable:
+    """One of the three routing tables (``xr_outbound`` / ``xr_inbound`` / ``xr_route``), keyed by msgid,
+    whose status only moves by conditional updates (``UPDATE … WHERE status = expected``), so two
+    racing actors on one msgid (a late settle and its reversal) cannot both win."""
+
+    def __init__(self, engine: sa.Engine, table: sa.Table) -> None:
+        self.engine = engine
+        self.t = table
+
+    def insert(self, msgid: str, status: str, **values: Any) -> bool:
+        """Insert a new record; False when the msgid is already there."""
+        now = _now()
+        try:
+            with self.engine.begin() as c:
+                c.execute(
+                    self.t.insert().values(msgid=msgid, status=status, created=now, updated=now, **values)
+                )
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def get(self, msgid: str) -> dict[str, Any] | None:
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(self.t).where(self.t.c.msgid == msgid)).first()
+        return dict(r._mapping) if r is not None else None
+
+    def move(self, msgid: str, expected: tuple[str, ...], status: str, **values: Any) -> bool:
+        """Move ``msgid`` from one of ``expected`` to ``status``; False when it was not in one of them."""
+        with self.engine.begin() as c:
+            n = c.execute(
+                self.t.update()
+                .where(self.t.c.msgid == msgid, self.t.c.status.in_(expected))
+                .values(status=status, updated=_now(), **values)
+            ).rowcount
+        return bool(n)
+
+    def delete(self, msgid: str, expected: str) -> bool:
+        with self.engine.begin() as c:
+            n = c.execute(
+                self.t.delete().where(self.t.c.msgid == msgid, self.t.c.status == expected)
+            ).rowcount
+        return bool(n)
+
+    def with_status(self, *statuses: str, limit: int = 10_000) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(self.t).where(self.t.c.status.in_(statuses)).order_by(self.t.c.created).limit(limit)
+            ).fetchall()
+        return [dict(r._mapping) for r in rows]
+
+    def all(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(self.t).order_by(self.t.c.created)).fetchall()
+        return [dict(r._mapping) for r in rows]

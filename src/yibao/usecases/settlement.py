@@ -66,11 +66,16 @@ def settle(
     """2207 settle (``pre``: 2206 pre-settle, nothing written) with the in-event audit ``audit``.
     ``caller`` None: a trusted local operator (the command line, the demo)."""
     if caller is not None:
-        if caller.role not in SETTLING_ROLES:
-            raise Forbidden(f"角色 {caller.role} 不能结算 role {caller.role} may not settle")
-        _check_institution(caller, visit.fixmedins_code, "结算", "settle")
-        check_msgid(caller, msgid)
+        check_settling_caller(caller, visit, msgid)
     return led.settle(book, visit, msgid, pre=pre, audit=audit)
+
+
+def check_settling_caller(caller: Principal, visit: Visit, msgid: str) -> None:
+    """The caller may settle this visit under this msgid (role, own institution, msgid prefix)."""
+    if caller.role not in SETTLING_ROLES:
+        raise Forbidden(f"角色 {caller.role} 不能结算 role {caller.role} may not settle")
+    _check_institution(caller, visit.fixmedins_code, "结算", "settle")
+    check_msgid(caller, msgid)
 
 
 def get_settlement(

@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir.router)
     _optional_router(app, "yibao.web.care")  # internet care and the voucher (/api/care)
     _optional_router(app, "yibao.web.smart")  # SMART App Launch: OAuth 2 server, discovery
+    _optional_router(app, "yibao.web.crossregion")  # 异地就医: visitors via the hub, filings
     fhir.install_error_handlers(app)
     rest.install_error_handlers(app)
     if settings.mount_web:

@@ -53,6 +53,11 @@ def _settle(pre: bool) -> Handler:
             raise EnvelopeError(
                 "fixmedins_code", f"envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}", "mismatch"
             )
+        insu = env.insuplc_admdvs[:6]
+        if insu and insu != book_of(request).admdvs:  # a visitor insured elsewhere (异地就医直接结算)
+            from yibao.web.crossregion import settle_visitor
+
+            return settle_visitor(request, p, env, visit, data, pre)
         with ledger_of(request) as led:
             out = settlement.settle(
                 led, book_of(request), visit, env.msgid, audit=audit_hook_of(request), pre=pre, caller=p
