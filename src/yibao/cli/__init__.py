@@ -35,6 +35,7 @@ def _mount_optional() -> None:
     from yibao.cli.audit import audit_app
     from yibao.cli.audit_cases import cases_app
     from yibao.cli.care import care_app
+    from yibao.cli.crossregion import crossregion_app
     from yibao.cli.drg import drg_app
     from yibao.cli.enrol import enrol_app
     from yibao.cli.fund import fund_app
@@ -64,6 +65,9 @@ def _mount_optional() -> None:
     app.add_typer(payment_app, name="payment", help="DRG/DIP 医院付费 hospital payment (点数法 / 按病种分值)")
     app.add_typer(voucher_app, name="voucher", help="医保电子凭证 electronic insurance voucher")
     app.add_typer(care_app, name="care", help="互联网医疗 internet care scenes")
+    app.add_typer(
+        crossregion_app, name="crossregion", help="异地就医直接结算 clearing hub, demo, monthly clearing"
+    )
     app.add_typer(fund_app, name="fund", help="医保基金 fund: accounts, warnings, projection, budget")
     app.add_typer(assess_app, name="assess", help="定点机构年度考核 institution assessment and appeals")
     bench_app.command("fund", help="fund.project (10M persons) and assess.score (2,000)")(bench_fund_cmd)
