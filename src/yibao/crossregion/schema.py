@@ -88,3 +88,31 @@ xr_route = Table(
     Column("updated", String(40), nullable=False),
 )
 Index("ix_xr_route_pair", xr_route.c.care_admdvs, xr_route.c.insu_admdvs, xr_route.c.setl_date)
+
+# ---------------------------------------------------------------- migration 1303 (the hub's clearing)
+# * ``xr_dispute`` — a settlement the insured region disputes (疑点), carried until accepted or rejected.
+# * ``xr_clearing`` — one row per region and cleared month: position, prepayment before / after, top-up.
+xr_dispute = Table(
+    "xr_dispute",
+    metadata,
+    Column("msgid", String(64), primary_key=True),
+    Column("raised", String(7), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("resolved", String(7), nullable=False, server_default=""),
+    Column("reason", Text, nullable=False, server_default=""),
+)
+
+xr_clearing = Table(
+    "xr_clearing",
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("region", String(6), primary_key=True),
+    Column("receivable", BigInteger, nullable=False),
+    Column("payable", BigInteger, nullable=False),
+    Column("net", BigInteger, nullable=False),
+    Column("opening", BigInteger, nullable=False),
+    Column("after_clearing", BigInteger, nullable=False),
+    Column("target", BigInteger, nullable=False),
+    Column("top_up", BigInteger, nullable=False),
+    Column("closed", String(40), nullable=False),
+)

@@ -311,6 +311,109 @@ class Cluster:
         self.tokens[code] = self.login(code, "hospital")
         self.admin_tokens[code] = self.login(code, "admin")
 
+    def hub_post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        return _post_key(self.procs["hub"].base + path, body)
+
+    def hub_get(self, path: str) -> Any:
+        return _get(self.procs["hub"].base + path, headers={"X-Yibao-Hub-Key": HUB_KEY})
+
+    def file(self, insu: str, k: int, care: str, type_code: str = "12") -> dict[str, Any]:
+        """A filing for person ``k`` of ``insu`` made at the bureau's counter."""
+        status, body = _post(self.procs[insu].base + "/api/crossregion/filings",
+                             {"psn_no": psn_no(insu, k), "care_admdvs": care, "type_code": type_code,
+                              "channel": "counter", "begin": "2025-01-01"}, self.admin_tokens[insu])  # fmt: skip
+        if status != 200:
+            raise RuntimeError(f"filing at {insu}: {status} {body}")
+        return dict(body)
+
     def close(self) -> None:
         for p in self.procs.values():
             p.stop()
+
+
+def _post_key(url: str, body: dict[str, Any]) -> tuple[int, Any]:
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-Yibao-Hub-Key": HUB_KEY},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+@dataclass
+class DemoResult:
+    settlements: list[dict[str, Any]]
+    clearing: dict[str, Any]
+    verified: dict[str, list[str]]  # "care→insu as care/insured" -> breaks (empty: verified)
+    reconciliation: dict[str, Any]
+
+
+def run_demo(workdir: Path, month: str = "2025-06") -> DemoResult:
+    """Start the hub and Xi'an and Weinan, settle visitors both ways (one Weinan retiree filed as living in
+    Xi'an), dispute one settlement, clear the month and let each region verify its statements."""
+    from yibao.crossregion.clearing import Statement, StatementLine, verify_statement
+
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    c = Cluster.start(workdir, ["xian", "weinan"], persons=40, timeout=3.0)
+    try:
+        xa, wn = "610100", "610500"
+        c.file(wn, 3, xa)  # 异地长期居住 filed at the Weinan counter
+        rows: list[dict[str, Any]] = []
+        n = 0
+        for care, insu, people in ((xa, wn, range(1, 7)), (wn, xa, range(1, 5))):
+            for k in people:
+                n += 1
+                msgid = f"{institution(care)}{n:018d}"
+                _status, ans = c.settle(care, insu, k, msgid)
+                out = ans.get("output") or {}
+                setl = out.get("setlinfo", {})
+                rows.append({
+                    "msgid": msgid, "care": care, "insu": insu, "psn_no": psn_no(insu, k),
+                    "infcode": ans.get("infcode"), "err": ans.get("err_msg"),
+                    "locality": ((out.get("crossregion") or {}).get("coverage") or {}).get("locality", ""),
+                    **{f: setl.get(f, "") for f in ("medfee_sumamt", "act_pay_dedc", "fund_pay_sumamt", "acct_pay", "psn_cash_pay")},
+                })  # fmt: skip
+        disputed = rows[1]["msgid"]
+        c.hub_post(
+            "/hub/v1/disputes", {"msgid": disputed, "month": month, "reason": "病历与费用不符，待核 (示例)"}
+        )
+        status, clearing = c.hub_post(f"/hub/v1/clearing/{month}/close", {})
+        if status != 200:
+            raise RuntimeError(f"clearing: {status} {clearing}")
+        verified: dict[str, list[str]] = {}
+        for pair in clearing["pairs"]:
+            st = Statement(pair["care_admdvs"], pair["insu_admdvs"], month,
+                           tuple(StatementLine(x["msgid"], x["owed_fen"]) for x in pair["statement"]["lines"]),
+                           pair["statement"]["total_fen"])  # fmt: skip
+            for side, code, table in (
+                ("care", pair["care_admdvs"], "outbound"),
+                ("insured", pair["insu_admdvs"], "inbound"),
+            ):
+                other = "insu_admdvs" if side == "care" else "care_admdvs"
+                peer = pair["insu_admdvs"] if side == "care" else pair["care_admdvs"]
+                own = {
+                    r["msgid"]: r["fund_pay_sumamt"] + r["acct_pay"]
+                    for r in c.records(code, table)
+                    if r["status"] == "settled" and r.get(other, peer) == peer and r["setl_date"][:7] == month
+                    and r["msgid"] not in pair["held"]
+                }  # fmt: skip
+                verified[f"{pair['care_admdvs']}→{pair['insu_admdvs']} {side}"] = [
+                    f"{b.kind} {b.msgid} {b.here}/{b.there}" for b in verify_statement(st, own)
+                ]
+        recon: dict[str, Any] = {}
+        for code in (xa, wn):
+            mine = [
+                {"msgid": r["msgid"], "status": r["status"], "owed": r["fund_pay_sumamt"] + r["acct_pay"]}
+                for r in c.records(code, "outbound") if r["status"] in ("settled", "reversed")
+            ]  # fmt: skip
+            _s, recon[code] = c.hub_post(
+                "/hub/v1/reconcile", {"admdvs": code, "side": "care", "records": mine}
+            )
+        return DemoResult(rows, clearing, verified, recon)
+    finally:
+        c.close()
