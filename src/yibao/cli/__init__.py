@@ -30,6 +30,7 @@ app.add_typer(bench_app, name="bench")
 def _mount_optional() -> None:
     """Capabilities with their own Typer apps, mounted here so the entry point stays thin."""
     from yibao.bench.api import bench_api_cmd
+    from yibao.bench.crossregion import bench_crossregion_cmd
     from yibao.bench.fund import bench_fund_cmd
     from yibao.cli.assess import assess_app
     from yibao.cli.audit import audit_app
@@ -70,6 +71,10 @@ def _mount_optional() -> None:
     )
     app.add_typer(fund_app, name="fund", help="医保基金 fund: accounts, warnings, projection, budget")
     app.add_typer(assess_app, name="assess", help="定点机构年度考核 institution assessment and appeals")
+    bench_app.command(
+        "crossregion",
+        help="crossregion.settle (3 regions + hub, 8 clients) and crossregion.clearing (1M, 30 regions)",
+    )(bench_crossregion_cmd)
     bench_app.command("fund", help="fund.project (10M persons) and assess.score (2,000)")(bench_fund_cmd)
     app.add_typer(
         enrol_app, name="enrol", help="参保登记与缴费 enrolment, contributions, the benefit check (2001)"

@@ -163,3 +163,20 @@ class RouteTable:
         with self.engine.connect() as c:
             rows = c.execute(sa.select(self.t).order_by(self.t.c.created)).fetchall()
         return [dict(r._mapping) for r in rows]
+
+
+def engine_for(sa_url: str) -> sa.Engine:
+    """A SQLAlchemy engine for the routing tables: on SQLite in WAL mode with ``synchronous=NORMAL`` (the
+    ledger's own setting) and a generous busy timeout, since the region's ledger writes the same file."""
+    if not sa_url.startswith("sqlite"):
+        return sa.create_engine(sa_url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    engine = sa.create_engine(sa_url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    return engine

@@ -50,13 +50,34 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def region_file(region: str) -> Path:
+    """An example region name (``xian``) or a region file path."""
+    p = Path(region)
+    return p if p.suffix in (".yaml", ".yml") else example_path(region)
+
+
+def variant_region(src: str, admdvs: str, name: str, folder: Path) -> Path:
+    """A copy of an example region under another code and name (for a third region in the bench), with
+    its catalogue beside it."""
+    import yaml
+
+    base = example_path(src)
+    raw = yaml.safe_load(base.read_text(encoding="utf-8"))
+    raw["region"] = {"admdvs": admdvs, "name": name, "name_en": f"example region {admdvs}"}
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(base.parent / raw["catalogue"], folder / raw["catalogue"])
+    out = folder / f"{admdvs}.yaml"
+    out.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return out
+
+
 def prepare_region(db_url: str, region: str, n_persons: int, *, migrate: bool = True) -> str:
     """Migrate the region's database, add ``n_persons`` insured persons (in service and residents, by
     turns) and the logins ``hospital`` (its institution) and ``admin``; returns the region code."""
     from yibao.access.store import ServiceStore
     from yibao.ledger import Ledger, PersonRecord
 
-    book = PolicyBook.from_file(example_path(region))
+    book = PolicyBook.from_file(region_file(region))
     code = book.admdvs
     persons = [
         PersonRecord(
@@ -219,9 +240,9 @@ class Cluster:
             migrate.upgrade(f"sqlite:///{template}")
         for name in [*region_names, "hub"]:
             if not (db_urls or {}).get(name):
-                shutil.copyfile(template, workdir / f"{name}.db")
+                shutil.copyfile(template, workdir / f"{Path(name).stem}.db")
         for name in region_names:
-            url = (db_urls or {}).get(name) or f"sqlite:///{workdir / (name + '.db')}"
+            url = (db_urls or {}).get(name) or f"sqlite:///{workdir / (Path(name).stem + '.db')}"
             code = prepare_region(url, name, persons, migrate=bool((db_urls or {}).get(name)))
             c.regions[code] = name
             ports[code] = free_port()
@@ -263,7 +284,7 @@ class Cluster:
             cmd = [*uv, "--port", str(ports[code]), "--factory", "yibao.web.serve:app_from_env"]
             if workers > 1:
                 cmd += ["--workers", str(workers)]
-            c.procs[code] = Proc(name, ports[code], cmd, env, workdir / f"{name}.log")
+            c.procs[code] = Proc(name, ports[code], cmd, env, workdir / f"{Path(name).stem}.log")
         try:
             for p in c.procs.values():
                 p.start()

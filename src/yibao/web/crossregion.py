@@ -9,7 +9,6 @@ import threading
 from dataclasses import asdict
 from typing import Annotated, Any, cast
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from yibao.access.principal import STAFF_ROLES, Principal, can_read_person
@@ -17,7 +16,7 @@ from yibao.crossregion.client import KEY_HEADER, JsonClient
 from yibao.crossregion.filing import Filing
 from yibao.crossregion.params import Params, load_params
 from yibao.crossregion.schema import xr_inbound, xr_outbound
-from yibao.crossregion.store import FilingStore, RouteTable
+from yibao.crossregion.store import FilingStore, RouteTable, engine_for
 from yibao.errors import FieldError
 from yibao.settlement.model import Visit
 from yibao.usecases import crossregion as xr
@@ -35,11 +34,7 @@ class _State:
         settings = settings_of(request)
         with ledger_of(request) as led:
             url = led.sa_url
-        self.engine = (
-            sa.create_engine(url, pool_size=8, max_overflow=8)
-            if url.startswith("postgresql")
-            else (sa.create_engine(url, connect_args={"timeout": 30}))
-        )
+        self.engine = engine_for(url)
         self.params: Params = load_params()
         self.filings = FilingStore(self.engine)
         self.inbound = RouteTable(self.engine, xr_inbound)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.responses import JSONResponse
 
@@ -18,7 +17,7 @@ from yibao.crossregion.client import KEY_HEADER, JsonClient, Unreachable
 from yibao.crossregion.hubstore import ClearingStore
 from yibao.crossregion.params import load_params
 from yibao.crossregion.schema import xr_route
-from yibao.crossregion.store import RouteTable
+from yibao.crossregion.store import RouteTable, engine_for
 from yibao.errors import FieldError
 from yibao.money import yuan_to_fen
 
@@ -30,7 +29,7 @@ def create_hub_app(db_url: str, regions: dict[str, str], key: str, timeout: floa
 
     _kind, _target, sa_url = parse_url(db_url)
     migrate.upgrade(sa_url)
-    engine = sa.create_engine(sa_url, connect_args={"timeout": 30} if sa_url.startswith("sqlite") else {})
+    engine = engine_for(sa_url)
     routes = RouteTable(engine, xr_route)
     clients = {code: JsonClient(url, key, timeout) for code, url in regions.items()}
     params = load_params()

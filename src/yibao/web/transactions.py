@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -181,6 +182,15 @@ def _run(request: Request, p: Principal, env: Envelope) -> Response:
     return json_response(national.response(env.mdtrtarea_admvs, output, received))
 
 
+async def _dispatch(request: Request, p: Principal, env: Envelope) -> Response:
+    """Local transactions run on the event loop (short, under the ledger lock); a visitor's settlement waits
+    on the clearing hub and the insured region, so it runs in a worker thread and never blocks the loop."""
+    insu = env.insuplc_admdvs[:6]
+    if env.infno in ("2206", "2207") and insu and insu != book_of(request).admdvs:
+        return await run_in_threadpool(_run, request, p, env)
+    return _run(request, p, env)
+
+
 @router.post(
     "/api/transaction",
     response_model=national.EnvelopeResponse,
@@ -192,7 +202,7 @@ async def transaction(
     request: Request, p: Annotated[Principal, Depends(current_principal_async)]
 ) -> Response:
     """One national-style transaction; ``infno`` ∈ 1101, 2206, 2207, 2208, 2601, 3201."""
-    return _run(request, p, await _envelope(request, None))
+    return await _dispatch(request, p, await _envelope(request, None))
 
 
 @router.post(
@@ -205,4 +215,4 @@ async def transaction(
 async def transaction_by_path(
     infno: str, request: Request, p: Annotated[Principal, Depends(current_principal_async)]
 ) -> Response:
-    return _run(request, p, await _envelope(request, infno))
+    return await _dispatch(request, p, await _envelope(request, infno))
