@@ -60,3 +60,32 @@ def test_a_visitor_without_a_hub_is_refused_naming_the_insured_region(api: Api) 
     r = api.tx("hospital", "2207", visit_json(), insuplc_admdvs="110000")
     body = r.json()
     assert body["infcode"] == -1 and body["err_field"] == "insuplc_admdvs" and body["err_code"] == "no_hub"
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[Api]:
+    yield from build_api(f"sqlite:///{tmp_path / 'web.db'}")
+
+
+def test_portal_filing_form_and_where_i_may_be_treated(web: Api) -> None:
+    c = web.client
+    page = c.get("/me/elsewhere", headers=web.h("insured"))
+    assert page.status_code == 200 and "异地未备案" in page.text and "办理备案" in page.text
+    r = c.post("/me/elsewhere/file", headers=web.h("insured"), follow_redirects=False,
+               data={"psn_no": ME, "care_admdvs": "310000", "type_code": "12", "begin": "2025-02-01"})  # fmt: skip
+    assert r.status_code == 303
+    page = c.get("/me/elsewhere", headers=web.h("insured"))
+    assert "异地长期居住" in page.text and "310000" in page.text
+    bad = c.post("/me/elsewhere/file", headers=web.h("insured"),
+                 data={"psn_no": ME, "care_admdvs": "3100", "type_code": "12", "begin": "2025-02-01"})  # fmt: skip
+    assert bad.status_code == 422 and "care_admdvs" in bad.text
+    assert c.get("/dashboard/crossregion", headers=web.h("insured")).status_code in (303, 403)
+
+
+def test_bureau_page_lists_flows_filings_and_says_when_there_is_no_hub(web: Api) -> None:
+    c = web.client
+    c.post("/api/crossregion/filings", headers=web.h("insured"),
+           json={"care_admdvs": "110000", "type_code": "23", "channel": "app", "begin": "2025-03-01"})  # fmt: skip
+    page = c.get("/dashboard/crossregion", headers=web.h("admin"))
+    assert page.status_code == 200
+    assert "其他临时外出" in page.text and "本统筹区未接入清算中心" in page.text

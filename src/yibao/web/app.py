@@ -25,6 +25,7 @@ WEB_ROUTERS = (
     "yibao.web.portal.pages",
     "yibao.web.portal.care_pages",
     "yibao.web.portal.smart_pages",
+    "yibao.web.portal.crossregion_pages",
     "yibao.web.dashboard.pages",
     "yibao.web.dashboard.fund_pages",
 )
