@@ -6,11 +6,13 @@ settlement by settlement."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -128,3 +130,33 @@ def test_stall_and_kill_of_the_insured_region_leave_nothing_one_sided(cluster: C
                 assert led.get_settlement(msg.setl_id).status != "active", m
         verify = led.verify()
     assert verify.ok, verify
+
+
+def test_a_region_file_reconciles_against_the_hub_listing_each_break(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from yibao.cli import app
+    from yibao.demo.crossregion import HUB_KEY
+    from yibao.money import fen_to_yuan
+
+    mine = [r for r in cluster.records(XIAN, "outbound") if r["status"] in ("settled", "reversed")]
+    settled = [r for r in mine if r["status"] == "settled"]
+    assert len(settled) >= 2
+    changed, dropped = settled[0]["msgid"], settled[1]["msgid"]
+    lines = ["msgid,status,owed"]
+    for r in mine:
+        owed = r["fund_pay_sumamt"] + r["acct_pay"] + (100 if r["msgid"] == changed else 0)
+        if r["msgid"] != dropped:
+            lines.append(f"{r['msgid']},{r['status']},{fen_to_yuan(owed)}")
+    f = tmp_path / "xian.csv"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["crossregion", "reconcile", "--file", str(f), "--admdvs", XIAN,
+                                   "--hub", cluster.procs["hub"].base, "--key", HUB_KEY])  # fmt: skip
+    assert res.exit_code == 1, res.output
+    out = json.loads(res.output)
+    assert {(b["msgid"], b["kind"], b["action"]) for b in out["breaks"]} == {
+        (changed, "amount_differs", "adopt_insured_amount"),
+        (dropped, "missing_here", "reverse_at_insured"),
+    }

@@ -124,3 +124,42 @@ def demo(
         con.print(f"对账 {names[code]}（就医地）与清算中心: {len(rec['breaks'])} 处不符 breaks")
     if cl["carried_disputes"]:
         con.print("疑点结转下月 disputes carried: " + ", ".join(d["msgid"] for d in cl["carried_disputes"]))
+
+
+@crossregion_app.command("reconcile")
+def reconcile_cmd(
+    file: Annotated[
+        Path, typer.Option("--file", "-f", help="CSV with columns msgid,status,owed (owed in 元)")
+    ],
+    admdvs: Annotated[str, typer.Option(help="the region whose records these are")],
+    side: Annotated[str, typer.Option(help="care (就医地) or insured (参保地)")] = "care",
+    hub: Annotated[str, typer.Option(help="clearing hub URL")] = "http://127.0.0.1:9000",
+    key: Annotated[str, typer.Option(envvar="YIBAO_HUB_KEY", help="hub key")] = "",
+) -> None:
+    """对账：把本方记录（文件）与清算中心逐笔核对，列出不符及处理办法。
+    Reconcile a region's (or a hospital's) own records, fed in as a file, against the hub."""
+    import csv
+    import json
+
+    from yibao.crossregion.client import JsonClient, Unreachable
+    from yibao.money import MoneyError, yuan_to_fen
+
+    if side not in ("care", "insured"):
+        raise typer.BadParameter("care 或 insured", param_hint="--side")
+    records = []
+    with open(file, encoding="utf-8", newline="") as f:
+        for i, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                records.append(
+                    {"msgid": row["msgid"], "status": row["status"], "owed": yuan_to_fen(row["owed"])}
+                )
+            except (KeyError, MoneyError) as exc:
+                raise typer.BadParameter(f"第 {i} 行 row {i}: {exc}", param_hint="--file") from None
+    client = JsonClient(hub, key, 30.0)
+    try:
+        out = client.post("/hub/v1/reconcile", {"admdvs": admdvs, "side": side, "records": records})
+    except Unreachable as exc:
+        typer.echo(f"清算中心不可达 hub not reachable: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    raise typer.Exit(1 if out.get("breaks") else 0)
