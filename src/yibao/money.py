@@ -79,19 +79,21 @@ def yuan_to_fen(value: object, *, allow_negative: bool = False) -> int:
     """
     if isinstance(value, bool) or isinstance(value, float):
         raise MoneyError(
-            f"amount must be a decimal string or integer, not {type(value).__name__} ({value!r})"
+            f"金额须为小数字符串或整数 amount must be a decimal string or integer, not {type(value).__name__} ({value!r})"
         )
     try:
         d = Decimal(str(value).strip().replace(",", ""))
     except (InvalidOperation, ValueError) as exc:
-        raise MoneyError(f"not a decimal amount: {value!r}") from exc
+        raise MoneyError(f"金额不是小数 not a decimal amount: {value!r}") from exc
     if not d.is_finite():
-        raise MoneyError(f"not a finite amount: {value!r}")
+        raise MoneyError(f"金额不是有限数 not a finite amount: {value!r}")
     fen = d * FEN_PER_YUAN
     if fen != fen.to_integral_value():
-        raise MoneyError(f"amount {value!r} has more than two decimals (finer than one fen)")
+        raise MoneyError(
+            f"金额小数超过两位（小于一分） amount {value!r} has more than two decimals (finer than one fen)"
+        )
     if fen < 0 and not allow_negative:
-        raise MoneyError(f"amount {value!r} is negative")
+        raise MoneyError(f"金额为负数 amount {value!r} is negative")
     return int(fen)
 
 
@@ -108,7 +110,9 @@ def fmt_yuan(fen: int) -> str:
 def parse_ratio(value: object, *, allow_negative: bool = False) -> int:
     """Parse a ratio (``"0.85"``, ``"85%"``, ``1``) into units of 1/10000, at most four decimals exact."""
     if isinstance(value, bool) or isinstance(value, float):
-        raise MoneyError(f"ratio must be a decimal string or integer, not {type(value).__name__} ({value!r})")
+        raise MoneyError(
+            f"比例须为小数字符串或整数 ratio must be a decimal string or integer, not {type(value).__name__} ({value!r})"
+        )
     text = str(value).strip()
     scale = Decimal(1)
     if text.endswith("%"):
@@ -116,16 +120,16 @@ def parse_ratio(value: object, *, allow_negative: bool = False) -> int:
     try:
         d = Decimal(text) * scale
     except (InvalidOperation, ValueError) as exc:
-        raise MoneyError(f"not a decimal ratio: {value!r}") from exc
+        raise MoneyError(f"比例不是小数 not a decimal ratio: {value!r}") from exc
     if not d.is_finite():
-        raise MoneyError(f"not a finite ratio: {value!r}")
+        raise MoneyError(f"比例不是有限数 not a finite ratio: {value!r}")
     units = d * RATIO_ONE
     if units != units.to_integral_value():
-        raise MoneyError(f"ratio {value!r} has more than four decimals")
+        raise MoneyError(f"比例小数超过四位 ratio {value!r} has more than four decimals")
     if units < 0 and not allow_negative:
-        raise MoneyError(f"ratio {value!r} is negative")
+        raise MoneyError(f"比例为负数 ratio {value!r} is negative")
     if units > RATIO_ONE and not allow_negative:
-        raise MoneyError(f"ratio {value!r} is above 1 (100%)")
+        raise MoneyError(f"比例超过 100% ratio {value!r} is above 1 (100%)")
     return int(units)
 
 
@@ -143,7 +147,7 @@ def split_largest_remainder(total: int, weights: list[int]) -> list[int]:
     n = len(weights)
     if n == 0:
         if total:
-            raise MoneyError("cannot split a non-zero amount across no lines")
+            raise MoneyError("非零金额无法分摊到零条明细 cannot split a non-zero amount across no lines")
         return []
     wsum = sum(weights)
     if wsum == 0:
@@ -151,8 +155,9 @@ def split_largest_remainder(total: int, weights: list[int]) -> list[int]:
     shares = [total * w // wsum for w in weights]
     rest = total - sum(shares)
     if rest:
-        order = sorted(range(n), key=lambda i: (-(total * weights[i] % wsum), i))
-        for i in order[:rest]:
+        # largest remainder first, ties to the earlier position (a stable sort on the remainder alone)
+        remainders = [-(total * w % wsum) for w in weights]  # negated: the sort is stable and ascending
+        for i in sorted(range(n), key=remainders.__getitem__)[:rest]:
             shares[i] += 1
     return shares
 
@@ -160,7 +165,7 @@ def split_largest_remainder(total: int, weights: list[int]) -> list[int]:
 def div_half_up(num: int, den: int) -> int:
     """``num / den`` rounded half away from zero to an integer (``den > 0``); exact for any size."""
     if den <= 0:
-        raise MoneyError(f"denominator must be positive, got {den}")
+        raise MoneyError(f"分母须为正数 denominator must be positive, got {den}")
     q = (2 * abs(num) + den) // (2 * den)
     return q if num >= 0 else -q
 
@@ -171,7 +176,7 @@ def fen_from_estimate(value: float) -> int:
     Only for modelled figures (projections, expected values); booked amounts never pass through a float."""
     d = Decimal(repr(float(value)))
     if not d.is_finite():
-        raise MoneyError(f"not a finite estimate: {value!r}")
+        raise MoneyError(f"估算值不是有限数 not a finite estimate: {value!r}")
     from decimal import ROUND_HALF_UP
 
     return int(d.quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -23,7 +23,7 @@ FHIR = "application/fhir+json"
 
 
 def claim(
-    psn_no: str = ME, provider: str = HOSP, use: str = "claim", msgid: str | None = None
+    psn_no: str = ME, provider: str = HOSP, use: str = "claim", msgid: str | None = None, dx: str = "I21.0"
 ) -> dict[str, Any]:
     return {
         "resourceType": "Claim",
@@ -42,7 +42,7 @@ def claim(
         "diagnosis": [
             {
                 "sequence": 1,
-                "diagnosisCodeableConcept": {"coding": [{"system": fm.CS_ICD10, "code": "I21.0"}]},
+                "diagnosisCodeableConcept": {"coding": [{"system": fm.CS_ICD10, "code": dx}]},
             }
         ],
         "item": [
@@ -142,27 +142,68 @@ def test_predetermination_is_a_pre_settlement_that_stores_nothing(api: Api) -> N
 
 
 def test_explanation_of_benefit_in_carin_style_for_the_patient(api: Api) -> None:
-    setl = api.client.post("/fhir/Claim", json=claim(), headers=api.h("hospital")).json()["id"]
+    setl = api.client.post("/fhir/Claim", json=claim(dx="I21.9"), headers=api.h("hospital")).json()["id"]
     eob = api.client.get(f"/fhir/ExplanationOfBenefit/{setl}", headers=api.h("insured")).json()
     ExplanationOfBenefit.model_validate(eob)
-    # CARIN BB structure: unique claim id, subType, admission period, diagnosis types, payment status,
-    # focal insurance, adjudicated lines that add up to the totals; no C4BB profile is claimed
-    assert "profile" not in eob["meta"] and eob["meta"]["lastUpdated"]
-    assert fv.check(eob) == []
+    # C4BB-ExplanationOfBenefit-Inpatient-Institutional, met: unique claim id, subType, admission period,
+    # diagnosis types and an ICD-10-CM equivalent, NUBC revenue codes, no US procedure code (not-applicable),
+    # payment and network status, focal insurance, adjudicated lines that add up to the totals
+    assert eob["meta"]["profile"] == [fm.PROFILE_EOB_INPATIENT] and eob["meta"]["lastUpdated"]
+    issues = fv.check(eob)
+    assert [i for i in issues if i.severity == "error"] == []
+    assert {i.rule.split("|2.2.0 ")[1] for i in issues} == {  # the national fund splits (extensible)
+        "item.adjudication.category binding C4BBAdjudicationCategoryDiscriminator",
+        "total.category binding C4BBTotalCategoryDiscriminator",
+    }
     assert eob["identifier"][0]["type"]["coding"][0]["code"] == "uc"
     assert eob["subType"]["coding"][0]["code"] == "inpatient"
     assert eob["supportingInfo"][0]["timingPeriod"] == {"start": VISIT["begntime"], "end": VISIT["endtime"]}
     assert eob["diagnosis"][0]["type"][0]["coding"][0]["code"] == "principal"
+    assert eob["diagnosis"][0]["diagnosisCodeableConcept"]["coding"] == [
+        {"system": fm.CS_ICD10, "code": "I21.9"},
+        {"system": fm.CS_ICD10CM, "code": "I21.9"},
+    ]
+    assert [a["category"]["coding"][0]["code"] for a in eob["adjudication"]] == [
+        "benefitpaymentstatus",
+        "billingnetworkstatus",
+    ]
     assert eob["adjudication"][0]["reason"]["coding"][0]["code"] == "innetwork"
+    revenue = {it["revenue"]["text"]: it["revenue"]["coding"][0]["code"] for it in eob["item"]}
+    assert revenue["西药费"] == "0250" and revenue["床位费"] == "0160"
+    assert all(
+        {"system": fm.CS_DAR, "code": "not-applicable", "display": "Not Applicable"}
+        in it["productOrService"]["coding"]
+        for it in eob["item"]
+    )
+    assert "careTeam" not in eob  # a C4BB care team needs a C4BB-Practitioner (NPI)
     assert "医疗费用总额 3,381.40 元" in eob["text"]["div"]
     assert eob["insurance"][0]["focal"] is True and eob["outcome"] == "complete"
     lines = [amounts(it["adjudication"]) for it in eob["item"]]
     assert sum(x["submitted"] for x in lines) == amounts(eob["total"])["submitted"]
     assert sum(x["eligible"] for x in lines) == amounts(eob["total"])["eligible"]
+    funds = [a for a in eob["total"] if a["category"]["coding"][0]["system"] == fm.CS_FUND]
+    assert (
+        funds and sum(Decimal(str(a["amount"]["value"])) for a in funds) == amounts(eob["total"])["benefit"]
+    )
     bundle = api.client.get(
         "/fhir/ExplanationOfBenefit", params={"patient": ME}, headers=api.h("insured")
     ).json()
     assert [e["resource"]["id"] for e in bundle["entry"]] == [setl]
+
+
+def test_an_eob_without_an_icd10cm_equivalent_claims_no_profile(api: Api) -> None:
+    # I21.0 (acute transmural infarction of the anterior wall) has no one ICD-10-CM equivalent
+    setl = api.client.post("/fhir/Claim", json=claim(), headers=api.h("hospital")).json()["id"]
+    eob = api.client.get(f"/fhir/ExplanationOfBenefit/{setl}", headers=api.h("insured")).json()
+    assert "profile" not in eob["meta"] and fv.check(eob) == []
+    assert eob["diagnosis"][0]["diagnosisCodeableConcept"]["coding"] == [
+        {"system": fm.CS_ICD10, "code": "I21.0"}
+    ]
+    claimed = {**eob, "meta": {**eob["meta"], "profile": [fm.PROFILE_EOB_INPATIENT]}}
+    assert [i.message for i in fv.check(claimed) if i.severity == "error"] == [
+        "diagnosis.diagnosisCodeableConcept[0]: no coding from ICD-10-CM / ICD-9-CM (required binding), "
+        f"found [('{fm.CS_ICD10}', 'I21.0')]"
+    ]
 
 
 def test_errors_are_operation_outcomes(api: Api) -> None:

@@ -197,10 +197,11 @@ def test_eob_line_amounts_are_the_stored_allocation_as_the_portal_and_the_deduct
 
     for item, sp, row in zip(eob["item"], stored.settlement.line_splits, rows, strict=True):
         adj = item["adjudication"]
+        # the national fund splits: additional entries with the fund code as their category
         funds = {
-            a["category"]["coding"][1]["code"]: int(Decimal(str(a["amount"]["value"])) * 100)
+            a["category"]["coding"][0]["code"]: int(Decimal(str(a["amount"]["value"])) * 100)
             for a in adj
-            if a["category"]["coding"][0]["code"] == "benefit"
+            if a["category"]["coding"][0]["system"] == fm.CS_FUND
         }
         assert funds == {k: v for k, v in sp.fund_pay.items() if v}
         assert amt(adj, "deductible") == sp.act_pay_dedc

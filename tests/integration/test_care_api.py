@@ -364,6 +364,7 @@ def test_the_portal_page_lets_a_family_member_show_the_voucher_request_pay_and_r
     assert "2型糖尿病" in page.text  # the registered condition is offered for a follow-up
     qr = api.client.post("/me/care/voucher", data={"psn_no": PARENT}, headers=h)
     assert qr.status_code == 200 and "<svg" in qr.text and "代办人" in qr.text
+    assert f"<strong>{PARENT}</strong>" not in qr.text and f'<small class="code">{PARENT}</small>' in qr.text
     assert api.client.post("/me/care/voucher", data={"psn_no": STRANGER}, headers=h).status_code == 403
     r = api.client.post(
         "/me/care/followup",

@@ -108,7 +108,10 @@ def test_a_visit_explains_who_paid_what_and_logs_the_read(app: object, seeded: S
     en = c.get(f"/me/visits/{stored.setl_id}?lang=en")
     assert expected["en"][0] in en.text and en.cookies.get("yb_lang") == "en"
     who = c.get("/me/access?lang=zh").text
-    assert f"settlement {stored.setl_id}" in who
+    # the read in words, the reader's role by its name, the time in Beijing time as people write it
+    assert f"查看一次就诊的费用明细（结算号 {stored.setl_id}）" in who
+    assert "<td>参保人或其亲属</td>" in who and "<td>insured</td>" not in who
+    assert re.search(r"<td>\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}</td>", who) and "+00:00" not in who
 
 
 def test_someone_elses_visit_is_not_found(app: object, seeded: Seeded) -> None:
@@ -146,11 +149,24 @@ def test_estimator_page_shows_the_real_pre_settlement(app: object, seeded: Seede
     assert "decision-aid" in r.text and "暂无数据" in r.text
 
 
-def test_estimator_names_a_bad_item(app: object) -> None:
+def test_estimator_names_a_bad_item_in_chinese_and_keeps_the_rows(app: object) -> None:
     r = client(app, "insured").post(
-        "/me/estimate", data={"level": "1", "med_type": "11", "code": ["NOPE"], "qty": ["1"]}
+        "/me/estimate?lang=zh",
+        data={"level": "1", "med_type": "11", "code": ["挂号费", "NOPE"], "qty": ["1", "2"]},
     )
-    assert r.status_code == 422 and "items[0].code" in r.text
+    assert r.status_code == 422 and "目录中没有该项目" in r.text and "items[1].code" in r.text
+    assert "is not in the catalogue" not in r.text
+    assert 'value="挂号费"' in r.text and 'value="NOPE"' in r.text and 'value="2"' in r.text
+
+
+def test_estimator_takes_names_and_shows_names_after_the_estimate(app: object) -> None:
+    r = client(app, "insured").post(
+        "/me/estimate?lang=en",
+        data={"level": "2", "med_type": "11", "code": ["ceftriaxone sodium for injection 1 g"], "qty": ["2"]},
+    )
+    assert r.status_code == 200 and 'id="estimate-result"' in r.text
+    assert 'value="ceftriaxone sodium for injection 1 g"' in r.text
+    assert 'name="code" list="catalogue" aria-label="item name" value="XJ01DDA003B002010119046"' not in r.text
 
 
 def test_a_complaint_is_filed_tracked_and_answered_by_staff(app: object, seeded: Seeded) -> None:
@@ -184,7 +200,8 @@ def test_a_complaint_is_filed_tracked_and_answered_by_staff(app: object, seeded:
     assert me.post(f"/dashboard/cases/{case_id}/status", data={"status": "resolved"}).status_code == 403
     # staff reading the case is in the person's "who read my record"
     assert staff.get(f"/dashboard/cases/{case_id}").status_code == 200
-    assert f"case {case_id}" in me.get(f"/me/access?psn={seeded.family_psn_no}").text
+    who = me.get(f"/me/access?psn={seeded.family_psn_no}").text
+    assert f"查看办理事项（{case_id}）" in who and "<td>医保经办稽核人员</td>" in who
     # the person it was filed for sees it under their own login too
     assert client(app, "insured2").get(f"/me/cases/{case_id}").status_code == 200
 
@@ -229,6 +246,31 @@ def test_withdrawing_a_case_stops_its_clock(app: object, seeded: Seeded) -> None
     page = me.get(f"/me/cases/{case_id}").text
     assert "已撤回" in page and "已作出决定" in page
     assert me.post(f"/me/cases/{case_id}/withdraw").status_code == 409
+
+
+def test_a_page_error_is_a_page_in_the_readers_language_with_a_way_back(app: object, seeded: Seeded) -> None:
+    c = client(app, "insured")
+    r = c.get("/me/visits/nonexistent", headers={**HTML, "referer": "http://testserver/me"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "未找到该结算" in r.text and "settlement not found" not in r.text and '{"detail"' not in r.text
+    assert 'href="http://testserver/me"' in r.text and 'href="/"' in r.text
+    en = c.get("/me/visits/nonexistent?lang=en")
+    assert en.status_code == 404 and "settlement not found" in en.text and "未找到该结算" not in en.text
+    # a form refused on a page: the reason in Chinese, the field as a detail, no JSON
+    stored = led_settlements(seeded, seeded.insured_psn_no)[0]
+    bad = c.post(f"/me/visits/{stored.setl_id}/rating?lang=zh", data={"stars": "7"})
+    assert bad.status_code == 422 and "评分须为 1 到 5 星" in bad.text and "<code>stars</code>" in bad.text
+    missing = c.post(f"/me/visits/{stored.setl_id}/rating?lang=zh", data={"comment": "x"})
+    assert (
+        missing.status_code == 422 and "请填写完整" in missing.text and "<code>stars</code>" in missing.text
+    )
+    # a role on the wrong page, in words
+    staff = client(app, "auditor").get("/me", headers=HTML)
+    assert staff.status_code == 403 and "医保经办稽核人员无权访问此功能，仅限参保人或其亲属" in staff.text
+    assert "auditor" not in staff.text and '{"detail"' not in staff.text
+    # the API keeps its JSON
+    api = c.get("/api/v1/settlements/nonexistent")
+    assert api.status_code == 404 and api.headers["content-type"].startswith("application/json")
 
 
 def test_rating_a_visit(app: object, seeded: Seeded) -> None:
@@ -296,3 +338,12 @@ def test_logout_from_a_page_ends_the_session(app: object) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/login"
     c.cookies.clear()
     assert c.get("/me").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/me", "/me/cases", "/me/access", "/me/estimate"])
+def test_english_pages_use_english_punctuation(app: object, path: str) -> None:
+    page = client(app, "insured").get(path + "?lang=en").text
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<script.*?</script>", "", page, flags=re.S))
+    # Chinese proper names (institutions, people) are data and keep their own punctuation
+    words = [w for w in text.split() if not re.search(r"[\u4e00-\u9fff]", w)]
+    assert not re.findall(r"[：（）。，；、]", " ".join(words))

@@ -296,3 +296,22 @@ def test_a_synthetic_year_spark_equals_batch_equals_engine(
         n += 1
     assert n == got.height > 3_000
     assert int(got["acct_mulaid_pay"].sum()) > 0  # family-account payments crossed partitions' persons
+
+
+def test_a_synthetic_year_with_its_benefit_check_spark_equals_batch(spark: Any, tmp_path: Path) -> None:
+    """The generated region's enrolment checked on every visit: Spark carries the decision columns to its
+    partitions and settles exactly what the batch settles (refused visits by neither)."""
+    from yibao.batch.eligibility import with_region_eligibility
+
+    out = tmp_path / "xian"
+    generate(example_path("xian"), out, persons=1_500, year=2025, seed=23)
+    book = PolicyBook.from_file(example_path("xian"))
+    persons, visits, lines = read_polars(out)
+    checked = with_region_eligibility(out, book.loaded, visits)
+    assert (checked["elig_decision"] == 2).any() and (checked["elig_decision"] == 1).any()
+    inputs = read_inputs(spark, str(out))
+    inputs = SparkInputs(inputs.persons, spark.createDataFrame(checked.to_arrow()), inputs.lines)
+    got = _collect(settle_spark(spark, book, inputs, partitions=4))
+    result = settle_batch(book, persons, checked, lines)
+    assert got.equals(result.visits.select(RESULT).sort("visit_id"))
+    assert got.height + result.refused.height == visits.height

@@ -12,7 +12,7 @@ from pathlib import Path
 import yibao
 
 SRC = Path(yibao.__file__).parent
-GROUND = frozenset({"money", "errors", "workdays", "data", "db"})
+GROUND = frozenset({"money", "errors", "fields", "workdays", "data", "db"})
 FACES = frozenset({"cli", "web", "bench", "demo", "settings"})
 
 

@@ -337,6 +337,18 @@ def test_a_malformed_region_is_refused_naming_file_path_and_reason(
     assert reason in str(err)
 
 
+def test_schema_problems_give_the_chinese_reason_first(tmp_path: Path) -> None:
+    err = load_error(write_region(tmp_path, mutated(_set("['region']['postcode']", "710000"))))
+    reasons = {p.path: p.reason for p in err.problems}
+    assert reasons["region.postcode"] == "未知的键 unknown key (not part of the yibao.policy/1 format)"
+
+
+def test_a_missing_field_is_named_with_a_chinese_reason(tmp_path: Path) -> None:
+    err = load_error(write_region(tmp_path, mutated(lambda raw: raw["region"].pop("name"))))
+    reasons = {p.path: p.reason for p in err.problems}
+    assert reasons["region.name"].startswith("缺少必填项 ")
+
+
 def test_every_problem_in_a_file_is_reported_at_once(tmp_path: Path) -> None:
     def two_problems(raw: Raw) -> None:
         benefit0(raw)["source"] = "nope"
@@ -355,7 +367,7 @@ def test_bad_yaml_is_reported_with_its_line_and_column(tmp_path: Path) -> None:
     assert len(err.problems) == 1
     assert err.problems[0].path == "line 3, column 8"
     assert "not valid YAML" in err.problems[0].reason
-    assert str(err).startswith(f"{path}: line 3, column 8: not valid YAML")
+    assert str(err).startswith(f"{path}: line 3, column 8: 不是有效的 YAML not valid YAML")
 
 
 def test_bad_indentation_is_reported_with_its_line(tmp_path: Path) -> None:
@@ -365,7 +377,7 @@ def test_bad_indentation_is_reported_with_its_line(tmp_path: Path) -> None:
 
 def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
     err = load_error(write_region(tmp_path, text="- a\n- b\n"))
-    assert err.problems[0].reason.startswith("the file must hold a mapping")
+    assert err.problems[0].reason.startswith("文件顶层须为映射表 the file must hold a mapping")
     assert "<root>" in str(err)
 
 

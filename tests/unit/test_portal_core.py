@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -121,6 +122,16 @@ def test_a_clock_without_a_source_is_refused() -> None:
     assert e.value.field == "sla.complaint.source"
 
 
+def test_a_clock_states_its_basis_and_an_unknown_basis_is_refused() -> None:
+    shipped = core.parse_params(_params_dict())
+    assert {r.basis for r in shipped.sla.values()} == {"local_commitment"}
+    data = _params_dict()
+    data["sla"]["complaint"]["basis"] = "assumed"  # type: ignore[index]
+    with pytest.raises(PortalError) as e:
+        core.parse_params(data)
+    assert e.value.field == "sla.complaint.basis" and e.value.reason.startswith("依据类型无效")
+
+
 def test_a_backwards_holiday_range_is_refused() -> None:
     data = _params_dict()
     data["calendar"] = {"years": {2026: {"holidays": ["2026-10-07..2026-10-01"], "source": "x"}}}
@@ -150,6 +161,38 @@ def test_estimate_prices_items_at_the_catalogue_price() -> None:
     assert v.lines[0].amount == 3 * (item.unit_price or 0)
     s = estimate.estimate(POLICY, EMPLOYEE, v, {}, 0)
     assert s.medfee_sumamt == 3 * (item.unit_price or 0)
+
+
+def test_a_typed_name_in_either_language_or_the_list_label_finds_the_item() -> None:
+    code = "XJ01DDA003B002010119046"
+    for typed in (
+        code,
+        "注射用头孢曲松钠 1g",
+        "Ceftriaxone Sodium for Injection 1 g",
+        "头孢曲松钠 1g · 3.50",
+    ):
+        assert estimate.resolve_item(POLICY, typed, "items[0].code") == code
+    labels = estimate.item_labels([c for c in POLICY.catalogue.values() if c.unit_price], english=True)
+    assert estimate.resolve_item(POLICY, labels[code], "items[0].code") == code
+    assert estimate.resolve_item(POLICY, f"anything · {code}", "items[0].code") == code
+
+
+def test_a_name_matching_several_items_or_none_is_refused_in_chinese_first() -> None:
+    with pytest.raises(estimate.EstimateError) as e:
+        estimate.resolve_item(POLICY, "注射用", "items[1].code")
+    assert e.value.field == "items[1].code" and e.value.code == "ambiguous"
+    assert e.value.reason.startswith("有") and "请从列表中选择" in e.value.reason
+    with pytest.raises(estimate.EstimateError) as e:
+        estimate.resolve_item(POLICY, "no such thing", "items[0].code")
+    assert e.value.reason.startswith("目录中没有该项目")
+
+
+def test_shared_names_carry_the_code_in_the_list_and_unique_names_do_not() -> None:
+    a = dataclasses.replace(POLICY.catalogue["XJ01DDA003B002010119046"], code="A1")
+    b = dataclasses.replace(a, code="B2")
+    c = dataclasses.replace(a, code="C3", name="另一种药")
+    labels = estimate.item_labels([a, b, c])
+    assert labels == {"A1": f"{a.name} · A1", "B2": f"{a.name} · B2", "C3": "另一种药"}
 
 
 def test_estimate_refuses_unknown_items_and_levels_naming_the_field() -> None:

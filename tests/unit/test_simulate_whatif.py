@@ -157,3 +157,18 @@ def test_cli_writes_html_and_json(tmp_path: Path) -> None:
         app, ["simulate", "--baseline", "no-such-region", "--candidate", "xian", "--visits", str(data)]
     )
     assert bad.exit_code == 2
+
+
+def test_the_simulation_sees_the_regions_enrolment(tmp_path: Path) -> None:
+    """With the benefit check, visits of people not covered are not settled and the waiting periods and
+    arrears of the generated enrolment settle with no fund paying: the baseline's fund spending is lower."""
+    from yibao.policy.loader import example_path
+    from yibao.synth.generator import generate
+
+    generate(example_path("xian"), tmp_path, persons=1_500, year=2025, seed=3)
+    book = PolicyBook.from_file(example_path("xian"))
+    plain = simulate(book, book, tmp_path)
+    checked = simulate(book, book, tmp_path, benefit_check=True)
+    assert checked.meta["settled_visits"] < plain.meta["settled_visits"]
+    assert checked.funds[0]["baseline_fen"] < plain.funds[0]["baseline_fen"]
+    assert checked.funds[0]["change_fen"] == 0

@@ -69,3 +69,45 @@ def test_collection_file_ids_are_unique_and_valid(tmp_path: Path) -> None:
     df = pl.read_csv(f, infer_schema=False)
     assert df["certno"].n_unique() == 50_000 and df["psn_no"].n_unique() == 50_000
     assert read_collection(f, pol).rows == 50_000  # every row passes validation
+
+
+def test_scenario_shares_are_parameters_and_late_payers_wait(tmp_path: Path) -> None:
+    """The shares drive the population: more late first enrolments give more people in a waiting period
+    (国办发〔2024〕38号, 3 months), and late payers of a continuous year pay between March and June."""
+    from yibao.synth.enrolment import EnrolmentScenarios
+
+    pol = policy_for_region(load_region(example_path("xian")))
+    assert pol is not None
+    day = dt.date(2025, 8, 15)
+
+    def waiting(d: Path, sc: EnrolmentScenarios | None) -> tuple[int, pl.DataFrame]:
+        gen.generate(example_path("xian"), d, persons=1_500, year=2025, seed=9, enrolment=sc)
+        st = list(statuses_from_frames(frames(d), pol))
+        n = sum(check(s, day, "21").reason_code == "waiting_period" for s in st)
+        return n, pl.read_parquet(d / "resident_premiums.parquet")
+
+    base, _ = waiting(tmp_path / "base", None)
+    many, _ = waiting(tmp_path / "many", EnrolmentScenarios(continuous=0.5, late_first=0.38))
+    assert many > base
+    _, prem = waiting(
+        tmp_path / "late", EnrolmentScenarios(continuous=0.1, late_first=0.0, lapsed=0.0, late_payment=0.8)
+    )
+    late = prem.filter((pl.col("year") == 2025) & (pl.col("kind") == "annual"))
+    paid_in_spring = late.filter(pl.col("paid_on").is_between(dt.date(2025, 3, 1), dt.date(2025, 6, 30)))
+    assert paid_in_spring.height > late.height // 2
+
+
+def test_bad_scenario_files_are_refused_naming_the_key(tmp_path: Path) -> None:
+    from yibao.errors import FieldError
+    from yibao.synth.enrolment import load_scenarios
+
+    f = tmp_path / "sc.yaml"
+    f.write_text("late_first: 0.1\nlate_frist: 0.2\n", encoding="utf-8")
+    with pytest.raises(FieldError) as err:
+        load_scenarios(f)
+    assert err.value.field == "enrolment.late_frist"
+    f.write_text("continuous: 0.9\nlate_first: 0.2\n", encoding="utf-8")
+    with pytest.raises(FieldError):
+        load_scenarios(f)
+    f.write_text("newborn_late: 0.5\n", encoding="utf-8")
+    assert load_scenarios(f).newborn_late == 0.5

@@ -18,6 +18,13 @@ from yibao.access.store import UserRow
 Role = Literal["insured", "institution", "auditor", "admin"]
 SETTLING_ROLES = frozenset({"institution", "admin"})
 STAFF_ROLES = frozenset({"auditor", "admin"})
+# what each role is called on pages (Chinese, English)
+ROLE_NAMES: dict[str, tuple[str, str]] = {
+    "insured": ("参保人或其亲属", "insured person or family"),
+    "institution": ("定点医药机构", "designated institution"),
+    "auditor": ("医保经办稽核人员", "insurance auditor"),
+    "admin": ("系统管理员", "administrator"),
+}
 
 
 class Forbidden(Exception):

@@ -102,15 +102,21 @@ class ServiceStore:
         """Create a login.  An insured login needs ``psn_no`` (its own number is always in the family
         list); an institution login needs ``fixmedins_code``."""
         if role not in ROLES:
-            raise UserError("role", f"{role!r} is not one of {', '.join(ROLES)}")
+            raise UserError("role", f"角色无效 {role!r} is not one of {', '.join(ROLES)}")
         if not username.strip():
-            raise UserError("username", "is required", "missing")
+            raise UserError("username", "用户名必填 is required", "missing")
         if len(password) < 8:
-            raise UserError("password", "must be at least 8 characters")
+            raise UserError("password", "密码至少 8 个字符 must be at least 8 characters")
         if role == "insured" and not psn_no:
-            raise UserError("psn_no", "an insured login must name its person (psn_no)", "missing")
+            raise UserError(
+                "psn_no", "参保人账号须填写人员编号 an insured login must name its person (psn_no)", "missing"
+            )
         if role == "institution" and not fixmedins_code:
-            raise UserError("fixmedins_code", "an institution login must name its institution", "missing")
+            raise UserError(
+                "fixmedins_code",
+                "机构账号须填写定点机构编号 an institution login must name its institution",
+                "missing",
+            )
         family = (
             tuple(dict.fromkeys(([psn_no] if psn_no else []) + list(family_psn_nos)))
             if role == "insured"
@@ -142,7 +148,9 @@ class ServiceStore:
                     )
                 )
         except sa.exc.IntegrityError as exc:
-            raise UserError("username", f"{username!r} is already taken", "duplicate_user") from exc
+            raise UserError(
+                "username", f"用户名已被占用 {username!r} is already taken", "duplicate_user"
+            ) from exc
         return row
 
     def get_user(self, user_id: str) -> UserRow | None:

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from yibao.errors import FieldError
+from yibao.errors import FieldError, validation_reason
 from yibao.money import MoneyError, parse_ratio
 
 HERE = Path(__file__).parent
@@ -65,9 +65,9 @@ class Indicator(Strict):
     @model_validator(mode="after")
     def _lines(self) -> Indicator:
         if self.direction == "lower" and not self.full < self.zero:
-            raise ValueError("for 'lower', full must be below zero")
+            raise ValueError("“越低越好”指标的满分值须小于零 for 'lower', full must be below zero")
         if self.direction == "higher" and not self.full > self.zero:
-            raise ValueError("for 'higher', full must be above zero")
+            raise ValueError("“越高越好”指标的满分值须大于零 for 'higher', full must be above zero")
         return self
 
 
@@ -104,9 +104,9 @@ class Release(Strict):
     def _rising(self) -> Release:
         xs = [x for x, _ in self.points]
         if xs != sorted(set(xs)):
-            raise ValueError("release points must have rising scores")
+            raise ValueError("返还节点的得分须逐个升高 release points must have rising scores")
         if any(not 0 <= y <= 10_000 for _, y in self.points):
-            raise ValueError("release shares must be between 0 and 1")
+            raise ValueError("返还比例须在 0 到 1 之间 release shares must be between 0 and 1")
         return self
 
 
@@ -133,13 +133,13 @@ class AssessParams(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> AssessParams:
         if sum(d.weight for d in self.dimensions.values()) != 100:
-            raise ValueError("dimension weights must add up to 100")
+            raise ValueError("各维度权重之和须为 100 dimension weights must add up to 100")
         for k, ind in self.indicators.items():
             if ind.dimension not in self.dimensions:
-                raise ValueError(f"indicator {k!r}: unknown dimension {ind.dimension!r}")
+                raise ValueError(f"指标所属维度不存在 indicator {k!r}: unknown dimension {ind.dimension!r}")
         for d in self.dimensions:
             if not any(i.dimension == d for i in self.indicators.values()):
-                raise ValueError(f"dimension {d!r} has no indicator")
+                raise ValueError(f"维度下没有指标 dimension {d!r} has no indicator")
         listed = [
             *self.origins.settlements,
             *self.origins.previous_year,
@@ -150,10 +150,10 @@ class AssessParams(Strict):
         ]
         for k in listed:
             if k not in self.indicators:
-                raise ValueError(f"origins: unknown indicator {k!r}")
+                raise ValueError(f"数据来源中的指标不存在 origins: unknown indicator {k!r}")
         missing = [k for k in self.indicators if k not in listed]
         if missing:
-            raise ValueError(f"origins: no origin for {missing[0]!r}")
+            raise ValueError(f"缺少指标的数据来源 origins: no origin for {missing[0]!r}")
         return self
 
     def source_title(self, key: str) -> str:
@@ -191,7 +191,7 @@ def parse_params(data: Any, name: str = "params.yaml") -> AssessParams:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        raise AssessParamsError(f"{name}:{loc}" if loc else name, f"参数无效 {err['msg']}") from exc
+        raise AssessParamsError(f"{name}:{loc}" if loc else name, validation_reason(err)) from exc
 
 
 @lru_cache(maxsize=4)

@@ -13,7 +13,9 @@ def data_dir(path: str | Path) -> Path:
     d = p.parent if p.suffix == ".parquet" else p
     for name in ("persons.parquet", "visits.parquet", "lines.parquet"):
         if not (d / name).exists():
-            raise FileNotFoundError(f"{d / name} is missing (expected the output of `yibao synth generate`)")
+            raise FileNotFoundError(
+                f"缺少数据文件 {d / name} is missing (expected the output of `yibao synth generate`)"
+            )
     return d
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from yibao.money import RATIO_ONE, base_for_payment, ratio_sum_to_fen
+from yibao.money import RATIO_ONE, apply_ratio, base_for_payment, ratio_sum_to_fen
 
 I64 = npt.NDArray[np.int64]
 NO_CAP = np.iinfo(np.int64).max // 4
@@ -74,6 +74,11 @@ class Static:
     slots: list[Slot]
     rules: list[RepeatRule]
     round_starts: I64
+    # the continuity incentives (国办发〔2024〕38号) per visit: the critical-illness layer's cap uplift (fen)
+    # and its limit as a share of the original cap (1/10000); None: no benefit check ran
+    ci_uplift: I64 | None = None
+    ci_share: I64 | None = None
+    ci_field: str = "hifmi_pay"
 
 
 @dataclass
@@ -224,7 +229,12 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
                 acc += np.maximum(hi_edge - lo_edge, 0) * rt
             lraw[mt] = np.where(lbase[mt] > 0, ratio_sum_to_fen(acc), 0)
             if terms.cap is not None:
-                lroom[mt] = np.maximum(terms.cap - paid_before[mt], 0)
+                tcap: I64 | int = terms.cap
+                if slot.field == s.ci_field and s.ci_uplift is not None and s.ci_share is not None:
+                    at = a + idx[mt]
+                    limit = apply_ratio(np.full(len(at), terms.cap, dtype=np.int64), s.ci_share[at])
+                    tcap = np.maximum(terms.cap + np.minimum(s.ci_uplift[at], limit), 0)
+                lroom[mt] = np.maximum(tcap - paid_before[mt], 0)
         lpaid = np.minimum(lraw, lroom)
         writes.append((np.full(len(idx), slot.counter, dtype=np.int64), p_idx, lbase))
         writes.append((np.full(len(idx), slot.paid_counter, dtype=np.int64), p_idx, lpaid))

@@ -9,7 +9,7 @@ engine uses; only the accumulator-dependent arithmetic runs in the vectorised ke
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,19 @@ MONEY_OUT = (
 )
 
 
+ELIG_COLS = {
+    "elig_decision": pl.Int8,  # 0 settle, 1 fully self-paid (no fund pays), 2 refused (not settled)
+    "elig_account": pl.Boolean,  # the personal account may pay on a self-paid visit
+    "ci_uplift_fen": pl.Int64,  # critical-illness cap uplift (国办发〔2024〕38号 continuity incentives)
+    "ci_uplift_share": pl.Int32,  # its limit as a share of the original cap, 1/10000
+}
+"""Optional visit columns carrying the benefit check's answer (:mod:`yibao.batch.eligibility`); without
+them no check is made (a region without enrolment data)."""
+SETTLE, SELF_PAY, REFUSE = 0, 1, 2
+REFUSED_SCHEMA = {"visit_id": pl.Int64, "mdtrt_id": pl.String, "psn_id": pl.Int64, "reason_code": pl.String,
+                  "reason_zh": pl.String}  # fmt: skip
+
+
 OPENING_SCHEMA = {"psn_id": pl.Int64, "year": pl.Int32, "counter": pl.String, "value": pl.Int64}
 """Accumulators at the start of the period: one row per (person, year, counter), as the ledger keeps them."""
 
@@ -56,6 +69,8 @@ class BatchResult:
     counters: dict[str, int]  # counter name → id
     person_years: pl.DataFrame  # py index → psn_id, year
     state: kernel.State
+    refused: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REFUSED_SCHEMA))
+    """visits the benefit check refused (not settled, not in ``visits``), with the reason"""
 
     def accumulators(self, psn_id: int, year: int) -> dict[str, int]:
         """The person-year's accumulators after the batch, as the engine's counter dict (zeros dropped)."""
@@ -130,6 +145,12 @@ def settle_batch(
     them per visit; read the persons' attributes; resolve the static parameters once per distinct
     combination of attributes; arrange the visits in rounds (one visit per family-account component
     per round); run the accumulator kernel round by round; return the result frame.
+
+    When ``visits`` carry the benefit check's columns (:data:`ELIG_COLS`, from
+    :func:`yibao.batch.eligibility.attach_eligibility`), refused visits are left out and listed in
+    ``BatchResult.refused``; self-paid ones settle with no fund paying; the continuity uplift raises the
+    critical-illness layer's cap — as :func:`yibao.settlement.engine.settle_visit` does with an
+    :class:`~yibao.settlement.model.Entitlement`.
     """
     if book.by_discharge:
         raise SettlementError(
@@ -138,6 +159,24 @@ def settle_batch(
             "the batch settles by admission date; this region takes the year from the discharge date",
             "unsupported",
         )
+    refused = pl.DataFrame(schema=REFUSED_SCHEMA)
+    if "elig_decision" in visits.columns:
+        gone = visits["elig_decision"] == REFUSE
+        if gone.any():
+            r = visits.filter(gone)
+            refused = r.select(
+                pl.col("visit_id").cast(pl.Int64),
+                pl.col("mdtrt_id").cast(pl.String),
+                pl.col("psn_id").cast(pl.Int64),
+                (pl.col("reason_code") if "reason_code" in r.columns else pl.lit("")).cast(pl.String),
+                (pl.col("reason_zh") if "reason_zh" in r.columns else pl.lit("")).cast(pl.String),
+            )
+            visits = visits.filter(~gone)
+            keep = visits.select("visit_id")
+            if isinstance(lines, pl.LazyFrame):
+                lines = lines.join(keep.lazy(), on="visit_id", how="semi")
+            else:
+                lines = lines.join(keep, on="visit_id", how="semi")
     versions = _Versions.of(book)
     timing = _time_order(book, visits, versions)
     parts = _line_stage(book, lines, versions, timing)
@@ -146,6 +185,8 @@ def settle_batch(
     perm, round_starts = _rounds(who.psn, who.payer, who.n_persons)
     py, uniq = _person_years(who.psn, timing.years)
     static = table.static(py, who, parts, perm, round_starts)
+    if "elig_decision" in visits.columns:
+        _apply_eligibility(static, visits, timing.order[perm], who.family[perm])
     balances = np.zeros(who.n_persons, dtype=np.int64)
     balances[persons["psn_id"].to_numpy()] = persons["account_balance"].to_numpy()
     names = _opening_counters(opening, table.ctr)
@@ -158,7 +199,34 @@ def settle_batch(
     frame = _result_frame(timing.visit_ids[perm], static, out)
     y0 = int(timing.years.min()) if len(timing.years) else 0
     person_years = pl.DataFrame({"py": np.arange(len(uniq)), "psn_id": uniq // 64, "year": uniq % 64 + y0})
-    return BatchResult(frame, dict(table.ctr.ids), person_years, state)
+    return BatchResult(frame, dict(table.ctr.ids), person_years, state, refused)
+
+
+def _apply_eligibility(
+    static: kernel.Static, visits: pl.DataFrame, rows: np.ndarray, family: np.ndarray
+) -> None:
+    """The engine's entitlement step on the kernel's inputs (round order; ``rows`` the visit row of each):
+    a self-paid visit has no benefit and no layer, and its own account pays only when usable; the
+    continuity uplift per visit for the critical-illness layer."""
+    decision = visits["elig_decision"].fill_null(SETTLE).to_numpy()[rows]
+    selfpay = decision == SELF_PAY
+    if selfpay.any():
+        static.has_ben[selfpay] = False
+        for slot in static.slots:
+            slot.terms_idx[selfpay] = -1
+        usable = (
+            visits["elig_account"].fill_null(True).to_numpy()[rows]
+            if "elig_account" in visits.columns
+            else True
+        )
+        static.acct_ok[selfpay & ~family & ~usable] = False
+    if "ci_uplift_fen" in visits.columns:
+        static.ci_uplift = visits["ci_uplift_fen"].fill_null(0).to_numpy().astype(np.int64)[rows]
+        static.ci_share = (
+            visits["ci_uplift_share"].fill_null(0).to_numpy().astype(np.int64)[rows]
+            if "ci_uplift_share" in visits.columns
+            else np.zeros(len(rows), dtype=np.int64)
+        )
 
 
 def _opening_counters(opening: pl.DataFrame | None, ctr: _Counters) -> dict[str, int]:
@@ -587,7 +655,7 @@ def _factor(series: pl.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes and their category names for a string column (categories sorted)."""
     cats = sorted(x for x in series.cast(pl.String).unique().to_list() if x is not None)
     if series.null_count():
-        raise SettlementError(series.name, "has missing values", "missing")
+        raise SettlementError(series.name, "存在空值 has missing values", "missing")
     codes = series.cast(pl.String).cast(pl.Enum(cats)).to_physical().to_numpy().astype(np.int64)
     return codes, cats
 

@@ -3,7 +3,7 @@ and clearing with the insurer as a counter-party (statements, reconciliation) �
 
 The product pays ``ratio`` of the remaining personal burden (psn_part_amt after every public layer, plus the
 covered extras such as the delivery fee) above its yearly deductible, within its per-claim and yearly caps
-(seed 002: 医保报销后剩余部分可由商险按80%比例赔付)."""
+(《医联体背景下互联网医院支付资源下沉策略》: 医保报销后剩余部分可由商险按80%比例赔付)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def one_bill(
     ``total = hifp + other funds + commercial + patient``."""
     patient = psn_part_amt + extras - commercial
     if patient < 0:
-        raise ValueError("commercial payment above the personal burden")
+        raise ValueError("商业保险支付额超过个人负担 commercial payment above the personal burden")
     return OneBill(medfee_sumamt, extras, hifp_pay, fund_pay_sumamt - hifp_pay, commercial, insurer, patient)
 
 

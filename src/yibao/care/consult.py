@@ -1,5 +1,5 @@
 """Remote consultation (远程会诊) payment as pure functions: the fee by the consultant's level and its split
-between the consulting hospital and the requesting grass-roots clinic (分级支付 + 资源共享, seed 002)."""
+between the consulting hospital and the requesting grass-roots clinic (分级支付 + 资源共享, 《医联体背景下互联网医院支付资源下沉策略》)."""
 
 from __future__ import annotations
 

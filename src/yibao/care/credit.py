@@ -1,7 +1,7 @@
 """Credit pay (先诊疗后付费) as pure functions: who may use it, the bill's due date, its status as days pass.
 
 The insured part is settled at once; the personal part becomes a receivable the patient pays from the portal
-within the repayment window after receiving the drugs (seed 002: 收到药品后7日内).  Past the window a bill is
+within the repayment window after receiving the drugs (《医联体背景下互联网医院支付资源下沉策略》: 收到药品后7日内).  Past the window a bill is
 overdue; past ``default_after_days`` it is in default and the person's credit is suspended; past
 ``write_off_after_days`` the receivable is written off (核销)."""
 

@@ -155,6 +155,7 @@ def settle(
     from yibao.settlement.explain import explain
     from yibao.settlement.model import SettlementError
     from yibao.usecases import settlement as usecase
+    from yibao.usecases.eligibility import open_source
 
     try:
         text = sys.stdin.read() if str(visit_file) == "-" else visit_file.read_text(encoding="utf-8")
@@ -166,18 +167,29 @@ def settle(
         mid = msgid or (raw.get("msgid") if isinstance(raw, dict) else None)
         if not pre and not mid:
             raise SettlementError(
-                "msgid", "is required to settle (use --pre to pre-settle without one)", "missing"
+                "msgid",
+                "结算须提供报文号 is required to settle (use --pre to pre-settle without one)",
+                "missing",
             )
         settings = Settings(region=str(_region_path(region)), database_url=_db_url(db))
         book = PolicyBook.from_file(settings.region_path())
         ledger = Ledger.open(settings.database_url)
+        source = open_source(settings.database_url, book.loaded)
         try:
-            # the same use case and in-event audit as the national 2206/2207 over HTTP
+            # the same use case, in-event audit and benefit check as the national 2206/2207 over HTTP
             out = usecase.settle(
-                ledger, book, visit, str(mid or "PRESETTLE"), audit=settings.audit_hook(), pre=pre
+                ledger,
+                book,
+                visit,
+                str(mid or "PRESETTLE"),
+                audit=settings.audit_hook(),
+                pre=pre,
+                eligibility=source,
             )
         finally:
             ledger.close()
+            if source is not None:
+                source.store.close()
     except FieldError as exc:
         _fail(
             {"infcode": -1, "field": exc.field, "reason": exc.reason, "code": exc.code, "err_msg": str(exc)}

@@ -147,9 +147,9 @@ def _run_polars(data: Path, out: Path, rules: bool, settle: bool, region: Path |
 
     for f in ("persons", "visits", "lines"):
         if not (data / f"{f}.parquet").exists():
-            raise typer.BadParameter(f"{data} has no {f}.parquet")
+            raise typer.BadParameter(f"缺少数据文件 {data} has no {f}.parquet")
     if out.suffix not in (".parquet", ".csv"):
-        raise typer.BadParameter("out: must end in .parquet or .csv")
+        raise typer.BadParameter("输出文件须以 .parquet 或 .csv 结尾 out: must end in .parquet or .csv")
     p, v, ln = (pl.read_parquet(data / f"{f}.parquet") for f in ("persons", "visits", "lines"))
     inst = (
         pl.read_parquet(data / "institutions.parquet") if (data / "institutions.parquet").exists() else None

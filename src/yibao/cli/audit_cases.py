@@ -51,9 +51,9 @@ def _now(text: str | None) -> dt.datetime:
     try:
         now = dt.datetime.fromisoformat(text)
     except ValueError as exc:
-        raise CaseError("--now", f"not an ISO-8601 instant: {text!r}") from exc
+        raise CaseError("--now", f"时间格式错误 not an ISO-8601 instant: {text!r}") from exc
     if now.tzinfo is None:
-        raise CaseError("--now", "give a UTC offset, e.g. 2025-06-02T09:00:00+08:00")
+        raise CaseError("--now", "时间须带时区偏移 give a UTC offset, e.g. 2025-06-02T09:00:00+08:00")
     return now
 
 
@@ -109,7 +109,7 @@ def open_cmd(
 
     def go() -> list[dict[str, Any]]:
         if not flags.exists():
-            raise CaseError("--flags", f"no such file {flags}")
+            raise CaseError("--flags", f"文件不存在 no such file {flags}")
         with _store(db) as s:
             return [
                 _case_json(c) for c in service.open_cases(s, pl.read_parquet(flags), period, _now(now), actor)
@@ -136,7 +136,7 @@ def _pairs(values: list[str], what: str) -> dict[int, str]:
     for v in values:
         no, sep, rest = v.partition("=")
         if not sep or not no.strip().isdigit():
-            raise CaseError(what, f"expected ITEM_NO=…, got {v!r}")
+            raise CaseError(what, f"格式错误 expected ITEM_NO=…, got {v!r}")
         out[int(no)] = rest
     return out
 

@@ -72,6 +72,15 @@ def _read_frame(path: Path) -> pl.DataFrame:
     )
 
 
+def _enrolment_income(url: str, region: str, year: int) -> pl.DataFrame | None:
+    """The year's income from the enrolment tables when the region has enrolment data (else the stand-in)."""
+    from yibao.policy.loader import example_path, load_region
+    from yibao.usecases.enrolment import fund_income
+
+    path = Path(region) if Path(region).exists() else example_path(region)
+    return fund_income(url, load_region(path), year)
+
+
 @fund_app.command("book")
 def book(
     year: Annotated[int, typer.Option(help="the year to book (its settlements must be in the ledger)")],
@@ -81,7 +90,8 @@ def book(
         list[Path] | None,
         typer.Option(
             help="income in the enrolment income_frame shape (Parquet/CSV; repeat for several files, e.g. "
-            "`yibao enrol income` plus the assistance budget); default: the stand-in contributions"
+            "`yibao enrol income` plus the assistance budget); default: the enrolment contributions and "
+            "premiums recorded in the database, or the stand-in contributions when there are none"
         ),
     ] = None,
     opening: Annotated[
@@ -102,7 +112,7 @@ def book(
                     [_read_frame(f).select("month", "fund_pay_type", "source", "amount_fen") for f in income]
                 )
                 if income
-                else None
+                else _enrolment_income(_url(db), region, year)
             )
             op, op_src = None, ""
             if opening is not None:

@@ -53,7 +53,7 @@ HospitalOpt = Annotated[
 def read_claims(path: Path) -> pl.DataFrame:
     """A claims file: Parquet, or CSV with codes read as text and dates parsed."""
     if not path.exists():
-        raise FieldError(str(path), "file not found", "missing")
+        raise FieldError(str(path), "文件不存在 file not found", "missing")
     if path.suffix.lower() == ".parquet":
         return pl.read_parquet(path)
     head = pl.read_csv(path, n_rows=0)
@@ -63,7 +63,9 @@ def read_claims(path: Path) -> pl.DataFrame:
     try:
         return pl.read_csv(path, schema_overrides=overrides)
     except pl.exceptions.PolarsError as exc:
-        raise FieldError(str(path), f"cannot read as claims CSV: {exc}", "unreadable") from exc
+        raise FieldError(
+            str(path), f"无法读取结算清单 CSV cannot read as claims CSV: {exc}", "unreadable"
+        ) from exc
 
 
 def _console() -> Console:
@@ -82,7 +84,9 @@ def _show(console: Console, p: Payment, out: Path | None, hospital: str | None =
     )
     console.print(clearing_table(p))
     if hospital is not None and hospital not in set(p.hospitals.get_column("fixmedins_code")):
-        raise FieldError("--hospital", f"{hospital} has no case in the claims", "unknown")
+        raise FieldError(
+            "--hospital", f"该机构在结算清单中没有病例 {hospital} has no case in the claims", "unknown"
+        )
     console.print(monthly_table(p, hospital))
     ok = s["due_fen"] == s["pool_fen"]
     console.print(

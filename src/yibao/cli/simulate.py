@@ -54,6 +54,14 @@ def simulate_cmd(
         str | None,
         typer.Option(help="spark: write the per-visit settlements here as Parquet partitioned by policy"),
     ] = None,
+    benefit_check: Annotated[
+        bool,
+        typer.Option(
+            "--benefit-check/--no-benefit-check",
+            help="polars: check each visit against the region's generated enrolment (refused visits are not "
+            "settled; waiting periods and arrears settle with no fund paying)",
+        ),
+    ] = True,
 ) -> None:
     """Re-settle a year of claims under two policies; write a self-contained HTML report (and JSON)."""
     from yibao.simulate.core import simulate
@@ -97,7 +105,9 @@ def simulate_cmd(
                 finally:
                     session.stop()
             elif engine == "polars":
-                report = simulate(books[0], books[1], Path(visits), progress=step)
+                report = simulate(
+                    books[0], books[1], Path(visits), progress=step, benefit_check=benefit_check
+                )
             else:
                 raise typer.BadParameter("engine: polars 或 spark / polars or spark")
         except (FileNotFoundError, FieldError) as exc:

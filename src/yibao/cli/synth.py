@@ -36,9 +36,26 @@ def generate_cmd(
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", min=1, help="persons per chunk (row group)")
     ] = DEFAULT_CHUNK,
+    enrolment: Annotated[
+        Path | None,
+        typer.Option(
+            "--enrolment",
+            help="YAML of enrolment scenario shares (late_first, lapsed, newborn_late, death_75 …; "
+            "docs/ENROLMENT.md §7); default: the generator's",
+        ),
+    ] = None,
 ) -> None:
-    """Generate persons, institutions, visits and fee lines as Parquet, plus manifest.json."""
+    """Generate persons, institutions, visits and fee lines as Parquet, plus manifest.json (and the region's
+    enrolment histories and contributions when it has an enrolment file)."""
+    from yibao.errors import FieldError
+    from yibao.synth.enrolment import load_scenarios
+
     path = Path(region) if Path(region).exists() else example_path(region)
+    try:
+        scenarios = load_scenarios(enrolment) if enrolment is not None else None
+    except (FieldError, OSError) as exc:
+        console.print(f"[red]✗ {exc}")
+        raise typer.Exit(2) from None
     names = tuple(x.strip() for x in inject.split(",") if x.strip())
     with Progress(
         TextColumn("[bold]synth[/]"),
@@ -63,6 +80,7 @@ def generate_cmd(
             chunk_size=chunk_size,
             progress=step,
             limits=prescribing_limits(),
+            enrolment=scenarios,
         )
     lines = m.rows["lines"]
     console.print(

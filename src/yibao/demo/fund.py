@@ -130,6 +130,7 @@ def fund_stage(
     from yibao.policy.book import PolicyBook
     from yibao.policy.loader import example_path
     from yibao.synth.geo import write_geo
+    from yibao.usecases.enrolment import fund_income
     from yibao.workdays import national_calendar
 
     def say(msg: str) -> None:
@@ -199,12 +200,16 @@ def fund_stage(
                 )
             opening_now = {f: v * s.fp.demo.opening_months.get(f, 6) // 12 for f, v in monthly.items()}
         say(f"记账 booking {year}")
+        # the year's income from the enrolment tables when the demo loaded them (accrual: a synthetic region
+        # has no collection for the next year), else the stand-in contributions
+        enrol_income = fund_income(url, book.loaded, year, basis="accrual")
         fs.book_year(
             store,
             s,
             year,
             settled,
             persons,
+            income_frame=enrol_income,
             opening=opening_now,
             opening_source=s.fp.sources[s.fp.demo.source].title,
             tag="ledger",

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from yibao.audit.knowledge.limits import prescribing_limits
 from yibao.audit.scenarios import SCENARIOS
+from yibao.demo.enrolment import load_enrolment, scene_lines, waiting_scene
 from yibao.demo.logins import DemoLogin
 from yibao.demo.region import login_order, person_records
 from yibao.ledger import Ledger
@@ -29,8 +30,10 @@ from yibao.settlement.model import (
     Visit,
     identity_violations,
 )
+from yibao.settlement.trace import NotEntitled
 from yibao.synth import generate, read_visits_as_engine_inputs
 from yibao.usecases import settlement as usecase
+from yibao.usecases.eligibility import BenefitRefused
 
 
 def msgid_for(visit: Visit, k: int) -> str:
@@ -106,6 +109,11 @@ def run_demo(
         people = pl.read_parquet(data_dir / "persons.parquet")
         records = person_records(people, info.admdvs, year)
         ledger.add_persons(records)
+        # the region's enrolment: every visit passes the benefit check (待遇享受检查) on its date
+        with console.status("登记参保缴费 loading the enrolment histories …"):
+            source = load_enrolment(f"sqlite:///{db_path}", loaded, data_dir)
+        refused: Counter[str] = Counter()
+        self_paid = 0
         total_visits = manifest.rows["visits"] if not visits else min(visits, manifest.rows["visits"])
         console.print(
             f"参保人 insured persons: [bold]{people.height:,}[/] · 就诊 visits: [bold]{total_visits:,}[/] "
@@ -131,12 +139,19 @@ def run_demo(
             task = bar.add_task("settle", total=total_visits, rate="")
             for k, (_person, visit) in enumerate(read_visits_as_engine_inputs(data_dir, limit=total_visits)):
                 try:
-                    out = usecase.settle(ledger, book, visit, msgid_for(visit, k), audit=hook)
+                    out = usecase.settle(
+                        ledger, book, visit, msgid_for(visit, k), audit=hook, eligibility=source
+                    )
+                except BenefitRefused as exc:
+                    refused[exc.code] += 1
+                    bar.advance(task)
+                    continue
                 except (SettlementError, NoPolicyVersion) as exc:
                     errors[exc.code] += 1
                     bar.advance(task)
                     continue
                 s = out.settlement
+                self_paid += any(isinstance(x, NotEntitled) for x in s.steps)
                 findings.update(f.severity for f in s.audit)
                 if identity_violations(s):
                     errors["identity"] += 1
@@ -184,6 +199,18 @@ def run_demo(
             f"账本核验 journal verify: {'[green]通过 OK' if report.ok else '[red]失败 FAILED'}[/] "
             f"({report.rows:,} 行 rows, {report.chains:,} 条链 chains, root {report.root[:16]}…)"
         )
+        if source is not None:
+            console.print(
+                f"待遇享受检查 benefit check: 拒绝 refused {sum(refused.values()):,} 笔 {dict(refused)}；"
+                f"按全自费结算 settled self-paid {self_paid:,} 笔 (等待期、欠费等 waiting period, arrears …)"
+            )
+            scene = waiting_scene(ledger, book, source, data_dir, year)
+            if scene is not None:
+                console.rule(
+                    "晚参保：等待期内与等待期后 · a late enrolee before and after the waiting period"
+                )
+                for zh, en in scene_lines(scene):
+                    console.print(f"  {zh}\n  [dim]{en}[/]")
         if sample is not None:
             s, v = sample
             policy = book.for_date(v.begin_date)
@@ -195,6 +222,8 @@ def run_demo(
             "settled": sum(r[0] for r in by_key.values()),
             "cancelled": cancelled,
             "rejected": sum(errors.values()),
+            "refused_by_check": sum(refused.values()),
+            "self_paid": self_paid,
             "verify_ok": int(report.ok),
             "count": totals.get("count", 0),
         }

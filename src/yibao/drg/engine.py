@@ -1,6 +1,7 @@
 """The one grouping engine: a scheme compiled into dict/set lookups, and a pure per-case function.
 
-Order of a grouping (the same for every scheme; DOMAIN.md §3.2):
+Order of a grouping (the same for every scheme; the CHS-DRG 2.0 grouping steps, 国家医疗保障局 2024-07-23,
+https://www.nhsa.gov.cn/art/2024/7/23/art_53_13314.html, and the OpenDRG/DRG_Java README):
 
 1. no / unknown principal diagnosis → the scheme's ungroupable group (0000 / 999);
 2. pre-MDC ADRGs, in file order (transplants, ventilation, ECMO …);

@@ -50,7 +50,7 @@ def parse(formula: str) -> _Node:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise FormulaError(f"{formula!r}: cannot read at position {pos}")
+            raise FormulaError(f"公式无法读取 {formula!r}: cannot read at position {pos}")
         pos = m.end()
         kind = ("(", ")", "&", "|", "~", "atom")[m.lastindex - 1 if m.lastindex else 0]
         toks.append((kind, m.group(m.lastindex or 0)))
@@ -75,7 +75,7 @@ def parse(formula: str) -> _Node:
     def factor() -> _Node:
         nonlocal i
         if i >= len(toks):
-            raise FormulaError(f"{formula!r}: ends too early")
+            raise FormulaError(f"公式不完整 {formula!r}: ends too early")
         kind, val = toks[i]
         i += 1
         if kind == "atom":
@@ -85,16 +85,16 @@ def parse(formula: str) -> _Node:
         if kind == "(":
             e = expr()
             if i >= len(toks) or toks[i][0] != ")":
-                raise FormulaError(f"{formula!r}: missing )")
+                raise FormulaError(f"公式缺少右括号 {formula!r}: missing )")
             i += 1
             return e
-        raise FormulaError(f"{formula!r}: unexpected {val!r}")
+        raise FormulaError(f"公式中出现意外内容 {formula!r}: unexpected {val!r}")
 
     if not toks:
-        raise FormulaError(f"{formula!r}: empty")
+        raise FormulaError(f"公式为空 {formula!r}: empty")
     node = expr()
     if i != len(toks):
-        raise FormulaError(f"{formula!r}: unexpected {toks[i][1]!r}")
+        raise FormulaError(f"公式中出现意外内容 {formula!r}: unexpected {toks[i][1]!r}")
     return node
 
 
@@ -359,7 +359,7 @@ class Program:
             try:
                 tree = parse(r.formula)
             except FormulaError as exc:
-                raise FormulaError(f"rules.{name}.{i}: {exc}") from exc
+                raise FormulaError(f"分组规则公式错误 rules.{name}.{i}: {exc}") from exc
             out.append(
                 _Rule(
                     compile_formula(r.formula),

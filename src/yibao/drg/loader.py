@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from yibao.drg.engine import Compiled, compile_scheme
 from yibao.drg.model import Scheme
-from yibao.errors import FieldError
+from yibao.errors import FieldError, validation_reason
 
 SCHEMES_DIR = Path(__file__).parent / "schemes"
 SUFFIXES = (".yaml", ".json", ".json.xz", ".json.gz")
@@ -42,7 +42,9 @@ def _path_for(name: str | Path) -> Path:
         q = SCHEMES_DIR / f"{name}{suf}"
         if q.exists():
             return q
-    raise SchemeError("scheme", f"no scheme {str(name)!r}; shipped: {', '.join(scheme_ids())}", "unknown")
+    raise SchemeError(
+        "scheme", f"分组方案不存在 no scheme {str(name)!r}; shipped: {', '.join(scheme_ids())}", "unknown"
+    )
 
 
 def read_raw(path: Path) -> Any:
@@ -59,7 +61,9 @@ def read_raw(path: Path) -> Any:
                 return json.load(f)
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError, lzma.LZMAError) as exc:
-        raise SchemeError(str(path), f"cannot read the scheme file: {exc}", "unreadable") from exc
+        raise SchemeError(
+            str(path), f"无法读取分组方案文件 cannot read the scheme file: {exc}", "unreadable"
+        ) from exc
 
 
 def validate(raw: Any, file: str = "<scheme>") -> Scheme:
@@ -70,7 +74,7 @@ def validate(raw: Any, file: str = "<scheme>") -> Scheme:
         problems = []
         for e in exc.errors():
             loc = ".".join(str(x) for x in e["loc"]) or "<root>"
-            problems.append(f"{loc}: {e['msg']}")
+            problems.append(f"{loc}: {validation_reason(e)}")
         raise SchemeError(file, "; ".join(problems[:5]) + (" …" if len(problems) > 5 else "")) from exc
 
 

@@ -27,6 +27,9 @@ class Source(_Strict):
     what: str
     source: str
     licence: str = ""
+    # official: read in the published text; to_check: a document named by number, not yet checked against it;
+    # illustrative: written for yibao
+    basis: Literal["official", "to_check", "illustrative"] = "official"
 
 
 class DistinctGroups(_Strict):
@@ -94,16 +97,22 @@ class Adrg(_Strict):
     @model_validator(mode="after")
     def _check(self) -> Adrg:
         if self.kind == "non_or" and not self.procedures:
-            raise ValueError(f"ADRG {self.code}: a non_or ADRG needs a non-empty procedures list")
+            raise ValueError(
+                f"非手术室操作 ADRG 须列出操作 ADRG {self.code}: a non_or ADRG needs a non-empty procedures list"
+            )
         if self.pre_mdc and self.kind != "medical" and not self.procedures:
             raise ValueError(
-                f"ADRG {self.code}: a pre-MDC {self.kind} ADRG needs a non-empty procedures list"
+                f"先期分组 ADRG 须列出操作 ADRG {self.code}: a pre-MDC {self.kind} ADRG needs a non-empty procedures list"
             )
         if self.kind == "medical" and self.procedures:
-            raise ValueError(f"ADRG {self.code}: a medical ADRG is selected by pdx, not procedures")
+            raise ValueError(
+                f"内科 ADRG 按主要诊断入组，不能列操作 ADRG {self.code}: a medical ADRG is selected by pdx, not procedures"
+            )
         keys = set(self.drg)
         if keys != {"ALL"} and keys != {"MCC", "CC", "NONE"}:
-            raise ValueError(f"ADRG {self.code}: drg must have the key ALL, or exactly MCC, CC and NONE")
+            raise ValueError(
+                f"DRG 细分键须为 ALL，或恰为 MCC、CC、NONE ADRG {self.code}: drg must have the key ALL, or exactly MCC, CC and NONE"
+            )
         return self
 
 
@@ -214,26 +223,34 @@ class FormulaLogic(_Strict):
         n = len(self.patterns)
         for code, v in self.dx.items():
             if len(v) != 3 or not 0 <= v[2] < n or v[1] not in (0, 1, 2):
-                raise ValueError(f"dx.{code}: must be [MDC, level 0/1/2, pattern index < {n}]")
+                raise ValueError(
+                    f"诊断编码表项格式错误 dx.{code}: must be [MDC, level 0/1/2, pattern index < {n}]"
+                )
         for code, p in self.pr.items():
             if not 0 <= p < n:
-                raise ValueError(f"pr.{code}: pattern index {p} out of range")
+                raise ValueError(f"操作编码的模式序号越界 pr.{code}: pattern index {p} out of range")
         if self.pre not in self.rules:
-            raise ValueError(f"pre: no rule list {self.pre!r}")
+            raise ValueError(f"先期分组规则表不存在 pre: no rule list {self.pre!r}")
         for mdc, rules in self.rules.items():
             for i, r in enumerate(rules):
                 if r.reroute is not None and r.reroute not in self.rules:
-                    raise ValueError(f"rules.{mdc}.{i}: reroute to {r.reroute!r}, which has no rules")
+                    raise ValueError(
+                        f"转组目标没有规则 rules.{mdc}.{i}: reroute to {r.reroute!r}, which has no rules"
+                    )
                 if r.family is not None and r.family not in self.families:
-                    raise ValueError(f"rules.{mdc}.{i}: family {r.family!r} is not in families")
+                    raise ValueError(
+                        f"规则所属族不存在 rules.{mdc}.{i}: family {r.family!r} is not in families"
+                    )
                 if r.drg is None and r.reroute is None and not r.ungroupable:
-                    raise ValueError(f"rules.{mdc}.{i}: needs drg, reroute or ungroupable")
+                    raise ValueError(
+                        f"规则须指定 DRG、转组或不可入组 rules.{mdc}.{i}: needs drg, reroute or ungroupable"
+                    )
         for i, g in enumerate(self.exclusion_groups):
             if not g:
-                raise ValueError(f"exclusion_groups.{i}: empty")
+                raise ValueError(f"排除组为空 exclusion_groups.{i}: empty")
         for code, gi in self.pdx_exclusion.items():
             if not 0 <= gi < len(self.exclusion_groups):
-                raise ValueError(f"pdx_exclusion.{code}: no exclusion group {gi}")
+                raise ValueError(f"主要诊断排除组不存在 pdx_exclusion.{code}: no exclusion group {gi}")
         return self
 
 
@@ -286,10 +303,14 @@ class Scheme(_Strict):
                 code = str(a.get("code", ""))
                 keys = ("MCC", "CC", "NONE") if split == "cc" else ("ALL",) if split == "none" else ()
                 if not keys:
-                    raise ValueError(f"ADRG {code}: split must be 'cc' or 'none', not {split!r}")
+                    raise ValueError(
+                        f"ADRG 细分方式须为 cc 或 none ADRG {code}: split must be 'cc' or 'none', not {split!r}"
+                    )
                 missing = [k for k in keys if k not in digits]
                 if missing:
-                    raise ValueError(f"ADRG {code}: split needs severity_digits for {', '.join(missing)}")
+                    raise ValueError(
+                        f"ADRG 细分缺少严重程度位 ADRG {code}: split needs severity_digits for {', '.join(missing)}"
+                    )
                 a["drg"] = {k: code + digits[k] for k in keys}
             adrgs.append(a)
         return {**raw, "adrgs": adrgs}
@@ -297,20 +318,26 @@ class Scheme(_Strict):
     @model_validator(mode="after")
     def _cross_check(self) -> Scheme:
         if self.format == 2 and self.formulas is None:
-            raise ValueError("format 2 needs formulas")
+            raise ValueError("第 2 版格式须提供公式 format 2 needs formulas")
         if self.formulas is not None and self.code_match != "exact":
-            raise ValueError("formula schemes match codes exactly (code_match: exact)")
+            raise ValueError("公式方案须精确匹配编码 formula schemes match codes exactly (code_match: exact)")
         if self.formulas is None and (not self.adrgs or not self.unrelated_or):
-            raise ValueError("adrgs and unrelated_or must each have at least one entry")
+            raise ValueError(
+                "ADRG 和无关手术表各须至少一项 adrgs and unrelated_or must each have at least one entry"
+            )
         mdcs = {m.code for m in self.mdcs}
         seen: set[str] = set()
         for i, a in enumerate(self.adrgs):
             if a.code in seen:
-                raise ValueError(f"adrgs.{i}: duplicate ADRG code {a.code}")
+                raise ValueError(f"ADRG 编码重复 adrgs.{i}: duplicate ADRG code {a.code}")
             seen.add(a.code)
             if not a.pre_mdc and a.mdc not in mdcs:
-                raise ValueError(f"adrgs.{i}: ADRG {a.code} names MDC {a.mdc!r}, which is not in mdcs")
+                raise ValueError(
+                    f"ADRG 所属 MDC 不存在 adrgs.{i}: ADRG {a.code} names MDC {a.mdc!r}, which is not in mdcs"
+                )
         for i, c in enumerate(self.cc):
             if c.exclusion is not None and c.exclusion not in self.exclusions:
-                raise ValueError(f"cc.{i}: exclusion list {c.exclusion!r} of {c.code} is not in exclusions")
+                raise ValueError(
+                    f"CC 排除表不存在 cc.{i}: exclusion list {c.exclusion!r} of {c.code} is not in exclusions"
+                )
         return self

@@ -40,18 +40,24 @@ def cases_from_synth(
     for c in need_v:
         if c not in visits.columns:
             raise FieldError(
-                f"visits.{c}", "column missing (expected the visits table of yibao synth)", "missing"
+                f"visits.{c}",
+                "就诊表缺少列 column missing (expected the visits table of yibao synth)",
+                "missing",
             )
     for c in ("psn_id", "gender", "birth_date"):
         if c not in persons.columns:
             raise FieldError(
-                f"persons.{c}", "column missing (expected the persons table of yibao synth)", "missing"
+                f"persons.{c}",
+                "人员表缺少列 column missing (expected the persons table of yibao synth)",
+                "missing",
             )
     ip = visits.filter(pl.col("med_type") == INPATIENT)
     if "medfee_sumamt" not in ip.columns:
         if lines is None:
             raise FieldError(
-                "medfee_sumamt", "visits carry no medfee_sumamt: pass the lines table", "missing"
+                "medfee_sumamt",
+                "就诊记录缺少医疗费总额，请提供明细表 visits carry no medfee_sumamt: pass the lines table",
+                "missing",
             )
         fee = lines.group_by("visit_id").agg(pl.col("amount").sum().alias("medfee_sumamt"))
         ip = ip.join(fee, on="visit_id", how="left", maintain_order="left").with_columns(
@@ -61,7 +67,11 @@ def cases_from_synth(
     df = ip.join(ppl, on="psn_id", how="left", maintain_order="left")
     if df["gender"].null_count():
         vid = df.filter(pl.col("gender").is_null())["visit_id"][0]
-        raise FieldError("visits.psn_id", f"visit {vid} names a person that is not in persons", "unknown")
+        raise FieldError(
+            "visits.psn_id",
+            f"就诊记录中的人员不存在 visit {vid} names a person that is not in persons",
+            "unknown",
+        )
     birth, begin = pl.col("birth_date"), pl.col("begin_date")
     before_birthday = (begin.dt.month() * 100 + begin.dt.day()) < (birth.dt.month() * 100 + birth.dt.day())
     dx = pl.col("diagnoses").fill_null("").str.split("|")

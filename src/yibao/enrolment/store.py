@@ -680,6 +680,32 @@ class EnrolmentStore:
         if self._pg:
             self._conn.rollback()
 
+    def server_pid(self) -> int | None:
+        """The PostgreSQL backend serving this store (None on SQLite): the benchmark reads its CPU time."""
+        return int(self._conn.info.backend_pid) if self._pg else None
+
+    def has_persons(self) -> bool:
+        """Whether any person is registered (a region with enrolment data: the benefit check applies).
+        A database whose enrolment tables were never created has none."""
+        try:
+            row = self._x("SELECT 1 FROM enrol_person LIMIT 1").fetchone()
+        except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
+            self._end_read()
+            return False
+        self._end_read()
+        return row is not None
+
+    def version(self) -> tuple[int, ...]:
+        """Row counts of the tables eligibility reads: changes whenever anything is imported or recorded
+        (the faces cache figures by it)."""
+        row = self._x(
+            "SELECT (SELECT count(*) FROM enrol_person), (SELECT count(*) FROM enrol_event), "
+            "(SELECT count(*) FROM enrol_resident_premium), (SELECT count(*) FROM enrol_employee_contribution), "
+            "(SELECT count(*) FROM enrol_employer)"
+        ).fetchone()
+        self._end_read()
+        return tuple(int(x) for x in row)
+
     def status(self, psn_no: str, claims: ClaimHistory | None = None) -> PersonStatus | None:
         """The compiled status of one person (None when not registered)."""
         rec = self.person(psn_no)

@@ -32,7 +32,12 @@ class SlaRule:
     name: str
     name_en: str
     source: str
+    basis: str = (
+        "local_commitment"  # national_rule: a national text sets it; local_commitment: the bureau's choice
+    )
 
+
+SLA_BASES = ("national_rule", "local_commitment")
 
 Calendar = WorkCalendar  # working days of the platform calendar (yibao.workdays)
 
@@ -52,25 +57,38 @@ def parse_params(data: Mapping[str, Any]) -> PortalParams:
     """Validate the portal parameter file's content; every field is checked and named on error."""
     sla_raw = data.get("sla")
     if not isinstance(sla_raw, dict) or not sla_raw:
-        raise PortalError("sla", "must map each case kind to its clock")
+        raise PortalError("sla", "须为每类事项设定办理时限 must map each case kind to its clock")
     sla: dict[str, SlaRule] = {}
     for kind, rule in sla_raw.items():
         if kind not in CASE_KINDS:
-            raise PortalError(f"sla.{kind}", f"unknown case kind (known: {', '.join(CASE_KINDS)})")
+            raise PortalError(
+                f"sla.{kind}", f"事项类型无效 unknown case kind (known: {', '.join(CASE_KINDS)})"
+            )
         if not isinstance(rule, dict):
-            raise PortalError(f"sla.{kind}", "must be a mapping")
+            raise PortalError(f"sla.{kind}", "须为映射表 must be a mapping")
         days = rule.get("days")
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 366:
-            raise PortalError(f"sla.{kind}.days", f"{days!r} is not a whole number of working days 1–366")
+            raise PortalError(
+                f"sla.{kind}.days",
+                f"办理时限须为 1 到 366 个工作日 {days!r} is not a whole number of working days 1–366",
+            )
         source = str(rule.get("source") or "").strip()
         if not source:
-            raise PortalError(f"sla.{kind}.source", "every parameter needs a source", "missing")
+            raise PortalError(
+                f"sla.{kind}.source", "每个参数须注明出处 every parameter needs a source", "missing"
+            )
+        basis = str(rule.get("basis") or "local_commitment")
+        if basis not in SLA_BASES:
+            raise PortalError(
+                f"sla.{kind}.basis",
+                f"依据类型无效 {basis!r} is not one of {', '.join(SLA_BASES)}",
+            )
         sla[kind] = SlaRule(
-            kind, days, str(rule.get("name") or kind), str(rule.get("name_en") or kind), source
+            kind, days, str(rule.get("name") or kind), str(rule.get("name_en") or kind), source, basis
         )
     missing = [k for k in CASE_KINDS if k not in sla]
     if missing:
-        raise PortalError("sla", f"no clock for {', '.join(missing)}", "missing")
+        raise PortalError("sla", f"缺少办理时限 no clock for {', '.join(missing)}", "missing")
     try:  # the national calendar unless the file brings its own ({weekend?, years: {YYYY: {…, source}}})
         calendar = parse_calendar(data["calendar"]) if "calendar" in data else national_calendar()
     except CalendarError as exc:
@@ -80,15 +98,15 @@ def parse_params(data: Mapping[str, Any]) -> PortalParams:
     calendar = dataclasses.replace(calendar, strict=False)
     alt = data.get("alternatives") or {}
     if not isinstance(alt, dict):
-        raise PortalError("alternatives", "must be a mapping")
+        raise PortalError("alternatives", "须为映射表 must be a mapping")
     ints: dict[str, int] = {}
     for key in ("same_generic_prefix", "same_class_prefix", "max_per_item"):
         v = alt.get(key)
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise PortalError(f"alternatives.{key}", f"{v!r} is not a positive whole number")
+            raise PortalError(f"alternatives.{key}", f"须为正整数 {v!r} is not a positive whole number")
         ints[key] = v
     if not str(alt.get("source") or "").strip():
-        raise PortalError("alternatives.source", "needs a source", "missing")
+        raise PortalError("alternatives.source", "须注明出处 needs a source", "missing")
     return PortalParams(
         sla,
         calendar,
@@ -106,7 +124,7 @@ def load_params(path: Path = PARAMS_FILE) -> PortalParams:
     with open(path, encoding="utf-8") as f:
         data = yaml.safe_load(f)
     if not isinstance(data, dict):
-        raise PortalError(str(path), "is not a YAML mapping")
+        raise PortalError(str(path), "文件不是 YAML 映射表 is not a YAML mapping")
     return parse_params(data)
 
 
@@ -182,22 +200,24 @@ def allowed_moves(kind: str, status: str, role: str) -> frozenset[str]:
 def check_move(kind: str, status: str, new: str, role: str) -> None:
     """Raise :class:`PortalError` unless ``role`` may move the case from ``status`` to ``new``."""
     if new not in STATUSES:
-        raise PortalError("status", f"unknown status {new!r}")
+        raise PortalError("status", f"状态无效 unknown status {new!r}")
     if new not in allowed_moves(kind, status, role):
         raise PortalError(
-            "status", f"a {role} cannot move a {kind} case from {status} to {new}", "bad_transition"
+            "status",
+            f"无权变更事项状态 a {role} cannot move a {kind} case from {status} to {new}",
+            "bad_transition",
         )
 
 
 def check_new_case(kind: str, detail: str, subject: str) -> None:
     if kind not in CASE_KINDS:
-        raise PortalError("kind", f"unknown case kind {kind!r}")
+        raise PortalError("kind", f"事项类型无效 unknown case kind {kind!r}")
     if not detail.strip():
-        raise PortalError("detail", "please describe the case (请填写说明)", "missing")
+        raise PortalError("detail", "请填写说明 please describe the case", "missing")
     if len(detail) > 4000:
-        raise PortalError("detail", "at most 4000 characters")
+        raise PortalError("detail", "最多 4000 字 at most 4000 characters")
     if len(subject) > 200:
-        raise PortalError("subject", "at most 200 characters")
+        raise PortalError("subject", "最多 200 字 at most 200 characters")
 
 
 def may_act_for(family_psn_nos: Sequence[str], psn_no: str) -> bool:
@@ -207,9 +227,9 @@ def may_act_for(family_psn_nos: Sequence[str], psn_no: str) -> bool:
 
 def check_rating(stars: int, comment: str) -> None:
     if not 1 <= stars <= 5:
-        raise PortalError("stars", f"{stars} is not a rating from 1 to 5")
+        raise PortalError("stars", f"评分须为 1 到 5 星 {stars} is not a rating from 1 to 5")
     if len(comment) > 1000:
-        raise PortalError("comment", "at most 1000 characters")
+        raise PortalError("comment", "最多 1000 字 at most 1000 characters")
 
 
 # ---------------------------------------------------------------------------- my year so far

@@ -134,7 +134,7 @@ class PortalStore:
         with self.engine.connect() as c:
             r = c.execute(sa.select(portal_case).where(portal_case.c.case_id == case_id)).first()
         if r is None:
-            raise PortalError("case_id", f"unknown case {case_id!r}", "unknown_case")
+            raise PortalError("case_id", f"事项不存在 unknown case {case_id!r}", "unknown_case")
         return _case(r)
 
     def events(self, case_id: str) -> list[CaseEvent]:
@@ -169,11 +169,11 @@ class PortalStore:
         """Change the status (checked against :func:`yibao.feedback.core.allowed_moves`) and record it.  The
         row is re-read under a conditional update so two concurrent moves cannot both succeed."""
         if len(note) > 2000:
-            raise PortalError("note", "at most 2000 characters")
+            raise PortalError("note", "最多 2000 字 at most 2000 characters")
         with self.engine.begin() as c:
             r = c.execute(sa.select(portal_case).where(portal_case.c.case_id == case_id)).first()
             if r is None:
-                raise PortalError("case_id", f"unknown case {case_id!r}", "unknown_case")
+                raise PortalError("case_id", f"事项不存在 unknown case {case_id!r}", "unknown_case")
             case = _case(r)
             check_move(case.kind, case.status, new, actor_role)
             values: dict[str, Any] = {"status": new}
@@ -185,7 +185,11 @@ class PortalStore:
                 .values(**values)
             )
             if done.rowcount != 1:
-                raise PortalError("status", "the case changed meanwhile; reload and try again", "conflict")
+                raise PortalError(
+                    "status",
+                    "事项已被他人更新，请刷新后重试 the case changed meanwhile; reload and try again",
+                    "conflict",
+                )
             c.execute(
                 portal_case_event.insert().values(
                     case_id=case_id,

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from yibao.errors import FieldError
+from yibao.errors import FieldError, validation_reason
 from yibao.money import MoneyError, parse_ratio, yuan_to_fen
 
 HERE = Path(__file__).parent
@@ -52,7 +52,7 @@ def _fen(v: object) -> int:
 
 def _dec(v: object) -> Decimal:
     if isinstance(v, float | bool):
-        raise ValueError(f"write {v!r} as a quoted decimal")
+        raise ValueError(f"须写成带引号的小数 write {v!r} as a quoted decimal")
     return Decimal(str(v))
 
 
@@ -106,7 +106,9 @@ class MonthsPayable(Cited):
     @model_validator(mode="after")
     def _rising(self) -> MonthsPayable:
         if not self.red_below <= self.amber_below <= self.target_upto <= self.excessive_above:
-            raise ValueError("bands must rise: red_below ≤ amber_below ≤ target_upto ≤ excessive_above")
+            raise ValueError(
+                "预警区间须逐级升高 bands must rise: red_below ≤ amber_below ≤ target_upto ≤ excessive_above"
+            )
         return self
 
 
@@ -122,9 +124,9 @@ class Threshold(Cited):
     @model_validator(mode="after")
     def _ordered(self) -> Threshold:
         if self.direction == "above" and self.red < self.amber:
-            raise ValueError("for 'above', red must not be below amber")
+            raise ValueError("“高于”方向的红色阈值不得低于黄色阈值 for 'above', red must not be below amber")
         if self.direction == "below" and self.red > self.amber:
-            raise ValueError("for 'below', red must not be above amber")
+            raise ValueError("“低于”方向的红色阈值不得高于黄色阈值 for 'below', red must not be above amber")
         return self
 
 
@@ -175,13 +177,13 @@ class FundParams(Strict):
     def _consistent(self) -> FundParams:
         codes = [f.code for f in self.funds]
         if len(set(codes)) != len(codes):
-            raise ValueError("a fund code appears twice in 'funds'")
+            raise ValueError("基金编码重复 a fund code appears twice in 'funds'")
         missing = [k for k in INDICATORS if k not in self.warning]
         if missing:
-            raise ValueError(f"warning: thresholds missing for {', '.join(missing)}")
+            raise ValueError(f"缺少预警阈值 warning: thresholds missing for {', '.join(missing)}")
         unknown = [k for k in self.warning if k not in INDICATORS]
         if unknown:
-            raise ValueError(f"warning: unknown indicator {unknown[0]!r}")
+            raise ValueError(f"预警指标不存在 warning: unknown indicator {unknown[0]!r}")
         return self
 
     def fund(self, code: str) -> FundAccount:
@@ -289,7 +291,7 @@ class Costs(Cited):
     @model_validator(mode="after")
     def _bands(self) -> Costs:
         if self.age_bands[0] != 0 or sorted(set(self.age_bands)) != self.age_bands:
-            raise ValueError("age_bands must start at 0 and rise")
+            raise ValueError("年龄段须从 0 开始逐段升高 age_bands must start at 0 and rise")
         return self
 
 
@@ -341,7 +343,7 @@ class Backtest(Cited):
     @model_validator(mode="after")
     def _split(self) -> Backtest:
         if self.fit_years >= self.years:
-            raise ValueError("fit_years must leave at least one year to check")
+            raise ValueError("拟合年份须至少留出一年用于检验 fit_years must leave at least one year to check")
         return self
 
 
@@ -378,9 +380,9 @@ class BudgetParams(Cited):
     @model_validator(mode="after")
     def _sane(self) -> BudgetParams:
         if self.growth_floor > self.growth_cap:
-            raise ValueError("growth_floor must not be above growth_cap")
+            raise ValueError("增长下限不得高于增长上限 growth_floor must not be above growth_cap")
         if sum(self.history_weights) == 0:
-            raise ValueError("history_weights must not all be zero")
+            raise ValueError("历史权重不得全为零 history_weights must not all be zero")
         return self
 
 
@@ -416,7 +418,7 @@ def parse(model: type[Strict], data: Any, name: str) -> Any:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        raise FundParamsError(f"{name}:{loc}" if loc else name, f"参数无效 {err['msg']}") from exc
+        raise FundParamsError(f"{name}:{loc}" if loc else name, validation_reason(err)) from exc
 
 
 def _read(path: Path) -> Any:

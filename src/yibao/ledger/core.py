@@ -22,7 +22,7 @@ from yibao.ledger.queries import PersonSummary, SettlementPage, SettlementQuery,
 from yibao.ledger.rows import ACTIVE, CANCELLED, JOURNAL_FIELDS, TABLES, MessageRow
 from yibao.ledger.types import PersonRecord, ReversalOutcome, SettleOutcome, StoredSettlement, VerifyReport
 from yibao.policy.book import PolicyBook
-from yibao.settlement.model import AuditHook, Person, Visit
+from yibao.settlement.model import AuditHook, Entitlement, Person, Visit
 
 __all__ = ["ACTIVE", "CANCELLED", "JOURNAL_FIELDS", "TABLES", "Ledger"]
 
@@ -96,11 +96,20 @@ class Ledger:
 
     # ------------------------------------------------------------------ money transactions
     def settle(
-        self, book: PolicyBook, visit: Visit, msgid: str, *, pre: bool = False, audit: AuditHook | None = None
+        self,
+        book: PolicyBook,
+        visit: Visit,
+        msgid: str,
+        *,
+        pre: bool = False,
+        audit: AuditHook | None = None,
+        entitlement: Entitlement | None = None,
     ) -> SettleOutcome:
         """Settle ``visit`` (2207) in one transaction, or pre-settle it (2206, ``pre=True``: nothing is
         written).  See :func:`yibao.ledger.transactions.settle`."""
-        return transactions.settle(self.conn, book, visit, msgid, self.get_settlement, pre=pre, audit=audit)
+        return transactions.settle(
+            self.conn, book, visit, msgid, self.get_settlement, pre=pre, audit=audit, entitlement=entitlement
+        )
 
     def cancel(self, setl_id: str, msgid: str) -> ReversalOutcome:
         """2208 门诊结算撤销 (:func:`yibao.ledger.transactions.cancel`)."""

@@ -11,6 +11,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import orjson
+
 from yibao.db.connection import insert_sql
 from yibao.settlement.model import FUND_FIELDS, MONEY_FIELDS, FundDetail, LineSplit, Person
 
@@ -122,8 +124,23 @@ def person_of(row: PersonRow, on: dt.date) -> Person:
 
 
 def dumps(obj: object) -> str:
-    """Canonical JSON for stored documents (sorted keys, no spaces, Chinese as is)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    """Canonical JSON for stored documents (sorted keys, no spaces, Chinese as is).
+
+    orjson writes the same text as ``json.dumps(obj, ensure_ascii=False, separators=(",", ":"),
+    sort_keys=True)`` for the strings, integers, lists and objects stored here (a property test holds it
+    to that), several times faster: a settlement stores one document per line."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate, which orjson refuses: the standard writer decides
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def dumps_ordered(obj: object) -> str:
+    """Compact JSON keeping the objects' key order (a stored trace reads in the order it was written)."""
+    try:
+        return orjson.dumps(obj).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def now() -> str:

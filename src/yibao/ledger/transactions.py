@@ -42,6 +42,7 @@ from yibao.ledger.rows import (
     MessageRow,
     PersonRow,
     dumps,
+    dumps_ordered,
     message_row,
     now,
     person_of,
@@ -53,7 +54,7 @@ from yibao.policy.book import PolicyBook
 from yibao.policy.compiled import CompiledPolicy
 from yibao.settlement.allocation import allocate
 from yibao.settlement.engine import settle_visit
-from yibao.settlement.model import FUND_FIELDS, MONEY_FIELDS, AuditHook, Settlement, Visit
+from yibao.settlement.model import FUND_FIELDS, MONEY_FIELDS, AuditHook, Entitlement, Settlement, Visit
 from yibao.settlement.trace import step_to_json
 
 Entry = tuple[str, str, str, str, int]  # chain, kind, item, field, amount
@@ -72,11 +73,13 @@ def settle(
     *,
     pre: bool = False,
     audit: AuditHook | None = None,
+    entitlement: Entitlement | None = None,
 ) -> SettleOutcome:
     """Settle ``visit`` (2207) in one transaction, or pre-settle it (2206, ``pre=True``: nothing is
     written, not even the msgid).  A msgid seen before returns the stored first result with
     ``replayed=True`` (``read`` fetches it).  Engine errors propagate unchanged, nothing written.
-    ``audit``: the in-event audit hook (事中审核) passed to the engine."""
+    ``audit``: the in-event audit hook (事中审核) passed to the engine; ``entitlement``: the benefit
+    check's answer for the visit date (:class:`~yibao.settlement.model.Entitlement`), passed to the engine."""
     day = book.settlement_day(visit.begin_date, visit.end_date)
     policy = book.for_date(day, "visit.end_date" if book.by_discharge else "visit.begin_date")
     year = day.year
@@ -99,7 +102,14 @@ def settle(
         payer_row = persons[payer] if payer else prow
         person = person_of(prow, visit.begin_date)
         s = settle_visit(
-            policy, person, visit, counters, int(payer_row.account_balance), payer_row.insutype, audit=audit
+            policy,
+            person,
+            visit,
+            counters,
+            int(payer_row.account_balance),
+            payer_row.insutype,
+            audit=audit,
+            entitlement=entitlement,
         )
         if pre:
             conn.rollback()
@@ -309,7 +319,7 @@ def _settle_ops(
         *[getattr(s, f) for f in MONEY_FIELDS],
         dumps(s.deltas),
         setldetail_json(s.setldetail),
-        json.dumps([step_to_json(x) for x in s.steps], ensure_ascii=False, separators=(",", ":")),
+        dumps_ordered([step_to_json(x) for x in s.steps]),
         _visit_json(visit),
     )
     lines = [

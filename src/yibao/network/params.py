@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from yibao.errors import FieldError
+from yibao.errors import FieldError, validation_reason
 
 HERE = Path(__file__).parent
 
@@ -23,7 +23,7 @@ class NetworkParamsError(FieldError):
 
 def _dec(v: object) -> Decimal:
     if isinstance(v, float | bool):
-        raise ValueError(f"write {v!r} as a quoted decimal")
+        raise ValueError(f"须写成带引号的小数 write {v!r} as a quoted decimal")
     return Decimal(str(v))
 
 
@@ -91,7 +91,7 @@ def parse_params(data: Any, name: str = "params.yaml") -> NetworkParams:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        raise NetworkParamsError(f"{name}:{loc}", f"参数无效 {err['msg']}") from exc
+        raise NetworkParamsError(f"{name}:{loc}", validation_reason(err)) from exc
 
 
 @lru_cache(maxsize=4)

@@ -57,10 +57,10 @@ def check_claims(
     """
     for col, types in columns.items():
         if col not in frame.columns:
-            raise ClaimsError(f"{name}.{col}", "required column is missing")
+            raise ClaimsError(f"{name}.{col}", "缺少必填列 required column is missing")
         dtype = frame.schema[col]
         if not any(dtype == t for t in types):
-            raise ClaimsError(f"{name}.{col}", f"has type {dtype}, expected {types[0].__name__}")
+            raise ClaimsError(f"{name}.{col}", f"列类型错误 has type {dtype}, expected {types[0].__name__}")
     casts = [pl.col("case_id").cast(pl.String), pl.col("medfee_sumamt").cast(pl.Int64)]
     out = frame.with_columns(casts)
     nullable = {"main_procedure"}
@@ -69,13 +69,13 @@ def check_claims(
             continue
         nulls = out.get_column(col).null_count()
         if nulls:
-            raise ClaimsError(f"{name}.{col}", f"{nulls} empty value(s)")
+            raise ClaimsError(f"{name}.{col}", f"存在空值 {nulls} empty value(s)")
     if out.height and out.get_column("medfee_sumamt").min() < 0:  # type: ignore[operator]
         bad = out.filter(pl.col("medfee_sumamt") < 0).get_column("case_id")[0]
-        raise ClaimsError(f"{name}.medfee_sumamt", f"negative total cost for case {bad}")
+        raise ClaimsError(f"{name}.medfee_sumamt", f"病例总费用为负数 negative total cost for case {bad}")
     if out.get_column("case_id").n_unique() != out.height:
         dup = out.filter(pl.col("case_id").is_duplicated()).get_column("case_id")[0]
-        raise ClaimsError(f"{name}.case_id", f"case id {dup} appears more than once")
+        raise ClaimsError(f"{name}.case_id", f"病例编号重复 case id {dup} appears more than once")
     if "fund_pay_sumamt" in out.columns:
         out = out.with_columns(pl.col("fund_pay_sumamt").cast(pl.Int64))
     return out
@@ -86,7 +86,10 @@ def check_levels(claims: pl.DataFrame, policy: PaymentPolicy, name: str = "claim
     known = policy.level_coefficients()
     for lv in claims.get_column("hosp_lv").unique().sort().to_list():
         if lv not in known:
-            raise ClaimsError(f"{name}.hosp_lv", f"level {lv!r} has no coefficient in the policy 'levels'")
+            raise ClaimsError(
+                f"{name}.hosp_lv",
+                f"医院等级没有对应系数 level {lv!r} has no coefficient in the policy 'levels'",
+            )
 
 
 def level_coefficients(policy: PaymentPolicy, history: pl.DataFrame) -> dict[str, int]:
@@ -203,7 +206,9 @@ def overall_mean(frame: pl.DataFrame, years: Mapping[int, int]) -> int:
             den += w
     m = half_up_div(num, den) if den else 0
     if m == 0:
-        raise ClaimsError("history", "no case with a positive cost in the weighting years")
+        raise ClaimsError(
+            "history", "权重年份内没有费用为正的病例 no case with a positive cost in the weighting years"
+        )
     return m
 
 
@@ -218,7 +223,8 @@ def pool_for(budget: Budget, history: pl.DataFrame, year: int) -> int:
     last = history.filter(pl.col("discharge_date").dt.year() == year - 1)
     if last.height == 0:
         raise ClaimsError(
-            "history.discharge_date", f"no case discharged in {year - 1} for budget basis 'last_year_growth'"
+            "history.discharge_date",
+            f"上一年没有出院病例，无法按“上年增长”测算预算 no case discharged in {year - 1} for budget basis 'last_year_growth'",
         )
     total = int(last.get_column("medfee_sumamt").sum())
     return half_up_div(total * (RATIO_ONE + budget.growth), RATIO_ONE)
@@ -242,7 +248,10 @@ def budget_point_value(history: pl.DataFrame, years: Mapping[int, int]) -> Fract
         cost += w * c
         pts += w * p
     if pts <= 0:
-        raise ClaimsError("history", "no points in the weighting years: cannot set a budget point value")
+        raise ClaimsError(
+            "history",
+            "权重年份内没有点数，无法确定预算点值 no points in the weighting years: cannot set a budget point value",
+        )
     return Fraction(cost, pts)
 
 
@@ -291,7 +300,7 @@ def settle_points(
     (positive: the fund pays the hospital; negative: it recovers).  盈亏 = due − actual cost.
     """
     if cases.height and cases.get_column("points_pu").min() < 0:  # type: ignore[operator]
-        raise ClaimsError("points_pu", "negative points")
+        raise ClaimsError("points_pu", "点数为负数 negative points")
     by_h = (
         cases.group_by("fixmedins_code")
         .agg(
@@ -306,7 +315,9 @@ def settle_points(
     pts = by_h.get_column("points_pu").to_list()
     total_pu = sum(pts)
     if cases.height and total_pu == 0:
-        raise ClaimsError("points_pu", "the cases carry no points: the pool cannot be split")
+        raise ClaimsError(
+            "points_pu", "病例没有点数，无法分配基金 the cases carry no points: the pool cannot be split"
+        )
     due = split_largest_remainder(pool_fen, pts) if cases.height else []
     pv_settle = Fraction(pool_fen, total_pu) if total_pu else Fraction(0)
 
@@ -421,5 +432,5 @@ def only_year(claims: pl.DataFrame, year: int) -> None:
         d: dt.date = bad.get_column("discharge_date")[0]
         raise ClaimsError(
             "claims.discharge_date",
-            f"case {bad.get_column('case_id')[0]} discharged {d}, outside the policy year {year}",
+            f"病例出院日期不在政策年度内 case {bad.get_column('case_id')[0]} discharged {d}, outside the policy year {year}",
         )

@@ -57,7 +57,7 @@ class DipCatalogue:
 
 def _dip_policy(policy: PaymentPolicy) -> DipPolicy:
     if policy.dip is None:
-        raise PaymentPolicyError("dip", "the policy has no 'dip' section")
+        raise PaymentPolicyError("dip", "政策缺少 DIP 部分 the policy has no 'dip' section")
     return policy.dip
 
 
@@ -220,7 +220,7 @@ def pay_dip(claims: pl.DataFrame, policy: PaymentPolicy, history: pl.DataFrame |
     catalogue = build_dip_catalogue(history, policy)
     scored = score_dip_cases(claims, catalogue, policy)
     if scored.height == 0:
-        raise ClaimsError("claims", "no case to pay")
+        raise ClaimsError("claims", "没有可支付的病例 no case to pay")
     check_levels(history, policy, "history")
     hist = score_dip_cases(history, catalogue, policy)
     pv_budget = budget_point_value(hist, catalogue.years)

@@ -50,7 +50,7 @@ class DrgWeights:
 
 def _drg_policy(policy: PaymentPolicy) -> DrgPolicy:
     if policy.drg is None:
-        raise PaymentPolicyError("drg", "the policy has no 'drg' section")
+        raise PaymentPolicyError("drg", "政策缺少 DRG 部分 the policy has no 'drg' section")
     return policy.drg
 
 
@@ -156,7 +156,7 @@ def pay_drg(claims: pl.DataFrame, policy: PaymentPolicy, history: pl.DataFrame |
     weights = calibrate_drg_weights(history, policy)
     scored = score_drg_cases(claims, weights, policy)
     if scored.height == 0:
-        raise ClaimsError("claims", "no case to pay")
+        raise ClaimsError("claims", "没有可支付的病例 no case to pay")
     check_levels(history, policy, "history")
     pv_budget = budget_point_value(score_drg_cases(history, weights, policy), weights.years)
     pool = pool_for(policy.budget, history, policy.year)

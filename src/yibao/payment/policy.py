@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from yibao.errors import FieldError
+from yibao.errors import FieldError, validation_reason
 from yibao.money import RATIO_ONE, parse_ratio, yuan_to_fen
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
@@ -24,7 +24,7 @@ def _multiple(v: object) -> int:
     """A non-negative decimal that may exceed 1 (a coefficient or a multiple), in 1/10000."""
     units = parse_ratio(v, allow_negative=True)
     if units < 0:
-        raise ValueError(f"{v!r} is negative")
+        raise ValueError(f"不得为负数 {v!r} is negative")
     return units
 
 
@@ -93,11 +93,11 @@ class Budget(Cited):
     @model_validator(mode="after")
     def _consistent(self) -> Budget:
         if self.basis == "amount" and self.amount is None:
-            raise ValueError("basis 'amount' needs 'amount'")
+            raise ValueError("按金额确定预算须提供金额 basis 'amount' needs 'amount'")
         if self.basis == "last_year_growth" and self.growth is None:
-            raise ValueError("basis 'last_year_growth' needs 'growth'")
+            raise ValueError("按上年增长确定预算须提供增长率 basis 'last_year_growth' needs 'growth'")
         if self.reimbursement_ratio == 0:
-            raise ValueError("reimbursement_ratio must be above 0")
+            raise ValueError("报销比例须大于 0 reimbursement_ratio must be above 0")
         return self
 
 
@@ -109,7 +109,7 @@ class YearWeights(Cited):
     @model_validator(mode="after")
     def _positive(self) -> YearWeights:
         if sum(self.weights) == 0:
-            raise ValueError("weights must not all be zero")
+            raise ValueError("权重不得全为零 weights must not all be zero")
         return self
 
 
@@ -131,9 +131,9 @@ class Trim(Cited):
     @model_validator(mode="after")
     def _params(self) -> Trim:
         if self.method == "iqr" and self.k is None:
-            raise ValueError("method 'iqr' needs 'k'")
+            raise ValueError("四分位法须提供 k 值 method 'iqr' needs 'k'")
         if self.method == "mean_band" and (self.low is None or self.high is None or self.low > self.high):
-            raise ValueError("method 'mean_band' needs 'low' ≤ 'high'")
+            raise ValueError("均值区间法须满足下限 ≤ 上限 method 'mean_band' needs 'low' ≤ 'high'")
         return self
 
 
@@ -153,10 +153,12 @@ class HighOutlier(Cited):
     @model_validator(mode="after")
     def _ordered(self) -> HighOutlier:
         if self.tiers[-1].max_points is not None:
-            raise ValueError("the last tier must be open (no max_points)")
+            raise ValueError("最后一档须不设上限 the last tier must be open (no max_points)")
         bounds = [t.max_points for t in self.tiers[:-1]]
         if any(b is None for b in bounds) or bounds != sorted(bounds):  # type: ignore[type-var]
-            raise ValueError("tiers must have increasing max_points, only the last open")
+            raise ValueError(
+                "各档点数上限须递增，仅最后一档不设上限 tiers must have increasing max_points, only the last open"
+            )
         return self
 
 
@@ -205,7 +207,7 @@ class Deviation(Cited):
     @model_validator(mode="after")
     def _ordered(self) -> Deviation:
         if not self.low < self.high < self.review:
-            raise ValueError("need low < high < review")
+            raise ValueError("须满足低 < 高 < 复核阈值 need low < high < review")
         return self
 
 
@@ -239,7 +241,7 @@ class PaymentPolicy(Strict):
         seen: set[str] = set()
         for lv in self.levels:
             if lv.level in seen:
-                raise ValueError(f"levels: level {lv.level!r} given twice")
+                raise ValueError(f"医院等级重复 levels: level {lv.level!r} given twice")
             seen.add(lv.level)
         return self
 
@@ -268,7 +270,7 @@ def check_citations(policy: PaymentPolicy) -> None:
     """Every ``source:`` must be a key of ``sources:`` — no uncited number."""
     for path, key in _citations(policy):
         if key not in policy.sources:
-            raise PaymentPolicyError(f"{path}.source", f"{key!r} is not a key of sources")
+            raise PaymentPolicyError(f"{path}.source", f"出处不在来源表中 {key!r} is not a key of sources")
 
 
 def example_policy_path(name: str) -> Path:
@@ -279,7 +281,9 @@ def example_policy_path(name: str) -> Path:
     q = EXAMPLES_DIR / f"{name}.yaml"
     if not q.exists():
         known = sorted(x.stem for x in EXAMPLES_DIR.glob("*.yaml"))
-        raise FileNotFoundError(f"no payment policy {name!r}; shipped examples: {', '.join(known)}")
+        raise FileNotFoundError(
+            f"支付政策不存在 no payment policy {name!r}; shipped examples: {', '.join(known)}"
+        )
     return q
 
 
@@ -290,7 +294,7 @@ def parse_policy(raw: Any) -> PaymentPolicy:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "<root>"
-        raise PaymentPolicyError(where, err["msg"]) from exc
+        raise PaymentPolicyError(where, validation_reason(err)) from exc
     check_citations(policy)
     return policy
 
@@ -301,7 +305,7 @@ def load_policy(path: str | Path) -> PaymentPolicy:
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise PaymentPolicyError(str(p), f"cannot read file: {exc.strerror or exc}") from exc
+        raise PaymentPolicyError(str(p), f"无法读取文件 cannot read file: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
-        raise PaymentPolicyError(str(p), f"not valid YAML: {exc}") from exc
+        raise PaymentPolicyError(str(p), f"不是有效的 YAML not valid YAML: {exc}") from exc
     return parse_policy(raw)

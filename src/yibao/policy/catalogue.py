@@ -64,13 +64,13 @@ def parse_catalogue(text: str) -> dict[str, CatalogueItem]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
-        raise CatalogueError(1, missing[0], "required column is missing from the header")
+        raise CatalogueError(1, missing[0], "表头缺少必填列 required column is missing from the header")
     items: dict[str, CatalogueItem] = {}
     for n, row in enumerate(reader, start=2):
         items_code = (row.get("code") or "").strip()
         item = _parse_row(n, row)
         if items_code in items:
-            raise CatalogueError(n, "code", f"duplicate item code {items_code!r}")
+            raise CatalogueError(n, "code", f"项目编码重复 duplicate item code {items_code!r}")
         items[items_code] = item
     return items
 
@@ -82,19 +82,25 @@ def _cell(row: dict[str, str | None], col: str) -> str:
 def _parse_row(n: int, row: dict[str, str | None]) -> CatalogueItem:
     for col in REQUIRED:
         if not _cell(row, col):
-            raise CatalogueError(n, col, "must not be empty")
+            raise CatalogueError(n, col, "不得为空 must not be empty")
     cls = _cell(row, "class")
     if cls not in CLASS_NAMES:
-        raise CatalogueError(n, "class", f"{cls!r} is not 01 (甲), 02 (乙) or 03 (丙)")
+        raise CatalogueError(
+            n, "class", f"目录等级须为 01 甲类、02 乙类或 03 丙类 {cls!r} is not 01 (甲), 02 (乙) or 03 (丙)"
+        )
     category = _cell(row, "category")
     if category not in FEE_CATEGORIES:
-        raise CatalogueError(n, "category", f"{category!r} is not a med_chrgitm_type 01–14")
+        raise CatalogueError(
+            n, "category", f"收费项目类别须为 01–14 {category!r} is not a med_chrgitm_type 01–14"
+        )
     try:
         selfpay = parse_ratio(_cell(row, "selfpay_prop") or "0")
     except MoneyError as exc:
         raise CatalogueError(n, "selfpay_prop", str(exc)) from exc
     if cls != CLASS_B and selfpay:
-        raise CatalogueError(n, "selfpay_prop", "only 乙类 (02) items carry a pay-first ratio")
+        raise CatalogueError(
+            n, "selfpay_prop", "只有乙类项目有先行自付比例 only 乙类 (02) items carry a pay-first ratio"
+        )
     money: dict[str, int | None] = {}
     for col in ("price_cap", "unit_price"):
         try:
@@ -103,16 +109,18 @@ def _parse_row(n: int, row: dict[str, str | None]) -> CatalogueItem:
             raise CatalogueError(n, col, str(exc)) from exc
     sex = _cell(row, "sex") or None
     if sex not in (None, "M", "F"):
-        raise CatalogueError(n, "sex", f"{sex!r} is not M or F")
+        raise CatalogueError(n, "sex", f"性别须为 M 或 F {sex!r} is not M or F")
     ages: dict[str, int | None] = {}
     for col in ("min_age", "max_age"):
         v = _cell(row, col)
         if v and not v.isdigit():
-            raise CatalogueError(n, col, f"{v!r} is not a whole number of years")
+            raise CatalogueError(n, col, f"年龄须为整数 {v!r} is not a whole number of years")
         ages[col] = int(v) if v else None
     kind = _cell(row, "kind") or "service"
     if kind not in ("drug", "service", "material"):
-        raise CatalogueError(n, "kind", f"{kind!r} is not drug, service or material")
+        raise CatalogueError(
+            n, "kind", f"项目类型须为药品、诊疗项目或耗材 {kind!r} is not drug, service or material"
+        )
     return CatalogueItem(
         code=_cell(row, "code"),
         name=_cell(row, "name"),

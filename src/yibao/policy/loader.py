@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from yibao.errors import validation_reason
 from yibao.policy.catalogue import CatalogueError, CatalogueItem, parse_catalogue
 from yibao.policy.model import WILDCARD, LayerTerms, Region, Version
 
@@ -57,7 +58,7 @@ def example_path(name: str) -> Path:
     p = EXAMPLES_DIR / f"{name}.yaml"
     if not p.exists():
         known = sorted(x.stem for x in EXAMPLES_DIR.glob("*.yaml"))
-        raise FileNotFoundError(f"no example region {name!r}; known: {', '.join(known)}")
+        raise FileNotFoundError(f"示例地区不存在 no example region {name!r}; known: {', '.join(known)}")
     return p
 
 
@@ -67,7 +68,9 @@ def load_region(path: str | Path) -> LoadedRegion:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PolicyError(str(p), [Problem("", f"cannot read file: {exc.strerror or exc}")]) from exc
+        raise PolicyError(
+            str(p), [Problem("", f"无法读取文件 cannot read file: {exc.strerror or exc}")]
+        ) from exc
     return load_region_text(text, file=str(p), base_dir=p.parent)
 
 
@@ -77,9 +80,13 @@ def load_region_text(text: str, *, file: str = "<text>", base_dir: Path | None =
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PolicyError(file, [Problem(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+        raise PolicyError(
+            file, [Problem(where, f"不是有效的 YAML not valid YAML: {getattr(exc, 'problem', exc)}")]
+        ) from exc
     if not isinstance(raw, dict):
-        raise PolicyError(file, [Problem("", "the file must hold a mapping (key: value) at the top")])
+        raise PolicyError(
+            file, [Problem("", "文件顶层须为映射表 the file must hold a mapping (key: value) at the top")]
+        )
     try:
         region = Region.model_validate(raw)
     except ValidationError as exc:
@@ -93,7 +100,10 @@ def load_region_text(text: str, *, file: str = "<text>", base_dir: Path | None =
             catalogues[name] = parse_catalogue(cpath.read_text(encoding="utf-8"))
         except OSError as exc:
             problems.append(
-                Problem("catalogue", f"cannot read catalogue {str(cpath)!r}: {exc.strerror or exc}")
+                Problem(
+                    "catalogue",
+                    f"无法读取目录文件 cannot read catalogue {str(cpath)!r}: {exc.strerror or exc}",
+                )
             )
         except CatalogueError as exc:
             problems.append(Problem("catalogue", f"{cpath.name}: {exc}"))
@@ -107,10 +117,9 @@ def _problem(err: Any) -> Problem:
     for part in err.get("loc", ()):
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     msg = str(err.get("msg", "invalid"))
-    msg = msg.removeprefix("Value error, ")
     if err.get("type") == "extra_forbidden":
         msg = "unknown key (not part of the yibao.policy/1 format)"
-    return Problem(path, msg)
+    return Problem(path, validation_reason({**err, "msg": msg}))
 
 
 def check_references(region: Region) -> list[Problem]:
@@ -128,7 +137,10 @@ def check_references(region: Region) -> list[Problem]:
             return
         if value not in known:
             out.append(
-                Problem(path, f"unknown {what} {value!r}; declared: {', '.join(sorted(known)) or 'none'}")
+                Problem(
+                    path,
+                    f"引用的代码未声明 unknown {what} {value!r}; declared: {', '.join(sorted(known)) or 'none'}",
+                )
             )
 
     for i, pt in enumerate(region.person_types):
@@ -147,13 +159,13 @@ def check_references(region: Region) -> list[Problem]:
             out.append(
                 Problem(
                     f"versions[{j}].effective_from",
-                    f"overlaps version {earlier.id!r} (ends {earlier.effective_to})",
+                    f"版本有效期重叠 overlaps version {earlier.id!r} (ends {earlier.effective_to})",
                 )
             )
     for vi, v in enumerate(region.versions):
         vp = f"versions[{vi}]"
         if v.effective_to < v.effective_from:
-            out.append(Problem(f"{vp}.effective_to", "is before effective_from"))
+            out.append(Problem(f"{vp}.effective_to", "结束日期早于开始日期 is before effective_from"))
         seen: dict[tuple[str, str], str] = {}
         for bi, b in enumerate(v.benefits):
             bp = f"{vp}.benefits[{bi}]"
@@ -164,7 +176,7 @@ def check_references(region: Region) -> list[Problem]:
                 out.append(
                     Problem(
                         f"{bp}.cap.counter",
-                        f"{b.cap.counter!r} is also the deductible's counter; "
+                        f"封顶计数器与起付线计数器相同 {b.cap.counter!r} is also the deductible's counter; "
                         "a yearly accumulator must count one thing",
                     )
                 )
@@ -180,7 +192,7 @@ def check_references(region: Region) -> list[Problem]:
                     out.append(
                         Problem(
                             f"{bp}.visit_types[{k}]",
-                            f"scheme {b.scheme} / visit type {vt} is already "
+                            f"该险种和就诊类型已由其他待遇覆盖 scheme {b.scheme} / visit type {vt} is already "
                             f"covered by benefit {seen[(b.scheme, vt)]!r}",
                         )
                     )
@@ -205,7 +217,7 @@ def check_references(region: Region) -> list[Problem]:
                         out.append(
                             Problem(
                                 f"{bp}.ratios",
-                                f"no ratio for hospital level {lv!r} and person type "
+                                f"缺少该医院等级和人员类别的支付比例 no ratio for hospital level {lv!r} and person type "
                                 f"{pt_code!r} (add a row or a '*' row)",
                             )
                         )
@@ -215,7 +227,7 @@ def check_references(region: Region) -> list[Problem]:
                         out.append(
                             Problem(
                                 f"{bp}.deductible.amounts",
-                                f"no deductible for level {lv!r} and person type {pt_code!r}",
+                                f"缺少该医院等级和人员类别的起付线 no deductible for level {lv!r} and person type {pt_code!r}",
                             )
                         )
         ded_counters = {b.deductible.counter for b in v.benefits if b.deductible.counter}
@@ -226,7 +238,7 @@ def check_references(region: Region) -> list[Problem]:
                 out.append(
                     Problem(
                         f"{lp}.counter",
-                        f"{layer.counter!r} is already a benefit's deductible or cap "
+                        f"补充层的计数器已被基本待遇使用 {layer.counter!r} is already a benefit's deductible or cap "
                         "counter; give the layer its own",
                     )
                 )

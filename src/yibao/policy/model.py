@@ -90,12 +90,15 @@ class RepeatAdmission(Strict):
         kinds = [k for k in ("schedule", "step", "compound") if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError(
+                "须提供 schedule、step（带 floor）或 compound 之一 "
                 "give either 'schedule' or 'step' (with 'floor') or 'compound': exactly one of them"
             )
         if self.step is not None and self.floor is None:
-            raise ValueError("'step' needs a 'floor'")
+            raise ValueError("step 须提供 floor 'step' needs a 'floor'")
         if self.schedule is not None and self.floor is not None:
-            raise ValueError("'floor' goes with 'step' or 'compound', not 'schedule'")
+            raise ValueError(
+                "floor 只能与 step 或 compound 同用 'floor' goes with 'step' or 'compound', not 'schedule'"
+            )
         return self
 
 
@@ -109,11 +112,13 @@ class Deductible(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Deductible:
         if self.basis != "none" and not self.amounts:
-            raise ValueError("a deductible needs at least one row in 'amounts'")
+            raise ValueError("起付线须至少一行金额 a deductible needs at least one row in 'amounts'")
         if self.basis in ("per_year", "per_admission") and not self.counter:
-            raise ValueError(f"basis {self.basis!r} needs a 'counter' (the yearly accumulator it uses)")
+            raise ValueError(
+                f"起付线须指定年度累计计数器 basis {self.basis!r} needs a 'counter' (the yearly accumulator it uses)"
+            )
         if self.repeat is not None and self.basis != "per_admission":
-            raise ValueError("'repeat' applies only to basis 'per_admission'")
+            raise ValueError("repeat 只适用于按次起付 'repeat' applies only to basis 'per_admission'")
         return self
 
 
@@ -182,9 +187,13 @@ class LayerTerms(Strict):
         for i, seg in enumerate(self.segments):
             last = i == len(self.segments) - 1
             if seg.upto is None and not last:
-                raise ValueError(f"segments[{i}]: only the last segment may be open-ended")
+                raise ValueError(
+                    f"只有最后一段可以不设上限 segments[{i}]: only the last segment may be open-ended"
+                )
             if seg.upto is not None and seg.upto <= prev:
-                raise ValueError(f"segments[{i}].upto must be above the deductible and the segment before it")
+                raise ValueError(
+                    f"分段上限须高于起付线和前一段 segments[{i}].upto must be above the deductible and the segment before it"
+                )
             prev = seg.upto if seg.upto is not None else prev
         return self
 
@@ -237,7 +246,9 @@ class Layer(LayerTerms):
     @model_validator(mode="after")
     def _base_options(self) -> Layer:
         if self.exclude_basic_deductible and self.base != "compliant_selfpay":
-            raise ValueError("'exclude_basic_deductible' applies only to base 'compliant_selfpay'")
+            raise ValueError(
+                "exclude_basic_deductible 只适用于 compliant_selfpay 'exclude_basic_deductible' applies only to base 'compliant_selfpay'"
+            )
         return self
 
 

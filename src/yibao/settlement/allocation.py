@@ -51,29 +51,24 @@ def allocate(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:
             with_pre = includes_pre[k] if k < len(includes_pre) else False
             weights = [scope_left[i] + (pre_left[i] if with_pre else 0) for i in range(n)]
         shares = split_largest_remainder(detail.fund_payamt, weights)
+        fund = detail.fund_pay_type
         for i, share in enumerate(shares):
             if not share:
                 continue
-            funds[i][detail.fund_pay_type] = funds[i].get(detail.fund_pay_type, 0) + share
-            from_scope = min(share, scope_left[i])
-            scope_left[i] -= from_scope
-            pre_left[i] -= share - from_scope
+            line_funds = funds[i]
+            line_funds[fund] = line_funds.get(fund, 0) + share
+            scope = scope_left[i]
+            if share <= scope:
+                scope_left[i] = scope - share
+            else:
+                scope_left[i] = 0
+                pre_left[i] -= share - scope
     personal = [parts[i][0] + parts[i][1] + pre_left[i] + scope_left[i] for i in range(n)]
     acct = split_largest_remainder(s.acct_pay, personal) if s.acct_pay else [0] * n
+    # positional arguments in LineSplit's field order (feedetl_sn, code, amount, the four parts, deductible,
+    # funds, account, cash): this runs for every line of every stored settlement
     return [
-        LineSplit(
-            feedetl_sn=ln.feedetl_sn,
-            code=ln.code,
-            amount=ln.amount,
-            fulamt_ownpay_amt=p[0],
-            overlmt_selfpay=p[1],
-            preselfpay_amt=p[2],
-            inscp_scp_amt=p[3],
-            act_pay_dedc=ded[i],
-            fund_pay=funds[i],
-            acct_pay=acct[i],
-            psn_cash_pay=personal[i] - acct[i],
-        )
+        LineSplit(ln.feedetl_sn, ln.code, ln.amount, *p, ded[i], funds[i], acct[i], personal[i] - acct[i])
         for i, (ln, p) in enumerate(zip(lines, parts, strict=True))
     ]
 

@@ -2,8 +2,8 @@
 
 Order of the one-stop settlement (一站式结算, 国办发〔2021〕42号):
 
-1. each line splits into 全自费 / 超限价 / 先行自付 / 政策范围内 (§1.2);
-2. the basic pooled fund applies its deductible, ratio and annual cap (§1.3);
+1. each line splits into 全自费 / 超限价 / 先行自付 / 政策范围内 (catalogue classes 甲/乙/丙, price caps);
+2. the basic pooled fund applies its deductible, ratio and annual cap (the region file's benefit layer);
 3. each later layer in file order (大额补助, 大病保险, 医疗救助 …) pays on what the earlier ones left;
 4. the personal account pays what it may, and the rest is cash.
 
@@ -14,13 +14,32 @@ Rounding: every ratio applied rounds half up to the fen, once per fund per visit
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from yibao.money import RATIO_ONE, apply_ratio, base_for_payment, price_times_qty, ratio_sum_to_fen
 from yibao.policy.catalogue import CLASS_C
 from yibao.policy.compiled import CompiledBenefit, CompiledLayer, CompiledPolicy
-from yibao.settlement.model import AuditHook, FundDetail, Person, Settlement, SettlementError, Visit
-from yibao.settlement.trace import Account, AuditFindingStep, AuditSummary, BasicFund, Layer, NoBenefit
+from yibao.settlement.model import (
+    CI_LAYER_FIELD,
+    AuditHook,
+    Entitlement,
+    FundDetail,
+    Person,
+    Settlement,
+    SettlementError,
+    Visit,
+    uplifted_cap,
+)
+from yibao.settlement.trace import (
+    Account,
+    AuditFindingStep,
+    AuditSummary,
+    BasicFund,
+    CapUplift,
+    Layer,
+    NoBenefit,
+    NotEntitled,
+)
 
 _NOTHING_BLOCKED: frozenset[str] = frozenset()
 LOCALITIES = ("local", "remote_longterm", "remote_filed", "remote_unfiled")
@@ -83,6 +102,7 @@ def settle_visit(
     account_balance: int = 0,
     payer_insutype: str | None = None,
     audit: AuditHook | None = None,
+    entitlement: Entitlement | None = None,
 ) -> Settlement:
     """Settle one visit.  ``acc`` holds the person's accumulators for the visit's year (counter → fen or
     count); ``account_balance`` is the balance of the paying account (the person's own, or the family
@@ -109,8 +129,17 @@ def settle_visit(
     )
     blocked = _run_audit(s, person, visit, audit)
     _split_lines(s, policy, visit, blocked)
+    if entitlement is not None and entitlement.self_pay:
+        e = entitlement
+        s.steps.append(NotEntitled(e.reason_code, e.reason_zh, e.reason_en, e.account_usable))
+        s.psn_part_amt = s.medfee_sumamt
+        own = visit.account_psn_no is None or visit.account_psn_no == person.psn_no
+        if own and not e.account_usable:
+            visit = replace(visit, use_account=False)
+        _pay_account(s, policy, person, visit, account_balance, payer_insutype)
+        return s
     left = _pay_basic_fund(s, policy, person, visit, acc)
-    _pay_layers(s, policy, person, acc, left)
+    _pay_layers(s, policy, person, acc, left, entitlement)
     _pay_account(s, policy, person, visit, account_balance, payer_insutype)
     return s
 
@@ -279,7 +308,12 @@ def _pay_basic_fund(
 
 
 def _pay_layers(
-    s: Settlement, policy: CompiledPolicy, person: Person, acc: Mapping[str, int], left: _Left
+    s: Settlement,
+    policy: CompiledPolicy,
+    person: Person,
+    acc: Mapping[str, int],
+    left: _Left,
+    entitlement: Entitlement | None = None,
 ) -> None:
     """Each later layer in file order (大额补助, 大病保险, 医疗救助 …) on what the earlier funds left."""
     deltas = s.deltas
@@ -299,7 +333,19 @@ def _pay_layers(
         before = acc.get(layer.counter, 0)
         raw = layer_payment(terms.bounds, before, lbase)
         paid_key = f"{layer.counter}:paid"
-        room = None if terms.cap is None else max(terms.cap - acc.get(paid_key, 0), 0)
+        cap = terms.cap
+        if (
+            cap is not None
+            and entitlement is not None
+            and entitlement.ci_cap_uplift_fen
+            and layer.field == CI_LAYER_FIELD
+        ):
+            e = entitlement
+            raised = uplifted_cap(cap, e.ci_cap_uplift_fen, e.ci_uplift_max_share)
+            if raised != cap:
+                s.steps.append(CapUplift(layer.id, cap, raised - cap))
+            cap = raised
+        room = None if cap is None else max(cap - acc.get(paid_key, 0), 0)
         paid = raw if room is None or raw <= room else room
         if lbase:
             deltas[layer.counter] = deltas.get(layer.counter, 0) + lbase

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from yibao.errors import FieldError
 from yibao.money import QTY_ONE
+from yibao.policy.catalogue import CatalogueItem
 from yibao.policy.compiled import CompiledPolicy
 from yibao.settlement.engine import settle_visit
 from yibao.settlement.model import Line, Person, Settlement, Visit
@@ -97,20 +98,27 @@ def build_visit(
 ) -> Visit:
     """A hypothetical visit priced at the catalogue's typical unit prices (``unit_price``)."""
     if level not in policy.levels:
-        raise EstimateError("level", f"unknown hospital level {level!r} (known: {', '.join(policy.levels)})")
+        raise EstimateError(
+            "level", f"医院等级无效 unknown hospital level {level!r} (known: {', '.join(policy.levels)})"
+        )
     if med_type not in policy.visit_types:
-        raise EstimateError("med_type", f"unknown visit type {med_type!r}")
+        raise EstimateError("med_type", f"就诊类型无效 unknown visit type {med_type!r}")
     if not picks:
-        raise EstimateError("items", "pick at least one item (请至少选择一项)", "missing")
+        raise EstimateError("items", "请至少选择一项 pick at least one item", "missing")
     lines = []
     for i, p in enumerate(picks):
         item = policy.catalogue.get(p.code)
         if item is None:
-            raise EstimateError(f"items[{i}].code", f"{p.code!r} is not in the catalogue")
+            raise EstimateError(f"items[{i}].code", f"目录中没有该项目 {p.code!r} is not in the catalogue")
         if item.unit_price is None:
-            raise EstimateError(f"items[{i}].code", f"{p.code!r} has no typical price to estimate with")
+            raise EstimateError(
+                f"items[{i}].code",
+                f"该项目没有参考价格，无法估算 {p.code!r} has no typical price to estimate with",
+            )
         if not 1 <= p.qty <= 999:
-            raise EstimateError(f"items[{i}].qty", f"{p.qty} is not a quantity from 1 to 999")
+            raise EstimateError(
+                f"items[{i}].qty", f"数量须为 1 到 999 {p.qty} is not a quantity from 1 to 999"
+            )
         lines.append(Line(str(i + 1), p.code, p.qty * QTY_ONE, item.unit_price, item.unit_price * p.qty))
     return Visit(
         f"EST-{psn_no}",
@@ -229,6 +237,53 @@ def compare_drugs(
     return out
 
 
+def resolve_item(policy: CompiledPolicy, text: str, field: str) -> str:
+    """What a person typed for an item → its catalogue code: the code itself, the name in Chinese or
+    English (any case, with or without the list's " · price" suffix), or a part of one name.  Only items
+    with a typical price can be estimated; several matches are refused, naming the field."""
+    parts = [x.strip() for x in text.split(" · ")]
+    for part in parts:
+        if part in policy.catalogue:
+            return part
+    typed = parts[0]
+    want = typed.casefold()
+    priced = [c for c in policy.catalogue.values() if c.unit_price is not None]
+
+    def names(c: CatalogueItem) -> tuple[str, str]:
+        return c.name.casefold(), (c.name_en or "").casefold()
+
+    exact = sorted({c.code for c in priced if want in names(c)})
+    found = exact or sorted({c.code for c in priced if any(want and want in n for n in names(c))})
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise EstimateError(
+            field,
+            f"有{len(found)}个项目与“{typed}”相符，请从列表中选择 {len(found)} items match {typed!r}: pick one from the list",
+            "ambiguous",
+        )
+    raise EstimateError(field, f"目录中没有该项目 {typed!r} is not in the catalogue")
+
+
+def item_labels(items: Iterable[CatalogueItem], english: bool = False) -> dict[str, str]:
+    """What the item list shows and sends for each item: its name, and "name · code" where several items
+    share a name (both forms are read back by :func:`resolve_item`)."""
+    items = list(items)
+
+    def name(c: CatalogueItem) -> str:
+        return (c.name_en or c.name) if english else c.name
+
+    seen: dict[str, int] = {}
+    for c in items:
+        seen[name(c)] = seen.get(name(c), 0) + 1
+    return {c.code: name(c) if seen[name(c)] == 1 else f"{name(c)} · {c.code}" for c in items}
+
+
+def resolve_picks(policy: CompiledPolicy, picks: Sequence[Pick]) -> list[Pick]:
+    """Picks with every typed name replaced by its catalogue code (:func:`resolve_item`)."""
+    return [Pick(resolve_item(policy, p.code, f"items[{i}].code"), p.qty) for i, p in enumerate(picks)]
+
+
 def parse_picks(codes: Iterable[str], qtys: Iterable[str]) -> list[Pick]:
     """Form fields (parallel lists) → picks; blank codes are skipped, a bad quantity is named."""
     out = []
@@ -238,6 +293,6 @@ def parse_picks(codes: Iterable[str], qtys: Iterable[str]) -> list[Pick]:
             continue
         q = qty.strip() or "1"
         if not q.isdigit():
-            raise EstimateError(f"items[{i}].qty", f"{qty!r} is not a whole number")
+            raise EstimateError(f"items[{i}].qty", f"数量须为整数 {qty!r} is not a whole number")
         out.append(Pick(code, int(q)))
     return out

@@ -15,7 +15,16 @@ from yibao.policy.catalogue import CLASS_A, CLASS_C, CLASS_NAMES, CatalogueItem
 from yibao.policy.compiled import CompiledPolicy
 from yibao.settlement.allocation import line_splits
 from yibao.settlement.model import LineSplit, Settlement, Visit
-from yibao.settlement.trace import AuditFindingStep, AuditSummary, BasicFund, Layer, NoBenefit, Step
+from yibao.settlement.trace import (
+    AuditFindingStep,
+    AuditSummary,
+    BasicFund,
+    CapUplift,
+    Layer,
+    NoBenefit,
+    NotEntitled,
+    Step,
+)
 
 
 @dataclass(frozen=True)
@@ -151,6 +160,26 @@ def _explain_step(
             Sentence(
                 f"本险种在“{vt[0]}”没有统筹基金待遇，费用由个人负担。",
                 f"This scheme has no pooled-fund benefit for '{vt[1]}'; the patient pays.",
+            )
+        ]
+    if isinstance(step, NotEntitled):
+        acct_zh = "，个人账户仍可支付" if step.account_usable else ""
+        acct_en = "; the personal account may still pay" if step.account_usable else ""
+        return [
+            Sentence(
+                f"待遇享受检查：{step.reason_zh}。本次就诊按全自费结算，基金不予支付{acct_zh}。",
+                f"Benefit check: {step.reason_en}. This visit is settled fully self-paid; no fund pays{acct_en}.",
+            )
+        ]
+    if isinstance(step, CapUplift):
+        nz, ne = layer_names.get(step.layer_id, (step.layer_id, step.layer_id))
+        verb_zh, verb_en = ("提高", "raised") if step.uplift >= 0 else ("降低", "lowered")
+        return [
+            Sentence(
+                f"{nz}：按连续参保激励，年度最高支付限额{verb_zh} {fmt_yuan(abs(step.uplift))} 元"
+                f"（原限额 {fmt_yuan(step.cap)} 元，国办发〔2024〕38号）。",
+                f"{ne}: the continuity incentive {verb_en} its annual cap by {fmt_yuan(abs(step.uplift))} "
+                f"(from {fmt_yuan(step.cap)}; 国办发〔2024〕38号).",
             )
         ]
     if isinstance(step, BasicFund):

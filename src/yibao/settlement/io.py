@@ -35,7 +35,7 @@ def loads(text: str) -> Any:
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise SettlementError(
-            "<json>", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            "<json>", f"JSON 格式错误 not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from exc
 
 
@@ -100,30 +100,30 @@ def _prd_days(d: dict[str, Any], path: str) -> int | None:
     try:
         days = Decimal(str(raw).strip())
     except InvalidOperation:
-        raise SettlementError(f"{path}prd_days", f"{raw!r} is not a number of days") from None
+        raise SettlementError(f"{path}prd_days", f"天数须为数字 {raw!r} is not a number of days") from None
     if not days.is_finite() or days != days.to_integral_value():
-        raise SettlementError(f"{path}prd_days", f"{raw!r} is not a whole number of days")
+        raise SettlementError(f"{path}prd_days", f"天数须为整数 {raw!r} is not a whole number of days")
     if days < 0 or days > 3_660:
-        raise SettlementError(f"{path}prd_days", f"{raw!r} is outside 0..3660 days")
+        raise SettlementError(f"{path}prd_days", f"天数须在 0 到 3660 之间 {raw!r} is outside 0..3660 days")
     return int(days) or None
 
 
 def parse_visit(raw: Any) -> Visit:
     """Build a :class:`Visit` from its JSON form (see examples/visit-inpatient.json)."""
     if not isinstance(raw, dict):
-        raise SettlementError("<visit>", "must be a JSON object")
+        raise SettlementError("<visit>", "须为 JSON 对象 must be a JSON object")
     lines_raw = _req(raw, "feedetail", "")
     if not isinstance(lines_raw, list) or not lines_raw:
-        raise SettlementError("feedetail", "must be a non-empty list of fee lines")
+        raise SettlementError("feedetail", "费用明细须为非空列表 must be a non-empty list of fee lines")
     lines: list[Line] = []
     seen: set[str] = set()
     for i, lr in enumerate(lines_raw):
         lp = f"feedetail[{i}]."
         if not isinstance(lr, dict):
-            raise SettlementError(f"feedetail[{i}]", "must be an object")
+            raise SettlementError(f"feedetail[{i}]", "费用明细须为对象 must be an object")
         sn = _text(lr, "feedetl_sn", lp, required=False, default=str(i + 1))
         if sn in seen:
-            raise SettlementError(f"{lp}feedetl_sn", f"duplicate fee line serial {sn!r}")
+            raise SettlementError(f"{lp}feedetl_sn", f"费用明细流水号重复 duplicate fee line serial {sn!r}")
         seen.add(sn)
         qty = _qty(lr, "cnt", lp)
         price = _money(lr, "pric", lp)
@@ -132,7 +132,7 @@ def parse_visit(raw: Any) -> Visit:
         if abs(expected - amount) > 1:
             raise SettlementError(
                 f"{lp}det_item_fee_sumamt",
-                f"{fen_to_yuan(amount)} ≠ pric × cnt ({fen_to_yuan(expected)})",
+                f"明细金额不等于单价 × 数量 {fen_to_yuan(amount)} ≠ pric × cnt ({fen_to_yuan(expected)})",
                 "bad_amount",
             )
         lines.append(
@@ -149,10 +149,12 @@ def parse_visit(raw: Any) -> Visit:
     begin = _date(raw, "begntime", "")
     end = _date(raw, "endtime", "") if raw.get("endtime") else begin
     if end < begin:
-        raise SettlementError("endtime", f"{end} is before begntime {begin}")
+        raise SettlementError("endtime", f"结束时间早于开始时间 {end} is before begntime {begin}")
     locality = _text(raw, "locality", "", required=False, default="local")
     if locality not in LOCALITY_VALUES:
-        raise SettlementError("locality", f"{locality!r} is not one of {', '.join(LOCALITY_VALUES)}")
+        raise SettlementError(
+            "locality", f"就医地类型无效 {locality!r} is not one of {', '.join(LOCALITY_VALUES)}"
+        )
     diagnoses = raw.get("diagnoses") or []
     if not isinstance(diagnoses, list) or not all(isinstance(x, str) for x in diagnoses):
         raise SettlementError("diagnoses", "应为 ICD-10 编码列表 must be a list of ICD-10 code strings")

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from yibao.errors import FieldError
+from yibao.money import apply_ratio
 from yibao.settlement.trace import Step
 
 LineParts = tuple[int, int, int, int]  # (fulamt_ownpay_amt, overlmt_selfpay, preselfpay_amt, inscp_scp_amt)
@@ -72,6 +73,36 @@ class Visit:
 
 
 @dataclass(frozen=True, slots=True)
+class Entitlement:
+    """What the benefit check (待遇享受检查) on the visit date means for the engine; built from the
+    enrolment capability's decision by :mod:`yibao.usecases.eligibility` (None: no check, today's rules).
+
+    ``self_pay``: not covered, and policy settles the visit fully self-paid instead of refusing it — no
+    fund pays and no yearly accumulator moves; the personal account pays only when ``account_usable``
+    (e.g. an employee in arrears at a pharmacy).  ``ci_cap_uplift_fen`` / ``ci_uplift_max_share``: the
+    continuity incentives of 国办发〔2024〕38号 (policy data of the region's enrolment file) raising the cap
+    of the resident critical-illness layer (the layer reported in ``hifmi_pay``), the uplift limited to
+    ``ci_uplift_max_share`` (1/10000) of the original cap."""
+
+    self_pay: bool = False
+    account_usable: bool = True
+    ci_cap_uplift_fen: int = 0
+    ci_uplift_max_share: int = 0
+    reason_code: str = "ok"
+    reason_zh: str = ""
+    reason_en: str = ""
+
+
+CI_LAYER_FIELD = "hifmi_pay"  # 居民大病保险资金支出: the layer whose cap the continuity incentives raise
+
+
+def uplifted_cap(cap: int, uplift: int, max_share: int) -> int:
+    """The critical-illness cap with the continuity uplift, the uplift limited to ``max_share`` of ``cap``
+    (国办发〔2024〕38号: both incentives together at most 20% of the original cap), never below zero."""
+    return max(0, cap + min(uplift, apply_ratio(cap, max_share)))
+
+
+@dataclass(frozen=True, slots=True)
 class FundDetail:
     """One ``setldetail`` row."""
 
@@ -83,7 +114,9 @@ class FundDetail:
     setl_proc_info: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(
+    slots=True
+)  # not frozen: built for every line of every stored settlement (frozen init costs a setattr a field)
 class LineSplit:
     """How one line's amount divides, every fen accounted for (fields sum to ``amount``)."""
 
@@ -118,7 +151,10 @@ AuditHook = Callable[["Person", "Visit"], Sequence[AuditFinding]]
 
 @dataclass(slots=True)
 class Settlement:
-    """The 2207 ``setlinfo`` plus ``setldetail``, the per-line parts and the engine's trace."""
+    """The 2207 ``setlinfo`` plus ``setldetail``, the per-line parts and the engine's trace.
+
+    Field names are those of the national platform's settlement output (2207 / 2304 ``setlinfo``); every
+    amount is integer fen."""
 
     mdtrt_id: str
     psn_no: str
@@ -133,19 +169,32 @@ class Settlement:
     preselfpay_amt: int = 0  # 先行自付: a class B item's pay-first share, paid by the patient first
     inscp_scp_amt: int = 0  # 符合政策范围金额: what remains within policy scope, the funds' base
     act_pay_dedc: int = 0  # 实际支付起付线: the deductible (起付线) the patient paid on this visit
-    hifp_pay: int = 0  # 基本医疗保险统筹基金支出: the basic pooled fund
+    # 基本医疗保险统筹基金支出: what the basic pooled fund (职工 or 居民) pays: the policy-scope amount above the
+    # deductible, at the scheme's ratio for the hospital level, up to the yearly cap
+    hifp_pay: int = 0
     pool_prop_selfpay: int = 0  # 统筹基金支付比例: the pooled fund ratio in 1/10000 (despite the name)
-    cvlserv_pay: int = 0  # 公务员医疗补助资金支出: civil-servant subsidy
-    hifes_pay: int = 0  # 企业补充医疗保险基金支出: enterprise supplementary insurance
-    hifmi_pay: int = 0  # 居民大病保险资金支出: resident critical-illness insurance
-    hifob_pay: int = 0  # 职工大额医疗费用补助基金支出: employee large-amount subsidy
-    maf_pay: int = 0  # 医疗救助基金支出: medical assistance
-    oth_pay: int = 0  # 其他支出: any other fund
-    fund_pay_sumamt: int = 0  # 基金支付总额: all funds together
-    psn_part_amt: int = 0  # 个人负担总金额: what the patient bears (account + cash)
-    acct_pay: int = 0  # 个人账户支出: paid from a personal account
+    # 公务员医疗补助资金支出: the civil-servant medical subsidy, paid on what civil servants bear after the pooled fund
+    cvlserv_pay: int = 0
+    # 企业补充医疗保险基金支出: an employer's supplementary insurance, for its own employees
+    hifes_pay: int = 0
+    # 居民大病保险资金支出: resident critical-illness insurance, on the policy-scope self-pay above its own
+    # deductible in a year (bought out of the resident fund)
+    hifmi_pay: int = 0
+    # 职工大额医疗费用补助基金支出: the employee large-amount subsidy, paying above the basic pooled fund's yearly cap
+    hifob_pay: int = 0
+    # 医疗救助基金支出: medical assistance for 低保, 特困 and other eligible people, paid last on what the insurance
+    # layers left them to bear
+    maf_pay: int = 0
+    oth_pay: int = 0  # 其他基金支付: any other fund the region adds
+    # 基金支付总额: everything the funds pay for the visit = hifp + cvlserv + hifes + hifmi + hifob + maf + oth
+    fund_pay_sumamt: int = 0
+    # 个人负担总金额: what the patient bears = medfee_sumamt − fund_pay_sumamt − hosp_part_amt = acct_pay + psn_cash_pay
+    psn_part_amt: int = 0
+    # 个人账户支出: the part of the personal burden paid from a personal account (own or a family member's)
+    acct_pay: int = 0
     acct_mulaid_pay: int = 0  # 个人账户共济支付金额: of which from a family member's account (家庭共济)
-    psn_cash_pay: int = 0  # 个人现金支出: paid in cash
+    # 个人现金支出: the rest of the personal burden, paid by the patient in cash, card or mobile payment
+    psn_cash_pay: int = 0
     hosp_part_amt: int = 0  # 医院负担金额: borne by the hospital (0 under fee-for-service)
     balc: int = 0  # 余额: the paying account's balance after this visit
     account_psn_no: str | None = None
@@ -184,7 +233,7 @@ FUND_FIELDS = ("hifp_pay", "cvlserv_pay", "hifes_pay", "hifmi_pay", "hifob_pay",
 
 
 def identity_violations(s: Settlement) -> list[str]:
-    """The §1.8 identities (and yibao's own) that ``s`` breaks; empty when it is consistent."""
+    """The identities of the national 2207/2304 ``setlinfo`` output (and yibao's own) that ``s`` breaks; empty when it is consistent."""
     bad: list[str] = []
     if s.fund_pay_sumamt != sum(getattr(s, f) for f in FUND_FIELDS):
         bad.append("fund_pay_sumamt ≠ hifp + cvlserv + hifes + hifmi + hifob + maf + oth")

@@ -1,7 +1,7 @@
 """Every number the simulator uses that is not in a policy file, with its default and its source.
 
-Source tags: V read in an official text, T third-party compilation,
-M background knowledge (a lead: check the document), X illustrative.  docs/SIMULATE.md explains each
+Every default names its source (document title and number) beside it; figures marked illustrative are
+assumptions to replace with local data.  docs/SIMULATE.md explains each
 parameter and how it enters the metrics; nothing outside these dataclasses is a model parameter.
 """
 
@@ -38,29 +38,29 @@ def _default_schemes() -> dict[str, SchemeFund]:
         "310": SchemeFund(
             name="职工医保统筹基金",
             name_en="employee pooled fund",
-            # 《2025年全国医疗保障事业发展统计公报》 [T]: 2025 employee pooled-fund income 18,292.91亿 over 38,856.12万 employees
+            # 《2025年全国医疗保障事业发展统计公报》 (as quoted by a third-party compilation): 2025 employee pooled-fund income 18,292.91亿 over 38,856.12万 employees
             # = 4,707.86 元 per head.
             income_per_head_fen=470_786,
-            # [X] illustrative: the employee pool is well funded nationally (balance rate 25.7%, §6 [T]).
+            # illustrative: the employee pool is well funded nationally (balance rate 25.7%, same bulletin).
             opening_months=18.0,
-            # hifp only: the 大额补助 is usually financed by its own premium [M], so it is left out by default.
+            # hifp only: the 大额补助 is usually financed by its own premium (common local practice), so it is left out by default.
             expenditure_fields=("hifp_pay",),
-            source="2025年全国医疗保障事业发展统计公报 [T] for income; opening balance [X]",
-            # 2025 bulletin [T]: 18,292.91亿 / 13,594.28亿
+            source="《2025年全国医疗保障事业发展统计公报》（收入）；期初结余为示例假设",
+            # 2025 bulletin: 18,292.91亿 / 13,594.28亿
             income_to_spending=1.3456,
         ),
         "390": SchemeFund(
             name="居民医保基金",
             name_en="resident fund",
-            # 《2025年全国医疗保障事业发展统计公报》 [T]: 2025 resident fund income 11,237.72亿 over 94,213.27万 residents
+            # 《2025年全国医疗保障事业发展统计公报》 (as quoted by a third-party compilation): 2025 resident fund income 11,237.72亿 over 94,213.27万 residents
             # = 1,192.80 元 per head.
             income_per_head_fen=119_280,
-            # [X] illustrative: thin — the resident fund's 2025 balance rate was 5.0% (§6 [T]).
+            # illustrative: thin — the resident fund's 2025 balance rate was 5.0% (same bulletin).
             opening_months=8.0,
-            # 大病保险 is bought out of the resident basic fund (国办发〔2015〕57号 [M]), so hifmi counts.
+            # 大病保险 is bought out of the resident basic fund (国办发〔2015〕57号), so hifmi counts.
             expenditure_fields=("hifp_pay", "hifmi_pay"),
-            source="2025年全国医疗保障事业发展统计公报 [T] for income; opening balance [X]",
-            # 2025 bulletin [T]: 11,237.72亿 / 10,678.63亿
+            source="《2025年全国医疗保障事业发展统计公报》（收入）；期初结余为示例假设",
+            # 2025 bulletin: 11,237.72亿 / 10,678.63亿
             income_to_spending=1.0524,
         ),
     }
@@ -68,17 +68,17 @@ def _default_schemes() -> dict[str, SchemeFund]:
 
 @dataclass(frozen=True)
 class FundAssumptions:
-    """Fund financing and the months-payable bands (人社部发〔2009〕67号 [M])."""
+    """Fund financing and the months-payable bands (人社部发〔2009〕67号)."""
 
     schemes: dict[str, SchemeFund] = field(default_factory=_default_schemes)
     red_below_months: float = 3.0
-    """< 3 months: insufficient balance (结余不足), red alert [M]."""
+    """< 3 months: insufficient balance (结余不足), red alert (人社部发〔2009〕67号)."""
     amber_below_months: float = 6.0
-    """3–6 months: the amber band many warning schemes add [M]."""
+    """3–6 months: the amber band many warning schemes add (local practice)."""
     target_months: tuple[float, float] = (6.0, 9.0)
-    """6–9 months: the classic target range [M]."""
+    """6–9 months: the classic target range (人社部发〔2009〕67号)."""
     excessive_above_months: float = 15.0
-    """> 15 months: excessive surplus (结余过多) [M]."""
+    """> 15 months: excessive surplus (结余过多) (人社部发〔2009〕67号)."""
     months_per_year: int = 12
 
     def band(self, months: float | None) -> str:
@@ -104,9 +104,9 @@ class HouseholdModel:
 
     propensity_to_consume: float = 0.683
     """Consumption / disposable income.  NBS 2024 per-capita consumption 28,227 元 over disposable income
-    41,314 元 (国家统计局《2024年居民收入和消费支出情况》) [M]."""
+    41,314 元 (国家统计局《2024年居民收入和消费支出情况》)."""
     food_share: float = 0.298
-    """Share of consumption spent on food (Engel coefficient), NBS 2024 national 29.8% [M]."""
+    """Share of consumption spent on food (Engel coefficient), NBS 2024 national 29.8% (国家统计局《2024年居民收入和消费支出情况》)."""
     eq_scale_beta: float = 0.56
     """Equivalence scale eqsize = household_size ** beta; beta = 0.56 (Xu 2005, estimated on 59 countries)."""
     che_threshold: float = 0.40
@@ -119,7 +119,7 @@ class HouseholdModel:
     """A fixed subsistence line (fen per equivalent adult per year) instead of the derived one, e.g. a
     local 低保 standard.  None = derive it from the data as above."""
     oop_includes_account: bool = True
-    """Count personal-account payments (acct_pay) as out-of-pocket (the brief's OOP = psn_part_amt).
+    """Count personal-account payments (acct_pay) as out-of-pocket (out-of-pocket = psn_part_amt, the personal burden of the national settlement output).
     False = cash only (psn_cash_pay): the account is the insured's own prepaid money."""
 
 

@@ -22,4 +22,4 @@ def resolve_policy(name: Path | str) -> Path:
         return example_path(str(name))
     except FileNotFoundError as exc:
         shipped = sorted(x.stem for x in EXAMPLES_DIR.glob("*.yaml"))
-        raise FileNotFoundError(f"{exc}; simulator examples: {', '.join(shipped)}") from exc
+        raise FileNotFoundError(f"示例不存在 {exc}; simulator examples: {', '.join(shipped)}") from exc

@@ -95,7 +95,7 @@ def data_files(path: Path) -> tuple[Path, Path, Path]:
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         raise FileNotFoundError(
-            f"missing synthetic-region file(s): {', '.join(missing)} "
+            f"缺少模拟地区数据文件 missing synthetic-region file(s): {', '.join(missing)} "
             "(generate a region with `yibao synth` first)"
         )
     return files
@@ -120,12 +120,22 @@ def simulate(
     progress: Progress | None = None,
     household: HouseholdModel | None = None,
     options: AnalysisOptions | None = None,
+    benefit_check: bool = False,
 ) -> SimulationReport:
-    """Read the synthetic region in ``data_dir`` (or its visits.parquet) and compare the two policies."""
+    """Read the synthetic region in ``data_dir`` (or its visits.parquet) and compare the two policies.
+
+    ``benefit_check``: check every visit against the region's enrolment (its generated enrolment files,
+    :mod:`yibao.batch.eligibility`) as settlement does — refused visits are not settled by either policy,
+    visits of people in a waiting period or in arrears are settled with no fund paying."""
     if progress:
         progress("read")
     t0 = time.perf_counter()
     persons, visits, lines = read_data(Path(data_dir))
+    if benefit_check:
+        from yibao.batch.eligibility import with_region_eligibility
+
+        d = Path(data_dir)
+        visits = with_region_eligibility(d.parent if d.suffix == ".parquet" else d, baseline.loaded, visits)
     report = simulate_frames(
         baseline,
         candidate,

@@ -306,7 +306,9 @@ def fund_projection(
     elif sf.income_basis == "per_head":
         income = sf.income_per_head_fen * persons
     else:
-        raise ValueError(f"unknown income_basis {sf.income_basis!r} (per_head or spending_ratio)")
+        raise ValueError(
+            f"收入口径无效 unknown income_basis {sf.income_basis!r} (per_head or spending_ratio)"
+        )
     opening = sf.opening_months * base_exp / fund.months_per_year
     close_b, months_b = months_payable(opening, income, base_exp, fund.months_per_year)
     close_c, months_c = months_payable(opening, income, cand_exp, fund.months_per_year)

@@ -36,6 +36,9 @@ VISIT_COLS = (
     "use_account",
     "account_payer_id",
 )
+ELIG_VISIT_COLS = ("elig_decision", "elig_account", "ci_uplift_fen", "ci_uplift_share", "reason_code")
+"""The benefit check's visit columns (:data:`yibao.batch.settle.ELIG_COLS` and the reason), carried when
+present: a region with enrolment data checks every visit the same way in every executor."""
 PERSON_ATTRS = ("insutype", "psn_type", "identities", "family_payer_id", "account_balance")
 LINE_COLS = ("visit_id", "feedetl_sn", "code", "qty", "price", "amount")
 RESULT_COLS = ("visit_id", *MONEY_OUT, "pool_prop_selfpay")
@@ -95,7 +98,7 @@ def settle_partition(
         pl.Series("psn_id", np.arange(len(ids), dtype=np.int64)),
         pl.Series("family_payer_id", _remap(ids, persons["family_payer_id"].fill_null(-1).to_numpy())),
     )
-    local_visits = v.select(*VISIT_COLS).with_columns(
+    local_visits = v.select(*VISIT_COLS, *(c for c in ELIG_VISIT_COLS if c in v.columns)).with_columns(
         pl.Series("psn_id", _remap(ids, v["psn_id"].to_numpy())),
         pl.Series("account_payer_id", _remap(ids, v["account_payer_id"].fill_null(-1).to_numpy())),
     )

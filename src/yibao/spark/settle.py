@@ -28,6 +28,7 @@ from yibao.errors import FieldError
 from yibao.policy.book import PolicyBook
 from yibao.settlement.model import SettlementError
 from yibao.spark.partition import (
+    ELIG_VISIT_COLS,
     LINE_COLS,
     PERSON_ATTRS,
     VISIT_COLS,
@@ -126,7 +127,7 @@ def partitioned(
         F.col("psn_id").alias("account_payer_id"), *(F.col(a).alias(f"payer_{a}") for a in PERSON_ATTRS)
     )
     v = (
-        inputs.visits.select(*VISIT_COLS)
+        inputs.visits.select(*VISIT_COLS, *(c for c in ELIG_VISIT_COLS if c in inputs.visits.columns))
         .join(own, on="psn_id", how="left")
         .join(payer, on="account_payer_id", how="left")
         .join(F.broadcast(comp_df), on="psn_id", how="left")

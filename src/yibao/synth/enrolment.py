@@ -31,10 +31,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from yibao.enrolment.contributions import base_bounds
 from yibao.enrolment.model import EMPLOYEE, RESIDENT
 from yibao.enrolment.policy import EnrolmentPolicy, policy_for_region
+from yibao.errors import FieldError
 from yibao.money import apply_ratio
 from yibao.policy.loader import LoadedRegion
 from yibao.synth.arrowutil import digits, fixed_strings, prefixed_digits
@@ -48,6 +50,74 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 GIVEN = (
     "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红梅鑫斌宇浩凯健俊帆帅旭宁龙林欣悦琳晨辰宏志国建文"
 )
+
+
+class EnrolmentScenarios(BaseModel):
+    """How the synthetic region's population enrols: the shares of each scenario (modelling assumptions of
+    the generator, not policy figures; the rules that judge them come from the region's enrolment file).
+    Residents draw one scenario each, in this order, from the cumulative shares; the rest transfer out.
+    Every share is a probability in [0, 1]; ``yibao synth generate --enrolment FILE`` reads them from YAML."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    continuous: float = Field(0.84, ge=0, le=1, description="residents insured continuously since year − 5")
+    late_first: float = Field(
+        0.04, ge=0, le=1, description="first enrolment late in the year (waiting period)"
+    )
+    lapsed: float = Field(0.04, ge=0, le=1, description="a lapse of 1–3 years, then re-enrolment")
+    late_payment: float = Field(0.025, ge=0, le=1, description="continuous, but the year paid late")
+    extended_payment: float = Field(0.015, ge=0, le=1, description="paid in the extension period")
+    unpaid_year: float = Field(0.02, ge=0, le=1, description="the year not paid")
+    transfer_in: float = Field(0.01, ge=0, le=1, description="relation transferred in during the year")
+    lapse_late: float = Field(0.4, ge=0, le=1, description="of the lapsed: re-enrolled late in the year")
+    lapse_repaired: float = Field(0.3, ge=0, le=1, description="of the lapsed: one lapsed year repaired")
+    newborn_late: float = Field(0.15, ge=0, le=1, description="newborns enrolled after the window")
+    employee_transfer_in: float = Field(0.01, ge=0, le=1, description="employees transferred in last year")
+    employee_leave: float = Field(0.02, ge=0, le=1, description="employees leaving during the year")
+    employer_arrears: float = Field(0.04, ge=0, le=1, description="employers paying 1–3 months late")
+    employer_never_pays: float = Field(0.4, ge=0, le=1, description="of those: never paying them")
+    retiree_short: float = Field(0.04, ge=0, le=1, description="retirees short of contribution years")
+    retiree_pays_up: float = Field(0.5, ge=0, le=1, description="of those: paying up during the year")
+    death_75: float = Field(0.025, ge=0, le=1, description="yearly death rate at 75 and over")
+    death_60: float = Field(0.008, ge=0, le=1, description="yearly death rate at 60–74")
+    death_young: float = Field(0.001, ge=0, le=1, description="yearly death rate under 60")
+
+    @model_validator(mode="after")
+    def _shares(self) -> EnrolmentScenarios:
+        total = (
+            self.continuous + self.late_first + self.lapsed + self.late_payment + self.extended_payment
+            + self.unpaid_year + self.transfer_in
+        )  # fmt: skip
+        if total > 1 + 1e-9:
+            raise ValueError(f"resident scenario shares add up to {total:.4f} > 1")
+        return self
+
+    def cumulative(self) -> list[float]:
+        out, acc = [], 0.0
+        for x in (self.continuous, self.late_first, self.lapsed, self.late_payment, self.extended_payment,
+                  self.unpaid_year, self.transfer_in):  # fmt: skip
+            acc = round(acc + x, 12)
+            out.append(acc)
+        return out
+
+
+DEFAULT_SCENARIOS = EnrolmentScenarios()
+
+
+def load_scenarios(path: str | Path) -> EnrolmentScenarios:
+    """Scenario shares from a YAML file (unknown keys and shares outside [0, 1] refused, naming the key)."""
+    import yaml
+
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    try:
+        return EnrolmentScenarios.model_validate(raw)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(x) for x in e["loc"]) or "file"
+        raise FieldError(
+            f"enrolment.{where}", f"参保情景参数错误 invalid scenario share: {e['msg']}"
+        ) from None
+
 
 EVENT_SCHEMA: dict[str, Any] = {
     "psn_no": pl.String,
@@ -191,9 +261,14 @@ class _Events:
 
 
 def generate_enrolment(
-    persons: pl.DataFrame, policy: EnrolmentPolicy, year: int, rng: np.random.Generator
+    persons: pl.DataFrame,
+    policy: EnrolmentPolicy,
+    year: int,
+    rng: np.random.Generator,
+    scenarios: EnrolmentScenarios = DEFAULT_SCENARIOS,
 ) -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
     """The enrolment tables for ``persons`` (the generator's persons frame) and the scenario counts."""
+    sc = scenarios
     y = year
     n = persons.height
     psn_no = persons["psn_no"].to_numpy().astype(object)
@@ -265,7 +340,7 @@ def generate_enrolment(
     u = rng.random(len(res))
     young = birth_year[res] > y - HISTORY_YEARS  # born inside the history: enrolled as a newborn
     scen = np.select(
-        [u < 0.84, u < 0.88, u < 0.92, u < 0.945, u < 0.96, u < 0.98, u < 0.99],
+        [u < c for c in sc.cumulative()],
         [
             "continuous",
             "late_first",
@@ -281,7 +356,7 @@ def generate_enrolment(
     scen[(age[res] < 18) & (scen == "late_first")] = "continuous"
     first = np.where(young, birth_year[res], y - HISTORY_YEARS)
     # newborns: enrolled within the window (85 %) or late
-    nb_late = young & (rng.random(len(res)) < 0.15)
+    nb_late = young & (rng.random(len(res)) < sc.newborn_late)
     window = policy.newborn_window_days
     enrol_day = np.zeros(len(res), dtype=np.int64)
     for fy in np.unique(first):
@@ -334,8 +409,8 @@ def generate_enrolment(
         reason="关系转移接续",
     )
     lapse = np.where(scen == "lapsed", rng.integers(1, 4, len(res)), 0)
-    lapse_late = (scen == "lapsed") & (rng.random(len(res)) < 0.4)
-    repaired = (scen == "lapsed") & (rng.random(len(res)) < 0.3)
+    lapse_late = (scen == "lapsed") & (rng.random(len(res)) < sc.lapse_late)
+    repaired = (scen == "lapsed") & (rng.random(len(res)) < sc.lapse_repaired)
     counts["resident_lapsed_repaired"] = int(repaired.sum())
     y_paid = np.zeros(len(res), dtype=np.int64)
     for yr in range(y - HISTORY_YEARS, y + 1):
@@ -348,12 +423,12 @@ def generate_enrolment(
         at_enrol = first[who] == yr
         paid = np.where(at_enrol, enrol_day[who], rand_days(o, c, len(who)))
         if yr == y:
-            sc = np.where(at_enrol, "", scen[who])
+            scy = np.where(at_enrol, "", scen[who])
             k = len(who)
             paid = np.where(
-                s == "late_payment", rand_days(_days(dt.date(y, 3, 1)), _days(dt.date(y, 6, 30)), k), paid
+                scy == "late_payment", rand_days(_days(dt.date(y, 3, 1)), _days(dt.date(y, 6, 30)), k), paid
             )
-            paid = np.where(sc == "extended_payment", rand_days(c + 2, ext - 1, k), paid)
+            paid = np.where(scy == "extended_payment", rand_days(c + 2, ext - 1, k), paid)
             lap = lapse_late[who] & ~at_enrol
             paid = np.where(lap, rand_days(_days(dt.date(y, 3, 1)), _days(dt.date(y, 9, 30)), k), paid)
             y_paid[who] = paid
@@ -383,7 +458,7 @@ def generate_enrolment(
         }
     )
     start_day = np.full(len(emp), _days(dt.date(y - 1, 1, 1)))
-    e_in = rng.random(len(emp)) < 0.01
+    e_in = rng.random(len(emp)) < sc.employee_transfer_in
     start_day[e_in] = rand_days(_days(dt.date(y - 1, 2, 1)), _days(dt.date(y - 1, 11, 30)), int(e_in.sum()))
     e_codes = emp_codes[emp_of]
     ev.add(
@@ -411,7 +486,7 @@ def generate_enrolment(
         reason="关系转移接续",
     )
     counts["employee_transfer_in"] = int(e_in.sum())
-    leave = rng.random(len(emp)) < 0.02
+    leave = rng.random(len(emp)) < sc.employee_leave
     leave_month = rng.integers(3, 12, len(emp))
     lv = np.flatnonzero(leave)
     ev.add(
@@ -426,10 +501,10 @@ def generate_enrolment(
     )
     counts["employee_left"] = int(leave.sum())
     # arrears: some employers pay months late (back payment) or not at all
-    bad_emp = rng.random(n_employers) < 0.04
+    bad_emp = rng.random(n_employers) < sc.employer_arrears
     late_from = rng.integers(2, 11, n_employers)
     late_len = rng.integers(1, 4, n_employers)
-    never = rng.random(n_employers) < 0.4
+    never = rng.random(n_employers) < sc.employer_never_pays
     counts["employers_in_arrears"] = int(bad_emp.sum())
     wage = np.exp(rng.normal(np.log(7_000), 0.45, len(emp))) * 100
     wage_fen = np.round(wage).astype(np.int64)
@@ -480,7 +555,7 @@ def generate_enrolment(
         policy.retirement_required_months.get("F", 240),
         policy.retirement_required_months.get("M", 300),
     )
-    short = rng.random(len(ret)) < 0.04
+    short = rng.random(len(ret)) < sc.retiree_short
     gap = rng.integers(12, 61, len(ret))
     carried = np.where(short, need - gap, need + rng.integers(0, 121, len(ret)))
     ev.add(
@@ -493,7 +568,7 @@ def generate_enrolment(
         months=carried,
         reason="参保登记（退休）",
     )
-    topup = short & (rng.random(len(ret)) < 0.5)
+    topup = short & (rng.random(len(ret)) < sc.retiree_pays_up)
     counts["retiree_years_short"] = int(short.sum())
     counts["retiree_paid_up"] = int(topup.sum())
     tp = np.flatnonzero(topup)
@@ -521,7 +596,7 @@ def generate_enrolment(
         )
 
     # ------------------------------------------------------------------ deaths (after any other event of the year)
-    p_death = np.where(age >= 75, 0.025, np.where(age >= 60, 0.008, 0.001))
+    p_death = np.where(age >= 75, sc.death_75, np.where(age >= 60, sc.death_60, sc.death_young))
     dies = rng.random(n) < p_death
     dies[res[tout]] = False
     dies[emp[lv]] = False
@@ -604,6 +679,7 @@ def write_enrolment(
     year: int,
     seed: int,
     compression: str = "zstd",
+    scenarios: EnrolmentScenarios = DEFAULT_SCENARIOS,
 ) -> EnrolmentManifest | None:
     """Read ``persons.parquet`` in ``out_dir`` and write the enrolment files beside it (None when the region
     has no enrolment policy file: nothing is written)."""
@@ -617,7 +693,7 @@ def write_enrolment(
                  "household_id", "district"],
     )  # fmt: skip
     rng = np.random.default_rng(np.random.SeedSequence([seed, ENROL_STREAM]))
-    tables, counts = generate_enrolment(persons, policy, year, rng)
+    tables, counts = generate_enrolment(persons, policy, year, rng, scenarios)
     files = {}
     for name, df in tables.items():
         df.write_parquet(out / f"{name}.parquet", compression=compression)  # type: ignore[arg-type]

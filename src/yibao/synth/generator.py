@@ -29,7 +29,7 @@ from yibao.policy.catalogue import CatalogueItem
 from yibao.policy.loader import LoadedRegion, load_region
 from yibao.synth import codes as C
 from yibao.synth.arrowutil import digits, fixed_strings, prefixed_digits
-from yibao.synth.enrolment import write_enrolment
+from yibao.synth.enrolment import DEFAULT_SCENARIOS, EnrolmentScenarios, write_enrolment
 from yibao.synth.inject import get_injector
 
 GENERATOR_VERSION = "yibao.synth/2"  # 2: physicians registry and the billing doctor of each visit
@@ -1515,8 +1515,12 @@ def generate(
     progress: ProgressFn | None = None,
     compression: str = "zstd",
     limits: PrescribingLimits | None = None,
+    enrolment: EnrolmentScenarios | None = None,
 ) -> Manifest:
     """Generate a region's year into ``out_dir`` (persons, institutions, visits, lines, manifest).
+
+    ``enrolment``: the shares of the enrolment scenarios (late enrolment, lapses, newborns, deaths,
+    transfers …; default :data:`yibao.synth.enrolment.DEFAULT_SCENARIOS`).
 
     ``limits``: the prescribing limits clean care keeps to (default: none).  A bureau's knowledge base
     gives them: :func:`yibao.audit.knowledge.limits.prescribing_limits` turns the audit rule library and
@@ -1587,7 +1591,9 @@ def generate(
             if progress is not None:
                 progress(n_chunks, n_chunks)
     # enrolment histories and contributions (their own seeded stream; docs/ENROLMENT.md §7)
-    write_enrolment(out, loaded, year=year, seed=seed, compression=compression)
+    write_enrolment(
+        out, loaded, year=year, seed=seed, compression=compression, scenarios=enrolment or DEFAULT_SCENARIOS
+    )
     elapsed = time.perf_counter() - t0
     manifest = Manifest(
         seed=seed,

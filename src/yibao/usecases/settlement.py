@@ -16,6 +16,7 @@ from yibao.ledger import Ledger, ReversalOutcome, SettleOutcome, StoredSettlemen
 from yibao.ledger.queries import SettlementPage, SettlementQuery, Statement
 from yibao.policy.book import PolicyBook
 from yibao.settlement.model import AuditHook, Visit
+from yibao.usecases.eligibility import BenefitRefused, EligibilitySource, entitlement_for
 
 AccessLog = Callable[[Principal, str, str], None]  # (caller, psn_no, what was read)
 
@@ -62,12 +63,28 @@ def settle(
     audit: AuditHook | None,
     pre: bool = False,
     caller: Principal | None = None,
+    eligibility: EligibilitySource | None = None,
 ) -> SettleOutcome:
     """2207 settle (``pre``: 2206 pre-settle, nothing written) with the in-event audit ``audit``.
-    ``caller`` None: a trusted local operator (the command line, the demo)."""
+    ``caller`` None: a trusted local operator (the command line, the demo).
+
+    ``eligibility``: where the benefit check (待遇享受检查) reads the person's status on the visit date
+    (:mod:`yibao.usecases.eligibility`): a person not covered is refused
+    (:class:`~yibao.usecases.eligibility.BenefitRefused`, nothing written) or settled fully self-paid where
+    policy says so.  None, or a region without enrolment data: no check (every known person settles)."""
     if caller is not None:
         check_settling_caller(caller, visit, msgid)
-    return led.settle(book, visit, msgid, pre=pre, audit=audit)
+    try:
+        entitlement = entitlement_for(eligibility, visit)
+    except BenefitRefused:
+        if not pre and led.message(msgid) is not None:
+            # a retry of a settled msgid returns the first result, whatever the person's status is now
+            return led.settle(book, visit, msgid, pre=pre, audit=audit)
+        # input the ledger would refuse anyway is named first: no policy on the date, an unknown person
+        book.for_date(visit.begin_date)
+        led.get_person(visit.psn_no, visit.begin_date)
+        raise
+    return led.settle(book, visit, msgid, pre=pre, audit=audit, entitlement=entitlement)
 
 
 def check_settling_caller(caller: Principal, visit: Visit, msgid: str) -> None:

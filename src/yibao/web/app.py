@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -16,18 +17,23 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import BaseRoute
 
 from yibao.access.store import ServiceStore
+from yibao.enrolment.model import ClaimHistory
 from yibao.ledger import Ledger
+from yibao.ledger.types import StoredSettlement
 from yibao.policy.book import PolicyBook
 from yibao.settings import Settings
+from yibao.usecases.eligibility import ledger_claims, open_source
 from yibao.web.masking import install_log_masking
 
 WEB_ROUTERS = (
     "yibao.web.portal.pages",
     "yibao.web.portal.care_pages",
+    "yibao.web.portal.enrol_pages",
     "yibao.web.portal.smart_pages",
     "yibao.web.portal.crossregion_pages",
     "yibao.web.dashboard.pages",
     "yibao.web.dashboard.fund_pages",
+    "yibao.web.dashboard.enrol_pages",
 )
 STATIC_DIRS = {  # URL name -> folder under src/yibao
     "portal": "web/portal/static",
@@ -48,6 +54,8 @@ def _optional_router(app: FastAPI, module_name: str) -> bool:
     app.include_router(module.router)
     if callable(getattr(module, "render", None)) and getattr(app.state, "login_renderer", None) is None:
         app.state.login_renderer = module.render
+    if callable(getattr(module, "install_page_errors", None)):
+        module.install_page_errors(app)  # errors on pages as a page, in the reader's language
     return True
 
 
@@ -69,6 +77,16 @@ def route_table(app: FastAPI) -> list[tuple[frozenset[str], str]]:
 
     walk(list(app.routes))
     return out
+
+
+def _ledger_claims(app: FastAPI) -> Callable[[str], ClaimHistory]:
+    """The zero-claim reward's history read from the process's ledger (under its lock)."""
+
+    def read(psn_no: str) -> list[StoredSettlement]:
+        with app.state.ledger_lock:
+            return cast(Ledger, app.state.ledger).list_settlements(psn_no, 10_000)
+
+    return ledger_claims(read)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -95,6 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         store.close()
         ledger.close()
+        if app.state.eligibility is not None:
+            app.state.eligibility.store.close()
 
     app = FastAPI(
         title="yibao 医保服务 API",
@@ -110,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.login_renderer = None
     app.state.audit_hook = settings.audit_hook()
+    app.state.eligibility = open_source(settings.database_url, book.loaded, _ledger_claims(app))
     app.include_router(auth.router)
     app.include_router(transactions.router)
     app.include_router(rest.router)

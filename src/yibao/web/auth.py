@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from yibao.access.principal import Principal, principal_of
+from yibao.access.principal import ROLE_NAMES, Principal, principal_of
 from yibao.access.store import ServiceStore, UserRow
 
 COOKIE = "yb_session"
@@ -83,9 +83,11 @@ def require(*roles: str) -> Callable[..., Principal]:
 
     def dependency(p: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if p.role not in allowed:
+            zh, en = ROLE_NAMES.get(p.role, (p.role, p.role))
+            who_zh = "、".join(ROLE_NAMES.get(r, (r, r))[0] for r in sorted(allowed))
             raise HTTPException(
                 403,
-                f"角色 {p.role} 无权访问 role {p.role} may not do this "
+                f"{zh}无权访问此功能，仅限{who_zh} {en} may not do this "
                 f"(allowed: {', '.join(sorted(allowed))})",
             )
         return p

@@ -18,6 +18,7 @@ from yibao.ledger import Ledger
 from yibao.policy.book import PolicyBook
 from yibao.settings import Settings
 from yibao.settlement.model import AuditHook
+from yibao.usecases.eligibility import EligibilitySource
 from yibao.usecases.settlement import AccessLog
 
 
@@ -49,6 +50,11 @@ def store_of(request: Request) -> ServiceStore:
 
 def audit_hook_of(request: Request) -> AuditHook | None:
     return cast("AuditHook | None", request.app.state.audit_hook)
+
+
+def eligibility_of(request: Request) -> EligibilitySource | None:
+    """Where the benefit check (待遇享受检查) reads enrolment statuses (None: the region has no enrolment file)."""
+    return cast("EligibilitySource | None", request.app.state.eligibility)
 
 
 def access_log_of(request: Request) -> AccessLog:

@@ -315,6 +315,7 @@ def metadata(request: Request) -> Response:
         "Patient": [fm.PROFILE_PATIENT],
         "Coverage": [fm.PROFILE_COVERAGE],
         "Organization": [fm.PROFILE_ORGANIZATION],
+        "ExplanationOfBenefit": [fm.PROFILE_EOB_INPATIENT, fm.PROFILE_EOB_OUTPATIENT],
     }
     resources = []
     for rtype in READS:
@@ -591,14 +592,18 @@ def search_eob(request: Request, c: Reader) -> Response:
         page = settlement.search_settlements(led, c.principal, q, s.count, s.offset, log_of(request, c))
         lus = led.last_updated([x.setl_id for x in page.rows])
     found = [_eob(request, x, lus.get(x.setl_id)) for x in page.rows]
-    incl = _eob_includes(request, c, page.rows, inc)
+    incl = _eob_includes(request, c, page.rows, found, inc)
     return fhir_response(
         fs.bundle(_base(request), "ExplanationOfBenefit", s, page.total, found, incl, snapshot=page.upto_id)
     )
 
 
 def _eob_includes(
-    request: Request, c: FhirCaller, rows: Sequence[StoredSettlement], inc: set[str]
+    request: Request,
+    c: FhirCaller,
+    rows: Sequence[StoredSettlement],
+    eobs: Sequence[dict[str, Any]],
+    inc: set[str],
 ) -> list[dict[str, Any]]:
     def want(name: str, rtype: str) -> bool:
         return bool(inc & {f"ExplanationOfBenefit:{name}", "*"}) and c.may(rtype)
@@ -621,8 +626,10 @@ def _eob_includes(
     if want("facility", "Location"):
         out += [fm.location(d.institutions[code], d.names, d.updated) for code in codes]
     if want("care-team", "Practitioner"):
-        drs = sorted({x.visit.bilg_dr_codg for x in rows if x.visit.bilg_dr_codg in d.physicians})
-        out += [_practitioner(request, dr or "") for dr in drs]
+        # only the physicians the EOBs name in careTeam (an EOB claiming C4BB has none: see fhir_map)
+        refs = {p.get("provider", {}).get("reference", "") for e in eobs for p in e.get("careTeam", [])}
+        drs = sorted(r.removeprefix("Practitioner/") for r in refs if r.startswith("Practitioner/"))
+        out += [_practitioner(request, dr) for dr in drs]
     return out
 
 

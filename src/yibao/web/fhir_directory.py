@@ -86,6 +86,13 @@ def _table(key: str, url: str) -> fm.CodeTable:
     )
 
 
+def _crosswalk(entry: Any) -> tuple[str, tuple[str, ...]]:
+    """An ``icd10cm`` entry: the ICD-10-CM code, or {code, unless: [ICD-10 prefixes]}."""
+    if isinstance(entry, dict):
+        return str(entry["code"]), tuple(str(x) for x in entry.get("unless", []))
+    return str(entry), ()
+
+
 def load_directory(book: PolicyBook, policy_file: Path, db_url: str, knowledge: str | None) -> Directory:
     """Read the registries and code tables once."""
     region = book.loaded.region
@@ -122,6 +129,12 @@ def load_directory(book: PolicyBook, policy_file: Path, db_url: str, knowledge: 
         item = p.catalogue.get(code) if p is not None else None
         return (item.name, item.name_en or item.name) if item is not None else None
 
+    def category(day: dt.date, code: str) -> str | None:
+        p = policy_on(day)
+        item = p.catalogue.get(code) if p is not None else None
+        return item.category if item is not None else None
+
+    crosswalks = national_tables()
     names = fm.Names(
         admdvs=region.region.admdvs,
         region_name=region.region.name,
@@ -132,6 +145,11 @@ def load_directory(book: PolicyBook, policy_file: Path, db_url: str, knowledge: 
         catalogue=catalogue,
         institution=lambda code: inst[code].name if code in inst else None,
         physician=lambda dr: dr in doctors,
+        category=category,
+        icd10cm={str(k): _crosswalk(v) for k, v in crosswalks["icd10cm"]["codes"].items()},
+        revenue={
+            str(k): (str(v[0]), str(v[1]), str(v[2])) for k, v in crosswalks["revenue"]["codes"].items()
+        },
     )
     latest = max(region.versions, key=lambda v: v.effective_from)
     last_policy = policy_on(latest.effective_from)

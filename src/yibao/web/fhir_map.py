@@ -6,12 +6,16 @@ are published as CodeSystem resources (:func:`code_system`) with Chinese display
 designations.  Adjudication, claim type and the CARIN Blue Button (C4BB, version 2.2.0) code systems are
 used where they say what we mean, so that consumer apps built for CARIN read the amounts.
 
-Profiles claimed (``meta.profile``, versioned) are only those every resource built here meets:
-C4BB-Patient, C4BB-Coverage and C4BB-Organization.  The ExplanationOfBenefit follows the C4BB
-institutional EOB structure (unique claim id, subType, admission period, diagnosis types, the
-benefit-payment-status adjudication, per-line amounts, totals) but does not claim the C4BB EOB
-profiles: they bind diagnoses to ICD-10-CM, lines to US procedure codes and inpatient lines to US
-revenue codes (required bindings), which Chinese claims do not carry (docs/FHIR.md).
+Profiles claimed (``meta.profile``, versioned) are only those the resource built meets:
+C4BB-Patient, C4BB-Coverage, C4BB-Organization, and on an ExplanationOfBenefit
+C4BB-ExplanationOfBenefit-Inpatient-Institutional or -Outpatient-Institutional when its required
+bindings can be met truthfully: every diagnosis has an ICD-10-CM equivalent in the crosswalk
+(``fhir_codes.yaml``), every inpatient line a NUBC revenue class from its charge category, and lines
+say that no US procedure code applies (data-absent-reason ``not-applicable``, in the bound value set).
+Such an EOB names the billing physician in a process note instead of ``careTeam``: C4BB requires the
+care team's practitioner to be a C4BB-Practitioner (NPI or US tax id), which the 医保医师库 cannot
+give.  Other EOBs (designated-pharmacy purchases, diagnoses without an equivalent) claim no profile
+(docs/FHIR.md).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 from yibao.errors import FieldError
 from yibao.ledger import StoredSettlement
 from yibao.money import fen_to_yuan, fmt_yuan
-from yibao.settlement.model import LineSplit, Person, Settlement
+from yibao.settlement.model import Line, LineSplit, Person, Settlement, Visit
 
 FHIR_VERSION = "4.0.1"
 SID_PSN = "urn:yibao:psn_no"
@@ -50,6 +54,9 @@ EXT_ACCT_USED = "urn:yibao:acct_used_flag"
 CS_ADJ = "http://terminology.hl7.org/CodeSystem/adjudication"
 CS_CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 CS_ICD10 = "http://hl7.org/fhir/sid/icd-10"
+CS_ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+CS_NUBC_REVENUE = "https://www.nubc.org/CodeSystem/RevenueCodes"
+CS_DAR = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 CS_V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 CS_DIAG_TYPE = "http://terminology.hl7.org/CodeSystem/ex-diagnosistype"
 CS_CARE_ROLE = "http://terminology.hl7.org/CodeSystem/claimcareteamrole"
@@ -67,7 +74,12 @@ CS_C4BB_DIAG = CARIN + "CodeSystem/C4BBClaimDiagnosisType"
 PROFILE_PATIENT = f"{C4BB}C4BB-Patient|{C4BB_VERSION}"
 PROFILE_COVERAGE = f"{C4BB}C4BB-Coverage|{C4BB_VERSION}"
 PROFILE_ORGANIZATION = f"{C4BB}C4BB-Organization|{C4BB_VERSION}"
+PROFILE_EOB_INPATIENT = f"{C4BB}C4BB-ExplanationOfBenefit-Inpatient-Institutional|{C4BB_VERSION}"
+PROFILE_EOB_OUTPATIENT = f"{C4BB}C4BB-ExplanationOfBenefit-Outpatient-Institutional|{C4BB_VERSION}"
 INPATIENT_MED_TYPES = frozenset({"21", "22", "52"})  # 住院 types: CARIN subType inpatient
+# 定点药店购药: a retail pharmacy purchase, not an institutional claim; C4BB-ExplanationOfBenefit-Pharmacy needs
+# NDC product codes and NCPDP days-supply / dispense-as-written / refill data, so no profile is claimed
+PHARMACY_MED_TYPES = frozenset({"41"})
 XHTML = "http://www.w3.org/1999/xhtml"
 # 复姓 (two-character surnames) of the Hundred Family Surnames; any other name's surname is its first character
 COMPOUND_SURNAMES = frozenset(
@@ -96,6 +108,10 @@ class Names:
     catalogue: Callable[[dt.date, str], tuple[str, str] | None] = lambda _d, _c: None
     institution: Callable[[str], str | None] = lambda _c: None  # name of a served Organization
     physician: Callable[[str], bool] = lambda _c: False  # is there a served Practitioner
+    category: Callable[[dt.date, str], str | None] = lambda _d, _c: None  # med_chrgitm_type of a line
+    # ICD-10 (no dot) -> (ICD-10-CM equivalent, ICD-10 prefixes that, also on the claim, void it)
+    icd10cm: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    revenue: Mapping[str, tuple[str, str, str]] = field(default_factory=dict)  # category -> (zh, en, NUBC)
 
     @property
     def payer_id(self) -> str:
@@ -411,8 +427,15 @@ def _adj(code: str, fen: int, system: str = CS_ADJ, extra: Sequence[dict[str, An
     return {"category": _cat(code, system, extra), "amount": money(fen)}
 
 
-def _totals(s: Settlement) -> list[dict[str, Any]]:
-    return [
+def _fund_adj(fund: str, fen: int, names: Names) -> dict[str, Any]:
+    """A fund's share (统筹基金, 大额补助, 大病保险, 医疗救助 …) as an additional adjudication entry with
+    the national fund code as its category (C4BB's adjudication slices are open; ``benefit`` carries
+    the sum)."""
+    return {"category": {"coding": [coding(CS_FUND, fund, names.funds)]}, "amount": money(fen)}
+
+
+def _totals(s: Settlement, names: Names) -> list[dict[str, Any]]:
+    out = [
         _adj("submitted", s.medfee_sumamt),
         _adj("eligible", s.inscp_scp_amt),
         _adj("deductible", s.act_pay_dedc),
@@ -423,28 +446,30 @@ def _totals(s: Settlement) -> list[dict[str, Any]]:
         _adj("paidbypatienthealthaccount", s.acct_pay, CS_C4BB_ADJ),
         _adj("paidbypatientcash", s.psn_cash_pay, CS_C4BB_ADJ),
     ]
+    by_fund: dict[str, int] = {}
+    for d in s.setldetail:
+        by_fund[d.fund_pay_type] = by_fund.get(d.fund_pay_type, 0) + d.fund_payamt
+    return out + [_fund_adj(f, fen, names) for f, fen in sorted(by_fund.items()) if fen]
 
 
 def line_adjudication(sp: LineSplit, names: Names) -> list[dict[str, Any]]:
     """One line's amounts exactly as the settlement allocated them (yibao.settlement.allocation):
-    submitted = noncovered + copay (先行自付) + eligible (政策范围内); the deductible; one ``benefit`` per
-    fund that paid (with the fund's code as a second coding); paid by the patient from the account and
-    in cash."""
-    out = [
+    submitted = noncovered + copay (先行自付) + eligible (政策范围内); the deductible; ``benefit`` (what the
+    funds paid) and, after it, one entry per fund that paid with the national fund code as category;
+    paid by the patient from the account and in cash."""
+    funds = sorted((f, fen) for f, fen in sp.fund_pay.items() if fen)
+    return [
         _adj("submitted", sp.amount),
         _adj("noncovered", sp.fulamt_ownpay_amt + sp.overlmt_selfpay, CS_C4BB_ADJ),
         _adj("copay", sp.preselfpay_amt),
         _adj("eligible", sp.inscp_scp_amt),
         _adj("deductible", sp.act_pay_dedc),
-    ]
-    for fund, fen in sorted(sp.fund_pay.items()):
-        out.append(_adj("benefit", fen, extra=[coding(CS_FUND, fund, names.funds)]))
-    out += [
+        _adj("benefit", sum(fen for _f, fen in funds)),
+        *(_fund_adj(f, fen, names) for f, fen in funds),
         _adj("paidbypatienthealthaccount", sp.acct_pay, CS_C4BB_ADJ),
         _adj("paidbypatientcash", sp.psn_cash_pay, CS_C4BB_ADJ),
         _adj("paidbypatient", sp.acct_pay + sp.psn_cash_pay, CS_C4BB_ADJ),
     ]
-    return out
 
 
 def _fund_notes(s: Settlement) -> list[dict[str, Any]]:
@@ -491,11 +516,82 @@ def _eob_text(stored: StoredSettlement, names: Names) -> dict[str, Any]:
     return narrative(lines)
 
 
+def icd10cm_of(code: str, names: Names, claim: Sequence[str] = ()) -> str | None:
+    """The ICD-10-CM code meaning the same as an ICD-10 (国家临床版) code on a claim with diagnoses
+    ``claim``, from the crosswalk; the national extension after the fourth character (``J18.900``) and
+    after a three-character category's ``x`` placeholder (``I10.x00``) is not part of the match."""
+    key = code.replace(".", "").upper()
+    found = names.icd10cm.get(key) or names.icd10cm.get(key[:4])
+    if found is None and key[3:4] == "X":
+        found = names.icd10cm.get(key[:3])
+    if found is None:
+        return None
+    cm, unless = found
+    others = [d.replace(".", "").upper() for d in claim]
+    return None if any(d.startswith(p) for d in others for p in unless) else cm
+
+
+def _diagnosis(k: int, code: str, names: Names, claim: Sequence[str]) -> dict[str, Any]:
+    codes = [{"system": CS_ICD10, "code": code}]
+    cm = icd10cm_of(code, names, claim)
+    if cm is not None:
+        codes.append({"system": CS_ICD10CM, "code": cm})
+    return {
+        "sequence": k,
+        "diagnosisCodeableConcept": {"coding": codes},
+        "type": [
+            {"coding": [{"system": CS_DIAG_TYPE, "code": "principal", "display": "Principal Diagnosis"}]}
+            if k == 1
+            else {"coding": [{"system": CS_C4BB_DIAG, "code": "other", "display": "Other"}]}
+        ],
+    }
+
+
+def eob_profile(stored: StoredSettlement, names: Names) -> str | None:
+    """The C4BB institutional EOB profile this settlement's EOB meets, or None (see the module doc)."""
+    v = stored.visit
+    if v.med_type in PHARMACY_MED_TYPES or not v.diagnoses:
+        return None
+    if any(icd10cm_of(d, names, v.diagnoses) is None for d in v.diagnoses):
+        return None
+    if v.med_type not in INPATIENT_MED_TYPES:
+        return PROFILE_EOB_OUTPATIENT
+    if any(names.revenue.get(names.category(v.begin_date, ln.code) or "") is None for ln in v.lines):
+        return None  # inpatient lines need a revenue code (1..1)
+    return PROFILE_EOB_INPATIENT
+
+
+def _item(i: int, ln: Line, sp: LineSplit, v: Visit, names: Names) -> dict[str, Any]:
+    product = coding(CS_MED_LIST, ln.code)
+    named = names.catalogue(v.begin_date, ln.code)
+    if named is not None:
+        product["display"] = named[0]
+    # no US procedure code applies to a 医保目录 line: C4BBEOBInstitutionalProcedureCodes has
+    # data-absent-reason not-applicable for that
+    absent = {"system": CS_DAR, "code": "not-applicable", "display": "Not Applicable"}
+    item: dict[str, Any] = {
+        "sequence": i,
+        "productOrService": {"coding": [product, absent]} | ({"text": named[0]} if named else {}),
+    }
+    rev = names.revenue.get(names.category(v.begin_date, ln.code) or "")
+    if rev is not None:
+        item["revenue"] = {"coding": [{"system": CS_NUBC_REVENUE, "code": rev[2]}], "text": rev[0]}
+    return item | {
+        "servicedDate": v.begin_date.isoformat(),
+        "quantity": {"value": Decimal(ln.qty) / 10_000},
+        "unitPrice": money(ln.price),
+        "net": money(ln.amount),
+        "adjudication": line_adjudication(sp, names),
+    }
+
+
 def explanation_of_benefit(stored: StoredSettlement, names: Names, last_updated: str) -> dict[str, Any]:
-    """The consumer view of one stored settlement, in the CARIN institutional EOB structure (see the
-    module docstring for why no C4BB profile is claimed).  Line amounts are the stored allocation."""
+    """The consumer view of one stored settlement in the CARIN institutional EOB structure, claiming
+    C4BB-ExplanationOfBenefit-Inpatient/Outpatient-Institutional where it meets it (:func:`eob_profile`).
+    Line amounts are the stored allocation; the national fund splits are additional adjudications."""
     s, v = stored.settlement, stored.visit
     inpatient = v.med_type in INPATIENT_MED_TYPES
+    profile = eob_profile(stored, names)
     received = beijing_date(stored.created)
     info: list[dict[str, Any]] = []
     if inpatient:
@@ -509,40 +605,17 @@ def explanation_of_benefit(stored: StoredSettlement, names: Names, last_updated:
     info.append(
         {"sequence": len(info) + 1, "category": _cat("clmrecvddate", CS_C4BB_INFO), "timingDate": received}
     )
-    diagnoses = [
-        {
-            "sequence": k,
-            "diagnosisCodeableConcept": {"coding": [{"system": CS_ICD10, "code": d}]},
-            "type": [
-                {"coding": [{"system": CS_DIAG_TYPE, "code": "principal", "display": "Principal Diagnosis"}]}
-                if k == 1
-                else {"coding": [{"system": CS_C4BB_DIAG, "code": "other", "display": "Other"}]}
-            ],
-        }
-        for k, d in enumerate(v.diagnoses, 1)
+    items = [
+        _item(i, ln, sp, v, names) for i, (ln, sp) in enumerate(zip(v.lines, s.line_splits, strict=True), 1)
     ]
-    items = []
-    for i, (ln, sp) in enumerate(zip(v.lines, s.line_splits, strict=True), 1):
-        product = coding(CS_MED_LIST, ln.code)
-        named = names.catalogue(v.begin_date, ln.code)
-        if named is not None:
-            product["display"] = named[0]
-        items.append(
-            {
-                "sequence": i,
-                "productOrService": {"coding": [product]} | ({"text": named[0]} if named else {}),
-                "servicedDate": v.begin_date.isoformat(),
-                "quantity": {"value": Decimal(ln.qty) / 10_000},
-                "unitPrice": money(ln.price),
-                "net": money(ln.amount),
-                "adjudication": line_adjudication(sp, names),
-            }
-        )
     network = "outofnetwork" if v.locality == "remote_unfiled" else "innetwork"
+    meta: dict[str, Any] = {"lastUpdated": last_updated}
+    if profile is not None:
+        meta["profile"] = [profile]
     eob: dict[str, Any] = {
         "resourceType": "ExplanationOfBenefit",
         "id": stored.setl_id,
-        "meta": {"lastUpdated": last_updated},
+        "meta": meta,
         "text": _eob_text(stored, names),
         "identifier": [
             {
@@ -568,21 +641,33 @@ def explanation_of_benefit(stored: StoredSettlement, names: Names, last_updated:
         "outcome": "complete",
         "disposition": "已结算 settled" if stored.active else "已撤销 cancelled",
         "supportingInfo": info,
-        "diagnosis": diagnoses,
+        "diagnosis": [_diagnosis(k, d, names, v.diagnoses) for k, d in enumerate(v.diagnoses, 1)],
         "insurance": [{"focal": True, "coverage": _ref("Coverage", stored.psn_no)}],
         "item": items,
         "adjudication": [
             {
                 "category": _cat("benefitpaymentstatus", CS_C4BB_DISC),
                 "reason": {"coding": [{"system": CS_C4BB_STATUS, "code": network}]},
-            }
+            },
+            {
+                "category": _cat("billingnetworkstatus", CS_C4BB_DISC),
+                "reason": {"coding": [{"system": CS_C4BB_STATUS, "code": network}]},
+            },
         ],
-        "total": _totals(s),
+        "total": _totals(s, names),
         "processNote": _fund_notes(s),
     }
     if names.institution(v.fixmedins_code) is not None:
         eob["facility"] = _ref("Location", v.fixmedins_code)
-    if v.bilg_dr_codg:
+    if v.bilg_dr_codg and profile is not None:
+        eob["processNote"].append(
+            {
+                "number": len(eob["processNote"]) + 1,
+                "type": "display",
+                "text": f"开单医生：医保医师 {v.bilg_dr_codg}",
+            }
+        )
+    elif v.bilg_dr_codg:
         dr = (
             _ref("Practitioner", v.bilg_dr_codg)
             if names.physician(v.bilg_dr_codg)
@@ -669,7 +754,7 @@ def claim_response(
             if not setl_id
             else "已结算 settled"
         ),
-        "total": _totals(s),
+        "total": _totals(s, names),
         "payment": {
             "type": {
                 "coding": [
@@ -746,7 +831,9 @@ def _ref_id(ref: Any, kind: str, field: str) -> str:
     ident = (ref or {}).get("identifier") or {}
     if ident.get("value"):
         return str(ident["value"])
-    raise ClaimError(field, f"must reference {kind}/<id> or carry an identifier", "missing")
+    raise ClaimError(
+        field, f"须引用资源或提供标识 must reference {kind}/<id> or carry an identifier", "missing"
+    )
 
 
 def _ext(exts: Any, url: str) -> str | None:
@@ -764,20 +851,26 @@ def claim_to_visit(claim: dict[str, Any]) -> tuple[dict[str, Any], str, bool]:
     pre-settle (2206).  ``Claim.identifier[0].value`` is the msgid (idempotency key)."""
     use = claim.get("use")
     if use not in ("claim", "preauthorization", "predetermination"):
-        raise ClaimError("Claim.use", f"{use!r} is not claim, preauthorization or predetermination")
+        raise ClaimError(
+            "Claim.use", f"申请类型无效 {use!r} is not claim, preauthorization or predetermination"
+        )
     idents = claim.get("identifier") or []
     msgid = next((i.get("value") for i in idents if i.get("value")), None)
     if not msgid:
-        raise ClaimError("Claim.identifier", "one identifier (the msgid) is required", "missing")
+        raise ClaimError(
+            "Claim.identifier", "须提供一个标识（报文号） one identifier (the msgid) is required", "missing"
+        )
     med_type = next((c for s, c in _codes(claim.get("subType")) if s == CS_MED_TYPE), None)
     if not med_type:
         raise ClaimError(
-            "Claim.subType", f"a coding with system {CS_MED_TYPE} (med_type) is required", "missing"
+            "Claim.subType",
+            f"须提供就诊类型编码 a coding with system {CS_MED_TYPE} (med_type) is required",
+            "missing",
         )
     period = claim.get("billablePeriod") or {}
     items = claim.get("item") or []
     if not items:
-        raise ClaimError("Claim.item", "at least one item is required", "missing")
+        raise ClaimError("Claim.item", "须至少一个项目 at least one item is required", "missing")
     lines = []
     for k, it in enumerate(items):
         code = next(
@@ -786,16 +879,16 @@ def claim_to_visit(claim: dict[str, Any]) -> tuple[dict[str, Any], str, bool]:
         if not code:
             raise ClaimError(
                 f"Claim.item[{k}].productOrService",
-                f"a coding with system {CS_MED_LIST} is required",
+                f"须提供医保目录编码 a coding with system {CS_MED_LIST} is required",
                 "missing",
             )
         for fld in ("quantity", "unitPrice", "net"):
             if (it.get(fld) or {}).get("value") is None:
-                raise ClaimError(f"Claim.item[{k}].{fld}", "is required", "missing")
+                raise ClaimError(f"Claim.item[{k}].{fld}", "必填 is required", "missing")
         for fld in ("unitPrice", "net"):
             cur = it[fld].get("currency")
             if cur not in (None, "CNY"):
-                raise ClaimError(f"Claim.item[{k}].{fld}.currency", f"{cur!r} is not CNY")
+                raise ClaimError(f"Claim.item[{k}].{fld}.currency", f"币种须为人民币 {cur!r} is not CNY")
         lines.append(
             {
                 "feedetl_sn": str(it.get("sequence", k + 1)),

@@ -7,11 +7,13 @@ identities.
 
 HL7's Java validator cannot be fetched here (no Maven Central) and no registry package ships it, hence
 this; ``crawl`` walks a live server from its searches through every reference, so a reference that does
-not resolve is an error too."""
+not resolve is an error too, and so is a reference whose target does not claim a profile the
+referring profile requires (e.g. an EOB's ``insurance.coverage`` must be a C4BB-Coverage)."""
 
 from __future__ import annotations
 
 import importlib
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -216,10 +218,28 @@ def _eob_money(r: dict[str, Any]) -> list[str]:
             out.append(f"item[{k}]: submitted ≠ noncovered + copay + eligible")
         if sub != _amounts(a, "benefit") + _amounts(a, "paidbypatient"):
             out.append(f"item[{k}]: submitted ≠ benefit + paidbypatient")
+        if _amounts(a, "benefit") != sum(_fund_amounts(a).values(), Decimal(0)):
+            out.append(f"item[{k}]: benefit ≠ sum of the fund entries")
     for code in ("submitted", "eligible", "deductible", "noncovered", "copay", "benefit", "paidbypatient"):
         lines = sum((_amounts(it.get("adjudication", []), code) for it in items), Decimal(0))
         if lines != _amounts(r.get("total", []), code):
             out.append(f"total {code} {_amounts(r.get('total', []), code)} ≠ sum of lines {lines}")
+    by_fund: Counter[str] = Counter()
+    for it in items:
+        by_fund.update(_fund_amounts(it.get("adjudication", [])))
+    totals = _fund_amounts(r.get("total", []))
+    if {f: v for f, v in by_fund.items() if v} != {f: v for f, v in totals.items() if v}:
+        out.append(f"total per fund {dict(totals)} ≠ sum of lines {dict(by_fund)}")
+    return out
+
+
+def _fund_amounts(adjs: Iterable[dict[str, Any]]) -> dict[str, Decimal]:
+    """The national fund entries (category ``urn:yibao:fund_pay_type``) by fund code."""
+    out: dict[str, Decimal] = {}
+    for a in adjs:
+        for s, c in codings(a.get("category")):
+            if s == fm.CS_FUND and "amount" in a:
+                out[c] = out.get(c, Decimal(0)) + Decimal(str(a["amount"]["value"]))
     return out
 
 
@@ -279,9 +299,8 @@ def _eob_adjudication(r: dict[str, Any]) -> list[str]:
             for j, a in enumerate(it.get("adjudication", []))
             if codings(a.get("category")) & C4BB_ADJ_CODES and "amount" not in a
         ]
-    for k, t in enumerate(get(r, "total")):
-        if not codings(t.get("category")) & C4BB_ADJ_CODES:
-            out.append(f"total[{k}].category: from C4BBAdjudication (required)")
+    if not any(codings(t.get("category")) & C4BB_ADJ_CODES for t in get(r, "total")):
+        out.append("total:adjudicationamounttype 1..* (category from C4BBAdjudication)")
     for pt in get(r, "payment.type"):
         if not codings(pt) & {(fm.CS_C4BB_STATUS, c) for c in ("paid", "denied", "partiallypaid")}:
             out.append("payment.type: from C4BBPayerClaimPaymentStatusCode (required)")
@@ -298,7 +317,7 @@ def _uc(r: dict[str, Any]) -> list[str]:
 
 
 # The C4BB institutional EOB rules (EOBBaseProfile.fsh, EOBInpatientProfile.fsh, EOBOutpatientProfile.fsh)
-# that yibao's EOB meets; the required US code bindings it cannot meet are not checked (no claim is made).
+# checked on an EOB that claims no profile: the structure it follows.
 EOB_RULES: list[Rule] = [
     _card("meta.lastUpdated", 1, 1), Rule("identifier:uniqueclaimid 1..1", _uc),
     _card("type", 1, 1), _coding_in("type", {(fm.CS_CLAIM_TYPE, "institutional")}, "type = institutional"),
@@ -310,6 +329,262 @@ EOB_RULES: list[Rule] = [
     _card("total", 1), Rule("subType, admission period, diagnosis.type, servicedDate", _eob_subtype),
     Rule("adjudication slices and bindings", _eob_adjudication), Rule("yibao money identities", _eob_money),
 ]  # fmt: skip
+
+# --------------------------------------------------------------------------- C4BB institutional EOB profiles
+CS_CPT = "http://www.ama-assn.org/go/cpt"
+CS_HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+CS_HIPPS = (
+    "https://www.cms.gov/Medicare/Medicare-Fee-for-Service-Payment/ProspMedicareFeeSvcPmtGen/HIPPSCodes"
+)
+CS_ICD9CM = "http://hl7.org/fhir/sid/icd-9-cm"
+CS_C4BB_ROLE = fm.CARIN + "CodeSystem/C4BBClaimCareTeamRole"
+INST_CARE_ROLES = {(fm.CS_CARE_ROLE, "primary")} | {
+    (CS_C4BB_ROLE, c) for c in ("attending", "referring", "operating", "otheroperating", "rendering")
+}
+PRACTITIONER_ROLES = {"attending", "primary", "referring", "supervisor"}  # EOB-inst-careTeam-practitioner
+BENEFIT_PAYMENT_STATUS = {(fm.CS_C4BB_STATUS, c) for c in ("innetwork", "outofnetwork", "other")}
+NETWORK_STATUS = {(fm.CS_C4BB_STATUS, c) for c in ("innetwork", "outofnetwork")}
+ICD10CM_CODE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+ICD9CM_CODE = re.compile(r"^([0-9]{3}|V[0-9]{2}|E[0-9]{3})(\.[0-9]{1,2})?$")
+# C4BB-ExplanationOfBenefit-*-Institutional: what each reference must point at (checked by ``crawl``)
+EOB_TARGETS = [
+    ("patient", (fm.C4BB + "C4BB-Patient",)),
+    ("insurer", (fm.C4BB + "C4BB-Organization",)),
+    ("provider", (fm.C4BB + "C4BB-Organization", fm.C4BB + "C4BB-Practitioner")),
+    ("careTeam.provider", (fm.C4BB + "C4BB-Organization", fm.C4BB + "C4BB-Practitioner")),
+    ("insurance.coverage", (fm.C4BB + "C4BB-Coverage",)),
+    ("payee.party", tuple(fm.C4BB + p for p in ("C4BB-Organization", "C4BB-Patient", "C4BB-Practitioner",
+                                                 "C4BB-RelatedPerson"))),
+]  # fmt: skip
+TARGETS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    fm.PROFILE_EOB_INPATIENT: EOB_TARGETS,
+    fm.PROFILE_EOB_OUTPATIENT: EOB_TARGETS,
+    fm.PROFILE_COVERAGE: [
+        ("beneficiary", (fm.C4BB + "C4BB-Patient",)),
+        ("payor", tuple(fm.C4BB + p for p in ("C4BB-Organization", "C4BB-Patient", "C4BB-RelatedPerson"))),
+    ],
+}
+
+
+def _bound(path: str, rule: str, ok: Callable[[str, str], bool], what: str) -> Rule:
+    """A required binding on the CodeableConcepts at ``path``: at least one coding in the value set."""
+
+    def check(r: dict[str, Any]) -> list[str]:
+        return [
+            f"{path}[{k}]: no coding from {what} (required binding), found {sorted(codings(cc))}"
+            for k, cc in enumerate(get(r, path))
+            if not any(ok(s, c) for s, c in codings(cc))
+        ]
+
+    return Rule(rule, check)
+
+
+def _extensible(path: str, rule: str, allowed: Callable[[str, str], bool], what: str) -> Rule:
+    """An extensible binding: other codes are allowed where the value set has no suitable concept, and
+    the HL7 validator warns on them — so does this (one warning per path and resource, with a count)."""
+
+    def check(r: dict[str, Any]) -> list[str]:
+        outside = [cc for cc in get(r, path) if not any(allowed(s, c) for s, c in codings(cc))]
+        if not outside:
+            return []
+        systems = sorted({s for cc in outside for s, _c in codings(cc)})
+        return [f"{path}: {len(outside)} outside {what} (extensible), systems {systems}"]
+
+    return Rule(rule, check, "warning")
+
+
+def _diagnosis_code(system: str, code: str) -> bool:  # CDCICD910CMDiagnosisCodes
+    return (
+        (system == fm.CS_ICD10CM and bool(ICD10CM_CODE.match(code)))
+        or (system == CS_ICD9CM and bool(ICD9CM_CODE.match(code)))
+        or (system == fm.CS_DAR and code == "masked")
+    )
+
+
+def _institutional_procedure(system: str, code: str) -> bool:  # C4BBEOBInstitutionalProcedureCodes
+    return system in (CS_CPT, CS_HCPCS, CS_HIPPS) or (system == fm.CS_DAR and code == "not-applicable")
+
+
+def _category_discriminator(system: str, code: str) -> bool:  # C4BBAdjudicationCategoryDiscriminator
+    return (system, code) in C4BB_ADJ_CODES or system == fm.CS_C4BB_DISC
+
+
+def _revenue_code(system: str, code: str) -> bool:  # AHANUBCRevenueCodes
+    return system == fm.CS_NUBC_REVENUE and len(code) == 4 and code.isdigit()
+
+
+def _fixed(path: str, system: str, code: str) -> Rule:
+    return Rule(
+        f"{path} = {code}",
+        lambda r: [
+            f"{path}[{k}]: must be {system}#{code}"
+            for k, cc in enumerate(get(r, path))
+            if (system, code) not in codings(cc)
+        ],
+    )
+
+
+def _info_slice(code: str, lo: int, hi: int, value: str) -> Rule:
+    """A supportingInfo slice (discriminator: category) with its cardinality and required value[x]."""
+
+    def check(r: dict[str, Any]) -> list[str]:
+        found = [i for i in get(r, "supportingInfo") if (fm.CS_C4BB_INFO, code) in codings(i.get("category"))]
+        out = []
+        if not lo <= len(found) <= hi:
+            out.append(f"supportingInfo:{code} {lo}..{hi}, found {len(found)}")
+        out += [f"supportingInfo:{code}.{value} 1..1" for i in found if value not in i]
+        return out
+
+    return Rule(f"supportingInfo:{code} {lo}..{hi}", check)
+
+
+def _header_slice(code: str, lo: int, allowed: set[tuple[str, str]]) -> Rule:
+    def check(r: dict[str, Any]) -> list[str]:
+        found = [a for a in get(r, "adjudication") if (fm.CS_C4BB_DISC, code) in codings(a.get("category"))]
+        out = []
+        if not lo <= len(found) <= 1:
+            out.append(f"adjudication:{code} {lo}..1, found {len(found)}")
+        out += [
+            f"adjudication:{code}.reason 1..1 from its value set (required)"
+            for a in found
+            if not codings(a.get("reason")) & allowed
+        ]
+        return out
+
+    return Rule(f"adjudication:{code} {lo}..1", check)
+
+
+def _amount_slices(r: dict[str, Any]) -> list[str]:
+    """EOB-institutional-item-or-header-adjudication, adjudication-has-amount-type-slice, the
+    adjudicationamounttype slices' amount 1..1 and total:adjudicationamounttype 1..*."""
+    out = []
+    head = [a for a in get(r, "adjudication") if codings(a.get("category")) & C4BB_ADJ_CODES]
+    lines = [a for a in get(r, "item.adjudication") if codings(a.get("category")) & C4BB_ADJ_CODES]
+    if bool(head) == bool(lines):
+        out.append("EOB-institutional-item-or-header-adjudication: amounts at item or header level, not both")
+    for k, it in enumerate(get(r, "item")):
+        if not any(codings(a.get("category")) & C4BB_ADJ_CODES for a in it.get("adjudication", [])):
+            out.append(f"item[{k}]: adjudication-has-amount-type-slice")
+    out += ["adjudication:adjudicationamounttype.amount 1..1" for a in head + lines if "amount" not in a]
+    totals = [t for t in get(r, "total") if codings(t.get("category")) & C4BB_ADJ_CODES]
+    if not totals:
+        out.append("total:adjudicationamounttype 1..*")
+    out += ["total:adjudicationamounttype.amount 1..1" for t in totals if "amount" not in t]
+    return out
+
+
+def _care_team_practitioner(r: dict[str, Any]) -> list[str]:
+    """EOB-inst-careTeam-practitioner: attending / primary / referring / supervisor are Practitioners
+    (whether the target is a C4BB-Practitioner is checked when ``crawl`` resolves it)."""
+    return [
+        f"careTeam[{k}]: role {sorted(roles)} needs a Practitioner reference"
+        for k, ct in enumerate(get(r, "careTeam"))
+        if (roles := {c for _s, c in codings(ct.get("role"))} & PRACTITIONER_ROLES)
+        and not str((ct.get("provider") or {}).get("reference", "")).startswith("Practitioner/")
+    ]
+
+
+def _payee_party(r: dict[str, Any]) -> list[str]:  # EOB-payee-other-type-requires-party
+    return [
+        "payee: type other requires party"
+        for p in get(r, "payee")
+        if ("http://terminology.hl7.org/CodeSystem/payeetype", "other") in codings(p.get("type"))
+        and "party" not in p
+    ]
+
+
+def _served_date(r: dict[str, Any]) -> list[str]:  # outpatient: item.serviced[x] 1..1, only date
+    return [
+        f"item[{k}].servicedDate 1..1 (serviced[x] only date)"
+        for k, it in enumerate(get(r, "item"))
+        if "servicedDate" not in it or "servicedPeriod" in it
+    ]
+
+
+def _diagnosis_types(allowed: set[tuple[str, str]], lo: int) -> Rule:
+    def check(r: dict[str, Any]) -> list[str]:
+        out = []
+        for k, d in enumerate(get(r, "diagnosis")):
+            types = d.get("type", [])
+            if not lo <= len(types) <= 1:
+                out.append(f"diagnosis[{k}].type {lo}..1, found {len(types)}")
+            out += [
+                f"diagnosis[{k}].type: not in the bound value set" for t in types if not codings(t) & allowed
+            ]
+        return out
+
+    return Rule(f"diagnosis.type {lo}..1 (required binding)", check)
+
+
+# C4BB-ExplanationOfBenefit (EOBBaseProfile.fsh): the abstract parent of both institutional profiles
+C4BB_EOB_BASE: list[Rule] = [
+    _card("meta", 1, 1), _card("meta.lastUpdated", 1, 1), _card("meta.profile", 1),
+    Rule("identifier:uniqueclaimid 1..1", _uc),
+    _card("type", 1, 1), _fixed("type", fm.CS_CLAIM_TYPE, "institutional"),
+    _card("use", 1, 1), _codes_in("use", {"claim"}, "use = claim"),
+    _card("patient", 1, 1), _card("billablePeriod", 1, 1), _card("billablePeriod.start", 1, 1),
+    _card("insurer", 1, 1), _card("provider", 1, 1),
+    _card("relationship", 1, 1, each="related"), _card("reference", 1, 1, each="related"),
+    _card("type", 1, 1, each="payee"), Rule("EOB-payee-other-type-requires-party", _payee_party),
+    _card("provider", 1, 1, each="careTeam"),
+    _card("insurance", 1), _card("coverage", 1, 1, each="insurance"), _card("focal", 1, 1, each="insurance"),
+    Rule("EOB-insurance-focal", _eob_focal),
+    _card("item", 1), _card("category", 1, 1, each="item.adjudication"),
+    _card("category", 1, 1, each="adjudication"), _card("category", 1, 1, each="total"),
+    _coding_in("payment.type", {(fm.CS_C4BB_STATUS, c) for c in ("paid", "denied", "partiallypaid")},
+               "payment.type binding (required)"),
+    Rule("yibao money identities", _eob_money),
+]  # fmt: skip
+
+# shared by C4BB-ExplanationOfBenefit-Inpatient-Institutional and -Outpatient-Institutional
+C4BB_EOB_INSTITUTIONAL: list[Rule] = [
+    _card("subType", 1, 1),
+    _coding_in("careTeam.role", INST_CARE_ROLES, "careTeam.role binding (required)"),
+    Rule("EOB-inst-careTeam-practitioner", _care_team_practitioner),
+    _card("diagnosis", 1), _card("diagnosisCodeableConcept", 1, 1, each="diagnosis"),
+    _bound("diagnosis.diagnosisCodeableConcept", "diagnosis.diagnosis[x] binding CDCICD910CMDiagnosisCodes",
+           _diagnosis_code, "ICD-10-CM / ICD-9-CM"),
+    _card("procedureCodeableConcept", 1, 1, each="procedure"), _card("type", 1, 1, each="procedure"),
+    _info_slice("clmrecvddate", 0, 1, "timingDate"),
+    _bound("item.revenue", "item.revenue binding AHANUBCRevenueCodes", _revenue_code, "NUBC revenue codes"),
+    _card("productOrService", 1, 1, each="item"),
+    _bound("item.productOrService", "item.productOrService binding C4BBEOBInstitutionalProcedureCodes",
+           _institutional_procedure, "CPT / HCPCS / HIPPS or data-absent-reason not-applicable"),
+    _bound("item.modifier", "item.modifier binding AMACPTCMSHCPCSModifiers",
+           lambda s, _c: s in (CS_CPT, CS_HCPCS), "CPT / HCPCS modifiers"),
+    _header_slice("benefitpaymentstatus", 1, BENEFIT_PAYMENT_STATUS),
+    _header_slice("billingnetworkstatus", 0, NETWORK_STATUS),
+    Rule("adjudication amount slices", _amount_slices), _card("total", 1),
+    _extensible("supportingInfo.category", "supportingInfo.category binding C4BBSupportingInfoType",
+                lambda s, _c: s == fm.CS_C4BB_INFO, "C4BBSupportingInfoType"),
+    _extensible("adjudication.category", "adjudication.category binding C4BBAdjudicationCategoryDiscriminator",
+                _category_discriminator, "C4BBAdjudicationCategoryDiscriminator"),
+    _extensible("item.adjudication.category",
+                "item.adjudication.category binding C4BBAdjudicationCategoryDiscriminator",
+                _category_discriminator, "C4BBAdjudicationCategoryDiscriminator"),
+    _extensible("total.category", "total.category binding C4BBTotalCategoryDiscriminator",
+                lambda s, c: (s, c) in C4BB_ADJ_CODES, "C4BBTotalCategoryDiscriminator"),
+]  # fmt: skip
+
+PROFILE_RULES[fm.PROFILE_EOB_INPATIENT] = [
+    *C4BB_EOB_BASE, *C4BB_EOB_INSTITUTIONAL,
+    _fixed("subType", fm.CS_C4BB_SUBTYPE, "inpatient"),
+    _card("role", 1, 1, each="careTeam"),
+    _diagnosis_types(DIAG_TYPES_IN, 1),
+    _info_slice("admissionperiod", 1, 1, "timingPeriod"),
+    _card("revenue", 1, 1, each="item"),
+    _profile_version(fm.C4BB + "C4BB-ExplanationOfBenefit-Inpatient-Institutional",
+                     "EOB-institutional-inpatient-meta-profile-version"),
+]  # fmt: skip
+PROFILE_RULES[fm.PROFILE_EOB_OUTPATIENT] = [
+    *C4BB_EOB_BASE, *C4BB_EOB_INSTITUTIONAL,
+    _fixed("subType", fm.CS_C4BB_SUBTYPE, "outpatient"),
+    _diagnosis_types(DIAG_TYPES_OUT, 0),
+    Rule("item.serviced[x] 1..1 only date", _served_date),
+    _profile_version(fm.C4BB + "C4BB-ExplanationOfBenefit-Outpatient-Institutional",
+                     "EOB-institutional-outpatient-meta-profile-version"),
+]  # fmt: skip
+EOB_PROFILES = frozenset({fm.PROFILE_EOB_INPATIENT, fm.PROFILE_EOB_OUTPATIENT})
 
 
 def _narrative(r: dict[str, Any]) -> list[str]:
@@ -355,7 +630,7 @@ def check(res: dict[str, Any]) -> list[Issue]:
             for r in rules
             for m in r.check(res)
         ]
-    if res.get("resourceType") == "ExplanationOfBenefit":
+    if res.get("resourceType") == "ExplanationOfBenefit" and not EOB_PROFILES & set(get(res, "meta.profile")):
         out += [
             Issue(r.severity, rid, f"C4BB-EOB-structure {r.id}", m) for r in EOB_RULES for m in r.check(res)
         ]
@@ -415,10 +690,13 @@ class Report:
 def crawl(fetch: Callable[[str], tuple[int, dict[str, Any]]], starts: Sequence[str]) -> Report:
     """Validate everything reachable from the search/read URLs ``starts`` (relative to ``/fhir``): every
     page of every searchset (following ``next``), every resource in them and every resource they
-    reference; ``fetch(path)`` returns (status, JSON).  A reference that does not resolve is an error."""
+    reference; ``fetch(path)`` returns (status, JSON).  A reference that does not resolve is an error,
+    and so is one whose target does not claim a profile the referring resource's profile requires."""
     report = Report()
     seen: set[str] = set()
     todo: list[str] = list(starts)
+    claimed: dict[str, set[str]] = {}  # Type/id -> profiles claimed (unversioned)
+    wanted: list[tuple[str, str, str, tuple[str, ...]]] = []  # (who, path, Type/id, allowed profiles)
     while todo:
         path = todo.pop(0)
         if path in seen:
@@ -437,7 +715,16 @@ def crawl(fetch: Callable[[str], tuple[int, dict[str, Any]]], starts: Sequence[s
         for r in found:
             if r is not body:
                 report.add(r)
-            seen.add(f"{r.get('resourceType')}/{r.get('id')}")
+            rid = f"{r.get('resourceType')}/{r.get('id')}"
+            seen.add(rid)
+            claimed[rid] = {p.split("|")[0] for p in get(r, "meta.profile")}
+            for prof in get(r, "meta.profile"):
+                for where, allowed in TARGETS.get(prof, []):
+                    wanted += [
+                        (rid, where, str(ref["reference"]), allowed)
+                        for ref in get(r, where)
+                        if isinstance(ref, dict) and "/" in str(ref.get("reference", ""))
+                    ]
             for ref in references(r):
                 report.references += 1
                 if ref not in seen:
@@ -445,4 +732,8 @@ def crawl(fetch: Callable[[str], tuple[int, dict[str, Any]]], starts: Sequence[s
         for link in body.get("link", []) if body.get("resourceType") == "Bundle" else []:
             if link.get("relation") == "next":
                 todo.append(link["url"].split("/fhir/", 1)[1])
+    for who, where, ref, allowed in wanted:
+        if ref in claimed and not claimed[ref] & set(allowed):
+            names = " or ".join(a.rsplit("/", 1)[-1] for a in allowed)
+            report.issues.append(Issue("error", who, f"{where} target profile", f"{ref} is not a {names}"))
     return report

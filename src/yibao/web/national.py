@@ -19,6 +19,7 @@ from yibao.settlement.model import Person
 
 TRANSACTIONS = {
     "1101": "人员信息获取 person info",
+    "2001": "人员待遇享受检查 benefit check",
     "2206": "门诊预结算 pre-settlement",
     "2207": "门诊结算 settlement",
     "2208": "门诊结算撤销 settlement cancel",

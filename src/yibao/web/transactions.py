@@ -17,10 +17,10 @@ from yibao.access.principal import Forbidden, Principal
 from yibao.errors import FieldError
 from yibao.money import MoneyError, yuan_to_fen
 from yibao.settlement import io as sio
-from yibao.usecases import persons, settlement
+from yibao.usecases import eligibility, persons, settlement
 from yibao.web import national
 from yibao.web.auth import current_principal_async
-from yibao.web.deps import access_log_of, audit_hook_of, book_of, ledger_of
+from yibao.web.deps import access_log_of, audit_hook_of, book_of, eligibility_of, ledger_of
 from yibao.web.jsonresp import json_response
 from yibao.web.national import Envelope, EnvelopeError, Statement
 
@@ -43,7 +43,30 @@ def _1101(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         pers, balance = persons.read_person(
             led, p, psn_no, today, "1101 person info", access_log_of(request), presented=True
         )
-    return national.person_output(pers, balance, today)
+    out = national.person_output(pers, balance, today)
+    for row in out["insuinfo"]:  # the insurance status as the enrolment tables know it
+        row.update(eligibility.insuinfo_overrides(eligibility_of(request), psn_no, today))
+    return out
+
+
+def _2001(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
+    """2001 人员待遇享受检查 (:func:`yibao.usecases.eligibility.check_2001`)."""
+    data = national.data_of(env)
+    psn_no = national.text_field(data, "psn_no")
+    begntime = national.text_field(data, "begntime")
+    try:
+        day = dt.date.fromisoformat(begntime[:10])
+    except ValueError:
+        raise EnvelopeError("input.data.begntime", "就诊日期格式错误 invalid date", "invalid") from None
+    return eligibility.benefit_check(
+        p,
+        eligibility_of(request),
+        access_log_of(request),
+        psn_no,
+        day,
+        national.text_field(data, "med_type"),
+        national.text_field(data, "insutype", required=False),
+    )
 
 
 def _settle(pre: bool) -> Handler:
@@ -61,7 +84,14 @@ def _settle(pre: bool) -> Handler:
             return settle_visitor(request, p, env, visit, data, pre)
         with ledger_of(request) as led:
             out = settlement.settle(
-                led, book_of(request), visit, env.msgid, audit=audit_hook_of(request), pre=pre, caller=p
+                led,
+                book_of(request),
+                visit,
+                env.msgid,
+                audit=audit_hook_of(request),
+                pre=pre,
+                caller=p,
+                eligibility=eligibility_of(request),
             )
         return national.settle_output(out)
 
@@ -127,6 +157,7 @@ def _3201(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
 
 HANDLERS: dict[str, Handler] = {
     "1101": _1101,
+    "2001": _2001,
     "2206": _settle(True),
     "2207": _settle(False),
     "2208": _2208,

@@ -19,12 +19,13 @@ from yibao.money import fmt_yuan
 from yibao.simulate.report import ECHARTS_PATH
 from yibao.web.auth import require
 from yibao.web.deps import access_log_of, book_of
-from yibao.web.portal.pages import local_today, now_utc, portal_store
+from yibao.web.portal.pages import install_filters, local_today, now_utc, portal_store
 from yibao.web.portal.pages import render as portal_render
 
 HERE = Path(__file__).resolve().parent
 ECHARTS = ECHARTS_PATH
 templates = Jinja2Templates(directory=[str(HERE / "templates"), str(HERE.parent / "portal" / "templates")])
+install_filters(templates.env)
 templates.env.globals["yuan"] = fmt_yuan
 templates.env.globals["CASE_KINDS"] = portal_core.CASE_KINDS
 templates.env.globals["STATUSES"] = portal_core.STATUSES
@@ -280,10 +281,7 @@ def simulation(request: Request, p: Staff) -> Response:
         {
             "title": ("政策模拟报告", "Policy simulation reports"),
             "tables": [],
-            "reports": [
-                (f.name, dt.datetime.fromtimestamp(f.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d %H:%M"))
-                for f in reports
-            ],
+            "reports": [(f.name, dt.datetime.fromtimestamp(f.stat().st_mtime, dt.UTC)) for f in reports],
             "how": "yibao simulate -b xian -c <candidate> -v <synth dir> -o " + str(d / "report.html"),
             "installed": _importable("yibao.simulate"),
         },

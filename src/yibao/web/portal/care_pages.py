@@ -67,7 +67,13 @@ def show_voucher(request: Request, p: Insured, psn_no: Annotated[str, Form()]) -
     return render(
         request,
         "care_voucher.html",
-        {"v": v, "svg": qr_svg(v.token, scale=6), "refresh": refresh, "psn": psn_no},
+        {
+            "v": v,
+            "svg": qr_svg(v.token, scale=6),
+            "refresh": refresh,
+            "psn": psn_no,
+            "names": {f["psn_no"]: f["name"] for f in _family(request, p)},
+        },
     )
 
 

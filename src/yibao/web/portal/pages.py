@@ -11,14 +11,19 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from yibao.access.principal import Principal, can_read_person
+from yibao.access.principal import Forbidden, Principal, can_read_person
 from yibao.errors import FieldError
 from yibao.feedback import core
 from yibao.feedback.store import Case, PortalStore
+from yibao.fund.data import load_institutions
 from yibao.ledger import LedgerError
 from yibao.ledger.types import StoredSettlement
 from yibao.money import fmt_yuan
@@ -29,9 +34,25 @@ from yibao.settlement.explain import explain
 from yibao.settlement.model import SettlementError
 from yibao.web.auth import current_principal, require
 from yibao.web.deps import access_log_of, book_of, ledger_of
+from yibao.web.portal import texts
+from yibao.web.rest import CONFLICT_CODES, NOT_FOUND_CODES
 
 HERE = Path(__file__).resolve().parent
+
+
+@pass_context
+def _beijing_filter(ctx: Context, value: object, style: str = "datetime") -> str:
+    """``{{ at|beijing }}`` / ``{{ day|beijing('date') }}``: Beijing time in the page's language."""
+    return texts.beijing(value, str(ctx.get("lang", "zh")), style)
+
+
+def install_filters(env: Environment) -> None:
+    """The filters every page template uses (the dashboard's template set calls this too)."""
+    env.filters["beijing"] = _beijing_filter
+
+
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+install_filters(templates.env)
 templates.env.globals["yuan"] = fmt_yuan
 templates.env.globals["CASE_KINDS"] = core.CASE_KINDS
 templates.env.globals["STATUSES"] = core.STATUSES
@@ -79,12 +100,22 @@ def render(
     def pair(names: tuple[str, str]) -> str:
         return names[1] if lang == "en" else names[0]
 
+    def pn(mark: str) -> str:
+        """Chinese punctuation written in a template, in the page's language."""
+        return texts.EN_PUNCTUATION.get(mark, mark) if lang == "en" else mark
+
     here = request.url.path
     base_q = {k: v for k, v in request.query_params.items() if k not in ("lang", "big")}
 
     def switch(**kw: str) -> str:
         q = {**base_q, **kw}
         return here + "?" + "&".join(f"{k}={v}" for k, v in q.items())
+
+    names = institution_names(request)
+
+    def inst(code: str | None) -> str:
+        """An institution's name (its code when the registry does not know it)."""
+        return names.get(code or "", code or "")
 
     principal = getattr(request.state, "principal", None)
     resp = (env or templates).TemplateResponse(
@@ -93,10 +124,15 @@ def render(
         {
             "t": t,
             "pair": pair,
+            "pn": pn,
+            "say": lambda text: pair(texts.bilingual(str(text))),
             "lang": lang,
             "big": big,
             "switch": switch,
             "principal": principal,
+            "inst": inst,
+            "role_name": lambda role: texts.role_name(role, lang),
+            "describe_read": lambda what: texts.describe_read(what, lang),
             **ctx,
         },
         status_code=status,
@@ -106,6 +142,92 @@ def render(
     if request.query_params.get("big") in ("0", "1"):
         resp.set_cookie("yb_big", "1" if big else "0", max_age=365 * 86400, samesite="lax", path="/")
     return resp
+
+
+def institution_names(request: Request) -> dict[str, str]:
+    """Institution code → name from the registry (synthetic ``institutions.parquet`` beside the database
+    or ``YIBAO_INSTITUTIONS``), read once per process; empty when there is none."""
+    cached = getattr(request.app.state, "institution_names", None)
+    if cached is None:
+        settings = getattr(request.app.state, "settings", None)
+        url = str(getattr(settings, "database_url", "") or "")
+        cached = {c: i.name for c, i in load_institutions(url).items()} if url else {}
+        request.app.state.institution_names = cached
+    return cast(dict[str, str], cached)
+
+
+# ---------------------------------------------------------------------------- error pages
+PAGE_MODULES = ("yibao.web.portal.", "yibao.web.dashboard.")
+NOT_PAGES = ("/api", "/fhir", "/auth", "/docs", "/redoc", "/openapi", "/static", "/.well-known", "/oauth")
+TITLES = {
+    400: ("请求有误", "Bad request"),
+    403: ("无权查看", "Not allowed"),
+    404: ("未找到", "Not found"),
+    409: ("无法办理", "Could not be done"),
+    422: ("填写有误", "Please check what you entered"),
+}
+
+
+def is_page(request: Request) -> bool:
+    """A request for a page (the portal's or the dashboard's), not for the API."""
+    endpoint = request.scope.get("endpoint")
+    if endpoint is not None:
+        return str(getattr(endpoint, "__module__", "")).startswith(PAGE_MODULES)
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and not request.url.path.startswith(NOT_PAGES)
+
+
+def error_page(request: Request, status: int, message: str, field: str = "") -> Response:
+    """The error as a page in the reader's language, with a way back (the page they came from, or home)."""
+    lang, _ = ui_prefs(request)
+    zh, en = texts.bilingual(message)
+    back = request.headers.get("referer", "")
+    same_site = back.startswith(str(request.base_url)) and back != str(request.url)
+    title = TITLES.get(status, ("出错了", "Something went wrong"))
+    return render(
+        request,
+        "error.html",
+        {
+            "title": title,
+            "message": en if lang == "en" else zh,
+            "field": field,
+            "back": back if same_site else "",
+        },
+        status=status,
+    )
+
+
+def install_page_errors(app: FastAPI) -> None:
+    """Errors on page routes become :func:`error_page`; the API keeps its JSON (the handlers installed
+    before this one answer everything else)."""
+    previous = dict(app.exception_handlers)
+
+    def chain(kind: type[Exception]) -> Any:
+        async def handler(request: Request, exc: Exception) -> Response:
+            if is_page(request):
+                if isinstance(exc, FieldError):
+                    status = (
+                        404 if exc.code in NOT_FOUND_CODES else 409 if exc.code in CONFLICT_CODES else 422
+                    )
+                    return error_page(request, status, exc.reason, exc.field)
+                if isinstance(exc, Forbidden):
+                    return error_page(request, 403, exc.reason)
+                if isinstance(exc, RequestValidationError):
+                    fields = ", ".join(
+                        ".".join(str(x) for x in list(e.get("loc", ()))[1:]) for e in exc.errors()
+                    )
+                    return error_page(request, 422, "请填写完整 some required fields are missing", fields)
+                if isinstance(exc, StarletteHTTPException) and exc.status_code >= 400:
+                    return error_page(request, exc.status_code, str(exc.detail))
+            prev = previous.get(kind)
+            if prev is None:
+                raise exc
+            return cast(Response, await prev(request, exc))
+
+        return handler
+
+    for kind in (StarletteHTTPException, FieldError, Forbidden, RequestValidationError):
+        app.add_exception_handler(kind, chain(kind))
 
 
 def acting_for(request: Request, p: Principal) -> str:
@@ -139,8 +261,8 @@ def _remember_psn(resp: Response, request: Request, psn: str) -> Response:
     return resp
 
 
-def _form_error(request: Request, exc: FieldError) -> HTTPException:
-    return HTTPException(422, f"{exc.field}: {exc.reason}")
+def _form_error(request: Request, exc: FieldError) -> Response:
+    return error_page(request, 422, exc.reason, exc.field)
 
 
 # ---------------------------------------------------------------------------- pages
@@ -256,7 +378,7 @@ def rate_visit(
             now=now_utc(),
         )
     except core.PortalError as exc:
-        raise _form_error(request, exc) from exc
+        return _form_error(request, exc)
     return RedirectResponse(f"/me/visits/{setl_id}?saved=1", status_code=303)
 
 
@@ -264,6 +386,13 @@ def rate_visit(
 def _priced_items(request: Request, day: dt.date) -> list[Any]:
     policy = book_of(request).for_date(day)
     return sorted((c for c in policy.catalogue.values() if c.unit_price), key=lambda c: (c.kind, c.code))
+
+
+def _item_label(request: Request, items: list[Any]) -> Any:
+    """``item_label(item)`` for the estimator: the name people type and read (the code only where a name
+    is shared), in the page's language."""
+    labels = estimate.item_labels(items, english=ui_prefs(request)[0] == "en")
+    return lambda item: labels.get(item.code, item.code)
 
 
 def estimate_day(book: PolicyBook, today: dt.date) -> dt.date:
@@ -280,11 +409,13 @@ def estimate_form(request: Request, p: Insured) -> Response:
     psn = acting_for(request, p)
     day = estimate_day(book_of(request), local_today())
     policy = book_of(request).for_date(day)
+    items = _priced_items(request, day)
     return render(
         request,
         "estimate.html",
         {
-            "items": _priced_items(request, day),
+            "items": items,
+            "item_label": _item_label(request, items),
             "policy": policy,
             "psn": psn,
             "result": None,
@@ -306,10 +437,11 @@ def estimate_submit(
     psn = acting_for(request, p)
     day = estimate_day(book_of(request), local_today())
     policy = book_of(request).for_date(day)
+    items = _priced_items(request, day)
     codes, qtys = code or [], qty or []
     params = core.load_params()
     try:
-        picks = estimate.parse_picks(codes, qtys)
+        picks = estimate.resolve_picks(policy, estimate.parse_picks(codes, qtys))
         with ledger_of(request) as led:
             person = led.get_person(psn, day)
             acc = led.accumulators(psn, day.year)
@@ -325,13 +457,16 @@ def estimate_submit(
             request,
             "estimate.html",
             {
-                "items": _priced_items(request, day),
+                "items": items,
+                "item_label": _item_label(request, items),
                 "policy": policy,
                 "psn": psn,
                 "result": None,
                 "day": day,
-                "error": f"{exc.field}: {exc.reason}",
-                "form": {"level": level, "med_type": med_type},
+                "error": texts.bilingual(exc.reason),
+                "error_field": exc.field,
+                # the rows as typed, so nothing has to be entered again
+                "form": {"level": level, "med_type": med_type, "rows": list(zip(codes, qtys, strict=False))},
             },
             status=422,
         )
@@ -341,7 +476,8 @@ def estimate_submit(
         request,
         "estimate.html",
         {
-            "items": _priced_items(request, day),
+            "items": items,
+            "item_label": _item_label(request, items),
             "policy": policy,
             "psn": psn,
             "day": day,
@@ -400,7 +536,7 @@ def file_case(
             now=now_utc(),
         )
     except core.PortalError as exc:
-        raise _form_error(request, exc) from exc
+        return _form_error(request, exc)
     return RedirectResponse(f"/me/cases/{case.case_id}", status_code=303)
 
 
@@ -441,7 +577,7 @@ def withdraw_case(request: Request, p: Insured, case_id: str) -> Response:
             case.case_id, "withdrawn", actor_id=p.user_id, actor_role=p.role, note="", now=now_utc()
         )
     except core.PortalError as exc:
-        raise HTTPException(409, f"{exc.field}: {exc.reason}") from exc
+        return error_page(request, 409, exc.reason, exc.field)
     return RedirectResponse(f"/me/cases/{case_id}", status_code=303)
 
 

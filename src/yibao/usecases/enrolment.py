@@ -1,0 +1,152 @@
+"""The enrolment capability's figures as the faces read them: the bureau's enrolment and collection figures
+(coverage rate by district, continuity rate, arrears, the collection of a benefit year), an employer's roster
+and arrears, and the fund income fed from the contributions actually recorded.
+
+Every function reads the enrolment tables once (:meth:`~yibao.enrolment.store.EnrolmentStore.frames`) and the
+pure figures of :mod:`yibao.enrolment.figures`; a caller must be staff (the bureau: auditor or admin)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+
+from yibao.access.principal import STAFF_ROLES, Forbidden, Principal
+from yibao.enrolment.check import check_frame, status_frame
+from yibao.enrolment.figures import (
+    arrears_by_employer,
+    collection_report,
+    continuity_rate,
+    coverage_by_district,
+    income_frame,
+)
+from yibao.enrolment.store import EnrolmentStore, statuses_from_frames
+from yibao.errors import FieldError
+
+
+def _staff(caller: Principal | None) -> None:
+    if caller is not None and caller.role not in STAFF_ROLES:
+        raise Forbidden(
+            f"角色 {caller.role} 不能查看参保征缴数据 role {caller.role} may not read enrolment figures"
+        )
+
+
+def has_data(frames: dict[str, pl.DataFrame]) -> bool:
+    return frames["persons"].height > 0
+
+
+def bureau_figures(
+    caller: Principal | None, frames: dict[str, pl.DataFrame], store: EnrolmentStore, year: int, on: dt.date
+) -> dict[str, Any]:
+    """参保与征缴: the collection of benefit year ``year``, coverage by district on ``on`` (参保率: relation
+    normal; 待遇享受率: may use benefits that day), continuity (续保率) by scheme, arrears (欠费) by employer, and
+    who cannot use their benefits on ``on`` by reason."""
+    _staff(caller)
+    pol = store.policy
+    people = frames["persons"].select(
+        "psn_no", pl.lit(on).alias("visit_date"), pl.lit("11").alias("med_type")
+    )
+    statuses = status_frame(statuses_from_frames(frames, pol))
+    checked = check_frame(people, statuses, pol.account_only_med_types)
+    arrears = arrears_by_employer(frames["contributions"], on, pol)
+    names = (
+        dict(frames["employers"].select("emp_no", "name").iter_rows()) if frames["employers"].height else {}
+    )
+    return {
+        "year": year,
+        "on": on,
+        "persons": frames["persons"].height,
+        "collection": collection_report(frames["premiums"], year, pol),
+        "coverage_by_district": coverage_by_district(frames["persons"], checked).to_dicts(),
+        "continuity": continuity_rate(frames["contributions"], frames["premiums"], year).to_dicts(),
+        "arrears_by_employer": [
+            {**r, "name": names.get(r["emp_no"], r["emp_no"])} for r in arrears.head(50).to_dicts()
+        ],
+        "arrears_total_fen": int(arrears["amount_fen"].sum() or 0),
+        "not_covered_on_day": checked.filter(~pl.col("covered"))
+        .group_by("reason_code", "reason_en")
+        .agg(pl.len().alias("persons"), pl.col("reason_zh").first())
+        .sort("persons", descending=True)
+        .head(20)
+        .to_dicts(),
+    }
+
+
+def employer_view(
+    caller: Principal | None, frames: dict[str, pl.DataFrame], store: EnrolmentStore, emp_no: str, on: dt.date
+) -> dict[str, Any]:
+    """单位参保: an employer's roster (persons whose current relation is with it, and those who left), each
+    employee's last declared month and unpaid months, and the employer's arrears on ``on``."""
+    _staff(caller)
+    emp = frames["employers"].filter(pl.col("emp_no") == emp_no)
+    if emp.height == 0:
+        raise FieldError("emp_no", f"参保单位不存在 unknown employer {emp_no}", "unknown")
+    pol = store.policy
+    contrib = frames["contributions"].filter(pl.col("emp_no") == emp_no)
+    per_person = contrib.group_by("psn_no").agg(
+        pl.col("month").max().alias("last_month"),
+        pl.col("paid_on").is_null().sum().cast(pl.Int64).alias("unpaid_months"),
+        pl.col("base_fen").sort_by("month").last().alias("base_fen"),
+    )
+    roster = (
+        frames["persons"]
+        .filter(pl.col("rel_emp_no") == emp_no)
+        .select("psn_no", "name", "rel_state", "rel_psn_type", "rel_since")
+        .join(per_person, on="psn_no", how="full", coalesce=True)
+        .join(frames["persons"].select("psn_no", pl.col("name").alias("name2")), on="psn_no", how="left")
+        .with_columns(pl.coalesce("name", "name2").alias("name"), pl.col("rel_state").fill_null("left"))
+        .drop("name2")
+        .sort("psn_no")
+    )
+    arrears = arrears_by_employer(contrib, on, pol)
+    unpaid = contrib.filter(pl.col("paid_on").is_null() | (pl.col("paid_on") > pl.lit(on))).sort(
+        "month", "psn_no"
+    )
+    return {
+        "emp_no": emp_no,
+        "name": emp["name"][0],
+        "district": emp["district"][0],
+        "on": on,
+        "roster": roster.to_dicts(),
+        "arrears": arrears.to_dicts()[0] if arrears.height else None,
+        "unpaid": unpaid.select("psn_no", "month", "employer_fen", "individual_fen").to_dicts(),
+        "grace_months": pol.arrears_grace_months,
+    }
+
+
+def employers(frames: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
+    return frames["employers"].sort("emp_no").to_dicts()
+
+
+def income_for_year(store: EnrolmentStore, year: int, basis: str = "cash") -> pl.DataFrame | None:
+    """The fund income of ``year`` in the enrolment ``income_frame`` shape (month, fund_pay_type, source,
+    amount_fen) from the contributions and premiums recorded; None when the region has no enrolment data
+    (the fund then books its stand-in)."""
+    frames = store.frames()
+    if not has_data(frames):
+        return None
+    inc = income_frame(frames["contributions"], frames["premiums"], store.policy, basis=basis)  # type: ignore[arg-type]
+    return inc.filter(pl.col("month").str.starts_with(f"{year}-"))
+
+
+def store_for(database_url: str, loaded_region: Any) -> EnrolmentStore | None:
+    """The enrolment tables of ``database_url`` under the region's enrolment file; None when the region has
+    no enrolment file."""
+    from yibao.enrolment.policy import policy_for_region
+
+    policy = policy_for_region(loaded_region)
+    return None if policy is None else EnrolmentStore(database_url, policy, migrate=False)
+
+
+def fund_income(database_url: str, loaded_region: Any, year: int, basis: str = "cash") -> pl.DataFrame | None:
+    """What the fund books as ``year``'s income: the enrolment contributions and premiums when the region has
+    enrolment data (``cash``: money in the month paid; ``accrual``: employee months in their month, resident
+    money evenly over its benefit year), else None (the fund's stand-in)."""
+    store = store_for(database_url, loaded_region)
+    if store is None:
+        return None
+    try:
+        return income_for_year(store, year, basis) if store.has_persons() else None
+    finally:
+        store.close()
