@@ -52,6 +52,7 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
             ("2208", SETTLERS),
             ("2601", SETTLERS),
             ("3201", frozenset({"institution", "auditor", "admin"})),
+            ("3202", frozenset({"institution", "auditor", "admin"})),
         )
     },
     ("GET", "/api/v1/persons", ""): READERS,
@@ -199,6 +200,7 @@ def _call(api: Api, role: str, method: str, path: str, variant: str) -> Any:
             "2208": {"setl_id": setl_id},
             "2601": {"omsgid": msgid, "psn_no": ME},
             "3201": {"medfee_sumamt": "0", "fund_pay_sumamt": "0", "acct_pay": "0", "fixmedins_setl_cnt": 0},
+            "3202": {"details": []},
         }[variant]
         body = {
             "infno": variant,

@@ -25,6 +25,7 @@ TRANSACTIONS = {
     "2208": "门诊结算撤销 settlement cancel",
     "2601": "冲正交易 reversal",
     "3201": "医药机构费用结算对总账 reconciliation totals",
+    "3202": "医药机构费用结算对明细账 reconciliation detail",
 }
 MDTRT_CERT_TYPES = {
     "01": "电子凭证 e-voucher",
@@ -218,3 +219,42 @@ def parse_date(value: Any, field: str) -> dt.date | None:
         return dt.date.fromisoformat(str(value)[:10])
     except ValueError:
         raise EnvelopeError(field, f"{value!r} 不是日期（YYYY-MM-DD） is not a date") from None
+
+
+DETAIL_FIELDS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
+
+
+def reconcile_detail(
+    submitted: Mapping[str, tuple[str, int, int, int]], ledger: Mapping[str, tuple[str, int, int, int]]
+) -> dict[str, Any]:
+    """3202 ``stmtinfo`` and ``breaks``: each settlement (``setl_id`` → status, medfee, fund, account) the
+    institution lists against the ledger's: missing on one side, status differs, an amount differs."""
+    y = fen_to_yuan
+    breaks: list[dict[str, Any]] = []
+    for sid in sorted(set(submitted) | set(ledger)):
+        a, b = submitted.get(sid), ledger.get(sid)
+        if a is None:
+            assert b is not None
+            breaks.append({"setl_id": sid, "kind": "missing_at_institution", "ledger": b[0],
+                           "reason": "机构未上报该笔结算 the institution did not list it"})  # fmt: skip
+        elif b is None:
+            breaks.append({"setl_id": sid, "kind": "missing_in_ledger", "institution": a[0],
+                           "reason": "医保系统无此结算 the ledger has no such settlement"})  # fmt: skip
+        elif a[0] != b[0]:
+            breaks.append({"setl_id": sid, "kind": "status_differs", "institution": a[0], "ledger": b[0],
+                           "reason": "结算状态不一致（撤销或冲正未同步） status differs"})  # fmt: skip
+        else:
+            for f, mine, theirs in zip(DETAIL_FIELDS, a[1:], b[1:], strict=True):
+                if mine != theirs:
+                    breaks.append({"setl_id": sid, "kind": "amount_differs", "field": f,
+                                   "institution": str(y(mine)), "ledger": str(y(theirs)),
+                                   "reason": "金额不一致 amount differs"})  # fmt: skip
+    return {
+        "stmtinfo": {
+            "stmt_rslt": "0" if not breaks else "1",
+            "stmt_rslt_dscr": "对账平 balanced" if not breaks else f"对账不平 {len(breaks)} 处 not balanced",
+            "institution_cnt": len(submitted),
+            "ledger_cnt": len(ledger),
+        },
+        "breaks": breaks,
+    }

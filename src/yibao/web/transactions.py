@@ -122,11 +122,11 @@ def _2601(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     return national.undo_output(out)
 
 
-def _fen(data: dict[str, Any], key: str) -> int:
+def _fen(data: dict[str, Any], key: str, path: str = "input.data.") -> int:
     try:
         return yuan_to_fen(data.get(key, "0") if not isinstance(data.get(key), float) else str(data[key]))
     except MoneyError as exc:
-        raise EnvelopeError(f"input.data.{key}", str(exc), "bad_amount") from None
+        raise EnvelopeError(f"{path}{key}", str(exc), "bad_amount") from None
 
 
 def _3201(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
@@ -155,6 +155,39 @@ def _3201(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     )
 
 
+def _3202(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
+    """3202 对明细账: the institution's list of settlements (``details``) against the ledger's, break by break."""
+    data = national.data_of(env)
+    raw = data.get("details", [])
+    if not isinstance(raw, list):
+        raise EnvelopeError("input.data.details", "须为结算明细列表 must be a list of settlements")
+    submitted: dict[str, tuple[str, int, int, int]] = {}
+    for i, d in enumerate(raw):
+        if not isinstance(d, dict):
+            raise EnvelopeError(f"input.data.details[{i}]", "须为对象 must be an object")
+        sid = national.text_field(d, "setl_id", path=f"input.data.details[{i}].")
+        flag = (
+            national.text_field(d, "refd_setl_flag", required=False, path=f"input.data.details[{i}].") or "0"
+        )
+        where = f"input.data.details[{i}]."
+        medfee, fund, acct = (_fen(d, k, where) for k in national.DETAIL_FIELDS)
+        submitted[sid] = ("cancelled" if flag == "1" else "active", medfee, fund, acct)
+    code = env.fixmedins_code or national.text_field(data, "fixmedins_code", required=False) or None
+    with ledger_of(request) as led:
+        rows = settlement.detail(
+            led,
+            p,
+            fixmedins_code=code,
+            begin=national.parse_date(data.get("stmt_begndate"), "input.data.stmt_begndate"),
+            end=national.parse_date(data.get("stmt_enddate"), "input.data.stmt_enddate"),
+        )
+    ledger_side = {
+        s.setl_id: (s.status, s.settlement.medfee_sumamt, s.settlement.fund_pay_sumamt, s.settlement.acct_pay)
+        for s in rows
+    }
+    return national.reconcile_detail(submitted, ledger_side)
+
+
 HANDLERS: dict[str, Handler] = {
     "1101": _1101,
     "2001": _2001,
@@ -163,6 +196,7 @@ HANDLERS: dict[str, Handler] = {
     "2208": _2208,
     "2601": _2601,
     "3201": _3201,
+    "3202": _3202,
 }
 ENVELOPE_SCHEMA = {
     "requestBody": {
