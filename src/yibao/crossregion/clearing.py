@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Literal
 
 from yibao.money import div_half_up
@@ -57,7 +58,7 @@ class Dispute:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PairLine:
     msgid: str
     owed: int
@@ -132,19 +133,23 @@ def clear_month(
     accepted now clears its route whenever it was settled."""
     by_msgid: dict[str, Route] = {}
     this_month: list[Route] = []
+    dmap = {d.msgid: d for d in disputes}
     for r in routes:
         if r.status != "settled":
             continue
-        by_msgid[r.msgid] = r
+        if r.msgid in dmap:
+            by_msgid[r.msgid] = r
         if r.month == month:
             this_month.append(r)
-    dmap = {d.msgid: d for d in disputes}
     lines: dict[tuple[str, str], list[PairLine]] = defaultdict(list)
     held: dict[tuple[str, str], list[str]] = defaultdict(list)
     carried: list[Dispute] = []
     for r in this_month:
-        d = dmap.get(r.msgid)
-        state = _state_at(d, month) if d is not None else "none"
+        d = dmap.get(r.msgid) if dmap else None
+        if d is None:
+            lines[(r.care, r.insu)].append(PairLine(r.msgid, r.fund_pay_sumamt + r.acct_pay, r.medfee_sumamt))
+            continue
+        state = _state_at(d, month)
         if state == "open":
             held[(r.care, r.insu)].append(r.msgid)
         elif state != "rejected":
@@ -164,7 +169,7 @@ def clear_month(
             care,
             insu,
             month,
-            tuple(sorted(lines.get((care, insu), []), key=lambda x: x.msgid)),
+            tuple(sorted(lines.get((care, insu), []), key=_by_msgid)),
             tuple(sorted(held.get((care, insu), []))),
         )
         for care, insu in sorted(set(lines) | set(held))
@@ -184,6 +189,9 @@ def clear_month(
         target = prepayment_size([*(history or {}).get(k, ()), pos.payable], prepay_months)
         prepay[k] = Prepayment(k, opening, pos.net, after, target, target - after)
     return MonthClearing(month, pairs, positions, prepay, tuple(sorted(carried, key=lambda d: d.msgid)))
+
+
+_by_msgid = attrgetter("msgid")
 
 
 def _state_at(d: Dispute, month: str) -> str:
