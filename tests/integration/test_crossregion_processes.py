@@ -62,17 +62,23 @@ def test_an_unknown_visitor_is_refused_and_nothing_is_counted(cluster: Cluster) 
     assert not [r for r in cluster.records(WEINAN, "inbound") if r["msgid"] == _msgid(XIAN, 2)]
 
 
-def _load(cluster: Cluster, first: int, n: int, during: Any) -> list[dict[str, Any]]:
-    """``n`` visitors from Weinan treated in Xi'an, 8 at a time; ``during()`` runs in parallel."""
-    results: list[dict[str, Any]] = []
-    side = threading.Thread(target=during)
-    side.start()
+def _load(cluster: Cluster, first: int, n: int, action: Any, after: int = 5) -> list[dict[str, Any]]:
+    """``n`` visitors from Weinan treated in Xi'an, 8 at a time; ``action()`` starts in parallel once
+    ``after`` of them have been answered, so the rest run into it whatever the machine's speed."""
+    done = [0]
+    lock = threading.Lock()
+    side = threading.Thread(target=action)
+
+    def one(k: int) -> dict[str, Any]:
+        body = cluster.settle(XIAN, WEINAN, 10 + k, _msgid(XIAN, k), 20.0)[1]
+        with lock:
+            done[0] += 1
+            if done[0] == after:
+                side.start()
+        return dict(body)
+
     with ThreadPoolExecutor(8) as pool:
-        futs = [
-            pool.submit(cluster.settle, XIAN, WEINAN, 10 + k, _msgid(XIAN, k), 20.0)
-            for k in range(first, first + n)
-        ]
-        results = [f.result()[1] for f in futs]
+        results = list(pool.map(one, range(first, first + n)))
     side.join()
     return results
 
@@ -81,7 +87,6 @@ def test_stall_and_kill_of_the_insured_region_leave_nothing_one_sided(cluster: C
     weinan = cluster.procs[WEINAN]
 
     def stall() -> None:
-        time.sleep(0.4)
         weinan.signal(signal.SIGSTOP)
         time.sleep(1.6)
         weinan.signal(signal.SIGCONT)
@@ -91,7 +96,6 @@ def test_stall_and_kill_of_the_insured_region_leave_nothing_one_sided(cluster: C
     assert any(r.get("err_code") == "remote_timeout" for r in first), "the stall produced no timeout"
 
     def kill() -> None:
-        time.sleep(0.4)
         weinan.signal(signal.SIGKILL)
 
     second = _load(cluster, 200, 30, kill)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from dataclasses import asdict
 from typing import Annotated, Any, cast
 
@@ -43,6 +44,23 @@ class _State:
             timeout = settings.hub_timeout or self.params.timeout_seconds
             client = JsonClient(settings.hub_url, settings.hub_key, timeout)
             self.care = xr.CareSide(RouteTable(self.engine, xr_outbound), client, book_of(request).admdvs)
+            self._start_resolver(max(3 * timeout, 5.0))
+
+    def _start_resolver(self, older_than: float) -> None:
+        """Every few seconds, reverse what never got an answer (a crash, a lost reversal), so a late answer
+        never leaves money counted on one side only even when nobody asks (``POST /resolve`` does it at once)."""
+        care = self.care
+        assert care is not None
+
+        def loop() -> None:
+            while True:
+                time.sleep(older_than / 2)
+                try:
+                    xr.resolve_pending(care, older_than)
+                except Exception:  # the next round retries; a dead database is not this thread's to report
+                    continue
+
+        threading.Thread(target=loop, name="crossregion-resolver", daemon=True).start()
 
 
 def state(request: Request) -> _State:
