@@ -41,7 +41,7 @@ def catalogue_from(priced: Mapping[str, Any]) -> dict[str, CatalogueItem]:
     out: dict[str, CatalogueItem] = {}
     for code, p in priced.items():
         if not isinstance(p, Mapping):
-            raise SettlementError(f"priced.{code}", "must be an object")
+            raise SettlementError(f"priced.{code}", "须为对象 must be an object")
         cls = str(p.get("cls", ""))
         if cls not in CLASS_NAMES:
             raise SettlementError(f"priced.{code}.cls", f"未知的甲乙丙类别 {cls!r} unknown class")

@@ -244,10 +244,10 @@ def settle_inbound(
     care = str(body.get("care_admdvs") or "")
     data = body.get("data")
     if not isinstance(data, Mapping):
-        raise RemoteError("data", "must be an object")
+        raise RemoteError("data", "须为对象 must be an object")
     priced = body.get("priced")
     if not isinstance(priced, Mapping):
-        raise RemoteError("priced", "must be an object")
+        raise RemoteError("priced", "须为对象 must be an object")
     visit = sio.parse_visit(dict(data))
     cov = coverage(filings, visit.psn_no, care, visit.begin_date, visit.end_date, emergency=visit.emergency)
     visit = replace(visit, locality=cov.locality)

@@ -170,7 +170,7 @@ def records(
     if side == "inbound":
         return st.inbound.all()
     if side != "outbound":
-        raise HTTPException(422, "side: outbound or inbound")
+        raise HTTPException(422, "side 须为 outbound 或 inbound side: outbound or inbound")
     return st.care.outbound.all() if st.care else []
 
 

@@ -179,7 +179,16 @@ def create_hub_app(db_url: str, regions: dict[str, str], key: str, timeout: floa
         check(x_key)
         admdvs, side = str(body.get("admdvs") or ""), str(body.get("side") or "")
         if side not in ("care", "insured"):
-            raise HTTPException(422, [{"loc": ["body", "side"], "msg": "care or insured", "type": "invalid"}])
+            raise HTTPException(
+                422,
+                [
+                    {
+                        "loc": ["body", "side"],
+                        "msg": "须为 care 或 insured must be care or insured",
+                        "type": "invalid",
+                    }
+                ],
+            )
         col = "care_admdvs" if side == "care" else "insu_admdvs"
         hub_side = [
             Record(str(r["msgid"]), str(r["status"]), int(r["fund_pay_sumamt"]) + int(r["acct_pay"]))
@@ -192,7 +201,14 @@ def create_hub_app(db_url: str, regions: dict[str, str], key: str, timeout: floa
             ]
         except (KeyError, TypeError, ValueError):
             raise HTTPException(
-                422, [{"loc": ["body", "records"], "msg": "[{msgid, status, owed}]", "type": "invalid"}]
+                422,
+                [
+                    {
+                        "loc": ["body", "records"],
+                        "msg": "须为 [{msgid, status, owed}] 列表 must be a list of {msgid, status, owed}",
+                        "type": "invalid",
+                    }
+                ],
             ) from None
         breaks = reconcile(mine, hub_side)
         here_is: Literal["care", "insured"] = "care" if side == "care" else "insured"
