@@ -25,6 +25,7 @@ from yibao.web.deps import access_log_of, book_of, ledger_of
 from yibao.web.portal.pages import _family, _remember_psn, acting_for, render
 
 router = APIRouter(include_in_schema=False)
+BEIJING = dt.timezone(dt.timedelta(hours=8), "北京时间")
 Insured = Annotated[Principal, Depends(require("insured"))]
 Staff = Annotated[Principal, Depends(require("auditor", "admin"))]
 LOCALITY_NAMES = {
@@ -117,6 +118,14 @@ def cancel_form(request: Request, p: Insured, filing_id: str) -> Response:
 # ---------------------------------------------------------------------------- the bureau
 
 
+def _beijing(iso: str) -> str:
+    """A stored UTC timestamp as Beijing time for people."""
+    try:
+        return dt.datetime.fromisoformat(iso).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso[:19]
+
+
 def _flows(rows: list[dict[str, Any]], peer_key: str) -> list[dict[str, Any]]:
     acc: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for r in rows:
@@ -155,7 +164,11 @@ def bureau(request: Request, p: Staff, month: str = "") -> Response:
             "months": months,
             "inflow": _flows(outbound, "insu_admdvs"),
             "outflow": _flows(inbound, "care_admdvs"),
-            "unanswered": [r for r in outbound if r["status"] in ("pending", "reversing")],
+            "unanswered": [
+                {**r, "created_bj": _beijing(str(r["created"]))}
+                for r in outbound
+                if r["status"] in ("pending", "reversing")
+            ],
             "queue": st.filings.queue(),
             "types": FILING_TYPES,
             "channels": CHANNELS,
