@@ -6,10 +6,11 @@ itself reversed while it ran undoes its own write."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from ledger_support import create_pg_database, drop_pg_database
 
 from yibao.crossregion.params import load_params
 from yibao.crossregion.pricing import CareCatalogueBook, catalogue_from, price_lines
@@ -26,17 +27,30 @@ from yibao.usecases import crossregion as xr
 WN, XA = "610500", "610100"
 
 
-@pytest.fixture
-def region(tmp_path: Path) -> tuple[str, RouteTable, FilingStore, PolicyBook]:
-    url = f"sqlite:///{tmp_path / 'wn.db'}"
-    prepare_region(url, "weinan", 10)
-    engine = engine_for(url)
-    return (
-        url,
-        RouteTable(engine, xr_inbound),
-        FilingStore(engine),
-        PolicyBook.from_file(example_path("weinan")),
-    )
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def region(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, RouteTable, FilingStore, PolicyBook]]:
+    """Weinan's database (its persons, migrated) on each backend, with its routing and filing stores."""
+    name = ""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'wn.db'}"
+    else:
+        name, url = create_pg_database()
+    try:
+        prepare_region(url, "weinan", 10)
+        with Ledger.open(url) as led:
+            engine = engine_for(led.sa_url)
+        yield (
+            url,
+            RouteTable(engine, xr_inbound),
+            FilingStore(engine),
+            PolicyBook.from_file(example_path("weinan")),
+        )
+        engine.dispose()
+    finally:
+        if name:
+            drop_pg_database(name)
 
 
 def _body(k: int, msgid: str, *, cls: str = "01") -> dict[str, object]:
@@ -118,8 +132,8 @@ def test_an_unknown_person_leaves_no_record(region: tuple[str, RouteTable, Filin
     with Ledger.open(url) as led, pytest.raises(FieldError):
         xr.settle_inbound(inbound, filings, led, book, _body(999, "E1"))
     assert inbound.get("E1") is None
-    with sa.create_engine(url).connect() as c:
-        assert c.execute(sa.text("select count(*) from settlement")).scalar() == 0
+    with Ledger.open(url) as led:
+        assert led.row_counts()["settlement"] == 0
 
 
 def test_catalogue_from_refuses_a_bad_class() -> None:
