@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     ``audit_library`` / ``audit_knowledge``: the bureau's rule library file and knowledge-table directory
     (default: the shipped EXAMPLE ones).  A ``physicians.csv`` in the knowledge directory is the 医保医师库
     the title rule checks against.
+    ``max_body_bytes``: the largest request body read (413 beyond, before authentication);
+    ``max_transaction_body_bytes``: the same for the national transaction endpoints (a 2204 upload with
+    tens of thousands of fee lines).  ``login_max_failures`` (per username) / ``login_max_failures_ip``
+    (per client address) wrong passwords within ``login_lockout_seconds`` lock further logins for that
+    long (429).
+    ``national_signtype`` (``SM3`` / ``SM2``): the region requires every
+    national envelope signed (``cainfo``); SM2 keys are the institutions' registered public keys.  Without
+    it a ``cainfo`` that is sent is still verified.
     ``hub_url`` / ``hub_key`` / ``hub_timeout``: the cross-region clearing hub this region routes visitors'
     settlements through, the key shared with it, and how long to wait for the insured region's answer
     (default: the cross-region parameters' figure)."""
@@ -45,6 +53,14 @@ class Settings(BaseSettings):
     audit_in_event: bool = True
     audit_library: str | None = None
     audit_knowledge: str | None = None
+    max_body_bytes: int = 2_000_000
+    max_transaction_body_bytes: int = 16_000_000
+    login_max_failures: int = 5
+    login_max_failures_ip: int = 50
+    login_lockout_seconds: float = 900.0
+    national_signtype: str = (
+        ""  # "" | SM3 | SM2: every national envelope must carry a valid cainfo of this type
+    )
     hub_url: str | None = None
     hub_key: str = ""
     hub_timeout: float | None = None

@@ -38,21 +38,25 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/docs/oauth2-redirect", ""): PUBLIC,
     ("GET", "/redoc", ""): PUBLIC,
     ("GET", "/login", ""): PUBLIC,
+    ("GET", "/healthz", ""): PUBLIC,
+    ("GET", "/readyz", ""): PUBLIC,
     ("POST", "/login", ""): PUBLIC,
     ("POST", "/auth/login", ""): PUBLIC,
     ("POST", "/auth/logout", ""): SIGNED_IN,
     ("GET", "/auth/me", ""): SIGNED_IN,
+    ("POST", "/auth/password", ""): SIGNED_IN,
+    ("GET", "/password", ""): SIGNED_IN,
+    ("POST", "/password", ""): SIGNED_IN,
     **{
         (m, p, infno): roles
         for m, p in (("POST", "/api/transaction"), ("POST", "/fsi/api/{infno}"))
         for infno, roles in (
-            ("1101", SIGNED_IN),
+            ("1101", SETTLERS),  # a credential is presented at a counter, never by the insured
             ("2206", SETTLERS),
             ("2207", SETTLERS),
             ("2208", SETTLERS),
             ("2601", SETTLERS),
             ("3201", frozenset({"institution", "auditor", "admin"})),
-            ("3202", frozenset({"institution", "auditor", "admin"})),
         )
     },
     ("GET", "/api/v1/persons", ""): READERS,
@@ -194,13 +198,12 @@ def _call(api: Api, role: str, method: str, path: str, variant: str) -> Any:
     params: dict[str, str] = {}
     if variant:
         tx_data: dict[str, Any] = {
-            "1101": {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERT_ME},
+            "1101": {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERT_ME, "psn_name": "张三丰"},
             "2206": visit_json(),
             "2207": visit_json(),
             "2208": {"setl_id": setl_id},
             "2601": {"omsgid": msgid, "psn_no": ME},
             "3201": {"medfee_sumamt": "0", "fund_pay_sumamt": "0", "acct_pay": "0", "fixmedins_setl_cnt": 0},
-            "3202": {"details": []},
         }[variant]
         body = {
             "infno": variant,

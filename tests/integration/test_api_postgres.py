@@ -45,7 +45,10 @@ def test_the_service_settles_and_undoes_on_postgres(pg_api: Api) -> None:
     again = api.tx("hospital", "2208", {"setl_id": info["setl_id"]}).json()
     assert again["infcode"] == -1 and again["err_code"] == "already_reversed"
     assert (
-        api.tx("hospital", "1101", {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERT_ME}).json()["infcode"] == 0
+        api.tx(
+            "hospital", "1101", {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERT_ME, "psn_name": "张三丰"}
+        ).json()["infcode"]
+        == 0
     )
     log = api.client.get(f"/api/v1/persons/{ME}/access-log", headers=api.h("insured")).json()
     assert [e["what"] for e in log] == ["1101 person info"]

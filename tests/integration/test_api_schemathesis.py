@@ -1,6 +1,7 @@
-"""Schemathesis over the service's OpenAPI schema, logged in as an admin: no input may cause a 5xx.
+"""Schemathesis over the service's OpenAPI schema, logged in as each role in turn (admin, auditor,
+institution, insured) and anonymous: no input may cause a 5xx.
 
-Bounded: a few examples per operation (``MAX_EXAMPLES``), every operation covered (the whole suite's
+``YIBAO_SCHEMATHESIS_DB=postgres`` runs it on PostgreSQL.  Bounded: a few examples per operation (``MAX_EXAMPLES``), every operation covered (the whole suite's
 time budget is shared).  Raise it locally with ``YIBAO_SCHEMATHESIS_EXAMPLES=200``."""
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ MAX_EXAMPLES = int(os.environ.get("YIBAO_SCHEMATHESIS_EXAMPLES", "12"))
 def served() -> Iterator[Api]:
     """The service with something to read; built when the first test here runs, never at collection."""
     tmp = Path(tempfile.mkdtemp(prefix="yibao-st-"))
-    gen = build_api(f"sqlite:///{tmp / 'st.db'}", mount_web=False)
+    pg = os.environ.get("YIBAO_SCHEMATHESIS_DB") == "postgres"  # NUL bytes, surrogates, ranges on PostgreSQL
+    if pg:
+        from ledger_support import create_pg_database, drop_pg_database
+
+        name, url = create_pg_database()
+    gen = build_api(url if pg else f"sqlite:///{tmp / 'st.db'}", mount_web=False)
     api = next(gen)
     api.settle()
     try:
@@ -33,6 +39,8 @@ def served() -> Iterator[Api]:
     finally:
         gen.close()
         shutil.rmtree(tmp, ignore_errors=True)
+        if pg:
+            drop_pg_database(name)
 
 
 @pytest.fixture(scope="module")
@@ -44,18 +52,34 @@ def api_schema(served: Api) -> Any:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-@schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.filter_too_much,
-        HealthCheck.function_scoped_fixture,
-    ],
-)
-def test_no_input_causes_a_server_error(case: Any, served: Api) -> None:
-    case.call_and_validate(headers=served.h("admin"), checks=[not_a_server_error])
+ROLES = {"admin": "admin", "auditor": "auditor", "institution": "hospital", "insured": "insured"}
+
+
+def _fuzz_as(role: str) -> Any:
+    """One schemathesis test run with ``role``'s session (none for ``anonymous``)."""
+
+    @schema.parametrize()
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )
+    def test(case: Any, served: Api) -> None:
+        headers = served.h(ROLES[role]) if role in ROLES else {}
+        case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+    return test
+
+
+test_no_input_causes_a_server_error_as_admin = _fuzz_as("admin")
+test_no_input_causes_a_server_error_as_auditor = _fuzz_as("auditor")
+test_no_input_causes_a_server_error_as_institution = _fuzz_as("institution")
+test_no_input_causes_a_server_error_as_insured = _fuzz_as("insured")
+test_no_input_causes_a_server_error_anonymous = _fuzz_as("anonymous")
 
 
 def test_every_operation_is_in_the_schema(served: Api) -> None:

@@ -119,14 +119,20 @@ def test_business_errors_answer_infcode_minus_1_naming_the_field_and_write_nothi
 
 
 def test_a_body_that_is_not_an_envelope_is_422(api: Api) -> None:
-    r = api.client.post("/api/transaction", content=b"{not json", headers=api.h("hospital"))
+    r = api.client.post(
+        "/api/transaction",
+        content=b"{not json",
+        headers={**api.h("hospital"), "content-type": "application/json"},
+    )
     assert r.status_code == 422
     r = api.client.post("/fsi/api/2207", json={"infno": "2208", "msgid": "x"}, headers=api.h("hospital"))
     assert r.status_code == 422
 
 
 def test_1101_finds_the_person_by_id_number_and_logs_the_read(api: Api) -> None:
-    r = api.tx("hospital", "1101", {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERT_ME}).json()
+    r = api.tx(
+        "hospital", "1101", {"mdtrt_cert_type": "02", "mdtrt_cert_no": CERT_ME, "psn_name": "张三丰"}
+    ).json()
     assert r["infcode"] == 0
     assert r["output"]["baseinfo"]["psn_no"] == ME and r["output"]["insuinfo"][0]["balc"] == "1000.00"
     log = api.client.get(f"/api/v1/persons/{ME}/access-log", headers=api.h("insured")).json()

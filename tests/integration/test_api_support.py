@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from yibao.access.store import ServiceStore
 from yibao.demo.logins import DEMO_PASSWORD, seed_demo_users
+from yibao.encounter.store import EncounterStore
 from yibao.ledger import Ledger, PersonRecord
 from yibao.settings import Settings
 from yibao.web.app import create_app
@@ -115,6 +116,10 @@ def _seed(url: str) -> dict[str, str]:
         led.add_persons(persons())
         sa_url = led.sa_url
     seed_demo_users(url, persons())
+    # every test person has shown an ID card at both hospitals (1101), so they may settle for them
+    enc = EncounterStore.open(sa_url)
+    enc.present_many([(h, "02", p.certno, p.psn_no) for h in (HOSP, HOSP2) for p in persons()])
+    enc.close()
     store = ServiceStore(sa_url)
     try:
         store.create_user("hospital2", DEMO_PASSWORD, "institution", "二院", fixmedins_code=HOSP2)

@@ -17,6 +17,7 @@ from test_api_support import ME, PARENT, STRANGER, Api, build_api, new_msgid, vi
 
 from yibao.access.store import ServiceStore
 from yibao.demo.logins import DEMO_PASSWORD
+from yibao.encounter.store import EncounterStore
 from yibao.money import apply_ratio, parse_ratio, yuan_to_fen
 
 PARAMS = yaml.safe_load(
@@ -335,6 +336,9 @@ def test_capitation_month_with_a_referral_out_and_an_outcome_bonus(api: Api) -> 
     )
     # PARENT is treated outside the consortium in May (a referral out)
     v = visit_json(psn_no=PARENT, fixmedins_code=OUTSIDE)
+    enc = EncounterStore.open(api.client.app.state.ledger.sa_url)  # type: ignore[attr-defined]
+    enc.present_many([(OUTSIDE, "02", "610101196001015678", PARENT)])  # PARENT showed an ID card there
+    enc.close()
     r = api.tx("outside", "2207", v, new_msgid(OUTSIDE))
     outside_fund = yuan_to_fen(str(r.json()["output"]["setlinfo"]["fund_pay_sumamt"]))
     assert outside_fund > 0

@@ -89,26 +89,3 @@ def test_bureau_page_lists_flows_filings_and_says_when_there_is_no_hub(web: Api)
     page = c.get("/dashboard/crossregion", headers=web.h("admin"))
     assert page.status_code == 200
     assert "其他临时外出" in page.text and "本统筹区未接入清算中心" in page.text
-
-
-def test_3202_lists_each_break_between_the_hospital_and_its_region(api: Api) -> None:
-    a = api.settle()["setlinfo"]
-    b = api.settle()["setlinfo"]
-    c = api.settle()["setlinfo"]
-    details = [
-        {"setl_id": a["setl_id"], "medfee_sumamt": a["medfee_sumamt"], "fund_pay_sumamt": a["fund_pay_sumamt"],
-         "acct_pay": a["acct_pay"]},
-        {"setl_id": b["setl_id"], "medfee_sumamt": b["medfee_sumamt"], "fund_pay_sumamt": "0.01",
-         "acct_pay": b["acct_pay"]},
-        {"setl_id": "NOSUCH", "medfee_sumamt": "1", "fund_pay_sumamt": "0", "acct_pay": "0"},
-        {"setl_id": c["setl_id"], "medfee_sumamt": c["medfee_sumamt"], "fund_pay_sumamt": c["fund_pay_sumamt"],
-         "acct_pay": c["acct_pay"], "refd_setl_flag": "1"},
-    ]  # fmt: skip
-    out = api.tx("hospital", "3202", {"details": details}).json()
-    assert out["infcode"] == 0, out
-    got = {(x["setl_id"], x["kind"]) for x in out["output"]["breaks"]}
-    assert (b["setl_id"], "amount_differs") in got and ("NOSUCH", "missing_in_ledger") in got
-    assert (c["setl_id"], "status_differs") in got and (a["setl_id"], "amount_differs") not in got
-    assert out["output"]["stmtinfo"]["stmt_rslt"] == "1"
-    bad = api.tx("hospital", "3202", {"details": [{"setl_id": "X", "medfee_sumamt": "abc"}]}).json()
-    assert bad["infcode"] == -1 and bad["err_field"] == "input.data.details[0].medfee_sumamt"

@@ -222,6 +222,40 @@ def test_a_case_of_someone_not_linked_is_not_found(app: object, seeded: Seeded) 
     assert client(app, "insured2").post(f"/me/cases/{case_id}/withdraw").status_code == 404
 
 
+def test_a_fraud_report_is_never_shown_to_or_withdrawn_by_the_reporters_proxies(
+    app: object, seeded: Seeded
+) -> None:
+    # insured2 (the parent) reports; the "insured" login may act for the parent (亲情账户) — and may be
+    # the very relative the report is about
+    reporter = client(app, "insured2")
+    r = reporter.post(
+        "/me/cases",
+        data={
+            "kind": "fraud_report",
+            "psn_no": seeded.family_psn_no,
+            "subject": "家人冒用医保卡",
+            "detail": "子女用我的医保卡在药店换购日用品",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    case_id = r.headers["location"].rsplit("/", 1)[1]
+    assert reporter.get(f"/me/cases/{case_id}").status_code == 200
+    assert case_id in reporter.get("/me/cases").text
+    proxy = client(app, "insured")
+    assert case_id not in proxy.get("/me/cases").text
+    assert proxy.get(f"/me/cases/{case_id}").status_code == 404
+    assert proxy.post(f"/me/cases/{case_id}/withdraw").status_code == 404
+    assert "已提交" in reporter.get(f"/me/cases/{case_id}").text  # not withdrawn
+    # a complaint of the same person stays visible to the proxy (family access still works)
+    r = reporter.post(
+        "/me/cases",
+        data={"kind": "complaint", "psn_no": seeded.family_psn_no, "detail": "窗口排队太久"},
+        follow_redirects=False,
+    )
+    assert proxy.get(r.headers["location"]).status_code == 200
+
+
 def test_filing_for_an_unlinked_person_is_forbidden(app: object, seeded: Seeded) -> None:
     r = client(app, "insured2").post(
         "/me/cases", data={"kind": "filing_remote", "psn_no": seeded.insured_psn_no, "detail": "x"}

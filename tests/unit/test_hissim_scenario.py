@@ -215,3 +215,13 @@ def test_default_config_is_ready_to_run_and_partitions_persons():
     assert len(cfg.persons) == 75 and cfg.items and cfg.path == "/api/transaction"
     groups = partition(cfg.persons, 3)
     assert not set(p.certno for p in groups[0]) & set(p.certno for p in groups[1])
+
+
+def test_a_masked_id_number_in_an_answer_is_the_persons_when_every_shown_character_matches() -> None:
+    from hissim.scenario.day import _same_certno
+
+    certno = "610101199001011234"
+    assert _same_certno("610101********1234", certno)
+    assert _same_certno(certno, certno) and _same_certno("", certno) and _same_certno(None, certno)
+    assert not _same_certno("610101********1235", certno)
+    assert not _same_certno("610101*******1234", certno)

@@ -221,6 +221,15 @@ def _signer(cfg: DayConfig) -> Signer | None:
     return None
 
 
+def _same_certno(answered: Any, certno: str) -> bool:
+    """The answered ID number is the person's: absent, in full, or masked (``*`` hides characters, the
+    national interface masks it in answers to hospitals) with every shown character matching."""
+    if answered in (None, ""):
+        return True
+    text = str(answered)
+    return len(text) == len(certno) and all(a in ("*", c) for a, c in zip(text, certno, strict=True))
+
+
 def _t(d: datetime) -> str:
     return d.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -290,7 +299,7 @@ class Hospital:
             bool(base.get("psn_no")), "1101", "output.baseinfo.psn_no", "未返回人员编号 no psn_no", ex.msgid
         )
         s.expect(
-            base.get("certno") in (None, "", person.certno),
+            _same_certno(base.get("certno"), person.certno),
             "1101",
             "output.baseinfo.certno",
             f"证件号码与凭证不符 {base.get('certno')!r} ≠ {person.certno!r}",
@@ -1077,7 +1086,9 @@ class Hospital:
         r.visits_planned = len(plan.outpatients) + len(plan.inpatients)
         try:
             if self.cfg.login is not None:
-                s.client.login(*self.cfg.login)
+                path, user, password = self.cfg.login
+                # one login per hospital: "{fixmedins_code}" in the user name is this hospital's code
+                s.client.login(path, user.replace("{fixmedins_code}", self.inst.fixmedins_code), password)
             s.context = "签到"
             ex = s.send(
                 "9001", {"signIn": {"opter_no": s.operator.opter, "mac": s.operator.mac, "ip": s.operator.ip}}

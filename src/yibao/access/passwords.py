@@ -45,3 +45,24 @@ def verify_password(password: str, stored: str) -> bool:
 # A fixed hash to verify against when the username is unknown, so a wrong username costs as much time as
 # a wrong password (no user enumeration by timing).
 DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+# Passwords published with the software (the demo logins printed by ``yibao demo``).  A login with one of
+# these may exist only in a database marked as a demonstration database; ``yibao serve`` refuses to start
+# otherwise, and no password may be set to one of them outside a demo database.
+DEMO_PASSWORD = "yibao-demo-2026"
+KNOWN_PASSWORDS = (DEMO_PASSWORD,)
+MIN_LENGTH, MAX_LENGTH = 8, 200
+
+
+def password_problem(password: str, *, username: str = "", demo_db: bool = False) -> str | None:
+    """Why ``password`` may not be used for a login (Chinese first with English), or None if it may."""
+    if len(password) < MIN_LENGTH:
+        return f"密码至少 {MIN_LENGTH} 个字符 must be at least {MIN_LENGTH} characters"
+    if len(password) > MAX_LENGTH:
+        return f"密码最多 {MAX_LENGTH} 个字符 must be at most {MAX_LENGTH} characters"
+    if username and password.strip().lower() == username.strip().lower():
+        return "密码不能与用户名相同 must differ from the username"
+    if not demo_db and password in KNOWN_PASSWORDS:
+        return "不能使用公开的演示密码 a published demo password may not be used outside a demo database"
+    return None

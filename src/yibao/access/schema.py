@@ -7,7 +7,11 @@
 * ``access_log`` — who read whose record, when and what (个人信息访问记录): queryable by an admin and
   by the insured person themself.
 
-Created by migration ``0201`` on the ``service`` branch.
+* ``app_meta`` — facts about this database, e.g. ``demo`` = ``1`` for a demonstration database (the
+  only kind of database where the published demo logins may exist).
+
+Created by migration ``0201`` on the ``service`` branch; ``0210`` adds ``must_change_password``,
+``password_changed`` and ``app_meta``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,15 @@ app_user = Table(
     Column("fixmedins_code", String(30)),
     Column("active", Integer, nullable=False, server_default="1"),
     Column("created", String(40), nullable=False),
+    Column("must_change_password", Integer, nullable=False, server_default="0"),
+    Column("password_changed", String(40)),
+)
+
+app_meta = Table(
+    "app_meta",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", Text, nullable=False),
 )
 
 app_session = Table(

@@ -16,8 +16,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from yibao.access.passwords import DUMMY_HASH, hash_password, verify_password
-from yibao.access.schema import access_log, app_session, app_user
+from yibao.access.passwords import (
+    DUMMY_HASH,
+    KNOWN_PASSWORDS,
+    hash_password,
+    password_problem,
+    verify_password,
+)
+from yibao.access.schema import access_log, app_meta, app_session, app_user
+from yibao.db import make_engine
 from yibao.errors import FieldError
 
 ROLES = ("insured", "institution", "auditor", "admin")
@@ -36,6 +43,8 @@ class UserRow:
     psn_no: str | None
     family_psn_nos: tuple[str, ...]
     fixmedins_code: str | None
+    must_change_password: bool = False
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,8 @@ def _user(row: Any) -> UserRow:
         row.psn_no,
         tuple(json.loads(row.family_psn_nos or "[]")),
         row.fixmedins_code,
+        bool(row.must_change_password),
+        bool(row.active),
     )
 
 
@@ -74,10 +85,7 @@ class ServiceStore:
     """Users, sessions, access log.  ``sa_url`` is a SQLAlchemy URL (``Ledger.sa_url``)."""
 
     def __init__(self, sa_url: str, *, session_hours: float = 8.0, cache_seconds: float = 5.0) -> None:
-        kw: dict[str, Any] = {"pool_pre_ping": True}
-        if sa_url.startswith("sqlite"):
-            kw["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        self.engine = sa.create_engine(sa_url, **kw)
+        self.engine = make_engine(sa_url)
         self.session_hours = session_hours
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, UserRow]] = {}
@@ -98,15 +106,19 @@ class ServiceStore:
         family_psn_nos: Sequence[str] = (),
         fixmedins_code: str | None = None,
         user_id: str | None = None,
+        must_change_password: bool = False,
     ) -> UserRow:
         """Create a login.  An insured login needs ``psn_no`` (its own number is always in the family
-        list); an institution login needs ``fixmedins_code``."""
+        list); an institution login needs ``fixmedins_code``.  The password must pass
+        :func:`~yibao.access.passwords.password_problem` (a published demo password only in a demo
+        database); ``must_change_password``: the login must choose a new password before anything else."""
         if role not in ROLES:
             raise UserError("role", f"角色无效 {role!r} is not one of {', '.join(ROLES)}")
         if not username.strip():
             raise UserError("username", "用户名必填 is required", "missing")
-        if len(password) < 8:
-            raise UserError("password", "密码至少 8 个字符 must be at least 8 characters")
+        problem = password_problem(password, username=username, demo_db=self.is_demo_db())
+        if problem:
+            raise UserError("password", problem, "weak_password")
         if role == "insured" and not psn_no:
             raise UserError(
                 "psn_no", "参保人账号须填写人员编号 an insured login must name its person (psn_no)", "missing"
@@ -130,6 +142,7 @@ class ServiceStore:
             psn_no if role == "insured" else None,
             family,
             fixmedins_code if role == "institution" else None,
+            must_change_password,
         )
         try:
             with self.engine.begin() as c:
@@ -145,6 +158,7 @@ class ServiceStore:
                         fixmedins_code=row.fixmedins_code,
                         active=1,
                         created=_now().isoformat(),
+                        must_change_password=int(must_change_password),
                     )
                 )
         except sa.exc.IntegrityError as exc:
@@ -161,8 +175,110 @@ class ServiceStore:
         return _user(r) if r else None
 
     def list_users(self) -> list[UserRow]:
+        """Every login, enabled or not."""
         with self.engine.connect() as c:
             return [_user(r) for r in c.execute(sa.select(app_user).order_by(app_user.c.username))]
+
+    def user_by_name(self, username: str) -> UserRow | None:
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(app_user).where(app_user.c.username == username)).first()
+        return _user(r) if r else None
+
+    def _forget_user(self, c: sa.Connection, user_id: str) -> None:
+        c.execute(app_session.delete().where(app_session.c.user_id == user_id))
+        with self._lock:
+            self._cache = {k: v for k, v in self._cache.items() if v[1].user_id != user_id}
+
+    def set_password(
+        self, username: str, password: str, *, must_change: bool = False, keep_session: str | None = None
+    ) -> UserRow:
+        """Set a login's password (an administrator's reset when ``must_change``: the user must choose a
+        new one at the next login).  Every other session of the login ends; ``keep_session`` (a token)
+        stays open (the session that made the change)."""
+        user = self.user_by_name(username)
+        if user is None:
+            raise UserError("username", f"没有此用户 no login {username!r}", "unknown_user")
+        problem = password_problem(password, username=username, demo_db=self.is_demo_db())
+        if problem:
+            raise UserError("password", problem, "weak_password")
+        with self.engine.begin() as c:
+            c.execute(
+                app_user.update()
+                .where(app_user.c.user_id == user.user_id)
+                .values(
+                    password_hash=hash_password(password),
+                    must_change_password=int(must_change),
+                    password_changed=_now().isoformat(timespec="seconds"),
+                )
+            )
+            keep = token_digest(keep_session) if keep_session else None
+            c.execute(
+                app_session.delete().where(
+                    app_session.c.user_id == user.user_id,
+                    *([app_session.c.token_hash != keep] if keep else []),
+                )
+            )
+        with self._lock:
+            self._cache = {k: v for k, v in self._cache.items() if v[1].user_id != user.user_id}
+        return self.user_by_name(username) or user
+
+    def change_password(
+        self, user_id: str, old: str, new: str, *, keep_session: str | None = None
+    ) -> UserRow:
+        """The user's own change: the current password is required; the new one must differ from it."""
+        with self.engine.connect() as c:
+            r = c.execute(
+                sa.select(app_user).where(app_user.c.user_id == user_id, app_user.c.active == 1)
+            ).first()
+        if r is None or not verify_password(old, r.password_hash):
+            raise UserError("old_password", "当前密码错误 the current password is wrong", "wrong_password")
+        if old == new:
+            raise UserError("new_password", "新密码须与旧密码不同 must differ from the current password")
+        try:
+            return self.set_password(r.username, new, keep_session=keep_session)
+        except UserError as exc:
+            raise UserError("new_password", exc.reason, exc.code) from exc
+
+    def set_active(self, username: str, active: bool) -> UserRow:
+        """Disable (every session ends at once) or enable a login."""
+        user = self.user_by_name(username)
+        if user is None:
+            raise UserError("username", f"没有此用户 no login {username!r}", "unknown_user")
+        with self.engine.begin() as c:
+            c.execute(app_user.update().where(app_user.c.user_id == user.user_id).values(active=int(active)))
+            if not active:
+                self._forget_user(c, user.user_id)
+        return self.user_by_name(username) or user
+
+    # ------------------------------------------------------------------ demo databases
+    def is_demo_db(self) -> bool:
+        """Is this a demonstration database (marked by :meth:`mark_demo`)?"""
+        with self.engine.connect() as c:
+            v = c.execute(sa.select(app_meta.c.value).where(app_meta.c.key == "demo")).scalar()
+        return v == "1"
+
+    def mark_demo(self) -> None:
+        """Mark this database as a demonstration database, where the published demo logins may exist.
+        Refused when it already holds logins and is not a demo database (a real deployment)."""
+        if self.is_demo_db():
+            return
+        if self.list_users():
+            raise UserError(
+                "database",
+                "此数据库已有正式用户，不能标为演示库 this database has real logins and cannot become a demo database",
+                "not_demo",
+            )
+        with self.engine.begin() as c:
+            c.execute(app_meta.insert().values(key="demo", value="1"))
+
+    def users_with_known_password(self) -> list[str]:
+        """Usernames of enabled logins whose password is a published one (see
+        :data:`~yibao.access.passwords.KNOWN_PASSWORDS`)."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(app_user.c.username, app_user.c.password_hash).where(app_user.c.active == 1)
+            ).all()
+        return [r.username for r in rows if any(verify_password(k, r.password_hash) for k in KNOWN_PASSWORDS)]
 
     def authenticate(self, username: str, password: str) -> UserRow | None:
         with self.engine.connect() as c:

@@ -18,6 +18,7 @@ from yibao.assess import appeal as ap
 from yibao.assess.core import InstitutionScore, explain, score
 from yibao.assess.params import AssessParams
 from yibao.assess.schema import assess_appeal, assess_appeal_event, assess_run, assess_score, assess_survey
+from yibao.db import make_engine
 from yibao.errors import FieldError
 from yibao.workdays import WorkCalendar
 
@@ -82,7 +83,7 @@ class AssessStore:
 
         _, _, sa_url = parse_url(url)
         upgrade(sa_url)
-        return cls(sa.create_engine(sa_url))
+        return cls(make_engine(sa_url))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -241,6 +241,7 @@ def bench_api(
     import psycopg
 
     from yibao.access.store import ServiceStore
+    from yibao.encounter.store import EncounterStore
     from yibao.ledger import Ledger
     from yibao.policy.book import PolicyBook
     from yibao.policy.loader import example_path
@@ -255,10 +256,14 @@ def bench_api(
     proc: subprocess.Popen[bytes] | None = None
     try:
         book = PolicyBook.from_file(example_path(region))
+        people = _persons(book, persons, DAY)
         with Ledger.open(db_url) as led:
             led.migrate()
-            led.add_persons(_persons(book, persons, DAY))
+            led.add_persons(people)
             sa_url = led.sa_url
+        enc = EncounterStore.open(sa_url)  # each person has shown an ID card at the counter (1101)
+        enc.present_many([(INSTITUTION, "02", p.certno, p.psn_no) for p in people])
+        enc.close()
         store = ServiceStore(sa_url)
         store.create_user("bench-hospital", PASSWORD, "institution", "基准医院", fixmedins_code=INSTITUTION)
         store.close()

@@ -37,6 +37,7 @@ from yibao.care.schema import (
     care_rx,
     care_statement,
 )
+from yibao.db import make_engine
 from yibao.ledger import Ledger
 from yibao.money import QTY_ONE
 from yibao.policy.book import PolicyBook
@@ -84,7 +85,7 @@ class CareService:
 
     @staticmethod
     def open(sa_url: str, params: CareParams | None = None) -> CareService:
-        return CareService(sa.create_engine(sa_url), params or load_params())
+        return CareService(make_engine(sa_url), params or load_params())
 
     def _one(self, table: sa.Table, key: str, value: str, what: str) -> dict[str, Any]:
         with self.engine.connect() as c:

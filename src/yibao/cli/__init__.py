@@ -31,6 +31,7 @@ def _mount_optional() -> None:
     """Capabilities with their own Typer apps, mounted here so the entry point stays thin."""
     from yibao.bench.api import bench_api_cmd
     from yibao.bench.crossregion import bench_crossregion_cmd
+    from yibao.bench.faults import bench_faults_cmd
     from yibao.bench.fund import bench_fund_cmd
     from yibao.cli.assess import assess_app
     from yibao.cli.audit import audit_app
@@ -45,8 +46,10 @@ def _mount_optional() -> None:
     from yibao.cli.serve import serve_cmd
     from yibao.cli.simulate import simulate_cmd
     from yibao.cli.synth import synth_app
+    from yibao.cli.users import users_app
     from yibao.cli.voucher import voucher_app
 
+    app.add_typer(users_app, name="users", help="登录用户 logins: create-admin, passwd, disable")
     app.add_typer(synth_app, name="synth", help="合成统筹区数据 synthetic region year (Parquet)")
     app.command(
         "simulate", help="政策模拟 what-if: re-settle a year under a baseline and a candidate policy"
@@ -57,6 +60,9 @@ def _mount_optional() -> None:
     bench_app.command(
         "api", help="api.settle.8: 2207 over HTTP on PostgreSQL, 8 clients in a separate process"
     )(bench_api_cmd)
+    bench_app.command(
+        "faults", help="faults: settle over HTTP while killing the server and PostgreSQL connections"
+    )(bench_faults_cmd)
     app.add_typer(portal_app, name="portal", help="参保人服务门户 patient portal (seed, due, queue)")
     audit_app.add_typer(
         cases_app, name="cases", help="稽核案件 audit cases: 疑点 → 告知 → 申诉 → 裁定 → 扣款"
@@ -282,6 +288,58 @@ def ledger_verify(db: DbOpt = None) -> None:
     raise typer.Exit(1)
 
 
+anchor_app = typer.Typer(
+    help="账本锚点 daily anchors of the journal (root digest + time)", no_args_is_help=True
+)
+ledger_app.add_typer(anchor_app, name="anchor")
+
+
+@anchor_app.command("export")
+def anchor_export(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="write the anchor here (else print it)")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Export today's anchor: the journal's root digest as of a minute ago, with that time.  Keep the file
+    outside the database (publish it, sign it, send it to the payer's security office)."""
+    from yibao.ledger import Ledger
+
+    with Ledger.open(_db_url(db)) as ledger:
+        a = ledger.export_anchor()
+    if out is None:
+        print(a.to_json(), end="")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(a.to_json(), encoding="utf-8")
+    console.print(
+        f"[green]✓ 锚点已导出 anchor exported[/]: {out} (root {a.root[:16]}…, {a.rows:,} rows as of {a.at})"
+    )
+
+
+@anchor_app.command("check")
+def anchor_check(
+    files: Annotated[list[Path], typer.Argument(help="anchor files exported earlier")],
+    db: DbOpt = None,
+) -> None:
+    """Check anchors against today's journal; exit 1 if the journal before any anchor's moment changed
+    (an edited row re-hashed forward included)."""
+    from yibao.ledger import Ledger
+    from yibao.ledger.anchor import Anchor
+
+    bad = 0
+    with Ledger.open(_db_url(db)) as ledger:
+        for f in files:
+            r = ledger.check_anchor(Anchor.from_json(f.read_text(encoding="utf-8")))
+            if r.ok:
+                console.print(f"[green]✓[/] {f}: {r.anchor.rows:,} rows as of {r.anchor.at} unchanged")
+            else:
+                bad += 1
+                err.print(f"[red]✗[/] {f}: {r.problem}")
+    if bad:
+        raise typer.Exit(1)
+
+
 @ledger_app.command("migrate")
 def ledger_migrate(db: DbOpt = None) -> None:
     """Create or upgrade the ledger schema (Alembic migrations)."""
@@ -373,6 +431,21 @@ def bench_settle(
 
     for rec in run(visits=visits, db_visits=db_visits, postgres=postgres, pg_url=pg_url):
         print(json.dumps(rec), flush=True)
+
+
+@bench_app.command("his")
+def bench_his(
+    hospitals: Annotated[int, typer.Option(help="hospitals playing their day in parallel")] = 8,
+    visits: Annotated[int, typer.Option(help="outpatient visits per hospital (stays come on top)")] = 40,
+    workers: Annotated[int, typer.Option(help="yibao serve worker processes")] = 2,
+    pg_url: Annotated[str | None, typer.Option(help="PostgreSQL admin URL for the scratch database")] = None,
+) -> None:
+    """Print JSON lines his.day: throughput (settled visits/s, each its whole sequence of transactions),
+    p99 per transaction, failures — the HIS simulator against yibao serve on PostgreSQL."""
+    from yibao.bench.his import bench_his as run
+
+    for rec in run(hospitals=hospitals, visits=visits, url=pg_url, workers=workers):
+        print(json.dumps(rec, ensure_ascii=False), flush=True)
 
 
 @bench_app.command("drg")

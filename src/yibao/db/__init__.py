@@ -10,7 +10,9 @@ nothing of the capabilities; :func:`yibao.db.migrate.all_metadata` finds their s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData
 
 from yibao.errors import FieldError
@@ -18,6 +20,15 @@ from yibao.errors import FieldError
 metadata = MetaData()
 
 DEFAULT_SQLITE = Path(".yibao") / "yibao.db"
+
+
+def make_engine(sa_url: str, **kw: Any) -> sa.Engine:
+    """A pooled SQLAlchemy engine that tests each pooled connection before use (``pool_pre_ping``), so a
+    connection the server dropped (restart, terminated backend) is replaced instead of failing a request."""
+    kw.setdefault("pool_pre_ping", True)
+    if sa_url.startswith("sqlite"):
+        kw.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+    return sa.create_engine(sa_url, **kw)
 
 
 class DatabaseUrlError(FieldError):

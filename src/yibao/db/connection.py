@@ -53,15 +53,8 @@ class Connection:
     def __init__(self, kind: str, target: str, sa_url: str) -> None:
         self.kind, self.target, self.sa_url = kind, target, sa_url
         self.pg = kind == "pg"
-        self.raw: Any
-        if self.pg:
-            self.raw = psycopg.connect(target, autocommit=False, prepare_threshold=0)
-        else:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-            self.raw = sqlite3.connect(target, isolation_level=None, timeout=60, check_same_thread=False)
-            self.raw.execute("PRAGMA journal_mode=WAL")
-            self.raw.execute("PRAGMA synchronous=NORMAL")
-            self.raw.execute("PRAGMA foreign_keys=ON")
+        self.raw: Any = self._connect()
+        self.closed = False
         self._sql_cache: dict[str, str] = {}
         # PostgreSQL: send the write statement and COMMIT in one pipelined round trip (saves a round
         # trip per transaction; on a local socket the gain is small).
@@ -71,12 +64,56 @@ class Connection:
         self.fault_after: int | None = None
         self.statements = 0
 
+    def _connect(self) -> Any:
+        if self.pg:
+            return psycopg.connect(self.target, autocommit=False, prepare_threshold=0, connect_timeout=5)
+        Path(self.target).parent.mkdir(parents=True, exist_ok=True)
+        raw = sqlite3.connect(self.target, isolation_level=None, timeout=60, check_same_thread=False)
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("PRAGMA synchronous=NORMAL")
+        raw.execute("PRAGMA foreign_keys=ON")
+        return raw
+
     @classmethod
     def open(cls, url: str) -> Connection:
         return cls(*parse_url(url))
 
     def close(self) -> None:
+        self.closed = True
         self.raw.close()
+
+    # ------------------------------------------------------------------ lost connections
+    @property
+    def lost(self) -> bool:
+        """The connection was closed, or (PostgreSQL) is known to be broken (a failed statement told us)."""
+        return self.closed or bool(self.pg and (self.raw.closed or self.raw.broken))
+
+    def is_disconnect(self, exc: BaseException) -> bool:
+        """Is ``exc`` the database connection failing (server gone, backend terminated, network), as
+        opposed to an answer about the data?"""
+        if not self.pg or not isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return False
+        return self.lost or isinstance(exc, psycopg.errors.AdminShutdown | psycopg.errors.CannotConnectNow)
+
+    def reconnect(self) -> None:
+        """Drop the (broken) connection and open a new one; raises while the server is unreachable."""
+        try:
+            self.raw.close()
+        except Exception:
+            pass
+        self.raw = self._connect()
+        self.closed = False
+        self._sql_cache.clear()
+
+    def ensure(self) -> None:
+        """Reconnect first if the connection is known to be lost (a cheap check, no round trip)."""
+        if self.lost:
+            self.reconnect()
+
+    def ping(self) -> None:
+        """One round trip (``SELECT 1``) outside any transaction; raises if the database cannot answer."""
+        self.raw.execute("SELECT 1").fetchone()
+        self.end_read()
 
     # ------------------------------------------------------------------ statements
     def sql(self, text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from yibao.access.passwords import DEMO_PASSWORD
 from yibao.access.store import ServiceStore, UserRow
 from yibao.ledger import Ledger, PersonRecord
 
@@ -19,7 +20,7 @@ class DemoLogin:
     fixmedins_code: str | None = None
 
 
-DEMO_PASSWORD = "yibao-demo-2026"  # demo only; printed by `yibao demo`
+__all__ = ["DEMO_PASSWORD", "DemoLogin", "seed_demo_users"]  # DEMO_PASSWORD: printed by `yibao demo`
 
 
 def seed_demo_users(
@@ -30,7 +31,9 @@ def seed_demo_users(
     password: str = DEMO_PASSWORD,
 ) -> list[DemoLogin]:
     """Create the demo logins on the ledger database at ``ledger_url`` (migrated first; idempotent: logins
-    already present are left as they are) and return them.
+    already present are left as they are) and return them.  The database is marked as a demonstration
+    database first (refused for a database that already has real logins): the published demo password
+    works only there, and ``yibao serve`` refuses any other database holding it.
 
     * ``insured`` — the first person; their family list holds the second person (亲情账户: acting for a
       parent), and the person's own ``family`` links from the ledger;
@@ -47,6 +50,7 @@ def seed_demo_users(
         led.close()
     store = ServiceStore(sa_url)
     try:
+        store.mark_demo()
         have = {u.username for u in store.list_users()}
         first, second = persons[0], persons[1]
         plan: list[tuple[DemoLogin, tuple[str, ...]]] = [

@@ -240,7 +240,8 @@ def run_demo(
     _logins_table(console, logins, host, port)
     console.print(
         "\n下一步 next: [bold]./yb settle examples/visit-inpatient.json --pre[/]  ·  "
-        "[bold]./yb ledger verify[/]  ·  [bold]./yb payment demo[/]  ·  [bold]./yb serve[/]"
+        "[bold]./yb ledger verify[/]  ·  [bold]./yb payment demo[/]  ·  "
+        f"[bold]YIBAO_AUDIT_KNOWLEDGE={knowledge_dir} ./yb serve --db {url} --region {region}[/]"
     )
     if serve:
         from yibao.web.serve import run as serve_http

@@ -140,7 +140,27 @@ class EnrolmentStore:
         return sql if self._pg else sql.replace("%s", "?")
 
     def _x(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(self._q(sql), params)
+        if not self._pg:
+            return self._conn.execute(self._q(sql), params)
+        if self._conn.closed or self._conn.broken:  # a failure already ended the unit of work using it
+            self._reconnect()
+        idle = self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        try:
+            return self._conn.execute(sql, params)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            # the server dropped the connection (restart, terminated backend): a statement that opened
+            # its transaction runs again on a new connection; one inside a longer unit of work fails
+            if not (idle and (self._conn.closed or self._conn.broken)):
+                raise
+            self._reconnect()
+            return self._conn.execute(sql, params)
+
+    def _reconnect(self) -> None:
+        try:
+            self._conn.close()
+        except psycopg.Error:
+            pass
+        self._conn = psycopg.connect(self.target, autocommit=False, prepare_threshold=None, connect_timeout=5)
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:

@@ -225,6 +225,20 @@ def may_act_for(family_psn_nos: Sequence[str], psn_no: str) -> bool:
     return psn_no in family_psn_nos
 
 
+# Kinds seen only by the login that filed them: a fraud report (举报) may be about a relative, and the
+# reporter is protected (国家医保局令第5号《医疗保障基金使用监督管理举报处理暂行办法》 keeps the
+# reporter's information confidential), so family access (亲情账户) never shows or touches it.
+FILER_ONLY_KINDS = frozenset({"fraud_report"})
+
+
+def may_see_case(user_id: str, family_psn_nos: Sequence[str], kind: str, psn_no: str, filed_by: str) -> bool:
+    """May this insured login see (and withdraw) a case?  A fraud report: only the login that filed it;
+    any other case: the logins acting for its person."""
+    if kind in FILER_ONLY_KINDS:
+        return filed_by == user_id
+    return may_act_for(family_psn_nos, psn_no)
+
+
 def check_rating(stars: int, comment: str) -> None:
     if not 1 <= stars <= 5:
         raise PortalError("stars", f"评分须为 1 到 5 星 {stars} is not a rating from 1 to 5")

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
+from yibao.db import make_engine
 from yibao.fund.accounts import ENTRY_SCHEMA, KINDS, FundError, check_entries
 from yibao.fund.schema import (
     fund_activity,
@@ -90,7 +91,7 @@ class FundStore:
 
         _, _, sa_url = parse_url(url)
         upgrade(sa_url)
-        return cls(sa.create_engine(sa_url))
+        return cls(make_engine(sa_url))
 
     def close(self) -> None:
         self.engine.dispose()

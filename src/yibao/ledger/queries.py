@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from yibao.db.connection import Connection
+from yibao.ledger.journal import GENESIS, row_hash
 from yibao.ledger.rows import (
     ACTIVE,
     HEADER_COLS,
     LINE_COLS,
     SQL_ACC,
+    SQL_INS_JOURNAL,
     SQL_INS_PERSON,
     SQL_MSG,
     SQL_PERSON,
@@ -25,6 +27,7 @@ from yibao.ledger.rows import (
     MessageRow,
     dumps,
     message_row,
+    now,
     person_of,
     person_row,
     split_of,
@@ -39,8 +42,12 @@ _LINE_READ = LINE_COLS[1:]  # setl_id is the key
 
 # ---------------------------------------------------------------------------- persons
 def add_persons(conn: Connection, persons: Iterable[PersonRecord]) -> int:
-    """Insert persons in one transaction; a psn_no already present (or repeated) → ``duplicate_person``."""
+    """Insert persons in one transaction; a psn_no already present (or repeated) → ``duplicate_person``.
+    A non-zero opening account balance is the first row of the person's journal chain (kind ``open``),
+    so the balance is always the journal's sum and an edit of it is found by :meth:`Ledger.verify`."""
     rows = []
+    jrows: list[tuple[object, ...]] = []
+    at = now()
     seen: set[str] = set()
     for p in persons:
         if p.psn_no in seen:
@@ -62,6 +69,7 @@ def add_persons(conn: Connection, persons: Iterable[PersonRecord]) -> int:
                 dumps(idents),
                 dumps(list(p.family)),
                 p.account_balance,
+                *_opening(p, at, jrows),
             )
         )
     conn.begin(write=True)
@@ -69,8 +77,12 @@ def add_persons(conn: Connection, persons: Iterable[PersonRecord]) -> int:
         if conn.pg:
             with conn.raw.cursor() as cur:
                 cur.executemany(SQL_INS_PERSON, rows)
+                if jrows:
+                    cur.executemany(SQL_INS_JOURNAL, jrows)
         else:
             conn.raw.executemany(conn.sql(SQL_INS_PERSON), rows)
+            if jrows:
+                conn.raw.executemany(conn.sql(SQL_INS_JOURNAL), jrows)
         conn.commit()
     except BaseException as exc:
         conn.rollback()
@@ -80,6 +92,15 @@ def add_persons(conn: Connection, persons: Iterable[PersonRecord]) -> int:
             ) from exc
         raise
     return len(rows)
+
+
+def _opening(p: PersonRecord, at: str, jrows: list[tuple[object, ...]]) -> tuple[int, str]:
+    """The chain head after the opening-balance row (appended to ``jrows``), or the empty chain."""
+    if not p.account_balance:
+        return 0, GENESIS
+    h = row_hash(GENESIS, p.psn_no, 1, "", "", "open", "", "opening_balance", p.account_balance, at)
+    jrows.append((p.psn_no, 1, "", "", "open", "", "opening_balance", p.account_balance, at, GENESIS, h))
+    return 1, h
 
 
 def get_person(conn: Connection, psn_no: str, on: dt.date) -> Person:
@@ -451,6 +472,25 @@ def statement(
     row = conn.execute(sql, args).fetchone()
     conn.end_read()
     return Statement(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+def statement_by_med_type(
+    conn: Connection, *, fixmedins_code: str, insutype: str, since: str, until: str
+) -> dict[str, Statement]:
+    """3201 figures per med_type over active settlements of one institution (and one insutype when given)
+    created in [since, until) (ISO instants in UTC, as ``created`` is stored)."""
+    sql = (
+        "SELECT med_type, COALESCE(SUM(medfee_sumamt), 0), COALESCE(SUM(fund_pay_sumamt), 0), "
+        "COALESCE(SUM(acct_pay), 0), COUNT(*) FROM settlement WHERE status = %s AND fixmedins_code = %s "
+        "AND created >= %s AND created < %s"
+    )
+    args: list[Any] = [ACTIVE, fixmedins_code, since, until]
+    if insutype:
+        sql += " AND insutype = %s"
+        args.append(insutype)
+    rows = conn.execute(sql + " GROUP BY med_type", args).fetchall()
+    conn.end_read()
+    return {str(r[0]): Statement(int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows}
 
 
 def totals(conn: Connection) -> dict[str, int]:

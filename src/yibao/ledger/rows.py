@@ -7,6 +7,7 @@ at once, so no code reads a row by position."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -14,7 +15,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from yibao.db.connection import insert_sql
-from yibao.settlement.model import FUND_FIELDS, MONEY_FIELDS, FundDetail, LineSplit, Person
+from yibao.settlement.model import FUND_FIELDS, MONEY_FIELDS, FundDetail, LineSplit, Person, Visit
 
 ACTIVE, CANCELLED = "active", "cancelled"
 JOURNAL_FIELDS = (*FUND_FIELDS, "acct_pay", "psn_cash_pay")  # the money fields the journal carries
@@ -24,7 +25,7 @@ PERSON_COLS = (
     "psn_no", "name", "certno", "gender", "birth_date", "insutype", "psn_type", "insuplc_admdvs",
     "identities", "family", "account_balance", "chain_seq", "chain_hash", "version",
 )  # fmt: skip
-PERSON_INSERT_COLS = PERSON_COLS[:11]
+PERSON_INSERT_COLS = PERSON_COLS[:13]  # with the chain head: the opening balance is the chain's first row
 HEADER_COLS = (
     "setl_id", "msgid", "psn_no", "mdtrt_id", "fixmedins_code", "year", "status", "created", "cancel_msgid",
     "policy_version", "admdvs", "insutype", "psn_type", "med_type", "account_psn_no", "pool_prop_selfpay",
@@ -38,10 +39,19 @@ LINE_COLS = (
 JOURNAL_COLS = (
     "chain", "seq", "setl_id", "msgid", "kind", "item", "field", "amount", "created", "prev_hash", "hash",
 )  # fmt: skip
-MSG_COLS = ("msgid", "infno", "setl_id", "action", "omsgid", "acct_change", "status", "created")
+MSG_COLS = (
+    "msgid", "infno", "setl_id", "action", "omsgid", "acct_change", "status", "created", "fingerprint",
+)  # fmt: skip
+MSG_READ_COLS = tuple(c for c in MSG_COLS if c != "created")
+# what a settlement's content digest covers: every stored column but its status and timestamps (which
+# the journal sums and the message rows cover) and the explanation trace; and every line column
+DIGEST_HEADER_COLS = tuple(c for c in HEADER_COLS if c not in ("status", "created", "cancel_msgid", "steps"))
+DIGEST_LINE_COLS = LINE_COLS[1:]
+DIGEST_WIDTH = 40  # hex characters kept in the journal row's ``item`` (160 bits)
 
 SQL_PERSON = f"SELECT {', '.join(PERSON_COLS)} FROM person"
 SQL_INS_PERSON = insert_sql("person", PERSON_INSERT_COLS)
+SQL_INS_JOURNAL = insert_sql("journal", JOURNAL_COLS)
 SQL_UPSERT_ACC = (
     "INSERT INTO accumulator (psn_no, year, counters, version) VALUES (%s, %s, %s, %s) "
     "ON CONFLICT (psn_no, year) DO UPDATE SET counters = excluded.counters, version = excluded.version"
@@ -50,7 +60,7 @@ SQL_UPD_PERSON = (
     "UPDATE person SET account_balance = %s, chain_seq = %s, chain_hash = %s, version = %s WHERE psn_no = %s"
 )
 SQL_ACC = "SELECT counters FROM accumulator WHERE psn_no = %s AND year = %s"
-SQL_MSG = f"SELECT {', '.join(MSG_COLS[:-1])} FROM message WHERE msgid = %s"
+SQL_MSG = f"SELECT {', '.join(MSG_READ_COLS)} FROM message WHERE msgid = %s"
 # PostgreSQL lock + read in one statement: lock the person rows in psn_no order, and join the patient's
 # accumulator row and the msgid record.  Under READ COMMITTED a statement that waited for the lock sees
 # the locked rows as committed by the previous holder but the joined rows as of its own start; the
@@ -58,7 +68,8 @@ SQL_MSG = f"SELECT {', '.join(MSG_COLS[:-1])} FROM message WHERE msgid = %s"
 # read again by a second statement.  A stale "msgid unseen" is caught by the message primary key.
 SQL_PG_LOCK_READ = (
     f"WITH p AS ({SQL_PERSON} WHERE psn_no = ANY(%s) ORDER BY psn_no FOR UPDATE) "
-    "SELECT p.*, a.counters, a.version, m.msgid, m.infno, m.setl_id, m.action, m.omsgid, m.acct_change, m.status "
+    "SELECT p.*, a.counters, a.version, m.msgid, m.infno, m.setl_id, m.action, m.omsgid, m.acct_change, m.status, "
+    "m.fingerprint "
     "FROM p LEFT JOIN accumulator a ON a.psn_no = p.psn_no AND a.psn_no = %s AND a.year = %s "
     "LEFT JOIN message m ON m.msgid = %s ORDER BY p.psn_no"
 )
@@ -94,6 +105,7 @@ class MessageRow(NamedTuple):
     omsgid: str | None
     acct_change: int
     status: str
+    fingerprint: str | None  # of the request (None for messages stored before fingerprints)
 
 
 class ChainHead(NamedTuple):
@@ -109,7 +121,7 @@ def person_row(raw: Sequence[Any]) -> PersonRow:
 
 
 def message_row(raw: Sequence[Any] | None) -> MessageRow | None:
-    return None if raw is None else MessageRow(*raw[:7])
+    return None if raw is None else MessageRow(*raw[: len(MSG_READ_COLS)])
 
 
 def person_of(row: PersonRow, on: dt.date) -> Person:
@@ -121,6 +133,64 @@ def person_of(row: PersonRow, on: dt.date) -> Person:
         row.psn_no, row.name, row.certno, row.gender, birth, row.insutype, row.psn_type, valid,
         row.insuplc_admdvs, tuple(json.loads(row.family)),
     )  # fmt: skip
+
+
+def visit_fingerprint(visit: Visit) -> str:
+    """SHA-256 of the canonical form of everything a 2207 request carries (the visit, its level,
+    locality, dates, diagnoses, account choice and every line): a msgid seen again with any difference
+    in it is a different request."""
+    lines = [
+        [ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount, ln.prd_days, ln.bilg_dr_codg]
+        for ln in visit.lines
+    ]
+    doc = [
+        "2207",
+        visit.mdtrt_id,
+        visit.psn_no,
+        visit.med_type,
+        visit.fixmedins_code,
+        visit.hosp_lv,
+        visit.begin_date.isoformat(),
+        visit.end_date.isoformat(),
+        visit.locality,
+        visit.emergency,
+        list(visit.diagnoses),
+        visit.use_account,
+        visit.account_psn_no,
+        visit.bilg_dr_codg,
+        lines,
+    ]
+    return hashlib.sha256(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+class ContentDigest:
+    """SHA-256 over a settlement's stored columns (:data:`DIGEST_HEADER_COLS`) then each of its lines
+    (:data:`DIGEST_LINE_COLS`, in line order), one canonical JSON array per line of input; the first
+    :data:`DIGEST_WIDTH` hex characters go into the journal as a ``digest`` row of the patient's chain,
+    so editing any money column, the stored visit (institution, dates …) or a line breaks the chain."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, header: Sequence[Any]) -> None:
+        self._h = hashlib.sha256(_canon(header))
+
+    def line(self, values: Sequence[Any]) -> None:
+        self._h.update(_canon(values))
+
+    def hex(self) -> str:
+        return self._h.hexdigest()[:DIGEST_WIDTH]
+
+
+def _canon(values: Sequence[Any]) -> bytes:
+    return (
+        json.dumps([None if v is None else str(v) for v in values], ensure_ascii=False, separators=(",", ":"))
+        + "\n"
+    ).encode("utf-8")
+
+
+def undo_fingerprint(infno: str, target: str) -> str:
+    """SHA-256 of a 2208 (``target`` = the settlement) or 2601 (``target`` = the original msgid)."""
+    return hashlib.sha256(f"{infno}\x00{target}".encode()).hexdigest()
 
 
 def dumps(obj: object) -> str:

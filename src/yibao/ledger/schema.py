@@ -151,6 +151,8 @@ message = Table(
     Column("acct_change", BigInteger, nullable=False, server_default="0"),
     Column("status", String(10), nullable=False),  # the settlement's status right after this message
     Column("created", String(40), nullable=False),
+    # SHA-256 of the canonical request (migration 0010): a msgid used again with any difference is refused
+    Column("fingerprint", String(64), nullable=True),
 )
 
 # Deductions (扣款): fund money recovered from an institution after an audit decision, one hash chain per

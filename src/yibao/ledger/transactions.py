@@ -28,6 +28,7 @@ from yibao.ledger.journal import row_hash
 from yibao.ledger.rows import (
     ACTIVE,
     CANCELLED,
+    DIGEST_HEADER_COLS,
     HEADER_COLS,
     JOURNAL_COLS,
     LINE_COLS,
@@ -39,6 +40,7 @@ from yibao.ledger.rows import (
     SQL_UPD_PERSON,
     SQL_UPSERT_ACC,
     ChainHead,
+    ContentDigest,
     MessageRow,
     PersonRow,
     dumps,
@@ -48,6 +50,8 @@ from yibao.ledger.rows import (
     person_of,
     person_row,
     setldetail_json,
+    undo_fingerprint,
+    visit_fingerprint,
 )
 from yibao.ledger.types import LedgerError, ReversalOutcome, SettleOutcome, StoredSettlement
 from yibao.policy.book import PolicyBook
@@ -80,7 +84,7 @@ def settle(
     ``replayed=True`` (``read`` fetches it).  Engine errors propagate unchanged, nothing written.
     ``audit``: the in-event audit hook (事中审核) passed to the engine; ``entitlement``: the benefit
     check's answer for the visit date (:class:`~yibao.settlement.model.Entitlement`), passed to the engine."""
-    day = book.settlement_day(visit.begin_date, visit.end_date)
+    day = visit.end_date if book.by_discharge else visit.counts_on
     policy = book.for_date(day, "visit.end_date" if book.by_discharge else "visit.begin_date")
     year = day.year
     patient = visit.psn_no
@@ -114,7 +118,7 @@ def settle(
         if pre:
             conn.rollback()
             return SettleOutcome(s, "", False)
-        setl_id = uuid.uuid4().hex
+        setl_id = uuid.uuid4().hex[:30]  # 结算ID: 字符型 30 in the national interface
         s.line_splits = allocate(s, visit.lines)
         conn.write(_settle_ops(policy, visit, s, msgid, setl_id, year, persons, counters))
         return SettleOutcome(s, setl_id, False)
@@ -160,33 +164,29 @@ def _lock_read(
     return {r[0]: person_row(r) for r in prows}, (json.loads(arow[0]) if arow else {}), seen
 
 
+def _conflict(msg: MessageRow, what: str, en: str = "request") -> LedgerError:
+    return LedgerError(
+        "msgid",
+        f"报文编号 {msg.msgid!r} 已用于另一笔请求（{msg.infno}，{what}） msgid was already used for a different "
+        f"{en}; a retry must repeat the request exactly",
+        "msgid_conflict",
+    )
+
+
 def _replay_settle(msg: MessageRow, visit: Visit, read: ReadSettlement) -> SettleOutcome:
-    """A retry returns the first result; the same msgid carrying a different visit is refused."""
-    if msg.action != "settle":
-        raise LedgerError(
-            "msgid",
-            f"报文编号 {msg.msgid!r} 已用于 {msg.infno} {msg.action} msgid already used",
-            "msgid_conflict",
-        )
+    """A retry returns the first result; the same msgid with any difference in the request (visit,
+    level, locality, dates, diagnoses, account choice, lines) is refused with ``msgid_conflict``."""
+    if msg.action != "settle" or msg.infno != "2207":
+        raise _conflict(msg, f"{msg.action} {msg.setl_id}")
+    if msg.fingerprint is not None:
+        if msg.fingerprint != visit_fingerprint(visit):
+            raise _conflict(msg, f"结算 {msg.setl_id}", "visit")
+        stored = read(msg.setl_id)
+        return SettleOutcome(stored.settlement, msg.setl_id, True)
+    # a message stored before fingerprints: compare with the visit stored with its settlement
     stored = read(msg.setl_id)
-    first = stored.visit
-
-    def key(v: Visit) -> tuple[object, ...]:  # what the settlement and its audit depend on
-        return (
-            v.mdtrt_id,
-            v.psn_no,
-            v.med_type,
-            v.bilg_dr_codg,
-            [(x.code, x.qty, x.amount, x.prd_days, x.bilg_dr_codg) for x in v.lines],
-        )
-
-    if key(first) != key(visit):
-        raise LedgerError(
-            "msgid",
-            f"报文编号 {msg.msgid!r} 已用于另一次就诊（{first.mdtrt_id}，{first.psn_no}） "
-            "msgid was already used for a different visit",
-            "msgid_conflict",
-        )
+    if visit_fingerprint(stored.visit) != visit_fingerprint(visit):
+        raise _conflict(msg, f"就诊 {stored.visit.mdtrt_id}", "visit")
     return SettleOutcome(stored.settlement, msg.setl_id, True)
 
 
@@ -294,11 +294,6 @@ def _settle_ops(
 ) -> list[Op]:
     at = now()
     heads = {k: ChainHead(int(r.account_balance), int(r.chain_seq), r.chain_hash) for k, r in persons.items()}
-    jrows = _chain(_entries(policy, s), heads, setl_id, msgid, at)
-    if s.acct_pay:
-        assert s.account_psn_no is not None
-        h = heads[s.account_psn_no]
-        heads[s.account_psn_no] = h._replace(balance=h.balance - s.acct_pay)
     header = (
         setl_id,
         msgid,
@@ -339,8 +334,21 @@ def _settle_ops(
         )
         for i, (ln, parts, sp) in enumerate(zip(visit.lines, s.line_parts, s.line_splits, strict=True), 1)
     ]
+    digest = ContentDigest([header[HEADER_COLS.index(c)] for c in DIGEST_HEADER_COLS])
+    for line in lines:
+        digest.line(line[1:])
+    entries = [*_entries(policy, s), (s.psn_no, "digest", digest.hex(), "settlement", 0)]
+    jrows = _chain(entries, heads, setl_id, msgid, at)
+    if s.acct_pay:
+        assert s.account_psn_no is not None
+        h = heads[s.account_psn_no]
+        heads[s.account_psn_no] = h._replace(balance=h.balance - s.acct_pay)
     ops: list[Op] = [
-        insert("message", MSG_COLS, (msgid, "2207", setl_id, "settle", None, -s.acct_pay, ACTIVE, at)),
+        insert(
+            "message",
+            MSG_COLS,
+            (msgid, "2207", setl_id, "settle", None, -s.acct_pay, ACTIVE, at, visit_fingerprint(visit)),
+        ),
         insert("settlement", HEADER_COLS, header),
     ]
     if lines:
@@ -387,10 +395,16 @@ def reverse(conn: Connection, omsgid: str, msgid: str) -> ReversalOutcome:
     orig = message_row(conn.execute(SQL_MSG, (omsgid,)).fetchone())
     conn.end_read()
     if seen is not None:
-        return _replay_undo(seen)
+        return _replay_undo(seen, "2601", omsgid)
     if orig is None:
         raise LedgerError(
             "omsgid", f"没有报文编号为 {omsgid!r} 的交易 no such transaction", "unknown_settlement"
+        )
+    if orig.infno == "2601":
+        raise LedgerError(
+            "omsgid",
+            f"{omsgid!r} 是一笔冲正交易，不能再冲正 a 2601 reversal cannot be reversed",
+            "not_reversible",
         )
     if orig.action == "settle":
         return _undo(conn, orig.setl_id, msgid, "2601", omsgid, restore=False)
@@ -403,25 +417,33 @@ def reverse(conn: Connection, omsgid: str, msgid: str) -> ReversalOutcome:
     )
 
 
-def _replay_undo(msg: MessageRow) -> ReversalOutcome:
-    if msg.action not in ("cancel", "restore"):
-        raise LedgerError(
-            "msgid",
-            f"报文编号 {msg.msgid!r} 已用于 {msg.infno} {msg.action} msgid already used",
-            "msgid_conflict",
+def _replay_undo(msg: MessageRow, infno: str, target: str) -> ReversalOutcome:
+    """A retry of a 2208 (``target`` the settlement) or 2601 (``target`` the original msgid) returns the
+    first result; the msgid used for anything else is ``msgid_conflict``."""
+    same = (
+        msg.infno == infno
+        and msg.action in ("cancel", "restore")
+        and (
+            msg.fingerprint == undo_fingerprint(infno, target)
+            if msg.fingerprint is not None
+            else (msg.setl_id if infno == "2208" else msg.omsgid) == target
         )
+    )
+    if not same:
+        raise _conflict(msg, f"{msg.action} {msg.setl_id}")
     return ReversalOutcome(msg.setl_id, msg.msgid, msg.action, msg.status, int(msg.acct_change), True)
 
 
 def _undo(
     conn: Connection, setl_id: str, msgid: str, infno: str, omsgid: str | None, *, restore: bool
 ) -> ReversalOutcome:
+    target = setl_id if infno == "2208" else str(omsgid)
     conn.begin(write=True)
     try:
         seen = message_row(conn.execute_in_write(SQL_MSG, (msgid,)).fetchone())
         if seen is not None:
             conn.rollback()
-            return _replay_undo(seen)
+            return _replay_undo(seen, infno, target)
         hdr = conn.execute_in_write(
             "SELECT psn_no, account_psn_no FROM settlement WHERE setl_id = %s", (setl_id,)
         ).fetchone()
@@ -477,6 +499,7 @@ def _undo(
         counters: dict[str, int] = json.loads(arow[0]) if arow else {}
         src = conn.execute_in_write(
             "SELECT chain, kind, item, field, amount FROM journal WHERE msgid = %s AND setl_id = %s "
+            "AND kind <> 'digest' "
             "ORDER BY chain, seq",
             (source, setl_id),
         ).fetchall()
@@ -499,7 +522,21 @@ def _undo(
         new_status = ACTIVE if restore else CANCELLED
         action = "restore" if restore else "cancel"
         ops: list[Op] = [
-            insert("message", MSG_COLS, (msgid, infno, setl_id, action, omsgid, acct_change, new_status, at)),
+            insert(
+                "message",
+                MSG_COLS,
+                (
+                    msgid,
+                    infno,
+                    setl_id,
+                    action,
+                    omsgid,
+                    acct_change,
+                    new_status,
+                    at,
+                    undo_fingerprint(infno, target),
+                ),
+            ),
             Op(
                 "UPDATE settlement SET status = %s, cancel_msgid = %s WHERE setl_id = %s",
                 (new_status, None if restore else msgid, setl_id),
@@ -520,5 +557,5 @@ def _undo(
             again = message_row(conn.execute(SQL_MSG, (msgid,)).fetchone())
             conn.end_read()
             if again is not None:
-                return _replay_undo(again)
+                return _replay_undo(again, infno, target)
         raise

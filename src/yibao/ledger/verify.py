@@ -2,8 +2,11 @@
 
 Reports edited rows (hash mismatch), inserted rows (duplicate seq, broken prev link, or a chain longer
 than its head), deleted rows (seq gap, or head on the person row ≠ last row), settlements whose money
-fields disagree with the sum of their journal rows, and accumulators that differ from the sum of their
-active settlements' deltas.  ``root`` digests the chain heads kept on the person rows (and the
+fields disagree with the sum of their journal rows, settlements whose stored columns or lines (money,
+deltas, the stored visit with its institution, line amounts and allocations) no longer match the
+content digest their journal ``digest`` row carries, account balances that differ from the journal
+(opening row minus account payments), and accumulators that differ from the sum of their active
+settlements' deltas (which the digest covers) and the period's opening figures.  ``root`` digests the chain heads kept on the person rows (and the
 institutions' deduction chains): publish it, and any later rewrite of history changes it.
 """
 
@@ -14,7 +17,14 @@ import json
 from yibao.db.connection import Connection
 from yibao.ledger import deduction
 from yibao.ledger.journal import ChainCheck, root_digest
-from yibao.ledger.rows import ACTIVE, JOURNAL_COLS, JOURNAL_FIELDS
+from yibao.ledger.rows import (
+    ACTIVE,
+    DIGEST_HEADER_COLS,
+    DIGEST_LINE_COLS,
+    JOURNAL_COLS,
+    JOURNAL_FIELDS,
+    ContentDigest,
+)
 from yibao.ledger.types import VerifyReport
 
 
@@ -47,9 +57,12 @@ def _verify(conn: Connection, problems: list[str]) -> VerifyReport:
     check.finish()
     sums: dict[str, dict[str, int]] = {}
     for setl_id, field, total in conn.execute(
-        "SELECT setl_id, field, SUM(amount) FROM journal GROUP BY setl_id, field"
+        "SELECT setl_id, field, SUM(amount) FROM journal WHERE kind NOT IN ('open', 'digest') "
+        "GROUP BY setl_id, field"
     ).fetchall():
         sums.setdefault(setl_id, {})[field] = int(total)
+    _balances(conn, problems)
+    _digests(conn, problems)
     cols = ", ".join(JOURNAL_FIELDS)
     acc_sum: dict[tuple[str, int], dict[str, int]] = {}
     for row in conn.execute(
@@ -90,3 +103,77 @@ def _verify(conn: Connection, problems: list[str]) -> VerifyReport:
     return VerifyReport(
         not problems, sum(1 for s, _ in heads.values() if s), check.rows, problems, root, ded_rows
     )
+
+
+def _balances(conn: Connection, problems: list[str]) -> None:
+    """Every account balance equals its journal: the opening row minus the account payments (a
+    cancellation's negating row gives the money back)."""
+    journal: dict[str, int] = {}
+    for chain, kind, total in conn.execute(
+        "SELECT chain, kind, SUM(amount) FROM journal WHERE kind IN ('open', 'acct') GROUP BY chain, kind"
+    ).fetchall():
+        journal[chain] = journal.get(chain, 0) + (int(total) if kind == "open" else -int(total))
+    for psn_no, balance in conn.execute("SELECT psn_no, account_balance FROM person").fetchall():
+        want = journal.get(psn_no, 0)
+        if int(balance) != want:
+            problems.append(
+                f"person[{psn_no}]: account balance {int(balance)} but the journal gives {want} "
+                "(opening balance minus account payments)"
+            )
+
+
+def _digests(conn: Connection, problems: list[str]) -> None:
+    """Recompute every settlement's content digest (header then lines, streamed in setl_id order) and
+    compare it with the ``digest`` row its journal chain carries."""
+    recorded: dict[str, str] = {}
+    for setl_id, item in conn.execute(
+        "SELECT j.setl_id, j.item FROM journal j JOIN settlement s "
+        "ON s.setl_id = j.setl_id AND s.msgid = j.msgid WHERE j.kind = 'digest'"
+    ).fetchall():
+        recorded[str(setl_id)] = str(item)
+    # settlements written with a request fingerprint were written with a digest row too
+    required = {
+        str(r[0])
+        for r in conn.execute(
+            "SELECT s.setl_id FROM settlement s JOIN message m ON m.msgid = s.msgid WHERE m.fingerprint IS NOT NULL"
+        ).fetchall()
+    }
+    for setl_id, amount in conn.execute(
+        "SELECT setl_id, amount FROM journal WHERE kind = 'digest' AND amount <> 0"
+    ).fetchall():
+        problems.append(f"settlement[{setl_id}]: its digest row carries an amount ({int(amount)})")
+    by = 'setl_id COLLATE "C"' if conn.pg else "setl_id"  # the order Python compares strings in
+    headers = conn.execute(f"SELECT {', '.join(DIGEST_HEADER_COLS)} FROM settlement ORDER BY {by}").fetchall()
+    lines = iter(
+        conn.execute(
+            f"SELECT setl_id, {', '.join(DIGEST_LINE_COLS)} FROM settlement_line ORDER BY {by}, line_no"
+        ).fetchall()
+    )
+    line = next(lines, None)
+    key = DIGEST_HEADER_COLS.index("setl_id")
+    for header in headers:
+        setl_id = str(header[key])
+        d = ContentDigest(header)
+        while line is not None and str(line[0]) < setl_id:
+            problems.append(f"settlement_line[{line[0]}#{line[1]}]: a line of no settlement")
+            line = next(lines, None)
+        while line is not None and str(line[0]) == setl_id:
+            d.line(line[1:])
+            line = next(lines, None)
+        want = recorded.pop(setl_id, None)
+        if want is None:
+            if setl_id in required:
+                problems.append(
+                    f"settlement[{setl_id}]: its journal has no content digest row (row deleted?)"
+                )
+            continue  # stored before settlements carried a digest
+        if d.hex() != want:
+            problems.append(
+                f"settlement[{setl_id}]: stored columns or lines differ from the content digest in its "
+                "journal (money, deltas, the stored visit or a line edited)"
+            )
+    while line is not None:
+        problems.append(f"settlement_line[{line[0]}#{line[1]}]: a line of no settlement")
+        line = next(lines, None)
+    for setl_id in sorted(recorded):
+        problems.append(f"journal[setl_id={setl_id}]: a digest row for a settlement that does not exist")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from yibao.db import make_engine
 from yibao.ledger import Ledger
 from yibao.payment.core import Payment
 from yibao.payment.schema import payment_clearing, payment_run
@@ -27,7 +28,7 @@ class StoredRun:
 def _engine(url: str) -> sa.Engine:
     with Ledger.open(url) as led:
         led.migrate()
-        return sa.create_engine(led.sa_url)
+        return make_engine(led.sa_url)
 
 
 def save_payment(

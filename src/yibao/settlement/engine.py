@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from yibao.money import RATIO_ONE, apply_ratio, base_for_payment, price_times_qty, ratio_sum_to_fen
-from yibao.policy.catalogue import CLASS_C
+from yibao.policy.catalogue import CLASS_C, CatalogueItem
 from yibao.policy.compiled import CompiledBenefit, CompiledLayer, CompiledPolicy
 from yibao.settlement.model import (
     CI_LAYER_FIELD,
     AuditHook,
     Entitlement,
     FundDetail,
+    LineParts,
     Person,
     Settlement,
     SettlementError,
@@ -212,22 +213,13 @@ def _split_lines(s: Settlement, policy: CompiledPolicy, visit: Visit, blocked: f
                 f"目录中没有该项目编码 {ln.code!r} unknown item code",
                 "unknown_item",
             )
-        amt = ln.amount
-        if item.cls == CLASS_C or (blocked and ln.feedetl_sn in blocked):
-            append((amt, 0, 0, 0))  # class C, or blocked by the in-event audit: fully self-paid
-            full_t += amt
+        if blocked and ln.feedetl_sn in blocked:
+            append((ln.amount, 0, 0, 0))  # blocked by the in-event audit: fully self-paid
+            full_t += ln.amount
             continue
-        cap = item.price_cap
-        over = 0
-        if cap is not None and ln.price > cap:
-            over = price_times_qty(ln.price - cap, ln.qty)
-            if over > amt:
-                over = amt
-        base = amt - over
-        sp = item.selfpay_prop
-        pre = apply_ratio(base, sp) if sp else 0
-        ins = base - pre
-        append((0, over, pre, ins))
+        full, over, pre, ins = parts_ = split_line(item, ln.price, ln.qty, ln.amount)
+        append(parts_)
+        full_t += full
         over_t += over
         pre_t += pre
         ins_t += ins
@@ -236,6 +228,23 @@ def _split_lines(s: Settlement, policy: CompiledPolicy, visit: Visit, blocked: f
     s.overlmt_selfpay = over_t
     s.preselfpay_amt = pre_t
     s.inscp_scp_amt = ins_t
+
+
+def split_line(item: CatalogueItem, price: int, qty: int, amount: int) -> LineParts:
+    """One line's (全自费, 超限价, 先行自付, 政策范围内) in fen: class C wholly self-paid; the price above the
+    item's cap (支付标准) times the quantity over the limit; a class B item's pay-first share of the rest."""
+    if item.cls == CLASS_C:
+        return (amount, 0, 0, 0)
+    cap = item.price_cap
+    over = 0
+    if cap is not None and price > cap:
+        over = price_times_qty(price - cap, qty)
+        if over > amount:
+            over = amount
+    base = amount - over
+    sp = item.selfpay_prop
+    pre = apply_ratio(base, sp) if sp else 0
+    return (0, over, pre, base - pre)
 
 
 def _pay_basic_fund(

@@ -37,6 +37,12 @@ def loads(text: str) -> Any:
         raise SettlementError(
             "<json>", f"JSON 格式错误 not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from exc
+    except ValueError as exc:  # an integer of thousands of digits (Python refuses to convert it)
+        raise SettlementError(
+            "<json>", f"数值过长 a number is too long ({str(exc)[:60]})", "too_wide"
+        ) from exc
+    except RecursionError as exc:
+        raise SettlementError("<json>", "JSON 嵌套过深 nested too deeply", "too_deep") from exc
 
 
 def _req(d: dict[str, Any], key: str, path: str) -> Any:

@@ -70,6 +70,14 @@ class Visit:
     bilg_dr_codg: str | None = (
         None  # the visit's billing physician (医保医师 code), when sent; a line's own wins
     )
+    # the day whose year and policy the visit counts in, when not begin_date: an inpatient stay counts in the
+    # year of its discharge (出院结算, 跨年度住院按出院日期所在年度结算)
+    accounting_date: dt.date | None = None
+
+    @property
+    def counts_on(self) -> dt.date:
+        """The day the settlement counts on (its year's accumulators, the policy in force)."""
+        return self.accounting_date or self.begin_date
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,28 +1,15 @@
-"""Reading a person: 1101 人员信息获取 with a presented credential, my year so far, the person list."""
+"""Reading a person: after 1101 人员信息获取 with a presented credential (:func:`yibao.usecases.encounter.identify`),
+my year so far, the person list."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from yibao.access.principal import Forbidden, Principal, can_read_person
-from yibao.ledger import Ledger, LedgerError
+from yibao.ledger import Ledger
 from yibao.ledger.queries import PersonSummary
 from yibao.settlement.model import Person
 from yibao.usecases.settlement import AccessLog
-
-
-def find_psn_no(led: Ledger, cert_type: str, cert_no: str) -> str:
-    """1101 lookup: by ID number (``02``), else the certificate number is the psn_no (e-voucher/card)."""
-    if cert_type == "02":
-        psn_no = led.psn_no_by_certno(cert_no)
-        if psn_no is None:
-            raise LedgerError(
-                "input.data.mdtrt_cert_no",
-                "没有该身份证号的参保人 no insured person with this ID number",
-                "unknown_person",
-            )
-        return psn_no
-    return cert_no
 
 
 def read_person(

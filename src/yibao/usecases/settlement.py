@@ -206,20 +206,3 @@ def statement(
     elif caller.role not in STAFF_ROLES:
         raise Forbidden(f"角色 {caller.role} 不能对账 role {caller.role} may not reconcile")
     return led.statement(fixmedins_code=fixmedins_code, insutype=insutype, begin=begin, end=end)
-
-
-def detail(
-    led: Ledger, caller: Principal, *, fixmedins_code: str | None, begin: dt.date | None, end: dt.date | None
-) -> list[StoredSettlement]:
-    """3202 detail: one institution's settlements created in [begin, end] (UTC dates), active and cancelled
-    (an institution caller: always its own)."""
-    if caller.role == "institution":
-        fixmedins_code = caller.fixmedins_code
-    elif caller.role not in STAFF_ROLES:
-        raise Forbidden(f"角色 {caller.role} 不能对账 role {caller.role} may not reconcile")
-    if not fixmedins_code:
-        raise RequestMismatch("fixmedins_code", "对明细账须指明定点机构 name the institution", "missing")
-    rows = led.institution_settlements(fixmedins_code, None, 1_000_000)
-    lo = begin.isoformat() if begin else ""
-    hi = end.isoformat() if end else "9999"
-    return [s for s in rows if lo <= s.created[:10] <= hi]

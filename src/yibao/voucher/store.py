@@ -22,6 +22,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from yibao.db import make_engine
 from yibao.errors import FieldError
 from yibao.voucher.core import (
     ALG_ED25519,
@@ -123,7 +124,7 @@ class VoucherStore:
     @staticmethod
     def open(sa_url: str, params: VoucherParams | None = None) -> VoucherStore:
         """A store on the database at ``sa_url`` with the shipped parameters unless given."""
-        return VoucherStore(sa.create_engine(sa_url), params or load_params())
+        return VoucherStore(make_engine(sa_url), params or load_params())
 
     # ------------------------------------------------------------------ keys
     def rotate(self, now: dt.datetime) -> str:

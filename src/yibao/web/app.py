@@ -23,6 +23,7 @@ from yibao.ledger.types import StoredSettlement
 from yibao.policy.book import PolicyBook
 from yibao.settings import Settings
 from yibao.usecases.eligibility import ledger_claims, open_source
+from yibao.web.limits import install_input_guards
 from yibao.web.masking import install_log_masking
 
 WEB_ROUTERS = (
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Static files: ``/static/<pkg>`` serves ``yibao/<pkg>/static`` for ``portal``, ``dashboard`` and
     ``simulate`` (the vendored ECharts) when that folder exists."""
-    from yibao.web import auth, fhir, rest, transactions
+    from yibao.web import auth, fhir, health, rest, secure, transactions
 
     settings = settings or Settings.from_env()
     ledger = Ledger.open(settings.database_url)
@@ -120,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="yibao 医保服务 API",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served from local files by yibao.web.secure (no CDN)
+        redoc_url=None,
         description="National-style transactions (国家医保接口 envelope), REST resources and FHIR R4. "
         "See docs/API.md.",
     )
@@ -131,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_renderer = None
     app.state.audit_hook = settings.audit_hook()
     app.state.eligibility = open_source(settings.database_url, book.loaded, _ledger_claims(app))
+    app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(transactions.router)
     app.include_router(rest.router)
@@ -140,6 +144,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _optional_router(app, "yibao.web.crossregion")  # 异地就医: visitors via the hub, filings
     fhir.install_error_handlers(app)
     rest.install_error_handlers(app)
+    secure.install_csrf(app)  # innermost of the three: the body limit below wraps it
+    install_input_guards(app, settings)
+    secure.install(app)
     if settings.mount_web:
         for name in WEB_ROUTERS:
             _optional_router(app, name)

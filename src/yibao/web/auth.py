@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from yibao.access.principal import ROLE_NAMES, Principal, principal_of
-from yibao.access.store import ServiceStore, UserRow
+from yibao.access.store import ServiceStore, UserError, UserRow
+from yibao.access.throttle import LoginThrottle
 
 COOKIE = "yb_session"
 
@@ -72,9 +73,25 @@ def _principal(request: Request, user: UserRow | None) -> Principal:
         raise HTTPException(
             401, "未登录或会话已过期 not logged in or session expired", headers={"WWW-Authenticate": "Bearer"}
         )
+    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        if _wants_html(request):
+            raise HTTPException(
+                303, "请先修改密码 change your password first", headers={"Location": "/password"}
+            )
+        raise HTTPException(
+            403,
+            "首次登录或密码被重置，请先修改密码 (POST /auth/password) "
+            "the password must be changed before anything else",
+        )
     p = principal_of(user)
     request.state.principal = p
     return p
+
+
+# what a login that must change its password may still do
+PASSWORD_CHANGE_PATHS = frozenset(
+    {"/auth/password", "/auth/logout", "/auth/me", "/password", "/portal/logout"}
+)
 
 
 def require(*roles: str) -> Callable[..., Principal]:
@@ -95,6 +112,43 @@ def require(*roles: str) -> Callable[..., Principal]:
     return dependency
 
 
+def _throttle(request: Request) -> LoginThrottle:
+    t = getattr(request.app.state, "login_throttle", None)
+    if t is None:
+        s = request.app.state.settings
+        t = request.app.state.login_throttle = LoginThrottle(
+            max_failures=s.login_max_failures,
+            max_failures_ip=s.login_max_failures_ip,
+            window=s.login_lockout_seconds,
+            lockout=s.login_lockout_seconds,
+        )
+    return cast(LoginThrottle, t)
+
+
+class LockedOut(HTTPException):
+    def __init__(self, seconds: int) -> None:
+        super().__init__(
+            429,
+            f"密码错误次数过多，请 {seconds} 秒后再试 too many wrong passwords; try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+def _authenticate(request: Request, username: str, password: str) -> UserRow | None:
+    """:meth:`ServiceStore.authenticate` behind the login throttle (raises :class:`LockedOut`)."""
+    throttle = _throttle(request)
+    ip = request.client.host if request.client else "?"
+    wait = throttle.retry_after(username, ip)
+    if wait:
+        raise LockedOut(wait)
+    user = _store(request).authenticate(username, password)
+    if user is None:
+        throttle.failed(username, ip)
+    else:
+        throttle.succeeded(username)
+    return user
+
+
 # ---------------------------------------------------------------------- routes
 router = APIRouter(tags=["auth 登录"])
 
@@ -108,6 +162,14 @@ class LoginOut(BaseModel):
     token: str
     role: str
     display_name: str
+    must_change_password: bool = Field(
+        False, description="true: only POST /auth/password (and logout) work until the password is changed"
+    )
+
+
+class PasswordIn(BaseModel):
+    old_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
 
 
 class Me(BaseModel):
@@ -136,14 +198,40 @@ def _set_cookie(request: Request, response: Response, token: str) -> None:
     "/auth/login", response_model=LoginOut, responses={401: {"description": "wrong username or password"}}
 )
 def login(body: LoginIn, request: Request, response: Response) -> LoginOut:
-    """Password login → opaque session token (also set as the HttpOnly cookie ``yb_session``)."""
+    """Password login → opaque session token (also set as the HttpOnly cookie ``yb_session``).  After
+    repeated wrong passwords the username (and the client address) is locked for a while: 429."""
     store = _store(request)
-    user = store.authenticate(body.username, body.password)
+    user = _authenticate(request, body.username, body.password)
     if user is None:
         raise HTTPException(401, "用户名或密码错误 wrong username or password")
     token = store.open_session(user.user_id)
     _set_cookie(request, response, token)
-    return LoginOut(token=token, role=user.role, display_name=user.display_name)
+    return LoginOut(
+        token=token,
+        role=user.role,
+        display_name=user.display_name,
+        must_change_password=user.must_change_password,
+    )
+
+
+def _change_password(request: Request, user_id: str, old: str, new: str) -> None:
+    try:
+        _store(request).change_password(user_id, old, new, keep_session=_token(request))
+    except UserError as exc:
+        raise HTTPException(422, f"{exc.reason} ({exc.field})") from exc
+
+
+@router.post(
+    "/auth/password",
+    status_code=204,
+    responses={422: {"description": "wrong current password, or the new password is refused"}},
+)
+def change_password(
+    body: PasswordIn, request: Request, p: Annotated[Principal, Depends(current_principal)]
+) -> None:
+    """Change the caller's own password (required first after an administrator's reset or a new login).
+    Every other session of the login ends."""
+    _change_password(request, p.user_id, body.old_password, body.new_password)
 
 
 @router.post("/auth/logout", status_code=204)
@@ -204,13 +292,51 @@ async def login_form(request: Request) -> Response:
     username, password = str(form.get("username") or ""), str(form.get("password") or "")
     next_ = _safe_next(str(form.get("next") or "/"))
     store = _store(request)
-    user = await run_in_threadpool(store.authenticate, username, password) if username and password else None
+    try:
+        user = (
+            await run_in_threadpool(_authenticate, request, username, password)
+            if username and password
+            else None
+        )
+    except LockedOut as exc:
+        return _login_page(request, next_, str(exc.detail), 429)
     if user is None:
         return _login_page(request, next_, "用户名或密码错误 Wrong username or password", 401)
     token = store.open_session(user.user_id)
-    resp = RedirectResponse(next_, status_code=303)
+    resp = RedirectResponse("/password" if user.must_change_password else next_, status_code=303)
     _set_cookie(request, resp, token)
     return resp
+
+
+def _password_page(error: str | None, status: int, done: bool = False) -> HTMLResponse:
+    err = f'<p role="alert" style="color:#b00">{html.escape(error)}</p>' if error else ""
+    ok = '<p role="status">密码已修改 Password changed. <a href="/">继续 Continue</a></p>' if done else ""
+    body = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>修改密码 Change password · yibao 医保</title></head>
+<body style="font-family:sans-serif;max-width:24rem;margin:3rem auto;font-size:1.15rem">
+<h1>修改密码 <small>Change password</small></h1>{err}{ok}
+<form method="post" action="/password">
+<p><label>当前密码 Current password<br><input name="old_password" type="password" autocomplete="current-password" required></label></p>
+<p><label>新密码 New password (至少 8 个字符 at least 8 characters)<br><input name="new_password" type="password" autocomplete="new-password" minlength="8" required></label></p>
+<p><button type="submit">修改 Change</button></p></form></body></html>"""
+    return HTMLResponse(body, status_code=status)
+
+
+@router.get("/password", response_class=HTMLResponse, include_in_schema=False)
+def password_page(p: Annotated[Principal, Depends(current_principal)]) -> Response:
+    return _password_page(None, 200)
+
+
+@router.post("/password", response_class=HTMLResponse, include_in_schema=False)
+async def password_form(request: Request) -> Response:
+    p = await current_principal_async(request)
+    form = await request.form()
+    old, new = str(form.get("old_password") or ""), str(form.get("new_password") or "")
+    try:
+        await run_in_threadpool(_change_password, request, p.user_id, old, new)
+    except HTTPException as exc:
+        return _password_page(str(exc.detail), exc.status_code)
+    return _password_page(None, 200, done=True)
 
 
 Caller = Annotated[Principal, Depends(current_principal)]

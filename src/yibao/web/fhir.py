@@ -89,7 +89,7 @@ def outcome_response(exc: FieldError) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """HTTP errors and request-validation errors on ``/fhir`` paths become OperationOutcome."""
-    from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+    from fastapi.exception_handlers import http_exception_handler
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -108,7 +108,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         if not request.url.path.startswith("/fhir"):
-            return await request_validation_exception_handler(request, exc)
+            from yibao.web.secure import validation_error as scrubbed
+
+            return await scrubbed(request, exc)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
         return JSONResponse(
             outcome_json("invalid", str(first.get("msg")), ".".join(map(str, first.get("loc", ())))),

@@ -54,6 +54,10 @@ class MaskingFilter(logging.Filter):
             record.args = tuple(mask_text(a) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.msg, str) and not record.args:
             record.msg = mask_text(record.msg)
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            # the traceback text (with the exception's message, which may quote an ID number) is
+            # formatted here once, masked; handlers then use it as it is
+            record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
         return True
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from yibao.errors import FieldError
 from yibao.ledger import ReversalOutcome, SettleOutcome
@@ -25,7 +25,6 @@ TRANSACTIONS = {
     "2208": "门诊结算撤销 settlement cancel",
     "2601": "冲正交易 reversal",
     "3201": "医药机构费用结算对总账 reconciliation totals",
-    "3202": "医药机构费用结算对明细账 reconciliation detail",
 }
 MDTRT_CERT_TYPES = {
     "01": "电子凭证 e-voucher",
@@ -44,7 +43,12 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     infno: str = Field(min_length=4, max_length=6, description="交易编号 transaction code")
-    msgid: str = Field(min_length=1, max_length=64, description="报文ID: 定点机构编号(12)+时间(14)+流水号(4)")
+    msgid: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[\x21-\x7e]+$",
+        description="报文ID: 定点机构编号(12)+时间(14)+流水号(4) (visible ASCII only)",
+    )
     mdtrtarea_admvs: str = Field("", max_length=12, description="就医地医保区划")
     insuplc_admdvs: str = Field("", max_length=12, description="参保地医保区划")
     recer_sys_code: str = Field("YBXT", max_length=10, description="接收方系统代码")
@@ -62,6 +66,18 @@ class Envelope(BaseModel):
     sign_no: str = Field("", max_length=30)
     input: dict[str, Any] = Field(default_factory=dict, description="交易输入 (usually {'data': {...}})")
 
+    @model_validator(mode="after")
+    def _printable(self) -> Envelope:
+        """No control characters (NUL …) or unpaired surrogates in any header field: the database
+        cannot store them and no national code contains them."""
+        for name in type(self).model_fields:
+            v = getattr(self, name)
+            if isinstance(v, str) and any(
+                (ord(c) < 32 and c not in "\t\n\r") or 0xD800 <= ord(c) <= 0xDFFF for c in v
+            ):
+                raise ValueError(f"{name}: 含有控制字符或无效字符 contains control or invalid characters")
+        return self
+
 
 class EnvelopeResponse(BaseModel):
     infcode: int = Field(description="0 成功; -1 失败 (system-level errors need a 2601 冲正)")
@@ -69,19 +85,35 @@ class EnvelopeResponse(BaseModel):
     refmsg_time: str
     respond_time: str
     err_msg: str | None = None
+    warn_msg: str | None = Field(None, description="警告信息")
     err_field: str | None = Field(None, description="yibao extension: the offending input")
     err_code: str | None = Field(None, description="yibao extension: stable machine-readable reason")
-    output: dict[str, Any] | None = None
+    output: dict[str, Any] | list[Any] | None = None
 
 
 def _stamp(now: dt.datetime) -> str:
     return now.strftime("%Y%m%d%H%M%S")
 
 
+ERR_MSG_MAX = 200  # err_msg / warn_msg: 字符型 200 in the response envelope table
+
+
+def err_msg(error: FieldError) -> str:
+    """The message a HIS shows its clerk: the reason (Chinese first), then the field, within 200 characters."""
+    text = f"{error.reason}（{error.field}）"
+    return text if len(text) <= ERR_MSG_MAX else text[: ERR_MSG_MAX - 1] + "…"
+
+
 def response(
-    admvs: str, output: Mapping[str, Any] | None, received: dt.datetime, *, error: FieldError | None = None
+    admvs: str,
+    output: Mapping[str, Any] | list[Any] | None,
+    received: dt.datetime,
+    *,
+    error: FieldError | None = None,
+    warn_msg: str | None = None,
 ) -> dict[str, Any]:
-    """The response envelope; ``inf_refmsgid`` = region (6) + time (14) + serial (10)."""
+    """The response envelope; ``inf_refmsgid`` = region (6) + time (14) + serial (10); ``infcode``,
+    ``err_msg``, ``warn_msg``, ``refmsg_time`` and ``respond_time`` are in every answer."""
     now = dt.datetime.now(dt.UTC)
     serial = f"{uuid.uuid4().int % 10**10:010d}"
     out: dict[str, Any] = {
@@ -90,10 +122,11 @@ def response(
         "refmsg_time": received.strftime("%Y%m%d%H%M%S%f")[:17],
         "respond_time": now.strftime("%Y%m%d%H%M%S%f")[:17],
         "err_msg": None,
-        "output": dict(output) if output is not None else None,
+        "warn_msg": warn_msg,
+        "output": dict(output) if isinstance(output, Mapping) else output,
     }
     if error is not None:
-        out.update(err_msg=f"{error.field}: {error.reason}", err_field=error.field, err_code=error.code)
+        out.update(err_msg=err_msg(error), err_field=error.field, err_code=error.code)
     return out
 
 
@@ -219,42 +252,3 @@ def parse_date(value: Any, field: str) -> dt.date | None:
         return dt.date.fromisoformat(str(value)[:10])
     except ValueError:
         raise EnvelopeError(field, f"{value!r} 不是日期（YYYY-MM-DD） is not a date") from None
-
-
-DETAIL_FIELDS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
-
-
-def reconcile_detail(
-    submitted: Mapping[str, tuple[str, int, int, int]], ledger: Mapping[str, tuple[str, int, int, int]]
-) -> dict[str, Any]:
-    """3202 ``stmtinfo`` and ``breaks``: each settlement (``setl_id`` → status, medfee, fund, account) the
-    institution lists against the ledger's: missing on one side, status differs, an amount differs."""
-    y = fen_to_yuan
-    breaks: list[dict[str, Any]] = []
-    for sid in sorted(set(submitted) | set(ledger)):
-        a, b = submitted.get(sid), ledger.get(sid)
-        if a is None:
-            assert b is not None
-            breaks.append({"setl_id": sid, "kind": "missing_at_institution", "ledger": b[0],
-                           "reason": "机构未上报该笔结算 the institution did not list it"})  # fmt: skip
-        elif b is None:
-            breaks.append({"setl_id": sid, "kind": "missing_in_ledger", "institution": a[0],
-                           "reason": "医保系统无此结算 the ledger has no such settlement"})  # fmt: skip
-        elif a[0] != b[0]:
-            breaks.append({"setl_id": sid, "kind": "status_differs", "institution": a[0], "ledger": b[0],
-                           "reason": "结算状态不一致（撤销或冲正未同步） status differs"})  # fmt: skip
-        else:
-            for f, mine, theirs in zip(DETAIL_FIELDS, a[1:], b[1:], strict=True):
-                if mine != theirs:
-                    breaks.append({"setl_id": sid, "kind": "amount_differs", "field": f,
-                                   "institution": str(y(mine)), "ledger": str(y(theirs)),
-                                   "reason": "金额不一致 amount differs"})  # fmt: skip
-    return {
-        "stmtinfo": {
-            "stmt_rslt": "0" if not breaks else "1",
-            "stmt_rslt_dscr": "对账平 balanced" if not breaks else f"对账不平 {len(breaks)} 处 not balanced",
-            "institution_cnt": len(submitted),
-            "ledger_cnt": len(ledger),
-        },
-        "breaks": breaks,
-    }

@@ -165,6 +165,7 @@ class UserIn(BaseModel):
     psn_no: str | None = None
     family_psn_nos: list[str] = Field(default_factory=list)
     fixmedins_code: str | None = None
+    must_change_password: bool = Field(True, description="the user must choose a new password at first login")
 
 
 class UserOut(BaseModel):
@@ -383,7 +384,8 @@ def list_users(store: StoreDep, p: Admin) -> list[UserOut]:
     "/users", response_model=UserOut, status_code=201, responses={**ERRORS, 409: {"description": "taken"}}
 )
 def create_user(body: UserIn, store: StoreDep, p: Admin) -> UserOut:
-    """Create a login (admin).  ``UserError`` names the field (duplicate username → 409)."""
+    """Create a login (admin).  ``UserError`` names the field (duplicate username → 409).  By default
+    the new login must choose its own password at the first login (the administrator knows this one)."""
     u = store.create_user(
         body.username,
         body.password,
@@ -392,6 +394,7 @@ def create_user(body: UserIn, store: StoreDep, p: Admin) -> UserOut:
         psn_no=body.psn_no,
         family_psn_nos=body.family_psn_nos,
         fixmedins_code=body.fixmedins_code,
+        must_change_password=body.must_change_password,
     )
     return UserOut(
         user_id=u.user_id,

@@ -16,6 +16,35 @@ def app_from_env() -> FastAPI:
     return create_app(Settings.from_env())
 
 
+class UnsafeLogins(SystemExit):
+    """The database holds enabled logins with a published password and is not a demo database."""
+
+
+def startup_check(settings: Settings) -> Settings:
+    """Refuse to serve a database where an enabled login still has a published (demo) password, unless
+    the database is marked as a demonstration database; a demo database is served in demo mode."""
+    from yibao.access.store import ServiceStore
+    from yibao.ledger import Ledger
+
+    with Ledger.open(settings.database_url) as led:
+        if settings.migrate:
+            led.migrate()
+        sa_url = led.sa_url
+    store = ServiceStore(sa_url)
+    try:
+        demo_db = store.is_demo_db()
+        known = [] if demo_db else store.users_with_known_password()
+    finally:
+        store.close()
+    if known:
+        raise UnsafeLogins(
+            f"拒绝启动：以下用户仍使用公开的演示密码 refusing to start: these logins still have a published "
+            f"demo password: {', '.join(known)}.  "
+            "改密码 change them with `yibao users passwd NAME` or disable them with `yibao users disable NAME`."
+        )
+    return settings.model_copy(update={"demo": True}) if demo_db and not settings.demo else settings
+
+
 def run(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -27,20 +56,15 @@ def run(
 ) -> None:
     """Serve until interrupted.  With ``workers`` > 1 the settings travel to the worker processes through
     ``YIBAO_*`` environment variables (uvicorn starts each worker from an import string), and the
-    database is migrated once here first."""
+    database is migrated once here first.  :func:`startup_check` runs first (published passwords)."""
     import uvicorn
 
-    settings = settings or Settings.from_env()
+    settings = startup_check(settings or Settings.from_env())
     install_log_masking()
     kw: dict[str, object] = {"host": host, "port": port, "access_log": access_log, "log_level": log_level}
     if workers <= 1:
         uvicorn.run(create_app(settings), **kw)  # type: ignore[arg-type]
         return
-    if settings.migrate:
-        from yibao.ledger import Ledger
-
-        with Ledger.open(settings.database_url) as led:
-            led.migrate()
     os.environ.update(
         {
             "YIBAO_DATABASE_URL": settings.database_url,

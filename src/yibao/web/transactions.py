@@ -9,70 +9,40 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from yibao.access.principal import Forbidden, Principal
 from yibao.errors import FieldError
 from yibao.money import MoneyError, yuan_to_fen
 from yibao.settlement import io as sio
-from yibao.usecases import eligibility, persons, settlement
+from yibao.usecases import settlement
 from yibao.web import national
+from yibao.web import national_flow as flow
 from yibao.web.auth import current_principal_async
-from yibao.web.deps import access_log_of, audit_hook_of, book_of, eligibility_of, ledger_of
+from yibao.web.deps import audit_hook_of, book_of, eligibility_of, ledger_of
 from yibao.web.jsonresp import json_response
 from yibao.web.national import Envelope, EnvelopeError, Statement
 
 router = APIRouter(tags=["national 国家接口"])
 
-Handler = Callable[[Request, Principal, Envelope], dict[str, Any]]
-
-
-def _1101(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
-    data = national.data_of(env)
-    cert_type = national.text_field(data, "mdtrt_cert_type", required=False) or "02"
-    if cert_type not in national.MDTRT_CERT_TYPES:
-        raise EnvelopeError("input.data.mdtrt_cert_type", f"{cert_type!r} is not one of 01, 02, 03")
-    cert_no = national.text_field(data, "mdtrt_cert_no", required=False) or national.text_field(
-        data, "psn_no"
-    )
-    today = dt.date.today()
-    with ledger_of(request) as led:
-        psn_no = persons.find_psn_no(led, cert_type, cert_no)
-        pers, balance = persons.read_person(
-            led, p, psn_no, today, "1101 person info", access_log_of(request), presented=True
-        )
-    out = national.person_output(pers, balance, today)
-    for row in out["insuinfo"]:  # the insurance status as the enrolment tables know it
-        row.update(eligibility.insuinfo_overrides(eligibility_of(request), psn_no, today))
-    return out
-
-
-def _2001(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
-    """2001 人员待遇享受检查 (:func:`yibao.usecases.eligibility.check_2001`)."""
-    data = national.data_of(env)
-    psn_no = national.text_field(data, "psn_no")
-    begntime = national.text_field(data, "begntime")
-    try:
-        day = dt.date.fromisoformat(begntime[:10])
-    except ValueError:
-        raise EnvelopeError("input.data.begntime", "就诊日期格式错误 invalid date", "invalid") from None
-    return eligibility.benefit_check(
-        p,
-        eligibility_of(request),
-        access_log_of(request),
-        psn_no,
-        day,
-        national.text_field(data, "med_type"),
-        national.text_field(data, "insutype", required=False),
-    )
+Handler = Callable[[Request, Principal, Envelope], Any]
 
 
 def _settle(pre: bool) -> Handler:
     def handler(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         data = national.data_of(env)
         visit = sio.parse_visit(data)
+        if p.role == "institution" and not flow.store_of(request).presented_at(
+            p.fixmedins_code or "", visit.psn_no
+        ):
+            raise EnvelopeError(
+                "psn_no",
+                "该人员未在本机构出示就诊凭证（请先做 1101 人员信息获取） "
+                "no credential of this person was presented here (1101 first)",
+                "not_presented",
+            )
         if env.fixmedins_code and env.fixmedins_code != visit.fixmedins_code:
             raise EnvelopeError(
                 "fixmedins_code", f"envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}", "mismatch"
@@ -122,11 +92,11 @@ def _2601(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     return national.undo_output(out)
 
 
-def _fen(data: dict[str, Any], key: str, path: str = "input.data.") -> int:
+def _fen(data: dict[str, Any], key: str) -> int:
     try:
         return yuan_to_fen(data.get(key, "0") if not isinstance(data.get(key), float) else str(data[key]))
     except MoneyError as exc:
-        raise EnvelopeError(f"{path}{key}", str(exc), "bad_amount") from None
+        raise EnvelopeError(f"input.data.{key}", str(exc), "bad_amount") from None
 
 
 def _3201(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
@@ -155,48 +125,58 @@ def _3201(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     )
 
 
-def _3202(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
-    """3202 对明细账: the institution's list of settlements (``details``) against the ledger's, break by break."""
-    data = national.data_of(env)
-    raw = data.get("details", [])
-    if not isinstance(raw, list):
-        raise EnvelopeError("input.data.details", "须为结算明细列表 must be a list of settlements")
-    submitted: dict[str, tuple[str, int, int, int]] = {}
-    for i, d in enumerate(raw):
-        if not isinstance(d, dict):
-            raise EnvelopeError(f"input.data.details[{i}]", "须为对象 must be an object")
-        sid = national.text_field(d, "setl_id", path=f"input.data.details[{i}].")
-        flag = (
-            national.text_field(d, "refd_setl_flag", required=False, path=f"input.data.details[{i}].") or "0"
+_INLINE_2206, _INLINE_2207 = _settle(True), _settle(False)
+
+
+def _2206(request: Request, p: Principal, env: Envelope) -> Any:
+    """2206 by mdtrt_id + chrg_bchno (the national flow), or with its lines inline (yibao extension)."""
+    if flow.is_flow_settle(env):
+        return flow.FLOW_2206(request, p, env)
+    return _INLINE_2206(request, p, env)
+
+
+def _2207(request: Request, p: Principal, env: Envelope) -> Any:
+    if flow.is_flow_settle(env):
+        return flow.FLOW_2207(request, p, env)
+    return _INLINE_2207(request, p, env)
+
+
+def _2208_any(request: Request, p: Principal, env: Envelope) -> Any:
+    """2208 of a settlement made through the visit flow updates the visit's lines too."""
+    data = env.input.get("data", env.input)
+    setl_id = str(data.get("setl_id") or "") if isinstance(data, dict) else ""
+    if setl_id and flow.store_of(request).settled_lines(setl_id):
+        return flow.FLOW_2208(request, p, env)
+    return _2208(request, p, env)
+
+
+def _2601_any(request: Request, p: Principal, env: Envelope) -> Any:
+    """2601 of a message of the visit flow (any reversible one), else of a ledger message."""
+    data = env.input.get("data", env.input)
+    omsgid = str(data.get("omsgid") or "") if isinstance(data, dict) else ""
+    if omsgid and flow.store_of(request).message(omsgid) is not None:
+        return flow.HANDLERS["2601"](request, p, env)
+    if isinstance(data, dict) and str(data.get("oinfno") or "") == "2601":
+        raise EnvelopeError(
+            "input.data.oinfno", "冲正交易不能再冲正 a reversal cannot be reversed", "not_reversible"
         )
-        where = f"input.data.details[{i}]."
-        medfee, fund, acct = (_fen(d, k, where) for k in national.DETAIL_FIELDS)
-        submitted[sid] = ("cancelled" if flag == "1" else "active", medfee, fund, acct)
-    code = env.fixmedins_code or national.text_field(data, "fixmedins_code", required=False) or None
-    with ledger_of(request) as led:
-        rows = settlement.detail(
-            led,
-            p,
-            fixmedins_code=code,
-            begin=national.parse_date(data.get("stmt_begndate"), "input.data.stmt_begndate"),
-            end=national.parse_date(data.get("stmt_enddate"), "input.data.stmt_enddate"),
-        )
-    ledger_side = {
-        s.setl_id: (s.status, s.settlement.medfee_sumamt, s.settlement.fund_pay_sumamt, s.settlement.acct_pay)
-        for s in rows
-    }
-    return national.reconcile_detail(submitted, ledger_side)
+    return _2601(request, p, env)
+
+
+def _3201_any(request: Request, p: Principal, env: Envelope) -> Any:
+    if flow.is_flow_3201(env):
+        return flow.FLOW_3201(request, p, env)
+    return _3201(request, p, env)
 
 
 HANDLERS: dict[str, Handler] = {
-    "1101": _1101,
-    "2001": _2001,
-    "2206": _settle(True),
-    "2207": _settle(False),
-    "2208": _2208,
-    "2601": _2601,
-    "3201": _3201,
-    "3202": _3202,
+    **flow.HANDLERS,
+    "1101": flow.HANDLERS["1101"],
+    "2206": _2206,
+    "2207": _2207,
+    "2208": _2208_any,
+    "2601": _2601_any,
+    "3201": _3201_any,
 }
 ENVELOPE_SCHEMA = {
     "requestBody": {
@@ -208,11 +188,18 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "应答报文 response envelope (infcode 0 or −1)", "model": national.EnvelopeResponse},
     401: {"description": "not logged in"},
     403: {"description": "role or institution not allowed"},
+    415: {"description": "the body is not application/json"},
     422: {"description": "the body is not an envelope"},
 }
 
 
 async def _envelope(request: Request, infno: str | None) -> Envelope:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        # a browser may send text/plain cross-site without a preflight: only JSON is an envelope
+        raise HTTPException(
+            415, f"报文须为 application/json the envelope must be application/json, not {ctype!r}"
+        )
     body = await request.body()
     try:
         raw = sio.loads(body.decode("utf-8", errors="replace"))
@@ -239,21 +226,13 @@ def _run(request: Request, p: Principal, env: Envelope) -> Response:
         )
         return json_response(national.response(env.mdtrtarea_admvs, None, received, error=err))
     try:
+        flow.check_sign(request, p, env)
         output = handler(request, p, env)
     except Forbidden as exc:
         raise HTTPException(403, exc.reason) from None
     except FieldError as exc:
         return json_response(national.response(env.mdtrtarea_admvs, None, received, error=exc))
     return json_response(national.response(env.mdtrtarea_admvs, output, received))
-
-
-async def _dispatch(request: Request, p: Principal, env: Envelope) -> Response:
-    """Local transactions run on the event loop (short, under the ledger lock); a visitor's settlement waits
-    on the clearing hub and the insured region, so it runs in a worker thread and never blocks the loop."""
-    insu = env.insuplc_admdvs[:6]
-    if env.infno in ("2206", "2207") and insu and insu != book_of(request).admdvs:
-        return await run_in_threadpool(_run, request, p, env)
-    return _run(request, p, env)
 
 
 @router.post(
@@ -266,8 +245,8 @@ async def _dispatch(request: Request, p: Principal, env: Envelope) -> Response:
 async def transaction(
     request: Request, p: Annotated[Principal, Depends(current_principal_async)]
 ) -> Response:
-    """One national-style transaction; ``infno`` ∈ 1101, 2206, 2207, 2208, 2601, 3201."""
-    return await _dispatch(request, p, await _envelope(request, None))
+    """One national-style transaction, dispatched by ``infno`` (docs/NATIONAL_INTERFACE.md lists them)."""
+    return await run_in_threadpool(_run, request, p, await _envelope(request, None))
 
 
 @router.post(
@@ -280,4 +259,4 @@ async def transaction(
 async def transaction_by_path(
     infno: str, request: Request, p: Annotated[Principal, Depends(current_principal_async)]
 ) -> Response:
-    return await _dispatch(request, p, await _envelope(request, infno))
+    return await run_in_threadpool(_run, request, p, await _envelope(request, infno))

@@ -12,11 +12,12 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from yibao.audit.cases.model import MUTABLE_ITEM_FIELDS, Case, CaseError, CaseEvent, CaseItem, CaseState
 from yibao.audit.schema import audit_case, audit_case_event, audit_case_item
+from yibao.db import make_engine
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -83,7 +84,7 @@ class CaseStore:
     """Cases in the ledger database (or any database migrated with the ``audit`` branch)."""
 
     def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(sqlalchemy_url(url))
+        self.engine: Engine = make_engine(sqlalchemy_url(url))
 
     def close(self) -> None:
         self.engine.dispose()

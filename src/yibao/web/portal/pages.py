@@ -499,7 +499,11 @@ def estimate_submit(
 def my_cases(request: Request, p: Insured) -> Response:
     psn = acting_for(request, p)
     store = portal_store(request)
-    cases = store.cases_for(list(p.family_psn_nos))
+    cases = [
+        c
+        for c in store.cases_for(list(p.family_psn_nos))
+        if core.may_see_case(p.user_id, p.family_psn_nos, c.kind, c.psn_no, c.filed_by)
+    ]
     today = local_today()
     return render(
         request,
@@ -547,7 +551,9 @@ def _own_case(request: Request, p: Principal, case_id: str) -> Case:
         case = store.get_case(case_id)
     except core.PortalError:
         case = None
-    if case is None or not core.may_act_for(p.family_psn_nos, case.psn_no):
+    if case is None or not core.may_see_case(
+        p.user_id, p.family_psn_nos, case.kind, case.psn_no, case.filed_by
+    ):
         raise HTTPException(404, "未找到该事项 case not found")
     return case
 

@@ -1,0 +1,510 @@
+"""The encounter's records on the shared, migrated database (SQLAlchemy Core): visits, fee lines,
+sign-ins, the messages a 2601 may reverse, social-security cards, files and institutions.
+
+Every change and the record of the message that made it are written in one transaction, so a retry or a
+reversal finds either both or neither."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from yibao.encounter.core import LIVE, EncounterError, FeeLine, VisitRecord
+from yibao.encounter.schema import (
+    enc_card,
+    enc_file,
+    enc_institution,
+    enc_line,
+    enc_msg,
+    enc_presented,
+    enc_sign,
+    enc_visit,
+)
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def request_key(infno: str, payload: Any) -> str:
+    """A digest of a request's input: a msgid reused with another input is a conflict."""
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    return hashlib.sha256(f"{infno}|{text}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message of this capability as recorded (its answer and what a reversal undoes)."""
+
+    msgid: str
+    infno: str
+    fixmedins_code: str
+    request_key: str
+    answer: dict[str, Any]
+    undo: dict[str, Any]
+    reversed_by: str | None
+
+
+@dataclass(frozen=True)
+class Institution:
+    fixmedins_code: str
+    fixmedins_name: str
+    hosp_lv: str
+    admdvs: str
+    sm2_public_key: str = ""
+
+
+def _visit(r: Any) -> VisitRecord:
+    return VisitRecord(
+        r.mdtrt_id,
+        r.fixmedins_code,
+        r.psn_no,
+        r.insutype,
+        r.kind,
+        r.med_type,
+        r.ipt_otp_no,
+        r.hosp_lv,
+        r.mdtrt_cert_type,
+        r.begntime,
+        r.endtime,
+        r.status,
+        tuple(json.loads(r.diagnoses)),
+        json.loads(r.info),
+    )
+
+
+def _line(r: Any) -> FeeLine:
+    return FeeLine(
+        r.mdtrt_id,
+        r.feedetl_sn,
+        r.chrg_bchno,
+        r.med_list_codg,
+        r.medins_list_codg,
+        int(r.qty),
+        int(r.pric),
+        int(r.amount),
+        r.fee_ocur_time,
+        int(r.fulamt_ownpay_amt),
+        int(r.overlmt_amt),
+        int(r.preselfpay_amt),
+        int(r.inscp_scp_amt),
+        r.status,
+        r.setl_id,
+        r.msgid,
+        json.loads(r.info),
+    )
+
+
+class EncounterStore:
+    """Visits, lines, sign-ins and messages on ``engine``."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def open(sa_url: str) -> EncounterStore:
+        args: dict[str, Any] = {"timeout": 30} if sa_url.startswith("sqlite") else {}
+        return EncounterStore(sa.create_engine(sa_url, connect_args=args, pool_pre_ping=True))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        """A write transaction; a unique key taken meanwhile by a concurrent request (the same msgid, the
+        same feedetl_sn) is a refusal naming it, not a server error."""
+        try:
+            with self.engine.begin() as c:
+                yield c
+        except sa.exc.IntegrityError:
+            raise EncounterError(
+                "msgid",
+                "同一报文或明细正由另一笔交易处理 the same message or line is being processed",
+                "duplicate",
+            ) from None
+
+    # ------------------------------------------------------------------ reference data
+    def add_institution(self, inst: Institution) -> None:
+        with self._begin() as c:
+            c.execute(enc_institution.delete().where(enc_institution.c.fixmedins_code == inst.fixmedins_code))
+            c.execute(
+                enc_institution.insert().values(
+                    fixmedins_code=inst.fixmedins_code,
+                    fixmedins_name=inst.fixmedins_name,
+                    hosp_lv=inst.hosp_lv,
+                    admdvs=inst.admdvs,
+                    sm2_public_key=inst.sm2_public_key or None,
+                )
+            )
+
+    def institution(self, code: str) -> Institution | None:
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(enc_institution).where(enc_institution.c.fixmedins_code == code)).first()
+        if r is None:
+            return None
+        return Institution(r.fixmedins_code, r.fixmedins_name, r.hosp_lv, r.admdvs, r.sm2_public_key or "")
+
+    def add_card(self, card_no: str, card_sn: str, psn_no: str) -> None:
+        """Register a social-security card (社会保障卡) of ``psn_no``."""
+        with self._begin() as c:
+            c.execute(enc_card.delete().where(enc_card.c.card_no == card_no))
+            c.execute(
+                enc_card.insert().values(card_no=card_no, card_sn=card_sn, psn_no=psn_no, status="valid")
+            )
+
+    def card(self, card_no: str) -> tuple[str, str, str] | None:
+        """(card_sn, psn_no, status) of a card number."""
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(enc_card).where(enc_card.c.card_no == card_no)).first()
+        return None if r is None else (r.card_sn, r.psn_no, r.status)
+
+    @staticmethod
+    def _digest(fixmedins_code: str, cert_type: str, cert_no: str) -> str:
+        return hashlib.sha256(f"{fixmedins_code}|{cert_type}|{cert_no}".encode()).hexdigest()
+
+    def presented(self, fixmedins_code: str, cert_type: str, cert_no: str, psn_no: str) -> None:
+        """Record that a credential naming ``psn_no`` was presented (1101) at ``fixmedins_code``."""
+        digest = self._digest(fixmedins_code, cert_type, cert_no)
+        with self._begin() as c:
+            c.execute(enc_presented.delete().where(enc_presented.c.digest == digest))
+            c.execute(
+                enc_presented.insert().values(
+                    digest=digest, fixmedins_code=fixmedins_code, psn_no=psn_no, at=now_utc()
+                )
+            )
+
+    def present_many(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
+        """Bulk :meth:`presented`: (fixmedins_code, cert_type, cert_no, psn_no) rows (fixtures, benchmarks)."""
+        at = now_utc()
+        with self._begin() as c:
+            c.execute(
+                enc_presented.insert(),
+                [
+                    {"digest": self._digest(f, t, n), "fixmedins_code": f, "psn_no": p, "at": at}
+                    for f, t, n, p in rows
+                ],
+            )
+
+    def presented_at(self, fixmedins_code: str, psn_no: str) -> bool:
+        """Whether any credential of ``psn_no`` was presented at ``fixmedins_code``."""
+        q = sa.select(enc_presented.c.digest).where(
+            enc_presented.c.fixmedins_code == fixmedins_code, enc_presented.c.psn_no == psn_no
+        )
+        with self.engine.connect() as c:
+            return c.execute(q.limit(1)).first() is not None
+
+    def presented_psn(self, fixmedins_code: str, cert_type: str, cert_no: str) -> str | None:
+        """The person a credential presented at ``fixmedins_code`` named, if it was presented there."""
+        digest = self._digest(fixmedins_code, cert_type, cert_no)
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(enc_presented.c.psn_no).where(enc_presented.c.digest == digest)).first()
+        return None if r is None else str(r[0])
+
+    # ------------------------------------------------------------------ sign-in
+    def sign_in(self, fixmedins_code: str, opter: str, when: str) -> str:
+        sign_no = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
+        with self._begin() as c:
+            c.execute(
+                enc_sign.insert().values(
+                    sign_no=sign_no, fixmedins_code=fixmedins_code, opter=opter, sign_time=when
+                )
+            )
+        return sign_no
+
+    def sign(self, sign_no: str) -> tuple[str, str, str | None] | None:
+        """(fixmedins_code, opter, signout_time) of a sign_no."""
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(enc_sign).where(enc_sign.c.sign_no == sign_no)).first()
+        return None if r is None else (r.fixmedins_code, r.opter, r.signout_time)
+
+    def sign_out(self, sign_no: str, when: str) -> None:
+        with self._begin() as c:
+            c.execute(enc_sign.update().where(enc_sign.c.sign_no == sign_no).values(signout_time=when))
+
+    # ------------------------------------------------------------------ messages
+    def message(self, msgid: str) -> Message | None:
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(enc_msg).where(enc_msg.c.msgid == msgid)).first()
+        if r is None:
+            return None
+        return Message(
+            r.msgid,
+            r.infno,
+            r.fixmedins_code,
+            r.request_key,
+            json.loads(r.answer),
+            json.loads(r.undo),
+            r.reversed_by,
+        )
+
+    def snapshot(
+        self, msgid: str, mdtrt_id: str, *, with_lines: bool
+    ) -> tuple[Message | None, VisitRecord | None, list[FeeLine]]:
+        """The message under ``msgid``, the visit and (``with_lines``) its live lines in one connection —
+        what most transactions read before they decide."""
+        with self.engine.connect() as c:
+            m = c.execute(sa.select(enc_msg).where(enc_msg.c.msgid == msgid)).first()
+            v = c.execute(sa.select(enc_visit).where(enc_visit.c.mdtrt_id == mdtrt_id)).first()
+            rows = (
+                c.execute(
+                    sa.select(enc_line)
+                    .where(enc_line.c.mdtrt_id == mdtrt_id, enc_line.c.status == LIVE)
+                    .order_by(enc_line.c.fee_ocur_time, enc_line.c.feedetl_sn)
+                ).all()
+                if with_lines and v is not None
+                else []
+            )
+        msg = (
+            None
+            if m is None
+            else Message(
+                m.msgid,
+                m.infno,
+                m.fixmedins_code,
+                m.request_key,
+                json.loads(m.answer),
+                json.loads(m.undo),
+                m.reversed_by,
+            )
+        )
+        return msg, None if v is None else _visit(v), [_line(r) for r in rows]
+
+    @staticmethod
+    def _record(c: sa.Connection, msg: Message | None) -> None:
+        if msg is None:
+            return
+        c.execute(
+            enc_msg.insert().values(
+                msgid=msg.msgid,
+                infno=msg.infno,
+                fixmedins_code=msg.fixmedins_code,
+                request_key=msg.request_key,
+                answer=json.dumps(msg.answer, ensure_ascii=False, default=str),
+                undo=json.dumps(msg.undo, ensure_ascii=False),
+                reversed_by=None,
+                at=now_utc(),
+            )
+        )
+
+    def mark_reversed(self, c: sa.Connection, msgid: str, by: str) -> None:
+        c.execute(enc_msg.update().where(enc_msg.c.msgid == msgid).values(reversed_by=by))
+
+    # ------------------------------------------------------------------ visits
+    def visit(self, mdtrt_id: str) -> VisitRecord | None:
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(enc_visit).where(enc_visit.c.mdtrt_id == mdtrt_id)).first()
+        return None if r is None else _visit(r)
+
+    def find_visit(self, fixmedins_code: str, ipt_otp_no: str) -> VisitRecord | None:
+        """The live visit of a hospital's 门诊号/住院号, if any (a number is registered once)."""
+        q = sa.select(enc_visit).where(
+            enc_visit.c.fixmedins_code == fixmedins_code,
+            enc_visit.c.ipt_otp_no == ipt_otp_no,
+            enc_visit.c.status != "cancelled",
+        )
+        with self.engine.connect() as c:
+            r = c.execute(q).first()
+        return None if r is None else _visit(r)
+
+    def has_visit(self, fixmedins_code: str, psn_no: str) -> bool:
+        """Whether the institution has (had) a visit of the person."""
+        q = sa.select(enc_visit.c.mdtrt_id).where(
+            enc_visit.c.fixmedins_code == fixmedins_code, enc_visit.c.psn_no == psn_no
+        )
+        with self.engine.connect() as c:
+            return c.execute(q.limit(1)).first() is not None
+
+    def create_visit(self, v: VisitRecord, msg: Message | None) -> None:
+        with self._begin() as c:
+            c.execute(
+                enc_visit.insert().values(
+                    mdtrt_id=v.mdtrt_id,
+                    fixmedins_code=v.fixmedins_code,
+                    psn_no=v.psn_no,
+                    insutype=v.insutype,
+                    kind=v.kind,
+                    med_type=v.med_type,
+                    ipt_otp_no=v.ipt_otp_no,
+                    hosp_lv=v.hosp_lv,
+                    mdtrt_cert_type=v.mdtrt_cert_type,
+                    begntime=v.begntime,
+                    endtime=v.endtime,
+                    status=v.status,
+                    diagnoses=json.dumps(list(v.diagnoses)),
+                    info=json.dumps(v.info, ensure_ascii=False, default=str),
+                    created_msgid=msg.msgid if msg else "",
+                    updated=now_utc(),
+                )
+            )
+            self._record(c, msg)
+
+    def update_visit(
+        self,
+        mdtrt_id: str,
+        changes: Mapping[str, Any],
+        msg: Message | None,
+        *,
+        expect_status: str,
+        reversal_of: str = "",
+    ) -> None:
+        """Change a visit that is still in ``expect_status`` (a concurrent change makes this refuse)."""
+        values = dict(changes)
+        if "diagnoses" in values:
+            values["diagnoses"] = json.dumps(list(values["diagnoses"]))
+        if "info" in values:
+            values["info"] = json.dumps(values["info"], ensure_ascii=False, default=str)
+        values["updated"] = now_utc()
+        with self._begin() as c:
+            res = c.execute(
+                enc_visit.update()
+                .where(enc_visit.c.mdtrt_id == mdtrt_id, enc_visit.c.status == expect_status)
+                .values(**values)
+            )
+            if res.rowcount != 1:
+                raise EncounterError(
+                    "input.data.mdtrt_id", "就诊状态已被另一笔交易改变 the visit changed meanwhile", "state"
+                )
+            if reversal_of and msg is not None:
+                self.mark_reversed(c, reversal_of, msg.msgid)
+            self._record(c, msg)
+
+    # ------------------------------------------------------------------ lines
+    def lines(self, mdtrt_id: str, *, live_only: bool = True) -> list[FeeLine]:
+        q = sa.select(enc_line).where(enc_line.c.mdtrt_id == mdtrt_id)
+        if live_only:
+            q = q.where(enc_line.c.status == LIVE)
+        with self.engine.connect() as c:
+            return [_line(r) for r in c.execute(q.order_by(enc_line.c.fee_ocur_time, enc_line.c.feedetl_sn))]
+
+    def settled_lines(self, setl_id: str) -> list[FeeLine]:
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(enc_line).where(enc_line.c.setl_id == setl_id))
+            return [_line(r) for r in rows]
+
+    def add_lines(self, lines: Sequence[FeeLine], msg: Message | None) -> None:
+        """Insert uploaded lines; a feedetl_sn already used in the visit (even cancelled) is refused."""
+        with self._begin() as c:
+            for mdtrt_id in {ln.mdtrt_id for ln in lines}:
+                sns = [ln.feedetl_sn for ln in lines if ln.mdtrt_id == mdtrt_id]
+                dup = c.execute(
+                    sa.select(enc_line.c.feedetl_sn).where(
+                        enc_line.c.mdtrt_id == mdtrt_id, enc_line.c.feedetl_sn.in_(sns)
+                    )
+                ).first()
+                if dup is not None:
+                    raise EncounterError(
+                        "input.feedetail.feedetl_sn",
+                        f"费用明细流水号 {dup[0]} 在本次就诊内已使用 feedetl_sn already used in the visit",
+                        "duplicate",
+                    )
+            c.execute(
+                enc_line.insert(),
+                [
+                    {
+                        "mdtrt_id": ln.mdtrt_id,
+                        "feedetl_sn": ln.feedetl_sn,
+                        "chrg_bchno": ln.chrg_bchno,
+                        "med_list_codg": ln.med_list_codg,
+                        "medins_list_codg": ln.medins_list_codg,
+                        "qty": ln.qty,
+                        "pric": ln.pric,
+                        "amount": ln.amount,
+                        "fulamt_ownpay_amt": ln.fulamt_ownpay_amt,
+                        "overlmt_amt": ln.overlmt_amt,
+                        "preselfpay_amt": ln.preselfpay_amt,
+                        "inscp_scp_amt": ln.inscp_scp_amt,
+                        "fee_ocur_time": ln.fee_ocur_time,
+                        "status": LIVE,
+                        "setl_id": None,
+                        "msgid": ln.msgid,
+                        "info": json.dumps(ln.info, ensure_ascii=False, default=str),
+                    }
+                    for ln in lines
+                ],
+            )
+            self._record(c, msg)
+
+    def set_line_status(
+        self, mdtrt_id: str, sns: Iterable[str], status: str, msg: Message | None, *, reversal_of: str = ""
+    ) -> int:
+        """Cancel (``cancelled``) or restore (``live``) unsettled lines; returns how many changed."""
+        sns = list(sns)
+        with self._begin() as c:
+            res = c.execute(
+                enc_line.update()
+                .where(
+                    enc_line.c.mdtrt_id == mdtrt_id,
+                    enc_line.c.feedetl_sn.in_(sns),
+                    enc_line.c.setl_id.is_(None),
+                )
+                .values(status=status)
+            )
+            if reversal_of and msg is not None:
+                self.mark_reversed(c, reversal_of, msg.msgid)
+            self._record(c, msg)
+            return int(res.rowcount or 0)
+
+    def mark_settled(
+        self,
+        mdtrt_id: str,
+        sns: Iterable[str],
+        setl_id: str | None,
+        msg: Message | None,
+        *,
+        reversal_of: str = "",
+    ) -> None:
+        """Lines taken by a settlement (``setl_id``) or freed again (None: cancelled or reversed).  Taking
+        lines only takes live unsettled ones: when another settlement took one meanwhile nothing changes
+        and :class:`EncounterError` ``taken`` is raised (the caller undoes its settlement)."""
+        sns = list(sns)
+        with self._begin() as c:
+            q = enc_line.update().where(enc_line.c.mdtrt_id == mdtrt_id, enc_line.c.feedetl_sn.in_(sns))
+            if setl_id is not None and not reversal_of:
+                q = q.where(enc_line.c.setl_id.is_(None), enc_line.c.status == LIVE)
+            res = c.execute(q.values(setl_id=setl_id))
+            if setl_id is not None and not reversal_of and res.rowcount != len(sns):
+                raise EncounterError(
+                    "input.data.mdtrt_id",
+                    "费用明细已被另一笔结算占用 the lines were settled by another request meanwhile",
+                    "taken",
+                )
+            if reversal_of and msg is not None:
+                self.mark_reversed(c, reversal_of, msg.msgid)
+            self._record(c, msg)
+
+    def record(self, msg: Message, *, reversal_of: str = "") -> None:
+        """Record a message (and, for a 2601, the reversal of ``reversal_of``) on its own."""
+        with self._begin() as c:
+            if reversal_of:
+                self.mark_reversed(c, reversal_of, msg.msgid)
+            self._record(c, msg)
+
+    # ------------------------------------------------------------------ files
+    def put_file(self, fixmedins_code: str, filename: str, content: bytes, kind: str) -> str:
+        file_qury_no = "F" + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(7)
+        with self._begin() as c:
+            c.execute(
+                enc_file.insert().values(
+                    file_qury_no=file_qury_no,
+                    fixmedins_code=fixmedins_code,
+                    filename=filename,
+                    content=content,
+                    kind=kind,
+                    created=now_utc(),
+                )
+            )
+        return file_qury_no
+
+    def file(self, file_qury_no: str) -> tuple[str, str, bytes] | None:
+        """(fixmedins_code, filename, content) of a stored file."""
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(enc_file).where(enc_file.c.file_qury_no == file_qury_no)).first()
+        return None if r is None else (r.fixmedins_code, r.filename, bytes(r.content))
