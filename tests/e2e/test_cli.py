@@ -104,3 +104,23 @@ def test_bad_input_gets_a_named_field_and_a_nonzero_exit(demo_db: str, tmp_path:
     assert code != 0 and json.loads(out)["code"] == "no_policy"
     code, out = run("reverse", "NO-SUCH-MSGID", "--msgid", "X" * 30, "--db", demo_db)
     assert code != 0 and json.loads(out)["code"] == "unknown_settlement"
+
+
+def test_the_demo_registers_its_institutions_for_the_national_visit_flow(demo_db: str) -> None:
+    from yibao.access.store import ServiceStore
+    from yibao.encounter.store import EncounterStore
+    from yibao.ledger import Ledger
+
+    with Ledger.open(demo_db) as led:
+        sa_url = led.sa_url
+    users = ServiceStore(sa_url)
+    try:
+        codes = {u.fixmedins_code for u in users.list_users() if u.role == "institution" and u.fixmedins_code}
+    finally:
+        users.close()
+    store = EncounterStore.open(sa_url)
+    try:
+        found = {c: store.institution(c) for c in codes}
+    finally:
+        store.close()
+    assert codes and all(i is not None and i.hosp_lv in ("1", "2", "3", "3S") for i in found.values()), found

@@ -185,7 +185,8 @@ def test_eob_line_amounts_are_the_stored_allocation_as_the_portal_and_the_deduct
         stored = led.get_settlement(setl)
         caps = led.deduction_caps([setl])[setl]
     page = api.client.get(f"/me/visits/{setl}", headers=api.h("insured")).text
-    rows = re.findall(r"<tr><td>[^<]*</td>((?:<td>[^<]*</td>){7})</tr>", page)
+    # the first cell is the item's name with its code in a <small>; the seven amounts follow
+    rows = re.findall(r"<tr><td>(?:(?!</td>).)*</td>((?:<td>[^<]*</td>){7})</tr>", page)
     assert len(rows) == len(stored.settlement.line_splits) == len(eob["item"])
 
     def amt(adjs: list[dict[str, Any]], code: str) -> int:

@@ -392,3 +392,5 @@ def test_the_portal_page_lets_a_family_member_show_the_voucher_request_pay_and_r
     (bill,) = get(api, "insured", "/bills")
     page = api.client.get(f"/me/care?psn={PARENT}", headers=h).text
     assert f"{bill['patient_pay'] / 100:,.2f}" in page and "已支付，待发药" in page
+    assert " · E11 · " not in page and " · 2型糖尿病 · " in page  # the condition by name, not its code
+    assert "pending" not in page and "待发货" in page  # the delivery state in words

@@ -21,19 +21,29 @@ NAME_ME = "张三丰"
 ITEMS = (("001109000010000", "30.00"), ("001109000040000", "400.00"), ("003301000020000", "800.00"))
 
 
+def _prepare(a: Api) -> Api:
+    with Ledger.open(a.url) as led:
+        sa_url = led.sa_url
+    st = EncounterStore.open(sa_url)
+    with st.engine.begin() as c:  # here nobody has presented a credential yet
+        c.execute(enc_presented.delete())
+    st.add_institution(Institution(HOSP, "一院", "3", "610100"))
+    st.add_institution(Institution(HOSP2, "二院", "2", "610100"))
+    st.add_card("SSC0001", "SN0001", ME)
+    st.close()
+    return a
+
+
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     for a in build_api(f"sqlite:///{tmp_path / 'flow.db'}"):
-        with Ledger.open(a.url) as led:
-            sa_url = led.sa_url
-        st = EncounterStore.open(sa_url)
-        with st.engine.begin() as c:  # here nobody has presented a credential yet
-            c.execute(enc_presented.delete())
-        st.add_institution(Institution(HOSP, "一院", "3", "610100"))
-        st.add_institution(Institution(HOSP2, "二院", "2", "610100"))
-        st.add_card("SSC0001", "SN0001", ME)
-        st.close()
-        yield a
+        yield _prepare(a)
+
+
+@pytest.fixture
+def pg_api(pg_url: str) -> Iterator[Api]:
+    for a in build_api(pg_url):
+        yield _prepare(a)
 
 
 _SERIAL = [0]
@@ -668,3 +678,98 @@ def test_2001_checks_the_benefit_of_a_presented_person(api: Api) -> None:
     # not check rather than inventing a refusal (tests/integration/test_benefit_check_api.py covers the check)
     assert out["check"] == {"checked": False, "decision": "settle"}
     assert out["trtinfo"] == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "flow",
+    [
+        "test_outpatient_batches_settle_against_the_uploaded_lines",
+        "test_2601_reverses_any_reversible_message_once",
+        "test_a_stay_over_new_year_settles_in_the_discharge_year_and_follows_the_states",
+        "test_two_settlements_racing_for_one_batch_leave_one_in_force",
+    ],
+)
+def test_the_flows_on_postgresql(flow: str, pg_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    fn = globals()[flow]
+    if "monkeypatch" in fn.__code__.co_varnames[: fn.__code__.co_argcount]:
+        fn(pg_api, monkeypatch)
+    else:
+        fn(pg_api)
+
+
+def test_3202_compares_the_uploaded_detail_file_row_by_row(api: Api) -> None:
+    import base64
+    import io
+    import zipfile
+
+    c = Counter(api)
+    c.sign_in()
+    c.present()
+    settled = []
+    for n in range(3):
+        mdtrt_id = c.register(number=f"MZ3{n}")
+        c.ok("2204", {"feedetail": [fee(mdtrt_id, "1", 0, "B")]})
+        settled.append(c.ok("2207", settle_in(mdtrt_id, "30.00", "B"))["setlinfo"])
+    a, b, _missing = settled
+    rows = [
+        [a["setl_id"], a["mdtrt_id"], ME, a["medfee_sumamt"], a["fund_pay_sumamt"], a["acct_pay"], "0"],
+        [b["setl_id"], b["mdtrt_id"], ME, "31.00", b["fund_pay_sumamt"], b["acct_pay"], "0"],
+        ["NO-SUCH-SETTLEMENT", "x", ME, "1.00", "0.00", "0.00", "0"],
+    ]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("d.txt", "".join("\t".join(r) + "\n" for r in rows))
+    up = c.ok(
+        "9101",
+        {
+            "fsUploadIn": {
+                "in": base64.b64encode(buf.getvalue()).decode(),
+                "filename": "d.zip",
+                "fixmedins_code": HOSP,
+            }
+        },
+    )
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+    info = c.ok(
+        "3202",
+        {
+            "data": {
+                "setl_optins": "610100",
+                "file_qury_no": up["file_qury_no"],
+                "stmt_begndate": today,
+                "stmt_enddate": today,
+                "medfee_sumamt": "61.00",
+                "fund_pay_sumamt": "0",
+                "cash_payamt": "0",
+                "fixmedins_setl_cnt": 3,
+                "clr_type": "11",
+            }
+        },
+    )["fileinfo"]
+    got = c.ok(
+        "9102",
+        {
+            "fsDownloadIn": {
+                "file_qury_no": info["file_qury_no"],
+                "filename": info["filename"],
+                "fixmedins_code": HOSP,
+            }
+        },
+    )
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(got["file"]))) as zf:
+        text = zf.read(zf.namelist()[0]).decode("utf-8")
+    result = {r.split("\t")[2]: r.split("\t")[4] for r in text.splitlines()[1:]}
+    assert result == {
+        a["setl_id"]: "0",
+        b["setl_id"]: "1",
+        "NO-SUCH-SETTLEMENT": "1",
+        _missing["setl_id"]: "1",
+    }
+    other = Counter(api, "hospital2", HOSP2)
+    other.sign_in()
+    other.refused(
+        "9102",
+        {"fsDownloadIn": {"file_qury_no": info["file_qury_no"], "filename": "x", "fixmedins_code": HOSP2}},
+        "not_found",
+    )

@@ -70,10 +70,10 @@ def test_my_visits_list_only_my_settlements(app: object, seeded: Seeded) -> None
     c = client(app, "insured")
     year = max(s.year for s in led_settlements(seeded, seeded.insured_psn_no))
     in_year = {s.setl_id for s in led_settlements(seeded, seeded.insured_psn_no) if s.year == year}
-    first = set(re.findall(r"/me/visits/([0-9a-f]{30})", c.get("/me").text))
+    first = set(re.findall(r"/me/visits/([0-9a-f]+)\"", c.get("/me").text))
     assert first and first <= mine and not first & theirs
     assert len(first) == min(len(in_year), VISITS_SHOWN)
-    every = set(re.findall(r"/me/visits/([0-9a-f]{30})", c.get(f"/me?year={year}&all=1").text))
+    every = set(re.findall(r"/me/visits/([0-9a-f]+)\"", c.get(f"/me?year={year}&all=1").text))
     assert every == in_year
 
 
@@ -89,7 +89,7 @@ def test_family_account_switches_to_a_linked_person_only(app: object, seeded: Se
         if s.psn_no not in (seeded.insured_psn_no, seeded.family_psn_no)
     )
     led.close()
-    assert set(re.findall(r"/me/visits/([0-9a-f]{30})", r.text)) <= theirs
+    assert set(re.findall(r"/me/visits/([0-9a-f]+)\"", r.text)) <= theirs
     assert c.get(f"/me?psn={stranger}").status_code == 403
     # insured2 is the family member's own login, with no link back
     assert client(app, "insured2").get(f"/me?psn={seeded.insured_psn_no}").status_code == 403
@@ -313,6 +313,10 @@ def test_a_page_error_is_a_page_in_the_readers_language_with_a_way_back(app: obj
     # the API keeps its JSON
     api = c.get("/api/v1/settlements/nonexistent")
     assert api.status_code == 404 and api.headers["content-type"].startswith("application/json")
+    # and its validation errors read Chinese first, in FastAPI's shape
+    bad_login = client(app, None).post("/auth/login", json={"username": "x"})
+    assert bad_login.status_code == 422
+    assert bad_login.json()["detail"][0]["msg"] == "缺少必填项 Field required"
 
 
 def test_rating_a_visit(app: object, seeded: Seeded) -> None:
@@ -368,6 +372,19 @@ def test_every_role_on_every_page(app: object, user: str | None) -> None:
     assert got == EXPECT[user]
 
 
+BUILD_NOTES = re.compile(r"DOMAIN\.md|/work/|\.\./shared|\[(?:V|T|M|X)\]|\{\"detail\"|\+00:00")
+
+
+@pytest.mark.parametrize("user", ["insured", "auditor"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_build_notes_raw_errors_or_utc_times_on_any_page(app: object, user: str, lang: str) -> None:
+    c = client(app, user)
+    pages = [r for r in ROUTES if r.endswith(".json") is False and EXPECT[user][r] == 200]
+    for r in [*pages, "/me/visits/nonexistent", "/dashboard/cases/nonexistent"]:
+        text = c.get(f"{r}?lang={lang}", headers=HTML).text
+        assert not BUILD_NOTES.search(text), (r, BUILD_NOTES.search(text))
+
+
 def test_home_sends_each_role_to_its_place(app: object) -> None:
     assert client(app, "insured").get("/", follow_redirects=False).headers["location"] == "/me"
     assert client(app, "auditor").get("/", follow_redirects=False).headers["location"] == "/dashboard"
@@ -389,6 +406,18 @@ def test_english_pages_use_english_punctuation(app: object, path: str) -> None:
     # Chinese proper names (institutions, people) are data and keep their own punctuation
     words = [w for w in text.split() if not re.search(r"[\u4e00-\u9fff]", w)]
     assert not re.findall(r"[：（）。，；、]", " ".join(words))
+
+
+def test_a_failed_login_says_why_in_the_readers_language(app: object) -> None:
+    c = client(app, None)
+    zh = c.post("/login?lang=zh", data={"username": "insured", "password": "wrong-password"})
+    assert zh.status_code == 401 and "用户名或密码错误" in zh.text and "Wrong username" not in zh.text
+    en = c.post("/login?lang=en", data={"username": "insured", "password": "wrong-password"})
+    assert (
+        en.status_code == 401
+        and "Wrong username or password" in en.text
+        and "用户名或密码错误" not in en.text
+    )
 
 
 def test_the_audit_page_shows_the_review_queue_it_is_pointed_at(

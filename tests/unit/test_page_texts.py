@@ -35,7 +35,10 @@ def test_roles_have_names_and_unknown_roles_keep_their_code() -> None:
 def test_logged_reads_are_told_in_words() -> None:
     assert texts.describe_read("settlement abc123") == "查看一次就诊的费用明细（结算号 abc123）"
     assert texts.describe_read("portal home 2025", "en") == "viewed the 2025 overview"
-    assert texts.describe_read("FHIR ExplanationOfBenefit/1") == "通过健康应用接口读取结算明细"
+    assert texts.describe_read("FHIR FHIR Patient") == "读取参保人信息（通过健康应用接口）"
+    assert texts.describe_read("FHIR settlement s1", "en") == (
+        "viewed a visit's itemised bill (settlement s1) (via a health-app interface, FHIR)"
+    )
     assert texts.describe_read("something new") == "something new"
 
 
@@ -54,3 +57,18 @@ def test_a_citation_written_chinese_first_with_english_in_brackets_splits_cleanl
 
 def test_english_punctuation_replaces_the_chinese_marks() -> None:
     assert texts.EN_PUNCTUATION["："] == ": " and texts.EN_PUNCTUATION["。"] == "."
+
+
+def test_templates_write_chinese_punctuation_through_pn() -> None:
+    """A "：" typed into a template's text would show on English pages too; pn('：') follows the language."""
+    import re
+    from pathlib import Path
+
+    web = Path(texts.__file__).resolve().parents[1]
+    jinja = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+    found = [
+        f"{p.relative_to(web)}: {m}"
+        for p in sorted(web.glob("*/templates/*.html"))
+        for m in re.findall(r"[：（）。，、；]", jinja.sub(" ", p.read_text(encoding="utf-8")))
+    ]
+    assert not found, found

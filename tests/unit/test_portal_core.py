@@ -223,6 +223,16 @@ def test_a_typed_name_in_either_language_or_the_list_label_finds_the_item() -> N
     assert estimate.resolve_item(POLICY, f"anything · {code}", "items[0].code") == code
 
 
+def test_pinyin_initials_find_an_item_from_their_start_or_any_part() -> None:
+    assert estimate.pinyin_initials("注射用头孢曲松钠 1g") == "zsytbqsn1g"
+    assert estimate.resolve_item(POLICY, "ZSYTBQSN", "items[0].code") == "XJ01DDA003B002010119046"
+    assert estimate.resolve_item(POLICY, "ghf", "items[0].code") == "001101000010000"  # 挂号费
+    assert estimate.resolve_item(POLICY, "tbqs", "items[0].code") == "XJ01DDA003B002010119046"
+    with pytest.raises(estimate.EstimateError) as e:
+        estimate.resolve_item(POLICY, "zsy", "items[0].code")  # 注射用…: many
+    assert e.value.code == "ambiguous"
+
+
 def test_a_name_matching_several_items_or_none_is_refused_in_chinese_first() -> None:
     with pytest.raises(estimate.EstimateError) as e:
         estimate.resolve_item(POLICY, "注射用", "items[1].code")

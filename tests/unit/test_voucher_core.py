@@ -165,6 +165,15 @@ def test_the_shipped_parameters_load_and_bad_ones_are_named() -> None:
                 "clock_skew": {"value": 30},
             }
         )
+    with pytest.raises(ValueError, match=r"clock_skew\.basis: 依据类型无效"):
+        parse_params(
+            {
+                "admdvs": "610100",
+                "lifetime": {"value": 100, "source": "x"},
+                "max_lifetime": {"value": 300, "source": "x"},
+                "clock_skew": {"value": 30, "source": "x", "basis": "assumed"},
+            }
+        )
 
 
 def test_the_memory_store_prunes_expired_nonces_only() -> None:

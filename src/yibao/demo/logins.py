@@ -41,7 +41,9 @@ def seed_demo_users(
     * ``hospital`` — an institution login for ``fixmedins_code``;
     * ``auditor`` and ``admin``."""
     if len(persons) < 2:
-        raise ValueError("seed_demo_users needs at least two persons (one with a family link)")
+        raise ValueError(
+            "演示账号至少需要两名参保人（其中一名有亲属关联） seed_demo_users needs at least two persons (one with a family link)"
+        )
     led = Ledger.open(ledger_url)
     try:
         led.migrate()

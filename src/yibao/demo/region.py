@@ -45,7 +45,9 @@ def login_order(
     telling explanation to show)."""
     ranked = sorted(visits_per_person, key=lambda p: (p not in prefer, -visits_per_person[p], p))[:2]
     if len(ranked) < 2:
-        raise ValueError("the demo year has fewer than two persons with settled visits; settle more visits")
+        raise ValueError(
+            "演示年度已结算的参保人少于两名，请结算更多就诊 the demo year has fewer than two persons with settled visits; settle more visits"
+        )
     by_no = {r.psn_no: r for r in records}
     first, second = by_no[ranked[0]], by_no[ranked[1]]
     return [first, second, *[r for r in records if r.psn_no not in (first.psn_no, second.psn_no)]]

@@ -127,6 +127,7 @@ def run_demo(
         per_person: Counter[str] = Counter()
         stayed: set[str] = set()
         by_inst: Counter[str] = Counter()
+        levels: dict[str, str] = {}  # institution → hospital level, for the national visit flow (2201/2401)
         t0 = time.perf_counter()
         with Progress(
             TextColumn("[bold blue]结算 settling"),
@@ -160,6 +161,7 @@ def run_demo(
                 if s.med_type == "21" and s.hifp_pay > 0:
                     stayed.add(visit.psn_no)
                 by_inst[visit.fixmedins_code] += 1
+                levels.setdefault(visit.fixmedins_code, visit.hosp_lv)
                 row = by_key[(s.insutype, s.med_type)]
                 for i, amt in enumerate(
                     (
@@ -238,6 +240,7 @@ def run_demo(
         url, login_order(records, per_person, frozenset(stayed)), fixmedins_code=by_inst.most_common(1)[0][0]
     )
     _logins_table(console, logins, host, port)
+    _register_institutions(url, levels, loaded.region.region.admdvs)
     console.print(
         "\n下一步 next: [bold]./yb settle examples/visit-inpatient.json --pre[/]  ·  "
         "[bold]./yb ledger verify[/]  ·  [bold]./yb payment demo[/]  ·  "
@@ -396,6 +399,21 @@ def _logins_table(console: Console, logins: list[DemoLogin], host: str, port: in
 def _wan(fen: int) -> str:
     """Fen as 万元 with two decimals, for a summary that fits a terminal."""
     return f"{fen / 1_000_000:,.2f}"
+
+
+def _register_institutions(url: str, levels: dict[str, str], admdvs: str) -> None:
+    """The demo's institutions with their levels, so a HIS can register visits there (2201 / 2401)."""
+    from yibao.encounter.store import EncounterStore, Institution
+    from yibao.ledger import Ledger
+
+    with Ledger.open(url) as led:
+        sa_url = led.sa_url
+    store = EncounterStore.open(sa_url)
+    try:
+        for code, level in sorted(levels.items()):
+            store.add_institution(Institution(code, f"示范机构 {code}", level, admdvs))
+    finally:
+        store.close()
 
 
 def _summary(console: Console, region: object, by_key: dict[tuple[str, str], list[int]]) -> None:

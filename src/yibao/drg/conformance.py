@@ -126,7 +126,9 @@ class _Pools:
     def __init__(self, cs: Compiled) -> None:
         f = cs.scheme.formulas
         if f is None:
-            raise ValueError("the conformance suite needs a formula scheme (ms-drg-v43)")
+            raise ValueError(
+                "一致性测试须使用公式分组方案（ms-drg-v43） the conformance suite needs a formula scheme (ms-drg-v43)"
+            )
         self.f = f
         self.dx_by_mark: dict[str, list[str]] = defaultdict(list)
         self.pdx_by_mdc: dict[str, list[str]] = defaultdict(list)

@@ -32,6 +32,13 @@ _SEVERITY_ATOMS = {"MCC": "S == 2", "CC": "S == 1", "NONE": "S == 0"}
 Test = Callable[[frozenset[str] | set[str], int], bool]
 
 
+def split_codes(s: str) -> tuple[str, ...]:
+    """A ``|``-separated code list (the CLI input contract) as a tuple; blanks around codes dropped."""
+    if not s:
+        return ()
+    return tuple(x.strip() for x in s.split("|")) if " " in s else tuple(s.split("|"))
+
+
 class FormulaError(ValueError):
     """A formula that cannot be parsed (the message names the formula and the position)."""
 
@@ -114,6 +121,24 @@ def compile_formula(formula: str) -> Test:
     return fn
 
 
+MaskTest = Callable[[int, int], bool]
+
+
+def _mask_python(n: _Node, bit: Callable[[str], int]) -> str:
+    if n.op == "atom":
+        return _SEVERITY_ATOMS.get(n.value) or f"(M & {bit(n.value)})"
+    if n.op == "not":
+        return f"(not {_mask_python(n.kids[0], bit)})"
+    sep = " and " if n.op == "and" else " or "
+    return "(" + sep.join(_mask_python(k, bit) for k in n.kids) + ")"
+
+
+def compile_mask_formula(formula: str, bit: Callable[[str], int]) -> MaskTest:
+    """The formula as ``test(marks, severity)`` over marks held as the bits of one int (``bit(mark)``)."""
+    fn: MaskTest = eval(f"lambda M, S: {_mask_python(parse(formula), bit)}", {"__builtins__": {}})
+    return fn
+
+
 def triggers(n: _Node, weight: Callable[[str], int] | None = None) -> frozenset[str] | None:
     """Marks of which a case satisfying the formula has at least one (None: no such set). Of the parts
     of an AND, the set with the least ``weight`` (how common its marks are; default: one each) wins."""
@@ -180,6 +205,45 @@ class _Fast(NamedTuple):
     excl: frozenset[str] | None
     dead: bool
     only: tuple[str, ...]  # the pdx's "only" marks (every secondary diagnosis must have them too)
+
+
+class _Pick(NamedTuple):
+    """A memoised rule choice: the rule (None: no rule holds), its suppress slot, and when the rule gives
+    a DRG itself, its result at each level NONE / CC / MCC without a trace."""
+
+    rule: _Rule | None
+    slot: int
+    outs: tuple[Result, ...]
+
+
+_NO_RULE = _Pick(None, 0, ())
+
+
+class _LeanList(NamedTuple):
+    """A rule list for the lean path: marks as the bits of an int, and a memo of the rule chosen."""
+
+    rules: tuple[_Rule, ...]
+    tests: tuple[MaskTest, ...]
+    ref: int  # every mark a rule of the list reads (the rule chosen depends on these alone)
+    supps: tuple[int, ...]  # the distinct ``suppress`` sets of its rules (bits of the suppress marks)
+    rule_si: tuple[int, ...]  # per rule: 0 (no suppress) or 1 + its index in ``supps``
+    keys: int  # the trigger marks
+    by_bit: dict[int, tuple[int, ...]]  # trigger mark bit → rule positions
+    always: tuple[int, ...]  # rules without a trigger mark
+    shift: int  # bits the severity signature takes in a memo key
+    memo: dict[int, _Pick]  # key → the first rule that holds (or none), its suppress slot, its results
+    mdc: str
+
+
+class _LeanEntry(NamedTuple):
+    """What the lean path needs for one principal diagnosis."""
+
+    m0: int  # the pdx's marks
+    lst: _LeanList
+    excl: frozenset[str] | None
+    head: str  # the trace's first step, ``MDC=05(pdx I214)>``
+    mdc: str
+    only: tuple[tuple[frozenset[str], int], ...]  # per 'only' mark of the pdx: (codes that have it, ONLY bit)
 
 
 _UNSET: object = object()
@@ -324,6 +388,459 @@ class Program:
             for c, e in self.dx.items()
         }
         self.inert = frozenset(c for c, e in self.dx.items() if not e.as_sdx and not e.level and not e.hacs)
+        self._build_lean()
+
+    # ------------------------------------------------------------------ the lean path (compiled once)
+    def _bit(self, mark: str) -> int:
+        b = self.bits.get(mark)
+        if b is None:
+            b = self.bits[mark] = 1 << len(self.bits)
+        return b
+
+    def _mask(self, marks: frozenset[str] | set[str]) -> int:
+        m = 0
+        for x in marks:
+            m |= self._bit(x)
+        return m
+
+    def _fmask(self, marks: frozenset[str]) -> int:
+        """``_mask`` remembered per mark set (principal diagnoses share a few thousand sets)."""
+        m = self.mask_of.get(marks)
+        if m is None:
+            m = self._mask(marks)
+            if len(self.mask_of) < MEMO_MAX:
+                self.mask_of[marks] = m
+        return m
+
+    def _build_lean(self) -> None:
+        """Marks as the bits of one int per code, per-code lookups of everything the lean path reads,
+        and per rule list the mask-compiled formulas. Built once with the program."""
+        self.bits: dict[str, int] = {}
+        self.mask_of: dict[frozenset[str], int] = {}
+        f = self.logic
+        supp_marks = sorted({m for rules in f.rules.values() for r in rules for m in r.suppress or ()})
+        sup_bit = {m: 1 << i for i, m in enumerate(supp_marks)}
+
+        def sup_mask(raw: frozenset[str]) -> int:
+            return sum(sup_bit[m] for m in raw if m in sup_bit)
+
+        # per pattern first (1,500 patterns for 150,000 codes), then per code
+        pat_sdx: dict[frozenset[str], int] = {}
+        pat_sup: dict[frozenset[str], int] = {}
+        self.lean_sdx: dict[str, tuple[int, int, int, int]] = {}
+        for c, (ms, lv, raw, fl) in self.sdx_info.items():
+            if c in self.inert:
+                continue
+            a = pat_sdx.get(ms)
+            if a is None:
+                a = pat_sdx[ms] = self._mask(ms)
+            b = pat_sup.get(raw)
+            if b is None:
+                b = pat_sup[raw] = sup_mask(raw)
+            self.lean_sdx[c] = (a, lv, b, fl)
+        pat_pr: dict[frozenset[str], int] = {}
+        self.lean_pr: dict[str, tuple[int, bool]] = {}
+        for c, pm in self.pr_marks.items():
+            a = pat_pr.get(pm)
+            if a is None:
+                a = pat_pr[pm] = self._mask(pm)
+            self.lean_pr[c] = (a, c in self.cluster_by_code)
+        self.lean_lists: dict[str, _LeanList] = {}
+        for name, rl in self.lists.items():
+            supps: list[frozenset[str]] = []
+            rule_si: list[int] = []
+            ref: set[str] = set(rl.keys)
+            for r in rl.rules:
+                self._atoms(parse(r.formula), ref)
+                if r.suppress is None:
+                    rule_si.append(0)
+                else:
+                    if r.suppress not in supps:
+                        supps.append(r.suppress)
+                    rule_si.append(1 + supps.index(r.suppress))
+            self.lean_lists[name] = _LeanList(
+                rl.rules,
+                tuple(compile_mask_formula(r.formula, self._bit) for r in rl.rules),
+                self._mask(ref),
+                tuple(sup_mask(x) for x in supps),
+                tuple(rule_si),
+                self._mask(rl.keys),
+                {self._bit(k): v for k, v in rl.by_mark.items()},
+                rl.always,
+                2 * (1 + len(supps)),
+                {},
+                name,
+            )
+        self.lean_pre = self.lean_lists[self.pre]
+        self.lean_pre_keys = self._mask(self.lists[self.pre].keys)
+        # counters over bits: (mark bit, min, distinct marks or None, index among term counters, relevant)
+        self.lean_counters: list[tuple[int, int, int | None, int, int]] = []
+        terms: list[_Counter] = []
+        for ctr in self.counters:
+            self.lean_counters.append(
+                (
+                    self._bit(ctr.mark),
+                    ctr.min,
+                    None if ctr.distinct is None else self._mask(ctr.distinct),
+                    len(terms),
+                    self._mask(ctr.relevant),
+                )
+            )
+            if ctr.distinct is None:
+                terms.append(ctr)
+        self.lean_terms = tuple(terms)
+        self.lean_term_rel = self._mask(frozenset(k for c in terms for k in c.relevant))
+        # a counter's own mark that a procedure counter reads: the procedures always key the memo
+        self.lean_term_chain = bool(self.lean_term_rel & self._mask(frozenset(c.mark for c in self.counters)))
+        self.count_memo: dict[object, int] = {}
+        self.poa_all: dict[str, bool] = {}  # unsplit POA list → every entry present on admission
+        self.lean_count_rel = self._mask(self.counter_marks)
+        self.pr_terms: dict[str, tuple[int, ...]] = {}  # procedure → its weight in every term counter
+        self.lean_hac = {k: compile_mask_formula(v, self._bit) for k, v in f.hac.items()}
+        only_has: dict[str, frozenset[str]] = {
+            m: frozenset(c for c, e in self.dx.items() if m in e.raw) for m in f.only_marks
+        }
+        self.lean_only = {m: (only_has[m], self._bit("ONLY:" + m)) for m in f.only_marks}
+        self.lean_pdx: dict[str, _LeanEntry | None] = {}
+        self.lean_status: dict[str, tuple[int, bool]] = {}  # status as given → (its marks, died)
+        for code in self.dx:  # every principal diagnosis's entry, once (a few tenths of a second)
+            self._lean_entry(code)
+
+    @staticmethod
+    def _atoms(n: _Node, out: set[str]) -> None:
+        if n.op == "atom":
+            if n.value not in _SEVERITY_ATOMS:
+                out.add(n.value)
+        for k in n.kids:
+            Program._atoms(k, out)
+
+    def _lean_entry(self, pdx: str) -> _LeanEntry | None:
+        """The lean path's entry for a pdx (remembered); None: the case takes the other paths (an unknown
+        pdx, one without an MDC or whose MDC depends on the sex)."""
+        d = self.dx.get(pdx)
+        e = None
+        lst = self.lean_lists.get(d.mdc) if d is not None else None
+        if d is not None and lst is not None and pdx not in self.sex_mdc and not self.lists[self.pre].always:
+            e = _LeanEntry(
+                self._fmask(self.pdx_base[pdx]),
+                lst,
+                self.pdx_excl.get(pdx),
+                f"MDC={d.mdc}(pdx {pdx})>",
+                d.mdc,
+                tuple(self.lean_only[m] for m in d.only),
+            )
+        if len(self.lean_pdx) < MEMO_MAX:
+            self.lean_pdx[pdx] = e
+        return e
+
+    def _lean_status_of(self, status: str) -> tuple[int, bool]:
+        """A discharge status's marks and whether the patient died (remembered per status as given)."""
+        st = self._status(status)
+        got = (self._fmask(self.status_marks.get(st, self.status_other)), st in self.death)
+        if len(self.lean_status) < 1_000:  # bounded: a stream of junk statuses cannot grow it
+            self.lean_status[status] = got
+        return got
+
+    def _lean_choose(self, lst: _LeanList, m: int, sig: int) -> _Pick:
+        """The first rule of the list that holds for marks ``m`` at the levels of ``sig`` (memo miss)."""
+        cand: set[int] = set(lst.always)
+        x = m & lst.keys
+        while x:
+            b = x & -x
+            cand.update(lst.by_bit[b])
+            x ^= b
+        for j in sorted(cand):
+            si = lst.rule_si[j]
+            if lst.tests[j](m, (sig >> (2 * si)) & 3):
+                r = lst.rules[j]
+                if not r.final:
+                    return _Pick(r, si, ())
+                drg = r.drg or ""
+                names = LEVEL_NAME if r.split else ("ALL",) * 3
+                return _Pick(r, si, tuple(Result(lst.mdc, r.fam_code, drg, n, "", False) for n in names))
+        return _NO_RULE
+
+    @staticmethod
+    def _signature(lst: _LeanList, lvl: int, sev: list[tuple[int, str, int]]) -> int:
+        """The case's level, then its level under each ``suppress`` set of the list, two bits each."""
+        sig = lvl
+        k = 2
+        for sm in lst.supps:
+            top = NONE
+            for x, _, sb in sev:
+                if x > top and not sb & sm:
+                    top = x
+            sig |= top << k
+            k += 2
+        return sig
+
+    def _lean_pick(self, lst: _LeanList, m: int, sig: int) -> _Pick:
+        key = ((m & lst.ref) << lst.shift) | sig
+        memo = lst.memo
+        hit = memo.get(key)
+        if hit is None:
+            hit = self._lean_choose(lst, m, sig)
+            if len(memo) < MEMO_MAX:
+                memo[key] = hit
+        return hit
+
+    def _lean_count(self, m: int, procs: Sequence[str]) -> int:
+        """Counter marks over bits (as :meth:`_count`), remembered by the counted marks (and the
+        procedures, when a counter over procedures can run)."""
+        k = m & self.lean_count_rel
+        key: object = (k, *procs) if k & self.lean_term_rel or self.lean_term_chain else k
+        add = self.count_memo.get(key)
+        if add is None:
+            add = self._lean_count_bits(k, procs) & ~k
+            if len(self.count_memo) < MEMO_MAX:
+                self.count_memo[key] = add
+        return m | add
+
+    def _lean_count_bits(self, m: int, procs: Sequence[str]) -> int:
+        tot: list[int] | None = None
+        for b, mn, dmask, ti, rel in self.lean_counters:
+            if not m & rel:
+                continue
+            if dmask is not None:
+                if (m & dmask).bit_count() >= mn:
+                    m |= b
+                continue
+            if tot is None:
+                tot = [0] * len(self.lean_terms)
+                for p in procs:
+                    if p in self.pr_raw:
+                        w = self.pr_terms.get(p)
+                        if w is None:
+                            w = self._terms_of(p)
+                        for j, x in enumerate(w):
+                            tot[j] += x
+            if tot[ti] >= mn:
+                m |= b
+        return m
+
+    def _terms_of(self, p: str) -> tuple[int, ...]:
+        r = self.pr_raw[p]
+        w = tuple(
+            sum(
+                sum(x for k, x in weights.items() if k in r)
+                for weights, req in c.terms
+                if req is None or r & req
+            )
+            for c in self.lean_terms
+        )
+        if len(self.pr_terms) < MEMO_MAX:
+            self.pr_terms[p] = w
+        return w
+
+    def _lean_hacs(self, at: list[int], sdx: Sequence[str], m: int, excl: frozenset[str] | None) -> set[int]:
+        """As :meth:`_hacs`, over bits: positions of HAC-listed diagnoses not present on admission whose
+        HAC criteria are met."""
+        met: list[tuple[int, str, str, bool]] = []
+        for i in at:
+            s = sdx[i]
+            if excl is None or s not in excl:
+                for num, lst in self.dx[s].hacs:
+                    t = self.lean_hac.get(num)
+                    if t is not None and t(m, 0):
+                        met.append((i, num, lst, lst not in self.hac_show))
+        skip: set[int] = set()
+        for i, _num, lst, _plain in met:
+            if lst in self.hac_show:
+                need = self.hac_show[lst]
+                if not any(n == need and plain for _, n, _, plain in met):
+                    continue
+            skip.add(i)
+        return skip
+
+    def _lean(
+        self,
+        e: _LeanEntry,
+        sm: tuple[int, bool],
+        sdx: Sequence[str],
+        poa: Sequence[str] | str,
+        procs: Sequence[str],
+        trace: bool = True,
+    ) -> Result | None:
+        """A case with its marks as the bits of one int and the rule choice memoised per rule list (by the
+        marks its rules read and the severity levels). ``poa`` may be the unsplit ``|`` list. Without
+        ``trace`` the result is a shared tuple with an empty trace. None hands the case to the fast /
+        general path, which give the same result (procedure clusters, a HAC-listed code listed twice)."""
+        m0, lst, excl, head, mdc, only = e
+        m0 |= sm[0]
+        dead = sm[1]
+        info = self.lean_sdx
+        adds = 0
+        lvl, why = NONE, ""
+        sev: list[tuple[int, str, int]] = []
+        hac: list[int] | None = None
+        allp: bool | None = None
+        for s in sdx:
+            t = info.get(s)
+            if t is None:
+                continue
+            ms, lv, sb, fl = t
+            adds |= ms
+            if fl:
+                if fl & 1:
+                    if allp is None:
+                        allp = self._poa_all(poa)
+                    if not allp:  # some diagnosis not present on admission: find the positions
+                        if sdx.count(s) > 1:
+                            return None  # the general path tells the positions apart
+                        i = sdx.index(s)
+                        if isinstance(poa, str):
+                            poa = split_codes(poa)
+                        if (poa[i] if i < len(poa) else "Y") not in self.poa_present:
+                            hac = [i] if hac is None else [*hac, i]
+                if fl & 2 and dead:
+                    continue
+            if lv and (excl is None or s not in excl):
+                sev.append((lv, s, sb))
+                if lv > lvl:
+                    lvl, why = lv, s
+        if procs:
+            prm = self.lean_pr
+            clustered = 0
+            for p in procs:
+                pt = prm.get(p)
+                if pt is not None:
+                    adds |= pt[0]
+                    if pt[1]:
+                        clustered += 1
+            if clustered > 1 and self._formed([p for p in procs if p in prm]):
+                return None
+        if only:
+            dx = self.dx
+            for has, b in only:
+                if all(s in has or s not in dx for s in sdx):
+                    adds |= b
+        m = m0 | adds
+        if m & self.lean_count_rel:
+            m = self._lean_count(m, procs)
+        if hac is not None:
+            skip = self._lean_hacs(hac, sdx, m, excl)
+            if skip:
+                gone = {sdx[i] for i in skip}
+                sev = [x for x in sev if x[1] not in gone]
+                lvl, why = NONE, ""
+                for x, s, _ in sev:
+                    if x > lvl:
+                        lvl, why = x, s
+        if m & self.lean_pre_keys:
+            pl = self.lean_pre
+            psig = self._signature(pl, lvl, sev) if pl.supps else lvl
+            ph = self._lean_pick(pl, m, psig)
+            if ph.rule is not None:  # a pre-MDC rule holds
+                return self._lean_finish(ph.rule, ph.slot, pl, psig, m, sev, lvl, why, e, True)
+        supps = lst.supps
+        sig = lvl
+        if supps:
+            k = 2
+            for smask in supps:
+                top = NONE
+                for x, _, sb in sev:
+                    if x > top and not sb & smask:
+                        top = x
+                sig |= top << k
+                k += 2
+        hit = lst.memo.get(((m & lst.ref) << lst.shift) | sig)
+        if hit is None:
+            hit = self._lean_pick(lst, m, sig)
+        r, si, outs = hit
+        if not outs:
+            return self._lean_finish(r, si, lst, sig, m, sev, lvl, why, e, False)
+        if si:
+            lvl = (sig >> (2 * si)) & 3
+            if trace:
+                smask = supps[si - 1]
+                why = next((s for x, s, sb in sev if x == lvl and not sb & smask), "")
+        if not trace:
+            return outs[lvl]
+        assert r is not None
+        if not r.split:
+            return _new(Result, (mdc, r.fam_code, r.drg, "ALL", f"{head}{r.text}>DRG={r.drg}", False))
+        name = LEVEL_NAME[lvl]
+        if why:
+            return _new(
+                Result, (mdc, r.fam_code, r.drg, name, f"{head}{r.text}>CC:{name}({why})>DRG={r.drg}", False)
+            )
+        return _new(Result, (mdc, r.fam_code, r.drg, name, f"{head}{r.text}>CC:NONE>DRG={r.drg}", False))
+
+    def _poa_all(self, poa: Sequence[str] | str) -> bool:
+        """Every POA entry present on admission (remembered per unsplit list: few distinct ones)."""
+        if not isinstance(poa, str):
+            return all(x in self.poa_present for x in poa)
+        got = self.poa_all.get(poa)
+        if got is None:
+            got = all(x in self.poa_present for x in split_codes(poa))
+            if len(self.poa_all) < MEMO_MAX:
+                self.poa_all[poa] = got
+        return got
+
+    def _lean_level(
+        self, lst: _LeanList, si: int, sig: int, sev: list[tuple[int, str, int]], lvl: int, why: str
+    ) -> tuple[int, str]:
+        """A rule's level and the diagnosis that gives it (its list's suppress slot ``si``)."""
+        if not si:
+            return lvl, why
+        lv = (sig >> (2 * si)) & 3
+        sm = lst.supps[si - 1]
+        return lv, next((s for x, s, sb in sev if x == lv and not sb & sm), "")
+
+    def _lean_finish(
+        self,
+        rule: _Rule | None,
+        slot: int,
+        lst: _LeanList,
+        sig: int,
+        m: int,
+        sev: list[tuple[int, str, int]],
+        lvl: int,
+        why: str,
+        e: _LeanEntry,
+        pre: bool,
+    ) -> Result:
+        """As :meth:`_finish` over bits: pre-MDC results, reroutes and ungroupable results."""
+        mdc = e.mdc
+        where = "PRE" if pre else mdc
+        got = None if rule is None else (rule, slot)
+        trace = [f"PRE-MDC:{got[0].text}"] if pre and got is not None else [e.head[:-1]]
+        if not pre and got is not None:
+            trace.append(got[0].text)
+        for _ in range(2):  # a reroute (MDC 24 / 25, unrelated OR) may reroute once more
+            if got is None or got[0].reroute is None or got[0].ungroupable:
+                break
+            target = got[0].reroute
+            tl = self.lean_lists.get(target)
+            nxt = _NO_RULE
+            tsig = lvl
+            if tl is not None:
+                tsig = self._signature(tl, lvl, sev) if tl.supps else lvl
+                nxt = self._lean_pick(tl, m, tsig)
+            if tl is None or nxt.rule is None:
+                trace.append(f"REROUTE {target}: no rule holds")
+                got = None
+                break
+            lst, sig = tl, tsig
+            if where == "PRE":
+                where = target
+            trace.append(f"REROUTE {target}:{nxt.rule.text}")
+            got = (nxt.rule, nxt.slot)
+        if got is None or got[0].ungroupable or got[0].drg is None:
+            trace.append(f"UNGROUPABLE({got[0].formula if got is not None else 'no rule holds'})")
+            trace.append(f"DRG={self.ungroupable_drg}")
+            return Result("", self.ungroupable_drg, self.ungroupable_drg, "NONE", ">".join(trace), True)
+        r, si = got
+        lv, w = self._lean_level(lst, si, sig, sev, lvl, why)
+        family = r.family or r.drg or ""
+        fam = self.families.get(family)
+        severity = "ALL" if fam is None or "ALL" in fam.drg else LEVEL_NAME[lv]
+        if severity != "ALL":
+            trace.append(f"CC:{LEVEL_NAME[lv]}({w})" if w else "CC:NONE")
+        trace.append(f"DRG={r.drg}")
+        if where == "PRE" and fam is not None and fam.mdc != "PRE" and mdc:
+            where = mdc
+        return Result(where, family, r.drg or "", severity, ">".join(trace), False)
 
     @staticmethod
     def _referenced(f: FormulaLogic) -> frozenset[str]:
@@ -390,9 +907,17 @@ class Program:
     def group(
         self, pdx: str, sdx: Sequence[str], poa: Sequence[str], procs: Sequence[str], sex: str, status: str
     ) -> Result:
-        """Group one case (pure). Most cases take the one-pass fast path; the rest the general path."""
-        if status not in self.status_marks and status.isdigit() and len(status) < 2:
-            status = status.zfill(2)  # UB-04 status "1" written without its leading zero
+        """Group one case (pure). Most cases take the lean path, then the one-pass fast path; the rest
+        the general path (each gives the same result as the general path alone)."""
+        e = self.lean_pdx.get(pdx, _UNSET)
+        if e is _UNSET:
+            e = self._lean_entry(pdx)
+        if e is not None:
+            sm = self.lean_status.get(status) or self._lean_status_of(status)
+            got = self._lean(e, sm, sdx, poa, procs)  # type: ignore[arg-type]
+            if got is not None:
+                return got
+        status = self._status(status)
         by_pdx = self.fast_by_status.get(status)
         if by_pdx is None:
             by_pdx = self.fast_by_status.setdefault(status, {})
@@ -406,6 +931,54 @@ class Program:
             if got is not None:
                 return got
         return self._group(pdx, sdx, poa, procs, sex, status)
+
+    def group_many(
+        self,
+        pdx: Sequence[str],
+        sdx: Sequence[str],
+        poa: Sequence[str],
+        procs: Sequence[str],
+        sex: Sequence[str],
+        status: Sequence[str],
+        lo: int,
+        hi: int,
+        no_pdx: Callable[[int], tuple[str, str, str, str, str]],
+        trace: bool = True,
+    ) -> tuple[list[str], ...]:
+        """Group rows ``lo:hi`` of columns in the CLI input contract (code lists unsplit, ``|``-separated)
+        → MDC, family, DRG, severity and (with ``trace``) trace lists; the same results as :meth:`group`
+        row by row. ``no_pdx(i)`` gives the row of a case without a principal diagnosis. Without the
+        trace nothing is built per case for the common path (results are shared tuples); the trace of
+        any case is :meth:`group` again (pure, so the same grouping)."""
+        res: list[tuple[str, str, str, str, str] | Result] = []
+        lean_pdx = self.lean_pdx
+        lean_st = self.lean_status
+        lean = self._lean
+        for i in range(lo, hi):
+            pd = pdx[i]
+            if not pd:
+                res.append(no_pdx(i))
+                continue
+            st = status[i]
+            s = sdx[i]
+            sd = (s.split("|") if " " not in s else [x.strip() for x in s.split("|")]) if s else ()
+            s = procs[i]
+            pr = (s.split("|") if " " not in s else [x.strip() for x in s.split("|")]) if s else ()
+            r: Result | None = None
+            e = lean_pdx.get(pd, _UNSET)
+            if e is _UNSET:
+                e = self._lean_entry(pd)
+            if e is not None:
+                sm = lean_st.get(st) or self._lean_status_of(st)
+                r = lean(e, sm, sd, poa[i], pr, trace)  # type: ignore[arg-type]
+            res.append(r or self.group(pd, sd, split_codes(poa[i]), pr, sex[i], st))
+        cols: list[list[str]] = [list(c) for c in zip(*res, strict=False)] if res else [[] for _ in range(5)]
+        return tuple(cols[:5] if trace else cols[:4])
+
+    def _status(self, status: str) -> str:
+        if status not in self.status_marks and status.isdigit() and len(status) < 2:
+            return status.zfill(2)  # UB-04 status "1" written without its leading zero
+        return status
 
     def group_general(
         self, pdx: str, sdx: Sequence[str], poa: Sequence[str], procs: Sequence[str], sex: str, status: str

@@ -126,15 +126,15 @@ def _split(s: str) -> tuple[str, ...]:
 
 
 Columns = dict[str, list[Any]]
-_WORK: tuple[Compiled, Columns] | None = None  # inherited by forked workers
+_WORK: tuple[Compiled, Columns, bool] | None = None  # inherited by forked workers
 
 
-def _group_range(cs: Compiled, c: Columns, lo: int, hi: int) -> tuple[list[str], ...]:
+def _group_range(cs: Compiled, c: Columns, lo: int, hi: int, trace: bool = True) -> tuple[list[str], ...]:
     mdc: list[str] = []
     adrg: list[str] = []
     drg: list[str] = []
     sev: list[str] = []
-    trace: list[str] = []
+    traces: list[str] = []
     ids, ages, sexes, st, pdx = c["case_id"], c["age"], c["sex"], c["discharge_status"], c["pdx"]
     sdx, poa, procs, ad, wg, los = (
         c["sdx"],
@@ -145,25 +145,13 @@ def _group_range(cs: Compiled, c: Columns, lo: int, hi: int) -> tuple[list[str],
         c["los_days"],
     )
     prog = cs.program
-    if prog is not None:  # formula schemes: straight to the program (no per-row Case / Grouping objects)
-        pg = prog.group
-        for i in range(lo, hi):
-            pd = pdx[i]
-            if not pd:
-                g = group_case(cs, Case(ids[i], ages[i], sexes[i], st[i], pd))
-                mdc.append(g.mdc)
-                adrg.append(g.adrg)
-                drg.append(g.drg)
-                sev.append(g.severity)
-                trace.append(g.trace)
-                continue
-            r = pg(pd, _split(sdx[i]), _split(poa[i]), _split(procs[i]), sexes[i], st[i])
-            mdc.append(r.mdc)
-            adrg.append(r.family)
-            drg.append(r.drg)
-            sev.append(r.severity)
-            trace.append(r.trace)
-        return mdc, adrg, drg, sev, trace
+    if prog is not None:  # formula schemes: the program's batch loop (no per-row Case / Grouping objects)
+
+        def no_pdx(i: int) -> tuple[str, str, str, str, str]:
+            g = group_case(cs, Case(ids[i], ages[i], sexes[i], st[i], pdx[i]))
+            return g.mdc, g.adrg, g.drg, g.severity, g.trace
+
+        return prog.group_many(pdx, sdx, poa, procs, sexes, st, lo, hi, no_pdx, trace)
     for i in range(lo, hi):
         g = group_case(
             cs,
@@ -185,24 +173,28 @@ def _group_range(cs: Compiled, c: Columns, lo: int, hi: int) -> tuple[list[str],
         adrg.append(g.adrg)
         drg.append(g.drg)
         sev.append(g.severity)
-        trace.append(g.trace)
-    return mdc, adrg, drg, sev, trace
+        traces.append(g.trace)
+    return mdc, adrg, drg, sev, traces
 
 
 def _worker(bounds: tuple[int, int]) -> tuple[list[str], ...]:
     assert _WORK is not None
-    return _group_range(_WORK[0], _WORK[1], *bounds)
+    return _group_range(_WORK[0], _WORK[1], *bounds, _WORK[2])
 
 
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def group_frame(scheme: Compiled, cases: pl.DataFrame, workers: int | None = None) -> pl.DataFrame:
+def group_frame(
+    scheme: Compiled, cases: pl.DataFrame, workers: int | None = None, trace: bool = True
+) -> pl.DataFrame:
     """Group every case of ``cases`` (CLI input contract) → ``case_id, mdc, adrg, drg, severity, trace``.
 
     Same row order as the input. Large tables are grouped in ``workers`` forked processes over chunks;
-    the result is identical to grouping case by case (:func:`yibao.drg.engine.group_case`).
+    the result is identical to grouping case by case (:func:`yibao.drg.engine.group_case`). With
+    ``trace=False`` the trace column is left out and not built (formula schemes); grouping the same
+    cases again with the trace gives the same groups and their traces.
     """
     global _WORK
     norm = validate_cases(cases)
@@ -211,19 +203,20 @@ def group_frame(scheme: Compiled, cases: pl.DataFrame, workers: int | None = Non
     cols["case_id"] = [str(x) for x in cols["case_id"]]
     w = default_workers() if workers is None else max(1, workers)
     if w == 1 or n < PARALLEL_MIN or "fork" not in mp.get_all_start_methods():
-        parts = [_group_range(scheme, cols, 0, n)]
+        parts = [_group_range(scheme, cols, 0, n, trace)]
     else:
         chunk = max(5_000, -(-n // (w * 4)))
         bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
-        _WORK = (scheme, cols)
+        _WORK = (scheme, cols, trace)
         try:
             with mp.get_context("fork").Pool(w) as pool:
                 parts = pool.map(_worker, bounds)
         finally:
             _WORK = None
-    out: dict[str, list[str]] = {k: [] for k in OUTPUT[1:]}
+    names = OUTPUT[1:] if trace else OUTPUT[1:-1]
+    out: dict[str, list[str]] = {k: [] for k in names}
     for p in parts:
-        for k, v in zip(OUTPUT[1:], p, strict=True):
+        for k, v in zip(names, p[: len(names)], strict=True):
             out[k].extend(v)
     return pl.DataFrame(
         {"case_id": cases["case_id"], **{k: pl.Series(k, v, dtype=pl.String) for k, v in out.items()}}

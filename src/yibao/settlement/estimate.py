@@ -7,7 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
+
+from pypinyin import Style, lazy_pinyin
 
 from yibao.errors import FieldError
 from yibao.money import QTY_ONE
@@ -237,9 +240,18 @@ def compare_drugs(
     return out
 
 
+@lru_cache(maxsize=65_536)
+def pinyin_initials(name: str) -> str:
+    """The first letter of each character's pinyin, as people type a name quickly ("注射用头孢曲松钠 1g" →
+    "zsytbqsn1g"); letters and digits in the name are kept."""
+    letters = lazy_pinyin(name, style=Style.FIRST_LETTER, errors="default")
+    return "".join(ch for ch in "".join(letters).casefold() if ch.isalnum())
+
+
 def resolve_item(policy: CompiledPolicy, text: str, field: str) -> str:
     """What a person typed for an item → its catalogue code: the code itself, the name in Chinese or
-    English (any case, with or without the list's " · price" suffix), or a part of one name.  Only items
+    English (any case, with or without the list's " · price" suffix), a part of one name, or the pinyin
+    initials of the Chinese name (the start of them, else any part).  Only items
     with a typical price can be estimated; several matches are refused, naming the field."""
     parts = [x.strip() for x in text.split(" · ")]
     for part in parts:
@@ -254,6 +266,10 @@ def resolve_item(policy: CompiledPolicy, text: str, field: str) -> str:
 
     exact = sorted({c.code for c in priced if want in names(c)})
     found = exact or sorted({c.code for c in priced if any(want and want in n for n in names(c))})
+    if not found and want.isascii() and want.isalpha() and len(want) >= 2:  # pinyin initials: "tbqsn"
+        found = sorted({c.code for c in priced if pinyin_initials(c.name).startswith(want)}) or sorted(
+            {c.code for c in priced if want in pinyin_initials(c.name)}
+        )
     if len(found) == 1:
         return found[0]
     if found:

@@ -24,7 +24,7 @@ from yibao.settlement.model import (
     Visit,
 )
 
-LOCALITY_VALUES = ("local", "remote_filed", "remote_unfiled")
+LOCALITY_VALUES = ("local", "remote_longterm", "remote_filed", "remote_unfiled")
 # ICD-10 (医保版 / WHO / -CM): a letter, two digits, then up to five more characters, with or without the dot
 ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,5})?")
 

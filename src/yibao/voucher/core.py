@@ -74,6 +74,10 @@ class VoucherParams:
     sources: dict[str, str] = field(default_factory=dict)
 
 
+# local_setting: a value the bureau chooses; national_rule: a figure a national text sets
+PARAM_BASES = ("local_setting", "national_rule")
+
+
 def parse_params(data: Mapping[str, Any]) -> VoucherParams:
     """Validate the parameter mapping; each bad entry is named."""
 
@@ -83,6 +87,11 @@ def parse_params(data: Mapping[str, Any]) -> VoucherParams:
             raise FieldError(name, "须为正整数秒并注明来源 must be {value: positive seconds, source}")
         if not str(entry.get("source", "")).strip():
             raise FieldError(f"{name}.source", "缺少来源 a source is required")
+        if entry.get("basis", "local_setting") not in PARAM_BASES:
+            raise FieldError(
+                f"{name}.basis",
+                f"依据类型无效 must be one of {', '.join(PARAM_BASES)}, not {entry['basis']!r}",
+            )
         return int(entry["value"])
 
     life, longest, skew = seconds("lifetime"), seconds("max_lifetime"), seconds("clock_skew")

@@ -995,15 +995,28 @@ def _3202(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         st_ = s.settlement
         mine = (str(y(st_.medfee_sumamt)), str(y(st_.fund_pay_sumamt)), str(y(st_.acct_pay)))
         theirs = tuple(str(Decimal(c).quantize(Decimal("0.01"))) if c else "" for c in cells[3:6])
-        ok = s.active and mine == theirs and s.psn_no == cells[2] and s.mdtrt_id == cells[1]
+        inside = since <= s.created < until
+        ok = s.active and inside and mine == theirs and s.psn_no == cells[2] and s.mdtrt_id == cells[1]
         memo = (
             ""
             if ok
-            else ("结算已撤销 cancelled" if not s.active else "金额或人员不符 amounts or person differ")
+            else "结算已撤销 cancelled"
+            if not s.active
+            else "不在对账期间 outside the period"
+            if not inside
+            else "金额或人员不符 amounts or person differ"
         )
         results.append([s.psn_no, s.mdtrt_id, setl_id, s.msgid, "0" if ok else "1", "0", memo, *mine])
-    page = led.search_settlements(SettlementQuery(fixmedins_code=code, statuses=("active",)), 10_000, 0)
-    for s in page.rows:
+    # the ledger's settlements the file lacks: looked for only when the ledger counts more in the window
+    matched = sum(1 for r in results if r[4] == "0")
+    begin, end = _date(d, "stmt_begndate"), _date(d, "stmt_enddate")
+    in_window = _ledger_totals(led, code, "", clr, begin, end).fixmedins_setl_cnt
+    rows = (
+        led.search_settlements(SettlementQuery(fixmedins_code=code, statuses=("active",)), 10_000, 0).rows
+        if in_window > matched
+        else []
+    )
+    for s in rows:
         if (
             s.setl_id in seen
             or not (since <= s.created < until)

@@ -17,6 +17,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from yibao.errors import validation_reason
+
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
@@ -86,7 +88,8 @@ def _cross_site(scope: Scope) -> bool:
 
 
 def _scrub(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Validation errors without the submitted value of a secret field, and long inputs cut short."""
+    """Validation errors without the submitted value of a secret field, long inputs cut short, and each
+    message Chinese first."""
     out = []
     for e in errors:
         e = dict(e)
@@ -96,6 +99,7 @@ def _scrub(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
             e.pop("ctx", None)
         elif isinstance(e.get("input"), str) and len(e["input"]) > 200:
             e["input"] = e["input"][:200] + "…"
+        e["msg"] = validation_reason(e)  # Chinese first, then pydantic's English
         out.append(e)
     return out
 

@@ -92,18 +92,25 @@ _READS: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
 
 
 def describe_read(what: str, lang: str = "zh") -> str:
-    """What a logged read of a person's record was, in words (the logged text when it is not known)."""
-    m = re.match(r"^FHIR (\w+)", what)
-    if m and m.group(1) in FHIR_RESOURCES:
-        zh, en = FHIR_RESOURCES[m.group(1)]
-        return (
-            f"read via a health app interface (FHIR): {en}" if lang == "en" else f"通过健康应用接口读取{zh}"
-        )
-    for pattern, zh, en in _READS:
-        hit = pattern.search(what)
-        if hit:
-            return (en if lang == "en" else zh).format(*hit.groups())
-    return what
+    """What a logged read of a person's record was, in words (the logged text when it is not known);
+    a read through the FHIR interface (logged as "FHIR …") says so."""
+    via_app = False
+    while what.startswith("FHIR "):
+        what, via_app = what.removeprefix("FHIR "), True
+    text = what
+    resource = re.match(r"^(\w+)", what)
+    if via_app and resource and resource.group(1) in FHIR_RESOURCES:
+        zh, en = FHIR_RESOURCES[resource.group(1)]
+        text = f"read the {en}" if lang == "en" else f"读取{zh}"
+    else:
+        for pattern, zh, en in _READS:
+            hit = pattern.search(what)
+            if hit:
+                text = (en if lang == "en" else zh).format(*hit.groups())
+                break
+    if via_app:
+        text += " (via a health-app interface, FHIR)" if lang == "en" else "（通过健康应用接口）"
+    return text
 
 
 _CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
