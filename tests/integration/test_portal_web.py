@@ -160,6 +160,22 @@ def test_estimator_names_a_bad_item_in_chinese_and_keeps_the_rows(app: object) -
     assert 'value="挂号费"' in r.text and 'value="NOPE"' in r.text and 'value="2"' in r.text
 
 
+def test_estimator_type_ahead_searches_on_the_server(app: object) -> None:
+    me = client(app, "insured")
+    found = me.get("/me/estimate/items", params={"q": "tbqs"}).json()
+    assert [f["code"] for f in found] == ["XJ01DDA003B002010119046"]
+    assert found[0]["name"].startswith("注射用头孢曲松钠") and found[0]["price"]
+    # what the list offers is what the form reads back
+    r = me.post(
+        "/me/estimate", data={"level": "3", "med_type": "11", "code": [found[0]["label"]], "qty": ["1"]}
+    )
+    assert r.status_code == 200, r.text[:500]
+    english = me.get("/me/estimate/items", params={"q": "ceftriaxone", "lang": "en"}).json()
+    assert english and all("eftriaxone" in f["name"] for f in english)
+    assert me.get("/me/estimate/items", params={"q": "no such thing"}).json() == []
+    assert client(app, "auditor").get("/me/estimate/items", params={"q": "tbqs"}).status_code == 403
+
+
 def test_estimator_takes_names_and_shows_names_after_the_estimate(app: object) -> None:
     r = client(app, "insured").post(
         "/me/estimate?lang=en",

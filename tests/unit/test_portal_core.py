@@ -233,6 +233,20 @@ def test_pinyin_initials_find_an_item_from_their_start_or_any_part() -> None:
     assert e.value.code == "ambiguous"
 
 
+def test_the_type_ahead_search_finds_what_resolve_would_read_back() -> None:
+    items = list(POLICY.catalogue.values())
+    found = estimate.search_items(items, "zsy", limit=50)  # 注射用…: several, all of them injectables
+    assert len(found) >= 2 and all(estimate.pinyin_initials(c.name).startswith("zsy") for c in found)
+    assert [c.code for c in estimate.search_items(items, "zsy", limit=1)] == [found[0].code]
+    assert [c.code for c in estimate.search_items(items, "tbqs", limit=50)] == ["XJ01DDA003B002010119046"]
+    assert [c.code for c in estimate.search_items(items, "XJ01DDA003B002010119046", limit=5)] == [
+        "XJ01DDA003B002010119046"
+    ]
+    assert estimate.search_items(items, "no such thing", limit=5) == []
+    assert estimate.search_items(items, "  ", limit=5) == []
+    assert all(c.unit_price is not None for c in estimate.search_items(items, "注射", limit=100))
+
+
 def test_a_name_matching_several_items_or_none_is_refused_in_chinese_first() -> None:
     with pytest.raises(estimate.EstimateError) as e:
         estimate.resolve_item(POLICY, "注射用", "items[1].code")

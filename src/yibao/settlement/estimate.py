@@ -258,18 +258,7 @@ def resolve_item(policy: CompiledPolicy, text: str, field: str) -> str:
         if part in policy.catalogue:
             return part
     typed = parts[0]
-    want = typed.casefold()
-    priced = [c for c in policy.catalogue.values() if c.unit_price is not None]
-
-    def names(c: CatalogueItem) -> tuple[str, str]:
-        return c.name.casefold(), (c.name_en or "").casefold()
-
-    exact = sorted({c.code for c in priced if want in names(c)})
-    found = exact or sorted({c.code for c in priced if any(want and want in n for n in names(c))})
-    if not found and want.isascii() and want.isalpha() and len(want) >= 2:  # pinyin initials: "tbqsn"
-        found = sorted({c.code for c in priced if pinyin_initials(c.name).startswith(want)}) or sorted(
-            {c.code for c in priced if want in pinyin_initials(c.name)}
-        )
+    found = _matching(policy.catalogue.values(), typed.casefold())
     if len(found) == 1:
         return found[0]
     if found:
@@ -279,6 +268,37 @@ def resolve_item(policy: CompiledPolicy, text: str, field: str) -> str:
             "ambiguous",
         )
     raise EstimateError(field, f"目录中没有该项目 {typed!r} is not in the catalogue")
+
+
+def _matching(items: Iterable[CatalogueItem], want: str) -> list[str]:
+    """Codes of the priced items that ``want`` (case-folded) names: the whole Chinese or English name, else
+    a part of one, else the start of the pinyin initials, else any part of them — the first kind that
+    finds anything wins (sorted by code)."""
+    priced = [c for c in items if c.unit_price is not None]
+    if not want:
+        return []
+
+    def names(c: CatalogueItem) -> tuple[str, str]:
+        return c.name.casefold(), (c.name_en or "").casefold()
+
+    found = sorted({c.code for c in priced if want in names(c)})
+    found = found or sorted({c.code for c in priced if any(want in n for n in names(c))})
+    if not found and want.isascii() and want.isalpha() and len(want) >= 2:  # pinyin initials: "tbqsn"
+        found = sorted({c.code for c in priced if pinyin_initials(c.name).startswith(want)}) or sorted(
+            {c.code for c in priced if want in pinyin_initials(c.name)}
+        )
+    return found
+
+
+def search_items(items: Iterable[CatalogueItem], text: str, limit: int) -> list[CatalogueItem]:
+    """The priced items a person may mean by ``text`` as they type it (a code, a name in Chinese or
+    English or a part of one, pinyin initials), at most ``limit``, in the order :func:`resolve_item`
+    reads them; a code typed whole comes first."""
+    by_code = {c.code: c for c in items}
+    typed = text.strip()
+    if typed in by_code and by_code[typed].unit_price is not None:
+        return [by_code[typed]]
+    return [by_code[code] for code in _matching(by_code.values(), typed.casefold())[:limit]]
 
 
 def item_labels(items: Iterable[CatalogueItem], english: bool = False) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
@@ -409,6 +409,33 @@ def estimate_day(book: PolicyBook, today: dt.date) -> dt.date:
         return today
     except (SettlementError, NoPolicyVersion):
         return max(v.effective_to for v in book.loaded.region.versions)
+
+
+ITEMS_FOUND = 20  # suggestions sent back while a person types an item
+
+
+@router.get("/me/estimate/items")
+def estimate_items(request: Request, p: Insured, q: str = "") -> Response:
+    """The estimator's type-ahead, on the server: the priced items a person may mean by ``q`` (a name in
+    Chinese or English or a part of one, pinyin initials such as "amxl", or a code), each with the label
+    the form sends back and its typical price in yuan."""
+    day = estimate_day(book_of(request), local_today())
+    items = _priced_items(request, day)
+    found = estimate.search_items(items, q[:100], ITEMS_FOUND)
+    label = _item_label(request, items)
+    lang = ui_prefs(request)[0]
+    return JSONResponse(
+        [
+            {
+                "label": label(c),
+                "name": (c.name_en or c.name) if lang == "en" else c.name,
+                "price": fmt_yuan(c.unit_price or 0),
+                "code": c.code,
+                "initials": estimate.pinyin_initials(c.name),
+            }
+            for c in found
+        ]
+    )
 
 
 @router.get("/me/estimate", response_class=HTMLResponse)
