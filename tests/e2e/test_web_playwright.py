@@ -242,3 +242,26 @@ def test_withdrawing_asks_for_confirmation_in_a_browser(server: tuple[str, Seede
     page.wait_for_url(case_url)
     assert page.locator("#case-status").inner_text() == "已撤回"
     ctx.close()
+
+
+def test_the_estimator_list_follows_pinyin_initials_typed(
+    server: tuple[str, Seeded], browser: object
+) -> None:
+    base, _seeded = server
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    _login(page, base, "insured")
+    page.wait_for_url(f"{base}/me")
+    page.goto(f"{base}/me/estimate")
+    before = page.locator("#catalogue option").count()
+    page.locator("input[list=catalogue]").first.type("tbqs")
+    playwright_sync.expect(page.locator("#catalogue option")).to_have_count(1, timeout=10_000)
+    assert before > 1
+    assert (
+        page.locator("#catalogue option")
+        .first.get_attribute("value", timeout=1_000)
+        .startswith(  # type: ignore[union-attr]
+            "注射用头孢曲松钠"
+        )
+    )
+    ctx.close()
