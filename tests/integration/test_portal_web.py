@@ -565,3 +565,26 @@ def test_a_complaint_cannot_name_someone_elses_visit(app: object, seeded: Seeded
         },
     )
     assert r.status_code == 422 and "不是该参保人的" in r.text
+
+
+def test_staff_approve_a_filing_in_one_click_and_the_person_is_told(app: object, seeded: Seeded) -> None:
+    me, staff = client(app, "insured"), client(app, "auditor")
+    r = me.post(
+        "/me/cases",
+        data={
+            "kind": "filing_remote",
+            "psn_no": seeded.insured_psn_no,
+            "subject": "上海",
+            "detail": "长期居住",
+        },
+        follow_redirects=False,
+    )
+    case_id = r.headers["location"].rsplit("/", 1)[1]
+    page = staff.get(f"/dashboard/cases/{case_id}").text
+    first = re.search(r'<select name="status"><option value="(\w+)"', page)
+    assert first and first.group(1) == "approved"  # the obvious choice comes first
+    r = staff.post(f"/dashboard/cases/{case_id}/status", data={"status": "approved"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "备案通过" in me.get(f"/me/cases/{case_id}").text
+    notices = me.get("/me/notices").text
+    assert f"/me/cases/{case_id}" in notices and "备案通过" in notices

@@ -71,6 +71,8 @@ def test_applicant_may_only_withdraw_an_open_case() -> None:
 
 def test_staff_decide_filings_are_approved_complaints_answered_reports_resolved() -> None:
     assert "approved" in allowed_moves("filing_remote", "accepted", "auditor")
+    assert "approved" in allowed_moves("filing_remote", "submitted", "auditor")  # one click
+    assert allowed_moves("fraud_report", "submitted", "auditor") == {"accepted", "rejected"}
     assert "resolved" not in allowed_moves("filing_remote", "accepted", "auditor")
     assert "answered" in allowed_moves("complaint", "accepted", "admin")
     assert "resolved" in allowed_moves("fraud_report", "accepted", "admin")

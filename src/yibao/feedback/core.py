@@ -201,12 +201,14 @@ COMPLAINT_STOPS = frozenset({"answered", "rejected", "withdrawn", "resolved"})
 NOTE_REQUIRED = frozenset({"answered", "reopened"})
 
 _STAFF_MOVES: dict[str, frozenset[str]] = {
-    "submitted": frozenset({"accepted", "rejected"}),
+    # a filing complete as filed is approved in one step (no separate "accept" click first)
+    "submitted": frozenset({"accepted", "approved", "rejected"}),
     "accepted": frozenset({"in_progress", "resolved", "approved", "rejected"}),
     "in_progress": frozenset({"resolved", "approved", "rejected"}),
 }
 _COMPLAINT_STAFF_MOVES: dict[str, frozenset[str]] = {
-    "submitted": frozenset({"accepted", "rejected"}),
+    # a filing complete as filed is approved in one step (no separate "accept" click first)
+    "submitted": frozenset({"accepted", "approved", "rejected"}),
     "accepted": frozenset({"in_progress", "answered", "rejected"}),
     "in_progress": frozenset({"answered", "rejected"}),
     "reopened": frozenset({"answered"}),  # 复核: answered again
