@@ -213,7 +213,7 @@ def test_dismissing_everything_closes_the_case() -> None:
 
 
 def test_a_naive_clock_is_refused() -> None:
-    with pytest.raises(AuditCaseError, match="timezone-aware"):
+    with pytest.raises(AuditCaseError, match=r"^now: 时间须带时区 must be timezone-aware"):
         open_case("c", "H1", "p", [item(1, 5)], dt.datetime(2025, 6, 3), "a")
 
 

@@ -47,7 +47,9 @@ _NEED = {
 def _check(name: str, frame: pl.DataFrame) -> None:
     for col in _NEED[name]:
         if col not in frame.columns:
-            raise AuditInputError(f"{name}.{col}", "column missing (see docs/SYNTH.md for the schema)")
+            raise AuditInputError(
+                f"{name}.{col}", "缺少该列 column missing (see docs/SYNTH.md for the schema)"
+            )
 
 
 def prd_days_of(lines: pl.DataFrame) -> pl.Expr:
@@ -57,9 +59,9 @@ def prd_days_of(lines: pl.DataFrame) -> pl.Expr:
         return pl.lit(None, pl.Int64).alias("prd_days")
     col = lines["prd_days"]
     if col.dtype.is_float() and (col.drop_nulls() != col.drop_nulls().round()).any():
-        raise AuditInputError("lines.prd_days", "must be whole days")
+        raise AuditInputError("lines.prd_days", "天数须为整数 must be whole days")
     if not (col.dtype.is_numeric() or col.dtype == pl.Null):
-        raise AuditInputError("lines.prd_days", f"must be a number of days, not {col.dtype}")
+        raise AuditInputError("lines.prd_days", f"天数须为数字 must be a number of days, not {col.dtype}")
     days = pl.col("prd_days").cast(pl.Int64)
     return pl.when(days > 0).then(days).otherwise(None).alias("prd_days")
 
@@ -87,7 +89,7 @@ def fee_date_of(lines: pl.DataFrame) -> pl.Expr:
         return col.str.slice(0, 10).str.to_date("%Y-%m-%d").alias("fee_date")
     if dtype == pl.Date or isinstance(dtype, pl.Datetime):
         return col.cast(pl.Date).alias("fee_date")
-    raise AuditInputError("lines.fee_ocur_time", f"must be a date, not {dtype}")
+    raise AuditInputError("lines.fee_ocur_time", f"须为日期 must be a date, not {dtype}")
 
 
 def _json(**cols: pl.Expr) -> pl.Expr:
