@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from yibao.errors import validation_reason
 from yibao.money import parse_ratio, yuan_to_fen
 from yibao.policy.loader import LoadedRegion, PolicyError, Problem
 from yibao.policy.model import Source
@@ -58,9 +59,9 @@ class _Collection(_Strict):
     @model_validator(mode="after")
     def _order(self) -> _Collection:
         if self.closes < self.opens:
-            raise ValueError("closes must not be before opens")
+            raise ValueError("截止日期不能早于开始日期 closes must not be before opens")
         if self.extended_to is not None and self.extended_to < self.closes:
-            raise ValueError("extended_to must not be before closes")
+            raise ValueError("延长日期不能早于截止日期 extended_to must not be before closes")
         return self
 
 
@@ -326,10 +327,10 @@ def _problem(err: Any) -> Problem:
     path = ""
     for part in err.get("loc", ()):
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    msg = str(err.get("msg", "invalid"))
     if err.get("type") == "extra_forbidden":
         msg = f"unknown key (not part of the {FORMAT} format)"
-    return Problem(path, msg)
+    return Problem(path, validation_reason({**err, "msg": msg}))
 
 
 def parse_policy(raw: object, *, file: str = "<data>") -> EnrolmentPolicy:
@@ -337,7 +338,14 @@ def parse_policy(raw: object, *, file: str = "<data>") -> EnrolmentPolicy:
 
     Raises :class:`~yibao.policy.loader.PolicyError` listing every (path, reason) found."""
     if not isinstance(raw, dict):
-        raise PolicyError(file, [Problem("", "the file must hold a mapping (key: value) at the top")])
+        raise PolicyError(
+            file,
+            [
+                Problem(
+                    "", "文件顶层须为映射表（键: 值） the file must hold a mapping (key: value) at the top"
+                )
+            ],
+        )
     try:
         f = _File.model_validate(raw)
     except ValidationError as exc:
@@ -469,7 +477,12 @@ def bind_region(policy: EnrolmentPolicy, loaded: LoadedRegion) -> EnrolmentPolic
     if r.region.admdvs != policy.admdvs:
         raise PolicyError(
             policy.file,
-            [Problem("region.admdvs", f"{policy.admdvs} does not match the region file's {r.region.admdvs}")],
+            [
+                Problem(
+                    "region.admdvs",
+                    f"与地区文件的区划不一致 {policy.admdvs} does not match the region file's {r.region.admdvs}",
+                )
+            ],
         )
     idents = frozenset(x.code for x in r.identities)
     problems = [
@@ -516,11 +529,13 @@ def load_policy(path: str | Path) -> EnrolmentPolicy:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PolicyError(str(p), [Problem("", f"cannot read file: {exc.strerror or exc}")]) from exc
+        raise PolicyError(
+            str(p), [Problem("", f"无法读取文件 cannot read file: {exc.strerror or exc}")]
+        ) from exc
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PolicyError(str(p), [Problem("", f"not valid YAML: {exc}")]) from exc
+        raise PolicyError(str(p), [Problem("", f"不是有效的 YAML not valid YAML: {exc}")]) from exc
     return parse_policy(raw, file=str(p))
 
 
@@ -549,5 +564,7 @@ def example_policy(name: str) -> EnrolmentPolicy:
         p = REGIONS_DIR / f"{name}.yaml"
     if not p.exists():
         known = ", ".join(sorted(x.stem for x in REGIONS_DIR.glob("*.yaml")))
-        raise PolicyError(name, [Problem("", f"no enrolment policy {name!r}; known: {known}")])
+        raise PolicyError(
+            name, [Problem("", f"没有该参保登记政策 no enrolment policy {name!r}; known: {known}")]
+        )
     return load_policy(p)
