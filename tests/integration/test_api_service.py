@@ -116,6 +116,7 @@ def test_business_errors_answer_infcode_minus_1_naming_the_field_and_write_nothi
     assert unknown["infcode"] == -1 and unknown["err_field"] == "infno"
     missing = api.tx("hospital", "2208", {}).json()
     assert missing["err_field"] == "input.data.setl_id" and missing["err_code"] == "missing"
+    assert missing["err_msg"] == "必填项缺失 is required（input.data.setl_id）"
 
 
 def test_a_body_that_is_not_an_envelope_is_422(api: Api) -> None:
