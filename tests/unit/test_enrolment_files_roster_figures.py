@@ -64,6 +64,7 @@ def test_policy_errors_name_the_path() -> None:
     with pytest.raises(PolicyError) as exc:
         parse_policy(raw, file="x.yaml")
     assert [p.path for p in exc.value.problems] == ["incentives.source"]
+    assert exc.value.problems[0].reason.startswith("未声明的出处 unknown source 'nowhere'; declared: ")
 
 
 def test_bind_region_refuses_another_region_and_unknown_identities() -> None:
@@ -72,7 +73,10 @@ def test_bind_region_refuses_another_region_and_unknown_identities() -> None:
     p = parse_policy(raw)
     with pytest.raises(PolicyError) as exc:
         bind_region(p, load_region(example_path("xian")))
-    assert "XX" in str(exc.value)
+    assert [(q.path, q.reason.split(" identity ")[0]) for q in exc.value.problems] == [
+        ("waiting_period.exempt_identities", "地区文件未声明该身份")
+    ]
+    assert "'XX' is not declared in" in str(exc.value)
     with pytest.raises(PolicyError) as other:
         bind_region(
             parse_policy(yaml.safe_load((REGIONS_DIR / "xian.yaml").read_text())),

@@ -355,12 +355,14 @@ def parse_policy(raw: object, *, file: str = "<data>") -> EnrolmentPolicy:
 
     def need(path: str, key: str) -> None:
         if key not in known:
-            problems.append(Problem(path, f"unknown source {key!r}; declared: {', '.join(sorted(known))}"))
+            problems.append(
+                Problem(path, f"未声明的出处 unknown source {key!r}; declared: {', '.join(sorted(known))}")
+            )
 
     seen: set[int] = set()
     for i, y in enumerate(f.years):
         if y.year in seen:
-            problems.append(Problem(f"years[{i}].year", f"year {y.year} appears twice"))
+            problems.append(Problem(f"years[{i}].year", f"年度重复 year {y.year} appears twice"))
         seen.add(y.year)
         need(f"years[{i}].resident.source", y.resident.source)
         need(f"years[{i}].resident.collection_source", y.resident.collection_source)
@@ -369,7 +371,8 @@ def parse_policy(raw: object, *, file: str = "<data>") -> EnrolmentPolicy:
         if not c.closes < dt.date(y.year, 12, 31):
             problems.append(
                 Problem(
-                    f"years[{i}].resident.collection.closes", "must be before the end of the benefit year"
+                    f"years[{i}].resident.collection.closes",
+                    "集中缴费期须在待遇年度结束前截止 must be before the end of the benefit year",
                 )
             )
     for path, key in (
@@ -392,13 +395,18 @@ def parse_policy(raw: object, *, file: str = "<data>") -> EnrolmentPolicy:
         if r not in REASON_CODES:
             problems.append(
                 Problem(
-                    f"not_covered.self_pay[{i}]", f"unknown reason {r!r}; known: {', '.join(REASON_CODES)}"
+                    f"not_covered.self_pay[{i}]",
+                    f"未知的原因 unknown reason {r!r}; known: {', '.join(REASON_CODES)}",
                 )
             )
     if f.employee.base_ceiling < f.employee.base_floor:
-        problems.append(Problem("employee.base_ceiling", "must not be below base_floor"))
+        problems.append(
+            Problem("employee.base_ceiling", "缴费基数上限不能低于下限 must not be below base_floor")
+        )
     if set(f.employee.retirement.required_months) != {"M", "F"}:
-        problems.append(Problem("employee.retirement.required_months", "give both M and F"))
+        problems.append(
+            Problem("employee.retirement.required_months", "须同时给出男性和女性的月数 give both M and F")
+        )
     if problems:
         raise PolicyError(file, problems)
     wp, inc, emp, res = f.waiting_period, f.incentives, f.employee, f.resident
@@ -486,10 +494,16 @@ def bind_region(policy: EnrolmentPolicy, loaded: LoadedRegion) -> EnrolmentPolic
         )
     idents = frozenset(x.code for x in r.identities)
     problems = [
-        Problem("waiting_period.exempt_identities", f"identity {c!r} is not declared in {loaded.file}")
+        Problem(
+            "waiting_period.exempt_identities",
+            f"地区文件未声明该身份 identity {c!r} is not declared in {loaded.file}",
+        )
         for c in sorted(policy.waiting_exempt_identities - idents)
     ] + [
-        Problem(f"assistance[{i}].identities", f"identity {c!r} is not declared in {loaded.file}")
+        Problem(
+            f"assistance[{i}].identities",
+            f"地区文件未声明该身份 identity {c!r} is not declared in {loaded.file}",
+        )
         for i, a in enumerate(policy.assistance)
         for c in sorted(a.identities - idents)
     ]
@@ -499,7 +513,8 @@ def bind_region(policy: EnrolmentPolicy, loaded: LoadedRegion) -> EnrolmentPolic
         if code not in res_types:
             problems.append(
                 Problem(
-                    f"resident.person_types.{key}", f"{code!r} is not a resident person type of {loaded.file}"
+                    f"resident.person_types.{key}",
+                    f"不是地区文件中的居民人员类别 {code!r} is not a resident person type of {loaded.file}",
                 )
             )
     if problems:

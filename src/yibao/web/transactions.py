@@ -230,7 +230,9 @@ def _run(request: Request, p: Principal, env: Envelope) -> Response:
     handler = HANDLERS.get(env.infno)
     if handler is None:
         err = EnvelopeError(
-            "infno", f"unsupported transaction {env.infno} (supported: {', '.join(HANDLERS)})", "unsupported"
+            "infno",
+            f"不支持该交易 unsupported transaction {env.infno} (supported: {', '.join(HANDLERS)})",
+            "unsupported",
         )
         return json_response(national.response(env.mdtrtarea_admvs, None, received, error=err))
     try:
