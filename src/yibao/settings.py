@@ -34,7 +34,10 @@ class Settings(BaseSettings):
     long (429).
     ``national_signtype`` (``SM3`` / ``SM2``): the region requires every
     national envelope signed (``cainfo``); SM2 keys are the institutions' registered public keys.  Without
-    it a ``cainfo`` that is sent is still verified."""
+    it a ``cainfo`` that is sent is still verified.
+    ``hub_url`` / ``hub_key`` / ``hub_timeout``: the cross-region clearing hub this region routes visitors'
+    settlements through, the key shared with it, and how long to wait for the insured region's answer
+    (default: the cross-region parameters' figure)."""
 
     model_config = SettingsConfigDict(env_prefix="YIBAO_", frozen=True, extra="forbid")
 
@@ -58,6 +61,9 @@ class Settings(BaseSettings):
     national_signtype: str = (
         ""  # "" | SM3 | SM2: every national envelope must carry a valid cainfo of this type
     )
+    hub_url: str | None = None
+    hub_key: str = ""
+    hub_timeout: float | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

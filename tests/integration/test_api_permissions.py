@@ -133,6 +133,17 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
             ("GET", "/figures", READERS),
         )
     },
+    # cross-region (yibao.web.crossregion): the inbound endpoints authenticate the clearing hub by its key,
+    # not a login (a wrong key is an ok:false answer, tested in test_crossregion_api); filings are the
+    # insured person's own or the bureau's
+    ("POST", "/api/crossregion/inbound/settle", ""): PUBLIC,
+    ("POST", "/api/crossregion/inbound/reverse", ""): PUBLIC,
+    ("POST", "/api/crossregion/resolve", ""): ADMIN,
+    ("GET", "/api/crossregion/records", ""): READERS,
+    ("POST", "/api/crossregion/filings", ""): frozenset({"insured", "auditor", "admin"}),
+    ("GET", "/api/crossregion/filings", ""): frozenset({"insured", "auditor", "admin"}),
+    ("POST", "/api/crossregion/filings/{filing_id}/cancel", ""): frozenset({"insured", "auditor", "admin"}),
+    ("POST", "/api/crossregion/filings/{filing_id}/change", ""): frozenset({"insured", "auditor", "admin"}),
 }
 MOUNTS = frozenset({"/static/portal", "/static/dashboard", "/static/simulate"})
 

@@ -159,7 +159,7 @@ def build(visits: list[tuple]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame
 
 
 def realtime(
-    pairs: list[tuple[Person, Visit]],
+    pairs: list[tuple[Person, Visit]], book: PolicyBook = BOOK
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
     """Settle in (begin_date, seq) order, carrying accumulators and balances like the ledger does."""
     order = sorted(range(len(pairs)), key=lambda i: (pairs[i][1].begin_date, i))
@@ -172,7 +172,7 @@ def realtime(
         a = acc.setdefault(key, {})
         payer = visit.account_psn_no or person.psn_no
         payer_scheme = "310" if PEOPLE[int(payer[1:])][0] in ("11", "21") else "390"
-        s = settle_visit(BOOK.for_date(visit.begin_date), person, visit, a, bal[payer], payer_scheme)
+        s = settle_visit(book.for_date(visit.begin_date), person, visit, a, bal[payer], payer_scheme)
         for k, v in s.deltas.items():
             a[k] = a.get(k, 0) + v
         bal[payer] -= s.acct_pay
@@ -193,6 +193,43 @@ def test_batch_and_realtime_agree_to_the_fen(visits: list[tuple]) -> None:
     for mdtrt_id, fields in expected.items():
         got = {k: rows[mdtrt_id][k] for k in fields}
         assert got == fields, mdtrt_id
+    for key, acc in expected_acc.items():
+        psn, year = key.split(":")
+        assert result.accumulators(int(psn[1:]), int(year)) == acc
+
+
+def _readings_book() -> PolicyBook:
+    """The fixture with the newer readings: compounding repeat deductible, a 大病 base without the basic
+    deductible, the hardship tilt as a rule."""
+    import yaml
+
+    from yibao.policy.loader import load_region_text
+
+    raw = yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))
+    v = raw["versions"][0]
+    v["benefits"][0]["deductible"]["repeat"] = {"compound": "0.8", "floor": "200"}
+    ci = v["layers"][1]
+    ci["exclude_basic_deductible"] = True
+    del ci["variants"]
+    ci["tilts"] = [
+        {"identities": ["DB", "TK"], "deductible_factor": "0.5", "ratio_points": "0.05", "cap": "none"}
+    ]
+    text = yaml.safe_dump(raw, allow_unicode=True)
+    return PolicyBook(load_region_text(text, file="readings.yaml", base_dir=FIXTURE.parent))
+
+
+READINGS = _readings_book()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(visit_st, min_size=1, max_size=40))
+def test_batch_and_realtime_agree_on_the_newer_policy_readings(visits: list[tuple]) -> None:
+    persons, vdf, ldf, pairs = build(visits)
+    expected, expected_acc = realtime(pairs, READINGS)
+    result = settle_batch(READINGS, persons, vdf, ldf)
+    rows = {f"V{r['visit_id']}": r for r in result.visits.iter_rows(named=True)}
+    for mdtrt_id, fields in expected.items():
+        assert {k: rows[mdtrt_id][k] for k in fields} == fields, mdtrt_id
     for key, acc in expected_acc.items():
         psn, year = key.split(":")
         assert result.accumulators(int(psn[1:]), int(year)) == acc

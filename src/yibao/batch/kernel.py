@@ -33,6 +33,7 @@ class Slot:
     field: str
     over_cap: bool
     include_pre: bool
+    exclude_dedc: bool
     counter: int
     paid_counter: int
     terms: tuple[Terms, ...]
@@ -44,6 +45,7 @@ class RepeatRule:
     schedule: tuple[int, ...] | None
     step: int | None
     floor: int | None
+    compound: int | None = None
 
 
 @dataclass
@@ -132,6 +134,13 @@ def _due(s: Static, st: State, a: int, b: int) -> I64:
                 sched = np.asarray(rule.schedule, dtype=np.int64)
                 factor = sched[np.minimum(n[mr], len(sched) - 1)]
                 d[mr] = ratio_sum_to_fen(f[mr] * factor)
+            elif rule.compound is not None:
+                nz = mr & (n > 0)
+                dd = f[nz].copy()
+                nn = n[nz]
+                for k in range(int(nn.max()) if len(nn) else 0):
+                    dd = np.where(nn > k, ratio_sum_to_fen(dd * rule.compound), dd)
+                d[nz] = np.maximum(dd, np.minimum(rule.floor or 0, f[nz]))
             elif rule.step is not None:
                 nz = mr & (n > 0)
                 floor = np.minimum(rule.floor or 0, f[nz])
@@ -195,7 +204,12 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
         lbase = (
             np.minimum(over_base[idx], remaining_scope[idx])
             if slot.over_cap
-            else remaining_scope[idx] + (remaining_pre[idx] if slot.include_pre else 0)
+            else (
+                np.maximum(remaining_scope[idx] - dedc[idx], 0).astype(np.int64)
+                if slot.exclude_dedc
+                else remaining_scope[idx]
+            )
+            + (remaining_pre[idx] if slot.include_pre else 0)
         )
         p_idx = py[idx]
         before = st.counters[slot.counter, p_idx]

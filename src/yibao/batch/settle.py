@@ -152,6 +152,13 @@ def settle_batch(
     critical-illness layer's cap — as :func:`yibao.settlement.engine.settle_visit` does with an
     :class:`~yibao.settlement.model.Entitlement`.
     """
+    if book.by_discharge:
+        raise SettlementError(
+            "region.settlement_date",
+            "批量结算按入院日期定年度，本统筹区按出院日期定年度，请逐笔结算 "
+            "the batch settles by admission date; this region takes the year from the discharge date",
+            "unsupported",
+        )
     refused = pl.DataFrame(schema=REFUSED_SCHEMA)
     if "elig_decision" in visits.columns:
         gone = visits["elig_decision"] == REFUSE
@@ -474,6 +481,7 @@ class _StaticTable:
                     field=layer.field,
                     over_cap=layer.base == "over_cap",
                     include_pre=layer.include_preselfpay,
+                    exclude_dedc=layer.exclude_basic_deductible,
                     counter=self.ctr(layer.counter),
                     paid_counter=self.ctr(f"{layer.counter}:paid"),
                     terms=tuple(
@@ -563,9 +571,15 @@ def _benefit_parameters(
     if ben is None:
         return _NO_BENEFIT
     ctr = table.ctr
-    rk = (ben.repeat_schedule, ben.repeat_step, ben.repeat_floor)
+    if row["loc_eff"] in ben.refused:
+        raise SettlementError(
+            "visit.locality",
+            f"{policy.region_name}不直接结算该就医地类别 {row['loc_eff']} locality not settled directly",
+            "locality_refused",
+        )
+    rk = (ben.repeat_schedule, ben.repeat_step, ben.repeat_floor, ben.repeat_compound)
     rep_id = -1
-    if ben.basis == "per_admission" and (rk[0] is not None or rk[1] is not None):
+    if ben.basis == "per_admission" and (rk[0] is not None or rk[1] is not None or rk[3] is not None):
         if rk not in rule_ids:
             rule_ids[rk] = len(table.rules)
             table.rules.append(kernel.RepeatRule(*rk))

@@ -30,12 +30,14 @@ app.add_typer(bench_app, name="bench")
 def _mount_optional() -> None:
     """Capabilities with their own Typer apps, mounted here so the entry point stays thin."""
     from yibao.bench.api import bench_api_cmd
+    from yibao.bench.crossregion import bench_crossregion_cmd
     from yibao.bench.faults import bench_faults_cmd
     from yibao.bench.fund import bench_fund_cmd
     from yibao.cli.assess import assess_app
     from yibao.cli.audit import audit_app
     from yibao.cli.audit_cases import cases_app
     from yibao.cli.care import care_app
+    from yibao.cli.crossregion import crossregion_app
     from yibao.cli.drg import drg_app
     from yibao.cli.encounter import encounter_app
     from yibao.cli.enrol import enrol_app
@@ -74,8 +76,15 @@ def _mount_optional() -> None:
         encounter_app, name="encounter", help="国家接口就诊流程 national visit flow: institutions, cards"
     )
     app.add_typer(care_app, name="care", help="互联网医疗 internet care scenes")
+    app.add_typer(
+        crossregion_app, name="crossregion", help="异地就医直接结算 clearing hub, demo, monthly clearing"
+    )
     app.add_typer(fund_app, name="fund", help="医保基金 fund: accounts, warnings, projection, budget")
     app.add_typer(assess_app, name="assess", help="定点机构年度考核 institution assessment and appeals")
+    bench_app.command(
+        "crossregion",
+        help="crossregion.settle (3 regions + hub, 8 clients) and crossregion.clearing (1M, 30 regions)",
+    )(bench_crossregion_cmd)
     bench_app.command("fund", help="fund.project (10M persons) and assess.score (2,000)")(bench_fund_cmd)
     app.add_typer(
         enrol_app, name="enrol", help="参保登记与缴费 enrolment, contributions, the benefit check (2001)"
@@ -198,7 +207,7 @@ def settle(
     except PolicyError as exc:
         _fail({"infcode": -1, "field": "region", "err_msg": str(exc)})
     s = out.settlement
-    policy = book.for_date(visit.begin_date)
+    policy = book.for_date(book.settlement_day(visit.begin_date, visit.end_date))
     payload: dict[str, Any] = {
         "infcode": 0,
         "infno": "2206" if pre else "2207",

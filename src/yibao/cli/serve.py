@@ -21,6 +21,10 @@ def serve_cmd(
         str | None, typer.Option("--region", "-r", help="example region name or region file")
     ] = None,
     no_access_log: Annotated[bool, typer.Option("--no-access-log", help="do not log every request")] = False,
+    hub_url: Annotated[
+        str | None, typer.Option("--hub-url", help="cross-region clearing hub to route visitors through")
+    ] = None,
+    hub_key: Annotated[str | None, typer.Option("--hub-key", help="key shared with the clearing hub")] = None,
 ) -> None:
     """启动医保服务 Start the service: national transactions, REST, FHIR R4 (OpenAPI at /openapi.json)."""
     from yibao.web.serve import run
@@ -30,6 +34,10 @@ def serve_cmd(
         overrides["database_url"] = db
     if region:
         overrides["region"] = region
+    if hub_url:
+        overrides["hub_url"] = hub_url
+    if hub_key:
+        overrides["hub_key"] = hub_key
     settings = Settings.from_env(**overrides)
     typer.echo(f"yibao 医保服务 http://{host}:{port}/  (OpenAPI: /openapi.json, docs: /docs)")
     run(host, port, settings, workers=workers, access_log=not no_access_log)

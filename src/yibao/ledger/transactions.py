@@ -84,8 +84,9 @@ def settle(
     ``replayed=True`` (``read`` fetches it).  Engine errors propagate unchanged, nothing written.
     ``audit``: the in-event audit hook (事中审核) passed to the engine; ``entitlement``: the benefit
     check's answer for the visit date (:class:`~yibao.settlement.model.Entitlement`), passed to the engine."""
-    policy = book.for_date(visit.counts_on)
-    year = visit.counts_on.year
+    day = visit.end_date if book.by_discharge else visit.counts_on
+    policy = book.for_date(day, "visit.end_date" if book.by_discharge else "visit.begin_date")
+    year = day.year
     patient = visit.psn_no
     payer = visit.account_psn_no if visit.account_psn_no not in (None, patient) else None
     keys = sorted((patient, payer)) if payer else [patient]

@@ -16,7 +16,8 @@ class NoPolicyVersion(FieldError):
 
 class PolicyBook:
     """A region's versions, compiled on first use.  The version is chosen by the visit's begin date
-    (admission date for a stay), and so is the accumulator year."""
+    (admission date for a stay), and so is the accumulator year — or by the discharge date where the
+    region file says ``settlement_date: {basis: discharge}`` (:meth:`settlement_day`)."""
 
     def __init__(self, loaded: LoadedRegion) -> None:
         self.loaded = loaded
@@ -29,6 +30,16 @@ class PolicyBook:
     @property
     def admdvs(self) -> str:
         return self.loaded.region.region.admdvs
+
+    @property
+    def by_discharge(self) -> bool:
+        """The region takes a stay's version and accumulator year from the discharge date."""
+        return self.loaded.region.settlement_date.basis == "discharge"
+
+    def settlement_day(self, begin: dt.date, end: dt.date) -> dt.date:
+        """The date that picks the policy version and the accumulator year of a visit from ``begin`` to
+        ``end``: the admission date, or the discharge date where the region says so."""
+        return end if self.by_discharge else begin
 
     def for_date(self, day: dt.date, field: str = "visit.begin_date") -> CompiledPolicy:
         version = self.loaded.version_for(day)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from yibao.money import RATIO_ONE
+from yibao.money import RATIO_ONE, apply_ratio
 from yibao.policy.catalogue import CatalogueItem
 from yibao.policy.loader import LoadedRegion
 from yibao.policy.model import LOCALITIES, WILDCARD, Layer, LayerTerms, PersonGroup, Version
@@ -25,6 +25,8 @@ class CompiledBenefit:
     repeat_schedule: tuple[int, ...] | None
     repeat_step: int | None
     repeat_floor: int | None
+    repeat_compound: int | None
+    refused: frozenset[str]  # localities not settled directly (refused with an error)
     ratio: dict[tuple[str, str, str], int]  # (level, person_type, locality) -> 1/10000
     cap_counter: str
     cap: int | None
@@ -39,6 +41,17 @@ class CompiledTerms:
     label: str  # "default" or the identities of the variant
 
 
+def tilted(t: CompiledTerms, factor: int, points: int, cap: str, label: str) -> CompiledTerms:
+    """A hardship tilt applied to terms: deductible × factor (half up), ratios + points (≤ 100%), cap kept
+    or removed.  Segment bounds above the deductible stay where they are; the first starts at the new
+    deductible."""
+    ded = apply_ratio(t.deductible, factor)
+    bounds = []
+    for i, (lo, hi, ratio) in enumerate(t.bounds):
+        bounds.append((ded if i == 0 else lo, hi, min(ratio + points, RATIO_ONE)))
+    return CompiledTerms(ded, tuple(bounds), None if cap == "none" else t.cap, label)
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledLayer:
     id: str
@@ -48,6 +61,7 @@ class CompiledLayer:
     field: str
     base: str
     include_preselfpay: bool
+    exclude_basic_deductible: bool
     eligible: frozenset[str] | None
     counter: str
     default: CompiledTerms
@@ -94,6 +108,7 @@ class CompiledPolicy:
     layers: dict[tuple[str, str], tuple[CompiledLayer, ...]]
     accounts: dict[str, CompiledAccount]
     fund_names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    settlement_date: str = "admission"  # or "discharge": which date of a stay picks version and year
 
 
 FUND_NAMES = {
@@ -128,6 +143,15 @@ def _terms(t: LayerTerms, label: str) -> CompiledTerms:
 
 
 def _layer(layer: Layer) -> CompiledLayer:
+    default = _terms(layer, "default")
+    variants = [(frozenset(v.identities), _terms(v, "/".join(v.identities))) for v in layer.variants]
+    variants += [
+        (
+            frozenset(t.identities),
+            tilted(default, t.deductible_factor, t.ratio_points, t.cap, "/".join(t.identities)),
+        )
+        for t in layer.tilts
+    ]
     return CompiledLayer(
         id=layer.id,
         name=layer.name,
@@ -136,10 +160,11 @@ def _layer(layer: Layer) -> CompiledLayer:
         field=layer.field,
         base=layer.base,
         include_preselfpay=layer.include_preselfpay,
+        exclude_basic_deductible=layer.exclude_basic_deductible,
         eligible=frozenset(layer.eligible_identities) if layer.eligible_identities is not None else None,
         counter=layer.counter,
-        default=_terms(layer, "default"),
-        variants=tuple((frozenset(v.identities), _terms(v, "/".join(v.identities))) for v in layer.variants),
+        default=default,
+        variants=tuple(variants),
     )
 
 
@@ -181,6 +206,8 @@ def compile_version(loaded: LoadedRegion, version: Version) -> CompiledPolicy:
             repeat_schedule=tuple(rep.schedule) if rep and rep.schedule else None,
             repeat_step=rep.step if rep else None,
             repeat_floor=rep.floor if rep else None,
+            repeat_compound=rep.compound if rep else None,
+            refused=frozenset(b.refuse.localities) if b.refuse else frozenset(),
             ratio=ratio,
             cap_counter=b.cap.counter,
             cap=b.cap.amount,
@@ -226,4 +253,5 @@ def compile_version(loaded: LoadedRegion, version: Version) -> CompiledPolicy:
         layers={k: tuple(v) for k, v in layers.items()},
         accounts=accounts,
         fund_names=fund_names,
+        settlement_date=region.settlement_date.basis,
     )

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from yibao.errors import validation_reason
 from yibao.policy.catalogue import CatalogueError, CatalogueItem, parse_catalogue
-from yibao.policy.model import WILDCARD, Region, Version
+from yibao.policy.model import WILDCARD, LayerTerms, Region, Version
 
 EXAMPLES_DIR = Path(__file__).parent / "regions"
 
@@ -145,6 +145,14 @@ def check_references(region: Region) -> list[Problem]:
 
     for i, pt in enumerate(region.person_types):
         need(f"person_types[{i}].scheme", pt.scheme, schemes, "scheme")
+    need("settlement_date.source", region.settlement_date.source, sources, "source")
+
+    def terms_sources(path: str, t: LayerTerms) -> None:
+        need(f"{path}.deductible_source", t.deductible_source, sources, "source")
+        need(f"{path}.cap_source", t.cap_source, sources, "source")
+        for k, seg in enumerate(t.segments):
+            need(f"{path}.segments[{k}].source", seg.source, sources, "source")
+
     versions = sorted(enumerate(region.versions), key=lambda iv: iv[1].effective_from)
     for (_, earlier), (j, later) in itertools.pairwise(versions):
         if later.effective_from <= earlier.effective_to:
@@ -176,6 +184,8 @@ def check_references(region: Region) -> list[Problem]:
                 need(f"{bp}.cap.by_person_type[{k}].person_type", o.person_type, set(ptypes), "person type")
                 need(f"{bp}.cap.by_person_type[{k}].source", o.source, sources, "source")
             need(f"{bp}.deductible.source", b.deductible.source, sources, "source")
+            if b.refuse is not None:
+                need(f"{bp}.refuse.source", b.refuse.source, sources, "source")
             for k, vt in enumerate(b.visit_types):
                 need(f"{bp}.visit_types[{k}]", vt, vtypes, "visit type")
                 if (b.scheme, vt) in seen:
@@ -233,6 +243,11 @@ def check_references(region: Region) -> list[Problem]:
                     )
                 )
             need(f"{lp}.source", layer.source, sources, "source")
+            terms_sources(lp, layer)
+            for k, tilt in enumerate(layer.tilts):
+                need(f"{lp}.tilts[{k}].source", tilt.source, sources, "source")
+                for m, ident in enumerate(tilt.identities):
+                    need(f"{lp}.tilts[{k}].identities[{m}]", ident, idents, "identity")
             for k, s in enumerate(layer.schemes):
                 need(f"{lp}.schemes[{k}]", s, schemes, "scheme")
             for k, vt in enumerate(layer.visit_types):
@@ -241,6 +256,7 @@ def check_references(region: Region) -> list[Problem]:
                 need(f"{lp}.eligible_identities[{k}]", ident, idents, "identity")
             for k, var in enumerate(layer.variants):
                 need(f"{lp}.variants[{k}].source", var.source, sources, "source")
+                terms_sources(f"{lp}.variants[{k}]", var)
                 for m, ident in enumerate(var.identities):
                     need(f"{lp}.variants[{k}].identities[{m}]", ident, idents, "identity")
         for ai, acc in enumerate(v.accounts):

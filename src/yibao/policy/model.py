@@ -21,8 +21,11 @@ Code = Annotated[
 ]
 
 PersonGroup = Literal["in_service", "retired", "resident"]
-Locality = Literal["local", "remote_filed", "remote_unfiled"]
-LOCALITIES: tuple[Locality, ...] = ("local", "remote_filed", "remote_unfiled")
+# local; remote_longterm: filed as a long-term resident elsewhere (异地长期居住/安置退休/常驻异地工作);
+# remote_filed: a temporary visitor filed (转诊, 其他临时外出) or an emergency; remote_unfiled: not filed.
+Locality = Literal["local", "remote_longterm", "remote_filed", "remote_unfiled"]
+RemoteLocality = Literal["remote_longterm", "remote_filed", "remote_unfiled"]
+LOCALITIES: tuple[Locality, ...] = ("local", "remote_longterm", "remote_filed", "remote_unfiled")
 WILDCARD = "*"
 
 
@@ -31,11 +34,13 @@ class Strict(BaseModel):
 
 
 class Source(Strict):
-    """Where a parameter comes from; ``tag``: V read in an official text, T third-party compilation, M a lead to check, X illustrative."""
+    """Where a parameter comes from; ``tag``: V read in an official text, T third-party compilation, M a lead
+    to check, A an assumed figure (chosen by the file's author where the text gives a range or nothing, e.g. the
+    midpoint of "1–2万"; the ``note`` must say what was assumed), X illustrative."""
 
     title: str
     url: str | None = None
-    tag: Literal["V", "T", "M", "X"]
+    tag: Literal["V", "T", "M", "A", "X"]
     note: str | None = None
 
 
@@ -69,22 +74,31 @@ class DeductibleRow(Strict):
 
 
 class RepeatAdmission(Strict):
-    """Later admissions in the same year: a fixed schedule, or a stepped reduction with a floor."""
+    """Later admissions in the same year: a fixed schedule, a linear stepped reduction with a floor
+    (``step``: n-th later admission pays full × (1 − n × step)), or a compounding one (``compound``: each
+    later admission pays the previous one's deductible × compound, rounded to the fen; ``floor`` optional)."""
 
     schedule: list[Ratio] | None = Field(
         default=None, description="factor on the level amount for the 1st, 2nd … admission of the year"
     )
     step: Ratio | None = None
+    compound: Ratio | None = None
     floor: Fen | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> RepeatAdmission:
-        if (self.schedule is None) == (self.step is None):
+        kinds = [k for k in ("schedule", "step", "compound") if getattr(self, k) is not None]
+        if len(kinds) != 1:
             raise ValueError(
-                "须提供 schedule 或 step（带 floor）之一 give either 'schedule' or 'step' (with 'floor'), not both or neither"
+                "须提供 schedule、step（带 floor）或 compound 之一 "
+                "give either 'schedule' or 'step' (with 'floor') or 'compound': exactly one of them"
             )
         if self.step is not None and self.floor is None:
             raise ValueError("step 须提供 floor 'step' needs a 'floor'")
+        if self.schedule is not None and self.floor is not None:
+            raise ValueError(
+                "floor 只能与 step 或 compound 同用 'floor' goes with 'step' or 'compound', not 'schedule'"
+            )
         return self
 
 
@@ -111,7 +125,7 @@ class Deductible(Strict):
 class RatioRow(Strict):
     level: Code = WILDCARD
     person_type: Code = WILDCARD
-    locality: Literal["*", "local", "remote_filed", "remote_unfiled"] = "*"
+    locality: Literal["*", "local", "remote_longterm", "remote_filed", "remote_unfiled"] = "*"
     ratio: Ratio
     source: str | None = None
 
@@ -131,6 +145,14 @@ class Cap(Strict):
     source: str | None = None
 
 
+class Refusal(Strict):
+    """Localities the region does not settle directly for this benefit (e.g. unfiled visitors): a visit
+    sent with one of them is refused with a clear error instead of being settled at another ratio."""
+
+    localities: list[RemoteLocality] = Field(min_length=1)
+    source: str | None = None
+
+
 class Benefit(Strict):
     """The basic pooled fund's benefit for one scheme and a set of visit types."""
 
@@ -140,9 +162,8 @@ class Benefit(Strict):
     fund_pay_type: Code = Field(pattern=r"^\d{6}$")
     deductible: Deductible
     ratios: list[RatioRow] = Field(min_length=1)
-    locality_adjustment: dict[Literal["remote_filed", "remote_unfiled"], SignedRatio] = Field(
-        default_factory=dict
-    )
+    locality_adjustment: dict[RemoteLocality, SignedRatio] = Field(default_factory=dict)
+    refuse: Refusal | None = None
     cap: Cap
     source: str | None = None
 
@@ -150,12 +171,15 @@ class Benefit(Strict):
 class Segment(Strict):
     upto: Fen | None = Field(description="upper bound of the cumulative amount; null = no bound")
     ratio: Ratio
+    source: str | None = None
 
 
 class LayerTerms(Strict):
     deductible: Fen = 0
     segments: list[Segment] = Field(min_length=1)
     cap: Fen | None = None
+    deductible_source: str | None = None
+    cap_source: str | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> LayerTerms:
@@ -181,6 +205,18 @@ class LayerVariant(LayerTerms):
     source: str | None = None
 
 
+class LayerTilt(Strict):
+    """A hardship tilt (困难群体倾斜) written as a rule on the layer's own terms: the deductible ×
+    ``deductible_factor``, every segment's ratio + ``ratio_points`` (at most 100%), and the cap kept or
+    removed — instead of typing the figures out in a variant.  Checked after the explicit ``variants``."""
+
+    identities: list[Code] = Field(min_length=1)
+    deductible_factor: Ratio = Field(default="1", validate_default=True)
+    ratio_points: Ratio = Field(default="0", validate_default=True)
+    cap: Literal["keep", "none"] = "keep"
+    source: str | None = None
+
+
 LayerField = Literal["hifmi_pay", "hifob_pay", "maf_pay", "cvlserv_pay", "hifes_pay", "oth_pay"]
 
 
@@ -197,9 +233,23 @@ class Layer(LayerTerms):
     eligible_identities: list[Code] | None = None
     base: Literal["compliant_selfpay", "over_cap"]
     include_preselfpay: bool = False
+    exclude_basic_deductible: bool = Field(
+        default=False,
+        description="compliant_selfpay only: leave the basic fund's deductible (起付线) paid on this visit "
+        "out of the base, so only 合规自付 above it counts",
+    )
     counter: str
     variants: list[LayerVariant] = Field(default_factory=list)
+    tilts: list[LayerTilt] = Field(default_factory=list)
     source: str | None = None
+
+    @model_validator(mode="after")
+    def _base_options(self) -> Layer:
+        if self.exclude_basic_deductible and self.base != "compliant_selfpay":
+            raise ValueError(
+                "exclude_basic_deductible 只适用于 compliant_selfpay 'exclude_basic_deductible' applies only to base 'compliant_selfpay'"
+            )
+        return self
 
 
 class AccountFunding(Strict):
@@ -231,9 +281,18 @@ class Version(Strict):
     )
 
 
+class SettlementDate(Strict):
+    """Which date of a stay picks the policy version and the accumulator year: ``admission`` (the begin
+    date, the default) or ``discharge`` (the end date), as the region's rules say."""
+
+    basis: Literal["admission", "discharge"]
+    source: str | None = None
+
+
 class Region(Strict):
     format: Literal["yibao.policy/1"]
     region: RegionInfo
+    settlement_date: SettlementDate = SettlementDate(basis="admission")
     sources: dict[str, Source] = Field(min_length=1)
     schemes: list[Scheme] = Field(min_length=1)
     person_types: list[PersonType] = Field(min_length=1)

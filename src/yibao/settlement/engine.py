@@ -43,7 +43,12 @@ from yibao.settlement.trace import (
 )
 
 _NOTHING_BLOCKED: frozenset[str] = frozenset()
-LOCALITIES = ("local", "remote_filed", "remote_unfiled")
+LOCALITIES = ("local", "remote_longterm", "remote_filed", "remote_unfiled")
+LOCALITY_NAMES = {
+    "remote_longterm": ("异地长期居住备案", "filed as long-term residents elsewhere"),
+    "remote_filed": ("异地临时外出备案", "filed as temporary visitors"),
+    "remote_unfiled": ("异地未备案", "who have not filed"),
+}
 
 
 def deductible_due(
@@ -60,6 +65,12 @@ def deductible_due(
     if benefit.repeat_schedule is not None:
         sched = benefit.repeat_schedule
         return apply_ratio(full, sched[min(n, len(sched) - 1)]), n
+    if benefit.repeat_compound is not None and n:
+        due = full
+        for _ in range(n):  # each later admission: the previous one's deductible × compound, to the fen
+            due = apply_ratio(due, benefit.repeat_compound)
+        floor = min(benefit.repeat_floor or 0, full)
+        return max(due, floor), n
     if benefit.repeat_step is not None and n:
         floor = min(benefit.repeat_floor or 0, full)
         factor = max(RATIO_ONE - n * benefit.repeat_step, 0)
@@ -250,6 +261,15 @@ def _pay_basic_fund(
     locality = visit.locality
     if locality == "remote_unfiled" and visit.emergency:
         locality = "remote_filed"  # 异地急诊抢救 is treated as filed (跨省异地就医直接结算经办规程)
+    if locality in benefit.refused:
+        where = LOCALITY_NAMES.get(locality, (locality, locality))
+        vt = policy.visit_types.get(visit.med_type, (visit.med_type, visit.med_type))
+        raise SettlementError(
+            "visit.locality",
+            f"{policy.region_name}不为{where[0]}人员直接结算{vt[0]}，请回参保地手工报销 "
+            f"{policy.region_name} does not settle {vt[1]} directly for visitors {where[1]}",
+            "locality_refused",
+        )
     due, n_adm = deductible_due(benefit, level, psn_type, acc)
     dedc = ins_t if ins_t < due else due
     s.act_pay_dedc = dedc
@@ -315,7 +335,10 @@ def _pay_layers(
             # an earlier layer may already have paid part of the scope the cap left unpaid
             lbase = left.over_cap if left.over_cap <= left.scope else left.scope
         else:
-            lbase = left.scope + (left.preselfpay if layer.include_preselfpay else 0)
+            scope = left.scope
+            if layer.exclude_basic_deductible:  # only 合规自付 above the basic deductible counts
+                scope = scope - s.act_pay_dedc if scope > s.act_pay_dedc else 0
+            lbase = scope + (left.preselfpay if layer.include_preselfpay else 0)
         before = acc.get(layer.counter, 0)
         raw = layer_payment(terms.bounds, before, lbase)
         paid_key = f"{layer.counter}:paid"

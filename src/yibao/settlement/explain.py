@@ -144,6 +144,7 @@ _BASIS = {
 }
 _LOCALITY = {
     "local": ("本地就医", "local care"),
+    "remote_longterm": ("异地长期居住已备案", "out of region, filed as a long-term resident"),
     "remote_filed": ("异地已备案", "out of region, filed"),
     "remote_unfiled": ("异地未备案", "out of region, not filed"),
 }

@@ -24,7 +24,7 @@ from yibao.settlement.model import (
     Visit,
 )
 
-LOCALITY_VALUES = ("local", "remote_filed", "remote_unfiled")
+LOCALITY_VALUES = ("local", "remote_longterm", "remote_filed", "remote_unfiled")
 # ICD-10 (医保版 / WHO / -CM): a letter, two digits, then up to five more characters, with or without the dot
 ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,5})?")
 
@@ -150,6 +150,9 @@ def parse_visit(raw: Any) -> Visit:
                 amount,
                 _prd_days(lr, lp),
                 _text(lr, "bilg_dr_codg", lp, required=False) or None,
+                # the day the item was given (2204 fee_ocur_time): per-day items (bed, nursing) are billed
+                # once a day, and the audit tells a duplicate from the next day's line by it
+                _date(lr, "fee_ocur_time", lp) if lr.get("fee_ocur_time") else None,
             )
         )
     begin = _date(raw, "begntime", "")

@@ -63,7 +63,7 @@ class Visit:
     begin_date: dt.date
     end_date: dt.date
     lines: tuple[Line, ...]
-    locality: str = "local"  # local / remote_filed / remote_unfiled
+    locality: str = "local"  # local / remote_longterm / remote_filed / remote_unfiled
     emergency: bool = False  # 异地急诊抢救 is treated as filed
     diagnoses: tuple[str, ...] = ()
     use_account: bool = True

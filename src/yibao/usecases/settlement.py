@@ -73,10 +73,7 @@ def settle(
     (:class:`~yibao.usecases.eligibility.BenefitRefused`, nothing written) or settled fully self-paid where
     policy says so.  None, or a region without enrolment data: no check (every known person settles)."""
     if caller is not None:
-        if caller.role not in SETTLING_ROLES:
-            raise Forbidden(f"角色 {caller.role} 不能结算 role {caller.role} may not settle")
-        _check_institution(caller, visit.fixmedins_code, "结算", "settle")
-        check_msgid(caller, msgid)
+        check_settling_caller(caller, visit, msgid)
     try:
         entitlement = entitlement_for(eligibility, visit)
     except BenefitRefused:
@@ -88,6 +85,14 @@ def settle(
         led.get_person(visit.psn_no, visit.begin_date)
         raise
     return led.settle(book, visit, msgid, pre=pre, audit=audit, entitlement=entitlement)
+
+
+def check_settling_caller(caller: Principal, visit: Visit, msgid: str) -> None:
+    """The caller may settle this visit under this msgid (role, own institution, msgid prefix)."""
+    if caller.role not in SETTLING_ROLES:
+        raise Forbidden(f"角色 {caller.role} 不能结算 role {caller.role} may not settle")
+    _check_institution(caller, visit.fixmedins_code, "结算", "settle")
+    check_msgid(caller, msgid)
 
 
 def get_settlement(

@@ -31,6 +31,7 @@ WEB_ROUTERS = (
     "yibao.web.portal.care_pages",
     "yibao.web.portal.enrol_pages",
     "yibao.web.portal.smart_pages",
+    "yibao.web.portal.crossregion_pages",
     "yibao.web.dashboard.pages",
     "yibao.web.dashboard.fund_pages",
     "yibao.web.dashboard.enrol_pages",
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir.router)
     _optional_router(app, "yibao.web.care")  # internet care and the voucher (/api/care)
     _optional_router(app, "yibao.web.smart")  # SMART App Launch: OAuth 2 server, discovery
+    _optional_router(app, "yibao.web.crossregion")  # 异地就医: visitors via the hub, filings
     fhir.install_error_handlers(app)
     rest.install_error_handlers(app)
     secure.install_csrf(app)  # innermost of the three: the body limit below wraps it

@@ -72,6 +72,9 @@ def run(
             "YIBAO_DEMO": "1" if settings.demo else "0",
             "YIBAO_MIGRATE": "0",
             "YIBAO_COOKIE_SECURE": "1" if settings.cookie_secure else "0",
+            **({"YIBAO_HUB_URL": settings.hub_url} if settings.hub_url else {}),
+            **({"YIBAO_HUB_KEY": settings.hub_key} if settings.hub_key else {}),
+            **({"YIBAO_HUB_TIMEOUT": str(settings.hub_timeout)} if settings.hub_timeout else {}),
         }
     )
     uvicorn.run("yibao.web.serve:app_from_env", factory=True, workers=workers, **kw)  # type: ignore[arg-type]

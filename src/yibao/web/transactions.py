@@ -34,6 +34,17 @@ def _settle(pre: bool) -> Handler:
     def handler(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         data = national.data_of(env)
         visit = sio.parse_visit(data)
+        if env.fixmedins_code and env.fixmedins_code != visit.fixmedins_code:
+            raise EnvelopeError(
+                "fixmedins_code", f"envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}", "mismatch"
+            )
+        insu = env.insuplc_admdvs[:6]
+        if insu and insu != book_of(request).admdvs:
+            # a visitor insured elsewhere (异地就医直接结算): the person is not in this region's records, so
+            # the insured region answers for them (identity, status, policy) through the clearing hub
+            from yibao.web.crossregion import settle_visitor
+
+            return settle_visitor(request, p, env, visit, data, pre)
         if p.role == "institution" and not flow.store_of(request).presented_at(
             p.fixmedins_code or "", visit.psn_no
         ):

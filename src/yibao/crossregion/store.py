@@ -1,0 +1,182 @@
+"""Filings on the shared database (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from yibao.crossregion.filing import Filing, FilingError
+from yibao.crossregion.schema import xr_filing
+
+
+def _d(v: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(v) if v else None
+
+
+def _row(f: Filing) -> dict[str, Any]:
+    return {
+        "filing_id": f.filing_id,
+        "psn_no": f.psn_no,
+        "insu_admdvs": f.insu_admdvs,
+        "care_admdvs": f.care_admdvs,
+        "type_code": f.type_code,
+        "channel": f.channel,
+        "begin": f.begin.isoformat(),
+        "end": f.end.isoformat() if f.end else None,
+        "filed_on": f.filed_on.isoformat(),
+        "reason": f.reason,
+        "fixmedins_code": f.fixmedins_code,
+        "status": f.status,
+        "replaces": f.replaces,
+        "closed_on": f.closed_on.isoformat() if f.closed_on else None,
+    }
+
+
+def _filing(r: Any) -> Filing:
+    m = r._mapping
+    begin = _d(m["begin"])
+    filed = _d(m["filed_on"])
+    assert begin is not None and filed is not None
+    return Filing(
+        filing_id=m["filing_id"],
+        psn_no=m["psn_no"],
+        insu_admdvs=m["insu_admdvs"],
+        care_admdvs=m["care_admdvs"],
+        type_code=m["type_code"],
+        channel=m["channel"],
+        begin=begin,
+        end=_d(m["end"]),
+        filed_on=filed,
+        reason=m["reason"],
+        fixmedins_code=m["fixmedins_code"],
+        status=m["status"],
+        replaces=m["replaces"],
+        closed_on=_d(m["closed_on"]),
+    )
+
+
+class FilingStore:
+    """Filings of the insured region's persons.  ``engine``: a SQLAlchemy engine on the migrated database."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def add(self, *filings: Filing) -> None:
+        """Insert new filings and update changed ones, all in one transaction."""
+        with self.engine.begin() as c:
+            for f in filings:
+                exists = c.execute(
+                    sa.select(xr_filing.c.filing_id).where(xr_filing.c.filing_id == f.filing_id)
+                ).first()
+                if exists:
+                    c.execute(xr_filing.update().where(xr_filing.c.filing_id == f.filing_id).values(_row(f)))
+                else:
+                    c.execute(xr_filing.insert().values(_row(f)))
+
+    def get(self, filing_id: str) -> Filing:
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(xr_filing).where(xr_filing.c.filing_id == filing_id)).first()
+        if r is None:
+            raise FilingError("filing_id", f"备案 {filing_id!r} 不存在 unknown filing", "unknown_filing")
+        return _filing(r)
+
+    def for_person(self, psn_no: str) -> list[Filing]:
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(xr_filing).where(xr_filing.c.psn_no == psn_no).order_by(xr_filing.c.filed_on)
+            ).fetchall()
+        return [_filing(r) for r in rows]
+
+    def queue(self, status: str = "active", limit: int = 200) -> list[Filing]:
+        """The bureau's list of filings, newest first."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(xr_filing)
+                .where(xr_filing.c.status == status)
+                .order_by(xr_filing.c.filed_on.desc())
+                .limit(limit)
+            ).fetchall()
+        return [_filing(r) for r in rows]
+
+
+# ---------------------------------------------------------------- routing records
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+MONEY = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
+
+
+class RouteTable:
+    """One of the three routing tables (``xr_outbound`` / ``xr_inbound`` / ``xr_route``), keyed by msgid,
+    whose status only moves by conditional updates (``UPDATE … WHERE status = expected``), so two
+    racing actors on one msgid (a late settle and its reversal) cannot both win."""
+
+    def __init__(self, engine: sa.Engine, table: sa.Table) -> None:
+        self.engine = engine
+        self.t = table
+
+    def insert(self, msgid: str, status: str, **values: Any) -> bool:
+        """Insert a new record; False when the msgid is already there."""
+        now = _now()
+        try:
+            with self.engine.begin() as c:
+                c.execute(
+                    self.t.insert().values(msgid=msgid, status=status, created=now, updated=now, **values)
+                )
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def get(self, msgid: str) -> dict[str, Any] | None:
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(self.t).where(self.t.c.msgid == msgid)).first()
+        return dict(r._mapping) if r is not None else None
+
+    def move(self, msgid: str, expected: tuple[str, ...], status: str, **values: Any) -> bool:
+        """Move ``msgid`` from one of ``expected`` to ``status``; False when it was not in one of them."""
+        with self.engine.begin() as c:
+            n = c.execute(
+                self.t.update()
+                .where(self.t.c.msgid == msgid, self.t.c.status.in_(expected))
+                .values(status=status, updated=_now(), **values)
+            ).rowcount
+        return bool(n)
+
+    def delete(self, msgid: str, expected: str) -> bool:
+        with self.engine.begin() as c:
+            n = c.execute(
+                self.t.delete().where(self.t.c.msgid == msgid, self.t.c.status == expected)
+            ).rowcount
+        return bool(n)
+
+    def with_status(self, *statuses: str, limit: int = 10_000) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(self.t).where(self.t.c.status.in_(statuses)).order_by(self.t.c.created).limit(limit)
+            ).fetchall()
+        return [dict(r._mapping) for r in rows]
+
+    def all(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(self.t).order_by(self.t.c.created)).fetchall()
+        return [dict(r._mapping) for r in rows]
+
+
+def engine_for(sa_url: str) -> sa.Engine:
+    """A SQLAlchemy engine for the routing tables: on SQLite in WAL mode with ``synchronous=NORMAL`` (the
+    ledger's own setting) and a generous busy timeout, since the region's ledger writes the same file."""
+    if not sa_url.startswith("sqlite"):
+        return sa.create_engine(sa_url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    engine = sa.create_engine(sa_url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    return engine

@@ -1,0 +1,303 @@
+"""Cross-region use cases, one per business act: file, cancel and change a filing (备案), and the coverage a
+visit elsewhere gets from the person's filings.  Every face (portal, counter CLI, the region service) calls these."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from yibao.access.principal import Principal
+from yibao.crossregion import filing as fl
+from yibao.crossregion.client import JsonClient, Unreachable
+from yibao.crossregion.params import Params
+from yibao.crossregion.pricing import CareCatalogueBook, catalogue_from, price_lines
+from yibao.crossregion.store import FilingStore, RouteTable
+from yibao.errors import FieldError
+from yibao.ledger import Ledger, SettleOutcome
+from yibao.money import yuan_to_fen
+from yibao.policy.book import PolicyBook
+from yibao.settlement import io as sio
+from yibao.settlement.model import Visit
+from yibao.usecases import settlement as stl
+
+
+def _id() -> str:
+    return "BA" + uuid.uuid4().hex[:14].upper()
+
+
+def file(
+    store: FilingStore, params: Params, insu_admdvs: str, data: Mapping[str, Any], today: dt.date
+) -> fl.Filing:
+    """办理备案: check the request and store the filing."""
+    f = fl.new_filing(data, filing_id=_id(), insu_admdvs=insu_admdvs, today=today, rules=params.filing)
+    store.add(f)
+    return f
+
+
+def cancel(store: FilingStore, params: Params, filing_id: str, psn_no: str, today: dt.date) -> fl.Filing:
+    """取消备案 (the person's own filing only)."""
+    f = store.get(filing_id)
+    if f.psn_no != psn_no:
+        raise fl.FilingError(
+            "filing_id", f"备案 {filing_id} 不属于 {psn_no} not this person's filing", "mismatch"
+        )
+    out = fl.cancel(f, today, params.filing)
+    store.add(out)
+    return out
+
+
+def change(
+    store: FilingStore, params: Params, filing_id: str, psn_no: str, data: Mapping[str, Any], today: dt.date
+) -> tuple[fl.Filing, fl.Filing]:
+    """变更备案: close the old filing and store the new one, in one transaction."""
+    f = store.get(filing_id)
+    if f.psn_no != psn_no:
+        raise fl.FilingError(
+            "filing_id", f"备案 {filing_id} 不属于 {psn_no} not this person's filing", "mismatch"
+        )
+    old, new = fl.change(f, data, new_id=_id(), on=today, rules=params.filing)
+    store.add(old, new)
+    return old, new
+
+
+def coverage(
+    store: FilingStore, psn_no: str, care_admdvs: str, begin: dt.date, end: dt.date, *, emergency: bool
+) -> fl.Coverage:
+    """How the insured region settles a visit of ``psn_no`` at ``care_admdvs``."""
+    return fl.coverage(store.for_person(psn_no), care_admdvs, begin, end, emergency=emergency)
+
+
+# ============================================================================ routing a visitor's settlement
+# 就医地目录、参保地政策、就医地管理: the care region prices the lines (its catalogue), the insured region settles
+# them (its policy, accumulators and ledger) and the answer comes back in the same 2207.  Every record moves
+# by conditional updates so that a late answer and its reversal cannot both stand.
+
+SETTLED, PENDING, REVERSING, REVERSED, REFUSED, SETTLING = (
+    "settled",
+    "pending",
+    "reversing",
+    "reversed",
+    "refused",
+    "settling",
+)
+
+
+class RemoteError(FieldError):
+    """The insured region refused the visit, or did not answer in time (then the care region reversed)."""
+
+
+def reversal_msgid(msgid: str) -> str:
+    """The one msgid every party uses for the 2601 of ``msgid`` (so repeats are idempotent)."""
+    return ("R" + msgid)[:64]
+
+
+@dataclass
+class CareSide:
+    """The care region's routing: its outbound records and its client of the hub."""
+
+    outbound: RouteTable
+    hub: JsonClient
+    care_admdvs: str
+
+
+def settle_visitor(
+    side: CareSide,
+    book: PolicyBook,
+    visit: Visit,
+    data: Mapping[str, Any],
+    msgid: str,
+    insu_admdvs: str,
+    *,
+    pre: bool = False,
+    caller: Principal | None = None,
+) -> dict[str, Any]:
+    """2206 / 2207 of a visitor insured in ``insu_admdvs``: price with the care catalogue, send through the
+    hub, return the insured region's answer (``{"output": …, "coverage": …}``).  Refusals and timeouts
+    raise :class:`RemoteError`; a timeout first reverses (2601) what may have been started."""
+    if caller is not None:
+        stl.check_settling_caller(caller, visit, msgid)
+    if len(insu_admdvs) != 6 or not insu_admdvs.isdigit():
+        raise RemoteError("insuplc_admdvs", f"参保地区划代码须为6位数字 must be 6 digits: {insu_admdvs!r}")
+    priced = price_lines(book.for_date(visit.begin_date).catalogue, visit)
+    body = {
+        "msgid": msgid,
+        "care_admdvs": side.care_admdvs,
+        "insu_admdvs": insu_admdvs,
+        "data": dict(data),
+        "priced": priced,
+        "pre": pre,
+    }
+    if pre:
+        return _answer(_send(side, "/hub/v1/settle", body, msgid, reverse=False))
+    known = side.outbound.get(msgid)
+    if known is None and not side.outbound.insert(
+        msgid,
+        PENDING,
+        insu_admdvs=insu_admdvs,
+        fixmedins_code=visit.fixmedins_code,
+        psn_no=visit.psn_no,
+        mdtrt_id=visit.mdtrt_id,
+        setl_date=visit.end_date.isoformat(),
+    ):
+        known = side.outbound.get(msgid)
+    if known is not None:
+        if known["status"] == SETTLED:
+            out: dict[str, Any] = json.loads(known["output"])
+            out["output"]["replayed"] = True
+            return out
+        if known["status"] in (REVERSED, REVERSING, REFUSED):
+            raise RemoteError(
+                "msgid",
+                f"报文 {msgid} 已冲正或被拒，请用新报文编号 msgid was reversed or refused",
+                "msgid_reversed",
+            )
+    ans = _send(side, "/hub/v1/settle", body, msgid, reverse=True)
+    if not ans.get("ok"):
+        side.outbound.move(msgid, (PENDING,), REFUSED)
+        return _answer(ans)
+    setl = ans["output"]["setlinfo"]
+    amounts = {k: _fen(setl.get(k)) for k in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "psn_cash_pay")}
+    if not side.outbound.move(
+        msgid, (PENDING,), SETTLED, setl_id=str(setl.get("setl_id") or ""), output=json.dumps(ans), **amounts
+    ):
+        _reverse(side, msgid)
+        raise RemoteError("msgid", f"报文 {msgid} 已在冲正中 is being reversed", "msgid_reversed")
+    return ans
+
+
+def _fen(v: Any) -> int:
+    return yuan_to_fen(str(v if v is not None else "0"))
+
+
+def _answer(ans: dict[str, Any]) -> dict[str, Any]:
+    if not ans.get("ok"):
+        raise RemoteError(
+            str(ans.get("field") or "insuplc_admdvs"),
+            f"参保地拒绝 refused by the insured region: {ans.get('reason') or ''}",
+            str(ans.get("code") or "remote_refused"),
+        )
+    return ans
+
+
+def _send(side: CareSide, path: str, body: dict[str, Any], msgid: str, *, reverse: bool) -> dict[str, Any]:
+    try:
+        return side.hub.post(path, body)
+    except Unreachable:
+        if reverse:
+            _reverse(side, msgid)
+        raise RemoteError(
+            "insuplc_admdvs",
+            f"参保地 {body['insu_admdvs']} 未在时限内应答，本次结算已冲正，请稍后重试 "
+            "the insured region did not answer in time; the settlement was reversed, try again",
+            "remote_timeout",
+        ) from None
+
+
+def _reverse(side: CareSide, msgid: str) -> bool:
+    """2601 through the hub; the record stays ``reversing`` until the insured region confirms."""
+    row = side.outbound.get(msgid)
+    if row is None:
+        return False
+    if row["status"] in (PENDING, SETTLED):
+        side.outbound.move(msgid, (PENDING, SETTLED), REVERSING)
+    elif row["status"] != REVERSING:
+        return bool(row["status"] == REVERSED)
+    body = {"omsgid": msgid, "msgid": reversal_msgid(msgid), "insu_admdvs": row["insu_admdvs"],
+            "care_admdvs": side.care_admdvs}  # fmt: skip
+    try:
+        ans = side.hub.post("/hub/v1/reverse", body)
+    except Unreachable:
+        return False
+    if not ans.get("ok"):
+        return False
+    return side.outbound.move(msgid, (REVERSING,), REVERSED)
+
+
+def resolve_pending(side: CareSide, older_than: float) -> dict[str, int]:
+    """Reverse what never got an answer: ``pending`` older than ``older_than`` seconds (a crash mid-call)
+    and every ``reversing``.  Returns how many were reversed and how many are still waiting."""
+    cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=older_than)).isoformat()
+    done = waiting = 0
+    for row in side.outbound.with_status(PENDING, REVERSING):
+        if row["status"] == PENDING and row["updated"] > cutoff:
+            continue
+        if _reverse(side, row["msgid"]):
+            done += 1
+        else:
+            waiting += 1
+    return {"reversed": done, "waiting": waiting}
+
+
+# ---------------------------------------------------------------------------- the insured region's side
+def settle_inbound(
+    inbound: RouteTable, filings: FilingStore, led: Ledger, book: PolicyBook, body: Mapping[str, Any]
+) -> tuple[SettleOutcome, fl.Coverage]:
+    """Settle a visitor's visit sent by a care region, with this region's policy and the care region's
+    prices; the locality comes from the person's filings.  A msgid already reversed is refused."""
+    msgid = str(body.get("msgid") or "")
+    if not msgid:
+        raise RemoteError("msgid", "必填 is required", "missing")
+    care = str(body.get("care_admdvs") or "")
+    data = body.get("data")
+    if not isinstance(data, Mapping):
+        raise RemoteError("data", "须为对象 must be an object")
+    priced = body.get("priced")
+    if not isinstance(priced, Mapping):
+        raise RemoteError("priced", "须为对象 must be an object")
+    visit = sio.parse_visit(dict(data))
+    cov = coverage(filings, visit.psn_no, care, visit.begin_date, visit.end_date, emergency=visit.emergency)
+    visit = replace(visit, locality=cov.locality)
+    view = CareCatalogueBook(book, catalogue_from(priced))
+    if body.get("pre"):
+        return stl.settle(led, view, visit, msgid, audit=None, pre=True), cov
+    row = inbound.get(msgid)
+    if row is None and not inbound.insert(
+        msgid, SETTLING, care_admdvs=care, psn_no=visit.psn_no, setl_date=visit.end_date.isoformat()
+    ):
+        row = inbound.get(msgid)
+    if row is not None and row["status"] == REVERSED:
+        raise RemoteError("msgid", f"报文 {msgid} 已冲正 was reversed", "msgid_reversed")
+    try:
+        out = stl.settle(led, view, visit, msgid, audit=None)
+    except FieldError:
+        inbound.delete(msgid, SETTLING)
+        raise
+    s = out.settlement
+    if not inbound.move(
+        msgid,
+        (SETTLING, SETTLED),
+        SETTLED,
+        setl_id=out.setl_id,
+        medfee_sumamt=s.medfee_sumamt,
+        fund_pay_sumamt=s.fund_pay_sumamt,
+        acct_pay=s.acct_pay,
+    ):  # reversed while we settled: undo our own write
+        stl.reverse(led, None, msgid, reversal_msgid(msgid))
+        raise RemoteError("msgid", f"报文 {msgid} 已冲正 was reversed", "msgid_reversed")
+    return out, cov
+
+
+def reverse_inbound(inbound: RouteTable, led: Ledger, body: Mapping[str, Any]) -> str:
+    """2601 of a visitor's settlement: undo it in the ledger if it was written, and leave the record
+    ``reversed`` (a tombstone when the settle has not arrived yet, so a late settle is refused)."""
+    omsgid = str(body.get("omsgid") or "")
+    if not omsgid:
+        raise RemoteError("omsgid", "必填 is required", "missing")
+    rmsgid = reversal_msgid(omsgid)
+    for _ in range(5):
+        row = inbound.get(omsgid)
+        if row is None:
+            if inbound.insert(omsgid, REVERSED, care_admdvs=str(body.get("care_admdvs") or ""), psn_no=""):
+                return "tombstone"
+            continue
+        if row["status"] == REVERSED:
+            return "already"
+        if inbound.move(omsgid, (row["status"],), REVERSED):
+            if led.message(omsgid) is not None:  # written (possibly by a settle that then crashed)
+                stl.reverse(led, None, omsgid, rmsgid)
+            return "reversed"
+    raise RemoteError("omsgid", f"报文 {omsgid} 状态变化过快，请重试 changing too fast, retry", "busy")

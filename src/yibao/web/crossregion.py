@@ -1,0 +1,259 @@
+"""Cross-region faces of a region service: the visitor's 2206/2207 routed through the hub (care side), the
+hub's calls into this region (insured side, by the shared hub key), settling what never got an answer, the
+routing records, and filings (备案) over JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import asdict
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from yibao.access.principal import STAFF_ROLES, Principal, can_read_person
+from yibao.crossregion.client import KEY_HEADER, JsonClient
+from yibao.crossregion.filing import Filing
+from yibao.crossregion.params import Params, load_params
+from yibao.crossregion.schema import xr_inbound, xr_outbound
+from yibao.crossregion.store import FilingStore, RouteTable, engine_for
+from yibao.errors import FieldError
+from yibao.settlement.model import Visit
+from yibao.usecases import crossregion as xr
+from yibao.web import national
+from yibao.web.auth import current_principal
+from yibao.web.deps import book_of, ledger_of, settings_of
+from yibao.web.national import Envelope, EnvelopeError
+
+router = APIRouter(prefix="/api/crossregion", tags=["异地就医 cross-region"])
+_LOCK = threading.Lock()
+
+
+class _State:
+    def __init__(self, request: Request) -> None:
+        settings = settings_of(request)
+        with ledger_of(request) as led:
+            url = led.sa_url
+        self.engine = engine_for(url)
+        self.params: Params = load_params()
+        self.filings = FilingStore(self.engine)
+        self.inbound = RouteTable(self.engine, xr_inbound)
+        self.care: xr.CareSide | None = None
+        if settings.hub_url:
+            timeout = settings.hub_timeout or self.params.timeout_seconds
+            client = JsonClient(settings.hub_url, settings.hub_key, timeout)
+            self.care = xr.CareSide(RouteTable(self.engine, xr_outbound), client, book_of(request).admdvs)
+            self._start_resolver(max(3 * timeout, 5.0))
+
+    def _start_resolver(self, older_than: float) -> None:
+        """Every few seconds, reverse what never got an answer (a crash, a lost reversal), so a late answer
+        never leaves money counted on one side only even when nobody asks (``POST /resolve`` does it at once)."""
+        care = self.care
+        assert care is not None
+
+        def loop() -> None:
+            while True:
+                time.sleep(older_than / 2)
+                try:
+                    xr.resolve_pending(care, older_than)
+                except Exception:  # the next round retries; a dead database is not this thread's to report
+                    continue
+
+        threading.Thread(target=loop, name="crossregion-resolver", daemon=True).start()
+
+
+def state(request: Request) -> _State:
+    st = getattr(request.app.state, "crossregion", None)
+    if st is None:
+        with _LOCK:
+            st = getattr(request.app.state, "crossregion", None)
+            if st is None:
+                st = request.app.state.crossregion = _State(request)
+    return cast(_State, st)
+
+
+def settle_visitor(
+    request: Request, p: Principal, env: Envelope, visit: Visit, data: dict[str, Any], pre: bool
+) -> dict[str, Any]:
+    """The 2206/2207 output for a visitor insured elsewhere, answered by the insured region via the hub."""
+    st = state(request)
+    if st.care is None:
+        raise EnvelopeError(
+            "insuplc_admdvs",
+            "本统筹区未接入异地结算清算中心 this region has no clearing hub configured",
+            "no_hub",
+        )
+    ans = xr.settle_visitor(
+        st.care, book_of(request), visit, data, env.msgid, env.insuplc_admdvs[:6], pre=pre, caller=p
+    )
+    out = dict(ans["output"])
+    out["crossregion"] = {
+        "mdtrtarea_admvs": st.care.care_admdvs,
+        "insuplc_admdvs": env.insuplc_admdvs[:6],
+        "coverage": ans.get("coverage"),
+    }
+    return out
+
+
+def _hub_refusal(request: Request) -> dict[str, Any] | None:
+    """These endpoints authenticate the hub by its key, not a login: a wrong key is an ``ok: false`` answer."""
+    key = settings_of(request).hub_key
+    if not key or request.headers.get(KEY_HEADER) != key:
+        return {
+            "ok": False,
+            "field": KEY_HEADER,
+            "reason": "清算中心密钥不符 not the clearing hub",
+            "code": "hub_key",
+        }
+    return None
+
+
+def _refusal(exc: FieldError) -> dict[str, Any]:
+    return {"ok": False, "field": exc.field, "reason": exc.reason, "code": exc.code}
+
+
+@router.post(
+    "/inbound/settle", summary="参保地结算（清算中心调用） settle a visitor's visit for a care region"
+)
+def inbound_settle(body: dict[str, Any], request: Request) -> dict[str, Any]:
+    refused = _hub_refusal(request)
+    if refused:
+        return refused
+    st = state(request)
+    try:
+        with ledger_of(request) as led:
+            out, cov = xr.settle_inbound(st.inbound, st.filings, led, book_of(request), body)
+    except FieldError as exc:
+        return _refusal(exc)
+    return {"ok": True, "output": national.settle_output(out), "coverage": asdict(cov)}
+
+
+@router.post("/inbound/reverse", summary="参保地冲正（清算中心调用） reverse a visitor's settlement")
+def inbound_reverse(body: dict[str, Any], request: Request) -> dict[str, Any]:
+    refused = _hub_refusal(request)
+    if refused:
+        return refused
+    st = state(request)
+    try:
+        with ledger_of(request) as led:
+            how = xr.reverse_inbound(st.inbound, led, body)
+    except FieldError as exc:
+        return _refusal(exc)
+    return {"ok": True, "result": how}
+
+
+def _staff(p: Principal, admin: bool = False) -> None:
+    if p.role not in STAFF_ROLES or (admin and p.role != "admin"):
+        raise HTTPException(403, f"角色 {p.role} 不能办理此项 role {p.role} may not do this")
+
+
+@router.post(
+    "/resolve", summary="冲正未获应答的异地结算 reverse visitors' settlements that never got an answer"
+)
+def resolve(
+    request: Request, p: Annotated[Principal, Depends(current_principal)], older_than: float = 10.0
+) -> dict[str, int]:
+    _staff(p, admin=True)
+    st = state(request)
+    if st.care is None:
+        return {"reversed": 0, "waiting": 0}
+    return xr.resolve_pending(st.care, older_than)
+
+
+@router.get("/records", summary="异地结算记录 routing records (outbound: care side; inbound: insured side)")
+def records(
+    request: Request, p: Annotated[Principal, Depends(current_principal)], side: str = "outbound"
+) -> list[dict[str, Any]]:
+    _staff(p)
+    st = state(request)
+    if side == "inbound":
+        return st.inbound.all()
+    if side != "outbound":
+        raise HTTPException(422, "side 须为 outbound 或 inbound side: outbound or inbound")
+    return st.care.outbound.all() if st.care else []
+
+
+# ---------------------------------------------------------------------------- filings (备案)
+def _filing_json(f: Filing) -> dict[str, Any]:
+    d = asdict(f)
+    for k in ("begin", "end", "filed_on", "closed_on"):
+        d[k] = d[k].isoformat() if d[k] else None
+    d["type_name"] = f.type_name
+    d["kind"] = f.kind
+    return d
+
+
+def _filing_role(p: Principal) -> None:
+    if p.role not in STAFF_ROLES and p.role != "insured":
+        raise HTTPException(403, f"角色 {p.role} 不能办理备案 role {p.role} may not handle filings")
+
+
+def _filer(p: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    _filing_role(p)
+    return p
+
+
+Filer = Annotated[Principal, Depends(_filer)]
+
+
+def _may_file(p: Principal, psn_no: str) -> None:
+    _filing_role(p)
+    if not (p.role in STAFF_ROLES or (p.role == "insured" and can_read_person(p, psn_no))):
+        raise HTTPException(403, f"无权为 {psn_no} 办理备案 not allowed to file for this person")
+
+
+def _field_error(exc: FieldError) -> HTTPException:
+    return HTTPException(422, [{"loc": ["body", exc.field], "msg": exc.reason, "type": exc.code}])
+
+
+@router.post("/filings", summary="办理异地就医备案 file for care elsewhere")
+def create_filing(body: dict[str, Any], request: Request, p: Filer) -> dict[str, Any]:
+    psn_no = str(body.get("psn_no") or p.psn_no or "")
+    _may_file(p, psn_no)
+    st = state(request)
+    try:
+        f = xr.file(
+            st.filings, st.params, book_of(request).admdvs, {**body, "psn_no": psn_no}, dt.date.today()
+        )
+    except FieldError as exc:
+        raise _field_error(exc) from None
+    return _filing_json(f)
+
+
+@router.get("/filings", summary="备案列表 a person's filings")
+def list_filings(request: Request, p: Filer, psn_no: str = "") -> list[dict[str, Any]]:
+    psn_no = psn_no or p.psn_no or ""
+    _may_file(p, psn_no)
+    return [_filing_json(f) for f in state(request).filings.for_person(psn_no)]
+
+
+@router.post("/filings/{filing_id}/cancel", summary="取消备案 cancel a filing")
+def cancel_filing(filing_id: str, request: Request, p: Filer) -> dict[str, Any]:
+    _filing_role(p)
+    st = state(request)
+    try:
+        f = st.filings.get(filing_id)
+        _may_file(p, f.psn_no)
+        out = xr.cancel(st.filings, st.params, filing_id, f.psn_no, dt.date.today())
+    except FieldError as exc:
+        raise _field_error(exc) from None
+    return _filing_json(out)
+
+
+@router.post("/filings/{filing_id}/change", summary="变更备案 change a filing")
+def change_filing(
+    filing_id: str,
+    body: dict[str, Any],
+    request: Request,
+    p: Filer,
+) -> dict[str, Any]:
+    _filing_role(p)
+    st = state(request)
+    try:
+        f = st.filings.get(filing_id)
+        _may_file(p, f.psn_no)
+        old, new = xr.change(st.filings, st.params, filing_id, f.psn_no, body, dt.date.today())
+    except FieldError as exc:
+        raise _field_error(exc) from None
+    return {"old": _filing_json(old), "new": _filing_json(new)}
