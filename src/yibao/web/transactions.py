@@ -36,7 +36,9 @@ def _settle(pre: bool) -> Handler:
         visit = sio.parse_visit(data)
         if env.fixmedins_code and env.fixmedins_code != visit.fixmedins_code:
             raise EnvelopeError(
-                "fixmedins_code", f"envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}", "mismatch"
+                "fixmedins_code",
+                f"报文机构与就诊机构不一致 envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}",
+                "mismatch",
             )
         insu = env.insuplc_admdvs[:6]
         if insu and insu != book_of(request).admdvs:
