@@ -114,8 +114,10 @@ def test_business_errors_answer_infcode_minus_1_naming_the_field_and_write_nothi
     assert rows(api.url) == before
     unknown = api.tx("hospital", "9999", {}).json()
     assert unknown["infcode"] == -1 and unknown["err_field"] == "infno"
+    assert unknown["err_msg"].startswith("不支持该交易 unsupported transaction 9999 (supported: ")
     missing = api.tx("hospital", "2208", {}).json()
     assert missing["err_field"] == "input.data.setl_id" and missing["err_code"] == "missing"
+    assert missing["err_msg"] == "必填项缺失 is required（input.data.setl_id）"
 
 
 def test_a_body_that_is_not_an_envelope_is_422(api: Api) -> None:

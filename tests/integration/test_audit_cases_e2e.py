@@ -166,14 +166,17 @@ def test_suspect_to_appeal_to_deduction_keeps_the_ledger_consistent(ledger: Ledg
         with pytest.raises(LedgerError) as conflict:
             ledger.post_deduction(f"DED:{case.case_id}", H1, case.case_id, [DeductionItem(s101, "4", 1)])
         assert conflict.value.code == "deduction_conflict"
+        assert conflict.value.reason.startswith("该扣款编号已入账且内容不同 deduction ")
 
         # caps hold for further deductions, and a deducted settlement cannot be cancelled
         with pytest.raises(LedgerError) as over:
             ledger.post_deduction("DED:extra", H1, "manual", [DeductionItem(s102, "", 1)])
-        assert over.value.code == "over_fund_paid"
+        assert over.value.code == "over_fund_paid" and over.value.field == "items[0].amount"
+        assert over.value.reason.startswith("扣款超过该笔结算尚未追回的基金支付 1 fen exceeds")
         with pytest.raises(LedgerError) as wrong:
             ledger.post_deduction("DED:other", "H99", "manual", [DeductionItem(s101, "4", 1)])
         assert wrong.value.code == "wrong_institution"
+        assert wrong.value.reason.startswith("该笔结算不是本机构结算的 settlement ")
         with pytest.raises(LedgerError) as cancel:
             ledger.cancel(s103, msgid())
         assert cancel.value.code == "deducted"

@@ -93,6 +93,12 @@ def test_a_bad_fund_file_is_named(
     with pytest.raises(DashboardError) as e:
         load_fund_file(p)
     assert e.value.field == "schemes.310"
+    p.write_text('source: x\nschemes:\n  "310": {income: {"2025-13": "1.00"}}\n', encoding="utf-8")
+    with pytest.raises(DashboardError) as e:
+        load_fund_file(p)
+    assert e.value.field == "schemes.310" and e.value.reason.startswith(
+        "月份须为 YYYY-MM month must be YYYY-MM ("
+    )
 
 
 def test_capability_pages_show_data_once_tables_exist(auditor: TestClient, seeded: Seeded) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 
 import polars as pl
 import pytest
@@ -152,21 +153,37 @@ def test_a_late_appeal_is_refused_and_changes_nothing() -> None:
 
 
 @pytest.mark.parametrize(
-    ("state_cmd", "code"),
+    ("state_cmd", "code", "zh"),
     [
-        ("appeal_before_notice", "illegal_transition"),
-        ("notify_twice", "illegal_transition"),
-        ("decide_in_window", "appeal_window_open"),
-        ("expire_in_window", "appeal_window_open"),
-        ("deduct_undecided", "illegal_transition"),
-        ("appeal_twice", "already_appealed"),
-        ("unknown_item", "unknown_item"),
-        ("partial_too_big", "invalid_decision"),
-        ("missing_decision", "invalid_decision"),
-        ("bad_outcome", "invalid_decision"),
+        ("appeal_before_notice", "illegal_transition", r"案件 \S+ 当前状态不能申诉 cannot appeal case "),
+        (
+            "notify_twice",
+            "illegal_transition",
+            r"案件 \S+ 当前状态不能发出稽核告知 cannot send the notice of case ",
+        ),
+        ("decide_in_window", "appeal_window_open", r"申诉期未满，尚有明细可申诉 the appeal window of case "),
+        ("expire_in_window", "appeal_window_open", r"申诉期未满 the appeal window of case "),
+        (
+            "deduct_undecided",
+            "illegal_transition",
+            r"案件 \S+ 当前状态不能记录扣款 cannot record a deduction on case ",
+        ),
+        ("appeal_twice", "already_appealed", r"第 1 项已申诉过 item 1 was already appealed on "),
+        ("unknown_item", "unknown_item", r"案件 \S+ 没有第 9 项 case \S+ has no item 9$"),
+        (
+            "partial_too_big",
+            "invalid_decision",
+            r"部分维持须大于 0 且小于涉及金额 a partial decision upholds ",
+        ),
+        (
+            "missing_decision",
+            "invalid_decision",
+            r"已申诉的明细须逐项裁定 appealed items \[1\] need a decision$",
+        ),
+        ("bad_outcome", "invalid_decision", r"裁定结果不在允许范围内 must be one of \["),
     ],
 )
-def test_illegal_transitions_are_refused_with_a_code(state_cmd: str, code: str) -> None:
+def test_illegal_transitions_are_refused_with_a_code(state_cmd: str, code: str, zh: str) -> None:
     case, _ = opened(1000, 500)
     notified, _ = transition(case, Notify("a"), at("2025-06-03"), PARAMS)
     appealed, _ = transition(notified, Appeal("h", {1: "r"}), at("2025-06-04"), PARAMS)
@@ -191,7 +208,7 @@ def test_illegal_transitions_are_refused_with_a_code(state_cmd: str, code: str) 
     }
     with pytest.raises(AuditCaseError) as e:
         attempts[state_cmd]()
-    assert e.value.code == code
+    assert e.value.code == code and re.match(zh, e.value.reason), e.value.reason
 
 
 def test_an_unanswered_notice_becomes_final_after_the_window() -> None:
@@ -213,7 +230,7 @@ def test_dismissing_everything_closes_the_case() -> None:
 
 
 def test_a_naive_clock_is_refused() -> None:
-    with pytest.raises(AuditCaseError, match="timezone-aware"):
+    with pytest.raises(AuditCaseError, match=r"^now: 时间须带时区 must be timezone-aware"):
         open_case("c", "H1", "p", [item(1, 5)], dt.datetime(2025, 6, 3), "a")
 
 

@@ -150,10 +150,15 @@ def test_library_errors_name_the_rule_and_field() -> None:
     doc["rules"][2]["kind"] = "no_such_kind"
     with pytest.raises(RuleError) as e:
         parse_library(doc)
-    assert e.value.field == "rules[2].kind"
+    assert e.value.field == "rules[2].kind" and e.value.reason.startswith(
+        "未知的规则类型 unknown kind 'no_such_kind'"
+    )
     doc = yaml.safe_load(library_path().read_text(encoding="utf-8"))
     doc["rules"][13]["moments"] = ["during"]  # split admission needs history
-    with pytest.raises(RuleError, match="cannot run during settlement"):
+    with pytest.raises(
+        RuleError,
+        match=r"^rules\[13\]: 该类规则需要历史数据，不能在结算时运行 kind split_admission needs history and cannot run during settlement$",
+    ):
         parse_library(doc)
     doc = yaml.safe_load(library_path().read_text(encoding="utf-8"))
     doc["rules"][11]["params"] = {"tolerance_bp": -1}
@@ -177,7 +182,7 @@ def test_knowledge_errors_name_table_and_column(tmp_path: Path) -> None:
     assert e.value.field == "supply.max_units_per_day"
     with pytest.raises(KnowledgeError) as e:
         load_knowledge(tmp_path)
-    assert "missing" in e.value.reason
+    assert e.value.reason.startswith("缺少文件 file ") and e.value.reason.endswith(" missing")
 
 
 def test_during_reused_findings_keep_each_visits_own_reason() -> None:

@@ -56,11 +56,15 @@ def test_policy_errors_name_the_path() -> None:
         parse_policy(raw, file="x.yaml")
     paths = {p.path for p in exc.value.problems}
     assert "years[0].resident.individual" in paths and "waiting_period.fixed_monthz" in paths
+    reason = {p.path: p.reason for p in exc.value.problems}
+    assert reason["waiting_period.fixed_monthz"].startswith("未知的键 unknown key (not part of the")
+    assert reason["years[0].resident.individual"].startswith("金额须为小数字符串或整数 amount must be")
     raw = yaml.safe_load((REGIONS_DIR / "xian.yaml").read_text(encoding="utf-8"))
     raw["incentives"]["source"] = "nowhere"
     with pytest.raises(PolicyError) as exc:
         parse_policy(raw, file="x.yaml")
     assert [p.path for p in exc.value.problems] == ["incentives.source"]
+    assert exc.value.problems[0].reason.startswith("未声明的出处 unknown source 'nowhere'; declared: ")
 
 
 def test_bind_region_refuses_another_region_and_unknown_identities() -> None:
@@ -69,12 +73,17 @@ def test_bind_region_refuses_another_region_and_unknown_identities() -> None:
     p = parse_policy(raw)
     with pytest.raises(PolicyError) as exc:
         bind_region(p, load_region(example_path("xian")))
-    assert "XX" in str(exc.value)
-    with pytest.raises(PolicyError):
+    assert [(q.path, q.reason.split(" identity ")[0]) for q in exc.value.problems] == [
+        ("waiting_period.exempt_identities", "地区文件未声明该身份")
+    ]
+    assert "'XX' is not declared in" in str(exc.value)
+    with pytest.raises(PolicyError) as other:
         bind_region(
             parse_policy(yaml.safe_load((REGIONS_DIR / "xian.yaml").read_text())),
             load_region(example_path("weinan")),
         )
+    (problem,) = other.value.problems
+    assert problem.path == "region.admdvs" and problem.reason.startswith("与地区文件的区划不一致 ")
 
 
 # ----------------------------------------------------------------------------- the collection file

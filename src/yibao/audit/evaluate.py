@@ -71,7 +71,7 @@ class Score:
 def attribution(path: str = str(EVAL_FILE)) -> dict[str, Any]:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict) or "targets" not in data:
-        raise FieldError("evaluation.yaml", "needs a 'targets' mapping")
+        raise FieldError("evaluation.yaml", "缺少 targets 映射表 needs a 'targets' mapping")
     return data
 
 
@@ -255,7 +255,9 @@ def find_rules(
     ) -> pl.DataFrame:
         out = batch.run_rules(library, knowledge, persons, visits, lines, settled=settled, moment="after")
         if not isinstance(out, pl.DataFrame):
-            raise FieldError("run_rules", f"returned {type(out).__name__}, expected a flag frame")
+            raise FieldError(
+                "run_rules", f"返回的不是疑点表 returned {type(out).__name__}, expected a flag frame"
+            )
         return conform(out)
 
     return run, kinds
@@ -366,7 +368,10 @@ def evaluate(
     from yibao.synth.generator import generate
 
     if persons < 1000:
-        raise FieldError("persons", "at least 1000 persons are needed for peer groups to exist")
+        raise FieldError(
+            "persons",
+            "至少需要 1000 人才能形成同类比较组 at least 1000 persons are needed for peer groups to exist",
+        )
     region_path = Path(region) if region is not None else example_path("xian")
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="yibao-audit-eval-") as tmp:

@@ -57,7 +57,7 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
     """Select and cast ``frame`` to the contract's column order and types (raises on a missing column)."""
     missing = [c for c in FLAG_SCHEMA if c not in frame.columns]
     if missing:
-        raise FlagError(f"flags.{missing[0]}", "column missing (see yibao.audit.flags.FLAG_SCHEMA)")
+        raise FlagError(f"flags.{missing[0]}", "缺少该列 column missing (see yibao.audit.flags.FLAG_SCHEMA)")
     return frame.select([pl.col(c).cast(t) for c, t in FLAG_SCHEMA.items()])
 
 
@@ -65,13 +65,13 @@ def validate_flags(frame: pl.DataFrame) -> pl.DataFrame:
     """Check a flag frame against the contract and return it unchanged; raise :class:`FlagError` naming the field."""
     for name, dtype in FLAG_SCHEMA.items():
         if name not in frame.columns:
-            raise FlagError(f"flags.{name}", "column missing (see yibao.audit.flags.FLAG_SCHEMA)")
+            raise FlagError(f"flags.{name}", "缺少该列 column missing (see yibao.audit.flags.FLAG_SCHEMA)")
         if frame.schema[name] != dtype:
-            raise FlagError(f"flags.{name}", f"must be {dtype}, got {frame.schema[name]}")
+            raise FlagError(f"flags.{name}", f"列类型错误 must be {dtype}, got {frame.schema[name]}")
     for name, allowed in (("source", SOURCES), ("rule_class", RULE_CLASSES), ("severity", SEVERITIES)):
         bad = frame.filter(~pl.col(name).is_in(list(allowed)))
         if bad.height:
-            raise FlagError(f"flags.{name}", f"{bad[name][0]!r} not one of {allowed}")
+            raise FlagError(f"flags.{name}", f"取值不在允许范围内 {bad[name][0]!r} not one of {allowed}")
     if frame.height and frame.filter(pl.col("amount_fen") < 0).height:
-        raise FlagError("flags.amount_fen", "negative amount at stake")
+        raise FlagError("flags.amount_fen", "涉及金额为负 negative amount at stake")
     return frame

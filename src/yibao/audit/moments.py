@@ -111,9 +111,9 @@ def check_prescription(
     lib = library if library is not None else m.load_library()
     for i, p in enumerate(items):
         if p.qty <= 0:
-            raise PrescriptionError(f"items[{i}].qty", "must be positive (× 10000)")
+            raise PrescriptionError(f"items[{i}].qty", "数量须为正数 must be positive (× 10000)")
         if p.days is not None and p.days <= 0:
-            raise PrescriptionError(f"items[{i}].days", "must be a positive number of days")
+            raise PrescriptionError(f"items[{i}].days", "天数须为正数 must be a positive number of days")
     std = dict(knowledge.price_standard.select("code", "standard_price_fen").iter_rows())
     lines = tuple(
         Line(

@@ -56,7 +56,9 @@ def queue_params(path: str = str(QUEUE_FILE)) -> QueueParams:
     except (KeyError, TypeError, ValueError) as e:
         raise FieldError("queue.yaml", f"参数缺失或格式错误 missing or malformed parameter ({e})") from None
     if not (0 < p.demote_share <= 1 and 0 <= p.demote_factor <= 1 and 0 <= p.default_score < 1):
-        raise FieldError("queue.yaml", "demote_share in (0, 1], demote_factor and default_score in [0, 1)")
+        raise FieldError(
+            "queue.yaml", "参数超出范围 demote_share in (0, 1], demote_factor and default_score in [0, 1)"
+        )
     return p
 
 

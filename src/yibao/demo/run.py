@@ -43,8 +43,10 @@ def msgid_for(visit: Visit, k: int) -> str:
 
 
 def demo_knowledge(data_dir: Path, out: Path) -> Path:
-    """The demo bureau's knowledge directory: the shipped EXAMPLE tables plus the region's 医保医师库 as
-    ``physicians.csv`` (so the in-event audit can check physicians' titles)."""
+    """The demo bureau's knowledge directory: the shipped EXAMPLE tables plus the region's registers a bureau
+    keeps — its 医保医师库 as ``physicians.csv`` (the in-event audit checks physicians' titles), its 门慢门特
+    register as ``registered_conditions.csv`` (long prescriptions of registered persons are not over-long)
+    and its institutions' type and district as ``institution_types.csv``."""
     import shutil
 
     from yibao.audit.knowledge import example_dir
@@ -54,6 +56,14 @@ def demo_knowledge(data_dir: Path, out: Path) -> Path:
     shutil.copytree(example_dir(), out)
     pl.read_parquet(data_dir / "physicians.parquet").select("dr_code", "fixmedins_code", "title").write_csv(
         out / "physicians.csv"
+    )
+    if (data_dir / "registered_conditions.parquet").exists():
+        pl.read_parquet(data_dir / "registered_conditions.parquet").select(
+            "psn_no", "icd_prefix", "condition"
+        ).write_csv(out / "registered_conditions.csv")
+    inst = pl.read_parquet(data_dir / "institutions.parquet")
+    inst.select("fixmedins_code", pl.col("kind").alias("inst_type"), "district").write_csv(
+        out / "institution_types.csv"
     )
     return out
 

@@ -235,6 +235,7 @@ def to_visit(
                 ln.amount,
                 None,
                 str(ln.info.get("bilg_dr_codg") or "") or None,
+                _service_day(ln.fee_ocur_time),
             )
             for ln in lines
         ),
@@ -250,3 +251,11 @@ def clr_type(med_type: str) -> str:
     if med_type[:1] == "2" or med_type == "52":
         return "21"
     return "41" if med_type == "41" else "11"
+
+
+def _service_day(fee_ocur_time: str) -> dt.date | None:
+    """The day of an uploaded line's ``fee_ocur_time`` (``yyyy-MM-dd HH:mm:ss``, checked at upload)."""
+    try:
+        return dt.date.fromisoformat(fee_ocur_time[:10]) if fee_ocur_time else None
+    except ValueError:
+        return None

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from yibao.errors import validation_reason
 from yibao.money import parse_ratio, yuan_to_fen
 from yibao.policy.loader import LoadedRegion, PolicyError, Problem
 from yibao.policy.model import Source
@@ -58,9 +59,9 @@ class _Collection(_Strict):
     @model_validator(mode="after")
     def _order(self) -> _Collection:
         if self.closes < self.opens:
-            raise ValueError("closes must not be before opens")
+            raise ValueError("截止日期不能早于开始日期 closes must not be before opens")
         if self.extended_to is not None and self.extended_to < self.closes:
-            raise ValueError("extended_to must not be before closes")
+            raise ValueError("延长日期不能早于截止日期 extended_to must not be before closes")
         return self
 
 
@@ -326,10 +327,10 @@ def _problem(err: Any) -> Problem:
     path = ""
     for part in err.get("loc", ()):
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    msg = str(err.get("msg", "invalid"))
     if err.get("type") == "extra_forbidden":
         msg = f"unknown key (not part of the {FORMAT} format)"
-    return Problem(path, msg)
+    return Problem(path, validation_reason({**err, "msg": msg}))
 
 
 def parse_policy(raw: object, *, file: str = "<data>") -> EnrolmentPolicy:
@@ -337,7 +338,14 @@ def parse_policy(raw: object, *, file: str = "<data>") -> EnrolmentPolicy:
 
     Raises :class:`~yibao.policy.loader.PolicyError` listing every (path, reason) found."""
     if not isinstance(raw, dict):
-        raise PolicyError(file, [Problem("", "the file must hold a mapping (key: value) at the top")])
+        raise PolicyError(
+            file,
+            [
+                Problem(
+                    "", "文件顶层须为映射表（键: 值） the file must hold a mapping (key: value) at the top"
+                )
+            ],
+        )
     try:
         f = _File.model_validate(raw)
     except ValidationError as exc:
@@ -347,12 +355,14 @@ def parse_policy(raw: object, *, file: str = "<data>") -> EnrolmentPolicy:
 
     def need(path: str, key: str) -> None:
         if key not in known:
-            problems.append(Problem(path, f"unknown source {key!r}; declared: {', '.join(sorted(known))}"))
+            problems.append(
+                Problem(path, f"未声明的出处 unknown source {key!r}; declared: {', '.join(sorted(known))}")
+            )
 
     seen: set[int] = set()
     for i, y in enumerate(f.years):
         if y.year in seen:
-            problems.append(Problem(f"years[{i}].year", f"year {y.year} appears twice"))
+            problems.append(Problem(f"years[{i}].year", f"年度重复 year {y.year} appears twice"))
         seen.add(y.year)
         need(f"years[{i}].resident.source", y.resident.source)
         need(f"years[{i}].resident.collection_source", y.resident.collection_source)
@@ -361,7 +371,8 @@ def parse_policy(raw: object, *, file: str = "<data>") -> EnrolmentPolicy:
         if not c.closes < dt.date(y.year, 12, 31):
             problems.append(
                 Problem(
-                    f"years[{i}].resident.collection.closes", "must be before the end of the benefit year"
+                    f"years[{i}].resident.collection.closes",
+                    "集中缴费期须在待遇年度结束前截止 must be before the end of the benefit year",
                 )
             )
     for path, key in (
@@ -384,13 +395,18 @@ def parse_policy(raw: object, *, file: str = "<data>") -> EnrolmentPolicy:
         if r not in REASON_CODES:
             problems.append(
                 Problem(
-                    f"not_covered.self_pay[{i}]", f"unknown reason {r!r}; known: {', '.join(REASON_CODES)}"
+                    f"not_covered.self_pay[{i}]",
+                    f"未知的原因 unknown reason {r!r}; known: {', '.join(REASON_CODES)}",
                 )
             )
     if f.employee.base_ceiling < f.employee.base_floor:
-        problems.append(Problem("employee.base_ceiling", "must not be below base_floor"))
+        problems.append(
+            Problem("employee.base_ceiling", "缴费基数上限不能低于下限 must not be below base_floor")
+        )
     if set(f.employee.retirement.required_months) != {"M", "F"}:
-        problems.append(Problem("employee.retirement.required_months", "give both M and F"))
+        problems.append(
+            Problem("employee.retirement.required_months", "须同时给出男性和女性的月数 give both M and F")
+        )
     if problems:
         raise PolicyError(file, problems)
     wp, inc, emp, res = f.waiting_period, f.incentives, f.employee, f.resident
@@ -469,14 +485,25 @@ def bind_region(policy: EnrolmentPolicy, loaded: LoadedRegion) -> EnrolmentPolic
     if r.region.admdvs != policy.admdvs:
         raise PolicyError(
             policy.file,
-            [Problem("region.admdvs", f"{policy.admdvs} does not match the region file's {r.region.admdvs}")],
+            [
+                Problem(
+                    "region.admdvs",
+                    f"与地区文件的区划不一致 {policy.admdvs} does not match the region file's {r.region.admdvs}",
+                )
+            ],
         )
     idents = frozenset(x.code for x in r.identities)
     problems = [
-        Problem("waiting_period.exempt_identities", f"identity {c!r} is not declared in {loaded.file}")
+        Problem(
+            "waiting_period.exempt_identities",
+            f"地区文件未声明该身份 identity {c!r} is not declared in {loaded.file}",
+        )
         for c in sorted(policy.waiting_exempt_identities - idents)
     ] + [
-        Problem(f"assistance[{i}].identities", f"identity {c!r} is not declared in {loaded.file}")
+        Problem(
+            f"assistance[{i}].identities",
+            f"地区文件未声明该身份 identity {c!r} is not declared in {loaded.file}",
+        )
         for i, a in enumerate(policy.assistance)
         for c in sorted(a.identities - idents)
     ]
@@ -486,7 +513,8 @@ def bind_region(policy: EnrolmentPolicy, loaded: LoadedRegion) -> EnrolmentPolic
         if code not in res_types:
             problems.append(
                 Problem(
-                    f"resident.person_types.{key}", f"{code!r} is not a resident person type of {loaded.file}"
+                    f"resident.person_types.{key}",
+                    f"不是地区文件中的居民人员类别 {code!r} is not a resident person type of {loaded.file}",
                 )
             )
     if problems:
@@ -516,11 +544,13 @@ def load_policy(path: str | Path) -> EnrolmentPolicy:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PolicyError(str(p), [Problem("", f"cannot read file: {exc.strerror or exc}")]) from exc
+        raise PolicyError(
+            str(p), [Problem("", f"无法读取文件 cannot read file: {exc.strerror or exc}")]
+        ) from exc
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PolicyError(str(p), [Problem("", f"not valid YAML: {exc}")]) from exc
+        raise PolicyError(str(p), [Problem("", f"不是有效的 YAML not valid YAML: {exc}")]) from exc
     return parse_policy(raw, file=str(p))
 
 
@@ -549,5 +579,7 @@ def example_policy(name: str) -> EnrolmentPolicy:
         p = REGIONS_DIR / f"{name}.yaml"
     if not p.exists():
         known = ", ".join(sorted(x.stem for x in REGIONS_DIR.glob("*.yaml")))
-        raise PolicyError(name, [Problem("", f"no enrolment policy {name!r}; known: {known}")])
+        raise PolicyError(
+            name, [Problem("", f"没有该参保登记政策 no enrolment policy {name!r}; known: {known}")]
+        )
     return load_policy(p)

@@ -136,12 +136,12 @@ class EnrolmentStore:
         self.close()
 
     # ------------------------------------------------------------------ low level
-    def _q(self, sql: str) -> str:
+    def _dialect_sql(self, sql: str) -> str:
         return sql if self._pg else sql.replace("%s", "?")
 
-    def _x(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         if not self._pg:
-            return self._conn.execute(self._q(sql), params)
+            return self._conn.execute(self._dialect_sql(sql), params)
         if self._conn.closed or self._conn.broken:  # a failure already ended the unit of work using it
             self._reconnect()
         idle = self._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
@@ -169,7 +169,7 @@ class EnrolmentStore:
             with self._conn.cursor() as cur:
                 cur.executemany(sql, rows)
         else:
-            self._conn.executemany(self._q(sql), rows)
+            self._conn.executemany(self._dialect_sql(sql), rows)
 
     def _d(self, d: dt.date | None) -> Any:
         if d is None:
@@ -187,10 +187,10 @@ class EnrolmentStore:
         memory for this transaction, and COMMIT does not wait for the WAL flush (a crash right after it may
         lose the whole batch — never part of it — and the file can then be imported again)."""
         if self._pg:
-            self._x("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            self._execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
             if bulk:
-                self._x("SET LOCAL synchronous_commit TO OFF")
-                self._x("SET LOCAL work_mem TO '256MB'")
+                self._execute("SET LOCAL synchronous_commit TO OFF")
+                self._execute("SET LOCAL work_mem TO '256MB'")
         else:
             self._conn.execute("BEGIN IMMEDIATE")
 
@@ -207,7 +207,9 @@ class EnrolmentStore:
             self._conn.execute("ROLLBACK")
 
     def _refuse_known_file(self, sha: str, name: str) -> None:
-        row = self._x("SELECT batch_id, created FROM enrol_import_batch WHERE sha256 = %s", (sha,)).fetchone()
+        row = self._execute(
+            "SELECT batch_id, created FROM enrol_import_batch WHERE sha256 = %s", (sha,)
+        ).fetchone()
         if row is not None:
             raise ImportRejected(
                 [
@@ -221,7 +223,7 @@ class EnrolmentStore:
             )
 
     def _batch(self, batch_id: str, kind: str, name: str, sha: str, rows: int) -> None:
-        self._x(
+        self._execute(
             "INSERT INTO enrol_import_batch (batch_id, kind, file_name, sha256, rows, created) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
             (batch_id, kind, name[:300], sha, rows, _now()),
@@ -232,11 +234,11 @@ class EnrolmentStore:
             ry = self.policy.resident_year(y)
             if ry is None:
                 continue
-            exists = self._x("SELECT 1 FROM enrol_collection_period WHERE year = %s", (y,)).fetchone()
+            exists = self._execute("SELECT 1 FROM enrol_collection_period WHERE year = %s", (y,)).fetchone()
             if exists:
                 continue
             c = ry.collection
-            self._x(
+            self._execute(
                 "INSERT INTO enrol_collection_period (year, admdvs, opens, closes, extended_to, individual_fen, "
                 "subsidy_fen, source) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (
@@ -322,7 +324,7 @@ class EnrolmentStore:
             buf.seek(0)
             out = pl.read_csv(buf, has_header=False, new_columns=list(schema), schema_overrides=schema)
             return out.with_columns(pl.col(c).fill_null("") for c, t in schema.items() if t == pl.String)
-        rows = self._x(sql).fetchall()
+        rows = self._execute(sql).fetchall()
         return pl.DataFrame(
             [
                 tuple(None if v is None else (v.isoformat() if isinstance(v, dt.date) else v) for v in r)
@@ -413,11 +415,11 @@ class EnrolmentStore:
         # Inside this transaction: on any failure the rollback restores it; readers of enrol_person wait.
         rebuild = self._pg and persons.height >= max(REBUILD_AT, existing.height)
         if rebuild:
-            self._x("ALTER TABLE enrol_person DROP CONSTRAINT enrol_person_certno_key")
+            self._execute("ALTER TABLE enrol_person DROP CONSTRAINT enrol_person_certno_key")
         self._bulk("enrol_person", persons)
         if rebuild:
-            self._x("SET LOCAL maintenance_work_mem TO '512MB'")
-            self._x("ALTER TABLE enrol_person ADD CONSTRAINT enrol_person_certno_key UNIQUE (certno)")
+            self._execute("SET LOCAL maintenance_work_mem TO '512MB'")
+            self._execute("ALTER TABLE enrol_person ADD CONSTRAINT enrol_person_certno_key UNIQUE (certno)")
         lap("insert_person")
         events = enrols.select(
             "psn_no",
@@ -488,7 +490,7 @@ class EnrolmentStore:
             month = fmt_month(rows[0].month) if rows else ""
             for chunk in _chunks(psns, 500):
                 marks = ", ".join("%s" for _ in chunk)
-                for r in self._x(
+                for r in self._execute(
                     f"SELECT psn_no, certno, rel_state, rel_insutype, rel_psn_type, rel_emp_no, last_seq "
                     f"FROM enrol_person WHERE psn_no IN ({marks})",
                     chunk,
@@ -496,7 +498,7 @@ class EnrolmentStore:
                     persons[r[0]] = r[1]
                     if r[2]:
                         current[r[0]] = CurrentRelation(r[0], r[2], r[3], r[4], r[5], int(r[6]))
-                for r in self._x(
+                for r in self._execute(
                     f"SELECT psn_no, month FROM enrol_employee_contribution WHERE kind = 'normal' AND month = %s "
                     f"AND psn_no IN ({marks})",
                     [month, *chunk],
@@ -505,7 +507,9 @@ class EnrolmentStore:
             cert_list = sorted({r.certno for r in rows})
             for chunk in _chunks(cert_list, 500):
                 marks = ", ".join("%s" for _ in chunk)
-                for r in self._x(f"SELECT certno, psn_no FROM enrol_person WHERE certno IN ({marks})", chunk):
+                for r in self._execute(
+                    f"SELECT certno, psn_no FROM enrol_person WHERE certno IN ({marks})", chunk
+                ):
                     certs[r[0]] = r[1]
             errors: list[RowError] = []
             for r in rows:
@@ -544,8 +548,11 @@ class EnrolmentStore:
                 new_persons,
             )
             emp = rows[0]
-            if self._x("SELECT 1 FROM enrol_employer WHERE emp_no = %s", (emp.emp_no,)).fetchone() is None:
-                self._x(
+            if (
+                self._execute("SELECT 1 FROM enrol_employer WHERE emp_no = %s", (emp.emp_no,)).fetchone()
+                is None
+            ):
+                self._execute(
                     "INSERT INTO enrol_employer (emp_no, name, district) VALUES (%s, %s, %s)",
                     (emp.emp_no, emp.emp_name[:200], ""),
                 )
@@ -635,7 +642,7 @@ class EnrolmentStore:
             out = []
             days = {}
             for psn, new in by.items():
-                if self._x("SELECT 1 FROM enrol_person WHERE psn_no = %s", (psn,)).fetchone() is None:
+                if self._execute("SELECT 1 FROM enrol_person WHERE psn_no = %s", (psn,)).fetchone() is None:
                     raise EnrolmentError("psn_no", f"人员编号不存在 unknown person {psn}", "unknown")
                 old = self._events(psn)
                 seq = max((e.seq for e in old), default=0)
@@ -658,7 +665,7 @@ class EnrolmentStore:
 
     # ------------------------------------------------------------------ reading
     def _events(self, psn_no: str) -> list[RelationEvent]:
-        rows = self._x(
+        rows = self._execute(
             "SELECT psn_no, day, kind, insutype, psn_type, emp_no, household_no, other_admdvs, months_carried, "
             "years_carried, insured_until, reason, seq FROM enrol_event WHERE psn_no = %s ORDER BY seq",
             (psn_no,),
@@ -667,7 +674,7 @@ class EnrolmentStore:
 
     def person(self, psn_no: str) -> PersonRecordSet | None:
         """The stored history of one person (None when not registered)."""
-        row = self._x(
+        row = self._execute(
             "SELECT psn_no, name, certno, gender, birth_date, district, household_no, identities "
             "FROM enrol_person WHERE psn_no = %s",
             (psn_no,),
@@ -678,7 +685,7 @@ class EnrolmentStore:
         events = self._events(psn_no)
         premiums = [
             _premium(r, self._date)
-            for r in self._x(
+            for r in self._execute(
                 "SELECT psn_no, year, paid_on, individual_fen, assistance_fen, subsidy_fen, identity, kind "
                 "FROM enrol_resident_premium WHERE psn_no = %s ORDER BY year",
                 (psn_no,),
@@ -686,7 +693,7 @@ class EnrolmentStore:
         ]
         contributions = [
             _contribution(r, self._date)
-            for r in self._x(
+            for r in self._execute(
                 "SELECT psn_no, emp_no, month, base_fen, employer_fen, individual_fen, account_fen, paid_on, "
                 "kind, months FROM enrol_employee_contribution WHERE psn_no = %s ORDER BY month, kind",
                 (psn_no,),
@@ -708,7 +715,7 @@ class EnrolmentStore:
         """Whether any person is registered (a region with enrolment data: the benefit check applies).
         A database whose enrolment tables were never created has none."""
         try:
-            row = self._x("SELECT 1 FROM enrol_person LIMIT 1").fetchone()
+            row = self._execute("SELECT 1 FROM enrol_person LIMIT 1").fetchone()
         except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
             self._end_read()
             return False
@@ -718,7 +725,7 @@ class EnrolmentStore:
     def version(self) -> tuple[int, ...]:
         """Row counts of the tables eligibility reads: changes whenever anything is imported or recorded
         (the faces cache figures by it)."""
-        row = self._x(
+        row = self._execute(
             "SELECT (SELECT count(*) FROM enrol_person), (SELECT count(*) FROM enrol_event), "
             "(SELECT count(*) FROM enrol_resident_premium), (SELECT count(*) FROM enrol_employee_contribution), "
             "(SELECT count(*) FROM enrol_employer)"

@@ -253,8 +253,13 @@ def load_fund_file(path: Path | None = None) -> FundData | None:
             for month, amt in inc.items():
                 dt.date.fromisoformat(f"{month}-01")
                 income.setdefault(str(scheme), {})[str(month)] = yuan_to_fen(amt)
-        except (MoneyError, ValueError) as exc:
+        except MoneyError as exc:
             raise DashboardError(f"schemes.{scheme}", str(exc)) from exc
+        except ValueError as exc:
+            raise DashboardError(
+                f"schemes.{scheme}", f"月份须为 YYYY-MM month must be YYYY-MM ({exc})"
+            ) from exc
+
     return FundData(income, opening, str(data["source"]))
 
 

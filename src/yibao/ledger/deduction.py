@@ -159,13 +159,15 @@ def _validate(fixmedins_code: str, items: Sequence[DeductionItem], cap: dict[str
         if c.status != "active":
             raise LedgerError(
                 f"{where}.setl_id",
-                f"settlement {it.setl_id} is {c.status}: its fund payment was already undone",
+                f"该笔结算已撤销，基金支付已退回 settlement {it.setl_id} is {c.status}: "
+                "its fund payment was already undone",
                 "not_active",
             )
         if c.fixmedins_code != fixmedins_code:
             raise LedgerError(
                 f"{where}.setl_id",
-                f"settlement {it.setl_id} was settled by {c.fixmedins_code!r}, not by {fixmedins_code!r}",
+                f"该笔结算不是本机构结算的 settlement {it.setl_id} was settled by {c.fixmedins_code!r}, "
+                f"not by {fixmedins_code!r}",
                 "wrong_institution",
             )
         if it.feedetl_sn != WHOLE:
@@ -173,13 +175,13 @@ def _validate(fixmedins_code: str, items: Sequence[DeductionItem], cap: dict[str
             if key not in line_left:
                 raise LedgerError(
                     f"{where}.feedetl_sn",
-                    f"settlement {it.setl_id} has no line {it.feedetl_sn!r}",
+                    f"该笔结算没有这条明细 settlement {it.setl_id} has no line {it.feedetl_sn!r}",
                     "unknown_line",
                 )
             if it.amount > line_left[key]:
                 raise LedgerError(
                     f"{where}.amount",
-                    f"{it.amount} fen exceeds what the fund paid for line "
+                    f"扣款超过该明细尚未追回的基金支付 {it.amount} fen exceeds what the fund paid for line "
                     f"{it.feedetl_sn} of {it.setl_id} and is not yet recovered "
                     f"({line_left[key]} fen)",
                     "over_fund_paid",
@@ -188,7 +190,7 @@ def _validate(fixmedins_code: str, items: Sequence[DeductionItem], cap: dict[str
         if it.amount > left[it.setl_id]:
             raise LedgerError(
                 f"{where}.amount",
-                f"{it.amount} fen exceeds what the fund paid for {it.setl_id} and "
+                f"扣款超过该笔结算尚未追回的基金支付 {it.amount} fen exceeds what the fund paid for {it.setl_id} and "
                 f"is not yet recovered ({left[it.setl_id]} fen)",
                 "over_fund_paid",
             )
@@ -228,7 +230,7 @@ def _replay(
     if (first.fixmedins_code, first.reference, first.items) != (fixmedins_code, reference, tuple(items)):
         raise LedgerError(
             "deduction_id",
-            f"deduction {first.deduction_id!r} was already posted with different content",
+            f"该扣款编号已入账且内容不同 deduction {first.deduction_id!r} was already posted with different content",
             "deduction_conflict",
         )
     return first
@@ -244,14 +246,18 @@ def post(
 ) -> DeductionOutcome:
     """Record deduction ``deduction_id`` against ``fixmedins_code`` in one transaction (see module doc)."""
     if not deduction_id or len(deduction_id) > 100:
-        raise LedgerError("deduction_id", "must be 1–100 characters")
+        raise LedgerError("deduction_id", "扣款编号须为 1–100 个字符 must be 1–100 characters")
     if not fixmedins_code or len(fixmedins_code) > 30:
-        raise LedgerError("fixmedins_code", "must be 1–30 characters")
+        raise LedgerError("fixmedins_code", "机构编码须为 1–30 个字符 must be 1–30 characters")
     if not items:
-        raise LedgerError("items", "a deduction needs at least one item")
+        raise LedgerError("items", "扣款至少须有一项明细 a deduction needs at least one item")
     for n, it in enumerate(items):
         if not isinstance(it.amount, int) or isinstance(it.amount, bool) or it.amount <= 0:
-            raise LedgerError(f"items[{n}].amount", f"must be a positive integer of fen, got {it.amount!r}")
+            raise LedgerError(
+                f"items[{n}].amount",
+                f"金额须为正整数（分） must be a positive integer of fen, got {it.amount!r}",
+            )
+
     items = tuple(items)
     conn.begin(write=True)
     try:

@@ -150,6 +150,9 @@ def parse_visit(raw: Any) -> Visit:
                 amount,
                 _prd_days(lr, lp),
                 _text(lr, "bilg_dr_codg", lp, required=False) or None,
+                # the day the item was given (2204 fee_ocur_time): per-day items (bed, nursing) are billed
+                # once a day, and the audit tells a duplicate from the next day's line by it
+                _date(lr, "fee_ocur_time", lp) if lr.get("fee_ocur_time") else None,
             )
         )
     begin = _date(raw, "begntime", "")

@@ -89,7 +89,7 @@ class EnrolmentScenarios(BaseModel):
             + self.unpaid_year + self.transfer_in
         )  # fmt: skip
         if total > 1 + 1e-9:
-            raise ValueError(f"resident scenario shares add up to {total:.4f} > 1")
+            raise ValueError(f"居民参保情形占比之和超过 1 resident scenario shares add up to {total:.4f} > 1")
         return self
 
     def cumulative(self) -> list[float]:
@@ -727,14 +727,14 @@ def write_collection_file(
     household numbers unless ``households`` (three persons a household).  Returns the rows."""
     ry = policy.resident_year(year)
     if ry is None:
-        raise ValueError(f"the policy has no benefit year {year}")
+        raise ValueError(f"政策中没有该待遇年度 the policy has no benefit year {year}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, ENROL_STREAM, 2]))
     n = persons
     ids = np.arange(start, start + n, dtype=np.int64)
     # unique IDs: every (birth day, serial) pair is used once — day = id mod span, serial = id div span
     span = 95 * 365
     if start + n > span * 1000:
-        raise ValueError("at most 34,675,000 distinct persons")
+        raise ValueError("人数最多 34,675,000 人 at most 34,675,000 distinct persons")
     day = ids % span
     serial = ids // span
     birth = np.array(_days(dt.date(year - 1, 12, 31)), dtype=np.int64) - day

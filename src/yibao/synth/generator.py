@@ -1824,7 +1824,7 @@ def generate(
     gives them: :func:`yibao.audit.knowledge.limits.prescribing_limits` turns the audit rule library and
     its knowledge tables into limits; the generator itself knows no detector."""
     if persons < 1:
-        raise ValueError("persons must be at least 1")
+        raise ValueError("人数至少为 1 persons must be at least 1")
     t0 = time.perf_counter()
     loaded = load_region(region_path)
     tables = Tables(loaded, year, limits if limits is not None else PrescribingLimits())

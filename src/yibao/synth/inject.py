@@ -34,7 +34,9 @@ def get_injector(name: str) -> Injector:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown injector {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+        raise KeyError(
+            f"未知的注入场景 unknown injector {name!r}; known: {', '.join(sorted(_REGISTRY))}"
+        ) from None
 
 
 def injector_names() -> list[str]:

@@ -55,10 +55,15 @@ def read_visits_as_engine_inputs(
     )
     by_visit: dict[int, list[Line]] = {}
     prd = pl.col("prd_days") if "prd_days" in lines.columns else pl.lit(None, pl.Int16).alias("prd_days")
-    for vid, sn, code, qty, price, amount, days in lines.select(
-        "visit_id", "feedetl_sn", "code", "qty", "price", "amount", prd
+    day = (
+        pl.col("fee_ocur_time").cast(pl.Date)
+        if "fee_ocur_time" in lines.columns
+        else pl.lit(None, pl.Date).alias("fee_ocur_time")
+    )
+    for vid, sn, code, qty, price, amount, days, served in lines.select(
+        "visit_id", "feedetl_sn", "code", "qty", "price", "amount", prd, day
     ).iter_rows():
-        by_visit.setdefault(vid, []).append(Line(str(sn), code, qty, price, amount, days))
+        by_visit.setdefault(vid, []).append(Line(str(sn), code, qty, price, amount, days, None, served))
     for r in visits.iter_rows(named=True):
         p = persons[r["psn_id"]]
         payer = r["account_payer_id"]

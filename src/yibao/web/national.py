@@ -134,7 +134,7 @@ def data_of(env: Envelope) -> dict[str, Any]:
     """``input.data`` (the national nesting) or ``input`` itself when it is already flat."""
     data = env.input.get("data", env.input)
     if not isinstance(data, dict):
-        raise EnvelopeError("input.data", "must be a JSON object")
+        raise EnvelopeError("input.data", "应为对象 must be a JSON object")
     return data
 
 
@@ -142,10 +142,10 @@ def text_field(data: Mapping[str, Any], key: str, *, required: bool = True, path
     v = data.get(key)
     if v is None or v == "":
         if required:
-            raise EnvelopeError(path + key, "is required", "missing")
+            raise EnvelopeError(path + key, "必填项缺失 is required", "missing")
         return ""
     if not isinstance(v, str | int) or isinstance(v, bool):
-        raise EnvelopeError(path + key, f"must be a string, got {type(v).__name__}")
+        raise EnvelopeError(path + key, f"应为文字 must be a string, got {type(v).__name__}")
     return str(v)
 
 

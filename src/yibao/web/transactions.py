@@ -36,7 +36,9 @@ def _settle(pre: bool) -> Handler:
         visit = sio.parse_visit(data)
         if env.fixmedins_code and env.fixmedins_code != visit.fixmedins_code:
             raise EnvelopeError(
-                "fixmedins_code", f"envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}", "mismatch"
+                "fixmedins_code",
+                f"报文机构与就诊机构不一致 envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}",
+                "mismatch",
             )
         insu = env.insuplc_admdvs[:6]
         if insu and insu != book_of(request).admdvs:
@@ -56,7 +58,9 @@ def _settle(pre: bool) -> Handler:
             )
         if env.fixmedins_code and env.fixmedins_code != visit.fixmedins_code:
             raise EnvelopeError(
-                "fixmedins_code", f"envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}", "mismatch"
+                "fixmedins_code",
+                f"报文机构与就诊机构不一致 envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}",
+                "mismatch",
             )
         with ledger_of(request) as led:
             out = settlement.settle(
@@ -92,7 +96,10 @@ def _2601(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     data = national.data_of(env)
     oinfno = national.text_field(data, "oinfno", required=False)
     if oinfno and oinfno not in ("2207", "2208"):
-        raise EnvelopeError("input.data.oinfno", f"{oinfno} cannot be reversed here (2207 or 2208)")
+        raise EnvelopeError(
+            "input.data.oinfno",
+            f"该交易不能在此冲正（仅 2207 或 2208） {oinfno} cannot be reversed here (2207 or 2208)",
+        )
     with ledger_of(request) as led:
         out = settlement.reverse(led, p, national.text_field(data, "omsgid"), env.msgid)
     return national.undo_output(out)
@@ -110,7 +117,8 @@ def _3201(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     cnt_raw = data.get("fixmedins_setl_cnt", 0)
     if isinstance(cnt_raw, bool) or not str(cnt_raw).isdigit():
         raise EnvelopeError(
-            "input.data.fixmedins_setl_cnt", f"{cnt_raw!r} is not a non-negative whole number"
+            "input.data.fixmedins_setl_cnt",
+            f"结算笔数须为非负整数 {cnt_raw!r} is not a non-negative whole number",
         )
     submitted = Statement(
         _fen(data, "medfee_sumamt"), _fen(data, "fund_pay_sumamt"), _fen(data, "acct_pay"), int(str(cnt_raw))
@@ -218,7 +226,14 @@ async def _envelope(request: Request, infno: str | None) -> Envelope:
         raise HTTPException(422, exc.errors(include_url=False, include_context=False)) from None
     if infno is not None and env.infno != infno:
         raise HTTPException(
-            422, [{"loc": ["body", "infno"], "msg": f"infno {env.infno} ≠ path {infno}", "type": "mismatch"}]
+            422,
+            [
+                {
+                    "loc": ["body", "infno"],
+                    "msg": f"交易编号与地址不一致 infno {env.infno} ≠ path {infno}",
+                    "type": "mismatch",
+                }
+            ],
         )
     return env
 
@@ -228,7 +243,9 @@ def _run(request: Request, p: Principal, env: Envelope) -> Response:
     handler = HANDLERS.get(env.infno)
     if handler is None:
         err = EnvelopeError(
-            "infno", f"unsupported transaction {env.infno} (supported: {', '.join(HANDLERS)})", "unsupported"
+            "infno",
+            f"不支持该交易 unsupported transaction {env.infno} (supported: {', '.join(HANDLERS)})",
+            "unsupported",
         )
         return json_response(national.response(env.mdtrtarea_admvs, None, received, error=err))
     try:

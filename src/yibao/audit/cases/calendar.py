@@ -30,7 +30,7 @@ class CaseParams:
     def local_date(self, now: dt.datetime) -> dt.date:
         """The bureau's local calendar date of the aware instant ``now``."""
         if now.tzinfo is None or now.utcoffset() is None:
-            raise AuditCaseError("now", "must be timezone-aware (e.g. datetime.now(UTC))")
+            raise AuditCaseError("now", "时间须带时区 must be timezone-aware (e.g. datetime.now(UTC))")
         return now.astimezone(self.tz).date()
 
     def is_working_day(self, day: dt.date) -> bool:
@@ -57,20 +57,26 @@ def parse_params(data: Any) -> CaseParams:
     calendar is the national one (:func:`yibao.workdays.national_calendar`) unless the document has its
     own ``calendar`` (``{weekend?, years: {YYYY: {holidays, workdays, source}}}``)."""
     if not isinstance(data, dict):
-        raise AuditCaseError("params", "must be a mapping")
+        raise AuditCaseError("params", "参数须为映射表 must be a mapping")
     for key in ("appeal_window", "timezone"):
         block = data.get(key)
         if not isinstance(block, dict):
-            raise AuditCaseError(key, "missing or not a mapping")
+            raise AuditCaseError(key, "缺少该项或不是映射表 missing or not a mapping")
         if not str(block.get("source") or "").strip():
-            raise AuditCaseError(f"{key}.source", "every policy figure needs a source")
+            raise AuditCaseError(
+                f"{key}.source", "每个政策参数都须注明出处 every policy figure needs a source"
+            )
     days = data["appeal_window"].get("working_days")
     if not isinstance(days, int) or isinstance(days, bool) or days <= 0:
-        raise AuditCaseError("appeal_window.working_days", f"must be a positive integer, got {days!r}")
+        raise AuditCaseError(
+            "appeal_window.working_days", f"须为正整数 must be a positive integer, got {days!r}"
+        )
     try:
         tz = ZoneInfo(str(data["timezone"].get("name")))
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise AuditCaseError("timezone.name", f"unknown time zone {data['timezone'].get('name')!r}") from exc
+        raise AuditCaseError(
+            "timezone.name", f"未知时区 unknown time zone {data['timezone'].get('name')!r}"
+        ) from exc
     try:
         calendar = parse_calendar(data["calendar"]) if "calendar" in data else national_calendar()
     except CalendarError as exc:
@@ -97,9 +103,9 @@ def _load(path: str | Path | None) -> CaseParams:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise AuditCaseError("params", f"cannot read {path}: {exc}") from exc
+            raise AuditCaseError("params", f"无法读取参数文件 cannot read {path}: {exc}") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise AuditCaseError("params", f"not valid YAML: {exc}") from exc
+        raise AuditCaseError("params", f"不是有效的 YAML not valid YAML: {exc}") from exc
     return parse_params(data)

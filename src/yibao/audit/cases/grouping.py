@@ -32,26 +32,35 @@ def validate_flags(flags: pl.DataFrame) -> pl.DataFrame:
     """The flag frame with its columns checked against ``FLAG_SCHEMA``; errors name the column."""
     for name, dtype in FLAG_SCHEMA.items():
         if name not in flags.columns:
-            raise AuditCaseError(f"flags.{name}", "column missing (see yibao.audit.flags.FLAG_SCHEMA)")
+            raise AuditCaseError(
+                f"flags.{name}", "缺少该列 column missing (see yibao.audit.flags.FLAG_SCHEMA)"
+            )
         if flags.schema[name] != dtype:
-            raise AuditCaseError(f"flags.{name}", f"must be {dtype}, got {flags.schema[name]}")
+            raise AuditCaseError(f"flags.{name}", f"列类型错误 must be {dtype}, got {flags.schema[name]}")
     for name in ("flag_id", "psn_id", "fixmedins_code", "visit_id", "amount_fen", "rule_code"):
         nulls = flags[name].null_count()
         if nulls:
-            raise AuditCaseError(f"flags.{name}", f"{nulls} null value(s); every suspect item needs one")
+            raise AuditCaseError(
+                f"flags.{name}",
+                f"有 {nulls} 个空值，每个疑点明细都须填写 {nulls} null value(s); every suspect item needs one",
+            )
     if flags.height and int(flags["amount_fen"].min()) < 0:  # type: ignore[arg-type]
         bad = flags.filter(pl.col("amount_fen") < 0)["flag_id"][0]
-        raise AuditCaseError("flags.amount_fen", f"negative amount at stake (flag {bad})")
+        raise AuditCaseError("flags.amount_fen", f"涉及金额为负 negative amount at stake (flag {bad})")
     dup = flags["flag_id"].is_duplicated()
     if dup.any():
-        raise AuditCaseError("flags.flag_id", f"duplicate flag id {flags.filter(dup)['flag_id'][0]!r}")
+        raise AuditCaseError(
+            "flags.flag_id", f"疑点编号重复 duplicate flag id {flags.filter(dup)['flag_id'][0]!r}"
+        )
     return flags.select(list(FLAG_SCHEMA))
 
 
 def group_flags(flags: pl.DataFrame, period: str) -> list[CaseDraft]:
     """Cases (sorted by institution) with items numbered 1… in (person, visit, line) order."""
     if not period or not period.strip():
-        raise AuditCaseError("period", "the audit period must be named (e.g. 2025Q2)")
+        raise AuditCaseError(
+            "period", "须写明稽核期间（如 2025Q2） the audit period must be named (e.g. 2025Q2)"
+        )
     frame = validate_flags(flags)
     if frame.height == 0:
         return []

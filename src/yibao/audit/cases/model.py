@@ -111,7 +111,9 @@ class Case:
             if it.item_no == item_no:
                 return it
         raise AuditCaseError(
-            f"items[{item_no}]", f"case {self.case_id} has no item {item_no}", "unknown_item"
+            f"items[{item_no}]",
+            f"案件 {self.case_id} 没有第 {item_no} 项 case {self.case_id} has no item {item_no}",
+            "unknown_item",
         )
 
 

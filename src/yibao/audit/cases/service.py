@@ -144,7 +144,8 @@ def post_deductions(
     if case.state is not CaseState.DECIDED:
         raise AuditCaseError(
             "state",
-            f"cannot post the deduction of case {case_id} in state {case.state.value} (allowed in: decided)",
+            f"案件 {case_id} 当前状态不能入账扣款 cannot post the deduction of case {case_id} "
+            f"in state {case.state.value} (allowed in: decided)",
             "illegal_transition",
         )
     resolve = _resolver(mdtrt_of)
@@ -156,7 +157,8 @@ def post_deductions(
         if setl_id is None:
             raise AuditCaseError(
                 f"items[{it.item_no}].visit_id",
-                f"no active settlement for visit {it.visit_id} (mdtrt_id {mdtrt_id!r}) in the ledger",
+                f"账本中没有该次就诊的有效结算 no active settlement for visit {it.visit_id} "
+                f"(mdtrt_id {mdtrt_id!r}) in the ledger",
                 "unresolved_settlement",
             )
         setl_of[it.item_no] = setl_id
@@ -227,7 +229,9 @@ def _resolver(mdtrt_of: MdtrtOf | None) -> Callable[[int], str]:
             return table[visit_id]
         except KeyError as exc:
             raise AuditCaseError(
-                "visit_id", f"no mdtrt_id known for visit {visit_id}", "unresolved_settlement"
+                "visit_id",
+                f"找不到该次就诊的就诊 ID no mdtrt_id known for visit {visit_id}",
+                "unresolved_settlement",
             ) from exc
 
     return look

@@ -107,7 +107,7 @@ class CaseStore:
                     conn.execute(insert(audit_case_event), [_event_row(e) for e in events])
         except IntegrityError as exc:
             raise AuditCaseError(
-                "case_id", f"a case with this id already exists ({exc.orig})", "case_exists"
+                "case_id", f"该案件编号已存在 a case with this id already exists ({exc.orig})", "case_exists"
             ) from exc
 
     def save(self, before: Case, after: Case, events: Sequence[CaseEvent]) -> None:
@@ -123,6 +123,7 @@ class CaseStore:
                 if res.rowcount != 1:
                     raise AuditCaseError(
                         "case_id",
+                        f"案件 {before.case_id} 已被他人修改，请重新读取后再试 "
                         f"case {before.case_id} changed meanwhile (expected version "
                         f"{before.version}); reload and retry",
                         "conflict",
@@ -144,7 +145,9 @@ class CaseStore:
                     conn.execute(insert(audit_case_event), [_event_row(e) for e in events])
         except IntegrityError as exc:
             raise AuditCaseError(
-                "case_id", f"case {before.case_id} changed meanwhile ({exc.orig})", "conflict"
+                "case_id",
+                f"案件 {before.case_id} 已被他人修改 case {before.case_id} changed meanwhile ({exc.orig})",
+                "conflict",
             ) from exc
 
     # ------------------------------------------------------------------ reads
@@ -152,7 +155,7 @@ class CaseStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(audit_case).where(audit_case.c.case_id == case_id)).mappings().first()
             if row is None:
-                raise AuditCaseError("case_id", f"unknown case {case_id!r}", "unknown_case")
+                raise AuditCaseError("case_id", f"案件不存在 unknown case {case_id!r}", "unknown_case")
             items = (
                 conn.execute(
                     select(audit_case_item)
@@ -170,7 +173,10 @@ class CaseStore:
         q = select(audit_case.c.case_id).order_by(audit_case.c.case_id)
         if state is not None:
             if state not in {s.value for s in CaseState}:
-                raise AuditCaseError("state", f"must be one of {[s.value for s in CaseState]}, got {state!r}")
+                raise AuditCaseError(
+                    "state",
+                    f"案件状态不在允许范围内 must be one of {[s.value for s in CaseState]}, got {state!r}",
+                )
             q = q.where(audit_case.c.state == state)
         if fixmedins_code is not None:
             q = q.where(audit_case.c.fixmedins_code == fixmedins_code)

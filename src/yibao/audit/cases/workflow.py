@@ -72,13 +72,15 @@ Command = Notify | Appeal | Decide | Expire | RecordDeduction
 
 def _iso(now: dt.datetime) -> str:
     if now.tzinfo is None or now.utcoffset() is None:
-        raise AuditCaseError("now", "must be timezone-aware (e.g. datetime.now(UTC))")
+        raise AuditCaseError("now", "时间须带时区 must be timezone-aware (e.g. datetime.now(UTC))")
     return now.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def _actor(actor: str) -> str:
     if not actor or not actor.strip():
-        raise AuditCaseError("actor", "who acts must be named (every step is audited)")
+        raise AuditCaseError(
+            "actor", "必须写明操作人（每一步都留痕） who acts must be named (every step is audited)"
+        )
     return actor.strip()
 
 
@@ -107,10 +109,10 @@ def _item_changes(old: Case, new_items: Sequence[CaseItem]) -> dict[str, Any]:
     return out
 
 
-def _refuse(case: Case, what: str, allowed: Sequence[CaseState]) -> AuditCaseError:
+def _refuse(case: Case, what_zh: str, what: str, allowed: Sequence[CaseState]) -> AuditCaseError:
     return AuditCaseError(
         "state",
-        f"cannot {what} case {case.case_id} in state {case.state.value} "
+        f"案件 {case.case_id} 当前状态不能{what_zh} cannot {what} case {case.case_id} in state {case.state.value} "
         f"(allowed in: {', '.join(s.value for s in allowed)})",
         "illegal_transition",
     )
@@ -122,11 +124,11 @@ def open_case(
     """A new case in state ``open`` with its first event."""
     at, who = _iso(now), _actor(actor)
     if not items:
-        raise AuditCaseError("items", f"case {case_id} has no suspect items")
+        raise AuditCaseError("items", f"案件 {case_id} 没有疑点明细 case {case_id} has no suspect items")
     if any(i.amount_fen < 0 for i in items):
-        raise AuditCaseError("items.amount_fen", "amounts at stake must be ≥ 0 fen")
+        raise AuditCaseError("items.amount_fen", "涉及金额不能为负 amounts at stake must be ≥ 0 fen")
     if len({i.item_no for i in items}) != len(items):
-        raise AuditCaseError("items.item_no", "item numbers must be unique")
+        raise AuditCaseError("items.item_no", "明细序号不能重复 item numbers must be unique")
     blank = Case(case_id, fixmedins_code, period, CaseState.OPEN, at, tuple(items))
     detail = {
         "items": len(items),
@@ -142,7 +144,7 @@ def open_case(
 
 def _notify(case: Case, cmd: Notify, now: dt.datetime, params: CaseParams) -> tuple[Case, list[CaseEvent]]:
     if case.state is not CaseState.OPEN:
-        raise _refuse(case, "send the notice of", [CaseState.OPEN])
+        raise _refuse(case, "发出稽核告知", "send the notice of", [CaseState.OPEN])
     at, who = _iso(now), _actor(cmd.actor)
     deadline = params.appeal_deadline(now)
     new = dataclasses.replace(case, state=CaseState.NOTIFIED, notified_at=at, deadline=deadline)
@@ -158,24 +160,26 @@ def _notify(case: Case, cmd: Notify, now: dt.datetime, params: CaseParams) -> tu
 def _appeal(case: Case, cmd: Appeal, now: dt.datetime, params: CaseParams) -> tuple[Case, list[CaseEvent]]:
     allowed = [CaseState.NOTIFIED, CaseState.APPEALED]
     if case.state not in allowed:
-        raise _refuse(case, "appeal", allowed)
+        raise _refuse(case, "申诉", "appeal", allowed)
     at, who = _iso(now), _actor(cmd.actor)
     assert case.deadline is not None
     today = params.local_date(now)
     if today > case.deadline:
         raise AuditCaseError(
             "now",
-            f"appeal of case {case.case_id} on {today} is late: the window closed on "
+            f"申诉期已过 appeal of case {case.case_id} on {today} is late: the window closed on "
             f"{case.deadline} ({params.appeal_working_days} working days after the notice)",
             "appeal_window_closed",
         )
     if not cmd.reasons:
-        raise AuditCaseError("reasons", "an appeal names at least one item")
+        raise AuditCaseError("reasons", "申诉至少须针对一项明细 an appeal names at least one item")
     for no, reason in cmd.reasons.items():
         it = case.item(no)
         if it.appeal_at is not None:
             raise AuditCaseError(
-                f"reasons[{no}]", f"item {no} was already appealed on {it.appeal_at}", "already_appealed"
+                f"reasons[{no}]",
+                f"第 {no} 项已申诉过 item {no} was already appealed on {it.appeal_at}",
+                "already_appealed",
             )
         if not reason or not reason.strip():
             raise AuditCaseError(f"reasons[{no}]", "an appeal needs a reason (申诉理由)")
@@ -197,7 +201,7 @@ def _decided_state(items: Sequence[CaseItem]) -> CaseState:
 def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tuple[Case, list[CaseEvent]]:
     allowed = [CaseState.NOTIFIED, CaseState.APPEALED]
     if case.state not in allowed:
-        raise _refuse(case, "decide", allowed)
+        raise _refuse(case, "裁定", "decide", allowed)
     at, who = _iso(now), _actor(cmd.actor)
     assert case.deadline is not None
     window_open = params.local_date(now) <= case.deadline
@@ -205,7 +209,8 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
     if window_open and unappealed:
         raise AuditCaseError(
             "now",
-            f"the appeal window of case {case.case_id} is open until {case.deadline} and items "
+            f"申诉期未满，尚有明细可申诉 the appeal window of case {case.case_id} is open until "
+            f"{case.deadline} and items "
             f"{unappealed[:10]} may still be appealed",
             "appeal_window_open",
         )
@@ -214,7 +219,9 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
     missing = [i.item_no for i in case.items if i.appeal_at is not None and i.item_no not in cmd.decisions]
     if missing:
         raise AuditCaseError(
-            "decisions", f"appealed items {missing[:10]} need a decision", "invalid_decision"
+            "decisions",
+            f"已申诉的明细须逐项裁定 appealed items {missing[:10]} need a decision",
+            "invalid_decision",
         )
     items = []
     for it in case.items:
@@ -239,7 +246,7 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
         except ValueError as exc:
             raise AuditCaseError(
                 f"{where}.outcome",
-                f"must be one of {[o.value for o in Outcome]}, got {d.outcome!r}",
+                f"裁定结果不在允许范围内 must be one of {[o.value for o in Outcome]}, got {d.outcome!r}",
                 "invalid_decision",
             ) from exc
         if outcome is Outcome.UPHELD:
@@ -251,14 +258,14 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
             if not (isinstance(d.amount_fen, int) and 0 < amount < it.amount_fen):
                 raise AuditCaseError(
                     f"{where}.amount_fen",
-                    f"a partial decision upholds more than 0 and less than "
+                    f"部分维持须大于 0 且小于涉及金额 a partial decision upholds more than 0 and less than "
                     f"{it.amount_fen} fen, got {d.amount_fen!r}",
                     "invalid_decision",
                 )
         if outcome is not Outcome.PARTIAL and d.amount_fen is not None and d.amount_fen != amount:
             raise AuditCaseError(
                 f"{where}.amount_fen",
-                f"{outcome.value} means {amount} fen, got {d.amount_fen}",
+                f"裁定金额与裁定结果不符 {outcome.value} means {amount} fen, got {d.amount_fen}",
                 "invalid_decision",
             )
         items.append(
@@ -274,13 +281,13 @@ def _decide(case: Case, cmd: Decide, now: dt.datetime, params: CaseParams) -> tu
 
 def _expire(case: Case, cmd: Expire, now: dt.datetime, params: CaseParams) -> tuple[Case, list[CaseEvent]]:
     if case.state is not CaseState.NOTIFIED:
-        raise _refuse(case, "expire", [CaseState.NOTIFIED])
+        raise _refuse(case, "按逾期处理", "expire", [CaseState.NOTIFIED])
     at, who = _iso(now), _actor(cmd.actor)
     assert case.deadline is not None
     if params.local_date(now) <= case.deadline:
         raise AuditCaseError(
             "now",
-            f"the appeal window of case {case.case_id} is open until {case.deadline}",
+            f"申诉期未满 the appeal window of case {case.case_id} is open until {case.deadline}",
             "appeal_window_open",
         )
     items = tuple(
@@ -303,17 +310,17 @@ def _record(
     case: Case, cmd: RecordDeduction, now: dt.datetime, params: CaseParams
 ) -> tuple[Case, list[CaseEvent]]:
     if case.state is not CaseState.DECIDED:
-        raise _refuse(case, "record a deduction on", [CaseState.DECIDED])
+        raise _refuse(case, "记录扣款", "record a deduction on", [CaseState.DECIDED])
     at, who = _iso(now), _actor(cmd.actor)
     if not cmd.deduction_id:
-        raise AuditCaseError("deduction_id", "must not be empty")
+        raise AuditCaseError("deduction_id", "扣款编号不能为空 must not be empty")
     items = []
     for it in case.items:
         got = cmd.amounts.get(it.item_no, 0)
         if not isinstance(got, int) or got < 0 or got > (it.decided_fen or 0):
             raise AuditCaseError(
                 f"amounts[{it.item_no}]",
-                f"must be 0…{it.decided_fen or 0} fen (the amount upheld), got {got!r}",
+                f"扣款金额须在 0 至维持金额之间 must be 0…{it.decided_fen or 0} fen (the amount upheld), got {got!r}",
             )
         items.append(dataclasses.replace(it, deducted_fen=got))
     for no in cmd.amounts:
@@ -345,7 +352,7 @@ def transition(
         return _expire(case, command, now, params)
     if isinstance(command, RecordDeduction):
         return _record(case, command, now, params)
-    raise AuditCaseError("command", f"unknown command {command!r}")
+    raise AuditCaseError("command", f"未知的操作 unknown command {command!r}")
 
 
 def is_expirable(case: Case, now: dt.datetime, params: CaseParams) -> bool:

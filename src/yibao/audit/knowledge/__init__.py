@@ -154,9 +154,14 @@ def _qty(table: str, col: str, row: int, text: str | None) -> int | None:
     try:
         d = Decimal(text) * QTY_ONE
     except InvalidOperation:
-        raise KnowledgeError(f"{table}.{col}", f"row {row}: {text!r} is not a number") from None
+        raise KnowledgeError(
+            f"{table}.{col}", f"第 {row} 行不是数字 row {row}: {text!r} is not a number"
+        ) from None
     if d != d.to_integral_value() or d < 0:
-        raise KnowledgeError(f"{table}.{col}", f"row {row}: {text!r} needs at most 4 decimals and ≥ 0")
+        raise KnowledgeError(
+            f"{table}.{col}",
+            f"第 {row} 行须为非负数且至多 4 位小数 row {row}: {text!r} needs at most 4 decimals and ≥ 0",
+        )
     return int(d)
 
 
@@ -166,25 +171,28 @@ def _typed(table: str, raw: pl.DataFrame) -> pl.DataFrame:
     for col, kind in spec.items():
         if col not in raw.columns:
             if (table, col) not in _DEFAULTS:
-                raise KnowledgeError(f"{table}.{col}", "column missing")
+                raise KnowledgeError(f"{table}.{col}", "缺少该列 column missing")
             raw = raw.with_columns(pl.lit(_DEFAULTS[table, col], pl.String).alias(col))
         values = raw[col].to_list()
         if col in _REQUIRED:
             for i, v in enumerate(values):
                 if v is None or v == "":
-                    raise KnowledgeError(f"{table}.{col}", f"row {i + 1}: empty")
+                    raise KnowledgeError(f"{table}.{col}", f"第 {i + 1} 行为空 row {i + 1}: empty")
         allowed = _ALLOWED.get((table, col))
         if allowed is not None:
             for i, v in enumerate(values):
                 if v not in allowed:
-                    raise KnowledgeError(f"{table}.{col}", f"row {i + 1}: {v!r} not one of {sorted(allowed)}")
+                    raise KnowledgeError(
+                        f"{table}.{col}",
+                        f"第 {i + 1} 行取值不在允许范围内 row {i + 1}: {v!r} not one of {sorted(allowed)}",
+                    )
         if kind == _STR:
             cols[col] = pl.Series(col, values, pl.String)
         elif kind == _INT:
             try:
                 cols[col] = pl.Series(col, [None if v in (None, "") else int(v) for v in values], pl.Int64)
             except ValueError as e:
-                raise KnowledgeError(f"{table}.{col}", f"not an integer ({e})") from None
+                raise KnowledgeError(f"{table}.{col}", f"须为整数 not an integer ({e})") from None
         elif kind == _QTY:
             cols[f"{col}_q"] = pl.Series(
                 f"{col}_q", [_qty(table, col, i + 1, v) for i, v in enumerate(values)], pl.Int64
@@ -195,7 +203,7 @@ def _typed(table: str, raw: pl.DataFrame) -> pl.DataFrame:
                     col, [None if v in (None, "") else dt.date.fromisoformat(v) for v in values], pl.Date
                 )
             except ValueError as e:
-                raise KnowledgeError(f"{table}.{col}", f"not an ISO date ({e})") from None
+                raise KnowledgeError(f"{table}.{col}", f"日期格式错误 not an ISO date ({e})") from None
     return pl.DataFrame(list(cols.values()))
 
 
@@ -209,7 +217,7 @@ def from_frames(**tables: pl.DataFrame) -> Knowledge:
         typed[f.name] = _typed(f.name, raw.cast({c: pl.String for c in raw.columns}))
     unknown = set(tables) - set(typed)
     if unknown:
-        raise KnowledgeError(sorted(unknown)[0], "unknown knowledge table")
+        raise KnowledgeError(sorted(unknown)[0], "未知的知识库表 unknown knowledge table")
     return Knowledge(**typed)
 
 
@@ -222,7 +230,7 @@ def load_knowledge(directory: str | Path | None = None) -> Knowledge:
         if not path.exists():
             if name in _OPTIONAL_TABLES:
                 continue
-            raise KnowledgeError(name, f"file {path} missing")
+            raise KnowledgeError(name, f"缺少文件 file {path} missing")
         raw[name] = pl.read_csv(path, infer_schema_length=0)
     return from_frames(**raw)
 
@@ -256,6 +264,6 @@ def with_physicians(knowledge: Knowledge, physicians: pl.DataFrame) -> Knowledge
     columns are ignored), e.g. a synthetic region's ``physicians.parquet``."""
     missing = [c for c in _COLUMNS["physicians"] if c not in physicians.columns]
     if missing:
-        raise KnowledgeError(f"physicians.{missing[0]}", "column missing")
+        raise KnowledgeError(f"physicians.{missing[0]}", "缺少该列 column missing")
     raw = physicians.select(list(_COLUMNS["physicians"])).cast(pl.String)
     return replace(knowledge, physicians=_typed("physicians", raw))

@@ -24,7 +24,10 @@ Params = dict[str, Any]
 def _load(path: str) -> Params:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict) or "source" not in data:
-        raise FieldError("models/params.yaml", "must be a mapping with a 'source:' citation")
+        raise FieldError(
+            "models/params.yaml",
+            "须为映射表并注明出处（source:） must be a mapping with a 'source:' citation",
+        )
     return data
 
 
@@ -103,7 +106,7 @@ def visit_frame(
     if settled is not None:
         if "fund_pay_sumamt" not in settled.columns:
             raise FieldError(
-                "settled.fund_pay_sumamt", "column missing (the batch settlement's visits frame)"
+                "settled.fund_pay_sumamt", "缺少该列 column missing (the batch settlement's visits frame)"
             )
         acct = pl.col("acct_pay") if "acct_pay" in settled.columns else pl.lit(0, pl.Int64)
         v = v.join(
@@ -118,7 +121,10 @@ def visit_frame(
     if groups is not None:
         gcol = next((c for c in groups.columns if c != "visit_id" and groups.schema[c] == pl.String), None)
         if gcol is None:
-            raise FieldError("groups", "needs visit_id and a string group column (e.g. drg_code)")
+            raise FieldError(
+                "groups",
+                "须有 visit_id 和一个文字分组列（如 drg_code） needs visit_id and a string group column (e.g. drg_code)",
+            )
         v = v.join(groups.select("visit_id", pl.col(gcol).alias("_grp")), on="visit_id", how="left")
         cell = pl.coalesce(pl.lit("DRG:") + pl.col("_grp"), cell)
         v = v.with_columns(cell.alias("cell")).drop("_grp")

@@ -47,7 +47,9 @@ _NEED = {
 def _check(name: str, frame: pl.DataFrame) -> None:
     for col in _NEED[name]:
         if col not in frame.columns:
-            raise AuditInputError(f"{name}.{col}", "column missing (see docs/SYNTH.md for the schema)")
+            raise AuditInputError(
+                f"{name}.{col}", "缺少该列 column missing (see docs/SYNTH.md for the schema)"
+            )
 
 
 def prd_days_of(lines: pl.DataFrame) -> pl.Expr:
@@ -57,9 +59,9 @@ def prd_days_of(lines: pl.DataFrame) -> pl.Expr:
         return pl.lit(None, pl.Int64).alias("prd_days")
     col = lines["prd_days"]
     if col.dtype.is_float() and (col.drop_nulls() != col.drop_nulls().round()).any():
-        raise AuditInputError("lines.prd_days", "must be whole days")
+        raise AuditInputError("lines.prd_days", "天数须为整数 must be whole days")
     if not (col.dtype.is_numeric() or col.dtype == pl.Null):
-        raise AuditInputError("lines.prd_days", f"must be a number of days, not {col.dtype}")
+        raise AuditInputError("lines.prd_days", f"天数须为数字 must be a number of days, not {col.dtype}")
     days = pl.col("prd_days").cast(pl.Int64)
     return pl.when(days > 0).then(days).otherwise(None).alias("prd_days")
 
@@ -87,7 +89,7 @@ def fee_date_of(lines: pl.DataFrame) -> pl.Expr:
         return col.str.slice(0, 10).str.to_date("%Y-%m-%d").alias("fee_date")
     if dtype == pl.Date or isinstance(dtype, pl.Datetime):
         return col.cast(pl.Date).alias("fee_date")
-    raise AuditInputError("lines.fee_ocur_time", f"must be a date, not {dtype}")
+    raise AuditInputError("lines.fee_ocur_time", f"须为日期 must be a date, not {dtype}")
 
 
 def _json(**cols: pl.Expr) -> pl.Expr:
@@ -338,26 +340,26 @@ def _course_admission(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
             "项目{}单次住院限支付{}天（{}单位），本次{}单位",
             "code",
             "max_days",
-            _q(pl.col("_lim")),
-            _q(pl.col("_tot")),
+            _qty_text(pl.col("_lim")),
+            _qty_text(pl.col("_tot")),
         ),
         pl.format(
             "item {} is paid for at most {} days ({} units) an admission; this one has {}",
             "code",
             "max_days",
-            _q(pl.col("_lim")),
-            _q(pl.col("_tot")),
+            _qty_text(pl.col("_lim")),
+            _qty_text(pl.col("_tot")),
         ),
         _json(
             code=pl.col("code"),
             max_days=pl.col("max_days"),
-            limit_units=_q(pl.col("_lim")),
-            units=_q(pl.col("_tot")),
+            limit_units=_qty_text(pl.col("_lim")),
+            units=_qty_text(pl.col("_tot")),
         ),
     )
 
 
-def _q(e: pl.Expr) -> pl.Expr:
+def _qty_text(e: pl.Expr) -> pl.Expr:
     """A 1/10000 quantity as a decimal string (for reasons and evidence)."""
     return (e.cast(pl.Float64) / QTY_ONE).round(4).cast(pl.String)
 
@@ -382,21 +384,21 @@ def _course_year(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
             "项目{}年度限支付{}天（{}单位），累计已达{}单位",
             "code",
             "max_days",
-            _q(pl.col("_lim")),
-            _q(pl.col("_cum")),
+            _qty_text(pl.col("_lim")),
+            _qty_text(pl.col("_cum")),
         ),
         pl.format(
             "item {} is paid for at most {} days ({} units) a year; the year's total reaches {}",
             "code",
             "max_days",
-            _q(pl.col("_lim")),
-            _q(pl.col("_cum")),
+            _qty_text(pl.col("_lim")),
+            _qty_text(pl.col("_cum")),
         ),
         _json(
             code=pl.col("code"),
             max_days=pl.col("max_days"),
-            limit_units=_q(pl.col("_lim")),
-            cumulative=_q(pl.col("_cum")),
+            limit_units=_qty_text(pl.col("_lim")),
+            cumulative=_qty_text(pl.col("_cum")),
         ),
     )
 
@@ -448,7 +450,10 @@ def _duplicate_line(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         .then(pl.format("项目{}与第{}行同日、数量、单价相同，重复收费", "code", "_ref"))
         .otherwise(
             pl.format(
-                "项目{}同日累计{}，超过每日最多{}，重复收费", "code", _q(pl.col("_cum")), _q(pl.col("_dmax"))
+                "项目{}同日累计{}，超过每日最多{}，重复收费",
+                "code",
+                _qty_text(pl.col("_cum")),
+                _qty_text(pl.col("_dmax")),
             )
         ),
         pl.when(pl.col("_dmax").is_null())
@@ -457,17 +462,17 @@ def _duplicate_line(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
             pl.format(
                 "item {} reaches {} on one day, above its daily maximum {}",
                 "code",
-                _q(pl.col("_cum")),
-                _q(pl.col("_dmax")),
+                _qty_text(pl.col("_cum")),
+                _qty_text(pl.col("_dmax")),
             )
         ),
         _json(
             code=pl.col("code"),
             first_line=pl.col("_ref"),
             day=_s(pl.col("fee_date")),
-            qty=_q(pl.col("qty")),
-            day_total=_q(pl.col("_cum")),
-            daily_max=_q(pl.col("_dmax")),
+            qty=_qty_text(pl.col("qty")),
+            day_total=_qty_text(pl.col("_cum")),
+            daily_max=_qty_text(pl.col("_dmax")),
             price_fen=pl.col("price"),
         ),
     )
@@ -509,20 +514,24 @@ def _frequency_day(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     return c.line_flags(
         x,
         pl.format(
-            "项目{}每日限{}次，{}天共收{}次", "code", _q(pl.col("max_per_day_q")), "_days", _q(pl.col("_tot"))
+            "项目{}每日限{}次，{}天共收{}次",
+            "code",
+            _qty_text(pl.col("max_per_day_q")),
+            "_days",
+            _qty_text(pl.col("_tot")),
         ),
         pl.format(
             "item {} is limited to {} a day; {} day(s) carry {}",
             "code",
-            _q(pl.col("max_per_day_q")),
+            _qty_text(pl.col("max_per_day_q")),
             "_days",
-            _q(pl.col("_tot")),
+            _qty_text(pl.col("_tot")),
         ),
         _json(
             code=pl.col("code"),
-            per_day=_q(pl.col("max_per_day_q")),
+            per_day=_qty_text(pl.col("max_per_day_q")),
             days=pl.col("_days"),
-            total=_q(pl.col("_tot")),
+            total=_qty_text(pl.col("_tot")),
         ),
     )
 
@@ -553,21 +562,21 @@ def _frequency_period(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
             "项目{}每{}天限{}次，本期已达{}次",
             "code",
             "period_days",
-            _q(pl.col("max_per_period_q")),
-            _q(pl.col("_win")),
+            _qty_text(pl.col("max_per_period_q")),
+            _qty_text(pl.col("_win")),
         ),
         pl.format(
             "item {} is limited to {} per {} days; the window holds {}",
             "code",
-            _q(pl.col("max_per_period_q")),
+            _qty_text(pl.col("max_per_period_q")),
             "period_days",
-            _q(pl.col("_win")),
+            _qty_text(pl.col("_win")),
         ),
         _json(
             code=pl.col("code"),
             period_days=pl.col("period_days"),
-            limit=_q(pl.col("max_per_period_q")),
-            in_window=_q(pl.col("_win")),
+            limit=_qty_text(pl.col("max_per_period_q")),
+            in_window=_qty_text(pl.col("_win")),
         ),
     )
 
@@ -652,8 +661,8 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
                 "药品{}超量开药：{}天（含整包装余量）限{}单位，本次{}单位",
                 "code",
                 "_days",
-                _q(pl.col("_lim")),
-                _q(pl.col("_tot")),
+                _qty_text(pl.col("_lim")),
+                _qty_text(pl.col("_tot")),
             )
         )
         .otherwise(pl.format("药品{}超量开药：处方{}天，限{}天", "code", "prd_days", "_days"))
@@ -665,8 +674,8 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
                 "drug {} over-supplied: {} days (with a whole-pack allowance) allow {} units, this visit has {}",
                 "code",
                 "_days",
-                _q(pl.col("_lim")),
-                _q(pl.col("_tot")),
+                _qty_text(pl.col("_lim")),
+                _qty_text(pl.col("_tot")),
             )
         )
         .otherwise(
@@ -682,9 +691,9 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         _json(
             code=pl.col("code"),
             max_days=pl.col("_days"),
-            limit_units=_q(pl.col("_lim")),
-            units=_q(pl.col("_tot")),
-            pack_units=_q(pl.col("_pack")),
+            limit_units=_qty_text(pl.col("_lim")),
+            units=_qty_text(pl.col("_tot")),
+            pack_units=_qty_text(pl.col("_pack")),
             registered=pl.col("_reg"),
             prescribed_days=pl.col("prd_days"),
         ),
@@ -700,31 +709,31 @@ def _dose_days(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     x = c.by_code(pack_table(k).lazy().select("code", "_daily", "_pack")).filter(
         pl.col("prd_days").is_not_null() & (pl.col("qty") > lim_e)
     )
-    lim = _q(lim_e)
+    lim = _qty_text(lim_e)
     return c.line_flags(
         x,
         pl.format(
             "药品{}开药{}单位，处方{}天按每日最大{}单位加整包装余量最多{}单位",
             "code",
-            _q(pl.col("qty")),
+            _qty_text(pl.col("qty")),
             "prd_days",
-            _q(pl.col("_daily")),
+            _qty_text(pl.col("_daily")),
             lim,
         ),
         pl.format(
             "drug {}: {} units prescribed for {} days; at most {} a day plus a whole-pack allowance is {}",
             "code",
-            _q(pl.col("qty")),
+            _qty_text(pl.col("qty")),
             "prd_days",
-            _q(pl.col("_daily")),
+            _qty_text(pl.col("_daily")),
             lim,
         ),
         _json(
             code=pl.col("code"),
-            units=_q(pl.col("qty")),
+            units=_qty_text(pl.col("qty")),
             prescribed_days=pl.col("prd_days"),
-            max_units_per_day=_q(pl.col("_daily")),
-            pack_units=_q(pl.col("_pack")),
+            max_units_per_day=_qty_text(pl.col("_daily")),
+            pack_units=_qty_text(pl.col("_pack")),
             limit_units=lim,
         ),
     )
@@ -874,17 +883,21 @@ def _bed_hanging(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         x,
         pl.format(
             "住院床日{}天，有诊察记录{}天，{}天无诊疗（挂床）",
-            _q(pl.col("_bed")),
-            _q(pl.col("_care")),
-            _q(pl.col("_empty")),
+            _qty_text(pl.col("_bed")),
+            _qty_text(pl.col("_care")),
+            _qty_text(pl.col("_empty")),
         ),
         pl.format(
             "{} bed days but care charged on {}; {} days without care (bed-hanging)",
-            _q(pl.col("_bed")),
-            _q(pl.col("_care")),
-            _q(pl.col("_empty")),
+            _qty_text(pl.col("_bed")),
+            _qty_text(pl.col("_care")),
+            _qty_text(pl.col("_empty")),
         ),
-        _json(bed_days=_q(pl.col("_bed")), care_days=_q(pl.col("_care")), empty_days=_q(pl.col("_empty"))),
+        _json(
+            bed_days=_qty_text(pl.col("_bed")),
+            care_days=_qty_text(pl.col("_care")),
+            empty_days=_qty_text(pl.col("_empty")),
+        ),
         pl.col("_s"),
     )
 

@@ -23,7 +23,7 @@ from yibao.money import QTY_ONE
 from yibao.settlement.model import AuditFinding, Line, Person, Visit
 
 
-def _q(v: int) -> str:
+def _qty_text(v: int) -> str:
     return str(round(v / QTY_ONE, 4))
 
 
@@ -447,9 +447,9 @@ class EventChecker:
                         self._f(
                             "course_admission",
                             sn,
-                            f"项目{code}单次住院限支付{x.course_days}天（{_q(x.course_lim)}单位），本次{_q(tot)}单位",
-                            f"item {code} is paid for at most {x.course_days} days ({_q(x.course_lim)} units) "
-                            f"an admission; this one has {_q(tot)}",
+                            f"项目{code}单次住院限支付{x.course_days}天（{_qty_text(x.course_lim)}单位），本次{_qty_text(tot)}单位",
+                            f"item {code} is paid for at most {x.course_days} days ({_qty_text(x.course_lim)} units) "
+                            f"an admission; this one has {_qty_text(tot)}",
                         )
                     )
                 if x.per_day_q is not None and tot > x.per_day_q:
@@ -464,8 +464,8 @@ class EventChecker:
                             self._f(
                                 "frequency_day",
                                 sn,
-                                f"项目{code}每日限{_q(x.per_day_q)}次，{days}天共收{_q(tot)}次",
-                                f"item {code} is limited to {_q(x.per_day_q)} a day; {days} day(s) carry {_q(tot)}",
+                                f"项目{code}每日限{_qty_text(x.per_day_q)}次，{days}天共收{_qty_text(tot)}次",
+                                f"item {code} is limited to {_qty_text(x.per_day_q)} a day; {days} day(s) carry {_qty_text(tot)}",
                             )
                         )
                 supply_days = x.item_days if x.item_days is not None else visit_days
@@ -478,9 +478,9 @@ class EventChecker:
                             self._f(
                                 "over_supply",
                                 sn,
-                                f"药品{code}超量开药：{supply_days}天（含整包装余量）限{_q(lim)}单位，本次{_q(tot)}单位",
+                                f"药品{code}超量开药：{supply_days}天（含整包装余量）限{_qty_text(lim)}单位，本次{_qty_text(tot)}单位",
                                 f"drug {code} over-supplied: {supply_days} days (with a whole-pack allowance) allow "
-                                f"{_q(lim)} units, this visit has {_q(tot)}",
+                                f"{_qty_text(lim)} units, this visit has {_qty_text(tot)}",
                             )
                         )
                     elif ln.prd_days and ln.prd_days > supply_days:
@@ -501,9 +501,9 @@ class EventChecker:
                     self._f(
                         "dose_days",
                         sn,
-                        f"药品{code}开药{_q(ln.qty)}单位，处方{ln.prd_days}天按每日最大{_q(x.dose_q)}单位加整包装余量最多{_q(lim)}单位",
-                        f"drug {code}: {_q(ln.qty)} units prescribed for {ln.prd_days} days; at most "
-                        f"{_q(x.dose_q)} a day plus a whole-pack allowance is {_q(lim)}",
+                        f"药品{code}开药{_qty_text(ln.qty)}单位，处方{ln.prd_days}天按每日最大{_qty_text(x.dose_q)}单位加整包装余量最多{_qty_text(lim)}单位",
+                        f"drug {code}: {_qty_text(ln.qty)} units prescribed for {ln.prd_days} days; at most "
+                        f"{_qty_text(x.dose_q)} a day plus a whole-pack allowance is {_qty_text(lim)}",
                     )
                 )
             if (
@@ -586,8 +586,8 @@ class EventChecker:
                             self._f(
                                 "duplicate_line",
                                 ln.feedetl_sn,
-                                f"项目{code}同日累计{_q(cum)}，超过每日最多{_q(dmax)}，重复收费",
-                                f"item {code} reaches {_q(cum)} on one day, above its daily maximum {_q(dmax)}",
+                                f"项目{code}同日累计{_qty_text(cum)}，超过每日最多{_qty_text(dmax)}，重复收费",
+                                f"item {code} reaches {_qty_text(cum)} on one day, above its daily maximum {_qty_text(dmax)}",
                             )
                         )
                 elif same is not ln:
@@ -609,8 +609,8 @@ class EventChecker:
                 self._f(
                     "bed_hanging",
                     None,
-                    f"住院床日{_q(bed)}天，有诊察记录{_q(care)}天，{_q(bed - care)}天无诊疗（挂床）",
-                    f"{_q(bed)} bed days but care charged on {_q(care)}; {_q(bed - care)} days without care "
+                    f"住院床日{_qty_text(bed)}天，有诊察记录{_qty_text(care)}天，{_qty_text(bed - care)}天无诊疗（挂床）",
+                    f"{_qty_text(bed)} bed days but care charged on {_qty_text(care)}; {_qty_text(bed - care)} days without care "
                     "(bed-hanging)",
                 )
             )

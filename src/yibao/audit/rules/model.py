@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from yibao.errors import FieldError
+from yibao.errors import FieldError, validation_reason
 
 Moment = Literal["before", "during", "after"]
 Severity = Literal["block", "flag", "warn"]
@@ -58,7 +58,7 @@ class SupplyParams(_P):
     @classmethod
     def _positive(cls, v: dict[str, int]) -> dict[str, int]:
         if any(d <= 0 for d in v.values()):
-            raise ValueError("days must be positive")
+            raise ValueError("天数须为正数 days must be positive")
         return v
 
 
@@ -158,7 +158,7 @@ class Rule(BaseModel):
     @classmethod
     def _kind(cls, v: str) -> str:
         if v not in PARAMS:
-            raise ValueError(f"unknown kind {v!r}; known: {sorted(PARAMS)}")
+            raise ValueError(f"未知的规则类型 unknown kind {v!r}; known: {sorted(PARAMS)}")
         return v
 
     @field_validator("params")
@@ -171,13 +171,17 @@ class Rule(BaseModel):
             return PARAMS[kind].model_validate(v or {})
         except ValidationError as e:
             err = e.errors()[0]
-            raise ValueError(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+            raise ValueError(f"{'.'.join(str(x) for x in err['loc'])}: {validation_reason(err)}") from None
 
     def model_post_init(self, __context: Any) -> None:
         if "during" in self.moments and self.kind not in SINGLE_VISIT:
-            raise ValueError(f"kind {self.kind} needs history and cannot run during settlement")
+            raise ValueError(
+                f"该类规则需要历史数据，不能在结算时运行 kind {self.kind} needs history and cannot run during settlement"
+            )
         if self.code.startswith("ZB") != (self.rule_class == "统计"):
-            raise ValueError("ZB codes are exactly the 统计 (statistical indicator) rules")
+            raise ValueError(
+                "ZB 编码恰为统计类规则 ZB codes are exactly the 统计 (statistical indicator) rules"
+            )
 
 
 class Library(BaseModel):
@@ -191,7 +195,7 @@ class Library(BaseModel):
         codes = [r.code for r in self.rules]
         dup = {c for c in codes if codes.count(c) > 1}
         if dup:
-            raise ValueError(f"duplicate rule code {sorted(dup)[0]}")
+            raise ValueError(f"规则编码重复 duplicate rule code {sorted(dup)[0]}")
 
     def active(self, moment: Moment | None = None) -> tuple[Rule, ...]:
         """Enabled rules, optionally only those that run at ``moment``."""
@@ -201,7 +205,7 @@ class Library(BaseModel):
         for r in self.rules:
             if r.code == code:
                 return r
-        raise RuleError("rule_code", f"no rule {code!r} in library {self.version}")
+        raise RuleError("rule_code", f"规则库中没有该规则 no rule {code!r} in library {self.version}")
 
 
 def library_path() -> Path:
@@ -215,7 +219,7 @@ def parse_library(data: Any) -> Library:
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
-        raise RuleError(where or "library", err["msg"]) from None
+        raise RuleError(where or "library", validation_reason(err)) from None
 
 
 def load_library(path: str | Path | None = None) -> Library:

@@ -40,12 +40,18 @@ def inject_dir(region_dir: str | Path, names: Sequence[str], seed: int) -> dict[
     d = Path(region_dir)
     for f in ("persons", "visits", "lines"):
         if not (d / f"{f}.parquet").exists():
-            raise FieldError("region_dir", f"{d} has no {f}.parquet (run `yibao synth generate` first)")
+            raise FieldError(
+                "region_dir",
+                f"缺少数据文件，请先运行 yibao synth generate {d} has no {f}.parquet (run `yibao synth generate` first)",
+            )
     injectors = [get_injector(n) for n in names]
     pf_p, pf_v, pf_l = (pq.ParquetFile(d / f"{f}.parquet") for f in ("persons", "visits", "lines"))
     n = pf_v.num_row_groups
     if pf_p.num_row_groups != n or pf_l.num_row_groups != n:
-        raise FieldError("region_dir", "persons, visits and lines must have one row group per chunk")
+        raise FieldError(
+            "region_dir",
+            "参保人、就诊和明细须按块一一对应 persons, visits and lines must have one row group per chunk",
+        )
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, SALT]).spawn(n)]
     tmp_v, tmp_l = d / "visits.parquet.tmp", d / "lines.parquet.tmp"
     opts = {"compression": "zstd", "write_statistics": True}

@@ -32,7 +32,9 @@ def params(path: str = str(PARAMS_FILE)) -> dict[str, Any]:
     """The scenario parameters (rates, ranges) from ``params.yaml``."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict) or "source" not in data:
-        raise FieldError("params.yaml", "must be a mapping with a 'source:' citation")
+        raise FieldError(
+            "params.yaml", "须为映射表并注明出处（source:） must be a mapping with a 'source:' citation"
+        )
     return data
 
 
