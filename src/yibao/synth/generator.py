@@ -1020,6 +1020,17 @@ def _visit_counts(
     return counts, dialysis, chemo, cycle
 
 
+@dataclass
+class _Schedule:
+    """When each visit happens, and which visits are course sessions."""
+
+    day: I64  # day of the year (0 = 1 January)
+    ndays: int  # days in the year
+    run_start: I64  # the first visit of each visit's (person, visit type) run
+    dial_v: B  # a maintenance dialysis session
+    chemo_v: B  # a chemotherapy cycle
+
+
 def _visit_days(
     rng: np.random.Generator,
     year: int,
@@ -1030,7 +1041,7 @@ def _visit_days(
     dialysis: B,
     chemo: B,
     cycle: I64,
-) -> tuple[I64, int, I64, B, B]:
+) -> _Schedule:
     """The day of the year of each visit (a mild winter peak; pharmacy seasonality; courses on their
     schedule), the number of days in the year, each visit's first visit of its (person, type) run, and
     which visits are dialysis sessions and chemotherapy cycles."""
@@ -1057,7 +1068,78 @@ def _visit_days(
     chemo_v = (vt == IP) & chemo[who]
     first_c = rng.integers(0, 60, n)
     day = np.where(chemo_v, np.minimum(first_c[who] + k_in * cycle[who], ndays - 1), day)
-    return day, ndays, run_start, dial_v, chemo_v
+    return _Schedule(day, ndays, run_start, dial_v, chemo_v)
+
+
+@dataclass
+class _Cases:
+    """A chunk's visits in generation order (each visit type in turn, person by person) and whom they are
+    for; every array has one entry per visit."""
+
+    vt: I64  # visit type (OP, MT, RX, IP)
+    who: I64  # the person: index into the chunk's persons
+    age: I64  # age on 1 January
+    female: B
+    grp: I64  # insured group (IN_SERVICE, RETIRED, RESIDENT)
+    scheme310: B  # employees' scheme (310), else residents' (390)
+    prof: I64  # clinical profile (index into C.PROFILES)
+    chron: I64  # the person's chronic condition (-1: none)
+    reg_v: B  # the person is registered for 门慢门特 care
+    long_rx: B  # a long prescription of registered chronic care
+
+    @property
+    def nv(self) -> int:
+        return int(self.vt.size)
+
+
+@dataclass
+class _Places:
+    """Where each visit happens: institution kind, level rank and institution, and the operation of a
+    surgical stay."""
+
+    kind: I64
+    rank: I64  # 1-based level rank (index into RegionInfo.level_codes + 1)
+    internet: B  # an internet-hospital consultation
+    surgical: B
+    surg: I64  # the operation (index into the surgery tables; 0 when not surgical)
+    inst_idx: I64  # index into Institutions.table
+
+
+@dataclass
+class _Stays:
+    """Each visit's end, length of stay and circumstances."""
+
+    end_day: I64  # day of the year the visit ends (the visit's day outside a stay)
+    los: I64  # length of stay in days (0 outside a stay)
+    bed_days: I64  # billed bed days (at least 1)
+    emergency: B
+    remote: B  # treated outside the region (异地就医)
+    locality: I64  # 0 local, 1 remote and filed, 2 remote and not filed
+
+
+@dataclass
+class _Priced:
+    """The chunk's fee lines after quantities, limits and per-day splitting, with their prices; every
+    line array has one entry per line, in visit order."""
+
+    lv: I64  # the line's visit (index into the chunk's visits)
+    li: I64  # the line's item (index into Tables)
+    lq: I64  # quantity (QTY_ONE = one unit)
+    prd_days: I64  # days the prescription states (0: none)
+    day_off: I64  # day within the stay of a per-day line (-1: not one)
+    price: I64
+    amount: I64
+
+
+@dataclass
+class _Order:
+    """Each visit's line count and cost, which visits are kept, and their visit_id order."""
+
+    n_lines: I64
+    cost: I64
+    vkeep: B  # visits with at least one line
+    vorder: I64  # kept visits, in visit_id order
+    new_id: I64  # visit_id of each visit (-1: dropped)
 
 
 def make_chunk(
@@ -1072,18 +1154,66 @@ def make_chunk(
     conv: Conventions | None = None,
 ) -> Chunk:
     """One chunk of visits and lines.  ``rng_dr`` draws each visit's physician (its own stream, so the
-    rest of the chunk does not depend on the registry; default: a stream derived from ``rng``)."""
+    rest of the chunk does not depend on the registry; default: a stream derived from ``rng``).
+
+    The steps, in the order they draw from ``rng``: visit counts, each visit's case (profile, long
+    prescription), visit days, places (institution, surgery), physicians, stays, case intensity and
+    principal diagnosis, the line blocks (consultation, inpatient daily items, drugs, other services,
+    surgery), compliant quantities, prices, visit order, secondary diagnoses, account use, discharge
+    status, and last each line's service day."""
     cv = conv if conv is not None else Conventions()
-    n = ppl.n
     band = np.searchsorted(np.array(C.AGE_BANDS), ppl.age, side="right") - 1
     counts, dialysis, chemo, cycle = _visit_counts(rng, ppl, band, cv)
+    cs = _visit_cases(rng, tables, ppl, band, counts, dialysis, chemo, cv)
+    sch = _visit_days(rng, year, cv, cs.vt, cs.who, ppl.n, dialysis, chemo, cycle)
+    place = _visit_places(rng, info, tables, inst, ppl, cs, sch)
+    dr, title = _physicians(rng, rng_dr, inst, place.inst_idx)
+    stay = _stays(rng, tables, cs, place, sch)
+    intensity, dx_prin = _case_mix(rng, tables, cs.prof, place.rank)
+    blocks = _LineBlocks(rng, tables, cs, place.rank, dx_prin)
+    _consultation_lines(rng, blocks, cs, place, stay.emergency, title)
+    icu = _inpatient_daily_lines(rng, blocks, ppl, cs, year, sch.day, stay.bed_days, intensity)
+    _drug_lines(rng, tables, blocks, cs, sch.dial_v, stay.bed_days, intensity)
+    _other_lines(rng, tables, blocks, cs, place.internet, stay.bed_days)
+    _surgery_lines(tables, blocks, place)
+    lv, li, lq, ld = blocks.assemble(cs.vt)
+    lv, li, lq, ld, prd_days = _prescribed_quantities(rng, tables, cv, cs, sch.day, dx_prin, lv, li, lq, ld)
+    priced = _priced_lines(rng, tables, cv, cs.vt, icu, lv, li, lq, ld, prd_days)
+    order = _visit_order(rng, cs.nv, sch.day, priced, visit_base)
+    sec1, sec2 = _secondary_diagnoses(rng, tables, cs, dx_prin)
+    acct = _account_use(rng, ppl, cs)
+    discharge = _discharge_status(rng, ppl.n, cs, sch.day, order.vkeep)
+    dx = (dx_prin, sec1, sec2)
+    visits = _visits_table(
+        info, tables, inst, ppl, year, cs, sch, place, stay, order, dr, dx, acct, discharge
+    )
+    fee_day = _fee_days(rng, tables, cs.vt, sch.day, stay.end_day, priced.lv, priced.li, priced.day_off)
+    lines = _lines_table(tables, year, priced, fee_day, order)
+    vo = order.vorder
+    return Chunk(visits, lines, cs.vt[vo], cs.grp[vo], order.cost[vo], stay.remote[vo])
+
+
+def _visit_cases(
+    rng: np.random.Generator,
+    tables: Tables,
+    ppl: People,
+    band: I64,
+    counts: npt.NDArray[np.int64],
+    dialysis: B,
+    chemo: B,
+    cv: Conventions,
+) -> _Cases:
+    """The chunk's visits from the counts per person and type, and each visit's clinical profile: the
+    person's chronic condition for 门慢门特 visits and courses, often for other visits of a chronic
+    patient, else one drawn by (visit type, age band, sex); and which visits of registered chronic care
+    are written a long prescription."""
+    n = ppl.n
     vt = np.concatenate([np.full(int(counts[t].sum()), t, dtype=np.int64) for t in range(4)])
     who = np.concatenate([np.repeat(np.arange(n), counts[t]) for t in range(4)])
     nv = vt.size
     age, female, grp = ppl.age[who], ppl.female[who], ppl.group[who]
     vband = band[who]
     sex_i = female.astype(np.int64)
-    scheme310 = grp != RESIDENT
     # profile: chronic for mt, often for rx/op of chronic patients; else by (type, band, sex)
     prof = _pick_grouped(
         rng, tables.prof_cdf.reshape(-1, tables.prof_cdf.shape[-1]), (vt * C.N_BANDS + vband) * 2 + sex_i
@@ -1102,15 +1232,30 @@ def make_chunk(
     # 门慢门特 registration (a person attribute) and long prescriptions of registered chronic care
     reg_v = ppl.mt_registered[who]
     long_rx = reg_v & use_chron & (vt != IP) & (rng.random(nv) < cv.long_rx_share)
-    day, ndays, run_start, dial_v, chemo_v = _visit_days(rng, year, cv, vt, who, n, dialysis, chemo, cycle)
-    # institution kind and level rank
+    return _Cases(vt, who, age, female, grp, grp != RESIDENT, prof, chron, reg_v, long_rx)
+
+
+def _visit_places(
+    rng: np.random.Generator,
+    info: RegionInfo,
+    tables: Tables,
+    inst: Institutions,
+    ppl: People,
+    cs: _Cases,
+    sch: _Schedule,
+) -> _Places:
+    """Where each visit happens: the institution kind and level by the scheme's level shares (pharmacy
+    purchases at a pharmacy, a few consultations at an internet hospital), a surgical stay's operation
+    (which may need a higher level), an institution of that kind and level (mostly in the person's
+    district), and a course held at the institution of its first session."""
+    vt, prof, nv = cs.vt, cs.prof, cs.nv
     n_lv = len(info.level_codes)
     u = rng.random(nv)
     op_cdf = np.where(
-        scheme310[:, None], np.cumsum(OP_LEVELS[310])[None, :], np.cumsum(OP_LEVELS[390])[None, :]
+        cs.scheme310[:, None], np.cumsum(OP_LEVELS[310])[None, :], np.cumsum(OP_LEVELS[390])[None, :]
     )
     ip_cdf = np.where(
-        scheme310[:, None], np.cumsum(IP_LEVELS[310])[None, :], np.cumsum(IP_LEVELS[390])[None, :]
+        cs.scheme310[:, None], np.cumsum(IP_LEVELS[310])[None, :], np.cumsum(IP_LEVELS[390])[None, :]
     )
     op_pick = (u[:, None] >= op_cdf).sum(axis=1)  # 0 primary, 1..4 hospital rank
     ip_rank = (u[:, None] >= ip_cdf).sum(axis=1) + 1
@@ -1124,7 +1269,7 @@ def make_chunk(
     rank = np.where(internet, 3, rank)
     # surgery
     surg_ok = tables.prof_surg[1][prof] > 0
-    surgical = (vt == IP) & surg_ok & (rng.random(nv) < tables.p_surg[prof]) & ~chemo_v
+    surgical = (vt == IP) & surg_ok & (rng.random(nv) < tables.p_surg[prof]) & ~sch.chemo_v
     s_start, s_len, s_flat = tables.prof_surg
     s_pos = np.minimum(
         s_start[prof] + (rng.random(nv) * np.maximum(s_len[prof], 1)).astype(np.int64), s_flat.size - 1
@@ -1142,7 +1287,7 @@ def make_chunk(
             rank = np.where(fix, alt, rank)
             missing &= ~fix
         glen = inst.group_len[gkey]
-    d = ppl.district[who]
+    d = ppl.district[cs.who]
     dl = inst.gd_len[gkey, d]
     local = (dl > 0) & (rng.random(nv) < 0.8)
     ui = rng.random(nv)
@@ -1152,114 +1297,213 @@ def make_chunk(
         inst.group_start[gkey] + (ui * glen).astype(np.int64),
     )
     # a course is held at one institution: the one of the person's first session of the year
-    course = dial_v | chemo_v
+    course = sch.dial_v | sch.chemo_v
+    run_start = sch.run_start
     inst_idx = np.where(course, inst_idx[run_start], inst_idx)
     rank = np.where(course, rank[run_start], rank)  # the level and kind of that institution
     kind = np.where(course, kind[run_start], kind)
-    # the physician who sees the patient and bills the visit (pharmacies: none)
+    return _Places(kind, rank, internet, surgical, surg, inst_idx)
+
+
+def _physicians(
+    rng: np.random.Generator, rng_dr: np.random.Generator | None, inst: Institutions, inst_idx: I64
+) -> tuple[I64, I64]:
+    """The physician who sees the patient and bills each visit (index into the registry; -1 at a
+    pharmacy) and their title, drawn from ``rng_dr`` (default: a stream derived from ``rng``)."""
+    nv = inst_idx.size
     rdr = rng_dr if rng_dr is not None else np.random.default_rng(int(rng.integers(1 << 62)))
     dlen = inst.dr_len[inst_idx]
     dr = np.where(
         dlen > 0, inst.dr_start[inst_idx] + (rdr.random(nv) * np.maximum(dlen, 1)).astype(np.int64), -1
     )
     title = np.where(dr >= 0, inst.dr_title[np.maximum(dr, 0)], -1)
-    # stays
+    return dr, title
+
+
+def _stays(rng: np.random.Generator, tables: Tables, cs: _Cases, place: _Places, sch: _Schedule) -> _Stays:
+    """Each visit's length of stay (log-normal around the profile's median at the level; a chemotherapy
+    cycle a short stay), end day, emergency admission or visit, and treatment outside the region."""
+    vt, nv, day = cs.vt, cs.nv, sch.day
     ip = vt == IP
-    los_raw = np.exp(np.log(tables.los_median[prof] * LEVEL_LOS[rank]) + rng.normal(0, 0.5, nv))
+    los_raw = np.exp(np.log(tables.los_median[cs.prof] * LEVEL_LOS[place.rank]) + rng.normal(0, 0.5, nv))
     los_raw = np.clip(np.round(los_raw), 1, 90).astype(np.int64)
-    los_raw = np.where(chemo_v, rng.integers(2, 5, nv), los_raw)  # a chemotherapy cycle: a short stay
-    end_day = np.where(ip, np.minimum(day + los_raw, ndays - 1), day)
+    los_raw = np.where(sch.chemo_v, rng.integers(2, 5, nv), los_raw)  # a chemotherapy cycle: a short stay
+    end_day = np.where(ip, np.minimum(day + los_raw, sch.ndays - 1), day)
     los = end_day - day
     bed_days = np.maximum(los, 1)
-    emergency = np.where(ip, rng.random(nv) < 0.12, (vt == OP) & ~internet & (rng.random(nv) < 0.03))
+    emergency = np.where(ip, rng.random(nv) < 0.12, (vt == OP) & ~place.internet & (rng.random(nv) < 0.03))
     ur = rng.random(nv)
-    remote = (vt != RX) & ~internet & (ur < P_REMOTE * np.where(ip, 1.6, 0.85))
+    remote = (vt != RX) & ~place.internet & (ur < P_REMOTE * np.where(ip, 1.6, 0.85))
     locality = np.where(remote, np.where(rng.random(nv) < 0.6, 1, 2), 0)
-    # ---------------------------------------------------------------- lines (block by block)
-    intensity = tables.intensity[prof] * LEVEL_INTENSITY[rank] * np.exp(rng.normal(0, 0.35, nv))
-    blocks_v: list[I64] = []
-    blocks_i: list[I64] = []
-    blocks_q: list[I64] = []
-    blocks_d: list[I64] = []  # days of a prescription as written (drug lines outside a stay; else 0)
-    dx_prin = tables.prof_dx[2][
+    return _Stays(end_day, los, bed_days, emergency, remote, locality)
+
+
+def _case_mix(rng: np.random.Generator, tables: Tables, prof: I64, rank: I64) -> tuple[F64, I64]:
+    """Each visit's care intensity (the profile's, at the level, log-normal spread) and its principal
+    diagnosis (one of the profile's)."""
+    nv = prof.size
+    intensity: F64 = tables.intensity[prof] * LEVEL_INTENSITY[rank] * np.exp(rng.normal(0, 0.35, nv))
+    dx_prin: I64 = tables.prof_dx[2][
         tables.prof_dx[0][prof] + (rng.random(nv) * tables.prof_dx[1][prof]).astype(np.int64)
     ]
+    return intensity, dx_prin
 
-    def add(rows: I64, items: I64, qty_units: F64, days: I64 | None = None) -> None:
-        blocks_v.append(rows)
-        blocks_i.append(items)
-        blocks_q.append(np.maximum(np.round(qty_units * QTY_ONE), QTY_ONE // 2).astype(np.int64))
-        blocks_d.append(days if days is not None else np.zeros(rows.size, dtype=np.int64))
 
-    def sample(pool: tuple[I64, I64, I64], cnt: I64, kind_fb: int) -> tuple[I64, I64]:
+class _LineBlocks:
+    """The fee lines of a chunk as they are drawn, block by block: each block is a set of (visit, item,
+    quantity, written days) lines."""
+
+    def __init__(self, rng: np.random.Generator, tables: Tables, cs: _Cases, rank: I64, dx_prin: I64) -> None:
+        self.rng, self.tables, self.cs, self.rank, self.dx_prin = rng, tables, cs, rank, dx_prin
+        self.v: list[I64] = []
+        self.i: list[I64] = []
+        self.q: list[I64] = []
+        self.d: list[I64] = []  # days of a prescription as written (drug lines outside a stay; else 0)
+
+    def add(self, rows: I64, items: I64, qty_units: F64, days: I64 | None = None) -> None:
+        """A block of lines: ``qty_units`` in units (at least half a unit)."""
+        self.v.append(rows)
+        self.i.append(items)
+        self.q.append(np.maximum(np.round(qty_units * QTY_ONE), QTY_ONE // 2).astype(np.int64))
+        self.d.append(days if days is not None else np.zeros(rows.size, dtype=np.int64))
+
+    def valid(self, items: I64, rows: I64) -> B:
+        """Whether each item may be billed on its visit (sex, age, level, indication)."""
+        cs = self.cs
+        return _valid(self.tables, items, rows, cs.age, cs.female, self.rank, self.dx_prin)
+
+    def sample(self, pool: tuple[I64, I64, I64], cnt: I64, kind_fb: int) -> tuple[I64, I64]:
+        """``cnt`` items per visit from the visit's profile pool, redrawn (three times, then from the
+        fallback items of kind ``kind_fb``) while not valid for the visit; (visit rows, items)."""
+        rng, tables, prof = self.rng, self.tables, self.cs.prof
         start, ln, flat = pool
         cnt = np.where(ln[prof] > 0, cnt, 0)
-        rows = np.repeat(np.arange(nv), cnt)
+        rows = np.repeat(np.arange(self.cs.nv), cnt)
         if rows.size == 0:
             return rows, rows
         p = prof[rows]
         items = flat[start[p] + (rng.random(rows.size) * ln[p]).astype(np.int64)]
         for _ in range(3):
-            bad = ~_valid(tables, items, rows, age, female, rank, dx_prin)
+            bad = ~self.valid(items, rows)
             if not bad.any():
                 break
             nb = int(bad.sum())
             pb = p[bad]
             items[bad] = flat[start[pb] + (rng.random(nb) * ln[pb]).astype(np.int64)]
-        bad = ~_valid(tables, items, rows, age, female, rank, dx_prin)
+        bad = ~self.valid(items, rows)
         if bad.any():
             fb = tables.fallback[kind_fb]
             items[bad] = fb[(rng.random(int(bad.sum())) * fb.size).astype(np.int64)]
         return rows, items
 
-    def fixed(mask: B, key: str, qty: F64) -> None:
-        idx = tables.fixed.get(key, -1)
+    def fixed(self, mask: B, key: str, qty: F64) -> None:
+        """A line of the fixed item ``key`` (when the catalogue has it) on each visit of ``mask``."""
+        idx = self.tables.fixed.get(key, -1)
         if idx < 0:
             return
         rows = np.flatnonzero(mask)
-        add(rows, np.full(rows.size, idx, dtype=np.int64), qty[rows])
+        self.add(rows, np.full(rows.size, idx, dtype=np.int64), qty[rows])
 
+    def assemble(self, vt: I64) -> tuple[I64, I64, I64, I64]:
+        """The lines (visit, item, quantity, written days) ordered by visit then block, without repeated
+        codes within a visit, at most 8 lines outpatient, 5 at a pharmacy (4 drugs + a supply) and 60
+        inpatient (later blocks drop first).  Draws nothing."""
+        nv = vt.size
+        lv = np.concatenate(self.v) if self.v else np.zeros(0, dtype=np.int64)
+        li = np.concatenate(self.i) if self.i else np.zeros(0, dtype=np.int64)
+        lq = np.concatenate(self.q) if self.q else np.zeros(0, dtype=np.int64)
+        ld = np.concatenate(self.d) if self.d else np.zeros(0, dtype=np.int64)
+        key = lv * 4096 + li
+        _, first = np.unique(key, return_index=True)
+        keep = np.sort(first)
+        lv, li, lq, ld = lv[keep], li[keep], lq[keep], ld[keep]
+        order = np.argsort(lv, kind="stable")
+        lv, li, lq, ld = lv[order], li[order], lq[order], ld[order]
+        cnt0 = np.bincount(lv, minlength=nv)
+        pos_in_visit = np.arange(lv.size) - (np.cumsum(cnt0) - cnt0)[lv]
+        cap = np.where(vt == IP, 60, np.where(vt == RX, 5, 8))[lv]
+        fit = pos_in_visit < cap
+        return lv[fit], li[fit], lq[fit], ld[fit]
+
+
+def _consultation_lines(
+    rng: np.random.Generator, blocks: _LineBlocks, cs: _Cases, place: _Places, emergency: B, title: I64
+) -> None:
+    """Consultation and registration lines of outpatient and 门慢门特 visits: primary care, internet,
+    emergency or the ordinary consultation graded by the physician's title, and a registration fee."""
+    vt, nv, kind, rank = cs.vt, cs.nv, place.kind, place.rank
     one = np.ones(nv)
     opv = (vt == OP) | (vt == MT)
     hosp = kind == KIND_HOSPITAL
-    # consultation / registration
     u2 = rng.random(nv)
-    fixed(opv & (kind == KIND_PRIMARY), "primary", one)
-    fixed(opv & internet, "net", one)
-    fixed(opv & hosp & emergency, "er", one)
+    blocks.fixed(opv & (kind == KIND_PRIMARY), "primary", one)
+    blocks.fixed(opv & place.internet, "net", one)
+    blocks.fixed(opv & hosp & emergency, "er", one)
     normal = opv & hosp & ~emergency & ((vt == OP) | (u2 < 0.6))
     # the consultation grade follows the physician's title at level 3 and above (主任 / 副主任医师诊察费);
     # below level 3 every consultation is billed at the ordinary grade
-    fixed(normal & ((rank < 3) | (title >= 2)), "consult", one)
-    fixed(normal & (rank >= 3) & (title == 1), "deputy", one)
-    fixed(normal & (rank >= 3) & (title == 0), "chief", one)
-    fixed(opv & hosp & (rng.random(nv) < 0.35), "reg", one)
-    # inpatient fixed daily items
+    blocks.fixed(normal & ((rank < 3) | (title >= 2)), "consult", one)
+    blocks.fixed(normal & (rank >= 3) & (title == 1), "deputy", one)
+    blocks.fixed(normal & (rank >= 3) & (title == 0), "chief", one)
+    blocks.fixed(opv & hosp & (rng.random(nv) < 0.35), "reg", one)
+
+
+def _month_day(d: npt.NDArray[np.datetime64]) -> I64:
+    """Month × 100 + day of each date."""
+    m = (d.astype("datetime64[M]") - d.astype("datetime64[Y]")).astype(np.int64) + 1
+    return np.asarray(m * 100 + (d - d.astype("datetime64[M]")).astype(np.int64) + 1, dtype=np.int64)
+
+
+def _inpatient_daily_lines(
+    rng: np.random.Generator,
+    blocks: _LineBlocks,
+    ppl: People,
+    cs: _Cases,
+    year: int,
+    day: I64,
+    bed_days: I64,
+    intensity: F64,
+) -> B:
+    """The fixed daily items of a stay over its bed days: the inpatient fee, newborn bed and nursing
+    (before the first birthday), else a bed grade or intensive care, and a nursing grade.  Returns which
+    stays are in intensive care."""
+    vt, prof, age, nv = cs.vt, cs.prof, cs.age, cs.nv
+    ip = vt == IP
     # newborn items (age limit 0) only before the first birthday: age 0 on 1 January can be 1 by the visit
-    birth = ppl.table.column("birth_date").to_numpy().astype("datetime64[D]")[who]
+    birth = ppl.table.column("birth_date").to_numpy().astype("datetime64[D]")[cs.who]
     vdate = np.datetime64(f"{year}-01-01", "D") + day.astype("timedelta64[D]")
-
-    def month_day(d: npt.NDArray[np.datetime64]) -> I64:
-        m = (d.astype("datetime64[M]") - d.astype("datetime64[Y]")).astype(np.int64) + 1
-        return np.asarray(m * 100 + (d - d.astype("datetime64[M]")).astype(np.int64) + 1, dtype=np.int64)
-
-    under_one = (age == 0) & (month_day(vdate) < month_day(birth))
+    under_one = (age == 0) & (_month_day(vdate) < _month_day(birth))
     neo = ip & under_one & (prof == C.PROFILE_INDEX["neonatal"])
     ub = rng.random(nv)
     bd = bed_days.astype(np.float64)
-    fixed(ip, "ip", bd)
-    fixed(ip & neo, "bedneo", bd)
-    fixed(ip & neo, "nurseneo", bd)
+    blocks.fixed(ip, "ip", bd)
+    blocks.fixed(ip & neo, "bedneo", bd)
+    blocks.fixed(ip & neo, "nurseneo", bd)
     adult_ip = ip & ~neo
-    icu = adult_ip & (intensity > 1.9) & (ub < 0.5)
-    fixed(adult_ip & ~icu & (ub < 0.72), "bed3", bd)
-    fixed(adult_ip & ~icu & (ub >= 0.72) & (ub < 0.93), "bed2", bd)
-    fixed(adult_ip & ~icu & (ub >= 0.93), "bed1", bd)
-    fixed(icu, "icu", np.minimum(bd, 5))
-    fixed(icu & (bd > 5), "bed3", bd - 5)
-    fixed(adult_ip & (ub < 0.75), "nurse2", bd)
-    fixed(adult_ip & (ub >= 0.75), "nurse1", bd)
-    # drugs
+    icu: B = adult_ip & (intensity > 1.9) & (ub < 0.5)
+    blocks.fixed(adult_ip & ~icu & (ub < 0.72), "bed3", bd)
+    blocks.fixed(adult_ip & ~icu & (ub >= 0.72) & (ub < 0.93), "bed2", bd)
+    blocks.fixed(adult_ip & ~icu & (ub >= 0.93), "bed1", bd)
+    blocks.fixed(icu, "icu", np.minimum(bd, 5))
+    blocks.fixed(icu & (bd > 5), "bed3", bd - 5)
+    blocks.fixed(adult_ip & (ub < 0.75), "nurse2", bd)
+    blocks.fixed(adult_ip & (ub >= 0.75), "nurse1", bd)
+    return icu
+
+
+def _drug_lines(
+    rng: np.random.Generator,
+    tables: Tables,
+    blocks: _LineBlocks,
+    cs: _Cases,
+    dial_v: B,
+    bed_days: I64,
+    intensity: F64,
+) -> None:
+    """Drug lines: a number of drugs per visit by type (a stay's by its intensity; most dialysis
+    sessions none), drawn from the outpatient, pharmacy and inpatient pools, with their quantities and
+    written days."""
+    vt, nv = cs.vt, cs.nv
     n_drug = np.select(
         [vt == OP, vt == MT, vt == RX, vt == IP],
         [
@@ -1270,13 +1514,17 @@ def make_chunk(
         ],
     )
     n_drug = np.minimum(n_drug, 24)
-    n_drug = np.where(
-        dial_v & (rng.random(nv) < 0.9), 0, n_drug
-    )  # most dialysis sessions: no take-home drugs
-    for pool, mask in ((tables.pool_drug, opv), (tables.pool_drug_rx, vt == RX), (tables.pool_drug_ip, ip)):
-        rows, items = sample(pool, np.where(mask, n_drug, 0), 0)
+    # most dialysis sessions: no take-home drugs
+    n_drug = np.where(dial_v & (rng.random(nv) < 0.9), 0, n_drug)
+    opv = (vt == OP) | (vt == MT)
+    for pool, mask in (
+        (tables.pool_drug, opv),
+        (tables.pool_drug_rx, vt == RX),
+        (tables.pool_drug_ip, vt == IP),
+    ):
+        rows, items = blocks.sample(pool, np.where(mask, n_drug, 0), 0)
         if rows.size:
-            add(
+            blocks.add(
                 rows,
                 items,
                 *_drug_qty(
@@ -1286,11 +1534,18 @@ def make_chunk(
                     vt[rows],
                     bed_days[rows],
                     intensity[rows],
-                    prof[rows] == chron[rows],
-                    long_rx[rows],
+                    cs.prof[rows] == cs.chron[rows],
+                    cs.long_rx[rows],
                 ),
             )
-    # labs, exams, services, materials
+
+
+def _other_lines(
+    rng: np.random.Generator, tables: Tables, blocks: _LineBlocks, cs: _Cases, internet: B, bed_days: I64
+) -> None:
+    """Labs, exams, services and materials: counts per visit by type (none at an internet hospital;
+    a dialysis patient's session and supplies), drawn from the outpatient and inpatient pools."""
+    vt, nv, prof = cs.vt, cs.nv, cs.prof
     n_lab = np.select(
         [vt == OP, vt == MT, vt == IP],
         [rng.binomial(2, 0.3, nv), rng.binomial(2, 0.25, nv), 4 + rng.binomial(8, 0.5, nv)],
@@ -1312,6 +1567,8 @@ def make_chunk(
         [np.where(ckd, 1, 0), rng.binomial(1, 0.3, nv), 1 + rng.binomial(3, 0.5, nv)],
         0,
     )
+    opv = (vt == OP) | (vt == MT)
+    ip = vt == IP
     nl = ~internet
     for pool, cnt, kfb in (
         (tables.pool_lab, np.where(opv & nl, n_lab, 0), 1),
@@ -1323,42 +1580,45 @@ def make_chunk(
         (tables.pool_mat, np.where((vt == MT) | (vt == RX), n_mat, 0), 2),
         (tables.pool_mat_ip, np.where(ip, n_mat, 0), 2),
     ):
-        rows, items = sample(pool, cnt, kfb)
+        rows, items = blocks.sample(pool, cnt, kfb)
         if rows.size:
-            add(rows, items, _other_qty(rng, tables, items, vt[rows], bed_days[rows]))
-    # surgery: operation fee, anaesthesia, implants
-    srows = np.flatnonzero(surgical)
+            blocks.add(rows, items, _other_qty(rng, tables, items, vt[rows], bed_days[rows]))
+
+
+def _surgery_lines(tables: Tables, blocks: _LineBlocks, place: _Places) -> None:
+    """The items of each surgical stay's operation (operation fee, anaesthesia, implants) that are valid
+    for the visit.  Draws nothing."""
+    srows = np.flatnonzero(place.surgical)
     if srows.size:
         st, sl, sf = tables.surg_items
-        cnt = sl[surg[srows]]
+        cnt = sl[place.surg[srows]]
         rows = np.repeat(srows, cnt)
         offs = np.arange(rows.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        items = sf[st[surg[rows]] + offs]
-        ok = _valid(tables, items, rows, age, female, rank, dx_prin)
-        add(rows[ok], items[ok], np.ones(int(ok.sum())))
-    # assemble lines: order by visit then block order, drop repeated codes within a visit
-    lv = np.concatenate(blocks_v) if blocks_v else np.zeros(0, dtype=np.int64)
-    li = np.concatenate(blocks_i) if blocks_i else np.zeros(0, dtype=np.int64)
-    lq = np.concatenate(blocks_q) if blocks_q else np.zeros(0, dtype=np.int64)
-    ld = np.concatenate(blocks_d) if blocks_d else np.zeros(0, dtype=np.int64)
-    key = lv * 4096 + li
-    _, first = np.unique(key, return_index=True)
-    keep = np.sort(first)
-    lv, li, lq, ld = lv[keep], li[keep], lq[keep], ld[keep]
-    order = np.argsort(lv, kind="stable")
-    lv, li, lq, ld = lv[order], li[order], lq[order], ld[order]
-    # at most 8 lines outpatient, 5 at a pharmacy (4 drugs + a supply), 60 inpatient: later blocks drop first
-    cnt0 = np.bincount(lv, minlength=nv)
-    pos_in_visit = np.arange(lv.size) - (np.cumsum(cnt0) - cnt0)[lv]
-    cap = np.where(vt == IP, 60, np.where(vt == RX, 5, 8))[lv]
-    fit = pos_in_visit < cap
-    lv, li, lq, ld = lv[fit], li[fit], lq[fit], ld[fit]
-    # compliant prescribing: quantities within the knowledge base's supply, course and period limits
-    lq = _apply_limits(tables, vt, who, day, lv, li, lq, dx_prin, reg_v)
+        items = sf[st[place.surg[rows]] + offs]
+        ok = blocks.valid(items, rows)
+        blocks.add(rows[ok], items[ok], np.ones(int(ok.sum())))
+
+
+def _prescribed_quantities(
+    rng: np.random.Generator,
+    tables: Tables,
+    cv: Conventions,
+    cs: _Cases,
+    day: I64,
+    dx_prin: I64,
+    lv: I64,
+    li: I64,
+    lq: I64,
+    ld: I64,
+) -> tuple[I64, I64, I64, I64, I64]:
+    """Compliant prescribing: quantities within the knowledge base's supply, course and period limits
+    (lines left with none dropped), the days each prescription states, and take-home drugs dispensed in
+    whole packs (within one pack of the days' need); (lv, li, lq, ld, prd_days)."""
+    vt, reg_v = cs.vt, cs.reg_v
+    lq = _apply_limits(tables, vt, cs.who, day, lv, li, lq, dx_prin, reg_v)
     given = lq > 0
     lv, li, lq, ld = lv[given], li[given], lq[given], ld[given]
     prd_days = _stated_days(tables, vt[lv], tables.dx_long[dx_prin[lv]], li, lq, ld, reg_v[lv])
-    # whole packs: a take-home drug is dispensed in whole packs (within one pack of the days' need)
     packed = (
         (vt[lv] != IP)
         & (tables.pack[li] > 0)
@@ -1367,49 +1627,89 @@ def make_chunk(
     )
     pk = np.maximum(tables.pack[li], 1)
     lq = np.where(packed, -(-lq // pk) * pk, lq)
-    # per-day lines: bed, nursing and the daily consultation billed one line a day over the stay
+    return lv, li, lq, ld, prd_days
+
+
+def _priced_lines(
+    rng: np.random.Generator,
+    tables: Tables,
+    cv: Conventions,
+    vt: I64,
+    icu: B,
+    lv: I64,
+    li: I64,
+    lq: I64,
+    ld: I64,
+    prd_days: I64,
+) -> _Priced:
+    """Per-day lines (bed, nursing and the daily consultation one line a day over the stay when the
+    conventions say so) and prices: the unit price, services varying ±10% by hospital in 30% of lines."""
     lv, li, lq, ld, prd_days, day_off = _per_day_lines(
         tables, vt, icu, lv, li, lq, ld, prd_days, cv.per_day_lines
     )
-    # prices: unit price; services vary ±10% by hospital in 30% of lines
     price = tables.price[li].copy()
     var = (tables.kind[li] == 1) & (rng.random(li.size) < 0.3)
     factor = 1 + rng.uniform(-0.1, 0.1, int(var.sum()))
     price[var] = np.maximum(np.round(price[var] * factor), 1).astype(np.int64)
     amount = price_times_qty(price, lq)
-    n_lines = np.bincount(lv, minlength=nv).astype(np.int64)
-    cost = np.bincount(lv, weights=amount, minlength=nv).astype(np.int64)
-    # drop visits that ended up without lines (should not happen; defensive)
+    return _Priced(lv, li, lq, prd_days, day_off, price, amount)
+
+
+def _visit_order(rng: np.random.Generator, nv: int, day: I64, pr: _Priced, visit_base: int) -> _Order:
+    """Each visit's line count and cost; visits without lines dropped (should not happen; defensive);
+    the others numbered from ``visit_base`` by day with a random tie-break."""
+    n_lines = np.bincount(pr.lv, minlength=nv).astype(np.int64)
+    cost = np.bincount(pr.lv, weights=pr.amount, minlength=nv).astype(np.int64)
     vkeep = n_lines > 0
-    # global order inside the chunk: by day, random tie-break
     tie = rng.random(nv)
     vorder = np.lexsort((tie, day))
     vorder = vorder[vkeep[vorder]]
     new_id = np.full(nv, -1, dtype=np.int64)
     new_id[vorder] = visit_base + np.arange(vorder.size)
-    # diagnoses: principal, the patient's chronic condition, an age-related comorbidity
+    return _Order(n_lines, cost, vkeep, vorder, new_id)
+
+
+def _secondary_diagnoses(
+    rng: np.random.Generator, tables: Tables, cs: _Cases, dx_prin: I64
+) -> tuple[I64, I64]:
+    """Secondary diagnoses (index into the diagnosis table; -1: none): the patient's chronic condition
+    when it is not the visit's profile, and an age-related comorbidity (never a repeat, never a male-only
+    diagnosis for a woman)."""
+    nv, chron, age, vt = cs.nv, cs.chron, cs.age, cs.vt
     sec1 = np.where(
-        (chron >= 0) & (chron != prof) & (rng.random(nv) < 0.7),
+        (chron >= 0) & (chron != cs.prof) & (rng.random(nv) < 0.7),
         tables.prof_dx[2][tables.prof_dx[0][np.maximum(chron, 0)]],
         -1,
     )
     com = np.array([tables.dx_index[c] for c in C.COMORBID])
     sec2 = np.where(
-        (age >= 45) & (vt != RX) & (rng.random(nv) < np.where(ip, 0.45, 0.15)),
+        (age >= 45) & (vt != RX) & (rng.random(nv) < np.where(vt == IP, 0.45, 0.15)),
         com[(rng.random(nv) * com.size).astype(np.int64)],
         -1,
     )
     male_only = np.array([tables.dx_index["N40"]])
-    sec2 = np.where((sec2 == dx_prin) | (sec2 == sec1) | (female & np.isin(sec2, male_only)), -1, sec2)
-    procs = np.where(surgical, surg, -1)
-    # ---------------------------------------------------------------- account use and family payer
+    sec2 = np.where((sec2 == dx_prin) | (sec2 == sec1) | (cs.female & np.isin(sec2, male_only)), -1, sec2)
+    return sec1, sec2
+
+
+def _account_use(rng: np.random.Generator, ppl: People, cs: _Cases) -> tuple[B, I64]:
+    """Whether each visit pays from a personal account (employees mostly; a family member's account
+    when the patient's own is empty) and whose account (-1: the patient's own)."""
+    nv, who = cs.nv, cs.who
     bal = ppl.balance[who]
     fam = ppl.family_payer[who]
     fam_use = (fam >= 0) & (bal == 0) & (rng.random(nv) < 0.5)
-    use_account = np.where(scheme310, rng.random(nv) < 0.95, False) | fam_use
+    use_account = np.where(cs.scheme310, rng.random(nv) < 0.95, False) | fam_use
     account_payer = np.where(fam_use, fam, -1)
-    # discharge status: 1 home, 2 transferred, 4 died (index into DISCHARGE).  A person can die only in
-    # their last stay of the year (no visit begins on or after its admission day), so no visit follows a death.
+    return use_account, account_payer
+
+
+def _discharge_status(rng: np.random.Generator, n: int, cs: _Cases, day: I64, vkeep: B) -> I64:
+    """Discharge status of each stay: 1 home, 2 transferred, 4 died (index into ["1", "2", "4"]).  A person
+    can die only in their last stay of the year (no visit begins on or after its admission day), so no
+    visit follows a death."""
+    nv, who, age = cs.nv, cs.who, cs.age
+    ip = cs.vt == IP
     last_day = np.full(n, -1, dtype=np.int64)
     np.maximum.at(last_day, who[vkeep], day[vkeep])
     later = np.zeros(nv, dtype=bool)  # another kept visit of the same person on the same last day
@@ -1418,9 +1718,33 @@ def make_chunk(
     later[same] = k_same[who[same]] > 1
     can_die = ip & vkeep & (day == last_day[who]) & ~later
     died = can_die & (rng.random(nv) < np.where(age >= 80, 0.03, np.where(age >= 60, 0.012, 0.003)))
-    discharge = np.where(ip, np.where(died, 2, np.where(rng.random(nv) < 0.01, 1, 0)), 0)
-    # ---------------------------------------------------------------- Arrow tables (in visit_id order)
-    vo = vorder
+    discharge: I64 = np.where(ip, np.where(died, 2, np.where(rng.random(nv) < 0.01, 1, 0)), 0)
+    return discharge
+
+
+def _visits_table(
+    info: RegionInfo,
+    tables: Tables,
+    inst: Institutions,
+    ppl: People,
+    year: int,
+    cs: _Cases,
+    sch: _Schedule,
+    place: _Places,
+    st: _Stays,
+    order: _Order,
+    dr: I64,
+    dx: tuple[I64, I64, I64],
+    acct: tuple[B, I64],
+    discharge: I64,
+) -> pa.Table:
+    """The visits table of the chunk in visit_id order: ``dr`` each visit's billing physician, ``dx`` its
+    principal and secondary diagnoses, ``acct`` its account use and account payer.  Draws nothing."""
+    vo = order.vorder
+    use_account, account_payer = acct
+    vt, ip = cs.vt, cs.vt == IP
+    dx_prin, sec1, sec2 = dx
+    procs = np.where(place.surgical, place.surg, -1)
     jan1 = np.datetime64(f"{year}-01-01", "D")
     dx_tab = tables.dx_arr
     d1 = dx_tab.take(pa.array(dx_prin[vo]))
@@ -1428,64 +1752,70 @@ def make_chunk(
     d3 = dx_tab.take(pa.array(sec2[vo], mask=sec2[vo] < 0))
     diagnoses = pc.binary_join_element_wise(d1, d2, d3, "|", null_handling="skip")
     surg_proc = tables.surg_proc.take(pa.array(np.maximum(procs[vo], 0)))
-    ip_proc = tables.ip_proc.take(pa.array(prof[vo]))
+    ip_proc = tables.ip_proc.take(pa.array(cs.prof[vo]))
     pr = pc.if_else(pa.array(procs[vo] >= 0), surg_proc, pc.if_else(pa.array(ip[vo]), ip_proc, pa.scalar("")))
-    vid = new_id[vo]
+    vid = order.new_id[vo]
     loc_names = pa.array(["local", "remote_filed", "remote_unfiled"], pa.string())
     lvl_arr = pa.array(info.level_codes, pa.string())
     inst_codes = inst.table.column("fixmedins_code").combine_chunks()
-    visits = pa.table(
+    return pa.table(
         {
             "visit_id": pa.array(vid),
             "seq": pa.array(vid),
             "mdtrt_id": prefixed_digits(f"{info.admdvs}{year}", vid, 12),
-            "psn_id": pa.array(ppl.psn_id[who[vo]]),
+            "psn_id": pa.array(ppl.psn_id[cs.who[vo]]),
             "med_type": pa.array(list(VTYPE_CODES), pa.string()).take(pa.array(vt[vo])),
-            "fixmedins_code": inst_codes.take(pa.array(inst_idx[vo])),
-            "hosp_lv": lvl_arr.take(pa.array(rank[vo] - 1)),
+            "fixmedins_code": inst_codes.take(pa.array(place.inst_idx[vo])),
+            "hosp_lv": lvl_arr.take(pa.array(place.rank[vo] - 1)),
             "bilg_dr_codg": inst.physicians.column("dr_code")
             .combine_chunks()
             .take(pa.array(np.maximum(dr[vo], 0), mask=dr[vo] < 0)),
-            "begin_date": pa.array(jan1 + day[vo].astype("timedelta64[D]"), pa.date32()),
-            "end_date": pa.array(jan1 + end_day[vo].astype("timedelta64[D]"), pa.date32()),
-            "locality": loc_names.take(pa.array(locality[vo])),
-            "emergency": pa.array(emergency[vo]),
+            "begin_date": pa.array(jan1 + sch.day[vo].astype("timedelta64[D]"), pa.date32()),
+            "end_date": pa.array(jan1 + st.end_day[vo].astype("timedelta64[D]"), pa.date32()),
+            "locality": loc_names.take(pa.array(st.locality[vo])),
+            "emergency": pa.array(st.emergency[vo]),
             "use_account": pa.array(use_account[vo]),
             "account_payer_id": pa.array(account_payer[vo]),
             "diagnoses": diagnoses,
             "procedures": pr,
-            "los_days": pa.array(los[vo].astype(np.int16)),
+            "los_days": pa.array(st.los[vo].astype(np.int16)),
             "discharge_status": pa.array(["1", "2", "4"], pa.string()).take(pa.array(discharge[vo])),
             "scenario": pa.nulls(vo.size, pa.string()),
-            "n_lines": pa.array(n_lines[vo].astype(np.int16)),
+            "n_lines": pa.array(order.n_lines[vo].astype(np.int16)),
         },
         schema=VISITS_SCHEMA,
     )
-    fee_day = _fee_days(rng, tables, vt, day, end_day, lv, li, day_off)
-    # lines in visit_id order
-    # scatter lines into visit_id order (no sort): destination = visit's offset + position in visit
+
+
+def _lines_table(tables: Tables, year: int, pr: _Priced, fee_day: I64, order: _Order) -> pa.Table:
+    """The lines table of the chunk in visit_id order, each visit's lines numbered from 1 (scattered into
+    place without a sort: destination = the visit's offset + the line's position in the visit).  Draws
+    nothing."""
+    lv, n_lines, vorder = pr.lv, order.n_lines, order.vorder
+    nv = n_lines.size
+    jan1 = np.datetime64(f"{year}-01-01", "D")
     pos = np.arange(lv.size) - (np.cumsum(n_lines) - n_lines)[lv]
     off = np.zeros(nv, dtype=np.int64)
     off[vorder] = np.cumsum(n_lines[vorder]) - n_lines[vorder]
     lorder = np.empty(lv.size, dtype=np.int64)
     lorder[off[lv] + pos] = np.arange(lv.size)
-    lv_sorted = new_id[lv][lorder]
+    lv_sorted = order.new_id[lv][lorder]
     sn = (pos[lorder] + 1).astype(np.int32)
-    lines = pa.table(
+    prd = pr.prd_days[lorder]
+    return pa.table(
         {
             "visit_id": pa.array(lv_sorted),
             "feedetl_sn": pa.array(sn),
-            "code": tables.codes.take(pa.array(li[lorder])),
-            "qty": pa.array(lq[lorder]),
-            "price": pa.array(price[lorder]),
-            "amount": pa.array(amount[lorder]),
+            "code": tables.codes.take(pa.array(pr.li[lorder])),
+            "qty": pa.array(pr.lq[lorder]),
+            "price": pa.array(pr.price[lorder]),
+            "amount": pa.array(pr.amount[lorder]),
             "scenario": pa.nulls(lv_sorted.size, pa.string()),
-            "prd_days": pa.array(prd_days[lorder].astype(np.int16), mask=prd_days[lorder] <= 0),
+            "prd_days": pa.array(prd.astype(np.int16), mask=prd <= 0),
             "fee_ocur_time": pa.array(jan1 + fee_day[lorder].astype("timedelta64[D]"), pa.date32()),
         },
         schema=LINES_SCHEMA,
     )
-    return Chunk(visits, lines, vt[vo], grp[vo], cost[vo], remote[vo])
 
 
 def _rx_season(year: int, ndays: int, cv: Conventions) -> F64:
