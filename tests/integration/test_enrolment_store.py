@@ -38,7 +38,7 @@ def pol() -> EnrolmentPolicy:
 
 
 def counts(store: EnrolmentStore) -> dict[str, int]:
-    out = {t: int(store._x(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES}
+    out = {t: int(store._execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES}
     store._end_read()
     return out
 
@@ -254,16 +254,16 @@ def test_a_large_registration_rebuilds_the_id_index_and_keeps_it(
         monkeypatch.setattr(s, "_periods", lambda years: (_ for _ in ()).throw(RuntimeError("boom")))
         with pytest.raises(RuntimeError):
             s.import_collection(a)
-        assert s._x(q).fetchone()[0] == 1 and counts(s)["enrol_person"] == 0
+        assert s._execute(q).fetchone()[0] == 1 and counts(s)["enrol_person"] == 0
         s._end_read()
         monkeypatch.undo()
         monkeypatch.setattr(store_mod, "REBUILD_AT", 100)
         s.import_collection(a)
         s.import_collection(b)
-        assert s._x(q).fetchone()[0] == 1 and counts(s)["enrol_person"] == 600
+        assert s._execute(q).fetchone()[0] == 1 and counts(s)["enrol_person"] == 600
         s._end_read()
         with pytest.raises(Exception) as exc:  # the database itself still refuses a repeated ID
-            s._x(
+            s._execute(
                 "INSERT INTO enrol_person (psn_no, certno, name, gender, birth_date) "
                 "SELECT 'X1', certno, 'x', 'M', birth_date FROM enrol_person LIMIT 1"
             )

@@ -55,3 +55,14 @@ def test_a_bed_once_a_day_is_not_a_duplicate() -> None:
 
 def test_a_bed_twice_on_one_day_is_a_duplicate() -> None:
     assert _duplicates(_stay(["2025-05-03", "2025-05-04", "2025-05-04"])) == {"3"}
+
+
+def test_a_service_day_outside_the_visit_is_refused_naming_the_line() -> None:
+    import pytest
+
+    from yibao.settlement.model import SettlementError
+
+    with pytest.raises(SettlementError) as err:
+        parse_visit(_stay(["2025-05-03", "2031-01-01"]))
+    assert err.value.field == "feedetail[1].fee_ocur_time" and err.value.code == "range"
+    assert str(err.value.reason).startswith("费用发生日期 2031-01-01 不在就诊期间")

@@ -141,6 +141,8 @@ def visit_fingerprint(visit: Visit) -> str:
     in it is a different request."""
     lines = [
         [ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount, ln.prd_days, ln.bilg_dr_codg]
+        # the service day only when sent, so that fingerprints stored before lines carried it still match
+        + ([ln.fee_ocur_time.isoformat()] if ln.fee_ocur_time is not None else [])
         for ln in visit.lines
     ]
     doc = [

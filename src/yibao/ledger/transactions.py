@@ -84,7 +84,10 @@ def settle(
     ``replayed=True`` (``read`` fetches it).  Engine errors propagate unchanged, nothing written.
     ``audit``: the in-event audit hook (事中审核) passed to the engine; ``entitlement``: the benefit
     check's answer for the visit date (:class:`~yibao.settlement.model.Entitlement`), passed to the engine."""
-    day = visit.end_date if book.by_discharge else visit.counts_on
+    # the region decides which date picks the policy version and the accumulator year: the admission date,
+    # or the discharge date (a stay settled through the national flow counts on its discharge or mid-stay
+    # settlement day, ``counts_on``, only where the region settles by discharge)
+    day = book.settlement_day(visit.begin_date, visit.counts_on)
     policy = book.for_date(day, "visit.end_date" if book.by_discharge else "visit.begin_date")
     year = day.year
     patient = visit.psn_no

@@ -159,6 +159,13 @@ def parse_visit(raw: Any) -> Visit:
     end = _date(raw, "endtime", "") if raw.get("endtime") else begin
     if end < begin:
         raise SettlementError("endtime", f"结束时间早于开始时间 {end} is before begntime {begin}")
+    for i, ln in enumerate(lines):  # a service day outside the visit would dodge the per-day audit rules
+        if ln.fee_ocur_time is not None and not begin <= ln.fee_ocur_time <= end:
+            raise SettlementError(
+                f"feedetail[{i}].fee_ocur_time",
+                f"费用发生日期 {ln.fee_ocur_time} 不在就诊期间 {begin}…{end} is outside the visit",
+                "range",
+            )
     locality = _text(raw, "locality", "", required=False, default="local")
     if locality not in LOCALITY_VALUES:
         raise SettlementError(

@@ -81,7 +81,7 @@ def settle(
             # a retry of a settled msgid returns the first result, whatever the person's status is now
             return led.settle(book, visit, msgid, pre=pre, audit=audit)
         # input the ledger would refuse anyway is named first: no policy on the date, an unknown person
-        book.for_date(visit.begin_date)
+        book.for_date(book.settlement_day(visit.begin_date, visit.counts_on))
         led.get_person(visit.psn_no, visit.begin_date)
         raise
     return led.settle(book, visit, msgid, pre=pre, audit=audit, entitlement=entitlement)

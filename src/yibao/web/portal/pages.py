@@ -343,7 +343,8 @@ def _own_settlement(request: Request, p: Principal, setl_id: str) -> StoredSettl
 @router.get("/me/visits/{setl_id}", response_class=HTMLResponse)
 def visit_page(request: Request, p: Insured, setl_id: str) -> Response:
     stored = _own_settlement(request, p, setl_id)
-    policy = book_of(request).for_date(stored.visit.begin_date)
+    book = book_of(request)
+    policy = book.for_date(book.settlement_day(stored.visit.begin_date, stored.visit.counts_on))
     text = explain(stored.settlement, stored.visit, policy)
     splits = line_splits(stored.settlement, stored.visit.lines)
     access_log_of(request)(p, stored.psn_no, f"settlement {setl_id}")
