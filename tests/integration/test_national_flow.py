@@ -775,3 +775,21 @@ def test_3202_compares_the_uploaded_detail_file_row_by_row(api: Api) -> None:
         {"fsDownloadIn": {"file_qury_no": info["file_qury_no"], "filename": "x", "fixmedins_code": HOSP2}},
         "not_found",
     )
+
+
+def test_a_fee_line_dated_outside_its_visit_is_refused(api: Api) -> None:
+    """A service day before the registration or admission, after today, or after the discharge would dodge
+    the per-day audit rules or move a mid-stay settlement into another year."""
+    c = Counter(api)
+    c.sign_in()
+    c.present()
+    mdtrt_id = c.register()  # registered 2025-05-03 09:00
+    c.refused("2204", {"feedetail": [fee(mdtrt_id, "1", 0, "B1", "2025-05-02 23:00:00")]}, "range")
+    c.refused("2204", {"feedetail": [fee(mdtrt_id, "1", 0, "B1", "2999-01-01 10:00:00")]}, "range")
+    c.ok("2204", {"feedetail": [fee(mdtrt_id, "1", 0, "B1", "2025-05-03 09:10:00")]})
+    stay = _admit(c, "2025-06-01 09:00:00", "ZY9")
+    c.ok("2301", {"feedetail": [fee(stay, "1", 0, None, "2025-06-04 10:00:00")]})
+    early = _discharge(c, stay, "2025-06-03 10:00:00")
+    assert early["infcode"] == -1 and early["err_code"] == "range", early
+    assert early["err_msg"].startswith("出院时间早于最后一条费用的发生时间")
+    assert _discharge(c, stay, "2025-06-04 12:00:00")["infcode"] == 0

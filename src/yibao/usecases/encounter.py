@@ -37,6 +37,8 @@ from yibao.settlement.model import AuditHook
 from yibao.usecases import settlement
 from yibao.usecases.eligibility import EligibilitySource
 
+_BEIJING = dt.timezone(dt.timedelta(hours=8))
+
 VoucherCheck = Callable[[str], str]  # token → psn_no (verifies and uses up the voucher)
 
 CERT_TYPES = {"01": "医保电子凭证", "02": "居民身份证", "03": "社会保障卡"}
@@ -373,15 +375,28 @@ def upload(
     need(
         ok, "input.feedetail.mdtrt_id", f"就诊状态为 {v.status}，不能上传明细", "the visit takes no lines now"
     )
-    if kind == INPATIENT:
-        for i, ln in enumerate(lines):
-            need(
-                ln.fee_ocur_time[:10] >= v.begntime[:10],
-                f"input.feedetail[{i}].fee_ocur_time",
-                "费用发生时间早于入院时间",
-                "fee time before the admission",
-                "range",
-            )
+    # a service day outside the visit would dodge the per-day audit rules or move a mid-stay settlement into
+    # another year: not before the registration or admission, not after today
+    today = (
+        dt.datetime.now(_BEIJING).date().isoformat()
+    )  # fee times are Beijing time, as the interface sends them
+    before = "费用发生时间早于入院时间" if kind == INPATIENT else "费用发生时间早于挂号时间"
+    for i, ln in enumerate(lines):
+        day = ln.fee_ocur_time[:10]
+        need(
+            day >= v.begntime[:10],
+            f"input.feedetail[{i}].fee_ocur_time",
+            before,
+            "fee time before the visit began",
+            "range",
+        )
+        need(
+            day <= today,
+            f"input.feedetail[{i}].fee_ocur_time",
+            "费用发生时间晚于今天",
+            "fee time in the future",
+            "range",
+        )
     split_lines = core.split(lines, dict(catalogue))
     sns = [ln.feedetl_sn for ln in split_lines]
     ctx.store.add_lines(
@@ -453,6 +468,14 @@ def discharge(
         "input.dscginfo.endtime",
         "出院时间早于入院时间",
         "discharge before admission",
+        "range",
+    )
+    last = max((ln.fee_ocur_time for ln in ctx.store.lines(mdtrt_id, live_only=True)), default="")
+    need(
+        endtime[:10] >= last[:10],
+        "input.dscginfo.endtime",
+        f"出院时间早于最后一条费用的发生时间 {last}",
+        "discharge before the last fee line",
         "range",
     )
     changes: dict[str, Any] = {"status": DISCHARGED, "endtime": endtime, "info": {**v.info, **info}}
