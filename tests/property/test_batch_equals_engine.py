@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
@@ -268,23 +269,37 @@ def _random_policy_book(gen: object) -> PolicyBook:
     return PolicyBook(LoadedRegion("generated.yaml", model, {"catalogue.csv": parse_catalogue(gen.csv)}))
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_batch_and_realtime_agree_on_random_policies(data: st.DataObject) -> None:
-    gen = data.draw(policies(layer_order=data.draw(st.sampled_from(["settlement", "any"]))), label="policy")
+class RandomCase(NamedTuple):
+    book: PolicyBook
+    persons: pl.DataFrame
+    visits: pl.DataFrame
+    lines: pl.DataFrame
+    expected: dict[str, dict[str, int]]  # mdtrt_id -> the engine's money fields
+    accumulators: dict[str, dict[str, int]]  # psn_no -> the year's accumulators after the engine
+
+
+@st.composite
+def random_cases(
+    draw: st.DrawFn,
+) -> RandomCase:
+    """A random policy, people (some paying from a family member's account) and a year of visits (2025),
+    with the real-time engine's settlement of each visit in (begin_date, seq) order and the accumulators
+    it leaves; every executor is checked against this one reading (batch here, Spark in
+    test_spark_equals_batch.py)."""
+    gen = draw(policies(layer_order=draw(st.sampled_from(["settlement", "any"]))))
     book = _random_policy_book(gen)
     policy = book.for_date(dt.date(2025, 6, 1))
     rule = policy.accounts.get("310")
     family_ok = rule is not None and rule.family_mutual_aid
-    n_people = data.draw(st.integers(1, 4))
+    n_people = draw(st.integers(1, 5))
     ppl = []
     for _ in range(n_people):
-        pt = data.draw(st.sampled_from(sorted(PTYPES)))
-        idents = "|".join(sorted(data.draw(st.frozensets(st.sampled_from(IDENTITIES)))))
-        ppl.append((pt, idents, data.draw(st.integers(0, 2_000_000)) if PTYPES[pt][0] == "310" else 0))
+        pt = draw(st.sampled_from(sorted(PTYPES)))
+        idents = "|".join(sorted(draw(st.frozensets(st.sampled_from(IDENTITIES)))))
+        ppl.append((pt, idents, draw(st.integers(0, 2_000_000)) if PTYPES[pt][0] == "310" else 0))
     employees = [i for i, p in enumerate(ppl) if PTYPES[p[0]][0] == "310"]
     payers = [
-        data.draw(st.sampled_from(employees)) if family_ok and employees and data.draw(st.booleans()) else -1
+        draw(st.sampled_from(employees)) if family_ok and employees and draw(st.booleans()) else -1
         for _ in ppl
     ]
     payers = [p if p != i else -1 for i, p in enumerate(payers)]
@@ -306,27 +321,28 @@ def test_batch_and_realtime_agree_on_random_policies(data: st.DataObject) -> Non
             "account_balance": pl.Int64,
         },
     )
-    n_visits = data.draw(st.integers(1, 25))
-    vrows, lrows, pairs = [], [], []
-    for seq in range(n_visits):
-        pi = data.draw(st.integers(0, n_people - 1))
+    vrows: list[dict[str, Any]] = []
+    lrows: list[dict[str, Any]] = []
+    pairs: list[tuple[Person, Visit]] = []
+    for seq in range(draw(st.integers(1, 25))):
+        pi = draw(st.integers(0, n_people - 1))
         pt, idents, _ = ppl[pi]
-        use_family = payers[pi] >= 0 and data.draw(st.booleans())
-        lines = tuple(data.draw(fee_lines(j + 1)) for j in range(data.draw(st.integers(1, 5))))
-        day = dt.date(2025, 1, 1) + dt.timedelta(days=data.draw(st.integers(0, 364)))
+        use_family = payers[pi] >= 0 and draw(st.booleans())
+        lines = tuple(draw(fee_lines(j + 1)) for j in range(draw(st.integers(1, 5))))
+        day = dt.date(2025, 1, 1) + dt.timedelta(days=draw(st.integers(0, 364)))
         v = Visit(
             f"V{seq}",
             f"P{pi}",
-            data.draw(st.sampled_from(["11", "21"])),
+            draw(st.sampled_from(["11", "21"])),
             "H1",
-            data.draw(st.sampled_from(["1", "2", "3"])),
+            draw(st.sampled_from(["1", "2", "3"])),
             day,
             day,
             lines,
-            data.draw(st.sampled_from(["local", "remote_filed", "remote_unfiled"])),
-            data.draw(st.booleans()),
+            draw(st.sampled_from(["local", "remote_filed", "remote_unfiled"])),
+            draw(st.booleans()),
             (),
-            data.draw(st.booleans()),
+            draw(st.booleans()),
             f"P{payers[pi]}" if use_family else None,
         )
         person = Person(
@@ -368,23 +384,33 @@ def test_batch_and_realtime_agree_on_random_policies(data: st.DataObject) -> Non
             }
             for ln in lines
         ]
-    vdf = pl.DataFrame(vrows, schema=VISITS_SCHEMA)
-    ldf = pl.DataFrame(lrows, schema=LINES_SCHEMA)
-    # real time, in (begin_date, seq) order
-    acc: dict[tuple[str, int], dict[str, int]] = {}
+    acc: dict[str, dict[str, int]] = {}
     bal = {f"P{i}": p[2] for i, p in enumerate(ppl)}
-    expected = {}
-    for i in sorted(range(n_visits), key=lambda k: (pairs[k][1].begin_date, k)):
+    expected: dict[str, dict[str, int]] = {}
+    for i in sorted(range(len(pairs)), key=lambda k: (pairs[k][1].begin_date, k)):
         person, v = pairs[i]
-        a = acc.setdefault((person.psn_no, 2025), {})
+        a = acc.setdefault(person.psn_no, {})
         payer = v.account_psn_no or person.psn_no
         s = settle_visit(policy, person, v, a, bal[payer], PTYPES[ppl[int(payer[1:])][0]][0])
         for k, d in s.deltas.items():
             a[k] = a.get(k, 0) + d
         bal[payer] -= s.acct_pay
-        expected[v.mdtrt_id] = {f: getattr(s, f) for f in MONEY_OUT}
-    result = settle_batch(book, persons, vdf, ldf)
+        expected[v.mdtrt_id] = {f: getattr(s, f) for f in (*MONEY_OUT, "pool_prop_selfpay")}
+    return RandomCase(
+        book,
+        persons,
+        pl.DataFrame(vrows, schema=VISITS_SCHEMA),
+        pl.DataFrame(lrows, schema=LINES_SCHEMA),
+        expected,
+        acc,
+    )
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_cases())
+def test_batch_and_realtime_agree_on_random_policies(case: RandomCase) -> None:
+    result = settle_batch(case.book, case.persons, case.visits, case.lines)
     got = {f"V{r['visit_id']}": {f: r[f] for f in MONEY_OUT} for r in result.visits.iter_rows(named=True)}
-    assert got == expected
-    for (psn, year), d in acc.items():
-        assert result.accumulators(int(psn[1:]), year) == {k: v for k, v in d.items() if v}
+    assert got == {k: {f: v[f] for f in MONEY_OUT} for k, v in case.expected.items()}
+    for psn, d in case.accumulators.items():
+        assert result.accumulators(int(psn[1:]), 2025) == {k: v for k, v in d.items() if v}

@@ -6,7 +6,6 @@ whole components settles the same); then fewer cases go through a real local Spa
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_batch_equals_engine import (
     BOOK,
-    LINES_SCHEMA,
-    VISITS_SCHEMA,
-    _random_policy_book,
     build,
+    random_cases,
     realtime,
     visit_st,
 )
-from test_engine_properties import IDENTITIES, PTYPES, fee_lines, policies
 
 from yibao.batch import settle_batch
 from yibao.batch.io import read_inputs as read_polars
@@ -32,7 +28,7 @@ from yibao.batch.settle import MONEY_OUT
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path
 from yibao.settlement.engine import settle_visit
-from yibao.settlement.model import Person, SettlementError, Visit
+from yibao.settlement.model import SettlementError
 from yibao.spark import SparkInputs, field_errors, read_inputs, settle_partition, settle_spark
 from yibao.spark.partition import PERSON_ATTRS, VISIT_COLS
 from yibao.spark.settle import label_components
@@ -99,135 +95,10 @@ def test_any_split_into_whole_components_settles_like_the_engine(
     assert got == expected
 
 
-@st.composite
-def random_cases(
-    draw: st.DrawFn,
-) -> tuple[PolicyBook, pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, dict[str, int]]]:
-    """A random policy, people (some paying from a family member's account) and a year of visits,
-    with the real-time engine's settlement of each visit in (begin_date, seq) order."""
-    gen = draw(policies(layer_order=draw(st.sampled_from(["settlement", "any"]))))
-    book = _random_policy_book(gen)
-    policy = book.for_date(dt.date(2025, 6, 1))
-    rule = policy.accounts.get("310")
-    family_ok = rule is not None and rule.family_mutual_aid
-    n_people = draw(st.integers(1, 5))
-    ppl = []
-    for _ in range(n_people):
-        pt = draw(st.sampled_from(sorted(PTYPES)))
-        idents = "|".join(sorted(draw(st.frozensets(st.sampled_from(IDENTITIES)))))
-        ppl.append((pt, idents, draw(st.integers(0, 2_000_000)) if PTYPES[pt][0] == "310" else 0))
-    employees = [i for i, p in enumerate(ppl) if PTYPES[p[0]][0] == "310"]
-    payers = [
-        draw(st.sampled_from(employees)) if family_ok and employees and draw(st.booleans()) else -1
-        for _ in ppl
-    ]
-    payers = [p if p != i else -1 for i, p in enumerate(payers)]
-    persons = pl.DataFrame(
-        {
-            "psn_id": list(range(n_people)),
-            "insutype": [PTYPES[p[0]][0] for p in ppl],
-            "psn_type": [p[0] for p in ppl],
-            "identities": [p[1] for p in ppl],
-            "family_payer_id": payers,
-            "account_balance": [p[2] for p in ppl],
-        },
-        schema={
-            "psn_id": pl.Int64,
-            "insutype": pl.String,
-            "psn_type": pl.String,
-            "identities": pl.String,
-            "family_payer_id": pl.Int64,
-            "account_balance": pl.Int64,
-        },
-    )
-    vrows: list[dict[str, Any]] = []
-    lrows: list[dict[str, Any]] = []
-    pairs: list[tuple[Person, Visit]] = []
-    for seq in range(draw(st.integers(1, 25))):
-        pi = draw(st.integers(0, n_people - 1))
-        pt, idents, _ = ppl[pi]
-        use_family = payers[pi] >= 0 and draw(st.booleans())
-        lines = tuple(draw(fee_lines(j + 1)) for j in range(draw(st.integers(1, 5))))
-        day = dt.date(2025, 1, 1) + dt.timedelta(days=draw(st.integers(0, 364)))
-        v = Visit(
-            f"V{seq}",
-            f"P{pi}",
-            draw(st.sampled_from(["11", "21"])),
-            "H1",
-            draw(st.sampled_from(["1", "2", "3"])),
-            day,
-            day,
-            lines,
-            draw(st.sampled_from(["local", "remote_filed", "remote_unfiled"])),
-            draw(st.booleans()),
-            (),
-            draw(st.booleans()),
-            f"P{payers[pi]}" if use_family else None,
-        )
-        person = Person(
-            f"P{pi}",
-            "x",
-            "x",
-            "F",
-            dt.date(1960, 1, 1),
-            PTYPES[pt][0],
-            pt,
-            frozenset(x for x in idents.split("|") if x),
-            family=(f"P{payers[pi]}",) if payers[pi] >= 0 else (),
-        )
-        pairs.append((person, v))
-        vrows.append(
-            {
-                "visit_id": seq,
-                "seq": seq,
-                "mdtrt_id": v.mdtrt_id,
-                "psn_id": pi,
-                "med_type": v.med_type,
-                "hosp_lv": v.hosp_lv,
-                "begin_date": day,
-                "end_date": day,
-                "locality": v.locality,
-                "emergency": v.emergency,
-                "use_account": v.use_account,
-                "account_payer_id": payers[pi] if use_family else -1,
-            }
-        )
-        lrows += [
-            {
-                "visit_id": seq,
-                "feedetl_sn": int(ln.feedetl_sn),
-                "code": ln.code,
-                "qty": ln.qty,
-                "price": ln.price,
-                "amount": ln.amount,
-            }
-            for ln in lines
-        ]
-    acc: dict[str, dict[str, int]] = {}
-    bal = {f"P{i}": p[2] for i, p in enumerate(ppl)}
-    expected: dict[str, dict[str, int]] = {}
-    for i in sorted(range(len(pairs)), key=lambda k: (pairs[k][1].begin_date, k)):
-        person, v = pairs[i]
-        a = acc.setdefault(person.psn_no, {})
-        payer = v.account_psn_no or person.psn_no
-        s = settle_visit(policy, person, v, a, bal[payer], PTYPES[ppl[int(payer[1:])][0]][0])
-        for k, d in s.deltas.items():
-            a[k] = a.get(k, 0) + d
-        bal[payer] -= s.acct_pay
-        expected[v.mdtrt_id] = {f: getattr(s, f) for f in (*MONEY_OUT, "pool_prop_selfpay")}
-    return (
-        book,
-        persons,
-        pl.DataFrame(vrows, schema=VISITS_SCHEMA),
-        pl.DataFrame(lrows, schema=LINES_SCHEMA),
-        expected,
-    )
-
-
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(random_cases(), st.integers(1, 4), st.integers(0, 10_000))
 def test_partitions_agree_with_the_engine_on_random_policies(case: Any, pieces: int, seed: int) -> None:
-    book, persons, vdf, ldf, expected = case
+    book, persons, vdf, ldf, expected, _accumulators = case
     assert _rows(settle_in_pieces(book, persons, vdf, ldf, pieces, seed)) == expected
 
 
@@ -253,7 +124,7 @@ def _collect(df: Any) -> pl.DataFrame:
 def test_spark_agrees_with_the_engine_and_the_batch_on_random_policies(
     spark: Any, case: Any, partitions: int
 ) -> None:
-    book, persons, vdf, ldf, expected = case
+    book, persons, vdf, ldf, expected, _accumulators = case
     got = _collect(settle_spark(spark, book, _spark_inputs(spark, persons, vdf, ldf), partitions=partitions))
     assert _rows(got) == expected
     assert got.equals(settle_batch(book, persons, vdf, ldf).visits.select(RESULT).sort("visit_id"))
