@@ -136,7 +136,7 @@ def parse_decimal(value: Any, field: str, *, digits: int, scale: int, positive: 
         raise InputError(
             field, f"{text!r} 超过 {digits},{scale} 的宽度 is wider than {digits},{scale}", "too_wide"
         )
-    if d.as_tuple().exponent < -scale and d != d.quantize(_QUANTUM[scale]):
+    if int(d.as_tuple().exponent) < -scale and d != d.quantize(_QUANTUM[scale]):
         raise InputError(field, f"{text!r} 小数超过 {scale} 位 has more than {scale} decimals", "too_precise")
     if d < 0:
         raise InputError(field, f"{text!r} 不能为负数 must not be negative", "out_of_range")
