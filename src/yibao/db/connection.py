@@ -26,6 +26,29 @@ import psycopg.errors
 
 from yibao.db import parse_url
 
+STORAGE_FULL = "storage_full"
+DATABASE_UNAVAILABLE = "database_unavailable"
+
+
+def refusal_kind(exc: BaseException) -> str | None:
+    """Why the database could not do a piece of work when the fault is the database's, not the request's:
+    :data:`STORAGE_FULL` (PostgreSQL ``53100 disk_full``, SQLite ``SQLITE_FULL``), :data:`DATABASE_UNAVAILABLE`
+    (the server gone, restarting, out of connections or locked); ``None`` for anything else.  Nothing of the
+    work was committed in either case, so the caller may send the same request again later.  SQLAlchemy's
+    wrapper is looked through to the driver's error."""
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, BaseException):
+        exc = orig
+    if isinstance(exc, psycopg.errors.DiskFull):
+        return STORAGE_FULL
+    if isinstance(exc, sqlite3.OperationalError):
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
+            return STORAGE_FULL
+        return DATABASE_UNAVAILABLE if "locked" in str(exc) else None
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return DATABASE_UNAVAILABLE
+    return None
+
 
 class Op(NamedTuple):
     """One statement of a unit of work.  ``many``: ``params`` is a list of rows (executemany).
