@@ -7,13 +7,13 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from test_api_support import Api, api, new_msgid, visit_json  # noqa: F401  (api is a fixture)
+from test_api_support import Api, api, new_msgid, visit_json  # noqa: F401 (api: the fixture)
 
 from yibao.ledger import Ledger
 
 
-def _ledger_db(api: Api) -> sqlite3.Connection:
-    led: Ledger = api.client.app.state.ledger  # type: ignore[attr-defined]
+def _ledger_db(service: Api) -> sqlite3.Connection:
+    led: Ledger = service.client.app.state.ledger  # type: ignore[attr-defined]
     raw = led.conn.raw
     assert isinstance(raw, sqlite3.Connection)
     return raw
@@ -23,9 +23,7 @@ def _long_visit() -> dict[str, Any]:
     """A stay of 400 fee lines: its rows need pages the full database no longer has."""
     v = visit_json()
     lines = v["feedetail"]
-    v["feedetail"] = [
-        {**lines[k % len(lines)], "feedetl_sn": f"F{k:05d}"} for k in range(400)
-    ]
+    v["feedetail"] = [{**lines[k % len(lines)], "feedetl_sn": f"F{k:05d}"} for k in range(400)]
     return v
 
 

@@ -103,7 +103,9 @@ class _Load:
                                     self.acked.append(msgid)
                                 else:
                                     self.refused += 1
-                                    self.refusals.setdefault(str(answer.get("err_code")), answer.get("err_msg"))
+                                    self.refusals.setdefault(
+                                        str(answer.get("err_code")), answer.get("err_msg")
+                                    )
                             break
                         with self.lock:
                             if r.status_code == 503:
