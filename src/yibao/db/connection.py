@@ -21,10 +21,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
 import psycopg
 import psycopg.errors
 
 from yibao.db import parse_url
+
+
+def _json_text(rows: Any) -> str:
+    """Rows as JSON text for ``json_populate_record[set]``: orjson (several times faster than the standard
+    writer; the same values reach the table), the standard writer for what orjson refuses (a lone
+    surrogate, an integer wider than 64 bits), which PostgreSQL then refuses as bad input."""
+    try:
+        return orjson.dumps(rows).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(rows)
+
 
 STORAGE_FULL = "storage_full"
 DATABASE_UNAVAILABLE = "database_unavailable"
@@ -252,9 +264,9 @@ class Connection:
             else:
                 cols = op.cols
                 if op.many:
-                    params.append(json.dumps([dict(zip(cols, row, strict=True)) for row in op.params]))
+                    params.append(_json_text([dict(zip(cols, row, strict=True)) for row in op.params]))
                 else:
-                    params.append(json.dumps(dict(zip(cols, op.params, strict=True))))
+                    params.append(_json_text(dict(zip(cols, op.params, strict=True))))
                 fn = "json_populate_recordset" if op.many else "json_populate_record"
                 part = (
                     f"INSERT INTO {op.table} ({', '.join(cols)}) SELECT {', '.join(cols)} "

@@ -162,7 +162,7 @@ def visit_fingerprint(visit: Visit) -> str:
         visit.bilg_dr_codg,
         lines,
     ]
-    return hashlib.sha256(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
 
 
 class ContentDigest:
