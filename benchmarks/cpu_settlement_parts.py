@@ -124,7 +124,10 @@ def main(n: int = 400) -> None:
             cpu(
                 "access_log",
                 n,
-                lambda i: (store.log_access(u, visits[i].psn_no, "cpu", "/x"), i == n and store.flush_access()),
+                lambda i: (
+                    store.log_access(u, visits[i].psn_no, "cpu", "/x"),
+                    i == n and store.flush_access(),
+                ),
             )
             received = dt.datetime.now(dt.UTC)
             out = {"setlinfo": {"setl_id": "x", "medfee_sumamt": "1.00"}, "setldetail": []}

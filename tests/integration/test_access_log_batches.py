@@ -46,7 +46,7 @@ def test_logged_reads_are_stored_in_batches_and_none_is_lost(tmp_path: Path) -> 
         time.sleep(0.05)
     assert _rows(sa_url) == 6
     # a full batch is written at once, and close() writes what waits
-    for k in range(store.ACCESS_FLUSH_ROWS):
+    for _ in range(store.ACCESS_FLUSH_ROWS):
         store.log_access(user, "PB", "read", "/x")
     assert _rows(sa_url) >= 6 + store.ACCESS_FLUSH_ROWS
     store.log_access(user, "P_last", "read", "/x")
