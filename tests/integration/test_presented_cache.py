@@ -26,7 +26,7 @@ def test_a_presentation_is_answered_from_memory_and_forgotten_when_its_credentia
         def no_query() -> None:
             raise AssertionError("the database was asked again")
 
-        monkeypatch.setattr(store.engine, "connect", no_query)
+        monkeypatch.setattr(store._reads, "connect", no_query)
         assert store.presented_at("H1", "P1")  # from memory
         monkeypatch.undo()
         store.presented("H1", "02", "610101199001011234", "P2")  # the same credential now names P2

@@ -94,6 +94,8 @@ class ServiceStore:
 
     def __init__(self, sa_url: str, *, session_hours: float = 8.0, cache_seconds: float = 5.0) -> None:
         self.engine = make_engine(sa_url)
+        # single-statement reads on the hot path: no transaction, no ROLLBACK round trip on return
+        self._reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.session_hours = session_hours
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, UserRow]] = {}
@@ -348,7 +350,7 @@ class ServiceStore:
             .join(app_session, app_session.c.user_id == app_user.c.user_id)
             .where(app_session.c.token_hash == digest, app_user.c.active == 1)
         )
-        with self.engine.connect() as c:
+        with self._reads.connect() as c:
             r = c.execute(q).first()
         if r is None or r.expires <= _now().isoformat():
             return None

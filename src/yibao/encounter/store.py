@@ -115,6 +115,9 @@ class EncounterStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        # single-statement reads on the hot path: no transaction, so returning the connection to the pool
+        # costs no ROLLBACK round trip
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._presented_cache: dict[tuple[str, str], float] = {}
         self._presented_lock = threading.Lock()
 
@@ -218,7 +221,7 @@ class EncounterStore:
         q = sa.select(enc_presented.c.digest).where(
             enc_presented.c.fixmedins_code == fixmedins_code, enc_presented.c.psn_no == psn_no
         )
-        with self.engine.connect() as c:
+        with self._reads.connect() as c:
             found = c.execute(q.limit(1)).first() is not None
         if found and self.PRESENTED_CACHE_SECONDS > 0:
             with self._presented_lock:
