@@ -29,6 +29,12 @@ from yibao.db import make_engine
 from yibao.errors import FieldError
 
 log = logging.getLogger(__name__)
+# built once: building a statement costs more than running it
+_USER_FOR_TOKEN = (
+    sa.select(app_user, app_session.c.expires)
+    .join(app_session, app_session.c.user_id == app_user.c.user_id)
+    .where(app_session.c.token_hash == sa.bindparam("digest"), app_user.c.active == 1)
+)
 
 ROLES = ("insured", "institution", "auditor", "admin")
 
@@ -345,13 +351,8 @@ class ServiceStore:
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > mono:
             return hit[1]
-        q = (
-            sa.select(app_user, app_session.c.expires)
-            .join(app_session, app_session.c.user_id == app_user.c.user_id)
-            .where(app_session.c.token_hash == digest, app_user.c.active == 1)
-        )
         with self._reads.connect() as c:
-            r = c.execute(q).first()
+            r = c.execute(_USER_FOR_TOKEN, {"digest": digest}).first()
         if r is None or r.expires <= _now().isoformat():
             return None
         user = _user(r)

@@ -105,6 +105,14 @@ def _line(r: Any) -> FeeLine:
     )
 
 
+# built once: building a statement costs more than running it
+_PRESENTED_AT = (
+    sa.select(enc_presented.c.digest)
+    .where(enc_presented.c.fixmedins_code == sa.bindparam("f"), enc_presented.c.psn_no == sa.bindparam("p"))
+    .limit(1)
+)
+
+
 class EncounterStore:
     """Visits, lines, sign-ins and messages on ``engine``."""
 
@@ -218,11 +226,8 @@ class EncounterStore:
         until = self._presented_cache.get(key)
         if until is not None and until > time.monotonic():
             return True
-        q = sa.select(enc_presented.c.digest).where(
-            enc_presented.c.fixmedins_code == fixmedins_code, enc_presented.c.psn_no == psn_no
-        )
         with self._reads.connect() as c:
-            found = c.execute(q.limit(1)).first() is not None
+            found = c.execute(_PRESENTED_AT, {"f": fixmedins_code, "p": psn_no}).first() is not None
         if found and self.PRESENTED_CACHE_SECONDS > 0:
             with self._presented_lock:
                 if len(self._presented_cache) >= self.PRESENTED_CACHE_MAX:
