@@ -5,6 +5,8 @@ Each part of what the service does for one settlement is timed on its own (CPU t
 
 * ``envelope``   — JSON parsing, the envelope model and the strict field parsing into a Visit;
 * ``auth``       — the session lookup of a token this worker checked recently, and of one it has not;
+* ``presented_check`` — whether the person was presented (1101) at the hospital, asked of the database
+  (the answer is not yet in this worker's memory), which every 2207 over HTTP checks;
 * ``engine``     — ``settle_visit`` alone (no audit);
 * ``audit``      — the in-event audit hook alone (事中审核 single-visit rules);
 * ``ledger``     — ``Ledger.settle`` with the hook: engine + audit + fingerprint, digest, SQL round trips;
@@ -33,6 +35,7 @@ import psycopg
 from yibao.access.store import ServiceStore
 from yibao.bench.api import INSTITUTION, visit_json
 from yibao.bench.settle_db import DAY, DEFAULT_ADMIN_URL, _persons, _visits
+from yibao.encounter.store import EncounterStore
 from yibao.ledger import Ledger
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path
@@ -103,6 +106,11 @@ def main(n: int = 400) -> None:
             store.cache_seconds = 0
             store._cache.clear()
             cpu("auth_db", n, lambda i: store.user_for_token(token))
+            enc = EncounterStore.open(led.sa_url)
+            enc.present_many([(INSTITUTION, "02", f"C{k}", v.psn_no) for k, v in enumerate(visits)])
+            enc.PRESENTED_CACHE_SECONDS = 0  # each 2207 of a person this worker has not seen yet
+            cpu("presented_check", n, lambda i: enc.presented_at(INSTITUTION, visits[i].psn_no))
+            enc.close()
             policy = book.for_date(DAY)
             person = led.get_person(visits[0].psn_no, DAY)
             cpu("engine", n, lambda i: settle_visit(policy, person, visits[i], {}, 0, person.insutype))
