@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from yibao.money import RATIO_ONE, apply_ratio, base_for_payment, price_times_qty, ratio_sum_to_fen
 from yibao.policy.catalogue import CLASS_C, CatalogueItem
@@ -22,6 +23,7 @@ from yibao.policy.compiled import CompiledBenefit, CompiledLayer, CompiledPolicy
 from yibao.settlement.model import (
     CI_LAYER_FIELD,
     AuditHook,
+    DeferredText,
     Entitlement,
     FundDetail,
     LineParts,
@@ -200,25 +202,22 @@ def _run_audit(s: Settlement, person: Person, visit: Visit, audit: AuditHook | N
 
 
 def _split_lines(s: Settlement, policy: CompiledPolicy, visit: Visit, blocked: frozenset[str]) -> None:
-    """Each line into 全自费 / 超限价 / 先行自付 / 政策范围内 (a hot loop: locals only)."""
+    """Each line into 全自费 / 超限价 / 先行自付 / 政策范围内 (a hot loop: locals only).
+
+    split_line's rule, written out: this loop runs for every line of every visit, and the call cost a sixth
+    of the engine (tests/unit/test_encounter_core.py holds the two equal on random lines).  Lines the
+    in-event audit blocked are turned into fully self-paid ones after the loop, so that the loop itself
+    carries no test for them."""
     cat = policy.catalogue
     parts = s.line_parts
     append = parts.append
+    ratio = apply_ratio
+    times = price_times_qty
     full_t = over_t = pre_t = ins_t = 0
-    for i, ln in enumerate(visit.lines):
+    for ln in visit.lines:
         item = cat.get(ln.code)
         if item is None:
-            raise SettlementError(
-                f"lines[{i}].med_list_codg",
-                f"目录中没有该项目编码 {ln.code!r} unknown item code",
-                "unknown_item",
-            )
-        if blocked and ln.feedetl_sn in blocked:
-            append((ln.amount, 0, 0, 0))  # blocked by the in-event audit: fully self-paid
-            full_t += ln.amount
-            continue
-        # split_line's rule, written out: this loop runs for every line of every visit, and the call cost a
-        # sixth of the engine (tests/unit/test_encounter_core.py holds the two equal on random lines)
+            _unknown_item(visit, ln.code)
         amt = ln.amount
         if item.cls == CLASS_C:
             append((amt, 0, 0, 0))
@@ -227,21 +226,40 @@ def _split_lines(s: Settlement, policy: CompiledPolicy, visit: Visit, blocked: f
         cap = item.price_cap
         over = 0
         if cap is not None and ln.price > cap:
-            over = price_times_qty(ln.price - cap, ln.qty)
+            over = times(ln.price - cap, ln.qty)
             if over > amt:
                 over = amt
         base = amt - over
         sp = item.selfpay_prop
-        pre = apply_ratio(base, sp) if sp else 0
+        pre = ratio(base, sp) if sp else 0
         append((0, over, pre, base - pre))
         over_t += over
         pre_t += pre
         ins_t += base - pre
+    if blocked:  # blocked by the in-event audit: fully self-paid
+        for j, ln in enumerate(visit.lines):
+            if ln.feedetl_sn in blocked:
+                full, over, pre, ins = parts[j]
+                full_t += ln.amount - full
+                over_t -= over
+                pre_t -= pre
+                ins_t -= ins
+                parts[j] = (ln.amount, 0, 0, 0)
     s.medfee_sumamt = full_t + over_t + pre_t + ins_t
     s.fulamt_ownpay_amt = full_t
     s.overlmt_selfpay = over_t
     s.preselfpay_amt = pre_t
     s.inscp_scp_amt = ins_t
+
+
+def _unknown_item(visit: Visit, code: str) -> NoReturn:
+    """The first line whose code the catalogue lacks, named by its position."""
+    i = next(k for k, ln in enumerate(visit.lines) if ln.code == code)
+    raise SettlementError(
+        f"lines[{i}].med_list_codg",
+        f"目录中没有该项目编码 {code!r} unknown item code",
+        "unknown_item",
+    )
 
 
 def split_line(item: CatalogueItem, price: int, qty: int, amount: int) -> LineParts:
@@ -324,7 +342,7 @@ def _pay_basic_fund(
             base,
             room,
             paid,
-            f"{base}×{ratio}/10000→{raw}; cap room {room}→{paid}",
+            DeferredText("{}×{}/10000→{}; cap room {}→{}", base, ratio, raw, room, paid),
         )
     )
     return left
@@ -405,7 +423,18 @@ def _pay_layers(
                 lbase,
                 room,
                 paid,
-                f"{layer.id}[{terms.label}] {layer.base}{pre_note} base {lbase} from {before}: {raw}, room {room}→{paid}",
+                DeferredText(
+                    "{}[{}] {}{} base {} from {}: {}, room {}→{}",
+                    layer.id,
+                    terms.label,
+                    layer.base,
+                    pre_note,
+                    lbase,
+                    before,
+                    raw,
+                    room,
+                    paid,
+                ),
             )
         )
     s.psn_part_amt = (
