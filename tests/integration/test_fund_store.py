@@ -101,7 +101,8 @@ def test_a_batch_is_booked_once_and_read_back_exactly(engine: sa.Engine) -> None
         ("2025-01", "individual", 1_000),
         ("2025-02", "fiscal_subsidy", 2_000),
     ]
-    assert st.activity()["visits"].to_list() == [3] and st.members() == {2025: Members(1, 2, 3)}
+    assert st.activity()["visits"].to_list() == [3] and st.members_by_year() == {2025: Members(1, 2, 3)}
+    assert st.members()["2025-07"] == Members(1, 2, 3)  # a year's count given to each of its months
     assert st.institution_history()["paid_fen"].to_list() == [600]
     bad = _income().with_columns(pl.lit(-5).alias("amount_fen"))
     with pytest.raises(FundError):
@@ -227,3 +228,54 @@ def test_scores_appeals_and_rescoring(engine: sa.Engine) -> None:
     assert done.score_before == s.score_x100 and done.score_after == after.score_x100 > s.score_x100
     assert after.version == 2 and any(a.appeal_id in x for x in after.zh)
     assert [e[1] for e in st.appeal_events(a.appeal_id)] == ["filed", "under_review", "upheld"]
+
+
+def test_monthly_insured_counts_and_the_cleared_outflow_are_kept_with_their_sources(
+    engine: sa.Engine,
+) -> None:
+    st = FundStore(engine)
+    st.book(
+        _income(),
+        batch_id="t-members-2025",
+        kind="income",
+        period="2025",
+        label="收入",
+        source="测试",
+        funds=FP.codes(),
+        actor="tester",
+        now=NOW,
+        members=(2025, Members(9, 9, 9)),
+        members_by_month=({"2025-01": Members(5, 2, 30), "2025-02": Members(6, 2, 29)}, "参保登记关系历史"),
+    )
+    m = st.members()
+    assert m["2025-01"] == Members(5, 2, 30) and m["2025-02"] == Members(6, 2, 29)
+    assert m["2025-03"] == Members(9, 9, 9)  # a month without its own count keeps the year's
+    assert st.members_sources()["2025-01"] == "参保登记关系历史"
+    assert st.cleared_outflow() is None  # nothing recorded: the clearing is not connected
+    rows = pl.DataFrame(
+        {
+            "month": ["2025-06", "2025-06"],
+            "insutype": ["310", "390"],
+            "cleared_fen": [1_000, 2_000],
+            "cleared_lines": [1, 2],
+            "routed_fen": [1_500, 2_000],
+            "routed_lines": [2, 2],
+        }
+    )
+    assert st.record_cleared_outflow(rows, source="清算 2025-06", actor="tester", now=NOW) == 2
+    # the same month again (a corrected statement) replaces it, never adds to it
+    st.record_cleared_outflow(
+        rows.with_columns(pl.col("cleared_fen") + 1), source="清算 2025-06 更正", actor="tester", now=NOW
+    )
+    got = st.cleared_outflow()
+    assert (
+        got is not None
+        and got[("2025-06", "310")].cleared == 1_001
+        and got[("2025-06", "390")].routed == 2_000
+    )
+    with pytest.raises(FundError) as e:
+        st.record_cleared_outflow(rows.with_columns(pl.lit("2025-13").alias("month")), source="x", actor="x")
+    assert e.value.field == "cleared.month"
+    with pytest.raises(FundError) as e:
+        st.record_cleared_outflow(rows, source=" ", actor="x")
+    assert e.value.field == "source"

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -27,6 +28,16 @@ from yibao.fund.warning import Members
 
 def record(bench: str, metric: str, value: float, unit: str, **extra: Any) -> dict[str, Any]:
     return {"bench": bench, "metric": metric, "value": round(value, 3), "unit": unit, **extra}
+
+
+def machine(cpu0: float) -> dict[str, Any]:
+    """CPU seconds of this process since ``cpu0`` (all its threads) and the load average (1, 5, 15 min):
+    the machine is shared, so a wall time is read beside them."""
+    return {
+        "cpu_s": round(time.process_time() - cpu0, 3),
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+    }
 
 
 def _population(persons: int, rng: np.random.Generator) -> np.ndarray:
@@ -64,7 +75,7 @@ def fund_project(persons: int = 10_000_000, year: int = 2025, seed: int = 1) -> 
     months = accounts.month_range(f"{year}-01", f"{year}-12")
     visits = rng.poisson(pop_b[None, ..., None] * util[None] * np.ones((12, 1, 1, 1, 1)))  # (M,G,S,B,SVC)
     cost = visits * unit * rng.gamma(50.0, 1 / 50.0, visits.shape)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     # fund split: employees' pool/critical/account, residents' pool/critical, assistance
     share = np.zeros((3, F))
     for g, (pool, crit, acct) in enumerate(
@@ -130,7 +141,7 @@ def fund_project(persons: int = 10_000_000, year: int = 2025, seed: int = 1) -> 
         .group_by("month", "insutype", "med_type", "locality")
         .agg(pl.col("visits").sum(), pl.col("medfee").sum(), pl.col("fund").sum())
     )
-    mem = {year: Members(counts.in_service, counts.retired, counts.residents)}
+    mem = warning.members_by_month({year: Members(counts.in_service, counts.retired, counts.residents)})
     n_readings = sum(len(warning.readings(mo, pos, act, mem, fp)) for mo in months)
     t1 = time.perf_counter()
     fit = projection.fit_history(base.payments.sum(axis=1), base.exposure, base.months, pp)
@@ -150,6 +161,7 @@ def fund_project(persons: int = 10_000_000, year: int = 2025, seed: int = 1) -> 
         paths=res["paths"],
         horizon=res["horizon"],
         scenarios=len(res["scenarios"]),
+        **machine(c0),
     )
     yield record("fund.project", "indicators", t1 - t0, "s", readings=n_readings)
     yield record("fund.project", "projection", t2 - t1, "s")
@@ -221,7 +233,7 @@ def assess_score(
     survey = pl.DataFrame(
         {"fixmedins_code": codes, "respondents": rng.integers(40, 160, institutions)}
     ).with_columns((pl.col("respondents") * 0.85).cast(pl.Int64).alias("satisfied"))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     frame = indicators.assemble(
         inst, p, settled=settled, lines=lines, kinds=kinds, drg_cases=drg, ratings=ratings, survey=survey
     )
@@ -238,6 +250,7 @@ def assess_score(
         settlements=n,
         lines=m,
         explanation_lines=explained,
+        **machine(c0),
     )
     yield record("assess.score", "indicators", t1 - t0, "s")
     yield record("assess.score", "score_and_explain", t2 - t1, "s")
