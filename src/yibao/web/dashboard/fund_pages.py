@@ -106,11 +106,20 @@ def fund_accounts_json(request: Request, p: Staff) -> JSONResponse:
 def fund_warnings(request: Request, p: Staff, month: str | None = None, all: int = 0) -> Response:
     store = FundStore(_engine(request))
     readings = store.readings(month)
+    year = readings[0].month[:4] if readings else ""
+    sources = store.members_sources()
+    members = [(m, c, sources.get(m, "")) for m, c in store.members().items() if year and m.startswith(year)]
+    cleared = sorted(
+        ((m, sc, c) for (m, sc), c in (store.cleared_outflow() or {}).items() if year and m.startswith(year)),
+        key=lambda x: (x[0], x[1]),
+    )
     return render(
         request,
         "fund_warnings.html",
         {
             **_common(request),
+            "members": members,
+            "cleared": cleared,
             "readings": sorted(
                 readings, key=lambda r: (r.level not in ("red", "amber", "excessive"), r.indicator, r.scope)
             ),
