@@ -181,6 +181,10 @@ def test_network_page_serves_the_map_and_the_figures(auditor: TestClient) -> Non
     names = {f["properties"]["name"] for f in geo["features"]}
     assert {x["district"] for x in r["beyond"] if x["district"] != "全区 region"} <= names
     assert r["sites"] and r["density"]
+    # cross-district outflow from the ledger's settlements: visits and fund payments, the shares in range
+    assert r["outflow_by_fund"] and "区外基金支付占比" in page
+    assert sum(x["fund_fen"] for x in r["outflow"]) > 0
+    assert all(x["fund_out_fen"] <= x["fund_fen"] for x in r["outflow"])
 
 
 def test_pages_need_a_bureau_login(app: object) -> None:

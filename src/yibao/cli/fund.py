@@ -454,9 +454,23 @@ def network(
         Path, typer.Option("--data", help="synth output directory (persons, institutions, visits)")
     ],
     seed: Annotated[int, typer.Option(help="seed of the synthetic geography")] = 0,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="database URL: cross-district outflow from its settlements (visits and fund)"
+        ),
+    ] = None,
 ) -> None:
     """Service-network equity: institutions per 10k by district and tier, residents beyond the travel-time
     line, cross-district outflow, where new sites would help most (writes the region GeoJSON if missing)."""
     from yibao.network.report import network_report
 
-    _print(_run(lambda: network_report(data_dir, seed)))
+    def go() -> Any:
+        if db is None:
+            return network_report(data_dir, seed)
+        from yibao.fund import data
+
+        with FundStore.open(db) as store:
+            return network_report(data_dir, seed, settled=data.settled_frame(store.engine))
+
+    _print(_run(go))

@@ -583,12 +583,17 @@ def fund_stage(
         out["geojson"] = str(data_dir / "region.geojson")
         from yibao.network.report import network_report
 
-        net = network_report(data_dir, seed)
+        net = network_report(data_dir, seed, settled=settled)
         region_rows = {r["tier"]: r for r in net["beyond"] if r["district"].startswith("全区")}
         far = "，".join(
             f"{net['tiers'][t]['name']} {r['line_minutes']} 分钟外 {r['beyond_share'] / 100:.1f}%"
             for t, r in region_rows.items()
         )
+        flows = net["outflow"]
+        fund_all = sum(x["fund_fen"] for x in flows)
+        fund_out = sum(x["fund_out_fen"] for x in flows)
+        if fund_all:
+            far += f"；跨区县就医基金支付占比 {fund_out * 100 / fund_all:.1f}%"
         lines.append(
             f"服务网络（合成区县地图 {data_dir / 'region.geojson'}）：居民就医路程超出时限的比例 {far}"
         )

@@ -391,14 +391,7 @@ def _data_dir(request: Request) -> Path | None:
 @router.get("/fund/network")
 def fund_network(request: Request, p: Staff) -> Response:
     d = _data_dir(request)
-    report = None
-    if d is not None:
-        from yibao.network.report import network_report
-
-        cached = getattr(request.app.state, "network_report", None)
-        if cached is None or cached[0] != str(d):
-            cached = request.app.state.network_report = (str(d), network_report(d))
-        report = cached[1]
+    report = _network(request, d) if d is not None else None
     return render(request, "fund_network.html", {**_common(request), "r": report, "data_dir": d})
 
 
@@ -407,12 +400,19 @@ def fund_network_json(request: Request, p: Staff) -> JSONResponse:
     d = _data_dir(request)
     if d is None:
         return JSONResponse({})
+    return JSONResponse(_network(request, d))
+
+
+def _network(request: Request, d: Path) -> dict[str, Any]:
+    """The network figures of the data directory, with the ledger's settled care for the outflow (kept
+    for the app's life: the synthetic region does not change under a running service)."""
     from yibao.network.report import network_report
 
     cached = getattr(request.app.state, "network_report", None)
     if cached is None or cached[0] != str(d):
-        cached = request.app.state.network_report = (str(d), network_report(d))
-    return JSONResponse(cached[1])
+        settled = data.settled_frame(_engine(request))
+        cached = request.app.state.network_report = (str(d), network_report(d, settled=settled))
+    return dict(cached[1])
 
 
 @router.get("/fund/region.geojson")
