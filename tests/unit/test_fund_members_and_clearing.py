@@ -146,7 +146,8 @@ def test_an_unusable_clearing_is_refused_naming_the_field(doc: dict[str, Any], f
     assert e.value.field == field
 
 
-def test_a_routed_settlement_missing_from_the_ledger_is_refused() -> None:
-    with pytest.raises(FieldError) as e:
-        cleared_outflow([], "610100", [{"msgid": "M7", "status": "settled", "setl_id": "S7"}], SETTLED)
-    assert e.value.field == "inbound[0].setl_id"
+def test_a_routed_settlement_missing_from_the_ledger_is_listed_and_its_line_left_out() -> None:
+    inbound = [*INBOUND, {"msgid": "M7", "status": "settled", "setl_id": "S7"}]
+    r = cleared_outflow([_doc("2025-05", [("M1", 1_000), ("M7", 700)])], "610100", inbound, SETTLED)
+    assert r.not_in_ledger == ("M7",) and r.unmatched == {"M7": "2025-05"}
+    assert int(r.rows["cleared_fen"].sum()) == 1_000

@@ -442,6 +442,7 @@ def outflow(
             "months": list(res.months),
             "rows": res.rows.to_dicts(),
             "unmatched": res.unmatched,
+            "not_in_ledger": list(res.not_in_ledger),
             "differs": {k: {"statement_fen": a, "own_fen": b} for k, (a, b) in res.differs.items()},
         }
 

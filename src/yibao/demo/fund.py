@@ -349,6 +349,15 @@ def fund_stage(
         say("预警 early warning")
         readings, _ = fs.warn(store, s, outliers=outliers, now=now)
         breaches = [r for r in readings if r.breach]
+        outflow = [r for r in readings if r.indicator == "cross_region_outflow" and r.value is not None]
+        if outflow:
+            names = s.scope_names()
+            lines.append(
+                f"{year}-12 异地就医基金支出占比（按清算口径）："
+                + "，".join(
+                    f"{names.get(r.scope, (r.scope,))[0]} {(r.value or 0) / 100:.1f}%" for r in outflow
+                )
+            )
         alerts = store.alerts(open_only=True)
         out["readings"] = len(readings)
         out["alerts"] = len(alerts)

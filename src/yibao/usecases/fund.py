@@ -39,13 +39,15 @@ CLEARED_SCHEMA: dict[str, Any] = {
 class ClearedOutflow:
     """Per month and scheme (:data:`CLEARED_SCHEMA`), with what did not reconcile: statement lines this
     region has no settled record of (``unmatched``: msgid → month) and lines whose amount differs from the
-    record (``differs``: msgid → (statement owed, own owed)).  A line that does not reconcile is left out of
-    the figure and listed, never guessed."""
+    record (``differs``: msgid → (statement owed, own owed)); routed records whose settlement is not active
+    in the ledger (``not_in_ledger``).  What does not reconcile is left out of the figure and listed, never
+    guessed."""
 
     rows: pl.DataFrame
     months: tuple[str, ...]
     unmatched: dict[str, str]
     differs: dict[str, tuple[int, int]]
+    not_in_ledger: tuple[str, ...] = ()
 
 
 def _int(v: Any, field: str) -> int:
@@ -80,17 +82,14 @@ def cleared_outflow(
         )
     }
     routed_msg: dict[str, tuple[str, str, int, int]] = {}
+    not_in_ledger: list[str] = []
     for i, r in enumerate(inbound):
         if str(r.get("status") or "") != "settled":
             continue
         hit = own.get(str(r.get("setl_id") or ""))
-        if hit is None:
-            raise FieldError(
-                f"inbound[{i}].setl_id",
-                f"清算中心结算记录 {r.get('msgid')} 在本地账中没有有效结算 the routed settlement is not in the "
-                "ledger",
-                "unknown_settlement",
-            )
+        if hit is None:  # a reconciliation break (对账不平): listed, and its statement line left out
+            not_in_ledger.append(str(r.get("msgid") or f"inbound[{i}]"))
+            continue
         routed_msg[str(r["msgid"])] = hit
     cleared: dict[tuple[str, str], list[int]] = {}
     unmatched: dict[str, str] = {}
@@ -142,4 +141,4 @@ def cleared_outflow(
         schema=CLEARED_SCHEMA,
         orient="row",
     )
-    return ClearedOutflow(rows, tuple(sorted(months)), unmatched, differs)
+    return ClearedOutflow(rows, tuple(sorted(months)), unmatched, differs, tuple(sorted(not_in_ledger)))
