@@ -279,3 +279,44 @@ def test_monthly_insured_counts_and_the_cleared_outflow_are_kept_with_their_sour
     with pytest.raises(FundError) as e:
         st.record_cleared_outflow(rows, source=" ", actor="x")
     assert e.value.field == "source"
+
+
+def test_upload_timeliness_reads_the_interface_uploads_in_beijing_time(engine: sa.Engine) -> None:
+    from yibao.encounter.schema import enc_line, enc_msg, enc_visit
+
+    visit = {
+        "fixmedins_code": "H1", "psn_no": "P1", "insutype": "390", "kind": "inpatient", "med_type": "21",
+        "ipt_otp_no": "Z1", "hosp_lv": "2", "mdtrt_cert_type": "02", "begntime": "2025-03-01 08:00:00",
+        "endtime": None, "status": "open", "diagnoses": "[]", "info": "{}", "created_msgid": "M0",
+        "updated": "2025-03-01T00:00:00+00:00",
+    }  # fmt: skip
+    line = {
+        "chrg_bchno": "B", "med_list_codg": "X", "medins_list_codg": "X", "qty": 10_000, "pric": 100,
+        "amount": 100, "fulamt_ownpay_amt": 0, "overlmt_amt": 0, "preselfpay_amt": 0, "inscp_scp_amt": 100,
+        "status": "live", "setl_id": None, "info": "{}",
+    }  # fmt: skip
+    with engine.begin() as c:
+        c.execute(enc_visit.insert(), [visit | {"mdtrt_id": "V1"}])
+        # fee at 10:00 Beijing = 02:00 UTC on 1 March; uploads: 1 March 20:00 UTC (18 h, in time) and
+        # 2 March 03:00 UTC (25 h, late); a line of 2024 is another year's
+        c.execute(
+            enc_msg.insert(),
+            [
+                {"msgid": m, "infno": "2301", "fixmedins_code": "H1", "request_key": "k", "answer": "{}",
+                 "undo": "{}", "reversed_by": None, "at": at}
+                for m, at in (("U1", "2025-03-01T20:00:00.000000+00:00"),
+                              ("U2", "2025-03-02T03:00:00.000000+00:00"),
+                              ("U0", "2024-12-31T03:00:00.000000+00:00"))
+            ],
+        )  # fmt: skip
+        c.execute(
+            enc_line.insert(),
+            [
+                line | {"mdtrt_id": "V1", "feedetl_sn": "1", "fee_ocur_time": "2025-03-01 10:00:00", "msgid": "U1"},
+                line | {"mdtrt_id": "V1", "feedetl_sn": "2", "fee_ocur_time": "2025-03-01 10:00:00", "msgid": "U2"},
+                line | {"mdtrt_id": "V1", "feedetl_sn": "3", "fee_ocur_time": "2024-12-30 10:00:00", "msgid": "U0"},
+            ],
+        )  # fmt: skip
+    up = AssessStore(engine).uploads(2025, 24)
+    assert up is not None and up.rows() == [("H1", 2, 1)]
+    assert AssessStore(engine).uploads(2023, 24) is None
