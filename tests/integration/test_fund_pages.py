@@ -128,6 +128,7 @@ def test_assessment_pages_explain_each_score_and_an_institution_sees_only_its_ow
     page = auditor.get("/dashboard/assess").text
     codes = re.findall(r'href="/dashboard/assess/(\w+)"', page)
     assert codes and "满意度" in page
+    assert "第三方满意度调查" in page and "portal_ratings" not in page  # what the run read, by name
     detail = auditor.get(f"/dashboard/assess/{codes[0]}").text
     assert "年度考核得分" in detail and "质量保证金返还比例" in detail and "申诉截止" in detail
     from yibao.access.store import ServiceStore

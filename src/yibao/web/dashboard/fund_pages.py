@@ -247,6 +247,19 @@ def _may_see(p: Principal, code: str) -> None:
         raise HTTPException(403, "只能查看本机构的考核结果 an institution sees its own assessment only")
 
 
+INPUT_NAMES = {
+    "settlements": ("本年结算", "settlements"),
+    "previous_year": ("上年结算", "previous year"),
+    "lines": ("费用明细", "fee lines"),
+    "drg_cases": ("DRG 付费病例", "DRG cases"),
+    "audit_cases": ("稽核案件", "audit cases"),
+    "portal_ratings": ("门户评价", "portal ratings"),
+    "survey": ("第三方满意度调查", "third-party survey"),
+    "encounter_uploads": ("接口上传明细", "interface uploads"),
+    "inputs": ("导入指标值", "imported values"),
+}
+
+
 @router.get("/assess")
 def assess_list(request: Request, p: Staff) -> Response:
     st = AssessStore(_engine(request))
@@ -260,6 +273,7 @@ def assess_list(request: Request, p: Staff) -> Response:
             "run": run,
             "scores": scores,
             "ap": load_assess(),
+            "INPUT_NAMES": INPUT_NAMES,
             "institutions": _institutions(request),
             "chart": {"codes": [x.code for x in scores], "scores": [x.score_x100 / 100 for x in scores]},
         },
