@@ -130,8 +130,9 @@ def cohort_from_frames(
 
     ``persons``: psn_no, gender ('M'/'F'), birth_date, psn_type, identities; ``settled``: psn_no, month,
     insutype, med_type and the 2207 money fields (see ``data.settled_frame``).  Ages are taken at the middle
-    of the base year; the register is read as constant over the year (the ledger holds no enrolment
-    history), so person-months = persons × months of data."""
+    of the base year; the register is read as constant over the year (the cells need each person's age and
+    sex, which the month-end insured counts the warning uses do not carry), so person-months = persons ×
+    months of data."""
     months = month_range(add_months(base_month, -11), base_month)
     ages = pp.population.max_age + 1
     pop, pop_mid, assisted, ppl = population_from_register(persons, groups, pp, base_month)
