@@ -320,3 +320,64 @@ def test_upload_timeliness_reads_the_interface_uploads_in_beijing_time(engine: s
     up = AssessStore(engine).uploads(2025, 24)
     assert up is not None and up.rows() == [("H1", 2, 1)]
     assert AssessStore(engine).uploads(2023, 24) is None
+
+
+def test_a_year_booked_with_enrolment_income_gets_the_stand_in_only_for_the_funds_enrolment_does_not_collect(
+    engine: sa.Engine,
+) -> None:
+    from yibao.fund import data
+    from yibao.fund import service as fs
+
+    s = fs.setup_for_region("xian")
+    persons = pl.DataFrame(
+        {
+            "psn_no": ["P1", "P2", "P3"],
+            "gender": ["M", "F", "F"],
+            "birth_date": [dt.date(1980, 1, 1), dt.date(1950, 1, 1), dt.date(1990, 1, 1)],
+            "insutype": ["310", "310", "390"],
+            "psn_type": [
+                next(k for k, v in s.groups.items() if v == g) for g in ("in_service", "retired", "resident")
+            ],
+            "identities": ["", "", "DB"],
+        }
+    )
+    settled = pl.DataFrame(
+        {
+            "setl_id": ["S1"],
+            "psn_no": ["P3"],
+            "insutype": ["390"],
+            "psn_type": [persons["psn_type"][2]],
+            "med_type": ["21"],
+            **{m: [0] for m in data.MONEY},
+            "begin_date": [dt.date(2025, 3, 1)],
+            "end_date": [dt.date(2025, 3, 5)],
+            "locality": ["local"],
+            "fixmedins_code": ["H1"],
+            "hosp_lv": ["2"],
+            "diagnosis": ["J18"],
+        }
+    ).with_columns(
+        pl.lit(10_000).alias("medfee_sumamt"),
+        pl.lit(6_000).alias("hifp_pay"),
+        pl.lit(6_000).alias("fund_pay_sumamt"),
+    )
+    settled = settled.with_columns(pl.col("end_date").dt.strftime("%Y-%m").alias("month"))
+    enrol = pl.DataFrame(
+        {"month": ["2025-01"], "fund_pay_type": ["390100"], "source": ["individual"], "amount_fen": [40_000]}
+    )
+    monthly = {f"2025-{m:02d}": Members(1, 1, 1 if m < 7 else 2) for m in range(1, 13)}
+    fs.book_year(
+        FundStore(engine), s, 2025, settled, persons, income_frame=enrol, members_by_month=monthly, now=NOW
+    )
+    st = FundStore(engine)
+    inc = st.entries().filter(pl.col("kind") == "income")
+    by_fund = dict(inc.group_by("fund_pay_type").agg(pl.col("amount_fen").sum()).iter_rows())
+    assert by_fund["390100"] == 40_000  # enrolment's figure stands, nothing added to a fund it carries
+    assert by_fund["330100"] > 0 and by_fund["610100"] > 0  # the stand-in for the funds it does not
+    assert "310100" not in by_fund  # the stand-in never adds to a fund enrolment collects
+    src = next(b.source for b in st.batches() if b.kind == "income")
+    assert "330100" in src and "610100" in src
+    assert st.members()["2025-07"] == Members(1, 1, 2) and "参保登记" in st.members_sources()["2025-07"]
+    # retirees' account top-ups follow the month's retired count
+    top = st.entries().filter(pl.col("kind") == "transfer_in")
+    assert top.height == 12

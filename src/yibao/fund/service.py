@@ -173,7 +173,8 @@ def book_year(
         inc_src = "参保登记与征缴 enrolment income_frame"
         stand = income.income_frame_stand_in(persons, s.groups, s.rates, year)
         have = set(income_frame["fund_pay_type"].cast(pl.String).unique().to_list())
-        extra = stand.filter(~pl.col("fund_pay_type").is_in(sorted(have)))
+        own = [f.code for f in s.fp.funds if not f.collected_by_enrolment and f.code not in have]
+        extra = stand.filter(pl.col("fund_pay_type").is_in(own))
         if extra.height:
             filled = sorted(set(extra["fund_pay_type"].to_list()))
             income_frame = pl.concat(
