@@ -210,6 +210,11 @@ def _why_missing(key: str, p: AssessParams) -> tuple[str, str]:
             "尚无数据来源，待相关能力或导入数据提供",
             "no source yet; to be supplied by a capability or an import",
         )
+    if key in o.uploads:
+        return (
+            "本年无经国家接口上传的费用明细",
+            "no fee lines uploaded through the national interface this year",
+        )
     if key in o.previous_year:
         return "需上年数据", "needs the previous year"
     if key in o.drg:

@@ -264,6 +264,7 @@ def assemble(
     audit: pl.DataFrame | None = None,
     ratings: pl.DataFrame | None = None,
     survey: pl.DataFrame | None = None,
+    uploads: pl.DataFrame | None = None,
     inputs: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per assessed institution (of the assessed kinds) with every indicator column (Int64, null
@@ -292,6 +293,11 @@ def assemble(
         out = out.with_columns(
             ratio_expr(pl.col("upheld_fen"), pl.col("decided_flagged_fen")).alias("upheld_share")
         )
+    if uploads is not None and uploads.height:
+        up = uploads.select(
+            "fixmedins_code", ratio_expr(pl.col("on_time"), pl.col("lines")).alias("upload_timeliness")
+        )
+        out = out.join(up, on="fixmedins_code", how="left")
     sat = satisfaction(ratings, survey, p)
     out = out.join(sat, on="fixmedins_code", how="left")
     if inputs is not None and inputs.height:

@@ -78,7 +78,13 @@ class Origins(Strict):
     drg: list[str]
     audit_cases: list[str]
     survey_and_ratings: list[str]
+    uploads: list[str] = []
     input: list[str]
+
+
+class DataQuality(Strict):
+    source: str
+    upload_window_hours: int = Field(ge=1)
 
 
 class Care(Strict):
@@ -126,6 +132,7 @@ class AssessParams(Strict):
     indicators: dict[str, Indicator]
     origins: Origins
     care: Care
+    data_quality: DataQuality
     satisfaction: Satisfaction
     release: Release
     appeal: Appeal
@@ -146,6 +153,7 @@ class AssessParams(Strict):
             *self.origins.drg,
             *self.origins.audit_cases,
             *self.origins.survey_and_ratings,
+            *self.origins.uploads,
             *self.origins.input,
         ]
         for k in listed:

@@ -31,11 +31,12 @@ def assess_year(
     inputs: pl.DataFrame | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[pl.DataFrame, list[InstitutionScore]]:
-    """Assemble the indicators (portal ratings, the imported survey of ``year`` and the audit cases read
-    from the database), score, and store the run (notified on ``notified_on``: the appeal clock starts)."""
+    """Assemble the indicators (portal ratings, the imported survey of ``year``, the audit cases and the
+    national interface's fee-line uploads read from the database), score, and store the run (notified on ``notified_on``: the appeal clock starts)."""
     audit = store.audit_cases()
     ratings = store.ratings()
     survey = store.survey(year)
+    uploads = store.uploads(year, p.data_quality.upload_window_hours)
     frame = indicators.assemble(
         institutions,
         p,
@@ -47,6 +48,7 @@ def assess_year(
         audit=audit,
         ratings=ratings,
         survey=survey,
+        uploads=uploads,
         inputs=inputs,
     )
     scores = score(frame, p)
@@ -58,6 +60,7 @@ def assess_year(
         "audit_cases": audit is not None,
         "portal_ratings": ratings.height > 0,
         "survey": survey.height > 0,
+        "encounter_uploads": uploads is not None,
         "inputs": inputs is not None and inputs.height > 0,
     }
     store.save_run(

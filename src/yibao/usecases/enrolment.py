@@ -20,6 +20,7 @@ from yibao.enrolment.figures import (
     continuity_rate,
     coverage_by_district,
     income_frame,
+    insured_by_month,
 )
 from yibao.enrolment.store import EnrolmentStore, statuses_from_frames
 from yibao.errors import FieldError
@@ -187,3 +188,21 @@ def fund_income(database_url: str, loaded_region: Any, year: int, basis: str = "
         return income_for_year(store, year, basis) if store.has_persons() else None
     finally:
         store.close()
+
+
+def fund_members(database_url: str, loaded_region: Any, year: int) -> pl.DataFrame | None:
+    """The insured persons at the end of each month of ``year`` by scheme and person type, from the
+    enrolment relation history (:func:`~yibao.enrolment.figures.insured_by_month`) — what the fund's
+    per-person indicators divide by; None when the region keeps no enrolment data (the fund then uses the
+    register's count)."""
+    store = store_for(database_url, loaded_region)
+    if store is None:
+        return None
+    try:
+        if not store.has_persons():
+            return None
+        frames = store.frames()
+    finally:
+        store.close()
+    months = [f"{year:04d}-{m:02d}" for m in range(1, 13)]
+    return insured_by_month(frames["events"], frames["premiums"], months)
