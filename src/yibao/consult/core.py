@@ -219,9 +219,9 @@ def check_hide(reason: str) -> None:
 
 
 def mask_name(name: str) -> str:
-    """A person's name as shown publicly: the first character, the rest as ＊ ("张＊＊")."""
+    """A person's name as shown publicly: the first character, the rest as ＊ ("张＊＊", at most three)."""
     name = name.split(" ")[0].strip()
-    return name[:1] + "＊" * max(len(name) - 1, 1) if name else "＊"
+    return name[:1] + "＊" * min(max(len(name) - 1, 1), 3) if name else "＊"
 
 
 def public_author(role: str, display_name: str, anonymous: bool) -> tuple[str, str]:

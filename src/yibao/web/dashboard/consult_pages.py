@@ -25,7 +25,8 @@ from yibao.simulate.candidates import EXAMPLES_DIR
 from yibao.web.auth import require
 from yibao.web.dashboard.pages import render
 from yibao.web.deps import book_of
-from yibao.web.portal.consult_pages import clock, consult_error, consult_store, page_context
+from yibao.web.portal import consult_pages as public
+from yibao.web.portal.consult_pages import consult_error, consult_store, page_context
 
 router = APIRouter(prefix="/dashboard/consult", include_in_schema=False)
 Staff = Annotated[Principal, Depends(require("auditor", "admin"))]
@@ -46,7 +47,7 @@ def _back(consult_id: str, anchor: str = "") -> RedirectResponse:
 @router.get("", response_class=HTMLResponse)
 def staff_list(request: Request, p: Staff) -> Response:
     store = consult_store(request)
-    now = clock()
+    now = public.clock()
     rows = [(c, c.phase(now)) for c in store.listing(public=False)]
     return render(request, "consult_staff_list.html", {"rows": rows, "CONSULT_STATUSES": core.STATUSES})
 
@@ -61,7 +62,7 @@ def new_draft(
 ) -> Response:
     try:
         c = consult_store(request).create_draft(
-            title=title, summary=summary, body=body, actor_id=p.user_id, now=clock()
+            title=title, summary=summary, body=body, actor_id=p.user_id, now=public.clock()
         )
     except core.ConsultError as exc:
         return consult_error(request, exc)
@@ -75,7 +76,7 @@ def staff_page(request: Request, p: Staff, consult_id: str) -> Response:
         c = store.get(consult_id)
     except core.ConsultError as exc:
         return consult_error(request, exc)
-    now = clock()
+    now = public.clock()
     ctx = page_context(request, c, p, now)
     today = core.beijing_day(now)
     ctx |= {
@@ -100,7 +101,7 @@ def edit_draft(
 ) -> Response:
     try:
         consult_store(request).edit_draft(
-            consult_id, title=title, summary=summary, body=body, actor_id=p.user_id, now=clock()
+            consult_id, title=title, summary=summary, body=body, actor_id=p.user_id, now=public.clock()
         )
     except core.ConsultError as exc:
         return consult_error(request, exc)
@@ -132,7 +133,7 @@ def run_simulation(
         cand = PolicyBook.from_file(EXAMPLES_DIR / f"{candidate}.yaml")
         impact = simulate_impact(baseline, cand, data_dir)
         note = f"候选政策 {candidate}，本统筹区理赔数据重新结算 candidate {candidate} on the region's claims"
-        consult_store(request).set_impact(consult_id, impact, note, actor_id=p.user_id, now=clock())
+        consult_store(request).set_impact(consult_id, impact, note, actor_id=p.user_id, now=public.clock())
     except PolicyError as exc:
         return consult_error(
             request, core.ConsultError("candidate", f"候选政策无法读取 cannot read the policy: {exc}")
@@ -163,7 +164,7 @@ async def upload_report(
             raise core.ConsultError("report", "模拟报告须为 JSON 对象 the report must be a JSON object")
         impact = impact_from_report(data, policy_names(book_of(request)))
         note = f"政策模拟报告 {Path(report.filename).name} simulation report"
-        consult_store(request).set_impact(consult_id, impact, note, actor_id=p.user_id, now=clock())
+        consult_store(request).set_impact(consult_id, impact, note, actor_id=p.user_id, now=public.clock())
     except core.ConsultError as exc:
         return consult_error(request, exc)
     return _back(consult_id, "impact")
@@ -185,7 +186,7 @@ def publish(
                 "deadline", "请选择截止日期 please choose the last day", "missing"
             ) from exc
         consult_store(request).publish(
-            consult_id, last_day=day, short_reason=short_reason, actor_id=p.user_id, now=clock()
+            consult_id, last_day=day, short_reason=short_reason, actor_id=p.user_id, now=public.clock()
         )
     except core.ConsultError as exc:
         return consult_error(request, exc)
@@ -195,7 +196,7 @@ def publish(
 @router.post("/{consult_id}/withdraw")
 def withdraw(request: Request, p: Staff, consult_id: str, reason: Annotated[str, Form()] = "") -> Response:
     try:
-        consult_store(request).withdraw(consult_id, reason=reason, actor_id=p.user_id, now=clock())
+        consult_store(request).withdraw(consult_id, reason=reason, actor_id=p.user_id, now=public.clock())
     except core.ConsultError as exc:
         return consult_error(request, exc)
     return _back(consult_id)
@@ -206,7 +207,9 @@ def hide(
     request: Request, p: Staff, consult_id: str, opinion_id: int, reason: Annotated[str, Form()] = ""
 ) -> Response:
     try:
-        consult_store(request).hide(consult_id, opinion_id, reason=reason, actor_id=p.user_id, now=clock())
+        consult_store(request).hide(
+            consult_id, opinion_id, reason=reason, actor_id=p.user_id, now=public.clock()
+        )
     except core.ConsultError as exc:
         return consult_error(request, exc)
     return _back(consult_id, f"op-{opinion_id}")
@@ -215,7 +218,7 @@ def hide(
 @router.post("/{consult_id}/opinions/{opinion_id}/restore")
 def restore(request: Request, p: Staff, consult_id: str, opinion_id: int) -> Response:
     try:
-        consult_store(request).restore(consult_id, opinion_id, actor_id=p.user_id, now=clock())
+        consult_store(request).restore(consult_id, opinion_id, actor_id=p.user_id, now=public.clock())
     except core.ConsultError as exc:
         return consult_error(request, exc)
     return _back(consult_id, f"op-{opinion_id}")
@@ -241,9 +244,11 @@ def group_opinions(
                 theme_id = int(theme)
             except ValueError as exc:
                 raise core.ConsultError("theme", "意见类别无效 unknown theme") from exc
-            store.group(consult_id, theme_id, picked, actor_id=p.user_id, now=clock())
+            store.group(consult_id, theme_id, picked, actor_id=p.user_id, now=public.clock())
         else:
-            store.add_theme(consult_id, title=title, opinion_ids=picked, actor_id=p.user_id, now=clock())
+            store.add_theme(
+                consult_id, title=title, opinion_ids=picked, actor_id=p.user_id, now=public.clock()
+            )
     except core.ConsultError as exc:
         return consult_error(request, exc)
     return _back(consult_id, "themes")
@@ -260,7 +265,7 @@ def answer(
 ) -> Response:
     try:
         consult_store(request).answer(
-            consult_id, theme_id, decision=decision, text=text, actor_id=p.user_id, now=clock()
+            consult_id, theme_id, decision=decision, text=text, actor_id=p.user_id, now=public.clock()
         )
     except core.ConsultError as exc:
         return consult_error(request, exc)
@@ -291,7 +296,7 @@ def hearing(
             observers=core.names_list(observers),
             summary=summary,
             actor_id=p.user_id,
-            now=clock(),
+            now=public.clock(),
         )
     except core.ConsultError as exc:
         return consult_error(request, exc)
@@ -301,7 +306,7 @@ def hearing(
 @router.post("/{consult_id}/close")
 def close(request: Request, p: Staff, consult_id: str, result: Annotated[str, Form()] = "") -> Response:
     try:
-        consult_store(request).close(consult_id, result=result, actor_id=p.user_id, now=clock())
+        consult_store(request).close(consult_id, result=result, actor_id=p.user_id, now=public.clock())
     except core.ConsultError as exc:
         return consult_error(request, exc)
     return RedirectResponse(f"/consult/{consult_id}", status_code=303)
