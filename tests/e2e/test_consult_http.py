@@ -281,7 +281,7 @@ def test_a_stored_simulation_report_can_be_uploaded_instead(app: object, tmp_pat
     )
     assert r.status_code == 303
     page = text_of(admin.get(f"/dashboard/consult/{cid}", headers=HTML).text)
-    assert "我们用 800 名参保人" in page and "lower-deductible.json" in page
+    assert "我们用 800 名参保人" in page and "政策模拟报告（lower-deductible.json）" in page
 
 
 def test_every_form_on_the_pages_carries_a_csrf_token(app: object) -> None:

@@ -132,7 +132,7 @@ def run_simulation(
     try:
         cand = PolicyBook.from_file(EXAMPLES_DIR / f"{candidate}.yaml")
         impact = simulate_impact(baseline, cand, data_dir)
-        note = f"候选政策 {candidate}，本统筹区理赔数据重新结算 candidate {candidate} on the region's claims"
+        note = f"本统筹区理赔数据按候选政策（{candidate}）重新结算 the region's claims under candidate {candidate}"
         consult_store(request).set_impact(consult_id, impact, note, actor_id=p.user_id, now=public.clock())
     except PolicyError as exc:
         return consult_error(
@@ -163,7 +163,8 @@ async def upload_report(
         if not isinstance(data, dict):
             raise core.ConsultError("report", "模拟报告须为 JSON 对象 the report must be a JSON object")
         impact = impact_from_report(data, policy_names(book_of(request)))
-        note = f"政策模拟报告 {Path(report.filename).name} simulation report"
+        name = Path(report.filename).name
+        note = f"政策模拟报告（{name}） simulation report {name}"
         consult_store(request).set_impact(consult_id, impact, note, actor_id=p.user_id, now=public.clock())
     except core.ConsultError as exc:
         return consult_error(request, exc)
