@@ -239,3 +239,14 @@ def test_an_opinion_id_of_another_consultation_cannot_be_hidden_through_this_one
     assert exc.value.code == "unknown_opinion"
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(consult_opinion.c.hidden_reason)).scalar_one() is None
+
+
+def test_one_login_cannot_flood_a_consultation(store: ConsultStore) -> None:
+    cid = _published(store)
+    for k in range(store.params.max_per_person):
+        _opinion(store, cid, f"意见 {k}", who="flood")
+    with pytest.raises(ConsultError) as exc:
+        _opinion(store, cid, "再来一条", who="flood")
+    assert exc.value.code == "closed"
+    _opinion(store, cid, "另一个人的意见", who="someone-else")
+    assert len(store.opinions(cid)) == store.params.max_per_person + 1

@@ -24,7 +24,7 @@ def test_the_shipped_parameters_name_their_source() -> None:
 def test_a_parameter_without_a_source_is_refused_naming_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "p.yaml"
     bad.write_text(
-        "opinion_period: {min_days: 30}\nopinion: {max_chars: 10, source: x}\n"
+        "opinion_period: {min_days: 30}\nopinion: {max_chars: 10, max_per_person: 3, source: x}\n"
         "adoption: {partly_counts: true, source: y}\n",
         encoding="utf-8",
     )
@@ -87,6 +87,13 @@ def test_an_empty_or_overlong_opinion_is_refused_naming_the_field() -> None:
     with pytest.raises(ConsultError) as exc:
         core.check_opinion("open", "字" * (PARAMS.max_opinion_chars + 1), "", PARAMS)
     assert exc.value.field == "body"
+
+
+def test_one_login_gives_at_most_the_parameter_s_number_of_opinions() -> None:
+    core.check_opinion("open", "再补充一点", "", PARAMS, already=PARAMS.max_per_person - 1)
+    with pytest.raises(ConsultError) as exc:
+        core.check_opinion("open", "再补充一点", "", PARAMS, already=PARAMS.max_per_person)
+    assert f"最多发表 {PARAMS.max_per_person} 条" in exc.value.reason
 
 
 def test_hiding_an_opinion_needs_a_reason() -> None:

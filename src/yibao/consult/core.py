@@ -31,6 +31,7 @@ class ConsultParams:
     min_days: int  # the shortest opinion period in calendar days, unless shortened with a stated reason
     min_days_source: str
     max_opinion_chars: int
+    max_per_person: int  # opinions one login may give on one consultation
     partly_counts: bool  # 部分采纳 counts towards the adoption rate
     adoption_source: str
 
@@ -61,6 +62,7 @@ def parse_params(data: Mapping[str, Any]) -> ConsultParams:
         min_days=_positive(period, "opinion_period.min_days", "min_days"),
         min_days_source=str(period["source"]).strip(),
         max_opinion_chars=_positive(opinion, "opinion.max_chars", "max_chars"),
+        max_per_person=_positive(opinion, "opinion.max_per_person", "max_per_person"),
         partly_counts=partly,
         adoption_source=str(adoption["source"]).strip(),
     )
@@ -189,8 +191,9 @@ OPINION_ROLES = frozenset({"insured", "institution", "auditor", "admin"})  # any
 STAFF_ROLES = frozenset({"auditor", "admin"})  # the bureau's staff run consultations
 
 
-def check_opinion(current: str, body: str, about: str, params: ConsultParams) -> None:
-    """An opinion may be given only while the consultation is open (before the deadline)."""
+def check_opinion(current: str, body: str, about: str, params: ConsultParams, already: int = 0) -> None:
+    """An opinion may be given only while the consultation is open (before the deadline), and one login
+    may give at most ``params.max_per_person`` (``already`` given)."""
     if current != "open":
         why = {
             "draft": "尚未发布 it is not published yet",
@@ -199,6 +202,13 @@ def check_opinion(current: str, body: str, about: str, params: ConsultParams) ->
             "withdrawn": "已撤回 it was withdrawn",
         }.get(current, current)
         raise ConsultError("status", f"现在不能发表意见：{why} opinions are not accepted now", "closed")
+    if already >= params.max_per_person:
+        raise ConsultError(
+            "body",
+            f"每人对同一征求意见最多发表 {params.max_per_person} 条意见 "
+            f"at most {params.max_per_person} opinions per person on one consultation",
+            "closed",
+        )
     if not body.strip():
         raise ConsultError("body", "请填写意见内容 please write your opinion", "missing")
     if len(body) > params.max_opinion_chars:

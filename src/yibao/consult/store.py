@@ -342,7 +342,12 @@ class ConsultStore:
             raise ConsultError("role", "请先登录 please log in first", "forbidden")
         with self.engine.begin() as c:
             cur = self._locked(c, consult_id)
-            core.check_opinion(cur.phase(now), body, about, self.params)
+            already = c.execute(
+                sa.select(sa.func.count()).where(
+                    consult_opinion.c.consult_id == consult_id, consult_opinion.c.author_id == author_id
+                )
+            ).scalar_one()
+            core.check_opinion(cur.phase(now), body, about, self.params, int(already))
             zh, en = core.public_author(author_role, display_name, anonymous)
             new_id = c.execute(
                 consult_opinion.insert().values(
