@@ -75,3 +75,12 @@ def test_a_file_that_is_not_a_simulation_report_is_refused() -> None:
 def test_whole_yuan_rounds_half_up_through_money() -> None:
     assert whole_yuan(3_242_450) == "32,425"
     assert whole_yuan(-3_242_449) == "32,424"
+
+
+def test_shipped_candidates_are_named_by_what_they_change_and_only_for_their_region() -> None:
+    from yibao.consult.simulated import candidates_for
+
+    named = {c.key: c.name_zh for c in candidates_for(BASE)}
+    assert named["xian-lower-deductible"] == "降低起付线"
+    assert "提高支付比例" in named["xian-outpatient-reform"]
+    assert candidates_for(PolicyBook.from_file(example_path("weinan"))) == []

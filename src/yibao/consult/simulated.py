@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from yibao.consult.core import ConsultError
 from yibao.consult.impact import Impact, PolicyNames, impact_from_report
 from yibao.policy.book import PolicyBook
+from yibao.policy.loader import PolicyError
 
 
 def policy_names(book: PolicyBook) -> PolicyNames:
@@ -26,6 +28,37 @@ def policy_names(book: PolicyBook) -> PolicyNames:
             benefits.setdefault(b.id, (f"{sz}{vz}", f"{se} {ve}"))
     levels = {lv.code: (lv.name, lv.name_en) for lv in region.hospital_levels}
     return PolicyNames(benefits, levels, schemes)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A shipped candidate policy for the baseline's region, named by what it changes."""
+
+    key: str  # the file's name without .yaml
+    path: Path
+    name_zh: str
+    name_en: str
+
+
+def candidates_for(baseline: PolicyBook, folder: Path | None = None) -> list[Candidate]:
+    """The candidate policies shipped with the simulator for the baseline's region, each named by what it
+    changes (降低起付线、提高支付比例 …)."""
+    from yibao.simulate.candidates import EXAMPLES_DIR
+    from yibao.simulate.diff import as_rows, policy_diff
+    from yibao.simulate.narrative import policy_phrase
+
+    admdvs = baseline.loaded.region.region.admdvs
+    out = []
+    for path in sorted((folder or EXAMPLES_DIR).glob("*.yaml")):
+        try:
+            book = PolicyBook.from_file(path)
+        except PolicyError:
+            continue  # a broken example is not offered
+        if book.loaded.region.region.admdvs != admdvs:
+            continue
+        zh, en = policy_phrase(as_rows(policy_diff(baseline, book)))
+        out.append(Candidate(path.stem, path, zh or "与现行政策相同", en or "same as the current policy"))
+    return out
 
 
 def impact_from_file(path: Path, baseline: PolicyBook) -> Impact:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,11 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from yibao.access.principal import Principal
 from yibao.consult import core
 from yibao.consult.impact import impact_from_report
-from yibao.consult.simulated import policy_names, simulate_impact
+from yibao.consult.simulated import Candidate, candidates_for, policy_names, simulate_impact
 from yibao.fund.data import data_dir_for
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import PolicyError
-from yibao.simulate.candidates import EXAMPLES_DIR
 from yibao.web.auth import require
 from yibao.web.dashboard.pages import render
 from yibao.web.deps import book_of
@@ -33,9 +32,12 @@ Staff = Annotated[Principal, Depends(require("auditor", "admin"))]
 REPORT_MAX_BYTES = 5_000_000
 
 
-def candidates() -> list[str]:
-    """The candidate policies shipped with the simulator (names without ``.yaml``)."""
-    return sorted(p.stem for p in EXAMPLES_DIR.glob("*.yaml"))
+def candidates(request: Request) -> list[Candidate]:
+    """The shipped candidate policies for the service's region, named by what they change (read once)."""
+    cached = getattr(request.app.state, "consult_candidates", None)
+    if cached is None:
+        cached = request.app.state.consult_candidates = candidates_for(book_of(request))
+    return cast(list[Candidate], cached)
 
 
 def _back(consult_id: str, anchor: str = "") -> RedirectResponse:
@@ -80,7 +82,7 @@ def staff_page(request: Request, p: Staff, consult_id: str) -> Response:
     ctx = page_context(request, c, p, now)
     today = core.beijing_day(now)
     ctx |= {
-        "candidates": candidates(),
+        "candidates": candidates(request),
         "default_last_day": today + dt.timedelta(days=store.params.min_days),
         "today": today,
         "ACTIONS": core.ACTIONS,
@@ -114,7 +116,8 @@ def run_simulation(
 ) -> Response:
     """Run the simulation of a shipped candidate policy against the region's claims and attach its
     impact to the draft."""
-    if candidate not in candidates():
+    chosen = next((c for c in candidates(request) if c.key == candidate), None)
+    if chosen is None:
         return consult_error(
             request, core.ConsultError("candidate", "请选择候选政策 please choose a candidate policy")
         )
@@ -128,11 +131,12 @@ def run_simulation(
                 "本统筹区没有可用于模拟的理赔数据，请上传模拟报告 no claims to simulate on; upload a report",
             ),
         )
-    baseline = book_of(request)
     try:
-        cand = PolicyBook.from_file(EXAMPLES_DIR / f"{candidate}.yaml")
-        impact = simulate_impact(baseline, cand, data_dir)
-        note = f"本统筹区理赔数据按候选政策（{candidate}）重新结算 the region's claims under candidate {candidate}"
+        impact = simulate_impact(book_of(request), PolicyBook.from_file(chosen.path), data_dir)
+        note = (
+            f"本统筹区理赔数据按候选政策“{chosen.name_zh}”（{chosen.key}）重新结算 "
+            f"the region's claims settled again under the candidate policy {chosen.name_en} ({chosen.key})"
+        )
         consult_store(request).set_impact(consult_id, impact, note, actor_id=p.user_id, now=public.clock())
     except PolicyError as exc:
         return consult_error(
