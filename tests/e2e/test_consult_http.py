@@ -294,3 +294,26 @@ def test_every_form_on_the_pages_carries_a_csrf_token(app: object) -> None:
         html = client(app, who).get(path, headers=HTML).text
         forms = re.findall(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>", html, re.S)
         assert forms and all('name="csrf_token"' in f for f in forms)
+
+
+def test_a_withdrawn_consultation_shows_why_and_takes_no_more_opinions(app: object) -> None:
+    cid = new_published(app, dt.date.today() + dt.timedelta(days=45))
+    admin = client(app, "admin")
+    r = admin.post(f"/dashboard/consult/{cid}/withdraw", data={"reason": ""}, headers=HTML)
+    assert r.status_code == 422 and "请说明撤回的理由" in r.text
+    r = admin.post(
+        f"/dashboard/consult/{cid}/withdraw",
+        data={"reason": "上级政策调整，另行征求意见"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = text_of(client(app, None).get(f"/consult/{cid}", headers=HTML).text)
+    assert "已撤回" in page and "上级政策调整，另行征求意见" in page
+    insured = client(app, "insured")
+    assert 'id="opinion-form"' not in insured.get(f"/consult/{cid}", headers=HTML).text
+    r = insured.post(f"/consult/{cid}/opinions", data={"body": "还能发表吗"}, headers=HTML)
+    assert r.status_code == 409 and "已撤回" in r.text
+
+
+def test_the_login_page_leads_anonymous_visitors_to_the_consultations(app: object) -> None:
+    assert 'href="/consult"' in client(app, None).get("/login", headers=HTML).text
