@@ -200,6 +200,10 @@ def test_a_consultation_goes_from_draft_to_a_public_result(app: object, at: list
     assert "2026年12月9日" in result and not BUILD_NOTES.search(result)
     listing = text_of(anon.get("/consult", headers=HTML).text)
     assert "降低城乡居民住院起付线" in listing and "采纳率 50.0%" in listing
+    assert "您已发表" not in listing
+    mine = text_of(insured.get("/consult", headers=HTML).text)
+    assert "您已发表 2 条意见，答复已公布，请查看" in mine
+    assert text_of(insured.get(f"/consult/{cid}", headers=HTML).text).count("我的意见") == 2
     english = text_of(anon.get(f"/consult/{cid}?lang=en", headers=HTML).text)
     assert "Adoption rate 50.0%" in english and "The insurance funds would pay about" in english
     people_wrote = (  # what the bureau and the people typed stays as typed

@@ -182,6 +182,16 @@ class ConsultStore:
             )
         return out
 
+    def commented_by(self, author_id: str) -> dict[str, int]:
+        """Consultation id → how many opinions this login gave on it."""
+        q = (
+            sa.select(consult_opinion.c.consult_id, sa.func.count().label("n"))
+            .where(consult_opinion.c.author_id == author_id)
+            .group_by(consult_opinion.c.consult_id)
+        )
+        with self.engine.connect() as c:
+            return {r.consult_id: int(r.n) for r in c.execute(q)}
+
     def themes(self, consult_id: str) -> list[Theme]:
         counts = (
             sa.select(consult_opinion.c.theme_id, sa.func.count().label("n"))

@@ -105,6 +105,7 @@ def consult_list(request: Request) -> Response:
         {
             "rows": rows,
             "viewer": p,
+            "mine": store.commented_by(p.user_id) if p else {},
             "percent": core.percent,
             "CONSULT_STATUSES": core.STATUSES,
         },
