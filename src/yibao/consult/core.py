@@ -195,13 +195,13 @@ def check_opinion(current: str, body: str, about: str, params: ConsultParams, al
     """An opinion may be given only while the consultation is open (before the deadline), and one login
     may give at most ``params.max_per_person`` (``already`` given)."""
     if current != "open":
-        why = {
-            "draft": "尚未发布 it is not published yet",
-            "reviewing": "意见征集已截止 the opinion period has ended",
-            "closed": "已公布结果 the result is published",
-            "withdrawn": "已撤回 it was withdrawn",
-        }.get(current, current)
-        raise ConsultError("status", f"现在不能发表意见：{why} opinions are not accepted now", "closed")
+        zh, en = {
+            "draft": ("尚未发布", "it is not published yet"),
+            "reviewing": ("意见征集已截止", "the opinion period has ended"),
+            "closed": ("已公布结果", "the result is published"),
+            "withdrawn": ("已撤回", "it was withdrawn"),
+        }.get(current, (current, current))
+        raise ConsultError("status", f"现在不能发表意见：{zh} opinions are not taken now: {en}", "closed")
     if already >= params.max_per_person:
         raise ConsultError(
             "body",
@@ -377,9 +377,11 @@ def check_close(
     """The result is published (公布采纳情况) after the deadline, once every visible opinion is in a theme
     and every theme is answered, with a summary of what changes in the policy."""
     if current != "reviewing":
-        why = "意见征集尚未截止 the opinion period has not ended" if current == "open" else current
+        zh, en = STATUSES.get(current, (current, current))
+        if current == "open":
+            zh, en = "意见征集尚未截止", "the opinion period has not ended"
         raise ConsultError(
-            "status", f"现在不能公布结果：{why} the result cannot be published now", "bad_transition"
+            "status", f"现在不能公布结果：{zh} the result cannot be published now: {en}", "bad_transition"
         )
     if ungrouped:
         raise ConsultError(
