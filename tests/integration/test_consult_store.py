@@ -250,3 +250,16 @@ def test_one_login_cannot_flood_a_consultation(store: ConsultStore) -> None:
     assert exc.value.code == "closed"
     _opinion(store, cid, "另一个人的意见", who="someone-else")
     assert len(store.opinions(cid)) == store.params.max_per_person + 1
+
+
+def test_grouping_an_opinion_again_moves_it_to_the_other_theme(store: ConsultStore) -> None:
+    cid = _published(store)
+    a, b = _opinion(store, cid, "意见一"), _opinion(store, cid, "意见二")
+    first = store.add_theme(cid, title="第一类", opinion_ids=[a, b], actor_id="staff", now=T0)
+    second = store.add_theme(cid, title="第二类", opinion_ids=[], actor_id="staff", now=T0)
+    store.group(cid, second.id, [b], actor_id="staff", now=T0)
+    assert {t.title: t.opinions for t in store.themes(cid)} == {"第一类": 1, "第二类": 1}
+    assert {o.id: o.theme_id for o in store.opinions(cid)} == {a: first.id, b: second.id}
+    with pytest.raises(ConsultError) as exc:
+        store.group(cid, 999_999, [a], actor_id="staff", now=T0)
+    assert exc.value.code == "unknown_theme"

@@ -251,13 +251,18 @@ def public_author(role: str, display_name: str, anonymous: bool) -> tuple[str, s
 
 
 # ---------------------------------------------------------------------------- themes, responses, hearings
-def check_theme(current: str, title: str) -> None:
+def check_grouping(current: str) -> None:
+    """Opinions are grouped into themes while open or reviewing (not in a draft, not once closed)."""
     if current not in ("open", "reviewing"):
         raise ConsultError(
             "status",
             "只能在征求意见期间或截止后归类意见 themes only while open or reviewing",
             "bad_transition",
         )
+
+
+def check_theme(current: str, title: str) -> None:
+    check_grouping(current)
     if not title.strip():
         raise ConsultError("title", "请填写意见类别名称 please name the theme", "missing")
     if len(title) > 200:

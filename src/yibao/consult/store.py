@@ -442,7 +442,7 @@ class ConsultStore:
     ) -> None:
         with self.engine.begin() as c:
             cur = self._locked(c, consult_id)
-            core.check_theme(cur.phase(now), "-")
+            core.check_grouping(cur.phase(now))
             self._theme_row(c, consult_id, theme_id)
             self._group(c, consult_id, theme_id, opinion_ids)
             _event(c, consult_id, actor_id, "grouped", f"{theme_id}: {list(opinion_ids)}", now)
