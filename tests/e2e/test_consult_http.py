@@ -321,3 +321,23 @@ def test_a_withdrawn_consultation_shows_why_and_takes_no_more_opinions(app: obje
 
 def test_the_login_page_leads_anonymous_visitors_to_the_consultations(app: object) -> None:
     assert 'href="/consult"' in client(app, None).get("/login", headers=HTML).text
+
+
+def test_every_consultation_page_renders_in_both_languages_and_elderly_mode(app: object) -> None:
+    from yibao.consult.store import ConsultStore
+
+    new_published(app, dt.date.today() + dt.timedelta(days=33))
+    store = ConsultStore(app.state.store.engine, core.load_params())  # type: ignore[attr-defined]
+    admin, anon = client(app, "admin"), client(app, None)
+    pages = ["/consult", "/dashboard/consult"] + [
+        f"/{'dashboard/' if who == 'staff' else ''}consult/{c.consult_id}"
+        for c in store.listing(public=False)
+        for who in ("staff", "public")
+        if who == "staff" or c.published_at
+    ]
+    for path in pages:
+        for q in ("", "?lang=en", "?big=1"):
+            c = admin if path.startswith("/dashboard") else anon
+            r = c.get(path + q, headers=HTML)
+            assert r.status_code == 200, (path, q, r.status_code)
+            assert not BUILD_NOTES.search(text_of(r.text)), path
