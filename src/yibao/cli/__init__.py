@@ -37,6 +37,7 @@ def _mount_optional() -> None:
     from yibao.cli.audit import audit_app
     from yibao.cli.audit_cases import cases_app
     from yibao.cli.care import care_app
+    from yibao.cli.consult import consult_app
     from yibao.cli.crossregion import crossregion_app
     from yibao.cli.drg import drg_app
     from yibao.cli.encounter import encounter_app
@@ -76,6 +77,9 @@ def _mount_optional() -> None:
         encounter_app, name="encounter", help="国家接口就诊流程 national visit flow: institutions, cards"
     )
     app.add_typer(care_app, name="care", help="互联网医疗 internet care scenes")
+    app.add_typer(
+        consult_app, name="consult", help="政策征求意见 public consultations on a draft policy (共治)"
+    )
     app.add_typer(
         crossregion_app, name="crossregion", help="异地就医直接结算 clearing hub, demo, monthly clearing"
     )

@@ -250,6 +250,7 @@ def run_demo(
         url, login_order(records, per_person, frozenset(stayed)), fixmedins_code=by_inst.most_common(1)[0][0]
     )
     _logins_table(console, logins, host, port)
+    _consult_stage(console, url, data_dir, path)
     _register_institutions(url, levels, loaded.region.region.admdvs)
     console.print(
         "\n下一步 next: [bold]./yb settle examples/visit-inpatient.json --pre[/]  ·  "
@@ -497,3 +498,19 @@ def _care_stage(console: Console, url: str, *, region: str) -> None:
     for scene, outcome in run_care_demo(url, region=region):
         table.add_row(scene, outcome)
     console.print(table)
+
+
+def _consult_stage(console: Console, url: str, data_dir: Path, region_path: Path) -> None:
+    """共治: a draft policy published for opinions with its simulated impact (docs/PORTAL.md)."""
+    from yibao.demo.consult import publish_demo_consultation
+
+    console.rule("政策征求意见 a draft policy put to the public (共治)")
+    done = publish_demo_consultation(url, data_dir, region_path)
+    if done is None:
+        console.print("本地区没有候选政策可供模拟，未发布征求意见 no candidate policy for this region")
+        return
+    for line in done.explanation:
+        console.print(f"  {line}")
+    console.print(
+        f"  意见 {done.opinions} 条（隐藏 {done.hidden} 条），听证会 1 场；公开页面 /consult/{done.consult_id}"
+    )

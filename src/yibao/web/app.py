@@ -32,9 +32,11 @@ WEB_ROUTERS = (
     "yibao.web.portal.enrol_pages",
     "yibao.web.portal.smart_pages",
     "yibao.web.portal.crossregion_pages",
+    "yibao.web.portal.consult_pages",
     "yibao.web.dashboard.pages",
     "yibao.web.dashboard.fund_pages",
     "yibao.web.dashboard.enrol_pages",
+    "yibao.web.dashboard.consult_pages",
 )
 STATIC_DIRS = {  # URL name -> folder under src/yibao
     "portal": "web/portal/static",
