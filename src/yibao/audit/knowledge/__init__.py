@@ -55,7 +55,9 @@ class Knowledge:
     days_limit: pl.DataFrame  # code, max_days, days_class — days of supply one prescription may cover
     registered_conditions: pl.DataFrame  # psn_no, icd_prefix, condition — 门慢门特 registration (person)
     care_markers: pl.DataFrame  # code_prefix, kind — items whose billing shows care was given on that day
-    course_markers: pl.DataFrame  # match (diagnosis|procedure|item), prefix, course, min_gap_days
+    # match (diagnosis|procedure|item: a course stay; session: an item whose outpatient visits on many days
+    # at one provider are the sessions of a course), prefix, course, min_gap_days
+    course_markers: pl.DataFrame
     institution_types: pl.DataFrame  # fixmedins_code, inst_type, district — the bureau's register
     flag_calibration: pl.DataFrame  # rule_code, flagged, confirmed — audited outcomes per detector (queue)
 
@@ -144,7 +146,7 @@ _ALLOWED = {
     ("item_sex", "sex"): {"M", "F"},
     ("payment_course", "basis"): {"admission", "year"},
     ("duplicate_pairs", "scope"): {"day", "visit"},
-    ("course_markers", "match"): {"diagnosis", "procedure", "item"},
+    ("course_markers", "match"): {"diagnosis", "procedure", "item", "session"},
 }
 
 
