@@ -361,3 +361,18 @@ def test_a_dialysis_centre_is_compared_with_its_specialty_not_with_general_hospi
     blind = {**p, "peers": {**p["peers"], "specialty_share": 1.01}}
     out = run_models(None, v, ln, only={"MX-PEER-004"}, params=blind)
     assert set(out["fixmedins_code"].to_list()) == {"H9"}
+
+
+def test_maintenance_dialysis_sessions_are_not_repeat_visits_but_the_same_count_of_consultations_are() -> (
+    None
+):
+    c = Claims()
+    for h in range(5):
+        for p in range(200):
+            for d in (10, 200):
+                c.visit(10_000 * h + p, f"H{h}", d + p % 50, [(CONSULT, 1, 1000)])
+    for k in range(150):  # three dialysis sessions a week at H0, and a person consulting H1 as often
+        c.visit(90_000, "H0", (k // 3) * 7 + (k % 3) * 2, [("003110000010000", 1, 40000)], dx="N18")
+        c.visit(90_001, "H1", (k // 3) * 7 + (k % 3) * 2, [(CONSULT, 1, 1000)])
+    f = run(c, "MX-PEER-004")
+    assert set(f["psn_id"].to_list()) == {90_001}

@@ -285,6 +285,7 @@ class Evaluation:
     demoted: pl.DataFrame
     metrics: list[dict[str, Any]]
     calibration: pl.DataFrame  # this region's (rule_code, flagged, confirmed): summed over tuning seeds
+    points: pl.DataFrame  # this region's (rule_code, strength, confirmed): isotonic curves over tuning seeds
 
 
 def run_audit(
@@ -403,9 +404,9 @@ def evaluate(
         p, v, ln, inst, settled, use_rules, physicians=doctors, knowledge=knowledge
     )
     timings["audit_s"] = time.perf_counter() - t0
-    from yibao.audit.queue import fit_calibration, score_flags, visit_queue
+    from yibao.audit.queue import fit_calibration, score_flags, strength_points, visit_queue
 
-    scored, report = score_flags(flags, v.height, knowledge.flag_calibration)
+    scored, report = score_flags(flags, v.height, knowledge.flag_calibration, curves=knowledge.flag_isotonic)
     queue = visit_queue(scored)
     own_flags = scored.filter(pl.col("visit_id").is_in(queue.filter(pl.col("own"))["visit_id"].implode()))
     own_flags = own_flags.filter(~pl.col("demoted") & (pl.col("severity") != "warn")).select(flags.columns)
@@ -423,4 +424,5 @@ def evaluate(
         report.filter(pl.col("demoted")),
         queue_metrics(v, ln, queue),
         fit_calibration(v, flags),
+        strength_points(v, flags),
     )

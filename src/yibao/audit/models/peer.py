@@ -186,7 +186,10 @@ def los_outliers(v: pl.DataFrame, p: Params) -> pl.DataFrame:
 def repeat_visits(v: pl.DataFrame, p: Params) -> pl.DataFrame:
     """MX-PEER-004: a person returning to one provider far more often than patients of peer providers."""
     cfg, peers = p["repeat"], p["peers"]
-    x = _peer_key(v, int(peers["min_peers"]))
+    # a course's sessions (dialysis three times a week, daily rehabilitation: knowledge table course_markers)
+    # are planned repeats, not the pattern this model looks for
+    in_course = pl.col("session") & (pl.col("session_n") >= int(cfg["course_min_sessions"]))
+    x = _peer_key(v.filter(~in_course), int(peers["min_peers"]))
     pairs = x.group_by("psn_id", "fixmedins_code", "peer_group").agg(pl.len().alias("n"))
     pairs = pairs.with_columns(
         robust_z(pl.col("n").cast(pl.Float64).log(), float(peers["min_mad"]), "peer_group").alias("z"),
