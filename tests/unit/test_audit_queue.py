@@ -133,3 +133,13 @@ def test_an_isotonic_curve_scores_a_strong_flag_above_a_weak_one_of_the_same_det
     # without a curve the detector falls back to one score (the default here)
     plain, _ = score_flags(new, n_visits=1000, calibration=None, p=p)
     assert plain["score"].unique().to_list() == [0.25]
+
+
+def test_an_isotonic_curve_runs_downhill_when_weaker_strength_is_the_better_sign() -> None:
+    p = QueueParams(1.0, 3.0, 0.25, 0.9, 0.1, ("block", "flag"), strength=(("Z", "z"),), min_step=5)
+    rows = [("Z", v, float(v % 20)) for v in range(200)]  # low z confirmed, high z not
+    visits = pl.DataFrame(
+        {"visit_id": list(range(200)), "scenario": [("s" if v % 20 < 10 else None) for v in range(200)]}
+    )
+    curves = isotonic_curves(strength_points(visits, _strong(rows), p), p)
+    assert curves.height == 2 and curves["score"][0] > 0.9 > 0.1 > curves["score"][1]

@@ -142,30 +142,42 @@ def strength_points(visits: pl.DataFrame, flags: pl.DataFrame, p: QueueParams | 
     )
 
 
+def _monotone(x: Any, y: Any, w: Any, increasing: bool) -> Any:
+    from sklearn.isotonic import IsotonicRegression  # type: ignore[import-untyped]
+
+    return IsotonicRegression(increasing=increasing).fit(x, y, sample_weight=w).predict(x)
+
+
 def isotonic_curves(points: pl.DataFrame, p: QueueParams | None = None) -> pl.DataFrame:
     """The ``flag_isotonic`` table from :func:`strength_points`: per detector the steps of an isotonic fit
-    of confirmed on strength (increasing or decreasing, whichever the data say), steps with fewer than
-    ``min_step`` flagged visits merged into their neighbour, each step's score its confirmed share under
-    the Beta prior.  A step starts at ``strength_from`` (the first step also takes anything weaker)."""
-    from sklearn.isotonic import IsotonicRegression  # type: ignore[import-untyped]
+    of confirmed on strength — increasing or decreasing, whichever fits the tuning points better (a tie or
+    a constant outcome: increasing) — steps with fewer than ``min_step`` flagged visits merged into their
+    neighbour and the fit redone over the steps; each step's score is its confirmed share under the Beta
+    prior, kept monotone.  A step starts at ``strength_from`` (the first step also takes anything weaker)."""
+    import numpy as np
 
     p = p or queue_params()
     rows: list[tuple[str, float, float, int]] = []
     for (code,), g in points.sort("rule_code", "strength").group_by(["rule_code"], maintain_order=True):
-        x = g["strength"].to_numpy().astype(float)
-        y = g["confirmed"].cast(pl.Float64).to_numpy()
+        agg = g.group_by("strength", maintain_order=True).agg(
+            pl.len().alias("n"), pl.col("confirmed").cast(pl.Float64).sum().alias("c")
+        )
+        x, n, c = (agg[k].to_numpy().astype(float) for k in ("strength", "n", "c"))
         if x.size == 0:
             continue
-        fit = IsotonicRegression(increasing="auto", out_of_bounds="clip").fit(x, y)
-        level = fit.predict(x)
-        # steps: runs of equal fitted level, in strength order
-        steps: list[list[float]] = []  # [strength_from, flagged, confirmed, level]
-        for xi, yi, li in zip(x, y, level, strict=True):
-            if steps and (steps[-1][3] == li or steps[-1][0] == xi):
-                steps[-1][1] += 1
-                steps[-1][2] += yi
+        y = c / n
+        fits = {up: _monotone(x, y, n, up) for up in (True, False)} if x.size > 1 else {True: y}
+        sse = {up: float((n * (y - f) ** 2).sum()) for up, f in fits.items()}
+        up = sse.get(False, np.inf) >= sse[True]
+        level = fits[up]
+        # steps: runs of equal fitted level, in strength order: [strength_from, flagged, confirmed]
+        steps: list[list[float]] = []
+        for xi, ni, ci, li, prev in zip(x, n, c, level, np.r_[np.nan, level[:-1]], strict=True):
+            if steps and li == prev:
+                steps[-1][1] += ni
+                steps[-1][2] += ci
             else:
-                steps.append([float(xi), 1.0, float(yi), float(li)])
+                steps.append([float(xi), float(ni), float(ci)])
         merged: list[list[float]] = []
         for st in steps:
             if merged and merged[-1][1] < p.min_step:
@@ -177,8 +189,13 @@ def isotonic_curves(points: pl.DataFrame, p: QueueParams | None = None) -> pl.Da
             last = merged.pop()
             merged[-1][1] += last[1]
             merged[-1][2] += last[2]
-        for x0, n, c, _ in merged:
-            rows.append((str(code), x0, (c + p.prior_a) / (n + p.prior_a + p.prior_b), int(n)))
+        sn = np.array([m[1] for m in merged])
+        sc = np.array([m[2] for m in merged])
+        lv = _monotone(np.arange(sn.size, dtype=float), sc / sn, sn, up) if sn.size > 1 else sc / sn
+        score = (lv * sn + p.prior_a) / (sn + p.prior_a + p.prior_b)
+        score = np.maximum.accumulate(score) if up else np.minimum.accumulate(score)
+        for m, sv in zip(merged, score, strict=True):
+            rows.append((str(code), m[0], float(sv), int(m[1])))
     return pl.DataFrame(rows, schema=ISOTONIC_SCHEMA, orient="row")
 
 
