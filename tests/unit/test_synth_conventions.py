@@ -89,3 +89,19 @@ def test_defaults_draw_no_courses(defaults: tuple[pl.DataFrame, ...]) -> None:
     v, ln, _ = defaults
     runs = _course_runs(v, ln)
     assert runs.filter(pl.col("sessions") >= 6).height == 0
+
+
+def test_a_maternity_hospital_takes_deliveries_and_gynaecology_and_nothing_else(tmp_path: Path) -> None:
+    conv = Conventions(maternity_hospitals=1, maternity_share=0.5)
+    v, _, inst = _region(tmp_path, conv)
+    mat = inst.filter(pl.col("name").str.contains("妇幼保健院"))
+    assert mat.height == 1 and mat["kind"][0] == "hospital"
+    there = v.filter(pl.col("fixmedins_code") == mat["fixmedins_code"][0])
+    assert there.height > 30
+    principal = there["diagnoses"].str.split("|").list.first()
+    assert principal.str.contains("^(O80|O82|O34|N76|N77|N93|N95|D25)").all()
+    assert set(there["med_type"].unique().to_list()) <= {"11", "21"}
+
+
+def test_defaults_build_no_maternity_hospital(defaults: tuple[pl.DataFrame, ...]) -> None:
+    assert not defaults[2]["name"].str.contains("妇幼保健院").any()

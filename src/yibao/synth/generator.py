@@ -268,6 +268,10 @@ class Conventions:
     pharmacy_split_share: float = (
         0.0  # pharmacy purchases (after a person's first) that are such a second stop
     )
+    # specialist institutions: maternity and child hospitals (妇幼保健院, level 2) taking a share of the
+    # deliveries and the gynaecological care; 0 = none (the institution table and every draw unchanged)
+    maternity_hospitals: int = 0
+    maternity_share: float = 0.5  # deliveries and gynaecological visits held at a maternity hospital
 
 
 def _apply_limits(
@@ -649,7 +653,15 @@ class Institutions:
     physicians: pa.Table
 
 
-def make_institutions(rng: np.random.Generator, info: RegionInfo, persons: int) -> Institutions:
+MATERNITY_GROUP = 7  # group key of the maternity hospitals: no ordinary visit draws from it
+MATERNITY_PROFILES = ("delivery", "gyn", "fibroids")
+
+
+def make_institutions(
+    rng: np.random.Generator, info: RegionInfo, persons: int, maternity: int = 0
+) -> Institutions:
+    """The designated institutions by kind and level (tertiary hospitals in the central districts), and
+    ``maternity`` maternity hospitals (level 2, outside the groups ordinary visits draw from)."""
     mix = C.InstitutionMix()
     n_levels = len(info.level_codes)
     rows: list[tuple[int, int, int]] = []  # kind, rank, district
@@ -663,6 +675,11 @@ def make_institutions(rng: np.random.Generator, info: RegionInfo, persons: int) 
             dist = np.sort(rng.choice(len(info.districts), size=n, p=info.district_w))
         rows += [(kind, r, int(d)) for d in dist]
     rows.sort()
+    n_ordinary = len(rows)
+    if maternity > 0:
+        m_rank = min(2, n_levels)
+        dist = np.sort(rng.choice(len(info.districts), size=maternity, p=info.district_w))
+        rows += [(KIND_HOSPITAL, m_rank, int(d)) for d in dist]
     kind_a = np.array([x[0] for x in rows], dtype=np.int64)
     rank_a = np.array([x[1] for x in rows], dtype=np.int64)
     dist_a = np.array([x[2] for x in rows], dtype=np.int64)
@@ -675,7 +692,9 @@ def make_institutions(rng: np.random.Generator, info: RegionInfo, persons: int) 
         codes.append(f"{prefix[k]}{info.admdvs}{i + 1:05d}")
         dn = info.districts[d]
         n = counters[(k, d)] = counters.get((k, d), 0) + 1
-        if k == KIND_HOSPITAL:
+        if i >= n_ordinary:
+            names.append(f"{dn}妇幼保健院" if n == 1 else f"{dn}第{n}妇幼保健院")
+        elif k == KIND_HOSPITAL:
             tier = {1: "医院", 2: "人民医院", 3: "中心医院", 4: "大学附属医院"}.get(r, "医院")
             names.append(f"{dn}第{n}{tier}" if r < 4 else f"{dn}第{n}{tier}（三级特等）")
         elif k == KIND_PRIMARY:
@@ -685,6 +704,7 @@ def make_institutions(rng: np.random.Generator, info: RegionInfo, persons: int) 
         else:
             names.append(f"{dn}第{n}互联网医院")
     g = kind_a * 8 + rank_a
+    g[n_ordinary:] = MATERNITY_GROUP
     nd = len(info.districts)
     group_start = np.zeros(32, dtype=np.int64)
     group_len = np.zeros(32, dtype=np.int64)
@@ -1232,7 +1252,7 @@ def make_chunk(
     sch = _visit_days(rng, year, cv, cs, ppl.n, co)
     if sch.second_shop.any():  # a second pharmacy stop buys for the same need as the first
         cs.prof = np.where(sch.second_shop, cs.prof[np.maximum(np.arange(cs.nv) - 1, 0)], cs.prof)
-    place = _visit_places(rng, info, tables, inst, ppl, cs, sch)
+    place = _visit_places(rng, info, tables, inst, ppl, cs, sch, cv.maternity_share)
     dr, title = _physicians(rng, rng_dr, inst, place.inst_idx)
     stay = _stays(rng, tables, cs, place, sch)
     intensity, dx_prin = _case_mix(rng, tables, cs.prof, place.rank)
@@ -1321,6 +1341,7 @@ def _visit_places(
     ppl: People,
     cs: _Cases,
     sch: _Schedule,
+    share: float = 0.0,
 ) -> _Places:
     """Where each visit happens: the institution kind and level by the scheme's level shares (pharmacy
     purchases at a pharmacy, a few consultations at an internet hospital), a surgical stay's operation
@@ -1382,7 +1403,43 @@ def _visit_places(
     kind = np.where(course, kind[run_start], kind)
     if sch.referral.any() or sch.second_shop.any():
         kind, rank, inst_idx = _second_places(rng, inst, sch, kind, rank, inst_idx)
+    if inst.group_len[MATERNITY_GROUP] > 0:
+        kind, rank, inst_idx = _maternity_places(
+            rng, inst, cs, sch, ppl, share, (kind, rank, inst_idx), surgical
+        )
     return _Places(kind, rank, internet, surgical, surg, inst_idx)
+
+
+def _maternity_places(
+    rng: np.random.Generator,
+    inst: Institutions,
+    cs: _Cases,
+    sch: _Schedule,
+    ppl: People,
+    share: float,
+    where: tuple[I64, I64, I64],
+    surgical: B,
+) -> tuple[I64, I64, I64]:
+    """A share of deliveries and gynaecological visits (outpatient and inpatient) go to a maternity
+    hospital, the one of the person's district when there is one; not an operation above its level."""
+    kind, rank, inst_idx = where
+    m_prof = np.array([C.PROFILE_INDEX[k] for k in MATERNITY_PROFILES], dtype=np.int64)
+    start, ln = inst.group_start[MATERNITY_GROUP], inst.group_len[MATERNITY_GROUP]
+    m_rank = int(inst.rank[start])
+    ok = np.isin(cs.prof, m_prof) & ((cs.vt == OP) | (cs.vt == IP)) & ~sch.op_course & ~sch.referral
+    ok &= ~surgical | (rank <= m_rank)
+    go = ok & (rng.random(cs.nv) < share)
+    home = ppl.district[cs.who]
+    mine = inst.district[start : start + ln]
+    first = np.full(len(inst.gd_len[0]), -1, dtype=np.int64)
+    for j in range(ln - 1, -1, -1):
+        first[mine[j]] = start + j
+    pick = np.where(first[home] >= 0, first[home], start + (cs.who % ln))
+    return (
+        np.where(go, KIND_HOSPITAL, kind),
+        np.where(go, m_rank, rank),
+        np.where(go, pick, inst_idx),
+    )
 
 
 def _second_places(
@@ -1397,7 +1454,9 @@ def _second_places(
     if ref.size:
         want = np.maximum(np.where(kind[prev[ref]] == KIND_HOSPITAL, rank[prev[ref]] + 1, 3), 3)
         r = np.zeros(ref.size, dtype=np.int64)
-        for alt in range(1, 8):  # the highest hospital level up to the wanted one that the region has
+        for alt in range(
+            1, MATERNITY_GROUP
+        ):  # the highest hospital level up to the wanted one the region has
             r = np.where((alt <= want) & (inst.group_len[KIND_HOSPITAL * 8 + alt] > 0), alt, r)
         g = KIND_HOSPITAL * 8 + r
         home = inst.district[inst_idx[prev[ref]]]
@@ -2294,7 +2353,8 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     ss = np.random.SeedSequence(seed)
     inst_seed, chunks_seed = ss.spawn(2)
-    inst = make_institutions(np.random.default_rng(inst_seed), info, persons)
+    maternity = conventions.maternity_hospitals if conventions is not None else 0
+    inst = make_institutions(np.random.default_rng(inst_seed), info, persons, maternity)
     pq.write_table(inst.table, out / "institutions.parquet", compression=compression)
     pq.write_table(inst.physicians, out / "physicians.parquet", compression=compression)
     n_chunks = (persons + chunk_size - 1) // chunk_size
