@@ -138,7 +138,9 @@ def test_estimator_page_shows_the_real_pre_settlement(app: object, seeded: Seede
     r = c.post("/me/estimate", data=form)
     assert r.status_code == 200
     book = PolicyBook.from_file(example_path("xian"))
-    day = estimate_day(book, local_today())
+    my_year = max(s.year for s in led_settlements(seeded, seeded.insured_psn_no))
+    day = estimate_day(book, local_today(), my_year)
+    assert day.year == my_year  # the estimate counts in the year "my year" shows
     policy = book.for_date(day)
     led = _ledger(seeded)
     picks = [estimate.Pick("XJ01DDA003B002010119046", 12), estimate.Pick("001101000010000", 1)]
@@ -148,6 +150,18 @@ def test_estimator_page_shows_the_real_pre_settlement(app: object, seeded: Seede
     m = re.search(r'id="own-cash">([^<]+)<', r.text)
     assert m and m.group(1) == fmt_yuan(s.psn_cash_pay)
     assert "decision-aid" in r.text and "暂无数据" in r.text
+
+
+def test_the_estimator_counts_in_the_year_my_year_shows(app: object, seeded: Seeded) -> None:
+    c = client(app, "insured")
+    shown = max(s.year for s in led_settlements(seeded, seeded.insured_psn_no))
+    assert f"{shown} 年度" in c.get("/me").text
+    hint = re.search(r'id="estimate-year">(.*?)</p>', c.get("/me/estimate").text, re.S)
+    assert hint and f"<strong>{shown}</strong>" in hint.group(1)
+    # choosing another year on /me moves the estimator with it (one year across pages)
+    assert c.get(f"/me?year={shown + 1}").status_code == 200
+    hint = re.search(r'id="estimate-year">(.*?)</p>', c.get("/me/estimate").text, re.S)
+    assert hint and f"<strong>{shown + 1}</strong>" in hint.group(1)
 
 
 def test_estimator_names_a_bad_item_in_chinese_and_keeps_the_rows(app: object) -> None:
