@@ -268,7 +268,6 @@ def move_case(
 
 # ---------------------------------------------------------------------------- pages other capabilities fill
 def _reports_dir() -> Path:
-    import os
 
     return Path(os.environ.get("YIBAO_REPORTS_DIR") or ".yibao/reports")
 
@@ -310,41 +309,3 @@ def _importable(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
-
-
-@router.get("/payment")
-def payment(request: Request, p: Staff) -> Response:
-    return render(
-        request,
-        "capability.html",
-        {
-            "title": ("DRG / DIP 支付", "DRG / DIP payment"),
-            "reports": None,
-            "tables": data.capability_tables(_engine(request), ("drg_", "dip_", "payment_")),
-            "how": "yibao drg … / yibao payment …",
-            "installed": _importable("yibao.drg") or _importable("yibao.payment"),
-        },
-    )
-
-
-@router.get("/audit")
-def audit(request: Request, p: Staff) -> Response:
-    tables = data.capability_tables(_engine(request), ("audit_",))
-    # the review queue of the latest `yibao audit run --top` (its .queue.parquet), when the deployment names it
-    queue_file = os.environ.get("YIBAO_AUDIT_QUEUE")
-    if queue_file and Path(queue_file).is_file():
-        from yibao.audit.queue import read_queue
-
-        n, cols, rows = read_queue(queue_file)
-        tables.insert(0, data.TableView("审核队列 review queue", n, cols, rows, []))
-    return render(
-        request,
-        "capability.html",
-        {
-            "title": ("稽核案件与审核队列", "Audit cases and review queue"),
-            "reports": None,
-            "tables": tables,
-            "how": "yibao audit run DATA --top 1% (YIBAO_AUDIT_QUEUE=…queue.parquet) / yibao audit cases …",
-            "installed": _importable("yibao.audit.cases"),
-        },
-    )

@@ -279,7 +279,7 @@ def home(request: Request, p: Annotated[Principal, Depends(current_principal)]) 
         return RedirectResponse("/me", status_code=303)
     if p.role in ("auditor", "admin"):
         return RedirectResponse("/dashboard", status_code=303)
-    return render(request, "institution.html", {})
+    return RedirectResponse("/hospital", status_code=303)  # the institution's workspace
 
 
 YEAR_COOKIE = "yb_year"  # "my year": the year /me shows is the year the estimator counts in
