@@ -21,7 +21,7 @@ from yibao.web.auth import require
 from yibao.web.dashboard import audit_view as av
 from yibao.web.dashboard.pages import render
 from yibao.web.deps import ledger_of
-from yibao.web.portal.pages import error_page, institution_names, local_today, now_utc
+from yibao.web.portal.pages import error_page, institution_names, local_today, now_utc, ui_prefs
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 Staff = Annotated[Principal, Depends(require("auditor", "admin"))]
@@ -56,6 +56,7 @@ def review_queue(request: Request, p: Staff, page: int = 1) -> Response:
         "review.html",
         {
             **_names(request),
+            "file_queue": _file_queue(request),
             "rows": rows,
             "total": len(ranked),
             "at_stake": sum(i.amount_fen for _, _, i in ranked),
@@ -63,6 +64,35 @@ def review_queue(request: Request, p: Staff, page: int = 1) -> Response:
             "pages": max(1, -(-len(ranked) // QUEUE_PAGE)),
         },
     )
+
+
+def _file_queue(request: Request) -> list[dict[str, Any]] | None:
+    """The visit queue of the latest ``yibao audit run --top`` (its ``.queue.parquet``), when the deployment
+    names it in ``YIBAO_AUDIT_QUEUE``: visits of the whole region ranked, before cases are opened."""
+    import os
+    from pathlib import Path
+
+    from yibao.audit.cases.review import detector_names
+    from yibao.audit.queue import read_queue
+
+    path = os.environ.get("YIBAO_AUDIT_QUEUE")
+    if not path or not Path(path).is_file():
+        return None
+    en = ui_prefs(request)[0] == "en"
+    dets = detector_names()
+    _n, _cols, rows = read_queue(path)
+    return [
+        {
+            "rank": r[0],
+            "visit_id": r[1],
+            "fixmedins_code": r[2],
+            "score": float(r[3]),
+            "amount_yuan": r[4],
+            "detectors": [(dets.get(c, (c, c))[1 if en else 0], c) for c in str(r[5]).split("|") if c],
+            "reason": r[6],
+        }
+        for r in rows
+    ]
 
 
 # ------------------------------------------------------------------------------------ audit cases
@@ -192,10 +222,10 @@ async def decide_case(request: Request, p: Staff, case_id: str) -> Response:
                 amount = _yuan_to_fen(str(form.get(f"amount_{no}", "")), f"decisions[{no}].amount")
             decisions[no] = Decision(str(value), str(form.get(f"reason_{no}", "")), amount)
         decide(av.case_store(request), case_id, decisions, now_utc(), p.user_id, av.case_params(request))
+    except AuditCaseError as exc:  # before ValueError: a FieldError is one
+        return _refused(request, exc)
     except ValueError:
         return error_page(request, 422, "明细序号有误 bad item number", "outcome")
-    except AuditCaseError as exc:
-        return _refused(request, exc)
     return _back(case_id)
 
 
