@@ -187,7 +187,8 @@ def test_the_review_queue_ranks_items_and_names_every_item_and_rule(app: object)
     assert len(scores) >= 2 and scores == sorted(scores, reverse=True)
     reasons = re.findall(r'<p class="reason">(.*?)</p>', page, flags=re.S)
     assert reasons
-    for text in reasons:  # a catalogue code appears only in brackets after its name
-        for m in re.finditer(r"[A-Z0-9]{15,30}", text):
-            assert text[m.start() - 1] == "（", text
+    for text in reasons:  # a catalogue code appears only as the small note after its name
+        words = re.sub(r'<small class="code">（[A-Z0-9]+）</small>', "", text)
+        assert not re.search(r"[A-Z0-9]{15,30}", words), text
+        assert '<small class="code">' in text
     assert "超量开药" in page and "<dt>处方天数</dt>" in page  # the detector by name, the evidence in words

@@ -186,36 +186,43 @@ def ranked_items(
 _CODE = re.compile(r"[A-Z0-9]{10,30}")
 
 
-def with_names(text: str, name_of: Callable[[str], str | None]) -> str:
-    """``text`` with every catalogue code in it replaced by "name（code）" (codes it does not know stay)."""
-
-    def sub(m: re.Match[str]) -> str:
+def with_names(text: str, name_of: Callable[[str], str | None]) -> list[tuple[str, str]]:
+    """``text`` as (words, code) parts: every catalogue code in it becomes its name, followed by the code
+    as a secondary detail (a code the catalogue does not know stays as words)."""
+    out: list[tuple[str, str]] = []
+    at = 0
+    for m in _CODE.finditer(text):
         name = name_of(m.group(0))
-        return f"{name}（{m.group(0)}）" if name else m.group(0)
-
-    return _CODE.sub(sub, text)
+        if not name:
+            continue
+        out.append((text[at : m.start()] + name, m.group(0)))
+        at = m.end()
+    out.append((text[at:], ""))
+    return [p for p in out if p != ("", "")]
 
 
 def evidence_rows(
     evidence: str, name_of: Callable[[str], str | None], english: bool = False
-) -> list[list[tuple[str, str]]]:
-    """The item's evidence as rows of (label, value) in words: one row per flag behind the item."""
+) -> list[list[tuple[str, str, str]]]:
+    """The item's evidence as rows of (label, value in words, code as a secondary detail): one row per flag
+    behind the item."""
     try:
         data: Any = json.loads(evidence)
     except (ValueError, TypeError):
-        return [[("", str(evidence))]] if evidence else []
+        return [[("", str(evidence), "")]] if evidence else []
     flags = data if isinstance(data, list) else [data]
     out: list[list[tuple[str, str]]] = []
     for f in flags:
         if not isinstance(f, dict):
-            out.append([("", str(f))])
+            out.append([("", str(f), "")])
             continue
-        row: list[tuple[str, str]] = []
+        row: list[tuple[str, str, str]] = []
         for k, v in f.items():
             label = EVIDENCE_LABELS.get(k, (k, k))[1 if english else 0]
+            code = ""
             if k == "code" and isinstance(v, str):
                 name = name_of(v)
-                value = f"{name}（{v}）" if name else v
+                value, code = (name, v) if name else (v, "")
             elif k.endswith("_fen") and isinstance(v, int) and not isinstance(v, bool):
                 value = fmt_yuan(v)
             elif isinstance(v, bool):
@@ -226,6 +233,6 @@ def evidence_rows(
                 value = json.dumps(v, ensure_ascii=False)
             else:
                 value = str(v)
-            row.append((label, value))
+            row.append((label, value, code))
         out.append(row)
     return out

@@ -155,9 +155,11 @@ def item_view(request: Request, item: CaseItem, persons: dict[str, str]) -> dict
         return (n[1] if en else n[0]) if n else None
 
     ref = register(request).get(item.visit_id)
+    parts = with_names(item.reason_en if en else item.reason_zh, name_of)
     return {
         "item": item,
-        "reason": with_names(item.reason_en if en else item.reason_zh, name_of),
+        "reason": parts,
+        "reason_text": "".join(text for text, _ in parts),
         "detectors": [(dets.get(c, (c, c))[1 if en else 0], c) for c in dict.fromkeys(item.rule_codes)],
         "evidence": evidence_rows(item.evidence, name_of, en),
         "visit": ref,
