@@ -211,7 +211,7 @@ def evidence_rows(
     except (ValueError, TypeError):
         return [[("", str(evidence), "")]] if evidence else []
     flags = data if isinstance(data, list) else [data]
-    out: list[list[tuple[str, str]]] = []
+    out: list[list[tuple[str, str, str]]] = []
     for f in flags:
         if not isinstance(f, dict):
             out.append([("", str(f), "")])
