@@ -110,6 +110,7 @@ def pages_of(base: str) -> dict[str, list[tuple[str, str]]]:
         "auditor": [
             ("auditor-review-queue", "/dashboard/review"),
             ("auditor-audit-cases", "/dashboard/audit"),
+            ("auditor-audit-case", "@late-case"),
             ("auditor-payment", "/dashboard/payment"),
         ],
     }
@@ -122,6 +123,9 @@ def resolve(page: object, base: str, path: str) -> str:
     if path == "@own-case":
         page.goto(f"{base}/hospital")  # type: ignore[attr-defined]
         return str(page.locator("#audit a").first.get_attribute("href"))  # type: ignore[attr-defined]
+    if path == "@late-case":
+        page.goto(f"{base}/dashboard/audit")  # type: ignore[attr-defined]
+        return str(page.locator("#audit-cases tr.overdue-row a").first.get_attribute("href"))  # type: ignore[attr-defined]
     return path
 
 

@@ -47,6 +47,20 @@ def test_chart_data_adds_up_to_the_ledger_totals(auditor: TestClient, seeded: Se
     assert spent == totals["hifp_pay"]
 
 
+def test_the_overview_follows_a_cancellation_though_it_reuses_its_frames(
+    auditor: TestClient, seeded: Seeded
+) -> None:
+    before = auditor.get("/dashboard/data.json").json()
+    led = Ledger.open(seeded.url)
+    victim = next(s for s in led.list_settlements(None, limit=50) if s.status == "active")
+    led.cancel(victim.setl_id, "CANCELDASH" + "0" * 20)
+    totals = led.totals()
+    led.close()
+    after = auditor.get("/dashboard/data.json").json()
+    assert sum(r["visits"] for r in after["by_month"]) == sum(r["visits"] for r in before["by_month"]) - 1
+    assert sum(r["medfee"] for r in after["by_scheme"]) == totals["medfee_sumamt"]
+
+
 def test_overview_shows_districts_drivers_and_says_when_no_fund_accounts_are_booked(
     auditor: TestClient, seeded: Seeded
 ) -> None:

@@ -140,6 +140,19 @@ def members(persons: pl.DataFrame, groups: Mapping[str, str]) -> Members:
 
 
 # ------------------------------------------------------------------------------ the overview's frames
+def settlement_fingerprint(engine: sa.Engine) -> tuple[int, int, int]:
+    """(rows, highest id, cancelled rows) of the settlement table: changes whenever a settlement is stored
+    or cancelled, so frames read under one fingerprint can be reused until it changes."""
+    with engine.connect() as c:
+        row = c.execute(
+            sa.text(
+                "SELECT COUNT(*), COALESCE(MAX(id), 0), "
+                "COALESCE(SUM(CASE WHEN status = 'active' THEN 0 ELSE 1 END), 0) FROM settlement"
+            )
+        ).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 def settlement_frames(
     engine: sa.Engine, institutions: dict[str, Institution]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -104,7 +104,7 @@ def detector_names() -> dict[str, tuple[str, str]]:
 
 @functools.cache
 def _detector_names() -> tuple[tuple[str, tuple[str, str]], ...]:
-    from yibao.audit.models import MODEL_CODES
+    from yibao.audit.detectors import MODEL_CODES
     from yibao.audit.rules.model import load_library
 
     names = {r.code: (r.name_zh, r.name_en) for r in load_library().rules}

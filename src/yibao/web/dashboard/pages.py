@@ -61,11 +61,21 @@ def _institutions(request: Request) -> dict[str, data.Institution]:
     return cast(dict[str, data.Institution], cached)
 
 
+def _frames(request: Request, insts: dict[str, data.Institution]) -> tuple[Any, Any]:
+    """The settlement frames, read again only when a settlement was stored or cancelled since (one
+    cheap count instead of reading every settlement and line on each view)."""
+    key = data.settlement_fingerprint(_engine(request))
+    cached = getattr(request.app.state, "dashboard_frames", None)
+    if cached is None or cached[0] != key:
+        cached = request.app.state.dashboard_frames = (key, data.settlement_frames(_engine(request), insts))
+    return cast(tuple[Any, Any], cached[1])
+
+
 def overview_data(request: Request) -> dict[str, Any]:
     """Everything the overview shows, as plain data (also served as JSON for the charts)."""
     params = core.load_params()
     insts = _institutions(request)
-    df, lines = data.settlement_frames(_engine(request), insts)
+    df, lines = _frames(request, insts)
     book = book_of(request)
     region = book.loaded.region
     schemes = {s.code: (s.name, s.name_en) for s in region.schemes}

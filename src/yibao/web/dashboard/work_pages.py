@@ -100,12 +100,13 @@ def _file_queue(request: Request) -> list[dict[str, Any]] | None:
 def audit_cases(request: Request, p: Staff, state: str = "") -> Response:
     today = local_today()
     params = av.case_params(request)
-    cases = av.case_store(request).find(state=state or None)
+    every = av.case_store(request).find()
+    counts: dict[str, int] = {}
+    for c in every:
+        counts[c.state.value] = counts.get(c.state.value, 0) + 1
+    cases = [c for c in every if not state or c.state.value == state]
     rows = [(c, av.window(c, params, today)) for c in cases]
     rows.sort(key=lambda r: (not r[1].late, -(r[1].over or 0), r[0].deadline or today, r[0].case_id))
-    counts: dict[str, int] = {}
-    for c in av.case_store(request).find():
-        counts[c.state.value] = counts.get(c.state.value, 0) + 1
     return render(
         request,
         "audit_cases.html",
