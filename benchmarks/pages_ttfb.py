@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from portal_screenshots import PASSWORD, build_demo, serving  # noqa: E402
+from portal_screenshots import PASSWORD, build_demo, serving
 
 ROLES = {
     "insured": ["/me", "@visit", "/me/estimate", "/me/cases", "/me/notices", "/me/insurance"],
