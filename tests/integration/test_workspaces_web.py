@@ -192,3 +192,54 @@ def test_the_review_queue_ranks_items_and_names_every_item_and_rule(app: object)
         assert not re.search(r"[A-Z0-9]{15,30}", words), text
         assert '<small class="code">' in text
     assert "超量开药" in page and "<dt>处方天数</dt>" in page  # the detector by name, the evidence in words
+
+
+def test_the_complaint_queue_names_the_person_and_the_hospital_the_complaint_is_about(
+    app: object, demo: Path
+) -> None:
+    me = client(app, "insured")
+    psn = me.get("/auth/me").json()["psn_no"]
+    led = Ledger.open(f"sqlite:///{demo}")
+    visit = next(s for s in led.list_settlements(psn, limit=20) if s.status == "active")
+    name = led.get_person(psn, visit.visit.begin_date).name
+    led.close()
+    r = me.post(
+        "/me/cases",
+        data={"kind": "complaint", "detail": "收费没有解释清楚", "psn_no": psn, "setl_id": visit.setl_id},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    queue = client(app, "auditor").get("/dashboard/cases", headers=HTML).text
+    row = next(tr for tr in queue.split("<tr") if "收费" in tr or name in tr)
+    assert name in row
+    hospital = re.search(r"<td>([^<]+) · \d{4}年", row)
+    assert hospital and not INSTITUTION_CODE.search(hospital.group(1))  # the hospital by name
+
+
+def test_the_hospital_sees_complaints_about_its_visits_but_not_who_complained(
+    app: object, demo: Path
+) -> None:
+    import datetime as dt
+
+    from yibao.feedback import core
+    from yibao.feedback.store import PortalStore
+
+    code = _hospital_code(app)
+    led = Ledger.open(f"sqlite:///{demo}")
+    ours = led.institution_settlements(code, limit=1)[0]
+    name = led.get_person(ours.psn_no, ours.visit.begin_date).name
+    led.close()
+    store = PortalStore(sa.create_engine(f"sqlite:///{demo}"), core.load_params())
+    store.open_case(
+        kind="complaint",
+        psn_no=ours.psn_no,
+        filed_by="someone",
+        actor_role="insured",
+        subject="",
+        detail="护士态度生硬，等候三小时",
+        now=dt.datetime.now(dt.UTC),
+        setl_id=ours.setl_id,
+    )
+    page = client(app, "hospital").get("/hospital", headers=HTML).text
+    listed = page.split('id="complaints"')[1].split("</ul>")[0]
+    assert "护士态度生硬" in listed and name not in listed and ours.psn_no not in listed

@@ -229,7 +229,31 @@ def case_queue(request: Request, p: Staff, all: int = 0) -> Response:
     store = portal_store(request)
     today = local_today()
     cases = [(c, c.clock(store.params, today)) for c in store.queue(open_only=not all)]
-    return render(request, "queue.html", {"cases": cases, "all": bool(all), "params": store.params})
+    return render(
+        request,
+        "queue.html",
+        {
+            "cases": cases,
+            "all": bool(all),
+            "params": store.params,
+            "persons": _person_names(request, {c.psn_no for c, _ in cases}),
+            "about": {c.case_id: linked_visit(request, c) for c, _ in cases if c.setl_id},
+        },
+    )
+
+
+def _person_names(request: Request, psn_nos: set[str]) -> dict[str, str]:
+    from yibao.ledger import LedgerError
+    from yibao.web.deps import ledger_of
+
+    out: dict[str, str] = {}
+    with ledger_of(request) as led:
+        for psn in sorted(psn_nos):
+            try:
+                out[psn] = led.get_person(psn, local_today()).name
+            except LedgerError:
+                out[psn] = ""
+    return out
 
 
 @router.get("/cases/{case_id}")
@@ -254,6 +278,7 @@ def staff_case(request: Request, p: Staff, case_id: str) -> Response:
             ),
             "visit": linked_visit(request, case),
             "note_required": portal_core.NOTE_REQUIRED,
+            "person": _person_names(request, {case.psn_no}).get(case.psn_no, ""),
         },
     )
 
