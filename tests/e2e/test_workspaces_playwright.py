@@ -197,6 +197,9 @@ def _check(page: Any, path: str, size: tuple[int, int], errors: list[str]) -> st
         m = pattern.search(facts["text"])
         assert m is None, (where, "shown only by its code", m.group(0) if m else "")
     assert facts["problems"] == [], (where, facts["problems"])
+    if "lang=en" in path:  # one language per page: no Chinese sentence punctuation on an English page
+        m = re.search(r"[，：；。]", facts["text"])
+        assert m is None, (where, facts["text"][max(0, m.start() - 40) : m.end() + 40] if m else "")
     return str(facts["text"])
 
 
@@ -205,35 +208,41 @@ def _first_href(page: Any, selector: str) -> str:
 
 
 @pytest.mark.parametrize("size", [PHONE, LAPTOP], ids=["phone", "laptop"])
-@pytest.mark.parametrize("mode", ["", "big=1"], ids=["zh", "elderly"])
+@pytest.mark.parametrize("mode", ["", "big=1", "lang=en"], ids=["zh", "elderly", "en"])
 def test_the_hospital_workspace_reads_well_everywhere(
     base: str, browser: Any, size: tuple[int, int], mode: str
 ) -> None:
     ctx, page, errors = _session(browser, base, "hospital", size)
     q = f"?{mode}" if mode else ""
+    zh = "lang=en" not in mode
     text = _check(page, f"/hospital{q}", size, errors)
-    assert "医保结算" in text and "稽核告知与申诉" in text and "年度考核" in text
+    assert (
+        ("医保结算" in text and "稽核告知与申诉" in text)
+        if zh
+        else ("Settlements" in text and "Audit notices" in text)
+    )
     case = _first_href(page, "#audit a")
     _check(page, f"/hospital/settlements{q}", size, errors)
     text = _check(page, f"{case}{q}", size, errors)
-    assert "疑点明细" in text
+    assert ("疑点明细" if zh else "Suspect items") in text
     ctx.close()
 
 
 @pytest.mark.parametrize("size", [PHONE, LAPTOP], ids=["phone", "laptop"])
-@pytest.mark.parametrize("mode", ["", "big=1"], ids=["zh", "elderly"])
+@pytest.mark.parametrize("mode", ["", "big=1", "lang=en"], ids=["zh", "elderly", "en"])
 def test_the_auditor_workspace_reads_well_everywhere(
     base: str, browser: Any, size: tuple[int, int], mode: str
 ) -> None:
     ctx, page, errors = _session(browser, base, "auditor", size)
     q = f"?{mode}" if mode else ""
+    zh = "lang=en" not in mode
     text = _check(page, f"/dashboard/review{q}", size, errors)
-    assert "审核队列" in text
+    assert ("审核队列" if zh else "Review queue") in text
     text = _check(page, f"/dashboard/audit{q}", size, errors)
-    assert "已超期" in text
+    assert ("已超期" if zh else "overdue") in text
     late = _first_href(page, "#audit-cases tr.overdue-row a")
     text = _check(page, f"{late}{q}", size, errors)
-    assert "申诉期已过" in text
+    assert ("申诉期已过" if zh else "window closed") in text
     _check(page, f"/dashboard/payment{q}", size, errors)
     _check(page, f"/dashboard/cases{q}", size, errors)
     ctx.close()

@@ -103,12 +103,14 @@ def workspace(request: Request, p: Institution) -> Response:
             score = None
     persons = av.person_names(request, {s.psn_no for s in recent.rows} | {s.psn_no for s in cancelled.rows})
     info = load_institutions(request.app.state.settings.database_url).get(code)
+    levels = {x.code: (x.name, x.name_en) for x in book_of(request).loaded.region.hospital_levels}
     return render(
         request,
         "hospital.html",
         {
             "code": code,
             "info": info,
+            "levels": levels,
             "recent": recent,
             "cancelled": cancelled,
             "all_time": all_time,
