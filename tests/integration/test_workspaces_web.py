@@ -88,6 +88,20 @@ def test_the_hospital_sees_its_own_settlements_payment_and_audit_notice_by_name(
     led.close()
     tiles = re.search(r"有效结算</span><strong>(\d+)</strong>", page.text)
     assert tiles and int(tiles.group(1)) == total.count
+    # this month's 3201 row counts the active settlements stored this month, Beijing time
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    bj = ZoneInfo("Asia/Shanghai")
+    month = dt.datetime.now(bj).strftime("%Y-%m")
+    led = Ledger.open(f"sqlite:///{demo}")
+    stored = [s for s in led.institution_settlements(code, limit=100_000) if s.status == "active"]
+    led.close()
+    expected = sum(
+        1 for s in stored if dt.datetime.fromisoformat(s.created).astimezone(bj).strftime("%Y-%m") == month
+    )
+    first = re.search(rf"<tr><td>{month}</td><td>(\d+)</td>", page.text)
+    assert first and int(first.group(1)) == expected
     rows = clearing_rows(sa.create_engine(f"sqlite:///{demo}"), code)
     assert {r.method for r in rows} == {"drg", "dip"}
     for row in rows:

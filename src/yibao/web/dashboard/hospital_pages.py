@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -19,7 +20,7 @@ from yibao.audit.cases.evidence import check_upload
 from yibao.audit.cases.model import AuditCaseError, Case
 from yibao.errors import FieldError
 from yibao.fund.data import load_institutions
-from yibao.ledger.queries import SettlementQuery
+from yibao.ledger.queries import SettlementQuery, Statement
 from yibao.payment.store import clearing_rows
 from yibao.web.auth import require
 from yibao.web.dashboard import audit_view as av
@@ -48,6 +49,18 @@ def _visit_types(request: Request) -> dict[str, tuple[str, str]]:
     return out
 
 
+STATEMENT_FIELDS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "count")
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def _beijing_window(begin: dt.date, end: dt.date) -> tuple[str, str]:
+    """[begin 00:00, end+1 00:00) Beijing time as UTC instants, as settlements' ``created`` is stored (the
+    days 3201 reconciles over)."""
+    a = dt.datetime.combine(begin, dt.time(), BEIJING).astimezone(dt.UTC)
+    b = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), BEIJING).astimezone(dt.UTC)
+    return a.isoformat(timespec="microseconds"), b.isoformat(timespec="microseconds")
+
+
 def _month_bounds(today: dt.date, back: int) -> tuple[dt.date, dt.date]:
     y, m = today.year, today.month - back
     while m < 1:
@@ -70,7 +83,11 @@ def workspace(request: Request, p: Institution) -> Response:
         months = []
         for back in (0, 1):
             a, b = _month_bounds(today, back)
-            months.append((a, led.statement(fixmedins_code=code, insutype="", begin=a, end=b)))
+            since, until = _beijing_window(a, b)
+            per = led.statement_by_med_type(fixmedins_code=code, insutype="", since=since, until=until)
+            months.append(
+                (a, Statement(*(sum(getattr(s, f) for s in per.values()) for f in STATEMENT_FIELDS)))
+            )
         deductions = led.list_deductions(code)
         complaints = portal_store(request).linked_complaints()
         ours = (
