@@ -463,7 +463,7 @@ def test_a_failed_login_says_why_in_the_readers_language(app: object) -> None:
     )
 
 
-def test_the_audit_page_shows_the_review_queue_it_is_pointed_at(
+def test_the_review_page_shows_the_file_queue_it_is_pointed_at(
     app: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import polars as pl

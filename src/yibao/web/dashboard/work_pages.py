@@ -72,7 +72,7 @@ def _file_queue(request: Request) -> list[dict[str, Any]] | None:
     import os
     from pathlib import Path
 
-    from yibao.audit.cases.review import detector_names
+    from yibao.audit.cases.review import detector_names, with_names
     from yibao.audit.queue import read_queue
 
     path = os.environ.get("YIBAO_AUDIT_QUEUE")
@@ -80,6 +80,12 @@ def _file_queue(request: Request) -> list[dict[str, Any]] | None:
         return None
     en = ui_prefs(request)[0] == "en"
     dets = detector_names()
+    items = av.item_names(request)
+
+    def name_of(code: str) -> str | None:
+        n = items.get(code)
+        return (n[1] if en else n[0]) if n else None
+
     _n, _cols, rows = read_queue(path)
     return [
         {
@@ -89,7 +95,7 @@ def _file_queue(request: Request) -> list[dict[str, Any]] | None:
             "score": float(r[3]),
             "amount_yuan": r[4],
             "detectors": [(dets.get(c, (c, c))[1 if en else 0], c) for c in str(r[5]).split("|") if c],
-            "reason": r[6],
+            "reason": with_names(str(r[6]), name_of),
         }
         for r in rows
     ]
