@@ -18,6 +18,7 @@ from yibao.assess.store import AssessStore
 from yibao.audit.cases import appeal
 from yibao.audit.cases.evidence import check_upload
 from yibao.audit.cases.model import AuditCaseError, Case
+from yibao.audit.cases.review import EVENT_NAMES, OUTCOME_NAMES, STATE_NAMES
 from yibao.errors import FieldError
 from yibao.fund.data import load_institutions
 from yibao.ledger.queries import SettlementQuery, Statement
@@ -25,7 +26,7 @@ from yibao.payment.store import clearing_rows
 from yibao.web.auth import require
 from yibao.web.dashboard import audit_view as av
 from yibao.web.dashboard.pages import render
-from yibao.web.dashboard.work_pages import case_context, payment_context, send_evidence
+from yibao.web.dashboard.work_pages import METHOD_NAMES, case_context, payment_context, send_evidence
 from yibao.web.deps import book_of, ledger_of
 from yibao.web.portal.pages import error_page, local_today, now_utc, portal_store
 
@@ -149,9 +150,6 @@ def workspace(request: Request, p: Institution) -> Response:
 
 
 def _names() -> dict[str, Any]:
-    from yibao.audit.cases.review import EVENT_NAMES, OUTCOME_NAMES, STATE_NAMES
-    from yibao.web.dashboard.work_pages import METHOD_NAMES
-
     return {
         "STATE_NAMES": STATE_NAMES,
         "EVENT_NAMES": EVENT_NAMES,
