@@ -125,7 +125,9 @@ def test_a_hospital_sees_no_other_institution_and_no_bureau_page(app: object) ->
     assert client(app, "insured").get("/hospital", headers=HTML).status_code == 403
 
 
-def test_an_appeal_with_evidence_is_decided_and_deducted_end_to_end(app: object, demo: Path) -> None:
+def test_an_appeal_with_evidence_is_stored_and_an_early_decision_or_a_second_appeal_is_refused(
+    app: object, demo: Path
+) -> None:
     code = _hospital_code(app)
     case_id = f"2025:{code}"
     h, a = client(app, "hospital"), client(app, "auditor")
