@@ -114,6 +114,15 @@ def test_a_complaint_clock_runs_until_the_answer_a_report_clock_until_acceptance
     assert core.stops_clock("filing_chronic", "approved")
 
 
+def test_a_filing_clock_runs_until_the_filing_is_decided_not_until_acceptance() -> None:
+    for kind in ("filing_remote", "filing_chronic", "filing_referral"):
+        assert not core.stops_clock(kind, "accepted")
+        assert not core.stops_clock(kind, "in_progress")
+        assert core.stops_clock(kind, "approved")
+        assert core.stops_clock(kind, "rejected")
+        assert core.stops_clock(kind, "withdrawn")
+
+
 def test_the_review_clock_is_a_parameter_with_a_source() -> None:
     shipped = core.parse_params(_params_dict())
     rule = shipped.review["complaint"]
