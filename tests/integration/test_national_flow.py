@@ -691,6 +691,7 @@ def test_2001_checks_the_benefit_of_a_presented_person(api: Api) -> None:
         "test_2601_reverses_any_reversible_message_once",
         "test_a_stay_over_new_year_settles_in_the_year_its_region_counts_and_follows_the_states",
         "test_two_settlements_racing_for_one_batch_leave_one_in_force",
+        "test_3201_keeps_each_outcome_for_the_assessment_and_a_retry_once",
     ],
 )
 def test_the_flows_on_postgresql(flow: str, pg_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
