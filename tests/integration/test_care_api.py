@@ -178,17 +178,31 @@ def test_followup_to_delivery_in_one_bill_with_commercial_cover_and_an_insurer_s
     consult = yuan_to_fen(PARAMS["online"]["consultation"]["price"])
     delivery = yuan_to_fen(PARAMS["online"]["delivery_fee"]["amount"])
     assert s["med_type"] == "14" and s["medfee_sumamt"] == consult + drugs and s["hifp_pay"] > 0
-    # 一单制: after the public funds the product pays 80 % of the rest (delivery fee included), one bill
+    # 一单制: in the same settlement, after the public funds, the product pays 80 % of the rest; one bill
     product = PARAMS["commercial"]["products"][0]
     expected = min(
-        apply_ratio(s["psn_part_amt"] + delivery, parse_ratio(product["ratio"])),
-        yuan_to_fen(product["per_claim_cap"]),
+        apply_ratio(s["psn_part_amt"], parse_ratio(product["ratio"])), yuan_to_fen(product["per_claim_cap"])
     )
-    assert bill["commercial_pay"] == expected > 0 and bill["insurer"] == "INS-01"
-    assert (
-        bill["total"] == bill["hifp_pay"] + bill["other_funds"] + bill["commercial_pay"] + bill["patient_pay"]
+    assert s["commercial_pay"] == bill["commercial_pay"] == expected > 0 and bill["insurer"] == "INS-01"
+    assert s["commercial_product"] == "DM-ONLINE" and s["acct_pay"] == 0
+    assert s["psn_cash_pay"] == s["psn_part_amt"] - s["commercial_pay"]  # no fen counted twice
+    assert bill["patient_pay"] == s["psn_cash_pay"] + delivery
+    assert bill["total"] == (
+        bill["hifp_pay"]
+        + bill["other_funds"]
+        + bill["commercial_pay"]
+        + bill["acct_pay"]
+        + bill["patient_pay"]
     )
-    assert bill["patient_pay"] * 10 < bill["total"]  # seed 002: the patient's share falls below 10 %
+    assert s["psn_cash_pay"] * 10 < s["medfee_sumamt"]  # seed 002: the patient's share of the care below 10 %
+    # the ledger holds the same settlement: its 2207 output, the journal's commercial row, the portal's bill
+    stored = api.client.get(f"/api/v1/settlements/{paid['setl_id']}", headers=api.h("insured")).json()
+    assert stored["setlinfo"]["commercial_pay"] == f"{expected / 100:.2f}"
+    assert stored["setlinfo"]["commercial_product"] == "DM-ONLINE"
+    led = api.client.app.state.ledger  # type: ignore[attr-defined]
+    assert led.verify().ok
+    page = api.client.get(f"/me/visits/{paid['setl_id']}", headers=api.h("insured"))
+    assert page.status_code == 200 and "商业保险" in page.text and "糖尿病线上管理险" in page.text
     # dispensing once, then delivery
     assert post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/dispense")["status"] == "dispensed"
     assert post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/dispense", status=409)["code"] == "CARE-RX-03"

@@ -95,6 +95,7 @@ care_bill = Table(
     Column("other_funds", BigInteger, nullable=False),
     Column("commercial_pay", BigInteger, nullable=False),
     Column("insurer", String(20), nullable=False, server_default=""),
+    Column("acct_pay", BigInteger, nullable=False, server_default="0"),  # personal account (0710)
     Column("patient_pay", BigInteger, nullable=False),
     Column("pay_mode", String(10), nullable=False),
     Column("created", String(40), nullable=False),

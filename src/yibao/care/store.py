@@ -20,7 +20,7 @@ import yaml
 from yibao.care import capitation as capmod
 from yibao.care import commercial, consult, credit, online
 from yibao.care.figures import commercial_summary, credit_summary, online_share
-from yibao.care.policy import CareError, CareParams, parse_params
+from yibao.care.policy import CareError, CareParams, Product, parse_params
 from yibao.care.schema import (
     care_bill,
     care_capitation,
@@ -41,6 +41,7 @@ from yibao.db import make_engine
 from yibao.ledger import Ledger
 from yibao.money import QTY_ONE
 from yibao.policy.book import PolicyBook
+from yibao.settlement.io import ICD10
 from yibao.settlement.model import AuditHook, Line, Settlement, Visit
 
 PARAMS_FILE = Path(__file__).with_name("params.yaml")
@@ -268,9 +269,11 @@ class CareService:
         today: dt.date,
         now: dt.datetime,
         audit: AuditHook | None = None,
+        use_account: bool = False,
     ) -> Paid:
-        """Settle the follow-up (consultation + drugs) through insurance as offline, apply commercial cover
-        (一单制), and either take the patient's part now (``cash``) or bill it on credit (``credit``)."""
+        """Settle the follow-up (consultation + drugs) through insurance as offline, with the person's
+        commercial cover paying in the same settlement (一单制) and the personal account after it when
+        ``use_account``, and either take the patient's part now (``cash``) or bill it on credit (``credit``)."""
         if pay_mode not in ("cash", "credit"):
             raise CareError(
                 "pay_mode", "支付方式须为 cash 或 credit pay_mode must be cash or credit", "bad_mode"
@@ -283,7 +286,7 @@ class CareService:
         rxrow = self.rx(f["rx_id"])
         rx = self._prescription(rxrow)
         registered = self.conditions(f["psn_no"])
-        visit = online.online_visit(self.params, rx, f"CAREMD{followup_id}", registered)
+        visit = online.online_visit(self.params, rx, f"CAREMD{followup_id}", registered, use_account)
         extras = online.delivery_charge(self.params, delivered=True)
         paid = self._settle_bill(
             led,
@@ -325,23 +328,20 @@ class CareService:
         audit: AuditHook | None,
     ) -> Paid:
         psn = visit.psn_no
+        covers = self.covers_of(psn, visit.begin_date)
         if (
             pay_mode == "credit"
         ):  # refuse before anything is written; the amount is checked on a pre-settlement
-            pre = led.settle(book, visit, "PRESETTLE", pre=True, audit=audit).settlement
-            cover = self._commercial_for(psn, scene, visit.diagnoses, today, pre.psn_part_amt, extras)
+            pre = led.settle(book, visit, "PRESETTLE", pre=True, audit=audit, covers=covers).settlement
             credit.check_credit(
-                self.params, self.credit_history(psn, today), pre.psn_part_amt + extras - cover[1], today
+                self.params, self.credit_history(psn, today), pre.psn_cash_pay + extras, today
             )
-        out = led.settle(book, visit, _msgid(kind, ref), audit=audit)
+        # one settlement: the funds, then the commercial product, then the account (一单制)
+        out = led.settle(book, visit, _msgid(kind, ref), audit=audit, covers=covers)
         s = out.settlement
-        product, cpay, cl = self._commercial_for(
-            psn, scene, visit.diagnoses, today, s.psn_part_amt, extras, full=True
-        )
-        insurer = product.insurer if product else ""
-        bill = commercial.one_bill(
-            s.medfee_sumamt, s.fund_pay_sumamt, s.hifp_pay, s.psn_part_amt, extras, cpay, insurer
-        )
+        step = commercial.claim_of(s)
+        insurer = step.insurer if step is not None else ""
+        bill = commercial.one_bill(s, extras, insurer)
         bill_id = _id()
         with self.engine.begin() as c:
             c.execute(
@@ -356,25 +356,26 @@ class CareService:
                     extras=extras,
                     hifp_pay=bill.hifp_pay,
                     other_funds=bill.other_funds,
-                    commercial_pay=cpay,
+                    commercial_pay=bill.commercial_pay,
                     insurer=insurer,
+                    acct_pay=bill.acct_pay,
                     patient_pay=bill.patient_pay,
                     pay_mode=pay_mode,
                     created=_ts(now),
                 )
             )
-            if product is not None and cl is not None and cpay > 0:
+            if step is not None and step.paid > 0:
                 c.execute(
                     care_claim.insert().values(
                         claim_id=_id(),
-                        product=product.id,
-                        insurer=product.insurer,
+                        product=step.product,
+                        insurer=step.insurer,
                         psn_no=psn,
                         bill_id=bill_id,
-                        year=today.year,
-                        base=cl.base,
-                        deductible=cl.deductible,
-                        paid=cpay,
+                        year=visit.counts_on.year,
+                        base=step.base,
+                        deductible=step.deductible_paid,
+                        paid=step.paid,
                         claimed_on=today.isoformat(),
                     )
                 )
@@ -394,41 +395,15 @@ class CareService:
                 )
         return Paid({"bill_id": bill_id, **bill.as_dict(), "pay_mode": pay_mode}, out.setl_id, s)
 
-    def _commercial_for(
-        self,
-        psn_no: str,
-        scene: str,
-        diagnoses: tuple[str, ...],
-        today: dt.date,
-        psn_part: int,
-        extras: int,
-        full: bool = False,
-    ) -> Any:
-        """(product, paid, claim) of the first cover of ``psn_no`` valid today that applies."""
-        day = today.isoformat()
+    def covers_of(self, psn_no: str, day: dt.date) -> tuple[Product, ...]:
+        """The commercial products ``psn_no`` holds on ``day`` (the insurer's enrolment), in product order:
+        the engine pays the first that covers the visit."""
+        iso = day.isoformat()
         q = sa.select(care_cover.c.product).where(
-            care_cover.c.psn_no == psn_no, care_cover.c.valid_from <= day, care_cover.c.valid_to >= day
+            care_cover.c.psn_no == psn_no, care_cover.c.valid_from <= iso, care_cover.c.valid_to >= iso
         )
-        for r in self._rows(q.order_by(care_cover.c.product)):
-            product = self.params.products.get(r["product"])
-            if product is None or not commercial.applies(product, scene, diagnoses):
-                continue
-            used = self._rows(
-                sa.select(
-                    sa.func.coalesce(sa.func.sum(care_claim.c.paid), 0).label("paid"),
-                    sa.func.coalesce(sa.func.sum(care_claim.c.deductible), 0).label("ded"),
-                ).where(
-                    care_claim.c.psn_no == psn_no,
-                    care_claim.c.product == product.id,
-                    care_claim.c.year == today.year,
-                )
-            )[0]
-            base = psn_part + (extras if product.covers_delivery else 0)
-            cl = commercial.claim(
-                product, base, year_paid=int(used["paid"]), year_deductible=int(used["ded"])
-            )
-            return (product, cl.paid, cl) if full else (product, cl.paid)
-        return (None, 0, None) if full else (None, 0)
+        found = (self.params.products.get(r["product"]) for r in self._rows(q.order_by(care_cover.c.product)))
+        return tuple(p for p in found if p is not None)
 
     def dispense(self, *, rx_id: str, pharmacy: str, today: dt.date, now: dt.datetime) -> dict[str, Any]:
         """The pharmacy (or the hospital's own) dispenses a paid prescription once, checked again on the day."""
@@ -662,9 +637,17 @@ class CareService:
         today: dt.date,
         now: dt.datetime,
         audit: AuditHook | None = None,
+        diagnoses: tuple[str, ...] = (),
     ) -> Paid:
         """Settle one visit at the requesting clinic: the consultation fee (the 会诊 item at the policy fee)
-        and the tests the consultant ordered, done locally.  ``test_lines``: (code, units, unit price fen)."""
+        and the tests the consultant ordered, done locally, in the ``remote_consult`` scene (a commercial
+        product covering it pays in the same settlement).  ``test_lines``: (code, units, unit price fen);
+        ``diagnoses``: the visit's ICD-10 codes."""
+        for k, code in enumerate(diagnoses):
+            if not ICD10.fullmatch(code):
+                raise CareError(
+                    f"diagnoses[{k}]", f"{code[:20]!r} 不是 ICD-10 编码 is not an ICD-10 code", "bad_code"
+                )
         row = self.consult(consult_id)
         if row["requester"] != requester:
             raise CareError(
@@ -682,7 +665,16 @@ class CareService:
             lines.append(Line(str(i), code, units * QTY_ONE, price, units * price))
         level = self.params.hospitals[requester].level
         visit = Visit(
-            f"CAREMD{consult_id}", row["psn_no"], "11", requester, level, today, today, tuple(lines)
+            f"CAREMD{consult_id}",
+            row["psn_no"],
+            "11",
+            requester,
+            level,
+            today,
+            today,
+            tuple(lines),
+            diagnoses=tuple(diagnoses),
+            scene="remote_consult",
         )
         paid = self._settle_bill(
             led,

@@ -88,12 +88,21 @@ def run_care_demo(
         paid = svc.pay_followup(led, book, followup_id=f["followup_id"], pay_mode="cash", today=day, now=now)
         svc.dispense(rx_id=rx["rx_id"], pharmacy=PHARMACY, today=day, now=now)
         svc.deliver(rx_id=rx["rx_id"], pharmacy=PHARMACY, on=day, now=now)
-        b = paid.bill
+        b, st1 = paid.bill, paid.settlement
         rows.append(
             (
                 "线上复诊→处方流转→配送 follow-up",
-                f"总 {fmt_yuan(b['total'])}：统筹 {fmt_yuan(b['hifp_pay'])}，商保 {fmt_yuan(b['commercial_pay'])}，"
-                f"个人 {fmt_yuan(b['patient_pay'])}（{b['patient_pay'] * 100 // max(b['total'], 1)}%）；已送达",
+                f"医疗费 {fmt_yuan(st1.medfee_sumamt)}：统筹 {fmt_yuan(st1.hifp_pay)}，"
+                f"个人负担 {fmt_yuan(st1.psn_part_amt)}；已送达",
+            )
+        )
+        rows.append(
+            (
+                "医保+商保一单制 one settlement",
+                f"同一结算内商保“{svc.params.products[st1.commercial_product or ''].name}”付 "
+                f"{fmt_yuan(st1.commercial_pay)}，"
+                f"个人现金 {fmt_yuan(st1.psn_cash_pay)}（占医疗费 {st1.psn_cash_pay * 100 // max(st1.medfee_sumamt, 1)}%）"
+                f"+ 配送费 {fmt_yuan(b['extras'])} = 一张账单 {fmt_yuan(b['patient_pay'])}",
             )
         )
 

@@ -219,6 +219,10 @@ class PrescribeIn(BaseModel):
 
 class PayIn(BaseModel):
     pay_mode: str = Field("cash", description="cash (pay now) or credit (先诊疗后付费)")
+    use_account: bool = Field(
+        False,
+        description="the personal account pays what the funds and commercial cover left (as its rule allows)",
+    )
 
 
 class DeliverIn(BaseModel):
@@ -294,6 +298,7 @@ def pay_followup(followup_id: str, body: PayIn, request: Request, p: Insured) ->
                 today=_today(),
                 now=_now(),
                 audit=request.app.state.audit_hook,
+                use_account=body.use_account,
             )
         s = paid.settlement
         return {
@@ -305,6 +310,10 @@ def pay_followup(followup_id: str, body: PayIn, request: Request, p: Insured) ->
                 "hifp_pay": s.hifp_pay,
                 "fund_pay_sumamt": s.fund_pay_sumamt,
                 "psn_part_amt": s.psn_part_amt,
+                "commercial_pay": s.commercial_pay,
+                "commercial_product": s.commercial_product,
+                "acct_pay": s.acct_pay,
+                "psn_cash_pay": s.psn_cash_pay,
             },
         }
 
@@ -405,6 +414,9 @@ class TestIn(BaseModel):
 
 class SettleConsultIn(BaseModel):
     tests: list[TestIn] = Field(default_factory=list)
+    diagnoses: list[str] = Field(
+        default_factory=list, description="ICD-10 codes of the visit (a commercial product may require one)"
+    )
 
 
 @router.post("/consults", status_code=201, summary="发起远程会诊 request a remote consultation")
@@ -458,6 +470,7 @@ def settle_consult(consult_id: str, body: SettleConsultIn, request: Request, p: 
                 today=_today(),
                 now=_now(),
                 audit=request.app.state.audit_hook,
+                diagnoses=tuple(body.diagnoses),
             )
         return {"bill": paid.bill, "setl_id": paid.setl_id, "consult": svc.consult(consult_id)}
 
