@@ -233,6 +233,42 @@ def test_followup_to_delivery_in_one_bill_with_commercial_cover_and_an_insurer_s
     assert figures["online_visits"] == 1 and figures["commercial"]["INS-01"]["paid"] == bill["commercial_pay"]
 
 
+def test_a_cancelled_one_bill_settlement_gives_the_product_s_year_back_and_its_claim_is_void(
+    api: Api,
+) -> None:
+    post(api, "hospital", "/conditions", {"psn_no": PARENT, "diagnosis": "E11.9"})
+    y = today().year
+    cover = {"psn_no": PARENT, "product": "DM-ONLINE", "valid_from": f"{y}-01-01", "valid_to": f"{y}-12-31"}
+    post(api, "admin", "/covers", cover)
+    first = followup_paid(api, PARENT, "E11.9")["paid"]
+    second = followup_paid(api, PARENT, "E11.9")["paid"]
+    led = api.client.app.state.ledger  # type: ignore[attr-defined]
+    paid_counter = "com:DM-ONLINE:paid"
+    both = first["settlement"]["commercial_pay"] + second["settlement"]["commercial_pay"]
+    assert led.accumulators(PARENT, y)[paid_counter] == both
+    # 2208 of the newer settlement (倒序撤销): the product's yearly use goes back with the funds'
+    r = api.client.post(
+        f"/api/v1/settlements/{second['setl_id']}/cancel",
+        json={"msgid": new_msgid()},
+        headers=api.h("hospital"),
+    )
+    assert r.status_code == 200, r.text
+    assert led.accumulators(PARENT, y)[paid_counter] == first["settlement"]["commercial_pay"]
+    assert led.verify().ok
+    # the statement to the insurer leaves the cancelled settlement's claim off, as void
+    st = post(
+        api,
+        "admin",
+        "/statements",
+        {"insurer": "INS-01", "period_from": f"{y}-01-01", "period_to": f"{y}-12-31"},
+        201,
+    )
+    assert st["claims"] == 1 and st["paid"] == first["bill"]["commercial_pay"] and len(st["void"]) == 1
+    claims = {c["claim_id"]: c for c in get(api, "admin", "/claims")}
+    assert claims[st["void"][0]]["status"] == "void" and claims[st["void"][0]]["setl_id"] == second["setl_id"]
+    assert get(api, "auditor", "/figures")["commercial"]["INS-01"]["paid"] == first["bill"]["commercial_pay"]
+
+
 def test_credit_pay_to_repayment_and_to_default(api_both: Api) -> None:
     api = api_both
     post(api, "hospital", "/conditions", {"psn_no": ME, "diagnosis": "E11.9"})

@@ -216,6 +216,9 @@ care_claim = Table(
     Column("paid", BigInteger, nullable=False),
     Column("claimed_on", String(10), nullable=False),
     Column("statement_id", String(40)),
+    # the ledger settlement the product paid in (0710), and claimed / void (that settlement was cancelled)
+    Column("setl_id", String(40), nullable=True),
+    Column("status", String(10), nullable=False, server_default="claimed"),
     Index("ix_care_claim_ins", "insurer", "claimed_on"),
     Index("ix_care_claim_psn", "psn_no", "year"),
 )

@@ -377,6 +377,8 @@ class CareService:
                         deductible=step.deductible_paid,
                         paid=step.paid,
                         claimed_on=today.isoformat(),
+                        setl_id=out.setl_id,
+                        status="claimed",
                     )
                 )
             if pay_mode == "credit" and bill.patient_pay > 0:
@@ -875,26 +877,44 @@ class CareService:
         return self._rows(q)
 
     def make_statement(
-        self, *, insurer: str, period_from: dt.date, period_to: dt.date, now: dt.datetime
+        self, led: Ledger, *, insurer: str, period_from: dt.date, period_to: dt.date, now: dt.datetime
     ) -> dict[str, Any]:
-        """The statement of the insurer's claims in the period not yet on a statement (清算单)."""
+        """The statement of the insurer's claims in the period not yet on a statement (清算单), each checked
+        against the ledger: a claim whose settlement was cancelled (2208) is void and left off; a claim whose
+        amount differs from the settlement's ``commercial_pay`` refuses the statement (nothing written)."""
         if insurer not in self.params.insurers:
             raise CareError("insurer", f"未知保险公司 unknown insurer {insurer!r}", "unknown_insurer")
         sid = _id()
         with self.engine.begin() as c:
-            rows = list(
+            found = list(
                 c.execute(
-                    sa.select(care_claim.c.claim_id, care_claim.c.base, care_claim.c.paid).where(
+                    sa.select(
+                        care_claim.c.claim_id, care_claim.c.base, care_claim.c.paid, care_claim.c.setl_id
+                    ).where(
                         care_claim.c.insurer == insurer,
                         care_claim.c.statement_id.is_(None),
+                        care_claim.c.status == "claimed",
                         care_claim.c.claimed_on >= period_from.isoformat(),
                         care_claim.c.claimed_on <= period_to.isoformat(),
                     )
                 )
             )
-            st = commercial.statement(
-                insurer, period_from.isoformat(), period_to.isoformat(), [tuple(r) for r in rows]
-            )
+            rows, void = [], []
+            for claim_id, base, paid, setl_id in found:
+                if setl_id is not None:
+                    stored = led.get_settlement(setl_id)
+                    if stored.status != "active":
+                        void.append(claim_id)
+                        continue
+                    if stored.settlement.commercial_pay != paid:
+                        raise CareError(
+                            "claims",
+                            f"理赔 {claim_id} 金额 {paid} 与结算 {setl_id} 的商保支付 "
+                            f"{stored.settlement.commercial_pay} 不符 claim differs from its settlement",
+                            "ledger_mismatch",
+                        )
+                rows.append((claim_id, base, paid))
+            st = commercial.statement(insurer, period_from.isoformat(), period_to.isoformat(), rows)
             c.execute(
                 care_statement.insert().values(
                     statement_id=sid,
@@ -915,9 +935,12 @@ class CareService:
                     .where(care_claim.c.claim_id.in_([r[0] for r in rows]))
                     .values(statement_id=sid)
                 )
+            if void:
+                c.execute(care_claim.update().where(care_claim.c.claim_id.in_(void)).values(status="void"))
         return {
             **self._one(care_statement, "statement_id", sid, "清算单"),
             "lines": [list(x) for x in st.lines],
+            "void": sorted(void),
         }
 
     def reconcile_statement(self, *, statement_id: str, theirs: dict[str, int]) -> dict[str, Any]:
@@ -957,5 +980,5 @@ class CareService:
             "online_share": share.ratio,
             "capitation": [{k: v for k, v in r.items() if k != "detail"} for r in caps],
             "credit": credit_summary(self.credit_bills(None, today)),
-            "commercial": commercial_summary(self.claims()),
+            "commercial": commercial_summary(c for c in self.claims() if c["status"] != "void"),
         }

@@ -201,7 +201,7 @@ def run_care_demo(
             )
         )
 
-        st = svc.make_statement(insurer="INS-01", period_from=start, period_to=day, now=now)
+        st = svc.make_statement(led, insurer="INS-01", period_from=start, period_to=day, now=now)
         rec = svc.reconcile_statement(
             statement_id=st["statement_id"], theirs={cid: amt for cid, amt in st["lines"]}
         )

@@ -589,14 +589,17 @@ def list_claims(request: Request, p: Bureau, insurer: str | None = None) -> Any:
 
 @router.post("/statements", status_code=201, summary="对保险公司出清算单 statement to an insurer")
 def make_statement(body: StatementIn, request: Request, p: Admin) -> Any:
-    return _run(
-        lambda: _care(request).make_statement(
-            insurer=body.insurer,
-            period_from=_date(body.period_from, "period_from"),
-            period_to=_date(body.period_to, "period_to"),
-            now=_now(),
-        )
-    )
+    def go() -> Any:
+        with ledger_of(request) as led:
+            return _care(request).make_statement(
+                led,
+                insurer=body.insurer,
+                period_from=_date(body.period_from, "period_from"),
+                period_to=_date(body.period_to, "period_to"),
+                now=_now(),
+            )
+
+    return _run(go)
 
 
 @router.post(
