@@ -266,19 +266,25 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     c["fund_pay_sumamt"][a:b] = fund_total
     psn_part = total - fund_total
     c["psn_part_amt"][a:b] = psn_part
-    com, com_scope = _commercial(s, st, py, ins + pre - fund_total, psn_part, writes, a, b)
-    c["commercial_pay"][a:b] = com
+    in_scope = ins + pre - fund_total
+    out_scope = s.full[a:b] + s.over[a:b]
+    if (
+        s.com_idx is not None
+    ):  # a commercial product pays first (医保+商保一单制); without covers nothing changes
+        com, com_scope = _commercial(s, st, py, in_scope, psn_part, writes, a, b)
+        c["commercial_pay"][a:b] = com
+        in_scope = in_scope - com_scope
+        out_scope = out_scope - (com - com_scope)
+        psn_part = psn_part - com
     acct_idx = s.acct[a:b]
     bal = np.maximum(st.balance[acct_idx], 0)
     ok = s.acct_ok[a:b]
-    payable = np.where(s.acct_in[a:b], ins + pre - fund_total - com_scope, 0) + np.where(
-        s.acct_out[a:b], s.full[a:b] + s.over[a:b] - (com - com_scope), 0
-    )
+    payable = np.where(s.acct_in[a:b], in_scope, 0) + np.where(s.acct_out[a:b], out_scope, 0)
     acct = np.where(ok, np.minimum(payable, bal), 0)
     st.balance[acct_idx] -= acct
     c["acct_pay"][a:b] = acct
     c["acct_mulaid_pay"][a:b] = np.where(s.family[a:b], acct, 0)
-    c["psn_cash_pay"][a:b] = psn_part - com - acct
+    c["psn_cash_pay"][a:b] = psn_part - acct
     c["balc"][a:b] = bal - acct
     for ctr, who, val in writes:
         if len(val):
@@ -300,8 +306,7 @@ def _commercial(
     deductible, within its per-claim cap and what its annual cap still allows."""
     com = np.zeros(b - a, dtype=np.int64)
     com_scope = np.zeros(b - a, dtype=np.int64)
-    if s.com_idx is None:
-        return com, com_scope
+    assert s.com_idx is not None
     ci = s.com_idx[a:b]
     for k, t in enumerate(s.com_terms):
         j = np.nonzero(ci == k)[0]
