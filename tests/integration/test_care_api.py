@@ -363,7 +363,7 @@ def test_capitation_month_with_a_referral_out_and_an_outcome_bonus(api: Api) -> 
     bad = {"psn_no": ME, "doctor": "家医王", "package": "basic", "payer": "self", "start": month.isoformat()}
     assert post(api, "clinic", "/contracts", bad, 422)["code"] == "bad_payer"
     post(api, "clinic", "/contracts", {**bad, "payer": "fund"}, 201)
-    post(
+    signed = post(
         api,
         "clinic",
         "/contracts",
@@ -376,6 +376,12 @@ def test_capitation_month_with_a_referral_out_and_an_outcome_bonus(api: Api) -> 
         },
         201,
     )
+    fee = yuan_to_fen(
+        next(p["fee"] for p in PARAMS["family_doctor"]["packages"] if p["id"] == "chronic-online")
+    )
+    # the package fee settled at the clinic, paid from the personal account (no fund pays it)
+    assert signed["bill"]["acct_pay"] == fee and signed["bill"]["patient_pay"] == 0
+    assert signed["bill"]["hifp_pay"] == signed["bill"]["other_funds"] == 0
     assert post(api, "clinic", "/contracts", {**bad, "payer": "fund"}, 409)["code"] == "already_signed"
     post(api, "clinic", "/conditions", {"psn_no": PARENT, "diagnosis": "I10"})
     post(
@@ -408,6 +414,33 @@ def test_capitation_month_with_a_referral_out_and_an_outcome_bonus(api: Api) -> 
     assert got["payable"] == budget - withheld and got["outside_fund_paid"] == outside_fund
     assert get(api, "auditor", "/figures")["capitation"][0]["payable"] == budget - withheld
     assert sorted(c["package"] for c in get(api, "insured", "/contracts")) == ["basic", "chronic-online"]
+
+
+def test_a_package_fee_is_paid_by_the_commercial_product_in_the_same_settlement_or_refused(api: Api) -> None:
+    day = today()
+    fee = yuan_to_fen(
+        next(p["fee"] for p in PARAMS["family_doctor"]["packages"] if p["id"] == "chronic-online")
+    )
+    contract = {
+        "doctor": "家医王",
+        "package": "chronic-online",
+        "payer": "commercial",
+        "start": day.isoformat(),
+    }
+    refused = post(api, "clinic", "/contracts", {**contract, "psn_no": PARENT}, 409)
+    assert refused["code"] == "no_cover" and "商业保险" in refused["reason"]
+    assert get(api, "clinic", "/contracts") == []  # nothing written
+    post(api, "hospital", "/conditions", {"psn_no": PARENT, "diagnosis": "E11.9"})
+    y = day.year
+    cover = {"psn_no": PARENT, "product": "DM-ONLINE", "valid_from": f"{y}-01-01", "valid_to": f"{y}-12-31"}
+    post(api, "admin", "/covers", cover)
+    signed = post(api, "clinic", "/contracts", {**contract, "psn_no": PARENT}, 201)
+    ratio = parse_ratio(PARAMS["commercial"]["products"][0]["ratio"])
+    bill = signed["bill"]
+    assert bill["medfee_sumamt"] == fee and bill["commercial_pay"] == apply_ratio(fee, ratio)
+    assert bill["patient_pay"] == fee - bill["commercial_pay"] and bill["hifp_pay"] == 0
+    (claim,) = get(api, "admin", "/claims")
+    assert claim["setl_id"] == bill["setl_id"] and claim["paid"] == bill["commercial_pay"]
 
 
 def test_the_portal_page_lets_a_family_member_show_the_voucher_request_pay_and_repay(api: Api) -> None:

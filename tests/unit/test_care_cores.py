@@ -131,9 +131,10 @@ def test_capitation_weights_withholding_and_bonus() -> None:
     assert ei.value.code == "bad_payer"
 
 
-def test_the_shipped_product_covers_diabetes_follow_ups_online_only() -> None:
+def test_the_shipped_product_covers_diabetes_follow_ups_online_and_the_online_package_only() -> None:
     p = P.products["DM-ONLINE"]
     assert p.applies("online_followup", ["E11.9"]) and not p.applies("online_followup", ["I10"])
+    assert p.applies("family_doctor", ["E11"]) and not p.applies("family_doctor", [])
     assert not p.applies("remote_consult", ["E11.9"]) and not p.applies("", ["E11.9"])
     assert (p.ratio, p.deductible, p.out_of_scope) == (8000, 0, True)
 

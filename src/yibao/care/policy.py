@@ -21,7 +21,7 @@ class CareError(FieldError):
 
 # the care scenes a visit is settled in (Visit.scene), which a commercial product may cover; "" an ordinary
 # visit at a counter
-SCENES = frozenset({"", "online_followup", "remote_consult"})
+SCENES = frozenset({"", "online_followup", "remote_consult", "family_doctor"})
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,7 @@ class CareParams:
     remote_fee_by_level: Mapping[str, int]
     remote_consultant_share: int
     packages: Mapping[str, Package]
+    package_item: str  # the catalogue item a package fee is settled on (家庭医生签约服务费（个人支付部分）)
     capitation: Capitation
     insurers: Mapping[str, str]
     products: Mapping[str, Product]
@@ -329,6 +330,7 @@ def parse_params(data: Mapping[str, Any]) -> CareParams:
             r.value(data, "consultation.consultant_share"), "consultation.consultant_share"
         ),
         packages=packages,
+        package_item=str(r.value(fd, "package_item")),
         capitation=capitation,
         insurers=insurers,
         products=products,

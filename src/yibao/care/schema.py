@@ -164,6 +164,7 @@ care_contract = Table(
     Column("end_on", String(10), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created", String(40), nullable=False),
+    Column("bill_id", String(40), nullable=True),  # the package fee's bill (0711; none for fund packages)
     Index("ix_care_contract_psn", "psn_no", "status"),
     Index("ix_care_contract_cons", "consortium", "status"),
 )

@@ -20,7 +20,7 @@ import yaml
 from yibao.care import capitation as capmod
 from yibao.care import commercial, consult, credit, online
 from yibao.care.figures import commercial_summary, credit_summary, online_share
-from yibao.care.policy import CareError, CareParams, Product, parse_params
+from yibao.care.policy import CareError, CareParams, Package, Product, parse_params
 from yibao.care.schema import (
     care_bill,
     care_capitation,
@@ -326,9 +326,11 @@ class CareService:
         today: dt.date,
         now: dt.datetime,
         audit: AuditHook | None,
+        covers: tuple[Product, ...] | None = None,
     ) -> Paid:
         psn = visit.psn_no
-        covers = self.covers_of(psn, visit.begin_date)
+        if covers is None:
+            covers = self.covers_of(psn, visit.begin_date)
         if (
             pay_mode == "credit"
         ):  # refuse before anything is written; the amount is checked on a pre-settlement
@@ -704,6 +706,8 @@ class CareService:
     # ------------------------------------------------------------------ family doctor and capitation
     def sign_contract(
         self,
+        led: Ledger,
+        book: PolicyBook,
         *,
         psn_no: str,
         fixmedins_code: str,
@@ -712,8 +716,15 @@ class CareService:
         payer: str,
         start: dt.date,
         now: dt.datetime,
+        audit: AuditHook | None = None,
     ) -> dict[str, Any]:
-        """Sign a one-year family-doctor contract with a package paid by one of the payers it allows."""
+        """Sign a one-year family-doctor contract with a package paid by one of the payers it allows.
+
+        A package with a fee is settled through the ledger at the clinic, as one visit with the fee on the
+        catalogue's 家庭医生签约服务费（个人支付部分） item (fully self-paid, so no fund pays): ``account`` — the
+        personal account pays it (refused when the account cannot pay it all); ``commercial`` — a product the
+        person holds that covers the ``family_doctor`` scene pays in the same settlement (refused when none
+        does), the rest in cash; ``self`` — cash.  ``fund`` packages carry no fee."""
         pkg = self.params.packages.get(package)
         if pkg is None:
             raise CareError("package", f"未知服务包 unknown package {package!r}", "unknown_package")
@@ -736,6 +747,20 @@ class CareService:
             raise CareError("psn_no", "已有有效签约 already under an active contract", "already_signed")
         cid = _id()
         end = start.replace(year=start.year + 1) - dt.timedelta(days=1)
+        bill_id = None
+        if pkg.fee > 0 and payer != "fund":
+            bill_id = self._pay_package(
+                led,
+                book,
+                pkg,
+                payer,
+                psn_no=psn_no,
+                clinic=fixmedins_code,
+                cid=cid,
+                start=start,
+                now=now,
+                audit=audit,
+            )
         with self.engine.begin() as c:
             c.execute(
                 care_contract.insert().values(
@@ -751,9 +776,73 @@ class CareService:
                     end_on=end.isoformat(),
                     status="active",
                     created=_ts(now),
+                    bill_id=bill_id,
                 )
             )
         return self._one(care_contract, "contract_id", cid, "签约")
+
+    def _pay_package(
+        self,
+        led: Ledger,
+        book: PolicyBook,
+        pkg: Package,
+        payer: str,
+        *,
+        psn_no: str,
+        clinic: str,
+        cid: str,
+        start: dt.date,
+        now: dt.datetime,
+        audit: AuditHook | None,
+    ) -> str:
+        """Settle a package fee (see :meth:`sign_contract`); returns the bill id."""
+        hosp = self.params.hospitals.get(clinic)
+        if hosp is None:
+            raise CareError("fixmedins_code", "未登记的医疗机构 unknown institution", "unknown_institution")
+        item = self.params.package_item
+        visit = Visit(
+            f"CAREFD{cid}",
+            psn_no,
+            self.params.other_med_type,
+            clinic,
+            hosp.level,
+            start,
+            start,
+            (Line("1", item, QTY_ONE, pkg.fee, pkg.fee),),
+            diagnoses=tuple(sorted(self.conditions(psn_no))),
+            use_account=payer == "account",
+            scene="family_doctor",
+        )
+        covers = self.covers_of(psn_no, start) if payer == "commercial" else ()
+        # refuse before anything is written, on a pre-settlement (2206)
+        pre = led.settle(book, visit, "PRESETTLE", pre=True, audit=audit, covers=covers).settlement
+        if payer == "account" and pre.acct_pay < pre.medfee_sumamt:
+            raise CareError(
+                "payer",
+                f"个人账户不能支付全部服务包费用（可付 {pre.acct_pay} 分） the personal account cannot pay the whole fee",
+                "account_short",
+            )
+        if payer == "commercial" and not pre.commercial_pay:
+            raise CareError(
+                "payer",
+                "没有可支付该服务包的商业保险 no commercial product of this person pays for the package",
+                "no_cover",
+            )
+        paid = self._settle_bill(
+            led,
+            book,
+            visit,
+            kind="contract",
+            ref=cid,
+            scene="family_doctor",
+            extras=0,
+            pay_mode="cash",
+            today=start,
+            now=now,
+            audit=audit,
+            covers=covers,
+        )
+        return str(paid.bill["bill_id"])
 
     def contracts(
         self, *, psn_nos: list[str] | None = None, consortium: str | None = None

@@ -164,9 +164,12 @@ def run_care_demo(
         )
 
         start = day.replace(day=1)
+        package_paid = ""
         for psn, pkg, payer in ((mum, "chronic-online", "account"), (farmer, "basic", "fund")):
             if not svc.contracts(psn_nos=[psn]):
-                svc.sign_contract(
+                signed = svc.sign_contract(
+                    led,
+                    book,
                     psn_no=psn,
                     fixmedins_code=CLINIC,
                     doctor="家医团队1",
@@ -175,6 +178,12 @@ def run_care_demo(
                     start=start,
                     now=now,
                 )
+                if signed["bill_id"]:
+                    pb = svc.bill(signed["bill_id"])
+                    package_paid = (
+                        f"；{svc.params.packages[pkg].name}费 {fmt_yuan(pb['medfee_sumamt'])} 由个人账户付 "
+                        f"{fmt_yuan(pb['acct_pay'])}"
+                    )
         referral = Visit(
             f"CAREDEMO{day:%Y%m%d}",
             farmer,
@@ -197,7 +206,7 @@ def run_care_demo(
             (
                 "家庭医生按人头付费 capitation",
                 f"{cap['members']} 人，预算 {fmt_yuan(cap['budget'])}，转外扣减 {fmt_yuan(cap['withheld'])}，"
-                f"结果奖励 {fmt_yuan(cap['bonus'])}，应付 {fmt_yuan(cap['payable'])}",
+                f"结果奖励 {fmt_yuan(cap['bonus'])}，应付 {fmt_yuan(cap['payable'])}{package_paid}",
             )
         )
 

@@ -46,6 +46,9 @@ STATUS = {
     "replayed": 409,
     "revoked": 409,
     "expired": 409,
+    "account_short": 409,
+    "no_cover": 409,
+    "ledger_mismatch": 409,
 }
 
 
@@ -500,17 +503,25 @@ class CapitationIn(BaseModel):
 
 @router.post("/contracts", status_code=201, summary="家庭医生签约 sign a family-doctor contract")
 def sign_contract(body: ContractIn, request: Request, p: Institution) -> Any:
-    return _run(
-        lambda: _care(request).sign_contract(
-            psn_no=body.psn_no,
-            fixmedins_code=p.fixmedins_code or "",
-            doctor=body.doctor,
-            package=body.package,
-            payer=body.payer,
-            start=_date(body.start, "start"),
-            now=_now(),
-        )
-    )
+    def go() -> Any:
+        svc = _care(request)
+        with ledger_of(request) as led:
+            contract = svc.sign_contract(
+                led,
+                book_of(request),
+                psn_no=body.psn_no,
+                fixmedins_code=p.fixmedins_code or "",
+                doctor=body.doctor,
+                package=body.package,
+                payer=body.payer,
+                start=_date(body.start, "start"),
+                now=_now(),
+                audit=request.app.state.audit_hook,
+            )
+        bill = svc.bill(contract["bill_id"]) if contract["bill_id"] else None
+        return {**contract, "bill": bill}
+
+    return _run(go)
 
 
 @router.get("/contracts", summary="签约 contracts (mine, or my consortium's)")
