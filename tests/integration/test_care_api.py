@@ -477,3 +477,37 @@ def test_the_portal_page_lets_a_family_member_show_the_voucher_request_pay_and_r
     assert f"{bill['patient_pay'] / 100:,.2f}" in page and "已支付，待发药" in page
     assert " · E11 · " not in page and " · 2型糖尿病 · " in page  # the condition by name, not its code
     assert "pending" not in page and "待发货" in page  # the delivery state in words
+
+
+def test_the_pharmacy_dispenses_and_delivers_from_its_work_page_and_the_bureau_sees_the_figures(
+    api: Api,
+) -> None:
+    post(api, "hospital", "/conditions", {"psn_no": PARENT, "diagnosis": "E11.9"})
+    y = today().year
+    cover = {"psn_no": PARENT, "product": "DM-ONLINE", "valid_from": f"{y}-01-01", "valid_to": f"{y}-12-31"}
+    post(api, "admin", "/covers", cover)
+    done = followup_paid(api, PARENT, "E11.9")
+    rx_id = done["rx"]["rx_id"]
+    work = api.client.get("/work/care", headers=api.h("pharmacy"))
+    assert (
+        work.status_code == 200
+        and "医联体中心药房" in work.text
+        and f"/work/care/dispense/{rx_id}" in work.text
+    )
+    assert api.client.get("/work/care", headers=api.h("insured")).status_code == 403
+    r = api.client.post(f"/work/care/dispense/{rx_id}", headers=api.h("pharmacy"), follow_redirects=False)
+    assert r.status_code == 303
+    again = api.client.post(f"/work/care/dispense/{rx_id}", headers=api.h("pharmacy"), follow_redirects=False)
+    assert again.status_code == 422 and "重复" in again.text  # dispensed once only
+    assert f"/work/care/deliver/{rx_id}" in api.client.get("/work/care", headers=api.h("pharmacy")).text
+    api.client.post(f"/work/care/deliver/{rx_id}", headers=api.h("pharmacy"), follow_redirects=False)
+    assert get(api, "insured", "/prescriptions")[0]["delivery"]["status"] == "delivered"
+    page = api.client.get("/dashboard/care", headers=api.h("auditor"))
+    paid = done["paid"]["bill"]["commercial_pay"]
+    assert (
+        page.status_code == 200
+        and "示例人寿保险股份有限公司" in page.text
+        and f"{paid / 100:,.2f}" in page.text
+    )
+    assert "线上占比" in page.text and "违约率" in page.text
+    assert api.client.get("/dashboard/care", headers=api.h("insured")).status_code == 403

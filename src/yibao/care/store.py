@@ -1032,6 +1032,10 @@ class CareService:
             "void": sorted(void),
         }
 
+    def statements(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest statements to insurers, with their status."""
+        return self._rows(sa.select(care_statement).order_by(care_statement.c.created.desc()).limit(limit))
+
     def reconcile_statement(self, *, statement_id: str, theirs: dict[str, int]) -> dict[str, Any]:
         """Compare the insurer's returned amounts with the statement's claims; ``reconciled`` or ``disputed``."""
         st = self._one(care_statement, "statement_id", statement_id, "清算单")
