@@ -488,19 +488,19 @@ def test_the_pharmacy_dispenses_and_delivers_from_its_work_page_and_the_bureau_s
     post(api, "admin", "/covers", cover)
     done = followup_paid(api, PARENT, "E11.9")
     rx_id = done["rx"]["rx_id"]
-    work = api.client.get("/work/care", headers=api.h("pharmacy"))
+    work = api.client.get("/desk/care", headers=api.h("pharmacy"))
     assert (
         work.status_code == 200
         and "医联体中心药房" in work.text
-        and f"/work/care/dispense/{rx_id}" in work.text
+        and f"/desk/care/dispense/{rx_id}" in work.text
     )
-    assert api.client.get("/work/care", headers=api.h("insured")).status_code == 403
-    r = api.client.post(f"/work/care/dispense/{rx_id}", headers=api.h("pharmacy"), follow_redirects=False)
+    assert api.client.get("/desk/care", headers=api.h("insured")).status_code == 403
+    r = api.client.post(f"/desk/care/dispense/{rx_id}", headers=api.h("pharmacy"), follow_redirects=False)
     assert r.status_code == 303
-    again = api.client.post(f"/work/care/dispense/{rx_id}", headers=api.h("pharmacy"), follow_redirects=False)
+    again = api.client.post(f"/desk/care/dispense/{rx_id}", headers=api.h("pharmacy"), follow_redirects=False)
     assert again.status_code == 422 and "重复" in again.text  # dispensed once only
-    assert f"/work/care/deliver/{rx_id}" in api.client.get("/work/care", headers=api.h("pharmacy")).text
-    api.client.post(f"/work/care/deliver/{rx_id}", headers=api.h("pharmacy"), follow_redirects=False)
+    assert f"/desk/care/deliver/{rx_id}" in api.client.get("/desk/care", headers=api.h("pharmacy")).text
+    api.client.post(f"/desk/care/deliver/{rx_id}", headers=api.h("pharmacy"), follow_redirects=False)
     assert get(api, "insured", "/prescriptions")[0]["delivery"]["status"] == "delivered"
     page = api.client.get("/dashboard/care", headers=api.h("auditor"))
     paid = done["paid"]["bill"]["commercial_pay"]

@@ -149,7 +149,7 @@ Institution = Annotated[Principal, Depends(require("institution"))]
 Staff = Annotated[Principal, Depends(require("auditor", "admin"))]
 
 
-@router.get("/work/care", response_class=HTMLResponse)
+@router.get("/desk/care", response_class=HTMLResponse)
 def work_page(request: Request, p: Institution) -> Response:
     """An institution's work list: follow-ups waiting at its internet hospital, prescriptions routed to it
     (dispense, deliver), remote consultations it asked for or was asked, its consortium's contracts."""
@@ -171,22 +171,22 @@ def work_page(request: Request, p: Institution) -> Response:
     )
 
 
-@router.post("/work/care/dispense/{rx_id}")
+@router.post("/desk/care/dispense/{rx_id}")
 def work_dispense(request: Request, p: Institution, rx_id: str) -> Response:
     try:
         _care(request).dispense(rx_id=rx_id, pharmacy=p.fixmedins_code or "", today=_today(), now=_now())
     except FieldError as exc:
         raise _refused(exc) from None
-    return RedirectResponse("/work/care", status_code=303)
+    return RedirectResponse("/desk/care", status_code=303)
 
 
-@router.post("/work/care/deliver/{rx_id}")
+@router.post("/desk/care/deliver/{rx_id}")
 def work_deliver(request: Request, p: Institution, rx_id: str) -> Response:
     try:
         _care(request).deliver(rx_id=rx_id, pharmacy=p.fixmedins_code or "", on=_today(), now=_now())
     except FieldError as exc:
         raise _refused(exc) from None
-    return RedirectResponse("/work/care", status_code=303)
+    return RedirectResponse("/desk/care", status_code=303)
 
 
 @router.get("/dashboard/care", response_class=HTMLResponse)
