@@ -213,6 +213,9 @@ def setlinfo(s: Settlement, setl_id: str | None = None) -> dict[str, Any]:
         out[f] = str(fen_to_yuan(getattr(s, f)))
     out["pool_prop_selfpay"] = str(ratio_to_decimal(s.pool_prop_selfpay))
     out["acct_psn_no"] = s.account_psn_no
+    if s.commercial_product is not None:  # yibao's own fields (一单制): not in the national 2207 output
+        out["commercial_pay"] = str(fen_to_yuan(s.commercial_pay))
+        out["commercial_product"] = s.commercial_product
     return out
 
 
@@ -245,6 +248,7 @@ def line_rows(splits: list[LineSplit]) -> list[dict[str, Any]]:
             "fund_pay": {k: str(y(v)) for k, v in sp.fund_pay.items()},
             "acct_pay": str(y(sp.acct_pay)),
             "psn_cash_pay": str(y(sp.psn_cash_pay)),
+            **({"commercial_pay": str(y(sp.commercial_pay))} if sp.commercial_pay else {}),
         }
         for sp in splits
     ]
