@@ -169,6 +169,18 @@ class DeferredText:
     def __str__(self) -> str:
         return self.template.format(*self.args)
 
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to another note or a text that reads the same."""
+        if isinstance(other, DeferredText | str):
+            return str(self) == str(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
 
 @dataclass(slots=True, eq=False)
 class FundDetail:
