@@ -135,6 +135,12 @@ class RouteTable:
             r = c.execute(sa.select(self.t).where(self.t.c.msgid == msgid)).first()
         return dict(r._mapping) if r is not None else None
 
+    def msgid_of(self, setl_id: str) -> str | None:
+        """The msgid of the record holding ``setl_id`` (None: none)."""
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(self.t.c.msgid).where(self.t.c.setl_id == setl_id)).first()
+        return None if r is None else str(r[0])
+
     def move(self, msgid: str, expected: tuple[str, ...], status: str, **values: Any) -> bool:
         """Move ``msgid`` from one of ``expected`` to ``status``; False when it was not in one of them."""
         with self.engine.begin() as c:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -18,13 +18,18 @@ from yibao.crossregion.filing import Filing
 from yibao.crossregion.params import Params, load_params
 from yibao.crossregion.schema import xr_inbound, xr_outbound
 from yibao.crossregion.store import FilingStore, RouteTable, engine_for
+from yibao.crossregion.visitor import person_from_json, person_to_json
 from yibao.errors import FieldError
-from yibao.settlement.model import Visit
+from yibao.settlement import io as sio
+from yibao.settlement.model import Person, Visit
 from yibao.usecases import crossregion as xr
+from yibao.usecases import eligibility
+from yibao.usecases import encounter as enc
 from yibao.web import national
 from yibao.web.auth import current_principal
-from yibao.web.deps import book_of, ledger_of, settings_of
+from yibao.web.deps import audit_hook_of, book_of, eligibility_of, ledger_of, settings_of
 from yibao.web.national import Envelope, EnvelopeError
+from yibao.web.national_flow import store_of
 
 router = APIRouter(prefix="/api/crossregion", tags=["异地就医 cross-region"])
 _LOCK = threading.Lock()
@@ -84,16 +89,87 @@ def settle_visitor(
             "本统筹区未接入异地结算清算中心 this region has no clearing hub configured",
             "no_hub",
         )
+    return _routed(st.care, request, p, visit, data, env.msgid, env.insuplc_admdvs[:6], pre)
+
+
+def _routed(
+    care: xr.CareSide,
+    request: Request,
+    p: Principal,
+    visit: Visit,
+    data: dict[str, Any],
+    msgid: str,
+    insu: str,
+    pre: bool,
+    *,
+    with_person: bool = False,
+) -> dict[str, Any]:
     ans = xr.settle_visitor(
-        st.care, book_of(request), visit, data, env.msgid, env.insuplc_admdvs[:6], pre=pre, caller=p
-    )
+        care, book_of(request), visit, data, msgid, insu, pre=pre, caller=p, audit=audit_hook_of(request),
+        with_person=with_person,
+    )  # fmt: skip
     out = dict(ans["output"])
     out["crossregion"] = {
-        "mdtrtarea_admvs": st.care.care_admdvs,
-        "insuplc_admdvs": env.insuplc_admdvs[:6],
+        "mdtrtarea_admvs": care.care_admdvs,
+        "insuplc_admdvs": insu,
         "coverage": ans.get("coverage"),
     }
+    if with_person:
+        out["person"] = ans.get("person") or {}
     return out
+
+
+def _care(request: Request) -> xr.CareSide:
+    st = state(request)
+    if st.care is None:
+        raise EnvelopeError(
+            "insuplc_admdvs",
+            "本统筹区未接入异地结算清算中心 this region has no clearing hub configured",
+            "no_hub",
+        )
+    return st.care
+
+
+def own_region(request: Request) -> str:
+    return book_of(request).admdvs
+
+
+def visitor_person(request: Request, insu: str, query: dict[str, Any]) -> dict[str, Any]:
+    """1101 / 2201 of a visitor: the insured region's answer through the hub."""
+    return xr.visitor_person(_care(request), insu, query)
+
+
+@dataclass
+class FlowRoute:
+    """The national visit flow's way to a visitor's insured region (2201 → 2207, 2208, 2601 through the
+    hub), for :class:`yibao.usecases.encounter.Ctx`."""
+
+    request: Request
+    caller: Principal
+
+    def person(self, insu: str, psn_no: str, day: dt.date) -> Person:
+        ans = visitor_person(self.request, insu, {"psn_no": psn_no, "day": day.isoformat()})
+        return person_from_json(ans["person"])
+
+    def identify(
+        self, insu: str, cert_type: str, cert_no: str, card_sn: str, psn_name: str, fixmedins_code: str
+    ) -> tuple[str, dict[str, Any]]:
+        ans = visitor_person(self.request, insu, {
+            "mdtrt_cert_type": cert_type, "mdtrt_cert_no": cert_no, "card_sn": card_sn, "psn_name": psn_name,
+            "fixmedins_code": fixmedins_code, "day": dt.date.today().isoformat(),
+        })  # fmt: skip
+        return str(ans["psn_no"]), dict(ans["output"])
+
+    def settle(self, insu: str, visit: Visit, msgid: str, pre: bool) -> dict[str, Any]:
+        care = _care(self.request)
+        return _routed(care, self.request, self.caller, visit, sio.visit_to_json(visit), msgid, insu, pre,
+                       with_person=True)  # fmt: skip
+
+    def reverse(self, msgid: str) -> bool:
+        return xr.reverse_visitor(_care(self.request), msgid)
+
+    def msgid_of(self, setl_id: str) -> str | None:
+        return xr.routed_msgid(_care(self.request), setl_id)
 
 
 def _hub_refusal(request: Request) -> dict[str, Any] | None:
@@ -123,10 +199,45 @@ def inbound_settle(body: dict[str, Any], request: Request) -> dict[str, Any]:
     st = state(request)
     try:
         with ledger_of(request) as led:
-            out, cov = xr.settle_inbound(st.inbound, st.filings, led, book_of(request), body)
+            out, cov = xr.settle_inbound(
+                st.inbound, st.filings, led, book_of(request), body, eligibility_of(request)
+            )
+            person = None
+            if body.get("with_person"):  # the flow's 2207 answer names the person (psn_name, gend, brdy …)
+                day = dt.date.fromisoformat(str(body["data"]["begntime"])[:10])
+                person = person_to_json(led.get_person(out.settlement.psn_no, day))
     except FieldError as exc:
         return _refusal(exc)
-    return {"ok": True, "output": national.settle_output(out), "coverage": asdict(cov)}
+    ans = {"ok": True, "output": national.settle_output(out), "coverage": asdict(cov)}
+    if person is not None:
+        ans["person"] = person
+    return ans
+
+
+@router.post("/inbound/person", summary="参保地人员信息（清算中心调用） who a visitor is, for a care region")
+def inbound_person(body: dict[str, Any], request: Request) -> dict[str, Any]:
+    refused = _hub_refusal(request)
+    if refused:
+        return refused
+    today = dt.date.today()
+    fixmedins = str(body.get("fixmedins_code") or "")
+    try:
+        with ledger_of(request) as led:
+            ctx = enc.Ctx(store_of(request), led, book_of(request), None, fixmedins, "", "1101", body)
+
+            def identify(cert_type: str, cert_no: str, card_sn: str, psn_name: str) -> str:
+                return enc.identify(ctx, cert_type, cert_no, card_sn=card_sn, psn_name=psn_name)
+
+            psn_no, person = xr.person_inbound(led, identify, body, today)
+            balance = led.account_balance(psn_no)
+    except FieldError as exc:
+        return _refusal(exc)
+    output = national.person_output(person, balance, today)
+    for row in output["insuinfo"]:  # the insurance status of the day as this region's enrolment knows it
+        row.update(eligibility.insuinfo_overrides(eligibility_of(request), psn_no, today))
+    output.pop("family_psn_nos", None)
+    output["baseinfo"]["certno"] = ""
+    return {"ok": True, "psn_no": psn_no, "person": person_to_json(person), "output": output}
 
 
 @router.post("/inbound/reverse", summary="参保地冲正（清算中心调用） reverse a visitor's settlement")

@@ -107,6 +107,18 @@ def create_hub_app(db_url: str, regions: dict[str, str], key: str, timeout: floa
             routes.move(msgid, ("forwarded", "timeout"), "refused")
         return ans
 
+    @app.post("/hub/v1/person")
+    def person(body: dict[str, Any], x_key: Annotated[str | None, Header(alias=KEY_HEADER)] = None) -> Any:
+        """Who a visitor is (1101 / 2201 at a care region), asked of the insured region; nothing logged
+        for clearing, nothing written."""
+        check(x_key)
+        target = region(str(body.get("insu_admdvs") or ""), "insu_admdvs")
+        region(str(body.get("care_admdvs") or ""), "care_admdvs")
+        try:
+            return target.post("/api/crossregion/inbound/person", body)
+        except Unreachable as exc:
+            return timeout_answer(str(body.get("psn_no") or ""), str(exc)[:100])
+
     @app.post("/hub/v1/reverse")
     def reverse(body: dict[str, Any], x_key: Annotated[str | None, Header(alias=KEY_HEADER)] = None) -> Any:
         check(x_key)
