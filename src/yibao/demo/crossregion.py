@@ -103,7 +103,9 @@ def prepare_region(db_url: str, region: str, n_persons: int, *, migrate: bool = 
 
     enc = EncounterStore.open(sa_url)  # the hospital as the visit flow (2201 …) knows it
     try:
-        enc.add_institution(Institution(institution(code), f"{book.loaded.region.region.name}定点医院", "3", code))
+        enc.add_institution(
+            Institution(institution(code), f"{book.loaded.region.region.name}定点医院", "3", code)
+        )
     finally:
         enc.close()
     store = ServiceStore(sa_url)
