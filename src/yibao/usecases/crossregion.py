@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
+
 from yibao.access.principal import Principal
 from yibao.crossregion import filing as fl
 from yibao.crossregion.client import JsonClient, Unreachable
@@ -150,8 +152,8 @@ def settle_visitor(
         body["audit"] = findings_to_json(audit(person_from_json(person["person"]), visit))
     if pre:
         return _answer(_send(side, "/hub/v1/settle", body, msgid, reverse=False))
-    known = side.outbound.get(msgid)
-    if known is None and not side.outbound.insert(
+    known = None
+    if not side.outbound.insert(
         msgid,
         PENDING,
         insu_admdvs=insu_admdvs,
@@ -179,7 +181,12 @@ def settle_visitor(
     setl = ans["output"]["setlinfo"]
     amounts = {k: _fen(setl.get(k)) for k in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "psn_cash_pay")}
     if not side.outbound.move(
-        msgid, (PENDING,), SETTLED, setl_id=str(setl.get("setl_id") or ""), output=json.dumps(ans), **amounts
+        msgid,
+        (PENDING,),
+        SETTLED,
+        setl_id=str(setl.get("setl_id") or ""),
+        output=orjson.dumps(ans).decode(),
+        **amounts,
     ):
         _reverse(side, msgid)
         raise RemoteError("msgid", f"报文 {msgid} 已在冲正中 is being reversed", "msgid_reversed")
@@ -320,10 +327,10 @@ def settle_inbound(
     if body.get("pre"):
         out = stl.settle(led, view, visit, msgid, audit=audit, pre=True, eligibility=eligibility)
         return out, cov
-    row = inbound.get(msgid)
-    if row is None and not inbound.insert(
+    row = None
+    if not inbound.insert(
         msgid, SETTLING, care_admdvs=care, psn_no=visit.psn_no, setl_date=visit.end_date.isoformat()
-    ):
+    ):  # a repeat (or a reversal's tombstone): the record as it stands
         row = inbound.get(msgid)
     if row is not None and row["status"] == REVERSED:
         raise RemoteError("msgid", f"报文 {msgid} 已冲正 was reversed", "msgid_reversed")

@@ -10,7 +10,10 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any, cast
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from yibao.access.principal import STAFF_ROLES, Principal, can_read_person
 from yibao.crossregion.client import KEY_HEADER, JsonClient
@@ -28,6 +31,7 @@ from yibao.usecases import encounter as enc
 from yibao.web import national
 from yibao.web.auth import current_principal
 from yibao.web.deps import audit_hook_of, book_of, eligibility_of, ledger_of, settings_of
+from yibao.web.jsonresp import json_response
 from yibao.web.national import Envelope, EnvelopeError
 from yibao.web.national_flow import store_of
 
@@ -43,12 +47,16 @@ class _State:
         self.engine = engine_for(url)
         self.params: Params = load_params()
         self.filings = FilingStore(self.engine)
-        self.inbound = RouteTable(self.engine, xr_inbound)
+        # the routing tables live in the ledger's database: their writes queue on the ledger's lock
+        lock = request.app.state.ledger_lock
+        self.inbound = RouteTable(self.engine, xr_inbound, lock)
         self.care: xr.CareSide | None = None
         if settings.hub_url:
             timeout = settings.hub_timeout or self.params.timeout_seconds
             client = JsonClient(settings.hub_url, settings.hub_key, timeout)
-            self.care = xr.CareSide(RouteTable(self.engine, xr_outbound), client, book_of(request).admdvs)
+            self.care = xr.CareSide(
+                RouteTable(self.engine, xr_outbound, lock), client, book_of(request).admdvs
+            )
             self._start_resolver(max(3 * timeout, 5.0))
 
     def _start_resolver(self, older_than: float) -> None:
@@ -189,9 +197,28 @@ def _refusal(exc: FieldError) -> dict[str, Any]:
     return {"ok": False, "field": exc.field, "reason": exc.reason, "code": exc.code}
 
 
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        raise HTTPException(
+            422, [{"loc": ["body"], "msg": "须为 JSON 对象 must be a JSON object", "type": "json"}]
+        )
+    return body
+
+
 @router.post(
     "/inbound/settle", summary="参保地结算（清算中心调用） settle a visitor's visit for a care region"
 )
+async def inbound_settle_json(request: Request) -> Response:
+    # the body read and the answer written with orjson, the work on a worker thread: no model validation or
+    # encoder walk of a 2207 answer on the event loop
+    body = await _json_body(request)
+    return json_response(await run_in_threadpool(inbound_settle, body, request))
+
+
 def inbound_settle(body: dict[str, Any], request: Request) -> dict[str, Any]:
     refused = _hub_refusal(request)
     if refused:
@@ -215,6 +242,11 @@ def inbound_settle(body: dict[str, Any], request: Request) -> dict[str, Any]:
 
 
 @router.post("/inbound/person", summary="参保地人员信息（清算中心调用） who a visitor is, for a care region")
+async def inbound_person_json(request: Request) -> Response:
+    body = await _json_body(request)
+    return json_response(await run_in_threadpool(inbound_person, body, request))
+
+
 def inbound_person(body: dict[str, Any], request: Request) -> dict[str, Any]:
     refused = _hub_refusal(request)
     if refused:
@@ -241,6 +273,11 @@ def inbound_person(body: dict[str, Any], request: Request) -> dict[str, Any]:
 
 
 @router.post("/inbound/reverse", summary="参保地冲正（清算中心调用） reverse a visitor's settlement")
+async def inbound_reverse_json(request: Request) -> Response:
+    body = await _json_body(request)
+    return json_response(await run_in_threadpool(inbound_reverse, body, request))
+
+
 def inbound_reverse(body: dict[str, Any], request: Request) -> dict[str, Any]:
     refused = _hub_refusal(request)
     if refused:
