@@ -169,6 +169,12 @@ def test_a_visitor_through_the_visit_flow_settles_to_the_fen_as_the_inline_2207(
     assert out["setlinfo"]["setl_id"] == flow["setl_id"]
     assert {r["msgid"]: r for r in cluster.records(WEINAN, "inbound")}[body["msgid"]]["status"] == "reversed"
     assert {r["msgid"]: r for r in cluster.routes()}[body["msgid"]]["status"] == "reversed"
+    # 2601 of the inline 2207 at the care region: reversed at the insured region through the hub too
+    rev = {"infno": "2601", "msgid": _msgid(XIAN, 6), "mdtrtarea_admvs": XIAN, "insuplc_admdvs": WEINAN,
+           "fixmedins_code": institution(XIAN), "input": {"data": {"omsgid": env["msgid"], "oinfno": "2207"}}}  # fmt: skip
+    status, undone = _post_token(cluster.procs[XIAN].base + "/fsi/api/2601", rev, cluster.tokens[XIAN])
+    assert status == 200 and undone["infcode"] == 0 and undone["output"]["status"] == "reversed", undone
+    assert {r["msgid"]: r for r in cluster.records(WEINAN, "inbound")}[env["msgid"]]["status"] == "reversed"
     again = counter.send("2207", _settle_in(psn_no, mdtrt_id, certno))
     assert again["infcode"] == 0 and {k: again["output"]["setlinfo"][k] for k in MONEY} == {
         k: a[k] for k in MONEY

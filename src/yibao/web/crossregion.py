@@ -127,6 +127,26 @@ def _routed(
     return out
 
 
+def reverse_routed(request: Request, p: Principal, omsgid: str) -> dict[str, Any] | None:
+    """2601 of a visitor's inline 2207 routed from here: reversed at the insured region through the hub
+    (None: ``omsgid`` was not routed from here)."""
+    st = state(request)
+    row = st.care.outbound.get(omsgid) if st.care is not None and omsgid else None
+    if row is None or st.care is None:
+        return None
+    if p.role == "institution" and p.fixmedins_code != row["fixmedins_code"]:
+        raise EnvelopeError(
+            "input.data.omsgid", "原交易不是本机构发送的 not this institution's message", "not_found"
+        )
+    if not xr.reverse_visitor(st.care, omsgid):
+        raise EnvelopeError(
+            "input.data.omsgid",
+            "参保地尚未确认冲正，请稍后重试 the insured region has not confirmed the reversal yet; try again",
+            "remote_timeout",
+        )
+    return {"omsgid": omsgid, "oinfno": "2207", "setl_id": str(row["setl_id"]), "status": "reversed"}
+
+
 def _care(request: Request) -> xr.CareSide:
     st = state(request)
     if st.care is None:
