@@ -52,6 +52,15 @@ def test_hub_endpoints_answer_without_acting_when_the_key_is_wrong(api: Api) -> 
     assert r.status_code == 200 and r.json() == {
         "ok": False, "field": "X-Yibao-Hub-Key", "reason": "清算中心密钥不符 not the clearing hub", "code": "hub_key"
     }  # fmt: skip
+    # who a person is is not told to a caller without the hub key either, nor is a non-object body taken
+    r = api.client.post(
+        "/api/crossregion/inbound/person", json={"psn_no": ME}, headers={"X-Yibao-Hub-Key": "x"}
+    )
+    assert r.status_code == 200 and r.json()["code"] == "hub_key" and "person" not in r.json()
+    r = api.client.post(
+        "/api/crossregion/inbound/reverse", content=b"[1]", headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body"]
     with Ledger.open(api.url) as led:
         assert led.row_counts() == before
 
