@@ -149,6 +149,10 @@ def test_a_visitor_through_the_visit_flow_settles_to_the_fen_as_the_inline_2207(
     counter = Counter(cluster, XIAN, WEINAN)
     psn_no, mdtrt_id = _flow_visit(counter, 7)
     certno = f"{WEINAN}19700101{7:04d}"
+    # 2001 for the visitor: Weinan's benefit check answers (Weinan has no enrolment file here: not checked)
+    check = counter.ok("2001", {"data": {"psn_no": psn_no, "insutype": "310", "med_type": "11", "fixmedins_code": institution(XIAN),
+                                         "begntime": f"{DAY} 09:00:00"}})  # fmt: skip
+    assert check["check"] == {"checked": False, "decision": "settle"}
     pre = counter.ok("2206", _settle_in(psn_no, mdtrt_id, certno))
     body = counter.send("2207", _settle_in(psn_no, mdtrt_id, certno))
     assert body["infcode"] == 0, body

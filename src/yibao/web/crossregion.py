@@ -188,6 +188,16 @@ class FlowRoute:
         })  # fmt: skip
         return str(ans["psn_no"]), dict(ans["output"])
 
+    def benefit_check(
+        self, insu: str, psn_no: str, begntime: dt.date, med_type: str, insutype: str
+    ) -> dict[str, Any]:
+        """2001 of a visitor: the insured region's benefit check."""
+        ans = visitor_person(self.request, insu, {
+            "psn_no": psn_no, "day": begntime.isoformat(),
+            "benefit": {"begntime": begntime.isoformat(), "med_type": med_type, "insutype": insutype},
+        })  # fmt: skip
+        return dict(ans["benefit"])
+
     def settle(self, insu: str, visit: Visit, msgid: str, pre: bool) -> dict[str, Any]:
         care = _care(self.request)
         return _routed(care, self.request, self.caller, visit, sio.visit_to_json(visit), msgid, insu, pre,
@@ -289,7 +299,18 @@ def inbound_person(body: dict[str, Any], request: Request) -> dict[str, Any]:
         row.update(eligibility.insuinfo_overrides(eligibility_of(request), psn_no, today))
     output.pop("family_psn_nos", None)
     output["baseinfo"]["certno"] = ""
-    return {"ok": True, "psn_no": psn_no, "person": person_to_json(person), "output": output}
+    ans = {"ok": True, "psn_no": psn_no, "person": person_to_json(person), "output": output}
+    check = body.get("benefit")
+    if isinstance(check, dict):  # 2001 at the care region: this region's benefit check (参保地政策)
+        try:
+            day = dt.date.fromisoformat(str(check.get("begntime") or "")[:10])
+        except ValueError:
+            return _refusal(
+                FieldError("input.data.begntime", "日期格式应为 YYYY-MM-DD must be a date", "format")
+            )
+        ans["benefit"] = eligibility.check_2001(eligibility_of(request), psn_no, day,
+                                                str(check.get("med_type") or ""), str(check.get("insutype") or ""))  # fmt: skip
+    return ans
 
 
 @router.post("/inbound/reverse", summary="参保地冲正（清算中心调用） reverse a visitor's settlement")

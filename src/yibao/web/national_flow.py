@@ -488,6 +488,11 @@ def _2001(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
             "not_presented",
         )
     day = fields.parse_date(d.get("begntime"), "input.data.begntime")
+    insu = env.insuplc_admdvs[:6]
+    if insu and insu != book_of(request).admdvs:  # a visitor: the insured region decides (参保地政策)
+        from yibao.web.crossregion import FlowRoute
+
+        return FlowRoute(request, p).benefit_check(insu, psn_no, day, _s(d, "med_type"), _s(d, "insutype"))
     return eligibility.benefit_check(
         p, eligibility_of(request), access_log_of(request), psn_no, day, _s(d, "med_type"), _s(d, "insutype")
     )
