@@ -287,9 +287,19 @@ def test_a_fraud_report_is_never_shown_to_or_withdrawn_by_the_reporters_proxies(
     assert proxy.get(r.headers["location"]).status_code == 200
 
 
+def test_the_cases_page_sends_care_elsewhere_to_the_structured_filing(app: object, seeded: Seeded) -> None:
+    me = client(app, "insured")
+    page = me.get("/me/cases").text
+    assert 'value="filing_remote"' not in page and 'href="/me/elsewhere"' in page
+    r = me.post(
+        "/me/cases", data={"kind": "filing_remote", "psn_no": seeded.insured_psn_no, "detail": "上海"}
+    )
+    assert r.status_code == 422 and "异地就医备案不再以文字事项受理" in r.text
+
+
 def test_filing_for_an_unlinked_person_is_forbidden(app: object, seeded: Seeded) -> None:
     r = client(app, "insured2").post(
-        "/me/cases", data={"kind": "filing_remote", "psn_no": seeded.insured_psn_no, "detail": "x"}
+        "/me/cases", data={"kind": "filing_referral", "psn_no": seeded.insured_psn_no, "detail": "x"}
     )
     assert r.status_code == 403
 
@@ -299,10 +309,10 @@ def test_withdrawing_a_case_stops_its_clock(app: object, seeded: Seeded) -> None
     r = me.post(
         "/me/cases",
         data={
-            "kind": "filing_remote",
+            "kind": "filing_referral",
             "psn_no": seeded.insured_psn_no,
-            "subject": "上海",
-            "detail": "异地长期居住",
+            "subject": "西京医院",
+            "detail": "转诊转院",
         },
         follow_redirects=False,
     )
@@ -600,10 +610,10 @@ def test_staff_approve_a_filing_in_one_click_and_the_person_is_told(app: object,
     r = me.post(
         "/me/cases",
         data={
-            "kind": "filing_remote",
+            "kind": "filing_referral",
             "psn_no": seeded.insured_psn_no,
-            "subject": "上海",
-            "detail": "长期居住",
+            "subject": "西京医院",
+            "detail": "转诊转院",
         },
         follow_redirects=False,
     )

@@ -177,6 +177,15 @@ CASE_KINDS: dict[str, tuple[str, str]] = {
     "fraud_report": ("举报（疑似欺诈骗保）", "report of suspected fraud"),
 }
 FILING_KINDS = ("filing_remote", "filing_chronic", "filing_referral")
+# kinds no longer opened as a free-text case: 异地就医备案 is a structured filing (place, dates, type, reason;
+# yibao.crossregion) that settles directly; cases filed before stay readable and decidable
+RETIRED_KINDS: dict[str, tuple[str, str]] = {
+    "filing_remote": (
+        "请在“异地就医”页办理结构化备案",
+        "file it on the care-elsewhere page (a structured filing)",
+    ),
+}
+OPEN_KINDS = tuple(k for k in CASE_KINDS if k not in RETIRED_KINDS)
 
 STATUSES: dict[str, tuple[str, str]] = {
     "submitted": ("已提交", "submitted"),
@@ -266,6 +275,9 @@ def check_move(kind: str, status: str, new: str, role: str, note: str = "") -> N
 
 
 def check_new_case(kind: str, detail: str, subject: str) -> None:
+    if kind in RETIRED_KINDS:
+        zh, en = RETIRED_KINDS[kind]
+        raise PortalError("kind", f"{CASE_KINDS[kind][0]}不再以文字事项受理，{zh} {en}", "retired")
     if kind not in CASE_KINDS:
         raise PortalError("kind", f"事项类型无效 unknown case kind {kind!r}")
     if not detail.strip():

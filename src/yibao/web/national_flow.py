@@ -223,6 +223,9 @@ def check_sign(request: Request, p: Principal, env: Envelope) -> None:
 
 
 def _ctx(request: Request, p: Principal, env: Envelope, led: Ledger, payload: Any) -> uc.Ctx:
+    from yibao.web.crossregion import FlowRoute  # the hub's client lives with the cross-region face
+
+    insu = env.insuplc_admdvs[:6]
     return uc.Ctx(
         store_of(request),
         led,
@@ -234,6 +237,8 @@ def _ctx(request: Request, p: Principal, env: Envelope, led: Ledger, payload: An
         payload,
         audit_hook_of(request),
         eligibility=eligibility_of(request),
+        insuplc_admdvs=insu if insu and insu != book_of(request).admdvs else "",
+        visitor=FlowRoute(request, p),
     )
 
 
@@ -327,6 +332,54 @@ def _settle_render(
     return render
 
 
+def _visitor_render(msgid: str, final: bool) -> Callable[[dict[str, Any], VisitRecord], dict[str, Any]]:
+    """A visitor's answer from the insured region in the flow's shape (the person as that region knows
+    them; 清算经办机构 is the insured region, cleared through the hub)."""
+
+    def render(ans: dict[str, Any], v: VisitRecord) -> dict[str, Any]:
+        info = dict(ans["setlinfo"])
+        if not final:
+            info.pop("setl_id", None)
+        person = ans.get("person") or {}
+        if person:
+            info.update(
+                psn_name=person.get("name", ""),
+                psn_cert_type="01",
+                certno="",
+                gend={"M": "1", "F": "2"}.get(str(person.get("gender")), "9"),
+                brdy=str(person.get("birth_date", "")),
+                age=str(_age(str(person.get("birth_date", "")), v.begin_date)),
+                psn_type=str(person.get("psn_type", "")),
+                cvlserv_flag="0",
+            )
+        info.update(
+            mdtrt_id=v.mdtrt_id,
+            psn_no=v.psn_no,
+            setl_time=now_text(),
+            mdtrt_cert_type=v.mdtrt_cert_type,
+            medins_setl_id=msgid,
+            clr_type=core.clr_type(v.med_type),
+            clr_way="1",
+            clr_optins=uc.visitor_region(v),
+        )
+        return {
+            "setlinfo": info,
+            "setldetail": _setldetail(list(ans.get("setldetail") or [])),
+            "audit_info": ans.get("audit_info") or [],
+            "crossregion": ans.get("crossregion"),
+        }
+
+    return render
+
+
+def _age(birth: str, on: dt.date) -> int:
+    try:
+        b = dt.date.fromisoformat(birth)
+    except ValueError:
+        return 0
+    return on.year - b.year - ((on.month, on.day) < (b.month, b.day))
+
+
 def _cancel_render(led: Ledger, msgid: str) -> Callable[[ReversalOutcome], dict[str, Any]]:
     def render(out: ReversalOutcome) -> dict[str, Any]:
         s = led.get_settlement(out.setl_id)
@@ -387,6 +440,17 @@ def _1101(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     today = dt.date.today()
     led = locked_ledger(request)
     ctx = _ctx(request, p, env, led, env.input)
+    if ctx.insuplc_admdvs:  # a visitor: the insured region reads the credential, through the hub
+        _psn, out = uc.identify_visitor(
+            ctx,
+            _s(data, "mdtrt_cert_type"),
+            _s(data, "mdtrt_cert_no"),
+            card_sn=_s(data, "card_sn"),
+            psn_name=_s(data, "psn_name"),
+        )
+        if _s(data, "mdtrt_cert_type") == "02":
+            out["baseinfo"]["certno"] = mask_certno(_s(data, "mdtrt_cert_no"))
+        return out
     psn_no = uc.identify(
         ctx,
         _s(data, "mdtrt_cert_type"),
@@ -424,6 +488,11 @@ def _2001(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
             "not_presented",
         )
     day = fields.parse_date(d.get("begntime"), "input.data.begntime")
+    insu = env.insuplc_admdvs[:6]
+    if insu and insu != book_of(request).admdvs:  # a visitor: the insured region decides (参保地政策)
+        from yibao.web.crossregion import FlowRoute
+
+        return FlowRoute(request, p).benefit_check(insu, psn_no, day, _s(d, "med_type"), _s(d, "insutype"))
     return eligibility.benefit_check(
         p, eligibility_of(request), access_log_of(request), psn_no, day, _s(d, "med_type"), _s(d, "insutype")
     )
@@ -668,6 +737,7 @@ def _settle(kind: str, pre: bool) -> Handler:
             pre=pre,
             mid_stay=kind == INPATIENT and _flag(d, "mid_setl_flag", path, False),
             render=_settle_render(led, env.msgid, final=not pre),
+            render_visitor=_visitor_render(env.msgid, final=not pre),
         )
 
     return handler

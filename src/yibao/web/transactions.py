@@ -101,6 +101,11 @@ def _2601(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
             "input.data.oinfno",
             f"该交易不能在此冲正（仅 2207 或 2208） {oinfno} cannot be reversed here (2207 or 2208)",
         )
+    from yibao.web.crossregion import reverse_routed  # a visitor's 2207 was settled at the insured region
+
+    routed = reverse_routed(request, p, national.text_field(data, "omsgid"))
+    if routed is not None:
+        return routed
     with ledger_of(request) as led:
         out = settlement.reverse(led, p, national.text_field(data, "omsgid"), env.msgid)
     return national.undo_output(out)

@@ -55,6 +55,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 install_filters(templates.env)
 templates.env.globals["yuan"] = fmt_yuan
 templates.env.globals["CASE_KINDS"] = core.CASE_KINDS
+templates.env.globals["OPEN_KINDS"] = core.OPEN_KINDS
 templates.env.globals["STATUSES"] = core.STATUSES
 
 router = APIRouter(include_in_schema=False)
