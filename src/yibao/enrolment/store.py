@@ -346,7 +346,9 @@ class EnrolmentStore:
                 < (pl.col("birth_date").dt.month() * 100 + pl.col("birth_date").dt.day())
             ).cast(pl.Int32)
         )
-        if not (f["psn_no"].is_sorted() and not f["psn_no"].is_duplicated().any()):
+        # sorted and unique (the usual file: one row per person, in psn_no order) is one comparison pass
+        psn = f["psn_no"]
+        if not (psn.is_sorted() and not (psn.slice(1) == psn.slice(0, len(psn) - 1)).any()):
             f = f.sort("psn_no", "paid_on", "row")  # rows in key order also fill the indexes in order
         first = pl.col("psn_no") != pl.col("psn_no").shift(1)
         annual = pl.col("kind") == "annual"
@@ -703,6 +705,21 @@ class EnrolmentStore:
         facts = _facts(row[0], row[3], self._date(row[4]), row[7], premiums)
         return PersonRecordSet(facts, row[1], row[2], row[5], row[6], events, premiums, contributions)
 
+    def relations(self, psn_nos: Sequence[str] | None = None) -> list[CurrentRelation]:
+        """The current relation (state, scheme, person type, employer) of the given persons, or of every
+        registered person; persons registered but never enrolled have an empty scheme."""
+        sql = "SELECT psn_no, rel_state, rel_insutype, rel_psn_type, rel_emp_no, last_seq FROM enrol_person"
+        rows: list[Any] = []
+        if psn_nos is None:
+            rows = self._execute(sql + " ORDER BY psn_no").fetchall()
+        else:
+            keys = sorted(set(psn_nos))
+            for part in _chunks(keys, 500):
+                marks = ", ".join("%s" for _ in part)
+                rows += self._execute(self._dialect_sql(f"{sql} WHERE psn_no IN ({marks})"), part).fetchall()
+        self._end_read()
+        return [CurrentRelation(str(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
+
     def _end_read(self) -> None:
         if self._pg:
             self._conn.rollback()
@@ -839,6 +856,15 @@ class EnrolmentStore:
         names = ", ".join(df.columns)
         if self._pg:
             step = 250_000
+            # An unquoted empty CSV field is NULL.  Text columns without nulls are read with FORCE_NOT_NULL
+            # (an empty field is then ''), so values need quoting only where CSV needs it — the server
+            # parses fewer quotes.  A text column holding both nulls and '' keeps every text value quoted.
+            text = [c for c, t in df.schema.items() if t == pl.String]
+            nulls = dict(zip(text, df.select(pl.col(text).null_count()).row(0), strict=True)) if text else {}
+            mixed = any(nulls[c] and df.select((pl.col(c) == "").any()).item() for c in text)
+            quote: Any = "non_numeric" if mixed else "necessary"
+            force = [c for c in text if not nulls[c]] if not mixed else []
+            options = "FORMAT csv" + (f", FORCE_NOT_NULL ({', '.join(force)})" if force else "")
 
             def chunk(off: int) -> bytes:
                 buf = io.BytesIO()
@@ -847,7 +873,7 @@ class EnrolmentStore:
                     include_header=False,
                     date_format="%Y-%m-%d",
                     null_value="",
-                    quote_style="non_numeric",
+                    quote_style=quote,
                 )
                 return buf.getvalue()
 
@@ -855,7 +881,7 @@ class EnrolmentStore:
             with (
                 ThreadPoolExecutor(max_workers=1) as pool,
                 self._conn.cursor() as cur,
-                cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as cp,
+                cur.copy(f"COPY {table} ({names}) FROM STDIN ({options})") as cp,
             ):
                 nxt = pool.submit(chunk, 0)
                 for off in range(0, df.height, step):

@@ -126,6 +126,12 @@ class Ledger:
         """Insert persons in one transaction; a psn_no already present (or repeated) → ``duplicate_person``."""
         return queries.add_persons(self.conn, persons)
 
+    @_ensured
+    def set_schemes(self, rows: Iterable[tuple[str, str, str]]) -> list[str]:
+        """Set persons' scheme and person type — (psn_no, insutype, psn_type) — where the ledger knows them
+        and they differ (the enrolment registry's current relation); returns the psn_nos changed."""
+        return queries.set_schemes(self.conn, rows)
+
     @idempotent
     def get_person(self, psn_no: str, on: dt.date) -> Person:
         """The person with the identities valid on ``on``; unknown → ``unknown_person``."""

@@ -8,6 +8,7 @@ pure figures of :mod:`yibao.enrolment.figures`; a caller must be staff (the bure
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -23,6 +24,7 @@ from yibao.enrolment.figures import (
 )
 from yibao.enrolment.store import EnrolmentStore, statuses_from_frames
 from yibao.errors import FieldError
+from yibao.ledger import Ledger
 
 REASON_NAMES = {
     "not_enrolled": ("未参保", "not enrolled"),
@@ -165,6 +167,18 @@ def income_for_year(store: EnrolmentStore, year: int, basis: str = "cash") -> pl
         return None
     inc = income_frame(frames["contributions"], frames["premiums"], store.policy, basis=basis)  # type: ignore[arg-type]
     return inc.filter(pl.col("month").str.starts_with(f"{year}-"))
+
+
+def sync_ledger(led: Ledger, store: EnrolmentStore, psn_nos: Sequence[str] | None = None) -> list[str]:
+    """Carry the registry's current relation to the ledger's person rows: a person's scheme (险种) and
+    person type (人员类别) as the last relation event left them (an employee who retired, a resident hired
+    by an employer, a transfer into another scheme) become the ledger's, which settlement reads for the
+    person.  ``psn_nos``: only these persons (those an import or an event just changed); None: everyone
+    registered.  Persons the ledger does not hold and persons never enrolled are left alone; whether a
+    person may use benefits on a day (suspended, deceased, waiting …) stays the benefit check's answer.
+    Returns the psn_nos whose ledger row changed."""
+    rels = store.relations(psn_nos)
+    return led.set_schemes((r.psn_no, r.insutype, r.psn_type) for r in rels if r.insutype and r.psn_type)
 
 
 def store_for(database_url: str, loaded_region: Any) -> EnrolmentStore | None:
