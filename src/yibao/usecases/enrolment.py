@@ -3,17 +3,20 @@
 and arrears, and the fund income fed from the contributions actually recorded.
 
 Every function reads the enrolment tables once (:meth:`~yibao.enrolment.store.EnrolmentStore.frames`) and the
-pure figures of :mod:`yibao.enrolment.figures`; a caller must be staff (the bureau: auditor or admin)."""
+pure figures of :mod:`yibao.enrolment.figures`; a caller must be staff (the bureau: auditor or admin), except
+an employer login (参保单位), which reads its own roster and arrears and uploads its own monthly roster.
+:func:`sync_ledger` carries the registry's schemes and person types to the ledger's person rows."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from yibao.access.principal import STAFF_ROLES, Forbidden, Principal
+from yibao.access.principal import STAFF_ROLES, Forbidden, Principal, can_act_for_employer
 from yibao.enrolment.check import check_frame, status_frame
 from yibao.enrolment.figures import (
     arrears_by_employer,
@@ -22,7 +25,9 @@ from yibao.enrolment.figures import (
     coverage_by_district,
     income_frame,
 )
-from yibao.enrolment.store import EnrolmentStore, statuses_from_frames
+from yibao.enrolment.files import read_roster
+from yibao.enrolment.model import ImportRejected, RowError
+from yibao.enrolment.store import EnrolmentStore, ImportSummary, statuses_from_frames
 from yibao.errors import FieldError
 from yibao.ledger import Ledger
 
@@ -105,12 +110,21 @@ def bureau_figures(
     }
 
 
+def check_employer(caller: Principal | None, emp_no: str) -> None:
+    """Forbidden unless the caller is the bureau or the employer ``emp_no`` itself."""
+    if caller is not None and not can_act_for_employer(caller, emp_no):
+        raise Forbidden(
+            f"无权查看或申报参保单位 {emp_no} 的数据 not allowed to read or declare for employer {emp_no}"
+        )
+
+
 def employer_view(
     caller: Principal | None, frames: dict[str, pl.DataFrame], store: EnrolmentStore, emp_no: str, on: dt.date
 ) -> dict[str, Any]:
     """单位参保: an employer's roster (persons whose current relation is with it, and those who left), each
-    employee's last declared month and unpaid months, and the employer's arrears on ``on``."""
-    _staff(caller)
+    employee's last declared month and unpaid months, and the employer's arrears on ``on``.  The bureau
+    (auditor, admin) sees any employer; an employer login only its own."""
+    check_employer(caller, emp_no)
     emp = frames["employers"].filter(pl.col("emp_no") == emp_no)
     if emp.height == 0:
         raise FieldError("emp_no", f"参保单位不存在 unknown employer {emp_no}", "unknown")
@@ -152,6 +166,32 @@ def employer_view(
         "unpaid": unpaid.select("psn_no", "month", "employer_fen", "individual_fen").to_dicts(),
         "grace_months": pol.arrears_grace_months,
     }
+
+
+def upload_roster(
+    caller: Principal, led: Ledger, store: EnrolmentStore, path: Path, emp_no: str | None = None
+) -> ImportSummary:
+    """单位月度申报: an employer login (or an administrator) imports a monthly roster file — all rows or none,
+    every bad row reported (line, column, reason, Chinese first).  An employer declares only for itself:
+    each row naming another employer is a row error (an administrator's upload for ``emp_no`` likewise).
+    The persons' new schemes and types then reach the ledger (:func:`sync_ledger`)."""
+    if caller.role not in ("employer", "admin"):
+        raise Forbidden(f"角色 {caller.role} 不能申报单位花名册 role {caller.role} may not upload a roster")
+    if emp_no is not None:
+        check_employer(caller, emp_no)
+    rows = read_roster(path)  # the file's own shape first: ImportRejected with its bad rows
+    own = caller.emp_no if caller.role == "employer" else emp_no
+    if own is not None:
+        foreign = [
+            RowError(r.row, "emp_no", f"不是本单位（{own}）的编号 {r.emp_no} is not your employer ({own})")
+            for r in rows
+            if r.emp_no != own
+        ]
+        if foreign:
+            raise ImportRejected(foreign[:1000], len(foreign))
+    out = store.import_roster(path)
+    sync_ledger(led, store, sorted({r.psn_no for r in rows}))
+    return out
 
 
 def employers(frames: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
