@@ -287,3 +287,37 @@ def test_a_person_registered_by_a_repair_is_enrolled_by_the_annual_premium(
         assert s.import_collection(annual).events == 1
         e = check(s.status("Q1"), D(2025, 3, 10), "21")
         assert e.reason_code == "waiting_period" and e.waiting_months == 3  # never insured before: fixed only
+
+
+def test_a_file_checked_and_written_in_parts_is_still_all_or_nothing(
+    db_url: str, tmp_path: Path, pol: EnrolmentPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yibao.enrolment.store as store_module
+
+    monkeypatch.setattr(store_module, "IMPORT_PART", 7)  # 40 rows: six parts
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    write_collection_file(good, pol, persons=40, year=2025, seed=8)
+    lines = good.read_text(encoding="utf-8").splitlines(keepends=True)
+    # line 4 (first part): an amount that is not money; line 38 (last part): a date that is not a date
+    lines[3] = lines[3].replace(",400.00,", ",4oo,", 1)
+    parts = lines[37].split(",")
+    parts[4] = "2025/01/01"
+    lines[37] = ",".join(parts)
+    bad.write_text("".join(lines), encoding="utf-8")
+    with EnrolmentStore(db_url, pol) as s:
+        with pytest.raises(ImportRejected) as exc:
+            s.import_collection(bad)
+        assert [(p.row, p.field) for p in exc.value.problems] == [(4, "individual"), (38, "paid_on")]
+        assert counts(s) == dict.fromkeys(TABLES, 0)  # the parts before the bad one were not kept
+        out = s.import_collection(good)
+        assert (out.rows, out.persons_registered, out.events) == (40, 40, 40)
+        assert counts(s)["enrol_resident_premium"] == 40
+
+
+def test_parts_never_split_a_persons_rows() -> None:
+    from yibao.enrolment.store import _person_parts
+
+    psn = pl.Series(["a", "a", "b", "c", "c", "c", "d", "e", "e"])
+    assert _person_parts(psn, 2) == [(0, 2), (2, 4), (6, 3)]  # c's three rows and e's two stay together
+    assert _person_parts(psn, 100) == [(0, 9)]
+    assert _person_parts(psn[:0], 2) == []
