@@ -241,26 +241,30 @@ def test_two_imports_at_once_never_interleave(
 def test_a_large_registration_rebuilds_the_id_index_and_keeps_it(
     pg_url: str, tmp_path: Path, pol: EnrolmentPolicy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The bulk path (PostgreSQL) drops and re-adds the certno uniqueness constraint inside the import
-    transaction: afterwards it is there again, and a failed import leaves it in place."""
+    """The bulk path (PostgreSQL) drops and re-adds the certno uniqueness constraint (and the event and
+    premium keys when the file adds at least as many rows as they hold) inside the import transaction:
+    afterwards they are there again, and a failed import leaves them in place."""
     import yibao.enrolment.store as store_mod
 
     monkeypatch.setattr(store_mod, "REBUILD_AT", 100)
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     write_collection_file(a, pol, persons=300, year=2025, seed=1)
     write_collection_file(b, pol, persons=300, year=2025, seed=1, start=1000)
-    q = "SELECT count(*) FROM pg_constraint WHERE conname = 'enrol_person_certno_key'"
+    q = (
+        "SELECT count(*) FROM pg_constraint WHERE conname IN "
+        "('enrol_person_certno_key', 'enrol_event_pkey', 'enrol_resident_premium_pkey')"
+    )
     with EnrolmentStore(pg_url, pol) as s:
         monkeypatch.setattr(s, "_periods", lambda years: (_ for _ in ()).throw(RuntimeError("boom")))
         with pytest.raises(RuntimeError):
             s.import_collection(a)
-        assert s._execute(q).fetchone()[0] == 1 and counts(s)["enrol_person"] == 0
+        assert s._execute(q).fetchone()[0] == 3 and counts(s)["enrol_person"] == 0
         s._end_read()
         monkeypatch.undo()
         monkeypatch.setattr(store_mod, "REBUILD_AT", 100)
         s.import_collection(a)
         s.import_collection(b)
-        assert s._execute(q).fetchone()[0] == 1 and counts(s)["enrol_person"] == 600
+        assert s._execute(q).fetchone()[0] == 3 and counts(s)["enrol_person"] == 600
         s._end_read()
         with pytest.raises(Exception) as exc:  # the database itself still refuses a repeated ID
             s._execute(
@@ -268,6 +272,10 @@ def test_a_large_registration_rebuilds_the_id_index_and_keeps_it(
                 "SELECT 'X1', certno, 'x', 'M', birth_date FROM enrol_person LIMIT 1"
             )
         assert "enrol_person_certno_key" in str(exc.value)
+        s._conn.rollback()
+        with pytest.raises(Exception) as exc:  # and a repeated premium of a person and year
+            s._execute("INSERT INTO enrol_resident_premium SELECT * FROM enrol_resident_premium LIMIT 1")
+        assert "enrol_resident_premium_pkey" in str(exc.value)
         s._conn.rollback()
 
 
