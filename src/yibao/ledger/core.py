@@ -126,6 +126,11 @@ class Ledger:
         """Insert persons in one transaction; a psn_no already present (or repeated) → ``duplicate_person``."""
         return queries.add_persons(self.conn, persons)
 
+    @idempotent
+    def person_schemes(self) -> dict[str, tuple[str, str]]:
+        """Every person's scheme and person type: psn_no → (insutype, psn_type)."""
+        return queries.person_schemes(self.conn)
+
     @_ensured
     def set_schemes(self, rows: Iterable[tuple[str, str, str]]) -> list[str]:
         """Set persons' scheme and person type — (psn_no, insutype, psn_type) — where the ledger knows them

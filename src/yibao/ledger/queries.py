@@ -94,6 +94,13 @@ def add_persons(conn: Connection, persons: Iterable[PersonRecord]) -> int:
     return len(rows)
 
 
+def person_schemes(conn: Connection) -> dict[str, tuple[str, str]]:
+    """Every person's (insutype, psn_type)."""
+    rows = conn.execute("SELECT psn_no, insutype, psn_type FROM person").fetchall()
+    conn.end_read()
+    return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
+
+
 def set_schemes(conn: Connection, rows: Iterable[tuple[str, str, str]]) -> list[str]:
     """Set each person's scheme and person type, ``rows`` of (psn_no, insutype, psn_type), in one
     transaction; a person not in the ledger or already so is left alone.  Returns the psn_nos changed.

@@ -216,8 +216,11 @@ def sync_ledger(led: Ledger, store: EnrolmentStore, psn_nos: Sequence[str] | Non
     person.  ``psn_nos``: only these persons (those an import or an event just changed); None: everyone
     registered.  Persons the ledger does not hold and persons never enrolled are left alone; whether a
     person may use benefits on a day (suspended, deceased, waiting …) stays the benefit check's answer.
-    Returns the psn_nos whose ledger row changed."""
-    rels = store.relations(psn_nos)
+    Returns the psn_nos whose ledger row changed.  Everyone: the ledger's persons are read first and only
+    their relations asked for (a registry of millions is not read for a ledger of thousands)."""
+    if psn_nos is None:
+        psn_nos = sorted(led.person_schemes())
+    rels = store.relations(psn_nos) if psn_nos else []
     return led.set_schemes((r.psn_no, r.insutype, r.psn_type) for r in rels if r.insutype and r.psn_type)
 
 
