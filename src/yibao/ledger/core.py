@@ -127,6 +127,17 @@ class Ledger:
         return queries.add_persons(self.conn, persons)
 
     @idempotent
+    def person_schemes(self) -> dict[str, tuple[str, str]]:
+        """Every person's scheme and person type: psn_no → (insutype, psn_type)."""
+        return queries.person_schemes(self.conn)
+
+    @_ensured
+    def set_schemes(self, rows: Iterable[tuple[str, str, str]]) -> list[str]:
+        """Set persons' scheme and person type — (psn_no, insutype, psn_type) — where the ledger knows them
+        and they differ (the enrolment registry's current relation); returns the psn_nos changed."""
+        return queries.set_schemes(self.conn, rows)
+
+    @idempotent
     def get_person(self, psn_no: str, on: dt.date) -> Person:
         """The person with the identities valid on ``on``; unknown → ``unknown_person``."""
         return queries.get_person(self.conn, psn_no, on)

@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _optional_router(app, "yibao.web.care")  # internet care and the voucher (/api/care)
     _optional_router(app, "yibao.web.smart")  # SMART App Launch: OAuth 2 server, discovery
     _optional_router(app, "yibao.web.crossregion")  # 异地就医: visitors via the hub, filings
+    _optional_router(app, "yibao.web.employer")  # 参保单位: own roster, arrears and the monthly roster
     fhir.install_error_handlers(app)
     rest.install_error_handlers(app)
     secure.install_csrf(app)  # innermost of the three: the body limit below wraps it

@@ -280,6 +280,8 @@ def home(request: Request, p: Annotated[Principal, Depends(current_principal)]) 
         return RedirectResponse("/me", status_code=303)
     if p.role in ("auditor", "admin"):
         return RedirectResponse("/dashboard", status_code=303)
+    if p.role == "employer":
+        return RedirectResponse("/dashboard/employer", status_code=303)
     return RedirectResponse("/hospital", status_code=303)  # the institution's workspace
 
 
