@@ -171,6 +171,22 @@ def test_assessment_pages_explain_each_score_and_an_institution_sees_only_its_ow
     )
 
 
+def test_the_assessment_page_shows_the_break_rate_computed_from_the_reconciliations(
+    auditor: TestClient, staged: tuple[Seeded, dict[str, Any]]
+) -> None:
+    rec = staged[1]["reconciliation"]
+    assert rec["kept"] > rec["breaks"] >= 2 and len(rec["break_rates"]) == 2
+    assert any(line.startswith("对账（3201 总账对账") for line in staged[1]["lines"])
+    assert "国家接口对账记录" in auditor.get("/dashboard/assess").text  # what the run read, by name
+    for code, rate in rec["break_rates"].items():
+        assert rate is not None and rate > 0
+        page = auditor.get(f"/dashboard/assess/{code}").text
+        assert f"3201 对账不平率 {rate / 100:.1f}%" in page
+        assert "来源：国家接口对账记录" in page and "不平 1 期" in page
+    first = min(rec["break_rates"])  # its missing settlement was named by a 3202
+    assert "3202 明细对账核对结算" in auditor.get(f"/dashboard/assess/{first}").text
+
+
 def test_network_page_serves_the_map_and_the_figures(auditor: TestClient) -> None:
     page = auditor.get("/dashboard/fund/network").text
     assert 'id="chart-map"' in page and "每万人口定点机构数" in page and "贪心覆盖" in page

@@ -79,7 +79,14 @@ class Origins(Strict):
     audit_cases: list[str]
     survey_and_ratings: list[str]
     uploads: list[str] = []
+    reconciliations: list[str] = []
     input: list[str]
+
+
+class Reconciliation(Strict):
+    source: str
+    counted: list[Literal["3201", "3202"]] = Field(min_length=1)
+    period_outcome: Literal["first", "last"]
 
 
 class DataQuality(Strict):
@@ -133,6 +140,7 @@ class AssessParams(Strict):
     origins: Origins
     care: Care
     data_quality: DataQuality
+    reconciliation: Reconciliation
     satisfaction: Satisfaction
     release: Release
     appeal: Appeal
@@ -154,6 +162,7 @@ class AssessParams(Strict):
             *self.origins.audit_cases,
             *self.origins.survey_and_ratings,
             *self.origins.uploads,
+            *self.origins.reconciliations,
             *self.origins.input,
         ]
         for k in listed:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from yibao.assess import appeal as ap
 from yibao.assess.core import InstitutionScore, explain, score
 from yibao.assess.params import AssessParams
+from yibao.assess.samples import SAMPLES
 from yibao.assess.schema import assess_appeal, assess_appeal_event, assess_run, assess_score, assess_survey
 from yibao.db import make_engine
 from yibao.errors import FieldError
@@ -467,10 +468,7 @@ class AssessStore:
                 "fixmedins_code",
                 "level",
                 *p.indicators,
-                "ratings_n",
-                "survey_n",
-                "ratings_rate",
-                "survey_rate",
+                *SAMPLES,
             )
         }
         row["fixmedins_code"], row["level"] = code, r.level

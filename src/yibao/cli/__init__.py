@@ -542,11 +542,15 @@ def bench_portal(
 def bench_voucher(
     tokens: Annotated[int, typer.Option(help="vouchers issued and verified in memory")] = 50_000,
     db_tokens: Annotated[int, typer.Option(help="vouchers verified against the SQLite nonce table")] = 2_000,
+    visits: Annotated[
+        int, typer.Option(help="online follow-ups settled with commercial cover in memory (0: skip)")
+    ] = 100_000,
 ) -> None:
-    """Print JSON lines: voucher.issue, voucher.verify (one core), replay refusal, SQLite verify."""
+    """Print JSON lines: voucher.issue, voucher.verify (one core), replay refusal, SQLite verify, and the
+    engine part of an online follow-up settled with commercial cover (care.followup.*)."""
     from yibao.bench.voucher import run
 
-    for rec in run(tokens=tokens, db_tokens=db_tokens):
+    for rec in run(tokens=tokens, db_tokens=db_tokens, visits=visits):
         print(json.dumps(rec), flush=True)
 
 

@@ -200,10 +200,12 @@ def fund_stage(
     from yibao.assess.service import assess_year
     from yibao.assess.store import AssessStore
     from yibao.assess.survey import parse_survey_csv
+    from yibao.demo.reconcile import demo_reconciliations
     from yibao.policy.book import PolicyBook
     from yibao.policy.loader import example_path
     from yibao.synth.geo import write_geo
     from yibao.usecases.enrolment import fund_income, fund_members
+    from yibao.usecases.reconciliation import reconciliations_of_year
     from yibao.workdays import national_calendar
 
     def say(msg: str) -> None:
@@ -497,6 +499,18 @@ def fund_stage(
         for v in book.loaded.region.versions:
             kinds.update({c: it.kind for c, it in book.for_date(v.effective_from).catalogue.items()})
         notified = dt.date(year + 1, 1, 12)
+        # the hospitals' 3201 / 3202 reconciliations of the year (kept as the national interface keeps
+        # them), then read back through the use case the assessment is fed by
+        say("对账 reconciling (3201 / 3202)")
+        with_settled = set(settled["fixmedins_code"].unique().to_list())
+        recon = demo_reconciliations(
+            eng,
+            settled,
+            sorted(c for c in assessed["fixmedins_code"].to_list() if c in with_settled),
+            year,
+            book.loaded.region.region.admdvs,
+        )
+        recon_frame = reconciliations_of_year(eng, year)
         _, scores = assess_year(
             ast,
             ap,
@@ -510,10 +524,29 @@ def fund_stage(
             lines=lines_df,
             kinds=kinds,
             drg_cases=drg.cases.select("fixmedins_code", "drg", "rw", "medfee_sumamt", "los_days", "outlier"),
+            reconciliations=recon_frame,
             now=now,
         )
         out["assessed"] = len(scores)
         inst_names = dict(inst.select("fixmedins_code", "name").iter_rows())
+        rates = {
+            x.code: next(i.value for i in x.indicators if i.key == "reconciliation_break_rate")
+            for x in scores
+        }
+        out["reconciliation"] = {
+            "kept": recon.kept,
+            "breaks": recon.breaks,
+            "institutions": len(recon.institutions),
+            "break_rates": {c: rates.get(c) for c in recon.with_break},
+        }
+        lines.append(
+            f"对账（3201 总账对账 / 3202 明细对账）：{len(recon.institutions)} 家机构 {recon.kept} 次，不平 {recon.breaks} 次；"
+            + "；".join(
+                f"{inst_names.get(c, c)} 对账不平率 {(rates.get(c) or 0) / 100:.1f}%"
+                for c in recon.with_break
+            )
+            + "（按对账记录计算，见考核说明）"
+        )
         low = [x for x in scores if x.coefficient != 10_000]
         lines.append(
             f"年度考核 {len(scores)} 家机构：平均 {sum(x.score_x100 for x in scores) / max(len(scores), 1) / 100:.1f} 分，"

@@ -25,7 +25,7 @@ from yibao.ledger.queries import PersonSummary, SettlementPage, SettlementQuery,
 from yibao.ledger.rows import ACTIVE, CANCELLED, JOURNAL_FIELDS, TABLES, MessageRow
 from yibao.ledger.types import PersonRecord, ReversalOutcome, SettleOutcome, StoredSettlement, VerifyReport
 from yibao.policy.book import PolicyBook
-from yibao.settlement.model import AuditHook, Entitlement, Person, Visit
+from yibao.settlement.model import AuditHook, CommercialProduct, Entitlement, Person, Visit
 
 __all__ = ["ACTIVE", "CANCELLED", "JOURNAL_FIELDS", "TABLES", "Ledger"]
 
@@ -163,11 +163,20 @@ class Ledger:
         pre: bool = False,
         audit: AuditHook | None = None,
         entitlement: Entitlement | None = None,
+        covers: Sequence[CommercialProduct] = (),
     ) -> SettleOutcome:
         """Settle ``visit`` (2207) in one transaction, or pre-settle it (2206, ``pre=True``: nothing is
         written).  See :func:`yibao.ledger.transactions.settle`."""
         return transactions.settle(
-            self.conn, book, visit, msgid, self.get_settlement, pre=pre, audit=audit, entitlement=entitlement
+            self.conn,
+            book,
+            visit,
+            msgid,
+            self.get_settlement,
+            pre=pre,
+            audit=audit,
+            entitlement=entitlement,
+            covers=covers,
         )
 
     @idempotent

@@ -229,6 +229,8 @@ def stored_settlement(row: Sequence[Any], line_rows: Sequence[Sequence[Any]]) ->
     )
     for f in MONEY_FIELDS:
         setattr(s, f, int(h[f]))
+    s.commercial_pay = int(h["commercial_pay"] or 0)
+    s.commercial_product = h["commercial_product"]
     s.pool_prop_selfpay = int(h["pool_prop_selfpay"])
     s.account_psn_no = h["account_psn_no"]
     s.setldetail = [FundDetail(*d) for d in json.loads(h["setldetail"])]
@@ -265,6 +267,7 @@ def stored_settlement(row: Sequence[Any], line_rows: Sequence[Sequence[Any]]) ->
         v["use_account"],
         v["account_psn_no"],
         v.get("bilg_dr_codg"),
+        scene=v.get("scene", ""),
     )
     splits = [split_of(r) for r in named]
     s.line_splits = (

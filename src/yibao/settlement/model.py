@@ -74,6 +74,9 @@ class Visit:
     # the day whose year and policy the visit counts in, when not begin_date: an inpatient stay counts in the
     # year of its discharge (出院结算, 跨年度住院按出院日期所在年度结算)
     accounting_date: dt.date | None = None
+    # the care scene the visit belongs to ("" an ordinary visit; online_followup 线上复诊, remote_consult 远程会诊):
+    # a commercial product pays only in the scenes it covers
+    scene: str = ""
 
     @property
     def counts_on(self) -> dt.date:
@@ -102,6 +105,45 @@ class Entitlement:
     reason_en: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class CommercialProduct:
+    """A commercial health-insurance product (商业健康保险) paying in the same settlement after every public
+    layer (医保+商保一单制): ``ratio`` (1/10000) of the personal burden left by the funds — the whole burden, or
+    only its policy-scope part (合规自付: pay-first and scope) when ``out_of_scope`` is false — above a yearly
+    ``deductible``, within ``per_claim_cap`` and ``annual_cap`` (fen), for visits of the ``scenes`` it covers
+    and, when ``conditions`` is not empty, a diagnosis starting with one of them.  The year's use is kept in
+    the person's accumulators (:meth:`paid_counter`, :meth:`deductible_counter`), so a cancelled settlement
+    gives it back."""
+
+    id: str
+    insurer: str
+    name: str
+    scenes: frozenset[str]
+    conditions: tuple[str, ...]
+    deductible: int
+    ratio: int
+    per_claim_cap: int
+    annual_cap: int
+    out_of_scope: bool = True
+    paid_counter: str = field(init=False, compare=False)  # the year's payments, in the accumulators
+    deductible_counter: str = field(init=False, compare=False)  # the year's deductible met
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "paid_counter", f"com:{self.id}:paid")
+        object.__setattr__(self, "deductible_counter", f"com:{self.id}:dedc")
+
+    def applies(self, scene: str, diagnoses: Sequence[str]) -> bool:
+        """Does the product cover a visit of ``scene`` with ``diagnoses``?"""
+        if scene not in self.scenes:
+            return False
+        if not self.conditions:
+            return True
+        for d in diagnoses:
+            if d.startswith(self.conditions):
+                return True
+        return False
+
+
 CI_LAYER_FIELD = "hifmi_pay"  # 居民大病保险资金支出: the layer whose cap the continuity incentives raise
 
 
@@ -126,6 +168,18 @@ class DeferredText:
 
     def __str__(self) -> str:
         return self.template.format(*self.args)
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to another note or a text that reads the same."""
+        if isinstance(other, DeferredText | str):
+            return str(self) == str(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
 
 
 @dataclass(slots=True, eq=False)
@@ -183,6 +237,7 @@ class LineSplit:
     fund_pay: dict[str, int]  # fund_pay_type -> fen
     acct_pay: int
     psn_cash_pay: int
+    commercial_pay: int = 0  # the line's share of the commercial payment (一单制)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +302,10 @@ class Settlement:
     acct_mulaid_pay: int = 0  # 个人账户共济支付金额: of which from a family member's account (家庭共济)
     # 个人现金支出: the rest of the personal burden, paid by the patient in cash, card or mobile payment
     psn_cash_pay: int = 0
+    # 商业保险支付 (not a national 2207 field): what a commercial product paid of the personal burden in the same
+    # settlement (一单制); psn_part_amt = commercial_pay + acct_pay + psn_cash_pay
+    commercial_pay: int = 0
+    commercial_product: str | None = None  # the product that paid (CommercialProduct.id)
     hosp_part_amt: int = 0  # 医院负担金额: borne by the hospital (0 under fee-for-service)
     balc: int = 0  # 余额: the paying account's balance after this visit
     account_psn_no: str | None = None
@@ -291,14 +350,14 @@ def identity_violations(s: Settlement) -> list[str]:
         bad.append("fund_pay_sumamt ≠ hifp + cvlserv + hifes + hifmi + hifob + maf + oth")
     if s.psn_part_amt != s.medfee_sumamt - s.fund_pay_sumamt - s.hosp_part_amt:
         bad.append("psn_part_amt ≠ medfee_sumamt − fund_pay_sumamt − hosp_part_amt")
-    if s.psn_part_amt != s.acct_pay + s.psn_cash_pay:
-        bad.append("psn_part_amt ≠ acct_pay + psn_cash_pay")
+    if s.psn_part_amt != s.commercial_pay + s.acct_pay + s.psn_cash_pay:
+        bad.append("psn_part_amt ≠ commercial_pay + acct_pay + psn_cash_pay")
     if s.medfee_sumamt != s.fulamt_ownpay_amt + s.overlmt_selfpay + s.preselfpay_amt + s.inscp_scp_amt:
         bad.append("medfee_sumamt ≠ fulamt_ownpay + overlmt_selfpay + preselfpay + inscp_scp")
     if s.fund_pay_sumamt > s.inscp_scp_amt + s.preselfpay_amt:
         bad.append("funds paid more than the policy-scope amount")
     if sum(d.fund_payamt for d in s.setldetail) != s.fund_pay_sumamt:
         bad.append("setldetail does not add up to fund_pay_sumamt")
-    if min(getattr(s, f) for f in MONEY_FIELDS) < 0:
+    if min(getattr(s, f) for f in MONEY_FIELDS) < 0 or s.commercial_pay < 0:
         bad.append("a money field is negative")
     return bad

@@ -37,6 +37,8 @@ WEB_ROUTERS = (
     "yibao.web.dashboard.fund_pages",
     "yibao.web.dashboard.enrol_pages",
     "yibao.web.dashboard.consult_pages",
+    "yibao.web.dashboard.work_pages",
+    "yibao.web.dashboard.hospital_pages",
 )
 STATIC_DIRS = {  # URL name -> folder under src/yibao
     "portal": "web/portal/static",

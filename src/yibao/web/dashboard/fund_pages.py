@@ -256,6 +256,7 @@ INPUT_NAMES = {
     "portal_ratings": ("门户评价", "portal ratings"),
     "survey": ("第三方满意度调查", "third-party survey"),
     "encounter_uploads": ("接口上传明细", "interface uploads"),
+    "reconciliations": ("国家接口对账记录（3201/3202）", "national reconciliations (3201/3202)"),
     "inputs": ("导入指标值", "imported values"),
 }
 
