@@ -130,7 +130,7 @@ def settle_visit(
     in-event audit, split the lines, pay the basic pooled fund, pay each later layer, the commercial
     product, then the account.
     """
-    _check_visit(policy, person, visit)
+    check_attributes(policy, person.insutype, person.psn_type, visit.med_type, visit.hosp_lv, None)
     s = Settlement(
         visit.mdtrt_id,
         person.psn_no,
@@ -140,7 +140,7 @@ def settle_visit(
         policy.admdvs,
         policy.version_id,
     )
-    blocked = _run_audit(s, person, visit, audit)
+    blocked = _NOTHING_BLOCKED if audit is None else _run_audit(s, person, visit, audit)
     _split_lines(s, policy, visit, blocked)
     if entitlement is not None and entitlement.self_pay:
         e = entitlement
@@ -166,10 +166,6 @@ class _Left:
     scope: int
     preselfpay: int
     over_cap: int
-
-
-def _check_visit(policy: CompiledPolicy, person: Person, visit: Visit) -> None:
-    check_attributes(policy, person.insutype, person.psn_type, visit.med_type, visit.hosp_lv, None)
 
 
 def check_attributes(
