@@ -20,10 +20,19 @@ from yibao.demo.logins import DEMO_PASSWORD
 from yibao.ledger import Ledger
 from yibao.web.app import route_table
 
-ROLES = ("anonymous", "insured", "institution", "auditor", "admin")
-LOGIN = {"insured": "insured", "institution": "hospital", "auditor": "auditor", "admin": "admin"}
+ROLES = ("anonymous", "insured", "institution", "auditor", "admin", "employer")
+LOGIN = {
+    "insured": "insured",
+    "institution": "hospital",
+    "auditor": "auditor",
+    "admin": "admin",
+    "employer": "employer",
+}
 PUBLIC = frozenset(ROLES)
-SIGNED_IN = frozenset(ROLES[1:])
+# an employer login (参保单位, emp_no E1) reaches its session and the employer API only
+SESSION = frozenset(ROLES[1:])
+SIGNED_IN = SESSION - {"employer"}
+EMPLOYER = frozenset({"employer"})
 SETTLERS = frozenset({"institution", "admin"})
 READERS = frozenset({"auditor", "admin"})
 ADMIN = frozenset({"admin"})
@@ -42,11 +51,11 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
     ("GET", "/readyz", ""): PUBLIC,
     ("POST", "/login", ""): PUBLIC,
     ("POST", "/auth/login", ""): PUBLIC,
-    ("POST", "/auth/logout", ""): SIGNED_IN,
-    ("GET", "/auth/me", ""): SIGNED_IN,
-    ("POST", "/auth/password", ""): SIGNED_IN,
-    ("GET", "/password", ""): SIGNED_IN,
-    ("POST", "/password", ""): SIGNED_IN,
+    ("POST", "/auth/logout", ""): SESSION,
+    ("GET", "/auth/me", ""): SESSION,
+    ("POST", "/auth/password", ""): SESSION,
+    ("GET", "/password", ""): SESSION,
+    ("POST", "/password", ""): SESSION,
     **{
         (m, p, infno): roles
         for m, p in (("POST", "/api/transaction"), ("POST", "/fsi/api/{infno}"))
@@ -138,12 +147,15 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
     # insured person's own or the bureau's
     ("POST", "/api/crossregion/inbound/settle", ""): PUBLIC,
     ("POST", "/api/crossregion/inbound/reverse", ""): PUBLIC,
+    ("POST", "/api/crossregion/inbound/person", ""): PUBLIC,
     ("POST", "/api/crossregion/resolve", ""): ADMIN,
     ("GET", "/api/crossregion/records", ""): READERS,
     ("POST", "/api/crossregion/filings", ""): frozenset({"insured", "auditor", "admin"}),
     ("GET", "/api/crossregion/filings", ""): frozenset({"insured", "auditor", "admin"}),
     ("POST", "/api/crossregion/filings/{filing_id}/cancel", ""): frozenset({"insured", "auditor", "admin"}),
     ("POST", "/api/crossregion/filings/{filing_id}/change", ""): frozenset({"insured", "auditor", "admin"}),
+    ("GET", "/api/employer/{emp_no}", ""): EMPLOYER | READERS,
+    ("POST", "/api/employer/{emp_no}/roster", ""): EMPLOYER | ADMIN,
 }
 MOUNTS = frozenset({"/static/portal", "/static/dashboard", "/static/simulate"})
 
@@ -192,6 +204,7 @@ def _call(api: Api, role: str, method: str, path: str, variant: str) -> Any:
         .replace("{setl_id}", setl_id)
         .replace("{year}", "2025")
         .replace("{infno}", variant)
+        .replace("{emp_no}", "E1")
     )
     body: dict[str, Any] | None = None
     data: dict[str, str] | None = None

@@ -7,6 +7,7 @@ from typing import Any
 
 from test_api_support import CERT_ME, HOSP, HOSP2, ME, PARENT, STRANGER, Api, api, new_msgid, visit_json
 
+from yibao.encounter.store import EncounterStore
 from yibao.ledger import Ledger
 
 __all__ = ["api"]  # the fixture, re-exported for pytest
@@ -158,6 +159,13 @@ def test_3201_reconciles_the_institutions_own_settlements(api: Api) -> None:
     assert bad["stmt_rslt"] == "1" and "medfee_sumamt +0.01" in bad["stmt_rslt_dscr"]
     everyone = api.tx("admin", "3201", {**data, "fixmedins_setl_cnt": 2}).json()["output"]["stmtinfo"]
     assert everyone["fixmedins_setl_cnt"] == 2
+    st = EncounterStore.open(api.client.app.state.ledger.sa_url)  # type: ignore[attr-defined]
+    kept = st.reconciliations()
+    st.close()
+    assert [(r.fixmedins_code, r.agreed, r.differing) for r in kept] == [
+        (HOSP, True, ()),
+        (HOSP, False, ("medfee_sumamt",)),
+    ]  # the admin's whole-ledger reconciliation is no institution's: not kept
 
 
 # ---------------------------------------------------------------------- institution limits

@@ -105,7 +105,7 @@ class Api:
         return dict(body["output"])
 
 
-LOGINS = ("insured", "insured2", "stranger", "hospital", "hospital2", "auditor", "admin")
+LOGINS = ("insured", "insured2", "stranger", "hospital", "hospital2", "auditor", "admin", "employer")
 _SQLITE_TEMPLATE: list[tuple[Path, dict[str, str]]] = []  # a seeded database file + its session tokens
 
 
@@ -124,6 +124,7 @@ def _seed(url: str) -> dict[str, str]:
     try:
         store.create_user("hospital2", DEMO_PASSWORD, "institution", "二院", fixmedins_code=HOSP2)
         store.create_user("stranger", DEMO_PASSWORD, "insured", "王五", psn_no=STRANGER)
+        store.create_user("employer", DEMO_PASSWORD, "employer", "甲公司经办", emp_no="E1")
         ids = {u.username: u.user_id for u in store.list_users()}
         return {who: store.open_session(ids[who]) for who in LOGINS}
     finally:

@@ -178,17 +178,31 @@ def test_followup_to_delivery_in_one_bill_with_commercial_cover_and_an_insurer_s
     consult = yuan_to_fen(PARAMS["online"]["consultation"]["price"])
     delivery = yuan_to_fen(PARAMS["online"]["delivery_fee"]["amount"])
     assert s["med_type"] == "14" and s["medfee_sumamt"] == consult + drugs and s["hifp_pay"] > 0
-    # 一单制: after the public funds the product pays 80 % of the rest (delivery fee included), one bill
+    # 一单制: in the same settlement, after the public funds, the product pays 80 % of the rest; one bill
     product = PARAMS["commercial"]["products"][0]
     expected = min(
-        apply_ratio(s["psn_part_amt"] + delivery, parse_ratio(product["ratio"])),
-        yuan_to_fen(product["per_claim_cap"]),
+        apply_ratio(s["psn_part_amt"], parse_ratio(product["ratio"])), yuan_to_fen(product["per_claim_cap"])
     )
-    assert bill["commercial_pay"] == expected > 0 and bill["insurer"] == "INS-01"
-    assert (
-        bill["total"] == bill["hifp_pay"] + bill["other_funds"] + bill["commercial_pay"] + bill["patient_pay"]
+    assert s["commercial_pay"] == bill["commercial_pay"] == expected > 0 and bill["insurer"] == "INS-01"
+    assert s["commercial_product"] == "DM-ONLINE" and s["acct_pay"] == 0
+    assert s["psn_cash_pay"] == s["psn_part_amt"] - s["commercial_pay"]  # no fen counted twice
+    assert bill["patient_pay"] == s["psn_cash_pay"] + delivery
+    assert bill["total"] == (
+        bill["hifp_pay"]
+        + bill["other_funds"]
+        + bill["commercial_pay"]
+        + bill["acct_pay"]
+        + bill["patient_pay"]
     )
-    assert bill["patient_pay"] * 10 < bill["total"]  # seed 002: the patient's share falls below 10 %
+    assert s["psn_cash_pay"] * 10 < s["medfee_sumamt"]  # seed 002: the patient's share of the care below 10 %
+    # the ledger holds the same settlement: its 2207 output, the journal's commercial row, the portal's bill
+    stored = api.client.get(f"/api/v1/settlements/{paid['setl_id']}", headers=api.h("insured")).json()
+    assert stored["setlinfo"]["commercial_pay"] == f"{expected / 100:.2f}"
+    assert stored["setlinfo"]["commercial_product"] == "DM-ONLINE"
+    led = api.client.app.state.ledger  # type: ignore[attr-defined]
+    assert led.verify().ok
+    page = api.client.get(f"/me/visits/{paid['setl_id']}", headers=api.h("insured"))
+    assert page.status_code == 200 and "商业保险" in page.text and "糖尿病线上管理险" in page.text
     # dispensing once, then delivery
     assert post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/dispense")["status"] == "dispensed"
     assert post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/dispense", status=409)["code"] == "CARE-RX-03"
@@ -217,6 +231,42 @@ def test_followup_to_delivery_in_one_bill_with_commercial_cover_and_an_insurer_s
     assert right["status"] == "reconciled" and right["result"]["balanced"]
     figures = get(api, "auditor", "/figures")
     assert figures["online_visits"] == 1 and figures["commercial"]["INS-01"]["paid"] == bill["commercial_pay"]
+
+
+def test_a_cancelled_one_bill_settlement_gives_the_product_s_year_back_and_its_claim_is_void(
+    api: Api,
+) -> None:
+    post(api, "hospital", "/conditions", {"psn_no": PARENT, "diagnosis": "E11.9"})
+    y = today().year
+    cover = {"psn_no": PARENT, "product": "DM-ONLINE", "valid_from": f"{y}-01-01", "valid_to": f"{y}-12-31"}
+    post(api, "admin", "/covers", cover)
+    first = followup_paid(api, PARENT, "E11.9")["paid"]
+    second = followup_paid(api, PARENT, "E11.9")["paid"]
+    led = api.client.app.state.ledger  # type: ignore[attr-defined]
+    paid_counter = "com:DM-ONLINE:paid"
+    both = first["settlement"]["commercial_pay"] + second["settlement"]["commercial_pay"]
+    assert led.accumulators(PARENT, y)[paid_counter] == both
+    # 2208 of the newer settlement (倒序撤销): the product's yearly use goes back with the funds'
+    r = api.client.post(
+        f"/api/v1/settlements/{second['setl_id']}/cancel",
+        json={"msgid": new_msgid()},
+        headers=api.h("hospital"),
+    )
+    assert r.status_code == 200, r.text
+    assert led.accumulators(PARENT, y)[paid_counter] == first["settlement"]["commercial_pay"]
+    assert led.verify().ok
+    # the statement to the insurer leaves the cancelled settlement's claim off, as void
+    st = post(
+        api,
+        "admin",
+        "/statements",
+        {"insurer": "INS-01", "period_from": f"{y}-01-01", "period_to": f"{y}-12-31"},
+        201,
+    )
+    assert st["claims"] == 1 and st["paid"] == first["bill"]["commercial_pay"] and len(st["void"]) == 1
+    claims = {c["claim_id"]: c for c in get(api, "admin", "/claims")}
+    assert claims[st["void"][0]]["status"] == "void" and claims[st["void"][0]]["setl_id"] == second["setl_id"]
+    assert get(api, "auditor", "/figures")["commercial"]["INS-01"]["paid"] == first["bill"]["commercial_pay"]
 
 
 def test_credit_pay_to_repayment_and_to_default(api_both: Api) -> None:
@@ -313,7 +363,7 @@ def test_capitation_month_with_a_referral_out_and_an_outcome_bonus(api: Api) -> 
     bad = {"psn_no": ME, "doctor": "家医王", "package": "basic", "payer": "self", "start": month.isoformat()}
     assert post(api, "clinic", "/contracts", bad, 422)["code"] == "bad_payer"
     post(api, "clinic", "/contracts", {**bad, "payer": "fund"}, 201)
-    post(
+    signed = post(
         api,
         "clinic",
         "/contracts",
@@ -326,6 +376,12 @@ def test_capitation_month_with_a_referral_out_and_an_outcome_bonus(api: Api) -> 
         },
         201,
     )
+    fee = yuan_to_fen(
+        next(p["fee"] for p in PARAMS["family_doctor"]["packages"] if p["id"] == "chronic-online")
+    )
+    # the package fee settled at the clinic, paid from the personal account (no fund pays it)
+    assert signed["bill"]["acct_pay"] == fee and signed["bill"]["patient_pay"] == 0
+    assert signed["bill"]["hifp_pay"] == signed["bill"]["other_funds"] == 0
     assert post(api, "clinic", "/contracts", {**bad, "payer": "fund"}, 409)["code"] == "already_signed"
     post(api, "clinic", "/conditions", {"psn_no": PARENT, "diagnosis": "I10"})
     post(
@@ -358,6 +414,33 @@ def test_capitation_month_with_a_referral_out_and_an_outcome_bonus(api: Api) -> 
     assert got["payable"] == budget - withheld and got["outside_fund_paid"] == outside_fund
     assert get(api, "auditor", "/figures")["capitation"][0]["payable"] == budget - withheld
     assert sorted(c["package"] for c in get(api, "insured", "/contracts")) == ["basic", "chronic-online"]
+
+
+def test_a_package_fee_is_paid_by_the_commercial_product_in_the_same_settlement_or_refused(api: Api) -> None:
+    day = today()
+    fee = yuan_to_fen(
+        next(p["fee"] for p in PARAMS["family_doctor"]["packages"] if p["id"] == "chronic-online")
+    )
+    contract = {
+        "doctor": "家医王",
+        "package": "chronic-online",
+        "payer": "commercial",
+        "start": day.isoformat(),
+    }
+    refused = post(api, "clinic", "/contracts", {**contract, "psn_no": PARENT}, 409)
+    assert refused["code"] == "no_cover" and "商业保险" in refused["reason"]
+    assert get(api, "clinic", "/contracts") == []  # nothing written
+    post(api, "hospital", "/conditions", {"psn_no": PARENT, "diagnosis": "E11.9"})
+    y = day.year
+    cover = {"psn_no": PARENT, "product": "DM-ONLINE", "valid_from": f"{y}-01-01", "valid_to": f"{y}-12-31"}
+    post(api, "admin", "/covers", cover)
+    signed = post(api, "clinic", "/contracts", {**contract, "psn_no": PARENT}, 201)
+    ratio = parse_ratio(PARAMS["commercial"]["products"][0]["ratio"])
+    bill = signed["bill"]
+    assert bill["medfee_sumamt"] == fee and bill["commercial_pay"] == apply_ratio(fee, ratio)
+    assert bill["patient_pay"] == fee - bill["commercial_pay"] and bill["hifp_pay"] == 0
+    (claim,) = get(api, "admin", "/claims")
+    assert claim["setl_id"] == bill["setl_id"] and claim["paid"] == bill["commercial_pay"]
 
 
 def test_the_portal_page_lets_a_family_member_show_the_voucher_request_pay_and_repay(api: Api) -> None:
@@ -394,3 +477,37 @@ def test_the_portal_page_lets_a_family_member_show_the_voucher_request_pay_and_r
     assert f"{bill['patient_pay'] / 100:,.2f}" in page and "已支付，待发药" in page
     assert " · E11 · " not in page and " · 2型糖尿病 · " in page  # the condition by name, not its code
     assert "pending" not in page and "待发货" in page  # the delivery state in words
+
+
+def test_the_pharmacy_dispenses_and_delivers_from_its_work_page_and_the_bureau_sees_the_figures(
+    api: Api,
+) -> None:
+    post(api, "hospital", "/conditions", {"psn_no": PARENT, "diagnosis": "E11.9"})
+    y = today().year
+    cover = {"psn_no": PARENT, "product": "DM-ONLINE", "valid_from": f"{y}-01-01", "valid_to": f"{y}-12-31"}
+    post(api, "admin", "/covers", cover)
+    done = followup_paid(api, PARENT, "E11.9")
+    rx_id = done["rx"]["rx_id"]
+    work = api.client.get("/desk/care", headers=api.h("pharmacy"))
+    assert (
+        work.status_code == 200
+        and "医联体中心药房" in work.text
+        and f"/desk/care/dispense/{rx_id}" in work.text
+    )
+    assert api.client.get("/desk/care", headers=api.h("insured")).status_code == 403
+    r = api.client.post(f"/desk/care/dispense/{rx_id}", headers=api.h("pharmacy"), follow_redirects=False)
+    assert r.status_code == 303
+    again = api.client.post(f"/desk/care/dispense/{rx_id}", headers=api.h("pharmacy"), follow_redirects=False)
+    assert again.status_code == 422 and "重复" in again.text  # dispensed once only
+    assert f"/desk/care/deliver/{rx_id}" in api.client.get("/desk/care", headers=api.h("pharmacy")).text
+    api.client.post(f"/desk/care/deliver/{rx_id}", headers=api.h("pharmacy"), follow_redirects=False)
+    assert get(api, "insured", "/prescriptions")[0]["delivery"]["status"] == "delivered"
+    page = api.client.get("/dashboard/care", headers=api.h("auditor"))
+    paid = done["paid"]["bill"]["commercial_pay"]
+    assert (
+        page.status_code == 200
+        and "示例人寿保险股份有限公司" in page.text
+        and f"{paid / 100:,.2f}" in page.text
+    )
+    assert "线上占比" in page.text and "违约率" in page.text
+    assert api.client.get("/dashboard/care", headers=api.h("insured")).status_code == 403

@@ -143,3 +143,52 @@ def test_catalogue_from_refuses_a_bad_class() -> None:
     book = PolicyBook.from_file(example_path("weinan"))
     view = CareCatalogueBook(book, catalogue_from({"X1": {"cls": "01", "price_cap": 100}}))
     assert set(view.for_date(dt.date(2025, 6, 1)).catalogue) == {"X1"}
+
+
+class _NobodyInsured:
+    """An enrolment register that has data but not this person (未参保): the benefit check refuses."""
+
+    def has_data(self) -> bool:
+        return True
+
+    def status(self, psn_no: str) -> None:
+        return None
+
+    def identities(self, psn_no: str, day: dt.date) -> frozenset[str]:
+        return frozenset()
+
+    def record(self, psn_no: str) -> None:
+        return None
+
+
+def test_the_insured_regions_benefit_check_refuses_a_visitor_it_does_not_cover_and_writes_nothing(
+    region: tuple[str, RouteTable, FilingStore, PolicyBook],
+) -> None:
+    url, inbound, filings, book = region
+    with Ledger.open(url) as led:
+        with pytest.raises(FieldError) as err:
+            xr.settle_inbound(inbound, filings, led, book, _body(3, "E1"), _NobodyInsured())
+        assert led.message("E1") is None
+    assert err.value.code == "not_enrolled" and err.value.reason.startswith("人员待遇享受检查未通过")
+    assert inbound.get("E1") is None  # nothing half-written: a later settle of the msgid may still come
+
+
+def test_a_line_the_care_regions_in_event_audit_blocks_is_settled_fully_self_paid_at_home(
+    region: tuple[str, RouteTable, FilingStore, PolicyBook],
+) -> None:
+    url, inbound, filings, book = region
+    block = {"feedetl_sn": "1", "rule_code": "R-DEMO", "severity": "block",
+             "reason_zh": "就医地事中审核拦截", "reason_en": "blocked by the care region"}  # fmt: skip
+    with Ledger.open(url) as led:
+        plain, _ = xr.settle_inbound(inbound, filings, led, book, _body(4, "F1"))
+        audited, _ = xr.settle_inbound(inbound, filings, led, book, {**_body(5, "F2"), "audit": [block]})
+        with pytest.raises(FieldError) as err:
+            xr.settle_inbound(
+                inbound, filings, led, book, {**_body(6, "F3"), "audit": [{**block, "feedetl_sn": "9"}]}
+            )
+    first = 85_000  # line 1: 阑尾切除术 850.00, class A
+    a, p = audited.settlement, plain.settlement
+    assert a.medfee_sumamt == p.medfee_sumamt and a.fulamt_ownpay_amt == p.fulamt_ownpay_amt + first
+    assert a.fund_pay_sumamt < p.fund_pay_sumamt
+    assert [(f.feedetl_sn, f.severity) for f in a.audit] == [("1", "block")]
+    assert err.value.field == "audit[0].feedetl_sn"

@@ -6,6 +6,7 @@ settlement by settlement."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import threading
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from yibao.demo.crossregion import Cluster
+from yibao.demo.crossregion import Cluster, institution
 from yibao.ledger import Ledger
 
 XIAN, WEINAN = "610100", "610500"
@@ -33,7 +34,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def _msgid(care: str, n: int) -> str:
-    return f"H{care}0001{n:018d}"
+    return f"{institution(care)}{n:017d}"
 
 
 def test_visitors_settle_both_ways_under_the_insured_regions_policy(cluster: Cluster) -> None:
@@ -52,6 +53,153 @@ def test_visitors_settle_both_ways_under_the_insured_regions_policy(cluster: Clu
     _status, again = cluster.settle(XIAN, WEINAN, 1, _msgid(XIAN, 1))
     assert again["output"]["setlinfo"]["setl_id"] == sa["setl_id"] and again["output"]["replayed"] is True
     assert sum(r["msgid"] == _msgid(XIAN, 1) for r in cluster.routes()) == 1
+
+
+_SERIAL = itertools.count(1)
+
+
+class Counter:
+    """A Xi'an hospital's counter running the national visit flow for a Weinan visitor."""
+
+    def __init__(self, cluster: Cluster, care: str, insu: str) -> None:
+        self.c, self.care, self.insu, self.sign_no = cluster, care, insu, ""
+
+    def send(self, infno: str, payload: dict[str, Any]) -> dict[str, Any]:
+        code = institution(self.care)
+        env = {"infno": infno, "msgid": f"{code}{time.strftime('%Y%m%d%H%M%S')}{next(_SERIAL) % 10_000:04d}",
+               "mdtrtarea_admvs": self.care, "insuplc_admdvs": self.insu, "recer_sys_code": "YBXT",
+               "infver": "V1.0", "opter_type": "1", "opter": "001", "opter_name": "收费员",
+               "fixmedins_code": code, "fixmedins_name": "医院", "inf_time": "2025-06-10 09:00:00",
+               "sign_no": self.sign_no, "input": payload}  # fmt: skip
+        status, body = _post_token(
+            self.c.procs[self.care].base + f"/fsi/api/{infno}", env, self.c.tokens[self.care]
+        )
+        assert status == 200, body
+        body["msgid"] = env["msgid"]
+        return dict(body)
+
+    def ok(self, infno: str, payload: dict[str, Any]) -> Any:
+        body = self.send(infno, payload)
+        assert body["infcode"] == 0, body
+        return body["output"]
+
+
+def _post_token(url: str, body: dict[str, Any], token: str) -> tuple[int, Any]:
+    from yibao.demo.crossregion import _post
+
+    return _post(url, body, token)
+
+
+OUTPATIENT_LINES = (
+    ("XJ01DDA003B002010119046", "3.50", "20", "70.00"),
+    ("003109020010000", "200.00", "1", "200.00"),
+)
+DAY = "2025-06-10"
+
+
+def _inline_visit(care: str, psn_no: str, mdtrt_id: str) -> dict[str, Any]:
+    return {"mdtrt_id": mdtrt_id, "psn_no": psn_no, "med_type": "11", "fixmedins_code": institution(care),
+            "hosp_lv": "3", "begntime": DAY, "endtime": DAY,
+            "feedetail": [{"feedetl_sn": str(i + 1), "med_list_codg": code, "cnt": cnt, "pric": pric,
+                           "det_item_fee_sumamt": amt, "fee_ocur_time": DAY, "bilg_dr_codg": "D01"}
+                          for i, (code, pric, cnt, amt) in enumerate(OUTPATIENT_LINES)]}  # fmt: skip
+
+
+def _flow_visit(counter: Counter, k: int) -> tuple[str, str]:
+    """1101 → 2201 → 2204 for Weinan person ``k`` at the Xi'an hospital; (psn_no, mdtrt_id)."""
+    counter.sign_no = counter.ok("9001", {"signIn": {"opter_no": "001", "mac": "00-00", "ip": "127.0.0.1"}})[
+        "signinoutb"]["sign_no"]  # fmt: skip
+    certno = f"{WEINAN}19700101{k:04d}"
+    out = counter.ok(
+        "1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "psn_name": f"参保人{k}"}}
+    )
+    psn_no = out["baseinfo"]["psn_no"]
+    assert psn_no == f"P{WEINAN}{k:06d}" and out["baseinfo"]["certno"] != certno  # masked
+    reg = counter.ok("2201", {"data": {"psn_no": psn_no, "insutype": "310", "begntime": f"{DAY} 09:00:00",
+                                       "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "ipt_otp_no": f"MZ{k}",
+                                       "atddr_no": "D01", "dr_name": "李医生", "dept_code": "NK01",
+                                       "dept_name": "内科", "caty": "A03"}})  # fmt: skip
+    mdtrt_id = reg["data"]["mdtrt_id"]
+    rows = [{"feedetl_sn": str(i + 1), "mdtrt_id": mdtrt_id, "psn_no": psn_no, "chrg_bchno": "B1",
+             "rx_circ_flag": "0", "fee_ocur_time": f"{DAY} 09:10:00", "med_list_codg": code,
+             "medins_list_codg": "H" + code, "det_item_fee_sumamt": amt, "cnt": cnt, "pric": pric,
+             "bilg_dept_codg": "NK01", "bilg_dept_name": "内科", "bilg_dr_codg": "D01", "bilg_dr_name": "李医生",
+             "hosp_appr_flag": "1"} for i, (code, pric, cnt, amt) in enumerate(OUTPATIENT_LINES)]  # fmt: skip
+    counter.ok("2204", {"feedetail": rows})
+    return psn_no, mdtrt_id
+
+
+def _settle_in(psn_no: str, mdtrt_id: str, certno: str) -> dict[str, Any]:
+    return {"data": {"psn_no": psn_no, "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "medfee_sumamt": "270.00",
+                     "psn_setlway": "01", "mdtrt_id": mdtrt_id, "insutype": "310", "acct_used_flag": "1",
+                     "chrg_bchno": "B1", "med_type": "11", "fulamt_ownpay_amt": "0", "overlmt_selfpay": "0",
+                     "preselfpay_amt": "0", "inscp_scp_amt": "0"}}  # fmt: skip
+
+
+MONEY = ("medfee_sumamt", "fulamt_ownpay_amt", "act_pay_dedc", "hifp_pay", "fund_pay_sumamt", "acct_pay",
+         "psn_cash_pay")  # fmt: skip
+
+
+def test_a_visitor_through_the_visit_flow_settles_to_the_fen_as_the_inline_2207(cluster: Cluster) -> None:
+    # two Weinan persons alike (same insurance type, same account, nothing settled yet this year)
+    env = {"infno": "2207", "msgid": _msgid(XIAN, 5), "mdtrtarea_admvs": XIAN, "insuplc_admdvs": WEINAN,
+           "fixmedins_code": institution(XIAN), "input": {"data": _inline_visit(XIAN, f"P{WEINAN}000005", "MI5")}}  # fmt: skip
+    status, inline = _post_token(cluster.procs[XIAN].base + "/fsi/api/2207", env, cluster.tokens[XIAN])
+    assert status == 200 and inline["infcode"] == 0, inline
+    counter = Counter(cluster, XIAN, WEINAN)
+    psn_no, mdtrt_id = _flow_visit(counter, 7)
+    certno = f"{WEINAN}19700101{7:04d}"
+    # 2001 for the visitor: Weinan's benefit check answers (Weinan has no enrolment file here: not checked)
+    check = counter.ok("2001", {"data": {"psn_no": psn_no, "insutype": "310", "med_type": "11", "fixmedins_code": institution(XIAN),
+                                         "begntime": f"{DAY} 09:00:00"}})  # fmt: skip
+    assert check["check"] == {"checked": False, "decision": "settle"}
+    pre = counter.ok("2206", _settle_in(psn_no, mdtrt_id, certno))
+    body = counter.send("2207", _settle_in(psn_no, mdtrt_id, certno))
+    assert body["infcode"] == 0, body
+    flow, a = body["output"]["setlinfo"], inline["output"]["setlinfo"]
+    assert {k: flow[k] for k in MONEY} == {k: a[k] for k in MONEY}
+    assert {k: pre["setlinfo"][k] for k in MONEY} == {k: a[k] for k in MONEY}
+    assert float(a["fund_pay_sumamt"]) > 0
+    # settled by the insured region, named as it knows the person, cleared through the hub
+    assert flow["insuplc_admdvs"] == flow["clr_optins"] == WEINAN and flow["psn_name"] == "参保人7"
+    assert body["output"]["crossregion"]["coverage"]["locality"] == "remote_unfiled"
+    routed = {r["msgid"]: r for r in cluster.routes()}
+    assert routed[body["msgid"]]["status"] == "settled" and routed[env["msgid"]]["status"] == "settled"
+    assert routed[body["msgid"]]["fund_pay_sumamt"] == routed[env["msgid"]]["fund_pay_sumamt"]
+    inbound = {r["msgid"]: r for r in cluster.records(WEINAN, "inbound")}
+    assert inbound[body["msgid"]]["status"] == "settled"
+    # 2208 at the care hospital cancels at the insured region through the hub; the lines are free again
+    out = counter.ok("2208", {"data": {"setl_id": flow["setl_id"], "mdtrt_id": mdtrt_id, "psn_no": psn_no}})
+    assert out["setlinfo"]["setl_id"] == flow["setl_id"]
+    assert {r["msgid"]: r for r in cluster.records(WEINAN, "inbound")}[body["msgid"]]["status"] == "reversed"
+    assert {r["msgid"]: r for r in cluster.routes()}[body["msgid"]]["status"] == "reversed"
+    # 2601 of the inline 2207 at the care region: reversed at the insured region through the hub too
+    rev = {"infno": "2601", "msgid": _msgid(XIAN, 6), "mdtrtarea_admvs": XIAN, "insuplc_admdvs": WEINAN,
+           "fixmedins_code": institution(XIAN), "input": {"data": {"omsgid": env["msgid"], "oinfno": "2207"}}}  # fmt: skip
+    status, undone = _post_token(cluster.procs[XIAN].base + "/fsi/api/2601", rev, cluster.tokens[XIAN])
+    assert status == 200 and undone["infcode"] == 0 and undone["output"]["status"] == "reversed", undone
+    assert {r["msgid"]: r for r in cluster.records(WEINAN, "inbound")}[env["msgid"]]["status"] == "reversed"
+    again = counter.send("2207", _settle_in(psn_no, mdtrt_id, certno))
+    assert again["infcode"] == 0 and {k: again["output"]["setlinfo"][k] for k in MONEY} == {
+        k: a[k] for k in MONEY
+    }
+
+
+def test_a_visitor_not_presented_or_unknown_at_home_is_refused_in_the_flow(cluster: Cluster) -> None:
+    counter = Counter(cluster, XIAN, WEINAN)
+    counter.sign_no = counter.ok("9001", {"signIn": {"opter_no": "001", "mac": "00-00", "ip": "127.0.0.1"}})[
+        "signinoutb"]["sign_no"]  # fmt: skip
+    body = counter.send("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": f"{WEINAN}19700101{8:04d}",
+                                          "psn_name": "别人"}})  # fmt: skip
+    assert body["infcode"] == -1 and body["err_code"] == "mismatch", body  # checked at home
+    body = counter.send("1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": "token"}})
+    assert body["infcode"] == -1 and body["err_code"] == "code_table", body
+    body = counter.send("2201", {"data": {"psn_no": f"P{WEINAN}000009", "insutype": "310",
+                                          "begntime": f"{DAY} 09:00:00", "mdtrt_cert_type": "02",
+                                          "mdtrt_cert_no": f"{WEINAN}19700101{9:04d}", "ipt_otp_no": "MZ9",
+                                          "atddr_no": "D01", "dr_name": "李医生", "dept_code": "NK01",
+                                          "dept_name": "内科", "caty": "A03"}})  # fmt: skip
+    assert body["infcode"] == -1 and body["err_code"] == "not_presented", body
 
 
 def test_an_unknown_visitor_is_refused_and_nothing_is_counted(cluster: Cluster) -> None:

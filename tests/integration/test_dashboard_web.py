@@ -47,6 +47,20 @@ def test_chart_data_adds_up_to_the_ledger_totals(auditor: TestClient, seeded: Se
     assert spent == totals["hifp_pay"]
 
 
+def test_the_overview_follows_a_cancellation_though_it_reuses_its_frames(
+    auditor: TestClient, seeded: Seeded
+) -> None:
+    before = auditor.get("/dashboard/data.json").json()
+    led = Ledger.open(seeded.url)
+    victim = next(s for s in led.list_settlements(None, limit=50) if s.status == "active")
+    led.cancel(victim.setl_id, "CANCELDASH" + "0" * 20)
+    totals = led.totals()
+    led.close()
+    after = auditor.get("/dashboard/data.json").json()
+    assert sum(r["visits"] for r in after["by_month"]) == sum(r["visits"] for r in before["by_month"]) - 1
+    assert sum(r["medfee"] for r in after["by_scheme"]) == totals["medfee_sumamt"]
+
+
 def test_overview_shows_districts_drivers_and_says_when_no_fund_accounts_are_booked(
     auditor: TestClient, seeded: Seeded
 ) -> None:
@@ -101,21 +115,36 @@ def test_a_bad_fund_file_is_named(
     )
 
 
-def test_capability_pages_show_data_once_tables_exist(auditor: TestClient, seeded: Seeded) -> None:
-    before = auditor.get("/dashboard/payment").text
-    assert "drg_demo_result" not in before
+def test_the_payment_page_shows_each_run_by_institution_name_in_yuan(
+    auditor: TestClient, seeded: Seeded
+) -> None:
+    assert "暂无付费结果" in auditor.get("/dashboard/payment").text
+    inst = pl.read_parquet(seeded.data_dir / "institutions.parquet").row(0, named=True)
     eng = sa.create_engine(seeded.url)
     with eng.begin() as c:
-        c.execute(sa.text("CREATE TABLE drg_demo_result (case_id TEXT, drg TEXT, status TEXT)"))
         c.execute(
-            sa.text("INSERT INTO drg_demo_result VALUES ('c1', 'ES23', 'grouped'), ('c2', 'FM19', 'grouped')")
+            sa.text(
+                "INSERT INTO payment_run VALUES ('t-drg-2025', 'drg', 2025, 'test', 123456, '1/1', '3/2', 7, "
+                "'2026-01-01T00:00:00+00:00')"
+            )
+        )
+        c.execute(
+            sa.text(
+                "INSERT INTO payment_clearing VALUES ('t-drg-2025', :code, '3', 7, 11720, 215228400, "
+                "2152284, 2401105, 1779791, 93673, 621314, 248821)"
+            ),
+            {"code": inst["fixmedins_code"]},
         )
     try:
         page = auditor.get("/dashboard/payment").text
-        assert "drg_demo_result" in page and "2 行" in page and "ES23" in page and "grouped: 2" in page
+        assert inst["name"] in page and "DRG 点数法" in page
+        assert "24,011.05" in page and "21,522.84" in page and "1.17" in page  # due, cost (yuan), CMI
+        assert "150.00 元/点" in page  # 3/2 fen per 1/10000 point = 150 yuan a point
+        assert "cost_fen" not in page and "due_fen" not in page
     finally:
         with eng.begin() as c:
-            c.execute(sa.text("DROP TABLE drg_demo_result"))
+            c.execute(sa.text("DELETE FROM payment_clearing WHERE run_id = 't-drg-2025'"))
+            c.execute(sa.text("DELETE FROM payment_run WHERE run_id = 't-drg-2025'"))
         eng.dispose()
 
 

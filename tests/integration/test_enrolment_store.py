@@ -241,26 +241,30 @@ def test_two_imports_at_once_never_interleave(
 def test_a_large_registration_rebuilds_the_id_index_and_keeps_it(
     pg_url: str, tmp_path: Path, pol: EnrolmentPolicy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The bulk path (PostgreSQL) drops and re-adds the certno uniqueness constraint inside the import
-    transaction: afterwards it is there again, and a failed import leaves it in place."""
+    """The bulk path (PostgreSQL) drops and re-adds the certno uniqueness constraint (and the event and
+    premium keys when the file adds at least as many rows as they hold) inside the import transaction:
+    afterwards they are there again, and a failed import leaves them in place."""
     import yibao.enrolment.store as store_mod
 
     monkeypatch.setattr(store_mod, "REBUILD_AT", 100)
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     write_collection_file(a, pol, persons=300, year=2025, seed=1)
     write_collection_file(b, pol, persons=300, year=2025, seed=1, start=1000)
-    q = "SELECT count(*) FROM pg_constraint WHERE conname = 'enrol_person_certno_key'"
+    q = (
+        "SELECT count(*) FROM pg_constraint WHERE conname IN "
+        "('enrol_person_certno_key', 'enrol_event_pkey', 'enrol_resident_premium_pkey')"
+    )
     with EnrolmentStore(pg_url, pol) as s:
         monkeypatch.setattr(s, "_periods", lambda years: (_ for _ in ()).throw(RuntimeError("boom")))
         with pytest.raises(RuntimeError):
             s.import_collection(a)
-        assert s._execute(q).fetchone()[0] == 1 and counts(s)["enrol_person"] == 0
+        assert s._execute(q).fetchone()[0] == 3 and counts(s)["enrol_person"] == 0
         s._end_read()
         monkeypatch.undo()
         monkeypatch.setattr(store_mod, "REBUILD_AT", 100)
         s.import_collection(a)
         s.import_collection(b)
-        assert s._execute(q).fetchone()[0] == 1 and counts(s)["enrol_person"] == 600
+        assert s._execute(q).fetchone()[0] == 3 and counts(s)["enrol_person"] == 600
         s._end_read()
         with pytest.raises(Exception) as exc:  # the database itself still refuses a repeated ID
             s._execute(
@@ -268,6 +272,10 @@ def test_a_large_registration_rebuilds_the_id_index_and_keeps_it(
                 "SELECT 'X1', certno, 'x', 'M', birth_date FROM enrol_person LIMIT 1"
             )
         assert "enrol_person_certno_key" in str(exc.value)
+        s._conn.rollback()
+        with pytest.raises(Exception) as exc:  # and a repeated premium of a person and year
+            s._execute("INSERT INTO enrol_resident_premium SELECT * FROM enrol_resident_premium LIMIT 1")
+        assert "enrol_resident_premium_pkey" in str(exc.value)
         s._conn.rollback()
 
 
@@ -287,3 +295,37 @@ def test_a_person_registered_by_a_repair_is_enrolled_by_the_annual_premium(
         assert s.import_collection(annual).events == 1
         e = check(s.status("Q1"), D(2025, 3, 10), "21")
         assert e.reason_code == "waiting_period" and e.waiting_months == 3  # never insured before: fixed only
+
+
+def test_a_file_checked_and_written_in_parts_is_still_all_or_nothing(
+    db_url: str, tmp_path: Path, pol: EnrolmentPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yibao.enrolment.store as store_module
+
+    monkeypatch.setattr(store_module, "IMPORT_PART", 7)  # 40 rows: six parts
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    write_collection_file(good, pol, persons=40, year=2025, seed=8)
+    lines = good.read_text(encoding="utf-8").splitlines(keepends=True)
+    # line 4 (first part): an amount that is not money; line 38 (last part): a date that is not a date
+    lines[3] = lines[3].replace(",400.00,", ",4oo,", 1)
+    parts = lines[37].split(",")
+    parts[4] = "2025/01/01"
+    lines[37] = ",".join(parts)
+    bad.write_text("".join(lines), encoding="utf-8")
+    with EnrolmentStore(db_url, pol) as s:
+        with pytest.raises(ImportRejected) as exc:
+            s.import_collection(bad)
+        assert [(p.row, p.field) for p in exc.value.problems] == [(4, "individual"), (38, "paid_on")]
+        assert counts(s) == dict.fromkeys(TABLES, 0)  # the parts before the bad one were not kept
+        out = s.import_collection(good)
+        assert (out.rows, out.persons_registered, out.events) == (40, 40, 40)
+        assert counts(s)["enrol_resident_premium"] == 40
+
+
+def test_parts_never_split_a_persons_rows() -> None:
+    from yibao.enrolment.store import _person_parts
+
+    psn = pl.Series(["a", "a", "b", "c", "c", "c", "d", "e", "e"])
+    assert _person_parts(psn, 2) == [(0, 2), (2, 4), (6, 3)]  # c's three rows and e's two stay together
+    assert _person_parts(psn, 100) == [(0, 9)]
+    assert _person_parts(psn[:0], 2) == []

@@ -54,6 +54,11 @@ def test_the_stage_books_real_income_and_payments_and_sums_budgets_to_the_fen(
     assert out["alerts"] >= 1 and out["acknowledged"] and out["appeal"]
     assert 0 < out["backtest_mape_monthly"] < 0.5
     assert any(line.startswith("精算预测") for line in out["lines"])
+    xr = out["cleared_outflow"]
+    assert xr["months"] == 12 and xr["lines"] > 0 and xr["unmatched"] == 0
+    # each institution's score and what it did to its payment; the network's suggested sites
+    assert set(out["clearing"]) and all("coefficient" in v for v in out["clearing"].values())
+    assert any("建议新增" in line for line in out["lines"]) and out["network"]["sites"]
 
 
 def test_accounts_page_shows_every_fund_its_sources_and_the_batches(auditor: TestClient) -> None:
@@ -70,7 +75,11 @@ def test_accounts_page_shows_every_fund_its_sources_and_the_batches(auditor: Tes
 
 def test_an_alert_is_acknowledged_followed_up_and_closed_from_the_page(auditor: TestClient) -> None:
     page = auditor.get("/dashboard/fund/warnings").text
-    assert "累计结余可支付月数" in page and "跨省清算数据尚未接入" in page
+    assert "累计结余可支付月数" in page
+    # the stage cleared its filed remote visits through the hub's clearing: the outflow reads them as cleared
+    assert "含跨省清算" in page and "已清算（基金）" in page
+    # insured persons month by month, with where they come from
+    assert "参保人数（月末）" in page and "2025-12" in page
     ids = re.findall(r'href="/dashboard/fund/alerts/(\w+)"', page)
     assert ids
     target = next(i for i in ids if "待确认" in auditor.get(f"/dashboard/fund/alerts/{i}").text)
@@ -119,6 +128,7 @@ def test_assessment_pages_explain_each_score_and_an_institution_sees_only_its_ow
     page = auditor.get("/dashboard/assess").text
     codes = re.findall(r'href="/dashboard/assess/(\w+)"', page)
     assert codes and "满意度" in page
+    assert "第三方满意度调查" in page and "portal_ratings" not in page  # what the run read, by name
     detail = auditor.get(f"/dashboard/assess/{codes[0]}").text
     assert "年度考核得分" in detail and "质量保证金返还比例" in detail and "申诉截止" in detail
     from yibao.access.store import ServiceStore
@@ -161,6 +171,22 @@ def test_assessment_pages_explain_each_score_and_an_institution_sees_only_its_ow
     )
 
 
+def test_the_assessment_page_shows_the_break_rate_computed_from_the_reconciliations(
+    auditor: TestClient, staged: tuple[Seeded, dict[str, Any]]
+) -> None:
+    rec = staged[1]["reconciliation"]
+    assert rec["kept"] > rec["breaks"] >= 2 and len(rec["break_rates"]) == 2
+    assert any(line.startswith("对账（3201 总账对账") for line in staged[1]["lines"])
+    assert "国家接口对账记录" in auditor.get("/dashboard/assess").text  # what the run read, by name
+    for code, rate in rec["break_rates"].items():
+        assert rate is not None and rate > 0
+        page = auditor.get(f"/dashboard/assess/{code}").text
+        assert f"3201 对账不平率 {rate / 100:.1f}%" in page
+        assert "来源：国家接口对账记录" in page and "不平 1 期" in page
+    first = min(rec["break_rates"])  # its missing settlement was named by a 3202
+    assert "3202 明细对账核对结算" in auditor.get(f"/dashboard/assess/{first}").text
+
+
 def test_network_page_serves_the_map_and_the_figures(auditor: TestClient) -> None:
     page = auditor.get("/dashboard/fund/network").text
     assert 'id="chart-map"' in page and "每万人口定点机构数" in page and "贪心覆盖" in page
@@ -172,6 +198,10 @@ def test_network_page_serves_the_map_and_the_figures(auditor: TestClient) -> Non
     names = {f["properties"]["name"] for f in geo["features"]}
     assert {x["district"] for x in r["beyond"] if x["district"] != "全区 region"} <= names
     assert r["sites"] and r["density"]
+    # cross-district outflow from the ledger's settlements: visits and fund payments, the shares in range
+    assert r["outflow_by_fund"] and "区外基金支付占比" in page
+    assert sum(x["fund_fen"] for x in r["outflow"]) > 0
+    assert all(x["fund_out_fen"] <= x["fund_fen"] for x in r["outflow"])
 
 
 def test_pages_need_a_bureau_login(app: object) -> None:
@@ -210,3 +240,33 @@ def test_the_cli_prints_json_and_names_bad_input(
     assert r.exit_code == 2 and "error" in json.loads(r.output)
     r = runner.invoke(cli, ["fund", "network", "--data", str(staged[0].data_dir)])
     assert r.exit_code == 0 and json.loads(r.output)["tiers"]
+
+
+def test_the_cli_records_a_closed_clearing_and_refuses_an_open_one(
+    staged: tuple[Seeded, dict[str, Any]], tmp_path: Path
+) -> None:
+    from yibao.cli import app as cli
+
+    url = staged[0].url
+    runner = CliRunner()
+    # a closed month where this region (西安 610100) owes nothing, and a line nobody here settled
+    doc = {
+        "month": "2026-01",
+        "closed": True,
+        "pairs": [
+            {
+                "care_admdvs": "110000",
+                "insu_admdvs": "610100",
+                "statement": {"lines": [{"msgid": "UNKNOWN", "owed_fen": 100}]},
+            }
+        ],
+    }
+    f = tmp_path / "2026-01.json"
+    f.write_text(json.dumps(doc), encoding="utf-8")
+    r = runner.invoke(cli, ["fund", "outflow", "--clearing", str(f), "--db", url])
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.output)
+    assert body["months"] == ["2026-01"] and body["unmatched"] == {"UNKNOWN": "2026-01"}
+    f.write_text(json.dumps(doc | {"closed": False}), encoding="utf-8")
+    r = runner.invoke(cli, ["fund", "outflow", "--clearing", str(f), "--db", url])
+    assert r.exit_code == 2 and json.loads(r.output)["error"]["field"] == "clearings[0].closed"

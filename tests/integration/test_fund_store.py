@@ -101,7 +101,8 @@ def test_a_batch_is_booked_once_and_read_back_exactly(engine: sa.Engine) -> None
         ("2025-01", "individual", 1_000),
         ("2025-02", "fiscal_subsidy", 2_000),
     ]
-    assert st.activity()["visits"].to_list() == [3] and st.members() == {2025: Members(1, 2, 3)}
+    assert st.activity()["visits"].to_list() == [3] and st.members_by_year() == {2025: Members(1, 2, 3)}
+    assert st.members()["2025-07"] == Members(1, 2, 3)  # a year's count given to each of its months
     assert st.institution_history()["paid_fen"].to_list() == [600]
     bad = _income().with_columns(pl.lit(-5).alias("amount_fen"))
     with pytest.raises(FundError):
@@ -227,3 +228,156 @@ def test_scores_appeals_and_rescoring(engine: sa.Engine) -> None:
     assert done.score_before == s.score_x100 and done.score_after == after.score_x100 > s.score_x100
     assert after.version == 2 and any(a.appeal_id in x for x in after.zh)
     assert [e[1] for e in st.appeal_events(a.appeal_id)] == ["filed", "under_review", "upheld"]
+
+
+def test_monthly_insured_counts_and_the_cleared_outflow_are_kept_with_their_sources(
+    engine: sa.Engine,
+) -> None:
+    st = FundStore(engine)
+    st.book(
+        _income(),
+        batch_id="t-members-2025",
+        kind="income",
+        period="2025",
+        label="收入",
+        source="测试",
+        funds=FP.codes(),
+        actor="tester",
+        now=NOW,
+        members=(2025, Members(9, 9, 9)),
+        members_by_month=({"2025-01": Members(5, 2, 30), "2025-02": Members(6, 2, 29)}, "参保登记关系历史"),
+    )
+    m = st.members()
+    assert m["2025-01"] == Members(5, 2, 30) and m["2025-02"] == Members(6, 2, 29)
+    assert m["2025-03"] == Members(9, 9, 9)  # a month without its own count keeps the year's
+    assert st.members_sources()["2025-01"] == "参保登记关系历史"
+    assert st.cleared_outflow() is None  # nothing recorded: the clearing is not connected
+    rows = pl.DataFrame(
+        {
+            "month": ["2025-06", "2025-06"],
+            "insutype": ["310", "390"],
+            "cleared_fen": [1_000, 2_000],
+            "cleared_lines": [1, 2],
+            "routed_fen": [1_500, 2_000],
+            "routed_lines": [2, 2],
+        }
+    )
+    assert st.record_cleared_outflow(rows, source="清算 2025-06", actor="tester", now=NOW) == 2
+    # the same month again (a corrected statement) replaces it, never adds to it
+    st.record_cleared_outflow(
+        rows.with_columns(pl.col("cleared_fen") + 1), source="清算 2025-06 更正", actor="tester", now=NOW
+    )
+    got = st.cleared_outflow()
+    assert (
+        got is not None
+        and got[("2025-06", "310")].cleared == 1_001
+        and got[("2025-06", "390")].routed == 2_000
+    )
+    with pytest.raises(FundError) as e:
+        st.record_cleared_outflow(rows.with_columns(pl.lit("2025-13").alias("month")), source="x", actor="x")
+    assert e.value.field == "cleared.month"
+    with pytest.raises(FundError) as e:
+        st.record_cleared_outflow(rows, source=" ", actor="x")
+    assert e.value.field == "source"
+
+
+def test_upload_timeliness_reads_the_interface_uploads_in_beijing_time(engine: sa.Engine) -> None:
+    from yibao.encounter.schema import enc_line, enc_msg, enc_visit
+
+    visit = {
+        "fixmedins_code": "H1", "psn_no": "P1", "insutype": "390", "kind": "inpatient", "med_type": "21",
+        "ipt_otp_no": "Z1", "hosp_lv": "2", "mdtrt_cert_type": "02", "begntime": "2025-03-01 08:00:00",
+        "endtime": None, "status": "open", "diagnoses": "[]", "info": "{}", "created_msgid": "M0",
+        "updated": "2025-03-01T00:00:00+00:00",
+    }  # fmt: skip
+    line = {
+        "chrg_bchno": "B", "med_list_codg": "X", "medins_list_codg": "X", "qty": 10_000, "pric": 100,
+        "amount": 100, "fulamt_ownpay_amt": 0, "overlmt_amt": 0, "preselfpay_amt": 0, "inscp_scp_amt": 100,
+        "status": "live", "setl_id": None, "info": "{}",
+    }  # fmt: skip
+    with engine.begin() as c:
+        c.execute(enc_visit.insert(), [visit | {"mdtrt_id": "V1"}])
+        # fee at 10:00 Beijing = 02:00 UTC on 1 March; uploads: 1 March 20:00 UTC (18 h, in time) and
+        # 2 March 03:00 UTC (25 h, late); a line of 2024 is another year's
+        c.execute(
+            enc_msg.insert(),
+            [
+                {"msgid": m, "infno": "2301", "fixmedins_code": "H1", "request_key": "k", "answer": "{}",
+                 "undo": "{}", "reversed_by": None, "at": at}
+                for m, at in (("U1", "2025-03-01T20:00:00.000000+00:00"),
+                              ("U2", "2025-03-02T03:00:00.000000+00:00"),
+                              ("U0", "2024-12-31T03:00:00.000000+00:00"))
+            ],
+        )  # fmt: skip
+        c.execute(
+            enc_line.insert(),
+            [
+                line | {"mdtrt_id": "V1", "feedetl_sn": "1", "fee_ocur_time": "2025-03-01 10:00:00", "msgid": "U1"},
+                line | {"mdtrt_id": "V1", "feedetl_sn": "2", "fee_ocur_time": "2025-03-01 10:00:00", "msgid": "U2"},
+                line | {"mdtrt_id": "V1", "feedetl_sn": "3", "fee_ocur_time": "2024-12-30 10:00:00", "msgid": "U0"},
+            ],
+        )  # fmt: skip
+    up = AssessStore(engine).uploads(2025, 24)
+    assert up is not None and up.rows() == [("H1", 2, 1)]
+    assert AssessStore(engine).uploads(2023, 24) is None
+
+
+def test_a_year_booked_with_enrolment_income_gets_the_stand_in_only_for_the_funds_enrolment_does_not_collect(
+    engine: sa.Engine,
+) -> None:
+    from yibao.fund import data
+    from yibao.fund import service as fs
+
+    s = fs.setup_for_region("xian")
+    persons = pl.DataFrame(
+        {
+            "psn_no": ["P1", "P2", "P3"],
+            "gender": ["M", "F", "F"],
+            "birth_date": [dt.date(1980, 1, 1), dt.date(1950, 1, 1), dt.date(1990, 1, 1)],
+            "insutype": ["310", "310", "390"],
+            "psn_type": [
+                next(k for k, v in s.groups.items() if v == g) for g in ("in_service", "retired", "resident")
+            ],
+            "identities": ["", "", "DB"],
+        }
+    )
+    settled = pl.DataFrame(
+        {
+            "setl_id": ["S1"],
+            "psn_no": ["P3"],
+            "insutype": ["390"],
+            "psn_type": [persons["psn_type"][2]],
+            "med_type": ["21"],
+            **{m: [0] for m in data.MONEY},
+            "begin_date": [dt.date(2025, 3, 1)],
+            "end_date": [dt.date(2025, 3, 5)],
+            "locality": ["local"],
+            "fixmedins_code": ["H1"],
+            "hosp_lv": ["2"],
+            "diagnosis": ["J18"],
+        }
+    ).with_columns(
+        pl.lit(10_000).alias("medfee_sumamt"),
+        pl.lit(6_000).alias("hifp_pay"),
+        pl.lit(6_000).alias("fund_pay_sumamt"),
+    )
+    settled = settled.with_columns(pl.col("end_date").dt.strftime("%Y-%m").alias("month"))
+    enrol = pl.DataFrame(
+        {"month": ["2025-01"], "fund_pay_type": ["390100"], "source": ["individual"], "amount_fen": [40_000]}
+    )
+    monthly = {f"2025-{m:02d}": Members(1, 1, 1 if m < 7 else 2) for m in range(1, 13)}
+    fs.book_year(
+        FundStore(engine), s, 2025, settled, persons, income_frame=enrol, members_by_month=monthly, now=NOW
+    )
+    st = FundStore(engine)
+    inc = st.entries().filter(pl.col("kind") == "income")
+    by_fund = dict(inc.group_by("fund_pay_type").agg(pl.col("amount_fen").sum()).iter_rows())
+    assert by_fund["390100"] == 40_000  # enrolment's figure stands, nothing added to a fund it carries
+    assert by_fund["330100"] > 0 and by_fund["610100"] > 0  # the stand-in for the funds it does not
+    assert "310100" not in by_fund  # the stand-in never adds to a fund enrolment collects
+    src = next(b.source for b in st.batches() if b.kind == "income")
+    assert "330100" in src and "610100" in src
+    assert st.members()["2025-07"] == Members(1, 1, 2) and "参保登记" in st.members_sources()["2025-07"]
+    # retirees' account top-ups follow the month's retired count
+    top = st.entries().filter(pl.col("kind") == "transfer_in")
+    assert top.height == 12

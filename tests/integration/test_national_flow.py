@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from test_api_support import CERT_ME, HOSP, HOSP2, ME, PARENT, Api, build_api, visit_json
 
+from yibao.encounter.core import Reconciliation
 from yibao.encounter.schema import enc_presented
 from yibao.encounter.store import EncounterStore, Institution
 from yibao.ledger import Ledger
@@ -692,6 +693,7 @@ def test_2001_checks_the_benefit_of_a_presented_person(api: Api) -> None:
         "test_2601_reverses_any_reversible_message_once",
         "test_a_stay_over_new_year_settles_in_the_year_its_region_counts_and_follows_the_states",
         "test_two_settlements_racing_for_one_batch_leave_one_in_force",
+        "test_3201_keeps_each_outcome_for_the_assessment_and_a_retry_once",
     ],
 )
 def test_the_flows_on_postgresql(flow: str, pg_api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -770,6 +772,12 @@ def test_3202_compares_the_uploaded_detail_file_row_by_row(api: Api) -> None:
         "NO-SUCH-SETTLEMENT": "1",
         _missing["setl_id"]: "1",
     }
+    kept = _kept(api, "3202")
+    assert len(kept) == 1 and not kept[0].agreed and kept[0].clr_type == "11"
+    assert set(kept[0].unmatched) == {b["setl_id"], "NO-SUCH-SETTLEMENT", _missing["setl_id"]}
+    assert kept[0].rows_checked == 4
+    assert kept[0].hospital.medfee_sumamt == 30_00 + 31_00 + 1_00 and kept[0].hospital.fixmedins_setl_cnt == 3
+    assert kept[0].ledger.medfee_sumamt == 90_00 and kept[0].ledger.fixmedins_setl_cnt == 3
     other = Counter(api, "hospital2", HOSP2)
     other.sign_in()
     other.refused(
@@ -777,6 +785,57 @@ def test_3202_compares_the_uploaded_detail_file_row_by_row(api: Api) -> None:
         {"fsDownloadIn": {"file_qury_no": info["file_qury_no"], "filename": "x", "fixmedins_code": HOSP2}},
         "not_found",
     )
+
+
+def _kept(api: Api, infno: str) -> list[Reconciliation]:
+    st = EncounterStore.open(api.client.app.state.ledger.sa_url)  # type: ignore[attr-defined]
+    try:
+        return [r for r in st.reconciliations() if r.infno == infno]
+    finally:
+        st.close()
+
+
+def test_3201_keeps_each_outcome_for_the_assessment_and_a_retry_once(api: Api) -> None:
+    c = Counter(api)
+    c.sign_in()
+    c.present()
+    mdtrt_id = c.register(number="MZ40")
+    c.ok("2204", {"feedetail": [fee(mdtrt_id, "1", 0, "B")]})
+    s = c.ok("2207", settle_in(mdtrt_id, "30.00", "B"))["setlinfo"]
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+    data = {
+        "insutype": "310",
+        "clr_type": "11",
+        "setl_optins": "610100",
+        "stmt_begndate": today,
+        "stmt_enddate": today,
+        "medfee_sumamt": s["medfee_sumamt"],
+        "fund_pay_sumamt": s["fund_pay_sumamt"],
+        "acct_pay": s["acct_pay"],
+        "fixmedins_setl_cnt": 1,
+    }
+    assert c.ok("3201", {"data": data})["stmtinfo"]["stmt_rslt"] == "0"
+    wrong = {**data, "fixmedins_setl_cnt": 2, "acct_pay": "0.01"}
+    msgid = msgid_of(HOSP)
+    assert c.ok("3201", {"data": wrong}, msgid)["stmtinfo"]["stmt_rslt"] == "1"
+    assert c.ok("3201", {"data": wrong}, msgid)["stmtinfo"]["stmt_rslt"] == "1"  # a retry
+    kept = _kept(api, "3201")
+    assert [r.agreed for r in kept] == [True, False]
+    ok, bad = kept
+    assert (ok.fixmedins_code, ok.insutype, ok.clr_type, ok.begndate, ok.enddate) == (
+        HOSP,
+        "310",
+        "11",
+        today,
+        today,
+    )
+    assert ok.hospital == ok.ledger and ok.ledger.fixmedins_setl_cnt == 1
+    assert bad.msgid == msgid and bad.hospital.fixmedins_setl_cnt == 2 and bad.hospital.acct_pay == 1
+    assert bad.differing == (
+        ("acct_pay", "fixmedins_setl_cnt") if s["acct_pay"] != "0.01" else ("fixmedins_setl_cnt",)
+    )
+    assert c.refused("3201", {"data": {**data, "stmt_enddate": "2025-13-01"}}, "format")["infcode"] == -1
+    assert len(_kept(api, "3201")) == 2  # a refused request keeps nothing
 
 
 def test_a_fee_line_dated_outside_its_visit_is_refused(api: Api) -> None:

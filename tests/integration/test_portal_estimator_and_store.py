@@ -132,12 +132,12 @@ def test_a_complaint_is_tracked_from_submission_to_satisfaction_with_a_review(le
 def test_a_refused_move_writes_nothing(ledger: Ledger) -> None:
     store = _store(ledger)
     c = store.open_case(
-        kind="filing_remote",
+        kind="filing_referral",
         psn_no="P1",
         filed_by="u1",
         actor_role="insured",
-        subject="上海",
-        detail="长期居住备案",
+        subject="西京医院",
+        detail="转诊备案",
         now=NOW,
     )
     with pytest.raises(core.PortalError) as e:

@@ -48,6 +48,19 @@ def test_simulate_on_spark_writes_partitioned_settlements_and_the_same_report(
     assert fund_rows["fund_pay_sumamt"]["baseline_fen"] != fund_rows["fund_pay_sumamt"]["candidate_fen"]
 
 
+def test_simulate_on_spark_with_the_benefit_check_equals_polars_with_it(spark: Any, tmp_path: Path) -> None:
+    data = tmp_path / "year"
+    generate(example_path("xian"), data, persons=1_500, seed=31)  # with its enrolment files
+    books = [PolicyBook.from_file(resolve_policy(Path(p))) for p in ("xian", "xian-lower-deductible")]
+    checked = simulate(books[0], books[1], data, benefit_check=True)
+    unchecked = simulate(books[0], books[1], data)
+    # the check changes the year: refused visits are settled by neither policy
+    assert checked.meta["settled_visits"] < unchecked.meta["settled_visits"]
+    spark_checked = simulate_spark(spark, books[0], books[1], str(data), partitions=3, benefit_check=True)
+    assert _stable(spark_checked) == _stable(checked)
+    assert _stable(spark_checked) != _stable(unchecked)
+
+
 def test_the_audit_on_spark_flags_what_the_polars_audit_flags(spark: Any, tmp_path: Path) -> None:
     data = tmp_path / "year"
     generate(example_path("xian"), data, persons=3_000, seed=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,7 +20,7 @@ from yibao.policy.catalogue import parse_catalogue
 from yibao.policy.loader import LoadedRegion
 from yibao.policy.model import Region
 from yibao.settlement.engine import settle_visit
-from yibao.settlement.model import Line, Person, Visit
+from yibao.settlement.model import CommercialProduct, Line, Person, Visit
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "region.yaml"
 BOOK = PolicyBook.from_file(FIXTURE)
@@ -160,9 +161,12 @@ def build(visits: list[tuple]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame
 
 
 def realtime(
-    pairs: list[tuple[Person, Visit]], book: PolicyBook = BOOK
+    pairs: list[tuple[Person, Visit]],
+    book: PolicyBook = BOOK,
+    covers: dict[str, tuple[CommercialProduct, ...]] | None = None,
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
-    """Settle in (begin_date, seq) order, carrying accumulators and balances like the ledger does."""
+    """Settle in (begin_date, seq) order, carrying accumulators and balances like the ledger does
+    (``covers``: the commercial products of each visit, by mdtrt_id)."""
     order = sorted(range(len(pairs)), key=lambda i: (pairs[i][1].begin_date, i))
     acc: dict[tuple[str, int], dict[str, int]] = {}
     bal = {f"P{i}": p[2] for i, p in enumerate(PEOPLE)}
@@ -173,13 +177,23 @@ def realtime(
         a = acc.setdefault(key, {})
         payer = visit.account_psn_no or person.psn_no
         payer_scheme = "310" if PEOPLE[int(payer[1:])][0] in ("11", "21") else "390"
-        s = settle_visit(book.for_date(visit.begin_date), person, visit, a, bal[payer], payer_scheme)
+        s = settle_visit(
+            book.for_date(visit.begin_date),
+            person,
+            visit,
+            a,
+            bal[payer],
+            payer_scheme,
+            covers=(covers or {}).get(visit.mdtrt_id, ()),
+        )
         for k, v in s.deltas.items():
             a[k] = a.get(k, 0) + v
         bal[payer] -= s.acct_pay
         out[visit.mdtrt_id] = {f: getattr(s, f) for f in MONEY_OUT} | {
             "pool_prop_selfpay": s.pool_prop_selfpay
         }
+        if covers is not None:
+            out[visit.mdtrt_id]["commercial_pay"] = s.commercial_pay
     final = {f"{k[0]}:{k[1]}": {n: v for n, v in d.items() if v} for k, d in acc.items()}
     return out, final
 
@@ -414,3 +428,38 @@ def test_batch_and_realtime_agree_on_random_policies(case: RandomCase) -> None:
     assert got == {k: {f: v[f] for f in MONEY_OUT} for k, v in case.expected.items()}
     for psn, d in case.accumulators.items():
         assert result.accumulators(int(psn[1:]), 2025) == {k: v for k, v in d.items() if v}
+
+
+PRODUCTS = {  # a whole-burden product with a yearly deductible, and a policy-scope-only one
+    "COM-A": CommercialProduct(
+        "COM-A", "INS-01", "甲", frozenset({"online_followup"}), (), 10_000, 8000, 60_000, 150_000, True
+    ),
+    "COM-B": CommercialProduct(
+        "COM-B", "INS-02", "乙", frozenset({"online_followup"}), (), 0, 5000, 1_000_000, 400_000, False
+    ),
+}
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(visit_st, st.sampled_from([None, "COM-A", "COM-B"])), min_size=1, max_size=40),
+    st.sampled_from([BOOK, READINGS]),
+)
+def test_batch_and_realtime_agree_with_commercial_cover(covered: list[tuple], book: PolicyBook) -> None:
+    """The commercial tier (医保+商保一单制) on the same visits: the engine with ``covers``, the batch with a
+    ``commercial_product`` column, to the fen, the products' yearly counters included."""
+    persons, vdf, ldf, pairs = build([v for v, _ in covered])
+    chosen = [c for _, c in covered]
+    pairs = [
+        (p, replace(v, scene="online_followup") if c else v) for (p, v), c in zip(pairs, chosen, strict=True)
+    ]
+    covers = {v.mdtrt_id: ((PRODUCTS[c],) if c else ()) for (_, v), c in zip(pairs, chosen, strict=True)}
+    expected, expected_acc = realtime(pairs, book, covers)
+    vdf = vdf.with_columns(pl.Series("commercial_product", chosen, dtype=pl.String))
+    result = settle_batch(book, persons, vdf, ldf, products=PRODUCTS)
+    rows = {f"V{r['visit_id']}": r for r in result.visits.iter_rows(named=True)}
+    for mdtrt_id, fields in expected.items():
+        assert {k: rows[mdtrt_id][k] for k in fields} == fields, mdtrt_id
+    for key, acc in expected_acc.items():
+        psn, year = key.split(":")
+        assert result.accumulators(int(psn[1:]), int(year)) == acc

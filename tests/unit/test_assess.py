@@ -248,3 +248,18 @@ def test_the_appeal_state_machine(
     with pytest.raises(appeal.AppealError) as e:
         appeal.check_move(state, new, role, note, value)
     assert e.value.code == code
+
+
+def test_upload_timeliness_comes_from_the_interface_uploads_and_an_explicit_value_still_wins() -> None:
+    inst = pl.DataFrame({"fixmedins_code": ["H1", "H2"], "level": ["2", "2"], "kind": ["hospital"] * 2})
+    up = pl.DataFrame({"fixmedins_code": ["H1", "H2"], "lines": [200, 50], "on_time": [196, 40]})
+    f = indicators.assemble(inst, P, uploads=up).sort("fixmedins_code")
+    assert f["upload_timeliness"].to_list() == [9_800, 8_000]
+    given = pl.DataFrame({"fixmedins_code": ["H2"], "upload_timeliness": [9_900]})
+    f = indicators.assemble(inst, P, uploads=up, inputs=given).sort("fixmedins_code")
+    assert f["upload_timeliness"].to_list() == [9_800, 9_900]
+    # without uploads the explanation says what is missing and why, not that there is no source at all
+    s = core.score(indicators.assemble(inst, P), P)[0]
+    zh, _ = core.explain(s, P)
+    assert any("24小时内数据上传率" in x and "无经国家接口上传的费用明细" in x for x in zh)
+    assert P.data_quality.upload_window_hours == 24

@@ -316,3 +316,63 @@ def test_network_co_day_counts_equal_a_same_day_self_join() -> None:
     key = ["fixmedins_code", "psn_id", "psn_id_b", "x"]
     assert want.height > 50
     assert got.select(key).sort(key).equals(want.select(key).sort(key))
+
+
+REHAB = "003402000010000"
+
+
+def test_patients_of_one_rehabilitation_course_schedule_are_not_a_ring_but_the_ring_still_is() -> None:
+    c = Claims()
+    rng = random.Random(11)  # background: 200 regulars visiting H1 on random days
+    for p in range(200):
+        for d in rng.sample(range(360), 6):
+            c.visit(p, "H1", d, [(CONSULT, 1, 1000)])
+    course = list(range(800, 808))  # eight patients in daily rehabilitation sessions, Sundays off
+    for p in course:
+        for k in range(18):
+            c.visit(p, "H1", 40 + k + k // 6, [(REHAB, 1, 4000)], dx="S82")
+    ring = list(range(500, 510))
+    ring_visits = [
+        c.visit(p, "H1", d, [(CONSULT, 1, 1000), (DRUG_A, 4, 300)]) for d in range(10, 350, 17) for p in ring
+    ]
+    f = run(c, "MX-NET-001")
+    assert set(f["visit_id"].to_list()) == set(ring_visits)
+
+
+def test_a_dialysis_centre_is_compared_with_its_specialty_not_with_general_hospitals() -> None:
+    c = Claims()
+    for h in range(5):  # general hospitals: patients come twice a year
+        for p in range(300):
+            for d in (10, 200):
+                c.visit(10_000 * h + p, f"H{h}", d + p % 50, [(CONSULT, 1, 1000)])
+    for p in range(6):  # a dialysis centre: its patients come three times a week
+        for k in range(150):
+            c.visit(90_000 + p, "H9", (k // 3) * 7 + (k % 3) * 2, [(CONSULT, 1, 1000)], dx="N18")
+    v, ln = c.frames()
+    from yibao.audit.models.features import line_frame, specialties, visit_frame
+
+    p = load_params()
+    frame = visit_frame(v, line_frame(ln), peers=p["peers"])
+    spec = dict(specialties(frame, p["peers"]).iter_rows())
+    assert spec == {"H9": "N"}
+    assert frame.filter(pl.col("fixmedins_code") == "H9")["peer"][0] == "H:2:N"
+    assert run(c, "MX-PEER-004").height == 0
+    # with the specialty left out (no institution ever a specialist) the centre's patients are flagged
+    blind = {**p, "peers": {**p["peers"], "specialty_share": 1.01}}
+    out = run_models(None, v, ln, only={"MX-PEER-004"}, params=blind)
+    assert set(out["fixmedins_code"].to_list()) == {"H9"}
+
+
+def test_maintenance_dialysis_sessions_are_not_repeat_visits_but_the_same_count_of_consultations_are() -> (
+    None
+):
+    c = Claims()
+    for h in range(5):
+        for p in range(200):
+            for d in (10, 200):
+                c.visit(10_000 * h + p, f"H{h}", d + p % 50, [(CONSULT, 1, 1000)])
+    for k in range(150):  # three dialysis sessions a week at H0, and a person consulting H1 as often
+        c.visit(90_000, "H0", (k // 3) * 7 + (k % 3) * 2, [("003110000010000", 1, 40000)], dx="N18")
+        c.visit(90_001, "H1", (k // 3) * 7 + (k % 3) * 2, [(CONSULT, 1, 1000)])
+    f = run(c, "MX-PEER-004")
+    assert set(f["psn_id"].to_list()) == {90_001}

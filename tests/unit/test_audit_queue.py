@@ -7,7 +7,15 @@ import pytest
 
 from yibao.audit.evaluate import average_precision, queue_metrics
 from yibao.audit.flags import empty_flags
-from yibao.audit.queue import QueueParams, fit_calibration, parse_top, score_flags, visit_queue
+from yibao.audit.queue import (
+    QueueParams,
+    fit_calibration,
+    isotonic_curves,
+    parse_top,
+    score_flags,
+    strength_points,
+    visit_queue,
+)
 from yibao.errors import FieldError
 
 P = QueueParams(
@@ -93,3 +101,45 @@ def test_top_is_a_share_or_a_count() -> None:
     for bad in ("0%", "abc", "-3", "150%"):
         with pytest.raises(FieldError, match="top"):
             parse_top(bad, 100)
+
+
+def _strong(rows: list[tuple[str, int, float]]) -> pl.DataFrame:
+    """Flags of detector codes with their evidence ``z``."""
+    f = _flags([(code, v, 100, "flag") for code, v, _ in rows])
+    return f.with_columns(pl.Series("evidence", [f'{{"z": {z}}}' for _, _, z in rows]))
+
+
+def test_an_isotonic_curve_scores_a_strong_flag_above_a_weak_one_of_the_same_detector() -> None:
+    p = QueueParams(1.0, 3.0, 0.25, 0.9, 0.1, ("block", "flag"), strength=(("Z", "z"),), min_step=5)
+    # tuning: weak flags (z 4-5) are rarely confirmed, strong ones (z 8-9) nearly always
+    rows = [("Z", v, 4 + (v % 10) / 10) for v in range(40)] + [
+        ("Z", 100 + v, 8 + (v % 10) / 10) for v in range(40)
+    ]
+    visits = pl.DataFrame(
+        {
+            "visit_id": [r[1] for r in rows],
+            "scenario": [("s" if (v >= 100 or v % 10 == 0) else None) for _, v, _ in rows],
+        }
+    )
+    curves = isotonic_curves(strength_points(visits, _strong(rows), p), p)
+    assert curves["score"].is_sorted() and curves.height >= 2
+    assert curves["score"][0] == pytest.approx((4 + 1) / (40 + 4))  # 4 of 40 weak flags confirmed, Beta(1, 3)
+    assert curves["score"][-1] == pytest.approx((40 + 1) / (40 + 4))
+    new = _strong([("Z", 1, 3.0), ("Z", 2, 8.5), ("Z", 3, 20.0)])
+    scored, _ = score_flags(new, n_visits=1000, calibration=None, p=p, curves=curves)
+    s = dict(scored.select("visit_id", "score").iter_rows())
+    assert s[1] == pytest.approx(curves["score"][0])  # weaker than anything seen: the first step
+    assert s[3] == pytest.approx(curves["score"][-1]) and s[2] == s[3]
+    # without a curve the detector falls back to one score (the default here)
+    plain, _ = score_flags(new, n_visits=1000, calibration=None, p=p)
+    assert plain["score"].unique().to_list() == [0.25]
+
+
+def test_an_isotonic_curve_runs_downhill_when_weaker_strength_is_the_better_sign() -> None:
+    p = QueueParams(1.0, 3.0, 0.25, 0.9, 0.1, ("block", "flag"), strength=(("Z", "z"),), min_step=5)
+    rows = [("Z", v, float(v % 20)) for v in range(200)]  # low z confirmed, high z not
+    visits = pl.DataFrame(
+        {"visit_id": list(range(200)), "scenario": [("s" if v % 20 < 10 else None) for v in range(200)]}
+    )
+    curves = isotonic_curves(strength_points(visits, _strong(rows), p), p)
+    assert curves.height == 2 and curves["score"][0] > 0.9 > 0.1 > curves["score"][1]

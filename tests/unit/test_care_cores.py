@@ -16,6 +16,10 @@ from yibao.care.figures import credit_summary, online_share
 from yibao.care.policy import CareError
 from yibao.care.store import load_params
 from yibao.money import apply_ratio
+from yibao.policy.book import PolicyBook
+from yibao.policy.loader import example_path
+from yibao.settlement.engine import settle_visit
+from yibao.settlement.model import Person
 
 P = load_params()
 DAY = dt.date(2025, 6, 2)
@@ -127,35 +131,33 @@ def test_capitation_weights_withholding_and_bonus() -> None:
     assert ei.value.code == "bad_payer"
 
 
-def test_commercial_claim_follows_ratio_deductible_and_caps() -> None:
+def test_the_shipped_product_covers_diabetes_follow_ups_online_and_the_online_package_only() -> None:
     p = P.products["DM-ONLINE"]
-    assert commercial.applies(p, "online_followup", ["E11.9"]) and not commercial.applies(
-        p, "online_followup", ["I10"]
-    )
-    assert not commercial.applies(p, "remote_consult", ["E11.9"])
-    assert commercial.claim(p, 1000, year_paid=0, year_deductible=0).paid == 800
-    assert commercial.claim(p, 10**7, year_paid=0, year_deductible=0).paid == p.per_claim_cap
-    assert commercial.claim(p, 1000, year_paid=p.annual_cap - 5, year_deductible=0).paid == 5
-    with_ded = dataclasses.replace(p, deductible=300)
-    c1 = commercial.claim(with_ded, 1000, year_paid=0, year_deductible=100)
-    assert (c1.deductible, c1.paid) == (200, 640)
+    assert p.applies("online_followup", ["E11.9"]) and not p.applies("online_followup", ["I10"])
+    assert p.applies("family_doctor", ["E11"]) and not p.applies("family_doctor", [])
+    assert not p.applies("remote_consult", ["E11.9"]) and not p.applies("", ["E11.9"])
+    assert (p.ratio, p.deductible, p.out_of_scope) == (8000, 0, True)
+
+
+POLICY = PolicyBook.from_file(example_path("xian")).for_date(DAY)
+PERSON = Person("P1", "测试", "610100195501010011", "F", dt.date(1955, 1, 1), "310", "21")
 
 
 @given(
-    medfee=st.integers(0, 10**7),
-    fund_share=st.integers(0, 100),
-    extras=st.integers(0, 10_000),
-    ratio=st.integers(0, 10_000),
+    units=st.integers(1, 400), extras=st.integers(0, 10_000), ratio=st.integers(0, 10_000), acct=st.booleans()
 )
-def test_the_one_bill_accounts_for_every_fen(medfee: int, fund_share: int, extras: int, ratio: int) -> None:
-    fund = medfee * fund_share // 100
-    hifp = fund * 3 // 4
-    psn = medfee - fund
-    product = dataclasses.replace(P.products["DM-ONLINE"], ratio=ratio, per_claim_cap=10**9, annual_cap=10**9)
-    paid = commercial.claim(product, psn + extras, year_paid=0, year_deductible=0).paid
-    bill = commercial.one_bill(medfee, fund, hifp, psn, extras, paid, "INS-01")
-    assert bill.total == bill.hifp_pay + bill.other_funds + bill.commercial_pay + bill.patient_pay
-    assert 0 <= bill.patient_pay <= psn + extras
+def test_the_one_bill_accounts_for_every_fen(units: int, extras: int, ratio: int, acct: bool) -> None:
+    rx = dataclasses.replace(RX, lines=(online.RxLine("XA10BAA049A001010198648", units, 4, 30),))
+    v = online.online_visit(P, rx, "MD1", {"E11"}, use_account=acct)
+    product = dataclasses.replace(P.products["DM-ONLINE"], ratio=ratio)
+    s = settle_visit(POLICY, PERSON, v, {}, 2_000 if acct else 0, covers=(product,))
+    bill = commercial.one_bill(s, extras, product.insurer)
+    assert (
+        bill.total
+        == bill.hifp_pay + bill.other_funds + bill.commercial_pay + bill.acct_pay + bill.patient_pay
+    )
+    assert bill.commercial_pay == s.commercial_pay and bill.patient_pay == s.psn_cash_pay + extras
+    assert 0 <= bill.patient_pay <= s.psn_part_amt + extras
 
 
 def test_reconciliation_names_every_difference() -> None:

@@ -128,7 +128,24 @@ def test_setldetail_has_one_pooled_fund_row_with_its_base_room_and_payment(s: Se
     assert d.inscp_scp_amt == 16_800_00  # the base the fund paid on: scope less deductible
     assert d.crt_payb_lmt_amt == 400_000_00  # the whole annual cap is still open
     assert d.fund_payamt == 13_440_00
-    assert d.setl_proc_info  # a calculation trace is present
+    # the calculation note: base × ratio → raw payment, then the cap's room → what was paid
+    assert d.setl_proc_info == "1680000×8000/10000→1344000; cap room 40000000→1344000"
+
+
+def test_a_fund_row_read_back_with_its_note_as_text_equals_the_engines_row(s: Settlement) -> None:
+    d = s.setldetail[0]
+    stored = FundDetail(
+        d.fund_pay_type,
+        d.fund_pay_type_name,
+        d.inscp_scp_amt,
+        d.crt_payb_lmt_amt,
+        d.fund_payamt,
+        d.setl_proc_info,
+    )
+    assert stored == d
+    assert stored != FundDetail(
+        d.fund_pay_type, d.fund_pay_type_name, d.inscp_scp_amt, d.crt_payb_lmt_amt, d.fund_payamt, "other"
+    )
 
 
 def test_each_line_is_split_into_self_paid_over_limit_pay_first_and_in_scope(s: Settlement) -> None:

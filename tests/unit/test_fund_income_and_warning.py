@@ -9,7 +9,7 @@ import pytest
 from yibao.fund import accounts, income, warning
 from yibao.fund.params import load_contributions, load_params
 from yibao.fund.warning import ACTIVITY_SCHEMA, AlertError, Members
-from yibao.money import apply_ratio
+from yibao.money import apply_ratio, div_half_up
 
 FP, RATES = load_params(), load_contributions()
 
@@ -121,7 +121,7 @@ def test_fund_readings_balance_rate_and_expenditure_growth_against_income_growth
 
 def test_scheme_readings_cost_growth_admission_rate_outflow_and_what_is_not_available() -> None:
     pos, act = _books()
-    members = {2024: Members(0, 0, 100), 2025: Members(0, 0, 100)}
+    members = warning.members_by_month({2024: Members(0, 0, 100), 2025: Members(0, 0, 100)})
     rs = {(r.indicator, r.scope): r for r in warning.readings("2025-12", pos, act, members, FP)}
     assert rs[("cost_per_admission", "390")].value == 12_000  # 1,440,000 / 120
     assert rs[("cost_per_admission_growth", "390")].value == 2_000  # +20 % → red
@@ -129,7 +129,7 @@ def test_scheme_readings_cost_growth_admission_rate_outflow_and_what_is_not_avai
     assert rs[("admission_rate", "390")].value == 12_000  # 120 admissions a year / 100 persons = 120 %
     share = rs[("cross_region_outflow", "390")]
     assert share.value == (60_000 * 10_000 * 2 + 780_000) // (780_000 * 2)
-    assert "跨省清算数据尚未接入" in share.note_zh
+    assert "尚未导入跨省清算数据" in share.note_zh
     assert rs[("drg_outlier_share", "region")].level == "na"
     # a month with no year before: growth not available, said so
     first = {(r.indicator, r.scope): r for r in warning.readings("2024-03", pos, act, members, FP)}
@@ -139,13 +139,59 @@ def test_scheme_readings_cost_growth_admission_rate_outflow_and_what_is_not_avai
     )
 
 
+def test_rates_per_insured_person_divide_by_the_person_months_of_each_month() -> None:
+    pos, act = _books()
+    # 100 residents all 2025 except 200 from July: 6 × 100 + 6 × 200 = 1,800 person-months
+    members = {f"2025-{m:02d}": Members(0, 0, 100 if m <= 6 else 200) for m in range(1, 13)}
+    members |= {f"2024-{m:02d}": Members(0, 0, 100) for m in range(1, 13)}
+    rs = {(r.indicator, r.scope): r for r in warning.readings("2025-12", pos, act, members, FP)}
+    assert rs[("admission_rate", "390")].value == 120 * 12 * 10_000 // 1_800  # 8,000 = 80 %
+    spent = 12 * (60_000 + 5_000)
+    assert rs[("per_capita_spending", "390")].value == spent * 12 // 1_800
+    prev = 12 * (50_000 + 5_000) * 12 // 1_200
+    assert rs[("per_capita_spending_growth", "390")].value == div_half_up((5_200 - prev) * 10_000, prev)
+    assert (spent * 12 // 1_800, prev) == (5_200, 6_600)
+    # a month without a count: not available, and said why
+    del members["2025-03"]
+    rs = {(r.indicator, r.scope): r for r in warning.readings("2025-12", pos, act, members, FP)}
+    assert rs[("admission_rate", "390")].value is None
+    assert "逐月参保人数" in rs[("admission_rate", "390")].note_zh
+
+
+def test_cross_region_outflow_counts_routed_visits_as_cleared_not_as_settled() -> None:
+    pos, act = _books()
+    members = warning.members_by_month({2025: Members(0, 0, 100)})
+    # each month the ledger has 5,000 fen remote of 65,000; 3,000 of that came through the hub; the hub
+    # cleared 2,000 in June (a line held) and 4,000 in July (carried in)
+    cleared = {
+        (f"2025-{m:02d}", "390"): warning.Cleared({6: 2_000, 7: 4_000}.get(m, 3_000), 3_000, 1, 1)
+        for m in range(1, 13)
+    }
+    june = {
+        (r.indicator, r.scope): r
+        for r in warning.readings("2025-06", pos, act, members, FP, cleared_outflow=cleared)
+    }
+    share = june[("cross_region_outflow", "390")]
+    out, tot = 6 * 5_000 - 6 * 3_000 + (5 * 3_000 + 2_000), 6 * 65_000 - 6 * 3_000 + (5 * 3_000 + 2_000)
+    assert share.value == (out * 10_000 * 2 + tot) // (2 * tot)
+    assert "含跨省清算" in share.note_zh and "170.00 元" in share.note_zh
+    # without clearing data the ledger's own figure stands, and the note says the clearing is not imported
+    plain = {(r.indicator, r.scope): r for r in warning.readings("2025-06", pos, act, members, FP)}
+    assert plain[("cross_region_outflow", "390")].value == (30_000 * 10_000 * 2 + 390_000) // 780_000
+
+
 def test_outlier_shares_and_the_active_retired_ratio() -> None:
     pos, act = _books()
     act310 = act.with_columns(pl.lit("310").alias("insutype"))
     rs = {
         (r.indicator, r.scope): r
         for r in warning.readings(
-            "2025-12", pos, act310, {2025: Members(40, 20, 0)}, FP, outliers={"drg": (7, 100)}
+            "2025-12",
+            pos,
+            act310,
+            warning.members_by_month({2025: Members(40, 20, 0)}),
+            FP,
+            outliers={"drg": (7, 100)},
         )
     }
     assert (

@@ -8,7 +8,15 @@ import datetime as dt
 import pytest
 
 from yibao.feedback import core
-from yibao.feedback.core import Calendar, PortalError, allowed_moves, check_move, sla_clock
+from yibao.feedback.core import (
+    OPEN_KINDS,
+    Calendar,
+    PortalError,
+    allowed_moves,
+    check_move,
+    check_new_case,
+    sla_clock,
+)
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path, load_region
 from yibao.settlement import estimate
@@ -70,10 +78,10 @@ def test_applicant_may_only_withdraw_an_open_case() -> None:
 
 
 def test_staff_decide_filings_are_approved_complaints_answered_reports_resolved() -> None:
-    assert "approved" in allowed_moves("filing_remote", "accepted", "auditor")
-    assert "approved" in allowed_moves("filing_remote", "submitted", "auditor")  # one click
+    assert "approved" in allowed_moves("filing_referral", "accepted", "auditor")
+    assert "approved" in allowed_moves("filing_referral", "submitted", "auditor")  # one click
     assert allowed_moves("fraud_report", "submitted", "auditor") == {"accepted", "rejected"}
-    assert "resolved" not in allowed_moves("filing_remote", "accepted", "auditor")
+    assert "resolved" not in allowed_moves("filing_referral", "accepted", "auditor")
     assert "answered" in allowed_moves("complaint", "accepted", "admin")
     assert "resolved" in allowed_moves("fraud_report", "accepted", "admin")
     # only the person closes a complaint (by being satisfied); staff cannot skip the answer
@@ -112,6 +120,15 @@ def test_a_complaint_clock_runs_until_the_answer_a_report_clock_until_acceptance
     assert core.stops_clock("complaint", "withdrawn")
     assert core.stops_clock("fraud_report", "accepted")
     assert core.stops_clock("filing_chronic", "approved")
+
+
+def test_a_filing_clock_runs_until_the_filing_is_decided_not_until_acceptance() -> None:
+    for kind in ("filing_remote", "filing_chronic", "filing_referral"):
+        assert not core.stops_clock(kind, "accepted")
+        assert not core.stops_clock(kind, "in_progress")
+        assert core.stops_clock(kind, "approved")
+        assert core.stops_clock(kind, "rejected")
+        assert core.stops_clock(kind, "withdrawn")
 
 
 def test_the_review_clock_is_a_parameter_with_a_source() -> None:
@@ -327,3 +344,12 @@ def test_year_so_far_reads_deductible_and_cap_from_accumulators() -> None:
     r = rows[op.id]
     assert (r.deductible_met, r.deductible_full) == (full - 5_000, full)
     assert r.cap is not None and r.cap_room == r.cap - 70_000
+
+
+def test_a_free_text_filing_for_care_elsewhere_is_no_longer_opened_but_old_ones_stay_decidable() -> None:
+    with pytest.raises(PortalError) as e:
+        check_new_case("filing_remote", "长期居住上海", "上海")
+    assert e.value.field == "kind" and e.value.code == "retired"
+    assert e.value.reason.startswith("异地就医备案不再以文字事项受理")
+    assert "filing_remote" not in OPEN_KINDS and "filing_referral" in OPEN_KINDS
+    assert "approved" in allowed_moves("filing_remote", "submitted", "auditor")  # filed before: still decided

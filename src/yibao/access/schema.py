@@ -1,7 +1,8 @@
 """The service's tables (SQLAlchemy Core): logins, sessions and the access log.
 
 * ``app_user`` — one login: role, the person it is (insured), the persons it may act for (亲情账户,
-  JSON list incl. its own psn_no), or the institution it works for; the password as an scrypt hash.
+  JSON list incl. its own psn_no), the institution it works for, or the employer (参保单位) it is; the
+  password as an scrypt hash.
 * ``app_session`` — opaque session tokens, stored as their SHA-256 only (a token is 256 random bits, so
   a fast hash is enough; a leaked table gives no usable token).
 * ``access_log`` — who read whose record, when and what (个人信息访问记录): queryable by an admin and
@@ -11,7 +12,8 @@
   only kind of database where the published demo logins may exist).
 
 Created by migration ``0201`` on the ``service`` branch; ``0210`` adds ``must_change_password``,
-``password_changed`` and ``app_meta``.
+``password_changed`` and ``app_meta``; ``0510`` (enrolment branch) adds ``emp_no``, the 参保单位 of an employer
+login.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ app_user = Table(
     Column("created", String(40), nullable=False),
     Column("must_change_password", Integer, nullable=False, server_default="0"),
     Column("password_changed", String(40)),
+    Column("emp_no", String(40)),  # employer login: its 参保单位 (migration 0510)
 )
 
 app_meta = Table(

@@ -36,7 +36,7 @@ _USER_FOR_TOKEN = (
     .where(app_session.c.token_hash == sa.bindparam("digest"), app_user.c.active == 1)
 )
 
-ROLES = ("insured", "institution", "auditor", "admin")
+ROLES = ("insured", "institution", "employer", "auditor", "admin")
 
 
 class UserError(FieldError):
@@ -54,6 +54,7 @@ class UserRow:
     fixmedins_code: str | None
     must_change_password: bool = False
     active: bool = True
+    emp_no: str | None = None  # employer: its 参保单位
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def _user(row: Any) -> UserRow:
         row.fixmedins_code,
         bool(row.must_change_password),
         bool(row.active),
+        row.emp_no,
     )
 
 
@@ -134,9 +136,10 @@ class ServiceStore:
         fixmedins_code: str | None = None,
         user_id: str | None = None,
         must_change_password: bool = False,
+        emp_no: str | None = None,
     ) -> UserRow:
         """Create a login.  An insured login needs ``psn_no`` (its own number is always in the family
-        list); an institution login needs ``fixmedins_code``.  The password must pass
+        list); an institution login needs ``fixmedins_code``; an employer login (参保单位) needs ``emp_no``.  The password must pass
         :func:`~yibao.access.passwords.password_problem` (a published demo password only in a demo
         database); ``must_change_password``: the login must choose a new password before anything else."""
         if role not in ROLES:
@@ -156,6 +159,12 @@ class ServiceStore:
                 "机构账号须填写定点机构编号 an institution login must name its institution",
                 "missing",
             )
+        if role == "employer" and not (emp_no or "").strip():
+            raise UserError(
+                "emp_no",
+                "单位账号须填写参保单位编号 an employer login must name its employer (emp_no)",
+                "missing",
+            )
         family = (
             tuple(dict.fromkeys(([psn_no] if psn_no else []) + list(family_psn_nos)))
             if role == "insured"
@@ -170,6 +179,7 @@ class ServiceStore:
             family,
             fixmedins_code if role == "institution" else None,
             must_change_password,
+            emp_no=emp_no if role == "employer" else None,
         )
         try:
             with self.engine.begin() as c:
@@ -186,6 +196,7 @@ class ServiceStore:
                         active=1,
                         created=_now().isoformat(),
                         must_change_password=int(must_change_password),
+                        emp_no=row.emp_no,
                     )
                 )
         except sa.exc.IntegrityError as exc:

@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from yibao.assess.params import AssessParams
+from yibao.assess.samples import SAMPLES
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,7 @@ class InstitutionScore:
     satisfaction: int | None
     release_ratio: int  # 1/10000
     coefficient: int  # 1/10000
-    samples: dict[str, int | None] = field(
-        default_factory=dict
-    )  # ratings_n, survey_n, ratings_rate, survey_rate
+    samples: dict[str, int | None] = field(default_factory=dict)  # yibao.assess.samples.SAMPLES
 
 
 def fractions(values: np.ndarray, full: np.ndarray, zero: np.ndarray) -> np.ndarray:
@@ -112,7 +111,7 @@ def score(frame: pl.DataFrame, p: AssessParams) -> list[InstitutionScore]:
     np.add.at(dim_w.T, d_of, w100.T)
     np.add.at(dim_p.T, d_of, pts100.T)
     codes, levels = frame["fixmedins_code"].to_list(), frame["level"].to_list()
-    samples = {c: frame[c].to_list() for c in ("ratings_n", "survey_n", "ratings_rate", "survey_rate")}
+    samples = {c: frame[c].to_list() if c in frame.columns else [None] * n for c in SAMPLES}
     out = []
     for i in range(n):
         vals = V[i]
@@ -194,6 +193,10 @@ def explain(s: InstitutionScore, p: AssessParams, name: str = "") -> tuple[list[
                 f"  · {m.name_en} {_value(ind.key, ind.value)} (full at {_line(ind.key, m.full)}, zero at "
                 f"{_line(ind.key, m.zero)}): {ind.points_x100 / 100:.2f} of {ind.weight_x100 / 100:.2f}."
             )
+            if ind.key in p.origins.reconciliations:
+                rz, ren = reconciliation_text(s, p)
+                zh.append(rz)
+                en.append(ren)
     rz, re_ = release_text(s, p)
     zh.append(rz)
     en.append(re_)
@@ -210,6 +213,16 @@ def _why_missing(key: str, p: AssessParams) -> tuple[str, str]:
             "尚无数据来源，待相关能力或导入数据提供",
             "no source yet; to be supplied by a capability or an import",
         )
+    if key in o.uploads:
+        return (
+            "本年无经国家接口上传的费用明细",
+            "no fee lines uploaded through the national interface this year",
+        )
+    if key in o.reconciliations:
+        return (
+            "本年无国家接口 3201 对账记录，也未导入该值",
+            "no 3201 reconciliation through the national interface this year, and no value imported",
+        )
     if key in o.previous_year:
         return "需上年数据", "needs the previous year"
     if key in o.drg:
@@ -219,6 +232,36 @@ def _why_missing(key: str, p: AssessParams) -> tuple[str, str]:
     if key in o.survey_and_ratings:
         return "无第三方调查且门户评价不足", "no survey and too few portal ratings"
     return "本年无相应就诊", "no such care this year"
+
+
+def reconciliation_text(s: InstitutionScore, p: AssessParams) -> tuple[str, str]:
+    """Where the reconciliation break rate came from: the value imported, or the reconciliations counted."""
+    g = s.samples
+    if g.get("recon_given"):
+        kept = (
+            f"；系统另有对账记录 {g['recon_periods']} 期、不平 {g['recon_breaks']} 期，以导入值为准"
+            if g.get("recon_periods")
+            else ""
+        )
+        return (
+            f"    来源：导入值（考核数据导入，优先于对账记录的计算值）{kept}。",
+            "    Source: the value imported (it wins over the one computed from the reconciliations).",
+        )
+    r = p.reconciliation
+    which = "、".join(f"{x} {'总账对账' if x == '3201' else '明细对账'}" for x in r.counted)
+    rule = "首次" if r.period_outcome == "first" else "最后一次"
+    zh = (
+        f"    来源：国家接口对账记录——本年 {which} {g.get('recon_periods') or 0} 期，不平 "
+        f"{g.get('recon_breaks') or 0} 期（按每期{rule}对账结果计；依据：{p.source_title(r.source)}）"
+    )
+    en = (
+        f"    Source: the national reconciliations kept — {g.get('recon_periods') or 0} periods "
+        f"({', '.join(r.counted)}), {g.get('recon_breaks') or 0} not agreed ({r.period_outcome} answer per period)"
+    )
+    if g.get("recon_detail_rows"):
+        zh += f"；3202 明细对账核对结算 {g['recon_detail_rows']} 笔，不符 {g.get('recon_detail_unmatched') or 0} 笔（仅供参考，不计分）"
+        en += f"; 3202 detail: {g['recon_detail_unmatched'] or 0} of {g['recon_detail_rows']} settlements in breaks (not scored)"
+    return zh + "。", en + "."
 
 
 def release_text(s: InstitutionScore, p: AssessParams) -> tuple[str, str]:

@@ -12,8 +12,11 @@ is not available — never a guess.  Inputs (all optional except the institution
   outlier (high / low / normal / unmatched);
 * ``audit`` — per institution: flagged_fen, decided_flagged_fen, upheld_fen;
 * ``ratings`` (fixmedins_code, stars) and ``survey`` (fixmedins_code, respondents, satisfied);
+* ``reconciliations`` — the national reconciliation answers of the year (:data:`RECONCILIATION_SCHEMA`:
+  one row per 3201 / 3202 answer, handed in by a use case) for the reconciliation break rate;
 * ``inputs`` — explicit values (fixmedins_code + indicator columns, 1/10000) for what no capability
-  supplies yet (data quality, imaging, 3201 reconciliation); an explicit value wins over a computed one.
+  supplies yet (data quality, imaging); an explicit value wins over a computed one (the reconciliation
+  break rate included: ``recon_given`` says so).
 """
 
 from __future__ import annotations
@@ -23,11 +26,26 @@ from collections.abc import Mapping
 import polars as pl
 
 from yibao.assess.params import AssessParams
+from yibao.assess.samples import SAMPLES
 
 INSTITUTION_SCHEMA: dict[str, type[pl.DataType]] = {
     "fixmedins_code": pl.String,
     "level": pl.String,
     "kind": pl.String,
+}
+
+
+RECONCILIATION_SCHEMA: dict[str, type[pl.DataType]] = {
+    "fixmedins_code": pl.String,
+    "infno": pl.String,  # 3201 / 3202
+    "begndate": pl.String,
+    "enddate": pl.String,
+    "insutype": pl.String,
+    "clr_type": pl.String,
+    "at": pl.String,  # when it was answered (orders a period's answers)
+    "agreed": pl.Boolean,
+    "rows_checked": pl.Int64,  # 3202: settlements compared
+    "unmatched": pl.Int64,  # 3202: settlements that did not match
 }
 
 
@@ -202,6 +220,50 @@ def from_drg(cases: pl.DataFrame, inst: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def reconciliation_break_rate(recons: pl.DataFrame, p: AssessParams) -> pl.DataFrame:
+    """Per institution: the reconciliation break rate (对账不平率, 1/10000) — reconciliation periods
+    (险种 × 清算类别 × start and end date) of the ``counted`` transactions whose ``period_outcome`` answer (first
+    or last by time) did not agree, over all such periods — with ``recon_periods`` and ``recon_breaks``
+    behind it, and the 3202 detail beside it: settlements compared (``recon_detail_rows``) and those in
+    breaks (``recon_detail_unmatched``)."""
+    r = p.reconciliation
+    key = ["fixmedins_code", "insutype", "clr_type", "begndate", "enddate"]
+    pick = pl.col("agreed").first() if r.period_outcome == "first" else pl.col("agreed").last()
+    periods = (
+        recons.filter(pl.col("infno").is_in(r.counted))
+        .sort("at")
+        .group_by(key, maintain_order=True)
+        .agg(pick.alias("_agreed"))
+    )
+    rate = periods.group_by("fixmedins_code").agg(
+        pl.len().cast(pl.Int64).alias("recon_periods"),
+        (~pl.col("_agreed")).sum().cast(pl.Int64).alias("recon_breaks"),
+    )
+    rate = rate.with_columns(
+        ratio_expr(pl.col("recon_breaks"), pl.col("recon_periods")).alias("reconciliation_break_rate")
+    )
+    detail = (
+        recons.filter(pl.col("infno") == "3202")
+        .group_by("fixmedins_code")
+        .agg(
+            pl.col("rows_checked").sum().cast(pl.Int64).alias("recon_detail_rows"),
+            pl.col("unmatched").sum().cast(pl.Int64).alias("recon_detail_unmatched"),
+        )
+    )
+    return (
+        rate.join(detail, on="fixmedins_code", how="full", coalesce=True)
+        .select(
+            "fixmedins_code",
+            "reconciliation_break_rate",
+            "recon_periods",
+            "recon_breaks",
+            "recon_detail_rows",
+            "recon_detail_unmatched",
+        )
+        .sort("fixmedins_code")
+    )
+
+
 def satisfaction(ratings: pl.DataFrame | None, survey: pl.DataFrame | None, p: AssessParams) -> pl.DataFrame:
     """Satisfaction per institution: the third-party survey and the portal's ratings (a rating of
     ``satisfied_stars`` or more counts as satisfied), weighted ``survey_weight`` : 1 − that when both are
@@ -264,6 +326,8 @@ def assemble(
     audit: pl.DataFrame | None = None,
     ratings: pl.DataFrame | None = None,
     survey: pl.DataFrame | None = None,
+    uploads: pl.DataFrame | None = None,
+    reconciliations: pl.DataFrame | None = None,
     inputs: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per assessed institution (of the assessed kinds) with every indicator column (Int64, null
@@ -292,12 +356,26 @@ def assemble(
         out = out.with_columns(
             ratio_expr(pl.col("upheld_fen"), pl.col("decided_flagged_fen")).alias("upheld_share")
         )
+    if uploads is not None and uploads.height:
+        up = uploads.select(
+            "fixmedins_code", ratio_expr(pl.col("on_time"), pl.col("lines")).alias("upload_timeliness")
+        )
+        out = out.join(up, on="fixmedins_code", how="left")
+    if reconciliations is not None and reconciliations.height:
+        out = out.join(reconciliation_break_rate(reconciliations, p), on="fixmedins_code", how="left")
     sat = satisfaction(ratings, survey, p)
     out = out.join(sat, on="fixmedins_code", how="left")
+    out = out.with_columns(pl.lit(None, dtype=pl.Int64).alias("recon_given"))
     if inputs is not None and inputs.height:
         given = [c for c in inputs.columns if c in p.indicators]
         ins = inputs.select("fixmedins_code", *[pl.col(c).cast(pl.Int64).alias(f"_in_{c}") for c in given])
         out = out.join(ins, on="fixmedins_code", how="left")
+        if "reconciliation_break_rate" in given:  # the explicit value wins; the explanation says it was given
+            out = out.with_columns(
+                pl.when(pl.col("_in_reconciliation_break_rate").is_not_null())
+                .then(pl.lit(1, dtype=pl.Int64))
+                .alias("recon_given")
+            )
         for c in given:
             out = out.with_columns(
                 (
@@ -309,7 +387,7 @@ def assemble(
             out = out.with_columns(pl.lit(None, dtype=pl.Int64).alias(k))
         else:
             out = out.with_columns(pl.col(k).cast(pl.Int64))
-    for c in ("ratings_n", "survey_n", "ratings_rate", "survey_rate"):
+    for c in SAMPLES:
         if c not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=pl.Int64).alias(c))
     return out.sort("fixmedins_code")

@@ -78,7 +78,20 @@ class Origins(Strict):
     drg: list[str]
     audit_cases: list[str]
     survey_and_ratings: list[str]
+    uploads: list[str] = []
+    reconciliations: list[str] = []
     input: list[str]
+
+
+class Reconciliation(Strict):
+    source: str
+    counted: list[Literal["3201", "3202"]] = Field(min_length=1)
+    period_outcome: Literal["first", "last"]
+
+
+class DataQuality(Strict):
+    source: str
+    upload_window_hours: int = Field(ge=1)
 
 
 class Care(Strict):
@@ -126,6 +139,8 @@ class AssessParams(Strict):
     indicators: dict[str, Indicator]
     origins: Origins
     care: Care
+    data_quality: DataQuality
+    reconciliation: Reconciliation
     satisfaction: Satisfaction
     release: Release
     appeal: Appeal
@@ -146,6 +161,8 @@ class AssessParams(Strict):
             *self.origins.drg,
             *self.origins.audit_cases,
             *self.origins.survey_and_ratings,
+            *self.origins.uploads,
+            *self.origins.reconciliations,
             *self.origins.input,
         ]
         for k in listed:

@@ -28,14 +28,19 @@ def assess_year(
     lines: pl.DataFrame | None = None,
     kinds: Mapping[str, str] | None = None,
     drg_cases: pl.DataFrame | None = None,
+    reconciliations: pl.DataFrame | None = None,
     inputs: pl.DataFrame | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[pl.DataFrame, list[InstitutionScore]]:
-    """Assemble the indicators (portal ratings, the imported survey of ``year`` and the audit cases read
-    from the database), score, and store the run (notified on ``notified_on``: the appeal clock starts)."""
+    """Assemble the indicators (portal ratings, the imported survey of ``year``, the audit cases and the
+    national interface's fee-line uploads read from the database; the year's 3201 / 3202 answers as handed
+    in by :func:`yibao.usecases.reconciliation.reconciliations_of_year`), score, and store the run
+    (notified on ``notified_on``: the appeal clock starts).  An explicit ``inputs`` value wins over a
+    computed one."""
     audit = store.audit_cases()
     ratings = store.ratings()
     survey = store.survey(year)
+    uploads = store.uploads(year, p.data_quality.upload_window_hours)
     frame = indicators.assemble(
         institutions,
         p,
@@ -47,6 +52,8 @@ def assess_year(
         audit=audit,
         ratings=ratings,
         survey=survey,
+        uploads=uploads,
+        reconciliations=reconciliations,
         inputs=inputs,
     )
     scores = score(frame, p)
@@ -58,6 +65,8 @@ def assess_year(
         "audit_cases": audit is not None,
         "portal_ratings": ratings.height > 0,
         "survey": survey.height > 0,
+        "encounter_uploads": uploads is not None,
+        "reconciliations": reconciliations is not None and reconciliations.height > 0,
         "inputs": inputs is not None and inputs.height > 0,
     }
     store.save_run(

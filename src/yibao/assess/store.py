@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from yibao.assess import appeal as ap
 from yibao.assess.core import InstitutionScore, explain, score
 from yibao.assess.params import AssessParams
+from yibao.assess.samples import SAMPLES
 from yibao.assess.schema import assess_appeal, assess_appeal_event, assess_run, assess_score, assess_survey
 from yibao.db import make_engine
 from yibao.errors import FieldError
@@ -103,6 +104,44 @@ class AssessStore:
         with self.engine.connect() as c:
             rows = c.execute(sa.text("SELECT fixmedins_code, stars FROM portal_rating")).all()
         return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+    def uploads(self, year: int, window_hours: int) -> pl.DataFrame | None:
+        """Per institution: fee lines of ``year`` uploaded through the national interface (2204 / 2301 —
+        the encounter capability's lines and the upload messages that carried them) and how many arrived
+        within ``window_hours`` of when the fee occurred (``fee_ocur_time``, Beijing time; the message time
+        is UTC).  Columns fixmedins_code, lines, on_time; None without the encounter tables or lines."""
+        insp = sa.inspect(self.engine)
+        if not all(insp.has_table(t) for t in ("enc_line", "enc_msg", "enc_visit")):
+            return None
+        q = sa.text(
+            "SELECT v.fixmedins_code, l.fee_ocur_time, m.at FROM enc_line l "
+            "JOIN enc_msg m ON m.msgid = l.msgid JOIN enc_visit v ON v.mdtrt_id = l.mdtrt_id "
+            "WHERE l.fee_ocur_time LIKE :y"
+        )
+        with self.engine.connect() as c:
+            rows = c.execute(q, {"y": f"{year}-%"}).all()
+        if not rows:
+            return None
+        df = pl.DataFrame(
+            [tuple(r) for r in rows],
+            schema={"fixmedins_code": pl.String, "fee": pl.String, "at": pl.String},
+            orient="row",
+        )
+        t = df.select(
+            "fixmedins_code",
+            pl.col("fee")
+            .str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us")
+            .dt.replace_time_zone("Asia/Shanghai")
+            .dt.convert_time_zone("UTC")
+            .alias("fee"),
+            pl.col("at").str.to_datetime(time_unit="us", time_zone="UTC").alias("at"),
+        )
+        late = (pl.col("at") - pl.col("fee")) > pl.duration(hours=window_hours)
+        return (
+            t.group_by("fixmedins_code")
+            .agg(pl.len().cast(pl.Int64).alias("lines"), (~late).sum().cast(pl.Int64).alias("on_time"))
+            .sort("fixmedins_code")
+        )
 
     def audit_cases(self, period: str | None = None) -> pl.DataFrame | None:
         """Per institution: amounts flagged, flagged in decided cases, upheld (the audit capability's
@@ -429,10 +468,7 @@ class AssessStore:
                 "fixmedins_code",
                 "level",
                 *p.indicators,
-                "ratings_n",
-                "survey_n",
-                "ratings_rate",
-                "survey_rate",
+                *SAMPLES,
             )
         }
         row["fixmedins_code"], row["level"] = code, r.level

@@ -147,8 +147,10 @@ def score(
 
 def detector_scores(visits: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
     """Per detector (rule / model code): visits flagged, of which labelled (any scenario), its precision, and
-    the scenarios of the labelled visits it found — the table that says where false positives come from."""
+    the scenarios of the labelled visits it found — the table that says where false positives come from —
+    and ``normal_share``: the share of the region's normal (unlabelled) visits it flags."""
     labels = visits.select("visit_id", "scenario")
+    normal = max(visits.filter(pl.col("scenario").is_null()).height, 1)
     per = (
         flags.group_by("rule_code", "source", "visit_id")
         .agg(pl.col("amount_fen").sum())
@@ -164,6 +166,7 @@ def detector_scores(visits: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
         )
         .with_columns(
             (pl.col("labelled") / pl.col("visits")).round(4).alias("precision"),
+            ((pl.col("visits") - pl.col("labelled")) / normal).round(5).alias("normal_share"),
             pl.col("_found")
             .list.eval(
                 pl.element().struct.field("scenario")
@@ -186,7 +189,8 @@ def queue_metrics(visits: pl.DataFrame, lines: pl.DataFrame, queue: pl.DataFrame
     """Per scenario and ``overall``: the own flag set's recall (and, overall, precision and the share of
     visits flagged), recall (overall also precision) among the top 0.5 / 1 / 2 / 5 % of all visits in the
     ranked queue, and amount-weighted recall of the own flag set; overall also average precision of the
-    whole ranking (a visit never flagged is never retrieved)."""
+    whole ranking (a visit never flagged is never retrieved), and the share of normal (unlabelled) visits
+    in the own flag set (``normal_flagged_share``) and in the queue at all (``normal_queued_share``)."""
     n = visits.height
     amt = lines.group_by("visit_id").agg(pl.col("amount").sum().alias("_amt"))
     lab = (
@@ -215,6 +219,10 @@ def queue_metrics(visits: pl.DataFrame, lines: pl.DataFrame, queue: pl.DataFrame
             row["own_precision"] = round(own.height / n_own, 4) if n_own else None
             row["share_flagged"] = round(n_own / n, 4) if n else None
             row["average_precision"] = round(average_precision(g["rank"].drop_nulls(), total), 4)
+            normal = lab.filter(pl.col("scenario").is_null())
+            n_normal = max(normal.height, 1)
+            row["normal_flagged_share"] = round(int(normal["own"].sum()) / n_normal, 5)
+            row["normal_queued_share"] = round(normal["rank"].is_not_null().sum() / n_normal, 5)
         rows.append(row)
     return rows
 
@@ -277,6 +285,7 @@ class Evaluation:
     demoted: pl.DataFrame
     metrics: list[dict[str, Any]]
     calibration: pl.DataFrame  # this region's (rule_code, flagged, confirmed): summed over tuning seeds
+    points: pl.DataFrame  # this region's (rule_code, strength, confirmed): isotonic curves over tuning seeds
 
 
 def run_audit(
@@ -293,9 +302,12 @@ def run_audit(
     """Rules (when available) plus models → one flag frame; also each rule's check kind.  ``physicians``:
     the region's physician registry (医保医师库), which the title rule needs; ``knowledge``: the
     bureau's knowledge tables (default: the EXAMPLE tables)."""
-    from yibao.audit.models import run_models
+    from yibao.audit.models import course_sessions, run_models
 
-    frames = [run_models(persons, visits, lines, settled, institutions=institutions)]
+    sessions = course_sessions(knowledge) if knowledge is not None else None
+    frames = [
+        run_models(persons, visits, lines, settled, institutions=institutions, session_prefixes=sessions)
+    ]
     fn, checks = find_rules(physicians, knowledge) if use_rules else (None, {})
     if fn is not None:
         frames.append(fn(persons, visits, lines, settled))
@@ -392,9 +404,9 @@ def evaluate(
         p, v, ln, inst, settled, use_rules, physicians=doctors, knowledge=knowledge
     )
     timings["audit_s"] = time.perf_counter() - t0
-    from yibao.audit.queue import fit_calibration, score_flags, visit_queue
+    from yibao.audit.queue import fit_calibration, score_flags, strength_points, visit_queue
 
-    scored, report = score_flags(flags, v.height, knowledge.flag_calibration)
+    scored, report = score_flags(flags, v.height, knowledge.flag_calibration, curves=knowledge.flag_isotonic)
     queue = visit_queue(scored)
     own_flags = scored.filter(pl.col("visit_id").is_in(queue.filter(pl.col("own"))["visit_id"].implode()))
     own_flags = own_flags.filter(~pl.col("demoted") & (pl.col("severity") != "warn")).select(flags.columns)
@@ -412,4 +424,5 @@ def evaluate(
         report.filter(pl.col("demoted")),
         queue_metrics(v, ln, queue),
         fit_calibration(v, flags),
+        strength_points(v, flags),
     )

@@ -6,6 +6,8 @@ its tables are registered on the shared :data:`yibao.db.metadata`.
 * ``audit_case`` / ``audit_case_item`` — one case per institution and audit period, its suspect items
   and their appeal / decision / deduction; ``version`` is the number of logged events (optimistic lock).
 * ``audit_case_event`` — the append-only, hash-chained case log (who, when, what, state before / after).
+* ``audit_appeal_evidence`` — files an institution uploads with its appeal (申诉材料), per case and item,
+  with their sha256 (migration ``1510``).
 (The deductions a decided case posts — ``ledger_deduction`` and its items — are the ledger's tables,
 :mod:`yibao.ledger.schema`; the audit migration ``0101`` created them first.)
 
@@ -14,7 +16,7 @@ Timestamps are ISO-8601 text (they enter hashes); money is BIGINT fen.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, Table, Text
 
 from yibao.db import metadata
 
@@ -74,4 +76,21 @@ audit_case_event = Table(
     Column("detail", Text, nullable=False),  # JSON: what changed, per item before / after
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+audit_appeal_evidence = Table(
+    "audit_appeal_evidence",
+    metadata,
+    Column("evidence_id", String(32), primary_key=True),
+    Column("case_id", String(80), nullable=False),
+    Column("item_no", Integer, nullable=True),  # null: for the case as a whole
+    Column("filename", String(200), nullable=False),
+    Column("content_type", String(80), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("uploaded_at", String(40), nullable=False),
+    Column("uploaded_by", String(100), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Index("ix_audit_appeal_evidence_case", "case_id", "item_no"),
 )

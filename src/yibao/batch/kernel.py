@@ -48,6 +48,19 @@ class RepeatRule:
     compound: int | None = None
 
 
+@dataclass(frozen=True)
+class ComTerms:
+    """A commercial product (医保+商保一单制) as the kernel reads it: the engine's ``_pay_commercial``."""
+
+    ratio: int
+    deductible: int
+    per_claim_cap: int
+    annual_cap: int
+    out_of_scope: bool
+    paid_counter: int
+    ded_counter: int
+
+
 @dataclass
 class Static:
     """Per-visit parameters that do not depend on accumulators, all aligned with the round order."""
@@ -79,6 +92,9 @@ class Static:
     ci_uplift: I64 | None = None
     ci_share: I64 | None = None
     ci_field: str = "hifmi_pay"
+    # the commercial product paying on each visit (index into ``com_terms``, −1 none); None: no covers given
+    com_idx: I64 | None = None
+    com_terms: tuple[ComTerms, ...] = ()
 
 
 @dataclass
@@ -107,6 +123,7 @@ class Out:
             "psn_cash_pay",
             "balc",
             "pool_prop_selfpay",
+            "commercial_pay",
         ):
             self.cols[name] = np.zeros(self.n, dtype=np.int64)
 
@@ -249,12 +266,20 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     c["fund_pay_sumamt"][a:b] = fund_total
     psn_part = total - fund_total
     c["psn_part_amt"][a:b] = psn_part
+    in_scope = ins + pre - fund_total
+    out_scope = s.full[a:b] + s.over[a:b]
+    if (
+        s.com_idx is not None
+    ):  # a commercial product pays first (医保+商保一单制); without covers nothing changes
+        com, com_scope = _commercial(s, st, py, in_scope, psn_part, writes, a, b)
+        c["commercial_pay"][a:b] = com
+        in_scope = in_scope - com_scope
+        out_scope = out_scope - (com - com_scope)
+        psn_part = psn_part - com
     acct_idx = s.acct[a:b]
     bal = np.maximum(st.balance[acct_idx], 0)
     ok = s.acct_ok[a:b]
-    payable = np.where(s.acct_in[a:b], ins + pre - fund_total, 0) + np.where(
-        s.acct_out[a:b], s.full[a:b] + s.over[a:b], 0
-    )
+    payable = np.where(s.acct_in[a:b], in_scope, 0) + np.where(s.acct_out[a:b], out_scope, 0)
     acct = np.where(ok, np.minimum(payable, bal), 0)
     st.balance[acct_idx] -= acct
     c["acct_pay"][a:b] = acct
@@ -264,3 +289,38 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     for ctr, who, val in writes:
         if len(val):
             np.add.at(st.counters, (ctr, who), val)
+
+
+def _commercial(
+    s: Static,
+    st: State,
+    py: I64,
+    in_scope: I64,
+    psn_part: I64,
+    writes: list[tuple[I64, I64, I64]],
+    a: int,
+    b: int,
+) -> tuple[I64, I64]:
+    """(commercial payment, of which from the policy-scope part) per visit of the round: the engine's
+    commercial tier — ratio of the remaining burden (or its policy-scope part) above the product's yearly
+    deductible, within its per-claim cap and what its annual cap still allows."""
+    com = np.zeros(b - a, dtype=np.int64)
+    com_scope = np.zeros(b - a, dtype=np.int64)
+    assert s.com_idx is not None
+    ci = s.com_idx[a:b]
+    for k, t in enumerate(s.com_terms):
+        j = np.nonzero(ci == k)[0]
+        if len(j) == 0:
+            continue
+        base = psn_part[j] if t.out_of_scope else in_scope[j]
+        pj = py[j]
+        due = np.maximum(t.deductible - st.counters[t.ded_counter, pj], 0) if t.deductible else 0
+        dedc = np.minimum(base, due)
+        raw = apply_ratio(base - dedc, t.ratio)
+        room = np.clip(t.annual_cap - st.counters[t.paid_counter, pj], 0, t.per_claim_cap)
+        paid = np.minimum(raw, room)
+        com[j] = paid
+        com_scope[j] = np.minimum(paid, in_scope[j])
+        writes.append((np.full(len(j), t.ded_counter, dtype=np.int64), pj, np.asarray(dedc, dtype=np.int64)))
+        writes.append((np.full(len(j), t.paid_counter, dtype=np.int64), pj, paid))
+    return com, com_scope

@@ -9,6 +9,7 @@ engine uses; only the accumulator-dependent arithmetic runs in the vectorised ke
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from yibao.batch.lines import catalogue_frame, split_lines, split_lines_fast, vi
 from yibao.policy.book import PolicyBook
 from yibao.policy.compiled import CompiledPolicy
 from yibao.settlement.engine import check_attributes
-from yibao.settlement.model import SettlementError
+from yibao.settlement.model import CommercialProduct, SettlementError
 
 MONEY_OUT = (
     "medfee_sumamt",
@@ -134,6 +135,7 @@ def settle_batch(
     visits: pl.DataFrame,
     lines: pl.DataFrame | pl.LazyFrame,
     opening: pl.DataFrame | None = None,
+    products: Mapping[str, CommercialProduct] | None = None,
 ) -> BatchResult:
     """Settle ``visits`` (with their ``lines``) of ``persons`` in time order (begin_date, seq).
 
@@ -151,6 +153,12 @@ def settle_batch(
     ``BatchResult.refused``; self-paid ones settle with no fund paying; the continuity uplift raises the
     critical-illness layer's cap — as :func:`yibao.settlement.engine.settle_visit` does with an
     :class:`~yibao.settlement.model.Entitlement`.
+
+    When ``visits`` carry a ``commercial_product`` column (the id, in ``products``, of the commercial product
+    that covers the visit — the first the person holds whose scenes and conditions match, as
+    :meth:`~yibao.settlement.model.CommercialProduct.applies` decides; null or "" when none), the product
+    pays after the public layers and before the account (医保+商保一单制) as the engine does with ``covers``,
+    and the result carries ``commercial_pay``.
     """
     if book.by_discharge:
         raise SettlementError(
@@ -187,6 +195,9 @@ def settle_batch(
     static = table.static(py, who, parts, perm, round_starts)
     if "elig_decision" in visits.columns:
         _apply_eligibility(static, visits, timing.order[perm], who.family[perm])
+    with_commercial = "commercial_product" in visits.columns
+    if with_commercial:
+        _apply_commercial(static, visits, timing.order[perm], products or {}, table.ctr)
     balances = np.zeros(who.n_persons, dtype=np.int64)
     balances[persons["psn_id"].to_numpy()] = persons["account_balance"].to_numpy()
     names = _opening_counters(opening, table.ctr)
@@ -196,7 +207,7 @@ def settle_batch(
     if opening is not None and opening.height:
         _apply_opening(state.counters, opening, names, uniq, timing.years)
     out = kernel.run(static, state)
-    frame = _result_frame(timing.visit_ids[perm], static, out)
+    frame = _result_frame(timing.visit_ids[perm], static, out, with_commercial)
     y0 = int(timing.years.min()) if len(timing.years) else 0
     person_years = pl.DataFrame({"py": np.arange(len(uniq)), "psn_id": uniq // 64, "year": uniq % 64 + y0})
     return BatchResult(frame, dict(table.ctr.ids), person_years, state, refused)
@@ -227,6 +238,40 @@ def _apply_eligibility(
             if "ci_uplift_share" in visits.columns
             else np.zeros(len(rows), dtype=np.int64)
         )
+
+
+def _apply_commercial(
+    static: kernel.Static,
+    visits: pl.DataFrame,
+    rows: np.ndarray,
+    products: Mapping[str, CommercialProduct],
+    ctr: _Counters,
+) -> None:
+    """Which product pays on each visit (round order; ``rows`` the visit row of each), and its terms with
+    counter ids for its yearly deductible and payments (named as the engine names them)."""
+    names = visits["commercial_product"].cast(pl.String).fill_null("").to_numpy()[rows]
+    used = sorted({str(x) for x in names if x})
+    unknown = [x for x in used if x not in products]
+    if unknown:
+        raise SettlementError(
+            "visit.commercial_product",
+            f"未知商保产品 {unknown[0]!r} unknown commercial product",
+            "unknown_product",
+        )
+    index = {name: k for k, name in enumerate(used)}
+    static.com_idx = np.array([index[str(x)] if x else -1 for x in names], dtype=np.int64)
+    static.com_terms = tuple(
+        kernel.ComTerms(
+            p.ratio,
+            p.deductible,
+            p.per_claim_cap,
+            p.annual_cap,
+            p.out_of_scope,
+            ctr(p.paid_counter),
+            ctr(p.deductible_counter),
+        )
+        for p in (products[name] for name in used)
+    )
 
 
 def _opening_counters(opening: pl.DataFrame | None, ctr: _Counters) -> dict[str, int]:
@@ -624,8 +669,11 @@ def _person_years(psn: np.ndarray, years: np.ndarray) -> tuple[np.ndarray, np.nd
     return py, py_key[py_first]
 
 
-def _result_frame(visit_ids: np.ndarray, static: kernel.Static, out: Any) -> pl.DataFrame:
-    """One row per visit (round order; consumers join on visit_id) with the 2207 money fields."""
+def _result_frame(
+    visit_ids: np.ndarray, static: kernel.Static, out: Any, with_commercial: bool = False
+) -> pl.DataFrame:
+    """One row per visit (round order; consumers join on visit_id) with the 2207 money fields (and
+    ``commercial_pay`` when commercial covers were given)."""
     res: dict[str, Any] = {"visit_id": visit_ids}
     res.update(out.cols)
     full_, over_, pre_, ins_ = static.full, static.over, static.pre, static.ins
@@ -637,7 +685,8 @@ def _result_frame(visit_ids: np.ndarray, static: kernel.Static, out: Any) -> pl.
         inscp_scp_amt=ins_,
         hosp_part_amt=np.zeros(len(visit_ids), dtype=np.int64),
     )
-    return pl.DataFrame(res).select("visit_id", *MONEY_OUT, "pool_prop_selfpay")
+    extra = ("commercial_pay",) if with_commercial else ()
+    return pl.DataFrame(res).select("visit_id", *MONEY_OUT, "pool_prop_selfpay", *extra)
 
 
 def _dense(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -81,7 +81,7 @@ def bench_audit(
 
     t0 = time.perf_counter()
     allf = pl.concat([flags, mflags]) if models and t_models else flags
-    scored, _ = score_flags(allf, visits.height, knowledge.flag_calibration)
+    scored, _ = score_flags(allf, visits.height, knowledge.flag_calibration, curves=knowledge.flag_isotonic)
     queue = visit_queue(scored)
     t_queue = time.perf_counter() - t0
     yield record("audit.queue", "elapsed", t_queue, "s")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 import tempfile
 import threading
@@ -23,6 +24,7 @@ from typing import Annotated, Any
 
 import typer
 
+from yibao.bench.api import _cpu_seconds
 from yibao.bench.settle import record
 
 
@@ -31,7 +33,7 @@ def bench_settle(
 ) -> dict[str, Any]:
     import httpx
 
-    from yibao.demo.crossregion import Cluster, envelope, psn_no, variant_region
+    from yibao.demo.crossregion import Cluster, envelope, institution, psn_no, variant_region
 
     work = Path(tempfile.mkdtemp(prefix="yibao-bench-xr-"))
     third = variant_region("xian", "610300", "示例统筹区（宝鸡代码）", work / "policy")
@@ -51,7 +53,7 @@ def bench_settle(
             while time.perf_counter() < stop:
                 care, insu = rng.sample(codes, 2)
                 n += 1
-                msgid = f"H{care}0001{k:03d}{n:015d}"
+                msgid = f"{institution(care)}{k:03d}{n:014d}"
                 env = envelope(msgid, care, insu, psn_no(insu, rng.randrange(persons)), f"M{msgid}")
                 t0 = time.perf_counter()
                 try:
@@ -69,8 +71,25 @@ def bench_settle(
                     elif t0 >= measure_from and t1 <= stop:
                         lat.append(t1 - t0)
 
+    pids = {name: p.proc.pid for name, p in c.procs.items() if p.proc is not None}
+    cpu0: dict[str, float] = {}
+    cpu1: dict[str, float] = {}
+    load: list[float] = []
+
+    def sample_cpu() -> None:
+        # the servers' CPU over the measured window only (warm-up and the checks afterwards left out)
+        time.sleep(max(0.0, measure_from - time.perf_counter()))
+        cpu0.update({n: _cpu_seconds([pid]) for n, pid in pids.items()})
+        cpu0["clients"] = time.process_time()
+        load.append(os.getloadavg()[0])
+        time.sleep(max(0.0, stop - time.perf_counter()))
+        cpu1.update({n: _cpu_seconds([pid]) for n, pid in pids.items()})
+        cpu1["clients"] = time.process_time()
+        load.append(os.getloadavg()[0])
+
     try:
         threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+        threads.append(threading.Thread(target=sample_cpu))
         for t in threads:
             t.start()
         for t in threads:
@@ -86,7 +105,16 @@ def bench_settle(
         c.close()
     lat.sort()
     n = len(lat)
+    cpu = {name: cpu1[name] - cpu0[name] for name in cpu0}
+    per = max(n, 1)
     return {
+        # CPU milliseconds per settlement: the hub, the regions together (each is care side for some
+        # settlements and insured side for others) and the load clients, over the measured window
+        "cpu_ms_hub": cpu.get("hub", 0.0) / per * 1e3,
+        "cpu_ms_regions": sum(v for k, v in cpu.items() if k not in ("hub", "clients")) / per * 1e3,
+        "cpu_ms_clients": cpu.get("clients", 0.0) / per * 1e3,
+        "load_1m_before": load[0] if load else 0.0,
+        "load_1m_after": load[-1] if load else 0.0,
         "throughput": n / seconds,
         "p99_ms": lat[min(n - 1, int(n * 0.99))] * 1e3 if n else 0.0,
         "p50_ms": lat[n // 2] * 1e3 if n else 0.0,
@@ -146,6 +174,7 @@ def run(clients: int, seconds: float, n: int, regions: int, skip_settle: bool) -
         yield record("crossregion.settle", "throughput", s["throughput"], "settlements/s")
         yield record("crossregion.settle", "p99", s["p99_ms"], "ms")
         yield record("crossregion.settle", "p50", s["p50_ms"], "ms")
+        yield record("crossregion.settle", "cpu_per_settlement", s["cpu_ms_hub"] + s["cpu_ms_regions"], "ms")
         yield {"bench": "crossregion.settle", "metric": "check", **{k: v for k, v in s.items() if not k.endswith("_ms")},
                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}  # fmt: skip
     c = bench_clearing(n, regions)

@@ -6,12 +6,18 @@
 * ``voucher.verify.replay`` — the same tokens shown again, refused by the nonce cache;
 * ``voucher.issue`` ``throughput`` — signing;
 * ``voucher.verify.sqlite`` — the store's verify with the nonce table on a SQLite file (each verify one
-  INSERT transaction).
+  INSERT transaction);
+* then the records of :mod:`yibao.bench.care` (``care.followup.engine``: an online follow-up settled with
+  commercial cover, the engine part) when ``visits`` is not zero.
+
+Every throughput record carries the CPU seconds of this process and the 1-minute load average beside the
+wall-clock figure: on a shared machine the wall clock moves with everyone else's work.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import tempfile
 import time
@@ -35,7 +41,11 @@ def record(bench: str, metric: str, value: float, unit: str, **extra: Any) -> di
     return {"bench": bench, "metric": metric, "value": round(value, 3), "unit": unit, **extra}
 
 
-def run(tokens: int = 50_000, db_tokens: int = 2_000) -> Iterator[dict[str, Any]]:
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def run(tokens: int = 50_000, db_tokens: int = 2_000, visits: int = 100_000) -> Iterator[dict[str, Any]]:
     """Yield the records described in the module docstring."""
     params = load_params()
     now = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
@@ -71,9 +81,10 @@ def run(tokens: int = 50_000, db_tokens: int = 2_000) -> Iterator[dict[str, Any]
     for tok in batch:
         verify(tok, at, ring, store, params=params, revocations=revoked)
     el, cpu = time.perf_counter() - t0, time.process_time() - c0
-    yield record("voucher.verify", "throughput", tokens / el, "vouchers/s", tokens=tokens, cores=1)
+    load = {"load_avg_1m": _load(), "cpu_s": round(cpu, 3), "wall_s": round(el, 3)}
+    yield record("voucher.verify", "throughput", tokens / el, "vouchers/s", tokens=tokens, cores=1, **load)
     # per CPU-second: what one core does when it is not shared (the machine may be busy with others)
-    yield record("voucher.verify", "throughput_cpu", tokens / cpu, "vouchers/cpu-s", tokens=tokens)
+    yield record("voucher.verify", "throughput_cpu", tokens / cpu, "vouchers/cpu-s", tokens=tokens, **load)
     yield record("voucher.verify", "latency_mean", el / tokens * 1e6, "us")
 
     refused = 0
@@ -87,6 +98,10 @@ def run(tokens: int = 50_000, db_tokens: int = 2_000) -> Iterator[dict[str, Any]
     yield record("voucher.verify.replay", "throughput", tokens / el, "vouchers/s", refused=refused)
 
     yield from _sqlite(db_tokens, now)
+    if visits:
+        from yibao.bench.care import run as care_run
+
+        yield from care_run(visits)
 
 
 def _sqlite(n: int, now: dt.datetime) -> Iterator[dict[str, Any]]:

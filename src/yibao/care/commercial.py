@@ -1,52 +1,35 @@
-"""Commercial cover after basic insurance, critical illness and assistance, in the same bill (医保+商保一单制),
-and clearing with the insurer as a counter-party (statements, reconciliation) — pure functions.
+"""The one bill of a settlement with commercial cover (医保+商保一单制), and clearing with the insurer as a
+counter-party (statements, reconciliation) — pure functions.
 
-The product pays ``ratio`` of the remaining personal burden (psn_part_amt after every public layer, plus the
-covered extras such as the delivery fee) above its yearly deductible, within its per-claim and yearly caps
-(《医联体背景下互联网医院支付资源下沉策略》: 医保报销后剩余部分可由商险按80%比例赔付)."""
+The product itself is paid by the settlement engine, after basic insurance, critical illness and assistance
+and before the personal account (:func:`yibao.settlement.engine.settle_visit` with ``covers``): ``ratio`` of
+the remaining personal burden above its yearly deductible, within its per-claim and yearly caps
+(《医联体背景下互联网医院支付资源下沉策略》: 医保报销后剩余部分可由商险按80%比例赔付).  Here the result is put on
+the patient's bill and the claims on the insurer's statement."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from yibao.care.policy import Product
-from yibao.money import apply_ratio
+from yibao.settlement.model import Settlement
+from yibao.settlement.trace import Commercial as CommercialStep
 
 
-@dataclass(frozen=True)
-class Claim:
-    base: int  # remaining personal burden the product looks at
-    deductible: int  # part of the base taken by the yearly deductible
-    paid: int  # what the insurer pays
-
-
-def applies(product: Product, scene: str, diagnoses: Sequence[str]) -> bool:
-    """Does ``product`` cover a visit of ``scene`` with ``diagnoses``?"""
-    if scene not in product.scenes:
-        return False
-    return not product.conditions or any(d.startswith(product.conditions) for d in diagnoses)
-
-
-def claim(product: Product, base: int, *, year_paid: int, year_deductible: int) -> Claim:
-    """The claim on ``base`` fen given what the product already paid (``year_paid``) and how much of its
-    deductible was already met (``year_deductible``) this year."""
-    ded = min(base, max(0, product.deductible - year_deductible))
-    pay = apply_ratio(base - ded, product.ratio)
-    pay = min(pay, product.per_claim_cap, max(0, product.annual_cap - year_paid))
-    return Claim(base, ded, pay)
-
-
-@dataclass(frozen=True)
+@dataclass(
+    slots=True
+)  # not frozen: built once per settlement on the hot path (frozen init costs a setattr a field)
 class OneBill:
-    """The one bill the patient sees: every payer in order, the patient's part last."""
+    """The one bill the patient sees: every payer in order, the patient's part last.
+    ``total = hifp + other funds + commercial + account + patient``."""
 
     medfee_sumamt: int  # insured visit total (2207)
-    extras: int  # charges beside the insured visit (delivery fee)
+    extras: int  # charges beside the insured visit (delivery fee), paid by the patient
     hifp_pay: int
     other_funds: int  # critical illness, large-amount, assistance, others
     commercial_pay: int
     insurer: str
+    acct_pay: int  # personal account
     patient_pay: int  # what the patient owes (cash, or a credit bill)
 
     @property
@@ -62,25 +45,32 @@ class OneBill:
             "other_funds": self.other_funds,
             "commercial_pay": self.commercial_pay,
             "insurer": self.insurer,
+            "acct_pay": self.acct_pay,
             "patient_pay": self.patient_pay,
         }
 
 
-def one_bill(
-    medfee_sumamt: int,
-    fund_pay_sumamt: int,
-    hifp_pay: int,
-    psn_part_amt: int,
-    extras: int,
-    commercial: int,
-    insurer: str,
-) -> OneBill:
-    """Put the settlement, the extras and the commercial payment on one bill; every fen is accounted for:
-    ``total = hifp + other funds + commercial + patient``."""
-    patient = psn_part_amt + extras - commercial
-    if patient < 0:
-        raise ValueError("商业保险支付额超过个人负担 commercial payment above the personal burden")
-    return OneBill(medfee_sumamt, extras, hifp_pay, fund_pay_sumamt - hifp_pay, commercial, insurer, patient)
+def one_bill(s: Settlement, extras: int, insurer: str) -> OneBill:
+    """The settlement (funds, then the commercial product, then the account, in the one result) and the
+    extras beside it on one bill; the patient's part is the settlement's cash plus the extras, so no fen
+    is counted twice."""
+    if s.psn_part_amt != s.commercial_pay + s.acct_pay + s.psn_cash_pay:
+        raise ValueError("结算结果不平 settlement does not add up: psn_part ≠ commercial + acct + cash")
+    return OneBill(
+        s.medfee_sumamt,
+        extras,
+        s.hifp_pay,
+        s.fund_pay_sumamt - s.hifp_pay,
+        s.commercial_pay,
+        insurer,
+        s.acct_pay,
+        s.psn_cash_pay + extras,
+    )
+
+
+def claim_of(s: Settlement) -> CommercialStep | None:
+    """The commercial step of a settlement (the product, its base, deductible and payment), if one applied."""
+    return next((x for x in s.steps if isinstance(x, CommercialStep)), None)
 
 
 @dataclass(frozen=True)

@@ -149,9 +149,17 @@ def check_prescription(
     return out
 
 
-def online_visit(params: CareParams, rx: Prescription, mdtrt_id: str, registered: Collection[str]) -> Visit:
+def online_visit(
+    params: CareParams,
+    rx: Prescription,
+    mdtrt_id: str,
+    registered: Collection[str],
+    use_account: bool = False,
+) -> Visit:
     """The visit the follow-up is settled as: the attached hospital's code and level, 门诊慢特病 when the
-    condition is registered, the online consultation fee (policy price, offline item) plus the drugs."""
+    condition is registered, the online consultation fee (policy price, offline item) plus the drugs, in the
+    ``online_followup`` scene (a commercial product covering it pays in the same settlement).  The personal
+    account pays what is left after the funds and the commercial product only when ``use_account``."""
     ih = internet_hospital(params, rx.internet_hospital)
     cond = params.condition_for(rx.diagnosis)
     chronic = cond is not None and cond.code in registered
@@ -175,8 +183,9 @@ def online_visit(params: CareParams, rx: Prescription, mdtrt_id: str, registered
         end_date=rx.issued_on,
         lines=tuple(lines),
         diagnoses=(rx.diagnosis,),
-        use_account=False,
+        use_account=use_account,
         bilg_dr_codg=rx.prescriber,
+        scene="online_followup",
     )
 
 

@@ -12,10 +12,16 @@ from typing import Any
 
 from yibao.errors import FieldError
 from yibao.money import MoneyError, parse_ratio, yuan_to_fen
+from yibao.settlement.model import CommercialProduct
 
 
 class CareError(FieldError):
     """A care request or parameter that cannot be used as given; nothing was written."""
+
+
+# the care scenes a visit is settled in (Visit.scene), which a commercial product may cover; "" an ordinary
+# visit at a counter
+SCENES = frozenset({"", "online_followup", "remote_consult", "family_doctor"})
 
 
 @dataclass(frozen=True)
@@ -84,20 +90,7 @@ class Capitation:
     targets: Mapping[str, int]
 
 
-@dataclass(frozen=True)
-class Product:
-    """A commercial health-insurance product paying after the public layers (一单制)."""
-
-    id: str
-    insurer: str
-    name: str
-    scenes: frozenset[str]
-    conditions: tuple[str, ...]
-    deductible: int
-    ratio: int
-    per_claim_cap: int
-    annual_cap: int
-    covers_delivery: bool
+Product = CommercialProduct  # a commercial product is engine policy data (yibao.settlement.model)
 
 
 @dataclass(frozen=True)
@@ -130,6 +123,7 @@ class CareParams:
     remote_fee_by_level: Mapping[str, int]
     remote_consultant_share: int
     packages: Mapping[str, Package]
+    package_item: str  # the catalogue item a package fee is settled on (家庭医生签约服务费（个人支付部分）)
     capitation: Capitation
     insurers: Mapping[str, str]
     products: Mapping[str, Product]
@@ -281,17 +275,25 @@ def parse_params(data: Mapping[str, Any]) -> CareParams:
         where = f"commercial.products[{i}]"
         if p["insurer"] not in insurers:
             raise CareError(f"{where}.insurer", "未知保险公司 unknown insurer")
+        base = p.get("base", "personal_burden")
+        if base not in ("personal_burden", "in_scope"):
+            raise CareError(
+                f"{where}.base", "须为 personal_burden 或 in_scope must be personal_burden or in_scope"
+            )
+        scenes = frozenset(p["scenes"])
+        if not scenes <= SCENES:
+            raise CareError(f"{where}.scenes", f"未知场景 unknown scene {sorted(scenes - SCENES)}")
         products[p["id"]] = Product(
             p["id"],
             p["insurer"],
             p["name"],
-            frozenset(p["scenes"]),
+            scenes,
             tuple(p.get("conditions") or ()),
             r.fen(p["deductible"], f"{where}.deductible"),
             r.ratio(p["ratio"], f"{where}.ratio"),
             r.fen(p["per_claim_cap"], f"{where}.per_claim_cap"),
             r.fen(p["annual_cap"], f"{where}.annual_cap"),
-            bool(p.get("covers_delivery", False)),
+            base == "personal_burden",
         )
     return CareParams(
         consortia=consortia,
@@ -328,6 +330,7 @@ def parse_params(data: Mapping[str, Any]) -> CareParams:
             r.value(data, "consultation.consultant_share"), "consultation.consultant_share"
         ),
         packages=packages,
+        package_item=str(r.value(fd, "package_item")),
         capitation=capitation,
         insurers=insurers,
         products=products,

@@ -95,6 +95,7 @@ care_bill = Table(
     Column("other_funds", BigInteger, nullable=False),
     Column("commercial_pay", BigInteger, nullable=False),
     Column("insurer", String(20), nullable=False, server_default=""),
+    Column("acct_pay", BigInteger, nullable=False, server_default="0"),  # personal account (0710)
     Column("patient_pay", BigInteger, nullable=False),
     Column("pay_mode", String(10), nullable=False),
     Column("created", String(40), nullable=False),
@@ -163,6 +164,7 @@ care_contract = Table(
     Column("end_on", String(10), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created", String(40), nullable=False),
+    Column("bill_id", String(40), nullable=True),  # the package fee's bill (0711; none for fund packages)
     Index("ix_care_contract_psn", "psn_no", "status"),
     Index("ix_care_contract_cons", "consortium", "status"),
 )
@@ -215,6 +217,9 @@ care_claim = Table(
     Column("paid", BigInteger, nullable=False),
     Column("claimed_on", String(10), nullable=False),
     Column("statement_id", String(40)),
+    # the ledger settlement the product paid in (0710), and claimed / void (that settlement was cancelled)
+    Column("setl_id", String(40), nullable=True),
+    Column("status", String(10), nullable=False, server_default="claimed"),
     Index("ix_care_claim_ins", "insurer", "claimed_on"),
     Index("ix_care_claim_psn", "psn_no", "year"),
 )

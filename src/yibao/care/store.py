@@ -20,7 +20,7 @@ import yaml
 from yibao.care import capitation as capmod
 from yibao.care import commercial, consult, credit, online
 from yibao.care.figures import commercial_summary, credit_summary, online_share
-from yibao.care.policy import CareError, CareParams, parse_params
+from yibao.care.policy import CareError, CareParams, Package, Product, parse_params
 from yibao.care.schema import (
     care_bill,
     care_capitation,
@@ -41,6 +41,7 @@ from yibao.db import make_engine
 from yibao.ledger import Ledger
 from yibao.money import QTY_ONE
 from yibao.policy.book import PolicyBook
+from yibao.settlement.io import ICD10
 from yibao.settlement.model import AuditHook, Line, Settlement, Visit
 
 PARAMS_FILE = Path(__file__).with_name("params.yaml")
@@ -268,9 +269,11 @@ class CareService:
         today: dt.date,
         now: dt.datetime,
         audit: AuditHook | None = None,
+        use_account: bool = False,
     ) -> Paid:
-        """Settle the follow-up (consultation + drugs) through insurance as offline, apply commercial cover
-        (一单制), and either take the patient's part now (``cash``) or bill it on credit (``credit``)."""
+        """Settle the follow-up (consultation + drugs) through insurance as offline, with the person's
+        commercial cover paying in the same settlement (一单制) and the personal account after it when
+        ``use_account``, and either take the patient's part now (``cash``) or bill it on credit (``credit``)."""
         if pay_mode not in ("cash", "credit"):
             raise CareError(
                 "pay_mode", "支付方式须为 cash 或 credit pay_mode must be cash or credit", "bad_mode"
@@ -283,7 +286,7 @@ class CareService:
         rxrow = self.rx(f["rx_id"])
         rx = self._prescription(rxrow)
         registered = self.conditions(f["psn_no"])
-        visit = online.online_visit(self.params, rx, f"CAREMD{followup_id}", registered)
+        visit = online.online_visit(self.params, rx, f"CAREMD{followup_id}", registered, use_account)
         extras = online.delivery_charge(self.params, delivered=True)
         paid = self._settle_bill(
             led,
@@ -323,25 +326,24 @@ class CareService:
         today: dt.date,
         now: dt.datetime,
         audit: AuditHook | None,
+        covers: tuple[Product, ...] | None = None,
     ) -> Paid:
         psn = visit.psn_no
+        if covers is None:
+            covers = self.covers_of(psn, visit.begin_date)
         if (
             pay_mode == "credit"
         ):  # refuse before anything is written; the amount is checked on a pre-settlement
-            pre = led.settle(book, visit, "PRESETTLE", pre=True, audit=audit).settlement
-            cover = self._commercial_for(psn, scene, visit.diagnoses, today, pre.psn_part_amt, extras)
+            pre = led.settle(book, visit, "PRESETTLE", pre=True, audit=audit, covers=covers).settlement
             credit.check_credit(
-                self.params, self.credit_history(psn, today), pre.psn_part_amt + extras - cover[1], today
+                self.params, self.credit_history(psn, today), pre.psn_cash_pay + extras, today
             )
-        out = led.settle(book, visit, _msgid(kind, ref), audit=audit)
+        # one settlement: the funds, then the commercial product, then the account (一单制)
+        out = led.settle(book, visit, _msgid(kind, ref), audit=audit, covers=covers)
         s = out.settlement
-        product, cpay, cl = self._commercial_for(
-            psn, scene, visit.diagnoses, today, s.psn_part_amt, extras, full=True
-        )
-        insurer = product.insurer if product else ""
-        bill = commercial.one_bill(
-            s.medfee_sumamt, s.fund_pay_sumamt, s.hifp_pay, s.psn_part_amt, extras, cpay, insurer
-        )
+        step = commercial.claim_of(s)
+        insurer = step.insurer if step is not None else ""
+        bill = commercial.one_bill(s, extras, insurer)
         bill_id = _id()
         with self.engine.begin() as c:
             c.execute(
@@ -356,26 +358,29 @@ class CareService:
                     extras=extras,
                     hifp_pay=bill.hifp_pay,
                     other_funds=bill.other_funds,
-                    commercial_pay=cpay,
+                    commercial_pay=bill.commercial_pay,
                     insurer=insurer,
+                    acct_pay=bill.acct_pay,
                     patient_pay=bill.patient_pay,
                     pay_mode=pay_mode,
                     created=_ts(now),
                 )
             )
-            if product is not None and cl is not None and cpay > 0:
+            if step is not None and step.paid > 0:
                 c.execute(
                     care_claim.insert().values(
                         claim_id=_id(),
-                        product=product.id,
-                        insurer=product.insurer,
+                        product=step.product,
+                        insurer=step.insurer,
                         psn_no=psn,
                         bill_id=bill_id,
-                        year=today.year,
-                        base=cl.base,
-                        deductible=cl.deductible,
-                        paid=cpay,
+                        year=visit.counts_on.year,
+                        base=step.base,
+                        deductible=step.deductible_paid,
+                        paid=step.paid,
                         claimed_on=today.isoformat(),
+                        setl_id=out.setl_id,
+                        status="claimed",
                     )
                 )
             if pay_mode == "credit" and bill.patient_pay > 0:
@@ -394,41 +399,15 @@ class CareService:
                 )
         return Paid({"bill_id": bill_id, **bill.as_dict(), "pay_mode": pay_mode}, out.setl_id, s)
 
-    def _commercial_for(
-        self,
-        psn_no: str,
-        scene: str,
-        diagnoses: tuple[str, ...],
-        today: dt.date,
-        psn_part: int,
-        extras: int,
-        full: bool = False,
-    ) -> Any:
-        """(product, paid, claim) of the first cover of ``psn_no`` valid today that applies."""
-        day = today.isoformat()
+    def covers_of(self, psn_no: str, day: dt.date) -> tuple[Product, ...]:
+        """The commercial products ``psn_no`` holds on ``day`` (the insurer's enrolment), in product order:
+        the engine pays the first that covers the visit."""
+        iso = day.isoformat()
         q = sa.select(care_cover.c.product).where(
-            care_cover.c.psn_no == psn_no, care_cover.c.valid_from <= day, care_cover.c.valid_to >= day
+            care_cover.c.psn_no == psn_no, care_cover.c.valid_from <= iso, care_cover.c.valid_to >= iso
         )
-        for r in self._rows(q.order_by(care_cover.c.product)):
-            product = self.params.products.get(r["product"])
-            if product is None or not commercial.applies(product, scene, diagnoses):
-                continue
-            used = self._rows(
-                sa.select(
-                    sa.func.coalesce(sa.func.sum(care_claim.c.paid), 0).label("paid"),
-                    sa.func.coalesce(sa.func.sum(care_claim.c.deductible), 0).label("ded"),
-                ).where(
-                    care_claim.c.psn_no == psn_no,
-                    care_claim.c.product == product.id,
-                    care_claim.c.year == today.year,
-                )
-            )[0]
-            base = psn_part + (extras if product.covers_delivery else 0)
-            cl = commercial.claim(
-                product, base, year_paid=int(used["paid"]), year_deductible=int(used["ded"])
-            )
-            return (product, cl.paid, cl) if full else (product, cl.paid)
-        return (None, 0, None) if full else (None, 0)
+        found = (self.params.products.get(r["product"]) for r in self._rows(q.order_by(care_cover.c.product)))
+        return tuple(p for p in found if p is not None)
 
     def dispense(self, *, rx_id: str, pharmacy: str, today: dt.date, now: dt.datetime) -> dict[str, Any]:
         """The pharmacy (or the hospital's own) dispenses a paid prescription once, checked again on the day."""
@@ -662,9 +641,17 @@ class CareService:
         today: dt.date,
         now: dt.datetime,
         audit: AuditHook | None = None,
+        diagnoses: tuple[str, ...] = (),
     ) -> Paid:
         """Settle one visit at the requesting clinic: the consultation fee (the 会诊 item at the policy fee)
-        and the tests the consultant ordered, done locally.  ``test_lines``: (code, units, unit price fen)."""
+        and the tests the consultant ordered, done locally, in the ``remote_consult`` scene (a commercial
+        product covering it pays in the same settlement).  ``test_lines``: (code, units, unit price fen);
+        ``diagnoses``: the visit's ICD-10 codes."""
+        for k, code in enumerate(diagnoses):
+            if not ICD10.fullmatch(code):
+                raise CareError(
+                    f"diagnoses[{k}]", f"{code[:20]!r} 不是 ICD-10 编码 is not an ICD-10 code", "bad_code"
+                )
         row = self.consult(consult_id)
         if row["requester"] != requester:
             raise CareError(
@@ -682,7 +669,16 @@ class CareService:
             lines.append(Line(str(i), code, units * QTY_ONE, price, units * price))
         level = self.params.hospitals[requester].level
         visit = Visit(
-            f"CAREMD{consult_id}", row["psn_no"], "11", requester, level, today, today, tuple(lines)
+            f"CAREMD{consult_id}",
+            row["psn_no"],
+            "11",
+            requester,
+            level,
+            today,
+            today,
+            tuple(lines),
+            diagnoses=tuple(diagnoses),
+            scene="remote_consult",
         )
         paid = self._settle_bill(
             led,
@@ -710,6 +706,8 @@ class CareService:
     # ------------------------------------------------------------------ family doctor and capitation
     def sign_contract(
         self,
+        led: Ledger,
+        book: PolicyBook,
         *,
         psn_no: str,
         fixmedins_code: str,
@@ -718,8 +716,15 @@ class CareService:
         payer: str,
         start: dt.date,
         now: dt.datetime,
+        audit: AuditHook | None = None,
     ) -> dict[str, Any]:
-        """Sign a one-year family-doctor contract with a package paid by one of the payers it allows."""
+        """Sign a one-year family-doctor contract with a package paid by one of the payers it allows.
+
+        A package with a fee is settled through the ledger at the clinic, as one visit with the fee on the
+        catalogue's 家庭医生签约服务费（个人支付部分） item (fully self-paid, so no fund pays): ``account`` — the
+        personal account pays it (refused when the account cannot pay it all); ``commercial`` — a product the
+        person holds that covers the ``family_doctor`` scene pays in the same settlement (refused when none
+        does), the rest in cash; ``self`` — cash.  ``fund`` packages carry no fee."""
         pkg = self.params.packages.get(package)
         if pkg is None:
             raise CareError("package", f"未知服务包 unknown package {package!r}", "unknown_package")
@@ -742,6 +747,20 @@ class CareService:
             raise CareError("psn_no", "已有有效签约 already under an active contract", "already_signed")
         cid = _id()
         end = start.replace(year=start.year + 1) - dt.timedelta(days=1)
+        bill_id = None
+        if pkg.fee > 0 and payer != "fund":
+            bill_id = self._pay_package(
+                led,
+                book,
+                pkg,
+                payer,
+                psn_no=psn_no,
+                clinic=fixmedins_code,
+                cid=cid,
+                start=start,
+                now=now,
+                audit=audit,
+            )
         with self.engine.begin() as c:
             c.execute(
                 care_contract.insert().values(
@@ -757,9 +776,73 @@ class CareService:
                     end_on=end.isoformat(),
                     status="active",
                     created=_ts(now),
+                    bill_id=bill_id,
                 )
             )
         return self._one(care_contract, "contract_id", cid, "签约")
+
+    def _pay_package(
+        self,
+        led: Ledger,
+        book: PolicyBook,
+        pkg: Package,
+        payer: str,
+        *,
+        psn_no: str,
+        clinic: str,
+        cid: str,
+        start: dt.date,
+        now: dt.datetime,
+        audit: AuditHook | None,
+    ) -> str:
+        """Settle a package fee (see :meth:`sign_contract`); returns the bill id."""
+        hosp = self.params.hospitals.get(clinic)
+        if hosp is None:
+            raise CareError("fixmedins_code", "未登记的医疗机构 unknown institution", "unknown_institution")
+        item = self.params.package_item
+        visit = Visit(
+            f"CAREFD{cid}",
+            psn_no,
+            self.params.other_med_type,
+            clinic,
+            hosp.level,
+            start,
+            start,
+            (Line("1", item, QTY_ONE, pkg.fee, pkg.fee),),
+            diagnoses=tuple(sorted(self.conditions(psn_no))),
+            use_account=payer == "account",
+            scene="family_doctor",
+        )
+        covers = self.covers_of(psn_no, start) if payer == "commercial" else ()
+        # refuse before anything is written, on a pre-settlement (2206)
+        pre = led.settle(book, visit, "PRESETTLE", pre=True, audit=audit, covers=covers).settlement
+        if payer == "account" and pre.acct_pay < pre.medfee_sumamt:
+            raise CareError(
+                "payer",
+                f"个人账户不能支付全部服务包费用（可付 {pre.acct_pay} 分） the personal account cannot pay the whole fee",
+                "account_short",
+            )
+        if payer == "commercial" and not pre.commercial_pay:
+            raise CareError(
+                "payer",
+                "没有可支付该服务包的商业保险 no commercial product of this person pays for the package",
+                "no_cover",
+            )
+        paid = self._settle_bill(
+            led,
+            book,
+            visit,
+            kind="contract",
+            ref=cid,
+            scene="family_doctor",
+            extras=0,
+            pay_mode="cash",
+            today=start,
+            now=now,
+            audit=audit,
+            covers=covers,
+        )
+        return str(paid.bill["bill_id"])
 
     def contracts(
         self, *, psn_nos: list[str] | None = None, consortium: str | None = None
@@ -883,26 +966,44 @@ class CareService:
         return self._rows(q)
 
     def make_statement(
-        self, *, insurer: str, period_from: dt.date, period_to: dt.date, now: dt.datetime
+        self, led: Ledger, *, insurer: str, period_from: dt.date, period_to: dt.date, now: dt.datetime
     ) -> dict[str, Any]:
-        """The statement of the insurer's claims in the period not yet on a statement (清算单)."""
+        """The statement of the insurer's claims in the period not yet on a statement (清算单), each checked
+        against the ledger: a claim whose settlement was cancelled (2208) is void and left off; a claim whose
+        amount differs from the settlement's ``commercial_pay`` refuses the statement (nothing written)."""
         if insurer not in self.params.insurers:
             raise CareError("insurer", f"未知保险公司 unknown insurer {insurer!r}", "unknown_insurer")
         sid = _id()
         with self.engine.begin() as c:
-            rows = list(
+            found = list(
                 c.execute(
-                    sa.select(care_claim.c.claim_id, care_claim.c.base, care_claim.c.paid).where(
+                    sa.select(
+                        care_claim.c.claim_id, care_claim.c.base, care_claim.c.paid, care_claim.c.setl_id
+                    ).where(
                         care_claim.c.insurer == insurer,
                         care_claim.c.statement_id.is_(None),
+                        care_claim.c.status == "claimed",
                         care_claim.c.claimed_on >= period_from.isoformat(),
                         care_claim.c.claimed_on <= period_to.isoformat(),
                     )
                 )
             )
-            st = commercial.statement(
-                insurer, period_from.isoformat(), period_to.isoformat(), [tuple(r) for r in rows]
-            )
+            rows, void = [], []
+            for claim_id, base, paid, setl_id in found:
+                if setl_id is not None:
+                    stored = led.get_settlement(setl_id)
+                    if stored.status != "active":
+                        void.append(claim_id)
+                        continue
+                    if stored.settlement.commercial_pay != paid:
+                        raise CareError(
+                            "claims",
+                            f"理赔 {claim_id} 金额 {paid} 与结算 {setl_id} 的商保支付 "
+                            f"{stored.settlement.commercial_pay} 不符 claim differs from its settlement",
+                            "ledger_mismatch",
+                        )
+                rows.append((claim_id, base, paid))
+            st = commercial.statement(insurer, period_from.isoformat(), period_to.isoformat(), rows)
             c.execute(
                 care_statement.insert().values(
                     statement_id=sid,
@@ -923,10 +1024,17 @@ class CareService:
                     .where(care_claim.c.claim_id.in_([r[0] for r in rows]))
                     .values(statement_id=sid)
                 )
+            if void:
+                c.execute(care_claim.update().where(care_claim.c.claim_id.in_(void)).values(status="void"))
         return {
             **self._one(care_statement, "statement_id", sid, "清算单"),
             "lines": [list(x) for x in st.lines],
+            "void": sorted(void),
         }
+
+    def statements(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest statements to insurers, with their status."""
+        return self._rows(sa.select(care_statement).order_by(care_statement.c.created.desc()).limit(limit))
 
     def reconcile_statement(self, *, statement_id: str, theirs: dict[str, int]) -> dict[str, Any]:
         """Compare the insurer's returned amounts with the statement's claims; ``reconciled`` or ``disputed``."""
@@ -965,5 +1073,5 @@ class CareService:
             "online_share": share.ratio,
             "capitation": [{k: v for k, v in r.items() if k != "detail"} for r in caps],
             "credit": credit_summary(self.credit_bills(None, today)),
-            "commercial": commercial_summary(self.claims()),
+            "commercial": commercial_summary(c for c in self.claims() if c["status"] != "void"),
         }

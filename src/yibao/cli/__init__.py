@@ -37,6 +37,7 @@ def _mount_optional() -> None:
     from yibao.cli.audit import audit_app
     from yibao.cli.audit_cases import cases_app
     from yibao.cli.care import care_app
+    from yibao.cli.consult import consult_app
     from yibao.cli.crossregion import crossregion_app
     from yibao.cli.drg import drg_app
     from yibao.cli.encounter import encounter_app
@@ -77,6 +78,9 @@ def _mount_optional() -> None:
         encounter_app, name="encounter", help="国家接口就诊流程 national visit flow: institutions, cards"
     )
     app.add_typer(care_app, name="care", help="互联网医疗 internet care scenes")
+    app.add_typer(
+        consult_app, name="consult", help="政策征求意见 public consultations on a draft policy (共治)"
+    )
     app.add_typer(
         crossregion_app, name="crossregion", help="异地就医直接结算 clearing hub, demo, monthly clearing"
     )
@@ -539,11 +543,15 @@ def bench_portal(
 def bench_voucher(
     tokens: Annotated[int, typer.Option(help="vouchers issued and verified in memory")] = 50_000,
     db_tokens: Annotated[int, typer.Option(help="vouchers verified against the SQLite nonce table")] = 2_000,
+    visits: Annotated[
+        int, typer.Option(help="online follow-ups settled with commercial cover in memory (0: skip)")
+    ] = 100_000,
 ) -> None:
-    """Print JSON lines: voucher.issue, voucher.verify (one core), replay refusal, SQLite verify."""
+    """Print JSON lines: voucher.issue, voucher.verify (one core), replay refusal, SQLite verify, and the
+    engine part of an online follow-up settled with commercial cover (care.followup.*)."""
     from yibao.bench.voucher import run
 
-    for rec in run(tokens=tokens, db_tokens=db_tokens):
+    for rec in run(tokens=tokens, db_tokens=db_tokens, visits=visits):
         print(json.dumps(rec), flush=True)
 
 

@@ -102,6 +102,7 @@ def score(
     from yibao.fund import data
     from yibao.policy.book import PolicyBook
     from yibao.policy.loader import example_path
+    from yibao.usecases.reconciliation import reconciliations_of_year
 
     def go() -> Any:
         p = load_params()
@@ -147,6 +148,7 @@ def score(
                 previous=previous if previous.height else None,
                 lines=lines,
                 kinds=kinds,
+                reconciliations=reconciliations_of_year(st.engine, year),
                 inputs=extra,
             )
         return {

@@ -136,9 +136,14 @@ def calibrate_cmd(
     out: Annotated[Path, typer.Option(help="calibration table to write (CSV)")] = Path(
         "flag_calibration.csv"
     ),
+    isotonic_out: Annotated[
+        Path, typer.Option(help="isotonic curves to write (CSV, knowledge table flag_isotonic)")
+    ] = Path("flag_isotonic.csv"),
 ) -> None:
-    """在调参地区上拟合每条规则/模型的确认率 / fit each detector's confirmed share on tuning regions."""
+    """在调参地区上拟合每条规则/模型的确认率与保序校准曲线 / fit each detector's confirmed share and its
+    isotonic calibration curve on tuning regions."""
     from yibao.audit.evaluate import evaluate
+    from yibao.audit.queue import isotonic_curves
 
     try:
         if "-" in seeds:
@@ -148,13 +153,21 @@ def calibrate_cmd(
             chosen = [int(x) for x in seeds.split(",") if x.strip()]
     except ValueError:
         raise typer.BadParameter("seeds: 形如 1-9 或 1,2,3 / like 1-9 or 1,2,3") from None
-    parts = []
+    parts, points = [], []
     for sd in chosen:
-        parts.append(evaluate(sd, persons, with_settlement=False).calibration)
+        ev = evaluate(sd, persons, with_settlement=False)
+        parts.append(ev.calibration)
+        points.append(ev.points)
         Console().print(f"seed {sd} done")
     cal = pl.concat(parts).group_by("rule_code").agg(pl.col("flagged", "confirmed").sum()).sort("rule_code")
     cal.write_csv(out)
+    curves = isotonic_curves(pl.concat(points))
+    curves.with_columns(pl.col("strength_from").round(6), pl.col("score").round(6)).write_csv(isotonic_out)
     Console().print(f"校准表已写入 calibration written → {out} ({cal.height} detectors, seeds {seeds})")
+    Console().print(
+        f"保序校准曲线已写入 isotonic curves written → {isotonic_out} "
+        f"({curves['rule_code'].n_unique()} detectors, {curves.height} steps)"
+    )
 
 
 @audit_app.command("run")
@@ -251,10 +264,17 @@ def _run_polars(
     if top is None:
         _summary(flags, used, str(out))
         return
-    _queue(flags, v.height, know.flag_calibration, top, out)
+    _queue(flags, v.height, know.flag_calibration, top, out, know.flag_isotonic)
 
 
-def _queue(flags: pl.DataFrame, n_visits: int, calibration: pl.DataFrame, top: str, out: Path) -> None:
+def _queue(
+    flags: pl.DataFrame,
+    n_visits: int,
+    calibration: pl.DataFrame,
+    top: str,
+    out: Path,
+    curves: pl.DataFrame | None = None,
+) -> None:
     """Score the flags, rank the visits, write the queue beside ``out`` and show its top."""
     from yibao.audit.queue import parse_top, score_flags, visit_queue
 
@@ -262,7 +282,7 @@ def _queue(flags: pl.DataFrame, n_visits: int, calibration: pl.DataFrame, top: s
         n = parse_top(top, n_visits)
     except FieldError as e:
         raise typer.BadParameter(str(e)) from e
-    scored, report = score_flags(flags, n_visits, calibration)
+    scored, report = score_flags(flags, n_visits, calibration, curves=curves)
     queue = visit_queue(scored)
     qpath = out.with_name(out.stem + ".queue.parquet")
     queue.write_parquet(qpath)

@@ -76,6 +76,18 @@ def _store(db: str | None, region: str) -> Any:
     return EnrolmentStore(_url(db), _policy(region))
 
 
+def _sync_ledger(db: str | None, store: Any, psn_nos: list[str] | None = None) -> int:
+    """Carry the registry's current schemes and person types to the ledger's person rows (same database)."""
+    from yibao.ledger import Ledger
+    from yibao.usecases.enrolment import sync_ledger
+
+    led = Ledger.open(_url(db))
+    try:
+        return len(sync_ledger(led, store, psn_nos))
+    finally:
+        led.close()
+
+
 def _fail(exc: Exception, as_json: bool) -> None:
     if isinstance(exc, ImportRejected):
         payload: dict[str, Any] = {
@@ -137,14 +149,16 @@ def import_cmd(
         store = _store(db, region)
         try:
             out = store.import_collection(file) if kind == "collection" else store.import_roster(file)
+            synced = _sync_ledger(db, store)
         finally:
             store.close()
     except (FieldError, PolicyError) as exc:
         _fail(exc, as_json)
-    if not _emit({"infcode": 0, "output": out.as_dict()}, as_json):
+    if not _emit({"infcode": 0, "output": {**out.as_dict(), "ledger_persons_updated": synced}}, as_json):
         console.print(
             f"[green]✓ 已导入 imported[/] {file.name}: {out.rows:,} 行 rows · 新登记 {out.persons_registered:,} "
             f"persons registered · {out.events:,} 参保变更 events · 批次 batch {out.batch_id} · {out.elapsed_s:.1f}s"
+            f" · 账本人员险种更新 ledger persons updated {synced:,}"
         )
 
 
@@ -179,6 +193,7 @@ def load_synth_cmd(
         store = _store(db, region)
         try:
             out = store.load_synth(directory)
+            _sync_ledger(db, store)
         finally:
             store.close()
     except (FieldError, PolicyError, OSError) as exc:
@@ -231,11 +246,12 @@ def event_cmd(
         store = _store(db, region)
         try:
             n = store.record_events([ev])
+            synced = _sync_ledger(db, store, [psn_no])
         finally:
             store.close()
     except (FieldError, PolicyError) as exc:
         _fail(exc, as_json)
-    if not _emit({"infcode": 0, "output": {"events": n}}, as_json):
+    if not _emit({"infcode": 0, "output": {"events": n, "ledger_persons_updated": synced}}, as_json):
         console.print(f"[green]✓ 已记录 recorded[/] {kind} {psn_no} {day}")
 
 

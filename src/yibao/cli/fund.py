@@ -3,6 +3,7 @@ command line.  Thin: parse, call ``yibao.fund.service`` (or ``yibao.network``), 
 
     yibao fund book --year 2025            # book a year from the ledger (stand-in income until enrolment)
     yibao fund balances                    # balances by fund and month, months payable and band
+    yibao fund outflow --clearing 2025-06.json   # the hub's closed clearing → cross-region outflow
     yibao fund warn                        # indicators of the latest booked year, alerts raised
     yibao fund alerts / yibao fund alert ID acknowledged --by 张三 --note …
     yibao fund project --paths 1000        # 60-month projection, fan of months payable, backtest
@@ -81,6 +82,16 @@ def _enrolment_income(url: str, region: str, year: int) -> pl.DataFrame | None:
     return fund_income(url, load_region(path), year)
 
 
+def _enrolment_members(url: str, region: str, year: int, groups: dict[str, str]) -> Any:
+    """Insured persons at each month's end from the enrolment relation history (None without it)."""
+    from yibao.policy.loader import example_path, load_region
+    from yibao.usecases.enrolment import fund_members
+
+    path = Path(region) if Path(region).exists() else example_path(region)
+    counts = fund_members(url, load_region(path), year)
+    return None if counts is None or counts.height == 0 else fs.members_from_frame(counts, groups)
+
+
 @fund_app.command("book")
 def book(
     year: Annotated[int, typer.Option(help="the year to book (its settlements must be in the ledger)")],
@@ -133,6 +144,7 @@ def book(
                 settled,
                 persons,
                 income_frame=inc,
+                members_by_month=_enrolment_members(_url(db), region, year, s.groups),
                 opening=op,
                 opening_source=op_src,
                 actor=by,
@@ -384,15 +396,82 @@ def clear(
     _print(_run(go))
 
 
+@fund_app.command("outflow")
+def outflow(
+    clearing: Annotated[
+        list[Path],
+        typer.Option(
+            help="the hub's closed clearing of a month (JSON of GET /hub/v1/clearing/{month}); repeatable"
+        ),
+    ],
+    db: DbOpt = None,
+    region: RegionOpt = "xian",
+    by: Annotated[str, typer.Option("--by", help="who records (logged)")] = "cli",
+) -> None:
+    """Record the outflow cleared with other regions (跨省清算) for the early warning's cross-region
+    indicator: each statement line matched to this region's routed settlement; lines that do not reconcile
+    are listed, not counted."""
+    from yibao.crossregion.schema import xr_inbound
+    from yibao.crossregion.store import RouteTable
+    from yibao.fund import data
+    from yibao.policy.loader import example_path, load_region
+    from yibao.usecases.fund import cleared_outflow
+
+    def go() -> Any:
+        path = Path(region) if Path(region).exists() else example_path(region)
+        admdvs = load_region(path).region.region.admdvs
+        docs = []
+        for f in clearing:
+            if not f.exists():
+                raise FieldError(str(f), "文件不存在 file not found", "missing")
+            try:
+                docs.append(json.loads(f.read_text(encoding="utf-8")))
+            except json.JSONDecodeError as exc:
+                raise FieldError(str(f), f"不是有效的 JSON not valid JSON ({exc.msg})") from None
+        with FundStore.open(_url(db)) as store:
+            res = cleared_outflow(
+                docs, admdvs, RouteTable(store.engine, xr_inbound).all(), data.settled_frame(store.engine)
+            )
+            n = store.record_cleared_outflow(
+                res.rows,
+                source=f"跨省异地就医清算结果 {', '.join(res.months)} cross-region clearing",
+                actor=by,
+            )
+        return {
+            "recorded": n,
+            "months": list(res.months),
+            "rows": res.rows.to_dicts(),
+            "unmatched": res.unmatched,
+            "not_in_ledger": list(res.not_in_ledger),
+            "differs": {k: {"statement_fen": a, "own_fen": b} for k, (a, b) in res.differs.items()},
+        }
+
+    _print(_run(go))
+
+
 @fund_app.command("network")
 def network(
     data_dir: Annotated[
         Path, typer.Option("--data", help="synth output directory (persons, institutions, visits)")
     ],
     seed: Annotated[int, typer.Option(help="seed of the synthetic geography")] = 0,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="database URL: cross-district outflow from its settlements (visits and fund)"
+        ),
+    ] = None,
 ) -> None:
     """Service-network equity: institutions per 10k by district and tier, residents beyond the travel-time
     line, cross-district outflow, where new sites would help most (writes the region GeoJSON if missing)."""
     from yibao.network.report import network_report
 
-    _print(_run(lambda: network_report(data_dir, seed)))
+    def go() -> Any:
+        if db is None:
+            return network_report(data_dir, seed)
+        from yibao.fund import data
+
+        with FundStore.open(db) as store:
+            return network_report(data_dir, seed, settled=data.settled_frame(store.engine))
+
+    _print(_run(go))

@@ -45,7 +45,9 @@ def seed(
 def due(
     kind: Annotated[
         str,
-        typer.Argument(help="filing_remote / filing_chronic / filing_referral / complaint / fraud_report"),
+        typer.Argument(
+            help="filing_chronic / filing_referral / complaint / fraud_report (异地就医备案 is a structured filing: /api/crossregion/filings)"
+        ),
     ],
     on: Annotated[str, typer.Option(help="submission date YYYY-MM-DD (default today)")] = "",
 ) -> None:

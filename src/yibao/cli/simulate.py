@@ -58,8 +58,8 @@ def simulate_cmd(
         bool,
         typer.Option(
             "--benefit-check/--no-benefit-check",
-            help="polars: check each visit against the region's generated enrolment (refused visits are not "
-            "settled; waiting periods and arrears settle with no fund paying)",
+            help="check each visit against the region's generated enrolment (refused visits are not "
+            "settled; waiting periods and arrears settle with no fund paying), on either engine",
         ),
     ] = True,
 ) -> None:
@@ -100,7 +100,13 @@ def simulate_cmd(
                 session = spark_session(master, app_name="yibao-simulate")
                 try:
                     report = simulate_spark(
-                        session, books[0], books[1], visits, out=parquet_out, progress=step
+                        session,
+                        books[0],
+                        books[1],
+                        visits,
+                        out=parquet_out,
+                        progress=step,
+                        benefit_check=benefit_check,
                     )
                 finally:
                     session.stop()

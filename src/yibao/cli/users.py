@@ -82,6 +82,7 @@ def create(
     fixmedins_code: Annotated[
         str | None, typer.Option("--fixmedins-code", help="institution: its code")
     ] = None,
+    emp_no: Annotated[str | None, typer.Option("--emp-no", help="employer: its 参保单位 number")] = None,
     must_change: Annotated[
         bool, typer.Option("--must-change/--no-must-change", help="force a new password at first login")
     ] = True,
@@ -100,6 +101,7 @@ def create(
             family_psn_nos=family or (),
             fixmedins_code=fixmedins_code,
             must_change_password=must_change,
+            emp_no=emp_no,
         )
     except UserError as exc:
         _fail(exc)

@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 
 KEY_HEADER = "X-Yibao-Hub-Key"
+_JSON = {"Content-Type": "application/json"}
 
 
 class Unreachable(Exception):
@@ -27,11 +29,20 @@ class JsonClient:
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
 
-    def post(self, path: str, body: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    def post(self, path: str, body: dict[str, Any] | bytes, timeout: float | None = None) -> dict[str, Any]:
+        return self.post_raw(path, body, timeout)[1]
+
+    def post_raw(
+        self, path: str, body: dict[str, Any] | bytes, timeout: float | None = None
+    ) -> tuple[bytes, dict[str, Any]]:
+        """POST ``body`` (an object, or JSON bytes already encoded: a relay sends on what it received) and
+        return the answer's bytes with the object they hold."""
+        content = body if isinstance(body, bytes) else orjson.dumps(body)
         try:
             r = self._http.post(
                 self.base_url + path,
-                json=body,
+                content=content,
+                headers=_JSON,
                 timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.HTTPError as exc:
@@ -39,12 +50,12 @@ class JsonClient:
         if r.status_code >= 500 or r.status_code in (401, 403, 404):
             raise Unreachable(f"HTTP {r.status_code}: {r.text[:200]}")
         try:
-            out = r.json()
-        except ValueError:
+            out = orjson.loads(r.content)
+        except orjson.JSONDecodeError:
             raise Unreachable(f"HTTP {r.status_code}: not JSON") from None
         if not isinstance(out, dict):
             raise Unreachable("answer is not a JSON object")
-        return out
+        return r.content, out
 
     def get(self, path: str) -> Any:
         try:

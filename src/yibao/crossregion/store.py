@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import sqlalchemy as sa
@@ -82,11 +84,17 @@ class FilingStore:
             raise FilingError("filing_id", f"备案 {filing_id!r} 不存在 unknown filing", "unknown_filing")
         return _filing(r)
 
+    # built once: a statement object keeps its cache key, so a call does not rebuild and re-key it
+    _FOR_PERSON = (
+        sa.select(xr_filing)
+        .where(xr_filing.c.psn_no == sa.bindparam("b_psn_no"))
+        .order_by(xr_filing.c.filed_on)
+    )
+
     def for_person(self, psn_no: str) -> list[Filing]:
+        """Every filing of ``psn_no`` (on the path of every visitor's settlement at the insured region)."""
         with self.engine.connect() as c:
-            rows = c.execute(
-                sa.select(xr_filing).where(xr_filing.c.psn_no == psn_no).order_by(xr_filing.c.filed_on)
-            ).fetchall()
+            rows = c.execute(self._FOR_PERSON, {"b_psn_no": psn_no}).fetchall()
         return [_filing(r) for r in rows]
 
     def queue(self, status: str = "active", limit: int = 200) -> list[Filing]:
@@ -114,17 +122,35 @@ class RouteTable:
     whose status only moves by conditional updates (``UPDATE … WHERE status = expected``), so two
     racing actors on one msgid (a late settle and its reversal) cannot both win."""
 
-    def __init__(self, engine: sa.Engine, table: sa.Table) -> None:
+    def __init__(
+        self, engine: sa.Engine, table: sa.Table, write_lock: AbstractContextManager[Any] | None = None
+    ) -> None:
         self.engine = engine
         self.t = table
+        # On SQLite one writer holds the file at a time; writers of one process queue on this lock (shared with
+        # the ledger's, which writes the same file) instead of meeting SQLITE_BUSY and the busy handler's
+        # back-off sleeps (1, 2, 5, 10 … ms), which set the tail latency of a routed settlement.
+        self._write = write_lock if write_lock is not None else (
+            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
+        )  # fmt: skip
+
+        # statements built once (each keeps its cache key): on the path of every routed settlement, building
+        # and keying a statement per call cost more than running it.  The values come as parameters: an
+        # UPDATE without .values() sets the columns its parameters name.
+        t = table
+        self._insert = t.insert()
+        self._get = sa.select(t).where(t.c.msgid == sa.bindparam("b_msgid"))
+        self._move = t.update().where(
+            t.c.msgid == sa.bindparam("b_msgid"), t.c.status.in_(sa.bindparam("b_expected", expanding=True))
+        )
 
     def insert(self, msgid: str, status: str, **values: Any) -> bool:
         """Insert a new record; False when the msgid is already there."""
         now = _now()
         try:
-            with self.engine.begin() as c:
+            with self._write, self.engine.begin() as c:
                 c.execute(
-                    self.t.insert().values(msgid=msgid, status=status, created=now, updated=now, **values)
+                    self._insert, {"msgid": msgid, "status": status, "created": now, "updated": now, **values}
                 )
         except sa.exc.IntegrityError:
             return False
@@ -132,21 +158,30 @@ class RouteTable:
 
     def get(self, msgid: str) -> dict[str, Any] | None:
         with self.engine.connect() as c:
-            r = c.execute(sa.select(self.t).where(self.t.c.msgid == msgid)).first()
+            r = c.execute(self._get, {"b_msgid": msgid}).first()
         return dict(r._mapping) if r is not None else None
+
+    def msgid_of(self, setl_id: str) -> str | None:
+        """The msgid of the record holding ``setl_id`` (None: none)."""
+        with self.engine.connect() as c:
+            r = c.execute(sa.select(self.t.c.msgid).where(self.t.c.setl_id == setl_id)).first()
+        return None if r is None else str(r[0])
 
     def move(self, msgid: str, expected: tuple[str, ...], status: str, **values: Any) -> bool:
         """Move ``msgid`` from one of ``expected`` to ``status``; False when it was not in one of them."""
-        with self.engine.begin() as c:
-            n = c.execute(
-                self.t.update()
-                .where(self.t.c.msgid == msgid, self.t.c.status.in_(expected))
-                .values(status=status, updated=_now(), **values)
-            ).rowcount
+        params = {
+            "b_msgid": msgid,
+            "b_expected": list(expected),
+            "status": status,
+            "updated": _now(),
+            **values,
+        }
+        with self._write, self.engine.begin() as c:
+            n = c.execute(self._move, params).rowcount
         return bool(n)
 
     def delete(self, msgid: str, expected: str) -> bool:
-        with self.engine.begin() as c:
+        with self._write, self.engine.begin() as c:
             n = c.execute(
                 self.t.delete().where(self.t.c.msgid == msgid, self.t.c.status == expected)
             ).rowcount

@@ -88,12 +88,21 @@ def run_care_demo(
         paid = svc.pay_followup(led, book, followup_id=f["followup_id"], pay_mode="cash", today=day, now=now)
         svc.dispense(rx_id=rx["rx_id"], pharmacy=PHARMACY, today=day, now=now)
         svc.deliver(rx_id=rx["rx_id"], pharmacy=PHARMACY, on=day, now=now)
-        b = paid.bill
+        b, st1 = paid.bill, paid.settlement
         rows.append(
             (
                 "线上复诊→处方流转→配送 follow-up",
-                f"总 {fmt_yuan(b['total'])}：统筹 {fmt_yuan(b['hifp_pay'])}，商保 {fmt_yuan(b['commercial_pay'])}，"
-                f"个人 {fmt_yuan(b['patient_pay'])}（{b['patient_pay'] * 100 // max(b['total'], 1)}%）；已送达",
+                f"医疗费 {fmt_yuan(st1.medfee_sumamt)}：统筹 {fmt_yuan(st1.hifp_pay)}，"
+                f"个人负担 {fmt_yuan(st1.psn_part_amt)}；已送达",
+            )
+        )
+        rows.append(
+            (
+                "医保+商保一单制 one settlement",
+                f"同一结算内商保“{svc.params.products[st1.commercial_product or ''].name}”付 "
+                f"{fmt_yuan(st1.commercial_pay)}，"
+                f"个人现金 {fmt_yuan(st1.psn_cash_pay)}（占医疗费 {st1.psn_cash_pay * 100 // max(st1.medfee_sumamt, 1)}%）"
+                f"+ 配送费 {fmt_yuan(b['extras'])} = 一张账单 {fmt_yuan(b['patient_pay'])}",
             )
         )
 
@@ -155,9 +164,12 @@ def run_care_demo(
         )
 
         start = day.replace(day=1)
+        package_paid = ""
         for psn, pkg, payer in ((mum, "chronic-online", "account"), (farmer, "basic", "fund")):
             if not svc.contracts(psn_nos=[psn]):
-                svc.sign_contract(
+                signed = svc.sign_contract(
+                    led,
+                    book,
                     psn_no=psn,
                     fixmedins_code=CLINIC,
                     doctor="家医团队1",
@@ -166,6 +178,12 @@ def run_care_demo(
                     start=start,
                     now=now,
                 )
+                if signed["bill_id"]:
+                    pb = svc.bill(signed["bill_id"])
+                    package_paid = (
+                        f"；{svc.params.packages[pkg].name}费 {fmt_yuan(pb['medfee_sumamt'])} 由个人账户付 "
+                        f"{fmt_yuan(pb['acct_pay'])}"
+                    )
         referral = Visit(
             f"CAREDEMO{day:%Y%m%d}",
             farmer,
@@ -188,11 +206,11 @@ def run_care_demo(
             (
                 "家庭医生按人头付费 capitation",
                 f"{cap['members']} 人，预算 {fmt_yuan(cap['budget'])}，转外扣减 {fmt_yuan(cap['withheld'])}，"
-                f"结果奖励 {fmt_yuan(cap['bonus'])}，应付 {fmt_yuan(cap['payable'])}",
+                f"结果奖励 {fmt_yuan(cap['bonus'])}，应付 {fmt_yuan(cap['payable'])}{package_paid}",
             )
         )
 
-        st = svc.make_statement(insurer="INS-01", period_from=start, period_to=day, now=now)
+        st = svc.make_statement(led, insurer="INS-01", period_from=start, period_to=day, now=now)
         rec = svc.reconcile_statement(
             statement_id=st["statement_id"], theirs={cid: amt for cid, amt in st["lines"]}
         )

@@ -37,7 +37,8 @@ STAY_LINES = (
 
 
 def institution(admdvs: str) -> str:
-    return f"H{admdvs}0001"
+    """The region's example hospital: a 12-character code (H + 11 digits), as msgids begin with it."""
+    return f"H{admdvs}00001"
 
 
 def psn_no(admdvs: str, k: int) -> str:
@@ -98,6 +99,15 @@ def prepare_region(db_url: str, region: str, n_persons: int, *, migrate: bool = 
             led.migrate()
         led.add_persons(persons)
         sa_url = led.sa_url
+    from yibao.encounter.store import EncounterStore, Institution
+
+    enc = EncounterStore.open(sa_url)  # the hospital as the visit flow (2201 …) knows it
+    try:
+        enc.add_institution(
+            Institution(institution(code), f"{book.loaded.region.region.name}定点医院", "3", code)
+        )
+    finally:
+        enc.close()
     store = ServiceStore(sa_url)
     try:
         store.create_user("hospital", PASSWORD, "institution", f"{book.loaded.region.region.name}定点医院",
@@ -389,7 +399,7 @@ def run_demo(workdir: Path, month: str = "2025-06") -> DemoResult:
         for care, insu, people in ((xa, wn, range(1, 7)), (wn, xa, range(1, 5))):
             for k in people:
                 n += 1
-                msgid = f"{institution(care)}{n:018d}"
+                msgid = f"{institution(care)}{n:017d}"
                 _status, ans = c.settle(care, insu, k, msgid)
                 out = ans.get("output") or {}
                 setl = out.get("setlinfo", {})

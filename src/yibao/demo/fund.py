@@ -109,6 +109,79 @@ def _survey_csv(path: Path, codes: list[str], seed: int) -> Path:
     return path
 
 
+def _clear_remote_visits(store: FundStore, settled: pl.DataFrame, admdvs: str, year: int) -> dict[str, Any]:
+    """The region's filed remote visits as the clearing hub would have routed and cleared them: each is
+    recorded on the insured side (``xr_inbound``) against its settlement, the hub clears every month
+    (one line disputed and accepted the next month, one disputed and rejected), and the closed months feed
+    the fund's cross-region outflow (:func:`yibao.usecases.fund.cleared_outflow`).  Synthetic: the demo
+    has one region, so the care regions are made-up codes."""
+    from yibao.crossregion.clearing import Dispute, Route, clear_month
+    from yibao.crossregion.schema import xr_inbound
+    from yibao.crossregion.store import RouteTable
+    from yibao.usecases.fund import cleared_outflow
+    from yibao.web.hub import clearing_json
+
+    filed = settled.filter(pl.col("locality").is_in(["remote_filed", "remote_longterm"])).sort("setl_id")
+    inbound = RouteTable(store.engine, xr_inbound)
+    care = ("110000", "310000", "440100")
+    routes = []
+    for i, r in enumerate(filed.iter_rows(named=True)):
+        msgid = f"XR{r['setl_id']}"[:64]
+        inbound.insert(
+            msgid,
+            "settled",
+            care_admdvs=care[i % len(care)],
+            psn_no=r["psn_no"],
+            setl_id=r["setl_id"],
+            medfee_sumamt=r["medfee_sumamt"],
+            fund_pay_sumamt=r["fund_pay_sumamt"],
+            acct_pay=r["acct_pay"],
+            setl_date=r["end_date"].isoformat(),
+        )
+        routes.append(
+            Route(
+                msgid,
+                care[i % len(care)],
+                admdvs,
+                "settled",
+                r["medfee_sumamt"],
+                r["fund_pay_sumamt"],
+                r["acct_pay"],
+                r["month"],
+            )
+        )
+    disputes: list[Dispute] = []
+    early = [x for x in routes if x.month < f"{year}-12"]
+    if len(early) >= 2:
+        a, b = early[0], early[1]
+        nxt = accounts.add_months(a.month, 1)
+        disputes = [
+            Dispute(a.msgid, a.month, "accepted", nxt, "费用明细待核 items to check"),
+            Dispute(
+                b.msgid, b.month, "rejected", accounts.add_months(b.month, 1), "非备案就医机构 not filed"
+            ),
+        ]
+    docs = [
+        clearing_json(clear_month(m, routes, disputes), closed=True)
+        for m in accounts.month_range(f"{year}-01", f"{year}-12")
+    ]
+    res = cleared_outflow(docs, admdvs, inbound.all(), settled)
+    store.record_cleared_outflow(
+        res.rows,
+        source="跨省异地就医清算结果（演示：清算中心按月清算的合成结果） cross-region clearing (demo)",
+        actor="demo",
+    )
+    return {
+        "months": len(res.months),
+        "lines": len(routes),
+        "cleared_fen": int(res.rows["cleared_fen"].sum()) if res.rows.height else 0,
+        "routed_fen": int(res.rows["routed_fen"].sum()) if res.rows.height else 0,
+        "held": sum(d.state == "accepted" for d in disputes),
+        "rejected": sum(d.state == "rejected" for d in disputes),
+        "unmatched": len(res.unmatched),
+    }
+
+
 def fund_stage(
     url: str,
     data_dir: Path,
@@ -127,10 +200,12 @@ def fund_stage(
     from yibao.assess.service import assess_year
     from yibao.assess.store import AssessStore
     from yibao.assess.survey import parse_survey_csv
+    from yibao.demo.reconcile import demo_reconciliations
     from yibao.policy.book import PolicyBook
     from yibao.policy.loader import example_path
     from yibao.synth.geo import write_geo
-    from yibao.usecases.enrolment import fund_income
+    from yibao.usecases.enrolment import fund_income, fund_members
+    from yibao.usecases.reconciliation import reconciliations_of_year
     from yibao.workdays import national_calendar
 
     def say(msg: str) -> None:
@@ -203,6 +278,8 @@ def fund_stage(
         # the year's income from the enrolment tables when the demo loaded them (accrual: a synthetic region
         # has no collection for the next year), else the stand-in contributions
         enrol_income = fund_income(url, book.loaded, year, basis="accrual")
+        counts = fund_members(url, book.loaded, year)
+        members_m = fs.members_from_frame(counts, s.groups) if counts is not None and counts.height else None
         fs.book_year(
             store,
             s,
@@ -210,6 +287,7 @@ def fund_stage(
             settled,
             persons,
             income_frame=enrol_income,
+            members_by_month=members_m,
             opening=opening_now,
             opening_source=s.fp.sources[s.fp.demo.source].title,
             tag="ledger",
@@ -227,6 +305,13 @@ def fund_stage(
                 f"{f.name}：收入 {fmt_yuan(y.income)} 元，支出 {fmt_yuan(y.payments)} 元，利息 {fmt_yuan(y.interest)} 元，"
                 f"年末结余 {fmt_yuan(y.closing)} 元，可支付 {mp} 个月"
             )
+        if members_m:
+            first, last = members_m[f"{year}-01"], members_m[f"{year}-12"]
+            lines.append(
+                f"参保人数（参保登记关系历史，月末在保）：1 月 在职 {first.in_service}、退休 {first.retired}、"
+                f"居民 {first.residents} → 12 月 在职 {last.in_service}、退休 {last.retired}、居民 {last.residents}"
+            )
+        out["members_monthly"] = bool(members_m)
         out["funds"] = {
             f: {
                 "income": v[0].income,
@@ -252,10 +337,29 @@ def fund_stage(
             "drg": (int(drg.cases["outlier"].is_in(["high", "low"]).sum()), drg.cases.height),
             "dip": (int(dip.cases["deviation"].is_in(["high", "low"]).sum()), dip.cases.height),
         }
+        # ---------------------------------------------------------------- the outflow cleared with other regions
+        say("跨省清算 cross-region clearing")
+        xr = _clear_remote_visits(store, settled, book.admdvs, year)
+        out["cleared_outflow"] = xr
+        if xr["lines"]:
+            lines.append(
+                f"跨省异地就医清算：{xr['months']} 个月，本统筹区参保人经清算中心结算 {xr['lines']} 笔，"
+                f"已清算基金 {fmt_yuan(xr['cleared_fen'])} 元（疑点暂缓 {xr['held']} 笔、拒付 {xr['rejected']} 笔），"
+                f"计入异地就医基金支出占比"
+            )
         # ---------------------------------------------------------------- warnings: raise, acknowledge, follow up
         say("预警 early warning")
         readings, _ = fs.warn(store, s, outliers=outliers, now=now)
         breaches = [r for r in readings if r.breach]
+        outflow = [r for r in readings if r.indicator == "cross_region_outflow" and r.value is not None]
+        if outflow:
+            names = s.scope_names()
+            lines.append(
+                f"{year}-12 异地就医基金支出占比（按清算口径）："
+                + "，".join(
+                    f"{names.get(r.scope, (r.scope,))[0]} {(r.value or 0) / 100:.1f}%" for r in outflow
+                )
+            )
         alerts = store.alerts(open_only=True)
         out["readings"] = len(readings)
         out["alerts"] = len(alerts)
@@ -395,6 +499,18 @@ def fund_stage(
         for v in book.loaded.region.versions:
             kinds.update({c: it.kind for c, it in book.for_date(v.effective_from).catalogue.items()})
         notified = dt.date(year + 1, 1, 12)
+        # the hospitals' 3201 / 3202 reconciliations of the year (kept as the national interface keeps
+        # them), then read back through the use case the assessment is fed by
+        say("对账 reconciling (3201 / 3202)")
+        with_settled = set(settled["fixmedins_code"].unique().to_list())
+        recon = demo_reconciliations(
+            eng,
+            settled,
+            sorted(c for c in assessed["fixmedins_code"].to_list() if c in with_settled),
+            year,
+            book.loaded.region.region.admdvs,
+        )
+        recon_frame = reconciliations_of_year(eng, year)
         _, scores = assess_year(
             ast,
             ap,
@@ -408,9 +524,29 @@ def fund_stage(
             lines=lines_df,
             kinds=kinds,
             drg_cases=drg.cases.select("fixmedins_code", "drg", "rw", "medfee_sumamt", "los_days", "outlier"),
+            reconciliations=recon_frame,
             now=now,
         )
         out["assessed"] = len(scores)
+        inst_names = dict(inst.select("fixmedins_code", "name").iter_rows())
+        rates = {
+            x.code: next(i.value for i in x.indicators if i.key == "reconciliation_break_rate")
+            for x in scores
+        }
+        out["reconciliation"] = {
+            "kept": recon.kept,
+            "breaks": recon.breaks,
+            "institutions": len(recon.institutions),
+            "break_rates": {c: rates.get(c) for c in recon.with_break},
+        }
+        lines.append(
+            f"对账（3201 总账对账 / 3202 明细对账）：{len(recon.institutions)} 家机构 {recon.kept} 次，不平 {recon.breaks} 次；"
+            + "；".join(
+                f"{inst_names.get(c, c)} 对账不平率 {(rates.get(c) or 0) / 100:.1f}%"
+                for c in recon.with_break
+            )
+            + "（按对账记录计算，见考核说明）"
+        )
         low = [x for x in scores if x.coefficient != 10_000]
         lines.append(
             f"年度考核 {len(scores)} 家机构：平均 {sum(x.score_x100 for x in scores) / max(len(scores), 1) / 100:.1f} 分，"
@@ -451,7 +587,7 @@ def fund_stage(
             a1 = ast.get_appeal(a1.appeal_id)
             out["appeal"] = a1.appeal_id
             lines.append(
-                f"申诉 {a1.appeal_id}（{target.code}，{m.name}）：成立，得分 {a1.score_before / 100:.2f} → {(a1.score_after or 0) / 100:.2f}"
+                f"申诉 {a1.appeal_id}（{inst_names.get(target.code, target.code)}，{m.name}）：成立，得分 {a1.score_before / 100:.2f} → {(a1.score_after or 0) / 100:.2f}"
             )
         # ---------------------------------------------------------------- clearing with the assessment
         if ex_ante is not None:
@@ -468,12 +604,50 @@ def fund_stage(
                 f"{year} 年度清算：{len(cl)} 家机构，满意度系数扣减 {fmt_yuan(cut)} 元，质量保证金不予返还 {fmt_yuan(kept)} 元，"
                 f"清算净额 {fmt_yuan(out['clearing_balance'])} 元"
             )
+            out["clearing"] = {}
+            for cr in sorted(cl, key=lambda x: (x.score_x100 is None, -(x.score_x100 or 0))):
+                out["clearing"][cr.code] = {
+                    "score_x100": cr.score_x100,
+                    "release_ratio": cr.release_ratio,
+                    "coefficient": cr.coefficient,
+                    "balance_fen": cr.balance_fen,
+                }
+                score = "—" if cr.score_x100 is None else f"{cr.score_x100 / 100:.2f}"
+                lines.append(
+                    f"  {inst_names.get(cr.code, cr.code)}：考核 {score} 分，保证金返还 {cr.release_ratio / 100:.0f}%"
+                    f"（{fmt_yuan(cr.released_fen)} / {fmt_yuan(cr.withheld_fen)} 元），满意度系数 "
+                    f"{cr.coefficient / 10_000:.2f}，清算 {fmt_yuan(cr.balance_fen)} 元"
+                )
         # ---------------------------------------------------------------- the service network
         say("服务网络 service network")
         if not (data_dir / "region.geojson").exists():
             write_geo(data_dir, seed)
         out["geojson"] = str(data_dir / "region.geojson")
-        lines.append(f"服务网络：合成区县地图 {data_dir / 'region.geojson'}")
+        from yibao.network.report import network_report
+
+        net = network_report(data_dir, seed, settled=settled)
+        region_rows = {r["tier"]: r for r in net["beyond"] if r["district"].startswith("全区")}
+        far = "，".join(
+            f"{net['tiers'][t]['name']} {r['line_minutes']} 分钟外 {r['beyond_share'] / 100:.1f}%"
+            for t, r in region_rows.items()
+        )
+        flows = net["outflow"]
+        fund_all = sum(x["fund_fen"] for x in flows)
+        fund_out = sum(x["fund_out_fen"] for x in flows)
+        if fund_all:
+            far += f"；跨区县就医基金支付占比 {fund_out * 100 / fund_all:.1f}%"
+        lines.append(
+            f"服务网络（合成区县地图 {data_dir / 'region.geojson'}）：居民就医路程超出时限的比例 {far}"
+        )
+        best: dict[str, dict[str, Any]] = {}
+        for site in net["sites"]:
+            best.setdefault(site["tier"], site)
+        for t, site in best.items():
+            lines.append(
+                f"  建议新增{net['tiers'][t]['name']}：{site['district']}（{site['lon']:.3f}, {site['lat']:.3f}），"
+                f"可使 {site['gain']} 名居民进入 {net['tiers'][t]['minutes']} 分钟范围"
+            )
+        out["network"] = {"beyond": region_rows, "sites": list(best.values())}
     finally:
         store.close()
     return out

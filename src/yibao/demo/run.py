@@ -243,13 +243,13 @@ def run_demo(
         ledger.close()
     url = f"sqlite:///{db_path}"
     result.update(_payment_stage(console, url, path, data_dir, persons=persons, year=year, seed=seed))
-    result.update(_audit_stage(console, url, data_dir, year=year))
+    busiest = by_inst.most_common(1)[0][0]  # the demo hospital login's institution
+    result.update(_audit_stage(console, url, data_dir, year=year, open_for=busiest))
     _fund_stage(console, url, data_dir, path, year=year, seed=seed)
     _care_stage(console, url, region=region)
-    logins = seed_demo_users(
-        url, login_order(records, per_person, frozenset(stayed)), fixmedins_code=by_inst.most_common(1)[0][0]
-    )
+    logins = seed_demo_users(url, login_order(records, per_person, frozenset(stayed)), fixmedins_code=busiest)
     _logins_table(console, logins, host, port)
+    _consult_stage(console, url, data_dir, path)
     _register_institutions(url, levels, loaded.region.region.admdvs)
     console.print(
         "\n下一步 next: [bold]./yb settle examples/visit-inpatient.json --pre[/]  ·  "
@@ -349,10 +349,14 @@ def _payment_stage(
     return out
 
 
-def _audit_stage(console: Console, url: str, data_dir: Path, *, year: int) -> dict[str, int]:
+def _audit_stage(
+    console: Console, url: str, data_dir: Path, *, year: int, open_for: str | None = None
+) -> dict[str, int]:
     """After-the-fact audit (事后审核) of the year: rules and models → suspect items (疑点) → one case per
-    institution, each sent its notice (告知书) so the appeal window runs; shown on the dashboard."""
-    from yibao.audit.cases import CaseStore, notify, open_cases
+    institution, each sent its notice (告知书) early the next year, so their appeal windows are long over
+    and the auditor has cases to finish; the case of ``open_for`` (the demo hospital login's institution)
+    is notified when the demo runs, so that hospital can still appeal (申诉) and upload its evidence."""
+    from yibao.audit.cases import AuditCaseError, CaseStore, notify, open_cases
     from yibao.audit.evaluate import read_physicians, run_audit
 
     frames = [
@@ -366,7 +370,13 @@ def _audit_stage(console: Console, url: str, data_dir: Path, *, year: int) -> di
     with CaseStore(url) as store:
         cases = open_cases(store, flags, f"{year}", now)
         for c in cases:
-            notify(store, c.case_id, now, "demo-auditor")
+            # two weeks before today: the 20-working-day window is still open when the demo is tried (and its
+            # end stays inside the years the holiday calendar covers); the fixed date when it is not
+            recent = dt.datetime.now(dt.UTC) - dt.timedelta(days=14)
+            try:
+                notify(store, c.case_id, recent if c.fixmedins_code == open_for else now, "demo-auditor")
+            except AuditCaseError:
+                notify(store, c.case_id, now, "demo-auditor")
     table = Table(
         title=f"事后审核 audit {year}: 疑点 {flags.height:,} 条 suspect items → {len(cases)} 个案件 cases",
         pad_edge=False,
@@ -497,3 +507,19 @@ def _care_stage(console: Console, url: str, *, region: str) -> None:
     for scene, outcome in run_care_demo(url, region=region):
         table.add_row(scene, outcome)
     console.print(table)
+
+
+def _consult_stage(console: Console, url: str, data_dir: Path, region_path: Path) -> None:
+    """共治: a draft policy published for opinions with its simulated impact (docs/PORTAL.md)."""
+    from yibao.demo.consult import publish_demo_consultation
+
+    console.rule("政策征求意见 a draft policy put to the public (共治)")
+    done = publish_demo_consultation(url, data_dir, region_path)
+    if done is None:
+        console.print("本地区没有候选政策可供模拟，未发布征求意见 no candidate policy for this region")
+        return
+    for line in done.explanation:
+        console.print(f"  {line}")
+    console.print(
+        f"  意见 {done.opinions} 条（隐藏 {done.hidden} 条），听证会 1 场；公开页面 /consult/{done.consult_id}"
+    )

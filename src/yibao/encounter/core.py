@@ -259,3 +259,47 @@ def _service_day(fee_ocur_time: str) -> dt.date | None:
         return dt.date.fromisoformat(fee_ocur_time[:10]) if fee_ocur_time else None
     except ValueError:
         return None
+
+
+# ---------------------------------------------------------------------------------- reconciliation
+RECON_FIGURES = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "fixmedins_setl_cnt")
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a reconciliation compares: 医疗费总额, 基金支付, 个人账户支付 (fen) and 结算笔数."""
+
+    medfee_sumamt: int
+    fund_pay_sumamt: int
+    acct_pay: int
+    fixmedins_setl_cnt: int
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """One 3201 (总账对账) or 3202 (明细对账) outcome: the institution's figures against the ledger's over
+    [begndate, enddate] (Beijing dates) for one 险种 and 清算类别 ("" = all), and, for 3202, the
+    settlements whose rows did not match (either side) among ``rows_checked``."""
+
+    infno: str
+    msgid: str
+    fixmedins_code: str
+    begndate: str
+    enddate: str
+    insutype: str
+    clr_type: str
+    setl_optins: str
+    hospital: Figures
+    ledger: Figures
+    rows_checked: int = 0
+    unmatched: tuple[str, ...] = ()
+
+    @property
+    def differing(self) -> tuple[str, ...]:
+        """The figures that differ (names of :data:`RECON_FIGURES`)."""
+        return tuple(f for f in RECON_FIGURES if getattr(self.hospital, f) != getattr(self.ledger, f))
+
+    @property
+    def agreed(self) -> bool:
+        """对账平: every figure equal and (3202) every row matched."""
+        return not self.differing and not self.unmatched

@@ -11,11 +11,14 @@
   a later 2201 / 2401 there must carry one of them for that person.
 * ``enc_file`` — files uploaded with 9101 or produced for 9102 (3202 results).
 * ``enc_institution`` — the hospital level (hosp_lv) and name of each designated institution.
+* ``enc_reconciliation`` — every 3201 (总账对账) and 3202 (明细对账) answer: the institution's figures
+  against the ledger's for a period, 险种 and 清算类别, whether they agreed, the fields that differ and,
+  for 3202, the settlements that did not match (migration ``1110``).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, LargeBinary, String, Table, Text
 
 from yibao.db import metadata
 
@@ -126,3 +129,31 @@ enc_institution = Table(
     Column("admdvs", String(6), nullable=False),
     Column("sm2_public_key", String(130)),  # hex x‖y: verifies the institution's SM2-signed envelopes
 )
+
+enc_reconciliation = Table(
+    "enc_reconciliation",
+    metadata,
+    Column("recon_id", String(40), primary_key=True),
+    Column("infno", String(6), nullable=False),  # 3201 / 3202
+    Column("msgid", String(64), nullable=False),
+    Column("fixmedins_code", String(30), nullable=False),
+    Column("begndate", String(10), nullable=False),  # stmt_begndate, Beijing date
+    Column("enddate", String(10), nullable=False),
+    Column("insutype", String(6), nullable=False),  # "" = every 险种
+    Column("clr_type", String(6), nullable=False),  # "" = every 清算类别
+    Column("setl_optins", String(6), nullable=False),
+    Column("hosp_medfee", BigInteger, nullable=False),  # the institution's figures, fen
+    Column("hosp_fund", BigInteger, nullable=False),
+    Column("hosp_acct", BigInteger, nullable=False),
+    Column("hosp_cnt", BigInteger, nullable=False),
+    Column("ledger_medfee", BigInteger, nullable=False),  # the ledger's over the same window, fen
+    Column("ledger_fund", BigInteger, nullable=False),
+    Column("ledger_acct", BigInteger, nullable=False),
+    Column("ledger_cnt", BigInteger, nullable=False),
+    Column("agreed", Boolean, nullable=False),
+    Column("diff_fields", Text, nullable=False),  # JSON list of the figures that differ
+    Column("rows_checked", BigInteger, nullable=False),  # 3202: rows compared (file + ledger-only); 3201: 0
+    Column("unmatched", Text, nullable=False),  # JSON list of setl_id that did not match (3202)
+    Column("at", String(40), nullable=False),  # UTC
+)
+Index("ix_enc_reconciliation_inst", enc_reconciliation.c.fixmedins_code, enc_reconciliation.c.enddate)

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from yibao.encounter.core import LIVE, EncounterError, FeeLine, VisitRecord
+from yibao.encounter.core import LIVE, EncounterError, FeeLine, Figures, Reconciliation, VisitRecord
 from yibao.encounter.schema import (
     enc_card,
     enc_file,
@@ -27,6 +27,7 @@ from yibao.encounter.schema import (
     enc_line,
     enc_msg,
     enc_presented,
+    enc_reconciliation,
     enc_sign,
     enc_visit,
 )
@@ -522,9 +523,20 @@ class EncounterStore:
             self._record(c, msg)
 
     # ------------------------------------------------------------------ files
-    def put_file(self, fixmedins_code: str, filename: str, content: bytes, kind: str) -> str:
+    def put_file(
+        self,
+        fixmedins_code: str,
+        filename: str,
+        content: bytes,
+        kind: str,
+        *,
+        reconciliation: Reconciliation | None = None,
+    ) -> str:
+        """Store a file; with ``reconciliation`` (a 3202 result) its outcome is kept in the same transaction."""
         file_qury_no = "F" + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(7)
         with self._begin() as c:
+            if reconciliation is not None:
+                self._add_reconciliation(c, reconciliation)
             c.execute(
                 enc_file.insert().values(
                     file_qury_no=file_qury_no,
@@ -542,3 +554,81 @@ class EncounterStore:
         with self.engine.connect() as c:
             r = c.execute(sa.select(enc_file).where(enc_file.c.file_qury_no == file_qury_no)).first()
         return None if r is None else (r.fixmedins_code, r.filename, bytes(r.content))
+
+    # ------------------------------------------------------------------ reconciliations (3201 / 3202)
+    @staticmethod
+    def _add_reconciliation(c: sa.Connection, r: Reconciliation) -> str:
+        """Insert one outcome; the same message again (a retry: same infno and msgid) keeps the first."""
+        t = enc_reconciliation
+        known = c.execute(
+            sa.select(t.c.recon_id).where(t.c.infno == r.infno, t.c.msgid == r.msgid)
+        ).scalar_one_or_none()
+        if known is not None:
+            return str(known)
+        recon_id = "R" + dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
+        h, led = r.hospital, r.ledger
+        c.execute(
+            enc_reconciliation.insert().values(
+                recon_id=recon_id,
+                infno=r.infno,
+                msgid=r.msgid,
+                fixmedins_code=r.fixmedins_code,
+                begndate=r.begndate,
+                enddate=r.enddate,
+                insutype=r.insutype,
+                clr_type=r.clr_type,
+                setl_optins=r.setl_optins,
+                hosp_medfee=h.medfee_sumamt,
+                hosp_fund=h.fund_pay_sumamt,
+                hosp_acct=h.acct_pay,
+                hosp_cnt=h.fixmedins_setl_cnt,
+                ledger_medfee=led.medfee_sumamt,
+                ledger_fund=led.fund_pay_sumamt,
+                ledger_acct=led.acct_pay,
+                ledger_cnt=led.fixmedins_setl_cnt,
+                agreed=r.agreed,
+                diff_fields=json.dumps(list(r.differing)),
+                rows_checked=r.rows_checked,
+                unmatched=json.dumps(list(r.unmatched)),
+                at=now_utc(),
+            )
+        )
+        return recon_id
+
+    def add_reconciliation(self, r: Reconciliation) -> str:
+        """Keep one reconciliation outcome (its own transaction); returns its id."""
+        with self._begin() as c:
+            return self._add_reconciliation(c, r)
+
+    def reconciliations(
+        self, *, ended_from: str = "", ended_to: str = "", fixmedins_code: str = ""
+    ) -> list[Reconciliation]:
+        """The stored outcomes whose period ends in [ended_from, ended_to] (ISO dates, inclusive; "" = open),
+        of one institution when given, oldest first."""
+        t = enc_reconciliation
+        q = sa.select(t).order_by(t.c.at, t.c.recon_id)
+        if ended_from:
+            q = q.where(t.c.enddate >= ended_from)
+        if ended_to:
+            q = q.where(t.c.enddate <= ended_to)
+        if fixmedins_code:
+            q = q.where(t.c.fixmedins_code == fixmedins_code)
+        with self.engine.connect() as c:
+            rows = c.execute(q).all()
+        return [
+            Reconciliation(
+                r.infno,
+                r.msgid,
+                r.fixmedins_code,
+                r.begndate,
+                r.enddate,
+                r.insutype,
+                r.clr_type,
+                r.setl_optins,
+                Figures(int(r.hosp_medfee), int(r.hosp_fund), int(r.hosp_acct), int(r.hosp_cnt)),
+                Figures(int(r.ledger_medfee), int(r.ledger_fund), int(r.ledger_acct), int(r.ledger_cnt)),
+                int(r.rows_checked),
+                tuple(json.loads(r.unmatched)),
+            )
+            for r in rows
+        ]

@@ -200,6 +200,89 @@ def coverage_by_district(
     )
 
 
+INSURED_SCHEMA: dict[str, Any] = {
+    "month": pl.String,
+    "insutype": pl.String,
+    "psn_type": pl.String,
+    "insured": pl.Int64,
+}
+_OPENS = ("enrol", "transfer_in", "resume", "change_type")
+_ENDS_NEXT_DAY = ("death",)  # covered on the day of death, not after it
+
+
+def _month_end(month: str) -> dt.date:
+    y, m = int(month[:4]), int(month[5:7])
+    return dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def insured_by_month(events: pl.DataFrame, premiums: pl.DataFrame, months: list[str]) -> pl.DataFrame:
+    """参保人数 at the end of each month (``YYYY-MM``): persons whose relation is in force (正常参保) on the
+    month's last day, by scheme and person type — a resident only with the premium of that year paid by
+    then (annual or 缴费修复), an employee on the relation alone (the employer owes the months; arrears do
+    not end the relation).  ``events``: the relation events (``psn_no``, ``seq``, ``day``, ``kind``,
+    ``insutype``, ``psn_type``); suspension, termination and transfer out end the count from their day,
+    death from the day after; a resumed or re-typed relation keeps the scheme and takes the new type.
+    Columns: month, insutype, psn_type, insured (Int64); sorted."""
+    if not months or events.height == 0:
+        return pl.DataFrame(schema=INSURED_SCHEMA)
+    e = (
+        events.select(
+            "psn_no",
+            "seq",
+            "day",
+            "kind",
+            pl.col("insutype").fill_null(""),
+            pl.col("psn_type").fill_null(""),
+        )
+        .sort("psn_no", "day", "seq")
+        .with_columns(
+            pl.when(pl.col("kind").is_in(["enrol", "transfer_in"]) & (pl.col("insutype") != ""))
+            .then(pl.col("insutype"))
+            .otherwise(None)
+            .forward_fill()
+            .over("psn_no")
+            .alias("insutype"),
+            pl.when(pl.col("psn_type") != "")
+            .then(pl.col("psn_type"))
+            .otherwise(None)
+            .forward_fill()
+            .over("psn_no")
+            .alias("psn_type"),
+            pl.col("kind").is_in(list(_OPENS)).alias("active"),
+            pl.when(pl.col("kind").is_in(list(_ENDS_NEXT_DAY)))
+            .then(pl.col("day") + pl.duration(days=1))
+            .otherwise(pl.col("day"))
+            .alias("effective"),
+        )
+    )
+    paid = premiums.filter(pl.col("paid_on").is_not_null() & pl.col("kind").is_in(["annual", "repair"]))
+    parts = []
+    for month in months:
+        end = _month_end(month)
+        last = (
+            e.filter(pl.col("effective") <= end)
+            .group_by("psn_no")
+            .agg(pl.all().sort_by("effective", "seq").last())
+            .filter(pl.col("active"))
+        )
+        covered = (
+            paid.filter((pl.col("year") == end.year) & (pl.col("paid_on") <= end))
+            .select("psn_no")
+            .unique()
+            .with_columns(pl.lit(True).alias("_paid"))
+        )
+        last = last.join(covered, on="psn_no", how="left").filter(
+            (pl.col("insutype") != "390") | pl.col("_paid").fill_null(False)
+        )
+        parts.append(
+            last.group_by("insutype", "psn_type")
+            .agg(pl.len().cast(pl.Int64).alias("insured"))
+            .with_columns(pl.lit(month).alias("month"))
+        )
+    out = pl.concat(parts).select(list(INSURED_SCHEMA)).cast(pl.Schema(INSURED_SCHEMA))
+    return out.sort("month", "insutype", "psn_type")
+
+
 def insured_years(contributions: pl.DataFrame, premiums: pl.DataFrame) -> pl.DataFrame:
     """(psn_no, scheme, year) for every person-year with a paid annual premium (390) or a paid month (310)."""
     emp = contributions.filter(pl.col("paid_on").is_not_null() & (pl.col("kind") == "normal")).select(

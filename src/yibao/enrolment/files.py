@@ -153,7 +153,36 @@ def read_collection(path: str | Path, policy: EnrolmentPolicy) -> CollectionFile
     (``kind`` repair, 缴费修复); ``individual`` + ``assistance`` = the year's individual premium;
     ``assistance`` = the share of the identity's assistance rule (资助参保); one row per person and year;
     one certno per person."""
-    df = _read_strings(Path(path), COLLECTION_COLUMNS, COLLECTION_REQUIRED)
+    frame, errors = validate_collection(read_collection_strings(path), policy)
+    if errors:
+        raise ImportRejected(errors[:MAX_REPORTED], len(errors))
+    return CollectionFile(frame, frame.height)
+
+
+def read_collection_strings(path: str | Path) -> pl.DataFrame:
+    """A collection file's cells as written (strings, an empty cell null) with its line numbers (``row``);
+    the columns checked, nothing else."""
+    return _read_strings(Path(path), COLLECTION_COLUMNS, COLLECTION_REQUIRED)
+
+
+def certno_shared(df: pl.DataFrame) -> list[RowError]:
+    """Rows whose certno appears with another psn_no anywhere in the file (one certno, one person)."""
+    if not df.select(pl.col("certno").is_duplicated().any()).item():
+        return []
+    bad = df.filter(pl.col("certno").is_not_null() & (pl.col("psn_no").n_unique().over("certno") > 1))
+    return [
+        RowError(int(r), "psn_no", "同一身份证号对应多个人员编号 one certno with different psn_no")
+        for r in bad["row"].to_list()
+    ]
+
+
+def validate_collection(
+    df: pl.DataFrame, policy: EnrolmentPolicy, *, certno_across_rows: bool = True
+) -> tuple[pl.DataFrame, list[RowError]]:
+    """The typed frame of a collection file's rows (``df`` from :func:`read_collection_strings`, or a part
+    of it holding all rows of each of its persons) and every row error, in row order.
+    ``certno_across_rows=False``: the one-certno-one-person check is left to :func:`certno_shared` over the
+    whole file (the caller validates the file in parts)."""
     years = pl.DataFrame(
         {
             "year": list(policy.resident_years),
@@ -197,9 +226,12 @@ def read_collection(path: str | Path, policy: EnrolmentPolicy) -> CollectionFile
     )
     year_end = pl.date(pl.col("_year"), 12, 31)
     # the window checks only where a key repeats at all (usually one row per person: two hash passes)
-    psn_repeats, cert_repeats = t.select(
-        pl.col("psn_no").is_duplicated().any(), pl.col("certno").is_duplicated().any()
-    ).row(0)
+    psn = t["psn_no"]
+    if psn.null_count() == 0 and psn.is_sorted():  # the usual file, in psn_no order: one comparison pass
+        psn_repeats = bool((psn.slice(1) == psn.slice(0, max(len(psn) - 1, 0))).any())
+    else:
+        psn_repeats = bool(t.select(pl.col("psn_no").is_duplicated().any()).item())
+    cert_repeats = certno_across_rows and bool(t.select(pl.col("certno").is_duplicated().any()).item())
     dup_year = pl.struct("psn_no", "_year").is_first_distinct() if psn_repeats else pl.lit(True)
     certs_per_psn = pl.col("certno").n_unique().over("psn_no") if psn_repeats else pl.lit(1)
     psns_per_cert = pl.col("psn_no").n_unique().over("certno") if cert_repeats else pl.lit(1)
@@ -284,7 +316,7 @@ def read_collection(path: str | Path, policy: EnrolmentPolicy) -> CollectionFile
     ]
     errors = _errors(t, checks)
     if errors:
-        raise ImportRejected(errors[:MAX_REPORTED], len(errors))
+        return t.clear(), errors
     frame = t.select(
         "row",
         "psn_no",
@@ -308,7 +340,7 @@ def read_collection(path: str | Path, policy: EnrolmentPolicy) -> CollectionFile
         pl.col("household_no").fill_null(""),
         pl.col("district").fill_null(""),
     )
-    return CollectionFile(frame, frame.height)
+    return frame, []
 
 
 def read_roster(path: str | Path) -> list[RosterRow]:

@@ -177,6 +177,15 @@ CASE_KINDS: dict[str, tuple[str, str]] = {
     "fraud_report": ("举报（疑似欺诈骗保）", "report of suspected fraud"),
 }
 FILING_KINDS = ("filing_remote", "filing_chronic", "filing_referral")
+# kinds no longer opened as a free-text case: 异地就医备案 is a structured filing (place, dates, type, reason;
+# yibao.crossregion) that settles directly; cases filed before stay readable and decidable
+RETIRED_KINDS: dict[str, tuple[str, str]] = {
+    "filing_remote": (
+        "请在“异地就医”页办理结构化备案",
+        "file it on the care-elsewhere page (a structured filing)",
+    ),
+}
+OPEN_KINDS = tuple(k for k in CASE_KINDS if k not in RETIRED_KINDS)
 
 STATUSES: dict[str, tuple[str, str]] = {
     "submitted": ("已提交", "submitted"),
@@ -192,9 +201,11 @@ STATUSES: dict[str, tuple[str, str]] = {
 CLOSED = frozenset({"resolved", "approved", "rejected", "withdrawn"})
 # statuses the staff still has to act on (the queue); ``answered`` waits for the person's verdict
 OPEN_FOR_STAFF = ("submitted", "accepted", "in_progress", "reopened")
-# the first decision stops the SLA clock of a filing or a fraud report (whose clock is the decision on
-# accepting it); a complaint's clock runs until the bureau's answer (答复) — see :func:`stops_clock`
+# the first decision stops the SLA clock of a fraud report (whose clock is the decision on accepting it);
+# a filing's clock runs until it is decided (approved or rejected: accepting a filing only starts the
+# work), a complaint's until the bureau's answer (答复) — see :func:`stops_clock`
 DECISIONS = frozenset({"accepted", "rejected", "approved", "withdrawn"})
+FILING_STOPS = frozenset({"approved", "rejected", "withdrawn"})
 ANSWER_KINDS = frozenset({"complaint"})  # the closed satisfaction loop: answer, 满意吗?, 复核
 COMPLAINT_STOPS = frozenset({"answered", "rejected", "withdrawn", "resolved"})
 # a staff move that must say something to the person, and the person's "not satisfied" must give a reason
@@ -218,8 +229,11 @@ STAFF_ROLES = frozenset({"auditor", "admin"})
 
 def stops_clock(kind: str, status: str) -> bool:
     """Does reaching ``status`` stop the running clock of a case of ``kind``?  A complaint's clock (and the
-    review clock after a re-open) runs until the answer; other kinds stop at their first decision."""
-    return status in (COMPLAINT_STOPS if kind in ANSWER_KINDS else DECISIONS)
+    review clock after a re-open) runs until the answer, a filing's until it is approved or rejected (an
+    accepted filing not yet decided goes overdue); a fraud report's stops at its first decision."""
+    if kind in ANSWER_KINDS:
+        return status in COMPLAINT_STOPS
+    return status in (FILING_STOPS if kind in FILING_KINDS else DECISIONS)
 
 
 def allowed_moves(kind: str, status: str, role: str) -> frozenset[str]:
@@ -261,6 +275,9 @@ def check_move(kind: str, status: str, new: str, role: str, note: str = "") -> N
 
 
 def check_new_case(kind: str, detail: str, subject: str) -> None:
+    if kind in RETIRED_KINDS:
+        zh, en = RETIRED_KINDS[kind]
+        raise PortalError("kind", f"{CASE_KINDS[kind][0]}不再以文字事项受理，{zh} {en}", "retired")
     if kind not in CASE_KINDS:
         raise PortalError("kind", f"事项类型无效 unknown case kind {kind!r}")
     if not detail.strip():

@@ -307,6 +307,31 @@ class PortalStore:
             r = c.execute(sa.select(portal_rating).where(portal_rating.c.setl_id == setl_id)).first()
         return Rating(r.setl_id, r.psn_no, r.fixmedins_code, r.stars, r.comment, r.at) if r else None
 
+    def ratings_for(self, fixmedins_code: str, *, limit: int = 50) -> list[Rating]:
+        """One institution's ratings, newest first (what its workspace shows; no person is named)."""
+        q = (
+            sa.select(portal_rating)
+            .where(portal_rating.c.fixmedins_code == fixmedins_code)
+            .order_by(portal_rating.c.at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as c:
+            return [
+                Rating(r.setl_id, r.psn_no, r.fixmedins_code, r.stars, r.comment, r.at) for r in c.execute(q)
+            ]
+
+    def linked_complaints(self, *, limit: int = 500) -> list[Case]:
+        """Complaints (投诉, never reports 举报) that name the visit they are about, newest first (an
+        institution's workspace keeps those about its own settlements)."""
+        q = (
+            sa.select(portal_case)
+            .where(portal_case.c.kind == "complaint", portal_case.c.setl_id.is_not(None))
+            .order_by(portal_case.c.created.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as c:
+            return [_case(r) for r in c.execute(q)]
+
     def rating_summary(self) -> list[tuple[str, int, int]]:
         """Per institution: (fixmedins_code, ratings, stars × 100 / ratings — the mean in hundredths)."""
         q = (

@@ -140,6 +140,19 @@ def members(persons: pl.DataFrame, groups: Mapping[str, str]) -> Members:
 
 
 # ------------------------------------------------------------------------------ the overview's frames
+def settlement_fingerprint(engine: sa.Engine) -> tuple[int, int, int]:
+    """(rows, highest id, cancelled rows) of the settlement table: changes whenever a settlement is stored
+    or cancelled, so frames read under one fingerprint can be reused until it changes."""
+    with engine.connect() as c:
+        row = c.execute(
+            sa.text(
+                "SELECT COUNT(*), COALESCE(MAX(id), 0), "
+                "COALESCE(SUM(CASE WHEN status = 'active' THEN 0 ELSE 1 END), 0) FROM settlement"
+            )
+        ).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 def settlement_frames(
     engine: sa.Engine, institutions: dict[str, Institution]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -261,37 +274,3 @@ def load_fund_file(path: Path | None = None) -> FundData | None:
             ) from exc
 
     return FundData(income, opening, str(data["source"]))
-
-
-@dataclass(frozen=True)
-class TableView:
-    name: str
-    rows: int
-    columns: list[str]
-    sample: list[tuple[Any, ...]]
-    by_status: list[tuple[str, int]]
-
-
-def capability_tables(engine: sa.Engine, prefixes: tuple[str, ...], sample: int = 10) -> list[TableView]:
-    """Tables other capabilities created (by name prefix): row counts, counts by ``status`` when there is
-    such a column, and the first rows — so a page shows their data as soon as it exists."""
-    insp = sa.inspect(engine)
-    out = []
-    for name in sorted(insp.get_table_names()):
-        if not name.startswith(prefixes):
-            continue
-        cols = [c["name"] for c in insp.get_columns(name)]
-        t = sa.table(name, *[sa.column(c) for c in cols])
-        with engine.connect() as c:
-            n = int(c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
-            rows = [tuple(r) for r in c.execute(sa.select(t).limit(sample))]
-            status: list[tuple[str, int]] = []
-            if "status" in cols:
-                status = [
-                    (str(s), int(k))
-                    for s, k in c.execute(
-                        sa.select(t.c.status, sa.func.count()).group_by(t.c.status).order_by(t.c.status)
-                    )
-                ]
-        out.append(TableView(name, n, cols, rows, status))
-    return out

@@ -94,6 +94,9 @@ class FundAccount(Strict):
     group: Literal["pool", "critical", "assistance", "account"]
     scheme: Code | None = None
     paid_by: list[PaidBy] = Field(min_length=1)
+    # whether enrolment's contributions and premiums fund it (else its income is booked from the bureau's
+    # own figures, or the stand-in rates when none are given)
+    collected_by_enrolment: bool = True
 
 
 class MonthsPayable(Cited):

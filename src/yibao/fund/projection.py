@@ -73,20 +73,12 @@ def band_index(ages: int, bands: Sequence[int]) -> npt.NDArray[np.int64]:
     return np.searchsorted(np.asarray(bands), np.arange(ages), side="right").astype(np.int64) - 1
 
 
-def cohort_from_frames(
-    persons: pl.DataFrame,
-    settled: pl.DataFrame,
-    groups: Mapping[str, str],
-    fp: FundParams,
-    pp: ProjectionParams,
-    base_month: str,
-) -> CohortBase:
-    """The base from a register and a year of settlements.
-
-    ``persons``: psn_no, gender ('M'/'F'), birth_date, psn_type, identities; ``settled``: psn_no, month,
-    insutype, med_type and the 2207 money fields (see ``data.settled_frame``).  Ages are taken at the middle
-    of the base year; the register is read as constant over the year (the ledger holds no enrolment
-    history), so person-months = persons × months of data."""
+def population_from_register(
+    persons: pl.DataFrame, groups: Mapping[str, str], pp: ProjectionParams, base_month: str
+) -> tuple[F64, F64, dict[str, float], pl.DataFrame]:
+    """Persons by (group, sex, age) at the base month's end and in the middle of the base year, the shares
+    of residents by assisted identity, and the register with each person's cell (psn_no, g, s, a) — one
+    vectorised pass over the register, whatever its size."""
     months = month_range(add_months(base_month, -11), base_month)
     ages = pp.population.max_age + 1
     mid = pl.date(int(months[6][:4]), int(months[6][5:]), 1)
@@ -108,17 +100,42 @@ def cohort_from_frames(
         .alias("a_end"),
         pl.col("identities").fill_null(""),
     )
-    pop = np.zeros((3, 2, ages))
-    np.add.at(pop, (ppl["g"].to_numpy(), ppl["s"].to_numpy(), ppl["a_end"].to_numpy()), 1.0)
-    pop_mid = np.zeros((3, 2, ages))
-    np.add.at(pop_mid, (ppl["g"].to_numpy(), ppl["s"].to_numpy(), ppl["a"].to_numpy()), 1.0)
+    cell = (ppl["g"].to_numpy() * 2 + ppl["s"].to_numpy()) * ages
+    n_cells = 3 * 2 * ages
+    pop: F64 = (
+        np.bincount(cell + ppl["a_end"].to_numpy(), minlength=n_cells).reshape(3, 2, ages).astype(np.float64)
+    )
+    pop_mid: F64 = (
+        np.bincount(cell + ppl["a"].to_numpy(), minlength=n_cells).reshape(3, 2, ages).astype(np.float64)
+    )
     res = ppl.filter(pl.col("g") == RESIDENT)
     assisted: dict[str, float] = {}
-    left = res
+    left = res.filter(pl.col("identities") != "").select("identities")
     for code in pp_assisted_codes(persons):
         hit = left.filter(pl.col("identities").str.split("|").list.contains(code))
         left = left.filter(~pl.col("identities").str.split("|").list.contains(code))
         assisted[code] = hit.height / res.height if res.height else 0.0
+    return pop, pop_mid, assisted, ppl
+
+
+def cohort_from_frames(
+    persons: pl.DataFrame,
+    settled: pl.DataFrame,
+    groups: Mapping[str, str],
+    fp: FundParams,
+    pp: ProjectionParams,
+    base_month: str,
+) -> CohortBase:
+    """The base from a register and a year of settlements.
+
+    ``persons``: psn_no, gender ('M'/'F'), birth_date, psn_type, identities; ``settled``: psn_no, month,
+    insutype, med_type and the 2207 money fields (see ``data.settled_frame``).  Ages are taken at the middle
+    of the base year; the register is read as constant over the year (the cells need each person's age and
+    sex, which the month-end insured counts the warning uses do not carry), so person-months = persons ×
+    months of data."""
+    months = month_range(add_months(base_month, -11), base_month)
+    ages = pp.population.max_age + 1
+    pop, pop_mid, assisted, ppl = population_from_register(persons, groups, pp, base_month)
     # payments per cell, service and fund
     s = settled.filter(pl.col("month").is_in(months)).join(
         ppl.select("psn_no", "g", "s", "a"), on="psn_no", how="inner"
@@ -195,7 +212,14 @@ def cohort_from_cells(
 
 def pp_assisted_codes(persons: pl.DataFrame) -> list[str]:
     """Identity codes present in the register, most specific first (特困, 低保, 返贫致贫, then others)."""
-    seen = sorted({c for x in persons["identities"].fill_null("").to_list() for c in x.split("|") if c})
+    ids = (
+        persons["identities"]
+        .filter(persons["identities"].fill_null("") != "")
+        .str.split("|")
+        .explode()
+        .unique()
+    )
+    seen = sorted(c for c in ids.to_list() if c)
     first = [c for c in ("TK", "DB", "FP") if c in seen]
     return first + [c for c in seen if c not in first]
 

@@ -4,7 +4,8 @@
   source, interest, transfers, payments) of one fund in one month, grouped in batches so a booking is all
   rows or none and never twice (the batch id is the idempotency key).  Balances are sums of entries.
 * ``fund_activity`` / ``fund_members`` / ``fund_institution_year`` — booked with the payments: settled care
-  per month (visits, cost, fund paid by scheme, visit type and locality), insured persons per year, and each
+  per month (visits, cost, fund paid by scheme, visit type and locality), insured persons per year (and, from
+  revision 0610, per month), and each
   institution's payments per fund and year — the warnings and the budget read these, so prior years
   restated outside the ledger count like the ledger's own.
 * ``fund_reading`` — the early-warning indicators as last computed for each month.
@@ -74,6 +75,38 @@ fund_members = Table(
     Column("in_service", BigInteger, nullable=False),
     Column("retired", BigInteger, nullable=False),
     Column("residents", BigInteger, nullable=False),
+)
+
+# ---------------------------------------------------------------- migration 0610
+# * ``fund_members_month`` — insured persons at each month's end by contribution group (from enrolment's
+#   relation history when the region keeps it, else the register), booked with the payments.
+# * ``fund_cleared_outflow`` — this region's insured persons' care elsewhere as cleared with the other
+#   regions (跨省异地就医清算), per month and scheme: the fund part cleared that month (``cleared_fen``) and
+#   the fund part of the routed settlements this region's own ledger holds for that settlement month
+#   (``routed_fen``), which the warning takes out so that nothing counts twice.
+fund_members_month = Table(
+    "fund_members_month",
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("batch_id", String(80), ForeignKey("fund_batch.batch_id"), nullable=False),
+    Column("in_service", BigInteger, nullable=False),
+    Column("retired", BigInteger, nullable=False),
+    Column("residents", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),
+)
+
+fund_cleared_outflow = Table(
+    "fund_cleared_outflow",
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("insutype", String(6), primary_key=True),
+    Column("cleared_fen", BigInteger, nullable=False),
+    Column("cleared_lines", Integer, nullable=False),
+    Column("routed_fen", BigInteger, nullable=False),
+    Column("routed_lines", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("recorded", String(40), nullable=False),
+    Column("recorded_by", String(100), nullable=False),
 )
 
 fund_institution_year = Table(

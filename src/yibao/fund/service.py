@@ -129,6 +129,8 @@ def book_year(
     persons: pl.DataFrame,
     *,
     income_frame: pl.DataFrame | None = None,
+    members_by_month: Mapping[str, warning.Members] | None = None,
+    members_source: str = "",
     opening: Mapping[str, int] | None = None,
     opening_source: str = "",
     tag: str = "ledger",
@@ -141,7 +143,9 @@ def book_year(
     activity, the insured count and each institution's payments), then the interest of every month.
 
     ``settled``: the year's settlements (``data.settled_frame`` columns); ``persons``: psn_type and
-    identities of the insured.  Batch ids are ``{tag}-{kind}-{year}``; a year already booked is refused."""
+    identities of the insured; ``members_by_month``: insured persons at each month's end (enrolment's
+    relation history, see :func:`members_from_frame`) — without it every month gets the register's count,
+    and the books say so.  Batch ids are ``{tag}-{kind}-{year}``; a year already booked is refused."""
     codes = s.fp.codes()
     months = accounts.month_range(f"{year}-01", f"{year}-12")
     out: list[Batch] = []
@@ -167,6 +171,19 @@ def book_year(
         )
     else:
         inc_src = "参保登记与征缴 enrolment income_frame"
+        stand = income.income_frame_stand_in(persons, s.groups, s.rates, year)
+        have = set(income_frame["fund_pay_type"].cast(pl.String).unique().to_list())
+        own = [f.code for f in s.fp.funds if not f.collected_by_enrolment and f.code not in have]
+        extra = stand.filter(pl.col("fund_pay_type").is_in(own))
+        if extra.height:
+            filled = sorted(set(extra["fund_pay_type"].to_list()))
+            income_frame = pl.concat(
+                [income_frame.select(list(income.INCOME_SCHEMA)).cast(income.INCOME_SCHEMA), extra]  # type: ignore[arg-type]
+            )
+            inc_src += (
+                f"；{'、'.join(filled)} 不由征缴收取，按示例缴费规则推算（contributions.yaml） "
+                f"funds {', '.join(filled)} are not collected by enrolment: stand-in rates"
+            )
     inc_entries = accounts.income_entries(income_frame, codes)
     out.append(
         store.book(
@@ -182,7 +199,29 @@ def book_year(
         )
     )
     mem = data.members(persons, s.groups)
-    transfers = income.retiree_transfers(mem.retired, s.rates, year)
+    if members_by_month:
+        monthly = {m: members_by_month[m] for m in months if m in members_by_month}
+        missing = [m for m in months if m not in monthly]
+        if missing:
+            raise accounts.FundError(
+                "members_by_month",
+                f"缺少 {missing[0]} 等 {len(missing)} 个月的参保人数 no insured count for {missing[0]}",
+                "missing",
+            )
+        m_src = members_source or "参保登记关系历史（月末在保人数） enrolment relation history"
+        transfers = pl.concat(
+            [
+                income.retiree_transfers(monthly[m].retired, s.rates, year).filter(pl.col("month") == m)
+                for m in months
+            ]
+        )
+    else:
+        monthly = {m: mem for m in months}
+        m_src = (
+            members_source
+            or "参保人员名册（当前在册人数，各月相同） the register's current count, the same every month"
+        )
+        transfers = income.retiree_transfers(mem.retired, s.rates, year)
     out.append(
         store.book(
             transfers,
@@ -210,6 +249,7 @@ def book_year(
             now=now,
             activity=data.activity(yr),
             members=(year, mem),
+            members_by_month=(monthly, m_src),
             institution_year=institution_year(yr, s.fp),
         )
     )
@@ -230,6 +270,29 @@ def book_year(
     return out
 
 
+def members_from_frame(counts: pl.DataFrame, groups: Mapping[str, str]) -> dict[str, warning.Members]:
+    """Insured persons per month by contribution group from counts by (``month``, ``psn_type``,
+    ``insured``) — the enrolment capability's monthly insured counts; ``groups`` maps the region's person
+    types to in_service / retired / resident (a type not listed counts as resident)."""
+    for col in ("month", "psn_type", "insured"):
+        if col not in counts.columns:
+            raise accounts.FundError(f"members.{col}", "缺少该列 required column is missing", "missing")
+    g = (
+        counts.with_columns(
+            pl.col("psn_type").cast(pl.String).replace_strict(groups, default="resident").alias("_g")
+        )
+        .group_by("month", "_g")
+        .agg(pl.col("insured").sum())
+    )
+    acc: dict[str, dict[str, int]] = {}
+    for m, grp, n in g.iter_rows():
+        acc.setdefault(str(m), {})[str(grp)] = int(n)
+    return {
+        m: warning.Members(v.get("in_service", 0), v.get("retired", 0), v.get("resident", 0))
+        for m, v in sorted(acc.items())
+    }
+
+
 def positions(
     store: FundStore, s: Setup, last_month: str | None = None
 ) -> dict[str, list[accounts.FundMonth]]:
@@ -244,15 +307,18 @@ def warn(
     months: Sequence[str] | None = None,
     *,
     outliers: Mapping[str, tuple[int, int]] | None = None,
-    cleared_outflow: Mapping[str, int] | None = None,
+    cleared_outflow: Mapping[tuple[str, str], warning.Cleared] | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[list[warning.Reading], list[str]]:
     """Compute the indicators for ``months`` (default: every month of the latest booked year), store them,
-    and raise alerts month by month (a breach already alerted updates its alert).  Returns the readings of
-    the last month and the ids of new alerts."""
+    and raise alerts month by month (a breach already alerted updates its alert).  The outflow cleared with
+    other regions is read from the store (:meth:`FundStore.record_cleared_outflow`) unless given.  Returns
+    the readings of the last month and the ids of new alerts."""
     pos = positions(store, s)
     act = store.activity()
     mem = store.members()
+    if cleared_outflow is None:
+        cleared_outflow = store.cleared_outflow()
     all_months = sorted({m for rows in pos.values() for m in (r.month for r in rows)})
     if not all_months:
         return [], []

@@ -23,14 +23,17 @@ from yibao.fund.schema import (
     fund_budget,
     fund_budget_line,
     fund_budget_month,
+    fund_cleared_outflow,
     fund_clearing,
     fund_entry,
     fund_institution_year,
     fund_members,
+    fund_members_month,
     fund_projection,
     fund_reading,
 )
-from yibao.fund.warning import ACTIVITY_SCHEMA, AlertError, Members, Reading, check_move
+from yibao.fund.warning import ACTIVITY_SCHEMA, AlertError, Cleared, Members, Reading, check_move
+from yibao.fund.warning import members_by_month as warning_members_by_month
 
 
 @dataclass(frozen=True)
@@ -117,11 +120,13 @@ class FundStore:
         now: dt.datetime | None = None,
         activity: pl.DataFrame | None = None,
         members: tuple[int, Members] | None = None,
+        members_by_month: tuple[Mapping[str, Members], str] | None = None,
         institution_year: pl.DataFrame | None = None,
     ) -> Batch:
         """Book a batch of entries (and, with payments, the care activity, the insured count of the year
-        and each institution's payments by fund); a ``batch_id`` already booked is refused (nothing
-        written), so booking the same month twice cannot double a fund."""
+        and of each month — with where the counts come from — and each institution's payments by fund); a
+        ``batch_id`` already booked is refused (nothing written), so booking the same month twice cannot
+        double a fund."""
         if not batch_id.strip() or len(batch_id) > 80:
             raise FundError("batch_id", "批次号须为 1–80 个字符 batch id must be 1–80 characters")
         if kind not in (*KINDS, "payments", "transfer"):
@@ -180,6 +185,26 @@ class FundStore:
                         residents=m.residents,
                     )
                 )
+            if members_by_month is not None:
+                monthly, m_src = members_by_month
+                if monthly:
+                    c.execute(
+                        fund_members_month.delete().where(fund_members_month.c.month.in_(list(monthly)))
+                    )
+                    c.execute(
+                        fund_members_month.insert(),
+                        [
+                            {
+                                "month": mo,
+                                "batch_id": batch_id,
+                                "in_service": m.in_service,
+                                "retired": m.retired,
+                                "residents": m.residents,
+                                "source": m_src,
+                            }
+                            for mo, m in sorted(monthly.items())
+                        ],
+                    )
             if institution_year is not None and institution_year.height:
                 c.execute(
                     fund_institution_year.insert(),
@@ -233,8 +258,86 @@ class FundStore:
             .sort("month", "insutype", "med_type", "locality")
         )
 
-    def members(self) -> dict[int, Members]:
-        """Insured persons by year, as booked."""
+    def members(self) -> dict[str, Members]:
+        """Insured persons at each month's end ('YYYY-MM'), as booked; a year booked with one count only
+        (before monthly counts) gives that count to each of its months."""
+        out = warning_members_by_month(self.members_by_year())
+        with self.engine.connect() as c:
+            rows = c.execute(
+                sa.select(
+                    fund_members_month.c.month,
+                    fund_members_month.c.in_service,
+                    fund_members_month.c.retired,
+                    fund_members_month.c.residents,
+                )
+            ).all()
+        out.update({str(r[0]): Members(int(r[1]), int(r[2]), int(r[3])) for r in rows})
+        return dict(sorted(out.items()))
+
+    def members_sources(self) -> dict[str, str]:
+        """Where each month's insured count comes from (enrolment history or the register)."""
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(fund_members_month.c.month, fund_members_month.c.source)).all()
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    # ------------------------------------------------------------------------ cross-region clearing
+    def record_cleared_outflow(
+        self, rows: pl.DataFrame, *, source: str, actor: str, now: dt.datetime | None = None
+    ) -> int:
+        """Record the outflow cleared with other regions (``month``, ``insutype``, ``cleared_fen``,
+        ``cleared_lines``, ``routed_fen``, ``routed_lines``): a (month, scheme) recorded again is replaced
+        (a later statement of the same month supersedes the earlier one); all rows or none."""
+        if not source.strip():
+            raise FundError("source", "须注明数据来源 the source of the figures is required", "missing")
+        need = ("month", "insutype", "cleared_fen", "cleared_lines", "routed_fen", "routed_lines")
+        for col in need:
+            if col not in rows.columns:
+                raise FundError(f"cleared.{col}", "缺少该列 required column is missing", "missing")
+        bad = rows.filter(~pl.col("month").cast(pl.String).str.contains(r"^\d{4}-(0[1-9]|1[0-2])$"))
+        if bad.height:
+            raise FundError("cleared.month", f"月份格式应为 YYYY-MM: {bad['month'][0]!r} is not a month")
+        for col in need[2:]:
+            neg = rows.filter(pl.col(col) < 0)
+            if neg.height:
+                raise FundError(f"cleared.{col}", f"不能为负 negative value {neg[col][0]}")
+        at = _now(now)
+        recs = [
+            {
+                "month": str(r["month"]),
+                "insutype": str(r["insutype"]),
+                **{k: int(r[k]) for k in need[2:]},
+                "source": source,
+                "recorded": at,
+                "recorded_by": actor,
+            }
+            for r in rows.iter_rows(named=True)
+        ]
+        with self.engine.begin() as c:
+            for r in recs:
+                c.execute(
+                    fund_cleared_outflow.delete().where(
+                        (fund_cleared_outflow.c.month == r["month"])
+                        & (fund_cleared_outflow.c.insutype == r["insutype"])
+                    )
+                )
+            if recs:
+                c.execute(fund_cleared_outflow.insert(), recs)
+        return len(recs)
+
+    def cleared_outflow(self) -> dict[tuple[str, str], Cleared] | None:
+        """(month, scheme) → what was cleared with other regions; None when nothing was ever recorded
+        (the clearing is not connected)."""
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(fund_cleared_outflow)).all()
+        if not rows:
+            return None
+        return {
+            (r.month, r.insutype): Cleared(r.cleared_fen, r.routed_fen, r.cleared_lines, r.routed_lines)
+            for r in rows
+        }
+
+    def members_by_year(self) -> dict[int, Members]:
+        """Insured persons by year, as booked (one count a year)."""
         with self.engine.connect() as c:
             rows = c.execute(
                 sa.select(

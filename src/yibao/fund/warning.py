@@ -12,10 +12,14 @@ growth):
 * ``admission_rate`` per scheme — admissions a year per insured person (住院率);
 * ``active_retired_ratio`` — in-service : retired employees (职退比);
 * ``per_capita_spending`` per scheme and its growth (人均基金支出);
-* ``cross_region_outflow`` — share of fund payments for care outside the region (异地就医), from the
-  locality of settled visits; amounts cleared with other regions are added when the cross-region capability
-  supplies them (until then they count 0, and the reading says so);
+* ``cross_region_outflow`` — share of fund payments for care outside the region (异地就医): the remote
+  visits settled by this region's ledger, with the visits routed through the clearing hub counted as the
+  hub cleared them (by clearing month) instead of as settled (:class:`Cleared`); without clearing data the
+  ledger's figure stands and the reading says the clearing is not connected;
 * ``drg_outlier_share`` / ``dip_outlier_share`` — outlier cases / cases of the year's payment.
+
+Insured counts are month by month (:data:`Members` per 'YYYY-MM', at the month's end): rates per insured
+person divide by the person-months of the months counted.
 
 Values: ratios in 1/10000, months in 1/100, money in fen.  ``None`` means not available, with the reason."""
 
@@ -107,6 +111,31 @@ class Members:
 
     def of(self, scheme: str) -> int:
         return self.in_service + self.retired if scheme == "310" else self.residents
+
+
+def members_by_month(yearly: Mapping[int, Members]) -> dict[str, Members]:
+    """A count per year spread to each of its months (for books that only know a year's count)."""
+    return {f"{y:04d}-{m:02d}": v for y, v in yearly.items() for m in range(1, 13)}
+
+
+def person_months(members: Mapping[str, Members], months: Sequence[str], scheme: str) -> int | None:
+    """Σ insured persons of ``scheme`` over ``months`` (person-months); None when a month has no count."""
+    if not months or any(m not in members for m in months):
+        return None
+    return sum(members[m].of(scheme) for m in months)
+
+
+@dataclass(frozen=True)
+class Cleared:
+    """This region's insured persons' care elsewhere as cleared with the other regions, one month and
+    scheme (fen, fund part): ``cleared`` — cleared this month (a disputed line clears when accepted);
+    ``routed`` — the settlements routed through the hub that this region's ledger holds for this settlement
+    month (already in the ledger's remote visits, so taken out where the cleared figure replaces them)."""
+
+    cleared: int
+    routed: int
+    cleared_lines: int = 0
+    routed_lines: int = 0
 
 
 def fmt_value(value: int | None, unit: str) -> str:
@@ -237,9 +266,9 @@ def _care_sums(
 def _scheme_readings(
     month: str,
     act: pl.DataFrame,
-    members: Mapping[int, Members],
+    members: Mapping[str, Members],
     p: FundParams,
-    cleared_outflow: Mapping[str, int] | None,
+    cleared_outflow: Mapping[tuple[str, str], Cleared] | None,
 ) -> list[Reading]:
     out: list[Reading] = []
     cur_m = ytd_months(month)
@@ -247,9 +276,8 @@ def _scheme_readings(
     have = set(act["month"].unique().to_list())
     has_prev = all(m in have for m in prev_m)
     cur, prev = _care_sums(act, cur_m, p), _care_sums(act, prev_m, p)
-    n = len(cur_m)
-    year = int(month[:4])
-    mem, mem_prev = members.get(year), members.get(year - 1)
+    mem = members.get(month)
+    no_count = ("不可用：缺少逐月参保人数", "not available: an insured count is missing for a month")
     need_prev = ("不可用：需上年同期数据", "not available: needs the same months a year earlier")
     for scheme in sorted(cur):
         c, pv = cur[scheme], prev.get(scheme, {})
@@ -271,10 +299,10 @@ def _scheme_readings(
         # admission rate, annualised
         t = p.warning["admission_rate"]
         adm = c.get("inpatient", (0, 0, 0))[0]
-        insured = mem.of(scheme) if mem else 0
-        rate = div_half_up(adm * 12 * 10_000, n * insured) if insured else None
+        exposure = person_months(members, cur_m, scheme)
+        rate = div_half_up(adm * 12 * 10_000, exposure) if exposure else None
         lvl, line = level_of(rate, t)
-        note = ("", "") if rate is not None else ("不可用：无参保人数", "not available: no insured count")
+        note = ("", "") if rate is not None else no_count
         out.append(
             Reading(
                 "admission_rate",
@@ -290,7 +318,7 @@ def _scheme_readings(
         )
         # spending per insured person, annualised, and its growth
         spent = c.get("all", (0, 0, 0))[2]
-        pc = div_half_up(spent * 12, n * insured) if insured else None
+        pc = div_half_up(spent * 12, exposure) if exposure else None
         out.append(
             Reading(
                 "per_capita_spending",
@@ -300,12 +328,13 @@ def _scheme_readings(
                 "ok" if pc is not None else "na",
                 None,
                 p.sources[p.national.source].title,
+                *(("", "") if pc is not None else no_count),
                 national=p.national.per_capita_spending.get(scheme),
             )
         )
         t = p.warning["per_capita_spending_growth"]
-        prev_insured = mem_prev.of(scheme) if mem_prev else 0
-        pc_prev = div_half_up(pv.get("all", (0, 0, 0))[2] * 12, n * prev_insured) if prev_insured else None
+        prev_exposure = person_months(members, prev_m, scheme)
+        pc_prev = div_half_up(pv.get("all", (0, 0, 0))[2] * 12, prev_exposure) if prev_exposure else None
         g = growth(pc, pc_prev) if has_prev and pc is not None and pc_prev else None
         lvl, line = level_of(g, t)
         note = ("", "") if g is not None else need_prev
@@ -317,22 +346,36 @@ def _scheme_readings(
         # cross-region outflow
         t = p.warning["cross_region_outflow"]
         remote_fund = c.get("remote", (0, 0, 0))[2]
-        cleared = (cleared_outflow or {}).get(scheme, 0)
-        share = (
-            div_half_up((remote_fund + cleared) * 10_000, spent + cleared) if spent + cleared > 0 else None
-        )
-        lvl, line = level_of(share, t)
         if cleared_outflow is None:
+            cleared = routed = 0
             note = (
-                "含本地结算的异地就医；跨省清算数据尚未接入，按 0 计",
-                "remote visits settled here; amounts cleared with other regions are not connected yet (counted 0)",
+                "按本统筹区账内结算的异地就医计；尚未导入跨省清算数据",
+                "remote visits as settled in this region's ledger; no cross-region clearing imported",
             )
         else:
-            note = ("", "")
+            got = [cleared_outflow[(m, scheme)] for m in cur_m if (m, scheme) in cleared_outflow]
+            cleared, routed = sum(x.cleared for x in got), sum(x.routed for x in got)
+            note = (
+                f"含跨省清算：本年已清算 {fmt_value(cleared, 'fen')}（按清算月份）替代账内经清算中心结算的 "
+                f"{fmt_value(routed, 'fen')}",
+                f"with the cross-region clearing: {cleared / 100:,.2f} yuan cleared this year (by clearing "
+                f"month) in place of the {routed / 100:,.2f} yuan routed through the hub and settled here",
+            )
+        out_fund, all_fund = remote_fund - routed + cleared, spent - routed + cleared
+        share = div_half_up(out_fund * 10_000, all_fund) if all_fund > 0 else None
+        lvl, line = level_of(share, t)
         out.append(
             Reading("cross_region_outflow", scheme, month, share, lvl, line, p.sources[t.source].title, *note)
         )
-    if mem is not None and "310" in cur:
+    if "310" in cur:
+        if mem is None:
+            out.append(
+                Reading(
+                    "active_retired_ratio", "310", month, None, "na", None, "", *no_count,
+                    national=p.national.active_retired_ratio,
+                )
+            )  # fmt: skip
+            return out
         t = p.warning["active_retired_ratio"]
         ratio = div_half_up(mem.in_service * 10_000, mem.retired) if mem.retired else None
         lvl, line = level_of(ratio, t)
@@ -355,16 +398,16 @@ def readings(
     month: str,
     positions: Mapping[str, Sequence[FundMonth]],
     activity: pl.DataFrame,
-    members: Mapping[int, Members],
+    members: Mapping[str, Members],
     p: FundParams,
     *,
     outliers: Mapping[str, tuple[int, int]] | None = None,
-    cleared_outflow: Mapping[str, int] | None = None,
+    cleared_outflow: Mapping[tuple[str, str], Cleared] | None = None,
 ) -> list[Reading]:
     """Every indicator for ``month``.  ``activity``: settled care per month, scheme, visit type and
-    locality (:data:`ACTIVITY_SCHEMA`); ``members``: insured persons by year; ``outliers``: method ('drg',
-    'dip') → (outlier cases, cases) of the year's payment; ``cleared_outflow``: scheme → fen cleared with
-    other regions year to date (None: not connected)."""
+    locality (:data:`ACTIVITY_SCHEMA`); ``members``: insured persons at each month's end ('YYYY-MM');
+    ``outliers``: method ('drg', 'dip') → (outlier cases, cases) of the year's payment;
+    ``cleared_outflow``: (month, scheme) → :class:`Cleared` (None: no clearing imported)."""
     out = _fund_readings(month, positions, p)
     out += _scheme_readings(month, activity, members, p, cleared_outflow)
     for method in ("drg", "dip"):

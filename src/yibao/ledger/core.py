@@ -25,7 +25,7 @@ from yibao.ledger.queries import PersonSummary, SettlementPage, SettlementQuery,
 from yibao.ledger.rows import ACTIVE, CANCELLED, JOURNAL_FIELDS, TABLES, MessageRow
 from yibao.ledger.types import PersonRecord, ReversalOutcome, SettleOutcome, StoredSettlement, VerifyReport
 from yibao.policy.book import PolicyBook
-from yibao.settlement.model import AuditHook, Entitlement, Person, Visit
+from yibao.settlement.model import AuditHook, CommercialProduct, Entitlement, Person, Visit
 
 __all__ = ["ACTIVE", "CANCELLED", "JOURNAL_FIELDS", "TABLES", "Ledger"]
 
@@ -127,6 +127,17 @@ class Ledger:
         return queries.add_persons(self.conn, persons)
 
     @idempotent
+    def person_schemes(self) -> dict[str, tuple[str, str]]:
+        """Every person's scheme and person type: psn_no → (insutype, psn_type)."""
+        return queries.person_schemes(self.conn)
+
+    @_ensured
+    def set_schemes(self, rows: Iterable[tuple[str, str, str]]) -> list[str]:
+        """Set persons' scheme and person type — (psn_no, insutype, psn_type) — where the ledger knows them
+        and they differ (the enrolment registry's current relation); returns the psn_nos changed."""
+        return queries.set_schemes(self.conn, rows)
+
+    @idempotent
     def get_person(self, psn_no: str, on: dt.date) -> Person:
         """The person with the identities valid on ``on``; unknown → ``unknown_person``."""
         return queries.get_person(self.conn, psn_no, on)
@@ -163,11 +174,20 @@ class Ledger:
         pre: bool = False,
         audit: AuditHook | None = None,
         entitlement: Entitlement | None = None,
+        covers: Sequence[CommercialProduct] = (),
     ) -> SettleOutcome:
         """Settle ``visit`` (2207) in one transaction, or pre-settle it (2206, ``pre=True``: nothing is
         written).  See :func:`yibao.ledger.transactions.settle`."""
         return transactions.settle(
-            self.conn, book, visit, msgid, self.get_settlement, pre=pre, audit=audit, entitlement=entitlement
+            self.conn,
+            book,
+            visit,
+            msgid,
+            self.get_settlement,
+            pre=pre,
+            audit=audit,
+            entitlement=entitlement,
+            covers=covers,
         )
 
     @idempotent

@@ -94,6 +94,47 @@ def add_persons(conn: Connection, persons: Iterable[PersonRecord]) -> int:
     return len(rows)
 
 
+def person_schemes(conn: Connection) -> dict[str, tuple[str, str]]:
+    """Every person's (insutype, psn_type)."""
+    rows = conn.execute("SELECT psn_no, insutype, psn_type FROM person").fetchall()
+    conn.end_read()
+    return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
+
+
+def set_schemes(conn: Connection, rows: Iterable[tuple[str, str, str]]) -> list[str]:
+    """Set each person's scheme and person type, ``rows`` of (psn_no, insutype, psn_type), in one
+    transaction; a person not in the ledger or already so is left alone.  Returns the psn_nos changed.
+    Only the person row's scheme and type change: no money moves, no journal row, no version step (the
+    row lock of the UPDATE waits for a settlement holding the person)."""
+    want = {psn: (ins, typ) for psn, ins, typ in rows if ins and typ}
+    if not want:
+        return []
+    keys = sorted(want)
+    have: dict[str, tuple[str, str]] = {}
+    for i in range(0, len(keys), 5_000):
+        frag, params = conn.in_list(keys[i : i + 5_000])
+        for psn, ins, typ in conn.execute(
+            f"SELECT psn_no, insutype, psn_type FROM person WHERE psn_no {frag}", params
+        ).fetchall():
+            have[str(psn)] = (str(ins), str(typ))
+    conn.end_read()
+    changed = [psn for psn in keys if psn in have and have[psn] != want[psn]]
+    if not changed:
+        return []
+    conn.begin(write=True)
+    try:
+        for psn in changed:
+            ins, typ = want[psn]
+            conn.execute_in_write(
+                "UPDATE person SET insutype = %s, psn_type = %s WHERE psn_no = %s", (ins, typ, psn)
+            )
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return changed
+
+
 def _opening(p: PersonRecord, at: str, jrows: list[tuple[object, ...]]) -> tuple[int, str]:
     """The chain head after the opening-balance row (appended to ``jrows``), or the empty chain."""
     if not p.account_balance:
@@ -229,6 +270,8 @@ def stored_settlement(row: Sequence[Any], line_rows: Sequence[Sequence[Any]]) ->
     )
     for f in MONEY_FIELDS:
         setattr(s, f, int(h[f]))
+    s.commercial_pay = int(h["commercial_pay"] or 0)
+    s.commercial_product = h["commercial_product"]
     s.pool_prop_selfpay = int(h["pool_prop_selfpay"])
     s.account_psn_no = h["account_psn_no"]
     s.setldetail = [FundDetail(*d) for d in json.loads(h["setldetail"])]
@@ -265,6 +308,7 @@ def stored_settlement(row: Sequence[Any], line_rows: Sequence[Sequence[Any]]) ->
         v["use_account"],
         v["account_psn_no"],
         v.get("bilg_dr_codg"),
+        scene=v.get("scene", ""),
     )
     splits = [split_of(r) for r in named]
     s.line_splits = (

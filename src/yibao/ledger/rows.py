@@ -18,7 +18,8 @@ from yibao.db.connection import insert_sql
 from yibao.settlement.model import FUND_FIELDS, MONEY_FIELDS, FundDetail, LineSplit, Person, Visit
 
 ACTIVE, CANCELLED = "active", "cancelled"
-JOURNAL_FIELDS = (*FUND_FIELDS, "acct_pay", "psn_cash_pay")  # the money fields the journal carries
+# the money fields the journal carries (a commercial product's payment, 一单制, in the patient's chain too)
+JOURNAL_FIELDS = (*FUND_FIELDS, "acct_pay", "psn_cash_pay", "commercial_pay")
 TABLES = ("person", "accumulator", "settlement", "settlement_line", "journal", "message")
 
 PERSON_COLS = (
@@ -29,12 +30,15 @@ PERSON_INSERT_COLS = PERSON_COLS[:13]  # with the chain head: the opening balanc
 HEADER_COLS = (
     "setl_id", "msgid", "psn_no", "mdtrt_id", "fixmedins_code", "year", "status", "created", "cancel_msgid",
     "policy_version", "admdvs", "insutype", "psn_type", "med_type", "account_psn_no", "pool_prop_selfpay",
-    *MONEY_FIELDS, "deltas", "setldetail", "steps", "visit",
+    *MONEY_FIELDS, "deltas", "setldetail", "steps", "visit", "commercial_pay", "commercial_product",
 )  # fmt: skip
+# the commercial product's payment (一单制, migration 0710): in a settlement's digest only when a product paid,
+# so that the digests of settlements stored before the columns existed still match
+COMMERCIAL_COLS = ("commercial_pay", "commercial_product")
 LINE_COLS = (
     "setl_id", "line_no", "feedetl_sn", "code", "qty", "price", "amount", "fulamt_ownpay_amt",
     "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc", "fund_pay", "acct_pay",
-    "psn_cash_pay",
+    "psn_cash_pay", "commercial_pay",
 )  # fmt: skip
 JOURNAL_COLS = (
     "chain", "seq", "setl_id", "msgid", "kind", "item", "field", "amount", "created", "prev_hash", "hash",
@@ -45,8 +49,10 @@ MSG_COLS = (
 MSG_READ_COLS = tuple(c for c in MSG_COLS if c != "created")
 # what a settlement's content digest covers: every stored column but its status and timestamps (which
 # the journal sums and the message rows cover) and the explanation trace; and every line column
-DIGEST_HEADER_COLS = tuple(c for c in HEADER_COLS if c not in ("status", "created", "cancel_msgid", "steps"))
-DIGEST_LINE_COLS = LINE_COLS[1:]
+DIGEST_HEADER_COLS = tuple(
+    c for c in HEADER_COLS if c not in ("status", "created", "cancel_msgid", "steps", *COMMERCIAL_COLS)
+)
+DIGEST_LINE_COLS = LINE_COLS[1:-1]  # and the line's commercial_pay when not zero
 DIGEST_WIDTH = 40  # hex characters kept in the journal row's ``item`` (160 bits)
 
 SQL_PERSON = f"SELECT {', '.join(PERSON_COLS)} FROM person"
@@ -161,6 +167,8 @@ def visit_fingerprint(visit: Visit) -> str:
         visit.account_psn_no,
         visit.bilg_dr_codg,
         lines,
+        # the care scene only when there is one, so that fingerprints stored before visits carried it match
+        *([visit.scene] if visit.scene else []),
     ]
     return hashlib.sha256(canonical_bytes(doc)).hexdigest()
 
@@ -173,11 +181,12 @@ class ContentDigest:
 
     __slots__ = ("_h",)
 
-    def __init__(self, header: Sequence[Any]) -> None:
-        self._h = hashlib.sha256(_canon(header))
+    def __init__(self, header: Sequence[Any], commercial: tuple[Any, Any] = (0, None)) -> None:
+        # the commercial columns (COMMERCIAL_COLS) count only when a product paid in the settlement
+        self._h = hashlib.sha256(_canon([*header, *commercial] if commercial[1] is not None else header))
 
-    def line(self, values: Sequence[Any]) -> None:
-        self._h.update(_canon(values))
+    def line(self, values: Sequence[Any], commercial: Any = 0) -> None:
+        self._h.update(_canon([*values, commercial] if commercial else values))
 
     def hex(self) -> str:
         return self._h.hexdigest()[:DIGEST_WIDTH]
@@ -260,4 +269,5 @@ def split_of(line: dict[str, Any]) -> LineSplit | None:
         fund_pay={k: int(v) for k, v in json.loads(line["fund_pay"]).items()},
         acct_pay=int(line["acct_pay"]),
         psn_cash_pay=int(line["psn_cash_pay"]),
+        commercial_pay=int(line.get("commercial_pay") or 0),
     )

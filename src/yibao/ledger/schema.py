@@ -95,6 +95,10 @@ settlement = Table(
     Column("setldetail", Text, nullable=False),
     Column("steps", Text, nullable=False),
     Column("visit", Text, nullable=False),
+    # what a commercial product paid of the personal burden in the same settlement (医保+商保一单制) and which
+    # product; migration 0710 (0 and NULL on rows stored before)
+    Column("commercial_pay", BigInteger, nullable=False, server_default="0"),
+    Column("commercial_product", String(40), nullable=True),
     Index("ix_settlement_psn_year", "psn_no", "year", "id"),
     Index("ix_settlement_account", "account_psn_no", "id"),
     Index("ix_settlement_institution", "fixmedins_code", "id"),
@@ -121,6 +125,7 @@ settlement_line = Table(
     Column("fund_pay", Text, nullable=True),  # JSON {fund_pay_type: fen}
     Column("acct_pay", BigInteger, nullable=True),
     Column("psn_cash_pay", BigInteger, nullable=True),
+    Column("commercial_pay", BigInteger, nullable=True),  # the line's commercial share (0710; NULL before)
 )
 
 journal = Table(
@@ -130,7 +135,9 @@ journal = Table(
     Column("seq", BigInteger, primary_key=True),
     Column("setl_id", String(40), nullable=False),
     Column("msgid", String(64), nullable=False),  # the transaction (2207/2208/2601) that wrote the row
-    Column("kind", String(8), nullable=False),  # fund / acct / cash
+    Column(
+        "kind", String(8), nullable=False
+    ),  # fund / acct / cash / insurer (commercial cover) / open / digest
     Column("item", String(40), nullable=False),  # fund_pay_type, or the paying account's psn_no
     Column("field", String(24), nullable=False),  # the settlement money field the row adds to
     Column("amount", BigInteger, nullable=False),  # signed fen

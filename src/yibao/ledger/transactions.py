@@ -58,7 +58,15 @@ from yibao.policy.book import PolicyBook
 from yibao.policy.compiled import CompiledPolicy
 from yibao.settlement.allocation import allocate
 from yibao.settlement.engine import settle_visit
-from yibao.settlement.model import FUND_FIELDS, MONEY_FIELDS, AuditHook, Entitlement, Settlement, Visit
+from yibao.settlement.model import (
+    FUND_FIELDS,
+    MONEY_FIELDS,
+    AuditHook,
+    CommercialProduct,
+    Entitlement,
+    Settlement,
+    Visit,
+)
 from yibao.settlement.trace import step_to_json
 
 Entry = tuple[str, str, str, str, int]  # chain, kind, item, field, amount
@@ -78,12 +86,14 @@ def settle(
     pre: bool = False,
     audit: AuditHook | None = None,
     entitlement: Entitlement | None = None,
+    covers: Sequence[CommercialProduct] = (),
 ) -> SettleOutcome:
     """Settle ``visit`` (2207) in one transaction, or pre-settle it (2206, ``pre=True``: nothing is
     written, not even the msgid).  A msgid seen before returns the stored first result with
     ``replayed=True`` (``read`` fetches it).  Engine errors propagate unchanged, nothing written.
     ``audit``: the in-event audit hook (事中审核) passed to the engine; ``entitlement``: the benefit
-    check's answer for the visit date (:class:`~yibao.settlement.model.Entitlement`), passed to the engine."""
+    check's answer for the visit date (:class:`~yibao.settlement.model.Entitlement`), passed to the engine;
+    ``covers``: the commercial products the patient holds on the visit date (一单制), passed to the engine."""
     # the region decides which date picks the policy version and the accumulator year: the admission date,
     # or the discharge date (a stay settled through the national flow counts on its discharge or mid-stay
     # settlement day, ``counts_on``, only where the region settles by discharge)
@@ -117,6 +127,7 @@ def settle(
             payer_row.insutype,
             audit=audit,
             entitlement=entitlement,
+            covers=covers,
         )
         if pre:
             conn.rollback()
@@ -226,6 +237,8 @@ def _entries(policy: CompiledPolicy, s: Settlement) -> list[Entry]:
         out.append((s.account_psn_no, "acct", s.account_psn_no, "acct_pay", s.acct_pay))
     if s.psn_cash_pay:
         out.append((s.psn_no, "cash", "", "psn_cash_pay", s.psn_cash_pay))
+    if s.commercial_pay:  # the insurer paid this part of the patient's burden (一单制)
+        out.append((s.psn_no, "insurer", s.commercial_product or "", "commercial_pay", s.commercial_pay))
     return out
 
 
@@ -269,6 +282,7 @@ def _visit_json(visit: Visit) -> str:
             "use_account": visit.use_account,
             "account_psn_no": visit.account_psn_no,
             "bilg_dr_codg": visit.bilg_dr_codg,
+            **({"scene": visit.scene} if visit.scene else {}),  # a care scene (commercial cover)
             # a line's prescribed days and ordering physician (2204 prd_days / bilg_dr_codg), kept with
             # the visit: the line table has no columns for them
             **(
@@ -319,6 +333,8 @@ def _settle_ops(
         setldetail_json(s.setldetail),
         dumps_ordered([step_to_json(x) for x in s.steps]),
         _visit_json(visit),
+        s.commercial_pay,
+        s.commercial_product,
     )
     lines = [
         (
@@ -334,12 +350,15 @@ def _settle_ops(
             dumps(sp.fund_pay),
             sp.acct_pay,
             sp.psn_cash_pay,
+            sp.commercial_pay,
         )
         for i, (ln, parts, sp) in enumerate(zip(visit.lines, s.line_parts, s.line_splits, strict=True), 1)
     ]
-    digest = ContentDigest([header[HEADER_COLS.index(c)] for c in DIGEST_HEADER_COLS])
+    digest = ContentDigest(
+        [header[HEADER_COLS.index(c)] for c in DIGEST_HEADER_COLS], (s.commercial_pay, s.commercial_product)
+    )
     for line in lines:
-        digest.line(line[1:])
+        digest.line(line[1:-1], line[-1])
     entries = [*_entries(policy, s), (s.psn_no, "digest", digest.hex(), "settlement", 0)]
     jrows = _chain(entries, heads, setl_id, msgid, at)
     if s.acct_pay:

@@ -19,6 +19,7 @@ from yibao.ledger import deduction
 from yibao.ledger.journal import ChainCheck, root_digest
 from yibao.ledger.rows import (
     ACTIVE,
+    COMMERCIAL_COLS,
     DIGEST_HEADER_COLS,
     DIGEST_LINE_COLS,
     JOURNAL_COLS,
@@ -143,22 +144,26 @@ def _digests(conn: Connection, problems: list[str]) -> None:
     ).fetchall():
         problems.append(f"settlement[{setl_id}]: its digest row carries an amount ({int(amount)})")
     by = 'setl_id COLLATE "C"' if conn.pg else "setl_id"  # the order Python compares strings in
-    headers = conn.execute(f"SELECT {', '.join(DIGEST_HEADER_COLS)} FROM settlement ORDER BY {by}").fetchall()
+    width = len(DIGEST_HEADER_COLS)
+    headers = conn.execute(
+        f"SELECT {', '.join((*DIGEST_HEADER_COLS, *COMMERCIAL_COLS))} FROM settlement ORDER BY {by}"
+    ).fetchall()
     lines = iter(
         conn.execute(
-            f"SELECT setl_id, {', '.join(DIGEST_LINE_COLS)} FROM settlement_line ORDER BY {by}, line_no"
+            f"SELECT setl_id, {', '.join(DIGEST_LINE_COLS)}, commercial_pay FROM settlement_line "
+            f"ORDER BY {by}, line_no"
         ).fetchall()
     )
     line = next(lines, None)
     key = DIGEST_HEADER_COLS.index("setl_id")
     for header in headers:
         setl_id = str(header[key])
-        d = ContentDigest(header)
+        d = ContentDigest(header[:width], (header[width], header[width + 1]))
         while line is not None and str(line[0]) < setl_id:
             problems.append(f"settlement_line[{line[0]}#{line[1]}]: a line of no settlement")
             line = next(lines, None)
         while line is not None and str(line[0]) == setl_id:
-            d.line(line[1:])
+            d.line(line[1:-1], line[-1])
             line = next(lines, None)
         want = recorded.pop(setl_id, None)
         if want is None:

@@ -16,8 +16,12 @@ from yibao.network.params import NetworkParams, load_params
 from yibao.synth.geo import KM_PER_DEG_LAT
 
 
-def network_report(data_dir: Path, seed: int = 0, p: NetworkParams | None = None) -> dict[str, Any]:
-    """Density, access, outflow and suggested sites; the geography is written first when missing."""
+def network_report(
+    data_dir: Path, seed: int = 0, p: NetworkParams | None = None, settled: pl.DataFrame | None = None
+) -> dict[str, Any]:
+    """Density, access, outflow and suggested sites; the geography is written first when missing.
+    Cross-district outflow counts the settled care when ``settled`` is given (psn_no, fixmedins_code,
+    fund_pay_sumamt: visits and fund payments), else the synthetic visits (visits only)."""
     p = p or load_params()
     if not (data_dir / "institutions.parquet").is_file():
         raise FieldError("data", f"{data_dir} 不是合成统筹区目录 is not a synth output directory", "missing")
@@ -34,15 +38,27 @@ def network_report(data_dir: Path, seed: int = 0, p: NetworkParams | None = None
     acc = core.access(inst, res, urban, p)
     far = core.beyond(res, acc, p)
     flows = None
-    if (data_dir / "visits.parquet").is_file():
+    inst_district = inst.select("fixmedins_code", pl.col("district").alias("institution_district"))
+    by_fund = settled is not None and settled.height > 0
+    if settled is not None and by_fund:
+        ppl = pl.read_parquet(data_dir / "persons.parquet", columns=["psn_no", "district"])
+        f = (
+            settled.select("psn_no", "fixmedins_code", "fund_pay_sumamt")
+            .join(ppl, on="psn_no")
+            .join(inst_district, on="fixmedins_code")
+            .group_by(pl.col("district").alias("resident_district"), "institution_district")
+            .agg(
+                pl.len().cast(pl.Int64).alias("visits"),
+                pl.col("fund_pay_sumamt").sum().cast(pl.Int64).alias("fund_fen"),
+            )
+        )
+        flows = core.outflow(f)
+    elif (data_dir / "visits.parquet").is_file():
         v = pl.read_parquet(data_dir / "visits.parquet", columns=["psn_id", "fixmedins_code"])
         ppl = pl.read_parquet(data_dir / "persons.parquet", columns=["psn_id", "district"])
         f = (
             v.join(ppl, on="psn_id")
-            .join(
-                inst.select("fixmedins_code", pl.col("district").alias("institution_district")),
-                on="fixmedins_code",
-            )
+            .join(inst_district, on="fixmedins_code")
             .group_by(pl.col("district").alias("resident_district"), "institution_district")
             .agg(pl.len().cast(pl.Int64).alias("visits"))
             .with_columns(pl.lit(0, dtype=pl.Int64).alias("fund_fen"))
@@ -68,7 +84,12 @@ def network_report(data_dir: Path, seed: int = 0, p: NetworkParams | None = None
         "density": dens.to_dicts(),
         "beyond": far.to_dicts(),
         "outflow": flows.to_dicts() if flows is not None else [],
-        "outflow_note": "按就诊人次统计（合成数据无跨统筹区清算） visits; no cross-region clearing in synthetic data",
+        "outflow_by_fund": by_fund,
+        "outflow_note": (
+            "按已结算的就诊人次与基金支付统计（账本结算） settled visits and fund payments from the ledger"
+            if by_fund
+            else "按合成就诊人次统计（尚无结算数据） synthetic visits (no settlements yet)"
+        ),
         "sites": sites,
         "institutions": tiers.select("fixmedins_code", "name", "district", "tier", "lon", "lat").to_dicts(),
         "urban": urban,

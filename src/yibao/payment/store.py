@@ -113,3 +113,78 @@ def list_runs(url: str) -> list[StoredRun]:
             ]
     finally:
         engine.dispose()
+
+
+@dataclass(frozen=True)
+class ClearingRow:
+    """One institution's annual clearing (清算) in a stored run, with the run's method, year and point values
+    (fen per 1/10000 point, exact fractions as text)."""
+
+    run_id: str
+    method: str
+    year: int
+    fixmedins_code: str
+    hosp_lv: str
+    cases: int
+    cmi: int | None  # 1/10000 (DRG)
+    points_pu: int  # 1/10000 point
+    cost_fen: int
+    due_fen: int
+    pre_paid_fen: int
+    withheld_fen: int
+    balance_fen: int
+    profit_fen: int
+    budget_point_value: str
+    settlement_point_value: str
+
+
+def clearing_rows(engine: sa.Engine, fixmedins_code: str | None = None) -> list[ClearingRow]:
+    """Every stored run's clearing rows (one institution's when ``fixmedins_code`` is given), newest year
+    first, then by method and amount due (largest first)."""
+    r, c = payment_run, payment_clearing
+    q = (
+        sa.select(
+            c.c.run_id,
+            r.c.method,
+            r.c.year,
+            c.c.fixmedins_code,
+            c.c.hosp_lv,
+            c.c.cases,
+            c.c.cmi,
+            c.c.points_pu,
+            c.c.cost_fen,
+            c.c.due_fen,
+            c.c.pre_paid_fen,
+            c.c.withheld_fen,
+            c.c.balance_fen,
+            c.c.profit_fen,
+            r.c.budget_point_value,
+            r.c.settlement_point_value,
+        )
+        .select_from(c.join(r, r.c.run_id == c.c.run_id))
+        .order_by(r.c.year.desc(), r.c.method, c.c.due_fen.desc(), c.c.fixmedins_code)
+    )
+    if fixmedins_code is not None:
+        q = q.where(c.c.fixmedins_code == fixmedins_code)
+    with engine.connect() as conn:
+        return [
+            ClearingRow(
+                str(a[0]),
+                str(a[1]),
+                int(a[2]),
+                str(a[3]),
+                str(a[4]),
+                int(a[5]),
+                None if a[6] is None else int(a[6]),
+                int(a[7]),
+                int(a[8]),
+                int(a[9]),
+                int(a[10]),
+                int(a[11]),
+                int(a[12]),
+                int(a[13]),
+                str(a[14]),
+                str(a[15]),
+            )
+            for a in conn.execute(q)
+        ]

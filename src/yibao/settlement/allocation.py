@@ -13,6 +13,8 @@ each line in that amount's own scope, by the largest-remainder method
 * the basic pooled fund over the policy scope above each line's deductible share;
 * each later layer over what is left of the policy scope, plus the pay-first amount (先行自付) when the
   layer's base includes it; a layer's share is drawn from a line's scope first, then its pay-first;
+* a commercial product (一单制) over each line's remaining policy-scope part (pay-first and scope) for what
+  it drew from there, then over each line's out-of-scope part (全自费, 超限价) for the rest;
 * the personal account over each line's remaining personal part; the rest of the line is cash.
 
 Shares never exceed a line's remaining amount, and every line's parts add up to its amount exactly.
@@ -24,7 +26,7 @@ from collections.abc import Sequence
 
 from yibao.money import split_largest_remainder
 from yibao.settlement.model import Line, LineSplit, Settlement
-from yibao.settlement.trace import BasicFund, Layer
+from yibao.settlement.trace import BasicFund, Commercial, Layer
 
 
 def allocate(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:
@@ -64,13 +66,42 @@ def allocate(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:
                 scope_left[i] = 0
                 pre_left[i] -= share - scope
     personal = [parts[i][0] + parts[i][1] + pre_left[i] + scope_left[i] for i in range(n)]
+    com = _commercial_shares(s, parts, pre_left, scope_left, personal) if s.commercial_pay else None
     acct = split_largest_remainder(s.acct_pay, personal) if s.acct_pay else [0] * n
     # positional arguments in LineSplit's field order (feedetl_sn, code, amount, the four parts, deductible,
     # funds, account, cash): this runs for every line of every stored settlement
+    if com is None:
+        return [
+            LineSplit(ln.feedetl_sn, ln.code, ln.amount, *p, ded[i], funds[i], acct[i], personal[i] - acct[i])
+            for i, (ln, p) in enumerate(zip(lines, parts, strict=True))
+        ]
     return [
-        LineSplit(ln.feedetl_sn, ln.code, ln.amount, *p, ded[i], funds[i], acct[i], personal[i] - acct[i])
+        LineSplit(
+            ln.feedetl_sn, ln.code, ln.amount, *p, ded[i], funds[i], acct[i], personal[i] - acct[i], com[i]
+        )
         for i, (ln, p) in enumerate(zip(lines, parts, strict=True))
     ]
+
+
+def _commercial_shares(
+    s: Settlement,
+    parts: Sequence[tuple[int, int, int, int]],
+    pre_left: list[int],
+    scope_left: list[int],
+    personal: list[int],
+) -> list[int]:
+    """Each line's share of the commercial payment; ``personal`` is reduced by it (what the account and cash
+    still cover)."""
+    step = next((x for x in s.steps if isinstance(x, Commercial)), None)
+    in_part = step.from_scope if step is not None else min(s.commercial_pay, sum(pre_left) + sum(scope_left))
+    n = len(parts)
+    first = split_largest_remainder(in_part, [pre_left[i] + scope_left[i] for i in range(n)])
+    rest = s.commercial_pay - in_part
+    second = split_largest_remainder(rest, [parts[i][0] + parts[i][1] for i in range(n)]) if rest else [0] * n
+    com = [first[i] + second[i] for i in range(n)]
+    for i in range(n):
+        personal[i] -= com[i]
+    return com
 
 
 def line_splits(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:

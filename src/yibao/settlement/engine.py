@@ -5,7 +5,9 @@ Order of the one-stop settlement (一站式结算, 国办发〔2021〕42号):
 1. each line splits into 全自费 / 超限价 / 先行自付 / 政策范围内 (catalogue classes 甲/乙/丙, price caps);
 2. the basic pooled fund applies its deductible, ratio and annual cap (the region file's benefit layer);
 3. each later layer in file order (大额补助, 大病保险, 医疗救助 …) pays on what the earlier ones left;
-4. the personal account pays what it may, and the rest is cash.
+4. a commercial product the person holds, when it covers the visit's scene and diagnosis, pays its share of
+   the personal burden the funds left (医保+商保一单制), in the same result;
+5. the personal account pays what it may, and the rest is cash.
 
 Rounding: every ratio applied rounds half up to the fen, once per fund per visit
 (:func:`yibao.money.apply_ratio`).  Nothing here reads a clock, a file or a database.
@@ -13,8 +15,9 @@ Rounding: every ratio applied rounds half up to the fen, once per fund per visit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from yibao.money import RATIO_ONE, apply_ratio, base_for_payment, price_times_qty, ratio_sum_to_fen
 from yibao.policy.catalogue import CLASS_C, CatalogueItem
@@ -22,6 +25,8 @@ from yibao.policy.compiled import CompiledBenefit, CompiledLayer, CompiledPolicy
 from yibao.settlement.model import (
     CI_LAYER_FIELD,
     AuditHook,
+    CommercialProduct,
+    DeferredText,
     Entitlement,
     FundDetail,
     LineParts,
@@ -37,6 +42,7 @@ from yibao.settlement.trace import (
     AuditSummary,
     BasicFund,
     CapUplift,
+    Commercial,
     Layer,
     NoBenefit,
     NotEntitled,
@@ -104,6 +110,7 @@ def settle_visit(
     payer_insutype: str | None = None,
     audit: AuditHook | None = None,
     entitlement: Entitlement | None = None,
+    covers: Sequence[CommercialProduct] = (),
 ) -> Settlement:
     """Settle one visit.  ``acc`` holds the person's accumulators for the visit's year (counter → fen or
     count); ``account_balance`` is the balance of the paying account (the person's own, or the family
@@ -115,10 +122,15 @@ def settle_visit(
     are kept in ``Settlement.audit``; a line it blocks is settled as fully self-paid (全自费), a visit-level
     block makes every line self-paid.  Without a hook the result is exactly as before.
 
+    ``covers``: the commercial products the person holds on the visit date (医保+商保一单制); the first that
+    covers ``visit.scene`` and a diagnosis pays after every public layer and before the account
+    (:func:`_pay_commercial`).  Without covers the result is exactly as before.
+
     The steps, in the order of the one-stop settlement: check the visit against the policy, run the
-    in-event audit, split the lines, pay the basic pooled fund, pay each later layer, then the account.
+    in-event audit, split the lines, pay the basic pooled fund, pay each later layer, the commercial
+    product, then the account.
     """
-    _check_visit(policy, person, visit)
+    check_attributes(policy, person.insutype, person.psn_type, visit.med_type, visit.hosp_lv, None)
     s = Settlement(
         visit.mdtrt_id,
         person.psn_no,
@@ -128,7 +140,7 @@ def settle_visit(
         policy.admdvs,
         policy.version_id,
     )
-    blocked = _run_audit(s, person, visit, audit)
+    blocked = _NOTHING_BLOCKED if audit is None else _run_audit(s, person, visit, audit)
     _split_lines(s, policy, visit, blocked)
     if entitlement is not None and entitlement.self_pay:
         e = entitlement
@@ -141,7 +153,8 @@ def settle_visit(
         return s
     left = _pay_basic_fund(s, policy, person, visit, acc)
     _pay_layers(s, policy, person, acc, left, entitlement)
-    _pay_account(s, policy, person, visit, account_balance, payer_insutype)
+    com_scope = _pay_commercial(s, visit, covers, acc) if covers else 0
+    _pay_account(s, policy, person, visit, account_balance, payer_insutype, com_scope)
     return s
 
 
@@ -153,10 +166,6 @@ class _Left:
     scope: int
     preselfpay: int
     over_cap: int
-
-
-def _check_visit(policy: CompiledPolicy, person: Person, visit: Visit) -> None:
-    check_attributes(policy, person.insutype, person.psn_type, visit.med_type, visit.hosp_lv, None)
 
 
 def check_attributes(
@@ -200,25 +209,22 @@ def _run_audit(s: Settlement, person: Person, visit: Visit, audit: AuditHook | N
 
 
 def _split_lines(s: Settlement, policy: CompiledPolicy, visit: Visit, blocked: frozenset[str]) -> None:
-    """Each line into 全自费 / 超限价 / 先行自付 / 政策范围内 (a hot loop: locals only)."""
+    """Each line into 全自费 / 超限价 / 先行自付 / 政策范围内 (a hot loop: locals only).
+
+    split_line's rule, written out: this loop runs for every line of every visit, and the call cost a sixth
+    of the engine (tests/unit/test_encounter_core.py holds the two equal on random lines).  Lines the
+    in-event audit blocked are turned into fully self-paid ones after the loop, so that the loop itself
+    carries no test for them."""
     cat = policy.catalogue
     parts = s.line_parts
     append = parts.append
+    ratio = apply_ratio
+    times = price_times_qty
     full_t = over_t = pre_t = ins_t = 0
-    for i, ln in enumerate(visit.lines):
+    for ln in visit.lines:
         item = cat.get(ln.code)
         if item is None:
-            raise SettlementError(
-                f"lines[{i}].med_list_codg",
-                f"目录中没有该项目编码 {ln.code!r} unknown item code",
-                "unknown_item",
-            )
-        if blocked and ln.feedetl_sn in blocked:
-            append((ln.amount, 0, 0, 0))  # blocked by the in-event audit: fully self-paid
-            full_t += ln.amount
-            continue
-        # split_line's rule, written out: this loop runs for every line of every visit, and the call cost a
-        # sixth of the engine (tests/unit/test_encounter_core.py holds the two equal on random lines)
+            _unknown_item(visit, ln.code)
         amt = ln.amount
         if item.cls == CLASS_C:
             append((amt, 0, 0, 0))
@@ -227,21 +233,40 @@ def _split_lines(s: Settlement, policy: CompiledPolicy, visit: Visit, blocked: f
         cap = item.price_cap
         over = 0
         if cap is not None and ln.price > cap:
-            over = price_times_qty(ln.price - cap, ln.qty)
+            over = times(ln.price - cap, ln.qty)
             if over > amt:
                 over = amt
         base = amt - over
         sp = item.selfpay_prop
-        pre = apply_ratio(base, sp) if sp else 0
+        pre = ratio(base, sp) if sp else 0
         append((0, over, pre, base - pre))
         over_t += over
         pre_t += pre
         ins_t += base - pre
+    if blocked:  # blocked by the in-event audit: fully self-paid
+        for j, ln in enumerate(visit.lines):
+            if ln.feedetl_sn in blocked:
+                full, over, pre, ins = parts[j]
+                full_t += ln.amount - full
+                over_t -= over
+                pre_t -= pre
+                ins_t -= ins
+                parts[j] = (ln.amount, 0, 0, 0)
     s.medfee_sumamt = full_t + over_t + pre_t + ins_t
     s.fulamt_ownpay_amt = full_t
     s.overlmt_selfpay = over_t
     s.preselfpay_amt = pre_t
     s.inscp_scp_amt = ins_t
+
+
+def _unknown_item(visit: Visit, code: str) -> NoReturn:
+    """The first line whose code the catalogue lacks, named by its position."""
+    i = next(k for k, ln in enumerate(visit.lines) if ln.code == code)
+    raise SettlementError(
+        f"lines[{i}].med_list_codg",
+        f"目录中没有该项目编码 {code!r} unknown item code",
+        "unknown_item",
+    )
 
 
 def split_line(item: CatalogueItem, price: int, qty: int, amount: int) -> LineParts:
@@ -324,7 +349,7 @@ def _pay_basic_fund(
             base,
             room,
             paid,
-            f"{base}×{ratio}/10000→{raw}; cap room {room}→{paid}",
+            DeferredText("{}×{}/10000→{}; cap room {}→{}", base, ratio, raw, room, paid),
         )
     )
     return left
@@ -405,12 +430,73 @@ def _pay_layers(
                 lbase,
                 room,
                 paid,
-                f"{layer.id}[{terms.label}] {layer.base}{pre_note} base {lbase} from {before}: {raw}, room {room}→{paid}",
+                DeferredText(
+                    "{}[{}] {}{} base {} from {}: {}, room {}→{}",
+                    layer.id,
+                    terms.label,
+                    layer.base,
+                    pre_note,
+                    lbase,
+                    before,
+                    raw,
+                    room,
+                    paid,
+                ),
             )
         )
     s.psn_part_amt = (
         s.medfee_sumamt - s.fund_pay_sumamt
     )  # hosp_part_amt is 0: no hospital burden in fee-for-service
+
+
+def _pay_commercial(
+    s: Settlement, visit: Visit, covers: Sequence[CommercialProduct], acc: Mapping[str, int]
+) -> int:
+    """The first product in ``covers`` that covers the visit pays ``ratio`` of the personal burden the funds
+    left (or of its policy-scope part), above what is left of its yearly deductible, within its per-claim cap
+    and what its annual cap still allows; drawn from the policy-scope part first.  Returns that part."""
+    for product in covers:
+        if product.applies(visit.scene, visit.diagnoses):
+            break
+    else:
+        return 0
+    in_scope = s.inscp_scp_amt + s.preselfpay_amt - s.fund_pay_sumamt
+    base = s.psn_part_amt if product.out_of_scope else in_scope
+    ded_key, paid_key = product.deductible_counter, product.paid_counter
+    due = product.deductible - acc.get(ded_key, 0) if product.deductible else 0
+    if due < 0:
+        due = 0
+    dedc = base if base < due else due
+    raw = apply_ratio(base - dedc, product.ratio)
+    room = product.annual_cap - acc.get(paid_key, 0)
+    if room > product.per_claim_cap:
+        room = product.per_claim_cap
+    elif room < 0:
+        room = 0
+    paid = raw if raw <= room else room
+    from_scope = paid if paid <= in_scope else in_scope
+    if dedc:
+        s.deltas[ded_key] = dedc
+    if paid:
+        s.deltas[paid_key] = paid
+    s.commercial_pay = paid
+    s.commercial_product = product.id
+    s.steps.append(
+        Commercial(
+            product.id,
+            product.insurer,
+            product.name,
+            base,
+            due,
+            dedc,
+            product.ratio,
+            raw,
+            room,
+            paid,
+            from_scope,
+        )
+    )
+    return from_scope
 
 
 def _pay_account(
@@ -420,8 +506,10 @@ def _pay_account(
     visit: Visit,
     account_balance: int,
     payer_insutype: str | None,
+    com_scope: int = 0,
 ) -> None:
-    """The personal account pays what its rule allows (own, or a family member's: 家庭共济); the rest is cash."""
+    """The personal account pays what its rule allows (own, or a family member's: 家庭共济) of what the funds
+    and a commercial product (``com_scope`` of it from the policy-scope part) left; the rest is cash."""
     acct = 0
     rule = policy.accounts.get(person.insutype)
     payer = visit.account_psn_no
@@ -440,8 +528,8 @@ def _pay_account(
         s.account_psn_no = person.psn_no
     bal = account_balance if account_balance > 0 else 0
     if s.account_psn_no is not None and rule is not None and visit.med_type in rule.visit_types:
-        in_scope = s.inscp_scp_amt + s.preselfpay_amt - s.fund_pay_sumamt
-        out_scope = s.fulamt_ownpay_amt + s.overlmt_selfpay
+        in_scope = s.inscp_scp_amt + s.preselfpay_amt - s.fund_pay_sumamt - com_scope
+        out_scope = s.fulamt_ownpay_amt + s.overlmt_selfpay - (s.commercial_pay - com_scope)
         payable = (in_scope if rule.in_scope else 0) + (out_scope if rule.out_of_scope else 0)
         acct = payable if payable <= bal else bal
         s.steps.append(Account(payable, bal, acct, s.account_psn_no != person.psn_no))
@@ -449,4 +537,4 @@ def _pay_account(
     s.acct_pay = acct
     if s.account_psn_no is not None and s.account_psn_no != person.psn_no:
         s.acct_mulaid_pay = acct
-    s.psn_cash_pay = s.psn_part_amt - acct
+    s.psn_cash_pay = s.psn_part_amt - s.commercial_pay - acct

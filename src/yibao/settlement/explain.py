@@ -20,6 +20,7 @@ from yibao.settlement.trace import (
     AuditSummary,
     BasicFund,
     CapUplift,
+    Commercial,
     Layer,
     NoBenefit,
     NotEntitled,
@@ -71,6 +72,9 @@ def explain_line(
         fz, fe = fund_names.get(fpt, (fpt, fpt))
         zh.append(f"{fz}支付 {fmt_yuan(amt)} 元")
         en.append(f"{fe} paid {fmt_yuan(amt)}")
+    if split.commercial_pay:
+        zh.append(f"商业保险支付 {fmt_yuan(split.commercial_pay)} 元")
+        en.append(f"commercial insurance paid {fmt_yuan(split.commercial_pay)}")
     if split.acct_pay:
         zh.append(f"个人账户支付 {fmt_yuan(split.acct_pay)} 元")
         en.append(f"personal account paid {fmt_yuan(split.acct_pay)}")
@@ -96,12 +100,14 @@ def explain_visit(s: Settlement, policy: CompiledPolicy) -> list[Sentence]:
     layer_names = {layer.id: (layer.name, layer.name_en) for ls in policy.layers.values() for layer in ls}
     for step in s.steps:
         out.extend(_explain_step(step, policy, layer_names))
+    com_zh = f"商业保险 {fmt_yuan(s.commercial_pay)} 元、" if s.commercial_pay else ""
+    com_en = f"{fmt_yuan(s.commercial_pay)} by commercial insurance, " if s.commercial_pay else ""
     out.append(
         Sentence(
-            f"基金合计支付 {fmt_yuan(s.fund_pay_sumamt)} 元；个人负担 {fmt_yuan(s.psn_part_amt)} 元，其中个人账户 "
+            f"基金合计支付 {fmt_yuan(s.fund_pay_sumamt)} 元；个人负担 {fmt_yuan(s.psn_part_amt)} 元，其中{com_zh}个人账户 "
             f"{fmt_yuan(s.acct_pay)} 元、现金 {fmt_yuan(s.psn_cash_pay)} 元。",
             f"Funds paid {fmt_yuan(s.fund_pay_sumamt)} in all; the patient's part is {fmt_yuan(s.psn_part_amt)}: "
-            f"{fmt_yuan(s.acct_pay)} from the account and {fmt_yuan(s.psn_cash_pay)} in cash.",
+            f"{com_en}{fmt_yuan(s.acct_pay)} from the account and {fmt_yuan(s.psn_cash_pay)} in cash.",
         )
     )
     return out
@@ -132,6 +138,7 @@ def splits_as_rows(splits: Sequence[LineSplit]) -> list[dict[str, object]]:
             "fund_pay": dict(sp.fund_pay),
             "acct_pay": sp.acct_pay,
             "psn_cash_pay": sp.psn_cash_pay,
+            "commercial_pay": sp.commercial_pay,
         }
         for sp in splits
     ]
@@ -202,6 +209,8 @@ def _explain_step(
             zh += f"，受年度限额约束实付 {fmt_yuan(step.paid)} 元"
             en += f"; limited by its annual cap to {fmt_yuan(step.paid)}"
         return [Sentence(zh + "。", en + ".")]
+    if isinstance(step, Commercial):
+        return [_explain_commercial(step)]
     if isinstance(step, AuditSummary):
         return [
             Sentence(
@@ -231,6 +240,21 @@ def _explain_step(
             f"paid {fmt_yuan(step.paid)}.",
         )
     ]
+
+
+def _explain_commercial(step: Commercial) -> Sentence:
+    pct = ratio_to_decimal(step.ratio) * 100
+    zh = f"商业保险“{step.name}”：基金支付后个人负担 {fmt_yuan(step.base)} 元"
+    en = f"Commercial insurance '{step.name}': {fmt_yuan(step.base)} left to the patient after the funds"
+    if step.deductible_paid:
+        zh += f"，其中 {fmt_yuan(step.deductible_paid)} 元计入该险种年度免赔额"
+        en += f", {fmt_yuan(step.deductible_paid)} of it towards the product's yearly deductible"
+    zh += f"，按 {pct:.0f}% 赔付 {fmt_yuan(step.raw)} 元"
+    en += f"; {pct:.0f}% of the rest is {fmt_yuan(step.raw)}"
+    if step.paid < step.raw:
+        zh += f"，受单次及年度赔付限额约束实付 {fmt_yuan(step.paid)} 元"
+        en += f", limited by its per-claim and yearly caps to {fmt_yuan(step.paid)}"
+    return Sentence(zh + "，在本次结算中直接抵扣（一单制）。", en + ", taken off this bill directly.")
 
 
 def _explain_basic(step: BasicFund) -> list[Sentence]:

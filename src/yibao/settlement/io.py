@@ -199,7 +199,59 @@ def parse_visit(raw: Any) -> Visit:
         use_account=_flag(raw, "acct_used_flag", True),
         account_psn_no=_text(raw, "acct_psn_no", "", required=False) or None,
         bilg_dr_codg=_text(raw, "bilg_dr_codg", "", required=False) or None,
+        accounting_date=_accounting_date(raw, begin, end),
     )
+
+
+def _accounting_date(raw: dict[str, Any], begin: dt.date, end: dt.date) -> dt.date | None:
+    """``accounting_date`` (a yibao extension the visit flow fills for a stay: the discharge day, whose year
+    a region that settles by discharge counts the stay in): optional, within the visit."""
+    if not raw.get("accounting_date"):
+        return None
+    day = _date(raw, "accounting_date", "")
+    if not begin <= day <= end:
+        raise SettlementError(
+            "accounting_date", f"结算计入日期 {day} 不在就诊期间 {begin}…{end} is outside the visit", "range"
+        )
+    return day
+
+
+def visit_to_json(v: Visit) -> dict[str, Any]:
+    """The JSON form :func:`parse_visit` reads back to ``v`` (how a care region sends a visitor's visit,
+    built from its uploaded lines, to the insured region)."""
+    out: dict[str, Any] = {
+        "mdtrt_id": v.mdtrt_id,
+        "psn_no": v.psn_no,
+        "med_type": v.med_type,
+        "fixmedins_code": v.fixmedins_code,
+        "hosp_lv": v.hosp_lv,
+        "begntime": v.begin_date.isoformat(),
+        "endtime": v.end_date.isoformat(),
+        "locality": v.locality,
+        "emergency": "1" if v.emergency else "0",
+        "diagnoses": list(v.diagnoses),
+        "acct_used_flag": "1" if v.use_account else "0",
+        "feedetail": [
+            {
+                "feedetl_sn": ln.feedetl_sn,
+                "med_list_codg": ln.code,
+                "cnt": str(Decimal(ln.qty) / QTY_ONE),
+                "pric": str(fen_to_yuan(ln.price)),
+                "det_item_fee_sumamt": str(fen_to_yuan(ln.amount)),
+                **({"prd_days": str(ln.prd_days)} if ln.prd_days is not None else {}),
+                **({"bilg_dr_codg": ln.bilg_dr_codg} if ln.bilg_dr_codg else {}),
+                **({"fee_ocur_time": ln.fee_ocur_time.isoformat()} if ln.fee_ocur_time else {}),
+            }
+            for ln in v.lines
+        ],
+    }
+    if v.account_psn_no:
+        out["acct_psn_no"] = v.account_psn_no
+    if v.bilg_dr_codg:
+        out["bilg_dr_codg"] = v.bilg_dr_codg
+    if v.accounting_date is not None:
+        out["accounting_date"] = v.accounting_date.isoformat()
+    return out
 
 
 def setlinfo(s: Settlement, setl_id: str | None = None) -> dict[str, Any]:
@@ -218,6 +270,9 @@ def setlinfo(s: Settlement, setl_id: str | None = None) -> dict[str, Any]:
         out[f] = str(fen_to_yuan(getattr(s, f)))
     out["pool_prop_selfpay"] = str(ratio_to_decimal(s.pool_prop_selfpay))
     out["acct_psn_no"] = s.account_psn_no
+    if s.commercial_product is not None:  # yibao's own fields (一单制): not in the national 2207 output
+        out["commercial_pay"] = str(fen_to_yuan(s.commercial_pay))
+        out["commercial_product"] = s.commercial_product
     return out
 
 
@@ -250,6 +305,7 @@ def line_rows(splits: list[LineSplit]) -> list[dict[str, Any]]:
             "fund_pay": {k: str(y(v)) for k, v in sp.fund_pay.items()},
             "acct_pay": str(y(sp.acct_pay)),
             "psn_cash_pay": str(y(sp.psn_cash_pay)),
+            **({"commercial_pay": str(y(sp.commercial_pay))} if sp.commercial_pay else {}),
         }
         for sp in splits
     ]

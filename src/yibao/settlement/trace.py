@@ -94,6 +94,24 @@ class Layer:
 
 
 @dataclass(slots=True)
+class Commercial:
+    """A commercial product (医保+商保一单制) paid after every public layer, before the personal account."""
+
+    kind: ClassVar[str] = "commercial"
+    product: str
+    insurer: str
+    name: str
+    base: int  # the personal burden the product looked at (all of it, or its policy-scope part)
+    deductible_due: int  # the product's yearly deductible still due before this visit
+    deductible_paid: int  # part of the base taken by it
+    ratio: int  # 1/10000
+    raw: int  # (base − deductible) × ratio
+    cap_room: int  # the smaller of the per-claim cap and what the annual cap still allows
+    paid: int  # commercial_pay
+    from_scope: int  # of which drawn from the policy-scope part of the burden (the rest from out-of-scope)
+
+
+@dataclass(slots=True)
 class Account:
     """The personal account (个人账户), own or a family member's (家庭共济)."""
 
@@ -125,10 +143,30 @@ class AuditFindingStep:
     reason_en: str
 
 
-Step = NoBenefit | NotEntitled | CapUplift | BasicFund | Layer | Account | AuditSummary | AuditFindingStep
+Step = (
+    NoBenefit
+    | NotEntitled
+    | CapUplift
+    | BasicFund
+    | Layer
+    | Commercial
+    | Account
+    | AuditSummary
+    | AuditFindingStep
+)
 STEP_TYPES: dict[str, type[Step]] = {
     t.kind: t
-    for t in (NoBenefit, NotEntitled, CapUplift, BasicFund, Layer, Account, AuditSummary, AuditFindingStep)
+    for t in (
+        NoBenefit,
+        NotEntitled,
+        CapUplift,
+        BasicFund,
+        Layer,
+        Commercial,
+        Account,
+        AuditSummary,
+        AuditFindingStep,
+    )
 }
 
 

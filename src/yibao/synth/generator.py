@@ -161,6 +161,13 @@ DBBY_LINE = 0.40
 P_WORK = 0.39  # share of working-age people who are insured employees in service
 P_RETIRED = 0.31  # share of people past retirement age who are employee retirees
 P_REMOTE = 0.065
+# outpatient treatment courses (Conventions.op_course_share): the course, the clinical profile of its
+# visits and the treatment item of a session (a TCM course is acupuncture or tuina by person)
+OP_COURSES = (
+    ("rehabilitation", "fracture", (C.REHAB,)),
+    ("tcm", "back_pain", (C.ACU, C.TUINA)),
+    ("infusion", "bronchitis", (C.INFUSION,)),
+)
 # 医保医师库 (physician registry): titles are GB/T 8561 专业技术职务 codes.  Roster sizes and title
 # mixes are modelling assumptions (docs/SYNTH.md "Physicians"): level-3 rosters are chosen so that a
 # visit's chance of meeting a 主任 / 副主任 physician is about 15 % / 25 %, the consultation-grade mix the
@@ -249,6 +256,22 @@ class Conventions:
     preholiday_rx_boost: float = (
         0.8  # extra pharmacy purchases in the 10 days before the Spring Festival / National Day
     )
+    # outpatient treatment courses: many short visits at one institution (rehabilitation, TCM acupuncture or
+    # tuina, outpatient infusion), one session a day, Sundays off; 0 = none (draws nothing)
+    op_course_share: float = 0.0  # persons in one outpatient course during the year
+    op_course_sessions: tuple[int, int] = (6, 20)  # sessions of a course, inclusive range
+    # same-day referrals: an outpatient visit followed the same day by a visit at a higher-level hospital in
+    # another district (转诊), so the person is in two districts in one day; 0 = none (draws nothing)
+    referral_share: float = 0.0  # outpatient visits (after a person's first) that are such a referral
+    # several pharmacies: a pharmacy purchase completed the same day at a second pharmacy (the first was out
+    # of stock, or one near home and one near work); 0 = none (draws nothing)
+    pharmacy_split_share: float = (
+        0.0  # pharmacy purchases (after a person's first) that are such a second stop
+    )
+    # specialist institutions: maternity and child hospitals (妇幼保健院, level 2) taking a share of the
+    # deliveries and the gynaecological care; 0 = none (the institution table and every draw unchanged)
+    maternity_hospitals: int = 0
+    maternity_share: float = 0.5  # deliveries and gynaecological visits held at a maternity hospital
 
 
 def _apply_limits(
@@ -630,7 +653,15 @@ class Institutions:
     physicians: pa.Table
 
 
-def make_institutions(rng: np.random.Generator, info: RegionInfo, persons: int) -> Institutions:
+MATERNITY_GROUP = 7  # group key of the maternity hospitals: no ordinary visit draws from it
+MATERNITY_PROFILES = ("delivery", "gyn", "fibroids")
+
+
+def make_institutions(
+    rng: np.random.Generator, info: RegionInfo, persons: int, maternity: int = 0
+) -> Institutions:
+    """The designated institutions by kind and level (tertiary hospitals in the central districts), and
+    ``maternity`` maternity hospitals (level 2, outside the groups ordinary visits draw from)."""
     mix = C.InstitutionMix()
     n_levels = len(info.level_codes)
     rows: list[tuple[int, int, int]] = []  # kind, rank, district
@@ -644,6 +675,11 @@ def make_institutions(rng: np.random.Generator, info: RegionInfo, persons: int) 
             dist = np.sort(rng.choice(len(info.districts), size=n, p=info.district_w))
         rows += [(kind, r, int(d)) for d in dist]
     rows.sort()
+    n_ordinary = len(rows)
+    if maternity > 0:
+        m_rank = min(2, n_levels)
+        dist = np.sort(rng.choice(len(info.districts), size=maternity, p=info.district_w))
+        rows += [(KIND_HOSPITAL, m_rank, int(d)) for d in dist]
     kind_a = np.array([x[0] for x in rows], dtype=np.int64)
     rank_a = np.array([x[1] for x in rows], dtype=np.int64)
     dist_a = np.array([x[2] for x in rows], dtype=np.int64)
@@ -656,7 +692,9 @@ def make_institutions(rng: np.random.Generator, info: RegionInfo, persons: int) 
         codes.append(f"{prefix[k]}{info.admdvs}{i + 1:05d}")
         dn = info.districts[d]
         n = counters[(k, d)] = counters.get((k, d), 0) + 1
-        if k == KIND_HOSPITAL:
+        if i >= n_ordinary:
+            names.append(f"{dn}妇幼保健院" if n == 1 else f"{dn}第{n}妇幼保健院")
+        elif k == KIND_HOSPITAL:
             tier = {1: "医院", 2: "人民医院", 3: "中心医院", 4: "大学附属医院"}.get(r, "医院")
             names.append(f"{dn}第{n}{tier}" if r < 4 else f"{dn}第{n}{tier}（三级特等）")
         elif k == KIND_PRIMARY:
@@ -666,6 +704,7 @@ def make_institutions(rng: np.random.Generator, info: RegionInfo, persons: int) 
         else:
             names.append(f"{dn}第{n}互联网医院")
     g = kind_a * 8 + rank_a
+    g[n_ordinary:] = MATERNITY_GROUP
     nd = len(info.districts)
     group_start = np.zeros(32, dtype=np.int64)
     group_len = np.zeros(32, dtype=np.int64)
@@ -991,11 +1030,24 @@ def _pick_grouped(rng: np.random.Generator, cdfs: F64, group: I64) -> I64:
     return picked
 
 
+@dataclass
+class _Courses:
+    """The course patients of a chunk, one entry per person."""
+
+    dialysis: B  # maintenance dialysis (registered CKD patients, three sessions a week)
+    chemo: B  # chemotherapy cycles (cancer patients)
+    cycle: I64  # days between chemotherapy cycles
+    op_sessions: I64  # sessions of an outpatient treatment course (0: none)
+    op_kind: I64  # the course (index into OP_COURSES; -1: none)
+
+
 def _visit_counts(
     rng: np.random.Generator, ppl: People, band: I64, cv: Conventions
-) -> tuple[npt.NDArray[np.int64], B, B, I64]:
+) -> tuple[npt.NDArray[np.int64], _Courses]:
     """Visits per person and type (4 × n), with the course patients: maintenance dialysis (registered CKD
-    patients, three sessions a week) and chemotherapy cycles (cancer patients) and each one's cycle days."""
+    patients, three sessions a week), chemotherapy cycles (cancer patients) and each one's cycle days, and
+    outpatient treatment courses (the first outpatient visits of the person; none unless the conventions
+    ask for them)."""
     n = ppl.n
     fr = ppl.frailty
     rates = np.zeros((4, n))
@@ -1017,7 +1069,15 @@ def _visit_counts(
     lo_c, hi_c = cv.chemo_cycles
     counts[IP] = np.where(chemo, rng.integers(lo_c, hi_c + 1, n), counts[IP])
     cycle = np.asarray(cv.chemo_cycle_days, dtype=np.int64)[rng.integers(0, len(cv.chemo_cycle_days), n)]
-    return counts, dialysis, chemo, cycle
+    op_sessions = np.zeros(n, dtype=np.int64)
+    op_kind = np.full(n, -1, dtype=np.int64)
+    if cv.op_course_share > 0:
+        lo_s, hi_s = cv.op_course_sessions
+        in_course = rng.random(n) < cv.op_course_share
+        op_sessions = np.where(in_course, rng.integers(lo_s, hi_s + 1, n), 0).astype(np.int64)
+        op_kind = np.where(in_course, rng.integers(0, len(OP_COURSES), n), -1).astype(np.int64)
+        counts[OP] += op_sessions
+    return counts, _Courses(dialysis, chemo, cycle, op_sessions, op_kind)
 
 
 @dataclass
@@ -1029,22 +1089,20 @@ class _Schedule:
     run_start: I64  # the first visit of each visit's (person, visit type) run
     dial_v: B  # a maintenance dialysis session
     chemo_v: B  # a chemotherapy cycle
+    op_course: B  # a session of an outpatient treatment course
+    referral: B  # a same-day referral: the visit after the person's previous outpatient visit, same day
+    second_shop: B  # a pharmacy purchase completed at a second pharmacy the day of the previous one
 
 
 def _visit_days(
-    rng: np.random.Generator,
-    year: int,
-    cv: Conventions,
-    vt: I64,
-    who: I64,
-    n: int,
-    dialysis: B,
-    chemo: B,
-    cycle: I64,
+    rng: np.random.Generator, year: int, cv: Conventions, cs: _Cases, n: int, co: _Courses
 ) -> _Schedule:
     """The day of the year of each visit (a mild winter peak; pharmacy seasonality; courses on their
-    schedule), the number of days in the year, each visit's first visit of its (person, type) run, and
-    which visits are dialysis sessions and chemotherapy cycles."""
+    schedule; same-day referrals and second pharmacies when the conventions ask for them), the number of
+    days in the year, each visit's first visit of its (person, type) run, and which visits are dialysis
+    sessions, chemotherapy cycles, outpatient course sessions, referrals and second pharmacy stops."""
+    vt, who = cs.vt, cs.who
+    dialysis, chemo, cycle = co.dialysis, co.chemo, co.cycle
     nv = vt.size
     # dates (mild winter peak)
     ndays = (dt.date(year, 12, 31) - dt.date(year, 1, 1)).days + 1
@@ -1068,7 +1126,31 @@ def _visit_days(
     chemo_v = (vt == IP) & chemo[who]
     first_c = rng.integers(0, 60, n)
     day = np.where(chemo_v, np.minimum(first_c[who] + k_in * cycle[who], ndays - 1), day)
-    return _Schedule(day, ndays, run_start, dial_v, chemo_v)
+    # an outpatient course: one session a day from a start day, Sundays (every seventh day) off
+    op_course = cs.course_k >= 0
+    if op_course.any():
+        k = cs.course_k
+        span = co.op_sessions + co.op_sessions // 6 + 1
+        start = (rng.random(n) * np.maximum(ndays - span, 1)).astype(np.int64)
+        day = np.where(op_course, np.minimum(start[who] + k + k // 6, ndays - 1), day)
+    prev = np.maximum(idx - 1, 0)
+    referral = _same_day_second(
+        rng, (vt == OP) & (k_in >= 1) & ~op_course & ~op_course[prev], cv.referral_share
+    )
+    second_shop = _same_day_second(rng, (vt == RX) & (k_in >= 1), cv.pharmacy_split_share)
+    second = referral | second_shop
+    day = np.where(second, day[prev], day)
+    return _Schedule(day, ndays, run_start, dial_v, chemo_v, op_course, referral, second_shop)
+
+
+def _same_day_second(rng: np.random.Generator, candidate: B, share: float) -> B:
+    """A ``share`` of the candidate visits (each the person's next visit of its type) chosen to follow the
+    previous visit on the same day, never two in a row; draws nothing when ``share`` is 0."""
+    if share <= 0 or not candidate.any():
+        return np.zeros(candidate.size, dtype=bool)
+    chosen: B = candidate & (rng.random(candidate.size) < share)
+    chosen[1:] &= ~chosen[:-1]
+    return chosen
 
 
 @dataclass
@@ -1086,6 +1168,8 @@ class _Cases:
     chron: I64  # the person's chronic condition (-1: none)
     reg_v: B  # the person is registered for 门慢门特 care
     long_rx: B  # a long prescription of registered chronic care
+    course_k: I64  # the session number in an outpatient treatment course (-1: not a session)
+    course_kind: I64  # that course (index into OP_COURSES; -1: not a session)
 
     @property
     def nv(self) -> int:
@@ -1163,15 +1247,18 @@ def make_chunk(
     status, and last each line's service day."""
     cv = conv if conv is not None else Conventions()
     band = np.searchsorted(np.array(C.AGE_BANDS), ppl.age, side="right") - 1
-    counts, dialysis, chemo, cycle = _visit_counts(rng, ppl, band, cv)
-    cs = _visit_cases(rng, tables, ppl, band, counts, dialysis, chemo, cv)
-    sch = _visit_days(rng, year, cv, cs.vt, cs.who, ppl.n, dialysis, chemo, cycle)
-    place = _visit_places(rng, info, tables, inst, ppl, cs, sch)
+    counts, co = _visit_counts(rng, ppl, band, cv)
+    cs = _visit_cases(rng, tables, ppl, band, counts, co, cv)
+    sch = _visit_days(rng, year, cv, cs, ppl.n, co)
+    if sch.second_shop.any():  # a second pharmacy stop buys for the same need as the first
+        cs.prof = np.where(sch.second_shop, cs.prof[np.maximum(np.arange(cs.nv) - 1, 0)], cs.prof)
+    place = _visit_places(rng, info, tables, inst, ppl, cs, sch, cv.maternity_share)
     dr, title = _physicians(rng, rng_dr, inst, place.inst_idx)
     stay = _stays(rng, tables, cs, place, sch)
     intensity, dx_prin = _case_mix(rng, tables, cs.prof, place.rank)
     blocks = _LineBlocks(rng, tables, cs, place.rank, dx_prin)
     _consultation_lines(rng, blocks, cs, place, stay.emergency, title)
+    _course_lines(tables, blocks, cs)
     icu = _inpatient_daily_lines(rng, blocks, ppl, cs, year, sch.day, stay.bed_days, intensity)
     _drug_lines(rng, tables, blocks, cs, sch.dial_v, stay.bed_days, intensity)
     _other_lines(rng, tables, blocks, cs, place.internet, stay.bed_days)
@@ -1199,14 +1286,13 @@ def _visit_cases(
     ppl: People,
     band: I64,
     counts: npt.NDArray[np.int64],
-    dialysis: B,
-    chemo: B,
+    co: _Courses,
     cv: Conventions,
 ) -> _Cases:
     """The chunk's visits from the counts per person and type, and each visit's clinical profile: the
     person's chronic condition for 门慢门特 visits and courses, often for other visits of a chronic
-    patient, else one drawn by (visit type, age band, sex); and which visits of registered chronic care
-    are written a long prescription."""
+    patient, else one drawn by (visit type, age band, sex), the course's for outpatient course sessions;
+    and which visits of registered chronic care are written a long prescription."""
     n = ppl.n
     vt = np.concatenate([np.full(int(counts[t].sum()), t, dtype=np.int64) for t in range(4)])
     who = np.concatenate([np.repeat(np.arange(n), counts[t]) for t in range(4)])
@@ -1226,13 +1312,25 @@ def _visit_cases(
         | ((vt == IP) & (rng.random(nv) < 0.25))
     )
     use_chron &= (vt != IP) | (np.asarray([p.w_ip for p in C.PROFILES])[np.maximum(chron, 0)] > 0)
-    course_v = ((vt == MT) & dialysis[who]) | ((vt == IP) & chemo[who])
+    course_v = ((vt == MT) & co.dialysis[who]) | ((vt == IP) & co.chemo[who])
     use_chron |= course_v
     prof = np.where(use_chron, chron, prof)
     # 门慢门特 registration (a person attribute) and long prescriptions of registered chronic care
     reg_v = ppl.mt_registered[who]
     long_rx = reg_v & use_chron & (vt != IP) & (rng.random(nv) < cv.long_rx_share)
-    return _Cases(vt, who, age, female, grp, grp != RESIDENT, prof, chron, reg_v, long_rx)
+    # outpatient course sessions: the person's first outpatient visits (draws nothing)
+    idx = np.arange(nv)
+    run_key = vt * n + who
+    run_start = np.maximum.accumulate(np.where(np.r_[True, run_key[1:] != run_key[:-1]], idx, 0))
+    course_k = np.where((vt == OP) & (idx - run_start < co.op_sessions[who]), idx - run_start, -1)
+    course_kind = np.where(course_k >= 0, co.op_kind[who], -1)
+    if (course_k >= 0).any():
+        c_prof = np.array([C.PROFILE_INDEX[pk] for _, pk, _ in OP_COURSES], dtype=np.int64)
+        prof = np.where(course_k >= 0, c_prof[np.maximum(course_kind, 0)], prof)
+        long_rx &= course_k < 0
+    return _Cases(
+        vt, who, age, female, grp, grp != RESIDENT, prof, chron, reg_v, long_rx, course_k, course_kind
+    )
 
 
 def _visit_places(
@@ -1243,6 +1341,7 @@ def _visit_places(
     ppl: People,
     cs: _Cases,
     sch: _Schedule,
+    share: float = 0.0,
 ) -> _Places:
     """Where each visit happens: the institution kind and level by the scheme's level shares (pharmacy
     purchases at a pharmacy, a few consultations at an internet hospital), a surgical stay's operation
@@ -1264,7 +1363,7 @@ def _visit_places(
     )
     rank = np.where(vt == IP, ip_rank, np.maximum(op_pick, 1))
     rank = np.where(vt == RX, 1, rank)
-    internet = (vt == OP) & (rng.random(nv) < 0.02)
+    internet = (vt == OP) & (rng.random(nv) < 0.02) & ~sch.op_course & ~sch.referral
     kind = np.where(internet, KIND_INTERNET, kind)
     rank = np.where(internet, 3, rank)
     # surgery
@@ -1297,12 +1396,84 @@ def _visit_places(
         inst.group_start[gkey] + (ui * glen).astype(np.int64),
     )
     # a course is held at one institution: the one of the person's first session of the year
-    course = sch.dial_v | sch.chemo_v
+    course = sch.dial_v | sch.chemo_v | sch.op_course
     run_start = sch.run_start
     inst_idx = np.where(course, inst_idx[run_start], inst_idx)
     rank = np.where(course, rank[run_start], rank)  # the level and kind of that institution
     kind = np.where(course, kind[run_start], kind)
+    if sch.referral.any() or sch.second_shop.any():
+        kind, rank, inst_idx = _second_places(rng, inst, sch, kind, rank, inst_idx)
+    if inst.group_len[MATERNITY_GROUP] > 0:
+        kind, rank, inst_idx = _maternity_places(
+            rng, inst, cs, sch, ppl, share, (kind, rank, inst_idx), surgical
+        )
     return _Places(kind, rank, internet, surgical, surg, inst_idx)
+
+
+def _maternity_places(
+    rng: np.random.Generator,
+    inst: Institutions,
+    cs: _Cases,
+    sch: _Schedule,
+    ppl: People,
+    share: float,
+    where: tuple[I64, I64, I64],
+    surgical: B,
+) -> tuple[I64, I64, I64]:
+    """A share of deliveries and gynaecological visits (outpatient and inpatient) go to a maternity
+    hospital, the one of the person's district when there is one; not an operation above its level."""
+    kind, rank, inst_idx = where
+    m_prof = np.array([C.PROFILE_INDEX[k] for k in MATERNITY_PROFILES], dtype=np.int64)
+    start, ln = inst.group_start[MATERNITY_GROUP], inst.group_len[MATERNITY_GROUP]
+    m_rank = int(inst.rank[start])
+    ok = np.isin(cs.prof, m_prof) & ((cs.vt == OP) | (cs.vt == IP)) & ~sch.op_course & ~sch.referral
+    ok &= ~surgical | (rank <= m_rank)
+    go = ok & (rng.random(cs.nv) < share)
+    home = ppl.district[cs.who]
+    mine = inst.district[start : start + ln]
+    first = np.full(len(inst.gd_len[0]), -1, dtype=np.int64)
+    for j in range(ln - 1, -1, -1):
+        first[mine[j]] = start + j
+    pick = np.where(first[home] >= 0, first[home], start + (cs.who % ln))
+    return (
+        np.where(go, KIND_HOSPITAL, kind),
+        np.where(go, m_rank, rank),
+        np.where(go, pick, inst_idx),
+    )
+
+
+def _second_places(
+    rng: np.random.Generator, inst: Institutions, sch: _Schedule, kind: I64, rank: I64, inst_idx: I64
+) -> tuple[I64, I64, I64]:
+    """Where same-day second visits go: a referral to a hospital one level up (at least level 3) outside
+    the district of the visit that referred it; a second pharmacy stop to another pharmacy."""
+    nv = kind.size
+    prev = np.maximum(np.arange(nv) - 1, 0)
+    kind, rank, inst_idx = kind.copy(), rank.copy(), inst_idx.copy()
+    ref = np.flatnonzero(sch.referral)
+    if ref.size:
+        want = np.maximum(np.where(kind[prev[ref]] == KIND_HOSPITAL, rank[prev[ref]] + 1, 3), 3)
+        r = np.zeros(ref.size, dtype=np.int64)
+        for alt in range(
+            1, MATERNITY_GROUP
+        ):  # the highest hospital level up to the wanted one the region has
+            r = np.where((alt <= want) & (inst.group_len[KIND_HOSPITAL * 8 + alt] > 0), alt, r)
+        g = KIND_HOSPITAL * 8 + r
+        home = inst.district[inst_idx[prev[ref]]]
+        pick = inst.group_start[g] + (rng.random(ref.size) * inst.group_len[g]).astype(np.int64)
+        again = inst.group_start[g] + (rng.random(ref.size) * inst.group_len[g]).astype(np.int64)
+        pick = np.where(inst.district[pick] == home, again, pick)  # another district when the level has one
+        ok = r > 0
+        kind[ref[ok]], rank[ref[ok]], inst_idx[ref[ok]] = KIND_HOSPITAL, r[ok], pick[ok]
+    shop = np.flatnonzero(sch.second_shop)
+    if shop.size:
+        first = inst_idx[prev[shop]]
+        g = kind[prev[shop]] * 8 + rank[prev[shop]]
+        start, ln = inst.group_start[g], np.maximum(inst.group_len[g], 1)
+        step = 1 + (rng.random(shop.size) * np.maximum(ln - 1, 1)).astype(np.int64)
+        inst_idx[shop] = start + (first - start + step) % ln
+        kind[shop], rank[shop] = kind[prev[shop]], rank[prev[shop]]
+    return kind, rank, inst_idx
 
 
 def _physicians(
@@ -1433,7 +1604,7 @@ def _consultation_lines(
     emergency or the ordinary consultation graded by the physician's title, and a registration fee."""
     vt, nv, kind, rank = cs.vt, cs.nv, place.kind, place.rank
     one = np.ones(nv)
-    opv = (vt == OP) | (vt == MT)
+    opv = ((vt == OP) | (vt == MT)) & (cs.course_k <= 0)  # a course bills its consultation once
     hosp = kind == KIND_HOSPITAL
     u2 = rng.random(nv)
     blocks.fixed(opv & (kind == KIND_PRIMARY), "primary", one)
@@ -1446,6 +1617,21 @@ def _consultation_lines(
     blocks.fixed(normal & (rank >= 3) & (title == 1), "deputy", one)
     blocks.fixed(normal & (rank >= 3) & (title == 0), "chief", one)
     blocks.fixed(opv & hosp & (rng.random(nv) < 0.35), "reg", one)
+
+
+def _course_lines(tables: Tables, blocks: _LineBlocks, cs: _Cases) -> None:
+    """The treatment item of each outpatient course session, one unit (rehabilitation, acupuncture or
+    tuina, infusion); a TCM course is acupuncture or tuina by person.  Draws nothing."""
+    rows = np.flatnonzero(cs.course_k >= 0)
+    if rows.size == 0:
+        return
+    choice = np.full(rows.size, -1, dtype=np.int64)
+    for c, (_, _, codes) in enumerate(OP_COURSES):
+        idx = np.array([tables.code_index.get(x, -1) for x in codes], dtype=np.int64)
+        mine = cs.course_kind[rows] == c
+        choice = np.where(mine, idx[cs.who[rows] % idx.size], choice)
+    ok = choice >= 0
+    blocks.add(rows[ok], choice[ok], np.ones(int(ok.sum())))
 
 
 def _month_day(d: npt.NDArray[np.datetime64]) -> I64:
@@ -1516,6 +1702,9 @@ def _drug_lines(
     n_drug = np.minimum(n_drug, 24)
     # most dialysis sessions: no take-home drugs
     n_drug = np.where(dial_v & (rng.random(nv) < 0.9), 0, n_drug)
+    # a course session after the first: the infusion's drug, else none
+    infusion = cs.course_kind == [c for c, _, _ in OP_COURSES].index("infusion")
+    n_drug = np.where(cs.course_k > 0, np.where(infusion, 1, 0), n_drug)
     opv = (vt == OP) | (vt == MT)
     for pool, mask in (
         (tables.pool_drug, opv),
@@ -1567,7 +1756,7 @@ def _other_lines(
         [np.where(ckd, 1, 0), rng.binomial(1, 0.3, nv), 1 + rng.binomial(3, 0.5, nv)],
         0,
     )
-    opv = (vt == OP) | (vt == MT)
+    opv = ((vt == OP) | (vt == MT)) & (cs.course_k <= 0)  # a course session after the first: its item only
     ip = vt == IP
     nl = ~internet
     for pool, cnt, kfb in (
@@ -2164,7 +2353,8 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     ss = np.random.SeedSequence(seed)
     inst_seed, chunks_seed = ss.spawn(2)
-    inst = make_institutions(np.random.default_rng(inst_seed), info, persons)
+    maternity = conventions.maternity_hospitals if conventions is not None else 0
+    inst = make_institutions(np.random.default_rng(inst_seed), info, persons, maternity)
     pq.write_table(inst.table, out / "institutions.parquet", compression=compression)
     pq.write_table(inst.physicians, out / "physicians.parquet", compression=compression)
     n_chunks = (persons + chunk_size - 1) // chunk_size

@@ -10,19 +10,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
+
 from yibao.access.principal import Principal
 from yibao.crossregion import filing as fl
 from yibao.crossregion.client import JsonClient, Unreachable
 from yibao.crossregion.params import Params
 from yibao.crossregion.pricing import CareCatalogueBook, catalogue_from, price_lines
 from yibao.crossregion.store import FilingStore, RouteTable
+from yibao.crossregion.visitor import (
+    carried,
+    findings_from_json,
+    findings_to_json,
+    person_from_json,
+)
 from yibao.errors import FieldError
 from yibao.ledger import Ledger, SettleOutcome
 from yibao.money import yuan_to_fen
 from yibao.policy.book import PolicyBook
 from yibao.settlement import io as sio
-from yibao.settlement.model import Visit
+from yibao.settlement.model import AuditHook, Person, Visit
 from yibao.usecases import settlement as stl
+from yibao.usecases.eligibility import EligibilitySource
 
 
 def _id() -> str:
@@ -114,16 +123,19 @@ def settle_visitor(
     *,
     pre: bool = False,
     caller: Principal | None = None,
+    audit: AuditHook | None = None,
+    with_person: bool = False,
 ) -> dict[str, Any]:
-    """2206 / 2207 of a visitor insured in ``insu_admdvs``: price with the care catalogue, send through the
-    hub, return the insured region's answer (``{"output": …, "coverage": …}``).  Refusals and timeouts
-    raise :class:`RemoteError`; a timeout first reverses (2601) what may have been started."""
+    """2206 / 2207 of a visitor insured in ``insu_admdvs``: price with the care catalogue, run this region's
+    in-event audit on the lines (就医地管理; the person as the insured region knows them), send through the
+    hub, return the insured region's answer (``{"output": …, "coverage": …}``, and ``person`` when
+    ``with_person``).  Refusals and timeouts raise :class:`RemoteError`; a timeout first reverses (2601)
+    what may have been started."""
     if caller is not None:
         stl.check_settling_caller(caller, visit, msgid)
-    if len(insu_admdvs) != 6 or not insu_admdvs.isdigit():
-        raise RemoteError("insuplc_admdvs", f"参保地区划代码须为6位数字 must be 6 digits: {insu_admdvs!r}")
+    check_region_code(insu_admdvs)
     priced = price_lines(book.for_date(visit.begin_date).catalogue, visit)
-    body = {
+    body: dict[str, Any] = {
         "msgid": msgid,
         "care_admdvs": side.care_admdvs,
         "insu_admdvs": insu_admdvs,
@@ -131,10 +143,17 @@ def settle_visitor(
         "priced": priced,
         "pre": pre,
     }
+    if with_person:
+        body["with_person"] = True
+    if audit is not None:
+        person = visitor_person(
+            side, insu_admdvs, {"psn_no": visit.psn_no, "day": visit.begin_date.isoformat()}
+        )
+        body["audit"] = findings_to_json(audit(person_from_json(person["person"]), visit))
     if pre:
         return _answer(_send(side, "/hub/v1/settle", body, msgid, reverse=False))
-    known = side.outbound.get(msgid)
-    if known is None and not side.outbound.insert(
+    known = None
+    if not side.outbound.insert(
         msgid,
         PENDING,
         insu_admdvs=insu_admdvs,
@@ -162,7 +181,12 @@ def settle_visitor(
     setl = ans["output"]["setlinfo"]
     amounts = {k: _fen(setl.get(k)) for k in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "psn_cash_pay")}
     if not side.outbound.move(
-        msgid, (PENDING,), SETTLED, setl_id=str(setl.get("setl_id") or ""), output=json.dumps(ans), **amounts
+        msgid,
+        (PENDING,),
+        SETTLED,
+        setl_id=str(setl.get("setl_id") or ""),
+        output=orjson.dumps(ans).decode(),
+        **amounts,
     ):
         _reverse(side, msgid)
         raise RemoteError("msgid", f"报文 {msgid} 已在冲正中 is being reversed", "msgid_reversed")
@@ -171,6 +195,45 @@ def settle_visitor(
 
 def _fen(v: Any) -> int:
     return yuan_to_fen(str(v if v is not None else "0"))
+
+
+def check_region_code(insu_admdvs: str) -> None:
+    if len(insu_admdvs) != 6 or not insu_admdvs.isdigit():
+        raise RemoteError("insuplc_admdvs", f"参保地区划代码须为6位数字 must be 6 digits: {insu_admdvs!r}")
+
+
+def visitor_person(side: CareSide, insu_admdvs: str, query: Mapping[str, Any]) -> dict[str, Any]:
+    """Who a visitor is, asked of the insured region through the hub: by a presented credential
+    (``mdtrt_cert_type`` 02 ID number + ``psn_name``, 03 social-security card + ``card_sn``) or by ``psn_no``;
+    the answer carries ``person`` (no ID number), ``psn_no`` and the 1101 ``output`` with the insurance
+    status of the day as the insured region decides it.  Nothing is written, so a timeout reverses nothing."""
+    check_region_code(insu_admdvs)
+    body = {"insu_admdvs": insu_admdvs, "care_admdvs": side.care_admdvs, **query}
+    try:
+        ans = side.hub.post("/hub/v1/person", body)
+    except Unreachable:
+        raise RemoteError(
+            "insuplc_admdvs",
+            f"参保地 {insu_admdvs} 未在时限内应答，请稍后重试 the insured region did not answer in time, try again",
+            "remote_timeout",
+        ) from None
+    return _answer(ans)
+
+
+def reverse_visitor(side: CareSide, msgid: str) -> bool:
+    """2208 / 2601 of a visitor's settlement (``msgid`` of its 2207): reversed through the hub at the insured
+    region; False while the insured region has not confirmed (the record stays ``reversing`` and the
+    resolver retries).  A msgid this region never routed is refused."""
+    if side.outbound.get(msgid) is None:
+        raise RemoteError(
+            "omsgid", f"原交易 {msgid} 不是本地区发出的异地结算 not a visitor's settlement here", "not_found"
+        )
+    return _reverse(side, msgid)
+
+
+def routed_msgid(side: CareSide, setl_id: str) -> str | None:
+    """The 2207 msgid under which a visitor's settlement ``setl_id`` was routed (None: not one)."""
+    return side.outbound.msgid_of(setl_id)
 
 
 def _answer(ans: dict[str, Any]) -> dict[str, Any]:
@@ -234,10 +297,18 @@ def resolve_pending(side: CareSide, older_than: float) -> dict[str, int]:
 
 # ---------------------------------------------------------------------------- the insured region's side
 def settle_inbound(
-    inbound: RouteTable, filings: FilingStore, led: Ledger, book: PolicyBook, body: Mapping[str, Any]
+    inbound: RouteTable,
+    filings: FilingStore,
+    led: Ledger,
+    book: PolicyBook,
+    body: Mapping[str, Any],
+    eligibility: EligibilitySource | None = None,
 ) -> tuple[SettleOutcome, fl.Coverage]:
     """Settle a visitor's visit sent by a care region, with this region's policy and the care region's
-    prices; the locality comes from the person's filings.  A msgid already reversed is refused."""
+    prices; the locality comes from the person's filings, the benefit check (待遇享受检查) from this region's
+    enrolment (``eligibility``: 参保地政策 decides who is covered), and the care region's in-event audit
+    findings (``audit`` in the body) block lines as this region's own would.  A msgid already reversed is
+    refused."""
     msgid = str(body.get("msgid") or "")
     if not msgid:
         raise RemoteError("msgid", "必填 is required", "missing")
@@ -252,17 +323,19 @@ def settle_inbound(
     cov = coverage(filings, visit.psn_no, care, visit.begin_date, visit.end_date, emergency=visit.emergency)
     visit = replace(visit, locality=cov.locality)
     view = CareCatalogueBook(book, catalogue_from(priced))
+    audit = carried(findings_from_json(body.get("audit"), visit))
     if body.get("pre"):
-        return stl.settle(led, view, visit, msgid, audit=None, pre=True), cov
-    row = inbound.get(msgid)
-    if row is None and not inbound.insert(
+        out = stl.settle(led, view, visit, msgid, audit=audit, pre=True, eligibility=eligibility)
+        return out, cov
+    row = None
+    if not inbound.insert(
         msgid, SETTLING, care_admdvs=care, psn_no=visit.psn_no, setl_date=visit.end_date.isoformat()
-    ):
+    ):  # a repeat (or a reversal's tombstone): the record as it stands
         row = inbound.get(msgid)
     if row is not None and row["status"] == REVERSED:
         raise RemoteError("msgid", f"报文 {msgid} 已冲正 was reversed", "msgid_reversed")
     try:
-        out = stl.settle(led, view, visit, msgid, audit=None)
+        out = stl.settle(led, view, visit, msgid, audit=audit, eligibility=eligibility)
     except FieldError:
         inbound.delete(msgid, SETTLING)
         raise
@@ -301,3 +374,23 @@ def reverse_inbound(inbound: RouteTable, led: Ledger, body: Mapping[str, Any]) -
                 stl.reverse(led, None, omsgid, rmsgid)
             return "reversed"
     raise RemoteError("omsgid", f"报文 {omsgid} 状态变化过快，请重试 changing too fast, retry", "busy")
+
+
+def person_inbound(led: Ledger, identify: Any, body: Mapping[str, Any], today: dt.date) -> tuple[str, Person]:
+    """The insured region's side of :func:`visitor_person`: ``identify(cert_type, cert_no, card_sn,
+    psn_name)`` → psn_no for a credential, else ``psn_no`` as given; the person on ``day``."""
+    cert_type = str(body.get("mdtrt_cert_type") or "")
+    if cert_type:
+        psn_no = str(identify(cert_type, str(body.get("mdtrt_cert_no") or ""), str(body.get("card_sn") or ""),
+                              str(body.get("psn_name") or "")))  # fmt: skip
+    else:
+        psn_no = str(body.get("psn_no") or "")
+        if not psn_no:
+            raise RemoteError("psn_no", "必填 is required", "missing")
+    day = today
+    if body.get("day"):
+        try:
+            day = dt.date.fromisoformat(str(body["day"]))
+        except ValueError:
+            raise RemoteError("day", f"日期格式应为 YYYY-MM-DD: {body['day']!r}", "format") from None
+    return psn_no, led.get_person(psn_no, day)

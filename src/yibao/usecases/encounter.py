@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from yibao.access.principal import SETTLING_ROLES, Forbidden, Principal
 from yibao.encounter import core
@@ -33,7 +33,7 @@ from yibao.encounter.store import EncounterStore, Message, request_key
 from yibao.ledger import Ledger, ReversalOutcome, SettleOutcome
 from yibao.policy.book import PolicyBook
 from yibao.policy.catalogue import CatalogueItem
-from yibao.settlement.model import AuditHook
+from yibao.settlement.model import AuditHook, Person, Visit
 from yibao.usecases import settlement
 from yibao.usecases.eligibility import EligibilitySource
 
@@ -44,6 +44,42 @@ VoucherCheck = Callable[[str], str]  # token → psn_no (verifies and uses up th
 CERT_TYPES = {"01": "医保电子凭证", "02": "居民身份证", "03": "社会保障卡"}
 SETTLE_INFNOS = ("2207", "2304")
 CANCEL_INFNOS = ("2208", "2305")
+
+
+class VisitorRoute(Protocol):
+    """The way to a visitor's insured region (异地就医直接结算, through the clearing hub): who the person is,
+    settle a visit priced here, reverse a settlement routed before."""
+
+    def person(self, insu_admdvs: str, psn_no: str, day: dt.date) -> Person:
+        """The person as the insured region knows them on ``day``."""
+        ...
+
+    def identify(
+        self, insu_admdvs: str, cert_type: str, cert_no: str, card_sn: str, psn_name: str, fixmedins_code: str
+    ) -> tuple[str, dict[str, Any]]:
+        """(psn_no, the 1101 output) of a presented credential, as the insured region reads it."""
+        ...
+
+    def settle(self, insu_admdvs: str, visit: Visit, msgid: str, pre: bool) -> dict[str, Any]:
+        """The insured region's 2206 / 2207 output (``setlinfo``, ``setldetail``, ``audit_info``,
+        ``crossregion``, ``person``)."""
+        ...
+
+    def reverse(self, msgid: str) -> bool:
+        """Reverse the visitor's settlement routed under ``msgid``; False while unconfirmed."""
+        ...
+
+    def msgid_of(self, setl_id: str) -> str | None:
+        """The msgid a visitor's settlement ``setl_id`` was routed under."""
+        ...
+
+
+VISITOR_KEY = "insuplc_admdvs"  # in a visit's info: the insured region of a visitor (absent: insured here)
+
+
+def visitor_region(v: VisitRecord) -> str:
+    """The insured region of a visitor's visit ('' for a person insured here)."""
+    return str(v.info.get(VISITOR_KEY) or "")
 
 
 @dataclass(frozen=True)
@@ -61,6 +97,20 @@ class Ctx:
     audit: AuditHook | None = None
     pre: dict[str, Any] = field(default_factory=dict)  # what prefetch() read, for this transaction only
     eligibility: EligibilitySource | None = None  # the benefit check's source (None: no enrolment data)
+    # a visitor (the envelope's insuplc_admdvs is another region): that region, and the way to it
+    insuplc_admdvs: str = ""
+    visitor: VisitorRoute | None = None
+
+    def route(self) -> VisitorRoute:
+        need(
+            self.visitor is not None,
+            "insuplc_admdvs",
+            "本统筹区未接入异地结算清算中心",
+            "this region has no clearing hub configured",
+            "no_hub",
+        )
+        assert self.visitor is not None
+        return self.visitor
 
     def msg(self, answer: dict[str, Any], undo: dict[str, Any] | None = None) -> Message:
         return Message(
@@ -187,6 +237,28 @@ def identify(
     return psn_no
 
 
+def identify_visitor(
+    ctx: Ctx, cert_type: str, cert_no: str, *, card_sn: str = "", psn_name: str = ""
+) -> tuple[str, dict[str, Any]]:
+    """1101 of a visitor (the envelope names another insured region): the insured region reads the
+    credential (02 ID number + name, 03 social-security card + card identification code) and answers
+    with the person and the insurance status of the day (参保地 decides); the presentation is recorded here
+    so the visit registered next can name the person.  An electronic voucher (01) is the insured region's
+    own token and is not routed."""
+    guard(ctx)
+    need(
+        cert_type in ("02", "03"),
+        "input.data.mdtrt_cert_type",
+        f"异地就医请出示身份证（02）或社会保障卡（03），不支持凭证类型 {cert_type}",
+        "a visitor presents an ID card (02) or a social-security card (03)",
+        "code_table",
+    )
+    psn_no, output = ctx.route().identify(ctx.insuplc_admdvs, cert_type, cert_no, card_sn, psn_name,
+                                          ctx.fixmedins_code)  # fmt: skip
+    ctx.store.presented(ctx.fixmedins_code, cert_type, cert_no, psn_no)
+    return psn_no, output
+
+
 def _presented(ctx: Ctx, cert_type: str, cert_no: str, psn_no: str) -> None:
     """A visit may only be opened for a person whose credential was presented here (1101 first)."""
     named = ctx.store.presented_psn(ctx.fixmedins_code, cert_type, cert_no)
@@ -236,7 +308,12 @@ def open_visit(
         "unknown_institution",
     )
     assert inst is not None
-    person = ctx.led.get_person(psn_no, dt.date.fromisoformat(begntime[:10]))
+    day = dt.date.fromisoformat(begntime[:10])
+    if ctx.insuplc_admdvs:  # a visitor: the insured region says who they are (参保地)
+        person = ctx.route().person(ctx.insuplc_admdvs, psn_no, day)
+        info = {**info, VISITOR_KEY: ctx.insuplc_admdvs}
+    else:
+        person = ctx.led.get_person(psn_no, day)
     need(
         person.insutype == insutype,
         "input.data.insutype",
@@ -544,6 +621,7 @@ def settle(
     pre: bool,
     mid_stay: bool = False,
     render: Callable[[SettleOutcome, VisitRecord], dict[str, Any]],
+    render_visitor: Callable[[dict[str, Any], VisitRecord], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """2206 / 2207 (one charge batch) and 2303 / 2304 (the stay): ``medfee_sumamt`` must equal the
     uploaded lines; the visit goes through the one settle path; the lines then carry the setl_id."""
@@ -560,6 +638,8 @@ def settle(
     if v.kind == INPATIENT and mid_stay:
         end = max(dt.date.fromisoformat(ln.fee_ocur_time[:10]) for ln in take)
     visit = core.to_visit(v, take, use_account=use_account, end=end)
+    if visitor_region(v):
+        return _settle_visitor(ctx, v, visit, take, pre, render_visitor or (lambda a, _v: a))
     out = settlement.settle(
         ctx.led,
         ctx.book,
@@ -588,6 +668,42 @@ def settle(
     return answer
 
 
+def _settle_visitor(
+    ctx: Ctx,
+    v: VisitRecord,
+    visit: Visit,
+    take: Sequence[FeeLine],
+    pre: bool,
+    render: Callable[[dict[str, Any], VisitRecord], dict[str, Any]],
+) -> dict[str, Any]:
+    """A visitor's 2206 / 2207 / 2303 / 2304: the lines priced here go to the insured region through the hub
+    (就医地目录、参保地政策); its answer comes back in this answer and the lines carry its setl_id."""
+    insu = visitor_region(v)
+    need(
+        not ctx.insuplc_admdvs or ctx.insuplc_admdvs == insu,
+        "insuplc_admdvs",
+        f"参保地 {ctx.insuplc_admdvs} 与挂号时的参保地 {insu} 不符",
+        "not the insured region the visit was registered with",
+        "mismatch",
+    )
+    answer = render(ctx.route().settle(insu, visit, ctx.msgid, pre), v)
+    if not pre:
+        setl_id = str(answer["setlinfo"].get("setl_id") or "")
+        sns = [ln.feedetl_sn for ln in take]
+        try:
+            ctx.store.mark_settled(
+                v.mdtrt_id,
+                sns,
+                setl_id,
+                ctx.msg(answer, {"op": "settle", "mdtrt_id": v.mdtrt_id, "setl_id": setl_id, "sns": sns}),
+            )
+        except EncounterError as exc:
+            if exc.code == "taken" and not answer["setlinfo"].get("replayed"):
+                ctx.route().reverse(ctx.msgid)  # settled meanwhile by another request: never twice paid
+            raise
+    return answer
+
+
 def cancel_settlement(
     ctx: Ctx,
     setl_id: str,
@@ -611,8 +727,11 @@ def cancel_settlement(
         "not a settlement of this visit",
         "not_found",
     )
-    out = settlement.cancel(ctx.led, ctx.caller, setl_id, ctx.msgid, psn_no=psn_no, mdtrt_id=mdtrt_id)
-    answer = render(out)
+    if visitor_region(v):
+        answer = _cancel_visitor(ctx, v, setl_id)
+    else:
+        out = settlement.cancel(ctx.led, ctx.caller, setl_id, ctx.msgid, psn_no=psn_no, mdtrt_id=mdtrt_id)
+        answer = render(out)
     ctx.store.mark_settled(
         mdtrt_id,
         sns,
@@ -620,6 +739,30 @@ def cancel_settlement(
         ctx.msg(answer, {"op": "cancel", "mdtrt_id": mdtrt_id, "setl_id": setl_id, "sns": sns}),
     )
     return answer
+
+
+def _cancel_visitor(ctx: Ctx, v: VisitRecord, setl_id: str) -> dict[str, Any]:
+    """2208 / 2305 of a visitor's settlement: reversed at the insured region through the hub (the
+    settlement then stands nowhere and clears in no month)."""
+    route = ctx.route()
+    msgid = route.msgid_of(setl_id)
+    need(
+        msgid is not None,
+        "input.data.setl_id",
+        f"结算ID {setl_id} 不是异地结算",
+        "not a routed settlement",
+        "not_found",
+    )
+    assert msgid is not None
+    need(
+        route.reverse(msgid),
+        "input.data.setl_id",
+        "参保地尚未确认撤销，请稍后重试",
+        "the insured region has not confirmed the cancel yet; try again",
+        "remote_timeout",
+    )
+    return {"setlinfo": {"setl_id": setl_id, "mdtrt_id": v.mdtrt_id, "psn_no": v.psn_no,
+                         "insuplc_admdvs": visitor_region(v), "medins_setl_id": ctx.msgid}}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------- 2601
@@ -685,7 +828,24 @@ def reverse(ctx: Ctx, omsgid: str, oinfno: str, psn_no: str) -> dict[str, Any]:
             "mismatch",
         )
     rec = ctx.msg(answer, {"op": "none"})
-    if op in ("settle", "cancel"):
+    if op in ("settle", "cancel") and v is not None and visitor_region(v):
+        need(
+            op == "settle",
+            "input.data.omsgid",
+            "异地结算的撤销不能冲正，请重新结算",
+            "a visitor's cancelled settlement cannot be restored: settle again",
+            "not_reversible",
+        )
+        need(
+            ctx.route().reverse(omsgid),
+            "input.data.omsgid",
+            "参保地尚未确认冲正，请稍后重试",
+            "the insured region has not confirmed the reversal yet; try again",
+            "remote_timeout",
+        )
+        answer.update(setl_id=str(m.undo.get("setl_id") or ""), status="reversed")
+        ctx.store.mark_settled(mdtrt_id, m.undo["sns"], None, replace(rec, answer=answer), reversal_of=omsgid)
+    elif op in ("settle", "cancel"):
         out = settlement.reverse(ctx.led, ctx.caller, omsgid, ctx.msgid)
         answer.update(setl_id=out.setl_id, status=out.status)
         back = None if op == "settle" else str(m.undo["setl_id"])

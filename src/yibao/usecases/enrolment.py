@@ -3,16 +3,20 @@
 and arrears, and the fund income fed from the contributions actually recorded.
 
 Every function reads the enrolment tables once (:meth:`~yibao.enrolment.store.EnrolmentStore.frames`) and the
-pure figures of :mod:`yibao.enrolment.figures`; a caller must be staff (the bureau: auditor or admin)."""
+pure figures of :mod:`yibao.enrolment.figures`; a caller must be staff (the bureau: auditor or admin), except
+an employer login (参保单位), which reads its own roster and arrears and uploads its own monthly roster.
+:func:`sync_ledger` carries the registry's schemes and person types to the ledger's person rows."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from yibao.access.principal import STAFF_ROLES, Forbidden, Principal
+from yibao.access.principal import STAFF_ROLES, Forbidden, Principal, can_act_for_employer
 from yibao.enrolment.check import check_frame, status_frame
 from yibao.enrolment.figures import (
     arrears_by_employer,
@@ -20,9 +24,13 @@ from yibao.enrolment.figures import (
     continuity_rate,
     coverage_by_district,
     income_frame,
+    insured_by_month,
 )
-from yibao.enrolment.store import EnrolmentStore, statuses_from_frames
+from yibao.enrolment.files import read_roster
+from yibao.enrolment.model import ImportRejected, RowError
+from yibao.enrolment.store import EnrolmentStore, ImportSummary, statuses_from_frames
 from yibao.errors import FieldError
+from yibao.ledger import Ledger
 
 REASON_NAMES = {
     "not_enrolled": ("未参保", "not enrolled"),
@@ -103,12 +111,21 @@ def bureau_figures(
     }
 
 
+def check_employer(caller: Principal | None, emp_no: str) -> None:
+    """Forbidden unless the caller is the bureau or the employer ``emp_no`` itself."""
+    if caller is not None and not can_act_for_employer(caller, emp_no):
+        raise Forbidden(
+            f"无权查看或申报参保单位 {emp_no} 的数据 not allowed to read or declare for employer {emp_no}"
+        )
+
+
 def employer_view(
     caller: Principal | None, frames: dict[str, pl.DataFrame], store: EnrolmentStore, emp_no: str, on: dt.date
 ) -> dict[str, Any]:
     """单位参保: an employer's roster (persons whose current relation is with it, and those who left), each
-    employee's last declared month and unpaid months, and the employer's arrears on ``on``."""
-    _staff(caller)
+    employee's last declared month and unpaid months, and the employer's arrears on ``on``.  The bureau
+    (auditor, admin) sees any employer; an employer login only its own."""
+    check_employer(caller, emp_no)
     emp = frames["employers"].filter(pl.col("emp_no") == emp_no)
     if emp.height == 0:
         raise FieldError("emp_no", f"参保单位不存在 unknown employer {emp_no}", "unknown")
@@ -152,6 +169,32 @@ def employer_view(
     }
 
 
+def upload_roster(
+    caller: Principal, led: Ledger, store: EnrolmentStore, path: Path, emp_no: str | None = None
+) -> ImportSummary:
+    """单位月度申报: an employer login (or an administrator) imports a monthly roster file — all rows or none,
+    every bad row reported (line, column, reason, Chinese first).  An employer declares only for itself:
+    each row naming another employer is a row error (an administrator's upload for ``emp_no`` likewise).
+    The persons' new schemes and types then reach the ledger (:func:`sync_ledger`)."""
+    if caller.role not in ("employer", "admin"):
+        raise Forbidden(f"角色 {caller.role} 不能申报单位花名册 role {caller.role} may not upload a roster")
+    if emp_no is not None:
+        check_employer(caller, emp_no)
+    rows = read_roster(path)  # the file's own shape first: ImportRejected with its bad rows
+    own = caller.emp_no if caller.role == "employer" else emp_no
+    if own is not None:
+        foreign = [
+            RowError(r.row, "emp_no", f"不是本单位（{own}）的编号 {r.emp_no} is not your employer ({own})")
+            for r in rows
+            if r.emp_no != own
+        ]
+        if foreign:
+            raise ImportRejected(foreign[:1000], len(foreign))
+    out = store.import_roster(path)
+    sync_ledger(led, store, sorted({r.psn_no for r in rows}))
+    return out
+
+
 def employers(frames: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
     return frames["employers"].sort("emp_no").to_dicts()
 
@@ -165,6 +208,21 @@ def income_for_year(store: EnrolmentStore, year: int, basis: str = "cash") -> pl
         return None
     inc = income_frame(frames["contributions"], frames["premiums"], store.policy, basis=basis)  # type: ignore[arg-type]
     return inc.filter(pl.col("month").str.starts_with(f"{year}-"))
+
+
+def sync_ledger(led: Ledger, store: EnrolmentStore, psn_nos: Sequence[str] | None = None) -> list[str]:
+    """Carry the registry's current relation to the ledger's person rows: a person's scheme (险种) and
+    person type (人员类别) as the last relation event left them (an employee who retired, a resident hired
+    by an employer, a transfer into another scheme) become the ledger's, which settlement reads for the
+    person.  ``psn_nos``: only these persons (those an import or an event just changed); None: everyone
+    registered.  Persons the ledger does not hold and persons never enrolled are left alone; whether a
+    person may use benefits on a day (suspended, deceased, waiting …) stays the benefit check's answer.
+    Returns the psn_nos whose ledger row changed.  Everyone: the ledger's persons are read first and only
+    their relations asked for (a registry of millions is not read for a ledger of thousands)."""
+    if psn_nos is None:
+        psn_nos = sorted(led.person_schemes())
+    rels = store.relations(psn_nos) if psn_nos else []
+    return led.set_schemes((r.psn_no, r.insutype, r.psn_type) for r in rels if r.insutype and r.psn_type)
 
 
 def store_for(database_url: str, loaded_region: Any) -> EnrolmentStore | None:
@@ -187,3 +245,21 @@ def fund_income(database_url: str, loaded_region: Any, year: int, basis: str = "
         return income_for_year(store, year, basis) if store.has_persons() else None
     finally:
         store.close()
+
+
+def fund_members(database_url: str, loaded_region: Any, year: int) -> pl.DataFrame | None:
+    """The insured persons at the end of each month of ``year`` by scheme and person type, from the
+    enrolment relation history (:func:`~yibao.enrolment.figures.insured_by_month`) — what the fund's
+    per-person indicators divide by; None when the region keeps no enrolment data (the fund then uses the
+    register's count)."""
+    store = store_for(database_url, loaded_region)
+    if store is None:
+        return None
+    try:
+        if not store.has_persons():
+            return None
+        frames = store.frames()
+    finally:
+        store.close()
+    months = [f"{year:04d}-{m:02d}" for m in range(1, 13)]
+    return insured_by_month(frames["events"], frames["premiums"], months)

@@ -120,8 +120,10 @@ def list_settlements(
         rows = out[:limit]
     elif caller.role == "institution":
         rows = led.institution_settlements(caller.fixmedins_code or "", psn_no, limit)
-    else:
+    elif caller.role in STAFF_ROLES or psn_no is not None:  # a named person was checked above
         rows = led.list_settlements(psn_no, limit)
+    else:  # e.g. an employer login: no settlement list
+        raise Forbidden(f"角色 {caller.role} 不能浏览结算 role {caller.role} may not list settlements")
     for k in sorted({s.psn_no for s in rows}):
         log(caller, k, "settlement list")
     return rows

@@ -32,9 +32,13 @@ WEB_ROUTERS = (
     "yibao.web.portal.enrol_pages",
     "yibao.web.portal.smart_pages",
     "yibao.web.portal.crossregion_pages",
+    "yibao.web.portal.consult_pages",
     "yibao.web.dashboard.pages",
     "yibao.web.dashboard.fund_pages",
     "yibao.web.dashboard.enrol_pages",
+    "yibao.web.dashboard.consult_pages",
+    "yibao.web.dashboard.work_pages",
+    "yibao.web.dashboard.hospital_pages",
 )
 STATIC_DIRS = {  # URL name -> folder under src/yibao
     "portal": "web/portal/static",
@@ -142,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _optional_router(app, "yibao.web.care")  # internet care and the voucher (/api/care)
     _optional_router(app, "yibao.web.smart")  # SMART App Launch: OAuth 2 server, discovery
     _optional_router(app, "yibao.web.crossregion")  # 异地就医: visitors via the hub, filings
+    _optional_router(app, "yibao.web.employer")  # 参保单位: own roster, arrears and the monthly roster
     fhir.install_error_handlers(app)
     rest.install_error_handlers(app)
     secure.install_csrf(app)  # innermost of the three: the body limit below wraps it

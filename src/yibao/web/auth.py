@@ -83,6 +83,13 @@ def _principal(request: Request, user: UserRow | None) -> Principal:
             "首次登录或密码被重置，请先修改密码 (POST /auth/password) "
             "the password must be changed before anything else",
         )
+    if user.role == "employer" and not _employer_path(request.url.path):
+        # an employer login reaches its own pages and API only: no route written for the other roles
+        # (whose last branch is often "the bureau: everything") can be reached with it
+        raise HTTPException(
+            403,
+            "参保单位账号只能使用单位参保与申报功能 an employer login may use the employer pages and API only",
+        )
     p = principal_of(user)
     request.state.principal = p
     return p
@@ -92,6 +99,12 @@ def _principal(request: Request, user: UserRow | None) -> Principal:
 PASSWORD_CHANGE_PATHS = frozenset(
     {"/auth/password", "/auth/logout", "/auth/me", "/password", "/portal/logout"}
 )
+# what an employer login (参保单位) may reach: its own roster pages and API, and its session
+EMPLOYER_PATHS = ("/api/employer/", "/dashboard/employer", "/dashboard/enrolment/employers/")
+
+
+def _employer_path(path: str) -> bool:
+    return path == "/" or path in PASSWORD_CHANGE_PATHS or path.startswith(EMPLOYER_PATHS)
 
 
 def require(*roles: str) -> Callable[..., Principal]:
@@ -179,6 +192,7 @@ class Me(BaseModel):
     psn_no: str | None
     family_psn_nos: list[str]
     fixmedins_code: str | None
+    emp_no: str | None = None
 
 
 def _set_cookie(request: Request, response: Response, token: str) -> None:
@@ -252,6 +266,7 @@ def me(p: Annotated[Principal, Depends(current_principal)]) -> Me:
         psn_no=p.psn_no,
         family_psn_nos=list(p.family_psn_nos),
         fixmedins_code=p.fixmedins_code,
+        emp_no=p.emp_no,
     )
 
 

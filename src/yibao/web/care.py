@@ -46,6 +46,9 @@ STATUS = {
     "replayed": 409,
     "revoked": 409,
     "expired": 409,
+    "account_short": 409,
+    "no_cover": 409,
+    "ledger_mismatch": 409,
 }
 
 
@@ -219,6 +222,10 @@ class PrescribeIn(BaseModel):
 
 class PayIn(BaseModel):
     pay_mode: str = Field("cash", description="cash (pay now) or credit (先诊疗后付费)")
+    use_account: bool = Field(
+        False,
+        description="the personal account pays what the funds and commercial cover left (as its rule allows)",
+    )
 
 
 class DeliverIn(BaseModel):
@@ -294,6 +301,7 @@ def pay_followup(followup_id: str, body: PayIn, request: Request, p: Insured) ->
                 today=_today(),
                 now=_now(),
                 audit=request.app.state.audit_hook,
+                use_account=body.use_account,
             )
         s = paid.settlement
         return {
@@ -305,6 +313,10 @@ def pay_followup(followup_id: str, body: PayIn, request: Request, p: Insured) ->
                 "hifp_pay": s.hifp_pay,
                 "fund_pay_sumamt": s.fund_pay_sumamt,
                 "psn_part_amt": s.psn_part_amt,
+                "commercial_pay": s.commercial_pay,
+                "commercial_product": s.commercial_product,
+                "acct_pay": s.acct_pay,
+                "psn_cash_pay": s.psn_cash_pay,
             },
         }
 
@@ -405,6 +417,9 @@ class TestIn(BaseModel):
 
 class SettleConsultIn(BaseModel):
     tests: list[TestIn] = Field(default_factory=list)
+    diagnoses: list[str] = Field(
+        default_factory=list, description="ICD-10 codes of the visit (a commercial product may require one)"
+    )
 
 
 @router.post("/consults", status_code=201, summary="发起远程会诊 request a remote consultation")
@@ -458,6 +473,7 @@ def settle_consult(consult_id: str, body: SettleConsultIn, request: Request, p: 
                 today=_today(),
                 now=_now(),
                 audit=request.app.state.audit_hook,
+                diagnoses=tuple(body.diagnoses),
             )
         return {"bill": paid.bill, "setl_id": paid.setl_id, "consult": svc.consult(consult_id)}
 
@@ -487,17 +503,25 @@ class CapitationIn(BaseModel):
 
 @router.post("/contracts", status_code=201, summary="家庭医生签约 sign a family-doctor contract")
 def sign_contract(body: ContractIn, request: Request, p: Institution) -> Any:
-    return _run(
-        lambda: _care(request).sign_contract(
-            psn_no=body.psn_no,
-            fixmedins_code=p.fixmedins_code or "",
-            doctor=body.doctor,
-            package=body.package,
-            payer=body.payer,
-            start=_date(body.start, "start"),
-            now=_now(),
-        )
-    )
+    def go() -> Any:
+        svc = _care(request)
+        with ledger_of(request) as led:
+            contract = svc.sign_contract(
+                led,
+                book_of(request),
+                psn_no=body.psn_no,
+                fixmedins_code=p.fixmedins_code or "",
+                doctor=body.doctor,
+                package=body.package,
+                payer=body.payer,
+                start=_date(body.start, "start"),
+                now=_now(),
+                audit=request.app.state.audit_hook,
+            )
+        bill = svc.bill(contract["bill_id"]) if contract["bill_id"] else None
+        return {**contract, "bill": bill}
+
+    return _run(go)
 
 
 @router.get("/contracts", summary="签约 contracts (mine, or my consortium's)")
@@ -576,14 +600,17 @@ def list_claims(request: Request, p: Bureau, insurer: str | None = None) -> Any:
 
 @router.post("/statements", status_code=201, summary="对保险公司出清算单 statement to an insurer")
 def make_statement(body: StatementIn, request: Request, p: Admin) -> Any:
-    return _run(
-        lambda: _care(request).make_statement(
-            insurer=body.insurer,
-            period_from=_date(body.period_from, "period_from"),
-            period_to=_date(body.period_to, "period_to"),
-            now=_now(),
-        )
-    )
+    def go() -> Any:
+        with ledger_of(request) as led:
+            return _care(request).make_statement(
+                led,
+                insurer=body.insurer,
+                period_from=_date(body.period_from, "period_from"),
+                period_to=_date(body.period_to, "period_to"),
+                now=_now(),
+            )
+
+    return _run(go)
 
 
 @router.post(

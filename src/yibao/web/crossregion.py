@@ -7,10 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any, cast
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from yibao.access.principal import STAFF_ROLES, Principal, can_read_person
 from yibao.crossregion.client import KEY_HEADER, JsonClient
@@ -18,13 +21,19 @@ from yibao.crossregion.filing import Filing
 from yibao.crossregion.params import Params, load_params
 from yibao.crossregion.schema import xr_inbound, xr_outbound
 from yibao.crossregion.store import FilingStore, RouteTable, engine_for
+from yibao.crossregion.visitor import person_from_json, person_to_json
 from yibao.errors import FieldError
-from yibao.settlement.model import Visit
+from yibao.settlement import io as sio
+from yibao.settlement.model import Person, Visit
 from yibao.usecases import crossregion as xr
+from yibao.usecases import eligibility
+from yibao.usecases import encounter as enc
 from yibao.web import national
 from yibao.web.auth import current_principal
-from yibao.web.deps import book_of, ledger_of, settings_of
+from yibao.web.deps import audit_hook_of, book_of, eligibility_of, ledger_of, settings_of
+from yibao.web.jsonresp import json_response
 from yibao.web.national import Envelope, EnvelopeError
+from yibao.web.national_flow import store_of
 
 router = APIRouter(prefix="/api/crossregion", tags=["异地就医 cross-region"])
 _LOCK = threading.Lock()
@@ -38,12 +47,16 @@ class _State:
         self.engine = engine_for(url)
         self.params: Params = load_params()
         self.filings = FilingStore(self.engine)
-        self.inbound = RouteTable(self.engine, xr_inbound)
+        # the routing tables live in the ledger's database: their writes queue on the ledger's lock
+        lock = request.app.state.ledger_lock
+        self.inbound = RouteTable(self.engine, xr_inbound, lock)
         self.care: xr.CareSide | None = None
         if settings.hub_url:
             timeout = settings.hub_timeout or self.params.timeout_seconds
             client = JsonClient(settings.hub_url, settings.hub_key, timeout)
-            self.care = xr.CareSide(RouteTable(self.engine, xr_outbound), client, book_of(request).admdvs)
+            self.care = xr.CareSide(
+                RouteTable(self.engine, xr_outbound, lock), client, book_of(request).admdvs
+            )
             self._start_resolver(max(3 * timeout, 5.0))
 
     def _start_resolver(self, older_than: float) -> None:
@@ -84,16 +97,117 @@ def settle_visitor(
             "本统筹区未接入异地结算清算中心 this region has no clearing hub configured",
             "no_hub",
         )
+    return _routed(st.care, request, p, visit, data, env.msgid, env.insuplc_admdvs[:6], pre)
+
+
+def _routed(
+    care: xr.CareSide,
+    request: Request,
+    p: Principal,
+    visit: Visit,
+    data: dict[str, Any],
+    msgid: str,
+    insu: str,
+    pre: bool,
+    *,
+    with_person: bool = False,
+) -> dict[str, Any]:
     ans = xr.settle_visitor(
-        st.care, book_of(request), visit, data, env.msgid, env.insuplc_admdvs[:6], pre=pre, caller=p
-    )
+        care, book_of(request), visit, data, msgid, insu, pre=pre, caller=p, audit=audit_hook_of(request),
+        with_person=with_person,
+    )  # fmt: skip
     out = dict(ans["output"])
     out["crossregion"] = {
-        "mdtrtarea_admvs": st.care.care_admdvs,
-        "insuplc_admdvs": env.insuplc_admdvs[:6],
+        "mdtrtarea_admvs": care.care_admdvs,
+        "insuplc_admdvs": insu,
         "coverage": ans.get("coverage"),
     }
+    if with_person:
+        out["person"] = ans.get("person") or {}
     return out
+
+
+def reverse_routed(request: Request, p: Principal, omsgid: str) -> dict[str, Any] | None:
+    """2601 of a visitor's inline 2207 routed from here: reversed at the insured region through the hub
+    (None: ``omsgid`` was not routed from here)."""
+    st = state(request)
+    row = st.care.outbound.get(omsgid) if st.care is not None and omsgid else None
+    if row is None or st.care is None:
+        return None
+    if p.role == "institution" and p.fixmedins_code != row["fixmedins_code"]:
+        raise EnvelopeError(
+            "input.data.omsgid", "原交易不是本机构发送的 not this institution's message", "not_found"
+        )
+    if not xr.reverse_visitor(st.care, omsgid):
+        raise EnvelopeError(
+            "input.data.omsgid",
+            "参保地尚未确认冲正，请稍后重试 the insured region has not confirmed the reversal yet; try again",
+            "remote_timeout",
+        )
+    return {"omsgid": omsgid, "oinfno": "2207", "setl_id": str(row["setl_id"]), "status": "reversed"}
+
+
+def _care(request: Request) -> xr.CareSide:
+    st = state(request)
+    if st.care is None:
+        raise EnvelopeError(
+            "insuplc_admdvs",
+            "本统筹区未接入异地结算清算中心 this region has no clearing hub configured",
+            "no_hub",
+        )
+    return st.care
+
+
+def own_region(request: Request) -> str:
+    return book_of(request).admdvs
+
+
+def visitor_person(request: Request, insu: str, query: dict[str, Any]) -> dict[str, Any]:
+    """1101 / 2201 of a visitor: the insured region's answer through the hub."""
+    return xr.visitor_person(_care(request), insu, query)
+
+
+@dataclass
+class FlowRoute:
+    """The national visit flow's way to a visitor's insured region (2201 → 2207, 2208, 2601 through the
+    hub), for :class:`yibao.usecases.encounter.Ctx`."""
+
+    request: Request
+    caller: Principal
+
+    def person(self, insu: str, psn_no: str, day: dt.date) -> Person:
+        ans = visitor_person(self.request, insu, {"psn_no": psn_no, "day": day.isoformat()})
+        return person_from_json(ans["person"])
+
+    def identify(
+        self, insu: str, cert_type: str, cert_no: str, card_sn: str, psn_name: str, fixmedins_code: str
+    ) -> tuple[str, dict[str, Any]]:
+        ans = visitor_person(self.request, insu, {
+            "mdtrt_cert_type": cert_type, "mdtrt_cert_no": cert_no, "card_sn": card_sn, "psn_name": psn_name,
+            "fixmedins_code": fixmedins_code, "day": dt.date.today().isoformat(),
+        })  # fmt: skip
+        return str(ans["psn_no"]), dict(ans["output"])
+
+    def benefit_check(
+        self, insu: str, psn_no: str, begntime: dt.date, med_type: str, insutype: str
+    ) -> dict[str, Any]:
+        """2001 of a visitor: the insured region's benefit check."""
+        ans = visitor_person(self.request, insu, {
+            "psn_no": psn_no, "day": begntime.isoformat(),
+            "benefit": {"begntime": begntime.isoformat(), "med_type": med_type, "insutype": insutype},
+        })  # fmt: skip
+        return dict(ans["benefit"])
+
+    def settle(self, insu: str, visit: Visit, msgid: str, pre: bool) -> dict[str, Any]:
+        care = _care(self.request)
+        return _routed(care, self.request, self.caller, visit, sio.visit_to_json(visit), msgid, insu, pre,
+                       with_person=True)  # fmt: skip
+
+    def reverse(self, msgid: str) -> bool:
+        return xr.reverse_visitor(_care(self.request), msgid)
+
+    def msgid_of(self, setl_id: str) -> str | None:
+        return xr.routed_msgid(_care(self.request), setl_id)
 
 
 def _hub_refusal(request: Request) -> dict[str, Any] | None:
@@ -113,9 +227,28 @@ def _refusal(exc: FieldError) -> dict[str, Any]:
     return {"ok": False, "field": exc.field, "reason": exc.reason, "code": exc.code}
 
 
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        raise HTTPException(
+            422, [{"loc": ["body"], "msg": "须为 JSON 对象 must be a JSON object", "type": "json"}]
+        )
+    return body
+
+
 @router.post(
     "/inbound/settle", summary="参保地结算（清算中心调用） settle a visitor's visit for a care region"
 )
+async def inbound_settle_json(request: Request) -> Response:
+    # the body read and the answer written with orjson, the work on a worker thread: no model validation or
+    # encoder walk of a 2207 answer on the event loop
+    body = await _json_body(request)
+    return json_response(await run_in_threadpool(inbound_settle, body, request))
+
+
 def inbound_settle(body: dict[str, Any], request: Request) -> dict[str, Any]:
     refused = _hub_refusal(request)
     if refused:
@@ -123,13 +256,69 @@ def inbound_settle(body: dict[str, Any], request: Request) -> dict[str, Any]:
     st = state(request)
     try:
         with ledger_of(request) as led:
-            out, cov = xr.settle_inbound(st.inbound, st.filings, led, book_of(request), body)
+            out, cov = xr.settle_inbound(
+                st.inbound, st.filings, led, book_of(request), body, eligibility_of(request)
+            )
+            person = None
+            if body.get("with_person"):  # the flow's 2207 answer names the person (psn_name, gend, brdy …)
+                day = dt.date.fromisoformat(str(body["data"]["begntime"])[:10])
+                person = person_to_json(led.get_person(out.settlement.psn_no, day))
     except FieldError as exc:
         return _refusal(exc)
-    return {"ok": True, "output": national.settle_output(out), "coverage": asdict(cov)}
+    ans = {"ok": True, "output": national.settle_output(out), "coverage": asdict(cov)}
+    if person is not None:
+        ans["person"] = person
+    return ans
+
+
+@router.post("/inbound/person", summary="参保地人员信息（清算中心调用） who a visitor is, for a care region")
+async def inbound_person_json(request: Request) -> Response:
+    body = await _json_body(request)
+    return json_response(await run_in_threadpool(inbound_person, body, request))
+
+
+def inbound_person(body: dict[str, Any], request: Request) -> dict[str, Any]:
+    refused = _hub_refusal(request)
+    if refused:
+        return refused
+    today = dt.date.today()
+    fixmedins = str(body.get("fixmedins_code") or "")
+    try:
+        with ledger_of(request) as led:
+            ctx = enc.Ctx(store_of(request), led, book_of(request), None, fixmedins, "", "1101", body)
+
+            def identify(cert_type: str, cert_no: str, card_sn: str, psn_name: str) -> str:
+                return enc.identify(ctx, cert_type, cert_no, card_sn=card_sn, psn_name=psn_name)
+
+            psn_no, person = xr.person_inbound(led, identify, body, today)
+            balance = led.account_balance(psn_no)
+    except FieldError as exc:
+        return _refusal(exc)
+    output = national.person_output(person, balance, today)
+    for row in output["insuinfo"]:  # the insurance status of the day as this region's enrolment knows it
+        row.update(eligibility.insuinfo_overrides(eligibility_of(request), psn_no, today))
+    output.pop("family_psn_nos", None)
+    output["baseinfo"]["certno"] = ""
+    ans = {"ok": True, "psn_no": psn_no, "person": person_to_json(person), "output": output}
+    check = body.get("benefit")
+    if isinstance(check, dict):  # 2001 at the care region: this region's benefit check (参保地政策)
+        try:
+            day = dt.date.fromisoformat(str(check.get("begntime") or "")[:10])
+        except ValueError:
+            return _refusal(
+                FieldError("input.data.begntime", "日期格式应为 YYYY-MM-DD must be a date", "format")
+            )
+        ans["benefit"] = eligibility.check_2001(eligibility_of(request), psn_no, day,
+                                                str(check.get("med_type") or ""), str(check.get("insutype") or ""))  # fmt: skip
+    return ans
 
 
 @router.post("/inbound/reverse", summary="参保地冲正（清算中心调用） reverse a visitor's settlement")
+async def inbound_reverse_json(request: Request) -> Response:
+    body = await _json_body(request)
+    return json_response(await run_in_threadpool(inbound_reverse, body, request))
+
+
 def inbound_reverse(body: dict[str, Any], request: Request) -> dict[str, Any]:
     refused = _hub_refusal(request)
     if refused:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Header, HTTPException
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from yibao.crossregion.clearing import MonthClearing, Record, reconcile, resolution, statement
 from yibao.crossregion.client import KEY_HEADER, JsonClient, Unreachable
@@ -35,6 +37,18 @@ def create_hub_app(db_url: str, regions: dict[str, str], key: str, timeout: floa
     params = load_params()
     app = FastAPI(title="yibao 异地就医结算清算中心 clearing hub", version="0.1.0")
     app.state.routes = routes
+
+    async def json_body(request: Request) -> tuple[bytes, dict[str, Any]]:
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict):
+            raise HTTPException(
+                422, [{"loc": ["body"], "msg": "须为 JSON 对象 must be a JSON object", "type": "json"}]
+            )
+        return raw, body
 
     def check(given: str | None) -> None:
         if not key or given != key:
@@ -72,8 +86,13 @@ def create_hub_app(db_url: str, regions: dict[str, str], key: str, timeout: floa
         return {"ok": True, "regions": sorted(clients)}
 
     @app.post("/hub/v1/settle")
-    def settle(body: dict[str, Any], x_key: Annotated[str | None, Header(alias=KEY_HEADER)] = None) -> Any:
+    async def settle(request: Request, x_key: Annotated[str | None, Header(alias=KEY_HEADER)] = None) -> Any:
         check(x_key)
+        raw, body = await json_body(request)
+        return await run_in_threadpool(relay_settle, raw, body)
+
+    def relay_settle(raw: bytes, body: dict[str, Any]) -> Any:
+        """Log the route, send the body on as received, log the outcome, answer the insured region's bytes."""
         msgid = str(body.get("msgid") or "")
         insu, care = str(body.get("insu_admdvs") or ""), str(body.get("care_admdvs") or "")
         target = region(insu, "insu_admdvs")
@@ -84,13 +103,13 @@ def create_hub_app(db_url: str, regions: dict[str, str], key: str, timeout: floa
         if not pre:
             routes.insert(msgid, "forwarded", care_admdvs=care, insu_admdvs=insu, setl_date=setl_date)
         try:
-            ans = target.post("/api/crossregion/inbound/settle", body)
+            answer, ans = target.post_raw("/api/crossregion/inbound/settle", raw)
         except Unreachable as exc:
             if not pre:
                 routes.move(msgid, ("forwarded",), "timeout")
             return timeout_answer(msgid, str(exc)[:100])
         if pre:
-            return ans
+            return Response(answer, media_type="application/json")
         if ans.get("ok"):
             setl = ans["output"]["setlinfo"]
             routes.move(
@@ -105,7 +124,19 @@ def create_hub_app(db_url: str, regions: dict[str, str], key: str, timeout: floa
             )
         else:
             routes.move(msgid, ("forwarded", "timeout"), "refused")
-        return ans
+        return Response(answer, media_type="application/json")
+
+    @app.post("/hub/v1/person")
+    def person(body: dict[str, Any], x_key: Annotated[str | None, Header(alias=KEY_HEADER)] = None) -> Any:
+        """Who a visitor is (1101 / 2201 at a care region), asked of the insured region; nothing logged
+        for clearing, nothing written."""
+        check(x_key)
+        target = region(str(body.get("insu_admdvs") or ""), "insu_admdvs")
+        region(str(body.get("care_admdvs") or ""), "care_admdvs")
+        try:
+            return target.post("/api/crossregion/inbound/person", body)
+        except Unreachable as exc:
+            return timeout_answer(str(body.get("psn_no") or ""), str(exc)[:100])
 
     @app.post("/hub/v1/reverse")
     def reverse(body: dict[str, Any], x_key: Annotated[str | None, Header(alias=KEY_HEADER)] = None) -> Any:

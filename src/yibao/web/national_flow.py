@@ -32,7 +32,7 @@ from yibao.encounter.store import EncounterStore, Message, request_key
 from yibao.errors import FieldError
 from yibao.ledger import Ledger, ReversalOutcome, SettleOutcome
 from yibao.ledger.queries import SettlementQuery
-from yibao.money import QTY_ONE, fen_to_yuan, price_times_qty
+from yibao.money import QTY_ONE, MoneyError, fen_to_yuan, price_times_qty, yuan_to_fen
 from yibao.policy import diagnoses as dx
 from yibao.policy.catalogue import CatalogueItem
 from yibao.settlement import io as sio
@@ -225,6 +225,9 @@ def check_sign(request: Request, p: Principal, env: Envelope) -> None:
 
 
 def _ctx(request: Request, p: Principal, env: Envelope, led: Ledger, payload: Any) -> uc.Ctx:
+    from yibao.web.crossregion import FlowRoute  # the hub's client lives with the cross-region face
+
+    insu = env.insuplc_admdvs[:6]
     return uc.Ctx(
         store_of(request),
         led,
@@ -236,6 +239,8 @@ def _ctx(request: Request, p: Principal, env: Envelope, led: Ledger, payload: An
         payload,
         audit_hook_of(request),
         eligibility=eligibility_of(request),
+        insuplc_admdvs=insu if insu and insu != book_of(request).admdvs else "",
+        visitor=FlowRoute(request, p),
     )
 
 
@@ -329,6 +334,54 @@ def _settle_render(
     return render
 
 
+def _visitor_render(msgid: str, final: bool) -> Callable[[dict[str, Any], VisitRecord], dict[str, Any]]:
+    """A visitor's answer from the insured region in the flow's shape (the person as that region knows
+    them; 清算经办机构 is the insured region, cleared through the hub)."""
+
+    def render(ans: dict[str, Any], v: VisitRecord) -> dict[str, Any]:
+        info = dict(ans["setlinfo"])
+        if not final:
+            info.pop("setl_id", None)
+        person = ans.get("person") or {}
+        if person:
+            info.update(
+                psn_name=person.get("name", ""),
+                psn_cert_type="01",
+                certno="",
+                gend={"M": "1", "F": "2"}.get(str(person.get("gender")), "9"),
+                brdy=str(person.get("birth_date", "")),
+                age=str(_age(str(person.get("birth_date", "")), v.begin_date)),
+                psn_type=str(person.get("psn_type", "")),
+                cvlserv_flag="0",
+            )
+        info.update(
+            mdtrt_id=v.mdtrt_id,
+            psn_no=v.psn_no,
+            setl_time=now_text(),
+            mdtrt_cert_type=v.mdtrt_cert_type,
+            medins_setl_id=msgid,
+            clr_type=core.clr_type(v.med_type),
+            clr_way="1",
+            clr_optins=uc.visitor_region(v),
+        )
+        return {
+            "setlinfo": info,
+            "setldetail": _setldetail(list(ans.get("setldetail") or [])),
+            "audit_info": ans.get("audit_info") or [],
+            "crossregion": ans.get("crossregion"),
+        }
+
+    return render
+
+
+def _age(birth: str, on: dt.date) -> int:
+    try:
+        b = dt.date.fromisoformat(birth)
+    except ValueError:
+        return 0
+    return on.year - b.year - ((on.month, on.day) < (b.month, b.day))
+
+
 def _cancel_render(led: Ledger, msgid: str) -> Callable[[ReversalOutcome], dict[str, Any]]:
     def render(out: ReversalOutcome) -> dict[str, Any]:
         s = led.get_settlement(out.setl_id)
@@ -389,6 +442,17 @@ def _1101(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     today = dt.date.today()
     led = locked_ledger(request)
     ctx = _ctx(request, p, env, led, env.input)
+    if ctx.insuplc_admdvs:  # a visitor: the insured region reads the credential, through the hub
+        _psn, out = uc.identify_visitor(
+            ctx,
+            _s(data, "mdtrt_cert_type"),
+            _s(data, "mdtrt_cert_no"),
+            card_sn=_s(data, "card_sn"),
+            psn_name=_s(data, "psn_name"),
+        )
+        if _s(data, "mdtrt_cert_type") == "02":
+            out["baseinfo"]["certno"] = mask_certno(_s(data, "mdtrt_cert_no"))
+        return out
     psn_no = uc.identify(
         ctx,
         _s(data, "mdtrt_cert_type"),
@@ -426,6 +490,11 @@ def _2001(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
             "not_presented",
         )
     day = fields.parse_date(d.get("begntime"), "input.data.begntime")
+    insu = env.insuplc_admdvs[:6]
+    if insu and insu != book_of(request).admdvs:  # a visitor: the insured region decides (参保地政策)
+        from yibao.web.crossregion import FlowRoute
+
+        return FlowRoute(request, p).benefit_check(insu, psn_no, day, _s(d, "med_type"), _s(d, "insutype"))
     return eligibility.benefit_check(
         p, eligibility_of(request), access_log_of(request), psn_no, day, _s(d, "med_type"), _s(d, "insutype")
     )
@@ -670,6 +739,7 @@ def _settle(kind: str, pre: bool) -> Handler:
             pre=pre,
             mid_stay=kind == INPATIENT and _flag(d, "mid_setl_flag", path, False),
             render=_settle_render(led, env.msgid, final=not pre),
+            render_visitor=_visitor_render(env.msgid, final=not pre),
         )
 
     return handler
@@ -871,15 +941,35 @@ def _3201_flow(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         ),
     )
     led = locked_ledger(request)
-    ours = _ledger_totals(
-        led,
-        code,
-        _s(d, "insutype"),
-        _s(d, "clr_type"),
-        _date(d, "stmt_begndate"),
-        _date(d, "stmt_enddate"),
+    begin, end = _date(d, "stmt_begndate"), _date(d, "stmt_enddate")
+    ours = _ledger_totals(led, code, _s(d, "insutype"), _s(d, "clr_type"), begin, end)
+    answer = national.reconcile(submitted, ours, _s(d, "setl_optins"))
+    keep_reconciliation(
+        request,
+        core.Reconciliation(
+            "3201",
+            env.msgid,
+            code,
+            begin.isoformat(),
+            end.isoformat(),
+            _s(d, "insutype"),
+            _s(d, "clr_type"),
+            _s(d, "setl_optins"),
+            figures(submitted),
+            figures(ours),
+        ),
     )
-    return national.reconcile(submitted, ours, _s(d, "setl_optins"))
+    return answer
+
+
+def figures(s: national.Statement) -> core.Figures:
+    return core.Figures(s.medfee_sumamt, s.fund_pay_sumamt, s.acct_pay, s.fixmedins_setl_cnt)
+
+
+def keep_reconciliation(request: Request, r: core.Reconciliation) -> None:
+    """Keep a 3201 outcome (the assessment's reconciliation break rate reads it); a retried msgid is kept
+    once."""
+    store_of(request).add_reconciliation(r)
 
 
 def is_flow_3201(env: Envelope) -> bool:
@@ -937,6 +1027,17 @@ def _unzip(data: bytes) -> str:
     raise EnvelopeError("input.data.file_qury_no", "文件编码无法识别 unknown text encoding", "format")
 
 
+def _row_fen(cell: str, row: int, k: int) -> int:
+    """One amount of a 3202 file row (元) in fen; a bad one is named by row and column."""
+    name = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")[k]
+    try:
+        return yuan_to_fen(cell or "0", allow_negative=True)
+    except MoneyError as exc:
+        raise EnvelopeError(
+            "input.data.file_qury_no", f"文件第 {row} 行 {name}：{exc} / file row {row} {name}", "format"
+        ) from None
+
+
 def _3202(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     """3202: the uploaded rows (setl_id, mdtrt_id, psn_no, medfee_sumamt, fund_pay_sumamt, acct_pay,
     refd_setl_flag) against the ledger row by row, plus the ledger's settlements the file lacks."""
@@ -952,6 +1053,7 @@ def _3202(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     since, until = _window(_date(d, "stmt_begndate"), _date(d, "stmt_enddate"))
     results: list[list[str]] = []
     seen: set[str] = set()
+    hosp = [0, 0, 0, 0]  # the file's sums (fen) and rows: the institution's side of the outcome kept
     y = fen_to_yuan
     led = locked_ledger(request)
     for line in (ln for ln in text.splitlines() if ln.strip()):
@@ -960,6 +1062,8 @@ def _3202(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
             continue
         setl_id = cells[0]
         seen.add(setl_id)
+        sent = [_row_fen(c, len(results) + 1, k) for k, c in enumerate(cells[3:6])]
+        hosp = [a + b for a, b in zip(hosp, [*sent, 1], strict=True)]
         try:
             s = led.get_settlement(setl_id)
         except Exception:
@@ -1012,7 +1116,8 @@ def _3202(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     # the ledger's settlements the file lacks: looked for only when the ledger counts more in the window
     matched = sum(1 for r in results if r[4] == "0")
     begin, end = _date(d, "stmt_begndate"), _date(d, "stmt_enddate")
-    in_window = _ledger_totals(led, code, "", clr, begin, end).fixmedins_setl_cnt
+    ledger_side = _ledger_totals(led, code, "", clr, begin, end)
+    in_window = ledger_side.fixmedins_setl_cnt
     rows = (
         led.search_settlements(SettlementQuery(fixmedins_code=code, statuses=("active",)), 10_000, 0).rows
         if in_window > matched
@@ -1046,7 +1151,21 @@ def _3202(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
     name = f"{code}_{_s(d, 'file_qury_no')}_3202_result"
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(f"{name}.txt", body.encode("utf-8"))
-    qury = st.put_file(code, f"{name}.zip", buf.getvalue(), "result")
+    outcome = core.Reconciliation(
+        "3202",
+        env.msgid,
+        code,
+        begin.isoformat(),
+        end.isoformat(),
+        "",
+        clr,
+        _s(d, "setl_optins"),
+        core.Figures(*hosp),
+        figures(ledger_side),
+        len(results),
+        tuple(r[2] for r in results if r[4] != "0"),
+    )
+    qury = st.put_file(code, f"{name}.zip", buf.getvalue(), "result", reconciliation=outcome)
     return {"fileinfo": {"file_qury_no": qury, "filename": f"{name}.zip", "dld_endtime": _until()}}
 
 

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yibao.access.principal import Forbidden, Principal
 from yibao.db.connection import refusal_kind
+from yibao.encounter.core import Reconciliation
 from yibao.errors import FieldError
 from yibao.money import MoneyError, yuan_to_fen
 from yibao.settlement import io as sio
@@ -103,6 +104,11 @@ def _2601(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
             "input.data.oinfno",
             f"该交易不能在此冲正（仅 2207 或 2208） {oinfno} cannot be reversed here (2207 or 2208)",
         )
+    from yibao.web.crossregion import reverse_routed  # a visitor's 2207 was settled at the insured region
+
+    routed = reverse_routed(request, p, national.text_field(data, "omsgid"))
+    if routed is not None:
+        return routed
     with ledger_of(request) as led:
         out = settlement.reverse(led, p, national.text_field(data, "omsgid"), env.msgid)
     return national.undo_output(out)
@@ -127,19 +133,33 @@ def _3201(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         _fen(data, "medfee_sumamt"), _fen(data, "fund_pay_sumamt"), _fen(data, "acct_pay"), int(str(cnt_raw))
     )
     code = env.fixmedins_code or national.text_field(data, "fixmedins_code", required=False) or None
+    if p.role == "institution":
+        code = p.fixmedins_code
+    insutype = national.text_field(data, "insutype", required=False)
+    begin = national.parse_date(data.get("stmt_begndate"), "input.data.stmt_begndate")
+    end = national.parse_date(data.get("stmt_enddate"), "input.data.stmt_enddate")
+    optins = national.text_field(data, "setl_optins", required=False)
     with ledger_of(request) as led:
-        ours = settlement.statement(
-            led,
-            p,
-            fixmedins_code=code,
-            insutype=national.text_field(data, "insutype", required=False),
-            begin=national.parse_date(data.get("stmt_begndate"), "input.data.stmt_begndate"),
-            end=national.parse_date(data.get("stmt_enddate"), "input.data.stmt_enddate"),
-        )
+        ours = settlement.statement(led, p, fixmedins_code=code, insutype=insutype, begin=begin, end=end)
     ledger_side = Statement(ours.medfee_sumamt, ours.fund_pay_sumamt, ours.acct_pay, ours.count)
-    return national.reconcile(
-        submitted, ledger_side, national.text_field(data, "setl_optins", required=False)
-    )
+    answer = national.reconcile(submitted, ledger_side, optins)
+    if code:  # an institution's reconciliation (not the whole ledger's): kept; "" = an open period end
+        flow.keep_reconciliation(
+            request,
+            Reconciliation(
+                "3201",
+                env.msgid,
+                code,
+                begin.isoformat() if begin else "",
+                end.isoformat() if end else "",
+                insutype,
+                "",
+                optins,
+                flow.figures(submitted),
+                flow.figures(ledger_side),
+            ),
+        )
+    return answer
 
 
 _INLINE_2206, _INLINE_2207 = _settle(True), _settle(False)

@@ -55,12 +55,16 @@ class Knowledge:
     days_limit: pl.DataFrame  # code, max_days, days_class — days of supply one prescription may cover
     registered_conditions: pl.DataFrame  # psn_no, icd_prefix, condition — 门慢门特 registration (person)
     care_markers: pl.DataFrame  # code_prefix, kind — items whose billing shows care was given on that day
-    course_markers: pl.DataFrame  # match (diagnosis|procedure|item), prefix, course, min_gap_days
+    # match (diagnosis|procedure|item: a course stay; session: an item whose outpatient visits on many days
+    # at one provider are the sessions of a course), prefix, course, min_gap_days
+    course_markers: pl.DataFrame
     institution_types: pl.DataFrame  # fixmedins_code, inst_type, district — the bureau's register
     flag_calibration: pl.DataFrame  # rule_code, flagged, confirmed — audited outcomes per detector (queue)
+    # rule_code, strength_from, score, flagged — each detector's isotonic calibration curve (queue)
+    flag_isotonic: pl.DataFrame
 
 
-_STR, _INT, _QTY, _DATE = "str", "int", "qty", "date"
+_STR, _INT, _QTY, _DATE, _FLOAT = "str", "int", "qty", "date", "float"
 _COLUMNS: dict[str, dict[str, str]] = {
     "item_sex": {"code": _STR, "sex": _STR},
     "item_age": {"code": _STR, "min_age": _INT, "max_age": _INT},
@@ -84,6 +88,7 @@ _COLUMNS: dict[str, dict[str, str]] = {
     "course_markers": {"match": _STR, "prefix": _STR, "course": _STR, "min_gap_days": _INT},
     "institution_types": {"fixmedins_code": _STR, "inst_type": _STR, "district": _STR},
     "flag_calibration": {"rule_code": _STR, "flagged": _INT, "confirmed": _INT},
+    "flag_isotonic": {"rule_code": _STR, "strength_from": _FLOAT, "score": _FLOAT, "flagged": _INT},
 }
 # columns a table may leave out, with the value they then take
 _DEFAULTS: dict[tuple[str, str], str] = {
@@ -106,6 +111,7 @@ _OPTIONAL_TABLES = {
     "course_markers",
     "institution_types",
     "flag_calibration",
+    "flag_isotonic",
 }
 _REQUIRED = {
     "code",
@@ -139,12 +145,14 @@ _REQUIRED = {
     "rule_code",
     "flagged",
     "confirmed",
+    "strength_from",
+    "score",
 }
 _ALLOWED = {
     ("item_sex", "sex"): {"M", "F"},
     ("payment_course", "basis"): {"admission", "year"},
     ("duplicate_pairs", "scope"): {"day", "visit"},
-    ("course_markers", "match"): {"diagnosis", "procedure", "item"},
+    ("course_markers", "match"): {"diagnosis", "procedure", "item", "session"},
 }
 
 
@@ -193,6 +201,13 @@ def _typed(table: str, raw: pl.DataFrame) -> pl.DataFrame:
                 cols[col] = pl.Series(col, [None if v in (None, "") else int(v) for v in values], pl.Int64)
             except ValueError as e:
                 raise KnowledgeError(f"{table}.{col}", f"须为整数 not an integer ({e})") from None
+        elif kind == _FLOAT:
+            try:
+                cols[col] = pl.Series(
+                    col, [None if v in (None, "") else float(v) for v in values], pl.Float64
+                )
+            except ValueError as e:
+                raise KnowledgeError(f"{table}.{col}", f"须为数字 not a number ({e})") from None
         elif kind == _QTY:
             cols[f"{col}_q"] = pl.Series(
                 f"{col}_q", [_qty(table, col, i + 1, v) for i, v in enumerate(values)], pl.Int64

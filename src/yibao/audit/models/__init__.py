@@ -9,30 +9,16 @@ for line-level flags).  Thresholds are in ``params.yaml``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import polars as pl
 
+from yibao.audit.detectors import MODEL_CODES
 from yibao.audit.flags import FLAG_SCHEMA, conform, empty_flags
+from yibao.audit.knowledge import Knowledge, load_knowledge
 from yibao.audit.models import iforest, network, patient, peer
 from yibao.audit.models.features import Params, line_frame, load_params, visit_frame
-
-MODEL_CODES: dict[str, tuple[str, str]] = {  # code → (zh, en)
-    "MX-PEER-001": ("次均费用（病种组调整）同级异常", "case-mix adjusted cost per case vs peers"),
-    "MX-PEER-002": ("药占比同级异常", "drug share vs peers"),
-    "MX-PEER-003": ("住院天数异常且日均诊疗少（挂床）", "long stay with little care per day"),
-    "MX-PEER-004": ("同一机构重复就诊", "repeat visits to one provider"),
-    "MX-PEER-005": ("项目构成同级异常（高套）", "item mix vs peers (upcoding)"),
-    "MX-PEER-006": ("模板化收费（虚构诊疗）", "templated bills (phantom billing)"),
-    "MX-PEER-007": ("医师重复同一收费（虚构诊疗）", "one physician's identical bills (phantom billing)"),
-    "MX-PAT-002": ("多头就医", "doctor shopping"),
-    "MX-PAT-003": ("多药店购同一药品", "pharmacy shopping"),
-    "MX-PAT-004": ("贵重药品频繁购药（倒卖）", "early refills of dear drugs (resale)"),
-    "MX-PAT-005": ("单次药量异常（超量开药）", "excess quantity on a line"),
-    "MX-NET-001": ("同日结伴就诊团体（串通）", "co-visit ring (collusion)"),
-    "MX-IF-001": ("孤立森林多维异常", "isolation forest outlier"),
-}
 
 
 def run_models(
@@ -45,15 +31,20 @@ def run_models(
     institutions: pl.DataFrame | None = None,
     params: Params | str | Path | None = None,
     only: set[str] | None = None,
+    session_prefixes: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """All anomaly models over a period's claims → flags (one row per suspect visit or line per model).
 
     ``institutions`` (fixmedins_code, kind) sharpens the peer groups (hospital vs primary vs internet);
-    ``only`` restricts the run to some model codes (MX-PAT-002 also yields MX-PAT-003).
+    ``only`` restricts the run to some model codes (MX-PAT-002 also yields MX-PAT-003);
+    ``session_prefixes``: item code prefixes whose outpatient visits are the sessions of a course (the
+    knowledge table ``course_markers``, match ``session``; default: the EXAMPLE tables').
     """
     p = params if isinstance(params, dict) else load_params(params)
+    if session_prefixes is None:
+        session_prefixes = course_sessions(load_knowledge())
     lx = line_frame(lines)
-    v = visit_frame(visits, lx, settled, groups, institutions)
+    v = visit_frame(visits, lx, settled, groups, institutions, session_prefixes, p["peers"])
     shared: dict[str, pl.DataFrame] = {}
 
     def dl() -> pl.DataFrame:  # the drug lines with their visit columns, built on first use
@@ -79,4 +70,10 @@ def run_models(
     return conform(pl.concat([empty_flags(), *out])) if out else empty_flags()
 
 
-__all__ = ["FLAG_SCHEMA", "MODEL_CODES", "run_models"]
+def course_sessions(knowledge: Knowledge) -> tuple[str, ...]:
+    """The item code prefixes of ``course_markers`` rows with match ``session``."""
+    km = knowledge.course_markers
+    return tuple(km.filter(pl.col("match") == "session")["prefix"].to_list())
+
+
+__all__ = ["FLAG_SCHEMA", "MODEL_CODES", "course_sessions", "run_models"]

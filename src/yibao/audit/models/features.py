@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ def visit_frame(
     settled: pl.DataFrame | None = None,
     groups: pl.DataFrame | None = None,
     institutions: pl.DataFrame | None = None,
+    session_prefixes: Sequence[str] = (),
+    peers: Params | None = None,
 ) -> pl.DataFrame:
     """One row per visit with the features the models share.
 
@@ -64,6 +67,11 @@ def visit_frame(
     per_day = pl.col("code").str.starts_with(PER_DAY_PREFIXES[0]) | pl.col("code").str.starts_with(
         PER_DAY_PREFIXES[1]
     )
+    # items whose outpatient visits are a course's sessions (knowledge table course_markers, match session)
+    codes = lx.select(pl.col("code").unique())["code"]
+    session_codes = codes.filter(
+        pl.Series([c is not None and c.startswith(tuple(session_prefixes)) for c in codes], dtype=pl.Boolean)
+    )
     # plain sums of masked columns: one pass, no per-group filtering (10M lines in well under a second)
     sums = (
         lx.lazy()
@@ -72,9 +80,10 @@ def visit_frame(
             "amount",
             pl.when(pl.col("drug")).then(pl.col("amount")).otherwise(0).alias("drug_amount"),
             pl.when(per_day).then(0).otherwise(pl.col("amount")).alias("care_amount"),
+            pl.col("code").is_in(session_codes.implode()).alias("session"),
         )
         .group_by("visit_id")
-        .agg(pl.col("amount", "drug_amount", "care_amount").sum())
+        .agg(pl.col("amount", "drug_amount", "care_amount").sum(), pl.col("session").any())
         .collect()
     )
     doctor = (pl.col("bilg_dr_codg") if "bilg_dr_codg" in visits.columns else pl.lit(None)).cast(pl.String)
@@ -94,6 +103,7 @@ def visit_frame(
         pl.col("amount").fill_null(0),
         pl.col("drug_amount").fill_null(0),
         pl.col("care_amount").fill_null(0),
+        pl.col("session").fill_null(False),
         pl.col("fixmedins_code").str.head(1).alias("kind"),
     )
     if institutions is not None:
@@ -133,9 +143,57 @@ def visit_frame(
     # level tiers: 3 and 3S (三级特等) are one peer tier
     # ``course_n``: the person's visits of this type at this provider in the period — a course (dialysis
     # sessions, chemotherapy cycles, rehabilitation) recurs, and the bill-pattern models set it aside
+    # ``session_n``: the person's visits at this provider carrying a course-session item (rehabilitation,
+    # TCM, infusion, dialysis: knowledge table course_markers)
     course_n = pl.len().over("psn_id", "fixmedins_code", "med_type")
+    session_n = pl.col("session").cast(pl.Int64).sum().over("psn_id", "fixmedins_code")
+    # peers: kind, level tier and specialty (case mix); ``pool`` is where a small peer group is pooled —
+    # every level of the kind with the same specialty
+    v = v.join(specialties(v, peers or {}), on="fixmedins_code", how="left").with_columns(
+        pl.col("specialty").fill_null(GENERAL)
+    )
     return v.with_columns(
-        (pl.col("kind") + ":" + pl.col("hosp_lv").str.head(1)).alias("peer"), course_n.alias("course_n")
+        (pl.col("kind") + ":" + pl.col("hosp_lv").str.head(1) + ":" + pl.col("specialty")).alias("peer"),
+        (pl.col("kind") + ":*:" + pl.col("specialty")).alias("pool"),
+        course_n.alias("course_n"),
+        session_n.alias("session_n"),
+    )
+
+
+GENERAL = "general"
+
+
+def specialties(v: pl.DataFrame, peers: Params) -> pl.DataFrame:
+    """(fixmedins_code, specialty): the specialty of each institution by its case mix — the diagnosis
+    chapter (ICD-10 letter of the principal diagnosis) that makes up at least ``specialty_share`` of its
+    visits and at least ``specialty_lift`` times that chapter's share at institutions of the same kind (a
+    dialysis centre: N; a maternity hospital: O; a rehabilitation hospital: its injuries and strokes).
+    Institutions with fewer than ``specialty_min_visits`` visits, pharmacies (peers of pharmacies) and
+    those with no such chapter are ``general`` (left out of the result)."""
+    share = float(peers.get("specialty_share", 1.01))
+    lift = float(peers.get("specialty_lift", 1.0))
+    min_visits = int(peers.get("specialty_min_visits", 1))
+    chapter = pl.col("dx3").fill_null("").str.head(1).alias("chapter")
+    mix = (
+        v.filter(~pl.col("kind").is_in(["P", "pharmacy"]))
+        .group_by("fixmedins_code", "kind", chapter)
+        .agg(pl.len().alias("n"))
+        .with_columns(
+            pl.col("n").sum().over("fixmedins_code").alias("total"),
+            (pl.col("n").sum().over("kind", "chapter") / pl.col("n").sum().over("kind")).alias("ref"),
+        )
+        .with_columns((pl.col("n") / pl.col("total")).alias("share"))
+    )
+    return (
+        mix.filter(
+            (pl.col("total") >= min_visits)
+            & (pl.col("chapter") != "")
+            & (pl.col("share") >= share)
+            & (pl.col("share") >= lift * pl.col("ref"))
+        )
+        .sort("share", descending=True)
+        .unique("fixmedins_code", keep="first")
+        .select("fixmedins_code", pl.col("chapter").alias("specialty"))
     )
 
 

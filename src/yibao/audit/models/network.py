@@ -63,7 +63,10 @@ def _co_days(days: pl.DataFrame, regulars: pl.DataFrame, min_co_days: int) -> pl
 
 def co_visit_rings(v: pl.DataFrame, persons: pl.DataFrame | None, p: Params) -> pl.DataFrame:
     cfg = p["network"]
-    days = v.select("psn_id", "fixmedins_code", "begin_date").unique()
+    # a course's sessions (rehabilitation, TCM, infusion, dialysis: knowledge table course_markers) follow
+    # the provider's schedule, so its patients meet by design: set aside from the pairing, not from the flags
+    in_course = pl.col("session") & (pl.col("session_n") >= int(cfg["course_min_sessions"]))
+    days = v.filter(~in_course).select("psn_id", "fixmedins_code", "begin_date").unique()
     open_days = days.group_by("fixmedins_code").agg(pl.col("begin_date").n_unique().alias("N"))
     per = days.group_by("psn_id", "fixmedins_code").agg(pl.len().alias("d"))
     pairs = _co_days(

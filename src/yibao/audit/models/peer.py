@@ -1,8 +1,10 @@
-"""Provider peer-group models: a provider compared with providers of the same kind and level.
+"""Provider peer-group models: a provider compared with providers of the same kind, level and case mix.
 
 Peers are providers with the same ``peer`` key (kind from the code's first letter — H hospital /
-primary, P pharmacy — and ``hosp_lv``); a peer group with fewer than ``min_peers`` providers is pooled
-with every provider of the same kind.  Each model flags visits (or lines), never a provider as such:
+primary, P pharmacy — or the institution register, ``hosp_lv``, and the specialty the case mix shows:
+a dialysis centre, a maternity or a rehabilitation hospital are not peers of a general hospital; see
+``features.specialties``); a peer group with fewer than ``min_peers`` providers is pooled with every
+provider of the same kind and specialty (``pool``).  Each model flags visits (or lines), never a provider as such:
 the provider must stand out *and* the visit must carry the feature that makes it stand out.
 """
 
@@ -23,7 +25,7 @@ def _peer_key(v: pl.DataFrame, min_peers: int) -> pl.DataFrame:
         .with_columns(
             pl.when(pl.col("_n") >= min_peers)
             .then(pl.col("peer"))
-            .otherwise(pl.col("kind") + ":*")
+            .otherwise(pl.col("pool"))
             .alias("peer_group")
         )
         .drop("_n")
@@ -184,7 +186,10 @@ def los_outliers(v: pl.DataFrame, p: Params) -> pl.DataFrame:
 def repeat_visits(v: pl.DataFrame, p: Params) -> pl.DataFrame:
     """MX-PEER-004: a person returning to one provider far more often than patients of peer providers."""
     cfg, peers = p["repeat"], p["peers"]
-    x = _peer_key(v, int(peers["min_peers"]))
+    # a course's sessions (dialysis three times a week, daily rehabilitation: knowledge table course_markers)
+    # are planned repeats, not the pattern this model looks for
+    in_course = pl.col("session") & (pl.col("session_n") >= int(cfg["course_min_sessions"]))
+    x = _peer_key(v.filter(~in_course), int(peers["min_peers"]))
     pairs = x.group_by("psn_id", "fixmedins_code", "peer_group").agg(pl.len().alias("n"))
     pairs = pairs.with_columns(
         robust_z(pl.col("n").cast(pl.Float64).log(), float(peers["min_mad"]), "peer_group").alias("z"),
@@ -228,10 +233,7 @@ def _lift_table(counts: pl.DataFrame, totals: pl.DataFrame, key: str, min_peers:
     of the same kind and level; the whole kind when fewer than ``min_peers`` others)."""
     groups = totals.group_by("peer").agg(pl.col("fixmedins_code").n_unique().alias("_np"))
     totals = totals.join(groups, on="peer").with_columns(
-        pl.when(pl.col("_np") > min_peers)
-        .then(pl.col("peer"))
-        .otherwise(pl.col("kind") + ":*")
-        .alias("peer_group")
+        pl.when(pl.col("_np") > min_peers).then(pl.col("peer")).otherwise(pl.col("pool")).alias("peer_group")
     )
     grp_tot = totals.group_by("peer_group").agg(pl.col("n_visits").sum().alias("g_visits"))
     c = counts.join(totals.select("fixmedins_code", "peer_group", "n_visits"), on="fixmedins_code")
@@ -255,10 +257,7 @@ def _peer_reference(counts: pl.DataFrame, totals: pl.DataFrame, small_group: int
     t = (
         totals.join(groups, on="peer")
         .with_columns(
-            pl.when(pl.col("_np") > 2)
-            .then(pl.col("peer"))
-            .otherwise(pl.col("kind") + ":*")
-            .alias("peer_group")
+            pl.when(pl.col("_np") > 2).then(pl.col("peer")).otherwise(pl.col("pool")).alias("peer_group")
         )
         .select("fixmedins_code", "peer_group", "n_visits")
     )
@@ -305,10 +304,10 @@ def code_mix(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
     ).with_columns(
         (pl.col("fixmedins_code") + "|" + pl.col("med_type")).alias("unit"),
         (pl.col("peer") + "|" + pl.col("med_type")).alias("peer"),
-        (pl.col("kind") + "|" + pl.col("med_type")).alias("kind"),
+        (pl.col("pool") + "|" + pl.col("med_type")).alias("pool"),
     )
     totals = (
-        hv.group_by("unit", "peer", "kind").agg(pl.len().alias("n_visits")).rename({"unit": "fixmedins_code"})
+        hv.group_by("unit", "peer", "pool").agg(pl.len().alias("n_visits")).rename({"unit": "fixmedins_code"})
     )
     lv = lines.select("visit_id", "feedetl_sn", "code", "amount").join(
         hv.select("visit_id", pl.col("unit").alias("fixmedins_code")), on="visit_id"
@@ -403,7 +402,7 @@ def bill_templates(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFr
     )
     sv = sig.join(hv.select("visit_id", "psn_id", "fixmedins_code", "amount", "fund"), on="visit_id")
     counts = sv.group_by("fixmedins_code", "items").agg(pl.col("psn_id").n_unique().alias("count"))
-    totals = hv.group_by("fixmedins_code", "peer", "kind").agg(pl.len().alias("n_visits"))
+    totals = hv.group_by("fixmedins_code", "peer", "pool").agg(pl.len().alias("n_visits"))
     t = _lift_table(counts.filter(pl.col("count") >= 2), totals, "items", 2)
     t = t.filter(pl.col("count") >= int(cfg["min_persons"])).with_columns(
         (pl.col("count") / pl.col("n_visits")).alias("share"),

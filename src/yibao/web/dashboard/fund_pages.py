@@ -106,11 +106,20 @@ def fund_accounts_json(request: Request, p: Staff) -> JSONResponse:
 def fund_warnings(request: Request, p: Staff, month: str | None = None, all: int = 0) -> Response:
     store = FundStore(_engine(request))
     readings = store.readings(month)
+    year = readings[0].month[:4] if readings else ""
+    sources = store.members_sources()
+    members = [(m, c, sources.get(m, "")) for m, c in store.members().items() if year and m.startswith(year)]
+    cleared = sorted(
+        ((m, sc, c) for (m, sc), c in (store.cleared_outflow() or {}).items() if year and m.startswith(year)),
+        key=lambda x: (x[0], x[1]),
+    )
     return render(
         request,
         "fund_warnings.html",
         {
             **_common(request),
+            "members": members,
+            "cleared": cleared,
             "readings": sorted(
                 readings, key=lambda r: (r.level not in ("red", "amber", "excessive"), r.indicator, r.scope)
             ),
@@ -238,6 +247,20 @@ def _may_see(p: Principal, code: str) -> None:
         raise HTTPException(403, "只能查看本机构的考核结果 an institution sees its own assessment only")
 
 
+INPUT_NAMES = {
+    "settlements": ("本年结算", "settlements"),
+    "previous_year": ("上年结算", "previous year"),
+    "lines": ("费用明细", "fee lines"),
+    "drg_cases": ("DRG 付费病例", "DRG cases"),
+    "audit_cases": ("稽核案件", "audit cases"),
+    "portal_ratings": ("门户评价", "portal ratings"),
+    "survey": ("第三方满意度调查", "third-party survey"),
+    "encounter_uploads": ("接口上传明细", "interface uploads"),
+    "reconciliations": ("国家接口对账记录（3201/3202）", "national reconciliations (3201/3202)"),
+    "inputs": ("导入指标值", "imported values"),
+}
+
+
 @router.get("/assess")
 def assess_list(request: Request, p: Staff) -> Response:
     st = AssessStore(_engine(request))
@@ -251,6 +274,7 @@ def assess_list(request: Request, p: Staff) -> Response:
             "run": run,
             "scores": scores,
             "ap": load_assess(),
+            "INPUT_NAMES": INPUT_NAMES,
             "institutions": _institutions(request),
             "chart": {"codes": [x.code for x in scores], "scores": [x.score_x100 / 100 for x in scores]},
         },
@@ -382,14 +406,7 @@ def _data_dir(request: Request) -> Path | None:
 @router.get("/fund/network")
 def fund_network(request: Request, p: Staff) -> Response:
     d = _data_dir(request)
-    report = None
-    if d is not None:
-        from yibao.network.report import network_report
-
-        cached = getattr(request.app.state, "network_report", None)
-        if cached is None or cached[0] != str(d):
-            cached = request.app.state.network_report = (str(d), network_report(d))
-        report = cached[1]
+    report = _network(request, d) if d is not None else None
     return render(request, "fund_network.html", {**_common(request), "r": report, "data_dir": d})
 
 
@@ -398,12 +415,19 @@ def fund_network_json(request: Request, p: Staff) -> JSONResponse:
     d = _data_dir(request)
     if d is None:
         return JSONResponse({})
+    return JSONResponse(_network(request, d))
+
+
+def _network(request: Request, d: Path) -> dict[str, Any]:
+    """The network figures of the data directory, with the ledger's settled care for the outflow (kept
+    for the app's life: the synthetic region does not change under a running service)."""
     from yibao.network.report import network_report
 
     cached = getattr(request.app.state, "network_report", None)
     if cached is None or cached[0] != str(d):
-        cached = request.app.state.network_report = (str(d), network_report(d))
-    return JSONResponse(cached[1])
+        settled = data.settled_frame(_engine(request))
+        cached = request.app.state.network_report = (str(d), network_report(d, settled=settled))
+    return dict(cached[1])
 
 
 @router.get("/fund/region.geojson")

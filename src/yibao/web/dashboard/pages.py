@@ -61,11 +61,21 @@ def _institutions(request: Request) -> dict[str, data.Institution]:
     return cast(dict[str, data.Institution], cached)
 
 
+def _frames(request: Request, insts: dict[str, data.Institution]) -> tuple[Any, Any]:
+    """The settlement frames, read again only when a settlement was stored or cancelled since (one
+    cheap count instead of reading every settlement and line on each view)."""
+    key = data.settlement_fingerprint(_engine(request))
+    cached = getattr(request.app.state, "dashboard_frames", None)
+    if cached is None or cached[0] != key:
+        cached = request.app.state.dashboard_frames = (key, data.settlement_frames(_engine(request), insts))
+    return cast(tuple[Any, Any], cached[1])
+
+
 def overview_data(request: Request) -> dict[str, Any]:
     """Everything the overview shows, as plain data (also served as JSON for the charts)."""
     params = core.load_params()
     insts = _institutions(request)
-    df, lines = data.settlement_frames(_engine(request), insts)
+    df, lines = _frames(request, insts)
     book = book_of(request)
     region = book.loaded.region
     schemes = {s.code: (s.name, s.name_en) for s in region.schemes}
@@ -219,7 +229,31 @@ def case_queue(request: Request, p: Staff, all: int = 0) -> Response:
     store = portal_store(request)
     today = local_today()
     cases = [(c, c.clock(store.params, today)) for c in store.queue(open_only=not all)]
-    return render(request, "queue.html", {"cases": cases, "all": bool(all), "params": store.params})
+    return render(
+        request,
+        "queue.html",
+        {
+            "cases": cases,
+            "all": bool(all),
+            "params": store.params,
+            "persons": _person_names(request, {c.psn_no for c, _ in cases}),
+            "about": {c.case_id: linked_visit(request, c) for c, _ in cases if c.setl_id},
+        },
+    )
+
+
+def _person_names(request: Request, psn_nos: set[str]) -> dict[str, str]:
+    from yibao.ledger import LedgerError
+    from yibao.web.deps import ledger_of
+
+    out: dict[str, str] = {}
+    with ledger_of(request) as led:
+        for psn in sorted(psn_nos):
+            try:
+                out[psn] = led.get_person(psn, local_today()).name
+            except LedgerError:
+                out[psn] = ""
+    return out
 
 
 @router.get("/cases/{case_id}")
@@ -244,6 +278,7 @@ def staff_case(request: Request, p: Staff, case_id: str) -> Response:
             ),
             "visit": linked_visit(request, case),
             "note_required": portal_core.NOTE_REQUIRED,
+            "person": _person_names(request, {case.psn_no}).get(case.psn_no, ""),
         },
     )
 
@@ -268,7 +303,6 @@ def move_case(
 
 # ---------------------------------------------------------------------------- pages other capabilities fill
 def _reports_dir() -> Path:
-    import os
 
     return Path(os.environ.get("YIBAO_REPORTS_DIR") or ".yibao/reports")
 
@@ -310,41 +344,3 @@ def _importable(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
-
-
-@router.get("/payment")
-def payment(request: Request, p: Staff) -> Response:
-    return render(
-        request,
-        "capability.html",
-        {
-            "title": ("DRG / DIP 支付", "DRG / DIP payment"),
-            "reports": None,
-            "tables": data.capability_tables(_engine(request), ("drg_", "dip_", "payment_")),
-            "how": "yibao drg … / yibao payment …",
-            "installed": _importable("yibao.drg") or _importable("yibao.payment"),
-        },
-    )
-
-
-@router.get("/audit")
-def audit(request: Request, p: Staff) -> Response:
-    tables = data.capability_tables(_engine(request), ("audit_",))
-    # the review queue of the latest `yibao audit run --top` (its .queue.parquet), when the deployment names it
-    queue_file = os.environ.get("YIBAO_AUDIT_QUEUE")
-    if queue_file and Path(queue_file).is_file():
-        from yibao.audit.queue import read_queue
-
-        n, cols, rows = read_queue(queue_file)
-        tables.insert(0, data.TableView("审核队列 review queue", n, cols, rows, []))
-    return render(
-        request,
-        "capability.html",
-        {
-            "title": ("稽核案件与审核队列", "Audit cases and review queue"),
-            "reports": None,
-            "tables": tables,
-            "how": "yibao audit run DATA --top 1% (YIBAO_AUDIT_QUEUE=…queue.parquet) / yibao audit cases …",
-            "installed": _importable("yibao.audit.cases"),
-        },
-    )

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yibao.access.principal import Principal
+from yibao.care.store import CareService
 from yibao.errors import FieldError
 from yibao.money import MoneyError, yuan_to_fen
 from yibao.voucher.qr import qr_svg
@@ -141,3 +142,74 @@ def repay(request: Request, p: Insured, bill_id: str, amount: Annotated[str, For
     except FieldError as exc:
         raise _refused(exc) from exc
     return RedirectResponse(f"/me/care?psn={bill['psn_no']}", status_code=303)
+
+
+# ---------------------------------------------------------------------------- work pages and the bureau
+Institution = Annotated[Principal, Depends(require("institution"))]
+Staff = Annotated[Principal, Depends(require("auditor", "admin"))]
+
+
+@router.get("/desk/care", response_class=HTMLResponse)
+def work_page(request: Request, p: Institution) -> Response:
+    """An institution's work list: follow-ups waiting at its internet hospital, prescriptions routed to it
+    (dispense, deliver), remote consultations it asked for or was asked, its consortium's contracts."""
+    svc = _care(request)
+    code = p.fixmedins_code or ""
+    ih = code if code in svc.params.internet_hospitals else None
+    return render(
+        request,
+        "care_work.html",
+        {
+            "code": code,
+            "name": _institution_name(svc, code),
+            "followups": svc.followups(internet_hospital=ih) if ih else [],
+            "prescriptions": svc.prescriptions(target=code),
+            "consults": svc.consults(code),
+            "contracts": svc.contracts(consortium=svc.params.consortium_of(code) or "-"),
+            "packages": svc.params.packages,
+        },
+    )
+
+
+@router.post("/desk/care/dispense/{rx_id}")
+def work_dispense(request: Request, p: Institution, rx_id: str) -> Response:
+    try:
+        _care(request).dispense(rx_id=rx_id, pharmacy=p.fixmedins_code or "", today=_today(), now=_now())
+    except FieldError as exc:
+        raise _refused(exc) from None
+    return RedirectResponse("/desk/care", status_code=303)
+
+
+@router.post("/desk/care/deliver/{rx_id}")
+def work_deliver(request: Request, p: Institution, rx_id: str) -> Response:
+    try:
+        _care(request).deliver(rx_id=rx_id, pharmacy=p.fixmedins_code or "", on=_today(), now=_now())
+    except FieldError as exc:
+        raise _refused(exc) from None
+    return RedirectResponse("/desk/care", status_code=303)
+
+
+@router.get("/dashboard/care", response_class=HTMLResponse)
+def bureau_page(request: Request, p: Staff) -> Response:
+    """The bureau's internet-care figures: online share of visits, capitation months, credit bills and
+    defaults, commercial cover paid per insurer and the statements to insurers."""
+    from yibao.web.dashboard.pages import templates as dashboard_templates
+
+    svc = _care(request)
+    with ledger_of(request) as led:
+        fig = svc.figures(led, _today())
+    statements = svc.statements()
+    return render(
+        request,
+        "care_bureau.html",
+        {"fig": fig, "insurers": svc.params.insurers, "statements": statements},
+        env=dashboard_templates,
+    )
+
+
+def _institution_name(svc: CareService, code: str) -> str:
+    params = svc.params
+    for table in (params.internet_hospitals, params.hospitals, params.pharmacies):
+        if code in table:
+            return str(table[code].name)
+    return code

@@ -150,9 +150,18 @@ def bureau(request: Request, p: Staff, month: str = "") -> Response:
     month = month or (months[-1] if months else dt.date.today().isoformat()[:7])
     hub: dict[str, Any] | None = None
     hub_error = ""
+    breaks: list[dict[str, Any]] = []
     if st.care is not None:
         try:
             hub = st.care.hub.get(f"/hub/v1/clearing/{month}")
+            # 对账 with the hub, as the care region and as the insured region: every break, drilled down to
+            # the settlement, with how it closes
+            code = book_of(request).admdvs
+            for side, rows in (("care", outbound), ("insured", inbound)):
+                mine = [{"msgid": r["msgid"], "status": r["status"], "owed": int(r["fund_pay_sumamt"]) + int(r["acct_pay"])}
+                        for r in rows if r["status"] in ("settled", "reversed")]  # fmt: skip
+                ans = st.care.hub.post("/hub/v1/reconcile", {"admdvs": code, "side": side, "records": mine})
+                breaks += [{**b, "side": side} for b in ans.get("breaks") or []]
         except Unreachable as exc:
             hub_error = str(exc)[:200]
     return render(
@@ -169,6 +178,7 @@ def bureau(request: Request, p: Staff, month: str = "") -> Response:
                 for r in outbound
                 if r["status"] in ("pending", "reversing")
             ],
+            "breaks": breaks,
             "queue": st.filings.queue(),
             "types": FILING_TYPES,
             "channels": CHANNELS,

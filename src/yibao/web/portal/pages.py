@@ -55,6 +55,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 install_filters(templates.env)
 templates.env.globals["yuan"] = fmt_yuan
 templates.env.globals["CASE_KINDS"] = core.CASE_KINDS
+templates.env.globals["OPEN_KINDS"] = core.OPEN_KINDS
 templates.env.globals["STATUSES"] = core.STATUSES
 
 router = APIRouter(include_in_schema=False)
@@ -279,16 +280,36 @@ def home(request: Request, p: Annotated[Principal, Depends(current_principal)]) 
         return RedirectResponse("/me", status_code=303)
     if p.role in ("auditor", "admin"):
         return RedirectResponse("/dashboard", status_code=303)
-    return render(request, "institution.html", {})
+    if p.role == "employer":
+        return RedirectResponse("/dashboard/employer", status_code=303)
+    return RedirectResponse("/hospital", status_code=303)  # the institution's workspace
+
+
+YEAR_COOKIE = "yb_year"  # "my year": the year /me shows is the year the estimator counts in
+
+
+def my_year(request: Request, newest: int | None) -> int:
+    """The year every page of the person uses: ``?year=``, else the one last chosen (cookie), else the
+    year of the person's newest settlement, else this year (Beijing)."""
+    for raw in (request.query_params.get("year"), request.cookies.get(YEAR_COOKIE)):
+        if raw and raw.isdigit() and 1990 <= int(raw) <= 2100:
+            return int(raw)
+    return newest if newest is not None else local_today().year
+
+
+def newest_year(request: Request, psn: str) -> int | None:
+    with ledger_of(request) as led:
+        newest = led.list_settlements(psn, limit=1)
+    return newest[0].year if newest else None
 
 
 @router.get("/me", response_class=HTMLResponse)
-def my_home(request: Request, p: Insured, year: int | None = None, all: int = 0) -> Response:
+def my_home(request: Request, p: Insured, all: int = 0) -> Response:
     psn = acting_for(request, p)
     with ledger_of(request) as led:
         settlements = led.list_settlements(psn, limit=5_000)
         years = sorted({s.year for s in settlements}, reverse=True)
-        the_year = year or (years[0] if years else local_today().year)
+        the_year = my_year(request, settlements[0].year if settlements else None)
         person = led.get_person(psn, dt.date(the_year, 12, 31))
         acc = led.accumulators(psn, the_year)
         balance = led.account_balance(psn)
@@ -323,6 +344,8 @@ def my_home(request: Request, p: Insured, year: int | None = None, all: int = 0)
             "show_all": bool(all),
         },
     )
+    if request.query_params.get("year") == str(the_year):
+        resp.set_cookie(YEAR_COOKIE, str(the_year), max_age=365 * 86400, samesite="lax", path="/")
     return _remember_psn(resp, request, psn)
 
 
@@ -403,13 +426,20 @@ def _item_label(request: Request, items: list[Any]) -> Any:
     return lambda item: labels.get(item.code, item.code)
 
 
-def estimate_day(book: PolicyBook, today: dt.date) -> dt.date:
-    """Estimates use the policy in force today, or the latest version when today is past every version."""
+def estimate_day(book: PolicyBook, today: dt.date, year: int | None = None) -> dt.date:
+    """The day an estimate is worked out for: in "my year" (``year``, the year the person's pages show)
+    today when that is this year, else the year's last day; the policy in force that day, or the latest
+    version when the day is past every version."""
+    day = today if year is None or year == today.year else dt.date(year, 12, 31)
     try:
-        book.for_date(today)
-        return today
+        book.for_date(day)
+        return day
     except (SettlementError, NoPolicyVersion):
         return max(v.effective_to for v in book.loaded.region.versions)
+
+
+def my_estimate_day(request: Request, psn: str) -> dt.date:
+    return estimate_day(book_of(request), local_today(), my_year(request, newest_year(request, psn)))
 
 
 ITEMS_FOUND = 20  # suggestions sent back while a person types an item
@@ -420,7 +450,7 @@ def estimate_items(request: Request, p: Insured, q: str = "") -> Response:
     """The estimator's type-ahead, on the server: the priced items a person may mean by ``q`` (a name in
     Chinese or English or a part of one, pinyin initials such as "amxl", or a code), each with the label
     the form sends back and its typical price in yuan."""
-    day = estimate_day(book_of(request), local_today())
+    day = my_estimate_day(request, acting_for(request, p))
     items = _priced_items(request, day)
     found = estimate.search_items(items, q[:100], ITEMS_FOUND)
     label = _item_label(request, items)
@@ -442,7 +472,7 @@ def estimate_items(request: Request, p: Insured, q: str = "") -> Response:
 @router.get("/me/estimate", response_class=HTMLResponse)
 def estimate_form(request: Request, p: Insured) -> Response:
     psn = acting_for(request, p)
-    day = estimate_day(book_of(request), local_today())
+    day = my_estimate_day(request, psn)
     policy = book_of(request).for_date(day)
     items = _priced_items(request, day)
     return render(
@@ -470,7 +500,7 @@ def estimate_submit(
     qty: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     psn = acting_for(request, p)
-    day = estimate_day(book_of(request), local_today())
+    day = my_estimate_day(request, psn)
     policy = book_of(request).for_date(day)
     items = _priced_items(request, day)
     codes, qtys = code or [], qty or []

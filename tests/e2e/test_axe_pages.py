@@ -1,0 +1,212 @@
+"""Accessibility of every page a person reaches, checked by axe-core (WCAG 2.1 A and AA rules) in real
+headless Chromium.
+
+Each role logs in to the seeded demo and the test walks the pages it can reach from its home by following
+links on the same site (not downloads, not the API, not logout), and runs axe-core on each: zh-CN at
+1366×900 for every page, and the role's home at 390×844 in Chinese, English and 长辈模式.  axe-core comes
+from the ``axe-playwright-python`` package (its bundled ``axe.min.js``); nothing is fetched at run time.
+A page with any violation fails the test with the rule, its impact and the offending elements listed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import pytest
+
+from yibao.demo.seed import Seeded, seed_demo_db
+
+CHROMIUM = os.environ.get("YIBAO_CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "yibao-demo-2026"
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+PAGES_PER_ROLE = 30
+HOMES = {
+    "insured": "/me",
+    "hospital": "/hospital",
+    "auditor": "/dashboard",
+    "admin": "/dashboard",
+    "anonymous": "/consult",
+}
+# kinds of page each role must reach from its home on the seeded demo (fewer means the links broke)
+MIN_PAGES = {"insured": 12, "hospital": 4, "auditor": 15, "admin": 15, "anonymous": 2}
+# links that are not pages to check: leaving the session, files, machine interfaces, the API's own docs
+SKIP = (
+    "/logout",
+    "/api/",
+    "/fhir",
+    "/docs",
+    "/redoc",
+    "/openapi",
+    ".json",
+    ".csv",
+    ".js",
+    ".png",
+    "/download",
+)
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seeded]]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (this test must not skip)")
+    seeded = seed_demo_db(tmp_path_factory.mktemp("axe") / "demo.db", persons=120)
+    port = _free_port()
+    env = {**os.environ, "YIBAO_DATABASE_URL": seeded.url, "YIBAO_DEMO": "1"}
+    log = tmp_path_factory.mktemp("axe-log") / "uvicorn.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "yibao.web.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"uvicorn did not start: {log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+        yield base, seeded
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_sync.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _login(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def _violations(page: Any) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations on the page, one readable line per rule."""
+    found = axe_sync.Axe().run(page, options=WCAG).response["violations"]
+    out = []
+    for v in found:
+        where = "; ".join(" ".join(n["target"]) for n in v["nodes"][:4])
+        out.append(f"{v['id']} ({v['impact']}, {len(v['nodes'])}): {v['help']} — {where}")
+    return out
+
+
+def _links(page: Any, base: str) -> list[str]:
+    hrefs: list[str] = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+    out = []
+    for h in hrefs:
+        if not h or h.startswith(("#", "mailto:", "javascript:")):
+            continue
+        url = urljoin(page.url, h)
+        parts = urlsplit(url)
+        if f"{parts.scheme}://{parts.netloc}" != base or any(s in parts.path for s in SKIP):
+            continue
+        if "lang=" in parts.query or "big=" in parts.query:
+            continue  # the language and elderly switches are checked on the home pages below
+        out.append(url.split("#", 1)[0])
+    return out
+
+
+def _walk(page: Any, base: str, home: str) -> tuple[dict[str, list[str]], int]:
+    """Visit up to PAGES_PER_ROLE kinds of page reachable from ``home`` (breadth first) → (violations by
+    page, kinds of page visited)."""
+    seen: set[str] = set()
+    queue = [f"{base}{home}"]
+    bad: dict[str, list[str]] = {}
+    while queue and len(seen) < PAGES_PER_ROLE:
+        url = queue.pop(0)
+        # one page of a kind is enough: /me/visits/A and /me/visits/B are the same template
+        kind = "/".join(
+            "*" if any(c.isdigit() for c in seg) and len(seg) > 6 else seg for seg in url.split("/")
+        )
+        if kind in seen:
+            continue
+        seen.add(kind)
+        resp = page.goto(url)
+        if resp is None or resp.status >= 400 or "text/html" not in (resp.headers.get("content-type") or ""):
+            continue
+        page.wait_for_load_state("networkidle")
+        found = _violations(page)
+        if found:
+            bad[url.removeprefix(base)] = found
+        queue.extend(u for u in _links(page, base) if u not in queue)
+    return bad, len(seen)
+
+
+@pytest.mark.parametrize("role", list(HOMES))
+def test_every_page_a_role_reaches_has_no_wcag_violation(
+    server: tuple[str, Seeded], browser: Any, role: str
+) -> None:
+    base, _ = server
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    page = ctx.new_page()
+    if role != "anonymous":
+        _login(page, base, role)
+    bad, reached = _walk(page, base, HOMES[role])
+    ctx.close()
+    assert reached >= MIN_PAGES[role], f"only {reached} kinds of page reached from {HOMES[role]}"
+    assert not bad, "\n".join(f"{u}\n  " + "\n  ".join(v) for u, v in bad.items())
+
+
+@pytest.mark.parametrize("query", ["", "?lang=en", "?big=1"])
+@pytest.mark.parametrize("role", ["insured", "hospital", "auditor"])
+def test_each_home_on_a_phone_in_each_mode_has_no_wcag_violation(
+    server: tuple[str, Seeded], browser: Any, role: str, query: str
+) -> None:
+    base, _ = server
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = ctx.new_page()
+    _login(page, base, role)
+    page.goto(f"{base}{HOMES[role]}{query}")
+    page.wait_for_load_state("networkidle")
+    found = _violations(page)
+    ctx.close()
+    assert not found, "\n".join(found)
