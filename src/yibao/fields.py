@@ -21,6 +21,9 @@ _TRUE = frozenset({"1", "true"})
 _FALSE = frozenset({"0", "false"})
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
+# control characters other than tab / newline / return, and unpaired surrogates: refused in any text field
+_BAD_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+_QUANTUM = {k: Decimal(1).scaleb(-k) for k in range(0, 19)}  # 10^-scale for a field's decimals
 MONEY_DIGITS, MONEY_SCALE = 16, 2  # 数值型 16,2
 
 
@@ -64,7 +67,7 @@ def parse_text(value: Any, field: str, *, max_len: int, required: bool = True, d
         raise InputError(
             field, f"长度 {len(text)} 超过上限 {max_len} is longer than {max_len} characters", "too_long"
         )
-    if any((ord(c) < 32 and c not in "\t\n\r") or 0xD800 <= ord(c) <= 0xDFFF for c in text):
+    if _BAD_CHAR.search(text):
         raise InputError(field, "含有控制字符或无效字符 contains control or invalid characters", "bad_text")
     return text
 
@@ -133,7 +136,7 @@ def parse_decimal(value: Any, field: str, *, digits: int, scale: int, positive: 
         raise InputError(
             field, f"{text!r} 超过 {digits},{scale} 的宽度 is wider than {digits},{scale}", "too_wide"
         )
-    if d != d.quantize(Decimal(1).scaleb(-scale)):
+    if int(d.as_tuple().exponent) < -scale and d != d.quantize(_QUANTUM[scale]):
         raise InputError(field, f"{text!r} 小数超过 {scale} 位 has more than {scale} decimals", "too_precise")
     if d < 0:
         raise InputError(field, f"{text!r} 不能为负数 must not be negative", "out_of_range")

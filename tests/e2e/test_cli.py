@@ -124,3 +124,10 @@ def test_the_demo_registers_its_institutions_for_the_national_visit_flow(demo_db
     finally:
         store.close()
     assert codes and all(i is not None and i.hosp_lv in ("1", "2", "3", "3S") for i in found.values()), found
+
+
+def test_the_fault_suite_names_its_faults_and_refuses_an_unknown_one() -> None:
+    code, out = run("bench", "faults", "--help")
+    assert code == 0 and "--faults" in out
+    code, out = run("bench", "faults", "--faults", "kill_9_server,meteor")
+    assert code != 0 and "meteor" in out

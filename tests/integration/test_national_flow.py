@@ -428,44 +428,46 @@ def test_2601_reverses_any_reversible_message_once(api: Api) -> None:
 
 
 # ---------------------------------------------------------------------------- inpatient
-def _admit(c: Counter, begin: str, number: str) -> str:
+def _admission(begin: str, number: str, codes: tuple[str, ...] = ("J18.900",)) -> dict[str, Any]:
     diag = [
         {
             "psn_no": ME,
             "diag_type": "1",
-            "maindiag_flag": "1",
-            "diag_srt_no": 1,
-            "diag_code": "J18.900",
+            "maindiag_flag": "1" if k == 0 else "0",
+            "diag_srt_no": k + 1,
+            "diag_code": code,
             "diag_name": "肺炎",
             "diag_dept": "内科",
             "dise_dor_no": "D",
             "dise_dor_name": "王",
             "diag_time": begin,
         }
+        for k, code in enumerate(codes)
     ]
-    out = c.ok(
-        "2401",
-        {
-            "mdtrtinfo": {
-                "psn_no": ME,
-                "insutype": "310",
-                "begntime": begin,
-                "mdtrt_cert_type": "02",
-                "mdtrt_cert_no": CERT_ME,
-                "med_type": "21",
-                "ipt_no": number,
-                "atddr_no": "D",
-                "chfpdr_name": "王",
-                "adm_diag_dscr": "肺炎",
-                "adm_dept_codg": "NK01",
-                "adm_dept_name": "内科",
-                "adm_bed": "1床",
-                "dscg_maindiag_code": "J18.900",
-                "dscg_maindiag_name": "肺炎",
-            },
-            "diseinfo": diag,
+    return {
+        "mdtrtinfo": {
+            "psn_no": ME,
+            "insutype": "310",
+            "begntime": begin,
+            "mdtrt_cert_type": "02",
+            "mdtrt_cert_no": CERT_ME,
+            "med_type": "21",
+            "ipt_no": number,
+            "atddr_no": "D",
+            "chfpdr_name": "王",
+            "adm_diag_dscr": "肺炎",
+            "adm_dept_codg": "NK01",
+            "adm_dept_name": "内科",
+            "adm_bed": "1床",
+            "dscg_maindiag_code": "J18.900",
+            "dscg_maindiag_name": "肺炎",
         },
-    )
+        "diseinfo": diag,
+    }
+
+
+def _admit(c: Counter, begin: str, number: str) -> str:
+    out = c.ok("2401", _admission(begin, number))
     return str(out["result"]["mdtrt_id"])
 
 
@@ -852,3 +854,15 @@ def test_a_fee_line_dated_outside_its_visit_is_refused(api: Api) -> None:
     assert early["infcode"] == -1 and early["err_code"] == "range", early
     assert early["err_msg"].startswith("出院时间早于最后一条费用的发生时间")
     assert _discharge(c, stay, "2025-06-04 12:00:00")["infcode"] == 0
+
+
+def test_an_admission_with_a_diagnosis_outside_the_catalogue_is_refused_naming_its_row(api: Api) -> None:
+    c = Counter(api)
+    c.sign_in()
+    c.present()
+    body = c.refused(
+        "2401", _admission("2025-05-01 09:00:00", "ZY9", ("J18.900", "K94.000")), "unknown_diagnosis"
+    )
+    assert body["err_field"] == "input.diseinfo[1].diag_code"
+    assert body["err_msg"].startswith("诊断编码 'K94.000' 不在医保疾病诊断分类与代码目录中")
+    c.ok("2401", _admission("2025-05-01 09:00:00", "ZY9", ("J18.900", "I10.x00")))

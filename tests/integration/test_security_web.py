@@ -120,3 +120,30 @@ def test_every_post_form_carries_a_csrf_token_and_a_browser_post_needs_it(api: A
     # multipart forms are checked the same way
     r = c.post("/portal/logout", files={"csrf_token": (None, token)}, headers=browser, follow_redirects=False)
     assert r.status_code in (200, 303)
+
+
+def test_a_diagnosis_outside_the_catalogue_is_refused_on_every_input(api: Api) -> None:
+    """HIS JSON (REST), the national envelope (2207) and a FHIR Claim: refused at input naming the field,
+    Chinese first; nothing settled."""
+    from test_api_fhir import claim
+    from test_api_support import new_msgid
+
+    v = visit_json()
+    v["diagnoses"] = ["I10", "K94.0"]
+    rest = api.client.post(
+        "/api/v1/settlements", json={"msgid": new_msgid(), "visit": v}, headers=api.h("hospital")
+    )
+    assert rest.status_code == 422
+    assert rest.json()["detail"]["field"] == "diagnoses[1]"
+    assert rest.json()["detail"]["code"] == "unknown_diagnosis"
+    assert rest.json()["detail"]["reason"].startswith("诊断编码 'K94.0' 不在")
+    national = api.tx("hospital", "2207", v).json()
+    assert national["infcode"] == -1 and national["err_field"] == "diagnoses[1]"
+    assert national["err_code"] == "unknown_diagnosis" and national["err_msg"].startswith("诊断编码")
+    fhir = api.client.post("/fhir/Claim", json=claim(dx="D49.9"), headers=api.h("hospital"))
+    assert fhir.status_code == 422
+    issue = fhir.json()["issue"][0]
+    assert issue["expression"] == ["Claim.diagnosis[0].diagnosisCodeableConcept.coding[0].code"]
+    assert "诊断编码 'D49.9' 不在医保疾病诊断分类与代码目录中" in issue["diagnostics"]
+    me = api.client.get("/api/v1/persons/P000000001/settlements", headers=api.h("insured"))
+    assert me.status_code == 200 and me.json() == []

@@ -8,7 +8,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from yibao.ledger.rows import dumps, dumps_ordered
+from yibao.ledger.journal import row_hash
+from yibao.ledger.rows import canonical_bytes, dumps, dumps_ordered
 
 _text = st.text(max_size=12)  # Chinese, control characters, quotes, escapes, lone surrogates
 _scalar = st.none() | st.booleans() | st.integers(-(2**62), 2**62) | _text
@@ -25,3 +26,31 @@ def test_stored_documents_are_the_standard_canonical_json(doc: object) -> None:
 @given(_doc)
 def test_ordered_documents_keep_the_key_order_of_the_standard_writer(doc: object) -> None:
     assert dumps_ordered(doc) == json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+_valid_text = st.text(max_size=12, alphabet=st.characters(blacklist_categories=("Cs",)))
+_hash_input = st.lists(st.none() | st.integers(-(2**62), 2**62) | _valid_text, max_size=10)
+
+
+@given(_hash_input)
+def test_hashed_arrays_are_the_standard_compact_json_bytes(values: list[object]) -> None:
+    assert canonical_bytes(values) == json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@given(_valid_text, st.integers(1, 2**40), _valid_text, st.integers(-(2**62), 2**62))
+def test_journal_row_hashes_are_those_of_the_standard_writer(
+    chain: str, seq: int, item: str, amount: int
+) -> None:
+    import hashlib
+
+    prev = "ab" * 32
+    body = json.dumps(
+        [chain, seq, "s", "m", "fund", item, "hifp_pay", amount, "2026-01-01T00:00:00+00:00"],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    expected = hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
+    assert (
+        row_hash(prev, chain, seq, "s", "m", "fund", item, "hifp_pay", amount, "2026-01-01T00:00:00+00:00")
+        == expected
+    )

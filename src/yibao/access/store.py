@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import secrets
 import threading
 import time
@@ -26,6 +27,14 @@ from yibao.access.passwords import (
 from yibao.access.schema import access_log, app_meta, app_session, app_user
 from yibao.db import make_engine
 from yibao.errors import FieldError
+
+log = logging.getLogger(__name__)
+# built once: building a statement costs more than running it
+_USER_FOR_TOKEN = (
+    sa.select(app_user, app_session.c.expires)
+    .join(app_session, app_session.c.user_id == app_user.c.user_id)
+    .where(app_session.c.token_hash == sa.bindparam("digest"), app_user.c.active == 1)
+)
 
 ROLES = ("insured", "institution", "employer", "auditor", "admin")
 
@@ -86,14 +95,32 @@ def _user(row: Any) -> UserRow:
 class ServiceStore:
     """Users, sessions, access log.  ``sa_url`` is a SQLAlchemy URL (``Ledger.sa_url``)."""
 
+    # access-log rows wait at most this long (or until this many are waiting) before one INSERT writes
+    # them all: one row per read would cost a transaction each on the hot path
+    ACCESS_FLUSH_SECONDS = 0.2
+    ACCESS_FLUSH_ROWS = 200
+
     def __init__(self, sa_url: str, *, session_hours: float = 8.0, cache_seconds: float = 5.0) -> None:
         self.engine = make_engine(sa_url)
+        # single-statement reads on the hot path: no transaction, no ROLLBACK round trip on return
+        self._reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.session_hours = session_hours
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, UserRow]] = {}
         self._lock = threading.Lock()
+        self._pending: list[dict[str, Any]] = []
+        self._pending_lock = threading.Lock()
+        self._flush_lock = threading.Lock()  # one writer at a time, so rows reach the table in order
+        self._wake = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._closed = False
 
     def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        if self._flusher is not None:
+            self._flusher.join(timeout=5)
+        self.flush_access()
         self.engine.dispose()
 
     # ------------------------------------------------------------------ users
@@ -335,13 +362,8 @@ class ServiceStore:
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > mono:
             return hit[1]
-        q = (
-            sa.select(app_user, app_session.c.expires)
-            .join(app_session, app_session.c.user_id == app_user.c.user_id)
-            .where(app_session.c.token_hash == digest, app_user.c.active == 1)
-        )
-        with self.engine.connect() as c:
-            r = c.execute(q).first()
+        with self._reads.connect() as c:
+            r = c.execute(_USER_FOR_TOKEN, {"digest": digest}).first()
         if r is None or r.expires <= _now().isoformat():
             return None
         user = _user(r)
@@ -354,21 +376,55 @@ class ServiceStore:
 
     # ------------------------------------------------------------------ access log
     def log_access(self, user: UserRow, psn_no: str, what: str, path: str) -> None:
-        with self.engine.begin() as c:
-            c.execute(
-                access_log.insert().values(
-                    at=_now().isoformat(timespec="seconds"),
-                    user_id=user.user_id,
-                    role=user.role,
-                    display_name=user.display_name,
-                    psn_no=psn_no,
-                    what=what[:200],
-                    path=path[:300],
-                )
-            )
+        """Record that ``user`` read ``psn_no``'s data.  The row is written within
+        :attr:`ACCESS_FLUSH_SECONDS` together with the others logged meanwhile (one INSERT), at once when
+        :attr:`ACCESS_FLUSH_ROWS` are waiting, and before this store reads the log or closes."""
+        row = {
+            "at": _now().isoformat(timespec="seconds"),
+            "user_id": user.user_id,
+            "role": user.role,
+            "display_name": user.display_name,
+            "psn_no": psn_no,
+            "what": what[:200],
+            "path": path[:300],
+        }
+        with self._pending_lock:
+            self._pending.append(row)
+            full = len(self._pending) >= self.ACCESS_FLUSH_ROWS
+            if self._flusher is None and not self._closed:
+                self._flusher = threading.Thread(target=self._flush_loop, name="access-log", daemon=True)
+                self._flusher.start()
+        if full:
+            self.flush_access()
+
+    def flush_access(self) -> int:
+        """Write the waiting access-log rows now (one INSERT); returns how many.  A failed write puts
+        them back at the head of the queue and raises."""
+        with self._flush_lock:
+            with self._pending_lock:
+                rows, self._pending = self._pending, []
+            if not rows:
+                return 0
+            try:
+                with self.engine.begin() as c:
+                    c.execute(access_log.insert(), rows)
+            except BaseException:
+                with self._pending_lock:
+                    self._pending[:0] = rows
+                raise
+            return len(rows)
+
+    def _flush_loop(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.ACCESS_FLUSH_SECONDS)
+            try:
+                self.flush_access()
+            except Exception:  # the database away for a moment: the rows stay queued for the next try
+                log.warning("access log not written yet; retrying", exc_info=True)
 
     def access_entries(self, psn_no: str | None = None, limit: int = 100) -> list[AccessEntry]:
-        """Newest first; every person when ``psn_no`` is None."""
+        """Newest first; every person when ``psn_no`` is None (rows this store logged are written first)."""
+        self.flush_access()
         q = sa.select(access_log).order_by(access_log.c.id.desc()).limit(limit)
         if psn_no is not None:
             q = q.where(access_log.c.psn_no == psn_no)

@@ -1,7 +1,10 @@
 """``yibao bench faults``: bounded settlement load over loopback HTTP while faults are injected, then the
 ledger is checked.  Faults: the PostgreSQL backends of the service terminated (``pg_terminate_backend``),
-the server killed with SIGKILL and started again, and a slow client trickling a request body.  (A
-PostgreSQL restart and a full disk are not injected here: the database server is shared.)
+the server killed with SIGKILL and started again, a slow client trickling a request body, PostgreSQL
+restarted (``pg_ctlcluster … restart``: every database of the cluster is cut off for a moment), and the
+disk of the database full (``disk_full``: the scratch database lives in a tablespace on a small tmpfs
+mount, which is filled to the last byte with a file for a while and then emptied again; the real disk is
+never touched).  The last two need root on the PostgreSQL host; without it they are reported as skipped.
 
 Every client sends 2207s with unique msgids and, on a connection error, a timeout or a 5xx, sends the
 same msgid again until it is answered, as a HIS must.  After each fault it prints one JSON line: sent,
@@ -12,10 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -59,7 +64,10 @@ class _Load:
         self.sent: list[str] = []
         self.acked: list[str] = []
         self.refused = 0
+        self.refusals: dict[str, Any] = {}  # err_code → one err_msg (a refusal is final: not retried)
         self.retries = 0
+        self.unavailable = 0  # 503 answers (the database full or unreachable): retried like a lost answer
+        self.server_errors = 0  # 500 answers: must stay 0
         self.lock = threading.Lock()
         self.next = 0
 
@@ -90,11 +98,20 @@ class _Load:
                         r = c.post(self.base + "/api/transaction", content=body, headers=headers)
                         if r.status_code == 200:
                             with self.lock:
-                                if r.json()["infcode"] == 0:
+                                answer = r.json()
+                                if answer["infcode"] == 0:
                                     self.acked.append(msgid)
                                 else:
                                     self.refused += 1
+                                    self.refusals.setdefault(
+                                        str(answer.get("err_code")), answer.get("err_msg")
+                                    )
                             break
+                        with self.lock:
+                            if r.status_code == 503:
+                                self.unavailable += 1
+                            elif r.status_code >= 500:
+                                self.server_errors += 1
                     except httpx.HTTPError:
                         pass
                     with self.lock:
@@ -113,6 +130,74 @@ def _terminate(admin: str, name: str) -> int:
     return len(rows)
 
 
+def _restart_postgres() -> float:
+    """Restart the local cluster (the one version under /etc/postgresql); seconds it took."""
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    t0 = time.monotonic()
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return time.monotonic() - t0
+
+
+def _why_not_local_root(admin: str) -> str | None:
+    """Why PostgreSQL restart and a full disk cannot be injected from here (``None``: they can)."""
+    if os.geteuid() != 0:
+        return "needs root"
+    if not any(h in admin for h in ("@127.0.0.1", "@localhost", "@[::1]")):
+        return "PostgreSQL is not on this host"
+    if not os.path.isdir("/etc/postgresql") or not shutil.which("pg_ctlcluster"):
+        return "no pg_ctlcluster"
+    return None
+
+
+class _SmallDisk:
+    """A tmpfs of ``mb`` MiB owned by postgres, holding the tablespace of the scratch database; ``fill``
+    writes a file until the mount has no byte left, ``free`` deletes it."""
+
+    def __init__(self, mb: int) -> None:
+        import pwd
+
+        self.dir = tempfile.mkdtemp(prefix="yibao-faults-disk-")
+        pg = pwd.getpwnam("postgres")
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={mb}m,mode=0700,uid={pg.pw_uid},gid={pg.pw_gid}", "tmpfs",
+             self.dir],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        self.filler = os.path.join(self.dir, "filler")
+
+    def fill(self) -> int:
+        written = 0
+        chunk = b"\0" * (1 << 20)
+        with open(self.filler, "wb", buffering=0) as f:
+            while True:
+                try:
+                    written += f.write(chunk) or 0
+                except OSError:  # ENOSPC: full
+                    break
+            for size in (65536, 4096, 512, 1):  # the last pages too
+                while True:
+                    try:
+                        written += f.write(chunk[:size]) or 0
+                    except OSError:
+                        break
+        return written
+
+    def free(self) -> None:
+        if os.path.exists(self.filler):
+            os.remove(self.filler)
+
+    def close(self) -> None:
+        self.free()
+        subprocess.run(["umount", self.dir], check=False, capture_output=True)
+        os.rmdir(self.dir)
+
+
 def _slow_client(port: int, seconds: float) -> None:
     """Sends headers promising a body and then one byte every half second."""
     with socket.create_connection(("127.0.0.1", port)) as s:
@@ -129,12 +214,22 @@ def _slow_client(port: int, seconds: float) -> None:
             time.sleep(0.5)
 
 
+FAULTS = ("pg_terminate_backend", "kill_9_server", "slow_client", "pg_restart", "disk_full")
+
+
 def run(
-    url: str | None = None, *, persons: int = 2_000, clients: int = 4, seconds: float = 6.0
+    url: str | None = None,
+    *,
+    persons: int = 2_000,
+    clients: int = 4,
+    seconds: float = 6.0,
+    faults: tuple[str, ...] = FAULTS,
+    disk_mb: int = 160,
 ) -> Iterator[dict[str, Any]]:
     import psycopg
 
     from yibao.access.store import ServiceStore
+    from yibao.encounter.store import EncounterStore
     from yibao.ledger import Ledger
     from yibao.policy.book import PolicyBook
     from yibao.policy.loader import example_path
@@ -143,15 +238,28 @@ def run(
         "postgresql+psycopg://", "postgresql://"
     )
     name = "yibao_bench_faults_" + uuid.uuid4().hex[:10]
+    why_not = _why_not_local_root(admin)
+    disk: _SmallDisk | None = None
+    if "disk_full" in faults and why_not is None:
+        disk = _SmallDisk(disk_mb)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        if disk is not None:
+            conn.execute(f"CREATE TABLESPACE \"{name}\" LOCATION '{disk.dir}'")
+            conn.execute(f'CREATE DATABASE "{name}" TABLESPACE "{name}"')
+        else:
+            conn.execute(f'CREATE DATABASE "{name}"')
     db_url = f"{admin.rsplit('/', 1)[0]}/{name}"
     proc: subprocess.Popen[bytes] | None = None
     try:
         book = PolicyBook.from_file(example_path("xian"))
+        people = _persons(book, persons, DAY)
         with Ledger.open(db_url) as led:
             led.migrate()
-            led.add_persons(_persons(book, persons, DAY))
+            led.add_persons(people)
+            sa_url = led.sa_url
+        enc = EncounterStore.open(sa_url)  # each person has shown an ID card at the counter (1101)
+        enc.present_many([(INSTITUTION, "02", p.certno, p.psn_no) for p in people])
+        enc.close()
         store = ServiceStore(db_url.replace("postgresql://", "postgresql+psycopg://"))
         store.create_user("bench-hospital", PASSWORD, "institution", "基准医院", fixmedins_code=INSTITUTION)
         store.close()
@@ -162,7 +270,10 @@ def run(
         proc = _start(port, env)
         _ready_after(base, time.monotonic())
         token = _login(base, "bench-hospital")
-        for fault in ("pg_terminate_backend", "kill_9_server", "slow_client"):
+        for fault in faults:
+            if fault in ("pg_restart", "disk_full") and why_not is not None:
+                yield {"bench": "faults", "fault": fault, "skipped": why_not}
+                continue
             load = _Load(base, token, visits, clients)
             t = threading.Thread(target=load.run, args=(seconds,))
             t.start()
@@ -176,10 +287,19 @@ def run(
                 proc.wait()
                 proc = _start(port, env)
                 ended = time.monotonic()
-            else:
+            elif fault == "slow_client":
                 slow = threading.Thread(target=_slow_client, args=(port, seconds / 2))
                 slow.start()
                 slow.join()
+                ended = time.monotonic()
+            elif fault == "pg_restart":
+                injected = {"restart_s": round(_restart_postgres(), 2)}
+                ended = time.monotonic()
+            else:
+                assert disk is not None
+                injected = {"filled_bytes": disk.fill()}
+                time.sleep(seconds / 3)  # full for a while, then the space comes back
+                disk.free()
                 ended = time.monotonic()
             ready = _ready_after(base, ended)
             t.join()
@@ -205,7 +325,10 @@ def run(
                 "sent": len(load.sent),
                 "acknowledged": len(load.acked),
                 "refused": load.refused,
+                "refusals": load.refusals,
                 "retries": load.retries,
+                "answered_503": load.unavailable,
+                "answered_500": load.server_errors,
                 "stored": len(stored),
                 "duplicates": int(dup),
                 "lost": lost,
@@ -220,13 +343,28 @@ def run(
             proc.wait()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if disk is not None:
+                conn.execute(f'DROP TABLESPACE IF EXISTS "{name}"')
+        if disk is not None:
+            disk.close()
 
 
 def bench_faults_cmd(
     seconds: Annotated[float, typer.Option(help="load seconds per fault")] = 6.0,
     clients: Annotated[int, typer.Option(help="concurrent clients")] = 4,
     pg_url: Annotated[str | None, typer.Option(help="PostgreSQL admin URL for the scratch database")] = None,
+    faults: Annotated[
+        str,
+        typer.Option(
+            help="comma-separated faults to inject, in order; pg_restart restarts the whole local cluster "
+            "(every database on it loses its connections for a moment)"
+        ),
+    ] = ",".join(FAULTS),
 ) -> None:
     """Print JSON lines: per fault, sent / acknowledged / stored / duplicates / lost / verify / ready time."""
-    for rec in run(pg_url, clients=clients, seconds=seconds):
+    chosen = tuple(f.strip() for f in faults.split(",") if f.strip())
+    unknown = [f for f in chosen if f not in FAULTS]
+    if unknown:
+        raise typer.BadParameter(f"未知的故障 unknown fault {unknown}; choose from {', '.join(FAULTS)}")
+    for rec in run(pg_url, clients=clients, seconds=seconds, faults=chosen):
         print(json.dumps(rec, ensure_ascii=False), flush=True)

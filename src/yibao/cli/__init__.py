@@ -63,7 +63,8 @@ def _mount_optional() -> None:
         "api", help="api.settle.8: 2207 over HTTP on PostgreSQL, 8 clients in a separate process"
     )(bench_api_cmd)
     bench_app.command(
-        "faults", help="faults: settle over HTTP while killing the server and PostgreSQL connections"
+        "faults",
+        help="faults: settle over HTTP while killing the server, cutting and restarting PostgreSQL, filling its disk",
     )(bench_faults_cmd)
     app.add_typer(portal_app, name="portal", help="参保人服务门户 patient portal (seed, due, queue)")
     audit_app.add_typer(

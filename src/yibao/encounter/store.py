@@ -10,6 +10,8 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,11 +106,29 @@ def _line(r: Any) -> FeeLine:
     )
 
 
+# built once: building a statement costs more than running it
+_PRESENTED_AT = (
+    sa.select(enc_presented.c.digest)
+    .where(enc_presented.c.fixmedins_code == sa.bindparam("f"), enc_presented.c.psn_no == sa.bindparam("p"))
+    .limit(1)
+)
+
+
 class EncounterStore:
     """Visits, lines, sign-ins and messages on ``engine``."""
 
+    # a person once presented at an institution stays presented: a positive answer is kept this long
+    # in the process (a 2207 follows its 1101 within minutes; each check otherwise costs a pooled query)
+    PRESENTED_CACHE_SECONDS = 60.0
+    PRESENTED_CACHE_MAX = 100_000
+
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        # single-statement reads on the hot path: no transaction, so returning the connection to the pool
+        # costs no ROLLBACK round trip
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._presented_cache: dict[tuple[str, str], float] = {}
+        self._presented_lock = threading.Lock()
 
     @staticmethod
     def open(sa_url: str) -> EncounterStore:
@@ -175,7 +195,14 @@ class EncounterStore:
         """Record that a credential naming ``psn_no`` was presented (1101) at ``fixmedins_code``."""
         digest = self._digest(fixmedins_code, cert_type, cert_no)
         with self._begin() as c:
-            c.execute(enc_presented.delete().where(enc_presented.c.digest == digest))
+            gone = c.execute(
+                enc_presented.delete()
+                .where(enc_presented.c.digest == digest)
+                .returning(enc_presented.c.psn_no)
+            ).all()
+            with self._presented_lock:  # a credential now naming someone else: forget the old answer here
+                for (old,) in gone:
+                    self._presented_cache.pop((fixmedins_code, str(old)), None)
             c.execute(
                 enc_presented.insert().values(
                     digest=digest, fixmedins_code=fixmedins_code, psn_no=psn_no, at=now_utc()
@@ -196,11 +223,18 @@ class EncounterStore:
 
     def presented_at(self, fixmedins_code: str, psn_no: str) -> bool:
         """Whether any credential of ``psn_no`` was presented at ``fixmedins_code``."""
-        q = sa.select(enc_presented.c.digest).where(
-            enc_presented.c.fixmedins_code == fixmedins_code, enc_presented.c.psn_no == psn_no
-        )
-        with self.engine.connect() as c:
-            return c.execute(q.limit(1)).first() is not None
+        key = (fixmedins_code, psn_no)
+        until = self._presented_cache.get(key)
+        if until is not None and until > time.monotonic():
+            return True
+        with self._reads.connect() as c:
+            found = c.execute(_PRESENTED_AT, {"f": fixmedins_code, "p": psn_no}).first() is not None
+        if found and self.PRESENTED_CACHE_SECONDS > 0:
+            with self._presented_lock:
+                if len(self._presented_cache) >= self.PRESENTED_CACHE_MAX:
+                    self._presented_cache.clear()
+                self._presented_cache[key] = time.monotonic() + self.PRESENTED_CACHE_SECONDS
+        return found
 
     def presented_psn(self, fixmedins_code: str, cert_type: str, cert_no: str) -> str | None:
         """The person a credential presented at ``fixmedins_code`` named, if it was presented there."""

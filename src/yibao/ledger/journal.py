@@ -19,6 +19,8 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import orjson
+
 GENESIS = "0" * 64  # prev_hash of the first row of every chain
 
 # journal columns in canonical order (``prev_hash`` and ``hash`` excluded)
@@ -37,12 +39,12 @@ def row_hash(
     amount: int,
     created: str,
 ) -> str:
-    body = json.dumps(
-        [chain, seq, setl_id, msgid, kind, item, field, amount, created],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+    body = [chain, seq, setl_id, msgid, kind, item, field, amount, created]
+    try:  # the standard library's compact JSON, byte for byte (orjson writes it several times faster)
+        data = orjson.dumps(body)
+    except orjson.JSONEncodeError:  # a lone surrogate: the standard writer decides
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(prev_hash.encode("utf-8") + data).hexdigest()
 
 
 def root_digest(heads: Iterable[tuple[str, str]]) -> str:

@@ -170,7 +170,7 @@ def visit_fingerprint(visit: Visit) -> str:
         # the care scene only when there is one, so that fingerprints stored before visits carried it match
         *([visit.scene] if visit.scene else []),
     ]
-    return hashlib.sha256(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
 
 
 class ContentDigest:
@@ -193,10 +193,18 @@ class ContentDigest:
 
 
 def _canon(values: Sequence[Any]) -> bytes:
-    return (
-        json.dumps([None if v is None else str(v) for v in values], ensure_ascii=False, separators=(",", ":"))
-        + "\n"
-    ).encode("utf-8")
+    """One line of digest input: the values as strings (``None`` kept), compact JSON, then a newline."""
+    return canonical_bytes([None if v is None else str(v) for v in values]) + b"\n"
+
+
+def canonical_bytes(values: list[Any]) -> bytes:
+    """``json.dumps(values, ensure_ascii=False, separators=(",", ":"))`` as UTF-8, byte for byte, written by
+    orjson (several times faster; a settlement hashes one array per line).  A lone surrogate, which orjson
+    refuses, is left to the standard writer and ends in the same error the standard encoder gives."""
+    try:
+        return orjson.dumps(values)
+    except orjson.JSONEncodeError:
+        return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def undo_fingerprint(infno: str, target: str) -> str:

@@ -24,6 +24,7 @@ import polars as pl
 from yibao.errors import FieldError
 from yibao.money import RATIO_ONE, half_up_div, split_largest_remainder
 from yibao.payment.policy import Budget, PaymentPolicy, Trim
+from yibao.policy import diagnoses as dx
 
 PU_PER_POINT = RATIO_ONE  # points are held in 1/10000 of a point
 
@@ -76,6 +77,16 @@ def check_claims(
     if out.get_column("case_id").n_unique() != out.height:
         dup = out.filter(pl.col("case_id").is_duplicated()).get_column("case_id")[0]
         raise ClaimsError(f"{name}.case_id", f"病例编号重复 case id {dup} appears more than once")
+    if "pdx" in columns:
+        catalogue = dx.national()
+        for code in out.get_column("pdx").unique().sort().to_list():
+            if not catalogue.known(code.strip()):
+                case = out.filter(pl.col("pdx") == code).get_column("case_id")[0]
+                raise ClaimsError(
+                    f"{name}.pdx",
+                    f"病例 {case} 的主要诊断 {code[:20]!r} 不在医保疾病诊断分类与代码目录中 "
+                    f"the principal diagnosis of case {case} is not in the diagnosis catalogue",
+                )
     if "fund_pay_sumamt" in out.columns:
         out = out.with_columns(pl.col("fund_pay_sumamt").cast(pl.Int64))
     return out

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from yibao import fields
+from yibao.errors import FieldError
 from yibao.money import QTY_ONE, fen_to_yuan, price_times_qty, ratio_to_decimal
+from yibao.policy import diagnoses as dx
 from yibao.settlement.model import (
     MONEY_FIELDS,
     Line,
@@ -26,7 +27,7 @@ from yibao.settlement.model import (
 
 LOCALITY_VALUES = ("local", "remote_longterm", "remote_filed", "remote_unfiled")
 # ICD-10 (医保版 / WHO / -CM): a letter, two digits, then up to five more characters, with or without the dot
-ICD10 = re.compile(r"[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,5})?")
+ICD10 = dx.ICD10
 
 
 def loads(text: str) -> Any:
@@ -179,6 +180,10 @@ def parse_visit(raw: Any) -> Visit:
             raise SettlementError(
                 f"diagnoses[{k}]", f"{code[:20]!r} 不是 ICD-10 编码 is not an ICD-10 code", "bad_code"
             )
+        try:
+            dx.check(code, f"diagnoses[{k}]")
+        except FieldError as exc:
+            raise SettlementError(exc.field, exc.reason, exc.code) from None
     return Visit(
         mdtrt_id=_text(raw, "mdtrt_id", ""),
         psn_no=_text(raw, "psn_no", ""),

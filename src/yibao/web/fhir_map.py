@@ -30,6 +30,7 @@ from typing import Any
 from yibao.errors import FieldError
 from yibao.ledger import StoredSettlement
 from yibao.money import fen_to_yuan, fmt_yuan
+from yibao.policy import diagnoses as dx
 from yibao.settlement.model import Line, LineSplit, Person, Settlement, Visit
 
 FHIR_VERSION = "4.0.1"
@@ -898,9 +899,16 @@ def claim_to_visit(claim: dict[str, Any]) -> tuple[dict[str, Any], str, bool]:
                 "det_item_fee_sumamt": str(it["net"]["value"]),
             }
         )
-    diagnoses = [
-        c for d in claim.get("diagnosis") or [] for _, c in _codes(d.get("diagnosisCodeableConcept"))[:1] if c
-    ]
+    diagnoses = []
+    for k, d in enumerate(claim.get("diagnosis") or []):
+        for _, c in _codes(d.get("diagnosisCodeableConcept"))[:1]:
+            if c:
+                try:
+                    diagnoses.append(
+                        dx.check(c, f"Claim.diagnosis[{k}].diagnosisCodeableConcept.coding[0].code")
+                    )
+                except FieldError as exc:
+                    raise ClaimError(exc.field, exc.reason, exc.code) from None
     visit = {
         "mdtrt_id": msgid if not claim.get("id") else claim["id"],
         "psn_no": _ref_id(claim.get("patient"), "Patient", "Claim.patient"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import decimal
 import json
 import logging
+import sqlite3
 from typing import Any
 
 import psycopg
@@ -15,6 +16,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from yibao.db.connection import refusal_kind
+from yibao.web.national import DATABASE_REFUSALS, RETRY_AFTER_SECONDS
 
 log = logging.getLogger("yibao.web")
 TRANSACTION_PATHS = ("/api/transaction", "/fsi/api/")
@@ -120,5 +124,24 @@ def install_input_guards(app: FastAPI, settings: Any) -> None:
         UnicodeEncodeError,
     ):
         app.add_exception_handler(kind, data_error)
+
+    async def database_refused(request: Request, exc: Exception) -> JSONResponse:
+        kind = refusal_kind(exc)
+        if kind is None:
+            raise exc
+        log.warning("refused by the database on %s: %s (%s)", request.url.path, kind, type(exc).__name__)
+        return JSONResponse(
+            {"detail": {"field": "database", "reason": DATABASE_REFUSALS[kind], "code": kind}},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    for failing in (
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+        sqlite3.OperationalError,
+        sqlalchemy.exc.OperationalError,
+    ):
+        app.add_exception_handler(failing, database_refused)
     app.add_exception_handler(RecursionError, too_deep)
     app.add_exception_handler(json.JSONDecodeError, bad_json)

@@ -130,6 +130,22 @@ def response(
     return out
 
 
+# what a HIS is told when the database, not its request, stopped the work (HTTP 503 with Retry-After)
+DATABASE_REFUSALS = {
+    "storage_full": "数据库存储空间已满，本笔交易结果未确认，请稍后用同一报文编号重发（重发不会重复结算） "
+    "the database is out of storage space; send the same msgid again later (a retry never settles twice)",
+    "database_unavailable": "数据库暂时不可用，本笔交易结果未确认，请稍后用同一报文编号重发（重发不会重复结算） "
+    "the database cannot be reached just now; send the same msgid again later (a retry never settles twice)",
+}
+RETRY_AFTER_SECONDS = 2
+
+
+def database_refusal(kind: str) -> FieldError:
+    """The error of a transaction the database could not carry out (``kind`` from
+    :func:`yibao.db.connection.refusal_kind`); it names ``msgid``, the field to send again unchanged."""
+    return FieldError("msgid", DATABASE_REFUSALS[kind], kind)
+
+
 def data_of(env: Envelope) -> dict[str, Any]:
     """``input.data`` (the national nesting) or ``input`` itself when it is already flat."""
     data = env.input.get("data", env.input)

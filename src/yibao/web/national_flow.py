@@ -29,9 +29,11 @@ from yibao.access.principal import SETTLING_ROLES, Forbidden, Principal
 from yibao.encounter import core
 from yibao.encounter.core import INPATIENT, OUTPATIENT, FeeLine, VisitRecord
 from yibao.encounter.store import EncounterStore, Message, request_key
+from yibao.errors import FieldError
 from yibao.ledger import Ledger, ReversalOutcome, SettleOutcome
 from yibao.ledger.queries import SettlementQuery
 from yibao.money import QTY_ONE, MoneyError, fen_to_yuan, price_times_qty, yuan_to_fen
+from yibao.policy import diagnoses as dx
 from yibao.policy.catalogue import CatalogueItem
 from yibao.settlement import io as sio
 from yibao.settlement.model import Person
@@ -263,23 +265,23 @@ def _flag(d: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
 
 
 def _diagnoses(rows: Any) -> list[str]:
-    """ICD-10 codes of a diseinfo list, main diagnosis (maindiag_flag 1 / diag_srt_no 1) first."""
+    """ICD-10 codes of a diseinfo list, main diagnosis (maindiag_flag 1 / diag_srt_no 1) first; each
+    code must be in the diagnosis catalogue (the error names the row as sent)."""
     if not isinstance(rows, list):
         return []
     ordered = sorted(
-        (r for r in rows if isinstance(r, dict) and str(r.get("vali_flag", "1")) == "1"),
-        key=lambda r: (str(r.get("maindiag_flag", "")) != "1", int(str(r.get("diag_srt_no") or 99))),
+        ((i, r) for i, r in enumerate(rows) if isinstance(r, dict) and str(r.get("vali_flag", "1")) == "1"),
+        key=lambda ir: (str(ir[1].get("maindiag_flag", "")) != "1", int(str(ir[1].get("diag_srt_no") or 99))),
     )
     codes = []
-    for i, r in enumerate(ordered):
-        code = str(r.get("diag_code", ""))
-        if not sio.ICD10.fullmatch(code.upper()):  # 医保版 codes write an unspecified place as x (I10.x00)
-            raise EnvelopeError(
-                f"input.diseinfo[{i}].diag_code",
-                f"{code[:20]!r} 不是 ICD-10 编码 not an ICD-10 code",
-                "bad_code",
-            )
-        codes.append(code)
+    for i, r in ordered:
+        code = r.get("diag_code", "")
+        # 医保版 codes write an unspecified place as x (I10.x00): the check is case-blind, the code kept as sent
+        try:
+            dx.check(code if isinstance(code, str) else str(code), f"input.diseinfo[{i}].diag_code")
+        except FieldError as exc:
+            raise EnvelopeError(exc.field, exc.reason, exc.code) from None
+        codes.append(str(code))
     return codes
 
 

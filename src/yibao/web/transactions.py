@@ -5,6 +5,7 @@ caller who may not do this at all gets HTTP 401/403."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from yibao.access.principal import Forbidden, Principal
+from yibao.db.connection import refusal_kind
 from yibao.encounter.core import Reconciliation
 from yibao.errors import FieldError
 from yibao.money import MoneyError, yuan_to_fen
@@ -26,6 +28,7 @@ from yibao.web.deps import audit_hook_of, book_of, eligibility_of, ledger_of
 from yibao.web.jsonresp import json_response
 from yibao.web.national import Envelope, EnvelopeError, Statement
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["national 国家接口"])
 
 Handler = Callable[[Request, Principal, Envelope], Any]
@@ -275,6 +278,17 @@ def _run(request: Request, p: Principal, env: Envelope) -> Response:
         raise HTTPException(403, exc.reason) from None
     except FieldError as exc:
         return json_response(national.response(env.mdtrtarea_admvs, None, received, error=exc))
+    except Exception as exc:  # the database full or gone: nothing was committed, the HIS resends the msgid
+        kind = refusal_kind(exc)
+        if kind is None:
+            raise
+        log.warning("%s refused by the database: %s (%s)", env.infno, kind, type(exc).__name__)
+        resp = json_response(
+            national.response(env.mdtrtarea_admvs, None, received, error=national.database_refusal(kind)),
+            status_code=503,
+        )
+        resp.headers["Retry-After"] = str(national.RETRY_AFTER_SECONDS)
+        return resp
     return json_response(national.response(env.mdtrtarea_admvs, output, received))
 
 

@@ -1,0 +1,54 @@
+"""Access-log rows are written in batches (one INSERT for the rows logged within a short while), yet none
+is lost: a reader of the log sees every row logged before it, the background writer stores them within
+moments without a reader, and closing the store writes what is waiting."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from yibao.access.schema import access_log
+from yibao.access.store import ServiceStore
+from yibao.ledger import Ledger
+
+
+def _store(tmp_path: Path) -> tuple[ServiceStore, str]:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    with Ledger.open(url) as led:
+        led.migrate()
+        sa_url = led.sa_url
+    return ServiceStore(sa_url), sa_url
+
+
+def _rows(sa_url: str) -> int:
+    eng = sa.create_engine(sa_url)
+    try:
+        with eng.connect() as c:
+            return int(c.execute(sa.select(sa.func.count()).select_from(access_log)).scalar_one())
+    finally:
+        eng.dispose()
+
+
+def test_logged_reads_are_stored_in_batches_and_none_is_lost(tmp_path: Path) -> None:
+    store, sa_url = _store(tmp_path)
+    user = store.create_user("h1", "a-long-password-1", "institution", "医院", fixmedins_code="H1")
+    for k in range(5):
+        store.log_access(user, f"P{k}", "read", "/x")
+    # the reader sees every row logged before it, in order
+    entries = store.access_entries()
+    assert [e.psn_no for e in entries] == ["P4", "P3", "P2", "P1", "P0"]
+    # without a reader the background writer stores them within moments
+    store.log_access(user, "P5", "read", "/x")
+    deadline = time.monotonic() + 5
+    while _rows(sa_url) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _rows(sa_url) == 6
+    # a full batch is written at once, and close() writes what waits
+    for _ in range(store.ACCESS_FLUSH_ROWS):
+        store.log_access(user, "PB", "read", "/x")
+    assert _rows(sa_url) >= 6 + store.ACCESS_FLUSH_ROWS
+    store.log_access(user, "P_last", "read", "/x")
+    store.close()
+    assert _rows(sa_url) == 6 + store.ACCESS_FLUSH_ROWS + 1
