@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from yibao.db import DEFAULT_SQLITE
@@ -21,7 +22,9 @@ class Settings(BaseSettings):
     ``migrate``: run the Alembic migrations at start-up (idempotent).
     ``session_hours``: lifetime of a login session.  ``session_cache_seconds``: how long a worker trusts a
     token it has already checked without asking the database again (a logout in another worker takes
-    effect within this time).  ``mount_web``: mount the portal and dashboard pages.
+    effect within this time).  ``access_log_flush_seconds``: how long a row of the access log (who read whose
+    data) may wait to be written together with others (0: each row is written before the request answers,
+    at more CPU per request).  ``mount_web``: mount the portal and dashboard pages.
     ``cookie_secure``: mark the session cookie ``Secure`` (behind HTTPS).  ``audit_in_event``: run the
     rule library's single-visit rules inside 2206/2207 and ``yibao settle``.
     ``audit_library`` / ``audit_knowledge``: the bureau's rule library file and knowledge-table directory
@@ -47,6 +50,7 @@ class Settings(BaseSettings):
     migrate: bool = True
     session_hours: float = 8.0
     session_cache_seconds: float = 5.0
+    access_log_flush_seconds: float = Field(default=0.2, ge=0)
     mount_web: bool = True
     cookie_secure: bool = False
     access_log_sql: bool = True

@@ -52,3 +52,26 @@ def test_logged_reads_are_stored_in_batches_and_none_is_lost(tmp_path: Path) -> 
     store.log_access(user, "P_last", "read", "/x")
     store.close()
     assert _rows(sa_url) == 6 + store.ACCESS_FLUSH_ROWS + 1
+
+
+def test_with_no_wait_each_row_is_stored_before_log_access_returns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    with Ledger.open(url) as led:
+        led.migrate()
+        sa_url = led.sa_url
+    store = ServiceStore(sa_url, access_flush_seconds=0)
+    try:
+        user = store.create_user("h2", "a-long-password-2", "institution", "医院", fixmedins_code="H2")
+        for k in range(3):
+            store.log_access(user, f"P{k}", "read", "/x")
+            assert _rows(sa_url) == k + 1  # in the table at once, not after a wait
+        assert store._flusher is None  # no background writer spins with a zero interval
+    finally:
+        store.close()
+
+
+def test_the_wait_is_a_setting_of_the_service() -> None:
+    from yibao.settings import Settings
+
+    assert Settings(access_log_flush_seconds=0).access_log_flush_seconds == 0
+    assert Settings().access_log_flush_seconds == 0.2

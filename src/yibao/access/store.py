@@ -100,8 +100,17 @@ class ServiceStore:
     ACCESS_FLUSH_SECONDS = 0.2
     ACCESS_FLUSH_ROWS = 200
 
-    def __init__(self, sa_url: str, *, session_hours: float = 8.0, cache_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        sa_url: str,
+        *,
+        session_hours: float = 8.0,
+        cache_seconds: float = 5.0,
+        access_flush_seconds: float | None = None,
+    ) -> None:
         self.engine = make_engine(sa_url)
+        if access_flush_seconds is not None:  # 0: every row written before log_access returns
+            self.ACCESS_FLUSH_SECONDS = access_flush_seconds
         # single-statement reads on the hot path: no transaction, no ROLLBACK round trip on return
         self._reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.session_hours = session_hours
@@ -390,8 +399,8 @@ class ServiceStore:
         }
         with self._pending_lock:
             self._pending.append(row)
-            full = len(self._pending) >= self.ACCESS_FLUSH_ROWS
-            if self._flusher is None and not self._closed:
+            full = len(self._pending) >= self.ACCESS_FLUSH_ROWS or self.ACCESS_FLUSH_SECONDS <= 0
+            if self._flusher is None and not self._closed and self.ACCESS_FLUSH_SECONDS > 0:
                 self._flusher = threading.Thread(target=self._flush_loop, name="access-log", daemon=True)
                 self._flusher.start()
         if full:

@@ -109,7 +109,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ledger.migrate()
     book = PolicyBook.from_file(settings.region_path())
     store = ServiceStore(
-        ledger.sa_url, session_hours=settings.session_hours, cache_seconds=settings.session_cache_seconds
+        ledger.sa_url,
+        session_hours=settings.session_hours,
+        cache_seconds=settings.session_cache_seconds,
+        access_flush_seconds=settings.access_log_flush_seconds,
     )
 
     @asynccontextmanager
