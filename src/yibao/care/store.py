@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -1075,3 +1077,35 @@ class CareService:
             "credit": credit_summary(self.credit_bills(None, today)),
             "commercial": commercial_summary(c for c in self.claims() if c["status"] != "void"),
         }
+
+
+class CoverLookup:
+    """The commercial products a person holds on a day, for every settle path — the counter's 2207 and
+    2304 as well as the online scenes (医保+商保一单制).  Remembered per (person, day) for ``ttl`` seconds in
+    this worker, so that a settlement costs one query a person a minute rather than one each: an insurer's
+    new enrolment reaches the counter within ``ttl``.  The database is opened at the first lookup."""
+
+    def __init__(self, sa_url: str, ttl: float = 60.0, care: CareService | None = None) -> None:
+        self.sa_url, self.ttl = sa_url, ttl
+        self._care = care
+        self._seen: dict[tuple[str, dt.date], tuple[float, tuple[Product, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, psn_no: str, day: dt.date) -> tuple[Product, ...]:
+        now = time.monotonic()
+        hit = self._seen.get((psn_no, day))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self._lock:
+            if self._care is None:
+                self._care = CareService.open(self.sa_url)
+            care = self._care
+        found = care.covers_of(psn_no, day)
+        if len(self._seen) > 100_000:  # a worker's memory stays bounded on a long day
+            self._seen.clear()
+        self._seen[(psn_no, day)] = (now + self.ttl, found)
+        return found
+
+    def close(self) -> None:
+        if self._care is not None:
+            self._care.engine.dispose()

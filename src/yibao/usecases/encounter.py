@@ -36,6 +36,7 @@ from yibao.policy.catalogue import CatalogueItem
 from yibao.settlement.model import AuditHook, Person, Visit
 from yibao.usecases import settlement
 from yibao.usecases.eligibility import EligibilitySource
+from yibao.usecases.settlement import CoverSource
 
 _BEIJING = dt.timezone(dt.timedelta(hours=8))
 
@@ -97,6 +98,7 @@ class Ctx:
     audit: AuditHook | None = None
     pre: dict[str, Any] = field(default_factory=dict)  # what prefetch() read, for this transaction only
     eligibility: EligibilitySource | None = None  # the benefit check's source (None: no enrolment data)
+    covers: CoverSource | None = None  # the person's commercial products (None: no commercial cover)
     # a visitor (the envelope's insuplc_admdvs is another region): that region, and the way to it
     insuplc_admdvs: str = ""
     visitor: VisitorRoute | None = None
@@ -649,6 +651,7 @@ def settle(
         pre=pre,
         caller=ctx.caller,
         eligibility=ctx.eligibility,
+        covers=ctx.covers,
     )
     answer = render(out, v)
     if not pre:

@@ -7,7 +7,7 @@ process was configured with (``yibao.settings.Settings.audit_hook``)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from yibao.access.principal import SETTLING_ROLES, STAFF_ROLES, Forbidden, Principal, can_read_person
@@ -15,10 +15,12 @@ from yibao.errors import FieldError
 from yibao.ledger import Ledger, ReversalOutcome, SettleOutcome, StoredSettlement
 from yibao.ledger.queries import SettlementPage, SettlementQuery, Statement
 from yibao.policy.book import PolicyBook
-from yibao.settlement.model import AuditHook, Visit
+from yibao.settlement.model import AuditHook, CommercialProduct, Visit
 from yibao.usecases.eligibility import BenefitRefused, EligibilitySource, entitlement_for
 
 AccessLog = Callable[[Principal, str, str], None]  # (caller, psn_no, what was read)
+# the commercial products a person holds on a day (医保+商保一单制; yibao.care.store.CoverLookup)
+CoverSource = Callable[[str, dt.date], Sequence[CommercialProduct]]
 
 
 class RequestMismatch(FieldError):
@@ -64,6 +66,7 @@ def settle(
     pre: bool = False,
     caller: Principal | None = None,
     eligibility: EligibilitySource | None = None,
+    covers: CoverSource | None = None,
 ) -> SettleOutcome:
     """2207 settle (``pre``: 2206 pre-settle, nothing written) with the in-event audit ``audit``.
     ``caller`` None: a trusted local operator (the command line, the demo).
@@ -71,7 +74,10 @@ def settle(
     ``eligibility``: where the benefit check (待遇享受检查) reads the person's status on the visit date
     (:mod:`yibao.usecases.eligibility`): a person not covered is refused
     (:class:`~yibao.usecases.eligibility.BenefitRefused`, nothing written) or settled fully self-paid where
-    policy says so.  None, or a region without enrolment data: no check (every known person settles)."""
+    policy says so.  None, or a region without enrolment data: no check (every known person settles).
+
+    ``covers``: where the person's commercial products on the visit date are read; the first that covers
+    the visit pays in the same settlement after every public fund (None: no commercial cover)."""
     if caller is not None:
         check_settling_caller(caller, visit, msgid)
     try:
@@ -84,7 +90,8 @@ def settle(
         book.for_date(book.settlement_day(visit.begin_date, visit.counts_on))
         led.get_person(visit.psn_no, visit.begin_date)
         raise
-    return led.settle(book, visit, msgid, pre=pre, audit=audit, entitlement=entitlement)
+    held = tuple(covers(visit.psn_no, visit.begin_date)) if covers is not None else ()
+    return led.settle(book, visit, msgid, pre=pre, audit=audit, entitlement=entitlement, covers=held)
 
 
 def check_settling_caller(caller: Principal, visit: Visit, msgid: str) -> None:

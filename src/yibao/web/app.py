@@ -61,6 +61,8 @@ def _optional_router(app: FastAPI, module_name: str) -> bool:
         app.state.login_renderer = module.render
     if callable(getattr(module, "install_page_errors", None)):
         module.install_page_errors(app)  # errors on pages as a page, in the reader's language
+    if callable(getattr(module, "install", None)):
+        module.install(app)  # what the capability adds to every request's settle path
     return True
 
 
@@ -123,6 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ledger.close()
         if app.state.eligibility is not None:
             app.state.eligibility.store.close()
+        covers = getattr(app.state, "covers", None)
+        if covers is not None:
+            covers.close()
 
     app = FastAPI(
         title="yibao 医保服务 API",

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from yibao.access.principal import Principal
 from yibao.care.online import RxLine
-from yibao.care.store import CareService
+from yibao.care.store import CareService, CoverLookup
 from yibao.errors import FieldError
 from yibao.money import MoneyError, yuan_to_fen
 from yibao.voucher.qr import qr_svg
@@ -34,6 +34,14 @@ Bureau = Annotated[Principal, Depends(require("auditor", "admin"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 BEIJING = ZoneInfo("Asia/Shanghai")
 _LOCK = threading.Lock()
+
+
+def install(app: Any) -> None:
+    """Every settle path of the service (2206/2207, the visit flow's 2304, FHIR) reads the person's commercial
+    products from here (医保+商保一单制 at the counter as online)."""
+    app.state.covers = CoverLookup(app.state.ledger.sa_url)
+
+
 STATUS = {
     "not_found": 404,
     "forbidden": 403,

@@ -19,7 +19,7 @@ from yibao.policy.book import PolicyBook
 from yibao.settings import Settings
 from yibao.settlement.model import AuditHook
 from yibao.usecases.eligibility import EligibilitySource
-from yibao.usecases.settlement import AccessLog
+from yibao.usecases.settlement import AccessLog, CoverSource
 
 
 @contextmanager
@@ -55,6 +55,11 @@ def audit_hook_of(request: Request) -> AuditHook | None:
 def eligibility_of(request: Request) -> EligibilitySource | None:
     """Where the benefit check (待遇享受检查) reads enrolment statuses (None: the region has no enrolment file)."""
     return cast("EligibilitySource | None", request.app.state.eligibility)
+
+
+def covers_of(request: Request) -> CoverSource | None:
+    """Where the person's commercial products are read for a settlement (None: internet care not installed)."""
+    return cast("CoverSource | None", getattr(request.app.state, "covers", None))
 
 
 def access_log_of(request: Request) -> AccessLog:

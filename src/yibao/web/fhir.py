@@ -35,7 +35,16 @@ from yibao.usecases.settlement import AccessLog
 from yibao.web import fhir_map as fm
 from yibao.web import fhir_search as fs
 from yibao.web.auth import current_principal
-from yibao.web.deps import access_log_of, audit_hook_of, book_of, ledger_of, settings_of, store_of
+from yibao.web.deps import (
+    access_log_of,
+    audit_hook_of,
+    book_of,
+    covers_of,
+    eligibility_of,
+    ledger_of,
+    settings_of,
+    store_of,
+)
 from yibao.web.fhir_directory import Directory, load_directory
 from yibao.web.jsonresp import dumps
 from yibao.web.smart import smart_access
@@ -835,5 +844,13 @@ def _settle(request: Request, p: Principal, visit: Visit, msgid: str, pre: bool)
     """Off the event loop: the ledger is held and the settlement runs on a worker thread."""
     with ledger_of(request) as led:
         return settlement.settle(
-            led, book_of(request), visit, msgid, audit=audit_hook_of(request), pre=pre, caller=p
+            led,
+            book_of(request),
+            visit,
+            msgid,
+            audit=audit_hook_of(request),
+            pre=pre,
+            caller=p,
+            eligibility=eligibility_of(request),
+            covers=covers_of(request),
         )

@@ -40,7 +40,7 @@ from yibao.settlement.model import Person
 from yibao.usecases import eligibility, settlement
 from yibao.usecases import encounter as uc
 from yibao.web import national
-from yibao.web.deps import access_log_of, audit_hook_of, book_of, eligibility_of
+from yibao.web.deps import access_log_of, audit_hook_of, book_of, covers_of, eligibility_of
 from yibao.web.masking import mask_certno
 from yibao.web.national import Envelope, EnvelopeError, data_of
 
@@ -239,6 +239,7 @@ def _ctx(request: Request, p: Principal, env: Envelope, led: Ledger, payload: An
         payload,
         audit_hook_of(request),
         eligibility=eligibility_of(request),
+        covers=covers_of(request),
         insuplc_admdvs=insu if insu and insu != book_of(request).admdvs else "",
         visitor=FlowRoute(request, p),
     )

@@ -24,7 +24,7 @@ from yibao.usecases import settlement
 from yibao.web import national
 from yibao.web import national_flow as flow
 from yibao.web.auth import current_principal_async
-from yibao.web.deps import audit_hook_of, book_of, eligibility_of, ledger_of
+from yibao.web.deps import audit_hook_of, book_of, covers_of, eligibility_of, ledger_of
 from yibao.web.jsonresp import json_response
 from yibao.web.national import Envelope, EnvelopeError, Statement
 
@@ -76,6 +76,7 @@ def _settle(pre: bool) -> Handler:
                 pre=pre,
                 caller=p,
                 eligibility=eligibility_of(request),
+                covers=covers_of(request),
             )
         return national.settle_output(out)
 
