@@ -511,3 +511,44 @@ def test_the_pharmacy_dispenses_and_delivers_from_its_work_page_and_the_bureau_s
     )
     assert "线上占比" in page.text and "违约率" in page.text
     assert api.client.get("/dashboard/care", headers=api.h("insured")).status_code == 403
+
+
+def test_a_product_covering_counter_visits_pays_in_the_counter_s_2207_one_bill(api: Api) -> None:
+    """医保+商保一单制 at the counter: a product whose scenes include the ordinary visit ("") pays in the
+    national 2207 settlement, after every public fund, and the patient's cash is what is left."""
+    from test_api_support import visit_json
+
+    from yibao.care.policy import parse_params
+    from yibao.care.store import CareService, CoverLookup
+    from yibao.db import make_engine
+
+    params_file = Path(__file__).resolve().parents[2] / "src" / "yibao" / "care" / "params.yaml"
+    data = yaml.safe_load(params_file.read_text(encoding="utf-8"))
+    counter = dict(data["commercial"]["products"][0])
+    counter.update(id="COUNTER-TEST", name="门诊一单制测试险", scenes=[""], conditions=[], ratio="0.50")
+    counter.update(per_claim_cap="100000", annual_cap="100000")
+    data["commercial"]["products"].append(counter)
+    sa_url = api.client.app.state.ledger.sa_url  # type: ignore[attr-defined]
+    svc = CareService(make_engine(sa_url), parse_params(data))
+    y = today().year
+    svc.add_cover(
+        psn_no=ME, product="COUNTER-TEST", valid_from=dt.date(y - 1, 1, 1), valid_to=dt.date(y + 1, 12, 31)
+    )
+    app_state = api.client.app.state  # type: ignore[attr-defined]
+    plain = api.tx("hospital", "2207", visit_json(psn_no=ME), new_msgid()).json()
+    assert plain["infcode"] == 0
+    app_state.covers = CoverLookup(sa_url, care=svc)
+    try:
+        got = api.tx("hospital", "2207", visit_json(psn_no=ME), new_msgid()).json()
+    finally:
+        app_state.covers.close()
+    assert got["infcode"] == 0, got
+    info = got["output"]["setlinfo"]
+    assert "commercial_pay" not in plain["output"]["setlinfo"]  # the service's default has no counter product
+    assert info["commercial_product"] == "COUNTER-TEST"
+    paid = yuan_to_fen(info["commercial_pay"])
+    assert paid > 0
+    # one bill: the patient's part is the product's, the account's and the cash, to the fen
+    assert yuan_to_fen(info["psn_part_amt"]) == paid + yuan_to_fen(info["acct_pay"]) + yuan_to_fen(
+        info["psn_cash_pay"]
+    )

@@ -162,6 +162,7 @@ def settle(
     explain_: Annotated[bool, typer.Option("--explain/--no-explain", help="include the explanation")] = True,
 ) -> None:
     """Settle (2207) or pre-settle (2206) a visit for a person in the ledger; prints the 2207 JSON."""
+    from yibao.care.store import CoverLookup
     from yibao.ledger import Ledger
     from yibao.policy.book import PolicyBook
     from yibao.settings import Settings
@@ -190,8 +191,9 @@ def settle(
         book = PolicyBook.from_file(settings.region_path())
         ledger = Ledger.open(settings.database_url)
         source = open_source(settings.database_url, book.loaded)
+        covers = CoverLookup(ledger.sa_url)
         try:
-            # the same use case, in-event audit and benefit check as the national 2206/2207 over HTTP
+            # the same use case, in-event audit, benefit check and commercial cover as the national 2206/2207
             out = usecase.settle(
                 ledger,
                 book,
@@ -200,8 +202,10 @@ def settle(
                 audit=settings.audit_hook(),
                 pre=pre,
                 eligibility=source,
+                covers=covers,
             )
         finally:
+            covers.close()
             ledger.close()
             if source is not None:
                 source.store.close()
