@@ -210,3 +210,23 @@ def test_each_home_on_a_phone_in_each_mode_has_no_wcag_violation(
     found = _violations(page)
     ctx.close()
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/me/institutions?condition=I10", "/me/institutions?q=yy&lang=en&big=1", "/me/drugs?q=z&big=1"],
+)
+def test_the_look_up_pages_with_their_result_columns_have_no_wcag_violation(
+    server: tuple[str, Seeded], browser: Any, path: str
+) -> None:
+    base, _ = server
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = ctx.new_page()
+    _login(page, base, "insured")
+    resp = page.goto(f"{base}{path}")
+    assert resp is not None and resp.status == 200
+    page.wait_for_load_state("networkidle")
+    assert page.locator("table.grid tbody tr").count() > 0  # the wide table is there to check
+    found = _violations(page)
+    ctx.close()
+    assert not found, "\n".join(found)
