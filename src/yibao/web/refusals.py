@@ -21,8 +21,11 @@ def visit_total(visit: Visit) -> int:
 
 
 def refusal_detail(reason: str, visit: Visit, msgid: str) -> str:
+    # the case text is kept in Chinese, as a person's own filing is: the refusal's Chinese sentence is its
+    # first word (it has no spaces; the English half follows after one)
+    zh = reason.split(maxsplit=1)[0] if reason.strip() else reason
     return (
-        f"{reason}。医疗费用合计 {fmt_yuan(visit_total(visit))} 元，"
+        f"{zh}。医疗费用合计 {fmt_yuan(visit_total(visit))} 元，"
         f"就诊日期 {visit.begin_date.isoformat()}（报文 msgid {msgid}）"
     )
 

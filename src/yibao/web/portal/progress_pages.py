@@ -58,6 +58,18 @@ STAGES: dict[str, tuple[str, str]] = {
     "answered": ("答复", "answered"),
     "reopened": ("复核", "under review again"),
 }
+# the status a person reads in the "current status" column
+STATES: dict[str, tuple[str, str]] = {
+    "submitted": ("已提交，待受理", "submitted, waiting to be accepted"),
+    "accepted": ("已受理", "accepted"),
+    "in_progress": ("审核中", "under review"),
+    "resolved": ("已支付", "paid"),
+    "approved": ("已通过", "approved"),
+    "rejected": ("已退回", "sent back"),
+    "withdrawn": ("已撤回", "withdrawn"),
+    "answered": ("已答复", "answered"),
+    "reopened": ("复核中", "under review again"),
+}
 STAFF_NAMES = {"auditor": ("医保经办机构", "insurance office"), "admin": ("医保经办机构", "insurance office")}
 
 
@@ -91,7 +103,7 @@ def case_item(case: Case, events: list[CaseEvent]) -> Item:
     return Item(
         kind=core.CASE_KINDS.get(case.kind, (case.kind, case.kind)),
         title=case.subject,
-        state=STAGES.get(case.status, (case.status, case.status)),
+        state=STATES.get(case.status, (case.status, case.status)),
         handler=handler,
         amount=None,
         stages=tuple(Stage(STAGES.get(e.status, (e.status, e.status)), e.at, e.note) for e in events),
@@ -289,18 +301,34 @@ def policy_rules(
             terms = layer.terms_for(identities)
             if terms is None:
                 continue
-            lines = [
-                f"Deductible: {_yuan(terms.deductible, lang)}"
-                if en
-                else f"起付线：{_yuan(terms.deductible, lang)}"
-            ]
-            for lo, hi, ratio in terms.bounds:
-                upto = _yuan(hi, lang) if hi is not None else ("and above" if en else "以上")
-                lines.append(
-                    f"From {_yuan(lo, lang)} to {upto}: {_pct(ratio)}"
+            over_cap = layer.base == "over_cap"
+            if over_cap:
+                lines = [
+                    "Pays the in-scope costs above the basic fund's annual cap."
                     if en
-                    else f"{_yuan(lo, lang)}至{upto}：支付{_pct(ratio)}"
-                )
+                    else "支付超过基本医疗保险年度最高支付限额的政策范围内费用。"
+                ]
+            else:
+                lines = [
+                    f"Deductible: {_yuan(terms.deductible, lang)} a year"
+                    if en
+                    else f"起付线：每年{_yuan(terms.deductible, lang)}"
+                ]
+            for lo, hi, ratio in terms.bounds:
+                if over_cap and hi is None and len(terms.bounds) == 1:
+                    lines.append(f"It pays {_pct(ratio)}" if en else f"支付{_pct(ratio)}")
+                elif hi is None:
+                    lines.append(
+                        f"Above {_yuan(lo, lang)}: {_pct(ratio)}"
+                        if en
+                        else f"{_yuan(lo, lang)}以上：支付{_pct(ratio)}"
+                    )
+                else:
+                    lines.append(
+                        f"From {_yuan(lo, lang)} to {_yuan(hi, lang)}: {_pct(ratio)}"
+                        if en
+                        else f"{_yuan(lo, lang)}至{_yuan(hi, lang)}：支付{_pct(ratio)}"
+                    )
             lines.append(
                 f"Annual cap: {_yuan(terms.cap, lang)}"
                 if en
