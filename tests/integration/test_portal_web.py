@@ -389,6 +389,8 @@ ROUTES = [
     "/me/estimate",
     "/me/cases",
     "/me/access",
+    "/me/progress",
+    "/me/policy",
     "/dashboard",
     "/dashboard/data.json",
     "/dashboard/cases",
@@ -452,7 +454,9 @@ def test_logout_from_a_page_ends_the_session(app: object) -> None:
     assert c.get("/me").status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/me", "/me/cases", "/me/access", "/me/estimate"])
+@pytest.mark.parametrize(
+    "path", ["/me", "/me/cases", "/me/access", "/me/estimate", "/me/progress", "/me/policy"]
+)
 def test_english_pages_use_english_punctuation(app: object, path: str) -> None:
     page = client(app, "insured").get(path + "?lang=en").text
     text = re.sub(r"<[^>]+>", " ", re.sub(r"<script.*?</script>", "", page, flags=re.S))
