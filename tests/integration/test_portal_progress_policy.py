@@ -95,6 +95,8 @@ def test_a_refused_remote_visit_appears_on_progress_and_each_change_is_a_notice(
     assert len(case_ids) == 1
     case_id = case_ids.pop()
 
+    assert case_id in staff.get("/dashboard/cases").text  # on the staff queue
+    assert "手工报销" in staff.get(f"/dashboard/cases/{case_id}").text
     r = staff.post(f"/dashboard/cases/{case_id}/status", data={"status": "accepted", "note": "材料齐全"})
     assert r.status_code in (200, 303)
     notices = me.get("/me/notices").text
