@@ -391,6 +391,8 @@ ROUTES = [
     "/me/drugs",
     "/me/cases",
     "/me/access",
+    "/me/progress",
+    "/me/policy",
     "/dashboard",
     "/dashboard/data.json",
     "/dashboard/cases",
@@ -455,7 +457,17 @@ def test_logout_from_a_page_ends_the_session(app: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/me", "/me/cases", "/me/access", "/me/estimate", "/me/institutions", "/me/drugs"]
+    "path",
+    [
+        "/me",
+        "/me/cases",
+        "/me/access",
+        "/me/estimate",
+        "/me/institutions",
+        "/me/drugs",
+        "/me/progress",
+        "/me/policy",
+    ],
 )
 def test_english_pages_use_english_punctuation(app: object, path: str) -> None:
     page = client(app, "insured").get(path + "?lang=en").text

@@ -175,6 +175,7 @@ CASE_KINDS: dict[str, tuple[str, str]] = {
     "filing_referral": ("转诊转院备案", "referral filing"),
     "complaint": ("投诉", "complaint"),
     "fraud_report": ("举报（疑似欺诈骗保）", "report of suspected fraud"),
+    "reimburse": ("手工报销", "manual reimbursement claim"),
 }
 FILING_KINDS = ("filing_remote", "filing_chronic", "filing_referral")
 # kinds no longer opened as a free-text case: 异地就医备案 is a structured filing (place, dates, type, reason;
@@ -208,6 +209,10 @@ DECISIONS = frozenset({"accepted", "rejected", "approved", "withdrawn"})
 FILING_STOPS = frozenset({"approved", "rejected", "withdrawn"})
 ANSWER_KINDS = frozenset({"complaint"})  # the closed satisfaction loop: answer, 满意吗?, 复核
 COMPLAINT_STOPS = frozenset({"answered", "rejected", "withdrawn", "resolved"})
+# 手工报销: submitted → accepted (受理) → in_progress (审核) → resolved (支付) or rejected (退回); the clock
+# runs until it is paid or sent back
+REIMBURSE_KINDS = frozenset({"reimburse"})
+REIMBURSE_STOPS = frozenset({"resolved", "rejected", "withdrawn"})
 # a staff move that must say something to the person, and the person's "not satisfied" must give a reason
 NOTE_REQUIRED = frozenset({"answered", "reopened"})
 
@@ -233,6 +238,8 @@ def stops_clock(kind: str, status: str) -> bool:
     accepted filing not yet decided goes overdue); a fraud report's stops at its first decision."""
     if kind in ANSWER_KINDS:
         return status in COMPLAINT_STOPS
+    if kind in REIMBURSE_KINDS:
+        return status in REIMBURSE_STOPS
     return status in (FILING_STOPS if kind in FILING_KINDS else DECISIONS)
 
 

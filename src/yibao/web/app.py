@@ -34,6 +34,7 @@ WEB_ROUTERS = (
     "yibao.web.portal.crossregion_pages",
     "yibao.web.portal.consult_pages",
     "yibao.web.portal.finder_pages",
+    "yibao.web.portal.progress_pages",
     "yibao.web.dashboard.pages",
     "yibao.web.dashboard.fund_pages",
     "yibao.web.dashboard.enrol_pages",

@@ -17,8 +17,9 @@ from yibao.settlement import io as sio
 from yibao.usecases import persons, settlement
 from yibao.web import national
 from yibao.web.auth import current_principal, require
-from yibao.web.deps import AccessLogDep, AuditHookDep, BookDep, LedgerDep, StoreDep
+from yibao.web.deps import AccessLogDep, AuditHookDep, BookDep, LedgerDep, StoreDep, covers_of, eligibility_of
 from yibao.web.masking import mask_certno, mask_name
+from yibao.web.refusals import record_refusal
 
 router = APIRouter(prefix="/api/v1", tags=["REST"])
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -283,11 +284,27 @@ def person_access_log(
     "/settlements", response_model=SettleOut, responses={**ERRORS, 422: {"description": "bad visit"}}
 )
 def create_settlement(
-    body: SettleIn, led: LedgerDep, book: BookDep, audit: AuditHookDep, p: Settler
+    request: Request, body: SettleIn, led: LedgerDep, book: BookDep, audit: AuditHookDep, p: Settler
 ) -> SettleOut:
-    """Settle (2207) or pre-settle (``pre``: 2206) a visit; idempotent on ``msgid``."""
+    """Settle (2207) or pre-settle (``pre``: 2206) a visit; idempotent on ``msgid``.  A visit refused
+    direct settlement (异地, ``locality_refused``) is recorded as the person's 手工报销 case."""
     visit = sio.parse_visit(sio.loads(_json_text(body.visit)))
-    out = settlement.settle(led, book, visit, body.msgid, audit=audit, pre=body.pre, caller=p)
+    try:
+        out = settlement.settle(
+            led,
+            book,
+            visit,
+            body.msgid,
+            audit=audit,
+            pre=body.pre,
+            caller=p,
+            eligibility=eligibility_of(request),
+            covers=covers_of(request),
+        )
+    except FieldError as exc:
+        if not body.pre:
+            record_refusal(request, visit, body.msgid, p.user_id, exc)
+        raise
     return SettleOut(
         setl_id=out.setl_id or None,
         replayed=out.replayed,

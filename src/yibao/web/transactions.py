@@ -27,6 +27,7 @@ from yibao.web.auth import current_principal_async
 from yibao.web.deps import audit_hook_of, book_of, covers_of, eligibility_of, ledger_of
 from yibao.web.jsonresp import json_response
 from yibao.web.national import Envelope, EnvelopeError, Statement
+from yibao.web.refusals import record_refusal
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["national 国家接口"])
@@ -66,18 +67,23 @@ def _settle(pre: bool) -> Handler:
                 f"报文机构与就诊机构不一致 envelope {env.fixmedins_code} ≠ visit {visit.fixmedins_code}",
                 "mismatch",
             )
-        with ledger_of(request) as led:
-            out = settlement.settle(
-                led,
-                book_of(request),
-                visit,
-                env.msgid,
-                audit=audit_hook_of(request),
-                pre=pre,
-                caller=p,
-                eligibility=eligibility_of(request),
-                covers=covers_of(request),
-            )
+        try:
+            with ledger_of(request) as led:
+                out = settlement.settle(
+                    led,
+                    book_of(request),
+                    visit,
+                    env.msgid,
+                    audit=audit_hook_of(request),
+                    pre=pre,
+                    caller=p,
+                    eligibility=eligibility_of(request),
+                    covers=covers_of(request),
+                )
+        except FieldError as exc:
+            if not pre:
+                record_refusal(request, visit, env.msgid, p.user_id, exc)
+            raise
         return national.settle_output(out)
 
     return handler
