@@ -33,6 +33,7 @@ WEB_ROUTERS = (
     "yibao.web.portal.smart_pages",
     "yibao.web.portal.crossregion_pages",
     "yibao.web.portal.consult_pages",
+    "yibao.web.portal.family_pages",
     "yibao.web.dashboard.pages",
     "yibao.web.dashboard.fund_pages",
     "yibao.web.dashboard.enrol_pages",
