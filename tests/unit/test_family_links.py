@@ -66,3 +66,12 @@ def test_every_state_reached_has_a_label_and_every_label_is_chinese_first() -> N
     assert set(fam.TRANSITIONS.values()) | {"requested"} <= set(fam.STATES)
     for zh, _en in (*fam.STATES.values(), *fam.KINDS.values(), *fam.RELATIONS.values(), *fam.PROXY_MAY_NOT):
         assert any("\u4e00" <= ch <= "\u9fff" for ch in zh)
+
+
+def test_the_stated_fraud_report_rule_is_the_one_the_portal_enforces() -> None:
+    from yibao.feedback.core import may_see_case
+
+    proxy_family = ("P-proxy", "P-relative")  # the proxy acts for the relative
+    assert any("举报" in zh for zh, _ in fam.PROXY_MAY_NOT)
+    assert not may_see_case("proxy", proxy_family, "fraud_report", "P-relative", filed_by="relative")
+    assert may_see_case("proxy", proxy_family, "complaint", "P-relative", filed_by="relative")
