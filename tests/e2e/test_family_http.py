@@ -81,8 +81,12 @@ def test_request_approve_act_unbind_and_the_proxy_is_refused(app: object, seeded
     assert r.status_code == 303  # type: ignore[attr-defined]
     assert me.get(f"/me?psn={target}", headers=HTML).status_code == 403  # no consent yet
 
+    home = relative.get("/me", headers=HTML).text
+    assert re.search(r'id="unread-count"[^>]*>\s*[1-9]', home)  # the message badge counts the request
+    notices = relative.get("/me/notices", headers=HTML).text
+    assert "提出绑定申请" in notices and 'href="/me/family"' in notices and '<li class="unread">' in notices
     page = relative.get("/me/family", headers=HTML).text
-    assert "待我确认的申请" in page and "新" in page
+    assert "待我确认的申请" in page
     link_id = re.search(r"/me/family/([0-9a-f]{32})/approve", page)
     assert link_id
     r = post_form(relative, "/me/family", f"/me/family/{link_id.group(1)}/approve", {})

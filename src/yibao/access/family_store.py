@@ -113,6 +113,12 @@ class FamilyStore:
                 ).scalar_one()
             )
 
+    def notices(self, user_id: str, *, limit: int = 50) -> list[tuple[Event, Link]]:
+        """The steps others took that concern this login, newest first, each with its link."""
+        links = {link.link_id: link for link in self.links_of(user_id)}
+        out = [(e, link) for link in links.values() for e in link.events if e.notify_user_id == user_id]
+        return sorted(out, key=lambda el: el[0].at, reverse=True)[:limit]
+
     def mark_read(self, user_id: str, now: dt.datetime) -> None:
         with self.engine.begin() as c:
             c.execute(

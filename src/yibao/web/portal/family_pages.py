@@ -7,29 +7,22 @@ side's new steps are marked on their page until they have seen them."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yibao.access import family as fam
-from yibao.access.family_store import FamilyStore, Link
+from yibao.access.family_store import Link
 from yibao.access.principal import Principal
 from yibao.ledger import LedgerError
 from yibao.web.auth import require
 from yibao.web.deps import ledger_of
-from yibao.web.portal.pages import error_page, now_utc, render
+from yibao.web.portal.pages import error_page, family_store, now_utc, render
 
 router = APIRouter(include_in_schema=False)
 STATUS = {"not_found": 404, "wrong_state": 409}
 Insured = Annotated[Principal, Depends(require("insured"))]
-
-
-def family_store(request: Request) -> FamilyStore:
-    st = getattr(request.app.state, "family_store", None)
-    if st is None:
-        st = request.app.state.family_store = FamilyStore(request.app.state.store)
-    return cast(FamilyStore, st)
 
 
 def _names(request: Request, psn_nos: set[str]) -> dict[str, str]:
