@@ -10,6 +10,7 @@ A page with any violation fails the test with the rule, its impact and the offen
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -24,6 +25,7 @@ import httpx
 import pytest
 
 from yibao.demo.seed import Seeded, seed_demo_db
+from yibao.ledger import Ledger
 
 CHROMIUM = os.environ.get("YIBAO_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "yibao-demo-2026"
@@ -227,6 +229,38 @@ def test_the_look_up_pages_with_their_result_columns_have_no_wcag_violation(
     assert resp is not None and resp.status == 200
     page.wait_for_load_state("networkidle")
     assert page.locator("table.grid tbody tr").count() > 0  # the wide table is there to check
+    found = _violations(page)
+    ctx.close()
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("query", ["", "?lang=en", "?big=1"])
+def test_the_family_page_with_a_request_waiting_has_no_wcag_violation_on_a_phone(
+    server: tuple[str, Seeded], browser: Any, query: str
+) -> None:
+    base, seeded = server
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = ctx.new_page()
+    _login(page, base, "insured")
+    page.goto(f"{base}/me/family{query}")
+    if page.locator("#to-answer").count() == 0:  # a request from insured2 waits on the page (made once)
+        other = browser.new_context()
+        asker = other.new_page()
+        _login(asker, base, "insured2")
+        asker.goto(f"{base}/me/family")
+        led = Ledger.open(seeded.url)
+        try:
+            me = led.get_person(seeded.insured_psn_no, dt.date.today())
+        finally:
+            led.close()
+        asker.fill("input[name=certno]", me.certno)
+        asker.fill("input[name=name]", me.name)
+        asker.select_option("select[name=kind]", "mutual_aid")
+        asker.click("#ask button[type=submit]")
+        other.close()
+        page.goto(f"{base}/me/family{query}")
+    assert page.locator("#to-answer").count() == 1
+    page.wait_for_load_state("networkidle")
     found = _violations(page)
     ctx.close()
     assert not found, "\n".join(found)

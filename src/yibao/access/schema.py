@@ -13,7 +13,7 @@
 
 Created by migration ``0201`` on the ``service`` branch; ``0210`` adds ``must_change_password``,
 ``password_changed`` and ``app_meta``; ``0510`` (enrolment branch) adds ``emp_no``, the 参保单位 of an employer
-login.
+login; ``1530`` adds ``family_link`` and ``family_event`` (亲情账户 and 家庭共济 links made with consent).
 """
 
 from __future__ import annotations
@@ -69,4 +69,38 @@ access_log = Table(
     Column("what", String(200), nullable=False),
     Column("path", String(300), nullable=False),
     Index("ix_access_log_psn", "psn_no", "id"),
+)
+
+# 亲情账户 / 家庭共济 links made with consent (migration 1530): one row per request, its state and dates …
+family_link = Table(
+    "family_link",
+    metadata,
+    Column("link_id", String(40), primary_key=True),
+    Column("kind", String(16), nullable=False),  # proxy | mutual_aid
+    Column("requester_user_id", String(40), nullable=False),
+    Column("requester_psn_no", String(40), nullable=False),
+    Column("relative_user_id", String(40), nullable=False),
+    Column("relative_psn_no", String(40), nullable=False),
+    Column("relation", String(16), nullable=False),  # the relative is the requester's …
+    Column("state", String(16), nullable=False),
+    Column("requested_at", String(40), nullable=False),
+    Column("decided_at", String(40)),
+    Column("ended_at", String(40)),
+    Index("ix_family_link_requester", "requester_user_id"),
+    Index("ix_family_link_relative", "relative_user_id"),
+)
+
+# … and every step, for the history and as a notice to the other side (read_at: when they saw it)
+family_event = Table(
+    "family_event",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("link_id", String(40), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("by_user_id", String(40), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("notify_user_id", String(40), nullable=False),
+    Column("read_at", String(40)),
+    Index("ix_family_event_link", "link_id", "id"),
+    Index("ix_family_event_notify", "notify_user_id", "id"),
 )

@@ -236,6 +236,11 @@ class ServiceStore:
         with self._lock:
             self._cache = {k: v for k, v in self._cache.items() if v[1].user_id != user_id}
 
+    def forget_cached(self, user_id: str) -> None:
+        """Drop this worker's cached copy of a login (its sessions stay): the next request reads it again."""
+        with self._lock:
+            self._cache = {k: v for k, v in self._cache.items() if v[1].user_id != user_id}
+
     def set_password(
         self, username: str, password: str, *, must_change: bool = False, keep_session: str | None = None
     ) -> UserRow:

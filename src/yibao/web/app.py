@@ -35,6 +35,7 @@ WEB_ROUTERS = (
     "yibao.web.portal.consult_pages",
     "yibao.web.portal.finder_pages",
     "yibao.web.portal.progress_pages",
+    "yibao.web.portal.family_pages",
     "yibao.web.dashboard.pages",
     "yibao.web.dashboard.fund_pages",
     "yibao.web.dashboard.enrol_pages",

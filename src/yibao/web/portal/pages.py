@@ -19,6 +19,8 @@ from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from yibao.access import family as family_core
+from yibao.access.family_store import FamilyStore
 from yibao.access.principal import Forbidden, Principal, can_read_person
 from yibao.errors import FieldError
 from yibao.feedback import core
@@ -81,6 +83,13 @@ def portal_store(request: Request) -> PortalStore:
     return cast(PortalStore, st)
 
 
+def family_store(request: Request) -> FamilyStore:
+    st = getattr(request.app.state, "family_store", None)
+    if st is None:
+        st = request.app.state.family_store = FamilyStore(request.app.state.store)
+    return cast(FamilyStore, st)
+
+
 # ---------------------------------------------------------------------------- rendering
 def ui_prefs(request: Request) -> tuple[str, bool]:
     q_lang, q_big = request.query_params.get("lang"), request.query_params.get("big")
@@ -121,7 +130,7 @@ def render(
 
     principal = getattr(request.state, "principal", None)
     unread = (
-        portal_store(request).unread(principal.user_id)
+        portal_store(request).unread(principal.user_id) + family_store(request).unread(principal.user_id)
         if principal is not None and principal.role == "insured"
         else 0
     )
@@ -715,10 +724,24 @@ def case_verdict(
 @router.get("/me/notices", response_class=HTMLResponse)
 def my_notices(request: Request, p: Insured) -> Response:
     """The login's notifications, newest first; opening the list marks them read."""
-    store = portal_store(request)
+    store, fam = portal_store(request), family_store(request)
     notices = store.notices(p.user_id)
+    family = fam.notices(p.user_id)
+    logins = {u.user_id: u.display_name for u in request.app.state.store.list_users() if u.role == "insured"}
     store.mark_read(p.user_id, now_utc())
-    return render(request, "notices.html", {"notices": notices, "unread": 0})
+    fam.mark_read(p.user_id, now_utc())
+    return render(
+        request,
+        "notices.html",
+        {
+            "notices": notices,
+            "family": family,
+            "logins": logins,
+            "FKINDS": family_core.KINDS,
+            "FACTIONS": family_core.ACTIONS,
+            "unread": 0,
+        },
+    )
 
 
 # ---------------------------------------------------------------------------- who read my record

@@ -1,0 +1,129 @@
+"""亲情账户 over HTTP, as two people's browsers would do it (forms with their CSRF token): a request by ID
+number and name, the relative's consent, acting as proxy, the relative unbinding, and the proxy refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from yibao.demo.seed import Seeded, seed_demo_db
+from yibao.ledger import Ledger
+from yibao.settings import Settings
+from yibao.web.app import create_app
+
+HTML = {"accept": "text/html"}
+BASE = "http://testserver"
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    return seed_demo_db(tmp_path_factory.mktemp("family") / "demo.db", persons=40)
+
+
+@pytest.fixture(scope="module")
+def app(seeded: Seeded) -> Iterator[object]:
+    yield create_app(Settings(database_url=seeded.url, demo=True))
+
+
+def browser(app: object, username: str) -> TestClient:
+    c = TestClient(app, base_url=BASE)  # type: ignore[arg-type]
+    r = c.post("/auth/login", json={"username": username, "password": "yibao-demo-2026"})
+    assert r.status_code == 200, r.text
+    return c
+
+
+def post_form(c: TestClient, page: str, action: str, data: dict[str, str]) -> object:
+    """Open ``page``, take the CSRF token the page put into its forms, and post like a browser does."""
+    html = c.get(page, headers=HTML).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token, "the page's forms carry a CSRF token"
+    return c.post(
+        action,
+        data={**data, "csrf_token": token.group(1)},
+        headers={**HTML, "origin": BASE, "referer": BASE + page},
+        follow_redirects=False,
+    )
+
+
+def person(seeded: Seeded, psn_no: str) -> tuple[str, str]:
+    led = Ledger.open(seeded.url)
+    try:
+        p = led.get_person(psn_no, dt.date.today())
+        return p.certno, p.name
+    finally:
+        led.close()
+
+
+def test_request_approve_act_unbind_and_the_proxy_is_refused(app: object, seeded: Seeded) -> None:
+    me, relative = browser(app, "insured2"), browser(app, "insured")
+    target = seeded.insured_psn_no  # insured2 asks to act for the first person
+    assert me.get(f"/me?psn={target}", headers=HTML).status_code == 403
+    certno, name = person(seeded, target)
+
+    wrong = post_form(
+        me,
+        "/me/family",
+        "/me/family/request",
+        {"certno": certno, "name": name + "甲", "relation": "parent", "kind": "proxy"},
+    )
+    assert wrong.status_code == 422 and "不匹配" in wrong.text  # type: ignore[attr-defined]
+
+    r = post_form(
+        me,
+        "/me/family",
+        "/me/family/request",
+        {"certno": certno, "name": name, "relation": "parent", "kind": "proxy"},
+    )
+    assert r.status_code == 303  # type: ignore[attr-defined]
+    assert me.get(f"/me?psn={target}", headers=HTML).status_code == 403  # no consent yet
+
+    home = relative.get("/me", headers=HTML).text
+    assert re.search(r'id="unread-count"[^>]*>\s*[1-9]', home)  # the message badge counts the request
+    notices = relative.get("/me/notices", headers=HTML).text
+    assert "提出绑定申请" in notices and 'href="/me/family"' in notices and '<li class="unread">' in notices
+    page = relative.get("/me/family", headers=HTML).text
+    assert "待我确认的申请" in page
+    link_id = re.search(r"/me/family/([0-9a-f]{32})/approve", page)
+    assert link_id
+    r = post_form(relative, "/me/family", f"/me/family/{link_id.group(1)}/approve", {})
+    assert r.status_code == 303  # type: ignore[attr-defined]
+
+    acting = me.get(f"/me?psn={target}", headers=HTML)
+    assert acting.status_code == 200 and name in acting.text
+    mine = me.get("/me/family", headers=HTML).text
+    assert name in mine and "父母" in mine and "同意" in mine  # the relation and the consent in my history
+
+    r = post_form(relative, "/me/family", f"/me/family/{link_id.group(1)}/unbind", {})
+    assert r.status_code == 303  # type: ignore[attr-defined]
+    refused = me.get(f"/me?psn={target}", headers=HTML)
+    assert refused.status_code == 403 and "只能查看本人或已绑定亲属" in refused.text
+    history = me.get("/me/family", headers=HTML).text
+    assert history.count("<time>") >= 3 and "解除绑定" in history
+
+
+def test_a_form_post_without_the_token_is_refused_and_another_login_cannot_decide(
+    app: object, seeded: Seeded
+) -> None:
+    me = browser(app, "insured2")
+    r = me.post(
+        "/me/family/request",
+        data={"certno": "x", "name": "y", "relation": "parent"},
+        headers={"origin": BASE},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    r = post_form(me, "/me/family", "/me/family/" + "0" * 32 + "/approve", {})
+    assert r.status_code == 404  # type: ignore[attr-defined]
+
+
+def test_the_page_states_what_a_proxy_may_not_see_in_both_languages_and_elderly_mode(app: object) -> None:
+    c = browser(app, "insured")
+    zh = c.get("/me/family?big=1", headers=HTML).text
+    assert "举报只有提交人自己能看到" in zh and '<body class="big">' in zh
+    en = c.get("/me/family?lang=en", headers=HTML).text
+    assert "fraud reports" in en and "What a proxy may and may not do" in en
+    assert '<a href="/me/family">' in c.get("/me", headers=HTML).text
