@@ -134,6 +134,18 @@ def test_a_prescription_past_its_validity_days_is_blocked_in_the_settlement_and_
     found = [a for a in st.settlement.audit if a.rule_code == "GZ-YB-019"]
     assert [(a.severity, a.reason_zh) for a in found] == [("block", reason)]
     assert st.settlement.fund_pay_sumamt == 0 and paid["bill"]["hifp_pay"] == 0
+    # the ledger keeps the prescription with the visit: replayed through the in-event checker (as the
+    # after-the-fact audit does), the stored visit gets the same verdict
+    from yibao.audit.knowledge import load_knowledge
+    from yibao.audit.moments import EventChecker
+    from yibao.settlement.model import Person
+
+    stored_rx = st.visit.rx
+    assert stored_rx is not None and stored_rx.issued_on == issued and stored_rx.dispensed_on == today()
+    assert led.verify().ok
+    who = Person(PARENT, "", "x", "F", dt.date(1960, 1, 1), "310", "11")
+    again = EventChecker(load_library(), load_knowledge()).check(who, st.visit)
+    assert [(a.rule_code, a.reason_zh) for a in again if a.rule_code == rule.code] == [(rule.code, reason)]
     # at the pharmacy's door: refused by the same rule, with its Chinese reason
     bad = post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/dispense", status=409)
     assert bad["code"] == "GZ-YB-019" and bad["reason"].startswith(reason)
