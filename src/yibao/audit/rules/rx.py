@@ -106,17 +106,3 @@ def check_rx(rules: Mapping[str, m.Rule], registry: Registry, rx: RxRef) -> list
             add("rx_prescriber", _text(NOT_INTERNET, dr, rx.issued_on.isoformat(), rx.internet_hospital))
     return out
 
-
-def registry_frame(entries: Mapping[str, tuple[tuple[str, dt.date, dt.date], ...]]) -> pl.DataFrame:
-    """An ``internet_physicians`` knowledge table from registry entries (e.g. a care register)."""
-    rows = [(dr, ih, lo, hi) for dr, es in entries.items() for ih, lo, hi in es]
-    return pl.DataFrame(
-        rows,
-        schema={
-            "dr_code": pl.String,
-            "internet_hospital": pl.String,
-            "valid_from": pl.Date,
-            "valid_to": pl.Date,
-        },
-        orient="row",
-    )
