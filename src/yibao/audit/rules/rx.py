@@ -12,8 +12,6 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import polars as pl
-
 from yibao.audit.knowledge import Knowledge
 from yibao.audit.rules import model as m
 from yibao.settlement.model import AuditFinding, RxRef
@@ -105,4 +103,3 @@ def check_rx(rules: Mapping[str, m.Rule], registry: Registry, rx: RxRef) -> list
         ):
             add("rx_prescriber", _text(NOT_INTERNET, dr, rx.issued_on.isoformat(), rx.internet_hospital))
     return out
-
