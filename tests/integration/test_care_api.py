@@ -96,6 +96,62 @@ def followup_paid(
     return {"followup": f, "rx": rx, "paid": paid}
 
 
+def test_a_prescription_past_its_validity_days_is_blocked_in_the_settlement_and_refused_at_the_pharmacy(
+    api: Api,
+) -> None:
+    import sqlalchemy as sa
+
+    from yibao.audit.rules.model import load_library
+    from yibao.care.schema import care_rx
+
+    rule = load_library().by_code("GZ-YB-019")  # the audit rule, one definition for every moment
+    days = rule.params.valid_days
+    post(api, "hospital", "/conditions", {"psn_no": PARENT, "diagnosis": "E11.9"})
+    f = post(
+        api,
+        "insured",
+        "/followups",
+        {"psn_no": PARENT, "internet_hospital": IH, "diagnosis": "E11.9", "address": "雁塔区"},
+        201,
+    )
+    rx = post(
+        api,
+        "ih",
+        f"/followups/{f['followup_id']}/prescription",
+        {"prescriber": "D610100001", "target": PHARMACY, "lines": [METFORMIN]},
+    )
+    # the prescription was issued `days` days ago: today is past its validity
+    issued = today() - dt.timedelta(days=days)
+    led = api.client.app.state.ledger  # type: ignore[attr-defined]
+    engine = sa.create_engine(led.sa_url)
+    with engine.begin() as c:
+        c.execute(care_rx.update().where(care_rx.c.rx_id == rx["rx_id"]).values(issued_on=issued.isoformat()))
+    engine.dispose()
+    reason = f"处方{issued.isoformat()}开具，{today().isoformat()}调剂，已超过{days}天有效期"
+    # in-event (事中): the settlement's audit hook blocks the visit — every line fully self-paid, with the reason
+    paid = post(api, "insured", f"/followups/{f['followup_id']}/pay", {"pay_mode": "cash"})
+    (st,) = [x for x in led.list_settlements(PARENT, limit=10) if x.setl_id == paid["setl_id"]]
+    found = [a for a in st.settlement.audit if a.rule_code == "GZ-YB-019"]
+    assert [(a.severity, a.reason_zh) for a in found] == [("block", reason)]
+    assert st.settlement.fund_pay_sumamt == 0 and paid["bill"]["hifp_pay"] == 0
+    # the ledger keeps the prescription with the visit: replayed through the in-event checker (as the
+    # after-the-fact audit does), the stored visit gets the same verdict
+    from yibao.audit.knowledge import load_knowledge
+    from yibao.audit.moments import EventChecker
+    from yibao.settlement.model import Person
+
+    stored_rx = st.visit.rx
+    assert stored_rx is not None and stored_rx.issued_on == issued and stored_rx.dispensed_on == today()
+    assert led.verify().ok
+    who = Person(PARENT, "", "x", "F", dt.date(1960, 1, 1), "310", "11")
+    again = EventChecker(load_library(), load_knowledge()).check(who, st.visit)
+    assert [(a.rule_code, a.reason_zh) for a in again if a.rule_code == rule.code] == [(rule.code, reason)]
+    # at the pharmacy's door: refused by the same rule, with its Chinese reason
+    bad = post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/dispense", status=409)
+    assert bad["code"] == "GZ-YB-019" and bad["reason"].startswith(reason)
+    assert get(api, "insured", "/followups")[0]["status"] == "paid"  # nothing dispensed
+
+
 def test_voucher_shown_by_a_family_member_is_verified_once_at_the_counter(api: Api) -> None:
     v = post(api, "insured", "/voucher", {"psn_no": PARENT})
     assert v["by_proxy"] and v["holder"] == ME and v["qr_svg"].startswith("<svg")
@@ -146,7 +202,7 @@ def test_followup_to_delivery_in_one_bill_with_commercial_cover_and_an_insurer_s
         {"prescriber": "D610100002", "target": PHARMACY, "lines": [METFORMIN]},
         409,
     )
-    assert bad["code"] == "CARE-RX-01"
+    assert bad["code"] == "GZ-YB-021" and bad["reason"].startswith("开方医师D610100002")
     bad = post(
         api,
         "ih",
@@ -205,7 +261,7 @@ def test_followup_to_delivery_in_one_bill_with_commercial_cover_and_an_insurer_s
     assert page.status_code == 200 and "商业保险" in page.text and "糖尿病线上管理险" in page.text
     # dispensing once, then delivery
     assert post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/dispense")["status"] == "dispensed"
-    assert post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/dispense", status=409)["code"] == "CARE-RX-03"
+    assert post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/dispense", status=409)["code"] == "GZ-YB-020"
     post(api, "pharmacy", f"/prescriptions/{rx['rx_id']}/deliver", {})
     (mine,) = get(api, "insured", "/prescriptions")
     assert mine["delivery"]["status"] == "delivered" and mine["delivery"]["fee"] == delivery

@@ -59,8 +59,10 @@ class Claims:
         doctor: str | None = None,
         prd: tuple[int | None, ...] = (),
         on: tuple[int, ...] = (),
+        rx: tuple[str, str, str, dt.date] | None = None,
     ) -> int:
-        """``on``: each line's service day as days after ``begin`` (default: the visit's first day)."""
+        """``on``: each line's service day as days after ``begin`` (default: the visit's first day); ``rx``:
+        the e-prescription the visit dispenses on ``begin`` (rx_id, prescriber, internet hospital, issue day)."""
         self.visits.append(
             {
                 "visit_id": vid,
@@ -75,6 +77,13 @@ class Claims:
                 "emergency": emergency,
                 "discharge_status": discharge,
                 "bilg_dr_codg": doctor,
+                **dict(
+                    zip(
+                        ("rx_id", "rx_prescriber", "rx_internet_hospital", "rx_issued_on"),
+                        rx or (None,) * 4,
+                        strict=True,
+                    )
+                ),
             }
         )
         std = dict(KN.price_standard.select("code", "standard_price_fen").iter_rows())
@@ -124,6 +133,10 @@ class Claims:
                 "emergency": pl.Boolean,
                 "discharge_status": pl.String,
                 "bilg_dr_codg": pl.String,
+                "rx_id": pl.String,
+                "rx_prescriber": pl.String,
+                "rx_internet_hospital": pl.String,
+                "rx_issued_on": pl.Date,
             },
         )
         ln = pl.DataFrame(
@@ -570,6 +583,81 @@ def test_title_grade_checks_the_billing_physician_against_the_registry() -> None
     assert {
         r[0] for r in run_rules(LIB, kn, p, v, ln_dr, only={"GZ-YB-017"}).select("visit_id").iter_rows()
     } == {1, 3, 4, 6}
+
+
+IH = "IH61000000001"
+METFORMIN = "XA10BAA049A001010198648"
+
+
+def test_an_e_prescription_dispensed_on_or_after_its_validity_day_is_blocked() -> None:
+    c = Claims()
+    c.person(1)
+    issued = D(2025, 3, 10)
+    days = LIB.by_code("GZ-YB-019").params.valid_days  # 3: 《处方管理办法》第十八条
+    c.visit(1, 1, (METFORMIN, 60), begin=issued, rx=("RX1", "D1", IH, issued))  # the issue day
+    c.visit(2, 1, (METFORMIN, 60), begin=issued + dt.timedelta(days=days - 1), rx=("RX2", "D1", IH, issued))
+    c.visit(3, 1, (METFORMIN, 60), begin=issued + dt.timedelta(days=days), rx=("RX3", "D1", IH, issued))
+    c.visit(4, 1, (METFORMIN, 60), begin=issued - dt.timedelta(days=1), rx=("RX4", "D1", IH, issued))
+    c.visit(5, 1, (METFORMIN, 60), begin=issued + dt.timedelta(days=30))  # no e-prescription: not judged
+    assert flagged(c, "GZ-YB-019") == {(3, None), (4, None)}
+    p, v, ln = c.frames()
+    out = run_rules(LIB, KN, p, v, ln, only={"GZ-YB-019"}).filter(pl.col("visit_id") == 3)
+    assert out["reason_zh"][0] == f"处方2025-03-10开具，2025-03-13调剂，已超过{days}天有效期"
+    assert (
+        out["severity"][0] == "block"
+        and out["amount_fen"][0] == ln.filter(pl.col("visit_id") == 3)["amount"].sum()
+    )
+
+
+def test_an_e_prescription_dispensed_a_second_time_is_blocked_not_the_first() -> None:
+    c = Claims()
+    c.person(1)
+    day = D(2025, 3, 10)
+    c.visit(1, 1, (METFORMIN, 60), begin=day, rx=("RX1", "D1", IH, day))
+    c.visit(2, 1, (METFORMIN, 60), begin=day + dt.timedelta(days=1), rx=("RX1", "D1", IH, day))
+    c.visit(3, 1, (METFORMIN, 60), begin=day + dt.timedelta(days=1), rx=("RX2", "D1", IH, day))
+    c.visit(4, 1, (METFORMIN, 60), begin=day + dt.timedelta(days=2), rx=("RX1", "D1", IH, day))
+    assert flagged(c, "GZ-YB-020") == {(2, None), (4, None)}
+    p, v, ln = c.frames()
+    reasons = dict(
+        run_rules(LIB, KN, p, v, ln, only={"GZ-YB-020"}).select("visit_id", "reason_zh").iter_rows()
+    )
+    assert reasons == {2: "处方RX1已调剂1次，不能重复调剂取药", 4: "处方RX1已调剂2次，不能重复调剂取药"}
+
+
+def test_the_prescriber_must_be_in_the_physician_registry_and_registered_at_the_internet_hospital() -> None:
+    c = Claims()
+    c.person(1)
+    day = D(2025, 3, 10)
+    c.visit(1, 1, (METFORMIN, 60), begin=day, rx=("RX1", "D-OK", IH, day))
+    c.visit(2, 1, (METFORMIN, 60), begin=day, rx=("RX2", "D-GHOST", IH, day))  # not in the 医保医师库
+    c.visit(3, 1, (METFORMIN, 60), begin=day, rx=("RX3", "D-OFF", IH, day))  # no internet registration
+    c.visit(
+        4, 1, (METFORMIN, 60), begin=day, rx=("RX4", "D-OK", "IH-OTHER", day)
+    )  # another internet hospital
+    c.visit(5, 1, (METFORMIN, 60), begin=day, rx=("RX5", "D-OLD", IH, day))  # registration ended before
+    assert flagged(c, "GZ-YB-021") == set()  # no register loaded: nothing can be judged
+    registry = pl.DataFrame(
+        {"dr_code": ["D-OK", "D-OFF", "D-OLD"], "fixmedins_code": ["H1"] * 3, "title": ["233"] * 3}
+    )
+    internet = pl.DataFrame(
+        {
+            "dr_code": ["D-OK", "D-OLD"],
+            "internet_hospital": [IH, IH],
+            "valid_from": ["2024-01-01", "2024-01-01"],
+            "valid_to": ["2027-12-31", "2025-03-09"],
+        }
+    )
+    only_insured = with_physicians(KN, registry)
+    assert flagged(c, "GZ-YB-021", only_insured) == {(2, None)}
+    kn = from_frames_like(only_insured, internet_physicians=internet)
+    assert flagged(c, "GZ-YB-021", kn) == {(2, None), (3, None), (4, None), (5, None)}
+    p, v, ln = c.frames()
+    reasons = dict(
+        run_rules(LIB, kn, p, v, ln, only={"GZ-YB-021"}).select("visit_id", "reason_zh").iter_rows()
+    )
+    assert reasons[2] == "开方医师D-GHOST不在医保医师库"
+    assert reasons[4] == "开方医师D-OK在2025-03-10未在互联网医院IH-OTHER备案"
 
 
 def test_every_rule_of_the_library_has_a_test_here() -> None:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from yibao.audit.rules.model import load_library
 from yibao.care import capitation as cap
 from yibao.care import commercial, consult, credit, online
 from yibao.care.figures import credit_summary, online_share
@@ -29,19 +30,20 @@ RX = online.Prescription(
 )  # fmt: skip
 
 
-def codes(rx: online.Prescription, today: dt.date = DAY, **kw: bool) -> list[str]:
+def codes(rx: online.Prescription, today: dt.date = DAY, **kw: int) -> list[str]:
     return [f.code for f in online.check_prescription(P, rx, today, **kw)]
 
 
 def test_a_good_prescription_passes_and_each_rule_names_its_code() -> None:
     assert codes(RX) == []
-    valid = P.rx_valid_days
+    # validity, one dispensing and the prescriber are the audit library's rules (one definition)
+    valid = load_library().by_code("GZ-YB-019").params.valid_days
     assert codes(RX, DAY + dt.timedelta(days=valid - 1)) == []
-    assert codes(RX, DAY + dt.timedelta(days=valid)) == ["CARE-RX-02"]
-    assert codes(RX, dispensed_before=True) == ["CARE-RX-03"]
-    assert codes(dataclasses.replace(RX, prescriber="NOPE")) == ["CARE-RX-01"]
+    assert codes(RX, DAY + dt.timedelta(days=valid)) == ["GZ-YB-019"]
+    assert codes(RX, dispensed_before=1) == ["GZ-YB-020"]
+    assert codes(dataclasses.replace(RX, prescriber="NOPE")) == ["GZ-YB-021"]
     later = dt.date(2025, 7, 1)  # D610100002's registration ended on 2025-06-30
-    assert codes(dataclasses.replace(RX, prescriber="D610100002", issued_on=later), later) == ["CARE-RX-01"]
+    assert codes(dataclasses.replace(RX, prescriber="D610100002", issued_on=later), later) == ["GZ-YB-021"]
     assert codes(dataclasses.replace(RX, prescriber="D610100002")) == []
     injection = online.RxLine("XJ01DDA003B002010119046", 1, 350, 1)
     assert codes(dataclasses.replace(RX, lines=(injection,))) == ["CARE-RX-04"]

@@ -21,11 +21,18 @@ import polars as pl
 
 from yibao.audit.knowledge import Knowledge
 from yibao.audit.rules import model as m
-from yibao.audit.rules.batch import death_register, fee_date_of, line_doctor_of, prd_days_of, run_rules
+from yibao.audit.rules.batch import (
+    death_register,
+    fee_date_of,
+    line_doctor_of,
+    prd_days_of,
+    run_rules,
+    rx_frame,
+)
 from yibao.audit.rules.event import EventChecker
 from yibao.errors import FieldError
 from yibao.money import price_times_qty
-from yibao.settlement.model import AuditFinding, AuditHook, Line, Person, Visit
+from yibao.settlement.model import AuditFinding, AuditHook, Line, Person, RxRef, Visit
 
 __all__ = [
     "EventChecker",
@@ -241,7 +248,8 @@ def configured_hook(library: str | Path | None = None, knowledge: str | Path | N
 def visits_from_frames(
     persons: pl.DataFrame, visits: pl.DataFrame, lines: pl.DataFrame
 ) -> Iterator[tuple[int, Person, Visit]]:
-    """(visit_id, Person, Visit) from synth-shaped frames, for replaying claims through the in-event path."""
+    """(visit_id, Person, Visit) from synth-shaped frames, for replaying claims through the in-event path
+    (a visit with ``rx_id`` carries its e-prescription, its earlier dispensings counted as the batch does)."""
     pcols = ["psn_id", "psn_no", "certno", "gender", "birth_date", "insutype", "psn_type"]
     people = {r[0]: Person(r[1], "", r[2], r[3], r[4], r[5], r[6]) for r in persons.select(pcols).iter_rows()}
     by_visit: dict[int, list[Line]] = {}
@@ -278,6 +286,10 @@ def visits_from_frames(
         "end_date",
         pl.col("diagnoses").fill_null(""),
     ).with_columns(em.fill_null(False).alias("_em"), dr.alias("_dr"))
+    rx_of = {
+        vid: RxRef(rx_id, dr, ih, issued, on, before)
+        for vid, rx_id, dr, ih, issued, on, before in rx_frame(visits).collect().iter_rows()
+    }
     for vid, mdtrt, pid, mt, fx, lv, b, e, dx, emg, doc in vcols.iter_rows():
         p = people[pid]
         yield (
@@ -295,5 +307,6 @@ def visits_from_frames(
                 emergency=bool(emg),
                 diagnoses=tuple(d for d in dx.split("|") if d),
                 bilg_dr_codg=doc,
+                rx=rx_of.get(vid),
             ),
         )

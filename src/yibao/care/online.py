@@ -7,12 +7,15 @@ Only a condition diagnosed offline and registered may be followed up online (复
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+import functools
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from yibao.audit.rules import rx as audit_rx
+from yibao.audit.rules.model import Library, Rule, load_library
 from yibao.care.policy import CareError, CareParams, Condition, InternetHospital
 from yibao.money import QTY_ONE
-from yibao.settlement.model import Line, Visit
+from yibao.settlement.model import Line, RxRef, Visit
 
 FOLLOWUP_STATES = ("requested", "prescribed", "paid", "dispensed", "delivered", "cancelled")
 FOLLOWUP_MOVES = {
@@ -99,32 +102,53 @@ def check_followup(
     return cond
 
 
+@functools.cache
+def _shipped_rules() -> Mapping[str, Rule]:
+    return audit_rx.rx_rules(load_library(), "during")
+
+
+def door_rules(library: Library | None = None) -> Mapping[str, Rule]:
+    """The audit library's e-prescription rules (validity days, one dispensing, prescriber registered) the
+    care use cases refuse by at the door (None: the shipped library) — the same rules the settlement's
+    in-event audit and the after-the-fact batch run."""
+    return _shipped_rules() if library is None else audit_rx.rx_rules(library, "during")
+
+
+def registry(params: CareParams) -> audit_rx.Registry:
+    """The internet-hospital registration (互联网诊疗医师备案) of the care parameters, as the prescriber
+    rule reads it (the 医保医师库 is the audit's knowledge; not checked here)."""
+    return audit_rx.Registry(
+        insured=None,
+        internet={
+            code: ((d.internet_hospital, d.valid_from, d.valid_to),) for code, d in params.physicians.items()
+        },
+    )
+
+
+def rx_ref(rx: Prescription, on: dt.date, dispensed_before: int = 0) -> RxRef:
+    """What the audit's prescription rules read of ``rx`` dispensed (or settled) on ``on``."""
+    return RxRef(rx.rx_id, rx.prescriber, rx.internet_hospital, rx.issued_on, on, dispensed_before)
+
+
 def check_prescription(
-    params: CareParams, rx: Prescription, today: dt.date, *, dispensed_before: bool = False
+    params: CareParams,
+    rx: Prescription,
+    today: dt.date,
+    *,
+    dispensed_before: int = 0,
+    rules: Mapping[str, Rule] | None = None,
 ) -> list[Finding]:
-    """The prescription checks (处方审核): prescriber registered at this internet hospital on the issue day,
-    still valid on ``today`` (validity days), dispensed at most once, no drug outside the internet-hospital
-    scope, supply days within the maximum.  Empty when every check passes."""
-    out: list[Finding] = []
-    doc = params.physicians.get(rx.prescriber)
-    if doc is None or doc.internet_hospital != rx.internet_hospital:
-        out.append(
-            Finding(
-                "CARE-RX-01",
-                "开方医师未在该互联网医院备案",
-                "prescriber not registered at this internet hospital",
-            )
+    """The prescription checks (处方审核): the audit library's blocking prescription rules (``rules``, None:
+    the shipped library's) — prescriber registered at this internet hospital on the issue day, still valid on
+    ``today`` (validity days), not dispensed before — then the care scope: no drug outside the
+    internet-hospital scope, supply days within the maximum.  Empty when every check passes."""
+    out = [
+        Finding(f.rule_code, f.reason_zh, f.reason_en)
+        for f in audit_rx.check_rx(
+            door_rules() if rules is None else rules, registry(params), rx_ref(rx, today, dispensed_before)
         )
-    elif not doc.valid_from <= rx.issued_on <= doc.valid_to:
-        out.append(
-            Finding(
-                "CARE-RX-01", "开方医师备案已失效", "prescriber's registration not valid on the issue day"
-            )
-        )
-    if (today - rx.issued_on).days >= params.rx_valid_days or today < rx.issued_on:
-        out.append(Finding("CARE-RX-02", f"处方已超过{params.rx_valid_days}天有效期", "prescription expired"))
-    if dispensed_before:
-        out.append(Finding("CARE-RX-03", "处方已调剂，不能重复取药", "prescription already dispensed"))
+        if f.severity == "block"
+    ]
     if not rx.lines:
         out.append(Finding("CARE-RX-05", "处方没有药品", "prescription has no drug"))
     for i, ln in enumerate(rx.lines):
@@ -155,11 +179,16 @@ def online_visit(
     mdtrt_id: str,
     registered: Collection[str],
     use_account: bool = False,
+    *,
+    on: dt.date | None = None,
+    dispensed_before: int = 0,
 ) -> Visit:
     """The visit the follow-up is settled as: the attached hospital's code and level, 门诊慢特病 when the
     condition is registered, the online consultation fee (policy price, offline item) plus the drugs, in the
     ``online_followup`` scene (a commercial product covering it pays in the same settlement).  The personal
-    account pays what is left after the funds and the commercial product only when ``use_account``."""
+    account pays what is left after the funds and the commercial product only when ``use_account``.  The
+    visit carries the prescription settled on ``on`` (default the issue day), for the audit's prescription
+    rules in the settlement's in-event hook."""
     ih = internet_hospital(params, rx.internet_hospital)
     cond = params.condition_for(rx.diagnosis)
     chronic = cond is not None and cond.code in registered
@@ -186,6 +215,7 @@ def online_visit(
         use_account=use_account,
         bilg_dr_codg=rx.prescriber,
         scene="online_followup",
+        rx=rx_ref(rx, on or rx.issued_on, dispensed_before),
     )
 
 

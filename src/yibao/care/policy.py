@@ -108,7 +108,6 @@ class CareParams:
     consult_price: int
     delivery_fee: int
     delivery_insured: bool
-    rx_valid_days: int
     rx_max_supply_days: int
     not_online_forms: frozenset[str]
     not_online_prefixes: tuple[str, ...]
@@ -309,7 +308,6 @@ def parse_params(data: Mapping[str, Any]) -> CareParams:
         consult_price=r.fen(consult["price"], "online.consultation.price"),
         delivery_fee=r.fen(delivery["amount"], "online.delivery_fee.amount"),
         delivery_insured=bool(delivery.get("insured", False)),
-        rx_valid_days=r.int_(r.value(data, "prescription.valid_days"), "prescription.valid_days"),
         rx_max_supply_days=r.int_(
             r.value(data, "prescription.max_supply_days"), "prescription.max_supply_days"
         ),

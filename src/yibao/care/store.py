@@ -288,7 +288,15 @@ class CareService:
         rxrow = self.rx(f["rx_id"])
         rx = self._prescription(rxrow)
         registered = self.conditions(f["psn_no"])
-        visit = online.online_visit(self.params, rx, f"CAREMD{followup_id}", registered, use_account)
+        visit = online.online_visit(
+            self.params,
+            rx,
+            f"CAREMD{followup_id}",
+            registered,
+            use_account,
+            on=today,
+            dispensed_before=int(rxrow["status"] == "dispensed"),
+        )
         extras = online.delivery_charge(self.params, delivered=True)
         paid = self._settle_bill(
             led,
@@ -421,20 +429,18 @@ class CareService:
         f = self.followup(row["followup_id"])
         if f["status"] != "paid" and row["status"] != "dispensed":
             raise CareError("status", "处方尚未支付 prescription not paid yet", "not_paid")
-        findings = online.check_prescription(
-            self.params, self._prescription(row), today, dispensed_before=row["status"] == "dispensed"
-        )
-        online.refuse_findings(findings)
+        rx = self._prescription(row)
+        once = int(row["status"] == "dispensed")
+        online.refuse_findings(online.check_prescription(self.params, rx, today, dispensed_before=once))
         with self.engine.begin() as c:
             res = c.execute(
                 care_rx.update()
                 .where(care_rx.c.rx_id == rx_id, care_rx.c.status == "issued")
                 .values(status="dispensed", dispensed_at=_ts(now), dispensed_by=pharmacy)
             )
-            if res.rowcount != 1:
-                raise CareError(
-                    "rx_id", "处方已调剂，不能重复取药 prescription already dispensed", "CARE-RX-03"
-                )
+            if res.rowcount != 1:  # dispensed meanwhile: the one-dispensing rule's own reason
+                online.refuse_findings(online.check_prescription(self.params, rx, today, dispensed_before=1))
+                raise CareError("rx_id", "处方已调剂 prescription already dispensed", "conflict")
             self._move(c, f["followup_id"], "paid", "dispensed", now)
             c.execute(
                 care_delivery.update()

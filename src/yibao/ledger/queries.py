@@ -34,7 +34,16 @@ from yibao.ledger.rows import (
 )
 from yibao.ledger.types import LedgerError, PersonRecord, StoredLine, StoredSettlement
 from yibao.settlement.allocation import allocate
-from yibao.settlement.model import MONEY_FIELDS, AuditFinding, FundDetail, Line, Person, Settlement, Visit
+from yibao.settlement.model import (
+    MONEY_FIELDS,
+    AuditFinding,
+    FundDetail,
+    Line,
+    Person,
+    RxRef,
+    Settlement,
+    Visit,
+)
 from yibao.settlement.trace import AuditFindingStep, read_steps
 
 _LINE_READ = LINE_COLS[1:]  # setl_id is the key
@@ -309,6 +318,7 @@ def stored_settlement(row: Sequence[Any], line_rows: Sequence[Sequence[Any]]) ->
         v["account_psn_no"],
         v.get("bilg_dr_codg"),
         scene=v.get("scene", ""),
+        rx=_rx(v.get("rx")),
     )
     splits = [split_of(r) for r in named]
     s.line_splits = (
@@ -553,3 +563,17 @@ def row_counts(conn: Connection) -> dict[str, int]:
     out = {t: int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES}
     conn.end_read()
     return out
+
+
+def _rx(raw: dict[str, Any] | None) -> RxRef | None:
+    """The stored visit's e-prescription (see ``transactions._visit_json``), when it dispensed one."""
+    if not raw:
+        return None
+    return RxRef(
+        raw["rx_id"],
+        raw["prescriber"],
+        raw["internet_hospital"],
+        dt.date.fromisoformat(raw["issued_on"]),
+        dt.date.fromisoformat(raw["dispensed_on"]),
+        int(raw["dispensed_before"]),
+    )

@@ -283,6 +283,21 @@ def _visit_json(visit: Visit) -> str:
             "account_psn_no": visit.account_psn_no,
             "bilg_dr_codg": visit.bilg_dr_codg,
             **({"scene": visit.scene} if visit.scene else {}),  # a care scene (commercial cover)
+            # the e-prescription the visit dispensed (处方流转), for the audit's prescription rules
+            **(
+                {
+                    "rx": {
+                        "rx_id": visit.rx.rx_id,
+                        "prescriber": visit.rx.prescriber,
+                        "internet_hospital": visit.rx.internet_hospital,
+                        "issued_on": visit.rx.issued_on.isoformat(),
+                        "dispensed_on": visit.rx.dispensed_on.isoformat(),
+                        "dispensed_before": visit.rx.dispensed_before,
+                    }
+                }
+                if visit.rx is not None
+                else {}
+            ),
             # a line's prescribed days and ordering physician (2204 prd_days / bilg_dr_codg), kept with
             # the visit: the line table has no columns for them
             **(

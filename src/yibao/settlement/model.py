@@ -54,6 +54,19 @@ class Line:
 
 
 @dataclass(frozen=True, slots=True)
+class RxRef:
+    """The e-prescription a visit dispenses (处方流转), for the audit's prescription rules: who issued it at
+    which internet hospital on which day, the day it is dispensed and how often it was dispensed before."""
+
+    rx_id: str
+    prescriber: str
+    internet_hospital: str
+    issued_on: dt.date
+    dispensed_on: dt.date
+    dispensed_before: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Visit:
     mdtrt_id: str
     psn_no: str
@@ -77,6 +90,7 @@ class Visit:
     # the care scene the visit belongs to ("" an ordinary visit; online_followup 线上复诊, remote_consult 远程会诊):
     # a commercial product pays only in the scenes it covers
     scene: str = ""
+    rx: RxRef | None = None  # the e-prescription dispensed, when the visit settles one
 
     @property
     def counts_on(self) -> dt.date:

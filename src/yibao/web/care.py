@@ -67,7 +67,7 @@ class Refused(Exception):
 
 def _refuse(exc: FieldError) -> JSONResponse:
     code = exc.code
-    status = STATUS.get(code, 409 if code.startswith(("credit_", "CARE-RX")) else 422)
+    status = STATUS.get(code, 409 if code.startswith(("credit_", "CARE-RX", "GZ-YB")) else 422)
     return JSONResponse({"field": exc.field, "reason": exc.reason, "code": code}, status_code=status)
 
 

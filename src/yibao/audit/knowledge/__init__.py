@@ -62,6 +62,9 @@ class Knowledge:
     flag_calibration: pl.DataFrame  # rule_code, flagged, confirmed — audited outcomes per detector (queue)
     # rule_code, strength_from, score, flagged — each detector's isotonic calibration curve (queue)
     flag_isotonic: pl.DataFrame
+    # dr_code, internet_hospital, valid_from, valid_to — physicians registered (备案) to practise and prescribe
+    # at an internet hospital, and for when (互联网诊疗医师备案); read by the prescriber rule of e-prescriptions
+    internet_physicians: pl.DataFrame
 
 
 _STR, _INT, _QTY, _DATE, _FLOAT = "str", "int", "qty", "date", "float"
@@ -81,6 +84,12 @@ _COLUMNS: dict[str, dict[str, str]] = {
     "long_term_dx": {"icd_prefix": _STR, "name": _STR},
     "title_grade": {"code": _STR, "titles": _STR, "base_code": _STR},
     "physicians": {"dr_code": _STR, "fixmedins_code": _STR, "title": _STR},
+    "internet_physicians": {
+        "dr_code": _STR,
+        "internet_hospital": _STR,
+        "valid_from": _DATE,
+        "valid_to": _DATE,
+    },
     "item_pack": {"code": _STR, "pack_units": _QTY, "daily_max": _QTY},
     "days_limit": {"code": _STR, "max_days": _INT, "days_class": _STR},
     "registered_conditions": {"psn_no": _STR, "icd_prefix": _STR, "condition": _STR},
@@ -104,6 +113,7 @@ _OPTIONAL_TABLES = {
     "long_term_dx",
     "title_grade",
     "physicians",
+    "internet_physicians",
     "item_pack",
     "days_limit",
     "registered_conditions",
@@ -136,6 +146,9 @@ _REQUIRED = {
     "base_code",
     "dr_code",
     "title",
+    "internet_hospital",
+    "valid_from",
+    "valid_to",
     "code_prefix",
     "prefix",
     "match",

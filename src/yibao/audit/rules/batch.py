@@ -17,6 +17,7 @@ import polars as pl
 from yibao.audit.flags import FLAG_SCHEMA, empty_flags, flag_id_expr
 from yibao.audit.knowledge import Knowledge
 from yibao.audit.rules import model as m
+from yibao.audit.rules import rx
 from yibao.errors import FieldError
 from yibao.money import QTY_ONE, price_times_qty
 
@@ -160,6 +161,7 @@ class _Ctx:
             "visit_id", "psn_id", "med_type", "hosp_lv", "begin_date", "days", "fixmedins_code"
         )
         self.dx = v.select("visit_id", "diagnoses")
+        self.rx = rx_frame(visits)
 
     def by_code(self, table: LF, right_on: str = "code", how: Literal["inner", "semi"] = "inner") -> LF:
         """Lines whose code is in ``table[right_on]`` (joined with its row, or only kept for ``semi``)."""
@@ -1154,6 +1156,132 @@ def _imaging(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     )
 
 
+RX_COLUMNS = ("rx_id", "rx_prescriber", "rx_internet_hospital", "rx_issued_on")
+
+
+def rx_frame(visits: pl.DataFrame) -> LF:
+    """The visits that dispense an e-prescription (visits columns rx_id, rx_prescriber,
+    rx_internet_hospital, rx_issued_on and optionally rx_dispensed_on, default begin_date), with
+    ``dispensed_before``: how many dispensings of the same prescription came earlier (by day, then visit)."""
+    if "rx_id" not in visits.columns:
+        return pl.LazyFrame(
+            schema={
+                "visit_id": visits.schema["visit_id"],
+                **{c: pl.String for c in RX_COLUMNS[:3]},
+                "rx_issued_on": pl.Date,
+                "rx_dispensed_on": pl.Date,
+                "dispensed_before": pl.UInt32,
+            }
+        )
+    for col in RX_COLUMNS:
+        if col not in visits.columns:
+            raise AuditInputError(f"visits.{col}", "缺少该列 column missing (with rx_id)")
+    on = pl.col("rx_dispensed_on") if "rx_dispensed_on" in visits.columns else pl.col("begin_date")
+    return (
+        visits.lazy()
+        .filter(pl.col("rx_id").is_not_null())
+        .select(
+            "visit_id",
+            *(pl.col(c).cast(pl.String) for c in RX_COLUMNS[:3]),
+            pl.col("rx_issued_on").cast(pl.Date),
+            on.cast(pl.Date).alias("rx_dispensed_on"),
+        )
+        .sort("rx_dispensed_on", "visit_id")
+        .with_columns(
+            pl.col("visit_id").cum_count().over("rx_id").cast(pl.UInt32).sub(1).alias("dispensed_before")
+        )
+    )
+
+
+def _rx_flags(c: _Ctx, x: LF, tmpl: tuple[str, str], args: list[pl.Expr], evidence: pl.Expr) -> LF:
+    x = x.with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"))
+    x = x.join(c.visit_amounts(x), on="visit_id", how="left").with_columns(
+        pl.col("visit_amount").fill_null(0)
+    )
+    return c.line_flags(
+        x, pl.format(tmpl[0], *args), pl.format(tmpl[1], *args), evidence, pl.col("visit_amount")
+    )
+
+
+def _rx_validity(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    p = r.params
+    assert isinstance(p, m.RxValidityParams)
+    iss, dis = pl.col("rx_issued_on"), pl.col("rx_dispensed_on")
+    x = c.rx.filter((dis < iss) | ((dis - iss).dt.total_days() >= p.valid_days))
+    return _rx_flags(
+        c,
+        x,
+        rx.VALIDITY,
+        [_s(iss), _s(dis), pl.lit(str(p.valid_days))],
+        _json(
+            rx_id=pl.col("rx_id"), issued_on=_s(iss), dispensed_on=_s(dis), valid_days=pl.lit(p.valid_days)
+        ),
+    )
+
+
+def _rx_once(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    x = c.rx.filter(pl.col("dispensed_before") > 0)
+    return _rx_flags(
+        c,
+        x,
+        rx.ONCE,
+        [pl.col("rx_id"), _s(pl.col("dispensed_before"))],
+        _json(rx_id=pl.col("rx_id"), dispensed_before=pl.col("dispensed_before")),
+    )
+
+
+def _rx_prescriber(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """Not in the 医保医师库 (when loaded); else not registered at the internet hospital on the issue day
+    (when that register is loaded) — the order of :func:`yibao.audit.rules.rx.check_rx`."""
+    dr = pl.col("rx_prescriber")
+    parts: list[LF] = []
+    checked = c.rx
+    if k.physicians.height:
+        reg = k.physicians.lazy().select(pl.col("dr_code").alias("rx_prescriber")).unique()
+        out = c.rx.join(reg, on="rx_prescriber", how="anti")
+        parts.append(
+            _rx_flags(
+                c,
+                out,
+                rx.NOT_INSURED,
+                [dr],
+                _json(rx_id=pl.col("rx_id"), prescriber=dr, registry=pl.lit("医保医师库")),
+            )
+        )
+        checked = c.rx.join(reg, on="rx_prescriber", how="semi")
+    if k.internet_physicians.height:
+        ok = (
+            checked.join(
+                k.internet_physicians.lazy(),
+                left_on=["rx_prescriber", "rx_internet_hospital"],
+                right_on=["dr_code", "internet_hospital"],
+            )
+            .filter(
+                (pl.col("valid_from") <= pl.col("rx_issued_on"))
+                & (pl.col("rx_issued_on") <= pl.col("valid_to"))
+            )
+            .select("visit_id")
+            .unique()
+        )
+        out = checked.join(ok, on="visit_id", how="anti")
+        ih = pl.col("rx_internet_hospital")
+        parts.append(
+            _rx_flags(
+                c,
+                out,
+                rx.NOT_INTERNET,
+                [dr, _s(pl.col("rx_issued_on")), ih],
+                _json(
+                    rx_id=pl.col("rx_id"),
+                    prescriber=dr,
+                    internet_hospital=ih,
+                    issued_on=_s(pl.col("rx_issued_on")),
+                ),
+            )
+        )
+    return pl.concat(parts) if parts else empty_partial()
+
+
 def empty_partial() -> LF:
     return empty_flags().select(_OUT).lazy()
 
@@ -1178,6 +1306,9 @@ KINDS: dict[str, Callable[[_Ctx, m.Rule, Knowledge], LF]] = {
     "imaging_positive_rate": _imaging,
     "title_grade": _title_grade,
     "dose_days": _dose_days,
+    "rx_validity": _rx_validity,
+    "rx_once": _rx_once,
+    "rx_prescriber": _rx_prescriber,
 }
 
 

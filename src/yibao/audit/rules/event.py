@@ -18,6 +18,7 @@ import polars as pl
 
 from yibao.audit.knowledge import Knowledge
 from yibao.audit.rules import model as m
+from yibao.audit.rules import rx
 from yibao.audit.rules.batch import daily_max, pack_table
 from yibao.money import QTY_ONE
 from yibao.settlement.model import AuditFinding, Line, Person, Visit
@@ -87,6 +88,9 @@ class EventChecker:
         self._index_bed_days(knowledge, items)
         self._index_finish(knowledge, items)
         self._index_deaths(knowledge, deaths)
+        # the e-prescription rules (one definition with the care door and the batch: yibao.audit.rules.rx)
+        self.rx_rules = {k: r for k, r in self.rules.items() if k in m.RX_KINDS}
+        self.rx_registry = rx.registry_of(knowledge) if self.rx_rules else rx.Registry()
 
     def _index_restrictions(self, knowledge: Knowledge, items: dict[str, _Item]) -> None:
         """Price standards and the patient / level / indication restrictions of each item."""
@@ -331,6 +335,8 @@ class EventChecker:
                         f"the insured person died on {died}; a visit was settled on {visit.begin_date}",
                     )
                 )
+        if visit.rx is not None and self.rx_rules:
+            out.extend(rx.check_rx(self.rx_rules, self.rx_registry, visit.rx))
         return out
 
     def _restricted(

@@ -97,6 +97,12 @@ class ImagingParams(_P):
     min_exams: int = Field(ge=1)
 
 
+class RxValidityParams(_P):
+    # days an e-prescription stays valid counted from its issue day (the issue day is day 0): dispensed on
+    # day ``valid_days`` or later, or before it was issued, it has expired
+    valid_days: int = Field(ge=1)
+
+
 PARAMS: dict[str, type[_P]] = {
     "sex_restriction": NoParams,
     "age_restriction": AgeParams,
@@ -117,7 +123,13 @@ PARAMS: dict[str, type[_P]] = {
     "imaging_positive_rate": ImagingParams,
     "title_grade": NoParams,
     "dose_days": DoseParams,
+    "rx_validity": RxValidityParams,
+    "rx_once": NoParams,
+    "rx_prescriber": NoParams,
 }
+RX_KINDS = frozenset(
+    {"rx_validity", "rx_once", "rx_prescriber"}
+)  # read the visit's e-prescription (Visit.rx)
 SINGLE_VISIT = frozenset(
     {
         "sex_restriction",
@@ -135,6 +147,7 @@ SINGLE_VISIT = frozenset(
         "after_death",
         "title_grade",
         "dose_days",
+        *RX_KINDS,
     }
 )  # kinds that need only the visit itself (and the death register): allowed in settlement
 
