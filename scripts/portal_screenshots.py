@@ -105,6 +105,11 @@ def pages_of(base: str) -> dict[str, list[tuple[str, str]]]:
             ("insured-home", "/me"),
             ("insured-visit", "@visit"),
             ("insured-estimate", "/me/estimate"),
+            ("insured-progress", "/me/progress"),
+            ("insured-policy", "/me/policy"),
+            ("insured-family", "/me/family"),
+            ("insured-institutions", "/me/institutions?condition=I10"),
+            ("insured-drugs", "/me/drugs?q=amxl"),
         ],
         "hospital": [("hospital-workspace", "/hospital"), ("hospital-audit-case", "@own-case")],
         "auditor": [
@@ -112,6 +117,8 @@ def pages_of(base: str) -> dict[str, list[tuple[str, str]]]:
             ("auditor-audit-cases", "/dashboard/audit"),
             ("auditor-audit-case", "@late-case"),
             ("auditor-payment", "/dashboard/payment"),
+            ("auditor-fund-warnings", "/dashboard/fund/warnings"),
+            ("auditor-consult", "/dashboard/consult"),
         ],
     }
 
