@@ -127,3 +127,39 @@ def test_the_page_states_what_a_proxy_may_not_see_in_both_languages_and_elderly_
     en = c.get("/me/family?lang=en", headers=HTML).text
     assert "fraud reports" in en and "What a proxy may and may not do" in en
     assert '<a href="/me/family">' in c.get("/me", headers=HTML).text
+
+
+def family_in_ledger(seeded: Seeded, psn_no: str) -> tuple[str, ...]:
+    led = Ledger.open(seeded.url)
+    try:
+        return led.get_person(psn_no, dt.date.today()).family
+    finally:
+        led.close()
+
+
+def test_a_mutual_aid_consent_reaches_the_ledger_the_settlement_checks_and_unbinding_takes_it_back(
+    app: object, seeded: Seeded
+) -> None:
+    me, relative = browser(app, "insured2"), browser(app, "insured")
+    mine, payer = seeded.family_psn_no, seeded.insured_psn_no  # insured2 asks insured's account to pay
+    led = Ledger.open(seeded.url)
+    try:
+        led.set_family(mine, drop=(payer,))  # start from no link, whatever the demo household holds
+    finally:
+        led.close()
+    certno, name = person(seeded, payer)
+    r = post_form(
+        me,
+        "/me/family",
+        "/me/family/request",
+        {"certno": certno, "name": name, "relation": "parent", "kind": "mutual_aid"},
+    )
+    assert r.status_code == 303  # type: ignore[attr-defined]
+    assert payer not in family_in_ledger(seeded, mine)  # asked, not agreed: the account may not pay yet
+    page = relative.get("/me/family", headers=HTML).text
+    link_id = re.search(r"/me/family/([0-9a-f]{32})/approve", page)
+    assert link_id
+    post_form(relative, "/me/family", f"/me/family/{link_id.group(1)}/approve", {})
+    assert payer in family_in_ledger(seeded, mine)  # the engine now lets this account pay for me
+    post_form(me, "/me/family", f"/me/family/{link_id.group(1)}/unbind", {})
+    assert payer not in family_in_ledger(seeded, mine)

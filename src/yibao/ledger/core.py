@@ -137,6 +137,14 @@ class Ledger:
         and they differ (the enrolment registry's current relation); returns the psn_nos changed."""
         return queries.set_schemes(self.conn, rows)
 
+    @_ensured
+    def set_family(
+        self, psn_no: str, *, add: Sequence[str] = (), drop: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        """Add / drop relatives whose personal accounts may pay for ``psn_no`` (家庭共济, a relative's consent
+        recorded by the portal); returns the list after.  No money moves."""
+        return queries.set_family(self.conn, psn_no, add=add, drop=drop)
+
     @idempotent
     def get_person(self, psn_no: str, on: dt.date) -> Person:
         """The person with the identities valid on ``on``; unknown → ``unknown_person``."""

@@ -110,6 +110,29 @@ def person_schemes(conn: Connection) -> dict[str, tuple[str, str]]:
     return {str(r[0]): (str(r[1]), str(r[2])) for r in rows}
 
 
+def set_family(
+    conn: Connection, psn_no: str, *, add: Sequence[str] = (), drop: Sequence[str] = ()
+) -> tuple[str, ...]:
+    """Add and drop relatives in a person's 家庭共济 list (whose personal accounts may pay for them), in one
+    write transaction that holds the person row as a settlement does; returns the list after.  An unknown
+    person → ``unknown_person``.  No money moves: no journal row."""
+    conn.begin(write=True)
+    try:
+        lock = "SELECT family FROM person WHERE psn_no = %s" + (" FOR UPDATE" if conn.pg else "")
+        row = conn.execute_in_write(lock, (psn_no,)).fetchone()
+        if row is None:
+            raise LedgerError("psn_no", f"账本中没有该人员 unknown person {psn_no!r}", "unknown_person")
+        family = [str(x) for x in json.loads(row[0] or "[]")]
+        after = [x for x in family if x not in set(drop)] + [x for x in dict.fromkeys(add) if x not in family]
+        if after != family:
+            conn.execute_in_write("UPDATE person SET family = %s WHERE psn_no = %s", (dumps(after), psn_no))
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return tuple(after)
+
+
 def set_schemes(conn: Connection, rows: Iterable[tuple[str, str, str]]) -> list[str]:
     """Set each person's scheme and person type, ``rows`` of (psn_no, insutype, psn_type), in one
     transaction; a person not in the ledger or already so is left alone.  Returns the psn_nos changed.

@@ -16,6 +16,7 @@ from yibao.access import family as fam
 from yibao.access.family_store import Link
 from yibao.access.principal import Principal
 from yibao.ledger import LedgerError
+from yibao.usecases import family as family_uc
 from yibao.web.auth import require
 from yibao.web.deps import ledger_of
 from yibao.web.portal.pages import error_page, family_store, now_utc, render
@@ -167,6 +168,13 @@ def act_on_link(request: Request, p: Insured, link_id: str, action: str) -> Resp
         link = family_store(request).act(link_id, p.user_id, action, now_utc())
     except fam.FamilyError as exc:
         return _refused(request, exc)
+    if link.kind == "mutual_aid" and link.state in ("approved", "unbound"):
+        # the relative's consent (or its end) reaches the list the settlement checks the paying account against
+        with ledger_of(request) as led:
+            if link.state == "approved":
+                family_uc.payer_agreed(led, link.requester_psn_no, link.relative_psn_no)
+            else:
+                family_uc.payer_withdrawn(led, link.requester_psn_no, link.relative_psn_no)
     resp = RedirectResponse(f"/me/family?done={action}", status_code=303)
     if link.state == "unbound" and request.cookies.get("yb_psn") == link.relative_psn_no:
         resp.delete_cookie("yb_psn", path="/")
