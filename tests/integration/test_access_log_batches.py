@@ -75,3 +75,32 @@ def test_the_wait_is_a_setting_of_the_service() -> None:
 
     assert Settings(access_log_flush_seconds=0).access_log_flush_seconds == 0
     assert Settings().access_log_flush_seconds == 0.2
+
+
+def test_a_row_the_table_refuses_does_not_hold_up_the_rows_behind_it(tmp_path: Path) -> None:
+    store, sa_url = _store(tmp_path)
+    try:
+        user = store.create_user("h3", "a-long-password-3", "institution", "医院", fixmedins_code="H3")
+        app_login = type(user)(**{**user.__dict__, "user_id": "app:" + "x" * 80, "display_name": "应" * 300})
+        store.log_access(app_login, "P1", "read", "/fhir/Patient/P1")  # too long for the columns as given
+        store.log_access(user, "P2", "read", "/x")
+        store.flush_access()
+        assert _rows(sa_url) == 2  # both kept: the long one cut to the columns' widths
+        poison = {
+            "at": None,
+            "user_id": "u",
+            "role": "r",
+            "display_name": "d",
+            "psn_no": "P3",
+            "what": "w",
+            "path": "/p",
+        }
+        good = {**poison, "at": "2026-12-07T00:00:00+00:00", "psn_no": "P4"}
+        with store._pending_lock:
+            store._pending.extend([poison, good])
+        assert (
+            store.flush_access() == 1
+        )  # the refused row (NOT NULL) is dropped and logged; the other goes in
+        assert _rows(sa_url) == 3
+    finally:
+        store.close()

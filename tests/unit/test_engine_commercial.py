@@ -180,3 +180,32 @@ def test_without_covers_the_result_is_the_one_without_the_tier(scene: str) -> No
     s = settle_visit(POLICY, RETIRED, v, {}, 5_000)
     assert s.commercial_pay == 0 and s.commercial_product is None
     assert s.psn_part_amt == s.acct_pay + s.psn_cash_pay
+
+
+def _blocking(sn: str | None) -> object:
+    from yibao.settlement.model import AuditFinding
+
+    def hook(_p: Person, _v: Visit) -> list[AuditFinding]:
+        return [AuditFinding(sn, "GZ-YB-019", "block", "电子处方已过有效期", "prescription expired")]
+
+    return hook
+
+
+def test_a_visit_the_in_event_audit_blocked_is_not_paid_by_the_product_either() -> None:
+    s = settle_visit(POLICY, RETIRED, visit(LINES), {}, covers=(PRODUCT,), audit=_blocking(None))  # type: ignore[arg-type]
+    assert s.fund_pay_sumamt == 0 and s.medfee_sumamt > 0
+    assert s.commercial_pay == 0  # a claim the bureau's audit rejected is not the insurer's to pay
+    assert s.psn_cash_pay == s.psn_part_amt == s.medfee_sumamt
+    assert identity_violations(s) == []
+
+
+def test_a_blocked_line_is_left_out_of_the_product_s_base_and_gets_no_share() -> None:
+    blocked = LINES[0]
+    s = settle_visit(
+        POLICY, RETIRED, visit(LINES), {}, covers=(PRODUCT,), audit=_blocking(blocked.feedetl_sn)
+    )  # type: ignore[arg-type]
+    assert s.commercial_pay == apply_ratio(s.psn_part_amt - blocked.amount, PRODUCT.ratio)
+    splits = allocate(s, LINES)
+    assert splits[0].commercial_pay == 0 and splits[0].fulamt_ownpay_amt == blocked.amount
+    assert sum(x.commercial_pay for x in splits) == s.commercial_pay
+    assert identity_violations(s) == []

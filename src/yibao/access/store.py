@@ -395,16 +395,20 @@ class ServiceStore:
         :attr:`ACCESS_FLUSH_ROWS` are waiting, and before this store reads the log or closes."""
         row = {
             "at": _now().isoformat(timespec="seconds"),
-            "user_id": user.user_id,
-            "role": user.role,
-            "display_name": user.display_name,
-            "psn_no": psn_no,
+            # every column cut to its width: a row the table cannot take would hold up the rows behind it
+            "user_id": user.user_id[:40],
+            "role": user.role[:16],
+            "display_name": user.display_name[:100],
+            "psn_no": psn_no[:40],
             "what": what[:200],
             "path": path[:300],
         }
         with self._pending_lock:
             self._pending.append(row)
-            full = len(self._pending) >= self.ACCESS_FLUSH_ROWS or self.ACCESS_FLUSH_SECONDS <= 0
+            # written at once when the batch is full, batching is off, or the writer has stopped (shutting down)
+            full = (
+                len(self._pending) >= self.ACCESS_FLUSH_ROWS or self.ACCESS_FLUSH_SECONDS <= 0 or self._closed
+            )
             if self._flusher is None and not self._closed and self.ACCESS_FLUSH_SECONDS > 0:
                 self._flusher = threading.Thread(target=self._flush_loop, name="access-log", daemon=True)
                 self._flusher.start()
@@ -422,11 +426,32 @@ class ServiceStore:
             try:
                 with self.engine.begin() as c:
                     c.execute(access_log.insert(), rows)
-            except BaseException:
-                with self._pending_lock:
-                    self._pending[:0] = rows
-                raise
+            except Exception:
+                written = self._write_one_by_one(rows)
+                if not written:  # none went in: the database is away, keep them all for the next try
+                    with self._pending_lock:
+                        self._pending[:0] = rows
+                    raise
+                return written
             return len(rows)
+
+    def _write_one_by_one(self, rows: list[dict[str, Any]]) -> int:
+        """After a batch failed: each row on its own, so that one row the table refuses does not hold up the
+        others (it is logged, without the person's number, and dropped); returns how many went in."""
+        written = failed = 0
+        for row in rows:
+            try:
+                with self.engine.begin() as c:
+                    c.execute(access_log.insert(), [row])
+                written += 1
+            except Exception:
+                failed += 1
+                if not written and failed >= 3:
+                    return 0  # three refusals and no success: the database is away, not a row
+                log.exception(
+                    "访问记录写入失败，已丢弃 access-log row refused by the database (%s)", row["path"]
+                )
+        return written
 
     def _flush_loop(self) -> None:
         while not self._closed:

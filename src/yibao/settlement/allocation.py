@@ -66,7 +66,7 @@ def allocate(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:
                 scope_left[i] = 0
                 pre_left[i] -= share - scope
     personal = [parts[i][0] + parts[i][1] + pre_left[i] + scope_left[i] for i in range(n)]
-    com = _commercial_shares(s, parts, pre_left, scope_left, personal) if s.commercial_pay else None
+    com = _commercial_shares(s, lines, parts, pre_left, scope_left, personal) if s.commercial_pay else None
     acct = split_largest_remainder(s.acct_pay, personal) if s.acct_pay else [0] * n
     # positional arguments in LineSplit's field order (feedetl_sn, code, amount, the four parts, deductible,
     # funds, account, cash): this runs for every line of every stored settlement
@@ -83,21 +83,35 @@ def allocate(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:
     ]
 
 
+def _blocked(s: Settlement, lines: Sequence[Line]) -> set[int]:
+    """Positions of the lines the in-event audit blocked (every line for a visit-level block)."""
+    blocks = [f for f in s.audit if f.severity == "block"]
+    if not blocks:
+        return set()
+    if any(f.feedetl_sn is None for f in blocks):
+        return set(range(len(lines)))
+    sns = {f.feedetl_sn for f in blocks}
+    return {i for i, ln in enumerate(lines) if ln.feedetl_sn in sns}
+
+
 def _commercial_shares(
     s: Settlement,
+    lines: Sequence[Line],
     parts: Sequence[tuple[int, int, int, int]],
     pre_left: list[int],
     scope_left: list[int],
     personal: list[int],
 ) -> list[int]:
     """Each line's share of the commercial payment; ``personal`` is reduced by it (what the account and cash
-    still cover)."""
+    still cover).  A line the in-event audit blocked gets none (the engine left it out of the product's base)."""
     step = next((x for x in s.steps if isinstance(x, Commercial)), None)
     in_part = step.from_scope if step is not None else min(s.commercial_pay, sum(pre_left) + sum(scope_left))
     n = len(parts)
     first = split_largest_remainder(in_part, [pre_left[i] + scope_left[i] for i in range(n)])
     rest = s.commercial_pay - in_part
-    second = split_largest_remainder(rest, [parts[i][0] + parts[i][1] for i in range(n)]) if rest else [0] * n
+    blocked = _blocked(s, lines)
+    out_of_scope = [0 if i in blocked else parts[i][0] + parts[i][1] for i in range(n)]
+    second = split_largest_remainder(rest, out_of_scope) if rest else [0] * n
     com = [first[i] + second[i] for i in range(n)]
     for i in range(n):
         personal[i] -= com[i]

@@ -153,7 +153,11 @@ def settle_visit(
         return s
     left = _pay_basic_fund(s, policy, person, visit, acc)
     _pay_layers(s, policy, person, acc, left, entitlement)
-    com_scope = _pay_commercial(s, visit, covers, acc) if covers else 0
+    com_scope = 0
+    if covers:
+        # lines the in-event audit blocked are the patient's, not the insurer's (a rejected claim stays rejected)
+        refused = sum(ln.amount for ln in visit.lines if ln.feedetl_sn in blocked) if blocked else 0
+        com_scope = _pay_commercial(s, visit, covers, acc, refused)
     _pay_account(s, policy, person, visit, account_balance, payer_insutype, com_scope)
     return s
 
@@ -450,18 +454,23 @@ def _pay_layers(
 
 
 def _pay_commercial(
-    s: Settlement, visit: Visit, covers: Sequence[CommercialProduct], acc: Mapping[str, int]
+    s: Settlement,
+    visit: Visit,
+    covers: Sequence[CommercialProduct],
+    acc: Mapping[str, int],
+    refused: int = 0,
 ) -> int:
     """The first product in ``covers`` that covers the visit pays ``ratio`` of the personal burden the funds
     left (or of its policy-scope part), above what is left of its yearly deductible, within its per-claim cap
-    and what its annual cap still allows; drawn from the policy-scope part first.  Returns that part."""
+    and what its annual cap still allows; drawn from the policy-scope part first.  Returns that part.
+    ``refused``: the amount of lines the in-event audit blocked, which no product pays."""
     for product in covers:
         if product.applies(visit.scene, visit.diagnoses):
             break
     else:
         return 0
     in_scope = s.inscp_scp_amt + s.preselfpay_amt - s.fund_pay_sumamt
-    base = s.psn_part_amt if product.out_of_scope else in_scope
+    base = s.psn_part_amt - refused if product.out_of_scope else in_scope
     ded_key, paid_key = product.deductible_counter, product.paid_counter
     due = product.deductible - acc.get(ded_key, 0) if product.deductible else 0
     if due < 0:

@@ -41,12 +41,43 @@ def _refused(request: Request, exc: fam.FamilyError) -> Response:
     return error_page(request, STATUS.get(exc.code, 422), exc.reason, exc.field)
 
 
+def _sync_mutual_aid(request: Request, links: list[Link]) -> None:
+    """Bring the ledger's 家庭共济 list (whose accounts may pay for the requester, the list the settlement
+    checks the paying account against) in line with each 家庭共济 link's state as stored now: the relative
+    is on the list while the link is approved, and off it once the link has ended.  The state is read again
+    here, so a late step never undoes a later one, and opening /me/family repairs a step whose ledger write
+    failed."""
+    st = family_store(request)
+    # (requester, relative) → that pair's newest 家庭共济 link, as stored now
+    latest: dict[tuple[str, str], Link] = {}
+    for old in links:
+        if old.kind != "mutual_aid":
+            continue
+        link = st.get(old.link_id, old.requester_user_id)
+        key = (link.requester_psn_no, link.relative_psn_no)
+        if key not in latest or link.requested_at > latest[key].requested_at:
+            latest[key] = link
+    wanted = {
+        key: link.state == "approved" for key, link in latest.items() if link.state in ("approved", "unbound")
+    }
+    if not wanted:
+        return
+    with ledger_of(request) as led:
+        for (psn_no, payer), on in wanted.items():
+            has = payer in led.get_person(psn_no, dt.date.today()).family
+            if on and not has:
+                family_uc.payer_agreed(led, psn_no, payer)
+            elif has and not on:
+                family_uc.payer_withdrawn(led, psn_no, payer)
+
+
 @router.get("/me/family", response_class=HTMLResponse)
 def my_family(request: Request, p: Insured) -> Response:
     """My relatives both ways, the requests waiting, 家庭共济, the rules for a proxy and the history."""
     assert p.psn_no is not None
     st = family_store(request)
     links = st.links_of(p.user_id)
+    _sync_mutual_aid(request, [x for x in links if x.requester_user_id == p.user_id])
     unread_links = {
         link.link_id
         for link in links
@@ -168,13 +199,8 @@ def act_on_link(request: Request, p: Insured, link_id: str, action: str) -> Resp
         link = family_store(request).act(link_id, p.user_id, action, now_utc())
     except fam.FamilyError as exc:
         return _refused(request, exc)
-    if link.kind == "mutual_aid" and link.state in ("approved", "unbound"):
-        # the relative's consent (or its end) reaches the list the settlement checks the paying account against
-        with ledger_of(request) as led:
-            if link.state == "approved":
-                family_uc.payer_agreed(led, link.requester_psn_no, link.relative_psn_no)
-            else:
-                family_uc.payer_withdrawn(led, link.requester_psn_no, link.relative_psn_no)
+    if link.kind == "mutual_aid":
+        _sync_mutual_aid(request, [link])
     resp = RedirectResponse(f"/me/family?done={action}", status_code=303)
     if link.state == "unbound" and request.cookies.get("yb_psn") == link.relative_psn_no:
         resp.delete_cookie("yb_psn", path="/")
