@@ -11,23 +11,16 @@ A page with any violation fails the test with the rule, its impact and the offen
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
 import pytest
+from browser_support import chromium, require_chromium, serving
 
 from yibao.demo.seed import Seeded, seed_demo_db
 from yibao.ledger import Ledger
 
-CHROMIUM = os.environ.get("YIBAO_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "yibao-demo-2026"
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 PAGES_PER_ROLE = 30
@@ -59,68 +52,19 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seeded]]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (this test must not skip)")
+    require_chromium()
     seeded = seed_demo_db(tmp_path_factory.mktemp("axe") / "demo.db", persons=120)
-    port = _free_port()
-    env = {**os.environ, "YIBAO_DATABASE_URL": seeded.url, "YIBAO_DEMO": "1"}
     log = tmp_path_factory.mktemp("axe-log") / "uvicorn.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "yibao.web.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.2)
+    with serving({"YIBAO_DATABASE_URL": seeded.url, "YIBAO_DEMO": "1"}, log) as base:
         yield base, seeded
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(playwright_sync) as b:
+        yield b
 
 
 def _login(page: Any, base: str, username: str) -> None:

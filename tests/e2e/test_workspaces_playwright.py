@@ -8,24 +8,18 @@ unique ids, and text contrast of at least 4.5:1 (3:1 for large text)."""
 from __future__ import annotations
 
 import io
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from browser_support import chromium, require_chromium, serving
 from rich.console import Console
 
 from yibao.demo.run import run_demo
 
-CHROMIUM = os.environ.get("YIBAO_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "yibao-demo-2026"
 PHONE, LAPTOP = (390, 844), (1366, 900)
 BUILD_NOTES = re.compile(r"DOMAIN\.md|\[(?:V|T|M|X)\]|\{\"detail\"|\+00:00|\d{4}-\d\d-\d\dT\d\d:")
@@ -91,12 +85,6 @@ PAGE_FACTS = r"""() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def tiny_png() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
@@ -108,66 +96,22 @@ def tiny_png() -> bytes:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (this test must not skip)")
+    require_chromium()
     db = tmp_path_factory.mktemp("work-e2e") / "demo.db"
     run_demo(Console(file=io.StringIO()), region="xian", persons=400, visits=0, year=2025, seed=7, db_path=db)
-    port = _free_port()
     env = {
-        **os.environ,
         "YIBAO_DATABASE_URL": f"sqlite:///{db}",
         "YIBAO_DEMO": "1",
         "YIBAO_AUDIT_KNOWLEDGE": str(db.parent / "demo-knowledge"),
     }
-    log = db.parent / "uvicorn.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "yibao.web.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.3)
+    with serving(env, db.parent / "uvicorn.log", wait=90) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(playwright_sync) as b:
+        yield b
 
 
 def _session(browser: Any, base: str, user: str, size: tuple[int, int]) -> tuple[Any, Any, list[str]]:
