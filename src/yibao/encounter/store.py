@@ -129,6 +129,9 @@ class EncounterStore:
         self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._presented_cache: dict[tuple[str, str], float] = {}
         self._presented_lock = threading.Lock()
+        # bumped whenever a credential moves to another person: a check whose database read began before
+        # the move must not remember its (possibly stale) answer
+        self._presented_generation = 0
 
     @staticmethod
     def open(sa_url: str) -> EncounterStore:
@@ -200,14 +203,24 @@ class EncounterStore:
                 .where(enc_presented.c.digest == digest)
                 .returning(enc_presented.c.psn_no)
             ).all()
-            with self._presented_lock:  # a credential now naming someone else: forget the old answer here
-                for (old,) in gone:
-                    self._presented_cache.pop((fixmedins_code, str(old)), None)
+            moved = [str(old) for (old,) in gone if str(old) != psn_no]
+            if moved:
+                self._forget_presented(fixmedins_code, moved)
             c.execute(
                 enc_presented.insert().values(
                     digest=digest, fixmedins_code=fixmedins_code, psn_no=psn_no, at=now_utc()
                 )
             )
+        if moved:  # again once committed: a check that read the old row meanwhile stores nothing
+            self._forget_presented(fixmedins_code, moved)
+
+    def _forget_presented(self, fixmedins_code: str, persons: Sequence[str]) -> None:
+        """A credential now naming someone else: forget the old person's answer in this worker, and make
+        every check already reading the database leave its answer unremembered."""
+        with self._presented_lock:
+            self._presented_generation += 1
+            for old in persons:
+                self._presented_cache.pop((fixmedins_code, old), None)
 
     def present_many(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
         """Bulk :meth:`presented`: (fixmedins_code, cert_type, cert_no, psn_no) rows (fixtures, benchmarks)."""
@@ -227,10 +240,13 @@ class EncounterStore:
         until = self._presented_cache.get(key)
         if until is not None and until > time.monotonic():
             return True
+        generation = self._presented_generation
         with self._reads.connect() as c:
             found = c.execute(_PRESENTED_AT, {"f": fixmedins_code, "p": psn_no}).first() is not None
         if found and self.PRESENTED_CACHE_SECONDS > 0:
             with self._presented_lock:
+                if generation != self._presented_generation:
+                    return found  # a credential moved while we read: answer, but do not remember
                 if len(self._presented_cache) >= self.PRESENTED_CACHE_MAX:
                     self._presented_cache.clear()
                 self._presented_cache[key] = time.monotonic() + self.PRESENTED_CACHE_SECONDS
