@@ -188,6 +188,9 @@ def run(
     figures mean little on a machine that is busy with other work); ``settle_visits`` 0 leaves out the
     in-event hook benchmark."""
     yield record("host", "load_1m", os.getloadavg()[0], "load")
+    # 1 when polars' allocator keeps freed pages (benchmarks/audit.sh sets it; docs/AUDIT_EVALUATION.md)
+    kept = "dirty_decay_ms:-1" in os.environ.get("_RJEM_MALLOC_CONF", "")
+    yield record("host", "allocator_keeps_pages", float(kept), "flag")
     if settle_visits > 0:
         yield from bench_settle_hook(settle_visits)
     yield from bench_audit(lines, seed=seed, cache_dir=cache_dir)
