@@ -367,16 +367,16 @@ def test_a_dialysis_centre_is_compared_with_its_specialty_not_with_general_hospi
         for k in range(150):
             c.visit(90_000 + p, "H9", (k // 3) * 7 + (k % 3) * 2, [(CONSULT, 1, 1000)], dx="N18")
     v, ln = c.frames()
-    from yibao.audit.models.features import line_frame, specialties, visit_frame
+    from yibao.audit.models.features import specialties
 
-    p = load_params()
-    frame = visit_frame(v, line_frame(ln), peers=p["peers"])
-    spec = dict(specialties(frame, p["peers"]).iter_rows())
+    params = load_params()
+    frame = visit_frame(v, line_frame(ln), peers=params["peers"])
+    spec = dict(specialties(frame, params["peers"]).iter_rows())
     assert spec == {"H9": "N"}
     assert frame.filter(pl.col("fixmedins_code") == "H9")["peer"][0] == "H:2:N"
     assert run(c, "MX-PEER-004").height == 0
     # with the specialty left out (no institution ever a specialist) the centre's patients are flagged
-    blind = {**p, "peers": {**p["peers"], "specialty_share": 1.01}}
+    blind = {**params, "peers": {**params["peers"], "specialty_share": 1.01}}
     out = run_models(None, v, ln, only={"MX-PEER-004"}, params=blind)
     assert set(out["fixmedins_code"].to_list()) == {"H9"}
 
