@@ -12,7 +12,8 @@ import pytest
 
 from yibao.audit.flags import validate_flags
 from yibao.audit.models import run_models
-from yibao.audit.models.features import load_params
+from yibao.audit.models.features import line_frame, load_params, visit_frame
+from yibao.audit.models.peer import visit_signatures
 
 D0 = dt.date(2025, 1, 1)
 CONSULT, CHIEF, REG = "001102000010000", "001102000030000", "001101000010000"
@@ -145,6 +146,23 @@ def test_physician_template_flags_one_doctors_identical_short_bills() -> None:
     ev = json.loads(f["evidence"][0])
     assert ev["physician"] == "D0" and ev["patients"] == 12 and ev["physician_visits"] == 92
     assert "D0" in f["reason_zh"][0] and "physician D0" in f["reason_en"][0]
+
+
+def test_bill_signatures_ignore_line_order_and_tell_quantities_apart_only_in_the_bill() -> None:
+    c = Claims()
+    a = c.visit(1, "H1", 0, [(CONSULT, 1, 1000), (DRUG_A, 2, 300), (LAB, 1, 500)])
+    b = c.visit(2, "H1", 1, [(LAB, 1, 500), (CONSULT, 1, 1000), (DRUG_A, 2, 300)])  # same bill, other order
+    q = c.visit(3, "H1", 2, [(CONSULT, 1, 1000), (DRUG_A, 5, 300), (LAB, 1, 500)])  # other quantity
+    o = c.visit(4, "H1", 3, [(CONSULT, 1, 1000), (DRUG_B, 2, 300), (LAB, 1, 500)])  # other item
+    shop = c.visit(5, "P1", 3, [(DRUG_A, 2, 300)])  # pharmacies have no bill signature
+    v, ln = c.frames()
+    sig = {
+        r["visit_id"]: r
+        for r in visit_signatures(visit_frame(v, line_frame(ln)), line_frame(ln)).iter_rows(named=True)
+    }
+    assert shop not in sig and {a, b, q, o} == set(sig) and sig[a]["n_items"] == 3
+    assert sig[a]["items_h"] == sig[b]["items_h"] == sig[q]["items_h"] != sig[o]["items_h"]
+    assert sig[a]["bill_h"] == sig[b]["bill_h"] != sig[q]["bill_h"]
 
 
 def test_network_finds_a_ring_seen_together_and_not_a_household() -> None:
@@ -349,16 +367,16 @@ def test_a_dialysis_centre_is_compared_with_its_specialty_not_with_general_hospi
         for k in range(150):
             c.visit(90_000 + p, "H9", (k // 3) * 7 + (k % 3) * 2, [(CONSULT, 1, 1000)], dx="N18")
     v, ln = c.frames()
-    from yibao.audit.models.features import line_frame, specialties, visit_frame
+    from yibao.audit.models.features import specialties
 
-    p = load_params()
-    frame = visit_frame(v, line_frame(ln), peers=p["peers"])
-    spec = dict(specialties(frame, p["peers"]).iter_rows())
+    params = load_params()
+    frame = visit_frame(v, line_frame(ln), peers=params["peers"])
+    spec = dict(specialties(frame, params["peers"]).iter_rows())
     assert spec == {"H9": "N"}
     assert frame.filter(pl.col("fixmedins_code") == "H9")["peer"][0] == "H:2:N"
     assert run(c, "MX-PEER-004").height == 0
     # with the specialty left out (no institution ever a specialist) the centre's patients are flagged
-    blind = {**p, "peers": {**p["peers"], "specialty_share": 1.01}}
+    blind = {**params, "peers": {**params["peers"], "specialty_share": 1.01}}
     out = run_models(None, v, ln, only={"MX-PEER-004"}, params=blind)
     assert set(out["fixmedins_code"].to_list()) == {"H9"}
 

@@ -2,7 +2,9 @@
 region of about ``lines`` fee lines; and the settlement engine with and without the in-event hook.
 
 Output: JSON-line records as :func:`yibao.bench.settle.record` makes them.  Generating and reading the
-region are timed apart from the audit; ``audit.full`` / ``elapsed`` is rules + models.
+region are timed apart from the audit; ``audit.full`` / ``elapsed`` is rules + models + queue.  Each audit
+stage also reports ``cpu``: CPU seconds of the whole process (every polars and scikit-learn thread) while it
+ran — on a shared machine the wall time mostly measures the other work, the CPU seconds do not.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ def bench_audit(
     from yibao.audit.rules.batch import run_rules
     from yibao.audit.rules.model import load_library
 
+    def clock() -> tuple[float, float]:
+        return time.perf_counter(), time.process_time()
+
     path, gen_s = _region(lines, seed, cache_dir)
     if gen_s is not None:
         yield record("audit.synth", "elapsed", gen_s, "s")
@@ -57,37 +62,41 @@ def bench_audit(
     yield record("audit.full", "lines", n, "lines")
     # the whole library: the title rule needs the physician registry, over-supply the 门慢门特 register
     library, knowledge = load_library(), with_region(load_knowledge(), path)
-    t0 = time.perf_counter()
+    t0, c0 = clock()
     flags = run_rules(library, knowledge, persons, visits, fee_lines)
-    t_rules = time.perf_counter() - t0
+    t_rules, c_rules = (a - b for a, b in zip(clock(), (t0, c0), strict=True))
     yield record("audit.rules", "elapsed", t_rules, "s")
+    yield record("audit.rules", "cpu", c_rules, "s")
     yield record("audit.rules", "throughput", n / t_rules, "lines/s")
     yield record("audit.rules", "flags", flags.height, "flags")
-    t_models = 0.0
+    t_models = c_models = 0.0
     if models:
         try:
             from yibao.audit.models import run_models
         except ImportError:  # the models package is built separately; rules alone are still measured
             run_models = None  # type: ignore[assignment]
         if run_models is not None:
-            t0 = time.perf_counter()
+            t0, c0 = clock()
             mflags = run_models(persons, visits, fee_lines, institutions=institutions)
-            t_models = time.perf_counter() - t0
+            t_models, c_models = (a - b for a, b in zip(clock(), (t0, c0), strict=True))
             yield record("audit.models", "elapsed", t_models, "s")
+            yield record("audit.models", "cpu", c_models, "s")
             yield record("audit.models", "throughput", n / t_models, "lines/s")
             yield record("audit.models", "flags", mflags.height, "flags")
     # the review queue: score every flag, rank the visits
     from yibao.audit.queue import score_flags, visit_queue
 
-    t0 = time.perf_counter()
+    t0, c0 = clock()
     allf = pl.concat([flags, mflags]) if models and t_models else flags
     scored, _ = score_flags(allf, visits.height, knowledge.flag_calibration, curves=knowledge.flag_isotonic)
     queue = visit_queue(scored)
-    t_queue = time.perf_counter() - t0
+    t_queue, c_queue = (a - b for a, b in zip(clock(), (t0, c0), strict=True))
     yield record("audit.queue", "elapsed", t_queue, "s")
+    yield record("audit.queue", "cpu", c_queue, "s")
     yield record("audit.queue", "visits", queue.height, "visits")
     total = t_rules + t_models + t_queue
     yield record("audit.full", "elapsed", total, "s")
+    yield record("audit.full", "cpu", c_rules + c_models + c_queue, "s")
     yield record("audit.full", "throughput", n / total, "lines/s")
 
 
@@ -176,8 +185,13 @@ def run(
     lines: int = 10_000_000, settle_visits: int = 100_000, seed: int = 1, cache_dir: Path | None = None
 ) -> Iterator[dict[str, Any]]:
     """Everything ``yibao bench audit`` prints, with the host's 1-minute load average before and after (the
-    figures mean little on a machine that is busy with other work)."""
+    figures mean little on a machine that is busy with other work); ``settle_visits`` 0 leaves out the
+    in-event hook benchmark."""
     yield record("host", "load_1m", os.getloadavg()[0], "load")
-    yield from bench_settle_hook(settle_visits)
+    # 1 when polars' allocator keeps freed pages (benchmarks/audit.sh sets it; docs/AUDIT_EVALUATION.md)
+    kept = "dirty_decay_ms:-1" in os.environ.get("_RJEM_MALLOC_CONF", "")
+    yield record("host", "allocator_keeps_pages", float(kept), "flag")
+    if settle_visits > 0:
+        yield from bench_settle_hook(settle_visits)
     yield from bench_audit(lines, seed=seed, cache_dir=cache_dir)
     yield record("host", "load_1m", os.getloadavg()[0], "load")

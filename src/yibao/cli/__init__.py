@@ -478,13 +478,19 @@ def bench_audit(
     lines: Annotated[
         int, typer.Option(help="fee lines in the synthetic region (cached between runs)")
     ] = 10_000_000,
-    settle_visits: Annotated[int, typer.Option(help="visits for the in-event hook benchmark")] = 100_000,
+    settle_visits: Annotated[
+        int, typer.Option(help="visits for the in-event hook benchmark (0: leave it out)")
+    ] = 100_000,
     seed: Annotated[int, typer.Option(help="synthetic region seed")] = 1,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="directory of the cached synthetic region (default: /tmp)")
+    ] = None,
 ) -> None:
-    """Print JSON lines: settle.engine with/without the in-event hook; audit.rules, audit.models, audit.full."""
+    """Print JSON lines: settle.engine with/without the in-event hook; audit.rules, audit.models, audit.queue,
+    audit.full (elapsed and CPU seconds)."""
     from yibao.bench.audit import run
 
-    for rec in run(lines=lines, settle_visits=settle_visits, seed=seed):
+    for rec in run(lines=lines, settle_visits=settle_visits, seed=seed, cache_dir=cache_dir):
         print(json.dumps(rec), flush=True)
 
 

@@ -52,14 +52,19 @@ def run_models(
             shared["dl"] = patient.drug_lines(v, lx)
         return shared["dl"]
 
+    def sig() -> pl.DataFrame:  # the bill signatures of MX-PEER-006 and -007, built on first use
+        if "sig" not in shared:
+            shared["sig"] = peer.visit_signatures(v, lx)
+        return shared["sig"]
+
     models: dict[str, Callable[[], pl.DataFrame]] = {
         "MX-PEER-001": lambda: peer.cost_outliers(v, p),
         "MX-PEER-002": lambda: peer.drug_share_outliers(v, p),
         "MX-PEER-003": lambda: peer.los_outliers(v, p),
         "MX-PEER-004": lambda: peer.repeat_visits(v, p),
         "MX-PEER-005": lambda: peer.code_mix(v, lx, p),
-        "MX-PEER-006": lambda: peer.bill_templates(v, lx, p),
-        "MX-PEER-007": lambda: peer.physician_templates(v, lx, p),
+        "MX-PEER-006": lambda: peer.bill_templates(v, lx, p, sig()),
+        "MX-PEER-007": lambda: peer.physician_templates(v, lx, p, sig()),
         "MX-PAT-002": lambda: patient.shopping(v, dl(), p),  # also MX-PAT-003
         "MX-PAT-004": lambda: patient.early_refills(dl(), p),
         "MX-PAT-005": lambda: patient.excess_quantity(dl(), p),

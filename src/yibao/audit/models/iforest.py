@@ -64,13 +64,16 @@ def isolation_forest(v: pl.DataFrame, p: Params) -> pl.DataFrame:
         return empty_flags()
     x = features(v)
     m = np.nan_to_num(x.select(FEATURES).to_numpy().astype(np.float64))
+    # sklearn's trees compare in float32 (fit and score cast their input): cast once, not twice; the
+    # explanations below keep the float64 features
+    m32 = m.astype(np.float32)
     seed = int(cfg["random_state"])
     # each tree sees max_samples rows anyway; fitting on a seeded sample keeps sklearn from carrying every
     # visit (as zero weights) through every tree
     fit_rows = (
-        m
-        if len(m) <= FIT_SAMPLE
-        else m[np.random.default_rng(seed).choice(len(m), FIT_SAMPLE, replace=False)]
+        m32
+        if len(m32) <= FIT_SAMPLE
+        else m32[np.random.default_rng(seed).choice(len(m32), FIT_SAMPLE, replace=False)]
     )
     forest = IsolationForest(
         n_estimators=int(cfg["n_estimators"]),
@@ -82,7 +85,7 @@ def isolation_forest(v: pl.DataFrame, p: Params) -> pl.DataFrame:
     # scoring walks every tree for every visit: trees in parallel threads (the tree walk releases the GIL;
     # sklearn's documented way is a joblib backend around score_samples), in float32 as sklearn scores
     with parallel_backend("threading", n_jobs=SCORE_JOBS):
-        score = -forest.score_samples(m.astype(np.float32))  # higher = more anomalous
+        score = -forest.score_samples(m32)  # higher = more anomalous
     cut = float(np.quantile(score, float(cfg["score_quantile"])))
     x = x.with_columns(pl.Series("score", score)).with_columns(stake(pl.col("amount")).alias("amount_fen"))
     keep = (score >= cut) & (x["amount_fen"].to_numpy() >= int(cfg["min_amount_fen"]))

@@ -380,25 +380,41 @@ def code_mix(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
     )
 
 
-def bill_templates(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
+def visit_signatures(v: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    """(visit_id, n_items, items_h, bill_h) for every visit outside pharmacies, in one pass over its lines:
+    order-free signatures of the visit's bill — ``items_h`` the sum of 40-bit hashes of the item codes
+    (MX-PEER-006), ``bill_h`` of (code, quantity) pairs (MX-PEER-007).  A collision between two different
+    bills has probability about 2^-40 per pair.  Built once and shared by both models."""
+    code_hash = (pl.col("code").hash(seed=7) % (1 << 40)).cast(pl.Int64)
+    line_hash = (pl.struct("code", "qty").hash(seed=11) % (1 << 40)).cast(pl.Int64)
+    hv = v.lazy().filter(~pl.col("kind").is_in(["P", "pharmacy"])).select("visit_id")
+    return (
+        lines.lazy()
+        .select("visit_id", "code", "qty")
+        .join(hv, on="visit_id", how="semi")
+        .group_by("visit_id")
+        .agg(pl.len().alias("n_items"), code_hash.sum().alias("items_h"), line_hash.sum().alias("bill_h"))
+        .collect()
+    )
+
+
+def bill_templates(
+    v: pl.DataFrame, lines: pl.DataFrame, p: Params, signatures: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """MX-PEER-006: the same item set billed to many different patients at one provider, far more than at peers."""
     cfg = p["template"]
     # a course repeats its bill: a person's recurring visits at the provider are set aside
     hv = v.filter(
         ~pl.col("kind").is_in(["P", "pharmacy"]) & (pl.col("course_n") < int(cfg["course_min_visits"]))
     )
-    # an order-free signature of the item set: sum of 40-bit code hashes (× 64 + item count); a collision
-    # between two different item sets has probability about 2^-40 per pair.  The readable list is built
-    # only for the flagged visits.
-    code_hash = (pl.col("code").hash(seed=7) % (1 << 40)).cast(pl.Int64)
+    # the item-set signature (see ``visit_signatures``); the readable list is built only for flagged visits
+    sigs = visit_signatures(v, lines) if signatures is None else signatures
     sig = (
-        lines.select("visit_id", "code")
-        .join(hv.select("visit_id"), on="visit_id")
-        .group_by("visit_id")
-        .agg(code_hash.sum().alias("_h"), pl.len().alias("n_items"))
+        sigs.join(hv.select("visit_id"), on="visit_id", how="semi")
         .filter(pl.col("n_items") >= int(cfg["min_lines"]))
-        .with_columns((pl.col("_h") * 64 + pl.col("n_items").clip(0, 63)).alias("items"))
-        .drop("_h")
+        .select(
+            "visit_id", "n_items", (pl.col("items_h") * 64 + pl.col("n_items").clip(0, 63)).alias("items")
+        )
     )
     sv = sig.join(hv.select("visit_id", "psn_id", "fixmedins_code", "amount", "fund"), on="visit_id")
     counts = sv.group_by("fixmedins_code", "items").agg(pl.col("psn_id").n_unique().alias("count"))
@@ -450,7 +466,9 @@ def bill_templates(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFr
     )
 
 
-def physician_templates(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.DataFrame:
+def physician_templates(
+    v: pl.DataFrame, lines: pl.DataFrame, p: Params, signatures: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """MX-PEER-007: one physician billing the very same bill — the same items in the same quantities — to
     many different patients, as a large share of all that physician's visits.  Honest bills of even two
     items rarely repeat exactly (quantities follow each patient), so this reaches the short bills
@@ -459,16 +477,12 @@ def physician_templates(v: pl.DataFrame, lines: pl.DataFrame, p: Params) -> pl.D
     hv = v.filter(~pl.col("kind").is_in(["P", "pharmacy"]) & pl.col("bilg_dr_codg").is_not_null())
     if hv.height == 0:
         return empty_flags()
-    # an order-free signature of the bill: sum of 40-bit hashes of (code, quantity) (see bill_templates)
-    line_hash = (pl.struct("code", "qty").hash(seed=11) % (1 << 40)).cast(pl.Int64)
+    # the bill signature: items and quantities (see ``visit_signatures``)
+    sigs = visit_signatures(v, lines) if signatures is None else signatures
     sig = (
-        lines.select("visit_id", "code", "qty")
-        .join(hv.select("visit_id"), on="visit_id")
-        .group_by("visit_id")
-        .agg(line_hash.sum().alias("_h"), pl.len().alias("n_items"))
+        sigs.join(hv.select("visit_id"), on="visit_id", how="semi")
         .filter(pl.col("n_items") >= int(cfg["min_lines"]))
-        .with_columns((pl.col("_h") * 64 + pl.col("n_items").clip(0, 63)).alias("bill"))
-        .drop("_h")
+        .select("visit_id", "n_items", (pl.col("bill_h") * 64 + pl.col("n_items").clip(0, 63)).alias("bill"))
     )
     sv = sig.join(
         hv.select("visit_id", "psn_id", "fixmedins_code", "bilg_dr_codg", "amount", "fund"), on="visit_id"
