@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from yibao.crossregion.filing import Filing, FilingError
-from yibao.crossregion.schema import xr_filing
+from yibao.crossregion.schema import xr_break_action, xr_filing
 
 
 def _d(v: str | None) -> dt.date | None:
@@ -197,6 +197,24 @@ class RouteTable:
     def all(self) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
             rows = c.execute(sa.select(self.t).order_by(self.t.c.created)).fetchall()
+        return [dict(r._mapping) for r in rows]
+
+
+class BreakLog:
+    """What clearing clerks did about reconciliation breaks (对账差异处理), newest first when read."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def record(self, **row: str) -> None:
+        """One action: ``msgid, side, kind, action, reason, actor, outcome, note``; stamped now (UTC)."""
+        with self.engine.begin() as c:
+            c.execute(xr_break_action.insert().values(at=_now(), **row))
+
+    def recent(self, limit: int = 200) -> list[dict[str, Any]]:
+        t = xr_break_action
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(t).order_by(t.c.id.desc()).limit(limit)).fetchall()
         return [dict(r._mapping) for r in rows]
 
 

@@ -301,6 +301,7 @@ def open_visit(
     if again is not None:
         return again
     _presented(ctx, cert_type, cert_no, psn_no)
+    core.emergency_flag(info, "input.data.emergency" if kind == OUTPATIENT else "input.mdtrtinfo.emergency")
     inst = ctx.store.institution(ctx.fixmedins_code)
     need(
         inst is not None,
