@@ -50,7 +50,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
         def __init__(self, base_url: str, key: str, timeout: float) -> None:
             super().__init__(base_url, key, timeout)
             self._http.close()
-            self._http = TestClient(region_app, base_url=self.base_url, headers={KEY_HEADER: key})  # type: ignore[arg-type]
+            self._http = TestClient(region_app, base_url=self.base_url, headers={KEY_HEADER: key})
 
     monkeypatch.setattr(hub_module, "JsonClient", Wired)
     hub_app = hub_module.create_hub_app(
@@ -69,7 +69,7 @@ def state_of(api: Api) -> Any:
 
 
 def browser(api: Api, user: str) -> TestClient:
-    c = TestClient(api.client.app, base_url=BASE)  # type: ignore[arg-type]
+    c = TestClient(api.client.app, base_url=BASE)
     assert c.post("/auth/login", json={"username": user, "password": DEMO_PASSWORD}).status_code == 200
     return c
 

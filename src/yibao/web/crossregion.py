@@ -33,7 +33,7 @@ from yibao.web.auth import current_principal
 from yibao.web.deps import audit_hook_of, book_of, eligibility_of, ledger_of, settings_of
 from yibao.web.jsonresp import json_response
 from yibao.web.national import Envelope, EnvelopeError
-from yibao.web.national_flow import store_of
+from yibao.web.national_flow import store_of, voucher_check
 
 router = APIRouter(prefix="/api/crossregion", tags=["异地就医 cross-region"])
 _LOCK = threading.Lock()
@@ -289,7 +289,9 @@ def inbound_person(body: dict[str, Any], request: Request) -> dict[str, Any]:
             ctx = enc.Ctx(store_of(request), led, book_of(request), None, fixmedins, "", "1101", body)
 
             def identify(cert_type: str, cert_no: str, card_sn: str, psn_name: str) -> str:
-                return enc.identify(ctx, cert_type, cert_no, card_sn=card_sn, psn_name=psn_name)
+                # a voucher is this region's own token: verified with its keys, used up at the care hospital
+                voucher = voucher_check(request, fixmedins)
+                return enc.identify(ctx, cert_type, cert_no, card_sn=card_sn, psn_name=psn_name, voucher=voucher)
 
             psn_no, person = xr.person_inbound(led, identify, body, today)
             balance = led.account_balance(psn_no)
