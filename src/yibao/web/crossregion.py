@@ -291,7 +291,9 @@ def inbound_person(body: dict[str, Any], request: Request) -> dict[str, Any]:
             def identify(cert_type: str, cert_no: str, card_sn: str, psn_name: str) -> str:
                 # a voucher is this region's own token: verified with its keys, used up at the care hospital
                 voucher = voucher_check(request, fixmedins)
-                return enc.identify(ctx, cert_type, cert_no, card_sn=card_sn, psn_name=psn_name, voucher=voucher)
+                return enc.identify(
+                    ctx, cert_type, cert_no, card_sn=card_sn, psn_name=psn_name, voucher=voucher
+                )
 
             psn_no, person = xr.person_inbound(led, identify, body, today)
             balance = led.account_balance(psn_no)
