@@ -105,8 +105,9 @@ def _inline_visit(care: str, psn_no: str, mdtrt_id: str) -> dict[str, Any]:
                           for i, (code, pric, cnt, amt) in enumerate(OUTPATIENT_LINES)]}  # fmt: skip
 
 
-def _flow_visit(counter: Counter, k: int) -> tuple[str, str]:
-    """1101 → 2201 → 2204 for Weinan person ``k`` at the Xi'an hospital; (psn_no, mdtrt_id)."""
+def _flow_visit(counter: Counter, k: int, *, emergency: bool = False) -> tuple[str, str]:
+    """1101 → 2201 → 2204 for Weinan person ``k`` at the Xi'an hospital (an emergency when ``emergency``);
+    (psn_no, mdtrt_id)."""
     counter.sign_no = counter.ok("9001", {"signIn": {"opter_no": "001", "mac": "00-00", "ip": "127.0.0.1"}})[
         "signinoutb"]["sign_no"]  # fmt: skip
     certno = f"{WEINAN}19700101{k:04d}"
@@ -118,7 +119,8 @@ def _flow_visit(counter: Counter, k: int) -> tuple[str, str]:
     reg = counter.ok("2201", {"data": {"psn_no": psn_no, "insutype": "310", "begntime": f"{DAY} 09:00:00",
                                        "mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "ipt_otp_no": f"MZ{k}",
                                        "atddr_no": "D01", "dr_name": "李医生", "dept_code": "NK01",
-                                       "dept_name": "内科", "caty": "A03"}})  # fmt: skip
+                                       "dept_name": "内科", "caty": "A03",
+                                       **({"emergency": "1"} if emergency else {})}})  # fmt: skip
     mdtrt_id = reg["data"]["mdtrt_id"]
     rows = [{"feedetl_sn": str(i + 1), "mdtrt_id": mdtrt_id, "psn_no": psn_no, "chrg_bchno": "B1",
              "rx_circ_flag": "0", "fee_ocur_time": f"{DAY} 09:10:00", "med_list_codg": code,
@@ -185,6 +187,63 @@ def test_a_visitor_through_the_visit_flow_settles_to_the_fen_as_the_inline_2207(
     }
 
 
+def test_an_emergency_visitor_in_the_flow_is_treated_as_filed_as_in_the_inline_2207(cluster: Cluster) -> None:
+    # 异地急诊抢救 needs no filing: the 2201 says so, the insured region settles as filed, to the same fen
+    data = {**_inline_visit(XIAN, f"P{WEINAN}000009", "MI9"), "emergency": "1"}
+    env = {"infno": "2207", "msgid": _msgid(XIAN, 9), "mdtrtarea_admvs": XIAN, "insuplc_admdvs": WEINAN,
+           "fixmedins_code": institution(XIAN), "input": {"data": data}}  # fmt: skip
+    status, inline = _post_token(cluster.procs[XIAN].base + "/fsi/api/2207", env, cluster.tokens[XIAN])
+    assert status == 200 and inline["infcode"] == 0, inline
+    assert inline["output"]["crossregion"]["coverage"]["locality"] == "remote_filed"
+    counter = Counter(cluster, XIAN, WEINAN)
+    psn_no, mdtrt_id = _flow_visit(counter, 11, emergency=True)
+    body = counter.send("2207", _settle_in(psn_no, mdtrt_id, f"{WEINAN}19700101{11:04d}"))
+    assert body["infcode"] == 0, body
+    assert body["output"]["crossregion"]["coverage"]["locality"] == "remote_filed"
+    flow, a = body["output"]["setlinfo"], inline["output"]["setlinfo"]
+    assert {k: flow[k] for k in MONEY} == {k: a[k] for k in MONEY}
+
+
+def _weinan_voucher(cluster: Cluster, k: int) -> str:
+    """An electronic voucher Weinan issues to its person ``k`` (signed with Weinan's key)."""
+    import datetime as dt
+
+    from yibao.voucher.store import VoucherStore
+
+    with Ledger.open(cluster.procs[WEINAN].env["YIBAO_DATABASE_URL"]) as led:
+        store = VoucherStore.open(led.sa_url)
+    now = dt.datetime.now(dt.UTC)
+    store.ensure_key(now)
+    return store.issue(psn_no=f"P{WEINAN}{k:06d}", holder=f"P{WEINAN}{k:06d}", issued_by="app", now=now).token
+
+
+def test_a_visitors_electronic_voucher_is_verified_by_the_insured_region_through_the_hub(
+    cluster: Cluster,
+) -> None:
+    token = _weinan_voucher(cluster, 13)
+    counter = Counter(cluster, XIAN, WEINAN)
+    counter.sign_no = counter.ok("9001", {"signIn": {"opter_no": "001", "mac": "00-00", "ip": "127.0.0.1"}})[
+        "signinoutb"]["sign_no"]  # fmt: skip
+    # Xi'an cannot verify Weinan's signature itself: presented as if local, the token is refused there
+    local = Counter(cluster, XIAN, XIAN)
+    local.sign_no = counter.sign_no
+    refused = local.send("1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": token}})
+    assert refused["infcode"] == -1 and refused["err_code"] == "unknown_key", refused
+    # with the insured region named, Weinan verifies it (through the hub) and the visit opens on it
+    out = counter.ok("1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": token}})
+    psn_no = out["baseinfo"]["psn_no"]
+    assert psn_no == f"P{WEINAN}000013" and out["insuinfo"][0]["insuplc_admdvs"] == WEINAN
+    reg = counter.ok("2201", {"data": {"psn_no": psn_no, "insutype": "310", "begntime": f"{DAY} 09:00:00",
+                                       "mdtrt_cert_type": "01", "mdtrt_cert_no": token, "ipt_otp_no": "MZV13",
+                                       "atddr_no": "D01", "dr_name": "李医生", "dept_code": "NK01",
+                                       "dept_name": "内科", "caty": "A03"}})  # fmt: skip
+    assert reg["data"]["mdtrt_id"]
+    # a voucher is used once: the same token again is refused by the insured region
+    again = counter.send("1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": token}})
+    assert again["infcode"] == -1 and again["err_code"] == "replayed", again
+    assert again["err_msg"].startswith("参保地拒绝") and again["err_field"] == "mdtrt_cert_no"
+
+
 def test_a_visitor_not_presented_or_unknown_at_home_is_refused_in_the_flow(cluster: Cluster) -> None:
     counter = Counter(cluster, XIAN, WEINAN)
     counter.sign_no = counter.ok("9001", {"signIn": {"opter_no": "001", "mac": "00-00", "ip": "127.0.0.1"}})[
@@ -192,8 +251,10 @@ def test_a_visitor_not_presented_or_unknown_at_home_is_refused_in_the_flow(clust
     body = counter.send("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": f"{WEINAN}19700101{8:04d}",
                                           "psn_name": "别人"}})  # fmt: skip
     assert body["infcode"] == -1 and body["err_code"] == "mismatch", body  # checked at home
-    body = counter.send("1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": "token"}})
+    body = counter.send("1101", {"data": {"mdtrt_cert_type": "09", "mdtrt_cert_no": "token"}})
     assert body["infcode"] == -1 and body["err_code"] == "code_table", body
+    body = counter.send("1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": "not-a-voucher"}})
+    assert body["infcode"] == -1 and body["err_msg"].startswith("参保地拒绝"), body  # read at home, refused
     body = counter.send("2201", {"data": {"psn_no": f"P{WEINAN}000009", "insutype": "310",
                                           "begntime": f"{DAY} 09:00:00", "mdtrt_cert_type": "02",
                                           "mdtrt_cert_no": f"{WEINAN}19700101{9:04d}", "ipt_otp_no": "MZ9",

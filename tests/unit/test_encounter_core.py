@@ -132,3 +132,22 @@ def test_a_stay_counts_on_its_discharge_day_and_an_outpatient_visit_on_its_own()
 )
 def test_clearing_type_follows_the_medical_type(med_type: str, clr: str) -> None:
     assert core.clr_type(med_type) == clr
+
+
+def test_an_emergency_said_at_registration_reaches_the_settlement_and_the_insured_region_as_filed() -> None:
+    from dataclasses import replace
+
+    from yibao.crossregion.filing import coverage
+    from yibao.settlement import io as sio
+
+    lines = [line("1", CODES[0], 1000, QTY_ONE)]
+    plain = core.to_visit(visit(), lines, use_account=False)
+    emergency = core.to_visit(replace(visit(), info={"emergency": "1"}), lines, use_account=False)
+    assert (plain.emergency, emergency.emergency) == (False, True)
+    # what the care region sends through the hub, read back at the insured region: treated as filed
+    sent = sio.parse_visit(sio.visit_to_json(emergency))
+    cov = coverage([], "610100", sent.begin_date, sent.end_date, emergency=sent.emergency)
+    assert cov.locality == "remote_filed"
+    with pytest.raises(EncounterError) as e:
+        core.emergency_flag({"emergency": "急"}, "input.mdtrtinfo.emergency")
+    assert e.value.field == "input.mdtrtinfo.emergency" and e.value.code == "bad_flag"

@@ -340,3 +340,46 @@ def routes_from_rows(rows: Iterable[Mapping[str, object]]) -> list[Route]:
             )
         )
     return out
+
+
+# ---------------------------------------------------------------------------- resolving a break (差异处理)
+BreakAction = Literal["reverse", "accept_other", "request_resend", "dispute"]
+# what each action is called on the clearing clerk's page (Chinese, English)
+ACTION_NAMES: dict[str, tuple[str, str]] = {
+    "reverse": ("冲正（2601）", "reverse (2601)"),
+    "accept_other": ("以对方记录为准", "accept the other side's record"),
+    "request_resend": ("请求参保地重新报送", "ask the insured region to re-send its record"),
+    "dispute": ("标记疑点，结转下月清算", "mark as disputed, carry to next month's clearing"),
+}
+
+
+def break_actions(
+    kind: str, here_is: Literal["care", "insured"], here: str, there: str
+) -> tuple[BreakAction, ...]:
+    """The actions that close a break between a region (``here``, as ``here_is``) and the hub's route log
+    (``there``, which stands for the other region), the recommended one first.
+
+    The insured region's record decides (参保地政策), so a care region may take the hub's record as its own
+    and ask the hub to fetch the insured region's again; an insured region never takes an amount or a
+    settlement from outside its ledger.  A settlement standing on one side only is reversed (2601) where it
+    stands; a reversal one side has not applied is re-sent; only a settlement the hub holds as settled can
+    be disputed (疑点) and carried to the next month's clearing."""
+    # a missing record reads "settled:<owed>", a status break the status, an amount break (both settled) the amounts
+    hub_settled = kind == "amount_differs" or there.startswith("settled")
+    here_settled = kind == "amount_differs" or here.startswith("settled")
+    out: tuple[BreakAction, ...]
+    if kind == "missing_there":  # standing here only
+        out = ("reverse", "request_resend")
+    elif kind == "missing_here":  # standing at the hub (and the other region) only
+        out = ("reverse", "accept_other", "dispute") if here_is == "care" else ("reverse", "dispute")
+    elif kind == "amount_differs":
+        out = (
+            ("accept_other", "request_resend", "dispute")
+            if here_is == "care"
+            else ("request_resend", "dispute")
+        )
+    elif here_settled and not hub_settled:  # reversed over there: apply the reversal here
+        out = ("accept_other",)
+    else:  # reversed here, still settled at the hub: re-send the reversal
+        out = ("reverse", "dispute")
+    return out if hub_settled or kind == "missing_there" else tuple(a for a in out if a != "dispute")

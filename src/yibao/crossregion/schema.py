@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
 from yibao.db import metadata
 
@@ -116,3 +116,22 @@ xr_clearing = Table(
     Column("top_up", BigInteger, nullable=False),
     Column("closed", String(40), nullable=False),
 )
+
+# ---------------------------------------------------------------- migration 1304 (a region's break handling)
+# * ``xr_break_action`` — every action a clearing clerk took on a reconciliation break (对账差异处理): which
+#   break, what was done, why, by whom and when, and how it ended (done / refused, with the note).
+xr_break_action = Table(
+    "xr_break_action",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("msgid", String(64), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("outcome", String(10), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+)
+Index("ix_xr_break_action_msgid", xr_break_action.c.msgid, xr_break_action.c.side)

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from yibao.crossregion.filing import Filing, FilingError
-from yibao.crossregion.schema import xr_filing
+from yibao.crossregion.schema import xr_break_action, xr_filing
 
 
 def _d(v: str | None) -> dt.date | None:
@@ -140,9 +140,9 @@ class RouteTable:
         t = table
         self._insert = t.insert()
         self._get = sa.select(t).where(t.c.msgid == sa.bindparam("b_msgid"))
-        self._move = t.update().where(
-            t.c.msgid == sa.bindparam("b_msgid"), t.c.status.in_(sa.bindparam("b_expected", expanding=True))
-        )
+        # one UPDATE per number of expected statuses, each status its own bound parameter: an "expanding" IN
+        # parameter is rendered into the SQL again on every call (its cache key does not cover the values)
+        self._moves: dict[int, sa.Update] = {}
 
     def insert(self, msgid: str, status: str, **values: Any) -> bool:
         """Insert a new record; False when the msgid is already there."""
@@ -169,15 +169,24 @@ class RouteTable:
 
     def move(self, msgid: str, expected: tuple[str, ...], status: str, **values: Any) -> bool:
         """Move ``msgid`` from one of ``expected`` to ``status``; False when it was not in one of them."""
+        stmt = self._moves.get(len(expected))
+        if stmt is None:
+            t = self.t
+            slots: list[sa.BindParameter[str]] = [
+                sa.bindparam(f"b_expected{i}") for i in range(len(expected))
+            ]
+            stmt = self._moves[len(expected)] = t.update().where(
+                t.c.msgid == sa.bindparam("b_msgid"), t.c.status.in_(slots)
+            )
         params = {
             "b_msgid": msgid,
-            "b_expected": list(expected),
+            **{f"b_expected{i}": s for i, s in enumerate(expected)},
             "status": status,
             "updated": _now(),
             **values,
         }
         with self._write, self.engine.begin() as c:
-            n = c.execute(self._move, params).rowcount
+            n = c.execute(stmt, params).rowcount
         return bool(n)
 
     def delete(self, msgid: str, expected: str) -> bool:
@@ -197,6 +206,24 @@ class RouteTable:
     def all(self) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
             rows = c.execute(sa.select(self.t).order_by(self.t.c.created)).fetchall()
+        return [dict(r._mapping) for r in rows]
+
+
+class BreakLog:
+    """What clearing clerks did about reconciliation breaks (对账差异处理), newest first when read."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def record(self, **row: str) -> None:
+        """One action: ``msgid, side, kind, action, reason, actor, outcome, note``; stamped now (UTC)."""
+        with self.engine.begin() as c:
+            c.execute(xr_break_action.insert().values(at=_now(), **row))
+
+    def recent(self, limit: int = 200) -> list[dict[str, Any]]:
+        t = xr_break_action
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(t).order_by(t.c.id.desc()).limit(limit)).fetchall()
         return [dict(r._mapping) for r in rows]
 
 

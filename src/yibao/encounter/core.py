@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from yibao.errors import FieldError
+from yibao.fields import InputError, parse_flag
 from yibao.money import fen_to_yuan, ratio_to_decimal
 from yibao.policy.catalogue import CatalogueItem
 from yibao.settlement.engine import split_line
@@ -206,6 +207,15 @@ def check_total(declared: int, lines: Sequence[FeeLine]) -> None:
     )
 
 
+def emergency_flag(info: dict[str, Any], path: str = "input.data.emergency") -> bool:
+    """异地急诊抢救 as the 2201 / 2401 said it (``emergency``, a 标志): kept with the visit, so that its
+    settlement is treated as filed as the inline 2207's is."""
+    try:
+        return parse_flag(info.get("emergency"), path, default=False)
+    except InputError as exc:
+        raise EncounterError(exc.field, exc.reason, exc.code) from None
+
+
 def to_visit(
     v: VisitRecord,
     lines: Sequence[FeeLine],
@@ -242,6 +252,7 @@ def to_visit(
         diagnoses=v.diagnoses,
         use_account=use_account,
         accounting_date=last if v.kind == INPATIENT else None,
+        emergency=emergency_flag(v.info),
     )
 
 

@@ -6,18 +6,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from yibao.access.principal import Principal
 from yibao.crossregion import filing as fl
+from yibao.crossregion.clearing import ACTION_NAMES, break_actions
 from yibao.crossregion.client import JsonClient, Unreachable
 from yibao.crossregion.params import Params
 from yibao.crossregion.pricing import CareCatalogueBook, catalogue_from, price_lines
-from yibao.crossregion.store import FilingStore, RouteTable
+from yibao.crossregion.store import BreakLog, FilingStore, RouteTable
 from yibao.crossregion.visitor import (
     carried,
     findings_from_json,
@@ -164,6 +166,10 @@ def settle_visitor(
     ):
         known = side.outbound.get(msgid)
     if known is not None:
+        if known["status"] == SETTLED and not known["output"]:  # taken from the hub's record at 对账
+            raise RemoteError(
+                "msgid", f"报文 {msgid} 已按对账结果入账，请用新报文编号 msgid already used", "msgid_used"
+            )
         if known["status"] == SETTLED:
             out: dict[str, Any] = json.loads(known["output"])
             out["output"]["replayed"] = True
@@ -394,3 +400,161 @@ def person_inbound(led: Ledger, identify: Any, body: Mapping[str, Any], today: d
         except ValueError:
             raise RemoteError("day", f"日期格式应为 YYYY-MM-DD: {body['day']!r}", "format") from None
     return psn_no, led.get_person(psn_no, day)
+
+
+# ---------------------------------------------------------------------------- resolving reconciliation breaks
+@dataclass(frozen=True)
+class BreakCase:
+    """One break between this region's records and the hub's route log, as reconciliation found it now."""
+
+    msgid: str
+    side: Literal["care", "insured"]
+    kind: str
+    here: str
+    there: str
+    peer: str  # the other region's code ('' when neither side knows it)
+    hub: Mapping[
+        str, Any
+    ]  # the hub's route (status, setl_id, amounts in fen, setl_date); {} when it has none
+
+
+def resolve_break(
+    case: BreakCase,
+    action: str,
+    reason: str,
+    actor: str,
+    *,
+    own_admdvs: str,
+    hub: JsonClient,
+    log: BreakLog,
+    care: CareSide | None,
+    inbound: RouteTable,
+    ledger: Callable[[], AbstractContextManager[Ledger]],
+    today: dt.date,
+) -> str:
+    """差异处理: close ``case`` by ``action`` (one of :func:`clearing.break_actions` for it), with the clerk's
+    ``reason``; every attempt is recorded with who and when, done or refused.  Returns what was done (for
+    people); a refusal raises :class:`FieldError` naming the field, after it was recorded.  ``ledger`` opens
+    this region's ledger only for a reversal here: it is never held across a call to the hub, which may call
+    back into this region."""
+    reason = reason.strip()
+    if not reason:
+        raise FieldError("reason", "请填写处理理由 a reason is required", "missing")
+    allowed = break_actions(case.kind, case.side, case.here, case.there)
+    if action not in allowed:
+        raise FieldError(
+            "action",
+            f"此差异不能用“{ACTION_NAMES.get(action, (action,))[0]}”处理 not an action for this break",
+            "invalid",
+        )
+    row = {"msgid": case.msgid, "side": case.side, "kind": case.kind, "action": action, "reason": reason,
+           "actor": actor[:80]}  # fmt: skip
+    try:
+        note = _act(case, action, reason, own_admdvs=own_admdvs, hub=hub, care=care, inbound=inbound, ledger=ledger,
+                    today=today)  # fmt: skip
+    except FieldError as exc:
+        log.record(**row, outcome="refused", note=f"{exc.reason}（{exc.field}）")
+        raise
+    log.record(**row, outcome="done", note=note)
+    return note
+
+
+def _hub_call(hub: JsonClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        ans = hub.post(path, body)
+    except Unreachable:
+        raise FieldError(
+            "hub",
+            "清算中心或对方统筹区暂不可达，请稍后重试 the hub or the other region is not reachable",
+            "remote_timeout",
+        ) from None
+    if isinstance(ans.get("detail"), list) and ans["detail"]:  # the hub's 422: the field it names
+        d = ans["detail"][0]
+        loc = d.get("loc") or []
+        raise FieldError(
+            str(loc[-1] if loc else "hub"), str(d.get("msg") or ""), str(d.get("type") or "refused")
+        )
+    if ans.get("ok") is False:
+        raise FieldError(
+            str(ans.get("field") or "hub"), str(ans.get("reason") or ""), str(ans.get("code") or "refused")
+        )
+    return ans
+
+
+def _act(
+    case: BreakCase,
+    action: str,
+    reason: str,
+    *,
+    own_admdvs: str,
+    hub: JsonClient,
+    care: CareSide | None,
+    inbound: RouteTable,
+    ledger: Callable[[], AbstractContextManager[Ledger]],
+    today: dt.date,
+) -> str:
+    m, h = case.msgid, case.hub
+    if action == "dispute":
+        month = str(h.get("setl_date") or "")[:7] or today.isoformat()[:7]
+        _hub_call(hub, "/hub/v1/disputes", {"msgid": m, "month": month, "reason": reason})
+        return f"已标记疑点（{month}），结转下月清算 disputed, carried to the next month's clearing"
+    if case.side == "insured":
+        if action == "request_resend":
+            ans = _hub_call(hub, "/hub/v1/resync", {"msgid": m, "insu_admdvs": own_admdvs})
+            return _resent(ans)
+        if (
+            action == "accept_other" or case.kind == "missing_there"
+        ):  # reversed over there / standing here only
+            with ledger() as led:
+                how = reverse_inbound(inbound, led, {"omsgid": m, "care_admdvs": case.peer})
+            return f"已在本地冲正（{how}） reversed here"
+        body = {"omsgid": m, "msgid": reversal_msgid(m), "insu_admdvs": own_admdvs, "care_admdvs": case.peer}
+        _hub_call(hub, "/hub/v1/reverse", body)  # the hub relays it to us: our record and its log agree
+        return "已经清算中心冲正 reversed through the hub"
+    if care is None:
+        raise FieldError("side", "本统筹区未接入清算中心 this region has no clearing hub", "no_hub")
+    row = care.outbound.get(m)
+    insu = case.peer or (str(row["insu_admdvs"]) if row else "")
+    if action == "request_resend":
+        if not insu:
+            raise FieldError(
+                "peer", "不知道参保地，无法请求重新报送 the insured region is not known", "missing"
+            )
+        return _resent(_hub_call(hub, "/hub/v1/resync", {"msgid": m, "insu_admdvs": insu}))
+    amounts = {k: int(h.get(k) or 0) for k in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")}
+    if action == "accept_other":
+        if case.kind == "missing_here":  # the hospital did get the answer: take the hub's record as ours
+            if not care.outbound.insert(m, SETTLED, insu_admdvs=insu, fixmedins_code="", psn_no="", mdtrt_id="",
+                                        setl_date=str(h.get("setl_date") or ""), setl_id=str(h.get("setl_id") or ""),
+                                        **amounts):  # fmt: skip
+                raise FieldError(
+                    "msgid", f"本地已有报文 {m} 的记录，请重新对账 already recorded here", "duplicate"
+                )
+            return "已按清算中心记录补记为已结算 recorded as settled from the hub's record"
+        if case.kind == "amount_differs":
+            if not care.outbound.move(m, (SETTLED,), SETTLED, **amounts):
+                raise FieldError(
+                    "msgid", f"报文 {m} 已不是已结算状态，请重新对账 no longer settled here", "changed"
+                )
+            return "已按参保地金额更正 amount corrected to the insured region's"
+    # reverse here (standing here only, or reversed over there), or re-send a reversal the hub has not applied
+    if row is None:
+        if not care.outbound.insert(m, REVERSING, insu_admdvs=insu, fixmedins_code="", psn_no="", mdtrt_id="",
+                                    setl_date=str(h.get("setl_date") or "")):  # fmt: skip
+            raise FieldError(
+                "msgid", f"本地已有报文 {m} 的记录，请重新对账 already recorded here", "duplicate"
+            )
+    elif row["status"] == REVERSED:
+        body = {"omsgid": m, "msgid": reversal_msgid(m), "insu_admdvs": insu, "care_admdvs": care.care_admdvs}
+        _hub_call(hub, "/hub/v1/reverse", body)
+        return "已重发冲正 reversal re-sent"
+    if _reverse(care, m):
+        return "已冲正 reversed"
+    return "冲正已发出，待参保地确认 reversal sent, waiting for the insured region"
+
+
+def _resent(ans: Mapping[str, Any]) -> str:
+    rec = ans.get("record")
+    if not isinstance(rec, Mapping):
+        return "参保地无此结算记录，请冲正 the insured region holds no such settlement; reverse it"
+    return f"清算中心已按参保地记录更新（{rec.get('status')}） the hub took the insured region's record"

@@ -243,16 +243,17 @@ def identify_visitor(
     ctx: Ctx, cert_type: str, cert_no: str, *, card_sn: str = "", psn_name: str = ""
 ) -> tuple[str, dict[str, Any]]:
     """1101 of a visitor (the envelope names another insured region): the insured region reads the
-    credential (02 ID number + name, 03 social-security card + card identification code) and answers
-    with the person and the insurance status of the day (参保地 decides); the presentation is recorded here
-    so the visit registered next can name the person.  An electronic voucher (01) is the insured region's
-    own token and is not routed."""
+    credential (01 its own electronic voucher token, 02 ID number + name, 03 social-security card + card
+    identification code) and answers with the person and the insurance status of the day (参保地 decides);
+    the presentation is recorded here so the visit registered next can name the person.  A voucher is
+    signed with the insured region's key, so only it can verify the token (and use it up, once, at this
+    institution): the token goes to it through the hub as presented."""
     guard(ctx)
     need(
-        cert_type in ("02", "03"),
+        cert_type in CERT_TYPES,
         "input.data.mdtrt_cert_type",
-        f"异地就医请出示身份证（02）或社会保障卡（03），不支持凭证类型 {cert_type}",
-        "a visitor presents an ID card (02) or a social-security card (03)",
+        f"就诊凭证类型 {cert_type} 不支持（01 电子凭证、02 身份证、03 社保卡）",
+        "unsupported credential type",
         "code_table",
     )
     psn_no, output = ctx.route().identify(ctx.insuplc_admdvs, cert_type, cert_no, card_sn, psn_name,
@@ -301,6 +302,7 @@ def open_visit(
     if again is not None:
         return again
     _presented(ctx, cert_type, cert_no, psn_no)
+    core.emergency_flag(info, "input.data.emergency" if kind == OUTPATIENT else "input.mdtrtinfo.emergency")
     inst = ctx.store.institution(ctx.fixmedins_code)
     need(
         inst is not None,

@@ -20,7 +20,7 @@ from yibao.crossregion.client import KEY_HEADER, JsonClient
 from yibao.crossregion.filing import Filing
 from yibao.crossregion.params import Params, load_params
 from yibao.crossregion.schema import xr_inbound, xr_outbound
-from yibao.crossregion.store import FilingStore, RouteTable, engine_for
+from yibao.crossregion.store import BreakLog, FilingStore, RouteTable, engine_for
 from yibao.crossregion.visitor import person_from_json, person_to_json
 from yibao.errors import FieldError
 from yibao.settlement import io as sio
@@ -33,7 +33,7 @@ from yibao.web.auth import current_principal
 from yibao.web.deps import audit_hook_of, book_of, eligibility_of, ledger_of, settings_of
 from yibao.web.jsonresp import json_response
 from yibao.web.national import Envelope, EnvelopeError
-from yibao.web.national_flow import store_of
+from yibao.web.national_flow import store_of, voucher_check
 
 router = APIRouter(prefix="/api/crossregion", tags=["异地就医 cross-region"])
 _LOCK = threading.Lock()
@@ -47,6 +47,7 @@ class _State:
         self.engine = engine_for(url)
         self.params: Params = load_params()
         self.filings = FilingStore(self.engine)
+        self.break_log = BreakLog(self.engine)
         # the routing tables live in the ledger's database: their writes queue on the ledger's lock
         lock = request.app.state.ledger_lock
         self.inbound = RouteTable(self.engine, xr_inbound, lock)
@@ -288,7 +289,11 @@ def inbound_person(body: dict[str, Any], request: Request) -> dict[str, Any]:
             ctx = enc.Ctx(store_of(request), led, book_of(request), None, fixmedins, "", "1101", body)
 
             def identify(cert_type: str, cert_no: str, card_sn: str, psn_name: str) -> str:
-                return enc.identify(ctx, cert_type, cert_no, card_sn=card_sn, psn_name=psn_name)
+                # a voucher is this region's own token: verified with its keys, used up at the care hospital
+                voucher = voucher_check(request, fixmedins)
+                return enc.identify(
+                    ctx, cert_type, cert_no, card_sn=card_sn, psn_name=psn_name, voucher=voucher
+                )
 
             psn_no, person = xr.person_inbound(led, identify, body, today)
             balance = led.account_balance(psn_no)
@@ -330,6 +335,31 @@ def inbound_reverse(body: dict[str, Any], request: Request) -> dict[str, Any]:
     except FieldError as exc:
         return _refusal(exc)
     return {"ok": True, "result": how}
+
+
+@router.post(
+    "/inbound/record", summary="参保地结算记录（清算中心调用） this region's record of a visitor's settlement"
+)
+def inbound_record(body: dict[str, Any], request: Request) -> dict[str, Any]:
+    """The record of ``msgid`` as this region (the insured region) holds it, for the hub to log again when a
+    care region asks for it to be re-sent (对账差异: 请求重新报送); ``record`` is null when there is none."""
+    refused = _hub_refusal(request)
+    if refused:
+        return refused
+    row = state(request).inbound.get(str(body.get("msgid") or ""))
+    if row is None:
+        return {"ok": True, "record": None}
+    keys = (
+        "msgid",
+        "care_admdvs",
+        "status",
+        "setl_id",
+        "medfee_sumamt",
+        "fund_pay_sumamt",
+        "acct_pay",
+        "setl_date",
+    )
+    return {"ok": True, "record": {k: row[k] for k in keys}}
 
 
 def _staff(p: Principal, admin: bool = False) -> None:

@@ -221,10 +221,15 @@ def create_hub_app(db_url: str, regions: dict[str, str], key: str, timeout: floa
                 ],
             )
         col = "care_admdvs" if side == "care" else "insu_admdvs"
-        hub_side = [
-            Record(str(r["msgid"]), str(r["status"]), int(r["fund_pay_sumamt"]) + int(r["acct_pay"]))
+        peer_col = "insu_admdvs" if side == "care" else "care_admdvs"
+        logged = {
+            str(r["msgid"]): r
             for r in routes.all()
             if r[col] == admdvs and r["status"] in ("settled", "reversed")
+        }
+        hub_side = [
+            Record(m, str(r["status"]), int(r["fund_pay_sumamt"]) + int(r["acct_pay"]))
+            for m, r in logged.items()
         ]
         try:
             mine = [
@@ -247,8 +252,38 @@ def create_hub_app(db_url: str, regions: dict[str, str], key: str, timeout: floa
             "admdvs": admdvs,
             "side": side,
             "records": len(mine),
-            "breaks": [{**asdict(b), **asdict(resolution(b, here_is))} for b in breaks],
+            "breaks": [
+                {**asdict(b), **asdict(resolution(b, here_is)), **_route_of(logged.get(b.msgid), peer_col)}
+                for b in breaks
+            ],
         }
+
+    @app.post("/hub/v1/resync")
+    def resync(body: dict[str, Any], x_key: Annotated[str | None, Header(alias=KEY_HEADER)] = None) -> Any:
+        """请求重新报送: ask the insured region for its record of ``msgid`` and log it as the route (the insured
+        region's record decides, 参保地政策); ``record`` is null when the insured region holds none."""
+        check(x_key)
+        msgid = str(body.get("msgid") or "")
+        insu = str(body.get("insu_admdvs") or "")
+        target = region(insu, "insu_admdvs")
+        try:
+            ans = target.post("/api/crossregion/inbound/record", {"msgid": msgid})
+        except Unreachable as exc:
+            return timeout_answer(msgid, str(exc)[:100])
+        rec = ans.get("record")
+        if not ans.get("ok") or not isinstance(rec, dict) or rec.get("status") not in ("settled", "reversed"):
+            return {**ans, "record": None, "changed": False}
+        values: dict[str, Any] = {
+            k: int(rec.get(k) or 0) for k in ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
+        }
+        values["setl_id"] = str(rec.get("setl_id") or "")
+        moved = routes.move(
+            msgid, ("forwarded", "timeout", "settled", "refused", "reversed"), str(rec["status"]), **values
+        )
+        if not moved:
+            routes.insert(msgid, str(rec["status"]), care_admdvs=str(rec.get("care_admdvs") or ""), insu_admdvs=insu,
+                          setl_date=str(rec.get("setl_date") or ""), **values)  # fmt: skip
+        return {"ok": True, "record": rec, "changed": True}
 
     @app.get("/hub/v1/routes")
     def list_routes(
@@ -258,6 +293,19 @@ def create_hub_app(db_url: str, regions: dict[str, str], key: str, timeout: floa
         return routes.with_status(status) if status else routes.all()
 
     return app
+
+
+def _route_of(r: dict[str, Any] | None, peer_col: str) -> dict[str, Any]:
+    """What the hub logged of a settlement in a break, for the region to act on (nothing when it has none)."""
+    if r is None:
+        return {}
+    return {
+        "peer": str(r[peer_col]),
+        "hub": {
+            k: r[k]
+            for k in ("status", "setl_id", "medfee_sumamt", "fund_pay_sumamt", "acct_pay", "setl_date")
+        },
+    }
 
 
 def clearing_json(c: MonthClearing, *, closed: bool) -> dict[str, Any]:

@@ -425,7 +425,9 @@ def _9002(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------- 1101
-def _voucher_check(request: Request, code: str) -> Callable[[str], str]:
+def voucher_check(request: Request, code: str) -> Callable[[str], str]:
+    """Verify (and use up) an electronic voucher token of this region presented at ``code``."""
+
     def check(token: str) -> str:
         from yibao.web.care import _vouchers  # the process's voucher store (keys, nonces, revocations)
 
@@ -460,7 +462,7 @@ def _1101(request: Request, p: Principal, env: Envelope) -> dict[str, Any]:
         _s(data, "mdtrt_cert_no"),
         card_sn=_s(data, "card_sn"),
         psn_name=_s(data, "psn_name"),
-        voucher=_voucher_check(request, ctx.fixmedins_code),
+        voucher=voucher_check(request, ctx.fixmedins_code),
     )
     from yibao.usecases import persons
     from yibao.web.deps import access_log_of

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yibao.access.principal import Principal
+from yibao.crossregion.clearing import ACTION_NAMES, break_actions
 from yibao.crossregion.client import Unreachable
 from yibao.crossregion.filing import CHANNELS, FILING_TYPES
 from yibao.errors import FieldError
@@ -28,6 +29,9 @@ router = APIRouter(include_in_schema=False)
 BEIJING = dt.timezone(dt.timedelta(hours=8), "北京时间")
 Insured = Annotated[Principal, Depends(require("insured"))]
 Staff = Annotated[Principal, Depends(require("auditor", "admin"))]
+Clerk = Annotated[
+    Principal, Depends(require("admin"))
+]  # 清算经办: reversing and disputing is not an auditor's
 LOCALITY_NAMES = {
     "local": ("本地", "local"),
     "remote_longterm": ("异地长期居住已备案", "filed, long-term"),
@@ -141,8 +145,50 @@ def _flows(rows: list[dict[str, Any]], peer_key: str) -> list[dict[str, Any]]:
     ]
 
 
+def _breaks(
+    request: Request, outbound: list[dict[str, Any]], inbound: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], str]:
+    """对账 with the hub, as the care region and as the insured region: every break, drilled down to the
+    settlement, with how it closes and the actions that close it (empty, with the reason, when the hub is
+    not reachable)."""
+    st = state(request)
+    if st.care is None:
+        return [], ""
+    code = book_of(request).admdvs
+    peers = {"care": {r["msgid"]: r["insu_admdvs"] for r in outbound},
+             "insured": {r["msgid"]: r["care_admdvs"] for r in inbound}}  # fmt: skip
+    breaks: list[dict[str, Any]] = []
+    try:
+        for side, rows in (("care", outbound), ("insured", inbound)):
+            mine = [{"msgid": r["msgid"], "status": r["status"], "owed": int(r["fund_pay_sumamt"]) + int(r["acct_pay"])}
+                    for r in rows if r["status"] in ("settled", "reversed")]  # fmt: skip
+            ans = st.care.hub.post("/hub/v1/reconcile", {"admdvs": code, "side": side, "records": mine})
+            for b in ans.get("breaks") or []:
+                peer = str(b.get("peer") or peers[side].get(b["msgid"], ""))
+                acts = break_actions(str(b["kind"]), side, str(b["here"]), str(b["there"]))  # type: ignore[arg-type]
+                breaks.append({**b, "side": side, "peer": peer, "hub": b.get("hub") or {}, "actions": acts})
+    except Unreachable as exc:
+        return [], str(exc)[:200]
+    return breaks, ""
+
+
+def _with_status(breaks: list[dict[str, Any]], log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each break with what was last done about it (处理状态): untouched, or the last action, its outcome, who
+    and when (Beijing time)."""
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in reversed(log):  # oldest first, so the newest wins
+        last[(r["msgid"], r["side"])] = {**r, "at_bj": _beijing(str(r["at"]))}
+    return [{**b, "last": last.get((b["msgid"], b["side"]))} for b in breaks]
+
+
 @router.get("/dashboard/crossregion", response_class=HTMLResponse)
 def bureau(request: Request, p: Staff, month: str = "") -> Response:
+    return _bureau_page(request, p, month)
+
+
+def _bureau_page(
+    request: Request, p: Principal, month: str, notice: tuple[str, str] | None = None, status_code: int = 200
+) -> Response:
     st = state(request)
     outbound = st.care.outbound.all() if st.care else []
     inbound = st.inbound.all()
@@ -150,21 +196,14 @@ def bureau(request: Request, p: Staff, month: str = "") -> Response:
     month = month or (months[-1] if months else dt.date.today().isoformat()[:7])
     hub: dict[str, Any] | None = None
     hub_error = ""
-    breaks: list[dict[str, Any]] = []
     if st.care is not None:
         try:
             hub = st.care.hub.get(f"/hub/v1/clearing/{month}")
-            # 对账 with the hub, as the care region and as the insured region: every break, drilled down to
-            # the settlement, with how it closes
-            code = book_of(request).admdvs
-            for side, rows in (("care", outbound), ("insured", inbound)):
-                mine = [{"msgid": r["msgid"], "status": r["status"], "owed": int(r["fund_pay_sumamt"]) + int(r["acct_pay"])}
-                        for r in rows if r["status"] in ("settled", "reversed")]  # fmt: skip
-                ans = st.care.hub.post("/hub/v1/reconcile", {"admdvs": code, "side": side, "records": mine})
-                breaks += [{**b, "side": side} for b in ans.get("breaks") or []]
         except Unreachable as exc:
             hub_error = str(exc)[:200]
-    return render(
+    breaks, break_error = _breaks(request, outbound, inbound)
+    log = st.break_log.recent()
+    resp = render(
         request,
         "crossregion_bureau.html",
         {
@@ -178,13 +217,68 @@ def bureau(request: Request, p: Staff, month: str = "") -> Response:
                 for r in outbound
                 if r["status"] in ("pending", "reversing")
             ],
-            "breaks": breaks,
+            "breaks": _with_status(breaks, log),
+            "hub_error": hub_error or break_error,
+            "may_resolve": p.role == "admin",
+            "action_names": ACTION_NAMES,
+            "log": [{**r, "at_bj": _beijing(str(r["at"]))} for r in log[:50]],
+            "notice": notice,
             "queue": st.filings.queue(),
             "types": FILING_TYPES,
             "channels": CHANNELS,
             "hub": hub,
-            "hub_error": hub_error,
             "fmt": fmt_yuan,
         },
         env=dashboard_templates,
     )
+    resp.status_code = status_code
+    return resp
+
+
+@router.post("/dashboard/crossregion/breaks/resolve", response_class=HTMLResponse)
+def resolve_break(
+    request: Request,
+    p: Clerk,
+    msgid: Annotated[str, Form()],
+    side: Annotated[str, Form()],
+    action: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    month: Annotated[str, Form()] = "",
+) -> Response:
+    """差异处理 by a clearing clerk: the break is found again by reconciling now (never taken from the form),
+    then closed by the chosen action with the clerk's reason; the page comes back with what happened."""
+    st = state(request)
+    if st.care is None:
+        return _bureau_page(
+            request,
+            p,
+            month,
+            ("本统筹区未接入清算中心，无法处理差异 this region has no clearing hub", "error"),
+            422,
+        )
+    outbound = st.care.outbound.all()
+    breaks, hub_error = _breaks(request, outbound, st.inbound.all())
+    if hub_error:
+        return _bureau_page(
+            request,
+            p,
+            month,
+            (f"清算中心暂不可达，请稍后重试 the hub is not reachable: {hub_error}", "error"),
+            503,
+        )
+    found = next((b for b in breaks if b["msgid"] == msgid and b["side"] == side), None)
+    if found is None:
+        return _bureau_page(
+            request, p, month, (f"报文 {msgid} 已无差异（可能已处理） no such break now", "error"), 409
+        )
+    case = xr.BreakCase(msgid, found["side"], str(found["kind"]), str(found["here"]), str(found["there"]),
+                        found["peer"], found["hub"])  # fmt: skip
+    actor = f"{p.display_name}（{p.user_id}）"
+    try:
+        note = xr.resolve_break(
+            case, action, reason, actor, own_admdvs=book_of(request).admdvs, hub=st.care.hub, log=st.break_log,
+            care=st.care, inbound=st.inbound, ledger=lambda: ledger_of(request), today=dt.date.today(),
+        )  # fmt: skip
+    except FieldError as exc:
+        return _bureau_page(request, p, month, (f"未处理：{exc.reason}（{exc.field}）", "error"), 422)
+    return _bureau_page(request, p, month, (f"报文 {msgid}：{note}", "ok"))
