@@ -160,7 +160,13 @@ def test_each_home_on_a_phone_in_each_mode_has_no_wcag_violation(
 
 @pytest.mark.parametrize(
     "path",
-    ["/me/institutions?condition=I10", "/me/institutions?q=yy&lang=en&big=1", "/me/drugs?q=z&big=1"],
+    [
+        "/me/institutions?condition=I10",
+        "/me/institutions?q=yy&lang=en&big=1",
+        "/me/institutions?near=碑林区&sort=distance&condition=I10",
+        "/me/institutions?near=碑林区&sort=distance&lang=en&big=1",
+        "/me/drugs?q=z&big=1",
+    ],
 )
 def test_the_look_up_pages_with_their_result_columns_have_no_wcag_violation(
     server: tuple[str, Seeded], browser: Any, path: str
@@ -205,6 +211,43 @@ def test_the_family_page_with_a_request_waiting_has_no_wcag_violation_on_a_phone
         page.goto(f"{base}/me/family{query}")
     assert page.locator("#to-answer").count() == 1
     page.wait_for_load_state("networkidle")
+    found = _violations(page)
+    ctx.close()
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("query", ["", "&lang=en", "&big=1"])
+def test_my_location_is_asked_only_on_the_click_and_the_nearest_come_first_without_sideways_scroll(
+    server: tuple[str, Seeded], browser: Any, query: str
+) -> None:
+    """定点机构查询 on a phone: the page does not ask for the location by itself; pressing 按我的位置查询 (the
+    browser grants a location near the Bell Tower) lists the nearest first with distances and estimated
+    times, and nothing scrolls sideways in any mode."""
+    base, _ = server
+    ctx = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        locale="zh-CN",
+        geolocation={"latitude": 34.261, "longitude": 108.942},
+        permissions=["geolocation"],
+    )
+    page = ctx.new_page()
+    _login(page, base, "insured")
+    page.goto(f"{base}/me/institutions?q={query}")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#distance-note").count() == 0  # the demo login has no registered district here
+    assert "lat=" not in page.url
+    page.click("#my-location")
+    page.wait_for_url("**/me/institutions?*lat=*")
+    page.wait_for_load_state("networkidle")
+    assert "lat=34.261" in page.url and "sort=distance" in page.url
+    note = page.locator("#distance-note").inner_text()
+    assert ("current location" in note) if "lang=en" in query else ("您当前的位置" in note)
+    cells = page.locator("#institutions td.distance").all_inner_texts()
+    assert cells and all(
+        ("km" in c or " m" in c) if "lang=en" in query else ("公里" in c or "米" in c) for c in cells
+    )
+    wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert wide <= 0, f"the page scrolls sideways by {wide}px"
     found = _violations(page)
     ctx.close()
     assert not found, "\n".join(found)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -170,3 +171,36 @@ def test_a_mutual_aid_consent_reaches_the_ledger_the_settlement_checks_and_unbin
     assert payer in family_in_ledger(seeded, mine)  # opening the page repairs it from the stored consent
     post_form(me, "/me/family", f"/me/family/{link_id.group(1)}/unbind", {})
     assert payer not in family_in_ledger(seeded, mine)
+
+
+def test_a_visit_that_names_no_account_is_paid_by_the_agreed_relative_and_the_bill_says_whose(
+    app: object, seeded: Seeded
+) -> None:
+    """2207 with the account asked for and no ``acct_psn_no``: once the patient's own account is empty and
+    one relative has agreed, the relative's account pays, and the 费用明白单 names the relative."""
+    mine, payer = seeded.family_psn_no, seeded.insured_psn_no
+    book = app.state.book  # type: ignore[attr-defined]
+    led = Ledger.open(seeded.url)
+    try:
+        past = led.list_settlements(mine, limit=1) or led.list_settlements(limit=1)
+        template = replace(past[0].visit, psn_no=mine, use_account=True, account_psn_no=None)
+        led.set_family(mine, drop=led.get_person(mine, dt.date.today()).family)
+        for k in range(200):  # spend the patient's own account down to 0
+            if led.account_balance(mine) <= 0:
+                break
+            led.settle(book, replace(template, mdtrt_id=f"DRAIN{k:04d}"), f"H61DRAIN{k:022d}")
+        assert led.account_balance(mine) == 0
+        led.set_family(mine, add=(payer,))
+        before = led.account_balance(payer)
+        out = led.settle(book, replace(template, mdtrt_id="FAMILYDEFAULT1"), "H61FAMILYDEFAULT00000000000001")
+        assert out.settlement.account_psn_no == payer and out.settlement.acct_pay > 0
+        assert led.account_balance(payer) == before - out.settlement.acct_pay
+        payer_name = led.get_person(payer, dt.date.today()).name
+        assert led.verify().ok
+    finally:
+        led.close()
+    me = browser(app, "insured2")
+    zh = me.get(f"/me/visits/{out.setl_id}", headers=HTML).text
+    assert f"家庭共济：由{payer_name}的个人账户支付" in zh
+    en = me.get(f"/me/visits/{out.setl_id}?lang=en", headers=HTML).text
+    assert f"paid from the personal account of {payer_name}" in en

@@ -89,7 +89,8 @@ def test_undoing_an_earlier_settlement_is_refused_while_a_later_one_is_active(
     ledger.add_persons(_people())
     m1 = msgid()
     o1 = ledger.settle(book, visit("E1", IP, med_type="21", hosp_lv="3"), m1)
-    o2 = ledger.settle(book, visit("E1", OP), msgid())
+    # the stay emptied E1's account: naming E1's own account keeps E2's (agreed 家庭共济) out of it
+    o2 = ledger.settle(book, visit("E1", OP, account_psn_no="E1"), msgid())
     before = snapshot(ledger, ["E1", "E2"])
     with pytest.raises(LedgerError) as err:
         ledger.cancel(o1.setl_id, msgid())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections import Counter, defaultdict
@@ -12,13 +13,15 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from yibao.demo.seed import Seeded, seed_demo_db
-from yibao.fund.data import load_institutions
+from yibao.enrolment.schema import enrol_person
+from yibao.fund.data import Institution, load_institutions
 from yibao.money import fmt_yuan
 from yibao.policy import diagnoses
 from yibao.settings import Settings
 from yibao.settlement.estimate import pinyin_initials
 from yibao.web.app import create_app
-from yibao.web.portal.finder_pages import MIN_VISITS
+from yibao.web.portal import travel
+from yibao.web.portal.finder_pages import MIN_VISITS, district_centres
 
 HTML = {"accept": "text/html"}
 
@@ -155,3 +158,94 @@ def test_drugs_are_found_by_pinyin_initials_or_code_with_class_and_limits_in_wor
 def test_both_pages_are_in_the_menu(app: object) -> None:
     page = client(app).get("/me").text
     assert 'href="/me/institutions"' in page and 'href="/me/drugs"' in page
+
+
+# ---------------------------------------------------------------------------- where, and how far
+def test_every_institution_has_an_address_in_its_district_and_coordinates_near_it(seeded: Seeded) -> None:
+    registry = load_institutions(seeded.url)
+    assert registry
+    for i in registry.values():
+        assert i.address.startswith("陕西省西安市" + i.district), i
+        assert i.lat is not None and i.lon is not None
+    by_district: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for i in registry.values():
+        by_district[i.district].append((float(i.lat or 0), float(i.lon or 0)))
+    # each district's institutions lie within a few km of each other (a district, not the whole city)
+    for d, pts in by_district.items():
+        far = max(travel.distances_km(a, pts)[j] for a in pts for j in range(len(pts)))
+        assert far <= 12, (d, far)
+
+
+def at(i: Institution) -> tuple[float, float]:
+    assert i.lat is not None and i.lon is not None
+    return (i.lat, i.lon)
+
+
+def set_home_district(seeded: Seeded, district: str) -> str:
+    """Register the demo's insured person in enrolment with ``district`` (the demo database has no
+    enrolment loaded here); returns their psn_no."""
+    psn = seeded.insured_psn_no
+    with sa.create_engine(seeded.url).begin() as c:
+        c.execute(sa.delete(enrol_person).where(enrol_person.c.psn_no == psn))
+        c.execute(
+            sa.insert(enrol_person).values(
+                psn_no=psn,
+                certno="610113199001011234",
+                name="参保人",
+                gender="1",
+                birth_date=dt.date(1990, 1, 1),
+                district=district,
+            )
+        )
+    return psn
+
+
+def test_distances_are_from_the_home_district_nearest_first_and_filtered(app: object, seeded: Seeded) -> None:
+    registry = load_institutions(seeded.url)
+    home = (
+        "碑林区"
+        if any(i.district == "碑林区" for i in registry.values())
+        else next(iter(registry.values())).district
+    )
+    set_home_district(seeded, home)
+    c = client(app)
+    page = c.get("/me/institutions?sort=distance", headers=HTML).text
+    assert f"距离从 {home}中心算起" in page and "估算" in page
+    centre = district_centres(registry.values())[home]
+    want = sorted(registry.values(), key=lambda i: travel.distances_km(centre, [at(i)])[0])
+    got = rows(page, "institutions")
+    assert [r[0].split("  ")[0].strip() for r in got] == [i.name for i in want][: len(got)]
+    first = got[0]
+    d0 = travel.distances_km(centre, [at(want[0])])[0]
+    cell = " ".join(first)
+    assert travel.km_in_words(d0)[0] in cell
+    assert "驾车 " + travel.minutes_in_words(travel.travel_minutes(d0, travel.CAR))[0] in cell
+    assert "公共交通 " + travel.minutes_in_words(travel.travel_minutes(d0, travel.TRANSIT))[0] in cell
+    assert 'href="https://www.amap.com/search?query=' in page
+    near = c.get("/me/institutions?within=3", headers=HTML).text
+    inside = [i.name for i in registry.values() if travel.distances_km(centre, [at(i)])[0] <= 3]
+    assert sorted(r[0].split("  ")[0].strip() for r in rows(near, "institutions")) == sorted(inside)
+
+
+def test_a_picked_district_or_a_shared_location_comes_first_and_english_and_elderly_mode_work(
+    app: object, seeded: Seeded
+) -> None:
+    registry = load_institutions(seeded.url)
+    c = client(app)
+    target = next(i for i in registry.values() if i.kind == "hospital")
+    here = c.get(f"/me/institutions?lat={target.lat}&lon={target.lon}&sort=distance", headers=HTML).text
+    assert "距离从您当前的位置算起" in here
+    spot = (round(target.lat or 0, 3), round(target.lon or 0, 3))  # the page rounds a location to ~100 m
+    nearest = min(registry.values(), key=lambda i: travel.distances_km(spot, [at(i)])[0])
+    assert rows(here, "institutions")[0][0].strip() == nearest.name
+    other = next(d for d in sorted({i.district for i in registry.values()}) if d != target.district)
+    picked = c.get(f"/me/institutions?near={other}&lat={target.lat}&lon={target.lon}&lang=en", headers=HTML)
+    assert picked.status_code == 200
+    assert f"Distances are from the centre of {other}" in picked.text and "estimate" in picked.text
+    assert "by car about" in picked.text and "by public transport about" in picked.text
+    big = c.get(f"/me/institutions?near={other}&big=1&lang=zh", headers=HTML).text
+    assert "公共交通 约" in big
+    bad = c.get("/me/institutions?within=7", headers=HTML)
+    assert bad.status_code == 422 and "距离范围" in bad.text and '{"detail"' not in bad.text
+    no_origin = c.get("/me/institutions?near=不存在区", headers=HTML)
+    assert no_origin.status_code == 422 and "没有这一区县" in no_origin.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,11 +38,17 @@ MONEY = (
 
 @dataclass(frozen=True)
 class Institution:
+    """A designated institution of the registry (定点医药机构): code, name, district, level, kind, and — when
+    the registry file has them — its street address and coordinates (WGS-84 degrees)."""
+
     code: str
     name: str
     district: str
     level: str
     kind: str = ""
+    address: str = ""
+    lat: float | None = None
+    lon: float | None = None
 
 
 def settled_frame(engine: sa.Engine, year: int | None = None) -> pl.DataFrame:
@@ -209,19 +216,48 @@ def data_dir_for(db_url: str) -> Path | None:
 
 
 def load_institutions(db_url: str) -> dict[str, Institution]:
-    """Institution names, districts, levels and kinds from ``YIBAO_INSTITUTIONS`` (a synth
-    ``institutions.parquet``), or from the synthetic data beside a SQLite demo database; empty when none."""
+    """The institution registry from ``YIBAO_INSTITUTIONS`` (a Parquet file, as the generator writes
+    ``institutions.parquet``, or a CSV with the same columns), or from the synthetic data beside a SQLite demo
+    database; empty when none.  Columns: ``fixmedins_code, name, district, level`` and optionally ``kind``,
+    ``address``, ``lat``, ``lon`` (a bureau takes name, level and address from the 国家医保服务平台
+    定点医药机构查询 or its own agreement register, and geocodes the address)."""
     for p in _candidates(db_url):
         if p.is_file():
-            df = pl.read_parquet(p)
-            kind = df["kind"] if "kind" in df.columns else pl.Series([""] * df.height)
-            return {
-                r[0]: Institution(r[0], r[1], r[2], r[3], k)
-                for r, k in zip(
-                    df.select("fixmedins_code", "name", "district", "level").iter_rows(), kind, strict=True
-                )
-            }
+            df = pl.read_csv(p, infer_schema_length=0) if p.suffix.lower() == ".csv" else pl.read_parquet(p)
+            return registry_from_frame(df)
     return {}
+
+
+def _degrees(v: Any) -> float | None:
+    if v is None or str(v).strip() == "":
+        return None
+    x = float(v)
+    return x if math.isfinite(x) else None
+
+
+def registry_from_frame(df: pl.DataFrame) -> dict[str, Institution]:
+    """Institutions from a registry frame (see :func:`load_institutions` for its columns); a missing
+    optional column is empty, a coordinate outside ±90° / ±180° is dropped (shown without a distance)."""
+    out: dict[str, Institution] = {}
+    blank = [None] * df.height
+    cols = {c: df[c].to_list() if c in df.columns else blank for c in ("kind", "address", "lat", "lon")}
+    for i, (code, name, district, level) in enumerate(
+        df.select("fixmedins_code", "name", "district", "level").iter_rows()
+    ):
+        lat, lon = _degrees(cols["lat"][i]), _degrees(cols["lon"][i])
+        if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180:
+            lat = lon = None
+        out[str(code)] = Institution(
+            str(code),
+            str(name),
+            str(district or ""),
+            str(level or ""),
+            str(cols["kind"][i] or ""),
+            str(cols["address"][i] or ""),
+            lat,
+            lon,
+        )
+    return out
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from yibao.db.connection import Connection, Op, insert
@@ -56,6 +57,7 @@ from yibao.ledger.rows import (
 from yibao.ledger.types import LedgerError, ReversalOutcome, SettleOutcome, StoredSettlement
 from yibao.policy.book import PolicyBook
 from yibao.policy.compiled import CompiledPolicy
+from yibao.settlement import family_aid
 from yibao.settlement.allocation import allocate
 from yibao.settlement.engine import settle_visit
 from yibao.settlement.model import (
@@ -101,49 +103,78 @@ def settle(
     policy = book.for_date(day, "visit.end_date" if book.by_discharge else "visit.begin_date")
     year = day.year
     patient = visit.psn_no
-    payer = visit.account_psn_no if visit.account_psn_no not in (None, patient) else None
-    keys = sorted((patient, payer)) if payer else [patient]
-    conn.begin(write=not pre)
-    try:
-        persons, counters, seen = _lock_read(conn, keys, patient, year, msgid, lock=not pre)
-        if seen is not None and not pre:
-            conn.rollback()
-            return _replay_settle(seen, visit, read)
-        prow = persons.get(patient)
-        if prow is None:
-            raise LedgerError("psn_no", f"人员 {patient!r} 不存在 unknown person", "unknown_person")
-        if payer is not None and payer not in persons:
-            raise LedgerError(
-                "visit.account_psn_no", f"人员 {payer!r} 不存在 unknown person", "unknown_person"
+    named = visit.account_psn_no if visit.account_psn_no not in (None, patient) else None
+    # 家庭共济 by default (settlement.family_aid): when the visit asks for the account, names none, and the
+    # locked patient row shows a zero balance and one agreed payer, settle again with that payer's row
+    # locked too (rows are always locked in psn_no order, so the second attempt starts afresh)
+    agreed: str | None = None
+    while True:
+        payer = named or agreed
+        keys = sorted((patient, payer)) if payer else [patient]
+        conn.begin(write=not pre)
+        try:
+            persons, counters, seen = _lock_read(conn, keys, patient, year, msgid, lock=not pre)
+            if seen is not None and not pre:
+                conn.rollback()
+                return _replay_settle(seen, visit, read)
+            prow = persons.get(patient)
+            if prow is None:
+                raise LedgerError("psn_no", f"人员 {patient!r} 不存在 unknown person", "unknown_person")
+            want = None
+            if named is None and visit.use_account and int(prow.account_balance) <= 0:
+                family = tuple(json.loads(prow.family or "[]"))
+                want = family_aid.default_payer(visit, int(prow.account_balance), family, entitlement)
+            if agreed is None and want is not None:
+                conn.rollback()
+                agreed = want
+                continue
+            if payer is not None and payer not in persons:
+                raise LedgerError(
+                    "visit.account_psn_no", f"人员 {payer!r} 不存在 unknown person", "unknown_person"
+                )
+            engine_visit = visit
+            if agreed is not None:
+                # re-checked under both locks: the balance or the binding may have changed meanwhile
+                arow = persons[agreed]
+                if want == agreed and family_aid.payer_may_pay(
+                    policy, visit, arow.insutype, int(arow.account_balance)
+                ):
+                    engine_visit = replace(visit, account_psn_no=agreed)
+                else:
+                    payer = None
+            payer_row = persons[payer] if payer else prow
+            person = person_of(prow, visit.begin_date)
+            s = settle_visit(
+                policy,
+                person,
+                engine_visit,
+                counters,
+                int(payer_row.account_balance),
+                payer_row.insutype,
+                audit=audit,
+                entitlement=entitlement,
+                covers=covers,
             )
-        payer_row = persons[payer] if payer else prow
-        person = person_of(prow, visit.begin_date)
-        s = settle_visit(
-            policy,
-            person,
-            visit,
-            counters,
-            int(payer_row.account_balance),
-            payer_row.insutype,
-            audit=audit,
-            entitlement=entitlement,
-            covers=covers,
-        )
-        if pre:
+            if pre:
+                conn.rollback()
+                return SettleOutcome(s, "", False)
+            setl_id = uuid.uuid4().hex[:30]  # 结算ID: 字符型 30 in the national interface
+            s.line_splits = allocate(s, visit.lines)
+            # the visit is stored as settled (with the account that paid), the message keeps the request's
+            # fingerprint so that a retry of the very request the hospital sent is recognised
+            ops = _settle_ops(
+                policy, engine_visit, s, msgid, setl_id, year, persons, counters, visit_fingerprint(visit)
+            )
+            conn.write(ops)
+            return SettleOutcome(s, setl_id, False)
+        except BaseException as exc:
             conn.rollback()
-            return SettleOutcome(s, "", False)
-        setl_id = uuid.uuid4().hex[:30]  # 结算ID: 字符型 30 in the national interface
-        s.line_splits = allocate(s, visit.lines)
-        conn.write(_settle_ops(policy, visit, s, msgid, setl_id, year, persons, counters))
-        return SettleOutcome(s, setl_id, False)
-    except BaseException as exc:
-        conn.rollback()
-        if conn.is_unique_violation(exc):
-            again = message_row(conn.execute(SQL_MSG, (msgid,)).fetchone())
-            conn.end_read()
-            if again is not None:
-                return _replay_settle(again, visit, read)
-        raise
+            if conn.is_unique_violation(exc):
+                again = message_row(conn.execute(SQL_MSG, (msgid,)).fetchone())
+                conn.end_read()
+                if again is not None:
+                    return _replay_settle(again, visit, read)
+            raise
 
 
 def _lock_read(
@@ -323,6 +354,7 @@ def _settle_ops(
     year: int,
     persons: dict[str, PersonRow],
     counters: dict[str, int],
+    fingerprint: str,
 ) -> list[Op]:
     at = now()
     heads = {k: ChainHead(int(r.account_balance), int(r.chain_seq), r.chain_hash) for k, r in persons.items()}
@@ -384,7 +416,7 @@ def _settle_ops(
         insert(
             "message",
             MSG_COLS,
-            (msgid, "2207", setl_id, "settle", None, -s.acct_pay, ACTIVE, at, visit_fingerprint(visit)),
+            (msgid, "2207", setl_id, "settle", None, -s.acct_pay, ACTIVE, at, fingerprint),
         ),
         insert("settlement", HEADER_COLS, header),
     ]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -80,6 +82,10 @@ INSTITUTIONS_SCHEMA = pa.schema(
         ("kind", pa.string()),
         ("level", pa.string()),
         ("district", pa.string()),
+        # 机构地址 and its coordinates (WGS-84 degrees; null where the region's districts have no place table)
+        ("address", pa.string()),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
     ]
 )
 VISITS_SCHEMA = pa.schema(
@@ -724,6 +730,7 @@ def make_institutions(
             "kind": pa.array([KINDS[k] for k in kind_a], pa.string()),
             "level": pa.array([info.level_codes[r - 1] for r in rank_a], pa.string()),
             "district": pa.array([info.districts[d] for d in dist_a], pa.string()),
+            **institution_places(info.admdvs, codes, [info.districts[d] for d in dist_a], kind_a, rank_a),
         },
         schema=INSTITUTIONS_SCHEMA,
     )
@@ -743,6 +750,45 @@ def make_institutions(
         dr_title,
         physicians,
     )
+
+
+KM_PER_DEG_LAT = 110.574
+KM_PER_DEG_LON_EQUATOR = 111.320
+
+
+def institution_places(
+    admdvs: str, codes: Sequence[str], districts: Sequence[str], kind: I64, rank: I64
+) -> dict[str, pa.Array]:
+    """An address and coordinates for each institution: a point within its district's radius around the
+    district seat (:data:`codes.DISTRICT_PLACES`; tertiary hospitals within half of it) and a street of the
+    district with a house number.  Each point is drawn from its own generator seeded by the institution's
+    code, so the rest of the synthetic region does not change; empty where the region has no place table."""
+    places = C.DISTRICT_PLACES.get(admdvs, {})
+    city = C.CITY_NAMES.get(admdvs, "")
+    addr: list[str | None] = []
+    lat: list[float | None] = []
+    lon: list[float | None] = []
+    for code, dn, k, r in zip(codes, districts, kind, rank, strict=True):
+        place = places.get(dn)
+        if place is None:
+            addr.append(None)
+            lat.append(None)
+            lon.append(None)
+            continue
+        lat0, lon0, radius, streets = place
+        g = np.random.default_rng(zlib.crc32(code.encode()))
+        reach = radius * (0.5 if k == KIND_HOSPITAL and r >= 3 else 1.0)
+        dist = reach * math.sqrt(g.random())  # uniform over the disc
+        ang = 2 * math.pi * g.random()
+        dy, dx = dist * math.sin(ang), dist * math.cos(ang)
+        lat.append(round(lat0 + dy / KM_PER_DEG_LAT, 6))
+        lon.append(round(lon0 + dx / (KM_PER_DEG_LON_EQUATOR * math.cos(math.radians(lat0))), 6))
+        addr.append(f"{city}{dn}{streets[int(g.integers(len(streets)))]}{int(g.integers(1, 300))}号")
+    return {
+        "address": pa.array(addr, pa.string()),
+        "lat": pa.array(lat, pa.float64()),
+        "lon": pa.array(lon, pa.float64()),
+    }
 
 
 def make_physicians(

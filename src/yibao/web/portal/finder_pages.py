@@ -9,19 +9,27 @@
   code: class (甲/乙/丙), pay-first share (先行自付比例), price cap (支付标准), typical price and every
   restriction, each in plain words.
 
-Institutions are always named; a code is shown only beside its name."""
+Institutions are always named; a code is shown only beside its name.
+
+Where an institution is: its address (with a link that opens a map search for it) and, measured from the
+person's home district (参保登记的所在区县), a district they pick, or — only when they press 我的位置 — the
+browser's location (sent with that one search, never stored), the straight-line distance and estimated
+travel times by car and by public transport (:mod:`yibao.web.portal.travel`); sorted or filtered by
+distance on request."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from yibao.access.principal import Principal
+from yibao.enrolment.schema import enrol_person
 from yibao.errors import FieldError
 from yibao.feedback.schema import portal_rating
 from yibao.fund.data import Institution, load_institutions, settled_frame
@@ -31,13 +39,16 @@ from yibao.policy.catalogue import CLASS_B, CLASS_C, CLASS_NAMES, CatalogueItem
 from yibao.settlement.estimate import pinyin_initials
 from yibao.web.auth import require
 from yibao.web.deps import book_of
-from yibao.web.portal.pages import local_today, render
+from yibao.web.portal import travel
+from yibao.web.portal.pages import acting_for, local_today, render
 
 router = APIRouter(include_in_schema=False)
 Insured = Annotated[Principal, Depends(require("insured"))]
 # the fewest visits an average is shown for (fewer: 暂无数据) — a display choice of this page, not policy
 MIN_VISITS = 5
 SHOWN = 100  # rows a search lists at most
+WITHIN_KM = (3, 5, 10, 20, 50)  # the distance filter's choices
+MAP_SEARCH = "https://www.amap.com/search?query="  # a plain link to a public map search; nothing is loaded
 KIND_NAMES = {
     "hospital": ("医院", "hospital"),
     "primary": ("基层医疗机构", "primary care"),
@@ -96,6 +107,37 @@ def mean_stars(total: int, count: int) -> str:
     return f"{tenths // 10}.{tenths % 10}"
 
 
+def district_centres(registry: Iterable[Institution]) -> dict[str, tuple[float, float]]:
+    """Each district's centre, the mean of its institutions' coordinates (from where a person who picks a
+    district is measured)."""
+    pts: dict[str, list[tuple[float, float]]] = {}
+    for i in registry:
+        if i.district and i.lat is not None and i.lon is not None:
+            pts.setdefault(i.district, []).append((i.lat, i.lon))
+    return {d: c for d, p in pts.items() if (c := travel.centre(p)) is not None}
+
+
+def located(lat: str, lon: str) -> tuple[float, float] | None:
+    """The browser's location as sent by the 我的位置 button, rounded to 3 decimals (about 100 m, enough for a
+    distance); ``None`` when not sent.  Anything else is refused naming the field."""
+    if not lat and not lon:
+        return None
+    try:
+        la, lo = float(lat), float(lon)
+    except ValueError:
+        la = lo = float("nan")
+    if not (-90 <= la <= 90 and -180 <= lo <= 180):
+        raise FieldError(
+            "lat", "位置不是有效的经纬度 the location is not a valid latitude/longitude", "bad_value"
+        )
+    return (round(la, 3), round(lo, 3))
+
+
+def map_link(i: Institution) -> str:
+    """A map search for the institution's address (its name when it has none)."""
+    return MAP_SEARCH + quote(i.address or i.name)
+
+
 # ---------------------------------------------------------------------------- adapters
 def _engine(request: Request) -> sa.Engine:
     return cast(sa.Engine, request.app.state.store.engine)
@@ -131,6 +173,16 @@ def _condition_costs(request: Request, block: diagnoses.Block) -> dict[str, Cost
     return cost_averages(rows, MIN_VISITS)
 
 
+def _home_district(request: Request, psn_no: str) -> str:
+    """The district of the person's enrolment registration (参保登记), empty when not registered here."""
+    q = sa.select(enrol_person.c.district).where(enrol_person.c.psn_no == psn_no)
+    try:
+        with _engine(request).connect() as c:
+            return str(c.execute(q).scalar() or "")
+    except sa.exc.SQLAlchemyError:  # a database without the enrolment tables
+        return ""
+
+
 def _block(wanted: str) -> diagnoses.Block | None:
     if not wanted:
         return None
@@ -149,9 +201,26 @@ def institutions(
     kind: str = "",
     district: str = "",
     condition: str = "",
+    near: str = "",
+    lat: str = "",
+    lon: str = "",
+    sort: str = "",
+    within: str = "",
 ) -> Response:
     """定点机构查询."""
     registry = _registry(request)
+    centres = district_centres(registry.values())
+    here = located(lat[:20], lon[:20])
+    home = _home_district(request, acting_for(request, p))
+    if near and near not in centres:
+        raise FieldError("near", f"没有这一区县 {near[:20]!r} is not a district of the list", "bad_code")
+    if near:  # a district picked on the form comes before a location sent with an earlier search
+        here = None
+    start_from = near or (home if home in centres else "")
+    origin = here or centres.get(start_from)
+    if within and (not within.isdigit() or int(within) not in WITHIN_KM):
+        zh, en = "、".join(map(str, WITHIN_KM)), ", ".join(map(str, WITHIN_KM))
+        raise FieldError("within", f"距离范围须为 {zh} 公里之一 must be one of {en} km", "bad_value")
     block = _block(condition)
     costs = _condition_costs(request, block) if block else {}
     ratings = _ratings(request)
@@ -167,11 +236,33 @@ def institutions(
         and (not district or i.district == district)
         and name_matches(i.name, q[:100])
     ]
+    far: dict[str, float] = {}
+    if origin is not None:
+        placed = [i for i in found if i.lat is not None and i.lon is not None]
+        far = dict(
+            zip(
+                (i.code for i in placed),
+                travel.distances_km(origin, [(cast(float, i.lat), cast(float, i.lon)) for i in placed]),
+                strict=True,
+            )
+        )
+        if within:
+            found = [i for i in found if i.code in far and far[i.code] <= int(within)]
+        if sort == "distance":
+            found.sort(key=lambda i: (i.code not in far, far.get(i.code, 0.0)))
     rows: list[dict[str, Any]] = []
     for i in found[:SHOWN]:
         total, count = ratings.get(i.code, (0, 0))
+        km = far.get(i.code)
         rows.append(
             {
+                "km": travel.km_in_words(km) if km is not None else None,
+                "times": [
+                    (m.name, travel.minutes_in_words(travel.travel_minutes(km, m))) for m in travel.MODES
+                ]
+                if km is not None
+                else [],
+                "map": map_link(i),
                 "inst": i,
                 "level": level_names.get(i.level, (i.level, i.level)) if i.level else ("—", "—"),
                 "kind": KIND_NAMES.get(i.kind, (i.kind or "—", i.kind or "—")),
@@ -200,6 +291,17 @@ def institutions(
             "districts": sorted({i.district for i in registry.values() if i.district}),
             "conditions": diagnoses.national().blocks,
             "min_visits": MIN_VISITS,
+            "near": near,
+            "home": home,
+            "start_from": start_from,
+            "here": here,
+            "origin": origin,
+            "sort": sort,
+            "within": within,
+            "within_km": WITHIN_KM,
+            "centres": sorted(centres),
+            "modes": travel.MODES,
+            "detour": travel.DETOUR,
         },
     )
 

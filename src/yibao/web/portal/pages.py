@@ -372,6 +372,19 @@ def _own_settlement(request: Request, p: Principal, setl_id: str) -> StoredSettl
     return stored
 
 
+def _account_owner(request: Request, stored: StoredSettlement) -> str:
+    """The name of the relative whose personal account paid (家庭共济), empty when it was the patient's own
+    account or none; a number the ledger no longer knows is shown masked."""
+    payer = stored.settlement.account_psn_no
+    if not payer or payer == stored.psn_no:
+        return ""
+    try:
+        with ledger_of(request) as led:
+            return led.get_person(payer, stored.visit.begin_date).name
+    except LedgerError:
+        return payer[:4] + "…"
+
+
 @router.get("/me/visits/{setl_id}", response_class=HTMLResponse)
 def visit_page(request: Request, p: Insured, setl_id: str) -> Response:
     stored = _own_settlement(request, p, setl_id)
@@ -385,6 +398,7 @@ def visit_page(request: Request, p: Insured, setl_id: str) -> Response:
         request,
         "visit.html",
         {
+            "account_owner": _account_owner(request, stored),
             "stored": stored,
             "s": stored.settlement,
             "v": stored.visit,

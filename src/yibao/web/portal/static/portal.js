@@ -13,6 +13,40 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   }
 
+  // 定点机构查询: the location is asked of the browser only when the person presses the button, and goes
+  // with that one search (two form fields); nothing keeps it
+  var locate = document.getElementById("my-location");
+  var finder = document.getElementById("find");
+  if (locate && finder && navigator.geolocation) {
+    locate.hidden = false;
+    locate.addEventListener("click", function () {
+      navigator.geolocation.getCurrentPosition(
+        function (pos) {
+          ["lat", "lon"].forEach(function (name) {
+            var box = finder.querySelector("input[name=" + name + "]");
+            if (!box) {
+              box = document.createElement("input");
+              box.type = "hidden";
+              box.name = name;
+              finder.appendChild(box);
+            }
+            box.value = (name === "lat" ? pos.coords.latitude : pos.coords.longitude).toFixed(3);
+          });
+          var from = finder.querySelector("select[name=near]");
+          if (from) from.value = "";
+          var order = finder.querySelector("select[name=sort]");
+          if (order) order.value = "distance";
+          finder.submit();
+        },
+        function () {
+          var note = document.getElementById("location-note");
+          if (note) { note.textContent = locate.getAttribute("data-error"); note.setAttribute("role", "alert"); }
+        },
+        { maximumAge: 60000, timeout: 10000 }
+      );
+    });
+  }
+
   // the estimator's item list follows what is typed: the server finds items by name, part of a name,
   // English name or pinyin initials ("amxl"); the full list stays when the server cannot be asked
   var list = document.getElementById("catalogue");
