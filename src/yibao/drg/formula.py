@@ -210,15 +210,17 @@ class _Fast(NamedTuple):
 
 class _Pick(NamedTuple):
     """A memoised rule choice: the rule (None: no rule holds), where its level sits in the marks (the
-    shift of its suppress slot's two level bits), and when the rule gives a DRG itself, its result at
-    each level NONE / CC / MCC without a trace."""
+    shift of its suppress slot's two level bits), the case's level there (the memo key holds those
+    bits), and when the rule gives a DRG itself, the result without a trace (shared by every case)."""
 
     rule: _Rule | None
     slot: int
-    outs: tuple[Result, ...]
+    level: int
+    out: Result | None
 
 
-_NO_RULE = _Pick(None, 0, ())
+_NO_RULE = _Pick(None, 0, NONE, None)
+_NOTHING: frozenset[str] = frozenset()
 
 
 class _LeanList(NamedTuple):
@@ -233,8 +235,9 @@ class _LeanList(NamedTuple):
     keys: int  # the trigger marks
     by_bit: dict[int, tuple[int, ...]]  # trigger mark bit → rule positions
     always: tuple[int, ...]  # rules without a trigger mark
-    memo: dict[int, _Pick]  # marks & ref → the first rule that holds (or none), its slot, its results
+    memo: dict[int, _Pick]  # marks & ref → the first rule that holds (or none), its slot, its result
     mdc: str
+    shared: dict[tuple[int, str], Result]  # (rule, severity) → its result without a trace, one object
 
 
 class _LeanEntry(NamedTuple):
@@ -484,6 +487,7 @@ class Program:
                 rl.always,
                 {},
                 name,
+                {},
             )
         self.lean_pre = self.lean_lists[self.pre]
         self.lean_pre_keys = self._mask(self.lists[self.pre].keys)
@@ -567,11 +571,18 @@ class Program:
             sh = lst.rule_sh[j]
             if lst.tests[j](m, LEVEL_OF[(m >> sh) & 3]):
                 r = lst.rules[j]
+                lvl = LEVEL_OF[(m >> sh) & 3]
                 if not r.final:
-                    return _Pick(r, sh, ())
-                drg = r.drg or ""
-                names = LEVEL_NAME if r.split else ("ALL",) * 3
-                return _Pick(r, sh, tuple(Result(lst.mdc, r.fam_code, drg, n, "", False) for n in names))
+                    return _Pick(r, sh, lvl, None)
+                name = LEVEL_NAME[lvl] if r.split else "ALL"
+                return _Pick(
+                    r,
+                    sh,
+                    lvl,
+                    lst.shared.setdefault(
+                        (j, name), Result(lst.mdc, r.fam_code, r.drg or "", name, "", False)
+                    ),
+                )
         return _NO_RULE
 
     def _lean_pick(self, lst: _LeanList, m: int) -> _Pick:
@@ -712,7 +723,7 @@ class Program:
         m |= m0 | sm[0]
         if m & self.lean_count_rel:
             m = self._lean_count(m, procs)
-        gone: frozenset[str] = frozenset()
+        gone = _NOTHING
         if hac is not None:
             skip = self._lean_hacs(hac, sdx, m, excl)
             if skip:  # their CC / MCC level does not count: the level bits again without them
@@ -725,12 +736,11 @@ class Program:
         hit = lst.memo.get(m & lst.ref)
         if hit is None:
             hit = self._lean_pick(lst, m)
-        r, sh, outs = hit
-        if not outs:
+        r, sh, lvl, out = hit
+        if out is None:
             return self._lean_finish(r, sh, m, sdx, excl, dead, gone, e, False, trace)
-        lvl = LEVEL_OF[(m >> sh) & 3]
         if not trace:
-            return outs[lvl]
+            return out
         assert r is not None
         if not r.split:
             return _new(Result, (mdc, r.fam_code, r.drg, "ALL", f"{head}{r.text}>DRG={r.drg}", False))
