@@ -48,11 +48,31 @@ def test_output_columns_and_order_follow_the_input() -> None:
         ("discharge_date", "01/03/2025", "YYYY-MM-DD"),
     ],
 )
-def test_malformed_row_is_refused_naming_row_column_and_reason(col: str, value: str, reason: str) -> None:
+@pytest.mark.parametrize("scheme", ["chs-drg-demo", "ms-drg-v43"])  # the formula scheme checks in one query
+def test_malformed_row_is_refused_naming_row_column_and_reason(
+    col: str, value: str, reason: str, scheme: str
+) -> None:
     with pytest.raises(CaseError) as e:
-        group_frame(load_scheme("chs-drg-demo"), frame(**{col: value}))
+        group_frame(load_scheme(scheme), frame(**{col: value}))
     assert e.value.field == f"row 2 (case_id A2), column {col}"
     assert reason in e.value.reason
+
+
+@pytest.mark.parametrize("trace", [True, False])
+def test_a_bad_optional_column_or_null_case_id_is_refused_by_the_formula_scheme_too(trace: bool) -> None:
+    ms = load_scheme("ms-drg-v43")
+    with pytest.raises(CaseError) as e:
+        group_frame(ms, frame().with_columns(pl.Series("los_days", ["3", "x"])), trace=trace)
+    assert e.value.field == "row 2 (case_id A2), column los_days"
+    with pytest.raises(CaseError, match="column case_id"):
+        group_frame(ms, frame().with_columns(pl.Series("case_id", ["A1", None])), trace=trace)
+
+
+def test_blanks_around_codes_group_as_without_them() -> None:
+    ms = load_scheme("ms-drg-v43")
+    clean = group_frame(ms, frame())
+    padded = group_frame(ms, frame(pdx=" I214 ", sex=" M", sdx="I509 | E119", sdx_poa="Y|Y "))
+    assert padded.drop("case_id").row(1) == clean.drop("case_id").row(1)
 
 
 def test_missing_column_is_refused() -> None:

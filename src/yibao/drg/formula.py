@@ -26,6 +26,7 @@ from yibao.drg.model import FormulaLogic, Scheme
 MCC, CC, NONE = 2, 1, 0
 MEMO_MAX = 200_000  # bound of the per-pdx caches (a stream of junk codes cannot grow them without limit)
 LEVEL_NAME = ("NONE", "CC", "MCC")
+LEVEL_OF = (NONE, CC, MCC, MCC)  # a slot's two level bits ("CC or more", "MCC") → the level
 _TOKEN = re.compile(r"\s*(?:(\()|(\))|(&)|(\|)|(~)|([^\s()&|~]+))")
 _SEVERITY_ATOMS = {"MCC": "S == 2", "CC": "S == 1", "NONE": "S == 0"}
 
@@ -208,15 +209,18 @@ class _Fast(NamedTuple):
 
 
 class _Pick(NamedTuple):
-    """A memoised rule choice: the rule (None: no rule holds), its suppress slot, and when the rule gives
-    a DRG itself, its result at each level NONE / CC / MCC without a trace."""
+    """A memoised rule choice: the rule (None: no rule holds), where its level sits in the marks (the
+    shift of its suppress slot's two level bits), the case's level there (the memo key holds those
+    bits), and when the rule gives a DRG itself, the result without a trace (shared by every case)."""
 
     rule: _Rule | None
     slot: int
-    outs: tuple[Result, ...]
+    level: int
+    out: Result | None
 
 
-_NO_RULE = _Pick(None, 0, ())
+_NO_RULE = _Pick(None, 0, NONE, None)
+_NOTHING: frozenset[str] = frozenset()
 
 
 class _LeanList(NamedTuple):
@@ -224,15 +228,16 @@ class _LeanList(NamedTuple):
 
     rules: tuple[_Rule, ...]
     tests: tuple[MaskTest, ...]
-    ref: int  # every mark a rule of the list reads (the rule chosen depends on these alone)
-    supps: tuple[int, ...]  # the distinct ``suppress`` sets of its rules (bits of the suppress marks)
-    rule_si: tuple[int, ...]  # per rule: 0 (no suppress) or 1 + its index in ``supps``
+    # every mark a rule of the list reads and the level bits of its rules' suppress slots: the rule
+    # chosen depends on these bits alone, so they are the memo key
+    ref: int
+    rule_sh: tuple[int, ...]  # per rule: the shift of its level bits (its suppress slot × 2)
     keys: int  # the trigger marks
     by_bit: dict[int, tuple[int, ...]]  # trigger mark bit → rule positions
     always: tuple[int, ...]  # rules without a trigger mark
-    shift: int  # bits the severity signature takes in a memo key
-    memo: dict[int, _Pick]  # key → the first rule that holds (or none), its suppress slot, its results
+    memo: dict[int, _Pick]  # marks & ref → the first rule that holds (or none), its slot, its result
     mdc: str
+    shared: dict[tuple[int, str], Result]  # (rule, severity) → its result without a trace, one object
 
 
 class _LeanEntry(NamedTuple):
@@ -421,23 +426,40 @@ class Program:
         supp_marks = sorted({m for rules in f.rules.values() for r in rules for m in r.suppress or ()})
         sup_bit = {m: 1 << i for i, m in enumerate(supp_marks)}
 
-        def sup_mask(raw: frozenset[str]) -> int:
+        def sup_mask(raw: frozenset[str] | Sequence[str]) -> int:
             return sum(sup_bit[m] for m in raw if m in sup_bit)
 
-        # per pattern first (1,500 patterns for 150,000 codes), then per code
-        pat_sdx: dict[frozenset[str], int] = {}
-        pat_sup: dict[frozenset[str], int] = {}
-        self.lean_sdx: dict[str, tuple[int, int, int, int]] = {}
+        # The complication level is carried in the marks: every distinct ``suppress`` set of the rules is a
+        # slot (slot 0: no suppression) with two level bits at the bottom of the int, "CC or more" and
+        # "MCC"; a secondary diagnosis sets them in every slot whose suppress marks it does not carry.
+        # A case's level under slot k is then LEVEL_OF[(marks >> 2k) & 3], with no per-case list.
+        slot_sets = sorted({sup_mask(r.suppress) for rules in f.rules.values() for r in rules if r.suppress})
+        self.slot_of = {sm: k + 1 for k, sm in enumerate(slot_sets)}
+        assert not self.bits  # the level bits are the lowest
+        for k in range(1 + len(slot_sets)):
+            self._bit(f"LEVEL{k}:CC")
+            self._bit(f"LEVEL{k}:MCC")
+        self.level_mask = (1 << (2 + 2 * len(slot_sets))) - 1
+
+        def level_bits(lv: int, sb: int) -> int:
+            out = 0
+            for k, sm in enumerate((0, *slot_sets)):
+                if lv and not sb & sm:
+                    out |= (1 if lv == CC else 3) << (2 * k)
+            return out
+
+        # per pattern first (1,500 patterns for 150,000 codes), then per code:
+        # (marks, marks with its level bits, flags 1 = on a HAC list, 2 = no CC/MCC if died)
+        pat_sdx: dict[tuple[frozenset[str], int, frozenset[str]], tuple[int, int]] = {}
+        self.lean_sdx: dict[str, tuple[int, int, int]] = {}
         for c, (ms, lv, raw, fl) in self.sdx_info.items():
             if c in self.inert:
                 continue
-            a = pat_sdx.get(ms)
-            if a is None:
-                a = pat_sdx[ms] = self._mask(ms)
-            b = pat_sup.get(raw)
-            if b is None:
-                b = pat_sup[raw] = sup_mask(raw)
-            self.lean_sdx[c] = (a, lv, b, fl)
+            got = pat_sdx.get((ms, lv, raw))
+            if got is None:
+                mm = self._mask(ms)
+                got = pat_sdx[(ms, lv, raw)] = (mm, mm | level_bits(lv, sup_mask(raw)))
+            self.lean_sdx[c] = (got[0], got[1], fl)
         pat_pr: dict[frozenset[str], int] = {}
         self.lean_pr: dict[str, tuple[int, bool]] = {}
         for c, pm in self.pr_marks.items():
@@ -447,29 +469,25 @@ class Program:
             self.lean_pr[c] = (a, c in self.cluster_by_code)
         self.lean_lists: dict[str, _LeanList] = {}
         for name, rl in self.lists.items():
-            supps: list[frozenset[str]] = []
-            rule_si: list[int] = []
+            rule_sh: list[int] = []
             ref: set[str] = set(rl.keys)
+            lvl_bits = 3  # the plain level (slot 0) is always part of the key
             for r in rl.rules:
                 self._atoms(parse(r.formula), ref)
-                if r.suppress is None:
-                    rule_si.append(0)
-                else:
-                    if r.suppress not in supps:
-                        supps.append(r.suppress)
-                    rule_si.append(1 + supps.index(r.suppress))
+                k = 0 if r.suppress is None else self.slot_of[sup_mask(r.suppress)]
+                rule_sh.append(2 * k)
+                lvl_bits |= 3 << (2 * k)
             self.lean_lists[name] = _LeanList(
                 rl.rules,
                 tuple(compile_mask_formula(r.formula, self._bit) for r in rl.rules),
-                self._mask(ref),
-                tuple(sup_mask(x) for x in supps),
-                tuple(rule_si),
+                self._mask(ref) | lvl_bits,
+                tuple(rule_sh),
                 self._mask(rl.keys),
                 {self._bit(k): v for k, v in rl.by_mark.items()},
                 rl.always,
-                2 * (1 + len(supps)),
                 {},
                 name,
+                {},
             )
         self.lean_pre = self.lean_lists[self.pre]
         self.lean_pre_keys = self._mask(self.lists[self.pre].keys)
@@ -541,8 +559,8 @@ class Program:
             self.lean_status[status] = got
         return got
 
-    def _lean_choose(self, lst: _LeanList, m: int, sig: int) -> _Pick:
-        """The first rule of the list that holds for marks ``m`` at the levels of ``sig`` (memo miss)."""
+    def _lean_choose(self, lst: _LeanList, m: int) -> _Pick:
+        """The first rule of the list that holds for marks ``m`` (memo miss)."""
         cand: set[int] = set(lst.always)
         x = m & lst.keys
         while x:
@@ -550,36 +568,29 @@ class Program:
             cand.update(lst.by_bit[b])
             x ^= b
         for j in sorted(cand):
-            si = lst.rule_si[j]
-            if lst.tests[j](m, (sig >> (2 * si)) & 3):
+            sh = lst.rule_sh[j]
+            if lst.tests[j](m, LEVEL_OF[(m >> sh) & 3]):
                 r = lst.rules[j]
+                lvl = LEVEL_OF[(m >> sh) & 3]
                 if not r.final:
-                    return _Pick(r, si, ())
-                drg = r.drg or ""
-                names = LEVEL_NAME if r.split else ("ALL",) * 3
-                return _Pick(r, si, tuple(Result(lst.mdc, r.fam_code, drg, n, "", False) for n in names))
+                    return _Pick(r, sh, lvl, None)
+                name = LEVEL_NAME[lvl] if r.split else "ALL"
+                return _Pick(
+                    r,
+                    sh,
+                    lvl,
+                    lst.shared.setdefault(
+                        (j, name), Result(lst.mdc, r.fam_code, r.drg or "", name, "", False)
+                    ),
+                )
         return _NO_RULE
 
-    @staticmethod
-    def _signature(lst: _LeanList, lvl: int, sev: list[tuple[int, str, int]]) -> int:
-        """The case's level, then its level under each ``suppress`` set of the list, two bits each."""
-        sig = lvl
-        k = 2
-        for sm in lst.supps:
-            top = NONE
-            for x, _, sb in sev:
-                if x > top and not sb & sm:
-                    top = x
-            sig |= top << k
-            k += 2
-        return sig
-
-    def _lean_pick(self, lst: _LeanList, m: int, sig: int) -> _Pick:
-        key = ((m & lst.ref) << lst.shift) | sig
+    def _lean_pick(self, lst: _LeanList, m: int) -> _Pick:
+        key = m & lst.ref
         memo = lst.memo
         hit = memo.get(key)
         if hit is None:
-            hit = self._lean_choose(lst, m, sig)
+            hit = self._lean_choose(lst, m)
             if len(memo) < MEMO_MAX:
                 memo[key] = hit
         return hit
@@ -661,25 +672,22 @@ class Program:
         procs: Sequence[str],
         trace: bool = True,
     ) -> Result | None:
-        """A case with its marks as the bits of one int and the rule choice memoised per rule list (by the
-        marks its rules read and the severity levels). ``poa`` may be the unsplit ``|`` list. Without
-        ``trace`` the result is a shared tuple with an empty trace. None hands the case to the fast /
-        general path, which give the same result (procedure clusters, a HAC-listed code listed twice)."""
+        """A case with its marks — and its complication level under every suppress slot — as the bits of
+        one int, and the rule choice memoised per rule list by the bits its rules read. ``poa`` may be
+        the unsplit ``|`` list. Without ``trace`` the result is a shared tuple with an empty trace. None
+        hands the case to the fast / general path, which give the same result (procedure clusters, a
+        HAC-listed code listed twice)."""
         m0, lst, excl, head, mdc, only = e
-        m0 |= sm[0]
         dead = sm[1]
         info = self.lean_sdx
-        adds = 0
-        lvl, why = NONE, ""
-        sev: list[tuple[int, str, int]] = []
+        m = 0  # the codes' marks (low bits: few digits), then the principal diagnosis's and the status's
         hac: list[int] | None = None
         allp: bool | None = None
         for s in sdx:
             t = info.get(s)
             if t is None:
                 continue
-            ms, lv, sb, fl = t
-            adds |= ms
+            ms, ml, fl = t
             if fl:
                 if fl & 1:
                     if allp is None:
@@ -693,18 +701,16 @@ class Program:
                         if (poa[i] if i < len(poa) else "Y") not in self.poa_present:
                             hac = [i] if hac is None else [*hac, i]
                 if fl & 2 and dead:
+                    m |= ms
                     continue
-            if lv and (excl is None or s not in excl):
-                sev.append((lv, s, sb))
-                if lv > lvl:
-                    lvl, why = lv, s
+            m |= ms if excl is not None and s in excl else ml
         if procs:
             prm = self.lean_pr
             clustered = 0
             for p in procs:
                 pt = prm.get(p)
                 if pt is not None:
-                    adds |= pt[0]
+                    m |= pt[0]
                     if pt[1]:
                         clustered += 1
             if clustered > 1 and self._formed([p for p in procs if p in prm]):
@@ -713,58 +719,76 @@ class Program:
             dx = self.dx
             for has, b in only:
                 if all(s in has or s not in dx for s in sdx):
-                    adds |= b
-        m = m0 | adds
+                    m |= b
+        m |= m0 | sm[0]
         if m & self.lean_count_rel:
             m = self._lean_count(m, procs)
+        gone = _NOTHING
         if hac is not None:
             skip = self._lean_hacs(hac, sdx, m, excl)
-            if skip:
-                gone = {sdx[i] for i in skip}
-                sev = [x for x in sev if x[1] not in gone]
-                lvl, why = NONE, ""
-                for x, s, _ in sev:
-                    if x > lvl:
-                        lvl, why = x, s
+            if skip:  # their CC / MCC level does not count: the level bits again without them
+                gone = frozenset(sdx[i] for i in skip)
+                m = (m & ~self.level_mask) | self._lean_levels(sdx, excl, dead, gone)
         if m & self.lean_pre_keys:
-            pl = self.lean_pre
-            psig = self._signature(pl, lvl, sev) if pl.supps else lvl
-            ph = self._lean_pick(pl, m, psig)
+            ph = self._lean_pick(self.lean_pre, m)
             if ph.rule is not None:  # a pre-MDC rule holds
-                return self._lean_finish(ph.rule, ph.slot, pl, psig, m, sev, lvl, why, e, True)
-        supps = lst.supps
-        sig = lvl
-        if supps:
-            k = 2
-            for smask in supps:
-                top = NONE
-                for x, _, sb in sev:
-                    if x > top and not sb & smask:
-                        top = x
-                sig |= top << k
-                k += 2
-        hit = lst.memo.get(((m & lst.ref) << lst.shift) | sig)
+                return self._lean_finish(ph.rule, ph.slot, m, sdx, excl, dead, gone, e, True, trace)
+        hit = lst.memo.get(m & lst.ref)
         if hit is None:
-            hit = self._lean_pick(lst, m, sig)
-        r, si, outs = hit
-        if not outs:
-            return self._lean_finish(r, si, lst, sig, m, sev, lvl, why, e, False)
-        if si:
-            lvl = (sig >> (2 * si)) & 3
-            if trace:
-                smask = supps[si - 1]
-                why = next((s for x, s, sb in sev if x == lvl and not sb & smask), "")
+            hit = self._lean_pick(lst, m)
+        r, sh, lvl, out = hit
+        if out is None:
+            return self._lean_finish(r, sh, m, sdx, excl, dead, gone, e, False, trace)
         if not trace:
-            return outs[lvl]
+            return out
         assert r is not None
         if not r.split:
             return _new(Result, (mdc, r.fam_code, r.drg, "ALL", f"{head}{r.text}>DRG={r.drg}", False))
         name = LEVEL_NAME[lvl]
+        why = self._lean_why(sdx, excl, dead, gone, sh, lvl)
         if why:
             return _new(
                 Result, (mdc, r.fam_code, r.drg, name, f"{head}{r.text}>CC:{name}({why})>DRG={r.drg}", False)
             )
         return _new(Result, (mdc, r.fam_code, r.drg, name, f"{head}{r.text}>CC:NONE>DRG={r.drg}", False))
+
+    def _lean_counted(
+        self, sdx: Sequence[str], excl: frozenset[str] | None, dead: bool, gone: frozenset[str]
+    ) -> list[tuple[str, int]]:
+        """The secondary diagnoses whose level counts, in order, with their level bits (not excluded by
+        the principal diagnosis, by death, or as a hospital-acquired condition)."""
+        out: list[tuple[str, int]] = []
+        for s in sdx:
+            t = self.lean_sdx.get(s)
+            if t is None or (t[2] & 2 and dead) or (excl is not None and s in excl) or s in gone:
+                continue
+            if t[1] != t[0]:
+                out.append((s, t[1] & self.level_mask))
+        return out
+
+    def _lean_levels(
+        self, sdx: Sequence[str], excl: frozenset[str] | None, dead: bool, gone: frozenset[str]
+    ) -> int:
+        lb = 0
+        for _, b in self._lean_counted(sdx, excl, dead, gone):
+            lb |= b
+        return lb
+
+    def _lean_why(
+        self,
+        sdx: Sequence[str],
+        excl: frozenset[str] | None,
+        dead: bool,
+        gone: frozenset[str],
+        sh: int,
+        lvl: int,
+    ) -> str:
+        """For the trace: the first counted secondary diagnosis with level ``lvl`` in the slot at ``sh``."""
+        if not lvl:
+            return ""
+        return next(
+            (s for s, b in self._lean_counted(sdx, excl, dead, gone) if LEVEL_OF[(b >> sh) & 3] == lvl), ""
+        )
 
     def _poa_all(self, poa: Sequence[str] | str) -> bool:
         """Every POA entry present on admission (remembered per unsplit list: few distinct ones)."""
@@ -777,33 +801,23 @@ class Program:
                 self.poa_all[poa] = got
         return got
 
-    def _lean_level(
-        self, lst: _LeanList, si: int, sig: int, sev: list[tuple[int, str, int]], lvl: int, why: str
-    ) -> tuple[int, str]:
-        """A rule's level and the diagnosis that gives it (its list's suppress slot ``si``)."""
-        if not si:
-            return lvl, why
-        lv = (sig >> (2 * si)) & 3
-        sm = lst.supps[si - 1]
-        return lv, next((s for x, s, sb in sev if x == lv and not sb & sm), "")
-
     def _lean_finish(
         self,
         rule: _Rule | None,
-        slot: int,
-        lst: _LeanList,
-        sig: int,
+        sh: int,
         m: int,
-        sev: list[tuple[int, str, int]],
-        lvl: int,
-        why: str,
+        sdx: Sequence[str],
+        excl: frozenset[str] | None,
+        dead: bool,
+        gone: frozenset[str],
         e: _LeanEntry,
         pre: bool,
+        with_trace: bool = True,
     ) -> Result:
         """As :meth:`_finish` over bits: pre-MDC results, reroutes and ungroupable results."""
         mdc = e.mdc
         where = "PRE" if pre else mdc
-        got = None if rule is None else (rule, slot)
+        got = None if rule is None else (rule, sh)
         trace = [f"PRE-MDC:{got[0].text}"] if pre and got is not None else [e.head[:-1]]
         if not pre and got is not None:
             trace.append(got[0].text)
@@ -812,16 +826,11 @@ class Program:
                 break
             target = got[0].reroute
             tl = self.lean_lists.get(target)
-            nxt = _NO_RULE
-            tsig = lvl
-            if tl is not None:
-                tsig = self._signature(tl, lvl, sev) if tl.supps else lvl
-                nxt = self._lean_pick(tl, m, tsig)
-            if tl is None or nxt.rule is None:
+            nxt = _NO_RULE if tl is None else self._lean_pick(tl, m)
+            if nxt.rule is None:
                 trace.append(f"REROUTE {target}: no rule holds")
                 got = None
                 break
-            lst, sig = tl, tsig
             if where == "PRE":
                 where = target
             trace.append(f"REROUTE {target}:{nxt.rule.text}")
@@ -829,18 +838,22 @@ class Program:
         if got is None or got[0].ungroupable or got[0].drg is None:
             trace.append(f"UNGROUPABLE({got[0].formula if got is not None else 'no rule holds'})")
             trace.append(f"DRG={self.ungroupable_drg}")
-            return Result("", self.ungroupable_drg, self.ungroupable_drg, "NONE", ">".join(trace), True)
-        r, si = got
-        lv, w = self._lean_level(lst, si, sig, sev, lvl, why)
+            text = ">".join(trace) if with_trace else ""
+            return Result("", self.ungroupable_drg, self.ungroupable_drg, "NONE", text, True)
+        r, sh = got
+        lv = LEVEL_OF[(m >> sh) & 3]
         family = r.family or r.drg or ""
         fam = self.families.get(family)
         severity = "ALL" if fam is None or "ALL" in fam.drg else LEVEL_NAME[lv]
-        if severity != "ALL":
+        if not with_trace:
+            trace = []
+        elif severity != "ALL":
+            w = self._lean_why(sdx, excl, dead, gone, sh, lv)
             trace.append(f"CC:{LEVEL_NAME[lv]}({w})" if w else "CC:NONE")
         trace.append(f"DRG={r.drg}")
         if where == "PRE" and fam is not None and fam.mdc != "PRE" and mdc:
             where = mdc
-        return Result(where, family, r.drg or "", severity, ">".join(trace), False)
+        return Result(where, family, r.drg or "", severity, ">".join(trace) if with_trace else "", False)
 
     @staticmethod
     def _referenced(f: FormulaLogic) -> frozenset[str]:

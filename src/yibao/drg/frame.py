@@ -119,6 +119,47 @@ def validate_cases(cases: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame([cols[c].alias(c) for c in (*REQUIRED, *OPTIONAL_INT)])
 
 
+STRIPPED = ("discharge_date", "sex", "discharge_status", "pdx", "sdx", "sdx_poa", "procedures")
+GROUPING = ("pdx", "sdx", "sdx_poa", "procedures", "sex", "discharge_status")  # what a formula scheme reads
+
+
+def _int_check(name: str, dtype: pl.DataType, required: bool, lo: int, hi: int) -> pl.Expr:
+    """True on a row where :func:`_int_column` refuses the value (or more rows: never fewer)."""
+    if dtype.is_integer():
+        s = pl.col(name).cast(pl.Int64)
+        bad = (s < lo) | (s > hi)
+    else:
+        text = pl.col(name).cast(pl.String).str.strip_chars()
+        s = text.cast(pl.Int64, strict=False)
+        bad = (s.is_null() & text.is_not_null() & (text != "")) | (s < lo) | (s > hi)
+    return (bad | s.is_null()) if required else bad
+
+
+def _grouping_columns(cases: pl.DataFrame) -> dict[str, list[Any]] | None:
+    """The columns a formula scheme groups from, normalised as :func:`validate_cases` does, checked in
+    one Polars query; None when a row or column is malformed (then :func:`validate_cases` names it)."""
+    if cases.height == 0 or any(c not in cases.columns for c in REQUIRED):
+        return None
+    schema = cases.schema
+    txt = {c: pl.col(c).cast(pl.String).str.strip_chars().fill_null("") for c in STRIPPED}
+    n_sdx = (txt["sdx"].str.count_matches("|", literal=True) + 1) * (txt["sdx"] != "")
+    n_poa = (txt["sdx_poa"].str.count_matches("|", literal=True) + 1) * (txt["sdx_poa"] != "")
+    bad = [
+        pl.col("case_id").is_null(),
+        _int_check("age", schema["age"], True, 0, 150),
+        *(_int_check(c, schema[c], False, 0, 10_000_000) for c in OPTIONAL_INT if c in schema),
+        ~txt["sex"].is_in(["M", "F"]),
+        (n_poa != 0) & (n_poa != n_sdx),
+        txt["discharge_date"].str.to_date("%Y-%m-%d", strict=False).is_null() & (txt["discharge_date"] != ""),
+    ]
+    got = cases.select(
+        *(txt[c].alias(c) for c in GROUPING), pl.any_horizontal(bad).fill_null(True).any().alias("_bad")
+    )
+    if got["_bad"][0]:
+        return None
+    return {c: got[c].to_list() for c in GROUPING}
+
+
 def _split(s: str) -> tuple[str, ...]:
     if not s:
         return ()
@@ -135,23 +176,27 @@ def _group_range(cs: Compiled, c: Columns, lo: int, hi: int, trace: bool = True)
     drg: list[str] = []
     sev: list[str] = []
     traces: list[str] = []
-    ids, ages, sexes, st, pdx = c["case_id"], c["age"], c["sex"], c["discharge_status"], c["pdx"]
-    sdx, poa, procs, ad, wg, los = (
+    sexes, st, pdx, sdx, poa, procs = (
+        c["sex"],
+        c["discharge_status"],
+        c["pdx"],
         c["sdx"],
         c["sdx_poa"],
         c["procedures"],
-        c["age_days"],
-        c["weight_g"],
-        c["los_days"],
     )
     prog = cs.program
     if prog is not None:  # formula schemes: the program's batch loop (no per-row Case / Grouping objects)
+        ids, ages = (
+            c.get("case_id", ()),
+            c.get("age", ()),
+        )  # present when some case has no principal diagnosis
 
         def no_pdx(i: int) -> tuple[str, str, str, str, str]:
             g = group_case(cs, Case(ids[i], ages[i], sexes[i], st[i], pdx[i]))
             return g.mdc, g.adrg, g.drg, g.severity, g.trace
 
         return prog.group_many(pdx, sdx, poa, procs, sexes, st, lo, hi, no_pdx, trace)
+    ids, ages, ad, wg, los = c["case_id"], c["age"], c["age_days"], c["weight_g"], c["los_days"]
     for i in range(lo, hi):
         g = group_case(
             cs,
@@ -197,10 +242,13 @@ def group_frame(
     cases again with the trace gives the same groups and their traces.
     """
     global _WORK
-    norm = validate_cases(cases)
-    n = norm.height
-    cols: Columns = {c: norm[c].to_list() for c in norm.columns}
-    cols["case_id"] = [str(x) for x in cols["case_id"]]
+    # a formula scheme reads six columns (and the rest only for a case without a principal diagnosis)
+    cols: Columns | None = _grouping_columns(cases) if scheme.program is not None else None
+    if cols is None or "" in cols["pdx"]:
+        norm = validate_cases(cases)  # raises, naming the row, the column and the reason
+        cols = {c: norm[c].to_list() for c in norm.columns}
+        cols["case_id"] = [str(x) for x in cols["case_id"]]
+    n = len(cols["pdx"])
     w = default_workers() if workers is None else max(1, workers)
     if w == 1 or n < PARALLEL_MIN or "fork" not in mp.get_all_start_methods():
         parts = [_group_range(scheme, cols, 0, n, trace)]
