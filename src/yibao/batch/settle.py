@@ -9,8 +9,8 @@ engine uses; only the accumulator-dependent arithmetic runs in the vectorised ke
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
