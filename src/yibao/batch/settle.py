@@ -349,6 +349,7 @@ class _Timing:
     ver_of: np.ndarray  # policy version index per visit (time order)
     years: np.ndarray  # accumulator year per visit (time order)
     visit_ids: np.ndarray  # visit_id per visit (time order)
+    row_ids: np.ndarray  # visit_id per visit row (as given)
     in_order: bool = False  # the visits arrived in time order (``order`` is the identity)
 
     def take(self, a: np.ndarray) -> np.ndarray:
@@ -361,11 +362,16 @@ def _time_order(book: PolicyBook, visits: pl.DataFrame, vs: _Versions) -> _Timin
     n_vis = visits.height
     days = visits["begin_date"].to_numpy().astype("datetime64[D]")
     seq = visits["seq"].to_numpy()
-    dint = days.astype(np.int64)
+    dint = days.astype(np.int64, copy=False)
     in_order = bool(
         n_vis < 2 or np.all((dint[1:] > dint[:-1]) | ((dint[1:] == dint[:-1]) & (seq[1:] > seq[:-1])))
     )
-    order = np.arange(n_vis) if in_order else np.lexsort((seq, days))
+    if in_order:
+        order = np.arange(n_vis)
+    else:  # np.lexsort((seq, days)), in Polars' threads
+        keys = pl.DataFrame({"day": dint, "seq": seq})
+        order = keys.select(pl.arg_sort_by("day", "seq", maintain_order=True)).to_series().to_numpy()
+        order = order.astype(np.int64)
     days = days if in_order else days[order]
     ver_of = _version_index(
         days, [v.effective_from for v in vs.versions], [v.effective_to for v in vs.versions]
@@ -378,9 +384,9 @@ def _time_order(book: PolicyBook, visits: pl.DataFrame, vs: _Versions) -> _Timin
             "有效期内 is outside every policy version of the region",
             "no_policy",
         )
-    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    years = days.astype("datetime64[Y]").astype(np.int64, copy=False) + 1970
     visit_ids = visits["visit_id"].to_numpy()
-    return _Timing(order, ver_of, years, visit_ids if in_order else visit_ids[order], in_order)
+    return _Timing(order, ver_of, years, visit_ids if in_order else visit_ids[order], visit_ids, in_order)
 
 
 def _line_stage(
@@ -404,7 +410,7 @@ def _line_stage(
                 f"{bad_line['feedetl_sn']}） unknown item code",
                 "unknown_item",
             )
-    return _align(sums, timing.visit_ids)
+    return _align(sums, timing)
 
 
 @dataclass(frozen=True)
@@ -444,14 +450,14 @@ class _Attributes:
         p_fam = np.full(n_persons, -1, dtype=np.int64)
         p_scheme[pid], p_ptype[pid], p_ident[pid] = scheme_codes, ptype_codes, ident_codes
         p_fam[pid] = persons["family_payer_id"].to_numpy()
-        psn = timing.take(visits["psn_id"].to_numpy().astype(np.int64))
+        psn = timing.take(visits["psn_id"].to_numpy().astype(np.int64, copy=False))
         if len(psn) and (psn.max() >= n_persons or (p_scheme[psn] < 0).any()):
             raise SettlementError(
                 "visit.psn_id",
                 "人员表中没有该人员 refers to a person not in the persons table",
                 "unknown_person",
             )
-        payer = timing.take(visits["account_payer_id"].to_numpy().astype(np.int64))
+        payer = timing.take(visits["account_payer_id"].to_numpy().astype(np.int64, copy=False))
         family = (payer >= 0) & (payer != psn)
         med_codes, med_cats = _factor(visits["med_type"])
         lv_codes, lv_cats = _factor(visits["hosp_lv"])
@@ -517,7 +523,7 @@ class _StaticTable:
             return np.asarray(self.cols[name], dtype=dtype)[combo]
 
         static = kernel.Static(
-            py=py.astype(np.int64)[perm],
+            py=py.astype(np.int64, copy=False)[perm],
             acct=np.where(who.payer >= 0, who.payer, who.psn)[perm],
             full=no_lines_yet,  # the line stage's sums, set when it has finished
             over=no_lines_yet,
@@ -538,7 +544,7 @@ class _StaticTable:
             family=who.family[perm],
             slots=[],
             rules=self.rules,
-            round_starts=round_starts.astype(np.int64),
+            round_starts=round_starts.astype(np.int64, copy=False),
         )
         for si, (_vi, layer) in enumerate(self.slot_defs):
             if not self.slot_term_lists[si]:
@@ -564,9 +570,9 @@ def _static_parameters(vs: _Versions, timing: _Timing, who: _Attributes) -> _Sta
     """Resolve benefit, ratio, deductible, caps, layers and account rule once per distinct combination of
     visit attributes, with the compiled-policy lookups the engine uses."""
     ver_of = timing.ver_of
-    fields = [ver_of.astype(np.int64), who.scheme, who.ptype, who.med, who.lv, who.loc, who.ident,
-              who.use_acct.astype(np.int64), who.family.astype(np.int64), who.payer_scheme + 1,
-              who.family_ok.astype(np.int64)]  # fmt: skip
+    fields = [ver_of.astype(np.int64, copy=False), who.scheme, who.ptype, who.med, who.lv, who.loc, who.ident,
+              who.use_acct.astype(np.int64, copy=False), who.family.astype(np.int64, copy=False), who.payer_scheme + 1,
+              who.family_ok.astype(np.int64, copy=False)]  # fmt: skip
     key = np.zeros(len(ver_of), dtype=np.int64)
     for f in fields:
         key = key * (int(f.max()) + 1 if len(f) else 1) + f
@@ -747,11 +753,15 @@ def _factor(series: pl.Series) -> tuple[np.ndarray, list[str]]:
     return codes, cats
 
 
-def _align(sums: pl.DataFrame, visit_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-visit sums in the order of ``visit_ids`` (visits without lines get zeros)."""
+def _align(sums: pl.DataFrame, timing: _Timing) -> dict[str, np.ndarray]:
+    """Per-visit sums in time order (visits without lines get zeros)."""
+    visit_ids = timing.visit_ids
     sid = sums["visit_id"].to_numpy()
-    if np.array_equal(sid, visit_ids):  # every visit has lines, in time order already: nothing to move
-        return {c: sums[c].to_numpy().astype(np.int64) for c in ("full", "over", "pre", "ins")}
+    if np.array_equal(sid, timing.row_ids):  # every visit has lines, listed as the visits are: reorder
+        return {
+            c: timing.take(sums[c].to_numpy().astype(np.int64, copy=False))
+            for c in ("full", "over", "pre", "ins")
+        }
     order = np.argsort(sid, kind="stable")
     sid = sid[order]
     where = np.searchsorted(sid, visit_ids)
