@@ -127,11 +127,11 @@ def split_lines_fast(lines: pl.DataFrame, items: dict[str, CatalogueItem]) -> pl
         k = np.flatnonzero(flags & 2)
         if len(k):
             rows = sub[k]
-            price = lines.get_column("price").to_numpy()[rows].astype(np.int64, copy=False)
+            price = lines.get_column("price").gather(rows).to_numpy().astype(np.int64, copy=False)
             cap = cap_of[idx[rows]]
             m = price > cap
             k, rows, price, cap = k[m], rows[m], price[m], cap[m]
-            qty = lines.get_column("qty").to_numpy()[rows].astype(np.int64, copy=False)
+            qty = lines.get_column("qty").gather(rows).to_numpy().astype(np.int64, copy=False)
             over_line[k] = np.minimum(price_times_qty(price - cap, qty), amt[k])
             np.add.at(over, visit_of[k], over_line[k])
         p = np.flatnonzero(flags & 4)

@@ -692,9 +692,8 @@ def _rounds(
     perm = np.argsort(key.astype(np.int16 if parts * n_rank < 2**15 else np.int64), kind="stable")
     sorted_key = key[perm]
     round_starts = np.concatenate(([0], np.flatnonzero(sorted_key[1:] != sorted_key[:-1]) + 1, [n_vis]))
-    # rounds of part p are its ranks 0 … (its largest rank); parts follow one another
-    rounds_per_part = np.zeros(parts, dtype=np.int64)
-    np.maximum.at(rounds_per_part, part, rank_np + 1)
+    # a round is one key (part, rank); parts follow one another
+    rounds_per_part = np.bincount(sorted_key[round_starts[:-1]] // n_rank, minlength=parts)
     return perm, round_starts.astype(np.int64), tuple(int(x) for x in np.r_[0, np.cumsum(rounds_per_part)])
 
 
