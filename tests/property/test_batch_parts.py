@@ -3,8 +3,6 @@ lines in any order, and the general (Polars) line path all give the same year.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
@@ -53,7 +51,7 @@ def test_the_parts_share_no_person_and_no_account(
     _, persons, visits, _ = year
     psn = visits["psn_id"].to_numpy()
     payer = visits["account_payer_id"].to_numpy()
-    perm, starts, part_rounds = settle._rounds(psn, payer, int(persons["psn_id"].max()) + 1, 2)
+    perm, starts, part_rounds = settle._rounds(psn, payer, int(persons["psn_id"].to_numpy().max()) + 1, 2)
     assert part_rounds[0] == 0 and part_rounds[-1] == len(starts) - 1
     owners = []
     for p in range(2):
