@@ -191,15 +191,20 @@ def settle_batch(
                 lines = lines.join(keep, on="visit_id", how="semi")
     versions = _Versions.of(book)
     timing = _time_order(book, visits, versions)
-    # the line stage needs only the time order: it runs in a second thread while this one reads the
-    # persons' attributes, resolves the static parameters and arranges the rounds
-    with ThreadPoolExecutor(1) as pool:
+    # the line stage needs only the time order and the rounds only who pays: each runs in a thread of its
+    # own while this one reads the persons' attributes and resolves the static parameters (the three
+    # share the two cores)
+    with ThreadPoolExecutor(2) as pool:
         line_stage = pool.submit(_line_stage, book, lines, versions, timing)
+        n_persons = int(persons["psn_id"].max()) + 1  # type: ignore[arg-type]
+        psn = timing.take(visits["psn_id"].to_numpy().astype(np.int64, copy=False))
+        payer = timing.take(visits["account_payer_id"].to_numpy().astype(np.int64, copy=False))
+        rounds = pool.submit(_rounds, psn, payer, n_persons, KERNEL_PARTS)
         try:
-            who = _Attributes.of(persons, visits, timing)
+            who = _Attributes.of(persons, visits, timing, psn, payer)  # checks every person is known
             table = _static_parameters(versions, timing, who)
-            perm, round_starts, part_rounds = _rounds(who.psn, who.payer, who.n_persons, KERNEL_PARTS)
             py, uniq = _person_years(who.psn, timing.years)
+            perm, round_starts, part_rounds = rounds.result()
             static = table.static(py, who, perm, round_starts)
         except BaseException:
             line_stage.result()  # a line's error is reported first, as when the stages ran one by one
@@ -438,7 +443,10 @@ class _Attributes:
     loc_names: list[str]
 
     @classmethod
-    def of(cls, persons: pl.DataFrame, visits: pl.DataFrame, timing: _Timing) -> _Attributes:
+    def of(
+        cls, persons: pl.DataFrame, visits: pl.DataFrame, timing: _Timing, psn: np.ndarray, payer: np.ndarray
+    ) -> _Attributes:
+        """``psn`` and ``payer``: each visit's person and account payer (−1: own account), in time order."""
         n_persons = int(persons["psn_id"].max()) + 1  # type: ignore[arg-type]
         pid = persons["psn_id"].to_numpy()
         scheme_codes, scheme_cats = _factor(persons["insutype"])
@@ -450,14 +458,12 @@ class _Attributes:
         p_fam = np.full(n_persons, -1, dtype=np.int64)
         p_scheme[pid], p_ptype[pid], p_ident[pid] = scheme_codes, ptype_codes, ident_codes
         p_fam[pid] = persons["family_payer_id"].to_numpy()
-        psn = timing.take(visits["psn_id"].to_numpy().astype(np.int64, copy=False))
-        if len(psn) and (psn.max() >= n_persons or (p_scheme[psn] < 0).any()):
+        if len(psn) and (psn.min() < 0 or psn.max() >= n_persons or (p_scheme[psn] < 0).any()):
             raise SettlementError(
                 "visit.psn_id",
                 "人员表中没有该人员 refers to a person not in the persons table",
                 "unknown_person",
             )
-        payer = timing.take(visits["account_payer_id"].to_numpy().astype(np.int64, copy=False))
         family = (payer >= 0) & (payer != psn)
         med_codes, med_cats = _factor(visits["med_type"])
         lv_codes, lv_cats = _factor(visits["hosp_lv"])
