@@ -8,6 +8,7 @@ that visit, and the visit's deltas are applied after it.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,6 +96,8 @@ class Static:
     # the commercial product paying on each visit (index into ``com_terms``, −1 none); None: no covers given
     com_idx: I64 | None = None
     com_terms: tuple[ComTerms, ...] = ()
+    # the first round of each part (parts share no person-year and no account); None: one part
+    part_rounds: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -128,6 +131,11 @@ class Out:
             self.cols[name] = np.zeros(self.n, dtype=np.int64)
 
 
+def _flat(st: State) -> I64:
+    """The counters as one row (a view): counter ``c`` of person-year ``p`` at ``c * width + p``."""
+    return st.counters.reshape(-1)
+
+
 def _due(s: Static, st: State, a: int, b: int) -> I64:
     py = s.py[a:b]
     basis = s.basis[a:b]
@@ -135,11 +143,11 @@ def _due(s: Static, st: State, a: int, b: int) -> I64:
     due = np.zeros(b - a, dtype=np.int64)
     m1 = basis == 1
     if m1.any():
-        used = st.counters[s.ded_ctr[a:b][m1], py[m1]]
+        used = _flat(st)[s.ded_ctr[a:b][m1] * st.counters.shape[1] + py[m1]]
         due[m1] = np.maximum(full[m1] - used, 0)
     m2 = basis == 2
     if m2.any():
-        n = st.counters[s.n_ctr[a:b][m2], py[m2]]
+        n = _flat(st)[s.n_ctr[a:b][m2] * st.counters.shape[1] + py[m2]]
         f = full[m2]
         d = f.copy()
         rep = s.rep_id[a:b][m2]
@@ -168,14 +176,26 @@ def _due(s: Static, st: State, a: int, b: int) -> I64:
 
 
 def run(s: Static, st: State) -> Out:
-    """Settle every visit of ``s`` round by round, updating ``st``; returns the per-visit fields."""
-    n_total = len(s.py)
-    out = Out(n_total)
+    """Settle every visit of ``s`` round by round, updating ``st``; returns the per-visit fields.
+
+    The parts (``s.part_rounds``) touch disjoint person-years, accounts and output rows, so each runs in
+    its own thread; within a part the rounds run in order."""
+    out = Out(len(s.py))
     c = out.cols
     starts = s.round_starts
-    for r in range(len(starts) - 1):
-        a, b = int(starts[r]), int(starts[r + 1])
-        _round(s, st, c, a, b)
+    bounds = s.part_rounds if s.part_rounds is not None else (0, len(starts) - 1)
+
+    def settle_part(p: int) -> None:
+        for r in range(bounds[p], bounds[p + 1]):
+            _round(s, st, c, int(starts[r]), int(starts[r + 1]))
+
+    busy = [p for p in range(len(bounds) - 1) if bounds[p + 1] > bounds[p]]
+    if len(busy) <= 1:
+        for p in busy:
+            settle_part(p)
+    else:
+        with ThreadPoolExecutor(len(busy)) as pool:
+            list(pool.map(settle_part, busy))
     return out
 
 
@@ -183,7 +203,7 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     py = s.py[a:b]
     ins, pre = s.ins[a:b], s.pre[a:b]
     has = s.has_ben[a:b]
-    writes: list[tuple[I64, I64, I64]] = []
+    writes: list[tuple[I64 | int, I64, I64]] = []
     due = _due(s, st, a, b)
     dedc = np.where(has, np.minimum(ins, due), 0)
     basis = s.basis[a:b]
@@ -198,7 +218,7 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     cap_ctr = s.cap_ctr[a:b]
     room = np.full(b - a, NO_CAP, dtype=np.int64)
     mh = has & (cap < NO_CAP)
-    room[mh] = np.maximum(cap[mh] - st.counters[cap_ctr[mh], py[mh]], 0)
+    room[mh] = np.maximum(cap[mh] - _flat(st)[cap_ctr[mh] * st.counters.shape[1] + py[mh]], 0)
     paid = np.minimum(raw, room)
     capped = paid < raw
     over_base = np.zeros(b - a, dtype=np.int64)
@@ -229,8 +249,8 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
             + (remaining_pre[idx] if slot.include_pre else 0)
         )
         p_idx = py[idx]
-        before = st.counters[slot.counter, p_idx]
-        paid_before = st.counters[slot.paid_counter, p_idx]
+        before = st.counters[slot.counter][p_idx]
+        paid_before = st.counters[slot.paid_counter][p_idx]
         lraw = np.zeros(len(idx), dtype=np.int64)
         lroom = np.full(len(idx), NO_CAP, dtype=np.int64)
         hi_amt = before + lbase
@@ -253,8 +273,8 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
                     tcap = np.maximum(terms.cap + np.minimum(s.ci_uplift[at], limit), 0)
                 lroom[mt] = np.maximum(tcap - paid_before[mt], 0)
         lpaid = np.minimum(lraw, lroom)
-        writes.append((np.full(len(idx), slot.counter, dtype=np.int64), p_idx, lbase))
-        writes.append((np.full(len(idx), slot.paid_counter, dtype=np.int64), p_idx, lpaid))
+        writes.append((slot.counter, p_idx, lbase))
+        writes.append((slot.paid_counter, p_idx, lpaid))
         from_scope = np.minimum(lpaid, remaining_scope[idx])
         remaining_scope[idx] -= from_scope
         remaining_pre[idx] -= lpaid - from_scope
@@ -286,9 +306,15 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     c["acct_mulaid_pay"][a:b] = np.where(s.family[a:b], acct, 0)
     c["psn_cash_pay"][a:b] = psn_part - acct
     c["balc"][a:b] = bal - acct
+    # within one write no (counter, person-year) repeats — a round holds one visit per person-year — so a
+    # plain fancy-index add is exact (and much cheaper than ``np.add.at``); writes apply one after another
+    width = st.counters.shape[1]
     for ctr, who, val in writes:
         if len(val):
-            np.add.at(st.counters, (ctr, who), val)
+            if isinstance(ctr, int):  # one counter: its row
+                st.counters[ctr][who] += val
+            else:
+                _flat(st)[ctr * width + who] += val
 
 
 def _commercial(
@@ -297,7 +323,7 @@ def _commercial(
     py: I64,
     in_scope: I64,
     psn_part: I64,
-    writes: list[tuple[I64, I64, I64]],
+    writes: list[tuple[I64 | int, I64, I64]],
     a: int,
     b: int,
 ) -> tuple[I64, I64]:
@@ -314,13 +340,13 @@ def _commercial(
             continue
         base = psn_part[j] if t.out_of_scope else in_scope[j]
         pj = py[j]
-        due = np.maximum(t.deductible - st.counters[t.ded_counter, pj], 0) if t.deductible else 0
+        due = np.maximum(t.deductible - st.counters[t.ded_counter][pj], 0) if t.deductible else 0
         dedc = np.minimum(base, due)
         raw = apply_ratio(base - dedc, t.ratio)
-        room = np.clip(t.annual_cap - st.counters[t.paid_counter, pj], 0, t.per_claim_cap)
+        room = np.clip(t.annual_cap - st.counters[t.paid_counter][pj], 0, t.per_claim_cap)
         paid = np.minimum(raw, room)
         com[j] = paid
         com_scope[j] = np.minimum(paid, in_scope[j])
-        writes.append((np.full(len(j), t.ded_counter, dtype=np.int64), pj, np.asarray(dedc, dtype=np.int64)))
-        writes.append((np.full(len(j), t.paid_counter, dtype=np.int64), pj, paid))
+        writes.append((t.ded_counter, pj, np.asarray(dedc, dtype=np.int64)))
+        writes.append((t.paid_counter, pj, paid))
     return com, com_scope

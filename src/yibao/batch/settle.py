@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,9 @@ ELIG_COLS = {
 """Optional visit columns carrying the benefit check's answer (:mod:`yibao.batch.eligibility`); without
 them no check is made (a region without enrolment data)."""
 SETTLE, SELF_PAY, REFUSE = 0, 1, 2
+KERNEL_PARTS = 2
+"""The kernel settles the visits in this many parts side by side, in threads (numpy lets go of the
+interpreter lock in its array loops): two, for a two-core machine."""
 REFUSED_SCHEMA = {"visit_id": pl.Int64, "mdtrt_id": pl.String, "psn_id": pl.Int64, "reason_code": pl.String,
                   "reason_zh": pl.String}  # fmt: skip
 
@@ -187,12 +191,29 @@ def settle_batch(
                 lines = lines.join(keep, on="visit_id", how="semi")
     versions = _Versions.of(book)
     timing = _time_order(book, visits, versions)
-    parts = _line_stage(book, lines, versions, timing)
-    who = _Attributes.of(persons, visits, timing.order)
-    table = _static_parameters(versions, timing, who)
-    perm, round_starts = _rounds(who.psn, who.payer, who.n_persons)
-    py, uniq = _person_years(who.psn, timing.years)
-    static = table.static(py, who, parts, perm, round_starts)
+    # the line stage needs only the time order and the rounds only who pays: each runs in a thread of its
+    # own while this one reads the persons' attributes and resolves the static parameters (the three
+    # share the two cores)
+    with ThreadPoolExecutor(2) as pool:
+        line_stage = pool.submit(_line_stage, book, lines, versions, timing)
+        n_persons = int(persons["psn_id"].max()) + 1  # type: ignore[arg-type]
+        psn = timing.take(visits["psn_id"].to_numpy().astype(np.int64, copy=False))
+        payer = timing.take(visits["account_payer_id"].to_numpy().astype(np.int64, copy=False))
+        rounds = pool.submit(_rounds, psn, payer, n_persons, KERNEL_PARTS)
+        try:
+            who = _Attributes.of(persons, visits, timing, psn, payer)  # checks every person is known
+            table = _static_parameters(versions, timing, who)
+            py, uniq = _person_years(who.psn, timing.years)
+            perm, round_starts, part_rounds = rounds.result()
+            static = table.static(py, who, perm, round_starts)
+        except BaseException:
+            line_stage.result()  # a line's error is reported first, as when the stages ran one by one
+            raise
+        parts = line_stage.result()
+    static.full, static.over, static.pre, static.ins = (
+        parts[c][perm] for c in ("full", "over", "pre", "ins")
+    )
+    static.part_rounds = part_rounds
     if "elig_decision" in visits.columns:
         _apply_eligibility(static, visits, timing.order[perm], who.family[perm])
     with_commercial = "commercial_product" in visits.columns
@@ -333,6 +354,12 @@ class _Timing:
     ver_of: np.ndarray  # policy version index per visit (time order)
     years: np.ndarray  # accumulator year per visit (time order)
     visit_ids: np.ndarray  # visit_id per visit (time order)
+    row_ids: np.ndarray  # visit_id per visit row (as given)
+    in_order: bool = False  # the visits arrived in time order (``order`` is the identity)
+
+    def take(self, a: np.ndarray) -> np.ndarray:
+        """``a`` (one value per visit row) in time order."""
+        return a if self.in_order else a[self.order]
 
 
 def _time_order(book: PolicyBook, visits: pl.DataFrame, vs: _Versions) -> _Timing:
@@ -340,12 +367,17 @@ def _time_order(book: PolicyBook, visits: pl.DataFrame, vs: _Versions) -> _Timin
     n_vis = visits.height
     days = visits["begin_date"].to_numpy().astype("datetime64[D]")
     seq = visits["seq"].to_numpy()
-    dint = days.astype(np.int64)
+    dint = days.astype(np.int64, copy=False)
     in_order = bool(
         n_vis < 2 or np.all((dint[1:] > dint[:-1]) | ((dint[1:] == dint[:-1]) & (seq[1:] > seq[:-1])))
     )
-    order = np.arange(n_vis) if in_order else np.lexsort((seq, days))
-    days = days[order]
+    if in_order:
+        order = np.arange(n_vis)
+    else:  # np.lexsort((seq, days)), in Polars' threads
+        keys = pl.DataFrame({"day": dint, "seq": seq})
+        order = keys.select(pl.arg_sort_by("day", "seq", maintain_order=True)).to_series().to_numpy()
+        order = order.astype(np.int64)
+    days = days if in_order else days[order]
     ver_of = _version_index(
         days, [v.effective_from for v in vs.versions], [v.effective_to for v in vs.versions]
     )
@@ -357,8 +389,9 @@ def _time_order(book: PolicyBook, visits: pl.DataFrame, vs: _Versions) -> _Timin
             "有效期内 is outside every policy version of the region",
             "no_policy",
         )
-    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
-    return _Timing(order, ver_of, years, visits["visit_id"].to_numpy()[order])
+    years = days.astype("datetime64[Y]").astype(np.int64, copy=False) + 1970
+    visit_ids = visits["visit_id"].to_numpy()
+    return _Timing(order, ver_of, years, visit_ids if in_order else visit_ids[order], visit_ids, in_order)
 
 
 def _line_stage(
@@ -382,7 +415,7 @@ def _line_stage(
                 f"{bad_line['feedetl_sn']}） unknown item code",
                 "unknown_item",
             )
-    return _align(sums, timing.visit_ids)
+    return _align(sums, timing)
 
 
 @dataclass(frozen=True)
@@ -410,7 +443,10 @@ class _Attributes:
     loc_names: list[str]
 
     @classmethod
-    def of(cls, persons: pl.DataFrame, visits: pl.DataFrame, order: np.ndarray) -> _Attributes:
+    def of(
+        cls, persons: pl.DataFrame, visits: pl.DataFrame, timing: _Timing, psn: np.ndarray, payer: np.ndarray
+    ) -> _Attributes:
+        """``psn`` and ``payer``: each visit's person and account payer (−1: own account), in time order."""
         n_persons = int(persons["psn_id"].max()) + 1  # type: ignore[arg-type]
         pid = persons["psn_id"].to_numpy()
         scheme_codes, scheme_cats = _factor(persons["insutype"])
@@ -422,20 +458,18 @@ class _Attributes:
         p_fam = np.full(n_persons, -1, dtype=np.int64)
         p_scheme[pid], p_ptype[pid], p_ident[pid] = scheme_codes, ptype_codes, ident_codes
         p_fam[pid] = persons["family_payer_id"].to_numpy()
-        psn = visits["psn_id"].to_numpy().astype(np.int64)[order]
-        if len(psn) and (psn.max() >= n_persons or (p_scheme[psn] < 0).any()):
+        if len(psn) and (psn.min() < 0 or psn.max() >= n_persons or (p_scheme[psn] < 0).any()):
             raise SettlementError(
                 "visit.psn_id",
                 "人员表中没有该人员 refers to a person not in the persons table",
                 "unknown_person",
             )
-        payer = visits["account_payer_id"].to_numpy().astype(np.int64)[order]
         family = (payer >= 0) & (payer != psn)
         med_codes, med_cats = _factor(visits["med_type"])
         lv_codes, lv_cats = _factor(visits["hosp_lv"])
         loc_codes, loc_cats = _factor(visits["locality"])
-        emergency = visits["emergency"].to_numpy()[order]
-        loc = loc_codes[order]
+        emergency = timing.take(visits["emergency"].to_numpy())
+        loc = timing.take(loc_codes)
         # 异地急诊抢救 is treated as filed (the engine's rule), folded into an effective locality code
         unfiled = loc_cats.index("remote_unfiled") if "remote_unfiled" in loc_cats else -1
         filed = loc_cats.index("remote_filed") if "remote_filed" in loc_cats else len(loc_cats)
@@ -449,10 +483,10 @@ class _Attributes:
             ptype=p_ptype[psn],
             ident=p_ident[psn],
             payer_scheme=np.where(payer >= 0, p_scheme[np.maximum(payer, 0)], -1),
-            med=med_codes[order],
-            lv=lv_codes[order],
+            med=timing.take(med_codes),
+            lv=timing.take(lv_codes),
             loc=np.where((loc == unfiled) & emergency, filed, loc),
-            use_acct=visits["use_account"].to_numpy()[order],
+            use_acct=timing.take(visits["use_account"].to_numpy()),
             scheme_cats=scheme_cats,
             ptype_cats=ptype_cats,
             ident_cats=ident_cats,
@@ -484,23 +518,23 @@ class _StaticTable:
         self,
         py: np.ndarray,
         who: _Attributes,
-        parts: dict[str, np.ndarray],
         perm: np.ndarray,
         round_starts: np.ndarray,
     ) -> kernel.Static:
-        """The kernel's per-visit inputs, in round order."""
+        """The kernel's per-visit inputs, in round order, but for the money of the lines."""
         combo = self.combo_idx[perm]
+        no_lines_yet = np.zeros(0, dtype=np.int64)
 
         def g(name: str, dtype: Any) -> Any:
             return np.asarray(self.cols[name], dtype=dtype)[combo]
 
         static = kernel.Static(
-            py=py.astype(np.int64)[perm],
+            py=py.astype(np.int64, copy=False)[perm],
             acct=np.where(who.payer >= 0, who.payer, who.psn)[perm],
-            full=parts["full"][perm],
-            over=parts["over"][perm],
-            pre=parts["pre"][perm],
-            ins=parts["ins"][perm],
+            full=no_lines_yet,  # the line stage's sums, set when it has finished
+            over=no_lines_yet,
+            pre=no_lines_yet,
+            ins=no_lines_yet,
             has_ben=g("has_ben", np.bool_),
             basis=g("basis", np.int8),
             ded_ctr=g("ded_ctr", np.int64),
@@ -516,7 +550,7 @@ class _StaticTable:
             family=who.family[perm],
             slots=[],
             rules=self.rules,
-            round_starts=round_starts.astype(np.int64),
+            round_starts=round_starts.astype(np.int64, copy=False),
         )
         for si, (_vi, layer) in enumerate(self.slot_defs):
             if not self.slot_term_lists[si]:
@@ -542,9 +576,9 @@ def _static_parameters(vs: _Versions, timing: _Timing, who: _Attributes) -> _Sta
     """Resolve benefit, ratio, deductible, caps, layers and account rule once per distinct combination of
     visit attributes, with the compiled-policy lookups the engine uses."""
     ver_of = timing.ver_of
-    fields = [ver_of.astype(np.int64), who.scheme, who.ptype, who.med, who.lv, who.loc, who.ident,
-              who.use_acct.astype(np.int64), who.family.astype(np.int64), who.payer_scheme + 1,
-              who.family_ok.astype(np.int64)]  # fmt: skip
+    fields = [ver_of.astype(np.int64, copy=False), who.scheme, who.ptype, who.med, who.lv, who.loc, who.ident,
+              who.use_acct.astype(np.int64, copy=False), who.family.astype(np.int64, copy=False), who.payer_scheme + 1,
+              who.family_ok.astype(np.int64, copy=False)]  # fmt: skip
     key = np.zeros(len(ver_of), dtype=np.int64)
     for f in fields:
         key = key * (int(f.max()) + 1 if len(f) else 1) + f
@@ -643,30 +677,38 @@ def _benefit_parameters(
     }
 
 
-def _rounds(psn: np.ndarray, payer: np.ndarray, n_persons: int) -> tuple[np.ndarray, np.ndarray]:
-    """(permutation into round order, start of each round): round r holds every family-account
-    component's r-th visit in time order, so no two visits of a round share a person or an account."""
+def _rounds(
+    psn: np.ndarray, payer: np.ndarray, n_persons: int, parts: int = 1
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """(permutation into round order, start of each round, first round of each part): round r of a part
+    holds every one of the part's family-account components' r-th visit in time order, so no two visits
+    of a round share a person or an account.  The components are dealt into ``parts`` parts that share
+    nothing (no person-year, no account), so the kernel may settle the parts side by side."""
     n_vis = len(psn)
+    if n_vis == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), (0, 0)
     comp = _components(psn, payer, n_persons)[psn]
-    pos = np.arange(n_vis)
-    by_comp = pl.DataFrame({"c": comp, "i": pos}).select(pl.arg_sort_by("c", "i")).to_series().to_numpy()
-    sorted_comp = comp[by_comp]
-    first = np.r_[0, np.nonzero(np.diff(sorted_comp))[0] + 1] if n_vis else np.zeros(0, dtype=np.int64)
-    rank_sorted = pos - np.repeat(first, np.diff(np.r_[first, n_vis]))
-    rank = np.empty(n_vis, dtype=np.int64)
-    rank[by_comp] = rank_sorted
-    # ranks are small: a stable sort on a narrow integer type is a radix sort
-    perm = np.argsort(rank.astype(np.int16 if n_vis and rank.max() < 32_000 else np.int64), kind="stable")
-    round_starts = np.r_[np.searchsorted(rank[perm], np.arange(int(rank.max()) + 1 if n_vis else 0)), n_vis]
-    return perm, round_starts
+    # each visit's rank within its component, in time order (the visits arrive in time order)
+    rank = pl.DataFrame({"c": comp}).select(pl.int_range(pl.len(), dtype=pl.Int64).over("c")).to_series()
+    rank_np = rank.to_numpy()
+    n_rank = int(rank_np.max()) + 1
+    part = comp % parts if parts > 1 else np.zeros(n_vis, dtype=np.int64)
+    key = part * n_rank + rank_np
+    # keys are small: a stable sort on a narrow integer type is a radix sort
+    perm = np.argsort(key.astype(np.int16 if parts * n_rank < 2**15 else np.int64), kind="stable")
+    sorted_key = key[perm]
+    round_starts = np.concatenate(([0], np.flatnonzero(sorted_key[1:] != sorted_key[:-1]) + 1, [n_vis]))
+    # a round is one key (part, rank); parts follow one another
+    rounds_per_part = np.bincount(sorted_key[round_starts[:-1]] // n_rank, minlength=parts)
+    return perm, round_starts.astype(np.int64), tuple(int(x) for x in np.r_[0, np.cumsum(rounds_per_part)])
 
 
 def _person_years(psn: np.ndarray, years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(dense person-year index per visit, the person-year keys ``psn_id * 64 + (year - first year)``)."""
     y0 = int(years.min()) if len(years) else 0
-    py_key = psn * 64 + (years - y0)
-    py, py_first = _dense(py_key)
-    return py, py_key[py_first]
+    n_years = int(years.max()) - y0 + 1 if len(years) else 1
+    py, py_first = _dense(psn * n_years + (years - y0))  # same order as the keys, a narrower range
+    return py, psn[py_first] * 64 + (years[py_first] - y0)
 
 
 def _result_frame(
@@ -691,10 +733,17 @@ def _result_frame(
 
 def _dense(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(dense rank of each key in ascending key order, index of the first occurrence of each rank) —
-    ``np.unique(return_inverse, return_index)`` done with Polars' parallel rank."""
+    ``np.unique(return_inverse, return_index)``, by a table of the keys when their range is narrow (person
+    ids, attribute combinations) and by Polars' parallel rank otherwise."""
     if len(key) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    inv = pl.Series(key).rank("dense").to_numpy().astype(np.int64) - 1
+    low, high = int(key.min()), int(key.max())
+    if high - low < 4 * len(key) + (1 << 20):  # a narrow range of keys: a table of them, no sort
+        seen = np.zeros(high - low + 1, dtype=bool)
+        seen[key - low] = True
+        inv = (np.cumsum(seen) - 1)[key - low]
+    else:
+        inv = pl.Series(key).rank("dense").to_numpy().astype(np.int64) - 1
     first = np.empty(int(inv.max()) + 1, dtype=np.int64)
     first[inv[::-1]] = np.arange(len(inv) - 1, -1, -1)
     return inv, first
@@ -709,9 +758,15 @@ def _factor(series: pl.Series) -> tuple[np.ndarray, list[str]]:
     return codes, cats
 
 
-def _align(sums: pl.DataFrame, visit_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-visit sums in the order of ``visit_ids`` (visits without lines get zeros)."""
+def _align(sums: pl.DataFrame, timing: _Timing) -> dict[str, np.ndarray]:
+    """Per-visit sums in time order (visits without lines get zeros)."""
+    visit_ids = timing.visit_ids
     sid = sums["visit_id"].to_numpy()
+    if np.array_equal(sid, timing.row_ids):  # every visit has lines, listed as the visits are: reorder
+        return {
+            c: timing.take(sums[c].to_numpy().astype(np.int64, copy=False))
+            for c in ("full", "over", "pre", "ins")
+        }
     order = np.argsort(sid, kind="stable")
     sid = sid[order]
     where = np.searchsorted(sid, visit_ids)

@@ -405,11 +405,18 @@ def bench_batch(
         int, typer.Option(help="synthetic persons (about 25 lines each; 400k ≈ 10M lines)")
     ] = 400_000,
     region: RegionOpt = "xian",
+    data: Annotated[
+        Path | None, typer.Option(help="a year already written by `yibao synth generate` (skips generating)")
+    ] = None,
+    repeat: Annotated[int, typer.Option(min=1, help="settlements, each in a fresh process")] = 1,
+    compare: Annotated[
+        str | None, typer.Option(help="another checkout's src directory: runs alternate between the two")
+    ] = None,
 ) -> None:
-    """Print JSON lines: synth.generate throughput, batch.settle throughput and peak memory."""
+    """Print JSON lines: synth.generate throughput, batch.settle wall, CPU, lines/s and peak memory."""
     from yibao.bench.batch import run
 
-    for rec in run(persons, region=region):
+    for rec in run(persons, region=region, data=data, repeat=repeat, compare=compare):
         print(json.dumps(rec), flush=True)
 
 
