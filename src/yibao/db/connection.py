@@ -14,6 +14,7 @@ A :class:`Connection` is not thread-safe: give every thread or process its own.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import sqlite3
@@ -73,7 +74,8 @@ class Op(NamedTuple):
     cols: tuple[str, ...] = ()
 
 
-def insert_sql(table: str, cols: Sequence[str]) -> str:
+@functools.cache  # the hot path builds the same few statements for every settlement
+def insert_sql(table: str, cols: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
 
 
