@@ -69,6 +69,8 @@ SQL_UPD_PERSON = (
 )
 SQL_ACC = "SELECT counters FROM accumulator WHERE psn_no = %s AND year = %s"
 SQL_MSG = f"SELECT {', '.join(MSG_READ_COLS)} FROM message WHERE msgid = %s"
+
+
 # Lock + read in one statement: lock the person rows in psn_no order, and join the patient's accumulator
 # row and the msgid record.  PostgreSQL (``FOR UPDATE``): under READ COMMITTED a statement that waited for
 # the lock sees the locked rows as committed by the previous holder but the joined rows as of its own start;

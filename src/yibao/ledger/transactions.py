@@ -169,7 +169,9 @@ def _lock_read(
         conn.tick()
         rows = conn.raw.execute(SQL_PG_LOCK_READ, (list(keys), acc_psn, year, msgid)).fetchall()
     else:
-        rows = conn.execute_in_write(SQL_SQLITE_LOCK_READ[len(keys)], (*keys, acc_psn, year, msgid)).fetchall()
+        rows = conn.execute_in_write(
+            SQL_SQLITE_LOCK_READ[len(keys)], (*keys, acc_psn, year, msgid)
+        ).fetchall()
     persons = {r[0]: person_row(r) for r in rows}
     width = len(PersonRow._fields)
     seen = message_row(rows[0][width + 2 :]) if rows and rows[0][width + 2] is not None else None
