@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+import secrets
+import time
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import orjson
@@ -67,18 +69,28 @@ SQL_UPD_PERSON = (
 )
 SQL_ACC = "SELECT counters FROM accumulator WHERE psn_no = %s AND year = %s"
 SQL_MSG = f"SELECT {', '.join(MSG_READ_COLS)} FROM message WHERE msgid = %s"
-# PostgreSQL lock + read in one statement: lock the person rows in psn_no order, and join the patient's
-# accumulator row and the msgid record.  Under READ COMMITTED a statement that waited for the lock sees
-# the locked rows as committed by the previous holder but the joined rows as of its own start; the
-# accumulator's ``version`` (= person.version when written) tells whether it is current — if not, it is
-# read again by a second statement.  A stale "msgid unseen" is caught by the message primary key.
-SQL_PG_LOCK_READ = (
-    f"WITH p AS ({SQL_PERSON} WHERE psn_no = ANY(%s) ORDER BY psn_no FOR UPDATE) "
-    "SELECT p.*, a.counters, a.version, m.msgid, m.infno, m.setl_id, m.action, m.omsgid, m.acct_change, m.status, "
-    "m.fingerprint "
-    "FROM p LEFT JOIN accumulator a ON a.psn_no = p.psn_no AND a.psn_no = %s AND a.year = %s "
-    "LEFT JOIN message m ON m.msgid = %s ORDER BY p.psn_no"
-)
+
+
+# Lock + read in one statement: lock the person rows in psn_no order, and join the patient's accumulator
+# row and the msgid record.  PostgreSQL (``FOR UPDATE``): under READ COMMITTED a statement that waited for
+# the lock sees the locked rows as committed by the previous holder but the joined rows as of its own start;
+# the accumulator's ``version`` (= person.version when written) tells whether it is current — if not, it is
+# read again by a second statement.  A stale "msgid unseen" is caught by the message primary key.  SQLite
+# (the write lock already held by ``BEGIN IMMEDIATE``): the same statement without ``FOR UPDATE``, one
+# statement where three plain reads were.
+def lock_read_sql(keys_test: str, lock: str) -> str:
+    """The lock-and-read statement, the person keys tested by ``keys_test`` (``= ANY(%s)`` / ``IN (…)``)."""
+    return (
+        f"WITH p AS ({SQL_PERSON} WHERE psn_no {keys_test} ORDER BY psn_no{lock}) "
+        "SELECT p.*, a.counters, a.version, m.msgid, m.infno, m.setl_id, m.action, m.omsgid, m.acct_change, "
+        "m.status, m.fingerprint "
+        "FROM p LEFT JOIN accumulator a ON a.psn_no = p.psn_no AND a.psn_no = %s AND a.year = %s "
+        "LEFT JOIN message m ON m.msgid = %s ORDER BY p.psn_no"
+    )
+
+
+SQL_PG_LOCK_READ = lock_read_sql("= ANY(%s)", " FOR UPDATE")
+SQL_SQLITE_LOCK_READ = {n: lock_read_sql(f"IN ({', '.join(['%s'] * n)})", "") for n in (1, 2)}
 
 
 class PersonRow(NamedTuple):
@@ -134,10 +146,16 @@ def person_of(row: PersonRow, on: dt.date) -> Person:
     """The engine's person, with the identities (低保, 特困 …) valid on ``on``."""
     birth = row.birth_date if isinstance(row.birth_date, dt.date) else dt.date.fromisoformat(row.birth_date)
     day = on.isoformat()
-    valid = frozenset(c for c, b, e in json.loads(row.identities) if b <= day and (e is None or day <= e))
+    ids = row.identities
+    valid = (
+        frozenset(c for c, b, e in orjson.loads(ids) if b <= day and (e is None or day <= e))
+        if ids != "[]"
+        else frozenset()
+    )
+    family = row.family
     return Person(
         row.psn_no, row.name, row.certno, row.gender, birth, row.insutype, row.psn_type, valid,
-        row.insuplc_admdvs, tuple(json.loads(row.family)),
+        row.insuplc_admdvs, tuple(orjson.loads(family)) if family != "[]" else (),
     )  # fmt: skip
 
 
@@ -188,6 +206,11 @@ class ContentDigest:
     def line(self, values: Sequence[Any], commercial: Any = 0) -> None:
         self._h.update(_canon([*values, commercial] if commercial else values))
 
+    def lines(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Every line at once, each row as stored (``setl_id``, :data:`DIGEST_LINE_COLS`, ``commercial_pay``):
+        the same bytes as :meth:`line` per row, hashed in one update."""
+        self._h.update(b"".join([_canon(r[1:] if r[-1] else r[1:-1]) for r in rows]))
+
     def hex(self) -> str:
         return self._h.hexdigest()[:DIGEST_WIDTH]
 
@@ -230,6 +253,14 @@ def dumps_ordered(obj: object) -> str:
         return orjson.dumps(obj).decode()
     except orjson.JSONEncodeError:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def new_setl_id() -> str:
+    """A new 结算ID (字符型 30 in the national interface): the creation time in milliseconds as 12 hex digits,
+    then 18 random ones (72 bits).  Time first, like a version-7 UUID, so that the indexes keyed by it
+    (the settlement's, its lines', the journal's) grow at their right edge: a settlement dirties the same
+    few index pages as the one before it instead of one random page per index."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(9)}"
 
 
 def now() -> str:

@@ -18,12 +18,14 @@ Each is one unit of work on a :class:`~yibao.db.connection.Connection`:
 from __future__ import annotations
 
 import json
-import uuid
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from yibao.db.connection import Connection, Op, insert
+import orjson
+
+from yibao.db.connection import Connection, Op, insert, insert_sql
 from yibao.ledger import deduction
 from yibao.ledger.journal import row_hash
 from yibao.ledger.rows import (
@@ -38,6 +40,7 @@ from yibao.ledger.rows import (
     SQL_MSG,
     SQL_PERSON,
     SQL_PG_LOCK_READ,
+    SQL_SQLITE_LOCK_READ,
     SQL_UPD_PERSON,
     SQL_UPSERT_ACC,
     ChainHead,
@@ -47,6 +50,7 @@ from yibao.ledger.rows import (
     dumps,
     dumps_ordered,
     message_row,
+    new_setl_id,
     now,
     person_of,
     person_row,
@@ -158,7 +162,7 @@ def settle(
             if pre:
                 conn.rollback()
                 return SettleOutcome(s, "", False)
-            setl_id = uuid.uuid4().hex[:30]  # 结算ID: 字符型 30 in the national interface
+            setl_id = new_setl_id()
             s.line_splits = allocate(s, visit.lines)
             # the visit is stored as settled (with the account that paid), the message keeps the request's
             # fingerprint so that a retry of the very request the hospital sent is recognised
@@ -182,31 +186,37 @@ def _lock_read(
 ) -> tuple[dict[str, PersonRow], dict[str, int], MessageRow | None]:
     """Lock the person rows (sorted), read the patient's accumulators and the msgid record.
 
-    PostgreSQL: one statement, one round trip (plus a re-read of the accumulators only when the lock
-    was contended and the row read is older than the lock holder's write).  SQLite: the write lock is
-    already held (``BEGIN IMMEDIATE``), three plain reads."""
-    if conn.pg and lock:
+    One statement, one round trip (:func:`yibao.ledger.rows.lock_read_sql`).  PostgreSQL: plus a re-read
+    of the accumulators only when the lock was contended and the row read is older than the lock holder's
+    write; a pre-settlement (``lock=False``) takes no lock and reads three times.  SQLite: the write lock
+    is already held (``BEGIN IMMEDIATE``), or a pre-settlement reads one snapshot."""
+    if conn.pg and not lock:
+        fragment, args = conn.in_list(keys)
+        prows = conn.execute(f"{SQL_PERSON} WHERE psn_no {fragment} ORDER BY psn_no", args).fetchall()
+        arow = conn.execute(SQL_ACC, (acc_psn, year)).fetchone()
+        seen = message_row(conn.execute(SQL_MSG, (msgid,)).fetchone())
+        return {r[0]: person_row(r) for r in prows}, (orjson.loads(arow[0]) if arow else {}), seen
+    if conn.pg:
         conn.tick()
         rows = conn.raw.execute(SQL_PG_LOCK_READ, (list(keys), acc_psn, year, msgid)).fetchall()
-        persons = {r[0]: person_row(r) for r in rows}
-        width = len(PersonRow._fields)
-        seen = message_row(rows[0][width + 2 :]) if rows and rows[0][width + 2] is not None else None
-        counters: dict[str, int] = {}
-        prow = persons.get(acc_psn)
-        if prow is not None:
-            arow = next(r for r in rows if r[0] == acc_psn)
-            acc_text, acc_version = arow[width], arow[width + 1]
-            if (acc_version if acc_text is not None else 0) != prow.version:
-                conn.tick()
-                fresh = conn.raw.execute(SQL_ACC, (acc_psn, year)).fetchone()
-                acc_text = fresh[0] if fresh else None
-            counters = json.loads(acc_text) if acc_text else {}
-        return persons, counters, seen
-    fragment, args = conn.in_list(keys)
-    prows = conn.execute_in_write(f"{SQL_PERSON} WHERE psn_no {fragment} ORDER BY psn_no", args).fetchall()
-    arow = conn.execute_in_write(SQL_ACC, (acc_psn, year)).fetchone()
-    seen = message_row(conn.execute_in_write(SQL_MSG, (msgid,)).fetchone())
-    return {r[0]: person_row(r) for r in prows}, (json.loads(arow[0]) if arow else {}), seen
+    else:
+        rows = conn.execute_in_write(
+            SQL_SQLITE_LOCK_READ[len(keys)], (*keys, acc_psn, year, msgid)
+        ).fetchall()
+    persons = {r[0]: person_row(r) for r in rows}
+    width = len(PersonRow._fields)
+    seen = message_row(rows[0][width + 2 :]) if rows and rows[0][width + 2] is not None else None
+    counters: dict[str, int] = {}
+    prow = persons.get(acc_psn)
+    if prow is not None:
+        arow = next(r for r in rows if r[0] == acc_psn)
+        acc_text, acc_version = arow[width], arow[width + 1]
+        if conn.pg and (acc_version if acc_text is not None else 0) != prow.version:
+            conn.tick()
+            fresh = conn.raw.execute(SQL_ACC, (acc_psn, year)).fetchone()
+            acc_text = fresh[0] if fresh else None
+        counters = orjson.loads(acc_text) if acc_text else {}
+    return persons, counters, seen
 
 
 def _conflict(msg: MessageRow, what: str, en: str = "request") -> LedgerError:
@@ -300,6 +310,8 @@ def add_counters(counters: dict[str, int], deltas: dict[str, int], sign: int) ->
 
 
 def _visit_json(visit: Visit) -> str:
+    prd_days = [ln.prd_days for ln in visit.lines]
+    line_dr = [ln.bilg_dr_codg for ln in visit.lines]
     return dumps(
         {
             "med_type": visit.med_type,
@@ -331,18 +343,19 @@ def _visit_json(visit: Visit) -> str:
             ),
             # a line's prescribed days and ordering physician (2204 prd_days / bilg_dr_codg), kept with
             # the visit: the line table has no columns for them
-            **(
-                {"prd_days": [ln.prd_days for ln in visit.lines]}
-                if any(ln.prd_days is not None for ln in visit.lines)
-                else {}
-            ),
-            **(
-                {"line_dr": [ln.bilg_dr_codg for ln in visit.lines]}
-                if any(ln.bilg_dr_codg is not None for ln in visit.lines)
-                else {}
-            ),
+            **({"prd_days": prd_days} if prd_days.count(None) != len(prd_days) else {}),
+            **({"line_dr": line_dr} if line_dr.count(None) != len(line_dr) else {}),
         }
     )
+
+
+# the settle path's statements and column pickers, built once (this runs for every stored settlement)
+_INS_MSG = insert_sql("message", MSG_COLS)
+_INS_HEADER = insert_sql("settlement", HEADER_COLS)
+_INS_LINE = insert_sql("settlement_line", LINE_COLS)
+_INS_JOURNAL = insert_sql("journal", JOURNAL_COLS)
+_MONEY = operator.attrgetter(*MONEY_FIELDS)
+_DIGEST_HEADER = operator.itemgetter(*[HEADER_COLS.index(c) for c in DIGEST_HEADER_COLS])
 
 
 def _settle_ops(
@@ -375,7 +388,7 @@ def _settle_ops(
         s.med_type,
         s.account_psn_no,
         s.pool_prop_selfpay,
-        *[getattr(s, f) for f in MONEY_FIELDS],
+        *_MONEY(s),
         dumps(s.deltas),
         setldetail_json(s.setldetail),
         dumps_ordered([step_to_json(x) for x in s.steps]),
@@ -401,29 +414,23 @@ def _settle_ops(
         )
         for i, (ln, parts, sp) in enumerate(zip(visit.lines, s.line_parts, s.line_splits, strict=True), 1)
     ]
-    digest = ContentDigest(
-        [header[HEADER_COLS.index(c)] for c in DIGEST_HEADER_COLS], (s.commercial_pay, s.commercial_product)
-    )
-    for line in lines:
-        digest.line(line[1:-1], line[-1])
+    digest = ContentDigest(_DIGEST_HEADER(header), (s.commercial_pay, s.commercial_product))
+    digest.lines(lines)
     entries = [*_entries(policy, s), (s.psn_no, "digest", digest.hex(), "settlement", 0)]
     jrows = _chain(entries, heads, setl_id, msgid, at)
     if s.acct_pay:
         assert s.account_psn_no is not None
         h = heads[s.account_psn_no]
         heads[s.account_psn_no] = h._replace(balance=h.balance - s.acct_pay)
+    msg = (msgid, "2207", setl_id, "settle", None, -s.acct_pay, ACTIVE, at, fingerprint)
     ops: list[Op] = [
-        insert(
-            "message",
-            MSG_COLS,
-            (msgid, "2207", setl_id, "settle", None, -s.acct_pay, ACTIVE, at, fingerprint),
-        ),
-        insert("settlement", HEADER_COLS, header),
+        Op(_INS_MSG, msg, False, "message", MSG_COLS),
+        Op(_INS_HEADER, header, False, "settlement", HEADER_COLS),
     ]
     if lines:
-        ops.append(insert("settlement_line", LINE_COLS, lines, many=True))
+        ops.append(Op(_INS_LINE, lines, True, "settlement_line", LINE_COLS))
     if jrows:
-        ops.append(insert("journal", JOURNAL_COLS, jrows, many=True))
+        ops.append(Op(_INS_JOURNAL, jrows, True, "journal", JOURNAL_COLS))
     if s.deltas:
         acc = add_counters(counters, s.deltas, 1)
         ops.append(Op(SQL_UPSERT_ACC, (s.psn_no, year, acc, int(persons[s.psn_no].version) + 1)))
