@@ -77,7 +77,7 @@ def serving(db: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         deadline = time.monotonic() + 90
         while True:
             try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

@@ -110,6 +110,11 @@ def _registry(request: Request) -> dict[str, Institution]:
     return cast(dict[str, Institution], cached)
 
 
+def warm(request: Request) -> None:
+    """Start-up warm-up (yibao.web.warm): the institution registry the look-up pages read."""
+    _registry(request)
+
+
 def _ratings(request: Request) -> dict[str, tuple[int, int]]:
     q = sa.select(
         portal_rating.c.fixmedins_code, sa.func.sum(portal_rating.c.stars), sa.func.count()
