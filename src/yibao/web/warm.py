@@ -29,7 +29,9 @@ def compile_templates(env: Environment) -> int:
 
 def warm_request(app: FastAPI) -> Request:
     """A request object that only carries ``app`` (for the accessors that cache on ``app.state``)."""
-    return Request({"type": "http", "app": app, "method": "GET", "path": "/", "headers": [], "query_string": b""})
+    return Request(
+        {"type": "http", "app": app, "method": "GET", "path": "/", "headers": [], "query_string": b""}
+    )
 
 
 def warm_up(app: FastAPI, warmers: list[tuple[str, Warmer]]) -> dict[str, float]:
