@@ -74,7 +74,7 @@ def serving(db: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
