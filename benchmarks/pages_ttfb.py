@@ -115,11 +115,13 @@ def login(c: httpx.Client, role: str) -> None:
         c.post("/auth/login", json={"username": role, "password": PASSWORD}).raise_for_status()
 
 
-def first_views(db: Path) -> None:
-    """One JSON line per page kind: its first byte on a freshly started service."""
+def first_views(db: Path, only: list[str]) -> None:
+    """One JSON line per page kind (those containing one of ``only``, when given): its first byte on a
+    freshly started service."""
     resolved: dict[tuple[str, str], str] = {}
     with serving(db) as (base, _proc):
         for role, paths in FIRST_VIEW.items():
+            paths = [p for p in paths if not only or any(o in p for o in only)]
             with httpx.Client(base_url=base, timeout=60) as c:
                 login(c, role)
                 for raw in paths:
@@ -150,12 +152,13 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true")
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--first-view", action="store_true", help="the first view after a restart, per page")
+    ap.add_argument("--only", action="append", default=[], help="with --first-view: pages containing this")
     a = ap.parse_args()
     if not (a.reuse and a.db.exists()):
         a.db.parent.mkdir(parents=True, exist_ok=True)
         build_demo(a.db)
     if a.first_view:
-        first_views(a.db)
+        first_views(a.db, a.only)
         return
     with serving(a.db) as (base, proc):
         for role, paths in ROLES.items():
