@@ -1,11 +1,19 @@
 """First byte of every page, per role, on the demo database: one JSON line per page.
 
     PYTHONPATH=src python benchmarks/pages_ttfb.py [--db .yibao/shots/demo.db] [--reuse] [--n 20]
+    PYTHONPATH=src python benchmarks/pages_ttfb.py --first-view [--reuse]
 
 Builds the demo (``yibao demo --persons 400``) unless ``--reuse`` and the file exists, starts the service
 (one uvicorn worker) and, per page, logs the first request (cold: caches filled on first use) and then
 ``n`` requests: wall time to the response headers (p50, p95, max, ms), the server process's CPU per request
-(ms, from /proc), and the load average.  Asserts nothing: the machine is shared."""
+(ms, from /proc), and the load average.
+
+``--first-view``: the first view after a restart, for every page kind.  Per page the service is started
+afresh, the role logs in (one JSON call, as a browser's login would) and the page is asked for once: its
+first byte (ms), the server's CPU for that request (ms), and how long the service took to answer its
+first request after being launched (``ready_s``: start-up, including any warm-up).  Page ids
+(``@visit`` …) are looked up beforehand on a separate run of the service, so nothing of the measured
+page is warmed by the look-up.  Asserts nothing: the machine is shared."""
 
 from __future__ import annotations
 
@@ -33,6 +41,44 @@ ROLES = {
         "/dashboard/payment",
         "/dashboard/cases",
     ],
+}
+# --first-view: every page kind a role reaches (one page of each template), "" = not logged in
+FIRST_VIEW = {
+    "insured": [
+        "/me",
+        "@visit",
+        "/me/estimate",
+        "/me/cases",
+        "/me/notices",
+        "/me/insurance",
+        "/me/contributions",
+        "/me/progress",
+        "/me/policy",
+        "/me/family",
+        "/me/institutions?condition=I10",
+        "/me/drugs?q=amxl",
+        "/me/access",
+        "/me/care",
+        "/me/elsewhere",
+        "/me/apps",
+    ],
+    "hospital": ["/hospital", "/hospital/settlements", "@own-case"],
+    "auditor": [
+        "/dashboard",
+        "/dashboard/review",
+        "/dashboard/audit",
+        "@late-case",
+        "/dashboard/payment",
+        "/dashboard/cases",
+        "/dashboard/fund",
+        "/dashboard/fund/warnings",
+        "/dashboard/consult",
+        "/dashboard/simulation",
+        "/dashboard/enrolment",
+        "/dashboard/crossregion",
+        "/dashboard/care",
+    ],
+    "": ["/login", "/consult"],
 }
 
 
@@ -64,15 +110,56 @@ def first_byte(c: httpx.Client, path: str) -> float:
     return took * 1000
 
 
+def login(c: httpx.Client, role: str) -> None:
+    if role:
+        c.post("/auth/login", json={"username": role, "password": PASSWORD}).raise_for_status()
+
+
+def first_views(db: Path, only: list[str]) -> None:
+    """One JSON line per page kind (those containing one of ``only``, when given): its first byte on a
+    freshly started service."""
+    resolved: dict[tuple[str, str], str] = {}
+    with serving(db) as (base, _proc):
+        for role, paths in FIRST_VIEW.items():
+            paths = [p for p in paths if not only or any(o in p for o in only)]
+            with httpx.Client(base_url=base, timeout=60) as c:
+                login(c, role)
+                for raw in paths:
+                    resolved[role, raw] = resolve(c, raw)
+    for (role, raw), path in resolved.items():
+        launched = time.perf_counter()
+        with serving(db) as (base, proc), httpx.Client(base_url=base, timeout=60) as c:
+            ready = time.perf_counter() - launched
+            login(c, role)
+            cpu0 = cpu_seconds(proc.pid)
+            took = first_byte(c, path)
+            cpu = (cpu_seconds(proc.pid) - cpu0) * 1000
+        line = {
+            "bench": "pages.first_view",
+            "role": role or "anonymous",
+            "page": raw,
+            "first_ms": round(took, 1),
+            "server_cpu_ms": round(cpu, 1),
+            "ready_s": round(ready, 2),
+            "loadavg": [round(x, 2) for x in os.getloadavg()],
+        }
+        print(json.dumps(line, ensure_ascii=False), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, default=Path(".yibao/shots/demo.db"))
     ap.add_argument("--reuse", action="store_true")
     ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--first-view", action="store_true", help="the first view after a restart, per page")
+    ap.add_argument("--only", action="append", default=[], help="with --first-view: pages containing this")
     a = ap.parse_args()
     if not (a.reuse and a.db.exists()):
         a.db.parent.mkdir(parents=True, exist_ok=True)
         build_demo(a.db)
+    if a.first_view:
+        first_views(a.db, a.only)
+        return
     with serving(a.db) as (base, proc):
         for role, paths in ROLES.items():
             c = httpx.Client(base_url=base, timeout=60)

@@ -74,10 +74,10 @@ def serving(db: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300
         while True:
             try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -99,7 +99,9 @@ def login(page: object, base: str, username: str) -> None:
 
 
 def pages_of(base: str) -> dict[str, list[tuple[str, str]]]:
-    """Login → [(name, path)]: each role's main pages (paths needing an id are found by the caller)."""
+    """Login → [(name, path)]: each role's main pages (paths needing an id are found by the caller).
+    The family pages are the ``insured`` login acting for a relative (亲情账户); ``""`` is a visitor who
+    has not logged in (the public consultations, 共治)."""
     return {
         "insured": [
             ("insured-home", "/me"),
@@ -110,20 +112,40 @@ def pages_of(base: str) -> dict[str, list[tuple[str, str]]]:
             ("insured-family", "/me/family"),
             ("insured-institutions", "/me/institutions?condition=I10"),
             ("insured-drugs", "/me/drugs?q=amxl"),
+            ("insured-cases", "/me/cases"),
+            ("family-home", "@family"),
+            ("family-progress", "/me/progress"),
         ],
-        "hospital": [("hospital-workspace", "/hospital"), ("hospital-audit-case", "@own-case")],
+        "hospital": [
+            ("hospital-workspace", "/hospital"),
+            ("hospital-settlements", "/hospital/settlements"),
+            ("hospital-audit-case", "@own-case"),
+        ],
         "auditor": [
+            ("auditor-dashboard", "/dashboard"),
+            ("auditor-complaints", "/dashboard/cases"),
             ("auditor-review-queue", "/dashboard/review"),
             ("auditor-audit-cases", "/dashboard/audit"),
             ("auditor-audit-case", "@late-case"),
             ("auditor-payment", "/dashboard/payment"),
             ("auditor-fund-warnings", "/dashboard/fund/warnings"),
             ("auditor-consult", "/dashboard/consult"),
+            ("auditor-consult-detail", "@staff-consult"),
         ],
+        "": [("public-consult", "/consult"), ("public-consult-detail", "@consult")],
     }
 
 
 def resolve(page: object, base: str, path: str) -> str:
+    if path == "@family":  # the relative the insured login may act for (its cookie then stays on them)
+        page.goto(f"{base}/me/family")  # type: ignore[attr-defined]
+        return str(page.locator("a[href^='/me?psn=']").first.get_attribute("href"))  # type: ignore[attr-defined]
+    if path == "@consult":
+        page.goto(f"{base}/consult")  # type: ignore[attr-defined]
+        return str(page.locator("a.title").first.get_attribute("href"))  # type: ignore[attr-defined]
+    if path == "@staff-consult":
+        page.goto(f"{base}/dashboard/consult")  # type: ignore[attr-defined]
+        return str(page.locator("main a[href^='/dashboard/consult/']").first.get_attribute("href"))  # type: ignore[attr-defined]
     if path == "@visit":
         page.goto(f"{base}/me")  # type: ignore[attr-defined]
         return str(page.locator("a.visit").first.get_attribute("href"))  # type: ignore[attr-defined]
@@ -147,7 +169,8 @@ def shoot(base: str, out: Path) -> list[Path]:
             for width_name, (w, h) in WIDTHS.items():
                 ctx = browser.new_context(viewport={"width": w, "height": h}, locale="zh-CN")
                 page = ctx.new_page()
-                login(page, base, user)
+                if user:
+                    login(page, base, user)
                 for name, path in pages:
                     page.goto(base + resolve(page, base, path))
                     page.wait_for_load_state("networkidle")

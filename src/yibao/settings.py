@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     token it has already checked without asking the database again (a logout in another worker takes
     effect within this time).  ``access_log_flush_seconds``: how long a row of the access log (who read whose
     data) may wait to be written together with others (0: each row is written before the request answers,
-    at more CPU per request).  ``mount_web``: mount the portal and dashboard pages.
+    at more CPU per request).  ``mount_web``: mount the portal and dashboard pages.  ``warm_up``: at
+    start-up, compile the page templates and fill the pages' caches (yibao.web.warm), so that the first
+    view after a restart is as quick as the next.
     ``cookie_secure``: mark the session cookie ``Secure`` (behind HTTPS).  ``audit_in_event``: run the
     rule library's single-visit rules inside 2206/2207 and ``yibao settle``.
     ``audit_library`` / ``audit_knowledge``: the bureau's rule library file and knowledge-table directory
@@ -52,6 +54,7 @@ class Settings(BaseSettings):
     session_cache_seconds: float = 5.0
     access_log_flush_seconds: float = Field(default=0.2, ge=0)
     mount_web: bool = True
+    warm_up: bool = True
     cookie_secure: bool = False
     access_log_sql: bool = True
     audit_in_event: bool = True

@@ -5,6 +5,7 @@ is missing)."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -85,3 +86,48 @@ def chromium(playwright_sync: Any) -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+# ------------------------------------------------------------------ what a page shows a person
+# build notes and machine text that must never reach a page: DOMAIN.md, [V]/[T]/[M]/[X] tags, a raw
+# FastAPI error body, UTC ISO times
+BUILD_NOTES = re.compile(r"DOMAIN\.md|\[(?:V|T|M|X)\]|\{\"detail\"|\+00:00|\d{4}-\d\d-\d\dT\d\d:")
+# an institution or a catalogue item shown by its code alone (a code may stand in a small `.code` note
+# beside the name, which the text read below leaves out)
+INSTITUTION_CODE = re.compile(r"\b[HP]\d{11}\b")
+ITEM_CODE = re.compile(r"\b[A-Z]{1,3}[A-Z0-9]{14,27}\b")
+VISIBLE_TEXT = r"""() => {
+  const hidden = (el) => !el.getClientRects().length || getComputedStyle(el).visibility === 'hidden';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const parts = [];
+  while (walker.nextNode()) {
+    const p = walker.currentNode.parentElement;
+    if (!p || p.closest('.code, script, style') || hidden(p)) continue;
+    parts.push(walker.currentNode.nodeValue);
+  }
+  return { scroll: document.documentElement.scrollWidth, width: window.innerWidth, text: parts.join(' ') };
+}"""
+
+
+def watch_console(page: Any) -> list[str]:
+    """The console errors and uncaught exceptions of ``page`` from now on (a list that fills as they come)."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    return errors
+
+
+def reading_problems(page: Any, *, phone: bool) -> list[str]:
+    """What is wrong for a reader of the page now shown: sideways scrolling on a phone, build notes, and
+    institutions or items shown only by their codes — one line each."""
+    facts = page.evaluate(VISIBLE_TEXT)
+    text = " ".join(str(facts["text"]).split())
+    out = []
+    if phone and facts["scroll"] > facts["width"]:
+        out.append(f"scrolls sideways: {facts['scroll']}px wide on a {facts['width']}px screen")
+    for m in BUILD_NOTES.finditer(text):
+        out.append(f"build note or machine text: …{text[max(0, m.start() - 30) : m.end() + 30]}…")
+    for pattern in (INSTITUTION_CODE, ITEM_CODE):
+        for m in pattern.finditer(text):
+            out.append(f"shown only by its code: …{text[max(0, m.start() - 30) : m.end() + 30]}…")
+    return out[:8]

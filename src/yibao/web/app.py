@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import cast
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
@@ -25,6 +26,7 @@ from yibao.settings import Settings
 from yibao.usecases.eligibility import ledger_claims, open_source
 from yibao.web.limits import install_input_guards
 from yibao.web.masking import install_log_masking
+from yibao.web.warm import Warmer, warm_up
 
 WEB_ROUTERS = (
     "yibao.web.portal.pages",
@@ -66,6 +68,8 @@ def _optional_router(app: FastAPI, module_name: str) -> bool:
         module.install_page_errors(app)  # errors on pages as a page, in the reader's language
     if callable(getattr(module, "install", None)):
         module.install(app)  # what the capability adds to every request's settle path
+    if callable(getattr(module, "warm", None)):
+        app.state.warmers.append((module_name, module.warm))  # run once in the lifespan (yibao.web.warm)
     return True
 
 
@@ -123,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_log_masking()  # here, in every worker, after uvicorn has configured its loggers
+        if settings.warm_up:  # before the first request, so the first view does not pay for it
+            await anyio.to_thread.run_sync(warm_up, app, list(app.state.warmers))
         yield
         store.close()
         ledger.close()
@@ -147,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.book = book
     app.state.store = store
     app.state.login_renderer = None
+    app.state.warmers = cast(list[tuple[str, Warmer]], [])
     app.state.audit_hook = settings.audit_hook()
     app.state.eligibility = open_source(settings.database_url, book.loaded, _ledger_claims(app))
     app.include_router(health.router)

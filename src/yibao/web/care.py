@@ -88,6 +88,12 @@ def _care(request: Request) -> CareService:
     return cast(CareService, svc)
 
 
+def warm(request: Request) -> None:
+    """Start-up warm-up (yibao.web.warm): the care service and its parameters (the 报销进度 page reads
+    the insurers' names from it)."""
+    _care(request)
+
+
 def _vouchers(request: Request) -> VoucherStore:
     with _LOCK:
         vs = getattr(request.app.state, "vouchers", None)

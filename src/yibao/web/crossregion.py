@@ -87,6 +87,11 @@ def state(request: Request) -> _State:
     return cast(_State, st)
 
 
+def warm(request: Request) -> None:
+    """Start-up warm-up (yibao.web.warm): the filing store and the cross-region parameters."""
+    state(request)
+
+
 def settle_visitor(
     request: Request, p: Principal, env: Envelope, visit: Visit, data: dict[str, Any], pre: bool
 ) -> dict[str, Any]:

@@ -40,6 +40,11 @@ def candidates(request: Request) -> list[Candidate]:
     return cast(list[Candidate], cached)
 
 
+def warm(request: Request) -> None:
+    """Start-up warm-up (yibao.web.warm): the candidate policies offered for a consultation."""
+    candidates(request)
+
+
 def _back(consult_id: str, anchor: str = "") -> RedirectResponse:
     return RedirectResponse(
         f"/dashboard/consult/{consult_id}" + (f"#{anchor}" if anchor else ""), status_code=303

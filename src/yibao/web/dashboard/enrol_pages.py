@@ -74,6 +74,11 @@ def _frames(request: Request) -> tuple[Any, dict[str, Any]] | None:
     return (store, frames) if uc.has_data(frames) else None
 
 
+def warm(request: Request) -> None:
+    """Start-up warm-up (yibao.web.warm): the enrolment tables' frames."""
+    _frames(request)
+
+
 @router.get("/enrolment")
 def enrolment(request: Request, p: Staff) -> Response:
     on = _day(request)

@@ -47,6 +47,11 @@ def _setup(request: Request) -> fs.Setup:
     return cast(fs.Setup, s)
 
 
+def warm(request: Request) -> None:
+    """Start-up warm-up (yibao.web.warm): the region's fund set-up."""
+    _setup(request)
+
+
 def _institutions(request: Request) -> dict[str, data.Institution]:
     return data.load_institutions(request.app.state.settings.database_url)
 

@@ -18,7 +18,7 @@ from yibao.assess.store import AssessStore
 from yibao.audit.cases import appeal
 from yibao.audit.cases.evidence import check_upload
 from yibao.audit.cases.model import AuditCaseError, Case
-from yibao.audit.cases.review import EVENT_NAMES, OUTCOME_NAMES, STATE_NAMES
+from yibao.audit.cases.review import EVENT_NAMES, OUTCOME_NAMES, STATE_NAMES, detector_names
 from yibao.errors import FieldError
 from yibao.fund.data import load_institutions
 from yibao.ledger.queries import SettlementQuery, Statement
@@ -48,6 +48,18 @@ def _visit_types(request: Request) -> dict[str, tuple[str, str]]:
     for v in book.loaded.region.versions:
         out.update(book.for_date(v.effective_from).visit_types)
     return out
+
+
+def warm(request: Request) -> None:
+    """Start-up warm-up (yibao.web.warm): the audit-case store and parameters, the visit register, the
+    rule scores and the catalogue's names that the workspace and case pages read."""
+    av.case_store(request)
+    av.case_params(request)
+    av.register(request)
+    av.scores(request)
+    av.item_names(request)
+    detector_names()  # the rule library, read once
+    _visit_types(request)
 
 
 STATEMENT_FIELDS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "count")

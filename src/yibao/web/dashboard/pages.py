@@ -22,6 +22,7 @@ from yibao.web.auth import require
 from yibao.web.deps import access_log_of, book_of
 from yibao.web.portal.pages import install_filters, linked_visit, local_today, now_utc, portal_store
 from yibao.web.portal.pages import render as portal_render
+from yibao.web.warm import compile_templates
 
 HERE = Path(__file__).resolve().parent
 ECHARTS = ECHARTS_PATH
@@ -104,6 +105,13 @@ def overview_data(request: Request) -> dict[str, Any]:
         "visits": df.height,
         "total_medfee": int(df["medfee"].sum()) if df.height else 0,
     }
+
+
+def warm(request: Request) -> None:
+    """Start-up warm-up (yibao.web.warm): the dashboard's templates, the registry, the settlement frames
+    and the overview's figures (polars plans and parameter files read once)."""
+    compile_templates(templates.env)
+    overview_data(request)
 
 
 def _fund_overview(

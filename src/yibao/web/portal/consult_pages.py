@@ -36,6 +36,11 @@ def consult_store(request: Request) -> ConsultStore:
     return cast(ConsultStore, st)
 
 
+def warm(request: Request) -> None:
+    """Start-up warm-up (yibao.web.warm): the consultation store and its parameters."""
+    consult_store(request)
+
+
 def viewer(request: Request) -> Principal | None:
     """The logged-in caller, or None for an anonymous visitor (these pages are public)."""
     token = _token(request)

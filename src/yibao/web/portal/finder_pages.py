@@ -32,7 +32,7 @@ from yibao.access.principal import Principal
 from yibao.enrolment.schema import enrol_person
 from yibao.errors import FieldError
 from yibao.feedback.schema import portal_rating
-from yibao.fund.data import Institution, load_institutions, settled_frame
+from yibao.fund.data import Institution, load_institutions, settled_frame, settlement_fingerprint
 from yibao.money import div_half_up
 from yibao.policy import diagnoses
 from yibao.policy.catalogue import CLASS_B, CLASS_C, CLASS_NAMES, CatalogueItem
@@ -152,6 +152,13 @@ def _registry(request: Request) -> dict[str, Institution]:
     return cast(dict[str, Institution], cached)
 
 
+def warm(request: Request) -> None:
+    """Start-up warm-up (yibao.web.warm): the institution registry the look-up pages read and the
+    settled visits the condition averages are made from."""
+    _registry(request)
+    _visits_by_block(request)
+
+
 def _ratings(request: Request) -> dict[str, tuple[int, int]]:
     q = sa.select(
         portal_rating.c.fixmedins_code, sa.func.sum(portal_rating.c.stars), sa.func.count()
@@ -160,17 +167,28 @@ def _ratings(request: Request) -> dict[str, tuple[int, int]]:
         return {str(r[0]): (int(r[1]), int(r[2])) for r in c.execute(q)}
 
 
+def _visits_by_block(request: Request) -> dict[diagnoses.Block, list[tuple[str, int, int]]]:
+    """The settled visits' (institution, cost, fund) by diagnosis block, read again only when a
+    settlement was stored or cancelled since (one count instead of every settlement on each view)."""
+    key = settlement_fingerprint(_engine(request))
+    cached = getattr(request.app.state, "finder_visits", None)
+    if cached is None or cached[0] != key:
+        cat = diagnoses.national()
+        by_block: dict[diagnoses.Block, list[tuple[str, int, int]]] = {}
+        for code, dx, cost, funds in (
+            settled_frame(_engine(request))
+            .select("fixmedins_code", "diagnosis", "medfee_sumamt", "fund_pay_sumamt")
+            .iter_rows()
+        ):
+            blk = cat.block_of(dx) if code and dx else None
+            if blk is not None:
+                by_block.setdefault(blk, []).append((code, cost, funds))
+        cached = request.app.state.finder_visits = (key, by_block)
+    return cast(dict[diagnoses.Block, list[tuple[str, int, int]]], cached[1])
+
+
 def _condition_costs(request: Request, block: diagnoses.Block) -> dict[str, CostAverage]:
-    df = settled_frame(_engine(request))
-    cat = diagnoses.national()
-    rows = [
-        (code, cost, funds)
-        for code, dx, cost, funds in df.select(
-            "fixmedins_code", "diagnosis", "medfee_sumamt", "fund_pay_sumamt"
-        ).iter_rows()
-        if code and dx and cat.block_of(dx) == block
-    ]
-    return cost_averages(rows, MIN_VISITS)
+    return cost_averages(_visits_by_block(request).get(block, []), MIN_VISITS)
 
 
 def _home_district(request: Request, psn_no: str) -> str:

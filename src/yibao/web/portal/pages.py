@@ -38,6 +38,7 @@ from yibao.web.auth import current_principal, require
 from yibao.web.deps import access_log_of, book_of, ledger_of
 from yibao.web.portal import texts
 from yibao.web.rest import CONFLICT_CODES, NOT_FOUND_CODES
+from yibao.web.warm import compile_templates
 
 HERE = Path(__file__).resolve().parent
 
@@ -171,6 +172,14 @@ def institution_names(request: Request) -> dict[str, str]:
         cached = {c: i.name for c, i in load_institutions(url).items()} if url else {}
         request.app.state.institution_names = cached
     return cast(dict[str, str], cached)
+
+
+def warm(request: Request) -> None:
+    """Start-up warm-up (yibao.web.warm): the portal's templates, its stores and the registry's names."""
+    compile_templates(templates.env)
+    portal_store(request)
+    family_store(request)
+    institution_names(request)
 
 
 # ---------------------------------------------------------------------------- error pages
