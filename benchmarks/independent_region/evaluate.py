@@ -31,12 +31,19 @@ def run_audit(data: Path, work: Path) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with (work / "audit_run.log").open("w", encoding="utf-8") as log:
-        subprocess.run([exe, "audit", "run", str(data), "--out", str(work / "flags.parquet"), "--top", "100%"],
-                       check=True, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
+        subprocess.run(
+            [exe, "audit", "run", str(data), "--out", str(work / "flags.parquet"), "--top", "100%"],
+            check=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "COLUMNS": "200"},
+        )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"wall_s": round(time.perf_counter() - t0, 1),
-            "cpu_s": round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 1),
-            "load1": os.getloadavg()[0]}
+    return {
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "cpu_s": round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 1),
+        "load1": os.getloadavg()[0],
+    }
 
 
 def pr(tp: int, flagged: int, positives: int) -> tuple[float, float]:
@@ -56,14 +63,31 @@ def evaluate(data: Path, work: Path) -> list[dict[str, object]]:
 
     flagged_any = set(flags["visit_id"].drop_nulls().to_list())
     flagged_own = set(queue.filter(pl.col("own"))["visit_id"].to_list())
-    out.append({"metric": "region", "visits": n, "labelled": len(pos), "prevalence": round(len(pos) / n, 4),
-                "labelled_stake_yuan": round(total_stake / 100)})
+    out.append(
+        {
+            "metric": "region",
+            "visits": n,
+            "labelled": len(pos),
+            "prevalence": round(len(pos) / n, 4),
+            "labelled_stake_yuan": round(total_stake / 100),
+        }
+    )
     for name, fl in (("any_flag", flagged_any), ("own_flag", flagged_own)):
         tp = len(fl & pos)
         p, r = pr(tp, len(fl), len(pos))
-        out.append({"metric": name, "flagged_visits": len(fl), "flagged_share": round(len(fl) / n, 4),
-                    "precision": round(p, 4), "recall": round(r, 4),
-                    "amount_recall": round(sum(stake[v] for v in fl & pos) / total_stake, 4) if total_stake else 0.0})
+        out.append(
+            {
+                "metric": name,
+                "flagged_visits": len(fl),
+                "flagged_share": round(len(fl) / n, 4),
+                "normal_visits_flagged_share": round(len(fl - pos) / (n - len(pos)), 4),
+                "precision": round(p, 4),
+                "recall": round(r, 4),
+                "amount_recall": round(sum(stake[v] for v in fl & pos) / total_stake, 4)
+                if total_stake
+                else 0.0,
+            }
+        )
 
     ranked = queue["visit_id"].to_list()
     for t in TOPS:
@@ -71,9 +95,18 @@ def evaluate(data: Path, work: Path) -> list[dict[str, object]]:
         top = set(ranked[:k])
         tp = len(top & pos)
         p, r = pr(tp, k, len(pos))
-        out.append({"metric": f"top_{t * 100:g}%", "k": k, "queue_len": len(ranked), "precision": round(p, 4),
-                    "recall": round(r, 4),
-                    "amount_recall": round(sum(stake[v] for v in top & pos) / total_stake, 4) if total_stake else 0.0})
+        out.append(
+            {
+                "metric": f"top_{t * 100:g}%",
+                "k": k,
+                "queue_len": len(ranked),
+                "precision": round(p, 4),
+                "recall": round(r, 4),
+                "amount_recall": round(sum(stake[v] for v in top & pos) / total_stake, 4)
+                if total_stake
+                else 0.0,
+            }
+        )
 
     # average precision over the ranked queue; labelled visits never ranked contribute 0
     hits, ap = 0, 0.0
@@ -81,8 +114,13 @@ def evaluate(data: Path, work: Path) -> list[dict[str, object]]:
         if v in pos:
             hits += 1
             ap += hits / i
-    out.append({"metric": "average_precision", "ap": round(ap / len(pos), 4) if pos else 0.0,
-                "base_rate": round(len(pos) / n, 4)})
+    out.append(
+        {
+            "metric": "average_precision",
+            "ap": round(ap / len(pos), 4) if pos else 0.0,
+            "base_rate": round(len(pos) / n, 4),
+        }
+    )
 
     k1, k5 = math.ceil(0.01 * n), math.ceil(0.05 * n)
     top1, top5 = set(ranked[:k1]), set(ranked[:k5])
@@ -94,48 +132,85 @@ def evaluate(data: Path, work: Path) -> list[dict[str, object]]:
         for v in vs:
             for c in det.get(v, []):
                 caught[c] = caught.get(c, 0) + 1
-        out.append({"metric": "scenario", "scenario": sc[0], "visits": len(vs),
-                    "recall_any": round(len(vs & flagged_any) / len(vs), 3),
-                    "recall_own": round(len(vs & flagged_own) / len(vs), 3),
-                    "recall_top1%": round(len(vs & top1) / len(vs), 3), "recall_top5%": round(len(vs & top5) / len(vs), 3),
-                    "amount_recall_own": round(sum(stake[v] for v in vs & flagged_own) / max(1, sum(stake[v] for v in vs)), 3),
-                    "detectors": dict(sorted(caught.items(), key=lambda x: -x[1])[:4])})
+        out.append(
+            {
+                "metric": "scenario",
+                "scenario": sc[0],
+                "visits": len(vs),
+                "recall_any": round(len(vs & flagged_any) / len(vs), 3),
+                "recall_own": round(len(vs & flagged_own) / len(vs), 3),
+                "recall_top1%": round(len(vs & top1) / len(vs), 3),
+                "recall_top5%": round(len(vs & top5) / len(vs), 3),
+                "amount_recall_own": round(
+                    sum(stake[v] for v in vs & flagged_own) / max(1, sum(stake[v] for v in vs)), 3
+                ),
+                "detectors": dict(sorted(caught.items(), key=lambda x: -x[1])[:4]),
+            }
+        )
 
     log = work / "audit_run.log"
     demoted = set(re.findall(r"demoted (\S+?):", log.read_text(encoding="utf-8"))) if log.exists() else set()
     out.append({"metric": "demoted", "detectors": sorted(demoted)})
     fp_total = len(flagged_any - pos)
-    per = flags.filter(pl.col("visit_id").is_not_null()).group_by("source", "rule_code").agg(
-        pl.col("visit_id").unique().alias("vs"))
+    per = (
+        flags.filter(pl.col("visit_id").is_not_null())
+        .group_by("source", "rule_code")
+        .agg(pl.col("visit_id").unique().alias("vs"))
+    )
     rows = []
     for src, code, vs in per.iter_rows():
         s = set(vs)
         fp = len(s - pos)
-        rows.append({"metric": "detector", "source": src, "rule_code": code, "flagged_visits": len(s),
-                     "share_of_visits": round(len(s) / n, 4), "true_pos": len(s & pos),
-                     "fp_share_of_its_flags": round(fp / len(s), 3) if s else 0.0,
-                     "share_of_all_fp_visits": round(fp / fp_total, 3) if fp_total else 0.0,
-                     "demoted": code in demoted})
+        rows.append(
+            {
+                "metric": "detector",
+                "source": src,
+                "rule_code": code,
+                "flagged_visits": len(s),
+                "share_of_visits": round(len(s) / n, 4),
+                "true_pos": len(s & pos),
+                "fp_share_of_its_flags": round(fp / len(s), 3) if s else 0.0,
+                "share_of_all_fp_visits": round(fp / fp_total, 3) if fp_total else 0.0,
+                "demoted": code in demoted,
+            }
+        )
     out += sorted(rows, key=lambda r: -int(r["flagged_visits"]))  # type: ignore[call-overload]
     return out
 
 
 def markdown(res: list[dict[str, object]], title: str) -> str:
     lines = [f"### {title}", ""]
-    head = [r for r in res if r["metric"] in ("region", "any_flag", "own_flag", "average_precision") or str(r["metric"]).startswith("top_")]
+    head = [
+        r
+        for r in res
+        if r["metric"] in ("region", "any_flag", "own_flag", "average_precision")
+        or str(r["metric"]).startswith("top_")
+    ]
     lines += ["| measure | value |", "|---|---|"]
     for r in head:
-        lines.append(f"| {r['metric']} | " + ", ".join(f"{k}={v}" for k, v in r.items() if k != "metric") + " |")
-    lines += ["", "| scenario | visits | recall any flag | recall own flag | recall top 1 % | recall top 5 % | amount recall (own) | main detectors |",
-              "|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['metric']} | " + ", ".join(f"{k}={v}" for k, v in r.items() if k != "metric") + " |"
+        )
+    lines += [
+        "",
+        "| scenario | visits | recall any flag | recall own flag | recall top 1 % | recall top 5 % | amount recall (own) | main detectors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in sorted((r for r in res if r["metric"] == "scenario"), key=lambda r: str(r["scenario"])):
-        lines.append(f"| {r['scenario']} | {r['visits']} | {r['recall_any']} | {r['recall_own']} | {r['recall_top1%']} | "
-                     f"{r['recall_top5%']} | {r['amount_recall_own']} | {r['detectors']} |")
-    lines += ["", "| detector | source | visits flagged | share of all visits | true positives | FP share of its flags | share of all FP visits | demoted by the audit |",
-              "|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['scenario']} | {r['visits']} | {r['recall_any']} | {r['recall_own']} | {r['recall_top1%']} | "
+            f"{r['recall_top5%']} | {r['amount_recall_own']} | {r['detectors']} |"
+        )
+    lines += [
+        "",
+        "| detector | source | visits flagged | share of all visits | true positives | FP share of its flags | share of all FP visits | demoted by the audit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in (r for r in res if r["metric"] == "detector"):
-        lines.append(f"| {r['rule_code']} | {r['source']} | {r['flagged_visits']} | {r['share_of_visits']} | {r['true_pos']} | "
-                     f"{r['fp_share_of_its_flags']} | {r['share_of_all_fp_visits']} | {r['demoted']} |")
+        lines.append(
+            f"| {r['rule_code']} | {r['source']} | {r['flagged_visits']} | {r['share_of_visits']} | {r['true_pos']} | "
+            f"{r['fp_share_of_its_flags']} | {r['share_of_all_fp_visits']} | {r['demoted']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
