@@ -152,6 +152,7 @@ def evaluate(data: Path, work: Path) -> list[dict[str, object]]:
     demoted = set(re.findall(r"demoted (\S+?):", log.read_text(encoding="utf-8"))) if log.exists() else set()
     out.append({"metric": "demoted", "detectors": sorted(demoted)})
     fp_total = len(flagged_any - pos)
+    fp_own = flagged_own - pos
     per = (
         flags.filter(pl.col("visit_id").is_not_null())
         .group_by("source", "rule_code")
@@ -171,6 +172,7 @@ def evaluate(data: Path, work: Path) -> list[dict[str, object]]:
                 "true_pos": len(s & pos),
                 "fp_share_of_its_flags": round(fp / len(s), 3) if s else 0.0,
                 "share_of_all_fp_visits": round(fp / fp_total, 3) if fp_total else 0.0,
+                "share_of_own_fp_visits": round(len(s & fp_own) / len(fp_own), 3) if fp_own else 0.0,
                 "demoted": code in demoted,
             }
         )
@@ -203,13 +205,13 @@ def markdown(res: list[dict[str, object]], title: str) -> str:
         )
     lines += [
         "",
-        "| detector | source | visits flagged | share of all visits | true positives | FP share of its flags | share of all FP visits | demoted by the audit |",
-        "|---|---|---|---|---|---|---|---|",
+        "| detector | source | visits flagged | share of all visits | true positives | FP share of its flags | share of all FP visits | share of own-flag FP visits | demoted by the audit |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in (r for r in res if r["metric"] == "detector"):
         lines.append(
             f"| {r['rule_code']} | {r['source']} | {r['flagged_visits']} | {r['share_of_visits']} | {r['true_pos']} | "
-            f"{r['fp_share_of_its_flags']} | {r['share_of_all_fp_visits']} | {r['demoted']} |"
+            f"{r['fp_share_of_its_flags']} | {r['share_of_all_fp_visits']} | {r['share_of_own_fp_visits']} | {r['demoted']} |"
         )
     return "\n".join(lines) + "\n"
 
