@@ -161,10 +161,12 @@ def test_cli_run_writes_flags_and_evaluate_prints_json_lines(tmp_path: Path) -> 
     assert queue[-1]["queue"] == "overall"
     assert {"share_flagged", "own_precision", "average_precision", "recall@5.0%"} <= set(queue[-1])
 
-    # the review queue: the top 1 % of the visits, written beside the flags
-    r = CliRunner().invoke(audit_app, ["run", str(d), "--out", str(tmp_path / "f.parquet"), "--top", "1%"])
+    # the review queue: the top 1 % of the visits, written beside the flags (in a folder made for them)
+    r = CliRunner().invoke(
+        audit_app, ["run", str(d), "--out", str(tmp_path / "new" / "f.parquet"), "--top", "1%"]
+    )
     assert r.exit_code == 0, r.output
-    q = pl.read_parquet(tmp_path / "f.queue.parquet")
+    q = pl.read_parquet(tmp_path / "new" / "f.queue.parquet")
     assert q["rank"].to_list() == list(range(1, q.height + 1)) and q["score"].is_sorted(descending=True)
     assert "review queue" in r.output
     bad = CliRunner().invoke(audit_app, ["run", str(d), "--out", str(tmp_path / "f.parquet"), "--top", "x"])
@@ -186,3 +188,18 @@ def test_detector_table_says_where_false_positives_come_from() -> None:
     d = detector_scores(visits, flags).row(0, named=True)
     assert (d["rule_code"], d["visits"], d["labelled"], d["amount_fen"]) == ("MX-PEER-005", 3, 2, 23)
     assert d["precision"] == pytest.approx(2 / 3, abs=1e-4) and d["found"] == "upcoding=2"
+
+
+def test_cli_run_names_out_when_its_folder_cannot_be_made(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from yibao.cli.audit import audit_app
+
+    d = tmp_path / "region"
+    d.mkdir()
+    for f in ("persons", "visits", "lines"):
+        pl.DataFrame({"x": [1]}).write_parquet(d / f"{f}.parquet")
+    (tmp_path / "plain").write_text("a file, not a folder", encoding="utf-8")
+    r = CliRunner().invoke(audit_app, ["run", str(d), "--out", str(tmp_path / "plain" / "x" / "f.parquet")])
+    assert r.exit_code != 0 and "无法创建输出目录" in r.output and "--out" in r.output
+    assert "Traceback" not in r.output

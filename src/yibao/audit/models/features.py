@@ -166,14 +166,24 @@ GENERAL = "general"
 def specialties(v: pl.DataFrame, peers: Params) -> pl.DataFrame:
     """(fixmedins_code, specialty): the specialty of each institution by its case mix — the diagnosis
     chapter (ICD-10 letter of the principal diagnosis) that makes up at least ``specialty_share`` of its
-    visits and at least ``specialty_lift`` times that chapter's share at institutions of the same kind (a
+    visits and at least ``specialty_lift`` times that chapter's share at institutions of the same kind, a
+    chapter being widened to a group of diagnoses by ``specialty_groups`` (a
     dialysis centre: N; a maternity hospital: O; a rehabilitation hospital: its injuries and strokes).
     Institutions with fewer than ``specialty_min_visits`` visits, pharmacies (peers of pharmacies) and
     those with no such chapter are ``general`` (left out of the result)."""
     share = float(peers.get("specialty_share", 1.01))
     lift = float(peers.get("specialty_lift", 1.0))
     min_visits = int(peers.get("specialty_min_visits", 1))
-    chapter = pl.col("dx3").fill_null("").str.head(1).alias("chapter")
+    # a specialty can span chapters: oncology (C, D0, Z51 courses), obstetrics (O, Z3x antenatal care),
+    # renal (N18, Z49 dialysis) — ``specialty_groups`` maps diagnosis prefixes to one case-mix group
+    dx = pl.col("dx3").fill_null("")
+    chapter = dx.str.head(1)
+    groups: dict[str, list[str]] = peers.get("specialty_groups") or {}
+    for name, prefixes in reversed(list(groups.items())):
+        chapter = pl.when(pl.any_horizontal([dx.str.starts_with(x) for x in prefixes])).then(pl.lit(name)).otherwise(
+            chapter
+        )
+    chapter = chapter.alias("chapter")
     mix = (
         v.filter(~pl.col("kind").is_in(["P", "pharmacy"]))
         .group_by("fixmedins_code", "kind", chapter)

@@ -143,6 +143,7 @@ class EventChecker:
         r = self.rules.get("over_supply")
         self.registered: frozenset[str] = frozenset()
         self.registered_days = 0
+        self.registered_types: tuple[str, ...] = ()
         self.supply_tol = 0
         self.supply_days: dict[str, int] = {}
         self.supply_days_long: dict[str, int] = {}
@@ -162,6 +163,7 @@ class EventChecker:
                     )
                 )
             self.registered_days = r.params.registered_days
+            self.registered_types = r.params.registered_types
             self.supply_tol = r.params.pack_tolerance
             self.registered = frozenset(knowledge.registered_conditions.get_column("psn_no").to_list())
             for code, q, pack, days in pack_table(knowledge).iter_rows():
@@ -376,7 +378,7 @@ class EventChecker:
             and visit.diagnoses[0].replace(".", "").startswith(self.long_term)
         ):
             visit_days = self.supply_days_long.get(visit.med_type, visit_days)
-        registered = person.psn_no in self.registered
+        registered = person.psn_no in self.registered or visit.med_type in self.registered_types
         gender, lv, dx = person.gender, visit.hosp_lv, visit.diagnoses
         rank = self.rank.get(lv)
         for ln, x in todo:
@@ -465,13 +467,17 @@ class EventChecker:
                             if visit.med_type in self.freq_inpatient
                             else 1
                         )
-                    if tot > x.per_day_q * days:
+                    # or the distinct service days its lines carry (a month of dated sessions in one visit)
+                    n_days = max(
+                        days, len({o.fee_ocur_time or visit.begin_date for o in visit.lines if o.code == code})
+                    )
+                    if tot > x.per_day_q * n_days:
                         out.append(
                             self._f(
                                 "frequency_day",
                                 sn,
-                                f"项目{code}每日限{_qty_text(x.per_day_q)}次，{days}天共收{_qty_text(tot)}次",
-                                f"item {code} is limited to {_qty_text(x.per_day_q)} a day; {days} day(s) carry {_qty_text(tot)}",
+                                f"项目{code}每日限{_qty_text(x.per_day_q)}次，{n_days}天共收{_qty_text(tot)}次",
+                                f"item {code} is limited to {_qty_text(x.per_day_q)} a day; {n_days} day(s) carry {_qty_text(tot)}",
                             )
                         )
                 supply_days = x.item_days if x.item_days is not None else visit_days
