@@ -2015,7 +2015,12 @@ def write(reg: Care, insts: list[Inst], persons_df: pl.DataFrame, out: Path, see
     labels.write_parquet(out / "labels.parquet")
     # the 门慢门特 register (docs/SYNTH.md: registered_conditions.parquet, psn_no / icd_prefix / condition):
     # the bureau's own list of who may be settled as med_type 14, so long prescriptions can be read against it
-    reg_rows = [(f"P{p.pid:09d}", dg.replace(".", "")[:3], dg) for p in reg.persons if p.registered for dg in p.chronic]
+    reg_rows = [
+        (f"P{p.pid:09d}", dg.replace(".", "")[:3], dg)
+        for p in reg.persons
+        if p.registered
+        for dg in p.chronic
+    ]
     pl.DataFrame(
         reg_rows, schema={"psn_no": pl.String, "icd_prefix": pl.String, "condition": pl.String}, orient="row"
     ).write_parquet(out / "registered_conditions.parquet")

@@ -306,6 +306,7 @@ def run_audit(
 
     sessions = course_sessions(knowledge) if knowledge is not None else None
     regimens = course_regimens(knowledge) if knowledge is not None else None
+    session_dx = course_sessions(knowledge, "session_diagnosis") if knowledge is not None else None
     frames = [
         run_models(
             persons,
@@ -315,6 +316,7 @@ def run_audit(
             institutions=institutions,
             session_prefixes=sessions,
             regimens=regimens,
+            session_diagnoses=session_dx,
         )
     ]
     fn, checks = find_rules(physicians, knowledge) if use_rules else (None, {})

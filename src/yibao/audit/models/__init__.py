@@ -33,6 +33,7 @@ def run_models(
     only: set[str] | None = None,
     session_prefixes: Sequence[str] | None = None,
     regimens: pl.DataFrame | None = None,
+    session_diagnoses: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """All anomaly models over a period's claims → flags (one row per suspect visit or line per model).
 
@@ -40,15 +41,21 @@ def run_models(
     ``only`` restricts the run to some model codes (MX-PAT-002 also yields MX-PAT-003);
     ``session_prefixes``: item code prefixes whose outpatient visits are the sessions of a course (the
     knowledge table ``course_markers``, match ``session``; default: the EXAMPLE tables');
-    ``regimens``: (drug_prefix, session_prefix) — drugs given within a course (:func:`course_regimens`).
+    ``regimens``: (drug_prefix, session_prefix) — drugs given within a course (:func:`course_regimens`);
+    ``session_diagnoses``: principal-diagnosis prefixes whose visits are a scheduled course's sessions.
     """
     p = params if isinstance(params, dict) else load_params(params)
-    if session_prefixes is None or regimens is None:
+    if session_prefixes is None or regimens is None or session_diagnoses is None:
         example = load_knowledge()
         session_prefixes = course_sessions(example) if session_prefixes is None else session_prefixes
         regimens = course_regimens(example) if regimens is None else regimens
+        session_diagnoses = (
+            course_sessions(example, "session_diagnosis") if session_diagnoses is None else session_diagnoses
+        )
     lx = line_frame(lines)
-    v = visit_frame(visits, lx, settled, groups, institutions, session_prefixes, p["peers"])
+    v = visit_frame(
+        visits, lx, settled, groups, institutions, session_prefixes, p["peers"], session_diagnoses
+    )
     shared: dict[str, pl.DataFrame] = {}
 
     def dl() -> pl.DataFrame:  # the drug lines with their visit columns, built on first use
@@ -76,10 +83,11 @@ def run_models(
     return conform(pl.concat([empty_flags(), *out])) if out else empty_flags()
 
 
-def course_sessions(knowledge: Knowledge) -> tuple[str, ...]:
-    """The item code prefixes of ``course_markers`` rows with match ``session``."""
+def course_sessions(knowledge: Knowledge, match: str = "session") -> tuple[str, ...]:
+    """The prefixes of ``course_markers`` rows with match ``session`` (item codes) or ``session_diagnosis``
+    (principal diagnoses of a scheduled course's visits)."""
     km = knowledge.course_markers
-    return tuple(km.filter(pl.col("match") == "session")["prefix"].to_list())
+    return tuple(km.filter(pl.col("match") == match)["prefix"].to_list())
 
 
 def course_regimens(knowledge: Knowledge) -> pl.DataFrame:
@@ -87,7 +95,9 @@ def course_regimens(knowledge: Knowledge) -> pl.DataFrame:
     the session items of the same course (a drug given within a course, at the course's rhythm)."""
     km = knowledge.course_markers
     drugs = km.filter(pl.col("match") == "regimen").select(pl.col("prefix").alias("drug_prefix"), "course")
-    sessions = km.filter(pl.col("match") == "session").select(pl.col("prefix").alias("session_prefix"), "course")
+    sessions = km.filter(pl.col("match") == "session").select(
+        pl.col("prefix").alias("session_prefix"), "course"
+    )
     return drugs.join(sessions, on="course").select("drug_prefix", "session_prefix")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -53,6 +54,7 @@ def visit_frame(
     institutions: pl.DataFrame | None = None,
     session_prefixes: Sequence[str] = (),
     peers: Params | None = None,
+    session_diagnoses: Sequence[str] = (),
 ) -> pl.DataFrame:
     """One row per visit with the features the models share.
 
@@ -99,12 +101,31 @@ def visit_frame(
         pl.col("diagnoses").str.split("|").list.first().str.head(3).alias("dx3"),
         doctor.alias("bilg_dr_codg"),
     )
-    v = v.join(sums, on="visit_id", how="left").with_columns(
-        pl.col("amount").fill_null(0),
-        pl.col("drug_amount").fill_null(0),
-        pl.col("care_amount").fill_null(0),
-        pl.col("session").fill_null(False),
-        pl.col("fixmedins_code").str.head(1).alias("kind"),
+    # a visit whose principal diagnosis marks a scheduled course (antenatal care, radiotherapy, chemotherapy
+    # cycles: course_markers, match session_diagnosis) is one of the course's sessions too
+    principal = visits.select(
+        "visit_id",
+        pl.col("diagnoses")
+        .str.split("|")
+        .list.first()
+        .fill_null("")
+        .str.replace_all(".", "", literal=True)
+        .str.contains("^(" + "|".join(re.escape(x) for x in session_diagnoses) + ")")
+        .alias("_sdx")
+        if session_diagnoses
+        else pl.lit(False).alias("_sdx"),
+    )
+    v = (
+        v.join(sums, on="visit_id", how="left")
+        .join(principal, on="visit_id", how="left")
+        .with_columns(
+            pl.col("amount").fill_null(0),
+            pl.col("drug_amount").fill_null(0),
+            pl.col("care_amount").fill_null(0),
+            (pl.col("session").fill_null(False) | pl.col("_sdx").fill_null(False)).alias("session"),
+            pl.col("fixmedins_code").str.head(1).alias("kind"),
+        )
+        .drop("_sdx")
     )
     if institutions is not None:
         kinds = institutions.select("fixmedins_code", pl.col("kind").alias("_kind"))
@@ -180,8 +201,10 @@ def specialties(v: pl.DataFrame, peers: Params) -> pl.DataFrame:
     chapter = dx.str.head(1)
     groups: dict[str, list[str]] = peers.get("specialty_groups") or {}
     for name, prefixes in reversed(list(groups.items())):
-        chapter = pl.when(pl.any_horizontal([dx.str.starts_with(x) for x in prefixes])).then(pl.lit(name)).otherwise(
-            chapter
+        chapter = (
+            pl.when(pl.any_horizontal([dx.str.starts_with(x) for x in prefixes]))
+            .then(pl.lit(name))
+            .otherwise(chapter)
         )
     chapter = chapter.alias("chapter")
     mix = (

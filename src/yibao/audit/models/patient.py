@@ -64,7 +64,9 @@ def regimen_pairs(
             .filter(pl.col("len") >= min_sessions)
             .select("psn_id")
         )
-        drugs = dl.lazy().filter(pl.col("code").str.starts_with(drug_prefix)).select("psn_id", "code").unique()
+        drugs = (
+            dl.lazy().filter(pl.col("code").str.starts_with(drug_prefix)).select("psn_id", "code").unique()
+        )
         out.append(drugs.join(on_course, on="psn_id", how="semi").collect())
     return pl.concat([empty, *out]).unique()
 

@@ -469,7 +469,8 @@ class EventChecker:
                         )
                     # or the distinct service days its lines carry (a month of dated sessions in one visit)
                     n_days = max(
-                        days, len({o.fee_ocur_time or visit.begin_date for o in visit.lines if o.code == code})
+                        days,
+                        len({o.fee_ocur_time or visit.begin_date for o in visit.lines if o.code == code}),
                     )
                     if tot > x.per_day_q * n_days:
                         out.append(
