@@ -130,6 +130,7 @@ def test_evaluate_refuses_a_region_too_small_for_peers() -> None:
 def test_cli_run_writes_flags_and_evaluate_prints_json_lines(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
+    from yibao.audit.queue import queue_params
     from yibao.audit.scenarios import SCENARIOS
     from yibao.audit.scenarios.apply import inject_dir
     from yibao.cli.audit import audit_app
@@ -167,7 +168,10 @@ def test_cli_run_writes_flags_and_evaluate_prints_json_lines(tmp_path: Path) -> 
     )
     assert r.exit_code == 0, r.output
     q = pl.read_parquet(tmp_path / "new" / "f.queue.parquet")
-    assert q["rank"].to_list() == list(range(1, q.height + 1)) and q["score"].is_sorted(descending=True)
+    assert q["rank"].to_list() == list(range(1, q.height + 1))
+    power = queue_params().stake_power  # ranked by score weighed by the money at stake
+    priority = q["score"] * (q["amount_fen"].clip(lower_bound=0) / 100 + 1) ** power
+    assert priority.is_sorted(descending=True)
     assert "review queue" in r.output
     bad = CliRunner().invoke(audit_app, ["run", str(d), "--out", str(tmp_path / "f.parquet"), "--top", "x"])
     assert bad.exit_code != 0 and "top" in bad.output

@@ -170,9 +170,11 @@ def visit_frame(
     session_n = pl.col("session").cast(pl.Int64).sum().over("psn_id", "fixmedins_code")
     # peers: kind, level tier and specialty (case mix); ``pool`` is where a small peer group is pooled —
     # every level of the kind with the same specialty
-    v = v.join(specialties(v, peers or {}), on="fixmedins_code", how="left").with_columns(
-        pl.col("specialty").fill_null(GENERAL)
-    )
+    spec = specialties(v, peers or {})
+    if institutions is not None and "name" in institutions.columns:  # the category its name states wins
+        named = named_specialties(institutions, peers or {})
+        spec = pl.concat([named, spec.join(named, on="fixmedins_code", how="anti")])
+    v = v.join(spec, on="fixmedins_code", how="left").with_columns(pl.col("specialty").fill_null(GENERAL))
     return v.with_columns(
         (pl.col("kind") + ":" + pl.col("hosp_lv").str.head(1) + ":" + pl.col("specialty")).alias("peer"),
         (pl.col("kind") + ":*:" + pl.col("specialty")).alias("pool"),
@@ -182,6 +184,21 @@ def visit_frame(
 
 
 GENERAL = "general"
+
+
+def named_specialties(institutions: pl.DataFrame, peers: Params) -> pl.DataFrame:
+    """(fixmedins_code, specialty) of the institutions whose name states a category of ``specialty_names``
+    (a 中医医院, 肿瘤医院 or 妇幼保健院 says so in its name); the first matching category counts."""
+    names: dict[str, list[str]] = peers.get("specialty_names") or {}
+    spec = pl.lit(None, pl.String)
+    for cat, words in reversed(list(names.items())):
+        hit = pl.any_horizontal([pl.col("name").fill_null("").str.contains(w, literal=True) for w in words])
+        spec = pl.when(hit).then(pl.lit(cat)).otherwise(spec)
+    return (
+        institutions.select("fixmedins_code", spec.alias("specialty"))
+        .filter(pl.col("specialty").is_not_null())
+        .unique("fixmedins_code")
+    )
 
 
 def specialties(v: pl.DataFrame, peers: Params) -> pl.DataFrame:
