@@ -47,7 +47,9 @@ class QueueParams:
     review_severities: tuple[str, ...]
     strength: tuple[tuple[str, str], ...] = ()  # (rule_code, evidence field) of each detector's strength
     min_step: int = 1  # least flagged visits in one step of an isotonic curve
-    stake_power: float = 0.0  # rank by score × (amount at stake in yuan + 1) ** stake_power (0: by score alone)
+    stake_power: float = (
+        0.0  # rank by score × (amount at stake in yuan + 1) ** stake_power (0: by score alone)
+    )
 
 
 @cache

@@ -646,8 +646,14 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         )
         days = pl.when(is_long & long_days.is_not_null()).then(long_days).otherwise(days)
     days = pl.coalesce("_item_days", days)
-    days = pl.when(pl.col("_reg")).then(pl.max_horizontal(days, pl.lit(p.registered_days))).otherwise(days)
-    t = pack_table(k)
+    # 长期处方 covers the chronic drugs: an item whose own limit is of another class (acute, herbal) keeps it
+    days = (
+        pl.when(pl.col("_reg") & pl.col("_long_rx"))
+        .then(pl.max_horizontal(days, pl.lit(p.registered_days)))
+        .otherwise(days)
+    )
+    short = k.days_limit.filter(pl.col("days_class") != "chronic").select("code").unique()
+    t = pack_table(k).with_columns(pl.col("code").is_in(short["code"].implode()).not_().alias("_long_rx"))
     item_least = t["_item_days"].min()
     least = min([*p.max_days.values(), *([int(item_least)] if isinstance(item_least, int) else [])])
     supplied = c.visits.filter(pl.col("med_type").is_in(list(p.max_days))).select("visit_id")

@@ -58,6 +58,7 @@ class _Item:
     dose_q: int | None = None  # units a day at most, against the line's stated days (dose_days)
     pack_q: int = 0  # one dispensing pack (item_pack): the whole-pack allowance
     item_days: int | None = None  # the item's own days limit (days_limit)
+    long_rx: bool = True  # a registered person's long prescription may cover it (not an acute / herbal item)
     excluded_by: tuple[str, ...] = ()
     excluded_by_day: tuple[str, ...] = ()  # exclusive only on the same service day
     packages: tuple[str, ...] = ()
@@ -166,10 +167,12 @@ class EventChecker:
             self.registered_types = r.params.registered_types
             self.supply_tol = r.params.pack_tolerance
             self.registered = frozenset(knowledge.registered_conditions.get_column("psn_no").to_list())
+            short = set(knowledge.days_limit.filter(pl.col("days_class") != "chronic")["code"].to_list())
             for code, q, pack, days in pack_table(knowledge).iter_rows():
                 x = it(code)
                 x.supply_q, x.sums, x.restricted = q, True, True
                 x.pack_q, x.item_days = pack, days
+                x.long_rx = code not in short  # 长期处方 covers chronic drugs, not an acute item's days
         r = self.rules.get("dose_days")
         self.dose_tol = 0
         if r is not None:
@@ -482,7 +485,7 @@ class EventChecker:
                             )
                         )
                 supply_days = x.item_days if x.item_days is not None else visit_days
-                if registered and supply_days is not None:
+                if registered and x.long_rx and supply_days is not None:
                     supply_days = max(supply_days, self.registered_days)
                 if x.supply_q is not None and supply_days is not None:
                     lim = x.supply_q * supply_days + x.pack_q * self.supply_tol
