@@ -185,6 +185,21 @@ def test_early_refills_of_a_dear_drug() -> None:
     assert json.loads(f["evidence"][0])["interval_days"] == 8.0
 
 
+def test_a_dialysis_patients_epo_is_the_courses_regimen_not_an_early_refill() -> None:
+    epo, session = "XB03XAA079B001010155732", "003110000010000"  # knowledge course_markers: regimen, session
+    c = Claims()
+    for p in range(20):  # ordinary buyers of EPO (anaemia of CKD without dialysis): about monthly
+        for k in range(10):
+            c.visit(p, "H1", k * 33 + p, [(epo, 1, 2600)], med_type="14", dx="N18")
+    # a haemodialysis patient: EPO at every session, weekly
+    dialysis = [c.visit(98, "H2", 7 * k, [(session, 1, 38000), (epo, 1, 2600)], dx="N185") for k in range(40)]
+    # the same weekly EPO without any dialysis session: still an early refill
+    alone = [c.visit(99, "H1", 7 * k, [(epo, 1, 2600)], med_type="14", dx="N18") for k in range(40)]
+    f = run(c, "MX-PAT-004")
+    assert sorted(f["visit_id"].unique().to_list()) == alone
+    assert not set(f["visit_id"].to_list()) & set(dialysis)
+
+
 def test_excess_quantity_on_one_line() -> None:
     c = Claims()
     for p in range(100):

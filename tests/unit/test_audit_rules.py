@@ -282,6 +282,21 @@ def test_frequency_per_day_scales_with_inpatient_days() -> None:
     assert flagged(c, "GZ-YB-009") == {(10, 1), (12, 1)}
 
 
+def test_frequency_rules_read_each_lines_service_day() -> None:
+    dialysis = "003110000010000"  # once a day, three times in 7 days
+    c = Claims()
+    c.person(1)
+    c.person(2)
+    # a month of sessions settled as one outpatient visit, each line dated: Mon / Wed / Fri for 4 weeks
+    month = tuple(7 * w + d for w in range(4) for d in (0, 2, 4))
+    c.visit(10, 1, *[(dialysis, 1)] * 12, begin=D(2025, 3, 3), on=month)
+    # two sessions on one day, and a fourth session inside one week
+    c.visit(20, 2, (dialysis, 1), (dialysis, 1), begin=D(2025, 3, 3), on=(0, 0))
+    c.visit(21, 2, (dialysis, 1), (dialysis, 1), begin=D(2025, 3, 5), on=(0, 2))
+    assert flagged(c, "GZ-YB-009") == {(20, 1), (20, 2)}
+    assert flagged(c, "GZ-YB-010") == {(21, 2)}
+
+
 def test_frequency_per_period_uses_a_rolling_window() -> None:
     hba1c = "002503020020000"  # once per 60 days
     c = Claims()
