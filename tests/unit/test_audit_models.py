@@ -369,13 +369,33 @@ def test_a_dialysis_centre_is_compared_with_its_specialty_not_with_general_hospi
     p = load_params()
     frame = visit_frame(v, line_frame(ln), peers=p["peers"])
     spec = dict(specialties(frame, p["peers"]).iter_rows())
-    assert spec == {"H9": "N"}
-    assert frame.filter(pl.col("fixmedins_code") == "H9")["peer"][0] == "H:2:N"
+    assert spec == {"H9": "renal"}  # CKD (N18) read with dialysis care (Z49) as one case-mix group
+    assert frame.filter(pl.col("fixmedins_code") == "H9")["peer"][0] == "H:2:renal"
     assert run(c, "MX-PEER-004").height == 0
     # with the specialty left out (no institution ever a specialist) the centre's patients are flagged
     blind = {**p, "peers": {**p["peers"], "specialty_share": 1.01}}
     out = run_models(None, v, ln, only={"MX-PEER-004"}, params=blind)
     assert set(out["fixmedins_code"].to_list()) == {"H9"}
+
+
+def test_an_institution_whose_name_states_its_category_is_a_peer_of_its_category() -> None:
+    c = Claims()
+    for h in range(3):
+        for p in range(200):
+            c.visit(1000 * h + p, f"H{h}", p % 50, [(CONSULT, 1, 1000)], dx="C34" if h == 2 else "J06")
+    v, ln = c.frames()
+    from yibao.audit.models.features import line_frame, visit_frame
+
+    inst = pl.DataFrame(
+        {
+            "fixmedins_code": ["H0", "H1", "H2"],
+            "kind": ["hospital"] * 3,
+            "name": ["西安市中医医院", "某某区人民医院", "陕西省肿瘤医院"],
+        }
+    )
+    frame = visit_frame(v, line_frame(ln), institutions=inst, peers=load_params()["peers"])
+    peer = dict(frame.select("fixmedins_code", "peer").unique().iter_rows())
+    assert peer == {"H0": "hospital:2:tcm", "H1": "hospital:2:general", "H2": "hospital:2:oncology"}
 
 
 def test_maintenance_dialysis_sessions_are_not_repeat_visits_but_the_same_count_of_consultations_are() -> (
