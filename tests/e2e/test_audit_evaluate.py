@@ -82,9 +82,9 @@ def test_a_scenario_nobody_flags_has_zero_recall_and_no_precision() -> None:
 
 
 # Measured on seed 1 (a tuning seed), 20,000 persons, whole audit (rules + models), no settlement, generator
-# with the billing conventions of issue #14 (docs/AUDIT_EVALUATION.md §7), scored on the own flag set:
-# recall phantom, ring, resale, duplicate, sex/age, bed-hanging 1.000, split admission 0.991,
-# over-prescription 0.923, upcoding 0.917; overall precision 0.990, recall 0.953.
+# with the billing conventions of issue #14 and daily doses from the 说明书 usual dose (docs/AUDIT_EVALUATION.md
+# §7, §8), scored on the own flag set: recall phantom, ring, resale, duplicate, sex/age, bed-hanging,
+# split admission 1.000, over-prescription 0.920, upcoding 0.910; overall precision 0.989, recall 0.946.
 # Floors sit a little under.  The clean generator keeps to the knowledge base's prescribing limits, so the
 # rule library's false positives on clean visits are gone: overall precision is the guarded figure.
 @pytest.fixture(scope="module")
@@ -130,6 +130,7 @@ def test_evaluate_refuses_a_region_too_small_for_peers() -> None:
 def test_cli_run_writes_flags_and_evaluate_prints_json_lines(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
+    from yibao.audit.queue import queue_params
     from yibao.audit.scenarios import SCENARIOS
     from yibao.audit.scenarios.apply import inject_dir
     from yibao.cli.audit import audit_app
@@ -161,11 +162,16 @@ def test_cli_run_writes_flags_and_evaluate_prints_json_lines(tmp_path: Path) -> 
     assert queue[-1]["queue"] == "overall"
     assert {"share_flagged", "own_precision", "average_precision", "recall@5.0%"} <= set(queue[-1])
 
-    # the review queue: the top 1 % of the visits, written beside the flags
-    r = CliRunner().invoke(audit_app, ["run", str(d), "--out", str(tmp_path / "f.parquet"), "--top", "1%"])
+    # the review queue: the top 1 % of the visits, written beside the flags (in a folder made for them)
+    r = CliRunner().invoke(
+        audit_app, ["run", str(d), "--out", str(tmp_path / "new" / "f.parquet"), "--top", "1%"]
+    )
     assert r.exit_code == 0, r.output
-    q = pl.read_parquet(tmp_path / "f.queue.parquet")
-    assert q["rank"].to_list() == list(range(1, q.height + 1)) and q["score"].is_sorted(descending=True)
+    q = pl.read_parquet(tmp_path / "new" / "f.queue.parquet")
+    assert q["rank"].to_list() == list(range(1, q.height + 1))
+    power = queue_params().stake_power  # ranked by score weighed by the money at stake
+    priority = q["score"] * (q["amount_fen"].clip(lower_bound=0) / 100 + 1) ** power
+    assert priority.is_sorted(descending=True)
     assert "review queue" in r.output
     bad = CliRunner().invoke(audit_app, ["run", str(d), "--out", str(tmp_path / "f.parquet"), "--top", "x"])
     assert bad.exit_code != 0 and "top" in bad.output
@@ -186,3 +192,18 @@ def test_detector_table_says_where_false_positives_come_from() -> None:
     d = detector_scores(visits, flags).row(0, named=True)
     assert (d["rule_code"], d["visits"], d["labelled"], d["amount_fen"]) == ("MX-PEER-005", 3, 2, 23)
     assert d["precision"] == pytest.approx(2 / 3, abs=1e-4) and d["found"] == "upcoding=2"
+
+
+def test_cli_run_names_out_when_its_folder_cannot_be_made(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from yibao.cli.audit import audit_app
+
+    d = tmp_path / "region"
+    d.mkdir()
+    for f in ("persons", "visits", "lines"):
+        pl.DataFrame({"x": [1]}).write_parquet(d / f"{f}.parquet")
+    (tmp_path / "plain").write_text("a file, not a folder", encoding="utf-8")
+    r = CliRunner().invoke(audit_app, ["run", str(d), "--out", str(tmp_path / "plain" / "x" / "f.parquet")])
+    assert r.exit_code != 0 and "无法创建输出目录" in r.output and "--out" in r.output
+    assert "Traceback" not in r.output

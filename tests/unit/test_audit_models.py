@@ -203,6 +203,21 @@ def test_early_refills_of_a_dear_drug() -> None:
     assert json.loads(f["evidence"][0])["interval_days"] == 8.0
 
 
+def test_a_dialysis_patients_epo_is_the_courses_regimen_not_an_early_refill() -> None:
+    epo, session = "XB03XAA079B001010155732", "003110000010000"  # knowledge course_markers: regimen, session
+    c = Claims()
+    for p in range(20):  # ordinary buyers of EPO (anaemia of CKD without dialysis): about monthly
+        for k in range(10):
+            c.visit(p, "H1", k * 33 + p, [(epo, 1, 2600)], med_type="14", dx="N18")
+    # a haemodialysis patient: EPO at every session, weekly
+    dialysis = [c.visit(98, "H2", 7 * k, [(session, 1, 38000), (epo, 1, 2600)], dx="N185") for k in range(40)]
+    # the same weekly EPO without any dialysis session: still an early refill
+    alone = [c.visit(99, "H1", 7 * k, [(epo, 1, 2600)], med_type="14", dx="N18") for k in range(40)]
+    f = run(c, "MX-PAT-004")
+    assert sorted(f["visit_id"].unique().to_list()) == alone
+    assert not set(f["visit_id"].to_list()) & set(dialysis)
+
+
 def test_excess_quantity_on_one_line() -> None:
     c = Claims()
     for p in range(100):
@@ -372,13 +387,33 @@ def test_a_dialysis_centre_is_compared_with_its_specialty_not_with_general_hospi
     params = load_params()
     frame = visit_frame(v, line_frame(ln), peers=params["peers"])
     spec = dict(specialties(frame, params["peers"]).iter_rows())
-    assert spec == {"H9": "N"}
-    assert frame.filter(pl.col("fixmedins_code") == "H9")["peer"][0] == "H:2:N"
+    assert spec == {"H9": "renal"}  # CKD (N18) read with dialysis care (Z49) as one case-mix group
+    assert frame.filter(pl.col("fixmedins_code") == "H9")["peer"][0] == "H:2:renal"
     assert run(c, "MX-PEER-004").height == 0
     # with the specialty left out (no institution ever a specialist) the centre's patients are flagged
     blind = {**params, "peers": {**params["peers"], "specialty_share": 1.01}}
     out = run_models(None, v, ln, only={"MX-PEER-004"}, params=blind)
     assert set(out["fixmedins_code"].to_list()) == {"H9"}
+
+
+def test_an_institution_whose_name_states_its_category_is_a_peer_of_its_category() -> None:
+    c = Claims()
+    for h in range(3):
+        for p in range(200):
+            c.visit(1000 * h + p, f"H{h}", p % 50, [(CONSULT, 1, 1000)], dx="C34" if h == 2 else "J06")
+    v, ln = c.frames()
+    from yibao.audit.models.features import line_frame, visit_frame
+
+    inst = pl.DataFrame(
+        {
+            "fixmedins_code": ["H0", "H1", "H2"],
+            "kind": ["hospital"] * 3,
+            "name": ["西安市中医医院", "某某区人民医院", "陕西省肿瘤医院"],
+        }
+    )
+    frame = visit_frame(v, line_frame(ln), institutions=inst, peers=load_params()["peers"])
+    peer = dict(frame.select("fixmedins_code", "peer").unique().iter_rows())
+    assert peer == {"H0": "hospital:2:tcm", "H1": "hospital:2:general", "H2": "hospital:2:oncology"}
 
 
 def test_maintenance_dialysis_sessions_are_not_repeat_visits_but_the_same_count_of_consultations_are() -> (

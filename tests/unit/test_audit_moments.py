@@ -55,13 +55,13 @@ def test_before_warns_when_the_quantity_outlasts_the_days_written() -> None:
         KN,
         WOMAN,
         clinic,
-        [Prescribed(AMOX, 310_000, days=2), Prescribed(AMOX, 60_000, days=2)],
+        [Prescribed(AMOX, 410_000, days=2), Prescribed(AMOX, 60_000, days=2)],
         ["I10"],
         DAY,
     )
     assert {(x.item, x.rule_code) for x in w} == {
         (0, "GZ-YB-018")
-    }  # 31 units in 2 days > 3 a day and a pack of 24 (whole-pack dispensing); 6 in 2 is not
+    }  # 41 units in 2 days > 8 a day (说明书) and a pack of 24 (whole-pack dispensing); 6 in 2 is not
     assert "2天" in w[0].reason_zh and "2 days" in w[0].reason_en
     assert (
         check_prescription(KN, WOMAN, clinic, [Prescribed(AMOX, 240_000)], ["I10"], DAY) == []

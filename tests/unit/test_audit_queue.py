@@ -67,6 +67,22 @@ def test_scores_are_calibrated_per_detector_and_combine_by_noisy_or() -> None:
     assert not report["demoted"].any()
 
 
+def test_the_queue_weighs_the_money_at_stake() -> None:
+    from dataclasses import replace
+
+    cal = pl.DataFrame({"rule_code": ["SMALL", "BIG"], "flagged": [96, 96], "confirmed": [59, 45]})
+    # SMALL: score 0.6 on 2 yuan; BIG: score 0.46 on 100,000 yuan
+    flags = _flags([("SMALL", 1, 200, "flag"), ("BIG", 2, 10_000_000, "flag")])
+    scored, _ = score_flags(flags, n_visits=100, calibration=cal, p=P)
+    assert visit_queue(scored, P)["visit_id"].to_list() == [1, 2]  # by score alone
+    weighed = visit_queue(scored, replace(P, stake_power=0.1))  # 0.6 × 3^0.1 < 0.46 × 100,001^0.1
+    assert weighed["visit_id"].to_list() == [2, 1] and weighed["rank"].to_list() == [1, 2]
+    assert (
+        weighed["score"].to_list()
+        == visit_queue(scored, P).sort("visit_id", descending=True)["score"].to_list()
+    )
+
+
 def test_a_detector_firing_on_a_large_share_of_the_region_is_demoted_and_reported() -> None:
     flags = _flags([("WIDE", v, 10, "flag") for v in range(1, 8)] + [("NARROW", 1, 10, "flag")])
     scored, report = score_flags(flags, n_visits=10, calibration=None, p=P)

@@ -185,7 +185,7 @@ def flagged(
     return got
 
 
-AMOX = "XJ01CAA001E001010191924"  # cheap oral, supply 3 a day
+AMOX = "XJ01CAA001E001010191924"  # cheap oral, 8 a day (说明书: 0.5 g every 6 hours), packs of 24
 
 
 def test_sex_restriction_flags_a_male_only_drug_for_a_woman_only() -> None:
@@ -282,6 +282,21 @@ def test_frequency_per_day_scales_with_inpatient_days() -> None:
     assert flagged(c, "GZ-YB-009") == {(10, 1), (12, 1)}
 
 
+def test_frequency_rules_read_each_lines_service_day() -> None:
+    dialysis = "003110000010000"  # once a day, three times in 7 days
+    c = Claims()
+    c.person(1)
+    c.person(2)
+    # a month of sessions settled as one outpatient visit, each line dated: Mon / Wed / Fri for 4 weeks
+    month = tuple(7 * w + d for w in range(4) for d in (0, 2, 4))
+    c.visit(10, 1, *[(dialysis, 1)] * 12, begin=D(2025, 3, 3), on=month)
+    # two sessions on one day, and a fourth session inside one week
+    c.visit(20, 2, (dialysis, 1), (dialysis, 1), begin=D(2025, 3, 3), on=(0, 0))
+    c.visit(21, 2, (dialysis, 1), (dialysis, 1), begin=D(2025, 3, 5), on=(0, 2))
+    assert flagged(c, "GZ-YB-009") == {(20, 1), (20, 2)}
+    assert flagged(c, "GZ-YB-010") == {(21, 2)}
+
+
 def test_frequency_per_period_uses_a_rolling_window() -> None:
     hba1c = "002503020020000"  # once per 60 days
     c = Claims()
@@ -297,9 +312,9 @@ def test_frequency_per_period_uses_a_rolling_window() -> None:
 def test_over_supply_limits_days_of_drug_by_visit_type() -> None:
     c = Claims()
     c.person(1)
-    # amoxicillin: an acute item (7 days, 3 a day) dispensed in packs of 24: 21 + one pack = 45 pass
-    c.visit(10, 1, (AMOX, 30), (AMOX, 16), med_type="41")  # 46 > 45
-    c.visit(11, 1, (AMOX, 45), med_type="41")
+    # amoxicillin: an acute item (7 days, 8 a day) dispensed in packs of 24: 56 + one pack = 80 pass
+    c.visit(10, 1, (AMOX, 60), (AMOX, 21), med_type="41")  # 81 > 80
+    c.visit(11, 1, (AMOX, 80), med_type="41")
     c.visit(12, 1, (AMOX, 500), med_type="21", days=10)  # inpatient drugs are not a take-home supply
     assert flagged(c, "GZ-YB-011") == {(10, 1), (10, 2)}
 
@@ -309,16 +324,16 @@ def test_an_ordinary_outpatient_prescription_is_limited_to_seven_days_unless_the
 ):
     c = Claims()
     c.person(1)
-    c.visit(20, 1, (AMOX, 46), dx="J029")  # 46 > 3 a day × 7 days + one pack of 24
+    c.visit(20, 1, (AMOX, 81), dx="J029")  # 81 > 8 a day × 7 days + one pack of 24
     c.visit(21, 1, (AMOX, 24), dx="J029")  # one whole pack for a 5-day course: normal dispensing
-    c.visit(22, 1, (AMOX, 46), dx="I10")  # the item's own limit, not the diagnosis, decides
+    c.visit(22, 1, (AMOX, 81), dx="I10")  # the item's own limit, not the diagnosis, decides
     assert flagged(c, "GZ-YB-011") == {(20, 1), (22, 1)}
     # an item without its own days limit: 7 days at an ordinary visit, 30 for a long-term condition
     plain = replace(KN, days_limit=KN.days_limit.filter(pl.col("code") != AMOX))
     c2 = Claims()
     c2.person(1)
-    c2.visit(23, 1, (AMOX, 46), dx="J029")
-    c2.visit(24, 1, (AMOX, 46), dx="E11.9|J029")  # the principal diagnosis decides (dots ignored)
+    c2.visit(23, 1, (AMOX, 81), dx="J029")
+    c2.visit(24, 1, (AMOX, 81), dx="E11.9|J029")  # the principal diagnosis decides (dots ignored)
     assert flagged(c2, "GZ-YB-011", plain) == {(23, 1)}
 
 
@@ -330,9 +345,12 @@ def test_a_person_on_the_chronic_register_may_be_supplied_for_twelve_weeks() -> 
     c.visit(40, 1, (metformin, 84 * 3), dx="E119", prd=(84,))  # registered: 84 days allowed
     c.visit(41, 2, (metformin, 84 * 3), dx="E119", prd=(84,))  # not registered: 28 days for this item
     c.visit(42, 1, (metformin, 120 * 3), dx="E119", prd=(120,))  # beyond 12 weeks
+    # a visit settled as 门慢门特 is itself proof of registration, register file or not
+    c.visit(43, 2, (metformin, 84 * 3), med_type="14", dx="E119", prd=(84,))
+    c.visit(44, 2, (metformin, 120 * 3), med_type="14", dx="E119", prd=(120,))
     reg = pl.DataFrame({"psn_no": ["P000000001"], "icd_prefix": ["E11"], "condition": ["diabetes"]})
     k = from_frames_like(KN, registered_conditions=reg)
-    assert flagged(c, "GZ-YB-011", k) == {(41, 1), (42, 1)}
+    assert flagged(c, "GZ-YB-011", k) == {(41, 1), (42, 1), (44, 1)}
 
 
 def test_over_supply_also_reads_the_days_a_line_is_written_for() -> None:
@@ -348,15 +366,15 @@ def test_over_supply_also_reads_the_days_a_line_is_written_for() -> None:
 def test_dose_days_flags_a_quantity_the_stated_days_cannot_use_up() -> None:
     c = Claims()
     c.person(1)
-    # amoxicillin: 3 a day at most, packs of 24 — a quantity within one pack above the days' need passes
+    # amoxicillin: 8 a day at most, packs of 24 — a quantity within one pack above the days' need passes
     c.visit(30, 1, (AMOX, 24), dx="J029", prd=(5,))  # one pack for a 5-day course: whole-pack dispensing
-    c.visit(31, 1, (AMOX, 46), dx="J029", prd=(7,))  # 21 + 24 = 45 at most
+    c.visit(31, 1, (AMOX, 81), dx="J029", prd=(7,))  # 56 + 24 = 80 at most
     c.visit(32, 1, (AMOX, 126), dx="I10", prd=(7,))  # multiplied, days left as written
     c.visit(33, 1, (AMOX, 126), dx="I10", prd=(42,))  # multiplied and the days with it: consistent
     c.visit(34, 1, (AMOX, 126), dx="I10")  # no stated days: nothing to compare
     c.visit(
-        35, 1, ("001102000010000", 5), (AMOX, 40), dx="I10", prd=(1, 5)
-    )  # line 2 (15 + 24 = 39); line 1 has no supply row
+        35, 1, ("001102000010000", 5), (AMOX, 65), dx="I10", prd=(1, 5)
+    )  # line 2 (40 + 24 = 64); line 1 has no supply row
     assert flagged(c, "GZ-YB-018") == {(31, 1), (32, 1), (35, 2)}
     c.visit(36, 1, (AMOX, 126), dx="I10", prd=(0,))  # 0 days: not stated, not judged
     assert flagged(c, "GZ-YB-018") == {(31, 1), (32, 1), (35, 2)}
@@ -367,13 +385,13 @@ def test_fractional_prescribed_days_are_refused_naming_the_column() -> None:
 
     c = Claims()
     c.person(1)
-    c.visit(1, 1, (AMOX, 31), dx="J029", prd=(3,))
+    c.visit(1, 1, (AMOX, 41), dx="J029", prd=(3,))
     p, v, ln = c.frames()
     with pytest.raises(AuditInputError, match=r"lines\.prd_days"):
         run_rules(LIB, KN, p, v, ln.with_columns(pl.lit(2.5).alias("prd_days")), only={"GZ-YB-018"})
     whole = ln.with_columns(
         pl.lit(2.0).alias("prd_days")
-    )  # 31 units > 2 days × 3 + a pack, as an integer would
+    )  # 41 units > 2 days × 8 + a pack, as an integer would
     assert run_rules(LIB, KN, p, v, whole, only={"GZ-YB-018"}).height == 1
 
 

@@ -302,11 +302,22 @@ def run_audit(
     """Rules (when available) plus models → one flag frame; also each rule's check kind.  ``physicians``:
     the region's physician registry (医保医师库), which the title rule needs; ``knowledge``: the
     bureau's knowledge tables (default: the EXAMPLE tables)."""
-    from yibao.audit.models import course_sessions, run_models
+    from yibao.audit.models import course_regimens, course_sessions, run_models
 
     sessions = course_sessions(knowledge) if knowledge is not None else None
+    regimens = course_regimens(knowledge) if knowledge is not None else None
+    session_dx = course_sessions(knowledge, "session_diagnosis") if knowledge is not None else None
     frames = [
-        run_models(persons, visits, lines, settled, institutions=institutions, session_prefixes=sessions)
+        run_models(
+            persons,
+            visits,
+            lines,
+            settled,
+            institutions=institutions,
+            session_prefixes=sessions,
+            regimens=regimens,
+            session_diagnoses=session_dx,
+        )
     ]
     fn, checks = find_rules(physicians, knowledge) if use_rules else (None, {})
     if fn is not None:

@@ -10,8 +10,9 @@
   prior, and one in neither table ``default_score``.  A bureau fits both on its own audited cases
   (:func:`fit_calibration`, :func:`strength_points`, :func:`isotonic_curves`; the EXAMPLE tables are
   fitted on the tuning regions of ``yibao audit evaluate`` by ``yibao audit calibrate``).
-* **Visit score** — noisy-or over the distinct detectors on the visit: ``1 − Π(1 − s_d)``; ties broken by
-  the amount at stake.
+* **Visit score** — noisy-or over the distinct detectors on the visit: ``1 − Π(1 − s_d)``; visits are
+  ranked by ``score × (amount at stake in yuan + 1) ** stake_power`` (the money at stake weighs in), ties
+  by the amount.
 * **Demotion** — a detector that flags more than ``demote_share`` of a region's visits on its own is
   treated as a knowledge or billing-convention problem (疑似知识库或计费习惯问题), not as fraud: its flags
   keep ``demote_factor`` of their score, drop out of the own flag set and are reported.
@@ -46,6 +47,9 @@ class QueueParams:
     review_severities: tuple[str, ...]
     strength: tuple[tuple[str, str], ...] = ()  # (rule_code, evidence field) of each detector's strength
     min_step: int = 1  # least flagged visits in one step of an isotonic curve
+    stake_power: float = (
+        0.0  # rank by score × (amount at stake in yuan + 1) ** stake_power (0: by score alone)
+    )
 
 
 @cache
@@ -61,6 +65,7 @@ def queue_params(path: str = str(QUEUE_FILE)) -> QueueParams:
             tuple(str(x) for x in data["review_severities"]),
             tuple((str(k), str(v)) for k, v in (data.get("strength") or {}).items()),
             int(data.get("min_step", 1)),
+            float(data.get("stake_power", 0.0)),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise FieldError("queue.yaml", f"参数缺失或格式错误 missing or malformed parameter ({e})") from None
@@ -311,7 +316,15 @@ def visit_queue(scored: pl.DataFrame, p: QueueParams | None = None) -> pl.DataFr
             pl.col("reason_zh").first(),
             pl.col("reason_en").first(),
         )
-        .sort(["score", "amount_fen", "visit_id"], descending=[True, True, False])
+        # the review order weighs the money at stake: a likely small finding is not worth more review than
+        # a somewhat less likely large one (the expected recovery, tempered by ``stake_power``)
+        .with_columns(
+            (pl.col("score") * (pl.col("amount_fen").clip(lower_bound=0) / 100 + 1) ** p.stake_power).alias(
+                "_priority"
+            )
+        )
+        .sort(["_priority", "score", "amount_fen", "visit_id"], descending=[True, True, True, False])
+        .drop("_priority")
         .with_row_index("rank", offset=1)
     )
 

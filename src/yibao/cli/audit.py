@@ -245,6 +245,12 @@ def _run_polars(
             raise typer.BadParameter(f"缺少数据文件 {data} has no {f}.parquet")
     if out.suffix not in (".parquet", ".csv"):
         raise typer.BadParameter("输出文件须以 .parquet 或 .csv 结尾 out: must end in .parquet or .csv")
+    try:  # the folder of --out is made when missing, before the run (not after minutes of work)
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise typer.BadParameter(
+            f"无法创建输出目录 {out.parent}（{e.strerror}） out: cannot create the folder of --out"
+        ) from e
     p, v, ln = (pl.read_parquet(data / f"{f}.parquet") for f in ("persons", "visits", "lines"))
     inst = (
         pl.read_parquet(data / "institutions.parquet") if (data / "institutions.parquet").exists() else None

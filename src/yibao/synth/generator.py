@@ -237,6 +237,8 @@ class PrescribingLimits:
     # 门慢门特 register may be supplied (长期处方, 0 = no such extension)
     item_days: dict[str, int] = field(default_factory=dict)
     registered_days: int = 0
+    # items whose own days limit is of a class other than chronic (acute, herbal): 长期处方 does not extend it
+    short_items: frozenset[str] = frozenset()
     # dispensing pack of a drug (code -> units × 10000): whole packs are dispensed (see Conventions)
     pack_units: dict[str, int] = field(default_factory=dict)
 
@@ -504,6 +506,11 @@ class Tables:
             i = self.code_index.get(code)
             if i is not None:
                 item_days[i] = d
+        short = np.zeros(n, dtype=np.bool_)
+        for code in lim.short_items:
+            i = self.code_index.get(code)
+            if i is not None:
+                short[i] = True
         # days of supply per (visit type, item): ordinary, long-term diagnosis, registered person
         self.days_cap = np.zeros((4, n), dtype=np.int64)
         self.days_cap_long = np.zeros((4, n), dtype=np.int64)
@@ -515,7 +522,9 @@ class Tables:
             long = lim.supply_days_long.get(med, base)
             self.days_cap[t] = np.where(item_days > 0, item_days, base)
             self.days_cap_long[t] = np.where(item_days > 0, item_days, long)
-            self.days_cap_reg[t] = np.maximum(self.days_cap[t], lim.registered_days)
+            self.days_cap_reg[t] = np.where(
+                short, self.days_cap[t], np.maximum(self.days_cap[t], lim.registered_days)
+            )
             for cap, days in (
                 (self.cap_visit, self.days_cap[t]),
                 (self.cap_visit_long, self.days_cap_long[t]),
@@ -2138,7 +2147,12 @@ def _drug_qty(
     long_rx: B,
 ) -> tuple[F64, I64]:
     """Quantities (units) of drug lines, and the days each outpatient / pharmacy prescription is written
-    for (0 in a stay)."""
+    for (0 in a stay).
+
+    Outside a stay a drug with a supply row (``Tables.supply_q``: the 说明书 usual daily dose) is taken
+    at a whole number of units a day between half that dose and the dose, for the days drawn; a cheap drug
+    without one at 1-3 units a day.  In a stay the daily units stay 1-3, scaled by ``IP_DOSE_SCALE``
+    (which calibrates the cost per admission)."""
     p = tables.price[items]
     n = items.size
     ipm = vt == IP
@@ -2157,8 +2171,15 @@ def _drug_qty(
     op_q = np.select(
         [p < 500, p < 5_000, p < 100_000], [per_day * days, rng.integers(1, 7, n), rng.integers(1, 3, n)], 1
     )
-    q = np.where(herb, grams, np.where(ipm, ip_q, op_q)).astype(np.float64)
     half = (p < 500) & ~herb & (rng.random(n) < 0.1)
+    if tables.supply_q.any():  # drawn last, so that a region without supply rows draws as before
+        usual = tables.supply_q[items]
+        lo = np.maximum(-(-usual // (2 * QTY_ONE)), 1)
+        hi = np.maximum(usual // QTY_ONE, lo)
+        dose = lo + np.floor(rng.random(n) * (hi - lo + 1))
+        dosed = (usual >= QTY_ONE) & ~herb
+        op_q = np.where(dosed, dose * days, op_q)
+    q = np.where(herb, grams, np.where(ipm, ip_q, op_q)).astype(np.float64)
     written = np.where(ipm, 0, np.where(herb, doses, days)).astype(np.int64)
     return np.round(q) + np.where(half, 0.5, 0.0), written
 

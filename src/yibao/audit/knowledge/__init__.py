@@ -165,7 +165,14 @@ _ALLOWED = {
     ("item_sex", "sex"): {"M", "F"},
     ("payment_course", "basis"): {"admission", "year"},
     ("duplicate_pairs", "scope"): {"day", "visit"},
-    ("course_markers", "match"): {"diagnosis", "procedure", "item", "session"},
+    ("course_markers", "match"): {
+        "diagnosis",
+        "procedure",
+        "item",
+        "session",
+        "regimen",
+        "session_diagnosis",
+    },
 }
 
 

@@ -58,5 +58,10 @@ def prescribing_limits(
         else (),
         item_days={c: int(d) for c, d in k.days_limit.select("code", "max_days").iter_rows()} if days else {},
         registered_days=registered_days,
+        short_items=frozenset(
+            k.days_limit.filter(pl.col("days_class") != "chronic").get_column("code").to_list()
+        )
+        if days
+        else frozenset(),
         pack_units={c: int(q) for c, q in k.item_pack.select("code", "pack_units_q").iter_rows() if q},
     )

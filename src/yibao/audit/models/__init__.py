@@ -32,19 +32,30 @@ def run_models(
     params: Params | str | Path | None = None,
     only: set[str] | None = None,
     session_prefixes: Sequence[str] | None = None,
+    regimens: pl.DataFrame | None = None,
+    session_diagnoses: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """All anomaly models over a period's claims → flags (one row per suspect visit or line per model).
 
     ``institutions`` (fixmedins_code, kind) sharpens the peer groups (hospital vs primary vs internet);
     ``only`` restricts the run to some model codes (MX-PAT-002 also yields MX-PAT-003);
     ``session_prefixes``: item code prefixes whose outpatient visits are the sessions of a course (the
-    knowledge table ``course_markers``, match ``session``; default: the EXAMPLE tables').
+    knowledge table ``course_markers``, match ``session``; default: the EXAMPLE tables');
+    ``regimens``: (drug_prefix, session_prefix) — drugs given within a course (:func:`course_regimens`);
+    ``session_diagnoses``: principal-diagnosis prefixes whose visits are a scheduled course's sessions.
     """
     p = params if isinstance(params, dict) else load_params(params)
-    if session_prefixes is None:
-        session_prefixes = course_sessions(load_knowledge())
+    if session_prefixes is None or regimens is None or session_diagnoses is None:
+        example = load_knowledge()
+        session_prefixes = course_sessions(example) if session_prefixes is None else session_prefixes
+        regimens = course_regimens(example) if regimens is None else regimens
+        session_diagnoses = (
+            course_sessions(example, "session_diagnosis") if session_diagnoses is None else session_diagnoses
+        )
     lx = line_frame(lines)
-    v = visit_frame(visits, lx, settled, groups, institutions, session_prefixes, p["peers"])
+    v = visit_frame(
+        visits, lx, settled, groups, institutions, session_prefixes, p["peers"], session_diagnoses
+    )
     shared: dict[str, pl.DataFrame] = {}
 
     def dl() -> pl.DataFrame:  # the drug lines with their visit columns, built on first use
@@ -66,7 +77,9 @@ def run_models(
         "MX-PEER-006": lambda: peer.bill_templates(v, lx, p, sig()),
         "MX-PEER-007": lambda: peer.physician_templates(v, lx, p, sig()),
         "MX-PAT-002": lambda: patient.shopping(v, dl(), p),  # also MX-PAT-003
-        "MX-PAT-004": lambda: patient.early_refills(dl(), p),
+        "MX-PAT-004": lambda: patient.early_refills(
+            dl(), p, patient.regimen_pairs(v, dl(), lx, regimens, int(p["refill"]["course_min_sessions"]))
+        ),
         "MX-PAT-005": lambda: patient.excess_quantity(dl(), p),
         "MX-NET-001": lambda: network.co_visit_rings(v, persons, p),
         "MX-IF-001": lambda: iforest.isolation_forest(v, p),
@@ -75,10 +88,22 @@ def run_models(
     return conform(pl.concat([empty_flags(), *out])) if out else empty_flags()
 
 
-def course_sessions(knowledge: Knowledge) -> tuple[str, ...]:
-    """The item code prefixes of ``course_markers`` rows with match ``session``."""
+def course_sessions(knowledge: Knowledge, match: str = "session") -> tuple[str, ...]:
+    """The prefixes of ``course_markers`` rows with match ``session`` (item codes) or ``session_diagnosis``
+    (principal diagnoses of a scheduled course's visits)."""
     km = knowledge.course_markers
-    return tuple(km.filter(pl.col("match") == "session")["prefix"].to_list())
+    return tuple(km.filter(pl.col("match") == match)["prefix"].to_list())
 
 
-__all__ = ["FLAG_SCHEMA", "MODEL_CODES", "course_sessions", "run_models"]
+def course_regimens(knowledge: Knowledge) -> pl.DataFrame:
+    """(drug_prefix, session_prefix): the drugs of ``course_markers`` rows with match ``regimen`` paired with
+    the session items of the same course (a drug given within a course, at the course's rhythm)."""
+    km = knowledge.course_markers
+    drugs = km.filter(pl.col("match") == "regimen").select(pl.col("prefix").alias("drug_prefix"), "course")
+    sessions = km.filter(pl.col("match") == "session").select(
+        pl.col("prefix").alias("session_prefix"), "course"
+    )
+    return drugs.join(sessions, on="course").select("drug_prefix", "session_prefix")
+
+
+__all__ = ["FLAG_SCHEMA", "MODEL_CODES", "course_regimens", "course_sessions", "run_models"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -53,6 +54,7 @@ def visit_frame(
     institutions: pl.DataFrame | None = None,
     session_prefixes: Sequence[str] = (),
     peers: Params | None = None,
+    session_diagnoses: Sequence[str] = (),
 ) -> pl.DataFrame:
     """One row per visit with the features the models share.
 
@@ -99,12 +101,31 @@ def visit_frame(
         pl.col("diagnoses").str.split("|").list.first().str.head(3).alias("dx3"),
         doctor.alias("bilg_dr_codg"),
     )
-    v = v.join(sums, on="visit_id", how="left").with_columns(
-        pl.col("amount").fill_null(0),
-        pl.col("drug_amount").fill_null(0),
-        pl.col("care_amount").fill_null(0),
-        pl.col("session").fill_null(False),
-        pl.col("fixmedins_code").str.head(1).alias("kind"),
+    # a visit whose principal diagnosis marks a scheduled course (antenatal care, radiotherapy, chemotherapy
+    # cycles: course_markers, match session_diagnosis) is one of the course's sessions too
+    principal = visits.select(
+        "visit_id",
+        pl.col("diagnoses")
+        .str.split("|")
+        .list.first()
+        .fill_null("")
+        .str.replace_all(".", "", literal=True)
+        .str.contains("^(" + "|".join(re.escape(x) for x in session_diagnoses) + ")")
+        .alias("_sdx")
+        if session_diagnoses
+        else pl.lit(False).alias("_sdx"),
+    )
+    v = (
+        v.join(sums, on="visit_id", how="left")
+        .join(principal, on="visit_id", how="left")
+        .with_columns(
+            pl.col("amount").fill_null(0),
+            pl.col("drug_amount").fill_null(0),
+            pl.col("care_amount").fill_null(0),
+            (pl.col("session").fill_null(False) | pl.col("_sdx").fill_null(False)).alias("session"),
+            pl.col("fixmedins_code").str.head(1).alias("kind"),
+        )
+        .drop("_sdx")
     )
     if institutions is not None:
         kinds = institutions.select("fixmedins_code", pl.col("kind").alias("_kind"))
@@ -149,9 +170,11 @@ def visit_frame(
     session_n = pl.col("session").cast(pl.Int64).sum().over("psn_id", "fixmedins_code")
     # peers: kind, level tier and specialty (case mix); ``pool`` is where a small peer group is pooled —
     # every level of the kind with the same specialty
-    v = v.join(specialties(v, peers or {}), on="fixmedins_code", how="left").with_columns(
-        pl.col("specialty").fill_null(GENERAL)
-    )
+    spec = specialties(v, peers or {})
+    if institutions is not None and "name" in institutions.columns:  # the category its name states wins
+        named = named_specialties(institutions, peers or {})
+        spec = pl.concat([named, spec.join(named, on="fixmedins_code", how="anti")])
+    v = v.join(spec, on="fixmedins_code", how="left").with_columns(pl.col("specialty").fill_null(GENERAL))
     return v.with_columns(
         (pl.col("kind") + ":" + pl.col("hosp_lv").str.head(1) + ":" + pl.col("specialty")).alias("peer"),
         (pl.col("kind") + ":*:" + pl.col("specialty")).alias("pool"),
@@ -163,17 +186,44 @@ def visit_frame(
 GENERAL = "general"
 
 
+def named_specialties(institutions: pl.DataFrame, peers: Params) -> pl.DataFrame:
+    """(fixmedins_code, specialty) of the institutions whose name states a category of ``specialty_names``
+    (a 中医医院, 肿瘤医院 or 妇幼保健院 says so in its name); the first matching category counts."""
+    names: dict[str, list[str]] = peers.get("specialty_names") or {}
+    spec = pl.lit(None, pl.String)
+    for cat, words in reversed(list(names.items())):
+        hit = pl.any_horizontal([pl.col("name").fill_null("").str.contains(w, literal=True) for w in words])
+        spec = pl.when(hit).then(pl.lit(cat)).otherwise(spec)
+    return (
+        institutions.select("fixmedins_code", spec.alias("specialty"))
+        .filter(pl.col("specialty").is_not_null())
+        .unique("fixmedins_code")
+    )
+
+
 def specialties(v: pl.DataFrame, peers: Params) -> pl.DataFrame:
     """(fixmedins_code, specialty): the specialty of each institution by its case mix — the diagnosis
     chapter (ICD-10 letter of the principal diagnosis) that makes up at least ``specialty_share`` of its
-    visits and at least ``specialty_lift`` times that chapter's share at institutions of the same kind (a
+    visits and at least ``specialty_lift`` times that chapter's share at institutions of the same kind, a
+    chapter being widened to a group of diagnoses by ``specialty_groups`` (a
     dialysis centre: N; a maternity hospital: O; a rehabilitation hospital: its injuries and strokes).
     Institutions with fewer than ``specialty_min_visits`` visits, pharmacies (peers of pharmacies) and
     those with no such chapter are ``general`` (left out of the result)."""
     share = float(peers.get("specialty_share", 1.01))
     lift = float(peers.get("specialty_lift", 1.0))
     min_visits = int(peers.get("specialty_min_visits", 1))
-    chapter = pl.col("dx3").fill_null("").str.head(1).alias("chapter")
+    # a specialty can span chapters: oncology (C, D0, Z51 courses), obstetrics (O, Z3x antenatal care),
+    # renal (N18, Z49 dialysis) — ``specialty_groups`` maps diagnosis prefixes to one case-mix group
+    dx = pl.col("dx3").fill_null("")
+    chapter = dx.str.head(1)
+    groups: dict[str, list[str]] = peers.get("specialty_groups") or {}
+    for name, prefixes in reversed(list(groups.items())):
+        chapter = (
+            pl.when(pl.any_horizontal([dx.str.starts_with(x) for x in prefixes]))
+            .then(pl.lit(name))
+            .otherwise(chapter)
+        )
+    chapter = chapter.alias("chapter")
     mix = (
         v.filter(~pl.col("kind").is_in(["P", "pharmacy"]))
         .group_by("fixmedins_code", "kind", chapter)

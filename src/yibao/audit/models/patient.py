@@ -40,10 +40,45 @@ def drug_lines(v: pl.DataFrame, lx: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def early_refills(dl: pl.DataFrame, p: Params) -> pl.DataFrame:
-    """MX-PAT-004: a person buying the same dear drug at much shorter intervals than the drug's other buyers."""
+def regimen_pairs(
+    v: pl.DataFrame, dl: pl.DataFrame, lx: pl.DataFrame, regimens: pl.DataFrame, min_sessions: int
+) -> pl.DataFrame:
+    """(psn_id, code): drugs a person takes as part of a course they are on — ``regimens`` (drug_prefix,
+    session_prefix) from the knowledge table course_markers (match ``regimen`` beside the course's ``session``
+    rows): a person with at least ``min_sessions`` visits carrying a session item of the course (maintenance
+    haemodialysis) receives the course's drugs (EPO, intravenous iron) at the course's own rhythm."""
+    empty = pl.DataFrame(schema={"psn_id": dl.schema["psn_id"], "code": pl.String})
+    if regimens.height == 0 or dl.height == 0:
+        return empty
+    out: list[pl.DataFrame] = []
+    psn = v.select("visit_id", "psn_id")
+    for drug_prefix, session_prefix in regimens.select("drug_prefix", "session_prefix").unique().iter_rows():
+        on_course = (
+            lx.lazy()
+            .filter(pl.col("code").str.starts_with(session_prefix))
+            .select("visit_id")
+            .unique()
+            .join(psn.lazy(), on="visit_id")
+            .group_by("psn_id")
+            .len()
+            .filter(pl.col("len") >= min_sessions)
+            .select("psn_id")
+        )
+        drugs = (
+            dl.lazy().filter(pl.col("code").str.starts_with(drug_prefix)).select("psn_id", "code").unique()
+        )
+        out.append(drugs.join(on_course, on="psn_id", how="semi").collect())
+    return pl.concat([empty, *out]).unique()
+
+
+def early_refills(dl: pl.DataFrame, p: Params, on_regimen: pl.DataFrame | None = None) -> pl.DataFrame:
+    """MX-PAT-004: a person buying the same dear drug at much shorter intervals than the drug's other buyers.
+    ``on_regimen`` (psn_id, code): drugs of a course the person is on (:func:`regimen_pairs`), set aside —
+    a dialysis patient's weekly EPO is the standard regimen, not an early refill."""
     cfg, peers = p["refill"], p["peers"]
     d = dl.filter(pl.col("price") >= int(cfg["min_unit_price_fen"]))
+    if on_regimen is not None and on_regimen.height:
+        d = d.join(on_regimen, on=["psn_id", "code"], how="anti")
     # purchase days per (person, drug), sorted; the gap to the previous purchase day of the same person and drug
     days = d.select("psn_id", "code", "begin_date").unique().sort("psn_id", "code", "begin_date")
     same = (pl.col("psn_id") == pl.col("psn_id").shift(1)) & (pl.col("code") == pl.col("code").shift(1))

@@ -172,7 +172,8 @@ class _Ctx:
 
     def code_totals(self, table: LF, keep: pl.Expr, in_visits: LF | None = None) -> LF:
         """Lines of the codes in ``table`` with ``_tot``, the visit's total quantity of the code, and
-        ``_written``, the most days any of those lines is prescribed for, for the (visit, code) groups
+        ``_written``, the most days any of those lines is prescribed for, ``_ndates``, the distinct service
+        days (``fee_date``) of those lines, for the (visit, code) groups
         where ``keep`` holds (``keep`` may use both and the table's columns); only visits in
         ``in_visits`` (visit_id) when given."""
         t = table.join(self.codes, on="code")
@@ -181,7 +182,11 @@ class _Ctx:
             mine = mine.join(in_visits, on="visit_id", how="semi")
         sums = (
             mine.group_by("visit_id", "cid")
-            .agg(pl.col("qty").sum().alias("_tot"), pl.col("prd_days").max().alias("_written"))
+            .agg(
+                pl.col("qty").sum().alias("_tot"),
+                pl.col("prd_days").max().alias("_written"),
+                pl.col("fee_date").n_unique().alias("_ndates"),
+            )
             .join(t.drop("code"), on="cid")
             .filter(keep)
         )
@@ -506,7 +511,12 @@ def _frequency_day(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     p = r.params
     assert isinstance(p, m.InpatientParams)
     t = k.frequency.lazy().filter(pl.col("max_per_day_q").is_not_null()).select("code", "max_per_day_q")
-    days = pl.when(pl.col("med_type").is_in(list(p.inpatient_types))).then(pl.col("days")).otherwise(1)
+    # the days of the item: a stay's days, or the distinct service days its lines carry (2204 fee_ocur_time) —
+    # a dialysis centre settling a month of sessions as one visit dates every session line
+    days = pl.max_horizontal(
+        pl.when(pl.col("med_type").is_in(list(p.inpatient_types))).then(pl.col("days")).otherwise(1),
+        pl.col("_ndates"),
+    )
     x = (
         c.code_totals(t, pl.col("_tot") > pl.col("max_per_day_q"))  # days ≥ 1: only these can exceed
         .join(c.vcols.select("visit_id", "med_type", "days"), on="visit_id")
@@ -544,11 +554,11 @@ def _frequency_period(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     for days in sorted(set(t["period_days"].to_list())):
         tt = t.filter(pl.col("period_days") == days).select("code", "period_days", "max_per_period_q").lazy()
         x = (
-            c.lv(tt)
-            .sort("psn_id", "code", "begin_date")
+            c.lv(tt)  # by the line's own service day (a month of dated sessions settled as one visit)
+            .sort("psn_id", "code", "fee_date")
             .with_columns(
                 pl.col("qty")
-                .rolling_sum_by("begin_date", window_size=f"{days}d")
+                .rolling_sum_by("fee_date", window_size=f"{days}d")
                 .over("psn_id", "code")
                 .alias("_win")
             )
@@ -636,8 +646,14 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         )
         days = pl.when(is_long & long_days.is_not_null()).then(long_days).otherwise(days)
     days = pl.coalesce("_item_days", days)
-    days = pl.when(pl.col("_reg")).then(pl.max_horizontal(days, pl.lit(p.registered_days))).otherwise(days)
-    t = pack_table(k)
+    # 长期处方 covers the chronic drugs: an item whose own limit is of another class (acute, herbal) keeps it
+    days = (
+        pl.when(pl.col("_reg") & pl.col("_long_rx"))
+        .then(pl.max_horizontal(days, pl.lit(p.registered_days)))
+        .otherwise(days)
+    )
+    short = k.days_limit.filter(pl.col("days_class") != "chronic").select("code").unique()
+    t = pack_table(k).with_columns(pl.col("code").is_in(short["code"].implode()).not_().alias("_long_rx"))
     item_least = t["_item_days"].min()
     least = min([*p.max_days.values(), *([int(item_least)] if isinstance(item_least, int) else [])])
     supplied = c.visits.filter(pl.col("med_type").is_in(list(p.max_days))).select("visit_id")
@@ -649,7 +665,7 @@ def _over_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         c.code_totals(t.lazy(), keep, supplied)
         .join(c.vcols.select("visit_id", "med_type", "psn_id"), on="visit_id")
         .join(reg, on="psn_id", how="left")
-        .with_columns(pl.col("_reg").fill_null(False))
+        .with_columns(pl.col("_reg").fill_null(False) | pl.col("med_type").is_in(list(p.registered_types)))
         .join(c.dx, on="visit_id", how="left")
         .with_columns(days.alias("_days"))
         .with_columns((pl.col("_daily") * pl.col("_days") + tol).alias("_lim"))

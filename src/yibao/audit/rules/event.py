@@ -58,6 +58,7 @@ class _Item:
     dose_q: int | None = None  # units a day at most, against the line's stated days (dose_days)
     pack_q: int = 0  # one dispensing pack (item_pack): the whole-pack allowance
     item_days: int | None = None  # the item's own days limit (days_limit)
+    long_rx: bool = True  # a registered person's long prescription may cover it (not an acute / herbal item)
     excluded_by: tuple[str, ...] = ()
     excluded_by_day: tuple[str, ...] = ()  # exclusive only on the same service day
     packages: tuple[str, ...] = ()
@@ -143,6 +144,7 @@ class EventChecker:
         r = self.rules.get("over_supply")
         self.registered: frozenset[str] = frozenset()
         self.registered_days = 0
+        self.registered_types: tuple[str, ...] = ()
         self.supply_tol = 0
         self.supply_days: dict[str, int] = {}
         self.supply_days_long: dict[str, int] = {}
@@ -162,12 +164,15 @@ class EventChecker:
                     )
                 )
             self.registered_days = r.params.registered_days
+            self.registered_types = r.params.registered_types
             self.supply_tol = r.params.pack_tolerance
             self.registered = frozenset(knowledge.registered_conditions.get_column("psn_no").to_list())
+            short = set(knowledge.days_limit.filter(pl.col("days_class") != "chronic")["code"].to_list())
             for code, q, pack, days in pack_table(knowledge).iter_rows():
                 x = it(code)
                 x.supply_q, x.sums, x.restricted = q, True, True
                 x.pack_q, x.item_days = pack, days
+                x.long_rx = code not in short  # 长期处方 covers chronic drugs, not an acute item's days
         r = self.rules.get("dose_days")
         self.dose_tol = 0
         if r is not None:
@@ -376,7 +381,7 @@ class EventChecker:
             and visit.diagnoses[0].replace(".", "").startswith(self.long_term)
         ):
             visit_days = self.supply_days_long.get(visit.med_type, visit_days)
-        registered = person.psn_no in self.registered
+        registered = person.psn_no in self.registered or visit.med_type in self.registered_types
         gender, lv, dx = person.gender, visit.hosp_lv, visit.diagnoses
         rank = self.rank.get(lv)
         for ln, x in todo:
@@ -465,17 +470,22 @@ class EventChecker:
                             if visit.med_type in self.freq_inpatient
                             else 1
                         )
-                    if tot > x.per_day_q * days:
+                    # or the distinct service days its lines carry (a month of dated sessions in one visit)
+                    n_days = max(
+                        days,
+                        len({o.fee_ocur_time or visit.begin_date for o in visit.lines if o.code == code}),
+                    )
+                    if tot > x.per_day_q * n_days:
                         out.append(
                             self._f(
                                 "frequency_day",
                                 sn,
-                                f"项目{code}每日限{_qty_text(x.per_day_q)}次，{days}天共收{_qty_text(tot)}次",
-                                f"item {code} is limited to {_qty_text(x.per_day_q)} a day; {days} day(s) carry {_qty_text(tot)}",
+                                f"项目{code}每日限{_qty_text(x.per_day_q)}次，{n_days}天共收{_qty_text(tot)}次",
+                                f"item {code} is limited to {_qty_text(x.per_day_q)} a day; {n_days} day(s) carry {_qty_text(tot)}",
                             )
                         )
                 supply_days = x.item_days if x.item_days is not None else visit_days
-                if registered and supply_days is not None:
+                if registered and x.long_rx and supply_days is not None:
                     supply_days = max(supply_days, self.registered_days)
                 if x.supply_q is not None and supply_days is not None:
                     lim = x.supply_q * supply_days + x.pack_q * self.supply_tol

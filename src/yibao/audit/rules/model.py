@@ -51,6 +51,8 @@ class SupplyParams(_P):
     long_term_days: dict[str, int] = {}
     # days a person on the 门慢门特 register (knowledge table registered_conditions) may be supplied at once
     registered_days: int = Field(default=84, ge=1)
+    # visit types settled only for persons on that register (门慢门特): such a visit is itself proof of it
+    registered_types: tuple[str, ...] = ("14",)
     # whole packs: a quantity within this many packs (knowledge table item_pack) above the days' need passes
     pack_tolerance: int = Field(default=1, ge=0)
 
