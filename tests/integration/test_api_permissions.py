@@ -148,6 +148,7 @@ RULES: dict[tuple[str, str, str], frozenset[str]] = {
     ("POST", "/api/crossregion/inbound/settle", ""): PUBLIC,
     ("POST", "/api/crossregion/inbound/reverse", ""): PUBLIC,
     ("POST", "/api/crossregion/inbound/person", ""): PUBLIC,
+    ("POST", "/api/crossregion/inbound/record", ""): PUBLIC,
     ("POST", "/api/crossregion/resolve", ""): ADMIN,
     ("GET", "/api/crossregion/records", ""): READERS,
     ("POST", "/api/crossregion/filings", ""): frozenset({"insured", "auditor", "admin"}),

@@ -43,6 +43,9 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
     region_app.state.settings = settings.model_copy(  # type: ignore[attr-defined]
         update={"hub_url": "http://127.0.0.1:9", "hub_key": KEY, "hub_timeout": 5.0}
     )
+    # the start-up warm-up built the region's cross-region state from the settings it started with (no
+    # hub); a server is started with its hub settings, so build it again from these
+    region_app.state.crossregion = None  # type: ignore[attr-defined]
 
     class Wired(JsonClient):
         """The hub's client of a region, over the region app in process."""
