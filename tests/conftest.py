@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# The start-up warm-up (yibao.web.warm) costs about 2 s of CPU per app; the suite builds hundreds of apps
+# and measures no first view, so it is off here unless a test asks for it (tests/integration/test_web_warm.py)
+os.environ.setdefault("YIBAO_WARM_UP", "0")
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,7 @@ def _compiled(env: object) -> set[str]:
 def test_the_lifespan_compiles_every_page_template_and_fills_the_page_caches(seeded: Seeded) -> None:
     portal_pages.templates.env.cache.clear()  # type: ignore[union-attr]
     dashboard_pages.templates.env.cache.clear()  # type: ignore[union-attr]
-    app = create_app(Settings(database_url=seeded.url, demo=True))
+    app = create_app(Settings(database_url=seeded.url, demo=True, warm_up=True))
     assert not any(hasattr(app.state, k) for k in CACHED_ON_STATE)
     with TestClient(app):
         for env in (portal_pages.templates.env, dashboard_pages.templates.env):
@@ -53,7 +53,7 @@ def test_without_warm_up_nothing_is_filled_before_the_first_request(seeded: Seed
 def test_a_warmer_that_fails_is_logged_and_the_service_starts(
     seeded: Seeded, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = create_app(Settings(database_url=seeded.url, demo=True))
+    app = create_app(Settings(database_url=seeded.url, demo=True, warm_up=True))
 
     def broken(_request: object) -> None:
         raise RuntimeError("registry unreadable")
