@@ -178,10 +178,17 @@ def test_a_visit_that_names_no_account_is_paid_by_the_agreed_relative_and_the_bi
 ) -> None:
     """2207 with the account asked for and no ``acct_psn_no``: once the patient's own account is empty and
     one relative has agreed, the relative's account pays, and the 费用明白单 names the relative."""
-    mine, payer = seeded.family_psn_no, seeded.insured_psn_no
+    mine = seeded.family_psn_no
     book = app.state.book  # type: ignore[attr-defined]
     led = Ledger.open(seeded.url)
     try:
+        # the relative: an employee (whose account may pay for family) with money left after the demo year
+        own_type = led.get_person(seeded.insured_psn_no, dt.date.today()).insutype
+        payer = next(
+            p.psn_no
+            for p in led.list_persons(limit=2000, offset=0)
+            if p.psn_no != mine and p.insutype == own_type and led.account_balance(p.psn_no) > 0
+        )
         past = led.list_settlements(mine, limit=1) or led.list_settlements(limit=1)
         template = replace(past[0].visit, psn_no=mine, use_account=True, account_psn_no=None)
         led.set_family(mine, drop=led.get_person(mine, dt.date.today()).family)
