@@ -200,11 +200,11 @@ def test_the_service_audits_with_the_bureaus_knowledge_directory_and_reads_physi
                 {
                     "feedetl_sn": "2",
                     "med_list_codg": "XJ01CAA001E001010191924",
-                    # 40 capsules for 3 days: more than 3 a day × 3 days plus one whole pack of 24 (the
-                    # example tables' daily maximum and pack size), so GZ-YB-018 reads the stated days
-                    "cnt": 40,
+                    # 60 capsules for 3 days: more than 8 a day (the 说明书 usual dose, the example tables'
+                    # daily maximum) × 3 days plus one whole pack of 24, so GZ-YB-018 reads the stated days
+                    "cnt": 60,
                     "pric": "0.30",
-                    "det_item_fee_sumamt": "12.00",
+                    "det_item_fee_sumamt": "18.00",
                     "prd_days": 3,
                 },
             ],
