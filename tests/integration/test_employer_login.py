@@ -134,3 +134,24 @@ def test_the_roster_page_upload_lists_the_bad_rows_and_imports_a_good_file(api: 
         "/dashboard/enrolment/employers/E1/roster", files={"file": ("e1.csv", good.encode())}, headers=html
     )
     assert page.status_code == 200 and "花名册已导入" in page.text and "W1" in page.text
+
+
+def test_the_bureau_page_keeps_its_figures_only_while_the_tables_do_not_change(api: Api) -> None:
+    e1, _ = _employers(api)
+    staff = {**api.h("auditor"), "accept": "text/html"}
+    paid = HEADER + f"E1,甲公司,2025-01,W1,{_cert('61010019850101321')},赵六,6000,add,2025-01-10\n"
+    r = api.client.post("/api/employer/E1/roster?filename=e1-paid.csv", content=paid.encode(), headers=e1)
+    assert r.status_code == 200, r.text
+    api.client.app.state.eligibility.refresh()  # type: ignore[attr-defined]
+    before = api.client.get("/dashboard/enrolment?on=2025-06-01", headers=staff)
+    assert before.status_code == 200 and "甲公司" not in before.text
+    kept = api.client.app.state.enrol_figures  # type: ignore[attr-defined]
+    again = api.client.get("/dashboard/enrolment?on=2025-06-01", headers=staff)
+    assert again.text == before.text and api.client.app.state.enrol_figures is kept  # type: ignore[attr-defined]
+    w2 = _cert("61010019900202432")
+    unpaid = HEADER + f"E1,甲公司,2025-01,W2,{w2},钱七,5000,add,\n"
+    r = api.client.post("/api/employer/E1/roster?filename=e1.csv", content=unpaid.encode(), headers=e1)
+    assert r.status_code == 200, r.text
+    api.client.app.state.eligibility.refresh()  # type: ignore[attr-defined]
+    after = api.client.get("/dashboard/enrolment?on=2025-06-01", headers=staff)
+    assert after.status_code == 200 and "甲公司" in after.text  # the new arrears, not the kept figures

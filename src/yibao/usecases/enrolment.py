@@ -74,6 +74,14 @@ def bureau_figures(
     normal; 待遇享受率: may use benefits that day), continuity (续保率) by scheme, arrears (欠费) by employer, and
     who cannot use their benefits on ``on`` by reason."""
     _staff(caller)
+    return region_figures(frames, store, year, on)
+
+
+def region_figures(
+    frames: dict[str, pl.DataFrame], store: EnrolmentStore, year: int, on: dt.date
+) -> dict[str, Any]:
+    """The figures of :func:`bureau_figures`, without the caller check (for a page that has checked the
+    caller itself and keeps the figures while the tables do not change, and for its start-up warm-up)."""
     pol = store.policy
     people = frames["persons"].select(
         "psn_no", pl.lit(on).alias("visit_date"), pl.lit("11").alias("med_type")

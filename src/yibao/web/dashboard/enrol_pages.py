@@ -31,6 +31,7 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 Staff = Annotated[Principal, Depends(require("auditor", "admin"))]
 EmployerOrStaff = Annotated[Principal, Depends(require("employer", "auditor", "admin"))]
 _lock = threading.Lock()
+_FIGURES_KEPT = 8  # (year, day) pairs kept per version of the tables
 
 
 def _day(request: Request) -> dt.date:
@@ -74,9 +75,34 @@ def _frames(request: Request) -> tuple[Any, dict[str, Any]] | None:
     return (store, frames) if uc.has_data(frames) else None
 
 
+def _figures(request: Request, year: int, on: dt.date) -> dict[str, Any] | None:
+    """The bureau's figures for (``year``, ``on``), kept per version of the tables (at most a few days)."""
+    got = _frames(request)
+    if got is None:
+        return None
+    store, frames = got
+    version = request.app.state.enrol_frames[0]
+    with _lock:
+        kept: tuple[object, dict[tuple[int, dt.date], dict[str, Any]]] | None = getattr(
+            request.app.state, "enrol_figures", None
+        )
+        if kept is None or kept[0] != version:
+            kept = (version, {})
+            request.app.state.enrol_figures = kept
+        found = kept[1].get((year, on))
+    if found is None:
+        found = uc.region_figures(frames, store, year, on)
+        with _lock:
+            if len(kept[1]) >= _FIGURES_KEPT:
+                kept[1].clear()
+            kept[1][(year, on)] = found
+    return found
+
+
 def warm(request: Request) -> None:
-    """Start-up warm-up (yibao.web.warm): the enrolment tables' frames."""
-    _frames(request)
+    """Start-up warm-up (yibao.web.warm): the enrolment tables' frames and today's figures."""
+    on = local_today()
+    _figures(request, on.year, on)
 
 
 @router.get("/enrolment")
@@ -86,11 +112,7 @@ def enrolment(request: Request, p: Staff) -> Response:
         year = int(request.query_params.get("year") or on.year)
     except ValueError:
         raise HTTPException(422, "年度格式错误 invalid year") from None
-    got = _frames(request)
-    figures = None
-    if got is not None:
-        store, frames = got
-        figures = uc.bureau_figures(p, frames, store, year, on)
+    figures = _figures(request, year, on)
     return render(request, "enrolment.html", {"f": figures, "on": on, "year": year})
 
 
