@@ -212,9 +212,25 @@ class Connection:
             self.raw.execute("COMMIT")
 
     def end_read(self) -> None:
-        """End the implicit read transaction PostgreSQL opened for a plain read."""
+        """End the implicit read transaction PostgreSQL opened for a plain read (or a transaction that read,
+        perhaps locked rows, and decided to write nothing).  It is committed: with nothing written that is
+        the same as a rollback, but psycopg forgets every prepared statement of the connection on a
+        ROLLBACK (one more round trip, ``DEALLOCATE ALL``, and each statement prepared again afterwards).
+        A transaction a failed statement aborted is rolled back."""
         if self.pg:
-            self.raw.rollback()
+            status = self.raw.info.transaction_status
+            if status == psycopg.pq.TransactionStatus.INTRANS:
+                self.raw.commit()
+            elif status != psycopg.pq.TransactionStatus.IDLE:
+                self.raw.rollback()
+
+    def end_unwritten(self) -> None:
+        """End a transaction begun with :meth:`begin` that wrote nothing (a pre-settlement, a replay found
+        under the locks): :meth:`end_read` on PostgreSQL, a ROLLBACK on SQLite."""
+        if self.pg:
+            self.end_read()
+        else:
+            self.rollback()
 
     def tick(self, pipeline: Any = None) -> None:
         if self.fault_after is None:

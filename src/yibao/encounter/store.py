@@ -12,10 +12,10 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -31,6 +31,26 @@ from yibao.encounter.schema import (
     enc_sign,
     enc_visit,
 )
+
+T = TypeVar("T")
+
+
+def _ping_if_idle(engine: sa.Engine) -> Callable[[Any, Any, Any], None]:
+    """A pool checkout hook: ping a connection that sat idle longer than :data:`PING_IDLE_SECONDS` (the
+    dialect's own ping, as ``pool_pre_ping`` would send on every checkout); a dead one is replaced."""
+
+    def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        now = time.monotonic()
+        if now - record.info.get("yibao_used", now) > PING_IDLE_SECONDS:
+            try:
+                alive = engine.dialect.do_ping(dbapi_conn)
+            except Exception:
+                alive = False
+            if not alive:
+                raise sa.exc.DisconnectionError("idle connection failed its ping")
+        record.info["yibao_used"] = now
+
+    return checkout
 
 
 def now_utc() -> str:
@@ -106,12 +126,48 @@ def _line(r: Any) -> FeeLine:
     )
 
 
-# built once: building a statement costs more than running it
+# built once: building a statement (and its cache key) costs more than running it
 _PRESENTED_AT = (
     sa.select(enc_presented.c.digest)
     .where(enc_presented.c.fixmedins_code == sa.bindparam("f"), enc_presented.c.psn_no == sa.bindparam("p"))
     .limit(1)
 )
+_PRESENTED_PSN = sa.select(enc_presented.c.psn_no).where(enc_presented.c.digest == sa.bindparam("k"))
+_INSTITUTION = sa.select(enc_institution).where(enc_institution.c.fixmedins_code == sa.bindparam("k"))
+_CARD = sa.select(enc_card).where(enc_card.c.card_no == sa.bindparam("k"))
+_SIGN = sa.select(enc_sign).where(enc_sign.c.sign_no == sa.bindparam("k"))
+_MESSAGE = sa.select(enc_msg).where(enc_msg.c.msgid == sa.bindparam("k"))
+_VISIT = sa.select(enc_visit).where(enc_visit.c.mdtrt_id == sa.bindparam("k"))
+_LINES = sa.select(enc_line).where(enc_line.c.mdtrt_id == sa.bindparam("k"))
+_ORDER = (enc_line.c.fee_ocur_time, enc_line.c.feedetl_sn)
+_LIVE_LINES = _LINES.where(enc_line.c.status == LIVE).order_by(*_ORDER)
+_ALL_LINES = _LINES.order_by(*_ORDER)
+_SETTLED_LINES = sa.select(enc_line).where(enc_line.c.setl_id == sa.bindparam("k"))
+_SNS = sa.bindparam("w_sns", expanding=True)
+_USED_SN = sa.select(enc_line.c.feedetl_sn).where(
+    enc_line.c.mdtrt_id == sa.bindparam("w_id"), enc_line.c.feedetl_sn.in_(_SNS)
+)
+_INSERT_MSG = enc_msg.insert()
+_INSERT_VISIT = enc_visit.insert()
+_INSERT_LINE = enc_line.insert()
+_INSERT_PRESENTED = enc_presented.insert()
+_DELETE_PRESENTED = (
+    enc_presented.delete()
+    .where(enc_presented.c.digest == sa.bindparam("w_digest"))
+    .returning(enc_presented.c.psn_no)
+)
+_UPDATE_VISIT = enc_visit.update().where(
+    enc_visit.c.mdtrt_id == sa.bindparam("w_id"), enc_visit.c.status == sa.bindparam("w_status")
+)
+_LINES_OF = (enc_line.c.mdtrt_id == sa.bindparam("w_id"), enc_line.c.feedetl_sn.in_(_SNS))
+_LINE_STATUS = enc_line.update().where(*_LINES_OF, enc_line.c.setl_id.is_(None))
+_TAKE_LINES = enc_line.update().where(*_LINES_OF, enc_line.c.setl_id.is_(None), enc_line.c.status == LIVE)
+_FREE_LINES = enc_line.update().where(*_LINES_OF)
+_MARK_REVERSED = enc_msg.update().where(enc_msg.c.msgid == sa.bindparam("w_msgid"))
+
+# a pooled connection idle longer than this is pinged before use (a database restart leaves it dead); one
+# in steady use is not — a dead one is met by the read, which is retried once on a fresh connection
+PING_IDLE_SECONDS = 10.0
 
 
 class EncounterStore:
@@ -136,7 +192,26 @@ class EncounterStore:
     @staticmethod
     def open(sa_url: str) -> EncounterStore:
         args: dict[str, Any] = {"timeout": 30} if sa_url.startswith("sqlite") else {}
-        return EncounterStore(sa.create_engine(sa_url, connect_args=args, pool_pre_ping=True))
+        engine = sa.create_engine(sa_url, connect_args=args)
+        sa.event.listen(engine, "checkout", _ping_if_idle(engine))
+        return EncounterStore(engine)
+
+    def _read(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run the reads ``work`` on a pooled connection in autocommit mode — no BEGIN and no ROLLBACK
+        round trip around them (each statement sees the data committed when it starts, as it does under
+        READ COMMITTED in a transaction) — once more on a fresh connection when the pooled one turns out
+        to be dead (the database restarted)."""
+        try:
+            with self._reads.connect() as c:
+                return work(c)
+        except sa.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with self._reads.connect() as c:
+            return work(c)
+
+    def _first(self, q: sa.Executable, key: Any) -> Any:
+        return self._read(lambda c: c.execute(q, {"k": key}).first())
 
     def close(self) -> None:
         self.engine.dispose()
@@ -170,8 +245,7 @@ class EncounterStore:
             )
 
     def institution(self, code: str) -> Institution | None:
-        with self.engine.connect() as c:
-            r = c.execute(sa.select(enc_institution).where(enc_institution.c.fixmedins_code == code)).first()
+        r = self._first(_INSTITUTION, code)
         if r is None:
             return None
         return Institution(r.fixmedins_code, r.fixmedins_name, r.hosp_lv, r.admdvs, r.sm2_public_key or "")
@@ -186,8 +260,7 @@ class EncounterStore:
 
     def card(self, card_no: str) -> tuple[str, str, str] | None:
         """(card_sn, psn_no, status) of a card number."""
-        with self.engine.connect() as c:
-            r = c.execute(sa.select(enc_card).where(enc_card.c.card_no == card_no)).first()
+        r = self._first(_CARD, card_no)
         return None if r is None else (r.card_sn, r.psn_no, r.status)
 
     @staticmethod
@@ -198,18 +271,13 @@ class EncounterStore:
         """Record that a credential naming ``psn_no`` was presented (1101) at ``fixmedins_code``."""
         digest = self._digest(fixmedins_code, cert_type, cert_no)
         with self._begin() as c:
-            gone = c.execute(
-                enc_presented.delete()
-                .where(enc_presented.c.digest == digest)
-                .returning(enc_presented.c.psn_no)
-            ).all()
+            gone = c.execute(_DELETE_PRESENTED, {"w_digest": digest}).all()
             moved = [str(old) for (old,) in gone if str(old) != psn_no]
             if moved:
                 self._forget_presented(fixmedins_code, moved)
             c.execute(
-                enc_presented.insert().values(
-                    digest=digest, fixmedins_code=fixmedins_code, psn_no=psn_no, at=now_utc()
-                )
+                _INSERT_PRESENTED,
+                {"digest": digest, "fixmedins_code": fixmedins_code, "psn_no": psn_no, "at": now_utc()},
             )
         if moved:  # again once committed: a check that read the old row meanwhile stores nothing
             self._forget_presented(fixmedins_code, moved)
@@ -241,8 +309,10 @@ class EncounterStore:
         if until is not None and until > time.monotonic():
             return True
         generation = self._presented_generation
-        with self._reads.connect() as c:
-            found = c.execute(_PRESENTED_AT, {"f": fixmedins_code, "p": psn_no}).first() is not None
+        found = (
+            self._read(lambda c: c.execute(_PRESENTED_AT, {"f": fixmedins_code, "p": psn_no}).first())
+            is not None
+        )
         if found and self.PRESENTED_CACHE_SECONDS > 0:
             with self._presented_lock:
                 if generation != self._presented_generation:
@@ -255,8 +325,7 @@ class EncounterStore:
     def presented_psn(self, fixmedins_code: str, cert_type: str, cert_no: str) -> str | None:
         """The person a credential presented at ``fixmedins_code`` named, if it was presented there."""
         digest = self._digest(fixmedins_code, cert_type, cert_no)
-        with self.engine.connect() as c:
-            r = c.execute(sa.select(enc_presented.c.psn_no).where(enc_presented.c.digest == digest)).first()
+        r = self._first(_PRESENTED_PSN, digest)
         return None if r is None else str(r[0])
 
     # ------------------------------------------------------------------ sign-in
@@ -272,8 +341,7 @@ class EncounterStore:
 
     def sign(self, sign_no: str) -> tuple[str, str, str | None] | None:
         """(fixmedins_code, opter, signout_time) of a sign_no."""
-        with self.engine.connect() as c:
-            r = c.execute(sa.select(enc_sign).where(enc_sign.c.sign_no == sign_no)).first()
+        r = self._first(_SIGN, sign_no)
         return None if r is None else (r.fixmedins_code, r.opter, r.signout_time)
 
     def sign_out(self, sign_no: str, when: str) -> None:
@@ -282,8 +350,7 @@ class EncounterStore:
 
     # ------------------------------------------------------------------ messages
     def message(self, msgid: str) -> Message | None:
-        with self.engine.connect() as c:
-            r = c.execute(sa.select(enc_msg).where(enc_msg.c.msgid == msgid)).first()
+        r = self._first(_MESSAGE, msgid)
         if r is None:
             return None
         return Message(
@@ -301,18 +368,14 @@ class EncounterStore:
     ) -> tuple[Message | None, VisitRecord | None, list[FeeLine]]:
         """The message under ``msgid``, the visit and (``with_lines``) its live lines in one connection —
         what most transactions read before they decide."""
-        with self.engine.connect() as c:
-            m = c.execute(sa.select(enc_msg).where(enc_msg.c.msgid == msgid)).first()
-            v = c.execute(sa.select(enc_visit).where(enc_visit.c.mdtrt_id == mdtrt_id)).first()
-            rows = (
-                c.execute(
-                    sa.select(enc_line)
-                    .where(enc_line.c.mdtrt_id == mdtrt_id, enc_line.c.status == LIVE)
-                    .order_by(enc_line.c.fee_ocur_time, enc_line.c.feedetl_sn)
-                ).all()
-                if with_lines and v is not None
-                else []
-            )
+
+        def work(c: sa.Connection) -> tuple[Any, Any, Sequence[Any]]:
+            m = c.execute(_MESSAGE, {"k": msgid}).first()
+            v = c.execute(_VISIT, {"k": mdtrt_id}).first()
+            rows = c.execute(_LIVE_LINES, {"k": mdtrt_id}).all() if with_lines and v is not None else []
+            return m, v, rows
+
+        m, v, rows = self._read(work)
         msg = (
             None
             if m is None
@@ -333,25 +396,25 @@ class EncounterStore:
         if msg is None:
             return
         c.execute(
-            enc_msg.insert().values(
-                msgid=msg.msgid,
-                infno=msg.infno,
-                fixmedins_code=msg.fixmedins_code,
-                request_key=msg.request_key,
-                answer=json.dumps(msg.answer, ensure_ascii=False, default=str),
-                undo=json.dumps(msg.undo, ensure_ascii=False),
-                reversed_by=None,
-                at=now_utc(),
-            )
+            _INSERT_MSG,
+            {
+                "msgid": msg.msgid,
+                "infno": msg.infno,
+                "fixmedins_code": msg.fixmedins_code,
+                "request_key": msg.request_key,
+                "answer": json.dumps(msg.answer, ensure_ascii=False, default=str),
+                "undo": json.dumps(msg.undo, ensure_ascii=False),
+                "reversed_by": None,
+                "at": now_utc(),
+            },
         )
 
     def mark_reversed(self, c: sa.Connection, msgid: str, by: str) -> None:
-        c.execute(enc_msg.update().where(enc_msg.c.msgid == msgid).values(reversed_by=by))
+        c.execute(_MARK_REVERSED, {"w_msgid": msgid, "reversed_by": by})
 
     # ------------------------------------------------------------------ visits
     def visit(self, mdtrt_id: str) -> VisitRecord | None:
-        with self.engine.connect() as c:
-            r = c.execute(sa.select(enc_visit).where(enc_visit.c.mdtrt_id == mdtrt_id)).first()
+        r = self._first(_VISIT, mdtrt_id)
         return None if r is None else _visit(r)
 
     def find_visit(self, fixmedins_code: str, ipt_otp_no: str) -> VisitRecord | None:
@@ -361,8 +424,7 @@ class EncounterStore:
             enc_visit.c.ipt_otp_no == ipt_otp_no,
             enc_visit.c.status != "cancelled",
         )
-        with self.engine.connect() as c:
-            r = c.execute(q).first()
+        r = self._read(lambda c: c.execute(q).first())
         return None if r is None else _visit(r)
 
     def has_visit(self, fixmedins_code: str, psn_no: str) -> bool:
@@ -370,30 +432,30 @@ class EncounterStore:
         q = sa.select(enc_visit.c.mdtrt_id).where(
             enc_visit.c.fixmedins_code == fixmedins_code, enc_visit.c.psn_no == psn_no
         )
-        with self.engine.connect() as c:
-            return c.execute(q.limit(1)).first() is not None
+        return self._read(lambda c: c.execute(q.limit(1)).first()) is not None
 
     def create_visit(self, v: VisitRecord, msg: Message | None) -> None:
         with self._begin() as c:
             c.execute(
-                enc_visit.insert().values(
-                    mdtrt_id=v.mdtrt_id,
-                    fixmedins_code=v.fixmedins_code,
-                    psn_no=v.psn_no,
-                    insutype=v.insutype,
-                    kind=v.kind,
-                    med_type=v.med_type,
-                    ipt_otp_no=v.ipt_otp_no,
-                    hosp_lv=v.hosp_lv,
-                    mdtrt_cert_type=v.mdtrt_cert_type,
-                    begntime=v.begntime,
-                    endtime=v.endtime,
-                    status=v.status,
-                    diagnoses=json.dumps(list(v.diagnoses)),
-                    info=json.dumps(v.info, ensure_ascii=False, default=str),
-                    created_msgid=msg.msgid if msg else "",
-                    updated=now_utc(),
-                )
+                _INSERT_VISIT,
+                {
+                    "mdtrt_id": v.mdtrt_id,
+                    "fixmedins_code": v.fixmedins_code,
+                    "psn_no": v.psn_no,
+                    "insutype": v.insutype,
+                    "kind": v.kind,
+                    "med_type": v.med_type,
+                    "ipt_otp_no": v.ipt_otp_no,
+                    "hosp_lv": v.hosp_lv,
+                    "mdtrt_cert_type": v.mdtrt_cert_type,
+                    "begntime": v.begntime,
+                    "endtime": v.endtime,
+                    "status": v.status,
+                    "diagnoses": json.dumps(list(v.diagnoses)),
+                    "info": json.dumps(v.info, ensure_ascii=False, default=str),
+                    "created_msgid": msg.msgid if msg else "",
+                    "updated": now_utc(),
+                },
             )
             self._record(c, msg)
 
@@ -414,11 +476,7 @@ class EncounterStore:
             values["info"] = json.dumps(values["info"], ensure_ascii=False, default=str)
         values["updated"] = now_utc()
         with self._begin() as c:
-            res = c.execute(
-                enc_visit.update()
-                .where(enc_visit.c.mdtrt_id == mdtrt_id, enc_visit.c.status == expect_status)
-                .values(**values)
-            )
+            res = c.execute(_UPDATE_VISIT, {"w_id": mdtrt_id, "w_status": expect_status, **values})
             if res.rowcount != 1:
                 raise EncounterError(
                     "input.data.mdtrt_id", "就诊状态已被另一笔交易改变 the visit changed meanwhile", "state"
@@ -429,27 +487,18 @@ class EncounterStore:
 
     # ------------------------------------------------------------------ lines
     def lines(self, mdtrt_id: str, *, live_only: bool = True) -> list[FeeLine]:
-        q = sa.select(enc_line).where(enc_line.c.mdtrt_id == mdtrt_id)
-        if live_only:
-            q = q.where(enc_line.c.status == LIVE)
-        with self.engine.connect() as c:
-            return [_line(r) for r in c.execute(q.order_by(enc_line.c.fee_ocur_time, enc_line.c.feedetl_sn))]
+        q = _LIVE_LINES if live_only else _ALL_LINES
+        return [_line(r) for r in self._read(lambda c: c.execute(q, {"k": mdtrt_id}).all())]
 
     def settled_lines(self, setl_id: str) -> list[FeeLine]:
-        with self.engine.connect() as c:
-            rows = c.execute(sa.select(enc_line).where(enc_line.c.setl_id == setl_id))
-            return [_line(r) for r in rows]
+        return [_line(r) for r in self._read(lambda c: c.execute(_SETTLED_LINES, {"k": setl_id}).all())]
 
     def add_lines(self, lines: Sequence[FeeLine], msg: Message | None) -> None:
         """Insert uploaded lines; a feedetl_sn already used in the visit (even cancelled) is refused."""
         with self._begin() as c:
             for mdtrt_id in {ln.mdtrt_id for ln in lines}:
                 sns = [ln.feedetl_sn for ln in lines if ln.mdtrt_id == mdtrt_id]
-                dup = c.execute(
-                    sa.select(enc_line.c.feedetl_sn).where(
-                        enc_line.c.mdtrt_id == mdtrt_id, enc_line.c.feedetl_sn.in_(sns)
-                    )
-                ).first()
+                dup = c.execute(_USED_SN, {"w_id": mdtrt_id, "w_sns": sns}).first()
                 if dup is not None:
                     raise EncounterError(
                         "input.feedetail.feedetl_sn",
@@ -457,7 +506,7 @@ class EncounterStore:
                         "duplicate",
                     )
             c.execute(
-                enc_line.insert(),
+                _INSERT_LINE,
                 [
                     {
                         "mdtrt_id": ln.mdtrt_id,
@@ -489,15 +538,7 @@ class EncounterStore:
         """Cancel (``cancelled``) or restore (``live``) unsettled lines; returns how many changed."""
         sns = list(sns)
         with self._begin() as c:
-            res = c.execute(
-                enc_line.update()
-                .where(
-                    enc_line.c.mdtrt_id == mdtrt_id,
-                    enc_line.c.feedetl_sn.in_(sns),
-                    enc_line.c.setl_id.is_(None),
-                )
-                .values(status=status)
-            )
+            res = c.execute(_LINE_STATUS, {"w_id": mdtrt_id, "w_sns": sns, "status": status})
             if reversal_of and msg is not None:
                 self.mark_reversed(c, reversal_of, msg.msgid)
             self._record(c, msg)
@@ -517,10 +558,8 @@ class EncounterStore:
         and :class:`EncounterError` ``taken`` is raised (the caller undoes its settlement)."""
         sns = list(sns)
         with self._begin() as c:
-            q = enc_line.update().where(enc_line.c.mdtrt_id == mdtrt_id, enc_line.c.feedetl_sn.in_(sns))
-            if setl_id is not None and not reversal_of:
-                q = q.where(enc_line.c.setl_id.is_(None), enc_line.c.status == LIVE)
-            res = c.execute(q.values(setl_id=setl_id))
+            q = _TAKE_LINES if setl_id is not None and not reversal_of else _FREE_LINES
+            res = c.execute(q, {"w_id": mdtrt_id, "w_sns": sns, "setl_id": setl_id})
             if setl_id is not None and not reversal_of and res.rowcount != len(sns):
                 raise EncounterError(
                     "input.data.mdtrt_id",
@@ -567,8 +606,9 @@ class EncounterStore:
 
     def file(self, file_qury_no: str) -> tuple[str, str, bytes] | None:
         """(fixmedins_code, filename, content) of a stored file."""
-        with self.engine.connect() as c:
-            r = c.execute(sa.select(enc_file).where(enc_file.c.file_qury_no == file_qury_no)).first()
+        r = self._read(
+            lambda c: c.execute(sa.select(enc_file).where(enc_file.c.file_qury_no == file_qury_no)).first()
+        )
         return None if r is None else (r.fixmedins_code, r.filename, bytes(r.content))
 
     # ------------------------------------------------------------------ reconciliations (3201 / 3202)
@@ -629,8 +669,7 @@ class EncounterStore:
             q = q.where(t.c.enddate <= ended_to)
         if fixmedins_code:
             q = q.where(t.c.fixmedins_code == fixmedins_code)
-        with self.engine.connect() as c:
-            rows = c.execute(q).all()
+        rows = self._read(lambda c: c.execute(q).all())
         return [
             Reconciliation(
                 r.infno,

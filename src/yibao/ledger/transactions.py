@@ -119,7 +119,7 @@ def settle(
         try:
             persons, counters, seen = _lock_read(conn, keys, patient, year, msgid, lock=not pre)
             if seen is not None and not pre:
-                conn.rollback()
+                conn.end_unwritten()  # nothing written: the locks go, the prepared statements stay
                 return _replay_settle(seen, visit, read)
             prow = persons.get(patient)
             if prow is None:
@@ -160,7 +160,7 @@ def settle(
                 covers=covers,
             )
             if pre:
-                conn.rollback()
+                conn.end_unwritten()  # a pre-settlement wrote nothing
                 return SettleOutcome(s, "", False)
             setl_id = new_setl_id()
             s.line_splits = allocate(s, visit.lines)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ MDTRT_CERT_TYPES = {
 
 class EnvelopeError(FieldError):
     """A malformed envelope or ``input``; answered with ``infcode`` −1 and the field named."""
+
+
+# a control character other than tab / newline / carriage return, or a lone UTF-16 surrogate
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 class Envelope(BaseModel):
@@ -72,9 +77,7 @@ class Envelope(BaseModel):
         cannot store them and no national code contains them."""
         for name in type(self).model_fields:
             v = getattr(self, name)
-            if isinstance(v, str) and any(
-                (ord(c) < 32 and c not in "\t\n\r") or 0xD800 <= ord(c) <= 0xDFFF for c in v
-            ):
+            if isinstance(v, str) and _UNPRINTABLE.search(v):
                 raise ValueError(f"{name}: 含有控制字符或无效字符 contains control or invalid characters")
         return self
 
