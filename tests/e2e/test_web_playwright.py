@@ -23,7 +23,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seed
     require_chromium()
     seeded = seed_demo_db(tmp_path_factory.mktemp("e2e") / "demo.db", persons=120)
     log = tmp_path_factory.mktemp("e2e-log") / "uvicorn.log"
-    with serving({"YIBAO_DATABASE_URL": seeded.url, "YIBAO_DEMO": "1"}, log) as base:
+    with serving({"YIBAO_DATABASE_URL": seeded.url, "YIBAO_DEMO": "1"}, log, wait=180) as base:
         yield base, seeded
 
 
