@@ -1,29 +1,37 @@
 """First byte of every page, per role, on the demo database: one JSON line per page.
 
     PYTHONPATH=src python benchmarks/pages_ttfb.py [--db .yibao/shots/demo.db] [--reuse] [--n 20]
-    PYTHONPATH=src python benchmarks/pages_ttfb.py --first-view [--reuse]
+    PYTHONPATH=src python benchmarks/pages_ttfb.py --first-view [--reuse] [--only /me/care]
 
 Builds the demo (``yibao demo --persons 400``) unless ``--reuse`` and the file exists, starts the service
 (one uvicorn worker) and, per page, logs the first request (cold: caches filled on first use) and then
 ``n`` requests: wall time to the response headers (p50, p95, max, ms), the server process's CPU per request
 (ms, from /proc), and the load average.
 
-``--first-view``: the first view after a restart, for every page kind.  Per page the service is started
-afresh, the role logs in (one JSON call, as a browser's login would) and the page is asked for once: its
-first byte (ms), the server's CPU for that request (ms), and how long the service took to answer its
-first request after being launched (``ready_s``: start-up, including any warm-up).  Page ids
-(``@visit`` …) are looked up beforehand on a separate run of the service, so nothing of the measured
-page is warmed by the look-up.  Asserts nothing: the machine is shared."""
+``--first-view``: the first view after a restart, for every page kind of every role.  The pages are found
+as the browser test (tests/e2e/test_axe_pages.py) finds them: each role (insured, the family view of the
+insured login's first relative, hospital, auditor, admin, anonymous) follows the same-site links from its
+home, one page of each kind (record ids starred, query fields named), on a separate run of the service so
+that nothing of a measured page is warmed by the look-up.  Then per page the service is started afresh,
+the role logs in (one JSON call, as a browser's login would) and the page is asked for once: its first
+byte (ms), the server's CPU for that request (ms), and how long the service took to answer its first
+request after being launched (``ready_s``: start-up, including any warm-up).  Asserts nothing: the
+machine is shared."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 
@@ -42,44 +50,58 @@ ROLES = {
         "/dashboard/cases",
     ],
 }
-# --first-view: every page kind a role reaches (one page of each template), "" = not logged in
-FIRST_VIEW = {
-    "insured": [
-        "/me",
-        "@visit",
-        "/me/estimate",
-        "/me/cases",
-        "/me/notices",
-        "/me/insurance",
-        "/me/contributions",
-        "/me/progress",
-        "/me/policy",
-        "/me/family",
-        "/me/institutions?condition=I10",
-        "/me/drugs?q=amxl",
-        "/me/access",
-        "/me/care",
-        "/me/elsewhere",
-        "/me/apps",
-    ],
-    "hospital": ["/hospital", "/hospital/settlements", "@own-case"],
-    "auditor": [
-        "/dashboard",
-        "/dashboard/review",
-        "/dashboard/audit",
-        "@late-case",
-        "/dashboard/payment",
-        "/dashboard/cases",
-        "/dashboard/fund",
-        "/dashboard/fund/warnings",
-        "/dashboard/consult",
-        "/dashboard/simulation",
-        "/dashboard/enrolment",
-        "/dashboard/crossregion",
-        "/dashboard/care",
-    ],
-    "": ["/login", "/consult"],
+# --first-view: each role's login ("" = not logged in) and home ("@family": the insured's first relative)
+HOMES = {
+    "insured": ("insured", "/me"),
+    "family": ("insured", "@family"),
+    "hospital": ("hospital", "/hospital"),
+    "auditor": ("auditor", "/dashboard"),
+    "admin": ("admin", "/dashboard"),
+    "anonymous": ("", "/consult"),
 }
+# links that are not pages: leaving the session, files, machine interfaces, the API's own docs (as the
+# browser test skips them)
+SKIP = (
+    "/logout",
+    "/api/",
+    "/fhir",
+    "/docs",
+    "/redoc",
+    "/openapi",
+    ".json",
+    ".csv",
+    ".js",
+    ".png",
+    "/download",
+)
+MAX_KINDS = 80
+HREF = re.compile(r'<a\b[^>]*?\bhref="([^"]*)"', re.S)
+
+
+@dataclass
+class Service:
+    """A freshly started service: its base URL, its process id and how long it took to answer."""
+
+    base: str
+    pid: int
+    ready_s: float
+
+    @contextmanager
+    def client(self, login: str) -> Iterator[httpx.Client]:
+        """A client of the service, logged in as ``login`` (one JSON call, as a browser's login would;
+        ``""``: not logged in)."""
+        with httpx.Client(base_url=self.base, timeout=60) as c:
+            if login:
+                c.post("/auth/login", json={"username": login, "password": PASSWORD}).raise_for_status()
+            yield c
+
+
+@contextmanager
+def service(db: Path) -> Iterator[Service]:
+    """The service over ``db`` (one uvicorn worker), started for the block and stopped after it."""
+    launched = time.perf_counter()
+    with serving(db) as (base, proc):
+        yield Service(base, proc.pid, time.perf_counter() - launched)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -88,8 +110,6 @@ def cpu_seconds(pid: int) -> float:
 
 
 def resolve(c: httpx.Client, path: str) -> str:
-    import re
-
     if path == "@visit":
         return re.search(r'class="visit" href="([^"]+)"', c.get("/me").text).group(1)  # type: ignore[union-attr]
     if path == "@own-case":
@@ -97,7 +117,51 @@ def resolve(c: httpx.Client, path: str) -> str:
     if path == "@late-case":
         page = c.get("/dashboard/audit").text
         return re.search(r'class="overdue-row">.*?href="(/dashboard/audit/[^"]+)"', page, re.S).group(1)  # type: ignore[union-attr]
+    if path == "@family":
+        return re.search(r'href="(/me\?psn=[^"]+)"', c.get("/me/family").text).group(1)  # type: ignore[union-attr]
     return path
+
+
+def kind(url: str) -> str:
+    """A page's kind: its path with record ids starred and the names of its query's fields."""
+    parts = urlsplit(url)
+    path = "/".join("*" if any(ch.isdigit() for ch in s) and len(s) > 6 else s for s in parts.path.split("/"))
+    fields = sorted({k for k, _ in parse_qsl(parts.query, keep_blank_values=True)})
+    return path + ("?" + "&".join(fields) if fields else "")
+
+
+def page_kinds(c: httpx.Client, home: str) -> dict[str, str]:
+    """Kind → the first page of that kind reached from ``home`` by following same-site links (breadth
+    first; pages that are not HTML or do not answer 200 are left out)."""
+    base = str(c.base_url).rstrip("/")
+    queue = [f"{base}{home}"]
+    found: dict[str, str] = {}
+    seen: set[str] = set()
+    while queue:
+        url = queue.pop(0)
+        k = kind(url)
+        if k in seen:
+            continue
+        seen.add(k)
+        if len(seen) > MAX_KINDS:
+            raise SystemExit(f"more than {MAX_KINDS} kinds of page from {home}")
+        r = c.get(url, headers={"accept": "text/html"})
+        if r.status_code != 200 or "text/html" not in r.headers.get("content-type", ""):
+            continue
+        found[k] = url.removeprefix(base)
+        for h in HREF.findall(r.text):
+            h = h.replace("&amp;", "&")
+            if not h or h.startswith(("#", "mailto:", "javascript:")):
+                continue
+            nxt = urljoin(url, h).split("#", 1)[0]
+            parts = urlsplit(nxt)
+            if not nxt.startswith(base + "/") or any(s in parts.path for s in SKIP):
+                continue
+            if "lang=" in parts.query or "big=" in parts.query:
+                continue
+            if nxt not in queue:
+                queue.append(nxt)
+    return found
 
 
 def first_byte(c: httpx.Client, path: str) -> float:
@@ -110,37 +174,29 @@ def first_byte(c: httpx.Client, path: str) -> float:
     return took * 1000
 
 
-def login(c: httpx.Client, role: str) -> None:
-    if role:
-        c.post("/auth/login", json={"username": role, "password": PASSWORD}).raise_for_status()
-
-
 def first_views(db: Path, only: list[str]) -> None:
-    """One JSON line per page kind (those containing one of ``only``, when given): its first byte on a
-    freshly started service."""
-    resolved: dict[tuple[str, str], str] = {}
-    with serving(db) as (base, _proc):
-        for role, paths in FIRST_VIEW.items():
-            paths = [p for p in paths if not only or any(o in p for o in only)]
-            with httpx.Client(base_url=base, timeout=60) as c:
-                login(c, role)
-                for raw in paths:
-                    resolved[role, raw] = resolve(c, raw)
-    for (role, raw), path in resolved.items():
-        launched = time.perf_counter()
-        with serving(db) as (base, proc), httpx.Client(base_url=base, timeout=60) as c:
-            ready = time.perf_counter() - launched
-            login(c, role)
-            cpu0 = cpu_seconds(proc.pid)
+    """One JSON line per page kind of every role (those containing one of ``only``, when given): its first
+    byte on a freshly started service."""
+    pages: list[tuple[str, str, str]] = []  # role, kind, path
+    with service(db) as svc:
+        for role, (login, home) in HOMES.items():
+            with svc.client(login) as c:
+                for k, path in page_kinds(c, resolve(c, home)).items():
+                    if not only or any(o in path or o in k for o in only):
+                        pages.append((role, k, path))
+    for role, k, path in pages:
+        with service(db) as svc, svc.client(HOMES[role][0]) as c:
+            cpu0 = cpu_seconds(svc.pid)
             took = first_byte(c, path)
-            cpu = (cpu_seconds(proc.pid) - cpu0) * 1000
+            cpu = (cpu_seconds(svc.pid) - cpu0) * 1000
         line = {
             "bench": "pages.first_view",
-            "role": role or "anonymous",
-            "page": raw,
+            "role": role,
+            "page": k,
+            "path": path,
             "first_ms": round(took, 1),
             "server_cpu_ms": round(cpu, 1),
-            "ready_s": round(ready, 2),
+            "ready_s": round(svc.ready_s, 2),
             "loadavg": [round(x, 2) for x in os.getloadavg()],
         }
         print(json.dumps(line, ensure_ascii=False), flush=True)
@@ -160,36 +216,34 @@ def main() -> None:
     if a.first_view:
         first_views(a.db, a.only)
         return
-    with serving(a.db) as (base, proc):
+    with service(a.db) as svc:
         for role, paths in ROLES.items():
-            c = httpx.Client(base_url=base, timeout=60)
-            r = c.post("/auth/login", json={"username": role, "password": PASSWORD})
-            r.raise_for_status()
-            for raw in paths:
-                path = resolve(c, raw)
-                cold = first_byte(c, path)
-                cpu0 = cpu_seconds(proc.pid)
-                times = [first_byte(c, path) for _ in range(a.n)]
-                cpu = (cpu_seconds(proc.pid) - cpu0) / a.n * 1000
-                times.sort()
-                print(
-                    json.dumps(
-                        {
-                            "bench": "pages.ttfb",
-                            "role": role,
-                            "page": raw if raw.startswith("@") else path,
-                            "cold_ms": round(cold, 1),
-                            "p50_ms": round(statistics.median(times), 1),
-                            "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1),
-                            "max_ms": round(times[-1], 1),
-                            "server_cpu_ms": round(cpu, 1),
-                            "n": a.n,
-                            "loadavg": [round(x, 2) for x in os.getloadavg()],
-                        },
-                        ensure_ascii=False,
-                    ),
-                    flush=True,
-                )
+            with svc.client(role) as c:
+                for raw in paths:
+                    path = resolve(c, raw)
+                    cold = first_byte(c, path)
+                    cpu0 = cpu_seconds(svc.pid)
+                    times = [first_byte(c, path) for _ in range(a.n)]
+                    cpu = (cpu_seconds(svc.pid) - cpu0) / a.n * 1000
+                    times.sort()
+                    print(
+                        json.dumps(
+                            {
+                                "bench": "pages.ttfb",
+                                "role": role,
+                                "page": raw if raw.startswith("@") else path,
+                                "cold_ms": round(cold, 1),
+                                "p50_ms": round(statistics.median(times), 1),
+                                "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)], 1),
+                                "max_ms": round(times[-1], 1),
+                                "server_cpu_ms": round(cpu, 1),
+                                "n": a.n,
+                                "loadavg": [round(x, 2) for x in os.getloadavg()],
+                            },
+                            ensure_ascii=False,
+                        ),
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -3,91 +3,36 @@ uvicorn on a free port over a seeded SQLite demo database.  Screenshots go to ``
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from browser_support import chromium, require_chromium, serving
 
 from yibao.demo.seed import Seeded, seed_demo_db
 
-CHROMIUM = os.environ.get("YIBAO_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 PASSWORD = "yibao-demo-2026"
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seeded]]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (this test must not skip)")
+    require_chromium()
     seeded = seed_demo_db(tmp_path_factory.mktemp("e2e") / "demo.db", persons=120)
-    port = _free_port()
-    env = {**os.environ, "YIBAO_DATABASE_URL": seeded.url, "YIBAO_DEMO": "1"}
     log = tmp_path_factory.mktemp("e2e-log") / "uvicorn.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "yibao.web.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.2)
+    with serving({"YIBAO_DATABASE_URL": seeded.url, "YIBAO_DEMO": "1"}, log, wait=180) as base:
         yield base, seeded
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / ".gitignore").write_text("*\n", encoding="utf-8")  # screenshots are never committed
-    with playwright_sync.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(playwright_sync) as b:
+        yield b
 
 
 def _login(page: object, base: str, username: str) -> None:
