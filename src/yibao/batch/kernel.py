@@ -207,6 +207,13 @@ def run(s: Static, st: State) -> Out:
     else:
         with ThreadPoolExecutor(len(busy)) as pool:
             list(pool.map(settle_part, busy))
+    # the fields that follow from the others visit by visit: once over every visit, not round by round
+    c["pool_prop_selfpay"][:] = np.where(s.has_ben, s.ratio, 0)
+    total = s.full + s.over + s.pre + s.ins
+    np.subtract(total, c["fund_pay_sumamt"], out=c["psn_part_amt"])
+    c["psn_part_amt"] -= c["commercial_pay"]
+    np.subtract(c["psn_part_amt"], c["acct_pay"], out=c["psn_cash_pay"])
+    np.copyto(c["acct_mulaid_pay"], c["acct_pay"], where=s.family)
     return out
 
 
@@ -239,7 +246,6 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     writes.append((cap_ctr[has], py[has], paid[has]))
     c["act_pay_dedc"][a:b] = dedc
     c["hifp_pay"][a:b] = paid
-    c["pool_prop_selfpay"][a:b] = np.where(has, ratio, 0)
     remaining_scope = ins - paid
     remaining_pre = pre.copy()
     fund_total = paid.copy()
@@ -293,20 +299,17 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
             over_base[idx] -= np.minimum(lpaid, over_base[idx])
         c[slot.field][a + idx] += lpaid
         fund_total[idx] += lpaid
-    total = s.full[a:b] + s.over[a:b] + pre + ins
     c["fund_pay_sumamt"][a:b] = fund_total
-    psn_part = total - fund_total
-    c["psn_part_amt"][a:b] = psn_part
     in_scope = ins + pre - fund_total
     out_scope = s.full[a:b] + s.over[a:b]
     if (
         s.com_idx is not None
     ):  # a commercial product pays first (医保+商保一单制); without covers nothing changes
+        psn_part = out_scope + in_scope  # what the person owes after the public layers
         com, com_scope = _commercial(s, st, py, in_scope, psn_part, writes, a, b)
         c["commercial_pay"][a:b] = com
         in_scope = in_scope - com_scope
         out_scope = out_scope - (com - com_scope)
-        psn_part = psn_part - com
     acct_idx = s.acct[a:b]
     bal = np.maximum(st.balance[acct_idx], 0)
     ok = s.acct_ok[a:b]
@@ -314,8 +317,6 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     acct = np.where(ok, np.minimum(payable, bal), 0)
     st.balance[acct_idx] -= acct
     c["acct_pay"][a:b] = acct
-    c["acct_mulaid_pay"][a:b] = np.where(s.family[a:b], acct, 0)
-    c["psn_cash_pay"][a:b] = psn_part - acct
     c["balc"][a:b] = bal - acct
     # within one write no (counter, person-year) repeats — a round holds one visit per person-year — so a
     # plain fancy-index add is exact (and much cheaper than ``np.add.at``); writes apply one after another
