@@ -147,10 +147,11 @@ def settle_batch(
     mid-year, or the rest of a year re-settled: each visit then sees them as the engine sees the
     ledger's accumulator row (a deductible already met is not charged again).
 
-    The steps: order the visits in time and find each one's policy version; split the lines and sum
-    them per visit; read the persons' attributes; resolve the static parameters once per distinct
-    combination of attributes; arrange the visits in rounds (one visit per family-account component
-    per round); run the accumulator kernel round by round; return the result frame.
+    The steps: find each visit's policy version; split the lines and sum them per visit; order the visits
+    by family-account component, then in time; read the persons' attributes; resolve the static
+    parameters once per distinct combination of attributes; arrange the visits in rounds (one visit per
+    family-account component per round); run the accumulator kernel round by round; return the result
+    frame.
 
     When ``visits`` carry the benefit check's columns (:data:`ELIG_COLS`, from
     :func:`yibao.batch.eligibility.attach_eligibility`), refused visits are left out and listed in
