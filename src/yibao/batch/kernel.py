@@ -210,9 +210,9 @@ def run(s: Static, st: State) -> Out:
     # the fields that follow from the others visit by visit: once over every visit, not round by round
     c["pool_prop_selfpay"][:] = np.where(s.has_ben, s.ratio, 0)
     total = s.full + s.over + s.pre + s.ins
-    np.subtract(total, c["fund_pay_sumamt"], out=c["psn_part_amt"])
-    c["psn_part_amt"] -= c["commercial_pay"]
-    np.subtract(c["psn_part_amt"], c["acct_pay"], out=c["psn_cash_pay"])
+    np.subtract(total, c["fund_pay_sumamt"], out=c["psn_part_amt"])  # the commercial payment included
+    np.subtract(c["psn_part_amt"], c["commercial_pay"], out=c["psn_cash_pay"])
+    c["psn_cash_pay"] -= c["acct_pay"]
     np.copyto(c["acct_mulaid_pay"], c["acct_pay"], where=s.family)
     return out
 
