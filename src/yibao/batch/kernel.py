@@ -102,8 +102,18 @@ class Static:
 
 @dataclass
 class State:
+    """The accumulators.  ``counters[c, p]`` is counter ``c`` of person-year ``p``; in memory a person-year's
+    counters lie side by side (``counters`` is the transpose of a person-year-major array, see
+    :func:`person_year_major`), so a visit's reads and writes touch one or two cache lines, not one per
+    counter."""
+
     counters: I64  # [counter id, person-year]
     balance: I64  # [account index]
+
+
+def person_year_major(counters: I64) -> I64:
+    """``counters`` (shape [counter, person-year]) laid out person-year-major, same shape and values."""
+    return counters if counters.T.flags.c_contiguous else np.ascontiguousarray(counters.T).T
 
 
 FIELDS = ("hifmi_pay", "hifob_pay", "maf_pay", "cvlserv_pay", "hifes_pay", "oth_pay")
@@ -132,8 +142,8 @@ class Out:
 
 
 def _flat(st: State) -> I64:
-    """The counters as one row (a view): counter ``c`` of person-year ``p`` at ``c * width + p``."""
-    return st.counters.reshape(-1)
+    """The counters as one row (a view): counter ``c`` of person-year ``p`` at ``p * n_counters + c``."""
+    return st.counters.T.reshape(-1)  # a view: the state is person-year-major (``run`` makes sure)
 
 
 def _due(s: Static, st: State, a: int, b: int) -> I64:
@@ -143,11 +153,11 @@ def _due(s: Static, st: State, a: int, b: int) -> I64:
     due = np.zeros(b - a, dtype=np.int64)
     m1 = basis == 1
     if m1.any():
-        used = _flat(st)[s.ded_ctr[a:b][m1] * st.counters.shape[1] + py[m1]]
+        used = _flat(st)[py[m1] * st.counters.shape[0] + s.ded_ctr[a:b][m1]]
         due[m1] = np.maximum(full[m1] - used, 0)
     m2 = basis == 2
     if m2.any():
-        n = _flat(st)[s.n_ctr[a:b][m2] * st.counters.shape[1] + py[m2]]
+        n = _flat(st)[py[m2] * st.counters.shape[0] + s.n_ctr[a:b][m2]]
         f = full[m2]
         d = f.copy()
         rep = s.rep_id[a:b][m2]
@@ -180,6 +190,7 @@ def run(s: Static, st: State) -> Out:
 
     The parts (``s.part_rounds``) touch disjoint person-years, accounts and output rows, so each runs in
     its own thread; within a part the rounds run in order."""
+    st.counters = person_year_major(st.counters)
     out = Out(len(s.py))
     c = out.cols
     starts = s.round_starts
@@ -196,6 +207,13 @@ def run(s: Static, st: State) -> Out:
     else:
         with ThreadPoolExecutor(len(busy)) as pool:
             list(pool.map(settle_part, busy))
+    # the fields that follow from the others visit by visit: once over every visit, not round by round
+    c["pool_prop_selfpay"][:] = np.where(s.has_ben, s.ratio, 0)
+    total = s.full + s.over + s.pre + s.ins
+    np.subtract(total, c["fund_pay_sumamt"], out=c["psn_part_amt"])  # the commercial payment included
+    np.subtract(c["psn_part_amt"], c["commercial_pay"], out=c["psn_cash_pay"])
+    c["psn_cash_pay"] -= c["acct_pay"]
+    np.copyto(c["acct_mulaid_pay"], c["acct_pay"], where=s.family)
     return out
 
 
@@ -218,7 +236,7 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     cap_ctr = s.cap_ctr[a:b]
     room = np.full(b - a, NO_CAP, dtype=np.int64)
     mh = has & (cap < NO_CAP)
-    room[mh] = np.maximum(cap[mh] - _flat(st)[cap_ctr[mh] * st.counters.shape[1] + py[mh]], 0)
+    room[mh] = np.maximum(cap[mh] - _flat(st)[py[mh] * st.counters.shape[0] + cap_ctr[mh]], 0)
     paid = np.minimum(raw, room)
     capped = paid < raw
     over_base = np.zeros(b - a, dtype=np.int64)
@@ -228,7 +246,6 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     writes.append((cap_ctr[has], py[has], paid[has]))
     c["act_pay_dedc"][a:b] = dedc
     c["hifp_pay"][a:b] = paid
-    c["pool_prop_selfpay"][a:b] = np.where(has, ratio, 0)
     remaining_scope = ins - paid
     remaining_pre = pre.copy()
     fund_total = paid.copy()
@@ -282,20 +299,17 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
             over_base[idx] -= np.minimum(lpaid, over_base[idx])
         c[slot.field][a + idx] += lpaid
         fund_total[idx] += lpaid
-    total = s.full[a:b] + s.over[a:b] + pre + ins
     c["fund_pay_sumamt"][a:b] = fund_total
-    psn_part = total - fund_total
-    c["psn_part_amt"][a:b] = psn_part
     in_scope = ins + pre - fund_total
     out_scope = s.full[a:b] + s.over[a:b]
     if (
         s.com_idx is not None
     ):  # a commercial product pays first (医保+商保一单制); without covers nothing changes
+        psn_part = out_scope + in_scope  # what the person owes after the public layers
         com, com_scope = _commercial(s, st, py, in_scope, psn_part, writes, a, b)
         c["commercial_pay"][a:b] = com
         in_scope = in_scope - com_scope
         out_scope = out_scope - (com - com_scope)
-        psn_part = psn_part - com
     acct_idx = s.acct[a:b]
     bal = np.maximum(st.balance[acct_idx], 0)
     ok = s.acct_ok[a:b]
@@ -303,18 +317,14 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
     acct = np.where(ok, np.minimum(payable, bal), 0)
     st.balance[acct_idx] -= acct
     c["acct_pay"][a:b] = acct
-    c["acct_mulaid_pay"][a:b] = np.where(s.family[a:b], acct, 0)
-    c["psn_cash_pay"][a:b] = psn_part - acct
     c["balc"][a:b] = bal - acct
     # within one write no (counter, person-year) repeats — a round holds one visit per person-year — so a
     # plain fancy-index add is exact (and much cheaper than ``np.add.at``); writes apply one after another
-    width = st.counters.shape[1]
+    n_ctr = st.counters.shape[0]
+    flat = _flat(st)
     for ctr, who, val in writes:
         if len(val):
-            if isinstance(ctr, int):  # one counter: its row
-                st.counters[ctr][who] += val
-            else:
-                _flat(st)[ctr * width + who] += val
+            flat[who * n_ctr + ctr] += val
 
 
 def _commercial(

@@ -76,7 +76,7 @@ def visit_sums(split: pl.LazyFrame) -> pl.LazyFrame:
 def split_lines_fast(lines: pl.DataFrame, items: dict[str, CatalogueItem]) -> pl.DataFrame | None:
     """Single-catalogue fast path: codes → catalogue index by an Enum cast, then integer numpy.
 
-    Returns per-visit sums (visit_id, full, over, pre, ins, n_lines) or None when a code is unknown
+    Returns per-visit sums (visit_id, full, over, pre, ins) or None when a code is unknown
     (the caller then reports which one).
 
     Most lines are plain in-scope lines (no class C, no price cap, no pay-first share): they add their
@@ -119,7 +119,11 @@ def split_lines_fast(lines: pl.DataFrame, items: dict[str, CatalogueItem]) -> pl
     sub = np.flatnonzero(flag_of[idx])  # the lines that need arithmetic
     if len(sub):
         flags = flag_of[idx[sub]]
-        visit_of = np.searchsorted(starts, sub, side="right") - 1
+        vid0 = int(vid[0])
+        if int(vid[-1]) - vid0 + 1 == n_vis:  # visit ids 0, 1, 2 … from the first: the id says the visit
+            visit_of = vid[sub] - vid0
+        else:
+            visit_of = np.searchsorted(starts, sub, side="right") - 1
         amt = amount[sub]
         c = (flags & 1) != 0
         np.add.at(full, visit_of[c], amt[c])
@@ -145,6 +149,5 @@ def split_lines_fast(lines: pl.DataFrame, items: dict[str, CatalogueItem]) -> pl
             "over": over,
             "pre": pre,
             "ins": total - full - over - pre,
-            "n_lines": np.diff(np.append(starts, len(vid))).astype(np.uint32),
         }
     )

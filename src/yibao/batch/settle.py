@@ -147,10 +147,11 @@ def settle_batch(
     mid-year, or the rest of a year re-settled: each visit then sees them as the engine sees the
     ledger's accumulator row (a deductible already met is not charged again).
 
-    The steps: order the visits in time and find each one's policy version; split the lines and sum
-    them per visit; read the persons' attributes; resolve the static parameters once per distinct
-    combination of attributes; arrange the visits in rounds (one visit per family-account component
-    per round); run the accumulator kernel round by round; return the result frame.
+    The steps: find each visit's policy version; split the lines and sum them per visit; order the visits
+    by family-account component, then in time; read the persons' attributes; resolve the static
+    parameters once per distinct combination of attributes; arrange the visits in rounds (one visit per
+    family-account component per round); run the accumulator kernel round by round; return the result
+    frame.
 
     When ``visits`` carry the benefit check's columns (:data:`ELIG_COLS`, from
     :func:`yibao.batch.eligibility.attach_eligibility`), refused visits are left out and listed in
@@ -190,46 +191,53 @@ def settle_batch(
             else:
                 lines = lines.join(keep, on="visit_id", how="semi")
     versions = _Versions.of(book)
-    timing = _time_order(book, visits, versions)
-    # the line stage needs only the time order and the rounds only who pays: each runs in a thread of its
-    # own while this one reads the persons' attributes and resolves the static parameters (the three
-    # share the two cores)
+    dated = _dates(book, visits, versions)
+    # the line stage needs only each visit's policy version: it runs in a thread of its own from the start,
+    # while this one puts the visits in settlement order, reads the persons' attributes and resolves the
+    # static parameters, and a third thread arranges the rounds (the three share the two cores)
     with ThreadPoolExecutor(2) as pool:
-        line_stage = pool.submit(_line_stage, book, lines, versions, timing)
-        n_persons = int(persons["psn_id"].max()) + 1  # type: ignore[arg-type]
-        psn = timing.take(visits["psn_id"].to_numpy().astype(np.int64, copy=False))
-        payer = timing.take(visits["account_payer_id"].to_numpy().astype(np.int64, copy=False))
-        rounds = pool.submit(_rounds, psn, payer, n_persons, KERNEL_PARTS)
+        line_stage = pool.submit(_line_stage, book, lines, versions, dated)
         try:
-            who = _Attributes.of(persons, visits, timing, psn, payer)  # checks every person is known
-            table = _static_parameters(versions, timing, who)
-            py, uniq = _person_years(who.psn, timing.years)
+            n_persons = int(persons["psn_id"].max()) + 1  # type: ignore[arg-type]
+            psn_rows = visits["psn_id"].to_numpy().astype(np.int64, copy=False)
+            payer_rows = visits["account_payer_id"].to_numpy().astype(np.int64, copy=False)
+            _check_known(psn_rows, payer_rows, n_persons)
+            comp_rows = _components(psn_rows, payer_rows, n_persons)[psn_rows]
+            order = _settlement_order(dated, comp_rows)
+            rounds = pool.submit(_rounds_in_order, comp_rows[order], KERNEL_PARTS)
+            # the attributes, the static parameters and the person-years per visit row, as given (no
+            # reordering of the columns); the round order picks from them once, in ``table.static``
+            who = _Attributes.of(persons, visits, psn_rows, payer_rows)  # checks every person is known
+            table = _static_parameters(versions, dated.ver_of, who)
+            py, uniq = _person_years(psn_rows, dated.years)
             perm, round_starts, part_rounds = rounds.result()
-            static = table.static(py, who, perm, round_starts)
+            rows = order[perm]  # the visit row of each visit, in round order
+            static = table.static(py, who, rows, round_starts)
         except BaseException:
             line_stage.result()  # a line's error is reported first, as when the stages ran one by one
             raise
         parts = line_stage.result()
     static.full, static.over, static.pre, static.ins = (
-        parts[c][perm] for c in ("full", "over", "pre", "ins")
+        parts[c][rows] for c in ("full", "over", "pre", "ins")
     )
     static.part_rounds = part_rounds
     if "elig_decision" in visits.columns:
-        _apply_eligibility(static, visits, timing.order[perm], who.family[perm])
+        _apply_eligibility(static, visits, rows, who.family[rows])
     with_commercial = "commercial_product" in visits.columns
     if with_commercial:
-        _apply_commercial(static, visits, timing.order[perm], products or {}, table.ctr)
+        _apply_commercial(static, visits, rows, products or {}, table.ctr)
     balances = np.zeros(who.n_persons, dtype=np.int64)
     balances[persons["psn_id"].to_numpy()] = persons["account_balance"].to_numpy()
     names = _opening_counters(opening, table.ctr)
+    # person-year-major (kernel.State): a person-year's counters side by side in memory
     state = kernel.State(
-        counters=np.zeros((max(len(table.ctr.ids), 1), len(uniq)), dtype=np.int64), balance=balances
+        counters=np.zeros((len(uniq), max(len(table.ctr.ids), 1)), dtype=np.int64).T, balance=balances
     )
     if opening is not None and opening.height:
-        _apply_opening(state.counters, opening, names, uniq, timing.years)
+        _apply_opening(state.counters, opening, names, uniq, dated.years)
     out = kernel.run(static, state)
-    frame = _result_frame(timing.visit_ids[perm], static, out, with_commercial)
-    y0 = int(timing.years.min()) if len(timing.years) else 0
+    frame = _result_frame(dated.visit_ids[rows], static, out, with_commercial)
+    y0 = int(dated.years.min()) if len(dated.years) else 0
     person_years = pl.DataFrame({"py": np.arange(len(uniq)), "psn_id": uniq // 64, "year": uniq % 64 + y0})
     return BatchResult(frame, dict(table.ctr.ids), person_years, state, refused)
 
@@ -349,62 +357,87 @@ class _Versions:
 
 
 @dataclass(frozen=True)
-class _Timing:
-    order: np.ndarray  # visit row index in time order
-    ver_of: np.ndarray  # policy version index per visit (time order)
-    years: np.ndarray  # accumulator year per visit (time order)
-    visit_ids: np.ndarray  # visit_id per visit (time order)
-    row_ids: np.ndarray  # visit_id per visit row (as given)
-    in_order: bool = False  # the visits arrived in time order (``order`` is the identity)
+class _Dates:
+    """Per visit row (as given): its day, the policy version in force on it and its accumulator year."""
 
-    def take(self, a: np.ndarray) -> np.ndarray:
-        """``a`` (one value per visit row) in time order."""
-        return a if self.in_order else a[self.order]
+    days: np.ndarray  # days since 1970-01-01
+    seq: np.ndarray
+    ver_of: np.ndarray
+    years: np.ndarray
+    visit_ids: np.ndarray
 
 
-def _time_order(book: PolicyBook, visits: pl.DataFrame, vs: _Versions) -> _Timing:
-    """Visits in time order (begin_date, then seq) and the policy version in force on each begin date."""
-    n_vis = visits.height
+def _dates(book: PolicyBook, visits: pl.DataFrame, vs: _Versions) -> _Dates:
+    """Each visit's policy version by its begin date; a visit outside every version is refused (the first
+    such in time order is named)."""
     days = visits["begin_date"].to_numpy().astype("datetime64[D]")
     seq = visits["seq"].to_numpy()
-    dint = days.astype(np.int64, copy=False)
-    in_order = bool(
-        n_vis < 2 or np.all((dint[1:] > dint[:-1]) | ((dint[1:] == dint[:-1]) & (seq[1:] > seq[:-1])))
-    )
-    if in_order:
-        order = np.arange(n_vis)
-    else:  # np.lexsort((seq, days)), in Polars' threads
-        keys = pl.DataFrame({"day": dint, "seq": seq})
-        order = keys.select(pl.arg_sort_by("day", "seq", maintain_order=True)).to_series().to_numpy()
-        order = order.astype(np.int64)
-    days = days if in_order else days[order]
     ver_of = _version_index(
         days, [v.effective_from for v in vs.versions], [v.effective_to for v in vs.versions]
     )
+    dint = days.astype(np.int64, copy=False)
     if (ver_of < 0).any():
-        k = int(np.nonzero(ver_of < 0)[0][0])
+        bad = np.flatnonzero(ver_of < 0)
+        k = int(bad[np.lexsort((seq[bad], dint[bad]))[0]])
         raise SettlementError(
             "visit.begin_date",
-            f"就诊日期 {days[k]}（就诊 {visits['mdtrt_id'][int(order[k])]}）不在统筹区 {book.admdvs} 任何政策版本的"
+            f"就诊日期 {days[k]}（就诊 {visits['mdtrt_id'][k]}）不在统筹区 {book.admdvs} 任何政策版本的"
             "有效期内 is outside every policy version of the region",
             "no_policy",
         )
     years = days.astype("datetime64[Y]").astype(np.int64, copy=False) + 1970
-    visit_ids = visits["visit_id"].to_numpy()
-    return _Timing(order, ver_of, years, visit_ids if in_order else visit_ids[order], visit_ids, in_order)
+    return _Dates(dint, seq, ver_of, years, visits["visit_id"].to_numpy())
+
+
+def _settlement_order(dated: _Dates, comp: np.ndarray) -> np.ndarray:
+    """The visit rows ordered by family-account component (``comp``, per visit row), then in time order
+    (begin date, then seq, then as listed): each component's visits in the order the engine settles them,
+    the components one after another — so the rounds need no other sort, and a round visits its persons
+    in ascending order (the kernel's reads and writes walk the accumulators forwards)."""
+    n_vis = len(comp)
+    dint, seq = dated.days, dated.seq
+    if n_vis == 0:
+        return np.zeros(0, dtype=np.int64)
+    d0 = int(dint.min())
+    bits_d = (int(dint.max()) - d0).bit_length()
+    bits_s = int(seq.max()).bit_length()
+    if int(seq.min()) >= 0 and int(comp.max()).bit_length() + bits_d + bits_s <= 62:
+        key = (comp << (bits_d + bits_s)) | ((dint - d0) << bits_s) | seq  # one int64 key, same order
+        if bool(np.all(key[1:] >= key[:-1])):
+            return np.arange(n_vis)
+        keys, by = pl.DataFrame({"k": key}), ["k"]
+    else:
+        keys, by = pl.DataFrame({"c": comp, "d": dint, "s": seq}), ["c", "d", "s"]
+    # a stable sort, in Polars' threads
+    order = keys.select(pl.arg_sort_by(by, maintain_order=True)).to_series().to_numpy()
+    return order.astype(np.int64)
+
+
+def _check_known(psn: np.ndarray, payer: np.ndarray, n_persons: int) -> None:
+    """Every visit's person and account payer (−1: own account) is an id of the persons table's range."""
+    if len(psn) and (psn.min() < 0 or psn.max() >= n_persons):
+        raise SettlementError(
+            "visit.psn_id", "人员表中没有该人员 refers to a person not in the persons table", "unknown_person"
+        )
+    if len(payer) and payer.max() >= n_persons:
+        raise SettlementError(
+            "visit.account_payer_id",
+            "人员表中没有该付款人 the account payer is not in the persons table",
+            "unknown_person",
+        )
 
 
 def _line_stage(
-    book: PolicyBook, lines: pl.DataFrame | pl.LazyFrame, vs: _Versions, timing: _Timing
+    book: PolicyBook, lines: pl.DataFrame | pl.LazyFrame, vs: _Versions, dated: _Dates
 ) -> dict[str, np.ndarray]:
-    """Every line split into its four parts and summed per visit, aligned with the time order."""
+    """Every line split into its four parts and summed per visit, one value per visit row (as given)."""
     loaded = book.loaded
     sums: pl.DataFrame | None = None
     if len(vs.catalogue_ids) == 1 and isinstance(lines, pl.DataFrame):
         sums = split_lines_fast(lines, loaded.catalogues[next(iter(vs.catalogue_ids))])
     if sums is None:  # several catalogues, a lazy frame, or an unknown code to report
         cat_of_ver = np.array([vs.catalogue_ids[vs.catalogue_of(v)] for v in vs.versions], dtype=np.int32)
-        visit_cat = pl.DataFrame({"visit_id": timing.visit_ids, "cat_id": cat_of_ver[timing.ver_of]})
+        visit_cat = pl.DataFrame({"visit_id": dated.visit_ids, "cat_id": cat_of_ver[dated.ver_of]})
         split = split_lines(lines.lazy(), visit_cat.lazy(), vs.frame)
         sums = visit_sums(split).collect()
         if not sums["all_known"].all():
@@ -415,12 +448,12 @@ def _line_stage(
                 f"{bad_line['feedetl_sn']}） unknown item code",
                 "unknown_item",
             )
-    return _align(sums, timing)
+    return _align(sums, dated.visit_ids)
 
 
 @dataclass(frozen=True)
 class _Attributes:
-    """Persons' and visits' attributes as integer codes, in time order (``*_cats`` name the codes)."""
+    """Persons' and visits' attributes as integer codes, one per visit row as given (``*_cats`` name the codes)."""
 
     n_persons: int
     psn: np.ndarray
@@ -444,9 +477,9 @@ class _Attributes:
 
     @classmethod
     def of(
-        cls, persons: pl.DataFrame, visits: pl.DataFrame, timing: _Timing, psn: np.ndarray, payer: np.ndarray
+        cls, persons: pl.DataFrame, visits: pl.DataFrame, psn: np.ndarray, payer: np.ndarray
     ) -> _Attributes:
-        """``psn`` and ``payer``: each visit's person and account payer (−1: own account), in time order."""
+        """``psn`` and ``payer``: each visit's person and account payer (−1: own account), per visit row."""
         n_persons = int(persons["psn_id"].max()) + 1  # type: ignore[arg-type]
         pid = persons["psn_id"].to_numpy()
         scheme_codes, scheme_cats = _factor(persons["insutype"])
@@ -468,8 +501,8 @@ class _Attributes:
         med_codes, med_cats = _factor(visits["med_type"])
         lv_codes, lv_cats = _factor(visits["hosp_lv"])
         loc_codes, loc_cats = _factor(visits["locality"])
-        emergency = timing.take(visits["emergency"].to_numpy())
-        loc = timing.take(loc_codes)
+        emergency = visits["emergency"].to_numpy()
+        loc = loc_codes
         # 异地急诊抢救 is treated as filed (the engine's rule), folded into an effective locality code
         unfiled = loc_cats.index("remote_unfiled") if "remote_unfiled" in loc_cats else -1
         filed = loc_cats.index("remote_filed") if "remote_filed" in loc_cats else len(loc_cats)
@@ -483,10 +516,10 @@ class _Attributes:
             ptype=p_ptype[psn],
             ident=p_ident[psn],
             payer_scheme=np.where(payer >= 0, p_scheme[np.maximum(payer, 0)], -1),
-            med=timing.take(med_codes),
-            lv=timing.take(lv_codes),
+            med=med_codes,
+            lv=lv_codes,
             loc=np.where((loc == unfiled) & emergency, filed, loc),
-            use_acct=timing.take(visits["use_account"].to_numpy()),
+            use_acct=visits["use_account"].to_numpy(),
             scheme_cats=scheme_cats,
             ptype_cats=ptype_cats,
             ident_cats=ident_cats,
@@ -506,7 +539,7 @@ _BASIS_CODE = {"none": 0, "per_year": 1, "per_admission": 2}
 class _StaticTable:
     """The static parameters per distinct combination of attributes (``combo``), and the layer slots."""
 
-    combo_idx: np.ndarray  # combination of each visit (time order)
+    combo_idx: np.ndarray  # combination of each visit (per visit row)
     cols: dict[str, list[Any]]  # parameter -> value per combination
     slot_defs: list[tuple[int, Any]]  # (version index, CompiledLayer) in file order
     slot_terms: list[np.ndarray]  # per slot: terms index per combination (-1: the layer does not apply)
@@ -518,19 +551,20 @@ class _StaticTable:
         self,
         py: np.ndarray,
         who: _Attributes,
-        perm: np.ndarray,
+        rows: np.ndarray,
         round_starts: np.ndarray,
     ) -> kernel.Static:
-        """The kernel's per-visit inputs, in round order, but for the money of the lines."""
-        combo = self.combo_idx[perm]
+        """The kernel's per-visit inputs, in round order (``rows``: the visit row of each), but for the money
+        of the lines."""
+        combo = self.combo_idx[rows]
         no_lines_yet = np.zeros(0, dtype=np.int64)
 
         def g(name: str, dtype: Any) -> Any:
             return np.asarray(self.cols[name], dtype=dtype)[combo]
 
         static = kernel.Static(
-            py=py.astype(np.int64, copy=False)[perm],
-            acct=np.where(who.payer >= 0, who.payer, who.psn)[perm],
+            py=py.astype(np.int64, copy=False)[rows],
+            acct=np.where(who.payer >= 0, who.payer, who.psn)[rows],
             full=no_lines_yet,  # the line stage's sums, set when it has finished
             over=no_lines_yet,
             pre=no_lines_yet,
@@ -547,7 +581,7 @@ class _StaticTable:
             acct_ok=g("acct_ok", np.bool_),
             acct_in=g("acct_in", np.bool_),
             acct_out=g("acct_out", np.bool_),
-            family=who.family[perm],
+            family=who.family[rows],
             slots=[],
             rules=self.rules,
             round_starts=round_starts.astype(np.int64, copy=False),
@@ -572,10 +606,9 @@ class _StaticTable:
         return static
 
 
-def _static_parameters(vs: _Versions, timing: _Timing, who: _Attributes) -> _StaticTable:
+def _static_parameters(vs: _Versions, ver_of: np.ndarray, who: _Attributes) -> _StaticTable:
     """Resolve benefit, ratio, deductible, caps, layers and account rule once per distinct combination of
     visit attributes, with the compiled-policy lookups the engine uses."""
-    ver_of = timing.ver_of
     fields = [ver_of.astype(np.int64, copy=False), who.scheme, who.ptype, who.med, who.lv, who.loc, who.ident,
               who.use_acct.astype(np.int64, copy=False), who.family.astype(np.int64, copy=False), who.payer_scheme + 1,
               who.family_ok.astype(np.int64, copy=False)]  # fmt: skip
@@ -625,7 +658,7 @@ def _static_parameters(vs: _Versions, timing: _Timing, who: _Attributes) -> _Sta
 
 
 def _combo_row(who: _Attributes, i: int, ver: int) -> dict[str, Any]:
-    """The attributes of visit ``i`` (time order) by name."""
+    """The attributes of visit ``i`` (visit row) by name."""
     ps = who.payer_scheme[i]
     return {
         "ver": ver,
@@ -680,17 +713,27 @@ def _benefit_parameters(
 def _rounds(
     psn: np.ndarray, payer: np.ndarray, n_persons: int, parts: int = 1
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """(permutation into round order, start of each round, first round of each part): round r of a part
-    holds every one of the part's family-account components' r-th visit in time order, so no two visits
-    of a round share a person or an account.  The components are dealt into ``parts`` parts that share
-    nothing (no person-year, no account), so the kernel may settle the parts side by side."""
-    n_vis = len(psn)
+    """:func:`_rounds_in_order` for visits given in time order (``psn`` and ``payer`` per visit): the
+    permutation it returns indexes these visits."""
+    comp = _components(psn, payer, n_persons)[psn]
+    order = np.argsort(comp, kind="stable")
+    perm, round_starts, part_rounds = _rounds_in_order(comp[order], parts)
+    return order[perm], round_starts, part_rounds
+
+
+def _rounds_in_order(comp: np.ndarray, parts: int = 1) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """(permutation into round order, start of each round, first round of each part) for visits in
+    settlement order (``comp``: each one's family-account component, the components one after another,
+    each one's visits in time order): round r of a part holds every one of the part's components' r-th
+    visit, so no two visits of a round share a person or an account.  The components are dealt into
+    ``parts`` parts that share nothing (no person-year, no account), so the kernel may settle the parts
+    side by side.  Within a round the visits keep the settlement order."""
+    n_vis = len(comp)
     if n_vis == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), (0, 0)
-    comp = _components(psn, payer, n_persons)[psn]
-    # each visit's rank within its component, in time order (the visits arrive in time order)
-    rank = pl.DataFrame({"c": comp}).select(pl.int_range(pl.len(), dtype=pl.Int64).over("c")).to_series()
-    rank_np = rank.to_numpy()
+    # each visit's rank within its component: its position less the position of the component's first
+    first = np.flatnonzero(np.r_[True, comp[1:] != comp[:-1]])
+    rank_np = np.arange(n_vis) - np.repeat(first, np.diff(np.r_[first, n_vis]))
     n_rank = int(rank_np.max()) + 1
     part = comp % parts if parts > 1 else np.zeros(n_vis, dtype=np.int64)
     key = part * n_rank + rank_np
@@ -758,15 +801,11 @@ def _factor(series: pl.Series) -> tuple[np.ndarray, list[str]]:
     return codes, cats
 
 
-def _align(sums: pl.DataFrame, timing: _Timing) -> dict[str, np.ndarray]:
-    """Per-visit sums in time order (visits without lines get zeros)."""
-    visit_ids = timing.visit_ids
+def _align(sums: pl.DataFrame, visit_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-visit sums, one per visit row (``visit_ids`` as given; visits without lines get zeros)."""
     sid = sums["visit_id"].to_numpy()
-    if np.array_equal(sid, timing.row_ids):  # every visit has lines, listed as the visits are: reorder
-        return {
-            c: timing.take(sums[c].to_numpy().astype(np.int64, copy=False))
-            for c in ("full", "over", "pre", "ins")
-        }
+    if np.array_equal(sid, visit_ids):  # every visit has lines, listed as the visits are
+        return {c: sums[c].to_numpy().astype(np.int64, copy=False) for c in ("full", "over", "pre", "ins")}
     order = np.argsort(sid, kind="stable")
     sid = sid[order]
     where = np.searchsorted(sid, visit_ids)
