@@ -19,7 +19,6 @@ import json
 import os
 import sqlite3
 from collections.abc import Sequence
-from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -78,18 +77,6 @@ class Op(NamedTuple):
 @functools.cache  # the hot path builds the same few statements for every settlement
 def insert_sql(table: str, cols: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
-
-
-# SQLite: the rows of a multi-row insert go in statements of up to this many rows each, every row's values
-# bound in one step instead of one executemany step a row (32 rows of 16 columns stay under the 999 values a
-# statement SQLite versions before 3.32 allow; one compiled statement per row count, kept in the driver's cache)
-SQLITE_ROWS_PER_INSERT = 32
-
-
-@functools.cache
-def _sqlite_rows_insert(table: str, cols: tuple[str, ...], rows: int) -> str:
-    one = f"({', '.join(['?'] * len(cols))})"
-    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES {', '.join([one] * rows)}"
 
 
 def insert(table: str, cols: tuple[str, ...], params: Any, *, many: bool = False) -> Op:
@@ -266,17 +253,10 @@ class Connection:
         cur = conn.cursor()
         for op in ops:
             self.tick()
-            if not op.many:
-                cur.execute(self.sql(op.sql), op.params)
-            elif op.table is None:
+            if op.many:
                 cur.executemany(self.sql(op.sql), op.params)
-            else:  # a plain insert of rows: a few multi-row statements (the same rows, in the same order)
-                rows, cols = op.params, op.cols
-                for k in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
-                    chunk = rows[k : k + SQLITE_ROWS_PER_INSERT]
-                    cur.execute(
-                        _sqlite_rows_insert(op.table, cols, len(chunk)), [*chain.from_iterable(chunk)]
-                    )
+            else:
+                cur.execute(self.sql(op.sql), op.params)
         self.tick()
         cur.execute("COMMIT")
 
