@@ -149,6 +149,8 @@ def split_largest_remainder(total: int, weights: list[int]) -> list[int]:
         if total:
             raise MoneyError("非零金额无法分摊到零条明细 cannot split a non-zero amount across no lines")
         return []
+    if not total:  # nothing to split (what the rule below gives too)
+        return [0] * n
     wsum = sum(weights)
     if wsum == 0:
         return [total] + [0] * (n - 1)

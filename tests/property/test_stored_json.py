@@ -54,3 +54,34 @@ def test_journal_row_hashes_are_those_of_the_standard_writer(
         row_hash(prev, chain, seq, "s", "m", "fund", item, "hifp_pay", amount, "2026-01-01T00:00:00+00:00")
         == expected
     )
+
+
+# a settlement line as the settle path stores it: setl_id, DIGEST_LINE_COLS (fund_pay a stored JSON document),
+# commercial_pay; texts both plain (the formatted path) and not (quotes, backslashes, controls, Chinese)
+_plain = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=12)
+_any_text = _plain | _valid_text
+_money = st.integers(-(2**62), 2**62)
+_line = st.tuples(
+    st.just("S1"),
+    st.integers(1, 9999),
+    _any_text,
+    _any_text,
+    *[_money] * 8,
+    st.dictionaries(_any_text, _money, max_size=3).map(dumps),
+    _money,
+    _money,
+    st.sampled_from([0, 0, 1, -3, 2**40]),
+)
+
+
+@given(st.lists(_any_text | _money, max_size=4), st.lists(_line, max_size=6))
+def test_a_settlements_lines_digest_as_one_update_is_the_digest_line_by_line(
+    header: list[object], lines: list[tuple[object, ...]]
+) -> None:
+    from yibao.ledger.rows import ContentDigest
+
+    at_once, one_by_one = ContentDigest(header), ContentDigest(header)
+    at_once.lines(lines)
+    for row in lines:
+        one_by_one.line(row[1:-1], row[-1])
+    assert at_once.hex() == one_by_one.hex()

@@ -93,6 +93,9 @@ class Connection:
         self.raw: Any = self._connect()
         self.closed = False
         self._sql_cache: dict[str, str] = {}
+        self._pg_cache: dict[
+            tuple[tuple[str, bool, str | None], ...], str
+        ] = {}  # a unit of work's one statement
         # PostgreSQL: send the write statement and COMMIT in one pipelined round trip (saves a round
         # trip per transaction; on a local socket the gain is small).
         self.pipeline = os.environ.get("YIBAO_LEDGER_PIPELINE", "1") != "0"
@@ -141,6 +144,7 @@ class Connection:
         self.raw = self._connect()
         self.closed = False
         self._sql_cache.clear()
+        self._pg_cache.clear()
 
     def ensure(self) -> None:
         """Reconnect first if the connection is known to be lost (a cheap check, no round trip)."""
@@ -261,39 +265,44 @@ class Connection:
                 self.tick()
                 conn.commit()
             return
+        # one cursor for the unit of work (the connection's own execute makes a cursor a statement)
+        cur = conn.cursor()
         for op in ops:
             self.tick()
             if op.many:
-                conn.executemany(self.sql(op.sql), op.params)
+                cur.executemany(self.sql(op.sql), op.params)
             else:
-                conn.execute(self.sql(op.sql), op.params)
+                cur.execute(self.sql(op.sql), op.params)
         self.tick()
-        conn.execute("COMMIT")
+        cur.execute("COMMIT")
 
     def _pg_statement(self, ops: Sequence[Op]) -> tuple[str, list[Any]]:
         """One statement for all ``ops``: an insert carries its rows as one JSON parameter
-        (``json_populate_record[set]`` on the table's row type)."""
-        key = "\x00".join(f"{op.sql}{op.many}" for op in ops)
-        stmt = self._sql_cache.get(key)
+        (``json_populate_record[set]`` on the table's row type).  The statement is built once per shape
+        of unit of work (each op's SQL, whether it has many rows, whether it is a plain insert)."""
+        key = tuple([(op.sql, op.many, op.table) for op in ops])
+        stmt = self._pg_cache.get(key)
+        if stmt is None:
+            stmt = self._pg_cache[key] = (
+                "WITH " + ", ".join(map(_pg_part, range(len(ops)), ops)) + " SELECT 1"
+            )
         params: list[Any] = []
-        parts: list[str] = []
-        for i, op in enumerate(ops):
+        for op in ops:
             if op.table is None:
                 assert not op.many
                 params.extend(op.params)
-                part = op.sql
-            else:
+            elif op.many:
                 cols = op.cols
-                if op.many:
-                    params.append(_json_text([dict(zip(cols, row, strict=True)) for row in op.params]))
-                else:
-                    params.append(_json_text(dict(zip(cols, op.params, strict=True))))
-                fn = "json_populate_recordset" if op.many else "json_populate_record"
-                part = (
-                    f"INSERT INTO {op.table} ({', '.join(cols)}) SELECT {', '.join(cols)} "
-                    f"FROM {fn}(NULL::{op.table}, %s::json)"
-                )
-            parts.append(f"w{i} AS ({part})")
-        if stmt is None:
-            stmt = self._sql_cache[key] = "WITH " + ", ".join(parts) + " SELECT 1"
+                params.append(_json_text([dict(zip(cols, row, strict=True)) for row in op.params]))
+            else:
+                params.append(_json_text(dict(zip(op.cols, op.params, strict=True))))
         return stmt, params
+
+
+def _pg_part(i: int, op: Op) -> str:
+    """Op ``i`` of a unit of work as a data-modifying CTE (an insert reads its rows from one JSON parameter)."""
+    if op.table is None:
+        return f"w{i} AS ({op.sql})"
+    cols = ", ".join(op.cols)
+    fn = "json_populate_recordset" if op.many else "json_populate_record"
+    return f"w{i} AS (INSERT INTO {op.table} ({cols}) SELECT {cols} FROM {fn}(NULL::{op.table}, %s::json))"

@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import secrets
+import operator
+import os
+import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import orjson
@@ -159,14 +161,21 @@ def person_of(row: PersonRow, on: dt.date) -> Person:
     )  # fmt: skip
 
 
+_FINGERPRINT_LINE = operator.attrgetter(
+    "feedetl_sn", "code", "qty", "price", "amount", "prd_days", "bilg_dr_codg"
+)
+
+
 def visit_fingerprint(visit: Visit) -> str:
     """SHA-256 of the canonical form of everything a 2207 request carries (the visit, its level,
     locality, dates, diagnoses, account choice and every line): a msgid seen again with any difference
     in it is a different request."""
+    # a tuple is written as the same JSON array as a list
     lines = [
-        [ln.feedetl_sn, ln.code, ln.qty, ln.price, ln.amount, ln.prd_days, ln.bilg_dr_codg]
+        _FINGERPRINT_LINE(ln)
         # the service day only when sent, so that fingerprints stored before lines carried it still match
-        + ([ln.fee_ocur_time.isoformat()] if ln.fee_ocur_time is not None else [])
+        if ln.fee_ocur_time is None
+        else (*_FINGERPRINT_LINE(ln), ln.fee_ocur_time.isoformat())
         for ln in visit.lines
     ]
     doc = [
@@ -206,13 +215,45 @@ class ContentDigest:
     def line(self, values: Sequence[Any], commercial: Any = 0) -> None:
         self._h.update(_canon([*values, commercial] if commercial else values))
 
-    def lines(self, rows: Iterable[Sequence[Any]]) -> None:
+    def lines(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Every line at once, each row as stored (``setl_id``, :data:`DIGEST_LINE_COLS`, ``commercial_pay``):
-        the same bytes as :meth:`line` per row, hashed in one update."""
+        the same bytes as :meth:`line` per row, hashed in one update.
+
+        When the line's two texts (``feedetl_sn``, ``code``) are printable ASCII without quote or backslash
+        and the ``fund_pay`` document is too but for its quotes — what compact JSON writes unescaped — the
+        lines are formatted from the stored rows as they are (the values as ``str`` gives them) with a
+        stand-in for the arrays' own quotes, then the document's quotes are escaped and the stand-in made a
+        quote; otherwise, or for a value that is not text where text is stored, each value goes through the
+        JSON writer as in :meth:`line`.  ``tests/property/test_stored_json.py`` holds the two to the same
+        bytes."""
+        try:
+            plain = (
+                _NOT_PLAIN.search(" ".join([*map(_SN, rows), *map(_CODE, rows)])) is None
+                and _NOT_PLAIN_BUT_QUOTE.search("".join(map(_FUND_PAY, rows))) is None
+            )
+        except TypeError:  # a text column holding something else (None): the writer decides
+            plain = False
+        if plain:
+            text = "".join([(_LINE_ARRAY_COM if r[-1] else _LINE_ARRAY) % r for r in rows])
+            self._h.update(text.replace('"', '\\"').replace(_QUOTE, '"').encode())
+            return
         self._h.update(b"".join([_canon(r[1:] if r[-1] else r[1:-1]) for r in rows]))
 
     def hex(self) -> str:
         return self._h.hexdigest()[:DIGEST_WIDTH]
+
+
+# a stored line's digest input (:meth:`ContentDigest.lines`): setl_id, then DIGEST_LINE_COLS, then commercial_pay
+_SN, _CODE, _FUND_PAY = (operator.itemgetter(LINE_COLS.index(c)) for c in ("feedetl_sn", "code", "fund_pay"))
+# what compact JSON writes as it is inside a string: printable ASCII but the quote and the backslash
+_NOT_PLAIN = re.compile(r"[^ !#-\[\]-~]")
+_NOT_PLAIN_BUT_QUOTE = re.compile(r"[^ -\[\]-~]")  # the same with the quote allowed (a JSON document)
+_QUOTE = "\x01"  # stands for the line array's own quotes until the values' quotes are escaped
+# a stored line as its digest array, every value a string: "%.0s" drops the setl_id, and the commercial_pay
+# unless the second form is taken (when it is not zero)
+_LINE_ARRAY = "%.0s[" + ",".join([f"{_QUOTE}%s{_QUOTE}"] * len(DIGEST_LINE_COLS)) + "]%.0s\n"
+_LINE_ARRAY_COM = "%.0s[" + ",".join([f"{_QUOTE}%s{_QUOTE}"] * (len(DIGEST_LINE_COLS) + 1)) + "]\n"
+assert LINE_COLS[1:-1] == DIGEST_LINE_COLS and LINE_COLS[-1] == "commercial_pay"
 
 
 def _canon(values: Sequence[Any]) -> bytes:
@@ -260,7 +301,7 @@ def new_setl_id() -> str:
     then 18 random ones (72 bits).  Time first, like a version-7 UUID, so that the indexes keyed by it
     (the settlement's, its lines', the journal's) grow at their right edge: a settlement dirties the same
     few index pages as the one before it instead of one random page per index."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(9)}"
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(9).hex()}"  # what secrets.token_hex(9) reads
 
 
 def now() -> str:

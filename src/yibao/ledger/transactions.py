@@ -293,7 +293,7 @@ def _chain(
         seq = head.seq + 1
         h = row_hash(head.hash, chain, seq, setl_id, msgid, kind, item, field, amount, at)
         rows.append((chain, seq, setl_id, msgid, kind, item, field, amount, at, head.hash, h))
-        heads[chain] = head._replace(seq=seq, hash=h)
+        heads[chain] = ChainHead(head.balance, seq, h)
     return rows
 
 
@@ -355,6 +355,10 @@ _INS_HEADER = insert_sql("settlement", HEADER_COLS)
 _INS_LINE = insert_sql("settlement_line", LINE_COLS)
 _INS_JOURNAL = insert_sql("journal", JOURNAL_COLS)
 _MONEY = operator.attrgetter(*MONEY_FIELDS)
+# a stored line (LINE_COLS): setl_id, line_no, five columns of the visit's line, its four parts, then the split's
+# act_pay_dedc, fund_pay (as JSON) and three more of the split's columns
+_LINE = operator.attrgetter(*LINE_COLS[2:7])
+_SPLIT_PAID = operator.attrgetter(*LINE_COLS[LINE_COLS.index("fund_pay") + 1 :])
 _DIGEST_HEADER = operator.itemgetter(*[HEADER_COLS.index(c) for c in DIGEST_HEADER_COLS])
 
 
@@ -397,21 +401,7 @@ def _settle_ops(
         s.commercial_product,
     )
     lines = [
-        (
-            setl_id,
-            i,
-            ln.feedetl_sn,
-            ln.code,
-            ln.qty,
-            ln.price,
-            ln.amount,
-            *parts,
-            sp.act_pay_dedc,
-            dumps(sp.fund_pay),
-            sp.acct_pay,
-            sp.psn_cash_pay,
-            sp.commercial_pay,
-        )
+        (setl_id, i, *_LINE(ln), *parts, sp.act_pay_dedc, dumps(sp.fund_pay), *_SPLIT_PAID(sp))
         for i, (ln, parts, sp) in enumerate(zip(visit.lines, s.line_parts, s.line_splits, strict=True), 1)
     ]
     digest = ContentDigest(_DIGEST_HEADER(header), (s.commercial_pay, s.commercial_product))
@@ -421,7 +411,7 @@ def _settle_ops(
     if s.acct_pay:
         assert s.account_psn_no is not None
         h = heads[s.account_psn_no]
-        heads[s.account_psn_no] = h._replace(balance=h.balance - s.acct_pay)
+        heads[s.account_psn_no] = ChainHead(h.balance - s.acct_pay, h.seq, h.hash)
     msg = (msgid, "2207", setl_id, "settle", None, -s.acct_pay, ACTIVE, at, fingerprint)
     ops: list[Op] = [
         Op(_INS_MSG, msg, False, "message", MSG_COLS),

@@ -23,6 +23,7 @@ Shares never exceed a line's remaining amount, and every line's parts add up to 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import add, sub
 
 from yibao.money import split_largest_remainder
 from yibao.settlement.model import Line, LineSplit, Settlement
@@ -48,10 +49,11 @@ def allocate(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:
         if k == 0 and has_basic:
             # the pooled fund pays on the scope above the deductible; later layers pay on what it left,
             # deductible included (合规自付)
-            weights = [scope_left[i] - ded[i] for i in range(n)]
+            weights = list(map(sub, scope_left, ded))
+        elif k < len(includes_pre) and includes_pre[k]:
+            weights = list(map(add, scope_left, pre_left))
         else:
-            with_pre = includes_pre[k] if k < len(includes_pre) else False
-            weights = [scope_left[i] + (pre_left[i] if with_pre else 0) for i in range(n)]
+            weights = scope_left  # read before this loop changes it
         shares = split_largest_remainder(detail.fund_payamt, weights)
         fund = detail.fund_pay_type
         for i, share in enumerate(shares):
@@ -65,7 +67,7 @@ def allocate(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:
             else:
                 scope_left[i] = 0
                 pre_left[i] -= share - scope
-    personal = [parts[i][0] + parts[i][1] + pre_left[i] + scope_left[i] for i in range(n)]
+    personal = [p[0] + p[1] + pre + scope for p, pre, scope in zip(parts, pre_left, scope_left, strict=True)]
     com = _commercial_shares(s, lines, parts, pre_left, scope_left, personal) if s.commercial_pay else None
     acct = split_largest_remainder(s.acct_pay, personal) if s.acct_pay else [0] * n
     # positional arguments in LineSplit's field order (feedetl_sn, code, amount, the four parts, deductible,
