@@ -143,7 +143,7 @@ _ORDER = (enc_line.c.fee_ocur_time, enc_line.c.feedetl_sn)
 _LIVE_LINES = _LINES.where(enc_line.c.status == LIVE).order_by(*_ORDER)
 _ALL_LINES = _LINES.order_by(*_ORDER)
 _SETTLED_LINES = sa.select(enc_line).where(enc_line.c.setl_id == sa.bindparam("k"))
-_SNS = sa.bindparam("w_sns", expanding=True)
+_SNS: sa.BindParameter[str] = sa.bindparam("w_sns", expanding=True)
 _USED_SN = sa.select(enc_line.c.feedetl_sn).where(
     enc_line.c.mdtrt_id == sa.bindparam("w_id"), enc_line.c.feedetl_sn.in_(_SNS)
 )
