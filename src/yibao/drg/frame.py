@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from yibao.drg.engine import Case, Compiled, group_case
-from yibao.drg.vector import group_lean_batch
+from yibao.drg.vector import group_lean_batch, tables
 from yibao.errors import FieldError
 
 REQUIRED = (
@@ -265,6 +265,8 @@ def group_frame(
     else:
         chunk = max(5_000, -(-n // (w * 4)))
         bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
+        if scheme.program is not None:
+            tables(scheme.program)  # built once here, inherited by the workers
         _WORK = (scheme, cols, trace)
         try:
             with mp.get_context("fork").Pool(w) as pool:

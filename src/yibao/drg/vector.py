@@ -18,6 +18,7 @@ scheme.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import NamedTuple
@@ -34,9 +35,10 @@ from yibao.drg.formula import (
     Program,
     Result,
     _LeanList,
+    _Node,
     _Pick,
     _Rule,
-    split_codes,
+    parse,
 )
 
 Words = npt.NDArray[np.uint64]
@@ -115,6 +117,15 @@ class Tables(NamedTuple):
     pre: int  # the pre-MDC list's index
     pre_keys: Words
     level_mask: Words
+    hac_tests: tuple[
+        Callable[[Words], npt.NDArray[np.bool_]], ...
+    ]  # per HAC number: its formula (level NONE)
+    h_ptr: npt.NDArray[
+        np.int64
+    ]  # secondary-diagnosis row → its (HAC number, list) entries h_ptr[r]:h_ptr[r + 1]
+    h_num: npt.NDArray[np.int64]  # the entry's HAC number (index into ``hac_tests``; -1: no formula)
+    h_plain: npt.NDArray[np.bool_]  # its list needs no other HAC (not in the scheme's hac_show)
+    h_need: npt.NDArray[np.int64]  # else the HAC number that must be met too (-1: none that can be)
     memo: Memo  # the rule choices seen (mutable: grows as batches are grouped)
 
 
@@ -147,6 +158,16 @@ def build_tables(prog: Program) -> Tables:
     def one(x: int) -> Words:
         return _words([x], width)[0]
 
+    nums = sorted(prog.lean_hac)
+    num_ix = {k: j for j, k in enumerate(nums)}
+    ptr = [0, 0]
+    ent: list[tuple[int, bool, int]] = []
+    for c in sdx_codes:
+        for num, lst in prog.dx[c].hacs:
+            need = prog.hac_show.get(lst)
+            ent.append((num_ix.get(num, -1), need is None, -1 if need is None else num_ix.get(need, -1)))
+        ptr.append(len(ent))
+
     return Tables(
         width,
         sid,
@@ -175,6 +196,11 @@ def build_tables(prog: Program) -> Tables:
         list_ix[id(prog.lean_pre)],
         one(prog.lean_pre_keys),
         one(prog.level_mask),
+        tuple(_mask_test(parse(prog.logic.hac[k]), prog.bits) for k in nums),
+        np.array(ptr, dtype=np.int64),
+        np.array([x[0] for x in ent], dtype=np.int64),
+        np.array([x[1] for x in ent], dtype=np.bool_),
+        np.array([x[2] for x in ent], dtype=np.int64),
         Memo(),
     )
 
@@ -214,6 +240,34 @@ def _flat(col: Sequence[str]) -> tuple[list[str], npt.NDArray[np.int64]]:
     starts = np.zeros(len(col), dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
     return flat, starts
+
+
+def _mask_test(node: _Node, bits: dict[str, int]) -> Callable[[Words], npt.NDArray[np.bool_]]:
+    """A formula over rows of mark words (complication level NONE, as a HAC formula is read)."""
+    if node.op == "atom":
+        if node.value in ("MCC", "CC", "NONE"):
+            const = node.value == "NONE"
+            return lambda m: np.full(m.shape[0], const, dtype=np.bool_)
+        b = bits.get(node.value)
+        if b is None:  # a mark no code carries
+            return lambda m: np.zeros(m.shape[0], dtype=np.bool_)
+        k = b.bit_length() - 1
+        word, bit = k // 64, np.uint64(1 << (k % 64))
+        return lambda m: (m[:, word] & bit) != 0
+    kids = [_mask_test(x, bits) for x in node.kids]
+    if node.op == "not":
+        return lambda m: ~kids[0](m)
+    if node.op == "and":
+        return lambda m: kids[0](m) & kids[1](m)
+    return lambda m: kids[0](m) | kids[1](m)
+
+
+def _pick(xs: Sequence[str], rows: npt.NDArray[np.int64]) -> list[str]:
+    """``[xs[i] for i in rows]`` in one C-level call."""
+    if rows.size == 0:
+        return []
+    got = operator.itemgetter(*rows.tolist())(xs)
+    return [got] if rows.size == 1 else list(got)
 
 
 def _popcount(a: Words) -> npt.NDArray[np.int64]:
@@ -318,7 +372,11 @@ def group_lean_batch(
     # 'only' marks: every secondary diagnosis of the scheme carries the pdx's mark
     want = t.p_only[pid]
     if want.any():
-        have = np.fromiter(map(t.only_of.get, sflat, repeat(-1)), dtype=np.int64, count=len(sflat))
+        have = np.full(len(sflat), -1, dtype=np.int64)
+        rows = np.flatnonzero(want[case_s])  # the codes of the cases whose pdx has 'only' marks
+        have[rows] = np.fromiter(
+            map(t.only_of.get, _pick(sflat, rows), repeat(-1)), dtype=np.int64, count=rows.size
+        )
         got = np.bitwise_and.reduceat(have, sstart) & want
         for j in range(t.only_bits.shape[0]):
             hit = (got >> j) & 1 == 1
@@ -345,34 +403,63 @@ def group_lean_batch(
             kk[hit] |= b
         m[live] |= kk
 
-    # hospital-acquired conditions not present on admission whose criteria hold: the per-case path
+    # hospital-acquired conditions: a HAC-listed code not present on admission whose criteria hold
+    # does not count toward the level
     hac = np.flatnonzero(fl & 1)
-    if hac.size:
-        info = prog.lean_sdx
-        present = prog.poa_present
-        for i in np.unique(case_s[hac]).tolist():
-            if slow[i] or prog._poa_all(poa[i]):
-                continue
-            sd = sflat[send[i] : send[i + 1]]
-            pa = split_codes(poa[i])
-            at: list[int] = []
-            for j, s in enumerate(sd):
-                x = info.get(s)
-                if x is not None and x[2] & 1:
-                    if sd.count(s) > 1:
-                        slow[i] = True
-                        break
-                    if (pa[j] if j < len(pa) else "Y") not in present:
-                        at.append(j)
-            if at and not slow[i]:
-                excl = prog.pdx_excl.get(pdx[i])
-                skip = prog._lean_hacs(at, sd, _to_int(m[i]), excl)
-                if skip and trace:  # the trace names the codes that count: the per-case path
-                    slow[i] = True
-                elif skip:  # their CC / MCC level does not count: the level bits again without them
-                    gone = frozenset(sd[j] for j in skip)
-                    lv = prog._lean_levels(sd, excl, bool(dead[i]), gone)
-                    m[i] = (m[i] & ~t.level_mask) | _words([lv], w)[0]
+    hc = np.unique(case_s[hac])
+    hc = hc[~slow[hc]]
+    if hc.size:
+        sub = _pick(poa, hc)
+        qflat, qstart = _flat(sub)
+        qn = np.diff(np.append(qstart, len(qflat)))
+        pres = np.fromiter(map(prog.poa_present.__contains__, qflat), dtype=np.bool_, count=len(qflat))
+        empty = np.fromiter(map(operator.not_, sub), dtype=np.bool_, count=len(sub))
+        pres[qstart[empty]] = True  # no POA list: every diagnosis present on admission
+        sn = send[hc + 1] - send[hc]
+        slow[hc[~empty & (qn != sn)]] = True  # a POA list of another length: the per-case path
+        al = ~empty & (qn == sn)
+        # per secondary diagnosis of those cases: its POA entry not present on admission
+        lens = sn[al]
+        offs = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+        absent = np.zeros(len(sflat), dtype=np.bool_)
+        absent[np.repeat(send[hc[al]], lens) + offs] = ~pres[np.repeat(qstart[al], lens) + offs]
+        notall = np.zeros(n, dtype=np.bool_)
+        notall[hc] = ~np.logical_and.reduceat(pres, qstart)
+        # a HAC-listed code twice in a case with some diagnosis not present: the per-case path
+        hr = hac[notall[case_s[hac]]]
+        key, cnt = np.unique(case_s[hr] * len(t.s_flags) + sid[hr], return_counts=True)
+        slow[key[cnt > 1] // len(t.s_flags)] = True
+        cand = hac[absent[hac] & ~slow[case_s[hac]]]
+        if cand.size and t.excl_pairs.size:  # a code the pdx excludes is not a HAC of the case
+            gc = g[cand]
+            key = gc * len(t.s_flags) + sid[cand]
+            pos = np.minimum(np.searchsorted(t.excl_pairs, key), t.excl_pairs.size - 1)
+            cand = cand[~((gc >= 0) & (t.excl_pairs[pos] == key))]
+        # every (HAC number, list) entry of those codes, and whether its formula holds for the case
+        cnt = t.h_ptr[sid[cand] + 1] - t.h_ptr[sid[cand]]
+        er = np.repeat(np.arange(cand.size), cnt)
+        ek = np.repeat(t.h_ptr[sid[cand]], cnt) + np.arange(er.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        if ek.size:
+            enum, eplain, eneed = t.h_num[ek], t.h_plain[ek], t.h_need[ek]
+            cases, inv = np.unique(case_s[cand][er], return_inverse=True)
+            inv = inv.ravel()
+            held = np.zeros((cases.size, max(1, len(t.hac_tests))), dtype=np.bool_)
+            mc = m[cases]
+            for j, test in enumerate(t.hac_tests):
+                held[:, j] = test(mc)
+            met = (enum >= 0) & held[inv, np.maximum(enum, 0)]
+            plain = np.zeros(cases.size, dtype=np.int64)  # per case: the plain HAC numbers met
+            np.bitwise_or.at(plain, inv[met & eplain], np.left_shift(1, enum[met & eplain]))
+            ok = eplain | ((eneed >= 0) & ((plain[inv] >> np.maximum(eneed, 0)) & 1 == 1))
+            gone = np.unique(cand[er[met & ok]])
+            if gone.size and trace:  # the trace names the codes that count: the per-case path
+                slow[case_s[gone]] = True
+            elif gone.size:  # their CC / MCC level does not count: the level bits again without them
+                lm = t.level_mask[: rows_s.shape[1]]
+                lv = rows_s & lm
+                lv[gone] = 0
+                cg = np.unique(case_s[gone])
+                m[cg, : lm.size] = (m[cg, : lm.size] & ~lm) | np.bitwise_or.reduceat(lv, sstart, axis=0)[cg]
 
     # pre-MDC rules, then the rule of the pdx's MDC list
     memo = t.memo
