@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from yibao.drg.engine import Case, Compiled, group_case
+from yibao.drg.formula import Result
 from yibao.drg.vector import group_lean_batch, tables
 from yibao.errors import FieldError
 
@@ -198,7 +199,7 @@ def _group_range(
             g = group_case(cs, Case(ids[i], ages[i], sexes[i], st[i], pdx[i]))
             return g.mdc, g.adrg, g.drg, g.severity, g.trace
 
-        def one(i: int, sd: Sequence[str], pr: Sequence[str]) -> tuple[str, ...]:
+        def one(i: int, sd: Sequence[str], pr: Sequence[str]) -> tuple[str, str, str, str, str] | Result:
             j = lo + i
             if not pdx[j]:
                 return no_pdx(j)

@@ -49,7 +49,8 @@ def _words(xs: Sequence[int], w: int) -> Words:
     """Ints as rows of ``w`` little-endian 64-bit words (bit ``k`` of an int is bit ``k % 64`` of word
     ``k // 64``)."""
     buf = b"".join(x.to_bytes(8 * w, "little") for x in xs)
-    return np.frombuffer(buf, dtype="<u8").reshape(len(xs), w).astype(np.uint64)
+    out: Words = np.frombuffer(buf, dtype="<u8").reshape(len(xs), w).astype(np.uint64)
+    return out
 
 
 def _nwords(xs: Sequence[int]) -> int:
@@ -272,7 +273,10 @@ def _pick(xs: Sequence[str], rows: npt.NDArray[np.int64]) -> list[str]:
 
 def _popcount(a: Words) -> npt.NDArray[np.int64]:
     """Set bits per row."""
-    return np.unpackbits(np.ascontiguousarray(a).view(np.uint8), axis=1).sum(axis=1, dtype=np.int64)
+    out: npt.NDArray[np.int64] = np.unpackbits(np.ascontiguousarray(a).view(np.uint8), axis=1).sum(
+        axis=1, dtype=np.int64
+    )
+    return out
 
 
 def _to_int(row: Words) -> int:
@@ -337,7 +341,7 @@ def group_lean_batch(
     sid = np.fromiter(map(t.sid.get, sflat, repeat(0)), dtype=np.int64, count=len(sflat))
     rid = np.fromiter(map(t.rid.get, pflat, repeat(0)), dtype=np.int64, count=len(pflat))
     pid = np.fromiter(map(t.pid.get, pdx, repeat(0)), dtype=np.int64, count=n)
-    slow = pid == 0
+    slow: npt.NDArray[np.bool_] = np.equal(pid, 0)
 
     # discharge status: its marks and whether the patient died, per distinct status of the batch
     st_rows: dict[str, int] = {}
@@ -456,10 +460,10 @@ def group_lean_batch(
                 slow[case_s[gone]] = True
             elif gone.size:  # their CC / MCC level does not count: the level bits again without them
                 lm = t.level_mask[: rows_s.shape[1]]
-                lv = rows_s & lm
-                lv[gone] = 0
+                lvb = rows_s & lm
+                lvb[gone] = 0
                 cg = np.unique(case_s[gone])
-                m[cg, : lm.size] = (m[cg, : lm.size] & ~lm) | np.bitwise_or.reduceat(lv, sstart, axis=0)[cg]
+                m[cg, : lm.size] = (m[cg, : lm.size] & ~lm) | np.bitwise_or.reduceat(lvb, sstart, axis=0)[cg]
 
     # pre-MDC rules, then the rule of the pdx's MDC list
     memo = t.memo
