@@ -130,3 +130,70 @@ def test_msdrg_without_the_trace_equals_with_it(seed: int) -> None:
     assert lean.columns == cols
     assert lean.rows() == traced.select(cols).rows()
     assert traced["drg"].n_unique() > 20  # the suite spans many DRGs, not one path
+
+
+def _perturb(df: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """Conformance cases with the inputs the batch must split and look up as the per-case path does:
+    blanks around codes, a secondary diagnosis listed twice, no POA list, empty lists, a code that is
+    not ASCII, an unknown or missing principal diagnosis."""
+    import random
+
+    rnd = random.Random(seed)
+    rows = df.to_dicts()
+    for r in rows:
+        k = rnd.randrange(9)
+        sdx = r["sdx"].split("|") if r["sdx"] else []
+        if k == 0 and sdx:
+            r["sdx"] = " | ".join(sdx)
+        elif k == 1 and sdx:
+            r["sdx"] = "|".join([*sdx, sdx[0]])
+            r["sdx_poa"] = "|".join([*r["sdx_poa"].split("|"), "N"]) if r["sdx_poa"] else ""
+        elif k == 2:
+            r["sdx_poa"] = ""
+        elif k == 3:
+            r["sdx"], r["sdx_poa"], r["procedures"] = "", "", ""
+        elif k == 4:
+            r["procedures"] = "|".join([*(r["procedures"].split("|") if r["procedures"] else []), "Ä12"])
+        elif k == 5:
+            r["pdx"] = rnd.choice(["", "ZZZ99", "ÄÖ1"])
+        elif k == 6 and r["procedures"]:
+            r["procedures"] = r["procedures"].replace("|", " |")
+    return pl.DataFrame(rows, schema=df.schema)
+
+
+@settings(max_examples=4, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(seed=st.integers(0, 10_000))
+def test_msdrg_batch_equals_per_case_on_awkward_inputs(seed: int) -> None:
+    """The batch lean path (with and without the trace) against the per-case function on cases whose
+    code lists have blanks, repeats, no POA, nothing at all or codes that are not ASCII."""
+    from yibao.drg.conformance import HOLDOUT, TUNING, build_suite
+    from yibao.drg.formula import split_codes
+
+    cs = load_scheme("ms-drg-v43")
+    base = build_suite(cs, 300, seed=seed, mix=TUNING if seed % 2 else HOLDOUT).with_columns(
+        pl.lit(None, dtype=pl.Int64).alias("age_days"),
+        pl.lit(None, dtype=pl.Int64).alias("weight_g"),
+        pl.lit(None, dtype=pl.Int64).alias("los_days"),
+    )
+    df = _perturb(base, seed)
+    want = []
+    for r in df.iter_rows(named=True):
+        g = group_case(
+            cs,
+            Case(
+                r["case_id"],
+                int(r["age"]),
+                r["sex"],
+                r["discharge_status"],
+                r["pdx"],
+                split_codes(r["sdx"]),
+                split_codes(r["sdx_poa"]),
+                split_codes(r["procedures"]),
+            ),
+        )
+        want.append((g.mdc, g.adrg, g.drg, g.severity, g.trace))
+    traced = group_frame(cs, df, workers=1)
+    lean = group_frame(cs, df, workers=1, trace=False)
+    assert list(traced.select("mdc", "adrg", "drg", "severity", "trace").iter_rows()) == want
+    assert list(lean.select("mdc", "adrg", "drg", "severity").iter_rows()) == [w[:4] for w in want]
+    assert sum(1 for w in want if w[2] == cs.scheme.ungroupable.drg) < len(want) // 2  # not one path

@@ -988,6 +988,20 @@ class Program:
         cols: list[list[str]] = [list(c) for c in zip(*res, strict=False)] if res else [[] for _ in range(5)]
         return tuple(cols[:5] if trace else cols[:4])
 
+    def group_row(
+        self, pdx: str, sdx: Sequence[str], poa: str, procs: Sequence[str], sex: str, status: str, trace: bool
+    ) -> Result:
+        """One row of :meth:`group_many` (code lists split, ``poa`` unsplit): the lean path, else
+        :meth:`group`."""
+        e = self.lean_pdx.get(pdx, _UNSET)
+        if e is _UNSET:
+            e = self._lean_entry(pdx)
+        r: Result | None = None
+        if e is not None:
+            sm = self.lean_status.get(status) or self._lean_status_of(status)
+            r = self._lean(e, sm, sdx, poa, procs, trace)  # type: ignore[arg-type]
+        return r or self.group(pdx, sdx, split_codes(poa), procs, sex, status)
+
     def _status(self, status: str) -> str:
         if status not in self.status_marks and status.isdigit() and len(status) < 2:
             return status.zfill(2)  # UB-04 status "1" written without its leading zero

@@ -21,6 +21,8 @@ from typing import Any
 import polars as pl
 
 from yibao.drg.engine import Case, Compiled, group_case
+from yibao.drg.formula import Result
+from yibao.drg.vector import group_lean_batch, tables
 from yibao.errors import FieldError
 
 REQUIRED = (
@@ -170,7 +172,9 @@ Columns = dict[str, list[Any]]
 _WORK: tuple[Compiled, Columns, bool] | None = None  # inherited by forked workers
 
 
-def _group_range(cs: Compiled, c: Columns, lo: int, hi: int, trace: bool = True) -> tuple[list[str], ...]:
+def _group_range(
+    cs: Compiled, c: Columns, lo: int, hi: int, trace: bool = True
+) -> tuple[list[str] | pl.Series, ...]:
     mdc: list[str] = []
     adrg: list[str] = []
     drg: list[str] = []
@@ -195,7 +199,14 @@ def _group_range(cs: Compiled, c: Columns, lo: int, hi: int, trace: bool = True)
             g = group_case(cs, Case(ids[i], ages[i], sexes[i], st[i], pdx[i]))
             return g.mdc, g.adrg, g.drg, g.severity, g.trace
 
-        return prog.group_many(pdx, sdx, poa, procs, sexes, st, lo, hi, no_pdx, trace)
+        def one(i: int, sd: Sequence[str], pr: Sequence[str]) -> tuple[str, str, str, str, str] | Result:
+            j = lo + i
+            if not pdx[j]:
+                return no_pdx(j)
+            return prog.group_row(pdx[j], sd, poa[j], pr, sexes[j], st[j], trace)
+
+        # the lean path over the whole range at once (the rest case by case)
+        return group_lean_batch(prog, pdx[lo:hi], sdx[lo:hi], poa[lo:hi], procs[lo:hi], st[lo:hi], one, trace)
     ids, ages, ad, wg, los = c["case_id"], c["age"], c["age_days"], c["weight_g"], c["los_days"]
     for i in range(lo, hi):
         g = group_case(
@@ -222,7 +233,7 @@ def _group_range(cs: Compiled, c: Columns, lo: int, hi: int, trace: bool = True)
     return mdc, adrg, drg, sev, traces
 
 
-def _worker(bounds: tuple[int, int]) -> tuple[list[str], ...]:
+def _worker(bounds: tuple[int, int]) -> tuple[list[str] | pl.Series, ...]:
     assert _WORK is not None
     return _group_range(_WORK[0], _WORK[1], *bounds, _WORK[2])
 
@@ -255,6 +266,8 @@ def group_frame(
     else:
         chunk = max(5_000, -(-n // (w * 4)))
         bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
+        if scheme.program is not None:
+            tables(scheme.program)  # built once here, inherited by the workers
         _WORK = (scheme, cols, trace)
         try:
             with mp.get_context("fork").Pool(w) as pool:
@@ -262,13 +275,13 @@ def group_frame(
         finally:
             _WORK = None
     names = OUTPUT[1:] if trace else OUTPUT[1:-1]
-    out: dict[str, list[str]] = {k: [] for k in names}
-    for p in parts:
-        for k, v in zip(names, p[: len(names)], strict=True):
-            out[k].extend(v)
-    return pl.DataFrame(
-        {"case_id": cases["case_id"], **{k: pl.Series(k, v, dtype=pl.String) for k, v in out.items()}}
-    )
+    out: dict[str, pl.Series] = {
+        k: pl.concat([pl.Series(k, p[j], dtype=pl.String) for p in parts], rechunk=False)
+        if len(parts) > 1
+        else pl.Series(k, parts[0][j], dtype=pl.String)
+        for j, k in enumerate(names)
+    }
+    return pl.DataFrame({"case_id": cases["case_id"], **out})
 
 
 def group_rows(scheme: Compiled, cases: Sequence[Case]) -> list[Any]:

@@ -1,0 +1,547 @@
+"""The lean path of a formula scheme over a whole batch at once (docs/DRG.md "Speed", batch lean path).
+
+Every code of every case is mapped to a row number in one C-level pass (the code lists of the batch
+joined and split once, then ``dict.get`` mapped over them), and the lean path's per-code ints
+(:meth:`Program._build_lean`: marks, CC level bits per suppress slot, HAC / death flags) are held as
+rows of 64-bit words in NumPy tables. A case's marks are the OR of its codes' rows
+(``bitwise_or.reduceat``); the principal diagnosis's CC exclusions are one sorted-array lookup; death
+exclusions, 'only' marks and the counters (bilateral, four stents, fusions, multiple trauma) are
+array operations over the batch. The rule choice is one dict lookup per case, keyed by the bytes of
+(rule list, marks the list reads), the list's own memo behind it for a key not seen before. In Python,
+one case at a time, remain: a hospital-acquired condition not present on admission (its criteria
+over the case's marks), a pre-MDC rule that holds, a reroute or an ungroupable result (from the
+marks, without the code lists), and, on the per-case path, a principal diagnosis without a lean entry
+or a procedure cluster. Every step is the lean path's own, in its order, so the result is the lean
+path's case for case. Nothing here names a code or a DRG: the tables are built from the compiled
+scheme.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from itertools import repeat
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from yibao.drg.formula import (
+    _NOTHING,
+    LEVEL_NAME,
+    LEVEL_OF,
+    MEMO_MAX,
+    Program,
+    Result,
+    _LeanList,
+    _Node,
+    _Pick,
+    _Rule,
+    parse,
+)
+
+Words = npt.NDArray[np.uint64]
+Row = tuple[str, str, str, str, str]
+
+
+def _words(xs: Sequence[int], w: int) -> Words:
+    """Ints as rows of ``w`` little-endian 64-bit words (bit ``k`` of an int is bit ``k % 64`` of word
+    ``k // 64``)."""
+    buf = b"".join(x.to_bytes(8 * w, "little") for x in xs)
+    out: Words = np.frombuffer(buf, dtype="<u8").reshape(len(xs), w).astype(np.uint64)
+    return out
+
+
+def _nwords(xs: Sequence[int]) -> int:
+    return max(1, -(-max((x.bit_length() for x in xs), default=1) // 64))
+
+
+MISS = -(1 << 62)
+_LEVEL = np.array(LEVEL_OF, dtype=np.int64)
+
+
+class Memo:
+    """The rule choices of a program's lists by key bytes (the list's index and the marks it reads, as
+    words): a choice number ``n`` ≥ 0 is the shared untraced result ``results[n]``, ``n`` < 0 the pick
+    ``picks[-n - 1]`` (pre-MDC list, reroutes, ungroupable results). Emptied, between batches, when it
+    reaches the lean path's memo bound."""
+
+    def __init__(self) -> None:
+        self.code: dict[bytes, int] = {}
+        self.picks: list[_Pick] = []
+        self.results: list[Result] = []
+        self.rules: list[tuple[_Rule, int, int]] = []  # per result: its rule, the rule's slot, the level
+        self.res_no: dict[int, int] = {}  # id of a shared result → its number
+        self.cols: tuple[pl.Series, ...] = ()  # ``results`` as MDC, family, DRG, severity columns
+
+    def bound(self) -> None:
+        if len(self.code) >= MEMO_MAX:
+            self.code.clear()
+            self.picks.clear()
+
+    def columns(self) -> tuple[pl.Series, ...]:
+        if not self.cols or len(self.cols[0]) != len(self.results):
+            self.cols = tuple(
+                pl.Series(k, [r[j] for r in self.results], dtype=pl.String) for j, k in enumerate(NAMES)
+            )
+        return self.cols
+
+
+NAMES = ("mdc", "adrg", "drg", "severity")
+
+
+class Tables(NamedTuple):
+    """The lean path's per-code ints of one program as NumPy tables (row 0: a code with no entry)."""
+
+    width: int  # words per case
+    sid: dict[str, int]  # secondary diagnosis → row
+    s_marks: Words  # its marks without its CC level bits
+    s_level: Words  # with them
+    s_flags: npt.NDArray[np.uint8]  # 1 on a HAC list, 2 no CC / MCC when the patient died, 4 has a level
+    excl_pairs: npt.NDArray[np.int64]  # sorted: exclusion group × rows + row of a code the group excludes
+    pid: dict[str, int]  # principal diagnosis → row (only those with a lean entry)
+    p_m0: Words
+    p_list: npt.NDArray[np.int64]  # its rule list (index into ``lists``)
+    p_excl: npt.NDArray[np.int64]  # its exclusion group, -1 for none
+    p_only: npt.NDArray[np.int64]  # its 'only' marks (bit j: the scheme's j-th)
+    only_of: dict[str, int]  # every diagnosis of the scheme → the 'only' marks it has
+    only_bits: Words  # per 'only' mark: the ONLY bit the case gets
+    rid: dict[str, int]  # procedure → row
+    r_marks: Words
+    r_cluster: npt.NDArray[np.int64]  # 1 when the procedure is in a procedure cluster
+    r_terms: npt.NDArray[np.int64]  # its weight in every counter over procedures
+    counters: tuple[tuple[Words, int, Words | None, int, Words], ...]  # as Program.lean_counters
+    count_rel: Words
+    lists: tuple[_LeanList, ...]
+    ref: Words  # per list: the bits its memo key reads
+    pre: int  # the pre-MDC list's index
+    pre_keys: Words
+    level_mask: Words
+    hac_tests: tuple[
+        Callable[[Words], npt.NDArray[np.bool_]], ...
+    ]  # per HAC number: its formula (level NONE)
+    h_ptr: npt.NDArray[
+        np.int64
+    ]  # secondary-diagnosis row → its (HAC number, list) entries h_ptr[r]:h_ptr[r + 1]
+    h_num: npt.NDArray[np.int64]  # the entry's HAC number (index into ``hac_tests``; -1: no formula)
+    h_plain: npt.NDArray[np.bool_]  # its list needs no other HAC (not in the scheme's hac_show)
+    h_need: npt.NDArray[np.int64]  # else the HAC number that must be met too (-1: none that can be)
+    memo: Memo  # the rule choices seen (mutable: grows as batches are grouped)
+
+
+def build_tables(prog: Program) -> Tables:
+    """The tables of ``prog`` (built once per program, a fraction of a second; :func:`tables`
+    remembers them)."""
+    width = -(-len(prog.bits) // 64)
+    sdx_codes = list(prog.lean_sdx)
+    sid = {c: i + 1 for i, c in enumerate(sdx_codes)}
+    info = [prog.lean_sdx[c] for c in sdx_codes]
+    ms = [0] + [x[0] for x in info]
+    ml = [0] + [x[1] for x in info]
+    ws = _nwords(ml)
+    flags = np.array([0] + [x[2] | (4 if x[1] != x[0] else 0) for x in info], dtype=np.uint8)
+    rows = len(sdx_codes) + 1
+    pairs = sorted({g * rows + sid[c] for g, group in enumerate(prog.excl) for c in group if c in sid})
+    lists = tuple(prog.lean_lists.values())
+    list_ix = {id(lst): k for k, lst in enumerate(lists)}
+    entries = [(c, e) for c, e in prog.lean_pdx.items() if e is not None]
+    excl_of = prog.logic.pdx_exclusion
+    only_marks = list(prog.only)
+    only_ix = {prog.lean_only[m][1]: j for j, m in enumerate(only_marks)}
+    only_of = {c: sum(1 << j for j, m in enumerate(only_marks) if m in d.raw) for c, d in prog.dx.items()}
+    rcodes = list(prog.lean_pr)
+    rm = [0] + [prog.lean_pr[c][0] for c in rcodes]
+    counted = frozenset(k for c in prog.lean_terms for w, _ in c.terms for k in w)
+    zero = (0,) * len(prog.lean_terms)
+    terms = [zero] + [prog._terms_of(c) if prog.pr_raw[c] & counted else zero for c in rcodes]
+
+    def one(x: int) -> Words:
+        return _words([x], width)[0]
+
+    nums = sorted(prog.lean_hac)
+    num_ix = {k: j for j, k in enumerate(nums)}
+    ptr = [0, 0]
+    ent: list[tuple[int, bool, int]] = []
+    for c in sdx_codes:
+        for num, lst in prog.dx[c].hacs:
+            need = prog.hac_show.get(lst)
+            ent.append((num_ix.get(num, -1), need is None, -1 if need is None else num_ix.get(need, -1)))
+        ptr.append(len(ent))
+
+    return Tables(
+        width,
+        sid,
+        _words(ms, ws),
+        _words(ml, ws),
+        flags,
+        np.array(pairs, dtype=np.int64),
+        {c: i + 1 for i, (c, _) in enumerate(entries)},
+        _words([0] + [e.m0 for _, e in entries], width),
+        np.array([0] + [list_ix[id(e.lst)] for _, e in entries], dtype=np.int64),
+        np.array([-1] + [excl_of.get(c, -1) for c, _ in entries], dtype=np.int64),
+        np.array([0] + [sum(1 << only_ix[b] for _, b in e.only) for _, e in entries], dtype=np.int64),
+        only_of,
+        _words([prog.lean_only[m][1] for m in only_marks], width).reshape(len(only_marks), width),
+        {c: i + 1 for i, c in enumerate(rcodes)},
+        _words(rm, _nwords(rm)),
+        np.array([0] + [1 if prog.lean_pr[c][1] else 0 for c in rcodes], dtype=np.int64),
+        np.array(terms, dtype=np.int64).reshape(len(terms), len(zero)),
+        tuple(
+            (one(b), mn, None if dm is None else one(dm), ti, one(rel))
+            for b, mn, dm, ti, rel in prog.lean_counters
+        ),
+        one(prog.lean_count_rel),
+        lists,
+        _words([lst.ref for lst in lists], width),
+        list_ix[id(prog.lean_pre)],
+        one(prog.lean_pre_keys),
+        one(prog.level_mask),
+        tuple(_mask_test(parse(prog.logic.hac[k]), prog.bits) for k in nums),
+        np.array(ptr, dtype=np.int64),
+        np.array([x[0] for x in ent], dtype=np.int64),
+        np.array([x[1] for x in ent], dtype=np.bool_),
+        np.array([x[2] for x in ent], dtype=np.int64),
+        Memo(),
+    )
+
+
+_TABLES: dict[int, tuple[Program, Tables]] = {}
+
+
+def tables(prog: Program) -> Tables:
+    """``prog``'s tables, built on first use and kept with it."""
+    got = _TABLES.get(id(prog))
+    if got is None or got[0] is not prog:
+        got = _TABLES[id(prog)] = (prog, build_tables(prog))
+    return got[1]
+
+
+def _flat(col: Sequence[str]) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """Every code of every case in one list (a case without codes: one empty code) and where each
+    case starts in it; codes split as the per-case path splits them."""
+    joined = "|".join(col)
+    if " " not in joined:
+        flat = joined.split("|")
+        if joined.isascii():
+            lens = np.fromiter(map(len, col), dtype=np.int64, count=len(col))
+            ends = np.cumsum(lens + 1) - 1  # where each case's text ends in ``joined``
+            seps = np.flatnonzero(np.frombuffer(joined.encode(), dtype=np.uint8) == 124)
+            counts = np.searchsorted(seps, ends) - np.searchsorted(seps, ends - lens) + 1
+        else:
+            counts = np.fromiter((s.count("|") + 1 for s in col), dtype=np.int64, count=len(col))
+    else:
+        flat = []
+        n: list[int] = []
+        for s in col:
+            got = [x.strip() for x in s.split("|")] if " " in s else s.split("|")
+            flat.extend(got)
+            n.append(len(got))
+        counts = np.array(n, dtype=np.int64)
+    starts = np.zeros(len(col), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    return flat, starts
+
+
+def _mask_test(node: _Node, bits: dict[str, int]) -> Callable[[Words], npt.NDArray[np.bool_]]:
+    """A formula over rows of mark words (complication level NONE, as a HAC formula is read)."""
+    if node.op == "atom":
+        if node.value in ("MCC", "CC", "NONE"):
+            const = node.value == "NONE"
+            return lambda m: np.full(m.shape[0], const, dtype=np.bool_)
+        b = bits.get(node.value)
+        if b is None:  # a mark no code carries
+            return lambda m: np.zeros(m.shape[0], dtype=np.bool_)
+        k = b.bit_length() - 1
+        word, bit = k // 64, np.uint64(1 << (k % 64))
+        return lambda m: (m[:, word] & bit) != 0
+    kids = [_mask_test(x, bits) for x in node.kids]
+    if node.op == "not":
+        return lambda m: ~kids[0](m)
+    if node.op == "and":
+        return lambda m: kids[0](m) & kids[1](m)
+    return lambda m: kids[0](m) | kids[1](m)
+
+
+def _pick(xs: Sequence[str], rows: npt.NDArray[np.int64]) -> list[str]:
+    """``[xs[i] for i in rows]`` in one C-level call."""
+    if rows.size == 0:
+        return []
+    got = operator.itemgetter(*rows.tolist())(xs)
+    return [got] if rows.size == 1 else list(got)
+
+
+def _popcount(a: Words) -> npt.NDArray[np.int64]:
+    """Set bits per row."""
+    out: npt.NDArray[np.int64] = np.unpackbits(np.ascontiguousarray(a).view(np.uint8), axis=1).sum(
+        axis=1, dtype=np.int64
+    )
+    return out
+
+
+def _to_int(row: Words) -> int:
+    return int.from_bytes(row.astype("<u8").tobytes(), "little")
+
+
+def _choices(
+    prog: Program, t: Tables, memo: Memo, lst: npt.NDArray[np.int64], m: Words, results: bool
+) -> npt.NDArray[np.int64]:
+    """The lean path's rule choice for rows ``m`` of lists ``lst`` (choice numbers of ``memo``; with
+    ``results``, a rule that gives a DRG itself as its shared result): one dict lookup per row, the
+    list's own memo for a key not seen before."""
+    w = t.width
+    keys = np.empty((lst.size, w + 1), dtype="<u8")
+    keys[:, 0] = lst
+    keys[:, 1:] = m & t.ref[lst]
+    kb: list[bytes] = keys.view(f"V{8 * (w + 1)}").ravel().tolist()
+    code = memo.code
+    got = np.fromiter(map(code.get, kb, repeat(MISS)), dtype=np.int64, count=len(kb))
+    for j in np.flatnonzero(got == MISS).tolist():
+        raw = kb[j]
+        c = code.get(raw)  # a key twice in the batch
+        if c is None:
+            p = prog._lean_pick(t.lists[int.from_bytes(raw[:8], "little")], int.from_bytes(raw[8:], "little"))
+            if results and p.out is not None:
+                c = memo.res_no.get(id(p.out))
+                if c is None:
+                    c = memo.res_no[id(p.out)] = len(memo.results)
+                    memo.results.append(p.out)
+                    assert p.rule is not None
+                    memo.rules.append((p.rule, p.slot, p.level))
+            else:
+                c = -1 - len(memo.picks)
+                memo.picks.append(p)
+            code[raw] = c
+        got[j] = c
+    return got
+
+
+def group_lean_batch(
+    prog: Program,
+    pdx: Sequence[str],
+    sdx: Sequence[str],
+    poa: Sequence[str],
+    procs: Sequence[str],
+    status: Sequence[str],
+    one: Callable[[int, Sequence[str], Sequence[str]], Row | Result],
+    trace: bool = False,
+) -> tuple[pl.Series, ...]:
+    """Group a batch → MDC, family, DRG and severity columns (and with ``trace`` the trace), the same
+    as the lean path case by case. ``one(i, sdx, procs)`` groups row ``i`` on the per-case path (given
+    its split code lists, with the trace when ``trace``)."""
+    t = tables(prog)
+    n = len(pdx)
+    if n == 0:
+        return tuple(pl.Series(name, [], dtype=pl.String) for name in (*NAMES, "trace")[: 4 + trace])
+    w = t.width
+    sflat, sstart = _flat(sdx)
+    pflat, pstart = _flat(procs)
+    send = np.append(sstart, len(sflat))
+    pend = np.append(pstart, len(pflat))
+    sid = np.fromiter(map(t.sid.get, sflat, repeat(0)), dtype=np.int64, count=len(sflat))
+    rid = np.fromiter(map(t.rid.get, pflat, repeat(0)), dtype=np.int64, count=len(pflat))
+    pid = np.fromiter(map(t.pid.get, pdx, repeat(0)), dtype=np.int64, count=n)
+    slow: npt.NDArray[np.bool_] = np.equal(pid, 0)
+
+    # discharge status: its marks and whether the patient died, per distinct status of the batch
+    st_rows: dict[str, int] = {}
+    st_ix = np.fromiter(map(st_rows.setdefault, status, map(len, repeat(st_rows))), dtype=np.int64, count=n)
+    st_int: list[int] = []
+    died: list[bool] = []
+    for s in st_rows:
+        mk, d = prog.lean_status.get(s) or prog._lean_status_of(s)
+        st_int.append(mk & ((1 << (64 * w)) - 1))  # bits no formula reads may lie beyond the tables
+        died.append(d)
+    dead = np.array(died, dtype=np.bool_)[st_ix]
+
+    # secondary diagnoses: marks, and the level bits unless the pdx or death excludes the code
+    case_s = np.repeat(np.arange(n), np.diff(send))
+    fl = t.s_flags[sid]
+    use = (fl & 4) != 0
+    g = t.p_excl[pid][case_s]
+    chk = np.flatnonzero(use & (g >= 0))
+    if chk.size and t.excl_pairs.size:
+        key = g[chk] * len(t.s_flags) + sid[chk]
+        pos = np.minimum(np.searchsorted(t.excl_pairs, key), t.excl_pairs.size - 1)
+        use[chk[t.excl_pairs[pos] == key]] = False
+    use &= ~(((fl & 2) != 0) & dead[case_s])
+    rows_s = np.where(use[:, None], t.s_level[sid], t.s_marks[sid])
+    m = np.zeros((n, w), dtype=np.uint64)
+    m[:, : rows_s.shape[1]] = np.bitwise_or.reduceat(rows_s, sstart, axis=0)
+    m[:, : t.r_marks.shape[1]] |= np.bitwise_or.reduceat(t.r_marks[rid], pstart, axis=0)
+    slow |= np.add.reduceat(t.r_cluster[rid], pstart) > 1  # a procedure cluster may form
+    m |= t.p_m0[pid]
+    m |= _words(st_int, w)[st_ix]
+
+    # 'only' marks: every secondary diagnosis of the scheme carries the pdx's mark
+    want = t.p_only[pid]
+    if want.any():
+        have = np.full(len(sflat), -1, dtype=np.int64)
+        rows = np.flatnonzero(want[case_s])  # the codes of the cases whose pdx has 'only' marks
+        have[rows] = np.fromiter(
+            map(t.only_of.get, _pick(sflat, rows), repeat(-1)), dtype=np.int64, count=rows.size
+        )
+        got = np.bitwise_and.reduceat(have, sstart) & want
+        for j in range(t.only_bits.shape[0]):
+            hit = (got >> j) & 1 == 1
+            if hit.any():
+                m[hit] |= t.only_bits[j]
+
+    # counters (bilateral, four stents, fusions, multiple trauma) over the counted marks
+    k = m & t.count_rel
+    live = np.flatnonzero(k.any(axis=1))
+    if live.size:
+        kk = k[live]
+        tot: npt.NDArray[np.int64] | None = None
+        for b, mn, dmask, ti, rel in t.counters:
+            on = (kk & rel).any(axis=1)
+            if not on.any():
+                continue
+            if dmask is not None:
+                hit = on.copy()
+                hit[on] = _popcount(kk[on] & dmask) >= mn
+            else:
+                if tot is None:
+                    tot = np.add.reduceat(t.r_terms[rid], pstart, axis=0)[live]
+                hit = on & (tot[:, ti] >= mn)
+            kk[hit] |= b
+        m[live] |= kk
+
+    # hospital-acquired conditions: a HAC-listed code not present on admission whose criteria hold
+    # does not count toward the level
+    hac = np.flatnonzero(fl & 1)
+    hc = np.unique(case_s[hac])
+    hc = hc[~slow[hc]]
+    if hc.size:
+        sub = _pick(poa, hc)
+        qflat, qstart = _flat(sub)
+        qn = np.diff(np.append(qstart, len(qflat)))
+        pres = np.fromiter(map(prog.poa_present.__contains__, qflat), dtype=np.bool_, count=len(qflat))
+        empty = np.fromiter(map(operator.not_, sub), dtype=np.bool_, count=len(sub))
+        pres[qstart[empty]] = True  # no POA list: every diagnosis present on admission
+        sn = send[hc + 1] - send[hc]
+        slow[hc[~empty & (qn != sn)]] = True  # a POA list of another length: the per-case path
+        al = ~empty & (qn == sn)
+        # per secondary diagnosis of those cases: its POA entry not present on admission
+        lens = sn[al]
+        offs = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+        absent = np.zeros(len(sflat), dtype=np.bool_)
+        absent[np.repeat(send[hc[al]], lens) + offs] = ~pres[np.repeat(qstart[al], lens) + offs]
+        notall = np.zeros(n, dtype=np.bool_)
+        notall[hc] = ~np.logical_and.reduceat(pres, qstart)
+        # a HAC-listed code twice in a case with some diagnosis not present: the per-case path
+        hr = hac[notall[case_s[hac]]]
+        key, cnt = np.unique(case_s[hr] * len(t.s_flags) + sid[hr], return_counts=True)
+        slow[key[cnt > 1] // len(t.s_flags)] = True
+        cand = hac[absent[hac] & ~slow[case_s[hac]]]
+        if cand.size and t.excl_pairs.size:  # a code the pdx excludes is not a HAC of the case
+            gc = g[cand]
+            key = gc * len(t.s_flags) + sid[cand]
+            pos = np.minimum(np.searchsorted(t.excl_pairs, key), t.excl_pairs.size - 1)
+            cand = cand[~((gc >= 0) & (t.excl_pairs[pos] == key))]
+        # every (HAC number, list) entry of those codes, and whether its formula holds for the case
+        cnt = t.h_ptr[sid[cand] + 1] - t.h_ptr[sid[cand]]
+        er = np.repeat(np.arange(cand.size), cnt)
+        ek = np.repeat(t.h_ptr[sid[cand]], cnt) + np.arange(er.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        if ek.size:
+            enum, eplain, eneed = t.h_num[ek], t.h_plain[ek], t.h_need[ek]
+            cases, inv = np.unique(case_s[cand][er], return_inverse=True)
+            inv = inv.ravel()
+            held = np.zeros((cases.size, max(1, len(t.hac_tests))), dtype=np.bool_)
+            mc = m[cases]
+            for j, test in enumerate(t.hac_tests):
+                held[:, j] = test(mc)
+            met = (enum >= 0) & held[inv, np.maximum(enum, 0)]
+            plain = np.zeros(cases.size, dtype=np.int64)  # per case: the plain HAC numbers met
+            np.bitwise_or.at(plain, inv[met & eplain], np.left_shift(1, enum[met & eplain]))
+            ok = eplain | ((eneed >= 0) & ((plain[inv] >> np.maximum(eneed, 0)) & 1 == 1))
+            gone = np.unique(cand[er[met & ok]])
+            if gone.size and trace:  # the trace names the codes that count: the per-case path
+                slow[case_s[gone]] = True
+            elif gone.size:  # their CC / MCC level does not count: the level bits again without them
+                lm = t.level_mask[: rows_s.shape[1]]
+                lvb = rows_s & lm
+                lvb[gone] = 0
+                cg = np.unique(case_s[gone])
+                m[cg, : lm.size] = (m[cg, : lm.size] & ~lm) | np.bitwise_or.reduceat(lvb, sstart, axis=0)[cg]
+
+    # pre-MDC rules, then the rule of the pdx's MDC list
+    memo = t.memo
+    memo.bound()
+    idx = np.full(n, -1, dtype=np.int64)
+    finish: list[tuple[int, _Pick, bool]] = []  # pre-MDC results, reroutes, ungroupable: per case
+    pre = np.flatnonzero(~slow & (m & t.pre_keys).any(axis=1))
+    if pre.size:
+        ch = _choices(prog, t, memo, np.full(pre.size, t.pre, dtype=np.int64), m[pre], False)
+        for i, c in zip(pre.tolist(), ch.tolist(), strict=True):
+            p = memo.picks[-c - 1]
+            if p.rule is not None:
+                slow[i] = True
+                finish.append((i, p, True))
+    fast = np.flatnonzero(~slow)
+    ch = _choices(prog, t, memo, t.p_list[pid[fast]], m[fast], True)
+    idx[fast] = ch
+    for i, c in zip(fast[ch < 0].tolist(), ch[ch < 0].tolist(), strict=True):
+        finish.append((i, memo.picks[-c - 1], False))
+    # the cases left, one by one: their results after the shared ones
+    base = len(memo.results)
+    more: list[Row | Result] = []
+    lean_pdx = prog.lean_pdx
+    for i, p, at_pre in finish:
+        e = lean_pdx[pdx[i]]
+        assert e is not None
+        idx[i] = base + len(more)
+        if trace:
+            sd = sflat[send[i] : send[i + 1]] if sdx[i] else ()
+            ex = prog.pdx_excl.get(pdx[i])
+            more.append(
+                prog._lean_finish(p.rule, p.slot, _to_int(m[i]), sd, ex, bool(dead[i]), _NOTHING, e, at_pre)
+            )
+            continue
+        # without the trace the result reads no code list: the rule, its level, and reroutes by the marks
+        more.append(
+            prog._lean_finish(p.rule, p.slot, _to_int(m[i]), (), None, False, _NOTHING, e, at_pre, False)
+        )
+    for i in np.flatnonzero(idx < 0).tolist():
+        sd = sflat[send[i] : send[i + 1]] if sdx[i] else ()
+        pr = pflat[pend[i] : pend[i + 1]] if procs[i] else ()
+        idx[i] = base + len(more)
+        more.append(one(i, sd, pr))
+    cols = memo.columns()
+    out = tuple(
+        pl.concat([c, pl.Series(c.name, [r[j] for r in more], dtype=pl.String)]).gather(idx)
+        if more
+        else c.gather(idx)
+        for j, c in enumerate(cols)
+    )
+    if not trace:
+        return out
+    traces = [""] * n
+    for i in np.flatnonzero(idx >= base).tolist():
+        traces[i] = more[idx[i] - base][4]
+    ok = np.flatnonzero(idx < base)
+    if ok.size:
+        # the first secondary diagnosis that gives the level the rule read (as the lean path's trace)
+        rules = memo.rules
+        c_ok = idx[ok]
+        sh = np.zeros(n, dtype=np.uint64)
+        lv = np.zeros(n, dtype=np.int64)
+        split = np.array([r.split for r, _, _ in rules], dtype=np.bool_)[c_ok]
+        sh[ok] = np.array([x for _, x, _ in rules], dtype=np.uint64)[c_ok]
+        lv[ok] = np.where(split, np.array([x for _, _, x in rules], dtype=np.int64)[c_ok], 0)
+        lb = rows_s[:, 0] & t.level_mask[0]
+        lev = _LEVEL[((lb >> sh[case_s]) & np.uint64(3)).astype(np.int64)]
+        want = lv[case_s]
+        hit = np.where((lev == want) & (want > 0), np.arange(len(sflat)), len(sflat))
+        first = np.minimum.reduceat(hit, sstart)
+        res = memo.results
+        for i, c, f in zip(ok.tolist(), c_ok.tolist(), first[ok].tolist(), strict=True):
+            r, _, lvl = rules[c]
+            head = f"MDC={res[c][0]}(pdx {pdx[i]})>{r.text}"
+            if not r.split:
+                traces[i] = f"{head}>DRG={r.drg}"
+            elif f < len(sflat):
+                traces[i] = f"{head}>CC:{LEVEL_NAME[lvl]}({sflat[f]})>DRG={r.drg}"
+            else:
+                traces[i] = f"{head}>CC:NONE>DRG={r.drg}"
+    return (*out, pl.Series("trace", traces, dtype=pl.String))
