@@ -157,7 +157,8 @@ def build_tables(prog: Program) -> Tables:
     terms = [zero] + [prog._terms_of(c) if prog.pr_raw[c] & counted else zero for c in rcodes]
 
     def one(x: int) -> Words:
-        return _words([x], width)[0]
+        row: Words = _words([x], width)[0]
+        return row
 
     nums = sorted(prog.lean_hac)
     num_ix = {k: j for j, k in enumerate(nums)}
@@ -398,13 +399,13 @@ def group_lean_batch(
             if not on.any():
                 continue
             if dmask is not None:
-                hit = on.copy()
-                hit[on] = _popcount(kk[on] & dmask) >= mn
+                met: npt.NDArray[np.bool_] = np.array(on, copy=True)
+                met[on] = _popcount(kk[on] & dmask) >= mn
             else:
                 if tot is None:
                     tot = np.add.reduceat(t.r_terms[rid], pstart, axis=0)[live]
-                hit = on & (tot[:, ti] >= mn)
-            kk[hit] |= b
+                met = on & (tot[:, ti] >= mn)
+            kk[met] |= b
         m[live] |= kk
 
     # hospital-acquired conditions: a HAC-listed code not present on admission whose criteria hold
