@@ -957,6 +957,199 @@ def care_days(c: _Ctx, k: Knowledge, p: m.BedParams) -> LF:
     )
 
 
+def _idle_stay(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """挂床住院, read day by day: a stay whose days carry nothing but the fees a bed bills by itself (bed,
+    nursing grade, the daily ward round) — no medication, test or treatment (care_markers of ``care_kinds``)
+    on at least ``min_idle_days`` days and ``min_idle_share_bp`` of the stay.  Judged only where the per-day
+    fees are dated (2204 ``fee_ocur_time`` on at least ``min_idle_days`` distinct days): a stay billed as
+    one undated line per item cannot be read by day.  At stake: the per-day fees of the idle days."""
+    p = r.params
+    assert isinstance(p, m.IdleStayParams)
+    stays = c.vcols.filter(pl.col("med_type").is_in(list(p.inpatient_types))).select("visit_id", "days")
+    stay_lines = c.lines.join(stays.select("visit_id"), on="visit_id", how="semi")
+    per_day = stay_lines.join(c.codes.filter(_starts_any(p.per_day_prefixes)), on="cid", how="semi")
+    kinds = k.care_markers.filter(pl.col("kind").is_in(list(p.care_kinds)))
+    prefixes = tuple(kinds.get_column("code_prefix").to_list())
+    care_codes = c.codes.filter(_starts_any(prefixes) if prefixes else pl.lit(False))
+    cared = stay_lines.join(care_codes, on="cid", how="semi").select("visit_id", "fee_date").unique()
+    n_care = cared.group_by("visit_id").agg(pl.len().alias("_care"))
+    idle_lines = per_day.join(cared, on=["visit_id", "fee_date"], how="anti")
+    x = (
+        per_day.group_by("visit_id")
+        .agg(pl.col("fee_date").n_unique().alias("_dated"))
+        .filter(pl.col("_dated") >= p.min_idle_days)
+        .join(stays, on="visit_id")
+        .join(n_care, on="visit_id", how="left")
+        .with_columns(pl.max_horizontal("days", "_dated").alias("_days"))
+        .with_columns((pl.col("_days") - pl.col("_care").fill_null(0)).clip(lower_bound=0).alias("_idle"))
+        .filter(
+            (pl.col("_idle") >= p.min_idle_days)
+            & (pl.col("_idle") * 10_000 >= pl.col("_days") * p.min_idle_share_bp)
+        )
+        .join(
+            idle_lines.group_by("visit_id").agg(pl.col("amount").sum().alias("_s")), on="visit_id", how="left"
+        )
+        .with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"), pl.col("_s").fill_null(0))
+    )
+    return c.line_flags(
+        x,
+        pl.format(
+            "住院{}天，仅{}天有用药、检查或治疗，{}天只收床位、护理、查房等按日费用（疑似挂床）",
+            "_days",
+            pl.col("_care").fill_null(0),
+            "_idle",
+        ),
+        pl.format(
+            "{}-day stay with medication, tests or treatment on {} days only; {} days bill nothing but bed, "
+            "nursing and ward-round fees (suspected bed-hanging)",
+            "_days",
+            pl.col("_care").fill_null(0),
+            "_idle",
+        ),
+        _json(
+            stay_days=pl.col("_days"),
+            care_days=pl.col("_care").fill_null(0),
+            idle_days=pl.col("_idle"),
+            care_kinds=pl.lit("|".join(p.care_kinds)),
+        ),
+        pl.col("_s"),
+    )
+
+
+def _stay_elsewhere(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """挂床住院, read across institutions: during a stay the patient has a visit or a purchase settled at
+    another institution (``margin_days`` after admission and before discharge).  Flags the stay (visit
+    level, its per-day fees at stake) and the visit elsewhere (0 at stake: the auditor sees both)."""
+    p = r.params
+    assert isinstance(p, m.ElsewhereParams)
+    stays = c.visits.filter(pl.col("med_type").is_in(list(p.inpatient_types))).select(
+        "psn_id",
+        pl.col("visit_id").alias("_stay"),
+        pl.col("fixmedins_code").alias("_stay_inst"),
+        pl.col("begin_date").alias("_in"),
+        pl.col("end_date").alias("_out"),
+    )
+    others = c.visits.select(
+        "psn_id", "visit_id", "fixmedins_code", "med_type", pl.col("begin_date").alias("_on")
+    ).join(stays.select("psn_id").unique(), on="psn_id", how="semi")
+    pairs = (
+        others.join(stays, on="psn_id")
+        .filter(
+            (pl.col("fixmedins_code") != pl.col("_stay_inst"))
+            & (pl.col("_on") >= pl.col("_in") + pl.duration(days=p.margin_days))
+            & (pl.col("_on") <= pl.col("_out") - pl.duration(days=p.margin_days))
+        )
+        .group_by("_stay")
+        .agg(
+            pl.col("visit_id").sort().alias("_elsewhere"),
+            pl.col("fixmedins_code").n_unique().alias("_n_inst"),
+            pl.col("_on").min().alias("_first"),
+        )
+    )
+    stay_flags = (
+        pairs.rename({"_stay": "visit_id"})
+        .with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"))
+        .with_columns(pl.col("_elsewhere").list.len().alias("_n"))
+    )
+    stay_flags = stay_flags.join(c.visit_amounts(stay_flags), on="visit_id")
+    first = pl.col("_elsewhere").list.first().cast(pl.String)
+    a = c.line_flags(
+        stay_flags,
+        pl.format("住院期间在其他{}家机构有{}次就诊或购药（首次{}，就诊{}），疑似挂床", "_n_inst", "_n", _s(pl.col("_first")), first),
+        pl.format(
+            "during the stay the patient had {} visit(s) or purchase(s) at {} other institution(s) (first on {}, "
+            "visit {}): suspected bed-hanging",
+            "_n",
+            "_n_inst",
+            _s(pl.col("_first")),
+            first,
+        ),
+        _json(role=pl.lit("stay"), elsewhere=pl.col("_elsewhere"), first_day=_s(pl.col("_first"))),
+        pl.col("visit_amount"),
+    )
+    outside = (
+        pairs.explode("_elsewhere")
+        .select(pl.col("_elsewhere").alias("visit_id"), "_stay")
+        .unique("visit_id", keep="first")
+        .with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"))
+    )
+    b = c.line_flags(
+        outside,
+        pl.format("本次就诊发生在参保人住院期间（住院就诊{}），疑似挂床或冒用", _s(pl.col("_stay"))),
+        pl.format(
+            "this visit falls within the patient's stay elsewhere (stay {}): suspected bed-hanging or card misuse",
+            _s(pl.col("_stay")),
+        ),
+        _json(role=pl.lit("elsewhere"), stay=pl.col("_stay")),
+        pl.lit(0, pl.Int64),
+    )
+    return pl.concat([a, b])
+
+
+def _repeat_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """重复开药 / 回流药: a take-home purchase of a drug while the person still holds more than ``grace_days``
+    of it at its largest daily dose (item_pack, else supply), across every institution that supplied it.
+    The stock on hand before purchase i is the Lindley recursion S_i = max(0, S_{i−1} + q_{i−1} − r·Δt) at
+    consumption r = the daily maximum; closed form S_i = X_i − min_{j≤i} X_j with X_i = (units bought
+    before i) − r·t_i.  Only persons who got the drug from ``min_institutions`` institutions or more."""
+    p = r.params
+    assert isinstance(p, m.RepeatSupplyParams)
+    t = pack_table(k).filter(pl.col("_daily") > 0).select("code", "_daily")
+    take_home = c.vcols.filter(pl.col("med_type").is_in(list(p.visit_types)))
+    lines = c.by_code(t.lazy()).join(
+        take_home.select("visit_id", "psn_id", "begin_date", "fixmedins_code"), on="visit_id"
+    )
+    key = ["psn_id", "cid"]
+    buys = (
+        lines.group_by(*key, "visit_id", "begin_date", "fixmedins_code", "_daily")
+        .agg(pl.col("qty").sum().alias("_q"))
+        .with_columns(pl.col("fixmedins_code").n_unique().over(key).alias("_n_inst"))
+        .filter(pl.col("_n_inst") >= p.min_institutions)
+        .sort(*key, "begin_date", "visit_id")
+        .with_columns(
+            (pl.col("begin_date") - pl.date(2000, 1, 1)).dt.total_days().cast(pl.Float64).alias("_t"),
+            (pl.col("_q").cum_sum().over(key) - pl.col("_q")).cast(pl.Float64).alias("_before"),
+        )
+        .with_columns((pl.col("_before") - pl.col("_daily").cast(pl.Float64) * pl.col("_t")).alias("_x"))
+        .with_columns(
+            ((pl.col("_x") - pl.col("_x").cum_min().over(key)) / pl.col("_daily").cast(pl.Float64)).alias(
+                "_on_hand"
+            )
+        )
+        .filter(pl.col("_on_hand") > p.grace_days)
+        .select("visit_id", "cid", "_on_hand", "_n_inst")
+    )
+    x = lines.join(buys, on=["visit_id", "cid"])
+    on_hand = pl.col("_on_hand").round(0).cast(pl.Int64)
+    return c.line_flags(
+        x,
+        pl.format(
+            "药品{}再次开具时按每日最大{}单位计尚余{}天用量（超过{}天），共{}家机构开具（疑似重复开药/回流药）",
+            "code",
+            _qty_text(pl.col("_daily")),
+            on_hand,
+            pl.lit(p.grace_days),
+            "_n_inst",
+        ),
+        pl.format(
+            "drug {} supplied again while {} days of it were still on hand at the largest daily dose of {} "
+            "(more than {}); supplied by {} institution(s) (suspected repeat prescribing / drug resale)",
+            "code",
+            on_hand,
+            _qty_text(pl.col("_daily")),
+            pl.lit(p.grace_days),
+            "_n_inst",
+        ),
+        _json(
+            code=pl.col("code"),
+            days_on_hand=on_hand,
+            max_units_per_day=_qty_text(pl.col("_daily")),
+            grace_days=pl.lit(p.grace_days),
+            institutions=pl.col("_n_inst"),
+        ),
+    )
+
+
 def death_register(
     knowledge: Knowledge, persons: pl.DataFrame, visits: pl.DataFrame, infer_from_discharge: bool = True
 ) -> pl.DataFrame:
@@ -1319,6 +1512,9 @@ KINDS: dict[str, Callable[[_Ctx, m.Rule, Knowledge], LF]] = {
     "split_admission": _split_admission,
     "bed_hanging": _bed_hanging,
     "after_death": _after_death,
+    "idle_stay": _idle_stay,
+    "stay_elsewhere": _stay_elsewhere,
+    "repeat_supply": _repeat_supply,
     "imaging_positive_rate": _imaging,
     "title_grade": _title_grade,
     "dose_days": _dose_days,
