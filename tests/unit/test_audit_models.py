@@ -440,7 +440,9 @@ def test_rare_dear_exams_for_the_diagnosis_are_flagged_but_exams_the_diagnosis_c
     for i in range(300):  # headaches: a head CT is common, an MRI now and then
         items = [(CONSULT, 1, 1000), (ct, 1, 15000)] + ([(mri, 1, 48000)] if i % 10 == 0 else [])
         c.visit(1000 + i, f"H{i % 4}", i % 300, items, dx="R51")
-    phantom = c.visit(2000, "H1", 50, [(CONSULT, 1, 1000), (mri, 1, 48000), (holter, 1, 20000), (eeg, 1, 9000)])
+    phantom = c.visit(
+        2000, "H1", 50, [(CONSULT, 1, 1000), (mri, 1, 48000), (holter, 1, 20000), (eeg, 1, 9000)]
+    )
     one = c.visit(2001, "H2", 60, [(CONSULT, 1, 1000), (ct, 1, 15000)])  # one unusual exam: a judgement call
     f = run(c, "MX-PEER-008")
     assert set(f["visit_id"].to_list()) == {phantom} and sorted(f["feedetl_sn"].to_list()) == [2, 3, 4]

@@ -763,7 +763,9 @@ def test_repeat_supply_counts_the_drug_on_hand_across_institutions() -> None:
     c.person(3)
     # 回流药: 17 boxes (85 days at the largest daily dose) from three hospitals every 20 days
     resale = [
-        c.visit(40 + i, 1, (sac, 17), med_type="14", begin=start + dt.timedelta(days=20 * i), inst=f"H{i % 3}")
+        c.visit(
+            40 + i, 1, (sac, 17), med_type="14", begin=start + dt.timedelta(days=20 * i), inst=f"H{i % 3}"
+        )
         for i in range(6)
     ]
     # look-alike: a registered chronic patient with a 12-week prescription every 12 weeks, at one hospital

@@ -18,9 +18,7 @@ def rare_exams(v: pl.DataFrame, lx: pl.DataFrame, p: Params) -> pl.DataFrame:
     prefixes = tuple(str(x) for x in cfg["prefixes"])
     amb = v.filter(
         ~pl.col("kind").is_in(["P", "pharmacy"]) & (pl.col("med_type") != "21") & pl.col("dx3").is_not_null()
-    ).select(
-        "visit_id", "psn_id", "fixmedins_code", "med_type", "dx3", "amount", "fund"
-    )
+    ).select("visit_id", "psn_id", "fixmedins_code", "med_type", "dx3", "amount", "fund")
     amb = amb.with_columns(pl.len().over("dx3", "med_type").alias("cell_n")).filter(
         pl.col("cell_n") >= int(cfg["min_cell"])
     )
@@ -30,7 +28,9 @@ def rare_exams(v: pl.DataFrame, lx: pl.DataFrame, p: Params) -> pl.DataFrame:
         exam_codes = exam_codes.append(codes.filter(codes.str.starts_with(x).fill_null(False)))
     ex = (
         lx.lazy()
-        .filter(pl.col("code").is_in(exam_codes.implode()) & (pl.col("price") >= int(cfg["min_unit_price_fen"])))
+        .filter(
+            pl.col("code").is_in(exam_codes.implode()) & (pl.col("price") >= int(cfg["min_unit_price_fen"]))
+        )
         .select("visit_id", "feedetl_sn", "code", pl.col("amount").alias("line_amount"))
         .join(amb.lazy(), on="visit_id")
         .collect()
@@ -42,16 +42,16 @@ def rare_exams(v: pl.DataFrame, lx: pl.DataFrame, p: Params) -> pl.DataFrame:
         .agg(pl.col("visit_id").n_unique().alias("with_exam"), pl.col("cell_n").first())
         .with_columns((pl.col("with_exam") / pl.col("cell_n")).alias("cell_share"))
     )
-    rare = ex.join(share.select("dx3", "med_type", "code", "cell_share"), on=["dx3", "med_type", "code"]).filter(
-        pl.col("cell_share") <= float(cfg["max_cell_share"])
-    )
+    rare = ex.join(
+        share.select("dx3", "med_type", "code", "cell_share"), on=["dx3", "med_type", "code"]
+    ).filter(pl.col("cell_share") <= float(cfg["max_cell_share"]))
     per_visit = rare.group_by("visit_id").agg(
-        pl.col("code").n_unique().alias("rare_exams"), pl.col("code").unique().sort().str.join("|").alias("exams")
+        pl.col("code").n_unique().alias("rare_exams"),
+        pl.col("code").unique().sort().str.join("|").alias("exams"),
     )
-    hit = (
-        rare.join(per_visit.filter(pl.col("rare_exams") >= int(cfg["min_rare"])), on="visit_id")
-        .with_columns(stake(pl.col("line_amount")).alias("amount_fen"))
-    )
+    hit = rare.join(
+        per_visit.filter(pl.col("rare_exams") >= int(cfg["min_rare"])), on="visit_id"
+    ).with_columns(stake(pl.col("line_amount")).alias("amount_fen"))
     return flags(
         hit,
         "MX-PEER-008",

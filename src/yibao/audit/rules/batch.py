@@ -1055,7 +1055,13 @@ def _stay_elsewhere(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     first = pl.col("_elsewhere").list.first().cast(pl.String)
     a = c.line_flags(
         stay_flags,
-        pl.format("住院期间在其他{}家机构有{}次就诊或购药（首次{}，就诊{}），疑似挂床", "_n_inst", "_n", _s(pl.col("_first")), first),
+        pl.format(
+            "住院期间在其他{}家机构有{}次就诊或购药（首次{}，就诊{}），疑似挂床",
+            "_n_inst",
+            "_n",
+            _s(pl.col("_first")),
+            first,
+        ),
         pl.format(
             "during the stay the patient had {} visit(s) or purchase(s) at {} other institution(s) (first on {}, "
             "visit {}): suspected bed-hanging",
