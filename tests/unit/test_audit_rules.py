@@ -768,15 +768,27 @@ def test_repeat_supply_counts_the_drug_on_hand_across_institutions() -> None:
         )
         for i in range(6)
     ]
-    # look-alike: a registered chronic patient with a 12-week prescription every 12 weeks, at one hospital
+    # look-alike: a registered chronic patient with a 12-week prescription every 12 weeks, at two hospitals
     for i in range(4):
-        c.visit(50 + i, 2, (sac, 17), med_type="14", begin=start + dt.timedelta(days=84 * i), inst="H0")
+        c.visit(50 + i, 2, (sac, 17), med_type="14", begin=start + dt.timedelta(days=84 * i), inst=f"H{i % 2}")
     # look-alike: two pharmacies taking turns, each purchase within what the days since the last allow
     for i in range(12):
         c.visit(60 + i, 3, (sac, 6), med_type="41", begin=start + dt.timedelta(days=28 * i), inst=f"P{i % 2}")
     got = flagged(c, "GZ-YB-024")
-    # on hand before each purchase: 0, 65, 130, 195, 260, 325 days; more than 84 from the third on
-    assert got == {(v, 1) for v in resale[2:]}
+    # on hand before each purchase: 0, 65, 130, 195, 260, 325 days; more than 84 from the third on, and the
+    # first two built the excess with them (one run: the stock never ran out)
+    assert got == {(v, 1) for v in resale}
     p, v, ln = c.frames()
     f = run_rules(LIB, KN, p, v, ln, only={"GZ-YB-024"}).sort("visit_id")
-    assert [json.loads(e)["days_on_hand"] for e in f["evidence"]] == [130, 195, 260, 325]
+    assert [json.loads(e)["days_on_hand"] for e in f["evidence"]] == [0, 65, 130, 195, 260, 325]
+    only_over = LIB.model_copy(
+        update={
+            "rules": tuple(
+                r.model_copy(update={"params": r.params.model_copy(update={"whole_run": False})})
+                if r.code == "GZ-YB-024"
+                else r
+                for r in LIB.rules
+            )
+        }
+    )
+    assert flagged(c, "GZ-YB-024", library=only_over) == {(v, 1) for v in resale[2:]}

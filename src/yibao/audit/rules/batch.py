@@ -1093,11 +1093,13 @@ def _stay_elsewhere(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
 
 
 def _repeat_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
-    """重复开药 / 回流药: a take-home purchase of a drug while the person still holds more than ``grace_days``
-    of it at its largest daily dose (item_pack, else supply), across every institution that supplied it.
-    The stock on hand before purchase i is the Lindley recursion S_i = max(0, S_{i−1} + q_{i−1} − r·Δt) at
-    consumption r = the daily maximum; closed form S_i = X_i − min_{j≤i} X_j with X_i = (units bought
-    before i) − r·t_i.  Only persons who got the drug from ``min_institutions`` institutions or more."""
+    """重复开药 / 回流药: a take-home supply of a drug while the person still holds more than ``grace_days``
+    of it, across every institution that supplied it.  A supply lasts the days its prescription states
+    (``prd_days``, with ``stated_days``), else its units at the drug's largest daily dose (item_pack, else
+    supply).  The days on hand before supply i follow the Lindley recursion S_i = max(0, S_{i−1} + d_{i−1}
+    − Δt), in closed form S_i = X_i − min_{j≤i} X_j with X_i = (days supplied before i) − t_i.  With
+    ``whole_run`` the supplies that built the excess are flagged too: those of the run (from the last supply
+    made with nothing on hand) up to its last supply made while more than ``grace_days`` were on hand.  Only persons supplied by ``min_institutions`` institutions or more."""
     p = r.params
     assert isinstance(p, m.RepeatSupplyParams)
     t = pack_table(k).filter(pl.col("_daily") > 0).select("code", "_daily")
@@ -1106,49 +1108,60 @@ def _repeat_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         take_home.select("visit_id", "psn_id", "begin_date", "fixmedins_code"), on="visit_id"
     )
     key = ["psn_id", "cid"]
+    by_dose = pl.col("_q").cast(pl.Float64) / pl.col("_daily").cast(pl.Float64)
+    days = pl.coalesce(pl.col("_stated").cast(pl.Float64), by_dose) if p.stated_days else by_dose
     buys = (
         lines.group_by(*key, "visit_id", "begin_date", "fixmedins_code", "_daily")
-        .agg(pl.col("qty").sum().alias("_q"))
-        .with_columns(pl.col("fixmedins_code").n_unique().over(key).alias("_n_inst"))
+        .agg(pl.col("qty").sum().alias("_q"), pl.col("prd_days").max().alias("_stated"))
+        .with_columns(pl.col("fixmedins_code").n_unique().over(key).alias("_n_inst"), days.alias("_d"))
         .filter(pl.col("_n_inst") >= p.min_institutions)
         .sort(*key, "begin_date", "visit_id")
         .with_columns(
+            (pl.col("_d").cum_sum().over(key) - pl.col("_d")).alias("_before"),
             (pl.col("begin_date") - pl.date(2000, 1, 1)).dt.total_days().cast(pl.Float64).alias("_t"),
-            (pl.col("_q").cum_sum().over(key) - pl.col("_q")).cast(pl.Float64).alias("_before"),
         )
-        .with_columns((pl.col("_before") - pl.col("_daily").cast(pl.Float64) * pl.col("_t")).alias("_x"))
+        .with_columns((pl.col("_before") - pl.col("_t")).alias("_x"))
+        .with_columns((pl.col("_x") - pl.col("_x").cum_min().over(key)).alias("_on_hand"))
+        # a run starts at a supply made with nothing on hand
+        .with_columns((pl.col("_on_hand") <= 0).cast(pl.Int32).cum_sum().over(key).alias("_run"))
         .with_columns(
-            ((pl.col("_x") - pl.col("_x").cum_min().over(key)) / pl.col("_daily").cast(pl.Float64)).alias(
-                "_on_hand"
-            )
+            pl.col("_on_hand").max().over(*key, "_run").alias("_run_max"),
+            # at or before the run's last supply made while more than grace_days were on hand
+            (pl.col("_on_hand") > p.grace_days)
+            .cast(pl.Int32)
+            .cum_max(reverse=True)
+            .over(*key, "_run")
+            .alias("_built"),
         )
-        .filter(pl.col("_on_hand") > p.grace_days)
-        .select("visit_id", "cid", "_on_hand", "_n_inst")
     )
+    over = (pl.col("_built") > 0) if p.whole_run else (pl.col("_on_hand") > p.grace_days)
+    buys = buys.filter(over).select("visit_id", "cid", "_on_hand", "_run_max", "_n_inst")
     x = lines.join(buys, on=["visit_id", "cid"])
     on_hand = pl.col("_on_hand").round(0).cast(pl.Int64)
+    peak = pl.col("_run_max").round(0).cast(pl.Int64)
     return c.line_flags(
         x,
         pl.format(
-            "药品{}再次开具时按每日最大{}单位计尚余{}天用量（超过{}天），共{}家机构开具（疑似重复开药/回流药）",
+            "药品{}开具时尚余{}天用量，本轮连续开药最多时尚余{}天（超过{}天），共{}家机构开具（疑似重复开药/回流药）",
             "code",
-            _qty_text(pl.col("_daily")),
             on_hand,
+            peak,
             pl.lit(p.grace_days),
             "_n_inst",
         ),
         pl.format(
-            "drug {} supplied again while {} days of it were still on hand at the largest daily dose of {} "
-            "(more than {}); supplied by {} institution(s) (suspected repeat prescribing / drug resale)",
+            "drug {} supplied while {} days of it were still on hand; this run of supplies reached {} days on "
+            "hand (more than {}); supplied by {} institution(s) (suspected repeat prescribing / drug resale)",
             "code",
             on_hand,
-            _qty_text(pl.col("_daily")),
+            peak,
             pl.lit(p.grace_days),
             "_n_inst",
         ),
         _json(
             code=pl.col("code"),
             days_on_hand=on_hand,
+            run_peak_days=peak,
             max_units_per_day=_qty_text(pl.col("_daily")),
             grace_days=pl.lit(p.grace_days),
             institutions=pl.col("_n_inst"),

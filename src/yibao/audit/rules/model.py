@@ -114,6 +114,12 @@ class RepeatSupplyParams(_P):
     grace_days: int = Field(ge=0)
     # distinct institutions the person obtained the drug from in the period (1: any)
     min_institutions: int = Field(default=1, ge=1)
+    # a supply lasts the days its prescription states (2204 ``prd_days``) when it states them, else its units
+    # at the largest daily dose
+    stated_days: bool = True
+    # flag the supplies that built the excess too: those of the run (from the last supply made with nothing on
+    # hand) up to its last supply made while more than grace_days were on hand — together they are the excess
+    whole_run: bool = True
 
 
 class DeathParams(_P):
