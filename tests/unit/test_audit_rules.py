@@ -747,9 +747,12 @@ def test_stay_elsewhere_flags_a_purchase_at_another_institution_within_the_stay(
     c.visit(33, 2, (AMOX, 24), med_type="41", begin=D(2025, 3, 11), inst="P1")
     c.visit(34, 2, (AMOX, 24), begin=D(2025, 2, 28), inst="H2")
     c.visit(35, 2, (AMOX, 24), begin=D(2025, 3, 4), inst="H1")
-    assert flagged(c, "GZ-YB-023") == {(stay, None), (shop, None)}
+    # shipped disabled (docs/AUDIT_RULES.md): a bureau enables it
+    lib = LIB.model_copy(update={"rules": tuple(r.model_copy(update={"enabled": True}) for r in LIB.rules)})
+    assert flagged(c, "GZ-YB-023", library=lib) == {(stay, None), (shop, None)}
+    assert flagged(c, "GZ-YB-023") == set()
     p, v, ln = c.frames()
-    f = run_rules(LIB, KN, p, v, ln, only={"GZ-YB-023"}).sort("visit_id")
+    f = run_rules(lib, KN, p, v, ln, only={"GZ-YB-023"}).sort("visit_id")
     assert [json.loads(e)["role"] for e in f["evidence"]] == ["stay", "elsewhere"]
     assert f["amount_fen"].to_list() == [int(ln.filter(pl.col("visit_id") == stay)["amount"].sum()), 0]
 
@@ -770,7 +773,9 @@ def test_repeat_supply_counts_the_drug_on_hand_across_institutions() -> None:
     ]
     # look-alike: a registered chronic patient with a 12-week prescription every 12 weeks, at two hospitals
     for i in range(4):
-        c.visit(50 + i, 2, (sac, 17), med_type="14", begin=start + dt.timedelta(days=84 * i), inst=f"H{i % 2}")
+        c.visit(
+            50 + i, 2, (sac, 17), med_type="14", begin=start + dt.timedelta(days=84 * i), inst=f"H{i % 2}"
+        )
     # look-alike: two pharmacies taking turns, each purchase within what the days since the last allow
     for i in range(12):
         c.visit(60 + i, 3, (sac, 6), med_type="41", begin=start + dt.timedelta(days=28 * i), inst=f"P{i % 2}")
