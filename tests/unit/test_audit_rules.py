@@ -726,11 +726,14 @@ def test_idle_stay_reads_each_day_and_a_ward_round_alone_is_not_treatment() -> N
     c.visit(21, 1, *daily, *[(AMOX, 8)] * days, med_type="21", days=days, on=(*on, *range(days)))
     # a stay billed without service days (one line per item on the first day) cannot be read by day
     c.visit(22, 1, (BED3, days), (NURSE2, days), (ROUND, days), med_type="21", days=days)
+    # look-alike: care on four scattered days (drugs for several days billed once), the last on day 10 —
+    # 8 idle days, but only one after the last care day
+    c.visit(23, 1, *daily, *[(AMOX, 24)] * 4, med_type="21", days=days, on=(*on, 0, 3, 7, 10))
     assert flagged(c, "GZ-YB-022") == {(20, None)}
     p, v, ln = c.frames()
     f = run_rules(LIB, KN, p, v, ln, only={"GZ-YB-022"})
     ev = json.loads(f["evidence"][0])
-    assert (ev["stay_days"], ev["care_days"], ev["idle_days"]) == (12, 1, 11)
+    assert (ev["stay_days"], ev["care_days"], ev["idle_days"], ev["idle_after_last_care"]) == (12, 1, 11, 11)
     per_day = sum(r["amount"] for r in c.lines if r["visit_id"] == 20 and r["code"] in (BED3, NURSE2, ROUND))
     assert f["amount_fen"][0] == per_day * 11 // 12  # the per-day fees of the 11 idle days
 
@@ -779,13 +782,19 @@ def test_repeat_supply_counts_the_drug_on_hand_across_institutions() -> None:
     # look-alike: two pharmacies taking turns, each purchase within what the days since the last allow
     for i in range(12):
         c.visit(60 + i, 3, (sac, 6), med_type="41", begin=start + dt.timedelta(days=28 * i), inst=f"P{i % 2}")
+    # look-alike: three supplies in one week from two hospitals (160 days on hand), then one in December:
+    # 320 days supplied over 409 days, a burst followed by a gap rather than a stock kept up
+    c.person(4)
+    for i, off in enumerate((0, 4, 8, 329)):
+        c.visit(80 + i, 4, (sac, 17), med_type="14", begin=start + dt.timedelta(days=off), inst=f"H{i % 2}")
     got = flagged(c, "GZ-YB-024")
-    # on hand before each purchase: 0, 65, 130, 195, 260, 325 days; more than 84 from the third on, and the
-    # first two built the excess with them (one run: the stock never ran out)
+    # each purchase counts one box fewer (a whole pack may top up any supply): 16 boxes, 80 days; on hand
+    # before each purchase: 0, 60, 120, 180, 240, 300 days; more than 84 from the third on, and the first
+    # two built the excess with them (one run: the stock never ran out)
     assert got == {(v, 1) for v in resale}
     p, v, ln = c.frames()
     f = run_rules(LIB, KN, p, v, ln, only={"GZ-YB-024"}).sort("visit_id")
-    assert [json.loads(e)["days_on_hand"] for e in f["evidence"]] == [0, 65, 130, 195, 260, 325]
+    assert [json.loads(e)["days_on_hand"] for e in f["evidence"]] == [0, 60, 120, 180, 240, 300]
     only_over = LIB.model_copy(
         update={
             "rules": tuple(
@@ -797,3 +806,15 @@ def test_repeat_supply_counts_the_drug_on_hand_across_institutions() -> None:
         }
     )
     assert flagged(c, "GZ-YB-024", library=only_over) == {(v, 1) for v in resale[2:]}
+    no_ratio = LIB.model_copy(
+        update={
+            "rules": tuple(
+                r.model_copy(update={"params": r.params.model_copy(update={"min_possession_bp": 0})})
+                if r.code == "GZ-YB-024"
+                else r
+                for r in LIB.rules
+            )
+        }
+    )
+    # without the possession ratio the week's burst is flagged too
+    assert {v for v, _ in flagged(c, "GZ-YB-024", library=no_ratio)} - set(resale) == {80, 81, 82}

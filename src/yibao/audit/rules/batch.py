@@ -960,7 +960,9 @@ def care_days(c: _Ctx, k: Knowledge, p: m.BedParams) -> LF:
 def _idle_stay(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     """挂床住院, read day by day: a stay whose days carry nothing but the fees a bed bills by itself (bed,
     nursing grade, the daily ward round) — no medication, test or treatment (care_markers of ``care_kinds``)
-    on at least ``min_idle_days`` days and ``min_idle_share_bp`` of the stay.  Judged only where the per-day
+    on at least ``min_idle_days`` days and ``min_idle_share_bp`` of the stay, ``min_tail_days`` and
+    ``min_tail_share_bp`` of them after the last care day (items a stay bills once are dated on any one of
+    its days, so idle days scattered through a stay are ordinary).  Judged only where the per-day
     fees are dated (2204 ``fee_ocur_time`` on at least ``min_idle_days`` distinct days): a stay billed as
     one undated line per item cannot be read by day.  At stake: the per-day fees of the idle days."""
     p = r.params
@@ -974,17 +976,33 @@ def _idle_stay(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     cared = stay_lines.join(care_codes, on="cid", how="semi").select("visit_id", "fee_date").unique()
     n_care = cared.group_by("visit_id").agg(pl.len().alias("_care"))
     idle_lines = per_day.join(cared, on=["visit_id", "fee_date"], how="anti")
+    # the idle days after the stay's last care day: 挂床 is a stay kept open once care has stopped; items
+    # a stay bills once (a drug for several days, a course of infusions) are dated on any one day of it,
+    # so days without a care line scattered through a stay are ordinary
+    last_care = cared.group_by("visit_id").agg(pl.col("fee_date").max().alias("_last"))
+    tail = (
+        idle_lines.select("visit_id", "fee_date")
+        .unique()
+        .join(last_care, on="visit_id", how="left")
+        .filter(pl.col("_last").is_null() | (pl.col("fee_date") > pl.col("_last")))
+        .group_by("visit_id")
+        .agg(pl.len().alias("_tail"))
+    )
     x = (
         per_day.group_by("visit_id")
         .agg(pl.col("fee_date").n_unique().alias("_dated"))
         .filter(pl.col("_dated") >= p.min_idle_days)
         .join(stays, on="visit_id")
         .join(n_care, on="visit_id", how="left")
+        .join(tail, on="visit_id", how="left")
+        .with_columns(pl.col("_tail").fill_null(0))
         .with_columns(pl.max_horizontal("days", "_dated").alias("_days"))
         .with_columns((pl.col("_days") - pl.col("_care").fill_null(0)).clip(lower_bound=0).alias("_idle"))
         .filter(
             (pl.col("_idle") >= p.min_idle_days)
             & (pl.col("_idle") * 10_000 >= pl.col("_days") * p.min_idle_share_bp)
+            & (pl.col("_tail") >= p.min_tail_days)
+            & (pl.col("_tail") * 10_000 >= pl.col("_days") * p.min_tail_share_bp)
         )
         .join(
             idle_lines.group_by("visit_id").agg(pl.col("amount").sum().alias("_s")), on="visit_id", how="left"
@@ -1010,6 +1028,7 @@ def _idle_stay(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
             stay_days=pl.col("_days"),
             care_days=pl.col("_care").fill_null(0),
             idle_days=pl.col("_idle"),
+            idle_after_last_care=pl.col("_tail"),
             care_kinds=pl.lit("|".join(p.care_kinds)),
         ),
         pl.col("_s"),
@@ -1095,23 +1114,27 @@ def _stay_elsewhere(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
 def _repeat_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     """重复开药 / 回流药: a take-home supply of a drug while the person still holds more than ``grace_days``
     of it, across every institution that supplied it.  A supply lasts the days its prescription states
-    (``prd_days``, with ``stated_days``), else its units at the drug's largest daily dose (item_pack, else
-    supply).  The days on hand before supply i follow the Lindley recursion S_i = max(0, S_{i−1} + d_{i−1}
+    (``prd_days``, with ``stated_days``), else its units less ``pack_tolerance`` whole packs (dispensing whole
+    packs is not over-supply) at the drug's largest daily dose (item_pack, else supply).  Only person-drugs
+    whose days supplied reach ``min_possession_bp`` of the days from the first supply to the end of the last
+    (possession ratio): a burst of supplies followed by a gap is not a stock kept up.  The days on hand before supply i follow the Lindley recursion S_i = max(0, S_{i−1} + d_{i−1}
     − Δt), in closed form S_i = X_i − min_{j≤i} X_j with X_i = (days supplied before i) − t_i.  With
     ``whole_run`` the supplies that built the excess are flagged too: those of the run (from the last supply
     made with nothing on hand) up to its last supply made while more than ``grace_days`` were on hand.  Only persons supplied by ``min_institutions`` institutions or more."""
     p = r.params
     assert isinstance(p, m.RepeatSupplyParams)
-    t = pack_table(k).filter(pl.col("_daily") > 0).select("code", "_daily")
+    t = pack_table(k).filter(pl.col("_daily") > 0).select("code", "_daily", "_pack")
     take_home = c.vcols.filter(pl.col("med_type").is_in(list(p.visit_types)))
     lines = c.by_code(t.lazy()).join(
         take_home.select("visit_id", "psn_id", "begin_date", "fixmedins_code"), on="visit_id"
     )
     key = ["psn_id", "cid"]
-    by_dose = pl.col("_q").cast(pl.Float64) / pl.col("_daily").cast(pl.Float64)
+    # whole packs: each supply may carry up to pack_tolerance packs beyond its need
+    held = (pl.col("_q") - pl.col("_pack") * p.pack_tolerance).clip(lower_bound=0)
+    by_dose = held.cast(pl.Float64) / pl.col("_daily").cast(pl.Float64)
     days = pl.coalesce(pl.col("_stated").cast(pl.Float64), by_dose) if p.stated_days else by_dose
     buys = (
-        lines.group_by(*key, "visit_id", "begin_date", "fixmedins_code", "_daily")
+        lines.group_by(*key, "visit_id", "begin_date", "fixmedins_code", "_daily", "_pack")
         .agg(pl.col("qty").sum().alias("_q"), pl.col("prd_days").max().alias("_stated"))
         .with_columns(pl.col("fixmedins_code").n_unique().over(key).alias("_n_inst"), days.alias("_d"))
         .filter(pl.col("_n_inst") >= p.min_institutions)
@@ -1120,7 +1143,21 @@ def _repeat_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
             (pl.col("_d").cum_sum().over(key) - pl.col("_d")).alias("_before"),
             (pl.col("begin_date") - pl.date(2000, 1, 1)).dt.total_days().cast(pl.Float64).alias("_t"),
         )
-        .with_columns((pl.col("_before") - pl.col("_t")).alias("_x"))
+        .with_columns(
+            (pl.col("_before") - pl.col("_t")).alias("_x"),
+            # the possession ratio over the whole period: days supplied / days from the first supply to the
+            # end of the last one (1: exactly what a patient at the largest dose needs)
+            (
+                pl.col("_d").sum().over(key)
+                * 10_000
+                / (
+                    pl.col("_t").max().over(key)
+                    + pl.col("_d").last().over(key)
+                    - pl.col("_t").min().over(key)
+                ).clip(lower_bound=1)
+            ).alias("_ratio"),
+        )
+        .filter(pl.col("_ratio") >= p.min_possession_bp)
         .with_columns((pl.col("_x") - pl.col("_x").cum_min().over(key)).alias("_on_hand"))
         # a run starts at a supply made with nothing on hand
         .with_columns((pl.col("_on_hand") <= 0).cast(pl.Int32).cum_sum().over(key).alias("_run"))

@@ -98,6 +98,11 @@ class IdleStayParams(_P):
     per_day_prefixes: tuple[str, ...] = Field(min_length=1)
     min_idle_days: int = Field(ge=1)
     min_idle_share_bp: int = Field(ge=0, le=10_000)  # idle days / stay days, 1/10000
+    # idle days after the stay's last care day (a stay kept open once care stopped), in days and as a share
+    # of the stay (1/10000): items a stay bills once are dated on any one of its days, so idle days
+    # scattered through a stay are ordinary
+    min_tail_days: int = Field(default=0, ge=0)
+    min_tail_share_bp: int = Field(default=0, ge=0, le=10_000)
 
 
 class ElsewhereParams(_P):
@@ -120,6 +125,12 @@ class RepeatSupplyParams(_P):
     # flag the supplies that built the excess too: those of the run (from the last supply made with nothing on
     # hand) up to its last supply made while more than grace_days were on hand — together they are the excess
     whole_run: bool = True
+    # whole packs a supply may hold beyond its need (dispensing whole packs is not over-supply): each supply
+    # counts this many packs (item_pack ``pack_units_q``) fewer units
+    pack_tolerance: int = Field(default=1, ge=0)
+    # days supplied over the days from the first supply to the end of the last (medication possession
+    # ratio, 1/10000) the person must reach: a burst of supplies followed by a gap is not a stock built up
+    min_possession_bp: int = Field(default=0, ge=0)
 
 
 class DeathParams(_P):
