@@ -305,6 +305,7 @@ def test_isolation_forest_flags_the_extreme_visit_with_its_top_features() -> Non
         "MX-PAT-005",
         "MX-NET-001",
         "MX-PEER-003",
+        "MX-PEER-008",
     ],
 )
 def test_clean_peers_raise_no_flags(code: str) -> None:
@@ -429,3 +430,22 @@ def test_maintenance_dialysis_sessions_are_not_repeat_visits_but_the_same_count_
         c.visit(90_001, "H1", (k // 3) * 7 + (k % 3) * 2, [(CONSULT, 1, 1000)])
     f = run(c, "MX-PEER-004")
     assert set(f["psn_id"].to_list()) == {90_001}
+
+
+def test_rare_dear_exams_for_the_diagnosis_are_flagged_but_exams_the_diagnosis_calls_for_are_not() -> None:
+    ct, mri, holter, eeg = "002103000010000", "002102000010000", "003107010030000", "003101000010000"
+    c = Claims()
+    for i in range(400):  # colds: a consultation and a drug
+        c.visit(i, f"H{i % 4}", i % 300, [(CONSULT, 1, 1000), (DRUG_A, 2, 300)], dx="J06")
+    for i in range(300):  # headaches: a head CT is common, an MRI now and then
+        items = [(CONSULT, 1, 1000), (ct, 1, 15000)] + ([(mri, 1, 48000)] if i % 10 == 0 else [])
+        c.visit(1000 + i, f"H{i % 4}", i % 300, items, dx="R51")
+    phantom = c.visit(
+        2000, "H1", 50, [(CONSULT, 1, 1000), (mri, 1, 48000), (holter, 1, 20000), (eeg, 1, 9000)]
+    )
+    one = c.visit(2001, "H2", 60, [(CONSULT, 1, 1000), (ct, 1, 15000)])  # one unusual exam: a judgement call
+    f = run(c, "MX-PEER-008")
+    assert set(f["visit_id"].to_list()) == {phantom} and sorted(f["feedetl_sn"].to_list()) == [2, 3, 4]
+    assert one not in set(f["visit_id"].to_list())
+    ev = json.loads(f["evidence"][0])
+    assert ev["dx3"] == "J06" and ev["rare_exams"] == 3

@@ -708,3 +708,113 @@ def test_missing_input_column_names_the_field() -> None:
     with pytest.raises(AuditInputError) as e:
         run_rules(LIB, KN, p, v.drop("hosp_lv"), ln)
     assert e.value.field == "visits.hosp_lv"
+
+
+BED3, NURSE2, ROUND = "001109000010000", "001201000040000", "001104000010000"
+
+
+def test_idle_stay_reads_each_day_and_a_ward_round_alone_is_not_treatment() -> None:
+    c = Claims()
+    c.person(1)
+    days = 12
+    daily = [(BED3, 1), (NURSE2, 1), (ROUND, 1)] * days
+    on = tuple(d for d in range(days) for _ in range(3))
+    cbc = "002501010010000"
+    # 挂床: bed, nursing and the ward round every day, a blood count and a drug on the first day only
+    c.visit(20, 1, *daily, (cbc, 1), (AMOX, 8), med_type="21", days=days, hosp_lv="1", on=(*on, 0, 0))
+    # look-alike: a long stay cared for every day (a drug on each day besides the per-day fees)
+    c.visit(21, 1, *daily, *[(AMOX, 8)] * days, med_type="21", days=days, on=(*on, *range(days)))
+    # a stay billed without service days (one line per item on the first day) cannot be read by day
+    c.visit(22, 1, (BED3, days), (NURSE2, days), (ROUND, days), med_type="21", days=days)
+    # look-alike: care on four scattered days (drugs for several days billed once), the last on day 10 —
+    # 8 idle days, but only one after the last care day
+    c.visit(23, 1, *daily, *[(AMOX, 24)] * 4, med_type="21", days=days, on=(*on, 0, 3, 7, 10))
+    assert flagged(c, "GZ-YB-022") == {(20, None)}
+    p, v, ln = c.frames()
+    f = run_rules(LIB, KN, p, v, ln, only={"GZ-YB-022"})
+    ev = json.loads(f["evidence"][0])
+    assert (ev["stay_days"], ev["care_days"], ev["idle_days"], ev["idle_after_last_care"]) == (12, 1, 11, 11)
+    per_day = sum(r["amount"] for r in c.lines if r["visit_id"] == 20 and r["code"] in (BED3, NURSE2, ROUND))
+    assert f["amount_fen"][0] == per_day * 11 // 12  # the per-day fees of the 11 idle days
+
+
+def test_stay_elsewhere_flags_a_purchase_at_another_institution_within_the_stay() -> None:
+    c = Claims()
+    c.person(1)
+    c.person(2)
+    stay = c.visit(30, 1, (BED3, 10), med_type="21", begin=D(2025, 3, 1), days=10, inst="H1")
+    shop = c.visit(31, 1, (AMOX, 24), med_type="41", begin=D(2025, 3, 5), inst="P1")
+    # look-alikes: a purchase on the discharge day, an outpatient visit the day before admission, and a
+    # visit at the hospital of the stay itself
+    c.visit(32, 2, (BED3, 10), med_type="21", begin=D(2025, 3, 1), days=10, inst="H1")
+    c.visit(33, 2, (AMOX, 24), med_type="41", begin=D(2025, 3, 11), inst="P1")
+    c.visit(34, 2, (AMOX, 24), begin=D(2025, 2, 28), inst="H2")
+    c.visit(35, 2, (AMOX, 24), begin=D(2025, 3, 4), inst="H1")
+    # shipped disabled (docs/AUDIT_RULES.md): a bureau enables it
+    lib = LIB.model_copy(update={"rules": tuple(r.model_copy(update={"enabled": True}) for r in LIB.rules)})
+    assert flagged(c, "GZ-YB-023", library=lib) == {(stay, None), (shop, None)}
+    assert flagged(c, "GZ-YB-023") == set()
+    p, v, ln = c.frames()
+    f = run_rules(lib, KN, p, v, ln, only={"GZ-YB-023"}).sort("visit_id")
+    assert [json.loads(e)["role"] for e in f["evidence"]] == ["stay", "elsewhere"]
+    assert f["amount_fen"].to_list() == [int(ln.filter(pl.col("visit_id") == stay)["amount"].sum()), 0]
+
+
+def test_repeat_supply_counts_the_drug_on_hand_across_institutions() -> None:
+    sac = "XC09DXA027A001010114101"  # 沙库巴曲缬沙坦钠片, priced per box, at most 0.2 box a day
+    start = D(2025, 1, 6)
+    c = Claims()
+    c.person(1)
+    c.person(2)
+    c.person(3)
+    # 回流药: 17 boxes (85 days at the largest daily dose) from three hospitals every 20 days
+    resale = [
+        c.visit(
+            40 + i, 1, (sac, 17), med_type="14", begin=start + dt.timedelta(days=20 * i), inst=f"H{i % 3}"
+        )
+        for i in range(6)
+    ]
+    # look-alike: a registered chronic patient with a 12-week prescription every 12 weeks, at two hospitals
+    for i in range(4):
+        c.visit(
+            50 + i, 2, (sac, 17), med_type="14", begin=start + dt.timedelta(days=84 * i), inst=f"H{i % 2}"
+        )
+    # look-alike: two pharmacies taking turns, each purchase within what the days since the last allow
+    for i in range(12):
+        c.visit(60 + i, 3, (sac, 6), med_type="41", begin=start + dt.timedelta(days=28 * i), inst=f"P{i % 2}")
+    # look-alike: three supplies in one week from two hospitals (160 days on hand), then one in December:
+    # 320 days supplied over 409 days, a burst followed by a gap rather than a stock kept up
+    c.person(4)
+    for i, off in enumerate((0, 4, 8, 329)):
+        c.visit(80 + i, 4, (sac, 17), med_type="14", begin=start + dt.timedelta(days=off), inst=f"H{i % 2}")
+    got = flagged(c, "GZ-YB-024")
+    # each purchase counts one box fewer (a whole pack may top up any supply): 16 boxes, 80 days; on hand
+    # before each purchase: 0, 60, 120, 180, 240, 300 days; more than 84 from the third on, and the first
+    # two built the excess with them (one run: the stock never ran out)
+    assert got == {(v, 1) for v in resale}
+    p, v, ln = c.frames()
+    f = run_rules(LIB, KN, p, v, ln, only={"GZ-YB-024"}).sort("visit_id")
+    assert [json.loads(e)["days_on_hand"] for e in f["evidence"]] == [0, 60, 120, 180, 240, 300]
+    only_over = LIB.model_copy(
+        update={
+            "rules": tuple(
+                r.model_copy(update={"params": r.params.model_copy(update={"whole_run": False})})
+                if r.code == "GZ-YB-024"
+                else r
+                for r in LIB.rules
+            )
+        }
+    )
+    assert flagged(c, "GZ-YB-024", library=only_over) == {(v, 1) for v in resale[2:]}
+    no_ratio = LIB.model_copy(
+        update={
+            "rules": tuple(
+                r.model_copy(update={"params": r.params.model_copy(update={"min_possession_bp": 0})})
+                if r.code == "GZ-YB-024"
+                else r
+                for r in LIB.rules
+            )
+        }
+    )
+    # without the possession ratio the week's burst is flagged too
+    assert {v for v, _ in flagged(c, "GZ-YB-024", library=no_ratio)} - set(resale) == {80, 81, 82}

@@ -11,6 +11,7 @@ MODEL_CODES: dict[str, tuple[str, str]] = {  # code → (zh, en)
     "MX-PEER-005": ("项目构成同级异常（高套）", "item mix vs peers (upcoding)"),
     "MX-PEER-006": ("模板化收费（虚构诊疗）", "templated bills (phantom billing)"),
     "MX-PEER-007": ("医师重复同一收费（虚构诊疗）", "one physician's identical bills (phantom billing)"),
+    "MX-PEER-008": ("检查与诊断不符（虚构检查）", "exams rare for the diagnosis (phantom exams)"),
     "MX-PAT-002": ("多头就医", "doctor shopping"),
     "MX-PAT-003": ("多药店购同一药品", "pharmacy shopping"),
     "MX-PAT-004": ("贵重药品频繁购药（倒卖）", "early refills of dear drugs (resale)"),

@@ -17,7 +17,7 @@ import polars as pl
 from yibao.audit.detectors import MODEL_CODES
 from yibao.audit.flags import FLAG_SCHEMA, conform, empty_flags
 from yibao.audit.knowledge import Knowledge, load_knowledge
-from yibao.audit.models import iforest, network, patient, peer
+from yibao.audit.models import exams, iforest, network, patient, peer
 from yibao.audit.models.features import Params, line_frame, load_params, visit_frame
 
 
@@ -76,6 +76,7 @@ def run_models(
         "MX-PEER-005": lambda: peer.code_mix(v, lx, p),
         "MX-PEER-006": lambda: peer.bill_templates(v, lx, p, sig()),
         "MX-PEER-007": lambda: peer.physician_templates(v, lx, p, sig()),
+        "MX-PEER-008": lambda: exams.rare_exams(v, lx, p),
         "MX-PAT-002": lambda: patient.shopping(v, dl(), p),  # also MX-PAT-003
         "MX-PAT-004": lambda: patient.early_refills(
             dl(), p, patient.regimen_pairs(v, dl(), lx, regimens, int(p["refill"]["course_min_sessions"]))

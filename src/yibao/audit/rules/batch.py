@@ -957,6 +957,255 @@ def care_days(c: _Ctx, k: Knowledge, p: m.BedParams) -> LF:
     )
 
 
+def _idle_stay(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """挂床住院, read day by day: a stay whose days carry nothing but the fees a bed bills by itself (bed,
+    nursing grade, the daily ward round) — no medication, test or treatment (care_markers of ``care_kinds``)
+    on at least ``min_idle_days`` days and ``min_idle_share_bp`` of the stay, ``min_tail_days`` and
+    ``min_tail_share_bp`` of them after the last care day (items a stay bills once are dated on any one of
+    its days, so idle days scattered through a stay are ordinary).  Judged only where the per-day
+    fees are dated (2204 ``fee_ocur_time`` on at least ``min_idle_days`` distinct days): a stay billed as
+    one undated line per item cannot be read by day.  At stake: the per-day fees of the idle days."""
+    p = r.params
+    assert isinstance(p, m.IdleStayParams)
+    stays = c.vcols.filter(pl.col("med_type").is_in(list(p.inpatient_types))).select("visit_id", "days")
+    stay_lines = c.lines.join(stays.select("visit_id"), on="visit_id", how="semi")
+    per_day = stay_lines.join(c.codes.filter(_starts_any(p.per_day_prefixes)), on="cid", how="semi")
+    kinds = k.care_markers.filter(pl.col("kind").is_in(list(p.care_kinds)))
+    prefixes = tuple(kinds.get_column("code_prefix").to_list())
+    care_codes = c.codes.filter(_starts_any(prefixes) if prefixes else pl.lit(False))
+    cared = stay_lines.join(care_codes, on="cid", how="semi").select("visit_id", "fee_date").unique()
+    n_care = cared.group_by("visit_id").agg(pl.len().alias("_care"))
+    idle_lines = per_day.join(cared, on=["visit_id", "fee_date"], how="anti")
+    # the idle days after the stay's last care day: 挂床 is a stay kept open once care has stopped; items
+    # a stay bills once (a drug for several days, a course of infusions) are dated on any one day of it,
+    # so days without a care line scattered through a stay are ordinary
+    last_care = cared.group_by("visit_id").agg(pl.col("fee_date").max().alias("_last"))
+    tail = (
+        idle_lines.select("visit_id", "fee_date")
+        .unique()
+        .join(last_care, on="visit_id", how="left")
+        .filter(pl.col("_last").is_null() | (pl.col("fee_date") > pl.col("_last")))
+        .group_by("visit_id")
+        .agg(pl.len().alias("_tail"))
+    )
+    x = (
+        per_day.group_by("visit_id")
+        .agg(pl.col("fee_date").n_unique().alias("_dated"))
+        .filter(pl.col("_dated") >= p.min_idle_days)
+        .join(stays, on="visit_id")
+        .join(n_care, on="visit_id", how="left")
+        .join(tail, on="visit_id", how="left")
+        .with_columns(pl.col("_tail").fill_null(0))
+        .with_columns(pl.max_horizontal("days", "_dated").alias("_days"))
+        .with_columns((pl.col("_days") - pl.col("_care").fill_null(0)).clip(lower_bound=0).alias("_idle"))
+        .filter(
+            (pl.col("_idle") >= p.min_idle_days)
+            & (pl.col("_idle") * 10_000 >= pl.col("_days") * p.min_idle_share_bp)
+            & (pl.col("_tail") >= p.min_tail_days)
+            & (pl.col("_tail") * 10_000 >= pl.col("_days") * p.min_tail_share_bp)
+        )
+        .join(
+            idle_lines.group_by("visit_id").agg(pl.col("amount").sum().alias("_s")), on="visit_id", how="left"
+        )
+        .with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"), pl.col("_s").fill_null(0))
+    )
+    return c.line_flags(
+        x,
+        pl.format(
+            "住院{}天，仅{}天有用药、检查或治疗，{}天只收床位、护理、查房等按日费用（疑似挂床）",
+            "_days",
+            pl.col("_care").fill_null(0),
+            "_idle",
+        ),
+        pl.format(
+            "{}-day stay with medication, tests or treatment on {} days only; {} days bill nothing but bed, "
+            "nursing and ward-round fees (suspected bed-hanging)",
+            "_days",
+            pl.col("_care").fill_null(0),
+            "_idle",
+        ),
+        _json(
+            stay_days=pl.col("_days"),
+            care_days=pl.col("_care").fill_null(0),
+            idle_days=pl.col("_idle"),
+            idle_after_last_care=pl.col("_tail"),
+            care_kinds=pl.lit("|".join(p.care_kinds)),
+        ),
+        pl.col("_s"),
+    )
+
+
+def _stay_elsewhere(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """挂床住院, read across institutions: during a stay the patient has a visit or a purchase settled at
+    another institution (``margin_days`` after admission and before discharge).  Flags the stay (visit
+    level, its per-day fees at stake) and the visit elsewhere (0 at stake: the auditor sees both)."""
+    p = r.params
+    assert isinstance(p, m.ElsewhereParams)
+    stays = c.visits.filter(pl.col("med_type").is_in(list(p.inpatient_types))).select(
+        "psn_id",
+        pl.col("visit_id").alias("_stay"),
+        pl.col("fixmedins_code").alias("_stay_inst"),
+        pl.col("begin_date").alias("_in"),
+        pl.col("end_date").alias("_out"),
+    )
+    others = c.visits.select(
+        "psn_id", "visit_id", "fixmedins_code", "med_type", pl.col("begin_date").alias("_on")
+    ).join(stays.select("psn_id").unique(), on="psn_id", how="semi")
+    pairs = (
+        others.join(stays, on="psn_id")
+        .filter(
+            (pl.col("fixmedins_code") != pl.col("_stay_inst"))
+            & (pl.col("_on") >= pl.col("_in") + pl.duration(days=p.margin_days))
+            & (pl.col("_on") <= pl.col("_out") - pl.duration(days=p.margin_days))
+        )
+        .group_by("_stay")
+        .agg(
+            pl.col("visit_id").sort().alias("_elsewhere"),
+            pl.col("fixmedins_code").n_unique().alias("_n_inst"),
+            pl.col("_on").min().alias("_first"),
+        )
+    )
+    stay_flags = (
+        pairs.rename({"_stay": "visit_id"})
+        .with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"))
+        .with_columns(pl.col("_elsewhere").list.len().alias("_n"))
+    )
+    stay_flags = stay_flags.join(c.visit_amounts(stay_flags), on="visit_id")
+    first = pl.col("_elsewhere").list.first().cast(pl.String)
+    a = c.line_flags(
+        stay_flags,
+        pl.format(
+            "住院期间在其他{}家机构有{}次就诊或购药（首次{}，就诊{}），疑似挂床",
+            "_n_inst",
+            "_n",
+            _s(pl.col("_first")),
+            first,
+        ),
+        pl.format(
+            "during the stay the patient had {} visit(s) or purchase(s) at {} other institution(s) (first on {}, "
+            "visit {}): suspected bed-hanging",
+            "_n",
+            "_n_inst",
+            _s(pl.col("_first")),
+            first,
+        ),
+        _json(role=pl.lit("stay"), elsewhere=pl.col("_elsewhere"), first_day=_s(pl.col("_first"))),
+        pl.col("visit_amount"),
+    )
+    outside = (
+        pairs.explode("_elsewhere")
+        .select(pl.col("_elsewhere").alias("visit_id"), "_stay")
+        .unique("visit_id", keep="first")
+        .with_columns(pl.lit(None, pl.Int32).alias("feedetl_sn"))
+    )
+    b = c.line_flags(
+        outside,
+        pl.format("本次就诊发生在参保人住院期间（住院就诊{}），疑似挂床或冒用", _s(pl.col("_stay"))),
+        pl.format(
+            "this visit falls within the patient's stay elsewhere (stay {}): suspected bed-hanging or card misuse",
+            _s(pl.col("_stay")),
+        ),
+        _json(role=pl.lit("elsewhere"), stay=pl.col("_stay")),
+        pl.lit(0, pl.Int64),
+    )
+    return pl.concat([a, b])
+
+
+def _repeat_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
+    """重复开药 / 回流药: a take-home supply of a drug while the person still holds more than ``grace_days``
+    of it, across every institution that supplied it.  A supply lasts the days its prescription states
+    (``prd_days``, with ``stated_days``), else its units less ``pack_tolerance`` whole packs (dispensing whole
+    packs is not over-supply) at the drug's largest daily dose (item_pack, else supply).  Only person-drugs
+    whose days supplied reach ``min_possession_bp`` of the days from the first supply to the end of the last
+    (possession ratio): a burst of supplies followed by a gap is not a stock kept up.  The days on hand before supply i follow the Lindley recursion S_i = max(0, S_{i−1} + d_{i−1}
+    − Δt), in closed form S_i = X_i − min_{j≤i} X_j with X_i = (days supplied before i) − t_i.  With
+    ``whole_run`` the supplies that built the excess are flagged too: those of the run (from the last supply
+    made with nothing on hand) up to its last supply made while more than ``grace_days`` were on hand.  Only persons supplied by ``min_institutions`` institutions or more."""
+    p = r.params
+    assert isinstance(p, m.RepeatSupplyParams)
+    t = pack_table(k).filter(pl.col("_daily") > 0).select("code", "_daily", "_pack")
+    take_home = c.vcols.filter(pl.col("med_type").is_in(list(p.visit_types)))
+    lines = c.by_code(t.lazy()).join(
+        take_home.select("visit_id", "psn_id", "begin_date", "fixmedins_code"), on="visit_id"
+    )
+    key = ["psn_id", "cid"]
+    # whole packs: each supply may carry up to pack_tolerance packs beyond its need
+    held = (pl.col("_q") - pl.col("_pack") * p.pack_tolerance).clip(lower_bound=0)
+    by_dose = held.cast(pl.Float64) / pl.col("_daily").cast(pl.Float64)
+    days = pl.coalesce(pl.col("_stated").cast(pl.Float64), by_dose) if p.stated_days else by_dose
+    buys = (
+        lines.group_by(*key, "visit_id", "begin_date", "fixmedins_code", "_daily", "_pack")
+        .agg(pl.col("qty").sum().alias("_q"), pl.col("prd_days").max().alias("_stated"))
+        .with_columns(pl.col("fixmedins_code").n_unique().over(key).alias("_n_inst"), days.alias("_d"))
+        .filter(pl.col("_n_inst") >= p.min_institutions)
+        .sort(*key, "begin_date", "visit_id")
+        .with_columns(
+            (pl.col("_d").cum_sum().over(key) - pl.col("_d")).alias("_before"),
+            (pl.col("begin_date") - pl.date(2000, 1, 1)).dt.total_days().cast(pl.Float64).alias("_t"),
+        )
+        .with_columns(
+            (pl.col("_before") - pl.col("_t")).alias("_x"),
+            # the possession ratio over the whole period: days supplied / days from the first supply to the
+            # end of the last one (1: exactly what a patient at the largest dose needs)
+            (
+                pl.col("_d").sum().over(key)
+                * 10_000
+                / (
+                    pl.col("_t").max().over(key)
+                    + pl.col("_d").last().over(key)
+                    - pl.col("_t").min().over(key)
+                ).clip(lower_bound=1)
+            ).alias("_ratio"),
+        )
+        .filter(pl.col("_ratio") >= p.min_possession_bp)
+        .with_columns((pl.col("_x") - pl.col("_x").cum_min().over(key)).alias("_on_hand"))
+        # a run starts at a supply made with nothing on hand
+        .with_columns((pl.col("_on_hand") <= 0).cast(pl.Int32).cum_sum().over(key).alias("_run"))
+        .with_columns(
+            pl.col("_on_hand").max().over(*key, "_run").alias("_run_max"),
+            # at or before the run's last supply made while more than grace_days were on hand
+            (pl.col("_on_hand") > p.grace_days)
+            .cast(pl.Int32)
+            .cum_max(reverse=True)
+            .over(*key, "_run")
+            .alias("_built"),
+        )
+    )
+    over = (pl.col("_built") > 0) if p.whole_run else (pl.col("_on_hand") > p.grace_days)
+    buys = buys.filter(over).select("visit_id", "cid", "_on_hand", "_run_max", "_n_inst")
+    x = lines.join(buys, on=["visit_id", "cid"])
+    on_hand = pl.col("_on_hand").round(0).cast(pl.Int64)
+    peak = pl.col("_run_max").round(0).cast(pl.Int64)
+    return c.line_flags(
+        x,
+        pl.format(
+            "药品{}开具时尚余{}天用量，本轮连续开药最多时尚余{}天（超过{}天），共{}家机构开具（疑似重复开药/回流药）",
+            "code",
+            on_hand,
+            peak,
+            pl.lit(p.grace_days),
+            "_n_inst",
+        ),
+        pl.format(
+            "drug {} supplied while {} days of it were still on hand; this run of supplies reached {} days on "
+            "hand (more than {}); supplied by {} institution(s) (suspected repeat prescribing / drug resale)",
+            "code",
+            on_hand,
+            peak,
+            pl.lit(p.grace_days),
+            "_n_inst",
+        ),
+        _json(
+            code=pl.col("code"),
+            days_on_hand=on_hand,
+            run_peak_days=peak,
+            max_units_per_day=_qty_text(pl.col("_daily")),
+            grace_days=pl.lit(p.grace_days),
+            institutions=pl.col("_n_inst"),
+        ),
+    )
+
+
 def death_register(
     knowledge: Knowledge, persons: pl.DataFrame, visits: pl.DataFrame, infer_from_discharge: bool = True
 ) -> pl.DataFrame:
@@ -1319,6 +1568,9 @@ KINDS: dict[str, Callable[[_Ctx, m.Rule, Knowledge], LF]] = {
     "split_admission": _split_admission,
     "bed_hanging": _bed_hanging,
     "after_death": _after_death,
+    "idle_stay": _idle_stay,
+    "stay_elsewhere": _stay_elsewhere,
+    "repeat_supply": _repeat_supply,
     "imaging_positive_rate": _imaging,
     "title_grade": _title_grade,
     "dose_days": _dose_days,

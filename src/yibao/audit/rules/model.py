@@ -89,6 +89,50 @@ class BedParams(_P):
     min_empty_days: int = Field(ge=1)
 
 
+class IdleStayParams(_P):
+    inpatient_types: tuple[str, ...] = ("21",)
+    # care_markers kinds whose billing on a day shows the patient was treated that day; the daily ward round
+    # (kind consultation) is billed with the bed and does not by itself show treatment
+    care_kinds: tuple[str, ...] = Field(default=("medication", "test", "treatment"), min_length=1)
+    # the fees a bed bills every day whether or not anything is done (bed, nursing grade, ward round)
+    per_day_prefixes: tuple[str, ...] = Field(min_length=1)
+    min_idle_days: int = Field(ge=1)
+    min_idle_share_bp: int = Field(ge=0, le=10_000)  # idle days / stay days, 1/10000
+    # idle days after the stay's last care day (a stay kept open once care stopped), in days and as a share
+    # of the stay (1/10000): items a stay bills once are dated on any one of its days, so idle days
+    # scattered through a stay are ordinary
+    min_tail_days: int = Field(default=0, ge=0)
+    min_tail_share_bp: int = Field(default=0, ge=0, le=10_000)
+
+
+class ElsewhereParams(_P):
+    inpatient_types: tuple[str, ...] = ("21",)
+    # days after admission (and before discharge) a visit elsewhere must fall to count: the admission and
+    # discharge days are travel days
+    margin_days: int = Field(default=1, ge=0)
+
+
+class RepeatSupplyParams(_P):
+    # visit types whose drugs are taken home (outpatient, 门慢门特, pharmacy): inpatient drugs are given on the ward
+    visit_types: tuple[str, ...] = Field(min_length=1)
+    # days of the drug still on hand, at its largest daily dose, that a new purchase may come on top of
+    grace_days: int = Field(ge=0)
+    # distinct institutions the person obtained the drug from in the period (1: any)
+    min_institutions: int = Field(default=1, ge=1)
+    # a supply lasts the days its prescription states (2204 ``prd_days``) when it states them, else its units
+    # at the largest daily dose
+    stated_days: bool = True
+    # flag the supplies that built the excess too: those of the run (from the last supply made with nothing on
+    # hand) up to its last supply made while more than grace_days were on hand — together they are the excess
+    whole_run: bool = True
+    # whole packs a supply may hold beyond its need (dispensing whole packs is not over-supply): each supply
+    # counts this many packs (item_pack ``pack_units_q``) fewer units
+    pack_tolerance: int = Field(default=1, ge=0)
+    # days supplied over the days from the first supply to the end of the last (medication possession
+    # ratio, 1/10000) the person must reach: a burst of supplies followed by a gap is not a stock built up
+    min_possession_bp: int = Field(default=0, ge=0)
+
+
 class DeathParams(_P):
     grace_days: int = Field(ge=0)
     infer_from_discharge: bool = True
@@ -122,6 +166,9 @@ PARAMS: dict[str, type[_P]] = {
     "split_admission": SplitAdmissionParams,
     "bed_hanging": BedParams,
     "after_death": DeathParams,
+    "idle_stay": IdleStayParams,
+    "stay_elsewhere": ElsewhereParams,
+    "repeat_supply": RepeatSupplyParams,
     "imaging_positive_rate": ImagingParams,
     "title_grade": NoParams,
     "dose_days": DoseParams,
