@@ -442,6 +442,28 @@ def test_no_build_notes_raw_errors_or_utc_times_on_any_page(app: object, user: s
         assert not BUILD_NOTES.search(text), (r, BUILD_NOTES.search(text))
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_hospital_menus_assessment_link_before_any_assessment_is_an_empty_state_not_a_404(
+    app: object, lang: str
+) -> None:
+    """The seeded demo has no annual assessment: the hospital's menu still links to its assessment, which
+    answers 200 saying there is none yet, with the way back to the workspace (no link leads to a 404)."""
+    c = client(app, "hospital")
+    home = c.get(f"/hospital?lang={lang}", headers=HTML).text
+    links = re.findall(r'href="(/dashboard/assess/\w+)"', home)
+    assert links, "the hospital menu links to its assessment"
+    r = c.get(links[0], headers=HTML)
+    assert r.status_code == 200
+    assert ("No assessment yet" if lang == "en" else "尚无考核结果") in r.text
+    assert 'href="/hospital"' in r.text.split('id="no-assessment"', 1)[1]
+    staff = client(app, "auditor").get(links[0], headers=HTML)
+    assert (
+        staff.status_code == 200
+        and 'href="/dashboard/assess"' in staff.text.split('id="no-assessment"', 1)[1]
+    )
+    assert c.get("/dashboard/assess/H00000000000", headers=HTML).status_code == 403  # not its own
+
+
 def test_home_sends_each_role_to_its_place(app: object) -> None:
     assert client(app, "insured").get("/", follow_redirects=False).headers["location"] == "/me"
     assert client(app, "auditor").get("/", follow_redirects=False).headers["location"] == "/dashboard"

@@ -291,12 +291,12 @@ def assess_detail(request: Request, p: StaffOrInstitution, code: str) -> Respons
     _may_see(p, code)
     st = AssessStore(_engine(request))
     run = st.latest_run()
-    if run is None:
-        raise HTTPException(404, "尚无考核结果 no assessment yet")
+    if run is None:  # the menu links here before any assessment: a plain empty state, not an error page
+        return _no_assessment(request, p, code, run)
     try:
         sc = st.get_score(run["run_id"], code)
-    except FieldError as exc:
-        raise HTTPException(404, "该机构没有考核结果 not assessed") from exc
+    except FieldError:  # the latest assessment did not score this institution
+        return _no_assessment(request, p, code, run)
     params = load_assess()
     from yibao.workdays import national_calendar
 
@@ -333,6 +333,22 @@ def assess_detail(request: Request, p: StaffOrInstitution, code: str) -> Respons
             "clearing": clearing,
             "can_file": p.role == "institution" and p.fixmedins_code == code and _today() <= file_by,
             "window_open": _today() <= file_by,
+        },
+    )
+
+
+def _no_assessment(request: Request, p: Principal, code: str, run: dict[str, Any] | None) -> Response:
+    own = p.role == "institution"
+    return render(
+        request,
+        "assess_none.html",
+        {
+            **_common(request),
+            "run": run,
+            "code": code,
+            "inst": _institutions(request).get(code),
+            "back": "/hospital" if own else "/dashboard/assess",
+            "back_name": ("工作台", "Workspace") if own else ("年度考核", "Assessment"),
         },
     )
 
