@@ -760,61 +760,103 @@ def test_stay_elsewhere_flags_a_purchase_at_another_institution_within_the_stay(
     assert f["amount_fen"].to_list() == [int(ln.filter(pl.col("visit_id") == stay)["amount"].sum()), 0]
 
 
-def test_repeat_supply_counts_the_drug_on_hand_across_institutions() -> None:
-    sac = "XC09DXA027A001010114101"  # 沙库巴曲缬沙坦钠片, priced per box, at most 0.2 box a day
+def _with_params(code: str, **params: Any) -> Library:
+    """The EXAMPLE library with some params of rule ``code`` changed."""
+    return LIB.model_copy(
+        update={
+            "rules": tuple(
+                r.model_copy(update={"params": r.params.model_copy(update=params)}) if r.code == code else r
+                for r in LIB.rules
+            )
+        }
+    )
+
+
+def test_repeat_supply_finds_rings_collecting_a_drug_far_beyond_its_usual_dose() -> None:
+    sac = (
+        "XC09DXA027A001010114101"  # 沙库巴曲缬沙坦钠片, priced per box, at most 0.2 box a day (5 days a box)
+    )
     start = D(2025, 1, 6)
     c = Claims()
-    c.person(1)
-    c.person(2)
-    c.person(3)
-    # 回流药: 17 boxes (85 days at the largest daily dose) from three hospitals every 20 days
-    resale = [
-        c.visit(
-            40 + i, 1, (sac, 17), med_type="14", begin=start + dt.timedelta(days=20 * i), inst=f"H{i % 3}"
-        )
-        for i in range(6)
-    ]
-    # look-alike: a registered chronic patient with a 12-week prescription every 12 weeks, at two hospitals
+    # the region's usual dose: 30 lines state 6 boxes for 42 days (a box lasts 7 days, not the largest dose's 5)
+    for pid in range(10, 15):
+        c.person(pid)
+        for i in range(6):
+            c.visit(
+                2000 + 10 * pid + i,
+                pid,
+                (sac, 6),
+                med_type="41",
+                begin=start + dt.timedelta(days=42 * i),
+                inst="P9",
+                prd=(42,),
+            )
+    # 回流药 ring: three card holders each collect 6 boxes (42 days) every 14 days at two pharmacies
+    ring: dict[int, list[int]] = {}
+    for pid in (1, 2, 3):
+        c.person(pid)
+        ring[pid] = [
+            c.visit(
+                100 * pid + i,
+                pid,
+                (sac, 6),
+                med_type="41",
+                begin=start + dt.timedelta(days=14 * i + pid),
+                inst=f"P{i % 2}",
+            )
+            for i in range(8)
+        ]
+    # look-alike: the same stock kept by two persons at two other pharmacies (not a ring of three)
+    for pid in (4, 5):
+        c.person(pid)
+        for i in range(8):
+            c.visit(
+                100 * pid + i,
+                pid,
+                (sac, 6),
+                med_type="41",
+                begin=start + dt.timedelta(days=14 * i),
+                inst=f"P{2 + i % 2}",
+            )
+    # look-alike: a registered chronic patient's 12-week prescriptions (84 days at the usual dose) at two hospitals
+    c.person(6)
     for i in range(4):
         c.visit(
-            50 + i, 2, (sac, 17), med_type="14", begin=start + dt.timedelta(days=84 * i), inst=f"H{i % 2}"
+            600 + i, 6, (sac, 12), med_type="14", begin=start + dt.timedelta(days=84 * i), inst=f"H{i % 2}"
         )
-    # look-alike: two pharmacies taking turns, each purchase within what the days since the last allow
-    for i in range(12):
-        c.visit(60 + i, 3, (sac, 6), med_type="41", begin=start + dt.timedelta(days=28 * i), inst=f"P{i % 2}")
-    # look-alike: three supplies in one week from two hospitals (160 days on hand), then one in December:
-    # 320 days supplied over 409 days, a burst followed by a gap rather than a stock kept up
-    c.person(4)
-    for i, off in enumerate((0, 4, 8, 329)):
-        c.visit(80 + i, 4, (sac, 17), med_type="14", begin=start + dt.timedelta(days=off), inst=f"H{i % 2}")
+    # look-alike: three supplies in one week at the ring's pharmacies, then nothing (a burst, not a stock kept up)
+    c.person(7)
+    for i in range(3):
+        c.visit(
+            700 + i, 7, (sac, 12), med_type="41", begin=start + dt.timedelta(days=3 * i), inst=f"P{i % 2}"
+        )
     got = flagged(c, "GZ-YB-024")
-    # each purchase counts one box fewer (a whole pack may top up any supply): 16 boxes, 80 days; on hand
-    # before each purchase: 0, 60, 120, 180, 240, 300 days; more than 84 from the third on, and the first
-    # two built the excess with them (one run: the stock never ran out)
-    assert got == {(v, 1) for v in resale}
+    # 42 days every 14 days: on hand before each supply 0, 28, 56, 84, 112 …; the stock never runs out, so the
+    # whole run is the excess; possession ratio 8 × 42 / (7 × 14 + 42) = 2.4
+    assert got == {(v, 1) for vs in ring.values() for v in vs}
     p, v, ln = c.frames()
-    f = run_rules(LIB, KN, p, v, ln, only={"GZ-YB-024"}).sort("visit_id")
-    assert [json.loads(e)["days_on_hand"] for e in f["evidence"]] == [0, 60, 120, 180, 240, 300]
-    only_over = LIB.model_copy(
-        update={
-            "rules": tuple(
-                r.model_copy(update={"params": r.params.model_copy(update={"whole_run": False})})
-                if r.code == "GZ-YB-024"
-                else r
-                for r in LIB.rules
-            )
-        }
+    f = (
+        run_rules(LIB, KN, p, v, ln, only={"GZ-YB-024"})
+        .filter(pl.col("visit_id").is_in(ring[1]))
+        .sort("visit_id")
     )
-    assert flagged(c, "GZ-YB-024", library=only_over) == {(v, 1) for v in resale[2:]}
-    no_ratio = LIB.model_copy(
-        update={
-            "rules": tuple(
-                r.model_copy(update={"params": r.params.model_copy(update={"min_possession_bp": 0})})
-                if r.code == "GZ-YB-024"
-                else r
-                for r in LIB.rules
-            )
-        }
-    )
-    # without the possession ratio the week's burst is flagged too
-    assert {v for v, _ in flagged(c, "GZ-YB-024", library=no_ratio)} - set(resale) == {80, 81, 82}
+    ev = [json.loads(e) for e in f["evidence"]]
+    assert [e["days_on_hand"] for e in ev] == [0, 28, 56, 84, 112, 140, 168, 196]
+    assert {(e["ring_persons"], e["supplies"], e["possession_ratio"], e["units_per_day"]) for e in ev} == {
+        (3, 8, 2.4, str(round(6 / 42, 4)))
+    }
+    # only the supplies made while more than 84 days were on hand
+    only_over = _with_params("GZ-YB-024", whole_run=False)
+    assert flagged(c, "GZ-YB-024", library=only_over) == {(v, 1) for vs in ring.values() for v in vs[4:]}
+    # at the largest daily dose a supply lasts 30 days: ratio 8 × 30 / 128 < 2, nobody is flagged
+    assert flagged(c, "GZ-YB-024", library=_with_params("GZ-YB-024", dose="largest")) == set()
+    # with fewer than min_dose_lines lines stating days the largest dose is used, too
+    assert flagged(c, "GZ-YB-024", library=_with_params("GZ-YB-024", min_dose_lines=31)) == set()
+    # rings of two are let in by min_ring 2, a lone stock by 1; the burst and the long prescriptions never
+    pairs = {v for v, _ in flagged(c, "GZ-YB-024", library=_with_params("GZ-YB-024", min_ring=2))}
+    assert {vid // 100 for vid in pairs} == {1, 2, 3, 4, 5}
+    lone = {v for v, _ in flagged(c, "GZ-YB-024", library=_with_params("GZ-YB-024", min_ring=1))}
+    assert lone == pairs
+    # the burst (at the ring's pharmacies) is let in only without the supply count and the possession ratio
+    loose = _with_params("GZ-YB-024", min_supplies=1, min_possession_bp=0)
+    assert {vid // 100 for vid, _ in flagged(c, "GZ-YB-024", library=loose) if vid < 800} == {1, 2, 3, 7}

@@ -1115,12 +1115,17 @@ def _repeat_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     """重复开药 / 回流药: a take-home supply of a drug while the person still holds more than ``grace_days``
     of it, across every institution that supplied it.  A supply lasts the days its prescription states
     (``prd_days``, with ``stated_days``), else its units less ``pack_tolerance`` whole packs (dispensing whole
-    packs is not over-supply) at the drug's largest daily dose (item_pack, else supply).  Only person-drugs
-    whose days supplied reach ``min_possession_bp`` of the days from the first supply to the end of the last
-    (possession ratio): a burst of supplies followed by a gap is not a stock kept up.  The days on hand before supply i follow the Lindley recursion S_i = max(0, S_{i−1} + d_{i−1}
+    packs is not over-supply) at the drug's daily dose: the largest (item_pack, else supply), or with
+    ``dose: usual`` the region's median daily units of the drug (quantity / stated days over its take-home
+    lines, at most the largest).  Only person-drugs whose days supplied reach ``min_possession_bp`` of the
+    days from the first supply to the end of the last (possession ratio: a burst of supplies followed by a
+    gap is not a stock kept up), with ``min_supplies`` supplies from ``min_institutions`` institutions or
+    more.  The days on hand before supply i follow the Lindley recursion S_i = max(0, S_{i−1} + d_{i−1}
     − Δt), in closed form S_i = X_i − min_{j≤i} X_j with X_i = (days supplied before i) − t_i.  With
     ``whole_run`` the supplies that built the excess are flagged too: those of the run (from the last supply
-    made with nothing on hand) up to its last supply made while more than ``grace_days`` were on hand.  Only persons supplied by ``min_institutions`` institutions or more."""
+    made with nothing on hand) up to its last supply made while more than ``grace_days`` were on hand.  With
+    ``min_ring`` > 1 only rings: at least that many persons (the person included) with such a stock of the
+    same drug, supplied at a common institution."""
     p = r.params
     assert isinstance(p, m.RepeatSupplyParams)
     t = pack_table(k).filter(pl.col("_daily") > 0).select("code", "_daily", "_pack")
@@ -1128,16 +1133,40 @@ def _repeat_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     lines = c.by_code(t.lazy()).join(
         take_home.select("visit_id", "psn_id", "begin_date", "fixmedins_code"), on="visit_id"
     )
+    largest = pl.col("_daily").cast(pl.Float64)
+    if p.dose == "usual":
+        usual = (
+            lines.filter(pl.col("prd_days") > 0)
+            .group_by("cid")
+            .agg(
+                (pl.col("qty").cast(pl.Float64) / pl.col("prd_days").cast(pl.Float64))
+                .median()
+                .alias("_usual"),
+                pl.len().alias("_n_dose"),
+            )
+        )
+        lines = lines.join(usual, on="cid", how="left").with_columns(
+            pl.when((pl.col("_n_dose") >= p.min_dose_lines) & (pl.col("_usual") > 0))
+            .then(pl.min_horizontal(pl.col("_usual"), largest))
+            .otherwise(largest)
+            .alias("_rate")
+        )
+    else:
+        lines = lines.with_columns(largest.alias("_rate"))
     key = ["psn_id", "cid"]
     # whole packs: each supply may carry up to pack_tolerance packs beyond its need
     held = (pl.col("_q") - pl.col("_pack") * p.pack_tolerance).clip(lower_bound=0)
-    by_dose = held.cast(pl.Float64) / pl.col("_daily").cast(pl.Float64)
+    by_dose = held.cast(pl.Float64) / pl.col("_rate")
     days = pl.coalesce(pl.col("_stated").cast(pl.Float64), by_dose) if p.stated_days else by_dose
     buys = (
-        lines.group_by(*key, "visit_id", "begin_date", "fixmedins_code", "_daily", "_pack")
+        lines.group_by(*key, "visit_id", "begin_date", "fixmedins_code", "_daily", "_pack", "_rate")
         .agg(pl.col("qty").sum().alias("_q"), pl.col("prd_days").max().alias("_stated"))
-        .with_columns(pl.col("fixmedins_code").n_unique().over(key).alias("_n_inst"), days.alias("_d"))
-        .filter(pl.col("_n_inst") >= p.min_institutions)
+        .with_columns(
+            pl.col("fixmedins_code").n_unique().over(key).alias("_n_inst"),
+            pl.len().over(key).alias("_n_supplies"),
+            days.alias("_d"),
+        )
+        .filter((pl.col("_n_inst") >= p.min_institutions) & (pl.col("_n_supplies") >= p.min_supplies))
         .sort(*key, "begin_date", "visit_id")
         .with_columns(
             (pl.col("_d").cum_sum().over(key) - pl.col("_d")).alias("_before"),
@@ -1146,7 +1175,7 @@ def _repeat_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         .with_columns(
             (pl.col("_before") - pl.col("_t")).alias("_x"),
             # the possession ratio over the whole period: days supplied / days from the first supply to the
-            # end of the last one (1: exactly what a patient at the largest dose needs)
+            # end of the last one (1: exactly what a patient at that dose needs)
             (
                 pl.col("_d").sum().over(key)
                 * 10_000
@@ -1172,36 +1201,69 @@ def _repeat_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
         )
     )
     over = (pl.col("_built") > 0) if p.whole_run else (pl.col("_on_hand") > p.grace_days)
-    buys = buys.filter(over).select("visit_id", "cid", "_on_hand", "_run_max", "_n_inst")
-    x = lines.join(buys, on=["visit_id", "cid"])
+    # the person-drugs with a stock past grace_days, and the institutions that supplied them
+    held_pd = buys.filter(pl.col("_on_hand").max().over(key) > p.grace_days)
+    sites = held_pd.select("psn_id", "cid", "fixmedins_code").unique()
+    ring = (
+        sites.join(
+            sites.select(pl.col("psn_id").alias("_mate"), "cid", "fixmedins_code"),
+            on=["cid", "fixmedins_code"],
+        )
+        .group_by(key)
+        .agg(pl.col("_mate").n_unique().alias("_ring"))
+        .filter(pl.col("_ring") >= p.min_ring)
+    )
+    buys = (
+        buys.filter(over)
+        .join(ring, on=key)
+        .select(
+            "visit_id", "cid", "_on_hand", "_run_max", "_n_inst", "_ratio", "_rate", "_ring", "_n_supplies"
+        )
+    )
+    x = lines.drop("_rate").join(buys, on=["visit_id", "cid"])
     on_hand = pl.col("_on_hand").round(0).cast(pl.Int64)
     peak = pl.col("_run_max").round(0).cast(pl.Int64)
+    ratio = (pl.col("_ratio") / 10_000).round(2)
     return c.line_flags(
         x,
         pl.format(
-            "药品{}开具时尚余{}天用量，本轮连续开药最多时尚余{}天（超过{}天），共{}家机构开具（疑似重复开药/回流药）",
+            "药品{}开具时尚余{}天用量，本轮连续开药最多时尚余{}天（超过{}天），全期取药量为用药天数的{}倍，"
+            "共{}家机构{}次开具，同一药品在同一机构超量取药者{}人（疑似重复开药/回流药）",
             "code",
             on_hand,
             peak,
             pl.lit(p.grace_days),
+            ratio,
             "_n_inst",
+            "_n_supplies",
+            "_ring",
         ),
         pl.format(
             "drug {} supplied while {} days of it were still on hand; this run of supplies reached {} days on "
-            "hand (more than {}); supplied by {} institution(s) (suspected repeat prescribing / drug resale)",
+            "hand (more than {}); {} times the days covered were supplied, by {} institution(s) in {} supplies; "
+            "{} person(s) with such a stock of this drug at a common institution (suspected repeat "
+            "prescribing / drug resale)",
             "code",
             on_hand,
             peak,
             pl.lit(p.grace_days),
+            ratio,
             "_n_inst",
+            "_n_supplies",
+            "_ring",
         ),
         _json(
             code=pl.col("code"),
             days_on_hand=on_hand,
             run_peak_days=peak,
+            possession_ratio=ratio,
+            dose=pl.lit(p.dose),
+            units_per_day=_qty_text(pl.col("_rate")),
             max_units_per_day=_qty_text(pl.col("_daily")),
             grace_days=pl.lit(p.grace_days),
             institutions=pl.col("_n_inst"),
+            supplies=pl.col("_n_supplies"),
+            ring_persons=pl.col("_ring"),
         ),
     )
 

@@ -131,6 +131,17 @@ class RepeatSupplyParams(_P):
     # days supplied over the days from the first supply to the end of the last (medication possession
     # ratio, 1/10000) the person must reach: a burst of supplies followed by a gap is not a stock built up
     min_possession_bp: int = Field(default=0, ge=0)
+    # the daily dose a supply is consumed at: ``largest`` (item_pack / supply, the 说明书 usual dose's upper
+    # end) or ``usual`` (the region's median daily units of the drug — quantity / stated days over its
+    # take-home lines that state days — never above the largest; the largest when fewer than
+    # ``min_dose_lines`` lines state days)
+    dose: Literal["largest", "usual"] = "largest"
+    min_dose_lines: int = Field(default=30, ge=1)
+    # supplies of the drug the person must have had in the period (a stock kept up, not one burst)
+    min_supplies: int = Field(default=1, ge=1)
+    # persons (the person included) whose stock of the same drug passed the checks and who were supplied
+    # at a common institution (回流药 rings: several card holders collecting one drug at the same places)
+    min_ring: int = Field(default=1, ge=1)
 
 
 class DeathParams(_P):
