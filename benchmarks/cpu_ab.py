@@ -5,8 +5,9 @@ measuring process moves much less.  This script measures, in whichever yibao is 
 (it only uses interfaces both the pre-house and the current tree have):
 
 * ``cpu.engine``   — µs of CPU per 20-line visit through ``settle_visit`` (min of 7 runs of 4,000 visits);
-* ``cpu.ledger``   — µs of client CPU per stored settlement, SQLite in process and PostgreSQL (the
-  server's CPU is not counted), 1,400 settlements of 20 lines after 100 to warm up;
+* ``cpu.ledger``   — µs of client CPU per stored settlement, SQLite in process and PostgreSQL, 1,400
+  settlements of 20 lines after 100 to warm up; on PostgreSQL also the server's CPU for them (the backend
+  processes' user + system time from ``/proc``, 10 ms ticks; only when the server runs on this machine);
 * ``cpu.batch``    — lines per CPU-second of ``settle_batch`` on a generated year (min of 3);
 * ``cpu.drg``      — cases per CPU-second of ``group_frame`` on one worker, both shipped schemes;
 * ``cpu.audit``    — CPU seconds of the after-the-fact rules and models on a cached region.
@@ -68,6 +69,23 @@ def engine(tree: str) -> None:
     emit(tree, "cpu.engine", "cpu_per_visit", best, "us")
 
 
+def _server_cpu(admin: str, name: str) -> float | None:
+    """CPU seconds used so far by the server processes serving database ``name`` (None if unreadable)."""
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as c:
+        pids = [r[0] for r in c.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
+    ticks = 0
+    try:
+        for pid in pids:
+            # after the command name: state is field 3, utime and stime are fields 14 and 15
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    except OSError:  # the server runs elsewhere
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def ledger(tree: str) -> None:
     import psycopg
 
@@ -95,15 +113,26 @@ def ledger(tree: str) -> None:
                 led.add_persons(bdb._persons(book, 2000, day))
                 vs = bdb._visits(book, 1500, 2000, 20, 7, None, day)
                 bdb._run(led, book, vs[:100])
+                s0 = _server_cpu(admin, name) if name else None
                 t0 = time.process_time()
                 bdb._run(led, book, vs[100:])
+                t1 = time.process_time()
+                s1 = _server_cpu(admin, name) if name else None
                 emit(
                     tree,
                     f"cpu.ledger.{backend}",
                     "client_cpu_per_settlement",
-                    (time.process_time() - t0) / 1400 * 1e6,
+                    (t1 - t0) / 1400 * 1e6,
                     "us",
                 )
+                if name and s0 is not None and s1 is not None:
+                    emit(
+                        tree,
+                        f"cpu.ledger.{backend}",
+                        "server_cpu_per_settlement",
+                        (s1 - s0) / 1400 * 1e6,
+                        "us",
+                    )
                 close = getattr(led, "close", None)
                 if close is not None:
                     close()

@@ -11,7 +11,6 @@ import hashlib
 import json
 import operator
 import os
-import re
 import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -227,12 +226,22 @@ class ContentDigest:
         JSON writer as in :meth:`line`.  ``tests/property/test_stored_json.py`` holds the two to the same
         bytes."""
         try:
-            plain = (
-                _NOT_PLAIN.search(" ".join([*map(_SN, rows), *map(_CODE, rows)])) is None
-                and _NOT_PLAIN_BUT_QUOTE.search("".join(map(_FUND_PAY, rows))) is None
-            )
+            texts = " ".join([*map(_SN, rows), *map(_CODE, rows)])
+            docs = "".join(map(_FUND_PAY, rows))
         except TypeError:  # a text column holding something else (None): the writer decides
             plain = False
+        else:
+            # printable ASCII is what compact JSON writes unescaped, but for the quote and the backslash
+            # (str.isprintable counts the space as printable); the document may hold quotes of its own
+            plain = (
+                texts.isascii()
+                and texts.isprintable()
+                and '"' not in texts
+                and "\\" not in texts
+                and docs.isascii()
+                and docs.isprintable()
+                and "\\" not in docs
+            )
         if plain:
             text = "".join([(_LINE_ARRAY_COM if r[-1] else _LINE_ARRAY) % r for r in rows])
             self._h.update(text.replace('"', '\\"').replace(_QUOTE, '"').encode())
@@ -245,9 +254,6 @@ class ContentDigest:
 
 # a stored line's digest input (:meth:`ContentDigest.lines`): setl_id, then DIGEST_LINE_COLS, then commercial_pay
 _SN, _CODE, _FUND_PAY = (operator.itemgetter(LINE_COLS.index(c)) for c in ("feedetl_sn", "code", "fund_pay"))
-# what compact JSON writes as it is inside a string: printable ASCII but the quote and the backslash
-_NOT_PLAIN = re.compile(r"[^ !#-\[\]-~]")
-_NOT_PLAIN_BUT_QUOTE = re.compile(r"[^ -\[\]-~]")  # the same with the quote allowed (a JSON document)
 _QUOTE = "\x01"  # stands for the line array's own quotes until the values' quotes are escaped
 # a stored line as its digest array, every value a string: "%.0s" drops the setl_id, and the commercial_pay
 # unless the second form is taken (when it is not zero)

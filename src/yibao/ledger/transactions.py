@@ -355,9 +355,10 @@ _INS_HEADER = insert_sql("settlement", HEADER_COLS)
 _INS_LINE = insert_sql("settlement_line", LINE_COLS)
 _INS_JOURNAL = insert_sql("journal", JOURNAL_COLS)
 _MONEY = operator.attrgetter(*MONEY_FIELDS)
-# a stored line (LINE_COLS): setl_id, line_no, five columns of the visit's line, its four parts, then the split's
+# a stored line (LINE_COLS): setl_id, line_no, five columns of the visit's line, then the split's four parts and
 # act_pay_dedc, fund_pay (as JSON) and three more of the split's columns
 _LINE = operator.attrgetter(*LINE_COLS[2:7])
+_SPLIT_PARTS = operator.attrgetter(*LINE_COLS[7 : LINE_COLS.index("fund_pay")])
 _SPLIT_PAID = operator.attrgetter(*LINE_COLS[LINE_COLS.index("fund_pay") + 1 :])
 _DIGEST_HEADER = operator.itemgetter(*[HEADER_COLS.index(c) for c in DIGEST_HEADER_COLS])
 
@@ -400,9 +401,14 @@ def _settle_ops(
         s.commercial_pay,
         s.commercial_product,
     )
+    splits = s.line_splits
+    try:
+        fund_pays = [orjson.dumps(sp.fund_pay, option=orjson.OPT_SORT_KEYS).decode() for sp in splits]
+    except orjson.JSONEncodeError:  # what orjson refuses: the standard writer decides (rows.dumps)
+        fund_pays = [dumps(sp.fund_pay) for sp in splits]
     lines = [
-        (setl_id, i, *_LINE(ln), *parts, sp.act_pay_dedc, dumps(sp.fund_pay), *_SPLIT_PAID(sp))
-        for i, (ln, parts, sp) in enumerate(zip(visit.lines, s.line_parts, s.line_splits, strict=True), 1)
+        (setl_id, i, *_LINE(ln), *_SPLIT_PARTS(sp), fund_pay, *_SPLIT_PAID(sp))
+        for i, (ln, sp, fund_pay) in enumerate(zip(visit.lines, splits, fund_pays, strict=True), 1)
     ]
     digest = ContentDigest(_DIGEST_HEADER(header), (s.commercial_pay, s.commercial_product))
     digest.lines(lines)

@@ -31,21 +31,26 @@ from yibao.settlement.trace import BasicFund, Commercial, Layer
 
 
 def allocate(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:
-    """Per-line splits of ``s``, settled from ``lines``: every fen of every line assigned to a payer."""
+    """Per-line splits of ``s``, settled from ``lines``: every fen of every line assigned to a payer.
+
+    Written for speed (it runs for every stored settlement): whole-list steps instead of index loops;
+    ``tests/property/test_allocation.py`` holds it to the rule written line by line."""
     parts = s.line_parts
     n = len(parts)
     scope_left = [p[3] for p in parts]
     pre_left = [p[2] for p in parts]
     ded = split_largest_remainder(s.act_pay_dedc, scope_left)
-    funds: list[dict[str, int]] = [{} for _ in range(n)]
-    # setldetail holds the basic fund first (when the scheme has one), then each layer with a base, in
-    # the order the trace records them; the trace says whether a layer's base included pay-first
-    has_basic = any(isinstance(step, BasicFund) for step in s.steps)
-    layer_steps = [step for step in s.steps if isinstance(step, Layer) and step.base > 0]
-    includes_pre = [False] * (1 if has_basic else 0) + [step.includes_preselfpay for step in layer_steps]
-    for k, detail in enumerate(s.setldetail):
-        if not detail.fund_payamt:
-            continue
+    funds: list[dict[str, int]] | None = None  # made by the first fund that pays
+    paying = [(k, d) for k, d in enumerate(s.setldetail) if d.fund_payamt]
+    has_basic, includes_pre = False, []
+    if paying:
+        # setldetail holds the basic fund first (when the scheme has one), then each layer with a base, in
+        # the order the trace records them; the trace says whether a layer's base included pay-first
+        has_basic = any(isinstance(step, BasicFund) for step in s.steps)
+        includes_pre = [False] * (1 if has_basic else 0) + [
+            step.includes_preselfpay for step in s.steps if isinstance(step, Layer) and step.base > 0
+        ]
+    for k, detail in paying:
         if k == 0 and has_basic:
             # the pooled fund pays on the scope above the deductible; later layers pay on what it left,
             # deductible included (合规自付)
@@ -53,20 +58,24 @@ def allocate(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:
         elif k < len(includes_pre) and includes_pre[k]:
             weights = list(map(add, scope_left, pre_left))
         else:
-            weights = scope_left  # read before this loop changes it
+            weights = scope_left
         shares = split_largest_remainder(detail.fund_payamt, weights)
         fund = detail.fund_pay_type
-        for i, share in enumerate(shares):
-            if not share:
-                continue
-            line_funds = funds[i]
-            line_funds[fund] = line_funds.get(fund, 0) + share
-            scope = scope_left[i]
-            if share <= scope:
-                scope_left[i] = scope - share
-            else:
-                scope_left[i] = 0
-                pre_left[i] -= share - scope
+        if funds is None:
+            funds = [{fund: share} if share else {} for share in shares]
+        else:
+            for line_funds, share in zip(funds, shares, strict=True):
+                if share:
+                    line_funds[fund] = line_funds.get(fund, 0) + share
+        # a share is drawn from the line's scope first, then from its pay-first amount
+        scope_left = list(map(sub, scope_left, shares))
+        if n and min(scope_left) < 0:
+            pre_left = [
+                pre + left if left < 0 else pre for pre, left in zip(pre_left, scope_left, strict=True)
+            ]
+            scope_left = [left if left > 0 else 0 for left in scope_left]
+    if funds is None:
+        funds = [{} for _ in range(n)]
     personal = [p[0] + p[1] + pre + scope for p, pre, scope in zip(parts, pre_left, scope_left, strict=True)]
     com = _commercial_shares(s, lines, parts, pre_left, scope_left, personal) if s.commercial_pay else None
     acct = split_largest_remainder(s.acct_pay, personal) if s.acct_pay else [0] * n
@@ -74,14 +83,16 @@ def allocate(s: Settlement, lines: Sequence[Line]) -> list[LineSplit]:
     # funds, account, cash): this runs for every line of every stored settlement
     if com is None:
         return [
-            LineSplit(ln.feedetl_sn, ln.code, ln.amount, *p, ded[i], funds[i], acct[i], personal[i] - acct[i])
-            for i, (ln, p) in enumerate(zip(lines, parts, strict=True))
+            LineSplit(ln.feedetl_sn, ln.code, ln.amount, *p, d, f, a, mine - a)
+            for (ln, p), d, f, a, mine in zip(
+                zip(lines, parts, strict=True), ded, funds, acct, personal, strict=True
+            )
         ]
     return [
-        LineSplit(
-            ln.feedetl_sn, ln.code, ln.amount, *p, ded[i], funds[i], acct[i], personal[i] - acct[i], com[i]
+        LineSplit(ln.feedetl_sn, ln.code, ln.amount, *p, d, f, a, mine - a, c)
+        for (ln, p), d, f, (a, mine), c in zip(
+            zip(lines, parts, strict=True), ded, funds, zip(acct, personal, strict=True), com, strict=True
         )
-        for i, (ln, p) in enumerate(zip(lines, parts, strict=True))
     ]
 
 
