@@ -129,33 +129,83 @@ class Sm3Signer:
         return sm3_hex(payload)
 
 
+_SM2 = sm2.default_ecc_table
+_N = int(_SM2["n"], 16)
+_P = int(_SM2["p"], 16)
+_A = int(_SM2["a"], 16)
+_B = int(_SM2["b"], 16)
+
+
+def sm2_public_key(key: str) -> str:
+    """``key`` as 128 lowercase hex x‖y: accepts x‖y or the uncompressed 04‖x‖y; ValueError for anything else,
+    or for a point that is not on the SM2 curve (GB/T 32918.1)."""
+    text = key.strip().lower()
+    if len(text) == 130 and text.startswith("04"):
+        text = text[2:]
+    if len(text) != 128 or any(c not in "0123456789abcdef" for c in text):
+        raise ValueError(
+            "SM2 公钥应为 128 位十六进制 x‖y（或 04‖x‖y） must be 128 hex characters x‖y (or 04‖x‖y)"
+        )
+    x, y = int(text[:64], 16), int(text[64:], 16)
+    if x >= _P or y >= _P or (y * y - x * x * x - _A * x - _B) % _P:
+        raise ValueError("SM2 公钥不在曲线上 the public key is not a point on the SM2 curve")
+    return text
+
+
+def _crypt(private_key: str, public_key: str) -> Any:
+    """A gmssl ``CryptSM2`` holding exactly ``public_key`` (x‖y).  Its constructor drops a leading ``04``
+    with ``str.lstrip("04")``, which also eats the leading 0/4 digits of x — one key in 256 has an x that
+    starts with the byte 04 and was mangled, so signing or verifying with it failed — so the key is set after
+    construction."""
+    crypt = sm2.CryptSM2(private_key=private_key, public_key="")
+    crypt.public_key = sm2_public_key(public_key)
+    return crypt
+
+
+def _sm2_verify(public_key: str, signature: str, payload: bytes) -> bool:
+    """Whether the hex r‖s ``signature`` is valid for ``payload`` (SM3, default user id) under ``public_key``;
+    a malformed key or signature, or r, s outside [1, n−1] (GB/T 32918.2 B1–B2), is not."""
+    if len(signature) != 128 or any(c not in "0123456789abcdefABCDEF" for c in signature):
+        return False
+    r, s = int(signature[:64], 16), int(signature[64:], 16)
+    if not (0 < r < _N and 0 < s < _N):
+        return False
+    try:
+        crypt = _crypt("", public_key)
+    except ValueError:
+        return False
+    return bool(crypt.verify_with_sm3(signature, payload))
+
+
 @dataclass(frozen=True)
 class Sm2Signer:
     """cainfo = SM2 signature (with SM3 and the default user id) of the canonical envelope, hex r‖s."""
 
     private_key: str  # 64 hex
-    public_key: str  # 128 hex (x‖y, without the 04 prefix)
+    public_key: str  # 128 hex x‖y (04‖x‖y is accepted too)
     signtype: str = "SM2"
 
-    def _crypt(self) -> Any:
-        return sm2.CryptSM2(private_key=self.private_key, public_key=self.public_key)
-
     def sign(self, payload: bytes) -> str:
-        """Sign ``payload``; a fresh random k each time."""
-        return str(self._crypt().sign_with_sm3(payload, secrets.token_hex(32)))
+        """Sign ``payload``; a fresh random k in [1, n−1] each time (another k in the rare case gmssl
+        finds r = 0, r + k = n or s = 0)."""
+        crypt = _crypt(self.private_key, self.public_key)
+        while True:
+            k = secrets.randbelow(_N - 1) + 1
+            signature = crypt.sign_with_sm3(payload, f"{k:064x}")
+            if signature is not None:
+                return str(signature)
 
     def verify(self, signature: str, payload: bytes) -> bool:
         """Whether ``signature`` is valid for ``payload`` under this public key."""
-        return bool(self._crypt().verify_with_sm3(signature, payload))
+        return _sm2_verify(self.public_key, signature, payload)
 
 
 def sm2_keypair() -> tuple[str, str]:
     """A fresh SM2 key pair (private hex, public hex x‖y) for tests and demos."""
-    n = int(sm2.default_ecc_table["n"], 16)
-    d = secrets.randbelow(n - 1) + 1
+    d = secrets.randbelow(_N - 2) + 1  # d in [1, n−2]: d + 1 must be invertible mod n
     private = f"{d:064x}"
     crypt = sm2.CryptSM2(private_key=private, public_key="")
-    public = crypt._kg(d, sm2.default_ecc_table["g"])  # gmssl has no public key-generation helper
+    public = crypt._kg(d, _SM2["g"])  # gmssl has no public key-generation helper
     return private, str(public)
 
 
@@ -168,8 +218,7 @@ def verify_cainfo(envelope: Mapping[str, Any], public_key: str | None = None) ->
     if signtype == "SM3":
         return cainfo == sm3_hex(payload)
     if signtype == "SM2" and public_key:
-        crypt = sm2.CryptSM2(private_key="", public_key=public_key)
-        return bool(crypt.verify_with_sm3(cainfo, payload))
+        return _sm2_verify(public_key, cainfo, payload)
     return False
 
 

@@ -620,49 +620,87 @@ def test_malformed_inputs_of_every_flow_transaction_are_refused_never_a_server_e
             )
 
 
-def test_signed_envelopes_are_verified_and_required_where_the_region_says_so(api: Api) -> None:
-    from hissim.envelope import Sm2Signer, Sm3Signer, canonical_bytes, sm2_keypair
+def _post_9001(api: Api, signer: Any, tamper: bool = False, cainfo: str | None = None) -> dict[str, Any]:
+    """A 9001 sign-in signed by ``signer`` (None: unsigned); ``tamper`` changes it after signing, ``cainfo``
+    replaces the signature."""
+    from hissim.envelope import canonical_bytes
 
-    def post(signer: Any, tamper: bool = False) -> dict[str, Any]:
-        env: dict[str, Any] = {
-            "infno": "9001",
-            "msgid": msgid_of(HOSP),
-            "mdtrtarea_admvs": "610100",
-            "recer_sys_code": "YBXT",
-            "infver": "V1.0",
-            "opter_type": "1",
-            "opter": "001",
-            "opter_name": "收费员",
-            "fixmedins_code": HOSP,
-            "fixmedins_name": "医院",
-            "inf_time": "2025-05-03 09:00:00",
-            "input": {"signIn": {"opter_no": "001", "mac": "00-00", "ip": "127.0.0.1"}},
-        }
-        if signer is not None:
-            env["signtype"] = signer.signtype
-            env["cainfo"] = signer.sign(canonical_bytes(env))
-        if tamper:
-            env["opter"] = "002"
-        return dict(api.client.post("/fsi/api/9001", json=env, headers=api.h("hospital")).json())
+    env: dict[str, Any] = {
+        "infno": "9001",
+        "msgid": msgid_of(HOSP),
+        "mdtrtarea_admvs": "610100",
+        "recer_sys_code": "YBXT",
+        "infver": "V1.0",
+        "opter_type": "1",
+        "opter": "001",
+        "opter_name": "收费员",
+        "fixmedins_code": HOSP,
+        "fixmedins_name": "医院",
+        "inf_time": "2025-05-03 09:00:00",
+        "input": {"signIn": {"opter_no": "001", "mac": "00-00", "ip": "127.0.0.1"}},
+    }
+    if signer is not None:
+        env["signtype"] = signer.signtype
+        env["cainfo"] = signer.sign(canonical_bytes(env))
+    if tamper:
+        env["opter"] = "002"
+    if cainfo is not None:
+        env["cainfo"] = cainfo
+    return dict(api.client.post("/fsi/api/9001", json=env, headers=api.h("hospital")).json())
 
-    assert post(None)["infcode"] == 0  # no region requirement: unsigned is fine
-    assert post(Sm3Signer())["infcode"] == 0
-    assert post(Sm3Signer(), tamper=True)["err_code"] == "signature"  # a sent cainfo is always verified
-    app = api.client.app
-    app.state.settings = app.state.settings.model_copy(update={"national_signtype": "SM3"})  # type: ignore[attr-defined]
-    assert post(None)["err_code"] == "signature"
-    assert post(Sm3Signer())["infcode"] == 0
-    private, public = sm2_keypair()
-    app.state.settings = app.state.settings.model_copy(update={"national_signtype": "SM2"})  # type: ignore[attr-defined]
-    assert post(Sm2Signer(private, public))["err_code"] == "signature"  # no key registered yet
+
+def _register_sm2(api: Api, public: str) -> None:
     with Ledger.open(api.url) as led:
         st = EncounterStore.open(led.sa_url)
     st.add_institution(Institution(HOSP, "一院", "3", "610100", public))
     st.close()
+
+
+def _require(api: Api, signtype: str) -> None:
+    app = api.client.app
+    app.state.settings = app.state.settings.model_copy(update={"national_signtype": signtype})  # type: ignore[attr-defined]
+
+
+def test_signed_envelopes_are_verified_and_required_where_the_region_says_so(api: Api) -> None:
+    from hissim.envelope import Sm2Signer, Sm3Signer, sm2_keypair
+
+    def post(signer: Any, tamper: bool = False) -> dict[str, Any]:
+        return _post_9001(api, signer, tamper)
+
+    assert post(None)["infcode"] == 0  # no region requirement: unsigned is fine
+    assert post(Sm3Signer())["infcode"] == 0
+    assert post(Sm3Signer(), tamper=True)["err_code"] == "signature"  # a sent cainfo is always verified
+    _require(api, "SM3")
+    assert post(None)["err_code"] == "signature"
+    assert post(Sm3Signer())["infcode"] == 0
+    private, public = sm2_keypair()
+    _require(api, "SM2")
+    assert post(Sm2Signer(private, public))["err_code"] == "signature"  # no key registered yet
+    _register_sm2(api, public)
     assert post(Sm2Signer(private, public))["infcode"] == 0
     other, other_pub = sm2_keypair()
     assert post(Sm2Signer(other, other_pub))["err_code"] == "signature"
     assert post(Sm3Signer())["err_code"] == "signature"
+
+
+def test_sm2_verifies_under_a_registered_key_whose_x_starts_with_04_and_refuses_malformed_cainfo(
+    api: Api,
+) -> None:
+    from hissim.envelope import Sm2Signer
+
+    # private key 11: its public x begins with the byte 04, the one key in 256 that gmssl's "04"-prefix
+    # stripping used to mangle (the signature then failed to verify, or verifying raised)
+    private = f"{11:064x}"
+    public = (
+        "04b3cb10c9c6d8e27c1aab770f67f543125dcdd589c2ff82668c74d78ce20ace6"
+        "3516355287e39fe4918e5c02e2b0b930c94816e63c4bc72739a8fd805174a4b"
+    )
+    _require(api, "SM2")
+    _register_sm2(api, public)
+    assert _post_9001(api, Sm2Signer(private, public))["infcode"] == 0
+    assert _post_9001(api, Sm2Signer(private, public), tamper=True)["err_code"] == "signature"
+    for cainfo in ("zz" * 64, "0" * 128, "f" * 128, "not a signature"):
+        assert _post_9001(api, Sm2Signer(private, public), cainfo=cainfo)["err_code"] == "signature", cainfo
 
 
 def test_2001_checks_the_benefit_of_a_presented_person(api: Api) -> None:

@@ -4,6 +4,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from hissim.client import PaasAuth, decode, encode
 from hissim.envelope import (
@@ -15,6 +17,7 @@ from hissim.envelope import (
     build_request,
     canonical_bytes,
     sm2_keypair,
+    sm2_public_key,
     sm3_hex,
     verify_cainfo,
 )
@@ -108,6 +111,53 @@ def test_sm2_cainfo_verifies_with_the_public_key_only():
     assert not verify_cainfo(env, other_public)
     env["inf_time"] = "2026-12-07 09:30:01"
     assert not verify_cainfo(env, public)
+
+
+# Test keys d·G whose x starts with the digits gmssl's ``str.lstrip("04")`` ate (one random key in 256 starts
+# with the byte 04; the 04‖x‖y form of any x starting with 0 or 4): private d → public x‖y.
+SM2_EDGE_KEYS = {
+    11: "04b3cb10c9c6d8e27c1aab770f67f543125dcdd589c2ff82668c74d78ce20ace63516355287e39fe4918e5c02e2b0b930c94816e63c4bc72739a8fd805174a4b",
+    327: "00d062045840b1f4b0a64d6e6c5bc582079fc0af8c366eba632b35f5e217385b5032f04533c064a41a7616cbb528b168c79a247d46f1c3667e1a2f5921aca9a4",
+    65: "403b18162679c05515a8ecd063d726ba7b1eb83b8306ace5cd382e53ed23ae1feb42ebf496a7bd698d61a1c805ef7074df882dfcffcc84bcd0a5d4ebea56f425",
+    138: "44699e38ee0a6581b3b53dc1f68518216566180c005efe01b887bb864c795fb307173dff1b5350f7a244bb60d708e2191fcbc68cd58d1cd61c55a93806333642",
+}
+
+
+@pytest.mark.parametrize("d", sorted(SM2_EDGE_KEYS))
+@pytest.mark.parametrize("form", ["xy", "04xy", "upper"])
+def test_sm2_signs_and_verifies_with_keys_whose_x_starts_with_0_or_4(d, form):
+    public = SM2_EDGE_KEYS[d]
+    given_key = {"xy": public, "04xy": "04" + public, "upper": public.upper()}[form]
+    env = _signed(Sm2Signer(f"{d:064x}", given_key))
+    assert verify_cainfo(env, given_key) and verify_cainfo(env, public)
+    assert sm2_public_key(given_key) == public
+    env["inf_time"] = "2026-12-07 09:30:01"
+    assert not verify_cainfo(env, given_key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "",
+        SM2_EDGE_KEYS[11][:-2],  # 126 hex
+        "z" + SM2_EDGE_KEYS[11][1:],
+        SM2_EDGE_KEYS[11][:-1] + "c",  # y changed: not on the curve
+    ],
+)
+def test_a_malformed_sm2_public_key_is_refused_and_verifies_nothing(key):
+    env = _signed(Sm2Signer(f"{11:064x}", SM2_EDGE_KEYS[11]))
+    with pytest.raises(ValueError):
+        sm2_public_key(key)
+    assert not verify_cainfo(env, key)
+
+
+@given(st.text())
+@example("zz" * 64)
+@example("0" * 128)
+@example("f" * 128)
+def test_any_sm2_cainfo_text_is_answered_not_raised(cainfo):
+    env = {**_signed(None), "signtype": "SM2", "cainfo": cainfo}
+    assert verify_cainfo(env, SM2_EDGE_KEYS[11]) is False
 
 
 def test_canonical_bytes_ignore_signature_fields_and_key_order():
