@@ -310,6 +310,25 @@ def _pick(xs: Sequence[str], rows: npt.NDArray[np.int64]) -> list[str]:
     return [got] if rows.size == 1 else list(got)
 
 
+def _distinct(x: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``np.unique`` of an ascending array, without sorting it again."""
+    if x.size < 2:
+        return x
+    keep = np.empty(x.size, dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
+def _distinct_inverse(x: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``np.unique(x, return_inverse=True)`` of an ascending array, without sorting it again."""
+    keep = np.empty(x.size, dtype=np.bool_)
+    keep[:1] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    inv: npt.NDArray[np.int64] = np.cumsum(keep, dtype=np.int64) - 1
+    return x[keep], inv
+
+
 def _popcount(a: Words) -> npt.NDArray[np.int64]:
     """Set bits per row."""
     out: npt.NDArray[np.int64] = np.unpackbits(np.ascontiguousarray(a).view(np.uint8), axis=1).sum(
@@ -449,7 +468,7 @@ def group_lean_batch(
     # hospital-acquired conditions: a HAC-listed code not present on admission whose criteria hold
     # does not count toward the level
     hac = np.flatnonzero(fl & 1)
-    hc = np.unique(case_s[hac])
+    hc = _distinct(case_s[hac])
     hc = hc[~slow[hc]]
     if hc.size:
         sub = _pick(poa, hc)
@@ -484,8 +503,7 @@ def group_lean_batch(
         ek = np.repeat(t.h_ptr[sid[cand]], cnt) + np.arange(er.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         if ek.size:
             enum, eplain, eneed = t.h_num[ek], t.h_plain[ek], t.h_need[ek]
-            cases, inv = np.unique(case_s[cand][er], return_inverse=True)
-            inv = inv.ravel()
+            cases, inv = _distinct_inverse(case_s[cand][er])
             held = np.zeros((cases.size, max(1, len(t.hac_tests))), dtype=np.bool_)
             mc = m[cases]
             for j, test in enumerate(t.hac_tests):
@@ -494,14 +512,14 @@ def group_lean_batch(
             plain = np.zeros(cases.size, dtype=np.int64)  # per case: the plain HAC numbers met
             np.bitwise_or.at(plain, inv[met & eplain], np.left_shift(1, enum[met & eplain]))
             ok = eplain | ((eneed >= 0) & ((plain[inv] >> np.maximum(eneed, 0)) & 1 == 1))
-            gone = np.unique(cand[er[met & ok]])
+            gone = _distinct(cand[er[met & ok]])
             if gone.size and trace:  # the trace names the codes that count: the per-case path
                 slow[case_s[gone]] = True
             elif gone.size:  # their CC / MCC level does not count: the level bits again without them
                 lm = t.level_mask[: rows_s.shape[1]]
                 lvb = rows_s & lm
                 lvb[gone] = 0
-                cg = np.unique(case_s[gone])
+                cg = _distinct(case_s[gone])
                 m[cg, : lm.size] = (m[cg, : lm.size] & ~lm) | np.bitwise_or.reduceat(lvb, sstart, axis=0)[cg]
 
     # pre-MDC rules, then the rule of the pdx's MDC list
