@@ -10,8 +10,8 @@ array operations over the batch. The rule choice is one dict lookup per case, ke
 (rule list, marks the list reads), the list's own memo behind it for a key not seen before. In Python,
 one case at a time, remain: a hospital-acquired condition not present on admission (its criteria
 over the case's marks), a pre-MDC rule that holds, a reroute or an ungroupable result (from the
-marks, without the code lists), and, on the per-case path, a principal diagnosis without a lean entry
-or a procedure cluster. Every step is the lean path's own, in its order, so the result is the lean
+marks, without the code lists; without the trace remembered by the marks it reads), and, on the
+per-case path, a principal diagnosis without a lean entry or a procedure cluster. Every step is the lean path's own, in its order, so the result is the lean
 path's case for case. Nothing here names a code or a DRG: the tables are built from the compiled
 scheme.
 """
