@@ -8,15 +8,14 @@ from hypothesis import strategies as st
 
 from yibao.drg import Case, group_case, group_frame, load_scheme
 from yibao.drg.cases import random_cases
+from yibao.drg.formula import split_codes
 from yibao.drg.frame import PARALLEL_MIN
 
 
 def per_case(scheme_id: str, df: pl.DataFrame) -> list[tuple[str, str, str, str, str]]:
+    """Every row of ``df`` grouped on its own by :func:`group_case` (code lists split as the CLI input
+    contract splits them; the optional columns when ``df`` has them)."""
     cs = load_scheme(scheme_id)
-
-    def sp(s: str) -> tuple[str, ...]:
-        return tuple(s.split("|")) if s else ()
-
     out = []
     for r in df.iter_rows(named=True):
         g = group_case(
@@ -27,12 +26,12 @@ def per_case(scheme_id: str, df: pl.DataFrame) -> list[tuple[str, str, str, str,
                 r["sex"],
                 r["discharge_status"],
                 r["pdx"],
-                sp(r["sdx"]),
-                sp(r["sdx_poa"]),
-                sp(r["procedures"]),
-                r["age_days"],
-                r["weight_g"],
-                r["los_days"],
+                split_codes(r["sdx"]),
+                split_codes(r["sdx_poa"]),
+                split_codes(r["procedures"]),
+                r.get("age_days"),
+                r.get("weight_g"),
+                r.get("los_days"),
             ),
         )
         out.append((g.mdc, g.adrg, g.drg, g.severity, g.trace))
@@ -100,15 +99,12 @@ def test_msdrg_fast_path_equals_general_path(seed: int) -> None:
     assert prog is not None
     df = build_suite(cs, 500, seed=seed, mix=HOLDOUT if seed % 2 else TUNING)
 
-    def sp(s: str) -> tuple[str, ...]:
-        return tuple(s.split("|")) if s else ()
-
     for r in df.iter_rows(named=True):
         args = (
             r["pdx"],
-            sp(r["sdx"]),
-            sp(r["sdx_poa"]),
-            sp(r["procedures"]),
+            split_codes(r["sdx"]),
+            split_codes(r["sdx_poa"]),
+            split_codes(r["procedures"]),
             r["sex"],
             r["discharge_status"],
         )
@@ -167,7 +163,6 @@ def test_msdrg_batch_equals_per_case_on_awkward_inputs(seed: int) -> None:
     """The batch lean path (with and without the trace) against the per-case function on cases whose
     code lists have blanks, repeats, no POA, nothing at all or codes that are not ASCII."""
     from yibao.drg.conformance import HOLDOUT, TUNING, build_suite
-    from yibao.drg.formula import split_codes
 
     cs = load_scheme("ms-drg-v43")
     base = build_suite(cs, 300, seed=seed, mix=TUNING if seed % 2 else HOLDOUT).with_columns(
@@ -176,22 +171,7 @@ def test_msdrg_batch_equals_per_case_on_awkward_inputs(seed: int) -> None:
         pl.lit(None, dtype=pl.Int64).alias("los_days"),
     )
     df = _perturb(base, seed)
-    want = []
-    for r in df.iter_rows(named=True):
-        g = group_case(
-            cs,
-            Case(
-                r["case_id"],
-                int(r["age"]),
-                r["sex"],
-                r["discharge_status"],
-                r["pdx"],
-                split_codes(r["sdx"]),
-                split_codes(r["sdx_poa"]),
-                split_codes(r["procedures"]),
-            ),
-        )
-        want.append((g.mdc, g.adrg, g.drg, g.severity, g.trace))
+    want = per_case("ms-drg-v43", df)
     traced = group_frame(cs, df, workers=1)
     lean = group_frame(cs, df, workers=1, trace=False)
     assert list(traced.select("mdc", "adrg", "drg", "severity", "trace").iter_rows()) == want

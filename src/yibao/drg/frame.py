@@ -22,7 +22,7 @@ import polars as pl
 
 from yibao.drg.engine import Case, Compiled, group_case
 from yibao.drg.formula import Result
-from yibao.drg.vector import group_lean_batch, tables
+from yibao.drg.vector import group_lean_batch, list_lengths, tables
 from yibao.errors import FieldError
 
 REQUIRED = (
@@ -139,27 +139,38 @@ def _int_check(name: str, dtype: pl.DataType, required: bool, lo: int, hi: int) 
 
 def _grouping_columns(cases: pl.DataFrame) -> dict[str, list[Any]] | None:
     """The columns a formula scheme groups from, normalised as :func:`validate_cases` does, checked in
-    one Polars query; None when a row or column is malformed (then :func:`validate_cases` names it)."""
+    one Polars query (built once per schema) and the POA list lengths in NumPy; None when a row or column is malformed (then :func:`validate_cases` names it)."""
     if cases.height == 0 or any(c not in cases.columns for c in REQUIRED):
         return None
     schema = cases.schema
-    txt = {c: pl.col(c).cast(pl.String).str.strip_chars().fill_null("") for c in STRIPPED}
-    n_sdx = (txt["sdx"].str.count_matches("|", literal=True) + 1) * (txt["sdx"] != "")
-    n_poa = (txt["sdx_poa"].str.count_matches("|", literal=True) + 1) * (txt["sdx_poa"] != "")
-    bad = [
-        pl.col("case_id").is_null(),
-        _int_check("age", schema["age"], True, 0, 150),
-        *(_int_check(c, schema[c], False, 0, 10_000_000) for c in OPTIONAL_INT if c in schema),
-        ~txt["sex"].is_in(["M", "F"]),
-        (n_poa != 0) & (n_poa != n_sdx),
-        txt["discharge_date"].str.to_date("%Y-%m-%d", strict=False).is_null() & (txt["discharge_date"] != ""),
-    ]
-    got = cases.select(
-        *(txt[c].alias(c) for c in GROUPING), pl.any_horizontal(bad).fill_null(True).any().alias("_bad")
-    )
+    key = tuple((c, schema[c]) for c in ("age", *OPTIONAL_INT) if c in schema)
+    query = _CHECKS.get(key)
+    if query is None:
+        txt = {c: pl.col(c).cast(pl.String).str.strip_chars().fill_null("") for c in STRIPPED}
+        bad = [
+            pl.col("case_id").is_null(),
+            _int_check("age", schema["age"], True, 0, 150),
+            *(_int_check(c, schema[c], False, 0, 10_000_000) for c in OPTIONAL_INT if c in schema),
+            ~txt["sex"].is_in(["M", "F"]),
+            txt["discharge_date"].str.to_date("%Y-%m-%d", strict=False).is_null()
+            & (txt["discharge_date"] != ""),
+        ]
+        query = _CHECKS[key] = [
+            *(txt[c].alias(c) for c in GROUPING),
+            pl.any_horizontal(bad).fill_null(True).any().alias("_bad"),
+        ]
+    got = cases.select(query)
     if got["_bad"][0]:
         return None
-    return {c: got[c].to_list() for c in GROUPING}
+    out = {c: got[c].to_list() for c in GROUPING}
+    # a POA list of another length than the secondary diagnoses (the lists as stripped above)
+    n_poa = list_lengths(out["sdx_poa"])
+    if ((n_poa != 0) & (n_poa != list_lengths(out["sdx"]))).any():
+        return None
+    return out
+
+
+_CHECKS: dict[tuple[tuple[str, pl.DataType], ...], list[pl.Expr]] = {}  # per schema of the checked columns
 
 
 def _split(s: str) -> tuple[str, ...]:

@@ -10,8 +10,8 @@ array operations over the batch. The rule choice is one dict lookup per case, ke
 (rule list, marks the list reads), the list's own memo behind it for a key not seen before. In Python,
 one case at a time, remain: a hospital-acquired condition not present on admission (its criteria
 over the case's marks), a pre-MDC rule that holds, a reroute or an ungroupable result (from the
-marks, without the code lists), and, on the per-case path, a principal diagnosis without a lean entry
-or a procedure cluster. Every step is the lean path's own, in its order, so the result is the lean
+marks, without the code lists; without the trace remembered by the marks it reads), and, on the
+per-case path, a principal diagnosis without a lean entry or a procedure cluster. Every step is the lean path's own, in its order, so the result is the lean
 path's case for case. Nothing here names a code or a DRG: the tables are built from the compiled
 scheme.
 """
@@ -64,26 +64,43 @@ _LEVEL = np.array(LEVEL_OF, dtype=np.int64)
 class Memo:
     """The rule choices of a program's lists by key bytes (the list's index and the marks it reads, as
     words): a choice number ``n`` ≥ 0 is the shared untraced result ``results[n]``, ``n`` < 0 the pick
-    ``picks[-n - 1]`` (pre-MDC list, reroutes, ungroupable results). Emptied, between batches, when it
-    reaches the lean path's memo bound."""
+    ``picks[-n - 1]`` (pre-MDC list, reroutes, ungroupable results). Without the trace, the other
+    results are numbered among ``results`` by their value (MDC, family, DRG, severity; no rule of their
+    own), and a pick's finish (:meth:`Program._lean_finish`) is remembered by the marks it reads. The
+    choices and finishes are emptied, between batches, when they reach the lean path's memo bound."""
 
     def __init__(self) -> None:
         self.code: dict[bytes, int] = {}
         self.picks: list[_Pick] = []
         self.results: list[Result] = []
-        self.rules: list[tuple[_Rule, int, int]] = []  # per result: its rule, the rule's slot, the level
+        # per result: its rule, the rule's slot, the level (no rule: a result numbered by its value)
+        self.rules: list[tuple[_Rule | None, int, int]] = []
         self.res_no: dict[int, int] = {}  # id of a shared result → its number
-        self.cols: tuple[pl.Series, ...] = ()  # ``results`` as MDC, family, DRG, severity columns
+        self.by_value: dict[tuple[str, str, str, str], int] = {}  # a result's columns → its number
+        # (pick, at the pre-MDC list, the pdx's MDC, the marks a finish reads) → result number
+        self.finish: dict[tuple[int, bool, str, bytes], int] = {}
+        self.cols: pl.DataFrame = pl.DataFrame()  # ``results`` as MDC, family, DRG, severity columns
 
     def bound(self) -> None:
-        if len(self.code) >= MEMO_MAX:
+        if len(self.code) >= MEMO_MAX or len(self.finish) >= MEMO_MAX:
             self.code.clear()
             self.picks.clear()
+            self.finish.clear()
 
-    def columns(self) -> tuple[pl.Series, ...]:
-        if not self.cols or len(self.cols[0]) != len(self.results):
-            self.cols = tuple(
-                pl.Series(k, [r[j] for r in self.results], dtype=pl.String) for j, k in enumerate(NAMES)
+    def number(self, r: Row | Result) -> int:
+        """The number of a result without its trace (a new one for columns not seen before)."""
+        key = (r[0], r[1], r[2], r[3])
+        got = self.by_value.get(key)
+        if got is None:
+            got = self.by_value[key] = len(self.results)
+            self.results.append(Result(*key, "", False))
+            self.rules.append((None, 0, 0))
+        return got
+
+    def columns(self) -> pl.DataFrame:
+        if self.cols.height != len(self.results):
+            self.cols = pl.DataFrame(
+                [pl.Series(k, [r[j] for r in self.results], dtype=pl.String) for j, k in enumerate(NAMES)]
             )
         return self.cols
 
@@ -118,6 +135,7 @@ class Tables(NamedTuple):
     pre: int  # the pre-MDC list's index
     pre_keys: Words
     level_mask: Words
+    fin_ref: Words  # what a finish reads: the level bits and the marks every list a rule reroutes to reads
     hac_tests: tuple[
         Callable[[Words], npt.NDArray[np.bool_]], ...
     ]  # per HAC number: its formula (level NONE)
@@ -160,6 +178,13 @@ def build_tables(prog: Program) -> Tables:
         row: Words = _words([x], width)[0]
         return row
 
+    fin_ref = prog.level_mask
+    for rl in lists:
+        for r in rl.rules:
+            target = prog.lean_lists.get(r.reroute) if r.reroute is not None else None
+            if target is not None:
+                fin_ref |= target.ref
+
     nums = sorted(prog.lean_hac)
     num_ix = {k: j for j, k in enumerate(nums)}
     ptr = [0, 0]
@@ -198,6 +223,7 @@ def build_tables(prog: Program) -> Tables:
         list_ix[id(prog.lean_pre)],
         one(prog.lean_pre_keys),
         one(prog.level_mask),
+        one(fin_ref),
         tuple(_mask_test(parse(prog.logic.hac[k]), prog.bits) for k in nums),
         np.array(ptr, dtype=np.int64),
         np.array([x[0] for x in ent], dtype=np.int64),
@@ -218,19 +244,31 @@ def tables(prog: Program) -> Tables:
     return got[1]
 
 
+def _bars(col: Sequence[str], joined: str) -> npt.NDArray[np.int64]:
+    """How many ``|`` each text of ``col`` holds (``joined``: the texts joined by ``|``)."""
+    if not joined.isascii():
+        return np.fromiter(map(str.count, col, repeat("|")), dtype=np.int64, count=len(col))
+    lens = np.fromiter(map(len, col), dtype=np.int64, count=len(col))
+    ends = np.cumsum(lens + 1) - 1  # where each text ends in ``joined``
+    seps = np.flatnonzero(np.frombuffer(joined.encode(), dtype=np.uint8) == 124)
+    out: npt.NDArray[np.int64] = np.searchsorted(seps, ends) - np.searchsorted(seps, ends - lens)
+    return out
+
+
+def list_lengths(col: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Entries per ``|``-separated list (an empty text: none), in one pass over the batch."""
+    n = _bars(col, "|".join(col)) + 1
+    n[np.fromiter(map(operator.not_, col), dtype=np.bool_, count=len(col))] = 0
+    return n
+
+
 def _flat(col: Sequence[str]) -> tuple[list[str], npt.NDArray[np.int64]]:
     """Every code of every case in one list (a case without codes: one empty code) and where each
     case starts in it; codes split as the per-case path splits them."""
     joined = "|".join(col)
     if " " not in joined:
         flat = joined.split("|")
-        if joined.isascii():
-            lens = np.fromiter(map(len, col), dtype=np.int64, count=len(col))
-            ends = np.cumsum(lens + 1) - 1  # where each case's text ends in ``joined``
-            seps = np.flatnonzero(np.frombuffer(joined.encode(), dtype=np.uint8) == 124)
-            counts = np.searchsorted(seps, ends) - np.searchsorted(seps, ends - lens) + 1
-        else:
-            counts = np.fromiter((s.count("|") + 1 for s in col), dtype=np.int64, count=len(col))
+        counts = _bars(col, joined) + 1
     else:
         flat = []
         n: list[int] = []
@@ -270,6 +308,25 @@ def _pick(xs: Sequence[str], rows: npt.NDArray[np.int64]) -> list[str]:
         return []
     got = operator.itemgetter(*rows.tolist())(xs)
     return [got] if rows.size == 1 else list(got)
+
+
+def _distinct(x: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``np.unique`` of an ascending array, without sorting it again."""
+    if x.size < 2:
+        return x
+    keep = np.empty(x.size, dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
+def _distinct_inverse(x: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``np.unique(x, return_inverse=True)`` of an ascending array, without sorting it again."""
+    keep = np.empty(x.size, dtype=np.bool_)
+    keep[:1] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    inv: npt.NDArray[np.int64] = np.cumsum(keep, dtype=np.int64) - 1
+    return x[keep], inv
 
 
 def _popcount(a: Words) -> npt.NDArray[np.int64]:
@@ -411,7 +468,7 @@ def group_lean_batch(
     # hospital-acquired conditions: a HAC-listed code not present on admission whose criteria hold
     # does not count toward the level
     hac = np.flatnonzero(fl & 1)
-    hc = np.unique(case_s[hac])
+    hc = _distinct(case_s[hac])
     hc = hc[~slow[hc]]
     if hc.size:
         sub = _pick(poa, hc)
@@ -446,8 +503,7 @@ def group_lean_batch(
         ek = np.repeat(t.h_ptr[sid[cand]], cnt) + np.arange(er.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         if ek.size:
             enum, eplain, eneed = t.h_num[ek], t.h_plain[ek], t.h_need[ek]
-            cases, inv = np.unique(case_s[cand][er], return_inverse=True)
-            inv = inv.ravel()
+            cases, inv = _distinct_inverse(case_s[cand][er])
             held = np.zeros((cases.size, max(1, len(t.hac_tests))), dtype=np.bool_)
             mc = m[cases]
             for j, test in enumerate(t.hac_tests):
@@ -456,21 +512,21 @@ def group_lean_batch(
             plain = np.zeros(cases.size, dtype=np.int64)  # per case: the plain HAC numbers met
             np.bitwise_or.at(plain, inv[met & eplain], np.left_shift(1, enum[met & eplain]))
             ok = eplain | ((eneed >= 0) & ((plain[inv] >> np.maximum(eneed, 0)) & 1 == 1))
-            gone = np.unique(cand[er[met & ok]])
+            gone = _distinct(cand[er[met & ok]])
             if gone.size and trace:  # the trace names the codes that count: the per-case path
                 slow[case_s[gone]] = True
             elif gone.size:  # their CC / MCC level does not count: the level bits again without them
                 lm = t.level_mask[: rows_s.shape[1]]
                 lvb = rows_s & lm
                 lvb[gone] = 0
-                cg = np.unique(case_s[gone])
+                cg = _distinct(case_s[gone])
                 m[cg, : lm.size] = (m[cg, : lm.size] & ~lm) | np.bitwise_or.reduceat(lvb, sstart, axis=0)[cg]
 
     # pre-MDC rules, then the rule of the pdx's MDC list
     memo = t.memo
     memo.bound()
     idx = np.full(n, -1, dtype=np.int64)
-    finish: list[tuple[int, _Pick, bool]] = []  # pre-MDC results, reroutes, ungroupable: per case
+    finish: list[tuple[int, _Pick, bool, int]] = []  # pre-MDC results, reroutes, ungroupable: per case
     pre = np.flatnonzero(~slow & (m & t.pre_keys).any(axis=1))
     if pre.size:
         ch = _choices(prog, t, memo, np.full(pre.size, t.pre, dtype=np.int64), m[pre], False)
@@ -478,30 +534,26 @@ def group_lean_batch(
             p = memo.picks[-c - 1]
             if p.rule is not None:
                 slow[i] = True
-                finish.append((i, p, True))
+                finish.append((i, p, True, c))
     fast = np.flatnonzero(~slow)
     ch = _choices(prog, t, memo, t.p_list[pid[fast]], m[fast], True)
     idx[fast] = ch
     for i, c in zip(fast[ch < 0].tolist(), ch[ch < 0].tolist(), strict=True):
-        finish.append((i, memo.picks[-c - 1], False))
+        finish.append((i, memo.picks[-c - 1], False, c))
+    if not trace:
+        return _untraced(prog, t, memo, pdx, sdx, procs, m, idx, finish, sflat, send, pflat, pend, one)
     # the cases left, one by one: their results after the shared ones
     base = len(memo.results)
     more: list[Row | Result] = []
     lean_pdx = prog.lean_pdx
-    for i, p, at_pre in finish:
+    for i, p, at_pre, _ in finish:
         e = lean_pdx[pdx[i]]
         assert e is not None
         idx[i] = base + len(more)
-        if trace:
-            sd = sflat[send[i] : send[i + 1]] if sdx[i] else ()
-            ex = prog.pdx_excl.get(pdx[i])
-            more.append(
-                prog._lean_finish(p.rule, p.slot, _to_int(m[i]), sd, ex, bool(dead[i]), _NOTHING, e, at_pre)
-            )
-            continue
-        # without the trace the result reads no code list: the rule, its level, and reroutes by the marks
+        sd = sflat[send[i] : send[i + 1]] if sdx[i] else ()
+        ex = prog.pdx_excl.get(pdx[i])
         more.append(
-            prog._lean_finish(p.rule, p.slot, _to_int(m[i]), (), None, False, _NOTHING, e, at_pre, False)
+            prog._lean_finish(p.rule, p.slot, _to_int(m[i]), sd, ex, bool(dead[i]), _NOTHING, e, at_pre)
         )
     for i in np.flatnonzero(idx < 0).tolist():
         sd = sflat[send[i] : send[i + 1]] if sdx[i] else ()
@@ -513,10 +565,8 @@ def group_lean_batch(
         pl.concat([c, pl.Series(c.name, [r[j] for r in more], dtype=pl.String)]).gather(idx)
         if more
         else c.gather(idx)
-        for j, c in enumerate(cols)
+        for j, c in enumerate(cols.get_columns())
     )
-    if not trace:
-        return out
     traces = [""] * n
     for i in np.flatnonzero(idx >= base).tolist():
         traces[i] = more[idx[i] - base][4]
@@ -527,7 +577,7 @@ def group_lean_batch(
         c_ok = idx[ok]
         sh = np.zeros(n, dtype=np.uint64)
         lv = np.zeros(n, dtype=np.int64)
-        split = np.array([r.split for r, _, _ in rules], dtype=np.bool_)[c_ok]
+        split = np.array([r is not None and r.split for r, _, _ in rules], dtype=np.bool_)[c_ok]
         sh[ok] = np.array([x for _, x, _ in rules], dtype=np.uint64)[c_ok]
         lv[ok] = np.where(split, np.array([x for _, _, x in rules], dtype=np.int64)[c_ok], 0)
         lb = rows_s[:, 0] & t.level_mask[0]
@@ -538,6 +588,7 @@ def group_lean_batch(
         res = memo.results
         for i, c, f in zip(ok.tolist(), c_ok.tolist(), first[ok].tolist(), strict=True):
             r, _, lvl = rules[c]
+            assert r is not None
             head = f"MDC={res[c][0]}(pdx {pdx[i]})>{r.text}"
             if not r.split:
                 traces[i] = f"{head}>DRG={r.drg}"
@@ -546,3 +597,45 @@ def group_lean_batch(
             else:
                 traces[i] = f"{head}>CC:NONE>DRG={r.drg}"
     return (*out, pl.Series("trace", traces, dtype=pl.String))
+
+
+def _untraced(
+    prog: Program,
+    t: Tables,
+    memo: Memo,
+    pdx: Sequence[str],
+    sdx: Sequence[str],
+    procs: Sequence[str],
+    m: Words,
+    idx: npt.NDArray[np.int64],
+    finish: list[tuple[int, _Pick, bool, int]],
+    sflat: list[str],
+    send: npt.NDArray[np.int64],
+    pflat: list[str],
+    pend: npt.NDArray[np.int64],
+    one: Callable[[int, Sequence[str], Sequence[str]], Row | Result],
+) -> tuple[pl.Series, ...]:
+    """The rest of :func:`group_lean_batch` without the trace: every result numbered in ``memo``, the
+    columns gathered at once. A finish without the trace reads the rule, its level and the marks of the
+    lists it may reroute to: remembered by those."""
+    if finish:
+        rows = np.array([x[0] for x in finish], dtype=np.int64)
+        keys: list[bytes] = np.ascontiguousarray(m[rows] & t.fin_ref).view(f"V{8 * t.width}").ravel().tolist()
+        fin = memo.finish
+        lean_pdx = prog.lean_pdx
+        for (i, p, at_pre, c), kb in zip(finish, keys, strict=True):
+            e = lean_pdx[pdx[i]]
+            assert e is not None
+            key = (c, at_pre, e.mdc, kb)
+            got = fin.get(key)
+            if got is None:
+                r = prog._lean_finish(
+                    p.rule, p.slot, _to_int(m[i]), (), None, False, _NOTHING, e, at_pre, False
+                )
+                got = fin[key] = memo.number(r)
+            idx[i] = got
+    for i in np.flatnonzero(idx < 0).tolist():
+        sd = sflat[send[i] : send[i + 1]] if sdx[i] else ()
+        pr = pflat[pend[i] : pend[i + 1]] if procs[i] else ()
+        idx[i] = memo.number(one(i, sd, pr))
+    return tuple(memo.columns().gather(idx).get_columns())
