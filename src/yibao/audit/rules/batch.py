@@ -1130,8 +1130,27 @@ def _repeat_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
     assert isinstance(p, m.RepeatSupplyParams)
     t = pack_table(k).filter(pl.col("_daily") > 0).select("code", "_daily", "_pack")
     take_home = c.vcols.filter(pl.col("med_type").is_in(list(p.visit_types)))
-    lines = c.by_code(t.lazy()).join(
-        take_home.select("visit_id", "psn_id", "begin_date", "fixmedins_code"), on="visit_id"
+    # the take-home lines of the drugs, built once: the dose, the supplies and the flagged lines all start
+    # from them, and the optimiser would otherwise join the ten million lines again for each use
+    lines = (
+        c.by_code(t.lazy())
+        .join(take_home.select("visit_id", "psn_id", "begin_date", "fixmedins_code"), on="visit_id")
+        .select(
+            "visit_id",
+            "feedetl_sn",
+            "code",
+            "qty",
+            "amount",
+            "prd_days",
+            "cid",
+            "_daily",
+            "_pack",
+            "psn_id",
+            "begin_date",
+            "fixmedins_code",
+        )
+        .collect()
+        .lazy()
     )
     largest = pl.col("_daily").cast(pl.Float64)
     if p.dose == "usual":
@@ -1200,6 +1219,7 @@ def _repeat_supply(c: _Ctx, r: m.Rule, k: Knowledge) -> LF:
             .alias("_built"),
         )
     )
+    buys = buys.collect().lazy()  # the stock frame once: the rings and the flagged supplies both read it
     over = (pl.col("_built") > 0) if p.whole_run else (pl.col("_on_hand") > p.grace_days)
     # the person-drugs with a stock past grace_days, and the institutions that supplied them
     held_pd = buys.filter(pl.col("_on_hand").max().over(key) > p.grace_days)
