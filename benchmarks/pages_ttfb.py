@@ -9,7 +9,7 @@ Builds the demo (``yibao demo --persons 400``) unless ``--reuse`` and the file e
 (ms, from /proc), and the load average.
 
 ``--first-view``: the first view after a restart, for every page kind of every role.  The pages are found
-as the browser test (tests/e2e/test_axe_pages.py) finds them: each role (insured, the family view of the
+by the walk the browser test (tests/e2e/test_axe_pages.py) uses (``yibao.web.walk``): each role (insured, the family view of the
 insured login's first relative, hospital, auditor, admin, anonymous) follows the same-site links from its
 home, one page of each kind (record ids starred, query fields named), on a separate run of the service so
 that nothing of a measured page is warmed by the look-up.  Then per page the service is started afresh,
@@ -31,12 +31,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from portal_screenshots import PASSWORD, build_demo, serving
+
+from yibao.web.walk import Walk, kind
 
 ROLES = {
     "insured": ["/me", "@visit", "/me/estimate", "/me/cases", "/me/notices", "/me/insurance"],
@@ -59,21 +60,6 @@ HOMES = {
     "admin": ("admin", "/dashboard"),
     "anonymous": ("", "/consult"),
 }
-# links that are not pages: leaving the session, files, machine interfaces, the API's own docs (as the
-# browser test skips them)
-SKIP = (
-    "/logout",
-    "/api/",
-    "/fhir",
-    "/docs",
-    "/redoc",
-    "/openapi",
-    ".json",
-    ".csv",
-    ".js",
-    ".png",
-    "/download",
-)
 MAX_KINDS = 80
 HREF = re.compile(r'<a\b[^>]*?\bhref="([^"]*)"', re.S)
 
@@ -122,45 +108,19 @@ def resolve(c: httpx.Client, path: str) -> str:
     return path
 
 
-def kind(url: str) -> str:
-    """A page's kind: its path with record ids starred and the names of its query's fields."""
-    parts = urlsplit(url)
-    path = "/".join("*" if any(ch.isdigit() for ch in s) and len(s) > 6 else s for s in parts.path.split("/"))
-    fields = sorted({k for k, _ in parse_qsl(parts.query, keep_blank_values=True)})
-    return path + ("?" + "&".join(fields) if fields else "")
-
-
 def page_kinds(c: httpx.Client, home: str) -> dict[str, str]:
-    """Kind → the first page of that kind reached from ``home`` by following same-site links (breadth
-    first; pages that are not HTML or do not answer 200 are left out)."""
+    """Kind → the first page of that kind reached from ``home`` by following same-site links (the walk of
+    ``yibao.web.walk``, as the browser test walks; pages that are not HTML or do not answer 200 are left
+    out)."""
     base = str(c.base_url).rstrip("/")
-    queue = [f"{base}{home}"]
+    walk = Walk(base, home, max_kinds=MAX_KINDS)
     found: dict[str, str] = {}
-    seen: set[str] = set()
-    while queue:
-        url = queue.pop(0)
-        k = kind(url)
-        if k in seen:
-            continue
-        seen.add(k)
-        if len(seen) > MAX_KINDS:
-            raise SystemExit(f"more than {MAX_KINDS} kinds of page from {home}")
+    for url in walk:
         r = c.get(url, headers={"accept": "text/html"})
         if r.status_code != 200 or "text/html" not in r.headers.get("content-type", ""):
             continue
-        found[k] = url.removeprefix(base)
-        for h in HREF.findall(r.text):
-            h = h.replace("&amp;", "&")
-            if not h or h.startswith(("#", "mailto:", "javascript:")):
-                continue
-            nxt = urljoin(url, h).split("#", 1)[0]
-            parts = urlsplit(nxt)
-            if not nxt.startswith(base + "/") or any(s in parts.path for s in SKIP):
-                continue
-            if "lang=" in parts.query or "big=" in parts.query:
-                continue
-            if nxt not in queue:
-                queue.append(nxt)
+        found[kind(url)] = url.removeprefix(base)
+        walk.follow(str(r.url), (h.replace("&amp;", "&") for h in HREF.findall(r.text)))
     return found
 
 

@@ -12,12 +12,16 @@ in the mode asked for (``<html lang>``, the 长辈模式 class), and on a phone 
 sideways.
 
 Coverage: every page kind of every role, in Chinese, in English and in 长辈模式, at 390×844 and at
-1366×900.  To keep CI time reasonable there is one browser for the module and one logged-in context per
-role and mode (the mode switched once on the home page and kept by its cookie); each page is loaded once
-at 390×844, axe-core is injected once, and the page is checked there and again after the window is widened
-to 1366×900 — the pages' widths are CSS media queries and charts that redraw on the window's resize event,
-so the wider window shows what loading it wide would.  axe reports its violations only (not every rule
-that passed), which is what the test reads.
+1366×900.  To keep CI time reasonable the walks (``yibao.web.walk``, the benchmark's too) run ``WALKERS``
+at once, each walker a thread with a Chromium of its own, so that one page's idle wait and axe run overlap
+another's; there is one logged-in context per role and mode (the mode switched once on the home page and
+kept by its cookie) with axe-core as its init script (sent to the browser once); each page is loaded once
+at 390×844 and checked there and again after the window is widened to 1366×900 — the pages' widths are CSS
+media queries and charts that redraw on the window's resize event, so the wider window shows what loading
+it wide would.  axe runs at both widths: colour contrast (text size, what lies behind), scrolling regions
+and redrawn charts depend on the layout.  axe reports its violations only (not every rule that passed),
+which is what the test reads.  The walks run in the first walk test's set-up (``--durations`` shows it
+there), only for the walk tests collected.
 
 axe-core comes from the ``axe-playwright-python`` package (its bundled ``axe.min.js``); nothing is fetched
 at run time.  A failing page is listed with each rule or problem found on it, at each width.
@@ -27,10 +31,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 from browser_support import chromium, reading_problems, require_chromium, serving, watch_console
@@ -40,6 +45,7 @@ from yibao.access.store import ServiceStore
 from yibao.demo.run import run_demo
 from yibao.demo.seed import Seeded
 from yibao.ledger import Ledger
+from yibao.web.walk import Walk
 
 PASSWORD = "yibao-demo-2026"
 # the fewest persons with which ``yibao demo`` gives every page kind its data (cases, complaints, assessment …)
@@ -57,6 +63,7 @@ MODE_SHOWN = """() => ({lang: document.documentElement.lang, big: document.body.
 # after a resize, two frames: the resize event has fired (charts redrawn) and the layout is the new one
 TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 MAX_KINDS = 60  # a role reaching more kinds of page than this fails: the walk would stop short of them
+WALKERS = 3  # walks at once (one Chromium each): a page's load, idle wait and axe overlap another's
 PHONE, LAPTOP = (390, 844), (1366, 900)
 WIDTHS = (PHONE, LAPTOP)  # a page is loaded at the first and widened to the second
 # the modes: the query that switches it on (kept by its cookie) and what the page must show
@@ -78,21 +85,6 @@ LOGINS = {"family": "insured", "anonymous": ""}  # the login of each role, when 
 # kinds of page each role must reach from its home on the full demo (fewer means a link broke): its detail
 # pages (audit case, assessment, consultation, fund alert, visit) included
 MIN_PAGES = {"insured": 28, "family": 28, "hospital": 7, "auditor": 28, "admin": 28, "anonymous": 4}
-# links that are not pages to check: leaving the session, files, machine interfaces, the API's own docs
-SKIP = (
-    "/logout",
-    "/api/",
-    "/fhir",
-    "/docs",
-    "/redoc",
-    "/openapi",
-    ".json",
-    ".csv",
-    ".js",
-    ".png",
-    "/download",
-)
-
 playwright_sync = pytest.importorskip("playwright.sync_api")
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 AXE_SCRIPT: str = axe_sync.Axe().axe_script
@@ -158,48 +150,15 @@ def _violations(page: Any, *, inject: bool = True) -> list[str]:
     return [f"{v['id']} ({v['impact']}, {v['count']}): {v['help']} — {v['where']}" for v in found]
 
 
-def _links(page: Any, base: str) -> list[str]:
-    hrefs: list[str] = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
-    out = []
-    for h in hrefs:
-        if not h or h.startswith(("#", "mailto:", "javascript:")):
-            continue
-        url = urljoin(page.url, h)
-        parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}" != base or any(s in parts.path for s in SKIP):
-            continue
-        if "lang=" in parts.query or "big=" in parts.query:
-            continue  # the mode switches: each mode is walked on its own
-        out.append(url.split("#", 1)[0])
-    return out
-
-
-def _kind(url: str) -> str:
-    """The kind of page at ``url``: its path with record ids starred, and the names of its query's
-    fields (/me/visits/A and /me/visits/B are one kind, /me/cases and /me/cases?kind=complaint two)."""
-    parts = urlsplit(url)
-    path = "/".join(
-        "*" if any(c.isdigit() for c in seg) and len(seg) > 6 else seg for seg in parts.path.split("/")
-    )
-    fields = sorted({k for k, _ in parse_qsl(parts.query, keep_blank_values=True)})
-    return path + ("?" + "&".join(fields) if fields else "")
-
-
 def _walk(page: Any, base: str, home: str, mode: str) -> tuple[dict[str, list[str]], set[str]]:
-    """Visit every kind of page reachable from ``home`` (breadth first), each loaded at 390×844 and
-    checked there and at 1366×900 → (problems by page and width: axe violations, console errors, what a
-    reader should not see, a page not in ``mode``; the kinds of page visited)."""
+    """Visit every kind of page reachable from ``home`` (breadth first, ``yibao.web.walk``), each loaded
+    at 390×844 and checked there and at 1366×900 → (problems by page and width: axe violations, console
+    errors, what a reader should not see, a page not in ``mode``; the kinds of page visited).  axe-core is
+    already on every page (the context's init script)."""
     errors = watch_console(page)
-    seen: set[str] = set()
-    queue = [f"{base}{home}"]
+    walk = Walk(base, home, max_kinds=MAX_KINDS)
     bad: dict[str, list[str]] = {}
-    while queue:
-        url = queue.pop(0)
-        kind = _kind(url)
-        if kind in seen:
-            continue
-        seen.add(kind)
-        assert len(seen) <= MAX_KINDS, f"more than {MAX_KINDS} kinds of page from {home}: raise MAX_KINDS"
+    for url in walk:
         page.set_viewport_size({"width": WIDTHS[0][0], "height": WIDTHS[0][1]})
         errors.clear()
         resp = page.goto(url)
@@ -213,15 +172,17 @@ def _walk(page: Any, base: str, home: str, mode: str) -> tuple[dict[str, list[st
             if i:
                 page.set_viewport_size({"width": w, "height": h})
                 page.evaluate(TWO_FRAMES)
-            found = _violations(page, inject=i == 0) + reading_problems(page, phone=(w, h) == PHONE)
+            found = _violations(page, inject=False) + reading_problems(page, phone=(w, h) == PHONE)
             if shown != SHOWN[mode]:
                 found.append(f"not in the {mode} mode: {shown}")
             if found:
                 bad[f"{url.removeprefix(base)} at {w}×{h}"] = found
         if errors:  # the console of the load and of both widths
             bad.setdefault(f"{url.removeprefix(base)} console", []).extend(errors)
-        queue.extend(u for u in _links(page, base) if u not in queue)
-    return bad, seen
+        walk.follow(
+            page.url, page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+        )
+    return bad, walk.kinds
 
 
 def _crawl(
@@ -230,6 +191,7 @@ def _crawl(
     """Log ``role`` in, switch to ``mode`` (``lang=en`` / ``big=1``, kept by its cookie) and walk."""
     base, seeded = server
     ctx = browser.new_context(viewport={"width": WIDTHS[0][0], "height": WIDTHS[0][1]}, locale="zh-CN")
+    ctx.add_init_script(script=AXE_SCRIPT)  # on every page before its own scripts, sent to the browser once
     try:
         page = ctx.new_page()
         login = LOGINS.get(role, role)
@@ -247,15 +209,67 @@ def _report(bad: dict[str, list[str]]) -> str:
     return "\n".join(f"{u}\n  " + "\n  ".join(v) for u, v in bad.items())
 
 
-@pytest.mark.parametrize("mode", list(MODES))
-@pytest.mark.parametrize("role", list(HOMES))
+WALKS = [(role, mode) for role in HOMES for mode in MODES]
+
+
+@pytest.fixture(scope="module")
+def walks(
+    server: tuple[str, Seeded], request: pytest.FixtureRequest
+) -> dict[tuple[str, str], tuple[dict[str, list[str]], set[str]] | BaseException]:
+    """The walks of the roles and modes whose tests were collected, ``WALKERS`` at once, each walker a
+    thread with its own Chromium taking the next walk as it finishes one → (role, mode): what ``_crawl``
+    returned, or what it raised (raised again by that walk's test)."""
+    wanted = {
+        (item.callspec.params["role"], item.callspec.params["mode"])
+        for item in request.session.items
+        if item.module is request.module and item.originalname == _WALK_TEST
+    }
+    jobs: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+    for job in sorted(wanted, key=lambda j: (-MIN_PAGES[j[0]], WALKS.index(j))):  # the longest first
+        jobs.put(job)
+    out: dict[tuple[str, str], tuple[dict[str, list[str]], set[str]] | BaseException] = {}
+
+    def walker() -> None:
+        try:
+            with chromium(playwright_sync) as b:
+                while True:
+                    try:
+                        job = jobs.get_nowait()
+                    except queue.Empty:
+                        return
+                    try:
+                        out[job] = _crawl(server, b, *job)
+                    except Exception as e:  # raised again in that walk's own test
+                        out[job] = e
+        except Exception as e:  # the browser did not start: every walk left fails with it
+            while True:
+                try:
+                    out[jobs.get_nowait()] = e
+                except queue.Empty:
+                    return
+
+    threads = [threading.Thread(target=walker, daemon=True) for _ in range(min(WALKERS, len(wanted)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+@pytest.mark.parametrize(("role", "mode"), WALKS, ids=[f"{r}-{m}" for r, m in WALKS])
 def test_every_page_a_role_reaches_reads_well_on_a_phone_and_a_laptop_in_each_mode(
-    server: tuple[str, Seeded], browser: Any, role: str, mode: str
+    walks: dict[tuple[str, str], tuple[dict[str, list[str]], set[str]] | BaseException], role: str, mode: str
 ) -> None:
-    bad, reached = _crawl(server, browser, role, mode)
+    result = walks[(role, mode)]
+    if isinstance(result, BaseException):
+        raise result
+    bad, reached = result
     print(f"{role} {mode}: {len(reached)} kinds", *sorted(reached), sep="\n  ")
     assert len(reached) >= MIN_PAGES[role], f"only {len(reached)} kinds of page reached from {HOMES[role]}"
     assert not bad, _report(bad)
+
+
+_WALK_TEST = test_every_page_a_role_reaches_reads_well_on_a_phone_and_a_laptop_in_each_mode.__name__
 
 
 @pytest.mark.parametrize(
