@@ -30,6 +30,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +88,43 @@ def _server_cpu(admin: str, name: str) -> float | None:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def ledger(tree: str) -> None:
+@contextmanager
+def scratch_ledger(
+    backend: str, prefix: str, admin: str, book: Any, day: dt.date
+) -> Iterator[tuple[Any, str | None]]:
+    """A migrated ledger holding the settle bench's 2,000 persons, on a fresh SQLite file or on a fresh
+    PostgreSQL database dropped afterwards → (the ledger, the database's name, None for SQLite).  It uses
+    the ledger of whichever tree is on the path, the pre-house tree's too (which has no ``close``)."""
     import psycopg
 
     from yibao.bench import settle_db as bdb
     from yibao.ledger import Ledger
+
+    with tempfile.TemporaryDirectory() as tmp:
+        name = None
+        if backend == "sqlite":
+            url = f"sqlite:///{Path(tmp) / 'b.db'}"
+        else:
+            name = prefix + os.urandom(4).hex()
+            with psycopg.connect(admin, autocommit=True) as c:
+                c.execute(f"CREATE DATABASE {name}")
+            url = admin.rsplit("/", 1)[0] + "/" + name
+        try:
+            led = Ledger.open(url)
+            led.migrate()
+            led.add_persons(bdb._persons(book, 2000, day))
+            yield led, name
+            close = getattr(led, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if name:
+                with psycopg.connect(admin, autocommit=True) as c:
+                    c.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def ledger(tree: str) -> None:
+    from yibao.bench import settle_db as bdb
     from yibao.policy.book import PolicyBook
     from yibao.policy.loader import example_path
 
@@ -98,48 +132,17 @@ def ledger(tree: str) -> None:
     day = dt.date(2025, 6, 1)
     admin = os.environ.get("YIBAO_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/postgres")
     for backend in ("sqlite", "postgres"):
-        with tempfile.TemporaryDirectory() as tmp:
-            name = None
-            if backend == "sqlite":
-                url = f"sqlite:///{Path(tmp) / 'b.db'}"
-            else:
-                name = "cpuab_" + os.urandom(4).hex()
-                with psycopg.connect(admin, autocommit=True) as c:
-                    c.execute(f"CREATE DATABASE {name}")
-                url = admin.rsplit("/", 1)[0] + "/" + name
-            try:
-                led = Ledger.open(url)
-                led.migrate()
-                led.add_persons(bdb._persons(book, 2000, day))
-                vs = bdb._visits(book, 1500, 2000, 20, 7, None, day)
-                bdb._run(led, book, vs[:100])
-                s0 = _server_cpu(admin, name) if name else None
-                t0 = time.process_time()
-                bdb._run(led, book, vs[100:])
-                t1 = time.process_time()
-                s1 = _server_cpu(admin, name) if name else None
-                emit(
-                    tree,
-                    f"cpu.ledger.{backend}",
-                    "client_cpu_per_settlement",
-                    (t1 - t0) / 1400 * 1e6,
-                    "us",
-                )
-                if name and s0 is not None and s1 is not None:
-                    emit(
-                        tree,
-                        f"cpu.ledger.{backend}",
-                        "server_cpu_per_settlement",
-                        (s1 - s0) / 1400 * 1e6,
-                        "us",
-                    )
-                close = getattr(led, "close", None)
-                if close is not None:
-                    close()
-            finally:
-                if name:
-                    with psycopg.connect(admin, autocommit=True) as c:
-                        c.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        with scratch_ledger(backend, "cpuab_", admin, book, day) as (led, name):
+            vs = bdb._visits(book, 1500, 2000, 20, 7, None, day)
+            bdb._run(led, book, vs[:100])
+            s0 = _server_cpu(admin, name) if name else None
+            t0 = time.process_time()
+            bdb._run(led, book, vs[100:])
+            t1 = time.process_time()
+            s1 = _server_cpu(admin, name) if name else None
+            emit(tree, f"cpu.ledger.{backend}", "client_cpu_per_settlement", (t1 - t0) / 1400 * 1e6, "us")
+            if name and s0 is not None and s1 is not None:
+                emit(tree, f"cpu.ledger.{backend}", "server_cpu_per_settlement", (s1 - s0) / 1400 * 1e6, "us")
 
 
 def batch(tree: str, year: str) -> None:

@@ -19,10 +19,8 @@ import argparse
 import datetime as dt
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 ADMIN = os.environ.get("YIBAO_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/postgres")
@@ -49,10 +47,9 @@ def main() -> None:
     ap.add_argument("--prehouse", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
-    import psycopg
+    from cpu_ab import scratch_ledger  # the scratch ledger cpu_ab.ledger times (same directory)
 
     from yibao.bench import settle_db as bdb
-    from yibao.ledger import Ledger
     from yibao.policy.book import PolicyBook
     from yibao.policy.loader import example_path
 
@@ -82,32 +79,15 @@ def main() -> None:
     day = dt.date(2025, 6, 1)
     best: dict[str, float] = {}
     for _ in range(a.repeat):
-        with tempfile.TemporaryDirectory() as tmp:
-            name = None
-            if a.backend == "sqlite":
-                url = f"sqlite:///{Path(tmp) / 'b.db'}"
-            else:
-                name = "ledger_parts_" + os.urandom(4).hex()
-                with psycopg.connect(ADMIN, autocommit=True) as c:
-                    c.execute(f"CREATE DATABASE {name}")
-                url = ADMIN.rsplit("/", 1)[0] + "/" + name
-            try:
-                led = Ledger.open(url)
-                led.migrate()
-                led.add_persons(bdb._persons(book, 2000, day))
-                vs = bdb._visits(book, 100 + N, 2000, 20, 7, None, day)
-                bdb._run(led, book, vs[:100])
-                acc.clear()
-                t0 = time.thread_time_ns()
-                bdb._run(led, book, vs[100:])
-                acc["total"] = time.thread_time_ns() - t0
-                for part, ns in acc.items():
-                    best[part] = min(best.get(part, 1e12), ns / N / 1000)
-                led.close()
-            finally:
-                if name:
-                    with psycopg.connect(ADMIN, autocommit=True) as c:
-                        c.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        with scratch_ledger(a.backend, "ledger_parts_", ADMIN, book, day) as (led, _name):
+            vs = bdb._visits(book, 100 + N, 2000, 20, 7, None, day)
+            bdb._run(led, book, vs[:100])
+            acc.clear()
+            t0 = time.thread_time_ns()
+            bdb._run(led, book, vs[100:])
+            acc["total"] = time.thread_time_ns() - t0
+            for part, ns in acc.items():
+                best[part] = min(best.get(part, 1e12), ns / N / 1000)
     for part, us in sorted(best.items()):
         row = {"bench": f"ledger.parts.{a.backend}", "metric": part, "value": round(us, 1), "unit": "us"}
         print(json.dumps({**row, "tree": a.tree}), flush=True)
