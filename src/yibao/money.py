@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 RATIO_ONE = 10_000
 QTY_ONE = 10_000
 FEN_PER_YUAN = 100
+# the halves the half-up helpers add, computed once here rather than on every call (the engine calls them per line)
+_RATIO_HALF = RATIO_ONE // 2
+_QTY_HALF = QTY_ONE // 2
 
 
 def half_up_div(numerator: Num, denominator: Num | int) -> Num:
@@ -42,12 +45,12 @@ def half_up_div(numerator: Num, denominator: Num | int) -> Num:
 
 def price_times_qty(price_fen: Num, qty_units: Num | int) -> Num:
     """A line amount: unit price (fen) × quantity (1/10000 units), rounded half up to the fen."""
-    return (price_fen * qty_units + QTY_ONE // 2) // QTY_ONE
+    return (price_fen * qty_units + _QTY_HALF) // QTY_ONE
 
 
 def ratio_sum_to_fen(ratio_fen: Num) -> Num:
     """A sum of ``amount × ratio`` products (in 1/10000 fen) rounded half up to the fen."""
-    return (ratio_fen + RATIO_ONE // 2) // RATIO_ONE
+    return (ratio_fen + _RATIO_HALF) // RATIO_ONE
 
 
 class MoneyError(ValueError):
@@ -56,7 +59,7 @@ class MoneyError(ValueError):
 
 def apply_ratio(amount_fen: Num, ratio: Num | int) -> Num:
     """``amount × ratio`` rounded half up to the fen (amount ≥ 0, 0 ≤ ratio); int, numpy array or Polars expr."""
-    return (amount_fen * ratio + RATIO_ONE // 2) // RATIO_ONE
+    return (amount_fen * ratio + _RATIO_HALF) // RATIO_ONE
 
 
 def apply_ratio_down(amount_fen: Num, ratio: Num | int) -> Num:

@@ -36,7 +36,7 @@ from yibao.settlement.model import (
     Visit,
     identity_violations,
 )
-from yibao.settlement.trace import NoBenefit
+from yibao.settlement.trace import Account, BasicFund, Layer, NoBenefit
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 DAY = dt.date(2025, 5, 1)
@@ -629,3 +629,29 @@ def test_assistance_paid_on_the_deductible_is_not_attributed_to_a_class_c_line(
     c_line, a_line = line_splits(s, v.lines)
     assert c_line.fund_pay == {} and c_line.psn_cash_pay == 100_00  # today: {'610100': 70000}, cash −600.00
     assert a_line.fund_pay == {"610100": 700_00}
+
+
+# --- the trace ------------------------------------------------------------------------------------
+
+
+def test_the_trace_records_each_fund_and_the_account_with_the_amounts_settled(policy: CompiledPolicy) -> None:
+    s = settle(policy, person(identities=("DB",)), visit(*WORKED, use_account=True), balance=500_00)
+    assert [type(x) for x in s.steps] == [BasicFund, Layer, Layer, Account]
+    basic, large, maf, account = s.steps
+    assert isinstance(basic, BasicFund) and isinstance(large, Layer) and isinstance(maf, Layer)
+    assert isinstance(account, Account)
+    assert (basic.deductible_paid, basic.ratio, basic.paid, basic.over_cap_base) == (
+        s.act_pay_dedc,
+        s.pool_prop_selfpay,
+        s.hifp_pay,
+        0,
+    )
+    assert (large.layer_id, large.base, large.raw, large.paid) == ("emp-large", 0, 0, 0)
+    assert (maf.layer_id, maf.base, maf.paid, maf.includes_preselfpay) == ("maf", 5_160_00, 3_612_00, True)
+    assert maf.paid == s.maf_pay
+    assert (account.payable, account.balance, account.paid, account.family) == (
+        2_948_00,
+        500_00,
+        500_00,
+        False,
+    )

@@ -6,6 +6,7 @@ person type beats a ``*`` row; among equally specific rows the later one in the 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -31,6 +32,11 @@ class CompiledBenefit:
     cap_counter: str
     cap: int | None
     cap_by_person_type: dict[str, int | None]
+    # the accumulator counting the year's admissions (per-admission basis), named once here, not per visit
+    admissions_counter: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "admissions_counter", f"{self.counter}:n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,12 @@ class CompiledLayer:
     counter: str
     default: CompiledTerms
     variants: tuple[tuple[frozenset[str], CompiledTerms], ...]
+    # the accumulator of what the layer paid this year (against its cap), named once here, not per visit
+    # (``dataclasses.field`` in full: ``field`` is one of this class's fields)
+    paid_counter: str = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "paid_counter", f"{self.counter}:paid")
 
     def terms_for(self, identities: frozenset[str]) -> CompiledTerms | None:
         """Terms for a person with these identities; None when the layer does not apply to them."""

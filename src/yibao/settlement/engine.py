@@ -16,7 +16,7 @@ Rounding: every ratio applied rounds half up to the fen, once per fund per visit
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import NoReturn
 
 from yibao.money import RATIO_ONE, apply_ratio, base_for_payment, price_times_qty, ratio_sum_to_fen
@@ -67,7 +67,7 @@ def deductible_due(
         return max(full - acc.get(benefit.counter, 0), 0), 0
     if benefit.basis == "none":
         return 0, 0
-    n = acc.get(f"{benefit.counter}:n", 0)
+    n = acc.get(benefit.admissions_counter, 0)
     if benefit.repeat_schedule is not None:
         sched = benefit.repeat_schedule
         return apply_ratio(full, sched[min(n, len(sched) - 1)]), n
@@ -130,12 +130,19 @@ def settle_visit(
     in-event audit, split the lines, pay the basic pooled fund, pay each later layer, the commercial
     product, then the account.
     """
-    check_attributes(policy, person.insutype, person.psn_type, visit.med_type, visit.hosp_lv, None)
+    psn_type = person.psn_type
+    if (  # check_attributes' tests, the call only to name what is wrong
+        psn_type not in policy.person_groups
+        or policy.person_scheme[psn_type] != person.insutype
+        or visit.med_type not in policy.visit_types
+        or visit.hosp_lv not in policy.levels
+    ):
+        check_attributes(policy, person.insutype, psn_type, visit.med_type, visit.hosp_lv, None)
     s = Settlement(
         visit.mdtrt_id,
         person.psn_no,
         person.insutype,
-        person.psn_type,
+        psn_type,
         visit.med_type,
         policy.admdvs,
         policy.version_id,
@@ -151,8 +158,8 @@ def settle_visit(
             visit = replace(visit, use_account=False)
         _pay_account(s, policy, person, visit, account_balance, payer_insutype)
         return s
-    left = _pay_basic_fund(s, policy, person, visit, acc)
-    _pay_layers(s, policy, person, acc, left, entitlement)
+    over_cap = _pay_basic_fund(s, policy, person, visit, acc)
+    _pay_layers(s, policy, person, acc, over_cap, entitlement)
     com_scope = 0
     if covers:
         # lines the in-event audit blocked are the patient's, not the insurer's (a rejected claim stays rejected)
@@ -160,16 +167,6 @@ def settle_visit(
         com_scope = _pay_commercial(s, visit, covers, acc, refused)
     _pay_account(s, policy, person, visit, account_balance, payer_insutype, com_scope)
     return s
-
-
-@dataclass(slots=True)
-class _Left:
-    """What the funds so far have left unpaid: the policy-scope amount, the pay-first amount and the
-    part of the scope the basic fund's cap kept it from paying (the base of an over-cap layer)."""
-
-    scope: int
-    preselfpay: int
-    over_cap: int
 
 
 def check_attributes(
@@ -219,18 +216,19 @@ def _split_lines(s: Settlement, policy: CompiledPolicy, visit: Visit, blocked: f
     of the engine (tests/unit/test_encounter_core.py holds the two equal on random lines).  Lines the
     in-event audit blocked are turned into fully self-paid ones after the loop, so that the loop itself
     carries no test for them."""
-    cat = policy.catalogue
+    item_of = policy.catalogue.get
+    class_c = CLASS_C
     parts = s.line_parts
     append = parts.append
     ratio = apply_ratio
     times = price_times_qty
     full_t = over_t = pre_t = ins_t = 0
     for ln in visit.lines:
-        item = cat.get(ln.code)
+        item = item_of(ln.code)
         if item is None:
             _unknown_item(visit, ln.code)
         amt = ln.amount
-        if item.cls == CLASS_C:
+        if item.cls == class_c:
             append((amt, 0, 0, 0))
             full_t += amt
             continue
@@ -291,15 +289,19 @@ def split_line(item: CatalogueItem, price: int, qty: int, amount: int) -> LinePa
 
 
 def _pay_basic_fund(
-    s: Settlement, policy: CompiledPolicy, person: Person, visit: Visit, acc: Mapping[str, int]
-) -> _Left:
-    """Deductible, ratio and annual cap of the basic pooled fund (统筹基金)."""
+    s: Settlement,
+    policy: CompiledPolicy,
+    person: Person,
+    visit: Visit,
+    acc: Mapping[str, int],
+) -> int:
+    """Deductible, ratio and annual cap of the basic pooled fund (统筹基金).  Returns the part of the policy
+    scope its cap kept it from paying (the base of an over-cap layer)."""
     ins_t = s.inscp_scp_amt
-    left = _Left(ins_t, s.preselfpay_amt, 0)
     benefit = policy.benefits.get((person.insutype, visit.med_type))
     if benefit is None:
         s.steps.append(NoBenefit(person.insutype, visit.med_type))
-        return left
+        return 0
     level, psn_type = visit.hosp_lv, person.psn_type
     locality = visit.locality
     if locality == "remote_unfiled" and visit.emergency:
@@ -321,7 +323,7 @@ def _pay_basic_fund(
         if dedc:
             deltas[benefit.counter] = dedc
         if benefit.basis == "per_admission":
-            deltas[f"{benefit.counter}:n"] = 1
+            deltas[benefit.admissions_counter] = 1
     try:
         ratio = benefit.ratio[(level, psn_type, locality)]
     except KeyError:
@@ -333,17 +335,26 @@ def _pay_basic_fund(
     cap = benefit.cap_by_person_type.get(psn_type, benefit.cap) if benefit.cap_by_person_type else benefit.cap
     room = None if cap is None else max(cap - acc.get(benefit.cap_counter, 0), 0)
     paid = raw if room is None or raw <= room else room
-    if paid < raw:
-        left.over_cap = base - min(base_for_payment(paid, ratio), base)
+    over_cap = base - min(base_for_payment(paid, ratio), base) if paid < raw else 0
     s.hifp_pay = paid
     s.pool_prop_selfpay = ratio
     s.fund_pay_sumamt = paid
-    left.scope -= paid
     if paid:
         deltas[benefit.cap_counter] = paid
     s.steps.append(
         BasicFund(
-            benefit.id, benefit.basis, due, n_adm, dedc, base, ratio, raw, room, paid, left.over_cap, locality
+            benefit.id,
+            benefit.basis,
+            due,
+            n_adm,
+            dedc,
+            base,
+            ratio,
+            raw,
+            room,
+            paid,
+            over_cap,
+            locality,
         )
     )
     s.setldetail.append(
@@ -356,7 +367,7 @@ def _pay_basic_fund(
             DeferredText("{}×{}/10000→{}; cap room {}→{}", base, ratio, raw, room, paid),
         )
     )
-    return left
+    return over_cap
 
 
 def _pay_layers(
@@ -364,27 +375,32 @@ def _pay_layers(
     policy: CompiledPolicy,
     person: Person,
     acc: Mapping[str, int],
-    left: _Left,
+    over_cap: int,
     entitlement: Entitlement | None = None,
 ) -> None:
-    """Each later layer in file order (大额补助, 大病保险, 医疗救助 …) on what the earlier funds left."""
+    """Each later layer in file order (大额补助, 大病保险, 医疗救助 …) on what the earlier funds left: the
+    policy-scope amount the basic fund did not pay, the pay-first amount, and ``over_cap``, the part of the
+    scope the basic fund's cap kept it from paying (the base of an over-cap layer)."""
     deltas = s.deltas
     layers: tuple[CompiledLayer, ...] = policy.layers.get((person.insutype, s.med_type), ())
+    left_scope = s.inscp_scp_amt - s.hifp_pay
+    left_pre = s.preselfpay_amt
     for layer in layers:
         terms = layer.terms_for(person.identities)
         if terms is None:
             continue
         if layer.base == "over_cap":
             # an earlier layer may already have paid part of the scope the cap left unpaid
-            lbase = left.over_cap if left.over_cap <= left.scope else left.scope
+            lbase = over_cap if over_cap <= left_scope else left_scope
         else:
-            scope = left.scope
+            scope = left_scope
             if layer.exclude_basic_deductible:  # only 合规自付 above the basic deductible counts
                 scope = scope - s.act_pay_dedc if scope > s.act_pay_dedc else 0
-            lbase = scope + (left.preselfpay if layer.include_preselfpay else 0)
+            lbase = scope + (left_pre if layer.include_preselfpay else 0)
         before = acc.get(layer.counter, 0)
-        raw = layer_payment(terms.bounds, before, lbase)
-        paid_key = f"{layer.counter}:paid"
+        # a layer with no base pays nothing (layer_payment's own first test, without the call)
+        raw = layer_payment(terms.bounds, before, lbase) if lbase > 0 else 0
+        paid_key = layer.paid_counter
         cap = terms.cap
         if (
             cap is not None
@@ -404,11 +420,11 @@ def _pay_layers(
         if paid:
             deltas[paid_key] = deltas.get(paid_key, 0) + paid
             # drawn from the policy-scope amount first, then from pay-first (先行自付) when included
-            from_scope = paid if paid <= left.scope else left.scope
-            left.scope -= from_scope
-            left.preselfpay -= paid - from_scope
+            from_scope = paid if paid <= left_scope else left_scope
+            left_scope -= from_scope
+            left_pre -= paid - from_scope
             if layer.base == "over_cap":
-                left.over_cap -= paid if paid <= left.over_cap else left.over_cap
+                over_cap -= paid if paid <= over_cap else over_cap
             setattr(s, layer.field, getattr(s, layer.field) + paid)
             s.fund_pay_sumamt += paid
         s.steps.append(
