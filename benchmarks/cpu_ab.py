@@ -123,7 +123,8 @@ def scratch_ledger(
                     c.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
-def ledger(tree: str) -> None:
+def ledger(tree: str, backends: tuple[str, ...] = ("sqlite", "postgres")) -> None:
+    """The ``cpu.ledger`` figures; ``backends`` picks SQLite, PostgreSQL or both (the default)."""
     from yibao.bench import settle_db as bdb
     from yibao.policy.book import PolicyBook
     from yibao.policy.loader import example_path
@@ -131,7 +132,7 @@ def ledger(tree: str) -> None:
     book = PolicyBook.from_file(example_path("xian"))
     day = dt.date(2025, 6, 1)
     admin = os.environ.get("YIBAO_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/postgres")
-    for backend in ("sqlite", "postgres"):
+    for backend in backends:
         with scratch_ledger(backend, "cpuab_", admin, book, day) as (led, name):
             vs = bdb._visits(book, 1500, 2000, 20, 7, None, day)
             bdb._run(led, book, vs[:100])
