@@ -54,6 +54,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
             super().__init__(base_url, key, timeout)
             self._http.close()
             self._http = TestClient(region_app, base_url=self.base_url, headers={KEY_HEADER: key})
+            self._pool = None  # through the TestClient, not a socket
 
     monkeypatch.setattr(hub_module, "JsonClient", Wired)
     hub_app = hub_module.create_hub_app(
@@ -63,6 +64,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster
     hub = state_of(api).care.hub  # the region's client of the hub, over the hub app in process
     hub._http.close()
     hub._http = TestClient(hub_app, base_url="http://hub", headers={KEY_HEADER: KEY})
+    hub._pool = None
     yield Cluster(api, hub_app)
     region.close()
 

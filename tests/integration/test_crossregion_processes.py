@@ -22,11 +22,14 @@ from yibao.demo.crossregion import Cluster, institution
 from yibao.ledger import Ledger
 
 XIAN, WEINAN = "610100", "610500"
+STALL_TIMEOUT = 3.0
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster.start(tmp_path_factory.mktemp("xr"), ["xian", "weinan"], persons=150, timeout=1.0)
+    # the hub waits 3 s for the insured region (the care region 4 s): on a loaded machine an ordinary
+    # settlement stays well inside it, and the stall below (SIGSTOP) outlasts it
+    c = Cluster.start(tmp_path_factory.mktemp("xr"), ["xian", "weinan"], persons=150, timeout=STALL_TIMEOUT)
     try:
         yield c
     finally:
@@ -297,7 +300,7 @@ def test_stall_and_kill_of_the_insured_region_leave_nothing_one_sided(cluster: C
 
     def stall() -> None:
         weinan.signal(signal.SIGSTOP)
-        time.sleep(1.6)
+        time.sleep(STALL_TIMEOUT + 1.6)  # longer than the hub's wait and the care region's (one second more)
         weinan.signal(signal.SIGCONT)
 
     first = _load(cluster, 100, 40, stall)
