@@ -2,24 +2,22 @@
 (JSON over HTTP/1.1 keep-alive).  A timeout, a refused connection or a 5xx answer is :class:`Unreachable` —
 the outcome is unknown and the caller must reverse.
 
-Between services on a plain ``http://`` address with no proxy configured, requests go over the standard
-library's ``http.client`` on a pool of kept-alive connections: about a third of httpx's CPU per request, and
-a routed settlement makes two such requests (care region → hub → insured region).  The timeouts are the
-same (connect at most 2 s, then each read and write within ``timeout``), a connection the other side has
-closed is dropped before it is reused, and nothing is retried.  Any other address (``https``, a proxy in the
+Between services on a plain ``http://`` address with no proxy configured, requests go over a
+urllib3 connection pool of kept-alive connections: less than half of httpx's CPU per request, and a routed
+settlement makes two such requests (care region → hub → insured region).  The timeouts are the same
+(connect at most 2 s, then each read within ``timeout``), a connection the other side has closed is dropped
+before it is reused, and nothing is retried.  Any other address (``https``, a proxy in the
 environment) goes through httpx as before."""
 
 from __future__ import annotations
 
-import http.client
-import select
-import threading
 import urllib.parse
 import urllib.request
 from typing import Any
 
 import httpx
 import orjson
+import urllib3
 
 KEY_HEADER = "X-Yibao-Hub-Key"
 _JSON = {"Content-Type": "application/json"}
@@ -31,63 +29,46 @@ class Unreachable(Exception):
 
 
 class _Pool:
-    """Kept-alive ``http.client`` connections to one ``http://host:port``; each call takes one (or opens a new
-    one) and gives it back when the answer was read to the end and the server keeps it open."""
+    """Kept-alive connections to one ``http://host:port`` (urllib3's connection pool: a connection the
+    server closed is dropped before reuse; nothing is retried, so a lost answer stays unknown)."""
 
     def __init__(self, host: str, port: int, prefix: str, key: str, timeout: float) -> None:
-        self.host, self.port, self.prefix = host, port, prefix
-        self.timeout = timeout
-        self.connect_timeout = min(timeout, 2.0)
+        self.prefix = prefix
         self.headers = {KEY_HEADER: key, "Accept": "*/*", "User-Agent": "yibao-crossregion"}
-        self._idle: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-
-    def _take(self) -> http.client.HTTPConnection:
-        while True:
-            with self._lock:
-                conn = self._idle.pop() if self._idle else None
-            if conn is None:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
-                conn.connect()
-                return conn
-            sock = conn.sock
-            # readable while idle: the server closed it (keep-alive expired) or sent something unasked
-            if sock is None or select.select([sock], [], [], 0)[0]:
-                conn.close()
-                continue
-            return conn
+        self._pool = urllib3.HTTPConnectionPool(
+            host,
+            port,
+            timeout=_timeout(timeout),
+            maxsize=_MAX_IDLE,
+            block=False,
+            retries=False,
+        )
 
     def request(
         self, method: str, path: str, body: bytes | None, headers: dict[str, str], timeout: float | None
     ) -> tuple[int, bytes]:
-        conn: http.client.HTTPConnection | None = None
         try:
-            conn = self._take()
-            assert conn.sock is not None
-            conn.sock.settimeout(self.timeout if timeout is None else timeout)
-            conn.request(method, self.prefix + path, body=body, headers={**self.headers, **headers})
-            r = conn.getresponse()
-            content = r.read()
-        except (OSError, http.client.HTTPException) as exc:
-            if conn is not None:
-                conn.close()
+            r = self._pool.urlopen(
+                method,
+                self.prefix + path,
+                body=body,
+                headers={**self.headers, **headers},
+                timeout=self._pool.timeout if timeout is None else _timeout(timeout),
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+            )
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise Unreachable(f"{type(exc).__name__}: {exc}") from None
-        if r.will_close:
-            conn.close()
-        else:
-            with self._lock:
-                keep = len(self._idle) < _MAX_IDLE
-                if keep:
-                    self._idle.append(conn)
-            if not keep:
-                conn.close()
-        return r.status, content
+        return r.status, r.data
 
     def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self._pool.close()
+
+
+def _timeout(seconds: float) -> urllib3.Timeout:
+    """Connect within at most 2 s, then each read within ``seconds`` (as the httpx client's timeouts)."""
+    return urllib3.Timeout(connect=min(seconds, 2.0), read=seconds)
 
 
 def _pool_for(base_url: str, key: str, timeout: float) -> _Pool | None:
