@@ -1,7 +1,10 @@
 """The lean path of a formula scheme over a whole batch at once (docs/DRG.md "Speed", batch lean path).
 
-Every code of every case is mapped to a row number in one C-level pass (the code lists of the batch
-joined and split once, then ``dict.get`` mapped over them), and the lean path's per-code ints
+Every code of every case is mapped to a row number without a Python object per code: the code lists
+are read from the batch's Arrow buffers, every code packed into one 64-bit word (its UTF-8 bytes, at
+most 8) and looked up in an open-addressing hash table built once per scheme (a list with a space or a
+NUL, or a scheme with a code that does not pack, takes the Python split and ``dict.get`` instead, the
+same codes). The lean path's per-code ints
 (:meth:`Program._build_lean`: marks, CC level bits per suppress slot, HAC / death flags) are held as
 rows of 64-bit words in NumPy tables. A case's marks are the OR of its codes' rows
 (``bitwise_or.reduceat``); the principal diagnosis's CC exclusions are one sorted-array lookup; death
