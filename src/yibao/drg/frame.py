@@ -22,7 +22,7 @@ import polars as pl
 
 from yibao.drg.engine import Case, Compiled, group_case
 from yibao.drg.formula import Result
-from yibao.drg.vector import group_lean_batch, list_lengths, tables
+from yibao.drg.vector import group_lean_batch, list_counts, tables
 from yibao.errors import FieldError
 
 REQUIRED = (
@@ -137,9 +137,10 @@ def _int_check(name: str, dtype: pl.DataType, required: bool, lo: int, hi: int) 
     return (bad | s.is_null()) if required else bad
 
 
-def _grouping_columns(cases: pl.DataFrame) -> dict[str, list[Any]] | None:
-    """The columns a formula scheme groups from, normalised as :func:`validate_cases` does, checked in
-    one Polars query (built once per schema) and the POA list lengths in NumPy; None when a row or column is malformed (then :func:`validate_cases` names it)."""
+def _grouping_columns(cases: pl.DataFrame) -> tuple[dict[str, list[Any]], pl.DataFrame] | None:
+    """The columns a formula scheme groups from, normalised as :func:`validate_cases` does, as lists
+    and as a frame, checked in one Polars query (built once per schema) and the POA list lengths in
+    NumPy; None when a row or column is malformed (then :func:`validate_cases` names it)."""
     if cases.height == 0 or any(c not in cases.columns for c in REQUIRED):
         return None
     schema = cases.schema
@@ -162,12 +163,11 @@ def _grouping_columns(cases: pl.DataFrame) -> dict[str, list[Any]] | None:
     got = cases.select(query)
     if got["_bad"][0]:
         return None
-    out = {c: got[c].to_list() for c in GROUPING}
     # a POA list of another length than the secondary diagnoses (the lists as stripped above)
-    n_poa = list_lengths(out["sdx_poa"])
-    if ((n_poa != 0) & (n_poa != list_lengths(out["sdx"]))).any():
+    n_poa, n_sdx = list_counts(got["sdx_poa"]), list_counts(got["sdx"])
+    if n_poa is None or n_sdx is None or ((n_poa != 0) & (n_poa != n_sdx)).any():
         return None
-    return out
+    return {c: got[c].to_list() for c in GROUPING}, got.drop("_bad")
 
 
 _CHECKS: dict[tuple[tuple[str, pl.DataType], ...], list[pl.Expr]] = {}  # per schema of the checked columns
@@ -180,12 +180,14 @@ def _split(s: str) -> tuple[str, ...]:
 
 
 Columns = dict[str, list[Any]]
-_WORK: tuple[Compiled, Columns, bool] | None = None  # inherited by forked workers
+_WORK: tuple[Compiled, Columns, bool, pl.DataFrame | None] | None = None  # inherited by forked workers
 
 
 def _group_range(
-    cs: Compiled, c: Columns, lo: int, hi: int, trace: bool = True
+    cs: Compiled, c: Columns, lo: int, hi: int, trace: bool = True, frame: pl.DataFrame | None = None
 ) -> tuple[list[str] | pl.Series, ...]:
+    """Rows ``lo:hi`` of the columns ``c`` grouped (``frame``: the same columns as a frame, all rows,
+    when :func:`_grouping_columns` read them)."""
     mdc: list[str] = []
     adrg: list[str] = []
     drg: list[str] = []
@@ -217,7 +219,10 @@ def _group_range(
             return prog.group_row(pdx[j], sd, poa[j], pr, sexes[j], st[j], trace)
 
         # the lean path over the whole range at once (the rest case by case)
-        return group_lean_batch(prog, pdx[lo:hi], sdx[lo:hi], poa[lo:hi], procs[lo:hi], st[lo:hi], one, trace)
+        part = None if frame is None else frame.slice(lo, hi - lo)
+        return group_lean_batch(
+            prog, pdx[lo:hi], sdx[lo:hi], poa[lo:hi], procs[lo:hi], st[lo:hi], one, trace, part
+        )
     ids, ages, ad, wg, los = c["case_id"], c["age"], c["age_days"], c["weight_g"], c["los_days"]
     for i in range(lo, hi):
         g = group_case(
@@ -246,7 +251,7 @@ def _group_range(
 
 def _worker(bounds: tuple[int, int]) -> tuple[list[str] | pl.Series, ...]:
     assert _WORK is not None
-    return _group_range(_WORK[0], _WORK[1], *bounds, _WORK[2])
+    return _group_range(_WORK[0], _WORK[1], *bounds, _WORK[2], _WORK[3])
 
 
 def default_workers() -> int:
@@ -265,21 +270,23 @@ def group_frame(
     """
     global _WORK
     # a formula scheme reads six columns (and the rest only for a case without a principal diagnosis)
-    cols: Columns | None = _grouping_columns(cases) if scheme.program is not None else None
+    got = _grouping_columns(cases) if scheme.program is not None else None
+    cols, frame = got if got is not None else (None, None)
     if cols is None or "" in cols["pdx"]:
         norm = validate_cases(cases)  # raises, naming the row, the column and the reason
         cols = {c: norm[c].to_list() for c in norm.columns}
         cols["case_id"] = [str(x) for x in cols["case_id"]]
+        frame = None
     n = len(cols["pdx"])
     w = default_workers() if workers is None else max(1, workers)
     if w == 1 or n < PARALLEL_MIN or "fork" not in mp.get_all_start_methods():
-        parts = [_group_range(scheme, cols, 0, n, trace)]
+        parts = [_group_range(scheme, cols, 0, n, trace, frame)]
     else:
         chunk = max(5_000, -(-n // (w * 4)))
         bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
         if scheme.program is not None:
             tables(scheme.program)  # built once here, inherited by the workers
-        _WORK = (scheme, cols, trace)
+        _WORK = (scheme, cols, trace, frame)
         try:
             with mp.get_context("fork").Pool(w) as pool:
                 parts = pool.map(_worker, bounds)

@@ -1,7 +1,10 @@
 """The lean path of a formula scheme over a whole batch at once (docs/DRG.md "Speed", batch lean path).
 
-Every code of every case is mapped to a row number in one C-level pass (the code lists of the batch
-joined and split once, then ``dict.get`` mapped over them), and the lean path's per-code ints
+Every code of every case is mapped to a row number without a Python object per code: the code lists
+are read from the batch's Arrow buffers, every code packed into one 64-bit word (its UTF-8 bytes, at
+most 8) and looked up in an open-addressing hash table built once per scheme (a list with a space or a
+NUL, or a scheme with a code that does not pack, takes the Python split and ``dict.get`` instead, the
+same codes). The lean path's per-code ints
 (:meth:`Program._build_lean`: marks, CC level bits per suppress slot, HAC / death flags) are held as
 rows of 64-bit words in NumPy tables. A case's marks are the OR of its codes' rows
 (``bitwise_or.reduceat``); the principal diagnosis's CC exclusions are one sorted-array lookup; death
@@ -21,7 +24,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Sequence
 from itertools import repeat
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -108,6 +111,81 @@ class Memo:
 NAMES = ("mdc", "adrg", "drg", "severity")
 
 
+class CodeIndex(NamedTuple):
+    """A ``dict[str, int]`` of codes as an open-addressing hash table over the codes' UTF-8 bytes packed
+    into one little-endian 64-bit word each (a code of at most 8 bytes; 0 marks an empty slot, whose
+    value is the map's default)."""
+
+    keys: Words
+    vals: npt.NDArray[np.int64]
+    shift: np.uint64  # slot = (key × _MUL) >> shift
+    probes: int  # the longest run of slots a key was moved along when the table was built
+    default: int
+
+
+_MUL = np.uint64(0x9E3779B97F4A7C15)
+_LONG = np.uint64(0xFFFF_FFFF_FFFF_FFFF)  # a code longer than 8 bytes (no UTF-8 text packs to it)
+_LOW = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+_SPACE, _BAR = 32, 124
+
+
+def _pack(code: str) -> int | None:
+    raw = code.encode()
+    if not raw or len(raw) > 8 or b"\0" in raw:
+        return None
+    return int.from_bytes(raw, "little")
+
+
+def code_index(codes: dict[str, int], default: int) -> CodeIndex | None:
+    """``codes`` as a :class:`CodeIndex` (a lookup of a code not in it gives ``default``); None when a
+    code cannot be packed (empty, longer than 8 bytes, or holding a NUL)."""
+    packed = [_pack(c) for c in codes]
+    if any(k is None for k in packed):
+        return None
+    bits = max(4, (2 * len(codes) + 1).bit_length())  # at most half full
+    size = 1 << bits
+    keys = [0] * size
+    vals = [default] * size
+    shift = 64 - bits
+    mul = int(_MUL)
+    probes = 0
+    for k, v in zip(packed, codes.values(), strict=True):
+        assert k is not None
+        slot = ((k * mul) & ((1 << 64) - 1)) >> shift
+        run = 0
+        while keys[slot]:
+            slot = (slot + 1) & (size - 1)
+            run += 1
+        keys[slot], vals[slot] = k, v
+        probes = max(probes, run)
+    return CodeIndex(
+        np.array(keys, dtype=np.uint64), np.array(vals, dtype=np.int64), np.uint64(shift), probes, default
+    )
+
+
+def lookup(ix: CodeIndex, q: Words) -> npt.NDArray[np.int64]:
+    """The value of every packed code of ``q`` (the default for a code not in ``ix``)."""
+    wrap = ix.keys.size - 1
+    slot = ((q * _MUL) >> ix.shift).astype(np.int64)
+    out = ix.vals[slot]  # right for a code found at its own slot, and for an empty slot
+    k = ix.keys[slot]
+    todo = np.flatnonzero((k != q) & (k != 0))
+    pos = slot[todo]
+    # every key of the table lies within ``probes`` slots after its own: past them, not in the table
+    for _ in range(ix.probes):
+        if not todo.size:
+            break
+        pos = (pos + 1) & wrap
+        k = ix.keys[pos]
+        done = (k == q[todo]) | (k == 0)
+        out[todo[done]] = ix.vals[pos[done]]
+        keep = ~done
+        todo, pos = todo[keep], pos[keep]
+    if todo.size:
+        out[todo] = ix.default
+    return out
+
+
 class Tables(NamedTuple):
     """The lean path's per-code ints of one program as NumPy tables (row 0: a code with no entry)."""
 
@@ -146,6 +224,12 @@ class Tables(NamedTuple):
     h_plain: npt.NDArray[np.bool_]  # its list needs no other HAC (not in the scheme's hac_show)
     h_need: npt.NDArray[np.int64]  # else the HAC number that must be met too (-1: none that can be)
     memo: Memo  # the rule choices seen (mutable: grows as batches are grouped)
+    # the same code → row maps as hash tables over codes packed into 64-bit words (None: a code of the
+    # map cannot be packed, the dicts are used)
+    s_ix: CodeIndex | None
+    r_ix: CodeIndex | None
+    p_ix: CodeIndex | None
+    only_ix: CodeIndex | None
 
 
 def build_tables(prog: Program) -> Tables:
@@ -195,6 +279,8 @@ def build_tables(prog: Program) -> Tables:
             ent.append((num_ix.get(num, -1), need is None, -1 if need is None else num_ix.get(need, -1)))
         ptr.append(len(ent))
 
+    rid = {c: i + 1 for i, c in enumerate(rcodes)}
+    pid = {c: i + 1 for i, (c, _) in enumerate(entries)}
     return Tables(
         width,
         sid,
@@ -202,14 +288,14 @@ def build_tables(prog: Program) -> Tables:
         _words(ml, ws),
         flags,
         np.array(pairs, dtype=np.int64),
-        {c: i + 1 for i, (c, _) in enumerate(entries)},
+        pid,
         _words([0] + [e.m0 for _, e in entries], width),
         np.array([0] + [list_ix[id(e.lst)] for _, e in entries], dtype=np.int64),
         np.array([-1] + [excl_of.get(c, -1) for c, _ in entries], dtype=np.int64),
         np.array([0] + [sum(1 << only_ix[b] for _, b in e.only) for _, e in entries], dtype=np.int64),
         only_of,
         _words([prog.lean_only[m][1] for m in only_marks], width).reshape(len(only_marks), width),
-        {c: i + 1 for i, c in enumerate(rcodes)},
+        rid,
         _words(rm, _nwords(rm)),
         np.array([0] + [1 if prog.lean_pr[c][1] else 0 for c in rcodes], dtype=np.int64),
         np.array(terms, dtype=np.int64).reshape(len(terms), len(zero)),
@@ -230,6 +316,10 @@ def build_tables(prog: Program) -> Tables:
         np.array([x[1] for x in ent], dtype=np.bool_),
         np.array([x[2] for x in ent], dtype=np.int64),
         Memo(),
+        code_index(sid, 0),
+        code_index(rid, 0),
+        code_index(pid, 0),
+        code_index(only_of, -1),
     )
 
 
@@ -255,11 +345,87 @@ def _bars(col: Sequence[str], joined: str) -> npt.NDArray[np.int64]:
     return out
 
 
-def list_lengths(col: Sequence[str]) -> npt.NDArray[np.int64]:
-    """Entries per ``|``-separated list (an empty text: none), in one pass over the batch."""
-    n = _bars(col, "|".join(col)) + 1
-    n[np.fromiter(map(operator.not_, col), dtype=np.bool_, count=len(col))] = 0
+def _buffers(col: pl.Series) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]] | None:
+    """A String column as Arrow holds it: the offsets (``len(col) + 1``, from 0) and the UTF-8 bytes of
+    every text, one after the other (None when some text is null)."""
+    arr: Any = col.to_arrow()
+    if hasattr(arr, "combine_chunks"):
+        arr = arr.combine_chunks()
+    if str(arr.type) != "large_string":
+        arr = arr.cast("large_string")
+    if arr.null_count:
+        return None
+    _, ob, db = arr.buffers()
+    o = np.frombuffer(ob, dtype=np.int64, count=len(arr) + 1, offset=8 * arr.offset)
+    if db is None or o[-1] == o[0]:
+        return o - o[0], np.zeros(0, dtype=np.uint8)
+    d: npt.NDArray[np.uint8] = np.frombuffer(db, dtype=np.uint8)[o[0] : o[-1]]
+    return o - o[0], d
+
+
+def list_counts(col: pl.Series) -> npt.NDArray[np.int64] | None:
+    """Entries per ``|``-separated list of a String column (an empty text: none); None when some text
+    is null."""
+    got = _buffers(col)
+    if got is None:
+        return None
+    o, d = got
+    before = np.searchsorted(np.flatnonzero(d == _BAR), o)
+    n: npt.NDArray[np.int64] = np.diff(before) + 1
+    n[o[1:] == o[:-1]] = 0
     return n
+
+
+def _pack_at(d: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64], lens: npt.NDArray[np.int64]) -> Words:
+    """The texts ``d[starts[i] : starts[i] + lens[i]]`` packed as :func:`_pack` packs a code (a text
+    longer than 8 bytes: ``_LONG``, which no code packs to)."""
+    pad = np.zeros(d.size + 8, dtype=np.uint8)
+    pad[: d.size] = d
+    # every 8 bytes from every byte of ``pad``, read as one little-endian word (an unaligned view)
+    win = np.ndarray((d.size + 1,), dtype="<u8", buffer=pad, strides=(1,))
+    keys: Words = (win[starts] & _LOW[np.minimum(lens, 8)]).astype(np.uint64)
+    keys[lens > 8] = _LONG
+    return keys
+
+
+def _codes_packed(col: pl.Series) -> tuple[Words, npt.NDArray[np.int64], int] | None:
+    """Every code of every ``|``-separated list of ``col`` packed (a case without codes: one empty
+    code, packed as 0), where each case's codes start, and how many codes there are — the codes
+    :func:`_flat` gives when no text holds a space. None when a text holds a space or a NUL, or is null."""
+    got = _buffers(col)
+    if got is None:
+        return None
+    o, d = got
+    if d.size and ((d == _SPACE).any() or (d == 0).any()):
+        return None
+    n = o.size - 1
+    sep = np.flatnonzero(d == _BAR)
+    before = np.searchsorted(sep, o)  # separators before each text (and in all of them)
+    total = n + sep.size
+    first = np.arange(n) + before[:-1]  # each case's first code
+    last = first + np.diff(before)
+    starts = np.empty(total, dtype=np.int64)
+    ends = np.empty(total, dtype=np.int64)
+    inner = np.ones(total, dtype=np.bool_)
+    inner[first] = False
+    starts[first] = o[:-1]
+    starts[inner] = sep + 1
+    inner[:] = True
+    inner[last] = False
+    ends[last] = o[1:]
+    ends[inner] = sep
+    return _pack_at(d, starts, ends - starts), first, total
+
+
+def _texts_packed(col: pl.Series) -> Words | None:
+    """Every text of ``col`` packed whole (None when one is null or holds a NUL)."""
+    got = _buffers(col)
+    if got is None:
+        return None
+    o, d = got
+    if d.size and (d == 0).any():
+        return None
+    return _pack_at(d, o[:-1], np.diff(o))
 
 
 def _flat(col: Sequence[str]) -> tuple[list[str], npt.NDArray[np.int64]]:
@@ -374,6 +540,26 @@ def _choices(
     return got
 
 
+Packed = tuple[Words, npt.NDArray[np.int64], int, Words, npt.NDArray[np.int64], int, Words, Words | None]
+
+
+def _packed(t: Tables, frame: pl.DataFrame) -> Packed | None:
+    """The secondary diagnoses and procedures of ``frame`` as packed codes with each case's start and
+    the code count, the principal diagnoses and (when every one packs) the discharge statuses packed
+    whole; None when the tables or a column cannot be read so (the code lists are split in Python)."""
+    if t.s_ix is None or t.r_ix is None or t.p_ix is None or t.only_ix is None:
+        return None
+    s = _codes_packed(frame["sdx"])
+    p = _codes_packed(frame["procedures"])
+    x = _texts_packed(frame["pdx"])
+    if s is None or p is None or x is None:
+        return None
+    st = _texts_packed(frame["discharge_status"])
+    if st is not None and (st == _LONG).any():
+        st = None
+    return (*s, *p, x, st)
+
+
 def group_lean_batch(
     prog: Program,
     pdx: Sequence[str],
@@ -383,27 +569,50 @@ def group_lean_batch(
     status: Sequence[str],
     one: Callable[[int, Sequence[str], Sequence[str]], Row | Result],
     trace: bool = False,
+    frame: pl.DataFrame | None = None,
 ) -> tuple[pl.Series, ...]:
     """Group a batch → MDC, family, DRG and severity columns (and with ``trace`` the trace), the same
     as the lean path case by case. ``one(i, sdx, procs)`` groups row ``i`` on the per-case path (given
-    its split code lists, with the trace when ``trace``)."""
+    its split code lists, with the trace when ``trace``). ``frame``, when given, holds the same rows as
+    String columns ``pdx, sdx, procedures, discharge_status``: the codes are then read from its Arrow
+    buffers and looked up in the tables' hash tables, without a Python object per code."""
     t = tables(prog)
     n = len(pdx)
     if n == 0:
         return tuple(pl.Series(name, [], dtype=pl.String) for name in (*NAMES, "trace")[: 4 + trace])
     w = t.width
-    sflat, sstart = _flat(sdx)
-    pflat, pstart = _flat(procs)
-    send = np.append(sstart, len(sflat))
-    pend = np.append(pstart, len(pflat))
-    sid = np.fromiter(map(t.sid.get, sflat, repeat(0)), dtype=np.int64, count=len(sflat))
-    rid = np.fromiter(map(t.rid.get, pflat, repeat(0)), dtype=np.int64, count=len(pflat))
-    pid = np.fromiter(map(t.pid.get, pdx, repeat(0)), dtype=np.int64, count=n)
+    packed = _packed(t, frame) if frame is not None else None
+    sflat: list[str] | None = None
+    pflat: list[str] | None = None
+    skeys: Words | None = None
+    st_keys: Words | None = None
+    if packed is not None:
+        skeys, sstart, ns, pkeys, pstart, np_, pkx, st_keys = packed
+        sid = lookup(t.s_ix, skeys) if t.s_ix is not None else np.zeros(0, dtype=np.int64)
+        rid = lookup(t.r_ix, pkeys) if t.r_ix is not None else np.zeros(0, dtype=np.int64)
+        pid = lookup(t.p_ix, pkx) if t.p_ix is not None else np.zeros(0, dtype=np.int64)
+    else:
+        sflat, sstart = _flat(sdx)
+        pflat, pstart = _flat(procs)
+        ns, np_ = len(sflat), len(pflat)
+        sid = np.fromiter(map(t.sid.get, sflat, repeat(0)), dtype=np.int64, count=ns)
+        rid = np.fromiter(map(t.rid.get, pflat, repeat(0)), dtype=np.int64, count=np_)
+        pid = np.fromiter(map(t.pid.get, pdx, repeat(0)), dtype=np.int64, count=n)
+    send = np.append(sstart, ns)
+    pend = np.append(pstart, np_)
     slow: npt.NDArray[np.bool_] = np.equal(pid, 0)
 
     # discharge status: its marks and whether the patient died, per distinct status of the batch
-    st_rows: dict[str, int] = {}
-    st_ix = np.fromiter(map(st_rows.setdefault, status, map(len, repeat(st_rows))), dtype=np.int64, count=n)
+    if st_keys is not None:
+        _, first, inv = np.unique(st_keys, return_index=True, return_inverse=True)
+        st_ix = inv.reshape(-1).astype(np.int64)
+        st_rows = [status[i] for i in first.tolist()]
+    else:
+        st_seen: dict[str, int] = {}
+        st_ix = np.fromiter(
+            map(st_seen.setdefault, status, map(len, repeat(st_seen))), dtype=np.int64, count=n
+        )
+        st_rows = list(st_seen)
     st_int: list[int] = []
     died: list[bool] = []
     for s in st_rows:
@@ -434,11 +643,15 @@ def group_lean_batch(
     # 'only' marks: every secondary diagnosis of the scheme carries the pdx's mark
     want = t.p_only[pid]
     if want.any():
-        have = np.full(len(sflat), -1, dtype=np.int64)
+        have = np.full(ns, -1, dtype=np.int64)
         rows = np.flatnonzero(want[case_s])  # the codes of the cases whose pdx has 'only' marks
-        have[rows] = np.fromiter(
-            map(t.only_of.get, _pick(sflat, rows), repeat(-1)), dtype=np.int64, count=rows.size
-        )
+        if sflat is None:
+            assert skeys is not None and t.only_ix is not None
+            have[rows] = lookup(t.only_ix, skeys[rows])
+        else:
+            have[rows] = np.fromiter(
+                map(t.only_of.get, _pick(sflat, rows), repeat(-1)), dtype=np.int64, count=rows.size
+            )
         got = np.bitwise_and.reduceat(have, sstart) & want
         for j in range(t.only_bits.shape[0]):
             hit = (got >> j) & 1 == 1
@@ -483,7 +696,7 @@ def group_lean_batch(
         # per secondary diagnosis of those cases: its POA entry not present on admission
         lens = sn[al]
         offs = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
-        absent = np.zeros(len(sflat), dtype=np.bool_)
+        absent = np.zeros(ns, dtype=np.bool_)
         absent[np.repeat(send[hc[al]], lens) + offs] = ~pres[np.repeat(qstart[al], lens) + offs]
         notall = np.zeros(n, dtype=np.bool_)
         notall[hc] = ~np.logical_and.reduceat(pres, qstart)
@@ -542,6 +755,8 @@ def group_lean_batch(
         finish.append((i, memo.picks[-c - 1], False, c))
     if not trace:
         return _untraced(prog, t, memo, pdx, sdx, procs, m, idx, finish, sflat, send, pflat, pend, one)
+    if sflat is None or pflat is None:  # the trace names codes
+        sflat, pflat = _flat(sdx)[0], _flat(procs)[0]
     # the cases left, one by one: their results after the shared ones
     base = len(memo.results)
     more: list[Row | Result] = []
@@ -583,7 +798,7 @@ def group_lean_batch(
         lb = rows_s[:, 0] & t.level_mask[0]
         lev = _LEVEL[((lb >> sh[case_s]) & np.uint64(3)).astype(np.int64)]
         want = lv[case_s]
-        hit = np.where((lev == want) & (want > 0), np.arange(len(sflat)), len(sflat))
+        hit = np.where((lev == want) & (want > 0), np.arange(ns), ns)
         first = np.minimum.reduceat(hit, sstart)
         res = memo.results
         for i, c, f in zip(ok.tolist(), c_ok.tolist(), first[ok].tolist(), strict=True):
@@ -592,7 +807,7 @@ def group_lean_batch(
             head = f"MDC={res[c][0]}(pdx {pdx[i]})>{r.text}"
             if not r.split:
                 traces[i] = f"{head}>DRG={r.drg}"
-            elif f < len(sflat):
+            elif f < ns:
                 traces[i] = f"{head}>CC:{LEVEL_NAME[lvl]}({sflat[f]})>DRG={r.drg}"
             else:
                 traces[i] = f"{head}>CC:NONE>DRG={r.drg}"
@@ -609,9 +824,9 @@ def _untraced(
     m: Words,
     idx: npt.NDArray[np.int64],
     finish: list[tuple[int, _Pick, bool, int]],
-    sflat: list[str],
+    sflat: list[str] | None,
     send: npt.NDArray[np.int64],
-    pflat: list[str],
+    pflat: list[str] | None,
     pend: npt.NDArray[np.int64],
     one: Callable[[int, Sequence[str], Sequence[str]], Row | Result],
 ) -> tuple[pl.Series, ...]:
@@ -635,7 +850,8 @@ def _untraced(
                 got = fin[key] = memo.number(r)
             idx[i] = got
     for i in np.flatnonzero(idx < 0).tolist():
-        sd = sflat[send[i] : send[i + 1]] if sdx[i] else ()
-        pr = pflat[pend[i] : pend[i + 1]] if procs[i] else ()
+        # no flat code lists: the texts hold no space, so a split is what the flat lists hold
+        sd = (sflat[send[i] : send[i + 1]] if sflat is not None else sdx[i].split("|")) if sdx[i] else ()
+        pr = (pflat[pend[i] : pend[i + 1]] if pflat is not None else procs[i].split("|")) if procs[i] else ()
         idx[i] = memo.number(one(i, sd, pr))
     return tuple(memo.columns().gather(idx).get_columns())
