@@ -48,6 +48,5 @@ def read_inputs(path: str | Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFr
         pl.scan_parquet(d / "lines.parquet")
         .select("visit_id", "feedetl_sn", pl.col("code").cast(pl.Categorical), "qty", "price", "amount")
         .collect()
-        .rechunk()  # one chunk per column, as read_parquet gives: numpy reads the columns in place
     )
     return persons, visits, lines
