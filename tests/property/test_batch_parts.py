@@ -12,6 +12,7 @@ from yibao.batch import settle, settle_batch
 from yibao.batch.io import read_inputs
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path
+from yibao.settlement.model import SettlementError
 from yibao.synth import generate
 
 
@@ -85,3 +86,25 @@ def test_lines_in_any_order_and_the_general_line_path_give_the_same_year(
         dropped.filter(pl.col("visit_id") != first)["visit_id"].to_numpy(),
         base[0].filter(pl.col("visit_id") != first)["visit_id"].to_numpy(),
     )
+
+
+def test_item_codes_as_text_or_as_categories_give_the_same_year(
+    year: tuple[PolicyBook, pl.DataFrame, pl.DataFrame, pl.DataFrame],
+) -> None:
+    """``read_inputs`` gives the codes as a Categorical (decoded from the file's dictionary); text codes,
+    an Enum of other names and a Categorical all settle the same year, and an unknown code is named."""
+    book, persons, visits, lines = year
+    assert isinstance(lines["code"].dtype, pl.Categorical)
+    base = _settled(book, persons, visits, lines)
+    text = lines.with_columns(pl.col("code").cast(pl.String))
+    assert _settled(book, persons, visits, text)[0].equals(base[0])
+    names = sorted(set(text["code"].to_list()) | {"NOT-IN-CATALOGUE"}, reverse=True)
+    as_enum = text.with_columns(pl.col("code").cast(pl.Enum(names)))
+    assert _settled(book, persons, visits, as_enum)[0].equals(base[0])
+    bad = text.with_columns(
+        pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("NOT-IN-CATALOGUE")).otherwise("code").alias("code")
+    )
+    for codes in (bad, bad.with_columns(pl.col("code").cast(pl.Categorical))):
+        with pytest.raises(SettlementError, match="NOT-IN-CATALOGUE") as err:
+            settle_batch(book, persons, visits, codes)
+        assert err.value.code == "unknown_item"

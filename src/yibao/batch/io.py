@@ -42,7 +42,11 @@ def read_inputs(path: str | Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFr
             "account_payer_id",
         ],
     )
-    lines = pl.read_parquet(
-        d / "lines.parquet", columns=["visit_id", "feedetl_sn", "code", "qty", "price", "amount"]
+    # the item codes as a Categorical, decoded from the file's dictionary pages: the line stage then maps
+    # each distinct code to the catalogue once instead of hashing every line's string
+    lines = (
+        pl.scan_parquet(d / "lines.parquet")
+        .select("visit_id", "feedetl_sn", pl.col("code").cast(pl.Categorical), "qty", "price", "amount")
+        .collect()
     )
     return persons, visits, lines

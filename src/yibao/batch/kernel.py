@@ -103,17 +103,11 @@ class Static:
 @dataclass
 class State:
     """The accumulators.  ``counters[c, p]`` is counter ``c`` of person-year ``p``; in memory a person-year's
-    counters lie side by side (``counters`` is the transpose of a person-year-major array, see
-    :func:`person_year_major`), so a visit's reads and writes touch one or two cache lines, not one per
-    counter."""
+    counters lie side by side (after :func:`run`, ``counters`` is the transpose of a person-year-major
+    array), so a visit's reads and writes touch one or two cache lines, not one per counter."""
 
     counters: I64  # [counter id, person-year]
     balance: I64  # [account index]
-
-
-def person_year_major(counters: I64) -> I64:
-    """``counters`` (shape [counter, person-year]) laid out person-year-major, same shape and values."""
-    return counters if counters.T.flags.c_contiguous else np.ascontiguousarray(counters.T).T
 
 
 FIELDS = ("hifmi_pay", "hifob_pay", "maf_pay", "cvlserv_pay", "hifes_pay", "oth_pay")
@@ -141,23 +135,96 @@ class Out:
             self.cols[name] = np.zeros(self.n, dtype=np.int64)
 
 
-def _flat(st: State) -> I64:
-    """The counters as one row (a view): counter ``c`` of person-year ``p`` at ``p * n_counters + c``."""
-    return st.counters.T.reshape(-1)  # a view: the state is person-year-major (``run`` makes sure)
+@dataclass
+class _At:
+    """Where each visit (round order) reads and writes its dense counters in the flat counters: its
+    deductible counter and its capped-payment counter, or its part's spare cell when it has no such counter
+    (no benefit, no deductible).  A spare cell is set to 0 at the start of every round of its part, so
+    every read of it gives 0, and a round's writes to it are thrown away — so a round reads and writes
+    these counters for every visit at once, with no mask."""
+
+    flat: I64  # the counters person-year-major, one row; the spare cells after them
+    ded: I64
+    cap: I64
+    ded_full: I64  # the per-year deductible where it applies, else 0 (per admission: computed per round)
+    ratio: I64  # the basic fund's ratio where the visit has a benefit, else 0
+    spare: I64  # the spare cell of each part
 
 
-def _due(s: Static, st: State, a: int, b: int) -> I64:
-    py = s.py[a:b]
-    basis = s.basis[a:b]
-    full = s.ded_full[a:b]
-    due = np.zeros(b - a, dtype=np.int64)
-    m1 = basis == 1
-    if m1.any():
-        used = _flat(st)[py[m1] * st.counters.shape[0] + s.ded_ctr[a:b][m1]]
-        due[m1] = np.maximum(full[m1] - used, 0)
-    m2 = basis == 2
+def _positions(s: Static, st: State, parts: int, ratio: I64) -> _At:
+    """The flat counters with a spare cell per part (``st.counters`` becomes a view of them, same shape
+    and values, person-year-major) and every visit's read and write positions; ``ratio`` (zeros, one per
+    visit) receives the basic fund's ratio where the visit has a benefit."""
+    n_ctr, n_py = st.counters.shape
+    flat = np.zeros(n_py * n_ctr + parts, dtype=np.int64)
+    flat[: n_py * n_ctr] = st.counters.T.reshape(-1)
+    st.counters = flat[: n_py * n_ctr].reshape(n_py, n_ctr).T
+    spare = n_py * n_ctr + np.arange(parts, dtype=np.int64)
+    if s.part_rounds is None:
+        spare_of = np.full(len(s.py), spare[0], dtype=np.int64)
+    else:
+        at = s.round_starts[np.asarray(s.part_rounds, dtype=np.int64)]
+        spare_of = np.repeat(spare, np.diff(at))
+    has = s.has_ben
+    cap = s.py * n_ctr  # each visit's first counter, then (in place) its capped-payment counter
+    ded = cap + s.ded_ctr
+    np.copyto(ded, spare_of, where=~(has & (s.basis > 0)))
+    cap += s.cap_ctr
+    np.copyto(cap, spare_of, where=~has)
+    np.copyto(ratio, s.ratio, where=has)
+    return _At(
+        flat=flat,
+        ded=ded,
+        cap=cap,
+        ded_full=s.ded_full * (has & (s.basis == 1)),
+        ratio=ratio,
+        spare=spare,
+    )
+
+
+@dataclass(frozen=True)
+class _SlotRows:
+    """One layer slot as the rounds read it: the visits it applies to, by round, and its terms as arrays
+    ([terms, bounds]; a terms with fewer bounds is padded with empty ones), so a round settles the slot's
+    visits in one step whatever terms each has."""
+
+    rows: I64  # the visits (round order) the slot applies to, ascending
+    by_round: I64  # round r's are rows[by_round[r] : by_round[r + 1]]
+    t_of: npt.NDArray[np.int16]  # the terms of each of ``rows``
+    lo: I64  # [terms, bounds]
+    hi: I64  # NO_CAP where a band has no upper edge
+    rt: I64
+    cap: I64  # [terms]: NO_CAP where uncapped
+    capped: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, slot: Slot, round_starts: I64) -> _SlotRows:
+        rows = np.flatnonzero(slot.terms_idx >= 0)
+        n_b = max((len(t.bounds) for t in slot.terms), default=0)
+        band = np.zeros((3, len(slot.terms), n_b), dtype=np.int64)
+        for t, terms in enumerate(slot.terms):
+            for j, (lo, hi, rt) in enumerate(terms.bounds):
+                band[:, t, j] = (lo, NO_CAP if hi is None else hi, rt)
+        return cls(
+            rows=rows,
+            by_round=np.searchsorted(rows, round_starts),
+            t_of=slot.terms_idx[rows],
+            lo=band[0],
+            hi=band[1],
+            rt=band[2],
+            cap=np.array([NO_CAP if t.cap is None else t.cap for t in slot.terms], dtype=np.int64),
+            capped=np.array([t.cap is not None for t in slot.terms], dtype=bool),
+        )
+
+
+def _due(s: Static, st: State, at: _At, a: int, b: int) -> I64:
+    """The deductible still due on each visit of the round (0 where no benefit or no deductible)."""
+    due: I64 = np.maximum(at.ded_full[a:b] - at.flat.take(at.ded[a:b]), 0)  # per year; 0 − 0 elsewhere
+    m2 = s.has_ben[a:b] & (s.basis[a:b] == 2)
     if m2.any():
-        n = _flat(st)[py[m2] * st.counters.shape[0] + s.n_ctr[a:b][m2]]
+        py = s.py[a:b]
+        full = s.ded_full[a:b]
+        n = at.flat.take(py[m2] * st.counters.shape[0] + s.n_ctr[a:b][m2])
         f = full[m2]
         d = f.copy()
         rep = s.rep_id[a:b][m2]
@@ -190,15 +257,17 @@ def run(s: Static, st: State) -> Out:
 
     The parts (``s.part_rounds``) touch disjoint person-years, accounts and output rows, so each runs in
     its own thread; within a part the rounds run in order."""
-    st.counters = person_year_major(st.counters)
     out = Out(len(s.py))
     c = out.cols
     starts = s.round_starts
     bounds = s.part_rounds if s.part_rounds is not None else (0, len(starts) - 1)
+    at = _positions(s, st, len(bounds) - 1, c["pool_prop_selfpay"])
+
+    slot_rows = [_SlotRows.of(slot, starts) for slot in s.slots]
 
     def settle_part(p: int) -> None:
         for r in range(bounds[p], bounds[p + 1]):
-            _round(s, st, c, int(starts[r]), int(starts[r + 1]))
+            _round(s, st, at, slot_rows, int(at.spare[p]), c, r)
 
     busy = [p for p in range(len(bounds) - 1) if bounds[p + 1] > bounds[p]]
     if len(busy) <= 1:
@@ -208,7 +277,6 @@ def run(s: Static, st: State) -> Out:
         with ThreadPoolExecutor(len(busy)) as pool:
             list(pool.map(settle_part, busy))
     # the fields that follow from the others visit by visit: once over every visit, not round by round
-    c["pool_prop_selfpay"][:] = np.where(s.has_ben, s.ratio, 0)
     total = s.full + s.over + s.pre + s.ins
     np.subtract(total, c["fund_pay_sumamt"], out=c["psn_part_amt"])  # the commercial payment included
     np.subtract(c["psn_part_amt"], c["commercial_pay"], out=c["psn_cash_pay"])
@@ -217,44 +285,45 @@ def run(s: Static, st: State) -> Out:
     return out
 
 
-def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
+def _round(
+    s: Static, st: State, at: _At, slot_rows: list[_SlotRows], spare: int, c: dict[str, I64], r: int
+) -> None:
+    a, b = int(s.round_starts[r]), int(s.round_starts[r + 1])
+    flat = at.flat
+    n_ctr = st.counters.shape[0]
+    flat[spare] = 0  # this part's spare cell reads 0 in this round
     py = s.py[a:b]
     ins, pre = s.ins[a:b], s.pre[a:b]
-    has = s.has_ben[a:b]
-    writes: list[tuple[I64 | int, I64, I64]] = []
-    due = _due(s, st, a, b)
-    dedc = np.where(has, np.minimum(ins, due), 0)
-    basis = s.basis[a:b]
-    mded = has & (basis > 0)
-    writes.append((s.ded_ctr[a:b][mded], py[mded], dedc[mded]))
-    m2 = has & (basis == 2)
-    writes.append((s.n_ctr[a:b][m2], py[m2], np.ones(int(m2.sum()), dtype=np.int64)))
-    ratio = s.ratio[a:b]
+    ded_at, cap_at = at.ded[a:b], at.cap[a:b]
+    # (flat positions, values) added after the round; the reads above them see the counters before it
+    writes: list[tuple[I64, I64]] = []
+    dedc = c["act_pay_dedc"][a:b]  # zeros: stays 0 where the visit has no benefit
+    np.minimum(ins, _due(s, st, at, a, b), out=dedc, where=s.has_ben[a:b])
+    writes.append((ded_at, dedc))
+    m2 = s.has_ben[a:b] & (s.basis[a:b] == 2)
+    if m2.any():
+        writes.append((py[m2] * n_ctr + s.n_ctr[a:b][m2], np.ones(int(m2.sum()), dtype=np.int64)))
+    ratio = at.ratio[a:b]
     base = ins - dedc
-    raw = np.where(has, ratio_sum_to_fen(base * ratio), 0)
-    cap = s.cap[a:b]
-    cap_ctr = s.cap_ctr[a:b]
-    room = np.full(b - a, NO_CAP, dtype=np.int64)
-    mh = has & (cap < NO_CAP)
-    room[mh] = np.maximum(cap[mh] - _flat(st)[py[mh] * st.counters.shape[0] + cap_ctr[mh]], 0)
-    paid = np.minimum(raw, room)
+    raw = ratio_sum_to_fen(base * ratio)  # 0 without a benefit (ratio 0)
+    # an uncapped visit's cap is NO_CAP, far above anything paid: its room never binds
+    room = np.maximum(s.cap[a:b] - flat.take(cap_at), 0)
+    paid = np.minimum(raw, room, out=c["hifp_pay"][a:b])
     capped = paid < raw
     over_base = np.zeros(b - a, dtype=np.int64)
     if capped.any():
         used = base_for_payment(paid[capped], ratio[capped])
         over_base[capped] = base[capped] - np.minimum(used, base[capped])
-    writes.append((cap_ctr[has], py[has], paid[has]))
-    c["act_pay_dedc"][a:b] = dedc
-    c["hifp_pay"][a:b] = paid
+    writes.append((cap_at, paid))
     remaining_scope = ins - paid
     remaining_pre = pre.copy()
-    fund_total = paid.copy()
-    for slot in s.slots:
-        ti = slot.terms_idx[a:b]
-        idx = np.nonzero(ti >= 0)[0]
-        if len(idx) == 0:
+    fund_total = c["fund_pay_sumamt"][a:b]
+    fund_total[:] = paid
+    for slot, sr in zip(s.slots, slot_rows, strict=True):
+        k0, k1 = int(sr.by_round[r]), int(sr.by_round[r + 1])
+        if k0 == k1:
             continue
-        t_of = ti[idx]
+        idx = sr.rows[k0:k1] - a
         lbase = (
             np.minimum(over_base[idx], remaining_scope[idx])
             if slot.over_cap
@@ -266,32 +335,42 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
             + (remaining_pre[idx] if slot.include_pre else 0)
         )
         p_idx = py[idx]
-        before = st.counters[slot.counter][p_idx]
-        paid_before = st.counters[slot.paid_counter][p_idx]
-        lraw = np.zeros(len(idx), dtype=np.int64)
-        lroom = np.full(len(idx), NO_CAP, dtype=np.int64)
+        p_first = p_idx * n_ctr
+        before = flat.take(p_first + slot.counter)
+        paid_before = flat.take(p_first + slot.paid_counter)
         hi_amt = before + lbase
-        for t, terms in enumerate(slot.terms):
-            mt = t_of == t
-            if not mt.any():
-                continue
-            acc = np.zeros(int(mt.sum()), dtype=np.int64)
-            lo_amt, top = before[mt], hi_amt[mt]
-            for lo, hi, rt in terms.bounds:
-                lo_edge = np.maximum(lo, lo_amt)
-                hi_edge = top if hi is None else np.minimum(hi, top)
+        one = len(slot.terms) == 1  # one terms: its bands and cap as scalars, no gather per visit
+        t_of = sr.t_of[k0:k1]
+        acc = np.zeros(len(idx), dtype=np.int64)
+        for j in range(sr.lo.shape[1]):  # the part of [before, before + base) in each band
+            if one:
+                lo, hi, rt = int(sr.lo[0, j]), int(sr.hi[0, j]), int(sr.rt[0, j])
+                lo_edge = np.maximum(lo, before)
+                hi_edge = hi_amt if hi == NO_CAP else np.minimum(hi, hi_amt)
                 acc += np.maximum(hi_edge - lo_edge, 0) * rt
-            lraw[mt] = np.where(lbase[mt] > 0, ratio_sum_to_fen(acc), 0)
-            if terms.cap is not None:
-                tcap: I64 | int = terms.cap
-                if slot.field == s.ci_field and s.ci_uplift is not None and s.ci_share is not None:
-                    at = a + idx[mt]
-                    limit = apply_ratio(np.full(len(at), terms.cap, dtype=np.int64), s.ci_share[at])
-                    tcap = np.maximum(terms.cap + np.minimum(s.ci_uplift[at], limit), 0)
-                lroom[mt] = np.maximum(tcap - paid_before[mt], 0)
+            else:
+                lo_edge = np.maximum(sr.lo[t_of, j], before)
+                hi_edge = np.minimum(sr.hi[t_of, j], hi_amt)
+                acc += np.maximum(hi_edge - lo_edge, 0) * sr.rt[t_of, j]
+        lraw = np.where(lbase > 0, ratio_sum_to_fen(acc), 0)
+        lroom: I64 | int = NO_CAP
+        if sr.capped.any():
+            capped_v = bool(sr.capped[0]) if one else sr.capped[t_of]
+            cap_v: I64 | int = int(sr.cap[0]) if one else np.where(capped_v, sr.cap[t_of], 0)
+            tcap: I64 | int = cap_v
+            if slot.field == s.ci_field and s.ci_uplift is not None and s.ci_share is not None:
+                at_v = a + idx
+                cap_arr = np.full(len(idx), cap_v, dtype=np.int64) if isinstance(cap_v, int) else cap_v
+                limit = apply_ratio(cap_arr, s.ci_share[at_v])
+                tcap = np.maximum(cap_v + np.minimum(s.ci_uplift[at_v], limit), 0)
+            lroom = np.maximum(tcap - paid_before, 0)
+            if not one:
+                lroom = np.where(capped_v, lroom, NO_CAP)
+            elif not capped_v:
+                lroom = NO_CAP
         lpaid = np.minimum(lraw, lroom)
-        writes.append((slot.counter, p_idx, lbase))
-        writes.append((slot.paid_counter, p_idx, lpaid))
+        writes.append((p_first + slot.counter, lbase))
+        writes.append((p_first + slot.paid_counter, lpaid))
         from_scope = np.minimum(lpaid, remaining_scope[idx])
         remaining_scope[idx] -= from_scope
         remaining_pre[idx] -= lpaid - from_scope
@@ -299,7 +378,6 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
             over_base[idx] -= np.minimum(lpaid, over_base[idx])
         c[slot.field][a + idx] += lpaid
         fund_total[idx] += lpaid
-    c["fund_pay_sumamt"][a:b] = fund_total
     in_scope = ins + pre - fund_total
     out_scope = s.full[a:b] + s.over[a:b]
     if (
@@ -311,20 +389,18 @@ def _round(s: Static, st: State, c: dict[str, I64], a: int, b: int) -> None:
         in_scope = in_scope - com_scope
         out_scope = out_scope - (com - com_scope)
     acct_idx = s.acct[a:b]
-    bal = np.maximum(st.balance[acct_idx], 0)
+    bal = np.maximum(st.balance.take(acct_idx), 0)
     ok = s.acct_ok[a:b]
     payable = np.where(s.acct_in[a:b], in_scope, 0) + np.where(s.acct_out[a:b], out_scope, 0)
     acct = np.where(ok, np.minimum(payable, bal), 0)
     st.balance[acct_idx] -= acct
     c["acct_pay"][a:b] = acct
-    c["balc"][a:b] = bal - acct
-    # within one write no (counter, person-year) repeats — a round holds one visit per person-year — so a
-    # plain fancy-index add is exact (and much cheaper than ``np.add.at``); writes apply one after another
-    n_ctr = st.counters.shape[0]
-    flat = _flat(st)
-    for ctr, who, val in writes:
+    np.subtract(bal, acct, out=c["balc"][a:b])
+    # within one write no position repeats but the spare cell — a round holds one visit per person-year —
+    # so a plain fancy-index add is exact; writes apply one after another
+    for where, val in writes:
         if len(val):
-            flat[who * n_ctr + ctr] += val
+            flat[where] += val
 
 
 def _commercial(
@@ -333,7 +409,7 @@ def _commercial(
     py: I64,
     in_scope: I64,
     psn_part: I64,
-    writes: list[tuple[I64 | int, I64, I64]],
+    writes: list[tuple[I64, I64]],
     a: int,
     b: int,
 ) -> tuple[I64, I64]:
@@ -357,6 +433,7 @@ def _commercial(
         paid = np.minimum(raw, room)
         com[j] = paid
         com_scope[j] = np.minimum(paid, in_scope[j])
-        writes.append((t.ded_counter, pj, np.asarray(dedc, dtype=np.int64)))
-        writes.append((t.paid_counter, pj, paid))
+        p_first = pj * st.counters.shape[0]
+        writes.append((p_first + t.ded_counter, np.asarray(dedc, dtype=np.int64)))
+        writes.append((p_first + t.paid_counter, paid))
     return com, com_scope

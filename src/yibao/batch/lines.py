@@ -7,6 +7,7 @@ rounds half up on the ratio.  Catalogues may differ by policy version, so the jo
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from yibao.money import apply_ratio, price_times_qty
@@ -73,8 +74,33 @@ def visit_sums(split: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def catalogue_ids(code: pl.Series, codes: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(an id per line, the index in ``codes`` of each id); None when a line's code is not among them.
+
+    A Categorical or Enum column (as :func:`yibao.batch.io.read_inputs` reads the codes, decoded from the
+    file's dictionary) keeps its own ids, and only its few distinct names are looked up in the catalogue;
+    a String column takes one Enum cast (every string hashed), and its ids are the catalogue's."""
+    if isinstance(code.dtype, pl.Categorical | pl.Enum):
+        names = (
+            code.dtype.categories.to_series()
+            if isinstance(code.dtype, pl.Categorical)
+            else pl.Series(code.dtype.categories)
+        )
+        ids = code.to_physical().to_numpy()
+        of_name = names.cast(pl.Enum(codes), strict=False).to_physical().cast(pl.Int32).fill_null(-1)
+        lookup = of_name.to_numpy()
+        used = np.zeros(len(lookup), dtype=bool)
+        used[ids] = True
+        return None if bool((lookup[used] < 0).any()) else (ids, lookup)
+    try:
+        ids = code.cast(pl.String).cast(pl.Enum(codes)).to_physical().to_numpy()
+    except pl.exceptions.InvalidOperationError:
+        return None
+    return ids, np.arange(len(codes), dtype=np.int32)
+
+
 def split_lines_fast(lines: pl.DataFrame, items: dict[str, CatalogueItem]) -> pl.DataFrame | None:
-    """Single-catalogue fast path: codes → catalogue index by an Enum cast, then integer numpy.
+    """Single-catalogue fast path: codes → catalogue index (:func:`catalogue_ids`), then integer numpy.
 
     Returns per-visit sums (visit_id, full, over, pre, ins) or None when a code is unknown
     (the caller then reports which one).
@@ -84,16 +110,14 @@ def split_lines_fast(lines: pl.DataFrame, items: dict[str, CatalogueItem]) -> pl
     sum of the amount per visit; the rounding arithmetic runs only on the lines whose item is class C,
     capped or pays first (about a quarter), and ``ins`` is what is left of the amount.
     """
-    import numpy as np
-
     codes = list(items)
     code = lines.get_column("code")
     if code.null_count():
         return None
-    try:
-        idx = code.cast(pl.String).cast(pl.Enum(codes)).to_physical().to_numpy()
-    except pl.exceptions.InvalidOperationError:
+    found = catalogue_ids(code, codes)
+    if found is None:
         return None
+    ids, lookup = found
     vid = lines.get_column("visit_id").to_numpy()
     if len(vid) == 0:
         return None
@@ -116,9 +140,10 @@ def split_lines_fast(lines: pl.DataFrame, items: dict[str, CatalogueItem]) -> pl
     full = np.zeros(n_vis, dtype=np.int64)
     over = np.zeros(n_vis, dtype=np.int64)
     pre = np.zeros(n_vis, dtype=np.int64)
-    sub = np.flatnonzero(flag_of[idx])  # the lines that need arithmetic
+    sub = np.flatnonzero(flag_of[lookup][ids])  # the lines that need arithmetic
     if len(sub):
-        flags = flag_of[idx[sub]]
+        item = lookup[ids[sub]]  # their catalogue index
+        flags = flag_of[item]
         vid0 = int(vid[0])
         if int(vid[-1]) - vid0 + 1 == n_vis:  # visit ids 0, 1, 2 … from the first: the id says the visit
             visit_of = vid[sub] - vid0
@@ -132,7 +157,7 @@ def split_lines_fast(lines: pl.DataFrame, items: dict[str, CatalogueItem]) -> pl
         if len(k):
             rows = sub[k]
             price = lines.get_column("price").gather(rows).to_numpy().astype(np.int64, copy=False)
-            cap = cap_of[idx[rows]]
+            cap = cap_of[item[k]]
             m = price > cap
             k, rows, price, cap = k[m], rows[m], price[m], cap[m]
             qty = lines.get_column("qty").gather(rows).to_numpy().astype(np.int64, copy=False)
@@ -141,7 +166,7 @@ def split_lines_fast(lines: pl.DataFrame, items: dict[str, CatalogueItem]) -> pl
         p = np.flatnonzero(flags & 4)
         if len(p):
             base = amt[p] - over_line[p]
-            np.add.at(pre, visit_of[p], apply_ratio(base, selfpay_of[idx[sub[p]]]))
+            np.add.at(pre, visit_of[p], apply_ratio(base, selfpay_of[item[p]]))
     return pl.DataFrame(
         {
             "visit_id": vid[starts],

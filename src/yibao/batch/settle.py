@@ -9,8 +9,10 @@ engine uses; only the accumulator-dependent arithmetic runs in the vectorised ke
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,6 +167,45 @@ def settle_batch(
     pays after the public layers and before the account (医保+商保一单制) as the engine does with ``covers``,
     and the result carries ``commercial_pay``.
     """
+    with _small_pages():
+        return _settle_batch(book, persons, visits, lines, opening, products)
+
+
+_PAGES_LOCK = threading.Lock()
+_pages_users: list[bool] = []  # one entry per settlement running; the first holds numpy's setting before
+
+
+@contextmanager
+def _small_pages() -> Iterator[None]:
+    """numpy asks the kernel for transparent huge pages for every array of 4 MB or more (``madvise``).  A
+    batch allocates many such arrays once each and touches them once; on a busy machine the kernel's work
+    to find and clear 2 MB pages cost more system time than the rest of the settlement took in user time.
+    So the batch allocates ordinary pages, and the last settlement to finish restores numpy's setting
+    (settlements may run in several threads at once); a numpy without the switch is left as it is."""
+    switch = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)
+    if switch is None:
+        yield
+        return
+    with _PAGES_LOCK:
+        was = bool(switch(False))
+        _pages_users.append(was if not _pages_users else _pages_users[0])
+    try:
+        yield
+    finally:
+        with _PAGES_LOCK:
+            before = _pages_users.pop()
+            if not _pages_users:
+                switch(before)
+
+
+def _settle_batch(
+    book: PolicyBook,
+    persons: pl.DataFrame,
+    visits: pl.DataFrame,
+    lines: pl.DataFrame | pl.LazyFrame,
+    opening: pl.DataFrame | None,
+    products: Mapping[str, CommercialProduct] | None,
+) -> BatchResult:
     if book.by_discharge:
         raise SettlementError(
             "region.settlement_date",
@@ -385,7 +426,7 @@ def _dates(book: PolicyBook, visits: pl.DataFrame, vs: _Versions) -> _Dates:
             "有效期内 is outside every policy version of the region",
             "no_policy",
         )
-    years = days.astype("datetime64[Y]").astype(np.int64, copy=False) + 1970
+    years = _years(dint)
     return _Dates(dint, seq, ver_of, years, visits["visit_id"].to_numpy())
 
 
@@ -438,7 +479,8 @@ def _line_stage(
     if sums is None:  # several catalogues, a lazy frame, or an unknown code to report
         cat_of_ver = np.array([vs.catalogue_ids[vs.catalogue_of(v)] for v in vs.versions], dtype=np.int32)
         visit_cat = pl.DataFrame({"visit_id": dated.visit_ids, "cat_id": cat_of_ver[dated.ver_of]})
-        split = split_lines(lines.lazy(), visit_cat.lazy(), vs.frame)
+        as_text = lines.lazy().with_columns(pl.col("code").cast(pl.String))  # the catalogue frame's type
+        split = split_lines(as_text, visit_cat.lazy(), vs.frame)
         sums = visit_sums(split).collect()
         if not sums["all_known"].all():
             bad_line = split.filter(~pl.col("known")).head(1).collect().row(0, named=True)
@@ -609,12 +651,12 @@ class _StaticTable:
 def _static_parameters(vs: _Versions, ver_of: np.ndarray, who: _Attributes) -> _StaticTable:
     """Resolve benefit, ratio, deductible, caps, layers and account rule once per distinct combination of
     visit attributes, with the compiled-policy lookups the engine uses."""
-    fields = [ver_of.astype(np.int64, copy=False), who.scheme, who.ptype, who.med, who.lv, who.loc, who.ident,
-              who.use_acct.astype(np.int64, copy=False), who.family.astype(np.int64, copy=False), who.payer_scheme + 1,
-              who.family_ok.astype(np.int64, copy=False)]  # fmt: skip
+    fields = [ver_of, who.scheme, who.ptype, who.med, who.lv, who.loc, who.ident, who.use_acct, who.family,
+              who.payer_scheme + 1, who.family_ok]  # fmt: skip
     key = np.zeros(len(ver_of), dtype=np.int64)
-    for f in fields:
-        key = key * (int(f.max()) + 1 if len(f) else 1) + f
+    for f in fields:  # in place: no fresh memory per field
+        key *= int(f.max()) + 1 if len(f) else 1
+        key += f
     combo_idx, first_idx = _dense(key)
     slot_defs: list[tuple[int, Any]] = []
     for vi, v in enumerate(vs.versions):
@@ -820,10 +862,24 @@ def _align(sums: pl.DataFrame, visit_ids: np.ndarray) -> dict[str, np.ndarray]:
 
 def _version_index(days: np.ndarray, starts: list[dt.date], ends: list[dt.date]) -> np.ndarray:
     out = np.full(len(days), -1, dtype=np.int64)
-    d = days.astype("datetime64[D]")
+    d = days.astype("datetime64[D]").astype(np.int64, copy=False)  # days since 1970-01-01, no copy
     for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
-        out[(d >= np.datetime64(a)) & (d <= np.datetime64(b))] = i
+        lo, hi = (int(np.datetime64(x, "D").astype(np.int64)) for x in (a, b))
+        out[(d >= lo) & (d <= hi)] = i
     return out
+
+
+def _years(days: np.ndarray) -> np.ndarray:
+    """The calendar year of each day (days since 1970-01-01): by the first days of the few years the
+    days span, not a calendar conversion per day."""
+    if len(days) == 0:
+        return np.zeros(0, dtype=np.int64)
+    first, last = (int(np.datetime64(int(x), "D").astype("datetime64[Y]").astype(np.int64)) + 1970
+                   for x in (days.min(), days.max()))  # fmt: skip
+    if first == last:
+        return np.full(len(days), first, dtype=np.int64)
+    starts = np.array([np.datetime64(f"{y}-01-01", "D").astype(np.int64) for y in range(first + 1, last + 1)])
+    return np.searchsorted(starts, days, side="right").astype(np.int64) + first
 
 
 def _account(policy: CompiledPolicy, row: dict[str, Any]) -> tuple[bool, bool, bool]:

@@ -3,9 +3,10 @@ the batch engine.
 
 Each settlement runs in a fresh child process, so its peak resident memory is its own (``ru_maxrss``
 of the child) and nothing is warm.  Reading Parquet is timed apart from settling; the settle stage
-reports its wall time and its CPU time (user + system over all threads) — on a shared machine the CPU
-figure, lines per CPU-second, moves much less with other people's load than the wall figure.  With
-``compare`` the runs alternate between this tree and another checkout's ``src`` on the same files.
+reports its wall time and its CPU time (user + system over all threads, and the system part alone) — on a
+shared machine the CPU figure, lines per CPU-second, moves much less with other people's load than the
+wall figure.  With ``compare`` the runs alternate between this tree and another checkout's ``src`` on the
+same files.
 """
 
 from __future__ import annotations
@@ -27,16 +28,19 @@ import json, os, resource, sys, time
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+def sys_cpu():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
 from yibao.batch import settle_batch
 from yibao.batch.io import read_inputs
 from yibao.policy.book import PolicyBook
 from yibao.policy.loader import example_path
 book = PolicyBook.from_file(example_path(sys.argv[2]))
 t0 = time.perf_counter(); persons, visits, lines = read_inputs(sys.argv[1]); t_read = time.perf_counter() - t0
-c0 = cpu(); t0 = time.perf_counter()
+c0 = cpu(); s0 = sys_cpu(); t0 = time.perf_counter()
 r = settle_batch(book, persons, visits, lines)
-t_settle = time.perf_counter() - t0; c_settle = cpu() - c0
-print(json.dumps({"read_s": t_read, "settle_s": t_settle, "settle_cpu_s": c_settle, "lines": lines.height,
+t_settle = time.perf_counter() - t0; c_settle = cpu() - c0; s_settle = sys_cpu() - s0
+print(json.dumps({"read_s": t_read, "settle_s": t_settle, "settle_cpu_s": c_settle, "settle_sys_s": s_settle,
+                  "lines": lines.height,
                   "visits": visits.height, "fund": int(r.visits["fund_pay_sumamt"].sum()),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -70,6 +74,7 @@ def run_record(res: dict[str, Any], tree: str) -> dict[str, Any]:
         "visits": res["visits"],
         "wall_s": round(res["settle_s"], 3),
         "cpu_s": round(res["settle_cpu_s"], 3),
+        "sys_s": round(res["settle_sys_s"], 3),  # of cpu_s, the kernel's (page faults, mostly)
         "lines_per_s": round(res["lines"] / res["settle_s"]),
         "lines_per_cpu_s": round(res["lines"] / res["settle_cpu_s"]),
         "read_s": round(res["read_s"], 3),
