@@ -223,13 +223,31 @@ def check_fields(
     out: list[Problem] = []
     for f in fields:
         present, value = _lookup(obj, f.name)
-        fpath = f"{path}.{f.name}"
         if not present or _blank(value):
             if f.required:
-                out.append(Problem(fpath, f"必填字段缺失（{f.zh}） required field missing", "missing"))
+                out.append(
+                    Problem(f"{path}.{f.name}", f"必填字段缺失（{f.zh}） required field missing", "missing")
+                )
             continue
-        out.extend(check_value(f, value, fpath, codes))
+        if not _plainly_valid(f, value, codes):
+            out.extend(check_value(f, value, f"{path}.{f.name}", codes))
     return out
+
+
+def _plainly_valid(f: Field, value: Any, codes: Mapping[str, CodeTable]) -> bool:
+    """True when :func:`check_value` would find nothing, decided on the commonest shapes without building
+    the field's path or a Decimal: a string within its length (no time layout; its code table accepts it)
+    and an integer within its digits (no code table).  False means "check in full", not "invalid"."""
+    if f.type == "str":
+        return (
+            isinstance(value, str)
+            and (f.length is None or len(value) <= f.length)
+            and f.fmt != "yyyyMMddHHmmssSSS"
+            and (not f.code or codes[f.code].accepts(value))
+        )
+    if f.type == "num" and type(value) is int and not f.code:
+        return f.length is None or (len(str(abs(value)).lstrip("0")) or 1) <= f.length - f.scale
+    return False
 
 
 def check_node(node: Node, container: Any, base: str, codes: Mapping[str, CodeTable]) -> list[Problem]:

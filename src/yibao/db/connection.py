@@ -228,6 +228,23 @@ class Connection:
             elif status != psycopg.pq.TransactionStatus.IDLE:
                 self.raw.rollback()
 
+    def read_one(self, text: str, params: Sequence[Any] = ()) -> Any:
+        """The first row of one read-only statement.  On PostgreSQL, when no transaction is open, it is sent
+        outside one (autocommit for this statement): one round trip instead of three (BEGIN, the statement,
+        COMMIT), and what it sees is the same — a single statement under READ COMMITTED sees the data
+        committed when it starts, in a transaction or not."""
+        raw = self.raw
+        if not self.pg or raw.autocommit or raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            row = self.execute(text, params).fetchone()
+            self.end_read()
+            return row
+        raw.autocommit = True  # no round trip: psycopg only notes it
+        try:
+            return raw.execute(text, params).fetchone()
+        finally:
+            if raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                raw.autocommit = False  # a broken connection is replaced by reconnect() (autocommit off)
+
     def end_unwritten(self) -> None:
         """End a transaction begun with :meth:`begin` that wrote nothing (a pre-settlement, a replay found
         under the locks): :meth:`end_read` on PostgreSQL, a ROLLBACK on SQLite."""

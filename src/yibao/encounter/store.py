@@ -12,6 +12,7 @@ import json
 import secrets
 import threading
 import time
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -126,23 +127,69 @@ def _line(r: Any) -> FeeLine:
     )
 
 
+class _Read:
+    """A read built once with Core, compiled once per dialect and run straight on the driver's connection.
+    For these short reads SQLAlchemy's execution (the compiled-statement cache, the execution context, the
+    result and its column objects) cost twice what the driver spends sending the statement and reading the
+    rows.  The rows are named tuples of the selected columns: every column here is text or an integer,
+    which the driver returns as SQLAlchemy would (no result processing).  A driver error goes through
+    SQLAlchemy's own handling — wrapped, and the connection invalidated when it is gone — as from
+    ``Connection.execute``."""
+
+    def __init__(self, stmt: sa.Select[Any]) -> None:
+        self.stmt = stmt
+        self.row: Any = namedtuple("_Row", list(stmt.selected_columns.keys()), rename=True)  # type: ignore[misc]
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+    def rows(self, c: sa.Connection, params: Mapping[str, Any]) -> list[Any]:
+        got = self._compiled.get(c.dialect.name)
+        if got is None:
+            compiled = self.stmt.compile(dialect=c.dialect)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else None
+            got = self._compiled[c.dialect.name] = (compiled.string, order, dict(compiled.params))
+        sql, order, defaults = got
+        values = {**defaults, **params}
+        args: Any = values if order is None else tuple(values[k] for k in order)
+        cursor = None
+        try:
+            cursor = c.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute(sql, args)
+            rows = cursor.fetchall()
+            cursor.close()
+        except Exception as exc:
+            c._handle_dbapi_exception(exc, sql, args, cursor, None)  # raises, as Connection.execute would
+        make = self.row._make
+        return [make(r) for r in rows]
+
+    def first(self, c: sa.Connection, params: Mapping[str, Any]) -> Any:
+        rows = self.rows(c, params)
+        return rows[0] if rows else None
+
+
 # built once: building a statement (and its cache key) costs more than running it
-_PRESENTED_AT = (
+_PRESENTED_AT = (  # through SQLAlchemy: a positive answer is kept in the worker for a minute
     sa.select(enc_presented.c.digest)
     .where(enc_presented.c.fixmedins_code == sa.bindparam("f"), enc_presented.c.psn_no == sa.bindparam("p"))
     .limit(1)
 )
-_PRESENTED_PSN = sa.select(enc_presented.c.psn_no).where(enc_presented.c.digest == sa.bindparam("k"))
-_INSTITUTION = sa.select(enc_institution).where(enc_institution.c.fixmedins_code == sa.bindparam("k"))
-_CARD = sa.select(enc_card).where(enc_card.c.card_no == sa.bindparam("k"))
-_SIGN = sa.select(enc_sign).where(enc_sign.c.sign_no == sa.bindparam("k"))
-_MESSAGE = sa.select(enc_msg).where(enc_msg.c.msgid == sa.bindparam("k"))
-_VISIT = sa.select(enc_visit).where(enc_visit.c.mdtrt_id == sa.bindparam("k"))
+_PRESENTED_PSN = _Read(sa.select(enc_presented.c.psn_no).where(enc_presented.c.digest == sa.bindparam("k")))
+_INSTITUTION = _Read(sa.select(enc_institution).where(enc_institution.c.fixmedins_code == sa.bindparam("k")))
+_CARD = _Read(sa.select(enc_card).where(enc_card.c.card_no == sa.bindparam("k")))
+_SIGN = _Read(sa.select(enc_sign).where(enc_sign.c.sign_no == sa.bindparam("k")))
+_MESSAGE = _Read(sa.select(enc_msg).where(enc_msg.c.msgid == sa.bindparam("k")))
+_VISIT = _Read(sa.select(enc_visit).where(enc_visit.c.mdtrt_id == sa.bindparam("k")))
+_FIND_VISIT = _Read(
+    sa.select(enc_visit).where(
+        enc_visit.c.fixmedins_code == sa.bindparam("f"),
+        enc_visit.c.ipt_otp_no == sa.bindparam("n"),
+        enc_visit.c.status != "cancelled",
+    )
+)
 _LINES = sa.select(enc_line).where(enc_line.c.mdtrt_id == sa.bindparam("k"))
 _ORDER = (enc_line.c.fee_ocur_time, enc_line.c.feedetl_sn)
-_LIVE_LINES = _LINES.where(enc_line.c.status == LIVE).order_by(*_ORDER)
-_ALL_LINES = _LINES.order_by(*_ORDER)
-_SETTLED_LINES = sa.select(enc_line).where(enc_line.c.setl_id == sa.bindparam("k"))
+_LIVE_LINES = _Read(_LINES.where(enc_line.c.status == LIVE).order_by(*_ORDER))
+_ALL_LINES = _Read(_LINES.order_by(*_ORDER))
+_SETTLED_LINES = _Read(sa.select(enc_line).where(enc_line.c.setl_id == sa.bindparam("k")))
 _SNS: sa.BindParameter[str] = sa.bindparam("w_sns", expanding=True)
 _USED_SN = sa.select(enc_line.c.feedetl_sn).where(
     enc_line.c.mdtrt_id == sa.bindparam("w_id"), enc_line.c.feedetl_sn.in_(_SNS)
@@ -210,8 +257,8 @@ class EncounterStore:
         with self._reads.connect() as c:
             return work(c)
 
-    def _first(self, q: sa.Executable, key: Any) -> Any:
-        return self._read(lambda c: c.execute(q, {"k": key}).first())
+    def _first(self, q: _Read, key: Any) -> Any:
+        return self._read(lambda c: q.first(c, {"k": key}))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -370,9 +417,9 @@ class EncounterStore:
         what most transactions read before they decide."""
 
         def work(c: sa.Connection) -> tuple[Any, Any, Sequence[Any]]:
-            m = c.execute(_MESSAGE, {"k": msgid}).first()
-            v = c.execute(_VISIT, {"k": mdtrt_id}).first()
-            rows = c.execute(_LIVE_LINES, {"k": mdtrt_id}).all() if with_lines and v is not None else []
+            m = _MESSAGE.first(c, {"k": msgid})
+            v = _VISIT.first(c, {"k": mdtrt_id})
+            rows = _LIVE_LINES.rows(c, {"k": mdtrt_id}) if with_lines and v is not None else []
             return m, v, rows
 
         m, v, rows = self._read(work)
@@ -419,12 +466,7 @@ class EncounterStore:
 
     def find_visit(self, fixmedins_code: str, ipt_otp_no: str) -> VisitRecord | None:
         """The live visit of a hospital's 门诊号/住院号, if any (a number is registered once)."""
-        q = sa.select(enc_visit).where(
-            enc_visit.c.fixmedins_code == fixmedins_code,
-            enc_visit.c.ipt_otp_no == ipt_otp_no,
-            enc_visit.c.status != "cancelled",
-        )
-        r = self._read(lambda c: c.execute(q).first())
+        r = self._read(lambda c: _FIND_VISIT.first(c, {"f": fixmedins_code, "n": ipt_otp_no}))
         return None if r is None else _visit(r)
 
     def has_visit(self, fixmedins_code: str, psn_no: str) -> bool:
@@ -488,10 +530,10 @@ class EncounterStore:
     # ------------------------------------------------------------------ lines
     def lines(self, mdtrt_id: str, *, live_only: bool = True) -> list[FeeLine]:
         q = _LIVE_LINES if live_only else _ALL_LINES
-        return [_line(r) for r in self._read(lambda c: c.execute(q, {"k": mdtrt_id}).all())]
+        return [_line(r) for r in self._read(lambda c: q.rows(c, {"k": mdtrt_id}))]
 
     def settled_lines(self, setl_id: str) -> list[FeeLine]:
-        return [_line(r) for r in self._read(lambda c: c.execute(_SETTLED_LINES, {"k": setl_id}).all())]
+        return [_line(r) for r in self._read(lambda c: _SETTLED_LINES.rows(c, {"k": setl_id}))]
 
     def add_lines(self, lines: Sequence[FeeLine], msg: Message | None) -> None:
         """Insert uploaded lines; a feedetl_sn already used in the visit (even cancelled) is refused."""

@@ -178,16 +178,14 @@ def _opening(p: PersonRecord, at: str, jrows: list[tuple[object, ...]]) -> tuple
 
 def get_person(conn: Connection, psn_no: str, on: dt.date) -> Person:
     """The person with the identities valid on ``on``; unknown → ``unknown_person``."""
-    row = conn.execute(f"{SQL_PERSON} WHERE psn_no = %s", (psn_no,)).fetchone()
-    conn.end_read()
+    row = conn.read_one(f"{SQL_PERSON} WHERE psn_no = %s", (psn_no,))
     if row is None:
         raise LedgerError("psn_no", f"人员 {psn_no!r} 不存在 unknown person", "unknown_person")
     return person_of(person_row(row), on)
 
 
 def account_balance(conn: Connection, psn_no: str) -> int:
-    row = conn.execute("SELECT account_balance FROM person WHERE psn_no = %s", (psn_no,)).fetchone()
-    conn.end_read()
+    row = conn.read_one("SELECT account_balance FROM person WHERE psn_no = %s", (psn_no,))
     if row is None:
         raise LedgerError("psn_no", f"人员 {psn_no!r} 不存在 unknown person", "unknown_person")
     return int(row[0])
@@ -241,8 +239,7 @@ def open_accumulators(
 
 def psn_no_by_certno(conn: Connection, certno: str) -> str | None:
     """The person holding ID number ``certno`` (公民身份号码), if any."""
-    row = conn.execute("SELECT psn_no FROM person WHERE certno = %s", (certno,)).fetchone()
-    conn.end_read()
+    row = conn.read_one("SELECT psn_no FROM person WHERE certno = %s", (certno,))
     return None if row is None else str(row[0])
 
 

@@ -93,6 +93,23 @@ def route_table(app: FastAPI) -> list[tuple[frozenset[str], str]]:
     return out
 
 
+def route_objects(app: FastAPI) -> dict[str, BaseRoute]:
+    """The POST routes' objects by path, included routers flattened (the first of a path wins, as in
+    matching)."""
+    out: dict[str, BaseRoute] = {}
+    for r in app.routes:
+        contexts = getattr(r, "effective_route_contexts", None)
+        pairs = (
+            [(ctx.path, ctx.original_route) for ctx in contexts()]
+            if contexts is not None
+            else [(str(getattr(r, "path", "")), r)]
+        )
+        for path, route in pairs:
+            if "POST" in (getattr(route, "methods", None) or ()):
+                out.setdefault(path, route)
+    return out
+
+
 def _ledger_claims(app: FastAPI) -> Callable[[str], ClaimHistory]:
     """The zero-claim reward's history read from the process's ledger (under its lock)."""
 
@@ -167,6 +184,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _optional_router(app, "yibao.web.employer")  # 参保单位: own roster, arrears and the monthly roster
     fhir.install_error_handlers(app)
     rest.install_error_handlers(app)
+    transactions.install_direct(
+        app, route_objects(app)
+    )  # the national transactions without FastAPI's route matching
     secure.install_csrf(app)  # innermost of the three: the body limit below wraps it
     install_input_guards(app, settings)
     secure.install(app)
