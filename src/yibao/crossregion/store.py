@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 import threading
 from contextlib import AbstractContextManager, nullcontext
@@ -160,8 +161,9 @@ class RouteTable:
             if self._raw is None:
                 # the engine's own connection settings: its synchronous level and busy timeout
                 with self.engine.connect() as c:
-                    sync = int(c.exec_driver_sql("PRAGMA synchronous").scalar() or 2)
+                    sync_level = c.exec_driver_sql("PRAGMA synchronous").scalar()
                     busy = int(c.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0)
+                sync = 2 if sync_level is None else int(sync_level)
                 conn = sqlite3.connect(
                     self._file, timeout=busy / 1000, check_same_thread=False, isolation_level=None
                 )
@@ -300,7 +302,7 @@ def _sqlite_file(engine: sa.Engine) -> str | None:
     db = url.database or ""
     if not db or db == ":memory:" or db.startswith("file:"):
         return None
-    return db
+    return os.path.abspath(db)  # as the engine opens it: a later chdir must not open another file
 
 
 def engine_for(sa_url: str) -> sa.Engine:

@@ -195,6 +195,10 @@ class Connection:
         self.statements = 0
         if not self.pg:
             self.raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        elif self.raw.autocommit:
+            # a read_one interrupted mid-statement may have left autocommit on: the transaction's row locks
+            # must not be released statement by statement (psycopg refuses this unless the connection is idle)
+            self.raw.autocommit = False
 
     def begin_snapshot(self) -> None:
         """A read-only transaction seeing one consistent snapshot (for verification of a live ledger)."""

@@ -358,6 +358,7 @@ class _Direct:
             scope["type"] == "http"
             and scope.get("method") == "POST"
             and scope.get("fastapi.telemetry") is None
+            and not getattr(scope.get("app"), "dependency_overrides", None)
         ):
             path = get_route_path(scope)
             m = None if path == "/api/transaction" else _BY_PATH.fullmatch(path)
@@ -381,5 +382,14 @@ def install_direct(app: FastAPI, post_routes: dict[str, Any]) -> None:
     routes: dict[str, Any] = {
         path: post_routes[path] for path in ("/api/transaction", "/fsi/api/{infno}") if path in post_routes
     }
+    expected = {"/api/transaction": transaction, "/fsi/api/{infno}": transaction_by_path}
+    for path, route in routes.items():
+        # the shortcut repeats these endpoints' steps: anything added to the routes later (a dependency, a
+        # router-level one, another endpoint) must be served by FastAPI itself, so the shortcut stays off
+        deps = [d.call for d in route.dependant.dependencies]
+        if route.endpoint is not expected[path] or deps != [current_principal_async]:
+            raise RuntimeError(
+                f"交易路由 {path} 已改变，直达处理不再适用 (the route changed; _Direct no longer applies)"
+            )
     if len(routes) == 2:
         app.router.middleware_stack = _Direct(app.router.middleware_stack, routes)
