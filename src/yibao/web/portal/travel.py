@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics.pairwise import haversine_distances  # type: ignore[import-untyped]
 
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG), what the haversine distance is scaled by
 
@@ -42,6 +41,9 @@ def distances_km(origin: tuple[float, float], points: Sequence[tuple[float, floa
     degrees, by the haversine formula."""
     if not points:
         return []
+    # imported here: scikit-learn takes over a second to import, and a server must not pay it at start-up
+    from sklearn.metrics.pairwise import haversine_distances  # type: ignore[import-untyped]
+
     a = np.radians(np.asarray([origin], dtype=np.float64))
     b = np.radians(np.asarray(points, dtype=np.float64))
     return [float(x) * EARTH_RADIUS_KM for x in haversine_distances(a, b)[0]]
